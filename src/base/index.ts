@@ -1,0 +1,8 @@
+/**
+ * base — the smallest shared vocabulary of Coffer: invariant assertions, the Random and Clock
+ * seams through which randomness and time enter deterministic code, and small helpers.
+ * Invariant: base imports nothing from the rest of src/, and nothing from node:.
+ */
+export { assert, AssertionFailure, unreachable } from './assert.ts';
+export { type Random, seededRandom } from './random.ts';
+export { type Clock, type TimerHandle, ManualClock, realClock } from './clock.ts';
