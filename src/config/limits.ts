@@ -20,3 +20,11 @@ export const valueBytesMax = 1536 * 1024;
 export const txnOpsMax = 128;
 /** The most watchers one member serves at once. */
 export const watchersMax = 10_000;
+
+// ── Raft (src/raft) ────────────────────────────────────────────────────────────────────────────
+
+// ── Crypto and WAL (src/crypto, src/storage/wal) ───────────────────────────────────────────────
+
+// ── MVCC (src/storage/mvcc) ────────────────────────────────────────────────────────────────────
+
+// ── PKI and TLS (src/pki) ──────────────────────────────────────────────────────────────────────
