@@ -23,8 +23,97 @@ export const watchersMax = 10_000;
 
 // ── Raft (src/raft) ────────────────────────────────────────────────────────────────────────────
 
+/**
+ * Bytes the Raft core charges per log entry on top of its payload when it sizes append messages, in-flight
+ * windows and Ready batches (index, term and type as a codec would frame them), so empty entries count too.
+ * The knobs themselves (electionTicks, maxMsgBytes, ...) are fields of the Raft Config.
+ */
+export const raftEntryOverheadBytes = 24;
+
 // ── Crypto and WAL (src/crypto, src/storage/wal) ───────────────────────────────────────────────
+
+/** Nonces drawn from node:crypto per randomFillSync call (one call per this many seals). */
+export const nonceBatchCount = 1024;
+/** The longest store id bound into a sealed page's additional data. */
+export const storeIdBytesMax = 255;
+/** argon2id memory for a passphrase KEK by default: 64 MiB (RFC 9106, second recommended option). */
+export const argon2MemoryKiBDefault = 64 * 1024;
+/** argon2id passes by default (RFC 9106, second recommended option). */
+export const argon2TimeCostDefault = 3;
+/** argon2id lanes by default (RFC 9106, second recommended option). */
+export const argon2ParallelismDefault = 4;
+/** The least argon2id memory a keyring may record; lower than the default only so tests stay fast. */
+export const argon2MemoryKiBMin = 1024;
+/** The most argon2id memory a keyring may record (a tampered record must not exhaust memory). */
+export const argon2MemoryKiBMax = 4 * 1024 * 1024;
+/** The most argon2id passes a keyring may record. */
+export const argon2TimeCostMax = 64;
+/** The most argon2id lanes a keyring may record. */
+export const argon2ParallelismMax = 64;
+/** The largest keyring file a member reads. */
+export const keyringFileBytesMax = 4 * 1024 * 1024;
+/** The most DEKs one keyring holds (one per DEK rotation). */
+export const dekCountMax = 10_000;
+/** How long a KMS plugin may take to answer one wrap or unwrap request. */
+export const kmsRequestTimeoutMs = 10_000;
+/** The longest line (one JSON message) exchanged with a KMS plugin. */
+export const kmsMessageBytesMax = 64 * 1024;
+/** A WAL segment is closed and a new one started once it reaches this size. */
+export const walSegmentBytesTarget = 64 * 1024 * 1024;
+/** The largest sealed WAL record (a batch of entries is split into records of one entry each). */
+export const walRecordBytesMax = 32 * 1024 * 1024;
+/** The most records one group commit (one fdatasync) covers; later appends wait for the next. */
+export const walFsyncBatchRecordsMax = 4096;
+/** The most bytes of recent entries the WAL keeps decoded in memory for the Raft core. */
+export const walEntryCacheBytesMax = 32 * 1024 * 1024;
+/** Snapshot data is sealed in chunks of this size (each chunk its own page). */
+export const walSnapshotChunkBytes = 1024 * 1024;
+/** The largest snapshot the WAL stores. */
+export const walSnapshotBytesMax = 8 * 1024 * 1024 * 1024;
 
 // ── MVCC (src/storage/mvcc) ────────────────────────────────────────────────────────────────────
 
+/** Events buffered for one watcher that is not reading; beyond it the watcher is cancelled as slow. */
+export const watchBufferEventsMax = 4096;
+/** Revisions read from disk in one step when a watcher replays history. */
+export const watchReplayStepRevisionsMax = 512;
+/** How often a watcher that asked for progress notifications hears the current revision when idle. */
+export const watchProgressIntervalMs = 60_000;
+/** Superseded revision pages deleted in one step of physical compaction (the store yields between steps). */
+export const compactionStepKeysMax = 1000;
+/** Bytes of keys and values one range may return; a larger range must be paged with `limit`. */
+export const rangeResultBytesMax = 64 * 1024 * 1024;
+/** Records written in one batch while importing a snapshot. */
+export const snapshotImportBatchRecordsMax = 1000;
+
+// ── Peer transport (src/transport) ─────────────────────────────────────────────────────────────
+
+/** The largest frame a member accepts from a peer: a batch of Raft entries or one snapshot chunk. */
+export const frameBytesMax = 16 * 1024 * 1024;
+
 // ── PKI and TLS (src/pki) ──────────────────────────────────────────────────────────────────────
+
+/** Default validity of member and client certificates (`--days`). */
+export const certValidityDaysDefault = 365;
+/** Default validity of the CA certificate (`coffer ca init --days`; bootstrap-ca always uses this). */
+export const caValidityDaysDefault = 3650;
+/** The longest validity any certificate may be issued with. */
+export const certValidityDaysMax = 3650 * 3;
+/** How far notBefore is set back from "now", so members whose clocks lag a little accept new certs. */
+export const certBackdateMs = 5 * 60 * 1000;
+/** Random bytes in a certificate serial (128 bits; encoded positive). */
+export const certSerialBytes = 16;
+/** The most DNS/IP names one member certificate may carry. */
+export const certHostsMax = 64;
+/** The most groups (O values) one client certificate may carry. */
+export const certGroupsMax = 32;
+/** The longest user, group or member name put into a certificate. */
+export const certNameLengthMax = 128;
+/** Random bytes in a generated PKCS#12 password (base64url-encoded, so 24 characters). */
+export const p12PasswordBytes = 18;
+/** PBKDF2 / PKCS#12-KDF iterations protecting a .p12 file's key and MAC. */
+export const p12KdfIterations = 10_000;
+/** Quiet period after the last file event before TLS material is reloaded (a rotation writes several files). */
+export const tlsReloadDebounceMs = 100;
+/** The largest certificate, key or CRL file the PKI reads. */
+export const pkiFileBytesMax = 1024 * 1024;

@@ -1,0 +1,72 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { Packr } from 'msgpackr';
+import { decodePeerFrame, encodePeerFrame, MalformedFrameError } from '../../../src/transport/index.ts';
+import type { PeerFrame } from '../../../src/transport/index.ts';
+
+const appendFrame: PeerFrame = {
+  kind: 'raft',
+  message: {
+    type: 'app', from: 1, to: 2, term: 7, logTerm: 6, index: 41, commit: 40, reject: false, rejectHint: 0,
+    entries: [
+      { index: 42, term: 7, type: 'normal', data: new Uint8Array([1, 2, 3]) },
+      { index: 43, term: 7, type: 'confChange', data: new Uint8Array([9]) },
+    ],
+    context: new Uint8Array([0xca, 0xfe]),
+  },
+};
+
+/** Bytes as plain arrays (a Buffer and a Uint8Array with the same bytes compare equal). */
+function plain(value: unknown): unknown {
+  if (value instanceof Uint8Array) return [...value];
+  if (Array.isArray(value)) return value.map(plain);
+  if (typeof value === 'object' && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
+  }
+  return value;
+}
+
+test('a raft frame round-trips with its entries, bytes and context', () => {
+  assert.deepEqual(plain(decodePeerFrame(encodePeerFrame(appendFrame))), plain(appendFrame));
+});
+
+test('a snapshot message round-trips with its metadata', () => {
+  const frame: PeerFrame = {
+    kind: 'raft',
+    message: {
+      type: 'snap', from: 1, to: 3, term: 2, logTerm: 0, index: 0, commit: 0, reject: false, rejectHint: 0, entries: [],
+      snapshot: {
+        metadata: { index: 10, term: 2, confState: { voters: [1, 2, 3], learners: [4], votersOutgoing: [], learnersNext: [], autoLeave: false } },
+        data: new Uint8Array([5, 6]),
+      },
+    },
+  };
+  assert.deepEqual(plain(decodePeerFrame(encodePeerFrame(frame))), plain(frame));
+});
+
+test('malformed frames are typed errors naming the field', () => {
+  const packr = new Packr({ useRecords: false });
+  const cases: Array<[unknown, RegExp]> = [
+    [[1, 2], /frame is not a map/],
+    [{ kind: 'gossip' }, /frame\.kind/],
+    [{ kind: 'hello', clusterId: 'c', member: 'm1', memberId: -1 }, /hello\.memberId/],
+    [{ kind: 'raft', message: { ...appendFrame.message, type: 'hup' } }, /message\.type is not a network message type/],
+    [{ kind: 'raft', message: { ...appendFrame.message, term: '7' } }, /message\.term/],
+    [{ kind: 'raft', message: { ...appendFrame.message, entries: [{ index: 1, term: 1, type: 'normal', data: 'x' }] } }, /message\.entries\[0\]\.data is not bytes/],
+  ];
+  for (const [value, pattern] of cases) {
+    assert.throws(() => decodePeerFrame(packr.pack(value)), (e: unknown) => e instanceof MalformedFrameError && pattern.test(e.message));
+  }
+});
+
+test('random bytes never decode into anything but a frame or a MalformedFrameError', () => {
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
+    try {
+      const frame = decodePeerFrame(bytes);
+      assert.ok(frame.kind === 'hello' || frame.kind === 'raft');
+    } catch (error) {
+      assert.ok(error instanceof MalformedFrameError, `unexpected ${String(error)}`);
+    }
+  }));
+});
