@@ -68,8 +68,8 @@ export const walFsyncBatchRecordsMax = 4096;
 export const walEntryCacheBytesMax = 32 * 1024 * 1024;
 /** Snapshot data is sealed in chunks of this size (each chunk its own page). */
 export const walSnapshotChunkBytes = 1024 * 1024;
-/** The largest snapshot the WAL stores. */
-export const walSnapshotBytesMax = 8 * 1024 * 1024 * 1024;
+/** The largest snapshot the WAL stores (Raft hands a snapshot over as one byte array). */
+export const walSnapshotBytesMax = 1024 * 1024 * 1024;
 
 // ── MVCC (src/storage/mvcc) ────────────────────────────────────────────────────────────────────
 
@@ -90,12 +90,20 @@ export const snapshotImportBatchRecordsMax = 1000;
 
 /** The largest frame a member accepts from a peer: a batch of Raft entries or one snapshot chunk. */
 export const frameBytesMax = 16 * 1024 * 1024;
+/** Encoded frames queued for one peer (while dialing or while its socket is slow) before new ones are dropped. */
+export const peerQueueBytesMax = 64 * 1024 * 1024;
+/** The first wait before redialing a peer; doubles per failed attempt up to peerDialBackoffMaxMs. */
+export const peerDialBackoffMinMs = 50;
+/** The longest wait between dials of an unreachable peer. */
+export const peerDialBackoffMaxMs = 2_000;
+/** How long an accepted peer connection may take to send its hello frame. */
+export const peerHelloTimeoutMs = 5_000;
 
 // ── PKI and TLS (src/pki) ──────────────────────────────────────────────────────────────────────
 
 /** Default validity of member and client certificates (`--days`). */
 export const certValidityDaysDefault = 365;
-/** Default validity of the CA certificate (`coffer ca init --days`; bootstrap-ca always uses this). */
+/** Default validity of the CA certificate (`coffer ca init --days`; bootstrap-ca uses this or its --days if longer). */
 export const caValidityDaysDefault = 3650;
 /** The longest validity any certificate may be issued with. */
 export const certValidityDaysMax = 3650 * 3;

@@ -1,0 +1,41 @@
+/**
+ * Expected PKI conditions as typed errors. Each carries a stable `code` (for callers and the API's
+ * status mapping) and a one-line message that names the bad value — a path, a serial, a name — and
+ * never key material or passphrases.
+ */
+export type PkiErrorCode =
+  | 'FILE_MISSING'
+  | 'BAD_PEM'
+  | 'KEY_MISMATCH'
+  | 'CERT_EXPIRED'
+  | 'CERT_NOT_YET_VALID'
+  | 'UNKNOWN_CA'
+  | 'CA_EXISTS'
+  | 'CA_PASSPHRASE_REQUIRED'
+  | 'CA_PASSPHRASE_WRONG'
+  | 'CERT_EXISTS'
+  | 'UNKNOWN_SERIAL'
+  | 'CANNOT_REVOKE_CA'
+  | 'INVALID_NAME'
+  | 'RESERVED_NAME'
+  | 'INVALID_HOST'
+  | 'INVALID_VALIDITY'
+  | 'LIMIT_EXCEEDED'
+  | 'REGISTRY_CORRUPT'
+  | 'NOT_A_MEMBER_CERT'
+  | 'NOT_A_CLIENT_CERT'
+  | 'PEER_NAME_MISMATCH';
+
+export class PkiError extends Error {
+  override readonly name = 'PkiError';
+  readonly code: PkiErrorCode;
+
+  constructor(code: PkiErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+export function isPkiError(error: unknown, code?: PkiErrorCode): error is PkiError {
+  return error instanceof PkiError && (code === undefined || error.code === code);
+}

@@ -1,0 +1,38 @@
+/**
+ * Where the CA directory keeps its files (INTERFACE.md, "Scripts"):
+ *   ca.crt  ca.key  crl.pem  issued.json
+ *   members/<name>.crt  members/<name>.key
+ *   clients/<user>.crt  clients/<user>.key  clients/<user>.p12  [clients/<user>.p12.pass]
+ * Names are validated (names.ts) before they reach a path, so none escapes the directory.
+ */
+import { join } from 'node:path';
+
+export interface CaLayout {
+  dir: string;
+  caCert: string;
+  caKey: string;
+  crl: string;
+  registry: string;
+  memberCert(name: string): string;
+  memberKey(name: string): string;
+  clientCert(user: string): string;
+  clientKey(user: string): string;
+  clientP12(user: string): string;
+  clientP12Password(user: string): string;
+}
+
+export function caLayout(dir: string): CaLayout {
+  return {
+    dir,
+    caCert: join(dir, 'ca.crt'),
+    caKey: join(dir, 'ca.key'),
+    crl: join(dir, 'crl.pem'),
+    registry: join(dir, 'issued.json'),
+    memberCert: (name) => join(dir, 'members', `${name}.crt`),
+    memberKey: (name) => join(dir, 'members', `${name}.key`),
+    clientCert: (user) => join(dir, 'clients', `${user}.crt`),
+    clientKey: (user) => join(dir, 'clients', `${user}.key`),
+    clientP12: (user) => join(dir, 'clients', `${user}.p12`),
+    clientP12Password: (user) => join(dir, 'clients', `${user}.p12.pass`),
+  };
+}

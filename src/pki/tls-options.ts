@@ -1,0 +1,87 @@
+/**
+ * node `tls` options for Coffer's two listeners and for dialing. Every connection is mutual TLS 1.3
+ * against the Coffer CA only (the `ca` option replaces node's public roots), with the CRL applied.
+ *
+ * The TLS layer proves "issued by our CA, valid, not revoked". Which *kind* of certificate is
+ * acceptable is decided right after the handshake by identity.ts: the peer listener refuses anything
+ * but a member certificate (acceptPeer), and a dialer refuses a server that is not the member it
+ * meant to reach (checkServerIdentity).
+ */
+import {
+  checkServerIdentity, type ConnectionOptions, type PeerCertificate, type SecureContextOptions, type Server, type TlsOptions,
+  type TLSSocket,
+} from 'node:tls';
+import { isPkiError } from './errors.ts';
+import { memberIdentity, verifyMemberClaim } from './identity.ts';
+import type { TlsMaterial } from './tls-material.ts';
+
+export const tlsMinVersion = 'TLSv1.3';
+
+/** What server.setSecureContext() takes: the reloadable part of a server's options. */
+export function secureContextOptions(material: TlsMaterial): SecureContextOptions {
+  return {
+    minVersion: tlsMinVersion,
+    cert: material.cert,
+    key: material.key,
+    ca: material.ca,
+    ...(material.crl === undefined ? {} : { crl: material.crl }),
+  };
+}
+
+/** Options for tls.createServer / https.createServer: a client certificate is required and verified. */
+export function serverTlsOptions(material: TlsMaterial): TlsOptions {
+  return { ...secureContextOptions(material), requestCert: true, rejectUnauthorized: true };
+}
+
+export interface ClientTlsOptions {
+  /** When dialing a peer: the member the server must be (its certificate's member name). */
+  expectedMember?: string;
+}
+
+/** Options for tls.connect / https.request with this endpoint's certificate as the client certificate. */
+export function clientTlsOptions(material: TlsMaterial, options: ClientTlsOptions = {}): ConnectionOptions {
+  const { expectedMember } = options;
+  return {
+    ...secureContextOptions(material),
+    rejectUnauthorized: true,
+    ...(expectedMember === undefined ? {} : {
+      checkServerIdentity: (host: string, cert: PeerCertificate): Error | undefined =>
+        checkServerIdentity(host, cert) ?? memberClaimError(cert, expectedMember),
+    }),
+  };
+}
+
+/**
+ * The member on the other end of a connection accepted by the peer listener. Throws
+ * NOT_A_MEMBER_CERT for a client (or missing) certificate and PEER_NAME_MISMATCH when the peer claims
+ * (in the transport's hello) to be a member other than the one its certificate names.
+ */
+export function acceptPeer(socket: TLSSocket, claimedName?: string): string {
+  const cert = socket.getPeerCertificate();
+  return claimedName === undefined ? memberIdentity(cert) : verifyMemberClaim(cert, claimedName);
+}
+
+/**
+ * Calls `onRefused` with the reason for every handshake the server refuses. node closes a connection
+ * whose client certificate fails verification without a TLS alert, so the client sees only a close;
+ * the reason (CERT_HAS_EXPIRED, CERT_REVOKED, UNABLE_TO_VERIFY_LEAF_SIGNATURE…) exists only here,
+ * for the server's log.
+ */
+export function onHandshakeRefused(server: Server, onRefused: (reason: string, remoteAddress: string | undefined) => void): void {
+  server.on('tlsClientError', (error: Error & { code?: string }, socket: TLSSocket) => {
+    const verifyError = socket.authorizationError as unknown; // typed Error, but node stores the code string
+    const reason = typeof verifyError === 'string' ? verifyError
+      : verifyError instanceof Error ? verifyError.message : error.code ?? error.message;
+    onRefused(reason, socket.remoteAddress);
+  });
+}
+
+function memberClaimError(cert: PeerCertificate, expected: string): Error | undefined {
+  try {
+    verifyMemberClaim(cert, expected);
+    return undefined;
+  } catch (error) {
+    if (isPkiError(error)) return error;
+    throw error;
+  }
+}
