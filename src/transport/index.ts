@@ -8,3 +8,5 @@
 export { encodeFrame, FrameDecoder, FrameTooLargeError } from './frame.ts';
 export { decodePeerFrame, encodePeerFrame, MalformedFrameError } from './codec.ts';
 export type { HelloFrame, PeerFrame, RaftFrame } from './codec.ts';
+export { PeerLink, type PeerAddress, type PeerLinkOptions } from './peer-link.ts';
+export { PeerListener, type PeerListenerOptions } from './peer-listener.ts';

@@ -1,0 +1,133 @@
+/**
+ * One outgoing link to one peer: dials over mutual TLS (the server must be the member we mean to
+ * reach), says hello, then streams frames. Raft tolerates lost messages, so the link never blocks its
+ * caller: frames queue up to peerQueueBytesMax while dialing or while the socket drains, and beyond
+ * that they are dropped and reported, so the replication layer can tell Raft the peer is unreachable.
+ * A broken connection is redialed with exponential backoff and jitter.
+ * Invariant: frames go out in the order send() accepted them; a dropped frame is never sent later.
+ */
+import { connect, type ConnectionOptions, type TLSSocket } from 'node:tls';
+import type { Clock, Random, TimerHandle } from '../base/index.ts';
+import { peerDialBackoffMaxMs, peerDialBackoffMinMs, peerQueueBytesMax } from '../config/index.ts';
+import type { Message } from '../raft/index.ts';
+import { encodePeerFrame, type HelloFrame } from './codec.ts';
+import { encodeFrame } from './frame.ts';
+
+export interface PeerAddress {
+  id: number;
+  /** Member name, as its certificate names it. */
+  name: string;
+  /** https://host:port of its peer listener. */
+  url: string;
+}
+
+export interface PeerLinkOptions {
+  peer: PeerAddress;
+  hello: HelloFrame;
+  /** TLS options for dialing this peer (client certificate, CA, CRL, server identity check). */
+  tlsOptions: (expectedMember: string) => ConnectionOptions;
+  clock: Clock;
+  random: Random;
+  /** Called for each message that could not be queued. */
+  onDrop: (message: Message) => void;
+  /** Called when a connection is established or lost. */
+  onStateChange?: (connected: boolean) => void;
+  queueBytesMax?: number;
+}
+
+export class PeerLink {
+  private socket: TLSSocket | undefined;
+  private connected = false;
+  private closed = false;
+  private failedDials = 0;
+  private redial: TimerHandle | undefined;
+  /** Frames accepted while not connected; sent in order once the hello is out. */
+  private backlog: Buffer[] = [];
+  private backlogBytes = 0;
+  private readonly queueBytesMax: number;
+
+  constructor(private readonly options: PeerLinkOptions) {
+    this.queueBytesMax = options.queueBytesMax ?? peerQueueBytesMax;
+    this.dial();
+  }
+
+  isConnected(): boolean {
+    return this.connected;
+  }
+
+  /** Queues a message for the peer; returns false (and reports a drop) when the queue is full. */
+  send(message: Message): boolean {
+    if (this.closed) return this.drop(message);
+    const frame = encodeFrame(encodePeerFrame({ kind: 'raft', message }));
+    if (this.connected && this.socket) {
+      if (this.socket.writableLength + frame.length > this.queueBytesMax) return this.drop(message);
+      this.socket.write(frame);
+      return true;
+    }
+    if (this.backlogBytes + frame.length > this.queueBytesMax) return this.drop(message);
+    this.backlog.push(frame);
+    this.backlogBytes += frame.length;
+    return true;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.redial?.cancel();
+    this.socket?.destroy();
+    this.backlog = [];
+    this.backlogBytes = 0;
+  }
+
+  private drop(message: Message): false {
+    this.options.onDrop(message);
+    return false;
+  }
+
+  private dial(): void {
+    const { peer } = this.options;
+    const url = new URL(peer.url);
+    const socket = connect({
+      ...this.options.tlsOptions(peer.name),
+      host: url.hostname,
+      port: Number(url.port),
+      servername: isIp(url.hostname) ? undefined : url.hostname,
+    });
+    this.socket = socket;
+    socket.setNoDelay(true);
+    socket.once('secureConnect', () => {
+      if (this.closed) return;
+      this.connected = true;
+      this.failedDials = 0;
+      socket.write(encodeFrame(encodePeerFrame(this.options.hello)));
+      for (const frame of this.backlog) socket.write(frame);
+      this.backlog = [];
+      this.backlogBytes = 0;
+      this.options.onStateChange?.(true);
+    });
+    // The peer never sends on this link; reading keeps the socket's close detection working.
+    socket.on('data', () => undefined);
+    socket.on('error', () => undefined);
+    socket.once('close', () => {
+      const wasConnected = this.connected;
+      this.connected = false;
+      this.socket = undefined;
+      if (wasConnected) this.options.onStateChange?.(false);
+      if (!this.closed) this.scheduleRedial();
+    });
+  }
+
+  private scheduleRedial(): void {
+    const ceilingMs = Math.min(peerDialBackoffMaxMs, peerDialBackoffMinMs * 2 ** this.failedDials);
+    this.failedDials = Math.min(this.failedDials + 1, 30);
+    // Full jitter keeps members that lost each other at once from redialing in lockstep.
+    const delayMs = this.options.random.int(Math.floor(ceilingMs / 2), ceilingMs);
+    this.redial = this.options.clock.setTimer(delayMs, () => {
+      this.redial = undefined;
+      if (!this.closed) this.dial();
+    });
+  }
+}
+
+function isIp(host: string): boolean {
+  return /^[\d.]+$/.test(host) || host.includes(':');
+}

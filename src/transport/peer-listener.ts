@@ -1,0 +1,95 @@
+/**
+ * The peer listener: accepts mutual-TLS connections from members, reads the hello, checks that the
+ * certificate is a member certificate naming the member the hello claims to be, that the member id
+ * belongs to that name in this cluster, then hands every Raft message on to the replication layer.
+ * Invariants: a connection that fails any check is destroyed before any message from it is
+ * delivered; a delivered message's `from` is the id the connection proved.
+ */
+import { createServer, type Server, type TLSSocket, type TlsOptions } from 'node:tls';
+import type { AddressInfo } from 'node:net';
+import type { Clock } from '../base/index.ts';
+import { peerHelloTimeoutMs } from '../config/index.ts';
+import type { Message } from '../raft/index.ts';
+import { decodePeerFrame } from './codec.ts';
+import { FrameDecoder } from './frame.ts';
+
+export interface PeerListenerOptions {
+  clusterId: string;
+  tlsOptions: TlsOptions;
+  /** Throws unless the socket's certificate is a member certificate naming `claimedName`. */
+  acceptPeer: (socket: TLSSocket, claimedName: string) => string;
+  /** The member name this cluster knows for an id, or undefined for an unknown id. */
+  memberName: (id: number) => string | undefined;
+  onMessage: (message: Message) => void;
+  /** Told why a connection was refused (the reason never carries message contents). */
+  onRefused?: (reason: string) => void;
+  clock: Clock;
+}
+
+export class PeerListener {
+  readonly server: Server;
+  private readonly sockets = new Set<TLSSocket>();
+
+  constructor(private readonly options: PeerListenerOptions) {
+    this.server = createServer(options.tlsOptions, (socket) => this.accept(socket));
+    // Handshake failures (no certificate, wrong CA, revoked) end there; nothing reaches accept().
+    this.server.on('tlsClientError', (error) => options.onRefused?.(error.message));
+  }
+
+  async listen(host: string, port: number): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private accept(socket: TLSSocket): void {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    socket.on('error', () => undefined);
+    const decoder = new FrameDecoder();
+    let peerId: number | undefined;
+    const helloTimer = this.options.clock.setTimer(peerHelloTimeoutMs, () => this.refuse(socket, 'no hello in time'));
+    socket.once('close', () => helloTimer.cancel());
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        for (const bytes of decoder.push(chunk)) {
+          const frame = decodePeerFrame(bytes);
+          if (peerId === undefined) {
+            if (frame.kind !== 'hello') throw new Error('first frame is not a hello');
+            peerId = this.checkHello(socket, frame.clusterId, frame.member, frame.memberId);
+            helloTimer.cancel();
+            continue;
+          }
+          if (frame.kind !== 'raft') throw new Error('a second hello on one connection');
+          if (frame.message.from !== peerId) throw new Error(`message from ${frame.message.from} on member ${peerId}'s connection`);
+          this.options.onMessage(frame.message);
+        }
+      } catch (error) {
+        this.refuse(socket, error instanceof Error ? error.message : String(error));
+      }
+    });
+  }
+
+  private checkHello(socket: TLSSocket, clusterId: string, member: string, memberId: number): number {
+    if (clusterId !== this.options.clusterId) throw new Error(`peer belongs to cluster ${clusterId}, not ${this.options.clusterId}`);
+    this.options.acceptPeer(socket, member);
+    const known = this.options.memberName(memberId);
+    if (known !== member) throw new Error(`member id ${memberId} is not member ${member} in this cluster`);
+    return memberId;
+  }
+
+  private refuse(socket: TLSSocket, reason: string): void {
+    this.options.onRefused?.(reason);
+    socket.destroy();
+  }
+}
