@@ -1,0 +1,98 @@
+/**
+ * KEK from a 32-byte key file. The file must be readable by its owner only (mode 0600 or 0400):
+ * a key others can read is not a key, so a looser mode is refused with a clear error rather than used.
+ * The file holds the 32 bytes raw, or as base64 text (44 characters, optional trailing newline).
+ */
+import { randomFillSync } from 'node:crypto';
+import { constants, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { KeyFileError, sourceMismatch } from './errors.ts';
+import type { KekProvider } from './kek.ts';
+import { kekBytes, localKek } from './kek-local.ts';
+import { wipe } from './sodium.ts';
+
+const keyFileBytesMax = 256;
+
+/** Reads a key file, refusing loose modes and wrong sizes; returns a provider holding the key. */
+export async function keyFileKek(file: string): Promise<KekProvider & { forget(): void }> {
+  const key = await readKeyFile(file);
+  return {
+    source: 'keyFile',
+    description: `key file ${file}`,
+    create: () => Promise.resolve(localKek(key, { source: 'keyFile' })),
+    open(record) {
+      if (record.source !== 'keyFile') return Promise.reject(sourceMismatch(record.source, 'keyFile'));
+      return Promise.resolve(localKek(key, record));
+    },
+    forget: () => wipe(key),
+  };
+}
+
+async function readKeyFile(file: string): Promise<Uint8Array> {
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (error) {
+    throw new KeyFileError(`cannot open key file ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  try {
+    // fstat on the open descriptor: the mode checked is the mode of the file actually read.
+    const stat = await handle.stat();
+    if (!stat.isFile()) throw new KeyFileError(`key file ${file} is not a regular file`);
+    const mode = stat.mode & 0o777;
+    if ((mode & 0o077) !== 0) {
+      throw new KeyFileError(
+        `key file ${file} has mode 0${mode.toString(8)}; it must be readable by its owner only (chmod 600 ${file})`);
+    }
+    if (stat.size > keyFileBytesMax) throw new KeyFileError(`key file ${file} is ${stat.size} bytes; expected ${kekBytes}`);
+    const content = await handle.readFile();
+    try {
+      return decodeKey(content, file);
+    } finally {
+      wipe(content);
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+function decodeKey(content: Buffer, file: string): Uint8Array {
+  if (content.length === kekBytes) return Uint8Array.from(content);
+  const text = content.toString('latin1').trim();
+  if (/^[A-Za-z0-9+/]{43}=$/.test(text)) {
+    const key = Buffer.from(text, 'base64');
+    if (key.length === kekBytes) {
+      const copy = Uint8Array.from(key);
+      wipe(key);
+      return copy;
+    }
+  }
+  throw new KeyFileError(`key file ${file} is ${content.length} bytes; expected ${kekBytes} raw bytes or their base64`);
+}
+
+/**
+ * Creates a new key file with 32 random bytes, mode 0600, refusing to overwrite an existing file;
+ * the file and its directory are fsync'd before this resolves.
+ */
+export async function createKeyFile(file: string): Promise<void> {
+  const key = randomFillSync(Buffer.alloc(kekBytes));
+  try {
+    await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+    const handle = await fs.open(file, 'wx', 0o600);
+    try {
+      await handle.writeFile(key);
+      await handle.chmod(0o600); // umask may have narrowed nothing, but never widened: make it exact
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    const dir = await fs.open(path.dirname(file), 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+  } finally {
+    wipe(key);
+  }
+}

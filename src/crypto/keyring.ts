@@ -1,0 +1,329 @@
+/**
+ * A member's keyring: its DEKs (numbered, wrapped by the KEK), which one is active, and how many pages
+ * each has sealed. The Keyring is also the member's Sealer: every page is sealed with the active DEK
+ * and opened with whichever DEK its header names.
+ *
+ * Invariants:
+ * - A DEK seals a page only after the keyring file naming it is durable (rotateDek writes, then switches).
+ * - The keyring file on disk always opens with exactly one KEK: the old one until the rename of a KEK
+ *   rotation, the new one after (atomic-file.ts).
+ * - Opening with the wrong KEK writes nothing and fails with one SealedError.
+ * - Key material in memory is wiped on close().
+ */
+import { randomFillSync } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { assert, type Clock, realClock } from '../base/index.ts';
+import { dekCountMax, keyringFileBytesMax } from '../config/index.ts';
+import { type AtomicWriteStep, tempPathOf, writeFileAtomic } from './atomic-file.ts';
+import { IntegrityError, KeyringError, SealedError } from './errors.ts';
+import type { Argon2Params, Kek, KekProvider, KekSource } from './kek.ts';
+import {
+  decodeKeyringFile, type DekRecord, encodeKeyringFile, type KeyringBody, keyringFileName, parseKeyringBody,
+} from './keyring-format.ts';
+import { NoncePool } from './nonces.ts';
+import { dekIdOfPage, openPage, type Sealer, sealPage } from './page.ts';
+import type { PagePosition } from './position.ts';
+import { sodium, sodiumReady, wipe } from './sodium.ts';
+
+const dekBytes = 32;
+const keyringIdBytes = 16;
+
+/** Named moments of a keyring write, for crash tests: 'rewrapped' (KEK rotation only), then the atomic-write steps. */
+export type KeyringStep = 'rewrapped' | AtomicWriteStep;
+
+export interface OpenKeyringOptions {
+  /** The member's data dir; the keyring is `<dir>/keyring.json`. */
+  dir: string;
+  kek: KekProvider;
+  /** Create a keyring if none exists (default true). With false, a missing keyring is a SealedError. */
+  createIfMissing?: boolean;
+  clock?: Clock;
+  /** Deliberate seam for crash tests: called after each named step of a keyring write. */
+  onStep?: (step: KeyringStep) => void;
+}
+
+export interface DekStatus {
+  id: number;
+  createdAtMs: number;
+  pagesSealed: number;
+  active: boolean;
+}
+
+export interface KeyringStatus {
+  kekSource: KekSource;
+  kekDescription: string;
+  /** The recorded argon2id parameters when the KEK is a passphrase. */
+  argon2?: Argon2Params;
+  /** The plugin's key id when the KEK is held by a KMS. */
+  kmsKeyId?: string;
+  activeDekId: number;
+  deks: DekStatus[];
+}
+
+interface LiveDek {
+  record: DekRecord;
+  key: Uint8Array;
+}
+
+export async function openKeyring(options: OpenKeyringOptions): Promise<Keyring> {
+  await sodiumReady();
+  const file = path.join(options.dir, keyringFileName);
+  let bytes: Buffer | undefined;
+  try {
+    const stat = await fs.stat(file);
+    if (stat.size > keyringFileBytesMax) throw new KeyringError(`keyring file ${file} is ${stat.size} bytes, above ${keyringFileBytesMax}`);
+    bytes = await fs.readFile(file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  if (bytes === undefined) {
+    if (options.createIfMissing === false) throw new SealedError(`no keyring at ${file}`);
+    return Keyring.create(file, options);
+  }
+  return Keyring.load(file, bytes, options);
+}
+
+export class Keyring implements Sealer {
+  private readonly nonces = new NoncePool();
+  private readonly deks = new Map<number, LiveDek>();
+  // Invariant: `active` is the entry of `deks` with id === activeId.
+  private active: LiveDek;
+  private closed = false;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    private readonly file: string,
+    private providerDescription: string,
+    private kek: Kek,
+    private authKey: Uint8Array,
+    private readonly keyringId: Uint8Array,
+    private readonly createdAtMs: number,
+    deks: LiveDek[],
+    activeId: number,
+    private readonly clock: Clock,
+    private readonly onStep: (step: KeyringStep) => void,
+  ) {
+    for (const dek of deks) this.deks.set(dek.record.id, dek);
+    const active = this.deks.get(activeId);
+    assert(active !== undefined, `active DEK ${activeId} is loaded`);
+    this.active = active;
+  }
+
+  static async create(file: string, options: OpenKeyringOptions): Promise<Keyring> {
+    const clock = options.clock ?? realClock;
+    const kek = await options.kek.create();
+    const keyringId = randomFillSync(new Uint8Array(keyringIdBytes));
+    const authKey = randomFillSync(new Uint8Array(sodium.crypto_auth_KEYBYTES));
+    const key = randomFillSync(new Uint8Array(dekBytes));
+    const nowMs = clock.nowMs();
+    const dek: LiveDek = { key, record: { id: 1, createdAtMs: nowMs, wrapped: b64(await kek.wrap(key, wrapAd(keyringId, 'dek', 1))), pagesSealed: 0 } };
+    const keyring = new Keyring(file, options.kek.description, kek, authKey, keyringId, nowMs, [dek], 1, clock, options.onStep ?? (() => {}));
+    await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+    await keyring.write(kek, authKey);
+    return keyring;
+  }
+
+  static async load(file: string, bytes: Uint8Array, options: OpenKeyringOptions): Promise<Keyring> {
+    const outer = decodeKeyringFile(bytes, file);
+    const body = parseKeyringBody(outer.body, file);
+    const kek = await options.kek.open(body.kek);
+    const keyringId = Buffer.from(body.keyringId, 'base64');
+    const loaded: LiveDek[] = [];
+    let authKey: Uint8Array | undefined;
+    try {
+      authKey = await kek.unwrap(Buffer.from(body.authKey, 'base64'), wrapAd(keyringId, 'auth', 0));
+      if (authKey === undefined) {
+        throw new SealedError(`${options.kek.description} does not open the keyring at ${file} (wrong passphrase or key, or an altered KEK record)`);
+      }
+      if (!sodium.crypto_auth_verify(outer.mac, Buffer.from(outer.body, 'utf8'), authKey)) {
+        throw new IntegrityError(`keyring file ${file} failed authentication: it was altered`);
+      }
+      for (const record of body.deks) {
+        const key = await kek.unwrap(Buffer.from(record.wrapped, 'base64'), wrapAd(keyringId, 'dek', record.id));
+        // The MAC covered this wrapping, so only a broken KEK provider can fail here.
+        if (key === undefined) throw new IntegrityError(`keyring file ${file}: DEK ${record.id} does not unwrap`);
+        loaded.push({ record: { ...record }, key });
+      }
+    } catch (error) {
+      kek.wipe();
+      wipe(authKey);
+      for (const dek of loaded) wipe(dek.key);
+      throw error;
+    }
+    // Only now, unsealed, may anything be written: remove a temporary left by a crash mid-write.
+    await fs.rm(tempPathOf(file), { force: true });
+    return new Keyring(file, options.kek.description, kek, authKey, keyringId, body.createdAtMs, loaded,
+      body.activeDekId, options.clock ?? realClock, options.onStep ?? (() => {}));
+  }
+
+  // ── Sealer ──────────────────────────────────────────────────────────────────────────────────────
+
+  seal(plaintext: Uint8Array, position: PagePosition): Uint8Array {
+    this.assertOpen();
+    const sealed = sealPage(plaintext, position, this.active.record.id, this.active.key, this.nonces);
+    this.active.record.pagesSealed += 1;
+    return sealed;
+  }
+
+  open(sealed: Uint8Array, position: PagePosition): Uint8Array {
+    this.assertOpen();
+    return openPage(sealed, position, (id) => this.deks.get(id)?.key);
+  }
+
+  activeDekId(): number {
+    return this.active.record.id;
+  }
+
+  dekIdOf(sealed: Uint8Array): number {
+    return dekIdOfPage(sealed);
+  }
+
+  // ── Key management ──────────────────────────────────────────────────────────────────────────────
+
+  /** Adds a new DEK and makes it active once the keyring naming it is durable; returns its id. */
+  rotateDek(): Promise<number> {
+    return this.exclusive(async () => {
+      this.assertOpen();
+      const id = Math.max(...this.deks.keys()) + 1;
+      if (this.deks.size >= dekCountMax) throw new KeyringError(`the keyring holds ${this.deks.size} DEKs, the most allowed (${dekCountMax})`);
+      const key = randomFillSync(new Uint8Array(dekBytes));
+      const wrapped = await this.kek.wrap(key, wrapAd(this.keyringId, 'dek', id));
+      const dek: LiveDek = { key, record: { id, createdAtMs: this.clock.nowMs(), wrapped: b64(wrapped), pagesSealed: 0 } };
+      this.deks.set(id, dek);
+      try {
+        await this.write(this.kek, this.authKey, id);
+      } catch (error) {
+        this.deks.delete(id);
+        wipe(key);
+        throw error;
+      }
+      this.active = dek;
+      return id;
+    });
+  }
+
+  /**
+   * Rewraps every DEK (and a fresh authentication key) under a new KEK and replaces the keyring file
+   * atomically. Until the rename the old KEK opens it; from the rename on, the new one.
+   */
+  rotateKek(provider: KekProvider): Promise<void> {
+    return this.exclusive(async () => {
+      this.assertOpen();
+      const next = await provider.create();
+      const authKey = randomFillSync(new Uint8Array(sodium.crypto_auth_KEYBYTES));
+      const rewrapped = new Map<number, string>();
+      try {
+        for (const [id, dek] of this.deks) {
+          const wrapped = await next.wrap(dek.key, wrapAd(this.keyringId, 'dek', id));
+          // Prove the new KEK opens what it wrapped before committing to it (a KMS could misbehave).
+          const check = await next.unwrap(wrapped, wrapAd(this.keyringId, 'dek', id));
+          if (check === undefined || !sodium.memcmp(check, dek.key)) throw new KeyringError(`${provider.description} did not round-trip DEK ${id}`);
+          wipe(check);
+          rewrapped.set(id, b64(wrapped));
+        }
+        this.onStep('rewrapped');
+        const previous = new Map([...this.deks].map(([id, dek]) => [id, dek.record.wrapped]));
+        for (const [id, wrapped] of rewrapped) this.deks.get(id)!.record.wrapped = wrapped;
+        try {
+          await this.write(next, authKey);
+        } catch (error) {
+          for (const [id, wrapped] of previous) this.deks.get(id)!.record.wrapped = wrapped;
+          throw error;
+        }
+      } catch (error) {
+        next.wipe();
+        wipe(authKey);
+        throw error;
+      }
+      this.kek.wipe();
+      wipe(this.authKey);
+      this.kek = next;
+      this.authKey = authKey;
+      this.providerDescription = provider.description;
+    });
+  }
+
+  /** Writes the current counters to the keyring file. */
+  persist(): Promise<void> {
+    return this.exclusive(async () => {
+      this.assertOpen();
+      await this.write(this.kek, this.authKey);
+    });
+  }
+
+  status(): KeyringStatus {
+    const record = this.kek.record;
+    const status: KeyringStatus = {
+      kekSource: record.source,
+      kekDescription: this.providerDescription,
+      activeDekId: this.active.record.id,
+      deks: [...this.deks.values()].map((d) => ({
+        id: d.record.id, createdAtMs: d.record.createdAtMs, pagesSealed: d.record.pagesSealed, active: d === this.active,
+      })),
+    };
+    if (record.source === 'passphrase') status.argon2 = { memoryKiB: record.memoryKiB, timeCost: record.timeCost, parallelism: record.parallelism };
+    if (record.source === 'kms') status.kmsKeyId = record.keyId;
+    return status;
+  }
+
+  /** Persists the counters and wipes every key held in memory; the keyring is sealed afterwards. */
+  close(): Promise<void> {
+    return this.exclusive(async () => {
+      if (this.closed) return;
+      try {
+        await this.write(this.kek, this.authKey);
+      } finally {
+        this.closed = true;
+        for (const dek of this.deks.values()) wipe(dek.key);
+        this.deks.clear();
+        wipe(this.authKey);
+        this.kek.wipe();
+      }
+    });
+  }
+
+  // ── Internals ───────────────────────────────────────────────────────────────────────────────────
+
+  private assertOpen(): void {
+    if (this.closed) throw new SealedError(`the keyring at ${this.file} is closed`);
+  }
+
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.queue.then(work);
+    this.queue = result.catch(() => {});
+    return result;
+  }
+
+  /** Writes the keyring as it would be with `activeId` active, wrapped under `kek`, authenticated by `authKey`. */
+  private async write(kek: Kek, authKey: Uint8Array, activeId = this.active.record.id): Promise<void> {
+    const body: KeyringBody = {
+      keyringId: b64(this.keyringId),
+      createdAtMs: this.createdAtMs,
+      kek: kek.record,
+      authKey: b64(await kek.wrap(authKey, wrapAd(this.keyringId, 'auth', 0))),
+      activeDekId: activeId,
+      deks: [...this.deks.values()].map((d) => ({ ...d.record })).sort((a, b) => a.id - b.id),
+    };
+    const text = JSON.stringify(body);
+    const mac = sodium.crypto_auth(Buffer.from(text, 'utf8'), authKey);
+    await writeFileAtomic(this.file, encodeKeyringFile(text, mac), this.onStep);
+  }
+}
+
+const adTag = Buffer.from('coffer/keyring/v1\u0000', 'utf8');
+
+/** Additional data of a wrapping: which keyring, which purpose, which DEK. */
+function wrapAd(keyringId: Uint8Array, purpose: 'auth' | 'dek', id: number): Uint8Array {
+  const out = new Uint8Array(adTag.length + keyringId.length + 1 + 4);
+  out.set(adTag, 0);
+  out.set(keyringId, adTag.length);
+  const view = new DataView(out.buffer);
+  view.setUint8(adTag.length + keyringId.length, purpose === 'auth' ? 0 : 1);
+  view.setUint32(adTag.length + keyringId.length + 1, id);
+  return out;
+}
+
+function b64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+}

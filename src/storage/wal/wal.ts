@@ -1,0 +1,460 @@
+/**
+ * The write-ahead log: Raft entries, hard state and snapshot markers as sealed, framed records in
+ * segment files, written by group commit; and the Raft Storage interface read from it.
+ *
+ * Record positions: a record's seal binds store `<storeId>/wal/<segment seq>`, its kind, its log index
+ * (0 for state records) and its ordinal within the segment, so records cannot be moved between or
+ * within segments, nor dropped from the middle of one, without failing to open.
+ *
+ * Invariants:
+ * - Every segment starts with a state record (hard state + membership), so dropping older segments
+ *   never loses the state.
+ * - The in-memory log changes when a record is queued, in queue order, with the same rules recovery
+ *   replays (replay.ts); reads may see queued records before they are durable (the Raft leader sends
+ *   entries while persisting them), and a crash loses both together.
+ * - A segment is dropped only when the segment after it started at or before the latest durable
+ *   snapshot's index + 1, i.e. every entry in it is covered by that snapshot, and only if it comes
+ *   before the segment holding that snapshot's marker.
+ */
+import { closeSync, openSync, readSync, promises as fs, ftruncateSync, fsyncSync } from 'node:fs';
+import { crc32 } from 'node:zlib';
+import { assert } from '../../base/index.ts';
+import { pageOverheadBytes, RecordKind, type PagePosition, type Sealer, wipe } from '../../crypto/index.ts';
+import { raftEntryOverheadBytes, walEntryCacheBytesMax, walRecordBytesMax, walSegmentBytesTarget } from '../../config/index.ts';
+import type { ConfState, Entry, HardState, Snapshot, Storage } from '../../raft/index.ts';
+import {
+  decodeEntry, decodeMarker, decodeState, encodeEntry, encodeMarker, encodeState, RecordType, type SnapshotMarker, type WalState,
+} from './codec.ts';
+import { WalCompactedError, WalCorruptionError, WalLimitError, WalUnavailableError, WalUnusableError } from './errors.ts';
+import { fsyncDir, listDir, segmentFile, snapshotFile } from './files.ts';
+import { bodyHeaderBytes, encodeFrame, frameHeaderBytes, scanFrames } from './frame.ts';
+import { GroupWriter, type WriterStats } from './group-writer.ts';
+import { LogIndex } from './log-index.ts';
+import { applyEntry, applyMarker } from './replay.ts';
+import { readSnapshotFile, writeSnapshotFile } from './snapshot-file.ts';
+
+/** Constructors for the errors Raft expects from Storage; the replication layer passes raft's own. */
+export interface RaftStorageErrors {
+  compacted(index: number, firstIndex: number): Error;
+  unavailable(index: number, lastIndex: number): Error;
+}
+
+export interface WalOptions {
+  dir: string;
+  sealer: Sealer;
+  /** Names this WAL in every seal (e.g. "<member>/raft"); must not change for the life of the data. */
+  storeId: string;
+  /** Membership of a brand-new log (ignored when the dir already holds one). */
+  initialConfState?: ConfState;
+  segmentBytesTarget?: number;
+  cacheBytesMax?: number;
+  raftErrors?: RaftStorageErrors;
+}
+
+export interface WalStats extends WriterStats {
+  segments: number;
+  firstIndex: number;
+  lastIndex: number;
+  snapshotIndex: number;
+}
+
+interface Segment {
+  seq: number;
+  firstIndex: number;
+  file: string;
+  readFd?: number;
+}
+
+/** Where the next record goes. */
+interface Tail {
+  segment: Segment;
+  bytes: number;
+  ordinal: number;
+}
+
+const kindOf: Record<RecordType, RecordKind> = {
+  [RecordType.entry]: RecordKind.walEntry,
+  [RecordType.state]: RecordKind.walHardState,
+  [RecordType.snapshot]: RecordKind.walSnapshot,
+};
+
+const emptyConfState = (): ConfState => ({ voters: [], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false });
+
+export class Wal implements Storage {
+  private readonly segmentBytesTarget: number;
+  private readonly errors: RaftStorageErrors;
+  private readonly segments: Segment[] = [];
+  private tail!: Tail;
+  private seq = 0;
+  private snapshotData: Uint8Array | undefined;
+  /** The segment holding the latest snapshot marker; never dropped (replay needs the marker). */
+  private markerSegment = 0;
+  private snapshotChain: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  private constructor(
+    private readonly options: WalOptions,
+    private readonly log: LogIndex,
+    private readonly state: WalState,
+    private marker: SnapshotMarker | undefined,
+    private readonly writer: GroupWriter,
+  ) {
+    this.segmentBytesTarget = options.segmentBytesTarget ?? walSegmentBytesTarget;
+    this.errors = options.raftErrors ?? {
+      compacted: (index, first) => new WalCompactedError(index, first),
+      unavailable: (index, last) => new WalUnavailableError(index, last),
+    };
+  }
+
+  /**
+   * Opens (or creates) the WAL in `options.dir`: reads, verifies and opens every record, truncates a
+   * torn tail of the last segment, and fails with WalCorruptionError (naming file and offset) on any
+   * other damage.
+   */
+  static async open(options: WalOptions): Promise<Wal> {
+    await fs.mkdir(options.dir, { recursive: true, mode: 0o700 });
+    const listing = await listDir(options.dir);
+    const log = new LogIndex(options.cacheBytesMax ?? walEntryCacheBytesMax);
+    const state: WalState = { hardState: { term: 0, vote: 0, commit: 0 }, confState: options.initialConfState ?? emptyConfState() };
+    let marker: SnapshotMarker | undefined;
+    let markerSegment = 0;
+    let gapEnd = 0;
+    let tornAt: number | undefined;
+    let tailOrdinal = 0;
+
+    for (let i = 0; i < listing.segments.length; i++) {
+      const segment = listing.segments[i]!;
+      const previous = listing.segments[i - 1];
+      if (previous && segment.seq !== previous.seq + 1) {
+        throw new WalCorruptionError(segment.file, 0, `segment ${previous.seq + 1} before it is missing`);
+      }
+      const bytes = await fs.readFile(segment.file);
+      let ordinal = 0;
+      const end = scanFrames(bytes, (frame) => {
+        const position = recordPosition(options.storeId, segment.seq, frame.type, frame.index, ordinal);
+        if (position === undefined) throw new WalCorruptionError(segment.file, frame.offset, `unknown record type ${frame.type}`);
+        let plain: Uint8Array;
+        try {
+          plain = options.sealer.open(frame.sealed, position);
+        } catch (error) {
+          throw new WalCorruptionError(segment.file, frame.offset, `record ${ordinal} failed to open: ${(error as Error).message}`, { cause: error });
+        }
+        const malformed = (): WalCorruptionError => new WalCorruptionError(segment.file, frame.offset, `record ${ordinal} opened but is malformed`);
+        if (frame.type === RecordType.entry) {
+          const entry = decodeEntry(frame.index, plain) ?? (() => { throw malformed(); })();
+          const slot = { term: entry.term, segment: segment.seq, offset: frame.offset, ordinal, seq: 0, entry };
+          gapEnd = Math.max(gapEnd, applyEntry(log, frame.index, slot, 0));
+        } else if (frame.type === RecordType.state) {
+          const decoded = decodeState(plain) ?? (() => { throw malformed(); })();
+          state.hardState = decoded.hardState;
+          state.confState = decoded.confState;
+        } else {
+          const decoded = decodeMarker(plain) ?? (() => { throw malformed(); })();
+          if (decoded.index !== frame.index) throw malformed();
+          applyMarker(log, state, decoded);
+          if (decoded.index >= (marker?.index ?? 0)) {
+            marker = decoded;
+            markerSegment = segment.seq;
+          }
+        }
+        ordinal++;
+      });
+      const isLast = i === listing.segments.length - 1;
+      if (end.kind === 'corrupt') throw new WalCorruptionError(segment.file, end.offset, end.reason);
+      if (end.kind === 'torn') {
+        if (!isLast) throw new WalCorruptionError(segment.file, end.offset, `${end.reason}, in a segment that is not the last`);
+        tornAt = end.offset;
+      }
+      if (isLast) tailOrdinal = ordinal;
+    }
+    if (gapEnd > (marker?.index ?? 0)) {
+      throw new WalCorruptionError(listing.segments[0]!.file, 0, `log entries up to ${gapEnd} are missing and no snapshot covers them`);
+    }
+    assert(log.baseTerm >= 0, `the log base ${log.base} has no known term after recovery`);
+    // Verify the current snapshot now rather than when Raft first asks for it.
+    if (marker) wipe(readSnapshotFile(options.dir, options.storeId, options.sealer, marker));
+
+    // Verified and readable: now (and only now) repair and tidy.
+    const last = listing.segments.at(-1);
+    if (last && tornAt !== undefined) truncateFile(last.file, tornAt);
+    for (const temp of listing.temporaries) await fs.rm(temp, { force: true });
+    for (const snap of listing.snapshots) {
+      if (!marker || snap.index !== marker.index || snap.term !== marker.term) await fs.rm(snap.file, { force: true });
+    }
+
+    const writer = new GroupWriter(0);
+    const wal = new Wal(options, log, state, marker, writer);
+    wal.markerSegment = markerSegment;
+    for (const s of listing.segments) wal.segments.push({ seq: s.seq, firstIndex: s.firstIndex, file: s.file });
+    if (last && tailOrdinal > 0) {
+      const size = tornAt ?? (await fs.stat(last.file)).size;
+      wal.tail = { segment: wal.segments.at(-1)!, bytes: size, ordinal: tailOrdinal };
+    } else {
+      // No segment, or a last segment without even its head record: start one with the state.
+      if (last) await fs.rm(last.file);
+      const seq = last ? last.seq : 0;
+      if (last) wal.segments.pop();
+      const segment: Segment = { seq, firstIndex: log.lastIndex + 1, file: segmentFile(options.dir, seq, log.lastIndex + 1) };
+      wal.segments.push(segment);
+      wal.tail = { segment, bytes: 0, ordinal: 0 };
+      await writer.waitFor(wal.enqueue(RecordType.state, 0, encodeState(state)));
+    }
+    return wal;
+  }
+
+  // ── Writes ──────────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Appends entries (replacing any conflicting tail from the first one's index). Resolves with the
+   * index of the last entry once it and everything queued before it are durable.
+   */
+  append(entries: readonly Entry[]): Promise<number> {
+    this.assertUsable();
+    if (entries.length === 0) return this.sync().then(() => this.log.lastIndex);
+    for (let i = 1; i < entries.length; i++) {
+      assert(entries[i]!.index === entries[i - 1]!.index + 1, `appended entries are not contiguous at ${entries[i]!.index}`);
+    }
+    const first = entries[0]!.index;
+    assert(first <= this.log.lastIndex + 1, `append at ${first} leaves a gap after last index ${this.log.lastIndex}`);
+    for (const entry of entries) {
+      if (entry.data.length + bodyHeaderBytes + pageOverheadBytes + 9 > walRecordBytesMax) {
+        return Promise.reject(new WalLimitError(`entry ${entry.index} of ${entry.data.length} bytes exceeds walRecordBytesMax ${walRecordBytesMax}`));
+      }
+    }
+    let lastSeq = this.seq;
+    for (const entry of entries) {
+      if (entry.index <= this.log.base) continue;
+      const plain = encodeEntry(entry);
+      lastSeq = this.enqueue(RecordType.entry, entry.index, plain, (seq, at) => {
+        applyEntry(this.log, entry.index, {
+          term: entry.term, segment: at.segment.seq, offset: at.bytes, ordinal: at.ordinal, seq,
+          entry: { index: entry.index, term: entry.term, type: entry.type, data: entry.data },
+        }, this.writer.writtenSeq);
+      });
+      wipe(plain);
+    }
+    const lastIndex = entries.at(-1)!.index;
+    return this.writer.waitFor(lastSeq).then(() => lastIndex);
+  }
+
+  /** Persists the hard state; resolves once durable. */
+  setHardState(hardState: HardState): Promise<void> {
+    this.assertUsable();
+    this.state.hardState = { ...hardState };
+    return this.writer.waitFor(this.enqueue(RecordType.state, 0, encodeState(this.state)));
+  }
+
+  /** Persists the membership after the host applied a conf change; resolves once durable. */
+  setConfState(confState: ConfState): Promise<void> {
+    this.assertUsable();
+    this.state.confState = structuredClone(confState);
+    return this.writer.waitFor(this.enqueue(RecordType.state, 0, encodeState(this.state)));
+  }
+
+  /**
+   * Stores a snapshot: its data sealed in a snapshot file, then a marker record. If the log holds the
+   * snapshot's index with its term, the entries after it are kept (this member's own snapshot);
+   * otherwise the log is replaced (a snapshot installed from the leader). Once the marker is durable,
+   * segments the snapshot covers and older snapshot files are deleted.
+   */
+  saveSnapshot(snapshot: Snapshot): Promise<void> {
+    const run = this.snapshotChain.then(async () => {
+      this.assertUsable();
+      const { index, term, confState } = snapshot.metadata;
+      if (this.marker && index <= this.marker.index) {
+        throw new WalLimitError(`snapshot at index ${index} is not newer than the stored snapshot at ${this.marker.index}`);
+      }
+      const marker = await writeSnapshotFile(this.options.dir, this.options.storeId, this.options.sealer,
+        { index, term, confState: structuredClone(confState) }, snapshot.data);
+      const previous = this.marker;
+      this.enqueue(RecordType.snapshot, index, encodeMarker(marker), (_seq, at) => {
+        applyMarker(this.log, this.state, marker);
+        this.marker = marker;
+        this.markerSegment = at.segment.seq;
+        this.snapshotData = snapshot.data;
+      });
+      // A state record right after the marker: replay may read the marker as "replace the log" where
+      // the live log compacted (when older segments are gone), and must still end with the live state.
+      await this.writer.waitFor(this.enqueue(RecordType.state, 0, encodeState(this.state)));
+      if (previous) await fs.rm(snapshotFile(this.options.dir, previous.index, previous.term), { force: true });
+      await this.dropCoveredSegments();
+    });
+    this.snapshotChain = run.catch(() => {});
+    return run;
+  }
+
+  /** Resolves once everything queued so far is durable. */
+  sync(): Promise<void> {
+    return this.writer.waitFor(this.seq);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.snapshotChain;
+    await this.writer.close();
+    for (const segment of this.segments) closeReadFd(segment);
+  }
+
+  stats(): WalStats {
+    return {
+      ...this.writer.stats(),
+      segments: this.segments.length,
+      firstIndex: this.firstIndex(),
+      lastIndex: this.lastIndex(),
+      snapshotIndex: this.marker?.index ?? 0,
+    };
+  }
+
+  // ── Raft Storage ────────────────────────────────────────────────────────────────────────────────
+
+  initialState(): { hardState: HardState; confState: ConfState } {
+    return { hardState: { ...this.state.hardState }, confState: structuredClone(this.state.confState) };
+  }
+
+  entries(lo: number, hi: number, maxBytes: number): Entry[] {
+    assert(lo <= hi, `entries range [${lo}, ${hi}) is inverted`);
+    if (lo <= this.log.base) throw this.errors.compacted(lo, this.firstIndex());
+    if (hi > this.log.lastIndex + 1) throw this.errors.unavailable(hi - 1, this.log.lastIndex);
+    const out: Entry[] = [];
+    let bytes = 0;
+    for (let index = lo; index < hi; index++) {
+      const entry = this.entryAt(index);
+      bytes += entry.data.length + raftEntryOverheadBytes;
+      if (out.length > 0 && bytes > maxBytes) break;
+      out.push(entry);
+    }
+    return out;
+  }
+
+  term(index: number): number {
+    if (index < this.log.base) throw this.errors.compacted(index, this.firstIndex());
+    const term = this.log.termAt(index);
+    if (term === undefined) throw this.errors.unavailable(index, this.log.lastIndex);
+    return term;
+  }
+
+  firstIndex(): number {
+    return this.log.firstIndex;
+  }
+
+  lastIndex(): number {
+    return this.log.lastIndex;
+  }
+
+  snapshot(): Snapshot {
+    const marker = this.marker;
+    if (!marker) {
+      return { metadata: { index: 0, term: 0, confState: structuredClone(this.state.confState) }, data: new Uint8Array(0) };
+    }
+    this.snapshotData ??= readSnapshotFile(this.options.dir, this.options.storeId, this.options.sealer, marker);
+    return { metadata: { index: marker.index, term: marker.term, confState: structuredClone(marker.confState) }, data: this.snapshotData };
+  }
+
+  // ── Internals ───────────────────────────────────────────────────────────────────────────────────
+
+  private assertUsable(): void {
+    if (this.closed) throw new WalUnusableError('the WAL is closed');
+    const failure = this.writer.unusable;
+    if (failure) throw failure;
+  }
+
+  /**
+   * Seals and queues one record at the tail, rolling to a new segment (headed by a state record) first
+   * if it would overflow the current one. `apply` updates the in-memory view in queue order.
+   * Returns the record's seq.
+   */
+  private enqueue(type: RecordType, index: number, plain: Uint8Array, apply?: (seq: number, at: Tail) => void): number {
+    const frameBytes = frameHeaderBytes + bodyHeaderBytes + pageOverheadBytes + plain.length;
+    if (this.tail.ordinal > 0 && this.tail.bytes + frameBytes > this.segmentBytesTarget) this.roll();
+    const at = { ...this.tail };
+    const sealed = this.options.sealer.seal(plain, recordPosition(this.options.storeId, at.segment.seq, type, index, at.ordinal)!);
+    const frame = encodeFrame(type, index, sealed);
+    assert(frame.length === frameBytes, `frame of ${frame.length} bytes, expected ${frameBytes}`);
+    const seq = ++this.seq;
+    this.writer.enqueue({ seq, segmentFile: at.segment.file, frame });
+    this.tail.bytes += frame.length;
+    this.tail.ordinal += 1;
+    apply?.(seq, at);
+    return seq;
+  }
+
+  private roll(): void {
+    const seq = this.tail.segment.seq + 1;
+    const firstIndex = this.log.lastIndex + 1;
+    const segment: Segment = { seq, firstIndex, file: segmentFile(this.options.dir, seq, firstIndex) };
+    this.segments.push(segment);
+    this.tail = { segment, bytes: 0, ordinal: 0 };
+    this.enqueue(RecordType.state, 0, encodeState(this.state));
+  }
+
+  private async dropCoveredSegments(): Promise<void> {
+    const snapshotIndex = this.marker?.index ?? 0;
+    let dropped = 0;
+    while (this.segments.length > 1 && this.segments[1]!.firstIndex <= snapshotIndex + 1 && this.segments[0]!.seq < this.markerSegment) {
+      const segment = this.segments.shift()!;
+      const oldest = this.log.oldestLiveSegment();
+      assert(oldest === undefined || oldest > segment.seq, `segment ${segment.seq} dropped while it holds live entries`);
+      closeReadFd(segment);
+      await fs.rm(segment.file);
+      dropped++;
+    }
+    if (dropped > 0) await fsyncDir(this.options.dir);
+  }
+
+  private entryAt(index: number): Entry {
+    const slot = this.log.slot(index);
+    assert(slot !== undefined, `entry ${index} is in range but has no slot`);
+    if (slot.entry) return slot.entry;
+    const segment = this.segments.find((s) => s.seq === slot.segment);
+    assert(segment !== undefined, `entry ${index} lives in segment ${slot.segment}, which is gone`);
+    segment.readFd ??= openSync(segment.file, 'r');
+    const header = Buffer.alloc(frameHeaderBytes);
+    readExactly(segment.readFd, header, slot.offset, segment.file);
+    const bodyLength = header.readUInt32BE(0);
+    const body = Buffer.alloc(bodyLength);
+    readExactly(segment.readFd, body, slot.offset + frameHeaderBytes, segment.file);
+    if (header.readUInt32BE(4) !== (~bodyLength >>> 0) || crc32(body) !== header.readUInt32BE(8)) {
+      throw new WalCorruptionError(segment.file, slot.offset, `entry ${index} fails its checksum on re-read`);
+    }
+    let plain: Uint8Array;
+    try {
+      plain = this.options.sealer.open(body.subarray(bodyHeaderBytes), recordPosition(this.options.storeId, slot.segment, RecordType.entry, index, slot.ordinal)!);
+    } catch (error) {
+      throw new WalCorruptionError(segment.file, slot.offset, `entry ${index} failed to open on re-read`, { cause: error });
+    }
+    const entry = decodeEntry(index, plain);
+    if (!entry || entry.term !== slot.term) throw new WalCorruptionError(segment.file, slot.offset, `entry ${index} is malformed on re-read`);
+    return entry;
+  }
+}
+
+function recordPosition(storeId: string, segmentSeq: number, type: number, index: number, ordinal: number): PagePosition | undefined {
+  const kind = kindOf[type as RecordType] as RecordKind | undefined;
+  if (kind === undefined) return undefined;
+  return { storeId: `${storeId}/wal/${segmentSeq}`, kind, index, sub: ordinal };
+}
+
+function readExactly(fd: number, target: Buffer, position: number, file: string): void {
+  let done = 0;
+  while (done < target.length) {
+    const n = readSync(fd, target, done, target.length - done, position + done);
+    if (n === 0) throw new WalCorruptionError(file, position, `file ends before the ${target.length}-byte read`);
+    done += n;
+  }
+}
+
+function truncateFile(file: string, length: number): void {
+  const fd = openSync(file, 'r+');
+  try {
+    ftruncateSync(fd, length);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function closeReadFd(segment: Segment): void {
+  if (segment.readFd !== undefined) closeSync(segment.readFd);
+  segment.readFd = undefined;
+}

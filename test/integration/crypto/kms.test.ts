@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { test } from 'node:test';
+import { createKeyFile, keyFileKek, KmsError, kmsKek, openKeyring, RecordKind, SealedError } from '../../../src/crypto/index.ts';
+import { tempDir } from '../../unit/crypto/helpers.ts';
+import { startKmsPlugin } from './kms-plugin-process.ts';
+
+const position = { storeId: 's', kind: RecordKind.walEntry, index: 1, sub: 0 };
+
+test('a keyring sealed by the reference KMS plugin reopens through it and records the key id', async (t) => {
+  const dir = await tempDir(t);
+  const plugin = await startKmsPlugin(dir, 'kms', 'key-A');
+  t.after(() => plugin.stop());
+  const data = path.join(dir, 'data');
+  const keyring = await openKeyring({ dir: data, kek: kmsKek({ socketPath: plugin.socketPath }) });
+  const page = keyring.seal(new TextEncoder().encode('via kms'), position);
+  assert.equal(keyring.status().kekSource, 'kms');
+  assert.equal(keyring.status().kmsKeyId, 'key-A');
+  await keyring.close();
+  const reopened = await openKeyring({ dir: data, kek: kmsKek({ socketPath: plugin.socketPath }) });
+  assert.equal(new TextDecoder().decode(reopened.open(page, position)), 'via kms');
+  await reopened.close();
+});
+
+test('a KMS plugin holding another key cannot unseal the keyring', async (t) => {
+  const dir = await tempDir(t);
+  const right = await startKmsPlugin(dir, 'right', 'same-id');
+  const wrong = await startKmsPlugin(dir, 'wrong', 'same-id');
+  t.after(() => Promise.all([right.stop(), wrong.stop()]).then(() => {}));
+  const data = path.join(dir, 'data');
+  const keyring = await openKeyring({ dir: data, kek: kmsKek({ socketPath: right.socketPath }) });
+  await keyring.close();
+  await assert.rejects(openKeyring({ dir: data, kek: kmsKek({ socketPath: wrong.socketPath }) }), /^SealedError: cannot unseal: KMS plugin/);
+});
+
+test('an unreachable KMS plugin is a KmsError naming the socket', async (t) => {
+  const dir = await tempDir(t);
+  const socketPath = path.join(dir, 'nobody.sock');
+  await assert.rejects(openKeyring({ dir: path.join(dir, 'data'), kek: kmsKek({ socketPath }) }), (error: unknown) => {
+    assert.ok(error instanceof KmsError);
+    assert.ok(error.message.includes(socketPath));
+    return true;
+  });
+});
+
+test('a KEK rotation moves a keyring from a key file to the KMS plugin and back', async (t) => {
+  const dir = await tempDir(t);
+  const plugin = await startKmsPlugin(dir, 'kms');
+  t.after(() => plugin.stop());
+  const keyFile = path.join(dir, 'k.key');
+  await createKeyFile(keyFile);
+  const data = path.join(dir, 'data');
+  const keyring = await openKeyring({ dir: data, kek: await keyFileKek(keyFile) });
+  const page = keyring.seal(new Uint8Array([1, 2, 3]), position);
+  await keyring.rotateKek(kmsKek({ socketPath: plugin.socketPath }));
+  await keyring.close();
+  await assert.rejects(openKeyring({ dir: data, kek: await keyFileKek(keyFile) }), SealedError);
+  const viaKms = await openKeyring({ dir: data, kek: kmsKek({ socketPath: plugin.socketPath }) });
+  assert.deepEqual([...viaKms.open(page, position)], [1, 2, 3]);
+  await viaKms.rotateKek(await keyFileKek(keyFile));
+  await viaKms.close();
+  const back = await openKeyring({ dir: data, kek: await keyFileKek(keyFile) });
+  assert.deepEqual([...back.open(page, position)], [1, 2, 3]);
+  await back.close();
+});

@@ -1,0 +1,167 @@
+import assert from 'node:assert/strict';
+import { appendFile, readdir, readFile, rename, stat, truncate, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { test } from 'node:test';
+import { WalCorruptionError } from '../../../src/storage/wal/index.ts';
+import { payload, range, text, walFixture, type WalFixture } from './helpers.ts';
+
+async function segments(fx: WalFixture): Promise<string[]> {
+  return (await readdir(fx.walDir)).filter((n) => n.endsWith('.log')).sort().map((n) => path.join(fx.walDir, n));
+}
+
+/** Frame offsets in a segment (header: u32 length, u32 ~length, u32 crc). */
+async function frameOffsets(file: string): Promise<number[]> {
+  const bytes = await readFile(file);
+  const offsets: number[] = [];
+  for (let at = 0; at < bytes.length; at += 12 + bytes.readUInt32BE(at)) offsets.push(at);
+  return offsets;
+}
+
+test('a torn tail is truncated at every cut inside the last record; nothing after it is invented', async (t) => {
+  const fx = await walFixture(t);
+  const wal = await fx.open();
+  await wal.append(range(1, 20));
+  await wal.close();
+  const [file] = await segments(fx);
+  const original = await readFile(file!);
+  const offsets = await frameOffsets(file!);
+  const lastStart = offsets.at(-1)!;
+  // Cut at every byte inside the last record: entry 20 is lost, 1..19 stay, and appending resumes.
+  for (let cut = lastStart; cut < original.length; cut += 7) {
+    await writeFile(file!, original.subarray(0, cut));
+    const reopened = await fx.open();
+    assert.equal(reopened.lastIndex(), 19, `cut at ${cut}`);
+    assert.equal(text(reopened.entries(19, 20, Infinity)[0]!.data), text(payload(19)));
+    await reopened.close();
+    assert.equal((await stat(file!)).size, lastStart, 'the torn bytes were truncated');
+  }
+  const resumed = await fx.open();
+  await resumed.append(range(20, 25, 2));
+  await resumed.close();
+  const final = await fx.open();
+  assert.equal(final.lastIndex(), 25);
+  assert.equal(final.term(20), 2);
+  await final.close();
+});
+
+test('zeros after the last record (a file extended but never written) are a torn tail', async (t) => {
+  const fx = await walFixture(t);
+  const wal = await fx.open();
+  await wal.append(range(1, 5));
+  await wal.close();
+  const [file] = await segments(fx);
+  const size = (await stat(file!)).size;
+  await appendFile(file!, Buffer.alloc(4096));
+  const reopened = await fx.open();
+  assert.equal(reopened.lastIndex(), 5);
+  assert.equal((await stat(file!)).size, size);
+  await reopened.close();
+});
+
+test('a flipped byte mid-segment is reported with the file and the record offset', async (t) => {
+  const fx = await walFixture(t);
+  const wal = await fx.open();
+  await wal.append(range(1, 30));
+  await wal.close();
+  const [file] = await segments(fx);
+  const original = await readFile(file!);
+  const offsets = await frameOffsets(file!);
+  const victim = offsets[10]!;
+  const next = offsets[11]!;
+  // A flip in the length, its guard, the checksum, the record header, the nonce and the ciphertext.
+  for (const at of [victim, victim + 5, victim + 9, victim + 13, victim + 30, next - 3]) {
+    const damaged = Buffer.from(original);
+    damaged[at]! ^= 0x10;
+    await writeFile(file!, damaged);
+    await assert.rejects(fx.open(), (error: unknown) => {
+      assert.ok(error instanceof WalCorruptionError, `flip at ${at}: ${String(error)}`);
+      assert.equal(error.code, 'E_WAL_CORRUPT');
+      assert.equal(error.file, file);
+      assert.equal(error.offset, victim, `flip at ${at}`);
+      assert.ok(error.message.includes(file!) && error.message.includes(`offset ${victim}`));
+      return true;
+    });
+    // Refusing must not have repaired anything.
+    assert.deepEqual(await readFile(file!), damaged);
+  }
+});
+
+test('a damaged record at the end of a segment that is not the last is corruption, not a torn tail', async (t) => {
+  const fx = await walFixture(t);
+  const wal = await fx.open({ segmentBytesTarget: 4096 });
+  await wal.append(range(1, 100));
+  await wal.close();
+  const files = await segments(fx);
+  assert.ok(files.length >= 3);
+  const first = files[0]!;
+  const bytes = await readFile(first);
+  await writeFile(first, bytes.subarray(0, bytes.length - 5));
+  await assert.rejects(fx.open({ segmentBytesTarget: 4096 }), (error: unknown) =>
+    error instanceof WalCorruptionError && error.file === first && /not the last/.test(error.message));
+});
+
+test('a missing segment in the middle is refused, naming the segment after the gap', async (t) => {
+  const fx = await walFixture(t);
+  const wal = await fx.open({ segmentBytesTarget: 4096 });
+  await wal.append(range(1, 100));
+  await wal.close();
+  const files = await segments(fx);
+  await rename(files[1]!, path.join(fx.dir, 'elsewhere'));
+  await assert.rejects(fx.open(), (error: unknown) => error instanceof WalCorruptionError && error.file === files[2] && /segment 1 .*missing/.test(error.message));
+});
+
+test('two records swapped inside a segment fail to open (ordinal bound), reported at the first', async (t) => {
+  const fx = await walFixture(t);
+  const wal = await fx.open();
+  await wal.append(range(1, 10));
+  await wal.close();
+  const [file] = await segments(fx);
+  const bytes = await readFile(file!);
+  const offsets = await frameOffsets(file!);
+  // Entries 3 and 4 (records 3 and 4 after the head state record) have the same length.
+  const a = bytes.subarray(offsets[3], offsets[4]);
+  const b = bytes.subarray(offsets[4], offsets[5]);
+  assert.equal(a.length, b.length);
+  const swapped = Buffer.concat([bytes.subarray(0, offsets[3]), b, a, bytes.subarray(offsets[5])]);
+  await writeFile(file!, swapped);
+  await assert.rejects(fx.open(), (error: unknown) => error instanceof WalCorruptionError && error.offset === offsets[3] && /failed to open/.test(error.message));
+});
+
+test('a record moved from one segment into another fails to open there', async (t) => {
+  const fx = await walFixture(t);
+  const wal = await fx.open({ segmentBytesTarget: 2048 });
+  await wal.append(range(1, 40, 1));
+  await wal.append(range(1, 40, 2).slice(0, 1).map((e) => ({ ...e, index: 41 })));
+  await wal.close();
+  const files = await segments(fx);
+  assert.ok(files.length >= 3);
+  const first = await readFile(files[0]!);
+  const second = await readFile(files[1]!);
+  const firstOffsets = await frameOffsets(files[0]!);
+  const secondOffsets = await frameOffsets(files[1]!);
+  // Replace the second segment's first entry record with the first segment's first entry record.
+  const moved = first.subarray(firstOffsets[1], firstOffsets[2]);
+  const replaced = second.subarray(secondOffsets[1], secondOffsets[2]);
+  assert.equal(moved.length, replaced.length);
+  await writeFile(files[1]!, Buffer.concat([second.subarray(0, secondOffsets[1]), moved, second.subarray(secondOffsets[2])]));
+  await assert.rejects(fx.open({ segmentBytesTarget: 2048 }), (error: unknown) => error instanceof WalCorruptionError && error.file === files[1]);
+});
+
+test('a truncated segment file that is the last loses only its torn tail, and the next open appends cleanly', async (t) => {
+  const fx = await walFixture(t);
+  const wal = await fx.open({ segmentBytesTarget: 4096 });
+  await wal.append(range(1, 60));
+  await wal.close();
+  const files = await segments(fx);
+  const last = files.at(-1)!;
+  const offsets = await frameOffsets(last);
+  await truncate(last, offsets.at(-1)! + 3);
+  const reopened = await fx.open({ segmentBytesTarget: 4096 });
+  assert.equal(reopened.lastIndex(), 59);
+  await reopened.append(range(60, 80, 3));
+  await reopened.close();
+  const final = await fx.open({ segmentBytesTarget: 4096 });
+  assert.equal(final.lastIndex(), 80);
+  assert.equal(final.entries(60, 61, Infinity)[0]!.term, 3);
+  await final.close();
+});
