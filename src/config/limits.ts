@@ -99,6 +99,19 @@ export const peerDialBackoffMaxMs = 2_000;
 /** How long an accepted peer connection may take to send its hello frame. */
 export const peerHelloTimeoutMs = 5_000;
 
+// ── Replication (src/replication) ──────────────────────────────────────────────────────────────
+
+/** One Raft tick: heartbeats every tick, elections after 10–20 ticks (1–2 s), as etcd's defaults. */
+export const tickMsDefault = 100;
+/** How long a write waits to be applied before its caller hears "outcome unknown". */
+export const proposalTimeoutMsDefault = 7_000;
+/** A ReadIndex round with no answer after this long is asked again with a fresh context. */
+export const readIndexRetryMs = 500;
+/** Entries applied between two compactions of the WAL. */
+export const snapshotEveryEntries = 10_000;
+/** Entries kept in the WAL behind the applied index, so a briefly lagging follower needs no snapshot. */
+export const snapshotCatchUpEntries = 5_000;
+
 // ── PKI and TLS (src/pki) ──────────────────────────────────────────────────────────────────────
 
 /** Default validity of member and client certificates (`--days`). */
