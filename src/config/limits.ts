@@ -96,6 +96,10 @@ export const peerQueueBytesMax = 64 * 1024 * 1024;
 export const peerDialBackoffMinMs = 50;
 /** The longest wait between dials of an unreachable peer. */
 export const peerDialBackoffMaxMs = 2_000;
+/** A snapshot's data crosses the wire in chunks of this size, each its own frame. */
+export const snapshotChunkBytes = 1024 * 1024;
+/** The largest snapshot a member accepts from a peer (the whole store's logical records). */
+export const snapshotBytesMax = 4 * 1024 * 1024 * 1024;
 /** How long an accepted peer connection may take to send its hello frame. */
 export const peerHelloTimeoutMs = 5_000;
 
@@ -138,3 +142,52 @@ export const p12KdfIterations = 10_000;
 export const tlsReloadDebounceMs = 100;
 /** The largest certificate, key or CRL file the PKI reads. */
 export const pkiFileBytesMax = 1024 * 1024;
+
+// ── KV client (src/client) ─────────────────────────────────────────────────────────────────────
+
+/** Default time one KV request may take, from first connect to last response byte. */
+export const clientRequestTimeoutMsDefault = 5_000;
+/** Default time allowed to open a TLS connection to one endpoint before trying the next. */
+export const clientConnectTimeoutMsDefault = 2_000;
+/** The largest response body the client reads; a larger one fails with BAD_RESPONSE. */
+export const clientResponseBytesMax = 64 * 1024 * 1024;
+/** Keep-alive sockets the client keeps open per endpoint (the bench's concurrency needs many). */
+export const clientSocketsPerEndpointMax = 512;
+
+// ── Audit (src/audit) ──────────────────────────────────────────────────────────────────────────
+
+/** An audit file is closed and the next one started once the next record would take it past this size. */
+export const auditFileBytesTarget = 16 * 1024 * 1024;
+/** Audit files kept per member; on rotation the oldest beyond this are deleted (the cut is recorded). */
+export const auditFilesRetainedMax = 10;
+/** The longest audit line; an event that would exceed it is written without its request/response bodies. */
+export const auditRecordBytesMax = 256 * 1024;
+/** Records between two signed checkpoints (a checkpoint is also written every auditCheckpointIntervalMs). */
+export const auditCheckpointEveryEvents = 1000;
+/** The longest time records stay without a signed checkpoint covering them. */
+export const auditCheckpointIntervalMs = 60_000;
+/** The most audit records one group commit (one fdatasync) covers; later records wait for the next. */
+export const auditFsyncBatchRecordsMax = 4096;
+/** Events an audit query returns when it names no limit. */
+export const auditQueryLimitDefault = 500;
+/** The most events one audit query may return. */
+export const auditQueryLimitMax = 10_000;
+/** The largest audit policy file read. */
+export const auditPolicyBytesMax = 1024 * 1024;
+/** The shortest per-cluster audit HMAC key accepted (256 bits). */
+export const auditHmacKeyBytesMin = 32;
+
+// ── RBAC (src/rbac, policies/) ─────────────────────────────────────────────────────────────────
+
+/** The most rules one Role or ClusterRole may hold. */
+export const rbacRulesMax = 256;
+/** The most values one list of a rule may hold (verbs, apiGroups, resources, resourceNames, nonResourceURLs). */
+export const rbacRuleValuesMax = 256;
+/** The most subjects one RoleBinding or ClusterRoleBinding may name. */
+export const rbacSubjectsMax = 1024;
+/** The longest single string in an RBAC object (a verb, resource, name, subject or URL). */
+export const rbacStringLengthMax = 1024;
+/** The largest policy YAML file `coffer policy apply` and the first start read. */
+export const policyFileBytesMax = 1024 * 1024;
+/** The most YAML documents read from one policy file or directory. */
+export const policyDocumentsMax = 4096;

@@ -14,6 +14,7 @@ export const RecordKind = {
   keyring: 6,
   audit: 7,
   backup: 8,
+  memberIdentity: 9,
 } as const;
 export type RecordKind = (typeof RecordKind)[keyof typeof RecordKind];
 

@@ -18,8 +18,18 @@ export interface HelloFrame {
 export interface RaftFrame {
   kind: 'raft';
   message: Message;
+  /**
+   * Set on a snapshot message whose data went ahead in snapChunk frames on the same connection:
+   * the data's total length. The receiver joins the chunks in order.
+   */
+  snapshotBytes?: number;
 }
-export type PeerFrame = HelloFrame | RaftFrame;
+/** A piece of a snapshot's data, sent ahead of its raft frame (a frame has a size limit). */
+export interface SnapChunkFrame {
+  kind: 'snapChunk';
+  data: Uint8Array;
+}
+export type PeerFrame = HelloFrame | RaftFrame | SnapChunkFrame;
 
 export class MalformedFrameError extends Error {
   readonly code = 'E_MALFORMED_FRAME';
@@ -35,10 +45,10 @@ export function encodePeerFrame(frame: PeerFrame): Uint8Array {
   return packr.pack(frame);
 }
 
-export function decodePeerFrame(bytes: Uint8Array): PeerFrame {
+export function decodePeerFrame(encoded: Uint8Array): PeerFrame {
   let value: unknown;
   try {
-    value = packr.unpack(bytes);
+    value = packr.unpack(encoded);
   } catch {
     throw new MalformedFrameError('frame', 'is not valid msgpack');
   }
@@ -51,10 +61,15 @@ export function decodePeerFrame(bytes: Uint8Array): PeerFrame {
         member: string(frame.member, 'hello.member'),
         memberId: count(frame.memberId, 'hello.memberId'),
       };
-    case 'raft':
-      return { kind: 'raft', message: message(frame.message) };
+    case 'raft': {
+      const decoded: RaftFrame = { kind: 'raft', message: message(frame.message) };
+      if (frame.snapshotBytes !== undefined) decoded.snapshotBytes = count(frame.snapshotBytes, 'raft.snapshotBytes');
+      return decoded;
+    }
+    case 'snapChunk':
+      return { kind: 'snapChunk', data: bytes(frame.data, 'snapChunk.data') };
     default:
-      throw new MalformedFrameError('frame.kind', `is not hello or raft`);
+      throw new MalformedFrameError('frame.kind', `is not hello, raft or snapChunk`);
   }
 }
 

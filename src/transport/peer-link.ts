@@ -8,7 +8,7 @@
  */
 import { connect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import type { Clock, Random, TimerHandle } from '../base/index.ts';
-import { peerDialBackoffMaxMs, peerDialBackoffMinMs, peerQueueBytesMax } from '../config/index.ts';
+import { peerDialBackoffMaxMs, peerDialBackoffMinMs, peerQueueBytesMax, snapshotChunkBytes } from '../config/index.ts';
 import type { Message } from '../raft/index.ts';
 import { encodePeerFrame, type HelloFrame } from './codec.ts';
 import { encodeFrame } from './frame.ts';
@@ -58,15 +58,16 @@ export class PeerLink {
   /** Queues a message for the peer; returns false (and reports a drop) when the queue is full. */
   send(message: Message): boolean {
     if (this.closed) return this.drop(message);
-    const frame = encodeFrame(encodePeerFrame({ kind: 'raft', message }));
+    const frames = encodeMessage(message);
+    const bytes = frames.reduce((sum, f) => sum + f.length, 0);
     if (this.connected && this.socket) {
-      if (this.socket.writableLength + frame.length > this.queueBytesMax) return this.drop(message);
-      this.socket.write(frame);
+      if (this.socket.writableLength + bytes > this.queueBytesMax) return this.drop(message);
+      for (const frame of frames) this.socket.write(frame);
       return true;
     }
-    if (this.backlogBytes + frame.length > this.queueBytesMax) return this.drop(message);
-    this.backlog.push(frame);
-    this.backlogBytes += frame.length;
+    if (this.backlogBytes + bytes > this.queueBytesMax) return this.drop(message);
+    this.backlog.push(...frames);
+    this.backlogBytes += bytes;
     return true;
   }
 
@@ -126,6 +127,21 @@ export class PeerLink {
       if (!this.closed) this.dial();
     });
   }
+}
+
+/** A message as frames: a snapshot's data is streamed ahead of it in chunks of snapshotChunkBytes. */
+function encodeMessage(message: Message): Buffer[] {
+  const snapshot = message.snapshot;
+  if (snapshot === undefined || snapshot.data.length <= snapshotChunkBytes) {
+    return [encodeFrame(encodePeerFrame({ kind: 'raft', message }))];
+  }
+  const frames: Buffer[] = [];
+  for (let offset = 0; offset < snapshot.data.length; offset += snapshotChunkBytes) {
+    frames.push(encodeFrame(encodePeerFrame({ kind: 'snapChunk', data: snapshot.data.subarray(offset, offset + snapshotChunkBytes) })));
+  }
+  const head: Message = { ...message, snapshot: { ...snapshot, data: new Uint8Array(0) } };
+  frames.push(encodeFrame(encodePeerFrame({ kind: 'raft', message: head, snapshotBytes: snapshot.data.length })));
+  return frames;
 }
 
 function isIp(host: string): boolean {

@@ -8,7 +8,7 @@
 import { createServer, type Server, type TLSSocket, type TlsOptions } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import type { Clock } from '../base/index.ts';
-import { peerHelloTimeoutMs } from '../config/index.ts';
+import { peerHelloTimeoutMs, snapshotBytesMax } from '../config/index.ts';
 import type { Message } from '../raft/index.ts';
 import { decodePeerFrame } from './codec.ts';
 import { FrameDecoder } from './frame.ts';
@@ -18,9 +18,11 @@ export interface PeerListenerOptions {
   tlsOptions: TlsOptions;
   /** Throws unless the socket's certificate is a member certificate naming `claimedName`. */
   acceptPeer: (socket: TLSSocket, claimedName: string) => string;
-  /** The member name this cluster knows for an id, or undefined for an unknown id. */
-  memberName: (id: number) => string | undefined;
+  /** True if `id` may be the member named `name` in this cluster. */
+  knowsMember: (id: number, name: string) => boolean;
   onMessage: (message: Message) => void;
+  /** Told of each member that proved itself (a member that joined may need a link back). */
+  onPeer?: (id: number, name: string) => void;
   /** Told why a connection was refused (the reason never carries message contents). */
   onRefused?: (reason: string) => void;
   clock: Clock;
@@ -58,6 +60,8 @@ export class PeerListener {
     socket.on('error', () => undefined);
     const decoder = new FrameDecoder();
     let peerId: number | undefined;
+    let chunks: Uint8Array[] = [];
+    let chunkBytes = 0;
     const helloTimer = this.options.clock.setTimer(peerHelloTimeoutMs, () => this.refuse(socket, 'no hello in time'));
     socket.once('close', () => helloTimer.cancel());
     socket.on('data', (chunk: Buffer) => {
@@ -70,9 +74,22 @@ export class PeerListener {
             helloTimer.cancel();
             continue;
           }
-          if (frame.kind !== 'raft') throw new Error('a second hello on one connection');
+          if (frame.kind === 'hello') throw new Error('a second hello on one connection');
+          if (frame.kind === 'snapChunk') {
+            chunkBytes += frame.data.length;
+            if (chunkBytes > snapshotBytesMax) throw new Error(`snapshot larger than snapshotBytesMax (${snapshotBytesMax} bytes)`);
+            chunks.push(frame.data);
+            continue;
+          }
           if (frame.message.from !== peerId) throw new Error(`message from ${frame.message.from} on member ${peerId}'s connection`);
-          this.options.onMessage(frame.message);
+          const message = frame.message;
+          if (frame.snapshotBytes !== undefined) {
+            if (message.snapshot === undefined || frame.snapshotBytes !== chunkBytes) throw new Error('snapshot chunks do not add up to the announced size');
+            message.snapshot = { ...message.snapshot, data: Buffer.concat(chunks) };
+          } else if (chunks.length > 0) throw new Error('snapshot chunks without their snapshot');
+          chunks = [];
+          chunkBytes = 0;
+          this.options.onMessage(message);
         }
       } catch (error) {
         this.refuse(socket, error instanceof Error ? error.message : String(error));
@@ -83,8 +100,8 @@ export class PeerListener {
   private checkHello(socket: TLSSocket, clusterId: string, member: string, memberId: number): number {
     if (clusterId !== this.options.clusterId) throw new Error(`peer belongs to cluster ${clusterId}, not ${this.options.clusterId}`);
     this.options.acceptPeer(socket, member);
-    const known = this.options.memberName(memberId);
-    if (known !== member) throw new Error(`member id ${memberId} is not member ${member} in this cluster`);
+    if (!this.options.knowsMember(memberId, member)) throw new Error(`member id ${memberId} is not member ${member} in this cluster`);
+    this.options.onPeer?.(memberId, member);
     return memberId;
   }
 

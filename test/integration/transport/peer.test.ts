@@ -54,7 +54,7 @@ async function startListener(name: string, port = 0): Promise<Harness> {
     clusterId: 'cluster-a',
     tlsOptions: serverTlsOptions(mustGet(material.get(name), name)),
     acceptPeer,
-    memberName: (id) => Object.keys(ids).find((n) => ids[n] === id),
+    knowsMember: (id, name) => ids[name] === id,
     onMessage: (m) => { received.push(m); waiters.splice(0).forEach((w) => w()); },
     onRefused: (reason) => { refused.push(reason); waiters.splice(0).forEach((w) => w()); },
     clock: realClock,
@@ -167,4 +167,22 @@ test('frames beyond the queue limit are dropped and reported, never sent later',
   assert.deepEqual(drops.map((m) => m.term), [6]);
   unreachable.close();
   assert.equal(unreachable.send(heartbeat(2, 1, 7)), false, 'a closed link drops');
+});
+
+test('a snapshot larger than a frame crosses in chunks and arrives whole', async () => {
+  const server = await startListener('m1');
+  const m2 = link('m2', 'm1', server.port);
+  const data = new Uint8Array(3.5 * 1024 * 1024).map((_, i) => i % 251);
+  m2.send({
+    type: 'snap', from: 2, to: 1, term: 4, logTerm: 0, index: 0, entries: [], commit: 0, reject: false, rejectHint: 0,
+    snapshot: { metadata: { index: 90, term: 4, confState: { voters: [1, 2], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false } }, data },
+  });
+  m2.send(heartbeat(2, 1, 4));
+  const [snap, after] = await server.next(2);
+  assert.equal(snap?.type, 'snap');
+  assert.equal(snap?.snapshot?.metadata.index, 90);
+  assert.ok(snap?.snapshot && Buffer.from(snap.snapshot.data).equals(Buffer.from(data)), 'snapshot data arrives byte for byte');
+  assert.equal(after?.type, 'heartbeat');
+  m2.close();
+  await server.listener.close();
 });
