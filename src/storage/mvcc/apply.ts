@@ -1,0 +1,302 @@
+/**
+ * The write path's semantics: turns a list of operations into index changes, new pages and responses,
+ * exactly as etcd's MVCC would, without touching the disk. The store writes the result in one atomic
+ * batch and only then makes the new revision visible.
+ *
+ * Revision rule: each put, each deleteRange that deletes something, and each transaction whose branch
+ * changes something takes the next main revision; its changes are numbered by sub from 0. Reads inside
+ * a transaction see the transaction's own earlier writes (from `pending`).
+ *
+ * Invariant: while a batch is being built, `index` holds its changes but the store's visible revision
+ * does not include them, so concurrent readers never look at revisions that are not on disk yet.
+ */
+import { Buffer } from 'node:buffer';
+import { rangeResultBytesMax } from '../../config/index.ts';
+import { MvccError, compactedError } from './errors.ts';
+import type { KeyAt } from './key-index.ts';
+import { keyToString, stringToKey, toSpan } from './keys.ts';
+import type { Page } from './page.ts';
+import type { Revision } from './revision.ts';
+import { type TreeIndex, sortPacked } from './tree-index.ts';
+import type {
+  Compare, DeleteRangeRequest, DeleteRangeResponse, KeyValue, PutRequest, PutResponse, RangeRequest, RangeResponse,
+  TxnRequest, TxnResponse, WriteOp, WriteResponse,
+} from './types.ts';
+import { checkWriteOp } from './validate.ts';
+import type { Change } from './watch.ts';
+
+/** What the applier needs from the store. */
+export interface ApplyContext {
+  index: TreeIndex;
+  /** Reads a committed page (at the latest state, so never a compacted one). */
+  readPage(main: number, sub: number): Promise<Page>;
+  /** True if live changes must carry the previous key-value for watchers (asked once per batch). */
+  wantsPrevKv(): boolean;
+  compactRevision(): number;
+  /** Records a logical compaction at once (the index is already compacted), so readers refuse older revisions. */
+  markCompacted(revision: number): void;
+}
+
+export type ApplyResult = { ok: true; response: WriteResponse } | { ok: false; error: MvccError };
+
+export interface CompactionPlan {
+  revision: number;
+  /** Revisions whose pages are to be deleted, packed [main, sub, ...] ascending. */
+  removed: number[];
+}
+
+/** The latest state, including revisions of this batch: higher than any main revision. */
+const latest = Number.MAX_SAFE_INTEGER;
+
+export function pageToKv(page: Page): KeyValue {
+  return { key: page.key, value: page.value, createRevision: page.createRevision, modRevision: page.main, version: page.version };
+}
+
+export class BatchApplier {
+  /** Pages of this batch in order; `pending` finds them by revision. */
+  readonly pages: Page[] = [];
+  readonly changes: Change[] = [];
+  compaction: CompactionPlan | undefined;
+  private readonly pending = new Map<string, Page>();
+  /**
+   * Every change of this batch carries its previous key-value (some watcher wanted them when the batch
+   * began). Fixed for the batch, so the hub knows whether a prevKv watcher added meanwhile is served.
+   */
+  readonly withPrevKv: boolean;
+  /** Inside a transaction: how to take back each index change made so far. */
+  private undo: (() => void)[] | undefined;
+
+  constructor(
+    private readonly ctx: ApplyContext,
+    /** The working revision: the store's current revision plus what this batch has added. */
+    public revision: number,
+  ) {
+    this.withPrevKv = ctx.wantsPrevKv();
+  }
+
+  /** Applies one operation; an invalid or refused operation changes nothing and yields an error result. */
+  async apply(op: WriteOp): Promise<ApplyResult> {
+    try {
+      checkWriteOp(op);
+      if (op.type === 'compact') this.checkCompact(op.revision);
+    } catch (error) {
+      if (error instanceof MvccError) return { ok: false, error };
+      throw error;
+    }
+    switch (op.type) {
+      case 'put': {
+        const main = this.revision + 1;
+        const response = await this.put(op, main, 0);
+        this.revision = main;
+        return { ok: true, response };
+      }
+      case 'deleteRange': {
+        const main = this.revision + 1;
+        const response = await this.deleteRange(op, main, 0);
+        if (response.deleted > 0) this.revision = main;
+        response.revision = this.revision;
+        return { ok: true, response };
+      }
+      case 'txn':
+        return this.txnOrRollback(op);
+      case 'compact':
+        return { ok: true, response: this.compact(op.revision) };
+    }
+  }
+
+  private checkCompact(revision: number): void {
+    if (revision <= this.ctx.compactRevision()) throw compactedError(revision, this.ctx.compactRevision());
+    if (revision > this.revision) {
+      throw new MvccError('E_FUTURE_REV', `compact revision ${revision} is after the current revision ${this.revision}`);
+    }
+  }
+
+  private compact(revision: number): WriteResponse {
+    const removed = this.ctx.index.compact(revision);
+    this.ctx.markCompacted(revision);
+    // A second compaction in the same batch takes over the first's removals. Pages are deleted in
+    // ascending revision order (start-up relies on it), so the union is sorted again.
+    const earlier = this.compaction?.removed;
+    this.compaction = { revision, removed: earlier === undefined ? removed : sortPacked(earlier.concat(removed)) };
+    return { type: 'compact', revision: this.revision, compactRevision: revision };
+  }
+
+  private async put(op: PutRequest, main: number, sub: number): Promise<PutResponse> {
+    const key = keyToString(op.key);
+    const prev = this.ctx.index.latest(key);
+    const prevKv = prev !== undefined && (op.prevKv === true || this.withPrevKv) ? pageToKv(await this.read(prev)) : undefined;
+    const at = this.ctx.index.put(key, main, sub);
+    this.undo?.push(() => this.ctx.index.undoPut(key, main, sub));
+    const page: Page = {
+      key: Uint8Array.from(op.key), value: Uint8Array.from(op.value), main, sub,
+      createRevision: at.createRevision, version: at.version, tombstone: false,
+      prevMain: prev?.main ?? 0, prevSub: prev?.sub ?? 0,
+    };
+    this.addPage(page, key, prevKv);
+    const response: PutResponse = { type: 'put', revision: main };
+    if (op.prevKv === true && prevKv !== undefined) response.prevKv = prevKv;
+    return response;
+  }
+
+  private async deleteRange(op: DeleteRangeRequest, main: number, firstSub: number): Promise<DeleteRangeResponse> {
+    const keys: string[] = [];
+    this.ctx.index.range(toSpan(op.key, op.end), latest, (key) => {
+      keys.push(key);
+      return true;
+    });
+    const prevKvs: KeyValue[] = [];
+    let sub = firstSub;
+    for (const key of keys) {
+      const prev = this.ctx.index.latest(key)!;
+      const prevKv = op.prevKv === true || this.withPrevKv ? pageToKv(await this.read(prev)) : undefined;
+      if (op.prevKv === true && prevKv !== undefined) prevKvs.push(prevKv);
+      this.ctx.index.tombstone(key, main, sub);
+      const tombSub = sub;
+      this.undo?.push(() => this.ctx.index.undoTombstone(key, main, tombSub));
+      const page: Page = {
+        key: stringToKey(key), value: new Uint8Array(0), main, sub, createRevision: 0, version: 0, tombstone: true,
+        prevMain: prev.main, prevSub: prev.sub,
+      };
+      this.addPage(page, key, prevKv);
+      sub++;
+    }
+    const response: DeleteRangeResponse = { type: 'deleteRange', revision: main, deleted: keys.length };
+    if (op.prevKv === true) response.prevKvs = prevKvs;
+    return response;
+  }
+
+  /**
+   * A transaction is all or nothing: if a branch operation is refused halfway (a range over the byte
+   * limit, a compacted or future revision), its earlier index changes are undone and the result is
+   * that error. Other failures (a page that does not open) are not expected and propagate.
+   */
+  private async txnOrRollback(op: TxnRequest): Promise<ApplyResult> {
+    const pagesMark = this.pages.length;
+    const changesMark = this.changes.length;
+    this.undo = [];
+    try {
+      return { ok: true, response: await this.txn(op) };
+    } catch (error) {
+      if (!(error instanceof MvccError) || error.code === 'E_INTEGRITY') throw error;
+      for (const undo of this.undo.reverse()) undo();
+      for (const page of this.pages.splice(pagesMark)) this.pending.delete(`${page.main}.${page.sub}`);
+      this.changes.splice(changesMark);
+      return { ok: false, error };
+    } finally {
+      this.undo = undefined;
+    }
+  }
+
+  private async txn(op: TxnRequest): Promise<TxnResponse> {
+    let succeeded = true;
+    for (const c of op.compare) {
+      if (!(await this.holds(c))) {
+        succeeded = false;
+        break;
+      }
+    }
+    const main = this.revision + 1;
+    const responses: TxnResponse['responses'] = [];
+    let sub = 0;
+    for (const child of succeeded ? op.success : op.failure) {
+      switch (child.type) {
+        case 'range':
+          responses.push(await this.range(child, sub > 0 ? main : this.revision));
+          break;
+        case 'put':
+          responses.push(await this.put(child, main, sub));
+          sub++;
+          break;
+        case 'deleteRange': {
+          const response = await this.deleteRange(child, main, sub);
+          sub += response.deleted;
+          responses.push(response);
+          break;
+        }
+      }
+    }
+    if (sub > 0) this.revision = main;
+    for (const r of responses) if (r.type !== 'range') r.revision = this.revision;
+    return { type: 'txn', revision: this.revision, succeeded, responses };
+  }
+
+  private async holds(c: Compare): Promise<boolean> {
+    const at = this.ctx.index.get(keyToString(c.key), latest);
+    if (c.target === 'value') {
+      if (at === undefined) return false;
+      const page = await this.read(at.mod);
+      return outcome(Buffer.compare(page.value, c.value as Uint8Array), c.result);
+    }
+    const actual = at === undefined ? 0 : pick(at, c.target);
+    return outcome(Math.sign(actual - (c.value as number)), c.result);
+  }
+
+  /** A range inside a transaction: at the latest state including the transaction's own writes. */
+  private async range(op: RangeRequest, headerRevision: number): Promise<RangeResponse> {
+    const options = op.options ?? {};
+    const atMain = options.revision === undefined || options.revision === 0 ? latest : options.revision;
+    if (atMain !== latest) {
+      if (atMain < this.ctx.compactRevision()) throw compactedError(atMain, this.ctx.compactRevision());
+      if (atMain > this.revision) throw new MvccError('E_FUTURE_REV', `range revision ${atMain} is after the current revision ${this.revision}`);
+    }
+    const found: { key: string; at: KeyAt }[] = [];
+    let count = 0;
+    const limit = options.limit ?? 0;
+    this.ctx.index.range(toSpan(op.key, op.end), atMain, (key, at) => {
+      count++;
+      if (options.countOnly !== true && (limit === 0 || found.length < limit)) found.push({ key, at });
+      return true;
+    });
+    const kvs: KeyValue[] = [];
+    let bytes = 0;
+    for (const { key, at } of found) {
+      const kv = options.keysOnly === true
+        ? { key: stringToKey(key), value: new Uint8Array(0), createRevision: at.createRevision, modRevision: at.mod.main, version: at.version }
+        : pageToKv(await this.read(at.mod));
+      bytes += kv.key.length + kv.value.length;
+      if (bytes > rangeResultBytesMax) throw new MvccError('E_LIMIT', `range result exceeds rangeResultBytesMax (${rangeResultBytesMax}); use a limit`);
+      kvs.push(kv);
+    }
+    return { type: 'range', kvs, count, more: limit > 0 && count > limit, revision: headerRevision };
+  }
+
+  private read(rev: Revision): Promise<Page> {
+    const page = this.pending.get(`${rev.main}.${rev.sub}`);
+    return page !== undefined ? Promise.resolve(page) : this.ctx.readPage(rev.main, rev.sub);
+  }
+
+  private addPage(page: Page, key: string, prevKv: KeyValue | undefined): void {
+    this.pages.push(page);
+    this.pending.set(`${page.main}.${page.sub}`, page);
+    const kv = page.tombstone
+      ? { key: page.key, value: page.value, createRevision: 0, modRevision: page.main, version: 0 }
+      : pageToKv(page);
+    const event = prevKv === undefined ? { type: page.tombstone ? 'delete' as const : 'put' as const, kv }
+      : { type: page.tombstone ? 'delete' as const : 'put' as const, kv, prevKv };
+    this.changes.push({ key, main: page.main, event });
+  }
+}
+
+function pick(at: KeyAt, target: 'version' | 'createRevision' | 'modRevision'): number {
+  switch (target) {
+    case 'version':
+      return at.version;
+    case 'createRevision':
+      return at.createRevision;
+    case 'modRevision':
+      return at.mod.main;
+  }
+}
+
+function outcome(sign: number, result: Compare['result']): boolean {
+  switch (result) {
+    case 'equal':
+      return sign === 0;
+    case 'notEqual':
+      return sign !== 0;
+    case 'greater':
+      return sign > 0;
+    case 'less':
+      return sign < 0;
+  }
+}

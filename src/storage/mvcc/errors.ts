@@ -1,0 +1,53 @@
+/**
+ * Expected MVCC conditions as one typed error with a stable `code`. Messages name revisions, limits and
+ * sizes — never a key name or a value, which are secret material at rest.
+ */
+export type MvccErrorCode =
+  /** A revision older than the compact revision was asked for; `compactRevision` says where history starts. */
+  | 'E_COMPACTED'
+  /** A revision newer than the store's current revision was asked for. */
+  | 'E_FUTURE_REV'
+  /** A request breaks a named limit (key bytes, value bytes, operations per txn, watchers, range bytes). */
+  | 'E_LIMIT'
+  /** A request is malformed (bad range, negative revision, duplicate key in one txn). */
+  | 'E_BAD_REQUEST'
+  /** A stored page failed to open (flipped bit, swapped or missing page); `revision` names it. */
+  | 'E_INTEGRITY'
+  /** The store's records contradict each other (e.g. an interrupted snapshot import). */
+  | 'E_CORRUPT'
+  /** The store was closed. */
+  | 'E_CLOSED'
+  /** An earlier write failed; the in-memory index may be ahead of disk, so the store must be reopened. */
+  | 'E_FAILED'
+  /** A watcher fell behind by more than its buffer and was cancelled (it never blocks writers). */
+  | 'E_WATCH_SLOW';
+
+export class MvccError extends Error {
+  override readonly name = 'MvccError';
+  readonly code: MvccErrorCode;
+  /** For E_COMPACTED: the compact revision; history is complete only after it. */
+  readonly compactRevision: number | undefined;
+  /** For E_INTEGRITY: the main revision of the page that failed to open (0 for the meta record). */
+  readonly revision: number | undefined;
+
+  constructor(
+    code: MvccErrorCode,
+    message: string,
+    options?: { cause?: unknown; compactRevision?: number; revision?: number },
+  ) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.compactRevision = options?.compactRevision;
+    this.revision = options?.revision;
+  }
+}
+
+export function isMvccError(error: unknown, code?: MvccErrorCode): error is MvccError {
+  return error instanceof MvccError && (code === undefined || error.code === code);
+}
+
+export function compactedError(asked: number, compactRevision: number): MvccError {
+  return new MvccError('E_COMPACTED', `revision ${asked} has been compacted; the compact revision is ${compactRevision}`, {
+    compactRevision,
+  });
+}

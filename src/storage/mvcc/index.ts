@@ -1,0 +1,23 @@
+/**
+ * storage/mvcc — the encrypted multi-version key-value store every member applies committed Raft
+ * entries to (etcd's MVCC model): one global revision counter, per-key generations, range reads at
+ * old revisions, transactions, compaction in bounded background steps, watch with replay, HashKV,
+ * and snapshot export/import as plaintext logical records re-sealed by the receiver.
+ *
+ * Invariants: on disk, records are keyed by revision only and every value is a page sealed by the
+ * member's Sealer at its position — no key name or value in the clear; the applied Raft index and
+ * the current revision are written in the same atomic batch as the pages they describe; a page that
+ * fails to open is E_INTEGRITY naming its revision, never wrong data; writers never wait for watchers.
+ */
+export { MvccStore, type MvccStoreOptions, type HashResult, type SnapshotRecord } from './store.ts';
+export type { ApplyResult } from './apply.ts';
+export { MvccError, isMvccError, type MvccErrorCode } from './errors.ts';
+export { prefixEnd } from './keys.ts';
+export { checkWriteOp } from './validate.ts';
+export type { Page as SnapshotPage } from './page.ts';
+export type {
+  KeyValue, RangeOptions, RangeRequest, PutRequest, DeleteRangeRequest, Compare, CompareTarget, CompareResult,
+  TxnOp, TxnRequest, CompactRequest, WriteOp, RangeResponse, PutResponse, DeleteRangeResponse, TxnResponse,
+  CompactResponse, WriteResponse,
+} from './types.ts';
+export type { WatchEvent, WatchResponse, WatchOptions, Watcher } from './watch.ts';

@@ -1,0 +1,548 @@
+/**
+ * The encrypted MVCC store: the state machine every member applies committed entries to.
+ *
+ * On disk (classic-level): one sealed page per revision, keyed 'r'|main|sub, and one sealed meta record
+ * 'm' (applied Raft index, current revision, compact revisions). Every batch writes its pages and the
+ * meta record in ONE LevelDB write, so after any crash the applied index and the contents agree.
+ * In memory: the key index, rebuilt at open by opening every page.
+ *
+ * Ordering (the one place it is written down):
+ * 1. writes run one at a time (`exclusive`); a batch changes the index, then writes pages + meta;
+ * 2. only after the write succeeds does `revision` (the visible revision) move, and then the watch hub
+ *    is told, synchronously;
+ * 3. readers validate their revision against `revision`/`compactRevision`, take a LevelDB snapshot and
+ *    walk the index in one synchronous step, so they see exactly the pages of a committed revision;
+ * 4. physical compaction deletes superseded pages only after the compaction is recorded in meta, in
+ *    steps of compactionStepKeysMax with a yield between steps.
+ * A failed write leaves the index ahead of disk: the store refuses further use (E_FAILED) until reopened.
+ */
+import { createHash } from 'node:crypto';
+import { ClassicLevel } from 'classic-level';
+import { type Clock, assert, realClock } from '../../base/index.ts';
+import { compactionStepKeysMax, rangeResultBytesMax, snapshotImportBatchRecordsMax, valueBytesMax } from '../../config/index.ts';
+import type { Sealer } from '../../crypto/index.ts';
+import { type ApplyResult, BatchApplier, pageToKv } from './apply.ts';
+import { MvccError, compactedError } from './errors.ts';
+import type { KeyAt } from './key-index.ts';
+import { type KeySpan, keyToString, spanContains, stringToKey, toSpan } from './keys.ts';
+import { type Meta, type Page, openMeta, openPage, sealMeta, sealPage } from './page.ts';
+import { decodeRevisionKey, encodeRevisionKey, isRevisionKey, metaRecordKey, revisionKeyRange, subMax } from './revision.ts';
+import { TreeIndex } from './tree-index.ts';
+import type {
+  CompactResponse, DeleteRangeResponse, KeyValue, PutResponse, RangeOptions, RangeResponse, TxnRequest, TxnResponse,
+  WriteOp, WriteResponse,
+} from './types.ts';
+import { checkKey, checkRange, checkRangeOptions } from './validate.ts';
+import { type WatchEvent, WatchHub, type WatchOptions, type Watcher } from './watch.ts';
+
+type Db = ClassicLevel<Uint8Array, Uint8Array>;
+type Snapshot = ReturnType<Db['snapshot']>;
+
+export interface MvccStoreOptions {
+  /** The LevelDB directory (created if missing). */
+  dir: string;
+  /** Seals and opens every record; the member's keyring. */
+  sealer: Sealer;
+  /** Bound into every page's position, so pages of another store do not open here. */
+  storeId: string;
+  /** Time for watch progress notifications (default: the real clock). */
+  clock?: Clock;
+  /**
+   * fsync every batch (default false). The Raft WAL is the durable record; after a power loss the
+   * store may be behind, never torn, and its applied index says where the replication layer resumes.
+   */
+  sync?: boolean;
+}
+
+export interface HashResult {
+  /** SHA-256 (hex) over every key-value change held at or before `revision`, in revision order. */
+  hash: string;
+  revision: number;
+  compactRevision: number;
+}
+
+/** A logical record of a snapshot: plaintext, to be re-sealed by the receiver with its own keys. */
+export type SnapshotRecord =
+  | { type: 'header'; appliedIndex: number; revision: number; compactRevision: number }
+  | { type: 'page'; page: Page };
+
+const pageReadStep = 1000;
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+export class MvccStore {
+  private readonly index = new TreeIndex();
+  private readonly hub: WatchHub;
+  // Invariant: compactRevision <= revision; finishedCompactRevision <= compactRevision.
+  private applied = 0;
+  private revision = 0;
+  private compactRev = 0;
+  private finishedCompactRev = 0;
+  private writeTail: Promise<unknown> = Promise.resolve();
+  private compactionTail: Promise<void> = Promise.resolve();
+  private failure: MvccError | undefined;
+  private closed = false;
+
+  private constructor(
+    private readonly db: Db,
+    private readonly sealer: Sealer,
+    private readonly storeId: string,
+    private readonly sync: boolean,
+    clock: Clock,
+  ) {
+    this.hub = new WatchHub(
+      {
+        currentRevision: () => this.revision,
+        compactRevision: () => this.compactRev,
+        history: (span, fromMain, toMain, prevKv) => this.history(span, fromMain, toMain, prevKv),
+      },
+      clock,
+    );
+  }
+
+  /** Opens (or creates) the store and rebuilds the key index from its pages. */
+  static async open(options: MvccStoreOptions): Promise<MvccStore> {
+    const db: Db = new ClassicLevel<Uint8Array, Uint8Array>(options.dir, { keyEncoding: 'view', valueEncoding: 'view' });
+    await db.open();
+    const store = new MvccStore(db, options.sealer, options.storeId, options.sync === true, options.clock ?? realClock);
+    try {
+      await store.load();
+    } catch (error) {
+      await db.close();
+      throw error;
+    }
+    return store;
+  }
+
+  /**
+   * Creates a store in `dir` (which must hold no store) from a snapshot's records, sealing every page
+   * with this member's keys. The meta record is written last, so an interrupted import is detected at
+   * open (E_CORRUPT) rather than mistaken for a short store.
+   */
+  static async importSnapshot(options: MvccStoreOptions & { records: AsyncIterable<SnapshotRecord> }): Promise<MvccStore> {
+    const db: Db = new ClassicLevel<Uint8Array, Uint8Array>(options.dir, { keyEncoding: 'view', valueEncoding: 'view' });
+    await db.open();
+    try {
+      if (!(await isEmpty(db))) throw new MvccError('E_BAD_REQUEST', `snapshot import into ${options.dir}, which already holds a store`);
+      let header: Extract<SnapshotRecord, { type: 'header' }> | undefined;
+      let last = { main: 0, sub: -1 };
+      let ops: { type: 'put'; key: Uint8Array; value: Uint8Array }[] = [];
+      for await (const record of options.records) {
+        if (record.type === 'header') {
+          if (header !== undefined) throw new MvccError('E_BAD_REQUEST', 'snapshot has two headers');
+          const { appliedIndex, revision, compactRevision } = record;
+          if (![appliedIndex, revision, compactRevision].every((n) => Number.isSafeInteger(n) && n >= 0) || compactRevision > revision) {
+            throw new MvccError('E_BAD_REQUEST', `snapshot header (applied ${appliedIndex}, revision ${revision}, compact ${compactRevision}) is not valid`);
+          }
+          header = record;
+          continue;
+        }
+        if (header === undefined) throw new MvccError('E_BAD_REQUEST', 'snapshot does not start with its header');
+        const { main, sub } = record.page;
+        const wellFormed = Number.isSafeInteger(main) && main >= 1 && Number.isInteger(sub) && sub >= 0 && sub <= subMax;
+        if (!wellFormed || !(main > last.main || (main === last.main && sub > last.sub)) || main > header.revision) {
+          throw new MvccError('E_BAD_REQUEST', `snapshot page ${main}.${sub} is out of order or after revision ${header.revision}`);
+        }
+        checkKey(record.page.key, `snapshot page ${main}.${sub} key`);
+        if (record.page.value.length > valueBytesMax) {
+          throw new MvccError('E_LIMIT', `snapshot page ${main}.${sub} value of ${record.page.value.length} bytes exceeds valueBytesMax (${valueBytesMax})`);
+        }
+        last = { main, sub };
+        ops.push({ type: 'put', key: encodeRevisionKey(main, sub), value: sealPage(options.sealer, options.storeId, record.page) });
+        if (ops.length >= snapshotImportBatchRecordsMax) {
+          await db.batch(ops);
+          ops = [];
+        }
+      }
+      if (header === undefined) throw new MvccError('E_BAD_REQUEST', 'snapshot has no header');
+      const meta: Meta = {
+        storeId: options.storeId, appliedIndex: header.appliedIndex, revision: header.revision,
+        compactRevision: header.compactRevision, finishedCompactRevision: header.compactRevision,
+      };
+      await db.batch([...ops, { type: 'put', key: metaRecordKey, value: sealMeta(options.sealer, meta) }], { sync: true });
+    } finally {
+      await db.close();
+    }
+    return MvccStore.open(options);
+  }
+
+  /** The last Raft log index applied. */
+  appliedIndex(): number {
+    return this.applied;
+  }
+
+  currentRevision(): number {
+    return this.revision;
+  }
+
+  compactRevision(): number {
+    return this.compactRev;
+  }
+
+  /** Keys currently in the index (live or with history). */
+  indexedKeys(): number {
+    return this.index.keyCount;
+  }
+
+  async range(key: Uint8Array, end?: Uint8Array, options: RangeOptions = {}): Promise<RangeResponse> {
+    this.checkUsable();
+    checkRange(key, end);
+    checkRangeOptions(options);
+    const atMain = options.revision === undefined || options.revision === 0 ? this.revision : options.revision;
+    if (atMain > this.revision) throw new MvccError('E_FUTURE_REV', `range revision ${atMain} is after the current revision ${this.revision}`);
+    if (atMain < this.compactRev) throw compactedError(atMain, this.compactRev);
+    const header = this.revision;
+    const limit = options.limit ?? 0;
+    const found: { key: string; at: KeyAt }[] = [];
+    let count = 0;
+    // Synchronous with the checks above: the snapshot holds every page the index points to.
+    const snapshot = this.db.snapshot();
+    try {
+      this.index.range(toSpan(key, end), atMain, (k, at) => {
+        count++;
+        if (options.countOnly !== true && (limit === 0 || found.length < limit)) found.push({ key: k, at });
+        return true;
+      });
+      let kvs: KeyValue[];
+      if (options.keysOnly === true) {
+        kvs = found.map(({ key: k, at }) => ({
+          key: stringToKey(k), value: new Uint8Array(0), createRevision: at.createRevision, modRevision: at.mod.main, version: at.version,
+        }));
+      } else {
+        kvs = (await this.readPages(found.map((f) => f.at.mod), snapshot)).map(pageToKv);
+      }
+      let bytes = 0;
+      for (const kv of kvs) bytes += kv.key.length + kv.value.length;
+      if (bytes > rangeResultBytesMax) {
+        for (const kv of kvs) kv.value.fill(0);
+        throw new MvccError('E_LIMIT', `range result of ${bytes} bytes exceeds rangeResultBytesMax (${rangeResultBytesMax}); use a limit`);
+      }
+      return { type: 'range', kvs, count, more: limit > 0 && count > limit, revision: header };
+    } finally {
+      await snapshot.close();
+    }
+  }
+
+  async put(key: Uint8Array, value: Uint8Array, options: { prevKv?: boolean } = {}): Promise<PutResponse> {
+    return (await this.applyOne({ type: 'put', key, value, prevKv: options.prevKv === true })) as PutResponse;
+  }
+
+  async deleteRange(key: Uint8Array, end?: Uint8Array, options: { prevKv?: boolean } = {}): Promise<DeleteRangeResponse> {
+    const op: WriteOp = end === undefined ? { type: 'deleteRange', key, prevKv: options.prevKv === true }
+      : { type: 'deleteRange', key, end, prevKv: options.prevKv === true };
+    return (await this.applyOne(op)) as DeleteRangeResponse;
+  }
+
+  async txn(request: Omit<TxnRequest, 'type'>): Promise<TxnResponse> {
+    return (await this.applyOne({ type: 'txn', compare: request.compare, success: request.success, failure: request.failure })) as TxnResponse;
+  }
+
+  /** Compacts at `revision`: reads before it are refused at once; superseded pages go in the background. */
+  async compact(revision: number): Promise<CompactResponse> {
+    return (await this.applyOne({ type: 'compact', revision })) as CompactResponse;
+  }
+
+  /**
+   * Applies the operations of committed Raft entries, up to log index `appliedIndex`, in one atomic
+   * batch. Each operation gets its own result; a refused operation (a limit, a compacted revision)
+   * changes nothing and does not stop the others — the outcome is the same on every member.
+   * `appliedIndex` must not go backwards; an entry with no operations still advances it.
+   */
+  applyBatch(appliedIndex: number, ops: readonly WriteOp[]): Promise<ApplyResult[]> {
+    assert(Number.isSafeInteger(appliedIndex) && appliedIndex >= 0, `applied index ${appliedIndex} is an integer >= 0`);
+    return this.exclusive(() => this.applyNow(appliedIndex, ops));
+  }
+
+  /** Resolves when physical compaction has caught up with the compact revision. */
+  async whenCompacted(): Promise<void> {
+    await this.compactionTail;
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  /**
+   * A hash of the store as of `revision` (default: current), comparable across members that applied
+   * the same entries and compactions: it covers the logical history still held (physical compaction
+   * progress does not change it), the revision and the compact revision.
+   */
+  async hash(revision = 0): Promise<HashResult> {
+    this.checkUsable();
+    const atMain = revision === 0 ? this.revision : revision;
+    if (atMain > this.revision) throw new MvccError('E_FUTURE_REV', `hash revision ${atMain} is after the current revision ${this.revision}`);
+    if (atMain < this.compactRev) throw compactedError(atMain, this.compactRev);
+    const compactRevision = this.compactRev;
+    const snapshot = this.db.snapshot();
+    try {
+      const packed = this.index.revisionsUpTo(atMain);
+      const digest = createHash('sha256');
+      const numbers = new DataView(new ArrayBuffer(8));
+      const addNumber = (n: number): void => {
+        numbers.setBigUint64(0, BigInt(n));
+        digest.update(new Uint8Array(numbers.buffer));
+      };
+      addNumber(atMain);
+      addNumber(compactRevision);
+      for (let i = 0; i < packed.length; i += 2 * pageReadStep) {
+        const revs: { main: number; sub: number }[] = [];
+        for (let j = i; j < Math.min(packed.length, i + 2 * pageReadStep); j += 2) revs.push({ main: packed[j]!, sub: packed[j + 1]! });
+        for (const page of await this.readPages(revs, snapshot)) {
+          for (const n of [page.main, page.sub, page.createRevision, page.version, page.tombstone ? 1 : 0, page.key.length]) addNumber(n);
+          digest.update(page.key);
+          addNumber(page.value.length);
+          digest.update(page.value);
+          page.value.fill(0);
+        }
+      }
+      return { hash: digest.digest('hex'), revision: atMain, compactRevision };
+    } finally {
+      await snapshot.close();
+    }
+  }
+
+  watch(options: WatchOptions): Watcher {
+    this.checkUsable();
+    return this.hub.watch(options);
+  }
+
+  /**
+   * The store as a stream of plaintext logical records: a header, then every page still held at the
+   * current revision in revision order. The receiver re-seals them with its own keys (importSnapshot);
+   * the consumer should wipe values it has finished with.
+   */
+  async *exportSnapshot(): AsyncGenerator<SnapshotRecord> {
+    this.checkUsable();
+    const header: SnapshotRecord = { type: 'header', appliedIndex: this.applied, revision: this.revision, compactRevision: this.compactRev };
+    const snapshot = this.db.snapshot();
+    try {
+      const packed = this.index.revisionsUpTo(this.revision);
+      yield header;
+      for (let i = 0; i < packed.length; i += 2 * pageReadStep) {
+        const revs: { main: number; sub: number }[] = [];
+        for (let j = i; j < Math.min(packed.length, i + 2 * pageReadStep); j += 2) revs.push({ main: packed[j]!, sub: packed[j + 1]! });
+        for (const page of await this.readPages(revs, snapshot)) yield { type: 'page', page };
+      }
+    } finally {
+      await snapshot.close();
+    }
+  }
+
+  /** Ends watchers, lets the current compaction step finish, and closes the database. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.hub.close(new MvccError('E_CLOSED', 'the store was closed'));
+    await this.writeTail.catch(() => undefined);
+    await this.compactionTail;
+    await this.db.close();
+  }
+
+  // ── internals ──────────────────────────────────────────────────────────────────────────────────
+
+  private checkUsable(): void {
+    if (this.closed) throw new MvccError('E_CLOSED', 'the store was closed');
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.writeTail.then(work);
+    this.writeTail = run.catch(() => undefined);
+    return run;
+  }
+
+  private async applyOne(op: WriteOp): Promise<WriteResponse> {
+    const [result] = await this.exclusive(() => this.applyNow(this.applied, [op]));
+    assert(result !== undefined, 'one result per operation');
+    if (!result.ok) throw result.error;
+    return result.response;
+  }
+
+  private async applyNow(appliedIndex: number, ops: readonly WriteOp[]): Promise<ApplyResult[]> {
+    this.checkUsable();
+    assert(appliedIndex >= this.applied, `applied index ${appliedIndex} goes back from ${this.applied}`);
+    const applier = new BatchApplier(
+      {
+        index: this.index,
+        readPage: async (main, sub) => (await this.readPages([{ main, sub }]))[0]!,
+        wantsPrevKv: () => this.hub.wantsPrevKv(),
+        compactRevision: () => this.compactRev,
+        markCompacted: (revision) => {
+          this.compactRev = revision;
+        },
+      },
+      this.revision,
+    );
+    const results: ApplyResult[] = [];
+    try {
+      for (const op of ops) results.push(await applier.apply(op));
+      if (applier.revision === this.revision && appliedIndex === this.applied && applier.compaction === undefined) return results;
+      const batch: { type: 'put'; key: Uint8Array; value: Uint8Array }[] = applier.pages.map((page) => ({
+        type: 'put', key: encodeRevisionKey(page.main, page.sub), value: sealPage(this.sealer, this.storeId, page),
+      }));
+      batch.push({ type: 'put', key: metaRecordKey, value: sealMeta(this.sealer, this.meta(appliedIndex, applier.revision)) });
+      await this.db.batch(batch, { sync: this.sync });
+    } catch (error) {
+      // The index may hold changes that are not on disk; only a reopen (rebuild from disk) is safe.
+      this.failure = error instanceof MvccError && error.code === 'E_INTEGRITY' ? error
+        : new MvccError('E_FAILED', 'a write to the store failed; reopen it', { cause: error });
+      throw this.failure;
+    }
+    this.applied = appliedIndex;
+    this.revision = applier.revision;
+    this.hub.notify(applier.changes, this.revision, applier.withPrevKv);
+    if (applier.compaction !== undefined) this.schedulePhysicalCompaction(applier.compaction.revision, applier.compaction.removed);
+    return results;
+  }
+
+  private meta(appliedIndex: number, revision: number): Meta {
+    return {
+      storeId: this.storeId, appliedIndex, revision,
+      compactRevision: this.compactRev, finishedCompactRevision: this.finishedCompactRev,
+    };
+  }
+
+  /** Reads and opens pages (in the given order); a missing page is an integrity failure. */
+  private async readPages(revs: readonly { main: number; sub: number }[], snapshot?: Snapshot): Promise<Page[]> {
+    if (revs.length === 0) return [];
+    const keys = revs.map((r) => encodeRevisionKey(r.main, r.sub));
+    const values = await (snapshot === undefined ? this.db.getMany(keys) : this.db.getMany(keys, { snapshot }));
+    return revs.map((r, i) => {
+      const sealed = values[i];
+      if (sealed === undefined) {
+        throw new MvccError('E_INTEGRITY', `the page of revision ${r.main}.${r.sub} is missing`, { revision: r.main });
+      }
+      return openPage(this.sealer, this.storeId, sealed, r.main, r.sub);
+    });
+  }
+
+  private async history(span: KeySpan, fromMain: number, toMain: number, prevKv: boolean): Promise<WatchEvent[]> {
+    this.checkUsable();
+    if (this.compactRev > 0 && fromMain <= this.compactRev) throw compactedError(fromMain, this.compactRev);
+    const upTo = Math.min(toMain, this.revision);
+    const snapshot = this.db.snapshot();
+    try {
+      const events: WatchEvent[] = [];
+      const wantPrev: { event: WatchEvent; main: number; sub: number }[] = [];
+      const iterator = this.db.iterator({ ...revisionKeyRange(fromMain, upTo), snapshot });
+      try {
+        for (;;) {
+          const entries = await iterator.nextv(pageReadStep);
+          if (entries.length === 0) break;
+          for (const [key, sealed] of entries) {
+            const { main, sub } = decodeRevisionKey(key);
+            const page = openPage(this.sealer, this.storeId, sealed, main, sub);
+            if (!spanContains(span, keyToString(page.key))) {
+              page.value.fill(0);
+              continue;
+            }
+            const event: WatchEvent = page.tombstone
+              ? { type: 'delete', kv: { key: page.key, value: page.value, createRevision: 0, modRevision: main, version: 0 } }
+              : { type: 'put', kv: pageToKv(page) };
+            events.push(event);
+            if (prevKv && page.prevMain > 0) wantPrev.push({ event, main: page.prevMain, sub: page.prevSub });
+          }
+        }
+      } finally {
+        await iterator.close();
+      }
+      const prevPages = await this.readPages(wantPrev, snapshot);
+      wantPrev.forEach((w, i) => {
+        w.event.prevKv = pageToKv(prevPages[i]!);
+      });
+      return events;
+    } finally {
+      await snapshot.close();
+    }
+  }
+
+  private schedulePhysicalCompaction(revision: number, removed: readonly number[]): void {
+    this.compactionTail = this.compactionTail.then(async () => {
+      try {
+        for (let i = 0; i < removed.length; i += 2 * compactionStepKeysMax) {
+          if (this.closed) return; // resumed at the next open
+          const batch: { type: 'del'; key: Uint8Array }[] = [];
+          for (let j = i; j < Math.min(removed.length, i + 2 * compactionStepKeysMax); j += 2) {
+            batch.push({ type: 'del', key: encodeRevisionKey(removed[j]!, removed[j + 1]!) });
+          }
+          await this.db.batch(batch);
+          await yieldToEventLoop();
+        }
+        if (this.closed) return;
+        await this.exclusive(async () => {
+          if (this.closed || this.failure !== undefined) return;
+          this.finishedCompactRev = Math.max(this.finishedCompactRev, revision);
+          await this.db.put(metaRecordKey, sealMeta(this.sealer, this.meta(this.applied, this.revision)), { sync: this.sync });
+        });
+      } catch (error) {
+        this.failure ??= new MvccError('E_FAILED', `physical compaction at revision ${revision} failed; reopen the store`, { cause: error });
+      }
+    });
+  }
+
+  /**
+   * Above the compact revision every page names the key's previous revision (or none, for a creation),
+   * and that revision is always kept; a mismatch means a page was deleted or replayed from elsewhere.
+   */
+  private checkChain(key: string, page: Page): void {
+    const latest = this.index.latest(key);
+    const ok = page.prevMain === 0 ? latest === undefined
+      : latest !== undefined && latest.main === page.prevMain && latest.sub === page.prevSub;
+    if (!ok) {
+      throw new MvccError('E_INTEGRITY', `the page of revision ${page.main}.${page.sub} does not follow the key's previous page (a page is missing)`, {
+        revision: page.main,
+      });
+    }
+  }
+
+  /** Reads meta and rebuilds the index from every page; resumes an interrupted physical compaction. */
+  private async load(): Promise<void> {
+    const sealedMeta = await this.db.get(metaRecordKey);
+    if (sealedMeta === undefined) {
+      if (!(await isEmpty(this.db))) {
+        throw new MvccError('E_CORRUPT', 'the store holds pages but no meta record (an interrupted snapshot import?)');
+      }
+      await this.db.put(metaRecordKey, sealMeta(this.sealer, this.meta(0, 0)), { sync: true });
+      return;
+    }
+    const meta = openMeta(this.sealer, this.storeId, sealedMeta);
+    assert(meta.storeId === this.storeId, 'the meta record names this store (it is bound to it)');
+    this.applied = meta.appliedIndex;
+    this.revision = meta.revision;
+    this.compactRev = meta.compactRevision;
+    this.finishedCompactRev = meta.finishedCompactRevision;
+    this.index.beginRestore();
+    // Each page is read once here; keep them out of LevelDB's block cache (fillCache: false).
+    const iterator = this.db.iterator({ ...revisionKeyRange(0, Number.MAX_SAFE_INTEGER), fillCache: false });
+    try {
+      for (;;) {
+        const entries = await iterator.nextv(pageReadStep);
+        if (entries.length === 0) break;
+        for (const [key, sealed] of entries) {
+          assert(isRevisionKey(key), 'only revision pages lie in the revision key range');
+          const { main, sub } = decodeRevisionKey(key);
+          if (main > this.revision) {
+            throw new MvccError('E_CORRUPT', `page ${main}.${sub} is after the recorded revision ${this.revision}`);
+          }
+          const page = openPage(this.sealer, this.storeId, sealed, main, sub);
+          const k = keyToString(page.key);
+          if (main > this.compactRev) this.checkChain(k, page);
+          if (page.tombstone) this.index.restoreTombstone(k, main, sub);
+          else this.index.restorePut(k, main, sub, page.createRevision, page.version);
+          page.value.fill(0);
+        }
+      }
+    } finally {
+      await iterator.close();
+    }
+    this.index.finishRestore();
+    if (this.compactRev > 0) {
+      const removed = this.index.compact(this.compactRev);
+      if (removed.length > 0 || this.finishedCompactRev < this.compactRev) this.schedulePhysicalCompaction(this.compactRev, removed);
+    }
+  }
+}
+
+async function isEmpty(db: Db): Promise<boolean> {
+  const keys = await db.keys({ limit: 1 }).all();
+  return keys.length === 0;
+}

@@ -1,0 +1,154 @@
+/**
+ * The in-memory ordered key index: key (latin1 string, see keys.ts) → KeyIndex, plus the keys in
+ * bytewise order for range scans. It is the only place that knows which revision holds which key;
+ * the disk knows revisions only. Rebuilt at start-up from the pages.
+ *
+ * Invariants: `order` holds exactly the keys of `byKey`; no KeyIndex in the tree is empty.
+ * Pure: no I/O.
+ */
+import { assert } from '../../base/index.ts';
+import { type KeyAt, KeyIndex } from './key-index.ts';
+import type { KeySpan } from './keys.ts';
+import type { Revision } from './revision.ts';
+import { SortedKeys } from './sorted-keys.ts';
+
+export class TreeIndex {
+  private byKey = new Map<string, KeyIndex>();
+  private order = new SortedKeys();
+  /** While restoring, keys go to the map only and `order` is built once at the end. */
+  private restoring = false;
+
+  get keyCount(): number {
+    return this.byKey.size;
+  }
+
+  /** The key at `atMain`, or undefined if it did not exist then. */
+  get(key: string, atMain: number): KeyAt | undefined {
+    return this.byKey.get(key)?.get(atMain);
+  }
+
+  /** The key's latest revision if it exists now. */
+  latest(key: string): Revision | undefined {
+    const ki = this.byKey.get(key);
+    return ki?.exists() === true ? ki.latest() : undefined;
+  }
+
+  put(key: string, main: number, sub: number): KeyAt {
+    let ki = this.byKey.get(key);
+    if (ki === undefined) {
+      ki = new KeyIndex();
+      this.byKey.set(key, ki);
+      if (!this.restoring) this.order.insert(key);
+    }
+    return ki.put(main, sub);
+  }
+
+  tombstone(key: string, main: number, sub: number): void {
+    const ki = this.byKey.get(key);
+    assert(ki !== undefined, `tombstone at ${main}.${sub} for a key not in the index`);
+    ki.tombstone(main, sub);
+  }
+
+  /** Takes back the latest put of `key` (a refused transaction); drops the key if nothing is left. */
+  undoPut(key: string, main: number, sub: number): void {
+    const ki = this.byKey.get(key);
+    assert(ki !== undefined, `undo of put at ${main}.${sub} for a key not in the index`);
+    ki.undoPut(main, sub);
+    if (ki.isEmpty()) {
+      this.byKey.delete(key);
+      this.order.delete(key);
+    }
+  }
+
+  /** Takes back the latest tombstone of `key`. */
+  undoTombstone(key: string, main: number, sub: number): void {
+    const ki = this.byKey.get(key);
+    assert(ki !== undefined, `undo of tombstone at ${main}.${sub} for a key not in the index`);
+    ki.undoTombstone(main, sub);
+  }
+
+  beginRestore(): void {
+    assert(this.byKey.size === 0, 'restore into a non-empty index');
+    this.restoring = true;
+  }
+
+  restorePut(key: string, main: number, sub: number, createRevision: number, version: number): void {
+    assert(this.restoring, 'restorePut outside a restore');
+    let ki = this.byKey.get(key);
+    if (ki === undefined) {
+      ki = new KeyIndex();
+      this.byKey.set(key, ki);
+    }
+    ki.restorePut(main, sub, createRevision, version);
+  }
+
+  restoreTombstone(key: string, main: number, sub: number): void {
+    assert(this.restoring, 'restoreTombstone outside a restore');
+    let ki = this.byKey.get(key);
+    if (ki === undefined) {
+      ki = new KeyIndex();
+      this.byKey.set(key, ki);
+    }
+    ki.restoreTombstone(main, sub);
+  }
+
+  finishRestore(): void {
+    assert(this.restoring, 'finishRestore outside a restore');
+    this.restoring = false;
+    const keys = [...this.byKey.keys()].sort();
+    this.order = SortedKeys.fromSorted(keys);
+  }
+
+  /**
+   * Visits the keys of `span` that exist at `atMain`, in key order, until `visit` returns false.
+   */
+  range(span: KeySpan, atMain: number, visit: (key: string, at: KeyAt) => boolean): void {
+    if (span.end === undefined) {
+      const at = this.get(span.start, atMain);
+      if (at !== undefined) visit(span.start, at);
+      return;
+    }
+    for (const key of this.order.from(span.start)) {
+      if (span.end !== null && key >= span.end) return;
+      const at = this.byKey.get(key)!.get(atMain);
+      if (at !== undefined && !visit(key, at)) return;
+    }
+  }
+
+  /**
+   * Compacts every key at `atMain` (see KeyIndex.compact) and drops keys left empty. Returns the removed
+   * revisions packed [main, sub, ...] in ascending revision order, for physical deletion.
+   */
+  compact(atMain: number): number[] {
+    const removed: number[] = [];
+    const emptied: string[] = [];
+    for (const [key, ki] of this.byKey) {
+      ki.compact(atMain, removed);
+      if (ki.isEmpty()) emptied.push(key);
+    }
+    for (const key of emptied) {
+      this.byKey.delete(key);
+      this.order.delete(key);
+    }
+    return sortPacked(removed);
+  }
+
+  /** Every revision with main <= atMain still in the index, packed [main, sub, ...] in ascending order. */
+  revisionsUpTo(atMain: number): number[] {
+    const packed: number[] = [];
+    for (const ki of this.byKey.values()) ki.forEachRevision(atMain, (main, sub) => packed.push(main, sub));
+    return sortPacked(packed);
+  }
+}
+
+/** Sorts packed [main, sub, ...] revisions into ascending order (sorting pair indices, not pair objects). */
+export function sortPacked(packed: readonly number[]): number[] {
+  const order = Array.from({ length: packed.length / 2 }, (_, i) => 2 * i);
+  order.sort((a, b) => packed[a]! - packed[b]! || packed[a + 1]! - packed[b + 1]!);
+  const out = new Array<number>(packed.length);
+  order.forEach((from, i) => {
+    out[2 * i] = packed[from]!;
+    out[2 * i + 1] = packed[from + 1]!;
+  });
+  return out;
+}

@@ -1,0 +1,121 @@
+/**
+ * The request and response shapes of the store, modelled on etcd's KV API. Keys and values are bytes
+ * (Uint8Array); revisions in responses are main revisions. Range convention: see keys.ts.
+ */
+
+export interface KeyValue {
+  key: Uint8Array;
+  /** Empty when the range asked for keys only. */
+  value: Uint8Array;
+  createRevision: number;
+  modRevision: number;
+  version: number;
+}
+
+export interface RangeOptions {
+  /** Read as of this main revision; 0 or absent reads the current revision. */
+  revision?: number;
+  /** Return at most this many keys (0 or absent: no limit); `count` still counts all. */
+  limit?: number;
+  keysOnly?: boolean;
+  countOnly?: boolean;
+}
+
+export interface RangeRequest {
+  type: 'range';
+  key: Uint8Array;
+  end?: Uint8Array;
+  options?: RangeOptions;
+}
+
+export interface PutRequest {
+  type: 'put';
+  key: Uint8Array;
+  value: Uint8Array;
+  /** Return the key-value the put replaced. */
+  prevKv?: boolean;
+}
+
+export interface DeleteRangeRequest {
+  type: 'deleteRange';
+  key: Uint8Array;
+  end?: Uint8Array;
+  /** Return the deleted key-values. */
+  prevKv?: boolean;
+}
+
+export type CompareTarget = 'value' | 'version' | 'createRevision' | 'modRevision';
+export type CompareResult = 'equal' | 'notEqual' | 'greater' | 'less';
+
+/**
+ * One condition of a transaction on one key. A missing key has version, createRevision and
+ * modRevision 0; a compare on the value of a missing key is false (as in etcd).
+ */
+export interface Compare {
+  key: Uint8Array;
+  target: CompareTarget;
+  result: CompareResult;
+  /** Bytes for target 'value', a number otherwise. */
+  value: Uint8Array | number;
+}
+
+export type TxnOp = RangeRequest | PutRequest | DeleteRangeRequest;
+
+/**
+ * If every compare holds, `success` runs, else `failure`; either way the whole transaction happens at
+ * one revision. Nested transactions are not supported; a branch may not write one key twice.
+ */
+export interface TxnRequest {
+  type: 'txn';
+  compare: Compare[];
+  success: TxnOp[];
+  failure: TxnOp[];
+}
+
+export interface CompactRequest {
+  type: 'compact';
+  revision: number;
+}
+
+/** An operation a Raft entry carries to the store. */
+export type WriteOp = PutRequest | DeleteRangeRequest | TxnRequest | CompactRequest;
+
+export interface RangeResponse {
+  type: 'range';
+  kvs: KeyValue[];
+  /** Keys in the range at the revision, regardless of `limit`. */
+  count: number;
+  /** More keys exist beyond `limit`. */
+  more: boolean;
+  /** The store revision the read was served at (the header revision). */
+  revision: number;
+}
+
+export interface PutResponse {
+  type: 'put';
+  /** The store revision after the put. */
+  revision: number;
+  prevKv?: KeyValue;
+}
+
+export interface DeleteRangeResponse {
+  type: 'deleteRange';
+  revision: number;
+  deleted: number;
+  prevKvs?: KeyValue[];
+}
+
+export interface TxnResponse {
+  type: 'txn';
+  revision: number;
+  succeeded: boolean;
+  responses: (RangeResponse | PutResponse | DeleteRangeResponse)[];
+}
+
+export interface CompactResponse {
+  type: 'compact';
+  revision: number;
+  compactRevision: number;
+}
+
+export type WriteResponse = PutResponse | DeleteRangeResponse | TxnResponse | CompactResponse;

@@ -1,0 +1,289 @@
+/**
+ * Watch: events equal the reference model's history for random start revisions and key spans (replay
+ * from disk, then live); resume after a restart; compacted start revisions and compaction during replay
+ * give E_COMPACTED with the compact revision; a slow watcher is cancelled without blocking writers;
+ * progress notifications; the watcher limit.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import fc from 'fast-check';
+import { ManualClock } from '../../../src/base/index.ts';
+import { watchBufferEventsMax, watchersMax, watchProgressIntervalMs, watchReplayStepRevisionsMax } from '../../../src/config/index.ts';
+import { type MvccStore, type WatchEvent, type Watcher, type WriteOp, isMvccError, prefixEnd } from '../../../src/storage/mvcc/index.ts';
+import { prefixEndString, toStoreOp } from './convert.ts';
+import { type Fixture, b, fixture, s } from './helpers.ts';
+import { type ModelEvent, type ModelOp, ReferenceModel } from './reference-model.ts';
+
+let f: Fixture;
+before(async () => {
+  f = await fixture();
+});
+after(async () => {
+  await f.cleanup();
+});
+
+function toModelEvent(e: WatchEvent): ModelEvent {
+  const m: ModelEvent = {
+    type: e.type, key: s(e.kv.key), value: s(e.kv.value), modRevision: e.kv.modRevision,
+    createRevision: e.kv.createRevision, version: e.kv.version,
+  };
+  if (e.prevKv !== undefined) m.prevValue = s(e.prevKv.value);
+  return m;
+}
+
+function withoutPrev(e: ModelEvent): ModelEvent {
+  const copy = { ...e };
+  delete copy.prevValue;
+  return copy;
+}
+
+/** Reads responses until the progress notification asked for now; returns the events before it. */
+async function drainToProgress(w: Watcher): Promise<{ events: WatchEvent[]; revision: number }> {
+  w.requestProgress();
+  const events: WatchEvent[] = [];
+  for (;;) {
+    const r = await w.next();
+    assert.ok(r.done !== true, 'watcher ended early');
+    if (r.value.progress === true) return { events, revision: r.value.revision };
+    assert.ok(r.value.events.length > 0, 'a non-progress response carries events');
+    events.push(...r.value.events);
+  }
+}
+
+async function applyAll(store: MvccStore, model: ReferenceModel, ops: ModelOp[]): Promise<void> {
+  for (const op of ops) {
+    model.apply(op);
+    const [result] = await store.applyBatch(store.appliedIndex() + 1, [toStoreOp(op) as WriteOp]);
+    assert.ok(result?.ok === true, 'the operation applies');
+  }
+}
+
+const keys = ['a', 'ab', 'abc', 'b', 'ba'];
+const keyArb = fc.constantFrom(...keys);
+const opArb: fc.Arbitrary<ModelOp> = fc.oneof(
+  { weight: 5, arbitrary: fc.record({ type: fc.constant('put' as const), key: keyArb, value: fc.constantFrom('1', '22', '333') }) },
+  { weight: 1, arbitrary: keyArb.map((key): ModelOp => ({ type: 'deleteRange', key })) },
+  { weight: 1, arbitrary: keyArb.map((key): ModelOp => ({ type: 'deleteRange', key, end: prefixEndString(key) })) },
+  {
+    weight: 1,
+    arbitrary: fc.tuple(keyArb, keyArb).filter(([x, y]) => !y.startsWith(x)).map(([x, y]): ModelOp => ({
+      type: 'txn', compare: [{ key: x, target: 'version', result: 'greater', value: 0 }],
+      success: [{ type: 'put', key: y, value: 'tx' }, { type: 'deleteRange', key: x, end: prefixEndString(x) }],
+      failure: [{ type: 'put', key: x, value: 'init' }],
+    })),
+  },
+);
+const spanArb = fc.oneof(
+  keyArb.map((key) => ({ key, end: undefined as string | undefined })),
+  keyArb.map((key) => ({ key, end: prefixEndString(key) })),
+  fc.constant({ key: 'a', end: '\u0000' }),
+);
+
+test('watch events equal the model history from random start revisions, replayed then live', async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(opArb, { minLength: 1, maxLength: 25 }), fc.array(opArb, { maxLength: 10 }), spanArb,
+      fc.integer({ min: 0, max: 1000 }), fc.boolean(),
+      async (past, live, span, startPerMille, prevKv) => {
+        const store = await f.open(f.newDir());
+        try {
+          const model = new ReferenceModel();
+          await applyAll(store, model, past);
+          const startRevision = Math.floor((startPerMille / 1000) * (model.revision + 1)) + 1;
+          const w = store.watch({ key: b(span.key), end: span.end === undefined ? undefined : b(span.end), startRevision, prevKv });
+          await applyAll(store, model, live);
+          const { events, revision } = await drainToProgress(w);
+          assert.equal(revision, model.revision);
+          const expected = model.events(span, startRevision).map((e) => (prevKv ? e : withoutPrev(e)));
+          assert.deepEqual(events.map(toModelEvent), expected);
+          w.cancel();
+        } finally {
+          await store.close();
+        }
+      },
+    ),
+    { numRuns: Number(process.env.MVCC_RUNS ?? 40) },
+  );
+});
+
+test('a watcher resumes after a restart from the revision after the last event it saw', async () => {
+  const dir = f.newDir();
+  let store = await f.open(dir);
+  const model = new ReferenceModel();
+  await applyAll(store, model, Array.from({ length: 20 }, (_, i): ModelOp => ({ type: 'put', key: `k${i % 3}`, value: `v${i}` })));
+  const w = store.watch({ key: b('k'), end: prefixEnd(b('k')), startRevision: 1 });
+  const first = await w.next();
+  assert.ok(first.done !== true, 'the watcher delivers');
+  // The consumer handles only the first 7 events before the member restarts.
+  const seen = first.value.events.slice(0, 7);
+  const lastSeen = seen[seen.length - 1]!.kv.modRevision;
+  await store.close();
+  let ended: unknown;
+  try {
+    for (;;) if ((await w.next()).done === true) break;
+  } catch (error) {
+    ended = error;
+  }
+  assert.ok(isMvccError(ended, 'E_CLOSED'), `closing the store ends the watcher with E_CLOSED, got ${String(ended)}`);
+  store = await f.open(dir);
+  try {
+    await applyAll(store, model, [{ type: 'put', key: 'k1', value: 'after-restart' }, { type: 'deleteRange', key: 'k0' }]);
+    const resumed = store.watch({ key: b('k'), end: prefixEnd(b('k')), startRevision: lastSeen + 1 });
+    const { events } = await drainToProgress(resumed);
+    assert.deepEqual([...seen, ...events].map(toModelEvent), model.events({ key: 'k', end: 'l' }, 1).map(withoutPrev));
+  } finally {
+    await store.close();
+  }
+});
+
+test('a start revision at or before the compact revision is refused with E_COMPACTED naming it', async () => {
+  const store = await f.open(f.newDir());
+  try {
+    for (let i = 0; i < 5; i++) await store.put(b('x'), b(`v${i}`));
+    await store.compact(3);
+    assert.throws(() => store.watch({ key: b('x'), startRevision: 3 }), (e) => isMvccError(e, 'E_COMPACTED') && e.compactRevision === 3);
+    const ok = store.watch({ key: b('x'), startRevision: 4 });
+    const { events } = await drainToProgress(ok);
+    assert.deepEqual(events.map((e) => e.kv.modRevision), [4, 5]);
+    ok.cancel();
+  } finally {
+    await store.close();
+  }
+});
+
+test('compaction while a watcher replays ends it with E_COMPACTED after the events it could deliver', async () => {
+  const store = await f.open(f.newDir());
+  try {
+    const total = 2 * watchBufferEventsMax;
+    const ops: WriteOp[] = Array.from({ length: total }, (_, i) => ({ type: 'put', key: b('hot'), value: b(`${i}`) }));
+    await store.applyBatch(1, ops);
+    const w = store.watch({ key: b('hot'), startRevision: 1 });
+    // The pump replays until its buffer is half full, then waits for the reader.
+    const first = await w.next();
+    assert.ok(first.done !== true, 'the watcher delivers');
+    assert.equal(first.value.events.length, watchReplayStepRevisionsMax);
+    await store.compact(total - 10);
+    const revisions = first.value.events.map((e) => e.kv.modRevision);
+    let failure: unknown;
+    try {
+      for (;;) {
+        const r = await w.next();
+        if (r.done === true) break;
+        revisions.push(...r.value.events.map((e) => e.kv.modRevision));
+      }
+    } catch (error) {
+      failure = error;
+    }
+    const delivered = revisions.length;
+    assert.ok(isMvccError(failure, 'E_COMPACTED') && failure.compactRevision === total - 10, String(failure));
+    // Whole replay steps were delivered, in order, nothing skipped or repeated, before the error.
+    assert.ok(delivered >= watchReplayStepRevisionsMax && delivered < total - 10, `delivered ${delivered}`);
+    assert.deepEqual(revisions, Array.from({ length: delivered }, (_, i) => i + 1));
+  } finally {
+    await store.close();
+  }
+});
+
+test('a watcher that does not read is cancelled as slow, and writers never wait for it', async () => {
+  const store = await f.open(f.newDir());
+  try {
+    const slow = store.watch({ key: b('p/'), end: prefixEnd(b('p/')) });
+    const keen = store.watch({ key: b('p/'), end: prefixEnd(b('p/')) });
+    const writes = watchBufferEventsMax + 10;
+    let keenSeen = 0;
+    for (let i = 0; i < writes; i++) {
+      await store.put(b(`p/${i % 7}`), b('v'));
+      const r = await keen.next(); // the keen watcher keeps up
+      assert.ok(r.done !== true, 'the watcher delivers');
+      keenSeen += r.value.events.length;
+    }
+    assert.equal(store.currentRevision(), writes);
+    assert.equal(keenSeen, writes);
+    let buffered = 0;
+    let failure: unknown;
+    try {
+      for (;;) {
+        const r = await slow.next();
+        if (r.done === true) break;
+        buffered += r.value.events.length;
+      }
+    } catch (error) {
+      failure = error;
+    }
+    assert.ok(isMvccError(failure, 'E_WATCH_SLOW'), String(failure));
+    assert.match((failure as Error).message, /watchBufferEventsMax/);
+    assert.equal(buffered, watchBufferEventsMax, 'everything buffered before the cancel is delivered');
+    keen.cancel();
+  } finally {
+    await store.close();
+  }
+});
+
+test('idle watchers that asked for progress hear the current revision each interval', async () => {
+  const clock = new ManualClock();
+  const store = await f.open(f.newDir(), { clock });
+  try {
+    await store.put(b('k'), b('1'));
+    const asked = store.watch({ key: b('k'), progressNotify: true });
+    const quiet = store.watch({ key: b('k') });
+    clock.advance(watchProgressIntervalMs);
+    const r = await asked.next();
+    assert.ok(r.done !== true, 'the watcher delivers');
+    assert.deepEqual({ ...r.value, watchId: 0 }, { watchId: 0, events: [], revision: 1, progress: true });
+    // After an event in the interval there is no progress notification at the next tick.
+    await store.put(b('k'), b('2'));
+    clock.advance(watchProgressIntervalMs);
+    const e = await asked.next();
+    assert.ok(e.done !== true && e.value.progress !== true && e.value.events.length === 1, 'the event of the busy interval');
+    await store.put(b('k'), b('3'));
+    const e3 = await asked.next();
+    assert.ok(e3.done !== true && e3.value.progress !== true && e3.value.revision === 3, 'no progress response after a busy interval');
+    // A watcher that did not ask hears progress only on request, after the events before it.
+    quiet.requestProgress();
+    const q1 = await quiet.next();
+    assert.ok(q1.done !== true && q1.value.progress !== true && q1.value.events.length === 1, 'the first event comes first');
+    const q2 = await quiet.next();
+    assert.ok(q2.done !== true && q2.value.progress !== true && q2.value.events.length === 1, 'then the second');
+    const q3 = await quiet.next();
+    assert.ok(q3.done !== true && q3.value.progress === true && q3.value.revision === 3, 'then the progress response');
+    quiet.cancel();
+    asked.cancel();
+    assert.equal(clock.pendingTimers(), 0, 'no timer once no watcher wants progress');
+  } finally {
+    await store.close();
+  }
+});
+
+test('watchers beyond watchersMax are refused with E_LIMIT', async () => {
+  const store = await f.open(f.newDir());
+  try {
+    const all = Array.from({ length: watchersMax }, () => store.watch({ key: b('w') }));
+    assert.throws(() => store.watch({ key: b('w') }), (e) => isMvccError(e, 'E_LIMIT') && /watchersMax/.test(e.message));
+    all[0]!.cancel();
+    store.watch({ key: b('w') }).cancel();
+    for (const w of all) w.cancel();
+  } finally {
+    await store.close();
+  }
+});
+
+test('a prevKv watcher added while a batch is being written still gets the previous values', async () => {
+  const store = await f.open(f.newDir());
+  try {
+    await store.applyBatch(1, Array.from({ length: 200 }, (_, i): WriteOp => ({ type: 'put', key: b(`q/${i}`), value: b('old') })));
+    const batch = store.applyBatch(2, Array.from({ length: 200 }, (_, i): WriteOp => ({ type: 'put', key: b(`q/${i}`), value: b('new') })));
+    // Let the batch start (it reads, seals and writes over several turns of the event loop).
+    await new Promise((resolve) => setImmediate(resolve));
+    const w = store.watch({ key: b('q/'), end: prefixEnd(b('q/')), prevKv: true });
+    await batch;
+    const { events } = await drainToProgress(w);
+    for (const e of events) assert.equal(e.prevKv === undefined ? undefined : s(e.prevKv.value), 'old');
+    assert.ok(events.length === 0 || events.length === 200, `all or none of the batch (${events.length})`);
+    await store.put(b('q/0'), b('newer'));
+    const { events: later } = await drainToProgress(w);
+    assert.deepEqual(later.map((e) => s(e.prevKv!.value)), ['new']);
+    w.cancel();
+  } finally {
+    await store.close();
+  }
+});
