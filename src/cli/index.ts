@@ -1,5 +1,5 @@
 /**
- * cli — the `coffer` command. main.ts is the executable; runCli runs one invocation against a CliIo
+ * cli — the `coffer` client commands. The executable is src/server/coffer.ts; runCli runs one invocation against a CliIo
  * (tests use it in-process). Command groups live in commands/, one file each, registered by
  * program.ts. Invariant: a failed invocation prints exactly one line on stderr and exits non-zero;
  * secrets (passphrases, keys) are never printed.

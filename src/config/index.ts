@@ -3,3 +3,7 @@
  * Invariant: config imports only base.
  */
 export * from './limits.ts';
+export {
+  parseInitialCluster, parseServerConfig, ServerConfigError,
+  type InitialMember, type RawServerConfig, type ServerConfig, type UnsealSource,
+} from './server-config.ts';

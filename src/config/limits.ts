@@ -111,6 +111,8 @@ export const tickMsDefault = 100;
 export const proposalTimeoutMsDefault = 7_000;
 /** A ReadIndex round with no answer after this long is asked again with a fresh context. */
 export const readIndexRetryMs = 500;
+/** How long a member waits before trying again to record its URLs in the member table. */
+export const publishRetryMs = 1_000;
 /** Entries applied between two compactions of the WAL. */
 export const snapshotEveryEntries = 10_000;
 /** Entries kept in the WAL behind the applied index, so a briefly lagging follower needs no snapshot. */
@@ -176,6 +178,8 @@ export const auditQueryLimitMax = 10_000;
 export const auditPolicyBytesMax = 1024 * 1024;
 /** The shortest per-cluster audit HMAC key accepted (256 bits). */
 export const auditHmacKeyBytesMin = 32;
+/** The deepest request/response body an audit event records; a deeper one is left out (and the event says so). */
+export const auditBodyDepthMax = 32;
 
 // ── RBAC (src/rbac, policies/) ─────────────────────────────────────────────────────────────────
 
@@ -191,3 +195,5 @@ export const rbacStringLengthMax = 1024;
 export const policyFileBytesMax = 1024 * 1024;
 /** The most YAML documents read from one policy file or directory. */
 export const policyDocumentsMax = 4096;
+/** The most single permissions (verb × group × resource × name) the escalation check compares for one write. */
+export const rbacEscalationChecksMax = 100_000;

@@ -1,4 +1,4 @@
-// The real executables as users run them: scripts/bootstrap-ca.ts and `coffer ca …` (src/cli/main.ts)
+// The real executables as users run them: scripts/bootstrap-ca.ts and `coffer ca …` (src/server/coffer.ts)
 // in child processes — exit status, what they print, one-line errors, and what they leave on disk.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
 const bootstrapScript = join(repo, 'scripts/bootstrap-ca.ts');
-const cofferMain = join(repo, 'src/cli/main.ts');
+const cofferMain = join(repo, 'src/server/coffer.ts');
 
 interface Run {
   code: number;

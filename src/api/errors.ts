@@ -1,0 +1,54 @@
+/**
+ * Maps every expected error of the layers below to an HTTP status and a gRPC-style code, in the
+ * etcd gateway's error shape `{error, code, message}`. An unexpected error becomes a bare 500
+ * "internal error": internal messages never reach a client (they could name keys or paths).
+ */
+import { isMvccError } from '../storage/mvcc/index.ts';
+import { isReplicationError } from '../replication/index.ts';
+import { BadFieldError } from './kv/json.ts';
+
+export interface ApiError {
+  status: number;
+  /** gRPC status code, as etcd's gateway reports it. */
+  code: number;
+  message: string;
+}
+
+export const grpc = { invalidArgument: 3, deadlineExceeded: 4, notFound: 5, permissionDenied: 7, resourceExhausted: 8, failedPrecondition: 9, outOfRange: 11, internal: 13, unavailable: 14, unauthenticated: 16 } as const;
+
+export class ForbiddenError extends Error {
+  readonly code = 'E_FORBIDDEN';
+}
+
+export function toApiError(error: unknown): ApiError {
+  if (error instanceof BadFieldError) return { status: 400, code: grpc.invalidArgument, message: `invalid request: ${error.message}` };
+  if (error instanceof ForbiddenError) return { status: 403, code: grpc.permissionDenied, message: error.message };
+  if (isMvccError(error)) {
+    switch (error.code) {
+      case 'E_COMPACTED': return { status: 400, code: grpc.outOfRange, message: `mvcc: required revision has been compacted (compact revision ${error.compactRevision ?? 0})` };
+      case 'E_FUTURE_REV': return { status: 400, code: grpc.outOfRange, message: 'mvcc: required revision is a future revision' };
+      case 'E_LIMIT': return { status: 400, code: grpc.invalidArgument, message: error.message };
+      case 'E_BAD_REQUEST': return { status: 400, code: grpc.invalidArgument, message: error.message };
+      case 'E_CLOSED': return { status: 503, code: grpc.unavailable, message: 'the member is shutting down' };
+      default: return { status: 500, code: grpc.internal, message: 'internal error' };
+    }
+  }
+  if (isReplicationError(error)) {
+    switch (error.code) {
+      case 'E_UNAVAILABLE': return { status: 503, code: grpc.unavailable, message: 'no leader: the request was not accepted; retry' };
+      case 'E_TIMEOUT': return { status: 504, code: grpc.deadlineExceeded, message: 'request timed out; its outcome is unknown' };
+      case 'E_REMOVED': return { status: 410, code: grpc.failedPrecondition, message: 'the member has been removed from the cluster' };
+      case 'E_STOPPED': return { status: 503, code: grpc.unavailable, message: 'the member is stopped' };
+      case 'E_BAD_REQUEST': return { status: 400, code: grpc.failedPrecondition, message: error.message };
+    }
+  }
+  const fastifyCode = (error as { code?: unknown } | null)?.code;
+  if (fastifyCode === 'FST_ERR_CTP_BODY_TOO_LARGE') return { status: 413, code: grpc.resourceExhausted, message: 'request body too large' };
+  if (typeof fastifyCode === 'string' && fastifyCode.startsWith('FST_ERR_CTP')) return { status: 400, code: grpc.invalidArgument, message: 'request body is not valid JSON' };
+  if ((error as { statusCode?: unknown } | null)?.statusCode === 400) return { status: 400, code: grpc.invalidArgument, message: 'malformed request' };
+  return { status: 500, code: grpc.internal, message: 'internal error' };
+}
+
+export function errorBody(error: ApiError): { error: string; code: number; message: string } {
+  return { error: error.message, code: error.code, message: error.message };
+}

@@ -1,0 +1,25 @@
+/**
+ * Who is calling: the identity the verified client certificate names (CN = user, O = groups; a
+ * member certificate maps to system:member:<name>). The lookup is a seam so app.inject() tests can
+ * name an identity without a socket; the server passes the TLS one.
+ */
+import type { TLSSocket } from 'node:tls';
+import type { FastifyRequest } from 'fastify';
+import { clientIdentity, type ClientIdentity } from '../pki/index.ts';
+
+export type Identify = (request: FastifyRequest) => ClientIdentity | undefined;
+
+export const identifyByCertificate: Identify = (request) => {
+  const socket = request.raw.socket as TLSSocket;
+  if (typeof socket.getPeerCertificate !== 'function' || !socket.authorized) return undefined;
+  try {
+    return clientIdentity(socket.getPeerCertificate());
+  } catch {
+    return undefined;
+  }
+};
+
+/** Until RBAC covers the KV API, only administrators and members may use it (default deny). */
+export function mayUseKv(identity: ClientIdentity): boolean {
+  return identity.groups.includes('system:masters') || identity.kind === 'member';
+}

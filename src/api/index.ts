@@ -1,0 +1,9 @@
+/**
+ * api — the client port: a fastify app with the etcd-shaped KV API (kv/), identity from the verified
+ * client certificate, and errors in one shape that never echoes internal messages.
+ * Invariant: no route runs for a request without an identity; a handler's error reaches the client
+ * only through toApiError.
+ */
+export { buildClientApi, type ClientApiOptions } from './app.ts';
+export { identifyByCertificate, type Identify } from './identity.ts';
+export type { KvBackend } from './kv/backend.ts';

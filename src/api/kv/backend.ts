@@ -1,0 +1,25 @@
+/**
+ * What the KV API needs from the member: the replica's operations, named here so the API depends on
+ * an interface (and tests can hand in a real replica of an in-process cluster).
+ */
+import type { MemberInfo, ReplicaStatus } from '../../replication/index.ts';
+import type { MvccStore, RangeOptions, RangeResponse, WriteOp, WriteResponse } from '../../storage/mvcc/index.ts';
+
+export interface KvBackend {
+  readonly clusterId: string;
+  propose(op: WriteOp): Promise<WriteResponse>;
+  range(key: Uint8Array, end: Uint8Array | undefined, options: RangeOptions & { linearizable: boolean }): Promise<RangeResponse>;
+  linearizableBarrier(): Promise<void>;
+  mvcc(): MvccStore;
+  status(): ReplicaStatus;
+  memberList(): MemberInfo[];
+  addMember(request: { name: string; peerUrl: string; clientUrl: string; learner: boolean }): Promise<MemberInfo>;
+  promoteMember(id: number): Promise<MemberInfo>;
+  removeMember(id: number): Promise<MemberInfo>;
+  /** False once the replica stopped (shutdown or a fatal error). */
+  isServing(): boolean;
+  /** Asks the leader to hand leadership to member `id`. */
+  transferLeadership(id: number): void;
+  /** Bytes the member's store and WAL take on disk. */
+  dbSizeBytes(): Promise<number>;
+}

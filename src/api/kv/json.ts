@@ -1,0 +1,193 @@
+/**
+ * The etcd v3 JSON gateway's encoding, so etcd's own HTTP clients (and the bench's client, against
+ * both) speak to Coffer's KV API: bytes are base64, 64-bit integers are decimal strings, enum values
+ * are names (numbers accepted), field names are snake_case (camelCase accepted on input), and fields
+ * at their default value are left out of responses.
+ * Decoding checks every field and names the bad one; it never trusts the shape of a body.
+ */
+import type {
+  Compare, CompareResult, CompareTarget, DeleteRangeRequest, KeyValue, PutRequest, RangeRequest, TxnOp, TxnRequest,
+} from '../../storage/mvcc/index.ts';
+
+export class BadFieldError extends Error {
+  readonly code = 'E_BAD_FIELD';
+  constructor(readonly field: string, problem: string) {
+    super(`${field}: ${problem}`);
+  }
+}
+
+export type Json = Record<string, unknown>;
+
+function snake(field: string): string {
+  return field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+/** A field by its snake_case name, or its camelCase spelling. */
+function field(body: Json, name: string): unknown {
+  if (name in body) return body[name];
+  const camel = name.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
+  return body[camel];
+}
+
+export function object(value: unknown, name: string): Json {
+  if (value === undefined || value === null) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) throw new BadFieldError(name, 'must be an object');
+  return value as Json;
+}
+
+export function bytes(body: Json, name: string, where = name): Uint8Array | undefined {
+  const value = field(body, name);
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value !== 'string' || !/^[A-Za-z0-9+/_-]*={0,2}$/.test(value)) throw new BadFieldError(where, 'must be base64');
+  return new Uint8Array(Buffer.from(value, 'base64'));
+}
+
+export function requiredBytes(body: Json, name: string, where = name): Uint8Array {
+  const value = bytes(body, name, where);
+  if (value === undefined) throw new BadFieldError(where, 'is required');
+  return value;
+}
+
+export function int(body: Json, name: string, where = name): number | undefined {
+  const value = field(body, name);
+  if (value === undefined || value === null || value === '') return undefined;
+  const number = typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value;
+  if (typeof number !== 'number' || !Number.isSafeInteger(number) || number < 0) {
+    throw new BadFieldError(where, 'must be a non-negative integer');
+  }
+  return number;
+}
+
+export function bool(body: Json, name: string, where = name): boolean {
+  const value = field(body, name);
+  if (value === undefined || value === null) return false;
+  if (typeof value !== 'boolean') throw new BadFieldError(where, 'must be true or false');
+  return value;
+}
+
+function enumValue<T extends string>(body: Json, name: string, names: readonly T[], where: string): T | undefined {
+  const value = field(body, name);
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'number' && Number.isInteger(value) && names[value] !== undefined) return names[value];
+  if (typeof value === 'string' && (names as readonly string[]).includes(value)) return value as T;
+  throw new BadFieldError(where, `must be one of ${names.join(', ')}`);
+}
+
+export const b64 = (value: Uint8Array): string => Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64');
+const int64 = (value: number): string => String(value);
+
+// ── Requests ───────────────────────────────────────────────────────────────────────────────────
+
+export function decodeRange(body: Json, where = 'range'): RangeRequest & { serializable: boolean } {
+  const request: RangeRequest & { serializable: boolean } = {
+    type: 'range',
+    key: requiredBytes(body, 'key', `${where}.key`),
+    options: {
+      revision: int(body, 'revision', `${where}.revision`) ?? 0,
+      limit: int(body, 'limit', `${where}.limit`) ?? 0,
+      keysOnly: bool(body, 'keys_only', `${where}.keys_only`),
+      countOnly: bool(body, 'count_only', `${where}.count_only`),
+    },
+    serializable: bool(body, 'serializable', `${where}.serializable`),
+  };
+  const end = bytes(body, 'range_end', `${where}.range_end`);
+  if (end !== undefined) request.end = end;
+  return request;
+}
+
+export function decodePut(body: Json, where = 'put'): PutRequest {
+  return {
+    type: 'put',
+    key: requiredBytes(body, 'key', `${where}.key`),
+    value: bytes(body, 'value', `${where}.value`) ?? new Uint8Array(0),
+    prevKv: bool(body, 'prev_kv', `${where}.prev_kv`),
+  };
+}
+
+export function decodeDeleteRange(body: Json, where = 'delete_range'): DeleteRangeRequest {
+  const request: DeleteRangeRequest = {
+    type: 'deleteRange',
+    key: requiredBytes(body, 'key', `${where}.key`),
+    prevKv: bool(body, 'prev_kv', `${where}.prev_kv`),
+  };
+  const end = bytes(body, 'range_end', `${where}.range_end`);
+  if (end !== undefined) request.end = end;
+  return request;
+}
+
+const targets = ['VERSION', 'CREATE', 'MOD', 'VALUE'] as const;
+const results = ['EQUAL', 'GREATER', 'LESS', 'NOT_EQUAL'] as const;
+const targetOf: Record<(typeof targets)[number], CompareTarget> = { VERSION: 'version', CREATE: 'createRevision', MOD: 'modRevision', VALUE: 'value' };
+const resultOf: Record<(typeof results)[number], CompareResult> = { EQUAL: 'equal', GREATER: 'greater', LESS: 'less', NOT_EQUAL: 'notEqual' };
+
+function decodeCompare(value: unknown, where: string): Compare {
+  const body = object(value, where);
+  const target = enumValue(body, 'target', targets, `${where}.target`) ?? 'VERSION';
+  const result = enumValue(body, 'result', results, `${where}.result`) ?? 'EQUAL';
+  const key = requiredBytes(body, 'key', `${where}.key`);
+  const operand = target === 'VALUE'
+    ? (bytes(body, 'value', `${where}.value`) ?? new Uint8Array(0))
+    : (int(body, { VERSION: 'version', CREATE: 'create_revision', MOD: 'mod_revision' }[target], `${where}.${snake(targetOf[target])}`) ?? 0);
+  return { key, target: targetOf[target], result: resultOf[result], value: operand };
+}
+
+function decodeTxnOp(value: unknown, where: string): TxnOp {
+  const body = object(value, where);
+  const put = field(body, 'request_put');
+  const range = field(body, 'request_range');
+  const del = field(body, 'request_delete_range');
+  const present = [put, range, del].filter((v) => v !== undefined && v !== null).length;
+  if (present !== 1) throw new BadFieldError(where, 'must hold exactly one of request_put, request_range, request_delete_range');
+  if (put !== undefined && put !== null) return decodePut(object(put, `${where}.request_put`), `${where}.request_put`);
+  if (range !== undefined && range !== null) {
+    const { serializable: _serializable, ...request } = decodeRange(object(range, `${where}.request_range`), `${where}.request_range`);
+    return request;
+  }
+  return decodeDeleteRange(object(del, `${where}.request_delete_range`), `${where}.request_delete_range`);
+}
+
+function list(body: Json, name: string): unknown[] {
+  const value = field(body, name);
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) throw new BadFieldError(name, 'must be an array');
+  return value;
+}
+
+export function decodeTxn(body: Json): TxnRequest {
+  return {
+    type: 'txn',
+    compare: list(body, 'compare').map((c, i) => decodeCompare(c, `compare[${i}]`)),
+    success: list(body, 'success').map((o, i) => decodeTxnOp(o, `success[${i}]`)),
+    failure: list(body, 'failure').map((o, i) => decodeTxnOp(o, `failure[${i}]`)),
+  };
+}
+
+// ── Responses ──────────────────────────────────────────────────────────────────────────────────
+
+export interface Header {
+  clusterId: string;
+  memberId: number;
+  revision: number;
+  raftTerm: number;
+}
+
+export function encodeHeader(header: Header): Json {
+  return { cluster_id: header.clusterId, member_id: int64(header.memberId), revision: int64(header.revision), raft_term: int64(header.raftTerm) };
+}
+
+/** Leaves out fields at their default, as the gateway does. */
+export function compact(body: Json): Json {
+  return Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined && v !== false && v !== '0' && v !== '' && !(Array.isArray(v) && v.length === 0)));
+}
+
+export function encodeKv(kv: KeyValue): Json {
+  return compact({
+    key: b64(kv.key),
+    create_revision: int64(kv.createRevision),
+    mod_revision: int64(kv.modRevision),
+    version: int64(kv.version),
+    value: kv.value.length > 0 ? b64(kv.value) : undefined,
+  });
+}
+
+export { int64 };

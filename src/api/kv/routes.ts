@@ -1,0 +1,200 @@
+/**
+ * The internal KV API on the client port, in the shape of etcd 3.4's JSON gateway (`/v3/kv/*`,
+ * `/v3/watch`, `/v3/maintenance/*`, `/v3/cluster/member/*`), so the fault tests, the benchmark and any
+ * etcd HTTP client can drive a Coffer member. Writes go through Raft; reads are linearizable unless
+ * the request asks for `serializable`. Keys under Coffer's reserved prefix are refused.
+ */
+import type { FastifyInstance } from 'fastify';
+import { isReservedKey } from '../../replication/index.ts';
+import type {
+  DeleteRangeResponse, PutResponse, RangeResponse, TxnResponse, WatchEvent, WriteOp, WriteResponse,
+} from '../../storage/mvcc/index.ts';
+import { ForbiddenError } from '../errors.ts';
+import type { KvBackend } from './backend.ts';
+import {
+  BadFieldError, bool, bytes, compact, decodeDeleteRange, decodePut, decodeRange, decodeTxn, encodeHeader, encodeKv,
+  int, int64, object, type Json,
+} from './json.ts';
+
+export function registerKvRoutes(app: FastifyInstance, backend: KvBackend): void {
+  const header = (revision?: number) => {
+    const status = backend.status();
+    return encodeHeader({ clusterId: backend.clusterId, memberId: status.memberId, revision: revision ?? status.revision, raftTerm: status.term });
+  };
+  const body = (value: unknown) => object(value, 'body');
+
+  app.post('/v3/kv/range', async (request) => {
+    const { key, end, options, serializable } = decodeRange(body(request.body));
+    guard(key, end);
+    const result = await backend.range(key, end, { ...options, linearizable: !serializable });
+    return { header: header(result.revision), ...encodeRange(result) };
+  });
+
+  app.post('/v3/kv/put', async (request) => {
+    const op = decodePut(body(request.body));
+    guard(op.key);
+    const result = (await backend.propose(op)) as PutResponse;
+    return { header: header(result.revision), ...encodePut(result) };
+  });
+
+  app.post('/v3/kv/deleterange', async (request) => {
+    const op = decodeDeleteRange(body(request.body));
+    guard(op.key, op.end);
+    const result = (await backend.propose(op)) as DeleteRangeResponse;
+    return { header: header(result.revision), ...encodeDelete(result) };
+  });
+
+  app.post('/v3/kv/txn', async (request) => {
+    const op = decodeTxn(body(request.body));
+    for (const c of op.compare) guard(c.key);
+    for (const o of [...op.success, ...op.failure]) guard(o.key, o.type === 'put' ? undefined : o.end);
+    const result = (await backend.propose(op)) as TxnResponse;
+    return {
+      header: header(result.revision),
+      ...compact({ succeeded: result.succeeded }),
+      responses: result.responses.map(encodeTxnResponse),
+    };
+  });
+
+  app.post('/v3/kv/compaction', async (request) => {
+    const revision = int(body(request.body), 'revision');
+    if (revision === undefined) throw new BadFieldError('revision', 'is required');
+    const op: WriteOp = { type: 'compact', revision };
+    const result: WriteResponse = await backend.propose(op);
+    return { header: header(result.revision) };
+  });
+
+  app.post('/v3/maintenance/status', async () => {
+    const status = backend.status();
+    const leader = backend.memberList().find((m) => m.id === status.leader);
+    return {
+      header: header(),
+      version: 'coffer-0.1.0',
+      db_size: int64(await backend.dbSizeBytes()),
+      leader: int64(status.leader),
+      raft_index: int64(status.raftIndex),
+      raft_term: int64(status.term),
+      raft_applied_index: int64(status.appliedIndex),
+      ...compact({ is_learner: backend.memberList().find((m) => m.id === status.memberId)?.learner ?? false }),
+      ...(leader ? { leader_name: leader.name } : {}),
+    };
+  });
+
+  app.post('/v3/maintenance/hashkv', async (request) => {
+    const revision = int(body(request.body), 'revision') ?? 0;
+    const result = await backend.mvcc().hash(revision);
+    return { header: header(result.revision), hash: result.hash, compact_revision: int64(result.compactRevision) };
+  });
+
+  app.post('/v3/cluster/member/list', async (request) => {
+    if (!bool(body(request.body), 'linearizable')) await backend.linearizableBarrier();
+    return { header: header(), members: backend.memberList().filter((m) => !m.removed).map(encodeMember) };
+  });
+
+  app.post('/v3/cluster/member/add', async (request) => {
+    const b = body(request.body);
+    const peerUrls = b.peerURLs ?? b.peer_urls;
+    const name = b.name;
+    if (!Array.isArray(peerUrls) || peerUrls.length !== 1 || typeof peerUrls[0] !== 'string') throw new BadFieldError('peerURLs', 'must hold exactly one URL');
+    if (typeof name !== 'string' || name === '') throw new BadFieldError('name', 'is required (the name in the member certificate)');
+    const clientUrls = b.clientURLs ?? b.client_urls ?? [];
+    const clientUrl = Array.isArray(clientUrls) && typeof clientUrls[0] === 'string' ? clientUrls[0] : '';
+    const member = await backend.addMember({ name, peerUrl: peerUrls[0], clientUrl, learner: bool(b, 'isLearner') || bool(b, 'is_learner') });
+    return { header: header(), member: encodeMember(member), members: backend.memberList().filter((m) => !m.removed).map(encodeMember) };
+  });
+
+  app.post('/v3/cluster/member/promote', async (request) => {
+    const member = await backend.promoteMember(memberId(body(request.body)));
+    return { header: header(), member: encodeMember(member), members: backend.memberList().filter((m) => !m.removed).map(encodeMember) };
+  });
+
+  app.post('/v3/cluster/member/remove', async (request) => {
+    await backend.removeMember(memberId(body(request.body)));
+    return { header: header(), members: backend.memberList().filter((m) => !m.removed).map(encodeMember) };
+  });
+
+  app.post('/v3/maintenance/transfer-leadership', (request, reply) => {
+    const b = body(request.body);
+    const target = int(b, 'targetID') ?? int(b, 'target_id');
+    if (target === undefined) throw new BadFieldError('targetID', 'is required');
+    backend.transferLeadership(target);
+    return reply.send({ header: header() });
+  });
+
+  app.post('/v3/watch', async (request, reply) => {
+    const create = object(body(request.body).create_request, 'create_request');
+    const key = bytes(create, 'key', 'create_request.key') ?? new Uint8Array(0);
+    const end = bytes(create, 'range_end', 'create_request.range_end');
+    guard(key, end);
+    const watcher = backend.mvcc().watch({
+      key, ...(end ? { end } : {}),
+      startRevision: int(create, 'start_revision', 'create_request.start_revision') ?? 0,
+      prevKv: bool(create, 'prev_kv', 'create_request.prev_kv'),
+      progressNotify: bool(create, 'progress_notify', 'create_request.progress_notify'),
+    });
+    reply.hijack();
+    const out = reply.raw;
+    out.writeHead(200, { 'content-type': 'application/json' });
+    out.write(`${JSON.stringify({ result: { header: header(), watch_id: int64(watcher.id), created: true } })}\n`);
+    request.raw.socket.once('close', () => watcher.cancel());
+    try {
+      for await (const response of watcher) {
+        const events = response.events.map(encodeEvent);
+        out.write(`${JSON.stringify({ result: { header: header(response.revision), watch_id: int64(watcher.id), ...compact({ events }) } })}\n`);
+      }
+    } catch (error) {
+      const compactRevision = (error as { compactRevision?: number }).compactRevision;
+      out.write(`${JSON.stringify({ result: { header: header(), watch_id: int64(watcher.id), canceled: true, ...compact({ compact_revision: compactRevision === undefined ? undefined : int64(compactRevision) }), cancel_reason: (error as Error).message } })}\n`);
+    }
+    out.end();
+  });
+}
+
+/**
+ * Coffer keeps its own records under keys that start with a zero byte; a range whose start is empty
+ * or starts with a zero byte could reach them, so client requests may not start there.
+ */
+function guard(key: Uint8Array, _end?: Uint8Array): void {
+  if (key.length === 0 || key[0] === 0 || isReservedKey(key)) {
+    throw new ForbiddenError('keys starting with a zero byte are reserved for Coffer');
+  }
+}
+
+function memberId(b: Json): number {
+  const id = int(b, 'ID') ?? int(b, 'id');
+  if (id === undefined) throw new BadFieldError('ID', 'is required');
+  return id;
+}
+
+function encodeMember(m: { id: number; name: string; peerUrl: string; clientUrl: string; learner: boolean }): Json {
+  return compact({ ID: int64(m.id), name: m.name, peerURLs: m.peerUrl ? [m.peerUrl] : [], clientURLs: m.clientUrl ? [m.clientUrl] : [], isLearner: m.learner });
+}
+
+function encodeRange(result: RangeResponse): Json {
+  return compact({ kvs: result.kvs.map(encodeKv), more: result.more, count: int64(result.count) });
+}
+
+function encodePut(result: PutResponse): Json {
+  return compact({ prev_kv: result.prevKv ? encodeKv(result.prevKv) : undefined });
+}
+
+function encodeDelete(result: DeleteRangeResponse): Json {
+  return compact({ deleted: int64(result.deleted), prev_kvs: result.prevKvs?.map(encodeKv) });
+}
+
+function encodeTxnResponse(response: TxnResponse['responses'][number]): Json {
+  switch (response.type) {
+    case 'range': return { response_range: { header: {}, ...encodeRange(response) } };
+    case 'put': return { response_put: { header: {}, ...encodePut(response) } };
+    case 'deleteRange': return { response_delete_range: { header: {}, ...encodeDelete(response) } };
+  }
+}
+
+function encodeEvent(event: WatchEvent): Json {
+  return compact({
+    type: event.type === 'delete' ? 'DELETE' : undefined,
+    kv: encodeKv(event.kv),
+    prev_kv: event.prevKv ? encodeKv(event.prevKv) : undefined,
+  });
+}
+

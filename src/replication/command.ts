@@ -1,0 +1,36 @@
+/**
+ * What a normal Raft entry carries: one write operation for the MVCC store and the id of the request
+ * that proposed it, so the proposing member can hand the result back to its caller when it applies
+ * the entry. Encoded with msgpack (bytes stay bytes). An entry with empty data is the no-op a new
+ * leader appends.
+ */
+import { Packr } from 'msgpackr';
+import type { WriteOp } from '../storage/mvcc/index.ts';
+
+export interface Command {
+  /** Unique per request across the cluster's life: `<member id>.<boot nonce>.<sequence>`. */
+  requestId: string;
+  op: WriteOp;
+}
+
+const packr = new Packr({ useRecords: false, moreTypes: false, bundleStrings: false });
+
+export function encodeCommand(command: Command): Uint8Array {
+  return packr.pack(command);
+}
+
+export class CommandDecodeError extends Error {
+  readonly code = 'E_COMMAND_DECODE';
+}
+
+/**
+ * Decodes an entry's command. A committed entry that does not decode is a bug or corruption upstream
+ * of the seal checks; the caller treats it as fatal.
+ */
+export function decodeCommand(data: Uint8Array): Command {
+  const value = packr.unpack(data) as Partial<Command> | undefined;
+  if (typeof value !== 'object' || value === null || typeof value.requestId !== 'string' || typeof value.op !== 'object') {
+    throw new CommandDecodeError(`entry of ${data.length} bytes is not a command`);
+  }
+  return value as Command;
+}

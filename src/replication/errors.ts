@@ -1,0 +1,18 @@
+/**
+ * Expected conditions of the replication layer, each with a stable code the API maps to a status:
+ * E_UNAVAILABLE (no leader, proposal dropped: retry), E_TIMEOUT (the outcome is unknown: the write may
+ * still commit), E_REMOVED (this member left the cluster), E_STOPPED (shutting down or failed),
+ * E_BAD_REQUEST (a membership request that cannot be carried out as asked).
+ */
+export type ReplicationErrorCode = 'E_UNAVAILABLE' | 'E_TIMEOUT' | 'E_REMOVED' | 'E_STOPPED' | 'E_BAD_REQUEST';
+
+export class ReplicationError extends Error {
+  override readonly name = 'ReplicationError';
+  constructor(readonly code: ReplicationErrorCode, message: string) {
+    super(message);
+  }
+}
+
+export function isReplicationError(error: unknown, code?: ReplicationErrorCode): error is ReplicationError {
+  return error instanceof ReplicationError && (code === undefined || error.code === code);
+}

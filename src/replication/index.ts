@@ -1,0 +1,10 @@
+/**
+ * replication — the Ready loop that ties the Raft core to the WAL, the MVCC store and the transport:
+ * proposals tracked to their results, linearizable reads through batched ReadIndex, membership
+ * changes with the member table kept in the store, snapshots sent as the store's logical records
+ * (re-sealed by the receiver), and WAL compaction behind the applied index.
+ * Invariants: see replica.ts — the durability order of a Ready is written there, once.
+ */
+export { Replica, type ReplicaOptions, type ReplicaStatus } from './replica.ts';
+export { ReplicationError, isReplicationError, type ReplicationErrorCode } from './errors.ts';
+export { isReservedKey, type MemberInfo } from './members.ts';

@@ -1,0 +1,573 @@
+/**
+ * One member's replica: the Raft node, its WAL and its MVCC store, driven by the Ready loop. This is
+ * the one place where Raft's host contract is honoured; the order of a Ready's steps is the
+ * durability argument of the whole system:
+ *
+ *   1. send rd.messages (Raft allows these before persistence: a leader's appends, heartbeats);
+ *   2. install rd.snapshot (store swapped, then the WAL marker), then append rd.entries and the hard
+ *      state to the WAL — one group-committed fdatasync covers them;
+ *   3. only then send rd.messagesAfterPersist (votes and append acknowledgements promise durability);
+ *   4. apply rd.committedEntries to the store in one atomic batch with the applied index;
+ *      conf changes are applied to Raft and their membership persisted first;
+ *   5. answer read states, resolve proposals, advance(rd).
+ *
+ * Batching: proposals and reads that arrive while a Ready is being handled wait in Raft and go out in
+ * the next Ready, so one fdatasync, one message and one store batch carry many of them.
+ *
+ * Invariants: the store's applied index never passes the WAL's durable commit index; an entry at or
+ * below the store's applied index is never applied to the store twice (after a snapshot install or a
+ * restart, Raft may hand it out again); a failure of the WAL or the store stops the replica for good
+ * (fail-stop), it never carries on with state it cannot trust.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { assert, type Clock, type Random, type TimerHandle } from '../base/index.ts';
+import {
+  proposalTimeoutMsDefault, readIndexRetryMs, snapshotCatchUpEntries, snapshotEveryEntries, tickMsDefault,
+} from '../config/index.ts';
+import type { Sealer } from '../crypto/index.ts';
+import {
+  CompactedError, type ConfChange, type ConfState, type Config, decodeConfChange, encodeConfChange, type Entry, type Message, type NodeId,
+  ProposalDroppedError, RawNode, raftConfigDefaults, type Ready, type Snapshot, type SoftState, UnavailableError,
+} from '../raft/index.ts';
+import {
+  checkWriteOp, type KeyValue, MvccStore, type RangeOptions, type RangeResponse, type WriteOp, type WriteResponse,
+} from '../storage/mvcc/index.ts';
+import { Wal } from '../storage/wal/index.ts';
+import { type Command, decodeCommand, encodeCommand } from './command.ts';
+import { ReplicationError } from './errors.ts';
+import { decodeMemberInfo, encodeMemberInfo, memberKey, memberRange, type MemberInfo } from './members.ts';
+import { ReadIndexBatcher } from './read-index.ts';
+import { packSnapshot, unpackSnapshot } from './snapshot-codec.ts';
+import { AppliedWaiters, KeyedWaiters } from './waiters.ts';
+
+export interface ReplicaOptions {
+  /** The member's data dir: the WAL in wal/, the store in mvcc/. */
+  dataDir: string;
+  memberId: NodeId;
+  memberName: string;
+  sealer: Sealer;
+  clock: Clock;
+  random: Random;
+  /** Hands a message to the transport. A message the transport cannot queue must be reported back. */
+  send: (message: Message) => void;
+  /** For a brand-new cluster: the initial members (ids 1..N), written as the first log entries. */
+  initialMembers?: MemberInfo[];
+  /** Raft knobs beyond the defaults (ticks, sizes). */
+  raft?: Partial<Omit<Config, 'id' | 'applied'>>;
+  tickMs?: number;
+  proposalTimeoutMs?: number;
+  /** WAL compaction: every `everyEntries` applied entries, keeping `catchUpEntries` behind. */
+  compaction?: { everyEntries: number; catchUpEntries: number };
+  /** Told when the member table changes (peers to dial, the leader's URLs). */
+  onMembersChanged?: (members: readonly MemberInfo[]) => void;
+  /** Told when the replica stops on an error it cannot recover from. */
+  onFatal?: (error: Error) => void;
+}
+
+export interface ReplicaStatus {
+  memberId: NodeId;
+  name: string;
+  leader: NodeId;
+  role: SoftState['role'];
+  term: number;
+  commitIndex: number;
+  raftIndex: number;
+  appliedIndex: number;
+  revision: number;
+  compactRevision: number;
+  /** The index of the WAL's latest snapshot (installed from the leader or taken to compact). */
+  snapshotIndex: number;
+  removed: boolean;
+}
+
+interface MembershipContext {
+  requestId: string;
+  member: MemberInfo;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export class Replica {
+  private readonly proposals: KeyedWaiters<WriteResponse>;
+  private readonly confChanges: KeyedWaiters<MemberInfo>;
+  private readonly appliedWaiters: AppliedWaiters;
+  private readonly reads: ReadIndexBatcher;
+  private readonly bootNonce = randomBytes(6).toString('hex');
+  private sequence = 0;
+  private soft: SoftState = { leader: 0, role: 'follower' };
+  private members = new Map<NodeId, MemberInfo>();
+  private ticker: TimerHandle | undefined;
+  private processing = false;
+  private stopped: ReplicationError | undefined;
+  private removed = false;
+  private idle: Promise<void> = Promise.resolve();
+  private lastSnapshotIndex: number;
+
+  private constructor(
+    private readonly options: ReplicaOptions,
+    private readonly raw: RawNode,
+    private readonly wal: Wal,
+    private store: MvccStore,
+  ) {
+    this.proposals = new KeyedWaiters(options.clock, 'proposal');
+    this.confChanges = new KeyedWaiters(options.clock, 'membership change');
+    this.appliedWaiters = new AppliedWaiters(options.clock);
+    this.reads = new ReadIndexBatcher({ requestReadIndex: (ctx) => this.raw.readIndex(ctx) }, options.clock, readIndexRetryMs);
+    this.lastSnapshotIndex = wal.snapshot().metadata.index;
+  }
+
+  /** Opens (or bootstraps) the replica and starts its clock. */
+  static async open(options: ReplicaOptions): Promise<Replica> {
+    const walDir = join(options.dataDir, 'wal');
+    const storeDir = join(options.dataDir, 'mvcc');
+    await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
+    await recoverStoreSwap(options.dataDir);
+    const initialVoters = (options.initialMembers ?? []).map((m) => m.id).sort((a, b) => a - b);
+    const wal = await Wal.open({
+      dir: walDir,
+      sealer: options.sealer,
+      storeId: `${options.memberName}/wal`,
+      initialConfState: { voters: initialVoters, learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false },
+      raftErrors: {
+        compacted: (index, first) => new CompactedError(index, first),
+        unavailable: (index, last) => new UnavailableError(index, last),
+      },
+    });
+    let store: MvccStore | undefined;
+    try {
+      store = await MvccStore.open({ dir: storeDir, sealer: options.sealer, storeId: `${options.memberName}/mvcc`, clock: options.clock, sync: true });
+      if (wal.lastIndex() === 0 && wal.initialState().hardState.term === 0 && options.initialMembers !== undefined) {
+        await bootstrapLog(wal, options.initialMembers);
+      }
+      const { hardState } = wal.initialState();
+      const snapshotIndex = wal.snapshot().metadata.index;
+      // After a crash between a store swap and its WAL marker the store can be ahead of the log;
+      // Raft then hands out entries the store already holds, which apply() skips.
+      const applied = Math.max(snapshotIndex, Math.min(store.appliedIndex(), hardState.commit));
+      if (store.appliedIndex() < snapshotIndex) {
+        throw new ReplicationError('E_STOPPED', `store applied index ${store.appliedIndex()} is behind the WAL snapshot at ${snapshotIndex}; the data dir is damaged`);
+      }
+      const raw = new RawNode({ ...raftConfigDefaults, ...options.raft, id: options.memberId, applied }, wal, options.random);
+      const replica = new Replica(options, raw, wal, store);
+      await replica.loadMembers();
+      replica.startTicking();
+      replica.kick();
+      return replica;
+    } catch (error) {
+      await store?.close();
+      await wal.close();
+      throw error;
+    }
+  }
+
+  // ── Writes ─────────────────────────────────────────────────────────────────────────────────────
+
+  /** Replicates one write and resolves with its result once this member applied it. */
+  async propose(op: WriteOp): Promise<WriteResponse> {
+    this.checkServing();
+    checkWriteOp(op);
+    const command: Command = { requestId: this.nextRequestId(), op };
+    const result = this.proposals.wait(command.requestId, this.proposalTimeoutMs());
+    try {
+      this.raw.propose(encodeCommand(command));
+    } catch (error) {
+      this.proposals.reject(command.requestId, unavailable(error));
+    }
+    this.kick();
+    return result;
+  }
+
+  // ── Reads ──────────────────────────────────────────────────────────────────────────────────────
+
+  /** Waits until this member has applied everything committed before the call (ReadIndex). */
+  async linearizableBarrier(): Promise<void> {
+    this.checkServing();
+    const timeoutMs = this.proposalTimeoutMs();
+    const readIndexPromise = this.reads.readIndex(timeoutMs);
+    this.kick();
+    const readIndex = await readIndexPromise;
+    await this.appliedWaiters.wait(readIndex, this.store.appliedIndex(), timeoutMs);
+  }
+
+  async range(key: Uint8Array, end: Uint8Array | undefined, options: RangeOptions & { linearizable: boolean }): Promise<RangeResponse> {
+    if (options.linearizable) await this.linearizableBarrier();
+    else this.checkServing();
+    const { revision, limit, keysOnly, countOnly } = options;
+    return this.store.range(key, end, { revision, limit, keysOnly, countOnly });
+  }
+
+  /** The store, for watches and hashes; reads through it are serializable. */
+  mvcc(): MvccStore {
+    return this.store;
+  }
+
+  // ── Membership and leadership ──────────────────────────────────────────────────────────────────
+
+  memberList(): MemberInfo[] {
+    return [...this.members.values()].sort((a, b) => a.id - b.id);
+  }
+
+  async addMember(request: { name: string; peerUrl: string; clientUrl: string; learner: boolean }): Promise<MemberInfo> {
+    await this.linearizableBarrier();
+    const all = this.memberList();
+    if (all.some((m) => !m.removed && m.name === request.name)) {
+      throw new ReplicationError('E_BAD_REQUEST', `a member named ${JSON.stringify(request.name)} already exists`);
+    }
+    // Ids are never reused: one past every id ever given, removed members included.
+    const id = all.reduce((max, m) => Math.max(max, m.id), 0) + 1;
+    const member: MemberInfo = { id, name: request.name, peerUrl: request.peerUrl, clientUrl: request.clientUrl, learner: request.learner, removed: false };
+    return this.changeMembership({ type: request.learner ? 'addLearner' : 'addNode', nodeId: id }, member);
+  }
+
+  async promoteMember(id: NodeId): Promise<MemberInfo> {
+    await this.linearizableBarrier();
+    const member = this.members.get(id);
+    if (member === undefined || member.removed) throw new ReplicationError('E_BAD_REQUEST', `member ${id} does not exist`);
+    if (!member.learner) throw new ReplicationError('E_BAD_REQUEST', `member ${id} (${member.name}) is already a voter`);
+    const progress = this.raw.status().progress?.get(id);
+    const commit = this.raw.status().hardState.commit;
+    // A learner far behind would stall commits the moment it votes; as etcd, promote only a caught-up one.
+    if (progress !== undefined && progress.match < commit * promoteMatchFraction) {
+      throw new ReplicationError('E_BAD_REQUEST', `learner ${id} (${member.name}) has ${progress.match} of ${commit} entries; promote it once it caught up`);
+    }
+    return this.changeMembership({ type: 'addNode', nodeId: id }, { ...member, learner: false });
+  }
+
+  async removeMember(id: NodeId): Promise<MemberInfo> {
+    await this.linearizableBarrier();
+    const member = this.members.get(id);
+    if (member === undefined || member.removed) throw new ReplicationError('E_BAD_REQUEST', `member ${id} does not exist`);
+    return this.changeMembership({ type: 'removeNode', nodeId: id }, { ...member, removed: true });
+  }
+
+  /**
+   * Records this member's own URLs in the member table (the bootstrap entries carry names only). It
+   * is a conf change that keeps the membership as it is and carries the new record, so every member
+   * updates its table at the same log index.
+   */
+  async publishSelf(urls: { peerUrl: string; clientUrl: string }): Promise<MemberInfo> {
+    await this.linearizableBarrier();
+    const self = this.members.get(this.options.memberId);
+    if (self === undefined) throw new ReplicationError('E_BAD_REQUEST', `member ${this.options.memberId} is not in the member table yet`);
+    if (self.peerUrl === urls.peerUrl && self.clientUrl === urls.clientUrl) return self;
+    return this.changeMembership({ type: self.learner ? 'addLearner' : 'addNode', nodeId: self.id }, { ...self, ...urls });
+  }
+
+  transferLeadership(to: NodeId): void {
+    this.checkServing();
+    if (!this.members.has(to)) throw new ReplicationError('E_BAD_REQUEST', `member ${to} does not exist`);
+    this.raw.transferLeader(to);
+    this.kick();
+  }
+
+  // ── Transport ──────────────────────────────────────────────────────────────────────────────────
+
+  /** A message from a peer. */
+  receive(message: Message): void {
+    if (this.stopped) return;
+    this.raw.step(message);
+    this.kick();
+  }
+
+  /** The transport could not deliver to `id`. */
+  reportUnreachable(id: NodeId, message?: Message): void {
+    if (this.stopped) return;
+    this.raw.reportUnreachable(id);
+    if (message?.type === 'snap') this.raw.reportSnapshot(id, false);
+    this.kick();
+  }
+
+  // ── Status and life cycle ──────────────────────────────────────────────────────────────────────
+
+  status(): ReplicaStatus {
+    const status = this.raw.status();
+    return {
+      memberId: this.options.memberId,
+      name: this.options.memberName,
+      leader: status.softState.leader,
+      role: status.softState.role,
+      term: status.hardState.term,
+      commitIndex: status.hardState.commit,
+      raftIndex: this.wal.lastIndex(),
+      appliedIndex: this.store.appliedIndex(),
+      revision: this.store.currentRevision(),
+      compactRevision: this.store.compactRevision(),
+      snapshotIndex: this.lastSnapshotIndex,
+      removed: this.removed,
+    };
+  }
+
+  /** False once the replica stopped (shutdown or a fatal error). */
+  isServing(): boolean {
+    return this.stopped === undefined;
+  }
+
+  leaderMember(): MemberInfo | undefined {
+    return this.members.get(this.soft.leader);
+  }
+
+  /** Stops ticking, lets the Ready being handled finish, fails waiters, closes the WAL and store. */
+  async close(): Promise<void> {
+    if (this.stopped === undefined) this.stopped = new ReplicationError('E_STOPPED', 'the member is shutting down');
+    this.ticker?.cancel();
+    await this.idle;
+    this.failWaiters(this.stopped);
+    await this.store.close();
+    await this.wal.close();
+  }
+
+  // ── The Ready loop ─────────────────────────────────────────────────────────────────────────────
+
+  /** Schedules the loop; work that arrives meanwhile joins the next Ready (batching). */
+  private kick(): void {
+    if (this.processing || this.stopped) return;
+    this.processing = true;
+    this.idle = new Promise<void>((resolve) => {
+      setImmediate(() => {
+        void this.drain().finally(() => {
+          this.processing = false;
+          resolve();
+          if (!this.stopped && this.raw.hasReady()) this.kick();
+        });
+      });
+    });
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (!this.stopped && this.raw.hasReady()) {
+        const rd = this.raw.ready();
+        await this.handle(rd);
+        this.raw.advance(rd);
+        await this.maybeCompactLog();
+      }
+    } catch (error) {
+      this.fail(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  private async handle(rd: Ready): Promise<void> {
+    if (rd.softState) this.soft = rd.softState;
+    for (const m of rd.messages) this.sendMessage(m);
+    if (rd.snapshot) await this.installSnapshot(rd.snapshot);
+    const durable: Promise<unknown>[] = [];
+    if (rd.entries.length > 0) durable.push(this.wal.append(rd.entries));
+    if (rd.hardState) durable.push(this.wal.setHardState(rd.hardState));
+    await Promise.all(durable);
+    for (const m of rd.messagesAfterPersist) this.sendMessage(m);
+    if (rd.committedEntries.length > 0) await this.apply(rd.committedEntries);
+    for (const rs of rd.readStates) this.reads.answered(rs.requestCtx, rs.index);
+  }
+
+  private async apply(entries: readonly Entry[]): Promise<void> {
+    const storeApplied = this.store.appliedIndex();
+    const ops: WriteOp[] = [];
+    const owners: (string | undefined)[] = [];
+    const membershipDone: MembershipContext[] = [];
+    for (const entry of entries) {
+      if (entry.type === 'confChange') {
+        const cc = decodeConfChange(entry.data);
+        const confState = this.raw.applyConfChange(cc);
+        await this.wal.setConfState(confState);
+        const context = decodeMembershipContext(cc);
+        if (context !== undefined && entry.index > storeApplied) {
+          ops.push({ type: 'put', key: memberKey(context.member.id), value: encodeMemberInfo(context.member) });
+          owners.push(undefined);
+          membershipDone.push(context);
+        }
+        this.applyMembership(cc, confState, context?.member);
+      } else if (entry.data.length > 0 && entry.index > storeApplied) {
+        const command = decodeCommand(entry.data);
+        ops.push(command.op);
+        owners.push(command.requestId);
+      }
+    }
+    const lastIndex = entries[entries.length - 1]!.index;
+    if (lastIndex > storeApplied) {
+      const results = await this.store.applyBatch(lastIndex, ops);
+      assert(results.length === ops.length, 'one apply result per operation');
+      results.forEach((result, i) => {
+        const owner = owners[i];
+        if (owner === undefined) return;
+        if (result.ok) this.proposals.resolve(owner, result.response);
+        else this.proposals.reject(owner, result.error);
+      });
+    }
+    for (const context of membershipDone) this.confChanges.resolve(context.requestId, context.member);
+    this.appliedWaiters.applied(this.store.appliedIndex());
+  }
+
+  private applyMembership(cc: ConfChange, confState: ConfState, member: MemberInfo | undefined): void {
+    if (member !== undefined) this.members.set(member.id, member);
+    else if (cc.type === 'removeNode') {
+      const known = this.members.get(cc.nodeId);
+      if (known) this.members.set(cc.nodeId, { ...known, removed: true });
+    }
+    const self = this.options.memberId;
+    if (cc.type === 'removeNode' && cc.nodeId === self) this.removed = true;
+    assert(!confState.voters.includes(self) || !this.removed, 'a removed member is not a voter');
+    this.options.onMembersChanged?.(this.memberList());
+  }
+
+  private async installSnapshot(snapshot: Snapshot): Promise<void> {
+    const incoming = join(this.options.dataDir, 'mvcc.incoming');
+    const current = join(this.options.dataDir, 'mvcc');
+    const old = join(this.options.dataDir, 'mvcc.old');
+    await rm(incoming, { recursive: true, force: true });
+    const storeOptions = { sealer: this.options.sealer, storeId: `${this.options.memberName}/mvcc`, clock: this.options.clock, sync: true };
+    const imported = await MvccStore.importSnapshot({ ...storeOptions, dir: incoming, records: unpackSnapshot(snapshot.data) });
+    await imported.close();
+    await this.store.close();
+    // The swap: a crash leaves mvcc.old and/or mvcc.incoming, which open() resolves (recoverStoreSwap).
+    await rename(current, old);
+    await rename(incoming, current);
+    await rm(old, { recursive: true, force: true });
+    this.store = await MvccStore.open({ ...storeOptions, dir: current });
+    // The WAL keeps only the metadata: the store is the snapshot's state.
+    await this.wal.saveSnapshot({ metadata: snapshot.metadata, data: new Uint8Array(0) });
+    this.lastSnapshotIndex = snapshot.metadata.index;
+    await this.loadMembers();
+    this.options.onMembersChanged?.(this.memberList());
+    this.appliedWaiters.applied(this.store.appliedIndex());
+  }
+
+  /** Compacts the WAL behind the applied index, keeping snapshotCatchUpEntries for slow followers. */
+  private async maybeCompactLog(): Promise<void> {
+    const { everyEntries, catchUpEntries } = this.options.compaction ?? { everyEntries: snapshotEveryEntries, catchUpEntries: snapshotCatchUpEntries };
+    const applied = this.store.appliedIndex();
+    if (applied - this.lastSnapshotIndex < everyEntries + catchUpEntries) return;
+    const index = applied - catchUpEntries;
+    const confState = this.raw.status().confState;
+    await this.wal.saveSnapshot({ metadata: { index, term: this.wal.term(index), confState }, data: new Uint8Array(0) });
+    this.lastSnapshotIndex = index;
+  }
+
+  private sendMessage(message: Message): void {
+    if (message.type !== 'snap') {
+      this.options.send(message);
+      return;
+    }
+    // The WAL's snapshot holds metadata only: the data is the store as of now (applied >= the
+    // snapshot's index), which the follower imports and then skips the entries it already holds.
+    void packSnapshot(this.store.exportSnapshot()).then(
+      (data) => {
+        const snapshot = message.snapshot;
+        assert(snapshot !== undefined, 'a snap message carries a snapshot');
+        this.options.send({ ...message, snapshot: { ...snapshot, data } });
+        if (!this.stopped) this.raw.reportSnapshot(message.to, true);
+      },
+      () => {
+        if (!this.stopped) this.raw.reportSnapshot(message.to, false);
+      },
+    ).finally(() => this.kick());
+  }
+
+  private startTicking(): void {
+    const tickMs = this.options.tickMs ?? tickMsDefault;
+    const tick = () => {
+      if (this.stopped) return;
+      this.raw.tick();
+      this.reads.tick();
+      this.kick();
+      this.ticker = this.options.clock.setTimer(tickMs, tick);
+    };
+    this.ticker = this.options.clock.setTimer(tickMs, tick);
+  }
+
+  private async changeMembership(cc: ConfChange, member: MemberInfo): Promise<MemberInfo> {
+    this.checkServing();
+    const requestId = this.nextRequestId();
+    const done = this.confChanges.wait(requestId, this.proposalTimeoutMs());
+    const context: MembershipContext = { requestId, member };
+    try {
+      this.raw.proposeConfChange({ ...cc, context: encoder.encode(JSON.stringify(context)) });
+    } catch (error) {
+      this.confChanges.reject(requestId, unavailable(error));
+    }
+    this.kick();
+    return done;
+  }
+
+  private async loadMembers(): Promise<void> {
+    const { kvs } = await this.store.range(memberRange.key, memberRange.end);
+    this.members = new Map(kvs.map((kv: KeyValue) => {
+      const info = decodeMemberInfo(kv.value);
+      return [info.id, info] as const;
+    }));
+    const self = this.members.get(this.options.memberId);
+    this.removed = self?.removed === true;
+  }
+
+  private nextRequestId(): string {
+    return `${this.options.memberId}.${this.bootNonce}.${this.sequence++}`;
+  }
+
+  private proposalTimeoutMs(): number {
+    return this.options.proposalTimeoutMs ?? proposalTimeoutMsDefault;
+  }
+
+  private checkServing(): void {
+    if (this.stopped) throw this.stopped;
+    if (this.removed) throw new ReplicationError('E_REMOVED', `member ${this.options.memberName} was removed from the cluster`);
+  }
+
+  private fail(error: Error): void {
+    if (this.stopped) return;
+    this.stopped = new ReplicationError('E_STOPPED', `the member stopped: ${error.message}`);
+    this.ticker?.cancel();
+    this.failWaiters(this.stopped);
+    this.options.onFatal?.(error);
+  }
+
+  private failWaiters(error: ReplicationError): void {
+    this.proposals.rejectAll(error);
+    this.confChanges.rejectAll(error);
+    this.appliedWaiters.rejectAll(error);
+    this.reads.rejectAll(error);
+  }
+}
+
+/** A learner is promoted only when it holds at least this fraction of the leader's committed log. */
+const promoteMatchFraction = 0.9;
+
+function unavailable(error: unknown): Error {
+  if (error instanceof ProposalDroppedError) return new ReplicationError('E_UNAVAILABLE', `proposal not accepted: ${error.message}`);
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+function decodeMembershipContext(cc: ConfChange): MembershipContext | undefined {
+  if (cc.context === undefined || cc.context.length === 0) return undefined;
+  return JSON.parse(decoder.decode(cc.context)) as MembershipContext;
+}
+
+/**
+ * A new cluster's log starts with one committed conf change per initial member, the same on every
+ * initial member (as etcd bootstraps): applying them writes the member table into the store.
+ */
+async function bootstrapLog(wal: Wal, members: readonly MemberInfo[]): Promise<void> {
+  const entries: Entry[] = members.map((member, i) => ({
+    index: i + 1,
+    term: 1,
+    type: 'confChange',
+    data: encodeConfChange({
+      type: 'addNode',
+      nodeId: member.id,
+      context: encoder.encode(JSON.stringify({ requestId: `bootstrap.${member.id}`, member } satisfies MembershipContext)),
+    }),
+  }));
+  await wal.append(entries);
+  await wal.setHardState({ term: 1, vote: 0, commit: entries.length });
+}
+
+/** Finishes or undoes a store swap a crash interrupted (see installSnapshot). */
+async function recoverStoreSwap(dataDir: string): Promise<void> {
+  const current = join(dataDir, 'mvcc');
+  const old = join(dataDir, 'mvcc.old');
+  if (!existsSync(current) && existsSync(old)) await rename(old, current);
+  await rm(old, { recursive: true, force: true });
+  await rm(join(dataDir, 'mvcc.incoming'), { recursive: true, force: true });
+}

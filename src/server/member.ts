@@ -1,0 +1,197 @@
+/**
+ * One running member: unseal → identity → TLS → replica → peer links and listener → client API.
+ * This file is the composition root of a member; it is the only place that listens on sockets.
+ * Shutdown runs in reverse: stop accepting client requests and let in-flight ones finish, close peer
+ * connections, stop the replica (the Ready being handled completes), close WAL, store and keyring.
+ */
+import { randomInt } from 'node:crypto';
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Server as TlsServer } from 'node:tls';
+import type { FastifyInstance } from 'fastify';
+import { buildClientApi, identifyByCertificate, type KvBackend } from '../api/index.ts';
+import { realClock, seededRandom, type TimerHandle } from '../base/index.ts';
+import { publishRetryMs, type ServerConfig } from '../config/index.ts';
+import type { Keyring } from '../crypto/index.ts';
+import { acceptPeer, TlsReloader } from '../pki/index.ts';
+import type { Message } from '../raft/index.ts';
+import { type MemberInfo, Replica } from '../replication/index.ts';
+import { PeerLink, PeerListener } from '../transport/index.ts';
+import { loadOrCreateIdentity, type MemberIdentity } from './member-identity.ts';
+import { unseal } from './unseal.ts';
+
+export interface RunningMember {
+  identity: MemberIdentity;
+  app: FastifyInstance;
+  stop(): Promise<void>;
+  /** Resolves with the error that stopped the replica, if one ever does. */
+  fatal: Promise<Error>;
+}
+
+export async function startMember(config: ServerConfig, env: Readonly<Record<string, string | undefined>>): Promise<RunningMember> {
+  const keyring = await unseal(config.dataDir, config.unseal, env);
+  const stack: Array<() => Promise<void> | void> = [() => keyring.close()];
+  try {
+    return await compose(config, keyring, stack);
+  } catch (error) {
+    for (const undo of stack.reverse()) await undo();
+    throw error;
+  }
+}
+
+async function compose(config: ServerConfig, keyring: Keyring, stack: Array<() => Promise<void> | void>): Promise<RunningMember> {
+  const { identity } = await loadOrCreateIdentity(config, keyring);
+  const tls = await TlsReloader.open({ cert: config.cert, key: config.key, ca: config.cacert, ...(config.crl ? { crl: config.crl } : {}) });
+  tls.watch();
+  stack.push(() => tls.close());
+
+  // The client API is built last (it needs the replica), but its logger is the member's logger.
+  let app: FastifyInstance | undefined;
+  const log = {
+    info: (fields: object, message: string) => app?.log.info(fields, message),
+    warn: (fields: object, message: string) => app?.log.warn(fields, message),
+    fatal: (fields: object, message: string) => {
+      if (app) app.log.fatal(fields, message);
+      else process.stderr.write(`${message}: ${JSON.stringify(fields)}\n`);
+    },
+  };
+  tls.on('reloadFailed', (error) => log.warn({ reason: error.message }, 'TLS material reload failed; keeping the previous certificates'));
+  tls.on('reloaded', (material) => log.info({ serial: material.serial }, 'TLS material reloaded'));
+
+  // Peers: dial by the URL this member's --initial-cluster gives for a name (it may be a proxy),
+  // else by the URL the member table holds.
+  const links = new Map<number, PeerLink>();
+  const flagUrl = (name: string) => config.initialCluster.find((m) => m.name === name)?.peerUrl;
+  const random = seededRandom(randomInt(2 ** 31));
+  let replica: Replica | undefined;
+  const link = (id: number, name: string, url: string) => {
+    if (id === identity.memberId || links.has(id) || url === '') return;
+    links.set(id, new PeerLink({
+      peer: { id, name, url },
+      hello: { kind: 'hello', clusterId: identity.clusterId, member: config.name, memberId: identity.memberId },
+      tlsOptions: (expectedMember) => tls.clientOptions({ expectedMember }),
+      clock: realClock,
+      random,
+      onDrop: (message: Message) => replica?.reportUnreachable(message.to, message),
+    }));
+  };
+  const syncLinks = (members: readonly MemberInfo[]) => {
+    for (const m of members) {
+      if (m.removed) {
+        links.get(m.id)?.close();
+        links.delete(m.id);
+      } else link(m.id, m.name, flagUrl(m.name) ?? m.peerUrl);
+    }
+  };
+  stack.push(() => { for (const l of links.values()) l.close(); });
+
+  let reportFatal: (error: Error) => void = () => undefined;
+  const fatal = new Promise<Error>((resolve) => { reportFatal = resolve; });
+  const initialMembers: MemberInfo[] | undefined = config.join ? undefined : config.initialCluster.map((m, i) => ({
+    // Identical on every initial member (their first log entries must match): names only, no URLs.
+    id: i + 1, name: m.name, peerUrl: '', clientUrl: '', learner: false, removed: false,
+  }));
+  replica = await Replica.open({
+    dataDir: config.dataDir,
+    memberId: identity.memberId,
+    memberName: config.name,
+    sealer: keyring,
+    clock: realClock,
+    random,
+    tickMs: config.tickMs,
+    send: (message) => {
+      const peer = links.get(message.to);
+      if (peer) peer.send(message);
+      else replica?.reportUnreachable(message.to, message);
+    },
+    ...(initialMembers ? { initialMembers } : {}),
+    onMembersChanged: syncLinks,
+    onFatal: (error) => {
+      log.fatal({ reason: error.message }, 'the replica stopped');
+      reportFatal(error);
+    },
+  });
+  const running = replica;
+  stack.push(() => running.close());
+  syncLinks(initialMembers ?? []);
+  syncLinks(running.memberList());
+
+  const listener = new PeerListener({
+    clusterId: identity.clusterId,
+    tlsOptions: tls.serverOptions(),
+    acceptPeer,
+    knowsMember: (id, name) => {
+      const known = running.memberList().find((m) => m.id === id);
+      // Before a joining member has the table, it trusts its --initial-cluster names (the certificate
+      // already proved the name).
+      return known !== undefined ? known.name === name && !known.removed : flagUrl(name) !== undefined;
+    },
+    onPeer: (id, name) => link(id, name, flagUrl(name) ?? running.memberList().find((m) => m.id === id)?.peerUrl ?? ''),
+    onMessage: (message) => running.receive(message),
+    onRefused: (reason) => log.warn({ reason }, 'peer connection refused'),
+    clock: realClock,
+  });
+  tls.attach(listener.server);
+  await listener.listen(config.listenPeer.hostname, Number(config.listenPeer.port));
+  stack.push(() => listener.close());
+
+  const backend: KvBackend = {
+    clusterId: identity.clusterId,
+    propose: (op) => running.propose(op),
+    range: (key, end, options) => running.range(key, end, options),
+    linearizableBarrier: () => running.linearizableBarrier(),
+    mvcc: () => running.mvcc(),
+    status: () => running.status(),
+    memberList: () => running.memberList(),
+    addMember: (request) => running.addMember(request),
+    promoteMember: (id) => running.promoteMember(id),
+    removeMember: (id) => running.removeMember(id),
+    isServing: () => running.isServing(),
+    transferLeadership: (id) => running.transferLeadership(id),
+    dbSizeBytes: () => directoryBytes(config.dataDir),
+  };
+  app = buildClientApi({
+    backend,
+    identify: identifyByCertificate,
+    server: { logger: { level: config.logLevel }, https: tls.serverOptions() },
+  });
+  const api = app;
+  stack.push(() => api.close());
+  await app.listen({ host: config.listenClient.hostname, port: Number(config.listenClient.port) });
+  tls.attach(app.server as unknown as TlsServer);
+  log.info({ member: config.name, id: identity.memberId, cluster: identity.clusterId }, 'member started');
+  publishUntilDone(running, { peerUrl: config.advertisePeer.href, clientUrl: config.advertiseClient.href }, stack);
+
+  return {
+    identity,
+    app,
+    fatal,
+    stop: async () => {
+      for (const undo of stack.splice(0).reverse()) await undo();
+    },
+  };
+}
+
+/** Publishes the member's URLs once a leader can take it, retrying until it is recorded or the member stops. */
+function publishUntilDone(replica: Replica, urls: { peerUrl: string; clientUrl: string }, stack: Array<() => Promise<void> | void>): void {
+  let timer: TimerHandle | undefined;
+  const attempt = () => {
+    timer = undefined;
+    if (!replica.isServing()) return;
+    replica.publishSelf(urls).catch(() => {
+      if (replica.isServing()) timer = realClock.setTimer(publishRetryMs, attempt);
+    });
+  };
+  stack.push(() => timer?.cancel());
+  attempt();
+}
+
+async function directoryBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) total += await directoryBytes(path);
+    else if (entry.isFile()) total += (await stat(path)).size;
+  }
+  return total;
+}

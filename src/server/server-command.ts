@@ -1,0 +1,61 @@
+/**
+ * `coffer server`: flags (or a YAML file with the same keys, flags winning) → a validated
+ * ServerConfig → a running member, until SIGTERM or SIGINT (graceful stop) or a fatal replica error.
+ * SIGHUP reloads the TLS material (it is also watched on disk).
+ */
+import { readFile } from 'node:fs/promises';
+import { Command } from 'commander';
+import { parse as parseYaml } from 'yaml';
+import { parseServerConfig, type RawServerConfig, ServerConfigError } from '../config/index.ts';
+import { startMember } from './member.ts';
+
+export function serverCommand(): Command {
+  return new Command('server')
+    .description('run a Coffer member')
+    .option('--config <file>', 'YAML file with the settings below (camelCase keys); flags win')
+    .option('--name <name>', 'member name (as in its certificate)')
+    .option('--data-dir <dir>', 'the member\'s data directory')
+    .option('--listen-client <url>', 'client API URL, https://host:port')
+    .option('--listen-peer <url>', 'peer URL, https://host:port')
+    .option('--advertise-client <url>', 'client URL other members and clients use (default: --listen-client)')
+    .option('--advertise-peer <url>', 'peer URL other members use (default: --listen-peer)')
+    .option('--initial-cluster <list>', 'name=https://host:port,… of the initial members')
+    .option('--initial-cluster-token <token>', 'keeps clusters with the same member names apart')
+    .option('--join', 'join an existing cluster (after `coffer member add`)')
+    .option('--member-id <id>', 'with --join: the id `coffer member add` printed')
+    .option('--cluster-id <id>', 'with --join: the cluster id `coffer member add` printed')
+    .option('--cert <file>', 'member certificate')
+    .option('--key <file>', 'member key')
+    .option('--cacert <file>', 'CA certificate')
+    .option('--crl <file>', 'CRL')
+    .option('--policies <dir>', 'default policies loaded at the first start')
+    .option('--unseal-key-file <file>', 'unseal with a 32-byte key file (mode 0600)')
+    .option('--passphrase-file <file>', 'unseal with a passphrase (argon2id)')
+    .option('--kms-socket <path>', 'unseal through a KMS plugin')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
+    .option('--tick-ms <ms>', 'Raft tick length in milliseconds (default 100)')
+    .action(async (flags: RawServerConfig & { config?: string }) => {
+      const fromFile = flags.config === undefined ? {} : await readConfigFile(flags.config);
+      const { config: _file, ...fromFlags } = flags;
+      const config = parseServerConfig({ ...fromFile, ...fromFlags }, process.env);
+      const member = await startMember(config, process.env);
+      process.stdout.write(`coffer: member ${config.name} (id ${member.identity.memberId}, cluster ${member.identity.clusterId}) serving ` +
+        `clients on ${config.listenClient.href} and peers on ${config.listenPeer.href}\n`);
+      let stopping = false;
+      const stop = async (code: number) => {
+        if (stopping) return;
+        stopping = true;
+        await member.stop();
+        process.exit(code);
+      };
+      process.on('SIGTERM', () => void stop(0));
+      process.on('SIGINT', () => void stop(0));
+      void member.fatal.then(() => stop(70));
+    });
+}
+
+async function readConfigFile(path: string): Promise<RawServerConfig> {
+  const parsed = parseYaml(await readFile(path, 'utf8')) as unknown;
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ServerConfigError('config', `${path} is not a YAML mapping`);
+  return Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, typeof v === 'boolean' ? v : String(v)]));
+}

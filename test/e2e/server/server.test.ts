@@ -1,0 +1,130 @@
+// `coffer server` as users run it: a real process, real certificates, real disk.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { request } from 'node:https';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createKeyFile } from '../../../src/crypto/index.ts';
+import { bootstrapCa, caLayout } from '../../../src/pki/index.ts';
+
+const repo = fileURLToPath(new URL('../../../', import.meta.url));
+let dir: string;
+let certs: ReturnType<typeof caLayout>;
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'coffer-server-'));
+  certs = caLayout(join(dir, 'certs'));
+  await bootstrapCa({ dir: certs.dir, members: ['m1'], hosts: ['127.0.0.1'], admin: 'admin', p12Password: 'test' });
+  await createKeyFile(join(dir, 'unseal.key'));
+});
+
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  return port;
+}
+
+interface Member { child: ChildProcess; clientUrl: string; output: () => string }
+
+async function startServer(extra: string[] = [], unseal = ['--unseal-key-file', join(dir, 'unseal.key')]): Promise<Member> {
+  const clientPort = await freePort();
+  const peerPort = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server/coffer.ts', 'server',
+    '--name', 'm1', '--data-dir', join(dir, 'data'),
+    '--listen-client', `https://127.0.0.1:${clientPort}`, '--listen-peer', `https://127.0.0.1:${peerPort}`,
+    '--cert', certs.memberCert('m1'), '--key', certs.memberKey('m1'), '--cacert', certs.caCert, '--crl', certs.crl,
+    '--log-level', 'warn', '--tick-ms', '20', ...unseal, ...extra], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  return { child, clientUrl: `https://127.0.0.1:${clientPort}`, output: () => output };
+}
+
+async function call(member: Member, path: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+  const [ca, cert, key] = await Promise.all([readFile(certs.caCert), readFile(certs.clientCert('admin')), readFile(certs.clientKey('admin'))]);
+  return new Promise((resolve, reject) => {
+    const req = request(`${member.clientUrl}${path}`, { method: 'POST', ca, cert, key }, (res) => {
+      let text = '';
+      res.on('data', (chunk: Buffer) => { text += chunk.toString(); });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown> }));
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
+/** Waits for the member to print its serving line, then for it to have a leader. */
+async function ready(member: Member): Promise<void> {
+  while (!member.output().includes('serving clients')) {
+    if (member.child.exitCode !== null) throw new Error(`server exited: ${member.output()}`);
+    await once(member.child.stdout!, 'data');
+  }
+  for (;;) {
+    const status = await call(member, '/v3/maintenance/status', {});
+    if (status.body.leader !== undefined && status.body.leader !== '0') return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+
+test('a member serves, stops cleanly on SIGTERM, and keeps its data sealed across a restart', async () => {
+  const first = await startServer();
+  await ready(first);
+  const put = await call(first, '/v3/kv/put', { key: b64('durable'), value: b64('marker-7f3a9c') });
+  assert.equal(put.status, 200);
+  first.child.kill('SIGTERM');
+  const [code] = await once(first.child, 'exit') as [number | null];
+  assert.equal(code, 0, `graceful stop exits 0; output: ${first.output()}`);
+
+  // Nothing on disk holds the value in the clear.
+  const files: string[] = [];
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await readdir(d, { withFileTypes: true })) {
+      if (e.isDirectory()) await walk(join(d, e.name)); else files.push(join(d, e.name));
+    }
+  };
+  await walk(join(dir, 'data'));
+  for (const file of files) {
+    const bytes = await readFile(file);
+    for (const needle of ['marker-7f3a9c', b64('marker-7f3a9c'), Buffer.from('marker-7f3a9c').toString('hex'), 'durable']) {
+      assert.equal(bytes.includes(Buffer.from(needle)), false, `${needle} found in ${file}`);
+    }
+  }
+
+  const second = await startServer();
+  await ready(second);
+  const read = await call(second, '/v3/kv/range', { key: b64('durable') });
+  assert.equal((read.body.kvs as Array<{ value: string }>)[0]?.value, b64('marker-7f3a9c'));
+  second.child.kill('SIGTERM');
+  await once(second.child, 'exit');
+});
+
+test('a wrong unseal key is one clear error and the member does not start', async () => {
+  const wrong = join(dir, 'wrong.key');
+  await createKeyFile(wrong);
+  const member = await startServer([], ['--unseal-key-file', wrong]);
+  const [code] = await once(member.child, 'exit') as [number | null];
+  assert.notEqual(code, 0);
+  const lines = member.output().trim().split('\n');
+  assert.equal(lines.length, 1, `one line: ${member.output()}`);
+  assert.match(lines[0] ?? '', /cannot unseal/);
+});
+
+test('bad flags are refused with one line naming the flag', async () => {
+  const member = await startServer(['--listen-peer', 'http://127.0.0.1:1']);
+  const [code] = await once(member.child, 'exit') as [number | null];
+  assert.notEqual(code, 0);
+  assert.match(member.output(), /listenPeer: "http:\/\/127\.0\.0\.1:1" must be https:\/\/host:port/);
+});

@@ -1,0 +1,130 @@
+// The KV API through app.inject() over a real single-member replica (real WAL, store and keyring).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import type { FastifyInstance } from 'fastify';
+import { buildClientApi, type KvBackend } from '../../../src/api/index.ts';
+import { InProcessCluster } from '../replication/harness.ts';
+
+let cluster: InProcessCluster;
+let app: FastifyInstance;
+const admin = { user: 'admin', groups: ['system:masters'], kind: 'client' as const };
+const viewer = { user: 'viewer', groups: ['viewers'], kind: 'client' as const };
+
+before(async () => {
+  cluster = await InProcessCluster.start(1);
+  await cluster.leader();
+  const replica = cluster.replica(1);
+  const backend: KvBackend = {
+    clusterId: 'test-cluster',
+    propose: (op) => replica.propose(op),
+    range: (key, end, options) => replica.range(key, end, options),
+    linearizableBarrier: () => replica.linearizableBarrier(),
+    mvcc: () => replica.mvcc(),
+    status: () => replica.status(),
+    memberList: () => replica.memberList(),
+    addMember: (r) => replica.addMember(r),
+    promoteMember: (id) => replica.promoteMember(id),
+    removeMember: (id) => replica.removeMember(id),
+    isServing: () => replica.isServing(),
+    transferLeadership: (id) => replica.transferLeadership(id),
+    dbSizeBytes: () => Promise.resolve(1),
+  };
+  app = buildClientApi({
+    backend,
+    identify: (request) => (request.headers['x-test-user'] === 'viewer' ? viewer : request.headers['x-test-user'] === 'none' ? undefined : admin),
+  });
+  await app.ready();
+});
+
+after(async () => {
+  await app.close();
+  await cluster.close();
+});
+
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+async function post(url: string, body: unknown, user?: string) {
+  const response = await app.inject({ method: 'POST', url, payload: typeof body === 'string' ? body : JSON.stringify(body), headers: user ? { 'x-test-user': user } : {} });
+  return { status: response.statusCode, body: response.json<Record<string, unknown>>() };
+}
+
+test('put then range returns the value with revisions as decimal strings', async () => {
+  const put = await post('/v3/kv/put', { key: b64('alpha'), value: b64('one') });
+  assert.equal(put.status, 200);
+  const header = put.body.header as Record<string, string>;
+  assert.match(header.revision ?? '', /^\d+$/);
+  const range = await post('/v3/kv/range', { key: b64('alpha') });
+  assert.equal(range.status, 200);
+  assert.deepEqual(range.body.kvs, [{ key: b64('alpha'), value: b64('one'), create_revision: header.revision, mod_revision: header.revision, version: '1' }]);
+  assert.equal(range.body.count, '1');
+});
+
+test('txn compare-and-set succeeds once, then fails on the changed value', async () => {
+  await post('/v3/kv/put', { key: b64('reg'), value: b64('a') });
+  const cas = (from: string, to: string) => post('/v3/kv/txn', {
+    compare: [{ key: b64('reg'), target: 'VALUE', result: 'EQUAL', value: b64(from) }],
+    success: [{ request_put: { key: b64('reg'), value: b64(to) } }],
+    failure: [{ request_range: { key: b64('reg') } }],
+  });
+  const first = await cas('a', 'b');
+  assert.equal(first.body.succeeded, true);
+  const second = await cas('a', 'c');
+  assert.equal(second.body.succeeded, undefined, 'succeeded: false is left out, as the gateway does');
+  const responses = second.body.responses as Array<{ response_range: { kvs: Array<{ value: string }> } }>;
+  assert.equal(responses[0]?.response_range.kvs[0]?.value, b64('b'));
+});
+
+test('deleterange reports what it deleted and a later range finds nothing', async () => {
+  await post('/v3/kv/put', { key: b64('gone'), value: b64('x') });
+  const deleted = await post('/v3/kv/deleterange', { key: b64('gone'), prev_kv: true });
+  assert.equal(deleted.body.deleted, '1');
+  const range = await post('/v3/kv/range', { key: b64('gone'), serializable: true });
+  assert.equal(range.body.kvs, undefined);
+});
+
+test('a compacted revision is refused with the gateway error shape', async () => {
+  const put = await post('/v3/kv/put', { key: b64('c'), value: b64('1') });
+  const revision = Number((put.body.header as Record<string, string>).revision);
+  await post('/v3/kv/put', { key: b64('c'), value: b64('2') });
+  assert.equal((await post('/v3/kv/compaction', { revision: String(revision + 1) })).status, 200);
+  const old = await post('/v3/kv/range', { key: b64('c'), revision: String(revision) });
+  assert.equal(old.status, 400);
+  assert.equal(old.body.code, 11);
+  assert.match(String(old.body.error), /compacted/);
+});
+
+test('bad input gets a 400 naming the field and changes nothing', async () => {
+  const before = await post('/v3/maintenance/status', {});
+  for (const [url, body, field] of [
+    ['/v3/kv/put', { value: b64('v') }, /key: is required/],
+    ['/v3/kv/put', { key: 'not base64!', value: b64('v') }, /key: must be base64/],
+    ['/v3/kv/range', { key: b64('k'), limit: -1 }, /limit: must be a non-negative integer/],
+    ['/v3/kv/txn', { success: [{ request_put: { key: b64('k') }, request_range: { key: b64('k') } }] }, /success\[0\]: must hold exactly one/],
+    ['/v3/kv/put', '{not json', /not valid JSON/],
+  ] as const) {
+    const response = await post(url, body);
+    assert.equal(response.status, 400, `${url} ${JSON.stringify(body)}`);
+    assert.match(String(response.body.error), field);
+  }
+  const afterStatus = await post('/v3/maintenance/status', {});
+  assert.equal((afterStatus.body.header as Record<string, string>).revision, (before.body.header as Record<string, string>).revision);
+});
+
+test('reserved keys, callers without rights and callers without a certificate are refused', async () => {
+  assert.equal((await post('/v3/kv/range', { key: Buffer.from('\0coffer/members/').toString('base64') })).status, 403);
+  assert.equal((await post('/v3/kv/put', { key: b64('k'), value: b64('v') }, 'viewer')).status, 403);
+  assert.equal((await post('/v3/kv/put', { key: b64('k'), value: b64('v') }, 'none')).status, 401);
+  assert.equal((await post('/v3/nothing', {})).status, 404);
+});
+
+test('member list names the member', async () => {
+  const list = await post('/v3/cluster/member/list', {});
+  assert.deepEqual(list.body.members, [{ ID: '1', name: 'm1', peerURLs: ['mem://m1'], clientURLs: ['mem://m1/client'] }]);
+});
+
+test('health endpoints: live and ready with a leader that applied what it knows committed', async () => {
+  for (const url of ['/livez', '/readyz', '/healthz']) {
+    const response = await app.inject({ method: 'GET', url });
+    assert.equal(response.statusCode, 200, url);
+    assert.equal(response.body, 'ok');
+  }
+});

@@ -1,0 +1,106 @@
+/**
+ * Several replicas in one process with real WALs, real LevelDB stores and real keyrings, joined by an
+ * in-memory transport (the deliberate seam: messages are handed over on the next turn of the event
+ * loop, and a link can be cut). Used to test the Ready loop without sockets.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { realClock, seededRandom } from '../../../src/base/index.ts';
+import { createKeyFile, keyFileKek, openKeyring, type Keyring } from '../../../src/crypto/index.ts';
+import type { Message } from '../../../src/raft/index.ts';
+import { Replica, type MemberInfo } from '../../../src/replication/index.ts';
+
+export const testTickMs = 10;
+
+export class InProcessCluster {
+  readonly replicas = new Map<number, Replica>();
+  private readonly keyrings = new Map<number, Keyring>();
+  private readonly cut = new Set<string>();
+  private constructor(readonly dir: string, readonly members: MemberInfo[]) {}
+
+  static async start(size: number, options: { compaction?: { everyEntries: number; catchUpEntries: number } } = {}): Promise<InProcessCluster> {
+    const dir = await mkdtemp(join(tmpdir(), 'coffer-replication-'));
+    const members: MemberInfo[] = Array.from({ length: size }, (_, i) => ({
+      id: i + 1, name: `m${i + 1}`, peerUrl: `mem://m${i + 1}`, clientUrl: `mem://m${i + 1}/client`, learner: false, removed: false,
+    }));
+    const cluster = new InProcessCluster(dir, members);
+    cluster.compaction = options.compaction;
+    for (const m of members) await cluster.startMember(m.id, m.name, members);
+    return cluster;
+  }
+
+  compaction: { everyEntries: number; catchUpEntries: number } | undefined;
+
+  async startMember(id: number, name: string, initialMembers?: MemberInfo[]): Promise<Replica> {
+    const memberDir = join(this.dir, name);
+    const keyFile = join(this.dir, `${name}.key`);
+    if (!this.keyrings.has(id)) await createKeyFile(keyFile).catch(() => undefined);
+    const keyring = await openKeyring({ dir: memberDir, kek: await keyFileKek(keyFile) });
+    this.keyrings.set(id, keyring);
+    const replica = await Replica.open({
+      dataDir: memberDir, memberId: id, memberName: name, sealer: keyring, clock: realClock, random: seededRandom(id * 7919),
+      send: (m) => this.deliver(m), tickMs: testTickMs, proposalTimeoutMs: 3_000,
+      ...(initialMembers ? { initialMembers } : {}),
+      ...(this.compaction ? { compaction: this.compaction } : {}),
+    });
+    this.replicas.set(id, replica);
+    return replica;
+  }
+
+  async stopMember(id: number): Promise<void> {
+    const replica = this.replicas.get(id);
+    this.replicas.delete(id);
+    await replica?.close();
+    await this.keyrings.get(id)?.close();
+  }
+
+  /** Cuts every link to and from `id`, both directions. */
+  isolate(id: number): void {
+    for (const other of this.members.map((m) => m.id)) {
+      if (other === id) continue;
+      this.cut.add(`${id}>${other}`);
+      this.cut.add(`${other}>${id}`);
+    }
+  }
+
+  heal(): void {
+    this.cut.clear();
+  }
+
+  replica(id: number): Replica {
+    const replica = this.replicas.get(id);
+    if (!replica) throw new Error(`member ${id} is not running`);
+    return replica;
+  }
+
+  /** Resolves when some running member is leader and every running member agrees on it. */
+  async leader(): Promise<number> {
+    return waitUntil(() => {
+      const leaders = new Set([...this.replicas.values()].map((r) => r.status().leader));
+      const [leader] = [...leaders];
+      return leaders.size === 1 && leader !== undefined && leader !== 0 && this.replicas.get(leader)?.status().role === 'leader' ? leader : undefined;
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const id of [...this.replicas.keys()]) await this.stopMember(id);
+    await rm(this.dir, { recursive: true, force: true });
+  }
+
+  private deliver(message: Message): void {
+    if (this.cut.has(`${message.from}>${message.to}`)) return;
+    setImmediate(() => this.replicas.get(message.to)?.receive(structuredClone(message)));
+  }
+}
+
+/** Re-checks `probe` on every timer turn until it returns a value; fails after `limitMs`. */
+export async function waitUntil<T>(probe: () => T | undefined, limitMs = 10_000): Promise<T> {
+  const start = Date.now();
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (Date.now() - start > limitMs) throw new Error(`condition not met within ${limitMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, testTickMs));
+  }
+}

@@ -1,0 +1,101 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { InProcessCluster, waitUntil } from './harness.ts';
+
+const text = (s: string) => new TextEncoder().encode(s);
+const str = (b: Uint8Array | undefined) => (b === undefined ? undefined : new TextDecoder().decode(b));
+
+test('a write through any member is read linearizably from every member', async () => {
+  const cluster = await InProcessCluster.start(3);
+  try {
+    await cluster.leader();
+    for (const id of [1, 2, 3]) {
+      const response = await cluster.replica(id).propose({ type: 'put', key: text(`k${id}`), value: text(`v${id}`) });
+      assert.equal(response.type, 'put');
+      for (const reader of [1, 2, 3]) {
+        const read = await cluster.replica(reader).range(text(`k${id}`), undefined, { linearizable: true });
+        assert.equal(str(read.kvs[0]?.value), `v${id}`, `member ${reader} reads k${id} after it was acknowledged`);
+      }
+    }
+    const members = cluster.replica(1).memberList();
+    assert.deepEqual(members.map((m) => m.name), ['m1', 'm2', 'm3']);
+  } finally {
+    await cluster.close();
+  }
+});
+
+test('a restarted follower catches up and keeps what it had', async () => {
+  const cluster = await InProcessCluster.start(3);
+  try {
+    const leader = await cluster.leader();
+    const follower = [1, 2, 3].find((id) => id !== leader)!;
+    await cluster.replica(leader).propose({ type: 'put', key: text('a'), value: text('1') });
+    await cluster.stopMember(follower);
+    for (let i = 0; i < 20; i++) await cluster.replica(leader).propose({ type: 'put', key: text('a'), value: text(String(i + 2)) });
+    const restarted = await cluster.startMember(follower, `m${follower}`);
+    const final = await cluster.replica(leader).range(text('a'), undefined, { linearizable: true });
+    await waitUntil(() => (restarted.status().appliedIndex >= cluster.replica(leader).status().appliedIndex ? true : undefined));
+    const read = await restarted.range(text('a'), undefined, { linearizable: false });
+    assert.equal(str(read.kvs[0]?.value), '21');
+    assert.equal(read.revision, final.revision);
+  } finally {
+    await cluster.close();
+  }
+});
+
+test('a new member joins as a learner through a snapshot, is promoted, and the table never reuses ids', async () => {
+  const cluster = await InProcessCluster.start(3, { compaction: { everyEntries: 20, catchUpEntries: 5 } });
+  try {
+    const leader = await cluster.leader();
+    for (let i = 0; i < 60; i++) await cluster.replica(leader).propose({ type: 'put', key: text(`key${i % 7}`), value: text(`value${i}`) });
+    const added = await cluster.replica(leader).addMember({ name: 'm4', peerUrl: 'mem://m4', clientUrl: 'mem://m4/client', learner: true });
+    assert.equal(added.id, 4);
+    const joiner = await cluster.startMember(4, 'm4');
+    await waitUntil(() => (joiner.status().appliedIndex >= cluster.replica(leader).status().appliedIndex ? true : undefined));
+    assert.ok(joiner.status().snapshotIndex > 0, 'the joiner started from a snapshot: the log it needed was compacted');
+    const hashes = await Promise.all([leader, 4].map(async (id) => (await cluster.replica(id).mvcc().hash()).hash));
+    assert.equal(hashes[0], hashes[1], 'the joiner holds the same store as the leader');
+    await cluster.replica(leader).promoteMember(4);
+    const removed = await cluster.replica(leader).removeMember(4);
+    assert.equal(removed.removed, true);
+    const again = await cluster.replica(leader).addMember({ name: 'm5', peerUrl: 'mem://m5', clientUrl: 'mem://m5/client', learner: true });
+    assert.equal(again.id, 5, 'removed ids are not reused');
+  } finally {
+    await cluster.close();
+  }
+});
+
+test('a removed member refuses writes', async () => {
+  const cluster = await InProcessCluster.start(3);
+  try {
+    const leader = await cluster.leader();
+    const victim = [1, 2, 3].find((id) => id !== leader)!;
+    await cluster.replica(leader).removeMember(victim);
+    await waitUntil(() => (cluster.replica(victim).status().removed ? true : undefined));
+    await assert.rejects(cluster.replica(victim).propose({ type: 'put', key: text('x'), value: text('y') }), /was removed/);
+  } finally {
+    await cluster.close();
+  }
+});
+
+test('an isolated leader loses leadership, the majority goes on, and after healing all agree', async () => {
+  const cluster = await InProcessCluster.start(3);
+  try {
+    const oldLeader = await cluster.leader();
+    await cluster.replica(oldLeader).propose({ type: 'put', key: text('p'), value: text('before') });
+    cluster.isolate(oldLeader);
+    const others = [1, 2, 3].filter((id) => id !== oldLeader);
+    const newLeader = await waitUntil(() => others.find((id) => cluster.replica(id).status().role === 'leader'));
+    await cluster.replica(newLeader).propose({ type: 'put', key: text('p'), value: text('during') });
+    // The isolated member cannot serve a linearizable read: it cannot confirm leadership.
+    await assert.rejects(cluster.replica(oldLeader).range(text('p'), undefined, { linearizable: true }), /timed out/);
+    cluster.heal();
+    await waitUntil(() => (cluster.replica(oldLeader).status().role !== 'leader' ? true : undefined));
+    const read = await cluster.replica(oldLeader).range(text('p'), undefined, { linearizable: true });
+    assert.equal(str(read.kvs[0]?.value), 'during');
+    const hashes = await Promise.all([1, 2, 3].map(async (id) => (await cluster.replica(id).mvcc().hash(read.revision)).hash));
+    assert.equal(new Set(hashes).size, 1, 'every member holds the same store at the same revision');
+  } finally {
+    await cluster.close();
+  }
+});
