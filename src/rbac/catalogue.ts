@@ -1,0 +1,55 @@
+/**
+ * Coffer's vocabulary of API groups, resources and well-known groups — what the API puts into an
+ * authorization request and what the default policies name.
+ *
+ * Coffer's operations beyond Kubernetes' verbs are subresources of `secrets` in the `coffer.dev`
+ * group, the way Kubernetes models `pods/exec` or `deployments/scale`, so RBAC needs no custom verbs:
+ *
+ *   POST /apis/coffer.dev/v1/namespaces/{ns}/secrets/{name}/rotate     → create secrets/rotate
+ *   POST /apis/coffer.dev/v1/namespaces/{ns}/secrets/{name}/rollback   → create secrets/rollback
+ *   GET  /apis/coffer.dev/v1/namespaces/{ns}/secrets/{name}/versions   → get    secrets/versions
+ *
+ * A rule for `secrets` grants none of these (Kubernetes semantics: a subresource is matched only by
+ * `secrets/rotate`, by `*` alone, or by
+ * the any-resource form: a star, a slash and `rotate`).
+ */
+
+/** The core group (`/api/v1`): namespaces, secrets, configmaps. */
+export const coreApiGroup = '';
+/** Coffer's own group (`/apis/coffer.dev/v1`). */
+export const cofferApiGroup = 'coffer.dev';
+
+/** Coffer's subresources of `secrets` (in `cofferApiGroup`) and the verb each request carries. */
+export const secretSubresources = {
+  rotate: 'create',
+  rollback: 'create',
+  versions: 'get',
+} as const;
+
+/**
+ * The group every verified identity carries, as in Kubernetes. The API adds it to the groups of the
+ * certificate; the default policies bind API discovery to it.
+ */
+export const authenticatedGroup = 'system:authenticated';
+/** Bound to cluster-admin by the default policies. */
+export const mastersGroup = 'system:masters';
+
+/**
+ * Resources that exist only at cluster scope, keyed `apiGroup/resource`. A RoleBinding never grants
+ * them: the evaluator ignores any namespace a request for them carries. (Kubernetes lets a RoleBinding
+ * grant `get` on its own Namespace object; Coffer does not — namespaces are administered cluster-wide.)
+ */
+const clusterScopedResources: ReadonlySet<string> = new Set([
+  `${coreApiGroup}/namespaces`,
+  'rbac.authorization.k8s.io/clusterroles',
+  'rbac.authorization.k8s.io/clusterrolebindings',
+  `${cofferApiGroup}/auditevents`,
+  `${cofferApiGroup}/keys`,
+  `${cofferApiGroup}/members`,
+  `${cofferApiGroup}/snapshots`,
+  `${cofferApiGroup}/certificates`,
+]);
+
+export function isClusterScoped(apiGroup: string, resource: string): boolean {
+  return clusterScopedResources.has(`${apiGroup}/${resource}`);
+}

@@ -1,0 +1,167 @@
+/**
+ * Compiling a set of validated RBAC objects into the index the evaluator reads: each binding has its
+ * role's rules resolved and compiled, and is filed under every user and group it names, cluster-wide
+ * (ClusterRoleBinding) or per namespace (RoleBinding). Evaluating a request then touches only the
+ * bindings of its own user and groups.
+ *
+ * The policy is immutable: when an RBAC object changes, the holder compiles the new set and swaps the
+ * reference. A binding whose role does not exist grants nothing (as in Kubernetes) and is listed in
+ * `danglingBindings` so an operator can see it.
+ *
+ * Invariant: within each index list, bindings appear in `order` — ClusterRoleBindings by name, then
+ * RoleBindings by namespace and name — so the binding named in a decision does not depend on the order
+ * the objects arrived in.
+ */
+import { RbacError } from './errors.ts';
+import { type CompiledRule, compileRule } from './compiled-rule.ts';
+import type { BindingKind, ClusterRoleBinding, PolicyRule, RbacObject, RoleBinding, RoleKind } from './model.ts';
+
+export interface CompiledBinding {
+  readonly order: number;
+  readonly kind: BindingKind;
+  readonly name: string;
+  /** Set exactly for a RoleBinding. */
+  readonly namespace: string | undefined;
+  readonly roleKind: RoleKind;
+  readonly roleName: string;
+  readonly rules: readonly CompiledRule[];
+  /** The same rules as written, for the escalation check (which compares rules with rules). */
+  readonly policyRules: readonly PolicyRule[];
+}
+
+export interface DanglingBinding {
+  kind: BindingKind;
+  namespace: string | undefined;
+  name: string;
+  roleKind: RoleKind;
+  roleName: string;
+}
+
+interface SubjectIndex {
+  readonly byUser: ReadonlyMap<string, readonly CompiledBinding[]>;
+  readonly byGroup: ReadonlyMap<string, readonly CompiledBinding[]>;
+}
+
+export interface CompiledPolicy {
+  readonly cluster: SubjectIndex;
+  /** RoleBindings, by namespace. */
+  readonly namespaced: ReadonlyMap<string, SubjectIndex>;
+  readonly danglingBindings: readonly DanglingBinding[];
+  /** Every role's rules as written, keyed by roleKey(kind, namespace, name). */
+  readonly roleRules: ReadonlyMap<string, readonly PolicyRule[]>;
+  readonly counts: { readonly roles: number; readonly clusterRoles: number; readonly roleBindings: number; readonly clusterRoleBindings: number };
+}
+
+/** Throws RbacError DUPLICATE_OBJECT if two objects share kind, namespace and name. */
+export function compilePolicy(objects: readonly RbacObject[]): CompiledPolicy {
+  // Both keyed by roleKey(kind, namespace, name).
+  const compiledRoles = new Map<string, readonly CompiledRule[]>();
+  const roleRules = new Map<string, readonly PolicyRule[]>();
+  let roleCount = 0;
+  const roleBindings: RoleBinding[] = [];
+  const clusterRoleBindings: ClusterRoleBinding[] = [];
+  const seen = new Set<string>();
+
+  for (const object of objects) {
+    const key = `${object.kind}\0${object.metadata.namespace ?? ''}\0${object.metadata.name}`;
+    if (seen.has(key)) {
+      const where = object.metadata.namespace === undefined ? '' : `${object.metadata.namespace}/`;
+      throw new RbacError('DUPLICATE_OBJECT', `${object.kind} ${JSON.stringify(where + object.metadata.name)} appears more than once`);
+    }
+    seen.add(key);
+    switch (object.kind) {
+      case 'Role':
+      case 'ClusterRole': {
+        if (object.kind === 'Role') roleCount++;
+        const key = roleKey(object.kind, object.metadata.namespace, object.metadata.name);
+        compiledRoles.set(key, object.rules.map(compileRule));
+        roleRules.set(key, object.rules);
+        break;
+      }
+      case 'RoleBinding': roleBindings.push(object); break;
+      case 'ClusterRoleBinding': clusterRoleBindings.push(object); break;
+    }
+  }
+
+  const byName = (a: { metadata: { name: string } }, b: { metadata: { name: string } }): number => compare(a.metadata.name, b.metadata.name);
+  clusterRoleBindings.sort(byName);
+  roleBindings.sort((a, b) => compare(a.metadata.namespace, b.metadata.namespace) || byName(a, b));
+
+  const cluster = newIndex();
+  const namespaced = new Map<string, MutableIndex>();
+  const danglingBindings: DanglingBinding[] = [];
+  let order = 0;
+  for (const binding of [...clusterRoleBindings, ...roleBindings]) {
+    const namespace = binding.kind === 'RoleBinding' ? binding.metadata.namespace : undefined;
+    const { kind: roleKind, name: roleName } = binding.roleRef;
+    // A RoleBinding's Role is looked up in the binding's own namespace.
+    const rules = compiledRoles.get(roleKey(roleKind, namespace, roleName));
+    const policyRules = roleRules.get(roleKey(roleKind, namespace, roleName));
+    if (rules === undefined || policyRules === undefined) {
+      danglingBindings.push({ kind: binding.kind, namespace, name: binding.metadata.name, roleKind, roleName });
+      continue;
+    }
+    const compiled: CompiledBinding = { order: order++, kind: binding.kind, name: binding.metadata.name, namespace, roleKind, roleName, rules, policyRules };
+    let index = cluster;
+    if (namespace !== undefined) {
+      index = namespaced.get(namespace) ?? newIndex();
+      namespaced.set(namespace, index);
+    }
+    for (const subject of binding.subjects) {
+      const map = subject.kind === 'User' ? index.byUser : index.byGroup;
+      const list = map.get(subject.name) ?? [];
+      // A binding naming the same subject twice is filed once.
+      if (list[list.length - 1] !== compiled) list.push(compiled);
+      map.set(subject.name, list);
+    }
+  }
+
+  return {
+    cluster,
+    namespaced,
+    danglingBindings,
+    roleRules,
+    counts: { roles: roleCount, clusterRoles: compiledRoles.size - roleCount, roleBindings: roleBindings.length, clusterRoleBindings: clusterRoleBindings.length },
+  };
+}
+
+interface MutableIndex {
+  byUser: Map<string, CompiledBinding[]>;
+  byGroup: Map<string, CompiledBinding[]>;
+}
+
+function newIndex(): MutableIndex {
+  return { byUser: new Map(), byGroup: new Map() };
+}
+
+/** The key of a role in `roleRules`: a Role by namespace and name, a ClusterRole by name. */
+export function roleKey(kind: RoleKind, namespace: string | undefined, name: string): string {
+  return kind === 'ClusterRole' ? `ClusterRole\0${name}` : `Role\0${namespace ?? ''}\0${name}`;
+}
+
+/**
+ * The bindings in scope for a caller that name it (as its user or one of its groups), in policy order,
+ * each once: every ClusterRoleBinding, plus the RoleBindings of `namespace` when one is given.
+ */
+export function bindingsInScope(policy: CompiledPolicy, caller: { user: string; groups: readonly string[] }, namespace: string | undefined): CompiledBinding[] {
+  const lists: (readonly CompiledBinding[])[] = [];
+  const collect = (index: SubjectIndex | undefined): void => {
+    if (index === undefined) return;
+    const forUser = index.byUser.get(caller.user);
+    if (forUser !== undefined) lists.push(forUser);
+    for (const group of caller.groups) {
+      const forGroup = index.byGroup.get(group);
+      if (forGroup !== undefined) lists.push(forGroup);
+    }
+  };
+  collect(policy.cluster);
+  if (namespace !== undefined) collect(policy.namespaced.get(namespace));
+  if (lists.length === 1) return [...(lists[0] ?? [])];
+  const unique = new Set<CompiledBinding>();
+  for (const list of lists) for (const binding of list) unique.add(binding);
+  return [...unique].sort((a, b) => a.order - b.order);
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
