@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { InProcessCluster, waitUntil } from './harness.ts';
+import { InProcessCluster, testTickMs, waitUntil } from './harness.ts';
 
 const text = (s: string) => new TextEncoder().encode(s);
 const str = (b: Uint8Array | undefined) => (b === undefined ? undefined : new TextDecoder().decode(b));
@@ -51,11 +51,21 @@ test('a new member joins as a learner through a snapshot, is promoted, and the t
     const added = await cluster.replica(leader).addMember({ name: 'm4', peerUrl: 'mem://m4', clientUrl: 'mem://m4/client', learner: true });
     assert.equal(added.id, 4);
     const joiner = await cluster.startMember(4, 'm4');
-    await waitUntil(() => (joiner.status().appliedIndex >= cluster.replica(leader).status().appliedIndex ? true : undefined));
-    assert.ok(joiner.status().snapshotIndex > 0, 'the joiner started from a snapshot: the log it needed was compacted');
+    // The store is swapped in before the WAL records the snapshot, so wait for both.
+    await waitUntil(() => (joiner.status().snapshotIndex > 0 && joiner.status().appliedIndex >= cluster.replica(leader).status().appliedIndex ? true : undefined));
     const hashes = await Promise.all([leader, 4].map(async (id) => (await cluster.replica(id).mvcc().hash()).hash));
     assert.equal(hashes[0], hashes[1], 'the joiner holds the same store as the leader');
-    await cluster.replica(leader).promoteMember(4);
+    // The leader refuses to promote a learner it has not yet seen catch up; as with etcd, retry.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await cluster.replica(leader).promoteMember(4);
+        break;
+      } catch (error) {
+        assert.match(String(error), /caught up/);
+        assert.ok(attempt < 500, 'the leader sees the learner catch up');
+        await new Promise((resolve) => setTimeout(resolve, testTickMs));
+      }
+    }
     const removed = await cluster.replica(leader).removeMember(4);
     assert.equal(removed.removed, true);
     const again = await cluster.replica(leader).addMember({ name: 'm5', peerUrl: 'mem://m5', clientUrl: 'mem://m5/client', learner: true });
