@@ -197,3 +197,24 @@ export const policyFileBytesMax = 1024 * 1024;
 export const policyDocumentsMax = 4096;
 /** The most single permissions (verb × group × resource × name) the escalation check compares for one write. */
 export const rbacEscalationChecksMax = 100_000;
+
+// ── Registry and Kubernetes API (src/registry, src/api/k8s) ────────────────────────────────────
+
+/** The longest label value and the name part of a label or annotation key (Kubernetes' qualified name). */
+export const labelValueLengthMax = 63;
+/** The most bytes all annotations of one object may take together (as Kubernetes). */
+export const annotationsBytesMax = 256 * 1024;
+/** Objects one list page returns when the request names no limit (0 in Kubernetes means "all"; Coffer bounds it). */
+export const listPageItemsMax = 10_000;
+/** Keys read from the store per step while a list with a label selector fills its page. */
+export const listScanStepKeys = 500;
+/** The longest `continue` token accepted. */
+export const continueTokenBytesMax = 4096;
+/** The longest label or field selector accepted. */
+export const selectorLengthMax = 4096;
+/** Attempts of an update or patch without a resourceVersion that keeps losing the compare-and-swap race. */
+export const updateRetriesMax = 5;
+/** How often a watch stream that asked for bookmarks hears the current resourceVersion when idle. */
+export const watchBookmarkIntervalMs = 5_000;
+/** The first wait before a member retries the first-start bootstrap (namespaces, default RBAC); doubles up to 2 s. */
+export const bootstrapRetryMs = 100;

@@ -1,0 +1,232 @@
+/**
+ * Line-by-line verification of the chain (pure: lines in, first break out). Used by verifyAuditLog for
+ * a whole log and by the opener for the segment it continues. The caller feeds files in order and, per
+ * file, its complete lines; it decides what a partial last line means (file-reader.ts).
+ *
+ * What each check catches:
+ * - the line is not the canonical JSON of what it parses to → an edit that re-serialised the line;
+ * - the hash is not the hash of the content → an edited field;
+ * - seq is not previous + 1 → a deleted line (jump) or swapped/replayed lines (goes back);
+ * - prevHash is not the previous hash → a removed, inserted or reordered record with recomputed hashes;
+ * - a checkpoint whose signature fails under the member's public key → a forged checkpoint (this also
+ *   catches an edit whose author recomputed every hash after it, up to the next checkpoint);
+ * - a replicated checkpoint the log contradicts or never reaches → a rewritten or cut tail.
+ */
+import { canonicalJson } from './canonical.ts';
+import {
+  type ChainBreak, type ChainRecord, checkpointSignatureValid, genesisHash, hashOf, type SignedCheckpoint, type Sodium,
+} from './chain.ts';
+
+export interface ChainVerifierOptions {
+  sodium: Sodium;
+  publicKey: Uint8Array;
+  /** Checkpoints the cluster replicated for this member; compared with the log (cut-tail detection). */
+  replicatedCheckpoints?: readonly SignedCheckpoint[];
+  /** When set, checkpoints in the log must name this member, and replicated ones of other members are ignored. */
+  member?: string;
+  /**
+   * 'log': the first line is the start of the log (seq 1 in file 1) or, after a retention cut, a
+   * continuation record. 'segment': the first line is a restart record beginning a fresh segment.
+   */
+  start: 'log' | 'segment';
+}
+
+export interface ChainTotals {
+  records: number;
+  events: number;
+  checkpoints: number;
+  /** The last verified record; seq 0 and genesisHash before any. */
+  lastSeq: number;
+  lastHash: string;
+  firstSeq: number;
+  /** Records after the last checkpoint (the tail no signature covers yet). */
+  recordsSinceCheckpoint: number;
+}
+
+export class ChainVerifier {
+  private readonly pending: SignedCheckpoint[];
+  /** A replicated checkpoint whose covered record was just seen: the next record must be its checkpoint record. */
+  private awaiting: SignedCheckpoint | undefined;
+  private fileNumber = 0;
+  private fileName = '';
+  private lineInFile = 0;
+  readonly totals: ChainTotals = { records: 0, events: 0, checkpoints: 0, lastSeq: 0, lastHash: genesisHash, firstSeq: 0, recordsSinceCheckpoint: 0 };
+
+  constructor(private readonly options: ChainVerifierOptions) {
+    // The cluster holds every member's checkpoints; with a member named, only its own are compared.
+    this.pending = (options.replicatedCheckpoints ?? [])
+      .filter((cp) => options.member === undefined || cp.member === options.member)
+      .sort((a, b) => a.seq - b.seq);
+  }
+
+  /** Checks the replicated checkpoints themselves: a forged one is a break before any line is read. */
+  checkReplicated(): ChainBreak | undefined {
+    for (const cp of this.pending) {
+      if (!checkpointSignatureValid(this.options.sodium, cp, this.options.publicKey)) {
+        return { file: '(replicated checkpoints)', seq: cp.seq, reason: `replicated checkpoint at seq ${cp.seq} has a signature that does not verify (forged)` };
+      }
+    }
+    return undefined;
+  }
+
+  beginFile(fileNumber: number, fileName: string): void {
+    this.fileNumber = fileNumber;
+    this.fileName = fileName;
+    this.lineInFile = 0;
+  }
+
+  /** Verifies one complete line; returns the first break, or undefined if the chain holds so far. */
+  line(text: string): ChainBreak | undefined {
+    const lineNo = ++this.lineInFile;
+    const first = this.totals.records === 0;
+    const here = `line ${lineNo}`;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      return this.broken(this.totals.lastSeq + 1, `${here} is not valid JSON`);
+    }
+    if (!isChainRecord(parsed)) return this.broken(this.totals.lastSeq + 1, `${here} is not an audit record (missing kind, seq, prevHash or hash)`);
+    const record = parsed;
+    if (canonicalJson(record) !== text) return this.broken(record.seq, `${here} is not in canonical form (the line was re-serialised or edited)`);
+    const { hash, ...unhashed } = record;
+    if (hashOf(unhashed) !== hash) return this.broken(record.seq, `${here}: the record's hash does not match its content (edited)`);
+
+    if (first) {
+      const anchor = this.anchorProblem(record);
+      if (anchor !== undefined) return this.broken(record.seq, `${here}: ${anchor}`);
+      this.totals.firstSeq = record.seq;
+    } else {
+      if (record.seq <= this.totals.lastSeq) {
+        return this.broken(record.seq, `${here}: seq goes back from ${this.totals.lastSeq} to ${record.seq} (lines swapped or replayed)`);
+      }
+      if (record.seq !== this.totals.lastSeq + 1) {
+        return this.broken(record.seq, `${here}: seq jumps from ${this.totals.lastSeq} to ${record.seq} (lines deleted)`);
+      }
+      if (record.prevHash !== this.totals.lastHash) {
+        return this.broken(record.seq, `${here}: prevHash does not match the previous record (a record was removed, inserted or reordered)`);
+      }
+      const placement = this.placementProblem(record, lineNo);
+      if (placement !== undefined) return this.broken(record.seq, `${here}: ${placement}`);
+    }
+
+    const kindProblem = this.kindProblem(record, first);
+    if (kindProblem !== undefined) return this.broken(record.seq, `${here}: ${kindProblem}`);
+
+    // A checkpoint record directly follows the record it covers, so the cluster's checkpoint is also
+    // proof that the next record exists: without this, dropping the final checkpoint line would go unseen.
+    if (this.awaiting !== undefined) {
+      if (record.kind !== 'Checkpoint' || record.signature !== this.awaiting.signature) {
+        return this.broken(record.seq, `${here}: expected the checkpoint record the cluster holds for seq ${this.awaiting.seq}, found ${record.kind}`);
+      }
+      this.awaiting = undefined;
+    }
+    while (this.pending.length > 0 && this.pending[0]!.seq < this.totals.firstSeq) this.pending.shift(); // before a retention cut
+    const replicated = this.pending[0];
+    if (replicated !== undefined && replicated.seq === record.seq) {
+      if (replicated.head !== record.hash) {
+        return this.broken(record.seq, `${here}: the record differs from the cluster's replicated checkpoint at seq ${record.seq} (rewritten)`);
+      }
+      this.pending.shift();
+      this.awaiting = replicated;
+    }
+
+    this.totals.records++;
+    this.totals.lastSeq = record.seq;
+    this.totals.lastHash = record.hash;
+    if (record.kind === 'Checkpoint') {
+      this.totals.checkpoints++;
+      this.totals.recordsSinceCheckpoint = 0;
+    } else {
+      if (record.kind === 'Event') this.totals.events++;
+      this.totals.recordsSinceCheckpoint++;
+    }
+    return undefined;
+  }
+
+  /** After the last line: a replicated checkpoint beyond the end means the tail was cut. */
+  finish(): ChainBreak | undefined {
+    if (this.awaiting !== undefined) {
+      return this.broken(this.totals.lastSeq + 1, `cut tail: the log ends before the checkpoint record the cluster holds for seq ${this.awaiting.seq}`);
+    }
+    const beyond = this.pending.find((cp) => cp.seq > this.totals.lastSeq);
+    if (beyond !== undefined) {
+      return this.broken(this.totals.lastSeq + 1, `cut tail: the cluster holds a checkpoint at seq ${beyond.seq} but the log ends at seq ${this.totals.lastSeq}`);
+    }
+    return undefined;
+  }
+
+  private anchorProblem(record: ChainRecord): string | undefined {
+    if (this.options.start === 'segment') {
+      if (record.kind !== 'Restart') return `a segment must begin with a restart record, found ${record.kind}`;
+      if (record.prevHash !== genesisHash) return 'a restart record must have the zero prevHash';
+      return undefined;
+    }
+    if (this.fileNumber === 1 && this.lineInFile === 1) {
+      if (record.seq !== 1 || record.prevHash !== genesisHash) return `the log must begin at seq 1 with the zero prevHash, found seq ${record.seq}`;
+      if (record.kind === 'Continuation') return 'file 1 cannot begin with a continuation record';
+      return undefined;
+    }
+    // Older files were removed by retention: the first kept file must begin with the continuation that
+    // carried the chain into it; its prevHash is taken on trust (signed checkpoints after it cover it).
+    if (this.lineInFile !== 1 || record.kind !== 'Continuation') {
+      return `the oldest kept file must begin with a continuation record (earlier files removed), found ${record.kind}`;
+    }
+    return undefined;
+  }
+
+  private placementProblem(record: ChainRecord, lineNo: number): string | undefined {
+    if (lineNo === 1 && record.kind !== 'Continuation' && record.kind !== 'Restart') {
+      return `file ${this.fileName} does not begin with a continuation record (found ${record.kind})`;
+    }
+    if (record.kind === 'Continuation') {
+      if (lineNo !== 1) return 'a continuation record in the middle of a file';
+      if (record.file !== this.fileNumber || record.previousFile !== this.fileNumber - 1) {
+        return `continuation record names file ${record.file} after ${record.previousFile}, but it is in file ${this.fileNumber}`;
+      }
+    }
+    return undefined;
+  }
+
+  private kindProblem(record: ChainRecord, first: boolean): string | undefined {
+    switch (record.kind) {
+      case 'Event':
+        // Parsed from disk, so the type's promise is not yet kept: check the tag.
+        return (record.apiVersion as string) === 'audit.k8s.io/v1' ? undefined : `event with apiVersion ${JSON.stringify(record.apiVersion)}`;
+      case 'Continuation':
+        return undefined;
+      case 'Restart':
+        if (first && this.options.start === 'segment') return undefined;
+        return `the chain was restarted here after a break at ${record.break?.file} seq ${record.break?.seq}: ${record.break?.reason}`;
+      case 'Checkpoint': {
+        const cp = record.checkpoint;
+        if (cp === null || typeof cp !== 'object') return 'checkpoint record without a checkpoint';
+        if (cp.seq !== record.seq - 1 || cp.head !== record.prevHash) {
+          return `checkpoint claims seq ${cp.seq} head ${String(cp.head).slice(0, 12)}… but follows seq ${record.seq - 1}`;
+        }
+        if (this.options.member !== undefined && cp.member !== this.options.member) {
+          return `checkpoint names member ${JSON.stringify(cp.member)}, expected ${JSON.stringify(this.options.member)}`;
+        }
+        if (!checkpointSignatureValid(this.options.sodium, { ...cp, signature: record.signature }, this.options.publicKey)) {
+          return 'checkpoint signature does not verify under the member audit key (forged)';
+        }
+        return undefined;
+      }
+      default:
+        return `unknown record kind ${JSON.stringify((record as { kind: unknown }).kind)}`;
+    }
+  }
+
+  private broken(seq: number, reason: string): ChainBreak {
+    return { file: this.fileName, seq, reason };
+  }
+}
+
+const hex64 = /^[0-9a-f]{64}$/;
+
+function isChainRecord(value: unknown): value is ChainRecord {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const r = value as Record<string, unknown>;
+  return typeof r.kind === 'string' && Number.isSafeInteger(r.seq) && (r.seq as number) >= 1
+    && typeof r.prevHash === 'string' && hex64.test(r.prevHash) && typeof r.hash === 'string' && hex64.test(r.hash);
+}

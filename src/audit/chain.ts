@@ -1,0 +1,128 @@
+/**
+ * The hash chain (pure). Every line of an audit file is one record: an event, a signed checkpoint, a
+ * continuation (first line of every file after the first) or a restart (first line of a fresh chain
+ * segment after a break). Each record carries
+ *
+ *   seq       1, 2, 3, … across files (a restart continues above every seq seen)
+ *   prevHash  the previous record's hash (64 zeros for the first record of the log or of a segment)
+ *   hash      hex SHA-256 of the canonical JSON (canonical.ts) of the record without `hash`
+ *
+ * and the line is the canonical JSON of the whole record. A checkpoint covers the record before it:
+ * {member, seq, head, time} with head = that record's hash, signed with the member's Ed25519 audit key
+ * (libsodium crypto_sign_detached over a domain tag and the canonical JSON).
+ *
+ * Invariants: records are appended with consecutive seq and prevHash = the previous hash; a checkpoint's
+ * (seq, head) equals its own (seq - 1, prevHash).
+ */
+import { createHash } from 'node:crypto';
+import type { sodiumReady } from '../crypto/index.ts';
+import { assert } from '../base/index.ts';
+import { canonicalJson } from './canonical.ts';
+import type { AuditEvent } from './event.ts';
+
+export type Sodium = Awaited<ReturnType<typeof sodiumReady>>;
+
+export const genesisHash = '0'.repeat(64);
+export const chainApiVersion = 'audit.coffer.dev/v1';
+
+export interface ChainFields {
+  seq: number;
+  prevHash: string;
+  hash: string;
+}
+
+/** What a member signs: the chain up to and including `seq` ends in `head`. */
+export interface Checkpoint {
+  member: string;
+  seq: number;
+  head: string;
+  /** RFC 3339, UTC. */
+  time: string;
+}
+
+/** A checkpoint with its Ed25519 signature (base64); what onCheckpoint hands to replication. */
+export interface SignedCheckpoint extends Checkpoint {
+  signature: string;
+}
+
+export interface CheckpointBody {
+  kind: 'Checkpoint';
+  apiVersion: typeof chainApiVersion;
+  checkpoint: Checkpoint;
+  signature: string;
+}
+
+/** First line of every file after the first: the chain continues from the previous file. */
+export interface ContinuationBody {
+  kind: 'Continuation';
+  apiVersion: typeof chainApiVersion;
+  member: string;
+  time: string;
+  file: number;
+  previousFile: number;
+  /** Files this rotation deletes for retention, once this record is durable (the recorded cut). */
+  removes: string[];
+}
+
+/** Where a verification found the chain broken. */
+export interface ChainBreak {
+  file: string;
+  seq: number;
+  reason: string;
+}
+
+/** First line of a fresh chain segment, written by the opener after it found a break. */
+export interface RestartBody {
+  kind: 'Restart';
+  apiVersion: typeof chainApiVersion;
+  member: string;
+  time: string;
+  break: ChainBreak;
+  /** The last record that verified before the break, if any. */
+  lastGood: { seq: number; hash: string } | null;
+}
+
+export type RecordBody = AuditEvent | CheckpointBody | ContinuationBody | RestartBody;
+export type ChainRecord = RecordBody & ChainFields;
+
+export function hashOf(recordWithoutHash: object): string {
+  return createHash('sha256').update(canonicalJson(recordWithoutHash)).digest('hex');
+}
+
+/** Adds the chain fields to a body; returns the record and its line (without the newline). */
+export function chainRecord(body: RecordBody, seq: number, prevHash: string): { record: ChainRecord; line: string } {
+  assert(Number.isSafeInteger(seq) && seq >= 1, `audit seq ${seq} is not a safe integer >= 1`);
+  assert(/^[0-9a-f]{64}$/.test(prevHash), 'prevHash is not a hex SHA-256');
+  assert(!('hash' in body) && !('seq' in body), 'a record body carries no chain fields');
+  const unhashed = { ...body, seq, prevHash };
+  const record = { ...unhashed, hash: hashOf(unhashed) };
+  return { record, line: canonicalJson(record) };
+}
+
+const checkpointTag = new TextEncoder().encode('coffer/audit-checkpoint/v1\n');
+
+function checkpointMessage(checkpoint: Checkpoint): Uint8Array {
+  const { member, seq, head, time } = checkpoint;
+  const body = new TextEncoder().encode(canonicalJson({ member, seq, head, time }));
+  const out = new Uint8Array(checkpointTag.length + body.length);
+  out.set(checkpointTag, 0);
+  out.set(body, checkpointTag.length);
+  return out;
+}
+
+export function signCheckpoint(sodium: Sodium, checkpoint: Checkpoint, privateKey: Uint8Array): SignedCheckpoint {
+  const signature = sodium.crypto_sign_detached(checkpointMessage(checkpoint), privateKey);
+  return { ...checkpoint, signature: Buffer.from(signature).toString('base64') };
+}
+
+/** True only for a well-formed checkpoint whose signature verifies under `publicKey`. */
+export function checkpointSignatureValid(sodium: Sodium, checkpoint: SignedCheckpoint, publicKey: Uint8Array): boolean {
+  if (typeof checkpoint.signature !== 'string') return false;
+  const signature = Buffer.from(checkpoint.signature, 'base64');
+  if (signature.length !== sodium.crypto_sign_BYTES) return false;
+  if (publicKey.length !== sodium.crypto_sign_PUBLICKEYBYTES) return false;
+  if (typeof checkpoint.member !== 'string' || !Number.isSafeInteger(checkpoint.seq) || typeof checkpoint.head !== 'string' || typeof checkpoint.time !== 'string') {
+    return false;
+  }
+  return sodium.crypto_sign_verify_detached(signature, checkpointMessage(checkpoint), publicKey);
+}

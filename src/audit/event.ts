@@ -1,0 +1,155 @@
+/**
+ * The audit event, shaped like Kubernetes `audit.k8s.io/v1` Event so log systems that read Kubernetes
+ * audit logs read Coffer's. The authorization decision and the member travel as annotations, the way
+ * the Kubernetes API server records them.
+ *
+ * Invariant: an event leaving `shapeEvent` holds bodies only as its policy level allows, and a body of
+ * a Secret endpoint only with every secret value digested (digest.ts).
+ */
+import { auditBodyDepthMax, auditRecordBytesMax } from '../config/index.ts';
+import { redactSecretBody } from './digest.ts';
+import type { AuditLevel, AuditStage } from './levels.ts';
+
+export const decisionAnnotation = 'authorization.k8s.io/decision';
+export const reasonAnnotation = 'authorization.k8s.io/reason';
+export const memberAnnotation = 'coffer.dev/member';
+/** Set when bodies were dropped because the line would have exceeded auditRecordBytesMax. */
+export const truncatedAnnotation = 'coffer.dev/truncated';
+
+export type AuditDecision = 'allow' | 'forbid';
+
+export interface AuditUser {
+  username: string;
+  groups: string[];
+}
+
+export interface AuditObjectRef {
+  resource?: string;
+  namespace?: string;
+  name?: string;
+  /** '' (omitted) for the core group. */
+  apiGroup?: string;
+  apiVersion?: string;
+  subresource?: string;
+}
+
+/** What the API plugin hands to `AuditLog.record`. */
+export interface AuditEventInput {
+  auditID: string;
+  stage: AuditStage;
+  requestURI: string;
+  /** The Kubernetes verb: get, list, watch, create, update, patch, delete, deletecollection, or the HTTP method lowercased for non-resource paths. */
+  verb: string;
+  user: AuditUser;
+  sourceIPs: string[];
+  userAgent?: string;
+  objectRef?: AuditObjectRef;
+  responseStatus?: { code: number; reason?: string; message?: string };
+  decision: AuditDecision;
+  /** The rule or binding that decided, e.g. "RBAC: allowed by ClusterRoleBinding admin of ClusterRole cluster-admin". */
+  decisionReason: string;
+  /** The request body as parsed JSON; recorded only at level Request or RequestResponse. */
+  requestObject?: unknown;
+  /** The response body as JSON; recorded only at level RequestResponse. */
+  responseObject?: unknown;
+  requestReceivedTimestamp: Date;
+  stageTimestamp: Date;
+  /** Further annotations; the decision and member annotations are always Coffer's own. */
+  annotations?: Record<string, string>;
+}
+
+/** The event as written to the log (without the chain fields) and as returned by queries. */
+export interface AuditEvent {
+  kind: 'Event';
+  apiVersion: 'audit.k8s.io/v1';
+  level: Exclude<AuditLevel, 'None'>;
+  auditID: string;
+  stage: AuditStage;
+  requestURI: string;
+  verb: string;
+  user: AuditUser;
+  sourceIPs: string[];
+  userAgent?: string;
+  objectRef?: AuditObjectRef;
+  responseStatus?: { code: number; reason?: string; message?: string };
+  requestObject?: unknown;
+  responseObject?: unknown;
+  /** RFC 3339 with milliseconds, UTC. */
+  requestReceivedTimestamp: string;
+  stageTimestamp: string;
+  annotations: Record<string, string>;
+}
+
+/**
+ * Builds the recorded event for `level` (never 'None'). Bodies of a Secret endpoint are digested under
+ * `hmacKey`; an event whose line would be too long loses its bodies and says so in an annotation.
+ */
+export function shapeEvent(
+  input: AuditEventInput,
+  level: Exclude<AuditLevel, 'None'>,
+  member: string,
+  hmacKey: Uint8Array,
+): AuditEvent {
+  const event: AuditEvent = {
+    kind: 'Event',
+    apiVersion: 'audit.k8s.io/v1',
+    level,
+    auditID: input.auditID,
+    stage: input.stage,
+    requestURI: input.requestURI,
+    verb: input.verb,
+    user: { username: input.user.username, groups: [...input.user.groups] },
+    sourceIPs: [...input.sourceIPs],
+    requestReceivedTimestamp: input.requestReceivedTimestamp.toISOString(),
+    stageTimestamp: input.stageTimestamp.toISOString(),
+    annotations: {
+      ...input.annotations,
+      [decisionAnnotation]: input.decision,
+      [reasonAnnotation]: input.decisionReason,
+      [memberAnnotation]: member,
+    },
+  };
+  if (input.userAgent !== undefined) event.userAgent = input.userAgent;
+  if (input.objectRef !== undefined) event.objectRef = { ...input.objectRef };
+  if (input.responseStatus !== undefined) event.responseStatus = { ...input.responseStatus };
+  const secret = isSecretEndpoint(input);
+  const body = (value: unknown, name: string): unknown => {
+    if (deeperThan(value, auditBodyDepthMax)) {
+      event.annotations[truncatedAnnotation] = `${name} left out: nested deeper than ${auditBodyDepthMax} levels`;
+      return undefined;
+    }
+    return secret ? redactSecretBody(value, hmacKey) : value;
+  };
+  if ((level === 'Request' || level === 'RequestResponse') && input.requestObject !== undefined) {
+    event.requestObject = body(input.requestObject, 'requestObject');
+  }
+  if (level === 'RequestResponse' && input.responseObject !== undefined) {
+    event.responseObject = body(input.responseObject, 'responseObject');
+  }
+  return event;
+}
+
+/** Drops the bodies of an event whose line would exceed auditRecordBytesMax (measured by the caller). */
+export function withoutBodies(event: AuditEvent): AuditEvent {
+  const { requestObject: _request, responseObject: _response, ...rest } = event;
+  return { ...rest, annotations: { ...rest.annotations, [truncatedAnnotation]: `bodies dropped: line exceeded ${auditRecordBytesMax} bytes` } };
+}
+
+function deeperThan(value: unknown, levels: number): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  if (levels === 0) return true;
+  return Object.values(value).some((item) => deeperThan(item, levels - 1));
+}
+
+/**
+ * A Secret endpoint: the core-group `secrets` resource, Coffer's own secret versions/rotate/rollback,
+ * or any body whose kind names a Secret. Bodies there are digested whatever the policy says.
+ */
+function isSecretEndpoint(input: AuditEventInput): boolean {
+  if (input.objectRef?.resource === 'secrets') return true;
+  // Defence in depth for a plugin that forgot the objectRef: the path alone names a Secret endpoint.
+  if (/\/secrets(\/|\?|$)/.test(input.requestURI)) return true;
+  return [input.requestObject, input.responseObject].some(
+    (body) => body !== null && typeof body === 'object' && /^Secret/.test(String((body as { kind?: unknown }).kind)),
+  );
+}

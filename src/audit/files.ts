@@ -1,0 +1,65 @@
+/**
+ * The audit directory: `<dataDir>/audit/audit-<n>.log`, n = 1, 2, 3, … (decimal). Files are plain JSON
+ * lines, one record per line ending in '\n'. Other names in the directory are ignored.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+
+export interface AuditFile {
+  number: number;
+  name: string;
+  path: string;
+}
+
+export function auditDirOf(dataDir: string): string {
+  return path.join(dataDir, 'audit');
+}
+
+export function auditFileName(number: number): string {
+  return `audit-${number}.log`;
+}
+
+const namePattern = /^audit-([1-9][0-9]{0,14})\.log$/;
+
+/** The audit files in `dir`, oldest first; [] if the directory does not exist. */
+export async function listAuditFiles(dir: string): Promise<AuditFile[]> {
+  let names: string[];
+  try {
+    names = await fs.readdir(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  const files: AuditFile[] = [];
+  for (const name of names) {
+    const m = namePattern.exec(name);
+    if (m) files.push({ number: Number(m[1]), name, path: path.join(dir, name) });
+  }
+  return files.sort((a, b) => a.number - b.number);
+}
+
+export interface FileLines {
+  /** Complete lines (each was terminated by '\n'), without the terminator. */
+  lines: string[];
+  /** Bytes after the last '\n': a record whose write was torn by a crash (never acknowledged). */
+  partialBytes: number;
+  /** Bytes up to and including the last '\n'. */
+  completeBytes: number;
+}
+
+export async function readLines(file: string): Promise<FileLines> {
+  const bytes = await fs.readFile(file);
+  const end = bytes.lastIndexOf(0x0a) + 1;
+  const text = bytes.subarray(0, end).toString('utf8');
+  const lines = text.length === 0 ? [] : text.slice(0, -1).split('\n');
+  return { lines, partialBytes: bytes.length - end, completeBytes: end };
+}
+
+export async function fsyncDir(dir: string): Promise<void> {
+  const handle = await fs.open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

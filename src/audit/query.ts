@@ -1,0 +1,103 @@
+/**
+ * Querying one member's audit files. Results are newest first (reverse log order, i.e. descending seq),
+ * so `limit` keeps the most recent matches, as an auditor looking at "what happened lately" wants; the
+ * API merges members' results by stageTimestamp. Only event records are returned, without the chain
+ * fields; lines that do not parse (a torn tail, a damaged file) are skipped — query is not verify.
+ */
+import { auditQueryLimitDefault, auditQueryLimitMax } from '../config/index.ts';
+import { AuditQueryError } from './errors.ts';
+import { type AuditEvent, decisionAnnotation } from './event.ts';
+import { listAuditFiles, readLines } from './files.ts';
+
+export interface AuditQuery {
+  user?: string;
+  /** Matches events whose user is in this group. */
+  group?: string;
+  verb?: string;
+  resource?: string;
+  namespace?: string;
+  name?: string;
+  /** 'deny' is accepted as another name for 'forbid'. */
+  decision?: 'allow' | 'forbid' | 'deny';
+  /** Inclusive lower bound on requestReceivedTimestamp (a Date or an RFC 3339 string). */
+  since?: Date | string;
+  /** Exclusive upper bound on requestReceivedTimestamp. */
+  until?: Date | string;
+  /** 1..auditQueryLimitMax; default auditQueryLimitDefault. */
+  limit?: number;
+}
+
+interface CompiledQuery {
+  filters: AuditQuery;
+  decision: 'allow' | 'forbid' | undefined;
+  sinceMs: number;
+  untilMs: number;
+  limit: number;
+}
+
+export function compileAuditQuery(query: AuditQuery): CompiledQuery {
+  const limit = query.limit ?? auditQueryLimitDefault;
+  if (!Number.isInteger(limit) || limit < 1 || limit > auditQueryLimitMax) {
+    throw new AuditQueryError(`limit ${limit} is not an integer in 1..${auditQueryLimitMax} (auditQueryLimitMax)`);
+  }
+  if (query.decision !== undefined && !['allow', 'forbid', 'deny'].includes(query.decision)) {
+    throw new AuditQueryError(`decision ${JSON.stringify(query.decision)} is not allow, forbid or deny`);
+  }
+  return {
+    filters: query,
+    decision: query.decision === 'deny' ? 'forbid' : query.decision,
+    sinceMs: query.since === undefined ? -Infinity : timeMs(query.since, 'since'),
+    untilMs: query.until === undefined ? Infinity : timeMs(query.until, 'until'),
+    limit,
+  };
+}
+
+function timeMs(value: Date | string, name: string): number {
+  const ms = value instanceof Date ? value.getTime() : Date.parse(value);
+  if (!Number.isFinite(ms)) throw new AuditQueryError(`${name} ${JSON.stringify(String(value))} is not a valid time (RFC 3339 expected)`);
+  return ms;
+}
+
+/** Whether one event passes every filter of a compiled query (the limit aside). */
+export function matchesAuditQuery(event: AuditEvent, query: CompiledQuery): boolean {
+  const f = query.filters;
+  if (f.user !== undefined && event.user?.username !== f.user) return false;
+  if (f.group !== undefined && !(event.user?.groups ?? []).includes(f.group)) return false;
+  if (f.verb !== undefined && event.verb !== f.verb) return false;
+  if (f.resource !== undefined && event.objectRef?.resource !== f.resource) return false;
+  if (f.namespace !== undefined && event.objectRef?.namespace !== f.namespace) return false;
+  if (f.name !== undefined && event.objectRef?.name !== f.name) return false;
+  if (query.decision !== undefined && event.annotations?.[decisionAnnotation] !== query.decision) return false;
+  const at = Date.parse(event.requestReceivedTimestamp);
+  return at >= query.sinceMs && at < query.untilMs;
+}
+
+export async function queryAuditLog(dir: string, query: AuditQuery = {}): Promise<AuditEvent[]> {
+  const compiled = compileAuditQuery(query);
+  const out: AuditEvent[] = [];
+  const files = await listAuditFiles(dir);
+  for (let i = files.length - 1; i >= 0; i--) {
+    const { lines } = await readLines(files[i]!.path);
+    for (let j = lines.length - 1; j >= 0; j--) {
+      const event = eventOf(lines[j]!);
+      if (event === undefined || !matchesAuditQuery(event, compiled)) continue;
+      out.push(event);
+      if (out.length >= compiled.limit) return out;
+    }
+  }
+  return out;
+}
+
+function eventOf(line: string): AuditEvent | undefined {
+  // Cheap pre-filter: canonical lines carry "kind":"Event" verbatim.
+  if (!line.includes('"kind":"Event"')) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  if (value === null || typeof value !== 'object' || (value as { kind?: unknown }).kind !== 'Event') return undefined;
+  const { seq: _seq, prevHash: _prev, hash: _hash, ...event } = value as AuditEvent & { seq: unknown; prevHash: unknown; hash: unknown };
+  return event;
+}

@@ -1,0 +1,63 @@
+/**
+ * Offline verification of one member's audit directory: the chain across every kept file, every
+ * checkpoint signature, and (when given) the cluster's replicated checkpoints, which is what reveals a
+ * cut tail. Reports the first break. A torn last line of the newest file (a crash mid-write, never
+ * acknowledged) is not a break; it is reported as `tornTail`.
+ */
+import { stat } from 'node:fs/promises';
+import { sodiumReady } from '../crypto/index.ts';
+import { ChainVerifier } from './chain-verifier.ts';
+import type { SignedCheckpoint } from './chain.ts';
+import { listAuditFiles, readLines } from './files.ts';
+
+export interface VerifyAuditOptions {
+  /** The member's Ed25519 audit public key (from its sealed key file or the cluster's record). */
+  publicKey: Uint8Array;
+  replicatedCheckpoints?: readonly SignedCheckpoint[];
+  /** When set, every checkpoint must name this member. */
+  member?: string;
+}
+
+export type VerifyAuditResult =
+  | { ok: true; events: number; checkpoints: number; records: number; firstSeq: number; lastSeq: number; head: string; files: string[]; tornTail: boolean }
+  | { ok: false; file: string; seq: number; reason: string };
+
+export async function verifyAuditLog(dir: string, options: VerifyAuditOptions): Promise<VerifyAuditResult> {
+  const sodium = await sodiumReady();
+  const verifier = new ChainVerifier({ sodium, start: 'log', ...options });
+  const forged = verifier.checkReplicated();
+  if (forged) return { ok: false, ...forged };
+  // A mistyped or deleted directory must not pass as an empty, intact log.
+  const isDir = await stat(dir).then((s) => s.isDirectory(), () => false);
+  if (!isDir) return { ok: false, file: dir, seq: 0, reason: `audit directory ${dir} does not exist or is not a directory` };
+  const files = await listAuditFiles(dir);
+  let tornTail = false;
+  let previous: number | undefined;
+  for (const [i, file] of files.entries()) {
+    const last = i === files.length - 1;
+    verifier.beginFile(file.number, file.name);
+    if (previous !== undefined && file.number !== previous + 1) {
+      return { ok: false, file: file.name, seq: verifier.totals.lastSeq + 1, reason: `files ${previous + 1}..${file.number - 1} are missing` };
+    }
+    previous = file.number;
+    const { lines, partialBytes } = await readLines(file.path);
+    if (partialBytes > 0 && !last) {
+      return { ok: false, file: file.name, seq: verifier.totals.lastSeq + 1, reason: `${partialBytes} bytes after the last complete line of a file that is not the newest` };
+    }
+    if (lines.length === 0 && !last) {
+      return { ok: false, file: file.name, seq: verifier.totals.lastSeq + 1, reason: 'an empty file that is not the newest' };
+    }
+    tornTail ||= partialBytes > 0;
+    for (const line of lines) {
+      const broken = verifier.line(line);
+      if (broken) return { ok: false, ...broken };
+    }
+  }
+  const cut = verifier.finish();
+  if (cut) return { ok: false, ...cut, file: files.at(-1)?.name ?? '(no audit files)' };
+  const t = verifier.totals;
+  return {
+    ok: true, events: t.events, checkpoints: t.checkpoints, records: t.records, firstSeq: t.firstSeq, lastSeq: t.lastSeq,
+    head: t.lastHash, files: files.map((f) => f.name), tornTail,
+  };
+}

@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { AuditQueryError, parseAuditPolicy, queryAuditLog } from '../../../src/audit/index.ts';
+import { input, openLog, tempDir } from '../../unit/audit/helpers.ts';
+
+const all = parseAuditPolicy('apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n  - level: Metadata\n');
+const at = (minute: number) => new Date(Date.UTC(2026, 0, 1, 10, minute));
+
+/** A known set of 8 events, ids e0..e7 in order, checkpoints and file rotations among them. */
+async function knownLog(t: Parameters<typeof tempDir>[0]): Promise<string> {
+  const dir = await tempDir(t);
+  const { log } = await openLog(t, dir, { policy: all, checkpointEveryRecords: 3, fileBytesTarget: 2048 });
+  const rows: [string, string[], string, string, string, string, 'allow' | 'forbid'][] = [
+    ['alice', ['dev'], 'get', 'secrets', 'default', 'db', 'allow'],
+    ['bob', ['ops'], 'create', 'configmaps', 'default', 'app', 'allow'],
+    ['alice', ['dev'], 'delete', 'secrets', 'prod', 'db', 'forbid'],
+    ['carol', ['auditors'], 'list', 'secrets', 'prod', '', 'allow'],
+    ['bob', ['ops', 'dev'], 'update', 'configmaps', 'prod', 'app', 'allow'],
+    ['mallory', [], 'get', 'secrets', 'prod', 'db', 'forbid'],
+    ['alice', ['dev'], 'get', 'configmaps', 'default', 'app', 'allow'],
+    ['bob', ['ops'], 'delete', 'secrets', 'default', 'db', 'allow'],
+  ];
+  for (const [i, [username, groups, verb, resource, namespace, name, decision]] of rows.entries()) {
+    await log.record(input({
+      auditID: `e${i}`, user: { username, groups }, verb, decision, decisionReason: 'test',
+      requestURI: `/api/v1/namespaces/${namespace}/${resource}${name ? `/${name}` : ''}`,
+      objectRef: { resource, namespace, ...(name ? { name } : {}), apiVersion: 'v1' },
+      responseStatus: { code: decision === 'allow' ? 200 : 403 },
+      requestReceivedTimestamp: at(i), stageTimestamp: at(i),
+    }));
+  }
+  await log.close();
+  return dir;
+}
+
+const ids = async (dir: string, query: Parameters<typeof queryAuditLog>[1]) => (await queryAuditLog(dir, query)).map((e) => e.auditID);
+
+test('with no filters every event comes back, newest first, without chain fields', async (t) => {
+  const dir = await knownLog(t);
+  const events = await queryAuditLog(dir);
+  assert.deepEqual(events.map((e) => e.auditID), ['e7', 'e6', 'e5', 'e4', 'e3', 'e2', 'e1', 'e0']);
+  assert.ok(events.every((e) => !('hash' in e) && !('seq' in e) && e.kind === 'Event'));
+});
+
+test('each filter selects exactly the matching events', async (t) => {
+  const dir = await knownLog(t);
+  assert.deepEqual(await ids(dir, { user: 'alice' }), ['e6', 'e2', 'e0']);
+  assert.deepEqual(await ids(dir, { group: 'dev' }), ['e6', 'e4', 'e2', 'e0']);
+  assert.deepEqual(await ids(dir, { verb: 'delete' }), ['e7', 'e2']);
+  assert.deepEqual(await ids(dir, { resource: 'configmaps' }), ['e6', 'e4', 'e1']);
+  assert.deepEqual(await ids(dir, { namespace: 'prod' }), ['e5', 'e4', 'e3', 'e2']);
+  assert.deepEqual(await ids(dir, { name: 'db' }), ['e7', 'e5', 'e2', 'e0']);
+  assert.deepEqual(await ids(dir, { decision: 'forbid' }), ['e5', 'e2']);
+  assert.deepEqual(await ids(dir, { decision: 'deny' }), ['e5', 'e2']);
+  assert.deepEqual(await ids(dir, { decision: 'allow', resource: 'secrets', namespace: 'default' }), ['e7', 'e0']);
+});
+
+test('since is inclusive, until exclusive, and limit keeps the newest matches', async (t) => {
+  const dir = await knownLog(t);
+  assert.deepEqual(await ids(dir, { since: at(2), until: at(5) }), ['e4', 'e3', 'e2']);
+  assert.deepEqual(await ids(dir, { since: at(6).toISOString() }), ['e7', 'e6']);
+  assert.deepEqual(await ids(dir, { limit: 3 }), ['e7', 'e6', 'e5']);
+  assert.deepEqual(await ids(dir, { resource: 'secrets', limit: 2 }), ['e7', 'e5']);
+});
+
+test('a bad limit or time is refused with a typed error', async (t) => {
+  const dir = await knownLog(t);
+  await assert.rejects(queryAuditLog(dir, { limit: 0 }), (e: unknown) => e instanceof AuditQueryError && e.code === 'E_AUDIT_QUERY');
+  await assert.rejects(queryAuditLog(dir, { limit: 1_000_000 }), /auditQueryLimitMax/);
+  await assert.rejects(queryAuditLog(dir, { since: 'yesterday' }), /since "yesterday" is not a valid time/);
+});
+
+test('a directory with no audit files answers with no events', async (t) => {
+  const dir = await tempDir(t);
+  assert.deepEqual(await queryAuditLog(dir), []);
+});

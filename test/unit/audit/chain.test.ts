@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { test } from 'node:test';
+import { sodiumReady } from '../../../src/crypto/index.ts';
+import { canonicalJson } from '../../../src/audit/canonical.ts';
+import { ChainVerifier } from '../../../src/audit/chain-verifier.ts';
+import { chainRecord, checkpointSignatureValid, genesisHash, signCheckpoint } from '../../../src/audit/chain.ts';
+import { shapeEvent } from '../../../src/audit/event.ts';
+import { generateAuditKeyPair } from '../../../src/audit/index.ts';
+import { hmacKey, input } from './helpers.ts';
+
+test('canonical JSON sorts keys at every depth, drops undefined and round-trips', () => {
+  const value = { b: 1, a: { d: [3, { z: 1, y: 2 }], c: 'x' }, u: undefined };
+  const text = canonicalJson(value);
+  assert.equal(text, '{"a":{"c":"x","d":[3,{"y":2,"z":1}]},"b":1}');
+  assert.equal(canonicalJson(JSON.parse(text)), text);
+});
+
+test('a record hash is SHA-256 of the canonical record without its hash, and the line is canonical', () => {
+  const event = shapeEvent(input(), 'Metadata', 'm1', hmacKey);
+  const { record, line } = chainRecord(event, 1, genesisHash);
+  const { hash, ...rest } = record;
+  assert.equal(hash, createHash('sha256').update(canonicalJson(rest)).digest('hex'));
+  assert.equal(line, canonicalJson(record));
+  assert.equal(record.seq, 1);
+  assert.equal(record.prevHash, genesisHash);
+});
+
+test('a checkpoint signature verifies under its key and fails under another key or after any change', async () => {
+  const sodium = await sodiumReady();
+  const keys = await generateAuditKeyPair();
+  const other = await generateAuditKeyPair();
+  const signed = signCheckpoint(sodium, { member: 'm1', seq: 10, head: 'a'.repeat(64), time: '2026-01-01T00:00:00.000Z' }, keys.privateKey);
+  assert.ok(checkpointSignatureValid(sodium, signed, keys.publicKey));
+  assert.ok(!checkpointSignatureValid(sodium, signed, other.publicKey));
+  assert.ok(!checkpointSignatureValid(sodium, { ...signed, seq: 11 }, keys.publicKey));
+  assert.ok(!checkpointSignatureValid(sodium, { ...signed, head: 'b'.repeat(64) }, keys.publicKey));
+  assert.ok(!checkpointSignatureValid(sodium, { ...signed, member: 'm2' }, keys.publicKey));
+  assert.ok(!checkpointSignatureValid(sodium, { ...signed, signature: 'AAAA' }, keys.publicKey));
+});
+
+test('the verifier accepts a chain it is fed in order and names the first line that breaks it', async () => {
+  const sodium = await sodiumReady();
+  const keys = await generateAuditKeyPair();
+  const lines: string[] = [];
+  let prev = genesisHash;
+  for (let seq = 1; seq <= 4; seq++) {
+    const { record, line } = chainRecord(shapeEvent(input(), 'Metadata', 'm1', hmacKey), seq, prev);
+    lines.push(line);
+    prev = record.hash;
+  }
+  const run = (feed: string[]) => {
+    const v = new ChainVerifier({ sodium, publicKey: keys.publicKey, start: 'log' });
+    v.beginFile(1, 'audit-1.log');
+    for (const line of feed) {
+      const broken = v.line(line);
+      if (broken) return broken;
+    }
+    return v.finish() ?? v.totals;
+  };
+  assert.deepEqual(run(lines), { records: 4, events: 4, checkpoints: 0, lastSeq: 4, lastHash: prev, firstSeq: 1, recordsSinceCheckpoint: 4 });
+  assert.match((run([lines[0]!, lines[2]!, lines[3]!]) as { reason: string }).reason, /seq jumps from 1 to 3/);
+  assert.match((run([lines[0]!, lines[2]!, lines[1]!, lines[3]!]) as { reason: string }).reason, /seq jumps from 1 to 3/);
+  assert.match((run([lines[1]!]) as { reason: string }).reason, /must begin at seq 1/);
+  assert.match((run([lines[0]!, lines[1]!.replace('"alice"', '"mallory"')]) as { reason: string }).reason, /hash does not match/);
+  assert.match((run([lines[0]!, ' ' + lines[1]!]) as { reason: string }).reason, /canonical form/);
+});
