@@ -206,8 +206,8 @@ export const labelValueLengthMax = 63;
 export const annotationsBytesMax = 256 * 1024;
 /** Objects one list page returns when the request names no limit (0 in Kubernetes means "all"; Coffer bounds it). */
 export const listPageItemsMax = 10_000;
-/** Keys read from the store per step while a list with a label selector fills its page. */
-export const listScanStepKeys = 500;
+/** Keys read from the store per step while a list fills its page (40 of the largest values stay under rangeResultBytesMax). */
+export const listScanStepKeys = 40;
 /** The longest `continue` token accepted. */
 export const continueTokenBytesMax = 4096;
 /** The longest label or field selector accepted. */

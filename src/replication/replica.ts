@@ -269,6 +269,9 @@ export class Replica {
   /** A message from a peer. */
   receive(message: Message): void {
     if (this.stopped) return;
+    // A removed member may not know it was removed (the leader stops replicating to it), and would go
+    // on forwarding proposals and campaigning: nothing it sends is taken any more, as in etcd.
+    if (this.members.get(message.from)?.removed === true) return;
     this.raw.step(message);
     this.kick();
   }

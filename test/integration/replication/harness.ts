@@ -16,7 +16,7 @@ export const testTickMs = 10;
 export class InProcessCluster {
   readonly replicas = new Map<number, Replica>();
   private readonly keyrings = new Map<number, Keyring>();
-  private readonly cut = new Set<string>();
+  private readonly cutLinks = new Set<string>();
   private constructor(readonly dir: string, readonly members: MemberInfo[]) {}
 
   static async start(size: number, options: { compaction?: { everyEntries: number; catchUpEntries: number } } = {}): Promise<InProcessCluster> {
@@ -55,17 +55,22 @@ export class InProcessCluster {
     await this.keyrings.get(id)?.close();
   }
 
+  /** Cuts the link from `from` to `to`, one direction. */
+  cut(from: number, to: number): void {
+    this.cutLinks.add(`${from}>${to}`);
+  }
+
   /** Cuts every link to and from `id`, both directions. */
   isolate(id: number): void {
     for (const other of this.members.map((m) => m.id)) {
       if (other === id) continue;
-      this.cut.add(`${id}>${other}`);
-      this.cut.add(`${other}>${id}`);
+      this.cutLinks.add(`${id}>${other}`);
+      this.cutLinks.add(`${other}>${id}`);
     }
   }
 
   heal(): void {
-    this.cut.clear();
+    this.cutLinks.clear();
   }
 
   replica(id: number): Replica {
@@ -89,7 +94,7 @@ export class InProcessCluster {
   }
 
   private deliver(message: Message): void {
-    if (this.cut.has(`${message.from}>${message.to}`)) return;
+    if (this.cutLinks.has(`${message.from}>${message.to}`)) return;
     setImmediate(() => this.replicas.get(message.to)?.receive(structuredClone(message)));
   }
 }

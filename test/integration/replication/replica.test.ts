@@ -109,3 +109,19 @@ test('an isolated leader loses leadership, the majority goes on, and after heali
     await cluster.close();
   }
 });
+
+test('a removed member that never learned of its removal cannot get a write committed', async () => {
+  const cluster = await InProcessCluster.start(3);
+  try {
+    const leader = await cluster.leader();
+    const victim = [1, 2, 3].find((id) => id !== leader)!;
+    // The victim hears nothing more, so it never applies its own removal; it can still send.
+    for (const id of [1, 2, 3]) if (id !== victim) cluster.cut(id, victim);
+    await cluster.replica(leader).removeMember(victim);
+    await assert.rejects(cluster.replica(victim).propose({ type: 'put', key: text('ghost'), value: text('x') }), /timed out|no leader/);
+    const read = await cluster.replica(leader).range(text('ghost'), undefined, { linearizable: true });
+    assert.equal(read.count, 0, 'nothing the removed member forwarded was committed');
+  } finally {
+    await cluster.close();
+  }
+});

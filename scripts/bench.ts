@@ -1,0 +1,197 @@
+/**
+ * bench — a closed-loop load generator for the KV API (INTERFACE.md, "Benchmark"):
+ *
+ *   node --import tsx scripts/bench.ts --endpoints URL… --op put|get|mixed --clients N --duration 10s
+ *        --value-bytes 256 [--keys 1000] [--consistency linearizable|serializable] [--against-etcd]
+ *        [--members N] [--cacert F --cert F --key F]
+ *
+ * N clients each issue one request at a time for the duration; client c talks to endpoint c mod E.
+ * `get` reads keys preloaded once before measuring; `put` writes random keys of --keys; `mixed` is half
+ * and half. Prints one JSON line per run on stdout:
+ *   {"op","clients","ops","opsPerSec","p50Ms","p99Ms","errors"}
+ * --op and --clients also take comma lists (one run per combination).
+ *
+ * --against-etcd starts an etcd 3.4 cluster (Debian's etcd-server) of the same size (the number of
+ * --endpoints, or --members) through the test harness — client and peer mutual TLS, fsync on, no
+ * fault proxies — runs the same workload through the same client, and prints its line too, then
+ * `{"ratio":{…}}` (Coffer ÷ etcd) when both ran. Without --endpoints only etcd is measured, unless
+ * --start-coffer starts a Coffer cluster of --members through the harness. Labels go to stderr, so
+ * stdout stays one JSON object per line.
+ */
+import { Command } from 'commander';
+import { readFile } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
+import type { ConnectionOptions } from 'node:tls';
+import { type KvClient, KvClient as Client, isClientError } from '../src/client/index.ts';
+import { Cluster, cofferBackend, etcdBackend } from '../test/support/cluster/index.ts';
+
+type Op = 'put' | 'get' | 'mixed';
+
+interface Run {
+  op: Op;
+  clients: number;
+  ops: number;
+  opsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+}
+
+function duration(value: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(value);
+  if (!match) throw new Error(`--duration "${value}" must look like 500ms, 10s or 1m`);
+  const unit = match[2] === 'ms' ? 1 : match[2] === 's' ? 1_000 : 60_000;
+  return Number(match[1]) * unit;
+}
+
+function positive(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} "${value}" must be a positive whole number`);
+    return n;
+  };
+}
+
+const list = <T>(parse: (v: string) => T) => (value: string): T[] => value.split(',').map((v) => parse(v.trim()));
+const opOf = (value: string): Op => {
+  if (value !== 'put' && value !== 'get' && value !== 'mixed') throw new Error(`--op "${value}" must be put, get or mixed`);
+  return value;
+};
+
+const program = new Command('bench')
+  .description('measure KV throughput and latency of a Coffer (or etcd) cluster')
+  .option('--endpoints <urls...>', 'client URLs of the cluster under test (space or comma separated)')
+  .option('--op <ops>', 'put, get or mixed (comma list for several runs)', list(opOf), ['put'] as Op[])
+  .option('--clients <n>', 'concurrent clients (comma list for several runs)', list(positive('clients')), [1])
+  .option('--duration <d>', 'measuring time per run', duration, 10_000)
+  .option('--value-bytes <n>', 'value size', positive('value-bytes'), 256)
+  .option('--keys <n>', 'key space', positive('keys'), 1000)
+  .option('--consistency <c>', 'linearizable or serializable reads', 'linearizable')
+  .option('--against-etcd', 'also start an etcd cluster of the same size and run the same workload', false)
+  .option('--members <n>', 'cluster size when no --endpoints are given', positive('members'), 3)
+  .option('--start-coffer', 'start a Coffer cluster of --members through the test harness instead of using --endpoints', false)
+  .option('--cacert <file>', 'CA certificate', process.env.COFFER_CACERT ?? 'certs/ca.crt')
+  .option('--cert <file>', 'client certificate', process.env.COFFER_CERT ?? 'certs/clients/admin.crt')
+  .option('--key <file>', 'client key', process.env.COFFER_KEY ?? 'certs/clients/admin.key')
+  .showSuggestionAfterError(true);
+program.parse();
+const options = program.opts<{
+  endpoints?: string[]; op: Op[]; clients: number[]; duration: number; valueBytes: number; keys: number; consistency: string;
+  againstEtcd: boolean; members: number; startCoffer: boolean; cacert: string; cert: string; key: string;
+}>();
+if (options.consistency !== 'linearizable' && options.consistency !== 'serializable') {
+  throw new Error(`--consistency "${options.consistency}" must be linearizable or serializable`);
+}
+const endpoints = (options.endpoints ?? []).flatMap((e) => e.split(',')).filter((e) => e !== '');
+if (endpoints.length === 0 && !options.againstEtcd && !options.startCoffer) {
+  throw new Error('give --endpoints (or --start-coffer), or --against-etcd to measure etcd alone');
+}
+
+const results: { target: string; runs: Run[] }[] = [];
+if (options.startCoffer) {
+  process.stderr.write(`# starting coffer x${options.members} through the test harness\n`);
+  const cluster = await Cluster.start({ size: options.members, backend: cofferBackend, faults: false });
+  try {
+    const urls = Array.from({ length: options.members }, (_, i) => cluster.clientUrl(i));
+    endpoints.push(...urls);
+    results.push({ target: 'coffer', runs: await runAll('coffer', urls, cluster.clientTls()) });
+  } finally {
+    await cluster.stop();
+  }
+} else if (endpoints.length > 0) {
+  const tls = { cert: await readFile(options.cert, 'utf8'), key: await readFile(options.key, 'utf8'), ca: await readFile(options.cacert, 'utf8') };
+  results.push({ target: 'coffer', runs: await runAll('coffer', endpoints, tls) });
+}
+if (options.againstEtcd) {
+  const size = endpoints.length > 0 ? endpoints.length : options.members;
+  process.stderr.write(`# starting etcd x${size} (TLS, fsync) through the test harness\n`);
+  const cluster = await Cluster.start({ size, backend: etcdBackend, faults: false });
+  try {
+    const urls = Array.from({ length: size }, (_, i) => cluster.clientUrl(i));
+    results.push({ target: 'etcd', runs: await runAll('etcd', urls, cluster.clientTls()) });
+  } finally {
+    await cluster.stop();
+  }
+}
+if (results.length === 2) {
+  const [coffer, etcd] = [results[0]?.runs ?? [], results[1]?.runs ?? []];
+  coffer.forEach((run, i) => {
+    const base = etcd[i] as Run;
+    const ratio = (a: number, b: number): number | null => (b === 0 ? null : Math.round((a / b) * 1000) / 1000);
+    process.stdout.write(`${JSON.stringify({ ratio: { op: run.op, clients: run.clients, opsPerSec: ratio(run.opsPerSec, base.opsPerSec), p50Ms: ratio(run.p50Ms, base.p50Ms), p99Ms: ratio(run.p99Ms, base.p99Ms) } })}\n`);
+  });
+}
+
+async function runAll(target: string, urls: string[], tls: ConnectionOptions): Promise<Run[]> {
+  const clientsMax = Math.max(...options.clients);
+  // One keep-alive client per endpoint, with enough sockets for every bench client on it.
+  const kvs = urls.map((url) => new Client({ endpoints: [url], tls, socketsPerEndpointMax: clientsMax + 8, requestTimeoutMs: 30_000 }));
+  const runs: Run[] = [];
+  try {
+    const value = new Uint8Array(options.valueBytes).fill(0x61);
+    if (options.op.some((op) => op !== 'put')) await preload(kvs, value);
+    for (const op of options.op) {
+      for (const clients of options.clients) {
+        const cpu0 = process.cpuUsage();
+        const t0 = performance.now();
+        const run = await measure(kvs, op, clients, value);
+        const cpu = process.cpuUsage(cpu0);
+        // The bench's own CPU share: near 100% means the load generator, not the cluster, is the limit.
+        const cpuPct = Math.round(((cpu.user + cpu.system) / 1000 / (performance.now() - t0)) * 100);
+        process.stderr.write(`# ${target} (bench process CPU ${cpuPct}% of one core):\n`);
+        process.stdout.write(`${JSON.stringify(run)}\n`);
+        runs.push(run);
+      }
+    }
+  } finally {
+    for (const kv of kvs) kv.close();
+  }
+  return runs;
+}
+
+function keyOf(i: number): string {
+  return `bench/${String(i).padStart(8, '0')}`;
+}
+
+async function preload(kvs: KvClient[], value: Uint8Array): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(32, options.keys) }, async (_, w) => {
+    const kv = kvs[w % kvs.length] as KvClient;
+    while (next < options.keys) await kv.put(keyOf(next++), value);
+  });
+  await Promise.all(workers);
+}
+
+async function measure(kvs: KvClient[], op: Op, clients: number, value: Uint8Array): Promise<Run> {
+  const latencies: number[] = [];
+  let errors = 0;
+  const serializable = options.consistency === 'serializable';
+  const start = performance.now();
+  const end = start + options.duration;
+  const loops = Array.from({ length: clients }, async (_, c) => {
+    const kv = kvs[c % kvs.length] as KvClient;
+    let seed = (c + 1) * 2654435761;
+    while (performance.now() < end) {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      const key = keyOf(seed % options.keys);
+      const write = op === 'put' || (op === 'mixed' && seed % 2 === 0);
+      const t0 = performance.now();
+      try {
+        if (write) await kv.put(key, value);
+        else await kv.range(key, { serializable });
+        latencies.push(performance.now() - t0);
+      } catch (error) {
+        if (!isClientError(error)) throw error;
+        errors++;
+      }
+    }
+  });
+  await Promise.all(loops);
+  const elapsedS = (performance.now() - start) / 1000;
+  latencies.sort((a, b) => a - b);
+  const pct = (p: number): number => {
+    if (latencies.length === 0) return 0;
+    return Math.round((latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] as number) * 1000) / 1000;
+  };
+  return { op, clients, ops: latencies.length, opsPerSec: Math.round(latencies.length / elapsedS), p50Ms: pct(0.5), p99Ms: pct(0.99), errors };
+}

@@ -1,0 +1,188 @@
+/**
+ * POSTs JSON to one of several endpoints over mutual TLS, with keep-alive connections, a per-request
+ * deadline, and failover to the next endpoint when the current one cannot be reached.
+ *
+ * Failover rule (the reason this file exists): a request moves to the next endpoint only if it was
+ * certainly never sent — the connection was refused or the TLS handshake did not complete. Once the
+ * request may have reached a server, a failure is reported (TIMEOUT, CONNECTION_LOST) and not retried
+ * elsewhere, because a retried write could apply twice and a retried compare-and-set could report
+ * failure for a change it made itself. Idempotent requests (reads) may ask to be retried anyway.
+ */
+import https from 'node:https';
+import type { IncomingMessage } from 'node:http';
+import type { ConnectionOptions, TLSSocket } from 'node:tls';
+import { assert } from '../base/index.ts';
+import {
+  clientConnectTimeoutMsDefault, clientRequestTimeoutMsDefault, clientResponseBytesMax, clientSocketsPerEndpointMax,
+} from '../config/index.ts';
+import { ClientError } from './errors.ts';
+
+export interface TransportOptions {
+  /** Base URLs, `https://host:port`; tried in order starting from the last one that answered. */
+  endpoints: readonly string[];
+  /** cert, key and ca (or the output of pki's clientTlsOptions). */
+  tls: ConnectionOptions;
+  requestTimeoutMs?: number;
+  connectTimeoutMs?: number;
+  socketsPerEndpointMax?: number;
+}
+
+export interface PostOptions {
+  timeoutMs?: number;
+  /** The request changes nothing, so it may be retried on another endpoint after it was sent. */
+  idempotent?: boolean;
+}
+
+export class HttpsTransport {
+  readonly endpoints: readonly string[];
+  private readonly agent: https.Agent;
+  private readonly requestTimeoutMs: number;
+  private readonly connectTimeoutMs: number;
+  /** Index of the endpoint that answered last; requests start there. Invariant: < endpoints.length. */
+  private preferred = 0;
+
+  constructor(options: TransportOptions) {
+    assert(options.endpoints.length > 0, 'at least one endpoint is required');
+    for (const endpoint of options.endpoints) {
+      const url = new URL(endpoint);
+      if (url.protocol !== 'https:') throw new TypeError(`endpoint ${endpoint} must be an https:// URL`);
+    }
+    this.endpoints = options.endpoints.map((e) => e.replace(/\/+$/, ''));
+    this.requestTimeoutMs = options.requestTimeoutMs ?? clientRequestTimeoutMsDefault;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? clientConnectTimeoutMsDefault;
+    this.agent = new https.Agent({
+      keepAlive: true,
+      maxSockets: options.socketsPerEndpointMax ?? clientSocketsPerEndpointMax,
+      ...options.tls,
+    });
+  }
+
+  /** Sends `body` to `path` and returns the parsed JSON answer of a 2xx response. */
+  async post(path: string, body: unknown, options: PostOptions = {}): Promise<unknown> {
+    const payload = Buffer.from(JSON.stringify(body));
+    const deadline = Date.now() + (options.timeoutMs ?? this.requestTimeoutMs);
+    let last: ClientError | undefined;
+    for (let attempt = 0; attempt < this.endpoints.length; attempt++) {
+      const index = (this.preferred + attempt) % this.endpoints.length;
+      const endpoint = this.endpoints[index] as string;
+      if (Date.now() >= deadline) break;
+      try {
+        const answer = await this.once(endpoint, path, payload, deadline);
+        this.preferred = index;
+        return answer;
+      } catch (error) {
+        assert(error instanceof ClientError, 'once() rejects only with ClientError');
+        const retry = error.code === 'UNAVAILABLE' || (options.idempotent === true && error.code === 'CONNECTION_LOST');
+        if (!retry) throw error;
+        last = error;
+      }
+    }
+    throw last ?? new ClientError('UNAVAILABLE', `no endpoint answered ${path} before the deadline`, { endpoint: this.endpoints[this.preferred] });
+  }
+
+  /** Closes idle keep-alive connections; in-flight requests finish. */
+  close(): void {
+    this.agent.destroy();
+  }
+
+  private once(endpoint: string, path: string, payload: Buffer, deadline: number): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      // `sent`: the connection is up, so the server may have our request. Before that, failing is safe.
+      let sent = false;
+      let settled = false;
+      const fail = (error: ClientError): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(deadlineTimer);
+        clearTimeout(connectTimer);
+        req.destroy();
+        reject(error);
+      };
+      const req = https.request(`${endpoint}${path}`, {
+        method: 'POST',
+        agent: this.agent,
+        headers: { 'content-type': 'application/json', 'content-length': payload.length },
+      }, (res) => {
+        readBody(res, endpoint, path).then((answer) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(deadlineTimer);
+          resolve(answer);
+        }, fail);
+      });
+      const deadlineTimer = setTimeout(() => {
+        fail(sent
+          ? new ClientError('TIMEOUT', `${endpoint}${path} did not answer in time`, { endpoint })
+          : new ClientError('UNAVAILABLE', `${endpoint} could not be reached before the deadline`, { endpoint }));
+      }, Math.max(0, deadline - Date.now()));
+      const connectTimer = setTimeout(() => {
+        if (!sent) fail(new ClientError('UNAVAILABLE', `${endpoint}: no TLS connection within ${this.connectTimeoutMs} ms`, { endpoint }));
+      }, Math.min(this.connectTimeoutMs, Math.max(0, deadline - Date.now())));
+      req.on('socket', (socket) => {
+        if (req.reusedSocket) {
+          sent = true;
+          clearTimeout(connectTimer);
+        } else {
+          (socket as TLSSocket).once('secureConnect', () => {
+            sent = true;
+            clearTimeout(connectTimer);
+          });
+        }
+      });
+      req.on('error', (cause: Error & { code?: string }) => {
+        const what = cause.code ?? cause.message;
+        fail(sent
+          ? new ClientError('CONNECTION_LOST', `${endpoint}${path}: connection lost after sending (${what})`, { endpoint, cause })
+          : new ClientError('UNAVAILABLE', `${endpoint}: cannot connect (${what})`, { endpoint, cause }));
+      });
+      req.end(payload);
+    });
+  }
+}
+
+function readBody(res: IncomingMessage, endpoint: string, path: string): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    res.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+      if (bytes > clientResponseBytesMax) {
+        res.destroy();
+        reject(new ClientError('BAD_RESPONSE', `${endpoint}${path}: response larger than ${clientResponseBytesMax} bytes`, { endpoint }));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    res.on('error', (cause) => reject(new ClientError('CONNECTION_LOST', `${endpoint}${path}: response cut off`, { endpoint, cause })));
+    res.on('aborted', () => reject(new ClientError('CONNECTION_LOST', `${endpoint}${path}: response cut off`, { endpoint })));
+    res.on('end', () => {
+      const status = res.statusCode ?? 0;
+      const textBody = Buffer.concat(chunks).toString('utf8');
+      let json: unknown;
+      try {
+        json = textBody === '' ? {} : JSON.parse(textBody);
+      } catch (cause) {
+        const code = status >= 400 && status < 500 ? 'REJECTED' : status >= 500 ? 'SERVER' : 'BAD_RESPONSE';
+        reject(new ClientError(code, `${endpoint}${path}: HTTP ${status}, body is not JSON`, { endpoint, status, cause }));
+        return;
+      }
+      if (status >= 200 && status < 300) {
+        resolve(json);
+        return;
+      }
+      const { message, grpcCode } = errorBody(json);
+      const code = status >= 400 && status < 500 ? 'REJECTED' : status >= 500 ? 'SERVER' : 'BAD_RESPONSE';
+      reject(new ClientError(code, `${endpoint}${path}: HTTP ${status}: ${message}`, {
+        endpoint, status, ...(grpcCode === undefined ? {} : { grpcCode }),
+      }));
+    });
+  });
+}
+
+/** etcd's gateway error `{"error","code","message"}` (Coffer answers the same shape). */
+function errorBody(json: unknown): { message: string; grpcCode?: number } {
+  if (typeof json !== 'object' || json === null) return { message: 'no error message' };
+  const body = json as Record<string, unknown>;
+  const message = typeof body.message === 'string' ? body.message : typeof body.error === 'string' ? body.error : 'no error message';
+  return typeof body.code === 'number' ? { message, grpcCode: body.code } : { message };
+}

@@ -1,0 +1,330 @@
+/**
+ * A real cluster of N member processes on loopback for integration tests, the bench and the soak:
+ * certificates bootstrapped into a temp dir, members m1..mN spawned by a backend (coffer or etcd),
+ * peer traffic through the fault-injecting Network, one KvClient per member's client URL, member logs
+ * in <dir>/logs/<name>.log.
+ *
+ * Readiness is observed, never slept for: a member is ready when /v3/maintenance/status answers with a
+ * leader; the cluster is ready when every running, unpaused member names the same leader.
+ *
+ * Invariant: after stop() no member process and no proxy listener remain; the temp dir is removed
+ * unless `keep` was asked for or a withCluster body failed (then its path and the log tails are printed).
+ */
+import { readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KvClient, isClientError, type KvClientOptions } from '../../../src/client/index.ts';
+import { type Backend, type BackendName, backendNamed, defaultBackendName } from './backends.ts';
+import { type ClusterCerts, makeCerts } from './certs.ts';
+import { Network } from './network.ts';
+import { freePorts } from './ports.ts';
+import { MemberProcess } from './process.ts';
+
+export interface ClusterOptions {
+  size: number;
+  backend?: BackendName | Backend;
+  /** Parent of the cluster's temp dir (default: the OS temp dir). */
+  parentDir?: string;
+  keep?: boolean;
+  /** Deadline for the cluster to elect a leader at start and after restarts. */
+  readyTimeoutMs?: number;
+  /** Put the fault-injecting proxies between members (default true; the bench turns them off). */
+  faults?: boolean;
+  /** Extra member certificates (m<N+1>…) made up front, for addMember(). */
+  spares?: number;
+}
+
+const readyTimeoutMsDefault = 60_000;
+const pollIntervalMs = 50;
+
+export class Cluster {
+  readonly names: string[];
+  readonly members: MemberProcess[];
+  /** Member ids as the members report them (decimal strings), learned once each has answered. */
+  readonly memberIds: (string | undefined)[];
+  private readonly clients: KvClient[] = [];
+  private stopped = false;
+
+  private constructor(
+    initialSize: number,
+    readonly backend: Backend,
+    readonly dir: string,
+    readonly certs: ClusterCerts,
+    readonly network: Network,
+    readonly clientPorts: number[],
+    /** Real peer ports (the proxies sit in front of them). */
+    readonly peerPorts: number[],
+    private readonly commands: ReturnType<Backend['command']>[],
+    private readonly keep: boolean,
+    readonly readyTimeoutMs: number,
+  ) {
+    this.names = Array.from({ length: initialSize }, (_, i) => `m${i + 1}`);
+    this.members = this.names.map((name) => new MemberProcess(name, join(dir, 'logs', `${name}.log`)));
+    this.memberIds = new Array<string | undefined>(initialSize).fill(undefined);
+  }
+
+  /** Members started so far, the initial ones and those added later (removed ones included). */
+  get size(): number {
+    return this.members.length;
+  }
+
+  static async start(options: ClusterOptions): Promise<Cluster> {
+    const backend = typeof options.backend === 'object' ? options.backend : backendNamed(options.backend ?? defaultBackendName());
+    const n = options.size;
+    const dir = await mkdtemp(join(options.parentDir ?? tmpdir(), `coffer-${backend.name}-${n}-`));
+    await mkdir(join(dir, 'logs'));
+    const names = Array.from({ length: n }, (_, i) => `m${i + 1}`);
+    const certs = await makeCerts(join(dir, 'certs'), [...names, ...Array.from({ length: options.spares ?? 0 }, (_, i) => `m${n + i + 1}`)]);
+    const mode = options.faults === false ? 'direct' : backend.networkMode;
+    const proxyCount = mode === 'pair' ? n * n : mode === 'target' ? n : 0;
+    const ports = await freePorts(2 * n + proxyCount);
+    const clientPorts = ports.slice(0, n);
+    const peerPorts = ports.slice(n, 2 * n);
+    const network = await Network.start({ mode, names, peerPorts, proxyPorts: ports.slice(2 * n), certs });
+    const commands: ReturnType<Backend['command']>[] = [];
+    for (let i = 0; i < n; i++) {
+      const initialCluster = names.map((name, j) => `${name}=${mode === 'target' ? network.peerUrl(-1, j) : network.peerUrl(i, j)}`).join(',');
+      const spec = {
+        index: i, name: names[i] as string, dataDir: join(dir, 'data', names[i] as string),
+        clientPort: clientPorts[i] as number, peerPort: peerPorts[i] as number,
+        initialCluster, advertisedPeerUrl: mode === 'target' ? network.peerUrl(-1, i) : network.peerUrl(i, i), certs, keyFile: join(dir, 'keys', `${names[i]}.key`),
+      };
+      await backend.prepare(spec);
+      commands.push(backend.command(spec));
+    }
+    const cluster = new Cluster(n, backend, dir, certs, network, clientPorts, peerPorts, commands, options.keep ?? false,
+      options.readyTimeoutMs ?? readyTimeoutMsDefault);
+    try {
+      cluster.members.forEach((member, i) => member.start(commands[i] as ReturnType<Backend['command']>));
+      await cluster.waitReady();
+    } catch (error) {
+      process.stderr.write(await cluster.describeFailure(error));
+      await cluster.stop(true);
+      throw error;
+    }
+    return cluster;
+  }
+
+  /**
+   * Adds a member through the member API of the live members and starts it with --join (coffer) or
+   * --initial-cluster-state existing (etcd). Needs a spare certificate (ClusterOptions.spares). The
+   * new member talks to the others directly, outside the fault proxies. Returns its index once it
+   * answers with a leader.
+   */
+  async addMember(options: { learner?: boolean } = {}): Promise<number> {
+    const index = this.members.length;
+    const name = `m${index + 1}`;
+    const [clientPort, peerPort] = (await freePorts(2)) as [number, number];
+    const peerUrl = `https://127.0.0.1:${peerPort}`;
+    const clientUrl = `https://127.0.0.1:${clientPort}`;
+    const admin = this.client(this.live());
+    const added = await retryUnhealthy(() => admin.memberAdd({ name, peerUrls: [peerUrl], clientUrls: [clientUrl], isLearner: options.learner === true }));
+    const others = this.network.mode === 'target'
+      // etcd checks the joiner's --initial-cluster against the members' advertised (proxy) URLs.
+      ? added.members.filter((m) => m.id !== added.member.id).map((m) => `${m.name}=${m.peerUrls[0] ?? ''}`)
+      : this.names.flatMap((other, j) => (this.memberIds[j] !== undefined && added.members.some((m) => m.id === this.memberIds[j])
+        ? [`${other}=https://127.0.0.1:${this.peerPorts[j]}`] : []));
+    const spec = {
+      index, name, dataDir: join(this.dir, 'data', name), clientPort, peerPort,
+      initialCluster: [...others, `${name}=${peerUrl}`].join(','), advertisedPeerUrl: peerUrl, certs: this.certs,
+      keyFile: join(this.dir, 'keys', `${name}.key`), join: { memberId: added.member.id, clusterId: added.header.clusterId },
+    };
+    await this.backend.prepare(spec);
+    const command = this.backend.command(spec);
+    this.names.push(name);
+    this.members.push(new MemberProcess(name, join(this.dir, 'logs', `${name}.log`)));
+    this.memberIds.push(added.member.id);
+    this.clientPorts.push(clientPort);
+    this.peerPorts.push(peerPort);
+    this.commands.push(command);
+    (this.members[index] as MemberProcess).start(command);
+    await this.waitMemberReady(index);
+    return index;
+  }
+
+  clientUrl(i: number): string {
+    return `https://127.0.0.1:${this.clientPorts[i]}`;
+  }
+
+  /** A client for the given members (failover in that order); closed by stop(). */
+  client(members: number | readonly number[], options: Partial<Omit<KvClientOptions, 'endpoints' | 'tls'>> = {}): KvClient {
+    const list = typeof members === 'number' ? [members] : members;
+    const client = new KvClient({ endpoints: list.map((i) => this.clientUrl(i)), tls: this.clientTls(), ...options });
+    this.clients.push(client);
+    return client;
+  }
+
+  /** TLS options for a client of this cluster: the admin certificate. */
+  clientTls(): KvClientOptions['tls'] {
+    return { cert: this.pem(this.certs.clientCert), key: this.pem(this.certs.clientKey), ca: this.pem(this.certs.ca) };
+  }
+
+  /** Running and not paused: the members that can answer. */
+  live(): number[] {
+    return this.members.flatMap((m, i) => (m.running && !m.paused ? [i] : []));
+  }
+
+  async kill(i: number): Promise<void> {
+    await this.member(i).kill();
+  }
+
+  /** Starts a stopped or killed member again with the same data and flags, and waits until it answers with a leader. */
+  async restart(i: number, options: { wait?: boolean } = {}): Promise<void> {
+    const member = this.member(i);
+    if (member.running) await member.kill();
+    member.start(this.commands[i] as ReturnType<Backend['command']>);
+    if (options.wait !== false) await this.waitMemberReady(i);
+  }
+
+  pause(i: number): void {
+    this.member(i).pause();
+  }
+
+  resume(i: number): void {
+    this.member(i).resume();
+  }
+
+  /** Waits until every live member answers status with the same, non-zero leader; returns its index. */
+  async waitReady(timeoutMs = this.readyTimeoutMs): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const live = this.live();
+      const leaders = await Promise.all(live.map((i) => this.leaderSeenBy(i)));
+      const known = leaders.filter((l): l is string => l !== undefined);
+      if (known.length === live.length && known.length > 0 && known.every((l) => l === known[0])) {
+        const leaderIndex = this.memberIds.indexOf(known[0]);
+        if (leaderIndex >= 0 && live.includes(leaderIndex)) return leaderIndex;
+      }
+      const last = `live members ${live.map((i) => this.names[i]).join(',')} see leaders ${leaders.map((l) => l ?? 'none').join(',')}`;
+      if (Date.now() > deadline) throw new Error(`cluster not ready within ${timeoutMs} ms: ${last}`);
+      await delay(pollIntervalMs);
+    }
+  }
+
+  /** Waits until member i answers status with a leader. */
+  async waitMemberReady(i: number, timeoutMs = this.readyTimeoutMs): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while ((await this.leaderSeenBy(i)) === undefined) {
+      if (!this.member(i).running) throw new Error(`member ${this.names[i]} exited (${String(await this.member(i).exited)})`);
+      if (Date.now() > deadline) throw new Error(`member ${this.names[i]} has no leader within ${timeoutMs} ms`);
+      await delay(pollIntervalMs);
+    }
+  }
+
+  /** The index of the leader all live members agree on (waits for agreement). */
+  async leader(timeoutMs = this.readyTimeoutMs): Promise<number> {
+    return this.waitReady(timeoutMs);
+  }
+
+  /**
+   * The leader most live members name right now, without waiting for agreement; undefined when none
+   * answers with a leader. For the nemesis, which must act at once.
+   */
+  async currentLeader(): Promise<number | undefined> {
+    const seen = await Promise.all(this.live().map((i) => this.leaderSeenBy(i)));
+    const votes = new Map<string, number>();
+    for (const id of seen) if (id !== undefined) votes.set(id, (votes.get(id) ?? 0) + 1);
+    const best = [...votes.entries()].sort((a, b) => b[1] - a[1])[0];
+    if (best === undefined) return undefined;
+    const index = this.memberIds.indexOf(best[0]);
+    return index >= 0 ? index : undefined;
+  }
+
+  /** The last `lines` lines of every member's log, for a failure report. */
+  async logTails(lines = 60): Promise<string> {
+    const parts = await Promise.all(this.members.map(async (m) => {
+      const text = await readFile(m.logFile, 'utf8').catch(() => '(no log)');
+      return `----- ${m.name} (${m.logFile}) -----\n${text.split('\n').slice(-lines).join('\n')}`;
+    }));
+    return parts.join('\n');
+  }
+
+  async describeFailure(error: unknown): Promise<string> {
+    return `\ncluster ${this.backend.name} x${this.size} failed: ${error instanceof Error ? error.message : String(error)}\n`
+      + `cluster dir kept: ${this.dir}\n${await this.logTails()}\n`;
+  }
+
+  /** Stops every member (SIGTERM, then SIGKILL), closes clients and proxies, removes the dir unless kept. */
+  async stop(keep = this.keep): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const client of this.clients) client.close();
+    await Promise.all(this.members.map((m) => m.stop()));
+    await this.network.close();
+    if (!keep) await rm(this.dir, { recursive: true, force: true });
+  }
+
+  private member(i: number): MemberProcess {
+    const member = this.members[i];
+    if (member === undefined) throw new RangeError(`no member ${i} in a cluster of ${this.size}`);
+    return member;
+  }
+
+  private readonly pemCache = new Map<string, string>();
+  private pem(path: string): string {
+    let text = this.pemCache.get(path);
+    if (text === undefined) {
+      text = readFileSync(path, 'utf8');
+      this.pemCache.set(path, text);
+    }
+    return text;
+  }
+
+  private statusClients: (KvClient | undefined)[] = [];
+  /** The leader id member i reports, or undefined if it does not answer or knows none. */
+  private async leaderSeenBy(i: number): Promise<string | undefined> {
+    let client = this.statusClients[i];
+    if (client === undefined) {
+      client = this.client(i, { requestTimeoutMs: 1_000, connectTimeoutMs: 1_000 });
+      this.statusClients[i] = client;
+    }
+    try {
+      const status = await client.status();
+      this.memberIds[i] = status.header.memberId;
+      return status.leader === '0' ? undefined : status.leader;
+    } catch (error) {
+      if (isClientError(error)) return undefined;
+      throw error;
+    }
+  }
+}
+
+/**
+ * Runs `body` against a fresh cluster and always stops it; when the body fails, prints the cluster's
+ * logs and keeps its directory before rethrowing.
+ */
+export async function withCluster<T>(options: ClusterOptions, body: (cluster: Cluster) => Promise<T>): Promise<T> {
+  const cluster = await Cluster.start(options);
+  try {
+    const result = await body(cluster);
+    await cluster.stop();
+    return result;
+  } catch (error) {
+    process.stderr.write(await cluster.describeFailure(error));
+    await cluster.stop(true);
+    throw error;
+  }
+}
+
+/**
+ * etcd refuses a reconfiguration until the leader has seen every peer active for a few seconds
+ * (--strict-reconfig-check: "unhealthy cluster", decided before anything is proposed); asks again
+ * until it is accepted.
+ */
+export async function retryUnhealthy<T>(call: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await call();
+    } catch (error) {
+      const again = isClientError(error) && /unhealthy cluster|in sync with leader|not connected/i.test(error.message);
+      if (!again || Date.now() > deadline) throw error;
+      await delay(200);
+    }
+  }
+}
+
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
