@@ -5,6 +5,6 @@
  * (re-sealed by the receiver), and WAL compaction behind the applied index.
  * Invariants: see replica.ts — the durability order of a Ready is written there, once.
  */
-export { Replica, type ReplicaOptions, type ReplicaStatus } from './replica.ts';
+export { Replica, type ReplicaObserver, type ReplicaOptions, type ReplicaStatus } from './replica.ts';
 export { ReplicationError, isReplicationError, type ReplicationErrorCode } from './errors.ts';
 export { isReservedKey, type MemberInfo } from './members.ts';

@@ -65,6 +65,15 @@ export interface ReplicaOptions {
   onMembersChanged?: (members: readonly MemberInfo[]) => void;
   /** Told when the replica stops on an error it cannot recover from. */
   onFatal?: (error: Error) => void;
+  /** Measurements for metrics; every hook is optional. */
+  observer?: ReplicaObserver;
+}
+
+export interface ReplicaObserver {
+  leaderChanged?: (leader: NodeId) => void;
+  proposal?: (outcome: 'committed' | 'failed') => void;
+  walFsync?: (seconds: number) => void;
+  storeCommit?: (seconds: number) => void;
 }
 
 export interface ReplicaStatus {
@@ -136,10 +145,11 @@ export class Replica {
         compacted: (index, first) => new CompactedError(index, first),
         unavailable: (index, last) => new UnavailableError(index, last),
       },
+      ...(options.observer?.walFsync ? { onFsync: options.observer.walFsync } : {}),
     });
     let store: MvccStore | undefined;
     try {
-      store = await MvccStore.open({ dir: storeDir, sealer: options.sealer, storeId: `${options.memberName}/mvcc`, clock: options.clock, sync: true });
+      store = await MvccStore.open({ dir: storeDir, ...storeOptions(options) });
       if (wal.lastIndex() === 0 && wal.initialState().hardState.term === 0 && options.initialMembers !== undefined) {
         await bootstrapLog(wal, options.initialMembers);
       }
@@ -178,6 +188,8 @@ export class Replica {
       this.proposals.reject(command.requestId, unavailable(error));
     }
     this.kick();
+    const observer = this.options.observer;
+    if (observer?.proposal) result.then(() => observer.proposal?.('committed'), () => observer.proposal?.('failed'));
     return result;
   }
 
@@ -354,7 +366,10 @@ export class Replica {
   }
 
   private async handle(rd: Ready): Promise<void> {
-    if (rd.softState) this.soft = rd.softState;
+    if (rd.softState) {
+      if (rd.softState.leader !== this.soft.leader) this.options.observer?.leaderChanged?.(rd.softState.leader);
+      this.soft = rd.softState;
+    }
     for (const m of rd.messages) this.sendMessage(m);
     if (rd.snapshot) await this.installSnapshot(rd.snapshot);
     const durable: Promise<unknown>[] = [];
@@ -421,15 +436,14 @@ export class Replica {
     const current = join(this.options.dataDir, 'mvcc');
     const old = join(this.options.dataDir, 'mvcc.old');
     await rm(incoming, { recursive: true, force: true });
-    const storeOptions = { sealer: this.options.sealer, storeId: `${this.options.memberName}/mvcc`, clock: this.options.clock, sync: true };
-    const imported = await MvccStore.importSnapshot({ ...storeOptions, dir: incoming, records: unpackSnapshot(snapshot.data) });
+    const imported = await MvccStore.importSnapshot({ ...storeOptions(this.options), dir: incoming, records: unpackSnapshot(snapshot.data) });
     await imported.close();
     await this.store.close();
     // The swap: a crash leaves mvcc.old and/or mvcc.incoming, which open() resolves (recoverStoreSwap).
     await rename(current, old);
     await rename(incoming, current);
     await rm(old, { recursive: true, force: true });
-    this.store = await MvccStore.open({ ...storeOptions, dir: current });
+    this.store = await MvccStore.open({ ...storeOptions(this.options), dir: current });
     // The WAL keeps only the metadata: the store is the snapshot's state.
     await this.wal.saveSnapshot({ metadata: snapshot.metadata, data: new Uint8Array(0) });
     this.lastSnapshotIndex = snapshot.metadata.index;
@@ -532,6 +546,13 @@ export class Replica {
     this.appliedWaiters.rejectAll(error);
     this.reads.rejectAll(error);
   }
+}
+
+function storeOptions(options: ReplicaOptions) {
+  return {
+    sealer: options.sealer, storeId: `${options.memberName}/mvcc`, clock: options.clock, sync: true,
+    ...(options.observer?.storeCommit ? { onCommit: options.observer.storeCommit } : {}),
+  };
 }
 
 /** A learner is promoted only when it holds at least this fraction of the leader's committed log. */

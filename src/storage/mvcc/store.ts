@@ -17,6 +17,7 @@
  * A failed write leaves the index ahead of disk: the store refuses further use (E_FAILED) until reopened.
  */
 import { createHash } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { ClassicLevel } from 'classic-level';
 import { type Clock, assert, realClock } from '../../base/index.ts';
 import { compactionStepKeysMax, rangeResultBytesMax, snapshotImportBatchRecordsMax, valueBytesMax } from '../../config/index.ts';
@@ -52,6 +53,8 @@ export interface MvccStoreOptions {
    * store may be behind, never torn, and its applied index says where the replication layer resumes.
    */
   sync?: boolean;
+  /** Told the duration of every batch written to LevelDB, in seconds (metrics). */
+  onCommit?: (seconds: number) => void;
 }
 
 export interface HashResult {
@@ -84,6 +87,7 @@ export class MvccStore {
   private compactionTail: Promise<void> = Promise.resolve();
   private failure: MvccError | undefined;
   private closed = false;
+  private onCommit: ((seconds: number) => void) | undefined;
 
   private constructor(
     private readonly db: Db,
@@ -107,6 +111,7 @@ export class MvccStore {
     const db: Db = new ClassicLevel<Uint8Array, Uint8Array>(options.dir, { keyEncoding: 'view', valueEncoding: 'view' });
     await db.open();
     const store = new MvccStore(db, options.sealer, options.storeId, options.sync === true, options.clock ?? realClock);
+    store.onCommit = options.onCommit;
     try {
       await store.load();
     } catch (error) {
@@ -327,6 +332,11 @@ export class MvccStore {
     }
   }
 
+  /** Watchers open on this store. */
+  watcherCount(): number {
+    return this.hub.size();
+  }
+
   /** Ends watchers, lets the current compaction step finish, and closes the database. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -380,7 +390,9 @@ export class MvccStore {
         type: 'put', key: encodeRevisionKey(page.main, page.sub), value: sealPage(this.sealer, this.storeId, page),
       }));
       batch.push({ type: 'put', key: metaRecordKey, value: sealMeta(this.sealer, this.meta(appliedIndex, applier.revision)) });
+      const commitStart = performance.now();
       await this.db.batch(batch, { sync: this.sync });
+      this.onCommit?.((performance.now() - commitStart) / 1000);
     } catch (error) {
       // The index may hold changes that are not on disk; only a reopen (rebuild from disk) is safe.
       this.failure = error instanceof MvccError && error.code === 'E_INTEGRITY' ? error

@@ -222,6 +222,11 @@ export class WatchHub {
     return this.prevKvWatchers > 0;
   }
 
+  /** Watchers currently registered. */
+  size(): number {
+    return this.all.size;
+  }
+
   watch(options: WatchOptions): Watcher {
     if (this.closedWith !== undefined) throw this.closedWith;
     checkRange(options.key, options.end);

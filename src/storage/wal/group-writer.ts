@@ -11,6 +11,7 @@
  * - After any write or fsync failure the writer is unusable: the page cache may hold data that never
  *   reached the disk, so carrying on could acknowledge lost records ("fsyncgate"). The member restarts.
  */
+import { performance } from 'node:perf_hooks';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { walFsyncBatchRecordsMax } from '../../config/index.ts';
@@ -47,6 +48,9 @@ export class GroupWriter {
   private failure: WalUnusableError | undefined;
   private current: { file: string; handle: fs.FileHandle } | undefined;
   private readonly counters: WriterStats = { fsyncs: 0, recordsWritten: 0, bytesWritten: 0, largestBatchRecords: 0 };
+
+  /** Told the duration of every fdatasync, in seconds (metrics). */
+  onFsync: ((seconds: number) => void) | undefined;
 
   constructor(startSeq: number) {
     this.writtenSeq = startSeq;
@@ -125,7 +129,9 @@ export class GroupWriter {
       this.writtenSeq = batch[end - 1]!.seq;
       this.counters.recordsWritten += end - start;
       this.counters.bytesWritten += bytes.length;
+      const syncStart = performance.now();
       await handle.datasync();
+      this.onFsync?.((performance.now() - syncStart) / 1000);
       start = end;
     }
   }

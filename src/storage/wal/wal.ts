@@ -49,6 +49,8 @@ export interface WalOptions {
   segmentBytesTarget?: number;
   cacheBytesMax?: number;
   raftErrors?: RaftStorageErrors;
+  /** Told the duration of every fdatasync, in seconds (metrics). */
+  onFsync?: (seconds: number) => void;
 }
 
 export interface WalStats extends WriterStats {
@@ -183,6 +185,7 @@ export class Wal implements Storage {
     }
 
     const writer = new GroupWriter(0);
+    writer.onFsync = options.onFsync;
     const wal = new Wal(options, log, state, marker, writer);
     wal.markerSegment = markerSegment;
     for (const s of listing.segments) wal.segments.push({ seq: s.seq, firstIndex: s.firstIndex, file: s.file });

@@ -1,0 +1,101 @@
+/**
+ * The member's Prometheus metrics (prom-client). Events are counted as they happen through the hooks
+ * below; state (term, lag, watchers, keys, certificates) is read at scrape time from a snapshot the
+ * server provides, so no lower layer depends on this folder.
+ * Invariant: no label ever carries a key name, a value or a user-supplied string other than the
+ * verb, resource and status code of a request.
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export interface MemberState {
+  term: number;
+  hasLeader: boolean;
+  commitIndex: number;
+  appliedIndex: number;
+  watchers: number;
+  /** 1 while the member holds no usable KEK (it then serves nothing). */
+  sealed: boolean;
+  /** Seconds until each certificate this member uses expires, by kind (member, ca). */
+  certificateExpirySeconds: Record<string, number>;
+  /** Pages sealed per DEK id. */
+  pagesPerDek: Record<string, number>;
+}
+
+export class MemberMetrics {
+  readonly registry = new Registry();
+  private readonly leaderChanges: Counter;
+  private readonly proposals: Counter<'outcome'>;
+  private readonly walFsync: Histogram;
+  private readonly backendCommit: Histogram;
+  private readonly requests: Counter<'verb' | 'resource' | 'code'>;
+  private readonly requestDuration: Histogram<'verb' | 'resource'>;
+  private readonly auditEvents: Counter<'outcome'>;
+
+  constructor(state: () => MemberState) {
+    const registers = [this.registry];
+    const diskBuckets = [0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.024];
+    this.leaderChanges = new Counter({ name: 'coffer_raft_leader_changes_total', help: 'Times this member saw the leader change.', registers });
+    this.proposals = new Counter({ name: 'coffer_raft_proposals_total', help: 'Proposals made through this member, by outcome (committed, failed).', labelNames: ['outcome'], registers });
+    this.walFsync = new Histogram({ name: 'coffer_wal_fsync_duration_seconds', help: 'Duration of WAL fdatasync calls.', buckets: diskBuckets, registers });
+    this.backendCommit = new Histogram({ name: 'coffer_backend_commit_duration_seconds', help: 'Duration of MVCC batch commits to LevelDB.', buckets: diskBuckets, registers });
+    this.requests = new Counter({ name: 'coffer_requests_total', help: 'Client API requests by verb, resource and status code.', labelNames: ['verb', 'resource', 'code'], registers });
+    this.requestDuration = new Histogram({ name: 'coffer_request_duration_seconds', help: 'Client API request latency by verb and resource.', labelNames: ['verb', 'resource'], buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers });
+    this.auditEvents = new Counter({ name: 'coffer_audit_events_total', help: 'Audit records by outcome (written, failed).', labelNames: ['outcome'], registers });
+
+    const gauge = (name: string, help: string, read: (s: MemberState) => number) => new Gauge({
+      name, help, registers, collect() { this.set(read(state())); },
+    });
+    gauge('coffer_raft_term', 'The current Raft term.', (s) => s.term);
+    gauge('coffer_raft_has_leader', '1 if this member knows a leader.', (s) => (s.hasLeader ? 1 : 0));
+    gauge('coffer_raft_apply_lag_entries', 'Committed entries not yet applied.', (s) => Math.max(0, s.commitIndex - s.appliedIndex));
+    gauge('coffer_watchers', 'Open watches on this member.', (s) => s.watchers);
+    gauge('coffer_sealed', '1 while the member is sealed.', (s) => (s.sealed ? 1 : 0));
+    new Gauge({
+      name: 'coffer_certificate_expiry_seconds', help: 'Seconds until a certificate this member uses expires.', labelNames: ['kind'], registers,
+      collect() {
+        this.reset();
+        for (const [kind, seconds] of Object.entries(state().certificateExpirySeconds)) this.set({ kind }, seconds);
+      },
+    });
+    new Gauge({
+      name: 'coffer_pages_per_dek', help: 'Pages sealed under each data encryption key.', labelNames: ['dek'], registers,
+      collect() {
+        this.reset();
+        for (const [dek, pages] of Object.entries(state().pagesPerDek)) this.set({ dek }, pages);
+      },
+    });
+  }
+
+  leaderChanged(): void {
+    this.leaderChanges.inc();
+  }
+
+  proposal(outcome: 'committed' | 'failed'): void {
+    this.proposals.inc({ outcome });
+  }
+
+  walFsyncSeconds(seconds: number): void {
+    this.walFsync.observe(seconds);
+  }
+
+  backendCommitSeconds(seconds: number): void {
+    this.backendCommit.observe(seconds);
+  }
+
+  request(verb: string, resource: string, code: number, seconds: number): void {
+    this.requests.inc({ verb, resource, code: String(code) });
+    this.requestDuration.observe({ verb, resource }, seconds);
+  }
+
+  audit(outcome: 'written' | 'failed'): void {
+    this.auditEvents.inc({ outcome });
+  }
+
+  contentType(): string {
+    return this.registry.contentType;
+  }
+
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
