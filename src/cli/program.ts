@@ -7,6 +7,9 @@
  */
 import { Command, Option } from 'commander';
 import { registerCaCommands } from './commands/ca.ts';
+import { registerMemberCommands } from './commands/member.ts';
+import { registerStatusCommand } from './commands/status.ts';
+import { addConnectionOptions } from './connection.ts';
 import type { CliIo } from './io.ts';
 import { parseOutputFormat } from './options.ts';
 
@@ -20,6 +23,9 @@ export function buildProgram(io: CliIo): Command {
       writeOut: (text) => io.out(text),
       writeErr: (text) => io.err(text),
     });
+  addConnectionOptions(program);
   registerCaCommands(program, io);
+  registerMemberCommands(program, io);
+  registerStatusCommand(program, io);
   return program;
 }

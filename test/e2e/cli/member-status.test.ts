@@ -1,0 +1,58 @@
+// `coffer member …` and `coffer status` as users run them, against a real 3-member cluster.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { Cluster, repoRoot } from '../../support/cluster/index.ts';
+
+const run = promisify(execFile);
+let cluster: Cluster;
+
+before(async () => {
+  cluster = await Cluster.start({ size: 3, backend: 'coffer' });
+  await cluster.waitReady();
+});
+
+after(async () => {
+  await cluster.stop();
+});
+
+async function coffer(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+  const flags = ['--endpoints', [0, 1, 2].map((i) => cluster.clientUrl(i)).join(','), '--cacert', cluster.certs.ca,
+    '--cert', cluster.certs.clientCert, '--key', cluster.certs.clientKey];
+  try {
+    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/server/coffer.ts', ...flags, ...args], { cwd: repoRoot });
+    return { stdout, stderr, code: 0 };
+  } catch (error) {
+    const failure = error as { stdout: string; stderr: string; code: number };
+    return { stdout: failure.stdout, stderr: failure.stderr, code: failure.code };
+  }
+}
+
+test('member list names the three members and the leader', async () => {
+  const { stdout, code } = await coffer('member', 'list');
+  assert.equal(code, 0);
+  for (const name of ['m1', 'm2', 'm3']) assert.match(stdout, new RegExp(`\\b${name}\\b`));
+  assert.match(stdout, /voter \(leader\)/);
+});
+
+test('status -o json reports every member at one term with a common leader', async () => {
+  const { stdout, code } = await coffer('-o', 'json', 'status');
+  assert.equal(code, 0, stdout);
+  const rows = JSON.parse(stdout) as Array<{ name?: string; leader?: string; term?: number; error?: string }>;
+  assert.equal(rows.length, 3);
+  assert.deepEqual(rows.map((r) => r.error), [undefined, undefined, undefined]);
+  assert.equal(new Set(rows.map((r) => r.leader)).size, 1, 'one leader seen by all');
+});
+
+test('member add prints how to start the new member; remove takes it out and its name is then unknown', async () => {
+  const added = await coffer('member', 'add', 'm9', '--peer-url', 'https://127.0.0.1:1', '--learner');
+  assert.equal(added.code, 0, added.stderr);
+  assert.match(added.stdout, /added member m9 with id (\d+) as a learner; start it with:\n {2}coffer server --name m9 --join --member-id \1 --cluster-id \w+/);
+  const removed = await coffer('member', 'remove', 'm9');
+  assert.equal(removed.code, 0, removed.stderr);
+  const again = await coffer('member', 'remove', 'm9');
+  assert.notEqual(again.code, 0);
+  assert.equal(again.stderr.trim().split('\n').length, 1, 'one line on stderr');
+  assert.match(again.stderr, /no member named "m9"/);
+});
