@@ -14,7 +14,8 @@
  * Batching: proposals and reads that arrive while a Ready is being handled wait in Raft and go out in
  * the next Ready, so one fdatasync, one message and one store batch carry many of them.
  *
- * Invariants: the store's applied index never passes the WAL's durable commit index; an entry at or
+ * Invariants: the store's applied index never passes the WAL's durable commit index; the WAL drops an
+ * entry only after the store holding its effect was synced to disk; an entry at or
  * below the store's applied index is never applied to the store twice (after a snapshot install or a
  * restart, Raft may hand it out again); a failure of the WAL or the store stops the replica for good
  * (fail-stop), it never carries on with state it cannot trust.
@@ -459,6 +460,8 @@ export class Replica {
     if (applied - this.lastSnapshotIndex < everyEntries + catchUpEntries) return;
     const index = applied - catchUpEntries;
     const confState = this.raw.status().confState;
+    // The entries about to be dropped must survive in the store, power loss included.
+    await this.store.syncToDisk();
     await this.wal.saveSnapshot({ metadata: { index, term: this.wal.term(index), confState }, data: new Uint8Array(0) });
     this.lastSnapshotIndex = index;
   }
@@ -550,7 +553,9 @@ export class Replica {
 
 function storeOptions(options: ReplicaOptions) {
   return {
-    sealer: options.sealer, storeId: `${options.memberName}/mvcc`, clock: options.clock, sync: true,
+    // Not synced per batch: the WAL is the durable record, and a store behind after a power loss
+    // replays from its applied index. maybeCompactLog syncs the store before the WAL drops entries.
+    sealer: options.sealer, storeId: `${options.memberName}/mvcc`, clock: options.clock, sync: false,
     ...(options.observer?.storeCommit ? { onCommit: options.observer.storeCommit } : {}),
   };
 }

@@ -332,6 +332,18 @@ export class MvccStore {
     }
   }
 
+  /**
+   * Makes every batch written so far durable (one synchronous write of the meta record: LevelDB's log
+   * is ordered, so it carries everything before it). For stores opened without `sync`: call it before
+   * anything that relies on the store's state surviving a power loss, such as compacting the Raft log.
+   */
+  syncToDisk(): Promise<void> {
+    return this.exclusive(async () => {
+      this.checkUsable();
+      await this.db.put(metaRecordKey, sealMeta(this.sealer, this.meta(this.applied, this.revision)), { sync: true });
+    });
+  }
+
   /** Watchers open on this store. */
   watcherCount(): number {
     return this.hub.size();
