@@ -29,8 +29,3 @@ export const identifyByCertificate: Identify = (request) => {
   }
   return identity ?? undefined;
 };
-
-/** Until RBAC covers the KV API, only administrators and members may use it (default deny). */
-export function mayUseKv(identity: ClientIdentity): boolean {
-  return identity.groups.includes('system:masters') || identity.kind === 'member';
-}

@@ -44,3 +44,4 @@ export {
   acceptPeer, clientTlsOptions, onHandshakeRefused, secureContextOptions, serverTlsOptions, tlsMinVersion, type ClientTlsOptions,
 } from './tls-options.ts';
 export { TlsReloader, type TlsReloaderEvents, type TlsReloaderOptions } from './tls-reloader.ts';
+export { buildKubeconfig, type KubeconfigInput } from './kubeconfig.ts';

@@ -7,14 +7,17 @@
 import { randomInt } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Server as TlsServer } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import { buildClientApi, identifyByCertificate, type KvBackend } from '../api/index.ts';
 import { realClock, seededRandom, type TimerHandle } from '../base/index.ts';
-import { publishRetryMs, type ServerConfig } from '../config/index.ts';
+import { bootstrapRetryMs, publishRetryMs, type ServerConfig } from '../config/index.ts';
 import type { Keyring } from '../crypto/index.ts';
 import { acceptPeer, TlsReloader } from '../pki/index.ts';
 import type { Message } from '../raft/index.ts';
+import { loadPolicies, type RbacObject } from '../rbac/index.ts';
+import { bootstrapRegistry } from '../registry/index.ts';
 import { type MemberInfo, Replica } from '../replication/index.ts';
 import { PeerLink, PeerListener } from '../transport/index.ts';
 import { loadOrCreateIdentity, type MemberIdentity } from './member-identity.ts';
@@ -39,8 +42,13 @@ export async function startMember(config: ServerConfig, env: Readonly<Record<str
   }
 }
 
+/** The default policies shipped with Coffer, used when --policies is not given. */
+const defaultPoliciesDir = fileURLToPath(new URL('../../policies/', import.meta.url));
+
 async function compose(config: ServerConfig, keyring: Keyring, stack: Array<() => Promise<void> | void>): Promise<RunningMember> {
   const { identity } = await loadOrCreateIdentity(config, keyring);
+  // Read before anything starts: a broken policy file stops the member with a clear error.
+  const policies = (await loadPolicies(config.policies ?? defaultPoliciesDir)).rbac;
   const tls = await TlsReloader.open({ cert: config.cert, key: config.key, ca: config.cacert, ...(config.crl ? { crl: config.crl } : {}) });
   tls.watch();
   stack.push(() => tls.close());
@@ -161,6 +169,7 @@ async function compose(config: ServerConfig, keyring: Keyring, stack: Array<() =
   tls.attach(app.server as unknown as TlsServer);
   log.info({ member: config.name, id: identity.memberId, cluster: identity.clusterId }, 'member started');
   publishUntilDone(running, { peerUrl: config.advertisePeer.href, clientUrl: config.advertiseClient.href }, stack);
+  bootstrapUntilDone(backend, policies, stack, log);
 
   return {
     identity,
@@ -180,6 +189,31 @@ function publishUntilDone(replica: Replica, urls: { peerUrl: string; clientUrl: 
     if (!replica.isServing()) return;
     replica.publishSelf(urls).catch(() => {
       if (replica.isServing()) timer = realClock.setTimer(publishRetryMs, attempt);
+    });
+  };
+  stack.push(() => timer?.cancel());
+  attempt();
+}
+
+/**
+ * The first-start objects (namespaces default and coffer-system, the default RBAC policies), once a
+ * leader can take them; every member runs this at every start (registry's bootstrap is idempotent).
+ */
+function bootstrapUntilDone(
+  backend: KvBackend, policies: readonly RbacObject[], stack: Array<() => Promise<void> | void>,
+  log: { info: (fields: object, message: string) => void },
+): void {
+  let timer: TimerHandle | undefined;
+  let delayMs = bootstrapRetryMs;
+  const attempt = () => {
+    timer = undefined;
+    if (!backend.isServing()) return;
+    bootstrapRegistry(backend, policies).then((result) => {
+      if (result.createdNamespaces.length > 0 || result.loadedPolicies) log.info({ namespaces: result.createdNamespaces, policies: result.loadedPolicies }, 'first-start objects created');
+    }, () => {
+      if (!backend.isServing()) return;
+      timer = realClock.setTimer(delayMs, attempt);
+      delayMs = Math.min(delayMs * 2, 2_000);
     });
   };
   stack.push(() => timer?.cancel());

@@ -1,0 +1,136 @@
+/**
+ * PATCH bodies. For the kinds Coffer serves, a strategic merge patch behaves as a JSON merge patch
+ * (RFC 7386): their maps (data, labels, annotations) merge key by key and their lists (RBAC rules,
+ * subjects) have no merge key in Kubernetes, so they are replaced whole. Strategic directives are
+ * honoured where they mean something for maps (`$patch: replace|delete`) and otherwise dropped
+ * (`$setElementOrder/…`, `$retainKeys`, `$deleteFromPrimitiveList/…`). JSON Patch (RFC 6902) is
+ * supported too. Pure functions; a bad patch is RegistryError BadRequest (or Invalid when a `test`
+ * operation fails, as Kubernetes answers).
+ */
+import { RegistryError } from '../../registry/index.ts';
+
+type Value = unknown;
+type Obj = Record<string, unknown>;
+
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+export type PatchType = 'merge' | 'strategic' | 'json';
+
+export function patchTypeOf(contentType: string | undefined): PatchType | undefined {
+  const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase();
+  if (type === 'application/merge-patch+json') return 'merge';
+  if (type === 'application/strategic-merge-patch+json') return 'strategic';
+  if (type === 'application/json-patch+json') return 'json';
+  return undefined;
+}
+
+export function applyPatch(type: PatchType, target: Obj, patch: unknown): unknown {
+  if (type === 'json') return jsonPatch(target, patch);
+  if (!isObj(patch)) throw new RegistryError('BadRequest', 'a merge patch must be a JSON object');
+  return mergePatch(target, patch, type === 'strategic');
+}
+
+function mergePatch(target: Value, patch: Value, strategic: boolean): Value {
+  if (!isObj(patch)) return patch;
+  if (strategic && patch.$patch === 'delete') return undefined;
+  const replace = strategic && patch.$patch === 'replace';
+  const result: Obj = isObj(target) && !replace ? { ...target } : {};
+  for (const [key, value] of Object.entries(patch)) {
+    // An own "__proto__" key from JSON.parse would set the prototype when assigned: never merge it.
+    if (key === '__proto__') continue;
+    if (strategic && key.startsWith('$')) continue;
+    if (strategic && (key.startsWith('$setElementOrder/') || key.startsWith('$deleteFromPrimitiveList/') || key === '$retainKeys')) continue;
+    if (value === null) delete result[key];
+    else {
+      const merged = mergePatch(result[key], value, strategic);
+      if (merged === undefined) delete result[key];
+      else result[key] = merged;
+    }
+  }
+  return result;
+}
+
+function jsonPatch(target: Obj, patch: unknown): Value {
+  if (!Array.isArray(patch)) throw new RegistryError('BadRequest', 'a JSON patch must be an array of operations');
+  let doc: Value = structuredClone(target);
+  patch.forEach((operation: unknown, i) => {
+    if (!isObj(operation) || typeof operation.op !== 'string' || typeof operation.path !== 'string') {
+      throw new RegistryError('BadRequest', `JSON patch operation ${i}: must have string op and path`);
+    }
+    const path = pointer(operation.path, i);
+    switch (operation.op) {
+      case 'add': doc = put(doc, path, need(operation, 'value', i), 'add', i); break;
+      case 'replace': get(doc, path, i); doc = put(doc, path, need(operation, 'value', i), 'replace', i); break;
+      case 'remove': get(doc, path, i); doc = remove(doc, path, i); break;
+      case 'move': {
+        const from = pointer(fromOf(operation, i), i);
+        const value = get(doc, from, i);
+        doc = put(remove(doc, from, i), path, value, 'add', i);
+        break;
+      }
+      case 'copy': doc = put(doc, path, structuredClone(get(doc, pointer(fromOf(operation, i), i), i)), 'add', i); break;
+      case 'test':
+        if (JSON.stringify(get(doc, path, i)) !== JSON.stringify(need(operation, 'value', i))) {
+          throw new RegistryError('Invalid', `JSON patch operation ${i}: test failed at ${operation.path}`);
+        }
+        break;
+      default: throw new RegistryError('BadRequest', `JSON patch operation ${i}: unknown op ${JSON.stringify(operation.op.slice(0, 32))}`);
+    }
+  });
+  return doc;
+}
+
+function need(operation: Obj, field: string, i: number): Value {
+  if (!(field in operation)) throw new RegistryError('BadRequest', `JSON patch operation ${i}: ${field} is required`);
+  return operation[field];
+}
+
+function fromOf(operation: Obj, i: number): string {
+  if (typeof operation.from !== 'string') throw new RegistryError('BadRequest', `JSON patch operation ${i}: from is required`);
+  return operation.from;
+}
+
+function pointer(text: string, i: number): string[] {
+  if (text === '') return [];
+  if (!text.startsWith('/')) throw new RegistryError('BadRequest', `JSON patch operation ${i}: path must start with '/'`);
+  const parts = text.slice(1).split('/').map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  if (parts.includes('__proto__')) throw new RegistryError('BadRequest', `JSON patch operation ${i}: path may not name __proto__`);
+  return parts;
+}
+
+function get(doc: Value, path: string[], i: number): Value {
+  let node = doc;
+  for (const part of path) {
+    if (Array.isArray(node)) node = node[index(part, node.length - 1, i)];
+    else if (isObj(node) && Object.hasOwn(node, part)) node = node[part];
+    else throw new RegistryError('BadRequest', `JSON patch operation ${i}: path not found`);
+  }
+  return node;
+}
+
+function put(doc: Value, path: string[], value: Value, mode: 'add' | 'replace', i: number): Value {
+  if (path.length === 0) return value;
+  const parent = get(doc, path.slice(0, -1), i);
+  const last = path[path.length - 1]!;
+  if (Array.isArray(parent)) {
+    if (last === '-' && mode === 'add') parent.push(value);
+    else if (mode === 'add') parent.splice(index(last, parent.length, i), 0, value);
+    else parent[index(last, parent.length - 1, i)] = value;
+  } else if (isObj(parent)) parent[last] = value;
+  else throw new RegistryError('BadRequest', `JSON patch operation ${i}: parent is not a container`);
+  return doc;
+}
+
+function remove(doc: Value, path: string[], i: number): Value {
+  if (path.length === 0) throw new RegistryError('BadRequest', `JSON patch operation ${i}: cannot remove the whole document`);
+  const parent = get(doc, path.slice(0, -1), i);
+  const last = path[path.length - 1]!;
+  if (Array.isArray(parent)) parent.splice(index(last, parent.length - 1, i), 1);
+  else if (isObj(parent)) delete parent[last];
+  return doc;
+}
+
+function index(part: string, max: number, i: number): number {
+  if (!/^(0|[1-9][0-9]{0,8})$/.test(part) || Number(part) > max) throw new RegistryError('BadRequest', `JSON patch operation ${i}: array index out of range`);
+  return Number(part);
+}

@@ -1,0 +1,75 @@
+/**
+ * What a request asks for, in RBAC's terms, from its method and path alone — as Kubernetes'
+ * RequestInfoFactory does, so that every request is authorized before any handler (or any 404)
+ * runs. `/api/...` and `/apis/<group>/<version>/...` with a resource are resource requests; anything
+ * else (discovery, /version, /openapi, health, /v3 KV) is a non-resource request whose verb is the
+ * lowercase HTTP method.
+ */
+export interface ResourceInfo {
+  isResource: true;
+  verb: string;
+  apiGroup: string;
+  apiVersion: string;
+  resource: string;
+  subresource: string;
+  namespace: string;
+  name: string;
+}
+
+export interface NonResourceInfo {
+  isResource: false;
+  verb: string;
+  path: string;
+}
+
+export type RequestInfo = ResourceInfo | NonResourceInfo;
+
+export function requestInfo(method: string, url: string): RequestInfo {
+  const [rawPath = '', query = ''] = url.split('?', 2);
+  const path = rawPath;
+  const lower = method.toLowerCase();
+  const parts = path.split('/').filter((p) => p !== '').map(safeDecode);
+  let rest: string[];
+  let apiGroup: string;
+  let apiVersion: string;
+  if (parts[0] === 'api' && parts.length >= 3) {
+    apiGroup = '';
+    apiVersion = parts[1] ?? '';
+    rest = parts.slice(2);
+  } else if (parts[0] === 'apis' && parts.length >= 4) {
+    apiGroup = parts[1] ?? '';
+    apiVersion = parts[2] ?? '';
+    rest = parts.slice(3);
+  } else {
+    return { isResource: false, verb: lower, path };
+  }
+  let namespace = '';
+  if (rest[0] === 'namespaces' && rest.length > 1) {
+    namespace = rest[1] ?? '';
+    if (rest.length > 2) rest = rest.slice(2);
+  }
+  const resource = rest[0] ?? '';
+  const name = rest[1] ?? '';
+  const subresource = rest.slice(2).join('/');
+  const watch = /(^|&)watch=(true|1)(&|$)/.test(query);
+  let verb: string;
+  switch (lower) {
+    case 'get': case 'head': verb = watch ? 'watch' : name === '' ? 'list' : 'get'; break;
+    case 'post': verb = 'create'; break;
+    case 'put': verb = 'update'; break;
+    case 'patch': verb = 'patch'; break;
+    case 'delete': verb = name === '' ? 'deletecollection' : 'delete'; break;
+    default: verb = lower;
+  }
+  // A Namespace object's own namespace is itself; RBAC evaluates namespaces at cluster scope anyway.
+  if (resource === 'namespaces' && apiGroup === '') namespace = '';
+  return { isResource: true, verb, apiGroup, apiVersion, resource, subresource, namespace, name };
+}
+
+function safeDecode(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
+}

@@ -1,0 +1,261 @@
+/**
+ * The Kubernetes-shaped resource API: for every type of the registry, the collection and item paths
+ * of INTERFACE.md with GET (get, list, watch), POST, PUT, PATCH and DELETE; lists across all
+ * namespaces for namespaced kinds; Tables for kubectl; watch streams of `{"type","object"}` lines.
+ *
+ * Authorization already happened (app.ts) for the request as a whole. Two finer decisions are made
+ * here: a write of an RBAC object must pass Kubernetes' escalation check (rbac.authorizeRbacWrite);
+ * and a list or watch of Secrets carries values only for the objects the caller may `get` — the
+ * others come without `data`, marked with the annotation `coffer.dev/data-redacted: "true"` (an
+ * object so marked is refused on write, so a redacted copy cannot overwrite the real values).
+ *
+ * Responses are built by registry.present from known fields only.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Clock, TimerHandle } from '../../base/index.ts';
+import { watchBookmarkIntervalMs } from '../../config/index.ts';
+import {
+  authorizeRbacWrite, mastersGroup, parseRbacObject, rbacApiGroup,
+} from '../../rbac/index.ts';
+import {
+  parseFieldSelector, parseLabelSelector, parseRevision, present, rbacResourceTypes, type Registry, RegistryError, resourceTypes, secrets,
+  watchObjects, type FieldSelector, type Json, type LabelSelector, type RegistryKv, type ResourceType, type StoredObject,
+  type VersionedObject, type WriteGuard,
+} from '../../registry/index.ts';
+import { callerFor, isAllowed, type Caller } from './authorization.ts';
+import { applyPatch, patchTypeOf } from './patch.ts';
+import type { PolicyHolder } from './policy-holder.ts';
+import { checkStrictFields } from './strict.ts';
+import { toStatus } from './status.ts';
+import { toTable, wantsTable } from './table.ts';
+
+export const redactedAnnotation = 'coffer.dev/data-redacted';
+
+export interface K8sRoutesOptions {
+  kv: RegistryKv;
+  registry: Registry;
+  policy: PolicyHolder;
+  clock: Clock;
+}
+
+type Query = Record<string, unknown>;
+type Params = { namespace?: string; name?: string };
+
+export function registerK8sRoutes(app: FastifyInstance, options: K8sRoutesOptions): void {
+  for (const type of resourceTypes) registerType(app, type, options);
+}
+
+function registerType(app: FastifyInstance, type: ResourceType, options: K8sRoutesOptions): void {
+  const { registry, policy } = options;
+  const base = type.group === '' ? '/api/v1' : `/apis/${type.group}/v1`;
+  const collection = type.namespaced ? `${base}/namespaces/:namespace/${type.resource}` : `${base}/${type.resource}`;
+  const item = `${collection}/:name`;
+  const isRbac = rbacResourceTypes.includes(type);
+
+  const list = async (request: FastifyRequest, reply: FastifyReply, namespace: string | undefined) => {
+    const query = request.query as Query;
+    const labelSelector = optional(query, 'labelSelector', parseLabelSelector);
+    const fieldSelector = optional(query, 'fieldSelector', parseFieldSelector);
+    const watch = text(query, 'watch');
+    if (watch === 'true' || watch === '1') return serveWatch(request, reply, type, namespace, { labelSelector, fieldSelector }, options);
+    const limit = optional(query, 'limit', (v) => {
+      if (!/^\d{1,9}$/.test(v)) throw new RegistryError('BadRequest', `limit ${JSON.stringify(v.slice(0, 32))} is not a non-negative integer`);
+      return Number(v);
+    });
+    const continueToken = text(query, 'continue');
+    const result = await registry.list(type, namespace, {
+      linearizable: linearizable(query),
+      ...(labelSelector ? { labelSelector } : {}), ...(fieldSelector ? { fieldSelector } : {}),
+      ...(limit !== undefined ? { limit } : {}), ...(continueToken ? { continueToken } : {}),
+    });
+    const caller = callerFor(request);
+    const shown = result.items.map((versioned) => ({ versioned, presented: presentFor(type, versioned, caller, policy) }));
+    if (wantsTable(request.headers.accept)) {
+      return toTable(type, shown, {
+        includeObject: text(query, 'includeObject') === 'Object', nowMs: options.clock.nowMs(), resourceVersion: String(result.revision),
+        ...(result.continueToken ? { continueToken: result.continueToken } : {}),
+      });
+    }
+    return {
+      kind: type.listKind, apiVersion: type.apiVersion,
+      metadata: { resourceVersion: String(result.revision), ...(result.continueToken ? { continue: result.continueToken } : {}) },
+      items: shown.map((s) => s.presented),
+    };
+  };
+
+  app.get(collection, (request, reply) => list(request, reply, (request.params as Params).namespace));
+  if (type.namespaced) app.get(`${base}/${type.resource}`, (request, reply) => list(request, reply, undefined));
+
+  app.get(item, async (request) => {
+    const { namespace, name = '' } = request.params as Params;
+    const found = await registry.get(type, namespace, name, { linearizable: linearizable(request.query as Query) });
+    const presented = present(type, found);
+    if (wantsTable(request.headers.accept)) {
+      return toTable(type, [{ versioned: found, presented }], { includeObject: text(request.query as Query, 'includeObject') === 'Object', nowMs: options.clock.nowMs(), resourceVersion: String(found.modRevision) });
+    }
+    return presented;
+  });
+
+  app.post(collection, async (request, reply) => {
+    const { namespace } = request.params as Params;
+    if (strict(request)) checkStrictFields(type, request.body);
+    const created = await registry.create(type, namespace, request.body, guardFor(type, isRbac, callerFor(request), policy));
+    if (isRbac) await policy.waitFor(created.modRevision);
+    return reply.code(201).send(present(type, created));
+  });
+
+  app.put(item, async (request) => {
+    const { namespace, name = '' } = request.params as Params;
+    if (strict(request)) checkStrictFields(type, request.body);
+    const updated = await registry.update(type, namespace, name, request.body, guardFor(type, isRbac, callerFor(request), policy));
+    if (isRbac) await policy.waitFor(updated.modRevision);
+    return present(type, updated);
+  });
+
+  app.patch(item, async (request, reply) => {
+    const { namespace, name = '' } = request.params as Params;
+    const patchType = patchTypeOf(request.headers['content-type']);
+    if (patchType === undefined) {
+      return reply.code(415).send(toStatus(Object.assign(new Error('unsupported'), { statusCode: 415 })));
+    }
+    const patched = await registry.patch(type, namespace, name, (current) => {
+      const next = applyPatch(patchType, current, request.body);
+      if (strict(request)) checkStrictFields(type, next);
+      return next;
+    }, guardFor(type, isRbac, callerFor(request), policy));
+    if (isRbac) await policy.waitFor(patched.modRevision);
+    return present(type, patched);
+  });
+
+  // deletecollection is not served: deleting many objects goes through deleting their namespace, or one by one.
+  app.delete(collection, () => {
+    throw new RegistryError('MethodNotAllowed', `deleting a collection of ${type.resource} is not supported; delete objects one by one or delete the namespace`);
+  });
+
+  app.delete(item, async (request) => {
+    const { namespace, name = '' } = request.params as Params;
+    const body = request.body as Json | undefined;
+    const preconditions = body !== null && typeof body === 'object' ? (body as { preconditions?: { resourceVersion?: unknown } }).preconditions : undefined;
+    const resourceVersion = typeof preconditions?.resourceVersion === 'string' ? preconditions.resourceVersion : undefined;
+    const deleted = await registry.delete(type, namespace, name, resourceVersion !== undefined ? { resourceVersion } : {});
+    if (isRbac) await policy.waitFor(options.kv.mvcc().currentRevision());
+    return {
+      kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success',
+      details: { name: deleted.object.metadata.name, group: type.group, kind: type.resource, uid: deleted.object.metadata.uid },
+    };
+  });
+}
+
+/**
+ * The object as this caller may see it: a Secret the caller may not `get` by name (a list or watch
+ * allowed by a rule without that name) comes without its data.
+ */
+function presentFor(type: ResourceType, versioned: VersionedObject, caller: Caller, policy: PolicyHolder): Json {
+  if (type !== secrets) return present(type, versioned);
+  const meta = versioned.object.metadata;
+  const mayGet = isAllowed(policy.policy, caller, {
+    isResource: true, verb: 'get', apiGroup: '', apiVersion: 'v1', resource: 'secrets', subresource: '', namespace: meta.namespace ?? '', name: meta.name,
+  });
+  if (mayGet) return present(type, versioned);
+  const shown = present(type, versioned, false);
+  const metadata = shown.metadata as Json;
+  metadata.annotations = { ...(metadata.annotations as Record<string, string> | undefined), [redactedAnnotation]: 'true' };
+  return shown;
+}
+
+/** Refuses redacted copies, and RBAC objects that would grant the caller more than it holds. */
+function guardFor(type: ResourceType, isRbac: boolean, caller: Caller, policy: PolicyHolder): WriteGuard {
+  return (next: StoredObject) => {
+    if (next.metadata.annotations?.[redactedAnnotation] !== undefined) {
+      throw new RegistryError('Invalid', `${type.kind} ${JSON.stringify(next.metadata.name)} is invalid: metadata.annotations: Forbidden: ${redactedAnnotation} marks a copy whose data was redacted; read the object with get before writing it`, {
+        name: next.metadata.name, group: type.group, kind: type.resource,
+        causes: [{ field: `metadata.annotations[${redactedAnnotation}]`, message: 'Forbidden: a redacted copy may not be written back', reason: 'FieldValueForbidden' }],
+      });
+    }
+    if (!isRbac || caller.groups.includes(mastersGroup)) return;
+    const decision = authorizeRbacWrite(policy.policy, caller, parseRbacObject(next));
+    if (!decision.allowed) {
+      throw new RegistryError('Forbidden', `${type.resource}.${rbacApiGroup} ${JSON.stringify(next.metadata.name)} is forbidden: user ${JSON.stringify(caller.user)} is attempting to grant RBAC permissions not currently held: ${decision.reason}`, {
+        name: next.metadata.name, group: type.group, kind: type.resource,
+      });
+    }
+  };
+}
+
+async function serveWatch(
+  request: FastifyRequest, reply: FastifyReply, type: ResourceType, namespace: string | undefined,
+  filters: { labelSelector: LabelSelector | undefined; fieldSelector: FieldSelector | undefined }, options: K8sRoutesOptions,
+): Promise<void> {
+  const query = request.query as Query;
+  const rvText = text(query, 'resourceVersion');
+  const resourceVersion = rvText === undefined || rvText === '' ? 0 : parseRevision(rvText);
+  const timeoutText = text(query, 'timeoutSeconds');
+  const timeoutSeconds = timeoutText === undefined ? undefined : /^\d{1,6}$/.test(timeoutText) ? Number(timeoutText) : undefined;
+  const bookmarks = text(query, 'allowWatchBookmarks') === 'true';
+  const table = wantsTable(request.headers.accept);
+  const includeObject = text(query, 'includeObject') === 'Object';
+  const caller = callerFor(request);
+  const watch = await watchObjects(options.kv, options.registry, type, namespace, {
+    resourceVersion, ...(filters.labelSelector ? { labelSelector: filters.labelSelector } : {}), ...(filters.fieldSelector ? { fieldSelector: filters.fieldSelector } : {}),
+  });
+
+  reply.hijack();
+  const out = reply.raw;
+  out.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache, private' });
+  const timers: TimerHandle[] = [];
+  if (timeoutSeconds !== undefined && timeoutSeconds > 0) timers.push(options.clock.setTimer(timeoutSeconds * 1000, () => watch.cancel()));
+  if (bookmarks) {
+    const arm = () => {
+      timers.push(options.clock.setTimer(watchBookmarkIntervalMs, () => {
+        watch.requestBookmark();
+        arm();
+      }));
+    };
+    arm();
+  }
+  const stop = () => watch.cancel();
+  request.raw.socket.once('close', stop);
+  let first = true;
+  try {
+    for await (const event of watch) {
+      if (event.type === 'BOOKMARK') {
+        if (bookmarks) out.write(`${JSON.stringify({ type: 'BOOKMARK', object: { kind: type.kind, apiVersion: type.apiVersion, metadata: { resourceVersion: String(event.revision) } } })}\n`);
+        continue;
+      }
+      const versioned = event.object!;
+      const presented = presentFor(type, versioned, caller, options.policy);
+      const object = table
+        ? toTable(type, [{ versioned, presented }], { includeObject, nowMs: options.clock.nowMs(), resourceVersion: String(event.revision), withoutColumns: !first })
+        : presented;
+      first = false;
+      out.write(`${JSON.stringify({ type: event.type, object })}\n`);
+    }
+  } catch (error) {
+    out.write(`${JSON.stringify({ type: 'ERROR', object: toStatus(error) })}\n`);
+  } finally {
+    for (const t of timers) t.cancel();
+    request.raw.socket.off('close', stop);
+    out.end();
+  }
+}
+
+function strict(request: FastifyRequest): boolean {
+  return text(request.query as Query, 'fieldValidation') === 'Strict';
+}
+
+/** Reads are linearizable unless the request asks for `consistency=serializable` (this member's own state). */
+function linearizable(query: Query): boolean {
+  return text(query, 'consistency') !== 'serializable';
+}
+
+function text(query: Query, key: string): string | undefined {
+  const value = query[key];
+  if (typeof value === 'string') return value;
+  if (Array.isArray(value) && typeof value[0] === 'string') return value[0];
+  return undefined;
+}
+
+function optional<T>(query: Query, key: string, parse: (value: string) => T): T | undefined {
+  const value = text(query, key);
+  return value === undefined || value === '' ? undefined : parse(value);
+}

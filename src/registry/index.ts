@@ -1,0 +1,23 @@
+/**
+ * registry — the API server's storage half: Namespaces, Secrets, ConfigMaps and RBAC objects as
+ * typed records over the replicated KV (`/registry/<resource>/[<namespace>/]<name>`, value = the
+ * object's JSON), with Kubernetes' semantics: resourceVersion = mod revision, optimistic concurrency
+ * by txn compares, validation with field causes, label/field selectors, consistent paged lists,
+ * watch, namespace deletion in one txn, and the first-start bootstrap.
+ *
+ * Invariants: nothing is stored unless built from validated, allowlisted fields; every write is a
+ * single txn; a response is built by `present` from known fields only; Secret values never appear
+ * in an error message.
+ */
+export { RegistryError, isRegistryError, type RegistryErrorCode, type StatusCause, type StatusDetails } from './errors.ts';
+export type { RegistryKv } from './kv.ts';
+export type { Json, ObjectMeta, StoredObject, VersionedObject } from './object.ts';
+export {
+  type ResourceType, resourceTypes, rbacResourceTypes, resourceTypeOf, secrets, configMaps, namespaces, roles, clusterRoles,
+  roleBindings, clusterRoleBindings,
+} from './resources.ts';
+export { Registry, present, parseRevision, protectedNamespaces, notFound, type ListOptions, type ListResult, type RegistryOptions, type WriteGuard } from './registry.ts';
+export { parseLabelSelector, parseFieldSelector, matchesLabels, type LabelSelector, type FieldSelector } from './selectors.ts';
+export { watchObjects, type RegistryEvent, type RegistryEventType, type RegistryWatch, type WatchRequest } from './watch.ts';
+export { bootstrapRegistry, type BootstrapResult } from './bootstrap.ts';
+export { registryPrefix, listPrefix, decodeObjectValue } from './public-keys.ts';

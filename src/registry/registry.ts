@@ -1,0 +1,398 @@
+/**
+ * The registry: typed objects over the replicated KV with Kubernetes' semantics.
+ *
+ * - create: one txn that requires the key to be absent and, for namespaced kinds, the namespace key
+ *   to exist — so an object can never be created in a namespace being deleted;
+ * - update and patch: read, build, then one txn comparing the key's mod revision with the one read
+ *   (optimistic concurrency). A request carrying a resourceVersion that is not current → Conflict;
+ *   one without is retried up to updateRetriesMax times (Kubernetes' unconditional update);
+ * - delete of a namespace: ONE txn deleting every namespaced kind's prefix in it and the namespace
+ *   itself (deleteRange per prefix, so the txn has a fixed number of operations whatever the count);
+ * - list: pages of at most `limit` objects, all at the revision of the first page; the continue
+ *   token carries that revision and the next key, so later pages see the same snapshot.
+ *
+ * Invariants: stored objects are built only from validated fields (object.ts); resourceVersion is
+ * the mod revision, never stored; uid and creationTimestamp are set once, on create.
+ */
+import { randomUUID } from 'node:crypto';
+import { continueTokenBytesMax, listPageItemsMax, listScanStepKeys, updateRetriesMax, valueBytesMax } from '../config/index.ts';
+import { isMvccError, prefixEnd, type KeyValue, type TxnRequest, type TxnResponse } from '../storage/mvcc/index.ts';
+import { invalidError, RegistryError, type StatusCause } from './errors.ts';
+import { objectKey, listPrefix, textKey } from './keys.ts';
+import type { RegistryKv } from './kv.ts';
+import { isJson, readClientMeta, type Json, type ObjectMeta, type StoredObject, type VersionedObject } from './object.ts';
+import { namespaces, namespacedResourceTypes, type ResourceType } from './resources.ts';
+import { matchesFields, matchesLabels, type FieldSelector, type LabelSelector } from './selectors.ts';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Namespaces that always exist and may not be deleted. */
+export const protectedNamespaces: readonly string[] = ['default', 'coffer-system'];
+
+export interface RegistryOptions {
+  /** Seams for tests; default node:crypto's randomUUID and the wall clock. */
+  newUid?: () => string;
+  nowMs?: () => number;
+}
+
+/** Called with the object about to be stored, after validation and before the txn; throws to refuse. */
+export type WriteGuard = (next: StoredObject, current: StoredObject | undefined) => void;
+
+export interface ListOptions {
+  labelSelector?: LabelSelector;
+  fieldSelector?: FieldSelector;
+  /** At most this many items (0 or absent: listPageItemsMax). */
+  limit?: number;
+  continueToken?: string;
+  linearizable?: boolean;
+}
+
+export interface ListResult {
+  items: VersionedObject[];
+  /** The revision the list was read at. */
+  revision: number;
+  continueToken?: string;
+}
+
+export class Registry {
+  private readonly newUid: () => string;
+  private readonly nowMs: () => number;
+
+  constructor(private readonly kv: RegistryKv, options: RegistryOptions = {}) {
+    this.newUid = options.newUid ?? randomUUID;
+    this.nowMs = options.nowMs ?? Date.now;
+  }
+
+  async get(type: ResourceType, namespace: string | undefined, name: string, options: { linearizable?: boolean } = {}): Promise<VersionedObject> {
+    checkPathName(type, namespace, name);
+    const result = await this.kv.range(objectKey(type, namespace, name), undefined, { linearizable: options.linearizable ?? true });
+    const kv = result.kvs[0];
+    const found = kv === undefined ? undefined : decodeObject(kv);
+    if (found === undefined) throw notFound(type, name);
+    return found;
+  }
+
+  async list(type: ResourceType, namespace: string | undefined, options: ListOptions = {}): Promise<ListResult> {
+    const prefix = listPrefix(type, namespace);
+    const end = prefixEnd(prefix);
+    const limit = options.limit === undefined || options.limit <= 0 ? listPageItemsMax : Math.min(options.limit, listPageItemsMax);
+    let revision = 0;
+    let start = prefix;
+    if (options.continueToken !== undefined) {
+      const token = decodeContinue(options.continueToken, prefix);
+      revision = token.revision;
+      start = token.start;
+      if (revision < this.kv.mvcc().compactRevision()) throw expiredContinue();
+    }
+    const items: VersionedObject[] = [];
+    let first = true;
+    for (;;) {
+      let page;
+      try {
+        page = await this.kv.range(start, end, {
+          limit: listScanStepKeys,
+          ...(revision > 0 ? { revision } : {}),
+          // The first read fixes the revision (linearizably by default); later reads at that revision are local.
+          linearizable: first && (options.linearizable ?? true),
+        });
+      } catch (error) {
+        if (isMvccError(error) && error.code === 'E_COMPACTED') throw expiredContinue();
+        throw error;
+      }
+      first = false;
+      if (revision === 0) revision = page.revision;
+      for (let i = 0; i < page.kvs.length; i += 1) {
+        const kv = page.kvs[i]!;
+        const object = decodeObject(kv);
+        if (object !== undefined && matches(object.object, options)) items.push(object);
+        if (items.length === limit) {
+          const more = i < page.kvs.length - 1 || page.more;
+          return more ? { items, revision, continueToken: encodeContinue(revision, kv.key) } : { items, revision };
+        }
+      }
+      const last = page.kvs[page.kvs.length - 1];
+      if (!page.more || last === undefined) return { items, revision };
+      start = keyAfter(last.key);
+    }
+  }
+
+  async create(type: ResourceType, namespace: string | undefined, input: unknown, guard?: WriteGuard): Promise<VersionedObject> {
+    const body = asBody(type, input);
+    const causes: StatusCause[] = [];
+    const meta = readClientMeta(body, causes);
+    const name = meta.name ?? '';
+    if (meta.name === undefined || meta.name === '') causes.push({ field: 'metadata.name', message: 'Required value: name is required', reason: 'FieldValueRequired' });
+    else for (const e of type.nameErrors(name)) causes.push({ field: 'metadata.name', message: `Invalid value: ${JSON.stringify(name)}: ${e}`, reason: 'FieldValueInvalid' });
+    checkNamespaceMatch(type, namespace, meta.namespace);
+    if (meta.resourceVersion !== undefined && meta.resourceVersion !== '') {
+      causes.push({ field: 'metadata.resourceVersion', message: 'Invalid value: must not be set on objects to be created', reason: 'FieldValueInvalid' });
+    }
+    const content = type.body(body, causes, { name, namespace: type.namespaced ? namespace : undefined });
+    if (causes.length > 0) throw invalidError(type.kind, name, type.group, causes);
+
+    const metadata: ObjectMeta = {
+      name,
+      ...(type.namespaced ? { namespace } : {}),
+      uid: this.newUid(),
+      creationTimestamp: timestamp(this.nowMs()),
+      generation: 1,
+      ...(meta.labels ? { labels: meta.labels } : {}),
+      ...(meta.annotations ? { annotations: meta.annotations } : {}),
+    };
+    const stored: StoredObject = { apiVersion: type.apiVersion, kind: type.kind, metadata, ...content };
+    guard?.(stored, undefined);
+    const key = objectKey(type, namespace, name);
+    const value = encodeObject(type, stored);
+    const nsKey = type.namespaced ? objectKey(namespaces, undefined, namespace!) : undefined;
+    const result = await this.txn({
+      compare: [
+        { key, target: 'createRevision', result: 'equal', value: 0 },
+        ...(nsKey ? [{ key: nsKey, target: 'version' as const, result: 'greater' as const, value: 0 }] : []),
+      ],
+      success: [{ type: 'put', key, value }],
+      failure: [{ type: 'range', key, options: { countOnly: true } }, ...(nsKey ? [{ type: 'range' as const, key: nsKey, options: { countOnly: true } }] : [])],
+    });
+    if (!result.succeeded) {
+      const nsCount = result.responses[1]?.type === 'range' ? result.responses[1].count : 1;
+      if (nsKey && nsCount === 0) throw notFound(namespaces, namespace!);
+      throw new RegistryError('AlreadyExists', `${type.resource}${groupSuffix(type)} ${JSON.stringify(name)} already exists`, details(type, name));
+    }
+    return { object: stored, modRevision: result.revision };
+  }
+
+  /** PUT: replaces the object; a resourceVersion in the body is a precondition. */
+  async update(type: ResourceType, namespace: string | undefined, name: string, input: unknown, guard?: WriteGuard): Promise<VersionedObject> {
+    checkPathName(type, namespace, name);
+    asBody(type, input);
+    return this.replace(type, namespace, name, () => input, guard);
+  }
+
+  /**
+   * PATCH: `apply` receives the current object as a response would show it (with resourceVersion)
+   * and returns the patched object; a resourceVersion the patch sets is a precondition.
+   */
+  async patch(type: ResourceType, namespace: string | undefined, name: string, apply: (current: Json) => unknown, guard?: WriteGuard): Promise<VersionedObject> {
+    checkPathName(type, namespace, name);
+    return this.replace(type, namespace, name, (current) => apply(present(type, current, true)), guard);
+  }
+
+  async delete(type: ResourceType, namespace: string | undefined, name: string, options: { resourceVersion?: string } = {}): Promise<VersionedObject> {
+    checkPathName(type, namespace, name);
+    if (type === namespaces) return this.deleteNamespace(name, options);
+    const key = objectKey(type, namespace, name);
+    const rv = options.resourceVersion === undefined || options.resourceVersion === '' ? undefined : parseRevision(options.resourceVersion);
+    const result = await this.txn({
+      compare: [
+        { key, target: 'version', result: 'greater', value: 0 },
+        ...(rv !== undefined ? [{ key, target: 'modRevision' as const, result: 'equal' as const, value: rv }] : []),
+      ],
+      success: [{ type: 'deleteRange', key, prevKv: true }],
+      failure: [{ type: 'range', key, options: { countOnly: true } }],
+    });
+    return this.deleted(type, name, result);
+  }
+
+  private async deleteNamespace(name: string, options: { resourceVersion?: string }): Promise<VersionedObject> {
+    if (protectedNamespaces.includes(name)) {
+      throw new RegistryError('Forbidden', `namespaces ${JSON.stringify(name)} is forbidden: this namespace may not be deleted`, details(namespaces, name));
+    }
+    const key = objectKey(namespaces, undefined, name);
+    const rv = options.resourceVersion === undefined || options.resourceVersion === '' ? undefined : parseRevision(options.resourceVersion);
+    const result = await this.txn({
+      compare: [
+        { key, target: 'version', result: 'greater', value: 0 },
+        ...(rv !== undefined ? [{ key, target: 'modRevision' as const, result: 'equal' as const, value: rv }] : []),
+      ],
+      // Everything in the namespace, then the namespace: one revision, so no reader sees half of it.
+      success: [
+        ...namespacedResourceTypes.map((t) => {
+          const prefix = listPrefix(t, name);
+          return { type: 'deleteRange' as const, key: prefix, end: prefixEnd(prefix) };
+        }),
+        { type: 'deleteRange', key, prevKv: true },
+      ],
+      failure: [{ type: 'range', key, options: { countOnly: true } }],
+    });
+    return this.deleted(namespaces, name, result);
+  }
+
+  private deleted(type: ResourceType, name: string, result: TxnResponse): VersionedObject {
+    if (!result.succeeded) {
+      const count = result.responses[0]?.type === 'range' ? result.responses[0].count : 0;
+      if (count === 0) throw notFound(type, name);
+      throw conflict(type, name);
+    }
+    const last = result.responses[result.responses.length - 1];
+    const prev = last?.type === 'deleteRange' ? last.prevKvs?.[0] : undefined;
+    const object = prev === undefined ? undefined : decodeObject(prev);
+    if (object === undefined) throw notFound(type, name);
+    return object;
+  }
+
+  private async replace(type: ResourceType, namespace: string | undefined, name: string, compute: (current: VersionedObject) => unknown, guard?: WriteGuard): Promise<VersionedObject> {
+    for (let attempt = 0; ; attempt += 1) {
+      const current = await this.get(type, namespace, name);
+      const body = asBody(type, compute(current));
+      const causes: StatusCause[] = [];
+      const meta = readClientMeta(body, causes);
+      if (meta.name !== undefined && meta.name !== name) {
+        throw new RegistryError('BadRequest', `the name of the object (${JSON.stringify(meta.name)}) does not match the name on the URL (${JSON.stringify(name)})`);
+      }
+      checkNamespaceMatch(type, namespace, meta.namespace);
+      const precondition = meta.resourceVersion === undefined || meta.resourceVersion === '' ? undefined : meta.resourceVersion;
+      if (precondition !== undefined && precondition !== String(current.modRevision)) throw conflict(type, name);
+      const content = type.body(body, causes, { name, namespace: type.namespaced ? namespace : undefined });
+      if (causes.length > 0) throw invalidError(type.kind, name, type.group, causes);
+      const { apiVersion: _a, kind: _k, metadata: old, ...oldContent } = current.object;
+      const updateCauses = type.updateCauses(oldContent, content);
+      if (updateCauses.length > 0) throw invalidError(type.kind, name, type.group, updateCauses);
+      const changed = JSON.stringify(oldContent) !== JSON.stringify(content);
+      const metadata: ObjectMeta = {
+        name,
+        ...(type.namespaced ? { namespace } : {}),
+        uid: old.uid,
+        creationTimestamp: old.creationTimestamp,
+        generation: changed ? old.generation + 1 : old.generation,
+        ...(meta.labels ? { labels: meta.labels } : {}),
+        ...(meta.annotations ? { annotations: meta.annotations } : {}),
+      };
+      const stored: StoredObject = { apiVersion: type.apiVersion, kind: type.kind, metadata, ...content };
+      guard?.(stored, current.object);
+      const key = objectKey(type, namespace, name);
+      const result = await this.txn({
+        compare: [{ key, target: 'modRevision', result: 'equal', value: current.modRevision }],
+        success: [{ type: 'put', key, value: encodeObject(type, stored) }],
+        failure: [],
+      });
+      if (result.succeeded) return { object: stored, modRevision: result.revision };
+      if (precondition !== undefined || attempt + 1 >= updateRetriesMax) throw conflict(type, name);
+    }
+  }
+
+  private async txn(request: Omit<TxnRequest, 'type'>): Promise<TxnResponse> {
+    const result = await this.kv.propose({ type: 'txn', ...request });
+    return result as TxnResponse;
+  }
+}
+
+/** The object as a response shows it: allowlisted fields, resourceVersion = mod revision. */
+export function present(type: ResourceType, versioned: VersionedObject, withData = true): Json {
+  const { object, modRevision } = versioned;
+  const metadata: Json = { name: object.metadata.name };
+  if (type.namespaced && object.metadata.namespace !== undefined) metadata.namespace = object.metadata.namespace;
+  metadata.uid = object.metadata.uid;
+  metadata.resourceVersion = String(modRevision);
+  if (object.metadata.generation !== undefined) metadata.generation = object.metadata.generation;
+  metadata.creationTimestamp = object.metadata.creationTimestamp;
+  if (isJson(object.metadata.labels)) metadata.labels = { ...object.metadata.labels };
+  if (isJson(object.metadata.annotations)) metadata.annotations = { ...object.metadata.annotations };
+  const body = type.project(object);
+  if (!withData) delete body.data;
+  return { apiVersion: type.apiVersion, kind: type.kind, metadata, ...body };
+}
+
+function matches(object: StoredObject, options: ListOptions): boolean {
+  return (options.labelSelector === undefined || matchesLabels(options.labelSelector, object.metadata.labels))
+    && (options.fieldSelector === undefined || matchesFields(options.fieldSelector, object.metadata.name, object.metadata.namespace));
+}
+
+/** Decodes a stored value; anything that is not an object the registry wrote is skipped (undefined). */
+export function decodeObject(kv: KeyValue): VersionedObject | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(decoder.decode(kv.value));
+  } catch {
+    return undefined;
+  }
+  if (!isJson(value) || !isJson(value.metadata) || typeof value.metadata.name !== 'string' || typeof value.kind !== 'string') return undefined;
+  return { object: value as StoredObject, modRevision: kv.modRevision };
+}
+
+function encodeObject(type: ResourceType, stored: StoredObject): Uint8Array {
+  const value = encoder.encode(JSON.stringify(stored));
+  if (value.length > valueBytesMax) {
+    throw new RegistryError('RequestEntityTooLarge', `${type.kind} ${JSON.stringify(stored.metadata.name)} is ${value.length} bytes stored, over ${valueBytesMax}`, details(type, stored.metadata.name));
+  }
+  return value;
+}
+
+function asBody(type: ResourceType, input: unknown): Json {
+  if (!isJson(input)) throw new RegistryError('BadRequest', `the request body must be a ${type.kind} object`);
+  if (input.apiVersion !== undefined && input.apiVersion !== type.apiVersion) {
+    throw new RegistryError('BadRequest', `the API version in the data (${JSON.stringify(input.apiVersion).slice(0, 64)}) does not match the expected API version (${type.apiVersion})`);
+  }
+  if (input.kind !== undefined && input.kind !== type.kind) {
+    throw new RegistryError('BadRequest', `the kind in the data (${JSON.stringify(input.kind).slice(0, 64)}) does not match the expected kind (${type.kind})`);
+  }
+  return input;
+}
+
+function checkNamespaceMatch(type: ResourceType, namespace: string | undefined, bodyNamespace: string | undefined): void {
+  if (type.namespaced && bodyNamespace !== undefined && bodyNamespace !== '' && bodyNamespace !== namespace) {
+    throw new RegistryError('BadRequest', 'the namespace of the provided object does not match the namespace sent on the request');
+  }
+}
+
+/** A name or namespace from a URL that no valid object could have is simply not found. */
+function checkPathName(type: ResourceType, namespace: string | undefined, name: string): void {
+  if (name === '' || name.includes('/') || type.nameErrors(name).length > 0) throw notFound(type, name);
+  if (type.namespaced && (namespace === undefined || namespace === '' || namespace.includes('/'))) throw notFound(namespaces, namespace ?? '');
+}
+
+export function notFound(type: ResourceType, name: string): RegistryError {
+  return new RegistryError('NotFound', `${type.resource}${groupSuffix(type)} ${JSON.stringify(name)} not found`, details(type, name));
+}
+
+function conflict(type: ResourceType, name: string): RegistryError {
+  return new RegistryError('Conflict', `Operation cannot be fulfilled on ${type.resource}${groupSuffix(type)} ${JSON.stringify(name)}: the object has been modified; please apply your changes to the latest version and try again`, details(type, name));
+}
+
+function groupSuffix(type: ResourceType): string {
+  return type.group === '' ? '' : `.${type.group}`;
+}
+
+function details(type: ResourceType, name: string): { name: string; group: string; kind: string } {
+  return { name, group: type.group, kind: type.resource };
+}
+
+function timestamp(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+export function parseRevision(text: string): number {
+  if (!/^\d{1,15}$/.test(text)) throw new RegistryError('BadRequest', `resourceVersion ${JSON.stringify(text.slice(0, 32))} is not a valid revision`);
+  return Number(text);
+}
+
+function keyAfter(key: Uint8Array): Uint8Array {
+  const next = new Uint8Array(key.length + 1);
+  next.set(key);
+  return next;
+}
+
+function encodeContinue(revision: number, lastKey: Uint8Array): string {
+  return Buffer.from(JSON.stringify({ v: 1, rv: revision, start: Buffer.from(keyAfter(lastKey)).toString('base64') })).toString('base64url');
+}
+
+/** A continue token is opaque to clients, but is still input: its key must lie inside the listed prefix. */
+function decodeContinue(token: string, prefix: Uint8Array): { revision: number; start: Uint8Array } {
+  const bad = () => new RegistryError('BadRequest', 'continue key is not valid');
+  if (token.length > continueTokenBytesMax) throw bad();
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+  } catch {
+    throw bad();
+  }
+  if (!isJson(value) || value.v !== 1 || typeof value.rv !== 'number' || !Number.isSafeInteger(value.rv) || value.rv <= 0 || typeof value.start !== 'string') throw bad();
+  const start = new Uint8Array(Buffer.from(value.start, 'base64'));
+  if (start.length <= prefix.length || !prefix.every((b, i) => start[i] === b)) throw bad();
+  return { revision: value.rv, start };
+}
+
+function expiredContinue(): RegistryError {
+  return new RegistryError('Expired', 'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.');
+}
+
+export { textKey };

@@ -1,0 +1,152 @@
+/**
+ * The resource types the registry serves, one descriptor each: where it lives (group, version,
+ * scope), how kubectl names it (kind, shortNames), which names it accepts, how a body is validated
+ * into its stored form, which updates it refuses, and the allowlist a response is built from.
+ */
+import {
+  parseRbacObject, isRbacError, rbacApiGroup, rbacApiVersion, type PolicyRule, type Subject,
+} from '../rbac/index.ts';
+import type { StatusCause } from './errors.ts';
+import { configMapBody, projectConfigMap } from './configmap.ts';
+import { dns1123LabelErrors, dns1123SubdomainErrors, pathSegmentNameErrors } from './names.ts';
+import { isJson, type Json } from './object.ts';
+import { projectSecret, secretBody } from './secret.ts';
+
+export interface ResourceType {
+  /** Plural, lowercase: the URL segment and the RBAC resource. */
+  resource: string;
+  singular: string;
+  kind: string;
+  listKind: string;
+  /** '' for the core group. */
+  group: string;
+  apiVersion: string;
+  namespaced: boolean;
+  shortNames: readonly string[];
+  nameErrors(name: string): string[];
+  /** Validates everything but metadata; returns the body fields to store. */
+  body(input: Json, causes: StatusCause[], meta: { name: string; namespace: string | undefined }): Json;
+  /** Causes that refuse an update of `current` to `next` (both stored bodies). */
+  updateCauses(current: Json, next: Json): StatusCause[];
+  /** The body fields of a stored object a response may carry. */
+  project(stored: Json): Json;
+}
+
+function immutableData(current: Json, next: Json, fields: readonly string[]): StatusCause[] {
+  const causes: StatusCause[] = [];
+  if (current.immutable === true) {
+    for (const f of fields) {
+      if (JSON.stringify(current[f] ?? null) !== JSON.stringify(next[f] ?? null)) {
+        causes.push({ field: f, message: 'Forbidden: field is immutable when `immutable` is set', reason: 'FieldValueForbidden' });
+      }
+    }
+    if (next.immutable !== true) causes.push({ field: 'immutable', message: 'Forbidden: field is immutable when `immutable` is set', reason: 'FieldValueForbidden' });
+  }
+  return causes;
+}
+
+export const secrets: ResourceType = {
+  resource: 'secrets', singular: 'secret', kind: 'Secret', listKind: 'SecretList', group: '', apiVersion: 'v1',
+  namespaced: true, shortNames: [],
+  nameErrors: dns1123SubdomainErrors,
+  body: (input, causes) => secretBody(input, causes),
+  updateCauses: (current, next) => {
+    const causes = immutableData(current, next, ['data']);
+    if (current.type !== next.type) causes.push({ field: 'type', message: 'Invalid value: field is immutable', reason: 'FieldValueInvalid' });
+    return causes;
+  },
+  project: projectSecret,
+};
+
+export const configMaps: ResourceType = {
+  resource: 'configmaps', singular: 'configmap', kind: 'ConfigMap', listKind: 'ConfigMapList', group: '', apiVersion: 'v1',
+  namespaced: true, shortNames: ['cm'],
+  nameErrors: dns1123SubdomainErrors,
+  body: (input, causes) => configMapBody(input, causes),
+  updateCauses: (current, next) => immutableData(current, next, ['data', 'binaryData']),
+  project: projectConfigMap,
+};
+
+export const namespaces: ResourceType = {
+  resource: 'namespaces', singular: 'namespace', kind: 'Namespace', listKind: 'NamespaceList', group: '', apiVersion: 'v1',
+  namespaced: false, shortNames: ['ns'],
+  nameErrors: dns1123LabelErrors,
+  // Namespaces are removed at once (registry.ts), so they are always Active and carry no finalizers.
+  body: () => ({ spec: { finalizers: ['kubernetes'] }, status: { phase: 'Active' } }),
+  updateCauses: () => [],
+  project: () => ({ spec: { finalizers: ['kubernetes'] }, status: { phase: 'Active' } }),
+};
+
+function rbacType(kind: 'Role' | 'ClusterRole' | 'RoleBinding' | 'ClusterRoleBinding', resource: string, namespaced: boolean): ResourceType {
+  const isRole = kind === 'Role' || kind === 'ClusterRole';
+  return {
+    resource, singular: resource.slice(0, -1), kind, listKind: `${kind}List`, group: rbacApiGroup, apiVersion: rbacApiVersion,
+    namespaced, shortNames: [],
+    nameErrors: pathSegmentNameErrors,
+    body: (input, causes, meta) => {
+      const candidate: Json = { apiVersion: rbacApiVersion, kind, metadata: { name: meta.name, ...(namespaced ? { namespace: meta.namespace } : {}) } };
+      for (const field of isRole ? ['rules', 'aggregationRule'] : ['subjects', 'roleRef']) {
+        if (input[field] !== undefined) candidate[field] = input[field];
+      }
+      for (const field of Object.keys(input)) {
+        if (!['apiVersion', 'kind', 'metadata', 'rules', 'aggregationRule', 'subjects', 'roleRef'].includes(field)) {
+          causes.push({ field, message: 'unknown field', reason: 'FieldValueNotSupported' });
+        }
+      }
+      try {
+        const parsed = parseRbacObject(candidate);
+        return isRole ? { rules: (parsed as { rules: PolicyRule[] }).rules } : { subjects: (parsed as { subjects: Subject[] }).subjects, roleRef: (parsed as unknown as { roleRef: Json }).roleRef };
+      } catch (error) {
+        if (!isRbacError(error)) throw error;
+        for (const c of error.causes) causes.push({ field: c.field, message: c.message, reason: 'FieldValueInvalid' });
+        if (error.causes.length === 0) causes.push({ field: '<object>', message: error.message, reason: 'FieldValueInvalid' });
+        return {};
+      }
+    },
+    updateCauses: (current, next) => (kind.endsWith('Binding') && JSON.stringify(current.roleRef) !== JSON.stringify(next.roleRef)
+      ? [{ field: 'roleRef', message: 'Invalid value: cannot change roleRef', reason: 'FieldValueInvalid' }]
+      : []),
+    project: (stored) => (isRole ? { rules: projectList(stored.rules, projectRule) } : { subjects: projectList(stored.subjects, projectSubject), roleRef: projectRoleRef(stored.roleRef) }),
+  };
+}
+
+function projectList(value: unknown, each: (item: Json) => Json): Json[] {
+  return Array.isArray(value) ? value.filter(isJson).map(each) : [];
+}
+
+function strings(value: unknown): string[] | undefined {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : undefined;
+}
+
+function projectRule(rule: Json): Json {
+  const out: Json = { verbs: strings(rule.verbs) ?? [] };
+  for (const field of ['apiGroups', 'resources', 'resourceNames', 'nonResourceURLs']) {
+    const list = strings(rule[field]);
+    if (list !== undefined) out[field] = list;
+  }
+  return out;
+}
+
+function projectSubject(subject: Json): Json {
+  const out: Json = { kind: subject.kind, apiGroup: subject.apiGroup, name: subject.name };
+  if (typeof subject.namespace === 'string') out.namespace = subject.namespace;
+  return out;
+}
+
+function projectRoleRef(ref: unknown): Json {
+  return isJson(ref) ? { apiGroup: ref.apiGroup, kind: ref.kind, name: ref.name } : {};
+}
+
+export const roles = rbacType('Role', 'roles', true);
+export const clusterRoles = rbacType('ClusterRole', 'clusterroles', false);
+export const roleBindings = rbacType('RoleBinding', 'rolebindings', true);
+export const clusterRoleBindings = rbacType('ClusterRoleBinding', 'clusterrolebindings', false);
+
+export const resourceTypes: readonly ResourceType[] = [namespaces, secrets, configMaps, roles, clusterRoles, roleBindings, clusterRoleBindings];
+export const rbacResourceTypes: readonly ResourceType[] = [roles, clusterRoles, roleBindings, clusterRoleBindings];
+/** Kinds that live inside a namespace, removed with it. */
+export const namespacedResourceTypes: readonly ResourceType[] = resourceTypes.filter((t) => t.namespaced);
+
+export function resourceTypeOf(group: string, resource: string): ResourceType | undefined {
+  return resourceTypes.find((t) => t.group === group && t.resource === resource);
+}

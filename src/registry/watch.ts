@@ -1,0 +1,116 @@
+/**
+ * Watching a type (in one namespace or all) as Kubernetes does: events after a resourceVersion,
+ * or — without one — an ADDED event per existing object first, then the changes. Selectors filter;
+ * an object that stops matching is reported DELETED and one that starts matching ADDED, so a client
+ * cache built from the stream equals a fresh filtered list.
+ *
+ * Progress notifications of the store become BOOKMARKs (every change up to their revision delivered).
+ * A start revision at or below the compacted revision is RegistryError Expired.
+ */
+import { isMvccError, prefixEnd, type WatchEvent, type Watcher } from '../storage/mvcc/index.ts';
+import { RegistryError } from './errors.ts';
+import { listPrefix } from './keys.ts';
+import type { RegistryKv } from './kv.ts';
+import type { StoredObject, VersionedObject } from './object.ts';
+import { decodeObject, type ListOptions, type Registry } from './registry.ts';
+import type { ResourceType } from './resources.ts';
+import { matchesFields, matchesLabels } from './selectors.ts';
+
+export type RegistryEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK';
+
+export interface RegistryEvent {
+  type: RegistryEventType;
+  /** Absent for BOOKMARK. For DELETED: the object as it was, at the deletion's revision. */
+  object?: VersionedObject;
+  revision: number;
+}
+
+export interface WatchRequest {
+  /** Deliver changes after this revision; absent or 0: the current objects first, as ADDED. */
+  resourceVersion?: number;
+  labelSelector?: ListOptions['labelSelector'];
+  fieldSelector?: ListOptions['fieldSelector'];
+}
+
+export interface RegistryWatch extends AsyncIterable<RegistryEvent> {
+  requestBookmark(): void;
+  cancel(): void;
+}
+
+export async function watchObjects(kv: RegistryKv, registry: Registry, type: ResourceType, namespace: string | undefined, request: WatchRequest): Promise<RegistryWatch> {
+  const prefix = listPrefix(type, namespace);
+  const initial: RegistryEvent[] = [];
+  let after = request.resourceVersion ?? 0;
+  if (after === 0) {
+    let token: string | undefined;
+    do {
+      const page = await registry.list(type, namespace, { ...filterOf(request), ...(token ? { continueToken: token } : {}) });
+      for (const item of page.items) initial.push({ type: 'ADDED', object: item, revision: item.modRevision });
+      after = page.revision;
+      token = page.continueToken;
+    } while (token !== undefined);
+  } else if (after < kv.mvcc().compactRevision()) {
+    throw new RegistryError('Expired', `too old resource version: ${after} (${kv.mvcc().compactRevision()})`);
+  }
+  const watcher = kv.mvcc().watch({ key: prefix, end: prefixEnd(prefix), startRevision: after + 1, prevKv: true });
+  return new FilteredWatch(watcher, initial, request);
+}
+
+function filterOf(request: WatchRequest): ListOptions {
+  return {
+    ...(request.labelSelector ? { labelSelector: request.labelSelector } : {}),
+    ...(request.fieldSelector ? { fieldSelector: request.fieldSelector } : {}),
+  };
+}
+
+class FilteredWatch implements RegistryWatch {
+  constructor(private readonly watcher: Watcher, private readonly initial: RegistryEvent[], private readonly request: WatchRequest) {}
+
+  requestBookmark(): void {
+    this.watcher.requestProgress();
+  }
+
+  cancel(): void {
+    this.watcher.cancel();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<RegistryEvent> {
+    yield* this.initial;
+    try {
+      for await (const response of this.watcher) {
+        if (response.progress === true && response.events.length === 0) {
+          yield { type: 'BOOKMARK', revision: response.revision };
+          continue;
+        }
+        for (const event of response.events) {
+          const translated = this.translate(event);
+          if (translated !== undefined) yield translated;
+        }
+      }
+    } catch (error) {
+      if (isMvccError(error) && error.code === 'E_COMPACTED') {
+        throw new RegistryError('Expired', `too old resource version: the history was compacted at ${error.compactRevision ?? 0}`);
+      }
+      throw error;
+    }
+  }
+
+  private translate(event: WatchEvent): RegistryEvent | undefined {
+    const revision = event.kv.modRevision;
+    const previous = event.prevKv ? decodeObject(event.prevKv) : undefined;
+    const wasIn = previous !== undefined && this.selects(previous.object);
+    if (event.type === 'delete') {
+      return wasIn ? { type: 'DELETED', object: { object: previous.object, modRevision: revision }, revision } : undefined;
+    }
+    const current = decodeObject(event.kv);
+    const isIn = current !== undefined && this.selects(current.object);
+    if (isIn) return { type: previous === undefined ? 'ADDED' : wasIn ? 'MODIFIED' : 'ADDED', object: current, revision };
+    if (wasIn) return { type: 'DELETED', object: { object: previous.object, modRevision: revision }, revision };
+    return undefined;
+  }
+
+  private selects(object: StoredObject): boolean {
+    return (this.request.labelSelector === undefined || matchesLabels(this.request.labelSelector, object.metadata.labels))
+      && (this.request.fieldSelector === undefined || matchesFields(this.request.fieldSelector, object.metadata.name, object.metadata.namespace));
+  }
+}

@@ -1,0 +1,187 @@
+// The real kubectl against a real `coffer server` process over mutual TLS, with kubeconfigs built by
+// pki's buildKubeconfig: create, get (-o yaml, -o jsonpath, table), apply twice with validation on,
+// label selectors, delete then NotFound, get -w receiving an event, an invalid name, and a user
+// without rights getting Forbidden.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createKeyFile } from '../../../src/crypto/index.ts';
+import { bootstrapCa, buildKubeconfig, caLayout, issueClient, loadCa } from '../../../src/pki/index.ts';
+
+const repo = fileURLToPath(new URL('../../../', import.meta.url));
+const kubectlPath = ['/usr/bin/kubectl', '/usr/local/bin/kubectl'].find((p) => existsSync(p));
+let dir: string;
+let server: ChildProcess;
+let output = '';
+const kubeconfigs: Record<string, string> = {};
+
+async function freePort(): Promise<number> {
+  const probe = createServer().listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const { port } = probe.address() as { port: number };
+  probe.close();
+  return port;
+}
+
+interface Run { code: number; stdout: string; stderr: string }
+
+function kubectl(user: string, args: string[], input?: string): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = execFile(kubectlPath!, [`--kubeconfig=${kubeconfigs[user]}`, `--cache-dir=${join(dir, 'kube-cache')}`, ...args], { timeout: 30_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+    });
+    if (input !== undefined) child.stdin?.end(input);
+  });
+}
+
+before(async () => {
+  assert.ok(kubectlPath, 'kubectl is installed (Debian: apt-get install kubernetes-client)');
+  dir = await mkdtemp(join(tmpdir(), 'coffer-kubectl-'));
+  const certs = caLayout(join(dir, 'certs'));
+  await bootstrapCa({ dir: certs.dir, members: ['m1'], hosts: ['127.0.0.1'], admin: 'admin', p12Password: 'test' });
+  await issueClient(await loadCa(certs.dir), { user: 'bob', groups: ['devs'], p12Password: 'test' });
+  await createKeyFile(join(dir, 'unseal.key'));
+  const clientPort = await freePort();
+  const peerPort = await freePort();
+  const endpoint = `https://127.0.0.1:${clientPort}`;
+  const caPem = await readFile(certs.caCert, 'utf8');
+  for (const user of ['admin', 'bob']) {
+    kubeconfigs[user] = join(dir, `${user}.kubeconfig`);
+    const yaml = buildKubeconfig({ endpoints: [endpoint], caPem, certPem: await readFile(certs.clientCert(user), 'utf8'), keyPem: await readFile(certs.clientKey(user), 'utf8'), userName: user });
+    await writeFile(kubeconfigs[user], yaml, { mode: 0o600 });
+  }
+  server = spawn(process.execPath, ['--import', 'tsx', 'src/server/coffer.ts', 'server',
+    '--name', 'm1', '--data-dir', join(dir, 'data'),
+    '--listen-client', endpoint, '--listen-peer', `https://127.0.0.1:${peerPort}`,
+    '--cert', certs.memberCert('m1'), '--key', certs.memberKey('m1'), '--cacert', certs.caCert, '--crl', certs.crl,
+    '--log-level', 'warn', '--tick-ms', '20', '--unseal-key-file', join(dir, 'unseal.key')], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+  server.stdout!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  server.stderr!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  while (!output.includes('serving clients')) {
+    if (server.exitCode !== null) throw new Error(`server exited: ${output}`);
+    await once(server.stdout!, 'data');
+  }
+  // The first-start bootstrap (namespaces, default policies) runs once a leader exists: wait for it.
+  for (;;) {
+    const ready = await kubectl('admin', ['get', 'namespace', 'default', '-o', 'name']);
+    if (ready.code === 0) break;
+    if (server.exitCode !== null) throw new Error(`server exited: ${output}`);
+  }
+});
+
+after(async () => {
+  if (server && server.exitCode === null) {
+    server.kill('SIGTERM');
+    await once(server, 'exit');
+  }
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+test('kubectl create secret generic, then get -o yaml and -o jsonpath', async () => {
+  const created = await kubectl('admin', ['create', 'secret', 'generic', 'db', '--from-literal=password=s3cret', '--from-literal=user=admin']);
+  assert.equal(created.code, 0, created.stderr);
+  assert.match(created.stdout, /secret\/db created/);
+  const yaml = await kubectl('admin', ['get', 'secret', 'db', '-o', 'yaml']);
+  assert.equal(yaml.code, 0, yaml.stderr);
+  assert.match(yaml.stdout, /kind: Secret/);
+  assert.match(yaml.stdout, new RegExp(`password: ${Buffer.from('s3cret').toString('base64')}`));
+  assert.match(yaml.stdout, /resourceVersion: "\d+"/);
+  assert.match(yaml.stdout, /uid: [0-9a-f-]{36}/);
+  const jsonpath = await kubectl('admin', ['get', 'secret', 'db', '-o', 'jsonpath={.data.password}']);
+  assert.equal(Buffer.from(jsonpath.stdout, 'base64').toString(), 's3cret');
+});
+
+test('kubectl get secrets prints a table', async () => {
+  const table = await kubectl('admin', ['get', 'secrets']);
+  assert.equal(table.code, 0, table.stderr);
+  const lines = table.stdout.trim().split('\n');
+  assert.match(lines[0] ?? '', /^NAME\s+TYPE\s+DATA\s+AGE$/);
+  assert.ok(lines.some((l) => /^db\s+Opaque\s+2\s+\S+$/.test(l)), table.stdout);
+});
+
+test('kubectl apply -f a ConfigMap twice with a change (validation on)', async () => {
+  const file = join(dir, 'cm.yaml');
+  const manifest = (value: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-config\n  labels:\n    tier: web\ndata:\n  mode: "${value}"\n  keep: "yes"\n`;
+  await writeFile(file, manifest('one'));
+  const first = await kubectl('admin', ['apply', '-f', file]);
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(first.stdout, /configmap\/app-config created/);
+  await writeFile(file, manifest('two'));
+  const second = await kubectl('admin', ['apply', '-f', file]);
+  assert.equal(second.code, 0, second.stderr);
+  assert.match(second.stdout, /configmap\/app-config configured/);
+  const mode = await kubectl('admin', ['get', 'configmap', 'app-config', '-o', 'jsonpath={.data.mode},{.data.keep}']);
+  assert.equal(mode.stdout, 'two,yes');
+});
+
+test('kubectl apply with validation on refuses a manifest with an unknown field', async () => {
+  const file = join(dir, 'bad.yaml');
+  await writeFile(file, 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: typo\ndatta:\n  a: "1"\n');
+  const applied = await kubectl('admin', ['apply', '-f', file]);
+  assert.notEqual(applied.code, 0);
+  assert.match(applied.stderr, /unknown field "\.datta"/);
+  const missing = await kubectl('admin', ['get', 'configmap', 'typo']);
+  assert.notEqual(missing.code, 0, 'nothing was created');
+});
+
+test('kubectl get -l selects by label', async () => {
+  await kubectl('admin', ['create', 'configmap', 'other-config', '--from-literal=a=b']);
+  const web = await kubectl('admin', ['get', 'configmaps', '-l', 'tier=web', '-o', 'name']);
+  assert.equal(web.stdout.trim(), 'configmap/app-config');
+  const notWeb = await kubectl('admin', ['get', 'configmaps', '-l', 'tier!=web', '-o', 'name']);
+  assert.equal(notWeb.stdout.trim(), 'configmap/other-config');
+});
+
+test('kubectl delete, then get is NotFound', async () => {
+  const deleted = await kubectl('admin', ['delete', 'configmap', 'other-config']);
+  assert.equal(deleted.code, 0, deleted.stderr);
+  assert.match(deleted.stdout, /configmap "other-config" deleted/);
+  const missing = await kubectl('admin', ['get', 'configmap', 'other-config']);
+  assert.notEqual(missing.code, 0);
+  assert.match(missing.stderr, /NotFound.*configmaps "other-config" not found/);
+});
+
+test('kubectl get -w receives an event', async () => {
+  const watch = spawn(kubectlPath!, [`--kubeconfig=${kubeconfigs.admin}`, `--cache-dir=${join(dir, 'kube-cache')}`, 'get', 'configmaps', '-w', '-o', 'name'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let seen = '';
+  let wake: (() => void) | undefined;
+  // One listener for the whole run: output arriving while the test awaits something else is kept.
+  watch.stdout.on('data', (chunk: Buffer) => { seen += chunk.toString(); wake?.(); });
+  watch.on('exit', () => wake?.());
+  const waitFor = async (text: string) => {
+    while (!seen.includes(text)) {
+      if (watch.exitCode !== null) throw new Error(`kubectl get -w exited: ${seen}`);
+      await new Promise<void>((resolve) => { wake = resolve; });
+    }
+  };
+  try {
+    await waitFor('configmap/app-config'); // the list is done; the watch starts at its resourceVersion
+    const created = await kubectl('admin', ['create', 'configmap', 'watched', '--from-literal=a=b']);
+    assert.equal(created.code, 0, created.stderr);
+    await waitFor('configmap/watched');
+  } finally {
+    watch.kill('SIGTERM');
+  }
+});
+
+test('an invalid name is rejected with a message saying it is invalid', async () => {
+  const bad = await kubectl('admin', ['create', 'secret', 'generic', 'Bad_Name', '--from-literal=a=b']);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /Secret "Bad_Name" is invalid: metadata\.name: Invalid value: "Bad_Name"/);
+});
+
+test('a user without rights gets Forbidden', async () => {
+  const denied = await kubectl('bob', ['get', 'secrets']);
+  assert.notEqual(denied.code, 0);
+  assert.match(denied.stderr, /Forbidden.*User "bob" cannot list resource "secrets" in API group "" in the namespace "default"/);
+  const create = await kubectl('bob', ['create', 'secret', 'generic', 'mine', '--from-literal=a=b']);
+  assert.notEqual(create.code, 0);
+  assert.match(create.stderr, /forbidden/i);
+});
