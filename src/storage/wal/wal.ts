@@ -311,8 +311,15 @@ export class Wal implements Storage {
 
   // ── Raft Storage ────────────────────────────────────────────────────────────────────────────────
 
+  /**
+   * The persisted hard state and membership. A snapshot holds only committed entries, so commit is at
+   * least its index: a crash between storing a leader's snapshot and the hard state of the same Ready
+   * leaves the older commit on disk, which Raft would otherwise refuse at restart.
+   */
   initialState(): { hardState: HardState; confState: ConfState } {
-    return { hardState: { ...this.state.hardState }, confState: structuredClone(this.state.confState) };
+    const snapshotIndex = this.marker?.index ?? 0;
+    const hardState = { ...this.state.hardState, commit: Math.max(this.state.hardState.commit, snapshotIndex) };
+    return { hardState, confState: structuredClone(this.state.confState) };
   }
 
   entries(lo: number, hi: number, maxBytes: number): Entry[] {

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
-import { CompactedError } from '../../../src/raft/index.ts';
+import { seededRandom } from '../../../src/base/index.ts';
+import { CompactedError, RawNode, raftConfigDefaults } from '../../../src/raft/index.ts';
 import { WalCorruptionError } from '../../../src/storage/wal/index.ts';
 import { range, walFixture } from './helpers.ts';
 
@@ -124,4 +125,21 @@ test('after compaction and restart the snapshot point and membership are the liv
     assert.equal(again.firstIndex(), last + 1);
     await again.close();
   }
+});
+
+test('a snapshot kept by a crash that lost the hard state after it still restarts: commit is at least the snapshot index', async (t) => {
+  // Found by the simulator (seed 5609): the Ready that installs a leader's snapshot also raises the
+  // hard state's commit, and a crash between the two writes left commit below the snapshot.
+  const fixture = await walFixture(t);
+  const wal = await fixture.open({ initialConfState: { voters: [1, 2, 3], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false } });
+  await wal.append(range(1, 10));
+  await wal.setHardState({ term: 1, vote: 1, commit: 5 });
+  const members = { voters: [1, 2, 3], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
+  await wal.saveSnapshot({ metadata: { index: 20, term: 2, confState: members }, data: new Uint8Array(0) });
+  await wal.close();
+
+  const reopened = await fixture.open();
+  t.after(() => reopened.close());
+  assert.equal(reopened.initialState().hardState.commit, 20, 'a snapshot holds only committed entries');
+  assert.doesNotThrow(() => new RawNode({ ...raftConfigDefaults, id: 1, applied: 20 }, reopened, seededRandom(1)));
 });
