@@ -31,6 +31,15 @@ export interface ClientApiOptions {
   server?: FastifyServerOptions & { https?: object };
   /** Time for watch timeouts, bookmarks and table ages; realClock by default. */
   clock?: Clock;
+  /** Serves /metrics and counts every request by verb, resource and code. */
+  metrics?: ApiMetrics;
+}
+
+/** What the API needs from the member's metrics (src/metrics implements it). */
+export interface ApiMetrics {
+  request(verb: string, resource: string, code: number, seconds: number): void;
+  contentType(): string;
+  render(): Promise<string>;
 }
 
 const isKvPath = (url: string) => url.startsWith('/v3/');
@@ -120,6 +129,18 @@ export function buildClientApi(options: ClientApiOptions): FastifyInstance {
     }
     await reply.code(404).send(status(404, 'NotFound', 'the server could not find the requested resource'));
   });
+
+  const metrics = options.metrics;
+  if (metrics) {
+    app.addHook('onResponse', async (request, reply) => {
+      const info = requestInfo(request.method, request.url);
+      // Labels come from the route's shape only (verb, resource kind): never a name or a key.
+      const resource = info.isResource ? info.resource : isKvPath(request.url) ? 'kv' : 'nonresource';
+      metrics.request(info.verb, resource, reply.statusCode, reply.elapsedTime / 1000);
+      return Promise.resolve();
+    });
+    app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType()).send(await metrics.render()));
+  }
 
   registerKvRoutes(app, options.backend);
   registerHealthRoutes(app, options.backend);

@@ -4,7 +4,7 @@
  * Shutdown runs in reverse: stop accepting client requests and let in-flight ones finish, close peer
  * connections, stop the replica (the Ready being handled completes), close WAL, store and keyring.
  */
-import { randomInt } from 'node:crypto';
+import { randomInt, X509Certificate } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,7 @@ import { buildClientApi, identifyByCertificate, type KvBackend } from '../api/in
 import { realClock, seededRandom, type TimerHandle } from '../base/index.ts';
 import { bootstrapRetryMs, publishRetryMs, type ServerConfig } from '../config/index.ts';
 import type { Keyring } from '../crypto/index.ts';
+import { MemberMetrics } from '../metrics/index.ts';
 import { acceptPeer, TlsReloader } from '../pki/index.ts';
 import type { Message } from '../raft/index.ts';
 import { loadPolicies, type RbacObject } from '../rbac/index.ts';
@@ -99,7 +100,30 @@ async function compose(config: ServerConfig, keyring: Keyring, stack: Array<() =
     // Identical on every initial member (their first log entries must match): names only, no URLs.
     id: i + 1, name: m.name, peerUrl: '', clientUrl: '', learner: false, removed: false,
   }));
+  const metrics = new MemberMetrics(() => {
+    const status = replica?.status();
+    const keys = keyring.status();
+    return {
+      term: status?.term ?? 0,
+      hasLeader: (status?.leader ?? 0) !== 0,
+      commitIndex: status?.commitIndex ?? 0,
+      appliedIndex: status?.appliedIndex ?? 0,
+      watchers: replica?.mvcc().watcherCount() ?? 0,
+      sealed: false, // a sealed member never gets this far: it does not start
+      certificateExpirySeconds: {
+        member: (tls.material.notAfter.getTime() - Date.now()) / 1000,
+        ca: (Date.parse(new X509Certificate(tls.material.ca).validTo) - Date.now()) / 1000,
+      },
+      pagesPerDek: Object.fromEntries(keys.deks.map((d) => [String(d.id), d.pagesSealed])),
+    };
+  });
   replica = await Replica.open({
+    observer: {
+      leaderChanged: () => metrics.leaderChanged(),
+      proposal: (outcome) => metrics.proposal(outcome),
+      walFsync: (seconds) => metrics.walFsyncSeconds(seconds),
+      storeCommit: (seconds) => metrics.backendCommitSeconds(seconds),
+    },
     dataDir: config.dataDir,
     memberId: identity.memberId,
     memberName: config.name,
@@ -161,6 +185,7 @@ async function compose(config: ServerConfig, keyring: Keyring, stack: Array<() =
   app = buildClientApi({
     backend,
     identify: identifyByCertificate,
+    metrics,
     server: { logger: { level: config.logLevel }, https: tls.serverOptions() },
   });
   const api = app;

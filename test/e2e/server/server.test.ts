@@ -1,7 +1,7 @@
 // `coffer server` as users run it: a real process, real certificates, real disk.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { request } from 'node:https';
@@ -51,17 +51,22 @@ async function startServer(extra: string[] = [], unseal = ['--unseal-key-file', 
   return { child, clientUrl: `https://127.0.0.1:${clientPort}`, output: () => output };
 }
 
-async function call(member: Member, path: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+async function raw(member: Member, method: string, path: string, body?: unknown): Promise<{ status: number; text: string }> {
   const [ca, cert, key] = await Promise.all([readFile(certs.caCert), readFile(certs.clientCert('admin')), readFile(certs.clientKey('admin'))]);
   return new Promise((resolve, reject) => {
-    const req = request(`${member.clientUrl}${path}`, { method: 'POST', ca, cert, key }, (res) => {
+    const req = request(`${member.clientUrl}${path}`, { method, ca, cert, key }, (res) => {
       let text = '';
       res.on('data', (chunk: Buffer) => { text += chunk.toString(); });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown> }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
     });
     req.on('error', reject);
-    req.end(JSON.stringify(body));
+    req.end(body === undefined ? undefined : JSON.stringify(body));
   });
+}
+
+async function call(member: Member, path: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await raw(member, 'POST', path, body);
+  return { status: response.status, body: JSON.parse(response.text) as Record<string, unknown> };
 }
 
 /** Waits for the member to print its serving line, then for it to have a leader. */
@@ -107,6 +112,15 @@ test('a member serves, stops cleanly on SIGTERM, and keeps its data sealed acros
   await ready(second);
   const read = await call(second, '/v3/kv/range', { key: b64('durable') });
   assert.equal((read.body.kvs as Array<{ value: string }>)[0]?.value, b64('marker-7f3a9c'));
+
+  // Metrics as Prometheus reads them: the format passes promtool, and the write above was counted.
+  const metrics = await raw(second, 'GET', '/metrics');
+  assert.equal(metrics.status, 200);
+  assert.match(metrics.text, /^coffer_raft_has_leader 1$/m);
+  assert.match(metrics.text, /^coffer_requests_total\{verb="post",resource="kv",code="200"\} \d+$/m);
+  assert.match(metrics.text, /^coffer_certificate_expiry_seconds\{kind="member"\} \d/m);
+  const promtool = spawnSync('promtool', ['check', 'metrics'], { input: metrics.text, encoding: 'utf8' });
+  assert.equal(promtool.status, 0, `promtool: ${promtool.stdout}${promtool.stderr}`);
   second.child.kill('SIGTERM');
   await once(second.child, 'exit');
 });
