@@ -122,6 +122,14 @@ export class KvClient {
     return { header: decodeHeader(body), members: array(body, 'members').map(decodeMember) };
   }
 
+  /**
+   * The member's store as a snapshot stream (bytes; storage/backup's SnapshotStreamReader decodes
+   * them). Administrators only. Not retried once sent: the caller restarts a save that broke.
+   */
+  async snapshot(options: CallOptions = {}): Promise<AsyncIterable<Uint8Array>> {
+    return this.transport.postStream('/apis/coffer.dev/v1/snapshot', {}, options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs });
+  }
+
   /** Closes idle connections; the client must not be used afterwards. */
   close(): void {
     this.transport.close();

@@ -80,6 +80,61 @@ export class HttpsTransport {
     throw last ?? new ClientError('UNAVAILABLE', `no endpoint answered ${path} before the deadline`, { endpoint: this.endpoints[this.preferred] });
   }
 
+  /**
+   * POSTs `body` and returns the body of a 2xx answer as a byte stream (a snapshot), for answers too
+   * large to hold. Failover as post(); the deadline covers the answer's headers, after which the
+   * stream fails (CONNECTION_LOST) when no byte arrives for the request timeout.
+   */
+  async postStream(path: string, body: unknown, options: PostOptions = {}): Promise<AsyncIterable<Uint8Array>> {
+    const payload = Buffer.from(JSON.stringify(body));
+    const timeoutMs = options.timeoutMs ?? this.requestTimeoutMs;
+    let last: ClientError | undefined;
+    for (let attempt = 0; attempt < this.endpoints.length; attempt++) {
+      const index = (this.preferred + attempt) % this.endpoints.length;
+      const endpoint = this.endpoints[index] as string;
+      try {
+        const res = await this.openStream(endpoint, path, payload, Date.now() + timeoutMs);
+        this.preferred = index;
+        return guardStream(res, endpoint, path, timeoutMs);
+      } catch (error) {
+        assert(error instanceof ClientError, 'openStream() rejects only with ClientError');
+        if (error.code !== 'UNAVAILABLE') throw error;
+        last = error;
+      }
+    }
+    throw last ?? new ClientError('UNAVAILABLE', `no endpoint answered ${path}`, { endpoint: this.endpoints[this.preferred] });
+  }
+
+  private openStream(endpoint: string, path: string, payload: Buffer, deadline: number): Promise<IncomingMessage> {
+    return new Promise((resolve, reject) => {
+      let sent = false;
+      const req = https.request(`${endpoint}${path}`, {
+        method: 'POST', agent: this.agent, headers: { 'content-type': 'application/json', 'content-length': payload.length },
+      }, (res) => {
+        clearTimeout(timer);
+        const status = res.statusCode ?? 0;
+        if (status >= 200 && status < 300) resolve(res);
+        else readBody(res, endpoint, path).then(() => reject(new ClientError('BAD_RESPONSE', `${endpoint}${path}: HTTP ${status}`, { endpoint, status })), reject);
+      });
+      const timer = setTimeout(() => {
+        req.destroy();
+        reject(sent ? new ClientError('TIMEOUT', `${endpoint}${path} did not answer in time`, { endpoint })
+          : new ClientError('UNAVAILABLE', `${endpoint} could not be reached before the deadline`, { endpoint }));
+      }, Math.max(0, deadline - Date.now()));
+      req.on('socket', (socket) => {
+        if (req.reusedSocket) sent = true;
+        else (socket as TLSSocket).once('secureConnect', () => { sent = true; });
+      });
+      req.on('error', (cause: Error & { code?: string }) => {
+        clearTimeout(timer);
+        const what = cause.code ?? cause.message;
+        reject(sent ? new ClientError('CONNECTION_LOST', `${endpoint}${path}: connection lost after sending (${what})`, { endpoint, cause })
+          : new ClientError('UNAVAILABLE', `${endpoint}: cannot connect (${what})`, { endpoint, cause }));
+      });
+      req.end(payload);
+    });
+  }
+
   /** Closes idle keep-alive connections; in-flight requests finish. */
   close(): void {
     this.agent.destroy();
@@ -177,6 +232,19 @@ function readBody(res: IncomingMessage, endpoint: string, path: string): Promise
       }));
     });
   });
+}
+
+/** A response body as bytes; a stalled or broken stream ends with CONNECTION_LOST. */
+async function* guardStream(res: IncomingMessage, endpoint: string, path: string, idleMs: number): AsyncGenerator<Uint8Array> {
+  res.setTimeout(idleMs, () => res.destroy(new Error(`no data for ${idleMs} ms`)));
+  let complete = false;
+  res.once('end', () => { complete = true; });
+  try {
+    for await (const chunk of res) yield chunk as Buffer;
+  } catch (cause) {
+    throw new ClientError('CONNECTION_LOST', `${endpoint}${path}: the answer was cut off`, { endpoint, cause });
+  }
+  if (!complete && !res.complete) throw new ClientError('CONNECTION_LOST', `${endpoint}${path}: the answer was cut off`, { endpoint });
 }
 
 /** etcd's gateway error `{"error","code","message"}` (Coffer answers the same shape). */

@@ -41,6 +41,11 @@ export async function loadOrCreateIdentity(config: ServerConfig, sealer: Sealer)
   const identity: MemberIdentity = config.join
     ? { clusterId: config.clusterId!, memberId: config.memberId!, name: config.name }
     : { clusterId: newClusterId(config), memberId: config.initialCluster.findIndex((m) => m.name === config.name) + 1, name: config.name };
-  await writeFileAtomic(path, sealer.seal(new TextEncoder().encode(JSON.stringify(identity)), position(config.name)), 0o600);
+  await writeIdentity(config.dataDir, identity, sealer);
   return { identity, created: true };
+}
+
+/** Seals and writes `member.sealed` (a restore writes it before the member's first start). */
+export async function writeIdentity(dataDir: string, identity: MemberIdentity, sealer: Sealer): Promise<void> {
+  await writeFileAtomic(join(dataDir, fileName), sealer.seal(new TextEncoder().encode(JSON.stringify(identity)), position(identity.name)), 0o600);
 }

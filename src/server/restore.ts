@@ -1,0 +1,183 @@
+/**
+ * `coffer snapshot restore FILE --data-dir DIR --name NAME --initial-cluster … [--initial-cluster-token T]
+ * [--backup-passphrase-file F] + unseal flags` — builds one member's data dir of a NEW cluster from a
+ * backup, offline (as etcdutl snapshot restore does). Run it once per member of the new cluster, with
+ * the same file and cluster flags; then start each member with `coffer server` and the same
+ * --initial-cluster.
+ *
+ * Steps, and why in this order:
+ * 1. refuse a data dir that already holds anything (a restore never merges into or replaces data);
+ * 2. decrypt and verify the WHOLE backup without writing anything (truncation, corruption or a wrong
+ *    passphrase stop here with one error), which also yields its integrity hash;
+ * 3. in a staging sibling dir: open this member's keyring (unsealed as `coffer server` would), import
+ *    the records into its MVCC store re-sealed with its own keys — the source cluster's member table
+ *    (Coffer's reserved keys) dropped and the applied index set to 0 — and write `member.sealed` with
+ *    the new cluster id; a second decryption pass feeds the import, so a file changed in between
+ *    still fails and the staging dir is removed;
+ * 4. rename the staging dir to DIR. There is no WAL: the first `coffer server` start bootstraps the
+ *    new cluster's log from --initial-cluster (ids 1..N in that order) and applies the membership on
+ *    top of the restored store, at revisions after the backup's.
+ *
+ * The new cluster id is derived from the member names, the token and the backup's integrity hash, so
+ * every member restored from one file with the same flags agrees on it, and it differs from the
+ * source cluster's (whose id has no integrity hash in it).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { Command } from 'commander';
+import { parseInitialCluster, ServerConfigError, type UnsealSource } from '../config/index.ts';
+import { isReservedKey } from '../replication/index.ts';
+import { openBackup, readBackupPassphrase } from '../storage/backup/index.ts';
+import { MvccStore, type SnapshotRecord } from '../storage/mvcc/index.ts';
+import { writeIdentity } from './member-identity.ts';
+import { unseal } from './unseal.ts';
+
+export interface RestoreOptions {
+  file: string;
+  dataDir: string;
+  name: string;
+  /** `name=https://host:port,…`, as `coffer server --initial-cluster` will be given. */
+  initialCluster: string;
+  initialClusterToken: string;
+  backupPassphraseFile?: string;
+  unseal: UnsealSource;
+}
+
+export interface RestoreSummary {
+  dataDir: string;
+  clusterId: string;
+  sourceClusterId: string;
+  memberId: number;
+  revision: number;
+  records: number;
+  /** Records of the source cluster's own reserved keys (its member table), left out. */
+  droppedRecords: number;
+  integrityHash: string;
+}
+
+export class RestoreError extends Error {
+  override readonly name = 'RestoreError';
+  readonly code = 'E_RESTORE';
+}
+
+/** The restored cluster's id: same file + same names + same token → same id on every member. */
+export function restoredClusterId(names: readonly string[], token: string, integrityHash: string): string {
+  const sorted = [...names].sort().join(',');
+  return createHash('sha256').update(`coffer-restore\n${token}\n${sorted}\n${integrityHash}`).digest('hex').slice(0, 16);
+}
+
+export async function restoreBackup(options: RestoreOptions, env: Readonly<Record<string, string | undefined>>): Promise<RestoreSummary> {
+  const members = parseInitialCluster(options.initialCluster);
+  const index = members.findIndex((m) => m.name === options.name);
+  if (index < 0) throw new ServerConfigError('initialCluster', `does not name this member (${options.name})`);
+  const dataDir = resolve(options.dataDir);
+  if (await holdsData(dataDir)) throw new RestoreError(`data dir ${options.dataDir} already holds data; restore into a new or empty dir`);
+
+  const passphrase = await readBackupPassphrase(options.backupPassphraseFile, env);
+  const backup = await openBackup(options.file, passphrase).finally(() => passphrase.fill(0));
+  try {
+    // Pass 1: verify everything before writing anything.
+    for await (const record of backup.records()) if (record.type === 'page') record.page.value.fill(0);
+    const integrityHash = backup.integrityHash();
+    if (integrityHash === undefined) throw new RestoreError('the backup was not verified');
+    const clusterId = restoredClusterId(members.map((m) => m.name), options.initialClusterToken, integrityHash);
+    if (clusterId === backup.header.sourceClusterId) throw new RestoreError('the restored cluster id equals the source cluster id; use another --initial-cluster-token');
+
+    // Pass 2: build the data dir in a staging sibling, then move it into place.
+    const staging = `${dataDir}.restore-${randomBytes(6).toString('hex')}`;
+    await mkdir(dirname(dataDir), { recursive: true });
+    await mkdir(staging, { mode: 0o700 });
+    let dropped = 0;
+    try {
+      const keyring = await unseal(staging, options.unseal, env);
+      try {
+        async function* forNewCluster(): AsyncGenerator<SnapshotRecord> {
+          for await (const record of backup.records()) {
+            if (record.type === 'header') {
+              yield { ...record, appliedIndex: 0 };
+            } else if (isReservedKey(record.page.key)) {
+              dropped++;
+              record.page.value.fill(0);
+            } else {
+              yield record;
+              // The import has sealed it by the time the next record is asked for.
+              record.page.value.fill(0);
+            }
+          }
+        }
+        // The same store id the replica opens its store with (replication/replica.ts: `<name>/mvcc`).
+        const store = await MvccStore.importSnapshot({ dir: join(staging, 'mvcc'), sealer: keyring, storeId: `${options.name}/mvcc`, records: forNewCluster() });
+        await store.close();
+        await writeIdentity(staging, { clusterId, memberId: index + 1, name: options.name }, keyring);
+      } finally {
+        await keyring.close();
+      }
+      if (await holdsData(dataDir)) throw new RestoreError(`data dir ${options.dataDir} received data during the restore`);
+      await rmdir(dataDir).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw error;
+      });
+      await rename(staging, dataDir);
+    } catch (error) {
+      await rm(staging, { recursive: true, force: true });
+      throw error;
+    }
+    return {
+      dataDir: options.dataDir, clusterId, sourceClusterId: backup.header.sourceClusterId, memberId: index + 1,
+      revision: backup.header.revision, records: backup.header.records, droppedRecords: dropped, integrityHash,
+    };
+  } finally {
+    backup.close();
+  }
+}
+
+async function holdsData(dir: string): Promise<boolean> {
+  try {
+    return (await readdir(dir)).length > 0;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+}
+
+/** The command line of `coffer snapshot restore` (dispatched by coffer.ts: it needs server internals). */
+export function restoreCommand(): Command {
+  return new Command('restore')
+    .description('build a new cluster member\'s data dir from an encrypted backup (run once per member)')
+    .argument('<file>', 'the backup file (coffer snapshot save)')
+    .requiredOption('--data-dir <dir>', 'the new member\'s data dir (must not hold data)')
+    .requiredOption('--name <name>', 'the new member\'s name')
+    .requiredOption('--initial-cluster <list>', 'name=https://host:port,… of the new cluster, as coffer server will be given')
+    .option('--initial-cluster-token <token>', 'as coffer server will be given', 'coffer')
+    .option('--backup-passphrase-file <file>', 'the backup passphrase (else COFFER_BACKUP_PASSPHRASE)')
+    .option('--unseal-key-file <file>', 'the new member\'s unseal key file')
+    .option('--passphrase-file <file>', 'the new member\'s unseal passphrase (argon2id)')
+    .option('--kms-socket <path>', 'the new member\'s KMS plugin')
+    .action(async (file: string, flags: {
+      dataDir: string; name: string; initialCluster: string; initialClusterToken: string; backupPassphraseFile?: string;
+      unsealKeyFile?: string; passphraseFile?: string; kmsSocket?: string;
+    }) => {
+      const summary = await restoreBackup({
+        file, dataDir: flags.dataDir, name: flags.name, initialCluster: flags.initialCluster, initialClusterToken: flags.initialClusterToken,
+        ...(flags.backupPassphraseFile === undefined ? {} : { backupPassphraseFile: flags.backupPassphraseFile }),
+        unseal: unsealSource(flags, process.env),
+      }, process.env);
+      process.stdout.write(`coffer: restored member ${flags.name} (id ${summary.memberId}) of new cluster ${summary.clusterId} `
+        + `(from cluster ${summary.sourceClusterId}) into ${summary.dataDir}: revision ${summary.revision}, ${summary.records} records, `
+        + `${summary.droppedRecords} member-table records left out; start it with coffer server and the same --initial-cluster\n`);
+    });
+}
+
+/** Exactly one unseal source, as `coffer server` requires. */
+function unsealSource(flags: { unsealKeyFile?: string; passphraseFile?: string; kmsSocket?: string }, env: Readonly<Record<string, string | undefined>>): UnsealSource {
+  const sources = [
+    flags.unsealKeyFile !== undefined ? { kind: 'keyFile', path: flags.unsealKeyFile } as const : undefined,
+    flags.passphraseFile !== undefined ? { kind: 'passphraseFile', path: flags.passphraseFile } as const : undefined,
+    flags.kmsSocket !== undefined ? { kind: 'kms', socket: flags.kmsSocket } as const : undefined,
+    env.COFFER_UNSEAL_PASSPHRASE ? { kind: 'passphraseEnv' } as const : undefined,
+  ].filter((s) => s !== undefined);
+  if (sources.length !== 1) {
+    throw new ServerConfigError('unseal', 'give exactly one of --unseal-key-file, --passphrase-file, --kms-socket or COFFER_UNSEAL_PASSPHRASE');
+  }
+  return sources[0]!;
+}
