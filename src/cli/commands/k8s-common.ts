@@ -1,0 +1,192 @@
+/**
+ * What the commands over the Kubernetes-shaped API share (secret, configmap, namespace, policy,
+ * watch): connecting a K8sClient from the global flags, turning expected failures into one
+ * `coffer: <message>` line, `-n/-A` handling, `--from-literal`/`--from-file` parsing, and AGE.
+ *
+ * Invariant: an error line carries the server's Status message or a message naming a key, file or
+ * flag — never a value given with --from-literal or read with --from-file.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import { basename } from 'node:path';
+import type { Command } from 'commander';
+import { isClientError, isK8sApiError, K8sClient, type K8sObject, type KvClientOptions } from '../../client/index.ts';
+import { cliFromFileBytesMax } from '../../config/index.ts';
+import { isRbacError } from '../../rbac/index.ts';
+import { type ConnectionOptions, connectionSettings } from '../connection.ts';
+import type { CliIo } from '../io.ts';
+import type { GlobalOptions } from '../options.ts';
+
+export const defaultNamespace = 'default';
+
+/** The annotation the server puts on a Secret whose data it left out for this caller. */
+export const redactedAnnotation = 'coffer.dev/data-redacted';
+
+export type K8sCommandOptions = GlobalOptions & ConnectionOptions;
+
+/** A failure the user can act on; printed as its message alone. */
+export class CliError extends Error {
+  override readonly name = 'CliError';
+}
+
+export async function connectK8s(options: ConnectionOptions, io: CliIo): Promise<K8sClient> {
+  return new K8sClient(await readConnection(options, io));
+}
+
+/** The endpoints and TLS material of the global flags; an unreadable file is a CliError naming it. */
+export async function readConnection(options: ConnectionOptions, io: CliIo): Promise<KvClientOptions> {
+  return connectionSettings(options, io).catch((error: unknown) => {
+    const path = (error as { path?: unknown } | null)?.path;
+    if (typeof path !== 'string') throw error;
+    throw new CliError(`cannot read ${JSON.stringify(path)}: ${errnoOf(error)} (see --cacert, --cert, --key)`);
+  });
+}
+
+/**
+ * Wraps a command action: a Status error, a connection failure, an invalid policy or a CliError
+ * ends as one `coffer: <message>` line on stderr and exit status 1 (through commander, so run.ts
+ * sees a CommanderError). Anything else is a bug and propagates to run.ts.
+ */
+export function k8sAction<A extends unknown[]>(action: (command: Command, ...args: A) => Promise<void>) {
+  return async (...args: [...A, unknown, Command]): Promise<void> => {
+    const command = args[args.length - 1] as Command;
+    try {
+      await action(command, ...(args.slice(0, -2) as A));
+    } catch (error) {
+      const message = expectedMessage(error);
+      if (message === undefined) throw error;
+      command.error(`coffer: ${message.replace(/\s*\n\s*/g, ' ').trim()}`, { exitCode: 1, code: 'coffer.failed' });
+    }
+  };
+}
+
+function expectedMessage(error: unknown): string | undefined {
+  if (isK8sApiError(error) || isClientError(error) || isRbacError(error) || error instanceof CliError) return error.message;
+  return undefined;
+}
+
+/** `-n NS` (default `default`) or `-A` for every namespace; both together is a usage error. */
+export function addNamespaceOptions(command: Command, allowAll: boolean): Command {
+  command.option('-n, --namespace <namespace>', `the namespace (default "${defaultNamespace}")`);
+  if (allowAll) command.option('-A, --all-namespaces', 'every namespace', false);
+  return command;
+}
+
+export interface NamespaceFlags {
+  namespace?: string;
+  allNamespaces?: boolean;
+}
+
+/** The namespace to use, or undefined for every namespace (-A). */
+export function namespaceOf(flags: NamespaceFlags): string | undefined {
+  if (flags.allNamespaces === true) {
+    if (flags.namespace !== undefined) throw new CliError('give either -n or -A, not both');
+    return undefined;
+  }
+  return flags.namespace ?? defaultNamespace;
+}
+
+/** Repeatable option collector that keeps each value whole (values may contain commas). */
+export function repeat(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/**
+ * `key=value` of --from-literal; the value may contain `=`. Parsed in the action, not as a commander
+ * argParser, because commander's error would echo the argument — which may be the value itself.
+ */
+export function parseLiteral(text: string): { key: string; value: string } {
+  const at = text.indexOf('=');
+  if (at <= 0) throw new CliError('--from-literal expects key=value (the key may not be empty)');
+  return { key: text.slice(0, at), value: text.slice(at + 1) };
+}
+
+/** `key=path` or `path` (the key is then the file's name) of --from-file. */
+export function parseFileSource(text: string): { key: string; path: string } {
+  const at = text.indexOf('=');
+  if (at === 0) throw new CliError(`--from-file "${text}": the key before "=" may not be empty`);
+  if (at > 0) {
+    const path = text.slice(at + 1);
+    if (path === '') throw new CliError(`--from-file "${text}": the path after "=" may not be empty`);
+    return { key: text.slice(0, at), path };
+  }
+  return { key: basename(text), path: text };
+}
+
+/**
+ * The entries of --from-literal and --from-file as bytes, in the order given. A key given twice is
+ * an error, as in kubectl. The caller owns the buffers and wipes them when done.
+ */
+export async function readSources(literals: readonly string[], files: readonly string[]): Promise<Map<string, Buffer>> {
+  const entries = new Map<string, Buffer>();
+  const add = (key: string, value: Buffer) => {
+    if (entries.has(key)) {
+      value.fill(0);
+      wipeAll(entries);
+      throw new CliError(`key ${JSON.stringify(key)} is given more than once`);
+    }
+    entries.set(key, value);
+  };
+  for (const literal of literals) {
+    const { key, value } = parseLiteral(literal);
+    add(key, Buffer.from(value, 'utf8'));
+  }
+  for (const source of files) {
+    const { key, path } = parseFileSource(source);
+    add(key, await readSourceFile(path).catch((error: unknown) => {
+      wipeAll(entries);
+      throw error;
+    }));
+  }
+  return entries;
+}
+
+async function readSourceFile(path: string): Promise<Buffer> {
+  const info = await stat(path).catch((error: unknown) => {
+    throw new CliError(`cannot read ${JSON.stringify(path)}: ${errnoOf(error)}`);
+  });
+  if (!info.isFile()) throw new CliError(`${JSON.stringify(path)} is not a file`);
+  if (info.size > cliFromFileBytesMax) throw new CliError(`${JSON.stringify(path)} is ${info.size} bytes, over cliFromFileBytesMax (${cliFromFileBytesMax})`);
+  const bytes = await readFile(path).catch((error: unknown) => {
+    throw new CliError(`cannot read ${JSON.stringify(path)}: ${errnoOf(error)}`);
+  });
+  if (bytes.length > cliFromFileBytesMax) {
+    bytes.fill(0);
+    throw new CliError(`${JSON.stringify(path)} is over cliFromFileBytesMax (${cliFromFileBytesMax})`);
+  }
+  return bytes;
+}
+
+export function wipeAll(entries: Map<string, Buffer>): void {
+  for (const value of entries.values()) value.fill(0);
+}
+
+function errnoOf(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : 'unknown error';
+}
+
+/** kubectl's short AGE: 45s, 12m, 5h, 3d, 2y. */
+export function age(creationTimestamp: string | undefined, nowMs: number): string {
+  if (creationTimestamp === undefined) return '<unknown>';
+  const created = Date.parse(creationTimestamp);
+  if (Number.isNaN(created)) return '<unknown>';
+  const seconds = Math.floor((nowMs - created) / 1000);
+  if (seconds < -1) return '<invalid>';
+  if (seconds < 60) return `${Math.max(0, seconds)}s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes}m`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 24) return `${hours}h`;
+  const days = Math.floor(hours / 24);
+  if (days < 365) return `${days}d`;
+  return `${Math.floor(days / 365)}y`;
+}
+
+export function isRedacted(object: K8sObject): boolean {
+  return object.metadata.annotations?.[redactedAnnotation] !== undefined;
+}
+
+/** The keys of a `data` (or `binaryData`) map, sorted; none when absent. */
+export function keysOf(map: unknown): string[] {
+  return typeof map === 'object' && map !== null && !Array.isArray(map) ? Object.keys(map).sort() : [];
+}
