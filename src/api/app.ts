@@ -10,12 +10,15 @@ import fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import { realClock, type Clock } from '../base/index.ts';
 import { nameLengthMax, requestBodyBytesMax } from '../config/index.ts';
 import { Registry } from '../registry/index.ts';
+import { anonymousUser, type ApiAudit, noteDecision, registerAuditPlugin } from './audit-plugin.ts';
 import { errorBody, ForbiddenError, grpc, toApiError } from './errors.ts';
 import type { Identify } from './identity.ts';
 import type { KvBackend } from './kv/backend.ts';
 import { registerKvRoutes } from './kv/routes.ts';
 import { registerHealthRoutes } from './health.ts';
-import { callerOf, forbiddenMessage, isAllowed, rememberCaller } from './k8s/authorization.ts';
+import { registerSnapshotRoutes } from './admin/snapshot.ts';
+import { registerAuditRoutes } from './k8s/audit-routes.ts';
+import { callerOf, decide, forbiddenMessage, rememberCaller } from './k8s/authorization.ts';
 import { registerDiscoveryRoutes } from './k8s/discovery.ts';
 import { registerOpenApiRoutes } from './k8s/openapi.ts';
 import { PolicyHolder } from './k8s/policy-holder.ts';
@@ -33,6 +36,12 @@ export interface ClientApiOptions {
   clock?: Clock;
   /** Serves /metrics and counts every request by verb, resource and code. */
   metrics?: ApiMetrics;
+  /**
+   * The member's audit log: every request then leaves exactly one durable event before it can change
+   * anything, and the audit routes are served (audit-plugin.ts). A member always passes it; tests of
+   * other concerns may leave it out.
+   */
+  audit?: ApiAudit;
 }
 
 /** What the API needs from the member's metrics (src/metrics implements it). */
@@ -96,12 +105,15 @@ export function buildClientApi(options: ClientApiOptions): FastifyInstance {
     const identity = options.identify(request);
     if (identity === undefined) {
       const message = 'a verified client certificate is required';
+      noteDecision(request, anonymousUser, requestInfo(request.method, request.url), false, 'no verified client certificate');
       await reply.code(401).send(isKvPath(request.url) ? errorBody({ status: 401, code: grpc.unauthenticated, message }) : status(401, 'Unauthorized', message));
       return reply;
     }
     const caller = callerOf(identity);
     const info = requestInfo(request.method, request.url);
-    if (!isAllowed(policy.policy, caller, info)) {
+    const decision = decide(policy.policy, caller, info);
+    noteDecision(request, { username: caller.user, groups: caller.groups }, info, decision.allowed, decision.reason);
+    if (!decision.allowed) {
       const message = forbiddenMessage(caller, info);
       if (isKvPath(request.url)) throw new ForbiddenError(message);
       throw new K8sForbiddenError(message, info.isResource ? { ...(info.name !== '' ? { name: info.name } : {}), group: info.apiGroup, kind: info.resource } : {});
@@ -142,8 +154,14 @@ export function buildClientApi(options: ClientApiOptions): FastifyInstance {
     app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType()).send(await metrics.render()));
   }
 
-  registerKvRoutes(app, options.backend);
+  if (options.audit) {
+    registerAuditPlugin(app, options.audit);
+    registerAuditRoutes(app, { audit: options.audit, backend: options.backend });
+  }
+  const audit = options.audit;
+  registerKvRoutes(app, options.backend, { statusErrors: () => audit?.problems() ?? [] });
   registerHealthRoutes(app, options.backend);
+  registerSnapshotRoutes(app, options.backend);
   registerDiscoveryRoutes(app);
   registerOpenApiRoutes(app);
   registerK8sRoutes(app, { kv: options.backend, registry, policy, clock });

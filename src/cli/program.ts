@@ -6,9 +6,17 @@
  * one line on stderr and a non-zero exit status (run.ts).
  */
 import { Command, Option } from 'commander';
+import { registerAuditCommands } from './commands/audit.ts';
 import { registerCaCommands } from './commands/ca.ts';
+import { registerConfigMapCommands } from './commands/configmap.ts';
+import { registerKubeconfigCommand } from './commands/kubeconfig.ts';
 import { registerMemberCommands } from './commands/member.ts';
+import { registerNamespaceCommands } from './commands/namespace.ts';
+import { registerPolicyCommands } from './commands/policy.ts';
+import { registerSecretCommands } from './commands/secret.ts';
+import { registerSnapshotCommands } from './commands/snapshot.ts';
 import { registerStatusCommand } from './commands/status.ts';
+import { registerWatchCommand } from './commands/watch.ts';
 import { addConnectionOptions } from './connection.ts';
 import type { CliIo } from './io.ts';
 import { parseOutputFormat } from './options.ts';
@@ -27,5 +35,13 @@ export function buildProgram(io: CliIo): Command {
   registerCaCommands(program, io);
   registerMemberCommands(program, io);
   registerStatusCommand(program, io);
+  registerSecretCommands(program, io);
+  registerConfigMapCommands(program, io);
+  registerNamespaceCommands(program, io);
+  registerWatchCommand(program, io);
+  registerPolicyCommands(program, io);
+  registerKubeconfigCommand(program, io);
+  registerSnapshotCommands(program, io);
+  registerAuditCommands(program, io);
   return program;
 }

@@ -111,6 +111,8 @@ export const tickMsDefault = 100;
 export const proposalTimeoutMsDefault = 7_000;
 /** A ReadIndex round with no answer after this long is asked again with a fresh context. */
 export const readIndexRetryMs = 500;
+/** How long one attempt to record a member's URLs may wait to be applied before it is tried again. */
+export const publishTimeoutMs = 2_000;
 /** How long a member waits before trying again to record its URLs in the member table. */
 export const publishRetryMs = 1_000;
 /** Entries applied between two compactions of the WAL. */
@@ -156,6 +158,17 @@ export const clientResponseBytesMax = 64 * 1024 * 1024;
 /** Keep-alive sockets the client keeps open per endpoint (the bench's concurrency needs many). */
 export const clientSocketsPerEndpointMax = 512;
 
+// ── Kubernetes client and its CLI commands (src/client/k8s-client.ts, coffer secret|configmap|…) ──
+
+/** Objects asked for per page when the client lists a collection (kubectl's chunk size). */
+export const k8sListPageItems = 500;
+/** Pages one list may take before the client gives up (a continue token that never ends is a server bug). */
+export const k8sListPagesMax = 10_000;
+/** The longest line of a watch stream (one event: an object of at most objectBytesMax as JSON, base64 included). */
+export const k8sWatchLineBytesMax = 4 * 1024 * 1024;
+/** The largest file `--from-file` reads (a Secret or ConfigMap cannot hold more in total). */
+export const cliFromFileBytesMax = objectBytesMax;
+
 // ── Audit (src/audit) ──────────────────────────────────────────────────────────────────────────
 
 /** An audit file is closed and the next one started once the next record would take it past this size. */
@@ -180,6 +193,21 @@ export const auditPolicyBytesMax = 1024 * 1024;
 export const auditHmacKeyBytesMin = 32;
 /** The deepest request/response body an audit event records; a deeper one is left out (and the event says so). */
 export const auditBodyDepthMax = 32;
+/** How long a member waits for another member's answer to an audit query or verify before reporting it unreachable. */
+export const auditPeerRequestTimeoutMs = 10_000;
+/** The largest answer read from another member for an audit query (auditQueryLimitMax events fit). */
+export const auditPeerResponseBytesMax = 64 * 1024 * 1024;
+/** Replicated checkpoints kept per member in the store: older ones are deleted when a newer one is put. */
+export const auditReplicatedCheckpointsKept = 4;
+/** Bytes of the per-cluster audit HMAC key created at a cluster's first start. */
+export const auditHmacKeyBytes = 32;
+/** First delay before retrying to open the audit log (the HMAC key needs a leader); doubles up to auditOpenRetryMsMax. */
+export const auditOpenRetryMs = 50;
+export const auditOpenRetryMsMax = 2_000;
+/** How long `coffer audit query|verify` waits for a member's answer (it asks every other member in turn). */
+export const auditCliRequestTimeoutMs = 30_000;
+/** How long a stopping member waits for its final audit checkpoint to be replicated. */
+export const auditStopReplicationWaitMs = 2_000;
 
 // ── RBAC (src/rbac, policies/) ─────────────────────────────────────────────────────────────────
 
@@ -218,3 +246,18 @@ export const updateRetriesMax = 5;
 export const watchBookmarkIntervalMs = 5_000;
 /** The first wait before a member retries the first-start bootstrap (namespaces, default RBAC); doubles up to 2 s. */
 export const bootstrapRetryMs = 100;
+
+// ── Backups (src/storage/backup, coffer snapshot save|restore) ─────────────────────────────────
+
+/** Plaintext bytes of records gathered into one encrypted chunk of a backup file before it is sealed. */
+export const backupChunkBytesTarget = 1024 * 1024;
+/** The largest encrypted chunk a backup reader accepts (a chunk holds at least one record of up to valueBytesMax). */
+export const backupChunkBytesMax = 16 * 1024 * 1024;
+/** The JSON header line of a backup file is padded to exactly this many bytes (it is rewritten in place at the end). */
+export const backupHeaderBytes = 4096;
+/** `coffer snapshot save` reports progress on stderr after every this many records. */
+export const backupProgressEveryRecords = 10_000;
+/** The largest frame of the snapshot stream a member sends to `coffer snapshot save`. */
+export const snapshotStreamFrameBytesMax = 16 * 1024 * 1024;
+/** The largest backup passphrase file read. */
+export const backupPassphraseFileBytesMax = 64 * 1024;

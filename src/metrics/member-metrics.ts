@@ -19,6 +19,8 @@ export interface MemberState {
   certificateExpirySeconds: Record<string, number>;
   /** Pages sealed per DEK id. */
   pagesPerDek: Record<string, number>;
+  /** True when the member's audit log was found broken (it then appends to a fresh segment). */
+  auditBroken?: boolean;
 }
 
 export class MemberMetrics {
@@ -50,6 +52,7 @@ export class MemberMetrics {
     gauge('coffer_raft_apply_lag_entries', 'Committed entries not yet applied.', (s) => Math.max(0, s.commitIndex - s.appliedIndex));
     gauge('coffer_watchers', 'Open watches on this member.', (s) => s.watchers);
     gauge('coffer_sealed', '1 while the member is sealed.', (s) => (s.sealed ? 1 : 0));
+    gauge('coffer_audit_broken', '1 when this member\'s audit log was found broken (coffer audit verify names the break).', (s) => (s.auditBroken === true ? 1 : 0));
     new Gauge({
       name: 'coffer_certificate_expiry_seconds', help: 'Seconds until a certificate this member uses expires.', labelNames: ['kind'], registers,
       collect() {

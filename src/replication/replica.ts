@@ -26,7 +26,7 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assert, type Clock, type Random, type TimerHandle } from '../base/index.ts';
 import {
-  proposalTimeoutMsDefault, readIndexRetryMs, snapshotCatchUpEntries, snapshotEveryEntries, tickMsDefault,
+  proposalTimeoutMsDefault, publishTimeoutMs, readIndexRetryMs, snapshotCatchUpEntries, snapshotEveryEntries, tickMsDefault,
 } from '../config/index.ts';
 import type { Sealer } from '../crypto/index.ts';
 import {
@@ -267,7 +267,8 @@ export class Replica {
     const self = this.members.get(this.options.memberId);
     if (self === undefined) throw new ReplicationError('E_BAD_REQUEST', `member ${this.options.memberId} is not in the member table yet`);
     if (self.peerUrl === urls.peerUrl && self.clientUrl === urls.clientUrl) return self;
-    return this.changeMembership({ type: self.learner ? 'addLearner' : 'addNode', nodeId: self.id }, { ...self, ...urls });
+    // Short timeout: a leader drops a forwarded change while another is pending; the caller retries.
+    return this.changeMembership({ type: self.learner ? 'addLearner' : 'addNode', nodeId: self.id }, { ...self, ...urls }, publishTimeoutMs);
   }
 
   transferLeadership(to: NodeId): void {
@@ -498,10 +499,10 @@ export class Replica {
     this.ticker = this.options.clock.setTimer(tickMs, tick);
   }
 
-  private async changeMembership(cc: ConfChange, member: MemberInfo): Promise<MemberInfo> {
+  private async changeMembership(cc: ConfChange, member: MemberInfo, timeoutMs = this.proposalTimeoutMs()): Promise<MemberInfo> {
     this.checkServing();
     const requestId = this.nextRequestId();
-    const done = this.confChanges.wait(requestId, this.proposalTimeoutMs());
+    const done = this.confChanges.wait(requestId, timeoutMs);
     const context: MembershipContext = { requestId, member };
     try {
       this.raw.proposeConfChange({ ...cc, context: encoder.encode(JSON.stringify(context)) });

@@ -3,8 +3,10 @@
  * The `coffer` executable (package.json "bin"). `coffer server` runs a member — the composition root
  * lives here, in src/server, which nothing imports; every other command is the client CLI (src/cli).
  */
-import { CommanderError } from 'commander';
+import { type Command, CommanderError } from 'commander';
 import { processIo, runCli } from '../cli/index.ts';
+import { auditVerifyCommand } from './audit-verify.ts';
+import { restoreCommand } from './restore.ts';
 import { serverCommand } from './server-command.ts';
 
 // `coffer ca list | head`: a closed pipe ends the output, not the process with a stack trace.
@@ -14,16 +16,32 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
 });
 
 const args = process.argv.slice(2);
-if (args[0] === 'server') {
+/** Where `audit verify` starts when it is the offline form (it names --data-dir), else -1. */
+const auditAt = args.findIndex((a, i) => a === 'audit' && args[i + 1] === 'verify');
+const offlineAuditVerify = auditAt >= 0 && args.slice(auditAt + 2).some((a) => a === '--data-dir' || a.startsWith('--data-dir=')) ? auditAt : -1;
+
+/** Runs a command that needs server internals; its errors end as one line naming the command. */
+async function runServerSide(name: string, command: Command, rest: string[]): Promise<void> {
   try {
-    await serverCommand().exitOverride().parseAsync(args.slice(1), { from: 'user' });
+    await command.exitOverride().parseAsync(rest, { from: 'user' });
   } catch (error) {
     // commander has printed its own output (help, usage errors) and says how to exit.
     if (error instanceof CommanderError) process.exit(error.exitCode);
     const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(`coffer server: ${message.split('\n')[0] ?? ''}\n`);
+    process.stderr.write(`coffer ${name}: ${message.split('\n')[0] ?? ''}\n`);
     process.exit(1);
   }
+}
+
+if (args[0] === 'server') {
+  await runServerSide('server', serverCommand(), args.slice(1));
+} else if (offlineAuditVerify >= 0) {
+  // Offline verify opens the member's keyring and store: server-side (global connection flags before it
+  // do not apply and are dropped). Without --data-dir, the CLI asks the running members.
+  await runServerSide('audit verify', auditVerifyCommand(), args.slice(offlineAuditVerify + 2));
+} else if (args[0] === 'snapshot' && args[1] === 'restore') {
+  // Restore runs offline on a data dir and needs the member's keyring and store: server-side.
+  await runServerSide('snapshot restore', restoreCommand(), args.slice(2));
 } else {
   process.exitCode = await runCli(args, processIo);
 }

@@ -5,12 +5,13 @@
  * connections, stop the replica (the Ready being handled completes), close WAL, store and keyring.
  */
 import { randomInt, X509Certificate } from 'node:crypto';
-import { readdir, stat } from 'node:fs/promises';
+import { access, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Server as TlsServer } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
-import { buildClientApi, identifyByCertificate, type KvBackend } from '../api/index.ts';
+import { buildClientApi, identifyByCertificate, type KvBackend, withOneEventPerRequest } from '../api/index.ts';
+import { type AuditPolicy, loadAuditPolicy } from '../audit/index.ts';
 import { realClock, seededRandom, type TimerHandle } from '../base/index.ts';
 import { bootstrapRetryMs, publishRetryMs, type ServerConfig } from '../config/index.ts';
 import type { Keyring } from '../crypto/index.ts';
@@ -21,6 +22,7 @@ import { loadPolicies, type RbacObject } from '../rbac/index.ts';
 import { bootstrapRegistry } from '../registry/index.ts';
 import { type MemberInfo, Replica } from '../replication/index.ts';
 import { PeerLink, PeerListener } from '../transport/index.ts';
+import { MemberAudit } from './member-audit.ts';
 import { loadOrCreateIdentity, type MemberIdentity } from './member-identity.ts';
 import { unseal } from './unseal.ts';
 
@@ -50,6 +52,7 @@ async function compose(config: ServerConfig, keyring: Keyring, stack: Array<() =
   const { identity } = await loadOrCreateIdentity(config, keyring);
   // Read before anything starts: a broken policy file stops the member with a clear error.
   const policies = (await loadPolicies(config.policies ?? defaultPoliciesDir)).rbac;
+  const auditPolicy = await loadMemberAuditPolicy(config.policies);
   const tls = await TlsReloader.open({ cert: config.cert, key: config.key, ca: config.cacert, ...(config.crl ? { crl: config.crl } : {}) });
   tls.watch();
   stack.push(() => tls.close());
@@ -73,6 +76,7 @@ async function compose(config: ServerConfig, keyring: Keyring, stack: Array<() =
   const flagUrl = (name: string) => config.initialCluster.find((m) => m.name === name)?.peerUrl;
   const random = seededRandom(randomInt(2 ** 31));
   let replica: Replica | undefined;
+  let audit: MemberAudit | undefined;
   const link = (id: number, name: string, url: string) => {
     if (id === identity.memberId || links.has(id) || url === '') return;
     links.set(id, new PeerLink({
@@ -115,6 +119,7 @@ async function compose(config: ServerConfig, keyring: Keyring, stack: Array<() =
         ca: (Date.parse(new X509Certificate(tls.material.ca).validTo) - Date.now()) / 1000,
       },
       pagesPerDek: Object.fromEntries(keys.deks.map((d) => [String(d.id), d.pagesSealed])),
+      auditBroken: audit?.broken() ?? false,
     };
   });
   replica = await Replica.open({
@@ -182,10 +187,19 @@ async function compose(config: ServerConfig, keyring: Keyring, stack: Array<() =
     transferLeadership: (id) => running.transferLeadership(id),
     dbSizeBytes: () => directoryBytes(config.dataDir),
   };
+  // Every request leaves one durable audit event before it can change anything (fail closed); the log
+  // opens once the cluster's audit HMAC key can be read (audit.start() below).
+  const memberAudit = await MemberAudit.create({
+    dataDir: config.dataDir, member: config.name, sealer: keyring, backend, policy: auditPolicy,
+    tlsClientOptions: (expectedMember) => tls.clientOptions({ expectedMember }), metrics, log,
+  });
+  audit = memberAudit;
+  stack.push(() => memberAudit.stop());
   app = buildClientApi({
     backend,
     identify: identifyByCertificate,
     metrics,
+    audit: memberAudit,
     server: { logger: { level: config.logLevel }, https: tls.serverOptions() },
   });
   const api = app;
@@ -193,6 +207,7 @@ async function compose(config: ServerConfig, keyring: Keyring, stack: Array<() =
   await app.listen({ host: config.listenClient.hostname, port: Number(config.listenClient.port) });
   tls.attach(app.server as unknown as TlsServer);
   log.info({ member: config.name, id: identity.memberId, cluster: identity.clusterId }, 'member started');
+  memberAudit.start();
   publishUntilDone(running, { peerUrl: config.advertisePeer.href, clientUrl: config.advertiseClient.href }, stack);
   bootstrapUntilDone(backend, policies, stack, log);
 
@@ -243,6 +258,13 @@ function bootstrapUntilDone(
   };
   stack.push(() => timer?.cancel());
   attempt();
+}
+
+/** `<policies>/audit.yaml` when the --policies dir has one, else Coffer's default audit policy. */
+async function loadMemberAuditPolicy(dir: string | undefined): Promise<AuditPolicy> {
+  const own = dir === undefined ? undefined : join(dir, 'audit.yaml');
+  const file = own !== undefined && await access(own).then(() => true, () => false) ? own : join(defaultPoliciesDir, 'audit.yaml');
+  return withOneEventPerRequest(await loadAuditPolicy(file));
 }
 
 async function directoryBytes(dir: string): Promise<number> {

@@ -21,8 +21,14 @@ export function callerOf(identity: ClientIdentity): Caller {
 }
 
 export function isAllowed(policy: CompiledPolicy, caller: Caller, info: RequestInfo): boolean {
-  if (caller.groups.includes(mastersGroup)) return true;
-  return authorize(policy, toAuthorizationRequest(caller, info)).allowed;
+  return decide(policy, caller, info).allowed;
+}
+
+/** The decision and what made it (the binding and role, or the privileged group): the audit records the reason. */
+export function decide(policy: CompiledPolicy, caller: Caller, info: RequestInfo): { allowed: boolean; reason: string } {
+  if (caller.groups.includes(mastersGroup)) return { allowed: true, reason: `RBAC: allowed by the privileged group ${JSON.stringify(mastersGroup)}` };
+  const { allowed, reason } = authorize(policy, toAuthorizationRequest(caller, info));
+  return { allowed, reason };
 }
 
 export function toAuthorizationRequest(caller: Caller, info: RequestInfo): AuthorizationRequest {

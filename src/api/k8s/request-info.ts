@@ -24,6 +24,8 @@ export interface NonResourceInfo {
 
 export type RequestInfo = ResourceInfo | NonResourceInfo;
 
+const auditApiGroup = 'coffer.dev';
+
 export function requestInfo(method: string, url: string): RequestInfo {
   const [rawPath = '', query = ''] = url.split('?', 2);
   const path = rawPath;
@@ -42,6 +44,13 @@ export function requestInfo(method: string, url: string): RequestInfo {
     rest = parts.slice(3);
   } else {
     return { isResource: false, verb: lower, path };
+  }
+  // Coffer's audit API is not object-shaped: GET /audit/events lists `auditevents`, GET /audit/verify
+  // gets `auditevents/verify` (cluster-scoped, named by no object).
+  if (apiGroup === auditApiGroup && rest[0] === 'audit' && rest.length === 2 && (rest[1] === 'events' || rest[1] === 'verify')) {
+    const verify = rest[1] === 'verify';
+    const verb = lower === 'get' || lower === 'head' ? (verify ? 'get' : 'list') : lower === 'post' ? 'create' : lower;
+    return { isResource: true, verb, apiGroup, apiVersion, resource: 'auditevents', subresource: verify ? 'verify' : '', namespace: '', name: '' };
   }
   let namespace = '';
   if (rest[0] === 'namespaces' && rest.length > 1) {

@@ -16,7 +16,8 @@ import {
   int, int64, object, type Json,
 } from './json.ts';
 
-export function registerKvRoutes(app: FastifyInstance, backend: KvBackend): void {
+/** `statusErrors`: problems the member reports in /v3/maintenance/status `errors` (as etcd does), e.g. a broken audit log. */
+export function registerKvRoutes(app: FastifyInstance, backend: KvBackend, extra: { statusErrors?: () => string[] } = {}): void {
   const header = (revision?: number) => {
     const status = backend.status();
     return encodeHeader({ clusterId: backend.clusterId, memberId: status.memberId, revision: revision ?? status.revision, raftTerm: status.term });
@@ -77,6 +78,7 @@ export function registerKvRoutes(app: FastifyInstance, backend: KvBackend): void
       raft_applied_index: int64(status.appliedIndex),
       ...compact({ is_learner: backend.memberList().find((m) => m.id === status.memberId)?.learner ?? false }),
       ...(leader ? { leader_name: leader.name } : {}),
+      ...compact({ errors: extra.statusErrors?.() ?? [] }),
     };
   });
 

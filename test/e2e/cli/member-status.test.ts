@@ -11,6 +11,7 @@ let cluster: Cluster;
 before(async () => {
   cluster = await Cluster.start({ size: 3, backend: 'coffer' });
   await cluster.waitReady();
+  await cluster.waitPublished();
 });
 
 after(async () => {

@@ -202,6 +202,25 @@ export class Cluster {
     }
   }
 
+  /**
+   * Waits until the member table names a client URL for every member: Coffer's members record their
+   * URLs through the log after they start, and commands that reach every member (status, audit) use them.
+   */
+  async waitPublished(timeoutMs = this.readyTimeoutMs): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const client = this.client(this.live());
+    for (;;) {
+      try {
+        const { members } = await client.memberList();
+        if (members.length > 0 && members.every((m) => m.clientUrls.length > 0 && m.clientUrls[0] !== '')) return;
+      } catch {
+        // not ready yet: ask again
+      }
+      if (Date.now() > deadline) throw new Error(`members did not publish their client URLs within ${timeoutMs} ms`);
+      await delay(pollIntervalMs);
+    }
+  }
+
   /** Waits until member i answers status with a leader. */
   async waitMemberReady(i: number, timeoutMs = this.readyTimeoutMs): Promise<void> {
     const deadline = Date.now() + timeoutMs;

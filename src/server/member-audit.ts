@@ -1,0 +1,306 @@
+/**
+ * A member's audit log, wired: the member's Ed25519 audit key pair in a sealed file in its data dir,
+ * the cluster's audit HMAC key and every member's checkpoints in the replicated store, and the
+ * ApiAudit the client API records through.
+ *
+ * Reserved keys (a zero byte first, so no client can read or write them through /v3):
+ *   \0coffer/audit/hmac-key                          the per-cluster HMAC key for Secret value digests,
+ *                                                    created once by whichever member comes first
+ *   \0coffer/audit/checkpoints/<member>/<seq:16>     the newest auditReplicatedCheckpointsKept signed
+ *                                                    checkpoints of each member
+ *
+ * The log opens once the HMAC key can be read: from the member's own store after any restart, through a
+ * leader on a member's first start. Until then a request the audit policy records is refused with 503
+ * (fail closed); probes the policy leaves out (/healthz…) are served.
+ *
+ * Invariants: one AuditLog per member data dir; the HMAC key is the same on every member (create-if-
+ * absent txn, then read back what won); checkpoints are put only after they are durable in the file,
+ * so the store never names a record the file lacks.
+ */
+import { randomBytes } from 'node:crypto';
+import { request as httpsRequest } from 'node:https';
+import type { ConnectionOptions } from 'node:tls';
+import type { ApiAudit, KvBackend, MemberAuditVerification } from '../api/index.ts';
+import {
+  AuditLog, type AuditLogOptions, type AuditEvent, type AuditEventInput, type AuditKeyPair, type AuditPolicy, type AuditQuery, AuditUnavailableError,
+  auditDirOf, evaluateAuditPolicy, loadOrCreateAuditKeyFile, queryAuditLog, type SignedCheckpoint, verifyAuditLog, wipeAuditKeyPair,
+} from '../audit/index.ts';
+import { realClock, type TimerHandle } from '../base/index.ts';
+import {
+  auditHmacKeyBytes, auditOpenRetryMs, auditStopReplicationWaitMs, auditOpenRetryMsMax, auditPeerRequestTimeoutMs, auditPeerResponseBytesMax, auditReplicatedCheckpointsKept,
+} from '../config/index.ts';
+import type { Sealer } from '../crypto/index.ts';
+import { prefixEnd, type RangeResponse, type TxnOp } from '../storage/mvcc/index.ts';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+export const auditHmacKeyKey = encoder.encode('\0coffer/audit/hmac-key');
+export const checkpointPrefix = (member: string) => encoder.encode(`\0coffer/audit/checkpoints/${member}/`);
+const checkpointKey = (member: string, seq: number) => encoder.encode(`\0coffer/audit/checkpoints/${member}/${String(seq).padStart(16, '0')}`);
+
+/** The storeId the member's audit key file is sealed under (binds the file to the member). */
+export const auditKeyStoreId = (member: string) => `${member}/audit`;
+
+type Range = (key: Uint8Array, end: Uint8Array | undefined) => Promise<RangeResponse>;
+
+/** The cluster's audit HMAC key, created by a create-if-absent txn if no member has made it yet. */
+export async function ensureAuditHmacKey(backend: KvBackend): Promise<Uint8Array> {
+  const read = async (linearizable: boolean) => (await backend.range(auditHmacKeyKey, undefined, { linearizable })).kvs[0]?.value;
+  // The key never changes once created, so a member that has applied it (any restart) needs no leader.
+  const existing = await read(false) ?? await read(true);
+  if (existing !== undefined) return new Uint8Array(existing);
+  const fresh = new Uint8Array(randomBytes(auditHmacKeyBytes));
+  try {
+    await backend.propose({
+      type: 'txn',
+      compare: [{ key: auditHmacKeyKey, target: 'createRevision', result: 'equal', value: 0 }],
+      success: [{ type: 'put', key: auditHmacKeyKey, value: fresh }],
+      failure: [],
+    });
+  } finally {
+    fresh.fill(0);
+  }
+  // Whoever won the race, every member uses what the store holds.
+  const stored = await read(true);
+  if (stored === undefined) throw new AuditUnavailableError('the audit HMAC key is missing after it was created');
+  return new Uint8Array(stored);
+}
+
+/** The checkpoints the store holds for `member`, oldest first; unparsable values are skipped (verify checks signatures). */
+export async function readReplicatedCheckpoints(range: Range, member: string): Promise<SignedCheckpoint[]> {
+  const prefix = checkpointPrefix(member);
+  const { kvs } = await range(prefix, prefixEnd(prefix));
+  const out: SignedCheckpoint[] = [];
+  for (const kv of kvs) {
+    try {
+      out.push(JSON.parse(decoder.decode(kv.value)) as SignedCheckpoint);
+    } catch {
+      // A value that is not JSON cannot be a checkpoint; leaving it out can only weaken, never fake, a check.
+    }
+  }
+  return out.sort((a, b) => a.seq - b.seq);
+}
+
+/** Puts a durable checkpoint and deletes this member's older ones beyond the number kept. */
+async function replicateCheckpoint(backend: KvBackend, checkpoint: SignedCheckpoint): Promise<void> {
+  const prefix = checkpointPrefix(checkpoint.member);
+  const existing = await backend.range(prefix, prefixEnd(prefix), { linearizable: false, keysOnly: true });
+  const key = checkpointKey(checkpoint.member, checkpoint.seq);
+  const older = existing.kvs.map((kv) => kv.key).filter((k) => Buffer.compare(k, key) < 0);
+  const deletes: TxnOp[] = older.slice(0, Math.max(0, older.length - (auditReplicatedCheckpointsKept - 1))).map((k) => ({ type: 'deleteRange', key: k }));
+  await backend.propose({ type: 'txn', compare: [], success: [{ type: 'put', key, value: encoder.encode(JSON.stringify(checkpoint)) }, ...deletes], failure: [] });
+}
+
+export interface MemberAuditOptions {
+  dataDir: string;
+  member: string;
+  sealer: Sealer;
+  backend: KvBackend;
+  /** Already passed through withOneEventPerRequest. */
+  policy: AuditPolicy;
+  /** TLS options for a GET to another member's client port, the server checked to be `expectedMember`. */
+  tlsClientOptions: (expectedMember: string) => ConnectionOptions;
+  metrics?: { audit(outcome: 'written' | 'failed'): void };
+  log?: { warn: (fields: object, message: string) => void };
+  /** Test seam: cadence, file size and file opening of the AuditLog (production uses the limits). */
+  logOptions?: Pick<AuditLogOptions, 'checkpointEveryRecords' | 'checkpointIntervalMs' | 'fileBytesTarget' | 'filesRetainedMax' | 'openFile'>;
+}
+
+export class MemberAudit implements ApiAudit {
+  readonly member: string;
+  private log: AuditLog | undefined;
+  private hmacKey: Uint8Array | undefined;
+  private timer: TimerHandle | undefined;
+  private stopped = false;
+  /** Why the last checkpoint could not be put in the store, if it could not. */
+  replicationError: string | undefined;
+  private replicating: Promise<void> = Promise.resolve();
+  private opening: Promise<void> | undefined;
+  readonly dir: string;
+
+  private constructor(private readonly options: MemberAuditOptions, private readonly keyPair: AuditKeyPair) {
+    this.member = options.member;
+    this.dir = auditDirOf(options.dataDir);
+  }
+
+  /** Loads (or creates) the member's sealed audit key pair; the log itself opens with start(). */
+  static async create(options: MemberAuditOptions): Promise<MemberAudit> {
+    const keyPair = await loadOrCreateAuditKeyFile(options.dataDir, options.sealer, auditKeyStoreId(options.member));
+    return new MemberAudit(options, keyPair);
+  }
+
+  get publicKey(): Uint8Array {
+    return this.keyPair.publicKey;
+  }
+
+  /** Opens the log as soon as the HMAC key can be read, retrying (with backoff) until it opens or stop(). */
+  start(): void {
+    let delayMs = auditOpenRetryMs;
+    const attempt = () => {
+      this.timer = undefined;
+      if (this.stopped || !this.options.backend.isServing()) return;
+      this.opening = this.open().catch((error: Error) => {
+        if (this.stopped || !this.options.backend.isServing()) return;
+        if (!/leader|unavailable/i.test(error.message)) this.options.log?.warn({ reason: error.message }, 'the audit log cannot be opened yet; requests are refused (503) until it can');
+        this.timer = realClock.setTimer(delayMs, attempt);
+        delayMs = Math.min(delayMs * 2, auditOpenRetryMsMax);
+      });
+    };
+    attempt();
+  }
+
+  /** Resolves once the log is open (tests and the member's start use it). */
+  async opened(): Promise<void> {
+    while (this.log === undefined && !this.stopped) {
+      await (this.opening ?? Promise.resolve());
+      if (this.log === undefined) await new Promise<void>((resolve) => { realClock.setTimer(auditOpenRetryMs, resolve); });
+    }
+  }
+
+  private async open(): Promise<void> {
+    const backend = this.options.backend;
+    const hmacKey = await ensureAuditHmacKey(backend);
+    try {
+      // The local copy: possibly a little behind the cluster, which only means fewer checkpoints checked at open.
+      const replicated = await readReplicatedCheckpoints((k, e) => backend.range(k, e, { linearizable: false }), this.member);
+      const log = await AuditLog.open({
+        ...this.options.logOptions,
+        dir: this.dir, member: this.member, keyPair: this.keyPair, hmacKey, policy: this.options.policy, replicatedCheckpoints: replicated,
+        // Not awaited: a checkpoint is durable in the file already, and replication must not hold up the
+        // log (or a member's shutdown) while there is no leader; the next checkpoint supersedes a lost one.
+        onCheckpoint: (checkpoint) => {
+          this.replicating = replicateCheckpoint(backend, checkpoint).catch((error: Error) => { this.replicationError = error.message; });
+        },
+      });
+      if (this.stopped) {
+        await log.close();
+        hmacKey.fill(0);
+        return;
+      }
+      this.log = log;
+      this.hmacKey = hmacKey;
+      const broken = log.status().brokenAtOpen;
+      if (broken) this.options.log?.warn({ file: broken.file, seq: broken.seq, reason: broken.reason }, 'the audit log is broken; appending continues in a fresh segment');
+    } catch (error) {
+      hmacKey.fill(0);
+      throw error;
+    }
+  }
+
+  record(input: AuditEventInput): Promise<void> {
+    const log = this.log;
+    if (log === undefined) {
+      const level = evaluateAuditPolicy(this.options.policy, attributesOf(input)).level;
+      if (level === 'None') return Promise.resolve();
+      this.options.metrics?.audit('failed');
+      return Promise.reject(new AuditUnavailableError('the audit log is not open yet (it needs the cluster\'s audit key, which needs a leader)'));
+    }
+    return log.record(input).then(
+      () => this.options.metrics?.audit('written'),
+      (error: unknown) => {
+        this.options.metrics?.audit('failed');
+        throw error;
+      },
+    );
+  }
+
+  queryLocal(query: AuditQuery): Promise<AuditEvent[]> {
+    return queryAuditLog(this.dir, query);
+  }
+
+  async verifyLocal(): Promise<MemberAuditVerification> {
+    const backend = this.options.backend;
+    const replicated = await readReplicatedCheckpoints((k, e) => backend.range(k, e, { linearizable: false }), this.member);
+    const result = await verifyAuditLog(this.dir, { publicKey: this.keyPair.publicKey, replicatedCheckpoints: replicated, member: this.member });
+    const status = this.log?.status();
+    const broken = status?.brokenAtOpen ?? status?.segmentRestartedAfter;
+    return {
+      ...result, member: this.member,
+      ...(broken ? { brokenAtOpen: { file: broken.file, seq: broken.seq, reason: broken.reason } } : {}),
+      ...(status?.failure !== undefined ? { failure: status.failure } : {}),
+    };
+  }
+
+  /** Whether the log was found broken (at this open or an earlier one whose fresh segment it continues). */
+  broken(): boolean {
+    const status = this.log?.status();
+    return status?.brokenAtOpen !== undefined || status?.segmentRestartedAfter !== undefined;
+  }
+
+  problems(): string[] {
+    const status = this.log?.status();
+    if (status === undefined) return this.stopped ? [] : ['audit: the log is not open yet; requests are refused'];
+    const out: string[] = [];
+    const broken = status.brokenAtOpen ?? status.segmentRestartedAfter;
+    if (broken) out.push(`audit: log broken at ${broken.file} seq ${broken.seq}: ${broken.reason}`);
+    if (status.failure !== undefined) out.push(`audit: records are refused: ${status.failure}`);
+    return out;
+  }
+
+  askMember(member: { name: string; clientUrl: string }, pathAndQuery: string): Promise<unknown> {
+    const url = new URL(pathAndQuery, member.clientUrl);
+    return new Promise((resolve, reject) => {
+      const req = httpsRequest(url, { ...this.options.tlsClientOptions(member.name), method: 'GET', timeout: auditPeerRequestTimeoutMs }, (res) => {
+        const chunks: Buffer[] = [];
+        let bytes = 0;
+        res.on('data', (chunk: Buffer) => {
+          bytes += chunk.length;
+          if (bytes > auditPeerResponseBytesMax) {
+            req.destroy(new Error(`the answer exceeds ${auditPeerResponseBytesMax} bytes (auditPeerResponseBytesMax)`));
+            return;
+          }
+          chunks.push(chunk);
+        });
+        res.on('error', reject);
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let body: unknown;
+          try {
+            body = JSON.parse(text);
+          } catch {
+            reject(new Error(`${member.name} answered ${res.statusCode ?? 0} without JSON`));
+            return;
+          }
+          const message = (body as { message?: unknown } | null)?.message;
+          if (res.statusCode !== 200) reject(new Error(`${member.name} answered ${res.statusCode ?? 0}: ${typeof message === 'string' ? message : ''}`));
+          else resolve(body);
+        });
+      });
+      req.on('timeout', () => req.destroy(new Error(`${member.name} did not answer within ${auditPeerRequestTimeoutMs} ms`)));
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
+  /** Closes the log (a final checkpoint) and wipes the keys. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.timer?.cancel();
+    await this.opening?.catch(() => {});
+    await this.log?.close();
+    this.log = undefined;
+    // The final checkpoint is worth replicating (it is what shows a later cut of the tail), but a
+    // member without a leader must still stop: wait a bounded time.
+    let timer: TimerHandle | undefined;
+    await Promise.race([this.replicating, new Promise<void>((resolve) => { timer = realClock.setTimer(auditStopReplicationWaitMs, resolve); })]);
+    timer?.cancel();
+    this.hmacKey?.fill(0);
+    wipeAuditKeyPair(this.keyPair);
+  }
+}
+
+function attributesOf(input: AuditEventInput): Parameters<typeof evaluateAuditPolicy>[1] {
+  const ref = input.objectRef;
+  const path = input.requestURI.split('?')[0] ?? input.requestURI;
+  const base = { user: input.user.username, groups: input.user.groups, verb: input.verb, path };
+  if (ref?.resource === undefined) return base;
+  return {
+    ...base,
+    resource: {
+      group: ref.apiGroup ?? '', resource: ref.resource,
+      ...(ref.subresource !== undefined ? { subresource: ref.subresource } : {}),
+      ...(ref.namespace !== undefined ? { namespace: ref.namespace } : {}),
+      ...(ref.name !== undefined ? { name: ref.name } : {}),
+    },
+  };
+}

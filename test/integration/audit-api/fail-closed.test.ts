@@ -1,0 +1,50 @@
+// Fail closed: once the audit log cannot make a record durable, every request the policy records
+// fails with 503 and nothing changes in the store — writes, reads and denied requests alike.
+import assert from 'node:assert/strict';
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { admin, startAudited } from './harness.ts';
+
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+
+test('with the audit directory replaced by a file, writes, reads and denials answer 503 and the store is unchanged', async (t) => {
+  // Every record goes to a new file, so the first record after the directory is gone needs a new file in it.
+  const audited = await startAudited(1, { fileBytesTarget: 1 });
+  t.after(() => audited.close());
+  const m1 = audited.members[0]!;
+  const fingerprint = async () => {
+    const { hash, revision } = await m1.backend.mvcc().hash(0);
+    return `${revision}:${hash}`;
+  };
+  const json = { ...admin, 'content-type': 'application/json' };
+  const created = await m1.app.inject({ method: 'POST', url: '/api/v1/namespaces/default/configmaps', headers: json, payload: JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'before' }, data: { a: '1' } }) });
+  assert.equal(created.statusCode, 201, 'the log works before the fault');
+
+  const dir = join(m1.dataDir, 'audit');
+  await rm(dir, { recursive: true });
+  await writeFile(dir, 'not a directory');
+  const before = await fingerprint();
+
+  const requests = [
+    { method: 'POST' as const, url: '/api/v1/namespaces/default/configmaps', headers: json, payload: JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'after' }, data: { a: '1' } }) },
+    { method: 'POST' as const, url: '/api/v1/namespaces/default/secrets', headers: json, payload: JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 's' }, data: { p: b64('x') } }) },
+    { method: 'DELETE' as const, url: '/api/v1/namespaces/default/configmaps/before', headers: admin },
+    { method: 'POST' as const, url: '/v3/kv/put', headers: admin, payload: JSON.stringify({ key: b64('k'), value: b64('v') }) },
+    { method: 'GET' as const, url: '/api/v1/namespaces/default/configmaps/before', headers: admin },
+    { method: 'GET' as const, url: '/api/v1/namespaces/default/secrets', headers: { 'x-user': 'bob', 'x-groups': 'devs' } },
+  ];
+  for (const request of requests) {
+    const response = await m1.app.inject(request);
+    assert.equal(response.statusCode, 503, `${request.method} ${request.url}: ${response.body}`);
+    const body = response.json<{ message?: string; error?: string }>();
+    assert.match(body.message ?? '', /audit log cannot record this request; nothing was changed/);
+    assert.equal(await fingerprint(), before, `${request.method} ${request.url} changed the store`);
+  }
+  const kv = await m1.app.inject({ method: 'POST', url: '/v3/kv/range', headers: admin, payload: JSON.stringify({ key: b64('k') }) });
+  assert.equal(kv.statusCode, 503);
+  assert.equal((await m1.backend.range(new TextEncoder().encode('k'), undefined, { linearizable: true })).count, 0, 'the refused KV put did not happen');
+  assert.ok(m1.audit.problems().some((p) => /records are refused: .*ENOTDIR/.test(p)), m1.audit.problems().join('; '));
+  // Probes the policy leaves out do not depend on the audit log.
+  assert.equal((await m1.app.inject({ method: 'GET', url: '/livez', headers: admin })).statusCode, 200);
+});
