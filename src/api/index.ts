@@ -8,4 +8,4 @@ export { buildClientApi, type ClientApiOptions } from './app.ts';
 export { type ApiAudit, type MemberAuditVerification, withOneEventPerRequest } from './audit-plugin.ts';
 export type { AuditEventList, AuditVerification, MemberOutcome } from './k8s/audit-routes.ts';
 export { identifyByCertificate, type Identify } from './identity.ts';
-export type { KvBackend } from './kv/backend.ts';
+export { type KvBackend, replicaBackend } from './kv/backend.ts';

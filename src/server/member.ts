@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Server as TlsServer } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
-import { buildClientApi, identifyByCertificate, type KvBackend, withOneEventPerRequest } from '../api/index.ts';
+import { buildClientApi, identifyByCertificate, type KvBackend, replicaBackend, withOneEventPerRequest } from '../api/index.ts';
 import { type AuditPolicy, loadAuditPolicy } from '../audit/index.ts';
 import { realClock, seededRandom, type TimerHandle } from '../base/index.ts';
 import { bootstrapRetryMs, publishRetryMs, type ServerConfig } from '../config/index.ts';
@@ -172,21 +172,7 @@ async function compose(config: ServerConfig, keyring: Keyring, stack: Array<() =
   await listener.listen(config.listenPeer.hostname, Number(config.listenPeer.port));
   stack.push(() => listener.close());
 
-  const backend: KvBackend = {
-    clusterId: identity.clusterId,
-    propose: (op) => running.propose(op),
-    range: (key, end, options) => running.range(key, end, options),
-    linearizableBarrier: () => running.linearizableBarrier(),
-    mvcc: () => running.mvcc(),
-    status: () => running.status(),
-    memberList: () => running.memberList(),
-    addMember: (request) => running.addMember(request),
-    promoteMember: (id) => running.promoteMember(id),
-    removeMember: (id) => running.removeMember(id),
-    isServing: () => running.isServing(),
-    transferLeadership: (id) => running.transferLeadership(id),
-    dbSizeBytes: () => directoryBytes(config.dataDir),
-  };
+  const backend = replicaBackend(running, { clusterId: identity.clusterId, dbSizeBytes: () => directoryBytes(config.dataDir) });
   // Every request leaves one durable audit event before it can change anything (fail closed); the log
   // opens once the cluster's audit HMAC key can be read (audit.start() below).
   const memberAudit = await MemberAudit.create({

@@ -2,7 +2,7 @@
  * What the KV API needs from the member: the replica's operations, named here so the API depends on
  * an interface (and tests can hand in a real replica of an in-process cluster).
  */
-import type { MemberInfo, ReplicaStatus } from '../../replication/index.ts';
+import type { MemberInfo, Replica, ReplicaStatus } from '../../replication/index.ts';
 import type { MvccStore, RangeOptions, RangeResponse, WriteOp, WriteResponse } from '../../storage/mvcc/index.ts';
 
 export interface KvBackend {
@@ -22,4 +22,23 @@ export interface KvBackend {
   transferLeadership(id: number): void;
   /** Bytes the member's store and WAL take on disk. */
   dbSizeBytes(): Promise<number>;
+}
+
+/** The backend a member's replica provides (the server's wiring, and tests over in-process replicas). */
+export function replicaBackend(replica: Replica, options: { clusterId: string; dbSizeBytes: () => Promise<number> }): KvBackend {
+  return {
+    clusterId: options.clusterId,
+    propose: (op) => replica.propose(op),
+    range: (key, end, rangeOptions) => replica.range(key, end, rangeOptions),
+    linearizableBarrier: () => replica.linearizableBarrier(),
+    mvcc: () => replica.mvcc(),
+    status: () => replica.status(),
+    memberList: () => replica.memberList(),
+    addMember: (request) => replica.addMember(request),
+    promoteMember: (id) => replica.promoteMember(id),
+    removeMember: (id) => replica.removeMember(id),
+    isServing: () => replica.isServing(),
+    transferLeadership: (id) => replica.transferLeadership(id),
+    dbSizeBytes: options.dbSizeBytes,
+  };
 }

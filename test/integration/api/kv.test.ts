@@ -2,8 +2,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
-import { buildClientApi, type KvBackend } from '../../../src/api/index.ts';
-import { InProcessCluster } from '../replication/harness.ts';
+import { buildClientApi } from '../../../src/api/index.ts';
+import { backendOf, InProcessCluster } from '../replication/harness.ts';
 
 let cluster: InProcessCluster;
 let app: FastifyInstance;
@@ -14,21 +14,7 @@ before(async () => {
   cluster = await InProcessCluster.start(1);
   await cluster.leader();
   const replica = cluster.replica(1);
-  const backend: KvBackend = {
-    clusterId: 'test-cluster',
-    propose: (op) => replica.propose(op),
-    range: (key, end, options) => replica.range(key, end, options),
-    linearizableBarrier: () => replica.linearizableBarrier(),
-    mvcc: () => replica.mvcc(),
-    status: () => replica.status(),
-    memberList: () => replica.memberList(),
-    addMember: (r) => replica.addMember(r),
-    promoteMember: (id) => replica.promoteMember(id),
-    removeMember: (id) => replica.removeMember(id),
-    isServing: () => replica.isServing(),
-    transferLeadership: (id) => replica.transferLeadership(id),
-    dbSizeBytes: () => Promise.resolve(1),
-  };
+  const backend = backendOf(replica);
   app = buildClientApi({
     backend,
     identify: (request) => (request.headers['x-test-user'] === 'viewer' ? viewer : request.headers['x-test-user'] === 'none' ? undefined : admin),

@@ -16,10 +16,9 @@ import { auditQueryLimitMax } from '../../../src/config/index.ts';
 import { createKeyFile, keyFileKek, openKeyring, type Keyring } from '../../../src/crypto/index.ts';
 import { loadPolicies } from '../../../src/rbac/index.ts';
 import { bootstrapRegistry } from '../../../src/registry/index.ts';
-import type { Replica } from '../../../src/replication/index.ts';
 import { MemberAudit, type MemberAuditOptions } from '../../../src/server/member-audit.ts';
 import { policiesDir } from '../k8s/harness.ts';
-import { InProcessCluster } from '../replication/harness.ts';
+import { backendOf, InProcessCluster } from '../replication/harness.ts';
 
 export { auditQueryLimitMax };
 
@@ -41,23 +40,6 @@ export interface AuditedCluster {
   close(): Promise<void>;
 }
 
-export function backendOf(replica: Replica): KvBackend {
-  return {
-    clusterId: 'test-cluster',
-    propose: (op) => replica.propose(op),
-    range: (key, end, options) => replica.range(key, end, options),
-    linearizableBarrier: () => replica.linearizableBarrier(),
-    mvcc: () => replica.mvcc(),
-    status: () => replica.status(),
-    memberList: () => replica.memberList(),
-    addMember: (r) => replica.addMember(r),
-    promoteMember: (id) => replica.promoteMember(id),
-    removeMember: (id) => replica.removeMember(id),
-    isServing: () => replica.isServing(),
-    transferLeadership: (id) => replica.transferLeadership(id),
-    dbSizeBytes: () => Promise.resolve(1),
-  };
-}
 
 export async function startAudited(size = 1, logOptions: MemberAuditOptions['logOptions'] = {}): Promise<AuditedCluster> {
   const cluster = await InProcessCluster.start(size);

@@ -3,10 +3,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
-import { buildClientApi, type KvBackend } from '../../../src/api/index.ts';
+import { buildClientApi } from '../../../src/api/index.ts';
 import { SnapshotStreamReader, snapshotStreamContentType } from '../../../src/storage/backup/index.ts';
 import type { SnapshotRecord } from '../../../src/storage/mvcc/index.ts';
-import { InProcessCluster } from '../replication/harness.ts';
+import { backendOf, InProcessCluster } from '../replication/harness.ts';
 
 let cluster: InProcessCluster;
 let app: FastifyInstance;
@@ -18,21 +18,7 @@ before(async () => {
   cluster = await InProcessCluster.start(1);
   await cluster.leader();
   const replica = cluster.replica(1);
-  const backend: KvBackend = {
-    clusterId: 'route-test-cluster',
-    propose: (op) => replica.propose(op),
-    range: (key, end, options) => replica.range(key, end, options),
-    linearizableBarrier: () => replica.linearizableBarrier(),
-    mvcc: () => replica.mvcc(),
-    status: () => replica.status(),
-    memberList: () => replica.memberList(),
-    addMember: (r) => replica.addMember(r),
-    promoteMember: (id) => replica.promoteMember(id),
-    removeMember: (id) => replica.removeMember(id),
-    isServing: () => replica.isServing(),
-    transferLeadership: (id) => replica.transferLeadership(id),
-    dbSizeBytes: () => Promise.resolve(1),
-  };
+  const backend = backendOf(replica);
   app = buildClientApi({ backend, identify: (request) => (request.headers['x-test-user'] === 'viewer' ? viewer : admin) });
   await app.ready();
   await replica.propose({ type: 'put', key: enc('/registry/secrets/ns/one'), value: enc('value-one-9c1') });
@@ -54,7 +40,7 @@ test('an administrator gets a complete snapshot stream of the store at its curre
   assert.equal(response.headers['content-type'], snapshotStreamContentType);
   const reader = new SnapshotStreamReader(once(response.rawPayload));
   const begin = await reader.begin();
-  assert.deepEqual(begin, { clusterId: 'route-test-cluster', memberId: 1 });
+  assert.deepEqual(begin, { clusterId: 'test-cluster', memberId: 1 });
   const records: SnapshotRecord[] = [];
   for await (const record of reader.records()) records.push(record);
   const head = records[0];

@@ -9,7 +9,7 @@ import { buildClientApi, type KvBackend } from '../../../src/api/index.ts';
 import { ManualClock } from '../../../src/base/index.ts';
 import { loadPolicies } from '../../../src/rbac/index.ts';
 import { bootstrapRegistry } from '../../../src/registry/index.ts';
-import { InProcessCluster } from '../replication/harness.ts';
+import { backendOf, InProcessCluster } from '../replication/harness.ts';
 
 export const policiesDir = fileURLToPath(new URL('../../../policies/', import.meta.url));
 
@@ -25,21 +25,7 @@ export async function startApi(): Promise<Api> {
   const cluster = await InProcessCluster.start(1);
   await cluster.leader();
   const replica = cluster.replica(1);
-  const backend: KvBackend = {
-    clusterId: 'test-cluster',
-    propose: (op) => replica.propose(op),
-    range: (key, end, options) => replica.range(key, end, options),
-    linearizableBarrier: () => replica.linearizableBarrier(),
-    mvcc: () => replica.mvcc(),
-    status: () => replica.status(),
-    memberList: () => replica.memberList(),
-    addMember: (r) => replica.addMember(r),
-    promoteMember: (id) => replica.promoteMember(id),
-    removeMember: (id) => replica.removeMember(id),
-    isServing: () => replica.isServing(),
-    transferLeadership: (id) => replica.transferLeadership(id),
-    dbSizeBytes: () => Promise.resolve(1),
-  };
+  const backend = backendOf(replica);
   await bootstrapRegistry(backend, (await loadPolicies(policiesDir)).rbac);
   const clock = new ManualClock(Date.now());
   const app = buildClientApi({

@@ -10,6 +10,7 @@ import { realClock, seededRandom } from '../../../src/base/index.ts';
 import { createKeyFile, keyFileKek, openKeyring, type Keyring } from '../../../src/crypto/index.ts';
 import type { Message } from '../../../src/raft/index.ts';
 import { Replica, type MemberInfo } from '../../../src/replication/index.ts';
+import { type KvBackend, replicaBackend } from '../../../src/api/index.ts';
 
 export const testTickMs = 10;
 
@@ -108,4 +109,9 @@ export async function waitUntil<T>(probe: () => T | undefined, limitMs = 10_000)
     if (Date.now() - start > limitMs) throw new Error(`condition not met within ${limitMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, testTickMs));
   }
+}
+
+/** The KV API's backend over an in-process replica. */
+export function backendOf(replica: Replica): KvBackend {
+  return replicaBackend(replica, { clusterId: 'test-cluster', dbSizeBytes: () => Promise.resolve(1) });
 }
