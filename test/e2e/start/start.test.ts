@@ -1,0 +1,80 @@
+// `npm start` on a fresh checkout: it bootstraps a CA, starts the member, prints commands that work as
+// printed; Ctrl-C stops it; a second start reuses the CA, the key and the data.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm, stat, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+
+const repo = fileURLToPath(new URL('../../../', import.meta.url));
+const run = promisify(execFile);
+const dirs: string[] = [];
+
+after(async () => {
+  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+});
+
+/** A checkout-shaped folder: the code and packages of this one, and no certs/ or data/ yet. */
+async function freshCheckout(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'coffer-start-'));
+  dirs.push(dir);
+  for (const entry of ['node_modules', 'src', 'scripts', 'policies', 'package.json']) await symlink(join(repo, entry), join(dir, entry));
+  return dir;
+}
+
+interface Started { child: ChildProcess; output: () => string }
+
+async function start(cwd: string): Promise<Started> {
+  // Its own process group, as a terminal gives it: Ctrl-C reaches the script and the member together.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  child.stderr!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  while (!output.includes('serving clients')) {
+    if (child.exitCode !== null) throw new Error(`npm start exited: ${output}`);
+    await once(child.stdout!, 'data');
+  }
+  return { child, output: () => output };
+}
+
+async function ctrlC(started: Started): Promise<number | null> {
+  process.kill(-started.child.pid!, 'SIGINT');
+  const [code] = await once(started.child, 'exit') as [number | null];
+  return code;
+}
+
+/** The example commands the banner prints, in order. */
+function examples(output: string): string[] {
+  return output.split('\n').filter((line) => line.startsWith('  curl ')).map((line) => line.trim());
+}
+
+/** Runs a printed command as a user would paste it, retrying while the member elects itself. */
+async function paste(cwd: string, command: string): Promise<string> {
+  for (let attempt = 0; ; attempt++) {
+    const { stdout } = await run('sh', ['-c', command], { cwd });
+    if (!stdout.includes('no leader') && stdout.trim() !== '' && !stdout.includes('not ready')) return stdout;
+    assert.ok(attempt < 200, `no answer to: ${command}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+test('npm start: printed commands work, Ctrl-C stops it, and a second start keeps the data', async () => {
+  const cwd = await freshCheckout();
+  const first = await start(cwd);
+  assert.match(first.output(), /DEVELOPMENT SET-UP/);
+  const [ready, put, range] = examples(first.output());
+  assert.ok(ready && put && range, `three example commands: ${first.output()}`);
+  assert.equal((await paste(cwd, ready)).trim(), 'ok');
+  assert.match(await paste(cwd, put), /"revision"/);
+  assert.equal(await ctrlC(first), 0, `clean stop: ${first.output()}`);
+  assert.equal(((await stat(join(cwd, 'certs/dev-unseal.key'))).mode & 0o777), 0o600);
+
+  const second = await start(cwd);
+  assert.doesNotMatch(second.output(), /created a CA/, 'the CA is reused');
+  assert.match(await paste(cwd, range), /"value":"d29ybGQ="/);
+  assert.equal(await ctrlC(second), 0);
+});
