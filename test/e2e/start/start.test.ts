@@ -32,11 +32,11 @@ async function start(cwd: string): Promise<Started> {
   // Its own process group, as a terminal gives it: Ctrl-C reaches the script and the member together.
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-  child.stderr!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString(); });
   while (!output.includes('serving clients')) {
     if (child.exitCode !== null) throw new Error(`npm start exited: ${output}`);
-    await once(child.stdout!, 'data');
+    await once(child.stdout, 'data');
   }
   return { child, output: () => output };
 }
