@@ -83,6 +83,7 @@ export class KvClient {
       raftAppliedIndex: int(body, 'raftAppliedIndex' in body ? 'raftAppliedIndex' : 'raft_applied_index'),
       isLearner: bool(body, 'isLearner' in body ? 'isLearner' : 'is_learner'),
       errors: array(body, 'errors').map(String),
+      ...cofferStatus(body),
     };
   }
 
@@ -139,4 +140,18 @@ export class KvClient {
     const post: PostOptions = { idempotent, ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }) };
     return object(await this.transport.post(path, request, post), 'body');
   }
+}
+
+/** Coffer's additions to the status answer, when the server is Coffer. */
+function cofferStatus(body: Record<string, unknown>): Pick<StatusResult, 'coffer'> {
+  const extra = body.coffer;
+  if (typeof extra !== 'object' || extra === null) return {};
+  const fields = extra as Record<string, unknown>;
+  return {
+    coffer: {
+      kekSource: typeof fields.kek_source === 'string' ? fields.kek_source : '',
+      activeDek: Number(fields.active_dek ?? 0),
+      certificateNotAfter: typeof fields.certificate_not_after === 'string' ? fields.certificate_not_after : '',
+    },
+  };
 }

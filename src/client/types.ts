@@ -97,6 +97,8 @@ export interface TxnResult {
 export interface StatusResult {
   header: ResponseHeader;
   version: string;
+  /** Coffer only: the member's KEK source, active DEK and certificate expiry (RFC 3339). */
+  coffer?: { kekSource: string; activeDek: number; certificateNotAfter: string };
   dbSize: number;
   /** Member id of the leader this member knows; "0" when it knows none. */
   leader: string;

@@ -172,7 +172,14 @@ async function compose(config: ServerConfig, keyring: Keyring, stack: Array<() =
   await listener.listen(config.listenPeer.hostname, Number(config.listenPeer.port));
   stack.push(() => listener.close());
 
-  const backend = replicaBackend(running, { clusterId: identity.clusterId, dbSizeBytes: () => directoryBytes(config.dataDir) });
+  const backend: KvBackend = {
+    ...replicaBackend(running, { clusterId: identity.clusterId, dbSizeBytes: () => directoryBytes(config.dataDir) }),
+    keysAndCertificate: () => ({
+      kekSource: keyring.status().kekSource,
+      activeDekId: keyring.status().activeDekId,
+      certificateNotAfter: tls.material.notAfter.toISOString(),
+    }),
+  };
   // Every request leaves one durable audit event before it can change anything (fail closed); the log
   // opens once the cluster's audit HMAC key can be read (audit.start() below).
   const memberAudit = await MemberAudit.create({

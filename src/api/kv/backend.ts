@@ -22,6 +22,8 @@ export interface KvBackend {
   transferLeadership(id: number): void;
   /** Bytes the member's store and WAL take on disk. */
   dbSizeBytes(): Promise<number>;
+  /** What `coffer status` shows of the member's keys and certificate (absent in tests without them). */
+  keysAndCertificate?(): { kekSource: string; activeDekId: number; certificateNotAfter: string };
 }
 
 /** The backend a member's replica provides (the server's wiring, and tests over in-process replicas). */

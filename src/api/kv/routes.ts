@@ -79,6 +79,8 @@ export function registerKvRoutes(app: FastifyInstance, backend: KvBackend, extra
       ...compact({ is_learner: backend.memberList().find((m) => m.id === status.memberId)?.learner ?? false }),
       ...(leader ? { leader_name: leader.name } : {}),
       ...compact({ errors: extra.statusErrors?.() ?? [] }),
+      // Coffer's additions to etcd's status: the member's keys and certificate, never key material.
+      ...(backend.keysAndCertificate ? { coffer: keysAndCertificateJson(backend.keysAndCertificate()) } : {}),
     };
   });
 
@@ -160,6 +162,10 @@ function guard(key: Uint8Array, _end?: Uint8Array): void {
   if (key.length === 0 || key[0] === 0 || isReservedKey(key)) {
     throw new ForbiddenError('keys starting with a zero byte are reserved for Coffer');
   }
+}
+
+function keysAndCertificateJson(k: { kekSource: string; activeDekId: number; certificateNotAfter: string }): Json {
+  return { kek_source: k.kekSource, active_dek: int64(k.activeDekId), certificate_not_after: k.certificateNotAfter };
 }
 
 function memberId(b: Json): number {

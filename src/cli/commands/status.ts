@@ -19,8 +19,15 @@ interface MemberStatusRow {
   appliedIndex?: number;
   dbSize?: number;
   learner?: boolean;
+  kekSource?: string;
+  activeDek?: number;
+  certificateNotAfter?: string;
   error?: string;
 }
+
+/** `coffer status` warns this long before a member's certificate expires. */
+const certificateWarningDays = 30;
+const dayMs = 24 * 60 * 60 * 1000;
 
 export function registerStatusCommand(program: Command, io: CliIo): void {
   program.command('status').description('the state of every member').action(async (_options: unknown, command: Command) => {
@@ -36,6 +43,7 @@ export function registerStatusCommand(program: Command, io: CliIo): void {
         return {
           endpoint, name: members.find((m) => m.id === s.header.memberId)?.name ?? '', id: s.header.memberId, leader: s.leader,
           term: s.raftTerm, revision: s.header.revision, raftIndex: s.raftIndex, appliedIndex: s.raftAppliedIndex, dbSize: s.dbSize, learner: s.isLearner,
+          ...(s.coffer ? { kekSource: s.coffer.kekSource, activeDek: s.coffer.activeDek, certificateNotAfter: s.coffer.certificateNotAfter } : {}),
         };
       } catch (error) {
         return { endpoint, error: error instanceof Error ? error.message : String(error) };
@@ -48,9 +56,16 @@ export function registerStatusCommand(program: Command, io: CliIo): void {
       return;
     }
     const cell = (value: string | number | undefined) => (value === undefined ? '' : String(value));
-    io.out(formatTable(['ENDPOINT', 'NAME', 'ID', 'LEADER', 'TERM', 'REVISION', 'RAFT INDEX', 'APPLIED', 'DB SIZE', 'ERROR'], rows.map((r) => [
+    io.out(formatTable(['ENDPOINT', 'NAME', 'ID', 'LEADER', 'TERM', 'REVISION', 'RAFT INDEX', 'APPLIED', 'DB SIZE', 'KEK', 'DEK', 'CERT EXPIRES', 'ERROR'], rows.map((r) => [
       r.endpoint, cell(r.name), cell(r.id), r.leader !== undefined && r.leader === r.id ? `${r.leader} (self)` : cell(r.leader),
-      cell(r.term), cell(r.revision), cell(r.raftIndex), cell(r.appliedIndex), cell(r.dbSize), cell(r.error),
+      cell(r.term), cell(r.revision), cell(r.raftIndex), cell(r.appliedIndex), cell(r.dbSize),
+      cell(r.kekSource), cell(r.activeDek), cell(r.certificateNotAfter?.slice(0, 10)), cell(r.error),
     ])));
+    const now = Date.now();
+    for (const r of rows) {
+      if (r.certificateNotAfter === undefined) continue;
+      const days = Math.floor((Date.parse(r.certificateNotAfter) - now) / dayMs);
+      if (days < certificateWarningDays) io.err(`warning: the certificate of member ${r.name ?? r.endpoint} expires in ${days} days (${r.certificateNotAfter}); rotate it with coffer ca issue --member\n`);
+    }
   });
 }

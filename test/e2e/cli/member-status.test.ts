@@ -40,9 +40,14 @@ test('member list names the three members and the leader', async () => {
 test('status -o json reports every member at one term with a common leader', async () => {
   const { stdout, code } = await coffer('-o', 'json', 'status');
   assert.equal(code, 0, stdout);
-  const rows = JSON.parse(stdout) as Array<{ name?: string; leader?: string; term?: number; error?: string }>;
+  const rows = JSON.parse(stdout) as Array<{ name?: string; leader?: string; term?: number; error?: string; kekSource?: string; activeDek?: number; certificateNotAfter?: string }>;
   assert.equal(rows.length, 3);
   assert.deepEqual(rows.map((r) => r.error), [undefined, undefined, undefined]);
+  for (const r of rows) {
+    assert.equal(r.kekSource, 'keyFile');
+    assert.equal(r.activeDek, 1);
+    assert.ok(Date.parse(r.certificateNotAfter ?? '') > Date.now(), 'the member certificate expiry is reported');
+  }
   assert.equal(new Set(rows.map((r) => r.leader)).size, 1, 'one leader seen by all');
 });
 
