@@ -7,7 +7,7 @@
  * name — NotFound, Forbidden, Conflict… — and `code` the HTTP status, as in the Status object);
  * failing to reach a member or to read its answer is a ClientError, as for the KV client.
  *
- * Failover follows transport.ts: a request moves to the next endpoint only when it was certainly never
+ * Failover follows transport.ts (send-tracker.ts holds the rule): a request moves to the next endpoint only when it was certainly never
  * sent, or when it is a read. Invariant: objects are passed through as the server returned them; this
  * client never logs, and no object field ever appears in an error message it makes itself (a
  * Status message is the server's, which names objects and fields, never values).
@@ -15,11 +15,12 @@
 import https from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import { StringDecoder } from 'node:string_decoder';
-import type { ConnectionOptions, TLSSocket } from 'node:tls';
+import type { ConnectionOptions } from 'node:tls';
 import { assert } from '../base/index.ts';
 import {
   clientConnectTimeoutMsDefault, clientRequestTimeoutMsDefault, clientResponseBytesMax, k8sListPageItems, k8sListPagesMax, k8sWatchLineBytesMax,
 } from '../config/index.ts';
+import { SendTracker } from './send-tracker.ts';
 import { ClientError } from './errors.ts';
 
 export type K8sResource = 'namespaces' | 'secrets' | 'configmaps' | 'roles' | 'clusterroles' | 'rolebindings' | 'clusterrolebindings';
@@ -236,6 +237,26 @@ export class K8sClient {
     await this.call({ method: 'DELETE', path: itemPath(resource, options.namespace, name), ...(body ? { body } : {}), idempotent: false });
   }
 
+  /** A Secret's versions (number, createdAt, createdBy, current), without values. */
+  async secretVersions(name: string, options: NamespaceOption = {}): Promise<K8sList> {
+    return asList(await this.call({ method: 'GET', path: `${secretSubresourcePath(options.namespace, name)}/versions`, idempotent: true }));
+  }
+
+  /** One version of a Secret, with its data (base64). */
+  async secretVersion(name: string, version: number, options: NamespaceOption = {}): Promise<K8sObject> {
+    return asObject(await this.call({ method: 'GET', path: `${secretSubresourcePath(options.namespace, name)}/versions?version=${version}`, idempotent: true }));
+  }
+
+  /** Writes a new version with the given base64 values or server-generated ones; answers the Secret. */
+  async rotateSecret(name: string, body: { data: Record<string, string> } | { generate: { key: string; length?: number; charset?: string }[] }, options: NamespaceOption = {}): Promise<K8sObject> {
+    return asObject(await this.call({ method: 'POST', path: `${secretSubresourcePath(options.namespace, name)}/rotate`, body, idempotent: false }));
+  }
+
+  /** Writes a new version holding version `version`'s data; answers the Secret. */
+  async rollbackSecret(name: string, version: number, options: NamespaceOption = {}): Promise<K8sObject> {
+    return asObject(await this.call({ method: 'POST', path: `${secretSubresourcePath(options.namespace, name)}/rollback`, body: { version }, idempotent: false }));
+  }
+
   /**
    * Opens a watch; resolves once the server has accepted it (a refusal — Forbidden, Expired… — rejects
    * here). An ERROR event in the stream is thrown by the iterator as a K8sApiError.
@@ -307,8 +328,6 @@ export class K8sClient {
     : Promise<{ response: IncomingMessage; request: ReturnType<typeof https.request> }> {
     return new Promise((resolve, reject) => {
       const where = `${endpoint}${spec.path.split('?')[0] ?? ''}`;
-      // `sent`: the connection is up, so the server may have the request; before that, failing over is safe.
-      let sent = false;
       let answered = false;
       const headers: Record<string, string | number> = { accept: 'application/json' };
       if (payload !== undefined) {
@@ -319,48 +338,31 @@ export class K8sClient {
       const request = https.request(`${endpoint}${spec.path}`, { method: spec.method, agent: this.agent, headers }, (response) => {
         answered = true;
         answer = response;
-        clearTimeout(connectTimer);
+        tracker.stop();
         if (mode === 'stream') clearTimeout(deadlineTimer);
         else response.once('close', () => clearTimeout(deadlineTimer));
         resolve({ response, request });
       });
       const fail = (error: ClientError): void => {
         clearTimeout(deadlineTimer);
-        clearTimeout(connectTimer);
+        tracker.stop();
         request.destroy(error);
         reject(error);
       };
+      const tracker = new SendTracker(request, Math.min(this.connectTimeoutMs, Math.max(0, deadline - Date.now())), () =>
+        fail(new ClientError('UNAVAILABLE', `${endpoint}: no TLS connection within ${this.connectTimeoutMs} ms`, { endpoint })));
       const deadlineTimer = setTimeout(() => {
         // The head came but the body did not finish in time: the reader of the body hears TIMEOUT.
         if (answer !== undefined) {
           answer.destroy(new ClientError('TIMEOUT', `${where} did not finish its answer in time`, { endpoint }));
           return;
         }
-        fail(sent
-          ? new ClientError('TIMEOUT', `${where} did not answer in time`, { endpoint })
-          : new ClientError('UNAVAILABLE', `${endpoint} could not be reached before the deadline`, { endpoint }));
+        fail(tracker.timedOut(endpoint, where));
       }, Math.max(0, deadline - Date.now()));
-      const connectTimer = setTimeout(() => {
-        if (!sent) fail(new ClientError('UNAVAILABLE', `${endpoint}: no TLS connection within ${this.connectTimeoutMs} ms`, { endpoint }));
-      }, Math.min(this.connectTimeoutMs, Math.max(0, deadline - Date.now())));
-      request.on('socket', (socket) => {
-        if (request.reusedSocket) {
-          sent = true;
-          clearTimeout(connectTimer);
-        } else {
-          (socket as TLSSocket).once('secureConnect', () => {
-            sent = true;
-            clearTimeout(connectTimer);
-          });
-        }
-      });
       request.on('error', (cause: Error & { code?: string }) => {
         if (cause instanceof ClientError) return; // our own fail() destroying the request
         if (answered) return; // reported by the response stream to whoever reads it
-        const what = cause.code ?? cause.message;
-        fail(sent
-          ? new ClientError('CONNECTION_LOST', `${where}: connection lost after sending (${what})`, { endpoint, cause })
-          : new ClientError('UNAVAILABLE', `${endpoint}: cannot connect (${what})`, { endpoint, cause }));
+        fail(tracker.lost(endpoint, where, cause));
       });
       request.end(payload);
     });
@@ -383,6 +385,12 @@ function collectionPath(resource: K8sResource, namespace: string | undefined): s
 function itemPath(resource: K8sResource, namespace: string | undefined, name: string): string {
   if (name === '') throw new TypeError(`a ${resource} name is required`);
   return `${collectionPath(resource, requireNamespace(resource, namespace))}/${encodeURIComponent(name)}`;
+}
+
+/** Coffer's Secret subresources (versions, rotate, rollback) live in group coffer.dev. */
+function secretSubresourcePath(namespace: string | undefined, name: string): string {
+  if (name === '') throw new TypeError('a secrets name is required');
+  return `/apis/coffer.dev/v1/namespaces/${encodeURIComponent(requireNamespace('secrets', namespace)!)}/secrets/${encodeURIComponent(name)}`;
 }
 
 /** The body of a whole (non-watch) response, parsed; at most clientResponseBytesMax. */

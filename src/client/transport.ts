@@ -10,12 +10,13 @@
  */
 import https from 'node:https';
 import type { IncomingMessage } from 'node:http';
-import type { ConnectionOptions, TLSSocket } from 'node:tls';
+import type { ConnectionOptions } from 'node:tls';
 import { assert } from '../base/index.ts';
 import {
   clientConnectTimeoutMsDefault, clientRequestTimeoutMsDefault, clientResponseBytesMax, clientSocketsPerEndpointMax,
 } from '../config/index.ts';
 import { ClientError } from './errors.ts';
+import { SendTracker } from './send-tracker.ts';
 
 export interface TransportOptions {
   /** Base URLs, `https://host:port`; tried in order starting from the last one that answered. */
@@ -107,7 +108,6 @@ export class HttpsTransport {
 
   private openStream(endpoint: string, path: string, payload: Buffer, deadline: number): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
-      let sent = false;
       const req = https.request(`${endpoint}${path}`, {
         method: 'POST', agent: this.agent, headers: { 'content-type': 'application/json', 'content-length': payload.length },
       }, (res) => {
@@ -116,20 +116,14 @@ export class HttpsTransport {
         if (status >= 200 && status < 300) resolve(res);
         else readBody(res, endpoint, path).then(() => reject(new ClientError('BAD_RESPONSE', `${endpoint}${path}: HTTP ${status}`, { endpoint, status })), reject);
       });
+      const tracker = new SendTracker(req, undefined, () => undefined);
       const timer = setTimeout(() => {
         req.destroy();
-        reject(sent ? new ClientError('TIMEOUT', `${endpoint}${path} did not answer in time`, { endpoint })
-          : new ClientError('UNAVAILABLE', `${endpoint} could not be reached before the deadline`, { endpoint }));
+        reject(tracker.timedOut(endpoint, `${endpoint}${path}`));
       }, Math.max(0, deadline - Date.now()));
-      req.on('socket', (socket) => {
-        if (req.reusedSocket) sent = true;
-        else (socket as TLSSocket).once('secureConnect', () => { sent = true; });
-      });
       req.on('error', (cause: Error & { code?: string }) => {
         clearTimeout(timer);
-        const what = cause.code ?? cause.message;
-        reject(sent ? new ClientError('CONNECTION_LOST', `${endpoint}${path}: connection lost after sending (${what})`, { endpoint, cause })
-          : new ClientError('UNAVAILABLE', `${endpoint}: cannot connect (${what})`, { endpoint, cause }));
+        reject(tracker.lost(endpoint, `${endpoint}${path}`, cause));
       });
       req.end(payload);
     });
@@ -142,14 +136,12 @@ export class HttpsTransport {
 
   private once(endpoint: string, path: string, payload: Buffer, deadline: number): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      // `sent`: the connection is up, so the server may have our request. Before that, failing is safe.
-      let sent = false;
       let settled = false;
       const fail = (error: ClientError): void => {
         if (settled) return;
         settled = true;
         clearTimeout(deadlineTimer);
-        clearTimeout(connectTimer);
+        tracker.stop();
         req.destroy();
         reject(error);
       };
@@ -165,34 +157,14 @@ export class HttpsTransport {
           resolve(answer);
         }, fail);
       });
-      const deadlineTimer = setTimeout(() => {
-        fail(sent
-          ? new ClientError('TIMEOUT', `${endpoint}${path} did not answer in time`, { endpoint })
-          : new ClientError('UNAVAILABLE', `${endpoint} could not be reached before the deadline`, { endpoint }));
-      }, Math.max(0, deadline - Date.now()));
-      const connectTimer = setTimeout(() => {
-        if (!sent) fail(new ClientError('UNAVAILABLE', `${endpoint}: no TLS connection within ${this.connectTimeoutMs} ms`, { endpoint }));
-      }, Math.min(this.connectTimeoutMs, Math.max(0, deadline - Date.now())));
-      req.on('socket', (socket) => {
-        if (req.reusedSocket) {
-          sent = true;
-          clearTimeout(connectTimer);
-        } else {
-          (socket as TLSSocket).once('secureConnect', () => {
-            sent = true;
-            clearTimeout(connectTimer);
-          });
-        }
-      });
-      req.on('error', (cause: Error & { code?: string }) => {
-        const what = cause.code ?? cause.message;
-        fail(sent
-          ? new ClientError('CONNECTION_LOST', `${endpoint}${path}: connection lost after sending (${what})`, { endpoint, cause })
-          : new ClientError('UNAVAILABLE', `${endpoint}: cannot connect (${what})`, { endpoint, cause }));
-      });
+      const tracker = new SendTracker(req, Math.min(this.connectTimeoutMs, Math.max(0, deadline - Date.now())), () =>
+        fail(new ClientError('UNAVAILABLE', `${endpoint}: no TLS connection within ${this.connectTimeoutMs} ms`, { endpoint })));
+      const deadlineTimer = setTimeout(() => fail(tracker.timedOut(endpoint, `${endpoint}${path}`)), Math.max(0, deadline - Date.now()));
+      req.on('error', (cause: Error & { code?: string }) => fail(tracker.lost(endpoint, `${endpoint}${path}`, cause)));
       req.end(payload);
     });
   }
+
 }
 
 function readBody(res: IncomingMessage, endpoint: string, path: string): Promise<unknown> {

@@ -1,0 +1,55 @@
+/**
+ * Whether a request has certainly left: once its TLS connection is up (a new socket finished its
+ * handshake, or a keep-alive socket was reused) the server may have it, so a failure after that is
+ * "outcome unknown"; before it, the request was never sent and may go to another endpoint. One place
+ * for the rule that the KV transport and the Kubernetes client both follow.
+ */
+import type { ClientRequest } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import { ClientError } from './errors.ts';
+
+export class SendTracker {
+  private isSent = false;
+  private readonly connectTimer: NodeJS.Timeout | undefined;
+
+  /** `onNoConnection` runs if no connection is up within `connectTimeoutMs`. */
+  constructor(request: ClientRequest, connectTimeoutMs: number | undefined, onNoConnection: () => void) {
+    if (connectTimeoutMs !== undefined) {
+      this.connectTimer = setTimeout(() => {
+        if (!this.isSent) onNoConnection();
+      }, Math.max(0, connectTimeoutMs));
+    }
+    request.on('socket', (socket) => {
+      if (request.reusedSocket) this.markSent();
+      else (socket as TLSSocket).once('secureConnect', () => this.markSent());
+    });
+  }
+
+  get sent(): boolean {
+    return this.isSent;
+  }
+
+  stop(): void {
+    clearTimeout(this.connectTimer);
+  }
+
+  /** The error for a request that failed with `cause` (a socket or TLS error). */
+  lost(endpoint: string, where: string, cause: Error & { code?: string }): ClientError {
+    const what = cause.code ?? cause.message;
+    return this.isSent
+      ? new ClientError('CONNECTION_LOST', `${where}: connection lost after sending (${what})`, { endpoint, cause })
+      : new ClientError('UNAVAILABLE', `${endpoint}: cannot connect (${what})`, { endpoint, cause });
+  }
+
+  /** The error for a request whose deadline passed with no answer. */
+  timedOut(endpoint: string, where: string): ClientError {
+    return this.isSent
+      ? new ClientError('TIMEOUT', `${where} did not answer in time`, { endpoint })
+      : new ClientError('UNAVAILABLE', `${endpoint} could not be reached before the deadline`, { endpoint });
+  }
+
+  private markSent(): void {
+    this.isSent = true;
+    this.stop();
+  }
+}
