@@ -104,6 +104,22 @@ export function isK8sApiError(error: unknown): error is K8sApiError {
   return error instanceof K8sApiError;
 }
 
+/** One entry of `GET .../secrets/{name}/versions` (coffer.dev): never carries the values. */
+export interface SecretVersionInfo {
+  version: number;
+  createdAt: string;
+  /** The user who wrote this version; '' when unknown (data written before versions were kept). */
+  createdBy: string;
+  current: boolean;
+}
+
+export interface SecretVersionList {
+  kind: string;
+  apiVersion: string;
+  metadata: K8sObjectMeta;
+  items: SecretVersionInfo[];
+}
+
 export type K8sWatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK';
 
 export interface K8sWatchEvent {
@@ -238,8 +254,12 @@ export class K8sClient {
   }
 
   /** A Secret's versions (number, createdAt, createdBy, current), without values. */
-  async secretVersions(name: string, options: NamespaceOption = {}): Promise<K8sList> {
-    return asList(await this.call({ method: 'GET', path: `${secretSubresourcePath(options.namespace, name)}/versions`, idempotent: true }));
+  async secretVersions(name: string, options: NamespaceOption = {}): Promise<SecretVersionList> {
+    const value = await this.call({ method: 'GET', path: `${secretSubresourcePath(options.namespace, name)}/versions`, idempotent: true });
+    if (!isRecord(value) || !isRecord(value.metadata) || !Array.isArray(value.items) || !value.items.every(isVersionInfo)) {
+      throw new ClientError('BAD_RESPONSE', 'the server answered something other than a list of Secret versions');
+    }
+    return value as unknown as SecretVersionList;
   }
 
   /** One version of a Secret, with its data (base64). */
@@ -385,6 +405,11 @@ function collectionPath(resource: K8sResource, namespace: string | undefined): s
 function itemPath(resource: K8sResource, namespace: string | undefined, name: string): string {
   if (name === '') throw new TypeError(`a ${resource} name is required`);
   return `${collectionPath(resource, requireNamespace(resource, namespace))}/${encodeURIComponent(name)}`;
+}
+
+function isVersionInfo(value: unknown): value is SecretVersionInfo {
+  return isRecord(value) && typeof value.version === 'number' && typeof value.createdAt === 'string' && typeof value.createdBy === 'string'
+    && typeof value.current === 'boolean';
 }
 
 /** Coffer's Secret subresources (versions, rotate, rollback) live in group coffer.dev. */

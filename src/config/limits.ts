@@ -261,3 +261,14 @@ export const backupProgressEveryRecords = 10_000;
 export const snapshotStreamFrameBytesMax = 16 * 1024 * 1024;
 /** The largest backup passphrase file read. */
 export const backupPassphraseFileBytesMax = 64 * 1024;
+
+// ── Secret versions and rotation (src/registry/versions.ts, src/api/k8s/secret-versions.ts) ────
+
+/** Versions of a Secret's data kept when its annotation coffer.dev/max-versions does not say otherwise. */
+export const secretVersionsDefault = 10;
+/** The most versions the coffer.dev/max-versions annotation may ask for. */
+export const secretVersionsMax = 100;
+/** The longest value `rotate` generates, in characters. */
+export const generatedValueCharsMax = 4096;
+/** The most keys one `rotate` may generate. */
+export const generatedKeysMax = 64;

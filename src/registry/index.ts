@@ -16,8 +16,9 @@ export {
   type ResourceType, resourceTypes, rbacResourceTypes, resourceTypeOf, secrets, configMaps, namespaces, roles, clusterRoles,
   roleBindings, clusterRoleBindings,
 } from './resources.ts';
-export { Registry, present, parseRevision, protectedNamespaces, notFound, type ListOptions, type ListResult, type RegistryOptions, type WriteGuard } from './registry.ts';
+export { Registry, present, parseRevision, protectedNamespaces, notFound, type ListOptions, type ListResult, type RegistryOptions, type WriteGuard, type WriteOptions } from './registry.ts';
 export { parseLabelSelector, parseFieldSelector, matchesLabels, type LabelSelector, type FieldSelector } from './selectors.ts';
 export { watchObjects, type RegistryEvent, type RegistryEventType, type RegistryWatch, type WatchRequest } from './watch.ts';
 export { bootstrapRegistry, type BootstrapResult } from './bootstrap.ts';
 export { registryPrefix, listPrefix, decodeObjectValue } from './public-keys.ts';
+export { maxVersionsAnnotation, findVersion, dataOf, type SecretVersion, type VersionHistory } from './versions.ts';

@@ -11,6 +11,9 @@
  * - list: pages of at most `limit` objects, all at the revision of the first page; the continue
  *   token carries that revision and the next key, so later pages see the same snapshot.
  *
+ * - Secrets: their version history (versions.ts) is written, and deleted, in the same txn as the
+ *   Secret; the Secret's mod-revision compare guards both, since nothing else writes the history.
+ *
  * Invariants: stored objects are built only from validated fields (object.ts); resourceVersion is
  * the mod revision, never stored; uid and creationTimestamp are set once, on create.
  */
@@ -21,8 +24,9 @@ import { invalidError, RegistryError, type StatusCause } from './errors.ts';
 import { objectKey, listPrefix, textKey } from './keys.ts';
 import type { RegistryKv } from './kv.ts';
 import { isJson, readClientMeta, type Json, type ObjectMeta, type StoredObject, type VersionedObject } from './object.ts';
-import { namespaces, namespacedResourceTypes, type ResourceType } from './resources.ts';
+import { namespaces, namespacedResourceTypes, secrets, type ResourceType } from './resources.ts';
 import { matchesFields, matchesLabels, type FieldSelector, type LabelSelector } from './selectors.ts';
+import { decodeHistory, encodeHistory, nextHistory, versionsKey, versionsNamespacePrefix, type VersionHistory } from './versions.ts';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -34,6 +38,11 @@ export interface RegistryOptions {
   /** Seams for tests; default node:crypto's randomUUID and the wall clock. */
   newUid?: () => string;
   nowMs?: () => number;
+}
+
+/** Who makes a write: recorded on the Secret version it creates (versions.ts). */
+export interface WriteOptions {
+  actor?: string;
 }
 
 /** Called with the object about to be stored, after validation and before the txn; throws to refuse. */
@@ -117,7 +126,7 @@ export class Registry {
     }
   }
 
-  async create(type: ResourceType, namespace: string | undefined, input: unknown, guard?: WriteGuard): Promise<VersionedObject> {
+  async create(type: ResourceType, namespace: string | undefined, input: unknown, guard?: WriteGuard, options: WriteOptions = {}): Promise<VersionedObject> {
     const body = asBody(type, input);
     const causes: StatusCause[] = [];
     const meta = readClientMeta(body, causes);
@@ -150,7 +159,11 @@ export class Registry {
         { key, target: 'createRevision', result: 'equal', value: 0 },
         ...(nsKey ? [{ key: nsKey, target: 'version' as const, result: 'greater' as const, value: 0 }] : []),
       ],
-      success: [{ type: 'put', key, value }],
+      success: [
+        { type: 'put', key, value },
+        // A new Secret's data is its version 1, written with it (and replacing any leftover history).
+        ...(type === secrets ? [{ type: 'put' as const, key: versionsKey(namespace!, name), value: encodeHistory(nextHistory(undefined, undefined, stored, options.actor ?? '', metadata.creationTimestamp)!) }] : []),
+      ],
       failure: [{ type: 'range', key, options: { countOnly: true } }, ...(nsKey ? [{ type: 'range' as const, key: nsKey, options: { countOnly: true } }] : [])],
     });
     if (!result.succeeded) {
@@ -162,19 +175,32 @@ export class Registry {
   }
 
   /** PUT: replaces the object; a resourceVersion in the body is a precondition. */
-  async update(type: ResourceType, namespace: string | undefined, name: string, input: unknown, guard?: WriteGuard): Promise<VersionedObject> {
+  async update(type: ResourceType, namespace: string | undefined, name: string, input: unknown, guard?: WriteGuard, options: WriteOptions = {}): Promise<VersionedObject> {
     checkPathName(type, namespace, name);
     asBody(type, input);
-    return this.replace(type, namespace, name, () => input, guard);
+    return this.replace(type, namespace, name, () => input, guard, options);
   }
 
   /**
    * PATCH: `apply` receives the current object as a response would show it (with resourceVersion)
    * and returns the patched object; a resourceVersion the patch sets is a precondition.
    */
-  async patch(type: ResourceType, namespace: string | undefined, name: string, apply: (current: Json) => unknown, guard?: WriteGuard): Promise<VersionedObject> {
+  async patch(type: ResourceType, namespace: string | undefined, name: string, apply: (current: Json) => unknown, guard?: WriteGuard, options: WriteOptions = {}): Promise<VersionedObject> {
     checkPathName(type, namespace, name);
-    return this.replace(type, namespace, name, (current) => apply(present(type, current, true)), guard);
+    return this.replace(type, namespace, name, (current) => apply(present(type, current, true)), guard, options);
+  }
+
+  /** A Secret and its version history, read at one revision. */
+  async secretVersions(namespace: string, name: string, options: { linearizable?: boolean } = {}): Promise<{ secret: VersionedObject; history: VersionHistory }> {
+    checkPathName(secrets, namespace, name);
+    const result = await this.kv.range(objectKey(secrets, namespace, name), undefined, { linearizable: options.linearizable ?? true });
+    const kv = result.kvs[0];
+    const secret = kv === undefined ? undefined : decodeObject(kv);
+    if (secret === undefined) throw notFound(secrets, name);
+    const stored = await this.kv.range(versionsKey(namespace, name), undefined, { revision: result.revision, linearizable: false });
+    const history = decodeHistory(stored.kvs[0]?.value)
+      ?? nextHistory(undefined, secret.object, secret.object, '', secret.object.metadata.creationTimestamp)!;
+    return { secret, history };
   }
 
   async delete(type: ResourceType, namespace: string | undefined, name: string, options: { resourceVersion?: string } = {}): Promise<VersionedObject> {
@@ -187,7 +213,11 @@ export class Registry {
         { key, target: 'version', result: 'greater', value: 0 },
         ...(rv !== undefined ? [{ key, target: 'modRevision' as const, result: 'equal' as const, value: rv }] : []),
       ],
-      success: [{ type: 'deleteRange', key, prevKv: true }],
+      success: [
+        // The Secret's versions go with it; the object's own delete stays last (deleted() reads it).
+        ...(type === secrets ? [{ type: 'deleteRange' as const, key: versionsKey(namespace!, name) }] : []),
+        { type: 'deleteRange', key, prevKv: true },
+      ],
       failure: [{ type: 'range', key, options: { countOnly: true } }],
     });
     return this.deleted(type, name, result);
@@ -210,6 +240,7 @@ export class Registry {
           const prefix = listPrefix(t, name);
           return { type: 'deleteRange' as const, key: prefix, end: prefixEnd(prefix) };
         }),
+        { type: 'deleteRange', key: versionsNamespacePrefix(name), end: prefixEnd(versionsNamespacePrefix(name)) },
         { type: 'deleteRange', key, prevKv: true },
       ],
       failure: [{ type: 'range', key, options: { countOnly: true } }],
@@ -230,9 +261,13 @@ export class Registry {
     return object;
   }
 
-  private async replace(type: ResourceType, namespace: string | undefined, name: string, compute: (current: VersionedObject) => unknown, guard?: WriteGuard): Promise<VersionedObject> {
+  private async replace(type: ResourceType, namespace: string | undefined, name: string, compute: (current: VersionedObject) => unknown, guard?: WriteGuard, options: WriteOptions = {}): Promise<VersionedObject> {
     for (let attempt = 0; ; attempt += 1) {
       const current = await this.get(type, namespace, name);
+      // The history is only ever written with the Secret, so the mod-revision compare below covers it too.
+      const history = type === secrets
+        ? decodeHistory((await this.kv.range(versionsKey(namespace!, name), undefined, { linearizable: false })).kvs[0]?.value)
+        : undefined;
       const body = asBody(type, compute(current));
       const causes: StatusCause[] = [];
       const meta = readClientMeta(body, causes);
@@ -260,9 +295,13 @@ export class Registry {
       const stored: StoredObject = { apiVersion: type.apiVersion, kind: type.kind, metadata, ...content };
       guard?.(stored, current.object);
       const key = objectKey(type, namespace, name);
+      const nextVersions = type === secrets ? nextHistory(history, current.object, stored, options.actor ?? '', timestamp(this.nowMs())) : undefined;
       const result = await this.txn({
         compare: [{ key, target: 'modRevision', result: 'equal', value: current.modRevision }],
-        success: [{ type: 'put', key, value: encodeObject(type, stored) }],
+        success: [
+          { type: 'put', key, value: encodeObject(type, stored) },
+          ...(nextVersions !== undefined ? [{ type: 'put' as const, key: versionsKey(namespace!, name), value: encodeHistory(nextVersions) }] : []),
+        ],
         failure: [],
       });
       if (result.succeeded) return { object: stored, modRevision: result.revision };

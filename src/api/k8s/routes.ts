@@ -27,6 +27,7 @@ import { applyPatch, patchTypeOf } from './patch.ts';
 import type { PolicyHolder } from './policy-holder.ts';
 import { checkStrictFields } from './strict.ts';
 import { toStatus } from './status.ts';
+import { registerSecretVersionRoutes } from './secret-versions.ts';
 import { toTable, wantsTable } from './table.ts';
 
 export const redactedAnnotation = 'coffer.dev/data-redacted';
@@ -43,6 +44,7 @@ type Params = { namespace?: string; name?: string };
 
 export function registerK8sRoutes(app: FastifyInstance, options: K8sRoutesOptions): void {
   for (const type of resourceTypes) registerType(app, type, options);
+  registerSecretVersionRoutes(app, options);
 }
 
 function registerType(app: FastifyInstance, type: ResourceType, options: K8sRoutesOptions): void {
@@ -99,7 +101,7 @@ function registerType(app: FastifyInstance, type: ResourceType, options: K8sRout
   app.post(collection, async (request, reply) => {
     const { namespace } = request.params as Params;
     if (strict(request)) checkStrictFields(type, request.body);
-    const created = await registry.create(type, namespace, request.body, guardFor(type, isRbac, callerFor(request), policy));
+    const created = await registry.create(type, namespace, request.body, guardFor(type, isRbac, callerFor(request), policy), { actor: callerFor(request).user });
     if (isRbac) await policy.waitFor(created.modRevision);
     return reply.code(201).send(present(type, created));
   });
@@ -107,7 +109,7 @@ function registerType(app: FastifyInstance, type: ResourceType, options: K8sRout
   app.put(item, async (request) => {
     const { namespace, name = '' } = request.params as Params;
     if (strict(request)) checkStrictFields(type, request.body);
-    const updated = await registry.update(type, namespace, name, request.body, guardFor(type, isRbac, callerFor(request), policy));
+    const updated = await registry.update(type, namespace, name, request.body, guardFor(type, isRbac, callerFor(request), policy), { actor: callerFor(request).user });
     if (isRbac) await policy.waitFor(updated.modRevision);
     return present(type, updated);
   });
@@ -122,7 +124,7 @@ function registerType(app: FastifyInstance, type: ResourceType, options: K8sRout
       const next = applyPatch(patchType, current, request.body);
       if (strict(request)) checkStrictFields(type, next);
       return next;
-    }, guardFor(type, isRbac, callerFor(request), policy));
+    }, guardFor(type, isRbac, callerFor(request), policy), { actor: callerFor(request).user });
     if (isRbac) await policy.waitFor(patched.modRevision);
     return present(type, patched);
   });

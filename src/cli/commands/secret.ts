@@ -1,5 +1,6 @@
 /**
- * `coffer secret create | get | list | delete` over the Kubernetes-shaped API.
+ * `coffer secret create | get | list | delete | versions | rotate | rollback` over the Kubernetes-shaped
+ * API (versions, rotate and rollback are Coffer's subresources in group coffer.dev).
  *
  * Values are never printed by default: `get` shows each key with its size, and only `--reveal` shows
  * the values; `-o json|yaml` prints the API object exactly as the server returned it (data in
@@ -8,11 +9,11 @@
  * encoded.
  */
 import type { Command } from 'commander';
-import type { K8sObject } from '../../client/index.ts';
+import type { K8sObject, SecretVersionInfo } from '../../client/index.ts';
 import type { CliIo } from '../io.ts';
-import { formatData, formatTable } from '../options.ts';
+import { formatData, formatTable, parsePositiveInt } from '../options.ts';
 import {
-  addNamespaceOptions, age, connectK8s, isRedacted, k8sAction, type K8sCommandOptions, keysOf, type NamespaceFlags, namespaceOf, readSources, repeat,
+  addNamespaceOptions, age, CliError, connectK8s, isRedacted, k8sAction, type K8sCommandOptions, keysOf, type NamespaceFlags, namespaceOf, readSources, repeat,
   wipeAll,
 } from './k8s-common.ts';
 
@@ -58,10 +59,16 @@ export function registerSecretCommands(program: Command, io: CliIo): void {
   addNamespaceOptions(secret.command('get <name>'), false)
     .description('show a Secret: its keys and their sizes, or the values with --reveal')
     .option('--reveal', 'show the values', false)
+    .option('--version <n>', 'show version N of the data instead of the current one (see `secret versions`)', parsePositiveInt)
     .action(k8sAction(async (command, name: string) => {
-      const options = command.optsWithGlobals<K8sCommandOptions & NamespaceFlags & { reveal: boolean }>();
+      const options = command.optsWithGlobals<K8sCommandOptions & NamespaceFlags & { reveal: boolean; version?: number }>();
       const client = await connectK8s(options, io);
       try {
+        if (options.version !== undefined) {
+          const version = await client.secretVersion(name, options.version, { namespace: namespaceOf(options) as string });
+          io.out(options.output === 'table' ? describeVersion(version, { reveal: options.reveal }) : formatData(options.output, version));
+          return;
+        }
         const found = await client.get('secrets', name, { namespace: namespaceOf(options) as string });
         io.out(options.output === 'table' ? describeSecret(found, { reveal: options.reveal, nowMs: Date.now() }) : formatData(options.output, found));
       } finally {
@@ -80,6 +87,62 @@ export function registerSecretCommands(program: Command, io: CliIo): void {
         if (options.output !== 'table') io.out(formatData(options.output, list));
         else if (list.items.length === 0) io.out(`No secrets found${namespace === undefined ? '' : ` in namespace "${namespace}"`}.\n`);
         else io.out(secretTable(list.items, { allNamespaces: namespace === undefined, nowMs: Date.now() }));
+      } finally {
+        client.close();
+      }
+    }));
+
+  addNamespaceOptions(secret.command('versions <name>'), false)
+    .description("list a Secret's versions: number, when, by whom, which is current (no values)")
+    .action(k8sAction(async (command, name: string) => {
+      const options = command.optsWithGlobals<K8sCommandOptions & NamespaceFlags>();
+      const client = await connectK8s(options, io);
+      try {
+        const list = await client.secretVersions(name, { namespace: namespaceOf(options) as string });
+        io.out(options.output === 'table' ? versionTable(list.items) : formatData(options.output, list));
+      } finally {
+        client.close();
+      }
+    }));
+
+  addNamespaceOptions(secret.command('rotate <name>'), false)
+    .description('write a new version: the given literals, or values the server generates (other keys are kept)')
+    .option('--from-literal <key=value>', 'a key and its new value; repeatable', repeat)
+    .option('--generate <key[:length[:charset]]>', 'a key the server fills with a random value (length 32, charset alnum|hex|base64|ascii, default alnum); repeatable', repeat)
+    .action(k8sAction(async (command, name: string) => {
+      const options = command.optsWithGlobals<K8sCommandOptions & NamespaceFlags & { fromLiteral?: string[]; generate?: string[] }>();
+      const literals = options.fromLiteral ?? [];
+      const generate = (options.generate ?? []).map(parseGenerate);
+      if ((literals.length === 0) === (generate.length === 0)) throw new CliError('give either --from-literal or --generate (one or more times), not both');
+      let body: { data: Record<string, string> } | { generate: { key: string; length?: number; charset?: string }[] };
+      if (generate.length > 0) body = { generate };
+      else {
+        const entries = await readSources(literals, []);
+        try {
+          body = { data: Object.fromEntries([...entries].map(([key, value]) => [key, value.toString('base64')])) };
+        } finally {
+          wipeAll(entries);
+        }
+      }
+      const client = await connectK8s(options, io);
+      try {
+        const rotated = await client.rotateSecret(name, body, { namespace: namespaceOf(options) as string });
+        // The response holds the new values: printed only when asked for with -o json|yaml.
+        io.out(options.output === 'table' ? `secret/${name} rotated\n` : formatData(options.output, rotated));
+      } finally {
+        client.close();
+      }
+    }));
+
+  addNamespaceOptions(secret.command('rollback <name>'), false)
+    .description("write a new version holding version N's data")
+    .requiredOption('--to <n>', 'the version whose data becomes current again', parsePositiveInt)
+    .action(k8sAction(async (command, name: string) => {
+      const options = command.optsWithGlobals<K8sCommandOptions & NamespaceFlags & { to: number }>();
+      const client = await connectK8s(options, io);
+      try {
+        const rolled = await client.rollbackSecret(name, options.to, { namespace: namespaceOf(options) as string });
+        io.out(options.output === 'table' ? `secret/${name} rolled back to the data of version ${options.to}\n` : formatData(options.output, rolled));
       } finally {
         client.close();
       }
@@ -124,21 +187,57 @@ export function describeSecret(secret: K8sObject, options: { reveal: boolean; no
   if (labels !== '') fields.push(['Labels', labels]);
   fields.push(['ResourceVersion', meta.resourceVersion ?? ''], ['Age', age(meta.creationTimestamp, options.nowMs)]);
   const width = Math.max(...fields.map(([k]) => k.length)) + 2;
-  let text = fields.map(([k, v]) => `${`${k}:`.padEnd(width)}${v}`.trimEnd()).join('\n') + '\n\nData\n====\n';
+  const text = fields.map(([k, v]) => `${`${k}:`.padEnd(width)}${v}`.trimEnd()).join('\n') + '\n\nData\n====\n';
   if (isRedacted(secret)) return `${text}<redacted: you may list this Secret but not get it>\n`;
-  const data = (typeof secret.data === 'object' && secret.data !== null ? secret.data : {}) as Record<string, unknown>;
+  return text + describeData(secret.data, options.reveal);
+}
+
+/** `secret versions` as a table: VERSION, CREATED (UTC), CREATED BY, CURRENT (a `*`). */
+export function versionTable(items: readonly SecretVersionInfo[]): string {
+  return formatTable(['VERSION', 'CREATED', 'CREATED BY', 'CURRENT'], items.map((v) => [
+    String(v.version), v.createdAt, v.createdBy !== '' ? v.createdBy : '<unknown>', v.current ? '*' : '',
+  ]));
+}
+
+/** `secret get --version N` in the table view: which version, when and by whom, then its keys (values with reveal). */
+export function describeVersion(version: K8sObject, options: { reveal: boolean }): string {
+  const v = version as K8sObject & { version?: unknown; createdAt?: unknown; createdBy?: unknown; current?: unknown };
+  const fields: [string, string][] = [
+    ['Name', version.metadata.name],
+    ['Namespace', version.metadata.namespace ?? ''],
+    ['Version', `${String(v.version)}${v.current === true ? ' (current)' : ''}`],
+    ['Created', (typeof v.createdAt === 'string' ? v.createdAt : '')],
+    ['CreatedBy', typeof v.createdBy === 'string' && v.createdBy !== '' ? v.createdBy : '<unknown>'],
+  ];
+  const width = Math.max(...fields.map(([k]) => k.length)) + 2;
+  return fields.map(([k, val]) => `${`${k}:`.padEnd(width)}${val}`.trimEnd()).join('\n') + '\n\nData\n====\n' + describeData(version.data, options.reveal);
+}
+
+/** Each key with its size or, with reveal, its value; decoded bytes are wiped once printed. */
+function describeData(raw: unknown, reveal: boolean): string {
+  let text = '';
+  const data = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
   const keys = keysOf(data);
   const keyWidth = Math.max(0, ...keys.map((k) => k.length)) + 2;
   for (const key of keys) {
     const encoded = data[key];
     const bytes = Buffer.from(typeof encoded === 'string' ? encoded : '', 'base64');
     try {
-      text += `${`${key}:`.padEnd(keyWidth)}${options.reveal ? shown(bytes, encoded) : `${bytes.length} bytes`}\n`;
+      text += `${`${key}:`.padEnd(keyWidth)}${reveal ? shown(bytes, encoded) : `${bytes.length} bytes`}\n`;
     } finally {
       bytes.fill(0);
     }
   }
   return text;
+}
+
+/** `key[:length[:charset]]` of --generate; length and charset are checked by the server. */
+function parseGenerate(spec: string): { key: string; length?: number; charset?: string } {
+  const [key = '', length, charset, ...extra] = spec.split(':');
+  if (key === '' || extra.length > 0 || (length !== undefined && !/^\d{1,6}$/.test(length))) {
+    throw new CliError(`--generate ${JSON.stringify(spec)} must be key[:length[:charset]]`);
+  }
+  return { key, ...(length !== undefined ? { length: Number(length) } : {}), ...(charset !== undefined ? { charset } : {}) };
 }
 
 /** A revealed value: as text when it is printable UTF-8 on one line, otherwise as base64 (said so). */

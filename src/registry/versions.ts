@@ -1,0 +1,122 @@
+/**
+ * Secret versions: the numbered history of a Secret's `data`, kept as ONE JSON value at
+ * `/registry/coffer.dev/secretversions/<ns>/<name>` beside the Secret and written in the SAME txn as
+ * the Secret (create, every update that changes data, delete, namespace delete), so the two never
+ * disagree. The history holds the current data too (its last entry), as Vault's KV v2 does, so a
+ * version can be read and rolled back to by number alone.
+ *
+ * Invariants: version numbers only grow (1 on create, +1 per data change); the last entry is the
+ * Secret's current data; at most max-versions entries (annotation coffer.dev/max-versions, 1–100,
+ * default secretVersionsDefault) and the whole value fits valueBytesMax — the oldest entries go
+ * first, the current one never. The value is never a registry object (no metadata), so object
+ * decoders skip it; it is never returned except through the versions endpoint.
+ */
+import { secretVersionsDefault, secretVersionsMax, valueBytesMax } from '../config/index.ts';
+import { invalidError, RegistryError } from './errors.ts';
+import { registryPrefix } from './keys.ts';
+import { isJson, type StoredObject } from './object.ts';
+
+export const maxVersionsAnnotation = 'coffer.dev/max-versions';
+export const secretVersionsPrefix = `${registryPrefix}coffer.dev/secretversions/`;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export interface SecretVersion {
+  version: number;
+  createdAt: string;
+  createdBy: string;
+  data: Record<string, string>;
+}
+
+export interface VersionHistory {
+  versions: SecretVersion[];
+}
+
+export function versionsKey(namespace: string, name: string): Uint8Array {
+  return encoder.encode(`${secretVersionsPrefix}${namespace}/${name}`);
+}
+
+export function versionsNamespacePrefix(namespace: string): Uint8Array {
+  return encoder.encode(`${secretVersionsPrefix}${namespace}/`);
+}
+
+/** How many versions this Secret keeps; a bad annotation is a validation error of the write. */
+export function maxVersionsOf(secret: StoredObject): number {
+  const text = secret.metadata.annotations?.[maxVersionsAnnotation];
+  if (text === undefined) return secretVersionsDefault;
+  const n = /^\d{1,3}$/.test(text) ? Number(text) : NaN;
+  if (!(n >= 1 && n <= secretVersionsMax)) {
+    throw invalidError('Secret', secret.metadata.name, '', [{
+      field: `metadata.annotations[${maxVersionsAnnotation}]`,
+      message: `Invalid value: ${JSON.stringify(text.slice(0, 32))}: must be an integer from 1 to ${secretVersionsMax}`,
+      reason: 'FieldValueInvalid',
+    }]);
+  }
+  return n;
+}
+
+export function dataOf(secret: StoredObject): Record<string, string> {
+  return isJson(secret.data) ? { ...(secret.data as Record<string, string>) } : {};
+}
+
+/**
+ * The history after `next` was written. `previous` undefined: the Secret is new, or predates
+ * versions (its current data then becomes the first entry, by an unknown author). Returns undefined
+ * when the data did not change (no new version, nothing to write).
+ */
+export function nextHistory(
+  previous: VersionHistory | undefined, current: StoredObject | undefined, next: StoredObject, actor: string, at: string,
+): VersionHistory | undefined {
+  const base: SecretVersion[] = previous !== undefined ? [...previous.versions]
+    : current !== undefined ? [{ version: 1, createdAt: current.metadata.creationTimestamp, createdBy: '', data: dataOf(current) }] : [];
+  const data = dataOf(next);
+  const last = base[base.length - 1];
+  const keep = maxVersionsOf(next);
+  const unchanged = last !== undefined && sameData(last.data, data);
+  if (unchanged && previous !== undefined && base.length <= keep) return undefined;
+  const entries = unchanged ? base : [...base, { version: (last?.version ?? 0) + 1, createdAt: at, createdBy: actor, data }];
+  while (entries.length > keep) entries.shift();
+  return { versions: entries };
+}
+
+/** Encodes a history, dropping the oldest entries (never the current one) until it fits a KV value. */
+export function encodeHistory(history: VersionHistory): Uint8Array {
+  const versions = [...history.versions];
+  for (;;) {
+    const value = encoder.encode(JSON.stringify({ versions }));
+    if (value.length <= valueBytesMax || versions.length <= 1) return value;
+    versions.shift();
+  }
+}
+
+/** Decodes a stored history; anything else (absent, damaged) is undefined. */
+export function decodeHistory(value: Uint8Array | undefined): VersionHistory | undefined {
+  if (value === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(decoder.decode(value));
+  } catch {
+    return undefined;
+  }
+  if (!isJson(parsed) || !Array.isArray(parsed.versions)) return undefined;
+  const versions = parsed.versions.filter((v): v is SecretVersion => isJson(v) && typeof v.version === 'number' && typeof v.createdAt === 'string'
+    && typeof v.createdBy === 'string' && isJson(v.data));
+  return { versions };
+}
+
+export function findVersion(history: VersionHistory, secretName: string, version: number): SecretVersion {
+  const found = history.versions.find((v) => v.version === version);
+  if (found === undefined) {
+    throw new RegistryError('NotFound', `secrets ${JSON.stringify(secretName)} has no version ${version} (kept: ${history.versions.map((v) => v.version).join(', ') || 'none'})`, {
+      name: secretName, group: '', kind: 'secrets',
+    });
+  }
+  return found;
+}
+
+function sameData(a: Record<string, string>, b: Record<string, string>): boolean {
+  const ak = Object.keys(a).sort();
+  const bk = Object.keys(b).sort();
+  return ak.length === bk.length && ak.every((k, i) => k === bk[i] && a[k] === b[k]);
+}
