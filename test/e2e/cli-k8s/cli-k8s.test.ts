@@ -8,9 +8,9 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { isK8sApiError, K8sClient } from '../../../src/client/index.ts';
 import { issueClient, loadCa } from '../../../src/pki/index.ts';
 import { Cluster, repoRoot } from '../../support/cluster/index.ts';
+import { waitBootstrapped } from './support.ts';
 
 const kubectlPath = ['/usr/bin/kubectl', '/usr/local/bin/kubectl'].find((p) => existsSync(p));
 let cluster: Cluster;
@@ -52,21 +52,7 @@ before(async () => {
   const ca = await loadCa(cluster.certs.dir);
   await issueClient(ca, { user: 'carol', groups: ['readers'] });
   await issueClient(ca, { user: 'dave' });
-  // The first-start bootstrap (namespaces, default policies) runs once there is a leader: wait for it.
-  const client = new K8sClient({ endpoints: [cluster.clientUrl(0)], tls: cluster.clientTls() });
-  try {
-    for (;;) {
-      try {
-        await client.get('clusterrolebindings', 'cluster-admin');
-        await client.get('namespaces', 'default');
-        break;
-      } catch (error) {
-        if (!isK8sApiError(error) || error.reason !== 'NotFound') throw error;
-      }
-    }
-  } finally {
-    client.close();
-  }
+  await waitBootstrapped(cluster);
 });
 
 after(async () => {

@@ -3,8 +3,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { isK8sApiError, K8sClient } from '../../../src/client/index.ts';
 import { Cluster, repoRoot } from '../../support/cluster/index.ts';
+import { waitBootstrapped } from './support.ts';
 
 let cluster: Cluster;
 
@@ -26,20 +26,7 @@ function ok(run: Run): string {
 
 before(async () => {
   cluster = await Cluster.start({ size: 1, backend: 'coffer' });
-  const client = new K8sClient({ endpoints: [cluster.clientUrl(0)], tls: cluster.clientTls() });
-  try {
-    // The first-start bootstrap creates the default namespace once there is a leader: wait for it.
-    for (;;) {
-      try {
-        await client.get('namespaces', 'default');
-        break;
-      } catch (error) {
-        if (!isK8sApiError(error) || error.reason !== 'NotFound') throw error;
-      }
-    }
-  } finally {
-    client.close();
-  }
+  await waitBootstrapped(cluster);
 });
 
 after(async () => {
