@@ -20,7 +20,7 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** Keys below this prefix are Coffer's own; the client APIs refuse them. */
-export const reservedKeyPrefix = encoder.encode('\0coffer/');
+const reservedKeyPrefix = encoder.encode('\0coffer/');
 const memberPrefix = encoder.encode('\0coffer/members/');
 export const memberRange = { key: memberPrefix, end: prefixEnd(memberPrefix) };
 
@@ -34,11 +34,6 @@ export function encodeMemberInfo(info: MemberInfo): Uint8Array {
 
 export function decodeMemberInfo(value: Uint8Array): MemberInfo {
   return JSON.parse(decoder.decode(value)) as MemberInfo;
-}
-
-/** The next id to hand out: one past every id ever used, removed members included. */
-export function nextMemberId(members: readonly MemberInfo[]): number {
-  return members.reduce((max, m) => Math.max(max, m.id), 0) + 1;
 }
 
 export function isReservedKey(key: Uint8Array): boolean {

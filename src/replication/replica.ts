@@ -323,10 +323,6 @@ export class Replica {
     return this.stopped === undefined;
   }
 
-  leaderMember(): MemberInfo | undefined {
-    return this.members.get(this.soft.leader);
-  }
-
   /** Stops ticking, lets the Ready being handled finish, fails waiters, closes the WAL and store. */
   async close(): Promise<void> {
     if (this.stopped === undefined) this.stopped = new ReplicationError('E_STOPPED', 'the member is shutting down');
