@@ -4,6 +4,6 @@
  */
 export * from './limits.ts';
 export {
-  parseInitialCluster, parseServerConfig, ServerConfigError,
+  parseInitialCluster, parseServerConfig, parseUnsealSource, ServerConfigError,
   type InitialMember, type RawServerConfig, type ServerConfig, type UnsealSource,
 } from './server-config.ts';

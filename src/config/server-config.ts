@@ -76,15 +76,6 @@ export function parseServerConfig(raw: RawServerConfig, env: Readonly<Record<str
   if (!initialCluster.some((m) => m.name === name)) {
     throw new ServerConfigError('initialCluster', `does not name this member (${name})`);
   }
-  const unsealSources = [
-    raw.unsealKeyFile !== undefined ? { kind: 'keyFile', path: raw.unsealKeyFile } as const : undefined,
-    raw.passphraseFile !== undefined ? { kind: 'passphraseFile', path: raw.passphraseFile } as const : undefined,
-    raw.kmsSocket !== undefined ? { kind: 'kms', socket: raw.kmsSocket } as const : undefined,
-    env.COFFER_UNSEAL_PASSPHRASE ? { kind: 'passphraseEnv' } as const : undefined,
-  ].filter((s) => s !== undefined);
-  if (unsealSources.length !== 1) {
-    throw new ServerConfigError('unseal', 'give exactly one of --unseal-key-file, --passphrase-file, --kms-socket or COFFER_UNSEAL_PASSPHRASE');
-  }
   const logLevel = raw.logLevel ?? 'info';
   if (!(logLevels as readonly string[]).includes(logLevel)) throw new ServerConfigError('logLevel', `${JSON.stringify(logLevel)} is not one of ${logLevels.join(', ')}`);
   const tickMs = raw.tickMs === undefined ? 100 : Number(raw.tickMs);
@@ -102,7 +93,7 @@ export function parseServerConfig(raw: RawServerConfig, env: Readonly<Record<str
     cert: required('cert'),
     key: required('key'),
     cacert: required('cacert'),
-    unseal: unsealSources[0]!,
+    unseal: parseUnsealSource(raw, env),
     logLevel: logLevel as ServerConfig['logLevel'],
     tickMs,
   };
@@ -115,6 +106,24 @@ export function parseServerConfig(raw: RawServerConfig, env: Readonly<Record<str
     config.clusterId = required('clusterId');
   }
   return config;
+}
+
+/** Exactly one unseal source from flags (or the YAML keys) and the environment; shared by every command that unseals. */
+export function parseUnsealSource(
+  flags: { unsealKeyFile?: string; passphraseFile?: string; kmsSocket?: string },
+  env: Readonly<Record<string, string | undefined>>,
+): UnsealSource {
+  const sources = [
+    flags.unsealKeyFile !== undefined ? { kind: 'keyFile', path: flags.unsealKeyFile } as const : undefined,
+    flags.passphraseFile !== undefined ? { kind: 'passphraseFile', path: flags.passphraseFile } as const : undefined,
+    flags.kmsSocket !== undefined ? { kind: 'kms', socket: flags.kmsSocket } as const : undefined,
+    env.COFFER_UNSEAL_PASSPHRASE ? { kind: 'passphraseEnv' } as const : undefined,
+  ].filter((s) => s !== undefined);
+  const [source] = sources;
+  if (sources.length !== 1 || source === undefined) {
+    throw new ServerConfigError('unseal', 'give exactly one of --unseal-key-file, --passphrase-file, --kms-socket or COFFER_UNSEAL_PASSPHRASE');
+  }
+  return source;
 }
 
 function httpsUrl(key: string, value: string): URL {

@@ -14,7 +14,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { auditDirOf, auditKeyFileName, openAuditKeyPair, type VerifyAuditResult, verifyAuditLog, wipeAuditKeyPair } from '../audit/index.ts';
-import { ServerConfigError, type UnsealSource } from '../config/index.ts';
+import { parseUnsealSource, type UnsealSource } from '../config/index.ts';
 import { MvccStore } from '../storage/mvcc/index.ts';
 import { auditKeyStoreId, readReplicatedCheckpoints } from './member-audit.ts';
 import { unseal } from './unseal.ts';
@@ -105,20 +105,10 @@ export function auditVerifyCommand(): Command {
     .option('--kms-socket <path>', 'unseal through a KMS plugin')
     .action(async (flags: { dataDir: string; name?: string; unsealKeyFile?: string; passphraseFile?: string; kmsSocket?: string }) => {
       const { member, result, replicatedCheckpoints } = await verifyDataDirAuditLog({
-        dataDir: flags.dataDir, ...(flags.name !== undefined ? { name: flags.name } : {}), unseal: unsealSourceOf(flags, process.env),
+        dataDir: flags.dataDir, ...(flags.name !== undefined ? { name: flags.name } : {}), unseal: parseUnsealSource(flags, process.env),
       }, process.env);
       process.stdout.write(`${describeVerifyResult(member, result)} [${replicatedCheckpoints} replicated checkpoint(s) checked]\n`);
       if (!result.ok) process.exitCode = 1;
     });
 }
 
-function unsealSourceOf(flags: { unsealKeyFile?: string; passphraseFile?: string; kmsSocket?: string }, env: Readonly<Record<string, string | undefined>>): UnsealSource {
-  const sources = [
-    flags.unsealKeyFile !== undefined ? { kind: 'keyFile', path: flags.unsealKeyFile } as const : undefined,
-    flags.passphraseFile !== undefined ? { kind: 'passphraseFile', path: flags.passphraseFile } as const : undefined,
-    flags.kmsSocket !== undefined ? { kind: 'kms', socket: flags.kmsSocket } as const : undefined,
-    env.COFFER_UNSEAL_PASSPHRASE ? { kind: 'passphraseEnv' } as const : undefined,
-  ].filter((s) => s !== undefined);
-  if (sources.length !== 1) throw new ServerConfigError('unseal', 'give exactly one of --unseal-key-file, --passphrase-file, --kms-socket or COFFER_UNSEAL_PASSPHRASE');
-  return sources[0]!;
-}

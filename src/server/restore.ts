@@ -26,7 +26,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Command } from 'commander';
-import { parseInitialCluster, ServerConfigError, type UnsealSource } from '../config/index.ts';
+import { parseInitialCluster, parseUnsealSource, ServerConfigError, type UnsealSource } from '../config/index.ts';
 import { isReservedKey } from '../replication/index.ts';
 import { openBackup, readBackupPassphrase } from '../storage/backup/index.ts';
 import { MvccStore, type SnapshotRecord } from '../storage/mvcc/index.ts';
@@ -160,7 +160,7 @@ export function restoreCommand(): Command {
       const summary = await restoreBackup({
         file, dataDir: flags.dataDir, name: flags.name, initialCluster: flags.initialCluster, initialClusterToken: flags.initialClusterToken,
         ...(flags.backupPassphraseFile === undefined ? {} : { backupPassphraseFile: flags.backupPassphraseFile }),
-        unseal: unsealSource(flags, process.env),
+        unseal: parseUnsealSource(flags, process.env),
       }, process.env);
       process.stdout.write(`coffer: restored member ${flags.name} (id ${summary.memberId}) of new cluster ${summary.clusterId} `
         + `(from cluster ${summary.sourceClusterId}) into ${summary.dataDir}: revision ${summary.revision}, ${summary.records} records, `
@@ -168,16 +168,3 @@ export function restoreCommand(): Command {
     });
 }
 
-/** Exactly one unseal source, as `coffer server` requires. */
-function unsealSource(flags: { unsealKeyFile?: string; passphraseFile?: string; kmsSocket?: string }, env: Readonly<Record<string, string | undefined>>): UnsealSource {
-  const sources = [
-    flags.unsealKeyFile !== undefined ? { kind: 'keyFile', path: flags.unsealKeyFile } as const : undefined,
-    flags.passphraseFile !== undefined ? { kind: 'passphraseFile', path: flags.passphraseFile } as const : undefined,
-    flags.kmsSocket !== undefined ? { kind: 'kms', socket: flags.kmsSocket } as const : undefined,
-    env.COFFER_UNSEAL_PASSPHRASE ? { kind: 'passphraseEnv' } as const : undefined,
-  ].filter((s) => s !== undefined);
-  if (sources.length !== 1) {
-    throw new ServerConfigError('unseal', 'give exactly one of --unseal-key-file, --passphrase-file, --kms-socket or COFFER_UNSEAL_PASSPHRASE');
-  }
-  return sources[0]!;
-}
