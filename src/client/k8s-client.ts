@@ -20,7 +20,7 @@ import { assert } from '../base/index.ts';
 import {
   clientConnectTimeoutMsDefault, clientRequestTimeoutMsDefault, clientResponseBytesMax, k8sListPageItems, k8sListPagesMax, k8sWatchLineBytesMax,
 } from '../config/index.ts';
-import { SendTracker } from './send-tracker.ts';
+import { httpsEndpoints, SendTracker } from './send-tracker.ts';
 import { ClientError } from './errors.ts';
 
 export type K8sResource = 'namespaces' | 'secrets' | 'configmaps' | 'roles' | 'clusterroles' | 'rolebindings' | 'clusterrolebindings';
@@ -186,11 +186,7 @@ export class K8sClient {
   private preferred = 0;
 
   constructor(options: K8sClientOptions) {
-    assert(options.endpoints.length > 0, 'at least one endpoint is required');
-    for (const endpoint of options.endpoints) {
-      if (new URL(endpoint).protocol !== 'https:') throw new TypeError(`endpoint ${endpoint} must be an https:// URL`);
-    }
-    this.endpoints = options.endpoints.map((e) => e.replace(/\/+$/, ''));
+    this.endpoints = httpsEndpoints(options.endpoints);
     this.requestTimeoutMs = options.requestTimeoutMs ?? clientRequestTimeoutMsDefault;
     this.connectTimeoutMs = options.connectTimeoutMs ?? clientConnectTimeoutMsDefault;
     this.agent = new https.Agent({ keepAlive: true, ...options.tls });

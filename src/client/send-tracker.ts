@@ -1,5 +1,5 @@
 /**
- * Whether a request has certainly left: once its TLS connection is up (a new socket finished its
+ * How the clients talk to endpoints. Whether a request has certainly left: once its TLS connection is up (a new socket finished its
  * handshake, or a keep-alive socket was reused) the server may have it, so a failure after that is
  * "outcome unknown"; before it, the request was never sent and may go to another endpoint. One place
  * for the rule that the KV transport and the Kubernetes client both follow.
@@ -52,4 +52,13 @@ export class SendTracker {
     this.isSent = true;
     this.stop();
   }
+}
+
+/** Checks that every endpoint is an https:// URL and drops trailing slashes, so paths join cleanly. */
+export function httpsEndpoints(endpoints: readonly string[]): string[] {
+  if (endpoints.length === 0) throw new TypeError('at least one endpoint is required');
+  for (const endpoint of endpoints) {
+    if (new URL(endpoint).protocol !== 'https:') throw new TypeError(`endpoint ${endpoint} must be an https:// URL`);
+  }
+  return endpoints.map((e) => e.replace(/\/+$/, ''));
 }

@@ -16,7 +16,7 @@ import {
   clientConnectTimeoutMsDefault, clientRequestTimeoutMsDefault, clientResponseBytesMax, clientSocketsPerEndpointMax,
 } from '../config/index.ts';
 import { ClientError } from './errors.ts';
-import { SendTracker } from './send-tracker.ts';
+import { httpsEndpoints, SendTracker } from './send-tracker.ts';
 
 export interface TransportOptions {
   /** Base URLs, `https://host:port`; tried in order starting from the last one that answered. */
@@ -43,12 +43,7 @@ export class HttpsTransport {
   private preferred = 0;
 
   constructor(options: TransportOptions) {
-    assert(options.endpoints.length > 0, 'at least one endpoint is required');
-    for (const endpoint of options.endpoints) {
-      const url = new URL(endpoint);
-      if (url.protocol !== 'https:') throw new TypeError(`endpoint ${endpoint} must be an https:// URL`);
-    }
-    this.endpoints = options.endpoints.map((e) => e.replace(/\/+$/, ''));
+    this.endpoints = httpsEndpoints(options.endpoints);
     this.requestTimeoutMs = options.requestTimeoutMs ?? clientRequestTimeoutMsDefault;
     this.connectTimeoutMs = options.connectTimeoutMs ?? clientConnectTimeoutMsDefault;
     this.agent = new https.Agent({
