@@ -19,7 +19,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { continueTokenBytesMax, listPageItemsMax, listScanStepKeys, updateRetriesMax, valueBytesMax } from '../config/index.ts';
-import { isMvccError, prefixEnd, type KeyValue, type TxnRequest, type TxnResponse } from '../storage/mvcc/index.ts';
+import { type Compare, isMvccError, prefixEnd, type KeyValue, type TxnRequest, type TxnResponse } from '../storage/mvcc/index.ts';
 import { invalidError, RegistryError, type StatusCause } from './errors.ts';
 import { objectKey, listPrefix, textKey } from './keys.ts';
 import type { RegistryKv } from './kv.ts';
@@ -207,12 +207,8 @@ export class Registry {
     checkPathName(type, namespace, name);
     if (type === namespaces) return this.deleteNamespace(name, options);
     const key = objectKey(type, namespace, name);
-    const rv = options.resourceVersion === undefined || options.resourceVersion === '' ? undefined : parseRevision(options.resourceVersion);
     const result = await this.txn({
-      compare: [
-        { key, target: 'version', result: 'greater', value: 0 },
-        ...(rv !== undefined ? [{ key, target: 'modRevision' as const, result: 'equal' as const, value: rv }] : []),
-      ],
+      compare: existsAtVersion(key, options.resourceVersion),
       success: [
         // The Secret's versions go with it; the object's own delete stays last (deleted() reads it).
         ...(type === secrets ? [{ type: 'deleteRange' as const, key: versionsKey(namespace!, name) }] : []),
@@ -228,12 +224,8 @@ export class Registry {
       throw new RegistryError('Forbidden', `namespaces ${JSON.stringify(name)} is forbidden: this namespace may not be deleted`, details(namespaces, name));
     }
     const key = objectKey(namespaces, undefined, name);
-    const rv = options.resourceVersion === undefined || options.resourceVersion === '' ? undefined : parseRevision(options.resourceVersion);
     const result = await this.txn({
-      compare: [
-        { key, target: 'version', result: 'greater', value: 0 },
-        ...(rv !== undefined ? [{ key, target: 'modRevision' as const, result: 'equal' as const, value: rv }] : []),
-      ],
+      compare: existsAtVersion(key, options.resourceVersion),
       // Everything in the namespace, then the namespace: one revision, so no reader sees half of it.
       success: [
         ...namespacedResourceTypes.map((t) => {
@@ -435,3 +427,12 @@ function expiredContinue(): RegistryError {
 }
 
 export { textKey };
+
+/** The object exists, and (when the caller gave one) is still at that resourceVersion: a delete's precondition. */
+function existsAtVersion(key: Uint8Array, resourceVersion: string | undefined): Compare[] {
+  const rv = resourceVersion === undefined || resourceVersion === '' ? undefined : parseRevision(resourceVersion);
+  return [
+    { key, target: 'version', result: 'greater', value: 0 },
+    ...(rv !== undefined ? [{ key, target: 'modRevision' as const, result: 'equal' as const, value: rv }] : []),
+  ];
+}
