@@ -1,32 +1,34 @@
 /**
- * The audit step of every client request: exactly one audit event per request, allowed or denied,
- * written durably before anything the request asks for can change — fail closed.
+ * The audit step of every client request: one audit event per request (one auditID), allowed or
+ * denied, written durably before anything the request asks for can change — fail closed.
  *
  * When the event is written (the choice, and why):
  * - An allowed request that may change state (every resource verb but get/list, every /v3 call but the
- *   read-only ones) or that streams (watches, whose response cannot be held back) is recorded in a
- *   preHandler hook, after the body is parsed and before the handler runs: stage `RequestReceived`,
- *   with the decision and, as the policy's level says, the request body. If the record is refused the
- *   handler never runs and the answer is 503. Such an event has no response code: it cannot know it,
- *   and writing a second event after the handler would either break "one event per request" or, if
- *   that second write failed, report a change the client was told failed.
+ *   read-only ones) or that streams (watches, whose response cannot be held back) is recorded in two
+ *   stages, as the Kubernetes API server records them: stage `RequestReceived` in a preHandler hook,
+ *   after the body is parsed and before the handler runs, with the decision and, as the policy's level
+ *   says, the request body — if that record is refused the handler never runs and the answer is 503;
+ *   then stage `ResponseComplete` under the same auditID when the response is ready (onSend), with the
+ *   response code. The change has happened by then, so a refused completion record does not turn the
+ *   answer into an error (that would tell the client a change failed that did not): the answer stands,
+ *   the refusal is logged and the log reports itself broken (problems, metric). A watch has no
+ *   completion record (its stream is hijacked and has no single response code).
  * - Every other request (reads, discovery, denied or unauthenticated requests, bad bodies, unknown
- *   paths) changes nothing, so it is recorded when its response is ready and before any byte of it is
- *   sent (onSend): stage `ResponseComplete`, with the response code. If the record is refused, the
+ *   paths) changes nothing, so it is recorded once when its response is ready and before any byte of it
+ *   is sent (onSend): stage `ResponseComplete`, with the response code. If the record is refused, the
  *   prepared response is dropped and the answer is 503 instead.
+ * Queries show one event per auditID (the latest stage: src/audit/query.ts); the file keeps each stage.
  *
- * Coffer fixes the stage of each request, so a policy's omitStages cannot drop a request's only event:
+ * Coffer fixes the stages of each request, so a policy's omitStages cannot drop a request's records:
  * `withOneEventPerRequest` clears them (levels, including None, still apply).
  *
- * Bodies of /v3 calls are never handed to the audit core (a KV value may be a secret and only Secret
- * bodies are digested).
+ * Bodies are handed to the audit core only for resource requests outside /v3, and never for a route
+ * that declares `config: { auditOmitBody: true }` (bodies carrying key material): a KV value may be a
+ * secret, and only Secret bodies are digested.
  *
- * A handler that hijacks its reply (streams) skips onSend, so it must be one recorded before the
- * handler: watches (verb watch) and POST /v3/watch are.
- *
- * Invariants: a request reaches its handler only after its event is durable or the policy says None;
- * a request's event is recorded at most once (the `recorded` mark); no secret value is put into an
- * event here — bodies go to the audit core, which digests Secret values.
+ * Invariants: a request reaches its handler only after its first record is durable or the policy says
+ * None; each stage of a request is recorded at most once (the `state` mark); no secret value is put
+ * into an event here — bodies go to the audit core, which digests Secret values.
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -70,7 +72,8 @@ interface Pending {
   info: RequestInfo;
   decision: 'allow' | 'forbid';
   reason: string;
-  recorded: boolean;
+  /** 'received': the RequestReceived record is durable; 'done': nothing more is recorded for the request. */
+  state: 'none' | 'received' | 'done';
 }
 
 /** Per request, set by the identification/authorization hook; a WeakMap so nothing outlives the request. */
@@ -83,7 +86,7 @@ export const anonymousUser: AuditUser = { username: 'system:anonymous', groups: 
 export function noteDecision(request: FastifyRequest, user: AuditUser, info: RequestInfo, allowed: boolean, reason: string): void {
   pending.set(request, {
     auditID: randomUUID(), receivedAt: new Date(), user: { username: user.username, groups: [...user.groups] }, info,
-    decision: allowed ? 'allow' : 'forbid', reason, recorded: false,
+    decision: allowed ? 'allow' : 'forbid', reason, state: 'none',
   });
 }
 
@@ -106,16 +109,22 @@ export function withOneEventPerRequest(policy: AuditPolicy): AuditPolicy {
   return { omitStages: [], rules: policy.rules.map((rule) => ({ ...rule, omitStages: [] })) };
 }
 
+/** Route option: this route's request bodies never reach the audit log (they carry key material). */
+export interface AuditRouteConfig {
+  auditOmitBody?: boolean;
+}
+
 export function registerAuditPlugin(app: FastifyInstance, audit: ApiAudit): void {
   app.addHook('preHandler', async (request, reply) => {
     const p = pending.get(request);
     // As the Kubernetes API server does: the response names its audit event.
     if (p !== undefined) void reply.header(auditIdHeader, p.auditID);
-    if (p === undefined || p.recorded || p.decision !== 'allow' || !recordedBeforeHandler(p.info)) return undefined;
-    p.recorded = true;
+    if (p === undefined || p.state !== 'none' || p.decision !== 'allow' || !recordedBeforeHandler(p.info)) return undefined;
     try {
       await audit.record(inputOf(request, p, 'RequestReceived', undefined));
+      p.state = 'received';
     } catch {
+      p.state = 'done';
       await sendUnavailable(request, reply);
       return reply;
     }
@@ -125,12 +134,19 @@ export function registerAuditPlugin(app: FastifyInstance, audit: ApiAudit): void
   app.addHook('onSend', async (request, reply, payload) => {
     const p = pending.get(request);
     if (p !== undefined) void reply.header(auditIdHeader, p.auditID);
-    if (p === undefined || p.recorded) return payload;
-    p.recorded = true;
+    if (p === undefined || p.state === 'done') return payload;
+    const completes = p.state === 'received';
+    p.state = 'done';
     try {
       await audit.record(inputOf(request, p, 'ResponseComplete', reply.statusCode));
       return payload;
-    } catch {
+    } catch (error) {
+      if (completes) {
+        // The handler ran: its answer is the truth about the store. The request's RequestReceived
+        // record stands; the log itself reports the refusal.
+        request.log.error({ auditID: p.auditID, err: error }, 'audit completion record refused');
+        return payload;
+      }
       // Nothing was sent yet: the prepared answer is replaced by the refusal.
       const isKv = request.url.startsWith('/v3/');
       void reply.code(503).header('content-type', 'application/json; charset=utf-8');
@@ -166,9 +182,11 @@ function inputOf(request: FastifyRequest, p: Pending, stage: AuditStage, code: n
   if (ref !== undefined) input.objectRef = ref;
   if (code !== undefined) input.responseStatus = { code };
   // The body as parsed; the audit core keeps it only at levels Request/RequestResponse, Secret values
-  // digested. Never a /v3 body: a KV value may be anything, and only Secret bodies are digested.
-  const isKv = request.url.startsWith('/v3/');
-  if (!isKv && request.body !== undefined && request.body !== null && p.decision === 'allow') input.requestObject = request.body;
+  // digested. Only resource bodies: never a /v3 body (a KV value may be anything, and only Secret
+  // bodies are digested), nor one of a route that carries key material.
+  const omit = (request.routeOptions.config as AuditRouteConfig | undefined)?.auditOmitBody === true;
+  const hasBody = request.body !== undefined && request.body !== null;
+  if (p.info.isResource && !omit && hasBody && p.decision === 'allow') input.requestObject = request.body;
   return input;
 }
 

@@ -3,6 +3,11 @@
  * so `limit` keeps the most recent matches, as an auditor looking at "what happened lately" wants; the
  * API merges members' results by stageTimestamp. Only event records are returned, without the chain
  * fields; lines that do not parse (a torn tail, a damaged file) are skipped — query is not verify.
+ *
+ * One event per request: a request recorded in two stages (RequestReceived before its handler,
+ * ResponseComplete with the response code after) has two records under one auditID; the query shows
+ * the latest stage only, which the newest-first scan meets first. Both records carry the same
+ * filtered fields, so filtering either gives the same answer.
  */
 import { auditQueryLimitDefault, auditQueryLimitMax } from '../config/index.ts';
 import { AuditQueryError } from './errors.ts';
@@ -75,12 +80,14 @@ export function matchesAuditQuery(event: AuditEvent, query: CompiledQuery): bool
 export async function queryAuditLog(dir: string, query: AuditQuery = {}): Promise<AuditEvent[]> {
   const compiled = compileAuditQuery(query);
   const out: AuditEvent[] = [];
+  const shown = new Set<string>();
   const files = await listAuditFiles(dir);
   for (let i = files.length - 1; i >= 0; i--) {
     const { lines } = await readLines(files[i]!.path);
     for (let j = lines.length - 1; j >= 0; j--) {
       const event = eventOf(lines[j]!);
-      if (event === undefined || !matchesAuditQuery(event, compiled)) continue;
+      if (event === undefined || shown.has(event.auditID) || !matchesAuditQuery(event, compiled)) continue;
+      shown.add(event.auditID);
       out.push(event);
       if (out.length >= compiled.limit) return out;
     }

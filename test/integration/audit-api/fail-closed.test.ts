@@ -48,3 +48,26 @@ test('with the audit directory replaced by a file, writes, reads and denials ans
   // Probes the policy leaves out do not depend on the audit log.
   assert.equal((await m1.app.inject({ method: 'GET', url: '/livez', headers: admin })).statusCode, 200);
 });
+
+test('a write whose completion record is refused keeps its true answer; its RequestReceived record stands', async (t) => {
+  let refuseCompletions = false;
+  const audited = await startAudited(1, {}, (audit) => ({
+    ...audit,
+    record: (input) => refuseCompletions && input.stage === 'ResponseComplete'
+      ? Promise.reject(new Error('disk full')) : audit.record(input),
+  }));
+  t.after(() => audited.close());
+  const m1 = audited.members[0]!;
+  const json = { ...admin, 'content-type': 'application/json' };
+  refuseCompletions = true;
+  const created = await m1.app.inject({ method: 'POST', url: '/api/v1/namespaces/default/configmaps', headers: json, payload: JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'made' }, data: { a: '1' } }) });
+  // The change was made before the completion record was refused: a 503 would tell the client otherwise.
+  assert.equal(created.statusCode, 201, created.body);
+  const read = await m1.backend.range(new TextEncoder().encode('/registry/configmaps/default/made'), undefined, { linearizable: true });
+  assert.equal(read.count, 1, 'the write happened');
+  const events = (await m1.events()).filter((e) => e.auditID === created.headers['audit-id']);
+  assert.deepEqual(events.map((e) => [e.stage, e.verb, e.objectRef?.name]), [['RequestReceived', 'create', 'made']]);
+  // A read has only its completion record: refused, so its answer is the refusal (fail closed).
+  const get = await m1.app.inject({ method: 'GET', url: '/api/v1/namespaces/default/configmaps/made', headers: admin });
+  assert.equal(get.statusCode, 503);
+});

@@ -41,7 +41,10 @@ export interface AuditedCluster {
 }
 
 
-export async function startAudited(size = 1, logOptions: MemberAuditOptions['logOptions'] = {}): Promise<AuditedCluster> {
+/** `wrap` is a seam for tests of the API's side: it may refuse records the real log would take. */
+export async function startAudited(
+  size = 1, logOptions: MemberAuditOptions['logOptions'] = {}, wrap: (audit: ApiAudit) => ApiAudit = (audit) => audit,
+): Promise<AuditedCluster> {
   const cluster = await InProcessCluster.start(size);
   await cluster.leader();
   const policy = withOneEventPerRequest(await loadAuditPolicy(join(policiesDir, 'audit.yaml')));
@@ -80,7 +83,7 @@ export async function startAudited(size = 1, logOptions: MemberAuditOptions['log
           return response.json();
         },
       };
-      const app = buildClientApi({ backend, audit: viaInject, identify: identifyByHeaders });
+      const app = buildClientApi({ backend, audit: wrap(viaInject), identify: identifyByHeaders });
       await app.ready();
       audit.start();
       await audit.opened();

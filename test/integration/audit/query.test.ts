@@ -74,3 +74,30 @@ test('a directory with no audit files answers with no events', async (t) => {
   const dir = await tempDir(t);
   assert.deepEqual(await queryAuditLog(dir), []);
 });
+
+test('a request recorded in two stages is one event: the completion, with its response code', async (t) => {
+  const dir = await tempDir(t);
+  const { log } = await openLog(t, dir, { policy: all, checkpointEveryRecords: 2, fileBytesTarget: 1024 });
+  const base = { user: { username: 'alice', groups: ['dev'] }, verb: 'update', decision: 'allow' as const, decisionReason: 'test',
+    requestURI: '/api/v1/namespaces/default/secrets/db', objectRef: { resource: 'secrets', namespace: 'default', name: 'db', apiVersion: 'v1' } };
+  // A RequestReceived record cannot know the response code.
+  const received = (auditID: string, minute: number) => {
+    const { responseStatus: _none, ...rest } = input({ ...base, auditID, stage: 'RequestReceived', requestReceivedTimestamp: at(minute), stageTimestamp: at(minute) });
+    return rest;
+  };
+  // w1 and w2 interleave, as concurrent writes do; r is a read with its one record; w3 never completed.
+  await log.record(received('w1', 1));
+  await log.record(received('w2', 2));
+  await log.record(input({ ...base, auditID: 'w1', stage: 'ResponseComplete', responseStatus: { code: 200 }, requestReceivedTimestamp: at(1), stageTimestamp: at(3) }));
+  await log.record(input({ ...base, auditID: 'r', verb: 'get', stage: 'ResponseComplete', responseStatus: { code: 200 }, requestReceivedTimestamp: at(4), stageTimestamp: at(4) }));
+  await log.record(input({ ...base, auditID: 'w2', stage: 'ResponseComplete', responseStatus: { code: 409 }, requestReceivedTimestamp: at(2), stageTimestamp: at(5) }));
+  await log.record(received('w3', 6));
+  await log.close();
+
+  const events = await queryAuditLog(dir);
+  assert.deepEqual(events.map((e) => [e.auditID, e.stage, e.responseStatus?.code]), [
+    ['w3', 'RequestReceived', undefined], ['w2', 'ResponseComplete', 409], ['r', 'ResponseComplete', 200], ['w1', 'ResponseComplete', 200],
+  ]);
+  assert.deepEqual(await ids(dir, { verb: 'update' }), ['w3', 'w2', 'w1']);
+  assert.deepEqual(await ids(dir, { limit: 2 }), ['w3', 'w2'], 'the limit counts requests, not records');
+});
