@@ -18,10 +18,11 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { type Clock, type TimerHandle, assert, realClock } from '../base/index.ts';
 import {
-  auditCheckpointEveryEvents, auditCheckpointIntervalMs, auditFileBytesTarget, auditFilesRetainedMax, auditRecordBytesMax,
+  auditCheckpointEveryEvents, auditCheckpointIntervalMs, auditFileBytesTarget, auditFilesRetainedMax, auditFsyncBatchRecordsMax,
+  auditRecordBytesMax,
 } from '../config/index.ts';
 import { sodiumReady } from '../crypto/index.ts';
-import { Appender, type OpenAppendFile, openRealAppendFile } from './appender.ts';
+import { GroupAppender, type OpenAppendFile } from '../durable/index.ts';
 import { ChainVerifier } from './chain-verifier.ts';
 import {
   type ChainBreak, type ChainRecord, chainApiVersion, chainRecord, checkpointSignatureValid, genesisHash, type RecordBody, type RestartBody,
@@ -111,7 +112,7 @@ export class AuditLog {
   private retention: Promise<void> = Promise.resolve();
   private retentionError: string | undefined;
   private checkpointCallbackError: string | undefined;
-  private readonly appender: Appender;
+  private readonly appender: GroupAppender;
   private readonly clock: Clock;
   private readonly checkpointEveryRecords: number;
   private readonly checkpointIntervalMs: number;
@@ -137,7 +138,19 @@ export class AuditLog {
     this.filesRetainedMax = options.filesRetainedMax ?? auditFilesRetainedMax;
     assert(this.checkpointEveryRecords >= 1 && this.checkpointIntervalMs > 0, 'checkpoint cadence must be positive');
     assert(this.filesRetainedMax >= 1 && this.fileBytesTarget >= 1, 'file size target and retention must be positive');
-    this.appender = new Appender(opened.seq, options.openFile ?? openRealAppendFile);
+    this.appender = new GroupAppender({
+      startSeq: opened.seq,
+      batchRecordsMax: auditFsyncBatchRecordsMax,
+      failure: (cause) => {
+        const code = (cause as NodeJS.ErrnoException).code;
+        return new AuditUnavailableError(
+          `audit record could not be made durable${code ? ` (${code})` : ''}; requests fail until the audit log is reopened: ${cause.message}`,
+          { cause },
+        );
+      },
+      closed: () => new AuditUnavailableError('the audit log is closed'),
+      ...(options.openFile !== undefined ? { openFile: options.openFile } : {}),
+    });
   }
 
   /** Opens (or creates) the log in options.dir; rejects with AuditUnavailableError if the directory is unusable. */
@@ -219,7 +232,7 @@ export class AuditLog {
       replicatedCheckpointsRejected: this.opened.rejected,
       retentionError: this.retentionError,
       checkpointCallbackError: this.checkpointCallbackError,
-      fsyncs: this.appender.fsyncs,
+      fsyncs: this.appender.stats().fsyncs,
     };
   }
 

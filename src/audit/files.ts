@@ -54,12 +54,3 @@ export async function readLines(file: string): Promise<FileLines> {
   const lines = text.length === 0 ? [] : text.slice(0, -1).split('\n');
   return { lines, partialBytes: bytes.length - end, completeBytes: end };
 }
-
-export async function fsyncDir(dir: string): Promise<void> {
-  const handle = await fs.open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}

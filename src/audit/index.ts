@@ -31,5 +31,4 @@ export {
   auditKeyFileName,
 } from './keys.ts';
 export { auditDirOf, auditFileName } from './files.ts';
-export type { AppendHandle, OpenAppendFile } from './appender.ts';
 export { AuditError, AuditUnavailableError, AuditPolicyError, AuditKeyError, AuditQueryError, type AuditErrorCode } from './errors.ts';

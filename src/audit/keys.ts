@@ -13,7 +13,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { type Sealer, RecordKind, sodiumReady, wipe, equalConstantTime } from '../crypto/index.ts';
 import { AuditKeyError } from './errors.ts';
-import { fsyncDir } from './files.ts';
+import { fsyncDir } from '../durable/index.ts';
 
 export interface AuditKeyPair {
   publicKey: Uint8Array;

@@ -6,6 +6,7 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { fsyncDir } from '../durable/index.ts';
 
 export type AtomicWriteStep = 'temp-written' | 'temp-synced' | 'renamed' | 'dir-synced';
 
@@ -32,13 +33,4 @@ export async function writeFileAtomic(
   step('renamed');
   await fsyncDir(path.dirname(file));
   step('dir-synced');
-}
-
-export async function fsyncDir(dir: string): Promise<void> {
-  const handle = await fs.open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }

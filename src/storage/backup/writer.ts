@@ -13,6 +13,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { backupChunkBytesTarget } from '../../config/index.ts';
 import { type Argon2Params, argon2ParamsDefault, sodiumReady, wipe } from '../../crypto/index.ts';
+import { fsyncDir } from '../../durable/index.ts';
 import type { SnapshotRecord } from '../mvcc/index.ts';
 import { BackupError } from './errors.ts';
 import { type BackupHeader, backupFormatVersion, backupMagic, encodeHeader, finalFlag, kdfParamsOk, placeholderHeaderLine } from './header.ts';
@@ -150,14 +151,5 @@ async function exists(file: string): Promise<boolean> {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw error;
-  }
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const handle = await fs.open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }

@@ -50,12 +50,3 @@ export async function listDir(dir: string): Promise<DirListing> {
   listing.segments.sort((a, b) => a.seq - b.seq);
   return listing;
 }
-
-export async function fsyncDir(dir: string): Promise<void> {
-  const handle = await fs.open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}

@@ -10,7 +10,8 @@ import { RecordKind, type PagePosition, type Sealer, wipe } from '../../crypto/i
 import { walSnapshotBytesMax, walSnapshotChunkBytes } from '../../config/index.ts';
 import { RecordType, type SnapshotMarker } from './codec.ts';
 import { WalCorruptionError, WalLimitError } from './errors.ts';
-import { fsyncDir, snapshotFile } from './files.ts';
+import { fsyncDir } from '../../durable/index.ts';
+import { snapshotFile } from './files.ts';
 import { encodeFrame, scanFrames } from './frame.ts';
 
 function chunkPosition(storeId: string, index: number, term: number, chunk: number): PagePosition {

@@ -20,15 +20,17 @@ import { closeSync, openSync, readSync, promises as fs, ftruncateSync, fsyncSync
 import { crc32 } from 'node:zlib';
 import { assert } from '../../base/index.ts';
 import { pageOverheadBytes, RecordKind, type PagePosition, type Sealer, wipe } from '../../crypto/index.ts';
-import { raftEntryOverheadBytes, walEntryCacheBytesMax, walRecordBytesMax, walSegmentBytesTarget } from '../../config/index.ts';
+import {
+  raftEntryOverheadBytes, walEntryCacheBytesMax, walFsyncBatchRecordsMax, walRecordBytesMax, walSegmentBytesTarget,
+} from '../../config/index.ts';
+import { type AppendStats, fsyncDir, GroupAppender } from '../../durable/index.ts';
 import type { ConfState, Entry, HardState, Snapshot, Storage } from '../../raft/index.ts';
 import {
   decodeEntry, decodeMarker, decodeState, encodeEntry, encodeMarker, encodeState, RecordType, type SnapshotMarker, type WalState,
 } from './codec.ts';
 import { WalCompactedError, WalCorruptionError, WalLimitError, WalUnavailableError, WalUnusableError } from './errors.ts';
-import { fsyncDir, listDir, segmentFile, snapshotFile } from './files.ts';
+import { listDir, segmentFile, snapshotFile } from './files.ts';
 import { bodyHeaderBytes, encodeFrame, frameHeaderBytes, scanFrames } from './frame.ts';
-import { GroupWriter, type WriterStats } from './group-writer.ts';
 import { LogIndex } from './log-index.ts';
 import { applyEntry, applyMarker } from './replay.ts';
 import { readSnapshotFile, writeSnapshotFile } from './snapshot-file.ts';
@@ -53,7 +55,7 @@ export interface WalOptions {
   onFsync?: (seconds: number) => void;
 }
 
-export interface WalStats extends WriterStats {
+export interface WalStats extends AppendStats {
   segments: number;
   firstIndex: number;
   lastIndex: number;
@@ -99,7 +101,7 @@ export class Wal implements Storage {
     private readonly log: LogIndex,
     private readonly state: WalState,
     private marker: SnapshotMarker | undefined,
-    private readonly writer: GroupWriter,
+    private readonly writer: GroupAppender,
   ) {
     this.segmentBytesTarget = options.segmentBytesTarget ?? walSegmentBytesTarget;
     this.errors = options.raftErrors ?? {
@@ -184,8 +186,13 @@ export class Wal implements Storage {
       if (!marker || snap.index !== marker.index || snap.term !== marker.term) await fs.rm(snap.file, { force: true });
     }
 
-    const writer = new GroupWriter(0);
-    writer.onFsync = options.onFsync;
+    const writer = new GroupAppender({
+      startSeq: 0,
+      batchRecordsMax: walFsyncBatchRecordsMax,
+      failure: (cause) => new WalUnusableError(`WAL write failed; the member must restart: ${cause.message}`, { cause }),
+      closed: () => new WalUnusableError('the WAL is closed'),
+      ...(options.onFsync !== undefined ? { onFsync: options.onFsync } : {}),
+    });
     const wal = new Wal(options, log, state, marker, writer);
     wal.markerSegment = markerSegment;
     for (const s of listing.segments) wal.segments.push({ seq: s.seq, firstIndex: s.firstIndex, file: s.file });
@@ -365,7 +372,7 @@ export class Wal implements Storage {
 
   private assertUsable(): void {
     if (this.closed) throw new WalUnusableError('the WAL is closed');
-    const failure = this.writer.unusable;
+    const failure = this.writer.failed;
     if (failure) throw failure;
   }
 
@@ -382,7 +389,7 @@ export class Wal implements Storage {
     const frame = encodeFrame(type, index, sealed);
     assert(frame.length === frameBytes, `frame of ${frame.length} bytes, expected ${frameBytes}`);
     const seq = ++this.seq;
-    this.writer.enqueue({ seq, segmentFile: at.segment.file, frame });
+    this.writer.enqueue({ seq, file: at.segment.file, bytes: frame });
     this.tail.bytes += frame.length;
     this.tail.ordinal += 1;
     apply?.(seq, at);

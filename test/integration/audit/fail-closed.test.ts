@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
-import { AuditLog, type AppendHandle, AuditUnavailableError, type OpenAppendFile, verifyAuditLog } from '../../../src/audit/index.ts';
+import { AuditLog, AuditUnavailableError, verifyAuditLog } from '../../../src/audit/index.ts';
+import type { AppendHandle, OpenAppendFile } from '../../../src/durable/index.ts';
 import { defaultPolicy, hmacKey, input, memberKeys, openLog, tempDir } from '../../unit/audit/helpers.ts';
 
 const unavailable = (e: unknown) => e instanceof AuditUnavailableError && e.code === 'E_AUDIT_UNAVAILABLE';

@@ -1,0 +1,208 @@
+/**
+ * Group commit for append-only files (WAL segments, audit files). Records are queued in order, already
+ * encoded, each naming its file. One flush loop writes whatever is queued (up to `batchRecordsMax`
+ * records) and covers it with one fdatasync; records that arrive while that fdatasync is in flight wait
+ * for the next one. A waiter learns its record is durable only after the fdatasync covering it (and,
+ * for a new file, the directory fsync) returned.
+ *
+ * Invariants:
+ * - Records reach disk in queue order; `durableSeq` only grows and every record with seq <= durableSeq
+ *   is on stable storage.
+ * - After any open, write or fsync failure the appender is failed for good ("fsyncgate": the page cache
+ *   may hold data that never reached the disk, so carrying on could acknowledge lost records). Waiting
+ *   and later records are rejected with the owner's error; the owner reopens or restarts.
+ *
+ * `openFile` is the deliberate seam for failure tests: production opens real files.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fsyncDir } from './fsync-dir.ts';
+
+/** The part of a file handle the appender uses. */
+export interface AppendHandle {
+  write(buffer: Uint8Array, offset: number, length: number): Promise<{ bytesWritten: number }>;
+  datasync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Opens `file` for appending, creating it (mode 0600) if needed; `created` says whether it was new. */
+export type OpenAppendFile = (file: string) => Promise<{ handle: AppendHandle; created: boolean }>;
+
+export const openAppendFile: OpenAppendFile = async (file) => {
+  try {
+    return { handle: await fs.open(file, 'ax', 0o600), created: true };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    return { handle: await fs.open(file, 'a', 0o600), created: false };
+  }
+};
+
+export interface QueuedAppend {
+  seq: number;
+  file: string;
+  bytes: Uint8Array;
+}
+
+export interface AppendStats {
+  /** fdatasyncs issued (one per file touched by a batch). */
+  fsyncs: number;
+  recordsWritten: number;
+  bytesWritten: number;
+  largestBatchRecords: number;
+}
+
+export interface GroupAppenderOptions {
+  /** The seq of the last record already on disk. */
+  startSeq: number;
+  /** Records covered by one flush at most. */
+  batchRecordsMax: number;
+  /** The owner's error for a failed write or sync (it names the consequence for the owner's users). */
+  failure: (cause: Error) => Error;
+  /** The owner's error for records after close(). */
+  closed: () => Error;
+  openFile?: OpenAppendFile;
+  /** Told the duration of every fdatasync, in seconds (metrics). */
+  onFsync?: (seconds: number) => void;
+}
+
+interface Waiter {
+  seq: number;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+export class GroupAppender {
+  /** Highest seq handed to the OS (readable back, not necessarily durable). */
+  writtenSeq: number;
+  /** Highest seq known durable. */
+  durableSeq: number;
+  private queue: QueuedAppend[] = [];
+  private waiters: Waiter[] = [];
+  private flushing = false;
+  private failure: Error | undefined;
+  private current: { file: string; handle: AppendHandle } | undefined;
+  private readonly counters: AppendStats = { fsyncs: 0, recordsWritten: 0, bytesWritten: 0, largestBatchRecords: 0 };
+  private readonly openFile: OpenAppendFile;
+
+  constructor(private readonly options: GroupAppenderOptions) {
+    this.writtenSeq = options.startSeq;
+    this.durableSeq = options.startSeq;
+    this.openFile = options.openFile ?? openAppendFile;
+  }
+
+  /** The error every record gets since the appender failed or closed, if it did. */
+  get failed(): Error | undefined {
+    return this.failure;
+  }
+
+  stats(): AppendStats {
+    return { ...this.counters };
+  }
+
+  enqueue(record: QueuedAppend): void {
+    if (this.failure) throw this.failure;
+    this.queue.push(record);
+    this.scheduleFlush();
+  }
+
+  /** Resolves once the record with `seq` (and all before it) is durable; rejects if the appender failed. */
+  waitFor(seq: number): Promise<void> {
+    if (seq <= this.durableSeq) return Promise.resolve();
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => this.waiters.push({ seq, resolve, reject }));
+  }
+
+  /** Waits for what is queued, then closes the file; later records are refused. */
+  async close(): Promise<void> {
+    const last = this.queue.at(-1)?.seq ?? this.writtenSeq;
+    await this.waitFor(last).catch(() => {});
+    const current = this.current;
+    this.current = undefined;
+    this.failure ??= this.options.closed();
+    await current?.handle.close().catch(() => {});
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushing || this.queue.length === 0 || this.failure) return;
+    this.flushing = true;
+    // setImmediate, not a microtask: records issued in the same turn of the event loop share a flush.
+    setImmediate(() => void this.flushLoop());
+  }
+
+  private async flushLoop(): Promise<void> {
+    try {
+      while (this.queue.length > 0 && !this.failure) {
+        const batch = this.queue.splice(0, this.options.batchRecordsMax);
+        await this.writeBatch(batch);
+        this.counters.largestBatchRecords = Math.max(this.counters.largestBatchRecords, batch.length);
+        this.durableSeq = batch.at(-1)!.seq;
+        this.release();
+      }
+    } catch (error) {
+      this.fail(error as Error);
+    } finally {
+      this.flushing = false;
+      // A record queued between the loop's last check and here would otherwise wait forever.
+      this.scheduleFlush();
+    }
+  }
+
+  /** Writes a batch one file at a time; each file is fdatasync'd before the next is opened. */
+  private async writeBatch(batch: QueuedAppend[]): Promise<void> {
+    let start = 0;
+    while (start < batch.length) {
+      const file = batch[start]!.file;
+      let end = start;
+      while (end < batch.length && batch[end]!.file === file) end++;
+      const handle = await this.handleFor(file);
+      const bytes = Buffer.concat(batch.slice(start, end).map((r) => r.bytes));
+      let written = 0;
+      while (written < bytes.length) {
+        const { bytesWritten } = await handle.write(bytes, written, bytes.length - written);
+        written += bytesWritten;
+      }
+      this.writtenSeq = batch[end - 1]!.seq;
+      this.counters.recordsWritten += end - start;
+      this.counters.bytesWritten += bytes.length;
+      const syncStart = performance.now();
+      await handle.datasync();
+      this.counters.fsyncs++;
+      this.options.onFsync?.((performance.now() - syncStart) / 1000);
+      start = end;
+    }
+  }
+
+  private async handleFor(file: string): Promise<AppendHandle> {
+    if (this.current?.file === file) return this.current.handle;
+    if (this.current) {
+      const old = this.current;
+      this.current = undefined;
+      await old.handle.close(); // already fdatasync'd by writeBatch
+    }
+    const { handle, created } = await this.openFile(file);
+    this.current = { file, handle };
+    // The new name must be durable before any record in it is acknowledged.
+    if (created) await fsyncDir(path.dirname(file));
+    return handle;
+  }
+
+  private release(): void {
+    let kept = 0;
+    for (const waiter of this.waiters) {
+      if (waiter.seq <= this.durableSeq) waiter.resolve();
+      else this.waiters[kept++] = waiter;
+    }
+    this.waiters.length = kept;
+  }
+
+  private fail(error: Error): void {
+    this.failure = this.options.failure(error);
+    for (const waiter of this.waiters) waiter.reject(this.failure);
+    this.waiters = [];
+    this.queue = [];
+    const current = this.current;
+    this.current = undefined;
+    void current?.handle.close().catch(() => {});
+  }
+}
