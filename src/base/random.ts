@@ -12,9 +12,14 @@ export interface Random {
   chance(probability: number): boolean;
 }
 
-/** A fast, well-studied PRNG (xoroshiro128+) from pure-rand; the same seed gives the same sequence. */
+/**
+ * A fast, well-studied PRNG (xoroshiro128+) from pure-rand; the same seed gives the same sequence.
+ * The seed is first spread over 32 bits (murmur3's finaliser): xoroshiro128+ seeded with small
+ * consecutive integers gives correlated first draws (the second draw of seeds 1, 2, 3… is nearly always
+ * the same), and callers seed with exactly such numbers (simulator runs, member ids in tests).
+ */
 export function seededRandom(seed: number): Random {
-  const generator = xoroshiro128plus(seed);
+  const generator = xoroshiro128plus(spreadSeed(seed));
   // The resolution of chance(): probabilities are rounded to a multiple of 1 / chanceSteps.
   const chanceSteps = 1_000_000;
   return {
@@ -31,4 +36,11 @@ export function seededRandom(seed: number): Random {
       return uniformInt(generator, 0, chanceSteps - 1) < probability * chanceSteps;
     },
   };
+}
+
+function spreadSeed(seed: number): number {
+  let h = (seed ^ 0x9e3779b9) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) >>> 0;
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
+  return (h ^ (h >>> 16)) | 0;
 }

@@ -31,10 +31,16 @@
 //   writes no node ever applied stayed in the history as indeterminate; they are now left out.
 //
 // The simulator changed after most of these were found (a new nemesis action, isolateLeader, changed
-// the random stream), so only seed 7727 still replays its exact failing run; the others remain as runs
-// of the same kind that must pass with a definite verdict. The precise checker regressions are unit
-// tests in parts.test.ts (a lost unsent vote, a vote protected by a later durable term, a lost
-// unpromised term) and the disk test of an installed snapshot carrying its hard state.
+// the random stream; later seededRandom itself began spreading its seed, which changed every stream),
+// so no seed above replays its exact failing run any more; they remain as runs of the same kind that
+// must pass with a definite verdict. The precise checker regressions are unit tests in parts.test.ts (a
+// lost unsent vote, a vote protected by a later durable term, a lost unpromised term) and the disk test
+// of an installed snapshot carrying its hard state.
+//
+// Seed 1077 (3 nodes, PreVote off) pins the current random stream: it is the slowest recovery after
+// healing among seeds 1..5000 (189.5 ticks; a leader commits within the 1000-tick bound without
+// PreVote), and the test demands exactly that figure, so any change to the simulator's randomness or
+// scheduling shows up here first. Re-derive it (sweep seeds, take the slowest) when that is intended.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { runSimulation } from './cluster.ts';
@@ -45,7 +51,8 @@ const regressions: { name: string; seed: number; nodes: number; livenessTicks?: 
   ...[4725, 7385, 9477].map((seed) => ({ name: `seed ${seed}, 3 nodes (once flagged a lost, unsent vote as a double vote) passes every check`, seed, nodes: 3 })),
   { name: 'seed 347, 3 nodes (once flagged a vote protected by a later durable term) passes every check', seed: 347, nodes: 3 },
   { name: 'seed 356, 5 nodes (once flagged a vote protected by a later durable term) passes every check', seed: 356, nodes: 5 },
-  { name: 'seed 7727, 3 nodes: without PreVote a stale voter delays a new leader by 724 ticks, within the 1000-tick bound', seed: 7727, nodes: 3, livenessTicks: 723.8 },
+  { name: 'seed 7727, 3 nodes (once a 714-tick stall without PreVote) passes every check', seed: 7727, nodes: 3 },
+  { name: 'seed 1077, 3 nodes: replays exactly its 189.5-tick recovery without PreVote', seed: 1077, nodes: 3, livenessTicks: 189.5 },
   { name: 'seed 5609, 3 nodes (once tore an installed snapshot from its commit) passes every check', seed: 5609, nodes: 3 },
   { name: 'seed 29, 3 nodes (once flagged a lost, unpromised term) passes every check', seed: 29, nodes: 3 },
   { name: 'seed 70, 5 nodes (once flagged a lost, unpromised term) passes every check', seed: 70, nodes: 5 },

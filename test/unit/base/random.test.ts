@@ -42,3 +42,11 @@ test('bad ranges and probabilities are refused with the bad value named', () => 
   assert.throws(() => random.int(5, 3), /\[5, 3\]/);
   assert.throws(() => random.chance(1.5), /1\.5/);
 });
+
+test('consecutive small seeds give unrelated first draws', () => {
+  // xoroshiro128+ seeded directly with 1, 2, 3… draws 481499, 481498, 481497… first from [0, 1e6]:
+  // runs seeded so would all start alike. Spread seeds land about 333,000 apart on average.
+  const firsts = Array.from({ length: 64 }, (_, i) => draw(i + 1, 1)[0]!);
+  const close = firsts.slice(1).filter((value, i) => Math.abs(value - firsts[i]!) < 10_000).length;
+  assert.ok(close <= 5, `${close} of 63 consecutive seeds drew first values within 10,000 of each other`);
+});
