@@ -32,6 +32,8 @@ export interface RunningMember {
   stop(): Promise<void>;
   /** Resolves with the error that stopped the replica, if one ever does. */
   fatal: Promise<Error>;
+  /** Reloads the TLS material now (SIGHUP); a set that fails to load is logged and the old one kept. */
+  reloadTls(): Promise<void>;
 }
 
 export async function startMember(config: ServerConfig, env: Readonly<Record<string, string | undefined>>): Promise<RunningMember> {
@@ -208,6 +210,7 @@ async function compose(config: ServerConfig, keyring: Keyring, stack: Array<() =
     identity,
     app,
     fatal,
+    reloadTls: () => tls.reload().then(() => undefined, () => undefined), // failures: 'reloadFailed' logs them
     stop: async () => {
       for (const undo of stack.splice(0).reverse()) await undo();
     },

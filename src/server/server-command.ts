@@ -50,6 +50,8 @@ export function serverCommand(): Command {
       };
       process.on('SIGTERM', () => void stop(0));
       process.on('SIGINT', () => void stop(0));
+      // Without a handler node's default for SIGHUP ends the process; the README promises a reload.
+      process.on('SIGHUP', () => void member.reloadTls());
       void member.fatal.then(() => stop(70));
     });
 }
