@@ -111,6 +111,8 @@ export interface SecretVersionInfo {
   /** The user who wrote this version; '' when unknown (data written before versions were kept). */
   createdBy: string;
   current: boolean;
+  /** 'current', 'previous', 'pending' (staged keys, numbered as promote will number them) or ''; absent from older servers. */
+  stage?: string;
 }
 
 export interface SecretVersionList {
@@ -264,8 +266,18 @@ export class K8sClient {
   }
 
   /** Writes a new version with the given base64 values or server-generated ones; answers the Secret. */
-  async rotateSecret(name: string, body: { data: Record<string, string> } | { generate: { key: string; length?: number; charset?: string }[] }, options: NamespaceOption = {}): Promise<K8sObject> {
+  async rotateSecret(name: string, body: ({ data: Record<string, string> } | { generate: { key: string; length?: number; charset?: string }[] }) & { stage?: boolean }, options: NamespaceOption = {}): Promise<K8sObject> {
     return asObject(await this.call({ method: 'POST', path: `${secretSubresourcePath(options.namespace, name)}/rotate`, body, idempotent: false }));
+  }
+
+  /** Makes the pending stage (rotate with stage: true) the current data, as a new version; answers the Secret. */
+  async promoteSecret(name: string, options: NamespaceOption = {}): Promise<K8sObject> {
+    return asObject(await this.call({ method: 'POST', path: `${secretSubresourcePath(options.namespace, name)}/promote`, idempotent: false }));
+  }
+
+  /** The version at a stage (current, previous, pending), with its data (base64). */
+  async secretStage(name: string, stage: 'current' | 'previous' | 'pending', options: NamespaceOption = {}): Promise<K8sObject> {
+    return asObject(await this.call({ method: 'GET', path: `${secretSubresourcePath(options.namespace, name)}/versions?stage=${stage}`, idempotent: true }));
   }
 
   /** Writes a new version holding version `version`'s data; answers the Secret. */

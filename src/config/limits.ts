@@ -272,3 +272,9 @@ export const secretVersionsMax = 100;
 export const generatedValueCharsMax = 4096;
 /** The most keys one `rotate` may generate. */
 export const generatedKeysMax = 64;
+/** The shortest period the coffer.dev/rotate-every annotation may ask for (scheduled rotation). */
+export const rotateEveryMsMin = 60_000;
+/** The longest period coffer.dev/rotate-every may ask for: ten years (keeps due times far inside safe integers). */
+export const rotateEveryMsMax = 10 * 366 * 24 * 3_600_000;
+/** How often the leader looks for Secrets whose scheduled rotation is due (src/server/rotation-scheduler.ts). */
+export const rotationCheckIntervalMs = 30_000;

@@ -7,6 +7,7 @@
  *
  *   POST /apis/coffer.dev/v1/namespaces/{ns}/secrets/{name}/rotate     → create secrets/rotate
  *   POST /apis/coffer.dev/v1/namespaces/{ns}/secrets/{name}/rollback   → create secrets/rollback
+ *   POST /apis/coffer.dev/v1/namespaces/{ns}/secrets/{name}/promote    → create secrets/promote
  *   GET  /apis/coffer.dev/v1/namespaces/{ns}/secrets/{name}/versions   → get    secrets/versions
  *
  * A rule for `secrets` grants none of these (Kubernetes semantics: a subresource is matched only by
@@ -18,13 +19,6 @@
 export const coreApiGroup = '';
 /** Coffer's own group (`/apis/coffer.dev/v1`). */
 export const cofferApiGroup = 'coffer.dev';
-
-/** Coffer's subresources of `secrets` (in `cofferApiGroup`) and the verb each request carries. */
-export const secretSubresources = {
-  rotate: 'create',
-  rollback: 'create',
-  versions: 'get',
-} as const;
 
 /**
  * The group every verified identity carries, as in Kubernetes. The API adds it to the groups of the

@@ -17,7 +17,7 @@ export {
   type SubjectKind, nonResourceVerbs, rbacApiGroup, rbacApiVersion, rbacKinds, rbacResourceOf, resourceVerbs, wildcard,
 } from './model.ts';
 export {
-  authenticatedGroup, cofferApiGroup, coreApiGroup, isClusterScoped, mastersGroup, secretSubresources,
+  authenticatedGroup, cofferApiGroup, coreApiGroup, isClusterScoped, mastersGroup,
 } from './catalogue.ts';
 export { parseRbacObject } from './validate.ts';
 export { type CompiledBinding, type CompiledPolicy, type DanglingBinding, compilePolicy } from './compile.ts';

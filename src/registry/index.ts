@@ -3,7 +3,9 @@
  * typed records over the replicated KV (`/registry/<resource>/[<namespace>/]<name>`, value = the
  * object's JSON), with Kubernetes' semantics: resourceVersion = mod revision, optimistic concurrency
  * by txn compares, validation with field causes, label/field selectors, consistent paged lists,
- * watch, namespace deletion in one txn, and the first-start bootstrap.
+ * watch, namespace deletion in one txn, and the first-start bootstrap. Secrets also keep numbered
+ * versions with a pending stage for two-phase rotation (versions.ts), server-side value generation
+ * (generate.ts) and the due-time decision of scheduled rotation (scheduled-rotation.ts).
  *
  * Invariants: nothing is stored unless built from validated, allowlisted fields; every write is a
  * single txn; a response is built by `present` from known fields only; Secret values never appear
@@ -21,4 +23,10 @@ export { parseLabelSelector, parseFieldSelector, matchesLabels, type LabelSelect
 export { watchObjects, type RegistryEvent, type RegistryEventType, type RegistryWatch, type WatchRequest } from './watch.ts';
 export { bootstrapRegistry, type BootstrapResult } from './bootstrap.ts';
 export { registryPrefix, listPrefix, decodeObjectValue } from './public-keys.ts';
-export { maxVersionsAnnotation, findVersion, dataOf, type SecretVersion, type VersionHistory } from './versions.ts';
+export {
+  maxVersionsAnnotation, findVersion, dataOf, pendingData, stageOf, type PendingStage, type SecretVersion, type VersionHistory, type VersionStage,
+} from './versions.ts';
+export { checkGenerateSpec, generateValues, generateCharsets, parseGenerateList, type GenerateSpec } from './generate.ts';
+export {
+  rotateEveryAnnotation, rotateGenerateAnnotation, parseDuration, dueRotations, rotationDueAtMs, rotationScheduleOf, type DueRotation, type RotationSchedule,
+} from './scheduled-rotation.ts';

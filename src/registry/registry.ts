@@ -12,7 +12,10 @@
  *   token carries that revision and the next key, so later pages see the same snapshot.
  *
  * - Secrets: their version history (versions.ts) is written, and deleted, in the same txn as the
- *   Secret; the Secret's mod-revision compare guards both, since nothing else writes the history.
+ *   Secret — except a stage (two-phase rotation), which writes the history alone; so every txn that
+ *   writes a Secret's history compares the mod revisions of both keys.
+ * - Scheduled rotation (scheduled-rotation.ts): dueSecretRotations finds due Secrets, rotateDue
+ *   rotates one only if it is still at the revision it was found due at (no retry).
  *
  * Invariants: stored objects are built only from validated fields (object.ts); resourceVersion is
  * the mod revision, never stored; uid and creationTimestamp are set once, on create.
@@ -26,7 +29,9 @@ import type { RegistryKv } from './kv.ts';
 import { isJson, readClientMeta, type Json, type ObjectMeta, type StoredObject, type VersionedObject } from './object.ts';
 import { namespaces, namespacedResourceTypes, secrets, type ResourceType } from './resources.ts';
 import { matchesFields, matchesLabels, type FieldSelector, type LabelSelector } from './selectors.ts';
-import { decodeHistory, encodeHistory, nextHistory, versionsKey, versionsNamespacePrefix, type VersionHistory } from './versions.ts';
+import { generateValues } from './generate.ts';
+import { type DueRotation, dueRotations, rotationScheduleOf } from './scheduled-rotation.ts';
+import { dataOf, decodeHistory, encodeHistory, nextHistory, versionsKey, versionsNamespacePrefix, type VersionHistory } from './versions.ts';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -43,6 +48,11 @@ export interface RegistryOptions {
 /** Who makes a write: recorded on the Secret version it creates (versions.ts). */
 export interface WriteOptions {
   actor?: string;
+}
+
+/** How replace() treats a Secret's history: promote merges and clears the pending stage. */
+interface ReplaceOptions extends WriteOptions {
+  promote?: boolean;
 }
 
 /** Called with the object about to be stored, after validation and before the txn; throws to refuse. */
@@ -203,6 +213,93 @@ export class Registry {
     return { secret, history };
   }
 
+  /**
+   * Two-phase rotation, phase one: stores `updates` (base64 values) as the Secret's pending stage,
+   * replacing any earlier one, without touching the Secret (no new resourceVersion, no watch event).
+   * What promote would write is validated now, so a stage that could never be promoted is refused.
+   */
+  async stageSecret(namespace: string, name: string, updates: Record<string, string>, options: WriteOptions = {}): Promise<{ secret: VersionedObject; history: VersionHistory }> {
+    checkPathName(secrets, namespace, name);
+    const key = versionsKey(namespace, name);
+    for (let attempt = 0; ; attempt += 1) {
+      const current = await this.get(secrets, namespace, name);
+      const historyKv = (await this.kv.range(key, undefined, { linearizable: false })).kvs[0];
+      const history = decodeHistory(historyKv?.value)
+        ?? nextHistory(undefined, current.object, current.object, '', current.object.metadata.creationTimestamp)!;
+      const { apiVersion: _a, kind: _k, metadata: _m, ...oldContent } = current.object;
+      const causes: StatusCause[] = [];
+      const content = secrets.body({ ...oldContent, data: { ...dataOf(current.object), ...updates } }, causes, { name, namespace });
+      if (causes.length === 0) causes.push(...secrets.updateCauses(oldContent, content));
+      if (causes.length > 0) throw invalidError(secrets.kind, name, secrets.group, causes);
+      const value = encodeHistory({ ...history, pending: { createdAt: timestamp(this.nowMs()), createdBy: options.actor ?? '', data: { ...updates } } });
+      if (value.length > valueBytesMax) {
+        throw new RegistryError('RequestEntityTooLarge', `secrets ${JSON.stringify(name)}: the current data and the staged keys together exceed ${valueBytesMax} bytes`, details(secrets, name));
+      }
+      const result = await this.txn({
+        compare: [
+          { key: objectKey(secrets, namespace, name), target: 'modRevision', result: 'equal', value: current.modRevision },
+          { key, target: 'modRevision', result: 'equal', value: historyKv?.modRevision ?? 0 },
+        ],
+        success: [{ type: 'put', key, value }],
+        failure: [],
+      });
+      if (result.succeeded) return { secret: current, history: decodeHistory(value)! };
+      if (attempt + 1 >= updateRetriesMax) throw conflict(secrets, name);
+    }
+  }
+
+  /**
+   * Two-phase rotation, phase two: the staged keys are merged into the current data as a new version
+   * (an ordinary update: new resourceVersion, MODIFIED for watchers) and the stage is cleared.
+   * Nothing staged → Conflict (409).
+   */
+  async promoteSecret(namespace: string, name: string, options: WriteOptions = {}): Promise<VersionedObject> {
+    checkPathName(secrets, namespace, name);
+    return this.replace(secrets, namespace, name, (current, history) => {
+      if (history?.pending === undefined) {
+        throw new RegistryError('Conflict', `secrets ${JSON.stringify(name)} has nothing pending to promote (stage a value with rotate and "stage": true)`, details(secrets, name));
+      }
+      const { metadata, ...rest } = present(secrets, current, true);
+      const { resourceVersion: _rv, ...meta } = metadata as Json;
+      return { ...rest, metadata: meta, data: { ...dataOf(current.object), ...history.pending.data } };
+    }, undefined, { ...options, promote: true });
+  }
+
+  /** The Secrets whose scheduled rotation is due at `nowMs` (scheduled-rotation.ts), each with the revision it was read at. */
+  async dueSecretRotations(nowMs: number): Promise<DueRotation[]> {
+    const entries: { secret: VersionedObject; history: VersionHistory }[] = [];
+    let continueToken: string | undefined;
+    do {
+      const page = await this.list(secrets, undefined, continueToken !== undefined ? { continueToken } : {});
+      for (const secret of page.items) {
+        const { namespace, name, creationTimestamp } = secret.object.metadata;
+        if (rotationScheduleOf(secret.object) === undefined || namespace === undefined) continue;
+        const stored = await this.kv.range(versionsKey(namespace, name), undefined, { revision: page.revision, linearizable: false });
+        entries.push({ secret, history: decodeHistory(stored.kvs[0]?.value) ?? nextHistory(undefined, secret.object, secret.object, '', creationTimestamp)! });
+      }
+      continueToken = page.continueToken;
+    } while (continueToken !== undefined);
+    return dueRotations(entries, nowMs);
+  }
+
+  /**
+   * Rotates a due Secret ONLY if it is still at the mod revision it was found due at (one attempt, no
+   * retry): a second leader, or a retry, that read the same period finds the revision moved and does
+   * nothing. Undefined when the Secret changed or went meanwhile.
+   */
+  async rotateDue(due: DueRotation, options: WriteOptions): Promise<VersionedObject | undefined> {
+    try {
+      return await this.patch(secrets, due.namespace, due.name, (current) => ({
+        ...current,
+        metadata: { ...(current.metadata as Json), resourceVersion: String(due.modRevision) },
+        data: { ...(isJson(current.data) ? current.data : {}), ...generateValues(due.generate) },
+      }), undefined, options);
+    } catch (error) {
+      if (error instanceof RegistryError && (error.code === 'Conflict' || error.code === 'NotFound')) return undefined;
+      throw error;
+    }
+  }
+
   async delete(type: ResourceType, namespace: string | undefined, name: string, options: { resourceVersion?: string } = {}): Promise<VersionedObject> {
     checkPathName(type, namespace, name);
     if (type === namespaces) return this.deleteNamespace(name, options);
@@ -253,14 +350,18 @@ export class Registry {
     return object;
   }
 
-  private async replace(type: ResourceType, namespace: string | undefined, name: string, compute: (current: VersionedObject) => unknown, guard?: WriteGuard, options: WriteOptions = {}): Promise<VersionedObject> {
+  private async replace(
+    type: ResourceType, namespace: string | undefined, name: string, compute: (current: VersionedObject, history: VersionHistory | undefined) => unknown,
+    guard?: WriteGuard, options: ReplaceOptions = {},
+  ): Promise<VersionedObject> {
     for (let attempt = 0; ; attempt += 1) {
       const current = await this.get(type, namespace, name);
-      // The history is only ever written with the Secret, so the mod-revision compare below covers it too.
-      const history = type === secrets
-        ? decodeHistory((await this.kv.range(versionsKey(namespace!, name), undefined, { linearizable: false })).kvs[0]?.value)
+      // Read after the Secret, from the member that just served it; the txn compares both mod revisions.
+      const historyKv = type === secrets
+        ? (await this.kv.range(versionsKey(namespace!, name), undefined, { linearizable: false })).kvs[0]
         : undefined;
-      const body = asBody(type, compute(current));
+      const history = decodeHistory(historyKv?.value);
+      const body = asBody(type, compute(current, history));
       const causes: StatusCause[] = [];
       const meta = readClientMeta(body, causes);
       if (meta.name !== undefined && meta.name !== name) {
@@ -287,9 +388,15 @@ export class Registry {
       const stored: StoredObject = { apiVersion: type.apiVersion, kind: type.kind, metadata, ...content };
       guard?.(stored, current.object);
       const key = objectKey(type, namespace, name);
-      const nextVersions = type === secrets ? nextHistory(history, current.object, stored, options.actor ?? '', timestamp(this.nowMs())) : undefined;
+      const nextVersions = type === secrets
+        ? nextHistory(history, current.object, stored, options.actor ?? '', timestamp(this.nowMs()), { clearPending: options.promote === true })
+        : undefined;
       const result = await this.txn({
-        compare: [{ key, target: 'modRevision', result: 'equal', value: current.modRevision }],
+        compare: [
+          { key, target: 'modRevision', result: 'equal', value: current.modRevision },
+          // A stage writes the history alone (stageSecret): an update must not overwrite one it did not read.
+          ...(type === secrets ? [{ key: versionsKey(namespace!, name), target: 'modRevision' as const, result: 'equal' as const, value: historyKv?.modRevision ?? 0 }] : []),
+        ],
         success: [
           { type: 'put', key, value: encodeObject(type, stored) },
           ...(nextVersions !== undefined ? [{ type: 'put' as const, key: versionsKey(namespace!, name), value: encodeHistory(nextVersions) }] : []),

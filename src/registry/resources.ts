@@ -10,6 +10,7 @@ import type { StatusCause } from './errors.ts';
 import { configMapBody, projectConfigMap } from './configmap.ts';
 import { dns1123LabelErrors, dns1123SubdomainErrors, pathSegmentNameErrors } from './names.ts';
 import { isJson, type Json } from './object.ts';
+import { rotationAnnotationCauses } from './scheduled-rotation.ts';
 import { projectSecret, secretBody } from './secret.ts';
 
 export interface ResourceType {
@@ -49,7 +50,11 @@ export const secrets: ResourceType = {
   resource: 'secrets', singular: 'secret', kind: 'Secret', listKind: 'SecretList', group: '', apiVersion: 'v1',
   namespaced: true, shortNames: [],
   nameErrors: dns1123SubdomainErrors,
-  body: (input, causes) => secretBody(input, causes),
+  body: (input, causes) => {
+    // Scheduled rotation's annotations are checked with the body, so a bad one refuses the write (422).
+    causes.push(...rotationAnnotationCauses(isJson(input.metadata) ? input.metadata.annotations : undefined, input.immutable));
+    return secretBody(input, causes);
+  },
   updateCauses: (current, next) => {
     const causes = immutableData(current, next, ['data']);
     if (current.type !== next.type) causes.push({ field: 'type', message: 'Invalid value: field is immutable', reason: 'FieldValueInvalid' });

@@ -24,6 +24,7 @@ import { type MemberInfo, Replica } from '../replication/index.ts';
 import { PeerLink, PeerListener } from '../transport/index.ts';
 import { MemberAudit } from './member-audit.ts';
 import { loadOrCreateIdentity, type MemberIdentity } from './member-identity.ts';
+import { RotationScheduler } from './rotation-scheduler.ts';
 import { unseal } from './unseal.ts';
 
 export interface RunningMember {
@@ -203,6 +204,9 @@ async function compose(config: ServerConfig, keyring: Keyring, stack: Array<() =
   tls.attach(app.server as unknown as TlsServer);
   log.info({ member: config.name, id: identity.memberId, cluster: identity.clusterId }, 'member started');
   memberAudit.start();
+  const rotation = new RotationScheduler({ backend, clock: realClock, audit: memberAudit, log });
+  rotation.start();
+  stack.push(() => rotation.stop());
   publishUntilDone(running, { peerUrl: config.advertisePeer.href, clientUrl: config.advertiseClient.href }, stack);
   bootstrapUntilDone(backend, policies, stack, log);
 

@@ -1,24 +1,30 @@
 /**
  * Coffer's Secret subresources in group coffer.dev (RBAC: `get secrets/versions`,
- * `create secrets/rotate`, `create secrets/rollback`, as request-info.ts derives them from the path):
+ * `create secrets/rotate`, `create secrets/rollback`, `create secrets/promote`, as request-info.ts
+ * derives them from the path):
  *
- *   GET  /apis/coffer.dev/v1/namespaces/{ns}/secrets/{name}/versions            the versions, no values
+ *   GET  /apis/coffer.dev/v1/namespaces/{ns}/secrets/{name}/versions            the versions and stages, no values
  *   GET  /apis/coffer.dev/v1/namespaces/{ns}/secrets/{name}/versions?version=N  version N with its data
- *   POST /apis/coffer.dev/v1/namespaces/{ns}/secrets/{name}/rotate    {data} | {generate: [...]}
+ *   GET  /apis/coffer.dev/v1/namespaces/{ns}/secrets/{name}/versions?stage=S    stage current|previous|pending with its data
+ *   POST /apis/coffer.dev/v1/namespaces/{ns}/secrets/{name}/rotate    {data} | {generate: [...]}, optional "stage": true
+ *   POST /apis/coffer.dev/v1/namespaces/{ns}/secrets/{name}/promote   makes the pending stage current (409 if none)
  *   POST /apis/coffer.dev/v1/namespaces/{ns}/secrets/{name}/rollback  {version: N}
  *
- * A version is read by query parameter rather than a `/versions/N` path so that the RBAC
- * subresource stays exactly `secrets/versions`. rotate and rollback are ordinary updates of the
- * Secret (a new version, a MODIFIED event for watchers); rotate merges the given or generated keys
- * into the current data, rollback replaces the data with version N's. Their response is the Secret,
- * with its data only if the caller may also `get` it. Generated values exist only in the stored
- * Secret and the response; buffers holding them are wiped.
+ * A version or stage is read by query parameter rather than a `/versions/N` path so that the RBAC
+ * subresource stays exactly `secrets/versions`. rotate, promote and rollback are ordinary updates of
+ * the Secret (a new version, a MODIFIED event for watchers); rotate merges the given or generated
+ * keys into the current data, rollback replaces the data with version N's. A rotate with
+ * `"stage": true` changes nothing of the Secret: the keys wait as the pending stage (readable by
+ * whoever may get secrets/versions, so consumers can move over first) until promote merges them in.
+ * The response of rotate, promote and rollback is the Secret, with its data only if the caller may
+ * also `get` it; a stage answers the pending SecretVersion, with data only if the caller may get
+ * secrets/versions. Generated values exist only in the store and the response.
  */
-import { randomInt } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { generatedKeysMax, generatedValueCharsMax } from '../../config/index.ts';
+import { generatedKeysMax } from '../../config/index.ts';
 import {
-  findVersion, present, type Registry, RegistryError, secrets, type Json, type SecretVersion, type VersionedObject,
+  checkGenerateSpec, findVersion, generateValues, type GenerateSpec, pendingData, present, type Registry, RegistryError, secrets, stageOf, type Json,
+  type SecretVersion, type VersionedObject, type VersionHistory,
 } from '../../registry/index.ts';
 import { callerFor, isAllowed } from './authorization.ts';
 import type { PolicyHolder } from './policy-holder.ts';
@@ -30,14 +36,7 @@ export interface SecretVersionRoutesOptions {
 
 type Params = { namespace: string; name: string };
 
-const charsets: Record<string, string> = {
-  alnum: 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789',
-  hex: '0123456789abcdef',
-  base64: 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/',
-  // Printable ASCII without the space.
-  ascii: Array.from({ length: 94 }, (_, i) => String.fromCharCode(33 + i)).join(''),
-};
-const generatedLengthDefault = 32;
+const stages = ['current', 'previous', 'pending'] as const;
 
 export function registerSecretVersionRoutes(app: FastifyInstance, options: SecretVersionRoutesOptions): void {
   const { registry, policy } = options;
@@ -47,19 +46,41 @@ export function registerSecretVersionRoutes(app: FastifyInstance, options: Secre
     const { namespace, name } = request.params as Params;
     const query = request.query as Record<string, unknown>;
     const { secret, history } = await registry.secretVersions(namespace, name, { linearizable: query.consistency !== 'serializable' });
-    const current = history.versions[history.versions.length - 1]?.version;
     const meta = { name, namespace, resourceVersion: String(secret.modRevision) };
-    const describe = (v: SecretVersion) => ({ version: v.version, createdAt: v.createdAt, createdBy: v.createdBy, current: v.version === current });
-    if (query.version === undefined) {
-      return { kind: 'SecretVersionList', apiVersion: 'coffer.dev/v1', metadata: meta, items: history.versions.map(describe) };
+    if (query.version !== undefined && query.stage !== undefined) throw new RegistryError('BadRequest', 'give at most one of "version" and "stage"');
+    if (query.version === undefined && query.stage === undefined) {
+      const items = history.versions.map((v) => describe(history, v));
+      const pending = pendingView(history);
+      return { kind: 'SecretVersionList', apiVersion: 'coffer.dev/v1', metadata: meta, items: pending ? [...items, pending.info] : items };
     }
-    const found = findVersion(history, name, parseVersion(query.version));
-    return { kind: 'SecretVersion', apiVersion: 'coffer.dev/v1', metadata: meta, ...describe(found), data: { ...found.data } };
+    if (query.stage === 'pending') {
+      const pending = pendingView(history);
+      if (pending === undefined) throw new RegistryError('NotFound', `secrets ${JSON.stringify(name)} has nothing pending`, { name, group: '', kind: 'secrets' });
+      return { kind: 'SecretVersion', apiVersion: 'coffer.dev/v1', metadata: meta, ...pending.info, data: pending.data };
+    }
+    const found = query.version !== undefined ? findVersion(history, name, parseVersion(query.version)) : byStage(history, name, query.stage);
+    return { kind: 'SecretVersion', apiVersion: 'coffer.dev/v1', metadata: meta, ...describe(history, found), data: { ...found.data } };
   });
 
   app.post(`${item}/rotate`, async (request) => {
-    const updates = rotationData(request.body);
+    const { namespace, name } = request.params as Params;
+    const body = request.body;
+    const stage = isObject(body) ? body.stage : undefined;
+    if (stage !== undefined && typeof stage !== 'boolean') throw new RegistryError('BadRequest', '"stage" must be true or false');
+    const updates = rotationData(body);
+    if (stage === true) {
+      const { secret, history } = await registry.stageSecret(namespace, name, updates, { actor: callerFor(request).user });
+      const pending = pendingView(history)!;
+      const mayRead = allowed(policy, request, 'coffer.dev', 'versions');
+      return { kind: 'SecretVersion', apiVersion: 'coffer.dev/v1', metadata: { name, namespace, resourceVersion: String(secret.modRevision) }, ...pending.info, ...(mayRead ? { data: pending.data } : {}) };
+    }
     const updated = await writeData(registry, request, (current) => ({ ...current, ...updates }));
+    return shown(updated, request, policy);
+  });
+
+  app.post(`${item}/promote`, async (request) => {
+    const { namespace, name } = request.params as Params;
+    const updated = await registry.promoteSecret(namespace, name, { actor: callerFor(request).user });
     return shown(updated, request, policy);
   });
 
@@ -75,6 +96,29 @@ export function registerSecretVersionRoutes(app: FastifyInstance, options: Secre
   });
 }
 
+/** A version as the list shows it: number, when, by whom, its stage (and `current`, kept for older clients). */
+function describe(history: VersionHistory, v: SecretVersion): Json {
+  const stage = stageOf(history, v.version);
+  return { version: v.version, createdAt: v.createdAt, createdBy: v.createdBy, current: stage === 'current', stage };
+}
+
+/** The pending stage as a version-shaped entry, numbered as the version promote will make, and its merged data. */
+function pendingView(history: VersionHistory): { info: Json; data: Record<string, string> } | undefined {
+  const data = pendingData(history);
+  if (history.pending === undefined || data === undefined) return undefined;
+  const next = (history.versions[history.versions.length - 1]?.version ?? 0) + 1;
+  return { info: { version: next, createdAt: history.pending.createdAt, createdBy: history.pending.createdBy, current: false, stage: 'pending' }, data };
+}
+
+function byStage(history: VersionHistory, name: string, stage: unknown): SecretVersion {
+  if (typeof stage !== 'string' || !(stages as readonly string[]).includes(stage)) {
+    throw new RegistryError('BadRequest', `stage ${JSON.stringify(String(stage).slice(0, 32))} is not one of ${stages.join(', ')}`);
+  }
+  const found = history.versions.find((v) => stageOf(history, v.version) === stage);
+  if (found === undefined) throw new RegistryError('NotFound', `secrets ${JSON.stringify(name)} has no ${stage} version`, { name, group: '', kind: 'secrets' });
+  return found;
+}
+
 /** Replaces the Secret's data with `next(current data)`: an unconditional update, retried on conflicts. */
 function writeData(registry: Registry, request: FastifyRequest, next: (current: Record<string, string>) => Record<string, string>): Promise<VersionedObject> {
   const { namespace, name } = request.params as Params;
@@ -85,12 +129,15 @@ function writeData(registry: Registry, request: FastifyRequest, next: (current: 
   }, undefined, { actor: callerFor(request).user });
 }
 
-function shown(updated: VersionedObject, request: FastifyRequest, policy: PolicyHolder): Json {
+function allowed(policy: PolicyHolder, request: FastifyRequest, apiGroup: string, subresource: string): boolean {
   const { namespace, name } = request.params as Params;
-  const mayGet = isAllowed(policy.policy, callerFor(request), {
-    isResource: true, verb: 'get', apiGroup: '', apiVersion: 'v1', resource: 'secrets', subresource: '', namespace, name,
+  return isAllowed(policy.policy, callerFor(request), {
+    isResource: true, verb: 'get', apiGroup, apiVersion: 'v1', resource: 'secrets', subresource, namespace, name,
   });
-  return present(secrets, updated, mayGet);
+}
+
+function shown(updated: VersionedObject, request: FastifyRequest, policy: PolicyHolder): Json {
+  return present(secrets, updated, allowed(policy, request, '', ''));
 }
 
 /** The keys a rotate body sets: given base64 values, or values generated here. */
@@ -112,32 +159,14 @@ function rotationData(body: unknown): Record<string, string> {
   if (!Array.isArray(specs) || specs.length === 0 || specs.length > generatedKeysMax) {
     throw new RegistryError('BadRequest', `"generate" must be a list of 1 to ${generatedKeysMax} {key, length, charset}`);
   }
-  const out: Record<string, string> = {};
+  const checked: GenerateSpec[] = [];
   for (const spec of specs) {
     if (!isObject(spec) || typeof spec.key !== 'string' || spec.key === '') throw new RegistryError('BadRequest', 'each "generate" entry needs a "key" string');
-    const length = spec.length === undefined ? generatedLengthDefault : spec.length;
-    if (typeof length !== 'number' || !Number.isInteger(length) || length < 1 || length > generatedValueCharsMax) {
-      throw new RegistryError('BadRequest', `generate[${JSON.stringify(spec.key.slice(0, 64))}].length ${JSON.stringify(length)} must be an integer from 1 to ${generatedValueCharsMax}`);
-    }
-    const charsetName = spec.charset === undefined ? 'alnum' : spec.charset;
-    const charset = typeof charsetName === 'string' && Object.hasOwn(charsets, charsetName) ? charsets[charsetName] : undefined;
-    if (charset === undefined) {
-      throw new RegistryError('BadRequest', `generate[${JSON.stringify(spec.key.slice(0, 64))}].charset ${JSON.stringify(charsetName).slice(0, 64)} is not one of ${Object.keys(charsets).join(', ')}`);
-    }
-    out[spec.key] = generate(length, charset);
+    const result = checkGenerateSpec(spec.key, spec.length, spec.charset);
+    if (typeof result === 'string') throw new RegistryError('BadRequest', result);
+    checked.push(result);
   }
-  return out;
-}
-
-/** `length` characters drawn uniformly from `charset` (randomInt rejects rather than reduces modulo), base64-encoded. */
-export function generate(length: number, charset: string): string {
-  const bytes = Buffer.alloc(length);
-  try {
-    for (let i = 0; i < length; i += 1) bytes[i] = charset.charCodeAt(randomInt(charset.length));
-    return bytes.toString('base64');
-  } finally {
-    bytes.fill(0);
-  }
+  return generateValues(checked);
 }
 
 function parseVersion(value: unknown): number {

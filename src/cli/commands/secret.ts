@@ -1,6 +1,8 @@
 /**
- * `coffer secret create | get | list | delete | versions | rotate | rollback` over the Kubernetes-shaped
- * API (versions, rotate and rollback are Coffer's subresources in group coffer.dev).
+ * `coffer secret create | get | list | delete | versions | rotate | promote | rollback` over the
+ * Kubernetes-shaped API (versions, rotate, promote and rollback are Coffer's subresources in group
+ * coffer.dev). `rotate --stage` leaves the Secret as it is and keeps the new keys as the pending stage
+ * (`get --stage pending` shows them) until `promote` makes them current.
  *
  * Values are never printed by default: `get` shows each key with its size, and only `--reveal` shows
  * the values; `-o json|yaml` prints the API object exactly as the server returned it (data in
@@ -8,7 +10,7 @@
  * sent without data (the caller may list but not get them). Bytes read for --from-file are wiped once
  * encoded.
  */
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import type { K8sObject, SecretVersionInfo } from '../../client/index.ts';
 import type { CliIo } from '../io.ts';
 import { formatData, formatTable, parsePositiveInt } from '../options.ts';
@@ -60,12 +62,15 @@ export function registerSecretCommands(program: Command, io: CliIo): void {
     .description('show a Secret: its keys and their sizes, or the values with --reveal')
     .option('--reveal', 'show the values', false)
     .option('--version <n>', 'show version N of the data instead of the current one (see `secret versions`)', parsePositiveInt)
+    .option('--stage <stage>', 'show the data at a stage instead: current, previous or pending (staged by rotate --stage)', parseStage)
     .action(k8sAction(async (command, name: string) => {
-      const options = command.optsWithGlobals<K8sCommandOptions & NamespaceFlags & { reveal: boolean; version?: number }>();
+      const options = command.optsWithGlobals<K8sCommandOptions & NamespaceFlags & { reveal: boolean; version?: number; stage?: Stage }>();
+      if (options.version !== undefined && options.stage !== undefined) throw new CliError('give at most one of --version and --stage');
       const client = await connectK8s(options, io);
       try {
-        if (options.version !== undefined) {
-          const version = await client.secretVersion(name, options.version, { namespace: namespaceOf(options) as string });
+        if (options.version !== undefined || options.stage !== undefined) {
+          const target = { namespace: namespaceOf(options) as string };
+          const version = options.stage !== undefined ? await client.secretStage(name, options.stage, target) : await client.secretVersion(name, options.version!, target);
           io.out(options.output === 'table' ? describeVersion(version, { reveal: options.reveal }) : formatData(options.output, version));
           return;
         }
@@ -93,7 +98,7 @@ export function registerSecretCommands(program: Command, io: CliIo): void {
     }));
 
   addNamespaceOptions(secret.command('versions <name>'), false)
-    .description("list a Secret's versions: number, when, by whom, which is current (no values)")
+    .description("list a Secret's versions: number, stage (current, previous, pending), when, by whom (no values)")
     .action(k8sAction(async (command, name: string) => {
       const options = command.optsWithGlobals<K8sCommandOptions & NamespaceFlags>();
       const client = await connectK8s(options, io);
@@ -109,8 +114,9 @@ export function registerSecretCommands(program: Command, io: CliIo): void {
     .description('write a new version: the given literals, or values the server generates (other keys are kept)')
     .option('--from-literal <key=value>', 'a key and its new value; repeatable', repeat)
     .option('--generate <key[:length[:charset]]>', 'a key the server fills with a random value (length 32, charset alnum|hex|base64|ascii, default alnum); repeatable', repeat)
+    .option('--stage', 'keep the new values as the pending stage, leaving the Secret unchanged until `secret promote`', false)
     .action(k8sAction(async (command, name: string) => {
-      const options = command.optsWithGlobals<K8sCommandOptions & NamespaceFlags & { fromLiteral?: string[]; generate?: string[] }>();
+      const options = command.optsWithGlobals<K8sCommandOptions & NamespaceFlags & { fromLiteral?: string[]; generate?: string[]; stage: boolean }>();
       const literals = options.fromLiteral ?? [];
       const generate = (options.generate ?? []).map(parseGenerate);
       if ((literals.length === 0) === (generate.length === 0)) throw new CliError('give either --from-literal or --generate (one or more times), not both');
@@ -126,9 +132,23 @@ export function registerSecretCommands(program: Command, io: CliIo): void {
       }
       const client = await connectK8s(options, io);
       try {
-        const rotated = await client.rotateSecret(name, body, { namespace: namespaceOf(options) as string });
+        const rotated = await client.rotateSecret(name, { ...body, ...(options.stage ? { stage: true } : {}) }, { namespace: namespaceOf(options) as string });
         // The response holds the new values: printed only when asked for with -o json|yaml.
-        io.out(options.output === 'table' ? `secret/${name} rotated\n` : formatData(options.output, rotated));
+        const done = options.stage ? `secret/${name} staged (pending); promote it with: coffer secret promote ${name}\n` : `secret/${name} rotated\n`;
+        io.out(options.output === 'table' ? done : formatData(options.output, rotated));
+      } finally {
+        client.close();
+      }
+    }));
+
+  addNamespaceOptions(secret.command('promote <name>'), false)
+    .description('make the pending stage (rotate --stage) the current data, as a new version')
+    .action(k8sAction(async (command, name: string) => {
+      const options = command.optsWithGlobals<K8sCommandOptions & NamespaceFlags>();
+      const client = await connectK8s(options, io);
+      try {
+        const promoted = await client.promoteSecret(name, { namespace: namespaceOf(options) as string });
+        io.out(options.output === 'table' ? `secret/${name} promoted\n` : formatData(options.output, promoted));
       } finally {
         client.close();
       }
@@ -192,20 +212,27 @@ export function describeSecret(secret: K8sObject, options: { reveal: boolean; no
   return text + describeData(secret.data, options.reveal);
 }
 
-/** `secret versions` as a table: VERSION, CREATED (UTC), CREATED BY, CURRENT (a `*`). */
+/** `secret versions` as a table: VERSION, STAGE (current, previous, pending), CREATED (UTC), CREATED BY. */
 export function versionTable(items: readonly SecretVersionInfo[]): string {
-  return formatTable(['VERSION', 'CREATED', 'CREATED BY', 'CURRENT'], items.map((v) => [
-    String(v.version), v.createdAt, v.createdBy !== '' ? v.createdBy : '<unknown>', v.current ? '*' : '',
+  return formatTable(['VERSION', 'STAGE', 'CREATED', 'CREATED BY'], items.map((v) => [
+    String(v.version), v.stage ?? (v.current ? 'current' : ''), v.createdAt, v.createdBy !== '' ? v.createdBy : '<unknown>',
   ]));
+}
+
+type Stage = 'current' | 'previous' | 'pending';
+
+function parseStage(value: string): Stage {
+  if (value !== 'current' && value !== 'previous' && value !== 'pending') throw new InvalidArgumentError(`"${value}" is not one of current, previous, pending`);
+  return value;
 }
 
 /** `secret get --version N` in the table view: which version, when and by whom, then its keys (values with reveal). */
 export function describeVersion(version: K8sObject, options: { reveal: boolean }): string {
-  const v = version as K8sObject & { version?: unknown; createdAt?: unknown; createdBy?: unknown; current?: unknown };
+  const v = version as K8sObject & { version?: unknown; createdAt?: unknown; createdBy?: unknown; current?: unknown; stage?: unknown };
   const fields: [string, string][] = [
     ['Name', version.metadata.name],
     ['Namespace', version.metadata.namespace ?? ''],
-    ['Version', `${String(v.version)}${v.current === true ? ' (current)' : ''}`],
+    ['Version', `${String(v.version)}${typeof v.stage === 'string' && v.stage !== '' ? ` (${v.stage})` : v.current === true ? ' (current)' : ''}`],
     ['Created', (typeof v.createdAt === 'string' ? v.createdAt : '')],
     ['CreatedBy', typeof v.createdBy === 'string' && v.createdBy !== '' ? v.createdBy : '<unknown>'],
   ];

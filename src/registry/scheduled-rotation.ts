@@ -1,0 +1,123 @@
+/**
+ * Scheduled rotation, the pure half: which Secrets ask for it, and which are due at time T.
+ *
+ *   coffer.dev/rotate-every: 720h                      a Go-style duration (h, m, s, ms; "1h30m"),
+ *                                                      from rotateEveryMsMin to rotateEveryMsMax
+ *   coffer.dev/rotate-generate: password:32:alnum,pin:6:hex   what to generate, as `rotate --generate`
+ *
+ * Both or neither; not on an immutable Secret. Bad values are refused when the Secret is written (422).
+ *
+ * A Secret is due once its CURRENT version is `every` old: the due time is the current version's
+ * createdAt (stored in the cluster, written by whichever member made the version) plus the period —
+ * never anything a member remembers — so a new leader, or a member whose clock is a little off,
+ * reaches the same decision from the same store. Any new version (a manual rotate or update, a
+ * promote, a rollback) restarts the period, as "rotate when the value is older than X" reads.
+ *
+ * Invariant: dueRotations is a pure function of (Secrets with their histories, now); exactly-once per
+ * period comes from the caller's write being conditioned on the mod revision read with the Secret.
+ */
+import { rotateEveryMsMax, rotateEveryMsMin } from '../config/index.ts';
+import type { StatusCause } from './errors.ts';
+import { type GenerateSpec, parseGenerateList } from './generate.ts';
+import { isJson, type Json, type StoredObject, type VersionedObject } from './object.ts';
+
+/** What the decision reads of a Secret's history (versions.ts): when each version was made, the current last. */
+export interface HistoryTimes {
+  versions: readonly { createdAt: string }[];
+}
+
+export const rotateEveryAnnotation = 'coffer.dev/rotate-every';
+export const rotateGenerateAnnotation = 'coffer.dev/rotate-generate';
+
+export interface RotationSchedule {
+  everyMs: number;
+  generate: GenerateSpec[];
+}
+
+export interface DueRotation {
+  namespace: string;
+  name: string;
+  /** The Secret's mod revision when it was found due: the rotation's precondition. */
+  modRevision: number;
+  generate: GenerateSpec[];
+  dueAtMs: number;
+}
+
+const unitMs: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+
+/** A Go-style duration ("720h", "1h30m", "90s", "1.5h") in milliseconds; undefined if not one. */
+export function parseDuration(text: string): number | undefined {
+  if (text.length === 0 || text.length > 64 || !/^(\d+(\.\d+)?(ms|h|m|s))+$/.test(text)) return undefined;
+  let total = 0;
+  for (const match of text.matchAll(/(\d+(?:\.\d+)?)(ms|h|m|s)/g)) total += Number(match[1]) * unitMs[match[2]!]!;
+  return Number.isFinite(total) ? Math.round(total) : undefined;
+}
+
+/** Why the rotation annotations of a Secret about to be written are refused (none: fine). */
+export function rotationAnnotationCauses(annotations: unknown, immutable: unknown): StatusCause[] {
+  if (!isJson(annotations)) return [];
+  const every = annotations[rotateEveryAnnotation];
+  const generate = annotations[rotateGenerateAnnotation];
+  if (every === undefined && generate === undefined) return [];
+  const causes: StatusCause[] = [];
+  const field = (name: string) => `metadata.annotations[${name}]`;
+  const shown = (v: unknown) => JSON.stringify(String(v).slice(0, 64));
+  if (every === undefined || generate === undefined) {
+    const missing = every === undefined ? rotateEveryAnnotation : rotateGenerateAnnotation;
+    causes.push({ field: field(missing), message: `Required value: ${rotateEveryAnnotation} and ${rotateGenerateAnnotation} go together`, reason: 'FieldValueRequired' });
+  }
+  if (typeof every === 'string') {
+    const ms = parseDuration(every);
+    if (ms === undefined || ms < rotateEveryMsMin || ms > rotateEveryMsMax) {
+      causes.push({
+        field: field(rotateEveryAnnotation),
+        message: `Invalid value: ${shown(every)}: must be a duration such as 720h or 1h30m, from ${rotateEveryMsMin / 1000}s to ${rotateEveryMsMax / 3_600_000}h`,
+        reason: 'FieldValueInvalid',
+      });
+    }
+  }
+  if (typeof generate === 'string') {
+    const specs = parseGenerateList(generate);
+    if (typeof specs === 'string') causes.push({ field: field(rotateGenerateAnnotation), message: `Invalid value: ${specs}`, reason: 'FieldValueInvalid' });
+  }
+  if (immutable === true) {
+    causes.push({ field: field(rotateEveryAnnotation), message: 'Forbidden: an immutable Secret cannot be rotated', reason: 'FieldValueForbidden' });
+  }
+  return causes;
+}
+
+/** The schedule a stored Secret asks for; undefined when it asks for none or its annotations are unusable. */
+export function rotationScheduleOf(secret: StoredObject): RotationSchedule | undefined {
+  const annotations: Json | undefined = secret.metadata.annotations;
+  if (annotations === undefined || secret.immutable === true) return undefined;
+  const every = annotations[rotateEveryAnnotation];
+  const generate = annotations[rotateGenerateAnnotation];
+  if (typeof every !== 'string' || typeof generate !== 'string') return undefined;
+  const everyMs = parseDuration(every);
+  const specs = parseGenerateList(generate);
+  if (everyMs === undefined || everyMs < rotateEveryMsMin || everyMs > rotateEveryMsMax || typeof specs === 'string') return undefined;
+  return { everyMs, generate: specs };
+}
+
+/** When the Secret's schedule makes it due: its current version's createdAt plus the period. */
+export function rotationDueAtMs(secret: StoredObject, history: HistoryTimes): number | undefined {
+  const schedule = rotationScheduleOf(secret);
+  const current = history.versions[history.versions.length - 1];
+  if (schedule === undefined || current === undefined) return undefined;
+  const createdMs = Date.parse(current.createdAt);
+  return Number.isFinite(createdMs) ? createdMs + schedule.everyMs : undefined;
+}
+
+/** The Secrets due at `nowMs`, oldest due first. */
+export function dueRotations(entries: readonly { secret: VersionedObject; history: HistoryTimes }[], nowMs: number): DueRotation[] {
+  const due: DueRotation[] = [];
+  for (const { secret, history } of entries) {
+    const dueAtMs = rotationDueAtMs(secret.object, history);
+    const schedule = rotationScheduleOf(secret.object);
+    if (dueAtMs === undefined || schedule === undefined || dueAtMs > nowMs) continue;
+    const { namespace, name } = secret.object.metadata;
+    if (namespace === undefined) continue;
+    due.push({ namespace, name, modRevision: secret.modRevision, generate: schedule.generate, dueAtMs });
+  }
+  return due.sort((a, b) => a.dueAtMs - b.dueAtMs);
+}

@@ -1,0 +1,151 @@
+/**
+ * Scheduled rotation, the loop: every `intervalMs` on the injected Clock, the member — only while it is
+ * the Raft leader — asks the registry which Secrets are due (coffer.dev/rotate-every with
+ * coffer.dev/rotate-generate; the decision is registry's dueRotations) and rotates each one under the
+ * system identity `system:coffer:rotation`, which becomes the new version's createdBy.
+ *
+ * Exactly once per period, across leader changes and with members' clocks a little apart: the due time
+ * comes from the store (the current version's createdAt), not from this loop's memory, and each
+ * rotation is one txn conditioned on the mod revision the Secret was found due at — a second leader or
+ * a retry that read the same period fails the compare and changes nothing.
+ *
+ * Each rotation is audited through the member's audit log as the API records a change: stage
+ * RequestReceived BEFORE it is written (verb `rotate`, the Secret as objectRef, decision allow, reason
+ * "scheduled rotation") — if that record cannot be made durable, the Secret is not rotated this time
+ * (fail closed) and the next check tries again — then ResponseComplete under the same auditID with the
+ * outcome as a status code (200 rotated, 409 lost the compare, 500 failed). Generated values are never
+ * logged.
+ */
+import { randomUUID } from 'node:crypto';
+import type { KvBackend } from '../api/index.ts';
+import type { AuditEventInput } from '../audit/index.ts';
+import type { Clock, TimerHandle } from '../base/index.ts';
+import { rotationCheckIntervalMs } from '../config/index.ts';
+import { type DueRotation, Registry } from '../registry/index.ts';
+
+/** The identity scheduled rotations are made and audited under. */
+export const rotationUser = { username: 'system:coffer:rotation', groups: ['system:coffer'] };
+export const rotationAuditReason = 'scheduled rotation';
+
+export interface RotationSchedulerOptions {
+  backend: Pick<KvBackend, 'propose' | 'range' | 'mvcc' | 'status' | 'isServing'>;
+  clock: Clock;
+  /** The member's audit log (MemberAudit). */
+  audit: { record(input: AuditEventInput): Promise<void> };
+  /** Default rotationCheckIntervalMs. */
+  intervalMs?: number;
+  log?: { info: (fields: object, message: string) => void; warn: (fields: object, message: string) => void };
+}
+
+/** What one check did; `namespace/name` of each Secret. */
+export interface RotationPass {
+  leader: boolean;
+  rotated: string[];
+  /** Found due, but changed (or went) before the rotation's txn: another writer got there first. */
+  skipped: string[];
+  failed: string[];
+}
+
+export class RotationScheduler {
+  private readonly registry: Registry;
+  private readonly intervalMs: number;
+  private timer: TimerHandle | undefined;
+  private running: Promise<void> = Promise.resolve();
+  private stopped = false;
+
+  constructor(private readonly options: RotationSchedulerOptions) {
+    // Versions this loop writes carry the injected clock's time: the next due time is measured from it.
+    this.registry = new Registry(options.backend, { nowMs: () => options.clock.nowMs() });
+    this.intervalMs = options.intervalMs ?? rotationCheckIntervalMs;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.arm();
+  }
+
+  /** Cancels the timer and waits for a check in progress. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.timer?.cancel();
+    this.timer = undefined;
+    await this.running;
+  }
+
+  /** Resolves when the check in progress (if any) has finished: tests await it after moving the clock. */
+  settled(): Promise<void> {
+    return this.running;
+  }
+
+  /** One check: nothing unless this member is the leader; otherwise every due Secret, oldest due first. */
+  async runOnce(): Promise<RotationPass> {
+    const pass: RotationPass = { leader: false, rotated: [], skipped: [], failed: [] };
+    const { backend, clock, log } = this.options;
+    if (!backend.isServing() || backend.status().role !== 'leader') return pass;
+    pass.leader = true;
+    const due = await this.registry.dueSecretRotations(clock.nowMs());
+    for (const item of due) {
+      // Leadership can move during a long check; the txn's compare is the real guard, this saves work.
+      if (this.stopped || !backend.isServing() || backend.status().role !== 'leader') break;
+      const ref = `${item.namespace}/${item.name}`;
+      const received = auditInput(item, clock.nowMs());
+      try {
+        await this.options.audit.record(received);
+      } catch (error) {
+        pass.failed.push(ref);
+        log?.warn({ namespace: item.namespace, name: item.name, reason: (error as Error).message }, 'scheduled rotation not audited, so not made; the next check tries again');
+        continue;
+      }
+      let code: number;
+      try {
+        const rotated = await this.registry.rotateDue(item, { actor: rotationUser.username });
+        if (rotated === undefined) {
+          code = 409;
+          pass.skipped.push(ref);
+        } else {
+          code = 200;
+          pass.rotated.push(ref);
+          log?.info({ namespace: item.namespace, name: item.name, resourceVersion: rotated.modRevision }, 'scheduled rotation');
+        }
+      } catch (error) {
+        code = 500;
+        pass.failed.push(ref);
+        log?.warn({ namespace: item.namespace, name: item.name, reason: (error as Error).message }, 'scheduled rotation failed; the next check tries again');
+      }
+      const completed: AuditEventInput = { ...received, stage: 'ResponseComplete', stageTimestamp: new Date(clock.nowMs()), responseStatus: { code } };
+      // As in the API: the outcome stands whether or not its completion record is taken.
+      await this.options.audit.record(completed).catch((error: Error) =>
+        log?.warn({ namespace: item.namespace, name: item.name, reason: error.message }, 'scheduled rotation: completion record refused'));
+    }
+    return pass;
+  }
+
+  private arm(): void {
+    if (this.stopped) return;
+    this.timer = this.options.clock.setTimer(this.intervalMs, () => {
+      this.timer = undefined;
+      this.running = this.runOnce().then(
+        () => undefined,
+        (error: Error) => this.options.log?.warn({ reason: error.message }, 'the scheduled rotation check failed; the next check tries again'),
+      ).finally(() => this.arm());
+    });
+  }
+}
+
+function auditInput(item: DueRotation, nowMs: number): AuditEventInput {
+  const at = new Date(nowMs);
+  return {
+    auditID: randomUUID(),
+    stage: 'RequestReceived',
+    requestURI: `/apis/coffer.dev/v1/namespaces/${encodeURIComponent(item.namespace)}/secrets/${encodeURIComponent(item.name)}/rotate`,
+    verb: 'rotate',
+    user: { username: rotationUser.username, groups: [...rotationUser.groups] },
+    sourceIPs: [],
+    objectRef: { resource: 'secrets', namespace: item.namespace, name: item.name, apiVersion: 'v1' },
+    decision: 'allow',
+    decisionReason: rotationAuditReason,
+    requestReceivedTimestamp: at,
+    stageTimestamp: at,
+    annotations: { 'coffer.dev/rotation-due-at': new Date(item.dueAtMs).toISOString() },
+  };
+}

@@ -1,0 +1,58 @@
+// The pure half of scheduled rotation: Go-style durations, the annotations' checks, and which Secrets
+// are due at time T (the current version's createdAt plus the period, from stored data only).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { dueRotations, parseDuration, parseGenerateList, type StoredObject, type VersionHistory } from '../../../src/registry/index.ts';
+import { rotationAnnotationCauses } from '../../../src/registry/scheduled-rotation.ts';
+
+test('parseDuration reads Go-style durations and nothing else', () => {
+  assert.equal(parseDuration('720h'), 720 * 3_600_000);
+  assert.equal(parseDuration('1h30m'), 90 * 60_000);
+  assert.equal(parseDuration('1.5h'), 90 * 60_000);
+  assert.equal(parseDuration('90s'), 90_000);
+  assert.equal(parseDuration('250ms'), 250);
+  assert.equal(parseDuration('1m30s'), 90_000);
+  for (const bad of ['', '720', 'h', '1d', '-1h', '1h ', ' 1h', '1H', 'monthly', '1e3h']) assert.equal(parseDuration(bad), undefined, bad);
+});
+
+test('parseGenerateList reads the --generate syntax, comma-separated, with defaults', () => {
+  assert.deepEqual(parseGenerateList('password'), [{ key: 'password', length: 32, charset: 'alnum' }]);
+  assert.deepEqual(parseGenerateList('a:8:hex, b:4'), [{ key: 'a', length: 8, charset: 'hex' }, { key: 'b', length: 4, charset: 'alnum' }]);
+  for (const bad of ['', 'a,', ':8', 'a:x', 'a:0', 'a:8:emoji', 'a,a', 'a:1:hex:more']) assert.equal(typeof parseGenerateList(bad), 'string', bad);
+});
+
+test('the annotations go together, within the limits, and not on an immutable Secret', () => {
+  const ok = { 'coffer.dev/rotate-every': '720h', 'coffer.dev/rotate-generate': 'password' };
+  assert.deepEqual(rotationAnnotationCauses(ok, undefined), []);
+  assert.deepEqual(rotationAnnotationCauses({ other: 'x' }, true), []);
+  assert.equal(rotationAnnotationCauses({ 'coffer.dev/rotate-every': '720h' }, undefined).length, 1);
+  assert.equal(rotationAnnotationCauses({ 'coffer.dev/rotate-generate': 'p' }, undefined).length, 1);
+  assert.equal(rotationAnnotationCauses({ ...ok, 'coffer.dev/rotate-every': '59s' }, undefined).length, 1);
+  assert.equal(rotationAnnotationCauses(ok, true).length, 1);
+});
+
+function secret(name: string, annotations: Record<string, string> | undefined, immutable = false): StoredObject {
+  return {
+    apiVersion: 'v1', kind: 'Secret', type: 'Opaque', ...(immutable ? { immutable: true } : {}),
+    metadata: { name, namespace: 'ns', uid: 'u', creationTimestamp: '2030-01-01T00:00:00Z', generation: 1, ...(annotations ? { annotations } : {}) },
+  };
+}
+
+const history = (createdAt: string): VersionHistory => ({ versions: [{ version: 1, createdAt: '2029-01-01T00:00:00Z', createdBy: '', data: {} }, { version: 2, createdAt, createdBy: 'x', data: {} }] });
+const hourly = { 'coffer.dev/rotate-every': '1h', 'coffer.dev/rotate-generate': 'password' };
+
+test('a Secret is due once its current version is a period old; unscheduled, immutable or badly annotated ones never are', () => {
+  const t = Date.parse('2030-01-01T10:00:00Z');
+  const entries = [
+    { secret: { object: secret('fresh', hourly), modRevision: 5 }, history: history('2030-01-01T09:30:00Z') },
+    { secret: { object: secret('exact', hourly), modRevision: 6 }, history: history('2030-01-01T09:00:00Z') },
+    { secret: { object: secret('old', hourly), modRevision: 7 }, history: history('2030-01-01T02:00:00Z') },
+    { secret: { object: secret('plain', undefined), modRevision: 8 }, history: history('2020-01-01T00:00:00Z') },
+    { secret: { object: secret('frozen', hourly, true), modRevision: 9 }, history: history('2020-01-01T00:00:00Z') },
+    { secret: { object: secret('broken', { ...hourly, 'coffer.dev/rotate-every': 'soon' }), modRevision: 10 }, history: history('2020-01-01T00:00:00Z') },
+  ];
+  const due = dueRotations(entries, t);
+  assert.deepEqual(due.map((d) => [d.name, d.modRevision]), [['old', 7], ['exact', 6]], 'oldest due first, each with the revision read');
+  assert.deepEqual(due[0]!.generate, [{ key: 'password', length: 32, charset: 'alnum' }]);
+  assert.deepEqual(dueRotations(entries, t - 1).map((d) => d.name), ['old'], 'one millisecond earlier, "exact" is not due');
+});
