@@ -8,4 +8,5 @@ export { buildClientApi, type ClientApiOptions } from './app.ts';
 export { type ApiAudit, type MemberAuditVerification, withOneEventPerRequest } from './audit-plugin.ts';
 export type { AuditEventList, AuditVerification, MemberOutcome } from './k8s/audit-routes.ts';
 export { identifyByCertificate, type Identify } from './identity.ts';
+export { registerKeysRoutes, keysPath, type KeysAdmin, type MemberKeysStatus, type NewKek, type DekInfo } from './admin/keys.ts';
 export { type KvBackend, replicaBackend } from './kv/backend.ts';

@@ -9,6 +9,7 @@ import { Command, Option } from 'commander';
 import { registerAuditCommands } from './commands/audit.ts';
 import { registerCaCommands } from './commands/ca.ts';
 import { registerConfigMapCommands } from './commands/configmap.ts';
+import { registerKeysCommands } from './commands/keys.ts';
 import { registerKubeconfigCommand } from './commands/kubeconfig.ts';
 import { registerMemberCommands } from './commands/member.ts';
 import { registerNamespaceCommands } from './commands/namespace.ts';
@@ -43,5 +44,6 @@ export function buildProgram(io: CliIo): Command {
   registerKubeconfigCommand(program, io);
   registerSnapshotCommands(program, io);
   registerAuditCommands(program, io);
+  registerKeysCommands(program, io);
   return program;
 }

@@ -23,3 +23,4 @@ export type {
   Compare, CompareResult, DeleteOptions, DeleteResult, HashKvResult, KeyValue, Member, MemberAddResult, MemberListResult, PutOptions, PutResult,
   RangeOptions, RangeResult, RequestOp, ResponseHeader, ResponseOp, StatusResult, TxnRequest, TxnResult,
 } from './types.ts';
+export { MemberKeysClient, type MemberKeysView, type KeyRotationView } from './keys-client.ts';

@@ -86,6 +86,19 @@ export const rangeResultBytesMax = 64 * 1024 * 1024;
 /** Records written in one batch while importing a snapshot. */
 export const snapshotImportBatchRecordsMax = 1000;
 
+// ── Key rotation (src/storage/mvcc/reencrypt.ts, src/server/member-keys.ts, coffer keys) ───────
+
+/** Pages the background re-encrypter re-seals per second at most (it sleeps between batches to keep to it). */
+export const reencryptPagesPerSecondMax = 5000;
+/** Pages re-sealed in one batch: one LevelDB write holding the store's write queue for that long. */
+export const reencryptBatchPagesMax = 250;
+/** Pages whose headers one batch reads at most while looking for pages on older DEKs. */
+export const reencryptScanPagesMax = 4000;
+/** How often a member with a DEK waiting for retirement checks again whether anything still uses it. */
+export const dekRetireCheckIntervalMs = 30_000;
+/** How long `coffer keys` waits for one member's answer (status counts pages; rotate-kek runs argon2id). */
+export const keysRequestTimeoutMs = 60_000;
+
 // ── Peer transport (src/transport) ─────────────────────────────────────────────────────────────
 
 /** The largest frame a member accepts from a peer: a batch of Raft entries or one snapshot chunk. */

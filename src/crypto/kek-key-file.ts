@@ -15,10 +15,22 @@ const keyFileBytesMax = 256;
 
 /** Reads a key file, refusing loose modes and wrong sizes; returns a provider holding the key. */
 export async function keyFileKek(file: string): Promise<KekProvider & { forget(): void }> {
-  const key = await readKeyFile(file);
+  return keyProvider(await readKeyFile(file), `key file ${file}`);
+}
+
+/**
+ * A key-file KEK provider from a key file's content handed over another way (`coffer keys rotate-kek
+ * --new-unseal-key-file` sends it to each member): the same two accepted forms and the same checks as
+ * a key file. `content` stays the caller's to wipe; `what` names it in errors.
+ */
+export function keyContentKek(content: Uint8Array, what: string): KekProvider & { forget(): void } {
+  return keyProvider(decodeKey(Buffer.from(content.buffer, content.byteOffset, content.byteLength), what), what);
+}
+
+function keyProvider(key: Uint8Array, description: string): KekProvider & { forget(): void } {
   return {
     source: 'keyFile',
-    description: `key file ${file}`,
+    description,
     create: () => Promise.resolve(localKek(key, { source: 'keyFile' })),
     open(record) {
       if (record.source !== 'keyFile') return Promise.reject(sourceMismatch(record.source, 'keyFile'));
@@ -47,7 +59,7 @@ async function readKeyFile(file: string): Promise<Uint8Array> {
     if (stat.size > keyFileBytesMax) throw new KeyFileError(`key file ${file} is ${stat.size} bytes; expected ${kekBytes}`);
     const content = await handle.readFile();
     try {
-      return decodeKey(content, file);
+      return decodeKey(content, `key file ${file}`);
     } finally {
       wipe(content);
     }
@@ -57,6 +69,7 @@ async function readKeyFile(file: string): Promise<Uint8Array> {
 }
 
 function decodeKey(content: Buffer, file: string): Uint8Array {
+  if (content.length > keyFileBytesMax) throw new KeyFileError(`${file} is ${content.length} bytes; expected ${kekBytes}`);
   if (content.length === kekBytes) return Uint8Array.from(content);
   const text = content.toString('latin1').trim();
   if (/^[A-Za-z0-9+/]{43}=$/.test(text)) {
@@ -67,7 +80,7 @@ function decodeKey(content: Buffer, file: string): Uint8Array {
       return copy;
     }
   }
-  throw new KeyFileError(`key file ${file} is ${content.length} bytes; expected ${kekBytes} raw bytes or their base64`);
+  throw new KeyFileError(`${file} is ${content.length} bytes; expected ${kekBytes} raw bytes or their base64`);
 }
 
 /**

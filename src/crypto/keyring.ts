@@ -244,6 +244,28 @@ export class Keyring implements Sealer {
     });
   }
 
+  /**
+   * Removes a DEK that nothing sealed with it any longer needs: its key is wiped and the keyring file
+   * is rewritten atomically without it. The caller proves it unused (no page, record or file of the
+   * member names it); the active DEK is never retired. Unknown ids are a KeyringError.
+   */
+  retireDek(id: number): Promise<void> {
+    return this.exclusive(async () => {
+      this.assertOpen();
+      const dek = this.deks.get(id);
+      if (dek === undefined) throw new KeyringError(`DEK ${id} is not in the keyring`);
+      if (dek === this.active) throw new KeyringError(`DEK ${id} is the active DEK and cannot be retired`);
+      this.deks.delete(id);
+      try {
+        await this.write(this.kek, this.authKey);
+      } catch (error) {
+        this.deks.set(id, dek);
+        throw error;
+      }
+      wipe(dek.key);
+    });
+  }
+
   /** Writes the current counters to the keyring file. */
   persist(): Promise<void> {
     return this.exclusive(async () => {

@@ -16,7 +16,8 @@ export interface MemberIdentity {
   name: string;
 }
 
-const fileName = 'member.sealed';
+export const identityFileName = 'member.sealed';
+const fileName = identityFileName;
 const position = (name: string) => ({ storeId: `${name}/identity`, kind: RecordKind.memberIdentity, index: 0, sub: 0 });
 
 /** A new cluster's id: from the token and the initial member names (not URLs, which may differ per member). */

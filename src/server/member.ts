@@ -24,6 +24,7 @@ import { type MemberInfo, Replica } from '../replication/index.ts';
 import { PeerLink, PeerListener } from '../transport/index.ts';
 import { MemberAudit } from './member-audit.ts';
 import { loadOrCreateIdentity, type MemberIdentity } from './member-identity.ts';
+import { startMemberKeys } from './member-keys.ts';
 import { RotationScheduler } from './rotation-scheduler.ts';
 import { unseal } from './unseal.ts';
 
@@ -200,6 +201,8 @@ async function compose(config: ServerConfig, keyring: Keyring, stack: Array<() =
   });
   const api = app;
   stack.push(() => api.close());
+  const memberKeys = startMemberKeys({ member: config.name, dataDir: config.dataDir, keyring, store: () => running.mvcc(), identity, clock: realClock, log }, app);
+  stack.push(() => memberKeys.close());
   await app.listen({ host: config.listenClient.hostname, port: Number(config.listenClient.port) });
   tls.attach(app.server as unknown as TlsServer);
   log.info({ member: config.name, id: identity.memberId, cluster: identity.clusterId }, 'member started');

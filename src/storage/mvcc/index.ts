@@ -7,9 +7,11 @@
  * Invariants: on disk, records are keyed by revision only and every value is a page sealed by the
  * member's Sealer at its position — no key name or value in the clear; the applied Raft index and
  * the current revision are written in the same atomic batch as the pages they describe; a page that
- * fails to open is E_INTEGRITY naming its revision, never wrong data; writers never wait for watchers.
+ * fails to open is E_INTEGRITY naming its revision, never wrong data; writers never wait for watchers;
+ * re-encryption after a DEK rotation (Reencrypter) goes through the same write queue as every write.
  */
-export { MvccStore, type MvccStoreOptions, type HashResult, type SnapshotRecord } from './store.ts';
+export { MvccStore, type MvccStoreOptions, type HashResult, type SnapshotRecord, type ReencryptStepResult } from './store.ts';
+export { Reencrypter, type ReencryptProgress, type ReencrypterOptions } from './reencrypt.ts';
 export type { ApplyResult } from './apply.ts';
 export { MvccError, isMvccError, type MvccErrorCode } from './errors.ts';
 export { prefixEnd } from './keys.ts';

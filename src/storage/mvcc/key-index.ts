@@ -189,6 +189,17 @@ export class KeyIndex implements Generation {
     }
   }
 
+  /** True if revision main.sub is still held (not removed by a compaction). */
+  holds(main: number, sub: number): boolean {
+    for (let gi = 0; gi < this.count; gi++) {
+      const revs = this.generation(gi).revs;
+      for (let i = 0; i < revs.length; i += 2) {
+        if (revs[i] === main && revs[i + 1] === sub) return true;
+      }
+    }
+    return false;
+  }
+
   /** True if nothing is left: one empty generation. Such a key is dropped from the tree. */
   isEmpty(): boolean {
     return this.past === undefined && this.revs.length === 0;

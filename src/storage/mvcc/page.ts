@@ -137,3 +137,20 @@ export function openMeta(sealer: Sealer, storeId: string, sealed: Uint8Array): M
     wipe(plain);
   }
 }
+
+/**
+ * Re-seals a revision page under the sealer's active DEK at the same position, with the same fields,
+ * if `keep(key)` says the page is still wanted; returns undefined when it is not (a page a compaction
+ * is about to delete). The opened key and value are wiped before returning.
+ */
+export function resealPage(
+  sealer: Sealer, storeId: string, sealed: Uint8Array, main: number, sub: number, keep: (key: Uint8Array) => boolean,
+): Uint8Array | undefined {
+  const page = openPage(sealer, storeId, sealed, main, sub);
+  try {
+    return keep(page.key) ? sealPage(sealer, storeId, page) : undefined;
+  } finally {
+    wipe(page.key);
+    wipe(page.value);
+  }
+}

@@ -26,7 +26,7 @@ import { type ApplyResult, BatchApplier, pageToKv } from './apply.ts';
 import { MvccError, compactedError } from './errors.ts';
 import type { KeyAt } from './key-index.ts';
 import { type KeySpan, keyToString, spanContains, stringToKey, toSpan } from './keys.ts';
-import { type Meta, type Page, openMeta, openPage, sealMeta, sealPage } from './page.ts';
+import { type Meta, type Page, openMeta, openPage, resealPage, sealMeta, sealPage } from './page.ts';
 import { decodeRevisionKey, encodeRevisionKey, isRevisionKey, metaRecordKey, revisionKeyRange, subMax } from './revision.ts';
 import { TreeIndex } from './tree-index.ts';
 import type {
@@ -68,6 +68,18 @@ export interface HashResult {
 export type SnapshotRecord =
   | { type: 'header'; appliedIndex: number; revision: number; compactRevision: number }
   | { type: 'page'; page: Page };
+
+/** One step of background re-encryption (MvccStore.reencryptStep). */
+export interface ReencryptStepResult {
+  /** Where the next step starts (the last revision key looked at); undefined once the whole store was walked. */
+  next: Uint8Array | undefined;
+  /** Page headers read. */
+  scanned: number;
+  /** Pages re-sealed under the active DEK. */
+  resealed: number;
+  /** The DEK the step sealed with. */
+  activeDekId: number;
+}
 
 const pageReadStep = 1000;
 
@@ -342,6 +354,90 @@ export class MvccStore {
       this.checkUsable();
       await this.db.put(metaRecordKey, sealMeta(this.sealer, this.meta(this.applied, this.revision)), { sync: true });
     });
+  }
+
+  /**
+   * One step of re-encryption: walks at most `scanMax` pages after `after` (a revision key from the
+   * previous step; undefined to start at the first page) and re-seals, under the active DEK, at most
+   * `pagesMax` of those whose header names another DEK, keeping each page's plaintext and position;
+   * then re-seals the meta record too. It runs as one write in the store's write queue, so it never
+   * interleaves with an apply batch or the meta update of a compaction; a page already removed from
+   * the index by a compaction (physical deletion pending) is left alone, so it cannot be resurrected.
+   */
+  reencryptStep(after: Uint8Array | undefined, limits: { pagesMax: number; scanMax: number }): Promise<ReencryptStepResult> {
+    assert(limits.pagesMax >= 1 && limits.scanMax >= limits.pagesMax, 're-encryption limits are positive and scanMax >= pagesMax');
+    return this.exclusive(async () => {
+      this.checkUsable();
+      const active = this.sealer.activeDekId();
+      const range = revisionKeyRange(0, Number.MAX_SAFE_INTEGER);
+      const iterator = this.db.iterator({
+        ...(after === undefined ? { gte: range.gte } : { gt: after }), lte: range.lte, limit: limits.scanMax, fillCache: false,
+      });
+      const batch: { type: 'put'; key: Uint8Array; value: Uint8Array }[] = [];
+      let scanned = 0;
+      let last: Uint8Array | undefined;
+      let end = false;
+      try {
+        while (batch.length < limits.pagesMax && scanned < limits.scanMax) {
+          const entries = await iterator.nextv(Math.min(limits.pagesMax - batch.length, limits.scanMax - scanned));
+          if (entries.length === 0) {
+            end = scanned < limits.scanMax;
+            break;
+          }
+          for (const [key, sealed] of entries) {
+            scanned++;
+            last = key;
+            if (this.sealer.dekIdOf(sealed) === active) continue;
+            const { main, sub } = decodeRevisionKey(key);
+            // Above the compact revision no page is ever deleted; at or below it, only pages the index holds stay.
+            const keep = main > this.compactRev ? () => true : (k: Uint8Array) => this.index.holds(keyToString(k), main, sub);
+            const value = resealPage(this.sealer, this.storeId, sealed, main, sub, keep);
+            if (value !== undefined) batch.push({ type: 'put', key, value });
+          }
+        }
+      } finally {
+        await iterator.close();
+      }
+      batch.push({ type: 'put', key: metaRecordKey, value: sealMeta(this.sealer, this.meta(this.applied, this.revision)) });
+      try {
+        await this.db.batch(batch, { sync: this.sync });
+      } catch (error) {
+        this.failure = new MvccError('E_FAILED', 're-encrypting pages failed; reopen the store', { cause: error });
+        throw this.failure;
+      }
+      return { next: end ? undefined : last, scanned, resealed: batch.length - 1, activeDekId: active };
+    });
+  }
+
+  /**
+   * How many records (revision pages and the meta record) name each DEK in their header, read from
+   * the headers without opening anything, over one point-in-time view of the store.
+   */
+  async pagesPerDek(): Promise<Map<number, number>> {
+    this.checkUsable();
+    const counts = new Map<number, number>();
+    const snapshot = this.db.snapshot();
+    try {
+      const meta = await this.db.get(metaRecordKey, { snapshot });
+      if (meta !== undefined) counts.set(this.sealer.dekIdOf(meta), 1);
+      const iterator = this.db.values({ ...revisionKeyRange(0, Number.MAX_SAFE_INTEGER), snapshot, fillCache: false });
+      try {
+        for (;;) {
+          const values = await iterator.nextv(pageReadStep);
+          if (values.length === 0) break;
+          for (const sealed of values) {
+            const id = this.sealer.dekIdOf(sealed);
+            counts.set(id, (counts.get(id) ?? 0) + 1);
+          }
+          await yieldToEventLoop();
+        }
+      } finally {
+        await iterator.close();
+      }
+    } finally {
+      await snapshot.close();
+    }
+    return counts;
   }
 
   /** Watchers open on this store. */

@@ -133,6 +133,11 @@ export class TreeIndex {
     return sortPacked(removed);
   }
 
+  /** True if `key` still holds revision main.sub (false once a compaction removed it). */
+  holds(key: string, main: number, sub: number): boolean {
+    return this.byKey.get(key)?.holds(main, sub) ?? false;
+  }
+
   /** Every revision with main <= atMain still in the index, packed [main, sub, ...] in ascending order. */
   revisionsUpTo(atMain: number): number[] {
     const packed: number[] = [];

@@ -10,3 +10,4 @@
  */
 export { Wal, type WalOptions, type WalStats, type RaftStorageErrors } from './wal.ts';
 export { WalCorruptionError, WalUnusableError, WalLimitError, WalCompactedError, WalUnavailableError } from './errors.ts';
+export { walDekUsage } from './dek-usage.ts';

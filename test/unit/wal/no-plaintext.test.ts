@@ -1,41 +1,13 @@
 import assert from 'node:assert/strict';
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
+import { filesUnder, markersIn } from '../../support/plaintext-scan.ts';
 import { walFixture } from './helpers.ts';
 
 const markers = ['COFFER-MARKER-KEY-q7Zt', 'COFFER-MARKER-VALUE-W3xk', 'COFFER-MARKER-SNAPSHOT-9pLm'];
 
-/** Each way a marker could appear: raw, base64 at all three alignments, hex in both cases. */
-function forms(marker: string): Buffer[] {
-  const out = [Buffer.from(marker)];
-  for (const prefix of ['', 'x', 'xy']) {
-    const b64 = Buffer.from(prefix + marker).toString('base64');
-    // Drop the characters that mix in the prefix or the padding: the stable middle must not appear.
-    const skip = prefix.length === 0 ? 0 : prefix.length + 1;
-    out.push(Buffer.from(b64.slice(skip, b64.length - 4)));
-  }
-  out.push(Buffer.from(Buffer.from(marker).toString('hex')), Buffer.from(Buffer.from(marker).toString('hex').toUpperCase()));
-  return out;
-}
-
-async function filesUnder(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...await filesUnder(full));
-    else out.push(full);
-  }
-  return out;
-}
-
-function findings(content: Buffer): string[] {
-  const found: string[] = [];
-  for (const marker of markers) {
-    for (const form of forms(marker)) if (content.includes(form)) found.push(`${marker} as ${form.toString().slice(0, 20)}…`);
-  }
-  return found;
-}
+const findings = (content: Buffer) => markersIn(content, markers);
 
 test('the scan finds a marker hidden as raw text, base64 at any alignment or hex (control)', () => {
   for (const marker of markers) {

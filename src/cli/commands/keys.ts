@@ -1,0 +1,149 @@
+/**
+ * `coffer keys status | rotate-dek | rotate-kek (--new-passphrase-file F | --new-unseal-key-file F)`.
+ * Keys are per member, so every command asks EVERY member of the cluster itself (the member list, as
+ * `coffer status` gets it), reports one line per member, and exits non-zero if any member failed or
+ * could not be reached. A rotation is sent once per member and never retried by this command.
+ */
+import { open } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { type KeyRotationView, KvClient, type KvClientOptions, MemberKeysClient, type MemberKeysView } from '../../client/index.ts';
+import { type ConnectionOptions, connectionSettings } from '../connection.ts';
+import type { CliIo } from '../io.ts';
+import { formatData, formatTable, type GlobalOptions } from '../options.ts';
+
+type Options = GlobalOptions & ConnectionOptions;
+
+/** The largest new-KEK file read: a passphrase or a key file (32 bytes, or 44 characters of base64). */
+const newKekFileBytesMax = 64 * 1024;
+
+interface Target {
+  name: string;
+  endpoint: string | undefined;
+}
+
+type Outcome<T> = { member: string; endpoint?: string; ok: true; result: T } | { member: string; endpoint?: string; ok: false; error: string };
+
+export function registerKeysCommands(program: Command, io: CliIo): void {
+  const keys = program.command('keys').description('encryption keys of every member: status, DEK rotation, KEK rotation');
+
+  keys.command('status')
+    .description('every member\'s KEK, active DEK, pages per DEK and re-encryption progress')
+    .action(async (_options: unknown, command: Command) => {
+      const options = command.optsWithGlobals<Options>();
+      const outcomes = await fanOut(options, io, (client) => client.status());
+      if (options.output !== 'table') io.out(formatData(options.output, outcomes.map(plain)));
+      else io.out(statusTable(outcomes));
+      failIfAny(outcomes, command, 'status');
+    });
+
+  keys.command('rotate-dek')
+    .description('every member starts a new DEK and re-encrypts older pages in the background')
+    .action(async (_options: unknown, command: Command) => {
+      const options = command.optsWithGlobals<Options>();
+      const outcomes = await fanOut(options, io, (client) => client.rotateDek());
+      report(outcomes, options, io);
+      failIfAny(outcomes, command, 'rotate-dek');
+    });
+
+  keys.command('rotate-kek')
+    .description('every member rewraps its DEKs under a new passphrase or key file')
+    .option('--new-passphrase-file <file>', 'the new passphrase (one trailing newline is ignored, as when unsealing)')
+    .option('--new-unseal-key-file <file>', 'the new key file: 32 bytes, raw or base64, mode 0600')
+    .action(async (_options: unknown, command: Command) => {
+      const options = command.optsWithGlobals<Options & { newPassphraseFile?: string; newUnsealKeyFile?: string }>();
+      if ((options.newPassphraseFile === undefined) === (options.newUnsealKeyFile === undefined)) {
+        command.error('coffer: give exactly one of --new-passphrase-file and --new-unseal-key-file', { exitCode: 1, code: 'coffer.keys' });
+      }
+      const bytes = options.newPassphraseFile !== undefined
+        ? await readNewKek(options.newPassphraseFile, 'passphrase', command)
+        : await readNewKek(options.newUnsealKeyFile!, 'key', command);
+      try {
+        const next = options.newPassphraseFile !== undefined ? { passphrase: bytes } : { unsealKey: bytes };
+        const outcomes = await fanOut(options, io, (client) => client.rotateKek(next));
+        report(outcomes, options, io);
+        failIfAny(outcomes, command, 'rotate-kek');
+      } finally {
+        bytes.fill(0);
+      }
+    });
+}
+
+/** Every member of the cluster, by its published client URL (or the given endpoints if none is published yet). */
+async function targets(settings: KvClientOptions): Promise<Target[]> {
+  const client = new KvClient(settings);
+  const { members } = await client.memberList().finally(() => client.close());
+  if (members.every((m) => (m.clientUrls[0] ?? '') === '')) return settings.endpoints.map((endpoint) => ({ name: endpoint, endpoint }));
+  return members.map((m) => ({ name: m.name !== '' ? m.name : m.id, endpoint: m.clientUrls[0] !== '' ? m.clientUrls[0] : undefined }));
+}
+
+async function fanOut<T>(options: Options, io: CliIo, call: (client: MemberKeysClient) => Promise<T>): Promise<Outcome<T>[]> {
+  const settings = await connectionSettings(options, io);
+  return Promise.all((await targets(settings)).map(async ({ name, endpoint }): Promise<Outcome<T>> => {
+    if (endpoint === undefined) return { member: name, ok: false, error: 'the member has not published a client URL' };
+    try {
+      return { member: name, endpoint, ok: true, result: await call(new MemberKeysClient(endpoint, settings.tls)) };
+    } catch (error) {
+      return { member: name, endpoint, ok: false, error: error instanceof Error ? error.message : String(error) };
+    }
+  }));
+}
+
+function plain<T>(outcome: Outcome<T>): object {
+  return outcome.ok ? { member: outcome.member, endpoint: outcome.endpoint, ...outcome.result }
+    : { member: outcome.member, endpoint: outcome.endpoint, error: outcome.error };
+}
+
+function statusTable(outcomes: Outcome<MemberKeysView>[]): string {
+  return formatTable(['MEMBER', 'KEK', 'ACTIVE DEK', 'PAGES PER DEK', 'RE-ENCRYPTION', 'RETIRED', 'ERROR'], outcomes.map((o) => {
+    if (!o.ok) return [o.member, '', '', '', '', '', o.error];
+    const s = o.result;
+    const pages = s.deks.map((d) => `${d.id}:${d.pages}${d.walRecords > 0 && !d.active ? ` (+${d.walRecords} wal)` : ''}`).join(' ');
+    const r = s.reencryption;
+    const progress = r.running ? `running: ${r.pagesResealed} re-sealed, ${r.pagesOnOlderDeks} left`
+      : r.error !== undefined ? `stopped: ${r.error}`
+        : r.pagesOnOlderDeks > 0 ? `${r.pagesOnOlderDeks} pages on older DEKs` : 'done';
+    return [s.member, s.kek.description, String(s.activeDekId), pages, progress, s.retired.map((d) => String(d.id)).join(' '), ''];
+  }));
+}
+
+function report(outcomes: Outcome<KeyRotationView>[], options: Options, io: CliIo): void {
+  if (options.output !== 'table') {
+    io.out(formatData(options.output, outcomes.map(plain)));
+    return;
+  }
+  for (const o of outcomes) io.out(o.ok ? `${o.member}: ${o.result.message}\n` : `${o.member}: FAILED: ${o.error}\n`);
+}
+
+function failIfAny<T>(outcomes: Outcome<T>[], command: Command, what: string): void {
+  const failed = outcomes.filter((o) => !o.ok).map((o) => o.member);
+  if (failed.length > 0) command.error(`coffer: keys ${what} failed on ${failed.join(', ')}`, { exitCode: 1, code: 'coffer.keys' });
+}
+
+/**
+ * Reads a new passphrase (dropping one trailing newline, as the server does for --passphrase-file) or
+ * a key file (refused unless readable by its owner only, as the server will refuse it at the next start).
+ */
+async function readNewKek(file: string, kind: 'passphrase' | 'key', command: Command): Promise<Uint8Array> {
+  let handle;
+  try {
+    handle = await open(file, 'r');
+  } catch (error) {
+    return command.error(`coffer: cannot open ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { exitCode: 1, code: 'coffer.keys' });
+  }
+  try {
+    const stat = await handle.stat();
+    if (kind === 'key' && (stat.mode & 0o077) !== 0) {
+      command.error(`coffer: key file ${file} has mode 0${(stat.mode & 0o777).toString(8)}; it must be readable by its owner only (chmod 600 ${file})`,
+        { exitCode: 1, code: 'coffer.keys' });
+    }
+    if (stat.size > newKekFileBytesMax) command.error(`coffer: ${file} is ${stat.size} bytes, more than ${newKekFileBytesMax}`, { exitCode: 1, code: 'coffer.keys' });
+    const bytes = await handle.readFile();
+    const end = kind === 'passphrase' && bytes.length > 0 && bytes[bytes.length - 1] === 0x0a ? bytes.length - 1 : bytes.length;
+    const out = new Uint8Array(bytes.subarray(0, end));
+    bytes.fill(0);
+    if (out.length === 0) command.error(`coffer: ${file} is empty`, { exitCode: 1, code: 'coffer.keys' });
+    return out;
+  } finally {
+    await handle.close();
+  }
+}

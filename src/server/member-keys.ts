@@ -1,0 +1,238 @@
+/**
+ * Key rotation on one member: status, DEK rotation with background re-encryption and retirement of
+ * old DEKs, KEK rotation. Serves the keys admin routes (api/admin/keys.ts).
+ *
+ * What the keyring seals, and how each leaves an old DEK behind:
+ * - MVCC revision pages and the meta record: the Reencrypter re-seals them (storage/mvcc/reencrypt.ts);
+ * - the member identity (`member.sealed`) and the audit signing key (`audit-signing.key`): re-sealed
+ *   here right after the rotation (each one atomic file write);
+ * - WAL records and WAL snapshot files: never rewritten; they leave when the replica's regular log
+ *   compaction (a snapshot every snapshotEveryEntries applied entries) drops the segments they are in.
+ * A DEK is retired (keyring.retireDek: key wiped, keyring file rewritten atomically) only when the
+ * headers of all of these name it nowhere. Until then a check runs every dekRetireCheckIntervalMs.
+ *
+ * Invariant: nothing is ever sealed with a non-active DEK, so a count of zero for an old DEK stays zero
+ * and the check-then-retire needs no lock against writers.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { type KeysAdmin, type MemberKeysStatus, type NewKek, registerKeysRoutes } from '../api/index.ts';
+import { auditKeyFileName, openAuditKeyPair, sealAuditKeyPair, wipeAuditKeyPair } from '../audit/index.ts';
+import type { Clock, TimerHandle } from '../base/index.ts';
+import { dekRetireCheckIntervalMs } from '../config/index.ts';
+import { type Keyring, keyContentKek, passphraseKek } from '../crypto/index.ts';
+import { writeFileAtomic } from '../pki/index.ts';
+import { type MvccStore, Reencrypter } from '../storage/mvcc/index.ts';
+import { walDekUsage } from '../storage/wal/index.ts';
+import { auditKeyStoreId } from './member-audit.ts';
+import { identityFileName, type MemberIdentity, writeIdentity } from './member-identity.ts';
+
+export interface MemberKeysOptions {
+  member: string;
+  dataDir: string;
+  keyring: Keyring;
+  /** The member's store (a function: a snapshot install replaces it). */
+  store: () => MvccStore;
+  /** The identity to re-seal after a DEK rotation; absent in tests of a bare store. */
+  identity?: MemberIdentity;
+  clock: Clock;
+  log: { info(fields: object, message: string): void; warn(fields: object, message: string): void };
+  /** Re-encryption limits (defaults from config/limits.ts). */
+  pagesPerSecondMax?: number;
+  batchPagesMax?: number;
+}
+
+interface Usage {
+  pages: Map<number, number>;
+  walRecords: Map<number, number>;
+  files: Map<number, number>;
+}
+
+export class MemberKeys implements KeysAdmin {
+  private readonly reencrypter: Reencrypter;
+  private readonly retired: { id: number; retiredAtMs: number }[] = [];
+  private retireTimer: TimerHandle | undefined;
+  private retiring: Promise<number[]> | undefined;
+  private closed = false;
+
+  constructor(private readonly options: MemberKeysOptions) {
+    this.reencrypter = new Reencrypter({
+      store: options.store,
+      clock: options.clock,
+      ...(options.pagesPerSecondMax !== undefined ? { pagesPerSecondMax: options.pagesPerSecondMax } : {}),
+      ...(options.batchPagesMax !== undefined ? { batchPagesMax: options.batchPagesMax } : {}),
+      onPassEnd: (error) => {
+        if (error !== undefined) {
+          if (!this.closed) options.log.warn({ reason: error.message }, 're-encryption stopped early');
+          return;
+        }
+        void this.retireWhenUnused();
+      },
+    });
+  }
+
+  /** Resumes an unfinished rotation (a keyring holding older DEKs) after a restart. */
+  start(): void {
+    if (this.options.keyring.status().deks.length > 1) this.reencrypter.start();
+  }
+
+  async status(): Promise<MemberKeysStatus> {
+    const keys = this.options.keyring.status();
+    const usage = await this.usage();
+    const progress = this.reencrypter.progress();
+    let older = 0;
+    for (const [id, n] of usage.pages) if (id !== keys.activeDekId) older += n;
+    return {
+      member: this.options.member,
+      kek: { source: keys.kekSource, description: keys.kekDescription },
+      activeDekId: keys.activeDekId,
+      deks: keys.deks.map((d) => ({
+        id: d.id, createdAt: new Date(d.createdAtMs).toISOString(), active: d.active,
+        pages: usage.pages.get(d.id) ?? 0, walRecords: usage.walRecords.get(d.id) ?? 0, files: usage.files.get(d.id) ?? 0,
+      })),
+      retired: this.retired.map((r) => ({ id: r.id, retiredAt: new Date(r.retiredAtMs).toISOString() })),
+      reencryption: {
+        running: progress.running, targetDekId: progress.targetDekId, pagesResealed: progress.pagesResealed, pagesOnOlderDeks: older,
+        ...(progress.startedAtMs !== undefined ? { startedAt: new Date(progress.startedAtMs).toISOString() } : {}),
+        ...(progress.finishedAtMs !== undefined ? { finishedAt: new Date(progress.finishedAtMs).toISOString() } : {}),
+        ...(progress.error !== undefined ? { error: progress.error } : {}),
+      },
+    };
+  }
+
+  /** Makes a new DEK active, re-seals the small sealed files under it and starts re-encrypting the store. */
+  async rotateDek(): Promise<{ dekId: number }> {
+    const dekId = await this.options.keyring.rotateDek();
+    await this.resealFiles();
+    this.reencrypter.start();
+    this.options.log.info({ dekId }, 'DEK rotated');
+    return { dekId };
+  }
+
+  async rotateKek(next: NewKek): Promise<{ kek: { source: string; description: string } }> {
+    // The same providers (and so the same checks and argon2id parameters) as unsealing at start.
+    const provider = 'passphrase' in next ? passphraseKek(next.passphrase) : keyContentKek(next.unsealKey, 'the new unseal key');
+    try {
+      await this.options.keyring.rotateKek(provider);
+    } finally {
+      provider.forget();
+    }
+    const keys = this.options.keyring.status();
+    this.options.log.info({ kekSource: keys.kekSource }, 'KEK rotated');
+    return { kek: { source: keys.kekSource, description: keys.kekDescription } };
+  }
+
+  /** Resolves when no re-encryption pass is running. */
+  whenReencrypted(): Promise<void> {
+    return this.reencrypter.whenIdle();
+  }
+
+  /** Retires every non-active DEK nothing uses any more; returns their ids. One check at a time. */
+  retireUnused(): Promise<number[]> {
+    this.retiring ??= this.retireNow().finally(() => {
+      this.retiring = undefined;
+    });
+    return this.retiring;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.retireTimer?.cancel();
+    await this.reencrypter.stop();
+    await this.retiring?.catch(() => undefined);
+  }
+
+  // ── internals ──────────────────────────────────────────────────────────────────────────────────
+
+  private async retireNow(): Promise<number[]> {
+    const { keyring } = this.options;
+    const keys = keyring.status();
+    const older = keys.deks.filter((d) => !d.active).map((d) => d.id);
+    if (older.length === 0 || this.closed) return [];
+    // Pages a compaction has dropped from the index may still be on disk: let them go first.
+    await this.options.store().whenCompacted();
+    const usage = await this.usage();
+    const done: number[] = [];
+    for (const id of older) {
+      const users = (usage.pages.get(id) ?? 0) + (usage.walRecords.get(id) ?? 0) + (usage.files.get(id) ?? 0);
+      if (users > 0) continue;
+      await keyring.retireDek(id);
+      this.retired.push({ id, retiredAtMs: this.options.clock.nowMs() });
+      done.push(id);
+      this.options.log.info({ dekId: id }, 'DEK retired: nothing sealed with it remains');
+    }
+    return done;
+  }
+
+  /** Retires what it can now, and checks again later while an older DEK remains (the WAL lets go of it last). */
+  private async retireWhenUnused(): Promise<void> {
+    this.retireTimer?.cancel();
+    this.retireTimer = undefined;
+    try {
+      await this.retireUnused();
+    } catch (error) {
+      if (!this.closed) this.options.log.warn({ reason: (error as Error).message }, 'DEK retirement check failed');
+    }
+    if (this.closed || this.options.keyring.status().deks.length <= 1) return;
+    this.retireTimer = this.options.clock.setTimer(dekRetireCheckIntervalMs, () => void this.retireWhenUnused());
+  }
+
+  /** Who still names each DEK: MVCC records, WAL records, other sealed files — from headers only. */
+  private async usage(): Promise<Usage> {
+    const { keyring, dataDir } = this.options;
+    const files = new Map<number, number>();
+    for (const sealed of [await this.identitySealed(), await this.auditKeySealed()]) {
+      if (sealed === undefined) continue;
+      const id = keyring.dekIdOf(sealed);
+      files.set(id, (files.get(id) ?? 0) + 1);
+    }
+    return {
+      pages: await this.options.store().pagesPerDek(),
+      walRecords: await walDekUsage(join(dataDir, 'wal'), (sealed) => keyring.dekIdOf(sealed)),
+      files,
+    };
+  }
+
+  private async resealFiles(): Promise<void> {
+    const { keyring, dataDir, identity, member } = this.options;
+    if (identity !== undefined && (await this.identitySealed()) !== undefined) await writeIdentity(dataDir, identity, keyring);
+    const file = join(dataDir, auditKeyFileName);
+    const bytes = await readIfPresent(file);
+    if (bytes === undefined) return;
+    const keyPair = await openAuditKeyPair(bytes, keyring, auditKeyStoreId(member), file);
+    try {
+      await writeFileAtomic(file, sealAuditKeyPair(keyPair, keyring, auditKeyStoreId(member)), 0o600);
+    } finally {
+      wipeAuditKeyPair(keyPair);
+    }
+  }
+
+  private identitySealed(): Promise<Uint8Array | undefined> {
+    return readIfPresent(join(this.options.dataDir, identityFileName));
+  }
+
+  private async auditKeySealed(): Promise<Uint8Array | undefined> {
+    const bytes = await readIfPresent(join(this.options.dataDir, auditKeyFileName));
+    if (bytes === undefined) return undefined;
+    const doc = JSON.parse(Buffer.from(bytes).toString('utf8')) as { sealedPrivateKey?: unknown };
+    return typeof doc.sealedPrivateKey === 'string' ? new Uint8Array(Buffer.from(doc.sealedPrivateKey, 'base64')) : undefined;
+  }
+}
+
+async function readIfPresent(file: string): Promise<Uint8Array | undefined> {
+  try {
+    return await readFile(file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+/** Builds the member's key rotation, serves its routes on the (not yet listening) client API and resumes an unfinished rotation. */
+export function startMemberKeys(options: MemberKeysOptions, app: FastifyInstance): MemberKeys {
+  const keys = new MemberKeys(options);
+  registerKeysRoutes(app, keys);
+  keys.start();
+  return keys;
+}

@@ -1,0 +1,147 @@
+// `coffer keys status | rotate-dek | rotate-kek` as operators run them, against a real 3-member cluster
+// (member processes, real TLS): every command reaches every member and fails if one member fails.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Cluster, repoRoot } from '../../support/cluster/index.ts';
+
+const run = promisify(execFile);
+let cluster: Cluster;
+
+before(async () => {
+  cluster = await Cluster.start({ size: 3, backend: 'coffer', faults: false });
+  await cluster.waitReady();
+  await cluster.waitPublished();
+  const client = cluster.client([0, 1, 2]);
+  try {
+    for (let i = 0; i < 200; i++) await client.put(`/e2e/keys/${i}`, `value-${i}`);
+  } finally {
+    client.close();
+  }
+});
+
+after(async () => {
+  await cluster.stop();
+});
+
+async function coffer(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+  const flags = ['--endpoints', [0, 1, 2].map((i) => cluster.clientUrl(i)).join(','), '--cacert', cluster.certs.ca,
+    '--cert', cluster.certs.clientCert, '--key', cluster.certs.clientKey];
+  try {
+    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/server/coffer.ts', ...flags, ...args], { cwd: repoRoot });
+    return { stdout, stderr, code: 0 };
+  } catch (error) {
+    const failure = error as { stdout: string; stderr: string; code: number };
+    return { stdout: failure.stdout, stderr: failure.stderr, code: failure.code };
+  }
+}
+
+interface StatusRow {
+  member: string;
+  error?: string;
+  kek: { source: string };
+  activeDekId: number;
+  deks: { id: number; pages: number; walRecords: number }[];
+  reencryption: { running: boolean; pagesOnOlderDeks: number };
+}
+
+async function keysStatus(): Promise<StatusRow[]> {
+  const { stdout, code, stderr } = await coffer('-o', 'json', 'keys', 'status');
+  assert.equal(code, 0, `${stderr}${stdout}`);
+  return JSON.parse(stdout) as StatusRow[];
+}
+
+test('keys status shows every member with its KEK, active DEK and pages per DEK (table and json)', async () => {
+  const rows = await keysStatus();
+  assert.deepEqual(rows.map((r) => r.member).sort(), ['m1', 'm2', 'm3']);
+  for (const r of rows) {
+    assert.equal(r.kek.source, 'keyFile');
+    assert.equal(r.activeDekId, 1);
+    assert.ok(r.deks[0]!.pages > 200, `${r.member} has its pages on DEK 1`);
+  }
+  const table = await coffer('keys', 'status');
+  assert.equal(table.code, 0, table.stderr);
+  assert.match(table.stdout, /^MEMBER\s+KEK\s+ACTIVE DEK\s+PAGES PER DEK\s+RE-ENCRYPTION/);
+  for (const name of ['m1', 'm2', 'm3']) assert.match(table.stdout, new RegExp(`^${name}\\s+key file`, 'm'));
+});
+
+test('keys rotate-dek rotates on every member; the re-encryption leaves no page on the old DEK', { timeout: 60_000 }, async () => {
+  const rotated = await coffer('keys', 'rotate-dek');
+  assert.equal(rotated.code, 0, rotated.stderr);
+  for (const name of ['m1', 'm2', 'm3']) assert.match(rotated.stdout, new RegExp(`^${name}: DEK 2 is active`, 'm'));
+  // The pass runs in the background on each member: ask until every member reports it done.
+  for (;;) {
+    const rows = await keysStatus();
+    if (rows.every((r) => !r.reencryption.running && r.reencryption.pagesOnOlderDeks === 0 && r.activeDekId === 2)) {
+      for (const r of rows) {
+        assert.equal(r.deks.find((d) => d.id === 1)?.pages ?? 0, 0, `${r.member}: no MVCC page on DEK 1`);
+        // DEK 1 stays until the Raft log compaction drops the WAL segments sealed with it.
+        assert.ok((r.deks.find((d) => d.id === 1)?.walRecords ?? 0) > 0, `${r.member}: the WAL still holds records on DEK 1`);
+      }
+      break;
+    }
+  }
+  const client = cluster.client([0, 1, 2]);
+  try {
+    for (const i of [0, 99, 199]) {
+      const got = await client.range(`/e2e/keys/${i}`);
+      assert.equal(Buffer.from(got.kvs[0]!.value).toString(), `value-${i}`);
+    }
+  } finally {
+    client.close();
+  }
+});
+
+test('keys rotate-kek refuses a bad invocation before asking any member', async () => {
+  const neither = await coffer('keys', 'rotate-kek');
+  assert.notEqual(neither.code, 0);
+  assert.match(neither.stderr, /exactly one of --new-passphrase-file and --new-unseal-key-file/);
+  const loose = join(cluster.dir, 'loose.key');
+  await writeFile(loose, randomBytes(32), { mode: 0o644 });
+  const refused = await coffer('keys', 'rotate-kek', '--new-unseal-key-file', loose);
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stderr, /mode 0644; it must be readable by its owner only/);
+});
+
+test('keys rotate-kek to a new key file: every member rewraps; restarted with the old file a member stays sealed, with the new one it starts', { timeout: 120_000 }, async () => {
+  const newKey = join(cluster.dir, 'new-unseal.key');
+  const key = randomBytes(32);
+  await writeFile(newKey, key, { mode: 0o600 });
+  const rotated = await coffer('keys', 'rotate-kek', '--new-unseal-key-file', newKey);
+  assert.equal(rotated.code, 0, rotated.stderr);
+  for (const name of ['m1', 'm2', 'm3']) assert.match(rotated.stdout, new RegExp(`^${name}: the keyring is now sealed by the new KEK: start this member next time with the new key file`, 'm'));
+  // The key travelled in the request body: neither the audit files (whatever the policy level) nor
+  // the logs may hold it, in base64 or hex.
+  for (const name of ['m1', 'm2', 'm3']) {
+    const auditDir = join(cluster.dir, 'data', name, 'audit');
+    const files = [join(cluster.dir, 'logs', `${name}.log`), ...(await readdir(auditDir)).map((f) => join(auditDir, f))];
+    const text = (await Promise.all(files.map((f) => readFile(f, 'utf8')))).join('\n');
+    assert.ok(text.includes('rotate-kek'), `${name}'s audit log and log record the rotation`);
+    for (const form of [key.toString('base64'), key.toString('hex')]) assert.ok(!text.includes(form), `${name}: the new key appears in its audit files or log`);
+  }
+  // m2 restarted with its old key file stays sealed and exits.
+  await assert.rejects(cluster.restart(1), /m2 exited/);
+  assert.match(await readFile(join(cluster.dir, 'logs', 'm2.log'), 'utf8'), /cannot unseal/);
+  // Each member's --unseal-key-file now holds the new key (as an operator would install it); restart.
+  for (const name of ['m1', 'm2', 'm3']) await writeFile(join(cluster.dir, 'keys', `${name}.key`), key, { mode: 0o600 });
+  await cluster.restart(1);
+  await cluster.restart(0);
+  const rows = await keysStatus();
+  assert.deepEqual(rows.map((r) => r.kek.source), ['keyFile', 'keyFile', 'keyFile']);
+});
+
+test('keys status exits non-zero and names the member when one member does not answer', { timeout: 60_000 }, async () => {
+  await cluster.kill(2);
+  try {
+    const { code, stdout, stderr } = await coffer('keys', 'status');
+    assert.notEqual(code, 0);
+    assert.match(stderr, /keys status failed on m3/);
+    assert.match(stdout, /^m1\s+key file/m);
+  } finally {
+    await cluster.restart(2);
+  }
+});

@@ -1,0 +1,76 @@
+/**
+ * Retirement waits for every user of the old DEK, not only the store: with a real WAL, a sealed member
+ * identity and a sealed audit signing key in the member's data dir, DEK 1 stays while WAL segments
+ * sealed with it remain, the identity and audit key are re-sealed at the rotation, and DEK 1 is
+ * retired once a snapshot lets the WAL drop those segments — after which everything still opens.
+ */
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { test } from 'node:test';
+import { auditKeyFileName, loadOrCreateAuditKeyFile, openAuditKeyPair } from '../../../src/audit/index.ts';
+import { realClock } from '../../../src/base/index.ts';
+import { keyFileKek, openKeyring } from '../../../src/crypto/index.ts';
+import { auditKeyStoreId } from '../../../src/server/member-audit.ts';
+import { writeIdentity } from '../../../src/server/member-identity.ts';
+import { MemberKeys } from '../../../src/server/member-keys.ts';
+import { MvccStore } from '../../../src/storage/mvcc/index.ts';
+import { Wal } from '../../../src/storage/wal/index.ts';
+import { keyFileKeyring, tempDir } from '../../unit/crypto/helpers.ts';
+
+const log = { info: () => undefined, warn: () => undefined };
+const confState = { voters: [1], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
+const entry = (index: number) => ({ index, term: 1, type: 'normal' as const, data: new TextEncoder().encode(`entry ${index}`.padEnd(200, '.')) });
+
+test('an old DEK is retired only once the WAL, the identity and the audit key no longer need it', { timeout: 60_000 }, async (t) => {
+  const dir = await tempDir(t, 'coffer-retire-wal-');
+  const { keyring, keyFile } = await keyFileKeyring(dir);
+  const dataDir = path.join(dir, 'data');
+  const wal = await Wal.open({ dir: path.join(dataDir, 'wal'), sealer: keyring, storeId: 'm1/wal', segmentBytesTarget: 4096, initialConfState: confState });
+  const store = await MvccStore.open({ dir: path.join(dataDir, 'mvcc'), sealer: keyring, storeId: 'm1/mvcc' });
+  const auditKey = await loadOrCreateAuditKeyFile(dataDir, keyring, auditKeyStoreId('m1'));
+  const publicKey = Buffer.from(auditKey.publicKey).toString('base64');
+  const identity = { clusterId: 'c1', memberId: 1, name: 'm1' };
+  const keys = new MemberKeys({ member: 'm1', dataDir, keyring, store: () => store, identity, clock: realClock, log });
+  let index = 0;
+  for (; index < 60; index++) {
+    await wal.append([entry(index + 1)]);
+    await store.put(new TextEncoder().encode(`/k/${index}`), new TextEncoder().encode('v'));
+  }
+  // The identity file as the member writes it.
+  await writeIdentity(dataDir, identity, keyring);
+
+  await keys.rotateDek();
+  await keys.whenReencrypted();
+  assert.deepEqual(await keys.retireUnused(), [], 'the WAL still holds records on DEK 1');
+  const waiting = await keys.status();
+  const dek1 = waiting.deks.find((d) => d.id === 1)!;
+  assert.equal(dek1.pages, 0, 'no MVCC record on DEK 1');
+  assert.equal(dek1.files, 0, 'identity and audit key were re-sealed under DEK 2');
+  assert.ok(dek1.walRecords > 0);
+
+  // More log, then a snapshot covering it: the WAL drops the segments sealed with DEK 1.
+  for (; index < 120; index++) await wal.append([entry(index + 1)]);
+  await wal.saveSnapshot({ metadata: { index, term: 1, confState }, data: new Uint8Array(0) });
+  assert.deepEqual(await keys.retireUnused(), [1]);
+  assert.deepEqual(keyring.status().deks.map((d) => d.id), [2]);
+
+  await keys.close();
+  await wal.close();
+  await store.close();
+  await keyring.close();
+  // Everything opens with the keyring that no longer holds DEK 1.
+  const reopened = await openKeyring({ dir: dataDir, kek: await keyFileKek(keyFile), createIfMissing: false });
+  try {
+    const wal2 = await Wal.open({ dir: path.join(dataDir, 'wal'), sealer: reopened, storeId: 'm1/wal', segmentBytesTarget: 4096 });
+    assert.equal(wal2.lastIndex(), 120);
+    await wal2.close();
+    const store2 = await MvccStore.open({ dir: path.join(dataDir, 'mvcc'), sealer: reopened, storeId: 'm1/mvcc' });
+    assert.equal(store2.indexedKeys(), 60);
+    await store2.close();
+    const pair = await openAuditKeyPair(await readFile(path.join(dataDir, auditKeyFileName)), reopened, auditKeyStoreId('m1'));
+    assert.equal(Buffer.from(pair.publicKey).toString('base64'), publicKey, 'the same audit key, re-sealed');
+  } finally {
+    await reopened.close();
+  }
+});
