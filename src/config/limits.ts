@@ -70,6 +70,8 @@ export const walEntryCacheBytesMax = 32 * 1024 * 1024;
 export const walSnapshotChunkBytes = 1024 * 1024;
 /** The largest snapshot the WAL stores (Raft hands a snapshot over as one byte array). */
 export const walSnapshotBytesMax = 1024 * 1024 * 1024;
+/** Re-sealing a WAL file after a DEK rotation yields to the event loop after this many bytes of records, so it never stalls ticks and I/O for long. */
+export const walResealYieldBytes = 1024 * 1024;
 
 // ── MVCC (src/storage/mvcc) ────────────────────────────────────────────────────────────────────
 

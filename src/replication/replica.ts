@@ -36,7 +36,7 @@ import {
 import {
   checkWriteOp, type KeyValue, MvccStore, type RangeOptions, type RangeResponse, type WriteOp, type WriteResponse,
 } from '../storage/mvcc/index.ts';
-import { Wal } from '../storage/wal/index.ts';
+import { Wal, type WalResealResult } from '../storage/wal/index.ts';
 import { type Command, decodeCommand, encodeCommand } from './command.ts';
 import { ReplicationError } from './errors.ts';
 import { decodeMemberInfo, encodeMemberInfo, memberKey, memberRange, type MemberInfo } from './members.ts';
@@ -216,6 +216,12 @@ export class Replica {
   /** The store, for watches and hashes; reads through it are serializable. */
   mvcc(): MvccStore {
     return this.store;
+  }
+
+  /** After a DEK rotation: moves every WAL record and snapshot file onto the active DEK (Wal.resealToActiveDek). */
+  async resealWal(): Promise<WalResealResult> {
+    if (this.stopped) throw this.stopped;
+    return this.wal.resealToActiveDek();
   }
 
   // ── Membership and leadership ──────────────────────────────────────────────────────────────────

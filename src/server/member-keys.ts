@@ -6,10 +6,13 @@
  * - MVCC revision pages and the meta record: the Reencrypter re-seals them (storage/mvcc/reencrypt.ts);
  * - the member identity (`member.sealed`) and the audit signing key (`audit-signing.key`): re-sealed
  *   here right after the rotation (each one atomic file write);
- * - WAL records and WAL snapshot files: never rewritten; they leave when the replica's regular log
- *   compaction (a snapshot every snapshotEveryEntries applied entries) drops the segments they are in.
+ * - WAL records and WAL snapshot files: once a re-encryption pass has ended, the member's WAL re-seals
+ *   them under the active DEK in place (options.resealWal → Wal.resealToActiveDek: the tail segment is
+ *   rolled, then each closed segment and the snapshot file holding an older DEK is rewritten and
+ *   atomically replaced), so an idle member does not wait for log compaction to let go of the old DEK.
  * A DEK is retired (keyring.retireDek: key wiped, keyring file rewritten atomically) only when the
- * headers of all of these name it nowhere. Until then a check runs every dekRetireCheckIntervalMs.
+ * headers of all of these name it nowhere. Each check (after a pass, then every
+ * dekRetireCheckIntervalMs while an older DEK remains) re-seals the WAL first, then counts.
  *
  * Invariant: nothing is ever sealed with a non-active DEK, so a count of zero for an old DEK stays zero
  * and the check-then-retire needs no lock against writers.
@@ -38,6 +41,11 @@ export interface MemberKeysOptions {
   identity?: MemberIdentity;
   clock: Clock;
   log: { info(fields: object, message: string): void; warn(fields: object, message: string): void };
+  /**
+   * Re-seals the member's WAL under the active DEK (Replica.resealWal); absent in tests of a bare
+   * store, where WAL records leave only with log compaction.
+   */
+  resealWal?: () => Promise<unknown>;
   /** Re-encryption limits (defaults from config/limits.ts). */
   pagesPerSecondMax?: number;
   batchPagesMax?: number;
@@ -54,6 +62,8 @@ export class MemberKeys implements KeysAdmin {
   private readonly retired: { id: number; retiredAtMs: number }[] = [];
   private retireTimer: TimerHandle | undefined;
   private retiring: Promise<number[]> | undefined;
+  /** The latest re-seal-then-retire round (after a pass, or from the timer); it never rejects. */
+  private round: Promise<void> | undefined;
   private closed = false;
 
   constructor(private readonly options: MemberKeysOptions) {
@@ -67,7 +77,7 @@ export class MemberKeys implements KeysAdmin {
           if (!this.closed) options.log.warn({ reason: error.message }, 're-encryption stopped early');
           return;
         }
-        void this.retireWhenUnused();
+        this.round = this.retireWhenUnused();
       },
     });
   }
@@ -123,9 +133,10 @@ export class MemberKeys implements KeysAdmin {
     return { kek: { source: keys.kekSource, description: keys.kekDescription } };
   }
 
-  /** Resolves when no re-encryption pass is running. */
-  whenReencrypted(): Promise<void> {
-    return this.reencrypter.whenIdle();
+  /** Resolves when no re-encryption pass is running and the WAL re-seal and retirement check after it are done. */
+  async whenReencrypted(): Promise<void> {
+    await this.reencrypter.whenIdle();
+    await this.round;
   }
 
   /** Retires every non-active DEK nothing uses any more; returns their ids. One check at a time. */
@@ -140,6 +151,7 @@ export class MemberKeys implements KeysAdmin {
     this.closed = true;
     this.retireTimer?.cancel();
     await this.reencrypter.stop();
+    await this.round;
     await this.retiring?.catch(() => undefined);
   }
 
@@ -165,17 +177,31 @@ export class MemberKeys implements KeysAdmin {
     return done;
   }
 
-  /** Retires what it can now, and checks again later while an older DEK remains (the WAL lets go of it last). */
+  /** Re-seals the WAL, retires what it can now, and checks again later while an older DEK remains. */
   private async retireWhenUnused(): Promise<void> {
     this.retireTimer?.cancel();
     this.retireTimer = undefined;
+    await this.resealWal();
     try {
       await this.retireUnused();
     } catch (error) {
       if (!this.closed) this.options.log.warn({ reason: (error as Error).message }, 'DEK retirement check failed');
     }
     if (this.closed || this.options.keyring.status().deks.length <= 1) return;
-    this.retireTimer = this.options.clock.setTimer(dekRetireCheckIntervalMs, () => void this.retireWhenUnused());
+    this.retireTimer = this.options.clock.setTimer(dekRetireCheckIntervalMs, () => {
+      this.round = this.retireWhenUnused();
+    });
+  }
+
+  /** Moves the WAL's records off older DEKs (if wired and an older DEK remains); a failure is logged, the check goes on. */
+  private async resealWal(): Promise<void> {
+    const { resealWal, keyring, log } = this.options;
+    if (resealWal === undefined || this.closed || keyring.status().deks.length <= 1) return;
+    try {
+      await resealWal();
+    } catch (error) {
+      if (!this.closed) log.warn({ reason: (error as Error).message }, 'WAL re-seal failed; its records stay on the older DEK for now');
+    }
   }
 
   /** Who still names each DEK: MVCC records, WAL records, other sealed files — from headers only. */

@@ -201,7 +201,7 @@ async function compose(config: ServerConfig, keyring: Keyring, stack: Array<() =
   });
   const api = app;
   stack.push(() => api.close());
-  const memberKeys = startMemberKeys({ member: config.name, dataDir: config.dataDir, keyring, store: () => running.mvcc(), identity, clock: realClock, log }, app);
+  const memberKeys = startMemberKeys({ member: config.name, dataDir: config.dataDir, keyring, store: () => running.mvcc(), resealWal: () => running.resealWal(), identity, clock: realClock, log }, app);
   stack.push(() => memberKeys.close());
   await app.listen({ host: config.listenClient.hostname, port: Number(config.listenClient.port) });
   tls.attach(app.server as unknown as TlsServer);

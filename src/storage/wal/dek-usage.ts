@@ -1,8 +1,9 @@
 /**
  * Which DEKs a WAL directory still needs: the DEK ids named in the headers of every record of every
  * segment and snapshot file in it, read without opening anything. Key rotation retires a DEK only
- * when no file here names it; records on an old DEK leave with the segments and snapshot files the
- * WAL drops once a newer snapshot covers them (Wal.saveSnapshot).
+ * when no file here names it; records on an old DEK leave when Wal.resealToActiveDek() rewrites their
+ * files under the active DEK, or with the segments and snapshot files the WAL drops once a newer
+ * snapshot covers them (Wal.saveSnapshot).
  *
  * The scan may run while the WAL appends: a record being written shows up as a torn tail and is
  * skipped (it is sealed with the active DEK anyway), and a file the WAL deletes meanwhile is skipped.

@@ -3,7 +3,8 @@
  *   wal-<seq:16 hex>-<firstIndex:16 hex>.log   segment number seq (consecutive from the oldest kept),
  *                                               firstIndex = last log index + 1 when it was started
  *   snap-<index:16 hex>-<term:16 hex>.snap      sealed snapshot data
- *   *.tmp                                       a snapshot being written; removed on open
+ *   *.tmp                                       a snapshot, or a segment/snapshot being re-sealed
+ *                                               (reseal.ts), being written; removed on open
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';

@@ -13,6 +13,7 @@ import { WalCorruptionError, WalLimitError } from './errors.ts';
 import { fsyncDir } from '../../durable/index.ts';
 import { snapshotFile } from './files.ts';
 import { encodeFrame, scanFrames } from './frame.ts';
+import { resealFile } from './reseal.ts';
 
 function chunkPosition(storeId: string, index: number, term: number, chunk: number): PagePosition {
   return { storeId: `${storeId}/snap/${term}`, kind: RecordKind.walSnapshot, index, sub: chunk };
@@ -78,6 +79,17 @@ export function readSnapshotFile(dir: string, storeId: string, sealer: Sealer, m
     throw new WalCorruptionError(file, bytes.length, `holds ${chunk} chunks / ${filled} bytes, the marker names ${marker.chunks} / ${marker.bytes}`);
   }
   return data;
+}
+
+/** Re-seals the chunks of the snapshot file `marker` names that are on a non-active DEK (reseal.ts); returns how many. */
+export function resealSnapshotFile(dir: string, storeId: string, sealer: Sealer, marker: SnapshotMarker): Promise<number> {
+  const file = snapshotFile(dir, marker.index, marker.term);
+  return resealFile(file, sealer, (frame, chunk) => {
+    if (frame.type !== RecordType.snapshot || frame.index !== marker.index || chunk >= marker.chunks) {
+      throw new WalCorruptionError(file, frame.offset, `frame ${chunk} of type ${frame.type} index ${frame.index} in a snapshot of index ${marker.index} with ${marker.chunks} chunks`);
+    }
+    return chunkPosition(storeId, marker.index, marker.term, chunk);
+  });
 }
 
 export function snapshotFileName(dir: string, marker: Pick<SnapshotMarker, 'index' | 'term'>): string {

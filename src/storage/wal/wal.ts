@@ -12,6 +12,8 @@
  * - The in-memory log changes when a record is queued, in queue order, with the same rules recovery
  *   replays (replay.ts); reads may see queued records before they are durable (the Raft leader sends
  *   entries while persisting them), and a crash loses both together.
+ * - Only the tail segment is ever appended to; a closed segment changes only as a whole (re-sealed
+ *   under the active DEK at the same offsets, by an atomic replace: resealToActiveDek) or is deleted.
  * - A segment is dropped only when the segment after it started at or before the latest durable
  *   snapshot's index + 1, i.e. every entry in it is covered by that snapshot, and only if it comes
  *   before the segment holding that snapshot's marker.
@@ -33,7 +35,8 @@ import { listDir, segmentFile, snapshotFile } from './files.ts';
 import { bodyHeaderBytes, encodeFrame, frameHeaderBytes, scanFrames } from './frame.ts';
 import { LogIndex } from './log-index.ts';
 import { applyEntry, applyMarker } from './replay.ts';
-import { readSnapshotFile, writeSnapshotFile } from './snapshot-file.ts';
+import { resealFile } from './reseal.ts';
+import { readSnapshotFile, resealSnapshotFile, writeSnapshotFile } from './snapshot-file.ts';
 
 /** Constructors for the errors Raft expects from Storage; the replication layer passes raft's own. */
 export interface RaftStorageErrors {
@@ -60,6 +63,15 @@ export interface WalStats extends AppendStats {
   firstIndex: number;
   lastIndex: number;
   snapshotIndex: number;
+}
+
+/** What one resealToActiveDek() did. */
+export interface WalResealResult {
+  /** Whether the tail segment was closed (rolled) because it held records on another DEK. */
+  rolled: boolean;
+  segmentsRewritten: number;
+  snapshotFilesRewritten: number;
+  recordsResealed: number;
 }
 
 interface Segment {
@@ -93,7 +105,11 @@ export class Wal implements Storage {
   private snapshotData: Uint8Array | undefined;
   /** The segment holding the latest snapshot marker; never dropped (replay needs the marker). */
   private markerSegment = 0;
-  private snapshotChain: Promise<unknown> = Promise.resolve();
+  /**
+   * Serialises every step that deletes or replaces segment or snapshot files (saveSnapshot with its
+   * compaction, each step of resealToActiveDek); appends only ever touch the tail segment.
+   */
+  private filesChain: Promise<unknown> = Promise.resolve();
   private closed = false;
 
   private constructor(
@@ -268,8 +284,7 @@ export class Wal implements Storage {
    * segments the snapshot covers and older snapshot files are deleted.
    */
   saveSnapshot(snapshot: Snapshot): Promise<void> {
-    const run = this.snapshotChain.then(async () => {
-      this.assertUsable();
+    return this.inFilesChain(async () => {
       const { index, term, confState } = snapshot.metadata;
       if (this.marker && index <= this.marker.index) {
         throw new WalLimitError(`snapshot at index ${index} is not newer than the stored snapshot at ${this.marker.index}`);
@@ -289,8 +304,62 @@ export class Wal implements Storage {
       if (previous) await fs.rm(snapshotFile(this.options.dir, previous.index, previous.term), { force: true });
       await this.dropCoveredSegments();
     });
-    this.snapshotChain = run.catch(() => {});
-    return run;
+  }
+
+  /**
+   * Re-seals under the active DEK every record still sealed with another one, so that no file of this
+   * WAL names an older DEK afterwards (key rotation can then retire it without waiting for log
+   * compaction). Steps, each one link of the files chain (a snapshot save may run between two):
+   *   1. if the tail segment holds a record on another DEK, roll to a new segment (its head state
+   *      record is sealed with the active DEK) and wait until it is durable: from then on every record
+   *      on an older DEK sits in a closed segment, which nothing appends to;
+   *   2. each closed segment holding such a record is rewritten with every record re-sealed at the
+   *      same position and size (reseal.ts: temporary, fdatasync, rename, directory fsync), then its
+   *      cached read fd is closed so later reads open the new file; a segment a snapshot dropped
+   *      meanwhile is skipped;
+   *   3. the same for the current snapshot file.
+   * A crash at any point leaves every file wholly old or wholly new (both open with the keyring, which
+   * still holds the old DEK until this resolved), so the WAL replays the same log.
+   */
+  async resealToActiveDek(): Promise<WalResealResult> {
+    const result: WalResealResult = { rolled: false, segmentsRewritten: 0, snapshotFilesRewritten: 0, recordsResealed: 0 };
+    const closed = await this.inFilesChain(async () => {
+      // Everything queued so far (possibly sealed before a rotation) is on disk and can be read back.
+      await this.sync();
+      if (await namesOtherDek(this.tail.segment.file, this.options.sealer)) {
+        this.roll();
+        await this.sync();
+        result.rolled = true;
+      }
+      const segments = this.segments.filter((s) => s !== this.tail.segment);
+      // Records queued to a segment before it was closed (a roll by append) are written by now too.
+      await this.sync();
+      return segments;
+    });
+    for (const segment of closed) {
+      await this.inFilesChain(async () => {
+        if (!this.segments.includes(segment)) return; // a snapshot dropped it meanwhile
+        assert(segment !== this.tail.segment, `segment ${segment.seq} is the tail again`);
+        const resealed = await resealFile(segment.file, this.options.sealer, (frame, ordinal) => {
+          const position = recordPosition(this.options.storeId, segment.seq, frame.type, frame.index, ordinal);
+          if (position === undefined) throw new WalCorruptionError(segment.file, frame.offset, `unknown record type ${frame.type}`);
+          return position;
+        });
+        if (resealed === 0) return;
+        // A fd opened before the rename still reads the old file: never use it again.
+        closeReadFd(segment);
+        result.segmentsRewritten++;
+        result.recordsResealed += resealed;
+      });
+    }
+    await this.inFilesChain(async () => {
+      if (!this.marker) return;
+      const resealed = await resealSnapshotFile(this.options.dir, this.options.storeId, this.options.sealer, this.marker);
+      if (resealed === 0) return;
+      result.snapshotFilesRewritten++;
+      result.recordsResealed += resealed;
+    });
+    return result;
   }
 
   /** Resolves once everything queued so far is durable. */
@@ -301,7 +370,7 @@ export class Wal implements Storage {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.snapshotChain;
+    await this.filesChain;
     await this.writer.close();
     for (const segment of this.segments) closeReadFd(segment);
   }
@@ -369,6 +438,16 @@ export class Wal implements Storage {
   }
 
   // ── Internals ───────────────────────────────────────────────────────────────────────────────────
+
+  /** Runs `step` after every earlier files-chain step settled; a failed step does not stop later ones. */
+  private inFilesChain<T>(step: () => Promise<T>): Promise<T> {
+    const run = this.filesChain.then(() => {
+      this.assertUsable();
+      return step();
+    });
+    this.filesChain = run.catch(() => {});
+    return run;
+  }
 
   private assertUsable(): void {
     if (this.closed) throw new WalUnusableError('the WAL is closed');
@@ -450,6 +529,28 @@ function recordPosition(storeId: string, segmentSeq: number, type: number, index
   const kind = kindOf[type as RecordType] as RecordKind | undefined;
   if (kind === undefined) return undefined;
   return { storeId: `${storeId}/wal/${segmentSeq}`, kind, index, sub: ordinal };
+}
+
+/**
+ * Whether any complete frame of the tail segment `file` is sealed with a DEK other than the active one
+ * (headers only). Called after a sync, so every record queued before the re-seal began is on disk; what
+ * is not (a torn end being written now, or a tail an append rolled to whose file the writer has not
+ * created yet) was queued since, and sealed with the active DEK.
+ */
+async function namesOtherDek(file: string, sealer: Sealer): Promise<boolean> {
+  const active = sealer.activeDekId();
+  let bytes: Buffer;
+  try {
+    bytes = await fs.readFile(file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+  let other = false;
+  scanFrames(bytes, (frame) => {
+    if (sealer.dekIdOf(frame.sealed) !== active) other = true;
+  });
+  return other;
 }
 
 function readExactly(fd: number, target: Buffer, position: number, file: string): void {

@@ -8,9 +8,12 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Cluster, repoRoot } from '../../support/cluster/index.ts';
+import { plaintextFindings } from '../../support/plaintext-scan.ts';
 
 const run = promisify(execFile);
 let cluster: Cluster;
+/** In every value: the data dirs must never hold it in the clear, before or after the rotation. */
+const valueMarker = 'E2E-KEYS-VALUE-k3Tz';
 
 before(async () => {
   cluster = await Cluster.start({ size: 3, backend: 'coffer', faults: false });
@@ -18,7 +21,7 @@ before(async () => {
   await cluster.waitPublished();
   const client = cluster.client([0, 1, 2]);
   try {
-    for (let i = 0; i < 200; i++) await client.put(`/e2e/keys/${i}`, `value-${i}`);
+    for (let i = 0; i < 200; i++) await client.put(`/e2e/keys/${i}`, `${valueMarker}-${i}`);
   } finally {
     client.close();
   }
@@ -46,6 +49,7 @@ interface StatusRow {
   kek: { source: string };
   activeDekId: number;
   deks: { id: number; pages: number; walRecords: number }[];
+  retired: { id: number }[];
   reencryption: { running: boolean; pagesOnOlderDeks: number };
 }
 
@@ -69,27 +73,32 @@ test('keys status shows every member with its KEK, active DEK and pages per DEK 
   for (const name of ['m1', 'm2', 'm3']) assert.match(table.stdout, new RegExp(`^${name}\\s+key file`, 'm'));
 });
 
-test('keys rotate-dek rotates on every member; the re-encryption leaves no page on the old DEK', { timeout: 60_000 }, async () => {
+test('keys rotate-dek rotates on every member; re-encryption and the WAL re-seal retire the old DEK on an idle cluster', { timeout: 60_000 }, async () => {
   const rotated = await coffer('keys', 'rotate-dek');
   assert.equal(rotated.code, 0, rotated.stderr);
   for (const name of ['m1', 'm2', 'm3']) assert.match(rotated.stdout, new RegExp(`^${name}: DEK 2 is active`, 'm'));
-  // The pass runs in the background on each member: ask until every member reports it done.
+  // The pass, then the WAL re-seal and the retirement check run in the background on each member:
+  // ask until every member reports DEK 1 retired. Nothing is written meanwhile, so the Raft log is
+  // never compacted: the WAL records left DEK 1 by being re-sealed.
   for (;;) {
     const rows = await keysStatus();
-    if (rows.every((r) => !r.reencryption.running && r.reencryption.pagesOnOlderDeks === 0 && r.activeDekId === 2)) {
+    if (rows.every((r) => !r.reencryption.running && r.activeDekId === 2 && r.retired.some((d) => d.id === 1))) {
       for (const r of rows) {
-        assert.equal(r.deks.find((d) => d.id === 1)?.pages ?? 0, 0, `${r.member}: no MVCC page on DEK 1`);
-        // DEK 1 stays until the Raft log compaction drops the WAL segments sealed with it.
-        assert.ok((r.deks.find((d) => d.id === 1)?.walRecords ?? 0) > 0, `${r.member}: the WAL still holds records on DEK 1`);
+        assert.deepEqual(r.deks.map((d) => d.id), [2], `${r.member}: only DEK 2 is left`);
+        assert.equal(r.reencryption.pagesOnOlderDeks, 0, `${r.member}: no MVCC page on an older DEK`);
+        assert.ok(r.deks[0]!.walRecords > 0, `${r.member}: the WAL records are on DEK 2`);
       }
       break;
     }
+  }
+  for (const name of ['m1', 'm2', 'm3']) {
+    assert.deepEqual(await plaintextFindings(join(cluster.dir, 'data', name), [valueMarker]), [], `${name}: no plaintext value in its data dir`);
   }
   const client = cluster.client([0, 1, 2]);
   try {
     for (const i of [0, 99, 199]) {
       const got = await client.range(`/e2e/keys/${i}`);
-      assert.equal(Buffer.from(got.kvs[0]!.value).toString(), `value-${i}`);
+      assert.equal(Buffer.from(got.kvs[0]!.value).toString(), `${valueMarker}-${i}`);
     }
   } finally {
     client.close();
