@@ -2,15 +2,13 @@
 // mutual TLS, members asking each other with their member certificates), and the offline
 // `coffer audit verify --data-dir` on a stopped member's data dir.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { promisify } from 'node:util';
-import { Cluster, repoRoot } from '../../support/cluster/index.ts';
+import { Cluster, runCoffer } from '../../support/cluster/index.ts';
 
-const run = promisify(execFile);
 let cluster: Cluster;
+const coffer = (...args: string[]) => runCoffer(cluster, ...args);
 
 before(async () => {
   cluster = await Cluster.start({ size: 2, backend: 'coffer' });
@@ -18,18 +16,6 @@ before(async () => {
   await cluster.waitPublished();
 });
 after(async () => { await cluster.stop(); });
-
-async function coffer(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
-  const flags = ['--endpoints', [0, 1].map((i) => cluster.clientUrl(i)).join(','), '--cacert', cluster.certs.ca,
-    '--cert', cluster.certs.clientCert, '--key', cluster.certs.clientKey];
-  try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/server/coffer.ts', ...flags, ...args], { cwd: repoRoot });
-    return { stdout, stderr, code: 0 };
-  } catch (error) {
-    const failure = error as { stdout: string; stderr: string; code: number };
-    return { stdout: failure.stdout, stderr: failure.stderr, code: failure.code };
-  }
-}
 
 const auditFile = (member: string) => join(cluster.dir, 'data', member, 'audit', 'audit-1.log');
 

@@ -11,9 +11,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
-import { isK8sApiError, K8sClient, text } from '../../../src/client/index.ts';
+import { text } from '../../../src/client/index.ts';
 import { normalizeSerial } from '../../../src/pki/index.ts';
-import { Cluster, delay, repoRoot, waitConverged } from '../../support/cluster/index.ts';
+import { Cluster, delay, repoRoot, waitBootstrapped, waitConverged } from '../../support/cluster/index.ts';
 import { RotationLoad } from './load.ts';
 import { presentedSerial, waitPresents } from './probe.ts';
 
@@ -193,25 +193,5 @@ async function waitUntil(condition: () => Promise<boolean>, timeoutMs: number, w
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
     await delay(50);
-  }
-}
-
-/** The first-start objects (namespace default, RBAC policies) exist once a leader has written them. */
-async function waitBootstrapped(c: Cluster): Promise<void> {
-  const client = new K8sClient({ endpoints: [c.clientUrl(0)], tls: c.clientTls() });
-  const deadline = Date.now() + 30_000;
-  try {
-    for (;;) {
-      try {
-        await client.get('clusterrolebindings', 'cluster-admin');
-        await client.get('namespaces', 'default');
-        return;
-      } catch (error) {
-        if (!isK8sApiError(error) || error.reason !== 'NotFound' || Date.now() > deadline) throw error;
-        await delay(20);
-      }
-    }
-  } finally {
-    client.close();
   }
 }

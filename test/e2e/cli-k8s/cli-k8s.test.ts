@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { issueClient, loadCa } from '../../../src/pki/index.ts';
 import { Cluster, repoRoot } from '../../support/cluster/index.ts';
-import { waitBootstrapped } from './support.ts';
+import { waitBootstrapped } from '../../support/cluster/index.ts';
 
 const kubectlPath = ['/usr/bin/kubectl', '/usr/local/bin/kubectl'].find((p) => existsSync(p));
 let cluster: Cluster;

@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { Cluster, repoRoot } from '../../support/cluster/index.ts';
-import { waitBootstrapped } from './support.ts';
+import { waitBootstrapped } from '../../support/cluster/index.ts';
 
 let cluster: Cluster;
 

@@ -1,12 +1,10 @@
 // `coffer member …` and `coffer status` as users run them, against a real 3-member cluster.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { Cluster, repoRoot } from '../../support/cluster/index.ts';
+import { Cluster, runCoffer } from '../../support/cluster/index.ts';
 
-const run = promisify(execFile);
 let cluster: Cluster;
+const coffer = (...args: string[]) => runCoffer(cluster, ...args);
 
 before(async () => {
   cluster = await Cluster.start({ size: 3, backend: 'coffer' });
@@ -17,18 +15,6 @@ before(async () => {
 after(async () => {
   await cluster.stop();
 });
-
-async function coffer(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
-  const flags = ['--endpoints', [0, 1, 2].map((i) => cluster.clientUrl(i)).join(','), '--cacert', cluster.certs.ca,
-    '--cert', cluster.certs.clientCert, '--key', cluster.certs.clientKey];
-  try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/server/coffer.ts', ...flags, ...args], { cwd: repoRoot });
-    return { stdout, stderr, code: 0 };
-  } catch (error) {
-    const failure = error as { stdout: string; stderr: string; code: number };
-    return { stdout: failure.stdout, stderr: failure.stderr, code: failure.code };
-  }
-}
 
 test('member list names the three members and the leader', async () => {
   const { stdout, code } = await coffer('member', 'list');

@@ -2,16 +2,14 @@
 // (member processes, real TLS): every command reaches every member and fails if one member fails.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { Cluster, repoRoot } from '../../support/cluster/index.ts';
+import { Cluster, runCoffer } from '../../support/cluster/index.ts';
 import { plaintextFindings } from '../../support/plaintext-scan.ts';
 
-const run = promisify(execFile);
 let cluster: Cluster;
+const coffer = (...args: string[]) => runCoffer(cluster, ...args);
 /** In every value: the data dirs must never hold it in the clear, before or after the rotation. */
 const valueMarker = 'E2E-KEYS-VALUE-k3Tz';
 
@@ -30,18 +28,6 @@ before(async () => {
 after(async () => {
   await cluster.stop();
 });
-
-async function coffer(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
-  const flags = ['--endpoints', [0, 1, 2].map((i) => cluster.clientUrl(i)).join(','), '--cacert', cluster.certs.ca,
-    '--cert', cluster.certs.clientCert, '--key', cluster.certs.clientKey];
-  try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/server/coffer.ts', ...flags, ...args], { cwd: repoRoot });
-    return { stdout, stderr, code: 0 };
-  } catch (error) {
-    const failure = error as { stdout: string; stderr: string; code: number };
-    return { stdout: failure.stdout, stderr: failure.stderr, code: failure.code };
-  }
-}
 
 interface StatusRow {
   member: string;

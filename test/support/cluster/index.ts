@@ -15,4 +15,5 @@ export { MemberProcess, type Spawn } from './process.ts';
 export { RegisterWorkload, type WorkloadOptions, type WorkloadStats } from './workload.ts';
 export { allFaults, type FaultKind, Nemesis, type NemesisOptions } from './nemesis.ts';
 export { type Convergence, waitConverged } from './converge.ts';
+export { type CliResult, runCoffer, waitBootstrapped } from './cli.ts';
 export { describeFailure, type JepsenOptions, type JepsenResult, runJepsen } from './jepsen.ts';
