@@ -38,7 +38,13 @@ export function serverCommand(): Command {
       const fromFile = flags.config === undefined ? {} : await readConfigFile(flags.config);
       const { config: _file, ...fromFlags } = flags;
       const config = parseServerConfig({ ...fromFile, ...fromFlags }, process.env);
+      // Without a handler node's default for SIGHUP ends the process; the README promises a reload.
+      // Taken from here on: during the start a SIGHUP has nothing to reload yet (the files are read
+      // as the member starts, and the file watch sees later changes).
+      let reloadTls: () => Promise<void> = () => Promise.resolve();
+      process.on('SIGHUP', () => void reloadTls());
       const member = await startMember(config, process.env);
+      reloadTls = () => member.reloadTls();
       process.stdout.write(`coffer: member ${config.name} (id ${member.identity.memberId}, cluster ${member.identity.clusterId}) serving ` +
         `clients on ${config.listenClient.href} and peers on ${config.listenPeer.href}\n`);
       let stopping = false;
@@ -50,8 +56,6 @@ export function serverCommand(): Command {
       };
       process.on('SIGTERM', () => void stop(0));
       process.on('SIGINT', () => void stop(0));
-      // Without a handler node's default for SIGHUP ends the process; the README promises a reload.
-      process.on('SIGHUP', () => void member.reloadTls());
       void member.fatal.then(() => stop(70));
     });
 }
