@@ -9,9 +9,10 @@
  *   after the body is parsed and before the handler runs, with the decision and, as the policy's level
  *   says, the request body — if that record is refused the handler never runs and the answer is 503;
  *   then stage `ResponseComplete` under the same auditID when the response is ready (onSend), with the
- *   response code. The change has happened by then, so a refused completion record does not turn the
- *   answer into an error (that would tell the client a change failed that did not): the answer stands,
- *   the refusal is logged and the log reports itself broken (problems, metric). A watch has no
+ *   response code. The change has happened by then, so the answer does not wait for that record to be
+ *   durable (it is in the chain, and the next group commit covers it), and a refused completion record
+ *   does not turn the answer into an error (that would tell the client a change failed that did not):
+ *   the answer stands, the refusal is logged and the log reports itself broken (problems, metric). A watch has no
  *   completion record (its stream is hijacked and has no single response code).
  * - Every other request (reads, discovery, denied or unauthenticated requests, bad bodies, unknown
  *   paths) changes nothing, so it is recorded once when its response is ready and before any byte of it
@@ -137,16 +138,19 @@ export function registerAuditPlugin(app: FastifyInstance, audit: ApiAudit): void
     if (p === undefined || p.state === 'done') return payload;
     const completes = p.state === 'received';
     p.state = 'done';
-    try {
-      await audit.record(inputOf(request, p, 'ResponseComplete', reply.statusCode));
+    const recorded = audit.record(inputOf(request, p, 'ResponseComplete', reply.statusCode));
+    if (completes) {
+      // The handler ran: its answer is the truth about the store, whatever becomes of this record,
+      // so the answer does not wait for its fdatasync (it takes its place in the chain now and shares
+      // the next group commit). A refusal leaves the RequestReceived record standing; the log itself
+      // reports it.
+      void recorded.catch((error: unknown) => request.log.error({ auditID: p.auditID, err: error }, 'audit completion record refused'));
       return payload;
-    } catch (error) {
-      if (completes) {
-        // The handler ran: its answer is the truth about the store. The request's RequestReceived
-        // record stands; the log itself reports the refusal.
-        request.log.error({ auditID: p.auditID, err: error }, 'audit completion record refused');
-        return payload;
-      }
+    }
+    try {
+      await recorded;
+      return payload;
+    } catch {
       // Nothing was sent yet: the prepared answer is replaced by the refusal.
       const isKv = request.url.startsWith('/v3/');
       void reply.code(503).header('content-type', 'application/json; charset=utf-8');

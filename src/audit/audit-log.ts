@@ -193,6 +193,11 @@ export class AuditLog {
     }
   }
 
+  /** Resolves when every record appended so far is durable; rejects if the log failed. */
+  flushed(): Promise<void> {
+    return this.appender.waitFor(this.seq);
+  }
+
   /** Writes a signed checkpoint over everything appended so far (if anything is uncovered); resolves when durable. */
   async checkpoint(): Promise<SignedCheckpoint | undefined> {
     this.checkUsable();

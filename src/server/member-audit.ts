@@ -204,7 +204,15 @@ export class MemberAudit implements ApiAudit {
     );
   }
 
-  queryLocal(query: AuditQuery): Promise<AuditEvent[]> {
+  /** Resolves when every record taken so far is durable (records the API did not wait for included). */
+  flushed(): Promise<void> {
+    return this.log?.flushed() ?? Promise.resolve();
+  }
+
+  /** Events of this member's log, newest first; every record taken before the query is in it. */
+  async queryLocal(query: AuditQuery): Promise<AuditEvent[]> {
+    // Completion records are taken without waiting for their fdatasync: let them reach the file.
+    await this.flushed().catch(() => undefined);
     return queryAuditLog(this.dir, query);
   }
 

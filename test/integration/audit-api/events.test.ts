@@ -112,6 +112,7 @@ for (const c of cases) {
     assert.deepEqual(e.responseStatus, { code: c.expect.code });
     // In the file: a request that may change state has a RequestReceived record, durable before its
     // handler ran, ahead of its completion; any other request has the one completion record.
+    await m1.audit.flushed();
     const stages = (await records(m1.dataDir)).filter((r) => r.auditID === auditID).map((r) => r.stage);
     assert.deepEqual(stages, c.expect.before === true ? ['RequestReceived', 'ResponseComplete'] : ['ResponseComplete']);
   });
@@ -155,6 +156,7 @@ test('no Secret value, nor its base64 or hex, reaches the audit files, however i
     await m1.app.inject({ method: 'POST', url: '/v3/kv/put', headers: admin, payload: JSON.stringify({ key: b64('marked'), value: b64(marker) }) }),
   ];
   assert.deepEqual(responses.map((r) => r.statusCode), [201, 200, 200, 200]);
+  await m1.audit.flushed();
   const dir = join(m1.dataDir, 'audit');
   const text = (await Promise.all((await readdir(dir)).map((f) => readFile(join(dir, f), 'utf8')))).join('\n');
   for (const m of markers) assert.ok(!text.includes(m), `the audit files hold ${m}`);

@@ -92,7 +92,10 @@ export async function startAudited(
     const built = await build();
     const member: AuditedMember = {
       name, backend, dataDir, ...built,
-      events: () => queryAuditLog(join(dataDir, 'audit'), { limit: auditQueryLimitMax }),
+      events: async () => {
+        await member.audit.flushed();
+        return queryAuditLog(join(dataDir, 'audit'), { limit: auditQueryLimitMax });
+      },
       reopen: async () => {
         await member.app.close();
         await member.audit.stop();
