@@ -391,6 +391,13 @@ export class Registry {
       const nextVersions = type === secrets
         ? nextHistory(history, current.object, stored, options.actor ?? '', timestamp(this.nowMs()), { clearPending: options.promote === true })
         : undefined;
+      const versionsValue = nextVersions !== undefined ? encodeHistory(nextVersions) : undefined;
+      if (versionsValue !== undefined && versionsValue.length > valueBytesMax) {
+        // Only a pending stage can push the history past the limit (older versions are dropped first).
+        throw new RegistryError('RequestEntityTooLarge',
+          `secrets ${JSON.stringify(name)}: the new data and the pending stage together exceed ${valueBytesMax} bytes; promote the stage or stage a smaller value first`,
+          details(secrets, name));
+      }
       const result = await this.txn({
         compare: [
           { key, target: 'modRevision', result: 'equal', value: current.modRevision },
@@ -399,7 +406,7 @@ export class Registry {
         ],
         success: [
           { type: 'put', key, value: encodeObject(type, stored) },
-          ...(nextVersions !== undefined ? [{ type: 'put' as const, key: versionsKey(namespace!, name), value: encodeHistory(nextVersions) }] : []),
+          ...(versionsValue !== undefined ? [{ type: 'put' as const, key: versionsKey(namespace!, name), value: versionsValue }] : []),
         ],
         failure: [],
       });

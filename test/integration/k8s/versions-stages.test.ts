@@ -187,3 +187,20 @@ test('scheduled-rotation annotations are checked on create, update and patch: ba
   assert.equal(immutable.status, 422);
   assert.deepEqual((await call(api.app, 'GET', `${core}/sched`)).body.metadata.annotations, good, 'the refused writes changed nothing');
 });
+
+test('an update whose data and the pending stage together would not fit is refused with 413 naming the stage, and changes nothing', async () => {
+  const bytes = (n: number, fill: string) => Buffer.alloc(n, fill).toString('base64');
+  const created = await call(api.app, 'POST', core, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'large' }, data: { a: bytes(500_000, 'a') } });
+  assert.equal(created.status, 201, created.body.message);
+  const staged = await call(api.app, 'POST', `${coffer}/large/rotate`, { stage: true, data: { b: bytes(500_000, 'b') } });
+  assert.equal(staged.status, 200, staged.body.message);
+  const before = await call(api.app, 'GET', `${core}/large`);
+  // The Secret alone fits (under 1 MiB), but with the 667 KB pending stage its history would not.
+  const update = await call(api.app, 'PUT', `${core}/large`, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'large' }, data: { a: bytes(700_000, 'c') } });
+  assert.equal(update.status, 413);
+  assert.equal(update.body.reason, 'RequestEntityTooLarge');
+  assert.match(String(update.body.message), /the new data and the pending stage together exceed \d+ bytes/);
+  const after = await call(api.app, 'GET', `${core}/large`);
+  assert.equal((after.body.metadata as Body).resourceVersion, (before.body.metadata as Body).resourceVersion);
+  assert.deepEqual((await stages('large')).map(([version, stage]) => [version, stage]), [[1, 'current'], [2, 'pending']]);
+});
