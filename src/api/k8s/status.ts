@@ -57,7 +57,8 @@ export function toStatus(error: unknown): StatusObject {
     if (error.code === 'E_WATCH_SLOW') return status(410, 'Expired', 'the watch fell too far behind; list again and watch from the new resourceVersion');
     if (error.code === 'E_FUTURE_REV') return status(504, 'Timeout', 'Too large resource version');
     if (error.code === 'E_CLOSED') return status(503, 'ServiceUnavailable', 'the member is shutting down');
-    if (error.code === 'E_LIMIT') return status(413, 'RequestEntityTooLarge', 'the result is larger than the member returns at once; use limit');
+    // The store's message names the limit and the sizes (never a key or value).
+    if (error.code === 'E_LIMIT') return status(413, 'RequestEntityTooLarge', error.message);
   }
   if (isReplicationError(error)) {
     switch (error.code) {
