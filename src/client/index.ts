@@ -17,10 +17,9 @@ export { type CallOptions, KvClient, type KvClientOptions } from './kv-client.ts
 export {
   isK8sApiError, isNamespacedResource, K8sApiError, K8sClient, type K8sClientOptions, type K8sList, type K8sObject, type K8sObjectMeta,
   type K8sResource, type K8sStatusDetails, type K8sWatch, type K8sWatchEvent, type K8sWatchEventType, type ListOptions as K8sListOptions,
-  type NamespaceOption, type PatchType, type SecretVersionInfo, type SecretVersionList, type WatchOptions as K8sWatchOptions,
+  type KeyRotationView, type MemberKeysView, type NamespaceOption, type PatchType, type SecretVersionInfo, type SecretVersionList, type WatchOptions as K8sWatchOptions,
 } from './k8s-client.ts';
 export type {
   Compare, CompareResult, DeleteOptions, DeleteResult, HashKvResult, KeyValue, Member, MemberAddResult, MemberListResult, PutOptions, PutResult,
   RangeOptions, RangeResult, RequestOp, ResponseHeader, ResponseOp, StatusResult, TxnRequest, TxnResult,
 } from './types.ts';
-export { MemberKeysClient, type MemberKeysView, type KeyRotationView } from './keys-client.ts';

@@ -122,6 +122,26 @@ export interface SecretVersionList {
   items: SecretVersionInfo[];
 }
 
+/** What a member answers to GET /apis/coffer.dev/v1/keys (see api/admin/keys.ts): its own keys. */
+export interface MemberKeysView {
+  member: string;
+  kek: { source: string; description: string };
+  activeDekId: number;
+  deks: { id: number; createdAt: string; active: boolean; pages: number; walRecords: number; files: number }[];
+  retired: { id: number; retiredAt: string }[];
+  reencryption: {
+    running: boolean; targetDekId: number; pagesResealed: number; pagesOnOlderDeks: number;
+    startedAt?: string; finishedAt?: string; error?: string;
+  };
+}
+
+/** A member's answer to rotate-dek or rotate-kek. */
+export interface KeyRotationView {
+  dekId?: number;
+  kek?: { source: string; description: string };
+  message: string;
+}
+
 export type K8sWatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK';
 
 export interface K8sWatchEvent {
@@ -178,6 +198,8 @@ interface RequestSpec {
   /** The request changes nothing, so it may be retried on another endpoint after it was sent. */
   idempotent: boolean;
 }
+
+const keysPath = '/apis/coffer.dev/v1/keys';
 
 export class K8sClient {
   readonly endpoints: readonly string[];
@@ -283,6 +305,25 @@ export class K8sClient {
   /** Writes a new version holding version `version`'s data; answers the Secret. */
   async rollbackSecret(name: string, version: number, options: NamespaceOption = {}): Promise<K8sObject> {
     return asObject(await this.call({ method: 'POST', path: `${secretSubresourcePath(options.namespace, name)}/rollback`, body: { version }, idempotent: false }));
+  }
+
+  /**
+   * The keys of the member answering (key status and rotation are member-local: give this client one
+   * member's endpoint). Rotations are never retried: a POST that may have been sent is not sent again.
+   */
+  async memberKeys(): Promise<MemberKeysView> {
+    return (await this.call({ method: 'GET', path: keysPath, idempotent: true })) as MemberKeysView;
+  }
+
+  async rotateDek(): Promise<KeyRotationView> {
+    return (await this.call({ method: 'POST', path: `${keysPath}/rotate-dek`, body: {}, idempotent: false })) as KeyRotationView;
+  }
+
+  /** `unsealKey` is a key file's content; the caller wipes what it passed (the JSON body is a copy). */
+  async rotateKek(next: { passphrase: Uint8Array } | { unsealKey: Uint8Array }): Promise<KeyRotationView> {
+    const body = 'passphrase' in next ? { passphrase: Buffer.from(next.passphrase).toString('utf8') }
+      : { unsealKey: Buffer.from(next.unsealKey).toString('base64') };
+    return (await this.call({ method: 'POST', path: `${keysPath}/rotate-kek`, body, idempotent: false })) as KeyRotationView;
   }
 
   /**

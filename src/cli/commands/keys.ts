@@ -6,7 +6,8 @@
  */
 import { open } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { type KeyRotationView, KvClient, type KvClientOptions, MemberKeysClient, type MemberKeysView } from '../../client/index.ts';
+import { keysRequestTimeoutMs } from '../../config/index.ts';
+import { K8sClient, type KeyRotationView, KvClient, type KvClientOptions, type MemberKeysView } from '../../client/index.ts';
 import { type ConnectionOptions, connectionSettings } from '../connection.ts';
 import type { CliIo } from '../io.ts';
 import { formatData, formatTable, type GlobalOptions } from '../options.ts';
@@ -30,7 +31,7 @@ export function registerKeysCommands(program: Command, io: CliIo): void {
     .description('every member\'s KEK, active DEK, pages per DEK and re-encryption progress')
     .action(async (_options: unknown, command: Command) => {
       const options = command.optsWithGlobals<Options>();
-      const outcomes = await fanOut(options, io, (client) => client.status());
+      const outcomes = await fanOut(options, io, (client) => client.memberKeys());
       if (options.output !== 'table') io.out(formatData(options.output, outcomes.map(plain)));
       else io.out(statusTable(outcomes));
       failIfAny(outcomes, command, 'status');
@@ -76,14 +77,18 @@ async function targets(settings: KvClientOptions): Promise<Target[]> {
   return members.map((m) => ({ name: m.name !== '' ? m.name : m.id, endpoint: m.clientUrls[0] !== '' ? m.clientUrls[0] : undefined }));
 }
 
-async function fanOut<T>(options: Options, io: CliIo, call: (client: MemberKeysClient) => Promise<T>): Promise<Outcome<T>[]> {
+/** Asks every member itself: a client with that member's endpoint alone, so nothing fails over elsewhere. */
+async function fanOut<T>(options: Options, io: CliIo, call: (client: K8sClient) => Promise<T>): Promise<Outcome<T>[]> {
   const settings = await connectionSettings(options, io);
   return Promise.all((await targets(settings)).map(async ({ name, endpoint }): Promise<Outcome<T>> => {
     if (endpoint === undefined) return { member: name, ok: false, error: 'the member has not published a client URL' };
+    const client = new K8sClient({ endpoints: [endpoint], tls: settings.tls, requestTimeoutMs: keysRequestTimeoutMs });
     try {
-      return { member: name, endpoint, ok: true, result: await call(new MemberKeysClient(endpoint, settings.tls)) };
+      return { member: name, endpoint, ok: true, result: await call(client) };
     } catch (error) {
       return { member: name, endpoint, ok: false, error: error instanceof Error ? error.message : String(error) };
+    } finally {
+      client.close();
     }
   }));
 }
