@@ -16,12 +16,12 @@ import https from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import { StringDecoder } from 'node:string_decoder';
 import type { ConnectionOptions } from 'node:tls';
-import { assert } from '../base/index.ts';
 import {
   clientConnectTimeoutMsDefault, clientRequestTimeoutMsDefault, clientResponseBytesMax, k8sListPageItems, k8sListPagesMax, k8sWatchLineBytesMax,
 } from '../config/index.ts';
 import { httpsEndpoints, SendTracker } from './send-tracker.ts';
 import { ClientError } from './errors.ts';
+import { firstAnswer } from './failover.ts';
 
 export type K8sResource = 'namespaces' | 'secrets' | 'configmaps' | 'roles' | 'clusterroles' | 'rolebindings' | 'clusterrolebindings';
 
@@ -374,23 +374,14 @@ export class K8sClient {
   private async open(spec: RequestSpec, mode: 'whole' | 'stream'): Promise<{ response: IncomingMessage; request: ReturnType<typeof https.request> }> {
     const payload = spec.body === undefined ? undefined : Buffer.from(JSON.stringify(spec.body));
     const deadline = Date.now() + this.requestTimeoutMs;
-    let last: ClientError | undefined;
-    for (let attempt = 0; attempt < this.endpoints.length; attempt++) {
-      const index = (this.preferred + attempt) % this.endpoints.length;
-      const endpoint = this.endpoints[index] as string;
-      if (Date.now() >= deadline) break;
-      try {
-        const opened = await this.once(endpoint, spec, payload, deadline, mode);
-        this.preferred = index;
-        return opened;
-      } catch (error) {
-        assert(error instanceof ClientError, 'once() rejects only with ClientError');
-        const retry = error.code === 'UNAVAILABLE' || (spec.idempotent && error.code === 'CONNECTION_LOST');
-        if (!retry) throw error;
-        last = error;
-      }
-    }
-    throw last ?? new ClientError('UNAVAILABLE', `no endpoint answered ${spec.method} ${spec.path.split('?')[0] ?? ''} before the deadline`);
+    const { value, index } = await firstAnswer(this.endpoints, (endpoint) => this.once(endpoint, spec, payload, deadline, mode), {
+      start: this.preferred,
+      deadline,
+      retryable: (error) => error.code === 'UNAVAILABLE' || (spec.idempotent && error.code === 'CONNECTION_LOST'),
+      exhausted: () => new ClientError('UNAVAILABLE', `no endpoint answered ${spec.method} ${spec.path.split('?')[0] ?? ''} before the deadline`),
+    });
+    this.preferred = index;
+    return value;
   }
 
   private once(endpoint: string, spec: RequestSpec, payload: Buffer | undefined, deadline: number, mode: 'whole' | 'stream')

@@ -11,11 +11,11 @@
 import https from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import type { ConnectionOptions } from 'node:tls';
-import { assert } from '../base/index.ts';
 import {
   clientConnectTimeoutMsDefault, clientRequestTimeoutMsDefault, clientResponseBytesMax, clientSocketsPerEndpointMax,
 } from '../config/index.ts';
 import { ClientError } from './errors.ts';
+import { firstAnswer } from './failover.ts';
 import { httpsEndpoints, SendTracker } from './send-tracker.ts';
 
 export interface TransportOptions {
@@ -57,23 +57,14 @@ export class HttpsTransport {
   async post(path: string, body: unknown, options: PostOptions = {}): Promise<unknown> {
     const payload = Buffer.from(JSON.stringify(body));
     const deadline = Date.now() + (options.timeoutMs ?? this.requestTimeoutMs);
-    let last: ClientError | undefined;
-    for (let attempt = 0; attempt < this.endpoints.length; attempt++) {
-      const index = (this.preferred + attempt) % this.endpoints.length;
-      const endpoint = this.endpoints[index] as string;
-      if (Date.now() >= deadline) break;
-      try {
-        const answer = await this.once(endpoint, path, payload, deadline);
-        this.preferred = index;
-        return answer;
-      } catch (error) {
-        assert(error instanceof ClientError, 'once() rejects only with ClientError');
-        const retry = error.code === 'UNAVAILABLE' || (options.idempotent === true && error.code === 'CONNECTION_LOST');
-        if (!retry) throw error;
-        last = error;
-      }
-    }
-    throw last ?? new ClientError('UNAVAILABLE', `no endpoint answered ${path} before the deadline`, { endpoint: this.endpoints[this.preferred] });
+    const { value, index } = await firstAnswer(this.endpoints, (endpoint) => this.once(endpoint, path, payload, deadline), {
+      start: this.preferred,
+      deadline,
+      retryable: (error) => error.code === 'UNAVAILABLE' || (options.idempotent === true && error.code === 'CONNECTION_LOST'),
+      exhausted: () => new ClientError('UNAVAILABLE', `no endpoint answered ${path} before the deadline`, { endpoint: this.endpoints[this.preferred] }),
+    });
+    this.preferred = index;
+    return value;
   }
 
   /**
@@ -84,21 +75,15 @@ export class HttpsTransport {
   async postStream(path: string, body: unknown, options: PostOptions = {}): Promise<AsyncIterable<Uint8Array>> {
     const payload = Buffer.from(JSON.stringify(body));
     const timeoutMs = options.timeoutMs ?? this.requestTimeoutMs;
-    let last: ClientError | undefined;
-    for (let attempt = 0; attempt < this.endpoints.length; attempt++) {
-      const index = (this.preferred + attempt) % this.endpoints.length;
-      const endpoint = this.endpoints[index] as string;
-      try {
-        const res = await this.openStream(endpoint, path, payload, Date.now() + timeoutMs);
-        this.preferred = index;
-        return guardStream(res, endpoint, path, timeoutMs);
-      } catch (error) {
-        assert(error instanceof ClientError, 'openStream() rejects only with ClientError');
-        if (error.code !== 'UNAVAILABLE') throw error;
-        last = error;
-      }
-    }
-    throw last ?? new ClientError('UNAVAILABLE', `no endpoint answered ${path}`, { endpoint: this.endpoints[this.preferred] });
+    const { value, index } = await firstAnswer(this.endpoints, async (endpoint) => ({
+      endpoint, res: await this.openStream(endpoint, path, payload, Date.now() + timeoutMs),
+    }), {
+      start: this.preferred,
+      retryable: (error) => error.code === 'UNAVAILABLE',
+      exhausted: () => new ClientError('UNAVAILABLE', `no endpoint answered ${path}`, { endpoint: this.endpoints[this.preferred] }),
+    });
+    this.preferred = index;
+    return guardStream(value.res, value.endpoint, path, timeoutMs);
   }
 
   private openStream(endpoint: string, path: string, payload: Buffer, deadline: number): Promise<IncomingMessage> {
