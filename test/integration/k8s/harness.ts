@@ -126,3 +126,17 @@ export function secret(name: string, data: Record<string, string> = { password: 
 export function configMap(name: string, data: Record<string, string> = { a: '1' }, labels?: Record<string, string>): Record<string, unknown> {
   return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, ...(labels ? { labels } : {}) }, data };
 }
+
+/** Request headers identifying `user` (in `groups`), as the identity seam reads them. */
+export function asUser(user: string, groups: string[] = []): Record<string, string> {
+  return { 'x-user': user, 'x-groups': groups.join(',') };
+}
+
+/** Binds `user` to the ClusterRole `role` cluster-wide, as the admin; the binding is named `name`. */
+export async function bindClusterRole(app: FastifyInstance, name: string, role: string, user: string): Promise<void> {
+  const reply = await call(app, 'POST', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', {
+    metadata: { name }, subjects: [{ kind: 'User', name: user, apiGroup: 'rbac.authorization.k8s.io' }],
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role },
+  });
+  if (reply.status !== 201) throw new Error(`binding ${name} was refused: ${reply.status} ${String(reply.body.message)}`);
+}

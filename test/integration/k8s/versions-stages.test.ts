@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Readable } from 'node:stream';
-import { call, secret, startApi, type Api, type Body } from './harness.ts';
+import { asUser, bindClusterRole, call, secret, startApi, type Api, type Body } from './harness.ts';
 
 let api: Api;
 before(async () => {
@@ -16,7 +16,6 @@ after(async () => { await api.close(); });
 
 const core = '/api/v1/namespaces/default/secrets';
 const coffer = '/apis/coffer.dev/v1/namespaces/default/secrets';
-const as = (user: string, groups: string[] = []) => ({ 'x-user': user, 'x-groups': groups.join(',') });
 const b64 = (text: string) => Buffer.from(text).toString('base64');
 const text = (value: string | undefined) => Buffer.from(value ?? '', 'base64').toString('utf8');
 
@@ -35,7 +34,7 @@ function watchOne(name: string, rv: string): { next: () => Promise<{ type: strin
   let stream: Readable | undefined;
   let buffered = '';
   const opened = api.app.inject({
-    method: 'GET', url: `${core}?watch=true&resourceVersion=${rv}&fieldSelector=metadata.name%3D${name}`, headers: as('admin', ['system:masters']), payloadAsStream: true,
+    method: 'GET', url: `${core}?watch=true&resourceVersion=${rv}&fieldSelector=metadata.name%3D${name}`, headers: asUser('admin', ['system:masters']), payloadAsStream: true,
   }).then((response) => {
     stream = response.stream();
     stream.on('data', (chunk: Buffer) => {
@@ -64,7 +63,7 @@ test('stage keeps the Secret as it is and shows the pending data; a second stage
   const rv = created.body.metadata.resourceVersion;
   const watch = watchOne('tp', rv);
   try {
-    const staged = await call(api.app, 'POST', `${coffer}/tp/rotate`, { data: { password: b64('new') }, stage: true }, as('alice', ['system:masters']));
+    const staged = await call(api.app, 'POST', `${coffer}/tp/rotate`, { data: { password: b64('new') }, stage: true }, asUser('alice', ['system:masters']));
     assert.equal(staged.status, 200, staged.body.message);
     assert.equal(staged.body.kind, 'SecretVersion');
     assert.equal(staged.body.stage, 'pending');
@@ -80,14 +79,14 @@ test('stage keeps the Secret as it is and shows the pending data; a second stage
     assert.equal(text(pending.body.data?.password), 'new');
     assert.equal(text(pending.body.data?.user), 'app');
 
-    const restaged = await call(api.app, 'POST', `${coffer}/tp/rotate`, { generate: [{ key: 'password', length: 24, charset: 'hex' }], stage: true }, as('bob', ['system:masters']));
+    const restaged = await call(api.app, 'POST', `${coffer}/tp/rotate`, { generate: [{ key: 'password', length: 24, charset: 'hex' }], stage: true }, asUser('bob', ['system:masters']));
     assert.equal(restaged.status, 200, restaged.body.message);
     const generated = text(restaged.body.data?.password);
     assert.match(generated, /^[0-9a-f]{24}$/);
     assert.deepEqual(await stages('tp'), [[1, 'current', 'admin'], [2, 'pending', 'bob']], 'the second stage replaced the first');
     assert.equal(watch.pending(), 0);
 
-    const promoted = await call(api.app, 'POST', `${coffer}/tp/promote`, undefined, as('carol', ['system:masters']));
+    const promoted = await call(api.app, 'POST', `${coffer}/tp/promote`, undefined, asUser('carol', ['system:masters']));
     assert.equal(promoted.status, 200, promoted.body.message);
     assert.equal(promoted.body.kind, 'Secret');
     assert.equal(text(promoted.body.data?.password), generated);
@@ -141,14 +140,10 @@ test('a stage that could never be promoted is refused: bad values, an immutable 
 
 test('RBAC: secret-reader may neither stage nor promote; secret-rotator may do both', async () => {
   await call(api.app, 'POST', core, secret('rb2', { password: 'p' }));
-  const bind = (name: string, role: string, user: string) => ({
-    metadata: { name }, subjects: [{ kind: 'User', name: user, apiGroup: 'rbac.authorization.k8s.io' }],
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role },
-  });
-  await call(api.app, 'POST', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', bind('stage-reader', 'secret-reader', 'rhea'));
-  await call(api.app, 'POST', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', bind('stage-rotator', 'secret-rotator', 'rex'));
-  const rhea = as('rhea');
-  const rex = as('rex');
+  await bindClusterRole(api.app, 'stage-reader', 'secret-reader', 'rhea');
+  await bindClusterRole(api.app, 'stage-rotator', 'secret-rotator', 'rex');
+  const rhea = asUser('rhea');
+  const rex = asUser('rex');
   assert.equal((await call(api.app, 'POST', `${coffer}/rb2/rotate`, { generate: [{ key: 'password' }], stage: true }, rhea)).status, 403);
   assert.equal((await call(api.app, 'GET', `${coffer}/rb2/versions?stage=pending`, undefined, rhea)).status, 403);
   const staged = await call(api.app, 'POST', `${coffer}/rb2/rotate`, { generate: [{ key: 'password' }], stage: true }, rex);

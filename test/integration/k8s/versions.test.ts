@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Readable } from 'node:stream';
-import { call, secret, startApi, type Api, type Body } from './harness.ts';
+import { asUser, bindClusterRole, call, secret, startApi, type Api, type Body } from './harness.ts';
 
 let api: Api;
 before(async () => {
@@ -15,9 +15,8 @@ after(async () => { await api.close(); });
 
 const core = '/api/v1/namespaces/default/secrets';
 const coffer = '/apis/coffer.dev/v1/namespaces/default/secrets';
-const as = (user: string, groups: string[] = []) => ({ 'x-user': user, 'x-groups': groups.join(',') });
-const alice = as('alice', ['system:masters']);
-const bob = as('bob', ['system:masters']);
+const alice = asUser('alice', ['system:masters']);
+const bob = asUser('bob', ['system:masters']);
 const b64 = (text: string) => Buffer.from(text).toString('base64');
 const text = (value: string | undefined) => Buffer.from(value ?? '', 'base64').toString('utf8');
 
@@ -120,14 +119,10 @@ test('rollback writes a new version holding the old data', async () => {
 
 test('RBAC: secret-reader may not rotate, roll back or read versions; secret-rotator may', async () => {
   await call(api.app, 'POST', core, secret('guarded', { password: 'p' }));
-  const bind = (name: string, role: string, user: string) => ({
-    metadata: { name }, subjects: [{ kind: 'User', name: user, apiGroup: 'rbac.authorization.k8s.io' }],
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role },
-  });
-  await call(api.app, 'POST', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', bind('reader-rita', 'secret-reader', 'rita'));
-  await call(api.app, 'POST', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', bind('rotator-ron', 'secret-rotator', 'ron'));
-  const rita = as('rita');
-  const ron = as('ron');
+  await bindClusterRole(api.app, 'reader-rita', 'secret-reader', 'rita');
+  await bindClusterRole(api.app, 'rotator-ron', 'secret-rotator', 'ron');
+  const rita = asUser('rita');
+  const ron = asUser('ron');
   assert.equal((await call(api.app, 'POST', `${coffer}/guarded/rotate`, { generate: [{ key: 'password' }] }, rita)).status, 403);
   assert.equal((await call(api.app, 'POST', `${coffer}/guarded/rollback`, { version: 1 }, rita)).status, 403);
   assert.equal((await call(api.app, 'GET', `${coffer}/guarded/versions`, undefined, rita)).status, 403);
@@ -142,7 +137,7 @@ test('RBAC: secret-reader may not rotate, roll back or read versions; secret-rot
 test('a watcher sees MODIFIED with the new data on rotate and on rollback', async () => {
   const created = await call(api.app, 'POST', core, secret('watched', { password: 'w1' }));
   const rv = created.body.metadata.resourceVersion;
-  const response = await api.app.inject({ method: 'GET', url: `${core}?watch=true&resourceVersion=${rv}&fieldSelector=metadata.name%3Dwatched`, headers: as('admin', ['system:masters']), payloadAsStream: true });
+  const response = await api.app.inject({ method: 'GET', url: `${core}?watch=true&resourceVersion=${rv}&fieldSelector=metadata.name%3Dwatched`, headers: asUser('admin', ['system:masters']), payloadAsStream: true });
   const stream: Readable = response.stream();
   const events: { type: string; object: Body }[] = [];
   let buffered = '';
