@@ -27,7 +27,7 @@ export {
 export { verifyAuditLog, type VerifyAuditOptions, type VerifyAuditResult } from './verify.ts';
 export { queryAuditLog, compileAuditQuery, matchesAuditQuery, type AuditQuery } from './query.ts';
 export {
-  type AuditKeyPair, generateAuditKeyPair, wipeAuditKeyPair, sealAuditKeyPair, openAuditKeyPair, loadOrCreateAuditKeyFile,
+  type AuditKeyPair, generateAuditKeyPair, wipeAuditKeyPair, sealAuditKeyPair, openAuditKeyPair, parseAuditKeyFile, loadOrCreateAuditKeyFile,
   auditKeyFileName,
 } from './keys.ts';
 export { auditDirOf, auditFileName } from './files.ts';

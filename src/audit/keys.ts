@@ -51,9 +51,8 @@ export function sealAuditKeyPair(keyPair: AuditKeyPair, sealer: Sealer, storeId:
   return new TextEncoder().encode(JSON.stringify(doc) + '\n');
 }
 
-/** Opens key file bytes; throws AuditKeyError (or the Sealer's IntegrityError) if they do not open or disagree. */
-export async function openAuditKeyPair(bytes: Uint8Array, sealer: Sealer, storeId: string, source = 'audit key'): Promise<AuditKeyPair> {
-  const sodium = await sodiumReady();
+/** The parts of key file bytes, still sealed; throws AuditKeyError if they are not such a file. */
+export function parseAuditKeyFile(bytes: Uint8Array, source = 'audit key'): { publicKey: Uint8Array; sealedPrivateKey: Uint8Array } {
   let doc: Record<string, unknown>;
   try {
     doc = JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
@@ -63,8 +62,17 @@ export async function openAuditKeyPair(bytes: Uint8Array, sealer: Sealer, storeI
   if (doc.format !== format || doc.version !== version || typeof doc.publicKey !== 'string' || typeof doc.sealedPrivateKey !== 'string') {
     throw new AuditKeyError(`${source} is not a ${format} version ${version} file`);
   }
-  const publicKey = new Uint8Array(Buffer.from(doc.publicKey, 'base64'));
-  const privateKey = sealer.open(new Uint8Array(Buffer.from(doc.sealedPrivateKey, 'base64')), positionFor(storeId));
+  return {
+    publicKey: new Uint8Array(Buffer.from(doc.publicKey, 'base64')),
+    sealedPrivateKey: new Uint8Array(Buffer.from(doc.sealedPrivateKey, 'base64')),
+  };
+}
+
+/** Opens key file bytes; throws AuditKeyError (or the Sealer's IntegrityError) if they do not open or disagree. */
+export async function openAuditKeyPair(bytes: Uint8Array, sealer: Sealer, storeId: string, source = 'audit key'): Promise<AuditKeyPair> {
+  const sodium = await sodiumReady();
+  const { publicKey, sealedPrivateKey } = parseAuditKeyFile(bytes, source);
+  const privateKey = sealer.open(sealedPrivateKey, positionFor(storeId));
   const embedded = privateKey.subarray(sodium.crypto_sign_SEEDBYTES);
   if (privateKey.length !== sodium.crypto_sign_SECRETKEYBYTES || !equalConstantTime(embedded, publicKey)) {
     wipe(privateKey);

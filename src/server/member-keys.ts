@@ -21,7 +21,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { type KeysAdmin, type MemberKeysStatus, type NewKek, registerKeysRoutes } from '../api/index.ts';
-import { auditKeyFileName, openAuditKeyPair, sealAuditKeyPair, wipeAuditKeyPair } from '../audit/index.ts';
+import { auditKeyFileName, openAuditKeyPair, parseAuditKeyFile, sealAuditKeyPair, wipeAuditKeyPair } from '../audit/index.ts';
 import type { Clock, TimerHandle } from '../base/index.ts';
 import { dekRetireCheckIntervalMs } from '../config/index.ts';
 import { type Keyring, keyContentKek, passphraseKek } from '../crypto/index.ts';
@@ -239,10 +239,9 @@ export class MemberKeys implements KeysAdmin {
   }
 
   private async auditKeySealed(): Promise<Uint8Array | undefined> {
-    const bytes = await readIfPresent(join(this.options.dataDir, auditKeyFileName));
-    if (bytes === undefined) return undefined;
-    const doc = JSON.parse(Buffer.from(bytes).toString('utf8')) as { sealedPrivateKey?: unknown };
-    return typeof doc.sealedPrivateKey === 'string' ? new Uint8Array(Buffer.from(doc.sealedPrivateKey, 'base64')) : undefined;
+    const file = join(this.options.dataDir, auditKeyFileName);
+    const bytes = await readIfPresent(file);
+    return bytes === undefined ? undefined : parseAuditKeyFile(bytes, file).sealedPrivateKey;
   }
 }
 
