@@ -28,5 +28,5 @@ export {
 } from './versions.ts';
 export { checkGenerateSpec, generateValues, generateCharsets, parseGenerateList, type GenerateSpec } from './generate.ts';
 export {
-  rotateEveryAnnotation, rotateGenerateAnnotation, parseDuration, dueRotations, rotationDueAtMs, rotationScheduleOf, type DueRotation, type RotationSchedule,
+  rotateEveryAnnotation, rotateGenerateAnnotation, parseDuration, dueRotations, rotationScheduleOf, type DueRotation, type RotationSchedule,
 } from './scheduled-rotation.ts';

@@ -53,6 +53,12 @@ export function parseDuration(text: string): number | undefined {
   return Number.isFinite(total) ? Math.round(total) : undefined;
 }
 
+/** The rotate-every annotation's period in ms, if it is a duration within the allowed range. */
+function periodMsOf(text: string): number | undefined {
+  const ms = parseDuration(text);
+  return ms !== undefined && ms >= rotateEveryMsMin && ms <= rotateEveryMsMax ? ms : undefined;
+}
+
 /** Why the rotation annotations of a Secret about to be written are refused (none: fine). */
 export function rotationAnnotationCauses(annotations: unknown, immutable: unknown): StatusCause[] {
   if (!isJson(annotations)) return [];
@@ -67,8 +73,7 @@ export function rotationAnnotationCauses(annotations: unknown, immutable: unknow
     causes.push({ field: field(missing), message: `Required value: ${rotateEveryAnnotation} and ${rotateGenerateAnnotation} go together`, reason: 'FieldValueRequired' });
   }
   if (typeof every === 'string') {
-    const ms = parseDuration(every);
-    if (ms === undefined || ms < rotateEveryMsMin || ms > rotateEveryMsMax) {
+    if (periodMsOf(every) === undefined) {
       causes.push({
         field: field(rotateEveryAnnotation),
         message: `Invalid value: ${shown(every)}: must be a duration such as 720h or 1h30m, from ${rotateEveryMsMin / 1000}s to ${rotateEveryMsMax / 3_600_000}h`,
@@ -93,17 +98,16 @@ export function rotationScheduleOf(secret: StoredObject): RotationSchedule | und
   const every = annotations[rotateEveryAnnotation];
   const generate = annotations[rotateGenerateAnnotation];
   if (typeof every !== 'string' || typeof generate !== 'string') return undefined;
-  const everyMs = parseDuration(every);
+  const everyMs = periodMsOf(every);
   const specs = parseGenerateList(generate);
-  if (everyMs === undefined || everyMs < rotateEveryMsMin || everyMs > rotateEveryMsMax || typeof specs === 'string') return undefined;
+  if (everyMs === undefined || typeof specs === 'string') return undefined;
   return { everyMs, generate: specs };
 }
 
-/** When the Secret's schedule makes it due: its current version's createdAt plus the period. */
-export function rotationDueAtMs(secret: StoredObject, history: HistoryTimes): number | undefined {
-  const schedule = rotationScheduleOf(secret);
+/** When a schedule makes a Secret due: its current version's createdAt plus the period. */
+function dueAtMsOf(schedule: RotationSchedule, history: HistoryTimes): number | undefined {
   const current = history.versions[history.versions.length - 1];
-  if (schedule === undefined || current === undefined) return undefined;
+  if (current === undefined) return undefined;
   const createdMs = Date.parse(current.createdAt);
   return Number.isFinite(createdMs) ? createdMs + schedule.everyMs : undefined;
 }
@@ -112,9 +116,9 @@ export function rotationDueAtMs(secret: StoredObject, history: HistoryTimes): nu
 export function dueRotations(entries: readonly { secret: VersionedObject; history: HistoryTimes }[], nowMs: number): DueRotation[] {
   const due: DueRotation[] = [];
   for (const { secret, history } of entries) {
-    const dueAtMs = rotationDueAtMs(secret.object, history);
     const schedule = rotationScheduleOf(secret.object);
-    if (dueAtMs === undefined || schedule === undefined || dueAtMs > nowMs) continue;
+    const dueAtMs = schedule === undefined ? undefined : dueAtMsOf(schedule, history);
+    if (schedule === undefined || dueAtMs === undefined || dueAtMs > nowMs) continue;
     const { namespace, name } = secret.object.metadata;
     if (namespace === undefined) continue;
     due.push({ namespace, name, modRevision: secret.modRevision, generate: schedule.generate, dueAtMs });
