@@ -1,8 +1,9 @@
 /**
  * client — the typed HTTPS clients for a member's client port, used by the CLI, the scripts and the
  * tests: KvClient for the KV API (the shapes of etcd 3.4's JSON gateway, which Coffer implements) and
- * K8sClient for the Kubernetes-shaped API (Status errors become K8sApiError). Mutual TLS,
- * keep-alive, several endpoints with failover, a deadline per request.
+ * K8sClient for the Kubernetes-shaped API and Coffer's own group (Status errors become K8sApiError;
+ * given one member's endpoint it speaks to that member only, as `coffer keys` needs). Mutual TLS,
+ * keep-alive, several endpoints with one failover loop (failover.ts), a deadline per request.
  *
  * Invariants: a request is retried on another endpoint only when it was certainly never sent, or when
  * it is a read; every failure is a ClientError (or, from K8sClient, a K8sApiError carrying the server's
