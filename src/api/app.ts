@@ -1,31 +1,33 @@
 /**
  * The client API as a fastify app, built and never listening here (the server listens; tests call
- * app.inject()). Every request is identified first, then authorized by RBAC from its method and path
- * alone (k8s/request-info.ts), before any handler or 404 runs: a request without an identity is
- * refused (401), a request no rule allows is refused (403), default deny — the KV API under /v3 too
- * (nonResourceURL `/v3/*`, verb post). Errors on /v3 keep etcd's gateway shape; every other path
- * answers Kubernetes `Status` objects.
+ * app.inject()). Each request's URL is parsed once, before routing (request.ts); the gate (gate.ts)
+ * then identifies and authorizes that parsed request before any handler or 404 runs — default deny,
+ * the KV API under /v3 too (nonResourceURL `/v3/*`, verb post) — and the audit step (audit-plugin.ts)
+ * records every request, refused ones included. Errors on /v3 keep etcd's gateway shape; every other
+ * path answers Kubernetes `Status` objects.
  */
-import fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { realClock, type Clock } from '../base/index.ts';
-import { nameLengthMax, requestBodyBytesMax } from '../config/index.ts';
+import { requestBodyBytesMax, requestPathBytesMax } from '../config/index.ts';
 import { Registry } from '../registry/index.ts';
-import { anonymousUser, type ApiAudit, noteDecision, registerAuditPlugin } from './audit-plugin.ts';
-import { errorBody, ForbiddenError, grpc, toApiError } from './errors.ts';
+import { type ApiAudit, registerAuditPlugin } from './audit-plugin.ts';
+import { errorBody, grpc, toApiError } from './errors.ts';
+import { isKvPath, registerGate } from './gate.ts';
 import type { Identify } from './identity.ts';
 import type { KvBackend } from './kv/backend.ts';
 import { registerKvRoutes } from './kv/routes.ts';
 import { registerHealthRoutes } from './health.ts';
 import { registerSnapshotRoutes } from './admin/snapshot.ts';
 import { registerAuditRoutes } from './k8s/audit-routes.ts';
-import { callerOf, decide, forbiddenMessage, rememberCaller } from './k8s/authorization.ts';
 import { registerDiscoveryRoutes } from './k8s/discovery.ts';
 import { registerOpenApiRoutes } from './k8s/openapi.ts';
 import { PolicyHolder } from './k8s/policy-holder.ts';
 import { decodeProtobufObject, protobufContentType } from './k8s/protobuf.ts';
-import { requestInfo } from './k8s/request-info.ts';
 import { registerK8sRoutes } from './k8s/routes.ts';
-import { K8sForbiddenError, status, toStatus } from './k8s/status.ts';
+import { status, toStatus } from './k8s/status.ts';
+import { metricLabels } from './metric-labels.ts';
+import { parsedRequest, parseOf, querystringParser, rewriteToCanonical } from './request.ts';
+import { WatchStreams } from './watch-stream.ts';
 
 export interface ClientApiOptions {
   backend: KvBackend;
@@ -51,18 +53,31 @@ export interface ApiMetrics {
   render(): Promise<string>;
 }
 
-const isKvPath = (url: string) => url.startsWith('/v3/');
+/** Whether a request is on the KV API (its errors keep etcd's gateway shape): by its parsed path. */
+const onKvPath = (request: FastifyRequest): boolean => {
+  const parsed = parseOf(request.raw);
+  return parsed.ok && isKvPath(parsed.path);
+};
 
 export function buildClientApi(options: ClientApiOptions): FastifyInstance {
   const app = fastify({
     bodyLimit: requestBodyBytesMax,
-    // Object names may be nameLengthMax long (find-my-way's default stops at 100).
-    routerOptions: { maxParamLength: nameLengthMax + 10 },
+    // The URL is parsed once, strictly, before routing; the router and the handlers see its canonical
+    // form (request.ts), and request.query is that same parse. Lengths are checked there (414), so
+    // the router's own parameter limit never answers first.
+    rewriteUrl: (raw) => rewriteToCanonical(raw),
+    routerOptions: { maxParamLength: requestPathBytesMax, querystringParser },
     ...(options.server ?? {}),
   } as FastifyServerOptions) as unknown as FastifyInstance;
   const clock = options.clock ?? realClock;
   const policy = new PolicyHolder(() => options.backend.mvcc(), app.log);
   const registry = new Registry(options.backend);
+  const watches = new WatchStreams(clock);
+  // A stopping member ends its watch streams, so open watches cannot hold it up (clients reconnect).
+  app.addHook('preClose', (done) => {
+    watches.closeAll();
+    done();
+  });
   app.addHook('onReady', () => policy.start());
   app.addHook('onClose', (_instance, done) => {
     policy.stop();
@@ -72,7 +87,7 @@ export function buildClientApi(options: ClientApiOptions): FastifyInstance {
   // As etcd's gateway: every body is JSON whatever its content type says (curl sends form encoding).
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(protobufContentType, { parseAs: 'buffer' }, (request, body, done) => {
-    if (isKvPath(request.url)) {
+    if (onKvPath(request)) {
       done(Object.assign(new Error('request body is not valid JSON'), { code: 'FST_ERR_CTP_INVALID_JSON', statusCode: 400 }), undefined);
       return;
     }
@@ -85,7 +100,7 @@ export function buildClientApi(options: ClientApiOptions): FastifyInstance {
   app.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
     // The Kubernetes paths speak JSON only; kubectl sends protobuf first and falls back to JSON on 415.
     const contentType = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
-    if (!isKvPath(request.url) && contentType !== '' && contentType !== 'application/json' && !contentType.endsWith('+json')) {
+    if (!onKvPath(request) && contentType !== '' && contentType !== 'application/json' && !contentType.endsWith('+json')) {
       done(Object.assign(new Error('unsupported media type'), { code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE', statusCode: 415 }), undefined);
       return;
     }
@@ -101,29 +116,10 @@ export function buildClientApi(options: ClientApiOptions): FastifyInstance {
     }
   });
 
-  app.addHook('onRequest', async (request, reply) => {
-    const identity = options.identify(request);
-    if (identity === undefined) {
-      const message = 'a verified client certificate is required';
-      noteDecision(request, anonymousUser, requestInfo(request.method, request.url), false, 'no verified client certificate');
-      await reply.code(401).send(isKvPath(request.url) ? errorBody({ status: 401, code: grpc.unauthenticated, message }) : status(401, 'Unauthorized', message));
-      return reply;
-    }
-    const caller = callerOf(identity);
-    const info = requestInfo(request.method, request.url);
-    const decision = decide(policy.policy, caller, info);
-    noteDecision(request, { username: caller.user, groups: caller.groups }, info, decision.allowed, decision.reason);
-    if (!decision.allowed) {
-      const message = forbiddenMessage(caller, info);
-      if (isKvPath(request.url)) throw new ForbiddenError(message);
-      throw new K8sForbiddenError(message, info.isResource ? { ...(info.name !== '' ? { name: info.name } : {}), group: info.apiGroup, kind: info.resource } : {});
-    }
-    rememberCaller(request, caller);
-    return undefined;
-  });
+  registerGate(app, { identify: options.identify, policy });
 
   app.setErrorHandler(async (error, request, reply) => {
-    if (isKvPath(request.url)) {
+    if (onKvPath(request)) {
       const apiError = toApiError(error);
       if (apiError.status >= 500) request.log.error({ err: { code: (error as { code?: unknown }).code, name: (error as Error).name } }, 'request failed');
       await reply.code(apiError.status).send(errorBody(apiError));
@@ -135,8 +131,8 @@ export function buildClientApi(options: ClientApiOptions): FastifyInstance {
   });
 
   app.setNotFoundHandler(async (request, reply) => {
-    if (isKvPath(request.url)) {
-      await reply.code(404).send(errorBody({ status: 404, code: grpc.notFound, message: `no route ${request.method} ${request.url.split('?')[0] ?? ''}` }));
+    if (onKvPath(request)) {
+      await reply.code(404).send(errorBody({ status: 404, code: grpc.notFound, message: `no route ${request.method} ${parsedRequest(request.raw).path}` }));
       return;
     }
     await reply.code(404).send(status(404, 'NotFound', 'the server could not find the requested resource'));
@@ -145,10 +141,8 @@ export function buildClientApi(options: ClientApiOptions): FastifyInstance {
   const metrics = options.metrics;
   if (metrics) {
     app.addHook('onResponse', async (request, reply) => {
-      const info = requestInfo(request.method, request.url);
-      // Labels come from the route's shape only (verb, resource kind): never a name or a key.
-      const resource = info.isResource ? info.resource : isKvPath(request.url) ? 'kv' : 'nonresource';
-      metrics.request(info.verb, resource, reply.statusCode, reply.elapsedTime / 1000);
+      const { verb, resource } = metricLabels(parseOf(request.raw));
+      metrics.request(verb, resource, reply.statusCode, reply.elapsedTime / 1000);
       return Promise.resolve();
     });
     app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType()).send(await metrics.render()));
@@ -159,11 +153,11 @@ export function buildClientApi(options: ClientApiOptions): FastifyInstance {
     registerAuditRoutes(app, { audit: options.audit, backend: options.backend });
   }
   const audit = options.audit;
-  registerKvRoutes(app, options.backend, { statusErrors: () => audit?.problems() ?? [] });
+  registerKvRoutes(app, options.backend, watches, { statusErrors: () => audit?.problems() ?? [] });
   registerHealthRoutes(app, options.backend);
   registerSnapshotRoutes(app, options.backend);
   registerDiscoveryRoutes(app);
   registerOpenApiRoutes(app);
-  registerK8sRoutes(app, { kv: options.backend, registry, policy, clock });
+  registerK8sRoutes(app, { kv: options.backend, registry, policy, clock, watches });
   return app;
 }

@@ -35,8 +35,9 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditEvent, AuditEventInput, AuditObjectRef, AuditPolicy, AuditQuery, AuditStage, AuditUser, VerifyAuditResult } from '../audit/index.ts';
 import { errorBody, grpc } from './errors.ts';
-import type { RequestInfo } from './k8s/request-info.ts';
 import { status } from './k8s/status.ts';
+import { parseOf } from './request.ts';
+import type { RequestInfo } from './request-info.ts';
 
 /** This member's verification of its own audit log. */
 export type MemberAuditVerification = VerifyAuditResult & {
@@ -70,6 +71,8 @@ interface Pending {
   auditID: string;
   receivedAt: Date;
   user: AuditUser;
+  /** The user the request ran as, when the caller impersonated one. */
+  impersonatedUser: AuditUser | undefined;
   info: RequestInfo;
   decision: 'allow' | 'forbid';
   reason: string;
@@ -84,9 +87,10 @@ const pending = new WeakMap<object, Pending>();
 export const anonymousUser: AuditUser = { username: 'system:anonymous', groups: ['system:unauthenticated'] };
 
 /** Called by the authorization hook for every request, before it answers or lets the request through. */
-export function noteDecision(request: FastifyRequest, user: AuditUser, info: RequestInfo, allowed: boolean, reason: string): void {
+export function noteDecision(request: FastifyRequest, user: AuditUser, info: RequestInfo, allowed: boolean, reason: string, impersonatedUser?: AuditUser): void {
   pending.set(request, {
-    auditID: randomUUID(), receivedAt: new Date(), user: { username: user.username, groups: [...user.groups] }, info,
+    auditID: randomUUID(), receivedAt: new Date(), user: { username: user.username, groups: [...user.groups] },
+    impersonatedUser: impersonatedUser === undefined ? undefined : { username: impersonatedUser.username, groups: [...impersonatedUser.groups] }, info,
     decision: allowed ? 'allow' : 'forbid', reason, state: 'none',
   });
 }
@@ -152,7 +156,7 @@ export function registerAuditPlugin(app: FastifyInstance, audit: ApiAudit): void
       return payload;
     } catch {
       // Nothing was sent yet: the prepared answer is replaced by the refusal.
-      const isKv = request.url.startsWith('/v3/');
+      const isKv = isKvRequest(request);
       void reply.code(503).header('content-type', 'application/json; charset=utf-8');
       return JSON.stringify(isKv ? errorBody(unavailableKv) : unavailableStatus());
     }
@@ -164,15 +168,23 @@ const unavailableKv = { status: 503, code: grpc.unavailable, message: unavailabl
 const unavailableStatus = () => status(503, 'ServiceUnavailable', unavailableMessage);
 
 async function sendUnavailable(request: FastifyRequest, reply: FastifyReply): Promise<void> {
-  await reply.code(503).type('application/json').send(request.url.startsWith('/v3/') ? errorBody(unavailableKv) : unavailableStatus());
+  await reply.code(503).type('application/json').send(isKvRequest(request) ? errorBody(unavailableKv) : unavailableStatus());
+}
+
+function isKvRequest(request: FastifyRequest): boolean {
+  const parsed = parseOf(request.raw);
+  return parsed.ok && parsed.path.startsWith('/v3/');
 }
 
 function inputOf(request: FastifyRequest, p: Pending, stage: AuditStage, code: number | undefined): AuditEventInput {
   const userAgent = request.headers['user-agent'];
+  const parsed = parseOf(request.raw);
   const input: AuditEventInput = {
     auditID: p.auditID,
     stage,
-    requestURI: request.url,
+    // As received (an encoded attack shows as sent); the policy matches the parsed path.
+    requestURI: parsed.rawUrl,
+    path: parsed.ok ? parsed.path : '',
     verb: p.info.verb,
     user: p.user,
     sourceIPs: [request.ip],
@@ -182,6 +194,7 @@ function inputOf(request: FastifyRequest, p: Pending, stage: AuditStage, code: n
     stageTimestamp: new Date(),
   };
   if (typeof userAgent === 'string') input.userAgent = userAgent;
+  if (p.impersonatedUser !== undefined) input.impersonatedUser = p.impersonatedUser;
   const ref = objectRefOf(p.info, request.body);
   if (ref !== undefined) input.objectRef = ref;
   if (code !== undefined) input.responseStatus = { code };

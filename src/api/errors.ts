@@ -6,6 +6,7 @@
 import { isMvccError } from '../storage/mvcc/index.ts';
 import { isReplicationError } from '../replication/index.ts';
 import { BadFieldError } from './kv/json.ts';
+import { TooManyWatchesError } from './watch-stream.ts';
 
 export interface ApiError {
   status: number;
@@ -23,6 +24,7 @@ export class ForbiddenError extends Error {
 export function toApiError(error: unknown): ApiError {
   if (error instanceof BadFieldError) return { status: 400, code: grpc.invalidArgument, message: `invalid request: ${error.message}` };
   if (error instanceof ForbiddenError) return { status: 403, code: grpc.permissionDenied, message: error.message };
+  if (error instanceof TooManyWatchesError) return { status: 429, code: grpc.resourceExhausted, message: error.message };
   if (isMvccError(error)) {
     switch (error.code) {
       case 'E_COMPACTED': return { status: 400, code: grpc.outOfRange, message: `mvcc: required revision has been compacted (compact revision ${error.compactRevision ?? 0})` };

@@ -184,7 +184,7 @@ export class AuditLog {
       // A request the policy does not record does not depend on the audit log being writable.
       if (decision.level === 'None' || decision.omitStages.includes(input.stage)) return Promise.resolve();
       this.checkUsable();
-      const event = shapeEvent(input, decision.level, this.options.member, this.options.hmacKey);
+      const event = shapeEvent(input, decision.level, this.options.member, this.options.hmacKey, { clearConfigMapValues: decision.clearConfigMapValues });
       const seq = this.append(() => event, () => withoutBodies(event));
       if (this.recordsSinceCheckpoint >= this.checkpointEveryRecords) void this.checkpoint().catch(() => {});
       return this.appender.waitFor(seq);
@@ -357,13 +357,15 @@ export class AuditLog {
   }
 }
 
-function requestAttributesOf(input: AuditEventInput): AuditRequestAttributes {
+/** What the policy looks at of an event: the parsed path (the raw URI's path only if none was given). */
+export function requestAttributesOf(input: AuditEventInput): AuditRequestAttributes {
   const ref = input.objectRef;
   const attributes: AuditRequestAttributes = {
     user: input.user.username,
     groups: input.user.groups,
     verb: input.verb,
-    path: input.requestURI.split('?')[0] ?? input.requestURI,
+    path: input.path ?? input.requestURI.split('?')[0] ?? input.requestURI,
+    decision: input.decision,
   };
   if (ref?.resource !== undefined) {
     attributes.resource = { group: ref.apiGroup ?? '', resource: ref.resource };

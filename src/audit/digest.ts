@@ -1,9 +1,9 @@
 /**
- * Secret values never enter the audit log. Where a policy level records bodies, every value of a
- * Secret's `data` and `stringData` becomes `hmac-sha256:<hex>` under the per-cluster audit HMAC key, so
- * an auditor holding the key can answer "was it this value?" while the log holds no value, no base64
- * and no hex of one. A `data` value is digested over its decoded bytes and a `stringData` value over its
- * UTF-8 bytes, so the same value gives the same digest however it was sent.
+ * Stored values never enter the audit log. Where a policy level records bodies of a Secret or ConfigMap
+ * endpoint, every value becomes `hmac-sha256:<hex>` under the per-cluster audit HMAC key, so an auditor
+ * holding the key can answer "was it this value?" while the log holds no value, no base64 and no hex of
+ * one. A `data` value is digested over its decoded bytes and a `stringData` value over its UTF-8 bytes,
+ * so the same value gives the same digest however it was sent.
  */
 import { createHmac } from 'node:crypto';
 import { auditHmacKeyBytesMin } from '../config/index.ts';
@@ -28,42 +28,82 @@ export function checkHmacKey(key: Uint8Array): void {
   }
 }
 
-/** kubectl stores a whole applied object here, Secret values included. */
-const lastAppliedAnnotation = 'kubectl.kubernetes.io/last-applied-configuration';
+/** Keys whose scalar values (or lists of scalars) describe a request's shape, never a stored value. */
+const structuralKeys = new Set([
+  'apiVersion', 'kind', 'type', 'immutable', // the object's identity and kind
+  'op', 'path', 'from', // JSON Patch operations: what is changed where (the value is digested)
+  'stage', 'version', 'key', 'length', 'charset', // Coffer's rotate, rollback and generate specs
+  'resourceVersion', 'uid', 'gracePeriodSeconds', 'propagationPolicy', 'orphanDependents', 'dryRun', // DeleteOptions
+]);
+
+/** Metadata fields kept as they are: names and bookkeeping, never a value. */
+const clearMetadata = new Set([
+  'name', 'namespace', 'generateName', 'uid', 'resourceVersion', 'generation', 'creationTimestamp', 'deletionTimestamp',
+  'deletionGracePeriodSeconds', 'labels', 'finalizers', 'ownerReferences',
+]);
+
+/** Annotations Coffer reads as settings (rotation schedule, versions kept): specs, never values. */
+const settingAnnotationPrefix = 'coffer.dev/';
 
 /**
- * A copy of a body sent to or returned by a Secret endpoint with every secret value replaced by its
- * digest: values of any `data` or `stringData` map at any depth (an object, a list's items, a merge
- * patch, a version history), and the last-applied annotation. A body that is not an object or array
- * (raw text the API could not parse) is digested whole. The input is not modified.
+ * A copy of a body sent to or returned by a value-bearing endpoint (a Secret's, or a ConfigMap's unless
+ * the policy opts its namespace in) in which nothing a user stores can be read. Decided by endpoint,
+ * not by the body's shape: whatever the body is — an object, a list, a merge or strategic merge patch,
+ * a JSON Patch, a rotate body, raw text — only structural fields stay (kinds, names, labels, patch
+ * operations and paths, rotation specs); every other value, at any depth, becomes its digest. The
+ * values of a `data`, `stringData` or `binaryData` map are digested one by one (a `data` value over its
+ * decoded bytes), so an auditor holding the key can still check which value was set; every annotation
+ * but Coffer's settings is digested (one may hold a whole copy of the object, as kubectl's
+ * last-applied configuration does). The input is not modified.
  */
-export function redactSecretBody(body: unknown, key: Uint8Array): unknown {
+export function redactValueBody(body: unknown, key: Uint8Array, endpoint: ValueEndpoint): unknown {
   checkHmacKey(key);
-  if (body === null || body === undefined) return body;
-  if (typeof body !== 'object') return digestValue(key, typeof body === 'string' ? body : JSON.stringify(body));
-  return redactNode(body, key);
+  return redactNode(body, { key, dataEncoding: endpoint === 'secrets' ? 'base64' : 'utf8' });
 }
 
-function redactNode(node: unknown, key: Uint8Array): unknown {
-  if (Array.isArray(node)) return node.map((item) => redactNode(item, key));
-  if (node === null || typeof node !== 'object') return node;
+/** The endpoints whose bodies carry stored values. A Secret's `data` is base64, a ConfigMap's plain text. */
+export type ValueEndpoint = 'secrets' | 'configmaps';
+
+interface Digesting {
+  key: Uint8Array;
+  dataEncoding: 'base64' | 'utf8';
+}
+
+function redactNode(node: unknown, d: Digesting): unknown {
+  if (node === null || node === undefined) return node;
+  if (Array.isArray(node)) return node.map((item) => redactNode(item, d));
+  if (typeof node !== 'object') return digestScalar(node, d.key);
   const out: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(node)) {
-    if (name === 'data') out[name] = digestMap(value, key, 'base64');
-    else if (name === 'stringData') out[name] = digestMap(value, key, 'utf8');
-    else if (name === 'annotations' && value !== null && typeof value === 'object' && !Array.isArray(value)) {
-      out[name] = redactAnnotations(value as Record<string, unknown>, key);
-    } else out[name] = redactNode(value, key);
+    if (name === 'data') out[name] = digestMap(value, d.key, d.dataEncoding);
+    else if (name === 'binaryData') out[name] = digestMap(value, d.key, 'base64');
+    else if (name === 'stringData') out[name] = digestMap(value, d.key, 'utf8');
+    else if (name === 'metadata') out[name] = redactMetadata(value, d);
+    else if (structuralKeys.has(name) && isScalarOrScalars(value)) out[name] = value;
+    else out[name] = redactNode(value, d);
   }
   return out;
 }
 
-function redactAnnotations(annotations: Record<string, unknown>, key: Uint8Array): Record<string, unknown> {
+function redactMetadata(metadata: unknown, d: Digesting): unknown {
+  if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) return redactNode(metadata, d);
   const out: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(annotations)) {
-    out[name] = name === lastAppliedAnnotation ? digestValue(key, String(value)) : value;
+  for (const [name, value] of Object.entries(metadata as Record<string, unknown>)) {
+    if (clearMetadata.has(name)) out[name] = value;
+    else if (name === 'annotations' && value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      out[name] = Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, k.startsWith(settingAnnotationPrefix) ? v : redactNode(v, d)]));
+    } else out[name] = redactNode(value, d);
   }
   return out;
+}
+
+function isScalarOrScalars(value: unknown): boolean {
+  const scalar = (v: unknown) => v === null || ['string', 'number', 'boolean'].includes(typeof v);
+  return scalar(value) || (Array.isArray(value) && value.every(scalar));
+}
+
+function digestScalar(value: unknown, key: Uint8Array): string {
+  return digestValue(key, typeof value === 'string' ? value : JSON.stringify(value));
 }
 
 function digestMap(map: unknown, key: Uint8Array, encoding: 'base64' | 'utf8'): unknown {
@@ -80,7 +120,7 @@ function digestMap(map: unknown, key: Uint8Array, encoding: 'base64' | 'utf8'): 
       out[name] = digestValue(key, bytes);
       bytes.fill(0);
     } else {
-      out[name] = digestValue(key, typeof value === 'string' ? value : JSON.stringify(value));
+      out[name] = digestScalar(value, key);
     }
   }
   return out;

@@ -4,10 +4,11 @@
  * the Kubernetes API server records them.
  *
  * Invariant: an event leaving `shapeEvent` holds bodies only as its policy level allows, and a body of
- * a Secret endpoint only with every secret value digested (digest.ts).
+ * a Secret endpoint — or a ConfigMap endpoint, unless the policy rule opted in to clear values — only
+ * with every stored value digested (digest.ts).
  */
 import { auditBodyDepthMax, auditRecordBytesMax } from '../config/index.ts';
-import { redactSecretBody } from './digest.ts';
+import { redactValueBody, type ValueEndpoint } from './digest.ts';
 import type { AuditLevel, AuditStage } from './levels.ts';
 
 export const decisionAnnotation = 'authorization.k8s.io/decision';
@@ -38,9 +39,16 @@ export interface AuditEventInput {
   auditID: string;
   stage: AuditStage;
   requestURI: string;
+  /**
+   * The request's path as the API parsed and served it (decoded, canonical); what the policy's
+   * nonResourceURLs match. '' for a request whose URL could not be parsed (no rule path matches it).
+   */
+  path?: string;
   /** The Kubernetes verb: get, list, watch, create, update, patch, delete, deletecollection, or the HTTP method lowercased for non-resource paths. */
   verb: string;
   user: AuditUser;
+  /** The user the request ran as when the caller impersonated one (Kubernetes' impersonatedUser). */
+  impersonatedUser?: AuditUser;
   sourceIPs: string[];
   userAgent?: string;
   objectRef?: AuditObjectRef;
@@ -68,6 +76,7 @@ export interface AuditEvent {
   requestURI: string;
   verb: string;
   user: AuditUser;
+  impersonatedUser?: AuditUser;
   sourceIPs: string[];
   userAgent?: string;
   objectRef?: AuditObjectRef;
@@ -89,6 +98,7 @@ export function shapeEvent(
   level: Exclude<AuditLevel, 'None'>,
   member: string,
   hmacKey: Uint8Array,
+  options: { clearConfigMapValues?: boolean } = {},
 ): AuditEvent {
   const event: AuditEvent = {
     kind: 'Event',
@@ -109,16 +119,18 @@ export function shapeEvent(
       [memberAnnotation]: member,
     },
   };
+  if (input.impersonatedUser !== undefined) event.impersonatedUser = { username: input.impersonatedUser.username, groups: [...input.impersonatedUser.groups] };
   if (input.userAgent !== undefined) event.userAgent = input.userAgent;
   if (input.objectRef !== undefined) event.objectRef = { ...input.objectRef };
   if (input.responseStatus !== undefined) event.responseStatus = { ...input.responseStatus };
-  const secret = isSecretEndpoint(input);
+  const endpoint = valueEndpointOf(input);
+  const digested = endpoint === 'secrets' || (endpoint === 'configmaps' && options.clearConfigMapValues !== true);
   const body = (value: unknown, name: string): unknown => {
     if (deeperThan(value, auditBodyDepthMax)) {
       event.annotations[truncatedAnnotation] = `${name} left out: nested deeper than ${auditBodyDepthMax} levels`;
       return undefined;
     }
-    return secret ? redactSecretBody(value, hmacKey) : value;
+    return digested && endpoint !== undefined ? redactValueBody(value, hmacKey, endpoint) : value;
   };
   if ((level === 'Request' || level === 'RequestResponse') && input.requestObject !== undefined) {
     event.requestObject = body(input.requestObject, 'requestObject');
@@ -142,14 +154,22 @@ function deeperThan(value: unknown, levels: number): boolean {
 }
 
 /**
- * A Secret endpoint: the core-group `secrets` resource, Coffer's own secret versions/rotate/rollback,
- * or any body whose kind names a Secret. Bodies there are digested whatever the policy says.
+ * The value-bearing endpoint a request is about, if any: its objectRef's resource (the core group's
+ * `secrets` or `configmaps`, or Coffer's secret subresources); failing that, as defence in depth for a
+ * caller that forgot the objectRef, its parsed path, or a body whose kind names one.
  */
-function isSecretEndpoint(input: AuditEventInput): boolean {
-  if (input.objectRef?.resource === 'secrets') return true;
-  // Defence in depth for a plugin that forgot the objectRef: the path alone names a Secret endpoint.
-  if (/\/secrets(\/|\?|$)/.test(input.requestURI)) return true;
-  return [input.requestObject, input.responseObject].some(
-    (body) => body !== null && typeof body === 'object' && /^Secret/.test(String((body as { kind?: unknown }).kind)),
-  );
+function valueEndpointOf(input: AuditEventInput): ValueEndpoint | undefined {
+  const named = (text: string | undefined): ValueEndpoint | undefined =>
+    text === undefined ? undefined : /^secrets?$|^Secret/i.test(text) ? 'secrets' : /^configmaps?$|^ConfigMap/i.test(text) ? 'configmaps' : undefined;
+  const byRef = named(input.objectRef?.resource);
+  if (byRef !== undefined) return byRef;
+  const segments = (input.path ?? input.requestURI.split('?')[0] ?? '').split('/');
+  if (segments.includes('secrets')) return 'secrets';
+  if (segments.includes('configmaps')) return 'configmaps';
+  for (const body of [input.requestObject, input.responseObject]) {
+    const kind = body !== null && typeof body === 'object' ? (body as { kind?: unknown }).kind : undefined;
+    const byKind = typeof kind === 'string' ? named(kind) : undefined;
+    if (byKind !== undefined) return byKind;
+  }
+  return undefined;
 }

@@ -12,7 +12,7 @@
  * line is on stable storage; after a write failure every record is refused until the log is reopened;
  * the policy evaluator and the chain are pure; a broken log is reported, never silently repaired.
  */
-export { AuditLog, type AuditLogOptions, type AuditLogStatus } from './audit-log.ts';
+export { AuditLog, type AuditLogOptions, type AuditLogStatus, requestAttributesOf } from './audit-log.ts';
 export {
   type AuditEvent, type AuditEventInput, type AuditUser, type AuditObjectRef, type AuditDecision, decisionAnnotation, reasonAnnotation, memberAnnotation, truncatedAnnotation,
 } from './event.ts';
@@ -20,7 +20,7 @@ export { type AuditLevel, type AuditStage, auditLevels, auditStages } from './le
 export {
   type AuditPolicy, type AuditRule, type AuditRequestAttributes, type AuditDecisionOfPolicy, type GroupResources, evaluateAuditPolicy, parseAuditPolicy, loadAuditPolicy,
 } from './policy.ts';
-export { digestValue, redactSecretBody, digestPrefix } from './digest.ts';
+export { digestValue, redactValueBody, digestPrefix } from './digest.ts';
 export {
   type Checkpoint, type SignedCheckpoint, type ChainBreak, type ChainRecord, checkpointSignatureValid, genesisHash,
 } from './chain.ts';

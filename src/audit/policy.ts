@@ -35,6 +35,11 @@ export interface AuditRule {
   /** Exact paths, or prefixes ending in '*'. */
   nonResourceURLs: string[];
   omitStages: AuditStage[];
+  /**
+   * Coffer's extension: ConfigMap bodies this rule records are kept in the clear instead of digested.
+   * An explicit opt-in (scope it with `namespaces`) for configuration that is not sensitive.
+   */
+  clearConfigMapValues: boolean;
 }
 
 export interface AuditPolicy {
@@ -50,19 +55,29 @@ export interface AuditRequestAttributes {
   resource?: { group: string; resource: string; subresource?: string; namespace?: string; name?: string };
   /** The request path without its query, used for non-resource requests. */
   path: string;
+  /** The authorization decision: a refused request is recorded at Metadata at least. */
+  decision?: 'allow' | 'forbid';
 }
 
 export interface AuditDecisionOfPolicy {
   level: AuditLevel;
   omitStages: readonly AuditStage[];
+  /** ConfigMap bodies are recorded in the clear (the matching rule opted in). */
+  clearConfigMapValues: boolean;
 }
 
-/** Evaluates the policy: the first matching rule's level and stages; Metadata when no rule matches. */
+/**
+ * Evaluates the policy: the first matching rule's level and stages; Metadata when no rule matches.
+ * A refused request is never dropped: where a rule says None (probes, say), it is still recorded at
+ * Metadata, so no one can probe or knock on a path without leaving a record.
+ */
 export function evaluateAuditPolicy(policy: AuditPolicy, request: AuditRequestAttributes): AuditDecisionOfPolicy {
   for (const rule of policy.rules) {
-    if (ruleMatches(rule, request)) return { level: rule.level, omitStages: [...policy.omitStages, ...rule.omitStages] };
+    if (!ruleMatches(rule, request)) continue;
+    const level = rule.level === 'None' && request.decision === 'forbid' ? 'Metadata' : rule.level;
+    return { level, omitStages: [...policy.omitStages, ...rule.omitStages], clearConfigMapValues: rule.clearConfigMapValues };
   }
-  return { level: 'Metadata', omitStages: policy.omitStages };
+  return { level: 'Metadata', omitStages: policy.omitStages, clearConfigMapValues: false };
 }
 
 function ruleMatches(rule: AuditRule, request: AuditRequestAttributes): boolean {
@@ -131,7 +146,8 @@ export function parseAuditPolicy(text: string, source = 'audit policy'): AuditPo
 }
 
 function parseRule(raw: unknown, where: string): AuditRule {
-  const r = object(raw, where, ['level', 'users', 'userGroups', 'verbs', 'resources', 'namespaces', 'nonResourceURLs', 'omitStages']);
+  const r = object(raw, where, ['level', 'users', 'userGroups', 'verbs', 'resources', 'namespaces', 'nonResourceURLs', 'omitStages', 'clearConfigMapValues']);
+  if (r.clearConfigMapValues !== undefined && typeof r.clearConfigMapValues !== 'boolean') throw new AuditPolicyError(`${where}.clearConfigMapValues must be true or false`);
   if (!auditLevels.includes(r.level as AuditLevel)) {
     throw new AuditPolicyError(`${where}: level ${JSON.stringify(r.level)} is not one of ${auditLevels.join(', ')}`);
   }
@@ -149,6 +165,7 @@ function parseRule(raw: unknown, where: string): AuditRule {
     namespaces: strings(r.namespaces, `${where}.namespaces`),
     nonResourceURLs: strings(r.nonResourceURLs, `${where}.nonResourceURLs`),
     omitStages: stages(r.omitStages, `${where}.omitStages`),
+    clearConfigMapValues: r.clearConfigMapValues === true,
   };
   if (rule.nonResourceURLs.length > 0 && (rule.resources.length > 0 || rule.namespaces.length > 0)) {
     throw new AuditPolicyError(`${where}: nonResourceURLs cannot be combined with resources or namespaces`);

@@ -293,3 +293,24 @@ export const rotateEveryMsMin = 60_000;
 export const rotateEveryMsMax = 10 * 366 * 24 * 3_600_000;
 /** How often the leader looks for Secrets whose scheduled rotation is due (src/server/rotation-scheduler.ts). */
 export const rotationCheckIntervalMs = 30_000;
+
+// ── Client API requests (src/api/request.ts) ────────────────────────────────────────────────────
+
+/** The longest request path, in bytes as received (percent-encoded); a longer one is refused with 414. */
+export const requestPathBytesMax = 4096;
+/** The longest query string, in bytes as received; a longer one is refused with 414. */
+export const requestQueryBytesMax = 8192;
+/** The most query parameters one request may carry. */
+export const requestQueryParamsMax = 64;
+
+// ── Watch streams of the client API (src/api/watch-stream.ts) ───────────────────────────────────
+
+/** Open watches one user may hold on a member; more are refused with 429. */
+export const watchesPerUserMax = 128;
+/**
+ * Bytes a watch response may hold unsent (its client not reading) before the next event ends the
+ * stream with an error line: what one stalled watcher can cost the member, plus one event.
+ */
+export const watchUnsentBytesMax = 1024 * 1024;
+/** How long a stream ended for falling behind waits for its client to read the end before its socket is destroyed. */
+export const watchSlowCloseGraceMs = 10_000;

@@ -23,7 +23,7 @@ import type { ConnectionOptions } from 'node:tls';
 import type { ApiAudit, KvBackend, MemberAuditVerification } from '../api/index.ts';
 import {
   AuditLog, type AuditLogOptions, type AuditEvent, type AuditEventInput, type AuditKeyPair, type AuditPolicy, type AuditQuery, AuditUnavailableError,
-  auditDirOf, evaluateAuditPolicy, loadOrCreateAuditKeyFile, queryAuditLog, type SignedCheckpoint, verifyAuditLog, wipeAuditKeyPair,
+  auditDirOf, evaluateAuditPolicy, loadOrCreateAuditKeyFile, queryAuditLog, requestAttributesOf, type SignedCheckpoint, verifyAuditLog, wipeAuditKeyPair,
 } from '../audit/index.ts';
 import { realClock, type TimerHandle } from '../base/index.ts';
 import {
@@ -190,7 +190,7 @@ export class MemberAudit implements ApiAudit {
   record(input: AuditEventInput): Promise<void> {
     const log = this.log;
     if (log === undefined) {
-      const level = evaluateAuditPolicy(this.options.policy, attributesOf(input)).level;
+      const level = evaluateAuditPolicy(this.options.policy, requestAttributesOf(input)).level;
       if (level === 'None') return Promise.resolve();
       this.options.metrics?.audit('failed');
       return Promise.reject(new AuditUnavailableError('the audit log is not open yet (it needs the cluster\'s audit key, which needs a leader)'));
@@ -295,20 +295,4 @@ export class MemberAudit implements ApiAudit {
     this.hmacKey?.fill(0);
     wipeAuditKeyPair(this.keyPair);
   }
-}
-
-function attributesOf(input: AuditEventInput): Parameters<typeof evaluateAuditPolicy>[1] {
-  const ref = input.objectRef;
-  const path = input.requestURI.split('?')[0] ?? input.requestURI;
-  const base = { user: input.user.username, groups: input.user.groups, verb: input.verb, path };
-  if (ref?.resource === undefined) return base;
-  return {
-    ...base,
-    resource: {
-      group: ref.apiGroup ?? '', resource: ref.resource,
-      ...(ref.subresource !== undefined ? { subresource: ref.subresource } : {}),
-      ...(ref.namespace !== undefined ? { namespace: ref.namespace } : {}),
-      ...(ref.name !== undefined ? { name: ref.name } : {}),
-    },
-  };
 }

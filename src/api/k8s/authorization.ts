@@ -9,7 +9,7 @@
  */
 import { authenticatedGroup, authorize, mastersGroup, type AuthorizationRequest, type CompiledPolicy } from '../../rbac/index.ts';
 import type { ClientIdentity } from '../../pki/index.ts';
-import type { RequestInfo } from './request-info.ts';
+import type { RequestInfo } from '../request-info.ts';
 
 export interface Caller {
   user: string;

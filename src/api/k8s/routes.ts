@@ -18,25 +18,26 @@ import {
   authorizeRbacWrite, mastersGroup, parseRbacObject, rbacApiGroup,
 } from '../../rbac/index.ts';
 import {
-  parseFieldSelector, parseLabelSelector, parseRevision, present, rbacResourceTypes, type Registry, RegistryError, resourceTypes, secrets,
-  watchObjects, type FieldSelector, type Json, type LabelSelector, type RegistryKv, type ResourceType, type StoredObject,
-  type VersionedObject, type WriteGuard,
+  parseFieldSelector, parseLabelSelector, parseRevision, rbacResourceTypes, type Registry, RegistryError, resourceTypes,
+  watchObjects, type FieldSelector, type Json, type LabelSelector, type RegistryKv, type ResourceType, type StoredObject, type WriteGuard,
 } from '../../registry/index.ts';
-import { callerFor, isAllowed, type Caller } from './authorization.ts';
+import { parsedRequest } from '../request.ts';
+import type { WatchStreams } from '../watch-stream.ts';
+import { callerFor, type Caller } from './authorization.ts';
 import { applyPatch, patchTypeOf } from './patch.ts';
 import type { PolicyHolder } from './policy-holder.ts';
+import { presentFor, redactedAnnotation } from './presentation.ts';
 import { checkStrictFields } from './strict.ts';
-import { toStatus } from './status.ts';
+import { status, toStatus } from './status.ts';
 import { registerSecretVersionRoutes } from './secret-versions.ts';
 import { toTable, wantsTable } from './table.ts';
-
-export const redactedAnnotation = 'coffer.dev/data-redacted';
 
 export interface K8sRoutesOptions {
   kv: RegistryKv;
   registry: Registry;
   policy: PolicyHolder;
   clock: Clock;
+  watches: WatchStreams;
 }
 
 type Query = Record<string, unknown>;
@@ -58,8 +59,7 @@ function registerType(app: FastifyInstance, type: ResourceType, options: K8sRout
     const query = request.query as Query;
     const labelSelector = optional(query, 'labelSelector', parseLabelSelector);
     const fieldSelector = optional(query, 'fieldSelector', parseFieldSelector);
-    const watch = text(query, 'watch');
-    if (watch === 'true' || watch === '1') return serveWatch(request, reply, type, namespace, { labelSelector, fieldSelector }, options);
+    if (parsedRequest(request.raw).watch) return serveWatch(request, reply, type, namespace, { labelSelector, fieldSelector }, options);
     const limit = optional(query, 'limit', (v) => {
       if (!/^\d{1,9}$/.test(v)) throw new RegistryError('BadRequest', `limit ${JSON.stringify(v.slice(0, 32))} is not a non-negative integer`);
       return Number(v);
@@ -88,10 +88,17 @@ function registerType(app: FastifyInstance, type: ResourceType, options: K8sRout
   app.get(collection, (request, reply) => list(request, reply, (request.params as Params).namespace));
   if (type.namespaced) app.get(`${base}/${type.resource}`, (request, reply) => list(request, reply, undefined));
 
-  app.get(item, async (request) => {
+  app.get(item, async (request, reply) => {
     const { namespace, name = '' } = request.params as Params;
+    if (parsedRequest(request.raw).watch) {
+      // As Kubernetes serves it: a watch of this one object (authorized as `watch` on its name).
+      const query = request.query as Query;
+      const nameOnly = { field: 'metadata.name', equal: true, value: name } as const;
+      const fieldSelector = [...(optional(query, 'fieldSelector', parseFieldSelector) ?? []), nameOnly];
+      return serveWatch(request, reply, type, namespace, { labelSelector: optional(query, 'labelSelector', parseLabelSelector), fieldSelector }, options);
+    }
     const found = await registry.get(type, namespace, name, { linearizable: linearizable(request.query as Query) });
-    const presented = present(type, found);
+    const presented = presentFor(type, found, callerFor(request), policy);
     if (wantsTable(request.headers.accept)) {
       return toTable(type, [{ versioned: found, presented }], { includeObject: text(request.query as Query, 'includeObject') === 'Object', nowMs: options.clock.nowMs(), resourceVersion: String(found.modRevision) });
     }
@@ -103,7 +110,7 @@ function registerType(app: FastifyInstance, type: ResourceType, options: K8sRout
     if (strict(request)) checkStrictFields(type, request.body);
     const created = await registry.create(type, namespace, request.body, guardFor(type, isRbac, callerFor(request), policy), { actor: callerFor(request).user });
     if (isRbac) await policy.waitFor(created.modRevision);
-    return reply.code(201).send(present(type, created));
+    return reply.code(201).send(presentFor(type, created, callerFor(request), policy));
   });
 
   app.put(item, async (request) => {
@@ -111,7 +118,7 @@ function registerType(app: FastifyInstance, type: ResourceType, options: K8sRout
     if (strict(request)) checkStrictFields(type, request.body);
     const updated = await registry.update(type, namespace, name, request.body, guardFor(type, isRbac, callerFor(request), policy), { actor: callerFor(request).user });
     if (isRbac) await policy.waitFor(updated.modRevision);
-    return present(type, updated);
+    return presentFor(type, updated, callerFor(request), policy);
   });
 
   app.patch(item, async (request, reply) => {
@@ -126,7 +133,7 @@ function registerType(app: FastifyInstance, type: ResourceType, options: K8sRout
       return next;
     }, guardFor(type, isRbac, callerFor(request), policy), { actor: callerFor(request).user });
     if (isRbac) await policy.waitFor(patched.modRevision);
-    return present(type, patched);
+    return presentFor(type, patched, callerFor(request), policy);
   });
 
   // deletecollection is not served: deleting many objects goes through deleting their namespace, or one by one.
@@ -146,23 +153,6 @@ function registerType(app: FastifyInstance, type: ResourceType, options: K8sRout
       details: { name: deleted.object.metadata.name, group: type.group, kind: type.resource, uid: deleted.object.metadata.uid },
     };
   });
-}
-
-/**
- * The object as this caller may see it: a Secret the caller may not `get` by name (a list or watch
- * allowed by a rule without that name) comes without its data.
- */
-function presentFor(type: ResourceType, versioned: VersionedObject, caller: Caller, policy: PolicyHolder): Json {
-  if (type !== secrets) return present(type, versioned);
-  const meta = versioned.object.metadata;
-  const mayGet = isAllowed(policy.policy, caller, {
-    isResource: true, verb: 'get', apiGroup: '', apiVersion: 'v1', resource: 'secrets', subresource: '', namespace: meta.namespace ?? '', name: meta.name,
-  });
-  if (mayGet) return present(type, versioned);
-  const shown = present(type, versioned, false);
-  const metadata = shown.metadata as Json;
-  metadata.annotations = { ...(metadata.annotations as Record<string, string> | undefined), [redactedAnnotation]: 'true' };
-  return shown;
 }
 
 /** Refuses redacted copies, and RBAC objects that would grant the caller more than it holds. */
@@ -201,10 +191,14 @@ async function serveWatch(
     resourceVersion, ...(filters.labelSelector ? { labelSelector: filters.labelSelector } : {}), ...(filters.fieldSelector ? { fieldSelector: filters.fieldSelector } : {}),
   });
 
-  reply.hijack();
-  const out = reply.raw;
-  out.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache, private' });
   const timers: TimerHandle[] = [];
+  let stream;
+  try {
+    stream = options.watches.start(request, reply, caller.user, () => watch.cancel());
+  } catch (error) {
+    watch.cancel();
+    throw error;
+  }
   if (timeoutSeconds !== undefined && timeoutSeconds > 0) timers.push(options.clock.setTimer(timeoutSeconds * 1000, () => watch.cancel()));
   if (bookmarks) {
     const arm = () => {
@@ -215,29 +209,31 @@ async function serveWatch(
     };
     arm();
   }
-  const stop = () => watch.cancel();
-  request.raw.socket.once('close', stop);
+  const tooSlow = () => JSON.stringify({ type: 'ERROR', object: status(410, 'Expired', 'the watch fell too far behind its client; list again and watch from the new resourceVersion') });
   let first = true;
   try {
     for await (const event of watch) {
+      let line: string;
       if (event.type === 'BOOKMARK') {
-        if (bookmarks) out.write(`${JSON.stringify({ type: 'BOOKMARK', object: { kind: type.kind, apiVersion: type.apiVersion, metadata: { resourceVersion: String(event.revision) } } })}\n`);
-        continue;
+        if (!bookmarks) continue;
+        line = JSON.stringify({ type: 'BOOKMARK', object: { kind: type.kind, apiVersion: type.apiVersion, metadata: { resourceVersion: String(event.revision) } } });
+      } else {
+        const versioned = event.object!;
+        const presented = presentFor(type, versioned, caller, options.policy);
+        const object = table
+          ? toTable(type, [{ versioned, presented }], { includeObject, nowMs: options.clock.nowMs(), resourceVersion: String(event.revision), withoutColumns: !first })
+          : presented;
+        first = false;
+        line = JSON.stringify({ type: event.type, object });
       }
-      const versioned = event.object!;
-      const presented = presentFor(type, versioned, caller, options.policy);
-      const object = table
-        ? toTable(type, [{ versioned, presented }], { includeObject, nowMs: options.clock.nowMs(), resourceVersion: String(event.revision), withoutColumns: !first })
-        : presented;
-      first = false;
-      out.write(`${JSON.stringify({ type: event.type, object })}\n`);
+      if (!stream.send(line, tooSlow)) break;
     }
+    stream.end();
   } catch (error) {
-    out.write(`${JSON.stringify({ type: 'ERROR', object: toStatus(error) })}\n`);
+    stream.finishWith(JSON.stringify({ type: 'ERROR', object: toStatus(error) }));
   } finally {
     for (const t of timers) t.cancel();
-    request.raw.socket.off('close', stop);
-    out.end();
+    watch.cancel();
   }
 }
 

@@ -23,11 +23,12 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { generatedKeysMax } from '../../config/index.ts';
 import {
-  checkGenerateSpec, findVersion, generateValues, type GenerateSpec, pendingData, present, type Registry, RegistryError, secrets, stageOf, type Json,
+  checkGenerateSpec, findVersion, generateValues, type GenerateSpec, pendingData, type Registry, RegistryError, secrets, stageOf, type Json,
   type SecretVersion, type VersionedObject, type VersionHistory,
 } from '../../registry/index.ts';
 import { callerFor, isAllowed } from './authorization.ts';
 import type { PolicyHolder } from './policy-holder.ts';
+import { presentFor } from './presentation.ts';
 
 export interface SecretVersionRoutesOptions {
   registry: Registry;
@@ -137,7 +138,7 @@ function allowed(policy: PolicyHolder, request: FastifyRequest, apiGroup: string
 }
 
 function shown(updated: VersionedObject, request: FastifyRequest, policy: PolicyHolder): Json {
-  return present(secrets, updated, allowed(policy, request, '', ''));
+  return presentFor(secrets, updated, callerFor(request), policy);
 }
 
 /** The keys a rotate body sets: given base64 values, or values generated here. */

@@ -7,6 +7,7 @@
 import { isRegistryError, type StatusDetails } from '../../registry/index.ts';
 import { isMvccError } from '../../storage/mvcc/index.ts';
 import { isReplicationError } from '../../replication/index.ts';
+import { TooManyWatchesError } from '../watch-stream.ts';
 
 export interface StatusObject {
   kind: 'Status';
@@ -50,6 +51,7 @@ export function toStatus(error: unknown): StatusObject {
     return status(mapped.code, mapped.reason, error.message, error.details);
   }
   if (error instanceof K8sForbiddenError) return status(403, 'Forbidden', error.message, error.details);
+  if (error instanceof TooManyWatchesError) return status(429, 'TooManyRequests', error.message);
   if ((error as { code?: unknown } | null)?.code === 'E_FORBIDDEN') return status(403, 'Forbidden', (error as Error).message);
   if (isMvccError(error)) {
     if (error.code === 'E_COMPACTED') return status(410, 'Expired', `too old resource version (compacted at ${error.compactRevision ?? 0})`);

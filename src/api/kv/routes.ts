@@ -5,19 +5,20 @@
  * the request asks for `serializable`. Keys under Coffer's reserved prefix are refused.
  */
 import type { FastifyInstance } from 'fastify';
-import { isReservedKey } from '../../replication/index.ts';
-import type {
-  DeleteRangeResponse, PutResponse, RangeResponse, TxnResponse, WatchEvent, WriteOp, WriteResponse,
+import {
+  isMvccError, type DeleteRangeResponse, type PutResponse, type RangeResponse, type TxnResponse, type WatchEvent, type WriteOp, type WriteResponse,
 } from '../../storage/mvcc/index.ts';
-import { ForbiddenError } from '../errors.ts';
+import { callerFor } from '../k8s/authorization.ts';
 import type { KvBackend } from './backend.ts';
+import type { WatchStreams } from '../watch-stream.ts';
+import { checkKeyRange } from './reserved.ts';
 import {
   BadFieldError, bool, bytes, compact, decodeDeleteRange, decodePut, decodeRange, decodeTxn, encodeHeader, encodeKv,
   int, int64, object, type Json,
 } from './json.ts';
 
 /** `statusErrors`: problems the member reports in /v3/maintenance/status `errors` (as etcd does), e.g. a broken audit log. */
-export function registerKvRoutes(app: FastifyInstance, backend: KvBackend, extra: { statusErrors?: () => string[] } = {}): void {
+export function registerKvRoutes(app: FastifyInstance, backend: KvBackend, watches: WatchStreams, extra: { statusErrors?: () => string[] } = {}): void {
   const header = (revision?: number) => {
     const status = backend.status();
     return encodeHeader({ clusterId: backend.clusterId, memberId: status.memberId, revision: revision ?? status.revision, raftTerm: status.term });
@@ -26,29 +27,30 @@ export function registerKvRoutes(app: FastifyInstance, backend: KvBackend, extra
 
   app.post('/v3/kv/range', async (request) => {
     const { key, end, options, serializable } = decodeRange(body(request.body));
-    guard(key, end);
+    checkKeyRange(callerFor(request), nonEmpty(key), end);
     const result = await backend.range(key, end, { ...options, linearizable: !serializable });
     return { header: header(result.revision), ...encodeRange(result) };
   });
 
   app.post('/v3/kv/put', async (request) => {
     const op = decodePut(body(request.body));
-    guard(op.key);
+    checkKeyRange(callerFor(request), nonEmpty(op.key));
     const result = (await backend.propose(op)) as PutResponse;
     return { header: header(result.revision), ...encodePut(result) };
   });
 
   app.post('/v3/kv/deleterange', async (request) => {
     const op = decodeDeleteRange(body(request.body));
-    guard(op.key, op.end);
+    checkKeyRange(callerFor(request), nonEmpty(op.key), op.end);
     const result = (await backend.propose(op)) as DeleteRangeResponse;
     return { header: header(result.revision), ...encodeDelete(result) };
   });
 
   app.post('/v3/kv/txn', async (request) => {
     const op = decodeTxn(body(request.body));
-    for (const c of op.compare) guard(c.key);
-    for (const o of [...op.success, ...op.failure]) guard(o.key, o.type === 'put' ? undefined : o.end);
+    const caller = callerFor(request);
+    for (const c of op.compare) checkKeyRange(caller, nonEmpty(c.key));
+    for (const o of [...op.success, ...op.failure]) checkKeyRange(caller, nonEmpty(o.key), o.type === 'put' ? undefined : o.end);
     const result = (await backend.propose(op)) as TxnResponse;
     return {
       header: header(result.revision),
@@ -129,39 +131,52 @@ export function registerKvRoutes(app: FastifyInstance, backend: KvBackend, extra
     const create = object(body(request.body).create_request, 'create_request');
     const key = bytes(create, 'key', 'create_request.key') ?? new Uint8Array(0);
     const end = bytes(create, 'range_end', 'create_request.range_end');
-    guard(key, end);
+    checkKeyRange(callerFor(request), nonEmpty(key), end);
     const watcher = backend.mvcc().watch({
       key, ...(end ? { end } : {}),
       startRevision: int(create, 'start_revision', 'create_request.start_revision') ?? 0,
       prevKv: bool(create, 'prev_kv', 'create_request.prev_kv'),
       progressNotify: bool(create, 'progress_notify', 'create_request.progress_notify'),
     });
-    reply.hijack();
-    const out = reply.raw;
-    out.writeHead(200, { 'content-type': 'application/json' });
-    out.write(`${JSON.stringify({ result: { header: header(), watch_id: int64(watcher.id), created: true } })}\n`);
-    request.raw.socket.once('close', () => watcher.cancel());
+    let stream;
+    try {
+      stream = watches.start(request, reply, callerFor(request).user, () => watcher.cancel());
+    } catch (error) {
+      watcher.cancel();
+      throw error;
+    }
+    const line = (result: Json) => JSON.stringify({ result: { header: header(), watch_id: int64(watcher.id), ...result } });
+    const tooSlow = () => line({ canceled: true, cancel_reason: 'the watcher fell behind its client and was canceled; watch again from a newer revision' });
+    stream.send(line({ created: true }), tooSlow);
     try {
       for await (const response of watcher) {
         const events = response.events.map(encodeEvent);
-        out.write(`${JSON.stringify({ result: { header: header(response.revision), watch_id: int64(watcher.id), ...compact({ events }) } })}\n`);
+        const sent = stream.send(JSON.stringify({ result: { header: header(response.revision), watch_id: int64(watcher.id), ...compact({ events }) } }), tooSlow);
+        if (!sent) break;
       }
+      stream.end();
     } catch (error) {
       const compactRevision = (error as { compactRevision?: number }).compactRevision;
-      out.write(`${JSON.stringify({ result: { header: header(), watch_id: int64(watcher.id), canceled: true, ...compact({ compact_revision: compactRevision === undefined ? undefined : int64(compactRevision) }), cancel_reason: (error as Error).message } })}\n`);
+      stream.finishWith(line({ canceled: true, ...compact({ compact_revision: compactRevision === undefined ? undefined : int64(compactRevision) }), cancel_reason: cancelReason(error) }));
+    } finally {
+      watcher.cancel();
     }
-    out.end();
   });
 }
 
-/**
- * Coffer keeps its own records under keys that start with a zero byte; a range whose start is empty
- * or starts with a zero byte could reach them, so client requests may not start there.
- */
-function guard(key: Uint8Array, _end?: Uint8Array): void {
-  if (key.length === 0 || key[0] === 0 || isReservedKey(key)) {
-    throw new ForbiddenError('keys starting with a zero byte are reserved for Coffer');
+/** Why a watch ended, in fixed words (etcd's where clients match them): never an internal error's text. */
+function cancelReason(error: unknown): string {
+  if (isMvccError(error)) {
+    if (error.code === 'E_COMPACTED') return 'mvcc: required revision has been compacted';
+    if (error.code === 'E_WATCH_SLOW') return 'mvcc: the watcher fell behind and was canceled; watch again from a newer revision';
+    if (error.code === 'E_CLOSED') return 'the member is shutting down';
   }
+  return 'the watch was canceled by the server';
+}
+
+function nonEmpty(key: Uint8Array): Uint8Array {
+  if (key.length === 0) throw new BadFieldError('key', 'must not be empty');
+  return key;
 }
 
 function keysAndCertificateJson(k: { kekSource: string; activeDekId: number; certificateNotAfter: string }): Json {

@@ -14,7 +14,7 @@ export { MvccStore, type MvccStoreOptions, type HashResult, type SnapshotRecord,
 export { Reencrypter, type ReencryptProgress, type ReencrypterOptions } from './reencrypt.ts';
 export type { ApplyResult } from './apply.ts';
 export { MvccError, isMvccError, type MvccErrorCode } from './errors.ts';
-export { prefixEnd } from './keys.ts';
+export { keyToString, prefixEnd, stringToKey, toSpan } from './keys.ts';
 export { checkWriteOp } from './validate.ts';
 export type { Page as SnapshotPage } from './page.ts';
 export type {

@@ -122,7 +122,7 @@ function identifyByHeaders(request: { headers: Record<string, string | string[] 
   const user = request.headers['x-user'];
   if (typeof user !== 'string') return undefined;
   const groups = request.headers['x-groups'];
-  return { user, groups: typeof groups === 'string' && groups !== '' ? groups.split(',') : [], kind: 'client' as const };
+  return { user, groups: typeof groups === 'string' && groups !== '' ? groups.split(',') : [], kind: user.startsWith('system:member:') ? 'member' as const : 'client' as const };
 }
 
 export const admin = { 'x-user': 'admin', 'x-groups': 'system:masters' };

@@ -125,8 +125,8 @@ test('a torn last line (a crash mid-write, never acknowledged) is cut off at ope
 test('an event whose line would exceed auditRecordBytesMax is recorded without its bodies', async (t) => {
   const dir = await tempDir(t);
   const { log } = await openLog(t, dir);
-  const big = { kind: 'ConfigMap', data: { blob: 'x'.repeat(300 * 1024) } };
-  await log.record(input({ verb: 'create', requestObject: big }));
+  const big = { kind: 'Namespace', metadata: { name: 'big', labels: { blob: 'x'.repeat(300 * 1024) } } };
+  await log.record(input({ verb: 'create', requestURI: '/api/v1/namespaces', objectRef: { resource: 'namespaces', name: 'big', apiVersion: 'v1' }, requestObject: big }));
   const [record] = await recordsIn(dir);
   assert.equal(record!.requestObject, undefined);
   assert.match((record!.annotations as Record<string, string>)['coffer.dev/truncated']!, /bodies dropped/);

@@ -35,8 +35,12 @@ test('no Secret value, nor its base64 or hex, reaches the audit files; digests l
     verb: 'update', requestURI: '/api/v1/namespaces/default/secrets/db', objectRef: ref,
     requestObject: { ...secret, metadata: { ...secret.metadata, annotations: { 'kubectl.kubernetes.io/last-applied-configuration': JSON.stringify(secret) } } },
   }));
-  // A control: a ConfigMap body is recorded as sent, so the scan below reads what was written.
-  await log.record(input({ verb: 'create', requestObject: { kind: 'ConfigMap', data: { k: 'CONTROL-visible' } } }));
+  // A control: a body of an endpoint that stores no values (a Namespace) is recorded as sent, so the
+  // scan below reads what was written.
+  await log.record(input({
+    verb: 'create', requestURI: '/api/v1/namespaces', objectRef: { resource: 'namespaces', name: 'team', apiVersion: 'v1' },
+    requestObject: { kind: 'Namespace', metadata: { name: 'team', labels: { k: 'CONTROL-visible' } } },
+  }));
   await log.close();
 
   const names = (await readdir(dir)).filter((n) => n.startsWith('audit-'));

@@ -35,7 +35,7 @@ export async function startApi(): Promise<Api> {
       const user = request.headers['x-user'];
       if (typeof user !== 'string') return undefined;
       const groups = request.headers['x-groups'];
-      return { user, groups: typeof groups === 'string' && groups !== '' ? groups.split(',') : [], kind: 'client' as const };
+      return { user, groups: typeof groups === 'string' && groups !== '' ? groups.split(',') : [], kind: user.startsWith('system:member:') ? 'member' as const : 'client' as const };
     },
   });
   await app.ready();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { test } from 'node:test';
-import { digestValue, redactSecretBody } from '../../../src/audit/index.ts';
+import { digestValue, redactValueBody } from '../../../src/audit/index.ts';
 import { hmacKey } from './helpers.ts';
 
 const otherKey = new Uint8Array(32).fill(7);
@@ -25,7 +25,7 @@ test('a Secret body keeps its shape but every data and stringData value becomes 
     data: { password: Buffer.from('s3cret').toString('base64'), removed: null },
     stringData: { token: 's3cret' },
   };
-  const redacted = redactSecretBody(body, hmacKey) as typeof body & { data: Record<string, unknown>; stringData: Record<string, unknown> };
+  const redacted = redactValueBody(body, hmacKey, 'secrets') as typeof body & { data: Record<string, unknown>; stringData: Record<string, unknown> };
   // data is digested over the decoded bytes, stringData over the UTF-8: the same value, the same digest.
   assert.equal(redacted.data.password, digestValue(hmacKey, 's3cret'));
   assert.equal(redacted.stringData.token, digestValue(hmacKey, 's3cret'));
@@ -36,20 +36,47 @@ test('a Secret body keeps its shape but every data and stringData value becomes 
   assert.equal(body.stringData.token, 's3cret');
 });
 
-test('values nested in lists and version histories, and the last-applied annotation, are digested too', () => {
+test('values nested in lists and version histories, and every annotation but Coffer settings, are digested too', () => {
   const lastApplied = JSON.stringify({ kind: 'Secret', data: { a: Buffer.from('s3cret').toString('base64') } });
   const body = {
     kind: 'SecretList',
-    items: [{ kind: 'Secret', metadata: { name: 'a', annotations: { 'kubectl.kubernetes.io/last-applied-configuration': lastApplied, keep: 'me' } }, data: { a: 'czNjcmV0' } }],
+    items: [{
+      kind: 'Secret', data: { a: 'czNjcmV0' },
+      metadata: { name: 'a', annotations: { 'kubectl.kubernetes.io/last-applied-configuration': lastApplied, note: 's3cret', 'coffer.dev/rotate-every': '24h' } },
+    }],
     versions: [{ version: 1, data: { a: 'czNjcmV0' } }],
   };
-  const text = JSON.stringify(redactSecretBody(body, hmacKey));
+  const text = JSON.stringify(redactValueBody(body, hmacKey, 'secrets'));
   assert.ok(!text.includes('czNjcmV0') && !text.includes('s3cret'), text);
-  assert.ok(text.includes('"keep":"me"'));
-  assert.equal(text.split(digestValue(hmacKey, 's3cret')).length - 1, 2);
+  assert.ok(text.includes('"coffer.dev/rotate-every":"24h"'), 'Coffer settings stay readable');
+  assert.ok(text.includes('"version":1'));
+  assert.equal(text.split(digestValue(hmacKey, 's3cret')).length - 1, 3);
+});
+
+test('redaction is by endpoint, not by body shape: JSON Patch, unknown fields and rotate bodies carry no value', () => {
+  const patch = [
+    { op: 'replace', path: '/data/pw', value: 'czNjcmV0' },
+    { op: 'add', path: '/metadata/annotations/x', value: { nested: 's3cret' } },
+    { op: 'test', path: '/type', value: 'Opaque' },
+  ];
+  const redactedPatch = redactValueBody(patch, hmacKey, 'secrets') as Array<{ op: string; path: string; value: unknown }>;
+  assert.deepEqual(redactedPatch.map((o) => [o.op, o.path]), patch.map((o) => [o.op, o.path]), 'operations and paths stay');
+  const odd = { spec: { password: 's3cret' }, list: ['s3cret'], number: 4242 };
+  const rotate = { data: { pw: 'czNjcmV0' }, stage: true, generate: [{ key: 'token', length: 32, charset: 'alnum' }] };
+  for (const body of [patch, odd, rotate]) {
+    const text = JSON.stringify(redactValueBody(body, hmacKey, 'secrets'));
+    assert.ok(!text.includes('czNjcmV0') && !text.includes('s3cret') && !text.includes('4242'), text);
+  }
+  assert.deepEqual((redactValueBody(rotate, hmacKey, 'secrets') as typeof rotate).generate, rotate.generate, 'a generate spec holds no value');
+});
+
+test('a ConfigMap endpoint digests data values over their text', () => {
+  const redacted = redactValueBody({ kind: 'ConfigMap', data: { url: 'postgres://x' }, binaryData: { b: Buffer.from('raw').toString('base64') } }, hmacKey, 'configmaps') as { data: Record<string, string>; binaryData: Record<string, string> };
+  assert.equal(redacted.data.url, digestValue(hmacKey, 'postgres://x'));
+  assert.equal(redacted.binaryData.b, digestValue(hmacKey, 'raw'));
 });
 
 test('a body that is not JSON structure (raw text) is digested whole', () => {
-  assert.equal(redactSecretBody('password=s3cret', hmacKey), digestValue(hmacKey, 'password=s3cret'));
-  assert.equal(redactSecretBody(undefined, hmacKey), undefined);
+  assert.equal(redactValueBody('password=s3cret', hmacKey, 'secrets'), digestValue(hmacKey, 'password=s3cret'));
+  assert.equal(redactValueBody(undefined, hmacKey, 'secrets'), undefined);
 });

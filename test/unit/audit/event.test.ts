@@ -28,10 +28,14 @@ test('an event has the audit.k8s.io/v1 shape with the decision and member as ann
   });
 });
 
+const namespaceUpdate = (body: unknown) => input({
+  verb: 'update', requestURI: '/api/v1/namespaces/team-a', path: '/api/v1/namespaces/team-a',
+  objectRef: { resource: 'namespaces', name: 'team-a', apiVersion: 'v1' }, requestObject: body, responseObject: body,
+});
+
 test('Metadata keeps no body, Request the request body, RequestResponse both', () => {
-  const body = { kind: 'ConfigMap', data: { k: 'v' } };
-  const at = (level: 'Metadata' | 'Request' | 'RequestResponse') =>
-    shapeEvent(input({ verb: 'update', requestObject: body, responseObject: body }), level, 'm1', hmacKey);
+  const body = { kind: 'Namespace', metadata: { name: 'team-a', labels: { k: 'v' } } };
+  const at = (level: 'Metadata' | 'Request' | 'RequestResponse') => shapeEvent(namespaceUpdate(body), level, 'm1', hmacKey);
   assert.equal(at('Metadata').requestObject, undefined);
   assert.equal(at('Metadata').responseObject, undefined);
   assert.deepEqual(at('Request').requestObject, body);
@@ -54,6 +58,18 @@ test('a Secret endpoint is recognised by its path even when the objectRef is mis
   assert.ok(!text.includes('s3cret') && !text.includes('czNjcmV0'), text);
 });
 
+test('ConfigMap values are digested unless the policy rule opted in to clear values', () => {
+  const body = { kind: 'ConfigMap', metadata: { name: 'app' }, data: { url: 'postgres://db' } };
+  const update = () => input({ verb: 'update', requestObject: body });
+  const digested = JSON.stringify(shapeEvent(update(), 'Request', 'm1', hmacKey));
+  assert.ok(!digested.includes('postgres://db'), digested);
+  assert.ok(digested.includes(digestValue(hmacKey, 'postgres://db')));
+  assert.deepEqual(shapeEvent(update(), 'Request', 'm1', hmacKey, { clearConfigMapValues: true }).requestObject, body);
+  // The opt-in is for ConfigMaps only: a Secret body is digested whatever the rule says.
+  const secretText = JSON.stringify(shapeEvent(secretCreate(), 'RequestResponse', 'm1', hmacKey, { clearConfigMapValues: true }));
+  assert.ok(!secretText.includes('s3cret') && !secretText.includes('czNjcmV0'), secretText);
+});
+
 test('an event without bodies says why in an annotation', () => {
   const event = withoutBodies(shapeEvent(secretCreate(), 'RequestResponse', 'm1', hmacKey));
   assert.equal(event.requestObject, undefined);
@@ -64,9 +80,9 @@ test('an event without bodies says why in an annotation', () => {
 test('a body nested deeper than auditBodyDepthMax is left out, and the event says so', () => {
   let deep: unknown = 'leaf';
   for (let i = 0; i < 1000; i++) deep = { d: deep };
-  const event = shapeEvent(input({ verb: 'update', requestObject: deep }), 'Request', 'm1', hmacKey);
+  const event = shapeEvent(namespaceUpdate(deep), 'Request', 'm1', hmacKey);
   assert.equal(event.requestObject, undefined);
   assert.match(event.annotations['coffer.dev/truncated']!, /requestObject left out: nested deeper than 32/);
-  const shallow = shapeEvent(input({ verb: 'update', requestObject: { a: { b: 1 } } }), 'Request', 'm1', hmacKey);
+  const shallow = shapeEvent(namespaceUpdate({ a: { b: 1 } }), 'Request', 'm1', hmacKey);
   assert.deepEqual(shallow.requestObject, { a: { b: 1 } });
 });

@@ -25,9 +25,30 @@ test('the default policy records RBAC writes with both bodies, probes not at all
   assert.equal(evaluateAuditPolicy(policy, resource('create', 'configmaps')).level, 'Request');
   assert.equal(evaluateAuditPolicy(policy, resource('get', 'configmaps')).level, 'Metadata');
   assert.equal(evaluateAuditPolicy(policy, nonResource('/healthz')).level, 'None');
-  assert.equal(evaluateAuditPolicy(policy, nonResource('/readyz/leader')).level, 'None');
+  // Exact paths only: a made-up path under a probe's name is recorded like any other request.
+  assert.equal(evaluateAuditPolicy(policy, nonResource('/readyz/leader')).level, 'Metadata');
+  assert.equal(evaluateAuditPolicy(policy, nonResource('/healthzzz')).level, 'Metadata');
   assert.equal(evaluateAuditPolicy(policy, nonResource('/version')).level, 'Metadata');
   assert.deepEqual([...evaluateAuditPolicy(policy, nonResource('/version')).omitStages], ['RequestReceived', 'ResponseStarted']);
+});
+
+test('a refused request is recorded at Metadata even where a rule says None', async () => {
+  const policy = await defaultPolicy();
+  assert.equal(evaluateAuditPolicy(policy, { ...nonResource('/healthz'), decision: 'allow' }).level, 'None');
+  assert.equal(evaluateAuditPolicy(policy, { ...nonResource('/healthz'), decision: 'forbid' }).level, 'Metadata');
+});
+
+test('clearConfigMapValues is an explicit opt-in of a rule, checked when the policy is read', () => {
+  const policy = policyOf(`rules:
+  - level: Request
+    resources: [{ group: "", resources: [configmaps] }]
+    namespaces: [public]
+    clearConfigMapValues: true
+  - level: Request
+`);
+  assert.equal(evaluateAuditPolicy(policy, resource('update', 'configmaps', { namespace: 'public' })).clearConfigMapValues, true);
+  assert.equal(evaluateAuditPolicy(policy, resource('update', 'configmaps', { namespace: 'team-a' })).clearConfigMapValues, false);
+  assert.throws(() => policyOf('rules:\n  - level: Request\n    clearConfigMapValues: "yes"\n'), /clearConfigMapValues must be true or false/);
 });
 
 function policyOf(yaml: string): AuditPolicy {

@@ -1,9 +1,9 @@
 /**
- * What a request asks for, in RBAC's terms, from its method and path alone — as Kubernetes'
- * RequestInfoFactory does, so that every request is authorized before any handler (or any 404)
- * runs. `/api/...` and `/apis/<group>/<version>/...` with a resource are resource requests; anything
- * else (discovery, /version, /openapi, health, /v3 KV) is a non-resource request whose verb is the
- * lowercase HTTP method.
+ * What a request asks for, in RBAC's terms, as Kubernetes' RequestInfoFactory derives it — from the
+ * request's decoded path segments and its parsed `watch` flag (request.ts), the same parsed request the
+ * handler serves. `/api/...` and `/apis/<group>/<version>/...` with a resource are resource requests;
+ * anything else (discovery, /version, /openapi, health, /v3 KV) is a non-resource request whose verb is
+ * the lowercase HTTP method.
  */
 export interface ResourceInfo {
   isResource: true;
@@ -26,22 +26,20 @@ export type RequestInfo = ResourceInfo | NonResourceInfo;
 
 const auditApiGroup = 'coffer.dev';
 
-export function requestInfo(method: string, url: string): RequestInfo {
-  const [rawPath = '', query = ''] = url.split('?', 2);
-  const path = rawPath;
+/** `segments` are the decoded path segments; `path` the canonical path they came from. */
+export function requestInfo(method: string, path: string, segments: readonly string[], watch: boolean): RequestInfo {
   const lower = method.toLowerCase();
-  const parts = path.split('/').filter((p) => p !== '').map(safeDecode);
   let rest: string[];
   let apiGroup: string;
   let apiVersion: string;
-  if (parts[0] === 'api' && parts.length >= 3) {
+  if (segments[0] === 'api' && segments.length >= 3) {
     apiGroup = '';
-    apiVersion = parts[1] ?? '';
-    rest = parts.slice(2);
-  } else if (parts[0] === 'apis' && parts.length >= 4) {
-    apiGroup = parts[1] ?? '';
-    apiVersion = parts[2] ?? '';
-    rest = parts.slice(3);
+    apiVersion = segments[1] ?? '';
+    rest = segments.slice(2);
+  } else if (segments[0] === 'apis' && segments.length >= 4) {
+    apiGroup = segments[1] ?? '';
+    apiVersion = segments[2] ?? '';
+    rest = segments.slice(3);
   } else {
     return { isResource: false, verb: lower, path };
   }
@@ -60,7 +58,6 @@ export function requestInfo(method: string, url: string): RequestInfo {
   const resource = rest[0] ?? '';
   const name = rest[1] ?? '';
   const subresource = rest.slice(2).join('/');
-  const watch = /(^|&)watch=(true|1)(&|$)/.test(query);
   let verb: string;
   switch (lower) {
     case 'get': case 'head': verb = watch ? 'watch' : name === '' ? 'list' : 'get'; break;
@@ -73,12 +70,4 @@ export function requestInfo(method: string, url: string): RequestInfo {
   // A Namespace object's own namespace is itself; RBAC evaluates namespaces at cluster scope anyway.
   if (resource === 'namespaces' && apiGroup === '') namespace = '';
   return { isResource: true, verb, apiGroup, apiVersion, resource, subresource, namespace, name };
-}
-
-function safeDecode(part: string): string {
-  try {
-    return decodeURIComponent(part);
-  } catch {
-    return part;
-  }
 }

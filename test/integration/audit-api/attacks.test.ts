@@ -1,0 +1,252 @@
+// The holes an adversarial review found, each as the attack that worked, against one audited member
+// with the default policies: the attack must now fail, leave no value in the answer, leave exactly one
+// audit event, and change nothing it was refused.
+import assert from 'node:assert/strict';
+import type { Readable } from 'node:stream';
+import { after, before, test } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import type { AuditEvent } from '../../../src/audit/index.ts';
+import { admin, type AuditedCluster, type AuditedMember, startAudited } from './harness.ts';
+
+let audited: AuditedCluster;
+let m1: AuditedMember;
+let app: FastifyInstance;
+
+const ns = '/api/v1/namespaces/default';
+const secretValue = 'attack-marker-7f3a9c';
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+const who = (user: string, groups: string[] = []) => ({ 'x-user': user, 'x-groups': groups.join(',') });
+const eve = who('eve'); // list and watch Secrets, no get
+const pat = who('pat'); // patch and update Secrets, no get
+const nobody = who('nobody');
+const member = who('system:member:m2', ['system:members']);
+
+async function send(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, headers: Record<string, string>, body?: unknown, contentType = 'application/json') {
+  const response = await app.inject({
+    method, url, headers: { ...headers, ...(body !== undefined ? { 'content-type': contentType } : {}) },
+    ...(body !== undefined ? { payload: JSON.stringify(body) } : {}),
+  });
+  return { status: response.statusCode, text: response.body, auditID: response.headers['audit-id'] as string | undefined };
+}
+
+async function createRole(name: string, rules: unknown[], user: string): Promise<void> {
+  const role = await send('POST', '/apis/rbac.authorization.k8s.io/v1/clusterroles', admin, { metadata: { name }, rules });
+  assert.equal(role.status, 201, role.text);
+  const binding = await send('POST', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', admin, {
+    metadata: { name }, subjects: [{ kind: 'User', name: user, apiGroup: 'rbac.authorization.k8s.io' }],
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
+  });
+  assert.equal(binding.status, 201, binding.text);
+}
+
+/** No form of the value: raw, base64, hex. */
+function assertNoValue(text: string, what: string): void {
+  for (const form of [secretValue, b64(secretValue), Buffer.from(secretValue).toString('hex')]) {
+    assert.ok(!text.includes(form), `${what} carries the Secret value (${form}): ${text.slice(0, 400)}`);
+  }
+}
+
+async function eventsFor(auditID: string | undefined): Promise<AuditEvent[]> {
+  assert.ok(auditID !== undefined, 'the answer names its audit event');
+  return (await m1.events()).filter((e) => e.auditID === auditID);
+}
+
+async function revision(): Promise<number> {
+  return (await m1.backend.mvcc().hash(0)).revision;
+}
+
+/** Reads a watch stream until it has `lines` lines, then closes it. */
+async function watchLines(url: string, headers: Record<string, string>, lines: number): Promise<{ status: number; text: string; auditID: string | undefined }> {
+  const response = await app.inject({ method: 'GET', url, headers, payloadAsStream: true });
+  const stream: Readable = response.stream();
+  let text = '';
+  await new Promise<void>((resolve) => {
+    stream.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      if (text.split('\n').length > lines) resolve();
+    });
+    stream.on('end', () => resolve());
+  });
+  stream.destroy();
+  return { status: response.statusCode, text, auditID: response.headers['audit-id'] as string | undefined };
+}
+
+before(async () => {
+  audited = await startAudited(1);
+  m1 = audited.members[0]!;
+  app = m1.app;
+  await createRole('attack-lister', [{ apiGroups: [''], resources: ['secrets'], verbs: ['list', 'watch'] }], 'eve');
+  await createRole('attack-patcher', [{ apiGroups: [''], resources: ['secrets'], verbs: ['patch', 'update'] }], 'pat');
+  await createRole('attack-kv', [{ nonResourceURLs: ['/v3/*'], verbs: ['post'] }], 'kvuser');
+  const lastApplied = JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'db' }, stringData: { password: secretValue } });
+  const created = await send('POST', `${ns}/secrets`, admin, {
+    apiVersion: 'v1', kind: 'Secret',
+    metadata: { name: 'db', annotations: { 'kubectl.kubernetes.io/last-applied-configuration': lastApplied } },
+    data: { password: b64(secretValue) },
+  });
+  assert.equal(created.status, 201, created.text);
+});
+after(async () => { await audited.close(); });
+
+test('a single-object watch is a watch: a caller without get receives no value (watch=true, =1, percent-encoded)', async () => {
+  for (const query of ['watch=true', 'watch=1', 'watch=%74rue', 'watch=TRUE', '%77atch=true']) {
+    const reply = await watchLines(`${ns}/secrets/db?${query}`, eve, 1);
+    assert.equal(reply.status, 200, query);
+    const event = JSON.parse(reply.text.split('\n')[0]!) as { type: string; object: { metadata: { name: string; annotations: Record<string, string> } } };
+    assert.equal(event.type, 'ADDED', query);
+    assert.equal(event.object.metadata.name, 'db');
+    assert.equal(event.object.metadata.annotations['coffer.dev/data-redacted'], 'true');
+    assertNoValue(reply.text, `watch with ${query}`);
+    const events = await eventsFor(reply.auditID);
+    assert.equal(events.length, 1, `one audit event for ${query}`);
+    assert.equal(events[0]!.verb, 'watch', `${query} is authorized and recorded as a watch`);
+  }
+});
+
+test('a query that can be read two ways is refused (400) and audited', async () => {
+  const before = await revision();
+  for (const query of ['watch=true&watch=false', 'watch=maybe', 'watch=1&%77atch=0']) {
+    const reply = await send('GET', `${ns}/secrets/db?${query}`, eve);
+    assert.equal(reply.status, 400, query);
+    assertNoValue(reply.text, query);
+    const events = await eventsFor(reply.auditID);
+    assert.equal(events.length, 1, query);
+    assert.equal(events[0]!.responseStatus?.code, 400);
+    assert.equal(events[0]!.annotations['authorization.k8s.io/decision'], 'forbid');
+  }
+  assert.equal(await revision(), before);
+});
+
+test('paths that route differently than they read are refused and audited, never served', async () => {
+  // (Dot segments and fragments never reach a server through inject, which resolves them like a
+  // browser; test/unit/api/request.test.ts and the TLS matrix send them raw.)
+  const paths = [
+    `${ns}//secrets/db`, `${ns}/secrets/db/`, `${ns}/secrets/a%2Fb`, `${ns}/secrets/%2e%2e`,
+    `${ns}/secrets/db%00`, `${ns}/secrets/%zz`, `${ns}/secrets/${'n'.repeat(5000)}`,
+  ];
+  for (const path of paths) {
+    const reply = await send('GET', path, eve);
+    assert.ok(reply.status === 400 || reply.status === 414, `${path.slice(0, 80)}: ${reply.status}`);
+    assertNoValue(reply.text, path);
+    assert.ok(!reply.text.includes('n'.repeat(100)), 'the refusal does not echo the URL');
+    assert.equal((await eventsFor(reply.auditID)).length, 1, path.slice(0, 80));
+  }
+  // Percent-encoding a name's letters is the same name: served as that object, authorized as it.
+  const encoded = await send('GET', `${ns}/%73ecrets/d%62`, admin);
+  assert.equal(encoded.status, 200);
+  assert.equal((await send('GET', `${ns}/%73ecrets/d%62`, eve)).status, 403);
+});
+
+test('write answers carry values only for callers who may get: an empty merge patch, a PUT, a JSON patch', async () => {
+  const patch = await send('PATCH', `${ns}/secrets/db`, pat, {}, 'application/merge-patch+json');
+  assert.equal(patch.status, 200, patch.text);
+  assertNoValue(patch.text, 'the answer to an empty merge patch');
+  assert.match(patch.text, /coffer.dev\/data-redacted/);
+  const jsonPatch = await send('PATCH', `${ns}/secrets/db`, pat, [{ op: 'add', path: '/metadata/labels', value: { tier: 'db' } }], 'application/json-patch+json');
+  assert.equal(jsonPatch.status, 200, jsonPatch.text);
+  assertNoValue(jsonPatch.text, 'the answer to a JSON patch');
+  const asAdmin = await send('GET', `${ns}/secrets/db`, admin);
+  const current = JSON.parse(asAdmin.text) as { metadata: Record<string, unknown> };
+  const put = await send('PUT', `${ns}/secrets/db`, pat, { ...current, data: { password: b64(secretValue) } });
+  assert.equal(put.status, 200, put.text);
+  assertNoValue(put.text, 'the answer to a PUT');
+});
+
+test('a redacted list carries no value in kubectl\'s last-applied annotation', async () => {
+  const list = await send('GET', `${ns}/secrets`, eve);
+  assert.equal(list.status, 200);
+  assert.match(list.text, /"db"/);
+  assertNoValue(list.text, 'a list for a caller without get');
+  assert.ok(!list.text.includes('last-applied-configuration'), 'the annotation that embeds the object is dropped');
+});
+
+test('Secret values sent in any body shape never reach the audit file', async () => {
+  const bodies: Array<[unknown, string]> = [
+    [[{ op: 'replace', path: '/data/password', value: b64(secretValue) }], 'application/json-patch+json'],
+    [{ data: { password: b64(secretValue) } }, 'application/merge-patch+json'],
+    [{ metadata: { annotations: { note: secretValue } } }, 'application/strategic-merge-patch+json'],
+  ];
+  for (const [body, type] of bodies) {
+    const reply = await send('PATCH', `${ns}/secrets/db`, admin, body, type);
+    assert.ok(reply.status < 500, reply.text);
+    const events = await eventsFor(reply.auditID);
+    assert.ok(events.length >= 1);
+    assertNoValue(JSON.stringify(events), `the audit event of a ${type} patch`);
+  }
+  const rotate = await send('POST', '/apis/coffer.dev/v1/namespaces/default/secrets/db/rotate', admin, { data: { password: b64(secretValue) } });
+  assert.equal(rotate.status, 200, rotate.text);
+  assertNoValue(JSON.stringify(await eventsFor(rotate.auditID)), 'the audit event of a rotate');
+});
+
+test('ConfigMap values do not reach the audit file either', async () => {
+  const reply = await send('POST', `${ns}/configmaps`, admin, { metadata: { name: 'cfg' }, data: { url: secretValue } });
+  assert.equal(reply.status, 201, reply.text);
+  assertNoValue(JSON.stringify(await eventsFor(reply.auditID)), 'the audit event of a ConfigMap create');
+});
+
+test('the raw KV API does not reach the registry or Coffer\'s own keys, however the range is drawn', async () => {
+  const key = (s: string) => b64(s);
+  const zero = Buffer.from([0]).toString('base64');
+  const attempts: Array<[string, unknown]> = [
+    ['/v3/kv/range', { key: key('/registry/secrets/default/db') }],
+    ['/v3/kv/range', { key: key('/'), range_end: zero }],
+    ['/v3/kv/range', { key: key('/regisa'), range_end: key('/registrz') }],
+    ['/v3/kv/range', { key: zero, range_end: zero }],
+    ['/v3/kv/put', { key: key('/registry/clusterrolebindings/pwn'), value: key('{}') }],
+    ['/v3/kv/deleterange', { key: key('/registry/'), range_end: key('/registry0') }],
+    ['/v3/kv/txn', { compare: [{ key: key('/registry/secrets/default/db'), target: 'VALUE', result: 'EQUAL', value: key('x') }], success: [], failure: [] }],
+    ['/v3/kv/txn', { compare: [], success: [{ request_range: { key: key('!'), range_end: zero } }], failure: [] }],
+    ['/v3/watch', { create_request: { key: key('/registry/secrets/'), range_end: key('/registry/secrets0') } }],
+  ];
+  const before = await revision();
+  for (const [path, body] of attempts) {
+    for (const caller of [who('kvuser'), member]) {
+      const reply = await send('POST', path, caller, body);
+      assert.equal(reply.status, 403, `${path} ${JSON.stringify(body)}: ${reply.text}`);
+      assertNoValue(reply.text, path);
+      assert.equal((await eventsFor(reply.auditID)).length, 1);
+    }
+  }
+  assert.equal(await revision(), before, 'nothing was written');
+  // Outside the reserved ranges the KV API works for whoever RBAC allows; masters may read the registry.
+  assert.equal((await send('POST', '/v3/kv/put', who('kvuser'), { key: key('app/x'), value: key('1') })).status, 200);
+  assert.equal((await send('POST', '/v3/kv/range', admin, { key: key('/registry/secrets/default/db') })).status, 200);
+});
+
+test('a member certificate reaches only member-to-member operations', async () => {
+  assert.equal((await send('GET', '/apis/coffer.dev/v1/audit/events?local=true', member)).status, 200);
+  assert.equal((await send('GET', '/readyz', member)).status, 200);
+  for (const [method, path] of [['GET', '/apis/coffer.dev/v1/audit/events'], ['GET', `${ns}/secrets`], ['POST', '/v3/kv/range'], ['GET', '/api/v1/namespaces']] as const) {
+    const reply = await send(method, path, member, method === 'POST' ? { key: b64('a') } : undefined);
+    assert.equal(reply.status, 403, `${method} ${path}`);
+    assert.equal((await eventsFor(reply.auditID)).length, 1);
+  }
+});
+
+test('impersonation is never ignored: refused without the impersonate verb, honoured and recorded with it', async () => {
+  const before = await revision();
+  const attempt = await app.inject({
+    method: 'POST', url: `${ns}/configmaps`,
+    headers: { ...nobody, 'impersonate-user': 'admin', 'impersonate-group': 'system:masters', 'content-type': 'application/json' },
+    payload: JSON.stringify({ metadata: { name: 'pwn' }, data: { a: '1' } }),
+  });
+  assert.equal(attempt.statusCode, 403);
+  assert.match(attempt.json<{ message: string }>().message, /User "nobody" cannot impersonate resource "users"/);
+  assert.equal(await revision(), before);
+  const refusedEvents = await eventsFor(attempt.headers['audit-id'] as string);
+  assert.equal(refusedEvents.length, 1);
+  assert.equal(refusedEvents[0]!.user.username, 'nobody');
+
+  // The administrator may impersonate: the request runs with the impersonated rights (none here).
+  const asNobody = await app.inject({ method: 'GET', url: `${ns}/secrets/db`, headers: { ...admin, 'impersonate-user': 'nobody' } });
+  assert.equal(asNobody.statusCode, 403, 'runs as nobody, who may not get Secrets');
+  const events = await eventsFor(asNobody.headers['audit-id'] as string);
+  assert.equal(events[0]!.user.username, 'admin');
+  assert.deepEqual(events[0]!.impersonatedUser, { username: 'nobody', groups: ['system:authenticated'] });
+
+  for (const headers of [{ 'impersonate-uid': '1' }, { 'impersonate-extra-scopes': 'x' }, { 'impersonate-group': 'devs' }]) {
+    const bad = await app.inject({ method: 'GET', url: `${ns}/configmaps`, headers: { ...admin, ...headers } });
+    assert.equal(bad.statusCode, 400, JSON.stringify(headers));
+    assert.equal((await eventsFor(bad.headers['audit-id'] as string)).length, 1);
+  }
+});
