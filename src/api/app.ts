@@ -59,6 +59,19 @@ const onKvPath = (request: FastifyRequest): boolean => {
   return parsed.ok && isKvPath(parsed.path);
 };
 
+/** A route the client API serves: what the authorization matrix tests are generated from. */
+export interface ApiRoute {
+  method: string;
+  url: string;
+}
+
+const routeTables = new WeakMap<FastifyInstance, ApiRoute[]>();
+
+/** Every route of an app built by buildClientApi, in registration order. */
+export function routeTable(app: FastifyInstance): readonly ApiRoute[] {
+  return routeTables.get(app) ?? [];
+}
+
 export function buildClientApi(options: ClientApiOptions): FastifyInstance {
   const app = fastify({
     bodyLimit: requestBodyBytesMax,
@@ -70,6 +83,11 @@ export function buildClientApi(options: ClientApiOptions): FastifyInstance {
     ...(options.server ?? {}),
   } as FastifyServerOptions) as unknown as FastifyInstance;
   const clock = options.clock ?? realClock;
+  const routes: ApiRoute[] = [];
+  routeTables.set(app, routes);
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routes.push({ method, url: route.url });
+  });
   const policy = new PolicyHolder(() => options.backend.mvcc(), app.log);
   const registry = new Registry(options.backend);
   const watches = new WatchStreams(clock);

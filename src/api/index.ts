@@ -4,7 +4,7 @@
  * Invariant: no route runs for a request without an identity; a handler's error reaches the client
  * only through toApiError.
  */
-export { buildClientApi, type ClientApiOptions } from './app.ts';
+export { type ApiRoute, buildClientApi, type ClientApiOptions, routeTable } from './app.ts';
 export { type ApiAudit, type MemberAuditVerification, withOneEventPerRequest } from './audit-plugin.ts';
 export type { AuditEventList, AuditVerification, MemberOutcome } from './k8s/audit-routes.ts';
 export { identifyByCertificate, type Identify } from './identity.ts';

@@ -77,6 +77,8 @@ function parse(method: string, rawUrl: string): ParsedRequest {
   const segments = rawPath === '/' ? [] : rawPath.slice(1).split('/').map(decodeSegment);
   const query = parseQuery(rawQuery);
   const watch = flag(query, 'watch');
+  // A HEAD answer has no body, so a watch on it would stream nothing and never end.
+  if (watch && method.toUpperCase() === 'HEAD') throw new UrlError(400, 'a watch cannot be a HEAD request; use GET');
   const path = `/${segments.map(encodeURIComponent).join('/')}`;
   const entries = Object.entries(query);
   const canonicalQuery = entries.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');

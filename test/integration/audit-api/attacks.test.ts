@@ -2,20 +2,20 @@
 // with the default policies: the attack must now fail, leave no value in the answer, leave exactly one
 // audit event, and change nothing it was refused.
 import assert from 'node:assert/strict';
-import type { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import type { AuditEvent } from '../../../src/audit/index.ts';
+import { ManualClock } from '../../../src/base/index.ts';
+import { assertNoValue, b64, exchange, grant, who } from './attacker.ts';
 import { admin, type AuditedCluster, type AuditedMember, startAudited } from './harness.ts';
 
 let audited: AuditedCluster;
 let m1: AuditedMember;
 let app: FastifyInstance;
+const clock = new ManualClock(Date.now());
 
 const ns = '/api/v1/namespaces/default';
 const secretValue = 'attack-marker-7f3a9c';
-const b64 = (s: string) => Buffer.from(s).toString('base64');
-const who = (user: string, groups: string[] = []) => ({ 'x-user': user, 'x-groups': groups.join(',') });
 const eve = who('eve'); // list and watch Secrets, no get
 const pat = who('pat'); // patch and update Secrets, no get
 const nobody = who('nobody');
@@ -29,21 +29,9 @@ async function send(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: st
   return { status: response.statusCode, text: response.body, auditID: response.headers['audit-id'] as string | undefined };
 }
 
-async function createRole(name: string, rules: unknown[], user: string): Promise<void> {
-  const role = await send('POST', '/apis/rbac.authorization.k8s.io/v1/clusterroles', admin, { metadata: { name }, rules });
-  assert.equal(role.status, 201, role.text);
-  const binding = await send('POST', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', admin, {
-    metadata: { name }, subjects: [{ kind: 'User', name: user, apiGroup: 'rbac.authorization.k8s.io' }],
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
-  });
-  assert.equal(binding.status, 201, binding.text);
-}
-
-/** No form of the value: raw, base64, hex. */
-function assertNoValue(text: string, what: string): void {
-  for (const form of [secretValue, b64(secretValue), Buffer.from(secretValue).toString('hex')]) {
-    assert.ok(!text.includes(form), `${what} carries the Secret value (${form}): ${text.slice(0, 400)}`);
-  }
+/** No form of the Secret value: raw, base64, hex. */
+function assertNoSecret(text: string, what: string): void {
+  assertNoValue(text, secretValue, what);
 }
 
 async function eventsFor(auditID: string | undefined): Promise<AuditEvent[]> {
@@ -55,29 +43,13 @@ async function revision(): Promise<number> {
   return (await m1.backend.mvcc().hash(0)).revision;
 }
 
-/** Reads a watch stream until it has `lines` lines, then closes it. */
-async function watchLines(url: string, headers: Record<string, string>, lines: number): Promise<{ status: number; text: string; auditID: string | undefined }> {
-  const response = await app.inject({ method: 'GET', url, headers, payloadAsStream: true });
-  const stream: Readable = response.stream();
-  let text = '';
-  await new Promise<void>((resolve) => {
-    stream.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-      if (text.split('\n').length > lines) resolve();
-    });
-    stream.on('end', () => resolve());
-  });
-  stream.destroy();
-  return { status: response.statusCode, text, auditID: response.headers['audit-id'] as string | undefined };
-}
-
 before(async () => {
-  audited = await startAudited(1);
+  audited = await startAudited(1, {}, (audit) => audit, clock);
   m1 = audited.members[0]!;
   app = m1.app;
-  await createRole('attack-lister', [{ apiGroups: [''], resources: ['secrets'], verbs: ['list', 'watch'] }], 'eve');
-  await createRole('attack-patcher', [{ apiGroups: [''], resources: ['secrets'], verbs: ['patch', 'update'] }], 'pat');
-  await createRole('attack-kv', [{ nonResourceURLs: ['/v3/*'], verbs: ['post'] }], 'kvuser');
+  await grant(app, 'attack-lister', [{ apiGroups: [''], resources: ['secrets'], verbs: ['list', 'watch'] }], 'eve');
+  await grant(app, 'attack-patcher', [{ apiGroups: [''], resources: ['secrets'], verbs: ['patch', 'update'] }], 'pat');
+  await grant(app, 'attack-kv', [{ nonResourceURLs: ['/v3/*'], verbs: ['post'] }], 'kvuser');
   const lastApplied = JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'db' }, stringData: { password: secretValue } });
   const created = await send('POST', `${ns}/secrets`, admin, {
     apiVersion: 'v1', kind: 'Secret',
@@ -90,13 +62,13 @@ after(async () => { await audited.close(); });
 
 test('a single-object watch is a watch: a caller without get receives no value (watch=true, =1, percent-encoded)', async () => {
   for (const query of ['watch=true', 'watch=1', 'watch=%74rue', 'watch=TRUE', '%77atch=true']) {
-    const reply = await watchLines(`${ns}/secrets/db?${query}`, eve, 1);
+    const reply = await exchange(app, clock, { method: 'GET', url: `${ns}/secrets/db?allowWatchBookmarks=true&${query}`, headers: eve, streaming: true });
     assert.equal(reply.status, 200, query);
     const event = JSON.parse(reply.text.split('\n')[0]!) as { type: string; object: { metadata: { name: string; annotations: Record<string, string> } } };
     assert.equal(event.type, 'ADDED', query);
     assert.equal(event.object.metadata.name, 'db');
     assert.equal(event.object.metadata.annotations['coffer.dev/data-redacted'], 'true');
-    assertNoValue(reply.text, `watch with ${query}`);
+    assertNoSecret(reply.text, `watch with ${query}`);
     const events = await eventsFor(reply.auditID);
     assert.equal(events.length, 1, `one audit event for ${query}`);
     assert.equal(events[0]!.verb, 'watch', `${query} is authorized and recorded as a watch`);
@@ -108,7 +80,7 @@ test('a query that can be read two ways is refused (400) and audited', async () 
   for (const query of ['watch=true&watch=false', 'watch=maybe', 'watch=1&%77atch=0']) {
     const reply = await send('GET', `${ns}/secrets/db?${query}`, eve);
     assert.equal(reply.status, 400, query);
-    assertNoValue(reply.text, query);
+    assertNoSecret(reply.text, query);
     const events = await eventsFor(reply.auditID);
     assert.equal(events.length, 1, query);
     assert.equal(events[0]!.responseStatus?.code, 400);
@@ -127,7 +99,7 @@ test('paths that route differently than they read are refused and audited, never
   for (const path of paths) {
     const reply = await send('GET', path, eve);
     assert.ok(reply.status === 400 || reply.status === 414, `${path.slice(0, 80)}: ${reply.status}`);
-    assertNoValue(reply.text, path);
+    assertNoSecret(reply.text, path);
     assert.ok(!reply.text.includes('n'.repeat(100)), 'the refusal does not echo the URL');
     assert.equal((await eventsFor(reply.auditID)).length, 1, path.slice(0, 80));
   }
@@ -140,23 +112,23 @@ test('paths that route differently than they read are refused and audited, never
 test('write answers carry values only for callers who may get: an empty merge patch, a PUT, a JSON patch', async () => {
   const patch = await send('PATCH', `${ns}/secrets/db`, pat, {}, 'application/merge-patch+json');
   assert.equal(patch.status, 200, patch.text);
-  assertNoValue(patch.text, 'the answer to an empty merge patch');
+  assertNoSecret(patch.text, 'the answer to an empty merge patch');
   assert.match(patch.text, /coffer.dev\/data-redacted/);
   const jsonPatch = await send('PATCH', `${ns}/secrets/db`, pat, [{ op: 'add', path: '/metadata/labels', value: { tier: 'db' } }], 'application/json-patch+json');
   assert.equal(jsonPatch.status, 200, jsonPatch.text);
-  assertNoValue(jsonPatch.text, 'the answer to a JSON patch');
+  assertNoSecret(jsonPatch.text, 'the answer to a JSON patch');
   const asAdmin = await send('GET', `${ns}/secrets/db`, admin);
   const current = JSON.parse(asAdmin.text) as { metadata: Record<string, unknown> };
   const put = await send('PUT', `${ns}/secrets/db`, pat, { ...current, data: { password: b64(secretValue) } });
   assert.equal(put.status, 200, put.text);
-  assertNoValue(put.text, 'the answer to a PUT');
+  assertNoSecret(put.text, 'the answer to a PUT');
 });
 
 test('a redacted list carries no value in kubectl\'s last-applied annotation', async () => {
   const list = await send('GET', `${ns}/secrets`, eve);
   assert.equal(list.status, 200);
   assert.match(list.text, /"db"/);
-  assertNoValue(list.text, 'a list for a caller without get');
+  assertNoSecret(list.text, 'a list for a caller without get');
   assert.ok(!list.text.includes('last-applied-configuration'), 'the annotation that embeds the object is dropped');
 });
 
@@ -171,17 +143,17 @@ test('Secret values sent in any body shape never reach the audit file', async ()
     assert.ok(reply.status < 500, reply.text);
     const events = await eventsFor(reply.auditID);
     assert.ok(events.length >= 1);
-    assertNoValue(JSON.stringify(events), `the audit event of a ${type} patch`);
+    assertNoSecret(JSON.stringify(events), `the audit event of a ${type} patch`);
   }
   const rotate = await send('POST', '/apis/coffer.dev/v1/namespaces/default/secrets/db/rotate', admin, { data: { password: b64(secretValue) } });
   assert.equal(rotate.status, 200, rotate.text);
-  assertNoValue(JSON.stringify(await eventsFor(rotate.auditID)), 'the audit event of a rotate');
+  assertNoSecret(JSON.stringify(await eventsFor(rotate.auditID)), 'the audit event of a rotate');
 });
 
 test('ConfigMap values do not reach the audit file either', async () => {
   const reply = await send('POST', `${ns}/configmaps`, admin, { metadata: { name: 'cfg' }, data: { url: secretValue } });
   assert.equal(reply.status, 201, reply.text);
-  assertNoValue(JSON.stringify(await eventsFor(reply.auditID)), 'the audit event of a ConfigMap create');
+  assertNoSecret(JSON.stringify(await eventsFor(reply.auditID)), 'the audit event of a ConfigMap create');
 });
 
 test('the raw KV API does not reach the registry or Coffer\'s own keys, however the range is drawn', async () => {
@@ -203,7 +175,7 @@ test('the raw KV API does not reach the registry or Coffer\'s own keys, however 
     for (const caller of [who('kvuser'), member]) {
       const reply = await send('POST', path, caller, body);
       assert.equal(reply.status, 403, `${path} ${JSON.stringify(body)}: ${reply.text}`);
-      assertNoValue(reply.text, path);
+      assertNoSecret(reply.text, path);
       assert.equal((await eventsFor(reply.auditID)).length, 1);
     }
   }

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildClientApi, type ApiAudit, type KvBackend, withOneEventPerRequest } from '../../../src/api/index.ts';
 import { type AuditEvent, loadAuditPolicy, queryAuditLog } from '../../../src/audit/index.ts';
+import type { Clock } from '../../../src/base/index.ts';
 import { auditQueryLimitMax } from '../../../src/config/index.ts';
 import { createKeyFile, keyFileKek, openKeyring, type Keyring } from '../../../src/crypto/index.ts';
 import { loadPolicies } from '../../../src/rbac/index.ts';
@@ -43,7 +44,7 @@ export interface AuditedCluster {
 
 /** `wrap` is a seam for tests of the API's side: it may refuse records the real log would take. */
 export async function startAudited(
-  size = 1, logOptions: MemberAuditOptions['logOptions'] = {}, wrap: (audit: ApiAudit) => ApiAudit = (audit) => audit,
+  size = 1, logOptions: MemberAuditOptions['logOptions'] = {}, wrap: (audit: ApiAudit) => ApiAudit = (audit) => audit, apiClock?: Clock,
 ): Promise<AuditedCluster> {
   const cluster = await InProcessCluster.start(size);
   await cluster.leader();
@@ -83,7 +84,7 @@ export async function startAudited(
           return response.json();
         },
       };
-      const app = buildClientApi({ backend, audit: wrap(viaInject), identify: identifyByHeaders });
+      const app = buildClientApi({ backend, audit: wrap(viaInject), identify: identifyByHeaders, ...(apiClock ? { clock: apiClock } : {}) });
       await app.ready();
       audit.start();
       await audit.opened();

@@ -1,0 +1,149 @@
+// The authorization matrix, generated from the route table: every route the client API serves × every
+// method it answers × query encodings of its parameters × identities with partial rights. For each
+// request: no byte of the answer (streams included) and no byte of its audit record carries the value
+// of a Secret the identity may not `get` (raw, base64 or hex); it leaves exactly one audit event (none
+// only for a probe the policy records at None); a refused request changed nothing.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import { routeTable } from '../../../src/api/index.ts';
+import { ManualClock } from '../../../src/base/index.ts';
+import { assertNoValue, b64, exchange, formsOf, grant, userState, who } from './attacker.ts';
+import { admin, type AuditedCluster, type AuditedMember, auditQueryLimitMax, startAudited } from './harness.ts';
+
+const marker = 'matrix-marker-51c0ffee';
+const forms = formsOf(marker);
+
+/** Identities none of which may `get` Secret default/db. */
+const identities: Record<string, Record<string, string>> = {
+  nobody: who('nobody'),
+  lister: who('lister'), // list and watch Secrets everywhere
+  getOther: who('get-other'), // get only Secret default/other
+  patcher: who('patcher'), // patch and update Secrets, no get
+  kv: who('kv-user'), // the KV API (nonResourceURLs /v3/*)
+  member: who('system:member:m2', ['system:members']),
+};
+
+/** Probes the default policy records at None when they are allowed. */
+const probes = new Set(['/healthz', '/livez', '/readyz']);
+
+let audited: AuditedCluster;
+let m1: AuditedMember;
+let app: FastifyInstance;
+const clock = new ManualClock(Date.now());
+/** A revision from before the marker Secret's last change: a watch from it replays that change. */
+let replayFrom = 0;
+
+/** Fills a route's parameters with objects that exist (the marker Secret for Secret routes). */
+function fill(url: string): string {
+  const name = url.includes('/secrets/') ? 'db' : url.includes('/configmaps/') ? 'cfg' : url.includes('clusterroles/') ? 'viewer'
+    : url.includes('/namespaces/:name') ? 'default' : 'matrix';
+  return url.replace(':namespace', 'default').replace(':name', name);
+}
+
+/** Query variants of a request: the watch flag in its encodings, old and replaying resourceVersions, dryRun. */
+function variants(method: string, url: string): string[] {
+  if (method === 'GET' || method === 'HEAD') {
+    if (!url.startsWith('/api/v1/') && !url.startsWith('/apis/rbac') && !url.startsWith('/apis/coffer.dev/v1/namespaces')) return [''];
+    const watch = 'allowWatchBookmarks=true&watch=';
+    return ['', `${watch}true`, `${watch}1`, `${watch}True`, `allowWatchBookmarks=true&watch=%74rue`, `${watch}true&resourceVersion=1`,
+      `${watch}true&resourceVersion=${replayFrom}`, 'resourceVersion=1', 'watch=true&watch=false'];
+  }
+  return ['', 'dryRun=All'];
+}
+
+/** A body per route: what a caller with partial rights would send to reach the marker or replace it. */
+function bodyOf(method: string, url: string): { body?: unknown; contentType?: string } {
+  const registryKey = b64('/registry/secrets/default/db');
+  const kv: Record<string, unknown> = {
+    '/v3/kv/range': { key: registryKey },
+    '/v3/kv/put': { key: registryKey, value: b64(marker) },
+    '/v3/kv/deleterange': { key: registryKey },
+    '/v3/kv/txn': { compare: [{ key: registryKey, target: 'VALUE', result: 'EQUAL', value: b64(marker) }], success: [{ request_range: { key: registryKey } }], failure: [] },
+    '/v3/kv/compaction': { revision: '1' },
+    '/v3/watch': { create_request: { key: b64('/registry/'), range_end: b64('/registry0') } },
+    '/v3/maintenance/hashkv': { revision: '0' },
+    '/v3/cluster/member/add': {}, // refused as malformed: the matrix must not grow the cluster
+    '/v3/cluster/member/remove': { ID: '999' },
+    '/v3/cluster/member/promote': { ID: '999' },
+    '/v3/maintenance/transfer-leadership': { targetID: '999' },
+  };
+  if (url.startsWith('/v3/')) return { body: kv[url] ?? {} };
+  if (method === 'PATCH') return { body: {}, contentType: 'application/merge-patch+json' };
+  if (method === 'PUT') return { body: { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'db' }, data: { password: b64(marker) } } };
+  if (method === 'POST' && url.endsWith('/rotate')) return { body: { data: { password: b64(marker) } } };
+  if (method === 'POST' && url.endsWith('/rollback')) return { body: { version: 1 } };
+  if (method === 'POST') return { body: { metadata: { name: 'matrix-new' } } };
+  return {};
+}
+
+before(async () => {
+  audited = await startAudited(1, {}, (audit) => audit, clock);
+  m1 = audited.members[0]!;
+  app = m1.app;
+  const role = (name: string, rules: unknown[], user: string) => grant(app, name, rules, user);
+  await role('matrix-lister', [{ apiGroups: [''], resources: ['secrets'], verbs: ['list', 'watch'] }], 'lister');
+  await role('matrix-get-other', [{ apiGroups: [''], resources: ['secrets'], verbs: ['get'], resourceNames: ['other'] }], 'get-other');
+  await role('matrix-patcher', [{ apiGroups: [''], resources: ['secrets'], verbs: ['patch', 'update'] }], 'patcher');
+  await role('matrix-kv', [{ nonResourceURLs: ['/v3/*'], verbs: ['post'] }], 'kv-user');
+  for (const [name, data] of [['db', { password: b64('first-value') }], ['other', { token: b64('other-value') }]] as const) {
+    const created = await app.inject({ method: 'POST', url: '/api/v1/namespaces/default/secrets', headers: admin, payload: { metadata: { name }, data } });
+    assert.equal(created.statusCode, 201, created.body);
+  }
+  assert.equal((await app.inject({ method: 'POST', url: '/api/v1/namespaces/default/configmaps', headers: admin, payload: { metadata: { name: 'cfg' }, data: { a: '1' } } })).statusCode, 201);
+  // History older than now: revision 1 is compacted (a watch from it is 410 Gone), while a watch from
+  // replayFrom replays the marker's arrival (as the last-applied annotation and as data).
+  const revision = async () => (await m1.backend.mvcc().hash(0)).revision;
+  await m1.backend.propose({ type: 'compact', revision: await revision() });
+  replayFrom = await revision();
+  const lastApplied = JSON.stringify({ kind: 'Secret', metadata: { name: 'db' }, stringData: { password: marker } });
+  const put = await app.inject({
+    method: 'PUT', url: '/api/v1/namespaces/default/secrets/db', headers: admin,
+    payload: { metadata: { name: 'db', annotations: { 'kubectl.kubernetes.io/last-applied-configuration': lastApplied } }, data: { password: b64(marker) } },
+  });
+  assert.equal(put.statusCode, 200, put.body);
+});
+after(async () => { await audited.close(); });
+
+test('the check can fail: the administrator, who may get the Secret, does see the marker', async () => {
+  const { text } = await exchange(app, clock, { method: 'GET', url: '/api/v1/namespaces/default/secrets/db', headers: admin });
+  assert.ok(forms.some((form) => text.includes(form)), text);
+});
+
+test('authorization matrix: routes × methods × query encodings × identities', async () => {
+  const routes = routeTable(app);
+  assert.ok(routes.length > 80, `the route table has ${routes.length} routes`);
+  let requests = 0;
+  const expectedEvents: Array<{ what: string; auditID: string; count: number }> = [];
+  for (const route of routes) {
+    if (route.url === '/metrics') continue;
+    const path = fill(route.url);
+    for (const query of variants(route.method, route.url)) {
+      for (const [identity, headers] of Object.entries(identities)) {
+        const url = query === '' ? path : `${path}?${query}`;
+        const what = `${identity} ${route.method} ${url}`;
+        const { body, contentType } = bodyOf(route.method, route.url);
+        const before = await userState(m1);
+        const answer = await exchange(app, clock, {
+          method: route.method, url, streaming: /[?&]watch=(true|1|True|%74rue)/.test(query) || route.url === '/v3/watch',
+          headers: { ...headers, ...(body !== undefined ? { 'content-type': contentType ?? 'application/json' } : {}) },
+          ...(body !== undefined ? { payload: JSON.stringify(body) } : {}),
+        });
+        requests += 1;
+        assertNoValue(answer.text, marker, `the answer to ${what}`);
+        assert.equal(typeof answer.auditID, 'string', `${what}: the answer names its audit event`);
+        expectedEvents.push({ what, auditID: answer.auditID!, count: probes.has(path) && answer.status < 400 ? 0 : 1 });
+        if (answer.status >= 400) assert.equal(await userState(m1), before, `${what} was refused (${answer.status}) but changed the store`);
+      }
+    }
+  }
+  // The audit log, read once: each request's events (one per auditID), none carrying the value.
+  assert.ok(expectedEvents.length < auditQueryLimitMax, 'every event of the matrix fits one query');
+  const events = await m1.events();
+  assertNoValue(JSON.stringify(events), marker, 'the audit log');
+  const perRequest = new Map<string, number>();
+  for (const event of events) perRequest.set(event.auditID, (perRequest.get(event.auditID) ?? 0) + 1);
+  for (const { what, auditID, count } of expectedEvents) assert.equal(perRequest.get(auditID) ?? 0, count, `${what}: audit events`);
+  // The size of the matrix, for docs/security.md.
+  process.stdout.write(`# authorization matrix: ${routes.length} routes, ${requests} requests\n`);
+});
