@@ -63,6 +63,15 @@ export class WatchStreams {
   }
 }
 
+/** A line encoded once, newline included, for many streams to send without copying it each time. */
+export interface EncodedLine {
+  readonly bytes: Buffer;
+}
+
+export function encodeLine(json: string): EncodedLine {
+  return { bytes: Buffer.from(`${json}\n`, 'utf8') };
+}
+
 export class WatchStream {
   private ended = false;
   private readonly onClose = () => this.finish();
@@ -80,10 +89,11 @@ export class WatchStream {
   }
 
   /**
-   * Writes one line, unless the client has fallen more than watchUnsentBytesMax behind: then the
-   * stream ends with `slowLine()` as its last line and false is returned.
+   * Writes one line — JSON text, or bytes from encodeLine (shared by every stream that sends the same
+   * line) — unless the client has fallen more than watchUnsentBytesMax behind: then the stream ends
+   * with `slowLine()` as its last line and false is returned.
    */
-  send(line: string, slowLine: () => string): boolean {
+  send(line: string | EncodedLine, slowLine: () => string): boolean {
     if (this.ended) return false;
     if (this.reply.raw.writableLength > watchUnsentBytesMax) {
       this.reply.raw.write(`${slowLine()}\n`);
@@ -94,7 +104,7 @@ export class WatchStream {
       socket.once('close', () => timer.cancel());
       return false;
     }
-    this.reply.raw.write(`${line}\n`);
+    this.reply.raw.write(typeof line === 'string' ? `${line}\n` : line.bytes);
     return true;
   }
 

@@ -19,10 +19,10 @@ import {
 } from '../../rbac/index.ts';
 import {
   parseFieldSelector, parseLabelSelector, parseRevision, rbacResourceTypes, type Registry, RegistryError, resourceTypes,
-  watchObjects, type FieldSelector, type Json, type LabelSelector, type RegistryKv, type ResourceType, type StoredObject, type WriteGuard,
+  watchObjects, type FieldSelector, type Json, type LabelSelector, type RegistryKv, type ResourceType, type StoredObject, type VersionedObject, type WriteGuard,
 } from '../../registry/index.ts';
 import { parsedRequest } from '../request.ts';
-import type { WatchStreams } from '../watch-stream.ts';
+import { type EncodedLine, encodeLine, type WatchStreams } from '../watch-stream.ts';
 import { callerFor, type Caller } from './authorization.ts';
 import { applyPatch, patchTypeOf } from './patch.ts';
 import type { PolicyHolder } from './policy-holder.ts';
@@ -213,18 +213,19 @@ async function serveWatch(
   let first = true;
   try {
     for await (const event of watch) {
-      let line: string;
+      let line: string | EncodedLine;
       if (event.type === 'BOOKMARK') {
         if (!bookmarks) continue;
         line = JSON.stringify({ type: 'BOOKMARK', object: { kind: type.kind, apiVersion: type.apiVersion, metadata: { resourceVersion: String(event.revision) } } });
       } else {
         const versioned = event.object!;
-        const presented = presentFor(type, versioned, caller, options.policy);
-        const object = table
-          ? toTable(type, [{ versioned, presented }], { includeObject, nowMs: options.clock.nowMs(), resourceVersion: String(event.revision), withoutColumns: !first })
-          : presented;
+        if (table) {
+          const presented = presentFor(type, versioned, caller, options.policy);
+          line = JSON.stringify({ type: event.type, object: toTable(type, [{ versioned, presented }], { includeObject, nowMs: options.clock.nowMs(), resourceVersion: String(event.revision), withoutColumns: !first }) });
+        } else {
+          line = eventLine(event.type, versioned, () => presentFor(type, versioned, caller, options.policy));
+        }
         first = false;
-        line = JSON.stringify({ type: event.type, object });
       }
       if (!stream.send(line, tooSlow)) break;
     }
@@ -235,6 +236,27 @@ async function serveWatch(
     for (const t of timers) t.cancel();
     watch.cancel();
   }
+}
+
+/**
+ * The lines already made for an object, by event type and presentation: every watcher of a change gets
+ * the same decoded object (registry/watch.ts), so watchers that see it the same way share one line
+ * instead of each serializing a copy.
+ */
+const eventLines = new WeakMap<VersionedObject, Map<string, EncodedLine>>();
+
+function eventLine(type: string, versioned: VersionedObject, present: () => Json): EncodedLine {
+  const presented = present();
+  const redacted = (presented.metadata as { annotations?: Record<string, string> } | undefined)?.annotations?.[redactedAnnotation] === 'true';
+  const key = `${type}:${redacted ? 'redacted' : 'whole'}`;
+  let lines = eventLines.get(versioned);
+  if (lines === undefined) eventLines.set(versioned, (lines = new Map<string, EncodedLine>()));
+  let line = lines.get(key);
+  if (line === undefined) {
+    line = encodeLine(JSON.stringify({ type, object: presented }));
+    lines.set(key, line);
+  }
+  return line;
 }
 
 function strict(request: FastifyRequest): boolean {
