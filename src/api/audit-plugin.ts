@@ -95,6 +95,9 @@ export function noteDecision(request: FastifyRequest, user: AuditUser, info: Req
   });
 }
 
+/** Marks the audit record of a dry-run write. */
+export const dryRunAnnotation = 'coffer.dev/dry-run';
+
 /** The response header naming the request's audit event (Kubernetes' `Audit-ID`). */
 export const auditIdHeader = 'audit-id';
 
@@ -195,6 +198,8 @@ function inputOf(request: FastifyRequest, p: Pending, stage: AuditStage, code: n
   };
   if (typeof userAgent === 'string') input.userAgent = userAgent;
   if (p.impersonatedUser !== undefined) input.impersonatedUser = p.impersonatedUser;
+  // A dry run changes nothing; its record says so (the URI shows it too, but a query should not parse URIs).
+  if (parsed.ok && parsed.query.dryRun === 'All') input.annotations = { [dryRunAnnotation]: 'true' };
   const ref = objectRefOf(p.info, request.body);
   if (ref !== undefined) input.objectRef = ref;
   if (code !== undefined) input.responseStatus = { code };

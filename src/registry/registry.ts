@@ -23,6 +23,7 @@
 import { randomUUID } from 'node:crypto';
 import { continueTokenBytesMax, listPageItemsMax, listScanStepKeys, updateRetriesMax, valueBytesMax } from '../config/index.ts';
 import { type Compare, isMvccError, prefixEnd, type KeyValue, type TxnRequest, type TxnResponse } from '../storage/mvcc/index.ts';
+import { evaluateWithoutWriting } from './dry-run.ts';
 import { invalidError, RegistryError, type StatusCause } from './errors.ts';
 import { objectKey, listPrefix, textKey } from './keys.ts';
 import type { RegistryKv } from './kv.ts';
@@ -48,6 +49,12 @@ export interface RegistryOptions {
 /** Who makes a write: recorded on the Secret version it creates (versions.ts). */
 export interface WriteOptions {
   actor?: string;
+  /**
+   * Kubernetes' `dryRun=All`: validated, guarded and answered as if done, against the current state
+   * (dry-run.ts), and nothing written — no revision consumed, no watch event. A dry-run create answers
+   * without a resourceVersion; a dry-run update answers with the object's current one.
+   */
+  dryRun?: boolean;
 }
 
 /** How replace() treats a Secret's history: promote merges and clears the pending stage. */
@@ -164,7 +171,7 @@ export class Registry {
     const key = objectKey(type, namespace, name);
     const value = encodeObject(type, stored);
     const nsKey = type.namespaced ? objectKey(namespaces, undefined, namespace!) : undefined;
-    const result = await this.txn({
+    const result = await this.txn(options, {
       compare: [
         { key, target: 'createRevision', result: 'equal', value: 0 },
         ...(nsKey ? [{ key: nsKey, target: 'version' as const, result: 'greater' as const, value: 0 }] : []),
@@ -181,7 +188,7 @@ export class Registry {
       if (nsKey && nsCount === 0) throw notFound(namespaces, namespace!);
       throw new RegistryError('AlreadyExists', `${type.resource}${groupSuffix(type)} ${JSON.stringify(name)} already exists`, details(type, name));
     }
-    return { object: stored, modRevision: result.revision };
+    return { object: stored, modRevision: options.dryRun === true ? 0 : result.revision };
   }
 
   /** PUT: replaces the object; a resourceVersion in the body is a precondition. */
@@ -235,7 +242,7 @@ export class Registry {
       if (value.length > valueBytesMax) {
         throw new RegistryError('RequestEntityTooLarge', `secrets ${JSON.stringify(name)}: the current data and the staged keys together exceed ${valueBytesMax} bytes`, details(secrets, name));
       }
-      const result = await this.txn({
+      const result = await this.txn(options, {
         compare: [
           { key: objectKey(secrets, namespace, name), target: 'modRevision', result: 'equal', value: current.modRevision },
           { key, target: 'modRevision', result: 'equal', value: historyKv?.modRevision ?? 0 },
@@ -300,11 +307,11 @@ export class Registry {
     }
   }
 
-  async delete(type: ResourceType, namespace: string | undefined, name: string, options: { resourceVersion?: string } = {}): Promise<VersionedObject> {
+  async delete(type: ResourceType, namespace: string | undefined, name: string, options: { resourceVersion?: string; dryRun?: boolean } = {}): Promise<VersionedObject> {
     checkPathName(type, namespace, name);
     if (type === namespaces) return this.deleteNamespace(name, options);
     const key = objectKey(type, namespace, name);
-    const result = await this.txn({
+    const result = await this.txn(options, {
       compare: existsAtVersion(key, options.resourceVersion),
       success: [
         // The Secret's versions go with it; the object's own delete stays last (deleted() reads it).
@@ -316,12 +323,12 @@ export class Registry {
     return this.deleted(type, name, result);
   }
 
-  private async deleteNamespace(name: string, options: { resourceVersion?: string }): Promise<VersionedObject> {
+  private async deleteNamespace(name: string, options: { resourceVersion?: string; dryRun?: boolean }): Promise<VersionedObject> {
     if (protectedNamespaces.includes(name)) {
       throw new RegistryError('Forbidden', `namespaces ${JSON.stringify(name)} is forbidden: this namespace may not be deleted`, details(namespaces, name));
     }
     const key = objectKey(namespaces, undefined, name);
-    const result = await this.txn({
+    const result = await this.txn(options, {
       compare: existsAtVersion(key, options.resourceVersion),
       // Everything in the namespace, then the namespace: one revision, so no reader sees half of it.
       success: [
@@ -398,7 +405,7 @@ export class Registry {
           `secrets ${JSON.stringify(name)}: the new data and the pending stage together exceed ${valueBytesMax} bytes; promote the stage or stage a smaller value first`,
           details(secrets, name));
       }
-      const result = await this.txn({
+      const result = await this.txn(options, {
         compare: [
           { key, target: 'modRevision', result: 'equal', value: current.modRevision },
           // A stage writes the history alone (stageSecret): an update must not overwrite one it did not read.
@@ -410,12 +417,14 @@ export class Registry {
         ],
         failure: [],
       });
-      if (result.succeeded) return { object: stored, modRevision: result.revision };
+      if (result.succeeded) return { object: stored, modRevision: options.dryRun === true ? current.modRevision : result.revision };
       if (precondition !== undefined || attempt + 1 >= updateRetriesMax) throw conflict(type, name);
     }
   }
 
-  private async txn(request: Omit<TxnRequest, 'type'>): Promise<TxnResponse> {
+  /** Proposes the transaction, or — for a dry run — evaluates it against the current state without writing. */
+  private async txn(options: { dryRun?: boolean }, request: Omit<TxnRequest, 'type'>): Promise<TxnResponse> {
+    if (options.dryRun === true) return evaluateWithoutWriting(this.kv, request);
     const result = await this.kv.propose({ type: 'txn', ...request });
     return result as TxnResponse;
   }
@@ -427,7 +436,8 @@ export function present(type: ResourceType, versioned: VersionedObject, withData
   const metadata: Json = { name: object.metadata.name };
   if (type.namespaced && object.metadata.namespace !== undefined) metadata.namespace = object.metadata.namespace;
   metadata.uid = object.metadata.uid;
-  metadata.resourceVersion = String(modRevision);
+  // 0: never stored (the answer to a dry-run create).
+  if (modRevision > 0) metadata.resourceVersion = String(modRevision);
   if (object.metadata.generation !== undefined) metadata.generation = object.metadata.generation;
   metadata.creationTimestamp = object.metadata.creationTimestamp;
   if (isJson(object.metadata.labels)) metadata.labels = { ...object.metadata.labels };

@@ -27,6 +27,7 @@ import { callerFor, type Caller } from './authorization.ts';
 import { applyPatch, patchTypeOf } from './patch.ts';
 import type { PolicyHolder } from './policy-holder.ts';
 import { presentFor, redactedAnnotation } from './presentation.ts';
+import { isDryRun, writeOptionsOf } from './write-options.ts';
 import { checkStrictFields } from './strict.ts';
 import { status, toStatus } from './status.ts';
 import { registerSecretVersionRoutes } from './secret-versions.ts';
@@ -108,21 +109,24 @@ function registerType(app: FastifyInstance, type: ResourceType, options: K8sRout
   app.post(collection, async (request, reply) => {
     const { namespace } = request.params as Params;
     if (strict(request)) checkStrictFields(type, request.body);
-    const created = await registry.create(type, namespace, request.body, guardFor(type, isRbac, callerFor(request), policy), { actor: callerFor(request).user });
-    if (isRbac) await policy.waitFor(created.modRevision);
+    const write = writeOptionsOf(request);
+    const created = await registry.create(type, namespace, request.body, guardFor(type, isRbac, callerFor(request), policy), write);
+    if (isRbac && !write.dryRun) await policy.waitFor(created.modRevision);
     return reply.code(201).send(presentFor(type, created, callerFor(request), policy));
   });
 
   app.put(item, async (request) => {
     const { namespace, name = '' } = request.params as Params;
     if (strict(request)) checkStrictFields(type, request.body);
-    const updated = await registry.update(type, namespace, name, request.body, guardFor(type, isRbac, callerFor(request), policy), { actor: callerFor(request).user });
-    if (isRbac) await policy.waitFor(updated.modRevision);
+    const write = writeOptionsOf(request);
+    const updated = await registry.update(type, namespace, name, request.body, guardFor(type, isRbac, callerFor(request), policy), write);
+    if (isRbac && !write.dryRun) await policy.waitFor(updated.modRevision);
     return presentFor(type, updated, callerFor(request), policy);
   });
 
   app.patch(item, async (request, reply) => {
     const { namespace, name = '' } = request.params as Params;
+    const write = writeOptionsOf(request);
     const patchType = patchTypeOf(request.headers['content-type']);
     if (patchType === undefined) {
       return reply.code(415).send(toStatus(Object.assign(new Error('unsupported'), { statusCode: 415 })));
@@ -131,8 +135,8 @@ function registerType(app: FastifyInstance, type: ResourceType, options: K8sRout
       const next = applyPatch(patchType, current, request.body);
       if (strict(request)) checkStrictFields(type, next);
       return next;
-    }, guardFor(type, isRbac, callerFor(request), policy), { actor: callerFor(request).user });
-    if (isRbac) await policy.waitFor(patched.modRevision);
+    }, guardFor(type, isRbac, callerFor(request), policy), write);
+    if (isRbac && !write.dryRun) await policy.waitFor(patched.modRevision);
     return presentFor(type, patched, callerFor(request), policy);
   });
 
@@ -146,8 +150,9 @@ function registerType(app: FastifyInstance, type: ResourceType, options: K8sRout
     const body = request.body as Json | undefined;
     const preconditions = body !== null && typeof body === 'object' ? (body as { preconditions?: { resourceVersion?: unknown } }).preconditions : undefined;
     const resourceVersion = typeof preconditions?.resourceVersion === 'string' ? preconditions.resourceVersion : undefined;
-    const deleted = await registry.delete(type, namespace, name, resourceVersion !== undefined ? { resourceVersion } : {});
-    if (isRbac) await policy.waitFor(options.kv.mvcc().currentRevision());
+    const dryRun = isDryRun(request);
+    const deleted = await registry.delete(type, namespace, name, { ...(resourceVersion !== undefined ? { resourceVersion } : {}), dryRun });
+    if (isRbac && !dryRun) await policy.waitFor(options.kv.mvcc().currentRevision());
     return {
       kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success',
       details: { name: deleted.object.metadata.name, group: type.group, kind: type.resource, uid: deleted.object.metadata.uid },

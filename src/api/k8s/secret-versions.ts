@@ -29,6 +29,7 @@ import {
 import { callerFor, isAllowed } from './authorization.ts';
 import type { PolicyHolder } from './policy-holder.ts';
 import { presentFor } from './presentation.ts';
+import { writeOptionsOf } from './write-options.ts';
 
 export interface SecretVersionRoutesOptions {
   registry: Registry;
@@ -70,7 +71,7 @@ export function registerSecretVersionRoutes(app: FastifyInstance, options: Secre
     if (stage !== undefined && typeof stage !== 'boolean') throw new RegistryError('BadRequest', '"stage" must be true or false');
     const updates = rotationData(body);
     if (stage === true) {
-      const { secret, history } = await registry.stageSecret(namespace, name, updates, { actor: callerFor(request).user });
+      const { secret, history } = await registry.stageSecret(namespace, name, updates, writeOptionsOf(request));
       const pending = pendingView(history)!;
       const mayRead = allowed(policy, request, 'coffer.dev', 'versions');
       return { kind: 'SecretVersion', apiVersion: 'coffer.dev/v1', metadata: { name, namespace, resourceVersion: String(secret.modRevision) }, ...pending.info, ...(mayRead ? { data: pending.data } : {}) };
@@ -81,7 +82,7 @@ export function registerSecretVersionRoutes(app: FastifyInstance, options: Secre
 
   app.post(`${item}/promote`, async (request) => {
     const { namespace, name } = request.params as Params;
-    const updated = await registry.promoteSecret(namespace, name, { actor: callerFor(request).user });
+    const updated = await registry.promoteSecret(namespace, name, writeOptionsOf(request));
     return shown(updated, request, policy);
   });
 
@@ -127,7 +128,7 @@ function writeData(registry: Registry, request: FastifyRequest, next: (current: 
     const { metadata, ...rest } = current;
     const { resourceVersion: _rv, ...meta } = metadata as Json;
     return { ...rest, metadata: meta, data: next(isObject(current.data) ? { ...(current.data as Record<string, string>) } : {}) };
-  }, undefined, { actor: callerFor(request).user });
+  }, undefined, writeOptionsOf(request));
 }
 
 function allowed(policy: PolicyHolder, request: FastifyRequest, apiGroup: string, subresource: string): boolean {

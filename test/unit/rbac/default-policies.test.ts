@@ -120,7 +120,7 @@ test('system:masters is cluster-admin by default; a caller with no binding gets 
   assert.deepEqual(mismatches(policy, cells('system:member:m1', ['system:members', 'system:authenticated']), memberReadsAudit), []);
 });
 
-test('non-resource paths: discovery for everyone authenticated, health and the KV API for members, all for masters', () => {
+test('non-resource paths: discovery for everyone authenticated, health and metrics for members (not the KV API), all for masters', () => {
   const policy = compilePolicy(defaults);
   const paths = ['/api', '/api/v1', '/apis', '/apis/coffer.dev/v1', '/apis/rbac.authorization.k8s.io/v1', '/openapi/v3', '/version',
     '/healthz', '/livez', '/readyz', '/metrics', '/v3/kv/range', '/v3/cluster/member/add', '/apis/coffer.dev/v1/namespaces/default/secrets', '/debug'];
@@ -129,7 +129,7 @@ test('non-resource paths: discovery for everyone authenticated, health and the K
   const memberGets = new Set(['/healthz', '/livez', '/readyz', '/version', '/metrics']);
   const expected: Record<string, (verb: string, path: string) => boolean> = {
     authenticated: (verb, path) => verb === 'get' && discovery.has(path),
-    member: (verb, path) => (verb === 'get' && (discovery.has(path) || memberGets.has(path))) || (verb === 'post' && path.startsWith('/v3/')),
+    member: (verb, path) => verb === 'get' && (discovery.has(path) || memberGets.has(path)),
     masters: () => true,
   };
   const identities: Record<string, { user: string; groups: string[] }> = {
