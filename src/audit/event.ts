@@ -9,13 +9,13 @@
  */
 import { auditBodyDepthMax, auditRecordBytesMax } from '../config/index.ts';
 import { redactValueBody, type ValueEndpoint } from './digest.ts';
+import { capEventFields, noteTruncation, truncatedAnnotation } from './field-caps.ts';
 import type { AuditLevel, AuditStage } from './levels.ts';
 
 export const decisionAnnotation = 'authorization.k8s.io/decision';
 export const reasonAnnotation = 'authorization.k8s.io/reason';
 export const memberAnnotation = 'coffer.dev/member';
-/** Set when bodies were dropped because the line would have exceeded auditRecordBytesMax. */
-export const truncatedAnnotation = 'coffer.dev/truncated';
+export { truncatedAnnotation };
 
 export type AuditDecision = 'allow' | 'forbid';
 
@@ -90,8 +90,9 @@ export interface AuditEvent {
 }
 
 /**
- * Builds the recorded event for `level` (never 'None'). Bodies of a Secret endpoint are digested under
- * `hmacKey`; an event whose line would be too long loses its bodies and says so in an annotation.
+ * Builds the recorded event for `level` (never 'None'). Fields a caller controls are capped
+ * (field-caps.ts); stored values in bodies are digested under `hmacKey` (see the invariant above); an event whose line would be
+ * too long loses its bodies. Each cut is named in an annotation.
  */
 export function shapeEvent(
   input: AuditEventInput,
@@ -123,11 +124,12 @@ export function shapeEvent(
   if (input.userAgent !== undefined) event.userAgent = input.userAgent;
   if (input.objectRef !== undefined) event.objectRef = { ...input.objectRef };
   if (input.responseStatus !== undefined) event.responseStatus = { ...input.responseStatus };
+  capEventFields(event, ownAnnotations);
   const endpoint = valueEndpointOf(input);
   const digested = endpoint === 'secrets' || (endpoint === 'configmaps' && options.clearConfigMapValues !== true);
   const body = (value: unknown, name: string): unknown => {
     if (deeperThan(value, auditBodyDepthMax)) {
-      event.annotations[truncatedAnnotation] = `${name} left out: nested deeper than ${auditBodyDepthMax} levels`;
+      noteTruncation(event.annotations, `${name} left out: nested deeper than ${auditBodyDepthMax} levels`);
       return undefined;
     }
     return digested && endpoint !== undefined ? redactValueBody(value, hmacKey, endpoint) : value;
@@ -144,8 +146,13 @@ export function shapeEvent(
 /** Drops the bodies of an event whose line would exceed auditRecordBytesMax (measured by the caller). */
 export function withoutBodies(event: AuditEvent): AuditEvent {
   const { requestObject: _request, responseObject: _response, ...rest } = event;
-  return { ...rest, annotations: { ...rest.annotations, [truncatedAnnotation]: `bodies dropped: line exceeded ${auditRecordBytesMax} bytes` } };
+  const annotations = { ...rest.annotations };
+  noteTruncation(annotations, `bodies dropped: line exceeded ${auditRecordBytesMax} bytes`);
+  return { ...rest, annotations };
 }
+
+/** Annotations Coffer sets from its own short values; every other one (the reason included) is capped. */
+const ownAnnotations: ReadonlySet<string> = new Set([decisionAnnotation, memberAnnotation]);
 
 function deeperThan(value: unknown, levels: number): boolean {
   if (value === null || typeof value !== 'object') return false;

@@ -208,6 +208,29 @@ export const auditPolicyBytesMax = 1024 * 1024;
 export const auditHmacKeyBytesMin = 32;
 /** The deepest request/response body an audit event records; a deeper one is left out (and the event says so). */
 export const auditBodyDepthMax = 32;
+
+// Caps on what a caller controls in an audit event, so one request cannot write a large record (a
+// flood of them would push history out). A longer value is cut at a character boundary and the event's
+// coffer.dev/truncated annotation names the field and its original size.
+
+/** The longest User-Agent recorded, in bytes of UTF-8. */
+export const auditUserAgentBytesMax = 256;
+/** The longest requestURI (path and query) recorded, in bytes. */
+export const auditRequestUriBytesMax = 2048;
+/** The longest user name recorded, in bytes. */
+export const auditUserNameBytesMax = 256;
+/** The most groups recorded for one user; further ones are left out (and counted in the annotation). */
+export const auditGroupsMax = 32;
+/** The longest group name recorded, in bytes. */
+export const auditGroupNameBytesMax = 256;
+/** The longest objectRef field (resource, namespace, name, apiGroup, apiVersion, subresource) recorded, in bytes. */
+export const auditObjectRefFieldBytesMax = 256;
+/** The longest reason or message recorded (decision reason, response status reason and message, other annotations), in bytes. */
+export const auditReasonBytesMax = 1024;
+/** The most source IPs recorded for one request. */
+export const auditSourceIpsMax = 8;
+/** The longest source IP recorded, in bytes (an IPv6 address with a zone fits). */
+export const auditSourceIpBytesMax = 64;
 /** How long a member waits for another member's answer to an audit query or verify before reporting it unreachable. */
 export const auditPeerRequestTimeoutMs = 10_000;
 /** The largest answer read from another member for an audit query (auditQueryLimitMax events fit). */
