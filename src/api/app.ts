@@ -16,7 +16,7 @@ import { isKvPath, registerGate } from './gate.ts';
 import type { Identify } from './identity.ts';
 import type { KvBackend } from './kv/backend.ts';
 import { registerKvRoutes } from './kv/routes.ts';
-import { registerHealthRoutes } from './health.ts';
+import { type HealthChecks, registerHealthRoutes, replicaHealthChecks } from './health.ts';
 import { registerSnapshotRoutes } from './admin/snapshot.ts';
 import { registerAuditRoutes } from './k8s/audit-routes.ts';
 import { registerDiscoveryRoutes } from './k8s/discovery.ts';
@@ -44,6 +44,8 @@ export interface ClientApiOptions {
    * other concerns may leave it out.
    */
   audit?: ApiAudit;
+  /** /livez and /readyz checks (health.ts); the replica's own checks when absent. */
+  health?: HealthChecks;
 }
 
 /** What the API needs from the member's metrics (src/metrics implements it). */
@@ -172,7 +174,7 @@ export function buildClientApi(options: ClientApiOptions): FastifyInstance {
   }
   const audit = options.audit;
   registerKvRoutes(app, options.backend, watches, { statusErrors: () => audit?.problems() ?? [] });
-  registerHealthRoutes(app, options.backend);
+  registerHealthRoutes(app, options.health ?? replicaHealthChecks(options.backend, clock));
   registerSnapshotRoutes(app, options.backend);
   registerDiscoveryRoutes(app);
   registerOpenApiRoutes(app);

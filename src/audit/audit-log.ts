@@ -1,10 +1,18 @@
 /**
  * The member's audit log: the one object the API's audit plugin talks to. `record(event)` applies the
- * policy, shapes the event (bodies per level, Secret values digested), appends it to the chain and
- * resolves once the line is durable, or rejects with AuditUnavailableError (the request then fails
- * with 503 and changes nothing: fail closed). Checkpoints are signed every N records or T ms, written
- * into the chain and handed to `onCheckpoint` for replication. Files rotate by size; the oldest beyond
- * the retention limit are deleted once the continuation record naming them is durable.
+ * policy, shapes the event (bodies per level, Secret values digested, caller-controlled fields capped),
+ * appends it to the chain and resolves once the line is durable, or rejects with AuditUnavailableError
+ * (the request then fails with 503 and changes nothing: fail closed). Checkpoints are signed every N
+ * records or T ms, written into the chain and handed to `onCheckpoint` for replication. Files rotate by
+ * size; retention (retention.ts) deletes the oldest by total size and by age once the continuation
+ * record naming them is durable, and reports young history before it goes.
+ *
+ * When the sink fails (disk full, I/O error, directory gone), every record is refused from then on and
+ * `events.sinkFailed` says so once. The log then tries again with backoff (auditSinkRetryMs doubling to
+ * auditSinkRetryMsMax): it cuts what was never acknowledged from the files (everything after the last
+ * durable record), and appends a signed Recovery record in a fresh file that continues the chain from
+ * the last durable record and names the outage. Once that record is durable, records are taken again and
+ * `events.sinkRecovered` says so. No restart is needed.
  *
  * Opening verifies the segment it will continue. A broken log does not stop the member: the break is
  * reported in status() and appending continues in a fresh segment, in a new file, that begins with a
@@ -12,28 +20,42 @@
  * verifyAuditLog keeps reporting the break.
  *
  * Invariants: `seq`/`head` are the last record appended (not necessarily durable yet); records are
- * appended synchronously in record() call order; nothing is appended after a failure or close.
+ * appended synchronously in record() call order; nothing is appended while the sink is failed or after
+ * close; `marks[0]` is the last record known durable, and the rest of `marks` the records after it.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { type Clock, type TimerHandle, assert, realClock } from '../base/index.ts';
 import {
-  auditCheckpointEveryEvents, auditCheckpointIntervalMs, auditFileBytesTarget, auditFilesRetainedMax, auditFsyncBatchRecordsMax,
-  auditRecordBytesMax,
+  auditCheckpointEveryEvents, auditCheckpointIntervalMs, auditFileBytesTarget, auditFsyncBatchRecordsMax, auditRecordBytesMax,
+  auditRetentionAgeMsMaxDefault, auditRetentionAgeMsMinDefault, auditRetentionBytesMaxDefault, auditSinkRetryMs, auditSinkRetryMsMax,
 } from '../config/index.ts';
 import { sodiumReady } from '../crypto/index.ts';
-import { GroupAppender, type OpenAppendFile } from '../durable/index.ts';
+import { fsyncDir, GroupAppender, type OpenAppendFile } from '../durable/index.ts';
 import { ChainVerifier } from './chain-verifier.ts';
 import {
   type ChainBreak, type ChainRecord, chainApiVersion, chainRecord, checkpointSignatureValid, genesisHash, type RecordBody, type RestartBody,
-  type SignedCheckpoint, signCheckpoint, type Sodium,
+  type SignedCheckpoint, signCheckpoint, signRecovery, type Sodium,
 } from './chain.ts';
 import { checkHmacKey } from './digest.ts';
 import { AuditUnavailableError } from './errors.ts';
 import { type AuditEventInput, shapeEvent, withoutBodies } from './event.ts';
-import { auditFileName, listAuditFiles, readLines } from './files.ts';
+import { auditFileName, listAuditFiles, readLines, truncateDurably } from './files.ts';
 import type { AuditKeyPair } from './keys.ts';
 import { type AuditPolicy, type AuditRequestAttributes, evaluateAuditPolicy } from './policy.ts';
+import { planRetention, recordTimeMs, type RetainedFile, type RetentionLimits, type RetentionPlan } from './retention.ts';
+
+/** What the log tells its owner as it happens (logs and metrics). Callbacks must not throw. */
+export interface AuditLogEvents {
+  /** The sink failed: every record is refused from now until it recovers. */
+  sinkFailed?(failure: { reason: string; atMs: number }): void;
+  /** A record was durable again; the outage is recorded in the chain at `file`, `seq`. */
+  sinkRecovered?(outage: { file: string; seq: number; failedAtMs: number; reason: string; recordsCut: number; recordsRefused: number }): void;
+  /** Retention is about to delete files holding records younger than the minimum retention (they go once the cut is durable). */
+  youngHistoryDropped?(files: readonly { name: string; bytes: number; newestMs: number }[], keptBytes: number): void;
+  /** Young history became at risk (the next size-driven deletion would drop it), or is no longer. */
+  retentionAtRisk?(atRisk: boolean, detail: { keptBytes: number; oldestMs: number }): void;
+}
 
 export interface AuditLogOptions {
   /** The audit directory, normally auditDirOf(dataDir). Created (0700) if missing. */
@@ -53,7 +75,12 @@ export interface AuditLogOptions {
   checkpointEveryRecords?: number;
   checkpointIntervalMs?: number;
   fileBytesTarget?: number;
-  filesRetainedMax?: number;
+  /** Retention by size and age (defaults: auditRetention*Default in config/limits.ts). */
+  retention?: Partial<RetentionLimits>;
+  /** First and longest wait between attempts to bring a failed sink back (defaults auditSinkRetryMs, auditSinkRetryMsMax). */
+  sinkRetryMs?: number;
+  sinkRetryMsMax?: number;
+  events?: AuditLogEvents;
   /** Seam for failure tests; production opens real files. */
   openFile?: OpenAppendFile;
 }
@@ -75,11 +102,25 @@ export interface AuditLogStatus {
   tornTailBytesRemoved: number;
   /** Why records are being refused (fail closed), if they are. */
   failure: string | undefined;
+  /** Since when records are refused (ms since the epoch), if they are. */
+  failedSinceMs: number | undefined;
+  /** While records are refused: when the next attempt to bring the sink back is due, and why the last one failed. */
+  sinkRetry: { nextAttemptMs: number; lastError: string | undefined } | undefined;
+  /** Outages this log recovered from since it was opened. */
+  recoveries: number;
   /** Replicated checkpoints ignored at open because their signature did not verify. */
   replicatedCheckpointsRejected: number;
   retentionError: string | undefined;
   checkpointCallbackError: string | undefined;
   fsyncs: number;
+  /** Bytes of every kept audit file. */
+  retainedBytes: number;
+  /** Time of the newest record in the oldest kept file (ms since the epoch). */
+  oldestFileNewestMs: number;
+  /** True while the next size-driven deletion would drop records younger than the minimum retention. */
+  retentionAtRisk: boolean;
+  /** Files holding records younger than the minimum retention that retention deleted since open. */
+  youngFilesDropped: number;
 }
 
 interface OpenState {
@@ -94,8 +135,30 @@ interface OpenState {
   tornTailBytesRemoved: number;
   maxSeqSeen: number;
   rejected: number;
-  /** The oldest audit file present (retention deletes from here up). */
-  oldestFile: number;
+  /** Every audit file present, oldest first. */
+  files: RetainedFile[];
+}
+
+/** Where a record ends: enough to continue the chain from it after a failure. */
+interface Mark {
+  seq: number;
+  hash: string;
+  fileNumber: number;
+  /** The file's length once the record is in it. */
+  fileBytes: number;
+  recordsSinceCheckpoint: number;
+}
+
+interface Outage {
+  error: AuditUnavailableError;
+  atMs: number;
+  reason: string;
+  /** Records appended after the last durable one when the sink failed (never acknowledged). */
+  recordsCut: number;
+  /** Records refused since. */
+  refused: number;
+  nextAttemptMs: number;
+  lastAttemptError: string | undefined;
 }
 
 export class AuditLog {
@@ -105,19 +168,27 @@ export class AuditLog {
   private fileBytes: number;
   private fileRecords: number;
   private recordsSinceCheckpoint: number;
-  private oldestFile: number;
   private lastCheckpoint: SignedCheckpoint | undefined;
   private closed = false;
   private timer: TimerHandle | undefined;
   private retention: Promise<void> = Promise.resolve();
   private retentionError: string | undefined;
+  private retentionAtRisk = false;
+  private youngFilesDropped = 0;
   private checkpointCallbackError: string | undefined;
-  private readonly appender: GroupAppender;
+  private appender: GroupAppender;
+  private marks: Mark[];
+  /** Every kept file, oldest first; the last is the one being appended to. */
+  private files: RetainedFile[];
+  private outage: Outage | undefined;
+  private recoveryTimer: TimerHandle | undefined;
+  private recovering: Promise<void> = Promise.resolve();
+  private recoveries = 0;
   private readonly clock: Clock;
   private readonly checkpointEveryRecords: number;
   private readonly checkpointIntervalMs: number;
   private readonly fileBytesTarget: number;
-  private readonly filesRetainedMax: number;
+  private readonly limits: RetentionLimits;
 
   private constructor(
     private readonly options: AuditLogOptions,
@@ -130,27 +201,21 @@ export class AuditLog {
     this.fileBytes = opened.fileBytes;
     this.fileRecords = opened.fileRecords;
     this.recordsSinceCheckpoint = opened.recordsSinceCheckpoint;
-    this.oldestFile = opened.oldestFile;
+    this.files = opened.files;
     this.clock = options.clock ?? realClock;
     this.checkpointEveryRecords = options.checkpointEveryRecords ?? auditCheckpointEveryEvents;
     this.checkpointIntervalMs = options.checkpointIntervalMs ?? auditCheckpointIntervalMs;
     this.fileBytesTarget = options.fileBytesTarget ?? auditFileBytesTarget;
-    this.filesRetainedMax = options.filesRetainedMax ?? auditFilesRetainedMax;
+    this.limits = {
+      bytesMax: options.retention?.bytesMax ?? auditRetentionBytesMaxDefault,
+      ageMsMax: options.retention?.ageMsMax ?? auditRetentionAgeMsMaxDefault,
+      ageMsMin: options.retention?.ageMsMin ?? auditRetentionAgeMsMinDefault,
+    };
     assert(this.checkpointEveryRecords >= 1 && this.checkpointIntervalMs > 0, 'checkpoint cadence must be positive');
-    assert(this.filesRetainedMax >= 1 && this.fileBytesTarget >= 1, 'file size target and retention must be positive');
-    this.appender = new GroupAppender({
-      startSeq: opened.seq,
-      batchRecordsMax: auditFsyncBatchRecordsMax,
-      failure: (cause) => {
-        const code = (cause as NodeJS.ErrnoException).code;
-        return new AuditUnavailableError(
-          `audit record could not be made durable${code ? ` (${code})` : ''}; requests fail until the audit log is reopened: ${cause.message}`,
-          { cause },
-        );
-      },
-      closed: () => new AuditUnavailableError('the audit log is closed'),
-      ...(options.openFile !== undefined ? { openFile: options.openFile } : {}),
-    });
+    assert(this.fileBytesTarget >= 1 && this.limits.bytesMax >= 1, 'file size target and retention must be positive');
+    assert(this.limits.ageMsMin >= 0 && this.limits.ageMsMin <= this.limits.ageMsMax, 'the minimum retention age is at most the maximum');
+    this.marks = [{ seq: opened.seq, hash: opened.hash, fileNumber: opened.fileNumber, fileBytes: opened.fileBytes, recordsSinceCheckpoint: opened.recordsSinceCheckpoint }];
+    this.appender = this.newAppender(opened.seq);
   }
 
   /** Opens (or creates) the log in options.dir; rejects with AuditUnavailableError if the directory is unusable. */
@@ -170,24 +235,26 @@ export class AuditLog {
     }
     const log = new AuditLog(options, sodium, state);
     if (state.brokenAtOpen !== undefined) await log.startRestartSegment(state.brokenAtOpen, state.maxSeqSeen);
+    log.noteRisk(planRetention(log.files, log.limits, log.clock.nowMs(), 1));
     log.armTimer();
     return log;
   }
 
   /**
-   * Records one request. Resolves when the event is durable (or when the policy says None for it);
-   * rejects with AuditUnavailableError when it cannot be made durable. Records are ordered by call.
+   * Records one request. Resolves true when the event is durable, false when the policy does not record
+   * it; rejects with AuditUnavailableError when it cannot be made durable. Records are ordered by call.
    */
-  record(input: AuditEventInput): Promise<void> {
+  record(input: AuditEventInput): Promise<boolean> {
     try {
       const decision = evaluateAuditPolicy(this.options.policy, requestAttributesOf(input));
       // A request the policy does not record does not depend on the audit log being writable.
-      if (decision.level === 'None' || decision.omitStages.includes(input.stage)) return Promise.resolve();
+      if (decision.level === 'None' || decision.omitStages.includes(input.stage)) return Promise.resolve(false);
+      if (this.outage !== undefined) this.outage.refused++;
       this.checkUsable();
       const event = shapeEvent(input, decision.level, this.options.member, this.options.hmacKey, { clearConfigMapValues: decision.clearConfigMapValues });
       const seq = this.append(() => event, () => withoutBodies(event));
       if (this.recordsSinceCheckpoint >= this.checkpointEveryRecords) void this.checkpoint().catch(() => {});
-      return this.appender.waitFor(seq);
+      return this.appender.waitFor(seq).then(() => true);
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
@@ -222,6 +289,7 @@ export class AuditLog {
   }
 
   status(): AuditLogStatus {
+    const oldest = this.files[0];
     return {
       member: this.options.member,
       file: auditFileName(this.fileNumber),
@@ -233,11 +301,18 @@ export class AuditLog {
       brokenAtOpen: this.opened.brokenAtOpen,
       segmentRestartedAfter: this.opened.segmentRestartedAfter,
       tornTailBytesRemoved: this.opened.tornTailBytesRemoved,
-      failure: this.closed ? undefined : this.appender.failed?.message,
+      failure: this.closed ? undefined : this.outage?.error.message,
+      failedSinceMs: this.closed ? undefined : this.outage?.atMs,
+      sinkRetry: this.closed || this.outage === undefined ? undefined : { nextAttemptMs: this.outage.nextAttemptMs, lastError: this.outage.lastAttemptError },
+      recoveries: this.recoveries,
       replicatedCheckpointsRejected: this.opened.rejected,
       retentionError: this.retentionError,
       checkpointCallbackError: this.checkpointCallbackError,
       fsyncs: this.appender.stats().fsyncs,
+      retainedBytes: this.files.reduce((sum, f) => sum + f.bytes, 0),
+      oldestFileNewestMs: oldest?.newestMs ?? 0,
+      retentionAtRisk: this.retentionAtRisk,
+      youngFilesDropped: this.youngFilesDropped,
     };
   }
 
@@ -245,20 +320,31 @@ export class AuditLog {
   async close(): Promise<void> {
     if (this.closed) return;
     this.timer?.cancel();
+    this.recoveryTimer?.cancel();
     // checkpoint() appends synchronously before its first await, so nothing can slip in after it.
-    const final = this.appender.failed ? undefined : this.checkpoint();
+    const final = this.outage !== undefined ? undefined : this.checkpoint();
     this.closed = true;
     await final?.catch(() => {});
+    await this.recovering;
     await this.appender.close();
     await this.retention;
   }
 
   // ── Appending ──────────────────────────────────────────────────────────────────────────────────
 
+  private newAppender(startSeq: number): GroupAppender {
+    return new GroupAppender({
+      startSeq,
+      batchRecordsMax: auditFsyncBatchRecordsMax,
+      failure: (cause) => this.sinkFailed(cause),
+      closed: () => new AuditUnavailableError('the audit log is closed'),
+      ...(this.options.openFile !== undefined ? { openFile: this.options.openFile } : {}),
+    });
+  }
+
   private checkUsable(): void {
     if (this.closed) throw new AuditUnavailableError('the audit log is closed');
-    const failed = this.appender.failed;
-    if (failed) throw failed;
+    if (this.outage !== undefined) throw this.outage.error;
   }
 
   /**
@@ -294,34 +380,69 @@ export class AuditLog {
 
   private enqueue({ record, bytes }: { record: ChainRecord; bytes: Buffer }): number {
     assert(record.seq === this.seq + 1 && record.prevHash === this.head, 'a record is chained after the current head');
-    this.appender.enqueue({ seq: record.seq, file: path.join(this.options.dir, auditFileName(this.fileNumber)), bytes });
+    this.appender.enqueue({ seq: record.seq, file: this.filePath(this.fileNumber), bytes });
     this.seq = record.seq;
     this.head = record.hash;
     this.fileBytes += bytes.length;
     this.fileRecords++;
     if (record.kind === 'Checkpoint') this.recordsSinceCheckpoint = 0;
     else this.recordsSinceCheckpoint++;
+    const current = this.files.at(-1);
+    if (current?.number === this.fileNumber) {
+      current.bytes = this.fileBytes;
+      current.newestMs = this.clock.nowMs();
+    } else {
+      this.files.push({ number: this.fileNumber, bytes: this.fileBytes, newestMs: this.clock.nowMs() });
+    }
+    this.marks.push({ seq: record.seq, hash: record.hash, fileNumber: this.fileNumber, fileBytes: this.fileBytes, recordsSinceCheckpoint: this.recordsSinceCheckpoint });
+    this.dropDurableMarks();
     return record.seq;
   }
 
-  /** The first line of a new file; once durable, files beyond the retention limit are deleted. */
+  /** Keeps only the last durable mark and the marks after it. */
+  private dropDurableMarks(): void {
+    let durable = 0;
+    while (durable + 1 < this.marks.length && this.marks[durable + 1]!.seq <= this.appender.durableSeq) durable++;
+    if (durable > 0) this.marks.splice(0, durable);
+  }
+
+  /**
+   * The first line of a new file. Retention picks the files to delete; the continuation names them, and
+   * they are deleted once it is durable. Young history in them is reported now, before it goes.
+   */
   private appendContinuation(): void {
     this.fileBytes = 0;
     this.fileRecords = 0;
-    const firstKept = Math.max(1, this.fileNumber - this.filesRetainedMax + 1);
-    const removes: string[] = [];
-    for (let n = this.oldestFile; n < firstKept; n++) removes.push(auditFileName(n));
-    this.oldestFile = Math.max(this.oldestFile, firstKept);
+    // The file just closed stays: the newest full file is always kept.
+    const plan = planRetention(this.files, this.limits, this.clock.nowMs(), 1);
+    const removes = plan.removes.map((f) => auditFileName(f.number));
+    if (plan.young.length > 0) {
+      this.youngFilesDropped += plan.young.length;
+      this.options.events?.youngHistoryDropped?.(plan.young.map((f) => ({ name: auditFileName(f.number), bytes: f.bytes, newestMs: f.newestMs })), plan.keptBytes);
+    }
     const seq = this.appendLine({
       kind: 'Continuation', apiVersion: chainApiVersion, member: this.options.member, time: this.nowIso(),
       file: this.fileNumber, previousFile: this.fileNumber - 1, removes,
     });
-    if (removes.length > 0) {
-      this.retention = this.retention
-        .then(() => this.appender.waitFor(seq))
-        .then(() => this.removeFiles(removes))
-        .catch((error: Error) => { this.retentionError = error.message; });
-    }
+    this.noteRisk(plan);
+    if (removes.length === 0) return;
+    // Out of the model now, so the next rotation does not plan them again; back in if they stay on disk.
+    const leaving = new Set(plan.removes.map((f) => f.number));
+    this.files = this.files.filter((f) => !leaving.has(f.number));
+    const appender = this.appender;
+    this.retention = this.retention
+      .then(() => appender.waitFor(seq))
+      .then(() => this.removeFiles(removes))
+      .catch((error: Error) => {
+        this.retentionError = error.message;
+        this.files = [...plan.removes, ...this.files].sort((a, b) => a.number - b.number);
+      });
+  }
+
+  private noteRisk(plan: RetentionPlan): void {
+    if (plan.atRisk === this.retentionAtRisk) return;
+    this.retentionAtRisk = plan.atRisk;
+    this.options.events?.retentionAtRisk?.(plan.atRisk, { keptBytes: plan.keptBytes, oldestMs: plan.oldestKeptMs });
   }
 
   private async removeFiles(names: string[]): Promise<void> {
@@ -344,12 +465,101 @@ export class AuditLog {
     await this.appender.waitFor(seq);
   }
 
+  // ── A failed sink and its recovery ─────────────────────────────────────────────────────────────
+
+  /** The appender's failure hook: the first failure starts an outage (reported once) and the retries. */
+  private sinkFailed(cause: Error): AuditUnavailableError {
+    const code = (cause as NodeJS.ErrnoException).code;
+    const error = new AuditUnavailableError(
+      `audit record could not be made durable${code ? ` (${code})` : ''}; requests are refused until the audit sink takes records again: ${cause.message}`,
+      { cause },
+    );
+    if (this.outage !== undefined || this.closed) return error;
+    this.dropDurableMarks();
+    this.outage = {
+      error, atMs: this.clock.nowMs(), reason: cause.message, recordsCut: this.seq - this.marks[0]!.seq, refused: 0, nextAttemptMs: 0, lastAttemptError: undefined,
+    };
+    this.options.events?.sinkFailed?.({ reason: cause.message, atMs: this.outage.atMs });
+    this.scheduleRecovery(this.options.sinkRetryMs ?? auditSinkRetryMs);
+    return error;
+  }
+
+  private scheduleRecovery(delayMs: number): void {
+    const outage = this.outage;
+    if (outage === undefined) return;
+    outage.nextAttemptMs = this.clock.nowMs() + delayMs;
+    this.recoveryTimer = this.clock.setTimer(delayMs, () => {
+      this.recoveryTimer = undefined;
+      this.recovering = this.recover().catch((error: Error) => {
+        if (this.closed) return;
+        outage.lastAttemptError = error.message;
+        this.scheduleRecovery(Math.min(delayMs * 2, this.options.sinkRetryMsMax ?? auditSinkRetryMsMax));
+      });
+    });
+  }
+
+  /**
+   * One attempt to take records again: cut everything after the last durable record from the files
+   * (none of it was acknowledged), then append a signed Recovery record in a fresh file and wait until
+   * it is durable. Throws if any step fails; the caller tries again later.
+   */
+  private async recover(): Promise<void> {
+    const outage = this.outage;
+    if (outage === undefined || this.closed) return;
+    await this.appender.close();
+    this.dropDurableMarks();
+    const mark = this.marks[0]!;
+    await truncateDurably(this.filePath(mark.fileNumber), mark.fileBytes);
+    // A file whose durable part is empty holds nothing acknowledged: the recovery record begins it afresh.
+    const next = mark.fileBytes === 0 ? mark.fileNumber : mark.fileNumber + 1;
+    for (let n = next; n <= this.fileNumber; n++) await fs.rm(this.filePath(n), { force: true });
+    await fsyncDir(this.options.dir);
+    this.seq = mark.seq;
+    this.head = mark.hash;
+    this.fileNumber = next;
+    this.fileBytes = 0;
+    this.fileRecords = 0;
+    this.recordsSinceCheckpoint = mark.recordsSinceCheckpoint;
+    this.files = this.files.filter((f) => f.number < next);
+    const last = this.files.at(-1);
+    if (last?.number === mark.fileNumber) last.bytes = mark.fileBytes;
+    this.marks = [mark];
+    this.appender = this.newAppender(mark.seq);
+    const body = signRecovery(this.sodium, {
+      kind: 'Recovery', apiVersion: chainApiVersion, member: this.options.member, time: this.nowIso(), file: next, previousFile: next - 1,
+      failure: { time: new Date(outage.atMs).toISOString(), reason: outage.reason }, recordsCut: outage.recordsCut, recordsRefused: outage.refused,
+    }, this.seq + 1, this.head, this.options.keyPair.privateKey);
+    const seq = this.appendLine(body);
+    await this.appender.waitFor(seq);
+    this.outage = undefined;
+    this.recoveries++;
+    this.options.events?.sinkRecovered?.({
+      file: auditFileName(next), seq, failedAtMs: outage.atMs, reason: outage.reason, recordsCut: outage.recordsCut, recordsRefused: outage.refused,
+    });
+    void this.checkpoint().catch(() => {});
+  }
+
   private armTimer(): void {
     this.timer = this.clock.setTimer(this.checkpointIntervalMs, () => {
-      if (this.closed || this.appender.failed) return;
-      void this.checkpoint().catch(() => {});
+      if (this.closed) return;
+      if (this.outage === undefined) {
+        this.rotateIfDueByAge();
+        void this.checkpoint().catch(() => {});
+      }
       this.armTimer();
     });
+  }
+
+  /** Retention by age must not wait for the next size rotation: a file past the age limit starts a new file now. */
+  private rotateIfDueByAge(): void {
+    const oldest = this.files[0];
+    if (this.files.length < 2 || oldest === undefined || this.clock.nowMs() - oldest.newestMs <= this.limits.ageMsMax) return;
+    this.fileNumber++;
+    this.appendContinuation();
+  }
+
+  private filePath(fileNumber: number): string {
+    return path.join(this.options.dir, auditFileName(fileNumber));
   }
 
   private nowIso(): string {
@@ -393,9 +603,11 @@ async function scanForOpen(options: AuditLogOptions, sodium: Sodium): Promise<Op
   let maxSeqSeen = Math.max(0, ...replicated.map((cp) => cp.seq));
   let previous: number | undefined;
   let last = { number: 1, completeBytes: 0, lines: 0, partialBytes: 0, path: '' };
+  const retained: RetainedFile[] = [];
   for (const [i, file] of files.entries()) {
     const { lines, partialBytes, completeBytes } = await readLines(file.path);
     last = { number: file.number, completeBytes, lines: lines.length, partialBytes, path: file.path };
+    retained.push({ number: file.number, bytes: completeBytes, newestMs: recordTimeMs(parseQuietly(lines.at(-1))) });
     const firstRecord = parseQuietly(lines[0]);
     if (firstRecord?.kind === 'Restart') {
       verifier = newVerifier('segment');
@@ -419,13 +631,7 @@ async function scanForOpen(options: AuditLogOptions, sodium: Sodium): Promise<Op
   broken ??= verifier.finish();
   let tornTailBytesRemoved = 0;
   if (last.partialBytes > 0) {
-    await fs.truncate(last.path, last.completeBytes);
-    const handle = await fs.open(last.path, 'r+');
-    try {
-      await handle.datasync();
-    } finally {
-      await handle.close();
-    }
+    await truncateDurably(last.path, last.completeBytes);
     tornTailBytesRemoved = last.partialBytes;
   }
   const totals = verifier.totals;
@@ -441,7 +647,7 @@ async function scanForOpen(options: AuditLogOptions, sodium: Sodium): Promise<Op
     tornTailBytesRemoved,
     maxSeqSeen,
     rejected: (options.replicatedCheckpoints ?? []).length - replicated.length,
-    oldestFile: files[0]?.number ?? 1,
+    files: retained,
   };
 }
 

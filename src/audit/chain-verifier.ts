@@ -10,12 +10,26 @@
  * - prevHash is not the previous hash → a removed, inserted or reordered record with recomputed hashes;
  * - a checkpoint whose signature fails under the member's public key → a forged checkpoint (this also
  *   catches an edit whose author recomputed every hash after it, up to the next checkpoint);
- * - a replicated checkpoint the log contradicts or never reaches → a rewritten or cut tail.
+ * - a replicated checkpoint the log contradicts or never reaches → a rewritten or cut tail;
+ * - a recovery record (the sink failed and came back) whose signature fails → a forged explanation of
+ *   a gap. A signed one is an outage, reported in `totals.outages`, not a break.
  */
 import { canonicalJson } from './canonical.ts';
 import {
-  type ChainBreak, type ChainRecord, checkpointSignatureValid, genesisHash, hashOf, type SignedCheckpoint, type Sodium,
+  type ChainBreak, type ChainRecord, checkpointSignatureValid, genesisHash, hashOf, recoverySignatureValid, type SignedCheckpoint, type Sodium,
 } from './chain.ts';
+
+/** A time the audit sink refused records, as the member's signed recovery record tells it. */
+export interface AuditOutage {
+  /** Where the recovery record is. */
+  file: string;
+  seq: number;
+  failedAt: string;
+  recoveredAt: string;
+  reason: string;
+  recordsCut: number;
+  recordsRefused: number;
+}
 
 export interface ChainVerifierOptions {
   sodium: Sodium;
@@ -41,6 +55,8 @@ export interface ChainTotals {
   firstSeq: number;
   /** Records after the last checkpoint (the tail no signature covers yet). */
   recordsSinceCheckpoint: number;
+  /** Audit sink outages the log records (signed recovery records), oldest first. */
+  outages: AuditOutage[];
 }
 
 export class ChainVerifier {
@@ -50,7 +66,9 @@ export class ChainVerifier {
   private fileNumber = 0;
   private fileName = '';
   private lineInFile = 0;
-  readonly totals: ChainTotals = { records: 0, events: 0, checkpoints: 0, lastSeq: 0, lastHash: genesisHash, firstSeq: 0, recordsSinceCheckpoint: 0 };
+  readonly totals: ChainTotals = {
+    records: 0, events: 0, checkpoints: 0, lastSeq: 0, lastHash: genesisHash, firstSeq: 0, recordsSinceCheckpoint: 0, outages: [],
+  };
 
   constructor(private readonly options: ChainVerifierOptions) {
     // The cluster holds every member's checkpoints; with a member named, only its own are compared.
@@ -167,22 +185,23 @@ export class ChainVerifier {
       if (record.kind === 'Continuation') return 'file 1 cannot begin with a continuation record';
       return undefined;
     }
-    // Older files were removed by retention: the first kept file must begin with the continuation that
-    // carried the chain into it; its prevHash is taken on trust (signed checkpoints after it cover it).
-    if (this.lineInFile !== 1 || record.kind !== 'Continuation') {
+    // Older files were removed by retention: the first kept file must begin with the continuation (or
+    // recovery) that carried the chain into it; its prevHash is taken on trust (signatures after it cover it).
+    if (this.lineInFile !== 1 || (record.kind !== 'Continuation' && record.kind !== 'Recovery')) {
       return `the oldest kept file must begin with a continuation record (earlier files removed), found ${record.kind}`;
     }
     return undefined;
   }
 
   private placementProblem(record: ChainRecord, lineNo: number): string | undefined {
-    if (lineNo === 1 && record.kind !== 'Continuation' && record.kind !== 'Restart') {
+    if (lineNo === 1 && record.kind !== 'Continuation' && record.kind !== 'Restart' && record.kind !== 'Recovery') {
       return `file ${this.fileName} does not begin with a continuation record (found ${record.kind})`;
     }
-    if (record.kind === 'Continuation') {
-      if (lineNo !== 1) return 'a continuation record in the middle of a file';
+    if (record.kind === 'Continuation' || record.kind === 'Recovery') {
+      const what = record.kind === 'Continuation' ? 'continuation' : 'recovery';
+      if (lineNo !== 1) return `a ${what} record in the middle of a file`;
       if (record.file !== this.fileNumber || record.previousFile !== this.fileNumber - 1) {
-        return `continuation record names file ${record.file} after ${record.previousFile}, but it is in file ${this.fileNumber}`;
+        return `${what} record names file ${record.file} after ${record.previousFile}, but it is in file ${this.fileNumber}`;
       }
     }
     return undefined;
@@ -194,6 +213,18 @@ export class ChainVerifier {
         // Parsed from disk, so the type's promise is not yet kept: check the tag.
         return (record.apiVersion as string) === 'audit.k8s.io/v1' ? undefined : `event with apiVersion ${JSON.stringify(record.apiVersion)}`;
       case 'Continuation':
+        return undefined;
+      case 'Recovery':
+        if (this.options.member !== undefined && record.member !== this.options.member) {
+          return `recovery record names member ${JSON.stringify(record.member)}, expected ${JSON.stringify(this.options.member)}`;
+        }
+        if (!recoverySignatureValid(this.options.sodium, record, this.options.publicKey)) {
+          return 'recovery record signature does not verify under the member audit key (a forged explanation of a gap)';
+        }
+        this.totals.outages.push({
+          file: this.fileName, seq: record.seq, failedAt: String(record.failure?.time), recoveredAt: record.time,
+          reason: String(record.failure?.reason), recordsCut: record.recordsCut, recordsRefused: record.recordsRefused,
+        });
         return undefined;
       case 'Restart':
         if (first && this.options.start === 'segment') return undefined;

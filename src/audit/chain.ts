@@ -1,7 +1,8 @@
 /**
  * The hash chain (pure). Every line of an audit file is one record: an event, a signed checkpoint, a
- * continuation (first line of every file after the first) or a restart (first line of a fresh chain
- * segment after a break). Each record carries
+ * continuation (first line of every file after the first), a restart (first line of a fresh chain
+ * segment after a break) or a recovery (first line of a file after the audit sink failed and took
+ * records again: it continues the chain and names the outage). Each record carries
  *
  *   seq       1, 2, 3, … across files (a restart continues above every seq seen)
  *   prevHash  the previous record's hash (64 zeros for the first record of the log or of a segment)
@@ -82,7 +83,32 @@ export interface RestartBody {
   lastGood: { seq: number; hash: string } | null;
 }
 
-export type RecordBody = AuditEvent | CheckpointBody | ContinuationBody | RestartBody;
+/**
+ * First line of a file after the audit sink failed (disk full, I/O error) and a record could be made
+ * durable again. The records appended after the last durable one were never acknowledged (their
+ * requests got 503) and were cut from the files, so the chain continues from the last durable record:
+ * this record's prevHash is that record's hash. Signed by the member (recordSignatureValid), so only the
+ * member can explain a gap this way; verification reports it as an outage, not as tampering.
+ */
+export interface RecoveryBody {
+  kind: 'Recovery';
+  apiVersion: typeof chainApiVersion;
+  member: string;
+  /** When records could be made durable again (RFC 3339, UTC). */
+  time: string;
+  file: number;
+  previousFile: number;
+  /** When the sink failed and the error it failed with (e.g. "ENOSPC: no space left on device, write"). */
+  failure: { time: string; reason: string };
+  /** Records appended after the last durable one when the sink failed: never acknowledged, cut from the file. */
+  recordsCut: number;
+  /** Records refused while the sink was failed (each one's request was answered 503). */
+  recordsRefused: number;
+  /** Ed25519 (base64) over a domain tag and the canonical JSON of the record without hash and signature. */
+  signature: string;
+}
+
+export type RecordBody = AuditEvent | CheckpointBody | ContinuationBody | RestartBody | RecoveryBody;
 export type ChainRecord = RecordBody & ChainFields;
 
 export function hashOf(recordWithoutHash: object): string {
@@ -101,13 +127,18 @@ export function chainRecord(body: RecordBody, seq: number, prevHash: string): { 
 
 const checkpointTag = new TextEncoder().encode('coffer/audit-checkpoint/v1\n');
 
+/** A domain tag followed by the canonical JSON of `value`: what a member signs. */
+function taggedMessage(tag: Uint8Array, value: object): Uint8Array {
+  const body = new TextEncoder().encode(canonicalJson(value));
+  const out = new Uint8Array(tag.length + body.length);
+  out.set(tag, 0);
+  out.set(body, tag.length);
+  return out;
+}
+
 function checkpointMessage(checkpoint: Checkpoint): Uint8Array {
   const { member, seq, head, time } = checkpoint;
-  const body = new TextEncoder().encode(canonicalJson({ member, seq, head, time }));
-  const out = new Uint8Array(checkpointTag.length + body.length);
-  out.set(checkpointTag, 0);
-  out.set(body, checkpointTag.length);
-  return out;
+  return taggedMessage(checkpointTag, { member, seq, head, time });
 }
 
 export function signCheckpoint(sodium: Sodium, checkpoint: Checkpoint, privateKey: Uint8Array): SignedCheckpoint {
@@ -125,4 +156,28 @@ export function checkpointSignatureValid(sodium: Sodium, checkpoint: SignedCheck
     return false;
   }
   return sodium.crypto_sign_verify_detached(signature, checkpointMessage(checkpoint), publicKey);
+}
+
+const recoveryTag = new TextEncoder().encode('coffer/audit-recovery/v1\n');
+
+/** What a recovery record's signature covers: its content and its place in the chain (seq, prevHash). */
+function recoveryMessage(unsigned: Omit<RecoveryBody, 'signature'> & { seq: number; prevHash: string }): Uint8Array {
+  return taggedMessage(recoveryTag, unsigned);
+}
+
+/** The recovery body with its signature, for the record that will sit at `seq` after `prevHash`. */
+export function signRecovery(
+  sodium: Sodium, unsigned: Omit<RecoveryBody, 'signature'>, seq: number, prevHash: string, privateKey: Uint8Array,
+): RecoveryBody {
+  const signature = sodium.crypto_sign_detached(recoveryMessage({ ...unsigned, seq, prevHash }), privateKey);
+  return { ...unsigned, signature: Buffer.from(signature).toString('base64') };
+}
+
+/** True only when a recovery record read from a file carries a signature that verifies under `publicKey`. */
+export function recoverySignatureValid(sodium: Sodium, record: RecoveryBody & ChainFields, publicKey: Uint8Array): boolean {
+  const { hash: _hash, signature, ...unsigned } = record;
+  if (typeof signature !== 'string') return false;
+  const bytes = Buffer.from(signature, 'base64');
+  if (bytes.length !== sodium.crypto_sign_BYTES || publicKey.length !== sodium.crypto_sign_PUBLICKEYBYTES) return false;
+  return sodium.crypto_sign_verify_detached(bytes, recoveryMessage(unsigned), publicKey);
 }

@@ -54,3 +54,20 @@ export async function readLines(file: string): Promise<FileLines> {
   const lines = text.length === 0 ? [] : text.slice(0, -1).split('\n');
   return { lines, partialBytes: bytes.length - end, completeBytes: end };
 }
+
+/** Cuts `file` to `bytes` and makes the new length durable. A missing file is left missing. */
+export async function truncateDurably(file: string, bytes: number): Promise<void> {
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(file, 'r+');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  try {
+    await handle.truncate(bytes);
+    await handle.datasync();
+  } finally {
+    await handle.close();
+  }
+}

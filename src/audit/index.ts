@@ -9,10 +9,12 @@
  * bodies are recorded only as HMAC digests), so plaintext at rest is acceptable here.
  *
  * Invariants: no secret value, nor its base64 or hex, is ever written; record() resolves only after the
- * line is on stable storage; after a write failure every record is refused until the log is reopened;
+ * line is on stable storage; after a write failure every record is refused until a signed recovery
+ * record (the gap named) is durable — the log retries on its own;
  * the policy evaluator and the chain are pure; a broken log is reported, never silently repaired.
  */
-export { AuditLog, type AuditLogOptions, type AuditLogStatus, requestAttributesOf } from './audit-log.ts';
+export { AuditLog, type AuditLogEvents, type AuditLogOptions, type AuditLogStatus, requestAttributesOf } from './audit-log.ts';
+export type { RetentionLimits } from './retention.ts';
 export {
   type AuditEvent, type AuditEventInput, type AuditUser, type AuditObjectRef, type AuditDecision, decisionAnnotation, reasonAnnotation, memberAnnotation, truncatedAnnotation,
 } from './event.ts';
@@ -24,7 +26,8 @@ export { digestValue, redactValueBody, digestPrefix } from './digest.ts';
 export {
   type Checkpoint, type SignedCheckpoint, type ChainBreak, type ChainRecord, checkpointSignatureValid, genesisHash,
 } from './chain.ts';
-export { verifyAuditLog, type VerifyAuditOptions, type VerifyAuditResult } from './verify.ts';
+export { verifyAuditLog, describeOutage, type VerifyAuditOptions, type VerifyAuditResult } from './verify.ts';
+export type { AuditOutage } from './chain-verifier.ts';
 export { queryAuditLog, compileAuditQuery, matchesAuditQuery, type AuditQuery } from './query.ts';
 export {
   type AuditKeyPair, generateAuditKeyPair, wipeAuditKeyPair, sealAuditKeyPair, openAuditKeyPair, parseAuditKeyFile, loadOrCreateAuditKeyFile,

@@ -2,11 +2,13 @@
  * Offline verification of one member's audit directory: the chain across every kept file, every
  * checkpoint signature, and (when given) the cluster's replicated checkpoints, which is what reveals a
  * cut tail. Reports the first break. A torn last line of the newest file (a crash mid-write, never
- * acknowledged) is not a break; it is reported as `tornTail`.
+ * acknowledged) is not a break; it is reported as `tornTail`. A time the audit sink refused records
+ * (disk full, I/O error), recorded by the member in a signed recovery record, is not a break either: it
+ * is reported in `outages`, with a sentence for people in `notes`.
  */
 import { stat } from 'node:fs/promises';
 import { sodiumReady } from '../crypto/index.ts';
-import { ChainVerifier } from './chain-verifier.ts';
+import { type AuditOutage, ChainVerifier } from './chain-verifier.ts';
 import type { SignedCheckpoint } from './chain.ts';
 import { listAuditFiles, readLines } from './files.ts';
 
@@ -19,7 +21,12 @@ export interface VerifyAuditOptions {
 }
 
 export type VerifyAuditResult =
-  | { ok: true; events: number; checkpoints: number; records: number; firstSeq: number; lastSeq: number; head: string; files: string[]; tornTail: boolean }
+  | {
+    ok: true; events: number; checkpoints: number; records: number; firstSeq: number; lastSeq: number; head: string; files: string[]; tornTail: boolean;
+    outages: AuditOutage[];
+    /** What a reader should know about an intact log: each outage explained. */
+    notes: string[];
+  }
   | { ok: false; file: string; seq: number; reason: string };
 
 export async function verifyAuditLog(dir: string, options: VerifyAuditOptions): Promise<VerifyAuditResult> {
@@ -58,6 +65,13 @@ export async function verifyAuditLog(dir: string, options: VerifyAuditOptions): 
   const t = verifier.totals;
   return {
     ok: true, events: t.events, checkpoints: t.checkpoints, records: t.records, firstSeq: t.firstSeq, lastSeq: t.lastSeq,
-    head: t.lastHash, files: files.map((f) => f.name), tornTail,
+    head: t.lastHash, files: files.map((f) => f.name), tornTail, outages: t.outages, notes: t.outages.map(describeOutage),
   };
+}
+
+/** One sentence saying what an outage was and why it is not tampering. */
+export function describeOutage(outage: AuditOutage): string {
+  return `the audit sink failed at ${outage.failedAt} (${outage.reason}) and took records again at ${outage.recoveredAt}: `
+    + `${outage.recordsRefused} record(s) refused meanwhile (their requests were answered 503 and changed nothing), `
+    + `${outage.recordsCut} unacknowledged record(s) cut; the member recorded and signed this at ${outage.file} seq ${outage.seq} — a gap in service, not tampering`;
 }

@@ -135,6 +135,17 @@ export const snapshotEveryEntries = 10_000;
 /** Entries kept in the WAL behind the applied index, so a briefly lagging follower needs no snapshot. */
 export const snapshotCatchUpEntries = 5_000;
 
+// ── Health and failure handling (src/api/health.ts, src/server/member.ts) ─────────────────────
+
+/** How long /readyz waits for its linearizable barrier (a ReadIndex round, then applying up to it) before it answers 503. */
+export const readyzReadTimeoutMs = 2_000;
+/**
+ * How long a member that cannot go on (its replica fail-stopped on a WAL or store failure, or it was
+ * removed from the cluster) keeps answering /livez, /readyz, status and /metrics with the reason before
+ * its process exits, so probes, scrapes and `coffer status` see why. Setting `exitGraceMs`.
+ */
+export const exitGraceMsDefault = 30_000;
+
 // ── PKI and TLS (src/pki) ──────────────────────────────────────────────────────────────────────
 
 /** Default validity of member and client certificates (`--days`). */
@@ -172,6 +183,10 @@ export const clientConnectTimeoutMsDefault = 2_000;
 export const clientResponseBytesMax = 64 * 1024 * 1024;
 /** Keep-alive sockets the client keeps open per endpoint (the bench's concurrency needs many). */
 export const clientSocketsPerEndpointMax = 512;
+/** How long `coffer status` waits for each member's answer before it shows the member as unreachable. */
+export const statusRequestTimeoutMs = 3_000;
+/** `coffer status` warns this many days before a member's certificate expires. */
+export const certificateWarningDays = 30;
 
 // ── Kubernetes client and its CLI commands (src/client/k8s-client.ts, coffer secret|configmap|…) ──
 
@@ -188,8 +203,23 @@ export const cliFromFileBytesMax = objectBytesMax;
 
 /** An audit file is closed and the next one started once the next record would take it past this size. */
 export const auditFileBytesTarget = 16 * 1024 * 1024;
-/** Audit files kept per member; on rotation the oldest beyond this are deleted (the cut is recorded). */
-export const auditFilesRetainedMax = 10;
+/**
+ * Retention by size: at a rotation the oldest audit files are deleted (the cut is recorded in the chain)
+ * while all kept files together exceed this. Opening verifies what is kept, so this also bounds a
+ * member's start (about 40 000 records a second). Setting `auditRetentionBytesMax`.
+ */
+export const auditRetentionBytesMaxDefault = 160 * 1024 * 1024;
+/** Retention by age: files whose newest record is older than this are deleted. Setting `auditRetentionAgeMsMax`. */
+export const auditRetentionAgeMsMaxDefault = 90 * 24 * 3_600_000;
+/**
+ * The minimum retention: records younger than this are the history an operator counts on. Deleting a
+ * file that holds one (the size limit forces it) is logged and counted before the file goes, and the
+ * member warns earlier, once the log reaches auditRetentionWarnPercent of the size limit while its oldest
+ * file is still this young. Setting `auditRetentionAgeMsMin`.
+ */
+export const auditRetentionAgeMsMinDefault = 24 * 3_600_000;
+/** Share of auditRetentionBytesMax at which young history counts as at risk (see auditRetentionAgeMsMinDefault). */
+export const auditRetentionWarnPercent = 75;
 /** The longest audit line; an event that would exceed it is written without its request/response bodies. */
 export const auditRecordBytesMax = 256 * 1024;
 /** Records between two signed checkpoints (a checkpoint is also written every auditCheckpointIntervalMs). */
@@ -242,6 +272,10 @@ export const auditHmacKeyBytes = 32;
 /** First delay before retrying to open the audit log (the HMAC key needs a leader); doubles up to auditOpenRetryMsMax. */
 export const auditOpenRetryMs = 50;
 export const auditOpenRetryMsMax = 2_000;
+/** First delay before a failed audit sink (disk full, I/O error) is tried again with a fresh file; doubles up to auditSinkRetryMsMax. */
+export const auditSinkRetryMs = 100;
+/** The longest wait between two attempts to bring a failed audit sink back. */
+export const auditSinkRetryMsMax = 5_000;
 /** How long `coffer audit query|verify` waits for a member's answer (it asks every other member in turn). */
 export const auditCliRequestTimeoutMs = 30_000;
 /** How long a stopping member waits for its final audit checkpoint to be replicated. */
@@ -282,8 +316,10 @@ export const selectorLengthMax = 4096;
 export const updateRetriesMax = 5;
 /** How often a watch stream that asked for bookmarks hears the current resourceVersion when idle. */
 export const watchBookmarkIntervalMs = 5_000;
-/** The first wait before a member retries the first-start bootstrap (namespaces, default RBAC); doubles up to 2 s. */
+/** The first wait before a member retries the first-start bootstrap (namespaces, default RBAC); doubles up to bootstrapRetryMsMax. */
 export const bootstrapRetryMs = 100;
+/** The longest wait between two attempts of the first-start bootstrap. */
+export const bootstrapRetryMsMax = 2_000;
 
 // ── Backups (src/storage/backup, coffer snapshot save|restore) ─────────────────────────────────
 

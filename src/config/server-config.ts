@@ -3,6 +3,9 @@
  * (flags win). Validated once, before anything starts; a bad value is a ServerConfigError naming the
  * key and the value, never a crash later.
  */
+import {
+  auditRetentionAgeMsMaxDefault, auditRetentionAgeMsMinDefault, auditRetentionBytesMaxDefault, exitGraceMsDefault,
+} from './limits.ts';
 
 export type UnsealSource =
   | { kind: 'keyFile'; path: string }
@@ -41,6 +44,12 @@ export interface ServerConfig {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Raft tick length; elections take 10–20 ticks. */
   tickMs: number;
+  /** Audit retention (docs/operations.md): total size kept, the age past which files go, the age under which history is young. */
+  auditRetention: { bytesMax: number; ageMsMax: number; ageMsMin: number };
+  /** How long a member that cannot go on (fail-stop, removed) keeps answering with the reason before it exits. */
+  exitGraceMs: number;
+  /** A removed member keeps running (for inspection) instead of exiting after exitGraceMs. */
+  stayWhenRemoved: boolean;
 }
 
 export class ServerConfigError extends Error {
@@ -54,9 +63,10 @@ export class ServerConfigError extends Error {
 export type RawServerConfig = Partial<Record<
   'name' | 'dataDir' | 'listenClient' | 'listenPeer' | 'advertiseClient' | 'advertisePeer' | 'initialCluster'
   | 'initialClusterToken' | 'memberId' | 'clusterId' | 'cert' | 'key' | 'cacert' | 'crl' | 'policies'
-  | 'unsealKeyFile' | 'passphraseFile' | 'kmsSocket' | 'logLevel' | 'tickMs',
+  | 'unsealKeyFile' | 'passphraseFile' | 'kmsSocket' | 'logLevel' | 'tickMs'
+  | 'auditRetentionBytesMax' | 'auditRetentionAgeMax' | 'auditRetentionAgeMin' | 'exitGrace',
   string
->> & { join?: boolean };
+>> & { join?: boolean; stayWhenRemoved?: boolean };
 
 const memberName = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -96,6 +106,9 @@ export function parseServerConfig(raw: RawServerConfig, env: Readonly<Record<str
     unseal: parseUnsealSource(raw, env),
     logLevel: logLevel as ServerConfig['logLevel'],
     tickMs,
+    auditRetention: parseAuditRetention(raw),
+    exitGraceMs: raw.exitGrace === undefined ? exitGraceMsDefault : durationMs('exitGrace', raw.exitGrace),
+    stayWhenRemoved: raw.stayWhenRemoved === true,
   };
   if (raw.crl) config.crl = raw.crl;
   if (raw.policies) config.policies = raw.policies;
@@ -106,6 +119,38 @@ export function parseServerConfig(raw: RawServerConfig, env: Readonly<Record<str
     config.clusterId = required('clusterId');
   }
   return config;
+}
+
+function parseAuditRetention(raw: RawServerConfig): ServerConfig['auditRetention'] {
+  const retention = {
+    bytesMax: raw.auditRetentionBytesMax === undefined ? auditRetentionBytesMaxDefault : bytes('auditRetentionBytesMax', raw.auditRetentionBytesMax),
+    ageMsMax: raw.auditRetentionAgeMax === undefined ? auditRetentionAgeMsMaxDefault : durationMs('auditRetentionAgeMax', raw.auditRetentionAgeMax),
+    ageMsMin: raw.auditRetentionAgeMin === undefined ? auditRetentionAgeMsMinDefault : durationMs('auditRetentionAgeMin', raw.auditRetentionAgeMin),
+  };
+  if (retention.bytesMax < 1) throw new ServerConfigError('auditRetentionBytesMax', 'must be at least 1 byte');
+  if (retention.ageMsMin > retention.ageMsMax) {
+    throw new ServerConfigError('auditRetentionAgeMin', `${raw.auditRetentionAgeMin ?? 'the default'} is longer than auditRetentionAgeMax (${raw.auditRetentionAgeMax ?? 'the default'})`);
+  }
+  return retention;
+}
+
+const durationUnitsMs: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `500ms`, `30s`, `15m`, `24h`, `90d`: a whole number and a unit. */
+function durationMs(key: string, value: string): number {
+  const m = /^(\d{1,12})(ms|s|m|h|d)$/.exec(value.trim());
+  if (!m) throw new ServerConfigError(key, `${JSON.stringify(value)} is not a duration like 30s, 15m, 24h or 90d`);
+  return Number(m[1]) * durationUnitsMs[m[2]!]!;
+}
+
+const byteUnits: Record<string, number> = { '': 1, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4 };
+
+/** A whole number of bytes, optionally with Ki, Mi, Gi or Ti (as Kubernetes quantities). */
+function bytes(key: string, value: string): number {
+  const m = /^(\d{1,15})(Ki|Mi|Gi|Ti)?$/.exec(value.trim());
+  const n = m ? Number(m[1]) * byteUnits[m[2] ?? '']! : NaN;
+  if (!Number.isSafeInteger(n)) throw new ServerConfigError(key, `${JSON.stringify(value)} is not a size like 167772160, 160Mi or 2Gi`);
+  return n;
 }
 
 /** Exactly one unseal source from flags (or the YAML keys) and the environment; shared by every command that unseals. */

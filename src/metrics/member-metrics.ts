@@ -21,6 +21,12 @@ export interface MemberState {
   pagesPerDek: Record<string, number>;
   /** True when the member's audit log was found broken (it then appends to a fresh segment). */
   auditBroken?: boolean;
+  /** The member's audit log: refusing records, young history at risk, bytes kept. */
+  audit?: { refusing: boolean; retentionAtRisk: boolean; retainedBytes: number };
+  /** True once the replica stopped on an error it cannot carry on from (fail-stop: WAL or store). */
+  failStopped?: boolean;
+  /** True once this member knows it was removed from the cluster. */
+  removed?: boolean;
 }
 
 export class MemberMetrics {
@@ -32,6 +38,8 @@ export class MemberMetrics {
   private readonly requests: Counter<'verb' | 'resource' | 'code'>;
   private readonly requestDuration: Histogram<'verb' | 'resource'>;
   private readonly auditEvents: Counter<'outcome'>;
+  private readonly auditSinkFailures: Counter;
+  private readonly auditYoungFiles: Counter;
 
   constructor(state: () => MemberState) {
     const registers = [this.registry];
@@ -42,7 +50,14 @@ export class MemberMetrics {
     this.backendCommit = new Histogram({ name: 'coffer_backend_commit_duration_seconds', help: 'Duration of MVCC batch commits to LevelDB.', buckets: diskBuckets, registers });
     this.requests = new Counter({ name: 'coffer_requests_total', help: 'Client API requests by verb, resource and status code.', labelNames: ['verb', 'resource', 'code'], registers });
     this.requestDuration = new Histogram({ name: 'coffer_request_duration_seconds', help: 'Client API request latency by verb and resource.', labelNames: ['verb', 'resource'], buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers });
-    this.auditEvents = new Counter({ name: 'coffer_audit_events_total', help: 'Audit records by outcome (written, failed).', labelNames: ['outcome'], registers });
+    this.auditEvents = new Counter({
+      name: 'coffer_audit_events_total', help: 'Audit records by outcome: written, or failed (refused; the request got 503). Requests the policy does not record count as neither.',
+      labelNames: ['outcome'], registers,
+    });
+    this.auditSinkFailures = new Counter({ name: 'coffer_audit_sink_failures_total', help: 'Times the audit sink failed (disk full, I/O error) and records began to be refused.', registers });
+    this.auditYoungFiles = new Counter({
+      name: 'coffer_audit_young_files_dropped_total', help: 'Audit files holding records younger than the minimum retention that the size limit forced retention to delete.', registers,
+    });
 
     const gauge = (name: string, help: string, read: (s: MemberState) => number) => new Gauge({
       name, help, registers, collect() { this.set(read(state())); },
@@ -53,6 +68,13 @@ export class MemberMetrics {
     gauge('coffer_watchers', 'Open watches on this member.', (s) => s.watchers);
     gauge('coffer_sealed', '1 while the member is sealed.', (s) => (s.sealed ? 1 : 0));
     gauge('coffer_audit_broken', '1 when this member\'s audit log was found broken (coffer audit verify names the break).', (s) => (s.auditBroken === true ? 1 : 0));
+    gauge('coffer_audit_refusing', '1 while this member refuses audit records (so every request the audit policy records answers 503); /readyz says why.',
+      (s) => (s.audit?.refusing === true ? 1 : 0));
+    gauge('coffer_audit_retention_at_risk', '1 while the next size-driven audit retention would delete records younger than the minimum retention.',
+      (s) => (s.audit?.retentionAtRisk === true ? 1 : 0));
+    gauge('coffer_audit_retained_bytes', 'Bytes of audit files this member keeps.', (s) => s.audit?.retainedBytes ?? 0);
+    gauge('coffer_fail_stopped', '1 once the member stopped on a WAL or store failure it cannot carry on from; /livez says why.', (s) => (s.failStopped === true ? 1 : 0));
+    gauge('coffer_member_removed', '1 once this member knows it was removed from the cluster.', (s) => (s.removed === true ? 1 : 0));
     new Gauge({
       name: 'coffer_certificate_expiry_seconds', help: 'Seconds until a certificate this member uses expires.', labelNames: ['kind'], registers,
       collect() {
@@ -92,6 +114,14 @@ export class MemberMetrics {
 
   audit(outcome: 'written' | 'failed'): void {
     this.auditEvents.inc({ outcome });
+  }
+
+  auditSinkFailed(): void {
+    this.auditSinkFailures.inc();
+  }
+
+  auditYoungFilesDropped(files: number): void {
+    this.auditYoungFiles.inc(files);
   }
 
   contentType(): string {

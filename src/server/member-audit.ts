@@ -13,6 +13,10 @@
  * leader on a member's first start. Until then a request the audit policy records is refused with 503
  * (fail closed); probes the policy leaves out (/healthz…) are served.
  *
+ * What the operator sees (docs/operations.md): `refusal()` feeds /readyz and the coffer_audit_refusing
+ * gauge; one log line when the sink fails and one when it takes records again (the log retries on its
+ * own), one when young history becomes at risk and one before retention deletes young history.
+ *
  * Invariants: one AuditLog per member data dir; the HMAC key is the same on every member (create-if-
  * absent txn, then read back what won); checkpoints are put only after they are durable in the file,
  * so the store never names a record the file lacks.
@@ -22,8 +26,9 @@ import { request as httpsRequest } from 'node:https';
 import type { ConnectionOptions } from 'node:tls';
 import type { ApiAudit, KvBackend, MemberAuditVerification } from '../api/index.ts';
 import {
-  AuditLog, type AuditLogOptions, type AuditEvent, type AuditEventInput, type AuditKeyPair, type AuditPolicy, type AuditQuery, AuditUnavailableError,
-  auditDirOf, evaluateAuditPolicy, loadOrCreateAuditKeyFile, queryAuditLog, requestAttributesOf, type SignedCheckpoint, verifyAuditLog, wipeAuditKeyPair,
+  AuditLog, type AuditLogEvents, type AuditLogOptions, type AuditEvent, type AuditEventInput, type AuditKeyPair, type AuditPolicy, type AuditQuery,
+  AuditUnavailableError, auditDirOf, evaluateAuditPolicy, loadOrCreateAuditKeyFile, queryAuditLog, requestAttributesOf, type SignedCheckpoint,
+  verifyAuditLog, wipeAuditKeyPair,
 } from '../audit/index.ts';
 import { realClock, type TimerHandle } from '../base/index.ts';
 import {
@@ -100,10 +105,29 @@ export interface MemberAuditOptions {
   policy: AuditPolicy;
   /** TLS options for a GET to another member's client port, the server checked to be `expectedMember`. */
   tlsClientOptions: (expectedMember: string) => ConnectionOptions;
-  metrics?: { audit(outcome: 'written' | 'failed'): void };
-  log?: { warn: (fields: object, message: string) => void };
-  /** Test seam: cadence, file size and file opening of the AuditLog (production uses the limits). */
-  logOptions?: Pick<AuditLogOptions, 'checkpointEveryRecords' | 'checkpointIntervalMs' | 'fileBytesTarget' | 'filesRetainedMax' | 'openFile'>;
+  metrics?: MemberAuditMetrics;
+  log?: { info: (fields: object, message: string) => void; warn: (fields: object, message: string) => void; error: (fields: object, message: string) => void };
+  /**
+   * Settings of the AuditLog: retention from the member's config; cadence, file size, sink retries,
+   * clock and file opening only as test seams (production uses the limits in config/limits.ts).
+   */
+  logOptions?: Pick<AuditLogOptions, 'retention' | 'checkpointEveryRecords' | 'checkpointIntervalMs' | 'fileBytesTarget' | 'openFile' | 'sinkRetryMs' | 'sinkRetryMsMax' | 'clock'>;
+}
+
+/** The counters the member's audit feeds (src/metrics implements them). */
+export interface MemberAuditMetrics {
+  /** One per record the log took ('written') or refused ('failed'); requests the policy does not record count as neither. */
+  audit(outcome: 'written' | 'failed'): void;
+  auditSinkFailed(): void;
+  auditYoungFilesDropped(files: number): void;
+}
+
+/** What the member's gauges show of its audit log. */
+export interface MemberAuditGauges {
+  /** Records are being refused (not open yet, or the sink failed). */
+  refusing: boolean;
+  retentionAtRisk: boolean;
+  retainedBytes: number;
 }
 
 export class MemberAudit implements ApiAudit {
@@ -165,6 +189,7 @@ export class MemberAudit implements ApiAudit {
       const replicated = await readReplicatedCheckpoints((k, e) => backend.range(k, e, { linearizable: false }), this.member);
       const log = await AuditLog.open({
         ...this.options.logOptions,
+        events: this.events(),
         dir: this.dir, member: this.member, keyPair: this.keyPair, hmacKey, policy: this.options.policy, replicatedCheckpoints: replicated,
         // Not awaited: a checkpoint is durable in the file already, and replication must not hold up the
         // log (or a member's shutdown) while there is no leader; the next checkpoint supersedes a lost one.
@@ -187,21 +212,63 @@ export class MemberAudit implements ApiAudit {
     }
   }
 
+  /** The log's events as log lines and counters. */
+  private events(): AuditLogEvents {
+    const { log, metrics } = this.options;
+    return {
+      sinkFailed: ({ reason }) => {
+        metrics?.auditSinkFailed();
+        log?.error({ reason }, 'the audit sink failed: every request the audit policy records is refused (503) until a record can be made durable again; the member retries on its own');
+      },
+      sinkRecovered: (outage) => log?.info({
+        file: outage.file, seq: outage.seq, failedAt: new Date(outage.failedAtMs).toISOString(), reason: outage.reason,
+        recordsRefused: outage.recordsRefused, recordsCut: outage.recordsCut,
+      }, 'the audit sink takes records again; the outage is recorded and signed in the audit chain'),
+      youngHistoryDropped: (files, keptBytes) => {
+        metrics?.auditYoungFilesDropped(files.length);
+        log?.warn({
+          files: files.map((f) => f.name), newestRecord: new Date(Math.max(...files.map((f) => f.newestMs))).toISOString(), keptBytes,
+        }, 'audit retention deletes files holding records younger than the minimum retention: the audit log reached its size limit');
+      },
+      retentionAtRisk: (atRisk, { keptBytes, oldestMs }) => {
+        if (atRisk) {
+          log?.warn({ keptBytes, oldestFileNewestRecord: new Date(oldestMs).toISOString() },
+            'audit history younger than the minimum retention is at risk: the audit log nears its size limit; raise the size limit or find what floods it');
+        } else log?.info({ keptBytes }, 'audit history younger than the minimum retention is no longer at risk');
+      },
+    };
+  }
+
   record(input: AuditEventInput): Promise<void> {
     const log = this.log;
     if (log === undefined) {
       const level = evaluateAuditPolicy(this.options.policy, requestAttributesOf(input)).level;
       if (level === 'None') return Promise.resolve();
       this.options.metrics?.audit('failed');
-      return Promise.reject(new AuditUnavailableError('the audit log is not open yet (it needs the cluster\'s audit key, which needs a leader)'));
+      return Promise.reject(new AuditUnavailableError(notOpenYet));
     }
     return log.record(input).then(
-      () => this.options.metrics?.audit('written'),
+      (written) => {
+        if (written) this.options.metrics?.audit('written');
+      },
       (error: unknown) => {
         this.options.metrics?.audit('failed');
         throw error;
       },
     );
+  }
+
+  /** Why records are refused right now (readiness fails with it), or undefined while they are taken. */
+  refusal(): string | undefined {
+    if (this.stopped) return 'the audit log is closed';
+    const log = this.log;
+    if (log === undefined) return notOpenYet;
+    return log.status().failure;
+  }
+
+  gauges(): MemberAuditGauges {
+    const status = this.log?.status();
+    return { refusing: this.refusal() !== undefined, retentionAtRisk: status?.retentionAtRisk ?? false, retainedBytes: status?.retainedBytes ?? 0 };
   }
 
   /** Resolves when every record taken so far is durable (records the API did not wait for included). */
@@ -296,3 +363,5 @@ export class MemberAudit implements ApiAudit {
     wipeAuditKeyPair(this.keyPair);
   }
 }
+
+const notOpenYet = 'the audit log is not open yet (it needs the cluster\'s audit key, which needs a leader)';

@@ -3,6 +3,12 @@
  * This file is the composition root of a member; it is the only place that listens on sockets.
  * Shutdown runs in reverse: stop accepting client requests and let in-flight ones finish, close peer
  * connections, stop the replica (the Ready being handled completes), close WAL, store and keyring.
+ *
+ * A member that cannot go on — its replica fail-stopped on a WAL or store failure, or it learned it was
+ * removed from the cluster — says so once in the log, on /livez and /readyz, in status `errors` and in
+ * a metric, keeps answering for config.exitGraceMs so probes and `coffer status` see why, then asks to
+ * exit (`exit`): 70 after a fail-stop, 0 after a removal (unless config.stayWhenRemoved).
+ * docs/operations.md says what the operator does next in each case.
  */
 import { randomInt, X509Certificate } from 'node:crypto';
 import { access, readdir, stat } from 'node:fs/promises';
@@ -10,10 +16,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Server as TlsServer } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
-import { buildClientApi, identifyByCertificate, type KvBackend, replicaBackend, withOneEventPerRequest } from '../api/index.ts';
+import {
+  buildClientApi, type HealthChecks, identifyByCertificate, type KvBackend, replicaBackend, replicaHealthChecks, withOneEventPerRequest,
+} from '../api/index.ts';
 import { type AuditPolicy, loadAuditPolicy } from '../audit/index.ts';
 import { realClock, seededRandom, type TimerHandle } from '../base/index.ts';
-import { bootstrapRetryMs, publishRetryMs, type ServerConfig } from '../config/index.ts';
+import { bootstrapRetryMs, bootstrapRetryMsMax, publishRetryMs, type ServerConfig } from '../config/index.ts';
 import type { Keyring } from '../crypto/index.ts';
 import { MemberMetrics } from '../metrics/index.ts';
 import { acceptPeer, TlsReloader } from '../pki/index.ts';
@@ -32,8 +40,11 @@ export interface RunningMember {
   identity: MemberIdentity;
   app: FastifyInstance;
   stop(): Promise<void>;
-  /** Resolves with the error that stopped the replica, if one ever does. */
-  fatal: Promise<Error>;
+  /**
+   * Resolves with the exit code once the member cannot go on and its grace period ended: 70 after a
+   * fail-stop of its replica, 0 after it was removed from the cluster (never, with stayWhenRemoved).
+   */
+  exit: Promise<number>;
   /** Reloads the TLS material now (SIGHUP); a set that fails to load is logged and the old one kept. */
   reloadTls(): Promise<void>;
 }
@@ -66,6 +77,7 @@ async function compose(config: ServerConfig, keyring: Keyring, stack: Array<() =
   const log = {
     info: (fields: object, message: string) => app?.log.info(fields, message),
     warn: (fields: object, message: string) => app?.log.warn(fields, message),
+    error: (fields: object, message: string) => app?.log.error(fields, message),
     fatal: (fields: object, message: string) => {
       if (app) app.log.fatal(fields, message);
       else process.stderr.write(`${message}: ${JSON.stringify(fields)}\n`);
@@ -102,8 +114,26 @@ async function compose(config: ServerConfig, keyring: Keyring, stack: Array<() =
   };
   stack.push(() => { for (const l of links.values()) l.close(); });
 
-  let reportFatal: (error: Error) => void = () => undefined;
-  const fatal = new Promise<Error>((resolve) => { reportFatal = resolve; });
+  // Why the member cannot go on, once it cannot; the process exits after the grace period.
+  let failStop: Error | undefined;
+  let removed = false;
+  let exitWith: (code: number) => void = () => undefined;
+  const exit = new Promise<number>((resolve) => { exitWith = resolve; });
+  const exitAfterGrace = (code: number) => {
+    const timer = realClock.setTimer(config.exitGraceMs, () => exitWith(code));
+    stack.push(() => timer.cancel());
+  };
+  const graceText = `the process exits in ${Math.round(config.exitGraceMs / 1000)} s`;
+  const noteRemoved = () => {
+    if (removed) return;
+    removed = true;
+    if (config.stayWhenRemoved) {
+      log.warn({ member: config.name }, 'this member was removed from the cluster; it keeps running for inspection (--stay-when-removed) and serves nothing');
+    } else {
+      log.warn({ member: config.name }, `this member was removed from the cluster; ${graceText} (--stay-when-removed keeps it running for inspection)`);
+      exitAfterGrace(0);
+    }
+  };
   const initialMembers: MemberInfo[] | undefined = config.join ? undefined : config.initialCluster.map((m, i) => ({
     // Identical on every initial member (their first log entries must match): names only, no URLs.
     id: i + 1, name: m.name, peerUrl: '', clientUrl: '', learner: false, removed: false,
@@ -124,6 +154,9 @@ async function compose(config: ServerConfig, keyring: Keyring, stack: Array<() =
       },
       pagesPerDek: Object.fromEntries(keys.deks.map((d) => [String(d.id), d.pagesSealed])),
       auditBroken: audit?.broken() ?? false,
+      ...(audit !== undefined ? { audit: audit.gauges() } : {}),
+      failStopped: failStop !== undefined,
+      removed,
     };
   });
   replica = await Replica.open({
@@ -146,10 +179,15 @@ async function compose(config: ServerConfig, keyring: Keyring, stack: Array<() =
       else replica?.reportUnreachable(message.to, message);
     },
     ...(initialMembers ? { initialMembers } : {}),
-    onMembersChanged: syncLinks,
+    onMembersChanged: (members) => {
+      syncLinks(members);
+      if (members.find((m) => m.id === identity.memberId)?.removed === true) noteRemoved();
+    },
     onFatal: (error) => {
-      log.fatal({ reason: error.message }, 'the replica stopped');
-      reportFatal(error);
+      failStop = error;
+      log.fatal({ reason: error.message },
+        `the member stopped (fail-stop): its WAL or store could not be written or trusted; ${graceText} with code 70. Fix the disk, then start it again (docs/operations.md)`);
+      exitAfterGrace(70);
     },
   });
   const running = replica;
@@ -176,6 +214,7 @@ async function compose(config: ServerConfig, keyring: Keyring, stack: Array<() =
   await listener.listen(config.listenPeer.hostname, Number(config.listenPeer.port));
   stack.push(() => listener.close());
 
+  const failStopText = () => (failStop === undefined ? undefined : `the member stopped (fail-stop): ${failStop.message}; ${graceText}`);
   const backend: KvBackend = {
     ...replicaBackend(running, { clusterId: identity.clusterId, dbSizeBytes: () => directoryBytes(config.dataDir) }),
     keysAndCertificate: () => ({
@@ -183,20 +222,30 @@ async function compose(config: ServerConfig, keyring: Keyring, stack: Array<() =
       activeDekId: keyring.status().activeDekId,
       certificateNotAfter: tls.material.notAfter.toISOString(),
     }),
+    problems: () => [failStopText()].filter((p): p is string => p !== undefined),
   };
   // Every request leaves one durable audit event before it can change anything (fail closed); the log
   // opens once the cluster's audit HMAC key can be read (audit.start() below).
   const memberAudit = await MemberAudit.create({
     dataDir: config.dataDir, member: config.name, sealer: keyring, backend, policy: auditPolicy,
     tlsClientOptions: (expectedMember) => tls.clientOptions({ expectedMember }), metrics, log,
+    logOptions: { retention: config.auditRetention },
   });
   audit = memberAudit;
   stack.push(() => memberAudit.stop());
+  const firstStart = bootstrapUntilDone(backend, policies, stack, log);
   app = buildClientApi({
     backend,
     identify: identifyByCertificate,
     metrics,
     audit: memberAudit,
+    health: memberHealth(backend, {
+      failStop: failStopText,
+      removed: () => (removed && !config.stayWhenRemoved ? `this member was removed from the cluster; ${graceText}` : undefined),
+      firstStart: () => (firstStart.done ? undefined : `the first-start objects (namespaces default and coffer-system, the default policies) are not in place yet${
+        firstStart.lastError !== undefined ? `: ${firstStart.lastError}` : ''}`),
+      audit: () => memberAudit.refusal(),
+    }),
     server: { logger: { level: config.logLevel }, https: tls.serverOptions() },
   });
   const api = app;
@@ -206,17 +255,19 @@ async function compose(config: ServerConfig, keyring: Keyring, stack: Array<() =
   await app.listen({ host: config.listenClient.hostname, port: Number(config.listenClient.port) });
   tls.attach(app.server as unknown as TlsServer);
   log.info({ member: config.name, id: identity.memberId, cluster: identity.clusterId }, 'member started');
+  // A member removed while it was down learns it from its own store at start.
+  if (running.status().removed) noteRemoved();
   memberAudit.start();
   const rotation = new RotationScheduler({ backend, clock: realClock, audit: memberAudit, log });
   rotation.start();
   stack.push(() => rotation.stop());
   publishUntilDone(running, { peerUrl: config.advertisePeer.href, clientUrl: config.advertiseClient.href }, stack);
-  bootstrapUntilDone(backend, policies, stack, log);
+  firstStart.start();
 
   return {
     identity,
     app,
-    fatal,
+    exit,
     reloadTls: () => tls.reload().then(() => undefined, () => undefined), // failures: 'reloadFailed' logs them
     stop: async () => {
       for (const undo of stack.splice(0).reverse()) await undo();
@@ -240,27 +291,50 @@ function publishUntilDone(replica: Replica, urls: { peerUrl: string; clientUrl: 
 
 /**
  * The first-start objects (namespaces default and coffer-system, the default RBAC policies), once a
- * leader can take them; every member runs this at every start (registry's bootstrap is idempotent).
+ * leader can take them; every member runs this at every start (registry's bootstrap is idempotent) and
+ * is not ready until it has seen them in place (`done`).
  */
 function bootstrapUntilDone(
   backend: KvBackend, policies: readonly RbacObject[], stack: Array<() => Promise<void> | void>,
   log: { info: (fields: object, message: string) => void },
-): void {
+): { start(): void; readonly done: boolean; readonly lastError: string | undefined } {
   let timer: TimerHandle | undefined;
   let delayMs = bootstrapRetryMs;
+  const state = { done: false, lastError: undefined as string | undefined };
   const attempt = () => {
     timer = undefined;
     if (!backend.isServing()) return;
     bootstrapRegistry(backend, policies).then((result) => {
+      state.done = true;
+      state.lastError = undefined;
       if (result.createdNamespaces.length > 0 || result.loadedPolicies) log.info({ namespaces: result.createdNamespaces, policies: result.loadedPolicies }, 'first-start objects created');
-    }, () => {
+    }, (error: Error) => {
+      state.lastError = error.message;
       if (!backend.isServing()) return;
       timer = realClock.setTimer(delayMs, attempt);
-      delayMs = Math.min(delayMs * 2, 2_000);
+      delayMs = Math.min(delayMs * 2, bootstrapRetryMsMax);
     });
   };
   stack.push(() => timer?.cancel());
-  attempt();
+  return {
+    start: attempt,
+    get done() { return state.done; },
+    get lastError() { return state.lastError; },
+  };
+}
+
+/** /livez and /readyz of a member: the replica's checks, told why it stopped, and the member's own. */
+function memberHealth(backend: KvBackend, why: {
+  failStop: () => string | undefined;
+  removed: () => string | undefined;
+  firstStart: () => string | undefined;
+  audit: () => string | undefined;
+}): HealthChecks {
+  const replica = replicaHealthChecks(backend, realClock, why.failStop);
+  return {
+    live: [...replica.live, { name: 'membership', check: why.removed }],
+    ready: [...replica.ready, { name: 'first-start-objects', check: why.firstStart }, { name: 'audit', check: why.audit }],
+  };
 }
 
 /** `<policies>/audit.yaml` when the --policies dir has one, else Coffer's default audit policy. */

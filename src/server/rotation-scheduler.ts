@@ -31,7 +31,7 @@ export interface RotationSchedulerOptions {
   backend: Pick<KvBackend, 'propose' | 'range' | 'mvcc' | 'status' | 'isServing'>;
   clock: Clock;
   /** The member's audit log (MemberAudit). */
-  audit: { record(input: AuditEventInput): Promise<void> };
+  audit: { record(input: AuditEventInput): Promise<unknown> };
   /** Default rotationCheckIntervalMs. */
   intervalMs?: number;
   log?: { info: (fields: object, message: string) => void; warn: (fields: object, message: string) => void };

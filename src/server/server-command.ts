@@ -34,6 +34,11 @@ export function serverCommand(): Command {
     .option('--kms-socket <path>', 'unseal through a KMS plugin')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
     .option('--tick-ms <ms>', 'Raft tick length in milliseconds (default 100)')
+    .option('--audit-retention-bytes-max <size>', 'audit files kept, by total size: bytes, or 160Mi, 2Gi (default 160Mi)')
+    .option('--audit-retention-age-max <duration>', 'audit files whose newest record is older go: 90d, 24h… (default 90d)')
+    .option('--audit-retention-age-min <duration>', 'history younger than this is warned about before the size limit drops it (default 24h)')
+    .option('--exit-grace <duration>', 'how long a member that cannot go on (fail-stop, removed) keeps answering before it exits (default 30s)')
+    .option('--stay-when-removed', 'keep running (serving nothing) after this member was removed from the cluster, for inspection')
     .action(async (flags: RawServerConfig & { config?: string }) => {
       const fromFile = flags.config === undefined ? {} : await readConfigFile(flags.config);
       const { config: _file, ...fromFlags } = flags;
@@ -56,7 +61,7 @@ export function serverCommand(): Command {
       };
       process.on('SIGTERM', () => void stop(0));
       process.on('SIGINT', () => void stop(0));
-      void member.fatal.then(() => stop(70));
+      void member.exit.then((code) => stop(code));
     });
 }
 

@@ -24,6 +24,8 @@ export interface KvBackend {
   dbSizeBytes(): Promise<number>;
   /** What `coffer status` shows of the member's keys and certificate (absent in tests without them). */
   keysAndCertificate?(): { kekSource: string; activeDekId: number; certificateNotAfter: string };
+  /** Why the member cannot go on, if it cannot (fail-stop, removal): reported in status `errors`. */
+  problems?(): string[];
 }
 
 /** The backend a member's replica provides (the server's wiring, and tests over in-process replicas). */

@@ -69,18 +69,19 @@ export function registerKvRoutes(app: FastifyInstance, backend: KvBackend, watch
 
   app.post('/v3/maintenance/status', async () => {
     const status = backend.status();
-    const leader = backend.memberList().find((m) => m.id === status.leader);
+    // A removed member no longer hears the leader: naming its last one would be stale.
+    const leader = status.removed ? undefined : backend.memberList().find((m) => m.id === status.leader);
     return {
       header: header(),
       version: 'coffer-0.1.0',
       db_size: int64(await backend.dbSizeBytes()),
-      leader: int64(status.leader),
+      leader: int64(status.removed ? 0 : status.leader),
       raft_index: int64(status.raftIndex),
       raft_term: int64(status.term),
       raft_applied_index: int64(status.appliedIndex),
       ...compact({ is_learner: backend.memberList().find((m) => m.id === status.memberId)?.learner ?? false }),
       ...(leader ? { leader_name: leader.name } : {}),
-      ...compact({ errors: extra.statusErrors?.() ?? [] }),
+      ...compact({ errors: [...(status.removed ? ['this member was removed from the cluster'] : []), ...(backend.problems?.() ?? []), ...(extra.statusErrors?.() ?? [])] }),
       // Coffer's additions to etcd's status: the member's keys and certificate, never key material.
       ...(backend.keysAndCertificate ? { coffer: keysAndCertificateJson(backend.keysAndCertificate()) } : {}),
     };

@@ -1,0 +1,87 @@
+// Audit retention by size and by age, and the flood it must survive: one denied request with a large
+// User-Agent and query writes a small record (fields capped), and a flood of them cannot push history
+// younger than the minimum retention out silently — the log warns when that history is at risk, and
+// names every young file before it deletes it.
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { test } from 'node:test';
+import { verifyAuditLog } from '../../../src/audit/index.ts';
+import { auditRequestUriBytesMax, auditUserAgentBytesMax } from '../../../src/config/index.ts';
+import { input, memberKeys, openLog, tempDir } from '../../unit/audit/helpers.ts';
+
+const minuteMs = 60_000;
+
+async function auditFiles(dir: string): Promise<string[]> {
+  return (await readdir(dir)).filter((n) => n.startsWith('audit-')).sort((a, b) => Number(a.slice(6, -4)) - Number(b.slice(6, -4)));
+}
+
+/** A denied list of Secrets with a 12 KiB User-Agent and a 3 KiB query, as a flood would send it. */
+const floodInput = () => input({
+  verb: 'list', decision: 'forbid', decisionReason: 'RBAC: no rule allows list secrets',
+  requestURI: `/api/v1/namespaces/default/secrets?labelSelector=${'a'.repeat(3 * 1024)}`,
+  userAgent: 'x'.repeat(12 * 1024), user: { username: 'mallory', groups: ['dev'] },
+  objectRef: { resource: 'secrets', namespace: 'default', apiVersion: 'v1' }, responseStatus: { code: 403 },
+});
+
+test('a flood of large denied requests writes capped records and cannot push young history out silently', async (t) => {
+  const dir = await tempDir(t);
+  const said: string[] = [];
+  const { log } = await openLog(t, dir, {
+    fileBytesTarget: 8 * 1024, retention: { bytesMax: 32 * 1024, ageMsMin: 60 * minuteMs, ageMsMax: 24 * 60 * minuteMs },
+    events: {
+      retentionAtRisk: (atRisk) => said.push(`at-risk:${atRisk}`),
+      youngHistoryDropped: (files) => {
+        // Reported before it goes: every file named is still on disk when the log says so.
+        for (const f of files) assert.ok(existsSync(path.join(dir, f.name)), `${f.name} was reported after it was deleted`);
+        said.push(...files.map((f) => `young:${f.name}`));
+      },
+    },
+  });
+  await log.record(input({ user: { username: 'alice', groups: ['dev'] } }));
+  for (let i = 0; i < 200; i++) await log.record(floodInput());
+  await log.close();
+
+  const kept = await auditFiles(dir);
+  const first = Number(kept[0]!.slice(6, -4));
+  assert.ok(first > 1, 'the flood did push the oldest files out (the size limit holds)');
+  const deleted = Array.from({ length: first - 1 }, (_, i) => `audit-${i + 1}.log`);
+  // Not silently: history at risk was announced before anything young went, and every deleted file was named.
+  assert.equal(said[0], 'at-risk:true', said.join(' '));
+  assert.deepEqual(said.filter((s) => s.startsWith('young:')).map((s) => s.slice(6)), deleted);
+  assert.ok(log.status().youngFilesDropped === deleted.length);
+
+  // Each flood record is small: the User-Agent and the URI are capped and the cut is named.
+  const records = (await readFile(path.join(dir, kept.at(-1)!), 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const event = records.find((r) => r.kind === 'Event') as { userAgent: string; requestURI: string; annotations: Record<string, string> };
+  assert.equal(Buffer.byteLength(event.userAgent), auditUserAgentBytesMax);
+  assert.equal(Buffer.byteLength(event.requestURI), auditRequestUriBytesMax);
+  assert.match(event.annotations['coffer.dev/truncated']!, /requestURI cut from \d+ to 2048 bytes, userAgent cut from 12288 to 256 bytes/);
+  const longest = Math.max(...(await readFile(path.join(dir, kept.at(-1)!), 'utf8')).trimEnd().split('\n').map((l) => Buffer.byteLength(l)));
+  assert.ok(longest < 4096, `the longest flood record is ${longest} bytes (a 16 KiB request)`);
+  const result = await verifyAuditLog(dir, { publicKey: (await memberKeys()).publicKey });
+  assert.ok(result.ok, JSON.stringify(result));
+});
+
+test('retention by age deletes files whose newest record is past the limit, even on an idle member', async (t) => {
+  const dir = await tempDir(t);
+  const { log, clock } = await openLog(t, dir, { fileBytesTarget: 2048, retention: { ageMsMax: 10 * minuteMs, ageMsMin: minuteMs } });
+  for (let i = 0; i < 12; i++) await log.record(input());
+  await log.flushed();
+  const before = await auditFiles(dir);
+  assert.ok(before.length >= 3, before.join(' '));
+  // Idle: only the checkpoint timer runs. Once the oldest file is past the limit it starts a new file
+  // whose continuation deletes the old ones.
+  clock.advance(11 * minuteMs);
+  const deadline = Date.now() + 10_000;
+  while (existsSync(path.join(dir, before[0]!))) {
+    assert.ok(Date.now() < deadline, 'the old files were not deleted');
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  await log.close();
+  const after = await auditFiles(dir);
+  assert.ok(!after.includes(before[0]!) && !after.includes(before.at(-2)!), `${before.join(' ')} → ${after.join(' ')}`);
+  const result = await verifyAuditLog(dir, { publicKey: (await memberKeys()).publicKey });
+  assert.ok(result.ok && result.firstSeq > 1, JSON.stringify(result));
+});
