@@ -93,8 +93,9 @@ export class KvClient {
     return { header: decodeHeader(body), hash: hashText(body.hash), compactRevision: int(body, 'compact_revision') };
   }
 
-  async memberList(options: CallOptions = {}): Promise<MemberListResult> {
-    const body = await this.call('/v3/cluster/member/list', {}, options, true);
+  /** The member table; with `serializable`, the answering member's own copy (no quorum needed, possibly behind). */
+  async memberList(options: CallOptions & { serializable?: boolean } = {}): Promise<MemberListResult> {
+    const body = await this.call('/v3/cluster/member/list', options.serializable === true ? { serializable: true } : {}, options, true);
     return { header: decodeHeader(body), members: array(body, 'members').map(decodeMember) };
   }
 

@@ -88,11 +88,14 @@ async function memberNamedInLog(dir: string): Promise<string> {
   throw new Error(`no record in ${dir} names the member; give --name`);
 }
 
-export function describeVerifyResult(member: string, result: VerifyAuditResult): string {
+/** The verdict in a line (with how many replicated checkpoints were compared), then one line per note. */
+export function describeVerifyResult(member: string, result: VerifyAuditResult, replicatedCheckpoints: number): string {
+  const checked = `[${replicatedCheckpoints} replicated checkpoint(s) checked]`;
   if (result.ok) {
-    return `${member}: ok — ${result.events} events, ${result.checkpoints} checkpoints, seq ${result.firstSeq}..${result.lastSeq} in ${result.files.length} file(s)${result.tornTail ? ' (a torn last line, never acknowledged, was ignored)' : ''}`;
+    return `${member}: ok — ${result.events} events, ${result.checkpoints} checkpoints, seq ${result.firstSeq}..${result.lastSeq} in ${result.files.length} file(s)${result.tornTail ? ' (a torn last line, never acknowledged, was ignored)' : ''} ${checked}`
+      + result.notes.map((note) => `\n  note: ${note}`).join('');
   }
-  return `${member}: BROKEN at file ${result.file}, seq ${result.seq}: ${result.reason}`;
+  return `${member}: BROKEN at file ${result.file}, seq ${result.seq}: ${result.reason} ${checked}`;
 }
 
 export function auditVerifyCommand(): Command {
@@ -107,7 +110,7 @@ export function auditVerifyCommand(): Command {
       const { member, result, replicatedCheckpoints } = await verifyDataDirAuditLog({
         dataDir: flags.dataDir, ...(flags.name !== undefined ? { name: flags.name } : {}), unseal: parseUnsealSource(flags, process.env),
       }, process.env);
-      process.stdout.write(`${describeVerifyResult(member, result)} [${replicatedCheckpoints} replicated checkpoint(s) checked]\n`);
+      process.stdout.write(`${describeVerifyResult(member, result, replicatedCheckpoints)}\n`);
       if (!result.ok) process.exitCode = 1;
     });
 }

@@ -37,7 +37,7 @@ interface EventListView {
 
 interface VerificationView {
   ok: boolean;
-  members: Array<{ member: string; ok: boolean; error?: string; file?: string; seq?: number; reason?: string; events?: number; checkpoints?: number; firstSeq?: number; lastSeq?: number; files?: string[]; brokenAtOpen?: { file: string; seq: number; reason: string }; failure?: string }>;
+  members: Array<{ member: string; ok: boolean; error?: string; file?: string; seq?: number; reason?: string; events?: number; checkpoints?: number; firstSeq?: number; lastSeq?: number; files?: string[]; brokenAtOpen?: { file: string; seq: number; reason: string }; failure?: string; notes?: string[] }>;
 }
 
 export function registerAuditCommands(program: Command, io: CliIo): void {
@@ -98,7 +98,9 @@ function verificationLine(m: MemberVerification): string {
   if (m.error !== undefined) return `${m.member}: UNREACHABLE: ${m.error}`;
   if (!m.ok) return `${m.member}: BROKEN at file ${m.file ?? '?'}, seq ${m.seq ?? '?'}: ${m.reason ?? 'unknown reason'}`;
   const extra = m.failure !== undefined ? `; records are being refused: ${m.failure}` : '';
-  return `${m.member}: ok — ${m.events ?? 0} events, ${m.checkpoints ?? 0} checkpoints, seq ${m.firstSeq ?? 0}..${m.lastSeq ?? 0}${extra}`;
+  // Notes explain what an intact log records, e.g. an audit sink outage (not tampering).
+  const notes = (m.notes ?? []).map((note) => `\n  note: ${note}`).join('');
+  return `${m.member}: ok — ${m.events ?? 0} events, ${m.checkpoints ?? 0} checkpoints, seq ${m.firstSeq ?? 0}..${m.lastSeq ?? 0}${extra}${notes}`;
 }
 
 function reportUnreachable(members: NonNullable<EventListView['members']>, command: Command): void {

@@ -2,8 +2,6 @@
 // and becomes ready again once it hears from a leader and has applied what it knows committed.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
-import { request } from 'node:https';
 import { Cluster } from '../../support/cluster/index.ts';
 
 let cluster: Cluster;
@@ -18,15 +16,7 @@ after(async () => {
 });
 
 async function readyz(member: number): Promise<number> {
-  const [ca, cert, key] = await Promise.all([readFile(cluster.certs.ca), readFile(cluster.certs.clientCert), readFile(cluster.certs.clientKey)]);
-  return new Promise((resolve, reject) => {
-    const req = request(`${cluster.clientUrl(member)}/readyz`, { ca, cert, key, agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', reject);
-    req.end();
-  });
+  return (await cluster.get(member, '/readyz')).status;
 }
 
 /** Asks again on every timer turn until the member answers `code`; fails after `limitMs`. */

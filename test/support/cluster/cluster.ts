@@ -11,6 +11,7 @@
  * unless `keep` was asked for or a withCluster body failed (then its path and the log tails are printed).
  */
 import { readFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +34,8 @@ export interface ClusterOptions {
   faults?: boolean;
   /** Extra member certificates (m<N+1>…) made up front, for addMember(). */
   spares?: number;
+  /** Flags added to every member's command line (e.g. `--exit-grace 10s`). */
+  memberArgs?: string[];
 }
 
 const readyTimeoutMsDefault = 60_000;
@@ -91,7 +94,8 @@ export class Cluster {
         initialCluster, advertisedPeerUrl: mode === 'target' ? network.peerUrl(-1, i) : network.peerUrl(i, i), certs, keyFile: join(dir, 'keys', `${names[i]}.key`),
       };
       await backend.prepare(spec);
-      commands.push(backend.command(spec));
+      const command = backend.command(spec);
+      commands.push({ ...command, args: [...command.args, ...(options.memberArgs ?? [])] });
     }
     const cluster = new Cluster(n, backend, dir, certs, network, clientPorts, peerPorts, commands, options.keep ?? false,
       options.readyTimeoutMs ?? readyTimeoutMsDefault);
@@ -153,6 +157,21 @@ export class Cluster {
     const client = new KvClient({ endpoints: list.map((i) => this.clientUrl(i)), tls: this.clientTls(), ...options });
     this.clients.push(client);
     return client;
+  }
+
+  /** A GET of `path` on member i's client port as the admin: the status code and the body as text. */
+  get(i: number, path: string): Promise<{ status: number; body: string }> {
+    const { cert, key, ca } = this.clientTls();
+    return new Promise((resolve, reject) => {
+      const req = httpsRequest(`${this.clientUrl(i)}${path}`, { cert, key, ca, agent: false }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end();
+    });
   }
 
   /** TLS options for a client of this cluster: the admin certificate. */

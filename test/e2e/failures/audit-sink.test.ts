@@ -1,0 +1,92 @@
+// A full audit disk, for real: the member's audit directory is a small tmpfs, filled with a file.
+// Requests are refused (fail closed); /readyz fails with the reason while /livez stays up; the
+// coffer_audit_refusing gauge is 1; the log says so once; `coffer status` names the problem and exits 1.
+// Once the file is removed the member serves again without a restart, and `coffer audit verify`
+// explains the gap instead of calling it tampering.
+//
+// Mounting a tmpfs needs root (the CI runs as root, as it installs packages with apt-get).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { cp, mkdir, readFile, rename, rm, statfs, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Cluster, delay, runCoffer } from '../../support/cluster/index.ts';
+
+const tmpfsBytes = 1024 * 1024;
+
+/** Fills the file system holding `dir` with one file; returns its path. */
+async function fill(dir: string): Promise<string> {
+  const filler = join(dir, 'filler');
+  const fs = await statfs(dir);
+  await writeFile(filler, Buffer.alloc(Number(fs.bavail) * Number(fs.bsize))).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ENOSPC') throw error;
+  });
+  return filler;
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    assert.ok(Date.now() < deadline, `timed out waiting until ${what}`);
+    await delay(50);
+  }
+}
+
+test('a full audit disk: refused and reported while full, serving again on its own once space is free, the gap explained', async () => {
+  assert.equal(process.getuid?.(), 0, 'this test mounts a tmpfs and must run as root (as the CI does)');
+  const cluster = await Cluster.start({ size: 1, backend: 'coffer' });
+  const auditDir = join(cluster.dir, 'data', 'm1', 'audit');
+  let mounted = false;
+  try {
+    // Move the member's audit directory onto a small tmpfs while it is stopped.
+    await cluster.members[0]!.stop();
+    await rename(auditDir, `${auditDir}.disk`);
+    await mkdir(auditDir, { mode: 0o700 });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${tmpfsBytes},mode=0700`, 'tmpfs', auditDir]);
+    mounted = true;
+    await cp(`${auditDir}.disk`, auditDir, { recursive: true });
+    await rm(`${auditDir}.disk`, { recursive: true });
+    await cluster.restart(0);
+    await until('the member is ready', async () => ((await cluster.get(0, '/readyz')).status === 200 ? true : undefined));
+
+    const filler = await fill(auditDir);
+    // Records still fit in the last page of the open file for a while; then the sink fails.
+    const refused = await until('a request is refused', async () => {
+      const answer = await cluster.get(0, '/api/v1/namespaces/default');
+      return answer.status === 503 ? answer : undefined;
+    });
+    assert.match(refused.body, /the audit log cannot record this request; nothing was changed/);
+
+    const readyz = await cluster.get(0, '/readyz');
+    assert.equal(readyz.status, 503);
+    assert.match(readyz.body, /^\[-\]audit failed: audit record could not be made durable \(ENOSPC\).*$/m);
+    assert.equal((await cluster.get(0, '/livez')).status, 200, 'the process is fine: /livez stays up');
+    const metrics = await cluster.get(0, '/metrics');
+    assert.match(metrics.body, /^coffer_audit_refusing 1$/m);
+    assert.match(metrics.body, /^coffer_audit_sink_failures_total 1$/m);
+    const status = await runCoffer(cluster, 'status');
+    assert.equal(status.code, 1);
+    assert.match(status.stderr, /coffer: problem: member m1: audit: records are refused: audit record could not be made durable \(ENOSPC\)/);
+    const failedLines = (await readFile(cluster.members[0]!.logFile, 'utf8')).split('\n').filter((l) => l.includes('the audit sink failed'));
+    assert.equal(failedLines.length, 1, 'one log line at the transition, not one per refused request or retry');
+
+    await rm(filler);
+    await until('the member is ready again', async () => ((await cluster.get(0, '/readyz')).status === 200 ? true : undefined));
+    assert.equal((await cluster.get(0, '/api/v1/namespaces/default')).status, 200, 'serving again without a restart');
+    assert.match((await cluster.get(0, '/metrics')).body, /^coffer_audit_refusing 0$/m);
+    const log = await readFile(cluster.members[0]!.logFile, 'utf8');
+    assert.match(log, /the audit sink takes records again; the outage is recorded and signed in the audit chain/);
+    assert.equal((await runCoffer(cluster, 'status')).code, 0);
+
+    const verify = await runCoffer(cluster, 'audit', 'verify');
+    assert.equal(verify.code, 0, verify.stdout + verify.stderr);
+    assert.match(verify.stdout, /^m1: ok — /m);
+    assert.match(verify.stdout, /note: the audit sink failed at \S+ \(ENOSPC[^)]*\) and took records again at \S+: \d+ record\(s\) refused meanwhile .*not tampering/);
+  } finally {
+    await cluster.stop(true);
+    if (mounted) execFileSync('umount', [auditDir]);
+    await rm(cluster.dir, { recursive: true, force: true });
+  }
+});
