@@ -69,13 +69,14 @@ export function registerKvRoutes(app: FastifyInstance, backend: KvBackend, watch
 
   app.post('/v3/maintenance/status', async () => {
     const status = backend.status();
-    // A removed member no longer hears the leader: naming its last one would be stale.
-    const leader = status.removed ? undefined : backend.memberList().find((m) => m.id === status.leader);
+    // A removed or stopped member no longer hears the leader: naming its last one would be stale.
+    const leaderId = status.removed || !backend.isServing() ? 0 : status.leader;
+    const leader = backend.memberList().find((m) => m.id === leaderId);
     return {
       header: header(),
       version: 'coffer-0.1.0',
       db_size: int64(await backend.dbSizeBytes()),
-      leader: int64(status.removed ? 0 : status.leader),
+      leader: int64(leaderId),
       raft_index: int64(status.raftIndex),
       raft_term: int64(status.term),
       raft_applied_index: int64(status.appliedIndex),

@@ -42,9 +42,13 @@ export interface AuditedCluster {
 }
 
 
-/** `wrap` is a seam for tests of the API's side: it may refuse records the real log would take. */
+/**
+ * `wrap` is a seam for tests of the API's side: it may refuse records the real log would take.
+ * `observe` receives what the member's audit logs and counts.
+ */
 export async function startAudited(
   size = 1, logOptions: MemberAuditOptions['logOptions'] = {}, wrap: (audit: ApiAudit) => ApiAudit = (audit) => audit, apiClock?: Clock,
+  observe: Pick<MemberAuditOptions, 'log' | 'metrics'> = {},
 ): Promise<AuditedCluster> {
   const cluster = await InProcessCluster.start(size);
   await cluster.leader();
@@ -66,7 +70,7 @@ export async function startAudited(
     keyrings.push(keyring);
     const build = async () => {
       const audit = await MemberAudit.create({
-        dataDir, member: name, sealer: keyring, backend, policy, logOptions,
+        dataDir, member: name, sealer: keyring, backend, policy, logOptions, ...observe,
         tlsClientOptions: () => ({}),
       });
       // The transport seam: ask another member's app, as this member.

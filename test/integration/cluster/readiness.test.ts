@@ -1,14 +1,16 @@
-// /readyz with Kubernetes' meaning on a real cluster: a member that lost its leader is not ready,
-// and becomes ready again once it hears from a leader and has applied what it knows committed.
+// /readyz with Kubernetes' meaning on a real cluster: ready means a write can be served (the
+// first-start objects exist, the audit log takes records); a member that lost its leader is not ready,
+// and becomes ready again once it hears from a leader and has applied what the leader committed.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { K8sClient } from '../../../src/client/index.ts';
 import { Cluster } from '../../support/cluster/index.ts';
 
 let cluster: Cluster;
 
 before(async () => {
+  // Fresh: the first test asks /readyz while the members may still be creating the first-start objects.
   cluster = await Cluster.start({ size: 3, backend: 'coffer' });
-  await cluster.waitReady();
 });
 
 after(async () => {
@@ -28,6 +30,24 @@ async function until(member: number, code: number, limitMs = 30_000): Promise<vo
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+test('on a fresh cluster, a member that answers /readyz 200 takes a write to namespace default at once', async () => {
+  for (const i of [0, 1, 2]) {
+    await until(i, 200);
+    const client = new K8sClient({ endpoints: [cluster.clientUrl(i)], tls: cluster.clientTls() });
+    try {
+      const made = await client.create('configmaps', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `ready-${i}` }, data: { a: '1' } }, { namespace: 'default' });
+      assert.equal(made.metadata?.name, `ready-${i}`);
+    } finally {
+      client.close();
+    }
+  }
+  const verbose = await cluster.get(0, '/readyz?verbose');
+  assert.equal(verbose.status, 200);
+  for (const check of ['replica', 'membership', 'leader', 'linearizable-read', 'first-start-objects', 'audit']) {
+    assert.match(verbose.body, new RegExp(`^\\[\\+\\]${check} ok$`, 'm'));
+  }
+});
 
 test('readiness goes false on a member cut off from its leader and true again after healing', async () => {
   const leader = await cluster.leader();

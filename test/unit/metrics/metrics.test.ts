@@ -6,6 +6,7 @@ import { MemberMetrics, type MemberState } from '../../../src/metrics/index.ts';
 const state: MemberState = {
   term: 7, hasLeader: true, commitIndex: 120, appliedIndex: 117, watchers: 3, sealed: false,
   certificateExpirySeconds: { member: 86_400 * 300, ca: 86_400 * 3000 }, pagesPerDek: { '1': 40, '2': 12 },
+  audit: { refusing: true, retentionAtRisk: false, retainedBytes: 4096 }, failStopped: true, removed: false,
 };
 
 function rendered(): Promise<string> {
@@ -19,6 +20,8 @@ function rendered(): Promise<string> {
   metrics.request('get', 'secrets', 200, 0.004);
   metrics.request('create', 'secrets', 403, 0.002);
   metrics.audit('written');
+  metrics.auditSinkFailed();
+  metrics.auditYoungFilesDropped(2);
   return metrics.render();
 }
 
@@ -39,6 +42,13 @@ test('metrics carry events as counted and state as read at scrape time', async (
     'coffer_certificate_expiry_seconds{kind="member"} 25920000',
     'coffer_pages_per_dek{dek="2"} 12',
     'coffer_audit_events_total{outcome="written"} 1',
+    'coffer_audit_sink_failures_total 1',
+    'coffer_audit_young_files_dropped_total 2',
+    'coffer_audit_refusing 1',
+    'coffer_audit_retention_at_risk 0',
+    'coffer_audit_retained_bytes 4096',
+    'coffer_fail_stopped 1',
+    'coffer_member_removed 0',
   ]) {
     assert.ok(text.split('\n').includes(line), `missing line: ${line}`);
   }

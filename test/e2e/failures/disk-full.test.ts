@@ -1,8 +1,11 @@
-// A full audit disk, for real: the member's audit directory is a small tmpfs, filled with a file.
-// Requests are refused (fail closed); /readyz fails with the reason while /livez stays up; the
-// coffer_audit_refusing gauge is 1; the log says so once; `coffer status` names the problem and exits 1.
-// Once the file is removed the member serves again without a restart, and `coffer audit verify`
-// explains the gap instead of calling it tampering.
+// Full disks, for real: a member's audit directory, or its WAL directory, on a small tmpfs filled
+// with a file.
+// - The audit disk: requests are refused (fail closed); /readyz fails with the reason while /livez
+//   stays up; the coffer_audit_refusing gauge is 1; the log says so once; `coffer status` names the
+//   problem and exits 1. Once the file is removed the member serves again without a restart, and
+//   `coffer audit verify` explains the gap instead of calling it tampering.
+// - The WAL disk: the member fail-stops (it never carries on with state it cannot trust) and says so
+//   on /livez, in status, in a metric and in its log, then exits 70 after its grace period.
 //
 // Mounting a tmpfs needs root (the CI runs as root, as it installs packages with apt-get).
 import { test } from 'node:test';
@@ -13,6 +16,33 @@ import { join } from 'node:path';
 import { Cluster, delay, runCoffer } from '../../support/cluster/index.ts';
 
 const tmpfsBytes = 1024 * 1024;
+
+/**
+ * Runs `body` on a one-member cluster whose data subdirectory `sub` (audit, wal) sits on a small tmpfs,
+ * moved there while the member was stopped; always stops the cluster, unmounts and cleans up.
+ */
+async function withSubdirOnTmpfs(sub: string, memberArgs: string[], body: (cluster: Cluster, dir: string) => Promise<void>): Promise<void> {
+  assert.equal(process.getuid?.(), 0, 'this test mounts a tmpfs and must run as root (as the CI does)');
+  const cluster = await Cluster.start({ size: 1, backend: 'coffer', memberArgs });
+  const dir = join(cluster.dir, 'data', 'm1', sub);
+  let mounted = false;
+  try {
+    await cluster.members[0]!.stop();
+    await rename(dir, `${dir}.disk`);
+    await mkdir(dir, { mode: 0o700 });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${tmpfsBytes},mode=0700`, 'tmpfs', dir]);
+    mounted = true;
+    await cp(`${dir}.disk`, dir, { recursive: true });
+    await rm(`${dir}.disk`, { recursive: true });
+    await cluster.restart(0);
+    await until('the member is ready', async () => ((await cluster.get(0, '/readyz')).status === 200 ? true : undefined));
+    await body(cluster, dir);
+  } finally {
+    await cluster.stop(true);
+    if (mounted) execFileSync('umount', [dir]);
+    await rm(cluster.dir, { recursive: true, force: true });
+  }
+}
 
 /** Fills the file system holding `dir` with one file; returns its path. */
 async function fill(dir: string): Promise<string> {
@@ -35,22 +65,7 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
 }
 
 test('a full audit disk: refused and reported while full, serving again on its own once space is free, the gap explained', async () => {
-  assert.equal(process.getuid?.(), 0, 'this test mounts a tmpfs and must run as root (as the CI does)');
-  const cluster = await Cluster.start({ size: 1, backend: 'coffer' });
-  const auditDir = join(cluster.dir, 'data', 'm1', 'audit');
-  let mounted = false;
-  try {
-    // Move the member's audit directory onto a small tmpfs while it is stopped.
-    await cluster.members[0]!.stop();
-    await rename(auditDir, `${auditDir}.disk`);
-    await mkdir(auditDir, { mode: 0o700 });
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${tmpfsBytes},mode=0700`, 'tmpfs', auditDir]);
-    mounted = true;
-    await cp(`${auditDir}.disk`, auditDir, { recursive: true });
-    await rm(`${auditDir}.disk`, { recursive: true });
-    await cluster.restart(0);
-    await until('the member is ready', async () => ((await cluster.get(0, '/readyz')).status === 200 ? true : undefined));
-
+  await withSubdirOnTmpfs('audit', [], async (cluster, auditDir) => {
     const filler = await fill(auditDir);
     // Records still fit in the last page of the open file for a while; then the sink fails.
     const refused = await until('a request is refused', async () => {
@@ -84,9 +99,28 @@ test('a full audit disk: refused and reported while full, serving again on its o
     assert.equal(verify.code, 0, verify.stdout + verify.stderr);
     assert.match(verify.stdout, /^m1: ok — /m);
     assert.match(verify.stdout, /note: the audit sink failed at \S+ \(ENOSPC[^)]*\) and took records again at \S+: \d+ record\(s\) refused meanwhile .*not tampering/);
-  } finally {
-    await cluster.stop(true);
-    if (mounted) execFileSync('umount', [auditDir]);
-    await rm(cluster.dir, { recursive: true, force: true });
-  }
+  });
+});
+
+test('a full WAL disk: the member fail-stops and says so on /livez, in status, in a metric and its log, then exits 70', async () => {
+  const graceSeconds = 15;
+  await withSubdirOnTmpfs('wal', ['--exit-grace', `${graceSeconds}s`], async (cluster, walDir) => {
+    await fill(walDir);
+    const kv = cluster.client(0, { requestTimeoutMs: 2_000 });
+    // Writes need the WAL: one of them meets the full disk, and the member stops rather than carry on.
+    const livez = await until('the member fail-stops', async () => {
+      await kv.put(new TextEncoder().encode('k'), new Uint8Array(4096)).catch(() => undefined);
+      const answer = await cluster.get(0, '/livez');
+      return answer.status === 503 ? answer : undefined;
+    });
+    assert.match(livez.body, new RegExp(`^\\[-\\]replica failed: the member stopped \\(fail-stop\\): .*ENOSPC.*; the process exits in ${graceSeconds} s$`, 'm'));
+    assert.match((await cluster.get(0, '/metrics')).body, /^coffer_fail_stopped 1$/m);
+    const status = await runCoffer(cluster, 'status');
+    assert.equal(status.code, 1);
+    assert.match(status.stderr, /coffer: problem: member m1: the member stopped \(fail-stop\): .*ENOSPC/);
+    assert.match(status.stdout, /\sm1\s.*\snone\s/, 'a stopped member names no leader');
+    assert.equal(await cluster.members[0]!.exited, 70);
+    const log = await readFile(cluster.members[0]!.logFile, 'utf8');
+    assert.match(log, /"level":60.*the member stopped \(fail-stop\): its WAL or store could not be written or trusted; the process exits in 15 s with code 70/);
+  });
 });
