@@ -131,7 +131,7 @@ export interface MemberKeysView {
   retired: { id: number; retiredAt: string }[];
   reencryption: {
     running: boolean; targetDekId: number; pagesResealed: number; pagesOnOlderDeks: number;
-    startedAt?: string; finishedAt?: string; error?: string;
+    pagesPerSecond?: number; secondsLeft?: number; startedAt?: string; finishedAt?: string; error?: string;
   };
 }
 

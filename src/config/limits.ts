@@ -54,6 +54,8 @@ export const argon2ParallelismMax = 64;
 export const keyringFileBytesMax = 4 * 1024 * 1024;
 /** The most DEKs one keyring holds (one per DEK rotation). */
 export const dekCountMax = 10_000;
+/** Retired DEKs the keyring remembers (id and time) for `coffer keys status`; older ones are forgotten. */
+export const keyringRetiredDeksKept = 64;
 /** How long a KMS plugin may take to answer one wrap or unwrap request. */
 export const kmsRequestTimeoutMs = 10_000;
 /** The longest line (one JSON message) exchanged with a KMS plugin. */

@@ -9,7 +9,7 @@
  * (failure = wrong KEK: "cannot unseal"), verify the MAC (failure = tampering), and only then trust
  * the DEK list, the active id and the counters.
  */
-import { dekCountMax } from '../config/index.ts';
+import { dekCountMax, keyringRetiredDeksKept } from '../config/index.ts';
 import { KeyringError } from './errors.ts';
 import type { KekRecord } from './kek.ts';
 import { isRecord } from './kms-protocol.ts';
@@ -28,6 +28,12 @@ export interface DekRecord {
   pagesSealed: number;
 }
 
+/** A DEK retired (its key wiped, its record gone from `deks`): kept so status shows it after a restart. */
+export interface RetiredDekRecord {
+  id: number;
+  retiredAtMs: number;
+}
+
 export interface KeyringBody {
   /** base64 of 16 random bytes; bound into every wrapping so wrapped keys cannot move between keyrings. */
   keyringId: string;
@@ -38,6 +44,8 @@ export interface KeyringBody {
   /** Invariant: names a DEK in `deks`. */
   activeDekId: number;
   deks: DekRecord[];
+  /** The latest keyringRetiredDeksKept retirements, oldest first (absent in keyrings written before it existed). */
+  retired?: RetiredDekRecord[];
 }
 
 export interface KeyringFile {
@@ -88,6 +96,13 @@ export function parseKeyringBody(text: string, where: string): KeyringBody {
   }
   const deks = body.deks as DekRecord[];
   if (!deks.some((d) => d.id === body.activeDekId)) throw bad(`active DEK ${body.activeDekId} is not in the keyring`);
+  if (body.retired !== undefined) {
+    if (!Array.isArray(body.retired) || body.retired.length > keyringRetiredDeksKept) throw bad(`retired must hold at most ${keyringRetiredDeksKept} entries`);
+    for (const r of body.retired as unknown[]) {
+      if (!isRecord(r) || !isCount(r.id) || !isCount(r.retiredAtMs)) throw bad('a retired DEK record is malformed');
+      if (deks.some((d) => d.id === r.id)) throw bad(`DEK ${r.id} is both held and retired`);
+    }
+  }
   return body as unknown as KeyringBody;
 }
 

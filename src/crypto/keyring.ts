@@ -14,12 +14,12 @@ import { randomFillSync } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { assert, type Clock, realClock } from '../base/index.ts';
-import { dekCountMax, keyringFileBytesMax } from '../config/index.ts';
+import { dekCountMax, keyringFileBytesMax, keyringRetiredDeksKept } from '../config/index.ts';
 import { type AtomicWriteStep, tempPathOf, writeFileAtomic } from './atomic-file.ts';
 import { IntegrityError, KeyringError, SealedError } from './errors.ts';
 import type { Argon2Params, Kek, KekProvider, KekSource } from './kek.ts';
 import {
-  decodeKeyringFile, type DekRecord, encodeKeyringFile, type KeyringBody, keyringFileName, parseKeyringBody,
+  decodeKeyringFile, type DekRecord, encodeKeyringFile, type KeyringBody, keyringFileName, parseKeyringBody, type RetiredDekRecord,
 } from './keyring-format.ts';
 import { NoncePool } from './nonces.ts';
 import { dekIdOfPage, openPage, type Sealer, sealPage } from './page.ts';
@@ -59,6 +59,8 @@ export interface KeyringStatus {
   kmsKeyId?: string;
   activeDekId: number;
   deks: DekStatus[];
+  /** DEKs retired (keys gone), oldest first: the latest keyringRetiredDeksKept, across restarts. */
+  retired: RetiredDekRecord[];
 }
 
 interface LiveDek {
@@ -101,6 +103,7 @@ export class Keyring implements Sealer {
     private readonly createdAtMs: number,
     deks: LiveDek[],
     activeId: number,
+    private retired: RetiredDekRecord[],
     private readonly clock: Clock,
     private readonly onStep: (step: KeyringStep) => void,
   ) {
@@ -118,7 +121,7 @@ export class Keyring implements Sealer {
     const key = randomFillSync(new Uint8Array(dekBytes));
     const nowMs = clock.nowMs();
     const dek: LiveDek = { key, record: { id: 1, createdAtMs: nowMs, wrapped: b64(await kek.wrap(key, wrapAd(keyringId, 'dek', 1))), pagesSealed: 0 } };
-    const keyring = new Keyring(file, options.kek.description, kek, authKey, keyringId, nowMs, [dek], 1, clock, options.onStep ?? (() => {}));
+    const keyring = new Keyring(file, options.kek.description, kek, authKey, keyringId, nowMs, [dek], 1, [], clock, options.onStep ?? (() => {}));
     await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
     await keyring.write(kek, authKey);
     return keyring;
@@ -154,7 +157,7 @@ export class Keyring implements Sealer {
     // Only now, unsealed, may anything be written: remove a temporary left by a crash mid-write.
     await fs.rm(tempPathOf(file), { force: true });
     return new Keyring(file, options.kek.description, kek, authKey, keyringId, body.createdAtMs, loaded,
-      body.activeDekId, options.clock ?? realClock, options.onStep ?? (() => {}));
+      body.activeDekId, body.retired ?? [], options.clock ?? realClock, options.onStep ?? (() => {}));
   }
 
   // ── Sealer ──────────────────────────────────────────────────────────────────────────────────────
@@ -255,11 +258,14 @@ export class Keyring implements Sealer {
       const dek = this.deks.get(id);
       if (dek === undefined) throw new KeyringError(`DEK ${id} is not in the keyring`);
       if (dek === this.active) throw new KeyringError(`DEK ${id} is the active DEK and cannot be retired`);
+      const retiredBefore = this.retired;
       this.deks.delete(id);
+      this.retired = [...this.retired, { id, retiredAtMs: this.clock.nowMs() }].slice(-keyringRetiredDeksKept);
       try {
         await this.write(this.kek, this.authKey);
       } catch (error) {
         this.deks.set(id, dek);
+        this.retired = retiredBefore;
         throw error;
       }
       wipe(dek.key);
@@ -283,6 +289,7 @@ export class Keyring implements Sealer {
       deks: [...this.deks.values()].map((d) => ({
         id: d.record.id, createdAtMs: d.record.createdAtMs, pagesSealed: d.record.pagesSealed, active: d === this.active,
       })),
+      retired: this.retired.map((r) => ({ ...r })),
     };
     if (record.source === 'passphrase') status.argon2 = { memoryKiB: record.memoryKiB, timeCost: record.timeCost, parallelism: record.parallelism };
     if (record.source === 'kms') status.kmsKeyId = record.keyId;
@@ -326,6 +333,7 @@ export class Keyring implements Sealer {
       authKey: b64(await kek.wrap(authKey, wrapAd(this.keyringId, 'auth', 0))),
       activeDekId: activeId,
       deks: [...this.deks.values()].map((d) => ({ ...d.record })).sort((a, b) => a.id - b.id),
+      retired: this.retired,
     };
     const text = JSON.stringify(body);
     const mac = sodium.crypto_auth(Buffer.from(text, 'utf8'), authKey);

@@ -59,7 +59,6 @@ interface Usage {
 
 export class MemberKeys implements KeysAdmin {
   private readonly reencrypter: Reencrypter;
-  private readonly retired: { id: number; retiredAtMs: number }[] = [];
   private retireTimer: TimerHandle | undefined;
   private retiring: Promise<number[]> | undefined;
   /** The latest re-seal-then-retire round (after a pass, or from the timer); it never rejects. */
@@ -101,9 +100,10 @@ export class MemberKeys implements KeysAdmin {
         id: d.id, createdAt: new Date(d.createdAtMs).toISOString(), active: d.active,
         pages: usage.pages.get(d.id) ?? 0, walRecords: usage.walRecords.get(d.id) ?? 0, files: usage.files.get(d.id) ?? 0,
       })),
-      retired: this.retired.map((r) => ({ id: r.id, retiredAt: new Date(r.retiredAtMs).toISOString() })),
+      retired: keys.retired.map((r) => ({ id: r.id, retiredAt: new Date(r.retiredAtMs).toISOString() })),
       reencryption: {
         running: progress.running, targetDekId: progress.targetDekId, pagesResealed: progress.pagesResealed, pagesOnOlderDeks: older,
+        ...reencryptionPace(progress, older, this.options.clock.nowMs()),
         ...(progress.startedAtMs !== undefined ? { startedAt: new Date(progress.startedAtMs).toISOString() } : {}),
         ...(progress.finishedAtMs !== undefined ? { finishedAt: new Date(progress.finishedAtMs).toISOString() } : {}),
         ...(progress.error !== undefined ? { error: progress.error } : {}),
@@ -170,7 +170,6 @@ export class MemberKeys implements KeysAdmin {
       const users = (usage.pages.get(id) ?? 0) + (usage.walRecords.get(id) ?? 0) + (usage.files.get(id) ?? 0);
       if (users > 0) continue;
       await keyring.retireDek(id);
-      this.retired.push({ id, retiredAtMs: this.options.clock.nowMs() });
       done.push(id);
       this.options.log.info({ dekId: id }, 'DEK retired: nothing sealed with it remains');
     }
@@ -243,6 +242,18 @@ export class MemberKeys implements KeysAdmin {
     const bytes = await readIfPresent(file);
     return bytes === undefined ? undefined : parseAuditKeyFile(bytes, file).sealedPrivateKey;
   }
+}
+
+/**
+ * How fast a running pass goes (pages re-sealed per second since it started) and how long the pages
+ * left would take at that pace; nothing before the pass has re-sealed a page or once it stopped.
+ */
+export function reencryptionPace(
+  progress: { running: boolean; startedAtMs: number | undefined; pagesResealed: number }, pagesLeft: number, nowMs: number,
+): { pagesPerSecond: number; secondsLeft: number } | Record<string, never> {
+  if (!progress.running || progress.startedAtMs === undefined || progress.pagesResealed === 0 || nowMs <= progress.startedAtMs) return {};
+  const pagesPerSecond = progress.pagesResealed / ((nowMs - progress.startedAtMs) / 1000);
+  return { pagesPerSecond: Math.round(pagesPerSecond), secondsLeft: Math.ceil(pagesLeft / pagesPerSecond) };
 }
 
 async function readIfPresent(file: string): Promise<Uint8Array | undefined> {

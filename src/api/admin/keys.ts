@@ -36,7 +36,7 @@ export interface MemberKeysStatus {
   kek: { source: string; description: string };
   activeDekId: number;
   deks: DekInfo[];
-  /** DEKs this member retired since it started (their keys are gone from the keyring). */
+  /** DEKs this member retired, their keys gone from the keyring (the latest keyringRetiredDeksKept, across restarts). */
   retired: { id: number; retiredAt: string }[];
   reencryption: {
     running: boolean;
@@ -44,6 +44,9 @@ export interface MemberKeysStatus {
     pagesResealed: number;
     /** MVCC records still sealed with a DEK other than the active one. */
     pagesOnOlderDeks: number;
+    /** While a pass runs: its pace so far, and the time the pages left would take at that pace. */
+    pagesPerSecond?: number;
+    secondsLeft?: number;
     startedAt?: string;
     finishedAt?: string;
     error?: string;

@@ -103,12 +103,24 @@ function statusTable(outcomes: Outcome<MemberKeysView>[]): string {
     if (!o.ok) return [o.member, '', '', '', '', '', o.error];
     const s = o.result;
     const pages = s.deks.map((d) => `${d.id}:${d.pages}${d.walRecords > 0 && !d.active ? ` (+${d.walRecords} wal)` : ''}`).join(' ');
-    const r = s.reencryption;
-    const progress = r.running ? `running: ${r.pagesResealed} re-sealed, ${r.pagesOnOlderDeks} left`
-      : r.error !== undefined ? `stopped: ${r.error}`
-        : r.pagesOnOlderDeks > 0 ? `${r.pagesOnOlderDeks} pages on older DEKs` : 'done';
-    return [s.member, s.kek.description, String(s.activeDekId), pages, progress, s.retired.map((d) => String(d.id)).join(' '), ''];
+    return [s.member, s.kek.description, String(s.activeDekId), pages, describeReencryption(s.reencryption), s.retired.map((d) => String(d.id)).join(' '), ''];
   }));
+}
+
+/** The RE-ENCRYPTION cell: progress, pace and time left while a pass runs; how it ended otherwise. */
+export function describeReencryption(r: MemberKeysView['reencryption']): string {
+  if (r.running) {
+    const pace = r.pagesPerSecond !== undefined && r.secondsLeft !== undefined ? `, ${r.pagesPerSecond} pages/s, about ${duration(r.secondsLeft)} to go` : '';
+    return `running: ${r.pagesResealed} re-sealed, ${r.pagesOnOlderDeks} left${pace}`;
+  }
+  if (r.error !== undefined) return `stopped: ${r.error}`;
+  return r.pagesOnOlderDeks > 0 ? `${r.pagesOnOlderDeks} pages on older DEKs` : 'done';
+}
+
+function duration(seconds: number): string {
+  if (seconds < 120) return `${seconds} s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
+  return `${Math.round(seconds / 3600)} h`;
 }
 
 function report(outcomes: Outcome<KeyRotationView>[], options: Options, io: CliIo): void {

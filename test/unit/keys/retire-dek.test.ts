@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 import { IntegrityError, keyContentKek, keyFileKek, KeyringError, KeyFileError, openKeyring, RecordKind } from '../../../src/crypto/index.ts';
+import { keyringRetiredDeksKept } from '../../../src/config/index.ts';
 import { keyFileKeyring, tempDir } from '../crypto/helpers.ts';
 
 const position = { storeId: 'retire-test', kind: RecordKind.mvccRevision, index: 1, sub: 0 };
@@ -23,6 +24,7 @@ test('a retired DEK is gone from the keyring file and from memory; pages sealed 
   await keyring.close();
   const reopened = await openKeyring({ dir: path.join(dir, 'data'), kek: await keyFileKek(keyFile), createIfMissing: false });
   assert.deepEqual(reopened.status().deks.map((d) => d.id), [2]);
+  assert.deepEqual(reopened.status().retired.map((r) => r.id), [1], 'the retirement is remembered across a restart');
   assert.equal(new TextDecoder().decode(reopened.open(current, position)), 'sealed with DEK 2');
   assert.equal(await reopened.rotateDek(), 3, 'ids keep counting up after a retirement');
   await reopened.close();
@@ -43,4 +45,18 @@ test('a new unseal key given as bytes takes the key file forms (32 raw bytes or 
   assert.equal(keyContentKek(new Uint8Array(Buffer.from(`${Buffer.from(raw).toString('base64')}\n`)), 'the new unseal key').source, 'keyFile');
   assert.throws(() => keyContentKek(new Uint8Array(31), 'the new unseal key'), (error: Error) => error instanceof KeyFileError && /the new unseal key is 31 bytes/.test(error.message));
   assert.throws(() => keyContentKek(new Uint8Array(100_000), 'the new unseal key'), KeyFileError);
+});
+
+test('the keyring remembers the latest retirements only, oldest first', async (t) => {
+  const dir = await tempDir(t);
+  const { keyring } = await keyFileKeyring(dir);
+  for (let i = 0; i < keyringRetiredDeksKept + 2; i++) {
+    const before = keyring.activeDekId();
+    await keyring.rotateDek();
+    await keyring.retireDek(before);
+  }
+  const retired = keyring.status().retired.map((r) => r.id);
+  assert.equal(retired.length, keyringRetiredDeksKept);
+  assert.deepEqual(retired, Array.from({ length: keyringRetiredDeksKept }, (_, i) => i + 3));
+  await keyring.close();
 });
