@@ -1,10 +1,10 @@
 /**
  * Caps on the fields of an audit event a caller controls (User-Agent, the request URI, names, groups,
  * object fields, reasons), so one request cannot write a large record and a flood of requests cannot
- * push history out of retention cheaply (docs/security.md, audit flooding). Each cap is a named limit in
- * src/config/limits.ts. A value over its cap is cut at a character boundary; the event's
- * coffer.dev/truncated annotation names every cut field and its original size, so a reader knows the
- * record is shortened and by how much.
+ * push history out of retention cheaply (docs/operations.md, "Audit retention and floods"). Each cap is
+ * a named limit in src/config/limits.ts. A value over its cap is cut at a character boundary; the
+ * event's coffer.dev/truncated annotation names every cut field and its original size, so a reader
+ * knows the record is shortened and by how much.
  *
  * Invariant: after capEventFields no capped field is longer than its limit, and an event whose fields
  * were all within their limits is left exactly as it was (no annotation added).
