@@ -17,6 +17,8 @@ before(async () => {
   cluster = await Cluster.start({ size: 3, backend: 'coffer' });
   await cluster.waitReady();
   await cluster.waitPublished();
+  // Ready (audit log open, first-start objects in place): a member reports nothing wrong with itself.
+  for (const i of [0, 1, 2]) while ((await cluster.get(i, '/readyz')).status !== 200) await delay(50);
 });
 
 after(async () => {
@@ -33,9 +35,10 @@ test('member list names the three members and the leader', async () => {
 test('status -o json reports every member at one term with a common leader', async () => {
   const { stdout, code } = await coffer('-o', 'json', 'status');
   assert.equal(code, 0, stdout);
-  const rows = JSON.parse(stdout) as Array<{ name?: string; leader?: string; term?: number; error?: string; kekSource?: string; activeDek?: number; certificateNotAfter?: string }>;
+  const rows = JSON.parse(stdout) as Array<{ name?: string; leader?: string; term?: number; errors?: string[]; kekSource?: string; activeDek?: number; certificateNotAfter?: string }>;
   assert.equal(rows.length, 3);
-  assert.deepEqual(rows.map((r) => r.error), [undefined, undefined, undefined]);
+  assert.deepEqual(rows.map((r) => r.name), ['m1', 'm2', 'm3']);
+  assert.deepEqual(rows.map((r) => r.errors), [undefined, undefined, undefined]);
   for (const r of rows) {
     assert.equal(r.kekSource, 'keyFile');
     assert.equal(r.activeDek, 1);
