@@ -1,6 +1,6 @@
 /**
- * Caps on the fields of an audit event a caller controls (User-Agent, the request URI, names, groups,
- * object fields, reasons), so one request cannot write a large record and a flood of requests cannot
+ * Caps on the fields of an audit event a caller controls (User-Agent, the request URI, user and
+ * impersonated user names and groups, object fields, reasons), so one request cannot write a large record and a flood of requests cannot
  * push history out of retention cheaply (docs/operations.md, "Audit retention and floods"). Each cap is
  * a named limit in src/config/limits.ts. A value over its cap is cut at a character boundary; the
  * event's coffer.dev/truncated annotation names every cut field and its original size, so a reader
@@ -19,6 +19,7 @@ export interface CappedFields {
   requestURI: string;
   userAgent?: string;
   user: { username: string; groups: string[] };
+  impersonatedUser?: { username: string; groups: string[] };
   sourceIPs: string[];
   objectRef?: Partial<Record<ObjectRefField, string>>;
   responseStatus?: { reason?: string; message?: string };
@@ -48,12 +49,16 @@ export function capEventFields(event: CappedFields, ownAnnotations: ReadonlySet<
   };
   event.requestURI = cap('requestURI', event.requestURI, auditRequestUriBytesMax);
   if (event.userAgent !== undefined) event.userAgent = cap('userAgent', event.userAgent, auditUserAgentBytesMax);
-  event.user.username = cap('user.username', event.user.username, auditUserNameBytesMax);
-  if (event.user.groups.length > auditGroupsMax) {
-    notes.push(`user.groups cut from ${event.user.groups.length} to ${auditGroupsMax} groups`);
-    event.user.groups = event.user.groups.slice(0, auditGroupsMax);
-  }
-  event.user.groups = event.user.groups.map((group, i) => cap(`user.groups[${i}]`, group, auditGroupNameBytesMax));
+  const capUser = (name: string, user: { username: string; groups: string[] }) => {
+    user.username = cap(`${name}.username`, user.username, auditUserNameBytesMax);
+    if (user.groups.length > auditGroupsMax) {
+      notes.push(`${name}.groups cut from ${user.groups.length} to ${auditGroupsMax} groups`);
+      user.groups = user.groups.slice(0, auditGroupsMax);
+    }
+    user.groups = user.groups.map((group, i) => cap(`${name}.groups[${i}]`, group, auditGroupNameBytesMax));
+  };
+  capUser('user', event.user);
+  if (event.impersonatedUser !== undefined) capUser('impersonatedUser', event.impersonatedUser);
   if (event.sourceIPs.length > auditSourceIpsMax) {
     notes.push(`sourceIPs cut from ${event.sourceIPs.length} to ${auditSourceIpsMax} addresses`);
     event.sourceIPs = event.sourceIPs.slice(0, auditSourceIpsMax);

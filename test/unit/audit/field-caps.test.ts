@@ -24,6 +24,7 @@ test('every field a caller controls is cut to its cap, and the note names each f
     userAgent: long(12_288),
     requestURI: `/api/v1/namespaces/default/configmaps?labelSelector=${long(3000)}`,
     user: { username: long(1000), groups: Array.from({ length: 40 }, (_, i) => (i === 0 ? long(500) : `g${i}`)) },
+    impersonatedUser: { username: long(700), groups: [long(300)] },
     sourceIPs: Array.from({ length: 10 }, () => '10.0.0.1'),
     objectRef: { resource: 'configmaps', namespace: long(300), name: long(5000), apiVersion: 'v1' },
     responseStatus: { code: 404, reason: 'NotFound', message: long(4000) },
@@ -35,6 +36,8 @@ test('every field a caller controls is cut to its cap, and the note names each f
   assert.equal(bytes(event.user.username), auditUserNameBytesMax);
   assert.equal(event.user.groups.length, auditGroupsMax);
   assert.equal(bytes(event.user.groups[0]), auditGroupNameBytesMax);
+  assert.equal(bytes(event.impersonatedUser?.username), auditUserNameBytesMax);
+  assert.equal(bytes(event.impersonatedUser?.groups[0]), auditGroupNameBytesMax);
   assert.equal(event.sourceIPs.length, auditSourceIpsMax);
   assert.equal(bytes(event.objectRef?.name), auditObjectRefFieldBytesMax);
   assert.equal(bytes(event.objectRef?.namespace), auditObjectRefFieldBytesMax);
@@ -45,7 +48,7 @@ test('every field a caller controls is cut to its cap, and the note names each f
   const note = event.annotations['coffer.dev/truncated']!;
   for (const cut of [
     'requestURI cut from 3052 to', 'userAgent cut from 12288 to', 'user.username cut from 1000 to', 'user.groups cut from 40 to 32 groups',
-    'user.groups[0] cut from 500 to', 'sourceIPs cut from 10 to 8', 'objectRef.namespace cut from 300', 'objectRef.name cut from 5000',
+    'user.groups[0] cut from 500 to', 'impersonatedUser.username cut from 700 to', 'impersonatedUser.groups[0] cut from 300 to', 'sourceIPs cut from 10 to 8', 'objectRef.namespace cut from 300', 'objectRef.name cut from 5000',
     'responseStatus.message cut from 4000', 'annotations[authorization.k8s.io/reason] cut from 2000', 'annotations[example.com/note] cut from 2000',
   ]) assert.ok(note.includes(cut), `the note names "${cut}": ${note}`);
   assert.match(JSON.stringify(withoutBodies(event).annotations), /cut from .*; bodies dropped/, 'a later note is added, not put in place of the first');
