@@ -3,12 +3,8 @@
  * This file is the composition root of a member; it is the only place that listens on sockets.
  * Shutdown runs in reverse: stop accepting client requests and let in-flight ones finish, close peer
  * connections, stop the replica (the Ready being handled completes), close WAL, store and keyring.
- *
- * A member that cannot go on — its replica fail-stopped on a WAL or store failure, or it learned it was
- * removed from the cluster — says so once in the log, on /livez and /readyz, in status `errors` and in
- * a metric, keeps answering for config.exitGraceMs so probes and `coffer status` see why, then asks to
- * exit (`exit`): 70 after a fail-stop, 0 after a removal (unless config.stayWhenRemoved).
- * docs/operations.md says what the operator does next in each case.
+ * A member that cannot go on (fail-stop, removed) says so and keeps answering for a grace period before
+ * it asks to exit (member-end.ts).
  */
 import { randomInt, X509Certificate } from 'node:crypto';
 import { access, readdir, stat } from 'node:fs/promises';
@@ -31,6 +27,7 @@ import { bootstrapRegistry } from '../registry/index.ts';
 import { type MemberInfo, Replica } from '../replication/index.ts';
 import { PeerLink, PeerListener } from '../transport/index.ts';
 import { MemberAudit } from './member-audit.ts';
+import { MemberEnd } from './member-end.ts';
 import { loadOrCreateIdentity, type MemberIdentity } from './member-identity.ts';
 import { startMemberKeys } from './member-keys.ts';
 import { RotationScheduler } from './rotation-scheduler.ts';
@@ -40,10 +37,7 @@ export interface RunningMember {
   identity: MemberIdentity;
   app: FastifyInstance;
   stop(): Promise<void>;
-  /**
-   * Resolves with the exit code once the member cannot go on and its grace period ended: 70 after a
-   * fail-stop of its replica, 0 after it was removed from the cluster (never, with stayWhenRemoved).
-   */
+  /** Resolves with the exit code once the member cannot go on and its grace period is over (member-end.ts). */
   exit: Promise<number>;
   /** Reloads the TLS material now (SIGHUP); a set that fails to load is logged and the old one kept. */
   reloadTls(): Promise<void>;
@@ -114,26 +108,8 @@ async function compose(config: ServerConfig, keyring: Keyring, stack: Array<() =
   };
   stack.push(() => { for (const l of links.values()) l.close(); });
 
-  // Why the member cannot go on, once it cannot; the process exits after the grace period.
-  let failStop: Error | undefined;
-  let removed = false;
-  let exitWith: (code: number) => void = () => undefined;
-  const exit = new Promise<number>((resolve) => { exitWith = resolve; });
-  const exitAfterGrace = (code: number) => {
-    const timer = realClock.setTimer(config.exitGraceMs, () => exitWith(code));
-    stack.push(() => timer.cancel());
-  };
-  const graceText = `the process exits in ${Math.round(config.exitGraceMs / 1000)} s`;
-  const noteRemoved = () => {
-    if (removed) return;
-    removed = true;
-    if (config.stayWhenRemoved) {
-      log.warn({ member: config.name }, 'this member was removed from the cluster; it keeps running for inspection (--stay-when-removed) and serves nothing');
-    } else {
-      log.warn({ member: config.name }, `this member was removed from the cluster; ${graceText} (--stay-when-removed keeps it running for inspection)`);
-      exitAfterGrace(0);
-    }
-  };
+  const end = new MemberEnd({ member: config.name, exitGraceMs: config.exitGraceMs, stayWhenRemoved: config.stayWhenRemoved, log });
+  stack.push(() => end.close());
   const initialMembers: MemberInfo[] | undefined = config.join ? undefined : config.initialCluster.map((m, i) => ({
     // Identical on every initial member (their first log entries must match): names only, no URLs.
     id: i + 1, name: m.name, peerUrl: '', clientUrl: '', learner: false, removed: false,
@@ -155,8 +131,8 @@ async function compose(config: ServerConfig, keyring: Keyring, stack: Array<() =
       pagesPerDek: Object.fromEntries(keys.deks.map((d) => [String(d.id), d.pagesSealed])),
       auditBroken: audit?.broken() ?? false,
       ...(audit !== undefined ? { audit: audit.gauges() } : {}),
-      failStopped: failStop !== undefined,
-      removed,
+      failStopped: end.failStopped,
+      removed: end.removed,
     };
   });
   replica = await Replica.open({
@@ -181,14 +157,9 @@ async function compose(config: ServerConfig, keyring: Keyring, stack: Array<() =
     ...(initialMembers ? { initialMembers } : {}),
     onMembersChanged: (members) => {
       syncLinks(members);
-      if (members.find((m) => m.id === identity.memberId)?.removed === true) noteRemoved();
+      if (members.find((m) => m.id === identity.memberId)?.removed === true) end.removedFromCluster();
     },
-    onFatal: (error) => {
-      failStop = error;
-      log.fatal({ reason: error.message },
-        `the member stopped (fail-stop): its WAL or store could not be written or trusted; ${graceText} with code 70. Fix the disk, then start it again (docs/operations.md)`);
-      exitAfterGrace(70);
-    },
+    onFatal: (error) => end.replicaStopped(error),
   });
   const running = replica;
   stack.push(() => running.close());
@@ -214,7 +185,6 @@ async function compose(config: ServerConfig, keyring: Keyring, stack: Array<() =
   await listener.listen(config.listenPeer.hostname, Number(config.listenPeer.port));
   stack.push(() => listener.close());
 
-  const failStopText = () => (failStop === undefined ? undefined : `the member stopped (fail-stop): ${failStop.message}; ${graceText}`);
   const backend: KvBackend = {
     ...replicaBackend(running, { clusterId: identity.clusterId, dbSizeBytes: () => directoryBytes(config.dataDir) }),
     keysAndCertificate: () => ({
@@ -222,7 +192,7 @@ async function compose(config: ServerConfig, keyring: Keyring, stack: Array<() =
       activeDekId: keyring.status().activeDekId,
       certificateNotAfter: tls.material.notAfter.toISOString(),
     }),
-    problems: () => [failStopText()].filter((p): p is string => p !== undefined),
+    problems: () => [end.failStop()].filter((p): p is string => p !== undefined),
   };
   // Every request leaves one durable audit event before it can change anything (fail closed); the log
   // opens once the cluster's audit HMAC key can be read (audit.start() below).
@@ -240,8 +210,8 @@ async function compose(config: ServerConfig, keyring: Keyring, stack: Array<() =
     metrics,
     audit: memberAudit,
     health: memberHealth(backend, {
-      failStop: failStopText,
-      removed: () => (removed && !config.stayWhenRemoved ? `this member was removed from the cluster; ${graceText}` : undefined),
+      failStop: () => end.failStop(),
+      removed: () => end.removal(),
       firstStart: () => (firstStart.done ? undefined : `the first-start objects (namespaces default and coffer-system, the default policies) are not in place yet${
         firstStart.lastError !== undefined ? `: ${firstStart.lastError}` : ''}`),
       audit: () => memberAudit.refusal(),
@@ -256,7 +226,7 @@ async function compose(config: ServerConfig, keyring: Keyring, stack: Array<() =
   tls.attach(app.server as unknown as TlsServer);
   log.info({ member: config.name, id: identity.memberId, cluster: identity.clusterId }, 'member started');
   // A member removed while it was down learns it from its own store at start.
-  if (running.status().removed) noteRemoved();
+  if (running.status().removed) end.removedFromCluster();
   memberAudit.start();
   const rotation = new RotationScheduler({ backend, clock: realClock, audit: memberAudit, log });
   rotation.start();
@@ -267,7 +237,7 @@ async function compose(config: ServerConfig, keyring: Keyring, stack: Array<() =
   return {
     identity,
     app,
-    exit,
+    exit: end.exit,
     reloadTls: () => tls.reload().then(() => undefined, () => undefined), // failures: 'reloadFailed' logs them
     stop: async () => {
       for (const undo of stack.splice(0).reverse()) await undo();
