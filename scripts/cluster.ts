@@ -112,7 +112,7 @@ async function ensureCertificates(): Promise<void> {
   for (const name of missing) await issueMember(signer, { name, hosts: bootstrapDefaults.hosts });
 }
 
-/** Polls every member's status until all name the same leader (no fixed sleep). */
+/** Polls every member's status until all name the same leader and report no problem (no fixed sleep). */
 async function waitForLeader(): Promise<void> {
   const tls = { cert: await readFile(certs.clientCert, 'utf8'), key: await readFile(certs.clientKey, 'utf8'), ca: await readFile(certs.ca, 'utf8') };
   const clients = endpoints.map((endpoint) => new KvClient({ endpoints: [endpoint], tls, requestTimeoutMs: 1_000 }));
@@ -122,7 +122,8 @@ async function waitForLeader(): Promise<void> {
       const leaders = await Promise.all(clients.map(async (c) => {
         try {
           const status = await c.status();
-          return status.leader === '0' ? undefined : status.leader;
+          // A member that reports a problem (its audit log not open yet, say) cannot serve yet.
+          return status.leader === '0' || status.errors.length > 0 ? undefined : status.leader;
         } catch (error) {
           if (isClientError(error)) return undefined;
           throw error;

@@ -103,7 +103,8 @@ test('a full audit disk: refused and reported while full, serving again on its o
 });
 
 test('a full WAL disk: the member fail-stops and says so on /livez, in status, in a metric and its log, then exits 70', async () => {
-  const graceSeconds = 15;
+  // Long enough for the checks below to run before the process exits, even on a loaded machine.
+  const graceSeconds = 30;
   await withSubdirOnTmpfs('wal', ['--exit-grace', `${graceSeconds}s`], async (cluster, walDir) => {
     await fill(walDir);
     const kv = cluster.client(0, { requestTimeoutMs: 2_000 });
@@ -121,6 +122,6 @@ test('a full WAL disk: the member fail-stops and says so on /livez, in status, i
     assert.match(status.stdout, /\sm1\s.*\snone\s/, 'a stopped member names no leader');
     assert.equal(await cluster.members[0]!.exited, 70);
     const log = await readFile(cluster.members[0]!.logFile, 'utf8');
-    assert.match(log, /"level":60.*the member stopped \(fail-stop\): its WAL or store could not be written or trusted; the process exits in 15 s with code 70/);
+    assert.match(log, new RegExp(`"level":60.*the member stopped \\(fail-stop\\): its WAL or store could not be written or trusted; the process exits in ${graceSeconds} s with code 70`));
   });
 });

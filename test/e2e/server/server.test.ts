@@ -69,17 +69,13 @@ async function call(member: Member, path: string, body: unknown): Promise<{ stat
   return { status: response.status, body: JSON.parse(response.text) as Record<string, unknown> };
 }
 
-/** Waits for the member to print its serving line, then for it to have a leader. */
+/** Waits for the member to print its serving line, then for /readyz to answer 200 (it can serve a request). */
 async function ready(member: Member): Promise<void> {
   while (!member.output().includes('serving clients')) {
     if (member.child.exitCode !== null) throw new Error(`server exited: ${member.output()}`);
     await once(member.child.stdout!, 'data');
   }
-  for (;;) {
-    const status = await call(member, '/v3/maintenance/status', {});
-    if (status.body.leader !== undefined && status.body.leader !== '0') return;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  while ((await raw(member, 'GET', '/readyz')).status !== 200) await new Promise((resolve) => setTimeout(resolve, 20));
 }
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');

@@ -5,7 +5,8 @@
  * in <dir>/logs/<name>.log.
  *
  * Readiness is observed, never slept for: a member is ready when /v3/maintenance/status answers with a
- * leader; the cluster is ready when every running, unpaused member names the same leader.
+ * leader; the cluster is ready when every running, unpaused member names the same leader. A Coffer
+ * cluster is started only once every member also answers /readyz with 200 (it can serve a request).
  *
  * Invariant: after stop() no member process and no proxy listener remain; the temp dir is removed
  * unless `keep` was asked for or a withCluster body failed (then its path and the log tails are printed).
@@ -102,6 +103,7 @@ export class Cluster {
     try {
       cluster.members.forEach((member, i) => member.start(commands[i] as ReturnType<Backend['command']>));
       await cluster.waitReady();
+      if (backend.name === 'coffer') await cluster.waitServing();
     } catch (error) {
       process.stderr.write(await cluster.describeFailure(error));
       await cluster.stop(true);
@@ -218,6 +220,23 @@ export class Cluster {
       const last = `live members ${live.map((i) => this.names[i]).join(',')} see leaders ${leaders.map((l) => l ?? 'none').join(',')}`;
       if (Date.now() > deadline) throw new Error(`cluster not ready within ${timeoutMs} ms: ${last}`);
       await delay(pollIntervalMs);
+    }
+  }
+
+  /**
+   * Waits until every live Coffer member answers /readyz with 200: it knows a leader, has applied what
+   * the leader committed, its first-start objects exist and its audit log takes records, so a request
+   * the test makes next is served.
+   */
+  async waitServing(timeoutMs = this.readyTimeoutMs): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (const i of this.live()) {
+      for (;;) {
+        const answer = await this.get(i, '/readyz').catch((error: Error) => ({ status: 0, body: error.message }));
+        if (answer.status === 200) break;
+        if (Date.now() > deadline) throw new Error(`member ${this.names[i]} not ready within ${timeoutMs} ms: ${answer.body.trim()}`);
+        await delay(pollIntervalMs);
+      }
     }
   }
 
