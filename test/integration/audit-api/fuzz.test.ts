@@ -18,7 +18,8 @@ import { admin, type AuditedCluster, type AuditedMember, startAudited } from './
 const marker = 'fuzz-marker-0ddba11';
 const seed = Number(process.env.COFFER_FUZZ_SEED ?? 20261202);
 const runs = Number(process.env.COFFER_FUZZ_RUNS ?? 300);
-const probes = new Set(['/healthz', '/livez', '/readyz']);
+/** What the default policy records at None when it is allowed: probes, member status, the member table. */
+const probes = new Set(['/healthz', '/livez', '/readyz', '/v3/maintenance/status', '/v3/cluster/member/list']);
 
 let audited: AuditedCluster;
 let m1: AuditedMember;

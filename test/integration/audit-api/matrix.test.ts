@@ -24,8 +24,8 @@ const identities: Record<string, Record<string, string>> = {
   member: who('system:member:m2', ['system:members']),
 };
 
-/** Probes the default policy records at None when they are allowed. */
-const probes = new Set(['/healthz', '/livez', '/readyz']);
+/** Probes, member status and the member table: the default policy records them at None when they are allowed. */
+const probes = new Set(['/healthz', '/livez', '/readyz', '/v3/maintenance/status', '/v3/cluster/member/list']);
 
 let audited: AuditedCluster;
 let m1: AuditedMember;
