@@ -172,6 +172,11 @@ export const p12PasswordBytes = 18;
 export const p12KdfIterations = 10_000;
 /** Quiet period after the last file event before TLS material is reloaded (a rotation writes several files). */
 export const tlsReloadDebounceMs = 100;
+/**
+ * How often the certificates of open connections are checked for expiry between two reloads (a reload
+ * checks them against the new CRL at once); a connection whose certificate expired is closed.
+ */
+export const tlsHeldCertificateCheckIntervalMs = 60_000;
 /** The largest certificate, key or CRL file the PKI reads. */
 export const pkiFileBytesMax = 1024 * 1024;
 

@@ -39,6 +39,7 @@ export {
 } from './issue.ts';
 export { bootstrapCa, bootstrapDefaults, type BootstrapOptions, type BootstrapResult } from './bootstrap.ts';
 export { clientIdentity, memberIdentity, verifyMemberClaim, type ClientIdentity, type PeerCertificateLike } from './identity.ts';
+export { heldCertificate, type HeldCertificate } from './held-certificate.ts';
 export { loadTlsMaterial, type TlsFiles, type TlsMaterial } from './tls-material.ts';
 export {
   acceptPeer, clientTlsOptions, onHandshakeRefused, secureContextOptions, serverTlsOptions, tlsMinVersion, type ClientTlsOptions,

@@ -2,12 +2,14 @@
  * The certificate, key, CA and CRL a TLS endpoint uses, loaded and checked together. Loading fails
  * with one line naming the problem and the file — missing file, key not matching the certificate,
  * certificate expired or not yet valid, certificate or CRL not from the CA — instead of an OpenSSL
- * error at the first handshake.
+ * error at the first handshake. The CRL's serials are kept as a set, so connections opened before a
+ * revocation can be checked against it (docs/security.md, "Revocation").
  */
 import { createPrivateKey, type KeyObject, X509Certificate as NodeX509Certificate } from 'node:crypto';
 import { x509 } from './crypto-provider.ts';
 import { PkiError } from './errors.ts';
 import { readPkiText } from './files.ts';
+import { normalizeSerial } from './serial.ts';
 
 export interface TlsFiles {
   cert: string;
@@ -24,6 +26,8 @@ export interface TlsMaterial {
   key: string;
   ca: string;
   crl?: string;
+  /** Canonical serials the CRL revokes (empty without a CRL). */
+  revokedSerials: ReadonlySet<string>;
   /** Canonical serial of `cert`. */
   serial: string;
   notAfter: Date;
@@ -48,7 +52,7 @@ export async function loadTlsMaterial(files: TlsFiles, nowMs = Date.now()): Prom
   if (cert.checkIssued(ca) === false || !cert.verify(ca.publicKey)) {
     throw new PkiError('UNKNOWN_CA', `certificate ${files.cert} was not issued by the CA in ${files.ca}`);
   }
-  if (crlPem !== undefined && files.crl !== undefined) await checkCrl(crlPem, files.crl, caPem, files.ca);
+  const revokedSerials = crlPem !== undefined && files.crl !== undefined ? await checkCrl(crlPem, files.crl, caPem, files.ca) : new Set<string>();
 
   const parsed = new x509.X509Certificate(cert.raw);
   return {
@@ -57,6 +61,7 @@ export async function loadTlsMaterial(files: TlsFiles, nowMs = Date.now()): Prom
     key: keyPem,
     ca: caPem,
     ...(crlPem === undefined ? {} : { crl: crlPem }),
+    revokedSerials,
     serial: parsed.serialNumber,
     notAfter: parsed.notAfter,
   };
@@ -88,7 +93,8 @@ function checkValidity(cert: NodeX509Certificate, path: string, nowMs: number): 
   }
 }
 
-async function checkCrl(crlPem: string, crlPath: string, caPem: string, caPath: string): Promise<void> {
+/** Checks the CRL is the CA's; returns the canonical serials it revokes. */
+async function checkCrl(crlPem: string, crlPath: string, caPem: string, caPath: string): Promise<Set<string>> {
   let crl: x509.X509Crl;
   try {
     crl = new x509.X509Crl(crlPem);
@@ -99,4 +105,5 @@ async function checkCrl(crlPem: string, crlPath: string, caPem: string, caPath: 
   if (!(await crl.verify({ publicKey: caCert.publicKey }))) {
     throw new PkiError('UNKNOWN_CA', `CRL ${crlPath} was not signed by the CA in ${caPath}`);
   }
+  return new Set(crl.entries.map((entry) => normalizeSerial(entry.serialNumber)));
 }

@@ -32,6 +32,11 @@ export interface PeerLinkOptions {
   onDrop: (message: Message) => void;
   /** Called when a connection is established or lost. */
   onStateChange?: (connected: boolean) => void;
+  /**
+   * Handed each connection once its handshake is done, to close it later if the peer's certificate is
+   * revoked or expires (TlsReloader.guard); the link then redials, and the handshake refuses it.
+   */
+  guard?: (socket: TLSSocket) => void;
   queueBytesMax?: number;
 }
 
@@ -97,6 +102,8 @@ export class PeerLink {
     socket.setNoDelay(true);
     socket.once('secureConnect', () => {
       if (this.closed) return;
+      this.options.guard?.(socket);
+      if (socket.destroyed) return;
       this.connected = true;
       this.failedDials = 0;
       socket.write(encodeFrame(encodePeerFrame(this.options.hello)));
