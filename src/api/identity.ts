@@ -5,27 +5,51 @@
  */
 import type { TLSSocket } from 'node:tls';
 import type { FastifyRequest } from 'fastify';
-import { clientIdentity, type ClientIdentity } from '../pki/index.ts';
+import { clientIdentity, type ClientIdentity, heldCertificate, type HeldCertificate } from '../pki/index.ts';
 
 export type Identify = (request: FastifyRequest) => ClientIdentity | undefined;
 
-/**
- * A connection's certificate cannot change, so its identity is worked out once per connection (parsing
- * the certificate on every request cost about a sixth of a member's CPU under load).
- */
-const identities = new WeakMap<TLSSocket, ClientIdentity | null>();
+/** Whether a certificate verified at its connection's handshake is still good now (TlsReloader.accepts). */
+export interface CertificateCheck {
+  accepts(held: HeldCertificate): boolean;
+}
 
-export const identifyByCertificate: Identify = (request) => {
-  const socket = request.raw.socket as TLSSocket;
-  if (typeof socket.getPeerCertificate !== 'function' || !socket.authorized) return undefined;
-  let identity = identities.get(socket);
-  if (identity === undefined) {
-    try {
-      identity = clientIdentity(socket.getPeerCertificate());
-    } catch {
-      identity = null;
+interface Known {
+  identity: ClientIdentity;
+  held: HeldCertificate;
+}
+
+/**
+ * The identity of the verified client certificate on the request's connection, as long as that
+ * certificate is still good: a keep-alive connection opened before a revocation, or one whose
+ * certificate has since expired, gets no identity (so 401) from the next request on, even before the
+ * reload closes it (docs/security.md, "Revocation").
+ *
+ * A connection's certificate cannot change, so its identity is worked out once per connection (parsing
+ * the certificate on every request cost about a sixth of a member's CPU under load); the check against
+ * the current CRL and clock is a set lookup and two comparisons per request.
+ */
+export function identifyByCertificate(certificates: CertificateCheck): Identify {
+  const known = new WeakMap<TLSSocket, Known | null>();
+  return (request) => {
+    const socket = request.raw.socket as TLSSocket;
+    if (typeof socket.getPeerCertificate !== 'function' || !socket.authorized) return undefined;
+    let entry = known.get(socket);
+    if (entry === undefined) {
+      entry = identify(socket);
+      known.set(socket, entry);
     }
-    identities.set(socket, identity);
+    return entry !== null && certificates.accepts(entry.held) ? entry.identity : undefined;
+  };
+}
+
+function identify(socket: TLSSocket): Known | null {
+  const peer = socket.getPeerCertificate();
+  const held = heldCertificate(peer);
+  if (held === undefined) return null;
+  try {
+    return { identity: clientIdentity(peer), held };
+  } catch {
+    return null;
   }
-  return identity ?? undefined;
-};
+}
