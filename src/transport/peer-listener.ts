@@ -2,6 +2,8 @@
  * The peer listener: accepts mutual-TLS connections from members, reads the hello, checks that the
  * certificate is a member certificate naming the member the hello claims to be, that the member id
  * belongs to that name in this cluster, then hands every Raft message on to the replication layer.
+ * A connection whose certificate is not a member certificate (a client certificate) is closed right
+ * after the handshake, without waiting for its hello.
  * Invariants: a connection that fails any check is destroyed before any message from it is
  * delivered; a delivered message's `from` is the id the connection proved.
  */
@@ -16,8 +18,11 @@ import { FrameDecoder } from './frame.ts';
 export interface PeerListenerOptions {
   clusterId: string;
   tlsOptions: TlsOptions;
-  /** Throws unless the socket's certificate is a member certificate naming `claimedName`. */
-  acceptPeer: (socket: TLSSocket, claimedName: string) => string;
+  /**
+   * Throws unless the socket's certificate is a member certificate (naming `claimedName`, once the
+   * hello has named one).
+   */
+  acceptPeer: (socket: TLSSocket, claimedName?: string) => string;
   /** True if `id` may be the member named `name` in this cluster. */
   knowsMember: (id: number, name: string) => boolean;
   onMessage: (message: Message) => void;
@@ -58,6 +63,12 @@ export class PeerListener {
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
     socket.on('error', () => undefined);
+    try {
+      this.options.acceptPeer(socket);
+    } catch (error) {
+      this.refuse(socket, error instanceof Error ? error.message : String(error));
+      return;
+    }
     const decoder = new FrameDecoder();
     let peerId: number | undefined;
     let chunks: Uint8Array[] = [];

@@ -5,6 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
+import { connect } from 'node:tls';
 import { realClock, seededRandom } from '../../../src/base/index.ts';
 import { acceptPeer, bootstrapCa, caLayout, clientTlsOptions, loadTlsMaterial, serverTlsOptions } from '../../../src/pki/index.ts';
 import type { TlsMaterial } from '../../../src/pki/index.ts';
@@ -106,6 +107,19 @@ test('a client certificate on the peer port is refused before any message is del
   assert.match(await refusal(server), /not a member certificate/);
   assert.equal(server.received.length, 0);
   intruder.close();
+  await server.listener.close();
+});
+
+test('a client certificate on the peer port is closed right after the handshake, without waiting for a hello', async () => {
+  const server = await startListener('m1');
+  const socket = connect({ ...clientTlsOptions(mustGet(material.get('admin'), 'admin')), host: '127.0.0.1', port: server.port });
+  socket.on('error', () => undefined);
+  socket.resume();
+  await once(socket, 'secureConnect');
+  // Nothing is sent: the hello timeout would end the connection too, but with another reason.
+  await once(socket, 'close');
+  assert.equal(server.refused.length, 1);
+  assert.match(server.refused[0] ?? '', /^certificate [0-9a-f]+ \(CN=admin, O=system:masters\) is not a member certificate$/);
   await server.listener.close();
 });
 
