@@ -79,6 +79,7 @@ async function compose(config: ServerConfig, keyring: Keyring, stack: Array<() =
   };
   tls.on('reloadFailed', (error) => log.warn({ reason: error.message }, 'TLS material reload failed; keeping the previous certificates'));
   tls.on('reloaded', (material) => log.info({ serial: material.serial }, 'TLS material reloaded'));
+  tls.on('connectionsClosed', (count) => log.info({ count }, 'closed connections whose certificate is revoked or expired'));
 
   // Peers: dial by the URL this member's --initial-cluster gives for a name (it may be a proxy),
   // else by the URL the member table holds.
@@ -93,6 +94,7 @@ async function compose(config: ServerConfig, keyring: Keyring, stack: Array<() =
       peer: { id, name, url },
       hello: { kind: 'hello', clusterId: identity.clusterId, member: config.name, memberId: identity.memberId },
       tlsOptions: (expectedMember) => tls.clientOptions({ expectedMember }),
+      guard: (socket) => tls.guard(socket),
       clock: realClock,
       random,
       onDrop: (message: Message) => replica?.reportUnreachable(message.to, message),
@@ -206,7 +208,7 @@ async function compose(config: ServerConfig, keyring: Keyring, stack: Array<() =
   const firstStart = bootstrapUntilDone(backend, policies, stack, log);
   app = buildClientApi({
     backend,
-    identify: identifyByCertificate,
+    identify: identifyByCertificate(tls),
     metrics,
     audit: memberAudit,
     health: memberHealth(backend, {
