@@ -19,9 +19,10 @@
 import { randomUUID } from 'node:crypto';
 import type { KvBackend } from '../api/index.ts';
 import type { AuditEventInput } from '../audit/index.ts';
-import type { Clock, TimerHandle } from '../base/index.ts';
+import type { Clock } from '../base/index.ts';
 import { rotationCheckIntervalMs } from '../config/index.ts';
 import { type DueRotation, Registry } from '../registry/index.ts';
+import { Periodic } from './periodic.ts';
 
 /** The identity scheduled rotations are made and audited under. */
 export const rotationUser = { username: 'system:coffer:rotation', groups: ['system:coffer'] };
@@ -48,33 +49,31 @@ export interface RotationPass {
 
 export class RotationScheduler {
   private readonly registry: Registry;
-  private readonly intervalMs: number;
-  private timer: TimerHandle | undefined;
-  private running: Promise<void> = Promise.resolve();
-  private stopped = false;
+  private readonly periodic: Periodic;
 
   constructor(private readonly options: RotationSchedulerOptions) {
     // Versions this loop writes carry the injected clock's time: the next due time is measured from it.
     this.registry = new Registry(options.backend, { nowMs: () => options.clock.nowMs() });
-    this.intervalMs = options.intervalMs ?? rotationCheckIntervalMs;
+    this.periodic = new Periodic({
+      clock: options.clock,
+      intervalMs: options.intervalMs ?? rotationCheckIntervalMs,
+      run: () => this.runOnce(),
+      onError: (error) => options.log?.warn({ reason: error.message }, 'the scheduled rotation check failed; the next check tries again'),
+    });
   }
 
   start(): void {
-    this.stopped = false;
-    this.arm();
+    this.periodic.start();
   }
 
   /** Cancels the timer and waits for a check in progress. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.timer?.cancel();
-    this.timer = undefined;
-    await this.running;
+  stop(): Promise<void> {
+    return this.periodic.stop();
   }
 
   /** Resolves when the check in progress (if any) has finished: tests await it after moving the clock. */
   settled(): Promise<void> {
-    return this.running;
+    return this.periodic.settled();
   }
 
   /** One check: nothing unless this member is the leader; otherwise every due Secret, oldest due first. */
@@ -86,7 +85,7 @@ export class RotationScheduler {
     const due = await this.registry.dueSecretRotations(clock.nowMs());
     for (const item of due) {
       // Leadership can move during a long check; the txn's compare is the real guard, this saves work.
-      if (this.stopped || !backend.isServing() || backend.status().role !== 'leader') break;
+      if (this.periodic.stopped || !backend.isServing() || backend.status().role !== 'leader') break;
       const ref = `${item.namespace}/${item.name}`;
       const received = auditInput(item, clock.nowMs());
       try {
@@ -118,17 +117,6 @@ export class RotationScheduler {
         log?.warn({ namespace: item.namespace, name: item.name, reason: error.message }, 'scheduled rotation: completion record refused'));
     }
     return pass;
-  }
-
-  private arm(): void {
-    if (this.stopped) return;
-    this.timer = this.options.clock.setTimer(this.intervalMs, () => {
-      this.timer = undefined;
-      this.running = this.runOnce().then(
-        () => undefined,
-        (error: Error) => this.options.log?.warn({ reason: error.message }, 'the scheduled rotation check failed; the next check tries again'),
-      ).finally(() => this.arm());
-    });
   }
 }
 
