@@ -132,6 +132,17 @@ export const readIndexRetryMs = 500;
 export const publishTimeoutMs = 2_000;
 /** How long a member waits before trying again to record its URLs in the member table. */
 export const publishRetryMs = 1_000;
+/**
+ * How long the store keeps history (`historyRetentionMs` in the server config): every this often the
+ * leader compacts to the revision that was current one interval earlier, as the Kubernetes API server
+ * compacts etcd every 5 minutes. A read or watch at an older resourceVersion is refused (410 Gone).
+ * docs/security.md, "History retention".
+ */
+export const historyRetentionMsDefault = 5 * 60_000;
+/** The shortest history retention accepted: clients that reconnect a watch after a short outage must still find their resourceVersion. */
+export const historyRetentionMsMin = 60_000;
+/** The longest history retention accepted: every past value of every Secret stays readable for that long. */
+export const historyRetentionMsMax = 7 * 24 * 3_600_000;
 /** Entries applied between two compactions of the WAL. */
 export const snapshotEveryEntries = 10_000;
 /** Entries kept in the WAL behind the applied index, so a briefly lagging follower needs no snapshot. */

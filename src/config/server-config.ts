@@ -5,6 +5,7 @@
  */
 import {
   auditRetentionAgeMsMaxDefault, auditRetentionAgeMsMinDefault, auditRetentionBytesMaxDefault, exitGraceMsDefault,
+  historyRetentionMsDefault, historyRetentionMsMax, historyRetentionMsMin,
 } from './limits.ts';
 
 export type UnsealSource =
@@ -50,6 +51,8 @@ export interface ServerConfig {
   exitGraceMs: number;
   /** A removed member keeps running (for inspection) instead of exiting after exitGraceMs. */
   stayWhenRemoved: boolean;
+  /** How long the store keeps history before the leader compacts it (docs/security.md, "History retention"). */
+  historyRetentionMs: number;
 }
 
 export class ServerConfigError extends Error {
@@ -63,7 +66,7 @@ export class ServerConfigError extends Error {
 export type RawServerConfig = Partial<Record<
   'name' | 'dataDir' | 'listenClient' | 'listenPeer' | 'advertiseClient' | 'advertisePeer' | 'initialCluster'
   | 'initialClusterToken' | 'memberId' | 'clusterId' | 'cert' | 'key' | 'cacert' | 'crl' | 'policies'
-  | 'unsealKeyFile' | 'passphraseFile' | 'kmsSocket' | 'logLevel' | 'tickMs'
+  | 'unsealKeyFile' | 'passphraseFile' | 'kmsSocket' | 'logLevel' | 'tickMs' | 'historyRetentionMs'
   | 'auditRetentionBytesMax' | 'auditRetentionAgeMax' | 'auditRetentionAgeMin' | 'exitGrace',
   string
 >> & { join?: boolean; stayWhenRemoved?: boolean };
@@ -90,6 +93,10 @@ export function parseServerConfig(raw: RawServerConfig, env: Readonly<Record<str
   if (!(logLevels as readonly string[]).includes(logLevel)) throw new ServerConfigError('logLevel', `${JSON.stringify(logLevel)} is not one of ${logLevels.join(', ')}`);
   const tickMs = raw.tickMs === undefined ? 100 : Number(raw.tickMs);
   if (!Number.isSafeInteger(tickMs) || tickMs < 1 || tickMs > 10_000) throw new ServerConfigError('tickMs', `${raw.tickMs} is not a whole number of milliseconds in [1, 10000]`);
+  const historyRetentionMs = raw.historyRetentionMs === undefined ? historyRetentionMsDefault : Number(raw.historyRetentionMs);
+  if (!Number.isSafeInteger(historyRetentionMs) || historyRetentionMs < historyRetentionMsMin || historyRetentionMs > historyRetentionMsMax) {
+    throw new ServerConfigError('historyRetentionMs', `${raw.historyRetentionMs} is not a whole number of milliseconds in [${historyRetentionMsMin}, ${historyRetentionMsMax}]`);
+  }
   const config: ServerConfig = {
     name,
     dataDir: required('dataDir'),
@@ -109,6 +116,7 @@ export function parseServerConfig(raw: RawServerConfig, env: Readonly<Record<str
     auditRetention: parseAuditRetention(raw),
     exitGraceMs: raw.exitGrace === undefined ? exitGraceMsDefault : durationMs('exitGrace', raw.exitGrace),
     stayWhenRemoved: raw.stayWhenRemoved === true,
+    historyRetentionMs,
   };
   if (raw.crl) config.crl = raw.crl;
   if (raw.policies) config.policies = raw.policies;

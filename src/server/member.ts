@@ -28,6 +28,7 @@ import { type MemberInfo, Replica } from '../replication/index.ts';
 import { PeerLink, PeerListener } from '../transport/index.ts';
 import { MemberAudit } from './member-audit.ts';
 import { MemberEnd } from './member-end.ts';
+import { HistoryCompactor } from './history-compactor.ts';
 import { loadOrCreateIdentity, type MemberIdentity } from './member-identity.ts';
 import { startMemberKeys } from './member-keys.ts';
 import { RotationScheduler } from './rotation-scheduler.ts';
@@ -233,6 +234,9 @@ async function compose(config: ServerConfig, keyring: Keyring, stack: Array<() =
   const rotation = new RotationScheduler({ backend, clock: realClock, audit: memberAudit, log });
   rotation.start();
   stack.push(() => rotation.stop());
+  const compactor = new HistoryCompactor({ backend, clock: realClock, retentionMs: config.historyRetentionMs, log });
+  compactor.start();
+  stack.push(() => compactor.stop());
   publishUntilDone(running, { peerUrl: config.advertisePeer.href, clientUrl: config.advertiseClient.href }, stack);
   firstStart.start();
 

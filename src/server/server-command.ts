@@ -39,6 +39,7 @@ export function serverCommand(): Command {
     .option('--audit-retention-age-min <duration>', 'history younger than this is warned about before the size limit drops it (default 24h)')
     .option('--exit-grace <duration>', 'how long a member that cannot go on (fail-stop, removed) keeps answering before it exits (default 30s)')
     .option('--stay-when-removed', 'keep running (serving nothing) after this member was removed from the cluster, for inspection')
+    .option('--history-retention-ms <ms>', 'history kept before the leader compacts it, in milliseconds (default 300000)')
     .action(async (flags: RawServerConfig & { config?: string }) => {
       const fromFile = flags.config === undefined ? {} : await readConfigFile(flags.config);
       const { config: _file, ...fromFlags } = flags;

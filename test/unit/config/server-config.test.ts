@@ -1,9 +1,11 @@
-// The member's failure-handling and audit retention settings: defaults from config/limits.ts, sizes
-// and durations in the forms an operator writes, and one clear error naming the key for a bad value.
+// The member's failure-handling, audit retention and history retention settings: defaults from
+// config/limits.ts, sizes and durations in the forms an operator writes, and one clear error naming the
+// key for a bad value.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  auditRetentionAgeMsMaxDefault, auditRetentionAgeMsMinDefault, auditRetentionBytesMaxDefault, exitGraceMsDefault, parseServerConfig,
+  auditRetentionAgeMsMaxDefault, auditRetentionAgeMsMinDefault, auditRetentionBytesMaxDefault, exitGraceMsDefault,
+  historyRetentionMsDefault, historyRetentionMsMax, historyRetentionMsMin, parseServerConfig,
   type RawServerConfig, ServerConfigError,
 } from '../../../src/config/index.ts';
 
@@ -37,4 +39,19 @@ test('a bad size, a bad duration, or a minimum retention above the maximum is on
   refused({ auditRetentionAgeMax: '3 days' }, /^config auditRetentionAgeMax: "3 days" is not a duration like 30s, 15m, 24h or 90d$/);
   refused({ exitGrace: '-1s' }, /^config exitGrace: /);
   refused({ auditRetentionAgeMin: '10d', auditRetentionAgeMax: '1d' }, /^config auditRetentionAgeMin: 10d is longer than auditRetentionAgeMax \(1d\)$/);
+});
+
+test('history retention defaults to historyRetentionMsDefault (5 minutes) and takes a value within its bounds', () => {
+  assert.equal(historyRetentionMsDefault, 5 * 60_000);
+  assert.equal(parseServerConfig(base, {}).historyRetentionMs, historyRetentionMsDefault);
+  assert.equal(parseServerConfig({ ...base, historyRetentionMs: '3600000' }, {}).historyRetentionMs, 3_600_000);
+  assert.equal(parseServerConfig({ ...base, historyRetentionMs: String(historyRetentionMsMin) }, {}).historyRetentionMs, historyRetentionMsMin);
+  assert.equal(parseServerConfig({ ...base, historyRetentionMs: String(historyRetentionMsMax) }, {}).historyRetentionMs, historyRetentionMsMax);
+});
+
+test('a history retention outside its bounds or not a whole number is refused, naming the key', () => {
+  for (const value of [String(historyRetentionMsMin - 1), String(historyRetentionMsMax + 1), '0', '-5', '150000.5', 'five minutes', '']) {
+    assert.throws(() => parseServerConfig({ ...base, historyRetentionMs: value }, {}),
+      { message: `config historyRetentionMs: ${value} is not a whole number of milliseconds in [${historyRetentionMsMin}, ${historyRetentionMsMax}]` }, value);
+  }
 });
