@@ -50,6 +50,8 @@ export const argon2MemoryKiBMax = 4 * 1024 * 1024;
 export const argon2TimeCostMax = 64;
 /** The most argon2id lanes a keyring may record. */
 export const argon2ParallelismMax = 64;
+/** The largest passphrase file read (unseal, a new KEK); `backupPassphraseFileBytesMax` for backups. */
+export const passphraseFileBytesMax = 64 * 1024;
 /** The largest keyring file a member reads. */
 export const keyringFileBytesMax = 4 * 1024 * 1024;
 /** The most DEKs one keyring holds (one per DEK rotation). */

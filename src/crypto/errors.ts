@@ -18,7 +18,7 @@ export class SealedError extends Error {
   }
 }
 
-/** A key file that must not be used: wrong size, or readable by group or others. */
+/** A key or passphrase file that must not be used: missing, wrong size, not a regular file, or readable by group or others. */
 export class KeyFileError extends Error {
   readonly code = 'E_KEY_FILE';
   override readonly name = 'KeyFileError';

@@ -15,6 +15,7 @@ export { IntegrityError, SealedError, KeyFileError, KmsError, KeyringError } fro
 export type { Argon2Params, Kek, KekProvider, KekRecord, KekSource } from './kek.ts';
 export { passphraseKek, argon2ParamsDefault } from './kek-passphrase.ts';
 export { keyFileKek, keyContentKek, createKeyFile } from './kek-key-file.ts';
+export { readPassphraseFile, readSecretFile } from './secret-file.ts';
 export { kmsKek, type KmsOptions } from './kek-kms.ts';
 export { kmsProtocolVersion, type KmsRequest, type KmsResponse, type KmsErrorCode } from './kms-protocol.ts';
 export {

@@ -1,15 +1,16 @@
 /**
- * KEK from a 32-byte key file. The file must be readable by its owner only (mode 0600 or 0400):
- * a key others can read is not a key, so a looser mode is refused with a clear error rather than used.
- * The file holds the 32 bytes raw, or as base64 text (44 characters, optional trailing newline).
+ * KEK from a 32-byte key file. The file must be readable by its owner only (mode 0600 or 0400; see
+ * secret-file.ts). It holds the 32 bytes raw, or as base64 text (44 characters, optional trailing
+ * newline).
  */
 import { randomFillSync } from 'node:crypto';
-import { constants, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { KeyFileError, sourceMismatch } from './errors.ts';
 import type { KekProvider } from './kek.ts';
 import { kekBytes, localKek } from './kek-local.ts';
-import { wipe } from './sodium.ts';
+import { readSecretFile } from './secret-file.ts';
+import { sodiumReady, wipe } from './sodium.ts';
 
 const keyFileBytesMax = 256;
 
@@ -41,30 +42,12 @@ function keyProvider(key: Uint8Array, description: string): KekProvider & { forg
 }
 
 async function readKeyFile(file: string): Promise<Uint8Array> {
-  let handle: fs.FileHandle;
+  await sodiumReady();
+  const content = await readSecretFile(file, 'key file', keyFileBytesMax);
   try {
-    handle = await fs.open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
-  } catch (error) {
-    throw new KeyFileError(`cannot open key file ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
-  }
-  try {
-    // fstat on the open descriptor: the mode checked is the mode of the file actually read.
-    const stat = await handle.stat();
-    if (!stat.isFile()) throw new KeyFileError(`key file ${file} is not a regular file`);
-    const mode = stat.mode & 0o777;
-    if ((mode & 0o077) !== 0) {
-      throw new KeyFileError(
-        `key file ${file} has mode 0${mode.toString(8)}; it must be readable by its owner only (chmod 600 ${file})`);
-    }
-    if (stat.size > keyFileBytesMax) throw new KeyFileError(`key file ${file} is ${stat.size} bytes; expected ${kekBytes}`);
-    const content = await handle.readFile();
-    try {
-      return decodeKey(content, `key file ${file}`);
-    } finally {
-      wipe(content);
-    }
+    return decodeKey(content, `key file ${file}`);
   } finally {
-    await handle.close();
+    wipe(content);
   }
 }
 

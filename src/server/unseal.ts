@@ -2,21 +2,21 @@
  * Unsealing: the KEK provider a member's configuration names, and opening its keyring with it. A
  * wrong key or passphrase is one SealedError ("cannot unseal: …") and the member does not start.
  */
-import { readFile } from 'node:fs/promises';
 import type { UnsealSource } from '../config/index.ts';
-import { type KekProvider, keyFileKek, kmsKek, type Keyring, openKeyring, passphraseKek } from '../crypto/index.ts';
+import { type KekProvider, keyFileKek, kmsKek, type Keyring, openKeyring, passphraseKek, readPassphraseFile, wipe } from '../crypto/index.ts';
 
 export async function kekProvider(source: UnsealSource, env: Readonly<Record<string, string | undefined>>): Promise<KekProvider> {
   switch (source.kind) {
     case 'keyFile':
       return keyFileKek(source.path);
     case 'passphraseFile': {
-      const bytes = await readFile(source.path);
-      // A trailing newline is how editors end a file, not part of the passphrase.
-      const end = bytes.length > 0 && bytes[bytes.length - 1] === 0x0a ? bytes.length - 1 : bytes.length;
-      const passphrase = new Uint8Array(bytes.subarray(0, end));
-      bytes.fill(0);
-      return passphraseKek(passphrase);
+      // Refused unless readable by its owner only, as a key file (docs/security.md, "Files on disk").
+      const passphrase = await readPassphraseFile(source.path);
+      try {
+        return passphraseKek(passphrase);
+      } finally {
+        wipe(passphrase); // passphraseKek keeps its own copy until forget()
+      }
     }
     case 'passphraseEnv':
       return passphraseKek(env.COFFER_UNSEAL_PASSPHRASE ?? '');

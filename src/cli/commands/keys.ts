@@ -4,18 +4,15 @@
  * `coffer status` gets it), reports one line per member, and exits non-zero if any member failed or
  * could not be reached. A rotation is sent once per member and never retried by this command.
  */
-import { open } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { keysRequestTimeoutMs } from '../../config/index.ts';
+import { keysRequestTimeoutMs, passphraseFileBytesMax } from '../../config/index.ts';
+import { KeyFileError, readPassphraseFile, readSecretFile } from '../../crypto/index.ts';
 import { K8sClient, type KeyRotationView, KvClient, type KvClientOptions, type MemberKeysView } from '../../client/index.ts';
 import { type ConnectionOptions, connectionSettings } from '../connection.ts';
 import type { CliIo } from '../io.ts';
 import { formatData, formatTable, type GlobalOptions } from '../options.ts';
 
 type Options = GlobalOptions & ConnectionOptions;
-
-/** The largest new-KEK file read: a passphrase or a key file (32 bytes, or 44 characters of base64). */
-const newKekFileBytesMax = 64 * 1024;
 
 interface Target {
   name: string;
@@ -138,29 +135,18 @@ function failIfAny<T>(outcomes: Outcome<T>[], command: Command, what: string): v
 
 /**
  * Reads a new passphrase (dropping one trailing newline, as the server does for --passphrase-file) or
- * a key file (refused unless readable by its owner only, as the server will refuse it at the next start).
+ * a key file; either is refused unless readable by its owner only, as the server will refuse it at the
+ * next start.
  */
 async function readNewKek(file: string, kind: 'passphrase' | 'key', command: Command): Promise<Uint8Array> {
-  let handle;
   try {
-    handle = await open(file, 'r');
-  } catch (error) {
-    return command.error(`coffer: cannot open ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { exitCode: 1, code: 'coffer.keys' });
-  }
-  try {
-    const stat = await handle.stat();
-    if (kind === 'key' && (stat.mode & 0o077) !== 0) {
-      command.error(`coffer: key file ${file} has mode 0${(stat.mode & 0o777).toString(8)}; it must be readable by its owner only (chmod 600 ${file})`,
-        { exitCode: 1, code: 'coffer.keys' });
-    }
-    if (stat.size > newKekFileBytesMax) command.error(`coffer: ${file} is ${stat.size} bytes, more than ${newKekFileBytesMax}`, { exitCode: 1, code: 'coffer.keys' });
-    const bytes = await handle.readFile();
-    const end = kind === 'passphrase' && bytes.length > 0 && bytes[bytes.length - 1] === 0x0a ? bytes.length - 1 : bytes.length;
-    const out = new Uint8Array(bytes.subarray(0, end));
+    if (kind === 'passphrase') return await readPassphraseFile(file);
+    const bytes = await readSecretFile(file, 'key file', passphraseFileBytesMax);
+    const key = Uint8Array.from(bytes);
     bytes.fill(0);
-    if (out.length === 0) command.error(`coffer: ${file} is empty`, { exitCode: 1, code: 'coffer.keys' });
-    return out;
-  } finally {
-    await handle.close();
+    return key;
+  } catch (error) {
+    if (error instanceof KeyFileError) command.error(`coffer: ${error.message}`, { exitCode: 1, code: 'coffer.keys' });
+    throw error;
   }
 }

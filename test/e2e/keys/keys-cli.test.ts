@@ -3,7 +3,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Cluster, runCoffer } from '../../support/cluster/index.ts';
 import { plaintextFindings } from '../../support/plaintext-scan.ts';
@@ -100,6 +100,12 @@ test('keys rotate-kek refuses a bad invocation before asking any member', async 
   const refused = await coffer('keys', 'rotate-kek', '--new-unseal-key-file', loose);
   assert.notEqual(refused.code, 0);
   assert.match(refused.stderr, /mode 0644; it must be readable by its owner only/);
+  const loosePassphrase = join(cluster.dir, 'loose.pass');
+  await writeFile(loosePassphrase, 'a new passphrase others can read\n');
+  await chmod(loosePassphrase, 0o644);
+  const refusedPassphrase = await coffer('keys', 'rotate-kek', '--new-passphrase-file', loosePassphrase);
+  assert.notEqual(refusedPassphrase.code, 0);
+  assert.equal(refusedPassphrase.stderr, `coffer: passphrase file ${loosePassphrase} has mode 0644; it must be readable by its owner only (chmod 600 ${loosePassphrase})\n`);
 });
 
 test('keys rotate-kek to a new key file: every member rewraps; restarted with the old file a member stays sealed, with the new one it starts', { timeout: 120_000 }, async () => {

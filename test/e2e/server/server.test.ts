@@ -3,7 +3,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -130,6 +130,16 @@ test('a wrong unseal key is one clear error and the member does not start', asyn
   const lines = member.output().trim().split('\n');
   assert.equal(lines.length, 1, `one line: ${member.output()}`);
   assert.match(lines[0] ?? '', /cannot unseal/);
+});
+
+test('a passphrase file others can read is refused with one line, and the member does not start', async () => {
+  const loose = join(dir, 'loose.pass');
+  await writeFile(loose, 'a passphrase others can read\n');
+  await chmod(loose, 0o644); // whatever the umask made of it
+  const member = await startServer([], ['--passphrase-file', loose]);
+  const [code] = await once(member.child, 'exit') as [number | null];
+  assert.notEqual(code, 0);
+  assert.equal(member.output(), `coffer server: passphrase file ${loose} has mode 0644; it must be readable by its owner only (chmod 600 ${loose})\n`);
 });
 
 test('bad flags are refused with one line naming the flag', async () => {

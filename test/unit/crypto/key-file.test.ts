@@ -49,7 +49,7 @@ test('a key file of the wrong size, a missing file and a directory are refused',
   const short = path.join(dir, 'short.key');
   await writeFile(short, randomBytes(16), { mode: 0o600 });
   await assert.rejects(keyFileKek(short), /16 bytes; expected 32/);
-  await assert.rejects(keyFileKek(path.join(dir, 'missing.key')), /cannot open key file .*ENOENT/);
+  await assert.rejects(keyFileKek(path.join(dir, 'missing.key')), /cannot read key file .*ENOENT/);
   await chmod(dir, 0o700);
   await assert.rejects(keyFileKek(dir), KeyFileError);
 });
