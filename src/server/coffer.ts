@@ -6,6 +6,7 @@
 import { type Command, CommanderError } from 'commander';
 import { processIo, runCli } from '../cli/index.ts';
 import { auditVerifyCommand } from './audit-verify.ts';
+import { privateUmask } from './data-dir.ts';
 import { restoreCommand } from './restore.ts';
 import { serverCommand } from './server-command.ts';
 
@@ -20,8 +21,12 @@ const args = process.argv.slice(2);
 const auditAt = args.findIndex((a, i) => a === 'audit' && args[i + 1] === 'verify');
 const offlineAuditVerify = auditAt >= 0 && args.slice(auditAt + 2).some((a) => a === '--data-dir' || a.startsWith('--data-dir=')) ? auditAt : -1;
 
-/** Runs a command that needs server internals; its errors end as one line naming the command. */
+/**
+ * Runs a command that needs server internals; its errors end as one line naming the command. These
+ * commands write data dirs, so whatever they create is their owner's alone (src/server/data-dir.ts).
+ */
 async function runServerSide(name: string, command: Command, rest: string[]): Promise<void> {
+  process.umask(privateUmask);
   try {
     await command.exitOverride().parseAsync(rest, { from: 'user' });
   } catch (error) {

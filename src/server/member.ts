@@ -28,6 +28,7 @@ import { type MemberInfo, Replica } from '../replication/index.ts';
 import { PeerLink, PeerListener } from '../transport/index.ts';
 import { MemberAudit } from './member-audit.ts';
 import { MemberEnd } from './member-end.ts';
+import { closeDataDir } from './data-dir.ts';
 import { HistoryCompactor } from './history-compactor.ts';
 import { loadOrCreateIdentity, type MemberIdentity } from './member-identity.ts';
 import { startMemberKeys } from './member-keys.ts';
@@ -45,10 +46,13 @@ export interface RunningMember {
 }
 
 export async function startMember(config: ServerConfig, env: Readonly<Record<string, string | undefined>>): Promise<RunningMember> {
+  const closedPaths = await closeDataDir(config.dataDir);
   const keyring = await unseal(config.dataDir, config.unseal, env);
   const stack: Array<() => Promise<void> | void> = [() => keyring.close()];
   try {
-    return await compose(config, keyring, stack);
+    const member = await compose(config, keyring, stack);
+    if (closedPaths > 0) member.app.log.warn({ paths: closedPaths, dataDir: config.dataDir }, 'data dir paths open to group or others were made owner-only');
+    return member;
   } catch (error) {
     for (const undo of stack.reverse()) await undo();
     throw error;

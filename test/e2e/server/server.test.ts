@@ -3,7 +3,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -117,6 +117,49 @@ test('a member serves, stops cleanly on SIGTERM, and keeps its data sealed acros
   assert.match(metrics.text, /^coffer_certificate_expiry_seconds\{kind="member"\} \d/m);
   const promtool = spawnSync('promtool', ['check', 'metrics'], { input: metrics.text, encoding: 'utf8' });
   assert.equal(promtool.status, 0, `promtool: ${promtool.stdout}${promtool.stderr}`);
+  second.child.kill('SIGTERM');
+  await once(second.child, 'exit');
+});
+
+/** Every path under `root` (itself included) whose mode gives group or others any permission. */
+async function openToOthers(root: string): Promise<string[]> {
+  const found: string[] = [];
+  const walk = async (path: string): Promise<void> => {
+    const info = await lstat(path);
+    if ((info.mode & 0o077) !== 0) found.push(`${(info.mode & 0o777).toString(8)} ${path}`);
+    if (info.isDirectory()) for (const name of await readdir(path)) await walk(join(path, name));
+  };
+  await walk(root);
+  return found;
+}
+
+test('nothing a member writes is open to group or others, and what an older version left open is closed at start', async () => {
+  const dataDir = join(dir, 'data-modes');
+  const traffic = async (member: Member, round: number) => {
+    for (let i = 0; i < 50; i++) assert.equal((await call(member, '/v3/kv/put', { key: b64(`modes/${round}/${i}`), value: b64('x'.repeat(1000)) })).status, 200);
+    const secret = await raw(member, 'POST', '/api/v1/namespaces/default/secrets', { metadata: { name: `modes-${round}` }, data: { k: b64('v') } });
+    assert.equal(secret.status, 201, secret.text);
+    assert.equal((await call(member, '/v3/kv/compaction', { revision: 10 * round })).status, 200);
+  };
+  const first = await startServer(['--data-dir', dataDir]);
+  await ready(first);
+  await traffic(first, 1);
+  assert.deepEqual(await openToOthers(dataDir), [], 'while it runs');
+  first.child.kill('SIGTERM');
+  await once(first.child, 'exit');
+  assert.deepEqual(await openToOthers(dataDir), [], 'after it stopped');
+
+  // What earlier versions left: the store directory 0755 and its files 0644.
+  for (const path of [dataDir, join(dataDir, 'mvcc')]) await chmod(path, 0o755);
+  for (const name of await readdir(join(dataDir, 'mvcc'))) await chmod(join(dataDir, 'mvcc', name), 0o644);
+  assert.notDeepEqual(await openToOthers(dataDir), []);
+  const second = await startServer(['--data-dir', dataDir]);
+  await ready(second);
+  assert.deepEqual(await openToOthers(dataDir), [], 'closed at start');
+  assert.match(second.output(), /data dir paths open to group or others were made owner-only/);
+  await traffic(second, 2);
+  assert.deepEqual(await openToOthers(dataDir), [], 'after more traffic');
+  assert.equal((await lstat(dataDir)).mode & 0o777, 0o700);
   second.child.kill('SIGTERM');
   await once(second.child, 'exit');
 });
