@@ -183,6 +183,11 @@ export const certNameLengthMax = 128;
 export const p12PasswordBytes = 18;
 /** PBKDF2 / PKCS#12-KDF iterations protecting a .p12 file's key and MAC. */
 export const p12KdfIterations = 10_000;
+/**
+ * How long a connection to either listener may take to complete its TLS handshake before it is closed
+ * (node's default is two minutes; a connection that never sends its hello holds a socket meanwhile).
+ */
+export const tlsHandshakeTimeoutMs = 10_000;
 /** Quiet period after the last file event before TLS material is reloaded (a rotation writes several files). */
 export const tlsReloadDebounceMs = 100;
 /**
@@ -192,6 +197,20 @@ export const tlsReloadDebounceMs = 100;
 export const tlsHeldCertificateCheckIntervalMs = 60_000;
 /** The largest certificate, key or CRL file the PKI reads. */
 export const pkiFileBytesMax = 1024 * 1024;
+
+// ── Client listener (src/server/client-listener.ts) ───────────────────────────────────────────────
+// How long a client may take on the client port, so slow clients cannot hold sockets forever
+// (docs/security.md, "Slow clients"). Watch streams are not bounded by these: once a request has been
+// received, its response may last as long as it needs.
+
+/** A request's headers must be complete this long after its first byte (after the handshake, for a connection's first request); else 408 and closed. */
+export const apiHeadersTimeoutMs = 10_000;
+/** A request, body included, must be received within this long; else 408 and closed. */
+export const apiRequestTimeoutMs = 60_000;
+/** A keep-alive connection idle this long between two requests is closed. */
+export const apiKeepAliveTimeoutMs = 30_000;
+/** How often the listener checks its connections against the header and request timeouts (node's default is 30 s). */
+export const apiTimeoutCheckIntervalMs = 1_000;
 
 // ── KV client (src/client) ─────────────────────────────────────────────────────────────────────
 

@@ -11,6 +11,7 @@ import {
   checkServerIdentity, type ConnectionOptions, type PeerCertificate, type SecureContextOptions, type Server, type TlsOptions,
   type TLSSocket,
 } from 'node:tls';
+import { tlsHandshakeTimeoutMs } from '../config/index.ts';
 import { isPkiError } from './errors.ts';
 import { memberIdentity, verifyMemberClaim } from './identity.ts';
 import type { TlsMaterial } from './tls-material.ts';
@@ -28,9 +29,12 @@ export function secureContextOptions(material: TlsMaterial): SecureContextOption
   };
 }
 
-/** Options for tls.createServer / https.createServer: a client certificate is required and verified. */
+/**
+ * Options for tls.createServer / https.createServer: a client certificate is required and verified,
+ * and a handshake not done within tlsHandshakeTimeoutMs is dropped.
+ */
 export function serverTlsOptions(material: TlsMaterial): TlsOptions {
-  return { ...secureContextOptions(material), requestCert: true, rejectUnauthorized: true };
+  return { ...secureContextOptions(material), requestCert: true, rejectUnauthorized: true, handshakeTimeout: tlsHandshakeTimeoutMs };
 }
 
 export interface ClientTlsOptions {

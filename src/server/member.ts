@@ -28,6 +28,7 @@ import { type MemberInfo, Replica } from '../replication/index.ts';
 import { PeerLink, PeerListener } from '../transport/index.ts';
 import { MemberAudit } from './member-audit.ts';
 import { MemberEnd } from './member-end.ts';
+import { clientListenerOptions } from './client-listener.ts';
 import { closeDataDir } from './data-dir.ts';
 import { HistoryCompactor } from './history-compactor.ts';
 import { loadOrCreateIdentity, type MemberIdentity } from './member-identity.ts';
@@ -223,7 +224,7 @@ async function compose(config: ServerConfig, keyring: Keyring, stack: Array<() =
         firstStart.lastError !== undefined ? `: ${firstStart.lastError}` : ''}`),
       audit: () => memberAudit.refusal(),
     }),
-    server: { logger: { level: config.logLevel }, https: tls.serverOptions() },
+    server: { logger: { level: config.logLevel }, ...clientListenerOptions(tls.serverOptions()) },
   });
   const api = app;
   stack.push(() => api.close());

@@ -39,8 +39,13 @@ export class PeerListener {
 
   constructor(private readonly options: PeerListenerOptions) {
     this.server = createServer(options.tlsOptions, (socket) => this.accept(socket));
-    // Handshake failures (no certificate, wrong CA, revoked) end there; nothing reaches accept().
-    this.server.on('tlsClientError', (error) => options.onRefused?.(error.message));
+    // Handshake failures (no certificate, wrong CA, revoked, tlsHandshakeTimeoutMs passed) end there;
+    // nothing reaches accept(). A plain tls.Server leaves the socket open after its handshake timeout
+    // (https.Server closes it), so a connection that never sends its hello would stay forever.
+    this.server.on('tlsClientError', (error, socket) => {
+      options.onRefused?.(error.message);
+      socket.destroy();
+    });
   }
 
   async listen(host: string, port: number): Promise<number> {
