@@ -4,6 +4,7 @@
 // other connection stays open, and the revoked certificate cannot come back through a new handshake.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { connect } from 'node:tls';
 import { after, before, test } from 'node:test';
 import { ManualClock, realClock, seededRandom } from '../../../src/base/index.ts';
 import { runCli } from '../../../src/cli/index.ts';
@@ -84,6 +85,29 @@ test('a connection whose certificate expires while open is closed by the next ch
   await briefsEnd;
   assert.equal(await echo(admin.socket, 'valid for a year'), 'valid for a year');
   admin.socket.destroy();
+  await server.close();
+  reloader.close();
+});
+
+test('a resumed TLS session skips the handshake\'s certificate checks: a connection whose certificate is no longer accepted is closed at once', async () => {
+  const clock = new ManualClock(Date.now());
+  const reloader = await TlsReloader.open(memberFiles(dir, 'm1'), { clock });
+  const server = await startServer(reloader, 'client');
+  const options = await asClient('brief');
+  const first = connect({ ...options, host: '127.0.0.1', port: server.port });
+  first.resume();
+  const [session] = await once(first, 'session') as [Buffer];
+  first.destroy();
+  await once(first, 'close');
+
+  clock.advance(2 * dayMs); // brief's certificate has expired for the member; OpenSSL does not look again on resumption
+  const resumed = await attempt(server.port, { ...options, session });
+  assert.equal(resumed.accepted, false, 'closed before the server greeted it');
+  const again = connect({ ...options, host: '127.0.0.1', port: server.port, session });
+  again.on('error', () => undefined);
+  await once(again, 'secureConnect');
+  assert.equal(again.isSessionReused(), true, 'the handshake was a resumption');
+  await once(again, 'close');
   await server.close();
   reloader.close();
 });
