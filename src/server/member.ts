@@ -230,8 +230,9 @@ async function compose(config: ServerConfig, keyring: Keyring, stack: Array<() =
   stack.push(() => api.close());
   const memberKeys = startMemberKeys({ member: config.name, dataDir: config.dataDir, keyring, store: () => running.mvcc(), resealWal: () => running.resealWal(), identity, clock: realClock, log }, app);
   stack.push(() => memberKeys.close());
-  await app.listen({ host: config.listenClient.hostname, port: Number(config.listenClient.port) });
+  // Attached before it listens, so that every connection it accepts is guarded (docs/security.md, "Revocation").
   tls.attach(app.server as unknown as TlsServer);
+  await app.listen({ host: config.listenClient.hostname, port: Number(config.listenClient.port) });
   log.info({ member: config.name, id: identity.memberId, cluster: identity.clusterId }, 'member started');
   // A member removed while it was down learns it from its own store at start.
   if (running.status().removed) end.removedFromCluster();
