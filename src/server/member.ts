@@ -192,6 +192,15 @@ async function compose(config: ServerConfig, keyring: Keyring, stack: Array<() =
   tls.attach(listener.server);
   await listener.listen(config.listenPeer.hostname, Number(config.listenPeer.port));
   stack.push(() => listener.close());
+  // A new certificate of this member reaches its peer links now, both ways and without losing a
+  // message, so revoking the old one later closes no link (docs/security.md, "Revocation").
+  let serial = tls.material.serial;
+  tls.on('reloaded', (material) => {
+    if (material.serial === serial) return;
+    serial = material.serial;
+    for (const l of links.values()) l.refresh();
+    listener.refresh();
+  });
 
   const backend: KvBackend = {
     ...replicaBackend(running, { clusterId: identity.clusterId, dbSizeBytes: () => directoryBytes(config.dataDir) }),

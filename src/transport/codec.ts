@@ -29,7 +29,14 @@ export interface SnapChunkFrame {
   kind: 'snapChunk';
   data: Uint8Array;
 }
-export type PeerFrame = HelloFrame | RaftFrame | SnapChunkFrame;
+/**
+ * The only frame a listener sends back: "end this connection and dial again" (the listener's
+ * certificate was reloaded). The dialer ends the connection itself, so nothing it wrote is lost.
+ */
+export interface GoawayFrame {
+  kind: 'goaway';
+}
+export type PeerFrame = HelloFrame | RaftFrame | SnapChunkFrame | GoawayFrame;
 
 export class MalformedFrameError extends Error {
   readonly code = 'E_MALFORMED_FRAME';
@@ -68,8 +75,10 @@ export function decodePeerFrame(encoded: Uint8Array): PeerFrame {
     }
     case 'snapChunk':
       return { kind: 'snapChunk', data: bytes(frame.data, 'snapChunk.data') };
+    case 'goaway':
+      return { kind: 'goaway' };
     default:
-      throw new MalformedFrameError('frame.kind', `is not hello, raft or snapChunk`);
+      throw new MalformedFrameError('frame.kind', `is not hello, raft, snapChunk or goaway`);
   }
 }
 

@@ -3,15 +3,22 @@
  * reach), says hello, then streams frames. Raft tolerates lost messages, so the link never blocks its
  * caller: frames queue up to peerQueueBytesMax while dialing or while the socket drains, and beyond
  * that they are dropped and reported, so the replication layer can tell Raft the peer is unreachable.
- * A broken connection is redialed with exponential backoff and jitter.
- * Invariant: frames go out in the order send() accepted them; a dropped frame is never sent later.
+ * A broken connection is redialed with exponential backoff and jitter. refresh() moves the link to
+ * a new connection (after this member's certificate was reloaded) without losing a frame: the old
+ * connection is ended gracefully, the peer still reads all written to it, and new frames wait in the
+ * backlog until the new connection is up. A listener that wants the same (its certificate was
+ * reloaded) sends a goaway frame, the only frame a listener sends; the link then refreshes. Only the
+ * dialer can end a connection without loss: node's TLS drops what a socket still had to write once
+ * the other side has ended it.
+ * Invariant: frames go out in the order send() accepted them, across connections too (the next
+ * connection is dialed only once the previous one has closed); a dropped frame is never sent later.
  */
 import { connect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import type { Clock, Random, TimerHandle } from '../base/index.ts';
 import { peerDialBackoffMaxMs, peerDialBackoffMinMs, peerQueueBytesMax, snapshotChunkBytes } from '../config/index.ts';
 import type { Message } from '../raft/index.ts';
-import { encodePeerFrame, type HelloFrame } from './codec.ts';
-import { encodeFrame } from './frame.ts';
+import { decodePeerFrame, encodePeerFrame, type HelloFrame } from './codec.ts';
+import { encodeFrame, FrameDecoder } from './frame.ts';
 
 export interface PeerAddress {
   id: number;
@@ -42,7 +49,12 @@ export interface PeerLinkOptions {
 
 export class PeerLink {
   private socket: TLSSocket | undefined;
+  /** Frames may be written to `socket`: its handshake is done and neither side has ended it. */
   private connected = false;
+  /** `socket` completed its handshake (so its close is reported through onStateChange). */
+  private established = false;
+  /** refresh() ended `socket`: the next connection is dialed as soon as it has closed. */
+  private replacing = false;
   private closed = false;
   private failedDials = 0;
   private redial: TimerHandle | undefined;
@@ -76,6 +88,14 @@ export class PeerLink {
     return true;
   }
 
+  /** Moves to a new connection with the current TLS options, losing no frame (see the file header). */
+  refresh(): void {
+    if (this.closed || !this.connected || this.socket === undefined) return;
+    this.connected = false;
+    this.replacing = true;
+    this.socket.end();
+  }
+
   close(): void {
     this.closed = true;
     this.redial?.cancel();
@@ -105,6 +125,7 @@ export class PeerLink {
       this.options.guard?.(socket);
       if (socket.destroyed) return;
       this.connected = true;
+      this.established = true;
       this.failedDials = 0;
       socket.write(encodeFrame(encodePeerFrame(this.options.hello)));
       for (const frame of this.backlog) socket.write(frame);
@@ -112,15 +133,34 @@ export class PeerLink {
       this.backlogBytes = 0;
       this.options.onStateChange?.(true);
     });
-    // The peer never sends on this link; reading keeps the socket's close detection working.
-    socket.on('data', () => undefined);
+    // The peer sends only a goaway; anything else is a broken peer, and the link redials.
+    const decoder = new FrameDecoder();
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        for (const bytes of decoder.push(chunk)) {
+          if (decodePeerFrame(bytes).kind !== 'goaway') throw new Error('a listener sent a frame other than goaway');
+          if (socket === this.socket) this.refresh();
+        }
+      } catch {
+        socket.destroy();
+      }
+    });
     socket.on('error', () => undefined);
+    // The peer ended the connection: it still reads what was written; new frames wait for the next one.
+    socket.once('end', () => { this.connected = false; });
     socket.once('close', () => {
-      const wasConnected = this.connected;
+      const wasEstablished = this.established;
       this.connected = false;
+      this.established = false;
       this.socket = undefined;
-      if (wasConnected) this.options.onStateChange?.(false);
-      if (!this.closed) this.scheduleRedial();
+      if (wasEstablished) this.options.onStateChange?.(false);
+      if (this.closed) return;
+      if (this.replacing) {
+        this.replacing = false;
+        this.dial();
+      } else {
+        this.scheduleRedial();
+      }
     });
   }
 

@@ -12,8 +12,8 @@ import type { AddressInfo } from 'node:net';
 import type { Clock } from '../base/index.ts';
 import { peerHelloTimeoutMs, snapshotBytesMax } from '../config/index.ts';
 import type { Message } from '../raft/index.ts';
-import { decodePeerFrame } from './codec.ts';
-import { FrameDecoder } from './frame.ts';
+import { decodePeerFrame, encodePeerFrame } from './codec.ts';
+import { encodeFrame, FrameDecoder } from './frame.ts';
 
 export interface PeerListenerOptions {
   clusterId: string;
@@ -59,6 +59,16 @@ export class PeerListener {
     return (this.server.address() as AddressInfo).port;
   }
 
+  /**
+   * Asks every dialer to move to a new connection (this member's certificate was reloaded): each gets
+   * a goaway frame, ends its connection without losing a frame, and dials again, meeting the new
+   * certificate.
+   */
+  refresh(): void {
+    const goaway = encodeFrame(encodePeerFrame({ kind: 'goaway' }));
+    for (const socket of this.sockets) socket.write(goaway);
+  }
+
   async close(): Promise<void> {
     for (const socket of this.sockets) socket.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -91,6 +101,7 @@ export class PeerListener {
             continue;
           }
           if (frame.kind === 'hello') throw new Error('a second hello on one connection');
+          if (frame.kind === 'goaway') throw new Error('a goaway from a dialer');
           if (frame.kind === 'snapChunk') {
             chunkBytes += frame.data.length;
             if (chunkBytes > snapshotBytesMax) throw new Error(`snapshot larger than snapshotBytesMax (${snapshotBytesMax} bytes)`);

@@ -2,8 +2,9 @@
 // client load: `coffer ca issue --member mN --host … --force` (the real CLI, in a child process)
 // rewrites a member's certificate and key in place, the member's file watch reloads them, and no
 // request of the load fails. Then the client certificate the load uses is rotated the same way and the
-// replaced member certificates are revoked (`coffer ca revoke`), still under load; finally peer links
-// are made to redial with the new certificates, and the members must hold the same data.
+// replaced member certificates are revoked (`coffer ca revoke`), still under load — no connection is
+// closed by it, since each member moved its peer links to its new certificate when it reloaded it;
+// finally peer links are made to redial, and the members must hold the same data.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
@@ -112,6 +113,10 @@ test('every member certificate, then the client certificate, rotates under load 
       await waitUntil(async () => (await Promise.all(cluster.members.map((m) => reloadsLogged(m.logFile)))).every((count, i) => count > (reloadsBefore[i] ?? 0)),
         reloadTimeoutMs, 'every member reloads the CRL');
       steps.push(`revoking the ${replaced.length} replaced member certificates: ${load.total - requestsBefore} requests meanwhile`);
+      // A member moves its peer links (both ways) to its new certificate as soon as it reloads it, so
+      // revoking the old certificates closes no connection (a revocation closes those still using one).
+      const closedByRevocation = await Promise.all(cluster.members.map(async (m) => (await readFile(m.logFile, 'utf8')).includes('closed connections whose certificate is revoked')));
+      assert.deepEqual(closedByRevocation, [false, false, false], 'no link still used a replaced certificate');
     } finally {
       await load.stop();
     }

@@ -44,12 +44,15 @@ interface Harness {
   port: number;
   received: Message[];
   refused: string[];
+  /** The member id of each connection that said hello. */
+  hellos: number[];
   next(count: number): Promise<Message[]>;
 }
 
 async function startListener(name: string, port = 0): Promise<Harness> {
   const received: Message[] = [];
   const refused: string[] = [];
+  const hellos: number[] = [];
   const waiters: Array<() => void> = [];
   const listener = new PeerListener({
     clusterId: 'cluster-a',
@@ -58,6 +61,7 @@ async function startListener(name: string, port = 0): Promise<Harness> {
     knowsMember: (id, name) => ids[name] === id,
     onMessage: (m) => { received.push(m); waiters.splice(0).forEach((w) => w()); },
     onRefused: (reason) => { refused.push(reason); waiters.splice(0).forEach((w) => w()); },
+    onPeer: (id) => hellos.push(id),
     clock: realClock,
   });
   const boundPort = await listener.listen('127.0.0.1', port);
@@ -65,7 +69,7 @@ async function startListener(name: string, port = 0): Promise<Harness> {
     while (received.length < count) await new Promise<void>((resolve) => waiters.push(resolve));
     return received.slice(0, count);
   };
-  return { listener, port: boundPort, received, refused, next };
+  return { listener, port: boundPort, received, refused, hellos, next };
 }
 
 async function refusal(harness: Harness): Promise<string> {
@@ -120,6 +124,24 @@ test('a client certificate on the peer port is closed right after the handshake,
   await once(socket, 'close');
   assert.equal(server.refused.length, 1);
   assert.match(server.refused[0] ?? '', /^certificate [0-9a-f]+ \(CN=admin, O=system:masters\) is not a member certificate$/);
+  await server.listener.close();
+});
+
+test('a dialer that sends a goaway (only listeners send it) is refused before anything after it is delivered', async () => {
+  const server = await startListener('m1');
+  const socket = connect({ ...clientTlsOptions(mustGet(material.get('m2'), 'm2')), host: '127.0.0.1', port: server.port });
+  socket.on('error', () => undefined);
+  socket.resume();
+  await once(socket, 'secureConnect');
+  for (const frame of [
+    { kind: 'hello', clusterId: 'cluster-a', member: 'm2', memberId: 2 } as const,
+    { kind: 'raft', message: heartbeat(2, 1, 1) } as const,
+    { kind: 'goaway' } as const,
+    { kind: 'raft', message: heartbeat(2, 1, 2) } as const,
+  ]) socket.write(encodeFrame(encodePeerFrame(frame)));
+  await once(socket, 'close');
+  assert.deepEqual(server.refused, ['a goaway from a dialer']);
+  assert.deepEqual(server.received.map((m) => m.term), [1]);
   await server.listener.close();
 });
 
@@ -181,6 +203,30 @@ test('frames beyond the queue limit are dropped and reported, never sent later',
   assert.deepEqual(drops.map((m) => m.term), [6]);
   unreachable.close();
   assert.equal(unreachable.send(heartbeat(2, 1, 7)), false, 'a closed link drops');
+});
+
+test('refreshing the link, then the listener (goaway), moves to new connections without losing or reordering a message', async () => {
+  const server = await startListener('m1');
+  const m2 = link('m2', 'm1', server.port);
+  const turn = () => new Promise((resolve) => setImmediate(resolve));
+  const total = 3000;
+  for (let term = 1; term <= total; term++) {
+    m2.send(heartbeat(2, 1, term));
+    if (term % 50 === 0) await turn(); // refreshes land while messages are in flight
+    if (term === 1000) m2.refresh();
+    if (term === 2000) {
+      while (server.hellos.length < 2) await turn();
+      server.listener.refresh();
+    }
+  }
+  while (server.hellos.length < 3) await turn();
+  m2.send(heartbeat(2, 1, total + 1));
+  const received = await server.next(total + 1);
+  assert.deepEqual(received.map((m) => m.term), Array.from({ length: total + 1 }, (_, i) => i + 1));
+  assert.deepEqual(server.hellos, [2, 2, 2], 'one connection at first, one after each refresh');
+  assert.deepEqual(server.refused, []);
+  m2.close();
+  await server.listener.close();
 });
 
 test('a snapshot larger than a frame crosses in chunks and arrives whole', async () => {

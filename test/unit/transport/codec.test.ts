@@ -45,6 +45,12 @@ test('a snapshot message round-trips with its metadata', () => {
   assert.deepEqual(plain(decodePeerFrame(encodePeerFrame(frame))), plain(frame));
 });
 
+test('a goaway frame round-trips, carrying nothing else', () => {
+  assert.deepEqual(decodePeerFrame(encodePeerFrame({ kind: 'goaway' })), { kind: 'goaway' });
+  const packr = new Packr({ useRecords: false });
+  assert.deepEqual(decodePeerFrame(packr.pack({ kind: 'goaway', extra: 'ignored' })), { kind: 'goaway' });
+});
+
 test('malformed frames are typed errors naming the field', () => {
   const packr = new Packr({ useRecords: false });
   const cases: Array<[unknown, RegExp]> = [
