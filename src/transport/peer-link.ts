@@ -146,7 +146,8 @@ export class PeerLink {
       }
     });
     socket.on('error', () => undefined);
-    // The peer ended the connection: it still reads what was written; new frames wait for the next one.
+    // The peer ended the connection (it is stopping, or closed a revoked one): what this side had not
+    // yet written is lost (see the file header), and new frames wait in the backlog for the next one.
     socket.once('end', () => { this.connected = false; });
     socket.once('close', () => {
       const wasEstablished = this.established;
