@@ -3,14 +3,15 @@
  * app.inject()). Each request's URL is parsed once, before routing (request.ts); the gate (gate.ts)
  * then identifies and authorizes that parsed request before any handler or 404 runs — default deny,
  * the KV API under /v3 too (nonResourceURL `/v3/*`, verb post) — and the audit step (audit-plugin.ts)
- * records every request, refused ones included. Errors on /v3 keep etcd's gateway shape; every other
- * path answers Kubernetes `Status` objects.
+ * records every request, refused ones included (client-error.ts those node refuses before routing).
+ * Errors on /v3 keep etcd's gateway shape; every other path answers Kubernetes `Status` objects.
  */
 import fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { realClock, type Clock } from '../base/index.ts';
 import { requestBodyBytesMax, requestPathBytesMax } from '../config/index.ts';
 import { Registry } from '../registry/index.ts';
 import { type ApiAudit, registerAuditPlugin } from './audit-plugin.ts';
+import { clientErrorHandler } from './client-error.ts';
 import { errorBody, grpc, toApiError } from './errors.ts';
 import { isKvPath, registerGate } from './gate.ts';
 import type { Identify } from './identity.ts';
@@ -82,6 +83,8 @@ export function buildClientApi(options: ClientApiOptions): FastifyInstance {
     // the router's own parameter limit never answers first.
     rewriteUrl: (raw) => rewriteToCanonical(raw),
     routerOptions: { maxParamLength: requestPathBytesMax, querystringParser },
+    // A request node refuses before routing (bad request line or header, timeout) is audited too.
+    clientErrorHandler: clientErrorHandler({ audit: options.audit, identify: options.identify }),
     ...(options.server ?? {}),
   } as FastifyServerOptions) as unknown as FastifyInstance;
   const clock = options.clock ?? realClock;

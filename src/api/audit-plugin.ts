@@ -35,7 +35,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditEvent, AuditEventInput, AuditObjectRef, AuditPolicy, AuditQuery, AuditStage, AuditUser, VerifyAuditResult } from '../audit/index.ts';
 import { errorBody, grpc } from './errors.ts';
-import { status } from './k8s/status.ts';
+import { status, type StatusObject } from './k8s/status.ts';
 import { parseOf } from './request.ts';
 import type { RequestInfo } from './request-info.ts';
 
@@ -168,7 +168,7 @@ export function registerAuditPlugin(app: FastifyInstance, audit: ApiAudit): void
 
 const unavailableMessage = 'the audit log cannot record this request; nothing was changed';
 const unavailableKv = { status: 503, code: grpc.unavailable, message: unavailableMessage };
-const unavailableStatus = () => status(503, 'ServiceUnavailable', unavailableMessage);
+export const unavailableStatus = (): StatusObject => status(503, 'ServiceUnavailable', unavailableMessage);
 
 async function sendUnavailable(request: FastifyRequest, reply: FastifyReply): Promise<void> {
   await reply.code(503).type('application/json').send(isKvRequest(request) ? errorBody(unavailableKv) : unavailableStatus());

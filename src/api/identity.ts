@@ -3,11 +3,21 @@
  * member certificate maps to system:member:<name>). The lookup is a seam so app.inject() tests can
  * name an identity without a socket; the server passes the TLS one.
  */
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import type { FastifyRequest } from 'fastify';
 import { clientIdentity, type ClientIdentity, heldCertificate, type HeldCertificate } from '../pki/index.ts';
 
-export type Identify = (request: FastifyRequest) => ClientIdentity | undefined;
+/**
+ * What an identity is read from: a request's connection, and its headers for tests that name identities
+ * without sockets. A request node refused before routing has only its connection (headers empty).
+ */
+export interface IdentitySource {
+  raw: { socket: Socket };
+  headers: IncomingHttpHeaders;
+}
+
+export type Identify = (request: IdentitySource) => ClientIdentity | undefined;
 
 /** Whether a certificate verified at its connection's handshake is still good now (TlsReloader.accepts). */
 export interface CertificateCheck {

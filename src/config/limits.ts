@@ -275,6 +275,11 @@ export const auditQueryLimitMax = 10_000;
 export const auditPolicyBytesMax = 1024 * 1024;
 /** The shortest per-cluster audit HMAC key accepted (256 bits). */
 export const auditHmacKeyBytesMin = 32;
+/**
+ * The most characters of a request target recorded for a request node refused before routing (a bad
+ * request line or header, a timeout: src/api/client-error.ts); the rest is left out.
+ */
+export const auditRefusedTargetCharsMax = 256;
 /** The deepest request/response body an audit event records; a deeper one is left out (and the event says so). */
 export const auditBodyDepthMax = 32;
 

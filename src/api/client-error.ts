@@ -1,0 +1,99 @@
+/**
+ * Requests node refuses before fastify routes them (its `clientError`): a request line or header it
+ * cannot parse, headers larger than its limit, a request not received within the client listener's
+ * header or request timeout. Each still leaves exactly one audit event (docs/security.md, "The audit
+ * log"): stage ResponseComplete, decision forbid (so Metadata at least, whatever a rule says), the user
+ * of the connection's verified certificate or system:anonymous, the raw request target capped at
+ * auditRefusedTargetCharsMax and no parsed path. The answer — a Kubernetes `Status`, 400, 408 or 431 —
+ * is written only once that record is durable; if the log refuses it, 503. Then the connection is
+ * closed, as node closes it.
+ *
+ * A request already handed to fastify (a response is in flight on the connection: node reports a
+ * request timeout while its body is still arriving) is the route's to record; it is only closed here.
+ */
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { AuditEventInput } from '../audit/index.ts';
+import { auditRefusedTargetCharsMax } from '../config/index.ts';
+import { type ApiAudit, anonymousUser, auditIdHeader, unavailableStatus } from './audit-plugin.ts';
+import type { Identify } from './identity.ts';
+import { status, type StatusObject } from './k8s/status.ts';
+
+/** node's error for a refused request: its parser's code, and the bytes it could not parse. */
+export type ClientError = Error & { code?: string; rawPacket?: Buffer };
+
+interface Refusal {
+  code: number;
+  reason: string;
+  message: string;
+  /** The decision reason recorded: node's fixed error code, never the client's bytes. */
+  why: string;
+}
+
+function refusalOf(error: ClientError): Refusal {
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    return { code: 408, reason: 'Timeout', message: 'the request was not received in time', why: 'request timeout: the request was not received in time' };
+  }
+  if (error.code === 'HPE_HEADER_OVERFLOW') {
+    return { code: 431, reason: 'RequestHeaderFieldsTooLarge', message: 'the request headers are too large', why: 'malformed request: HPE_HEADER_OVERFLOW' };
+  }
+  const code = typeof error.code === 'string' && /^[A-Z_]{1,64}$/.test(error.code) ? error.code : 'unparsable';
+  return { code: 400, reason: 'BadRequest', message: 'the request could not be parsed as HTTP/1.1', why: `malformed request: ${code}` };
+}
+
+/** The method and target of the request line node read, as far as it goes. */
+function requestLineOf(raw: Buffer | undefined): { verb: string; target: string } {
+  const line = raw?.subarray(0, raw.indexOf('\n') === -1 ? raw.length : raw.indexOf('\n')).toString('latin1') ?? '';
+  const [method = '', target = ''] = line.split(' ');
+  return { verb: /^[A-Za-z]{1,16}$/.test(method) ? method.toLowerCase() : '', target: target.slice(0, auditRefusedTargetCharsMax) };
+}
+
+/** Whether node has handed a request on this connection to the app and its response is not done (node's own test). */
+function responseInFlight(socket: Socket): boolean {
+  const response = (socket as Socket & { _httpMessage?: unknown })._httpMessage;
+  return response !== undefined && response !== null;
+}
+
+/** fastify's `clientErrorHandler` for the client port. */
+export function clientErrorHandler(options: { audit: ApiAudit | undefined; identify: Identify }): (error: ClientError, socket: Socket) => void {
+  // node reports the same connection again if bytes or its timeout check arrive while the record is
+  // being written; the first report is the one recorded and answered.
+  const refused = new WeakSet<Socket>();
+  return (error, socket) => {
+    if (error.code === 'ECONNRESET' || socket.destroyed || refused.has(socket)) return;
+    refused.add(socket);
+    if (responseInFlight(socket)) {
+      socket.destroy();
+      return;
+    }
+    const refusal = refusalOf(error);
+    const auditID = randomUUID();
+    const answer = (body: StatusObject) => {
+      const text = JSON.stringify(body);
+      if (socket.writable) {
+        socket.write(`HTTP/1.1 ${body.code} ${STATUS_CODES[body.code]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\n`
+          + `${auditIdHeader}: ${auditID}\r\nConnection: close\r\n\r\n${text}`);
+      }
+      socket.destroy();
+    };
+    const { audit } = options;
+    if (audit === undefined) {
+      answer(status(refusal.code, refusal.reason, refusal.message));
+      return;
+    }
+    const identity = options.identify({ raw: { socket }, headers: {} });
+    const { verb, target } = requestLineOf(error.rawPacket);
+    const now = new Date();
+    const input: AuditEventInput = {
+      auditID, stage: 'ResponseComplete', requestURI: target, path: '', verb,
+      user: identity === undefined ? anonymousUser : { username: identity.user, groups: [...identity.groups] },
+      sourceIPs: [socket.remoteAddress ?? ''], decision: 'forbid', decisionReason: refusal.why,
+      responseStatus: { code: refusal.code }, requestReceivedTimestamp: now, stageTimestamp: now,
+    };
+    audit.record(input).then(
+      () => answer(status(refusal.code, refusal.reason, refusal.message)),
+      () => answer(unavailableStatus()),
+    );
+  };
+}

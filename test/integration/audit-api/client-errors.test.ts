@@ -1,0 +1,97 @@
+// Requests node refuses before fastify routes them — a bad request line, a bad header — sent as raw
+// bytes over real TLS to an audited client API with the member's identity by certificate: each is
+// answered 400 and leaves exactly one audit event, naming the certificate's user, even when the client
+// goes on sending while the event is being written.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { connect, type ConnectionOptions } from 'node:tls';
+import type { FastifyInstance } from 'fastify';
+import { buildClientApi, identifyByCertificate } from '../../../src/api/index.ts';
+import type { AuditEvent } from '../../../src/audit/index.ts';
+import { auditRefusedTargetCharsMax } from '../../../src/config/index.ts';
+import { bootstrapCa, loadTlsMaterial, TlsReloader } from '../../../src/pki/index.ts';
+import { clientFiles, memberFiles, tempDir } from '../pki/tls-harness.ts';
+import { type AuditedCluster, type AuditedMember, startAudited } from './harness.ts';
+
+let audited: AuditedCluster;
+let m1: AuditedMember;
+let reloader: TlsReloader;
+let app: FastifyInstance;
+let port: number;
+let clientTls: ConnectionOptions;
+let remove: () => Promise<void>;
+
+before(async () => {
+  audited = await startAudited(1);
+  m1 = audited.members[0]!;
+  const ca = await tempDir('client-errors');
+  remove = ca.remove;
+  await bootstrapCa({ dir: ca.dir, members: ['m1'], hosts: ['127.0.0.1'], admin: 'admin', p12Password: 'test' });
+  reloader = await TlsReloader.open(memberFiles(ca.dir, 'm1'));
+  // The member's own audit log and identity by certificate, over the client port's TLS options.
+  app = buildClientApi({ backend: m1.backend, audit: m1.audit, identify: identifyByCertificate(reloader), server: { https: reloader.serverOptions() } });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  port = (app.server.address() as { port: number }).port;
+  const material = await loadTlsMaterial(clientFiles(ca.dir, 'admin'));
+  clientTls = { host: '127.0.0.1', port, ca: material.ca, cert: material.cert, key: material.key };
+});
+
+after(async () => {
+  await app.close();
+  reloader.close();
+  await audited.close();
+  await remove();
+});
+
+/** Writes `chunks` one after another on one TLS connection; resolves with all the member sent before closing it. */
+function sendRaw(chunks: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(clientTls, () => {
+      for (const chunk of chunks) socket.write(chunk);
+    });
+    let received = '';
+    socket.on('data', (data: Buffer) => { received += data.toString('latin1'); });
+    socket.on('error', (error: NodeJS.ErrnoException) => { if (error.code !== 'ECONNRESET') reject(error); });
+    socket.once('close', () => resolve(received));
+  });
+}
+
+function auditIdOf(answer: string): string {
+  const id = /\r\naudit-id: ([0-9a-f-]{36})\r\n/i.exec(answer)?.[1];
+  assert.ok(id !== undefined, `the answer names its audit event: ${JSON.stringify(answer.slice(0, 200))}`);
+  return id;
+}
+
+async function eventsOf(auditID: string): Promise<AuditEvent[]> {
+  return (await m1.events()).filter((e) => e.auditID === auditID);
+}
+
+const longTarget = `/${'a'.repeat(2 * auditRefusedTargetCharsMax)}`;
+
+const cases = [
+  { name: 'a bad request line', chunks: [`GET ${longTarget} HTTP/1.1 junk\r\nHost: x\r\n\r\n`], uri: longTarget.slice(0, auditRefusedTargetCharsMax), verb: 'get', why: /^malformed request: HPE_/ },
+  { name: 'a bad header', chunks: ['GET /api/v1/namespaces HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n'], uri: '/api/v1/namespaces', verb: 'get', why: /^malformed request: HPE_/ },
+  { name: 'garbage, then more bytes while the event is written', chunks: ['\x00\x01\x02 not http\r\n\r\n', 'GET / HTTP/1.1\r\n\r\n', 'more garbage\r\n'], uri: 'not', verb: '', why: /^malformed request: / },
+];
+
+for (const c of cases) {
+  test(`${c.name}: answered 400, and exactly one audit event, with the certificate's user`, async () => {
+    const countBefore = (await m1.events()).length;
+    const answer = await sendRaw(c.chunks);
+    assert.match(answer, /^HTTP\/1\.1 400 Bad Request\r\n/);
+    const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as { kind: string; code: number; reason: string };
+    assert.deepEqual([body.kind, body.code, body.reason], ['Status', 400, 'BadRequest']);
+    const events = await eventsOf(auditIdOf(answer));
+    assert.equal(events.length, 1);
+    const event = events[0]!;
+    assert.equal(event.level, 'Metadata');
+    assert.equal(event.stage, 'ResponseComplete');
+    assert.equal(event.user.username, 'admin');
+    assert.equal(event.responseStatus?.code, 400);
+    assert.equal(event.requestURI, c.uri);
+    assert.equal(event.verb, c.verb);
+    assert.equal(event.annotations['authorization.k8s.io/decision'], 'forbid');
+    assert.match(event.annotations['authorization.k8s.io/reason'] ?? '', c.why);
+    assert.equal((await m1.events()).length, countBefore + 1, 'no other event was written');
+  });
+}
