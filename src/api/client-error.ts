@@ -9,10 +9,11 @@
  * closed, as node closes it.
  *
  * A request already handed to fastify (a response is in flight on the connection: node reports a
- * request timeout while its body is still arriving) is the route's to record; it is only closed here.
+ * request timeout while its body is still arriving) is the route's to record; it is answered (if none
+ * of its response was sent yet) and closed here, but not recorded.
  */
 import { randomUUID } from 'node:crypto';
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { AuditEventInput } from '../audit/index.ts';
 import { auditRefusedTargetCharsMax } from '../config/index.ts';
@@ -49,10 +50,19 @@ function requestLineOf(raw: Buffer | undefined): { verb: string; target: string 
   return { verb: /^[A-Za-z]{1,16}$/.test(method) ? method.toLowerCase() : '', target: target.slice(0, auditRefusedTargetCharsMax) };
 }
 
-/** Whether node has handed a request on this connection to the app and its response is not done (node's own test). */
-function responseInFlight(socket: Socket): boolean {
-  const response = (socket as Socket & { _httpMessage?: unknown })._httpMessage;
-  return response !== undefined && response !== null;
+/** The response node is writing for a request it handed to the app, if one is in flight on the connection (node's own test). */
+function responseInFlight(socket: Socket): ServerResponse | undefined {
+  return (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage ?? undefined;
+}
+
+/** Writes `body` as the connection's last answer (naming its audit event, if it has one), then closes it. */
+function answerAndClose(socket: Socket, body: StatusObject, auditID?: string): void {
+  if (socket.writable) {
+    const text = JSON.stringify(body);
+    socket.write(`HTTP/1.1 ${body.code} ${STATUS_CODES[body.code]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\n`
+      + (auditID === undefined ? '' : `${auditIdHeader}: ${auditID}\r\n`) + `Connection: close\r\n\r\n${text}`);
+  }
+  socket.destroy();
 }
 
 /** fastify's `clientErrorHandler` for the client port. */
@@ -63,25 +73,18 @@ export function clientErrorHandler(options: { audit: ApiAudit | undefined; ident
   return (error, socket) => {
     if (error.code === 'ECONNRESET' || socket.destroyed || refused.has(socket)) return;
     refused.add(socket);
-    if (responseInFlight(socket)) {
-      socket.destroy();
-      return;
-    }
     const refusal = refusalOf(error);
-    const auditID = randomUUID();
-    const answer = (body: StatusObject) => {
-      const text = JSON.stringify(body);
-      if (socket.writable) {
-        socket.write(`HTTP/1.1 ${body.code} ${STATUS_CODES[body.code]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\n`
-          + `${auditIdHeader}: ${auditID}\r\nConnection: close\r\n\r\n${text}`);
-      }
-      socket.destroy();
-    };
+    const answer = status(refusal.code, refusal.reason, refusal.message);
+    const inFlight = responseInFlight(socket);
     const { audit } = options;
-    if (audit === undefined) {
-      answer(status(refusal.code, refusal.reason, refusal.message));
+    if (inFlight !== undefined || audit === undefined) {
+      // A routed request is its route's to record; as node does, it is answered only if nothing of its
+      // response was sent yet.
+      if (inFlight?.headersSent === true) socket.destroy();
+      else answerAndClose(socket, answer);
       return;
     }
+    const auditID = randomUUID();
     const identity = options.identify({ raw: { socket }, headers: {} });
     const { verb, target } = requestLineOf(error.rawPacket);
     const now = new Date();
@@ -92,8 +95,8 @@ export function clientErrorHandler(options: { audit: ApiAudit | undefined; ident
       responseStatus: { code: refusal.code }, requestReceivedTimestamp: now, stageTimestamp: now,
     };
     audit.record(input).then(
-      () => answer(status(refusal.code, refusal.reason, refusal.message)),
-      () => answer(unavailableStatus()),
+      () => answerAndClose(socket, answer, auditID),
+      () => answerAndClose(socket, unavailableStatus(), auditID),
     );
   };
 }

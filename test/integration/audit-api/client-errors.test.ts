@@ -1,7 +1,8 @@
 // Requests node refuses before fastify routes them — a bad request line, a bad header — sent as raw
 // bytes over real TLS to an audited client API with the member's identity by certificate: each is
 // answered 400 and leaves exactly one audit event, naming the certificate's user, even when the client
-// goes on sending while the event is being written.
+// goes on sending while the event is being written. A request node times out after it was routed (its
+// body never arrives) is answered 408 and leaves one event too: its route's.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { connect, type ConnectionOptions } from 'node:tls';
@@ -44,9 +45,9 @@ after(async () => {
 });
 
 /** Writes `chunks` one after another on one TLS connection; resolves with all the member sent before closing it. */
-function sendRaw(chunks: string[]): Promise<string> {
+function sendRaw(chunks: string[], to = port): Promise<string> {
   return new Promise((resolve, reject) => {
-    const socket = connect(clientTls, () => {
+    const socket = connect({ ...clientTls, port: to }, () => {
       for (const chunk of chunks) socket.write(chunk);
     });
     let received = '';
@@ -95,3 +96,31 @@ for (const c of cases) {
     assert.equal((await m1.events()).length, countBefore + 1, 'no other event was written');
   });
 }
+
+test('a routed request whose body does not arrive in time is answered 408 and leaves exactly one audit event, its route\'s', async () => {
+  // The same API with a short request timeout (the member's is apiRequestTimeoutMs).
+  const requestTimeout = 1_000;
+  const timed = buildClientApi({
+    backend: m1.backend, audit: m1.audit, identify: identifyByCertificate(reloader),
+    server: { https: { ...reloader.serverOptions(), requestTimeout, connectionsCheckingInterval: 100 }, requestTimeout },
+  });
+  await timed.listen({ host: '127.0.0.1', port: 0 });
+  try {
+    const countBefore = (await m1.events()).length;
+    const answer = await sendRaw(['POST /api/v1/namespaces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a":'],
+      (timed.server.address() as { port: number }).port);
+    assert.match(answer, /^HTTP\/1\.1 408 Request Timeout\r\n/);
+    // The route records the request once its body fails to arrive; wait for that one event.
+    let events: AuditEvent[] = [];
+    for (const deadline = Date.now() + 10_000; events.length === 0 && Date.now() < deadline;) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const all = await m1.events();
+      events = all.slice(0, all.length - countBefore);
+    }
+    assert.equal(events.length, 1);
+    assert.equal(events[0]!.requestURI, '/api/v1/namespaces');
+    assert.equal(events[0]!.user.username, 'admin');
+  } finally {
+    await timed.close();
+  }
+});
