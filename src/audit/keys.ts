@@ -13,7 +13,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { type Sealer, RecordKind, sodiumReady, wipe, equalConstantTime } from '../crypto/index.ts';
 import { AuditKeyError } from './errors.ts';
-import { fsyncDir } from '../durable/index.ts';
+import { writeFileDurably } from '../durable/index.ts';
 
 export interface AuditKeyPair {
   publicKey: Uint8Array;
@@ -90,23 +90,10 @@ export async function loadOrCreateAuditKeyFile(dir: string, sealer: Sealer, stor
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new AuditKeyError(`cannot read ${file}: ${(error as Error).message}`);
     const keyPair = await generateAuditKeyPair();
-    await writeAtomic(file, sealAuditKeyPair(keyPair, sealer, storeId));
+    await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+    await writeFileDurably(file, sealAuditKeyPair(keyPair, sealer, storeId));
     return keyPair;
   }
   if (bytes.length > keyFileBytesMax) throw new AuditKeyError(`${file} is ${bytes.length} bytes, more than ${keyFileBytesMax}`);
   return openAuditKeyPair(bytes, sealer, storeId, file);
-}
-
-async function writeAtomic(file: string, content: Uint8Array): Promise<void> {
-  await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  const temp = `${file}.tmp`;
-  const handle = await fs.open(temp, 'w', 0o600);
-  try {
-    await handle.writeFile(content);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await fs.rename(temp, file);
-  await fsyncDir(path.dirname(file));
 }

@@ -1,6 +1,7 @@
 /**
- * Time as an injected seam. Code that waits or timestamps takes a Clock; production passes
- * realClock, tests pass a ManualClock and move time by hand, so no test sleeps.
+ * Time and scheduling as an injected seam. Code that waits, timestamps or defers work takes a Clock;
+ * production passes realClock, tests pass a ManualClock and move time by hand, so no test sleeps, and
+ * the simulator passes a clock of its own event queue, so a seed replays exactly.
  */
 export interface TimerHandle {
   cancel(): void;
@@ -11,6 +12,11 @@ export interface Clock {
   nowMs(): number;
   /** Calls `callback` once after `delayMs` milliseconds unless cancelled first. */
   setTimer(delayMs: number, callback: () => void): TimerHandle;
+  /**
+   * Calls `callback` soon, after the work already queued (Node's setImmediate: pending I/O callbacks
+   * and promise jobs run first). Used to batch the work that arrives in one turn, and to yield.
+   */
+  defer(callback: () => void): void;
 }
 
 export const realClock: Clock = {
@@ -18,6 +24,9 @@ export const realClock: Clock = {
   setTimer(delayMs, callback) {
     const timer = setTimeout(callback, delayMs);
     return { cancel: () => clearTimeout(timer) };
+  },
+  defer(callback) {
+    setImmediate(callback);
   },
 };
 
@@ -28,7 +37,10 @@ interface PendingTimer {
   cancelled: boolean;
 }
 
-/** A clock that moves only when told to; timers fire in due order (ties in creation order). */
+/**
+ * A clock that moves only when told to; timers fire in due order (ties in creation order). Deferred
+ * work is not time: it runs on Node's setImmediate, as with the real clock.
+ */
 export class ManualClock implements Clock {
   private currentMs: number;
   private timers: PendingTimer[] = [];
@@ -47,6 +59,10 @@ export class ManualClock implements Clock {
     const timer: PendingTimer = { dueMs: this.currentMs + delayMs, order: this.created++, callback, cancelled: false };
     this.timers.push(timer);
     return { cancel: () => { timer.cancelled = true; } };
+  }
+
+  defer(callback: () => void): void {
+    setImmediate(callback);
   }
 
   /** Moves time forward by `ms`, firing every timer that falls due on the way, in order. */

@@ -6,16 +6,15 @@
  * Invariants:
  * - A DEK seals a page only after the keyring file naming it is durable (rotateDek writes, then switches).
  * - The keyring file on disk always opens with exactly one KEK: the old one until the rename of a KEK
- *   rotation, the new one after (atomic-file.ts).
+ *   rotation, the new one after (durable write-then-rename: src/durable/replace.ts).
  * - Opening with the wrong KEK writes nothing and fails with one SealedError.
  * - Key material in memory is wiped on close().
  */
 import { randomFillSync } from 'node:crypto';
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { assert, type Clock, realClock } from '../base/index.ts';
 import { dekCountMax, keyringFileBytesMax, keyringRetiredDeksKept } from '../config/index.ts';
-import { type AtomicWriteStep, tempPathOf, writeFileAtomic } from './atomic-file.ts';
+import { type DurableFs, type DurableWriteStep, mkdirDurably, nodeFs, tempPathOf, writeFileDurably } from '../durable/index.ts';
 import { IntegrityError, KeyringError, SealedError } from './errors.ts';
 import type { Argon2Params, Kek, KekProvider, KekSource } from './kek.ts';
 import {
@@ -29,8 +28,8 @@ import { sodium, sodiumReady, wipe } from './sodium.ts';
 const dekBytes = 32;
 const keyringIdBytes = 16;
 
-/** Named moments of a keyring write, for crash tests: 'rewrapped' (KEK rotation only), then the atomic-write steps. */
-export type KeyringStep = 'rewrapped' | AtomicWriteStep;
+/** Named moments of a keyring write, for crash tests: 'rewrapped' (KEK rotation only), then the durable write's steps. */
+export type KeyringStep = 'rewrapped' | DurableWriteStep;
 
 export interface OpenKeyringOptions {
   /** The member's data dir; the keyring is `<dir>/keyring.json`. */
@@ -39,6 +38,8 @@ export interface OpenKeyringOptions {
   /** Create a keyring if none exists (default true). With false, a missing keyring is a SealedError. */
   createIfMissing?: boolean;
   clock?: Clock;
+  /** The file system (default: the real one; the simulator passes its own). */
+  fs?: DurableFs;
   /** Deliberate seam for crash tests: called after each named step of a keyring write. */
   onStep?: (step: KeyringStep) => void;
 }
@@ -70,6 +71,7 @@ interface LiveDek {
 
 export async function openKeyring(options: OpenKeyringOptions): Promise<Keyring> {
   await sodiumReady();
+  const fs = options.fs ?? nodeFs;
   const file = path.join(options.dir, keyringFileName);
   let bytes: Buffer | undefined;
   try {
@@ -105,6 +107,7 @@ export class Keyring implements Sealer {
     activeId: number,
     private retired: RetiredDekRecord[],
     private readonly clock: Clock,
+    private readonly fs: DurableFs,
     private readonly onStep: (step: KeyringStep) => void,
   ) {
     for (const dek of deks) this.deks.set(dek.record.id, dek);
@@ -121,8 +124,9 @@ export class Keyring implements Sealer {
     const key = randomFillSync(new Uint8Array(dekBytes));
     const nowMs = clock.nowMs();
     const dek: LiveDek = { key, record: { id: 1, createdAtMs: nowMs, wrapped: b64(await kek.wrap(key, wrapAd(keyringId, 'dek', 1))), pagesSealed: 0 } };
-    const keyring = new Keyring(file, options.kek.description, kek, authKey, keyringId, nowMs, [dek], 1, [], clock, options.onStep ?? (() => {}));
-    await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+    const fs = options.fs ?? nodeFs;
+    const keyring = new Keyring(file, options.kek.description, kek, authKey, keyringId, nowMs, [dek], 1, [], clock, fs, options.onStep ?? (() => {}));
+    await mkdirDurably(path.dirname(file), { mode: 0o700, fs });
     await keyring.write(kek, authKey);
     return keyring;
   }
@@ -155,9 +159,10 @@ export class Keyring implements Sealer {
       throw error;
     }
     // Only now, unsealed, may anything be written: remove a temporary left by a crash mid-write.
+    const fs = options.fs ?? nodeFs;
     await fs.rm(tempPathOf(file), { force: true });
     return new Keyring(file, options.kek.description, kek, authKey, keyringId, body.createdAtMs, loaded,
-      body.activeDekId, body.retired ?? [], options.clock ?? realClock, options.onStep ?? (() => {}));
+      body.activeDekId, body.retired ?? [], options.clock ?? realClock, fs, options.onStep ?? (() => {}));
   }
 
   // ── Sealer ──────────────────────────────────────────────────────────────────────────────────────
@@ -337,7 +342,7 @@ export class Keyring implements Sealer {
     };
     const text = JSON.stringify(body);
     const mac = sodium.crypto_auth(Buffer.from(text, 'utf8'), authKey);
-    await writeFileAtomic(this.file, encodeKeyringFile(text, mac), this.onStep);
+    await writeFileDurably(this.file, encodeKeyringFile(text, mac), { fs: this.fs, onStep: this.onStep });
   }
 }
 

@@ -12,31 +12,19 @@
  *   may hold data that never reached the disk, so carrying on could acknowledge lost records). Waiting
  *   and later records are rejected with the owner's error; the owner reopens or restarts.
  *
- * `openFile` is the deliberate seam for failure tests: production opens real files.
+ * The file system and the clock (which schedules flushes) are seams: the simulator passes its own.
+ * `openFile` is a narrower seam for failure tests: it replaces only how files are opened.
  */
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fsyncDir } from './fsync-dir.ts';
+import { type Clock, realClock } from '../base/index.ts';
+import { type DurableFs, nodeFs, type WriteHandle } from './fs.ts';
 
 /** The part of a file handle the appender uses. */
-export interface AppendHandle {
-  write(buffer: Uint8Array, offset: number, length: number): Promise<{ bytesWritten: number }>;
-  datasync(): Promise<void>;
-  close(): Promise<void>;
-}
+export type AppendHandle = WriteHandle;
 
 /** Opens `file` for appending, creating it (mode 0600) if needed; `created` says whether it was new. */
-export type OpenAppendFile = (file: string) => Promise<{ handle: AppendHandle; created: boolean }>;
-
-export const openAppendFile: OpenAppendFile = async (file) => {
-  try {
-    return { handle: await fs.open(file, 'ax', 0o600), created: true };
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    return { handle: await fs.open(file, 'a', 0o600), created: false };
-  }
-};
+export type OpenAppendFile = DurableFs['openAppend'];
 
 export interface QueuedAppend {
   seq: number;
@@ -61,6 +49,9 @@ export interface GroupAppenderOptions {
   failure: (cause: Error) => Error;
   /** The owner's error for records after close(). */
   closed: () => Error;
+  fs?: DurableFs;
+  /** Schedules flushes (default: the real clock). */
+  clock?: Clock;
   openFile?: OpenAppendFile;
   /** Told the duration of every fdatasync, in seconds (metrics). */
   onFsync?: (seconds: number) => void;
@@ -83,12 +74,16 @@ export class GroupAppender {
   private failure: Error | undefined;
   private current: { file: string; handle: AppendHandle } | undefined;
   private readonly counters: AppendStats = { fsyncs: 0, recordsWritten: 0, bytesWritten: 0, largestBatchRecords: 0 };
+  private readonly fs: DurableFs;
+  private readonly clock: Clock;
   private readonly openFile: OpenAppendFile;
 
   constructor(private readonly options: GroupAppenderOptions) {
     this.writtenSeq = options.startSeq;
     this.durableSeq = options.startSeq;
-    this.openFile = options.openFile ?? openAppendFile;
+    this.fs = options.fs ?? nodeFs;
+    this.clock = options.clock ?? realClock;
+    this.openFile = options.openFile ?? ((file) => this.fs.openAppend(file));
   }
 
   /** The error every record gets since the appender failed or closed, if it did. */
@@ -126,8 +121,8 @@ export class GroupAppender {
   private scheduleFlush(): void {
     if (this.flushing || this.queue.length === 0 || this.failure) return;
     this.flushing = true;
-    // setImmediate, not a microtask: records issued in the same turn of the event loop share a flush.
-    setImmediate(() => void this.flushLoop());
+    // Deferred, not a microtask: records issued in the same turn of the event loop share a flush.
+    this.clock.defer(() => void this.flushLoop());
   }
 
   private async flushLoop(): Promise<void> {
@@ -183,7 +178,7 @@ export class GroupAppender {
     const { handle, created } = await this.openFile(file);
     this.current = { file, handle };
     // The new name must be durable before any record in it is acknowledged.
-    if (created) await fsyncDir(path.dirname(file));
+    if (created) await this.fs.fsyncDir(path.dirname(file));
     return handle;
   }
 

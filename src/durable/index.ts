@@ -1,13 +1,16 @@
 /**
- * durable — the file plumbing every persistent part of a member shares: making a new name durable
- * (directory fsync) and group-committed appends (many records, one fdatasync).
- * Invariants: nothing here acknowledges a write before the fdatasync (and, for a new file, the
+ * durable — the file plumbing every persistent part of a member shares: the file-system seam
+ * (DurableFs; nodeFs in production, a power-loss file system in the simulator), durable
+ * write-then-rename (replace.ts) and group-committed appends (many records, one fdatasync).
+ * Invariants: nothing here acknowledges a write before the fdatasync (and, for a new name, the
  * directory fsync) covering it returned; after any write or sync failure an appender refuses
  * everything (the page cache may hold data that never reached the disk).
- * Imports only node: modules.
+ * Imports only node: modules and src/base.
  */
-export { fsyncDir } from './fsync-dir.ts';
+export { type DurableFs, nodeFs, type SyncReadHandle, type WriteHandle } from './fs.ts';
 export {
-  type AppendHandle, type AppendStats, GroupAppender, type GroupAppenderOptions, type OpenAppendFile, openAppendFile,
-  type QueuedAppend,
+  type DurableWriteOptions, type DurableWriteStep, exists, mkdirDurably, renameDurably, tempPathOf, writeFileDurably,
+} from './replace.ts';
+export {
+  type AppendHandle, type AppendStats, GroupAppender, type GroupAppenderOptions, type OpenAppendFile, type QueuedAppend,
 } from './group-appender.ts';

@@ -1,13 +1,13 @@
 /**
  * File I/O for the PKI: bounded reads that turn "no such file" into one FILE_MISSING line naming the
- * path, and atomic writes (temp file in the same directory, fsync, rename, fsync the directory) so a
+ * path, and atomic writes (src/durable's write-then-rename, in a directory created if missing) so a
  * reader — including the TLS reloader watching the directory — sees either the old or the new file,
  * never a torn one. Private keys are written with mode 0600.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { mkdir, open, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { pkiFileBytesMax } from '../config/index.ts';
+import { writeFileDurably } from '../durable/index.ts';
 import { PkiError } from './errors.ts';
 
 export const privateFileMode = 0o600;
@@ -47,29 +47,8 @@ export async function fileExists(path: string): Promise<boolean> {
 }
 
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode: number): Promise<void> {
-  const dir = dirname(path);
-  await mkdir(dir, { recursive: true });
-  const temp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
-  const handle = await open(temp, 'wx', mode);
-  try {
-    try {
-      await handle.chmod(mode); // open() applied the umask; make the mode exactly what was asked
-      await handle.writeFile(data);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, path);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
-  const dirHandle = await open(dir, 'r');
-  try {
-    await dirHandle.sync();
-  } finally {
-    await dirHandle.close();
-  }
+  await mkdir(dirname(path), { recursive: true });
+  await writeFileDurably(path, data, { mode });
 }
 
 function isNotFound(error: unknown): boolean {

@@ -23,10 +23,11 @@
  * source cluster's (whose id has no integrity hash in it).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises';
+import { mkdir, readdir, rm, rmdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { parseInitialCluster, parseUnsealSource, ServerConfigError, type UnsealSource } from '../config/index.ts';
+import { renameDurably } from '../durable/index.ts';
 import { isReservedKey } from '../replication/index.ts';
 import { openBackup, readBackupPassphrase } from '../storage/backup/index.ts';
 import { MvccStore, type SnapshotRecord } from '../storage/mvcc/index.ts';
@@ -117,7 +118,7 @@ export async function restoreBackup(options: RestoreOptions, env: Readonly<Recor
       await rmdir(dataDir).catch((error: NodeJS.ErrnoException) => {
         if (error.code !== 'ENOENT') throw error;
       });
-      await rename(staging, dataDir);
+      await renameDurably(staging, dataDir);
     } catch (error) {
       await rm(staging, { recursive: true, force: true });
       throw error;

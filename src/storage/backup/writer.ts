@@ -13,7 +13,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { backupChunkBytesTarget } from '../../config/index.ts';
 import { type Argon2Params, argon2ParamsDefault, sodiumReady, wipe } from '../../crypto/index.ts';
-import { fsyncDir } from '../../durable/index.ts';
+import { nodeFs } from '../../durable/index.ts';
 import type { SnapshotRecord } from '../mvcc/index.ts';
 import { BackupError } from './errors.ts';
 import { type BackupHeader, backupFormatVersion, backupMagic, encodeHeader, finalFlag, kdfParamsOk, placeholderHeaderLine } from './header.ts';
@@ -134,7 +134,7 @@ export async function writeBackup(options: WriteBackupOptions): Promise<BackupSu
     });
     linked = true;
     await fs.unlink(temp);
-    await fsyncDir(path.dirname(file));
+    await nodeFs.fsyncDir(path.dirname(file));
     return { file, header, integrityHash: integrityHash.toString('hex'), bytes };
   } finally {
     if (!linked) {

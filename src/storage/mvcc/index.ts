@@ -10,6 +10,7 @@
  * fails to open is E_INTEGRITY naming its revision, never wrong data; writers never wait for watchers;
  * re-encryption after a DEK rotation (Reencrypter) goes through the same write queue as every write.
  */
+export { classicLevel, type Level, type OpenLevel } from './level.ts';
 export { MvccStore, type MvccStoreOptions, type HashResult, type SnapshotRecord, type ReencryptStepResult } from './store.ts';
 export { Reencrypter, type ReencryptProgress, type ReencrypterOptions } from './reencrypt.ts';
 export type { ApplyResult } from './apply.ts';

@@ -139,7 +139,7 @@ export class Reencrypter {
 
   /** Waits `ms` on the clock (or only yields to the event loop when that is under a millisecond); stop() cuts it short. */
   private pause(ms: number): Promise<void> {
-    if (ms < 1) return new Promise((resolve) => setImmediate(resolve));
+    if (ms < 1) return new Promise((resolve) => this.options.clock.defer(resolve));
     return new Promise((resolve) => {
       const timer = this.options.clock.setTimer(ms, () => {
         this.wake = undefined;

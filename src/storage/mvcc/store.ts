@@ -18,7 +18,6 @@
  */
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { ClassicLevel } from 'classic-level';
 import { type Clock, assert, realClock } from '../../base/index.ts';
 import { compactionStepKeysMax, rangeResultBytesMax, snapshotImportBatchRecordsMax, valueBytesMax } from '../../config/index.ts';
 import type { Sealer } from '../../crypto/index.ts';
@@ -26,6 +25,7 @@ import { type ApplyResult, BatchApplier, pageToKv } from './apply.ts';
 import { MvccError, compactedError } from './errors.ts';
 import type { KeyAt } from './key-index.ts';
 import { type KeySpan, keyToString, spanContains, stringToKey, toSpan } from './keys.ts';
+import { classicLevel, type Level, type OpenLevel } from './level.ts';
 import { type Meta, type Page, openMeta, openPage, resealPage, sealMeta, sealPage } from './page.ts';
 import { decodeRevisionKey, encodeRevisionKey, isRevisionKey, metaRecordKey, revisionKeyRange, subMax } from './revision.ts';
 import { TreeIndex } from './tree-index.ts';
@@ -36,7 +36,7 @@ import type {
 import { checkKey, checkRange, checkRangeOptions } from './validate.ts';
 import { type WatchEvent, WatchHub, type WatchOptions, type Watcher } from './watch.ts';
 
-type Db = ClassicLevel<Uint8Array, Uint8Array>;
+type Db = Level;
 type Snapshot = ReturnType<Db['snapshot']>;
 
 export interface MvccStoreOptions {
@@ -46,8 +46,10 @@ export interface MvccStoreOptions {
   sealer: Sealer;
   /** Bound into every page's position, so pages of another store do not open here. */
   storeId: string;
-  /** Time for watch progress notifications (default: the real clock). */
+  /** Time for watch progress notifications, and the yields of background work (default: the real clock). */
   clock?: Clock;
+  /** The database engine (default: classic-level, i.e. LevelDB). */
+  openLevel?: OpenLevel;
   /**
    * fsync every batch (default false). The Raft WAL is the durable record; after a power loss the
    * store may be behind, never torn, and its applied index says where the replication layer resumes.
@@ -83,10 +85,6 @@ export interface ReencryptStepResult {
 
 const pageReadStep = 1000;
 
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
 export class MvccStore {
   private readonly index = new TreeIndex();
   private readonly hub: WatchHub;
@@ -106,7 +104,7 @@ export class MvccStore {
     private readonly sealer: Sealer,
     private readonly storeId: string,
     private readonly sync: boolean,
-    clock: Clock,
+    private readonly clock: Clock,
   ) {
     this.hub = new WatchHub(
       {
@@ -120,7 +118,7 @@ export class MvccStore {
 
   /** Opens (or creates) the store and rebuilds the key index from its pages. */
   static async open(options: MvccStoreOptions): Promise<MvccStore> {
-    const db: Db = new ClassicLevel<Uint8Array, Uint8Array>(options.dir, { keyEncoding: 'view', valueEncoding: 'view' });
+    const db = (options.openLevel ?? classicLevel)(options.dir);
     await db.open();
     const store = new MvccStore(db, options.sealer, options.storeId, options.sync === true, options.clock ?? realClock);
     store.onCommit = options.onCommit;
@@ -139,7 +137,7 @@ export class MvccStore {
    * open (E_CORRUPT) rather than mistaken for a short store.
    */
   static async importSnapshot(options: MvccStoreOptions & { records: AsyncIterable<SnapshotRecord> }): Promise<MvccStore> {
-    const db: Db = new ClassicLevel<Uint8Array, Uint8Array>(options.dir, { keyEncoding: 'view', valueEncoding: 'view' });
+    const db = (options.openLevel ?? classicLevel)(options.dir);
     await db.open();
     try {
       if (!(await isEmpty(db))) throw new MvccError('E_BAD_REQUEST', `snapshot import into ${options.dir}, which already holds a store`);
@@ -183,6 +181,21 @@ export class MvccStore {
       await db.close();
     }
     return MvccStore.open(options);
+  }
+
+  /**
+   * The applied index recorded in the store in `options.dir`, without loading it; undefined when the
+   * dir holds no complete store (none, or an import that never wrote its meta record).
+   */
+  static async peekAppliedIndex(options: MvccStoreOptions): Promise<number | undefined> {
+    const db = (options.openLevel ?? classicLevel)(options.dir);
+    await db.open();
+    try {
+      const sealed = await db.get(metaRecordKey);
+      return sealed === undefined ? undefined : openMeta(options.sealer, options.storeId, sealed).appliedIndex;
+    } finally {
+      await db.close();
+    }
   }
 
   /** The last Raft log index applied. */
@@ -429,7 +442,7 @@ export class MvccStore {
             const id = this.sealer.dekIdOf(sealed);
             counts.set(id, (counts.get(id) ?? 0) + 1);
           }
-          await yieldToEventLoop();
+          await this.yieldToEventLoop();
         }
       } finally {
         await iterator.close();
@@ -456,6 +469,10 @@ export class MvccStore {
   }
 
   // ── internals ──────────────────────────────────────────────────────────────────────────────────
+
+  private yieldToEventLoop(): Promise<void> {
+    return new Promise((resolve) => this.clock.defer(resolve));
+  }
 
   private checkUsable(): void {
     if (this.closed) throw new MvccError('E_CLOSED', 'the store was closed');
@@ -585,7 +602,7 @@ export class MvccStore {
             batch.push({ type: 'del', key: encodeRevisionKey(removed[j]!, removed[j + 1]!) });
           }
           await this.db.batch(batch);
-          await yieldToEventLoop();
+          await this.yieldToEventLoop();
         }
         if (this.closed) return;
         await this.exclusive(async () => {

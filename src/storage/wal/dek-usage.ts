@@ -8,16 +8,16 @@
  * The scan may run while the WAL appends: a record being written shows up as a torn tail and is
  * skipped (it is sealed with the active DEK anyway), and a file the WAL deletes meanwhile is skipped.
  */
-import { promises as fs } from 'node:fs';
+import { type DurableFs, nodeFs } from '../../durable/index.ts';
 import { listDir } from './files.ts';
 import { scanFrames } from './frame.ts';
 
 /** DEK id → records naming it, over the segment and snapshot files of `dir` (an absent dir holds none). */
-export async function walDekUsage(dir: string, dekIdOf: (sealed: Uint8Array) => number): Promise<Map<number, number>> {
+export async function walDekUsage(dir: string, dekIdOf: (sealed: Uint8Array) => number, fs: DurableFs = nodeFs): Promise<Map<number, number>> {
   const counts = new Map<number, number>();
   let listing;
   try {
-    listing = await listDir(dir);
+    listing = await listDir(fs, dir);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return counts;
     throw error;

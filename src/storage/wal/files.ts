@@ -6,8 +6,8 @@
  *   *.tmp                                       a snapshot, or a segment/snapshot being re-sealed
  *                                               (reseal.ts), being written; removed on open
  */
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import type { DurableFs } from '../../durable/index.ts';
 
 export interface SegmentName {
   seq: number;
@@ -33,7 +33,7 @@ export interface DirListing {
   strangers: string[];
 }
 
-export async function listDir(dir: string): Promise<DirListing> {
+export async function listDir(fs: DurableFs, dir: string): Promise<DirListing> {
   const listing: DirListing = { segments: [], snapshots: [], temporaries: [], strangers: [] };
   for (const name of await fs.readdir(dir)) {
     const file = path.join(dir, name);

@@ -5,17 +5,16 @@
  * Every frame sealed with a DEK other than the active one is opened at its position and sealed again
  * at the SAME position; frames already on the active DEK are kept byte for byte. A sealed page's size
  * does not depend on its DEK, so every frame keeps its offset and length (the log index's offsets stay
- * valid). The new file replaces the old one atomically: written to `<file>.tmp`, fdatasync'd, renamed
- * over the original, directory fsync'd. A crash therefore leaves the old file or the new one, each
- * complete, plus at most a temporary that open() removes (files.ts: `*.tmp`). The work yields to the
- * event loop every walResealYieldBytes, so re-sealing a full segment never stalls the member for long.
+ * valid). The new file replaces the old one atomically (src/durable's write-then-rename: `<file>.tmp`,
+ * fdatasync, rename over the original, directory fsync). A crash therefore leaves the old file or the
+ * new one, each complete, plus at most a temporary that open() removes (files.ts: `*.tmp`). The work
+ * yields to the event loop every walResealYieldBytes, so re-sealing a full segment never stalls the
+ * member for long.
  */
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
-import { assert } from '../../base/index.ts';
+import { assert, type Clock } from '../../base/index.ts';
 import { type PagePosition, type Sealer, wipe } from '../../crypto/index.ts';
 import { walResealYieldBytes } from '../../config/index.ts';
-import { fsyncDir } from '../../durable/index.ts';
+import { type DurableFs, writeFileDurably } from '../../durable/index.ts';
 import { WalCorruptionError } from './errors.ts';
 import { encodeFrame, type ScannedFrame, scanFrames } from './frame.ts';
 
@@ -27,8 +26,10 @@ export type FramePosition = (frame: ScannedFrame, ordinal: number) => PagePositi
  * frames were re-sealed (0: the file was left untouched). The file must be complete: a torn or
  * corrupt frame is WalCorruptionError, and nothing is written.
  */
-export async function resealFile(file: string, sealer: Sealer, positionOf: FramePosition): Promise<number> {
-  const bytes = await fs.readFile(file);
+export async function resealFile(
+  io: { fs: DurableFs; clock: Clock }, file: string, sealer: Sealer, positionOf: FramePosition,
+): Promise<number> {
+  const bytes = await io.fs.readFile(file);
   const frames: ScannedFrame[] = [];
   const end = scanFrames(bytes, (frame) => frames.push(frame));
   if (end.kind !== 'clean') throw new WalCorruptionError(file, end.offset, `${end.reason}, in a file being re-sealed`);
@@ -40,7 +41,7 @@ export async function resealFile(file: string, sealer: Sealer, positionOf: Frame
     if (sealer.dekIdOf(frame.sealed) === active) continue;
     if (sinceYield >= walResealYieldBytes) {
       sinceYield = 0;
-      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise<void>((resolve) => io.clock.defer(resolve));
     }
     sinceYield += frame.length;
     const position = positionOf(frame, at);
@@ -62,26 +63,6 @@ export async function resealFile(file: string, sealer: Sealer, positionOf: Frame
     out.set(reframed, frame.offset);
     resealed++;
   }
-  if (out !== undefined) await replaceFile(file, out);
+  if (out !== undefined) await writeFileDurably(file, out, { fs: io.fs });
   return resealed;
-}
-
-/** Replaces `file` by `bytes` atomically and durably: temporary, fdatasync, rename, directory fsync. */
-async function replaceFile(file: string, bytes: Uint8Array): Promise<void> {
-  const temp = `${file}.tmp`;
-  try {
-    const handle = await fs.open(temp, 'w', 0o600);
-    try {
-      let written = 0;
-      while (written < bytes.length) written += (await handle.write(bytes, written, bytes.length - written)).bytesWritten;
-      await handle.datasync();
-    } finally {
-      await handle.close();
-    }
-    await fs.rename(temp, file);
-  } catch (error) {
-    await fs.rm(temp, { force: true });
-    throw error;
-  }
-  await fsyncDir(path.dirname(file));
 }

@@ -1,16 +1,16 @@
 /**
  * Snapshot data on disk: the data cut into chunks of walSnapshotChunkBytes, each sealed as its own page
  * (kind walSnapshot, index = snapshot index, sub = chunk number, store `<storeId>/snap/<term>`) and
- * framed like WAL records. Written to a temporary, fsync'd, renamed, dir fsync'd; only then does the
- * WAL append the marker naming it, so a marker never names a file that is not complete on disk.
+ * framed like WAL records. Written durably (src/durable's write-then-rename); only then does the WAL
+ * append the marker naming it, so a marker never names a file that is not complete on disk.
  */
-import { promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
+import type { Clock } from '../../base/index.ts';
 import { RecordKind, type PagePosition, type Sealer, wipe } from '../../crypto/index.ts';
 import { walSnapshotBytesMax, walSnapshotChunkBytes } from '../../config/index.ts';
 import { RecordType, type SnapshotMarker } from './codec.ts';
 import { WalCorruptionError, WalLimitError } from './errors.ts';
-import { fsyncDir } from '../../durable/index.ts';
+import { type DurableFs, writeFileDurably } from '../../durable/index.ts';
 import { snapshotFile } from './files.ts';
 import { encodeFrame, scanFrames } from './frame.ts';
 import { resealFile } from './reseal.ts';
@@ -21,7 +21,7 @@ function chunkPosition(storeId: string, index: number, term: number, chunk: numb
 
 /** Writes the snapshot file durably and returns the marker that describes it. */
 export async function writeSnapshotFile(
-  dir: string, storeId: string, sealer: Sealer, meta: Omit<SnapshotMarker, 'chunks' | 'bytes'>, data: Uint8Array,
+  fs: DurableFs, dir: string, storeId: string, sealer: Sealer, meta: Omit<SnapshotMarker, 'chunks' | 'bytes'>, data: Uint8Array,
 ): Promise<SnapshotMarker> {
   if (data.length > walSnapshotBytesMax) throw new WalLimitError(`snapshot of ${data.length} bytes exceeds walSnapshotBytesMax ${walSnapshotBytesMax}`);
   const chunks = Math.max(1, Math.ceil(data.length / walSnapshotChunkBytes));
@@ -30,26 +30,16 @@ export async function writeSnapshotFile(
     const part = data.subarray(chunk * walSnapshotChunkBytes, (chunk + 1) * walSnapshotChunkBytes);
     frames.push(encodeFrame(RecordType.snapshot, meta.index, sealer.seal(part, chunkPosition(storeId, meta.index, meta.term, chunk))));
   }
-  const file = snapshotFile(dir, meta.index, meta.term);
-  const temp = `${file}.tmp`;
-  const handle = await fs.open(temp, 'w', 0o600);
-  try {
-    for (const frame of frames) await handle.write(frame);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await fs.rename(temp, file);
-  await fsyncDir(dir);
+  await writeFileDurably(snapshotFile(dir, meta.index, meta.term), Buffer.concat(frames), { fs });
   return { ...meta, chunks, bytes: data.length };
 }
 
 /** Reads, verifies and opens a snapshot file synchronously (Raft's Storage.snapshot() is synchronous). */
-export function readSnapshotFile(dir: string, storeId: string, sealer: Sealer, marker: SnapshotMarker): Uint8Array {
+export function readSnapshotFile(fs: DurableFs, dir: string, storeId: string, sealer: Sealer, marker: SnapshotMarker): Uint8Array {
   const file = snapshotFile(dir, marker.index, marker.term);
   let bytes: Buffer;
   try {
-    bytes = readFileSync(file);
+    bytes = fs.readFileSync(file);
   } catch (error) {
     throw new WalCorruptionError(file, 0, `the snapshot file the WAL names is unreadable (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
   }
@@ -82,9 +72,11 @@ export function readSnapshotFile(dir: string, storeId: string, sealer: Sealer, m
 }
 
 /** Re-seals the chunks of the snapshot file `marker` names that are on a non-active DEK (reseal.ts); returns how many. */
-export function resealSnapshotFile(dir: string, storeId: string, sealer: Sealer, marker: SnapshotMarker): Promise<number> {
+export function resealSnapshotFile(
+  io: { fs: DurableFs; clock: Clock }, dir: string, storeId: string, sealer: Sealer, marker: SnapshotMarker,
+): Promise<number> {
   const file = snapshotFile(dir, marker.index, marker.term);
-  return resealFile(file, sealer, (frame, chunk) => {
+  return resealFile(io, file, sealer, (frame, chunk) => {
     if (frame.type !== RecordType.snapshot || frame.index !== marker.index || chunk >= marker.chunks) {
       throw new WalCorruptionError(file, frame.offset, `frame ${chunk} of type ${frame.type} index ${frame.index} in a snapshot of index ${marker.index} with ${marker.chunks} chunks`);
     }

@@ -18,14 +18,13 @@
  *   snapshot's index + 1, i.e. every entry in it is covered by that snapshot, and only if it comes
  *   before the segment holding that snapshot's marker.
  */
-import { closeSync, openSync, readSync, promises as fs, ftruncateSync, fsyncSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
-import { assert } from '../../base/index.ts';
+import { assert, type Clock, realClock } from '../../base/index.ts';
 import { pageOverheadBytes, RecordKind, type PagePosition, type Sealer, wipe } from '../../crypto/index.ts';
 import {
   raftEntryOverheadBytes, walEntryCacheBytesMax, walFsyncBatchRecordsMax, walRecordBytesMax, walSegmentBytesTarget,
 } from '../../config/index.ts';
-import { type AppendStats, fsyncDir, GroupAppender } from '../../durable/index.ts';
+import { type AppendStats, type DurableFs, GroupAppender, mkdirDurably, nodeFs, type SyncReadHandle } from '../../durable/index.ts';
 import type { ConfState, Entry, HardState, Snapshot, Storage } from '../../raft/index.ts';
 import {
   decodeEntry, decodeMarker, decodeState, encodeEntry, encodeMarker, encodeState, RecordType, type SnapshotMarker, type WalState,
@@ -56,6 +55,10 @@ export interface WalOptions {
   raftErrors?: RaftStorageErrors;
   /** Told the duration of every fdatasync, in seconds (metrics). */
   onFsync?: (seconds: number) => void;
+  /** The file system (default: the real one; the simulator passes its own). */
+  fs?: DurableFs;
+  /** Schedules group-commit flushes and the yields of a re-seal (default: the real clock). */
+  clock?: Clock;
 }
 
 export interface WalStats extends AppendStats {
@@ -78,7 +81,7 @@ interface Segment {
   seq: number;
   firstIndex: number;
   file: string;
-  readFd?: number;
+  reader?: SyncReadHandle;
 }
 
 /** Where the next record goes. */
@@ -97,6 +100,8 @@ const kindOf: Record<RecordType, RecordKind> = {
 const emptyConfState = (): ConfState => ({ voters: [], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false });
 
 export class Wal implements Storage {
+  private readonly fs: DurableFs;
+  private readonly clock: Clock;
   private readonly segmentBytesTarget: number;
   private readonly errors: RaftStorageErrors;
   private readonly segments: Segment[] = [];
@@ -119,6 +124,8 @@ export class Wal implements Storage {
     private marker: SnapshotMarker | undefined,
     private readonly writer: GroupAppender,
   ) {
+    this.fs = options.fs ?? nodeFs;
+    this.clock = options.clock ?? realClock;
     this.segmentBytesTarget = options.segmentBytesTarget ?? walSegmentBytesTarget;
     this.errors = options.raftErrors ?? {
       compacted: (index, first) => new WalCompactedError(index, first),
@@ -132,8 +139,9 @@ export class Wal implements Storage {
    * other damage.
    */
   static async open(options: WalOptions): Promise<Wal> {
-    await fs.mkdir(options.dir, { recursive: true, mode: 0o700 });
-    const listing = await listDir(options.dir);
+    const fs = options.fs ?? nodeFs;
+    await mkdirDurably(options.dir, { mode: 0o700, fs });
+    const listing = await listDir(fs, options.dir);
     const log = new LogIndex(options.cacheBytesMax ?? walEntryCacheBytesMax);
     const state: WalState = { hardState: { term: 0, vote: 0, commit: 0 }, confState: options.initialConfState ?? emptyConfState() };
     let marker: SnapshotMarker | undefined;
@@ -192,11 +200,11 @@ export class Wal implements Storage {
     }
     assert(log.baseTerm >= 0, `the log base ${log.base} has no known term after recovery`);
     // Verify the current snapshot now rather than when Raft first asks for it.
-    if (marker) wipe(readSnapshotFile(options.dir, options.storeId, options.sealer, marker));
+    if (marker) wipe(readSnapshotFile(fs, options.dir, options.storeId, options.sealer, marker));
 
     // Verified and readable: now (and only now) repair and tidy.
     const last = listing.segments.at(-1);
-    if (last && tornAt !== undefined) truncateFile(last.file, tornAt);
+    if (last && tornAt !== undefined) await fs.truncateDurably(last.file, tornAt);
     for (const temp of listing.temporaries) await fs.rm(temp, { force: true });
     for (const snap of listing.snapshots) {
       if (!marker || snap.index !== marker.index || snap.term !== marker.term) await fs.rm(snap.file, { force: true });
@@ -207,6 +215,8 @@ export class Wal implements Storage {
       batchRecordsMax: walFsyncBatchRecordsMax,
       failure: (cause) => new WalUnusableError(`WAL write failed; the member must restart: ${cause.message}`, { cause }),
       closed: () => new WalUnusableError('the WAL is closed'),
+      fs,
+      ...(options.clock !== undefined ? { clock: options.clock } : {}),
       ...(options.onFsync !== undefined ? { onFsync: options.onFsync } : {}),
     });
     const wal = new Wal(options, log, state, marker, writer);
@@ -217,7 +227,7 @@ export class Wal implements Storage {
       wal.tail = { segment: wal.segments.at(-1)!, bytes: size, ordinal: tailOrdinal };
     } else {
       // No segment, or a last segment without even its head record: start one with the state.
-      if (last) await fs.rm(last.file);
+      if (last) await fs.rm(last.file, {});
       const seq = last ? last.seq : 0;
       if (last) wal.segments.pop();
       const segment: Segment = { seq, firstIndex: log.lastIndex + 1, file: segmentFile(options.dir, seq, log.lastIndex + 1) };
@@ -289,7 +299,7 @@ export class Wal implements Storage {
       if (this.marker && index <= this.marker.index) {
         throw new WalLimitError(`snapshot at index ${index} is not newer than the stored snapshot at ${this.marker.index}`);
       }
-      const marker = await writeSnapshotFile(this.options.dir, this.options.storeId, this.options.sealer,
+      const marker = await writeSnapshotFile(this.fs, this.options.dir, this.options.storeId, this.options.sealer,
         { index, term, confState: structuredClone(confState) }, snapshot.data);
       const previous = this.marker;
       this.enqueue(RecordType.snapshot, index, encodeMarker(marker), (_seq, at) => {
@@ -301,7 +311,7 @@ export class Wal implements Storage {
       // A state record right after the marker: replay may read the marker as "replace the log" where
       // the live log compacted (when older segments are gone), and must still end with the live state.
       await this.writer.waitFor(this.enqueue(RecordType.state, 0, encodeState(this.state)));
-      if (previous) await fs.rm(snapshotFile(this.options.dir, previous.index, previous.term), { force: true });
+      if (previous) await this.fs.rm(snapshotFile(this.options.dir, previous.index, previous.term), { force: true });
       await this.dropCoveredSegments();
     });
   }
@@ -326,7 +336,7 @@ export class Wal implements Storage {
     const closed = await this.inFilesChain(async () => {
       // Everything queued so far (possibly sealed before a rotation) is on disk and can be read back.
       await this.sync();
-      if (await namesOtherDek(this.tail.segment.file, this.options.sealer)) {
+      if (await namesOtherDek(this.fs, this.tail.segment.file, this.options.sealer)) {
         this.roll();
         await this.sync();
         result.rolled = true;
@@ -340,21 +350,21 @@ export class Wal implements Storage {
       await this.inFilesChain(async () => {
         if (!this.segments.includes(segment)) return; // a snapshot dropped it meanwhile
         assert(segment !== this.tail.segment, `segment ${segment.seq} is the tail again`);
-        const resealed = await resealFile(segment.file, this.options.sealer, (frame, ordinal) => {
+        const resealed = await resealFile({ fs: this.fs, clock: this.clock }, segment.file, this.options.sealer, (frame, ordinal) => {
           const position = recordPosition(this.options.storeId, segment.seq, frame.type, frame.index, ordinal);
           if (position === undefined) throw new WalCorruptionError(segment.file, frame.offset, `unknown record type ${frame.type}`);
           return position;
         });
         if (resealed === 0) return;
-        // A fd opened before the rename still reads the old file: never use it again.
-        closeReadFd(segment);
+        // A handle opened before the rename still reads the old file: never use it again.
+        closeReader(segment);
         result.segmentsRewritten++;
         result.recordsResealed += resealed;
       });
     }
     await this.inFilesChain(async () => {
       if (!this.marker) return;
-      const resealed = await resealSnapshotFile(this.options.dir, this.options.storeId, this.options.sealer, this.marker);
+      const resealed = await resealSnapshotFile({ fs: this.fs, clock: this.clock }, this.options.dir, this.options.storeId, this.options.sealer, this.marker);
       if (resealed === 0) return;
       result.snapshotFilesRewritten++;
       result.recordsResealed += resealed;
@@ -372,7 +382,7 @@ export class Wal implements Storage {
     this.closed = true;
     await this.filesChain;
     await this.writer.close();
-    for (const segment of this.segments) closeReadFd(segment);
+    for (const segment of this.segments) closeReader(segment);
   }
 
   stats(): WalStats {
@@ -433,7 +443,7 @@ export class Wal implements Storage {
     if (!marker) {
       return { metadata: { index: 0, term: 0, confState: structuredClone(this.state.confState) }, data: new Uint8Array(0) };
     }
-    this.snapshotData ??= readSnapshotFile(this.options.dir, this.options.storeId, this.options.sealer, marker);
+    this.snapshotData ??= readSnapshotFile(this.fs, this.options.dir, this.options.storeId, this.options.sealer, marker);
     return { metadata: { index: marker.index, term: marker.term, confState: structuredClone(marker.confState) }, data: this.snapshotData };
   }
 
@@ -491,11 +501,11 @@ export class Wal implements Storage {
       const segment = this.segments.shift()!;
       const oldest = this.log.oldestLiveSegment();
       assert(oldest === undefined || oldest > segment.seq, `segment ${segment.seq} dropped while it holds live entries`);
-      closeReadFd(segment);
-      await fs.rm(segment.file);
+      closeReader(segment);
+      await this.fs.rm(segment.file, {});
       dropped++;
     }
-    if (dropped > 0) await fsyncDir(this.options.dir);
+    if (dropped > 0) await this.fs.fsyncDir(this.options.dir);
   }
 
   private entryAt(index: number): Entry {
@@ -504,12 +514,12 @@ export class Wal implements Storage {
     if (slot.entry) return slot.entry;
     const segment = this.segments.find((s) => s.seq === slot.segment);
     assert(segment !== undefined, `entry ${index} lives in segment ${slot.segment}, which is gone`);
-    segment.readFd ??= openSync(segment.file, 'r');
+    segment.reader ??= this.fs.openReadSync(segment.file);
     const header = Buffer.alloc(frameHeaderBytes);
-    readExactly(segment.readFd, header, slot.offset, segment.file);
+    readExactly(segment.reader, header, slot.offset, segment.file);
     const bodyLength = header.readUInt32BE(0);
     const body = Buffer.alloc(bodyLength);
-    readExactly(segment.readFd, body, slot.offset + frameHeaderBytes, segment.file);
+    readExactly(segment.reader, body, slot.offset + frameHeaderBytes, segment.file);
     if (header.readUInt32BE(4) !== (~bodyLength >>> 0) || crc32(body) !== header.readUInt32BE(8)) {
       throw new WalCorruptionError(segment.file, slot.offset, `entry ${index} fails its checksum on re-read`);
     }
@@ -537,7 +547,7 @@ function recordPosition(storeId: string, segmentSeq: number, type: number, index
  * is not (a torn end being written now, or a tail an append rolled to whose file the writer has not
  * created yet) was queued since, and sealed with the active DEK.
  */
-async function namesOtherDek(file: string, sealer: Sealer): Promise<boolean> {
+async function namesOtherDek(fs: DurableFs, file: string, sealer: Sealer): Promise<boolean> {
   const active = sealer.activeDekId();
   let bytes: Buffer;
   try {
@@ -553,26 +563,16 @@ async function namesOtherDek(file: string, sealer: Sealer): Promise<boolean> {
   return other;
 }
 
-function readExactly(fd: number, target: Buffer, position: number, file: string): void {
+function readExactly(reader: SyncReadHandle, target: Buffer, position: number, file: string): void {
   let done = 0;
   while (done < target.length) {
-    const n = readSync(fd, target, done, target.length - done, position + done);
+    const n = reader.read(target.subarray(done), position + done);
     if (n === 0) throw new WalCorruptionError(file, position, `file ends before the ${target.length}-byte read`);
     done += n;
   }
 }
 
-function truncateFile(file: string, length: number): void {
-  const fd = openSync(file, 'r+');
-  try {
-    ftruncateSync(fd, length);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function closeReadFd(segment: Segment): void {
-  if (segment.readFd !== undefined) closeSync(segment.readFd);
-  segment.readFd = undefined;
+function closeReader(segment: Segment): void {
+  segment.reader?.close();
+  segment.reader = undefined;
 }

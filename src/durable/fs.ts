@@ -1,0 +1,103 @@
+/**
+ * The file-system seam: every persistent part of a member (WAL, keyring, sealed files, the store's
+ * directory swap) reaches the disk through a DurableFs. Production passes `nodeFs`; the simulator passes
+ * a power-loss file system (test/sim) that keeps what was not fsynced apart and may lose, reorder or
+ * tear it at a crash, and keeps a rename or a new name in limbo until its directory is fsynced.
+ *
+ * Errors are Node's: an Error with `code` ('ENOENT', 'EEXIST', 'ENOSPC', 'EIO', …).
+ * The synchronous reads exist because Raft's Storage interface is synchronous (the WAL reads entries
+ * and its snapshot file from inside it).
+ */
+import { closeSync, constants, openSync, promises as fs, readFileSync, readSync } from 'node:fs';
+
+/** A file opened for writing: appends (openAppend) or a new whole file (createFile). */
+export interface WriteHandle {
+  write(buffer: Uint8Array, offset: number, length: number): Promise<{ bytesWritten: number }>;
+  /** fdatasync: the data written so far (and the size) is on stable storage when it resolves. */
+  datasync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A file opened for positional reads, synchronously. */
+export interface SyncReadHandle {
+  /** Reads up to `target.length` bytes at `position`; returns how many (0 at the end of the file). */
+  read(target: Uint8Array, position: number): number;
+  close(): void;
+}
+
+export interface DurableFs {
+  readFile(file: string): Promise<Buffer>;
+  readFileSync(file: string): Buffer;
+  openReadSync(file: string): SyncReadHandle;
+  /** Opens `file` for appending, creating it (mode 0600) if needed; `created` says whether it was new. */
+  openAppend(file: string): Promise<{ handle: WriteHandle; created: boolean }>;
+  /** Creates `file` (or truncates it) for writing, with exactly `mode` (the umask does not apply). */
+  createFile(file: string, mode: number): Promise<WriteHandle>;
+  readdir(dir: string): Promise<string[]>;
+  stat(path: string): Promise<{ size: number; isDirectory: boolean }>;
+  /** Creates `dir`; with `recursive`, also its missing parents, and an existing dir is no error. */
+  mkdir(dir: string, options: { recursive?: boolean; mode?: number }): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+  rm(path: string, options: { recursive?: boolean; force?: boolean }): Promise<void>;
+  /** Cuts `file` to `length` bytes and makes that durable (fsync). */
+  truncateDurably(file: string, length: number): Promise<void>;
+  /** Makes the names in `dir` durable: a created, renamed or removed entry survives a power cut. */
+  fsyncDir(dir: string): Promise<void>;
+}
+
+export const nodeFs: DurableFs = {
+  readFile: (file) => fs.readFile(file),
+  readFileSync: (file) => readFileSync(file),
+  openReadSync(file) {
+    const fd = openSync(file, constants.O_RDONLY);
+    return {
+      read: (target, position) => readSync(fd, target, 0, target.length, position),
+      close: () => closeSync(fd),
+    };
+  },
+  async openAppend(file) {
+    try {
+      return { handle: await fs.open(file, 'ax', 0o600), created: true };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      return { handle: await fs.open(file, 'a', 0o600), created: false };
+    }
+  },
+  async createFile(file, mode) {
+    const handle = await fs.open(file, 'w', mode);
+    try {
+      await handle.chmod(mode); // open() applied the umask; make the mode exactly what was asked
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
+    return handle;
+  },
+  readdir: (dir) => fs.readdir(dir),
+  async stat(path) {
+    const stat = await fs.stat(path);
+    return { size: stat.size, isDirectory: stat.isDirectory() };
+  },
+  async mkdir(dir, options) {
+    await fs.mkdir(dir, options);
+  },
+  rename: (from, to) => fs.rename(from, to),
+  rm: (path, options) => fs.rm(path, options),
+  async truncateDurably(file, length) {
+    const handle = await fs.open(file, 'r+');
+    try {
+      await handle.truncate(length);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  },
+  async fsyncDir(dir) {
+    const handle = await fs.open(dir, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  },
+};

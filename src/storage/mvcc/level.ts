@@ -1,0 +1,37 @@
+/**
+ * The LevelDB engine under the store, as a seam: classic-level (LevelDB) in production; any
+ * abstract-level database with Uint8Array keys and values fits, and the simulator passes memory-level
+ * over its power-loss file system (test/sim), so the store it drives is this store.
+ */
+import type { AbstractLevel } from 'abstract-level';
+import { ClassicLevel } from 'classic-level';
+
+export type Level = AbstractLevel<string | Buffer | Uint8Array, Uint8Array, Uint8Array>;
+
+// LevelDB's own options, which abstract-level passes through to the engine (other engines ignore them).
+// Merged declarations must repeat abstract-level's type parameters, used or not.
+/* eslint-disable @typescript-eslint/no-unused-vars */
+declare module 'abstract-level' {
+  interface AbstractPutOptions<K, V> {
+    /** fsync LevelDB's log before the write resolves (this and every earlier write become durable). */
+    sync?: boolean;
+  }
+  interface AbstractBatchOptions<K, V> {
+    /** As for put. */
+    sync?: boolean;
+  }
+  interface AbstractIteratorOptions<K, V> {
+    /** Whether the blocks read go into LevelDB's block cache. */
+    fillCache?: boolean;
+  }
+  interface AbstractValueIteratorOptions<K, V> {
+    /** As for iterator. */
+    fillCache?: boolean;
+  }
+}
+/* eslint-enable @typescript-eslint/no-unused-vars */
+
+/** Creates (not yet opened) the database in `dir`; open() creates the dir if missing. */
+export type OpenLevel = (dir: string) => Level;
+
+export const classicLevel: OpenLevel = (dir) => new ClassicLevel<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' });
