@@ -11,13 +11,15 @@
  *   rolled, then each closed segment and the snapshot file holding an older DEK is rewritten and
  *   atomically replaced), so an idle member does not wait for log compaction to let go of the old DEK.
  * A DEK is retired (keyring.retireDek: key wiped, keyring file rewritten atomically) only when the
- * headers of all of these name it nowhere. Each check (after a pass, then every
- * dekRetireCheckIntervalMs while an older DEK remains) re-seals the WAL first, then counts.
+ * headers of all of these name it nowhere, and only once that state is durable: the store writes its
+ * batches without an fsync, so its re-sealed pages are synced (MvccStore.syncToDisk) between the count
+ * and the retirement — else a power cut could bring back pages sealed with a DEK the keyring no longer
+ * holds. Each check (after a pass, then every dekRetireCheckIntervalMs while an older DEK remains)
+ * re-seals the WAL first, then counts.
  *
  * Invariant: nothing is ever sealed with a non-active DEK, so a count of zero for an old DEK stays zero
  * and the check-then-retire needs no lock against writers.
  */
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { type KeysAdmin, type MemberKeysStatus, type NewKek, registerKeysRoutes } from '../api/index.ts';
@@ -25,6 +27,7 @@ import { auditKeyFileName, openAuditKeyPair, parseAuditKeyFile, sealAuditKeyPair
 import type { Clock, TimerHandle } from '../base/index.ts';
 import { dekRetireCheckIntervalMs } from '../config/index.ts';
 import { type Keyring, keyContentKek, passphraseKek } from '../crypto/index.ts';
+import { type DurableFs, nodeFs } from '../durable/index.ts';
 import { writeFileAtomic } from '../pki/index.ts';
 import { type MvccStore, Reencrypter } from '../storage/mvcc/index.ts';
 import { walDekUsage } from '../storage/wal/index.ts';
@@ -46,6 +49,8 @@ export interface MemberKeysOptions {
    * store, where WAL records leave only with log compaction.
    */
   resealWal?: () => Promise<unknown>;
+  /** The file system the member's files are read from (default: the real one; the simulator passes its own). */
+  fs?: DurableFs;
   /** Re-encryption limits (defaults from config/limits.ts). */
   pagesPerSecondMax?: number;
   batchPagesMax?: number;
@@ -165,10 +170,13 @@ export class MemberKeys implements KeysAdmin {
     // Pages a compaction has dropped from the index may still be on disk: let them go first.
     await this.options.store().whenCompacted();
     const usage = await this.usage();
+    const unused = older.filter((id) => (usage.pages.get(id) ?? 0) + (usage.walRecords.get(id) ?? 0) + (usage.files.get(id) ?? 0) === 0);
+    if (unused.length === 0) return [];
+    // Counted unused in the store as it is now (page cache included); nothing is sealed with an older
+    // DEK any more, so once synced, the durable store needs none of them either.
+    await this.options.store().syncToDisk();
     const done: number[] = [];
-    for (const id of older) {
-      const users = (usage.pages.get(id) ?? 0) + (usage.walRecords.get(id) ?? 0) + (usage.files.get(id) ?? 0);
-      if (users > 0) continue;
+    for (const id of unused) {
       await keyring.retireDek(id);
       done.push(id);
       this.options.log.info({ dekId: id }, 'DEK retired: nothing sealed with it remains');
@@ -214,7 +222,7 @@ export class MemberKeys implements KeysAdmin {
     }
     return {
       pages: await this.options.store().pagesPerDek(),
-      walRecords: await walDekUsage(join(dataDir, 'wal'), (sealed) => keyring.dekIdOf(sealed)),
+      walRecords: await walDekUsage(join(dataDir, 'wal'), (sealed) => keyring.dekIdOf(sealed), this.options.fs),
       files,
     };
   }
@@ -223,7 +231,7 @@ export class MemberKeys implements KeysAdmin {
     const { keyring, dataDir, identity, member } = this.options;
     if (identity !== undefined && (await this.identitySealed()) !== undefined) await writeIdentity(dataDir, identity, keyring);
     const file = join(dataDir, auditKeyFileName);
-    const bytes = await readIfPresent(file);
+    const bytes = await readIfPresent(this.options.fs ?? nodeFs, file);
     if (bytes === undefined) return;
     const keyPair = await openAuditKeyPair(bytes, keyring, auditKeyStoreId(member), file);
     try {
@@ -234,12 +242,12 @@ export class MemberKeys implements KeysAdmin {
   }
 
   private identitySealed(): Promise<Uint8Array | undefined> {
-    return readIfPresent(join(this.options.dataDir, identityFileName));
+    return readIfPresent(this.options.fs ?? nodeFs, join(this.options.dataDir, identityFileName));
   }
 
   private async auditKeySealed(): Promise<Uint8Array | undefined> {
     const file = join(this.options.dataDir, auditKeyFileName);
-    const bytes = await readIfPresent(file);
+    const bytes = await readIfPresent(this.options.fs ?? nodeFs, file);
     return bytes === undefined ? undefined : parseAuditKeyFile(bytes, file).sealedPrivateKey;
   }
 }
@@ -256,9 +264,9 @@ export function reencryptionPace(
   return { pagesPerSecond: Math.round(pagesPerSecond), secondsLeft: Math.ceil(pagesLeft / pagesPerSecond) };
 }
 
-async function readIfPresent(file: string): Promise<Uint8Array | undefined> {
+async function readIfPresent(fs: DurableFs, file: string): Promise<Uint8Array | undefined> {
   try {
-    return await readFile(file);
+    return await fs.readFile(file);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
