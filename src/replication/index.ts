@@ -5,6 +5,8 @@
  * (re-sealed by the receiver), and WAL compaction behind the applied index.
  * Invariants: see replica.ts — the durability order of a Ready is written there, once.
  */
-export { Replica, type ReplicaObserver, type ReplicaOptions, type ReplicaStatus } from './replica.ts';
+export {
+  type MembershipEvent, Replica, type ReplicaObserver, type ReplicaOptions, type ReplicaStatus, type ReplicaTestingFaults,
+} from './replica.ts';
 export { ReplicationError, isReplicationError, type ReplicationErrorCode } from './errors.ts';
-export { isReservedKey, type MemberInfo } from './members.ts';
+export { isReservedKey, type MemberInfo, sameMembership } from './members.ts';

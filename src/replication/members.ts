@@ -4,6 +4,7 @@
  * applied, so every member holds the same table at the same log index and snapshots carry it.
  * A removed member keeps its record (removed: true), so its id is never handed out again.
  */
+import { type ConfState, makeConfState } from '../raft/index.ts';
 import { prefixEnd } from '../storage/mvcc/index.ts';
 
 export interface MemberInfo {
@@ -34,6 +35,22 @@ export function encodeMemberInfo(info: MemberInfo): Uint8Array {
 
 export function decodeMemberInfo(value: Uint8Array): MemberInfo {
   return JSON.parse(decoder.decode(value)) as MemberInfo;
+}
+
+/**
+ * The Raft membership the table describes: its members not removed, voters unless learners. The table
+ * is written in the store's batch with the applied index, so this is the membership as of that index.
+ */
+export function confStateOf(members: readonly MemberInfo[]): ConfState {
+  const current = members.filter((m) => !m.removed);
+  return makeConfState(current.filter((m) => !m.learner).map((m) => m.id), current.filter((m) => m.learner).map((m) => m.id));
+}
+
+/** Whether two memberships have the same voters and learners. */
+export function sameMembership(a: ConfState, b: ConfState): boolean {
+  const ids = (xs: readonly number[]): string => [...xs].sort((x, y) => x - y).join(',');
+  return ids(a.voters) === ids(b.voters) && ids(a.learners) === ids(b.learners)
+    && ids(a.votersOutgoing) === ids(b.votersOutgoing) && ids(a.learnersNext) === ids(b.learnersNext);
 }
 
 export function isReservedKey(key: Uint8Array): boolean {

@@ -4,8 +4,9 @@
  * does not come (the leader changed, the request was dropped) is asked again with a fresh context
  * after readIndexRetryMs; each read gives up at its own deadline.
  * Invariant: a read resolves only with a read index obtained after the read arrived.
+ * Contexts are `<prefix>.<round number>`: the prefix names this incarnation of the replica, so an answer
+ * meant for a round of an earlier incarnation (or an earlier round) never matches.
  */
-import { randomBytes } from 'node:crypto';
 import type { Clock } from '../base/index.ts';
 import { ReplicationError } from './errors.ts';
 
@@ -26,14 +27,19 @@ export interface ReadIndexHost {
   requestReadIndex(ctx: Uint8Array): void;
 }
 
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
 export class ReadIndexBatcher {
   private queued: PendingRead[] = [];
   private round: Round | undefined;
+  private rounds = 0;
 
   constructor(
     private readonly host: ReadIndexHost,
     private readonly clock: Clock,
     private readonly retryMs: number,
+    private readonly contextPrefix: string,
   ) {}
 
   /** Resolves with a read index that reflects every write acknowledged before this call. */
@@ -47,7 +53,7 @@ export class ReadIndexBatcher {
   /** A ReadState arrived from Raft. */
   answered(ctx: Uint8Array, index: number): void {
     const round = this.round;
-    if (round === undefined || round.ctx !== Buffer.from(ctx).toString('hex')) return;
+    if (round === undefined || round.ctx !== decoder.decode(ctx)) return;
     this.round = undefined;
     for (const read of round.reads) read.resolve(index);
     this.ask();
@@ -82,11 +88,10 @@ export class ReadIndexBatcher {
 
   private ask(): void {
     if (this.round !== undefined || this.queued.length === 0) return;
-    const ctx = randomBytes(16);
-    const round: Round = { ctx: ctx.toString('hex'), reads: this.queued, askedAtMs: this.clock.nowMs() };
+    const round: Round = { ctx: `${this.contextPrefix}.${++this.rounds}`, reads: this.queued, askedAtMs: this.clock.nowMs() };
     this.queued = [];
     try {
-      this.host.requestReadIndex(ctx);
+      this.host.requestReadIndex(encoder.encode(round.ctx));
       this.round = round;
     } catch {
       // No leader right now: keep the reads queued; the next tick asks again.

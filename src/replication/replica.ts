@@ -4,42 +4,45 @@
  * durability argument of the whole system:
  *
  *   1. send rd.messages (Raft allows these before persistence: a leader's appends, heartbeats);
- *   2. install rd.snapshot (store swapped, then the WAL marker), then append rd.entries and the hard
+ *   2. install rd.snapshot (the snapshot's store imported beside the current one and made durable,
+ *      then the WAL marker, then the swap: see installSnapshot), then append rd.entries and the hard
  *      state to the WAL — one group-committed fdatasync covers them;
  *   3. only then send rd.messagesAfterPersist (votes and append acknowledgements promise durability);
- *   4. apply rd.committedEntries to the store in one atomic batch with the applied index;
- *      conf changes are applied to Raft and their membership persisted first;
+ *   4. apply rd.committedEntries to the store in one atomic batch with the applied index; conf changes
+ *      are applied to Raft, and the member table they change is written in that same batch;
  *   5. answer read states, resolve proposals, advance(rd).
  *
  * Batching: proposals and reads that arrive while a Ready is being handled wait in Raft and go out in
  * the next Ready, so one fdatasync, one message and one store batch carry many of them.
  *
  * Invariants: the store's applied index never passes the WAL's durable commit index; the WAL drops an
- * entry only after the store holding its effect was synced to disk; an entry at or
- * below the store's applied index is never applied to the store twice (after a snapshot install or a
- * restart, Raft may hand it out again); a failure of the WAL or the store stops the replica for good
- * (fail-stop), it never carries on with state it cannot trust.
+ * entry only after the store holding its effect was synced to disk; Raft restarts at the store's
+ * applied index with the membership the store's member table holds — written in the same batch as that
+ * index, so the two agree after any crash, power loss included (the WAL's latest membership may be
+ * ahead of a store that lost unsynced batches); a snapshot sent to a follower is the store as of its
+ * applied index, with that index, its term and its membership; an entry at or below the store's
+ * applied index is never applied to the store twice; a failure of the WAL or the store stops the
+ * replica for good (fail-stop), it never carries on with state it cannot trust.
  */
-import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assert, type Clock, type Random, type TimerHandle } from '../base/index.ts';
 import {
   proposalTimeoutMsDefault, publishTimeoutMs, readIndexRetryMs, snapshotCatchUpEntries, snapshotEveryEntries, tickMsDefault,
 } from '../config/index.ts';
 import type { Sealer } from '../crypto/index.ts';
+import { type DurableFs, exists, mkdirDurably, nodeFs } from '../durable/index.ts';
 import {
   CompactedError, type ConfChange, type ConfState, type Config, decodeConfChange, encodeConfChange, type Entry, type Message, type NodeId,
-  ProposalDroppedError, RawNode, raftConfigDefaults, type Ready, type Snapshot, type SoftState, UnavailableError,
+  ProposalDroppedError, RawNode, raftConfigDefaults, type Ready, type Snapshot, type SoftState, type Storage, UnavailableError,
 } from '../raft/index.ts';
 import {
-  checkWriteOp, type KeyValue, MvccStore, type RangeOptions, type RangeResponse, type WriteOp, type WriteResponse,
+  checkWriteOp, type KeyValue, MvccStore, type OpenLevel, type RangeOptions, type RangeResponse, type SnapshotRecord, type WriteOp,
+  type WriteResponse,
 } from '../storage/mvcc/index.ts';
 import { Wal, type WalResealResult } from '../storage/wal/index.ts';
 import { type Command, decodeCommand, encodeCommand } from './command.ts';
 import { ReplicationError } from './errors.ts';
-import { decodeMemberInfo, encodeMemberInfo, memberKey, memberRange, type MemberInfo } from './members.ts';
+import { confStateOf, decodeMemberInfo, encodeMemberInfo, memberKey, memberRange, type MemberInfo, sameMembership } from './members.ts';
 import { ReadIndexBatcher } from './read-index.ts';
 import { packSnapshot, unpackSnapshot } from './snapshot-codec.ts';
 import { AppliedWaiters, KeyedWaiters } from './waiters.ts';
@@ -50,8 +53,14 @@ export interface ReplicaOptions {
   memberId: NodeId;
   memberName: string;
   sealer: Sealer;
+  /** Time, timers and the scheduling of the Ready loop. */
   clock: Clock;
+  /** Raft's randomness, and this incarnation's nonce (request ids, ReadIndex contexts). */
   random: Random;
+  /** The file system under the WAL, the store and the store swap (default: the real one). */
+  fs?: DurableFs;
+  /** The store's database engine (default: classic-level). */
+  openLevel?: OpenLevel;
   /** Hands a message to the transport. A message the transport cannot queue must be reported back. */
   send: (message: Message) => void;
   /** For a brand-new cluster: the initial members (ids 1..N), written as the first log entries. */
@@ -68,13 +77,32 @@ export interface ReplicaOptions {
   onFatal?: (error: Error) => void;
   /** Measurements for metrics; every hook is optional. */
   observer?: ReplicaObserver;
+  /** Deliberate bugs for the simulator's teeth tests (test/sim/replica/bugs.ts). Never set outside tests. */
+  unsafeTestingFaults?: ReplicaTestingFaults;
+}
+
+export interface ReplicaTestingFaults {
+  /**
+   * Persist Raft's membership in the WAL after each conf change and restart Raft with it, as the
+   * replica once did: after a power cut the store (not synced per batch) may be behind it, and Raft
+   * replays conf changes onto a later membership.
+   */
+  confStateAheadOfStore?: boolean;
 }
 
 export interface ReplicaObserver {
   leaderChanged?: (leader: NodeId) => void;
+  /** The membership as of an applied index: at open, after each conf change, after a snapshot install. */
+  membership?: (event: MembershipEvent) => void;
   proposal?: (outcome: 'committed' | 'failed') => void;
   walFsync?: (seconds: number) => void;
   storeCommit?: (seconds: number) => void;
+}
+
+export interface MembershipEvent {
+  index: number;
+  confState: ConfState;
+  cause: 'open' | 'confChange' | 'snapshot';
 }
 
 export interface ReplicaStatus {
@@ -106,7 +134,8 @@ export class Replica {
   private readonly confChanges: KeyedWaiters<MemberInfo>;
   private readonly appliedWaiters: AppliedWaiters;
   private readonly reads: ReadIndexBatcher;
-  private readonly bootNonce = randomBytes(6).toString('hex');
+  private readonly bootNonce: string;
+  private readonly fs: DurableFs;
   private sequence = 0;
   private soft: SoftState = { leader: 0, role: 'follower' };
   private members = new Map<NodeId, MemberInfo>();
@@ -116,27 +145,38 @@ export class Replica {
   private removed = false;
   private idle: Promise<void> = Promise.resolve();
   private lastSnapshotIndex: number;
+  /**
+   * The membership after each conf change applied since open (the first entry: as of the applied index
+   * at open), so a snapshot or a WAL compaction at an index can name the membership as of that index.
+   * Entries older than the last one at or below the WAL's snapshot index are dropped.
+   */
+  private confHistory: { index: number; confState: ConfState }[];
 
   private constructor(
     private readonly options: ReplicaOptions,
     private readonly raw: RawNode,
     private readonly wal: Wal,
     private store: MvccStore,
+    confState: ConfState,
   ) {
     this.proposals = new KeyedWaiters(options.clock, 'proposal');
     this.confChanges = new KeyedWaiters(options.clock, 'membership change');
     this.appliedWaiters = new AppliedWaiters(options.clock);
-    this.reads = new ReadIndexBatcher({ requestReadIndex: (ctx) => this.raw.readIndex(ctx) }, options.clock, readIndexRetryMs);
+    this.bootNonce = bootNonceOf(options.random);
+    this.fs = options.fs ?? nodeFs;
+    this.reads = new ReadIndexBatcher({ requestReadIndex: (ctx) => this.raw.readIndex(ctx) }, options.clock, readIndexRetryMs, this.bootNonce);
     this.lastSnapshotIndex = wal.snapshot().metadata.index;
+    this.confHistory = [{ index: store.appliedIndex(), confState }];
   }
 
   /** Opens (or bootstraps) the replica and starts its clock. */
   static async open(options: ReplicaOptions): Promise<Replica> {
     const walDir = join(options.dataDir, 'wal');
     const storeDir = join(options.dataDir, 'mvcc');
-    await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
-    await recoverStoreSwap(options.dataDir);
-    const initialVoters = (options.initialMembers ?? []).map((m) => m.id).sort((a, b) => a - b);
+    const fs = options.fs ?? nodeFs;
+    const faults = options.unsafeTestingFaults ?? {};
+    await mkdirDurably(options.dataDir, { mode: 0o700, fs });
+    const initialVoters = faults.confStateAheadOfStore === true ? (options.initialMembers ?? []).map((m) => m.id).sort((a, b) => a - b) : [];
     const wal = await Wal.open({
       dir: walDir,
       sealer: options.sealer,
@@ -147,24 +187,31 @@ export class Replica {
         unavailable: (index, last) => new UnavailableError(index, last),
       },
       ...(options.observer?.walFsync ? { onFsync: options.observer.walFsync } : {}),
+      fs,
+      clock: options.clock,
     });
     let store: MvccStore | undefined;
     try {
+      await recoverStoreSwap(fs, options, wal.snapshot().metadata.index);
       store = await MvccStore.open({ dir: storeDir, ...storeOptions(options) });
+      // LevelDB creates its dir with a plain mkdir: make the store's name in the data dir durable.
+      await fs.fsyncDir(options.dataDir);
       if (wal.lastIndex() === 0 && wal.initialState().hardState.term === 0 && options.initialMembers !== undefined) {
         await bootstrapLog(wal, options.initialMembers);
       }
       const { hardState } = wal.initialState();
       const snapshotIndex = wal.snapshot().metadata.index;
-      // After a crash between a store swap and its WAL marker the store can be ahead of the log;
-      // Raft then hands out entries the store already holds, which apply() skips.
-      const applied = Math.max(snapshotIndex, Math.min(store.appliedIndex(), hardState.commit));
-      if (store.appliedIndex() < snapshotIndex) {
-        throw new ReplicationError('E_STOPPED', `store applied index ${store.appliedIndex()} is behind the WAL snapshot at ${snapshotIndex}; the data dir is damaged`);
+      const applied = store.appliedIndex();
+      if (applied < snapshotIndex || applied > hardState.commit) {
+        throw new ReplicationError('E_STOPPED', `store applied index ${applied} is outside [${snapshotIndex}, ${hardState.commit}] ` +
+          '(the WAL snapshot and commit indexes); the data dir is damaged');
       }
-      const raw = new RawNode({ ...raftConfigDefaults, ...options.raft, id: options.memberId, applied }, wal, options.random);
-      const replica = new Replica(options, raw, wal, store);
-      await replica.loadMembers();
+      const members = await readMembers(store);
+      const confState = faults.confStateAheadOfStore === true ? wal.initialState().confState : confStateOf(members);
+      const raw = new RawNode({ ...raftConfigDefaults, ...options.raft, id: options.memberId, applied }, withConfState(wal, confState), options.random);
+      const replica = new Replica(options, raw, wal, store, confState);
+      options.observer?.membership?.({ index: applied, confState: raw.status().confState, cause: 'open' });
+      replica.setMembers(members);
       replica.startTicking();
       replica.kick();
       return replica;
@@ -346,7 +393,7 @@ export class Replica {
     if (this.processing || this.stopped) return;
     this.processing = true;
     this.idle = new Promise<void>((resolve) => {
-      setImmediate(() => {
+      this.options.clock.defer(() => {
         void this.drain().finally(() => {
           this.processing = false;
           resolve();
@@ -394,7 +441,9 @@ export class Replica {
       if (entry.type === 'confChange') {
         const cc = decodeConfChange(entry.data);
         const confState = this.raw.applyConfChange(cc);
-        await this.wal.setConfState(confState);
+        if (this.options.unsafeTestingFaults?.confStateAheadOfStore === true) await this.wal.setConfState(confState);
+        this.rememberConfState(entry.index, confState);
+        this.options.observer?.membership?.({ index: entry.index, confState, cause: 'confChange' });
         const context = decodeMembershipContext(cc);
         if (context !== undefined && entry.index > storeApplied) {
           ops.push({ type: 'put', key: memberKey(context.member.id), value: encodeMemberInfo(context.member) });
@@ -432,26 +481,41 @@ export class Replica {
     const self = this.options.memberId;
     if (cc.type === 'removeNode' && cc.nodeId === self) this.removed = true;
     assert(!confState.voters.includes(self) || !this.removed, 'a removed member is not a voter');
+    // Invariant: the member table (written in the store's batch) describes Raft's membership exactly.
+    assert(sameMembership(confStateOf(this.memberList()), confState),
+      `the member table describes ${JSON.stringify(confStateOf(this.memberList()))}, Raft's membership is ${JSON.stringify(confState)}`);
     this.options.onMembersChanged?.(this.memberList());
   }
 
+  /**
+   * Installs a snapshot from the leader, in etcd's order, so that a crash at any step (power loss
+   * included) leaves either the old state or a state the next open completes (recoverStoreSwap):
+   *   1. the snapshot's store is imported into mvcc.incoming, synced, and its name made durable;
+   *   2. the WAL marker is written (durable): from here on, open() finishes the swap;
+   *   3. the swap: mvcc → mvcc.old, mvcc.incoming → mvcc, directory fsync, mvcc.old removed.
+   * The snapshot's index is the imported store's applied index (sendMessage), so Raft and the store
+   * agree on it from the start.
+   */
   private async installSnapshot(snapshot: Snapshot): Promise<void> {
-    const incoming = join(this.options.dataDir, 'mvcc.incoming');
-    const current = join(this.options.dataDir, 'mvcc');
-    const old = join(this.options.dataDir, 'mvcc.old');
-    await rm(incoming, { recursive: true, force: true });
+    const { dataDir } = this.options;
+    const incoming = join(dataDir, 'mvcc.incoming');
+    await this.fs.rm(incoming, { recursive: true, force: true });
     const imported = await MvccStore.importSnapshot({ ...storeOptions(this.options), dir: incoming, records: unpackSnapshot(snapshot.data) });
+    const importedIndex = imported.appliedIndex();
     await imported.close();
-    await this.store.close();
-    // The swap: a crash leaves mvcc.old and/or mvcc.incoming, which open() resolves (recoverStoreSwap).
-    await rename(current, old);
-    await rename(incoming, current);
-    await rm(old, { recursive: true, force: true });
-    this.store = await MvccStore.open({ ...storeOptions(this.options), dir: current });
+    if (importedIndex !== snapshot.metadata.index) {
+      throw new ReplicationError('E_STOPPED', `a snapshot at index ${snapshot.metadata.index} holds a store at applied index ${importedIndex}`);
+    }
+    await this.fs.fsyncDir(dataDir);
     // The WAL keeps only the metadata: the store is the snapshot's state.
     await this.wal.saveSnapshot({ metadata: snapshot.metadata, data: new Uint8Array(0) });
+    await this.store.close();
+    await swapInIncomingStore(this.fs, dataDir);
+    this.store = await MvccStore.open({ ...storeOptions(this.options), dir: join(dataDir, 'mvcc') });
     this.lastSnapshotIndex = snapshot.metadata.index;
-    await this.loadMembers();
+    this.confHistory = [{ index: snapshot.metadata.index, confState: structuredClone(snapshot.metadata.confState) }];
+    this.options.observer?.membership?.({ index: snapshot.metadata.index, confState: snapshot.metadata.confState, cause: 'snapshot' });
+    this.setMembers(await readMembers(this.store));
     this.options.onMembersChanged?.(this.memberList());
     this.appliedWaiters.applied(this.store.appliedIndex());
   }
@@ -462,11 +526,33 @@ export class Replica {
     const applied = this.store.appliedIndex();
     if (applied - this.lastSnapshotIndex < everyEntries + catchUpEntries) return;
     const index = applied - catchUpEntries;
-    const confState = this.raw.status().confState;
+    // The membership as of `index`: unknown for an index before this open's applied index, in which case
+    // compaction waits until the applied index has moved on by catchUpEntries.
+    const confState = this.confStateAt(index);
+    if (confState === undefined) return;
     // The entries about to be dropped must survive in the store, power loss included.
     await this.store.syncToDisk();
     await this.wal.saveSnapshot({ metadata: { index, term: this.wal.term(index), confState }, data: new Uint8Array(0) });
     this.lastSnapshotIndex = index;
+    this.pruneConfHistory();
+  }
+
+  private rememberConfState(index: number, confState: ConfState): void {
+    if (index > this.confHistory.at(-1)!.index) this.confHistory.push({ index, confState: structuredClone(confState) });
+  }
+
+  /** The membership as of log index `index`, if this replica knows it (see confHistory). */
+  private confStateAt(index: number): ConfState | undefined {
+    let found: ConfState | undefined;
+    for (const entry of this.confHistory) {
+      if (entry.index > index) break;
+      found = entry.confState;
+    }
+    return found === undefined ? undefined : structuredClone(found);
+  }
+
+  private pruneConfHistory(): void {
+    while (this.confHistory.length > 1 && this.confHistory[1]!.index <= this.lastSnapshotIndex) this.confHistory.shift();
   }
 
   private sendMessage(message: Message): void {
@@ -474,13 +560,23 @@ export class Replica {
       this.options.send(message);
       return;
     }
-    // The WAL's snapshot holds metadata only: the data is the store as of now (applied >= the
-    // snapshot's index), which the follower imports and then skips the entries it already holds.
-    void packSnapshot(this.store.exportSnapshot()).then(
+    // The data is the store as of now; the snapshot names the store's applied index, its term and
+    // the membership as of it (as etcd's merged snapshot does), not the WAL's older snapshot point, so
+    // the follower's Raft and its imported store agree (applied >= the WAL's snapshot index).
+    const index = this.store.appliedIndex();
+    const term = this.wal.term(index);
+    const confState = this.confStateAt(index);
+    assert(confState !== undefined, `the membership as of the applied index ${index} is known`);
+    const records = this.store.exportSnapshot();
+    async function* checked(): AsyncGenerator<SnapshotRecord> {
+      for await (const record of records) {
+        if (record.type === 'header' && record.appliedIndex !== index) throw new Error(`the store moved on from ${index} to ${record.appliedIndex} while exported`);
+        yield record;
+      }
+    }
+    void packSnapshot(checked()).then(
       (data) => {
-        const snapshot = message.snapshot;
-        assert(snapshot !== undefined, 'a snap message carries a snapshot');
-        this.options.send({ ...message, snapshot: { ...snapshot, data } });
+        this.options.send({ ...message, snapshot: { metadata: { index, term, confState }, data } });
         if (!this.stopped) this.raw.reportSnapshot(message.to, true);
       },
       () => {
@@ -515,14 +611,9 @@ export class Replica {
     return done;
   }
 
-  private async loadMembers(): Promise<void> {
-    const { kvs } = await this.store.range(memberRange.key, memberRange.end);
-    this.members = new Map(kvs.map((kv: KeyValue) => {
-      const info = decodeMemberInfo(kv.value);
-      return [info.id, info] as const;
-    }));
-    const self = this.members.get(this.options.memberId);
-    this.removed = self?.removed === true;
+  private setMembers(members: readonly MemberInfo[]): void {
+    this.members = new Map(members.map((info) => [info.id, info] as const));
+    this.removed = this.members.get(this.options.memberId)?.removed === true;
   }
 
   private nextRequestId(): string {
@@ -559,6 +650,7 @@ function storeOptions(options: ReplicaOptions) {
     // Not synced per batch: the WAL is the durable record, and a store behind after a power loss
     // replays from its applied index. maybeCompactLog syncs the store before the WAL drops entries.
     sealer: options.sealer, storeId: `${options.memberName}/mvcc`, clock: options.clock, sync: false,
+    ...(options.openLevel ? { openLevel: options.openLevel } : {}),
     ...(options.observer?.storeCommit ? { onCommit: options.observer.storeCommit } : {}),
   };
 }
@@ -595,11 +687,56 @@ async function bootstrapLog(wal: Wal, members: readonly MemberInfo[]): Promise<v
   await wal.setHardState({ term: 1, vote: 0, commit: entries.length });
 }
 
-/** Finishes or undoes a store swap a crash interrupted (see installSnapshot). */
-async function recoverStoreSwap(dataDir: string): Promise<void> {
+/** The member table as the store holds it (written in the same batch as the applied index). */
+async function readMembers(store: MvccStore): Promise<MemberInfo[]> {
+  const { kvs } = await store.range(memberRange.key, memberRange.end);
+  return kvs.map((kv: KeyValue) => decodeMemberInfo(kv.value));
+}
+
+/** The WAL as Raft's storage, restarting Raft with `confState` (the store's, as of its applied index). */
+function withConfState(wal: Wal, confState: ConfState): Storage {
+  return {
+    initialState: () => ({ hardState: wal.initialState().hardState, confState: structuredClone(confState) }),
+    entries: (lo, hi, maxBytes) => wal.entries(lo, hi, maxBytes),
+    term: (index) => wal.term(index),
+    firstIndex: () => wal.firstIndex(),
+    lastIndex: () => wal.lastIndex(),
+    snapshot: () => wal.snapshot(),
+  };
+}
+
+/** Step 3 of installSnapshot: the imported store takes the place of the current one. */
+async function swapInIncomingStore(fs: DurableFs, dataDir: string): Promise<void> {
   const current = join(dataDir, 'mvcc');
   const old = join(dataDir, 'mvcc.old');
-  if (!existsSync(current) && existsSync(old)) await rename(old, current);
-  await rm(old, { recursive: true, force: true });
-  await rm(join(dataDir, 'mvcc.incoming'), { recursive: true, force: true });
+  if (await exists(fs, current)) await fs.rename(current, old);
+  await fs.rename(join(dataDir, 'mvcc.incoming'), current);
+  await fs.fsyncDir(dataDir);
+  await fs.rm(old, { recursive: true, force: true });
+}
+
+/**
+ * Completes or undoes a snapshot install a crash interrupted (see installSnapshot): an imported store
+ * whose applied index is the WAL's snapshot index belongs to an install whose marker is durable, and
+ * is swapped in; any other is an install the WAL never recorded, and is dropped.
+ */
+async function recoverStoreSwap(fs: DurableFs, options: ReplicaOptions, walSnapshotIndex: number): Promise<void> {
+  const incoming = join(options.dataDir, 'mvcc.incoming');
+  if (await exists(fs, incoming)) {
+    let importedIndex: number | undefined;
+    try {
+      importedIndex = await MvccStore.peekAppliedIndex({ ...storeOptions(options), dir: incoming });
+    } catch {
+      importedIndex = undefined; // an import cut short: nothing refers to it
+    }
+    if (importedIndex === walSnapshotIndex) await swapInIncomingStore(fs, options.dataDir);
+  }
+  await fs.rm(join(options.dataDir, 'mvcc.old'), { recursive: true, force: true });
+  await fs.rm(incoming, { recursive: true, force: true });
+}
+
+/** A nonce for this incarnation of the replica (62 random bits), from the injected Random. */
+function bootNonceOf(random: Random): string {
+  const part = () => random.int(0, 2 ** 31 - 1).toString(36).padStart(6, '0');
+  return `${part()}${part()}`;
 }
