@@ -10,10 +10,13 @@
  * running past the end of the file.
  *
  * Scanning tells a torn tail (a crash mid-write: a partial header followed only by zeros, a frame
- * whose trusted length runs past the end, or a last frame that fails its checksum and ends exactly at
- * the end of the file) from corruption (anything else), which must stop the member. A flipped bit in
- * the very last frame of the last file is indistinguishable from a torn write and is truncated, as in
- * etcd's WAL.
+ * whose trusted length runs past the end, a last frame that fails its checksum and ends exactly at
+ * the end of the file, or a bad frame holding a whole sector of zeros) from corruption (anything
+ * else), which must stop the member. The zero sector is a power cut's: the unsynced end of a file may
+ * keep later sectors and lose earlier ones, which then read as zeros, and nothing after such a hole
+ * was ever synced (an fdatasync covers the whole file) — as in etcd's WAL (isTornEntry). A flipped bit
+ * in the very last frame of the last file is indistinguishable from a torn write and is truncated,
+ * as in etcd's WAL.
  */
 import { crc32 } from 'node:zlib';
 import { pageOverheadBytes } from '../../crypto/index.ts';
@@ -21,6 +24,8 @@ import { walRecordBytesMax } from '../../config/index.ts';
 import { readU64, writeU64 } from './codec.ts';
 
 export const frameHeaderBytes = 12;
+/** The smallest unit a disk writes whole; a power cut loses unsynced data in whole sectors. */
+export const sectorBytes = 512;
 export const bodyHeaderBytes = 1 + 8;
 const bodyBytesMin = bodyHeaderBytes + pageOverheadBytes;
 
@@ -60,10 +65,12 @@ export function scanFrames(bytes: Uint8Array, onFrame: (frame: ScannedFrame) => 
     if (remaining < frameHeaderBytes) return { kind: 'torn', offset, reason: `${remaining} bytes, less than a frame header` };
     const bodyLength = view.getUint32(offset);
     if (view.getUint32(offset + 4) !== (~bodyLength >>> 0)) {
-      if (allZero(bytes, offset + 4)) return { kind: 'torn', offset, reason: 'a partial frame header followed by zeros' };
+      if (allZero(bytes, offset + 4, bytes.length)) return { kind: 'torn', offset, reason: 'a partial frame header followed by zeros' };
+      if (holdsZeroSector(bytes, offset, offset + frameHeaderBytes)) return { kind: 'torn', offset, reason: 'a frame header in a sector of zeros' };
       return { kind: 'corrupt', offset, reason: `frame length ${bodyLength} does not match its guard` };
     }
     if (bodyLength < bodyBytesMin || bodyLength > walRecordBytesMax + bodyHeaderBytes) {
+      if (holdsZeroSector(bytes, offset, offset + frameHeaderBytes)) return { kind: 'torn', offset, reason: 'a frame header in a sector of zeros' };
       return { kind: 'corrupt', offset, reason: `frame length ${bodyLength} is outside [${bodyBytesMin}, ${walRecordBytesMax + bodyHeaderBytes}]` };
     }
     const end = offset + frameHeaderBytes + bodyLength;
@@ -71,6 +78,7 @@ export function scanFrames(bytes: Uint8Array, onFrame: (frame: ScannedFrame) => 
     const body = bytes.subarray(offset + frameHeaderBytes, end);
     if (crc32(body) !== view.getUint32(offset + 8)) {
       if (end === bytes.length) return { kind: 'torn', offset, reason: 'the last frame fails its checksum' };
+      if (holdsZeroSector(bytes, offset, end)) return { kind: 'torn', offset, reason: 'a frame with a sector of zeros' };
       return { kind: 'corrupt', offset, reason: 'checksum mismatch' };
     }
     onFrame({
@@ -85,7 +93,15 @@ export function scanFrames(bytes: Uint8Array, onFrame: (frame: ScannedFrame) => 
   return { kind: 'clean' };
 }
 
-function allZero(bytes: Uint8Array, from: number): boolean {
-  for (let i = from; i < bytes.length; i++) if (bytes[i] !== 0) return false;
+function allZero(bytes: Uint8Array, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (bytes[i] !== 0) return false;
   return true;
+}
+
+/** Whether a sector of zeros (aligned in the file, cut at its end) overlaps [from, to). */
+function holdsZeroSector(bytes: Uint8Array, from: number, to: number): boolean {
+  for (let sector = Math.floor(from / sectorBytes) * sectorBytes; sector < to; sector += sectorBytes) {
+    if (allZero(bytes, sector, Math.min(bytes.length, sector + sectorBytes))) return true;
+  }
+  return false;
 }
