@@ -14,7 +14,8 @@
  *    walk the index in one synchronous step, so they see exactly the pages of a committed revision;
  * 4. physical compaction deletes superseded pages only after the compaction is recorded in meta, in
  *    steps of compactionStepKeysMax with a yield between steps.
- * A failed write leaves the index ahead of disk: the store refuses further use (E_FAILED) until reopened.
+ * A failed write leaves the index ahead of disk, and a failed sync leaves writes the disk may never get:
+ * either way the store refuses further use (E_FAILED) until reopened.
  */
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -365,7 +366,13 @@ export class MvccStore {
   syncToDisk(): Promise<void> {
     return this.exclusive(async () => {
       this.checkUsable();
-      await this.db.put(metaRecordKey, sealMeta(this.sealer, this.meta(this.applied, this.revision)), { sync: true });
+      try {
+        await this.db.put(metaRecordKey, sealMeta(this.sealer, this.meta(this.applied, this.revision)), { sync: true });
+      } catch (error) {
+        // After a failed fsync the page cache may hold writes the disk never gets: refuse until reopened.
+        this.failure = new MvccError('E_FAILED', 'syncing the store to disk failed; reopen it', { cause: error });
+        throw this.failure;
+      }
     });
   }
 

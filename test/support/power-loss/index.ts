@@ -8,7 +8,7 @@
  */
 import { type Clock, realClock, seededRandom } from '../../../src/base/index.ts';
 import type { PowerLossDisk } from './disk.ts';
-import { SimFs } from './sim-fs.ts';
+import { SimFs, type SimFsHost } from './sim-fs.ts';
 
 export { type FileNode, fsError, PowerLossDisk, type PowerLossReport, sectorBytes } from './disk.ts';
 export { type FsMutation, type InjectedError, SimFs, type SimFsHost } from './sim-fs.ts';
@@ -16,10 +16,12 @@ export { decodeLog, logFileName, PowerLossLevel } from './level.ts';
 
 /**
  * A process over `disk` whose operations complete one event-loop turn after they are issued (no
- * simulated time), with a real clock. `kill()` ends the process: its pending operations never
+ * simulated time), with a real clock; `fault` may fail its writes and fdatasyncs (ENOSPC, EIO). `kill()` ends the process: its pending operations never
  * complete and its timers and deferred work never run.
  */
-export function processOn(disk: PowerLossDisk, seed = 1): { fs: SimFs; clock: Clock; kill(): void } {
+export function processOn(
+  disk: PowerLossDisk, seed = 1, fault?: SimFsHost['fault'],
+): { fs: SimFs; clock: Clock; kill(): void } {
   let alive = true;
   const clock: Clock = {
     nowMs: () => realClock.nowMs(),
@@ -36,6 +38,7 @@ export function processOn(disk: PowerLossDisk, seed = 1): { fs: SimFs; clock: Cl
     }),
     alive: () => alive,
     random: seededRandom(seed),
+    ...(fault !== undefined ? { fault } : {}),
   });
   return { fs, clock, kill: () => { alive = false; } };
 }
