@@ -176,12 +176,10 @@ export class Replica {
     const fs = options.fs ?? nodeFs;
     const faults = options.unsafeTestingFaults ?? {};
     await mkdirDurably(options.dataDir, { mode: 0o700, fs });
-    const initialVoters = faults.confStateAheadOfStore === true ? (options.initialMembers ?? []).map((m) => m.id).sort((a, b) => a - b) : [];
     const wal = await Wal.open({
       dir: walDir,
       sealer: options.sealer,
       storeId: `${options.memberName}/wal`,
-      initialConfState: { voters: initialVoters, learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false },
       raftErrors: {
         compacted: (index, first) => new CompactedError(index, first),
         unavailable: (index, last) => new UnavailableError(index, last),

@@ -22,6 +22,8 @@ export interface ClientOp {
   status: 'pending' | 'done' | 'dropped' | 'timedOut';
   /** For a completed write or compare-and-set: the log index it was applied at, if the node said. */
   index?: number;
+  /** Who the operation was sent to, and what it learned (for failure reports). */
+  via?: string;
 }
 
 export interface ClientEnv {

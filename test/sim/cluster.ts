@@ -16,6 +16,7 @@ import {
 import { checkLinearizable, kvModel } from '../support/linearizability/index.ts';
 import { type ClientOp, SimClient, historyOf } from './clients.ts';
 import { Counters } from './counters.ts';
+import type { RunResult } from './result.ts';
 import type { DurableState } from './disk.ts';
 import { EventQueue } from './event-queue.ts';
 import type { HostBugs } from './host-bugs.ts';
@@ -45,11 +46,7 @@ export interface SimOptions {
   trace?: (line: string) => void;
 }
 
-export interface SimResult {
-  seed: number;
-  nodes: number;
-  violation?: { kind: string; message: string };
-  counters: Counters;
+export interface SimResult extends RunResult {
   /** Ticks from the end of the fault phase until a probe write committed. */
   livenessTicks?: number;
   ticks: number;

@@ -1,6 +1,8 @@
 /**
  * The simulator's only source of progress: a priority queue of callbacks keyed by simulated time.
  * Invariant: events run in (time, insertion order), so a seed replays exactly; time never goes back.
+ * For hosts whose events start asynchronous work (the replica host), runUntilSettled lets every
+ * promise job an event caused run before the next event, so the order stays the seed's.
  */
 interface Event {
   time: number;
@@ -29,14 +31,29 @@ export class EventQueue {
 
   /** Runs events in order until the queue is empty, `until` is passed, or `stop()` says so. */
   runUntil(until: number, stop: () => boolean = () => false): void {
-    while (this.heap.length > 0 && !stop()) {
-      const top = this.heap[0] as Event;
-      if (top.time > until) break;
-      this.pop();
-      this.now = top.time;
-      top.run();
-    }
+    while (!stop() && this.runNext(until));
     if (!stop()) this.now = Math.max(this.now, until);
+  }
+
+  /**
+   * As runUntil, but after each event waits until every promise job it caused (and every job those
+   * caused) has run: Node runs all of them before a setImmediate callback. Nothing else may schedule
+   * real I/O or timers meanwhile, or the order would no longer be the seed's.
+   */
+  async runUntilSettled(until: number, stop: () => boolean = () => false): Promise<void> {
+    await settled();
+    while (!stop() && this.runNext(until)) await settled();
+    if (!stop()) this.now = Math.max(this.now, until);
+  }
+
+  /** Runs the next event if it is due by `until`; false when there is none. */
+  private runNext(until: number): boolean {
+    const top = this.heap[0];
+    if (top === undefined || top.time > until) return false;
+    this.pop();
+    this.now = top.time;
+    top.run();
+    return true;
   }
 
   private push(e: Event): void {
@@ -68,6 +85,10 @@ export class EventQueue {
     }
     h[i] = last;
   }
+}
+
+function settled(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function less(a: Event, b: Event): boolean {

@@ -1,18 +1,29 @@
 /**
- * test/sim — the deterministic cluster simulator for the Raft core. One seed is one run: a cluster of
- * RawNodes behind hosts that honour the Ready contract (node.ts), simulated disks that lose unsynced
- * writes on a crash (disk.ts), a network that drops, delays, reorders, duplicates and partitions
- * (network.ts), clients doing read / write / compare-and-set through proposals and ReadIndex
- * (clients.ts), and a nemesis that crashes, pauses, partitions, changes membership and moves
- * leadership (nemesis.ts) — all on one event queue over simulated time (event-queue.ts).
+ * test/sim — the deterministic cluster simulator, with two hosts. One seed is one run; the same seed and
+ * options replay the same run exactly (one seeded Random, simulated time, no real I/O).
  *
- * Invariants: no real time, no real I/O, one seeded Random; the same seed and options replay the same
- * run exactly. Every run is checked online for Raft's safety properties (invariants.ts), at the end for
- * lost acknowledged writes and for linearizability of the client history (test/support/linearizability),
- * and for liveness after healing. Deliberate host bugs (host-bugs.ts) exist only here, never in src/raft.
+ * - The replica host (replica/, the default of `npm run sim`): the production member — Replica, Wal,
+ *   MvccStore, Keyring, MemberKeys — over simulated disks with power-loss semantics and memory-level
+ *   (test/support/power-loss), through the seams those classes take (clock, scheduling, file system,
+ *   store engine). Faults: power cuts and kills at any await, armed crashes at each step of a snapshot
+ *   install, DEK rotation, KEK rotation, WAL re-seal and compaction, ENOSPC and EIO, partitions,
+ *   membership changes, leadership moves. Checks: every member starts after every crash, fail-stop
+ *   after an I/O error, no acknowledged write lost, linearizability, equal HashKV after healing,
+ *   membership as of each applied index. Deliberate durability bugs: replica/bugs.ts.
+ * - The model host (cluster.ts, node.ts, disk.ts, kv.ts): the Raft core behind a host of the
+ *   simulator's own that honours the Ready contract, with a journal disk and a tiny state machine —
+ *   much faster, and checked for Raft's safety at every Ready (one vote per term, terms durable before
+ *   promised, log matching, leader completeness). Deliberate host bugs: host-bugs.ts; core bugs through
+ *   raft's UnsafeTestingFaults. It stays because it reaches the core's protocol invariants directly and
+ *   runs tens of thousands of seeds where the replica host runs thousands.
+ * Shared: the event queue, the network (network.ts), the linearizability checker (test/support).
  *
- * Entry points: main.ts (the CLI, `npm run sim`), sweep.test.ts, teeth.test.ts, regressions.test.ts.
+ * Entry points: main.ts (the CLI, `npm run sim`), the *.test.ts files beside it.
  */
 export { type SimOptions, type SimResult, runSimulation, tickUnits } from './cluster.ts';
 export { type HostBugName, type HostBugs, hostBugNames } from './host-bugs.ts';
 export { type SweepOptions, type SweepSummary, replayCommand, requiredFaults, sweep } from './sweep.ts';
+export { type ReplicaBugName, type ReplicaBugs, replicaBugNames } from './replica/bugs.ts';
+export { type ReplicaSimOptions, type ReplicaSimResult, runReplicaSimulation } from './replica/simulation.ts';
+export { crashCoverage, type ReplicaSweepOptions, type ReplicaSweepSummary, replicaReplayCommand, requiredReplicaFaults, sweepReplica } from './replica/sweep.ts';
+export type { RunResult } from './result.ts';

@@ -1,5 +1,6 @@
 /**
- * Runs many seeds and sums what happened: the shared engine of the CLI (main.ts) and the sweep test.
+ * Runs many seeds of the model host and sums what happened: the shared engine of the CLI (main.ts) and
+ * the model host's sweep test.
  */
 import { Counters } from './counters.ts';
 import { type SimOptions, type SimResult, runSimulation } from './cluster.ts';
@@ -45,7 +46,7 @@ export function sweep(o: SweepOptions): SweepSummary {
 
 /** The exact command that replays one run. */
 export function replayCommand(r: SimResult, bug?: HostBugName): string {
-  return `node --import tsx test/sim/main.ts --seed ${r.seed} --nodes ${r.nodes}${bug ? ` --bug ${bug}` : ''} --trace`;
+  return `npm run sim -- --host model --seed ${r.seed} --nodes ${r.nodes}${bug ? ` --bug ${bug}` : ''} --trace`;
 }
 
 /** Fault kinds every sweep must see fire (the nemesis's actions and the network's and disk's faults). */

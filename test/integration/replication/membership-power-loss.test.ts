@@ -29,7 +29,7 @@ async function start(disk: PowerLossDisk, seed: number, faults: ReplicaTestingFa
   });
   // A single voter elects itself after its election timeout.
   while (lead && replica.status().leader !== 1) await new Promise((resolve) => setTimeout(resolve, 2));
-  return { replica, kill: process.kill };
+  return { replica, kill: () => process.kill() };
 }
 
 /** Power cuts after membership changes; returns the opens whose membership was not the one at their index. */

@@ -1,0 +1,29 @@
+// Teeth of the replica host: each durability hole the production member must not have, put back behind
+// a --bug switch (replica/bugs.ts), is caught within a bounded number of seeds.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { ReplicaBugName } from './replica/bugs.ts';
+import { sweepReplica } from './replica/sweep.ts';
+
+async function caught(bug: ReplicaBugName, seedsMax: number, kinds: string[]): Promise<void> {
+  const summary = await sweepReplica({ seeds: Array.from({ length: seedsMax }, (_, i) => 1 + i), sizes: [3, 5], bug, stopAtFirst: true });
+  const result = summary.failures[0];
+  assert.ok(result?.violation, `no violation in ${summary.runs} seeds`);
+  assert.ok(kinds.includes(result.violation.kind), `caught as ${result.violation.kind}: ${result.violation.message}`);
+  console.log(`${bug}: caught at seed ${result.seed} (${result.nodes} nodes, run ${summary.runs} of at most ${seedsMax}) as ${result.violation.kind}: ${result.violation.message.split('\n')[0]}`);
+}
+
+// What a lost write, a lost rename or a stale membership turns into.
+const durabilityKinds = ['member refused to start', 'acknowledged write lost', 'linearizability', 'stores differ', 'membership diverged', 'member stopped on an error'];
+
+test('renames without a directory fsync are caught within 10 seeds', { timeout: 600_000 }, async () => {
+  await caught('renameWithoutDirSync', 10, durabilityKinds);
+});
+
+test('acknowledging before the WAL fdatasync is caught within 10 seeds', { timeout: 600_000 }, async () => {
+  await caught('ackBeforeWalSync', 10, [...durabilityKinds, 'answered after an I/O error']);
+});
+
+test('restarting Raft with the WAL membership, ahead of the store, is caught within 10 seeds', { timeout: 600_000 }, async () => {
+  await caught('confStateAheadOfStore', 10, ['membership diverged', 'member stopped on an error']);
+});

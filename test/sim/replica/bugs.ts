@@ -1,0 +1,74 @@
+/**
+ * Deliberate durability bugs for the replica host's teeth (`--bug NAME`). Each re-introduces one hole
+ * the production member must not have; the sweep must catch each within a bounded number of seeds.
+ *
+ * - renameWithoutDirSync: a directory fsync right after a rename in that directory is skipped, so
+ *   renames (the store swap, the keyring, sealed files, WAL re-seals and snapshot files) can be undone
+ *   by a power cut after the member relied on them. Lives in the file system the member is given.
+ * - ackBeforeWalSync: an fdatasync of a WAL segment returns at once and syncs only a little later, so
+ *   the member acknowledges (votes, append responses, applied writes) what a power cut can still take.
+ *   Lives in the file system the member is given.
+ * - confStateAheadOfStore: the member persists Raft's membership in its WAL after each conf change and
+ *   restarts Raft with it, while the store (not synced per batch) may be behind — Raft then replays conf
+ *   changes onto a later membership. Lives in the Replica, behind ReplicaOptions.unsafeTestingFaults.
+ */
+import path from 'node:path';
+import type { DurableFs, SyncReadHandle, WriteHandle } from '../../../src/durable/index.ts';
+import type { EventQueue } from '../event-queue.ts';
+import type { Random } from '../../../src/base/index.ts';
+
+export interface ReplicaBugs {
+  renameWithoutDirSync?: boolean;
+  ackBeforeWalSync?: boolean;
+  confStateAheadOfStore?: boolean;
+}
+
+export type ReplicaBugName = keyof ReplicaBugs;
+export const replicaBugNames: ReplicaBugName[] = ['renameWithoutDirSync', 'ackBeforeWalSync', 'confStateAheadOfStore'];
+
+/** The file system a member sees with the file-system bugs of `bugs` switched on. */
+export function withFsBugs(
+  fs: DurableFs, bugs: ReplicaBugs, io: { queue: EventQueue; random: Random; alive: () => boolean },
+): DurableFs {
+  if (bugs.renameWithoutDirSync !== true && bugs.ackBeforeWalSync !== true) return fs;
+  const renamedIn = new Set<string>();
+  const isWal = (file: string): boolean => path.basename(path.dirname(file)) === 'wal' && /^wal-.*\.log$/.test(path.basename(file));
+  const wrap = (file: string, handle: WriteHandle): WriteHandle => {
+    if (bugs.ackBeforeWalSync !== true || !isWal(file)) return handle;
+    return {
+      write: (buffer, offset, length) => handle.write(buffer, offset, length),
+      datasync() {
+        // The bug: report durable now, sync later (if the process still lives then).
+        io.queue.after(io.random.int(1_000, 20_000), () => {
+          if (io.alive()) void handle.datasync().catch(() => undefined);
+        });
+        return Promise.resolve();
+      },
+      close: () => handle.close(),
+    };
+  };
+  return {
+    readFile: (file) => fs.readFile(file),
+    readFileSync: (file) => fs.readFileSync(file),
+    openReadSync: (file): SyncReadHandle => fs.openReadSync(file),
+    async openAppend(file) {
+      const opened = await fs.openAppend(file);
+      return { handle: wrap(file, opened.handle), created: opened.created };
+    },
+    createFile: async (file, mode) => wrap(file, await fs.createFile(file, mode)),
+    readdir: (dir) => fs.readdir(dir),
+    stat: (at) => fs.stat(at),
+    mkdir: (dir, options) => fs.mkdir(dir, options),
+    async rename(from, to) {
+      await fs.rename(from, to);
+      if (bugs.renameWithoutDirSync === true) renamedIn.add(path.dirname(to));
+    },
+    rm: (at, options) => fs.rm(at, options),
+    truncateDurably: (file, length) => fs.truncateDurably(file, length),
+    fsyncDir(dir) {
+      // The bug: the fsync that would make a rename durable is left out.
+      if (renamedIn.delete(dir)) return Promise.resolve();
+      return fs.fsyncDir(dir);
+    },
+  };
+}

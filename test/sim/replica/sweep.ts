@@ -1,0 +1,73 @@
+/**
+ * Runs many seeds of the replica host and sums what happened: the engine of the CLI (main.ts) and of
+ * the replica host's tests. Seeds run one after another (each run owns the event loop while it runs).
+ */
+import { Counters } from '../counters.ts';
+import type { ReplicaBugName } from './bugs.ts';
+import { activities } from './crash-points.ts';
+import { type ReplicaSimOptions, type ReplicaSimResult, runReplicaSimulation } from './simulation.ts';
+
+export interface ReplicaSweepOptions {
+  seeds: number[];
+  /** Cluster sizes; seed i runs with sizes[i % sizes.length]. */
+  sizes: number[];
+  bug?: ReplicaBugName;
+  extra?: Partial<ReplicaSimOptions>;
+  /** Stop at the first violation (teeth tests). */
+  stopAtFirst?: boolean;
+  onResult?: (r: ReplicaSimResult) => void;
+}
+
+export interface ReplicaSweepSummary {
+  runs: number;
+  failures: ReplicaSimResult[];
+  counters: Counters;
+  maxLivenessMs: number;
+  /** Crash points (activity: step) seen in any run, and those some crash fell at. */
+  stepsSeen: Set<string>;
+  crashPoints: Set<string>;
+}
+
+export async function sweepReplica(o: ReplicaSweepOptions): Promise<ReplicaSweepSummary> {
+  const summary: ReplicaSweepSummary = {
+    runs: 0, failures: [], counters: new Counters(), maxLivenessMs: 0, stepsSeen: new Set(), crashPoints: new Set(),
+  };
+  for (const [i, seed] of o.seeds.entries()) {
+    const nodes = o.sizes[i % o.sizes.length]!;
+    const r = await runReplicaSimulation({ ...o.extra, seed, nodes, ...(o.bug ? { bugs: { [o.bug]: true } } : {}) });
+    summary.runs++;
+    summary.counters.addAll(r.counters);
+    summary.maxLivenessMs = Math.max(summary.maxLivenessMs, r.livenessMs ?? 0);
+    for (const s of r.stepsSeen) summary.stepsSeen.add(s);
+    for (const s of r.crashPoints) summary.crashPoints.add(s);
+    o.onResult?.(r);
+    if (r.violation) {
+      summary.failures.push(r);
+      if (o.stopAtFirst) break;
+    }
+  }
+  return summary;
+}
+
+/** The exact command that replays one run of the replica host. */
+export function replicaReplayCommand(r: ReplicaSimResult, bug?: ReplicaBugName): string {
+  return `npm run sim -- --host replica --seed ${r.seed} --nodes ${r.nodes}${bug ? ` --bug ${bug}` : ''} --trace`;
+}
+
+/** Per activity: distinct crash points seen and crashed at, e.g. "snapshotInstall 9/11". */
+export function crashCoverage(summary: Pick<ReplicaSweepSummary, 'stepsSeen' | 'crashPoints'>): string {
+  return activities.map((activity) => {
+    const seen = [...summary.stepsSeen].filter((p) => p.startsWith(`${activity}:`));
+    const crashed = seen.filter((p) => summary.crashPoints.has(p));
+    return `${activity} ${crashed.length}/${seen.length}`;
+  }).join(' ');
+}
+
+/** Fault kinds every replica-host sweep of the test suite must see fire. */
+export const requiredReplicaFaults = [
+  'crashes:power', 'crashes:process', 'fault:restart', 'fault:partition', 'fault:isolateLeader', 'fault:partitionOneWay',
+  'fault:addLearner', 'fault:promote', 'fault:removeNode', 'fault:transferLeader', 'fault:rotateDek', 'fault:rotateKek',
+  'fault:compact', 'failStops', 'disk:fileOpsLost', 'disk:writesTorn', 'disk:dirOpsLost', 'messagesDropped', 'messagesReordered',
+  'snapshotsInstalled', 'keysRetired', 'diskErrors:ENOSPC', 'diskErrors:EIO',
+  ...activities.filter((a) => a !== 'steady').map((a) => `fault:crashDuring:${a}`),
+];
