@@ -145,10 +145,12 @@ export const historyRetentionMsDefault = 5 * 60_000;
 export const historyRetentionMsMin = 60_000;
 /** The longest history retention accepted: every past value of every Secret stays readable for that long. */
 export const historyRetentionMsMax = 7 * 24 * 3_600_000;
-/** Entries applied between two compactions of the WAL. */
+/** Entries applied between two compactions of the WAL (default of --snapshot-count, as etcd's). */
 export const snapshotEveryEntries = 10_000;
-/** Entries kept in the WAL behind the applied index, so a briefly lagging follower needs no snapshot. */
+/** Entries kept in the WAL behind the applied index, so a briefly lagging follower needs no snapshot (default of --snapshot-catch-up-entries). */
 export const snapshotCatchUpEntries = 5_000;
+/** The most --snapshot-count and --snapshot-catch-up-entries may say, in entries. */
+export const snapshotEntriesMax = 10_000_000;
 
 // ── Health and failure handling (src/api/health.ts, src/server/member.ts) ─────────────────────
 

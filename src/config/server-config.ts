@@ -6,6 +6,7 @@
 import {
   auditRetentionAgeMsMaxDefault, auditRetentionAgeMsMinDefault, auditRetentionBytesMaxDefault, exitGraceMsDefault,
   historyRetentionMsDefault, historyRetentionMsMax, historyRetentionMsMin,
+  snapshotCatchUpEntries, snapshotEntriesMax, snapshotEveryEntries,
 } from './limits.ts';
 
 export type UnsealSource =
@@ -53,6 +54,9 @@ export interface ServerConfig {
   stayWhenRemoved: boolean;
   /** How long the store keeps history before the leader compacts it (docs/security.md, "History retention"). */
   historyRetentionMs: number;
+  /** WAL compaction: every `snapshotCount` applied entries, keeping `snapshotCatchUpEntries` behind (etcd's knobs). */
+  snapshotCount: number;
+  snapshotCatchUpEntries: number;
 }
 
 export class ServerConfigError extends Error {
@@ -67,7 +71,8 @@ export type RawServerConfig = Partial<Record<
   'name' | 'dataDir' | 'listenClient' | 'listenPeer' | 'advertiseClient' | 'advertisePeer' | 'initialCluster'
   | 'initialClusterToken' | 'memberId' | 'clusterId' | 'cert' | 'key' | 'cacert' | 'crl' | 'policies'
   | 'unsealKeyFile' | 'passphraseFile' | 'kmsSocket' | 'logLevel' | 'tickMs' | 'historyRetentionMs'
-  | 'auditRetentionBytesMax' | 'auditRetentionAgeMax' | 'auditRetentionAgeMin' | 'exitGrace',
+  | 'auditRetentionBytesMax' | 'auditRetentionAgeMax' | 'auditRetentionAgeMin' | 'exitGrace'
+  | 'snapshotCount' | 'snapshotCatchUpEntries',
   string
 >> & { join?: boolean; stayWhenRemoved?: boolean };
 
@@ -97,6 +102,13 @@ export function parseServerConfig(raw: RawServerConfig, env: Readonly<Record<str
   if (!Number.isSafeInteger(historyRetentionMs) || historyRetentionMs < historyRetentionMsMin || historyRetentionMs > historyRetentionMsMax) {
     throw new ServerConfigError('historyRetentionMs', `${raw.historyRetentionMs} is not a whole number of milliseconds in [${historyRetentionMsMin}, ${historyRetentionMsMax}]`);
   }
+  const entries = (key: 'snapshotCount' | 'snapshotCatchUpEntries', fallback: number, min: number): number => {
+    const n = raw[key] === undefined ? fallback : Number(raw[key]);
+    if (!Number.isSafeInteger(n) || n < min || n > snapshotEntriesMax) {
+      throw new ServerConfigError(key, `${raw[key]} is not a whole number of entries in [${min}, ${snapshotEntriesMax}]`);
+    }
+    return n;
+  };
   const config: ServerConfig = {
     name,
     dataDir: required('dataDir'),
@@ -117,6 +129,8 @@ export function parseServerConfig(raw: RawServerConfig, env: Readonly<Record<str
     exitGraceMs: raw.exitGrace === undefined ? exitGraceMsDefault : durationMs('exitGrace', raw.exitGrace),
     stayWhenRemoved: raw.stayWhenRemoved === true,
     historyRetentionMs,
+    snapshotCount: entries('snapshotCount', snapshotEveryEntries, 1),
+    snapshotCatchUpEntries: entries('snapshotCatchUpEntries', snapshotCatchUpEntries, 0),
   };
   if (raw.crl) config.crl = raw.crl;
   if (raw.policies) config.policies = raw.policies;

@@ -157,6 +157,7 @@ async function compose(config: ServerConfig, keyring: Keyring, stack: Array<() =
     clock: realClock,
     random,
     tickMs: config.tickMs,
+    compaction: { everyEntries: config.snapshotCount, catchUpEntries: config.snapshotCatchUpEntries },
     send: (message) => {
       const peer = links.get(message.to);
       if (peer) peer.send(message);
