@@ -12,8 +12,8 @@
  * Scanning tells a torn tail (a crash mid-write: a partial header followed only by zeros, a frame
  * whose trusted length runs past the end, a last frame that fails its checksum and ends exactly at
  * the end of the file, or a bad frame holding a whole sector of zeros) from corruption (anything
- * else), which must stop the member. The zero sector is a power cut's: the unsynced end of a file may
- * keep later sectors and lose earlier ones, which then read as zeros, and nothing after such a hole
+ * else), which must stop the member. The zeros are a power cut's: the unsynced end of a file may keep
+ * later sectors and lose (the unsynced part of) earlier ones, which then read as zeros, and nothing after such a hole
  * was ever synced (an fdatasync covers the whole file) — as in etcd's WAL (isTornEntry). A flipped bit
  * in the very last frame of the last file is indistinguishable from a torn write and is truncated,
  * as in etcd's WAL.
@@ -98,10 +98,16 @@ function allZero(bytes: Uint8Array, from: number, to: number): boolean {
   return true;
 }
 
-/** Whether a sector of zeros (aligned in the file, cut at its end) overlaps [from, to). */
+/**
+ * Whether a piece of [from, to) cut at sector boundaries is all zeros (etcd's isTornEntry): the part of
+ * a sector a power cut lost reads as zeros to the sector's end, whatever the sector held before it.
+ */
 function holdsZeroSector(bytes: Uint8Array, from: number, to: number): boolean {
-  for (let sector = Math.floor(from / sectorBytes) * sectorBytes; sector < to; sector += sectorBytes) {
-    if (allZero(bytes, sector, Math.min(bytes.length, sector + sectorBytes))) return true;
+  const end = Math.min(to, bytes.length);
+  for (let start = from; start < end;) {
+    const next = Math.min(end, (Math.floor(start / sectorBytes) + 1) * sectorBytes);
+    if (allZero(bytes, start, next)) return true;
+    start = next;
   }
   return false;
 }
