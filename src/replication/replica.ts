@@ -39,7 +39,7 @@ import {
   checkWriteOp, type KeyValue, MvccStore, type OpenLevel, type RangeOptions, type RangeResponse, type SnapshotRecord, type WriteOp,
   type WriteResponse,
 } from '../storage/mvcc/index.ts';
-import { Wal, type WalResealResult } from '../storage/wal/index.ts';
+import { Wal, type WalResealResult, WalUnusableError } from '../storage/wal/index.ts';
 import { type Command, decodeCommand, encodeCommand } from './command.ts';
 import { ReplicationError } from './errors.ts';
 import { confStateOf, decodeMemberInfo, encodeMemberInfo, memberKey, memberRange, type MemberInfo, sameMembership } from './members.ts';
@@ -266,7 +266,14 @@ export class Replica {
   /** After a DEK rotation: moves every WAL record and snapshot file onto the active DEK (Wal.resealToActiveDek). */
   async resealWal(): Promise<WalResealResult> {
     if (this.stopped) throw this.stopped;
-    return this.wal.resealToActiveDek();
+    try {
+      return await this.wal.resealToActiveDek();
+    } catch (error) {
+      // The re-seal wrote to the WAL (it rolls the tail): a failed write there stops the member, as
+      // one from the Ready loop does. A re-sealed file that could not be written changes nothing.
+      if (error instanceof WalUnusableError) this.fail(error);
+      throw error;
+    }
   }
 
   // ── Membership and leadership ──────────────────────────────────────────────────────────────────
