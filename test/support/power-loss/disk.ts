@@ -23,7 +23,8 @@ import type { Random } from '../../../src/base/index.ts';
 export const sectorBytes = 512;
 
 type FileOp = { kind: 'write'; offset: number; bytes: Uint8Array } | { kind: 'truncate'; length: number };
-type DirOp = { kind: 'set'; name: string; node: Node } | { kind: 'delete'; name: string };
+/** A rename within one directory is one operation: a power cut keeps it whole or undoes it whole. */
+type DirOp = { kind: 'set'; name: string; node: Node } | { kind: 'delete'; name: string } | { kind: 'rename'; from: string; to: string; node: Node };
 
 /** A byte buffer that grows by doubling, so appends cost their own size. */
 class Bytes {
@@ -218,6 +219,12 @@ export class PowerLossDisk {
       if (node.kind === 'dir' && replaced.kind === 'file') throw fsError('ENOTDIR', 'rename', to);
       if (replaced.kind === 'dir' && replaced.entries.size > 0) throw fsError('ENOTEMPTY', 'rename', to);
     }
+    if (source.dir === target.dir) {
+      source.dir.entries.delete(source.name);
+      source.dir.entries.set(target.name, node);
+      source.dir.pending.push({ kind: 'rename', from: source.name, to: target.name, node });
+      return;
+    }
     this.deleteEntry(source.dir, source.name);
     this.setEntry(target.dir, target.name, node);
   }
@@ -272,14 +279,18 @@ export class PowerLossDisk {
         return;
       }
       // A child any surviving prefix could name may survive: visit them all before deciding.
-      const named = node.pending.flatMap((op) => (op.kind === 'set' ? [op.node] : []));
+      const named = node.pending.flatMap((op) => (op.kind === 'delete' ? [] : [op.node]));
       for (const child of [...node.durable.values(), ...node.entries.values(), ...named]) visit(child);
       const kept = random.int(0, node.pending.length);
       report.dirOpsLost += node.pending.length - kept;
       const entries = new Map(node.durable);
       for (const op of node.pending.slice(0, kept)) {
         if (op.kind === 'set') entries.set(op.name, op.node);
-        else entries.delete(op.name);
+        else if (op.kind === 'delete') entries.delete(op.name);
+        else {
+          entries.delete(op.from);
+          entries.set(op.to, op.node);
+        }
       }
       node.entries = entries;
       node.durable = new Map(entries);
