@@ -93,7 +93,7 @@ export function buildClientApi(options: ClientApiOptions): FastifyInstance {
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) routes.push({ method, url: route.url });
   });
-  const policy = new PolicyHolder(() => options.backend.mvcc(), app.log);
+  const policy = new PolicyHolder(() => options.backend.mvcc(), app.log, clock);
   const registry = new Registry(options.backend);
   const watches = new WatchStreams(clock);
   // A stopping member ends its watch streams, so open watches cannot hold it up (clients reconnect).

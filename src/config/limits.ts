@@ -331,6 +331,8 @@ export const auditStopReplicationWaitMs = 2_000;
 
 /** The most rules one Role or ClusterRole may hold. */
 export const rbacRulesMax = 256;
+/** How long the RBAC policy waits before watching the store again when it refused (being replaced by a snapshot install). */
+export const rbacRewatchRetryMs = 100;
 /** The most values one list of a rule may hold (verbs, apiGroups, resources, resourceNames, nonResourceURLs). */
 export const rbacRuleValuesMax = 256;
 /** The most subjects one RoleBinding or ClusterRoleBinding may name. */

@@ -7,8 +7,12 @@
  *
  * Invariant: `policy` is always compiled from the RBAC objects of one store revision
  * (`loadedRevision`); an object in the store that does not parse is left out (it grants nothing).
+ * A snapshot install replaces the member's store: the old one closes (its watchers end) and the new
+ * one opens a little later, so a re-watch that fails is tried again every rbacRewatchRetryMs.
  */
 import type { FastifyBaseLogger } from 'fastify';
+import { type Clock, realClock } from '../../base/index.ts';
+import { rbacRewatchRetryMs } from '../../config/index.ts';
 import { compilePolicy, parseRbacObject, type CompiledPolicy, type RbacObject } from '../../rbac/index.ts';
 import { decodeObjectValue, listPrefix, rbacResourceTypes } from '../../registry/index.ts';
 import { prefixEnd, type MvccStore, type Watcher } from '../../storage/mvcc/index.ts';
@@ -21,7 +25,7 @@ export class PolicyHolder {
   private again = false;
   private stopped = false;
 
-  constructor(private readonly store: () => MvccStore, private readonly log?: FastifyBaseLogger) {}
+  constructor(private readonly store: () => MvccStore, private readonly log?: FastifyBaseLogger, private readonly clock: Clock = realClock) {}
 
   async start(): Promise<void> {
     await this.reload();
@@ -57,11 +61,18 @@ export class PolicyHolder {
           // Slow or compacted watcher: read everything again and watch afresh.
           this.log?.warn({ reason: (error as { code?: string }).code }, 'RBAC watch ended; reloading the policy');
           for (const w of this.watchers.splice(0)) w.cancel();
-          await this.reload().catch(() => undefined);
-          if (!this.stopped) this.watch();
+          this.rewatch();
         }
       })();
     }
+  }
+
+  /** Reloads and watches afresh; while the store refuses (closed, being replaced), tries again later. */
+  private rewatch(): void {
+    if (this.stopped) return;
+    this.reload().then(() => this.watch()).catch(() => {
+      this.clock.setTimer(rbacRewatchRetryMs, () => this.rewatch());
+    });
   }
 
   /** Coalesces reloads: at most one runs, and one more follows if asked meanwhile. */
