@@ -140,23 +140,10 @@ export function backendNamed(name: string): Backend {
   throw new Error(`unknown cluster backend ${JSON.stringify(name)} (coffer or etcd)`);
 }
 
-/** The backend tests use: COFFER_CLUSTER_BACKEND, else coffer when `coffer server` exists, else etcd. */
+/**
+ * The backend the harness starts by default: COFFER_CLUSTER_BACKEND=etcd asks for etcd (to compare),
+ * anything else is Coffer. There is no fallback: a Coffer that does not start fails the test.
+ */
 export function defaultBackendName(): BackendName {
-  const chosen = process.env.COFFER_CLUSTER_BACKEND;
-  if (chosen === 'coffer' || chosen === 'etcd') return chosen;
-  return cofferServerExists() ? 'coffer' : 'etcd';
-}
-
-let serverExists: boolean | undefined;
-
-/** Whether `coffer server --help` names the flags the harness passes (asked once per process). */
-export function cofferServerExists(): boolean {
-  if (serverExists === undefined) {
-    const help = spawnSync(process.execPath, ['--import', 'tsx', cofferEntry, 'server', '--help'], {
-      cwd: repoRoot, encoding: 'utf8', timeout: 60_000,
-    });
-    // The output decides, not the exit status (commander's help exit is reported as 1 by coffer.ts).
-    serverExists = help.stdout.includes('--listen-client') && help.stdout.includes('--unseal-key-file');
-  }
-  return serverExists;
+  return process.env.COFFER_CLUSTER_BACKEND === 'etcd' ? 'etcd' : 'coffer';
 }

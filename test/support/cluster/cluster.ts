@@ -35,7 +35,7 @@ export interface ClusterOptions {
   faults?: boolean;
   /** Extra member certificates (m<N+1>…) made up front, for addMember(). */
   spares?: number;
-  /** Flags added to every member's command line (e.g. `--exit-grace 10s`). */
+  /** Flags added to every member's command line (e.g. `--exit-grace 10s`, `--snapshot-count 100`). */
   memberArgs?: string[];
 }
 
@@ -147,6 +147,11 @@ export class Cluster {
     (this.members[index] as MemberProcess).start(command);
     await this.waitMemberReady(index);
     return index;
+  }
+
+  /** Member i's data dir. */
+  dataDir(i: number): string {
+    return join(this.dir, 'data', this.names[i]!);
   }
 
   clientUrl(i: number): string {

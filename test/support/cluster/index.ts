@@ -6,14 +6,14 @@
  *
  * Invariant: nothing here sleeps to synchronise; readiness is polled from the members' status.
  */
-export { type Backend, type BackendName, backendNamed, cofferBackend, cofferServerExists, defaultBackendName, etcdBackend, etcdBinary, repoRoot } from './backends.ts';
+export { type Backend, type BackendName, backendNamed, cofferBackend, defaultBackendName, etcdBackend, etcdBinary, repoRoot } from './backends.ts';
 export { type ClusterCerts, certsIn, makeCerts } from './certs.ts';
 export { Cluster, type ClusterOptions, delay, retryUnhealthy, withCluster } from './cluster.ts';
 export { type FaultMode, type LinkState, Network, type NetworkOptions } from './network.ts';
 export { freePorts } from './ports.ts';
 export { MemberProcess, type Spawn } from './process.ts';
 export { RegisterWorkload, type WorkloadOptions, type WorkloadStats } from './workload.ts';
-export { allFaults, type FaultKind, Nemesis, type NemesisOptions } from './nemesis.ts';
+export { allFaults, crashPointFaults, dataDirState, type FaultKind, Nemesis, type NemesisOptions } from './nemesis.ts';
 export { type Convergence, waitConverged } from './converge.ts';
 export { type CliResult, runCoffer, waitBootstrapped } from './cli.ts';
 export { describeFailure, type JepsenOptions, type JepsenResult, runJepsen } from './jepsen.ts';

@@ -86,6 +86,24 @@ export class RegisterWorkload {
     return values;
   }
 
+  /**
+   * Every value any key of the workload ever held, read back from `member`'s store by walking each
+   * key's revisions from the latest down (the store is never compacted in these tests). An
+   * indeterminate write whose value is not among them never took effect.
+   */
+  async writtenValues(cluster: Cluster, member: number): Promise<Set<string>> {
+    const kv = cluster.client(member, { requestTimeoutMs: 10_000 });
+    const values = new Set<string>();
+    for (let k = 0; k < this.options.keys; k++) {
+      let at = await kv.get(this.key(k), { serializable: true });
+      while (at !== undefined) {
+        values.add(text(at.value));
+        at = at.version > 1 ? await kv.get(this.key(k), { serializable: true, revision: at.modRevision - 1 }) : undefined;
+      }
+    }
+    return values;
+  }
+
   private async loop(kv: KvClient): Promise<void> {
     const { random, keys, thinkMsMax } = this.options;
     let clientId = this.nextClientId++;
