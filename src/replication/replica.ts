@@ -21,8 +21,9 @@
  * index, so the two agree after any crash, power loss included (the WAL's latest membership may be
  * ahead of a store that lost unsynced batches); a snapshot sent to a follower is the store as of its
  * applied index, with that index, its term and its membership; an entry at or below the store's
- * applied index is never applied to the store twice; a failure of the WAL or the store stops the
- * replica for good (fail-stop), it never carries on with state it cannot trust.
+ * applied index is never applied to the store twice; a failure of the WAL or the store, from any path
+ * that writes them, stops the replica for good (fail-stop): it never carries on with state it cannot
+ * trust.
  */
 import { join } from 'node:path';
 import { assert, type Clock, type Random, type TimerHandle } from '../base/index.ts';
@@ -189,9 +190,11 @@ export class Replica {
       clock: options.clock,
     });
     let store: MvccStore | undefined;
+    // A store failure anywhere (a sync, a compaction, a re-encryption) stops the replica at once.
+    let opened: Replica | undefined;
     try {
       await recoverStoreSwap(fs, options, wal.snapshot().metadata.index);
-      store = await MvccStore.open({ dir: storeDir, ...storeOptions(options) });
+      store = await MvccStore.open({ dir: storeDir, ...storeOptions(options), onFailure: (error) => opened?.fail(error) });
       // LevelDB creates its dir with a plain mkdir: make the store's name in the data dir durable.
       await fs.fsyncDir(options.dataDir);
       if (wal.lastIndex() === 0 && wal.initialState().hardState.term === 0 && options.initialMembers !== undefined) {
@@ -208,6 +211,7 @@ export class Replica {
       const confState = faults.confStateAheadOfStore === true ? wal.initialState().confState : confStateOf(members);
       const raw = new RawNode({ ...raftConfigDefaults, ...options.raft, id: options.memberId, applied }, withConfState(wal, confState), options.random);
       const replica = new Replica(options, raw, wal, store, confState);
+      opened = replica;
       options.observer?.membership?.({ index: applied, confState: raw.status().confState, cause: 'open' });
       replica.setMembers(members);
       replica.startTicking();
@@ -516,7 +520,7 @@ export class Replica {
     await this.wal.saveSnapshot({ metadata: snapshot.metadata, data: new Uint8Array(0) });
     await this.store.close();
     await swapInIncomingStore(this.fs, dataDir);
-    this.store = await MvccStore.open({ ...storeOptions(this.options), dir: join(dataDir, 'mvcc') });
+    this.store = await MvccStore.open({ ...storeOptions(this.options), dir: join(dataDir, 'mvcc'), onFailure: (error) => this.fail(error) });
     this.lastSnapshotIndex = snapshot.metadata.index;
     this.confHistory = [{ index: snapshot.metadata.index, confState: structuredClone(snapshot.metadata.confState) }];
     this.options.observer?.membership?.({ index: snapshot.metadata.index, confState: snapshot.metadata.confState, cause: 'snapshot' });

@@ -58,6 +58,8 @@ export interface MvccStoreOptions {
   sync?: boolean;
   /** Told the duration of every batch written to LevelDB, in seconds (metrics). */
   onCommit?: (seconds: number) => void;
+  /** Told, once, that the store failed (E_FAILED or E_INTEGRITY) and refuses every use until reopened. */
+  onFailure?: (error: MvccError) => void;
 }
 
 export interface HashResult {
@@ -99,6 +101,7 @@ export class MvccStore {
   private failure: MvccError | undefined;
   private closed = false;
   private onCommit: ((seconds: number) => void) | undefined;
+  private onFailure: ((error: MvccError) => void) | undefined;
 
   private constructor(
     private readonly db: Db,
@@ -123,6 +126,7 @@ export class MvccStore {
     await db.open();
     const store = new MvccStore(db, options.sealer, options.storeId, options.sync === true, options.clock ?? realClock);
     store.onCommit = options.onCommit;
+    store.onFailure = options.onFailure;
     try {
       await store.load();
     } catch (error) {
@@ -370,8 +374,7 @@ export class MvccStore {
         await this.db.put(metaRecordKey, sealMeta(this.sealer, this.meta(this.applied, this.revision)), { sync: true });
       } catch (error) {
         // After a failed fsync the page cache may hold writes the disk never gets: refuse until reopened.
-        this.failure = new MvccError('E_FAILED', 'syncing the store to disk failed; reopen it', { cause: error });
-        throw this.failure;
+        throw this.failWith(new MvccError('E_FAILED', 'syncing the store to disk failed; reopen it', { cause: error }));
       }
     });
   }
@@ -422,8 +425,7 @@ export class MvccStore {
       try {
         await this.db.batch(batch, { sync: this.sync });
       } catch (error) {
-        this.failure = new MvccError('E_FAILED', 're-encrypting pages failed; reopen the store', { cause: error });
-        throw this.failure;
+        throw this.failWith(new MvccError('E_FAILED', 're-encrypting pages failed; reopen the store', { cause: error }));
       }
       return { next: end ? undefined : last, scanned, resealed: batch.length - 1, activeDekId: active };
     });
@@ -477,6 +479,15 @@ export class MvccStore {
 
   // ── internals ──────────────────────────────────────────────────────────────────────────────────
 
+  /** Fails the store for good (the first failure stays the reason) and tells the owner; returns the failure. */
+  private failWith(error: MvccError): MvccError {
+    if (this.failure === undefined) {
+      this.failure = error;
+      this.onFailure?.(error);
+    }
+    return this.failure;
+  }
+
   private yieldToEventLoop(): Promise<void> {
     return new Promise((resolve) => this.clock.defer(resolve));
   }
@@ -527,9 +538,8 @@ export class MvccStore {
       this.onCommit?.((performance.now() - commitStart) / 1000);
     } catch (error) {
       // The index may hold changes that are not on disk; only a reopen (rebuild from disk) is safe.
-      this.failure = error instanceof MvccError && error.code === 'E_INTEGRITY' ? error
-        : new MvccError('E_FAILED', 'a write to the store failed; reopen it', { cause: error });
-      throw this.failure;
+      throw this.failWith(error instanceof MvccError && error.code === 'E_INTEGRITY' ? error
+        : new MvccError('E_FAILED', 'a write to the store failed; reopen it', { cause: error }));
     }
     this.applied = appliedIndex;
     this.revision = applier.revision;
@@ -618,7 +628,7 @@ export class MvccStore {
           await this.db.put(metaRecordKey, sealMeta(this.sealer, this.meta(this.applied, this.revision)), { sync: this.sync });
         });
       } catch (error) {
-        this.failure ??= new MvccError('E_FAILED', `physical compaction at revision ${revision} failed; reopen the store`, { cause: error });
+        this.failWith(new MvccError('E_FAILED', `physical compaction at revision ${revision} failed; reopen the store`, { cause: error }));
       }
     });
   }
