@@ -162,7 +162,7 @@ export class ReplicaNemesis {
     const victim = learner ?? (voters.length > sim.initialSize ? this.pick(voters) : undefined);
     if (victim !== undefined) {
       this.fired('removeNode', `${victim.learner ? 'learner' : 'voter'} ${victim.name} via ${leader.name}`);
-      replica.removeMember(victim.id).then((info) => this.removed(info.id), failed('remove'));
+      replica.removeMember(victim.id).then((info) => sim.trace(`membership: removed ${info.name}`), failed('remove'));
       return;
     }
     const name = `m${Math.max(...table.map((m) => m.id), ...sim.members.keys()) + 1}`;
@@ -171,13 +171,6 @@ export class ReplicaNemesis {
       sim.trace(`membership: added learner ${info.name} (${info.id})`);
       if (!sim.members.has(info.id)) void sim.addMember(info.id, undefined).start();
     }, failed('add'));
-  }
-
-  /** A removed member shuts down (as etcd's do); its id is never used again. */
-  private removed(id: number): void {
-    const member = this.sim.members.get(id);
-    this.sim.trace(`membership: removed ${member?.name ?? id}`);
-    if (member) this.sim.queue.after(0, () => member.stop());
   }
 
   private transferLeader(): void {

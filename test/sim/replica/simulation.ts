@@ -68,8 +68,12 @@ const faultedRestartMs: [number, number] = [100, 800];
 /** Per member, what the host knows beyond the member itself. */
 interface MemberBook {
   tasks: MemberTasks;
-  /** The incarnation an I/O error was injected into, and the client stamp at that moment. */
-  faulted?: { incarnation: number; stamp: number };
+  /**
+   * The incarnation an I/O error was injected into, the client stamp at that moment, and whether it hit
+   * a WAL segment or the store's log (after which the member must stop); an error in another file (a
+   * temporary of a re-seal or a snapshot file) must only leave nothing half done.
+   */
+  faulted?: { incarnation: number; stamp: number; critical: boolean };
   /** An armed crash: at the `remaining`-th mutation of `activity` (before or after it takes effect). */
   trigger?: { activity: Activity; remaining: number; phase: 'before' | 'after'; power: boolean };
   /** An armed disk fault: the next matching operation fails. */
@@ -340,7 +344,8 @@ export class ReplicaSimulation {
     const area = path.slice(dataDirOf(member.name).length + 1).split('/')[0];
     if (area !== armed.area) return undefined;
     book.fault = undefined;
-    book.faulted = { incarnation: member.incarnation, stamp: ++this.stamp };
+    const critical = /\/wal\/wal-[^/]*\.log$|\/mvcc[^/]*\/LOG$/.test(path);
+    book.faulted = { incarnation: member.incarnation, stamp: ++this.stamp, critical };
     this.counters.add(`diskErrors:${armed.error}`);
     this.counters.add(`fault:${armed.error}:${armed.area}:${op}`);
     this.trace(`${member.name}: injected ${armed.error} on ${op} of ${path}`);
@@ -384,7 +389,9 @@ export class ReplicaSimulation {
     const { index, confState, cause } = event;
     const at = this.memberships.findIndex((m) => m.index >= index);
     if (cause === 'confChange' && (at === -1 || this.memberships[at]!.index !== index)) {
+      const before = this.memberships.at(-1)?.confState;
       this.memberships.splice(at === -1 ? this.memberships.length : at, 0, { index, confState: structuredClone(confState) });
+      if (at === -1 && before !== undefined) this.stopRemoved(before, confState);
       return;
     }
     const known = this.membershipAt(index);
@@ -392,6 +399,20 @@ export class ReplicaSimulation {
     if (!sameMembership(expected, confState)) {
       this.fail('membership diverged', `${member.name} (${cause}) at index ${index} has voters ${confState.voters.join(',')} learners ${confState.learners.join(',')}; ` +
         `the cluster had voters ${expected.voters.join(',')} learners ${expected.learners.join(',')} (since index ${known?.index ?? 0})`);
+    }
+  }
+
+  /**
+   * A member the latest conf change took out was removed: it shuts down, as etcd's members do (the
+   * call that removed it may never have answered, so the membership decides).
+   */
+  private stopRemoved(before: ConfState, after: ConfState): void {
+    const kept = new Set([...after.voters, ...after.learners]);
+    for (const id of [...before.voters, ...before.learners]) {
+      const m = this.members.get(id);
+      if (m === undefined || kept.has(id) || m.state === 'stopped') continue;
+      this.trace(`membership: ${m.name} is no longer a member; it stops`);
+      this.queue.after(0, () => m.stop());
     }
   }
 
@@ -433,7 +454,7 @@ export class ReplicaSimulation {
         thinkUs: [0, 30 * usPerMs],
         onAnswer: (member, incarnation, op) => {
           const faulted = this.book(member).faulted;
-          if (faulted?.incarnation === incarnation && op.op.call > faulted.stamp) {
+          if (faulted?.critical === true && faulted.incarnation === incarnation && op.op.call > faulted.stamp) {
             this.fail('answered after an I/O error', `${member.name} answered ${kvModel.describe?.(op.op) ?? op.opId} after an injected I/O error`);
           }
         },
