@@ -31,7 +31,7 @@ import {
   auditRetentionAgeMsMaxDefault, auditRetentionAgeMsMinDefault, auditRetentionBytesMaxDefault, auditSinkRetryMs, auditSinkRetryMsMax,
 } from '../config/index.ts';
 import { sodiumReady } from '../crypto/index.ts';
-import { fsyncDir, GroupAppender, type OpenAppendFile } from '../durable/index.ts';
+import { GroupAppender, nodeFs, type OpenAppendFile } from '../durable/index.ts';
 import { ChainVerifier } from './chain-verifier.ts';
 import {
   type ChainBreak, type ChainRecord, chainApiVersion, chainRecord, checkpointSignatureValid, genesisHash, type RecordBody, type RestartBody,
@@ -513,7 +513,7 @@ export class AuditLog {
     // A file whose durable part is empty holds nothing acknowledged: the recovery record begins it afresh.
     const next = mark.fileBytes === 0 ? mark.fileNumber : mark.fileNumber + 1;
     for (let n = next; n <= this.fileNumber; n++) await fs.rm(this.filePath(n), { force: true });
-    await fsyncDir(this.options.dir);
+    await nodeFs.fsyncDir(this.options.dir);
     this.seq = mark.seq;
     this.head = mark.hash;
     this.fileNumber = next;
