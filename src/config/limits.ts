@@ -352,6 +352,18 @@ export const rbacEscalationChecksMax = 100_000;
 export const labelValueLengthMax = 63;
 /** The most bytes all annotations of one object may take together (as Kubernetes). */
 export const annotationsBytesMax = 256 * 1024;
+/** The most finalizers one object may carry. */
+export const finalizersMax = 32;
+/** The most owner references one object may carry. */
+export const ownerReferencesMax = 32;
+/** Characters of a generateName kept before the random suffix (Kubernetes: 63 - 5), so the name stays a valid label. */
+export const generatedNamePrefixMax = 58;
+/** Random characters appended to a generateName. */
+export const generatedNameSuffixLength = 5;
+/** Names a create with generateName tries before it answers AlreadyExists (as the Kubernetes API server 1.32 retries). */
+export const generateNameAttemptsMax = 8;
+/** Objects one transaction deletes while a namespace is emptied (each takes a compare and up to two operations, under txnOpsMax). */
+export const namespaceDeleteBatchObjects = 40;
 /** Objects one list page returns when the request names no limit (0 in Kubernetes means "all"; Coffer bounds it). */
 export const listPageItemsMax = 10_000;
 /** Keys read from the store per step while a list fills its page (40 of the largest values stay under rangeResultBytesMax). */

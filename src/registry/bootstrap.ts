@@ -33,7 +33,7 @@ export async function bootstrapRegistry(kv: RegistryKv, policies: readonly RbacO
     const key = objectKey(namespaces, undefined, name);
     const stored: StoredObject = {
       apiVersion: 'v1', kind: 'Namespace',
-      metadata: { name, uid: randomUUID(), creationTimestamp: created, generation: 1 },
+      metadata: { name, uid: randomUUID(), creationTimestamp: created },
       ...namespaces.body({}, [], { name, namespace: undefined }),
     };
     const result = await kv.propose({
@@ -77,7 +77,7 @@ function toPut(object: RbacObject, created: string): TxnOp {
   const stored: StoredObject = {
     apiVersion: type.apiVersion, kind: type.kind,
     metadata: {
-      name, ...(namespace !== undefined ? { namespace } : {}), uid: randomUUID(), creationTimestamp: created, generation: 1,
+      name, ...(namespace !== undefined ? { namespace } : {}), uid: randomUUID(), creationTimestamp: created,
       ...(labels ? { labels } : {}), ...(annotations ? { annotations } : {}),
     },
     ...content,

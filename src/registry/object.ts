@@ -2,25 +2,44 @@
  * The shape every stored object shares, and the checks on what a client may set in `metadata`.
  *
  * A stored object is the JSON of `{apiVersion, kind, metadata, ...body}` where metadata holds only
- * name, namespace (namespaced kinds), uid, creationTimestamp, generation, labels and annotations.
- * `resourceVersion` is never stored: it is the key's mod revision, added when the object is read.
- * Whatever else a client sends in metadata (managedFields, ownerReferences, …) is dropped, as an
- * allowlist: nothing reaches the store or a response unless a field here names it.
+ * name, generateName, namespace (namespaced kinds), uid, creationTimestamp, labels, annotations,
+ * finalizers, ownerReferences and — once a delete waits on finalizers — deletionTimestamp and
+ * deletionGracePeriodSeconds. `resourceVersion` is never stored: it is the key's mod revision, added when
+ * the object is read. Whatever else a client sends in metadata is dropped, as an allowlist: nothing
+ * reaches the store or a response unless a field here names it. (Secrets, ConfigMaps, Namespaces and RBAC
+ * objects carry no `generation`, as in Kubernetes; objects stored by older versions may hold one, and it
+ * is not shown.)
  */
-import { annotationsBytesMax } from '../config/index.ts';
+import { annotationsBytesMax, finalizersMax, ownerReferencesMax } from '../config/index.ts';
 import type { StatusCause } from './errors.ts';
 import { labelValueErrors, qualifiedNameErrors } from './names.ts';
 
 export type Json = Record<string, unknown>;
 
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+  blockOwnerDeletion?: boolean;
+}
+
 export interface ObjectMeta {
   name: string;
+  generateName?: string;
   namespace?: string;
   uid: string;
   creationTimestamp: string;
-  generation: number;
+  /** Only in objects stored by older versions; never shown. */
+  generation?: number;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
+  finalizers?: string[];
+  ownerReferences?: OwnerReference[];
+  /** Set (once) when a delete waits on finalizers; the object goes when the last one is removed. */
+  deletionTimestamp?: string;
+  deletionGracePeriodSeconds?: number;
 }
 
 export interface StoredObject extends Json {
@@ -38,10 +57,13 @@ export interface VersionedObject {
 /** What a client may set in metadata; server-owned fields come from the stored object. */
 export interface ClientMeta {
   name: string | undefined;
+  generateName: string | undefined;
   namespace: string | undefined;
   resourceVersion: string | undefined;
   labels: Record<string, string> | undefined;
   annotations: Record<string, string> | undefined;
+  finalizers: string[] | undefined;
+  ownerReferences: OwnerReference[] | undefined;
 }
 
 export function isJson(value: unknown): value is Json {
@@ -51,13 +73,19 @@ export function isJson(value: unknown): value is Json {
 /** Reads the client-settable metadata of `body`, recording a cause per bad field. */
 export function readClientMeta(body: Json, causes: StatusCause[]): ClientMeta {
   const meta = body.metadata;
-  const result: ClientMeta = { name: undefined, namespace: undefined, resourceVersion: undefined, labels: undefined, annotations: undefined };
+  const result: ClientMeta = {
+    name: undefined, generateName: undefined, namespace: undefined, resourceVersion: undefined, labels: undefined, annotations: undefined,
+    finalizers: undefined, ownerReferences: undefined,
+  };
   if (meta === undefined || meta === null) return result;
   if (!isJson(meta)) {
     causes.push({ field: 'metadata', message: 'must be an object', reason: 'FieldValueInvalid' });
     return result;
   }
   result.name = optionalString(meta, 'name', 'metadata.name', causes);
+  result.generateName = optionalString(meta, 'generateName', 'metadata.generateName', causes);
+  result.finalizers = finalizersOf(meta.finalizers, causes);
+  result.ownerReferences = ownerReferencesOf(meta.ownerReferences, causes);
   result.namespace = optionalString(meta, 'namespace', 'metadata.namespace', causes);
   result.resourceVersion = optionalString(meta, 'resourceVersion', 'metadata.resourceVersion', causes);
   result.labels = stringMap(meta.labels, 'metadata.labels', causes);
@@ -106,15 +134,73 @@ export function stringMap(value: unknown, path: string, causes: StatusCause[]): 
   return entries.length === 0 ? undefined : Object.fromEntries(entries);
 }
 
-/** A copy of the stored metadata limited to its known fields (the response allowlist). */
-export function projectMeta(meta: ObjectMeta, modRevision: number): Json {
+function finalizersOf(value: unknown, causes: StatusCause[]): string[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value)) {
+    causes.push({ field: 'metadata.finalizers', message: 'must be a list of strings', reason: 'FieldValueInvalid' });
+    return undefined;
+  }
+  if (value.length > finalizersMax) causes.push({ field: 'metadata.finalizers', message: `Too many: ${value.length}: must have at most ${finalizersMax} items`, reason: 'FieldValueTooMany' });
+  const out: string[] = [];
+  value.forEach((item, i) => {
+    if (typeof item !== 'string') {
+      causes.push({ field: `metadata.finalizers[${i}]`, message: 'must be a string', reason: 'FieldValueInvalid' });
+      return;
+    }
+    for (const e of qualifiedNameErrors(item)) causes.push({ field: `metadata.finalizers[${i}]`, message: `Invalid value: ${JSON.stringify(item)}: ${e}`, reason: 'FieldValueInvalid' });
+    if (!out.includes(item)) out.push(item);
+  });
+  return out.length === 0 ? undefined : out;
+}
+
+function ownerReferencesOf(value: unknown, causes: StatusCause[]): OwnerReference[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value)) {
+    causes.push({ field: 'metadata.ownerReferences', message: 'must be a list', reason: 'FieldValueInvalid' });
+    return undefined;
+  }
+  if (value.length > ownerReferencesMax) causes.push({ field: 'metadata.ownerReferences', message: `Too many: ${value.length}: must have at most ${ownerReferencesMax} items`, reason: 'FieldValueTooMany' });
+  const out: OwnerReference[] = [];
+  value.forEach((item, i) => {
+    const where = `metadata.ownerReferences[${i}]`;
+    if (!isJson(item)) {
+      causes.push({ field: where, message: 'must be an object', reason: 'FieldValueInvalid' });
+      return;
+    }
+    const ref: Partial<OwnerReference> = {};
+    for (const field of ['apiVersion', 'kind', 'name', 'uid'] as const) {
+      const text = item[field];
+      if (typeof text !== 'string' || text === '') causes.push({ field: `${where}.${field}`, message: 'Required value', reason: 'FieldValueRequired' });
+      else ref[field] = text;
+    }
+    for (const flag of ['controller', 'blockOwnerDeletion'] as const) {
+      const bit = item[flag];
+      if (bit === undefined || bit === null) continue;
+      if (typeof bit !== 'boolean') causes.push({ field: `${where}.${flag}`, message: 'must be true or false', reason: 'FieldValueInvalid' });
+      else ref[flag] = bit;
+    }
+    out.push(ref as OwnerReference);
+  });
+  if (out.filter((r) => r.controller === true).length > 1) {
+    causes.push({ field: 'metadata.ownerReferences', message: 'Invalid value: only one reference can have Controller set to true', reason: 'FieldValueInvalid' });
+  }
+  return out.length === 0 ? undefined : out;
+}
+
+/** The metadata a response shows: the stored fields from the allowlist, and the resourceVersion (unless never stored). */
+export function projectMeta(meta: ObjectMeta, modRevision: number, namespaced: boolean): Json {
   const out: Json = { name: meta.name };
-  if (meta.namespace !== undefined) out.namespace = meta.namespace;
+  if (meta.generateName !== undefined) out.generateName = meta.generateName;
+  if (namespaced && meta.namespace !== undefined) out.namespace = meta.namespace;
   out.uid = meta.uid;
-  out.resourceVersion = String(modRevision);
-  out.generation = meta.generation;
+  // 0: never stored (the answer to a dry-run create).
+  if (modRevision > 0) out.resourceVersion = String(modRevision);
   out.creationTimestamp = meta.creationTimestamp;
-  if (meta.labels !== undefined) out.labels = { ...meta.labels };
-  if (meta.annotations !== undefined) out.annotations = { ...meta.annotations };
+  if (meta.deletionTimestamp !== undefined) out.deletionTimestamp = meta.deletionTimestamp;
+  if (meta.deletionGracePeriodSeconds !== undefined) out.deletionGracePeriodSeconds = meta.deletionGracePeriodSeconds;
+  if (isJson(meta.labels)) out.labels = { ...meta.labels };
+  if (isJson(meta.annotations)) out.annotations = { ...meta.annotations };
+  if (Array.isArray(meta.finalizers)) out.finalizers = [...meta.finalizers];
+  if (Array.isArray(meta.ownerReferences)) out.ownerReferences = meta.ownerReferences.map((r) => ({ ...r }));
   return out;
 }

@@ -20,14 +20,18 @@
  * Invariants: stored objects are built only from validated fields (object.ts); resourceVersion is
  * the mod revision, never stored; uid and creationTimestamp are set once, on create.
  */
-import { randomUUID } from 'node:crypto';
-import { continueTokenBytesMax, listPageItemsMax, listScanStepKeys, updateRetriesMax, valueBytesMax } from '../config/index.ts';
-import { type Compare, isMvccError, prefixEnd, type KeyValue, type TxnRequest, type TxnResponse } from '../storage/mvcc/index.ts';
+import { randomInt, randomUUID } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
+import {
+  continueTokenBytesMax, generatedNamePrefixMax, generatedNameSuffixLength, generateNameAttemptsMax, listPageItemsMax, listScanStepKeys,
+  namespaceDeleteBatchObjects, updateRetriesMax, valueBytesMax,
+} from '../config/index.ts';
+import { isMvccError, prefixEnd, type KeyValue, type TxnRequest, type TxnResponse } from '../storage/mvcc/index.ts';
 import { evaluateWithoutWriting } from './dry-run.ts';
 import { invalidError, RegistryError, type StatusCause } from './errors.ts';
 import { objectKey, listPrefix, textKey } from './keys.ts';
 import type { RegistryKv } from './kv.ts';
-import { isJson, readClientMeta, type Json, type ObjectMeta, type StoredObject, type VersionedObject } from './object.ts';
+import { isJson, projectMeta, readClientMeta, type Json, type ObjectMeta, type StoredObject, type VersionedObject } from './object.ts';
 import { namespaces, namespacedResourceTypes, secrets, type ResourceType } from './resources.ts';
 import { matchesFields, matchesLabels, type FieldSelector, type LabelSelector } from './selectors.ts';
 import { generateValues } from './generate.ts';
@@ -55,6 +59,18 @@ export interface WriteOptions {
    * without a resourceVersion; a dry-run update answers with the object's current one.
    */
   dryRun?: boolean;
+}
+
+export interface DeleteOptions extends WriteOptions {
+  /** The precondition: the object must be at this resourceVersion. */
+  resourceVersion?: string;
+}
+
+export interface DeleteResult {
+  /** The object as it was deleted, or — when `pending` — as marked for deletion. */
+  object: VersionedObject;
+  /** Finalizers hold it (or, for a namespace, objects in it): marked with deletionTimestamp, still stored. */
+  pending: boolean;
 }
 
 /** How replace() treats a Secret's history: promote merges and clears the pending stage. */
@@ -147,9 +163,10 @@ export class Registry {
     const body = asBody(type, input);
     const causes: StatusCause[] = [];
     const meta = readClientMeta(body, causes);
-    const name = meta.name ?? '';
-    if (meta.name === undefined || meta.name === '') causes.push({ field: 'metadata.name', message: 'Required value: name is required', reason: 'FieldValueRequired' });
-    else for (const e of type.nameErrors(name)) causes.push({ field: 'metadata.name', message: `Invalid value: ${JSON.stringify(name)}: ${e}`, reason: 'FieldValueInvalid' });
+    const generateName = (meta.name === undefined || meta.name === '') && meta.generateName !== undefined && meta.generateName !== '' ? meta.generateName : undefined;
+    let name = generateName !== undefined ? generatedName(generateName) : meta.name ?? '';
+    if (name === '') causes.push({ field: 'metadata.name', message: 'Required value: name or generateName is required', reason: 'FieldValueRequired' });
+    else for (const e of type.nameErrors(name)) causes.push({ field: generateName !== undefined ? 'metadata.generateName' : 'metadata.name', message: `Invalid value: ${JSON.stringify(generateName ?? name)}: ${e}`, reason: 'FieldValueInvalid' });
     checkNamespaceMatch(type, namespace, meta.namespace);
     if (meta.resourceVersion !== undefined && meta.resourceVersion !== '') {
       causes.push({ field: 'metadata.resourceVersion', message: 'Invalid value: must not be set on objects to be created', reason: 'FieldValueInvalid' });
@@ -157,38 +174,49 @@ export class Registry {
     const content = type.body(body, causes, { name, namespace: type.namespaced ? namespace : undefined });
     if (causes.length > 0) throw invalidError(type.kind, name, type.group, causes);
 
-    const metadata: ObjectMeta = {
-      name,
-      ...(type.namespaced ? { namespace } : {}),
-      uid: this.newUid(),
-      creationTimestamp: timestamp(this.nowMs()),
-      generation: 1,
-      ...(meta.labels ? { labels: meta.labels } : {}),
-      ...(meta.annotations ? { annotations: meta.annotations } : {}),
-    };
-    const stored: StoredObject = { apiVersion: type.apiVersion, kind: type.kind, metadata, ...content };
-    guard?.(stored, undefined);
-    const key = objectKey(type, namespace, name);
-    const value = encodeObject(type, stored);
     const nsKey = type.namespaced ? objectKey(namespaces, undefined, namespace!) : undefined;
-    const result = await this.txn(options, {
-      compare: [
-        { key, target: 'createRevision', result: 'equal', value: 0 },
-        ...(nsKey ? [{ key: nsKey, target: 'version' as const, result: 'greater' as const, value: 0 }] : []),
-      ],
-      success: [
-        { type: 'put', key, value },
-        // A new Secret's data is its version 1, written with it (and replacing any leftover history).
-        ...(type === secrets ? [{ type: 'put' as const, key: versionsKey(namespace!, name), value: encodeHistory(nextHistory(undefined, undefined, stored, options.actor ?? '', metadata.creationTimestamp)!) }] : []),
-      ],
-      failure: [{ type: 'range', key, options: { countOnly: true } }, ...(nsKey ? [{ type: 'range' as const, key: nsKey, options: { countOnly: true } }] : [])],
-    });
-    if (!result.succeeded) {
-      const nsCount = result.responses[1]?.type === 'range' ? result.responses[1].count : 1;
-      if (nsKey && nsCount === 0) throw notFound(namespaces, namespace!);
-      throw new RegistryError('AlreadyExists', `${type.resource}${groupSuffix(type)} ${JSON.stringify(name)} already exists`, details(type, name));
+    // The namespace as this member has it; the txn requires it unchanged, so a create never lands in a namespace being deleted.
+    let nsRevision = nsKey === undefined ? 0 : namespaceRevision(type, name, namespace!, (await this.kv.range(nsKey, undefined, { linearizable: false })).kvs[0]);
+    for (let attempt = 0; ; attempt += 1) {
+      const metadata: ObjectMeta = {
+        name,
+        ...(generateName !== undefined ? { generateName } : {}),
+        ...(type.namespaced ? { namespace } : {}),
+        uid: this.newUid(),
+        creationTimestamp: timestamp(this.nowMs()),
+        ...(meta.labels ? { labels: meta.labels } : {}),
+        ...(meta.annotations ? { annotations: meta.annotations } : {}),
+        ...(meta.finalizers ? { finalizers: meta.finalizers } : {}),
+        ...(meta.ownerReferences ? { ownerReferences: meta.ownerReferences } : {}),
+      };
+      const stored: StoredObject = { apiVersion: type.apiVersion, kind: type.kind, metadata, ...content };
+      guard?.(stored, undefined);
+      const key = objectKey(type, namespace, name);
+      const value = encodeObject(type, stored);
+      const result = await this.txn(options, {
+        compare: [
+          { key, target: 'createRevision', result: 'equal', value: 0 },
+          ...(nsKey ? [{ key: nsKey, target: 'version' as const, result: 'greater' as const, value: 0 }, { key: nsKey, target: 'modRevision' as const, result: 'equal' as const, value: nsRevision }] : []),
+        ],
+        success: [
+          { type: 'put', key, value },
+          // A new Secret's data is its version 1, written with it (and replacing any leftover history).
+          ...(type === secrets ? [{ type: 'put' as const, key: versionsKey(namespace!, name), value: encodeHistory(nextHistory(undefined, undefined, stored, options.actor ?? '', metadata.creationTimestamp)!) }] : []),
+        ],
+        failure: [{ type: 'range', key, options: { countOnly: true } }, ...(nsKey ? [{ type: 'range' as const, key: nsKey }] : [])],
+      });
+      if (result.succeeded) return { object: stored, modRevision: options.dryRun === true ? 0 : result.revision };
+      const exists = result.responses[0]?.type === 'range' && result.responses[0].count > 0;
+      if (exists && generateName !== undefined && attempt + 1 < generateNameAttemptsMax) {
+        name = generatedName(generateName);
+        continue;
+      }
+      if (exists) throw new RegistryError('AlreadyExists', `${type.resource}${groupSuffix(type)} ${JSON.stringify(name)} already exists`, details(type, name));
+      const nsResponse = result.responses[1];
+      nsRevision = namespaceRevision(type, name, namespace!, nsResponse?.type === 'range' ? nsResponse.kvs[0] : undefined);
+      if (nsRevision === 0) throw notFound(namespaces, namespace!);
+      if (attempt + 1 >= updateRetriesMax) throw conflict(type, name);
     }
-    return { object: stored, modRevision: options.dryRun === true ? 0 : result.revision };
   }
 
   /** PUT: replaces the object; a resourceVersion in the body is a precondition. */
@@ -307,54 +335,143 @@ export class Registry {
     }
   }
 
-  async delete(type: ResourceType, namespace: string | undefined, name: string, options: { resourceVersion?: string; dryRun?: boolean } = {}): Promise<VersionedObject> {
+  /**
+   * DELETE. An object with finalizers is only marked (deletionTimestamp set, `pending`); it goes when its
+   * last finalizer is removed (replace). A namespace is marked first — no create lands in it after
+   * that — then emptied (emptyNamespace) and removed once nothing in it waits on a finalizer.
+   */
+  async delete(type: ResourceType, namespace: string | undefined, name: string, options: DeleteOptions = {}): Promise<DeleteResult> {
     checkPathName(type, namespace, name);
-    if (type === namespaces) return this.deleteNamespace(name, options);
-    const key = objectKey(type, namespace, name);
-    const result = await this.txn(options, {
-      compare: existsAtVersion(key, options.resourceVersion),
-      success: [
-        // The Secret's versions go with it; the object's own delete stays last (deleted() reads it).
-        ...(type === secrets ? [{ type: 'deleteRange' as const, key: versionsKey(namespace!, name) }] : []),
-        { type: 'deleteRange', key, prevKv: true },
-      ],
-      failure: [{ type: 'range', key, options: { countOnly: true } }],
-    });
-    return this.deleted(type, name, result);
-  }
-
-  private async deleteNamespace(name: string, options: { resourceVersion?: string; dryRun?: boolean }): Promise<VersionedObject> {
-    if (protectedNamespaces.includes(name)) {
+    if (type === namespaces && protectedNamespaces.includes(name)) {
       throw new RegistryError('Forbidden', `namespaces ${JSON.stringify(name)} is forbidden: this namespace may not be deleted`, details(namespaces, name));
     }
-    const key = objectKey(namespaces, undefined, name);
-    const result = await this.txn(options, {
-      compare: existsAtVersion(key, options.resourceVersion),
-      // Everything in the namespace, then the namespace: one revision, so no reader sees half of it.
-      success: [
-        ...namespacedResourceTypes.map((t) => {
-          const prefix = listPrefix(t, name);
-          return { type: 'deleteRange' as const, key: prefix, end: prefixEnd(prefix) };
-        }),
-        { type: 'deleteRange', key: versionsNamespacePrefix(name), end: prefixEnd(versionsNamespacePrefix(name)) },
-        { type: 'deleteRange', key, prevKv: true },
-      ],
-      failure: [{ type: 'range', key, options: { countOnly: true } }],
-    });
-    return this.deleted(namespaces, name, result);
+    const precondition = options.resourceVersion === undefined || options.resourceVersion === '' ? undefined : parseRevision(options.resourceVersion);
+    for (let attempt = 0; ; attempt += 1) {
+      const current = await this.get(type, namespace, name);
+      if (precondition !== undefined && precondition !== current.modRevision) throw conflict(type, name);
+      let result: DeleteResult | undefined;
+      if (type === namespaces && options.dryRun === true) {
+        // As the real delete would end: gone at once unless a finalizer (its own or inside it) holds it.
+        const held = hasFinalizers(current.object) || (await this.namespaceContents(name)).some((c) => hasFinalizers(c.versioned.object));
+        result = held ? await this.markDeleting(type, current, options) : { object: current, pending: false };
+      } else if (type === namespaces) {
+        const marked = await this.markDeleting(type, current, options);
+        result = marked === undefined ? undefined : await this.emptyNamespace(name);
+      } else if (hasFinalizers(current.object)) {
+        result = await this.markDeleting(type, current, options);
+      } else {
+        result = await this.remove(type, current, options) === undefined ? undefined : { object: current, pending: false };
+      }
+      if (result !== undefined) return result;
+      if (precondition !== undefined || attempt + 1 >= updateRetriesMax) throw conflict(type, name);
+    }
   }
 
-  private deleted(type: ResourceType, name: string, result: TxnResponse): VersionedObject {
-    if (!result.succeeded) {
-      const count = result.responses[0]?.type === 'range' ? result.responses[0].count : 0;
-      if (count === 0) throw notFound(type, name);
-      throw conflict(type, name);
+  /** Sets deletionTimestamp unless set; undefined when the object changed since it was read. */
+  private async markDeleting(type: ResourceType, current: VersionedObject, options: WriteOptions): Promise<DeleteResult | undefined> {
+    if (current.object.metadata.deletionTimestamp !== undefined) return { object: current, pending: true };
+    const metadata: ObjectMeta = { ...current.object.metadata, deletionTimestamp: timestamp(this.nowMs()), deletionGracePeriodSeconds: 0 };
+    const stored: StoredObject = { ...current.object, metadata };
+    const key = objectKey(type, metadata.namespace, metadata.name);
+    const result = await this.txn(options, {
+      compare: [{ key, target: 'modRevision', result: 'equal', value: current.modRevision }],
+      success: [{ type: 'put', key, value: encodeObject(type, stored) }],
+      failure: [],
+    });
+    if (!result.succeeded) return undefined;
+    return { object: { object: stored, modRevision: options.dryRun === true ? current.modRevision : result.revision }, pending: true };
+  }
+
+  /** Deletes the object (and a Secret's versions) if unchanged since read: the revision of the delete, undefined when it changed. */
+  private async remove(type: ResourceType, current: VersionedObject, options: WriteOptions): Promise<number | undefined> {
+    const { namespace, name } = current.object.metadata;
+    const key = objectKey(type, namespace, name);
+    const result = await this.txn(options, {
+      compare: [{ key, target: 'modRevision', result: 'equal', value: current.modRevision }],
+      success: [
+        ...(type === secrets ? [{ type: 'deleteRange' as const, key: versionsKey(namespace!, name) }] : []),
+        { type: 'deleteRange', key },
+      ],
+      failure: [],
+    });
+    if (!result.succeeded) return undefined;
+    if (options.dryRun === true) return current.modRevision;
+    if (namespace !== undefined) await this.finishNamespaceIfTerminating(namespace);
+    return result.revision;
+  }
+
+  /**
+   * Empties a namespace marked for deletion: marks each object with finalizers, deletes the others in
+   * batches (each object compared at the revision it was listed at, so one that gained a finalizer
+   * meanwhile is kept), and — in the last batch, when nothing waits on a finalizer — deletes the
+   * namespace with whatever is left of its prefixes. Safe to run again: a later delete of the
+   * namespace, or the removal of the last finalizer in it, resumes it.
+   */
+  private async emptyNamespace(name: string): Promise<DeleteResult> {
+    for (let attempt = 0; ; attempt += 1) {
+      const namespace = await this.get(namespaces, undefined, name);
+      const contents = await this.namespaceContents(name);
+      let raced = false;
+      const held = contents.filter((c) => hasFinalizers(c.versioned.object));
+      for (const { type, versioned } of held) {
+        if (await this.markDeleting(type, versioned, {}) === undefined) raced = true;
+      }
+      const free = contents.filter((c) => !hasFinalizers(c.versioned.object));
+      const finishing = held.length === 0 && !hasFinalizers(namespace.object);
+      const batches: (typeof free)[] = [];
+      for (let i = 0; i < free.length; i += namespaceDeleteBatchObjects) batches.push(free.slice(i, i + namespaceDeleteBatchObjects));
+      if (batches.length === 0) batches.push([]);
+      for (let i = 0; i < batches.length && !raced; i += 1) {
+        const last = finishing && i === batches.length - 1;
+        const batch = batches[i]!;
+        const nsKey = objectKey(namespaces, undefined, name);
+        const result = await this.txn({}, {
+          compare: [
+            ...batch.map(({ type, versioned }) => ({ key: objectKey(type, name, versioned.object.metadata.name), target: 'modRevision' as const, result: 'equal' as const, value: versioned.modRevision })),
+            ...(last ? [{ key: nsKey, target: 'modRevision' as const, result: 'equal' as const, value: namespace.modRevision }] : []),
+          ],
+          success: last
+            // Everything in the namespace, then the namespace: no create lands in a namespace marked for deletion.
+            ? [
+                ...namespacedResourceTypes.map((t) => {
+                  const prefix = listPrefix(t, name);
+                  return { type: 'deleteRange' as const, key: prefix, end: prefixEnd(prefix) };
+                }),
+                { type: 'deleteRange', key: versionsNamespacePrefix(name), end: prefixEnd(versionsNamespacePrefix(name)) },
+                { type: 'deleteRange', key: nsKey },
+              ]
+            : batch.flatMap(({ type, versioned }) => [
+                ...(type === secrets ? [{ type: 'deleteRange' as const, key: versionsKey(name, versioned.object.metadata.name) }] : []),
+                { type: 'deleteRange' as const, key: objectKey(type, name, versioned.object.metadata.name) },
+              ]),
+          failure: [],
+        });
+        if (!result.succeeded) raced = true;
+      }
+      if (!raced) return { object: namespace, pending: !finishing };
+      if (attempt + 1 >= updateRetriesMax) throw conflict(namespaces, name);
     }
-    const last = result.responses[result.responses.length - 1];
-    const prev = last?.type === 'deleteRange' ? last.prevKvs?.[0] : undefined;
-    const object = prev === undefined ? undefined : decodeObject(prev);
-    if (object === undefined) throw notFound(type, name);
-    return object;
+  }
+
+  /** Every object in a namespace, each with the revision it was read at. */
+  private async namespaceContents(name: string): Promise<{ type: ResourceType; versioned: VersionedObject }[]> {
+    const contents: { type: ResourceType; versioned: VersionedObject }[] = [];
+    for (const type of namespacedResourceTypes) {
+      let continueToken: string | undefined;
+      do {
+        const page = await this.list(type, name, continueToken !== undefined ? { continueToken } : {});
+        for (const versioned of page.items) contents.push({ type, versioned });
+        continueToken = page.continueToken;
+      } while (continueToken !== undefined);
+    }
+    return contents;
+  }
+
+  /** After an object in `namespace` went: if the namespace is marked for deletion, go on emptying it. */
+  private async finishNamespaceIfTerminating(namespace: string): Promise<void> {
+    const found = (await this.kv.range(objectKey(namespaces, undefined, namespace), undefined, { linearizable: false })).kvs[0];
+    const object = found === undefined ? undefined : decodeObject(found);
+    if (object?.object.metadata.deletionTimestamp !== undefined) await this.emptyNamespace(namespace);
   }
 
   private async replace(
@@ -377,23 +494,39 @@ export class Registry {
       checkNamespaceMatch(type, namespace, meta.namespace);
       const precondition = meta.resourceVersion === undefined || meta.resourceVersion === '' ? undefined : meta.resourceVersion;
       if (precondition !== undefined && precondition !== String(current.modRevision)) throw conflict(type, name);
+      const { apiVersion: _a, kind: _k, metadata: old, ...oldContent } = current.object;
+      const fixed = type.fixedFieldCauses?.(oldContent, body) ?? [];
+      if (fixed.length > 0) throw invalidError(type.kind, name, type.group, fixed);
       const content = type.body(body, causes, { name, namespace: type.namespaced ? namespace : undefined });
       if (causes.length > 0) throw invalidError(type.kind, name, type.group, causes);
-      const { apiVersion: _a, kind: _k, metadata: old, ...oldContent } = current.object;
-      const updateCauses = type.updateCauses(oldContent, content);
+      const updateCauses = [...type.updateCauses(oldContent, content), ...finalizerCauses(old, meta.finalizers)];
       if (updateCauses.length > 0) throw invalidError(type.kind, name, type.group, updateCauses);
-      const changed = JSON.stringify(oldContent) !== JSON.stringify(content);
       const metadata: ObjectMeta = {
         name,
+        ...(old.generateName !== undefined ? { generateName: old.generateName } : {}),
         ...(type.namespaced ? { namespace } : {}),
         uid: old.uid,
         creationTimestamp: old.creationTimestamp,
-        generation: changed ? old.generation + 1 : old.generation,
         ...(meta.labels ? { labels: meta.labels } : {}),
         ...(meta.annotations ? { annotations: meta.annotations } : {}),
+        ...(meta.finalizers ? { finalizers: meta.finalizers } : {}),
+        ...(meta.ownerReferences ? { ownerReferences: meta.ownerReferences } : {}),
+        ...(old.deletionTimestamp !== undefined ? { deletionTimestamp: old.deletionTimestamp, deletionGracePeriodSeconds: old.deletionGracePeriodSeconds ?? 0 } : {}),
       };
       const stored: StoredObject = { apiVersion: type.apiVersion, kind: type.kind, metadata, ...content };
       guard?.(stored, current.object);
+      // An update whose result is the stored object writes nothing: same resourceVersion, no event, no
+      // new Secret version, as the Kubernetes API server skips such writes (a generation stored by an
+      // older version is not a difference). Promote always writes: it clears the stage.
+      const { generation: _g, ...oldMeta } = old;
+      if (options.promote !== true && isDeepStrictEqual(stored, { ...current.object, metadata: oldMeta })) return current;
+      // The last finalizer of an object marked for deletion is gone: the object goes (a namespace goes once empty).
+      if (old.deletionTimestamp !== undefined && !hasFinalizers(stored) && type !== namespaces) {
+        const removedAt = await this.remove(type, current, options);
+        if (removedAt !== undefined) return { object: stored, modRevision: removedAt };
+        if (precondition !== undefined || attempt + 1 >= updateRetriesMax) throw conflict(type, name);
+        continue;
+      }
       const key = objectKey(type, namespace, name);
       const nextVersions = type === secrets
         ? nextHistory(history, current.object, stored, options.actor ?? '', timestamp(this.nowMs()), { clearPending: options.promote === true })
@@ -417,7 +550,10 @@ export class Registry {
         ],
         failure: [],
       });
-      if (result.succeeded) return { object: stored, modRevision: options.dryRun === true ? current.modRevision : result.revision };
+      if (result.succeeded) {
+        if (type === namespaces && old.deletionTimestamp !== undefined && !hasFinalizers(stored) && options.dryRun !== true) await this.emptyNamespace(name);
+        return { object: stored, modRevision: options.dryRun === true ? current.modRevision : result.revision };
+      }
       if (precondition !== undefined || attempt + 1 >= updateRetriesMax) throw conflict(type, name);
     }
   }
@@ -433,18 +569,41 @@ export class Registry {
 /** The object as a response shows it: allowlisted fields, resourceVersion = mod revision. */
 export function present(type: ResourceType, versioned: VersionedObject, withData = true): Json {
   const { object, modRevision } = versioned;
-  const metadata: Json = { name: object.metadata.name };
-  if (type.namespaced && object.metadata.namespace !== undefined) metadata.namespace = object.metadata.namespace;
-  metadata.uid = object.metadata.uid;
-  // 0: never stored (the answer to a dry-run create).
-  if (modRevision > 0) metadata.resourceVersion = String(modRevision);
-  if (object.metadata.generation !== undefined) metadata.generation = object.metadata.generation;
-  metadata.creationTimestamp = object.metadata.creationTimestamp;
-  if (isJson(object.metadata.labels)) metadata.labels = { ...object.metadata.labels };
-  if (isJson(object.metadata.annotations)) metadata.annotations = { ...object.metadata.annotations };
   const body = type.project(object);
   if (!withData) delete body.data;
-  return { apiVersion: type.apiVersion, kind: type.kind, metadata, ...body };
+  return { apiVersion: type.apiVersion, kind: type.kind, metadata: projectMeta(object.metadata, modRevision, type.namespaced), ...body };
+}
+
+function hasFinalizers(object: StoredObject): boolean {
+  return (object.metadata.finalizers?.length ?? 0) > 0;
+}
+
+/** Kubernetes refuses new finalizers on an object already marked for deletion. */
+function finalizerCauses(old: ObjectMeta, next: string[] | undefined): StatusCause[] {
+  if (old.deletionTimestamp === undefined) return [];
+  return (next ?? []).filter((f) => !(old.finalizers ?? []).includes(f))
+    .map((f) => ({ field: 'metadata.finalizers', message: `Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers ${JSON.stringify([f])}`, reason: 'FieldValueForbidden' }));
+}
+
+/**
+ * The mod revision of a namespace as stored (0 when absent) for a create in it; a namespace marked for
+ * deletion takes no new content (Forbidden, as Kubernetes' namespace lifecycle admission).
+ */
+function namespaceRevision(type: ResourceType, name: string, namespace: string, found: KeyValue | undefined): number {
+  const object = found === undefined ? undefined : decodeObject(found);
+  if (object?.object.metadata.deletionTimestamp !== undefined) {
+    throw new RegistryError('Forbidden', `${type.resource}${groupSuffix(type)} ${JSON.stringify(name)} is forbidden: unable to create new content in namespace ${namespace} because it is being terminated`, details(type, name));
+  }
+  return found?.modRevision ?? 0;
+}
+
+/** generateName plus five characters, as Kubernetes' name generator (consonants and digits that spell no word). */
+function generatedName(prefix: string): string {
+  const alphabet = 'bcdfghjklmnpqrstvwxz2456789';
+  const base = prefix.slice(0, generatedNamePrefixMax);
+  let suffix = '';
+  for (let i = 0; i < generatedNameSuffixLength; i += 1) suffix += alphabet[randomInt(alphabet.length)];
+  return base + suffix;
 }
 
 function matches(object: StoredObject, options: ListOptions): boolean {
@@ -551,12 +710,3 @@ function expiredContinue(): RegistryError {
 }
 
 export { textKey };
-
-/** The object exists, and (when the caller gave one) is still at that resourceVersion: a delete's precondition. */
-function existsAtVersion(key: Uint8Array, resourceVersion: string | undefined): Compare[] {
-  const rv = resourceVersion === undefined || resourceVersion === '' ? undefined : parseRevision(resourceVersion);
-  return [
-    { key, target: 'version', result: 'greater', value: 0 },
-    ...(rv !== undefined ? [{ key, target: 'modRevision' as const, result: 'equal' as const, value: rv }] : []),
-  ];
-}

@@ -11,7 +11,7 @@ import { configMapBody, projectConfigMap } from './configmap.ts';
 import { dns1123LabelErrors, dns1123SubdomainErrors, pathSegmentNameErrors } from './names.ts';
 import { isJson, type Json } from './object.ts';
 import { rotationAnnotationCauses } from './scheduled-rotation.ts';
-import { projectSecret, secretBody } from './secret.ts';
+import { projectSecret, secretBody, secretTypes } from './secret.ts';
 
 export interface ResourceType {
   /** Plural, lowercase: the URL segment and the RBAC resource. */
@@ -29,6 +29,8 @@ export interface ResourceType {
   body(input: Json, causes: StatusCause[], meta: { name: string; namespace: string | undefined }): Json;
   /** Causes that refuse an update of `current` to `next` (both stored bodies). */
   updateCauses(current: Json, next: Json): StatusCause[];
+  /** Fields no update may change, checked on the request body before it is validated (so the answer names them whatever else is wrong). */
+  fixedFieldCauses?(current: Json, input: Json): StatusCause[];
   /** The body fields of a stored object a response may carry. */
   project(stored: Json): Json;
 }
@@ -55,10 +57,10 @@ export const secrets: ResourceType = {
     causes.push(...rotationAnnotationCauses(isJson(input.metadata) ? input.metadata.annotations : undefined, input.immutable));
     return secretBody(input, causes);
   },
-  updateCauses: (current, next) => {
-    const causes = immutableData(current, next, ['data']);
-    if (current.type !== next.type) causes.push({ field: 'type', message: 'Invalid value: field is immutable', reason: 'FieldValueInvalid' });
-    return causes;
+  updateCauses: (current, next) => immutableData(current, next, ['data']),
+  fixedFieldCauses: (current, input) => {
+    const next = input.type === undefined || input.type === null || input.type === '' ? secretTypes.opaque : input.type;
+    return next === current.type ? [] : [{ field: 'type', message: `Invalid value: ${JSON.stringify(next).slice(0, 64)}: field is immutable`, reason: 'FieldValueInvalid' }];
   },
   project: projectSecret,
 };
@@ -76,10 +78,13 @@ export const namespaces: ResourceType = {
   resource: 'namespaces', singular: 'namespace', kind: 'Namespace', listKind: 'NamespaceList', group: '', apiVersion: 'v1',
   namespaced: false, shortNames: ['ns'],
   nameErrors: dns1123LabelErrors,
-  // Namespaces are removed at once (registry.ts), so they are always Active and carry no finalizers.
+  // The phase is not stored: a namespace marked for deletion (registry.ts) is Terminating until emptied.
   body: () => ({ spec: { finalizers: ['kubernetes'] }, status: { phase: 'Active' } }),
   updateCauses: () => [],
-  project: () => ({ spec: { finalizers: ['kubernetes'] }, status: { phase: 'Active' } }),
+  project: (stored) => ({
+    spec: { finalizers: ['kubernetes'] },
+    status: { phase: isJson(stored.metadata) && stored.metadata.deletionTimestamp !== undefined ? 'Terminating' : 'Active' },
+  }),
 };
 
 function rbacType(kind: 'Role' | 'ClusterRole' | 'RoleBinding' | 'ClusterRoleBinding', resource: string, namespaced: boolean): ResourceType {

@@ -145,7 +145,7 @@ function registerType(app: FastifyInstance, type: ResourceType, options: K8sRout
     throw new RegistryError('MethodNotAllowed', `deleting a collection of ${type.resource} is not supported; delete objects one by one or delete the namespace`);
   });
 
-  app.delete(item, async (request) => {
+  app.delete(item, async (request, reply) => {
     const { namespace, name = '' } = request.params as Params;
     const body = request.body as Json | undefined;
     const preconditions = body !== null && typeof body === 'object' ? (body as { preconditions?: { resourceVersion?: unknown } }).preconditions : undefined;
@@ -153,9 +153,11 @@ function registerType(app: FastifyInstance, type: ResourceType, options: K8sRout
     const dryRun = isDryRun(request);
     const deleted = await registry.delete(type, namespace, name, { ...(resourceVersion !== undefined ? { resourceVersion } : {}), dryRun });
     if (isRbac && !dryRun) await policy.waitFor(options.kv.mvcc().currentRevision());
+    // Still stored (finalizers hold it, or a namespace being emptied): 202 with the object, as the API server answers.
+    if (deleted.pending) return reply.code(202).send(presentFor(type, deleted.object, callerFor(request), policy));
     return {
       kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success',
-      details: { name: deleted.object.metadata.name, group: type.group, kind: type.resource, uid: deleted.object.metadata.uid },
+      details: { name: deleted.object.object.metadata.name, group: type.group, kind: type.resource, uid: deleted.object.object.metadata.uid },
     };
   });
 }

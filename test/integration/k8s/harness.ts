@@ -56,10 +56,15 @@ export interface Meta {
   namespace?: string;
   uid: string;
   resourceVersion: string;
-  generation: number;
+  generation?: number;
   creationTimestamp: string;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
+  generateName?: string;
+  finalizers?: string[];
+  ownerReferences?: Record<string, unknown>[];
+  deletionTimestamp?: string;
+  deletionGracePeriodSeconds?: number;
   continue?: string;
 }
 

@@ -69,13 +69,13 @@ test('discovery documents describe the served resources', async () => {
   assert.ok(gv.body.paths['/api/v1/namespaces/{namespace}/configmaps']?.post.parameters.some((p) => p.name === 'fieldValidation'));
 });
 
-test('create sets uid, creationTimestamp, generation and resourceVersion; get returns it; stringData is merged and not returned', async () => {
+test('create sets uid, creationTimestamp and resourceVersion, and no generation (as Kubernetes for these kinds); get returns it; stringData is merged and not returned', async () => {
   const created = await call(api.app, 'POST', `${ns}/secrets`, { ...secret('db', { user: 'admin' }), stringData: { password: 'hunter2' } });
   assert.equal(created.status, 201);
   const meta = created.body.metadata;
   assert.match(meta.uid, /^[0-9a-f-]{36}$/);
   assert.match(meta.creationTimestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
-  assert.equal(meta.generation, 1);
+  assert.equal(meta.generation, undefined);
   assert.match(meta.resourceVersion, /^\d+$/);
   assert.equal(meta.namespace, 'default');
   assert.deepEqual(created.body.data, { user: b64('admin'), password: b64('hunter2') });
@@ -106,12 +106,11 @@ test('get of a missing object is 404 NotFound naming it; an unknown path is 404 
   assertStatus(await call(api.app, 'GET', '/api/v1/pods'), 404, 'NotFound');
 });
 
-test('update with the current resourceVersion succeeds and bumps generation; a stale one is 409 Conflict', async () => {
+test('update with the current resourceVersion succeeds; a stale one is 409 Conflict', async () => {
   const created = await call(api.app, 'POST', `${ns}/configmaps`, configMap('cas', { a: '1' }));
   const rv = created.body.metadata.resourceVersion;
   const updated = await call(api.app, 'PUT', `${ns}/configmaps/cas`, { ...configMap('cas', { a: '2' }), metadata: { name: 'cas', resourceVersion: rv } });
   assert.equal(updated.status, 200);
-  assert.equal(updated.body.metadata.generation, 2);
   assert.equal(updated.body.metadata.uid, created.body.metadata.uid);
   assert.equal(updated.body.metadata.creationTimestamp, created.body.metadata.creationTimestamp);
   assert.ok(Number(updated.body.metadata.resourceVersion) > Number(rv));
@@ -310,7 +309,7 @@ test('lists across all namespaces, and kubectl tables', async () => {
   assert.equal(row?.object.data, undefined, 'table rows carry metadata only');
 });
 
-test('deleting a namespace deletes everything in it in one revision; default and coffer-system are protected', async () => {
+test('deleting a namespace marks it, then deletes everything in it in one revision; default and coffer-system are protected', async () => {
   await call(api.app, 'POST', '/api/v1/namespaces', { metadata: { name: 'doomed' } });
   await call(api.app, 'POST', '/api/v1/namespaces/doomed/secrets', secret('s1'));
   await call(api.app, 'POST', '/api/v1/namespaces/doomed/configmaps', configMap('c1'));
@@ -318,7 +317,7 @@ test('deleting a namespace deletes everything in it in one revision; default and
   const revisionBefore = api.backend.mvcc().currentRevision();
   const deleted = await call(api.app, 'DELETE', '/api/v1/namespaces/doomed');
   assert.equal(deleted.status, 200);
-  assert.equal(api.backend.mvcc().currentRevision(), revisionBefore + 1, 'one txn, one revision');
+  assert.equal(api.backend.mvcc().currentRevision(), revisionBefore + 2, 'the mark, then one txn for the contents and the namespace');
   assertStatus(await call(api.app, 'GET', '/api/v1/namespaces/doomed/secrets/s1'), 404, 'NotFound');
   assert.equal((await call(api.app, 'GET', '/api/v1/namespaces/doomed/configmaps')).body.items.length, 0);
   assert.equal((await call(api.app, 'GET', '/apis/rbac.authorization.k8s.io/v1/namespaces/doomed/roles')).body.items.length, 0);

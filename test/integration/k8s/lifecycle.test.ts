@@ -1,0 +1,146 @@
+// An object's life as Kubernetes clients expect it, through app.inject() over a real single-member
+// replica: generateName, finalizers holding a delete (of an object and of a namespace), owner references
+// kept, writes that change nothing writing nothing, and a Secret's type fixed for life.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { call, configMap, secret, startApi, type Api, type Reply } from './harness.ts';
+
+let api: Api;
+before(async () => { api = await startApi(); });
+after(async () => { await api.close(); });
+
+const ns = '/api/v1/namespaces/default';
+const mergePatch = 'application/merge-patch+json';
+const revision = (): number => api.backend.mvcc().currentRevision();
+const phaseOf = (reply: Reply): string | undefined => (typeof reply.body.status === 'object' ? reply.body.status.phase : undefined);
+
+function assertRefused(reply: Reply, code: number, reason: string, message: RegExp): void {
+  assert.equal(reply.status, code, JSON.stringify(reply.body));
+  assert.equal(reply.body.reason, reason);
+  assert.match(reply.body.message, message);
+}
+
+test('generateName: the member names the object from the prefix, and keeps the prefix', async () => {
+  const names = new Set<string>();
+  for (let i = 0; i < 5; i += 1) {
+    const created = await call(api.app, 'POST', `${ns}/configmaps`, { metadata: { generateName: 'job-' }, data: { a: '1' } });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    assert.match(created.body.metadata.name, /^job-[bcdfghjklmnpqrstvwxz2456789]{5}$/);
+    assert.equal(created.body.metadata.generateName, 'job-');
+    names.add(created.body.metadata.name);
+  }
+  assert.equal(names.size, 5);
+  const bad = await call(api.app, 'POST', `${ns}/configmaps`, { metadata: { generateName: 'Upper_' } });
+  assertRefused(bad, 422, 'Invalid', /metadata\.generateName/);
+  const none = await call(api.app, 'POST', `${ns}/configmaps`, { metadata: {} });
+  assertRefused(none, 422, 'Invalid', /name or generateName is required/);
+});
+
+test('finalizers and ownerReferences are kept; bad ones are refused', async () => {
+  const owner = await call(api.app, 'POST', `${ns}/configmaps`, configMap('owner'));
+  const ref = { apiVersion: 'v1', kind: 'ConfigMap', name: 'owner', uid: owner.body.metadata.uid, controller: true, blockOwnerDeletion: true };
+  const created = await call(api.app, 'POST', `${ns}/secrets`, secret('owned', { k: 'v' }, { metadata: { name: 'owned', finalizers: ['example.com/hold'], ownerReferences: [ref] } }));
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const got = await call(api.app, 'GET', `${ns}/secrets/owned`);
+  assert.deepEqual(got.body.metadata.finalizers, ['example.com/hold']);
+  assert.deepEqual(got.body.metadata.ownerReferences, [ref]);
+  const badRef = await call(api.app, 'POST', `${ns}/configmaps`, { metadata: { name: 'badref', ownerReferences: [{ kind: 'ConfigMap', name: 'owner' }] } });
+  assertRefused(badRef, 422, 'Invalid', /ownerReferences\[0\]\.apiVersion/);
+  const twoControllers = await call(api.app, 'POST', `${ns}/configmaps`, { metadata: { name: 'two', ownerReferences: [ref, { ...ref, name: 'other' }] } });
+  assertRefused(twoControllers, 422, 'Invalid', /only one reference can have Controller set to true/);
+  const badFinalizer = await call(api.app, 'POST', `${ns}/configmaps`, { metadata: { name: 'badfin', finalizers: ['not a name'] } });
+  assertRefused(badFinalizer, 422, 'Invalid', /metadata\.finalizers\[0\]/);
+  await call(api.app, 'PATCH', `${ns}/secrets/owned`, { metadata: { finalizers: null } }, undefined, mergePatch);
+  assert.equal((await call(api.app, 'DELETE', `${ns}/secrets/owned`)).status, 200);
+});
+
+test('a delete held by a finalizer marks the object (202) and it goes with its last finalizer', async () => {
+  await call(api.app, 'POST', `${ns}/configmaps`, { metadata: { name: 'held', finalizers: ['example.com/a', 'example.com/b'] }, data: { a: '1' } });
+  const deleting = await call(api.app, 'DELETE', `${ns}/configmaps/held`);
+  assert.equal(deleting.status, 202, JSON.stringify(deleting.body));
+  assert.match(deleting.body.metadata.deletionTimestamp ?? '', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  assert.equal(deleting.body.metadata.deletionGracePeriodSeconds, 0);
+  const again = await call(api.app, 'DELETE', `${ns}/configmaps/held`);
+  assert.equal(again.status, 202);
+  assert.equal(again.body.metadata.deletionTimestamp, deleting.body.metadata.deletionTimestamp, 'a second delete changes nothing');
+  assert.equal(again.body.metadata.resourceVersion, deleting.body.metadata.resourceVersion);
+
+  const adding = await call(api.app, 'PATCH', `${ns}/configmaps/held`, { metadata: { finalizers: ['example.com/a', 'example.com/b', 'example.com/c'] } }, undefined, mergePatch);
+  assertRefused(adding, 422, 'Invalid', /no new finalizers can be added if the object is being deleted/);
+  const edited = await call(api.app, 'PATCH', `${ns}/configmaps/held`, { data: { a: '2' }, metadata: { finalizers: ['example.com/b'] } }, undefined, mergePatch);
+  assert.equal(edited.status, 200);
+  assert.equal(edited.body.metadata.deletionTimestamp, deleting.body.metadata.deletionTimestamp, 'still marked');
+  assert.equal((await call(api.app, 'GET', `${ns}/configmaps/held`)).body.data?.a, '2');
+
+  const last = await call(api.app, 'PATCH', `${ns}/configmaps/held`, { metadata: { finalizers: null } }, undefined, mergePatch);
+  assert.equal(last.status, 200, JSON.stringify(last.body));
+  assert.equal((await call(api.app, 'GET', `${ns}/configmaps/held`)).status, 404);
+});
+
+test('a dry-run delete of a held object marks nothing', async () => {
+  await call(api.app, 'POST', `${ns}/configmaps`, { metadata: { name: 'held-dry', finalizers: ['example.com/a'] } });
+  const before = revision();
+  const dry = await call(api.app, 'DELETE', `${ns}/configmaps/held-dry?dryRun=All`);
+  assert.equal(dry.status, 202);
+  assert.equal(typeof dry.body.metadata.deletionTimestamp, 'string');
+  assert.equal(revision(), before);
+  assert.equal((await call(api.app, 'GET', `${ns}/configmaps/held-dry`)).body.metadata.deletionTimestamp, undefined);
+});
+
+test('a namespace waits on the finalizers inside it: Terminating, no new content, gone with the last finalizer', async () => {
+  await call(api.app, 'POST', '/api/v1/namespaces', { metadata: { name: 'ending' } });
+  await call(api.app, 'POST', '/api/v1/namespaces/ending/configmaps', { metadata: { name: 'keeper', finalizers: ['example.com/keep'] } });
+  for (let i = 0; i < 45; i += 1) await call(api.app, 'POST', '/api/v1/namespaces/ending/secrets', secret(`s${i}`));
+
+  const deleting = await call(api.app, 'DELETE', '/api/v1/namespaces/ending');
+  assert.equal(deleting.status, 202, JSON.stringify(deleting.body));
+  assert.equal(phaseOf(deleting), 'Terminating');
+  assert.equal(phaseOf(await call(api.app, 'GET', '/api/v1/namespaces/ending')), 'Terminating');
+  assert.equal((await call(api.app, 'GET', '/api/v1/namespaces/ending/secrets')).body.items.length, 0, 'what no finalizer holds is gone');
+  const keeper = await call(api.app, 'GET', '/api/v1/namespaces/ending/configmaps/keeper');
+  assert.equal(typeof keeper.body.metadata.deletionTimestamp, 'string', 'what a finalizer holds is marked');
+  assertRefused(await call(api.app, 'POST', '/api/v1/namespaces/ending/configmaps', configMap('late')), 403, 'Forbidden',
+    /unable to create new content in namespace ending because it is being terminated/);
+
+  await call(api.app, 'PATCH', '/api/v1/namespaces/ending/configmaps/keeper', { metadata: { finalizers: null } }, undefined, mergePatch);
+  assert.equal((await call(api.app, 'GET', '/api/v1/namespaces/ending')).status, 404, 'the namespace went with the last finalizer in it');
+  assert.equal((await call(api.app, 'GET', '/api/v1/namespaces/ending/configmaps/keeper')).status, 404);
+});
+
+test('a namespace with finalizers of its own stays Terminating until they are removed', async () => {
+  await call(api.app, 'POST', '/api/v1/namespaces', { metadata: { name: 'self-held', finalizers: ['example.com/ns'] } });
+  await call(api.app, 'POST', '/api/v1/namespaces/self-held/configmaps', configMap('c'));
+  assert.equal((await call(api.app, 'DELETE', '/api/v1/namespaces/self-held')).status, 202);
+  assert.equal((await call(api.app, 'GET', '/api/v1/namespaces/self-held/configmaps')).body.items.length, 0);
+  assert.equal(phaseOf(await call(api.app, 'GET', '/api/v1/namespaces/self-held')), 'Terminating');
+  await call(api.app, 'PATCH', '/api/v1/namespaces/self-held', { metadata: { finalizers: null } }, undefined, mergePatch);
+  assert.equal((await call(api.app, 'GET', '/api/v1/namespaces/self-held')).status, 404);
+});
+
+test('writes that change nothing write nothing: same resourceVersion, no revision, no new Secret version', async () => {
+  const created = await call(api.app, 'POST', `${ns}/secrets`, { metadata: { name: 'still', labels: { app: 'a' } }, stringData: { pw: 'same' } });
+  const rv = created.body.metadata.resourceVersion;
+  const before = revision();
+  const samePatch = await call(api.app, 'PATCH', `${ns}/secrets/still`, { metadata: { labels: { app: 'a' } } }, undefined, mergePatch);
+  assert.equal(samePatch.body.metadata.resourceVersion, rv);
+  const reapplied = await call(api.app, 'PUT', `${ns}/secrets/still`, { metadata: { name: 'still', labels: { app: 'a' } }, stringData: { pw: 'same' } });
+  assert.equal(reapplied.status, 200);
+  assert.equal(reapplied.body.metadata.resourceVersion, rv);
+  const emptyPatch = await call(api.app, 'PATCH', `${ns}/secrets/still`, {}, undefined, mergePatch);
+  assert.equal(emptyPatch.body.metadata.resourceVersion, rv);
+  assert.equal(revision(), before, 'nothing was written');
+  const versions = await call(api.app, 'GET', '/apis/coffer.dev/v1/namespaces/default/secrets/still/versions');
+  assert.equal(versions.body.items?.length, 1, JSON.stringify(versions.body));
+  const changed = await call(api.app, 'PATCH', `${ns}/secrets/still`, { metadata: { labels: { app: 'b' } } }, undefined, mergePatch);
+  assert.ok(Number(changed.body.metadata.resourceVersion) > Number(rv), 'a real change still writes');
+});
+
+test("a Secret's type is immutable, whatever the new type is", async () => {
+  await call(api.app, 'POST', `${ns}/secrets`, secret('typed'));
+  for (const type of ['kubernetes.io/tls', 'kubernetes.io/basic-auth', 'example.com/custom']) {
+    const before = revision();
+    const changed = await call(api.app, 'PATCH', `${ns}/secrets/typed`, { type }, undefined, mergePatch);
+    assertRefused(changed, 422, 'Invalid', /type: Invalid value: .*field is immutable/);
+    assert.equal(revision(), before);
+  }
+});
