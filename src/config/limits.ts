@@ -162,6 +162,12 @@ export const readyzReadTimeoutMs = 2_000;
  * its process exits, so probes, scrapes and `coffer status` see why. Setting `exitGraceMs`.
  */
 export const exitGraceMsDefault = 30_000;
+/**
+ * The longest a member takes to stop after SIGTERM or SIGINT: watch streams are ended at once and
+ * in-flight requests finish; if the orderly stop has not finished by then (a request or a disk that
+ * does not answer), the member logs what it was doing and exits with code 1 (docs/operations.md).
+ */
+export const memberStopMsMax = 10_000;
 
 // ── PKI and TLS (src/pki) ──────────────────────────────────────────────────────────────────────
 

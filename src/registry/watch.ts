@@ -23,11 +23,19 @@ export interface RegistryEvent {
   /** Absent for BOOKMARK. For DELETED: the object as it was, at the deletion's revision. */
   object?: VersionedObject;
   revision: number;
+  /** On the BOOKMARK that ends the initial events of a sendInitialEvents watch. */
+  initialEventsEnd?: boolean;
 }
 
 export interface WatchRequest {
   /** Deliver changes after this revision; absent or 0: the current objects first, as ADDED. */
   resourceVersion?: number;
+  /**
+   * Kubernetes' `sendInitialEvents=true` (with resourceVersionMatch=NotOlderThan): the current objects
+   * first, as ADDED, read at a revision no older than resourceVersion, then a BOOKMARK marking the end
+   * of them (initialEventsEnd), then the changes.
+   */
+  initialEvents?: boolean;
   labelSelector?: ListOptions['labelSelector'];
   fieldSelector?: ListOptions['fieldSelector'];
 }
@@ -41,7 +49,8 @@ export async function watchObjects(kv: RegistryKv, registry: Registry, type: Res
   const prefix = listPrefix(type, namespace);
   const initial: RegistryEvent[] = [];
   let after = request.resourceVersion ?? 0;
-  if (after === 0) {
+  if (after === 0 || request.initialEvents === true) {
+    // A linearizable list: its revision is no older than any the client saw, so NotOlderThan holds.
     let token: string | undefined;
     do {
       const page = await registry.list(type, namespace, { ...filterOf(request), ...(token ? { continueToken: token } : {}) });
@@ -49,6 +58,7 @@ export async function watchObjects(kv: RegistryKv, registry: Registry, type: Res
       after = page.revision;
       token = page.continueToken;
     } while (token !== undefined);
+    if (request.initialEvents === true) initial.push({ type: 'BOOKMARK', revision: after, initialEventsEnd: true });
   } else if (after < kv.mvcc().compactRevision()) {
     throw new RegistryError('Expired', `too old resource version: ${after} (${kv.mvcc().compactRevision()})`);
   }

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import { parseServerConfig, type RawServerConfig, ServerConfigError } from '../config/index.ts';
+import { memberStopMsMax, parseServerConfig, type RawServerConfig, ServerConfigError } from '../config/index.ts';
 import { startMember } from './member.ts';
 
 export function serverCommand(): Command {
@@ -59,6 +59,11 @@ export function serverCommand(): Command {
       const stop = async (code: number) => {
         if (stopping) return;
         stopping = true;
+        // Bounded: an orderly stop that hangs (a request or a disk that does not answer) does not keep the process.
+        setTimeout(() => {
+          process.stderr.write(`coffer: member ${config.name} did not stop within ${memberStopMsMax} ms; exiting\n`);
+          process.exit(1);
+        }, memberStopMsMax).unref();
         await member.stop();
         process.exit(code);
       };

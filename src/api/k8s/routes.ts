@@ -19,7 +19,7 @@ import {
 } from '../../rbac/index.ts';
 import {
   parseFieldSelector, parseLabelSelector, parseRevision, rbacResourceTypes, type Registry, RegistryError, resourceTypes,
-  watchObjects, type FieldSelector, type Json, type LabelSelector, type RegistryKv, type ResourceType, type StoredObject, type VersionedObject, type WriteGuard,
+  watchObjects, type FieldSelector, type Json, type LabelSelector, type RegistryKv, type ResourceType, type StatusCause, type StoredObject, type VersionedObject, type WriteGuard,
 } from '../../registry/index.ts';
 import { parsedRequest } from '../request.ts';
 import { type EncodedLine, encodeLine, type WatchStreams } from '../watch-stream.ts';
@@ -191,11 +191,12 @@ async function serveWatch(
   const timeoutText = text(query, 'timeoutSeconds');
   const timeoutSeconds = timeoutText === undefined ? undefined : /^\d{1,6}$/.test(timeoutText) ? Number(timeoutText) : undefined;
   const bookmarks = text(query, 'allowWatchBookmarks') === 'true';
+  const initialEvents = initialEventsOf(query, bookmarks);
   const table = wantsTable(request.headers.accept);
   const includeObject = text(query, 'includeObject') === 'Object';
   const caller = callerFor(request);
   const watch = await watchObjects(options.kv, options.registry, type, namespace, {
-    resourceVersion, ...(filters.labelSelector ? { labelSelector: filters.labelSelector } : {}), ...(filters.fieldSelector ? { fieldSelector: filters.fieldSelector } : {}),
+    resourceVersion, initialEvents, ...(filters.labelSelector ? { labelSelector: filters.labelSelector } : {}), ...(filters.fieldSelector ? { fieldSelector: filters.fieldSelector } : {}),
   });
 
   const timers: TimerHandle[] = [];
@@ -223,7 +224,8 @@ async function serveWatch(
       let line: string | EncodedLine;
       if (event.type === 'BOOKMARK') {
         if (!bookmarks) continue;
-        line = JSON.stringify({ type: 'BOOKMARK', object: { kind: type.kind, apiVersion: type.apiVersion, metadata: { resourceVersion: String(event.revision) } } });
+        const metadata = { resourceVersion: String(event.revision), ...(event.initialEventsEnd === true ? { annotations: { [initialEventsEndAnnotation]: 'true' } } : {}) };
+        line = JSON.stringify({ type: 'BOOKMARK', object: { kind: type.kind, apiVersion: type.apiVersion, metadata } });
       } else {
         const versioned = event.object!;
         if (table) {
@@ -243,6 +245,32 @@ async function serveWatch(
     for (const t of timers) t.cancel();
     watch.cancel();
   }
+}
+
+/** Marks the bookmark that ends a sendInitialEvents watch's initial events (Kubernetes' name). */
+const initialEventsEndAnnotation = 'k8s.io/initial-events-end';
+
+/**
+ * `sendInitialEvents=true` asks for the current objects first, then a bookmark, then changes; as the
+ * Kubernetes API server 1.32, it requires resourceVersionMatch=NotOlderThan and allowWatchBookmarks,
+ * and resourceVersionMatch on a watch requires sendInitialEvents.
+ */
+function initialEventsOf(query: Query, bookmarks: boolean): boolean {
+  const send = text(query, 'sendInitialEvents');
+  const match = text(query, 'resourceVersionMatch');
+  const causes: StatusCause[] = [];
+  if (send !== undefined && send !== 'true' && send !== 'false') causes.push({ field: 'sendInitialEvents', message: 'Invalid value: must be true or false', reason: 'FieldValueInvalid' });
+  if (send === undefined && match !== undefined) {
+    causes.push({ field: 'resourceVersionMatch', message: 'Forbidden: resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided', reason: 'FieldValueForbidden' });
+  }
+  if (send !== undefined && match !== 'NotOlderThan') {
+    causes.push({ field: 'resourceVersionMatch', message: 'Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan', reason: 'FieldValueForbidden' });
+  }
+  if (send === 'true' && !bookmarks) causes.push({ field: 'allowWatchBookmarks', message: 'Forbidden: allowWatchBookmarks required when sendInitialEvents is true', reason: 'FieldValueForbidden' });
+  if (causes.length > 0) {
+    throw new RegistryError('Invalid', `ListOptions.meta.k8s.io "" is invalid: ${causes.map((c) => `${c.field}: ${c.message}`).join(', ')}`, { group: 'meta.k8s.io', kind: 'ListOptions', causes });
+  }
+  return send === 'true';
 }
 
 /**

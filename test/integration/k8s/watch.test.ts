@@ -146,3 +146,36 @@ test('a watch of secrets by someone who may list but not get them by name carrie
   assert.deepEqual(visible.object.data, { k: Buffer.from('shown').toString('base64') });
   watch.close();
 });
+
+test('sendInitialEvents: the current objects as ADDED, then the initial-events-end bookmark, then changes — even from a given resourceVersion', async () => {
+  await call(api.app, 'POST', '/api/v1/namespaces', { metadata: { name: 'initial' } });
+  await call(api.app, 'POST', '/api/v1/namespaces/initial/configmaps', configMap('one'));
+  await call(api.app, 'POST', '/api/v1/namespaces/initial/configmaps', configMap('two'));
+  const seen = String(api.backend.mvcc().currentRevision());
+  const watch = await openWatch(`/api/v1/namespaces/initial/configmaps?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&resourceVersion=${seen}`);
+  assert.equal(watch.status, 200);
+  const added = [await watch.next(), await watch.next()];
+  assert.deepEqual(added.map((e) => [e.type, e.object.metadata.name]), [['ADDED', 'one'], ['ADDED', 'two']]);
+  const end = await watch.next();
+  assert.equal(end.type, 'BOOKMARK');
+  assert.deepEqual(end.object.metadata.annotations, { 'k8s.io/initial-events-end': 'true' });
+  assert.ok(Number(end.object.metadata.resourceVersion) >= Number(seen), 'not older than the resourceVersion asked for');
+  await call(api.app, 'POST', '/api/v1/namespaces/initial/configmaps', configMap('three'));
+  const next = await watch.next();
+  assert.deepEqual([next.type, next.object.metadata.name], ['ADDED', 'three']);
+  watch.close();
+});
+
+test('sendInitialEvents is refused (422) without resourceVersionMatch=NotOlderThan or bookmarks, and resourceVersionMatch without it', async () => {
+  for (const query of [
+    'sendInitialEvents=true&allowWatchBookmarks=true',
+    'sendInitialEvents=true&resourceVersionMatch=NotOlderThan',
+    'sendInitialEvents=true&resourceVersionMatch=Exact&allowWatchBookmarks=true',
+    'resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true',
+    'sendInitialEvents=yes&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true',
+  ]) {
+    const refused = await call(api.app, 'GET', `${ns}/configmaps?watch=true&${query}`);
+    assert.equal(refused.status, 422, query);
+    assert.equal(refused.body.reason, 'Invalid', query);
+  }
+});
