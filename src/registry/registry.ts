@@ -367,6 +367,31 @@ export class Registry {
     }
   }
 
+  /**
+   * deletecollection: every object the selectors match, each deleted as delete() would (finalizers
+   * mark instead). Not one transaction — as in Kubernetes, an object created meanwhile may stay, one
+   * deleted meanwhile is skipped. Namespaces are not deleted as a collection.
+   */
+  async deleteCollection(type: ResourceType, namespace: string | undefined, options: Pick<ListOptions, 'labelSelector' | 'fieldSelector'> & WriteOptions = {}): Promise<DeleteResult[]> {
+    if (type === namespaces) throw new RegistryError('MethodNotAllowed', 'deleting a collection of namespaces is not supported; delete namespaces one by one');
+    const { labelSelector, fieldSelector, ...write } = options;
+    const results: DeleteResult[] = [];
+    let continueToken: string | undefined;
+    do {
+      const page = await this.list(type, namespace, { ...(labelSelector ? { labelSelector } : {}), ...(fieldSelector ? { fieldSelector } : {}), ...(continueToken !== undefined ? { continueToken } : {}) });
+      for (const item of page.items) {
+        const { namespace: itemNamespace, name } = item.object.metadata;
+        try {
+          results.push(await this.delete(type, itemNamespace, name, write));
+        } catch (error) {
+          if (!(error instanceof RegistryError && error.code === 'NotFound')) throw error;
+        }
+      }
+      continueToken = page.continueToken;
+    } while (continueToken !== undefined);
+    return results;
+  }
+
   /** Sets deletionTimestamp unless set; undefined when the object changed since it was read. */
   private async markDeleting(type: ResourceType, current: VersionedObject, options: WriteOptions): Promise<DeleteResult | undefined> {
     if (current.object.metadata.deletionTimestamp !== undefined) return { object: current, pending: true };
@@ -608,7 +633,7 @@ function generatedName(prefix: string): string {
 
 function matches(object: StoredObject, options: ListOptions): boolean {
   return (options.labelSelector === undefined || matchesLabels(options.labelSelector, object.metadata.labels))
-    && (options.fieldSelector === undefined || matchesFields(options.fieldSelector, object.metadata.name, object.metadata.namespace));
+    && (options.fieldSelector === undefined || matchesFields(options.fieldSelector, object));
 }
 
 /** Decodes a stored value; anything that is not an object the registry wrote is skipped (undefined). */

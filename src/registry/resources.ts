@@ -24,6 +24,8 @@ export interface ResourceType {
   apiVersion: string;
   namespaced: boolean;
   shortNames: readonly string[];
+  /** Top-level body fields a field selector may name, besides metadata.name and metadata.namespace. */
+  selectableFields?: readonly string[];
   nameErrors(name: string): string[];
   /** Validates everything but metadata; returns the body fields to store. */
   body(input: Json, causes: StatusCause[], meta: { name: string; namespace: string | undefined }): Json;
@@ -50,7 +52,7 @@ function immutableData(current: Json, next: Json, fields: readonly string[]): St
 
 export const secrets: ResourceType = {
   resource: 'secrets', singular: 'secret', kind: 'Secret', listKind: 'SecretList', group: '', apiVersion: 'v1',
-  namespaced: true, shortNames: [],
+  namespaced: true, shortNames: [], selectableFields: ['type'],
   nameErrors: dns1123SubdomainErrors,
   body: (input, causes) => {
     // Scheduled rotation's annotations are checked with the body, so a bad one refuses the write (422).

@@ -8,6 +8,7 @@
 import { selectorLengthMax } from '../config/index.ts';
 import { RegistryError } from './errors.ts';
 import { labelValueErrors, qualifiedNameErrors } from './names.ts';
+import type { StoredObject } from './object.ts';
 
 export type LabelRequirement =
   | { op: 'exists' | 'notexists'; key: string }
@@ -88,31 +89,43 @@ export function matchesLabels(selector: LabelSelector, labels: Readonly<Record<s
 }
 
 export interface FieldRequirement {
-  field: 'metadata.name' | 'metadata.namespace';
+  /** metadata.name, metadata.namespace, or a field the resource type makes selectable (a Secret's `type`). */
+  field: string;
   equal: boolean;
   value: string;
 }
 
 export type FieldSelector = readonly FieldRequirement[];
 
-export function parseFieldSelector(text: string): FieldSelector {
+const metadataFields: readonly string[] = ['metadata.name', 'metadata.namespace'];
+
+/** Parses a field selector; `selectable` names the top-level fields of the type one may select on. */
+export function parseFieldSelector(text: string, selectable: readonly string[] = []): FieldSelector {
   if (text.length > selectorLengthMax) throw bad(`fieldSelector is longer than ${selectorLengthMax} characters`);
+  const supported = [...metadataFields, ...selectable];
   const requirements: FieldRequirement[] = [];
   for (const part of text.split(',')) {
     const term = part.trim();
     if (term === '') continue;
     const match = /^([^=!]+?)\s*(==|=|!=)\s*(.*)$/.exec(term);
     const field = match?.[1];
-    if (!match || (field !== 'metadata.name' && field !== 'metadata.namespace')) {
-      throw bad(`field label not supported: ${JSON.stringify(field ?? term)} (metadata.name and metadata.namespace are)`);
+    if (!match || field === undefined || !supported.includes(field)) {
+      throw bad(`field label not supported: ${JSON.stringify(field ?? term)} (${supported.join(', ')} are)`);
     }
     requirements.push({ field, equal: match[2] !== '!=', value: match[3] ?? '' });
   }
   return requirements;
 }
 
-export function matchesFields(selector: FieldSelector, name: string, namespace: string | undefined): boolean {
-  return selector.every((r) => ((r.field === 'metadata.name' ? name : namespace ?? '') === r.value) === r.equal);
+export function matchesFields(selector: FieldSelector, object: StoredObject): boolean {
+  return selector.every((r) => (fieldValue(object, r.field) === r.value) === r.equal);
+}
+
+function fieldValue(object: StoredObject, field: string): string {
+  if (field === 'metadata.name') return object.metadata.name;
+  if (field === 'metadata.namespace') return object.metadata.namespace ?? '';
+  const value = object[field];
+  return typeof value === 'string' ? value : '';
 }
 
 function bad(message: string): RegistryError {

@@ -136,6 +136,6 @@ class FilteredWatch implements RegistryWatch {
 
   private selects(object: StoredObject): boolean {
     return (this.request.labelSelector === undefined || matchesLabels(this.request.labelSelector, object.metadata.labels))
-      && (this.request.fieldSelector === undefined || matchesFields(this.request.fieldSelector, object.metadata.name, object.metadata.namespace));
+      && (this.request.fieldSelector === undefined || matchesFields(this.request.fieldSelector, object));
   }
 }

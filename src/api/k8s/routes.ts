@@ -59,7 +59,7 @@ function registerType(app: FastifyInstance, type: ResourceType, options: K8sRout
   const list = async (request: FastifyRequest, reply: FastifyReply, namespace: string | undefined) => {
     const query = request.query as Query;
     const labelSelector = optional(query, 'labelSelector', parseLabelSelector);
-    const fieldSelector = optional(query, 'fieldSelector', parseFieldSelector);
+    const fieldSelector = optional(query, 'fieldSelector', (text) => parseFieldSelector(text, type.selectableFields));
     if (parsedRequest(request.raw).watch) return serveWatch(request, reply, type, namespace, { labelSelector, fieldSelector }, options);
     const limit = optional(query, 'limit', (v) => {
       if (!/^\d{1,9}$/.test(v)) throw new RegistryError('BadRequest', `limit ${JSON.stringify(v.slice(0, 32))} is not a non-negative integer`);
@@ -95,7 +95,7 @@ function registerType(app: FastifyInstance, type: ResourceType, options: K8sRout
       // As Kubernetes serves it: a watch of this one object (authorized as `watch` on its name).
       const query = request.query as Query;
       const nameOnly = { field: 'metadata.name', equal: true, value: name } as const;
-      const fieldSelector = [...(optional(query, 'fieldSelector', parseFieldSelector) ?? []), nameOnly];
+      const fieldSelector = [...(optional(query, 'fieldSelector', (text) => parseFieldSelector(text, type.selectableFields)) ?? []), nameOnly];
       return serveWatch(request, reply, type, namespace, { labelSelector: optional(query, 'labelSelector', parseLabelSelector), fieldSelector }, options);
     }
     const found = await registry.get(type, namespace, name, { linearizable: linearizable(request.query as Query) });
@@ -140,9 +140,20 @@ function registerType(app: FastifyInstance, type: ResourceType, options: K8sRout
     return presentFor(type, patched, callerFor(request), policy);
   });
 
-  // deletecollection is not served: deleting many objects goes through deleting their namespace, or one by one.
-  app.delete(collection, () => {
-    throw new RegistryError('MethodNotAllowed', `deleting a collection of ${type.resource} is not supported; delete objects one by one or delete the namespace`);
+  // deletecollection: what the selectors match, each deleted as one DELETE would; the answer lists them (values only for callers who may get them).
+  app.delete(collection, async (request) => {
+    const { namespace } = request.params as Params;
+    const query = request.query as Query;
+    const labelSelector = optional(query, 'labelSelector', parseLabelSelector);
+    const fieldSelector = optional(query, 'fieldSelector', (text) => parseFieldSelector(text, type.selectableFields));
+    const write = writeOptionsOf(request);
+    const deleted = await registry.deleteCollection(type, namespace, { ...(labelSelector ? { labelSelector } : {}), ...(fieldSelector ? { fieldSelector } : {}), ...write });
+    if (isRbac && !write.dryRun) await policy.waitFor(options.kv.mvcc().currentRevision());
+    const caller = callerFor(request);
+    return {
+      kind: type.listKind, apiVersion: type.apiVersion, metadata: { resourceVersion: String(options.kv.mvcc().currentRevision()) },
+      items: deleted.map((d) => presentFor(type, d.object, caller, policy)),
+    };
   });
 
   app.delete(item, async (request, reply) => {

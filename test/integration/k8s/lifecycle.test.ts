@@ -144,3 +144,43 @@ test("a Secret's type is immutable, whatever the new type is", async () => {
     assert.equal(revision(), before);
   }
 });
+
+test('deletecollection deletes what the selectors match, marks what finalizers hold, and answers with the list', async () => {
+  await call(api.app, 'POST', '/api/v1/namespaces', { metadata: { name: 'sweep' } });
+  const base = '/api/v1/namespaces/sweep/configmaps';
+  for (const [name, tier] of [['a', 'web'], ['b', 'web'], ['c', 'db']] as const) await call(api.app, 'POST', base, configMap(name, { k: 'v' }, { tier }));
+  await call(api.app, 'POST', base, { metadata: { name: 'held', labels: { tier: 'web' }, finalizers: ['example.com/keep'] } });
+
+  const before = revision();
+  const dry = await call(api.app, 'DELETE', `${base}?labelSelector=tier%3Dweb&dryRun=All`);
+  assert.equal(dry.status, 200, JSON.stringify(dry.body));
+  assert.equal(revision(), before, 'a dry run deletes nothing');
+
+  const swept = await call(api.app, 'DELETE', `${base}?labelSelector=tier%3Dweb`);
+  assert.equal(swept.status, 200, JSON.stringify(swept.body));
+  assert.equal(swept.body.kind, 'ConfigMapList');
+  assert.deepEqual(swept.body.items.map((i) => i.metadata.name).sort(), ['a', 'b', 'held']);
+  const left = await call(api.app, 'GET', base);
+  assert.deepEqual(left.body.items.map((i) => [i.metadata.name, i.metadata.deletionTimestamp !== undefined]), [['c', false], ['held', true]]);
+
+  const rbac = await call(api.app, 'DELETE', '/apis/rbac.authorization.k8s.io/v1/namespaces/sweep/roles?labelSelector=none%3Dhere');
+  assert.equal(rbac.status, 200);
+  assert.deepEqual(rbac.body.items, []);
+  assertRefused(await call(api.app, 'DELETE', '/api/v1/namespaces'), 405, 'MethodNotAllowed', /namespaces one by one/);
+});
+
+test('a field selector on a Secret type lists, watches and deletes only that type', async () => {
+  await call(api.app, 'POST', '/api/v1/namespaces', { metadata: { name: 'typed-sel' } });
+  const base = '/api/v1/namespaces/typed-sel/secrets';
+  await call(api.app, 'POST', base, secret('plain'));
+  await call(api.app, 'POST', base, { metadata: { name: 'login' }, type: 'kubernetes.io/basic-auth', stringData: { username: 'u', password: 'p' } });
+  const basic = await call(api.app, 'GET', `${base}?fieldSelector=type%3Dkubernetes.io%2Fbasic-auth`);
+  assert.deepEqual(basic.body.items.map((i) => i.metadata.name), ['login']);
+  const notOpaque = await call(api.app, 'GET', `${base}?fieldSelector=type!%3DOpaque`);
+  assert.deepEqual(notOpaque.body.items.map((i) => i.metadata.name), ['login']);
+  const onConfigMaps = await call(api.app, 'GET', '/api/v1/namespaces/typed-sel/configmaps?fieldSelector=type%3DOpaque');
+  assertRefused(onConfigMaps, 400, 'BadRequest', /field label not supported: "type"/);
+  const swept = await call(api.app, 'DELETE', `${base}?fieldSelector=type%3DOpaque`);
+  assert.deepEqual(swept.body.items.map((i) => i.metadata.name), ['plain']);
+  assert.deepEqual((await call(api.app, 'GET', base)).body.items.map((i) => i.metadata.name), ['login']);
+});

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { requestBodyBytesMax } from '../../../src/config/index.ts';
 import { loadPolicies } from '../../../src/rbac/index.ts';
 import { bootstrapRegistry } from '../../../src/registry/index.ts';
-import { admin, call, configMap, policiesDir, secret, startApi, storeFingerprint, type Api, type Body, type Reply } from './harness.ts';
+import { admin, asUser, bindClusterRole, call, configMap, policiesDir, secret, startApi, storeFingerprint, type Api, type Body, type Reply } from './harness.ts';
 
 let api: Api;
 before(async () => { api = await startApi(); });
@@ -350,8 +350,19 @@ test('a request without an identity is 401 Unauthorized as a Status', async () =
   assertStatus(reply, 401, 'Unauthorized');
 });
 
-test('a collection DELETE (deletecollection) is not served: 405 MethodNotAllowed, never a change', async () => {
+test('deletecollection needs its own verb, and answers a caller who may not get Secrets with redacted copies', async () => {
+  await call(api.app, 'POST', '/api/v1/namespaces', { metadata: { name: 'dc' } });
+  await call(api.app, 'POST', '/api/v1/namespaces/dc/secrets', secret('gone', { password: 'dc-marker-value' }));
   const before = await storeFingerprint(api);
-  assertStatus(await call(api.app, 'DELETE', `${ns}/configmaps`), 405, 'MethodNotAllowed');
+  assertStatus(await call(api.app, 'DELETE', '/api/v1/namespaces/dc/secrets', undefined, asUser('nobody')), 403, 'Forbidden');
   assert.equal(await storeFingerprint(api), before);
+
+  await call(api.app, 'POST', '/apis/rbac.authorization.k8s.io/v1/clusterroles', { metadata: { name: 'sweeper' }, rules: [{ verbs: ['deletecollection', 'list'], apiGroups: [''], resources: ['secrets'] }] });
+  await bindClusterRole(api.app, 'sweeper-binding', 'sweeper', 'sweeper');
+  const swept = await call(api.app, 'DELETE', '/api/v1/namespaces/dc/secrets', undefined, asUser('sweeper'));
+  assert.equal(swept.status, 200, JSON.stringify(swept.body));
+  assert.deepEqual(swept.body.items.map((i) => i.metadata.name), ['gone']);
+  assert.equal(swept.body.items[0]?.data, undefined);
+  assert.doesNotMatch(JSON.stringify(swept.body), new RegExp(`dc-marker-value|${b64('dc-marker-value')}`));
+  assert.equal((await call(api.app, 'GET', '/api/v1/namespaces/dc/secrets/gone')).status, 404);
 });
