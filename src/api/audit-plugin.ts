@@ -34,6 +34,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditEvent, AuditEventInput, AuditObjectRef, AuditPolicy, AuditQuery, AuditStage, AuditUser, VerifyAuditResult } from '../audit/index.ts';
+import { dryRunValues, isValidDryRun } from './dry-run.ts';
 import { errorBody, grpc } from './errors.ts';
 import { status, type StatusObject } from './k8s/status.ts';
 import { parseOf } from './request.ts';
@@ -199,7 +200,7 @@ function inputOf(request: FastifyRequest, p: Pending, stage: AuditStage, code: n
   if (typeof userAgent === 'string') input.userAgent = userAgent;
   if (p.impersonatedUser !== undefined) input.impersonatedUser = p.impersonatedUser;
   // A dry run changes nothing; its record says so (the URI shows it too, but a query should not parse URIs).
-  if (parsed.ok && parsed.query.dryRun === 'All') input.annotations = { [dryRunAnnotation]: 'true' };
+  if (parsed.ok && isValidDryRun(dryRunValues(request))) input.annotations = { [dryRunAnnotation]: 'true' };
   const ref = objectRefOf(p.info, request.body);
   if (ref !== undefined) input.objectRef = ref;
   if (code !== undefined) input.responseStatus = { code };

@@ -1,7 +1,8 @@
 // The real kubectl against a real `coffer server` process over mutual TLS, with kubeconfigs built by
 // pki's buildKubeconfig: create, get (-o yaml, -o jsonpath, table), apply twice with validation on,
-// label selectors, delete then NotFound, get -w receiving an event, an invalid name, and a user
-// without rights getting Forbidden.
+// label selectors, delete then NotFound, get -w receiving an event, an invalid name, a user without
+// rights getting Forbidden; --dry-run=server (create, delete, namespace delete), diff, a delete held by
+// a finalizer, writes that change nothing, and generateName.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -184,4 +185,72 @@ test('a user without rights gets Forbidden', async () => {
   const create = await kubectl('bob', ['create', 'secret', 'generic', 'mine', '--from-literal=a=b']);
   assert.notEqual(create.code, 0);
   assert.match(create.stderr, /forbidden/i);
+});
+
+/** The resourceVersion kubectl reports for an object, or the failure. */
+async function resourceVersionOf(kind: string, name: string): Promise<string> {
+  const got = await kubectl('admin', ['get', kind, name, '-o', 'jsonpath={.metadata.resourceVersion}']);
+  assert.equal(got.code, 0, got.stderr);
+  return got.stdout;
+}
+
+test('--dry-run=server for create, delete and a namespace delete changes nothing', async () => {
+  const created = await kubectl('admin', ['create', 'configmap', 'dry-only', '--from-literal=a=b', '--dry-run=server', '-o', 'name']);
+  assert.equal(created.code, 0, created.stderr);
+  assert.match(created.stdout, /configmap\/dry-only/);
+  assert.notEqual((await kubectl('admin', ['get', 'configmap', 'dry-only'])).code, 0, 'not created');
+
+  assert.equal((await kubectl('admin', ['create', 'namespace', 'dry-ns'])).code, 0);
+  assert.equal((await kubectl('admin', ['-n', 'dry-ns', 'create', 'configmap', 'kept', '--from-literal=a=b'])).code, 0);
+  const rv = await resourceVersionOf('namespace', 'dry-ns');
+  const keptRv = (await kubectl('admin', ['-n', 'dry-ns', 'get', 'configmap', 'kept', '-o', 'jsonpath={.metadata.resourceVersion}'])).stdout;
+  const deleteCm = await kubectl('admin', ['-n', 'dry-ns', 'delete', 'configmap', 'kept', '--dry-run=server']);
+  assert.equal(deleteCm.code, 0, deleteCm.stderr);
+  assert.match(deleteCm.stdout, /deleted \(server dry run\)/);
+  const deleteNs = await kubectl('admin', ['delete', 'namespace', 'dry-ns', '--dry-run=server']);
+  assert.equal(deleteNs.code, 0, deleteNs.stderr);
+  assert.equal(await resourceVersionOf('namespace', 'dry-ns'), rv, 'the namespace is untouched');
+  assert.equal((await kubectl('admin', ['-n', 'dry-ns', 'get', 'configmap', 'kept', '-o', 'jsonpath={.metadata.resourceVersion}'])).stdout, keptRv);
+});
+
+test('kubectl diff shows a change and leaves the live object as it was', async () => {
+  const manifest = (value: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: diffed\n  namespace: default\ndata:\n  level: "${value}"\n`;
+  assert.equal((await kubectl('admin', ['apply', '-f', '-'], manifest('1'))).code, 0);
+  const rv = await resourceVersionOf('configmap', 'diffed');
+  const diff = await kubectl('admin', ['diff', '-f', '-'], manifest('2'));
+  assert.equal(diff.code, 1, `exit 1 means differences found: ${diff.stderr}`);
+  assert.match(diff.stdout, /-\s+level: "1"[\s\S]*\+\s+level: "2"/);
+  assert.equal(await resourceVersionOf('configmap', 'diffed'), rv, 'diff changed nothing');
+  const same = await kubectl('admin', ['diff', '-f', '-'], manifest('1'));
+  assert.equal(same.code, 0, same.stdout + same.stderr);
+});
+
+test('a delete held by a finalizer returns, the object shows its deletionTimestamp, and removing the finalizer deletes it', async () => {
+  const manifest = 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: held\n  namespace: default\n  finalizers: ["example.com/hold"]\ndata:\n  a: "1"\n';
+  assert.equal((await kubectl('admin', ['apply', '-f', '-'], manifest)).code, 0);
+  const deleted = await kubectl('admin', ['delete', 'configmap', 'held', '--wait=false']);
+  assert.equal(deleted.code, 0, deleted.stderr);
+  const marked = await kubectl('admin', ['get', 'configmap', 'held', '-o', 'jsonpath={.metadata.deletionTimestamp}']);
+  assert.match(marked.stdout, /^\d{4}-\d\d-\d\dT/);
+  const released = await kubectl('admin', ['patch', 'configmap', 'held', '--type=merge', '-p', '{"metadata":{"finalizers":null}}']);
+  assert.equal(released.code, 0, released.stderr);
+  assert.notEqual((await kubectl('admin', ['get', 'configmap', 'held'])).code, 0, 'gone with its last finalizer');
+});
+
+test('relabelling with the same value, and re-applying an unchanged Secret with stringData, write nothing', async () => {
+  const manifest = 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: steady\n  namespace: default\nstringData:\n  password: unchanged\n';
+  assert.equal((await kubectl('admin', ['apply', '-f', '-'], manifest)).code, 0);
+  assert.equal((await kubectl('admin', ['label', 'secret', 'steady', 'tier=db'])).code, 0);
+  const rv = await resourceVersionOf('secret', 'steady');
+  const relabel = await kubectl('admin', ['label', '--overwrite', 'secret', 'steady', 'tier=db']);
+  assert.equal(relabel.code, 0, relabel.stderr);
+  const reapply = await kubectl('admin', ['apply', '-f', '-'], manifest);
+  assert.equal(reapply.code, 0, reapply.stderr);
+  assert.equal(await resourceVersionOf('secret', 'steady'), rv);
+});
+
+test('kubectl create with generateName gets a generated name', async () => {
+  const created = await kubectl('admin', ['create', '-f', '-', '-o', 'name'], 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  generateName: gen-\n  namespace: default\ndata:\n  a: "1"\n');
+  assert.equal(created.code, 0, created.stderr);
+  assert.match(created.stdout.trim(), /^configmap\/gen-[a-z0-9]{5}$/);
 });

@@ -75,6 +75,21 @@ test('every write with dryRun=All answers as if done and changes nothing', async
   assert.equal((await send('POST', `${versions}/promote?dryRun=All`)).status, 409);
 });
 
+test('a delete asks for a dry run in its DeleteOptions body, as kubectl sends it: nothing deleted, audited as a dry run', async () => {
+  const before = await revision();
+  for (const url of [`${ns}/configmaps/cfg`, '/api/v1/namespaces/team', `${ns}/secrets`]) {
+    const reply = await send('DELETE', url, { kind: 'DeleteOptions', apiVersion: 'v1', dryRun: ['All'], propagationPolicy: 'Background' });
+    assert.equal(reply.status, 200, `${url}: ${JSON.stringify(reply.body).slice(0, 200)}`);
+    const events = (await m1.events()).filter((e) => e.auditID === reply.auditID);
+    assert.equal(events[0]?.annotations['coffer.dev/dry-run'], 'true', `${url} is audited as a dry run`);
+  }
+  assert.equal(await revision(), before, 'nothing was deleted');
+  assert.equal((await send('GET', '/api/v1/namespaces/team/configmaps/inside')).status, 200);
+  assert.equal((await send('DELETE', `${ns}/configmaps/cfg`, { dryRun: ['Sure'] })).status, 400);
+  assert.equal((await send('DELETE', `${ns}/configmaps/cfg`, { dryRun: 'All' })).status, 400, 'a list, as Kubernetes defines it');
+  assert.equal(await revision(), before);
+});
+
 test('a dry run still validates and authorizes: the same refusals as the real write', async () => {
   assert.equal((await send('POST', `${ns}/configmaps?dryRun=All`, { metadata: { name: 'Bad_Name' } })).status, 422);
   assert.equal((await send('POST', `${ns}/configmaps?dryRun=All`, { metadata: { name: 'cfg' } })).status, 409, 'AlreadyExists');
