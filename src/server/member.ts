@@ -1,5 +1,7 @@
 /**
- * One running member: unseal → identity → TLS → replica → peer links and listener → client API.
+ * One running member: checks that need no data dir (TLS material and that its certificate names this
+ * member, policies, free ports) → unseal → identity → replica → peer links and listener → client API.
+ * A first start that fails leaves the data dir as it found it (first-start.ts).
  * This file is the composition root of a member; it is the only place that listens on sockets.
  * Shutdown runs in reverse: stop accepting client requests and let in-flight ones finish, close peer
  * connections, stop the replica (the Ready being handled completes), close WAL, store and keyring.
@@ -9,7 +11,6 @@
 import { randomInt, X509Certificate } from 'node:crypto';
 import { access, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Server as TlsServer } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import {
@@ -30,9 +31,12 @@ import { MemberAudit } from './member-audit.ts';
 import { MemberEnd } from './member-end.ts';
 import { clientListenerOptions } from './client-listener.ts';
 import { closeDataDir } from './data-dir.ts';
+import { recordFirstStart } from './first-start.ts';
 import { HistoryCompactor } from './history-compactor.ts';
 import { loadOrCreateIdentity, type MemberIdentity } from './member-identity.ts';
 import { startMemberKeys } from './member-keys.ts';
+import { packageRoot } from './package-root.ts';
+import { checkCertificateNamesMember, checkListenable } from './preflight.ts';
 import { RotationScheduler } from './rotation-scheduler.ts';
 import { unseal } from './unseal.ts';
 
@@ -47,30 +51,45 @@ export interface RunningMember {
 }
 
 export async function startMember(config: ServerConfig, env: Readonly<Record<string, string | undefined>>): Promise<RunningMember> {
-  const closedPaths = await closeDataDir(config.dataDir);
-  const keyring = await unseal(config.dataDir, config.unseal, env);
-  const stack: Array<() => Promise<void> | void> = [() => keyring.close()];
+  // Everything that can be checked without the data dir is checked before it is touched.
+  const dataDir = await recordFirstStart(config.dataDir);
+  const tls = await TlsReloader.open({ cert: config.cert, key: config.key, ca: config.cacert, ...(config.crl ? { crl: config.crl } : {}) });
+  const stack: Array<() => Promise<void> | void> = [() => tls.close()];
   try {
-    const member = await compose(config, keyring, stack);
+    checkCertificateNamesMember(tls.material, config.name);
+    // Read before anything starts: a broken policy file stops the member with a clear error.
+    const policies = (await loadPolicies(config.policies ?? defaultPoliciesDir)).rbac;
+    const auditPolicy = await loadMemberAuditPolicy(config.policies);
+    await checkListenable(config);
+    // Creates the data dir when missing, so it comes after the checks: a refused start writes nothing.
+    const closedPaths = await closeDataDir(config.dataDir);
+    const keyring = await unseal(config.dataDir, config.unseal, env);
+    stack.push(() => keyring.close());
+    const member = await compose(config, { keyring, tls, policies, auditPolicy }, stack);
     if (closedPaths > 0) member.app.log.warn({ paths: closedPaths, dataDir: config.dataDir }, 'data dir paths open to group or others were made owner-only');
     return member;
   } catch (error) {
     for (const undo of stack.reverse()) await undo();
+    await dataDir.undo();
     throw error;
   }
 }
 
 /** The default policies shipped with Coffer, used when --policies is not given. */
-const defaultPoliciesDir = fileURLToPath(new URL('../../policies/', import.meta.url));
+const defaultPoliciesDir = join(packageRoot(), 'policies');
 
-async function compose(config: ServerConfig, keyring: Keyring, stack: Array<() => Promise<void> | void>): Promise<RunningMember> {
+/** What startMember checked and opened before composing the member. */
+interface Prepared {
+  keyring: Keyring;
+  tls: TlsReloader;
+  policies: readonly RbacObject[];
+  auditPolicy: AuditPolicy;
+}
+
+async function compose(config: ServerConfig, prepared: Prepared, stack: Array<() => Promise<void> | void>): Promise<RunningMember> {
+  const { keyring, tls, policies, auditPolicy } = prepared;
   const { identity } = await loadOrCreateIdentity(config, keyring);
-  // Read before anything starts: a broken policy file stops the member with a clear error.
-  const policies = (await loadPolicies(config.policies ?? defaultPoliciesDir)).rbac;
-  const auditPolicy = await loadMemberAuditPolicy(config.policies);
-  const tls = await TlsReloader.open({ cert: config.cert, key: config.key, ca: config.cacert, ...(config.crl ? { crl: config.crl } : {}) });
   tls.watch();
-  stack.push(() => tls.close());
 
   // The client API is built last (it needs the replica), but its logger is the member's logger.
   let app: FastifyInstance | undefined;

@@ -23,7 +23,7 @@
  * source cluster's (whose id has no integrity hash in it).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readdir, rm, rmdir } from 'node:fs/promises';
+import { mkdir, rm, rmdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { parseInitialCluster, parseUnsealSource, ServerConfigError, type UnsealSource } from '../config/index.ts';
@@ -31,6 +31,7 @@ import { renameDurably } from '../durable/index.ts';
 import { isReservedKey } from '../replication/index.ts';
 import { openBackup, readBackupPassphrase } from '../storage/backup/index.ts';
 import { MvccStore, type SnapshotRecord } from '../storage/mvcc/index.ts';
+import { holdsData } from './first-start.ts';
 import { writeIdentity } from './member-identity.ts';
 import { unseal } from './unseal.ts';
 
@@ -129,15 +130,6 @@ export async function restoreBackup(options: RestoreOptions, env: Readonly<Recor
     };
   } finally {
     backup.close();
-  }
-}
-
-async function holdsData(dir: string): Promise<boolean> {
-  try {
-    return (await readdir(dir)).length > 0;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw error;
   }
 }
 

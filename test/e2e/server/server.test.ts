@@ -3,7 +3,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { chmod, lstat, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, chmod, lstat, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -37,11 +37,11 @@ async function freePort(): Promise<number> {
 
 interface Member { child: ChildProcess; clientUrl: string; output: () => string }
 
-async function startServer(extra: string[] = [], unseal = ['--unseal-key-file', join(dir, 'unseal.key')]): Promise<Member> {
+async function startServer(extra: string[] = [], unseal = ['--unseal-key-file', join(dir, 'unseal.key')], dataDir = join(dir, 'data')): Promise<Member> {
   const clientPort = await freePort();
   const peerPort = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server/coffer.ts', 'server',
-    '--name', 'm1', '--data-dir', join(dir, 'data'),
+    '--name', 'm1', '--data-dir', dataDir,
     '--listen-client', `https://127.0.0.1:${clientPort}`, '--listen-peer', `https://127.0.0.1:${peerPort}`,
     '--cert', certs.memberCert('m1'), '--key', certs.memberKey('m1'), '--cacert', certs.caCert, '--crl', certs.crl,
     '--log-level', 'warn', '--tick-ms', '20', ...unseal, ...extra], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -190,4 +190,42 @@ test('bad flags are refused with one line naming the flag', async () => {
   const [code] = await once(member.child, 'exit') as [number | null];
   assert.notEqual(code, 0);
   assert.match(member.output(), /listenPeer: "http:\/\/127\.0\.0\.1:1" must be https:\/\/host:port/);
+});
+
+/** Waits for a member that must not start: its exit status and its one line of output. */
+async function refused(member: Member): Promise<string> {
+  const exited = once(member.child, 'exit') as Promise<[number | null]>;
+  while (member.child.exitCode === null && !member.output().includes('serving clients')) await Promise.race([once(member.child.stdout!, 'data'), exited]);
+  if (member.child.exitCode === null) {
+    member.child.kill('SIGKILL');
+    assert.fail(`the member started: ${member.output()}`);
+  }
+  const [code] = await exited;
+  assert.notEqual(code, 0);
+  const lines = member.output().trim().split('\n');
+  assert.equal(lines.length, 1, `one line: ${member.output()}`);
+  return lines[0] ?? '';
+}
+
+const absent = (path: string) => access(path).then(() => false, () => true);
+
+test('a member refuses another member\'s certificate, and the refused start writes nothing', async () => {
+  const dataDir = join(dir, 'data-m9');
+  const line = await refused(await startServer(['--name', 'm9'], undefined, dataDir));
+  assert.match(line, /m1\.crt is the certificate of member "m1", not of "m9" \(--name\)/);
+  assert.ok(await absent(dataDir), 'no data dir was made');
+});
+
+test('a port in use is named in one line, and the first start leaves no half-made data dir', async () => {
+  const dataDir = join(dir, 'data-busy');
+  const blocker = createServer().listen(0, '127.0.0.1');
+  await once(blocker, 'listening');
+  const { port } = blocker.address() as { port: number };
+  try {
+    const line = await refused(await startServer(['--listen-client', `https://127.0.0.1:${port}`], undefined, dataDir));
+    assert.match(line, new RegExp(`listenClient: cannot listen on 127\\.0\\.0\\.1:${port}: the port is in use`));
+    assert.ok(await absent(dataDir), 'no keyring or identity left behind');
+  } finally {
+    blocker.close();
+  }
 });
