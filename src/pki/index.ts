@@ -42,7 +42,7 @@ export { clientIdentity, memberIdentity, verifyMemberClaim, type ClientIdentity,
 export { heldCertificate, type HeldCertificate } from './held-certificate.ts';
 export { loadTlsMaterial, type TlsFiles, type TlsMaterial } from './tls-material.ts';
 export {
-  acceptPeer, clientTlsOptions, onHandshakeRefused, secureContextOptions, serverTlsOptions, tlsMinVersion, type ClientTlsOptions,
+  acceptPeer, clientTlsOptions, closeUnverifiedClients, onHandshakeRefused, type RefusedCertificate, secureContextOptions, serverTlsOptions, tlsMinVersion, type ClientTlsOptions,
 } from './tls-options.ts';
 export { TlsReloader, type TlsReloaderEvents, type TlsReloaderOptions } from './tls-reloader.ts';
 export { buildKubeconfig, type KubeconfigInput } from './kubeconfig.ts';

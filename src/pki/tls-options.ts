@@ -14,6 +14,7 @@ import {
 import { tlsHandshakeTimeoutMs } from '../config/index.ts';
 import { isPkiError } from './errors.ts';
 import { memberIdentity, verifyMemberClaim } from './identity.ts';
+import { normalizeSerial } from './serial.ts';
 import type { TlsMaterial } from './tls-material.ts';
 
 export const tlsMinVersion = 'TLSv1.3';
@@ -78,6 +79,51 @@ export function onHandshakeRefused(server: Server, onRefused: (reason: string, r
       : verifyError instanceof Error ? verifyError.message : error.code ?? error.message;
     onRefused(reason, socket.remoteAddress);
   });
+}
+
+/** A client certificate a listener turned away, as the member logs it (never the certificate itself). */
+export interface RefusedCertificate {
+  /** The subject as `CN=…, O=…`, when the client sent a certificate. */
+  subject?: string;
+  /** Canonical serial, as `coffer ca list` shows it. */
+  serial?: string;
+  /** OpenSSL's verification code: CERT_REVOKED, CERT_HAS_EXPIRED, UNABLE_TO_VERIFY_LEAF_SIGNATURE… */
+  reason: string;
+  remoteAddress?: string;
+}
+
+/**
+ * For a listener that must say whose certificate it refused and why (the client port: a user asks why
+ * they are turned away). node's own refusal (`rejectUnauthorized: true`) drops the certificate before
+ * anything can read it, so such a listener takes the handshake with `rejectUnauthorized: false`, and
+ * this closes every connection whose certificate did not verify against the CA and CRL — before any
+ * byte of a request is read (it runs ahead of the HTTP server's own listener) — and reports it.
+ * Behind it, the API's identity step also refuses an unverified socket.
+ */
+export function closeUnverifiedClients(server: Server, onRefused: (refused: RefusedCertificate) => void): void {
+  server.prependListener('secureConnection', (socket: TLSSocket) => {
+    if (socket.authorized) return;
+    const cert = socket.getPeerCertificate();
+    const verifyError = socket.authorizationError as unknown; // typed Error, but node stores the code string
+    const reason = typeof verifyError === 'string' ? verifyError : verifyError instanceof Error ? verifyError.message : 'not verified';
+    socket.destroy();
+    const subject = Object.entries(cert.subject ?? {}).map(([field, value]) => `${field}=${String(value)}`).join(', ');
+    onRefused({
+      reason,
+      ...(subject === '' ? {} : { subject }),
+      ...(typeof cert.serialNumber === 'string' && cert.serialNumber !== '' ? { serial: shownSerial(cert.serialNumber) } : {}),
+      ...(socket.remoteAddress === undefined ? {} : { remoteAddress: socket.remoteAddress }),
+    });
+  });
+}
+
+/** The serial as `coffer ca list` shows it; a foreign certificate's odd serial as it came. */
+function shownSerial(serial: string): string {
+  try {
+    return normalizeSerial(serial);
+  } catch {
+    return serial;
+  }
 }
 
 function memberClaimError(cert: PeerCertificate, expected: string): Error | undefined {

@@ -21,7 +21,7 @@ import { realClock, seededRandom, type TimerHandle } from '../base/index.ts';
 import { bootstrapRetryMs, bootstrapRetryMsMax, publishRetryMs, type ServerConfig } from '../config/index.ts';
 import type { Keyring } from '../crypto/index.ts';
 import { MemberMetrics } from '../metrics/index.ts';
-import { acceptPeer, TlsReloader } from '../pki/index.ts';
+import { acceptPeer, closeUnverifiedClients, TlsReloader } from '../pki/index.ts';
 import type { Message } from '../raft/index.ts';
 import { loadPolicies, type RbacObject } from '../rbac/index.ts';
 import { bootstrapRegistry } from '../registry/index.ts';
@@ -253,9 +253,11 @@ async function compose(config: ServerConfig, prepared: Prepared, stack: Array<()
         firstStart.lastError !== undefined ? `: ${firstStart.lastError}` : ''}`),
       audit: () => memberAudit.refusal(),
     }),
-    server: { logger: { level: config.logLevel }, ...clientListenerOptions(tls.serverOptions()) },
+    // Unverified certificates are closed by closeUnverifiedClients below, which can log whose they were.
+    server: { logger: { level: config.logLevel }, ...clientListenerOptions({ ...tls.serverOptions(), rejectUnauthorized: false }) },
   });
   const api = app;
+  closeUnverifiedClients(app.server as unknown as TlsServer, (refused) => log.warn(refused, 'client certificate refused'));
   stack.push(() => api.close());
   const memberKeys = startMemberKeys({ member: config.name, dataDir: config.dataDir, keyring, store: () => running.mvcc(), resealWal: () => running.resealWal(), identity, clock: realClock, log }, app);
   stack.push(() => memberKeys.close());

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createKeyFile } from '../../../src/crypto/index.ts';
-import { bootstrapCa, caLayout } from '../../../src/pki/index.ts';
+import { bootstrapCa, caLayout, issueClient, loadCa, revokeCertificate } from '../../../src/pki/index.ts';
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
 let dir: string;
@@ -228,4 +228,27 @@ test('a port in use is named in one line, and the first start leaves no half-mad
   } finally {
     blocker.close();
   }
+});
+
+test('a member logs whose certificate it refused, its serial and why', { timeout: 60_000 }, async () => {
+  const ca = await loadCa(certs.dir);
+  const carol = await issueClient(ca, { user: 'carol', groups: ['readers'], p12Password: 'test' });
+  await revokeCertificate(ca, carol.serial);
+  const member = await startServer([], undefined, join(dir, 'data-refusal'));
+  await ready(member);
+  const [caPem, cert, key] = await Promise.all([readFile(certs.caCert), readFile(certs.clientCert('carol')), readFile(certs.clientKey('carol'))]);
+  const failure = await new Promise<Error & { code?: string }>((resolve, reject) => {
+    const req = request(`${member.clientUrl}/api/v1/namespaces`, { ca: caPem, cert, key }, () => reject(new Error('a revoked certificate was answered')));
+    req.on('error', resolve);
+    req.end();
+  });
+  assert.equal(failure.code, 'ECONNRESET');
+  while (!member.output().includes('client certificate refused')) await once(member.child.stdout!, 'data');
+  const line = member.output().split('\n').find((l) => l.includes('client certificate refused')) ?? '';
+  const logged = JSON.parse(line) as { subject?: string; serial?: string; reason?: string };
+  assert.match(logged.subject ?? '', /CN=carol/);
+  assert.equal(logged.serial, carol.serial);
+  assert.equal(logged.reason, 'CERT_REVOKED');
+  member.child.kill('SIGTERM');
+  await once(member.child, 'exit');
 });
