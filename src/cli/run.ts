@@ -1,10 +1,11 @@
 /**
  * Runs one `coffer` invocation and returns its exit status: 0 on success, 1 when a command fails,
- * commander's status for usage errors. Expected failures print one line, `coffer: <message>`;
- * anything else is a bug and also prints one line (its stack only with COFFER_DEBUG=1).
+ * commander's status for usage errors. Expected failures (errors.ts) print one line,
+ * `coffer: <message>`; anything else is a bug and also prints one line (its stack only with
+ * COFFER_DEBUG=1).
  */
 import { CommanderError } from 'commander';
-import { isPkiError } from '../pki/index.ts';
+import { expectedMessage, oneLine } from './errors.ts';
 import type { CliIo } from './io.ts';
 import { buildProgram } from './program.ts';
 
@@ -15,8 +16,9 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode; // commander already printed its line
-    if (isPkiError(error)) {
-      io.err(`coffer: ${oneLine(error.message)}\n`);
+    const expected = expectedMessage(error);
+    if (expected !== undefined) {
+      io.err(`coffer: ${expected}\n`);
       return 1;
     }
     const message = error instanceof Error ? error.message : String(error);
@@ -24,8 +26,4 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
     if (io.env.COFFER_DEBUG === '1' && error instanceof Error && error.stack !== undefined) io.err(`${error.stack}\n`);
     return 1;
   }
-}
-
-function oneLine(text: string): string {
-  return text.replace(/\s*\n\s*/g, ' ').trim();
 }

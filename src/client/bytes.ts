@@ -40,3 +40,13 @@ export function prefixEnd(prefix: Bytes): Uint8Array {
   }
   return new Uint8Array([0]);
 }
+
+const byteUnits: readonly [number, string][] = [[1024 ** 3, 'GiB'], [1024 ** 2, 'MiB'], [1024, 'KiB']];
+
+/** A size as people say it — `1 MiB`, `1.5 KiB`, `300 bytes` — for messages that name a limit. */
+export function bytesInWords(bytes: number): string {
+  for (const [unit, name] of byteUnits) {
+    if (bytes >= unit) return `${Number((bytes / unit).toFixed(1))} ${name}`;
+  }
+  return `${bytes} bytes`;
+}

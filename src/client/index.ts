@@ -11,7 +11,7 @@
  * value ever appears in an error message.
  */
 export { ClientError, type ClientErrorCode, isClientError } from './errors.ts';
-export { type Bytes, fromBase64, prefixEnd, text, toBase64, toBytes } from './bytes.ts';
+export { type Bytes, bytesInWords, fromBase64, prefixEnd, text, toBase64, toBytes } from './bytes.ts';
 export { tlsFromFiles, type TlsFilePaths } from './tls.ts';
 export { HttpsTransport, type PostOptions, type TransportOptions } from './transport.ts';
 export { type CallOptions, KvClient, type KvClientOptions } from './kv-client.ts';

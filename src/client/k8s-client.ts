@@ -19,7 +19,9 @@ import type { ConnectionOptions } from 'node:tls';
 import {
   clientConnectTimeoutMsDefault, clientRequestTimeoutMsDefault, clientResponseBytesMax, k8sListPageItems, k8sListPagesMax, k8sWatchLineBytesMax,
 } from '../config/index.ts';
+import { bytesInWords } from './bytes.ts';
 import { httpsEndpoints, SendTracker } from './send-tracker.ts';
+import { checkTlsOptions } from './tls.ts';
 import { ClientError } from './errors.ts';
 import { firstAnswer } from './failover.ts';
 
@@ -211,6 +213,7 @@ export class K8sClient {
 
   constructor(options: K8sClientOptions) {
     this.endpoints = httpsEndpoints(options.endpoints);
+    checkTlsOptions(options.tls);
     this.requestTimeoutMs = options.requestTimeoutMs ?? clientRequestTimeoutMsDefault;
     this.connectTimeoutMs = options.connectTimeoutMs ?? clientConnectTimeoutMsDefault;
     this.agent = new https.Agent({ keepAlive: true, ...options.tls });
@@ -242,7 +245,7 @@ export class K8sClient {
     const items = [...first.items];
     let token = first.metadata.continue;
     for (let pages = 1; token !== undefined && token !== ''; pages++) {
-      if (pages >= k8sListPagesMax) throw new ClientError('BAD_RESPONSE', `listing ${resource} took more than k8sListPagesMax (${k8sListPagesMax}) pages`);
+      if (pages >= k8sListPagesMax) throw new ClientError('BAD_RESPONSE', `listing ${resource} took more than ${k8sListPagesMax} pages (the limit)`);
       const page = await this.list(resource, { ...options, limit: k8sListPageItems, continue: token });
       items.push(...page.items);
       token = page.metadata.continue;
@@ -467,7 +470,7 @@ async function readJson(response: IncomingMessage, where: string): Promise<unkno
       bytes += chunk.length;
       if (bytes > clientResponseBytesMax) {
         response.destroy();
-        throw new ClientError('BAD_RESPONSE', `${where}: response larger than ${clientResponseBytesMax} bytes`);
+        throw new ClientError('BAD_RESPONSE', `${where}: response larger than the ${bytesInWords(clientResponseBytesMax)} limit`);
       }
       chunks.push(chunk);
     }
@@ -512,7 +515,7 @@ async function* watchEvents(response: IncomingMessage, closedByCaller: () => boo
       }
       // Counted in UTF-16 units, which never exceed the line's UTF-8 bytes: the check is never stricter than the limit.
       if (pending.length > k8sWatchLineBytesMax) {
-        throw new ClientError('BAD_RESPONSE', `${where}: a watch event longer than k8sWatchLineBytesMax (${k8sWatchLineBytesMax}) bytes`);
+        throw new ClientError('BAD_RESPONSE', `${where}: a watch event longer than the ${bytesInWords(k8sWatchLineBytesMax)} limit`);
       }
     }
   } catch (error) {

@@ -14,9 +14,11 @@ import type { ConnectionOptions } from 'node:tls';
 import {
   clientConnectTimeoutMsDefault, clientRequestTimeoutMsDefault, clientResponseBytesMax, clientSocketsPerEndpointMax,
 } from '../config/index.ts';
+import { bytesInWords } from './bytes.ts';
 import { ClientError } from './errors.ts';
 import { firstAnswer } from './failover.ts';
 import { httpsEndpoints, SendTracker } from './send-tracker.ts';
+import { checkTlsOptions } from './tls.ts';
 
 export interface TransportOptions {
   /** Base URLs, `https://host:port`; tried in order starting from the last one that answered. */
@@ -44,6 +46,7 @@ export class HttpsTransport {
 
   constructor(options: TransportOptions) {
     this.endpoints = httpsEndpoints(options.endpoints);
+    checkTlsOptions(options.tls);
     this.requestTimeoutMs = options.requestTimeoutMs ?? clientRequestTimeoutMsDefault;
     this.connectTimeoutMs = options.connectTimeoutMs ?? clientConnectTimeoutMsDefault;
     this.agent = new https.Agent({
@@ -155,7 +158,7 @@ function readBody(res: IncomingMessage, endpoint: string, path: string): Promise
       bytes += chunk.length;
       if (bytes > clientResponseBytesMax) {
         res.destroy();
-        reject(new ClientError('BAD_RESPONSE', `${endpoint}${path}: response larger than ${clientResponseBytesMax} bytes`, { endpoint }));
+        reject(new ClientError('BAD_RESPONSE', `${endpoint}${path}: response larger than the ${bytesInWords(clientResponseBytesMax)} limit`, { endpoint }));
         return;
       }
       chunks.push(chunk);

@@ -111,8 +111,7 @@ function reportUnreachable(members: NonNullable<EventListView['members']>, comma
 
 /** GET on the first endpoint that answers; a Status error ends as its message, exit 1. */
 async function get<T>(options: Options, io: CliIo, command: Command, path: string): Promise<T> {
-  const settings = await connectionSettings(options, io).catch((error: Error & { path?: string }) =>
-    command.error(`coffer: cannot read ${error.path ?? ''}: ${error.message}`, { exitCode: 1, code: 'coffer.failed' }));
+  const settings = await connectionSettings(options, io);
   const failures: string[] = [];
   for (const endpoint of settings.endpoints) {
     let answer: { status: number; body: unknown };

@@ -9,10 +9,10 @@
 import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
-import { isClientError, isK8sApiError, K8sClient, type K8sObject, type KvClientOptions } from '../../client/index.ts';
+import { bytesInWords, K8sClient, type K8sObject } from '../../client/index.ts';
 import { cliFromFileBytesMax } from '../../config/index.ts';
-import { isRbacError } from '../../rbac/index.ts';
 import { type ConnectionOptions, connectionSettings } from '../connection.ts';
+import { CliError, expectedMessage } from '../errors.ts';
 import type { CliIo } from '../io.ts';
 import type { GlobalOptions } from '../options.ts';
 
@@ -23,28 +23,14 @@ export const redactedAnnotation = 'coffer.dev/data-redacted';
 
 export type K8sCommandOptions = GlobalOptions & ConnectionOptions;
 
-/** A failure the user can act on; printed as its message alone. */
-export class CliError extends Error {
-  override readonly name = 'CliError';
-}
-
 export async function connectK8s(options: ConnectionOptions, io: CliIo): Promise<K8sClient> {
-  return new K8sClient(await readConnection(options, io));
-}
-
-/** The endpoints and TLS material of the global flags; an unreadable file is a CliError naming it. */
-export async function readConnection(options: ConnectionOptions, io: CliIo): Promise<KvClientOptions> {
-  return connectionSettings(options, io).catch((error: unknown) => {
-    const path = (error as { path?: unknown } | null)?.path;
-    if (typeof path !== 'string') throw error;
-    throw new CliError(`cannot read ${JSON.stringify(path)}: ${errnoOf(error)} (see --cacert, --cert, --key)`);
-  });
+  return new K8sClient(await connectionSettings(options, io));
 }
 
 /**
- * Wraps a command action: a Status error, a connection failure, an invalid policy or a CliError
- * ends as one `coffer: <message>` line on stderr and exit status 1 (through commander, so run.ts
- * sees a CommanderError). Anything else is a bug and propagates to run.ts.
+ * Wraps a command action: an expected failure (errors.ts) ends as one `coffer: <message>` line on
+ * stderr and exit status 1 (through commander, so run.ts sees a CommanderError). Anything else is a
+ * bug and propagates to run.ts.
  */
 export function k8sAction<A extends unknown[]>(action: (command: Command, ...args: A) => Promise<void>) {
   return async (...args: [...A, unknown, Command]): Promise<void> => {
@@ -54,14 +40,9 @@ export function k8sAction<A extends unknown[]>(action: (command: Command, ...arg
     } catch (error) {
       const message = expectedMessage(error);
       if (message === undefined) throw error;
-      command.error(`coffer: ${message.replace(/\s*\n\s*/g, ' ').trim()}`, { exitCode: 1, code: 'coffer.failed' });
+      command.error(`coffer: ${message}`, { exitCode: 1, code: 'coffer.failed' });
     }
   };
-}
-
-function expectedMessage(error: unknown): string | undefined {
-  if (isK8sApiError(error) || isClientError(error) || isRbacError(error) || error instanceof CliError) return error.message;
-  return undefined;
 }
 
 /** `-n NS` (default `default`) or `-A` for every namespace; both together is a usage error. */
@@ -145,13 +126,13 @@ async function readSourceFile(path: string): Promise<Buffer> {
     throw new CliError(`cannot read ${JSON.stringify(path)}: ${errnoOf(error)}`);
   });
   if (!info.isFile()) throw new CliError(`${JSON.stringify(path)} is not a file`);
-  if (info.size > cliFromFileBytesMax) throw new CliError(`${JSON.stringify(path)} is ${info.size} bytes, over cliFromFileBytesMax (${cliFromFileBytesMax})`);
+  if (info.size > cliFromFileBytesMax) throw new CliError(`${JSON.stringify(path)} is ${bytesInWords(info.size)}, over the ${bytesInWords(cliFromFileBytesMax)} limit of --from-file`);
   const bytes = await readFile(path).catch((error: unknown) => {
     throw new CliError(`cannot read ${JSON.stringify(path)}: ${errnoOf(error)}`);
   });
   if (bytes.length > cliFromFileBytesMax) {
     bytes.fill(0);
-    throw new CliError(`${JSON.stringify(path)} is over cliFromFileBytesMax (${cliFromFileBytesMax})`);
+    throw new CliError(`${JSON.stringify(path)} grew over the ${bytesInWords(cliFromFileBytesMax)} limit of --from-file while it was read`);
   }
   return bytes;
 }

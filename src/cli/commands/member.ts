@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import type { KvClient, Member } from '../../client/index.ts';
 import { connect, type ConnectionOptions } from '../connection.ts';
+import { CliError } from '../errors.ts';
 import type { CliIo } from '../io.ts';
 import { formatData, formatTable, type GlobalOptions } from '../options.ts';
 
@@ -17,7 +18,7 @@ export function registerMemberCommands(program: Command, io: CliIo): void {
   member.command('list').description('the members of the cluster').action(async (_options: unknown, command: Command) => {
     const options = command.optsWithGlobals<Options>();
     const client = await connect(options, io);
-    const [{ members }, status] = await Promise.all([client.memberList(), client.status()]);
+    const [{ members }, status] = await Promise.all([client.memberList(), client.status()]).finally(() => client.close());
     if (options.output !== 'table') {
       io.out(formatData(options.output, members));
       return;
@@ -37,7 +38,7 @@ export function registerMemberCommands(program: Command, io: CliIo): void {
       const client = await connect(options, io);
       const result = await client.memberAdd({
         name, peerUrls: [options.peerUrl], isLearner: options.learner, ...(options.clientUrl ? { clientUrls: [options.clientUrl] } : {}),
-      });
+      }).finally(() => client.close());
       const initialCluster = result.members.map((m) => `${m.name}=${m.id === result.member.id ? options.peerUrl : m.peerUrls[0] ?? ''}`).join(',');
       if (options.output !== 'table') {
         io.out(formatData(options.output, result.member));
@@ -51,14 +52,14 @@ export function registerMemberCommands(program: Command, io: CliIo): void {
   member.command('promote <name>').description('promote a learner that has caught up to a voter').action(async (name: string, _options: unknown, command: Command) => {
     const client = await connect(command.optsWithGlobals<Options>(), io);
     const target = await byName(client, name);
-    await client.memberPromote(target.id);
+    await client.memberPromote(target.id).finally(() => client.close());
     io.out(`promoted member ${name} (id ${target.id}) to voter\n`);
   });
 
   member.command('remove <name>').description('remove a member; its id is never used again').action(async (name: string, _options: unknown, command: Command) => {
     const client = await connect(command.optsWithGlobals<Options>(), io);
     const target = await byName(client, name);
-    await client.memberRemove(target.id);
+    await client.memberRemove(target.id).finally(() => client.close());
     io.out(`removed member ${name} (id ${target.id})\n`);
   });
 }
@@ -66,6 +67,9 @@ export function registerMemberCommands(program: Command, io: CliIo): void {
 async function byName(client: KvClient, name: string): Promise<Member> {
   const { members } = await client.memberList();
   const found = members.find((m) => m.name === name);
-  if (found === undefined) throw new Error(`no member named ${JSON.stringify(name)}`);
+  if (found === undefined) {
+    client.close();
+    throw new CliError(`no member named ${JSON.stringify(name)} (coffer member list shows them)`);
+  }
   return found;
 }

@@ -16,7 +16,8 @@ import {
 } from '../../rbac/index.ts';
 import type { CliIo } from '../io.ts';
 import { formatData, formatTable } from '../options.ts';
-import { age, CliError, connectK8s, k8sAction, type K8sCommandOptions } from './k8s-common.ts';
+import { CliError } from '../errors.ts';
+import { age, connectK8s, k8sAction, type K8sCommandOptions } from './k8s-common.ts';
 
 /** Tries of one object's read-compare-write when another writer changes it in between. */
 const applyConflictTriesMax = 3;

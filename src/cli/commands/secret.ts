@@ -11,13 +11,11 @@
  * encoded.
  */
 import { type Command, InvalidArgumentError } from 'commander';
-import type { K8sObject, SecretVersionInfo } from '../../client/index.ts';
+import { isK8sApiError, type K8sObject, type SecretVersionInfo } from '../../client/index.ts';
 import type { CliIo } from '../io.ts';
 import { formatData, formatTable, parsePositiveInt } from '../options.ts';
-import {
-  addNamespaceOptions, age, CliError, connectK8s, isRedacted, k8sAction, type K8sCommandOptions, keysOf, type NamespaceFlags, namespaceOf, readSources, repeat,
-  wipeAll,
-} from './k8s-common.ts';
+import { CliError } from '../errors.ts';
+import { addNamespaceOptions, age, connectK8s, isRedacted, k8sAction, type K8sCommandOptions, keysOf, type NamespaceFlags, namespaceOf, readSources, repeat, wipeAll } from './k8s-common.ts';
 
 interface CreateFlags extends K8sCommandOptions, NamespaceFlags {
   fromLiteral?: string[];
@@ -147,7 +145,15 @@ export function registerSecretCommands(program: Command, io: CliIo): void {
       const options = command.optsWithGlobals<K8sCommandOptions & NamespaceFlags>();
       const client = await connectK8s(options, io);
       try {
-        const promoted = await client.promoteSecret(name, { namespace: namespaceOf(options) as string });
+        const target = { namespace: namespaceOf(options) as string };
+        const promoted = await client.promoteSecret(name, target).catch(async (error: unknown) => {
+          // 409 is also a write that lost a race: only an empty pending stage gets the advice.
+          if (!isK8sApiError(error) || error.code !== 409) throw error;
+          const { items } = await client.secretVersions(name, target);
+          if (items.some((v) => v.stage === 'pending')) throw error;
+          throw new CliError(`secret ${name} has nothing staged to promote: stage new values first with ` +
+            `coffer secret rotate ${name} --stage (--generate KEY or --from-literal KEY=VALUE)`);
+        });
         io.out(options.output === 'table' ? `secret/${name} promoted\n` : formatData(options.output, promoted));
       } finally {
         client.close();

@@ -11,7 +11,8 @@ import { type Command, InvalidArgumentError } from 'commander';
 import type { K8sResource, K8sWatchEvent } from '../../client/index.ts';
 import type { CliIo } from '../io.ts';
 import { formatData, type OutputFormat } from '../options.ts';
-import { addNamespaceOptions, CliError, connectK8s, k8sAction, type K8sCommandOptions, type NamespaceFlags, namespaceOf } from './k8s-common.ts';
+import { CliError } from '../errors.ts';
+import { addNamespaceOptions, connectK8s, k8sAction, type K8sCommandOptions, type NamespaceFlags, namespaceOf } from './k8s-common.ts';
 
 const watchable: Readonly<Record<string, K8sResource>> = {
   secrets: 'secrets', secret: 'secrets', configmaps: 'configmaps', configmap: 'configmaps',

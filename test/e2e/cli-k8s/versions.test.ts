@@ -87,7 +87,8 @@ test('rotate --stage leaves the Secret as it is, get --stage pending shows the s
 
   const nothing = await coffer(['secret', 'promote', 'api', '-n', 'default']);
   assert.notEqual(nothing.code, 0);
-  assert.match(nothing.stderr, /nothing pending/);
+  assert.equal(nothing.stderr, 'coffer: secret api has nothing staged to promote: stage new values first with ' +
+    'coffer secret rotate api --stage (--generate KEY or --from-literal KEY=VALUE)\n');
   const badStage = await coffer(['secret', 'get', 'api', '-n', 'default', '--stage', 'next']);
   assert.notEqual(badStage.code, 0);
 });

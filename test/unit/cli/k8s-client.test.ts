@@ -262,5 +262,5 @@ test('the CLI prints a Status error, an unreachable member and an unreadable cre
   assert.match(unreachable.err, /^coffer: https:\/\/127\.0\.0\.1:\d+: cannot connect \(ECONNREFUSED\)\n$/);
 
   const missing = await cli(['--endpoints', url, '--cacert', join(dir, 'nope.crt'), '--cert', layout.clientCert('admin'), '--key', layout.clientKey('admin'), 'configmap', 'list']);
-  assert.deepEqual(missing, { code: 1, out: '', err: `coffer: cannot read ${JSON.stringify(join(dir, 'nope.crt'))}: ENOENT (see --cacert, --cert, --key)\n` });
+  assert.deepEqual(missing, { code: 1, out: '', err: `coffer: missing file: ${join(dir, 'nope.crt')} (give --cacert, --cert and --key, or COFFER_CACERT, COFFER_CERT and COFFER_KEY)\n` });
 });

@@ -11,8 +11,9 @@ import { join } from 'node:path';
 import type { K8sObject } from '../../../src/client/index.ts';
 import { configMapTable, describeConfigMap } from '../../../src/cli/commands/configmap.ts';
 import {
-  age, CliError, namespaceOf, parseFileSource, parseLiteral, readSources, redactedAnnotation,
+  age, namespaceOf, parseFileSource, parseLiteral, readSources, redactedAnnotation,
 } from '../../../src/cli/commands/k8s-common.ts';
+import { CliError } from '../../../src/cli/errors.ts';
 import { namespaceTable } from '../../../src/cli/commands/namespace.ts';
 import { policyTable } from '../../../src/cli/commands/policy.ts';
 import { describeSecret, secretTable } from '../../../src/cli/commands/secret.ts';
@@ -139,5 +140,16 @@ test('a watch line carries type, namespace/name and resourceVersion — never da
   for (const format of ['table', 'json', 'yaml'] as const) {
     const line = formatEvent(event, format);
     assert.ok(!line.includes('s3cret') && !line.includes(b64('s3cret')), line);
+  }
+});
+
+test('a --from-file over the limit is refused with the limit in words', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'coffer-cli-big-'));
+  try {
+    const big = join(dir, 'big.bin');
+    await writeFile(big, Buffer.alloc(5 * 1024 * 1024 + 300));
+    await assert.rejects(readSources([], [`blob=${big}`]), { message: `"${big}" is 5 MiB, over the 1 MiB limit of --from-file` });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 });

@@ -11,7 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ClientError, KvClient, prefixEnd, text, toBytes } from '../../../src/client/index.ts';
+import { ClientError, K8sClient, KvClient, prefixEnd, text, toBytes } from '../../../src/client/index.ts';
 import { bootstrapCa, caLayout } from '../../../src/pki/index.ts';
 
 type Handler = (body: Record<string, unknown>, req: IncomingMessage, res: ServerResponse) => void;
@@ -264,4 +264,10 @@ describe('KvClient errors and failover', () => {
       await rm(otherDir, { recursive: true, force: true });
     }
   });
+});
+
+test('a key that is not the certificate\'s is refused when the client is built, naming the problem', () => {
+  assert.throws(() => new KvClient({ endpoints: ['https://127.0.0.1:1'], tls: { ...clientPem, key: serverPem.key } }),
+    (error: unknown) => error instanceof TypeError && /^the client's TLS material cannot be used: .*key values mismatch/.test(error.message));
+  assert.throws(() => new K8sClient({ endpoints: ['https://127.0.0.1:1'], tls: { ...clientPem, key: serverPem.key } }), TypeError);
 });
