@@ -1,7 +1,8 @@
 /**
- * Where the CA directory keeps its files (INTERFACE.md, "Scripts"):
+ * Where the CA directory keeps its files (certs/README.md):
  *   ca.crt  ca.key  crl.pem  issued.json
- *   members/<name>.crt  members/<name>.key
+ *   members/<name>.crt  members/<name>.key  members/<name>.unseal.key (written by bootstrap-ca and
+ *   `coffer ca issue --member`, not by this folder: a member's unseal key, kept with its other files)
  *   clients/<user>.crt  clients/<user>.key  clients/<user>.p12  [clients/<user>.p12.pass]
  * Names are validated (names.ts) before they reach a path, so none escapes the directory.
  */
@@ -15,6 +16,7 @@ export interface CaLayout {
   registry: string;
   memberCert(name: string): string;
   memberKey(name: string): string;
+  memberUnsealKey(name: string): string;
   clientCert(user: string): string;
   clientKey(user: string): string;
   clientP12(user: string): string;
@@ -30,6 +32,7 @@ export function caLayout(dir: string): CaLayout {
     registry: join(dir, 'issued.json'),
     memberCert: (name) => join(dir, 'members', `${name}.crt`),
     memberKey: (name) => join(dir, 'members', `${name}.key`),
+    memberUnsealKey: (name) => join(dir, 'members', `${name}.unseal.key`),
     clientCert: (user) => join(dir, 'clients', `${user}.crt`),
     clientKey: (user) => join(dir, 'clients', `${user}.key`),
     clientP12: (user) => join(dir, 'clients', `${user}.p12`),

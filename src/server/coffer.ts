@@ -5,10 +5,7 @@
  */
 import { type Command, CommanderError } from 'commander';
 import { processIo, runCli } from '../cli/index.ts';
-import { auditVerifyCommand } from './audit-verify.ts';
 import { privateUmask } from './data-dir.ts';
-import { restoreCommand } from './restore.ts';
-import { serverCommand } from './server-command.ts';
 
 // `coffer ca list | head`: a closed pipe ends the output, not the process with a stack trace.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
@@ -38,14 +35,18 @@ async function runServerSide(name: string, command: Command, rest: string[]): Pr
   }
 }
 
+// The server-side commands are loaded only when asked for: a client command starts faster without them.
 if (args[0] === 'server') {
+  const { serverCommand } = await import('./server-command.ts');
   await runServerSide('server', serverCommand(), args.slice(1));
 } else if (offlineAuditVerify >= 0) {
   // Offline verify opens the member's keyring and store: server-side (global connection flags before it
   // do not apply and are dropped). Without --data-dir, the CLI asks the running members.
+  const { auditVerifyCommand } = await import('./audit-verify.ts');
   await runServerSide('audit verify', auditVerifyCommand(), args.slice(offlineAuditVerify + 2));
 } else if (args[0] === 'snapshot' && args[1] === 'restore') {
   // Restore runs offline on a data dir and needs the member's keyring and store: server-side.
+  const { restoreCommand } = await import('./restore.ts');
   await runServerSide('snapshot restore', restoreCommand(), args.slice(2));
 } else {
   process.exitCode = await runCli(args, processIo);

@@ -1,15 +1,18 @@
 /**
  * `coffer ca init | issue | revoke | list` — the built-in CA, operated on its directory (issuing
- * through the API comes with the API). Same code as scripts/bootstrap-ca.ts (src/pki).
+ * through the API comes with the API). Same code as scripts/bootstrap-ca.ts (src/pki). `issue
+ * --member` also writes the member's unseal key members/<name>.unseal.key (mode 0600) if it has none.
  *
  * Secrets come from the environment, never from flags (flags show up in `ps` and shell history):
  * COFFER_CA_PASSPHRASE encrypts / unlocks ca.key; COFFER_P12_PASSWORD, when set, protects a client's
  * .p12, otherwise a random password is generated and written to clients/<user>.p12.pass (0600).
  */
+import { existsSync } from 'node:fs';
 import { type Command, Option } from 'commander';
 import {
   caValidityDaysDefault, certValidityDaysDefault,
 } from '../../config/index.ts';
+import { createKeyFile } from '../../crypto/index.ts';
 import {
   caLayout, initCa, issueClient, issueMember, listIssued, loadCa, revokeCertificate, type IssuedRecord, type IssueResult,
 } from '../../pki/index.ts';
@@ -61,6 +64,12 @@ export function registerCaCommands(program: Command, io: CliIo): void {
       if (options.member !== undefined) {
         result = await issueMember(signer, { ...common, name: options.member, hosts: options.host ?? [] });
         io.out(`issued member certificate ${options.member}: serial ${result.serial}, valid until ${result.cert.notAfter.toISOString()}\n`);
+        // The member's unseal key beside its certificate; never replaced (it opens the member's data).
+        const unsealKey = caLayout(options.dir).memberUnsealKey(options.member);
+        if (!existsSync(unsealKey)) {
+          await createKeyFile(unsealKey);
+          result.files.push(unsealKey);
+        }
       } else {
         const user = options.user ?? '';
         const p12Password = envValue(io, 'COFFER_P12_PASSWORD');

@@ -2,7 +2,7 @@
 // in child processes — exit status, what they print, one-line errors, and what they leave on disk.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -67,6 +67,22 @@ test('bootstrap-ca creates the CA and prints what it made; a second run without 
   assert.notDeepEqual(await readFile(join(dir, 'ca.crt')), before[0]);
 });
 
+test('bootstrap-ca writes each member\'s unseal key, mode 0600, and keeps it when the CA is replaced', async () => {
+  const dir = join(base, 'unseal');
+  const first = await node(bootstrapScript, ['--dir', dir, '--members', 'm1,m2']);
+  assert.equal(first.code, 0, first.stderr);
+  const key = join(dir, 'members/m1.unseal.key');
+  assert.ok(first.stdout.includes(key));
+  assert.equal((await stat(key)).mode & 0o777, 0o600);
+  assert.equal((await stat(join(dir, 'members/m2.unseal.key'))).size, 32);
+  const before = await readFile(key);
+
+  const forced = await node(bootstrapScript, ['--dir', dir, '--members', 'm1', '--force']);
+  assert.equal(forced.code, 0, forced.stderr);
+  assert.ok(forced.stdout.includes(`${key} (kept: it opens the member's data)`));
+  assert.ok((await readFile(key)).equals(before), 'the unseal key is never replaced');
+});
+
 test('bootstrap-ca refuses a bad member name before writing anything', async () => {
   const dir = join(base, 'bad');
   const run = await node(bootstrapScript, ['--dir', dir, '--members', 'Bad_Name']);
@@ -88,6 +104,8 @@ test('coffer ca init, issue, list, revoke work on one directory', async () => {
 
   const member = await coffer(['ca', 'issue', '--dir', dir, '--member', 'm1', '--host', '127.0.0.1', '--host', 'localhost']);
   assert.equal(member.code, 0, member.stderr);
+  assert.ok(member.stdout.includes(join(dir, 'members/m1.unseal.key')), 'the member\'s unseal key is made with its certificate');
+  assert.equal((await stat(join(dir, 'members/m1.unseal.key'))).mode & 0o777, 0o600);
 
   const revoke = await coffer(['ca', 'revoke', serial.toUpperCase(), '--dir', dir]);
   assert.equal(revoke.code, 0, revoke.stderr);
