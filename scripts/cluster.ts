@@ -1,28 +1,40 @@
 /**
- * cluster — a local cluster of N members on loopback (INTERFACE.md, "Scripts"):
+ * cluster — a local cluster of N members on loopback (the README's "A three-member cluster"):
  *
  *   node --import tsx scripts/cluster.ts [--members 3] [--backend coffer|etcd]
  *
  * Member i (m1..mN) serves clients on https://127.0.0.1:(7443+10·(i−1)) and peers on 7444+10·(i−1),
  * keeps its data in data/m<i>/ and its log in data/logs/m<i>.log. Certificates come from certs/: the CA
  * is bootstrapped (members m1..mN) if there is none, and missing member certificates are issued from
- * the existing CA (COFFER_CA_PASSPHRASE if its key is encrypted). Coffer members unseal with the
- * development key file certs/dev-unseal.key (created if missing — a development set-up only).
- * `--backend etcd` starts etcd 3.4 with the same ports, certificates and layout, for comparison.
- * Ctrl-C (or SIGTERM) stops every member; running it again reuses the CA, the key and the data.
+ * the existing CA (COFFER_CA_PASSPHRASE if its key is encrypted). Member i unseals with its key file
+ * certs/members/m<i>.unseal.key, made with its certificate if missing — a development set-up, with the
+ * keys beside the certificates. `--backend etcd` starts etcd 3.4 with the same ports, certificates and
+ * layout, for comparison.
+ *
+ * Before anything starts, every port is checked: one that is taken ends the script with one line
+ * naming the port and the process holding it. Then each member is reported ready (its /readyz, which
+ * the audit policy does not record, so waiting leaves no trace in the audit log), or the first that
+ * fails is named with the last lines of its log, and the others are stopped. Ctrl-C (or SIGTERM) stops
+ * every member; running it again reuses the CA, the keys and the data.
  */
 import { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
+import { request } from 'node:https';
 import { join, resolve } from 'node:path';
-import { isClientError, KvClient } from '../src/client/index.ts';
+import { createKeyFile } from '../src/crypto/index.ts';
 import { bootstrapCa, bootstrapDefaults, caLayout, issueMember, loadCa } from '../src/pki/index.ts';
 import { backendNamed, certsIn, delay, MemberProcess, repoRoot } from '../test/support/cluster/index.ts';
+import { portHolder } from './port-holder.ts';
 
 const clientPortBase = 7443;
 const peerPortBase = 7444;
 const portStride = 10;
 const membersMax = 9;
+/** How long members may take to become ready (elect a leader, apply their log) before the start counts as failed. */
+const readyTimeoutMs = 60_000;
+const readyPollMs = 250;
+const logTailLines = 20;
 
 function memberCount(value: string): number {
   const n = Number(value);
@@ -46,33 +58,22 @@ const dataDir = resolve(repoRoot, options.data);
 const names = Array.from({ length: options.members }, (_, i) => `m${i + 1}`);
 const clientPort = (i: number): number => clientPortBase + portStride * i;
 const peerPort = (i: number): number => peerPortBase + portStride * i;
+const endpoints = names.map((_, i) => `https://127.0.0.1:${clientPort(i)}`);
+
+for (const [i, name] of names.entries()) {
+  for (const [port, what] of [[clientPort(i), 'client'], [peerPort(i), 'peer']] as const) {
+    const holder = await portHolder(port);
+    if (holder !== undefined) fail(`port ${port} (${name}'s ${what} port) is in use by ${holder}; stop it first (npm start and npm run cluster both use 7443)`);
+  }
+}
 
 await ensureCertificates();
 const certs = certsIn(certsDir);
-const keyFile = join(certsDir, 'dev-unseal.key');
 const initialCluster = names.map((name, i) => `${name}=https://127.0.0.1:${peerPort(i)}`).join(',');
 await mkdir(join(dataDir, 'logs'), { recursive: true });
 
 const members = names.map((name) => new MemberProcess(name, join(dataDir, 'logs', `${name}.log`)));
 let stopping = false;
-for (const [i, name] of names.entries()) {
-  const spec = {
-    index: i, name, dataDir: join(dataDir, name), clientPort: clientPort(i), peerPort: peerPort(i),
-    initialCluster, advertisedPeerUrl: `https://127.0.0.1:${peerPort(i)}`, certs, keyFile,
-  };
-  if (backend.name === 'coffer' && !existsSync(keyFile)) {
-    process.stdout.write(`cluster: DEVELOPMENT SET-UP: creating unseal key file ${keyFile} (mode 0600); use a passphrase or KMS in production\n`);
-  }
-  await backend.prepare(spec);
-  const member = members[i] as MemberProcess;
-  member.start(backend.command(spec));
-  void member.exited.then(async (how) => {
-    if (stopping) return;
-    const log = await readFile(member.logFile, 'utf8').catch(() => '');
-    process.stderr.write(`cluster: member ${name} exited (${String(how)}); last lines of ${member.logFile}:\n${log.split('\n').slice(-20).join('\n')}\n`);
-  });
-}
-
 const stop = async (signal: string): Promise<void> => {
   if (stopping) return;
   stopping = true;
@@ -83,56 +84,106 @@ const stop = async (signal: string): Promise<void> => {
 process.on('SIGINT', () => void stop('SIGINT'));
 process.on('SIGTERM', () => void stop('SIGTERM'));
 
-const endpoints = names.map((_, i) => `https://127.0.0.1:${clientPort(i)}`);
 process.stdout.write(`cluster: starting ${backend.name} members ${names.join(', ')}; logs in ${join(dataDir, 'logs')}/\n`);
-await waitForLeader();
+for (const [i, name] of names.entries()) {
+  const spec = {
+    index: i, name, dataDir: join(dataDir, name), clientPort: clientPort(i), peerPort: peerPort(i),
+    initialCluster, advertisedPeerUrl: `https://127.0.0.1:${peerPort(i)}`, certs, keyFile: caLayout(certsDir).memberUnsealKey(name),
+  };
+  await backend.prepare(spec);
+  (members[i] as MemberProcess).start(backend.command(spec));
+}
+
+const failure = await waitReady();
+if (failure !== undefined) {
+  stopping = true;
+  process.stderr.write(failure);
+  await Promise.all(members.map((m) => m.stop()));
+  process.exit(1);
+}
+for (const member of members) {
+  void member.exited.then(async (how) => {
+    if (!stopping) process.stderr.write(`cluster: member ${member.name} exited (${String(how)}); ${await logTail(member)}`);
+  });
+}
 process.stdout.write([
   `cluster: ready. Client endpoints: ${endpoints.join(',')}`,
   `  export COFFER_ENDPOINTS=${endpoints.join(',')}`,
   `  admin credentials: ${certs.clientCert} ${certs.clientKey} (CA ${certs.ca})`,
-  '  npx coffer status',
+  '  coffer status',
   `  npm run bench -- --endpoints ${endpoints.join(' ')} --op put --clients 16 --duration 10s`,
   'Ctrl-C stops all members.',
   '',
 ].join('\n'));
 
-/** The CA with a certificate for every member: bootstrapped when absent, completed when some are missing. */
-async function ensureCertificates(): Promise<void> {
-  const layout = caLayout(certsDir);
-  if (!existsSync(layout.caCert)) {
-    process.stdout.write(`cluster: no CA in ${certsDir}; bootstrapping one for ${names.join(', ')}\n`);
-    const passphrase = process.env.COFFER_CA_PASSPHRASE === '' ? undefined : process.env.COFFER_CA_PASSPHRASE;
-    await bootstrapCa({ dir: certsDir, members: names, ...(passphrase === undefined ? {} : { passphrase }) });
-    return;
-  }
-  const missing = names.filter((name) => !existsSync(layout.memberCert(name)));
-  if (missing.length === 0) return;
-  process.stdout.write(`cluster: issuing member certificates for ${missing.join(', ')} from the CA in ${certsDir}\n`);
-  const signer = await loadCa(certsDir, process.env.COFFER_CA_PASSPHRASE === '' ? undefined : process.env.COFFER_CA_PASSPHRASE);
-  for (const name of missing) await issueMember(signer, { name, hosts: bootstrapDefaults.hosts });
+function fail(line: string): never {
+  process.stderr.write(`cluster: ${line}\n`);
+  process.exit(1);
 }
 
-/** Polls every member's status until all name the same leader and report no problem (no fixed sleep). */
-async function waitForLeader(): Promise<void> {
-  const tls = { cert: await readFile(certs.clientCert, 'utf8'), key: await readFile(certs.clientKey, 'utf8'), ca: await readFile(certs.ca, 'utf8') };
-  const clients = endpoints.map((endpoint) => new KvClient({ endpoints: [endpoint], tls, requestTimeoutMs: 1_000 }));
-  try {
-    for (;;) {
-      if (stopping) return;
-      const leaders = await Promise.all(clients.map(async (c) => {
-        try {
-          const status = await c.status();
-          // A member that reports a problem (its audit log not open yet, say) cannot serve yet.
-          return status.leader === '0' || status.errors.length > 0 ? undefined : status.leader;
-        } catch (error) {
-          if (isClientError(error)) return undefined;
-          throw error;
-        }
-      }));
-      if (leaders.every((l) => l !== undefined && l === leaders[0])) return;
-      await delay(100);
-    }
-  } finally {
-    for (const c of clients) c.close();
+/** The CA with a certificate and an unseal key for every member: bootstrapped when absent, completed when some are missing. */
+async function ensureCertificates(): Promise<void> {
+  const layout = caLayout(certsDir);
+  const passphrase = process.env.COFFER_CA_PASSPHRASE === '' ? undefined : process.env.COFFER_CA_PASSPHRASE;
+  if (!existsSync(layout.caCert)) {
+    process.stdout.write(`cluster: no CA in ${certsDir}; bootstrapping one for ${names.join(', ')}\n`);
+    await bootstrapCa({ dir: certsDir, members: names, ...(passphrase === undefined ? {} : { passphrase }) });
   }
+  const missing = names.filter((name) => !existsSync(layout.memberCert(name)));
+  if (missing.length > 0) {
+    process.stdout.write(`cluster: issuing member certificates for ${missing.join(', ')} from the CA in ${certsDir}\n`);
+    const signer = await loadCa(certsDir, passphrase);
+    for (const name of missing) await issueMember(signer, { name, hosts: bootstrapDefaults.hosts });
+  }
+  if (backend.name !== 'coffer') return;
+  const keyless = names.filter((name) => !existsSync(layout.memberUnsealKey(name)));
+  if (keyless.length === 0) return;
+  process.stdout.write(`cluster: DEVELOPMENT SET-UP: creating unseal keys certs/members/{${keyless.join(',')}}.unseal.key (mode 0600) ` +
+    'beside the certificates; use a passphrase or KMS in production\n');
+  for (const name of keyless) await createKeyFile(layout.memberUnsealKey(name));
+}
+
+/**
+ * Reports each member as it becomes ready; undefined once all are, otherwise what to print: the first
+ * member that exited, or those not ready by the deadline, each with the last lines of its log.
+ */
+async function waitReady(): Promise<string | undefined> {
+  const tls = { cert: await readFile(certs.clientCert, 'utf8'), key: await readFile(certs.clientKey, 'utf8'), ca: await readFile(certs.ca, 'utf8') };
+  const path = backend.name === 'coffer' ? '/readyz' : '/health';
+  const ready = new Set<number>();
+  const deadline = Date.now() + readyTimeoutMs;
+  while (ready.size < members.length) {
+    const exited = members.find((m) => !m.running);
+    if (exited !== undefined) return `cluster: member ${exited.name} failed (${String(await exited.exited)}); ${await logTail(exited)}`;
+    if (Date.now() > deadline) {
+      const late = members.filter((_, i) => !ready.has(i));
+      const tails = await Promise.all(late.map((m) => logTail(m)));
+      return `cluster: ${late.map((m) => m.name).join(', ')} not ready within ${readyTimeoutMs / 1000} s; ${tails.join('')}`;
+    }
+    await Promise.all(members.map(async (member, i) => {
+      if (ready.has(i) || !(await answersOk(`${endpoints[i] ?? ''}${path}`, tls))) return;
+      ready.add(i);
+      process.stdout.write(`cluster: ${member.name} ready on ${endpoints[i] ?? ''}\n`);
+    }));
+    if (ready.size < members.length) await delay(readyPollMs);
+  }
+  return undefined;
+}
+
+/** Whether GET url answers 200 within the poll interval. */
+function answersOk(url: string, tls: { cert: string; key: string; ca: string }): Promise<boolean> {
+  return new Promise((resolveOk) => {
+    const req = request(url, { ...tls, timeout: readyPollMs * 4 }, (res) => {
+      res.resume();
+      resolveOk(res.statusCode === 200);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolveOk(false));
+    req.end();
+  });
+}
+
+async function logTail(member: MemberProcess): Promise<string> {
+  const text = await readFile(member.logFile, 'utf8').catch(() => '');
+  return `last lines of ${member.logFile}:\n${text.trimEnd().split('\n').slice(-logTailLines).join('\n')}\n`;
 }

@@ -1,0 +1,66 @@
+// `npm run cluster` as a user runs it, in a fresh checkout and a network of its own (the script's ports
+// are fixed: 7443, 7444, 7453…): it refuses a taken port in one line naming the holder, reports each
+// member ready without leaving audit records of its polling, and names a member that fails with its log.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { copyCheckout, IsolatedShell, removeCheckout } from '../../support/sandbox/index.ts';
+
+let dir: string;
+let shell: IsolatedShell;
+
+before(async () => {
+  dir = await copyCheckout({ nodeModules: 'link', prefix: 'coffer-cluster-script-' });
+  shell = await IsolatedShell.open(dir, { ...process.env, HOME: dir });
+});
+
+after(async () => {
+  await shell?.close();
+  await removeCheckout(dir);
+});
+
+const startMs = 180_000;
+
+/** Members still running in the session (it sees only its own processes). */
+async function membersRunning(): Promise<string> {
+  return (await shell.run('pgrep -af "coffer.ts server" || true', 10_000)).output.trim();
+}
+
+test('a taken port is refused in one line that names it and its holder, before anything starts', async () => {
+  const holder = await shell.start(`node -e "require('net').createServer().listen(7454, '127.0.0.1', () => console.log('holding'))"`, /holding/, 30_000);
+  const refused = await shell.run('npm run -s cluster -- --members 3', startMs);
+  assert.equal(refused.code, 1);
+  assert.match(refused.output, /^cluster: port 7454 \(m2's peer port\) is in use by pid \d+ \(node -e require\('net'\)\.createServer\(\)\.listen\(7454.*\); stop it first/m);
+  assert.equal(refused.output.trim().split('\n').length, 1, refused.output);
+  await assert.rejects(readdir(join(dir, 'certs', 'members')), { code: 'ENOENT' }, 'nothing was made');
+  await shell.interrupt(holder, 30_000);
+});
+
+test('each member is reported ready, its polling leaves no audit record, and Ctrl-C stops all', async () => {
+  const cluster = await shell.start('npm run -s cluster -- --members 3', /cluster: ready/, startMs);
+  const output = await readFile(cluster.logFile, 'utf8');
+  for (const name of ['m1', 'm2', 'm3']) assert.match(output, new RegExp(`^cluster: ${name} ready on https://127\\.0\\.0\\.1:74[456]3$`, 'm'));
+  const stopped = await shell.interrupt(cluster, 60_000);
+  // npm reports Ctrl-C as 128 + SIGINT whatever its script did; the script's own line says it stopped its members.
+  assert.equal(stopped.code, 130, stopped.output);
+  assert.match(stopped.output, /^cluster: SIGINT: stopping m1, m2, m3$/m);
+  assert.equal(await membersRunning(), '', 'no member left running');
+  for (const name of ['m1', 'm2', 'm3']) {
+    const auditDir = join(dir, 'data', name, 'audit');
+    const files = await readdir(auditDir).catch(() => []);
+    const events = (await Promise.all(files.map((f) => readFile(join(auditDir, f), 'utf8')))).join('');
+    assert.doesNotMatch(events, /readyz|maintenance\/status/, `${name}'s audit log holds no readiness polling`);
+  }
+});
+
+test('a member that fails to start is named with the last lines of its log, and the others are stopped', async () => {
+  // m2's data was sealed with its key: a new key cannot open it.
+  assert.equal((await shell.run('rm certs/members/m2.unseal.key && head -c 32 /dev/urandom > certs/members/m2.unseal.key && chmod 600 certs/members/m2.unseal.key', 10_000)).code, 0);
+  const failed = await shell.run('npm run -s cluster -- --members 3', startMs);
+  assert.equal(failed.code, 1, failed.output);
+  assert.match(failed.output, /^cluster: member m2 failed \(1\); last lines of .*m2\.log:$/m);
+  assert.match(failed.output, /cannot unseal/);
+  assert.doesNotMatch(failed.output, /cluster: ready/);
+  assert.equal(await membersRunning(), '', 'no member left running');
+});
