@@ -181,6 +181,8 @@ export interface WatchOptions extends NamespaceOption {
   /** Events after this revision; absent: every current object first as ADDED, then the changes. */
   resourceVersion?: string;
   labelSelector?: string;
+  /** `metadata.name=NAME` follows one object. */
+  fieldSelector?: string;
   allowBookmarks?: boolean;
 }
 
@@ -337,6 +339,7 @@ export class K8sClient {
     const query = new URLSearchParams({ watch: 'true' });
     if (options.resourceVersion !== undefined) query.set('resourceVersion', options.resourceVersion);
     if (options.labelSelector !== undefined) query.set('labelSelector', options.labelSelector);
+    if (options.fieldSelector !== undefined) query.set('fieldSelector', options.fieldSelector);
     if (options.allowBookmarks === true) query.set('allowWatchBookmarks', 'true');
     const path = `${collectionPath(resource, options.namespace)}?${query.toString()}`;
     const { response, request } = await this.open({ method: 'GET', path, idempotent: true }, 'stream');
