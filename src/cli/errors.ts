@@ -14,6 +14,14 @@ export class CliError extends Error {
   override readonly name = 'CliError';
 }
 
+/** A command that ends with this exit status and has already said what it had to (exec: its program's status). */
+export class CommandExit extends Error {
+  override readonly name = 'CommandExit';
+  constructor(readonly status: number) {
+    super(`exit status ${status}`);
+  }
+}
+
 /** The line to print for an expected failure (without `coffer: `), or undefined for a bug. */
 export function expectedMessage(error: unknown): string | undefined {
   if (isClientError(error)) {

@@ -2,6 +2,7 @@
  * Option parsers and output formats shared by commands. Parsers throw commander's
  * InvalidArgumentError, which commander reports as one line naming the option and the value.
  */
+import { constants as osConstants } from 'node:os';
 import { InvalidArgumentError } from 'commander';
 import { stringify as toYaml } from 'yaml';
 
@@ -39,4 +40,22 @@ export function formatTable(header: readonly string[], rows: readonly (readonly 
 
 export function formatData(format: 'json' | 'yaml', value: unknown): string {
   return format === 'json' ? JSON.stringify(value, null, 2) + '\n' : toYaml(value);
+}
+
+const durationUnitsMs: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** `500ms`, `10s`, `2m`, `1h`: a duration in milliseconds. */
+export function parseDuration(value: string): number {
+  const match = /^(\d{1,9})(ms|s|m|h)$/.exec(value);
+  if (match === null) throw new InvalidArgumentError(`"${value}" is not a duration such as 500ms, 10s, 2m or 1h`);
+  return Number(match[1]) * (durationUnitsMs[match[2] ?? 's'] ?? 1000);
+}
+
+/** `TERM` or `SIGTERM`: a signal this system knows. */
+export function parseSignal(value: string): NodeJS.Signals {
+  const name = (value.toUpperCase().startsWith('SIG') ? value.toUpperCase() : `SIG${value.toUpperCase()}`) as NodeJS.Signals;
+  if (!(name in osConstants.signals) || name === 'SIGKILL' || name === 'SIGSTOP') {
+    throw new InvalidArgumentError(`"${value}" is not a signal that can be sent to ask a program to act (TERM, INT, HUP, USR1, …)`);
+  }
+  return name;
 }

@@ -9,11 +9,13 @@ import { Command, Option } from 'commander';
 import { registerAuditCommands } from './commands/audit.ts';
 import { registerCaCommands } from './commands/ca.ts';
 import { registerConfigMapCommands } from './commands/configmap.ts';
+import { registerExecCommand } from './commands/exec.ts';
 import { registerKeysCommands } from './commands/keys.ts';
 import { registerKubeconfigCommand } from './commands/kubeconfig.ts';
 import { registerMemberCommands } from './commands/member.ts';
 import { registerNamespaceCommands } from './commands/namespace.ts';
 import { registerPolicyCommands } from './commands/policy.ts';
+import { registerRenderCommand } from './commands/render.ts';
 import { registerSecretCommands } from './commands/secret.ts';
 import { registerSnapshotCommands } from './commands/snapshot.ts';
 import { registerStatusCommand } from './commands/status.ts';
@@ -45,5 +47,7 @@ export function buildProgram(io: CliIo): Command {
   registerSnapshotCommands(program, io);
   registerAuditCommands(program, io);
   registerKeysCommands(program, io);
+  registerExecCommand(program, io);
+  registerRenderCommand(program, io);
   return program;
 }

@@ -5,7 +5,7 @@
  * COFFER_DEBUG=1).
  */
 import { CommanderError } from 'commander';
-import { expectedMessage, oneLine } from './errors.ts';
+import { CommandExit, expectedMessage, oneLine } from './errors.ts';
 import type { CliIo } from './io.ts';
 import { buildProgram } from './program.ts';
 
@@ -16,6 +16,7 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode; // commander already printed its line
+    if (error instanceof CommandExit) return error.status;
     const expected = expectedMessage(error);
     if (expected !== undefined) {
       io.err(`coffer: ${expected}\n`);

@@ -439,3 +439,19 @@ export const watchesPerUserMax = 128;
 export const watchUnsentBytesMax = 1024 * 1024;
 /** How long a stream ended for falling behind waits for its client to read the end before its socket is destroyed. */
 export const watchSlowCloseGraceMs = 10_000;
+
+// ── Delivering values to programs (coffer exec and coffer render, src/cli/deliver) ─────────────
+
+/** How often exec and render read every Secret and ConfigMap again (and a pinned pending stage, which no watch reports). */
+export const deliverCheckIntervalMsDefault = 10_000;
+/** The shortest --check-interval: each check is a read, and an audit record, per Secret. */
+export const deliverCheckIntervalMsMin = 1_000;
+/** A watch that brings no event and no bookmark for this long is taken as lost (its member hung or cut off). */
+export const deliverWatchIdleMs = 3 * watchBookmarkIntervalMs;
+/** The first wait before exec and render try the members again after losing them; doubles up to deliverRetryMsMax. */
+export const deliverRetryMsMin = 200;
+export const deliverRetryMsMax = 5_000;
+/** How long `coffer exec` waits for its program to stop after the stop signal before it kills it (--grace-period). */
+export const execGracePeriodMsDefault = 10_000;
+/** The largest template file `coffer render --template` reads. */
+export const renderTemplateBytesMax = 1024 * 1024;

@@ -1,0 +1,76 @@
+/**
+ * The parts of `coffer exec` and `coffer render` that need no cluster: variable names and the
+ * environment they make, templates, and the directory of files — each refusal naming keys and
+ * sources, never a value.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DirectoryWriter } from '../../../src/cli/deliver/directory.ts';
+import { variableName, variablesOf } from '../../../src/cli/deliver/environment.ts';
+import { parseSource, type Source, type SourceValues } from '../../../src/cli/deliver/sources.ts';
+import { parseTemplate, renderTemplate } from '../../../src/cli/deliver/template.ts';
+import { CliError } from '../../../src/cli/errors.ts';
+
+const db: Source = { kind: 'secret', name: 'db', namespace: 'default', prefix: '' };
+const app: Source = { kind: 'configmap', name: 'app', namespace: 'default', prefix: 'APP_' };
+
+function values(source: Source, entries: Record<string, string | Buffer>): SourceValues {
+  return { source, resourceVersion: '7', stage: 'current', values: new Map(Object.entries(entries).map(([k, v]) => [k, Buffer.isBuffer(v) ? v : Buffer.from(v)])) };
+}
+
+const refused = (pattern: RegExp, secret: string) => (error: unknown) => error instanceof CliError && pattern.test(error.message) && !error.message.includes(secret);
+
+test('variable names are upper-cased, sanitised, prefixed, and never start with a digit', () => {
+  assert.equal(variableName('', 'password'), 'PASSWORD');
+  assert.equal(variableName('', 'db-user.name'), 'DB_USER_NAME');
+  assert.equal(variableName('', '1st'), '_1ST');
+  assert.equal(variableName('db_', 'password'), 'DB_PASSWORD');
+  assert.equal(variableName('', 'tls.crt'), 'TLS_CRT');
+});
+
+test('--secret NAME:PREFIX takes a prefix that can start a variable name', () => {
+  assert.deepEqual(parseSource('secret', 'db:DB_', 'team-a'), { kind: 'secret', name: 'db', namespace: 'team-a', prefix: 'DB_' });
+  assert.deepEqual(parseSource('configmap', 'app', 'default'), { kind: 'configmap', name: 'app', namespace: 'default', prefix: '' });
+  assert.throws(() => parseSource('secret', 'db:1X', 'default'), /the prefix must be letters, digits and "_", not starting with a digit/);
+  assert.throws(() => parseSource('secret', ':X', 'default'), /the name may not be empty/);
+});
+
+test('the environment refuses a collision, a NUL byte and bytes that are not UTF-8, naming the key only', () => {
+  assert.deepEqual([...variablesOf([values(db, { password: 's3cret' }), values(app, { mode: 'fast' })])], [['PASSWORD', 's3cret'], ['APP_MODE', 'fast']]);
+  assert.throws(() => variablesOf([values(db, { 'db-user': 'hidden-1', 'db.user': 'hidden-2' })]),
+    refused(/key "db\.user" of secret default\/db and key "db-user" of secret default\/db would both set DB_USER: give one source a prefix/, 'hidden'));
+  assert.throws(() => variablesOf([values(db, { blob: Buffer.from('nul-hidden\0') })]), refused(/key "blob" of secret default\/db holds a NUL byte/, 'nul-hidden'));
+  assert.throws(() => variablesOf([values(db, { blob: Buffer.from([0xff, 0xfe]) })]), refused(/key "blob" of secret default\/db is not UTF-8 text/, '\uFFFD'));
+});
+
+test('a template fills its references and copies everything else; mistakes are named by line', () => {
+  const template = parseTemplate('url = postgres://app:{{ secret "db" "password" }}@db\nmode={{configmap "app" "mode"}}\n{{ .Other }} stays\n', [db, app], 'app.tmpl');
+  assert.equal(renderTemplate(template, [values(db, { password: 'pw' }), values(app, { mode: 'fast' })], 'app.tmpl').toString(),
+    'url = postgres://app:pw@db\nmode=fast\n{{ .Other }} stays\n');
+  assert.throws(() => parseTemplate('a\n{{ secret "other" "x" }}', [db], 't'), /^CliError: t:2: secret "other" is not given with --secret$/);
+  assert.throws(() => parseTemplate('a\nb\n{{ secret db password }}', [db], 't'), /t:3: write a value as \{\{ secret "NAME" "KEY" \}\}/);
+  const missing = parseTemplate('x {{ secret "db" "token" }}', [db], 't');
+  assert.throws(() => renderTemplate(missing, [values(db, { password: 'pw-hidden' })], 't'), refused(/^t:1: secret default\/db has no key "token"$/, 'pw-hidden'));
+});
+
+test('a directory gets one 0600 file per key; a key gone loses its file; other files and bad keys', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'coffer-render-dir-'));
+  try {
+    await writeFile(join(dir, 'unrelated'), 'kept');
+    const writer = new DirectoryWriter(dir);
+    assert.equal(await writer.write([values(db, { password: 'one', user: 'app' })]), 2);
+    assert.equal(await readFile(join(dir, 'password'), 'utf8'), 'one');
+    assert.equal((await stat(join(dir, 'password'))).mode & 0o777, 0o600);
+    await writer.write([values(db, { password: 'two' })]);
+    assert.deepEqual((await readdir(dir)).sort(), ['password', 'unrelated']);
+    assert.equal(await readFile(join(dir, 'password'), 'utf8'), 'two');
+    await assert.rejects(writer.write([values(db, { '..': 'x' })]), /key "\.\." of secret default\/db cannot be a file name/);
+    await assert.rejects(writer.write([values(db, { mode: 'a' }), values(app, { mode: 'b' })]),
+      /key "mode" is in both secret default\/db and configmap default\/app: render them to different --dir/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
