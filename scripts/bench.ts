@@ -1,5 +1,5 @@
 /**
- * bench — a closed-loop load generator for the KV API (INTERFACE.md, "Benchmark"):
+ * bench — a closed-loop load generator for the KV API (docs/performance.md):
  *
  *   node --import tsx scripts/bench.ts --endpoints URL… --op put|get|mixed --clients N --duration 10s
  *        --value-bytes 256 [--keys 1000] [--consistency linearizable|serializable] [--against-etcd]

@@ -1,5 +1,5 @@
 /**
- * `npm start` — the embedded default (INTERFACE.md): bootstraps a CA into certs/ if there is none,
+ * `npm start` — the embedded default (the README's "Set-up"): bootstraps a CA into certs/ if there is none,
  * creates a development unseal key certs/dev-unseal.key (mode 0600) if there is none, and runs the
  * single member `default` with its data in data/default/, clients on https://127.0.0.1:7443 and peers on
  * 7444. Running it again reuses the CA, the key and the data. Ctrl-C stops it cleanly.

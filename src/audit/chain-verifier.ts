@@ -1,7 +1,7 @@
 /**
  * Line-by-line verification of the chain (pure: lines in, first break out). Used by verifyAuditLog for
  * a whole log and by the opener for the segment it continues. The caller feeds files in order and, per
- * file, its complete lines; it decides what a partial last line means (file-reader.ts).
+ * file, its complete lines (files.ts splits them); it decides what a partial last line means (verify.ts).
  *
  * What each check catches:
  * - the line is not the canonical JSON of what it parses to → an edit that re-serialised the line;

@@ -1,6 +1,6 @@
 /**
  * The CLI's connection to the outside world, as a seam: tests run commands in-process with captured
- * output and a chosen environment; main.ts passes the real process.
+ * output and a chosen environment; src/server/coffer.ts passes the real process.
  */
 export interface CliIo {
   /** Writes to standard output (the caller adds newlines). */

@@ -1,6 +1,6 @@
 /**
  * The registry of issued certificates (`<dir>/issued.json`): what `coffer ca list` shows and the
- * source of the CRL. Pure functions over an immutable value; registry-file.ts reads and writes it.
+ * source of the CRL. Pure functions over an immutable value; ca.ts reads and writes it.
  *
  * Invariants: serials are canonical (serial.ts) and unique; exactly the records with `revokedAt` are on
  * the CRL; crlNumber counts CRLs written and never decreases.

@@ -1,6 +1,6 @@
 /**
  * Certificate templates: pure functions from "what to certify" to the fields and extensions of a
- * certificate — no keys, no clock, no disk. Signing (sign.ts) and storage (ca-ops.ts) are separate,
+ * certificate — no keys, no clock, no disk. Signing (sign.ts) and storage (ca.ts, issue.ts) are separate,
  * so these are tested on their own and cannot drift between `bootstrap-ca` and `coffer ca`.
  *
  * Profiles:

@@ -1,6 +1,6 @@
 /**
  * The Kubernetes-shaped resource API: for every type of the registry, the collection and item paths
- * of INTERFACE.md with GET (get, list, watch), POST, PUT, PATCH and DELETE; lists across all
+ * of the README with GET (get, list, watch), POST, PUT, PATCH and DELETE; lists across all
  * namespaces for namespaced kinds; Tables for kubectl; watch streams of `{"type","object"}` lines.
  *
  * Authorization already happened (app.ts) for the request as a whole. Two finer decisions are made

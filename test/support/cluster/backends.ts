@@ -2,7 +2,7 @@
  * How to start one member of each kind of cluster the harness drives. Both take the same facts (name,
  * ports, the peer URLs this member must dial, certificates) and return a command line.
  *
- * - coffer: `coffer server` as INTERFACE.md names its flags; each member gets its own
+ * - coffer: `coffer server` as the README names its flags; each member gets its own
  *   --initial-cluster (its own URL real, the others' through its proxies), which Coffer allows
  *   because it derives the cluster and member ids from names, not URLs. Unsealed with a key file
  *   made by crypto's createKeyFile.
@@ -125,7 +125,7 @@ export const etcdBackend: Backend = {
   },
 };
 
-/** Debian's etcd-server, installed through apt-get when missing (INTERFACE.md: "installed if missing"). */
+/** Debian's etcd-server (docs/performance.md), installed through apt-get when missing. */
 function installEtcd(): void {
   if (etcdBinary !== '/usr/bin/etcd' || process.getuid?.() !== 0) return;
   process.stderr.write('# etcd not found: apt-get install -y etcd-server\n');
