@@ -136,6 +136,7 @@ export class Follower {
         }
         // Ended by the member, by a failover (the loop goes on with the new client), or gone quiet.
         if (idle && !this.stopped) throw new QuietWatchError(`the watch of ${describeSource(source)} brought nothing for ${deliverWatchIdleMs / 1000} s`);
+        await delay(deliverRetryMsMin); // a member that keeps ending watches at once is not asked in a tight loop
       } catch (error) {
         if (this.stopped) return;
         if (!(await this.recover(error, generation))) return;
