@@ -40,7 +40,7 @@ export interface ClientApiOptions {
   /** Serves /metrics and counts every request by verb, resource and code. */
   metrics?: ApiMetrics;
   /**
-   * The member's audit log: every request then leaves exactly one durable event before it can change
+   * The member's audit log: every request is then recorded under one auditID, durably before it can change
    * anything, and the audit routes are served (audit-plugin.ts). A member always passes it; tests of
    * other concerns may leave it out.
    */
