@@ -1,14 +1,17 @@
 // `npm run cluster` as a user runs it, in a fresh checkout and a network of its own (the script's ports
 // are fixed: 7443, 7444, 7453…): it refuses a taken port in one line naming the holder, reports each
 // member ready without leaving audit records of its polling, and names a member that fails with its log.
+// With it running, `coffer status` is shown an endpoint of another cluster and names it as a problem.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { copyCheckout, IsolatedShell, removeCheckout } from '../../support/sandbox/index.ts';
+import { copyCheckout, IsolatedShell, type Job, removeCheckout } from '../../support/sandbox/index.ts';
 
 let dir: string;
 let shell: IsolatedShell;
+/** The cluster the script started, from the second test to the one that stops it. */
+let cluster: Job;
 
 before(async () => {
   dir = await copyCheckout({ nodeModules: 'link', prefix: 'coffer-cluster-script-' });
@@ -37,21 +40,43 @@ test('a taken port is refused in one line that names it and its holder, before a
   await shell.interrupt(holder, 30_000);
 });
 
-test('each member is reported ready, its polling leaves no audit record, and Ctrl-C stops all', async () => {
-  const cluster = await shell.start('npm run -s cluster -- --members 3', /cluster: ready/, startMs);
+test('each member is reported ready and its polling leaves no audit record', async () => {
+  cluster = await shell.start('npm run -s cluster -- --members 3', /cluster: ready/, startMs);
   const output = await readFile(cluster.logFile, 'utf8');
   for (const name of ['m1', 'm2', 'm3']) assert.match(output, new RegExp(`^cluster: ${name} ready on https://127\\.0\\.0\\.1:74[456]3$`, 'm'));
-  const stopped = await shell.interrupt(cluster, 60_000);
-  // npm reports Ctrl-C as 128 + SIGINT whatever its script did; the script's own line says it stopped its members.
-  assert.equal(stopped.code, 130, stopped.output);
-  assert.match(stopped.output, /^cluster: SIGINT: stopping m1, m2, m3$/m);
-  assert.equal(await membersRunning(), '', 'no member left running');
+  // Each audit record is durable before its request is answered: what the polling left is on disk now.
   for (const name of ['m1', 'm2', 'm3']) {
     const auditDir = join(dir, 'data', name, 'audit');
     const files = await readdir(auditDir).catch(() => []);
     const events = (await Promise.all(files.map((f) => readFile(join(auditDir, f), 'utf8')))).join('');
     assert.doesNotMatch(events, /readyz|maintenance\/status/, `${name}'s audit log holds no readiness polling`);
   }
+});
+
+test('coffer status names an endpoint that answers for another cluster as a problem', async () => {
+  // A lone member with m1's certificate and a data dir of its own is a cluster of its own.
+  const lone = await shell.start('node --import tsx src/server/coffer.ts server --name m1 --data-dir data/lone '
+    + '--listen-client https://127.0.0.1:7500 --listen-peer https://127.0.0.1:7501 --cert certs/members/m1.crt --key certs/members/m1.key '
+    + '--cacert certs/ca.crt --crl certs/crl.pem --unseal-key-file certs/members/m1.unseal.key', /serving clients/, startMs);
+  const status = (endpoints: string) => shell.run(`node --import tsx src/server/coffer.ts --endpoints ${endpoints} status 2>&1 >/dev/null`, 60_000);
+  try {
+    const mixed = await status('https://127.0.0.1:7443,https://127.0.0.1:7453,https://127.0.0.1:7500');
+    assert.equal(mixed.code, 1, mixed.output);
+    assert.match(mixed.output, /^coffer: problem: https:\/\/127\.0\.0\.1:7500 answers for cluster \w+, not \w+ like the others: another cluster is running there \(check --endpoints\)$/m);
+    const one = await status('https://127.0.0.1:7443,https://127.0.0.1:7453');
+    assert.equal(one.code, 0, one.output);
+    assert.equal(one.output, '', 'no problem for the endpoints of one cluster');
+  } finally {
+    assert.equal((await shell.interrupt(lone, 60_000)).code, 0);
+  }
+});
+
+test('Ctrl-C stops every member', async () => {
+  const stopped = await shell.interrupt(cluster, 60_000);
+  // npm reports Ctrl-C as 128 + SIGINT whatever its script did; the script's own line says it stopped its members.
+  assert.equal(stopped.code, 130, stopped.output);
+  assert.match(stopped.output, /^cluster: SIGINT: stopping m1, m2, m3$/m);
+  assert.equal(await membersRunning(), '', 'no member left running');
 });
 
 test('a member that fails to start is named with the last lines of its log, and the others are stopped', async () => {
