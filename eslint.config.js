@@ -1,10 +1,10 @@
 // ESLint for Coffer: typescript-eslint with type information everywhere, and the purity rules of
-// DESIGN.md §2 for the Raft core. Import direction is checked by dependency-cruiser
+// the Raft core (src/raft touches no time, randomness, I/O or Promises). Import direction is checked by dependency-cruiser
 // (.dependency-cruiser.cjs).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const raftImpurity = 'src/raft is a pure, deterministic state machine (DESIGN.md §2)';
+const raftImpurity = 'src/raft is a pure, deterministic state machine: no time, randomness, I/O or Promises';
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'data/**', 'certs/**', 'test/fixtures/**'] },

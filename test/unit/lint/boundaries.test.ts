@@ -1,5 +1,5 @@
-// Proves the boundary rules of DESIGN.md §2 bite: fixtures that break them must fail the same
-// lint configuration the project runs.
+// Proves the boundary rules bite (eslint.config.js for src/raft's purity, .dependency-cruiser.cjs for
+// import direction): fixtures that break them must fail the same lint configuration the project runs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
