@@ -40,7 +40,7 @@ test('a taken port is refused in one line that names it and its holder, before a
   await shell.interrupt(holder, 30_000);
 });
 
-test('each member is reported ready and its polling leaves no audit record', async () => {
+test('each member is reported ready once the first-start objects exist, and its polling leaves no audit record', async () => {
   cluster = await shell.start('npm run -s cluster -- --members 3', /cluster: ready/, startMs);
   const output = await readFile(cluster.logFile, 'utf8');
   for (const name of ['m1', 'm2', 'm3']) assert.match(output, new RegExp(`^cluster: ${name} ready on https://127\\.0\\.0\\.1:74[456]3$`, 'm'));
@@ -51,6 +51,10 @@ test('each member is reported ready and its polling leaves no audit record', asy
     const events = (await Promise.all(files.map((f) => readFile(join(auditDir, f), 'utf8')))).join('');
     assert.doesNotMatch(events, /readyz|maintenance\/status/, `${name}'s audit log holds no readiness polling`);
   }
+  // Ready means the first-start objects exist: the README's next command creates a Secret in default.
+  const namespaces = await shell.run('node --import tsx src/server/coffer.ts --endpoints https://127.0.0.1:7453 namespace list', 60_000);
+  assert.equal(namespaces.code, 0, namespaces.output);
+  assert.match(namespaces.output, /^default\b/m);
 });
 
 test('coffer status names an endpoint that answers for another cluster as a problem', async () => {
