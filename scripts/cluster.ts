@@ -20,12 +20,12 @@
 import { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
-import { request } from 'node:https';
 import { join, resolve } from 'node:path';
 import { createKeyFile } from '../src/crypto/index.ts';
 import { bootstrapCa, bootstrapDefaults, caLayout, issueMember, loadCa } from '../src/pki/index.ts';
 import { backendNamed, certsIn, delay, MemberProcess, repoRoot } from '../test/support/cluster/index.ts';
 import { portHolder } from './port-holder.ts';
+import { answersOk, readyPollMs } from './readiness.ts';
 
 const clientPortBase = 7443;
 const peerPortBase = 7444;
@@ -33,7 +33,6 @@ const portStride = 10;
 const membersMax = 9;
 /** How long members may take to become ready (elect a leader, apply their log) before the start counts as failed. */
 const readyTimeoutMs = 60_000;
-const readyPollMs = 250;
 const logTailLines = 20;
 
 function memberCount(value: string): number {
@@ -168,19 +167,6 @@ async function waitReady(): Promise<string | undefined> {
     if (ready.size < members.length) await delay(readyPollMs);
   }
   return undefined;
-}
-
-/** Whether GET url answers 200 within the poll interval. */
-function answersOk(url: string, tls: { cert: string; key: string; ca: string }): Promise<boolean> {
-  return new Promise((resolveOk) => {
-    const req = request(url, { ...tls, timeout: readyPollMs * 4 }, (res) => {
-      res.resume();
-      resolveOk(res.statusCode === 200);
-    });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolveOk(false));
-    req.end();
-  });
 }
 
 async function logTail(member: MemberProcess): Promise<string> {

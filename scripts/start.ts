@@ -2,15 +2,20 @@
  * `npm start` — the embedded default (the README's "Set-up"): bootstraps a CA into certs/ if there is none,
  * creates a development unseal key certs/dev-unseal.key (mode 0600) if there is none, and runs the
  * single member `default` with its data in data/default/, clients on https://127.0.0.1:7443 and peers on
- * 7444. Running it again reuses the CA, the key and the data. Ctrl-C stops it cleanly.
+ * 7444. Once the member answers /readyz (its first-start namespaces and policies exist) it prints
+ * "default: ready"; clients may start then. Running it again reuses the CA, the key and the data.
+ * Ctrl-C stops it cleanly.
  *
  * This is a development set-up: the unseal key sits next to the certificates. A production member
  * takes --passphrase-file, COFFER_UNSEAL_PASSPHRASE or --kms-socket instead.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
 import { createKeyFile } from '../src/crypto/index.ts';
 import { bootstrapCa, caLayout } from '../src/pki/index.ts';
+import { answersOk, readyPollMs } from './readiness.ts';
 
 const certs = caLayout('certs');
 const unsealKey = 'certs/dev-unseal.key';
@@ -50,3 +55,8 @@ const member = spawn(process.execPath, [
 process.on('SIGINT', () => undefined);
 process.on('SIGTERM', () => member.kill('SIGTERM'));
 member.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+
+const tls = { cert: await readFile(certs.clientCert('admin'), 'utf8'), key: await readFile(certs.clientKey('admin'), 'utf8'), ca: await readFile(certs.caCert, 'utf8') };
+// Until the member answers ready; if it exits first, its exit ends this process.
+while (!(await answersOk(`${clientUrl}/readyz`, tls))) await delay(readyPollMs);
+process.stdout.write(`default: ready on ${clientUrl}\n`);

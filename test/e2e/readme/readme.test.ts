@@ -29,7 +29,7 @@ interface Step {
 
 /** Commands that run until Ctrl-C, and the line that says each is ready. */
 const longRunning: readonly [RegExp, RegExp][] = [
-  [/^npm start\b/, /serving clients/],
+  [/^npm start\b/, /^default: ready/m],
   [/^npm run cluster\b/, /^cluster: ready/m],
   [/^coffer server\b/, /serving clients/],
 ];
