@@ -18,7 +18,10 @@ export {
   type ResourceType, resourceTypes, rbacResourceTypes, resourceTypeOf, secrets, configMaps, namespaces, roles, clusterRoles,
   roleBindings, clusterRoleBindings,
 } from './resources.ts';
-export { Registry, present, parseRevision, protectedNamespaces, notFound, type ListOptions, type ListResult, type RegistryOptions, type WriteGuard, type WriteOptions } from './registry.ts';
+export {
+  Registry, present, parseRevision, protectedNamespaces, notFound, type ListOptions, type ListResult, type RegistryOptions, type WriteGuard, type WriteOptions,
+  type DeleteOptions, type DeleteResult, type PropagationPolicy, propagationPolicies,
+} from './registry.ts';
 export { parseLabelSelector, parseFieldSelector, matchesLabels, type LabelSelector, type FieldSelector } from './selectors.ts';
 export { watchObjects, type RegistryEvent, type RegistryEventType, type RegistryWatch, type WatchRequest } from './watch.ts';
 export { bootstrapRegistry, type BootstrapResult } from './bootstrap.ts';

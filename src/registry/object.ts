@@ -153,6 +153,8 @@ function finalizersOf(value: unknown, causes: StatusCause[]): string[] | undefin
   return out.length === 0 ? undefined : out;
 }
 
+const ownerUidPattern = /^[^/\s]{1,128}$/;
+
 function ownerReferencesOf(value: unknown, causes: StatusCause[]): OwnerReference[] | undefined {
   if (value === undefined || value === null) return undefined;
   if (!Array.isArray(value)) {
@@ -173,6 +175,8 @@ function ownerReferencesOf(value: unknown, causes: StatusCause[]): OwnerReferenc
       if (typeof text !== 'string' || text === '') causes.push({ field: `${where}.${field}`, message: 'Required value', reason: 'FieldValueRequired' });
       else ref[field] = text;
     }
+    // The uid is a path segment of the owner index (owners.ts).
+    if (ref.uid !== undefined && !ownerUidPattern.test(ref.uid)) causes.push({ field: `${where}.uid`, message: 'Invalid value: must be 1-128 characters without "/" or spaces', reason: 'FieldValueInvalid' });
     for (const flag of ['controller', 'blockOwnerDeletion'] as const) {
       const bit = item[flag];
       if (bit === undefined || bit === null) continue;

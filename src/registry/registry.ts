@@ -24,15 +24,16 @@ import { randomInt, randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import {
   continueTokenBytesMax, generatedNamePrefixMax, generatedNameSuffixLength, generateNameAttemptsMax, listPageItemsMax, listScanStepKeys,
-  namespaceDeleteBatchObjects, updateRetriesMax, valueBytesMax,
+  namespaceDeleteBatchObjects, txnOpsMax, updateRetriesMax, valueBytesMax,
 } from '../config/index.ts';
 import { isMvccError, prefixEnd, type KeyValue, type TxnRequest, type TxnResponse } from '../storage/mvcc/index.ts';
 import { evaluateWithoutWriting } from './dry-run.ts';
 import { invalidError, RegistryError, type StatusCause } from './errors.ts';
 import { objectKey, listPrefix, textKey } from './keys.ts';
 import type { RegistryKv } from './kv.ts';
-import { isJson, projectMeta, readClientMeta, type Json, type ObjectMeta, type StoredObject, type VersionedObject } from './object.ts';
-import { namespaces, namespacedResourceTypes, secrets, type ResourceType } from './resources.ts';
+import { isJson, type OwnerReference, projectMeta, readClientMeta, type Json, type ObjectMeta, type StoredObject, type VersionedObject } from './object.ts';
+import { dependentOf, type DependentRef, dependentsPrefix, ownerIndexOps } from './owners.ts';
+import { namespaces, namespacedResourceTypes, resourceTypes, secrets, type ResourceType } from './resources.ts';
 import { matchesFields, matchesLabels, type FieldSelector, type LabelSelector } from './selectors.ts';
 import { generateValues } from './generate.ts';
 import { type DueRotation, dueRotations, rotationScheduleOf } from './scheduled-rotation.ts';
@@ -64,7 +65,19 @@ export interface WriteOptions {
 export interface DeleteOptions extends WriteOptions {
   /** The precondition: the object must be at this resourceVersion. */
   resourceVersion?: string;
+  /**
+   * What happens to the objects whose ownerReferences name the deleted one (default Background):
+   * Background deletes them after it, Foreground before it (the owner is marked, held by the
+   * foregroundDeletion finalizer, until they are gone), Orphan removes the reference and keeps them.
+   */
+  propagationPolicy?: PropagationPolicy;
 }
+
+export const propagationPolicies = ['Background', 'Foreground', 'Orphan'] as const;
+export type PropagationPolicy = (typeof propagationPolicies)[number];
+
+/** Holds an owner deleted in the foreground until its dependents are gone (Kubernetes' name). */
+const foregroundFinalizer = 'foregroundDeletion';
 
 export interface DeleteResult {
   /** The object as it was deleted, or — when `pending` — as marked for deletion. */
@@ -202,6 +215,7 @@ export class Registry {
           { type: 'put', key, value },
           // A new Secret's data is its version 1, written with it (and replacing any leftover history).
           ...(type === secrets ? [{ type: 'put' as const, key: versionsKey(namespace!, name), value: encodeHistory(nextHistory(undefined, undefined, stored, options.actor ?? '', metadata.creationTimestamp)!) }] : []),
+          ...ownerIndexOps(type, namespace, name, undefined, stored),
         ],
         failure: [{ type: 'range', key, options: { countOnly: true } }, ...(nsKey ? [{ type: 'range' as const, key: nsKey }] : [])],
       });
@@ -359,8 +373,10 @@ export class Registry {
         result = marked === undefined ? undefined : await this.emptyNamespace(name);
       } else if (hasFinalizers(current.object)) {
         result = await this.markDeleting(type, current, options);
-      } else {
+      } else if (options.dryRun === true) {
         result = await this.remove(type, current, options) === undefined ? undefined : { object: current, pending: false };
+      } else {
+        result = await this.deleteWithDependents(type, current, options);
       }
       if (result !== undefined) return result;
       if (precondition !== undefined || attempt + 1 >= updateRetriesMax) throw conflict(type, name);
@@ -372,7 +388,7 @@ export class Registry {
    * mark instead). Not one transaction — as in Kubernetes, an object created meanwhile may stay, one
    * deleted meanwhile is skipped. Namespaces are not deleted as a collection.
    */
-  async deleteCollection(type: ResourceType, namespace: string | undefined, options: Pick<ListOptions, 'labelSelector' | 'fieldSelector'> & WriteOptions = {}): Promise<DeleteResult[]> {
+  async deleteCollection(type: ResourceType, namespace: string | undefined, options: Pick<ListOptions, 'labelSelector' | 'fieldSelector'> & Omit<DeleteOptions, 'resourceVersion'> = {}): Promise<DeleteResult[]> {
     if (type === namespaces) throw new RegistryError('MethodNotAllowed', 'deleting a collection of namespaces is not supported; delete namespaces one by one');
     const { labelSelector, fieldSelector, ...write } = options;
     const results: DeleteResult[] = [];
@@ -393,9 +409,14 @@ export class Registry {
   }
 
   /** Sets deletionTimestamp unless set; undefined when the object changed since it was read. */
-  private async markDeleting(type: ResourceType, current: VersionedObject, options: WriteOptions): Promise<DeleteResult | undefined> {
-    if (current.object.metadata.deletionTimestamp !== undefined) return { object: current, pending: true };
-    const metadata: ObjectMeta = { ...current.object.metadata, deletionTimestamp: timestamp(this.nowMs()), deletionGracePeriodSeconds: 0 };
+  private async markDeleting(type: ResourceType, current: VersionedObject, options: WriteOptions, addFinalizer?: string): Promise<DeleteResult | undefined> {
+    const had = current.object.metadata.finalizers ?? [];
+    if (current.object.metadata.deletionTimestamp !== undefined && (addFinalizer === undefined || had.includes(addFinalizer))) return { object: current, pending: true };
+    const metadata: ObjectMeta = {
+      ...current.object.metadata,
+      deletionTimestamp: current.object.metadata.deletionTimestamp ?? timestamp(this.nowMs()), deletionGracePeriodSeconds: 0,
+      ...(addFinalizer !== undefined && !had.includes(addFinalizer) ? { finalizers: [...had, addFinalizer] } : {}),
+    };
     const stored: StoredObject = { ...current.object, metadata };
     const key = objectKey(type, metadata.namespace, metadata.name);
     const result = await this.txn(options, {
@@ -415,12 +436,15 @@ export class Registry {
       compare: [{ key, target: 'modRevision', result: 'equal', value: current.modRevision }],
       success: [
         ...(type === secrets ? [{ type: 'deleteRange' as const, key: versionsKey(namespace!, name) }] : []),
+        ...ownerIndexOps(type, namespace, name, current.object, undefined),
         { type: 'deleteRange', key },
       ],
       failure: [],
     });
     if (!result.succeeded) return undefined;
     if (options.dryRun === true) return current.modRevision;
+    // An owner deleted in the foreground waits for its dependents: this may have been its last one.
+    for (const ref of current.object.metadata.ownerReferences ?? []) await this.releaseForegroundOwner(ref, namespace);
     if (namespace !== undefined) await this.finishNamespaceIfTerminating(namespace);
     return result.revision;
   }
@@ -443,9 +467,7 @@ export class Registry {
       }
       const free = contents.filter((c) => !hasFinalizers(c.versioned.object));
       const finishing = held.length === 0 && !hasFinalizers(namespace.object);
-      const batches: (typeof free)[] = [];
-      for (let i = 0; i < free.length; i += namespaceDeleteBatchObjects) batches.push(free.slice(i, i + namespaceDeleteBatchObjects));
-      if (batches.length === 0) batches.push([]);
+      const batches = deleteBatches(free);
       for (let i = 0; i < batches.length && !raced; i += 1) {
         const last = finishing && i === batches.length - 1;
         const batch = batches[i]!;
@@ -455,26 +477,131 @@ export class Registry {
             ...batch.map(({ type, versioned }) => ({ key: objectKey(type, name, versioned.object.metadata.name), target: 'modRevision' as const, result: 'equal' as const, value: versioned.modRevision })),
             ...(last ? [{ key: nsKey, target: 'modRevision' as const, result: 'equal' as const, value: namespace.modRevision }] : []),
           ],
-          success: last
-            // Everything in the namespace, then the namespace: no create lands in a namespace marked for deletion.
-            ? [
-                ...namespacedResourceTypes.map((t) => {
-                  const prefix = listPrefix(t, name);
-                  return { type: 'deleteRange' as const, key: prefix, end: prefixEnd(prefix) };
-                }),
-                { type: 'deleteRange', key: versionsNamespacePrefix(name), end: prefixEnd(versionsNamespacePrefix(name)) },
-                { type: 'deleteRange', key: nsKey },
-              ]
-            : batch.flatMap(({ type, versioned }) => [
-                ...(type === secrets ? [{ type: 'deleteRange' as const, key: versionsKey(name, versioned.object.metadata.name) }] : []),
-                { type: 'deleteRange' as const, key: objectKey(type, name, versioned.object.metadata.name) },
-              ]),
+          success: [
+            ...batch.flatMap(({ type, versioned }) => ownerIndexOps(type, name, versioned.object.metadata.name, versioned.object, undefined)),
+            ...(last
+              // Everything in the namespace, then the namespace: no create lands in a namespace marked for deletion.
+              ? [
+                  ...namespacedResourceTypes.map((t) => {
+                    const prefix = listPrefix(t, name);
+                    return { type: 'deleteRange' as const, key: prefix, end: prefixEnd(prefix) };
+                  }),
+                  { type: 'deleteRange' as const, key: versionsNamespacePrefix(name), end: prefixEnd(versionsNamespacePrefix(name)) },
+                  { type: 'deleteRange' as const, key: nsKey },
+                ]
+              : batch.flatMap(({ type, versioned }) => [
+                  ...(type === secrets ? [{ type: 'deleteRange' as const, key: versionsKey(name, versioned.object.metadata.name) }] : []),
+                  { type: 'deleteRange' as const, key: objectKey(type, name, versioned.object.metadata.name) },
+                ])),
+          ],
           failure: [],
         });
         if (!result.succeeded) raced = true;
       }
       if (!raced) return { object: namespace, pending: !finishing };
       if (attempt + 1 >= updateRetriesMax) throw conflict(namespaces, name);
+    }
+  }
+
+  /**
+   * Deletes an object with no finalizers and treats its dependents (objects whose ownerReferences name
+   * it, found through the owner index, owners.ts) as Kubernetes' garbage collector would for the
+   * request's propagationPolicy (garbage-collector.ts). Undefined when the object changed meanwhile.
+   */
+  private async deleteWithDependents(type: ResourceType, current: VersionedObject, options: DeleteOptions): Promise<DeleteResult | undefined> {
+    const policy = options.propagationPolicy ?? 'Background';
+    const uid = current.object.metadata.uid;
+    const write = options.actor !== undefined ? { actor: options.actor } : {};
+    if (policy === 'Foreground' && (await this.dependentsOf(uid)).length > 0) {
+      // Marked and held by foregroundDeletion until every dependent is gone (releaseForegroundOwner).
+      const marked = await this.markDeleting(type, current, options, foregroundFinalizer);
+      if (marked === undefined) return undefined;
+      for (const dependent of await this.dependentsOf(uid)) await this.deleteIfPresent(dependent, { ...write, propagationPolicy: 'Foreground' });
+      await this.releaseForegroundOwner({ uid, kind: type.kind, apiVersion: type.apiVersion, name: current.object.metadata.name }, current.object.metadata.namespace);
+      const after = await this.kv.range(objectKey(type, current.object.metadata.namespace, current.object.metadata.name), undefined, { linearizable: true });
+      const still = after.kvs[0] === undefined ? undefined : decodeObject(after.kvs[0]);
+      return still !== undefined && still.object.metadata.uid === uid ? { object: still, pending: true } : { object: current, pending: false };
+    }
+    if (policy === 'Orphan') {
+      for (const dependent of await this.dependentsOf(uid)) await this.dropOwnerReference(dependent, uid, write);
+    }
+    if (await this.remove(type, current, options) === undefined) return undefined;
+    if (policy === 'Background') {
+      for (const dependent of await this.dependentsOf(uid)) await this.collectDependent(dependent, uid, write);
+    }
+    return { object: current, pending: false };
+  }
+
+  /** The objects whose ownerReferences name `uid`, read linearizably from the owner index. */
+  private async dependentsOf(uid: string): Promise<DependentRef[]> {
+    const prefix = dependentsPrefix(uid);
+    const found = await this.kv.range(prefix, prefixEnd(prefix), { linearizable: true, keysOnly: true });
+    return found.kvs.map((kv) => dependentOf(kv.key)).filter((d): d is DependentRef => d !== undefined);
+  }
+
+  /** A dependent of a deleted owner: deleted in the background unless another owner of it still exists (then only the reference goes). */
+  private async collectDependent(dependent: DependentRef, ownerUid: string, write: WriteOptions): Promise<void> {
+    const current = await this.getIfPresent(dependent);
+    if (current === undefined) return;
+    const others = (current.object.metadata.ownerReferences ?? []).filter((r) => r.uid !== ownerUid);
+    for (const other of others) {
+      if (await this.ownerExists(other, dependent.namespace)) {
+        await this.dropOwnerReference(dependent, ownerUid, write);
+        return;
+      }
+    }
+    await this.deleteIfPresent(dependent, { ...write, propagationPolicy: 'Background' });
+  }
+
+  /** True unless the owner a reference names is known to be gone (an owner of a kind Coffer does not store is assumed to exist). */
+  private async ownerExists(ref: OwnerReference, dependentNamespace: string | undefined): Promise<boolean> {
+    const type = resourceTypes.find((t) => t.kind === ref.kind && t.apiVersion === ref.apiVersion);
+    if (type === undefined) return true;
+    const owner = await this.getIfPresent({ type, namespace: type.namespaced ? dependentNamespace : undefined, name: ref.name });
+    return owner?.object.metadata.uid === ref.uid;
+  }
+
+  /** Removes foregroundDeletion from an owner marked with it once none of its dependents remain: the owner then goes (replace). */
+  private async releaseForegroundOwner(ref: Pick<OwnerReference, 'uid' | 'kind' | 'apiVersion' | 'name'>, dependentNamespace: string | undefined): Promise<void> {
+    const type = resourceTypes.find((t) => t.kind === ref.kind && t.apiVersion === ref.apiVersion);
+    if (type === undefined) return;
+    const namespace = type.namespaced ? dependentNamespace : undefined;
+    const owner = await this.getIfPresent({ type, namespace, name: ref.name });
+    if (owner === undefined || owner.object.metadata.uid !== ref.uid || !(owner.object.metadata.finalizers ?? []).includes(foregroundFinalizer)) return;
+    if ((await this.dependentsOf(ref.uid)).length > 0) return;
+    await this.rewriteMeta({ type, namespace, name: ref.name }, (meta) => ({ ...meta, finalizers: (meta.finalizers ?? []).filter((f) => f !== foregroundFinalizer) }), {});
+  }
+
+  private async dropOwnerReference(dependent: DependentRef, ownerUid: string, write: WriteOptions): Promise<void> {
+    await this.rewriteMeta(dependent, (meta) => ({ ...meta, ownerReferences: (meta.ownerReferences ?? []).filter((r) => r.uid !== ownerUid) }), write);
+  }
+
+  /** An update of an object's metadata alone, retried on conflict; nothing when the object is gone. */
+  private async rewriteMeta(at: DependentRef, change: (meta: ObjectMeta) => ObjectMeta, write: WriteOptions): Promise<void> {
+    try {
+      await this.patch(at.type, at.namespace, at.name, (current) => {
+        const { resourceVersion: _rv, ...meta } = current.metadata as ObjectMeta & { resourceVersion?: string };
+        return { ...current, metadata: change(meta) };
+      }, undefined, write);
+    } catch (error) {
+      if (!(error instanceof RegistryError && error.code === 'NotFound')) throw error;
+    }
+  }
+
+  private async getIfPresent(at: DependentRef): Promise<VersionedObject | undefined> {
+    try {
+      return await this.get(at.type, at.namespace, at.name);
+    } catch (error) {
+      if (error instanceof RegistryError && error.code === 'NotFound') return undefined;
+      throw error;
+    }
+  }
+
+  private async deleteIfPresent(at: DependentRef, options: DeleteOptions): Promise<void> {
+    try {
+      await this.delete(at.type, at.namespace, at.name, options);
+    } catch (error) {
+      if (!(error instanceof RegistryError && error.code === 'NotFound')) throw error;
     }
   }
 
@@ -572,6 +699,7 @@ export class Registry {
         success: [
           { type: 'put', key, value: encodeObject(type, stored) },
           ...(versionsValue !== undefined ? [{ type: 'put' as const, key: versionsKey(namespace!, name), value: versionsValue }] : []),
+          ...ownerIndexOps(type, namespace, name, current.object, stored),
         ],
         failure: [],
       });
@@ -597,6 +725,29 @@ export function present(type: ResourceType, versioned: VersionedObject, withData
   const body = type.project(object);
   if (!withData) delete body.data;
   return { apiVersion: type.apiVersion, kind: type.kind, metadata: projectMeta(object.metadata, modRevision, type.namespaced), ...body };
+}
+
+/**
+ * The objects of a namespace being emptied, in batches one transaction each can take: at most
+ * namespaceDeleteBatchObjects objects, and operations (object, Secret versions, owner index entries)
+ * under txnOpsMax with room for the last batch's prefix deletes. Never empty: [[]] for no objects.
+ */
+function deleteBatches<T extends { type: ResourceType; versioned: VersionedObject }>(objects: readonly T[]): T[][] {
+  const reserved = namespacedResourceTypes.length + 2;
+  const batches: T[][] = [[]];
+  let ops = 0;
+  for (const object of objects) {
+    const cost = 2 + (object.versioned.object.metadata.ownerReferences?.length ?? 0);
+    const batch = batches[batches.length - 1]!;
+    if (batch.length > 0 && (batch.length >= namespaceDeleteBatchObjects || ops + cost > txnOpsMax - reserved)) {
+      batches.push([object]);
+      ops = cost;
+    } else {
+      batch.push(object);
+      ops += cost;
+    }
+  }
+  return batches;
 }
 
 function hasFinalizers(object: StoredObject): boolean {

@@ -27,7 +27,7 @@ import { callerFor, type Caller } from './authorization.ts';
 import { applyPatch, patchTypeOf } from './patch.ts';
 import type { PolicyHolder } from './policy-holder.ts';
 import { presentFor, redactedAnnotation } from './presentation.ts';
-import { isDryRun, writeOptionsOf } from './write-options.ts';
+import { deleteOptionsOf, writeOptionsOf } from './write-options.ts';
 import { checkStrictFields } from './strict.ts';
 import { status, toStatus } from './status.ts';
 import { registerSecretVersionRoutes } from './secret-versions.ts';
@@ -146,7 +146,7 @@ function registerType(app: FastifyInstance, type: ResourceType, options: K8sRout
     const query = request.query as Query;
     const labelSelector = optional(query, 'labelSelector', parseLabelSelector);
     const fieldSelector = optional(query, 'fieldSelector', (text) => parseFieldSelector(text, type.selectableFields));
-    const write = writeOptionsOf(request);
+    const write = deleteOptionsOf(request);
     const deleted = await registry.deleteCollection(type, namespace, { ...(labelSelector ? { labelSelector } : {}), ...(fieldSelector ? { fieldSelector } : {}), ...write });
     if (isRbac && !write.dryRun) await policy.waitFor(options.kv.mvcc().currentRevision());
     const caller = callerFor(request);
@@ -158,12 +158,9 @@ function registerType(app: FastifyInstance, type: ResourceType, options: K8sRout
 
   app.delete(item, async (request, reply) => {
     const { namespace, name = '' } = request.params as Params;
-    const body = request.body as Json | undefined;
-    const preconditions = body !== null && typeof body === 'object' ? (body as { preconditions?: { resourceVersion?: unknown } }).preconditions : undefined;
-    const resourceVersion = typeof preconditions?.resourceVersion === 'string' ? preconditions.resourceVersion : undefined;
-    const dryRun = isDryRun(request);
-    const deleted = await registry.delete(type, namespace, name, { ...(resourceVersion !== undefined ? { resourceVersion } : {}), dryRun });
-    if (isRbac && !dryRun) await policy.waitFor(options.kv.mvcc().currentRevision());
+    const deleteOptions = deleteOptionsOf(request);
+    const deleted = await registry.delete(type, namespace, name, deleteOptions);
+    if (isRbac && deleteOptions.dryRun !== true) await policy.waitFor(options.kv.mvcc().currentRevision());
     // Still stored (finalizers hold it, or a namespace being emptied): 202 with the object, as the API server answers.
     if (deleted.pending) return reply.code(202).send(presentFor(type, deleted.object, callerFor(request), policy));
     return {

@@ -4,8 +4,9 @@
  * anything else is refused (400) rather than taken as a real write.
  */
 import type { FastifyRequest } from 'fastify';
-import { RegistryError, type WriteOptions } from '../../registry/index.ts';
+import { type DeleteOptions, type PropagationPolicy, propagationPolicies, RegistryError, type WriteOptions } from '../../registry/index.ts';
 import { dryRunValues, isValidDryRun } from '../dry-run.ts';
+import { parsedRequest } from '../request.ts';
 import { callerFor } from './authorization.ts';
 
 export function writeOptionsOf(request: FastifyRequest): Required<Pick<WriteOptions, 'actor' | 'dryRun'>> {
@@ -18,4 +19,33 @@ export function isDryRun(request: FastifyRequest): boolean {
   if (isValidDryRun(values)) return true;
   const bad = values.find((v) => v !== 'All') ?? '';
   throw new RegistryError('BadRequest', `dryRun ${JSON.stringify(bad.slice(0, 32))} is not supported: the only value is "All"`);
+}
+
+/**
+ * A delete's options, from the DeleteOptions body kubectl and client-go send and the query parameters
+ * the API server also accepts: the resourceVersion precondition, dryRun, and propagationPolicy (or the
+ * older orphanDependents). A value that is not one Kubernetes defines is refused (400).
+ */
+export function deleteOptionsOf(request: FastifyRequest): DeleteOptions {
+  const body = request.body;
+  const fields: Record<string, unknown> = body !== null && typeof body === 'object' && !Array.isArray(body) ? body as Record<string, unknown> : {};
+  const query = parsedRequest(request.raw).query;
+  const options: DeleteOptions = writeOptionsOf(request);
+  const preconditions = fields.preconditions;
+  if (preconditions !== null && typeof preconditions === 'object') {
+    const resourceVersion = (preconditions as { resourceVersion?: unknown }).resourceVersion;
+    if (typeof resourceVersion === 'string') options.resourceVersion = resourceVersion;
+  }
+  const policy = fields.propagationPolicy ?? query.propagationPolicy;
+  const orphan = fields.orphanDependents ?? query.orphanDependents;
+  if (policy !== undefined && policy !== null && policy !== '') {
+    if (!propagationPolicies.includes(policy as PropagationPolicy)) {
+      throw new RegistryError('BadRequest', `propagationPolicy ${JSON.stringify(policy).slice(0, 40)} is not supported: use Background, Foreground or Orphan`);
+    }
+    if (orphan !== undefined && orphan !== null) throw new RegistryError('BadRequest', 'orphanDependents and propagationPolicy may not both be set');
+    options.propagationPolicy = policy as PropagationPolicy;
+  } else if (orphan === true || orphan === 'true') {
+    options.propagationPolicy = 'Orphan';
+  }
+  return options;
 }

@@ -184,3 +184,107 @@ test('a field selector on a Secret type lists, watches and deletes only that typ
   assert.deepEqual(swept.body.items.map((i) => i.metadata.name), ['plain']);
   assert.deepEqual((await call(api.app, 'GET', base)).body.items.map((i) => i.metadata.name), ['login']);
 });
+
+/** Makes an owner ConfigMap and dependents that name it; returns the owner's reference. */
+async function ownerWithDependents(namespace: string, owner: string, dependents: string[], extra: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+  const created = await call(api.app, 'POST', `/api/v1/namespaces/${namespace}/configmaps`, configMap(owner));
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const ref = { apiVersion: 'v1', kind: 'ConfigMap', name: owner, uid: created.body.metadata.uid, ...extra };
+  for (const name of dependents) {
+    const dependent = await call(api.app, 'POST', `/api/v1/namespaces/${namespace}/secrets`, { metadata: { name, ownerReferences: [ref] }, stringData: { k: 'v' } });
+    assert.equal(dependent.status, 201, JSON.stringify(dependent.body));
+  }
+  return ref;
+}
+
+const exists = async (url: string): Promise<boolean> => (await call(api.app, 'GET', url)).status === 200;
+
+test('propagationPolicy Background (the default) deletes the dependents, and theirs, after the owner', async () => {
+  await call(api.app, 'POST', '/api/v1/namespaces', { metadata: { name: 'gc-bg' } });
+  await ownerWithDependents('gc-bg', 'owner', ['dep-a', 'dep-b']);
+  const depA = await call(api.app, 'GET', '/api/v1/namespaces/gc-bg/secrets/dep-a');
+  // A grandchild owned by a dependent goes too.
+  await call(api.app, 'POST', '/api/v1/namespaces/gc-bg/configmaps', { metadata: { name: 'grandchild', ownerReferences: [{ apiVersion: 'v1', kind: 'Secret', name: 'dep-a', uid: depA.body.metadata.uid }] } });
+  const unrelated = await call(api.app, 'POST', '/api/v1/namespaces/gc-bg/configmaps', configMap('unrelated'));
+  assert.equal(unrelated.status, 201);
+  assert.equal((await call(api.app, 'DELETE', '/api/v1/namespaces/gc-bg/configmaps/owner')).status, 200);
+  for (const url of ['configmaps/owner', 'secrets/dep-a', 'secrets/dep-b', 'configmaps/grandchild']) {
+    assert.equal(await exists(`/api/v1/namespaces/gc-bg/${url}`), false, `${url} is gone`);
+  }
+  assert.equal(await exists('/api/v1/namespaces/gc-bg/configmaps/unrelated'), true);
+});
+
+test('a dependent with another live owner keeps living, without the reference to the deleted one', async () => {
+  await call(api.app, 'POST', '/api/v1/namespaces', { metadata: { name: 'gc-two' } });
+  const first = await ownerWithDependents('gc-two', 'first', []);
+  const second = await ownerWithDependents('gc-two', 'second', []);
+  await call(api.app, 'POST', '/api/v1/namespaces/gc-two/secrets', { metadata: { name: 'shared', ownerReferences: [first, second] }, stringData: { k: 'v' } });
+  assert.equal((await call(api.app, 'DELETE', '/api/v1/namespaces/gc-two/configmaps/first')).status, 200);
+  const shared = await call(api.app, 'GET', '/api/v1/namespaces/gc-two/secrets/shared');
+  assert.equal(shared.status, 200);
+  assert.deepEqual(shared.body.metadata.ownerReferences, [second]);
+});
+
+test('propagationPolicy Orphan keeps the dependents and removes their reference to the owner', async () => {
+  await call(api.app, 'POST', '/api/v1/namespaces', { metadata: { name: 'gc-orphan' } });
+  await ownerWithDependents('gc-orphan', 'owner', ['dep']);
+  const deleted = await call(api.app, 'DELETE', '/api/v1/namespaces/gc-orphan/configmaps/owner', { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Orphan' });
+  assert.equal(deleted.status, 200, JSON.stringify(deleted.body));
+  const dep = await call(api.app, 'GET', '/api/v1/namespaces/gc-orphan/secrets/dep');
+  assert.equal(dep.status, 200);
+  assert.equal(dep.body.metadata.ownerReferences, undefined);
+  // The older form, as a query parameter.
+  await ownerWithDependents('gc-orphan', 'owner2', ['dep2']);
+  assert.equal((await call(api.app, 'DELETE', '/api/v1/namespaces/gc-orphan/configmaps/owner2?orphanDependents=true')).status, 200);
+  assert.equal(await exists('/api/v1/namespaces/gc-orphan/secrets/dep2'), true);
+});
+
+test('propagationPolicy Foreground deletes the dependents first; a dependent held by a finalizer holds the owner until it goes', async () => {
+  await call(api.app, 'POST', '/api/v1/namespaces', { metadata: { name: 'gc-fg' } });
+  await ownerWithDependents('gc-fg', 'owner', ['dep'], { blockOwnerDeletion: true });
+  assert.equal((await call(api.app, 'DELETE', '/api/v1/namespaces/gc-fg/configmaps/owner?propagationPolicy=Foreground')).status, 200);
+  assert.equal(await exists('/api/v1/namespaces/gc-fg/configmaps/owner'), false);
+  assert.equal(await exists('/api/v1/namespaces/gc-fg/secrets/dep'), false);
+
+  const ref = await ownerWithDependents('gc-fg', 'waiting', [], { blockOwnerDeletion: true });
+  await call(api.app, 'POST', '/api/v1/namespaces/gc-fg/configmaps', { metadata: { name: 'slow', finalizers: ['example.com/slow'], ownerReferences: [ref] } });
+  const held = await call(api.app, 'DELETE', '/api/v1/namespaces/gc-fg/configmaps/waiting', { propagationPolicy: 'Foreground' });
+  assert.equal(held.status, 202, JSON.stringify(held.body));
+  assert.deepEqual(held.body.metadata.finalizers, ['foregroundDeletion']);
+  assert.equal(typeof (await call(api.app, 'GET', '/api/v1/namespaces/gc-fg/configmaps/slow')).body.metadata.deletionTimestamp, 'string');
+  await call(api.app, 'PATCH', '/api/v1/namespaces/gc-fg/configmaps/slow', { metadata: { finalizers: null } }, undefined, mergePatch);
+  assert.equal(await exists('/api/v1/namespaces/gc-fg/configmaps/slow'), false);
+  assert.equal(await exists('/api/v1/namespaces/gc-fg/configmaps/waiting'), false, 'the owner went with its last dependent');
+});
+
+test('a bad propagationPolicy is refused and deletes nothing', async () => {
+  await call(api.app, 'POST', `${ns}/configmaps`, configMap('kept-owner'));
+  const before = revision();
+  assertRefused(await call(api.app, 'DELETE', `${ns}/configmaps/kept-owner?propagationPolicy=Sometimes`), 400, 'BadRequest', /propagationPolicy "Sometimes" is not supported/);
+  assertRefused(await call(api.app, 'DELETE', `${ns}/configmaps/kept-owner`, { propagationPolicy: 'Orphan', orphanDependents: false }), 400, 'BadRequest', /may not both be set/);
+  assert.equal(revision(), before);
+});
+
+test('an owner reference uid that could not be an index path segment is refused', async () => {
+  const bad = await call(api.app, 'POST', `${ns}/configmaps`, { metadata: { name: 'slash-uid', ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'x', uid: 'a/b' }] } });
+  assertRefused(bad, 422, 'Invalid', /ownerReferences\[0\]\.uid/);
+});
+
+test('the owner index holds no entry for an object that is gone, whether deleted alone, collected or emptied with its namespace', async () => {
+  const indexed = async (uid: string): Promise<number> => {
+    const prefix = Buffer.from(`/registry/coffer.dev/owners/${uid}/`);
+    const end = Buffer.from(prefix);
+    end[end.length - 1]! += 1;
+    return (await api.backend.range(prefix, end, { linearizable: true, countOnly: true })).count;
+  };
+  await call(api.app, 'POST', '/api/v1/namespaces', { metadata: { name: 'gc-index' } });
+  const ref = await ownerWithDependents('gc-index', 'owner', ['a', 'b', 'c']);
+  const uid = ref.uid as string;
+  assert.equal(await indexed(uid), 3);
+  await call(api.app, 'DELETE', '/api/v1/namespaces/gc-index/secrets/a');
+  assert.equal(await indexed(uid), 2, 'a dependent deleted alone takes its entry');
+  await call(api.app, 'PATCH', '/api/v1/namespaces/gc-index/secrets/b', { metadata: { ownerReferences: null } }, undefined, mergePatch);
+  assert.equal(await indexed(uid), 1, 'a reference removed by an update takes its entry');
+  assert.equal((await call(api.app, 'DELETE', '/api/v1/namespaces/gc-index')).status, 200);
+  assert.equal(await indexed(uid), 0, 'the namespace took the rest');
+});
