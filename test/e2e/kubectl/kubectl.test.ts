@@ -2,7 +2,7 @@
 // pki's buildKubeconfig: create, get (-o yaml, -o jsonpath, table), apply twice with validation on,
 // label selectors, delete then NotFound, get -w receiving an event, an invalid name, a user without
 // rights getting Forbidden; --dry-run=server (create, delete, namespace delete), diff, a delete held by
-// a finalizer, writes that change nothing, and generateName.
+// a finalizer, writes that change nothing, generateName, and cascading deletes (--cascade=orphan).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -253,4 +253,18 @@ test('kubectl create with generateName gets a generated name', async () => {
   const created = await kubectl('admin', ['create', '-f', '-', '-o', 'name'], 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  generateName: gen-\n  namespace: default\ndata:\n  a: "1"\n');
   assert.equal(created.code, 0, created.stderr);
   assert.match(created.stdout.trim(), /^configmap\/gen-[a-z0-9]{5}$/);
+});
+
+test('kubectl delete cascades to dependents by default, and --cascade=orphan keeps them', async () => {
+  for (const [owner, cascade, kept] of [['gc-owner', [], false], ['gc-orphaner', ['--cascade=orphan'], true]] as const) {
+    assert.equal((await kubectl('admin', ['create', 'configmap', owner, '--from-literal=a=b'])).code, 0);
+    const uid = (await kubectl('admin', ['get', 'configmap', owner, '-o', 'jsonpath={.metadata.uid}'])).stdout;
+    const dependent = `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${owner}-dep\n  namespace: default\n  ownerReferences:\n  - {apiVersion: v1, kind: ConfigMap, name: ${owner}, uid: "${uid}"}\n`;
+    assert.equal((await kubectl('admin', ['create', '-f', '-'], dependent)).code, 0);
+    const deleted = await kubectl('admin', ['delete', 'configmap', owner, ...cascade]);
+    assert.equal(deleted.code, 0, deleted.stderr);
+    const left = await kubectl('admin', ['get', 'configmap', `${owner}-dep`, '-o', 'jsonpath={.metadata.ownerReferences}']);
+    assert.equal(left.code === 0, kept, `${owner}-dep ${kept ? 'kept' : 'deleted'}: ${left.stderr}`);
+    if (kept) assert.equal(left.stdout, '', 'the orphan no longer names its owner');
+  }
 });
