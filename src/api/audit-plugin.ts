@@ -32,6 +32,7 @@
  * into an event here — bodies go to the audit core, which digests Secret values.
  */
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditEvent, AuditEventInput, AuditObjectRef, AuditPolicy, AuditQuery, AuditStage, AuditUser, VerifyAuditResult } from '../audit/index.ts';
 import { dryRunValues, isValidDryRun } from './dry-run.ts';
@@ -83,12 +84,15 @@ interface Pending {
 
 /** Per request, set by the identification/authorization hook; a WeakMap so nothing outlives the request. */
 const pending = new WeakMap<object, Pending>();
+/** The routed request of each node request, so a request node gives up on can still be recorded (recordAbandoned). */
+const routed = new WeakMap<IncomingMessage, FastifyRequest>();
 
 /** The user recorded for a request without a verified certificate, as Kubernetes names it. */
 export const anonymousUser: AuditUser = { username: 'system:anonymous', groups: ['system:unauthenticated'] };
 
 /** Called by the authorization hook for every request, before it answers or lets the request through. */
 export function noteDecision(request: FastifyRequest, user: AuditUser, info: RequestInfo, allowed: boolean, reason: string, impersonatedUser?: AuditUser): void {
+  routed.set(request.raw, request);
   pending.set(request, {
     auditID: randomUUID(), receivedAt: new Date(), user: { username: user.username, groups: [...user.groups] },
     impersonatedUser: impersonatedUser === undefined ? undefined : { username: impersonatedUser.username, groups: [...impersonatedUser.groups] }, info,
@@ -165,6 +169,21 @@ export function registerAuditPlugin(app: FastifyInstance, audit: ApiAudit): void
       return JSON.stringify(isKv ? errorBody(unavailableKv) : unavailableStatus());
     }
   });
+}
+
+/**
+ * Records the end of a routed request node gave up on — its body did not arrive in time
+ * (client-error.ts) — as ResponseComplete with `code`, unless it was already recorded. Resolves with
+ * its auditID (undefined for a request that never reached the gate).
+ */
+export async function recordAbandoned(audit: ApiAudit, raw: IncomingMessage, code: number): Promise<string | undefined> {
+  const request = routed.get(raw);
+  const p = request === undefined ? undefined : pending.get(request);
+  if (request === undefined || p === undefined) return undefined;
+  if (p.state === 'done') return p.auditID;
+  p.state = 'done';
+  await audit.record(inputOf(request, p, 'ResponseComplete', code));
+  return p.auditID;
 }
 
 const unavailableMessage = 'the audit log cannot record this request; nothing was changed';

@@ -9,15 +9,16 @@
  * closed, as node closes it.
  *
  * A request already handed to fastify (a response is in flight on the connection: node reports a
- * request timeout while its body is still arriving) is the route's to record; it is answered (if none
- * of its response was sent yet) and closed here, but not recorded.
+ * request timeout while its body is still arriving) is recorded under the auditID its route gave it,
+ * unless the route already recorded its end (recordAbandoned), then answered (if none of its response
+ * was sent yet) and closed.
  */
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { AuditEventInput } from '../audit/index.ts';
 import { auditRefusedTargetCharsMax } from '../config/index.ts';
-import { type ApiAudit, anonymousUser, auditIdHeader, unavailableStatus } from './audit-plugin.ts';
+import { type ApiAudit, anonymousUser, auditIdHeader, recordAbandoned, unavailableStatus } from './audit-plugin.ts';
 import type { Identify } from './identity.ts';
 import { status, type StatusObject } from './k8s/status.ts';
 
@@ -77,11 +78,20 @@ export function clientErrorHandler(options: { audit: ApiAudit | undefined; ident
     const answer = status(refusal.code, refusal.reason, refusal.message);
     const inFlight = responseInFlight(socket);
     const { audit } = options;
-    if (inFlight !== undefined || audit === undefined) {
-      // A routed request is its route's to record; as node does, it is answered only if nothing of its
-      // response was sent yet.
-      if (inFlight?.headersSent === true) socket.destroy();
-      else answerAndClose(socket, answer);
+    if (inFlight?.headersSent === true) {
+      // Its route answered and recorded it; the rest of the answer cannot go out.
+      socket.destroy();
+      return;
+    }
+    if (inFlight !== undefined && audit !== undefined) {
+      recordAbandoned(audit, inFlight.req, refusal.code).then(
+        (auditID) => answerAndClose(socket, answer, auditID),
+        () => answerAndClose(socket, unavailableStatus()),
+      );
+      return;
+    }
+    if (audit === undefined) {
+      answerAndClose(socket, answer);
       return;
     }
     const auditID = randomUUID();

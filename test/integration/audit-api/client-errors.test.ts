@@ -2,7 +2,7 @@
 // bytes over real TLS to an audited client API with the member's identity by certificate: each is
 // answered 400 and leaves exactly one audit event, naming the certificate's user, even when the client
 // goes on sending while the event is being written. A request node times out after it was routed (its
-// body never arrives) is answered 408; its event is its route's (docs/security.md, "The audit log").
+// body never arrives) is answered 408 and leaves exactly one event too, under its route's auditID.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { connect, type ConnectionOptions } from 'node:tls';
@@ -97,7 +97,7 @@ for (const c of cases) {
   });
 }
 
-test('a routed request whose body does not arrive in time is answered 408', async () => {
+test('a routed request whose body does not arrive in time is answered 408, with exactly one audit event', async () => {
   // The same API with a short request timeout (the member's is apiRequestTimeoutMs).
   const requestTimeout = 1_000;
   const timed = buildClientApi({
@@ -109,6 +109,12 @@ test('a routed request whose body does not arrive in time is answered 408', asyn
     const answer = await sendRaw(['POST /api/v1/namespaces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a":'],
       (timed.server.address() as { port: number }).port);
     assert.match(answer, /^HTTP\/1\.1 408 Request Timeout\r\n/);
+    const events = await eventsOf(auditIdOf(answer));
+    assert.equal(events.length, 1, JSON.stringify(events));
+    assert.equal(events[0]!.stage, 'ResponseComplete');
+    assert.equal(events[0]!.responseStatus?.code, 408);
+    assert.equal(events[0]!.user.username, 'admin');
+    assert.equal(events[0]!.verb, 'create');
   } finally {
     await timed.close();
   }
