@@ -15,6 +15,7 @@ import { promisify } from 'node:util';
 import { text } from '../../../src/client/index.ts';
 import { normalizeSerial } from '../../../src/pki/index.ts';
 import { Cluster, delay, repoRoot, waitBootstrapped, waitConverged } from '../../support/cluster/index.ts';
+import { waitUntil } from '../../support/wait.ts';
 import { RotationLoad } from './load.ts';
 import { presentedSerial, waitPresents } from './probe.ts';
 
@@ -191,12 +192,4 @@ async function putEventually(i: number, key: string, value: string): Promise<num
 /** How many times the member logged a successful TLS reload. */
 async function reloadsLogged(logFile: string): Promise<number> {
   return (await readFile(logFile, 'utf8')).split('"msg":"TLS material reloaded"').length - 1;
-}
-
-async function waitUntil(condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await delay(50);
-  }
 }
