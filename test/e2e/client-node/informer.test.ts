@@ -1,15 +1,16 @@
 // The real @kubernetes/client-node (1.x) against real Coffer members over mutual TLS, as a controller
 // uses it: an informer (ListWatch) on a quiet collection starts and sees a later create; a streaming
 // list (sendInitialEvents) ends its initial events with the bookmark; an informer keeps exactly one
-// copy of every object while its member is stopped and restarted and the leader is killed; and a
-// controller that writes on every reconcile settles, because a write that changes nothing writes
-// nothing (same resourceVersion, no event).
+// copy of every object while its member is stopped and restarted, the leader is killed, and its member,
+// made leader, is killed; and a controller that writes on every reconcile settles, because a write that
+// changes nothing writes nothing (same resourceVersion, no event).
 //
 // client-node's ListWatch re-watches from its last resourceVersion when a stream ends, but stops on a
 // connection error and only calls its 'error' handlers; a controller restarts it from there, as
 // client-node documents. A KubeConfig names one server, so the informer reconnects to the same member.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { after, before, test } from 'node:test';
 import {
   ApiException, CoreV1Api, KubeConfig, ListWatch, PatchStrategy, setHeaderOptions, Watch, type V1ConfigMap,
@@ -166,6 +167,28 @@ test('a watch with sendInitialEvents on a quiet collection ends its initial even
   }
 });
 
+/** POSTs a JSON body to member i's client port as the admin; resolves with the status code. */
+function post(i: number, path: string, body: unknown): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(`${cluster.clientUrl(i)}${path}`, { ...cluster.clientTls(), method: 'POST', agent: false, headers: { 'content-type': 'application/json' } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
+/** Hands leadership to member `to` through the leader's transfer-leadership endpoint, asking again until all members name it. */
+async function transferLeadership(to: number): Promise<void> {
+  await waitUntil(async () => {
+    const leader = await cluster.leader();
+    if (leader === to) return true;
+    assert.equal(await post(leader, '/v3/maintenance/transfer-leadership', { targetID: cluster.memberIds[to] }), 200);
+    return false;
+  }, catchUpTimeoutMs, `leadership to move to m${to + 1}`);
+}
+
 /** Creates ConfigMap `name` through `core`, asking again while no leader accepts it; returns its uid. */
 async function createPatiently(core: CoreV1Api, namespace: string, name: string): Promise<string> {
   const deadline = Date.now() + writeTimeoutMs;
@@ -184,7 +207,7 @@ async function createPatiently(core: CoreV1Api, namespace: string, name: string)
   }
 }
 
-test('an informer keeps exactly one copy of each object across a member restart and a leader change', async () => {
+test('an informer keeps exactly one copy of each object across member restarts and leader changes', async () => {
   await createNamespace('restarts');
   const leader = await cluster.leader();
   const [watched, writer] = [0, 1, 2].filter((i) => i !== leader) as [number, number];
@@ -216,7 +239,15 @@ test('an informer keeps exactly one copy of each object across a member restart 
     const newLeader = await cluster.leader();
     assert.notEqual(newLeader, leader, 'leadership moved');
     await cluster.restart(leader);
-    await caughtUp(30, 'the informer to see every create after the leader change');
+    await caughtUp(30, 'the informer to see the creates made across the leader change');
+
+    // The informer's member becomes the leader and is killed (SIGKILL) while 10 more are written.
+    await transferLeadership(watched);
+    const connectsBeforeKill = informer.watch.connects;
+    await Promise.all([cluster.kill(watched), batch(30, 40)]);
+    const lastLeader = await cluster.leader();
+    await cluster.restart(watched);
+    await caughtUp(40, 'the informer to resume after its member, the leader, was killed');
 
     const names = [...uids.keys()].sort();
     assert.deepEqual(informer.names(), names, 'the cache holds exactly the created objects');
@@ -227,9 +258,12 @@ test('an informer keeps exactly one copy of each object across a member restart 
     assert.deepEqual(versions, [...versions].sort((a, b) => a - b), 'events arrive in resourceVersion order');
     assert.equal(new Set(versions).size, versions.length, 'no event was delivered twice');
     assert.ok(connectsAfterRestart > 1, 'the informer reconnected after its member restarted');
-    process.stdout.write(`# informer on m${watched + 1}, writes through m${writer + 1}, leader m${leader + 1} killed, then m${newLeader + 1}: `
+    assert.ok(informer.watch.connects > connectsBeforeKill, 'the informer reconnected after its member was killed');
+    process.stdout.write(`# informer on m${watched + 1}, writes through m${writer + 1}; m${watched + 1} stopped and restarted, `
+      + `leader m${leader + 1} killed (then m${newLeader + 1}), m${watched + 1} made leader and killed (then m${lastLeader + 1}): `
       + `${versions.length} events, ${informer.updates} updates, ${informer.watch.connects} connections `
-      + `(${connectsAfterRestart} before the leader change), ${informer.errors} connection errors, ${Math.round(performance.now() - startedAt)} ms\n`);
+      + `(${connectsAfterRestart} after the first restart, ${connectsBeforeKill} before the kill), ${informer.errors} connection errors, `
+      + `${Math.round(performance.now() - startedAt)} ms\n`);
   } finally {
     await informer.stop();
   }
