@@ -25,6 +25,7 @@ import { registerOpenApiRoutes } from './k8s/openapi.ts';
 import { PolicyHolder } from './k8s/policy-holder.ts';
 import { decodeProtobufObject, protobufContentType } from './k8s/protobuf.ts';
 import { registerK8sRoutes } from './k8s/routes.ts';
+import { registerReviewRoutes } from './k8s/reviews.ts';
 import { status, toStatus } from './k8s/status.ts';
 import { metricLabels } from './metric-labels.ts';
 import { parsedRequest, parseOf, querystringParser, rewriteToCanonical } from './request.ts';
@@ -182,5 +183,6 @@ export function buildClientApi(options: ClientApiOptions): FastifyInstance {
   registerDiscoveryRoutes(app);
   registerOpenApiRoutes(app);
   registerK8sRoutes(app, { kv: options.backend, registry, policy, clock, watches });
+  registerReviewRoutes(app, { policy });
   return app;
 }

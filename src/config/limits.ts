@@ -20,6 +20,8 @@ export const valueBytesMax = 1536 * 1024;
 export const txnOpsMax = 128;
 /** The most watchers one member serves at once. */
 export const watchersMax = 10_000;
+/** The longest attribute of a self-review (`kubectl auth can-i`: verb, resource, namespace, path…), in UTF-16 code units. */
+export const reviewAttributeLengthMax = 1024;
 
 // ── Raft (src/raft) ────────────────────────────────────────────────────────────────────────────
 

@@ -20,6 +20,10 @@ export const coreApiGroup = '';
 /** Coffer's own group (`/apis/coffer.dev/v1`). */
 export const cofferApiGroup = 'coffer.dev';
 
+/** Kubernetes' groups of the reviews a caller asks about itself (`kubectl auth can-i`, `auth whoami`). */
+export const authorizationApiGroup = 'authorization.k8s.io';
+export const authenticationApiGroup = 'authentication.k8s.io';
+
 /**
  * The group every verified identity carries, as in Kubernetes. The API adds it to the groups of the
  * certificate; the default policies bind API discovery to it.
@@ -42,6 +46,10 @@ const clusterScopedResources: ReadonlySet<string> = new Set([
   `${cofferApiGroup}/members`,
   `${cofferApiGroup}/snapshots`,
   `${cofferApiGroup}/certificates`,
+  // The reviews a caller asks about itself (kubectl auth can-i, auth whoami): no namespace of their own.
+  `${authorizationApiGroup}/selfsubjectaccessreviews`,
+  `${authorizationApiGroup}/selfsubjectrulesreviews`,
+  `${authenticationApiGroup}/selfsubjectreviews`,
 ]);
 
 export function isClusterScoped(apiGroup: string, resource: string): boolean {

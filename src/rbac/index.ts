@@ -9,6 +9,7 @@
  * I/O, clock or randomness) and the compiled policy is immutable; a RoleBinding never grants outside
  * its namespace nor cluster-scoped resources; only load.ts touches the file system. Coffer's own
  * operations are `secrets` subresources in `coffer.dev` (see catalogue.ts), so there are no custom verbs.
+ * `rulesOf` lists what a caller may do (SelfSubjectRulesReview) from the same index `authorize` reads.
  */
 export { RbacError, type RbacErrorCode, type FieldCause, isRbacError } from './errors.ts';
 export {
@@ -17,7 +18,7 @@ export {
   type SubjectKind, nonResourceVerbs, rbacApiGroup, rbacApiVersion, rbacKinds, rbacResourceOf, resourceVerbs, wildcard,
 } from './model.ts';
 export {
-  authenticatedGroup, cofferApiGroup, coreApiGroup, isClusterScoped, mastersGroup,
+  authenticatedGroup, authenticationApiGroup, authorizationApiGroup, cofferApiGroup, coreApiGroup, isClusterScoped, mastersGroup,
 } from './catalogue.ts';
 export { parseRbacObject } from './validate.ts';
 export { type CompiledBinding, type CompiledPolicy, type DanglingBinding, compilePolicy } from './compile.ts';
@@ -28,3 +29,4 @@ export {
   type PolicyDocument, type SelectedPolicies, loadPolicies, parsePolicyYaml, readPolicyDocuments, selectRbacObjects,
 } from './load.ts';
 export { type RbacWriteDecision, authorizeRbacWrite } from './escalation.ts';
+export { type CallerRules, type NonResourceRuleView, type ResourceRuleView, rulesOf } from './rules-review.ts';

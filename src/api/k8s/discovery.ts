@@ -6,15 +6,35 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { resourceTypes, type ResourceType } from '../../registry/index.ts';
-import { cofferApiGroup } from '../../rbac/index.ts';
+import { authenticationApiGroup, authorizationApiGroup, cofferApiGroup } from '../../rbac/index.ts';
 
 const verbs = ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'];
-const groups = ['rbac.authorization.k8s.io', cofferApiGroup];
+const groups = ['rbac.authorization.k8s.io', cofferApiGroup, authorizationApiGroup, authenticationApiGroup];
+
 /**
- * Groups announced in /apis. coffer.dev/v1 is served but not announced while it lists no resources
- * here: client-go treats an empty group as a discovery failure and re-reads discovery every call.
+ * Resources of a group beyond the registry's types. coffer.dev/v1 has only subresources of Secrets
+ * (secret-versions.ts), listed as Kubernetes lists `deployments/scale`; client-go needs a group to list
+ * something (an empty group is a discovery failure it retries on every call). The review kinds
+ * (reviews.ts) can only be created.
  */
-const announced = (group: string) => group !== cofferApiGroup || resourceTypes.some((t) => t.group === group);
+const otherResources: Record<string, Record<string, unknown>[]> = {
+  [cofferApiGroup]: [
+    subresource('secrets/versions', 'SecretVersionList', ['get']),
+    subresource('secrets/rotate', 'SecretVersion', ['create']),
+    subresource('secrets/promote', 'SecretVersion', ['create']),
+    subresource('secrets/rollback', 'SecretVersion', ['create']),
+  ],
+  [authorizationApiGroup]: [review('selfsubjectaccessreviews', 'SelfSubjectAccessReview'), review('selfsubjectrulesreviews', 'SelfSubjectRulesReview')],
+  [authenticationApiGroup]: [review('selfsubjectreviews', 'SelfSubjectReview')],
+};
+
+function subresource(name: string, kind: string, subresourceVerbs: string[]): Record<string, unknown> {
+  return { name, singularName: '', namespaced: true, kind, verbs: subresourceVerbs };
+}
+
+function review(name: string, kind: string): Record<string, unknown> {
+  return { name, singularName: '', namespaced: false, kind, verbs: ['create'] };
+}
 
 /** The Kubernetes version Coffer's API behaves as (kubectl warns on large skews). */
 export const kubernetesVersion = { major: '1', minor: '32', gitVersion: 'v1.32.0+coffer' };
@@ -30,7 +50,7 @@ function resourceEntry(type: ResourceType): Record<string, unknown> {
 export function resourceList(group: string): Record<string, unknown> {
   return {
     kind: 'APIResourceList', apiVersion: 'v1', groupVersion: group === '' ? 'v1' : `${group}/v1`,
-    resources: resourceTypes.filter((t) => t.group === group).map(resourceEntry),
+    resources: [...resourceTypes.filter((t) => t.group === group).map(resourceEntry), ...(otherResources[group] ?? [])],
   };
 }
 
@@ -42,7 +62,7 @@ function groupEntry(name: string): Record<string, unknown> {
 export function registerDiscoveryRoutes(app: FastifyInstance): void {
   app.get('/api', () => ({ kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: '' }] }));
   app.get('/api/v1', () => resourceList(''));
-  app.get('/apis', () => ({ kind: 'APIGroupList', apiVersion: 'v1', groups: groups.filter(announced).map(groupEntry) }));
+  app.get('/apis', () => ({ kind: 'APIGroupList', apiVersion: 'v1', groups: groups.map(groupEntry) }));
   for (const group of groups) {
     app.get(`/apis/${group}`, () => ({ kind: 'APIGroup', apiVersion: 'v1', ...groupEntry(group) }));
     app.get(`/apis/${group}/v1`, () => resourceList(group));

@@ -1,6 +1,6 @@
 /**
  * Request bodies in Kubernetes' protobuf encoding, which kubectl's typed commands (`kubectl create
- * secret|configmap|namespace|role|…`) send first and do not retry as JSON. Only decoding, only the
+ * secret|configmap|namespace|role|…`, `kubectl auth can-i|whoami`) send first and do not retry as JSON. Only decoding, only the
  * kinds Coffer serves, only the fields the registry reads: the result is the JSON object the same
  * request would have carried, and goes through exactly the same validation.
  *
@@ -8,13 +8,10 @@
  * 2: raw (the object's message)}. Field numbers are those of Kubernetes' generated.proto files.
  * Anything malformed is RegistryError BadRequest; unknown fields are skipped as protobuf requires.
  */
-import { RegistryError } from '../../registry/index.ts';
-
-type Json = Record<string, unknown>;
-type Field = { number: number; wire: number; varint?: bigint; bytes?: Uint8Array };
+import { all, bad, type Field, fields, type Json, one, str } from './protobuf-wire.ts';
+import { decodeReviewProtobuf } from './review-protobuf.ts';
 
 const magic = [0x6b, 0x38, 0x73, 0x00];
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export const protobufContentType = 'application/vnd.kubernetes.protobuf';
 
@@ -70,6 +67,7 @@ export function decodeProtobufObject(body: Uint8Array): Json {
       break;
     }
     default:
+      if (decodeReviewProtobuf(kind, message, object)) break;
       throw bad(`protobuf bodies of kind ${JSON.stringify(kind.slice(0, 64))} are not supported; send JSON`);
   }
   return object;
@@ -102,62 +100,4 @@ function setMap(target: Json, name: string, message: Field[], n: number, valueKi
     const value = one(parts, 2) ?? new Uint8Array(0);
     return [str(one(parts, 1)), valueKind === 'bytes' ? Buffer.from(value).toString('base64') : str(value)];
   }));
-}
-
-function one(message: Field[], n: number): Uint8Array | undefined {
-  return message.filter((f) => f.number === n && f.wire === 2).at(-1)?.bytes;
-}
-
-function all(message: Field[], n: number): Uint8Array[] {
-  return message.filter((f) => f.number === n && f.wire === 2).map((f) => f.bytes!);
-}
-
-function str(bytes: Uint8Array | undefined): string {
-  if (bytes === undefined) return '';
-  try {
-    return utf8.decode(bytes);
-  } catch {
-    throw bad('a protobuf string field is not valid UTF-8');
-  }
-}
-
-/** Splits one message into its fields (wire types 0, 1, 2 and 5). */
-function fields(bytes: Uint8Array): Field[] {
-  const out: Field[] = [];
-  let pos = 0;
-  const varint = (): bigint => {
-    let result = 0n;
-    for (let shift = 0n; shift < 70n; shift += 7n) {
-      if (pos >= bytes.length) throw bad('truncated protobuf varint');
-      const b = bytes[pos++]!;
-      result |= BigInt(b & 0x7f) << shift;
-      if ((b & 0x80) === 0) return result;
-    }
-    throw bad('protobuf varint too long');
-  };
-  while (pos < bytes.length) {
-    const tag = varint();
-    const number = Number(tag >> 3n);
-    const wire = Number(tag & 7n);
-    if (number === 0) throw bad('protobuf field number 0');
-    switch (wire) {
-      case 0: out.push({ number, wire, varint: varint() }); break;
-      case 1: pos += 8; break;
-      case 5: pos += 4; break;
-      case 2: {
-        const length = Number(varint());
-        if (length > bytes.length - pos) throw bad('truncated protobuf field');
-        out.push({ number, wire, bytes: bytes.subarray(pos, pos + length) });
-        pos += length;
-        break;
-      }
-      default: throw bad(`unsupported protobuf wire type ${wire}`);
-    }
-    if (pos > bytes.length) throw bad('truncated protobuf field');
-  }
-  return out;
-}
-
-function bad(message: string): RegistryError {
-  return new RegistryError('BadRequest', message);
 }

@@ -20,7 +20,7 @@ function columns(type: ResourceType): Column[] {
     case 'Secret': return [nameColumn, { name: 'Type', type: 'string', format: '', description: 'Secret type', priority: 0 }, { name: 'Data', type: 'integer', format: '', description: 'Number of keys', priority: 0 }, ageColumn];
     case 'ConfigMap': return [nameColumn, { name: 'Data', type: 'integer', format: '', description: 'Number of keys', priority: 0 }, ageColumn];
     case 'Namespace': return [nameColumn, { name: 'Status', type: 'string', format: '', description: 'Phase', priority: 0 }, ageColumn];
-    case 'RoleBinding': case 'ClusterRoleBinding': return [nameColumn, { name: 'Role', type: 'string', format: '', description: 'The role bound', priority: 0 }, ageColumn];
+    case 'RoleBinding': case 'ClusterRoleBinding': return [nameColumn, { name: 'Role', type: 'string', format: '', description: 'The role bound', priority: 0 }, ageColumn, ...bindingWideColumns];
     default: return [nameColumn, ageColumn];
   }
 }
@@ -35,10 +35,31 @@ function cells(type: ResourceType, presented: Json, nowMs: number): unknown[] {
     case 'Namespace': return [meta.name, 'Active', age];
     case 'RoleBinding': case 'ClusterRoleBinding': {
       const ref = presented.roleRef as { kind?: string; name?: string } | undefined;
-      return [meta.name, `${ref?.kind ?? ''}/${ref?.name ?? ''}`, age];
+      return [meta.name, `${ref?.kind ?? ''}/${ref?.name ?? ''}`, age, ...subjectCells(presented.subjects)];
     }
     default: return [meta.name, age];
   }
+}
+
+/** `-o wide` columns of bindings (priority 1: shown only wide), as the API server prints them. */
+const bindingWideColumns: Column[] = [
+  { name: 'Users', type: 'string', format: '', description: 'Users in the binding', priority: 1 },
+  { name: 'Groups', type: 'string', format: '', description: 'Groups in the binding', priority: 1 },
+  { name: 'ServiceAccounts', type: 'string', format: '', description: 'ServiceAccounts in the binding', priority: 1 },
+];
+
+/** Users, groups and service accounts (`namespace/name`), each joined with ", " as Kubernetes' SubjectsStrings. */
+function subjectCells(subjects: unknown): string[] {
+  const users: string[] = [];
+  const groups: string[] = [];
+  const serviceAccounts: string[] = [];
+  for (const subject of Array.isArray(subjects) ? subjects as { kind?: string; name?: string; namespace?: string }[] : []) {
+    const name = subject.name ?? '';
+    if (subject.kind === 'User') users.push(name);
+    else if (subject.kind === 'Group') groups.push(name);
+    else if (subject.kind === 'ServiceAccount') serviceAccounts.push(subject.namespace ? `${subject.namespace}/${name}` : name);
+  }
+  return [users.join(', '), groups.join(', '), serviceAccounts.join(', ')];
 }
 
 export function humanAge(ms: number): string {

@@ -29,15 +29,15 @@ test('every default policy file loads and validates, and the RBAC set is the one
   const { rbac, others } = await loadPolicies(policiesDir);
   assert.deepEqual(rbac.map((o) => `${o.kind}/${o.metadata.name}`).sort(), [
     'ClusterRole/auditor', 'ClusterRole/cluster-admin', 'ClusterRole/configmap-editor', 'ClusterRole/secret-reader',
-    'ClusterRole/secret-rotator', 'ClusterRole/system:discovery', 'ClusterRole/system:member', 'ClusterRole/viewer',
-    'ClusterRoleBinding/cluster-admin', 'ClusterRoleBinding/system:discovery', 'ClusterRoleBinding/system:member',
+    'ClusterRole/secret-rotator', 'ClusterRole/system:basic-user', 'ClusterRole/system:discovery', 'ClusterRole/system:member', 'ClusterRole/viewer',
+    'ClusterRoleBinding/cluster-admin', 'ClusterRoleBinding/system:basic-user', 'ClusterRoleBinding/system:discovery', 'ClusterRoleBinding/system:member',
   ]);
   for (const object of rbac) assert.equal(object.metadata.labels?.['coffer.dev/bootstrapping'], 'rbac-defaults', object.metadata.name);
   // Other documents (the audit policy) are set aside for their owner, never RBAC.
   for (const document of others) assert.ok(!String(document.value.apiVersion).startsWith('rbac.authorization.k8s.io/'), document.source);
   const policy = compilePolicy(rbac);
   assert.deepEqual(policy.danglingBindings, []);
-  assert.deepEqual(policy.counts, { roles: 0, clusterRoles: 8, roleBindings: 0, clusterRoleBindings: 3 });
+  assert.deepEqual(policy.counts, { roles: 0, clusterRoles: 9, roleBindings: 0, clusterRoleBindings: 4 });
 });
 
 test('cluster-admin is bound to system:masters', async () => {
