@@ -48,18 +48,14 @@ const bindingWideColumns: Column[] = [
   { name: 'ServiceAccounts', type: 'string', format: '', description: 'ServiceAccounts in the binding', priority: 1 },
 ];
 
-/** Users, groups and service accounts (`namespace/name`), each joined with ", " as Kubernetes' SubjectsStrings. */
+/**
+ * Users and groups, each joined with ", " as Kubernetes' SubjectsStrings; the ServiceAccounts column
+ * stays empty, since Coffer's subjects are only users and groups (rbac/validate.ts refuses the rest).
+ */
 function subjectCells(subjects: unknown): string[] {
-  const users: string[] = [];
-  const groups: string[] = [];
-  const serviceAccounts: string[] = [];
-  for (const subject of Array.isArray(subjects) ? subjects as { kind?: string; name?: string; namespace?: string }[] : []) {
-    const name = subject.name ?? '';
-    if (subject.kind === 'User') users.push(name);
-    else if (subject.kind === 'Group') groups.push(name);
-    else if (subject.kind === 'ServiceAccount') serviceAccounts.push(subject.namespace ? `${subject.namespace}/${name}` : name);
-  }
-  return [users.join(', '), groups.join(', '), serviceAccounts.join(', ')];
+  const named = (kind: string) => (Array.isArray(subjects) ? subjects as { kind?: string; name?: string }[] : [])
+    .filter((s) => s.kind === kind).map((s) => s.name ?? '').join(', ');
+  return [named('User'), named('Group'), ''];
 }
 
 export function humanAge(ms: number): string {

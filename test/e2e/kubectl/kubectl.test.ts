@@ -2,7 +2,8 @@
 // pki's buildKubeconfig: create, get (-o yaml, -o jsonpath, table), apply twice with validation on,
 // label selectors, delete then NotFound, get -w receiving an event, an invalid name, a user without
 // rights getting Forbidden; --dry-run=server (create, delete, namespace delete), diff, a delete held by
-// a finalizer, writes that change nothing, generateName, and cascading deletes (--cascade=orphan).
+// a finalizer, writes that change nothing, generateName, cascading deletes (--cascade=orphan); auth can-i
+// (and --list), auth whoami (and --as), api-versions, and -o wide on bindings.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -267,4 +268,64 @@ test('kubectl delete cascades to dependents by default, and --cascade=orphan kee
     assert.equal(left.code === 0, kept, `${owner}-dep ${kept ? 'kept' : 'deleted'}: ${left.stderr}`);
     if (kept) assert.equal(left.stdout, '', 'the orphan no longer names its owner');
   }
+});
+
+test('kubectl auth can-i: yes for the administrator; no for bob, then yes once a RoleBinding grants it', async () => {
+  const asAdmin = await kubectl('admin', ['auth', 'can-i', 'delete', 'secrets', '-n', 'default']);
+  assert.equal(asAdmin.code, 0, asAdmin.stderr);
+  assert.equal(asAdmin.stdout.trim(), 'yes');
+  const subresource = await kubectl('admin', ['auth', 'can-i', 'create', 'secrets.coffer.dev', '--subresource=rotate', '-n', 'default']);
+  assert.equal(subresource.stdout.trim(), 'yes', subresource.stderr);
+  const before = await kubectl('bob', ['auth', 'can-i', 'get', 'secrets', '-n', 'default']);
+  assert.equal(before.code, 1, 'kubectl exits 1 on "no"');
+  assert.equal(before.stdout.trim(), 'no');
+  const bound = await kubectl('admin', ['create', 'rolebinding', 'bob-reads', '--clusterrole=secret-reader', '--user=bob', '-n', 'default']);
+  assert.equal(bound.code, 0, bound.stderr);
+  const after = await kubectl('bob', ['auth', 'can-i', 'get', 'secrets', '-n', 'default']);
+  assert.equal(after.code, 0, after.stderr);
+  assert.equal(after.stdout.trim(), 'yes');
+  const elsewhere = await kubectl('bob', ['auth', 'can-i', 'get', 'secrets', '-n', 'kube-system']);
+  assert.equal(elsewhere.stdout.trim(), 'no', 'a RoleBinding grants in its own namespace only');
+  const rotate = await kubectl('bob', ['auth', 'can-i', 'create', 'secrets.coffer.dev', '--subresource=rotate', '-n', 'default']);
+  assert.equal(rotate.stdout.trim(), 'no', 'secret-reader grants no rotation');
+});
+
+test('kubectl auth can-i --list as bob lists what its bindings grant in the namespace', async () => {
+  const listed = await kubectl('bob', ['auth', 'can-i', '--list', '-n', 'default']);
+  assert.equal(listed.code, 0, listed.stderr);
+  const lines = listed.stdout.trim().split('\n');
+  assert.match(lines[0] ?? '', /^Resources\s+Non-Resource URLs\s+Resource Names\s+Verbs$/);
+  assert.ok(lines.some((l) => /^secrets\s+\[\]\s+\[\]\s+\[get list watch\]$/.test(l)), listed.stdout);
+  assert.ok(lines.some((l) => /^selfsubjectaccessreviews\.authorization\.k8s\.io\s+\[\]\s+\[\]\s+\[create\]$/.test(l)), listed.stdout);
+  assert.ok(lines.some((l) => /^\s+\[\/version\]\s+\[\]\s+\[get\]$/.test(l)), listed.stdout);
+  assert.ok(!lines.some((l) => l.startsWith('*.*')), 'bob holds no wildcard rule');
+});
+
+test('kubectl auth whoami names each user and its groups', async () => {
+  const adminSelf = await kubectl('admin', ['auth', 'whoami']);
+  assert.equal(adminSelf.code, 0, adminSelf.stderr);
+  assert.match(adminSelf.stdout, /^Username\s+admin$/m);
+  assert.match(adminSelf.stdout, /^Groups\s+\[system:masters system:authenticated\]$/m);
+  const bobSelf = await kubectl('bob', ['auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username} {.status.userInfo.groups}']);
+  assert.equal(bobSelf.code, 0, bobSelf.stderr);
+  assert.equal(bobSelf.stdout, 'bob ["devs","system:authenticated"]');
+  const impersonated = await kubectl('admin', ['auth', 'whoami', '--as', 'bob', '-o', 'jsonpath={.status.userInfo.username}']);
+  assert.equal(impersonated.stdout, 'bob', impersonated.stderr);
+});
+
+test('kubectl api-versions lists coffer.dev/v1 and the review groups', async () => {
+  const versions = await kubectl('bob', ['api-versions']);
+  assert.equal(versions.code, 0, versions.stderr);
+  assert.deepEqual(versions.stdout.trim().split('\n'), ['authentication.k8s.io/v1', 'authorization.k8s.io/v1', 'coffer.dev/v1', 'rbac.authorization.k8s.io/v1', 'v1']);
+});
+
+test('kubectl get rolebindings and clusterrolebindings -o wide show the role, users and groups', async () => {
+  const wide = await kubectl('admin', ['get', 'rolebinding', 'bob-reads', '-n', 'default', '-o', 'wide']);
+  assert.equal(wide.code, 0, wide.stderr);
+  const [header, row] = wide.stdout.trim().split('\n');
+  assert.match(header ?? '', /^NAME\s+ROLE\s+AGE\s+USERS\s+GROUPS\s+SERVICEACCOUNTS$/);
+  assert.match(row ?? '', /^bob-reads\s+ClusterRole\/secret-reader\s+\S+\s+bob\s*$/);
+  const cluster = await kubectl('admin', ['get', 'clusterrolebinding', 'cluster-admin', '-o', 'wide']);
+  assert.equal(cluster.code, 0, cluster.stderr);
+  assert.match(cluster.stdout.trim().split('\n')[1] ?? '', /^cluster-admin\s+ClusterRole\/cluster-admin\s+\S+\s+system:masters\s*$/);
 });
