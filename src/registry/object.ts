@@ -134,15 +134,22 @@ export function stringMap(value: unknown, path: string, causes: StatusCause[]): 
   return entries.length === 0 ? undefined : Object.fromEntries(entries);
 }
 
-function finalizersOf(value: unknown, causes: StatusCause[]): string[] | undefined {
+/** A metadata list field: absent, or a list of at most `max` items (a cause per problem; undefined when not a list). */
+function listField(value: unknown, field: string, max: number, causes: StatusCause[]): unknown[] | undefined {
   if (value === undefined || value === null) return undefined;
   if (!Array.isArray(value)) {
-    causes.push({ field: 'metadata.finalizers', message: 'must be a list of strings', reason: 'FieldValueInvalid' });
+    causes.push({ field, message: 'must be a list', reason: 'FieldValueInvalid' });
     return undefined;
   }
-  if (value.length > finalizersMax) causes.push({ field: 'metadata.finalizers', message: `Too many: ${value.length}: must have at most ${finalizersMax} items`, reason: 'FieldValueTooMany' });
+  if (value.length > max) causes.push({ field, message: `Too many: ${value.length}: must have at most ${max} items`, reason: 'FieldValueTooMany' });
+  return value as unknown[];
+}
+
+function finalizersOf(value: unknown, causes: StatusCause[]): string[] | undefined {
+  const list = listField(value, 'metadata.finalizers', finalizersMax, causes);
+  if (list === undefined) return undefined;
   const out: string[] = [];
-  value.forEach((item, i) => {
+  list.forEach((item, i) => {
     if (typeof item !== 'string') {
       causes.push({ field: `metadata.finalizers[${i}]`, message: 'must be a string', reason: 'FieldValueInvalid' });
       return;
@@ -156,14 +163,10 @@ function finalizersOf(value: unknown, causes: StatusCause[]): string[] | undefin
 const ownerUidPattern = /^[^/\s]{1,128}$/;
 
 function ownerReferencesOf(value: unknown, causes: StatusCause[]): OwnerReference[] | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (!Array.isArray(value)) {
-    causes.push({ field: 'metadata.ownerReferences', message: 'must be a list', reason: 'FieldValueInvalid' });
-    return undefined;
-  }
-  if (value.length > ownerReferencesMax) causes.push({ field: 'metadata.ownerReferences', message: `Too many: ${value.length}: must have at most ${ownerReferencesMax} items`, reason: 'FieldValueTooMany' });
+  const list = listField(value, 'metadata.ownerReferences', ownerReferencesMax, causes);
+  if (list === undefined) return undefined;
   const out: OwnerReference[] = [];
-  value.forEach((item, i) => {
+  list.forEach((item, i) => {
     const where = `metadata.ownerReferences[${i}]`;
     if (!isJson(item)) {
       causes.push({ field: where, message: 'must be an object', reason: 'FieldValueInvalid' });
