@@ -125,7 +125,9 @@ export function buildClientApi(options: ClientApiOptions): FastifyInstance {
     // The Kubernetes paths speak JSON only; kubectl sends protobuf first and falls back to JSON on 415.
     const contentType = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
     if (!onKvPath(request) && contentType !== '' && contentType !== 'application/json' && !contentType.endsWith('+json')) {
-      done(Object.assign(new Error('unsupported media type'), { code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE', statusCode: 415 }), undefined);
+      // Server-side apply is refused by name, so kubectl's user knows what to do instead.
+      const serverSideApply = contentType === 'application/apply-patch+yaml';
+      done(Object.assign(new Error('unsupported media type'), { code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE', statusCode: 415, serverSideApply }), undefined);
       return;
     }
     const text = typeof body === 'string' ? body : body.toString('utf8');
