@@ -71,7 +71,11 @@ export interface DeleteOptions extends WriteOptions {
    * foregroundDeletion finalizer, until they are gone), Orphan removes the reference and keeps them.
    */
   propagationPolicy?: PropagationPolicy;
+  /** The caller's right to delete an object; a cascade reaching one it may not delete is refused. */
+  mayDelete?: MayDelete;
 }
+
+export type MayDelete = (type: ResourceType, namespace: string | undefined, name: string) => boolean;
 
 export const propagationPolicies = ['Background', 'Foreground', 'Orphan'] as const;
 export type PropagationPolicy = (typeof propagationPolicies)[number];
@@ -506,30 +510,50 @@ export class Registry {
   /**
    * Deletes an object with no finalizers and treats its dependents (objects whose ownerReferences name
    * it, found through the owner index, owners.ts) as Kubernetes' garbage collector would for the
-   * request's propagationPolicy (garbage-collector.ts). Undefined when the object changed meanwhile.
+   * request's propagationPolicy. A cascade deletes only what the caller may delete itself (mayDelete):
+   * otherwise setting an ownerReference — an update — would become a way to delete. Undefined when the
+   * object changed meanwhile.
    */
   private async deleteWithDependents(type: ResourceType, current: VersionedObject, options: DeleteOptions): Promise<DeleteResult | undefined> {
     const policy = options.propagationPolicy ?? 'Background';
     const uid = current.object.metadata.uid;
     const write = options.actor !== undefined ? { actor: options.actor } : {};
-    if (policy === 'Foreground' && (await this.dependentsOf(uid)).length > 0) {
+    const dependents = await this.dependentsOf(uid);
+    if (policy !== 'Orphan' && options.mayDelete !== undefined) await this.checkCascade(dependents, options.mayDelete, type, current.object.metadata.name);
+    if (policy === 'Foreground' && dependents.length > 0) {
       // Marked and held by foregroundDeletion until every dependent is gone (releaseForegroundOwner).
       const marked = await this.markDeleting(type, current, options, foregroundFinalizer);
       if (marked === undefined) return undefined;
-      for (const dependent of await this.dependentsOf(uid)) await this.deleteIfPresent(dependent, { ...write, propagationPolicy: 'Foreground' });
+      for (const dependent of dependents) await this.deleteIfPresent(dependent, { ...write, propagationPolicy: 'Foreground' });
       await this.releaseForegroundOwner({ uid, kind: type.kind, apiVersion: type.apiVersion, name: current.object.metadata.name }, current.object.metadata.namespace);
-      const after = await this.kv.range(objectKey(type, current.object.metadata.namespace, current.object.metadata.name), undefined, { linearizable: true });
-      const still = after.kvs[0] === undefined ? undefined : decodeObject(after.kvs[0]);
+      const still = await this.getIfPresent({ type, namespace: current.object.metadata.namespace, name: current.object.metadata.name });
       return still !== undefined && still.object.metadata.uid === uid ? { object: still, pending: true } : { object: current, pending: false };
     }
     if (policy === 'Orphan') {
-      for (const dependent of await this.dependentsOf(uid)) await this.dropOwnerReference(dependent, uid, write);
+      for (const dependent of dependents) await this.dropOwnerReference(dependent, uid, write);
     }
     if (await this.remove(type, current, options) === undefined) return undefined;
     if (policy === 'Background') {
-      for (const dependent of await this.dependentsOf(uid)) await this.collectDependent(dependent, uid, write);
+      for (const dependent of dependents) await this.collectDependent(dependent, uid, write);
     }
     return { object: current, pending: false };
+  }
+
+  /** Refuses (Forbidden, before anything is deleted) a cascade that would reach an object the caller may not delete, at any depth. */
+  private async checkCascade(dependents: DependentRef[], mayDelete: MayDelete, ownerType: ResourceType, ownerName: string): Promise<void> {
+    const seen = new Set<string>();
+    const queue = [...dependents];
+    for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+      const found = await this.getIfPresent(next);
+      if (found === undefined || seen.has(found.object.metadata.uid)) continue;
+      seen.add(found.object.metadata.uid);
+      if (!mayDelete(next.type, next.namespace, next.name)) {
+        throw new RegistryError('Forbidden',
+          `${ownerType.resource}${groupSuffix(ownerType)} ${JSON.stringify(ownerName)} is forbidden: deleting it would delete its dependent ${next.type.resource}${groupSuffix(next.type)} ${JSON.stringify(next.name)}, which you may not delete; delete with propagationPolicy=Orphan to keep it`,
+          details(ownerType, ownerName));
+      }
+      queue.push(...await this.dependentsOf(found.object.metadata.uid));
+    }
   }
 
   /** The objects whose ownerReferences name `uid`, read linearizably from the owner index. */

@@ -146,7 +146,7 @@ function registerType(app: FastifyInstance, type: ResourceType, options: K8sRout
     const query = request.query as Query;
     const labelSelector = optional(query, 'labelSelector', parseLabelSelector);
     const fieldSelector = optional(query, 'fieldSelector', (text) => parseFieldSelector(text, type.selectableFields));
-    const write = deleteOptionsOf(request);
+    const write = deleteOptionsOf(request, policy);
     const deleted = await registry.deleteCollection(type, namespace, { ...(labelSelector ? { labelSelector } : {}), ...(fieldSelector ? { fieldSelector } : {}), ...write });
     if (isRbac && !write.dryRun) await policy.waitFor(options.kv.mvcc().currentRevision());
     const caller = callerFor(request);
@@ -158,7 +158,7 @@ function registerType(app: FastifyInstance, type: ResourceType, options: K8sRout
 
   app.delete(item, async (request, reply) => {
     const { namespace, name = '' } = request.params as Params;
-    const deleteOptions = deleteOptionsOf(request);
+    const deleteOptions = deleteOptionsOf(request, policy);
     const deleted = await registry.delete(type, namespace, name, deleteOptions);
     if (isRbac && deleteOptions.dryRun !== true) await policy.waitFor(options.kv.mvcc().currentRevision());
     // Still stored (finalizers hold it, or a namespace being emptied): 202 with the object, as the API server answers.

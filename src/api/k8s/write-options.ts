@@ -7,7 +7,8 @@ import type { FastifyRequest } from 'fastify';
 import { type DeleteOptions, type PropagationPolicy, propagationPolicies, RegistryError, type WriteOptions } from '../../registry/index.ts';
 import { dryRunValues, isValidDryRun } from '../dry-run.ts';
 import { parsedRequest } from '../request.ts';
-import { callerFor } from './authorization.ts';
+import { callerFor, isAllowed } from './authorization.ts';
+import type { PolicyHolder } from './policy-holder.ts';
 
 export function writeOptionsOf(request: FastifyRequest): Required<Pick<WriteOptions, 'actor' | 'dryRun'>> {
   return { actor: callerFor(request).user, dryRun: isDryRun(request) };
@@ -26,7 +27,7 @@ export function isDryRun(request: FastifyRequest): boolean {
  * the API server also accepts: the resourceVersion precondition, dryRun, and propagationPolicy (or the
  * older orphanDependents). A value that is not one Kubernetes defines is refused (400).
  */
-export function deleteOptionsOf(request: FastifyRequest): DeleteOptions {
+export function deleteOptionsOf(request: FastifyRequest, holder: PolicyHolder): DeleteOptions {
   const body = request.body;
   const fields: Record<string, unknown> = body !== null && typeof body === 'object' && !Array.isArray(body) ? body as Record<string, unknown> : {};
   const query = parsedRequest(request.raw).query;
@@ -47,5 +48,10 @@ export function deleteOptionsOf(request: FastifyRequest): DeleteOptions {
   } else if (orphan === true || orphan === 'true') {
     options.propagationPolicy = 'Orphan';
   }
+  // A cascade deletes only what the caller could delete itself (registry.ts, deleteWithDependents).
+  const caller = callerFor(request);
+  options.mayDelete = (type, namespace, name) => isAllowed(holder.policy, caller, {
+    isResource: true, verb: 'delete', apiGroup: type.group, apiVersion: 'v1', resource: type.resource, subresource: '', namespace: namespace ?? '', name,
+  });
   return options;
 }

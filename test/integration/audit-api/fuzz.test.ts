@@ -49,8 +49,9 @@ const segment = fc.oneof(
 );
 
 const queryParam = fc.tuple(
-  fc.constantFrom('watch', 'Watch', '%77atch', 'resourceVersion', 'dryRun', 'labelSelector', 'fieldSelector', 'limit', 'continue', 'local', 'version', 'stage', 'timeoutSeconds', 'x'),
-  fc.oneof(fc.constantFrom('true', '1', 'True', '%74rue', 'false', '0', 'All', '1', '999999999', '-1', 'metadata.name=db', 'a=b', ''), fc.string({ maxLength: 20 }).map(encodeURIComponent)),
+  fc.constantFrom('watch', 'Watch', '%77atch', 'resourceVersion', 'dryRun', 'labelSelector', 'fieldSelector', 'limit', 'continue', 'local', 'version', 'stage', 'timeoutSeconds',
+    'propagationPolicy', 'orphanDependents', 'sendInitialEvents', 'resourceVersionMatch', 'x'),
+  fc.oneof(fc.constantFrom('true', '1', 'True', '%74rue', 'false', '0', 'All', '1', '999999999', '-1', 'metadata.name=db', 'a=b', 'type=Opaque', 'Foreground', 'Orphan', 'NotOlderThan', ''), fc.string({ maxLength: 20 }).map(encodeURIComponent)),
 ).map(([k, v]) => `${k}=${v}`);
 
 const body = fc.oneof(
@@ -58,6 +59,9 @@ const body = fc.oneof(
   fc.json().map((text) => ({ type: 'application/json', payload: text })),
   fc.constant({ type: 'application/json', payload: JSON.stringify({ metadata: { name: 'db' }, data: { password: b64(marker) } }) }),
   fc.constant({ type: 'application/merge-patch+json', payload: '{}' }),
+  // DeleteOptions as kubectl sends them: a dry run and a cascade in the body.
+  fc.constant({ type: 'application/json', payload: JSON.stringify({ kind: 'DeleteOptions', apiVersion: 'v1', dryRun: ['All'], propagationPolicy: 'Foreground' }) }),
+  fc.constant({ type: 'application/merge-patch+json', payload: JSON.stringify({ metadata: { finalizers: ['example.com/x'], ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'c', uid: 'u' }] } }) }),
   fc.constant({ type: 'application/json-patch+json', payload: JSON.stringify([{ op: 'replace', path: '/data/password', value: b64(marker) }]) }),
   fc.constant({ type: 'application/strategic-merge-patch+json', payload: JSON.stringify({ metadata: { labels: { a: 'b' } } }) }),
   fc.constant({ type: 'application/apply-patch+yaml', payload: 'metadata:\n  name: db\nstringData:\n  password: x\n' }),

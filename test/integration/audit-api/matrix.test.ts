@@ -41,7 +41,7 @@ function fill(url: string): string {
   return url.replace(':namespace', 'default').replace(':name', name);
 }
 
-/** Query variants of a request: the watch flag in its encodings, old and replaying resourceVersions, dryRun. */
+/** Query variants of a request: the watch flag in its encodings, old and replaying resourceVersions, dryRun, a delete's propagationPolicy. */
 function variants(method: string, url: string): string[] {
   if (method === 'GET' || method === 'HEAD') {
     if (!url.startsWith('/api/v1/') && !url.startsWith('/apis/rbac') && !url.startsWith('/apis/coffer.dev/v1/namespaces')) return [''];
@@ -49,6 +49,8 @@ function variants(method: string, url: string): string[] {
     return ['', `${watch}true`, `${watch}1`, `${watch}True`, `allowWatchBookmarks=true&watch=%74rue`, `${watch}true&resourceVersion=1`,
       `${watch}true&resourceVersion=${replayFrom}`, 'resourceVersion=1', 'watch=true&watch=false'];
   }
+  // A delete's cascade reaches other objects: each policy must stay inside the caller's rights.
+  if (method === 'DELETE') return ['', 'dryRun=All', 'propagationPolicy=Foreground', 'propagationPolicy=Orphan'];
   return ['', 'dryRun=All'];
 }
 

@@ -3,7 +3,7 @@
 // kept, writes that change nothing writing nothing, and a Secret's type fixed for life.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { call, configMap, secret, startApi, type Api, type Reply } from './harness.ts';
+import { asUser, bindClusterRole, call, configMap, secret, startApi, type Api, type Reply } from './harness.ts';
 
 let api: Api;
 before(async () => { api = await startApi(); });
@@ -287,4 +287,31 @@ test('the owner index holds no entry for an object that is gone, whether deleted
   assert.equal(await indexed(uid), 1, 'a reference removed by an update takes its entry');
   assert.equal((await call(api.app, 'DELETE', '/api/v1/namespaces/gc-index')).status, 200);
   assert.equal(await indexed(uid), 0, 'the namespace took the rest');
+});
+
+test('a cascade deletes only what the caller may delete: making a Secret the dependent of a ConfigMap one may delete is no way to delete it', async () => {
+  await call(api.app, 'POST', '/api/v1/namespaces', { metadata: { name: 'gc-attack' } });
+  await call(api.app, 'POST', '/apis/rbac.authorization.k8s.io/v1/clusterroles', { metadata: { name: 'gc-attacker' }, rules: [
+    { verbs: ['patch', 'update'], apiGroups: [''], resources: ['secrets'] },
+    { verbs: ['create', 'get', 'delete'], apiGroups: [''], resources: ['configmaps'] },
+  ] });
+  await bindClusterRole(api.app, 'gc-attacker-binding', 'gc-attacker', 'mallory');
+  const mallory = asUser('mallory');
+  await call(api.app, 'POST', '/api/v1/namespaces/gc-attack/secrets', secret('victim'));
+  const bait = await call(api.app, 'POST', '/api/v1/namespaces/gc-attack/configmaps', configMap('bait'), mallory);
+  assert.equal(bait.status, 201, JSON.stringify(bait.body));
+  const ref = { apiVersion: 'v1', kind: 'ConfigMap', name: 'bait', uid: bait.body.metadata.uid };
+  const patched = await call(api.app, 'PATCH', '/api/v1/namespaces/gc-attack/secrets/victim', { metadata: { ownerReferences: [ref] } }, mallory, mergePatch);
+  assert.equal(patched.status, 200, JSON.stringify(patched.body));
+
+  const before = revision();
+  for (const policy of ['', '?propagationPolicy=Background', '?propagationPolicy=Foreground']) {
+    const refused = await call(api.app, 'DELETE', `/api/v1/namespaces/gc-attack/configmaps/bait${policy}`, undefined, mallory);
+    assertRefused(refused, 403, 'Forbidden', /would delete its dependent secrets "victim", which you may not delete/);
+  }
+  assert.equal(revision(), before, 'nothing was deleted or marked');
+  assert.equal(await exists('/api/v1/namespaces/gc-attack/secrets/victim'), true);
+  // Orphaning deletes nothing but the owner.
+  assert.equal((await call(api.app, 'DELETE', '/api/v1/namespaces/gc-attack/configmaps/bait?propagationPolicy=Orphan', undefined, mallory)).status, 200);
+  assert.equal(await exists('/api/v1/namespaces/gc-attack/secrets/victim'), true);
 });
