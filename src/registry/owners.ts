@@ -1,7 +1,7 @@
 /**
  * The owner index: for each owner uid, the objects whose `metadata.ownerReferences` name it, so that
  * deleting an owner finds its dependents with one prefix read instead of a scan (the garbage
- * collector's graph, garbage-collector.ts).
+ * collector's graph; deleteWithDependents in registry.ts walks it).
  *
  * Layout: `/registry/coffer.dev/owners/<owner uid>/<dependent's key below /registry/>`, empty value.
  * Invariant: the index keys of an object are written and deleted in the same transaction as the object

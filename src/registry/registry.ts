@@ -1,13 +1,18 @@
 /**
  * The registry: typed objects over the replicated KV with Kubernetes' semantics.
  *
- * - create: one txn that requires the key to be absent and, for namespaced kinds, the namespace key
- *   to exist — so an object can never be created in a namespace being deleted;
+ * - create: one txn that requires the key to be absent and, for namespaced kinds, the namespace at
+ *   the revision read and not marked for deletion — so nothing is created in a namespace being deleted;
+ *   generateName picks a new name on a collision, up to generateNameAttemptsMax times;
  * - update and patch: read, build, then one txn comparing the key's mod revision with the one read
  *   (optimistic concurrency). A request carrying a resourceVersion that is not current → Conflict;
- *   one without is retried up to updateRetriesMax times (Kubernetes' unconditional update);
- * - delete of a namespace: ONE txn deleting every namespaced kind's prefix in it and the namespace
- *   itself (deleteRange per prefix, so the txn has a fixed number of operations whatever the count);
+ *   one without is retried up to updateRetriesMax times (Kubernetes' unconditional update). A result
+ *   equal to the stored object writes nothing;
+ * - delete: an object with finalizers is marked (deletionTimestamp) and goes with its last finalizer;
+ *   otherwise it goes in one txn with its Secret versions and owner index entries (owners.ts), and its
+ *   dependents are treated by the propagationPolicy, never beyond what the caller may delete;
+ * - delete of a namespace: marked first (Terminating), then emptied in batches of compared objects; the
+ *   last batch deletes every namespaced kind's prefix and the namespace once no finalizer holds anything;
  * - list: pages of at most `limit` objects, all at the revision of the first page; the continue
  *   token carries that revision and the next key, so later pages see the same snapshot.
  *
