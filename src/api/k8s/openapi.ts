@@ -1,12 +1,16 @@
 /**
- * The OpenAPI v3 documents kubectl reads before `apply` with validation on. kubectl asks the server
- * whether it validates fields itself (a `fieldValidation` query parameter on the POST/PUT/PATCH
- * operations of the kind's group-version); Coffer does (registry validation, and unknown fields
- * refused with fieldValidation=Strict — strict.ts), so kubectl skips client-side schema validation. Schemas in
- * `components` are deliberately minimal, typed enough for kubectl's strategic merge (maps are maps).
+ * The OpenAPI documents of the kinds Coffer serves: v3 per group-version (what kubectl 1.32 reads for
+ * `kubectl explain` and before `apply` with validation on) and one v2 document, in JSON (kubectl asks
+ * for v2 in protobuf only; it gets 406 and uses v3). kubectl asks the server whether it validates fields
+ * itself (a `fieldValidation` query parameter on the POST/PUT/PATCH operations of the kind's
+ * group-version); Coffer does (registry validation, and unknown fields refused with
+ * fieldValidation=Strict — strict.ts), so kubectl skips client-side schema validation. The schemas
+ * and their descriptions are in openapi-schemas.ts.
  */
 import type { FastifyInstance } from 'fastify';
 import { resourceTypes, type ResourceType } from '../../registry/index.ts';
+import { kindSchemaName, schemasFor, type SchemaRefs, v2Refs, v3Refs } from './openapi-schemas.ts';
+import { status } from './status.ts';
 
 type Doc = Record<string, unknown>;
 
@@ -15,68 +19,67 @@ const groupVersions: readonly { group: string; path: string }[] = [
   { group: 'rbac.authorization.k8s.io', path: 'apis/rbac.authorization.k8s.io/v1' },
 ];
 
-const stringMap = { type: 'object', additionalProperties: { type: 'string' } };
-const objectMeta = {
-  type: 'object',
-  properties: {
-    name: { type: 'string' }, namespace: { type: 'string' }, uid: { type: 'string' }, resourceVersion: { type: 'string' },
-    generation: { type: 'integer', format: 'int64' }, creationTimestamp: { type: 'string', format: 'date-time' },
-    labels: stringMap, annotations: stringMap,
-  },
+const info = { title: 'Coffer', version: 'v1' };
+
+/** How each OpenAPI version writes a query parameter and a response of one kind. */
+interface Dialect {
+  refs: SchemaRefs;
+  parameter(name: string): Doc;
+  response(type: ResourceType): Doc;
+}
+
+const v3: Dialect = {
+  refs: v3Refs,
+  parameter: (name) => ({ name, in: 'query', schema: { type: 'string', uniqueItems: true } }),
+  response: (type) => ({ description: 'OK', content: { 'application/json': { schema: { $ref: `${v3Refs.prefix}${kindSchemaName(type)}` } } } }),
 };
-const stringList = { type: 'array', items: { type: 'string' } };
 
-function bodySchema(type: ResourceType): Doc {
-  switch (type.kind) {
-    case 'Secret': return { data: stringMap, stringData: stringMap, type: { type: 'string' }, immutable: { type: 'boolean' } };
-    case 'ConfigMap': return { data: stringMap, binaryData: stringMap, immutable: { type: 'boolean' } };
-    case 'Namespace': return { spec: { type: 'object', properties: { finalizers: stringList } }, status: { type: 'object', properties: { phase: { type: 'string' } } } };
-    case 'Role': case 'ClusterRole': return {
-      rules: { type: 'array', items: { type: 'object', properties: { verbs: stringList, apiGroups: stringList, resources: stringList, resourceNames: stringList, nonResourceURLs: stringList } } },
-    };
-    default: return {
-      subjects: { type: 'array', items: { type: 'object', properties: { kind: { type: 'string' }, apiGroup: { type: 'string' }, name: { type: 'string' }, namespace: { type: 'string' } } } },
-      roleRef: { type: 'object', properties: { apiGroup: { type: 'string' }, kind: { type: 'string' }, name: { type: 'string' } } },
-    };
-  }
-}
+const v2: Dialect = {
+  refs: v2Refs,
+  parameter: (name) => ({ name, in: 'query', type: 'string', uniqueItems: true }),
+  response: (type) => ({ description: 'OK', schema: { $ref: `${v2Refs.prefix}${kindSchemaName(type)}` } }),
+};
 
-function schemaName(type: ResourceType): string {
-  return type.group === '' ? `io.k8s.api.core.v1.${type.kind}` : `io.k8s.api.rbac.v1.${type.kind}`;
-}
-
-function gvk(type: ResourceType): Doc[] {
-  return [{ group: type.group, version: 'v1', kind: type.kind }];
-}
-
-function operation(type: ResourceType, action: string, params: string[]): Doc {
+function operation(dialect: Dialect, type: ResourceType, action: string, params: string[]): Doc {
   return {
     operationId: `${action}${type.kind}`,
-    parameters: params.map((name) => ({ name, in: 'query', schema: { type: 'string', uniqueItems: true } })),
-    responses: { 200: { description: 'OK', content: { 'application/json': { schema: { $ref: `#/components/schemas/${schemaName(type)}` } } } } },
+    parameters: params.map((name) => dialect.parameter(name)),
+    responses: { 200: dialect.response(type) },
     'x-kubernetes-action': action,
-    'x-kubernetes-group-version-kind': gvk(type)[0],
+    'x-kubernetes-group-version-kind': { group: type.group, version: 'v1', kind: type.kind },
   };
 }
 
-export function groupVersionDocument(group: string): Doc {
+function pathsOf(dialect: Dialect, types: readonly ResourceType[]): Doc {
   const paths: Doc = {};
-  const schemas: Doc = {};
-  for (const type of resourceTypes.filter((t) => t.group === group)) {
-    const base = group === '' ? '/api/v1' : `/apis/${group}/v1`;
+  for (const type of types) {
+    const base = type.group === '' ? '/api/v1' : `/apis/${type.group}/v1`;
     const collection = type.namespaced ? `${base}/namespaces/{namespace}/${type.resource}` : `${base}/${type.resource}`;
     const write = ['dryRun', 'fieldManager', 'fieldValidation'];
-    paths[collection] = { get: operation(type, 'list', ['labelSelector', 'fieldSelector', 'limit', 'continue', 'watch', 'resourceVersion']), post: operation(type, 'post', write) };
+    paths[collection] = { get: operation(dialect, type, 'list', ['labelSelector', 'fieldSelector', 'limit', 'continue', 'watch', 'resourceVersion']), post: operation(dialect, type, 'post', write) };
     paths[`${collection}/{name}`] = {
-      get: operation(type, 'get', []), put: operation(type, 'put', write), patch: operation(type, 'patch', [...write, 'force']), delete: operation(type, 'delete', []),
-    };
-    schemas[schemaName(type)] = {
-      type: 'object',
-      properties: { apiVersion: { type: 'string' }, kind: { type: 'string' }, metadata: objectMeta, ...bodySchema(type) },
-      'x-kubernetes-group-version-kind': gvk(type),
+      get: operation(dialect, type, 'get', []), put: operation(dialect, type, 'put', write),
+      patch: operation(dialect, type, 'patch', [...write, 'force']), delete: operation(dialect, type, 'delete', ['dryRun', 'propagationPolicy']),
     };
   }
-  return { openapi: '3.0.0', info: { title: 'Coffer', version: 'v1' }, paths, components: { schemas } };
+  return paths;
+}
+
+export function groupVersionDocument(group: string): Doc {
+  const types = resourceTypes.filter((t) => t.group === group);
+  return { openapi: '3.0.0', info, paths: pathsOf(v3, types), components: { schemas: schemasFor(types, v3.refs) } };
+}
+
+/** Every served kind in one Swagger 2.0 document. */
+export function swaggerDocument(): Doc {
+  const types = resourceTypes.filter((t) => groupVersions.some((gv) => gv.group === t.group));
+  return { swagger: '2.0', info, paths: pathsOf(v2, types), definitions: schemasFor(types, v2.refs) };
+}
+
+/** True unless the Accept header names only types other than JSON (kubectl asks for v2 in protobuf). */
+function acceptsJson(accept: string | undefined): boolean {
+  if (accept === undefined || accept.trim() === '') return true;
+  return accept.split(',').some((part) => /^\s*(application\/json|application\/\*|\*\/\*)\s*(;|$)/.test(part));
 }
 
 export function registerOpenApiRoutes(app: FastifyInstance): void {
@@ -87,4 +90,9 @@ export function registerOpenApiRoutes(app: FastifyInstance): void {
     const document = groupVersionDocument(gv.group);
     app.get(`/openapi/v3/${gv.path}`, (_request, reply) => reply.send(document));
   }
+  const swagger = swaggerDocument();
+  app.get('/openapi/v2', (request, reply) => {
+    if (!acceptsJson(request.headers.accept)) return reply.code(406).send(status(406, 'NotAcceptable', 'the OpenAPI v2 document is served as application/json only; use /openapi/v3'));
+    return reply.send(swagger);
+  });
 }
