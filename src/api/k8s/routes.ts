@@ -31,7 +31,8 @@ import { deleteOptionsOf, writeOptionsOf } from './write-options.ts';
 import { checkStrictFields } from './strict.ts';
 import { status, toStatus } from './status.ts';
 import { registerSecretVersionRoutes } from './secret-versions.ts';
-import { toTable, wantsTable } from './table.ts';
+import { toTable } from './table.ts';
+import { negotiate, partialObjectMetadata } from './negotiation.ts';
 
 export interface K8sRoutesOptions {
   kv: RegistryKv;
@@ -61,6 +62,7 @@ function registerType(app: FastifyInstance, type: ResourceType, options: K8sRout
     const labelSelector = optional(query, 'labelSelector', parseLabelSelector);
     const fieldSelector = optional(query, 'fieldSelector', (text) => parseFieldSelector(text, type.selectableFields));
     if (parsedRequest(request.raw).watch) return serveWatch(request, reply, type, namespace, { labelSelector, fieldSelector }, options);
+    const representation = negotiate(request.headers.accept, 'list');
     const limit = optional(query, 'limit', (v) => {
       if (!/^\d{1,9}$/.test(v)) throw new RegistryError('BadRequest', `limit ${JSON.stringify(v.slice(0, 32))} is not a non-negative integer`);
       return Number(v);
@@ -73,17 +75,17 @@ function registerType(app: FastifyInstance, type: ResourceType, options: K8sRout
     });
     const caller = callerFor(request);
     const shown = result.items.map((versioned) => ({ versioned, presented: presentFor(type, versioned, caller, policy) }));
-    if (wantsTable(request.headers.accept)) {
+    if (representation.view === 'Table') {
       return toTable(type, shown, {
-        includeObject: text(query, 'includeObject') === 'Object', nowMs: options.clock.nowMs(), resourceVersion: String(result.revision),
+        apiVersion: representation.apiVersion, includeObject: text(query, 'includeObject') === 'Object', nowMs: options.clock.nowMs(), resourceVersion: String(result.revision),
         ...(result.continueToken ? { continueToken: result.continueToken } : {}),
       });
     }
-    return {
-      kind: type.listKind, apiVersion: type.apiVersion,
-      metadata: { resourceVersion: String(result.revision), ...(result.continueToken ? { continue: result.continueToken } : {}) },
-      items: shown.map((s) => s.presented),
-    };
+    const listMeta = { resourceVersion: String(result.revision), ...(result.continueToken ? { continue: result.continueToken } : {}) };
+    if (representation.view === 'PartialObjectMetadataList') {
+      return { kind: 'PartialObjectMetadataList', apiVersion: representation.apiVersion, metadata: listMeta, items: shown.map((s) => partialObjectMetadata(s.presented, representation.apiVersion)) };
+    }
+    return { kind: type.listKind, apiVersion: type.apiVersion, metadata: listMeta, items: shown.map((s) => s.presented) };
   };
 
   app.get(collection, (request, reply) => list(request, reply, (request.params as Params).namespace));
@@ -98,11 +100,13 @@ function registerType(app: FastifyInstance, type: ResourceType, options: K8sRout
       const fieldSelector = [...(optional(query, 'fieldSelector', (text) => parseFieldSelector(text, type.selectableFields)) ?? []), nameOnly];
       return serveWatch(request, reply, type, namespace, { labelSelector: optional(query, 'labelSelector', parseLabelSelector), fieldSelector }, options);
     }
+    const representation = negotiate(request.headers.accept, 'object');
     const found = await registry.get(type, namespace, name, { linearizable: linearizable(request.query as Query) });
     const presented = presentFor(type, found, callerFor(request), policy);
-    if (wantsTable(request.headers.accept)) {
-      return toTable(type, [{ versioned: found, presented }], { includeObject: text(request.query as Query, 'includeObject') === 'Object', nowMs: options.clock.nowMs(), resourceVersion: String(found.modRevision) });
+    if (representation.view === 'Table') {
+      return toTable(type, [{ versioned: found, presented }], { apiVersion: representation.apiVersion, includeObject: text(request.query as Query, 'includeObject') === 'Object', nowMs: options.clock.nowMs(), resourceVersion: String(found.modRevision) });
     }
+    if (representation.view === 'PartialObjectMetadata') return partialObjectMetadata(presented, representation.apiVersion);
     return presented;
   });
 
@@ -200,7 +204,7 @@ async function serveWatch(
   const timeoutSeconds = timeoutText === undefined ? undefined : /^\d{1,6}$/.test(timeoutText) ? Number(timeoutText) : undefined;
   const bookmarks = text(query, 'allowWatchBookmarks') === 'true';
   const initialEvents = initialEventsOf(query, bookmarks);
-  const table = wantsTable(request.headers.accept);
+  const representation = negotiate(request.headers.accept, 'watch');
   const includeObject = text(query, 'includeObject') === 'Object';
   const caller = callerFor(request);
   const watch = await watchObjects(options.kv, options.registry, type, namespace, {
@@ -233,12 +237,15 @@ async function serveWatch(
       if (event.type === 'BOOKMARK') {
         if (!bookmarks) continue;
         const metadata = { resourceVersion: String(event.revision), ...(event.initialEventsEnd === true ? { annotations: { [initialEventsEndAnnotation]: 'true' } } : {}) };
-        line = JSON.stringify({ type: 'BOOKMARK', object: { kind: type.kind, apiVersion: type.apiVersion, metadata } });
+        const bookmark = { kind: type.kind, apiVersion: type.apiVersion, metadata };
+        line = JSON.stringify({ type: 'BOOKMARK', object: representation.view === 'PartialObjectMetadata' ? partialObjectMetadata(bookmark, representation.apiVersion) : bookmark });
       } else {
         const versioned = event.object!;
-        if (table) {
+        if (representation.view === 'Table') {
           const presented = presentFor(type, versioned, caller, options.policy);
-          line = JSON.stringify({ type: event.type, object: toTable(type, [{ versioned, presented }], { includeObject, nowMs: options.clock.nowMs(), resourceVersion: String(event.revision), withoutColumns: !first }) });
+          line = JSON.stringify({ type: event.type, object: toTable(type, [{ versioned, presented }], { apiVersion: representation.apiVersion, includeObject, nowMs: options.clock.nowMs(), resourceVersion: String(event.revision), withoutColumns: !first }) });
+        } else if (representation.view === 'PartialObjectMetadata') {
+          line = JSON.stringify({ type: event.type, object: partialObjectMetadata(presentFor(type, versioned, caller, options.policy), representation.apiVersion) });
         } else {
           line = eventLine(event.type, versioned, () => presentFor(type, versioned, caller, options.policy));
         }

@@ -8,6 +8,7 @@ import { isRegistryError, type StatusDetails } from '../../registry/index.ts';
 import { isMvccError } from '../../storage/mvcc/index.ts';
 import { isReplicationError } from '../../replication/index.ts';
 import { TooManyWatchesError } from '../watch-stream.ts';
+import { NotAcceptableError } from './negotiation.ts';
 
 export interface StatusObject {
   kind: 'Status';
@@ -52,6 +53,7 @@ export function toStatus(error: unknown): StatusObject {
   }
   if (error instanceof K8sForbiddenError) return status(403, 'Forbidden', error.message, error.details);
   if (error instanceof TooManyWatchesError) return status(429, 'TooManyRequests', error.message);
+  if (error instanceof NotAcceptableError) return status(406, 'NotAcceptable', error.message);
   if ((error as { code?: unknown } | null)?.code === 'E_FORBIDDEN') return status(403, 'Forbidden', (error as Error).message);
   if (isMvccError(error)) {
     if (error.code === 'E_COMPACTED') return status(410, 'Expired', `too old resource version (compacted at ${error.compactRevision ?? 0})`);

@@ -1,19 +1,16 @@
 /**
- * kubectl's table view: when a GET asks for `as=Table` in Accept, lists (and watch events) are
+ * kubectl's table view: when a GET asks for `as=Table` in Accept (negotiation.ts), lists (and watch events) are
  * answered as meta.k8s.io/v1 Tables with the columns `kubectl get` prints for each kind. Each row
  * carries the object's metadata (PartialObjectMetadata), or the whole object as the response would
  * show it when the request says includeObject=Object.
  */
 import type { Json, ResourceType, VersionedObject } from '../../registry/index.ts';
+import { partialObjectMetadata } from './negotiation.ts';
 
 interface Column { name: string; type: string; format: string; description: string; priority: number }
 
 const nameColumn: Column = { name: 'Name', type: 'string', format: 'name', description: 'Name must be unique within a namespace.', priority: 0 };
 const ageColumn: Column = { name: 'Age', type: 'string', format: '', description: 'Time since the object was created.', priority: 0 };
-
-export function wantsTable(accept: string | undefined): boolean {
-  return (accept ?? '').split(',').some((part) => /;\s*as=Table/.test(part) && /g=meta\.k8s\.io/.test(part));
-}
 
 function columns(type: ResourceType): Column[] {
   switch (type.kind) {
@@ -70,6 +67,8 @@ export function humanAge(ms: number): string {
 }
 
 export interface TableOptions {
+  /** meta.k8s.io/v1 or meta.k8s.io/v1beta1, as the request asked. */
+  apiVersion: string;
   includeObject: boolean;
   nowMs: number;
   resourceVersion: string;
@@ -81,12 +80,12 @@ export interface TableOptions {
 /** `items` are objects as the response would show them (already redacted where needed). */
 export function toTable(type: ResourceType, items: readonly { versioned: VersionedObject; presented: Json }[], options: TableOptions): Json {
   return {
-    kind: 'Table', apiVersion: 'meta.k8s.io/v1',
+    kind: 'Table', apiVersion: options.apiVersion,
     metadata: { resourceVersion: options.resourceVersion, ...(options.continueToken ? { continue: options.continueToken } : {}) },
     columnDefinitions: options.withoutColumns ? [] : columns(type),
     rows: items.map(({ presented }) => ({
       cells: cells(type, presented, options.nowMs),
-      object: options.includeObject ? presented : { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: presented.metadata },
+      object: options.includeObject ? presented : partialObjectMetadata(presented, options.apiVersion),
     })),
   };
 }

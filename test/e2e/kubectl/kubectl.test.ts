@@ -329,3 +329,19 @@ test('kubectl get rolebindings and clusterrolebindings -o wide show the role, us
   assert.equal(cluster.code, 0, cluster.stderr);
   assert.match(cluster.stdout.trim().split('\n')[1] ?? '', /^cluster-admin\s+ClusterRole\/cluster-admin\s+\S+\s+system:masters\s*$/);
 });
+
+test('kubectl explain describes each kind and field from the server\'s OpenAPI v3 schemas', async () => {
+  const secretDoc = await kubectl('bob', ['explain', 'secrets']);
+  assert.equal(secretDoc.code, 0, secretDoc.stderr);
+  assert.match(secretDoc.stdout, /^KIND:\s+Secret$/m);
+  assert.match(secretDoc.stdout, /DESCRIPTION:\n\s+A named set of sensitive values/);
+  assert.match(secretDoc.stdout, /^ {2}stringData\t<map\[string\]string>\n\s+Write-only convenience/m);
+  assert.doesNotMatch(secretDoc.stdout, /<no description>|<empty>/);
+  const nested = await kubectl('bob', ['explain', 'rolebinding.roleRef.kind']);
+  assert.equal(nested.code, 0, nested.stderr);
+  assert.match(nested.stdout, /^FIELD: kind <string>$/m);
+  assert.match(nested.stdout, /Role \(RoleBindings only, in the same namespace\) or ClusterRole/);
+  const recursive = await kubectl('bob', ['explain', 'configmap', '--recursive']);
+  assert.equal(recursive.code, 0, recursive.stderr);
+  assert.match(recursive.stdout, /^\s+ownerReferences\t<\[\]OwnerReference>$/m);
+});

@@ -179,3 +179,24 @@ test('sendInitialEvents is refused (422) without resourceVersionMatch=NotOlderTh
     assert.equal(refused.body.reason, 'Invalid', query);
   }
 });
+
+test('a metadata watch (as=PartialObjectMetadata) sends each event as PartialObjectMetadata, values never included', async () => {
+  const start = (await call(api.app, 'GET', `${ns}/secrets`)).body.metadata.resourceVersion;
+  const accept = 'application/vnd.kubernetes.protobuf;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json';
+  const watch = await openWatch(`${ns}/secrets?watch=true&resourceVersion=${start}`, admin, accept);
+  assert.equal(watch.status, 200);
+  await call(api.app, 'POST', `${ns}/secrets`, secret('meta-watched', { k: 'metadata-watch-value' }, { metadata: { name: 'meta-watched', labels: { tier: 'db' } } }));
+  const added = await watch.next();
+  assert.equal(added.type, 'ADDED');
+  assert.deepEqual([added.object.kind, added.object.apiVersion], ['PartialObjectMetadata', 'meta.k8s.io/v1']);
+  assert.deepEqual([added.object.metadata.name, added.object.metadata.labels?.tier], ['meta-watched', 'db']);
+  assert.ok(!JSON.stringify(added.object).includes(Buffer.from('metadata-watch-value').toString('base64')), 'no value in a metadata event');
+  assert.equal(added.object.data, undefined);
+  watch.close();
+});
+
+test('a watch asked as a PartialObjectMetadataList is 406 before it starts', async () => {
+  const reply = await api.app.inject({ method: 'GET', url: `${ns}/secrets?watch=true`, headers: { ...admin, accept: 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1' } });
+  assert.equal(reply.statusCode, 406);
+  assert.equal(reply.json<Body>().reason, 'NotAcceptable');
+});
