@@ -16,7 +16,10 @@ import { errorBody, grpc, toApiError } from './errors.ts';
 import { isKvPath, registerGate } from './gate.ts';
 import type { Identify } from './identity.ts';
 import type { KvBackend } from './kv/backend.ts';
+import { registerGrpcApi } from './grpc/plugin.ts';
+import { grpcStatus, isGrpcRequest, recordedStatusCode, sendGrpcError, toGrpcError } from './grpc/status.ts';
 import { registerKvRoutes } from './kv/routes.ts';
+import { KvService } from './kv/service.ts';
 import { type HealthChecks, registerHealthRoutes, replicaHealthChecks } from './health.ts';
 import { registerSnapshotRoutes } from './admin/snapshot.ts';
 import { registerAuditRoutes } from './k8s/audit-routes.ts';
@@ -122,6 +125,11 @@ export function buildClientApi(options: ClientApiOptions): FastifyInstance {
     }
   });
   app.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
+    // A gRPC call outside the gRPC plugin's routes (an unknown method) is answered UNIMPLEMENTED unread.
+    if (isGrpcRequest(request)) {
+      done(null, undefined);
+      return;
+    }
     // The Kubernetes paths speak JSON only; kubectl sends protobuf first and falls back to JSON on 415.
     const contentType = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
     if (!onKvPath(request) && contentType !== '' && contentType !== 'application/json' && !contentType.endsWith('+json')) {
@@ -145,6 +153,7 @@ export function buildClientApi(options: ClientApiOptions): FastifyInstance {
   registerGate(app, { identify: options.identify, policy });
 
   app.setErrorHandler(async (error, request, reply) => {
+    if (isGrpcRequest(request)) return sendGrpcError(request, reply, toGrpcError(error));
     if (onKvPath(request)) {
       const apiError = toApiError(error);
       if (apiError.status >= 500) request.log.error({ err: { code: (error as { code?: unknown }).code, name: (error as Error).name } }, 'request failed');
@@ -157,6 +166,7 @@ export function buildClientApi(options: ClientApiOptions): FastifyInstance {
   });
 
   app.setNotFoundHandler(async (request, reply) => {
+    if (isGrpcRequest(request)) return sendGrpcError(request, reply, { code: grpcStatus.unimplemented, message: `unknown method ${parsedRequest(request.raw).path}` });
     if (onKvPath(request)) {
       await reply.code(404).send(errorBody({ status: 404, code: grpc.notFound, message: `no route ${request.method} ${parsedRequest(request.raw).path}` }));
       return;
@@ -168,7 +178,7 @@ export function buildClientApi(options: ClientApiOptions): FastifyInstance {
   if (metrics) {
     app.addHook('onResponse', async (request, reply) => {
       const { verb, resource } = metricLabels(parseOf(request.raw));
-      metrics.request(verb, resource, reply.statusCode, reply.elapsedTime / 1000);
+      metrics.request(verb, resource, recordedStatusCode(request, reply), reply.elapsedTime / 1000);
       return Promise.resolve();
     });
     app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType()).send(await metrics.render()));
@@ -179,7 +189,10 @@ export function buildClientApi(options: ClientApiOptions): FastifyInstance {
     registerAuditRoutes(app, { audit: options.audit, backend: options.backend });
   }
   const audit = options.audit;
-  registerKvRoutes(app, options.backend, watches, { statusErrors: () => audit?.problems() ?? [] });
+  // Status `errors` report the member's problems as etcd does, a broken audit log among them.
+  const kv = new KvService(options.backend, () => audit?.problems() ?? []);
+  registerKvRoutes(app, kv, watches);
+  registerGrpcApi(app, kv, watches);
   registerHealthRoutes(app, options.health ?? replicaHealthChecks(options.backend, clock));
   registerSnapshotRoutes(app, options.backend);
   registerDiscoveryRoutes(app);

@@ -37,6 +37,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditEvent, AuditEventInput, AuditObjectRef, AuditPolicy, AuditQuery, AuditStage, AuditUser, VerifyAuditResult } from '../audit/index.ts';
 import { dryRunValues, isValidDryRun } from './dry-run.ts';
 import { errorBody, grpc } from './errors.ts';
+import { grpcPathPrefix, grpcReadOnlyPaths } from './grpc/plugin.ts';
+import { grpcRefusal, isGrpcRequest, recordedStatusCode, sendGrpcError } from './grpc/status.ts';
 import { status, type StatusObject } from './k8s/status.ts';
 import { parseOf } from './request.ts';
 import type { RequestInfo } from './request-info.ts';
@@ -114,6 +116,7 @@ const readVerbs = new Set(['get', 'list', 'head']);
 export function recordedBeforeHandler(info: RequestInfo): boolean {
   if (info.isResource) return !readVerbs.has(info.verb);
   if (info.path.startsWith('/v3/')) return !readOnlyKvPaths.has(info.path);
+  if (info.path.startsWith(grpcPathPrefix)) return !grpcReadOnlyPaths.has(info.path);
   return info.verb !== 'get' && info.verb !== 'head';
 }
 
@@ -150,7 +153,7 @@ export function registerAuditPlugin(app: FastifyInstance, audit: ApiAudit): void
     if (p === undefined || p.state === 'done') return payload;
     const completes = p.state === 'received';
     p.state = 'done';
-    const recorded = audit.record(inputOf(request, p, 'ResponseComplete', reply.statusCode));
+    const recorded = audit.record(inputOf(request, p, 'ResponseComplete', recordedStatusCode(request, reply)));
     if (completes) {
       // The handler ran: its answer is the truth about the store, whatever becomes of this record,
       // so the answer does not wait for its fdatasync (it takes its place in the chain now and shares
@@ -164,6 +167,7 @@ export function registerAuditPlugin(app: FastifyInstance, audit: ApiAudit): void
       return payload;
     } catch {
       // Nothing was sent yet: the prepared answer is replaced by the refusal.
+      if (isGrpcRequest(request)) return grpcRefusal(request, reply, { code: grpc.unavailable, message: unavailableMessage });
       const isKv = isKvRequest(request);
       void reply.code(503).header('content-type', 'application/json; charset=utf-8');
       return JSON.stringify(isKv ? errorBody(unavailableKv) : unavailableStatus());
@@ -191,6 +195,10 @@ const unavailableKv = { status: 503, code: grpc.unavailable, message: unavailabl
 export const unavailableStatus = (): StatusObject => status(503, 'ServiceUnavailable', unavailableMessage);
 
 async function sendUnavailable(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  if (isGrpcRequest(request)) {
+    await sendGrpcError(request, reply, { code: grpc.unavailable, message: unavailableMessage });
+    return;
+  }
   await reply.code(503).type('application/json').send(isKvRequest(request) ? errorBody(unavailableKv) : unavailableStatus());
 }
 

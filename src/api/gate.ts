@@ -16,6 +16,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { anonymousUser, noteDecision } from './audit-plugin.ts';
 import { errorBody, grpc } from './errors.ts';
+import { isGrpcRequest, sendGrpcError } from './grpc/status.ts';
 import type { Identify } from './identity.ts';
 import { impersonatedCaller, impersonationChecks, impersonationOf } from './impersonation.ts';
 import { type Caller, callerOf, decide, forbiddenMessage, rememberCaller } from './k8s/authorization.ts';
@@ -98,8 +99,12 @@ function forbiddenDetails(info: RequestInfo): { name?: string; group?: string; k
   return { ...(info.name !== '' ? { name: info.name } : {}), group: info.apiGroup, kind: info.resource };
 }
 
-/** A refusal in the shape of the path: etcd's gateway errors under /v3, Kubernetes `Status` elsewhere. */
+/** A refusal in the shape of the request: a gRPC status, etcd's gateway errors under /v3, Kubernetes `Status` elsewhere. */
 async function send(request: FastifyRequest, reply: FastifyReply, code: number, reason: string, message: string, details?: object): Promise<void> {
+  if (isGrpcRequest(request)) {
+    await sendGrpcError(request, reply, { code: code === 401 ? grpc.unauthenticated : code === 403 ? grpc.permissionDenied : grpc.invalidArgument, message });
+    return;
+  }
   const parsed = parseOf(request.raw);
   if (parsed.ok && isKvPath(parsed.path)) {
     const grpcCode = code === 401 ? grpc.unauthenticated : code === 403 ? grpc.permissionDenied : grpc.invalidArgument;

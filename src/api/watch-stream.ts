@@ -1,11 +1,12 @@
 /**
- * The response side of every watch the client API serves (Kubernetes `?watch=true` and the KV
- * `/v3/watch`): a hijacked, newline-delimited stream with bounds.
+ * The response side of every watch the client API serves (Kubernetes `?watch=true`, the KV
+ * `/v3/watch` and the gRPC Watch stream): a hijacked stream of messages with bounds — JSON lines, or
+ * gRPC frames ending with their status trailers (the `WatchWire`).
  *
  * - Memory: events are written as they come; when a client does not read, its unsent bytes grow in
  *   the response. Before each event, a stream whose unsent bytes exceed watchUnsentBytesMax is ended
- *   with a final error line (as the Kubernetes API server ends a watcher it cannot keep up with) and
- *   its socket destroyed after watchSlowCloseGraceMs if the client still does not read. So a stalled
+ *   with a final error message (as the Kubernetes API server ends a watcher it cannot keep up with) and
+ *   its socket (its HTTP/2 stream) destroyed after watchSlowCloseGraceMs if the client still does not read. So a stalled
  *   watcher holds at most watchUnsentBytesMax plus one event.
  * - Count: each user holds at most watchesPerUserMax open watches on a member (429 beyond), so one
  *   identity cannot take the member's watchersMax.
@@ -16,6 +17,7 @@
  * ends; no line is written after `end`.
  */
 import type { OutgoingHttpHeaders } from 'node:http';
+import { constants as http2, type Http2ServerResponse } from 'node:http2';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock } from '../base/index.ts';
 import { watchesPerUserMax, watchSlowCloseGraceMs, watchUnsentBytesMax } from '../config/index.ts';
@@ -27,6 +29,31 @@ export class TooManyWatchesError extends Error {
   }
 }
 
+/** What a watch writes to: node's HTTP/1.1 response, or HTTP/2's compatibility response. */
+export interface StreamResponse {
+  write(chunk: string | Uint8Array): boolean;
+  readonly writableLength: number;
+  addTrailers(headers: Record<string, string>): void;
+  end(): void;
+}
+type Response = StreamResponse;
+
+/** How a stream's messages go on the wire. */
+export interface WatchWire {
+  contentType: string;
+  /** The bytes of one message: a JSON line gets its newline; gRPC bytes their frame. */
+  frame(message: string | Uint8Array): string | Uint8Array;
+  /** Ends the response (gRPC: with its status trailers). */
+  end(response: StreamResponse): void;
+}
+
+/** Newline-delimited JSON: Kubernetes watches and the KV gateway's. */
+export const jsonLines: WatchWire = {
+  contentType: 'application/json',
+  frame: (message) => (typeof message === 'string' ? `${message}\n` : message),
+  end: (response) => response.end(),
+};
+
 export class WatchStreams {
   private readonly perUser = new Map<string, number>();
   private readonly open = new Set<WatchStream>();
@@ -37,11 +64,11 @@ export class WatchStreams {
    * Starts the stream for `request` as `user`, or throws TooManyWatchesError. `onEnd` runs once when
    * the stream ends for any reason (the client left, the member closes it, it fell behind).
    */
-  start(request: FastifyRequest, reply: FastifyReply, user: string, onEnd: () => void): WatchStream {
+  start(request: FastifyRequest, reply: FastifyReply, user: string, onEnd: () => void, wire: WatchWire = jsonLines): WatchStream {
     const held = this.perUser.get(user) ?? 0;
     if (held >= watchesPerUserMax) throw new TooManyWatchesError(user);
     this.perUser.set(user, held + 1);
-    const stream = new WatchStream(request, reply, this.clock, () => {
+    const stream = new WatchStream(request, reply, this.clock, wire, () => {
       this.open.delete(stream);
       const left = (this.perUser.get(user) ?? 1) - 1;
       if (left === 0) this.perUser.delete(user);
@@ -75,13 +102,16 @@ export function encodeLine(json: string): EncodedLine {
 export class WatchStream {
   private ended = false;
   private readonly onClose = () => this.finish();
+  /** What closes when the client goes: its connection, or on HTTP/2 its stream (others share the connection). */
+  private readonly closer: NodeJS.EventEmitter;
 
-  constructor(private readonly request: FastifyRequest, private readonly reply: FastifyReply, private readonly clock: Clock, private readonly onEnd: () => void) {
+  constructor(private readonly request: FastifyRequest, private readonly reply: FastifyReply, private readonly clock: Clock, private readonly wire: WatchWire, private readonly onEnd: () => void) {
     reply.hijack();
     // The headers set so far (the audit ID) go out now, before any event: a quiet watch has started.
-    reply.raw.writeHead(200, { ...(reply.getHeaders() as OutgoingHttpHeaders), 'content-type': 'application/json', 'cache-control': 'no-cache, private' });
+    reply.raw.writeHead(200, { ...(reply.getHeaders() as OutgoingHttpHeaders), 'content-type': wire.contentType, 'cache-control': 'no-cache, private' });
     reply.raw.flushHeaders();
-    request.raw.socket.once('close', this.onClose);
+    this.closer = request.raw.httpVersionMajor === 2 ? reply.raw : request.raw.socket;
+    this.closer.once('close', this.onClose);
   }
 
   get isOpen(): boolean {
@@ -93,37 +123,39 @@ export class WatchStream {
    * line) — unless the client has fallen more than watchUnsentBytesMax behind: then the stream ends
    * with `slowLine()` as its last line and false is returned.
    */
-  send(line: string | EncodedLine, slowLine: () => string): boolean {
+  send(line: string | Uint8Array | EncodedLine, slowLine: () => string | Uint8Array): boolean {
     if (this.ended) return false;
-    if (this.reply.raw.writableLength > watchUnsentBytesMax) {
-      this.reply.raw.write(`${slowLine()}\n`);
+    const response = this.reply.raw as unknown as Response;
+    if (response.writableLength > watchUnsentBytesMax) {
+      response.write(this.wire.frame(slowLine()));
       this.end();
-      // A client that does not read will not read the end either: its socket goes after a grace.
+      // A client that does not read will not read the end either: its socket (HTTP/2: its stream) goes after a grace.
       const socket = this.request.raw.socket;
-      const timer = this.clock.setTimer(watchSlowCloseGraceMs, () => socket.destroy());
-      socket.once('close', () => timer.cancel());
+      const h2 = this.request.raw.httpVersionMajor === 2 ? (this.reply.raw as unknown as Http2ServerResponse).stream : undefined;
+      const timer = this.clock.setTimer(watchSlowCloseGraceMs, () => (h2 ? h2.close(http2.NGHTTP2_CANCEL) : socket.destroy()));
+      (h2 ?? socket).once('close', () => timer.cancel());
       return false;
     }
-    this.reply.raw.write(typeof line === 'string' ? `${line}\n` : line.bytes);
+    response.write(typeof line === 'string' || line instanceof Uint8Array ? this.wire.frame(line) : line.bytes);
     return true;
   }
 
-  /** Writes a last line (if still open) and ends the stream. */
-  finishWith(line: string): void {
-    if (!this.ended) this.reply.raw.write(`${line}\n`);
+  /** Writes a last message (if still open) and ends the stream. */
+  finishWith(line: string | Uint8Array): void {
+    if (!this.ended) (this.reply.raw as unknown as Response).write(this.wire.frame(line));
     this.end();
   }
 
   end(): void {
     if (this.ended) return;
-    this.reply.raw.end();
+    this.wire.end(this.reply.raw);
     this.finish();
   }
 
   private finish(): void {
     if (this.ended) return;
     this.ended = true;
-    this.request.raw.socket.off('close', this.onClose);
+    this.closer.off('close', this.onClose);
     this.onEnd();
   }
 }

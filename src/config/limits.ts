@@ -441,6 +441,12 @@ export const watchesPerUserMax = 128;
 export const watchUnsentBytesMax = 1024 * 1024;
 /** How long a stream ended for falling behind waits for its client to read the end before its socket is destroyed. */
 export const watchSlowCloseGraceMs = 10_000;
+/** Concurrent HTTP/2 streams (gRPC calls) one client connection may hold (the HTTP/2 setting the member announces). */
+export const grpcStreamsPerConnectionMax = 256;
+/** Watches one gRPC Watch stream may hold at once (the stream counts once toward watchesPerUserMax); more are refused. */
+export const grpcWatchesPerStreamMax = 256;
+/** Bytes of events per WatchResponse when the client asked for fragments; a larger batch is split (etcd's fragment flag). */
+export const grpcWatchFragmentBytes = 1024 * 1024;
 
 // ── Delivering values to programs (coffer exec and coffer render, src/cli/deliver) ─────────────
 

@@ -1,24 +1,80 @@
 /**
- * The client port's server options: its TLS material and how long a client may take, so that slow
- * clients cannot hold sockets forever (docs/security.md, "Slow clients"). node enforces the header and
- * request timeouts on its own schedule (every apiTimeoutCheckIntervalMs) and answers 408 before the
- * request reaches the API; fastify sets the request and keep-alive timeouts from its own options, so
- * they are given there as well. The handshake timeout comes with the TLS options (pki's
+ * The client port: one TLS listener for both protocols Coffer speaks there, as etcd multiplexes its
+ * port. HTTP/1.1 carries the Kubernetes API, the JSON gateway and everything else; HTTP/2 carries etcd's
+ * gRPC API. ALPN decides per connection: a client that offers http/1.1 (kubectl, curl, browsers,
+ * client-node) gets it; one that offers only h2 (every gRPC client: etcdctl, clientv3, grpc-js) gets
+ * HTTP/2. Both reach the same fastify app, so the same gate and audit step; only the framing differs.
+ *
+ * How long a client may take, so slow clients cannot hold sockets forever (docs/security.md, "Slow
+ * clients"): on HTTP/1.1 node enforces the header and request timeouts on its own schedule (every
+ * apiTimeoutCheckIntervalMs) and answers 408 before the request reaches the API; fastify sets the
+ * request and keep-alive timeouts from its own options, so they are given there as well. On HTTP/2
+ * a stream other than a Watch that is idle for apiRequestTimeoutMs is cancelled, and a connection holds
+ * at most grpcStreamsPerConnectionMax streams. The handshake timeout comes with the TLS options (pki's
  * serverTlsOptions). No idle timeout is set on the socket: a watch stream may be quiet for long.
  */
-import type { TlsOptions } from 'node:tls';
-import { apiHeadersTimeoutMs, apiKeepAliveTimeoutMs, apiRequestTimeoutMs, apiTimeoutCheckIntervalMs } from '../config/index.ts';
+import { Server as HttpsServer, type ServerOptions as HttpsServerOptions } from 'node:https';
+import { constants as http2, createServer as createHttp2Server, type Http2Session } from 'node:http2';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TlsOptions, TLSSocket } from 'node:tls';
+import {
+  apiHeadersTimeoutMs, apiKeepAliveTimeoutMs, apiRequestTimeoutMs, apiTimeoutCheckIntervalMs, grpcStreamsPerConnectionMax,
+} from '../config/index.ts';
+
+type Handler = (request: IncomingMessage, response: ServerResponse) => void;
 
 export interface ClientListenerOptions {
   https: TlsOptions & { headersTimeout: number; requestTimeout: number; connectionsCheckingInterval: number };
   requestTimeout: number;
   keepAliveTimeout: number;
+  serverFactory: (handler: Handler) => HttpsServer;
+}
+
+/** The gRPC Watch stream: long-lived and possibly quiet, so never cancelled for idleness. */
+const watchPath = '/etcdserverpb.Watch/Watch';
+
+/** http/1.1 whenever the client offers it; h2 for clients that speak nothing else (gRPC). */
+function chooseProtocol({ protocols }: { protocols: string[] }): string | undefined {
+  if (protocols.includes('http/1.1')) return 'http/1.1';
+  return protocols.includes('h2') ? 'h2' : undefined;
+}
+
+/** The HTTPS server of the client port, handing HTTP/2 connections to an HTTP/2 server with the same handler. */
+class ClientPortServer extends HttpsServer {
+  private readonly sessions = new Set<Http2Session>();
+
+  constructor(options: HttpsServerOptions, handler: Handler) {
+    super({ ...options, ALPNCallback: chooseProtocol }, handler);
+    const h2 = createHttp2Server({ settings: { maxConcurrentStreams: grpcStreamsPerConnectionMax } }, handler as never);
+    h2.on('session', (session: Http2Session) => {
+      this.sessions.add(session);
+      session.once('close', () => this.sessions.delete(session));
+    });
+    h2.on('stream', (stream, headers) => {
+      if (headers[':path'] !== watchPath) stream.setTimeout(apiRequestTimeoutMs, () => stream.close(http2.NGHTTP2_CANCEL));
+    });
+    const http1 = this.listeners('secureConnection') as ((socket: TLSSocket) => void)[];
+    this.removeAllListeners('secureConnection');
+    this.on('secureConnection', (socket: TLSSocket) => {
+      if (socket.destroyed) return;
+      if (socket.alpnProtocol === 'h2') h2.emit('connection', socket);
+      else for (const listener of http1) listener.call(this, socket);
+    });
+  }
+
+  /** Stops accepting; HTTP/2 connections are asked to finish (GOAWAY) like idle HTTP/1.1 ones are closed. */
+  override close(callback?: (error?: Error) => void): this {
+    for (const session of this.sessions) session.close();
+    return super.close(callback);
+  }
 }
 
 export function clientListenerOptions(tls: TlsOptions): ClientListenerOptions {
+  const https = { ...tls, headersTimeout: apiHeadersTimeoutMs, requestTimeout: apiRequestTimeoutMs, connectionsCheckingInterval: apiTimeoutCheckIntervalMs };
   return {
-    https: { ...tls, headersTimeout: apiHeadersTimeoutMs, requestTimeout: apiRequestTimeoutMs, connectionsCheckingInterval: apiTimeoutCheckIntervalMs },
+    https,
     requestTimeout: apiRequestTimeoutMs,
     keepAliveTimeout: apiKeepAliveTimeoutMs,
+    serverFactory: (handler) => new ClientPortServer(https, handler),
   };
 }

@@ -6,52 +6,38 @@
  */
 import type { FastifyInstance } from 'fastify';
 import {
-  isMvccError, type DeleteRangeResponse, type PutResponse, type RangeResponse, type TxnResponse, type WatchEvent, type WriteOp, type WriteResponse,
+  isMvccError, type DeleteRangeResponse, type PutResponse, type RangeResponse, type TxnResponse, type WatchEvent,
 } from '../../storage/mvcc/index.ts';
 import { callerFor } from '../k8s/authorization.ts';
-import type { KvBackend } from './backend.ts';
 import type { WatchStreams } from '../watch-stream.ts';
-import { checkKeyRange } from './reserved.ts';
+import { type KvService, rangeQuery } from './service.ts';
 import {
   BadFieldError, bool, bytes, compact, decodeDeleteRange, decodePut, decodeRange, decodeTxn, encodeHeader, encodeKv,
   int, int64, object, type Json,
 } from './json.ts';
 
-/** `statusErrors`: problems the member reports in /v3/maintenance/status `errors` (as etcd does), e.g. a broken audit log. */
-export function registerKvRoutes(app: FastifyInstance, backend: KvBackend, watches: WatchStreams, extra: { statusErrors?: () => string[] } = {}): void {
-  const header = (revision?: number) => {
-    const status = backend.status();
-    return encodeHeader({ clusterId: backend.clusterId, memberId: status.memberId, revision: revision ?? status.revision, raftTerm: status.term });
-  };
+export function registerKvRoutes(app: FastifyInstance, service: KvService, watches: WatchStreams): void {
+  const header = (revision?: number) => encodeHeader(service.header(revision));
   const body = (value: unknown) => object(value, 'body');
 
   app.post('/v3/kv/range', async (request) => {
     const { key, end, options, serializable } = decodeRange(body(request.body));
-    checkKeyRange(callerFor(request), nonEmpty(key), end);
-    const result = await backend.range(key, end, { ...options, linearizable: !serializable });
+    const result = await service.range(callerFor(request), rangeQuery({ key, ...(end ? { end } : {}), ...options, serializable }));
     return { header: header(result.revision), ...encodeRange(result) };
   });
 
   app.post('/v3/kv/put', async (request) => {
-    const op = decodePut(body(request.body));
-    checkKeyRange(callerFor(request), nonEmpty(op.key));
-    const result = (await backend.propose(op)) as PutResponse;
+    const result = await service.put(callerFor(request), decodePut(body(request.body)));
     return { header: header(result.revision), ...encodePut(result) };
   });
 
   app.post('/v3/kv/deleterange', async (request) => {
-    const op = decodeDeleteRange(body(request.body));
-    checkKeyRange(callerFor(request), nonEmpty(op.key), op.end);
-    const result = (await backend.propose(op)) as DeleteRangeResponse;
+    const result = await service.deleteRange(callerFor(request), decodeDeleteRange(body(request.body)));
     return { header: header(result.revision), ...encodeDelete(result) };
   });
 
   app.post('/v3/kv/txn', async (request) => {
-    const op = decodeTxn(body(request.body));
-    const caller = callerFor(request);
-    for (const c of op.compare) checkKeyRange(caller, nonEmpty(c.key));
-    for (const o of [...op.success, ...op.failure]) checkKeyRange(caller, nonEmpty(o.key), o.type === 'put' ? undefined : o.end);
-    const result = (await backend.propose(op)) as TxnResponse;
+    const result = await service.txn(callerFor(request), decodeTxn(body(request.body)));
     return {
       header: header(result.revision),
       ...compact({ succeeded: result.succeeded }),
@@ -62,43 +48,35 @@ export function registerKvRoutes(app: FastifyInstance, backend: KvBackend, watch
   app.post('/v3/kv/compaction', async (request) => {
     const revision = int(body(request.body), 'revision');
     if (revision === undefined) throw new BadFieldError('revision', 'is required');
-    const op: WriteOp = { type: 'compact', revision };
-    const result: WriteResponse = await backend.propose(op);
-    return { header: header(result.revision) };
+    return { header: header(await service.compact(revision)) };
   });
 
   app.post('/v3/maintenance/status', async () => {
-    const status = backend.status();
-    // A removed or stopped member no longer hears the leader: naming its last one would be stale.
-    const leaderId = status.removed || !backend.isServing() ? 0 : status.leader;
-    const leader = backend.memberList().find((m) => m.id === leaderId);
+    const status = await service.status();
     return {
-      header: header(),
-      version: 'coffer-0.1.0',
-      db_size: int64(await backend.dbSizeBytes()),
-      leader: int64(leaderId),
+      header: encodeHeader(status.header),
+      version: status.version,
+      db_size: int64(status.dbSizeBytes),
+      leader: int64(status.leader),
       raft_index: int64(status.raftIndex),
-      raft_term: int64(status.term),
-      raft_applied_index: int64(status.appliedIndex),
-      ...compact({ is_learner: backend.memberList().find((m) => m.id === status.memberId)?.learner ?? false }),
-      ...(leader ? { leader_name: leader.name } : {}),
-      ...compact({ errors: [...(status.removed ? ['this member was removed from the cluster'] : []), ...(backend.problems?.() ?? []), ...(extra.statusErrors?.() ?? [])] }),
+      raft_term: int64(status.raftTerm),
+      raft_applied_index: int64(status.raftAppliedIndex),
+      ...compact({ is_learner: status.isLearner }),
+      ...(status.leaderName !== undefined ? { leader_name: status.leaderName } : {}),
+      ...compact({ errors: status.errors }),
       // Coffer's additions to etcd's status: the member's keys and certificate, never key material.
-      ...(backend.keysAndCertificate ? { coffer: keysAndCertificateJson(backend.keysAndCertificate()) } : {}),
+      ...(status.keysAndCertificate ? { coffer: keysAndCertificateJson(status.keysAndCertificate) } : {}),
     };
   });
 
   app.post('/v3/maintenance/hashkv', async (request) => {
-    const revision = int(body(request.body), 'revision') ?? 0;
-    const result = await backend.mvcc().hash(revision);
+    const result = await service.hashKv(int(body(request.body), 'revision') ?? 0);
     return { header: header(result.revision), hash: result.hash, compact_revision: int64(result.compactRevision) };
   });
 
   app.post('/v3/cluster/member/list', async (request) => {
-    // Linearizable unless the caller asks for this member's own table (`serializable`, Coffer's addition,
-    // as a range asks): `coffer status` must list the members when there is no quorum.
-    if (!bool(body(request.body), 'serializable')) await backend.linearizableBarrier();
-    return { header: header(), members: backend.memberList().filter((m) => !m.removed).map(encodeMember) };
+    const members = await service.memberList(bool(body(request.body), 'serializable'));
+    return { header: header(), members: members.map(encodeMember) };
   });
 
   app.post('/v3/cluster/member/add', async (request) => {
@@ -109,25 +87,25 @@ export function registerKvRoutes(app: FastifyInstance, backend: KvBackend, watch
     if (typeof name !== 'string' || name === '') throw new BadFieldError('name', 'is required (the name in the member certificate)');
     const clientUrls = b.clientURLs ?? b.client_urls ?? [];
     const clientUrl = Array.isArray(clientUrls) && typeof clientUrls[0] === 'string' ? clientUrls[0] : '';
-    const member = await backend.addMember({ name, peerUrl: peerUrls[0], clientUrl, learner: bool(b, 'isLearner') || bool(b, 'is_learner') });
-    return { header: header(), member: encodeMember(member), members: backend.memberList().filter((m) => !m.removed).map(encodeMember) };
+    const member = await service.addMember({ name, peerUrl: peerUrls[0], clientUrl, learner: bool(b, 'isLearner') || bool(b, 'is_learner') });
+    return { header: header(), member: encodeMember(member), members: service.members().map(encodeMember) };
   });
 
   app.post('/v3/cluster/member/promote', async (request) => {
-    const member = await backend.promoteMember(memberId(body(request.body)));
-    return { header: header(), member: encodeMember(member), members: backend.memberList().filter((m) => !m.removed).map(encodeMember) };
+    const member = await service.promoteMember(memberId(body(request.body)));
+    return { header: header(), member: encodeMember(member), members: service.members().map(encodeMember) };
   });
 
   app.post('/v3/cluster/member/remove', async (request) => {
-    await backend.removeMember(memberId(body(request.body)));
-    return { header: header(), members: backend.memberList().filter((m) => !m.removed).map(encodeMember) };
+    await service.removeMember(memberId(body(request.body)));
+    return { header: header(), members: service.members().map(encodeMember) };
   });
 
   app.post('/v3/maintenance/transfer-leadership', (request, reply) => {
     const b = body(request.body);
     const target = int(b, 'targetID') ?? int(b, 'target_id');
     if (target === undefined) throw new BadFieldError('targetID', 'is required');
-    backend.transferLeadership(target);
+    service.transferLeadership(target);
     return reply.send({ header: header() });
   });
 
@@ -135,8 +113,7 @@ export function registerKvRoutes(app: FastifyInstance, backend: KvBackend, watch
     const create = object(body(request.body).create_request, 'create_request');
     const key = bytes(create, 'key', 'create_request.key') ?? new Uint8Array(0);
     const end = bytes(create, 'range_end', 'create_request.range_end');
-    checkKeyRange(callerFor(request), nonEmpty(key), end);
-    const watcher = backend.mvcc().watch({
+    const watcher = service.watch(callerFor(request), {
       key, ...(end ? { end } : {}),
       startRevision: int(create, 'start_revision', 'create_request.start_revision') ?? 0,
       prevKv: bool(create, 'prev_kv', 'create_request.prev_kv'),
@@ -176,11 +153,6 @@ function cancelReason(error: unknown): string {
     if (error.code === 'E_CLOSED') return 'the member is shutting down';
   }
   return 'the watch was canceled by the server';
-}
-
-function nonEmpty(key: Uint8Array): Uint8Array {
-  if (key.length === 0) throw new BadFieldError('key', 'must not be empty');
-  return key;
 }
 
 function keysAndCertificateJson(k: { kekSource: string; activeDekId: number; certificateNotAfter: string }): Json {

@@ -1,0 +1,120 @@
+/**
+ * etcd's protobuf KV messages to Coffer's operations and back. What Coffer's store does not do yet is
+ * refused by name (InvalidArgument through BadFieldError), never ignored: nested transactions, compares
+ * over a key range, and leases (no lease exists, so a put naming one is etcd's "lease not found").
+ */
+import type {
+  Compare, CompareResult, CompareTarget, DeleteRangeRequest, DeleteRangeResponse, KeyValue, PutRequest, PutResponse, RangeResponse, TxnOp,
+  TxnRequest, TxnResponse,
+} from '../../storage/mvcc/index.ts';
+import { BadFieldError, type Header } from '../kv/json.ts';
+import { type RangeQuery, rangeQuery, type SortOrder, type SortTarget } from '../kv/service.ts';
+import { boolField, bytesField, int64, type Message } from '../../etcdpb/index.ts';
+
+/** A put naming a lease: no lease exists in Coffer yet, so this is etcd's answer for an unknown one. */
+export class LeaseNotFoundError extends Error {
+  readonly code = 'E_LEASE_NOT_FOUND';
+  constructor() {
+    super('etcdserver: requested lease not found');
+  }
+}
+
+const sortOrders: Record<string, SortOrder> = { NONE: 'none', ASCEND: 'ascend', DESCEND: 'descend' };
+const sortTargets: Record<string, SortTarget> = { KEY: 'key', VERSION: 'version', CREATE: 'create', MOD: 'mod', VALUE: 'value' };
+
+function optionalEnd(message: Message): { end?: Uint8Array } {
+  const end = bytesField(message, 'range_end');
+  return end.length > 0 ? { end } : {};
+}
+
+export function rangeFromProto(message: Message): RangeQuery {
+  return rangeQuery({
+    key: bytesField(message, 'key'), ...optionalEnd(message),
+    revision: int64(message, 'revision'), limit: int64(message, 'limit'),
+    keysOnly: boolField(message, 'keys_only'), countOnly: boolField(message, 'count_only'), serializable: boolField(message, 'serializable'),
+    sortOrder: sortOrders[String(message.sort_order)] ?? 'none', sortTarget: sortTargets[String(message.sort_target)] ?? 'key',
+    minModRevision: int64(message, 'min_mod_revision'), maxModRevision: int64(message, 'max_mod_revision'),
+    minCreateRevision: int64(message, 'min_create_revision'), maxCreateRevision: int64(message, 'max_create_revision'),
+  });
+}
+
+export function putFromProto(message: Message): PutRequest {
+  if (int64(message, 'lease') !== 0) throw new LeaseNotFoundError();
+  if (boolField(message, 'ignore_value')) throw new BadFieldError('ignore_value', 'is not supported by Coffer yet; send the value');
+  return { type: 'put', key: bytesField(message, 'key'), value: bytesField(message, 'value'), prevKv: boolField(message, 'prev_kv') };
+}
+
+export function deleteFromProto(message: Message): DeleteRangeRequest {
+  return { type: 'deleteRange', key: bytesField(message, 'key'), ...optionalEnd(message), prevKv: boolField(message, 'prev_kv') };
+}
+
+const compareTargets: Record<string, CompareTarget> = { VERSION: 'version', CREATE: 'createRevision', MOD: 'modRevision', VALUE: 'value' };
+const compareResults: Record<string, CompareResult> = { EQUAL: 'equal', GREATER: 'greater', LESS: 'less', NOT_EQUAL: 'notEqual' };
+const compareOperands: Record<string, string> = { VERSION: 'version', CREATE: 'create_revision', MOD: 'mod_revision' };
+
+function compareFromProto(message: Message): Compare {
+  const target = String(message.target);
+  if (target === 'LEASE') throw new BadFieldError('compare.target', 'LEASE is not supported by Coffer yet');
+  if (bytesField(message, 'range_end').length > 0) throw new BadFieldError('compare.range_end', 'is not supported by Coffer yet: compare one key');
+  const value = target === 'VALUE' ? bytesField(message, 'value') : int64(message, compareOperands[target] ?? 'version');
+  return { key: bytesField(message, 'key'), target: compareTargets[target] ?? 'version', result: compareResults[String(message.result)] ?? 'equal', value };
+}
+
+function txnOpFromProto(message: Message): TxnOp {
+  switch (message.request) {
+    case 'request_range': {
+      const query = rangeFromProto(message.request_range as Message);
+      if (query.sortOrder !== 'none' || query.minModRevision + query.maxModRevision + query.minCreateRevision + query.maxCreateRevision > 0) {
+        throw new BadFieldError('request_range', 'sorting and revision filters inside a txn are not supported by Coffer yet');
+      }
+      return { type: 'range', key: query.key, ...(query.end ? { end: query.end } : {}), options: { revision: query.revision, limit: query.limit, keysOnly: query.keysOnly, countOnly: query.countOnly } };
+    }
+    case 'request_put': return putFromProto(message.request_put as Message);
+    case 'request_delete_range': return deleteFromProto(message.request_delete_range as Message);
+    case 'request_txn': throw new BadFieldError('request_txn', 'nested transactions are not supported by Coffer yet');
+    default: throw new BadFieldError('request', 'must hold one operation');
+  }
+}
+
+export function txnFromProto(message: Message): TxnRequest {
+  const list = (name: string) => (message[name] as Message[] | undefined) ?? [];
+  return { type: 'txn', compare: list('compare').map(compareFromProto), success: list('success').map(txnOpFromProto), failure: list('failure').map(txnOpFromProto) };
+}
+
+/** The cluster ID is kept as hex; etcd's header carries it as a uint64. */
+export function clusterIdToProto(clusterId: string): string {
+  return /^[0-9a-f]{1,16}$/i.test(clusterId) ? BigInt(`0x${clusterId}`).toString() : '0';
+}
+
+export function headerToProto(header: Header): Message {
+  return { cluster_id: clusterIdToProto(header.clusterId), member_id: header.memberId, revision: header.revision, raft_term: header.raftTerm };
+}
+
+export function kvToProto(kv: KeyValue): Message {
+  return { key: kv.key, create_revision: kv.createRevision, mod_revision: kv.modRevision, version: kv.version, value: kv.value };
+}
+
+export function rangeToProto(result: RangeResponse): Message {
+  return { kvs: result.kvs.map(kvToProto), more: result.more, count: result.count };
+}
+
+export function putToProto(result: PutResponse): Message {
+  return result.prevKv ? { prev_kv: kvToProto(result.prevKv) } : {};
+}
+
+export function deleteToProto(result: DeleteRangeResponse): Message {
+  return { deleted: result.deleted, prev_kvs: (result.prevKvs ?? []).map(kvToProto) };
+}
+
+export function txnToProto(result: TxnResponse, header: Message): Message {
+  return {
+    header, succeeded: result.succeeded,
+    responses: result.responses.map((response) => {
+      switch (response.type) {
+        case 'range': return { response_range: { header, ...rangeToProto(response) } };
+        case 'put': return { response_put: { header, ...putToProto(response) } };
+        case 'deleteRange': return { response_delete_range: { header, ...deleteToProto(response) } };
+      }
+    }),
+  };
+}

@@ -1,0 +1,91 @@
+/**
+ * etcd's v3 API over gRPC as a fastify plugin: every call is a POST route `/etcdserverpb.<Service>/<Method>`
+ * on the same app as the rest of the client API, reached over HTTP/2 (server/client-listener.ts), so it
+ * passes the same gate (identity from the client certificate, RBAC over the path as a nonResourceURL —
+ * `/etcdserverpb.KV/*` and so on) and the same audit step as every request. The plugin has its own body
+ * parser (gRPC frames; a Watch body is handed over as the stream it is) and its own error handler: every
+ * answer, error or not, is a gRPC status in the trailers (status.ts).
+ *
+ * Services served: KV, Watch, Maintenance, Cluster (MemberAdd/MemberUpdate refused), Auth (refused,
+ * RBAC instead). Lease is not served yet: its calls are UNIMPLEMENTED, like any unknown method.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { requestBodyBytesMax } from '../../config/index.ts';
+import { callerFor } from '../k8s/authorization.ts';
+import type { KvService } from '../kv/service.ts';
+import type { WatchStreams } from '../watch-stream.ts';
+import { MessageTooLargeError, singleMessage, decode, encode, messageType } from '../../etcdpb/index.ts';
+import { unaryCalls } from './services.ts';
+import { errorBody } from '../errors.ts';
+import { grpcContentType, grpcStatus, isGrpcRequest, sendGrpc, sendGrpcError, toGrpcError } from './status.ts';
+import { serveWatchStream } from './watch.ts';
+
+export const grpcPathPrefix = '/etcdserverpb.';
+
+/** Paths of the calls that only read: audited with their response, like any read (audit-plugin.ts). */
+export const grpcReadOnlyPaths: ReadonlySet<string> = new Set(
+  ['KV/Range', 'Maintenance/Status', 'Maintenance/HashKV', 'Maintenance/Hash', 'Cluster/MemberList'].map((call) => `${grpcPathPrefix}${call}`),
+);
+
+interface GrpcRouteConfig {
+  /** The body is a stream of messages, handed to the handler unread. */
+  grpcStream?: boolean;
+}
+
+/** Reads a unary call's body up to requestBodyBytesMax. */
+function readBody(request: FastifyRequest, payload: NodeJS.ReadableStream, done: (error: Error | null, body?: unknown) => void): void {
+  if ((request.routeOptions.config as GrpcRouteConfig | undefined)?.grpcStream === true) {
+    done(null, payload);
+    return;
+  }
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  let failed = false;
+  payload.on('data', (chunk: Buffer) => {
+    bytes += chunk.length;
+    if (failed) return;
+    if (bytes > requestBodyBytesMax + 5) {
+      failed = true;
+      done(new MessageTooLargeError());
+      return;
+    }
+    chunks.push(chunk);
+  });
+  payload.on('end', () => {
+    if (!failed) done(null, Buffer.concat(chunks));
+  });
+  payload.on('error', (error: Error) => {
+    if (!failed) done(error);
+  });
+}
+
+export function registerGrpcApi(app: FastifyInstance, service: KvService, watches: WatchStreams): void {
+  void app.register((grpc, _options, done) => {
+    // Only gRPC bodies: anything else is 415, in the gateway's error shape (a client that is not speaking gRPC).
+    grpc.removeAllContentTypeParsers();
+    grpc.addContentTypeParser([grpcContentType, `${grpcContentType}+proto`], readBody);
+    grpc.setErrorHandler((error, request, reply) => {
+      if (!isGrpcRequest(request)) {
+        return reply.code(415).send(errorBody({ status: 415, code: grpcStatus.invalidArgument, message: `gRPC calls take ${grpcContentType}` }));
+      }
+      const status = toGrpcError(error);
+      if (status.code === grpcStatus.internal) request.log.error({ err: { code: (error as { code?: unknown }).code, name: (error as Error).name } }, 'gRPC call failed');
+      return sendGrpcError(request, reply, status);
+    });
+
+    for (const call of unaryCalls(service)) {
+      const types = call.messages && { request: messageType(call.messages.request), response: messageType(call.messages.response) };
+      grpc.post(`${grpcPathPrefix}${call.service}/${call.method}`, async (request, reply) => {
+        const message = types ? decode(types.request, singleMessage(request.body as Buffer)) : {};
+        const answer = await call.handle(callerFor(request), message);
+        return sendGrpc(request, reply, types ? encode(types.response, answer) : undefined);
+      });
+    }
+
+    const streamed: GrpcRouteConfig = { grpcStream: true };
+    grpc.post(`${grpcPathPrefix}Watch/Watch`, { config: streamed }, (request, reply) => {
+      serveWatchStream(request, reply, service, watches);
+    });
+    done();
+  });
+}

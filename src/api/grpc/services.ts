@@ -1,0 +1,121 @@
+/**
+ * The unary calls of etcd's KV, Maintenance, Cluster and Auth services, as Coffer serves them: each
+ * decodes its request (messages.ts), calls the one implementation the JSON gateway also uses
+ * (kv/service.ts) as the caller the gate authorized, and encodes etcd's response. `readOnly` calls are
+ * audited with their response like any read; the others are recorded before they run (audit-plugin.ts).
+ *
+ * What Coffer answers differently from etcd, and why:
+ * - Hash: etcd hashes its whole database file; Coffer answers the first 32 bits of HashKV's SHA-256 over
+ *   the key-values at the current revision — equal on members that hold the same data.
+ * - Defragment succeeds at once: Coffer's LevelDB store reclaims space by its own compactions.
+ * - Alarm: Coffer raises no alarm; GET lists none, ACTIVATE is refused.
+ * - MemberAdd and MemberUpdate are refused with FailedPrecondition: a Coffer member is bound to the name in
+ *   its certificate, which etcd's request does not carry — use `coffer member add`.
+ * - Auth: identity is the client certificate and permissions are RBAC rules; every Auth call answers
+ *   FailedPrecondition saying so (docs/security.md).
+ */
+import type { Caller } from '../k8s/authorization.ts';
+import { BadFieldError } from '../kv/json.ts';
+import type { KvService, MemberView } from '../kv/service.ts';
+import {
+  deleteFromProto, deleteToProto, headerToProto, putFromProto, putToProto, rangeFromProto, rangeToProto, txnFromProto, txnToProto,
+} from './kv-codec.ts';
+import { int64, type Message } from '../../etcdpb/index.ts';
+import { GrpcStatusError, grpcStatus } from './status.ts';
+
+export interface UnaryCall {
+  service: string;
+  method: string;
+  /** The message types; none for a call Coffer refuses whatever it asks (it is not decoded). */
+  messages?: { request: string; response: string };
+  readOnly: boolean;
+  handle(caller: Caller, message: Message): Promise<Message>;
+}
+
+function memberToProto(member: MemberView): Message {
+  return { ID: member.id, name: member.name, peerURLs: member.peerUrl ? [member.peerUrl] : [], clientURLs: member.clientUrl ? [member.clientUrl] : [], isLearner: member.learner };
+}
+
+const authMethods = [
+  'AuthEnable', 'AuthDisable', 'Authenticate', 'UserAdd', 'UserGet', 'UserList', 'UserDelete', 'UserChangePassword', 'UserGrantRole',
+  'UserRevokeRole', 'RoleAdd', 'RoleGet', 'RoleList', 'RoleDelete', 'RoleGrantPermission', 'RoleRevokePermission',
+];
+
+const rbacInstead = 'Coffer does not use etcd users, roles or passwords: the client certificate is the identity and RBAC rules grant the KV API (docs/security.md)';
+
+export function unaryCalls(service: KvService): UnaryCall[] {
+  const header = (revision?: number) => headerToProto(service.header(revision));
+  const call = (svc: string, method: string, readOnly: boolean, handle: UnaryCall['handle']): UnaryCall => {
+    const name = method === 'Compact' ? 'Compaction' : method;
+    return { service: svc, method, messages: { request: `${name}Request`, response: `${name}Response` }, readOnly, handle };
+  };
+  const refused = (svc: string, method: string, message: string): UnaryCall => ({
+    service: svc, method, readOnly: false, handle: () => Promise.reject(new GrpcStatusError(grpcStatus.failedPrecondition, message)),
+  });
+  return [
+    call('KV', 'Range', true, async (caller, m) => {
+      const result = await service.range(caller, rangeFromProto(m));
+      return { header: header(result.revision), ...rangeToProto(result) };
+    }),
+    call('KV', 'Put', false, async (caller, m) => {
+      const result = await service.put(caller, putFromProto(m));
+      return { header: header(result.revision), ...putToProto(result) };
+    }),
+    call('KV', 'DeleteRange', false, async (caller, m) => {
+      const result = await service.deleteRange(caller, deleteFromProto(m));
+      return { header: header(result.revision), ...deleteToProto(result) };
+    }),
+    call('KV', 'Txn', false, async (caller, m) => {
+      const result = await service.txn(caller, txnFromProto(m));
+      return txnToProto(result, header(result.revision));
+    }),
+    call('KV', 'Compact', false, async (_caller, m) => ({ header: header(await service.compact(int64(m, 'revision'))) })),
+    call('Maintenance', 'Status', true, async () => {
+      const status = await service.status();
+      return {
+        header: headerToProto(status.header), version: status.version, dbSize: status.dbSizeBytes, dbSizeInUse: status.dbSizeBytes, leader: status.leader,
+        raftIndex: status.raftIndex, raftTerm: status.raftTerm, raftAppliedIndex: status.raftAppliedIndex, errors: status.errors, isLearner: status.isLearner,
+      };
+    }),
+    call('Maintenance', 'HashKV', true, async (_caller, m) => {
+      const result = await service.hashKv(int64(m, 'revision'));
+      return { header: header(result.revision), hash: hash32(result.hash), compact_revision: result.compactRevision };
+    }),
+    call('Maintenance', 'Hash', true, async () => {
+      const result = await service.hashKv(0);
+      return { header: header(result.revision), hash: hash32(result.hash) };
+    }),
+    call('Maintenance', 'Defragment', false, () => Promise.resolve({ header: header() })),
+    call('Maintenance', 'Alarm', false, (_caller, m) => {
+      if (m.action !== 'GET') return Promise.reject(new GrpcStatusError(grpcStatus.failedPrecondition, 'Coffer raises no alarms, so none can be activated or deactivated'));
+      return Promise.resolve({ header: header(), alarms: [] });
+    }),
+    call('Maintenance', 'MoveLeader', false, (_caller, m) => {
+      service.transferLeadership(int64(m, 'targetID'));
+      return Promise.resolve({ header: header() });
+    }),
+    call('Cluster', 'MemberList', true, async () => ({ header: header(), members: (await service.memberList(false)).map(memberToProto) })),
+    call('Cluster', 'MemberRemove', false, async (_caller, m) => {
+      await service.removeMember(memberId(m));
+      return { header: header(), members: service.members().map(memberToProto) };
+    }),
+    call('Cluster', 'MemberPromote', false, async (_caller, m) => {
+      await service.promoteMember(memberId(m));
+      return { header: header(), members: service.members().map(memberToProto) };
+    }),
+    ...['MemberAdd', 'MemberUpdate'].map((method) => refused('Cluster', method,
+      `${method}: a Coffer member is bound to the name in its certificate, which this request cannot carry; use coffer member add`)),
+    ...authMethods.map((method) => refused('Auth', method, rbacInstead)),
+  ];
+}
+
+function memberId(message: Message): number {
+  const id = int64(message, 'ID');
+  if (id === 0) throw new BadFieldError('ID', 'is required');
+  return id;
+}
+
+/** The first 32 bits of a hex SHA-256, as etcd's uint32 hash. */
+function hash32(hex: string): number {
+  return Number.parseInt(hex.slice(0, 8), 16) >>> 0;
+}

@@ -1,0 +1,93 @@
+/**
+ * How a gRPC call ends: always as an HTTP/2 200 whose trailers carry `grpc-status` and a percent-encoded
+ * `grpc-message` — success or error, refusals by the gate and the audit step included. Errors are mapped
+ * once (errors.ts, the gateway's mapping) and then given etcd's own messages where etcd clients match
+ * the text (clientv3 turns "etcdserver: mvcc: required revision has been compacted" into ErrCompacted).
+ * A request is a gRPC call when its content type says so, whatever its path.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { isMvccError } from '../../storage/mvcc/index.ts';
+import { isReplicationError } from '../../replication/index.ts';
+import { grpc, toApiError } from '../errors.ts';
+import { frame, MessageTooLargeError, WireError } from '../../etcdpb/index.ts';
+import { LeaseNotFoundError } from './kv-codec.ts';
+
+export const grpcContentType = 'application/grpc';
+
+export const grpcStatus = { ok: 0, ...grpc, unimplemented: 12 } as const;
+
+/** An answer that is a gRPC status rather than an error of the layers below (FailedPrecondition for what Coffer refuses). */
+export class GrpcStatusError extends Error {
+  constructor(readonly grpcCode: number, message: string) {
+    super(message);
+  }
+}
+
+export interface GrpcError {
+  code: number;
+  message: string;
+}
+
+export function isGrpcRequest(request: FastifyRequest): boolean {
+  const contentType = request.headers['content-type'] ?? '';
+  return contentType === grpcContentType || contentType.startsWith(`${grpcContentType}+`) || contentType.startsWith(`${grpcContentType};`);
+}
+
+/** An error as a gRPC status with etcd's message where etcd has one. */
+export function toGrpcError(error: unknown): GrpcError {
+  if (error instanceof MessageTooLargeError) return { code: grpcStatus.invalidArgument, message: error.message };
+  if (error instanceof WireError) return { code: grpcStatus.invalidArgument, message: `invalid request: ${error.message}` };
+  if (error instanceof LeaseNotFoundError) return { code: grpcStatus.notFound, message: error.message };
+  if (error instanceof GrpcStatusError) return { code: error.grpcCode, message: error.message };
+  if (isMvccError(error)) {
+    if (error.code === 'E_COMPACTED') return { code: grpcStatus.outOfRange, message: 'etcdserver: mvcc: required revision has been compacted' };
+    if (error.code === 'E_FUTURE_REV') return { code: grpcStatus.outOfRange, message: 'etcdserver: mvcc: required revision is a future revision' };
+    if (error.code === 'E_LIMIT' && /txnOpsMax/.test(error.message)) return { code: grpcStatus.invalidArgument, message: 'etcdserver: too many operations in txn request' };
+  }
+  if (isReplicationError(error)) {
+    if (error.code === 'E_UNAVAILABLE') return { code: grpcStatus.unavailable, message: 'etcdserver: no leader' };
+    if (error.code === 'E_TIMEOUT') return { code: grpcStatus.unavailable, message: 'etcdserver: request timed out' };
+    if (error.code === 'E_STOPPED') return { code: grpcStatus.unavailable, message: 'etcdserver: server stopped' };
+  }
+  const mapped = toApiError(error);
+  return { code: mapped.code, message: mapped.message };
+}
+
+/** The HTTP status a gRPC status stands for (audit records and metrics count calls by it). */
+export function httpEquivalent(code: number): number {
+  const byCode: Record<number, number> = {
+    [grpcStatus.ok]: 200, [grpcStatus.invalidArgument]: 400, [grpcStatus.outOfRange]: 400, [grpcStatus.failedPrecondition]: 400,
+    [grpcStatus.unauthenticated]: 401, [grpcStatus.permissionDenied]: 403, [grpcStatus.notFound]: 404, [grpcStatus.resourceExhausted]: 429,
+    [grpcStatus.unimplemented]: 501, [grpcStatus.unavailable]: 503, [grpcStatus.deadlineExceeded]: 504,
+  };
+  return byCode[code] ?? 500;
+}
+
+/** The outcome of each gRPC call, for the audit step and metrics (the HTTP status of a gRPC call is always 200). */
+const outcomes = new WeakMap<object, number>();
+
+/** The status code to record for a request: the gRPC call's equivalent, or the reply's own. */
+export function recordedStatusCode(request: FastifyRequest, reply: FastifyReply): number {
+  return outcomes.get(request.raw) ?? reply.statusCode;
+}
+
+/** Sends a gRPC answer: the one message, framed (none for an error), then `code` and `message` as trailers. */
+export function sendGrpc(request: FastifyRequest, reply: FastifyReply, answer: Uint8Array | undefined, code: number = grpcStatus.ok, message = ''): FastifyReply {
+  outcomes.set(request.raw, httpEquivalent(code));
+  void reply.code(200).header('content-type', grpcContentType);
+  reply.trailer('grpc-status', (_reply, _payload, done) => done(null, String(code)));
+  if (message !== '') reply.trailer('grpc-message', (_reply, _payload, done) => done(null, encodeURIComponent(message)));
+  return reply.send(answer === undefined ? Buffer.alloc(0) : frame(answer));
+}
+
+/** Turns an answer being sent (an onSend hook) into `error`: its messages dropped, its trailers replaced. */
+export function grpcRefusal(request: FastifyRequest, reply: FastifyReply, error: GrpcError): Buffer {
+  outcomes.set(request.raw, httpEquivalent(error.code));
+  reply.trailer('grpc-status', (_reply, _payload, done) => done(null, String(error.code)));
+  reply.trailer('grpc-message', (_reply, _payload, done) => done(null, encodeURIComponent(error.message)));
+  return Buffer.alloc(0);
+}
+
+export function sendGrpcError(request: FastifyRequest, reply: FastifyReply, error: GrpcError): FastifyReply {
+  return sendGrpc(request, reply, undefined, error.code, error.message);
+}

@@ -1,0 +1,159 @@
+/**
+ * etcd's Watch service: one bidirectional stream carries many watches. The client sends create, cancel
+ * and progress requests; each watch's events, its creation and its end come back on the same stream,
+ * named by a watch ID local to the stream (chosen by the client or counted from 0, as etcd does).
+ * The stream is a WatchStream (watch-stream.ts), so it has the bounds of every watch the member serves:
+ * it counts once toward the user's watchesPerUserMax, a client that does not read is cut off, and a
+ * stopping member ends it (with status OK; clients watch again elsewhere).
+ *
+ * A watch refused at creation (a key range the caller may not read) or ended by the store (compacted
+ * start revision, fallen behind) is answered `canceled` with its reason; the stream and its other
+ * watches go on. Invariant: every watcher created here is cancelled when its watch or the stream ends.
+ */
+import type { Readable } from 'node:stream';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { grpcWatchFragmentBytes, grpcWatchesPerStreamMax } from '../../config/index.ts';
+import { isMvccError, type WatchEvent, type Watcher } from '../../storage/mvcc/index.ts';
+import { callerFor } from '../k8s/authorization.ts';
+import type { KvService } from '../kv/service.ts';
+import type { StreamResponse, WatchStreams, WatchWire } from '../watch-stream.ts';
+import { FrameReader, frame, boolField, bytesField, decode, encode, int64, type Message, messageType } from '../../etcdpb/index.ts';
+import { headerToProto, kvToProto } from './kv-codec.ts';
+import { grpcContentType, toGrpcError } from './status.ts';
+
+const watchRequest = messageType('WatchRequest');
+const watchResponse = messageType('WatchResponse');
+const eventType = messageType('Event');
+
+/** gRPC frames, ending with status OK in the trailers. */
+const grpcFrames: WatchWire = {
+  contentType: grpcContentType,
+  frame: (message) => frame(typeof message === 'string' ? Buffer.from(message) : message),
+  end: (response: StreamResponse) => {
+    response.addTrailers({ 'grpc-status': '0' });
+    response.end();
+  },
+};
+
+function eventToProto(event: WatchEvent): Message {
+  return { type: event.type === 'delete' ? 'DELETE' : 'PUT', kv: kvToProto(event.kv), ...(event.prevKv ? { prev_kv: kvToProto(event.prevKv) } : {}) };
+}
+
+/** Why a watch ended, in etcd's words where clients match them; never an internal error's text. */
+function cancelReason(error: unknown): string {
+  if (isMvccError(error)) {
+    if (error.code === 'E_COMPACTED') return 'etcdserver: mvcc: required revision has been compacted';
+    if (error.code === 'E_WATCH_SLOW') return 'the watcher fell behind and was canceled; watch again from a newer revision';
+    if (error.code === 'E_CLOSED') return 'the member is shutting down';
+  }
+  return toGrpcError(error).message;
+}
+
+/** Events split so each response holds at most grpcWatchFragmentBytes of them (at least one event each). */
+function fragments(events: Message[]): Message[][] {
+  const parts: Message[][] = [[]];
+  let bytes = 0;
+  for (const event of events) {
+    const size = eventType.encode(eventType.fromObject(event)).len;
+    if (bytes + size > grpcWatchFragmentBytes && parts.at(-1)!.length > 0) {
+      parts.push([]);
+      bytes = 0;
+    }
+    parts.at(-1)!.push(event);
+    bytes += size;
+  }
+  return parts;
+}
+
+export function serveWatchStream(request: FastifyRequest, reply: FastifyReply, service: KvService, watches: WatchStreams): void {
+  const caller = callerFor(request);
+  const body = request.body as Readable;
+  const watchers = new Map<number, Watcher>();
+  let nextId = 0;
+  const stream = watches.start(request, reply, caller.user, () => {
+    for (const watcher of watchers.values()) watcher.cancel();
+    watchers.clear();
+    body.destroy();
+  }, grpcFrames);
+  const respond = (watchId: number, revision: number | undefined, fields: Message) => {
+    const bytes = encode(watchResponse, { header: headerToProto(service.header(revision)), watch_id: watchId, ...fields });
+    return stream.send(bytes, () => encode(watchResponse, { header: headerToProto(service.header()), watch_id: watchId, canceled: true, cancel_reason: 'the client fell behind and the stream was ended; watch again from a newer revision' }));
+  };
+
+  const pump = async (watchId: number, watcher: Watcher, filters: { noPut: boolean; noDelete: boolean; fragment: boolean }) => {
+    try {
+      for await (const response of watcher) {
+        const events = response.events.filter((e) => !(e.type === 'put' ? filters.noPut : filters.noDelete)).map(eventToProto);
+        if (events.length === 0 && response.events.length > 0) continue;
+        const parts = filters.fragment ? fragments(events) : [events];
+        for (const [i, part] of parts.entries()) {
+          if (!respond(watchId, response.revision, { events: part, fragment: i < parts.length - 1 })) return;
+        }
+      }
+    } catch (error) {
+      if (watchers.get(watchId) !== watcher) return;
+      const compactRevision = (error as { compactRevision?: number }).compactRevision;
+      respond(watchId, undefined, { canceled: true, cancel_reason: cancelReason(error), ...(compactRevision !== undefined ? { compact_revision: compactRevision } : {}) });
+    } finally {
+      if (watchers.get(watchId) === watcher) watchers.delete(watchId);
+      watcher.cancel();
+    }
+  };
+
+  const create = (m: Message) => {
+    const asked = Number(m.watch_id ?? 0);
+    const watchId = asked > 0 ? asked : nextId;
+    if (asked <= 0) nextId += 1;
+    if (watchers.has(watchId) || watchers.size >= grpcWatchesPerStreamMax) {
+      const reason = watchers.has(watchId) ? `watch ID ${watchId} is in use on this stream` : `this stream already holds ${grpcWatchesPerStreamMax} watches (grpcWatchesPerStreamMax)`;
+      respond(watchId, undefined, { created: true, canceled: true, cancel_reason: reason });
+      return;
+    }
+    let watcher: Watcher;
+    try {
+      const end = bytesField(m, 'range_end');
+      watcher = service.watch(caller, {
+        key: bytesField(m, 'key'), ...(end.length > 0 ? { end } : {}), startRevision: int64(m, 'start_revision'),
+        prevKv: boolField(m, 'prev_kv'), progressNotify: boolField(m, 'progress_notify'),
+      });
+    } catch (error) {
+      respond(watchId, undefined, { created: true, canceled: true, cancel_reason: toGrpcError(error).message });
+      return;
+    }
+    watchers.set(watchId, watcher);
+    const filters = (m.filters as string[] | undefined) ?? [];
+    respond(watchId, undefined, { created: true });
+    void pump(watchId, watcher, { noPut: filters.includes('NOPUT'), noDelete: filters.includes('NODELETE'), fragment: boolField(m, 'fragment') });
+  };
+
+  const handle = (m: Message) => {
+    switch (m.request_union) {
+      case 'create_request': return create(m.create_request as Message);
+      case 'cancel_request': {
+        const watchId = Number((m.cancel_request as Message).watch_id ?? 0);
+        const watcher = watchers.get(watchId);
+        if (watcher === undefined) return undefined;
+        watchers.delete(watchId);
+        watcher.cancel();
+        return respond(watchId, undefined, { canceled: true });
+      }
+      case 'progress_request': {
+        for (const watcher of watchers.values()) watcher.requestProgress();
+        return undefined;
+      }
+      default: return undefined;
+    }
+  };
+
+  const reader = new FrameReader();
+  body.on('data', (chunk: Buffer) => {
+    try {
+      for (const message of reader.push(chunk)) handle(decode(watchRequest, message));
+    } catch (error) {
+      stream.finishWith(encode(watchResponse, { header: headerToProto(service.header()), watch_id: -1, canceled: true, cancel_reason: toGrpcError(error).message }));
+    }
+  });
+  // A client that closes its side still receives its watches' events, as from etcd; the stream ends
+  // when the client cancels it (the stream closes) or the member ends it.
+  body.once('error', () => stream.end());
+}

@@ -1,0 +1,193 @@
+/**
+ * The etcd v3 operations as Coffer serves them, whatever the encoding: the JSON gateway (routes.ts)
+ * and the gRPC API (src/api/grpc) decode their requests into these calls and encode what they return,
+ * so both share one implementation of the key-range checks, the consistency of reads and the member
+ * operations. Writes go through Raft; reads are linearizable unless the request asks for
+ * `serializable`. Every key of a request passes checkKeyRange (reserved.ts) before the backend sees it.
+ *
+ * Ranges add to the store's what etcd's server adds: sorting and the min/max revision filters are
+ * applied here to the whole range (as etcd applies them), `count` still counting every key in range.
+ */
+import type {
+  DeleteRangeRequest, DeleteRangeResponse, HashResult, KeyValue, PutRequest, PutResponse, RangeResponse, TxnRequest, TxnResponse, WatchOptions, Watcher,
+} from '../../storage/mvcc/index.ts';
+import type { Caller } from '../k8s/authorization.ts';
+import type { KvBackend } from './backend.ts';
+import { BadFieldError, type Header } from './json.ts';
+import { checkKeyRange } from './reserved.ts';
+
+export type SortOrder = 'none' | 'ascend' | 'descend';
+export type SortTarget = 'key' | 'version' | 'create' | 'mod' | 'value';
+
+export interface RangeQuery {
+  key: Uint8Array;
+  end?: Uint8Array;
+  revision: number;
+  limit: number;
+  keysOnly: boolean;
+  countOnly: boolean;
+  serializable: boolean;
+  sortOrder: SortOrder;
+  sortTarget: SortTarget;
+  /** 0 = no bound. */
+  minModRevision: number;
+  maxModRevision: number;
+  minCreateRevision: number;
+  maxCreateRevision: number;
+}
+
+/** A query with etcd's defaults for what the request left out. */
+export function rangeQuery(query: Pick<RangeQuery, 'key'> & Partial<RangeQuery>): RangeQuery {
+  return {
+    revision: 0, limit: 0, keysOnly: false, countOnly: false, serializable: false, sortOrder: 'none', sortTarget: 'key',
+    minModRevision: 0, maxModRevision: 0, minCreateRevision: 0, maxCreateRevision: 0, ...query,
+  };
+}
+
+export interface MemberStatus {
+  header: Header;
+  version: string;
+  dbSizeBytes: number;
+  leader: number;
+  raftIndex: number;
+  raftTerm: number;
+  raftAppliedIndex: number;
+  isLearner: boolean;
+  errors: string[];
+  leaderName?: string;
+  keysAndCertificate?: { kekSource: string; activeDekId: number; certificateNotAfter: string };
+}
+
+export interface MemberView { id: number; name: string; peerUrl: string; clientUrl: string; learner: boolean }
+
+/** The version a member reports in status. */
+export const serverVersion = 'coffer-0.1.0';
+
+export class KvService {
+  constructor(private readonly backend: KvBackend, private readonly statusErrors: () => string[] = () => []) {}
+
+  header(revision?: number): Header {
+    const status = this.backend.status();
+    return { clusterId: this.backend.clusterId, memberId: status.memberId, revision: revision ?? status.revision, raftTerm: status.term };
+  }
+
+  async range(caller: Caller, query: RangeQuery): Promise<RangeResponse> {
+    checkKeyRange(caller, nonEmpty(query.key), query.end);
+    const reshaped = query.sortOrder !== 'none' || query.minModRevision > 0 || query.maxModRevision > 0 || query.minCreateRevision > 0 || query.maxCreateRevision > 0;
+    const options = { revision: query.revision, keysOnly: query.keysOnly && !(reshaped && query.sortTarget === 'value'), countOnly: query.countOnly && !reshaped, linearizable: !query.serializable };
+    if (!reshaped) return this.backend.range(query.key, query.end, { ...options, limit: query.limit });
+    const whole = await this.backend.range(query.key, query.end, { ...options, limit: 0 });
+    const kept = sortKvs(whole.kvs.filter((kv) => withinRevisions(kv, query)), query.sortOrder, query.sortTarget);
+    const limited = query.limit > 0 ? kept.slice(0, query.limit) : kept;
+    const shown = query.keysOnly ? limited.map((kv) => ({ ...kv, value: new Uint8Array(0) })) : limited;
+    return { ...whole, kvs: query.countOnly ? [] : shown, more: query.limit > 0 && kept.length > query.limit };
+  }
+
+  async put(caller: Caller, op: PutRequest): Promise<PutResponse> {
+    checkKeyRange(caller, nonEmpty(op.key));
+    return (await this.backend.propose(op)) as PutResponse;
+  }
+
+  async deleteRange(caller: Caller, op: DeleteRangeRequest): Promise<DeleteRangeResponse> {
+    checkKeyRange(caller, nonEmpty(op.key), op.end);
+    return (await this.backend.propose(op)) as DeleteRangeResponse;
+  }
+
+  async txn(caller: Caller, op: TxnRequest): Promise<TxnResponse> {
+    for (const c of op.compare) checkKeyRange(caller, nonEmpty(c.key));
+    for (const o of [...op.success, ...op.failure]) checkKeyRange(caller, nonEmpty(o.key), o.type === 'put' ? undefined : o.end);
+    return (await this.backend.propose(op)) as TxnResponse;
+  }
+
+  async compact(revision: number): Promise<number> {
+    return (await this.backend.propose({ type: 'compact', revision })).revision;
+  }
+
+  async status(): Promise<MemberStatus> {
+    const status = this.backend.status();
+    // A removed or stopped member no longer hears the leader: naming its last one would be stale.
+    const leaderId = status.removed || !this.backend.isServing() ? 0 : status.leader;
+    const members = this.backend.memberList();
+    const leader = members.find((m) => m.id === leaderId);
+    return {
+      header: this.header(),
+      version: serverVersion,
+      dbSizeBytes: await this.backend.dbSizeBytes(),
+      leader: leaderId,
+      raftIndex: status.raftIndex,
+      raftTerm: status.term,
+      raftAppliedIndex: status.appliedIndex,
+      isLearner: members.find((m) => m.id === status.memberId)?.learner ?? false,
+      errors: [...(status.removed ? ['this member was removed from the cluster'] : []), ...(this.backend.problems?.() ?? []), ...this.statusErrors()],
+      ...(leader ? { leaderName: leader.name } : {}),
+      ...(this.backend.keysAndCertificate ? { keysAndCertificate: this.backend.keysAndCertificate() } : {}),
+    };
+  }
+
+  /** A watcher of [key, end) from `startRevision` (0: changes after now). */
+  watch(caller: Caller, options: WatchOptions): Watcher {
+    checkKeyRange(caller, nonEmpty(options.key), options.end);
+    return this.backend.mvcc().watch(options);
+  }
+
+  hashKv(revision: number): Promise<HashResult> {
+    return this.backend.mvcc().hash(revision);
+  }
+
+  /** Linearizable unless `serializable` (this member's own table: `coffer status` lists members without a quorum). */
+  async memberList(serializable: boolean): Promise<MemberView[]> {
+    if (!serializable) await this.backend.linearizableBarrier();
+    return this.members();
+  }
+
+  members(): MemberView[] {
+    return this.backend.memberList().filter((m) => !m.removed);
+  }
+
+  addMember(request: { name: string; peerUrl: string; clientUrl: string; learner: boolean }): Promise<MemberView> {
+    return this.backend.addMember(request);
+  }
+
+  promoteMember(id: number): Promise<MemberView> {
+    return this.backend.promoteMember(id);
+  }
+
+  async removeMember(id: number): Promise<void> {
+    await this.backend.removeMember(id);
+  }
+
+  transferLeadership(id: number): void {
+    this.backend.transferLeadership(id);
+  }
+}
+
+function nonEmpty(key: Uint8Array): Uint8Array {
+  if (key.length === 0) throw new BadFieldError('key', 'must not be empty');
+  return key;
+}
+
+function withinRevisions(kv: KeyValue, query: RangeQuery): boolean {
+  if (query.minModRevision > 0 && kv.modRevision < query.minModRevision) return false;
+  if (query.maxModRevision > 0 && kv.modRevision > query.maxModRevision) return false;
+  if (query.minCreateRevision > 0 && kv.createRevision < query.minCreateRevision) return false;
+  if (query.maxCreateRevision > 0 && kv.createRevision > query.maxCreateRevision) return false;
+  return true;
+}
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+}
+
+/** Stable sort by the target; keys come in key order from the store, so ties keep key order. */
+function sortKvs(kvs: KeyValue[], order: SortOrder, target: SortTarget): KeyValue[] {
+  if (order === 'none') return kvs;
+  const by: Record<SortTarget, (a: KeyValue, b: KeyValue) => number> = {
+    key: (a, b) => compareBytes(a.key, b.key),
+    version: (a, b) => a.version - b.version,
+    create: (a, b) => a.createRevision - b.createRevision,
+    mod: (a, b) => a.modRevision - b.modRevision,
+    value: (a, b) => compareBytes(a.value, b.value),
+  };
+  const sign = order === 'descend' ? -1 : 1;
+  return [...kvs].sort((a, b) => sign * by[target](a, b));
+}
