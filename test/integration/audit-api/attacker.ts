@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { ManualClock } from '../../../src/base/index.ts';
+import { httpEquivalent } from '../../../src/api/grpc/status.ts';
 import { watchBookmarkIntervalMs } from '../../../src/config/index.ts';
 import { admin, type AuditedMember } from './harness.ts';
 
@@ -67,8 +68,11 @@ export async function exchange(
   let ended = false;
   stream.on('data', (chunk: Buffer) => { text += chunk.toString(); });
   const end = once(stream, 'end').then(() => { ended = true; });
+  const grpc = response.headers['content-type'] === 'application/grpc';
+  // A gRPC Watch answers its create request with a first message (created, or canceled with the reason).
+  const answered = () => (grpc ? text.length > 0 : /"type":"(BOOKMARK|ERROR)"|"canceled":true|"created":true/.test(text));
   if (response.statusCode === 200 && request.streaming === true) {
-    while (!ended && !/"type":"(BOOKMARK|ERROR)"|"canceled":true|"created":true/.test(text)) {
+    while (!ended && !answered()) {
       const next = Promise.race([once(stream, 'data'), end]);
       clock.advance(watchBookmarkIntervalMs);
       await next;
@@ -77,5 +81,8 @@ export async function exchange(
   } else {
     await end;
   }
-  return { status: response.statusCode, text, auditID: response.headers['audit-id'] as string | undefined };
+  // A gRPC call's outcome is its grpc-status trailer (the HTTP status is 200 either way).
+  const grpcStatus = grpc && ended ? Number(response.trailers['grpc-status'] ?? 2) : 0;
+  const status = grpcStatus !== 0 ? httpEquivalent(grpcStatus) : response.statusCode;
+  return { status, text, auditID: response.headers['audit-id'] as string | undefined };
 }

@@ -7,6 +7,9 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { routeTable } from '../../../src/api/index.ts';
+import { frame } from '../../../src/etcdpb/index.ts';
+import { encode, messageType } from '../../../src/etcdpb/index.ts';
+import { grpcPathPrefix } from '../../../src/api/grpc/plugin.ts';
 import { ManualClock } from '../../../src/base/index.ts';
 import { assertNoValue, b64, exchange, formsOf, grant, userState, who } from './attacker.ts';
 import { admin, type AuditedCluster, type AuditedMember, auditQueryLimitMax, startAudited } from './harness.ts';
@@ -20,12 +23,12 @@ const identities: Record<string, Record<string, string>> = {
   lister: who('lister'), // list and watch Secrets everywhere
   getOther: who('get-other'), // get only Secret default/other
   patcher: who('patcher'), // patch and update Secrets, no get
-  kv: who('kv-user'), // the KV API (nonResourceURLs /v3/*)
+  kv: who('kv-user'), // the KV API (nonResourceURLs /v3/* and the gRPC calls /etcdserverpb.*)
   member: who('system:member:m2', ['system:members']),
 };
 
 /** Probes, member status and the member table: the default policy records them at None when they are allowed. */
-const probes = new Set(['/healthz', '/livez', '/readyz', '/v3/maintenance/status', '/v3/cluster/member/list']);
+const probes = new Set(['/healthz', '/livez', '/readyz', '/v3/maintenance/status', '/v3/cluster/member/list', '/etcdserverpb.Maintenance/Status', '/etcdserverpb.Cluster/MemberList']);
 
 let audited: AuditedCluster;
 let m1: AuditedMember;
@@ -71,12 +74,33 @@ function bodyOf(method: string, url: string): { body?: unknown; contentType?: st
     '/v3/maintenance/transfer-leadership': { targetID: '999' },
   };
   if (url.startsWith('/v3/')) return { body: kv[url] ?? {} };
+  if (url.startsWith(grpcPathPrefix)) return { body: grpcBody(url), contentType: 'application/grpc' };
   if (method === 'PATCH') return { body: {}, contentType: 'application/merge-patch+json' };
   if (method === 'PUT') return { body: { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'db' }, data: { password: b64(marker) } } };
   if (method === 'POST' && url.endsWith('/rotate')) return { body: { data: { password: b64(marker) } } };
   if (method === 'POST' && url.endsWith('/rollback')) return { body: { version: 1 } };
   if (method === 'POST') return { body: { metadata: { name: 'matrix-new' } } };
   return {};
+}
+
+const grpcWatchPath = `${grpcPathPrefix}Watch/Watch`;
+
+/** A gRPC call's body (one framed message) reaching for the marker through Coffer's keyspace, as the JSON bodies above do. */
+function grpcBody(url: string): Buffer {
+  const registry = { key: Buffer.from('/registry/secrets/default/db') };
+  const messages: Record<string, [string, Record<string, unknown>]> = {
+    'KV/Range': ['RangeRequest', { ...registry, range_end: Buffer.from('/registry0') }],
+    'KV/Put': ['PutRequest', { ...registry, value: Buffer.from(marker) }],
+    'KV/DeleteRange': ['DeleteRangeRequest', registry],
+    'KV/Txn': ['TxnRequest', { compare: [{ ...registry, target: 'VALUE', result: 'EQUAL', value: Buffer.from(marker) }], success: [{ request_range: registry }] }],
+    'KV/Compact': ['CompactionRequest', { revision: 1 }],
+    'Watch/Watch': ['WatchRequest', { create_request: { key: Buffer.from('/registry/'), range_end: Buffer.from('/registry0'), start_revision: replayFrom } }],
+    'Cluster/MemberRemove': ['MemberRemoveRequest', { ID: 999 }],
+    'Cluster/MemberPromote': ['MemberPromoteRequest', { ID: 999 }],
+    'Maintenance/MoveLeader': ['MoveLeaderRequest', { targetID: 999 }],
+  };
+  const [type, fields] = messages[url.slice(grpcPathPrefix.length)] ?? ['StatusRequest', {}];
+  return frame(encode(messageType(type), fields));
 }
 
 before(async () => {
@@ -87,7 +111,7 @@ before(async () => {
   await role('matrix-lister', [{ apiGroups: [''], resources: ['secrets'], verbs: ['list', 'watch'] }], 'lister');
   await role('matrix-get-other', [{ apiGroups: [''], resources: ['secrets'], verbs: ['get'], resourceNames: ['other'] }], 'get-other');
   await role('matrix-patcher', [{ apiGroups: [''], resources: ['secrets'], verbs: ['patch', 'update'] }], 'patcher');
-  await role('matrix-kv', [{ nonResourceURLs: ['/v3/*'], verbs: ['post'] }], 'kv-user');
+  await role('matrix-kv', [{ nonResourceURLs: ['/v3/*', `${grpcPathPrefix}*`], verbs: ['post'] }], 'kv-user');
   for (const [name, data] of [['db', { password: b64('first-value') }], ['other', { token: b64('other-value') }]] as const) {
     const created = await app.inject({ method: 'POST', url: '/api/v1/namespaces/default/secrets', headers: admin, payload: { metadata: { name }, data } });
     assert.equal(created.statusCode, 201, created.body);
@@ -127,9 +151,9 @@ test('authorization matrix: routes × methods × query encodings × identities',
         const { body, contentType } = bodyOf(route.method, route.url);
         const before = await userState(m1);
         const answer = await exchange(app, clock, {
-          method: route.method, url, streaming: /[?&]watch=(true|1|True|%74rue)/.test(query) || route.url === '/v3/watch',
+          method: route.method, url, streaming: /[?&]watch=(true|1|True|%74rue)/.test(query) || route.url === '/v3/watch' || route.url === grpcWatchPath,
           headers: { ...headers, ...(body !== undefined ? { 'content-type': contentType ?? 'application/json' } : {}) },
-          ...(body !== undefined ? { payload: JSON.stringify(body) } : {}),
+          ...(body !== undefined ? { payload: body instanceof Buffer ? body : JSON.stringify(body) } : {}),
         });
         requests += 1;
         assertNoValue(answer.text, marker, `the answer to ${what}`);

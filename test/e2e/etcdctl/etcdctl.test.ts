@@ -1,0 +1,176 @@
+// The real etcdctl 3.4 against three real `coffer server` processes over gRPC on their client ports
+// (the same ports and certificates kubectl and curl use over HTTP/1.1): put/get/del with their flags,
+// txn from stdin, watch (prev-kv, from a revision, a compacted start), member list, endpoint
+// status/health/hashkv --cluster, compaction, defrag, alarm list; and the refusals, each as etcd's
+// clients expect them: auth (RBAC instead), lease (not served yet), member add (certificate-bound
+// names), Coffer's keyspace, and a certificate without rights — every call audited.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { caLayout, issueClient, loadCa } from '../../../src/pki/index.ts';
+import { Cluster, runCoffer } from '../../support/cluster/index.ts';
+
+const etcdctlPath = ['/usr/bin/etcdctl', '/usr/local/bin/etcdctl'].find((p) => existsSync(p));
+let cluster: Cluster;
+let bob: { cert: string; key: string };
+
+interface Run { code: number; stdout: string; stderr: string }
+
+/** etcdctl with every member as an endpoint, as the admin unless `as` names another certificate. */
+function etcdctl(args: string[], options: { input?: string; as?: { cert: string; key: string }; timeoutMs?: number } = {}): Promise<Run> {
+  const who = options.as ?? { cert: cluster.certs.clientCert, key: cluster.certs.clientKey };
+  const endpoints = cluster.names.map((_, i) => cluster.clientUrl(i)).join(',');
+  return new Promise((resolve) => {
+    const child = execFile(etcdctlPath!, [`--endpoints=${endpoints}`, `--cacert=${cluster.certs.ca}`, `--cert=${who.cert}`, `--key=${who.key}`, ...args],
+      { timeout: options.timeoutMs ?? 30_000, env: { ...process.env, ETCDCTL_API: '3' } }, (error, stdout, stderr) => {
+        resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+      });
+    child.stdin?.end(options.input ?? '');
+  });
+}
+
+async function ok(args: string[], input?: string): Promise<string> {
+  const run = await etcdctl(args, input === undefined ? {} : { input });
+  assert.equal(run.code, 0, `etcdctl ${args.join(' ')}: ${run.stderr}`);
+  return run.stdout;
+}
+
+/** Starts `etcdctl watch …` and collects its output until `done` says it has what it waits for. */
+async function watchUntil(args: string[], trigger: () => Promise<void>, done: (output: string) => boolean): Promise<string> {
+  const endpoints = cluster.names.map((_, i) => cluster.clientUrl(i)).join(',');
+  const child = spawn(etcdctlPath!, [`--endpoints=${endpoints}`, `--cacert=${cluster.certs.ca}`, `--cert=${cluster.certs.clientCert}`, `--key=${cluster.certs.clientKey}`, 'watch', ...args]);
+  let output = '';
+  const finished = new Promise<string>((resolve, reject) => {
+    const check = () => {
+      if (done(output)) resolve(output);
+    };
+    child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); check(); });
+    child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString(); check(); });
+    child.on('exit', () => (done(output) ? resolve(output) : reject(new Error(`etcdctl watch exited: ${output}`))));
+  });
+  await trigger();
+  try {
+    return await finished;
+  } finally {
+    child.kill();
+  }
+}
+
+before(async () => {
+  assert.ok(etcdctlPath, 'etcdctl is installed (Debian: apt-get install etcd-client)');
+  cluster = await Cluster.start({ size: 3, faults: false });
+  await issueClient(await loadCa(cluster.certs.dir), { user: 'bob', groups: ['devs'] });
+  const layout = caLayout(cluster.certs.dir);
+  bob = { cert: layout.clientCert('bob'), key: layout.clientKey('bob') };
+});
+after(async () => { await cluster.stop(); });
+
+test('put, get and del with their flags, as etcd answers them', async () => {
+  assert.equal((await ok(['put', 'app/a', '1'])).trim(), 'OK');
+  await ok(['put', 'app/b', '22']);
+  await ok(['put', 'app/c', '333']);
+  assert.deepEqual((await ok(['put', 'app/a', 'one', '--prev-kv'])).trim().split('\n'), ['OK', 'app/a', '1']);
+  assert.deepEqual((await ok(['get', 'app/', '--prefix'])).trim().split('\n'), ['app/a', 'one', 'app/b', '22', 'app/c', '333']);
+  assert.deepEqual((await ok(['get', 'app/', '--prefix', '--keys-only'])).trim().split('\n').filter((l) => l !== ''), ['app/a', 'app/b', 'app/c']);
+  assert.deepEqual((await ok(['get', 'app/', '--prefix', '--limit=2', '--print-value-only'])).trim().split('\n'), ['one', '22']);
+  assert.deepEqual((await ok(['get', 'app/', '--prefix', '--sort-by=VALUE', '--order=DESCEND', '--print-value-only'])).trim().split('\n'), ['one', '333', '22']);
+  assert.deepEqual((await ok(['get', 'app/', '--prefix', '--sort-by=MODIFY', '--order=DESCEND', '--keys-only'])).trim().split('\n').filter((l) => l !== '')[0], 'app/a');
+  const limited = JSON.parse(await ok(['get', 'app/', '--prefix', '--limit=1', '-w', 'json'])) as { count: number; more?: boolean; kvs: unknown[] };
+  assert.deepEqual([limited.count, limited.more, limited.kvs.length], [3, true, 1], 'count counts every key in range, more says the limit cut');
+  const json = JSON.parse(await ok(['get', 'app/a', '-w', 'json'])) as { header: { revision: number }; kvs: { key: string; value: string; version: number; create_revision: number; mod_revision: number }[] };
+  const kv = json.kvs[0]!;
+  assert.deepEqual([Buffer.from(kv.key, 'base64').toString(), Buffer.from(kv.value, 'base64').toString(), kv.version], ['app/a', 'one', 2]);
+  assert.equal((await ok(['get', 'app/a', `--rev=${kv.create_revision}`, '--print-value-only'])).trim(), '1', 'a read at an old revision');
+  assert.deepEqual((await ok(['get', 'app/b', '--from-key', '--keys-only'])).trim().split('\n').filter((l) => l !== '' && l.startsWith('app/')), ['app/b', 'app/c']);
+  assert.deepEqual((await ok(['del', 'app/', '--prefix', '--prev-kv'])).trim().split('\n'), ['3', 'app/a', 'one', 'app/b', '22', 'app/c', '333']);
+  assert.equal((await ok(['get', 'app/', '--prefix'])).trim(), '');
+});
+
+test('txn from stdin: the compare decides the branch, at one revision', async () => {
+  await ok(['put', 'tx/flag', 'on']);
+  const script = 'value("tx/flag") = "on"\n\nput tx/result yes\nget tx/flag\n\nput tx/result no\n\n';
+  const out = await ok(['txn'], script);
+  assert.deepEqual(out.trim().split('\n'), ['SUCCESS', '', 'OK', '', 'tx/flag', 'on']);
+  assert.equal((await ok(['get', 'tx/result', '--print-value-only'])).trim(), 'yes');
+  const failed = await ok(['txn'], 'value("tx/flag") = "off"\n\nput tx/result yes\n\nput tx/result no\n\n');
+  assert.match(failed, /^FAILURE/);
+  assert.equal((await ok(['get', 'tx/result', '--print-value-only'])).trim(), 'no');
+});
+
+test('watch: events with their previous values, and a replay from a revision', async () => {
+  const seen = await watchUntil(['w/', '--prefix', '--prev-kv'], async () => {
+    await ok(['put', 'w/k', 'first']);
+    await ok(['put', 'w/k', 'second']);
+    await ok(['del', 'w/k']);
+  }, (out) => out.trim().split('\n').length >= 12);
+  assert.deepEqual(seen.trim().split('\n'), ['PUT', 'w/k', 'first', 'PUT', 'w/k', 'first', 'w/k', 'second', 'DELETE', 'w/k', 'second', 'w/k']);
+  const from = JSON.parse(await ok(['put', 'w/replay', 'r1', '-w', 'json'])) as { header: { revision: number } };
+  await ok(['put', 'w/replay', 'r2']);
+  const replayed = await watchUntil(['w/replay', `--rev=${from.header.revision}`], () => Promise.resolve(), (out) => out.trim().split('\n').length >= 6);
+  assert.deepEqual(replayed.trim().split('\n'), ['PUT', 'w/replay', 'r1', 'PUT', 'w/replay', 'r2']);
+});
+
+test('compaction, then a read or watch of the compacted past is etcd\'s ErrCompacted', async () => {
+  const first = JSON.parse(await ok(['put', 'cmp/k', 'v1', '-w', 'json'])) as { header: { revision: number } };
+  const second = JSON.parse(await ok(['put', 'cmp/k', 'v2', '-w', 'json'])) as { header: { revision: number } };
+  assert.equal((await ok(['compaction', String(second.header.revision)])).trim(), `compacted revision ${second.header.revision}`);
+  const old = await etcdctl(['get', 'cmp/k', `--rev=${first.header.revision}`]);
+  assert.notEqual(old.code, 0);
+  assert.match(old.stderr, /etcdserver: mvcc: required revision has been compacted/);
+  const watched = await etcdctl(['watch', 'cmp/k', `--rev=${first.header.revision}`], { timeoutMs: 10_000 });
+  assert.match(watched.stdout + watched.stderr, /watch was canceled \(etcdserver: mvcc: required revision has been compacted\)/);
+});
+
+test('the cluster through etcd\'s tools: member list, endpoint status/health/hashkv --cluster, defrag, alarm list', async () => {
+  type Members = { members: { name: string; peerURLs?: string[]; clientURLs?: string[] }[] };
+  // Each member publishes its URLs through Raft once it runs (as etcd members do): --cluster needs them all.
+  let members: Members;
+  do members = JSON.parse(await ok(['member', 'list', '-w', 'json'])) as Members;
+  while (members.members.some((m) => (m.clientURLs ?? []).length === 0));
+  assert.deepEqual(members.members.map((m) => m.name).sort(), ['m1', 'm2', 'm3']);
+  const statusText = await ok(['endpoint', 'status', '--cluster', '-w', 'json']);
+  const statuses = JSON.parse(statusText) as { Status: { leader: number; raftTerm: number; header: { member_id: number } } }[];
+  assert.equal(statuses.length, 3, statusText);
+  const leaders = new Set(statuses.map((s) => String(s.Status.leader)));
+  assert.equal(leaders.size, 1, 'every member names the same leader');
+  assert.ok(statuses.some((s) => String(s.Status.header.member_id) === [...leaders][0]), 'the leader is one of them');
+  const health = await etcdctl(['endpoint', 'health', '--cluster']);
+  const healthy = `${health.stdout}${health.stderr}`.split('\n').filter((l) => /is healthy/.test(l));
+  assert.equal(healthy.length, 3, `${health.stdout}${health.stderr}`);
+  // Every member has applied what the leader committed before it answers a linearizable read; hashes then agree.
+  await ok(['put', 'hash/k', 'v', '--endpoints', cluster.clientUrl(0)]);
+  for (let i = 0; i < 3; i++) await ok(['get', 'hash/k', `--endpoints=${cluster.clientUrl(i)}`]);
+  const hashes = (await ok(['endpoint', 'hashkv', '--cluster'])).trim().split('\n').map((l) => l.split(', ')[1]);
+  assert.equal(hashes.length, 3);
+  assert.equal(new Set(hashes).size, 1, `equal HashKV on every member: ${hashes.join(' ')}`);
+  assert.match(await ok(['defrag', '--cluster']), /Finished defragmenting etcd member/);
+  assert.equal((await ok(['alarm', 'list'])).trim(), '');
+});
+
+test('what Coffer refuses, refused as etcd clients expect: auth, lease, member add', async () => {
+  const auth = await etcdctl(['auth', 'enable']);
+  assert.notEqual(auth.code, 0);
+  assert.match(auth.stderr, /code = FailedPrecondition desc = Coffer does not use etcd users, roles or passwords/);
+  const lease = await etcdctl(['lease', 'grant', '10']);
+  assert.match(lease.stderr, /code = Unimplemented desc = unknown method \/etcdserverpb\.Lease\/LeaseGrant/);
+  const add = await etcdctl(['member', 'add', 'm9', '--peer-urls=https://127.0.0.1:1']);
+  assert.match(add.stderr, /code = FailedPrecondition desc = MemberAdd: a Coffer member is bound to the name in its certificate/);
+  const leased = await etcdctl(['put', 'l/k', 'v', '--lease=1234']);
+  assert.match(leased.stderr, /etcdserver: requested lease not found/);
+});
+
+test('Coffer\'s keyspace and a certificate without rights are refused, and every call is audited', async () => {
+  const reserved = await etcdctl(['get', '', '--from-key']);
+  assert.match(reserved.stderr, /code = PermissionDenied desc = keys starting with a zero byte are reserved for Coffer/);
+  const denied = await etcdctl(['put', 'bob/k', 'v'], { as: bob });
+  assert.match(denied.stderr, /code = PermissionDenied desc = .*bob/);
+  const deniedWatch = await etcdctl(['watch', 'bob/k'], { as: bob, timeoutMs: 10_000 });
+  assert.match(deniedWatch.stderr, /PermissionDenied/);
+  assert.equal((await ok(['get', 'bob/k'])).trim(), '', 'the refused put changed nothing');
+  const events = await runCoffer(cluster, '-o', 'json', 'audit', 'query', '--user', 'bob');
+  assert.equal(events.code, 0, events.stderr);
+  const paths = (JSON.parse(events.stdout) as { items: { requestURI: string }[] }).items.map((e) => e.requestURI);
+  assert.ok(paths.includes('/etcdserverpb.KV/Put'), `bob's refused put is in the audit log: ${paths.join(' ')}`);
+  assert.ok(paths.includes('/etcdserverpb.Watch/Watch'), 'and his refused watch');
+});
