@@ -3,7 +3,7 @@
  *
  *   node --import tsx scripts/bench.ts --endpoints URL… --op put|get|mixed --clients N --duration 10s
  *        --value-bytes 256 [--keys 1000] [--consistency linearizable|serializable] [--against-etcd]
- *        [--members N] [--cacert F --cert F --key F]
+ *        [--members N] [--protocol http|grpc] [--cacert F --cert F --key F]
  *
  * N clients each issue one request at a time for the duration; client c talks to endpoint c mod E.
  * `get` reads keys preloaded once before measuring; `put` writes random keys of --keys; `mixed` is half
@@ -14,7 +14,9 @@
  * --against-etcd starts an etcd 3.4 cluster (Debian's etcd-server) of the same size (the number of
  * --endpoints, or --members) through the test harness — client and peer mutual TLS, fsync on, no
  * fault proxies — runs the same workload through the same client, and prints its line too, then
- * `{"ratio":{…}}` (Coffer ÷ etcd) when both ran. Without --endpoints only etcd is measured, unless
+ * `{"ratio":{…}}` (Coffer ÷ etcd) when both ran. --protocol picks the client for both systems: `http`
+ * (etcd's JSON gateway, keep-alive HTTPS; the default) or `grpc` (etcd's gRPC API, one HTTP/2
+ * connection per endpoint carrying every client's calls, as etcd's clients do). Without --endpoints only etcd is measured, unless
  * --start-coffer starts a Coffer cluster of --members through the harness. Labels go to stderr, so
  * stdout stays one JSON object per line.
  */
@@ -22,10 +24,17 @@ import { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import type { ConnectionOptions } from 'node:tls';
-import { type KvClient, KvClient as Client, isClientError } from '../src/client/index.ts';
+import { GrpcKvClient, isClientError, KvClient } from '../src/client/index.ts';
 import { Cluster, cofferBackend, etcdBackend } from '../test/support/cluster/index.ts';
 
 type Op = 'put' | 'get' | 'mixed';
+
+/** What a bench client does, whichever protocol carries it. */
+interface BenchClient {
+  put(key: string, value: Uint8Array): Promise<unknown>;
+  range(key: string, options: { serializable: boolean }): Promise<unknown>;
+  close(): void;
+}
 
 interface Run {
   op: Op;
@@ -67,6 +76,7 @@ const program = new Command('bench')
   .option('--value-bytes <n>', 'value size', positive('value-bytes'), 256)
   .option('--keys <n>', 'key space', positive('keys'), 1000)
   .option('--consistency <c>', 'linearizable or serializable reads', 'linearizable')
+  .option('--protocol <p>', 'http (the JSON gateway) or grpc (etcd\'s gRPC API)', 'http')
   .option('--against-etcd', 'also start an etcd cluster of the same size and run the same workload', false)
   .option('--members <n>', 'cluster size when no --endpoints are given', positive('members'), 3)
   .option('--start-coffer', 'start a Coffer cluster of --members through the test harness instead of using --endpoints', false)
@@ -76,12 +86,13 @@ const program = new Command('bench')
   .showSuggestionAfterError(true);
 program.parse();
 const options = program.opts<{
-  endpoints?: string[]; op: Op[]; clients: number[]; duration: number; valueBytes: number; keys: number; consistency: string;
+  endpoints?: string[]; op: Op[]; clients: number[]; duration: number; valueBytes: number; keys: number; consistency: string; protocol: string;
   againstEtcd: boolean; members: number; startCoffer: boolean; cacert: string; cert: string; key: string;
 }>();
 if (options.consistency !== 'linearizable' && options.consistency !== 'serializable') {
   throw new Error(`--consistency "${options.consistency}" must be linearizable or serializable`);
 }
+if (options.protocol !== 'http' && options.protocol !== 'grpc') throw new Error(`--protocol "${options.protocol}" must be http or grpc`);
 const endpoints = (options.endpoints ?? []).flatMap((e) => e.split(',')).filter((e) => e !== '');
 if (endpoints.length === 0 && !options.againstEtcd && !options.startCoffer) {
   throw new Error('give --endpoints (or --start-coffer), or --against-etcd to measure etcd alone');
@@ -124,8 +135,11 @@ if (results.length === 2) {
 
 async function runAll(target: string, urls: string[], tls: ConnectionOptions): Promise<Run[]> {
   const clientsMax = Math.max(...options.clients);
-  // One keep-alive client per endpoint, with enough sockets for every bench client on it.
-  const kvs = urls.map((url) => new Client({ endpoints: [url], tls, socketsPerEndpointMax: clientsMax + 8, requestTimeoutMs: 30_000 }));
+  // One client per endpoint: over HTTP, keep-alive with enough sockets for every bench client on it;
+  // over gRPC, one HTTP/2 connection.
+  const kvs: BenchClient[] = urls.map((url) => (options.protocol === 'grpc'
+    ? new GrpcKvClient({ endpoint: url, tls, requestTimeoutMs: 30_000 })
+    : new KvClient({ endpoints: [url], tls, socketsPerEndpointMax: clientsMax + 8, requestTimeoutMs: 30_000 })));
   const runs: Run[] = [];
   try {
     const value = new Uint8Array(options.valueBytes).fill(0x61);
@@ -138,7 +152,7 @@ async function runAll(target: string, urls: string[], tls: ConnectionOptions): P
         const cpu = process.cpuUsage(cpu0);
         // The bench's own CPU share: near 100% means the load generator, not the cluster, is the limit.
         const cpuPct = Math.round(((cpu.user + cpu.system) / 1000 / (performance.now() - t0)) * 100);
-        process.stderr.write(`# ${target} (bench process CPU ${cpuPct}% of one core):\n`);
+        process.stderr.write(`# ${target} over ${options.protocol} (bench process CPU ${cpuPct}% of one core):\n`);
         process.stdout.write(`${JSON.stringify(run)}\n`);
         runs.push(run);
       }
@@ -153,23 +167,23 @@ function keyOf(i: number): string {
   return `bench/${String(i).padStart(8, '0')}`;
 }
 
-async function preload(kvs: KvClient[], value: Uint8Array): Promise<void> {
+async function preload(kvs: BenchClient[], value: Uint8Array): Promise<void> {
   let next = 0;
   const workers = Array.from({ length: Math.min(32, options.keys) }, async (_, w) => {
-    const kv = kvs[w % kvs.length] as KvClient;
+    const kv = kvs[w % kvs.length] as BenchClient;
     while (next < options.keys) await kv.put(keyOf(next++), value);
   });
   await Promise.all(workers);
 }
 
-async function measure(kvs: KvClient[], op: Op, clients: number, value: Uint8Array): Promise<Run> {
+async function measure(kvs: BenchClient[], op: Op, clients: number, value: Uint8Array): Promise<Run> {
   const latencies: number[] = [];
   let errors = 0;
   const serializable = options.consistency === 'serializable';
   const start = performance.now();
   const end = start + options.duration;
   const loops = Array.from({ length: clients }, async (_, c) => {
-    const kv = kvs[c % kvs.length] as KvClient;
+    const kv = kvs[c % kvs.length] as BenchClient;
     let seed = (c + 1) * 2654435761;
     while (performance.now() < end) {
       seed = (seed * 1103515245 + 12345) % 2147483648;
