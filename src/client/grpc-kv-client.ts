@@ -26,6 +26,7 @@ export class GrpcKvClient {
 
   constructor(private readonly options: GrpcKvClientOptions) {
     this.session = connect(options.endpoint, { ...options.tls, ALPNProtocols: ['h2'] });
+    this.session.once('connect', (session: ClientHttp2Session) => session.socket.setNoDelay(true));
     this.session.on('error', () => { /* each call reports its own failure */ });
   }
 
