@@ -11,6 +11,8 @@
  * - Alarm: Coffer raises no alarm; GET lists none, ACTIVATE is refused.
  * - MemberAdd and MemberUpdate are refused with FailedPrecondition: a Coffer member is bound to the name in
  *   its certificate, which etcd's request does not carry — use `coffer member add`.
+ * - Snapshot is refused with FailedPrecondition: etcdctl would write the stream to disk as it came, and a
+ *   member's snapshot holds every Secret in the clear; `coffer snapshot save` encrypts it first.
  * - Auth: identity is the client certificate and permissions are RBAC rules; every Auth call answers
  *   FailedPrecondition saying so (docs/security.md).
  */
@@ -40,6 +42,9 @@ const authMethods = [
   'AuthEnable', 'AuthDisable', 'Authenticate', 'UserAdd', 'UserGet', 'UserList', 'UserDelete', 'UserChangePassword', 'UserGrantRole',
   'UserRevokeRole', 'RoleAdd', 'RoleGet', 'RoleList', 'RoleDelete', 'RoleGrantPermission', 'RoleRevokePermission',
 ];
+
+/** etcdctl would write the stream to disk as it came, and a member's snapshot holds every Secret in the clear. */
+const snapshotInstead = 'Coffer does not hand out its store unencrypted: use coffer snapshot save, which encrypts the backup with a passphrase (README, Backup and restore)';
 
 const rbacInstead = 'Coffer does not use etcd users, roles or passwords: the client certificate is the identity and RBAC rules grant the KV API (docs/security.md)';
 
@@ -103,6 +108,7 @@ export function unaryCalls(service: KvService): UnaryCall[] {
       await service.promoteMember(memberId(m));
       return { header: header(), members: service.members().map(memberToProto) };
     }),
+    refused('Maintenance', 'Snapshot', snapshotInstead),
     ...['MemberAdd', 'MemberUpdate'].map((method) => refused('Cluster', method,
       `${method}: a Coffer member is bound to the name in its certificate, which this request cannot carry; use coffer member add`)),
     ...authMethods.map((method) => refused('Auth', method, rbacInstead)),
