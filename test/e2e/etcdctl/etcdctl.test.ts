@@ -3,11 +3,17 @@
 // txn from stdin, watch (prev-kv, from a revision, a compacted start), member list, endpoint
 // status/health/hashkv --cluster, compaction, defrag, alarm list; and the refusals, each as etcd's
 // clients expect them: auth (RBAC instead), lease (not served yet), member add (certificate-bound
-// names), Coffer's keyspace, and a certificate without rights — every call audited.
+// names, unencrypted snapshots), Coffer's keyspace, and a certificate without rights — every call
+// audited; and the one port choosing HTTP/2 only for clients that offer nothing else.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { connect as connectHttp2 } from 'node:http2';
+import { connect as connectTls } from 'node:tls';
+import { grpcStreamsPerConnectionMax } from '../../../src/config/index.ts';
 import { caLayout, issueClient, loadCa } from '../../../src/pki/index.ts';
 import { Cluster, runCoffer } from '../../support/cluster/index.ts';
 
@@ -176,4 +182,26 @@ test('Coffer\'s keyspace and a certificate without rights are refused, and every
   const paths = (JSON.parse(events.stdout) as { items: { requestURI: string }[] }).items.map((e) => e.requestURI);
   assert.ok(paths.includes('/etcdserverpb.KV/Put'), `bob's refused put is in the audit log: ${paths.join(' ')}`);
   assert.ok(paths.includes('/etcdserverpb.Watch/Watch'), 'and his refused watch');
+});
+
+test('one port, two protocols: HTTP/2 only for clients that offer nothing else, with the stream limit announced', async () => {
+  const tls = { ca: await readFile(cluster.certs.ca), cert: await readFile(cluster.certs.clientCert), key: await readFile(cluster.certs.clientKey) };
+  const { hostname, port } = new URL(cluster.clientUrl(0));
+  const negotiated = async (ALPNProtocols: string[]) => {
+    const socket = connectTls({ host: hostname, port: Number(port), ...tls, ALPNProtocols });
+    await once(socket, 'secureConnect');
+    const protocol = socket.alpnProtocol;
+    socket.destroy();
+    return protocol;
+  };
+  assert.equal(await negotiated(['h2']), 'h2');
+  assert.equal(await negotiated(['h2', 'http/1.1']), 'http/1.1', 'kubectl and curl offer both: they get HTTP/1.1');
+  assert.equal(await negotiated(['http/1.1']), 'http/1.1');
+  const session = connectHttp2(cluster.clientUrl(0), { ...tls, ALPNProtocols: ['h2'] });
+  try {
+    await once(session, 'remoteSettings');
+    assert.equal(session.remoteSettings.maxConcurrentStreams, grpcStreamsPerConnectionMax);
+  } finally {
+    session.close();
+  }
 });
