@@ -4,7 +4,7 @@
  * the entry. Encoded with msgpack (bytes stay bytes). An entry with empty data is the no-op a new
  * leader appends.
  */
-import { Packr } from 'msgpackr';
+import { decodeMsgpack, encodeMsgpack } from '../base/index.ts';
 import type { WriteOp } from '../storage/mvcc/index.ts';
 
 export interface Command {
@@ -13,10 +13,8 @@ export interface Command {
   op: WriteOp;
 }
 
-const packr = new Packr({ useRecords: false, moreTypes: false, bundleStrings: false });
-
 export function encodeCommand(command: Command): Uint8Array {
-  return packr.pack(command);
+  return encodeMsgpack(command);
 }
 
 export class CommandDecodeError extends Error {
@@ -28,7 +26,7 @@ export class CommandDecodeError extends Error {
  * of the seal checks; the caller treats it as fatal.
  */
 export function decodeCommand(data: Uint8Array): Command {
-  const value = packr.unpack(data) as Partial<Command> | undefined;
+  const value = decodeMsgpack(data) as Partial<Command> | undefined;
   if (typeof value !== 'object' || value === null || typeof value.requestId !== 'string' || typeof value.op !== 'object') {
     throw new CommandDecodeError(`entry of ${data.length} bytes is not a command`);
   }

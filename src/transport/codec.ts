@@ -4,7 +4,7 @@
  * checks the shape of every field before the value reaches Raft, so a malformed frame is a typed
  * error naming the field, never a corrupt message inside the core.
  */
-import { Packr } from 'msgpackr';
+import { decodeMsgpack, encodeMsgpack } from '../base/index.ts';
 import type { Entry, Message, MessageType, Snapshot } from '../raft/index.ts';
 
 /** Why a peer connection exists: the first frame on it, naming the sender and the cluster. */
@@ -45,17 +45,14 @@ export class MalformedFrameError extends Error {
   }
 }
 
-// Plain maps and arrays only: records/structures would make the format depend on encoder state.
-const packr = new Packr({ useRecords: false, moreTypes: false, bundleStrings: false });
-
 export function encodePeerFrame(frame: PeerFrame): Uint8Array {
-  return packr.pack(frame);
+  return encodeMsgpack(frame);
 }
 
 export function decodePeerFrame(encoded: Uint8Array): PeerFrame {
   let value: unknown;
   try {
-    value = packr.unpack(encoded);
+    value = decodeMsgpack(encoded);
   } catch {
     throw new MalformedFrameError('frame', 'is not valid msgpack');
   }

@@ -5,12 +5,8 @@
  * shape of every record, so a malformed record is a typed error, never a half-filled page.
  * Encoded buffers hold plaintext: callers wipe them once sealed or sent.
  */
-import { Packr, Unpackr } from 'msgpackr';
+import { decodeMsgpackCopy, encodeMsgpack } from '../../base/index.ts';
 import type { SnapshotRecord } from '../mvcc/index.ts';
-
-// Byte strings as bin; decoded buffers are copies, so a frame can be wiped while its records live on.
-const packr = new Packr({ useRecords: false, moreTypes: false, bundleStrings: false });
-const unpackr = new Unpackr({ useRecords: false, copyBuffers: true });
 
 const headerTag = 0;
 const pageTag = 1;
@@ -56,15 +52,18 @@ export function recordBytes(record: SnapshotRecord): number {
 
 /** A fresh buffer (not the packer's reused one), so the caller owns it and may wipe it. */
 export function pack(value: unknown): Uint8Array {
-  const packed = packr.pack(value);
+  const packed = encodeMsgpack(value);
   const copy = new Uint8Array(packed);
   packed.fill(0);
   return copy;
 }
 
-/** msgpack decode; throws (msgpackr's own error) on malformed input. */
+/**
+ * msgpack decode; throws (msgpackr's own error) on malformed input. Byte strings are copies, so a
+ * frame can be wiped while its records live on.
+ */
 export function unpack(bytes: Uint8Array): unknown {
-  return unpackr.unpack(bytes);
+  return decodeMsgpackCopy(bytes);
 }
 
 /** Wipes the values (and keys) of records once they have been encoded or consumed. */

@@ -5,8 +5,7 @@
  * A page that does not open is reported as E_INTEGRITY naming its revision; the plaintext buffers
  * made here are wiped as soon as they are decoded or sealed.
  */
-import { Packr, Unpackr } from 'msgpackr';
-import { assert } from '../../base/index.ts';
+import { assert, decodeMsgpackCopy, encodeMsgpack } from '../../base/index.ts';
 import { RecordKind, type Sealer } from '../../crypto/index.ts';
 import { MvccError } from './errors.ts';
 
@@ -43,24 +42,19 @@ export interface Meta {
   finishedCompactRevision: number;
 }
 
-// Plain msgpack (no record extension); byte strings as bin. Decoded buffers are copies, so the opened
-// plaintext can be wiped while the decoded key and value live on with the caller.
-const packr = new Packr({ useRecords: false });
-const unpackr = new Unpackr({ useRecords: false, copyBuffers: true });
-
 function wipe(bytes: Uint8Array): void {
   bytes.fill(0);
 }
 
 export function sealPage(sealer: Sealer, storeId: string, page: Page): Uint8Array {
-  const plain = packr.pack([
+  const plain = encodeMsgpack([
     pageFormat, page.key, page.value, page.main, page.sub, page.createRevision, page.version,
     page.tombstone ? 1 : 0, page.prevMain, page.prevSub,
   ]);
   try {
     return sealer.seal(plain, { storeId, kind: RecordKind.mvccRevision, index: page.main, sub: page.sub });
   } finally {
-    // The packer reuses its buffer; zero the region so the plaintext does not linger there either.
+    // The encoder reuses its buffer; zero the region so the plaintext does not linger there either.
     wipe(plain);
   }
 }
@@ -76,7 +70,8 @@ export function openPage(sealer: Sealer, storeId: string, sealed: Uint8Array, ma
     });
   }
   try {
-    const fields = unpackr.unpack(plain) as unknown[];
+    // A copying decode: the opened plaintext is wiped below while the key and value live on.
+    const fields = decodeMsgpackCopy(plain) as unknown[];
     assert(Array.isArray(fields) && fields[0] === pageFormat && fields.length === 10, `page ${main}.${sub} has a known format`);
     const page: Page = {
       key: asBytes(fields[1]),
@@ -103,7 +98,7 @@ function asBytes(value: unknown): Uint8Array {
 }
 
 export function sealMeta(sealer: Sealer, meta: Meta): Uint8Array {
-  const plain = packr.pack([
+  const plain = encodeMsgpack([
     metaFormat, meta.storeId, meta.appliedIndex, meta.revision, meta.compactRevision, meta.finishedCompactRevision,
   ]);
   try {
@@ -124,7 +119,7 @@ export function openMeta(sealer: Sealer, storeId: string, sealed: Uint8Array): M
     });
   }
   try {
-    const fields = unpackr.unpack(plain) as unknown[];
+    const fields = decodeMsgpackCopy(plain) as unknown[];
     assert(Array.isArray(fields) && fields[0] === metaFormat && fields.length === 6, 'meta record has a known format');
     return {
       storeId: fields[1] as string,

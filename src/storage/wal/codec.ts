@@ -5,8 +5,7 @@
  *   snapshot:   msgpack SnapshotMarker
  * u64 values are safe integers written as two big-endian u32 halves.
  */
-import { pack, unpack } from 'msgpackr';
-import { assert } from '../../base/index.ts';
+import { assert, decodeMsgpack, encodeMsgpack } from '../../base/index.ts';
 import type { ConfState, Entry, HardState } from '../../raft/index.ts';
 
 export const RecordType = { entry: 1, state: 2, snapshot: 3 } as const;
@@ -59,7 +58,7 @@ export function decodeEntry(index: number, plain: Uint8Array): Entry | undefined
 }
 
 export function encodeState(state: WalState): Uint8Array {
-  return pack({ hardState: state.hardState, confState: state.confState });
+  return encodeMsgpack({ hardState: state.hardState, confState: state.confState });
 }
 
 export function decodeState(plain: Uint8Array): WalState | undefined {
@@ -73,7 +72,7 @@ export function decodeState(plain: Uint8Array): WalState | undefined {
 }
 
 export function encodeMarker(marker: SnapshotMarker): Uint8Array {
-  return pack(marker);
+  return encodeMsgpack(marker);
 }
 
 export function decodeMarker(plain: Uint8Array): SnapshotMarker | undefined {
@@ -96,7 +95,7 @@ function decodeConfState(value: Record<string, unknown>): ConfState | undefined 
 
 function safeUnpack(plain: Uint8Array): unknown {
   try {
-    return unpack(plain);
+    return decodeMsgpack(plain);
   } catch {
     return undefined;
   }
