@@ -3,6 +3,7 @@
  * etcd gateway's error shape `{error, code, message}`. An unexpected error becomes a bare 500
  * "internal error": internal messages never reach a client (they could name keys or paths).
  */
+import { CofferError } from '../base/index.ts';
 import { isMvccError } from '../storage/mvcc/index.ts';
 import { isReplicationError } from '../replication/index.ts';
 import { BadFieldError } from './kv/json.ts';
@@ -17,7 +18,7 @@ export interface ApiError {
 
 export const grpc = { invalidArgument: 3, deadlineExceeded: 4, notFound: 5, permissionDenied: 7, resourceExhausted: 8, failedPrecondition: 9, outOfRange: 11, internal: 13, unavailable: 14, unauthenticated: 16 } as const;
 
-export class ForbiddenError extends Error {
+export class ForbiddenError extends CofferError {
   readonly code = 'E_FORBIDDEN';
 }
 

@@ -14,6 +14,7 @@
  * function of (method, segments, watch) only.
  */
 import type { IncomingMessage } from 'node:http';
+import { CofferError } from '../base/index.ts';
 import { requestPathBytesMax, requestQueryBytesMax, requestQueryParamsMax } from '../config/index.ts';
 import { requestInfo, type RequestInfo } from './request-info.ts';
 
@@ -49,7 +50,7 @@ export type RequestParse = ParsedRequest | RefusedRequest;
 /** Where the router sends a refused request: no route matches it, so only the refusal answers. */
 export const refusedRequestPath = '/';
 
-class UrlError extends Error {
+class UrlError extends CofferError {
   constructor(readonly code: 400 | 414, message: string) {
     super(message);
   }

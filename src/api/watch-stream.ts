@@ -19,10 +19,10 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import { constants as http2, type Http2ServerResponse } from 'node:http2';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Clock } from '../base/index.ts';
+import { type Clock, CofferError } from '../base/index.ts';
 import { watchesPerUserMax, watchSlowCloseGraceMs, watchUnsentBytesMax } from '../config/index.ts';
 
-export class TooManyWatchesError extends Error {
+export class TooManyWatchesError extends CofferError {
   readonly code = 'E_TOO_MANY_WATCHES';
   constructor(user: string) {
     super(`user ${JSON.stringify(user)} already holds ${watchesPerUserMax} open watches on this member (watchesPerUserMax); close some first`);

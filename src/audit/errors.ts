@@ -2,10 +2,12 @@
  * Expected audit conditions, each with a stable `code`. Messages name files, sequence numbers and
  * fields, never an event's content beyond its identifiers, and never a secret value.
  */
+import { CofferError } from '../base/index.ts';
+
 export type AuditErrorCode = 'E_AUDIT_UNAVAILABLE' | 'E_AUDIT_POLICY' | 'E_AUDIT_KEY' | 'E_AUDIT_QUERY';
 
-export abstract class AuditError extends Error {
-  abstract readonly code: AuditErrorCode;
+export abstract class AuditError extends CofferError {
+  abstract override readonly code: AuditErrorCode;
 }
 
 /**
@@ -13,24 +15,20 @@ export abstract class AuditError extends Error {
  * the log is closed. The request that asked for it must fail with 503 and change nothing.
  */
 export class AuditUnavailableError extends AuditError {
-  override readonly name = 'AuditUnavailableError';
   readonly code = 'E_AUDIT_UNAVAILABLE';
 }
 
 /** An audit policy file that does not parse or names an unknown field, level or stage. */
 export class AuditPolicyError extends AuditError {
-  override readonly name = 'AuditPolicyError';
   readonly code = 'E_AUDIT_POLICY';
 }
 
 /** An audit signing key file that is malformed, does not open under the keyring, or is inconsistent. */
 export class AuditKeyError extends AuditError {
-  override readonly name = 'AuditKeyError';
   readonly code = 'E_AUDIT_KEY';
 }
 
 /** A query filter that is out of range or malformed (a bad time, a limit above the maximum). */
 export class AuditQueryError extends AuditError {
-  override readonly name = 'AuditQueryError';
   readonly code = 'E_AUDIT_QUERY';
 }

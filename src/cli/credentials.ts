@@ -13,7 +13,9 @@ import { caLayout, clientIdentity, isPkiError, loadTlsMaterial, type TlsFiles, x
 import { CliError } from './errors.ts';
 
 /** The certificate is well formed and matches its key, but a member would refuse it (revoked, expired, not yet valid). */
-export class RefusedCredentialsError extends CliError {}
+export class RefusedCredentialsError extends CliError {
+  override readonly code = 'E_REFUSED_CREDENTIALS';
+}
 
 export interface CredentialFiles {
   cert: string;

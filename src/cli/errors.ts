@@ -6,17 +6,18 @@
  * Invariant: no message carries a value given with --from-literal, read with --from-file or held by a
  * Secret; they name keys, files, flags and objects.
  */
+import { CofferError } from '../base/index.ts';
 import { isClientError, isK8sApiError } from '../client/index.ts';
 import { isPkiError } from '../pki/index.ts';
 import { isRbacError } from '../rbac/index.ts';
 
-export class CliError extends Error {
-  override readonly name = 'CliError';
+export class CliError extends CofferError {
+  readonly code: string = 'E_CLI';
 }
 
 /** A command that ends with this exit status and has already said what it had to (exec: its program's status). */
-export class CommandExit extends Error {
-  override readonly name = 'CommandExit';
+export class CommandExit extends CofferError {
+  readonly code = 'E_EXIT';
   constructor(readonly status: number) {
     super(`exit status ${status}`);
   }

@@ -14,6 +14,8 @@
  * Invariant: `indeterminate` is true exactly for TIMEOUT, CONNECTION_LOST, SERVER and BAD_RESPONSE.
  * Messages name endpoints and status codes, never keys' values.
  */
+import { CofferError } from '../base/index.ts';
+
 export type ClientErrorCode = 'UNAVAILABLE' | 'TIMEOUT' | 'CONNECTION_LOST' | 'REJECTED' | 'SERVER' | 'BAD_RESPONSE';
 
 const indeterminateCodes: ReadonlySet<ClientErrorCode> = new Set(['TIMEOUT', 'CONNECTION_LOST', 'SERVER', 'BAD_RESPONSE']);
@@ -28,8 +30,7 @@ export interface ClientErrorDetails {
   cause?: unknown;
 }
 
-export class ClientError extends Error {
-  override readonly name = 'ClientError';
+export class ClientError extends CofferError {
   readonly code: ClientErrorCode;
   readonly endpoint: string | undefined;
   readonly status: number | undefined;

@@ -16,6 +16,7 @@ import https from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import { StringDecoder } from 'node:string_decoder';
 import type { ConnectionOptions } from 'node:tls';
+import { CofferError } from '../base/index.ts';
 import {
   clientConnectTimeoutMsDefault, clientRequestTimeoutMsDefault, clientResponseBytesMax, k8sListPageItems, k8sListPagesMax, k8sWatchLineBytesMax,
 } from '../config/index.ts';
@@ -83,8 +84,7 @@ export interface K8sStatusDetails {
 }
 
 /** A Kubernetes `Status` failure answered by the server. */
-export class K8sApiError extends Error {
-  override readonly name = 'K8sApiError';
+export class K8sApiError extends CofferError {
   /** The Status reason: NotFound, AlreadyExists, Conflict, Invalid, Forbidden, Expired, … (stable). */
   readonly reason: string;
   /** The Status code, which is the HTTP status. */

@@ -3,6 +3,7 @@
  * (flags win). Validated once, before anything starts; a bad value is a ServerConfigError naming the
  * key and the value, never a crash later.
  */
+import { CofferError } from '../base/index.ts';
 import {
   auditRetentionAgeMsMaxDefault, auditRetentionAgeMsMinDefault, auditRetentionBytesMaxDefault, exitGraceMsDefault,
   historyRetentionMsDefault, historyRetentionMsMax, historyRetentionMsMin,
@@ -59,7 +60,7 @@ export interface ServerConfig {
   snapshotCatchUpEntries: number;
 }
 
-export class ServerConfigError extends Error {
+export class ServerConfigError extends CofferError {
   readonly code = 'E_CONFIG';
   constructor(key: string, problem: string) {
     super(`config ${key}: ${problem}`);

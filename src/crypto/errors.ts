@@ -2,38 +2,34 @@
  * The expected failures of the crypto layer, each with a stable `code`. Messages name positions, paths
  * and ids — never key material or page contents.
  */
+import { CofferError } from '../base/index.ts';
 
 /** A sealed page (or the keyring file) failed authentication: tampered, moved, swapped or replayed. */
-export class IntegrityError extends Error {
+export class IntegrityError extends CofferError {
   readonly code = 'E_INTEGRITY';
-  override readonly name = 'IntegrityError';
 }
 
 /** The member cannot unseal: no KEK, or a KEK (passphrase, key file, KMS key) that does not open the keyring. */
-export class SealedError extends Error {
+export class SealedError extends CofferError {
   readonly code = 'E_SEALED';
-  override readonly name = 'SealedError';
   constructor(reason: string, options?: ErrorOptions) {
     super(`cannot unseal: ${reason}`, options);
   }
 }
 
 /** A key or passphrase file that must not be used: missing, wrong size, not a regular file, or readable by group or others. */
-export class KeyFileError extends Error {
+export class KeyFileError extends CofferError {
   readonly code = 'E_KEY_FILE';
-  override readonly name = 'KeyFileError';
 }
 
 /** The KMS plugin could not be reached or answered with an error. */
-export class KmsError extends Error {
+export class KmsError extends CofferError {
   readonly code = 'E_KMS';
-  override readonly name = 'KmsError';
 }
 
 /** The keyring file is unreadable or malformed (as opposed to failing authentication). */
-export class KeyringError extends Error {
+export class KeyringError extends CofferError {
   readonly code = 'E_KEYRING';
-  override readonly name = 'KeyringError';
 }
 
 const sourceNames: Record<string, string> = { passphrase: 'a passphrase', keyFile: 'a key file', kms: 'a KMS plugin' };

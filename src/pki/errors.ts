@@ -3,6 +3,8 @@
  * status mapping) and a one-line message that names the bad value — a path, a serial, a name — and
  * never key material or passphrases.
  */
+import { CofferError } from '../base/index.ts';
+
 export type PkiErrorCode =
   | 'FILE_MISSING'
   | 'BAD_PEM'
@@ -26,8 +28,7 @@ export type PkiErrorCode =
   | 'NOT_A_CLIENT_CERT'
   | 'PEER_NAME_MISMATCH';
 
-export class PkiError extends Error {
-  override readonly name = 'PkiError';
+export class PkiError extends CofferError {
   readonly code: PkiErrorCode;
 
   constructor(code: PkiErrorCode, message: string, options?: { cause?: unknown }) {

@@ -2,8 +2,10 @@
  * Expected conditions of the Raft core, as typed errors with a stable `code`. Broken invariants are not
  * here: they fail an `assert` from src/base.
  */
-export abstract class RaftError extends Error {
-  abstract readonly code: string;
+import { CofferError } from '../base/index.ts';
+
+export abstract class RaftError extends CofferError {
+  abstract override readonly code: string;
 }
 
 /**
@@ -12,7 +14,6 @@ export abstract class RaftError extends Error {
  * a member. The caller may retry, typically after the next leader change.
  */
 export class ProposalDroppedError extends RaftError {
-  override readonly name = 'ProposalDroppedError';
   readonly code = 'E_PROPOSAL_DROPPED';
   constructor(readonly reason: string) {
     super(`raft proposal dropped: ${reason}`);
@@ -21,7 +22,6 @@ export class ProposalDroppedError extends RaftError {
 
 /** The requested log index is at or below the storage's compaction point (it is in a snapshot). */
 export class CompactedError extends RaftError {
-  override readonly name = 'CompactedError';
   readonly code = 'E_COMPACTED';
   constructor(readonly index: number, readonly firstIndex: number) {
     super(`raft log index ${index} is compacted (first available index is ${firstIndex})`);
@@ -30,7 +30,6 @@ export class CompactedError extends RaftError {
 
 /** The requested log index is beyond the last index in storage. */
 export class UnavailableError extends RaftError {
-  override readonly name = 'UnavailableError';
   readonly code = 'E_UNAVAILABLE';
   constructor(readonly index: number, readonly lastIndex: number) {
     super(`raft log index ${index} is unavailable (last index is ${lastIndex})`);
@@ -39,7 +38,6 @@ export class UnavailableError extends RaftError {
 
 /** A snapshot is being produced and cannot be returned yet; the leader retries later. */
 export class SnapshotTemporarilyUnavailableError extends RaftError {
-  override readonly name = 'SnapshotTemporarilyUnavailableError';
   readonly code = 'E_SNAPSHOT_TEMPORARILY_UNAVAILABLE';
   constructor() {
     super('raft snapshot temporarily unavailable');
@@ -48,7 +46,6 @@ export class SnapshotTemporarilyUnavailableError extends RaftError {
 
 /** A snapshot older than the one storage already holds was offered. */
 export class SnapshotOutOfDateError extends RaftError {
-  override readonly name = 'SnapshotOutOfDateError';
   readonly code = 'E_SNAPSHOT_OUT_OF_DATE';
   constructor(readonly index: number, readonly currentIndex: number) {
     super(`raft snapshot at index ${index} is older than the stored snapshot at index ${currentIndex}`);
@@ -57,7 +54,6 @@ export class SnapshotOutOfDateError extends RaftError {
 
 /** A Config field is invalid; `field` names it and the message states the bad value and the rule. */
 export class ConfigError extends RaftError {
-  override readonly name = 'ConfigError';
   readonly code = 'E_RAFT_CONFIG';
   constructor(readonly field: string, message: string) {
     super(`raft config ${field}: ${message}`);
@@ -66,7 +62,6 @@ export class ConfigError extends RaftError {
 
 /** A membership change that cannot apply to the current membership (e.g. removing the last voter). */
 export class ConfChangeError extends RaftError {
-  override readonly name = 'ConfChangeError';
   readonly code = 'E_CONF_CHANGE_INVALID';
   constructor(message: string) {
     super(`raft conf change invalid: ${message}`);
@@ -75,7 +70,6 @@ export class ConfChangeError extends RaftError {
 
 /** Conf change entry data that does not decode. */
 export class ConfChangeDecodeError extends RaftError {
-  override readonly name = 'ConfChangeDecodeError';
   readonly code = 'E_CONF_CHANGE_DECODE';
   constructor(message: string) {
     super(`raft conf change data does not decode: ${message}`);

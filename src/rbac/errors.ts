@@ -4,6 +4,8 @@
  * `Status`, so the API can return them as they are. Messages name fields, objects and files; RBAC
  * objects hold no secret material, but values are quoted only where they help find the mistake.
  */
+import { CofferError } from '../base/index.ts';
+
 export type RbacErrorCode =
   /** An RBAC object failed validation; `causes` says which fields. */
   | 'INVALID_OBJECT'
@@ -22,8 +24,7 @@ export interface FieldCause {
   message: string;
 }
 
-export class RbacError extends Error {
-  override readonly name = 'RbacError';
+export class RbacError extends CofferError {
   readonly code: RbacErrorCode;
   readonly causes: readonly FieldCause[];
 

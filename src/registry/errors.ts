@@ -2,6 +2,8 @@
  * Expected registry conditions as typed errors with a stable `code` — Kubernetes' Status reasons, so
  * the API maps them one to one. Messages name the object and the field, never a value of a Secret.
  */
+import { CofferError } from '../base/index.ts';
+
 export type RegistryErrorCode =
   | 'NotFound'
   | 'AlreadyExists'
@@ -28,8 +30,7 @@ export interface StatusDetails {
   causes?: StatusCause[];
 }
 
-export class RegistryError extends Error {
-  override readonly name = 'RegistryError';
+export class RegistryError extends CofferError {
   readonly code: RegistryErrorCode;
   readonly details: StatusDetails;
 

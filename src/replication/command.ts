@@ -4,7 +4,7 @@
  * the entry. Encoded with msgpack (bytes stay bytes). An entry with empty data is the no-op a new
  * leader appends.
  */
-import { decodeMsgpack, encodeMsgpack } from '../base/index.ts';
+import { CofferError, decodeMsgpack, encodeMsgpack } from '../base/index.ts';
 import type { WriteOp } from '../storage/mvcc/index.ts';
 
 export interface Command {
@@ -17,7 +17,7 @@ export function encodeCommand(command: Command): Uint8Array {
   return encodeMsgpack(command);
 }
 
-export class CommandDecodeError extends Error {
+export class CommandDecodeError extends CofferError {
   readonly code = 'E_COMMAND_DECODE';
 }
 

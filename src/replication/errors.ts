@@ -4,10 +4,11 @@
  * still commit), E_REMOVED (this member left the cluster), E_STOPPED (shutting down or failed),
  * E_BAD_REQUEST (a membership request that cannot be carried out as asked).
  */
+import { CofferError } from '../base/index.ts';
+
 export type ReplicationErrorCode = 'E_UNAVAILABLE' | 'E_TIMEOUT' | 'E_REMOVED' | 'E_STOPPED' | 'E_BAD_REQUEST';
 
-export class ReplicationError extends Error {
-  override readonly name = 'ReplicationError';
+export class ReplicationError extends CofferError {
   constructor(readonly code: ReplicationErrorCode, message: string) {
     super(message);
   }

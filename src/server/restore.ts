@@ -26,6 +26,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, rm, rmdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Command } from 'commander';
+import { CofferError } from '../base/index.ts';
 import { parseInitialCluster, parseUnsealSource, ServerConfigError, type UnsealSource } from '../config/index.ts';
 import { renameDurably } from '../durable/index.ts';
 import { isReservedKey } from '../replication/index.ts';
@@ -58,8 +59,7 @@ export interface RestoreSummary {
   integrityHash: string;
 }
 
-export class RestoreError extends Error {
-  override readonly name = 'RestoreError';
+export class RestoreError extends CofferError {
   readonly code = 'E_RESTORE';
 }
 

@@ -4,7 +4,7 @@
  * checks the shape of every field before the value reaches Raft, so a malformed frame is a typed
  * error naming the field, never a corrupt message inside the core.
  */
-import { decodeMsgpack, encodeMsgpack } from '../base/index.ts';
+import { CofferError, decodeMsgpack, encodeMsgpack } from '../base/index.ts';
 import type { Entry, Message, MessageType, Snapshot } from '../raft/index.ts';
 
 /** Why a peer connection exists: the first frame on it, naming the sender and the cluster. */
@@ -38,7 +38,7 @@ export interface GoawayFrame {
 }
 export type PeerFrame = HelloFrame | RaftFrame | SnapChunkFrame | GoawayFrame;
 
-export class MalformedFrameError extends Error {
+export class MalformedFrameError extends CofferError {
   readonly code = 'E_MALFORMED_FRAME';
   constructor(field: string, problem: string) {
     super(`malformed peer frame: ${field} ${problem}`);

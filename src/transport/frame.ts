@@ -3,11 +3,12 @@
  * followed by the payload. The decoder refuses a frame longer than the limit before buffering it, so a
  * peer cannot make a member allocate without bound.
  */
+import { CofferError } from '../base/index.ts';
 import { frameBytesMax } from '../config/index.ts';
 
 const headerBytes = 4;
 
-export class FrameTooLargeError extends Error {
+export class FrameTooLargeError extends CofferError {
   readonly code = 'E_FRAME_TOO_LARGE';
   constructor(readonly frameBytes: number, readonly limitBytes: number) {
     super(`peer frame of ${frameBytes} bytes exceeds frameBytesMax (${limitBytes} bytes)`);

@@ -4,6 +4,7 @@
  * values); anything unexpected becomes a bare "Internal error occurred" — internal messages never
  * reach a client.
  */
+import { CofferError } from '../../base/index.ts';
 import { isRegistryError, type StatusDetails } from '../../registry/index.ts';
 import { isMvccError } from '../../storage/mvcc/index.ts';
 import { isReplicationError } from '../../replication/index.ts';
@@ -26,8 +27,7 @@ export function status(code: number, reason: string, message: string, details?: 
 }
 
 /** A request refused by RBAC, in the words of Kubernetes' authorizer. */
-export class K8sForbiddenError extends Error {
-  override readonly name = 'K8sForbiddenError';
+export class K8sForbiddenError extends CofferError {
   readonly code = 'E_FORBIDDEN';
   constructor(message: string, readonly details: StatusDetails = {}) {
     super(message);

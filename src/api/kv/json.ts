@@ -5,11 +5,12 @@
  * at their default value are left out of responses.
  * Decoding checks every field and names the bad one; it never trusts the shape of a body.
  */
+import { CofferError } from '../../base/index.ts';
 import type {
   Compare, CompareResult, CompareTarget, DeleteRangeRequest, KeyValue, PutRequest, RangeRequest, TxnOp, TxnRequest,
 } from '../../storage/mvcc/index.ts';
 
-export class BadFieldError extends Error {
+export class BadFieldError extends CofferError {
   readonly code = 'E_BAD_FIELD';
   constructor(readonly field: string, problem: string) {
     super(`${field}: ${problem}`);

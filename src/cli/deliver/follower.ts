@@ -20,6 +20,7 @@
  * credentials refused locally, a Secret whose values are withheld, and at the start a source that does
  * not exist. A source deleted later is reported, and its last values are kept until it returns.
  */
+import { CofferError } from '../../base/index.ts';
 import {
   isClientError, isK8sApiError, K8sClient, type K8sObject, type K8sResource, type K8sWatch,
 } from '../../client/index.ts';
@@ -264,8 +265,8 @@ export class Follower {
 }
 
 /** A watch that brought nothing, not even a bookmark, for deliverWatchIdleMs. */
-class QuietWatchError extends Error {
-  override readonly name = 'QuietWatchError';
+class QuietWatchError extends CofferError {
+  readonly code = 'E_QUIET_WATCH';
 }
 
 /** A failure worth retrying on another member: the connection, a 5xx, an expired watch, a quiet watch. */

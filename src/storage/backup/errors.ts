@@ -2,6 +2,8 @@
  * The expected failures of reading and writing backups, each with a stable `code`. Messages name
  * files, chunk numbers and sizes — never a passphrase, a key name or a value.
  */
+import { CofferError } from '../../base/index.ts';
+
 export type BackupErrorCode =
   /** The file is not a Coffer backup (wrong magic line) or of a format version this build cannot read. */
   | 'E_BACKUP_FORMAT'
@@ -18,8 +20,7 @@ export type BackupErrorCode =
   /** The target file already exists (a backup is never overwritten). */
   | 'E_BACKUP_EXISTS';
 
-export class BackupError extends Error {
-  override readonly name = 'BackupError';
+export class BackupError extends CofferError {
   constructor(readonly code: BackupErrorCode, message: string, options?: ErrorOptions) {
     super(message, options);
   }

@@ -2,6 +2,8 @@
  * Expected MVCC conditions as one typed error with a stable `code`. Messages name revisions, limits and
  * sizes — never a key name or a value, which are secret material at rest.
  */
+import { CofferError } from '../../base/index.ts';
+
 export type MvccErrorCode =
   /** A revision older than the compact revision was asked for; `compactRevision` says where history starts. */
   | 'E_COMPACTED'
@@ -22,8 +24,7 @@ export type MvccErrorCode =
   /** A watcher fell behind by more than its buffer and was cancelled (it never blocks writers). */
   | 'E_WATCH_SLOW';
 
-export class MvccError extends Error {
-  override readonly name = 'MvccError';
+export class MvccError extends CofferError {
   readonly code: MvccErrorCode;
   /** For E_COMPACTED: the compact revision; history is complete only after it. */
   readonly compactRevision: number | undefined;
