@@ -7,6 +7,8 @@
  * request (a list asked as PartialObjectMetadata, one object asked as a list) is also 406, as Kubernetes
  * answers it.
  */
+import { CofferError } from '../../base/index.ts';
+
 export type View = 'Table' | 'PartialObjectMetadata' | 'PartialObjectMetadataList';
 const views: readonly string[] = ['Table', 'PartialObjectMetadata', 'PartialObjectMetadataList'];
 const viewVersions: readonly string[] = ['v1', 'v1beta1'];
@@ -36,8 +38,8 @@ function representationOf(clause: Clause): Representation | undefined {
 }
 
 /** Accept allows no answer Coffer can give (406). */
-export class NotAcceptableError extends Error {
-  override readonly name = 'NotAcceptableError';
+export class NotAcceptableError extends CofferError {
+  readonly code = 'E_NOT_ACCEPTABLE';
 }
 
 /** The representation to answer with; NotAcceptableError when the header allows none. */
