@@ -157,7 +157,7 @@ test('a watch with sendInitialEvents on a quiet collection ends its initial even
     (type, object: V1ConfigMap) => events.push({ type, annotations: object.metadata?.annotations ?? {} }),
     (error) => { ended = error; }), startTimeoutMs, 'the watch to start');
   try {
-    await waitUntil(() => events.length > 0, startTimeoutMs, 'the initial-events-end bookmark', () => `stream ended: ${String(ended)}`);
+    await waitUntil(() => events.length > 0, startTimeoutMs, 'the initial-events-end bookmark', { detail: () => `stream ended: ${String(ended)}` });
     assert.deepEqual(events, [{ type: 'BOOKMARK', annotations: { 'k8s.io/initial-events-end': 'true' } }]);
     await api(0).createNamespacedConfigMap({ namespace: 'streamed', body: { metadata: { name: 'later' } } });
     await waitUntil(() => events.length > 1, startTimeoutMs, 'the ADDED event after the bookmark');
@@ -221,7 +221,7 @@ test('an informer keeps exactly one copy of each object across member restarts a
     }
   };
   const caughtUp = (count: number, what: string) => waitUntil(() => informer.informer.list().length === count, catchUpTimeoutMs, what,
-    () => `cache holds ${informer.informer.list().length}, ${informer.watch.connects} connections, ${informer.errors} errors`);
+    { detail: () => `cache holds ${informer.informer.list().length}, ${informer.watch.connects} connections, ${informer.errors} errors` });
   const startedAt = performance.now();
   try {
     await informer.start();
@@ -306,7 +306,7 @@ test('a controller that writes on every reconcile does not retrigger itself', as
   const settled = (version: number, what: string) => waitUntil(() => {
     if (failure !== undefined) throw failure;
     return inflight === 0 && cachedVersion() >= version && reconciles.at(-1)?.after === String(cachedVersion());
-  }, startTimeoutMs, what, () => `${reconciles.length} reconciles, last ${JSON.stringify(reconciles.at(-1))}`);
+  }, startTimeoutMs, what, { detail: () => `${reconciles.length} reconciles, last ${JSON.stringify(reconciles.at(-1))}` });
   try {
     await informer.start();
     const created = await external.createNamespacedConfigMap({ namespace: 'controller', body: { metadata: { name: 'app' }, data: { value: '0' } } });

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { K8sClient, type K8sObject } from '../../../src/client/index.ts';
 import { issueClient, loadCa, revokeCertificate } from '../../../src/pki/index.ts';
-import { Cluster, delay, repoRoot, waitBootstrapped } from '../../support/cluster/index.ts';
+import { Cluster, repoRoot, waitBootstrapped } from '../../support/cluster/index.ts';
+import { waitUntil } from '../../support/wait.ts';
 
 let cluster: Cluster;
 let admin: K8sClient;
@@ -81,15 +82,9 @@ function cofferRun(args: string[], user = 'admin'): Promise<{ code: number; stdo
   });
 }
 
-/** Waits until `check` holds (polled; a bound keeps a broken run from hanging). */
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await delay(50);
-  }
+/** Waits until `check` yields a value (polled; a bound keeps a broken run from hanging). */
+function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<Exclude<T, undefined | false>> {
+  return waitUntil(check, timeoutMs, what);
 }
 
 /** The program's event lines in `dir`. */

@@ -13,7 +13,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { cp, mkdir, readFile, rename, rm, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Cluster, delay, runCoffer } from '../../support/cluster/index.ts';
+import { Cluster, runCoffer } from '../../support/cluster/index.ts';
+import { waitUntil } from '../../support/wait.ts';
 
 const tmpfsBytes = 1024 * 1024;
 
@@ -54,14 +55,8 @@ async function fill(dir: string): Promise<string> {
   return filler;
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    assert.ok(Date.now() < deadline, `timed out waiting until ${what}`);
-    await delay(50);
-  }
+function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<Exclude<T, undefined | false>> {
+  return waitUntil(probe, timeoutMs, what);
 }
 
 test('a full audit disk: refused and reported while full, serving again on its own once space is free, the gap explained', async () => {

@@ -5,6 +5,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { AuditEvent } from '../../../src/audit/index.ts';
+import { waitUntil } from '../../support/wait.ts';
 import { admin, type AuditedCluster, type AuditedMember, startAudited } from './harness.ts';
 
 let audited: AuditedCluster;
@@ -123,10 +124,10 @@ test('a watch is recorded once, before its stream starts', async () => {
   // The stream is hijacked, so no onSend runs for it: its one event must come from before the handler.
   const controller = new AbortController();
   const pending = m1.app.inject({ method: 'GET', url: '/api/v1/namespaces/team-a/configmaps?watch=true&timeoutSeconds=1', headers: admin, signal: controller.signal } as never);
-  const events = await waitFor(async () => {
+  const events = await waitUntil(async () => {
     const all = await m1.events();
     return all.length > before ? all : undefined;
-  });
+  }, 10_000, "the watch's audit record");
   const watch = events.filter((e) => e.verb === 'watch');
   assert.equal(watch.length, 1);
   assert.equal(watch[0]!.stage, 'RequestReceived');
@@ -165,13 +166,6 @@ test('no Secret value, nor its base64 or hex, reaches the audit files, however i
   assert.match(JSON.stringify((create as AuditEvent).requestObject), /hmac-sha256:[0-9a-f]{64}/);
 });
 
-async function waitFor<T>(check: () => Promise<T | undefined>): Promise<T> {
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}
 
 /** Every event record in the member's audit files, in log order (both stages of a request). */
 async function records(dataDir: string): Promise<AuditEvent[]> {

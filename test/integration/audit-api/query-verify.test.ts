@@ -9,6 +9,7 @@ import type { AuditEventList, AuditVerification } from '../../../src/api/index.t
 import { MemberMetrics } from '../../../src/metrics/index.ts';
 import { prefixEnd } from '../../../src/storage/mvcc/index.ts';
 import { checkpointPrefix } from '../../../src/server/member-audit.ts';
+import { waitUntil } from '../../support/wait.ts';
 import { admin, type AuditedCluster, type AuditedMember, startAudited } from './harness.ts';
 
 let audited: AuditedCluster;
@@ -107,13 +108,6 @@ async function replicatedCheckpointSeqs(member: AuditedMember): Promise<number[]
   return kvs.map((kv) => (JSON.parse(new TextDecoder().decode(kv.value)) as { seq: number }).seq);
 }
 
-async function waitFor<T>(check: () => Promise<T | undefined>): Promise<T> {
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}
 
 test('verify passes on untouched logs, and names the member, file and sequence of an edited line', async () => {
   const clean = await verify(m3);
@@ -138,10 +132,10 @@ test('verify passes on untouched logs, and names the member, file and sequence o
 
 test('checkpoints are replicated, and a tail cut back before the newest one shows against them', async () => {
   for (let i = 0; i < 4; i++) assert.equal((await m2.app.inject({ method: 'GET', url: '/api/v1/namespaces', headers: admin })).statusCode, 200);
-  const seqs = await waitFor(async () => {
+  const seqs = await waitUntil(async () => {
     const found = await replicatedCheckpointSeqs(m2);
     return found.length > 0 ? found : undefined;
-  });
+  }, 30_000, 'a checkpoint replicated to m2');
   const newest = Math.max(...seqs);
   const file = join(m2.dataDir, 'audit', 'audit-1.log');
   const lines = (await readFile(file, 'utf8')).split('\n').filter((l) => l !== '');

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { verifyAuditLog } from '../../../src/audit/index.ts';
 import { auditRequestUriBytesMax, auditUserAgentBytesMax } from '../../../src/config/index.ts';
+import { waitUntil } from '../../support/wait.ts';
 import { input, memberKeys, openLog, tempDir } from '../../unit/audit/helpers.ts';
 
 const minuteMs = 60_000;
@@ -74,11 +75,7 @@ test('retention by age deletes files whose newest record is past the limit, even
   // Idle: only the checkpoint timer runs. Once the oldest file is past the limit it starts a new file
   // whose continuation deletes the old ones.
   clock.advance(11 * minuteMs);
-  const deadline = Date.now() + 10_000;
-  while (existsSync(path.join(dir, before[0]!))) {
-    assert.ok(Date.now() < deadline, 'the old files were not deleted');
-    await new Promise((resolve) => setImmediate(resolve));
-  }
+  await waitUntil(() => !existsSync(path.join(dir, before[0]!)), 10_000, 'the old files are deleted', { pollMs: 1 });
   await log.close();
   const after = await auditFiles(dir);
   assert.ok(!after.includes(before[0]!) && !after.includes(before.at(-2)!), `${before.join(' ')} → ${after.join(' ')}`);

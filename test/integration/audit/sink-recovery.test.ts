@@ -14,6 +14,7 @@ import { hashOf, signRecovery, type RecoveryBody } from '../../../src/audit/chai
 import { canonicalJson } from '../../../src/audit/canonical.ts';
 import { sodiumReady } from '../../../src/crypto/index.ts';
 import type { AppendHandle, OpenAppendFile } from '../../../src/durable/index.ts';
+import { waitUntil } from '../../support/wait.ts';
 import { input, memberKeys, openLog, tempDir } from '../../unit/audit/helpers.ts';
 
 const unavailable = (e: unknown) => e instanceof AuditUnavailableError && e.code === 'E_AUDIT_UNAVAILABLE';
@@ -47,13 +48,9 @@ function fullDisk(): { openFile: OpenAppendFile; fill(): void; free(): void } {
   return { openFile, fill: () => { full = true; }, free: () => { full = false; } };
 }
 
-/** Waits, one event-loop turn at a time, until `condition` holds (the log's retries run on real I/O). */
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!condition()) {
-    assert.ok(Date.now() < deadline, `timed out waiting until ${what}`);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
+/** Waits until `condition` holds, asking every millisecond (the log's retries run on real I/O). */
+function until(condition: () => boolean, what: string): Promise<true> {
+  return waitUntil(condition, 10_000, what, { pollMs: 1 });
 }
 
 async function lines(dir: string, file: string): Promise<Record<string, unknown>[]> {

@@ -5,6 +5,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { K8sClient } from '../../../src/client/index.ts';
 import { Cluster } from '../../support/cluster/index.ts';
+import { waitUntil } from '../../support/wait.ts';
 
 let cluster: Cluster;
 
@@ -21,14 +22,9 @@ async function readyz(member: number): Promise<number> {
   return (await cluster.get(member, '/readyz')).status;
 }
 
-/** Asks again on every timer turn until the member answers `code`; fails after `limitMs`. */
-async function until(member: number, code: number, limitMs = 30_000): Promise<void> {
-  const start = Date.now();
-  for (;;) {
-    if (await readyz(member) === code) return;
-    assert.ok(Date.now() - start < limitMs, `member ${member} did not answer ${code} within ${limitMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+/** Asks again until the member answers `code`; fails after `limitMs`. */
+function until(member: number, code: number, limitMs = 30_000): Promise<true> {
+  return waitUntil(async () => (await readyz(member)) === code, limitMs, `member ${member} answers /readyz ${code}`);
 }
 
 test('on a fresh cluster, a member that answers /readyz 200 takes a write to namespace default at once', async () => {

@@ -11,8 +11,11 @@ import { createKeyFile, keyFileKek, openKeyring, type Keyring } from '../../../s
 import type { Message } from '../../../src/raft/index.ts';
 import { Replica, type MemberInfo } from '../../../src/replication/index.ts';
 import { type KvBackend, replicaBackend } from '../../../src/api/index.ts';
+import { waitUntil } from '../../support/wait.ts';
 
 export const testTickMs = 10;
+/** How long a test gives the in-process cluster to reach a state it waits for. */
+export const waitLimitMs = 10_000;
 
 export class InProcessCluster {
   readonly replicas = new Map<number, Replica>();
@@ -86,7 +89,7 @@ export class InProcessCluster {
       const leaders = new Set([...this.replicas.values()].map((r) => r.status().leader));
       const [leader] = [...leaders];
       return leaders.size === 1 && leader !== undefined && leader !== 0 && this.replicas.get(leader)?.status().role === 'leader' ? leader : undefined;
-    });
+    }, waitLimitMs, 'one leader every running member agrees on');
   }
 
   async close(): Promise<void> {
@@ -100,16 +103,6 @@ export class InProcessCluster {
   }
 }
 
-/** Re-checks `probe` on every timer turn until it returns a value; fails after `limitMs`. */
-export async function waitUntil<T>(probe: () => T | undefined, limitMs = 10_000): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() - start > limitMs) throw new Error(`condition not met within ${limitMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, testTickMs));
-  }
-}
 
 /** The KV API's backend over an in-process replica. */
 export function backendOf(replica: Replica): KvBackend {

@@ -11,7 +11,8 @@ import { historyRetentionMsDefault } from '../../../src/config/index.ts';
 import { Registry, secrets, watchObjects } from '../../../src/registry/index.ts';
 import { HistoryCompactor } from '../../../src/server/history-compactor.ts';
 import type { WriteOp } from '../../../src/storage/mvcc/index.ts';
-import { backendOf, InProcessCluster, waitUntil } from './harness.ts';
+import { waitUntil } from '../../support/wait.ts';
+import { backendOf, InProcessCluster, waitLimitMs } from './harness.ts';
 
 const retentionMs = historyRetentionMsDefault;
 const startMs = Date.parse('2030-01-01T00:00:00Z');
@@ -40,12 +41,12 @@ async function put(key: string, value: string): Promise<number> {
 
 /** Resolves when every running replica has applied `revision`. */
 function applied(revision: number): Promise<true> {
-  return waitUntil(() => ([...cluster.replicas.values()].every((r) => r.mvcc().currentRevision() >= revision) ? true : undefined));
+  return waitUntil(() => [...cluster.replicas.values()].every((r) => r.mvcc().currentRevision() >= revision), waitLimitMs, `every member applies revision ${revision}`);
 }
 
 /** Resolves when every running replica's store is compacted at `revision`. */
 function compactedEverywhereAt(revision: number): Promise<true> {
-  return waitUntil(() => ([...cluster.replicas.values()].every((r) => r.mvcc().compactRevision() === revision) ? true : undefined));
+  return waitUntil(() => [...cluster.replicas.values()].every((r) => r.mvcc().compactRevision() === revision), waitLimitMs, `every member compacts at revision ${revision}`);
 }
 
 /** Moves every member's clock by `ms` and lets the ticks that fell due finish. */
@@ -106,7 +107,7 @@ test('across a leadership transfer the new leader compacts to its own sample of 
   const first = await cluster.leader();
   const next = first === 1 ? 2 : 1;
   backendOf(cluster.replica(first)).transferLeadership(next);
-  await waitUntil(() => (cluster.replica(next).status().role === 'leader' ? true : undefined));
+  await waitUntil(() => cluster.replica(next).status().role === 'leader', waitLimitMs, `member ${next} becomes leader`);
   const firstBefore = compactionsBy(first).length;
 
   const sampled = await put('k', 'after-transfer');
@@ -138,7 +139,7 @@ test('the leader stopped: a survivor leads and compacts on; the stopped member c
 
   const restarted = await cluster.startMember(stopped, `m${stopped}`);
   assert.ok(restarted.mvcc().compactRevision() >= compactRevision, 'the compaction applied before the stop is kept');
-  await waitUntil(() => (restarted.mvcc().compactRevision() === sampled ? true : undefined));
+  await waitUntil(() => restarted.mvcc().compactRevision() === sampled, waitLimitMs, 'the restarted member catches up with the compaction at the sampled revision');
 });
 
 test('a watch from a compacted revision fails with the compaction, in the store and in the registry (the API maps it to 410)', async () => {

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { InProcessCluster, testTickMs, waitUntil } from './harness.ts';
+import { waitUntil } from '../../support/wait.ts';
+import { InProcessCluster, testTickMs, waitLimitMs } from './harness.ts';
 
 const text = (s: string) => new TextEncoder().encode(s);
 const str = (b: Uint8Array | undefined) => (b === undefined ? undefined : new TextDecoder().decode(b));
@@ -34,7 +35,7 @@ test('a restarted follower catches up and keeps what it had', async () => {
     for (let i = 0; i < 20; i++) await cluster.replica(leader).propose({ type: 'put', key: text('a'), value: text(String(i + 2)) });
     const restarted = await cluster.startMember(follower, `m${follower}`);
     const final = await cluster.replica(leader).range(text('a'), undefined, { linearizable: true });
-    await waitUntil(() => (restarted.status().appliedIndex >= cluster.replica(leader).status().appliedIndex ? true : undefined));
+    await waitUntil(() => restarted.status().appliedIndex >= cluster.replica(leader).status().appliedIndex, waitLimitMs, 'the restarted member catches up with the leader');
     const read = await restarted.range(text('a'), undefined, { linearizable: false });
     assert.equal(str(read.kvs[0]?.value), '21');
     assert.equal(read.revision, final.revision);
@@ -52,7 +53,8 @@ test('a new member joins as a learner through a snapshot, is promoted, and the t
     assert.equal(added.id, 4);
     const joiner = await cluster.startMember(4, 'm4');
     // The store is swapped in before the WAL records the snapshot, so wait for both.
-    await waitUntil(() => (joiner.status().snapshotIndex > 0 && joiner.status().appliedIndex >= cluster.replica(leader).status().appliedIndex ? true : undefined));
+    await waitUntil(() => joiner.status().snapshotIndex > 0 && joiner.status().appliedIndex >= cluster.replica(leader).status().appliedIndex, waitLimitMs,
+      'the joiner installs a snapshot and catches up with the leader');
     const hashes = await Promise.all([leader, 4].map(async (id) => (await cluster.replica(id).mvcc().hash()).hash));
     assert.equal(hashes[0], hashes[1], 'the joiner holds the same store as the leader');
     // The leader refuses to promote a learner it has not yet seen catch up; as with etcd, retry.
@@ -81,7 +83,7 @@ test('a removed member refuses writes', async () => {
     const leader = await cluster.leader();
     const victim = [1, 2, 3].find((id) => id !== leader)!;
     await cluster.replica(leader).removeMember(victim);
-    await waitUntil(() => (cluster.replica(victim).status().removed ? true : undefined));
+    await waitUntil(() => cluster.replica(victim).status().removed, waitLimitMs, `member ${victim} learns it was removed`);
     await assert.rejects(cluster.replica(victim).propose({ type: 'put', key: text('x'), value: text('y') }), /was removed/);
   } finally {
     await cluster.close();
@@ -95,12 +97,12 @@ test('an isolated leader loses leadership, the majority goes on, and after heali
     await cluster.replica(oldLeader).propose({ type: 'put', key: text('p'), value: text('before') });
     cluster.isolate(oldLeader);
     const others = [1, 2, 3].filter((id) => id !== oldLeader);
-    const newLeader = await waitUntil(() => others.find((id) => cluster.replica(id).status().role === 'leader'));
+    const newLeader = await waitUntil(() => others.find((id) => cluster.replica(id).status().role === 'leader'), waitLimitMs, 'another member becomes leader');
     await cluster.replica(newLeader).propose({ type: 'put', key: text('p'), value: text('during') });
     // The isolated member cannot serve a linearizable read: it cannot confirm leadership.
     await assert.rejects(cluster.replica(oldLeader).range(text('p'), undefined, { linearizable: true }), /timed out/);
     cluster.heal();
-    await waitUntil(() => (cluster.replica(oldLeader).status().role !== 'leader' ? true : undefined));
+    await waitUntil(() => cluster.replica(oldLeader).status().role !== 'leader', waitLimitMs, 'the old leader steps down');
     const read = await cluster.replica(oldLeader).range(text('p'), undefined, { linearizable: true });
     assert.equal(str(read.kvs[0]?.value), 'during');
     const hashes = await Promise.all([1, 2, 3].map(async (id) => (await cluster.replica(id).mvcc().hash(read.revision)).hash));

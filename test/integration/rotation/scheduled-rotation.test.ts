@@ -16,7 +16,8 @@ import { ManualClock } from '../../../src/base/index.ts';
 import { loadPolicies } from '../../../src/rbac/index.ts';
 import { bootstrapRegistry, Registry, secrets } from '../../../src/registry/index.ts';
 import { RotationScheduler } from '../../../src/server/rotation-scheduler.ts';
-import { backendOf, InProcessCluster, waitUntil } from '../replication/harness.ts';
+import { backendOf, InProcessCluster, waitLimitMs } from '../replication/harness.ts';
+import { waitUntil } from '../../support/wait.ts';
 
 const policiesDir = fileURLToPath(new URL('../../../policies/', import.meta.url));
 const hourMs = 3_600_000;
@@ -130,7 +131,7 @@ test('across a leader change (transfer, then the leader stopped) each period rot
   const first = await cluster.leader();
   const next = first === 1 ? 2 : 1;
   backendOf(cluster.replica(first)).transferLeadership(next);
-  await waitUntil(() => (cluster.replica(next).status().role === 'leader' ? true : undefined));
+  await waitUntil(() => cluster.replica(next).status().role === 'leader', waitLimitMs, `member ${next} becomes leader`);
   assert.equal(await cluster.leader(), next);
   const auditedBefore = rotationsOf(first, 'ha');
 

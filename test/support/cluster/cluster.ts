@@ -17,6 +17,7 @@ import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KvClient, isClientError, type KvClientOptions } from '../../../src/client/index.ts';
+import { waitUntil } from '../wait.ts';
 import { type Backend, type BackendName, backendNamed, defaultBackendName } from './backends.ts';
 import { type ClusterCerts, makeCerts } from './certs.ts';
 import { Network } from './network.ts';
@@ -213,19 +214,16 @@ export class Cluster {
 
   /** Waits until every live member answers status with the same, non-zero leader; returns its index. */
   async waitReady(timeoutMs = this.readyTimeoutMs): Promise<number> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
+    let last = '';
+    return waitUntil(async () => {
       const live = this.live();
       const leaders = await Promise.all(live.map((i) => this.leaderSeenBy(i)));
       const known = leaders.filter((l): l is string => l !== undefined);
-      if (known.length === live.length && known.length > 0 && known.every((l) => l === known[0])) {
-        const leaderIndex = this.memberIds.indexOf(known[0]);
-        if (leaderIndex >= 0 && live.includes(leaderIndex)) return leaderIndex;
-      }
-      const last = `live members ${live.map((i) => this.names[i]).join(',')} see leaders ${leaders.map((l) => l ?? 'none').join(',')}`;
-      if (Date.now() > deadline) throw new Error(`cluster not ready within ${timeoutMs} ms: ${last}`);
-      await delay(pollIntervalMs);
-    }
+      last = `live members ${live.map((i) => this.names[i]).join(',')} see leaders ${leaders.map((l) => l ?? 'none').join(',')}`;
+      if (known.length !== live.length || known.length === 0 || !known.every((l) => l === known[0])) return undefined;
+      const leaderIndex = this.memberIds.indexOf(known[0]);
+      return leaderIndex >= 0 && live.includes(leaderIndex) ? leaderIndex : undefined;
+    }, timeoutMs, 'cluster ready', { detail: () => last, pollMs: pollIntervalMs });
   }
 
   /**
@@ -236,12 +234,12 @@ export class Cluster {
   async waitServing(timeoutMs = this.readyTimeoutMs): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (const i of this.live()) {
-      for (;;) {
+      let last = '';
+      await waitUntil(async () => {
         const answer = await this.get(i, '/readyz').catch((error: Error) => ({ status: 0, body: error.message }));
-        if (answer.status === 200) break;
-        if (Date.now() > deadline) throw new Error(`member ${this.names[i]} not ready within ${timeoutMs} ms: ${answer.body.trim()}`);
-        await delay(pollIntervalMs);
-      }
+        last = answer.body.trim();
+        return answer.status === 200;
+      }, Math.max(0, deadline - Date.now()), `member ${this.names[i]} ready`, { detail: () => last, pollMs: pollIntervalMs });
     }
   }
 
@@ -250,28 +248,24 @@ export class Cluster {
    * URLs through the log after they start, and commands that reach every member (status, audit) use them.
    */
   async waitPublished(timeoutMs = this.readyTimeoutMs): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
     const client = this.client(this.live());
-    for (;;) {
+    await waitUntil(async () => {
       try {
         const { members } = await client.memberList();
-        if (members.length > 0 && members.every((m) => m.clientUrls.length > 0 && m.clientUrls[0] !== '')) return;
+        return members.length > 0 && members.every((m) => m.clientUrls.length > 0 && m.clientUrls[0] !== '');
       } catch {
-        // not ready yet: ask again
+        return false; // not ready yet: ask again
       }
-      if (Date.now() > deadline) throw new Error(`members did not publish their client URLs within ${timeoutMs} ms`);
-      await delay(pollIntervalMs);
-    }
+    }, timeoutMs, 'every member publishes its client URL', { pollMs: pollIntervalMs });
   }
 
   /** Waits until member i answers status with a leader. */
   async waitMemberReady(i: number, timeoutMs = this.readyTimeoutMs): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while ((await this.leaderSeenBy(i)) === undefined) {
+    await waitUntil(async () => {
+      if ((await this.leaderSeenBy(i)) !== undefined) return true;
       if (!this.member(i).running) throw new Error(`member ${this.names[i]} exited (${String(await this.member(i).exited)})`);
-      if (Date.now() > deadline) throw new Error(`member ${this.names[i]} has no leader within ${timeoutMs} ms`);
-      await delay(pollIntervalMs);
-    }
+      return false;
+    }, timeoutMs, `member ${this.names[i]} knows a leader`, { pollMs: pollIntervalMs });
   }
 
   /** The index of the leader all live members agree on (waits for agreement). */

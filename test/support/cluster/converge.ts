@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { isClientError } from '../../../src/client/index.ts';
 import type { Cluster } from './cluster.ts';
-import { delay } from './cluster.ts';
+import { waitUntil } from '../wait.ts';
 
 export interface Convergence {
   revision: number;
@@ -19,27 +19,24 @@ export interface Convergence {
 }
 
 export async function waitConverged(cluster: Cluster, prefix: string, timeoutMs = 60_000): Promise<Convergence> {
-  const deadline = Date.now() + timeoutMs;
   const members = [...Array(cluster.size).keys()];
   const clients = members.map((i) => cluster.client(i, { requestTimeoutMs: 5_000 }));
-  let last: string;
-  for (;;) {
+  let last = '';
+  return waitUntil(async (): Promise<Convergence | undefined> => {
     try {
       const revisions = await Promise.all(clients.map(async (c) => (await c.status()).header.revision));
-      if (revisions.every((r) => r === revisions[0])) {
-        const revision = revisions[0] as number;
-        const digests = await Promise.all(clients.map((c) => digest(c, prefix, revision)));
-        const hashes = cluster.backend.name === 'coffer' ? await Promise.all(clients.map(async (c) => (await c.hashKv(revision)).hash)) : undefined;
-        return { revision, digests, ...(hashes ? { hashes } : {}) };
-      }
       last = `revisions ${revisions.join(',')}`;
+      if (!revisions.every((r) => r === revisions[0])) return undefined;
+      const revision = revisions[0] as number;
+      const digests = await Promise.all(clients.map((c) => digest(c, prefix, revision)));
+      const hashes = cluster.backend.name === 'coffer' ? await Promise.all(clients.map(async (c) => (await c.hashKv(revision)).hash)) : undefined;
+      return { revision, digests, ...(hashes ? { hashes } : {}) };
     } catch (error) {
       if (!isClientError(error)) throw error;
       last = error.message;
+      return undefined;
     }
-    if (Date.now() > deadline) throw new Error(`members did not reach the same revision within ${timeoutMs} ms: ${last}`);
-    await delay(100);
-  }
+  }, timeoutMs, 'members reach the same revision', { detail: () => last, pollMs: 100 });
 }
 
 async function digest(client: ReturnType<Cluster['client']>, prefix: string, revision: number): Promise<string> {
