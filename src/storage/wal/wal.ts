@@ -2,9 +2,10 @@
  * The write-ahead log: Raft entries, hard state and snapshot markers as sealed, framed records in
  * segment files, written by group commit; and the Raft Storage interface read from it.
  *
- * Record positions: a record's seal binds store `<storeId>/wal/<segment seq>`, its kind, its log index
- * (0 for state records) and its ordinal within the segment, so records cannot be moved between or
- * within segments, nor dropped from the middle of one, without failing to open.
+ * Record positions (position.ts): a record's seal binds store `<storeId>/wal/<segment seq>`, its kind,
+ * its log index (0 for state records) and its ordinal within the segment, so records cannot be moved
+ * between or within segments, nor dropped from the middle of one, without failing to open. Opening
+ * recovers the directory first (recover.ts), then places the tail.
  *
  * Invariants:
  * - Every segment starts with a state record (hard state + membership), so dropping older segments
@@ -20,19 +21,21 @@
  */
 import { crc32 } from 'node:zlib';
 import { assert, type Clock, realClock } from '../../base/index.ts';
-import { pageOverheadBytes, RecordKind, type PagePosition, type Sealer, wipe } from '../../crypto/index.ts';
+import { pageOverheadBytes, type Sealer, wipe } from '../../crypto/index.ts';
 import {
   raftEntryOverheadBytes, walEntryCacheBytesMax, walFsyncBatchRecordsMax, walRecordBytesMax, walSegmentBytesTarget,
 } from '../../config/index.ts';
 import { type AppendStats, type DurableFs, GroupAppender, mkdirDurably, nodeFs, type SyncReadHandle } from '../../durable/index.ts';
 import type { ConfState, Entry, HardState, Snapshot, Storage } from '../../raft/index.ts';
 import {
-  decodeEntry, decodeMarker, decodeState, encodeEntry, encodeMarker, encodeState, RecordType, type SnapshotMarker, type WalState,
+  decodeEntry, encodeEntry, encodeMarker, encodeState, RecordType, type SnapshotMarker, type WalState,
 } from './codec.ts';
 import { WalCompactedError, WalCorruptionError, WalLimitError, WalUnavailableError, WalUnusableError } from './errors.ts';
-import { listDir, segmentFile, snapshotFile } from './files.ts';
+import { listDir, type SegmentName, segmentFile, snapshotFile } from './files.ts';
 import { bodyHeaderBytes, encodeFrame, frameHeaderBytes, scanFrames } from './frame.ts';
-import { LogIndex } from './log-index.ts';
+import type { LogIndex } from './log-index.ts';
+import { recordPosition } from './position.ts';
+import { recover, type Recovered, tidyAfterRecovery } from './recover.ts';
 import { applyEntry, applyMarker } from './replay.ts';
 import { resealFile } from './reseal.ts';
 import { readSnapshotFile, resealSnapshotFile, writeSnapshotFile } from './snapshot-file.ts';
@@ -91,12 +94,6 @@ interface Tail {
   ordinal: number;
 }
 
-const kindOf: Record<RecordType, RecordKind> = {
-  [RecordType.entry]: RecordKind.walEntry,
-  [RecordType.state]: RecordKind.walHardState,
-  [RecordType.snapshot]: RecordKind.walSnapshot,
-};
-
 const emptyConfState = (): ConfState => ({ voters: [], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false });
 
 export class Wal implements Storage {
@@ -142,74 +139,12 @@ export class Wal implements Storage {
     const fs = options.fs ?? nodeFs;
     await mkdirDurably(options.dir, { mode: 0o700, fs });
     const listing = await listDir(fs, options.dir);
-    const log = new LogIndex(options.cacheBytesMax ?? walEntryCacheBytesMax);
-    const state: WalState = { hardState: { term: 0, vote: 0, commit: 0 }, confState: options.initialConfState ?? emptyConfState() };
-    let marker: SnapshotMarker | undefined;
-    let markerSegment = 0;
-    let gapEnd = 0;
-    let tornAt: number | undefined;
-    let tailOrdinal = 0;
-
-    for (let i = 0; i < listing.segments.length; i++) {
-      const segment = listing.segments[i]!;
-      const previous = listing.segments[i - 1];
-      if (previous && segment.seq !== previous.seq + 1) {
-        throw new WalCorruptionError(segment.file, 0, `segment ${previous.seq + 1} before it is missing`);
-      }
-      const bytes = await fs.readFile(segment.file);
-      let ordinal = 0;
-      const end = scanFrames(bytes, (frame) => {
-        const position = recordPosition(options.storeId, segment.seq, frame.type, frame.index, ordinal);
-        if (position === undefined) throw new WalCorruptionError(segment.file, frame.offset, `unknown record type ${frame.type}`);
-        let plain: Uint8Array;
-        try {
-          plain = options.sealer.open(frame.sealed, position);
-        } catch (error) {
-          throw new WalCorruptionError(segment.file, frame.offset, `record ${ordinal} failed to open: ${(error as Error).message}`, { cause: error });
-        }
-        const malformed = (): WalCorruptionError => new WalCorruptionError(segment.file, frame.offset, `record ${ordinal} opened but is malformed`);
-        if (frame.type === RecordType.entry) {
-          const entry = decodeEntry(frame.index, plain) ?? (() => { throw malformed(); })();
-          const slot = { term: entry.term, segment: segment.seq, offset: frame.offset, ordinal, seq: 0, entry };
-          gapEnd = Math.max(gapEnd, applyEntry(log, frame.index, slot, 0));
-        } else if (frame.type === RecordType.state) {
-          const decoded = decodeState(plain) ?? (() => { throw malformed(); })();
-          state.hardState = decoded.hardState;
-          state.confState = decoded.confState;
-        } else {
-          const decoded = decodeMarker(plain) ?? (() => { throw malformed(); })();
-          if (decoded.index !== frame.index) throw malformed();
-          applyMarker(log, state, decoded);
-          if (decoded.index >= (marker?.index ?? 0)) {
-            marker = decoded;
-            markerSegment = segment.seq;
-          }
-        }
-        ordinal++;
-      });
-      const isLast = i === listing.segments.length - 1;
-      if (end.kind === 'corrupt') throw new WalCorruptionError(segment.file, end.offset, end.reason);
-      if (end.kind === 'torn') {
-        if (!isLast) throw new WalCorruptionError(segment.file, end.offset, `${end.reason}, in a segment that is not the last`);
-        tornAt = end.offset;
-      }
-      if (isLast) tailOrdinal = ordinal;
-    }
-    if (gapEnd > (marker?.index ?? 0)) {
-      throw new WalCorruptionError(listing.segments[0]!.file, 0, `log entries up to ${gapEnd} are missing and no snapshot covers them`);
-    }
-    assert(log.baseTerm >= 0, `the log base ${log.base} has no known term after recovery`);
-    // Verify the current snapshot now rather than when Raft first asks for it.
-    if (marker) wipe(readSnapshotFile(fs, options.dir, options.storeId, options.sealer, marker));
-
+    const recovered = await recover(fs, {
+      dir: options.dir, storeId: options.storeId, sealer: options.sealer,
+      cacheBytesMax: options.cacheBytesMax ?? walEntryCacheBytesMax, initialConfState: options.initialConfState ?? emptyConfState(),
+    }, listing);
     // Verified and readable: now (and only now) repair and tidy.
-    const last = listing.segments.at(-1);
-    if (last && tornAt !== undefined) await fs.truncateDurably(last.file, tornAt);
-    for (const temp of listing.temporaries) await fs.rm(temp, { force: true });
-    for (const snap of listing.snapshots) {
-      if (!marker || snap.index !== marker.index || snap.term !== marker.term) await fs.rm(snap.file, { force: true });
-    }
-
+    await tidyAfterRecovery(fs, listing, recovered);
     const writer = new GroupAppender({
       startSeq: 0,
       batchRecordsMax: walFsyncBatchRecordsMax,
@@ -219,23 +154,33 @@ export class Wal implements Storage {
       ...(options.clock !== undefined ? { clock: options.clock } : {}),
       ...(options.onFsync !== undefined ? { onFsync: options.onFsync } : {}),
     });
-    const wal = new Wal(options, log, state, marker, writer);
-    wal.markerSegment = markerSegment;
+    const wal = new Wal(options, recovered.log, recovered.state, recovered.marker, writer);
+    wal.markerSegment = recovered.markerSegment;
     for (const s of listing.segments) wal.segments.push({ seq: s.seq, firstIndex: s.firstIndex, file: s.file });
-    if (last && tailOrdinal > 0) {
-      const size = tornAt ?? (await fs.stat(last.file)).size;
-      wal.tail = { segment: wal.segments.at(-1)!, bytes: size, ordinal: tailOrdinal };
-    } else {
-      // No segment, or a last segment without even its head record: start one with the state.
-      if (last) await fs.rm(last.file, {});
-      const seq = last ? last.seq : 0;
-      if (last) wal.segments.pop();
-      const segment: Segment = { seq, firstIndex: log.lastIndex + 1, file: segmentFile(options.dir, seq, log.lastIndex + 1) };
-      wal.segments.push(segment);
-      wal.tail = { segment, bytes: 0, ordinal: 0 };
-      await writer.waitFor(wal.enqueue(RecordType.state, 0, encodeState(state)));
-    }
+    await wal.placeTail(listing.segments.at(-1), recovered);
     return wal;
+  }
+
+  /**
+   * Appends continue after the last complete record of the last segment; with no segment, or a last
+   * segment without even its head record, a fresh one is started with the state.
+   */
+  private async placeTail(last: SegmentName | undefined, recovered: Recovered): Promise<void> {
+    if (last && recovered.tailOrdinal > 0) {
+      const size = recovered.tornAt ?? (await this.fs.stat(last.file)).size;
+      this.tail = { segment: this.segments.at(-1)!, bytes: size, ordinal: recovered.tailOrdinal };
+      return;
+    }
+    if (last) {
+      await this.fs.rm(last.file, {});
+      this.segments.pop();
+    }
+    const seq = last ? last.seq : 0;
+    const firstIndex = this.log.lastIndex + 1;
+    const segment: Segment = { seq, firstIndex, file: segmentFile(this.options.dir, seq, firstIndex) };
+    this.segments.push(segment);
+    this.tail = { segment, bytes: 0, ordinal: 0 };
+    await this.writer.waitFor(this.enqueue(RecordType.state, 0, encodeState(this.state)));
   }
 
   // ── Writes ──────────────────────────────────────────────────────────────────────────────────────
@@ -533,12 +478,6 @@ export class Wal implements Storage {
     if (!entry || entry.term !== slot.term) throw new WalCorruptionError(segment.file, slot.offset, `entry ${index} is malformed on re-read`);
     return entry;
   }
-}
-
-function recordPosition(storeId: string, segmentSeq: number, type: number, index: number, ordinal: number): PagePosition | undefined {
-  const kind = kindOf[type as RecordType] as RecordKind | undefined;
-  if (kind === undefined) return undefined;
-  return { storeId: `${storeId}/wal/${segmentSeq}`, kind, index, sub: ordinal };
 }
 
 /**
