@@ -10,6 +10,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { backupChunkBytesTarget } from '../../config/index.ts';
 import { type Argon2Params, argon2ParamsDefault, sodiumReady, wipe } from '../../crypto/index.ts';
@@ -56,59 +57,11 @@ export async function writeBackup(options: WriteBackupOptions): Promise<BackupSu
   const handle = await fs.open(temp, 'wx', 0o600);
   let linked = false;
   try {
-    let bytes = 0;
-    const write = async (data: Uint8Array) => {
-      await handle.write(data, 0, data.length, bytes);
-      bytes += data.length;
-    };
-    await write(backupMagic);
-    const headerOffset = bytes;
-    await write(placeholderHeaderLine());
-
-    const digest = createHash('sha256');
-    const frame = new DataView(new ArrayBuffer(4));
-    const writeChunk = async (plain: Uint8Array, tag: number, ad: Uint8Array | null) => {
-      const sealed = sodium.crypto_secretstream_xchacha20poly1305_push(state, plain, ad, tag);
-      // Bit 31 marks the FINAL chunk, so the reader knows which additional data to check it with.
-      frame.setUint32(0, (sealed.length | (ad === null ? 0 : finalFlag)) >>> 0);
-      await write(new Uint8Array(frame.buffer.slice(0)));
-      await write(sealed);
-    };
-
-    let storeHeader: Extract<SnapshotRecord, { type: 'header' }> | undefined;
-    let records = 0;
-    let batch: SnapshotRecord[] = [];
-    let batchBytes = 0;
-    const flush = async () => {
-      if (batch.length === 0) return;
-      const plain = pack(batch.map(recordToWire));
-      wipeRecords(batch);
-      batch = [];
-      batchBytes = 0;
-      digest.update(plain);
-      try {
-        await writeChunk(plain, sodium.crypto_secretstream_xchacha20poly1305_TAG_MESSAGE, null);
-      } finally {
-        wipe(plain);
-      }
-      options.onProgress?.({ records, bytes });
-    };
-    for await (const record of options.records) {
-      if (storeHeader === undefined) {
-        if (record.type !== 'header') throw new BackupError('E_BACKUP_STREAM', 'the snapshot does not start with its header record');
-        storeHeader = record;
-      } else if (record.type === 'header') {
-        throw new BackupError('E_BACKUP_STREAM', 'the snapshot has a second header record');
-      }
-      batch.push(record);
-      batchBytes += recordBytes(record);
-      records++;
-      if (batchBytes >= backupChunkBytesTarget) await flush();
-    }
-    if (storeHeader === undefined) throw new BackupError('E_BACKUP_STREAM', 'the snapshot has no records');
-    await flush();
-
-    const integrityHash = digest.digest();
+    const out = new ChunkFile(handle, (plain, tag, ad) => sodium.crypto_secretstream_xchacha20poly1305_push(state, plain, ad, tag));
+    await out.write(backupMagic);
+    const headerOffset = out.bytes;
+    await out.write(placeholderHeaderLine());
+    const { storeHeader, records, integrityHash } = await writeRecordChunks(options, out, sodium.crypto_secretstream_xchacha20poly1305_TAG_MESSAGE);
     const header: BackupHeader = {
       format: backupFormatVersion,
       createdAt,
@@ -124,24 +77,98 @@ export async function writeBackup(options: WriteBackupOptions): Promise<BackupSu
     wipe(keys.keyCheck);
     const { json, line } = encodeHeader(header);
     // The FINAL chunk carries the record count and the integrity hash, and authenticates the header.
-    await writeChunk(pack([records, integrityHash]), sodium.crypto_secretstream_xchacha20poly1305_TAG_FINAL, json);
+    await out.writeChunk(pack([records, integrityHash]), sodium.crypto_secretstream_xchacha20poly1305_TAG_FINAL, json);
     await handle.write(line, 0, line.length, headerOffset);
-    await handle.sync();
-    await handle.close();
-    await fs.link(temp, file).catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'EEXIST') throw new BackupError('E_BACKUP_EXISTS', `${file} already exists; a backup is never overwritten`);
-      throw error;
-    });
+    await linkComplete(handle, temp, file);
     linked = true;
-    await fs.unlink(temp);
-    await nodeFs.fsyncDir(path.dirname(file));
-    return { file, header, integrityHash: integrityHash.toString('hex'), bytes };
+    return { file, header, integrityHash: integrityHash.toString('hex'), bytes: out.bytes };
   } finally {
     if (!linked) {
       await handle.close().catch(() => undefined);
       await fs.unlink(temp).catch(() => undefined);
     }
   }
+}
+
+/** The temporary file being written, front to back: raw bytes, and sealed chunks behind their length word. */
+class ChunkFile {
+  bytes = 0;
+  private readonly frame = new DataView(new ArrayBuffer(4));
+
+  constructor(
+    private readonly handle: FileHandle,
+    private readonly seal: (plain: Uint8Array, tag: number, ad: Uint8Array | null) => Uint8Array,
+  ) {}
+
+  async write(data: Uint8Array): Promise<void> {
+    await this.handle.write(data, 0, data.length, this.bytes);
+    this.bytes += data.length;
+  }
+
+  /** Seals and appends one chunk; `ad` (additional data) is given for the FINAL chunk only. */
+  async writeChunk(plain: Uint8Array, tag: number, ad: Uint8Array | null): Promise<void> {
+    const sealed = this.seal(plain, tag, ad);
+    // Bit 31 marks the FINAL chunk, so the reader knows which additional data to check it with.
+    this.frame.setUint32(0, (sealed.length | (ad === null ? 0 : finalFlag)) >>> 0);
+    await this.write(new Uint8Array(this.frame.buffer.slice(0)));
+    await this.write(sealed);
+  }
+}
+
+/**
+ * Writes the snapshot's records as message chunks of about backupChunkBytesTarget plaintext each,
+ * wiping every record once encoded. Returns the store's header record, the record count and the
+ * integrity hash: SHA-256 over every chunk's plaintext in order.
+ */
+async function writeRecordChunks(options: WriteBackupOptions, out: ChunkFile, messageTag: number): Promise<{
+  storeHeader: Extract<SnapshotRecord, { type: 'header' }>; records: number; integrityHash: Buffer;
+}> {
+  const digest = createHash('sha256');
+  let storeHeader: Extract<SnapshotRecord, { type: 'header' }> | undefined;
+  let records = 0;
+  let batch: SnapshotRecord[] = [];
+  let batchBytes = 0;
+  const flush = async () => {
+    if (batch.length === 0) return;
+    const plain = pack(batch.map(recordToWire));
+    wipeRecords(batch);
+    batch = [];
+    batchBytes = 0;
+    digest.update(plain);
+    try {
+      await out.writeChunk(plain, messageTag, null);
+    } finally {
+      wipe(plain);
+    }
+    options.onProgress?.({ records, bytes: out.bytes });
+  };
+  for await (const record of options.records) {
+    if (storeHeader === undefined) {
+      if (record.type !== 'header') throw new BackupError('E_BACKUP_STREAM', 'the snapshot does not start with its header record');
+      storeHeader = record;
+    } else if (record.type === 'header') {
+      throw new BackupError('E_BACKUP_STREAM', 'the snapshot has a second header record');
+    }
+    batch.push(record);
+    batchBytes += recordBytes(record);
+    records++;
+    if (batchBytes >= backupChunkBytesTarget) await flush();
+  }
+  if (storeHeader === undefined) throw new BackupError('E_BACKUP_STREAM', 'the snapshot has no records');
+  await flush();
+  return { storeHeader, records, integrityHash: digest.digest() };
+}
+
+/** Makes the complete temporary durable and links it to its name (never over an existing file). */
+async function linkComplete(handle: FileHandle, temp: string, file: string): Promise<void> {
+  await handle.sync();
+  await handle.close();
+  await fs.link(temp, file).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'EEXIST') throw new BackupError('E_BACKUP_EXISTS', `${file} already exists; a backup is never overwritten`);
+    throw error;
+  });
+  await fs.unlink(temp);
+  await nodeFs.fsyncDir(path.dirname(file));
 }
 
 async function exists(file: string): Promise<boolean> {
