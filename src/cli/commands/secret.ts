@@ -26,7 +26,18 @@ interface CreateFlags extends K8sCommandOptions, NamespaceFlags {
 
 export function registerSecretCommands(program: Command, io: CliIo): void {
   const secret = program.command('secret').description('create, read, list and delete Secrets (values hidden unless --reveal)');
+  addCreateCommand(secret, io);
+  addGetCommand(secret, io);
+  addListCommand(secret, io);
+  addVersionsCommand(secret, io);
+  addRotateCommand(secret, io);
+  addPromoteCommand(secret, io);
+  addRollbackCommand(secret, io);
+  addDeleteCommand(secret, io);
+}
 
+/** `secret create NAME`: a Secret from literals and files, whose bytes are wiped once encoded. */
+function addCreateCommand(secret: Command, io: CliIo): void {
   addNamespaceOptions(secret.command('create <name>'), false)
     .description('create a Secret from literals and files')
     .option('--from-literal <key=value>', 'a key and its value; repeatable', repeat)
@@ -55,7 +66,10 @@ export function registerSecretCommands(program: Command, io: CliIo): void {
         client.close();
       }
     }));
+}
 
+/** `secret get NAME`: keys and sizes, the values with --reveal, or a version or stage of the data. */
+function addGetCommand(secret: Command, io: CliIo): void {
   addNamespaceOptions(secret.command('get <name>'), false)
     .description('show a Secret: its keys and their sizes, or the values with --reveal')
     .option('--reveal', 'show the values', false)
@@ -78,7 +92,10 @@ export function registerSecretCommands(program: Command, io: CliIo): void {
         client.close();
       }
     }));
+}
 
+/** `secret list`: the Secrets of a namespace or of all of them, `<redacted>` where the server sent no data. */
+function addListCommand(secret: Command, io: CliIo): void {
   addNamespaceOptions(secret.command('list'), true)
     .description('list Secrets in a namespace (-n) or in all of them (-A)')
     .action(k8sAction(async (command) => {
@@ -94,7 +111,10 @@ export function registerSecretCommands(program: Command, io: CliIo): void {
         client.close();
       }
     }));
+}
 
+/** `secret versions NAME`: the version history, without values. */
+function addVersionsCommand(secret: Command, io: CliIo): void {
   addNamespaceOptions(secret.command('versions <name>'), false)
     .description("list a Secret's versions: number, stage (current, previous, pending), when, by whom (no values)")
     .action(k8sAction(async (command, name: string) => {
@@ -107,7 +127,10 @@ export function registerSecretCommands(program: Command, io: CliIo): void {
         client.close();
       }
     }));
+}
 
+/** `secret rotate NAME`: a new version from literals or server-generated values, or a pending stage. */
+function addRotateCommand(secret: Command, io: CliIo): void {
   addNamespaceOptions(secret.command('rotate <name>'), false)
     .description('write a new version: the given literals, or values the server generates (other keys are kept)')
     .option('--from-literal <key=value>', 'a key and its new value; repeatable', repeat)
@@ -138,7 +161,10 @@ export function registerSecretCommands(program: Command, io: CliIo): void {
         client.close();
       }
     }));
+}
 
+/** `secret promote NAME`: the pending stage becomes the current data. */
+function addPromoteCommand(secret: Command, io: CliIo): void {
   addNamespaceOptions(secret.command('promote <name>'), false)
     .description('make the pending stage (rotate --stage) the current data, as a new version')
     .action(k8sAction(async (command, name: string) => {
@@ -159,7 +185,10 @@ export function registerSecretCommands(program: Command, io: CliIo): void {
         client.close();
       }
     }));
+}
 
+/** `secret rollback NAME --to N`: a new version holding version N's data. */
+function addRollbackCommand(secret: Command, io: CliIo): void {
   addNamespaceOptions(secret.command('rollback <name>'), false)
     .description("write a new version holding version N's data")
     .requiredOption('--to <n>', 'the version whose data becomes current again', parsePositiveInt)
@@ -173,7 +202,10 @@ export function registerSecretCommands(program: Command, io: CliIo): void {
         client.close();
       }
     }));
+}
 
+/** `secret delete NAME`. */
+function addDeleteCommand(secret: Command, io: CliIo): void {
   addNamespaceOptions(secret.command('delete <name>'), false)
     .description('delete a Secret')
     .action(k8sAction(async (command, name: string) => {
