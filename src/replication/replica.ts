@@ -145,7 +145,10 @@ export class Replica {
   private stopped: ReplicationError | undefined;
   private removed = false;
   private idle: Promise<void> = Promise.resolve();
+  /** The WAL's latest snapshot index. Invariant: it only grows, and never passes the store's applied index. */
   private lastSnapshotIndex: number;
+  /** The commit index of the hard state the WAL holds durably. Invariant: the store's applied index never passes it. */
+  private durableCommit: number;
   /**
    * The membership after each conf change applied since open (the first entry: as of the applied index
    * at open), so a snapshot or a WAL compaction at an index can name the membership as of that index.
@@ -167,6 +170,7 @@ export class Replica {
     this.fs = options.fs ?? nodeFs;
     this.reads = new ReadIndexBatcher({ requestReadIndex: (ctx) => this.raw.readIndex(ctx) }, options.clock, readIndexRetryMs, this.bootNonce);
     this.lastSnapshotIndex = wal.snapshot().metadata.index;
+    this.durableCommit = wal.initialState().hardState.commit;
     this.confHistory = [{ index: store.appliedIndex(), confState }];
   }
 
@@ -436,6 +440,10 @@ export class Replica {
     if (rd.entries.length > 0) durable.push(this.wal.append(rd.entries));
     if (rd.hardState) durable.push(this.wal.setHardState(rd.hardState));
     await Promise.all(durable);
+    if (rd.hardState) {
+      assert(rd.hardState.commit >= this.durableCommit, `the durable commit index went back from ${this.durableCommit} to ${rd.hardState.commit}`);
+      this.durableCommit = rd.hardState.commit;
+    }
     for (const m of rd.messagesAfterPersist) this.sendMessage(m);
     if (rd.committedEntries.length > 0) await this.apply(rd.committedEntries);
     for (const rs of rd.readStates) this.reads.answered(rs.requestCtx, rs.index);
@@ -443,6 +451,11 @@ export class Replica {
 
   private async apply(entries: readonly Entry[]): Promise<void> {
     const storeApplied = this.store.appliedIndex();
+    const lastIndex = entries[entries.length - 1]!.index;
+    // Committed entries continue the store's applied index (no gap), and only entries whose commit is
+    // durable in the WAL reach the store.
+    assert(entries[0]!.index <= storeApplied + 1, `committed entries start at ${entries[0]!.index}, after the store's applied index ${storeApplied} + 1`);
+    assert(lastIndex <= this.durableCommit, `entry ${lastIndex} is applied before its commit is durable (durable commit index ${this.durableCommit})`);
     const ops: WriteOp[] = [];
     const owners: (string | undefined)[] = [];
     const membershipDone: MembershipContext[] = [];
@@ -466,10 +479,10 @@ export class Replica {
         owners.push(command.requestId);
       }
     }
-    const lastIndex = entries[entries.length - 1]!.index;
     if (lastIndex > storeApplied) {
       const results = await this.store.applyBatch(lastIndex, ops);
       assert(results.length === ops.length, 'one apply result per operation');
+      assert(this.store.appliedIndex() === lastIndex, `the store's applied index is ${this.store.appliedIndex()} after applying up to ${lastIndex}`);
       results.forEach((result, i) => {
         const owner = owners[i];
         if (owner === undefined) return;
@@ -507,6 +520,9 @@ export class Replica {
    */
   private async installSnapshot(snapshot: Snapshot): Promise<void> {
     const { dataDir } = this.options;
+    // Raft installs only a snapshot beyond its commit index, which the store's applied index never passes.
+    assert(snapshot.metadata.index > this.store.appliedIndex() && snapshot.metadata.index > this.lastSnapshotIndex,
+      `snapshot at ${snapshot.metadata.index} is not beyond the applied index ${this.store.appliedIndex()} and the WAL's snapshot ${this.lastSnapshotIndex}`);
     const incoming = join(dataDir, 'mvcc.incoming');
     await this.fs.rm(incoming, { recursive: true, force: true });
     const imported = await MvccStore.importSnapshot({ ...storeOptions(this.options), dir: incoming, records: unpackSnapshot(snapshot.data) });
@@ -539,6 +555,7 @@ export class Replica {
     // compaction waits until the applied index has moved on by catchUpEntries.
     const confState = this.confStateAt(index);
     if (confState === undefined) return;
+    assert(index > this.lastSnapshotIndex && index <= applied, `compaction at ${index} is outside (${this.lastSnapshotIndex}, ${applied}]`);
     // The entries about to be dropped must survive in the store, power loss included.
     await this.store.syncToDisk();
     await this.wal.saveSnapshot({ metadata: { index, term: this.wal.term(index), confState }, data: new Uint8Array(0) });
