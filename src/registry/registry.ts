@@ -27,6 +27,7 @@
  */
 import { randomInt, randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
+import { assert } from '../base/index.ts';
 import {
   continueTokenBytesMax, generatedNamePrefixMax, generatedNameSuffixLength, generateNameAttemptsMax, listPageItemsMax, listScanStepKeys,
   namespaceDeleteBatchObjects, txnOpsMax, updateRetriesMax, valueBytesMax,
@@ -829,6 +830,8 @@ export function decodeObject(kv: KeyValue): VersionedObject | undefined {
 }
 
 function encodeObject(type: ResourceType, stored: StoredObject): Uint8Array {
+  // Every write of an object passes here: resourceVersion is the mod revision, never stored.
+  assert(!('resourceVersion' in stored.metadata), `${type.kind} ${stored.metadata.name} is about to be stored with a resourceVersion`);
   const value = encoder.encode(JSON.stringify(stored));
   if (value.length > valueBytesMax) {
     throw new RegistryError('RequestEntityTooLarge', `${type.kind} ${JSON.stringify(stored.metadata.name)} is ${value.length} bytes stored, over ${valueBytesMax}`, details(type, stored.metadata.name));
