@@ -1,5 +1,6 @@
-// Import direction between the folders of src/. Paths are matched on "src/<folder>/" wherever the
-// tree sits, so the boundary test can cruise a fixture tree with the same rules.
+// Import direction between the folders of src/ (docs/architecture.md, "Import direction"). Paths are
+// matched on "src/<folder>/" wherever the tree sits, so the boundary test can cruise a fixture tree
+// with the same rules.
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [

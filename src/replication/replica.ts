@@ -1,7 +1,7 @@
 /**
  * One member's replica: the Raft node, its WAL and its MVCC store, driven by the Ready loop. This is
  * the one place where Raft's host contract is honoured; the order of a Ready's steps is the
- * durability argument of the whole system:
+ * durability argument of the whole system (docs/architecture.md, "The durability argument"):
  *
  *   1. send rd.messages (Raft allows these before persistence: a leader's appends, heartbeats);
  *   2. install rd.snapshot (the snapshot's store imported beside the current one and made durable,
