@@ -5,7 +5,7 @@
  * Failures are ClientErrors: a gRPC status other than OK is REJECTED (or SERVER for UNAVAILABLE and
  * internal codes), a broken connection CONNECTION_LOST; messages carry the status, never a value.
  */
-import { connect, constants, type ClientHttp2Session } from 'node:http2';
+import { connect, constants, type ClientHttp2Session, type IncomingHttpHeaders } from 'node:http2';
 import type { ConnectionOptions } from 'node:tls';
 import { decode, encode, FrameReader, frame, type Message, messageType } from '../etcdpb/index.ts';
 import { type Bytes, toBytes } from './bytes.ts';
@@ -53,7 +53,7 @@ export class GrpcKvClient {
       const messages: Uint8Array[] = [];
       stream.setTimeout(this.options.requestTimeoutMs, () => stream.close(constants.NGHTTP2_CANCEL));
       stream.on('data', (chunk: Buffer) => messages.push(...reader.push(chunk)));
-      stream.on('trailers', (trailers) => {
+      stream.on('trailers', (trailers: IncomingHttpHeaders) => {
         const status = Number(trailers['grpc-status'] ?? 2);
         if (status === 0 && messages.length === 1) {
           resolve(decode(messageType(responseType), messages[0]!));

@@ -4,6 +4,7 @@
  * send uncompressed messages); a compressed or oversized message is refused, and the limit is
  * requestBodyBytesMax, the same as for any request body of the client API.
  */
+import { CofferError } from '../base/index.ts';
 import { requestBodyBytesMax } from '../config/index.ts';
 import { WireError } from './errors.ts';
 
@@ -18,7 +19,7 @@ export function frame(message: Uint8Array): Buffer {
 }
 
 /** The message too large for Coffer (requestBodyBytesMax); etcd's words, which clients match. */
-export class MessageTooLargeError extends Error {
+export class MessageTooLargeError extends CofferError {
   readonly code = 'E_TOO_LARGE';
   constructor() {
     super('etcdserver: request is too large');

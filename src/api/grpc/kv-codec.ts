@@ -7,12 +7,13 @@ import type {
   Compare, CompareResult, CompareTarget, DeleteRangeRequest, DeleteRangeResponse, KeyValue, PutRequest, PutResponse, RangeResponse, TxnOp,
   TxnRequest, TxnResponse,
 } from '../../storage/mvcc/index.ts';
+import { CofferError } from '../../base/index.ts';
 import { BadFieldError, type Header } from '../kv/json.ts';
 import { type RangeQuery, rangeQuery, type SortOrder, type SortTarget } from '../kv/service.ts';
 import { boolField, bytesField, int64, type Message } from '../../etcdpb/index.ts';
 
 /** A put naming a lease: no lease exists in Coffer yet, so this is etcd's answer for an unknown one. */
-export class LeaseNotFoundError extends Error {
+export class LeaseNotFoundError extends CofferError {
   readonly code = 'E_LEASE_NOT_FOUND';
   constructor() {
     super('etcdserver: requested lease not found');

@@ -6,6 +6,7 @@
  * A request is a gRPC call when its content type says so, whatever its path.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { CofferError } from '../../base/index.ts';
 import { isMvccError } from '../../storage/mvcc/index.ts';
 import { isReplicationError } from '../../replication/index.ts';
 import { grpc, toApiError } from '../errors.ts';
@@ -17,7 +18,8 @@ export const grpcContentType = 'application/grpc';
 export const grpcStatus = { ok: 0, ...grpc, unimplemented: 12 } as const;
 
 /** An answer that is a gRPC status rather than an error of the layers below (FailedPrecondition for what Coffer refuses). */
-export class GrpcStatusError extends Error {
+export class GrpcStatusError extends CofferError {
+  readonly code = 'E_GRPC_STATUS';
   constructor(readonly grpcCode: number, message: string) {
     super(message);
   }
