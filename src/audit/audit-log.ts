@@ -23,7 +23,6 @@
  * appended synchronously in record() call order; nothing is appended while the sink is failed or after
  * close; `marks[0]` is the last record known durable, and the rest of `marks` the records after it.
  */
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { type Clock, type TimerHandle, assert, realClock } from '../base/index.ts';
 import {
@@ -31,7 +30,7 @@ import {
   auditRetentionAgeMsMaxDefault, auditRetentionAgeMsMinDefault, auditRetentionBytesMaxDefault, auditSinkRetryMs, auditSinkRetryMsMax,
 } from '../config/index.ts';
 import { sodiumReady } from '../crypto/index.ts';
-import { GroupAppender, nodeFs, type OpenAppendFile } from '../durable/index.ts';
+import { type DurableFs, GroupAppender, nodeFs, type OpenAppendFile } from '../durable/index.ts';
 import { ChainVerifier } from './chain-verifier.ts';
 import {
   type ChainBreak, type ChainRecord, chainApiVersion, chainRecord, checkpointSignatureValid, genesisHash, type RecordBody, type RestartBody,
@@ -68,6 +67,8 @@ export interface AuditLogOptions {
   hmacKey: Uint8Array;
   policy: AuditPolicy;
   clock?: Clock;
+  /** The file system the log's files live on (default: the real one; the simulator passes its power-loss disk). */
+  fs?: DurableFs;
   /** Called with each checkpoint once it is durable, for replication through Raft. Must not throw. */
   onCheckpoint?: (checkpoint: SignedCheckpoint) => void | Promise<void>;
   /** The cluster's checkpoints for this member; a log that contradicts them is treated as broken. */
@@ -185,6 +186,7 @@ export class AuditLog {
   private recovering: Promise<void> = Promise.resolve();
   private recoveries = 0;
   private readonly clock: Clock;
+  private readonly fs: DurableFs;
   private readonly checkpointEveryRecords: number;
   private readonly checkpointIntervalMs: number;
   private readonly fileBytesTarget: number;
@@ -203,6 +205,7 @@ export class AuditLog {
     this.recordsSinceCheckpoint = opened.recordsSinceCheckpoint;
     this.files = opened.files;
     this.clock = options.clock ?? realClock;
+    this.fs = options.fs ?? nodeFs;
     this.checkpointEveryRecords = options.checkpointEveryRecords ?? auditCheckpointEveryEvents;
     this.checkpointIntervalMs = options.checkpointIntervalMs ?? auditCheckpointIntervalMs;
     this.fileBytesTarget = options.fileBytesTarget ?? auditFileBytesTarget;
@@ -223,7 +226,7 @@ export class AuditLog {
     checkHmacKey(options.hmacKey);
     const sodium = await sodiumReady();
     try {
-      await fs.mkdir(options.dir, { recursive: true, mode: 0o700 });
+      await (options.fs ?? nodeFs).mkdir(options.dir, { recursive: true, mode: 0o700 });
     } catch (error) {
       throw new AuditUnavailableError(`audit directory ${options.dir} cannot be created: ${(error as Error).message}`, { cause: error });
     }
@@ -338,6 +341,8 @@ export class AuditLog {
       batchRecordsMax: auditFsyncBatchRecordsMax,
       failure: (cause) => this.sinkFailed(cause),
       closed: () => new AuditUnavailableError('the audit log is closed'),
+      fs: this.fs,
+      clock: this.clock,
       ...(this.options.openFile !== undefined ? { openFile: this.options.openFile } : {}),
     });
   }
@@ -446,7 +451,7 @@ export class AuditLog {
   }
 
   private async removeFiles(names: string[]): Promise<void> {
-    for (const name of names) await fs.rm(path.join(this.options.dir, name), { force: true });
+    for (const name of names) await this.fs.rm(path.join(this.options.dir, name), { force: true });
   }
 
   /** Begins a fresh segment in a new file after a break; its seq is above every seq seen or replicated. */
@@ -509,11 +514,11 @@ export class AuditLog {
     await this.appender.close();
     this.dropDurableMarks();
     const mark = this.marks[0]!;
-    await truncateDurably(this.filePath(mark.fileNumber), mark.fileBytes);
+    await truncateDurably(this.filePath(mark.fileNumber), mark.fileBytes, this.fs);
     // A file whose durable part is empty holds nothing acknowledged: the recovery record begins it afresh.
     const next = mark.fileBytes === 0 ? mark.fileNumber : mark.fileNumber + 1;
-    for (let n = next; n <= this.fileNumber; n++) await fs.rm(this.filePath(n), { force: true });
-    await nodeFs.fsyncDir(this.options.dir);
+    for (let n = next; n <= this.fileNumber; n++) await this.fs.rm(this.filePath(n), { force: true });
+    await this.fs.fsyncDir(this.options.dir);
     this.seq = mark.seq;
     this.head = mark.hash;
     this.fileNumber = next;
@@ -596,7 +601,8 @@ async function scanForOpen(options: AuditLogOptions, sodium: Sodium): Promise<Op
   const newVerifier = (start: 'log' | 'segment') => new ChainVerifier({
     sodium, publicKey: options.keyPair.publicKey, member: options.member, replicatedCheckpoints: replicated, start,
   });
-  const files = await listAuditFiles(options.dir);
+  const fs = options.fs ?? nodeFs;
+  const files = await listAuditFiles(options.dir, fs);
   let verifier = newVerifier('log');
   let broken: ChainBreak | undefined;
   let segmentRestartedAfter: ChainBreak | undefined;
@@ -605,7 +611,7 @@ async function scanForOpen(options: AuditLogOptions, sodium: Sodium): Promise<Op
   let last = { number: 1, completeBytes: 0, lines: 0, partialBytes: 0, path: '' };
   const retained: RetainedFile[] = [];
   for (const [i, file] of files.entries()) {
-    const { lines, partialBytes, completeBytes } = await readLines(file.path);
+    const { lines, partialBytes, completeBytes } = await readLines(file.path, fs);
     last = { number: file.number, completeBytes, lines: lines.length, partialBytes, path: file.path };
     retained.push({ number: file.number, bytes: completeBytes, newestMs: recordTimeMs(parseQuietly(lines.at(-1))) });
     const firstRecord = parseQuietly(lines[0]);
@@ -631,7 +637,7 @@ async function scanForOpen(options: AuditLogOptions, sodium: Sodium): Promise<Op
   broken ??= verifier.finish();
   let tornTailBytesRemoved = 0;
   if (last.partialBytes > 0) {
-    await truncateDurably(last.path, last.completeBytes);
+    await truncateDurably(last.path, last.completeBytes, fs);
     tornTailBytesRemoved = last.partialBytes;
   }
   const totals = verifier.totals;

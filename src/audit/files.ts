@@ -1,9 +1,10 @@
 /**
  * The audit directory: `<dataDir>/audit/audit-<n>.log`, n = 1, 2, 3, … (decimal). Files are plain JSON
  * lines, one record per line ending in '\n'. Other names in the directory are ignored.
+ * Every access goes through a DurableFs (nodeFs in production; the simulator passes its power-loss disk).
  */
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { type DurableFs, nodeFs } from '../durable/index.ts';
 
 export interface AuditFile {
   number: number;
@@ -22,7 +23,7 @@ export function auditFileName(number: number): string {
 const namePattern = /^audit-([1-9][0-9]{0,14})\.log$/;
 
 /** The audit files in `dir`, oldest first; [] if the directory does not exist. */
-export async function listAuditFiles(dir: string): Promise<AuditFile[]> {
+export async function listAuditFiles(dir: string, fs: DurableFs = nodeFs): Promise<AuditFile[]> {
   let names: string[];
   try {
     names = await fs.readdir(dir);
@@ -47,7 +48,7 @@ export interface FileLines {
   completeBytes: number;
 }
 
-export async function readLines(file: string): Promise<FileLines> {
+export async function readLines(file: string, fs: DurableFs = nodeFs): Promise<FileLines> {
   const bytes = await fs.readFile(file);
   const end = bytes.lastIndexOf(0x0a) + 1;
   const text = bytes.subarray(0, end).toString('utf8');
@@ -56,18 +57,10 @@ export async function readLines(file: string): Promise<FileLines> {
 }
 
 /** Cuts `file` to `bytes` and makes the new length durable. A missing file is left missing. */
-export async function truncateDurably(file: string, bytes: number): Promise<void> {
-  let handle: fs.FileHandle;
+export async function truncateDurably(file: string, bytes: number, fs: DurableFs = nodeFs): Promise<void> {
   try {
-    handle = await fs.open(file, 'r+');
+    await fs.truncateDurably(file, bytes);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw error;
-  }
-  try {
-    await handle.truncate(bytes);
-    await handle.datasync();
-  } finally {
-    await handle.close();
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
 }

@@ -30,7 +30,7 @@ export { verifyAuditLog, describeOutage, type VerifyAuditOptions, type VerifyAud
 export type { AuditOutage } from './chain-verifier.ts';
 export { queryAuditLog, compileAuditQuery, matchesAuditQuery, type AuditQuery } from './query.ts';
 export {
-  type AuditKeyPair, generateAuditKeyPair, wipeAuditKeyPair, sealAuditKeyPair, openAuditKeyPair, parseAuditKeyFile, loadOrCreateAuditKeyFile,
+  type AuditKeyFileOptions, type AuditKeyPair, generateAuditKeyPair, wipeAuditKeyPair, sealAuditKeyPair, openAuditKeyPair, parseAuditKeyFile, loadOrCreateAuditKeyFile,
   auditKeyFileName,
 } from './keys.ts';
 export { auditDirOf, auditFileName } from './files.ts';

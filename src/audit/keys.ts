@@ -9,11 +9,10 @@
  * in the sealed private key, so a swapped public key fails. Verifiers should trust the public key the
  * cluster recorded for the member, or the one returned by openAuditKeyFile (authenticated by the seal).
  */
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { type Sealer, RecordKind, sodiumReady, wipe, equalConstantTime } from '../crypto/index.ts';
 import { AuditKeyError } from './errors.ts';
-import { writeFileDurably } from '../durable/index.ts';
+import { type DurableFs, nodeFs, writeFileDurably } from '../durable/index.ts';
 
 export interface AuditKeyPair {
   publicKey: Uint8Array;
@@ -81,17 +80,25 @@ export async function openAuditKeyPair(bytes: Uint8Array, sealer: Sealer, storeI
   return { publicKey, privateKey };
 }
 
+export interface AuditKeyFileOptions {
+  /** The file system the key file lives on (default: the real one; the simulator passes its power-loss disk). */
+  fs?: DurableFs;
+  /** Makes the key pair of a new file (default: generateAuditKeyPair; the simulator derives it from its seed). */
+  generate?: () => Promise<AuditKeyPair>;
+}
+
 /** Reads `<dir>/audit-signing.key`, or creates it with a fresh key pair (atomically) if absent. */
-export async function loadOrCreateAuditKeyFile(dir: string, sealer: Sealer, storeId: string): Promise<AuditKeyPair> {
+export async function loadOrCreateAuditKeyFile(dir: string, sealer: Sealer, storeId: string, options: AuditKeyFileOptions = {}): Promise<AuditKeyPair> {
+  const fs = options.fs ?? nodeFs;
   const file = path.join(dir, auditKeyFileName);
   let bytes: Buffer;
   try {
     bytes = await fs.readFile(file);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new AuditKeyError(`cannot read ${file}: ${(error as Error).message}`);
-    const keyPair = await generateAuditKeyPair();
+    const keyPair = await (options.generate ?? generateAuditKeyPair)();
     await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-    await writeFileDurably(file, sealAuditKeyPair(keyPair, sealer, storeId));
+    await writeFileDurably(file, sealAuditKeyPair(keyPair, sealer, storeId), { fs });
     return keyPair;
   }
   if (bytes.length > keyFileBytesMax) throw new AuditKeyError(`${file} is ${bytes.length} bytes, more than ${keyFileBytesMax}`);

@@ -6,8 +6,8 @@
  * (disk full, I/O error), recorded by the member in a signed recovery record, is not a break either: it
  * is reported in `outages`, with a sentence for people in `notes`.
  */
-import { stat } from 'node:fs/promises';
 import { sodiumReady } from '../crypto/index.ts';
+import { type DurableFs, nodeFs } from '../durable/index.ts';
 import { type AuditOutage, ChainVerifier } from './chain-verifier.ts';
 import type { SignedCheckpoint } from './chain.ts';
 import { listAuditFiles, readLines } from './files.ts';
@@ -18,6 +18,8 @@ export interface VerifyAuditOptions {
   replicatedCheckpoints?: readonly SignedCheckpoint[];
   /** When set, every checkpoint must name this member. */
   member?: string;
+  /** The file system the directory is on (default: the real one; the simulator passes its power-loss disk). */
+  fs?: DurableFs;
 }
 
 export type VerifyAuditResult =
@@ -31,13 +33,14 @@ export type VerifyAuditResult =
 
 export async function verifyAuditLog(dir: string, options: VerifyAuditOptions): Promise<VerifyAuditResult> {
   const sodium = await sodiumReady();
-  const verifier = new ChainVerifier({ sodium, start: 'log', ...options });
+  const { fs = nodeFs, ...chain } = options;
+  const verifier = new ChainVerifier({ sodium, start: 'log', ...chain });
   const forged = verifier.checkReplicated();
   if (forged) return { ok: false, ...forged };
   // A mistyped or deleted directory must not pass as an empty, intact log.
-  const isDir = await stat(dir).then((s) => s.isDirectory(), () => false);
+  const isDir = await fs.stat(dir).then((s) => s.isDirectory, () => false);
   if (!isDir) return { ok: false, file: dir, seq: 0, reason: `audit directory ${dir} does not exist or is not a directory` };
-  const files = await listAuditFiles(dir);
+  const files = await listAuditFiles(dir, fs);
   let tornTail = false;
   let previous: number | undefined;
   for (const [i, file] of files.entries()) {
@@ -47,7 +50,7 @@ export async function verifyAuditLog(dir: string, options: VerifyAuditOptions): 
       return { ok: false, file: file.name, seq: verifier.totals.lastSeq + 1, reason: `files ${previous + 1}..${file.number - 1} are missing` };
     }
     previous = file.number;
-    const { lines, partialBytes } = await readLines(file.path);
+    const { lines, partialBytes } = await readLines(file.path, fs);
     if (partialBytes > 0 && !last) {
       return { ok: false, file: file.name, seq: verifier.totals.lastSeq + 1, reason: `${partialBytes} bytes after the last complete line of a file that is not the newest` };
     }

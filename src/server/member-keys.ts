@@ -27,8 +27,7 @@ import { auditKeyFileName, openAuditKeyPair, parseAuditKeyFile, sealAuditKeyPair
 import type { Clock, TimerHandle } from '../base/index.ts';
 import { dekRetireCheckIntervalMs } from '../config/index.ts';
 import { type Keyring, keyContentKek, passphraseKek } from '../crypto/index.ts';
-import { type DurableFs, nodeFs } from '../durable/index.ts';
-import { writeFileAtomic } from '../pki/index.ts';
+import { type DurableFs, nodeFs, writeFileDurably } from '../durable/index.ts';
 import { type MvccStore, Reencrypter } from '../storage/mvcc/index.ts';
 import { walDekUsage } from '../storage/wal/index.ts';
 import { auditKeyStoreId } from './member-audit.ts';
@@ -235,7 +234,7 @@ export class MemberKeys implements KeysAdmin {
     if (bytes === undefined) return;
     const keyPair = await openAuditKeyPair(bytes, keyring, auditKeyStoreId(member), file);
     try {
-      await writeFileAtomic(file, sealAuditKeyPair(keyPair, keyring, auditKeyStoreId(member)), 0o600);
+      await writeFileDurably(file, sealAuditKeyPair(keyPair, keyring, auditKeyStoreId(member)), { mode: 0o600, fs: this.options.fs ?? nodeFs });
     } finally {
       wipeAuditKeyPair(keyPair);
     }
