@@ -30,7 +30,7 @@ import {
   auditRetentionAgeMsMaxDefault, auditRetentionAgeMsMinDefault, auditRetentionBytesMaxDefault, auditSinkRetryMs, auditSinkRetryMsMax,
 } from '../config/index.ts';
 import { sodiumReady } from '../crypto/index.ts';
-import { type DurableFs, GroupAppender, nodeFs, type OpenAppendFile } from '../durable/index.ts';
+import { type DurableFs, GroupAppender, mkdirDurably, nodeFs, type OpenAppendFile } from '../durable/index.ts';
 import { ChainVerifier } from './chain-verifier.ts';
 import {
   type ChainBreak, type ChainRecord, chainApiVersion, chainRecord, checkpointSignatureValid, genesisHash, type RecordBody, type RestartBody,
@@ -226,7 +226,8 @@ export class AuditLog {
     checkHmacKey(options.hmacKey);
     const sodium = await sodiumReady();
     try {
-      await (options.fs ?? nodeFs).mkdir(options.dir, { recursive: true, mode: 0o700 });
+      // Durably: a power cut must not take the directory's name, and every record in it, away.
+      await mkdirDurably(options.dir, { mode: 0o700, fs: options.fs ?? nodeFs });
     } catch (error) {
       throw new AuditUnavailableError(`audit directory ${options.dir} cannot be created: ${(error as Error).message}`, { cause: error });
     }
