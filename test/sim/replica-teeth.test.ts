@@ -24,6 +24,18 @@ test('acknowledging before the WAL fdatasync is caught within 10 seeds', { timeo
   await caught('ackBeforeWalSync', 10, [...durabilityKinds, 'acknowledged entries lost', 'answered after an I/O error']);
 });
 
+// What a lost or unlinked audit record turns into: a chain that no longer verifies (at the member's next
+// open or at the end), or an answered operation whose record is gone.
+const auditKinds = ['audit chain broken', 'audit record lost'];
+
+test('answering before the audit record is fdatasynced is caught within 10 seeds', { timeout: 600_000 }, async () => {
+  await caught('auditAckBeforeSync', 10, auditKinds);
+});
+
+test('an audit rotation whose new file is not made durable (no directory fsync) is caught within 10 seeds', { timeout: 600_000 }, async () => {
+  await caught('auditRotationWithoutDirSync', 10, auditKinds);
+});
+
 test('restarting Raft with the WAL membership, ahead of the store, is caught within 10 seeds', { timeout: 600_000 }, async () => {
   await caught('confStateAheadOfStore', 10, ['membership diverged', 'member stopped on an error']);
 });

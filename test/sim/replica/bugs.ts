@@ -8,6 +8,12 @@
  * - ackBeforeWalSync: an fdatasync of a WAL segment returns at once and syncs only a little later, so
  *   the member acknowledges (votes, append responses, applied writes) what a power cut can still take.
  *   Lives in the file system the member is given.
+ * - auditAckBeforeSync: an fdatasync of an audit file returns at once and syncs only a little later, so
+ *   the member answers requests (and hands out checkpoints) whose audit records a power cut can still
+ *   take. Lives in the file system the member is given.
+ * - auditRotationWithoutDirSync: the audit directory is never fsynced, so the name of a file a rotation
+ *   created (and with it the chain link and every record in it) can vanish at a power cut. Lives in the
+ *   file system the member is given.
  * - confStateAheadOfStore: the member persists Raft's membership in its WAL after each conf change and
  *   restarts Raft with it, while the store (not synced per batch) may be behind — Raft then replays conf
  *   changes onto a later membership. Lives in the Replica, behind ReplicaOptions.unsafeTestingFaults.
@@ -20,21 +26,28 @@ import type { Random } from '../../../src/base/index.ts';
 export interface ReplicaBugs {
   renameWithoutDirSync?: boolean;
   ackBeforeWalSync?: boolean;
+  auditAckBeforeSync?: boolean;
+  auditRotationWithoutDirSync?: boolean;
   confStateAheadOfStore?: boolean;
 }
 
 export type ReplicaBugName = keyof ReplicaBugs;
-export const replicaBugNames: ReplicaBugName[] = ['renameWithoutDirSync', 'ackBeforeWalSync', 'confStateAheadOfStore'];
+export const replicaBugNames: ReplicaBugName[] = [
+  'renameWithoutDirSync', 'ackBeforeWalSync', 'auditAckBeforeSync', 'auditRotationWithoutDirSync', 'confStateAheadOfStore',
+];
 
 /** The file system a member sees with the file-system bugs of `bugs` switched on. */
 export function withFsBugs(
   fs: DurableFs, bugs: ReplicaBugs, io: { queue: EventQueue; random: Random; alive: () => boolean },
 ): DurableFs {
-  if (bugs.renameWithoutDirSync !== true && bugs.ackBeforeWalSync !== true) return fs;
+  const fsBugs: (keyof ReplicaBugs)[] = ['renameWithoutDirSync', 'ackBeforeWalSync', 'auditAckBeforeSync', 'auditRotationWithoutDirSync'];
+  if (!fsBugs.some((bug) => bugs[bug] === true)) return fs;
   const renamedIn = new Set<string>();
   const isWal = (file: string): boolean => path.basename(path.dirname(file)) === 'wal' && /^wal-.*\.log$/.test(path.basename(file));
+  const isAudit = (file: string): boolean => path.basename(path.dirname(file)) === 'audit' && /^audit-[0-9]+\.log$/.test(path.basename(file));
+  const ackEarly = (file: string): boolean => (bugs.ackBeforeWalSync === true && isWal(file)) || (bugs.auditAckBeforeSync === true && isAudit(file));
   const wrap = (file: string, handle: WriteHandle): WriteHandle => {
-    if (bugs.ackBeforeWalSync !== true || !isWal(file)) return handle;
+    if (!ackEarly(file)) return handle;
     return {
       write: (buffer, offset, length) => handle.write(buffer, offset, length),
       datasync() {
@@ -66,8 +79,9 @@ export function withFsBugs(
     rm: (at, options) => fs.rm(at, options),
     truncateDurably: (file, length) => fs.truncateDurably(file, length),
     fsyncDir(dir) {
-      // The bug: the fsync that would make a rename durable is left out.
+      // The bugs: the fsync that would make a rename, or a new audit file, durable is left out.
       if (renamedIn.delete(dir)) return Promise.resolve();
+      if (bugs.auditRotationWithoutDirSync === true && path.basename(dir) === 'audit') return Promise.resolve();
       return fs.fsyncDir(dir);
     },
   };

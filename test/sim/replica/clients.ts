@@ -5,10 +5,18 @@
  * has the shape the model host's clients record (../clients.ts), so the same checker and the same
  * history rules apply.
  *
+ * Each operation is audited on the member it goes to, as the client API does it (src/api/audit-plugin.ts):
+ * a write's RequestReceived record must be durable before the write is proposed, and its
+ * ResponseComplete record is appended with the answer, without waiting; a read's ResponseComplete record
+ * must be durable before the answer. A refused record (the audit log fails closed) means a 503: the
+ * write is never proposed, the read never answered.
+ *
  * How an answer maps to the history: a result is a completed operation; a refused proposal
- * (E_UNAVAILABLE: never entered the log) is dropped; any other error, or no answer within the client's
- * timeout, leaves a write indeterminate (it may still commit) and a read without effect.
+ * (E_UNAVAILABLE: never entered the log) or a refused audit record is dropped; any other error, or no
+ * answer within the client's timeout, leaves a write indeterminate (it may still commit) and a read
+ * without effect.
  */
+import { AuditUnavailableError } from '../../../src/audit/index.ts';
 import type { Random } from '../../../src/base/index.ts';
 import { isReplicationError } from '../../../src/replication/index.ts';
 import type { TxnResponse, WriteOp } from '../../../src/storage/mvcc/index.ts';
@@ -16,6 +24,7 @@ import type { KvInput, KvOutput } from '../../support/linearizability/index.ts';
 import type { ClientOp } from '../clients.ts';
 import type { Counters } from '../counters.ts';
 import type { EventQueue } from '../event-queue.ts';
+import { simAuditInput } from './audit.ts';
 import type { SimMember } from './member.ts';
 
 export const clientKeys = ['x', 'y', 'z'];
@@ -39,6 +48,8 @@ export interface ReplicaClientEnv {
   thinkUs: [number, number];
   /** Told of every completed operation and who answered it (fail-stop check). */
   onAnswer(member: SimMember, incarnation: number, op: ClientOp): void;
+  /** Told of every answered operation whose audit record was durable first, with the record's time. */
+  onAudited(member: SimMember, auditID: string, atMs: number): void;
 }
 
 export class ReplicaClient {
@@ -87,7 +98,9 @@ export class ReplicaClient {
     if (!this.active) return;
     const member = this.pickTarget();
     const replica = member?.replica;
-    if (member === undefined || replica === undefined) return this.scheduleNext();
+    const audit = member?.audit;
+    const clock = member?.clock;
+    if (member === undefined || replica === undefined || audit === undefined || clock === undefined) return this.scheduleNext();
     this.idle = false;
     this.target = member;
     this.seq++;
@@ -101,17 +114,34 @@ export class ReplicaClient {
     this.env.counters.add('ops');
     const incarnation = member.incarnation;
     entry.via = `${member.name}#${incarnation}`;
+    const record = (stage: 'RequestReceived' | 'ResponseComplete'): { atMs: number; durable: Promise<boolean> } => {
+      const atMs = clock.nowMs();
+      return { atMs, durable: audit.record(simAuditInput(entry.opId, this.id, input, stage, atMs)) };
+    };
+    let auditedAtMs = 0;
     const call = input.kind === 'read'
-      ? replica.range(keyBytes(input.key), undefined, { linearizable: true }).then((r): KvOutput => {
+      ? replica.range(keyBytes(input.key), undefined, { linearizable: true }).then(async (r): Promise<KvOutput> => {
         entry.via += ` rev ${r.revision}`;
-        return { kind: 'read', value: r.kvs[0] === undefined ? null : decoder.decode(r.kvs[0].value) };
+        const output: KvOutput = { kind: 'read', value: r.kvs[0] === undefined ? null : decoder.decode(r.kvs[0].value) };
+        const completed = record('ResponseComplete');
+        await completed.durable;
+        auditedAtMs = completed.atMs;
+        return output;
       })
-      : replica.propose(writeOpOf(input)).then((r): KvOutput => {
+      : (async (): Promise<KvOutput> => {
+        const received = record('RequestReceived');
+        await received.durable;
+        auditedAtMs = received.atMs;
+        const r = await replica.propose(writeOpOf(input));
         entry.via += ` rev ${r.revision}`;
+        void record('ResponseComplete').durable.catch(() => undefined);
         return input.kind === 'write' ? { kind: 'write' } : { kind: 'cas', ok: (r as TxnResponse).succeeded };
-      });
+      })();
     call.then(
-      (output) => this.answered(entry, member, incarnation, output),
+      (output) => {
+        if (entry.status === 'pending') this.env.onAudited(member, entry.opId, auditedAtMs);
+        this.answered(entry, member, incarnation, output);
+      },
       (error: unknown) => this.failed(entry, error),
     );
     this.env.queue.after(this.env.timeoutUs, () => {
@@ -142,6 +172,10 @@ export class ReplicaClient {
     if (isReplicationError(error, 'E_UNAVAILABLE')) {
       entry.status = 'dropped';
       this.env.counters.add('opsDropped');
+    } else if (error instanceof AuditUnavailableError) {
+      // Answered 503: a write was never proposed, a read never answered.
+      entry.status = 'dropped';
+      this.env.counters.add('opsRefusedByAudit');
     } else {
       // The outcome is unknown: the write may still commit. A read without an answer observed nothing.
       entry.status = 'timedOut';

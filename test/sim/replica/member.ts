@@ -1,7 +1,7 @@
 /**
- * One member of the replica host: the production Replica (with its Wal and MvccStore), Keyring and
- * MemberKeys, over a power-loss disk that outlives every incarnation. start() opens them as
- * `coffer server` does (keyring, then replica); crash() ends the incarnation at once — every
+ * One member of the replica host: the production Replica (with its Wal and MvccStore), Keyring,
+ * MemberKeys and AuditLog, over a power-loss disk that outlives every incarnation. start() opens them as
+ * `coffer server` does (keyring, replica, key rotation, then the audit key file and log); crash() ends the incarnation at once — every
  * operation and timer it has pending is dropped, so the crash falls at whatever await it was in — and,
  * for a power cut, the disk loses what was not durable.
  *
@@ -9,16 +9,19 @@
  * tries the current one first. Exactly one of them opens the keyring (the rotation's rename decides
  * which), so a keyring that opens with neither is a member that refuses to start.
  */
+import { AuditLog, type AuditLogEvents, auditDirOf, loadOrCreateAuditKeyFile, type SignedCheckpoint } from '../../../src/audit/index.ts';
 import type { Random } from '../../../src/base/index.ts';
 import { type Keyring, keyContentKek, openKeyring, SealedError } from '../../../src/crypto/index.ts';
 import type { DurableFs } from '../../../src/durable/index.ts';
 import type { Config, Message } from '../../../src/raft/index.ts';
 import { type MemberInfo, Replica, type ReplicaObserver } from '../../../src/replication/index.ts';
+import { auditKeyStoreId } from '../../../src/server/member-audit.ts';
 import { MemberKeys } from '../../../src/server/member-keys.ts';
 import type { EventQueue } from '../event-queue.ts';
 import {
   type FsMutation, type InjectedError, PowerLossDisk, PowerLossLevel, type PowerLossReport, SimFs,
 } from '../../support/power-loss/index.ts';
+import { randomBytesOf, seededAuditKeyPair, type SimAuditSettings, simAuditPolicy } from './audit.ts';
 import { type ReplicaBugs, withFsBugs } from './bugs.ts';
 import { SimClock } from './sim-clock.ts';
 
@@ -32,6 +35,13 @@ export interface MemberEnv {
   proposalTimeoutMs: number;
   compaction: { everyEntries: number; catchUpEntries: number };
   bugs: ReplicaBugs;
+  audit: SimAuditSettings & { hmacKey: Uint8Array };
+  /** The checkpoints the cluster holds for a member (its replicated store's copy). */
+  auditCheckpoints(member: SimMember): SignedCheckpoint[];
+  /** A durable checkpoint of this member's audit log, for the cluster to keep. */
+  onAuditCheckpoint(member: SimMember, checkpoint: SignedCheckpoint): void;
+  /** What the audit log of this incarnation tells its owner. */
+  auditEvents(member: SimMember): AuditLogEvents;
   /** Hands a message to the network. */
   send(from: SimMember, incarnation: number, message: Message): void;
   /** A mutation of this member's disk is about to take effect, or just took effect. */
@@ -41,7 +51,7 @@ export interface MemberEnv {
   onFatal(member: SimMember, error: Error): void;
   /** An incarnation could not start (the error is the member's refusal). */
   onStartFailed(member: SimMember, error: Error): void;
-  /** An incarnation started (keyring, replica and key rotation open). */
+  /** An incarnation started (keyring, replica, key rotation and audit log open). */
   onStarted(member: SimMember): void;
   /** A WAL re-seal began (true) or ended (false). */
   resealing(member: SimMember, running: boolean): void;
@@ -60,10 +70,16 @@ export class SimMember {
   replica: Replica | undefined;
   keyring: Keyring | undefined;
   keys: MemberKeys | undefined;
+  audit: AuditLog | undefined;
+  /** The clock of the current incarnation (the audit records' times). */
+  clock: SimClock | undefined;
+  /** The audit public key, once the member opened its audit log. */
+  auditPublicKey: Uint8Array | undefined;
   /** The KEK in use, then (during and after a KEK rotation) the one it replaced. */
   keks: Uint8Array[];
   private readonly clockRate: number;
   private readonly clockOffsetMs: number;
+  private readonly auditKeySeed: Uint8Array;
 
   constructor(
     readonly id: number,
@@ -77,6 +93,7 @@ export class SimMember {
     this.clockRate = skew ? env.random.int(80, 120) / 100 : 1;
     // A plausible wall clock (the keyring records times), a few seconds apart from member to member.
     this.clockOffsetMs = Date.UTC(2025, 0, 1) + env.random.int(0, 10_000);
+    this.auditKeySeed = randomBytesOf(env.random, 32);
   }
 
   get up(): boolean {
@@ -141,6 +158,23 @@ export class SimMember {
         batchPagesMax: 8, pagesPerSecondMax: 2_000,
       });
       this.keys.start();
+      const keyPair = await loadOrCreateAuditKeyFile(dataDir, keyring, auditKeyStoreId(this.name), {
+        fs, generate: () => seededAuditKeyPair(this.auditKeySeed),
+      });
+      if (!alive()) return;
+      const { hmacKey, ...settings } = env.audit;
+      const audit = await AuditLog.open({
+        ...settings, dir: auditDirOf(dataDir), member: this.name, keyPair, hmacKey, policy: simAuditPolicy, clock, fs,
+        replicatedCheckpoints: env.auditCheckpoints(this),
+        onCheckpoint: (checkpoint) => {
+          if (alive()) env.onAuditCheckpoint(this, checkpoint);
+        },
+        events: env.auditEvents(this),
+      });
+      if (!alive()) return;
+      this.audit = audit;
+      this.auditPublicKey = keyPair.publicKey;
+      this.clock = clock;
       this.state = 'up';
       env.onStarted(this);
       env.trace(`${this.name} started (incarnation ${incarnation}): applied ${replica.status().appliedIndex}, term ${replica.status().term}`);
@@ -159,6 +193,8 @@ export class SimMember {
     this.replica = undefined;
     this.keyring = undefined;
     this.keys = undefined;
+    this.audit = undefined;
+    this.clock = undefined;
     return power ? this.disk.powerLoss(this.env.random) : undefined;
   }
 

@@ -5,14 +5,15 @@
  * membership through the leader's Replica (add a learner, which a new member then joins as; promote;
  * remove); moves leadership; rotates a member's DEK (re-encryption, WAL re-seal and retirement follow)
  * or its KEK; compacts the store; injects ENOSPC or EIO into the next write or fdatasync of a
- * member's WAL or store; and arms a crash at the k-th step of an activity of one member (a snapshot
- * install, a DEK rotation, a KEK rotation, a WAL re-seal, a WAL or store compaction). Every action is
- * counted under `fault:<name>`.
+ * member's WAL, store or audit log; and arms a crash at the k-th step of an activity of one member (a
+ * snapshot install, a DEK rotation, a KEK rotation, a WAL re-seal, a WAL or store compaction, an audit
+ * append, rotation, retention deletion or recovery from a failed audit sink). Every action is counted
+ * under `fault:<name>`.
  */
 import type { SimMember } from './member.ts';
 import type { Activity } from './crash-points.ts';
 import { usPerMs } from './sim-clock.ts';
-import type { ReplicaSimulation } from './simulation.ts';
+import type { DiskArea, ReplicaSimulation } from './simulation.ts';
 
 type Action = 'powerCut' | 'kill' | 'crashLeader' | 'restart' | 'partition' | 'isolateLeader' | 'partitionOneWay' | 'partitionBridge' | 'heal'
   | 'membership' | 'transferLeader' | 'rotateDek' | 'rotateKek' | 'compact' | 'diskFault' | 'crashDuring';
@@ -27,7 +28,9 @@ const weights: [Action, number][] = [
 /** Activities a crash can be armed for, with how many disk mutations one of them takes, roughly. */
 const armedActivities: [Activity, number][] = [
   ['snapshotInstall', 24], ['dekRotation', 30], ['kekRewrap', 5], ['walReseal', 14], ['walCompaction', 10], ['mvccCompaction', 3],
+  ['auditAppend', 20], ['auditRotation', 4], ['auditRetention', 2], ['auditRecovery', 6],
 ];
+const diskAreas: DiskArea[] = ['wal', 'mvcc', 'audit'];
 
 export class ReplicaNemesis {
   constructor(private readonly sim: ReplicaSimulation) {}
@@ -219,14 +222,14 @@ export class ReplicaNemesis {
     );
   }
 
-  private diskFault(): void {
-    const member = this.pick(this.sim.up());
+  private diskFault(on?: SimMember, area?: DiskArea): void {
+    const member = on ?? this.pick(this.sim.up());
     if (!member) return;
     const book = this.sim.book(member);
     const { random } = this.sim;
     const op = random.chance(0.5) ? 'write' : 'datasync';
     const error = op === 'write' && random.chance(0.5) ? 'ENOSPC' : 'EIO';
-    book.fault = { op, area: random.chance(0.5) ? 'wal' : 'mvcc', error };
+    book.fault = { op, area: area ?? this.pick(diskAreas)!, error };
     this.fired('diskFault', `${member.name}: next ${op} of ${book.fault.area} fails with ${error}`);
   }
 
@@ -245,5 +248,7 @@ export class ReplicaNemesis {
     // compaction come with load, lag and the compact action.
     if (activity === 'dekRotation' || activity === 'walReseal') this.rotateDek(member);
     if (activity === 'kekRewrap') this.rotateKek(member);
+    // Appends, rotations and retention come with load; a recovery follows a failed audit sink.
+    if (activity === 'auditRecovery') this.diskFault(member, 'audit');
   }
 }

@@ -1,6 +1,6 @@
 /**
- * One run of the replica host: the production members (Replica, Wal, MvccStore, Keyring, MemberKeys)
- * of a seeded cluster over simulated disks with power-loss semantics, the simulated network, clients,
+ * One run of the replica host: the production members (Replica, Wal, MvccStore, Keyring, MemberKeys,
+ * AuditLog) of a seeded cluster over simulated disks with power-loss semantics, the simulated network, clients,
  * and a nemesis, all on one event queue. Same seed, same options → same run.
  *
  * Asynchrony: production code awaits; here every await ends in the event queue (a file operation, a
@@ -19,8 +19,11 @@
  *   follower's log is reported as that, not as an exception);
  * - the client history is linearizable;
  * - after healing, every member holds the same store (equal HashKV at the same revision);
- * - every member's membership at its applied index is the cluster's membership at that index.
+ * - every member's membership at its applied index is the cluster's membership at that index;
+ * - every member's audit chain verifies (at every open, and with the production verifier at the end),
+ *   and every operation a member answered has its audit record there (audit.ts).
  */
+import type { AuditLogEvents } from '../../../src/audit/index.ts';
 import { AssertionFailure, type Random, seededRandom } from '../../../src/base/index.ts';
 import { sodiumReady } from '../../../src/crypto/index.ts';
 import { type ConfState, type Message, raftConfigDefaults } from '../../../src/raft/index.ts';
@@ -32,10 +35,11 @@ import { Violation } from '../invariants.ts';
 import type { RunResult } from '../result.ts';
 import { EventQueue } from '../event-queue.ts';
 import { type NetworkParams, SimNetwork } from '../network.ts';
-import type { FsMutation, InjectedError } from '../../support/power-loss/index.ts';
+import { type FsMutation, type InjectedError, processOn } from '../../support/power-loss/index.ts';
 import type { ReplicaBugs } from './bugs.ts';
 import { keyBytes, ReplicaClient, simKeyRange } from './clients.ts';
-import { type Activity, activityOf, crashPoint, type MemberTasks, stepOf } from './crash-points.ts';
+import { type AuditedMember, checkAuditLogs, ReplicatedCheckpoints, simAuditHmacKey, simAuditSettings } from './audit.ts';
+import { type Activity, activityOf, crashPoint, idleTasks, type MemberTasks, stepOf } from './crash-points.ts';
 import { dataDirOf, type MemberEnv, SimMember } from './member.ts';
 import { ReplicaNemesis } from './nemesis.ts';
 import { usPerMs } from './sim-clock.ts';
@@ -78,13 +82,18 @@ interface MemberBook {
    * a WAL segment or the store's log (after which the member must stop); an error in another file (a
    * temporary of a re-seal or a snapshot file) must only leave nothing half done.
    */
-  faulted?: { incarnation: number; stamp: number; critical: boolean };
+  faulted?: { incarnation: number; stamp: number; critical: boolean; failedSync: boolean };
   /** An armed crash: at the `remaining`-th mutation of `activity` (before or after it takes effect). */
   trigger?: { activity: Activity; remaining: number; phase: 'before' | 'after'; power: boolean };
   /** An armed disk fault: the next matching operation fails. */
-  fault?: { op: 'write' | 'datasync'; area: 'wal' | 'mvcc'; error: InjectedError };
+  fault?: { op: 'write' | 'datasync'; area: DiskArea; error: InjectedError };
   lastStep?: string;
+  /** Operations the member answered after their audit record was durable: audit ID → the record's time. */
+  answered: Map<string, number>;
 }
+
+/** Where a disk fault can be injected: the WAL, the store, the audit log. */
+export type DiskArea = 'wal' | 'mvcc' | 'audit';
 
 export async function runReplicaSimulation(options: ReplicaSimOptions): Promise<ReplicaSimResult> {
   return new ReplicaSimulation(options).run();
@@ -112,6 +121,7 @@ export class ReplicaSimulation {
   private readonly clockSkew: boolean;
   /** The membership of the cluster after each conf change, by log index (first member to apply it wins). */
   private readonly memberships: { index: number; confState: ConfState }[] = [];
+  private readonly auditCheckpoints = new ReplicatedCheckpoints();
 
   constructor(private readonly options: ReplicaSimOptions) {
     this.random = seededRandom(options.seed);
@@ -148,6 +158,13 @@ export class ReplicaSimulation {
       proposalTimeoutMs: 1_500,
       compaction: { everyEntries: r.int(10, 60), catchUpEntries: r.int(0, 20) },
       bugs,
+      audit: { ...simAuditSettings(r), hmacKey: simAuditHmacKey(r) },
+      auditCheckpoints: (member) => this.auditCheckpoints.of(member.name),
+      onAuditCheckpoint: (_member, checkpoint) => {
+        this.counters.add('audit:checkpoints');
+        this.auditCheckpoints.add(checkpoint);
+      },
+      auditEvents: (member) => this.auditEvents(member),
       send: (from, incarnation, m) => this.send(from, incarnation, m),
       onMutation: (member, op, path, phase) => this.onMutation(member, op, path, phase),
       fault: (member, op, path) => this.fault(member, op, path),
@@ -165,7 +182,7 @@ export class ReplicaSimulation {
       trace: (line) => this.trace(line),
     };
     this.trace(`run: seed ${options.seed}, ${options.nodes} nodes, raft ${JSON.stringify({ ...this.env.raft })}, network ${JSON.stringify(params)}, ` +
-      `compaction ${JSON.stringify(this.env.compaction)}, clockSkew ${this.clockSkew}`);
+      `compaction ${JSON.stringify(this.env.compaction)}, clockSkew ${this.clockSkew}, audit ${JSON.stringify({ ...this.env.audit, hmacKey: undefined })}`);
     const initial: MemberInfo[] = Array.from({ length: options.nodes }, (_, i) => ({
       id: i + 1, name: `m${i + 1}`, peerUrl: '', clientUrl: '', learner: false, removed: false,
     }));
@@ -199,6 +216,7 @@ export class ReplicaSimulation {
       const drainEnd = this.queue.now + 4_000 * usPerMs;
       await this.runUntil(drainEnd, () => this.clients.every((c) => c.idle));
       await this.converge();
+      await this.checkAudit();
       this.checkLinearizable();
     } catch (error) {
       const v = error instanceof Violation ? error : undefined;
@@ -229,7 +247,7 @@ export class ReplicaSimulation {
   addMember(id: number, initial: MemberInfo[] | undefined): SimMember {
     const member = new SimMember(id, `m${id}`, this.env, initial, this.clockSkew);
     this.members.set(id, member);
-    this.books.set(member, { tasks: { dekRotation: false, walReseal: false, kekRewrap: false, mvccCompaction: false } });
+    this.books.set(member, { tasks: idleTasks(), answered: new Map() });
     return member;
   }
 
@@ -289,21 +307,35 @@ export class ReplicaSimulation {
     check();
   }
 
-  /** A restarted member resumes an unfinished DEK rotation and an unfinished store compaction. */
+  /**
+   * A restarted member resumes an unfinished DEK rotation and an unfinished store compaction. Its audit
+   * chain must have verified at open: nothing here corrupts a disk on purpose, so a break is a bug.
+   */
   private onStarted(member: SimMember): void {
+    const audit = member.audit?.status();
+    if (audit?.brokenAtOpen !== undefined) {
+      const { file, seq, reason } = audit.brokenAtOpen;
+      this.fail('audit chain broken', `${member.name} found its audit chain broken at open: ${file} seq ${seq}: ${reason}`);
+    }
+    if ((audit?.tornTailBytesRemoved ?? 0) > 0) this.counters.add('audit:tornTailsCut');
     const keys = member.keys;
     if (keys !== undefined && (member.keyring?.status().deks.length ?? 0) > 1) this.whileRunning(member, 'dekRotation', keys.whenReencrypted());
     const store = member.replica?.mvcc();
     if (store !== undefined && store.compactRevision() > 0) this.watchCompaction(member, store.compactRevision());
   }
 
-  /** Crashes a member; a power cut also loses what its disk had not made durable. */
-  crash(member: SimMember, power: boolean, why: string): void {
+  /**
+   * Crashes a member; a power cut also loses what its disk had not made durable. An incarnation whose
+   * fdatasync failed always ends in a power cut (the operator power-cycles it, docs/reliability.md): its
+   * page cache holds data that never reached the disk, which a mere restart would read and trust.
+   */
+  crash(member: SimMember, requestedPower: boolean, why: string): void {
     const book = this.book(member);
+    const power = requestedPower || (book.faulted?.failedSync === true && book.faulted.incarnation === member.incarnation);
     const point = book.lastStep;
     const report = member.crash(power);
     book.trigger = undefined;
-    book.tasks = { dekRotation: false, walReseal: false, kekRewrap: false, mvccCompaction: false };
+    book.tasks = idleTasks();
     this.counters.add(power ? 'crashes:power' : 'crashes:process');
     if (point !== undefined) this.crashPoints.add(point);
     if (report) {
@@ -328,7 +360,10 @@ export class ReplicaSimulation {
     const activity = activityOf(step, book.tasks);
     const point = crashPoint(activity, step);
     if (phase === 'before') this.stepsSeen.add(point);
-    else book.lastStep = point;
+    else {
+      book.lastStep = point;
+      this.noteAuditStep(member, book, op, step);
+    }
     // A snapshot install cannot be started on purpose: arm a crash in half of those that begin.
     if (phase === 'before' && step === 'rm mvcc.incoming' && this.faultPhase && book.trigger === undefined && this.random.chance(0.5)) {
       book.trigger = { activity: 'snapshotInstall', remaining: this.random.int(1, 24), phase: this.random.chance(0.5) ? 'before' : 'after', power: this.random.chance(0.7) };
@@ -342,6 +377,37 @@ export class ReplicaSimulation {
     this.queue.after(this.random.int(50, 600) * usPerMs, () => this.restart(member));
   }
 
+  /** Follows the audit log's rotations through its disk steps (crash points), and counts them. */
+  private noteAuditStep(member: SimMember, book: MemberBook, op: FsMutation, step: string): void {
+    if (!step.endsWith(' audit/audit-*.log')) return;
+    if (op === 'create') {
+      this.counters.add('audit:filesCreated');
+      if (!book.tasks.auditRecovery) book.tasks.auditRotation = true;
+    }
+    if (op === 'datasync') book.tasks.auditRotation = false;
+    if (op === 'rm' && !book.tasks.auditRecovery) this.counters.add('audit:filesRemovedByRetention');
+  }
+
+  /** The audit log's failures and recoveries: the member refuses requests in between. */
+  private auditEvents(member: SimMember): AuditLogEvents {
+    const incarnation = member.incarnation;
+    const tasks = (): MemberTasks | undefined => (member.incarnation === incarnation ? this.book(member).tasks : undefined);
+    return {
+      sinkFailed: ({ reason }) => {
+        this.counters.add('audit:sinkFailed');
+        const t = tasks();
+        if (t !== undefined) t.auditRecovery = true;
+        this.trace(`${member.name}: audit sink failed, refusing requests: ${reason}`);
+      },
+      sinkRecovered: ({ file, seq, recordsCut, recordsRefused }) => {
+        this.counters.add('audit:sinkRecovered');
+        const t = tasks();
+        if (t !== undefined) t.auditRecovery = false;
+        this.trace(`${member.name}: audit sink takes records again (${file} seq ${seq}; ${recordsCut} cut, ${recordsRefused} refused)`);
+      },
+    };
+  }
+
   private fault(member: SimMember, op: 'write' | 'datasync', path: string): InjectedError | undefined {
     const book = this.book(member);
     const armed = book.fault;
@@ -350,7 +416,9 @@ export class ReplicaSimulation {
     if (area !== armed.area) return undefined;
     book.fault = undefined;
     const critical = /\/wal\/wal-[^/]*\.log$|\/mvcc[^/]*\/LOG$/.test(path);
-    book.faulted = { incarnation: member.incarnation, stamp: ++this.stamp, critical };
+    // The audit log fails closed and takes records again on its own: half the time nobody restarts it.
+    const supervised = armed.area !== 'audit' || this.random.chance(0.5);
+    book.faulted = { incarnation: member.incarnation, stamp: ++this.stamp, critical, failedSync: armed.error === 'EIO' && op === 'datasync' };
     this.counters.add(`diskErrors:${armed.error}`);
     this.counters.add(`fault:${armed.error}:${armed.area}:${op}`);
     this.trace(`${member.name}: injected ${armed.error} on ${op} of ${path}`);
@@ -359,7 +427,7 @@ export class ReplicaSimulation {
     const incarnation = member.incarnation;
     const power = armed.error === 'EIO' && op === 'datasync' ? true : this.random.chance(0.5);
     this.queue.after(this.random.int(...faultedRestartMs) * usPerMs, () => {
-      if (member.incarnation !== incarnation) return;
+      if (member.incarnation !== incarnation || !supervised) return;
       this.crash(member, power, `after ${armed.error}`);
       this.queue.after(this.random.int(100, 800) * usPerMs, () => this.restart(member));
     });
@@ -466,6 +534,10 @@ export class ReplicaSimulation {
         targets: () => this.up(),
         timeoutUs: 2_500 * usPerMs,
         thinkUs: [0, 30 * usPerMs],
+        onAudited: (member, auditID, atMs) => {
+          this.book(member).answered.set(auditID, atMs);
+          this.counters.add('audit:answeredAfterRecord');
+        },
         onAnswer: (member, incarnation, op) => {
           const faulted = this.book(member).faulted;
           if (faulted?.critical === true && faulted.incarnation === incarnation && op.op.call > faulted.stamp) {
@@ -562,6 +634,19 @@ export class ReplicaSimulation {
         throw new Violation('acknowledged write lost', `${kvModel.describe?.(o.op) ?? o.opId} was acknowledged but is not in the history`);
       }
     }
+  }
+
+  /** Every member that ever opened its audit log: the chain verifies and holds every answered operation. */
+  private async checkAudit(): Promise<void> {
+    const audited: AuditedMember[] = [];
+    for (const m of this.members.values()) {
+      if (m.auditPublicKey === undefined) continue;
+      audited.push({ name: m.name, dataDir: dataDirOf(m.name), publicKey: m.auditPublicKey, fs: processOn(m.disk).fs, answered: this.book(m).answered });
+    }
+    const { events, agedOut } = await checkAuditLogs(audited, this.auditCheckpoints);
+    this.counters.add('audit:chainsVerified', audited.length);
+    this.counters.add('audit:eventsVerified', events);
+    this.counters.add('audit:answeredAgedOut', agedOut);
   }
 
   private checkLinearizable(): void {

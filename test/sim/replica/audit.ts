@@ -1,0 +1,141 @@
+/**
+ * The audit log of the replica host's members. Each member runs the production AuditLog (src/audit)
+ * over its power-loss disk, with its audit key file sealed by its keyring (re-sealed by its DEK
+ * rotations), a key pair and the cluster's HMAC key derived from the seed, and small files and tight
+ * retention so that rotation (a new file whose first record links the chain to the previous file),
+ * retention and age-driven rotation happen in every run. The sim clients record their operations the
+ * way the client API does (src/api/audit-plugin.ts): a write's RequestReceived record is durable
+ * before the change is proposed, and a refused record means no change; a read's ResponseComplete
+ * record is durable before the answer.
+ *
+ * The host keeps each member's signed checkpoints as the cluster's replicated store does (the newest
+ * auditReplicatedCheckpointsKept), hands them to the log at open and to the verifier, so a cut tail
+ * shows. After a run, every member that ever opened its log is checked (checkAuditLogs):
+ * - the chain verifies with the production verifier (verifyAuditLog);
+ * - every operation a member answered has its record in that member's kept files, unless retention
+ *   removed the file it was in (its time is not after the first record of the oldest kept file).
+ */
+import {
+  type AuditEventInput, type AuditKeyPair, type AuditPolicy, type AuditStage, auditDirOf, type SignedCheckpoint, verifyAuditLog,
+} from '../../../src/audit/index.ts';
+import { listAuditFiles, readLines } from '../../../src/audit/files.ts';
+import type { Random } from '../../../src/base/index.ts';
+import { auditHmacKeyBytes, auditReplicatedCheckpointsKept } from '../../../src/config/index.ts';
+import { sodiumReady } from '../../../src/crypto/index.ts';
+import type { DurableFs } from '../../../src/durable/index.ts';
+import type { KvInput } from '../../support/linearizability/index.ts';
+import { Violation } from '../invariants.ts';
+
+/** Every request recorded at Metadata, in the one stage Coffer records it in. */
+export const simAuditPolicy: AuditPolicy = {
+  omitStages: [],
+  rules: [{
+    level: 'Metadata', users: [], userGroups: [], verbs: [], resources: [], namespaces: [], nonResourceURLs: [], omitStages: [],
+    clearConfigMapValues: false,
+  }],
+};
+
+/** The log's settings for one run: small files and tight limits, so rotation and retention happen. */
+export interface SimAuditSettings {
+  fileBytesTarget: number;
+  checkpointEveryRecords: number;
+  checkpointIntervalMs: number;
+  retention: { bytesMax: number; ageMsMax: number; ageMsMin: number };
+}
+
+export function simAuditSettings(random: Random): SimAuditSettings {
+  const fileBytesTarget = [4 * 1024, 16 * 1024, 64 * 1024][random.int(0, 2)]!;
+  const ageMsMax = random.int(1_500, 6_000);
+  return {
+    fileBytesTarget,
+    checkpointEveryRecords: random.int(10, 200),
+    checkpointIntervalMs: random.int(100, 1_000),
+    retention: { bytesMax: fileBytesTarget * random.int(3, 8), ageMsMax, ageMsMin: random.int(0, ageMsMax) },
+  };
+}
+
+/** A key pair from 32 seed bytes drawn from the run's random (the same seed makes the same keys). */
+export async function seededAuditKeyPair(seed: Uint8Array): Promise<AuditKeyPair> {
+  const sodium = await sodiumReady();
+  const { publicKey, privateKey } = sodium.crypto_sign_seed_keypair(seed);
+  return { publicKey, privateKey };
+}
+
+export function randomBytesOf(random: Random, length: number): Uint8Array {
+  const bytes = new Uint8Array(length);
+  for (let i = 0; i < length; i++) bytes[i] = random.int(0, 255);
+  return bytes;
+}
+
+export const simAuditHmacKey = (random: Random): Uint8Array => randomBytesOf(random, auditHmacKeyBytes);
+
+/** The audit event of a sim client's operation, as the client API would record it. */
+export function simAuditInput(auditID: string, clientId: number, input: KvInput, stage: AuditStage, nowMs: number): AuditEventInput {
+  const call = input.kind === 'read' ? 'range' : input.kind === 'write' ? 'put' : 'txn';
+  const at = new Date(nowMs);
+  return {
+    auditID, stage, requestURI: `/v3/kv/${call}`, path: `/v3/kv/${call}`, verb: 'post',
+    user: { username: `sim-client-${clientId}`, groups: ['system:authenticated'] }, sourceIPs: [`10.0.0.${clientId}`],
+    decision: 'allow', decisionReason: 'RBAC: allowed by the simulator', requestReceivedTimestamp: at, stageTimestamp: at,
+    ...(stage === 'ResponseComplete' ? { responseStatus: { code: 200 } } : {}),
+  };
+}
+
+/** The checkpoints the cluster holds for each member (the newest auditReplicatedCheckpointsKept). */
+export class ReplicatedCheckpoints {
+  private readonly byMember = new Map<string, SignedCheckpoint[]>();
+
+  of(member: string): SignedCheckpoint[] {
+    return [...(this.byMember.get(member) ?? [])];
+  }
+
+  add(checkpoint: SignedCheckpoint): void {
+    const kept = [...(this.byMember.get(checkpoint.member) ?? []).filter((c) => c.seq !== checkpoint.seq), checkpoint];
+    kept.sort((a, b) => a.seq - b.seq);
+    this.byMember.set(checkpoint.member, kept.slice(-auditReplicatedCheckpointsKept));
+  }
+}
+
+/** One member's audit log as the end check sees it. */
+export interface AuditedMember {
+  name: string;
+  dataDir: string;
+  publicKey: Uint8Array;
+  /** A file system over the member's disk, for reading it after the run. */
+  fs: DurableFs;
+  /** The operations this member answered, by audit ID, with the time of the record it awaited. */
+  answered: Map<string, number>;
+}
+
+/** Verifies every member's chain and finds every answered operation's record; returns the events seen. */
+export async function checkAuditLogs(members: AuditedMember[], checkpoints: ReplicatedCheckpoints): Promise<{ events: number; agedOut: number }> {
+  let events = 0;
+  let agedOut = 0;
+  for (const m of members) {
+    const dir = auditDirOf(m.dataDir);
+    const verdict = await verifyAuditLog(dir, { publicKey: m.publicKey, member: m.name, replicatedCheckpoints: checkpoints.of(m.name), fs: m.fs });
+    if (!verdict.ok) throw new Violation('audit chain broken', `${m.name}: ${verdict.file} seq ${verdict.seq}: ${verdict.reason}`);
+    events += verdict.events;
+    const recorded = new Set<string>();
+    let oldestKeptMs = -Infinity;
+    for (const [i, file] of (await listAuditFiles(dir, m.fs)).entries()) {
+      const { lines } = await readLines(file.path, m.fs);
+      for (const [j, line] of lines.entries()) {
+        const record = JSON.parse(line) as { kind: string; auditID?: string; time?: string };
+        // Retention removed the files before the oldest kept one: its first record (a continuation or a
+        // recovery) was written after every record they held.
+        if (i === 0 && j === 0 && file.number > 1) oldestKeptMs = Date.parse(record.time ?? '');
+        if (record.kind === 'Event' && record.auditID !== undefined) recorded.add(record.auditID);
+      }
+    }
+    for (const [auditID, atMs] of m.answered) {
+      if (recorded.has(auditID)) continue;
+      if (atMs <= oldestKeptMs) {
+        agedOut++;
+        continue;
+      }
+      throw new Violation('audit record lost', `${m.name} answered ${auditID} after its audit record was durable, but the record is not in its audit files`);
+    }
+  }
+  return { events, agedOut };
+}
