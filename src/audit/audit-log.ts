@@ -556,11 +556,15 @@ export class AuditLog {
     });
   }
 
-  /** Retention by age must not wait for the next size rotation: a file past the age limit starts a new file now. */
+  /**
+   * Retention by age must not wait for the next size rotation: a file past the age limit starts a new
+   * file now. An empty current file (a crash came right after a rotation created it) is that new file:
+   * skipping it would leave an empty file inside the chain, which verification reports as a break.
+   */
   private rotateIfDueByAge(): void {
     const oldest = this.files[0];
     if (this.files.length < 2 || oldest === undefined || this.clock.nowMs() - oldest.newestMs <= this.limits.ageMsMax) return;
-    this.fileNumber++;
+    if (this.fileRecords > 0) this.fileNumber++;
     this.appendContinuation();
   }
 
@@ -595,7 +599,7 @@ export function requestAttributesOf(input: AuditEventInput): AuditRequestAttribu
 /**
  * Reads the directory forward once. The segment to continue starts at the last file that begins with a
  * restart record (or at the start of the log); it is verified like verifyAuditLog does. A torn last
- * line of the newest file is cut off (it was never acknowledged).
+ * line of the newest file is cut off (it was never acknowledged), and the directory is fsynced.
  */
 async function scanForOpen(options: AuditLogOptions, sodium: Sodium): Promise<OpenState> {
   const replicated = (options.replicatedCheckpoints ?? []).filter((cp) => checkpointSignatureValid(sodium, cp, options.keyPair.publicKey));
@@ -641,6 +645,9 @@ async function scanForOpen(options: AuditLogOptions, sodium: Sodium): Promise<Op
     await truncateDurably(last.path, last.completeBytes, fs);
     tornTailBytesRemoved = last.partialBytes;
   }
+  // The log continues in the files found: their names must be durable before a record in them is
+  // acknowledged (a crash may have come between a file's creation and its directory fsync).
+  await fs.fsyncDir(options.dir);
   const totals = verifier.totals;
   return {
     seq: totals.lastSeq,

@@ -46,3 +46,25 @@ test('records acknowledged in rotated files survive a power cut, and the chain l
     assert.ok(result.files.length > 2, `seed ${seed}: ${result.files.length} files`);
   }
 });
+
+test('a record acknowledged in a file a killed process created survives a power cut: opening makes the names it found durable', async () => {
+  for (let seed = 1; seed <= 20; seed++) {
+    const disk = new PowerLossDisk();
+    const first = processOn(disk, seed);
+    await mkdirDurably(dataDir, { fs: first.fs });
+    const options = { dir, member: 'm1', keyPair: await memberKeys(), hmacKey, policy: await defaultPolicy() };
+    const log = await AuditLog.open({ ...options, clock: first.clock, fs: first.fs });
+    await log.record(input({ auditID: 'before' }));
+    // Killed right after a rotation created the next file, before its directory was fsynced.
+    await first.fs.openAppend(`${dir}/audit-2.log`);
+    first.kill();
+    const second = processOn(disk, seed);
+    const reopened = await AuditLog.open({ ...options, clock: second.clock, fs: second.fs });
+    await reopened.record(input({ auditID: 'after' }));
+    second.kill();
+    disk.powerLoss(seededRandom(seed));
+    const result = await verifyAuditLog(dir, { publicKey: (await memberKeys()).publicKey, member: 'm1', fs: processOn(disk).fs });
+    assert.ok(result.ok, `seed ${seed}: ${result.ok ? '' : result.reason}`);
+    assert.equal(result.events, 2, `seed ${seed}`);
+  }
+});

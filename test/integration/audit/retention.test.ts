@@ -4,7 +4,7 @@
 // names every young file before it deletes it.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { verifyAuditLog } from '../../../src/audit/index.ts';
@@ -81,4 +81,25 @@ test('retention by age deletes files whose newest record is past the limit, even
   assert.ok(!after.includes(before[0]!) && !after.includes(before.at(-2)!), `${before.join(' ')} → ${after.join(' ')}`);
   const result = await verifyAuditLog(dir, { publicKey: (await memberKeys()).publicKey });
   assert.ok(result.ok && result.firstSeq > 1, JSON.stringify(result));
+});
+
+test('an empty newest file left by a crash mid-rotation takes the next age-driven continuation, and the chain still verifies', async (t) => {
+  const dir = await tempDir(t);
+  const retention = { ageMsMax: 10 * minuteMs, ageMsMin: minuteMs };
+  const first = await openLog(t, dir, { fileBytesTarget: 2048, retention });
+  for (let i = 0; i < 12; i++) await first.log.record(input());
+  await first.log.close();
+  const files = await auditFiles(dir);
+  // A crash right after a rotation created its file, before the file's first line was written.
+  const empty = `audit-${Number(files.at(-1)!.slice(6, -4)) + 1}.log`;
+  await writeFile(path.join(dir, empty), '');
+  const { log, clock } = await openLog(t, dir, { fileBytesTarget: 2048, retention });
+  assert.equal(log.status().file, empty);
+  clock.advance(11 * minuteMs); // idle: the checkpoint timer finds the oldest file past the age limit
+  await log.flushed();
+  await log.close();
+  const result = await verifyAuditLog(dir, { publicKey: (await memberKeys()).publicKey });
+  assert.ok(result.ok, JSON.stringify(result));
+  const after = await auditFiles(dir);
+  assert.ok(after.includes(empty) && (await readFile(path.join(dir, empty), 'utf8')).startsWith('{"apiVersion"'), after.join(' '));
 });
