@@ -16,20 +16,20 @@ import { usPerMs } from './sim-clock.ts';
 import type { DiskArea, ReplicaSimulation } from './simulation.ts';
 
 type Action = 'powerCut' | 'kill' | 'crashLeader' | 'restart' | 'partition' | 'isolateLeader' | 'partitionOneWay' | 'partitionBridge' | 'heal'
-  | 'membership' | 'transferLeader' | 'rotateDek' | 'rotateKek' | 'compact' | 'diskFault' | 'crashDuring';
+  | 'membership' | 'transferLeader' | 'rotateDek' | 'rotateKek' | 'compact' | 'diskFault' | 'crashDuring' | 'crashDuringAudit';
 
 const weights: [Action, number][] = [
   ['powerCut', 2], ['kill', 1], ['crashLeader', 2], ['restart', 4],
   ['partition', 1], ['isolateLeader', 1], ['partitionOneWay', 1], ['partitionBridge', 1], ['heal', 2],
   ['membership', 3], ['transferLeader', 1],
-  ['rotateDek', 2], ['rotateKek', 1], ['compact', 2], ['diskFault', 1], ['crashDuring', 4],
+  ['rotateDek', 2], ['rotateKek', 1], ['compact', 2], ['diskFault', 1], ['crashDuring', 4], ['crashDuringAudit', 2],
 ];
 
 /** Activities a crash can be armed for, with how many disk mutations one of them takes, roughly. */
 const armedActivities: [Activity, number][] = [
   ['snapshotInstall', 24], ['dekRotation', 30], ['kekRewrap', 5], ['walReseal', 14], ['walCompaction', 10], ['mvccCompaction', 3],
-  ['auditAppend', 20], ['auditRotation', 4], ['auditRetention', 2], ['auditRecovery', 6],
 ];
+const armedAuditActivities: [Activity, number][] = [['auditAppend', 20], ['auditRotation', 4], ['auditRetention', 2], ['auditRecovery', 6]];
 const diskAreas: DiskArea[] = ['wal', 'mvcc', 'audit'];
 
 export class ReplicaNemesis {
@@ -233,9 +233,13 @@ export class ReplicaNemesis {
     this.fired('diskFault', `${member.name}: next ${op} of ${book.fault.area} fails with ${error}`);
   }
 
-  private crashDuring(): void {
+  private crashDuringAudit(): void {
+    this.crashDuring(armedAuditActivities);
+  }
+
+  private crashDuring(among = armedActivities): void {
     const { random } = this.sim;
-    const [activity, steps] = this.pick(armedActivities)!;
+    const [activity, steps] = this.pick(among)!;
     // A snapshot install happens on a member that is behind: arm the one furthest behind.
     const live = this.sim.live().filter((m) => m.state !== 'stopped');
     const applied = (m: SimMember): number => m.replica?.status().appliedIndex ?? -1;
