@@ -40,17 +40,25 @@ export async function listAuditFiles(dir: string, fs: DurableFs = nodeFs): Promi
 }
 
 export interface FileLines {
-  /** Complete lines (each was terminated by '\n'), without the terminator. */
+  /** Complete lines (each was terminated by '\n'), without the terminator, up to the torn tail. */
   lines: string[];
-  /** Bytes after the last '\n': a record whose write was torn by a crash (never acknowledged). */
+  /** Bytes of the torn tail: records whose write a crash tore (never acknowledged). */
   partialBytes: number;
-  /** Bytes up to and including the last '\n'. */
+  /** Bytes before the torn tail. */
   completeBytes: number;
 }
 
+/**
+ * The file's lines and its torn tail: the bytes after the last '\n', or from the start of the first
+ * line holding a zero byte. A power cut may zero whole sectors of data that was never fdatasynced and
+ * keep a later sector, so a torn write can end in a complete line; a record never holds a zero byte
+ * (JSON escapes it), so the first line with one is where the torn writes begin.
+ */
 export async function readLines(file: string, fs: DurableFs = nodeFs): Promise<FileLines> {
   const bytes = await fs.readFile(file);
-  const end = bytes.lastIndexOf(0x0a) + 1;
+  const zero = bytes.indexOf(0);
+  const sound = zero === -1 ? bytes.length : zero;
+  const end = sound === 0 ? 0 : bytes.lastIndexOf(0x0a, sound - 1) + 1;
   const text = bytes.subarray(0, end).toString('utf8');
   const lines = text.length === 0 ? [] : text.slice(0, -1).split('\n');
   return { lines, partialBytes: bytes.length - end, completeBytes: end };

@@ -122,6 +122,28 @@ test('a torn last line (a crash mid-write, never acknowledged) is cut off at ope
   assert.ok(after.ok && !after.tornTail && after.events === 3, JSON.stringify(after));
 });
 
+test('unsynced lines whose sectors a power cut zeroed (a complete last line holding zero bytes) are a torn tail, not a break', async (t) => {
+  const dir = await tempDir(t);
+  const first = await openLog(t, dir);
+  await first.log.record(input());
+  await first.log.record(input());
+  await first.log.close();
+  const file = path.join(dir, 'audit-1.log');
+  // Two records were being written: the power cut zeroed the sector holding the first one's start and
+  // kept the sector after it, so the file ends in a complete line again.
+  const torn = Buffer.concat([Buffer.alloc(300), Buffer.from('"verb":"get"}\n{"kind":"Event","seq":5}\n')]);
+  await writeFile(file, Buffer.concat([await readFile(file), torn]));
+  const before = await verifyAuditLog(dir, { publicKey: (await memberKeys()).publicKey });
+  assert.ok(before.ok && before.tornTail && before.events === 2, JSON.stringify(before));
+  const second = await openLog(t, dir);
+  assert.equal(second.log.status().tornTailBytesRemoved, torn.length);
+  assert.equal(second.log.status().brokenAtOpen, undefined);
+  await second.log.record(input());
+  await second.log.close();
+  const after = await verifyAuditLog(dir, { publicKey: (await memberKeys()).publicKey });
+  assert.ok(after.ok && !after.tornTail && after.events === 3, JSON.stringify(after));
+});
+
 test('an event whose line would exceed auditRecordBytesMax is recorded without its bodies', async (t) => {
   const dir = await tempDir(t);
   const { log } = await openLog(t, dir);
