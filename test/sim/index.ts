@@ -3,13 +3,15 @@
  * options replay the same run exactly (one seeded Random, simulated time, no real I/O).
  *
  * - The replica host (replica/, the default of `npm run sim`): the production member — Replica, Wal,
- *   MvccStore, Keyring, MemberKeys — over simulated disks with power-loss semantics and memory-level
- *   (test/support/power-loss), through the seams those classes take (clock, scheduling, file system,
- *   store engine). Faults: power cuts and kills at any await, armed crashes at each step of a snapshot
- *   install, DEK rotation, KEK rotation, WAL re-seal and compaction, ENOSPC and EIO, partitions,
- *   membership changes, leadership moves. Checks: every member starts after every crash, fail-stop
- *   after an I/O error, no acknowledged write lost, linearizability, equal HashKV after healing,
- *   membership as of each applied index. Deliberate durability bugs: replica/bugs.ts.
+ *   MvccStore, Keyring, MemberKeys, AuditLog — over simulated disks with power-loss semantics and
+ *   memory-level (test/support/power-loss), through the seams those classes take (clock, scheduling,
+ *   file system, store engine). Faults: power cuts and kills at any await, armed crashes at each step of
+ *   a snapshot install, DEK rotation, KEK rotation, WAL re-seal, compaction, audit append, rotation,
+ *   retention and sink recovery, ENOSPC and EIO, partitions, membership changes, leadership moves.
+ *   Checks: every member starts after every crash, fail-stop after an I/O error, no acknowledged write
+ *   lost, linearizability, equal HashKV after healing, membership as of each applied index, the audit
+ *   chain verifies on every member and holds every answered operation's record. Deliberate durability
+ *   bugs: replica/bugs.ts.
  * - The model host (cluster.ts, node.ts, disk.ts, kv.ts): the Raft core behind a host of the
  *   simulator's own that honours the Ready contract, with a journal disk and a tiny state machine —
  *   much faster, and checked for Raft's safety at every Ready (one vote per term, terms durable before

@@ -3,7 +3,7 @@
  *   node --import tsx test/sim/main.ts [--host replica|model] --seeds N [--start S] [--nodes 3|5]   sweep S..S+N-1
  *   node --import tsx test/sim/main.ts [--host replica|model] --seed S [--nodes N] [--trace]          replay one seed
  *   [--bug NAME]   switch on a deliberate bug of the chosen host (its names are listed on a bad --bug)
- * --host replica (the default) runs the production member (Replica, Wal, MvccStore, Keyring,
+ * --host replica (the default) runs the production member (Replica, Wal, MvccStore, Keyring, AuditLog,
  * MemberKeys) over power-loss disks; --host model runs the Raft core behind the simulator's own host,
  * much faster, with Raft's safety checked at every Ready. Without --nodes, seeds alternate between 3
  * and 5 nodes. Prints each failure with the command that replays it, the counters summed over all runs,

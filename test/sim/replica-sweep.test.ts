@@ -1,4 +1,4 @@
-// A short sweep of the replica host: the production member (Replica, Wal, MvccStore, Keyring,
+// A short sweep of the replica host: the production member (Replica, Wal, MvccStore, Keyring, AuditLog,
 // MemberKeys) of 3- and 5-member clusters over power-loss disks, under every kind of fault; every run
 // must pass every check, every fault kind must fire, and a seed must replay exactly. Long sweeps are run
 // by hand (npm run sim -- --seeds N) and reported in docs/reliability.md.

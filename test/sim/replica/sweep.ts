@@ -69,6 +69,6 @@ export const requiredReplicaFaults = [
   'fault:addLearner', 'fault:promote', 'fault:removeNode', 'fault:transferLeader', 'fault:rotateDek', 'fault:rotateKek',
   'fault:compact', 'failStops', 'disk:fileOpsLost', 'disk:writesTorn', 'disk:dirOpsLost', 'messagesDropped', 'messagesReordered',
   'snapshotsInstalled', 'keysRetired', 'diskErrors:ENOSPC', 'diskErrors:EIO',
-  'audit:filesRemovedByRetention', 'audit:sinkFailed', 'audit:sinkRecovered', 'opsRefusedByAudit', 'audit:chainsVerified',
+  'audit:filesRemovedByRetention', 'audit:tornTailsCut', 'audit:sinkFailed', 'audit:sinkRecovered', 'opsRefusedByAudit', 'audit:chainsVerified',
   ...activities.filter((a) => a !== 'steady').map((a) => `fault:crashDuring:${a}`),
 ];
