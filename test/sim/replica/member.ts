@@ -1,9 +1,9 @@
 /**
  * One member of the replica host: the production Replica (with its Wal and MvccStore), Keyring,
- * MemberKeys and AuditLog, over a power-loss disk that outlives every incarnation. start() opens them as
- * `coffer server` does (keyring, replica, key rotation, then the audit key file and log); crash() ends the incarnation at once — every
- * operation and timer it has pending is dropped, so the crash falls at whatever await it was in — and,
- * for a power cut, the disk loses what was not durable.
+ * MemberKeys and AuditLog, over a power-loss disk that outlives every incarnation. start() opens them
+ * as `coffer server` does (keyring, replica, key rotation, then the audit key file and log); crash()
+ * ends the incarnation at once — every operation and timer it has pending is dropped, so the crash
+ * falls at whatever await it was in — and, for a power cut, the disk loses what was not durable.
  *
  * The KEK: a member holds its current key and, during a KEK rotation, the one before it; a restart
  * tries the current one first. Exactly one of them opens the keyring (the rotation's rename decides
@@ -89,7 +89,7 @@ export class SimMember {
     private readonly initialMembers: MemberInfo[] | undefined,
     skew: boolean,
   ) {
-    this.keks = [randomKey(env.random)];
+    this.keks = [randomBytesOf(env.random, 32)];
     this.clockRate = skew ? env.random.int(80, 120) / 100 : 1;
     // A plausible wall clock (the keyring records times), a few seconds apart from member to member.
     this.clockOffsetMs = Date.UTC(2025, 0, 1) + env.random.int(0, 10_000);
@@ -208,7 +208,7 @@ export class SimMember {
   async rotateKek(): Promise<void> {
     const keys = this.keys;
     if (keys === undefined) return;
-    const next = randomKey(this.env.random);
+    const next = randomBytesOf(this.env.random, 32);
     this.keks = [next, this.keks[0]!];
     await keys.rotateKek({ unsealKey: next });
   }
@@ -228,10 +228,4 @@ export class SimMember {
     }
     throw sealed ?? new Error('no KEK to try');
   }
-}
-
-function randomKey(random: Random): Uint8Array {
-  const key = new Uint8Array(32);
-  for (let i = 0; i < key.length; i++) key[i] = random.int(0, 255);
-  return key;
 }
