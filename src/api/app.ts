@@ -22,6 +22,7 @@ import { registerKvRoutes } from './kv/routes.ts';
 import { KvService } from './kv/service.ts';
 import { type HealthChecks, registerHealthRoutes, replicaHealthChecks } from './health.ts';
 import { registerSnapshotRoutes } from './admin/snapshot.ts';
+import { applyContentType, parseApplyBody } from './k8s/apply-body.ts';
 import { registerAuditRoutes } from './k8s/audit-routes.ts';
 import { registerDiscoveryRoutes } from './k8s/discovery.ts';
 import { registerOpenApiRoutes } from './k8s/openapi.ts';
@@ -130,15 +131,21 @@ export function buildClientApi(options: ClientApiOptions): FastifyInstance {
       done(null, undefined);
       return;
     }
-    // The Kubernetes paths speak JSON only; kubectl sends protobuf first and falls back to JSON on 415.
+    // The Kubernetes paths speak JSON, and YAML for server-side apply; kubectl sends protobuf first and falls back to JSON on 415.
     const contentType = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
-    if (!onKvPath(request) && contentType !== '' && contentType !== 'application/json' && !contentType.endsWith('+json')) {
-      // Server-side apply is refused by name, so kubectl's user knows what to do instead.
-      const serverSideApply = contentType === 'application/apply-patch+yaml';
-      done(Object.assign(new Error('unsupported media type'), { code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE', statusCode: 415, serverSideApply }), undefined);
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (!onKvPath(request) && contentType === applyContentType) {
+      try {
+        done(null, parseApplyBody(text));
+      } catch (error) {
+        done(error as Error, undefined);
+      }
       return;
     }
-    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (!onKvPath(request) && contentType !== '' && contentType !== 'application/json' && !contentType.endsWith('+json')) {
+      done(Object.assign(new Error('unsupported media type'), { code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE', statusCode: 415 }), undefined);
+      return;
+    }
     if (text.trim() === '') {
       done(null, {});
       return;

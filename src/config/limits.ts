@@ -389,6 +389,23 @@ export const bootstrapRetryMs = 100;
 /** The longest wait between two attempts of the first-start bootstrap. */
 export const bootstrapRetryMsMax = 2_000;
 
+// ── Server-side apply and managedFields (src/registry/managed-fields) ─────────────────────────
+
+/** The longest field manager name (`?fieldManager=`, or the User-Agent's prefix), in characters, as Kubernetes. */
+export const fieldManagerLengthMax = 128;
+/** Update managers an object keeps; older ones are merged into `ancient-changes`, as Kubernetes (10). */
+export const managedFieldsUpdateManagersMax = 10;
+/** Apply managers an object may have; an apply by one more is refused (422). */
+export const managedFieldsApplyManagersMax = 20;
+/** The most managedFields entries an object holds: every Apply manager, the Update managers and `ancient-changes`. */
+export const managedFieldsManagersMax = managedFieldsApplyManagersMax + managedFieldsUpdateManagersMax + 1;
+/** The largest managedFields of one object, JSON-encoded; a write that would store more is refused (422). */
+export const managedFieldsBytesMax = 512 * 1024;
+/** The deepest field path tracked (deeper nodes are owned whole) and the deepest applied configuration read, in levels. */
+export const managedFieldsDepthMax = 16;
+/** YAML aliases an applied configuration may expand (a "billion laughs" body is refused, 400). */
+export const applyYamlAliasesMax = 100;
+
 // ── Backups (src/storage/backup, coffer snapshot save|restore) ─────────────────────────────────
 
 /** Plaintext bytes of records gathered into one encrypted chunk of a backup file before it is sealed. */

@@ -3,15 +3,16 @@
  *
  * A stored object is the JSON of `{apiVersion, kind, metadata, ...body}` where metadata holds only
  * name, generateName, namespace (namespaced kinds), uid, creationTimestamp, labels, annotations,
- * finalizers, ownerReferences and — once a delete waits on finalizers — deletionTimestamp and
- * deletionGracePeriodSeconds. `resourceVersion` is never stored: it is the key's mod revision, added when
- * the object is read. Whatever else a client sends in metadata is dropped, as an allowlist: nothing
+ * finalizers, ownerReferences, managedFields (set by the registry from the write, managed-fields/) and
+ * — once a delete waits on finalizers — deletionTimestamp and deletionGracePeriodSeconds.
+ * `resourceVersion` is never stored: it is the key's mod revision, added when the object is read. Whatever else a client sends in metadata is dropped, as an allowlist: nothing
  * reaches the store or a response unless a field here names it. (Secrets, ConfigMaps, Namespaces and RBAC
  * objects carry no `generation`, as in Kubernetes; objects stored by older versions may hold one, and it
  * is not shown.)
  */
 import { annotationsBytesMax, finalizersMax, ownerReferencesMax } from '../config/index.ts';
 import type { StatusCause } from './errors.ts';
+import type { ManagedFieldsEntry } from './managed-fields/index.ts';
 import { labelValueErrors, qualifiedNameErrors } from './names.ts';
 
 export type Json = Record<string, unknown>;
@@ -40,6 +41,8 @@ export interface ObjectMeta {
   /** Set (once) when a delete waits on finalizers; the object goes when the last one is removed. */
   deletionTimestamp?: string;
   deletionGracePeriodSeconds?: number;
+  /** Which manager owns which fields (names, never values): managed-fields/. */
+  managedFields?: ManagedFieldsEntry[];
 }
 
 export interface StoredObject extends Json {
@@ -209,5 +212,6 @@ export function projectMeta(meta: ObjectMeta, modRevision: number, namespaced: b
   if (isJson(meta.annotations)) out.annotations = { ...meta.annotations };
   if (Array.isArray(meta.finalizers)) out.finalizers = [...meta.finalizers];
   if (Array.isArray(meta.ownerReferences)) out.ownerReferences = meta.ownerReferences.map((r) => ({ ...r }));
+  if (Array.isArray(meta.managedFields)) out.managedFields = structuredClone(meta.managedFields);
   return out;
 }

@@ -30,13 +30,17 @@ import { isDeepStrictEqual } from 'node:util';
 import { assert } from '../base/index.ts';
 import {
   continueTokenBytesMax, generatedNamePrefixMax, generatedNameSuffixLength, generateNameAttemptsMax, listPageItemsMax, listScanStepKeys,
-  namespaceDeleteBatchObjects, txnOpsMax, updateRetriesMax, valueBytesMax,
+  managedFieldsApplyManagersMax, managedFieldsBytesMax, namespaceDeleteBatchObjects, txnOpsMax, updateRetriesMax, valueBytesMax,
 } from '../config/index.ts';
 import { isMvccError, prefixEnd, type KeyValue, type TxnRequest, type TxnResponse } from '../storage/mvcc/index.ts';
 import { evaluateWithoutWriting } from './dry-run.ts';
 import { invalidError, RegistryError, type StatusCause } from './errors.ts';
 import { objectKey, listPrefix, textKey } from './keys.ts';
 import type { RegistryKv } from './kv.ts';
+import {
+  applyConfiguration, type ClientManagedFields, configView, conflictMessage, decodeStored, encodeManagers, leavesOf, type ManagedFieldsEntry,
+  managerName, nextManagers, type Operation, pathString, readClientManagedFields, trackedView,
+} from './managed-fields/index.ts';
 import { isJson, type OwnerReference, projectMeta, readClientMeta, type Json, type ObjectMeta, type StoredObject, type VersionedObject } from './object.ts';
 import { dependentOf, type DependentRef, dependentsPrefix, ownerIndexOps } from './owners.ts';
 import { namespaces, namespacedResourceTypes, resourceTypes, secrets, type ResourceType } from './resources.ts';
@@ -66,6 +70,22 @@ export interface WriteOptions {
    * without a resourceVersion; a dry-run update answers with the object's current one.
    */
   dryRun?: boolean;
+  /** The manager metadata.managedFields records for the fields this write sets (internalFieldManager when absent). */
+  fieldManager?: string;
+}
+
+/** The field manager of the registry's own writes (garbage collection, scheduled rotation) when none is named. */
+export const internalFieldManager = 'coffer';
+
+/** A server-side apply: who applies, whether it takes fields other managers own, and the checks the API adds. */
+export interface ApplyRequest {
+  manager: string;
+  /** `force=true`: take conflicting fields from their managers instead of refusing (409). */
+  force: boolean;
+  /** The caller may not read the object's values: conflicts are decided without comparing them (managed-fields/apply.ts). */
+  valueBlind?: boolean;
+  /** Called before the object is created (it was absent); throws to refuse (creating needs the create right). */
+  authorizeCreate?: () => void;
 }
 
 export interface DeleteOptions extends WriteOptions {
@@ -96,9 +116,10 @@ export interface DeleteResult {
   pending: boolean;
 }
 
-/** How replace() treats a Secret's history: promote merges and clears the pending stage. */
+/** How create() and replace() record the write (an Update unless an apply), and how replace() treats a Secret's history: promote merges and clears the pending stage. */
 interface ReplaceOptions extends WriteOptions {
   promote?: boolean;
+  operation?: Operation;
 }
 
 /** Called with the object about to be stored, after validation and before the txn; throws to refuse. */
@@ -182,10 +203,11 @@ export class Registry {
     }
   }
 
-  async create(type: ResourceType, namespace: string | undefined, input: unknown, guard?: WriteGuard, options: WriteOptions = {}): Promise<VersionedObject> {
+  async create(type: ResourceType, namespace: string | undefined, input: unknown, guard?: WriteGuard, options: ReplaceOptions = {}): Promise<VersionedObject> {
     const body = asBody(type, input);
     const causes: StatusCause[] = [];
     const meta = readClientMeta(body, causes);
+    const clientManaged = readClientManagedFields(isJson(body.metadata) ? body.metadata.managedFields : undefined, type.apiVersion, causes);
     const generateName = (meta.name === undefined || meta.name === '') && meta.generateName !== undefined && meta.generateName !== '' ? meta.generateName : undefined;
     let name = generateName !== undefined ? generatedName(generateName) : meta.name ?? '';
     if (name === '') causes.push({ field: 'metadata.name', message: 'Required value: name or generateName is required', reason: 'FieldValueRequired' });
@@ -213,6 +235,7 @@ export class Registry {
         ...(meta.ownerReferences ? { ownerReferences: meta.ownerReferences } : {}),
       };
       const stored: StoredObject = { apiVersion: type.apiVersion, kind: type.kind, metadata, ...content };
+      this.recordManagers(type, clientManaged, undefined, stored, options);
       guard?.(stored, undefined);
       const key = objectKey(type, namespace, name);
       const value = encodeObject(type, stored);
@@ -257,6 +280,67 @@ export class Registry {
   async patch(type: ResourceType, namespace: string | undefined, name: string, apply: (current: Json) => unknown, guard?: WriteGuard, options: WriteOptions = {}): Promise<VersionedObject> {
     checkPathName(type, namespace, name);
     return this.replace(type, namespace, name, (current) => apply(present(type, current, true)), guard, options);
+  }
+
+  /**
+   * Server-side apply (PATCH with application/apply-patch+yaml): the object is created from the
+   * configuration when absent (after request.authorizeCreate), else the configuration is merged into it
+   * (managed-fields/apply.ts): a field another manager owns with another value is a Conflict (409) naming
+   * each field and manager, unless `force`. A resourceVersion in the configuration is a precondition.
+   */
+  async apply(type: ResourceType, namespace: string | undefined, name: string, input: unknown, request: ApplyRequest, guard?: WriteGuard, options: WriteOptions = {}): Promise<{ object: VersionedObject; created: boolean }> {
+    checkPathName(type, namespace, name);
+    const config = applyBody(type, namespace, name, input);
+    const view = configView(type, config);
+    const resourceVersion = isJson(config.metadata) && typeof config.metadata.resourceVersion === 'string' && config.metadata.resourceVersion !== '' ? config.metadata.resourceVersion : undefined;
+    const write: ReplaceOptions = { ...options, fieldManager: request.manager, operation: 'Apply' };
+    const asBodyWith = (applied: Record<string, unknown>, managedFields: ManagedFieldsEntry[] | undefined): Json => {
+      const { metadata, ...rest } = applied;
+      return {
+        ...rest, apiVersion: type.apiVersion, kind: type.kind,
+        metadata: {
+          ...(metadata as Json), name, ...(type.namespaced ? { namespace } : {}), ...(resourceVersion !== undefined ? { resourceVersion } : {}),
+          // A single empty entry: the apply left no manager owning anything.
+          managedFields: managedFields ?? [{}],
+        },
+      };
+    };
+    for (let attempt = 0; ; attempt += 1) {
+      const found = await this.getIfPresent({ type, namespace, name });
+      if (found === undefined) {
+        request.authorizeCreate?.();
+        const managers = [{ manager: request.manager, operation: 'Apply' as const, time: timestamp(this.nowMs()), fields: leavesOf(view) }];
+        try {
+          return { object: await this.create(type, namespace, asBodyWith(structuredClone(view), encodeManagers(managers, type.apiVersion)), guard, write), created: true };
+        } catch (error) {
+          if (!(error instanceof RegistryError && error.code === 'AlreadyExists') || attempt + 1 >= updateRetriesMax) throw error;
+          continue;
+        }
+      }
+      try {
+        const object = await this.replace(type, namespace, name, (current) => {
+          const outcome = applyConfiguration({
+            live: trackedView(type, current.object), liveManagers: decodeStored(current.object.metadata.managedFields), config: view,
+            manager: request.manager, force: request.force, now: timestamp(this.nowMs()),
+            ...(request.valueBlind === true ? { blindAt: (path: readonly string[]) => path[0] === 'f:data' } : {}),
+          });
+          if ('conflicts' in outcome) {
+            throw new RegistryError('Conflict', conflictMessage(outcome.conflicts, type.apiVersion), {
+              ...details(type, name),
+              causes: outcome.conflicts.map((c) => ({ reason: 'FieldManagerConflict', message: `conflict with ${managerName(c.manager, type.apiVersion)}`, field: pathString(c.path) })),
+            });
+          }
+          if (outcome.managers.filter((m) => m.operation === 'Apply').length > managedFieldsApplyManagersMax) {
+            throw invalidError(type.kind, name, type.group, [{ field: 'metadata.managedFields', message: `Too many: ${JSON.stringify(request.manager)} would be apply manager ${managedFieldsApplyManagersMax + 1}: at most ${managedFieldsApplyManagersMax} managers may apply to one object`, reason: 'FieldValueTooMany' }]);
+          }
+          return asBodyWith(outcome.view, encodeManagers(outcome.managers, type.apiVersion));
+        }, guard, write);
+        return { object, created: false };
+      } catch (error) {
+        // Deleted since it was read: apply creates it.
+        if (!(error instanceof RegistryError && error.code === 'NotFound') || attempt + 1 >= updateRetriesMax) throw error;
+      }
+    }
   }
 
   /** A Secret and its version history, read at one revision. */
@@ -670,6 +754,7 @@ export class Registry {
       const body = asBody(type, compute(current, history));
       const causes: StatusCause[] = [];
       const meta = readClientMeta(body, causes);
+      const clientManaged = readClientManagedFields(isJson(body.metadata) ? body.metadata.managedFields : undefined, type.apiVersion, causes);
       if (meta.name !== undefined && meta.name !== name) {
         throw new RegistryError('BadRequest', `the name of the object (${JSON.stringify(meta.name)}) does not match the name on the URL (${JSON.stringify(name)})`);
       }
@@ -696,6 +781,7 @@ export class Registry {
         ...(old.deletionTimestamp !== undefined ? { deletionTimestamp: old.deletionTimestamp, deletionGracePeriodSeconds: old.deletionGracePeriodSeconds ?? 0 } : {}),
       };
       const stored: StoredObject = { apiVersion: type.apiVersion, kind: type.kind, metadata, ...content };
+      this.recordManagers(type, clientManaged, current.object, stored, options);
       guard?.(stored, current.object);
       // An update whose result is the stored object writes nothing: same resourceVersion, no event, no
       // new Secret version, as the Kubernetes API server skips such writes (a generation stored by an
@@ -739,6 +825,27 @@ export class Registry {
       }
       if (precondition !== undefined || attempt + 1 >= updateRetriesMax) throw conflict(type, name);
     }
+  }
+
+  /**
+   * Sets stored.metadata.managedFields for a write of `stored` over `before` (undefined: a create): from
+   * the managers the client sent (validated) or else the stored ones, with this write's ownership
+   * (managed-fields/track.ts); none when the client cleared them. Refused past managedFieldsBytesMax.
+   */
+  private recordManagers(type: ResourceType, client: ClientManagedFields, before: StoredObject | undefined, stored: StoredObject, options: ReplaceOptions): void {
+    delete stored.metadata.managedFields;
+    if (client.kind === 'reset') return;
+    const base = client.kind === 'set' ? client.managers : decodeStored(before?.metadata.managedFields);
+    const managers = nextManagers(base, before === undefined ? undefined : trackedView(type, before), trackedView(type, stored), {
+      manager: options.fieldManager ?? internalFieldManager, operation: options.operation ?? 'Update', now: timestamp(this.nowMs()),
+    });
+    const entries = encodeManagers(managers, type.apiVersion);
+    if (entries === undefined) return;
+    const bytes = Buffer.byteLength(JSON.stringify(entries));
+    if (bytes > managedFieldsBytesMax) {
+      throw invalidError(type.kind, stored.metadata.name, type.group, [{ field: 'metadata.managedFields', message: `Too long: ${bytes} bytes: must have at most ${managedFieldsBytesMax} bytes`, reason: 'FieldValueTooLong' }]);
+    }
+    stored.metadata.managedFields = entries;
   }
 
   /** Proposes the transaction, or — for a dry run — evaluates it against the current state without writing. */
@@ -848,6 +955,20 @@ function asBody(type: ResourceType, input: unknown): Json {
     throw new RegistryError('BadRequest', `the kind in the data (${JSON.stringify(input.kind).slice(0, 64)}) does not match the expected kind (${type.kind})`);
   }
   return input;
+}
+
+/** An applied configuration: an object naming this kind (apiVersion and kind are required), this name, and no managedFields. */
+function applyBody(type: ResourceType, namespace: string | undefined, name: string, input: unknown): Json {
+  const body = asBody(type, input);
+  if (body.apiVersion === undefined || body.kind === undefined) throw new RegistryError('BadRequest', `an applied configuration must set apiVersion (${type.apiVersion}) and kind (${type.kind})`);
+  if (body.metadata !== undefined && body.metadata !== null && !isJson(body.metadata)) throw new RegistryError('BadRequest', 'metadata must be an object');
+  const meta = isJson(body.metadata) ? body.metadata : {};
+  if (meta.name !== undefined && meta.name !== null && meta.name !== name) {
+    throw new RegistryError('BadRequest', `the name of the object (${JSON.stringify(meta.name).slice(0, 256)}) does not match the name on the URL (${JSON.stringify(name)})`);
+  }
+  checkNamespaceMatch(type, namespace, typeof meta.namespace === 'string' ? meta.namespace : undefined);
+  if (meta.managedFields !== undefined && meta.managedFields !== null) throw new RegistryError('BadRequest', 'metadata.managedFields must be nil in an applied configuration');
+  return body;
 }
 
 function checkNamespaceMatch(type: ResourceType, namespace: string | undefined, bodyNamespace: string | undefined): void {

@@ -35,6 +35,8 @@ export interface ResourceType {
   fixedFieldCauses?(current: Json, input: Json): StatusCause[];
   /** The body fields of a stored object a response may carry. */
   project(stored: Json): Json;
+  /** Body fields the server sets: never owned by a field manager (managed-fields/view.ts). */
+  serverFields?: readonly string[];
 }
 
 function immutableData(current: Json, next: Json, fields: readonly string[]): StatusCause[] {
@@ -80,6 +82,7 @@ export const namespaces: ResourceType = {
   resource: 'namespaces', singular: 'namespace', kind: 'Namespace', listKind: 'NamespaceList', group: '', apiVersion: 'v1',
   namespaced: false, shortNames: ['ns'],
   nameErrors: dns1123LabelErrors,
+  serverFields: ['spec', 'status'],
   // The phase is not stored: a namespace marked for deletion (registry.ts) is Terminating until emptied.
   body: () => ({ spec: { finalizers: ['kubernetes'] }, status: { phase: 'Active' } }),
   updateCauses: () => [],

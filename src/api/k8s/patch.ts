@@ -5,9 +5,11 @@
  * honoured where they mean something for maps (`$patch: replace|delete`) and otherwise dropped
  * (`$setElementOrder/…`, `$retainKeys`, `$deleteFromPrimitiveList/…`). JSON Patch (RFC 6902) is
  * supported too. Pure functions; a bad patch is RegistryError BadRequest (or Invalid when a `test`
- * operation fails, as Kubernetes answers).
+ * operation fails, as Kubernetes answers). Server-side apply is not a patch of the object as read: the
+ * registry merges it with field ownership (registry/managed-fields/).
  */
 import { RegistryError } from '../../registry/index.ts';
+import { applyContentType } from './apply-body.ts';
 
 type Value = unknown;
 type Obj = Record<string, unknown>;
@@ -16,8 +18,10 @@ const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !
 
 export type PatchType = 'merge' | 'strategic' | 'json';
 
-export function patchTypeOf(contentType: string | undefined): PatchType | undefined {
+/** The patch a PATCH request's content type names; `apply` is server-side apply (the registry's apply). */
+export function patchTypeOf(contentType: string | undefined): PatchType | 'apply' | undefined {
   const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase();
+  if (type === applyContentType) return 'apply';
   if (type === 'application/merge-patch+json') return 'merge';
   if (type === 'application/strategic-merge-patch+json') return 'strategic';
   if (type === 'application/json-patch+json') return 'json';

@@ -3,7 +3,7 @@
  * watch events, tables, the answers to create, update, patch and Coffer's subresources) goes through
  * `presentFor`. A Secret's values reach only a caller who may `get` that Secret by name; anyone else gets
  * the redacted copy: no `data`, no annotation that may embed the object (kubectl's last-applied
- * configuration), marked with `coffer.dev/data-redacted: "true"` — a copy so marked is refused on
+ * configuration), no managedFields, marked with `coffer.dev/data-redacted: "true"` — a copy so marked is refused on
  * write (routes.ts), so it cannot overwrite the real values.
  *
  * Invariant: a Secret leaves this module with `data` only if isAllowed(get secrets/<name>) held for the
@@ -37,5 +37,8 @@ function redactedSecret(type: ResourceType, versioned: VersionedObject): Json {
   const annotations: Record<string, string> = { ...(metadata.annotations as Record<string, string> | undefined) };
   for (const name of embeddingAnnotations) delete annotations[name];
   metadata.annotations = { ...annotations, [redactedAnnotation]: 'true' };
+  // managedFields name the data keys, which the redacted copy does not show, and who owns which changes
+  // with a write whether a value sent equals the stored one.
+  delete metadata.managedFields;
   return shown;
 }

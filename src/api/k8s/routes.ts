@@ -18,18 +18,18 @@ import {
   authorizeRbacWrite, mastersGroup, parseRbacObject, rbacApiGroup,
 } from '../../rbac/index.ts';
 import {
-  parseFieldSelector, parseLabelSelector, parseRevision, rbacResourceTypes, type Registry, RegistryError, resourceTypes,
+  parseFieldSelector, parseLabelSelector, parseRevision, rbacResourceTypes, type Registry, RegistryError, resourceTypes, secrets,
   watchObjects, type FieldSelector, type Json, type LabelSelector, type RegistryKv, type ResourceType, type StatusCause, type StoredObject, type VersionedObject, type WriteGuard,
 } from '../../registry/index.ts';
 import { parsedRequest } from '../request.ts';
 import { type EncodedLine, encodeLine, type WatchStreams } from '../watch-stream.ts';
-import { callerFor, type Caller } from './authorization.ts';
+import { callerFor, type Caller, forbiddenMessage, isAllowed } from './authorization.ts';
 import { applyPatch, patchTypeOf } from './patch.ts';
 import type { PolicyHolder } from './policy-holder.ts';
-import { presentFor, redactedAnnotation } from './presentation.ts';
-import { deleteOptionsOf, writeOptionsOf } from './write-options.ts';
+import { mayGetSecret, presentFor, redactedAnnotation } from './presentation.ts';
+import { applyOptionsOf, deleteOptionsOf, writeOptionsOf } from './write-options.ts';
 import { checkStrictFields } from './strict.ts';
-import { status, toStatus } from './status.ts';
+import { K8sForbiddenError, status, toStatus } from './status.ts';
 import { registerSecretVersionRoutes } from './secret-versions.ts';
 import { toTable } from './table.ts';
 import { negotiate, partialObjectMetadata } from './negotiation.ts';
@@ -130,11 +130,12 @@ function registerType(app: FastifyInstance, type: ResourceType, options: K8sRout
 
   app.patch(item, async (request, reply) => {
     const { namespace, name = '' } = request.params as Params;
-    const write = writeOptionsOf(request);
     const patchType = patchTypeOf(request.headers['content-type']);
     if (patchType === undefined) {
       return reply.code(415).send(toStatus(Object.assign(new Error('unsupported'), { statusCode: 415 })));
     }
+    if (patchType === 'apply') return serverSideApply(request, reply, type, isRbac, options);
+    const write = writeOptionsOf(request);
     const patched = await registry.patch(type, namespace, name, (current) => {
       const next = applyPatch(patchType, current, request.body);
       if (strict(request)) checkStrictFields(type, next);
@@ -172,6 +173,32 @@ function registerType(app: FastifyInstance, type: ResourceType, options: K8sRout
       details: { name: deleted.object.object.metadata.name, group: type.group, kind: type.resource, uid: deleted.object.object.metadata.uid },
     };
   });
+}
+
+/**
+ * Server-side apply: authorized as `patch` (the gate), and as `create` too when the object is absent,
+ * as the API server does; 201 when it created the object. A caller who may not get a Secret applies
+ * blind (registry/managed-fields/apply.ts), so neither a conflict nor the answer tells it anything about
+ * the values; the answer carries values only for callers who may get them (presentFor).
+ */
+async function serverSideApply(request: FastifyRequest, reply: FastifyReply, type: ResourceType, isRbac: boolean, options: K8sRoutesOptions): Promise<FastifyReply> {
+  const { namespace, name = '' } = request.params as Params;
+  const { registry, policy } = options;
+  const write = writeOptionsOf(request);
+  const { manager, force } = applyOptionsOf(request);
+  if (strict(request)) checkStrictFields(type, request.body);
+  const caller = callerFor(request);
+  const info = parsedRequest(request.raw).info;
+  const result = await registry.apply(type, namespace, name, request.body, {
+    manager, force,
+    valueBlind: type === secrets && !mayGetSecret(caller, policy, namespace ?? '', name),
+    authorizeCreate: () => {
+      const create = { ...info, verb: 'create' };
+      if (!isAllowed(policy.policy, caller, create)) throw new K8sForbiddenError(forbiddenMessage(caller, create), { name, group: type.group, kind: type.resource });
+    },
+  }, guardFor(type, isRbac, caller, policy), write);
+  if (isRbac && !write.dryRun) await policy.waitFor(result.object.modRevision);
+  return reply.code(result.created ? 201 : 200).send(presentFor(type, result.object, caller, policy));
 }
 
 /** Refuses redacted copies, and RBAC objects that would grant the caller more than it holds. */

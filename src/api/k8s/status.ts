@@ -75,9 +75,7 @@ export function toStatus(error: unknown): StatusObject {
   }
   const fastifyCode = (error as { code?: unknown } | null)?.code;
   if (fastifyCode === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-    return (error as { serverSideApply?: boolean }).serverSideApply === true
-      ? status(415, 'UnsupportedMediaType', 'server-side apply (application/apply-patch+yaml) is not supported: use kubectl apply without --server-side')
-      : status(415, 'UnsupportedMediaType', 'the body must be JSON (application/json or a +json patch type)');
+    return status(415, 'UnsupportedMediaType', 'the body must be JSON (application/json or a +json patch type), or YAML for server-side apply (application/apply-patch+yaml)');
   }
   if (fastifyCode === 'FST_ERR_CTP_BODY_TOO_LARGE') return status(413, 'RequestEntityTooLarge', 'the request body is larger than the server accepts');
   if (typeof fastifyCode === 'string' && fastifyCode.startsWith('FST_ERR_CTP')) return status(400, 'BadRequest', 'the request body is not valid JSON');

@@ -1,17 +1,53 @@
 /**
  * What every write handler passes to the registry from the parsed request: who writes (the version
- * history's createdBy) and whether it is a dry run (../dry-run.ts). `All` is the only value Kubernetes defines;
+ * history's createdBy), which field manager metadata.managedFields records, and whether it is a dry
+ * run (../dry-run.ts). `All` is the only value Kubernetes defines;
  * anything else is refused (400) rather than taken as a real write.
  */
 import type { FastifyRequest } from 'fastify';
-import { type DeleteOptions, type PropagationPolicy, propagationPolicies, RegistryError, type WriteOptions } from '../../registry/index.ts';
+import { fieldManagerLengthMax } from '../../config/index.ts';
+import { type DeleteOptions, fieldManagerErrors, type PropagationPolicy, propagationPolicies, RegistryError, type WriteOptions } from '../../registry/index.ts';
 import { dryRunValues, isValidDryRun } from '../dry-run.ts';
 import { parsedRequest } from '../request.ts';
 import { callerFor, isAllowed } from './authorization.ts';
+import { patchTypeOf } from './patch.ts';
 import type { PolicyHolder } from './policy-holder.ts';
 
-export function writeOptionsOf(request: FastifyRequest): Required<Pick<WriteOptions, 'actor' | 'dryRun'>> {
-  return { actor: callerFor(request).user, dryRun: isDryRun(request) };
+export function writeOptionsOf(request: FastifyRequest): Required<Pick<WriteOptions, 'actor' | 'dryRun' | 'fieldManager'>> {
+  return { actor: callerFor(request).user, dryRun: isDryRun(request), fieldManager: fieldManagerOf(request, false) };
+}
+
+/** What a server-side apply adds: its manager (`fieldManager` is required, as Kubernetes) and `force`. */
+export function applyOptionsOf(request: FastifyRequest): { manager: string; force: boolean } {
+  const force = parsedRequest(request.raw).query.force;
+  if (force !== undefined && force !== 'true' && force !== 'false') throw optionsInvalid(request, 'force', `Invalid value: ${JSON.stringify(force.slice(0, 32))}: must be true or false`, 'FieldValueInvalid');
+  return { manager: fieldManagerOf(request, true), force: force === 'true' };
+}
+
+/**
+ * The write's field manager, as Kubernetes picks it: `?fieldManager=` (at most fieldManagerLengthMax
+ * printable characters; required for an apply), else the User-Agent up to its first '/' (kubectl's
+ * `kubectl-edit/v1.32.0 (linux/amd64) …` is `kubectl-edit`), else `unknown`. `force` belongs to apply only.
+ */
+function fieldManagerOf(request: FastifyRequest, applying: boolean): string {
+  const query = parsedRequest(request.raw).query;
+  if (!applying && request.method === 'PATCH' && patchTypeOf(request.headers['content-type']) !== 'apply' && query.force !== undefined) throw optionsInvalid(request, 'force', 'Forbidden: may not be specified for non-apply patch', 'FieldValueForbidden');
+  const named = query.fieldManager;
+  if (named !== undefined && named !== '') {
+    const errors = fieldManagerErrors(named);
+    if (errors.length > 0) throw optionsInvalid(request, 'fieldManager', errors[0]!, 'FieldValueInvalid');
+    return named;
+  }
+  if (applying) throw optionsInvalid(request, 'fieldManager', 'Required value: is required for apply patch', 'FieldValueRequired');
+  const agent = request.headers['user-agent'];
+  const prefix = [...(typeof agent === 'string' ? agent.split('/')[0] ?? '' : '')].filter((c) => fieldManagerErrors(c).length === 0).slice(0, fieldManagerLengthMax).join('');
+  return prefix === '' ? 'unknown' : prefix;
+}
+
+/** Kubernetes' refusal of bad write options: `PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: …` (422). */
+function optionsInvalid(request: FastifyRequest, field: string, message: string, reason: string): RegistryError {
+  const kind = request.method === 'POST' ? 'CreateOptions' : request.method === 'PUT' ? 'UpdateOptions' : 'PatchOptions';
+  return new RegistryError('Invalid', `${kind}.meta.k8s.io "" is invalid: ${field}: ${message}`, { group: 'meta.k8s.io', kind, causes: [{ field, message, reason }] });
 }
 
 export function isDryRun(request: FastifyRequest): boolean {

@@ -147,9 +147,6 @@ test('PATCH: merge, strategic merge (as merge for these kinds) and JSON patch; o
   const stalePatch = await call(api.app, 'PATCH', `${ns}/configmaps/patched`, { metadata: { resourceVersion: '1' }, data: { a: 'x' } }, admin, 'application/merge-patch+json');
   assertStatus(stalePatch, 409, 'Conflict');
   assertStatus(await call(api.app, 'PATCH', `${ns}/configmaps/patched`, { data: {} }, admin, 'application/json'), 415, 'UnsupportedMediaType');
-  const apply = await call(api.app, 'PATCH', `${ns}/configmaps/patched?fieldManager=kubectl`, { data: {} }, admin, 'application/apply-patch+yaml');
-  assertStatus(apply, 415, 'UnsupportedMediaType');
-  assert.match(apply.body.message, /server-side apply .* is not supported: use kubectl apply without --server-side/);
 });
 
 test('DELETE returns a Success Status, then the object is 404; a resourceVersion precondition is honoured', async () => {
