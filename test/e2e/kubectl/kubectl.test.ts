@@ -3,7 +3,8 @@
 // label selectors, delete then NotFound, get -w receiving an event, an invalid name, a user without
 // rights getting Forbidden; --dry-run=server (create, delete, namespace delete), diff, a delete held by
 // a finalizer, writes that change nothing, generateName, cascading deletes (--cascade=orphan); auth can-i
-// (and --list), auth whoami (and --as), api-versions, and -o wide on bindings.
+// (and --list), auth whoami (and --as), api-versions, -o wide on bindings, explain, and server-side apply
+// (create, pruning, a conflict naming its manager, --force-conflicts, --dry-run=server, --show-managed-fields).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -344,4 +345,34 @@ test('kubectl explain describes each kind and field from the server\'s OpenAPI v
   const recursive = await kubectl('bob', ['explain', 'configmap', '--recursive']);
   assert.equal(recursive.code, 0, recursive.stderr);
   assert.match(recursive.stdout, /^\s+ownerReferences\t<\[\]OwnerReference>$/m);
+});
+
+test('kubectl apply --server-side: creates, prunes a removed field, names the owner of a conflict, takes it with --force-conflicts, --dry-run=server changes nothing', async () => {
+  const manifest = (data: Record<string, string>) => `apiVersion: v1\nkind: Secret\nmetadata:\n  name: ssa\n  namespace: default\nstringData:\n${Object.entries(data).map(([k, v]) => `  ${k}: ${v}\n`).join('')}`;
+  const created = await kubectl('admin', ['apply', '--server-side', '-f', '-'], manifest({ password: 'first', user: 'app' }));
+  assert.equal(created.code, 0, created.stderr);
+  assert.match(created.stdout, /secret\/ssa serverside-applied/);
+  const shown = await kubectl('admin', ['get', 'secret', 'ssa', '-o', 'yaml', '--show-managed-fields']);
+  assert.match(shown.stdout, /managedFields:\n {2}- apiVersion: v1\n {4}fieldsType: FieldsV1\n {4}fieldsV1:\n {6}f:data:\n {8}f:password: \{\}\n {8}f:user: \{\}\n {4}manager: kubectl\n {4}operation: Apply\n/);
+  assert.ok(!(await kubectl('admin', ['get', 'secret', 'ssa', '-o', 'yaml'])).stdout.includes('managedFields'), 'kubectl hides them by default');
+
+  const pruned = await kubectl('admin', ['apply', '--server-side', '-f', '-'], manifest({ password: 'first' }));
+  assert.equal(pruned.code, 0, pruned.stderr);
+  assert.equal((await kubectl('admin', ['get', 'secret', 'ssa', '-o', 'jsonpath={.data}'])).stdout, `{"password":"${Buffer.from('first').toString('base64')}"}`);
+
+  const rv = await resourceVersionOf('secret', 'ssa');
+  const conflict = await kubectl('admin', ['apply', '--server-side', '--field-manager=other', '-f', '-'], manifest({ password: 'second' }));
+  assert.notEqual(conflict.code, 0);
+  assert.match(conflict.stderr, /Apply failed with 1 conflict: conflict with "kubectl": \.data\.password/);
+  assert.match(conflict.stderr, /--force-conflicts/);
+  const dry = await kubectl('admin', ['apply', '--server-side', '--field-manager=other', '--force-conflicts', '--dry-run=server', '-f', '-'], manifest({ password: 'second' }));
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.match(dry.stdout, /serverside-applied \(server dry run\)/);
+  assert.equal(await resourceVersionOf('secret', 'ssa'), rv, 'neither the conflict nor the dry run changed anything');
+
+  const forced = await kubectl('admin', ['apply', '--server-side', '--field-manager=other', '--force-conflicts', '-f', '-'], manifest({ password: 'second' }));
+  assert.equal(forced.code, 0, forced.stderr);
+  assert.equal((await kubectl('admin', ['get', 'secret', 'ssa', '-o', 'jsonpath={.data.password}'])).stdout, Buffer.from('second').toString('base64'));
+  const owners = await kubectl('admin', ['get', 'secret', 'ssa', '-o', 'jsonpath={range .metadata.managedFields[*]}{.manager}/{.operation} {end}', '--show-managed-fields']);
+  assert.equal(owners.stdout.trim(), 'other/Apply', 'kubectl owned nothing else, so its entry is gone');
 });

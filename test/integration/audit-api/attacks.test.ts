@@ -124,6 +124,26 @@ test('write answers carry values only for callers who may get: an empty merge pa
   assertNoSecret(put.text, 'the answer to a PUT');
 });
 
+test('server-side apply tells a caller with only patch rights nothing about a value: not by a conflict, not by the answer', async () => {
+  const asAdmin = JSON.parse((await send('GET', `${ns}/secrets/db`, admin)).text) as { metadata: { managedFields?: unknown[] } };
+  assert.ok((asAdmin.metadata.managedFields ?? []).length > 0, 'the Secret has managers whose fields an apply could contest');
+  const applyAs = (value: string, query: string) => app.inject({
+    method: 'PATCH', url: `${ns}/secrets/db?fieldManager=pat&${query}`, headers: { ...pat, 'content-type': 'application/apply-patch+yaml' },
+    payload: `apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: ${value}\n`,
+  });
+  for (const query of ['dryRun=All', 'dryRun=All&force=true']) {
+    const right = await applyAs(secretValue, query);
+    const wrong = await applyAs('a-wrong-guess', query);
+    // The right guess and a wrong one get the same answer, but for the object's own resourceVersion.
+    assert.equal(right.statusCode, wrong.statusCode, `${query}: ${right.body} / ${wrong.body}`);
+    assert.equal(right.body, wrong.body, query);
+    assertNoSecret(right.body, `the answer to an apply (${query})`);
+    assert.ok(!right.body.includes('managedFields'), 'a caller who may not get the Secret sees no managedFields');
+    assertNoSecret(JSON.stringify(await eventsFor(right.headers['audit-id'] as string)), `the audit event of an apply (${query})`);
+  }
+  assert.equal((await applyAs(secretValue, 'dryRun=All')).statusCode, 409, 'without force, a contested field is a conflict, whatever the value');
+});
+
 test('a redacted list carries no value in kubectl\'s last-applied annotation', async () => {
   const list = await send('GET', `${ns}/secrets`, eve);
   assert.equal(list.status, 200);
@@ -137,10 +157,12 @@ test('Secret values sent in any body shape never reach the audit file', async ()
     [[{ op: 'replace', path: '/data/password', value: b64(secretValue) }], 'application/json-patch+json'],
     [{ data: { password: b64(secretValue) } }, 'application/merge-patch+json'],
     [{ metadata: { annotations: { note: secretValue } } }, 'application/strategic-merge-patch+json'],
+    [{ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'db' }, stringData: { password: secretValue } }, 'application/apply-patch+yaml'],
   ];
   for (const [body, type] of bodies) {
-    const reply = await send('PATCH', `${ns}/secrets/db`, admin, body, type);
-    assert.ok(reply.status < 500, reply.text);
+    const query = type === 'application/apply-patch+yaml' ? '?fieldManager=auditor&force=true' : '';
+    const reply = await send('PATCH', `${ns}/secrets/db${query}`, admin, body, type);
+    assert.ok(reply.status < 400, reply.text);
     const events = await eventsFor(reply.auditID);
     assert.ok(events.length >= 1);
     assertNoSecret(JSON.stringify(events), `the audit event of a ${type} patch`);

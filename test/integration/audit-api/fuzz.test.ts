@@ -50,8 +50,8 @@ const segment = fc.oneof(
 
 const queryParam = fc.tuple(
   fc.constantFrom('watch', 'Watch', '%77atch', 'resourceVersion', 'dryRun', 'labelSelector', 'fieldSelector', 'limit', 'continue', 'local', 'version', 'stage', 'timeoutSeconds',
-    'propagationPolicy', 'orphanDependents', 'sendInitialEvents', 'resourceVersionMatch', 'x'),
-  fc.oneof(fc.constantFrom('true', '1', 'True', '%74rue', 'false', '0', 'All', '1', '999999999', '-1', 'metadata.name=db', 'a=b', 'type=Opaque', 'Foreground', 'Orphan', 'NotOlderThan', ''), fc.string({ maxLength: 20 }).map(encodeURIComponent)),
+    'propagationPolicy', 'orphanDependents', 'sendInitialEvents', 'resourceVersionMatch', 'fieldManager', 'force', 'x'),
+  fc.oneof(fc.constantFrom('true', '1', 'True', '%74rue', 'false', '0', 'All', '1', '999999999', '-1', 'metadata.name=db', 'a=b', 'type=Opaque', 'Foreground', 'Orphan', 'NotOlderThan', 'kubectl', ''), fc.string({ maxLength: 20 }).map(encodeURIComponent)),
 ).map(([k, v]) => `${k}=${v}`);
 
 const body = fc.oneof(
@@ -65,6 +65,10 @@ const body = fc.oneof(
   fc.constant({ type: 'application/json-patch+json', payload: JSON.stringify([{ op: 'replace', path: '/data/password', value: b64(marker) }]) }),
   fc.constant({ type: 'application/strategic-merge-patch+json', payload: JSON.stringify({ metadata: { labels: { a: 'b' } } }) }),
   fc.constant({ type: 'application/apply-patch+yaml', payload: 'metadata:\n  name: db\nstringData:\n  password: x\n' }),
+  // Server-side apply of the marker itself, as YAML and as the JSON kubectl sends (fieldManager and force come from the query).
+  fc.constant({ type: 'application/apply-patch+yaml', payload: `apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  managedFields: []\nstringData:\n  password: ${marker}\n` }),
+  fc.constant({ type: 'application/apply-patch+yaml', payload: JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'db' }, data: { password: b64(marker) } }) }),
+  fc.string({ maxLength: 64, unit: fc.constantFrom('a', ':', ' ', '\n', '-', '&', '*', '[', '{', '"', '!', '|', '>', '#', '?') }).map((payload) => ({ type: 'application/apply-patch+yaml', payload })),
   fc.uint8Array({ maxLength: 64 }).map((bytes) => ({ type: 'application/vnd.kubernetes.protobuf', payload: Buffer.concat([Buffer.from('k8s\0'), Buffer.from(bytes)]) })),
   fc.uint8Array({ maxLength: 64 }).map((bytes) => ({ type: 'text/plain', payload: Buffer.from(bytes) })),
   // Larger than the API reads (shown by its size when fast-check prints a counterexample).

@@ -1,7 +1,8 @@
 // The authorization matrix, generated from the route table: every route the client API serves × every
 // method it answers × query encodings of its parameters × identities with partial rights. For each
 // request: no byte of the answer (streams included) and no byte of its audit record carries the value
-// of a Secret the identity may not `get` (raw, base64 or hex); it leaves exactly one audit event (none
+// of a Secret the identity may not `get` (raw, base64 or hex) — server-side apply included, which sends
+// the marker itself; it leaves exactly one audit event (none
 // only for a probe the policy records at None); a refused request changed nothing.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -54,11 +55,20 @@ function variants(method: string, url: string): string[] {
   }
   // A delete's cascade reaches other objects: each policy must stay inside the caller's rights.
   if (method === 'DELETE') return ['', 'dryRun=All', 'propagationPolicy=Foreground', 'propagationPolicy=Orphan'];
+  // Server-side apply (bodyOf sends an applied configuration when a fieldManager is named): conflicting, dry and forced.
+  if (method === 'PATCH') return ['', 'dryRun=All', 'fieldManager=matrix', 'fieldManager=matrix&dryRun=All&force=true', 'fieldManager=matrix&force=true'];
   return ['', 'dryRun=All'];
 }
 
+/** An applied configuration for a route: of the route's kind, setting the marker where the kind holds values. */
+function appliedConfiguration(url: string): unknown {
+  const name = fill(url).split('/').pop();
+  if (url.includes('/configmaps/')) return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name }, data: { a: marker } };
+  return { apiVersion: 'v1', kind: 'Secret', metadata: { name, labels: { applied: 'yes' } }, data: { password: b64(marker) } };
+}
+
 /** A body per route: what a caller with partial rights would send to reach the marker or replace it. */
-function bodyOf(method: string, url: string): { body?: unknown; contentType?: string } {
+function bodyOf(method: string, url: string, query: string): { body?: unknown; contentType?: string } {
   const registryKey = b64('/registry/secrets/default/db');
   const kv: Record<string, unknown> = {
     '/v3/kv/range': { key: registryKey },
@@ -75,6 +85,7 @@ function bodyOf(method: string, url: string): { body?: unknown; contentType?: st
   };
   if (url.startsWith('/v3/')) return { body: kv[url] ?? {} };
   if (url.startsWith(grpcPathPrefix)) return { body: grpcBody(url), contentType: 'application/grpc' };
+  if (method === 'PATCH' && query.includes('fieldManager=')) return { body: appliedConfiguration(url), contentType: 'application/apply-patch+yaml' };
   if (method === 'PATCH') return { body: {}, contentType: 'application/merge-patch+json' };
   if (method === 'PUT') return { body: { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'db' }, data: { password: b64(marker) } } };
   if (method === 'POST' && url.endsWith('/rotate')) return { body: { data: { password: b64(marker) } } };
@@ -148,7 +159,7 @@ test('authorization matrix: routes × methods × query encodings × identities',
       for (const [identity, headers] of Object.entries(identities)) {
         const url = query === '' ? path : `${path}?${query}`;
         const what = `${identity} ${route.method} ${url}`;
-        const { body, contentType } = bodyOf(route.method, route.url);
+        const { body, contentType } = bodyOf(route.method, route.url, query);
         const before = await userState(m1);
         const answer = await exchange(app, clock, {
           method: route.method, url, streaming: /[?&]watch=(true|1|True|%74rue)/.test(query) || route.url === '/v3/watch' || route.url === grpcWatchPath,

@@ -1,0 +1,117 @@
+// Field ownership as structured-merge-diff defines it for the kinds Coffer serves: field sets and their
+// FieldsV1 form, who owns what after an Update, and an Apply's merge, conflicts, force and pruning.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import {
+  applyConfiguration, type ApplyOutcome, encodeManagers, FieldSet, leavesOf, type Manager, nextManagers, pathString, readClientManagedFields, toFieldsV1,
+} from '../../../src/registry/managed-fields/index.ts';
+import { fromFieldsV1 } from '../../../src/registry/managed-fields/field-set.ts';
+import type { StatusCause } from '../../../src/registry/index.ts';
+
+const t0 = '2026-01-01T00:00:00Z';
+const t1 = '2026-01-01T00:01:00Z';
+const fieldsOf = (outcome: ApplyOutcome, manager: string, operation = 'Apply'): unknown => {
+  assert.ok('managers' in outcome, JSON.stringify(outcome));
+  const found = outcome.managers.find((m) => m.manager === manager && m.operation === operation);
+  return found === undefined ? undefined : toFieldsV1(found.fields);
+};
+const owner = (manager: string, operation: 'Apply' | 'Update', fields: object): Manager => {
+  const read = fromFieldsV1(fields);
+  assert.ok('set' in read);
+  return { manager, operation, time: t0, fields: read.set };
+};
+
+test('leaves name fields, never values: map keys, set values, keyed items; atomic lists and deep nodes whole', () => {
+  const view = {
+    metadata: { labels: { app: 'web' }, finalizers: ['example.com/a'], ownerReferences: [{ uid: 'u1', name: 'o', kind: 'ConfigMap', apiVersion: 'v1' }] },
+    data: { password: 'c2VjcmV0' }, rules: [{ verbs: ['get'] }],
+  };
+  assert.deepEqual(toFieldsV1(leavesOf(view)), {
+    'f:data': { 'f:password': {} },
+    'f:metadata': { 'f:finalizers': { 'v:"example.com/a"': {} }, 'f:labels': { 'f:app': {} }, 'f:ownerReferences': { 'k:{"uid":"u1"}': {} } },
+    'f:rules': {},
+  });
+  assert.ok(!JSON.stringify(toFieldsV1(leavesOf(view))).includes('c2VjcmV0'));
+  assert.equal(pathString(['f:metadata', 'f:finalizers', 'v:"example.com/a"']), '.metadata.finalizers[="example.com/a"]');
+  assert.equal(pathString(['f:metadata', 'f:ownerReferences', 'k:{"uid":"u1"}']), '.metadata.ownerReferences[uid="u1"]');
+  let deep: Record<string, unknown> = { end: 'x' };
+  for (let i = 0; i < 40; i += 1) deep = { d: deep };
+  assert.ok([...leavesOf({ deep })].every((path) => path.length <= 16), 'a node past the depth limit is owned whole');
+});
+
+test('FieldsV1 round-trips any set; malformed FieldsV1 is refused', () => {
+  const element = fc.oneof(fc.string({ maxLength: 6 }).map((s) => `f:${s}`), fc.string({ maxLength: 4 }).map((s) => `v:${JSON.stringify(s)}`));
+  fc.assert(fc.property(fc.array(fc.array(element, { minLength: 1, maxLength: 4 }), { maxLength: 12 }), (paths) => {
+    const set = new FieldSet(paths);
+    const back = fromFieldsV1(JSON.parse(JSON.stringify(toFieldsV1(set))));
+    assert.ok('set' in back);
+    assert.deepEqual(back.set.sorted(), set.sorted());
+  }), { seed: 17 });
+  for (const bad of [[], 'x', { 'x:y': {} }, { 'f:a': 1 }]) assert.ok('problem' in fromFieldsV1(bad), JSON.stringify(bad));
+});
+
+test('an Update owns what it added or changed, takes it from others; removed fields are owned by no one', () => {
+  const created = nextManagers([], undefined, { metadata: {}, data: { a: '1', b: '2' } }, { manager: 'create', operation: 'Update', now: t0 });
+  assert.deepEqual(created.map((m) => [m.manager, toFieldsV1(m.fields)]), [['create', { 'f:data': { '.': {}, 'f:a': {}, 'f:b': {} } }]]);
+  const edited = nextManagers(created, { metadata: {}, data: { a: '1', b: '2' } }, { metadata: {}, data: { a: '9' } }, { manager: 'edit', operation: 'Update', now: t1 });
+  assert.deepEqual(edited.map((m) => [m.manager, m.time, toFieldsV1(m.fields)]), [['create', t0, { 'f:data': {} }], ['edit', t1, { 'f:data': { 'f:a': {} } }]]);
+  // Nothing changed: nothing owned anew, every time kept.
+  assert.deepEqual(nextManagers(edited, { metadata: {}, data: { a: '9' } }, { metadata: {}, data: { a: '9' } }, { manager: 'third', operation: 'Update', now: t1 }), edited);
+});
+
+test('Apply: merge, conflict only where another owner would see its value change, force takes over', () => {
+  const live = { metadata: { labels: { app: 'web' } }, data: { key: 'one', other: 'x' } };
+  const liveManagers = [owner('create', 'Update', { 'f:data': { '.': {}, 'f:key': {}, 'f:other': {} }, 'f:metadata': { 'f:labels': { 'f:app': {} } } })];
+  const same = applyConfiguration({ live, liveManagers, config: { metadata: {}, data: { key: 'one' } }, manager: 'me', force: false, now: t1 });
+  assert.deepEqual(fieldsOf(same, 'me'), { 'f:data': { 'f:key': {} } });
+  assert.deepEqual(fieldsOf(same, 'create', 'Update'), { 'f:data': { '.': {}, 'f:key': {}, 'f:other': {} }, 'f:metadata': { 'f:labels': { 'f:app': {} } } }, 'equal value: shared');
+  const refused = applyConfiguration({ live, liveManagers, config: { metadata: { labels: { app: 'api' } }, data: { key: 'two', added: 'n' } }, manager: 'me', force: false, now: t1 });
+  assert.ok('conflicts' in refused);
+  assert.deepEqual(refused.conflicts.map((c) => [c.manager.manager, pathString(c.path)]), [['create', '.data.key'], ['create', '.metadata.labels.app']]);
+  const forced = applyConfiguration({ live, liveManagers, config: { metadata: {}, data: { key: 'two' } }, manager: 'me', force: true, now: t1 });
+  assert.ok('view' in forced);
+  assert.deepEqual(forced.view.data, { key: 'two', other: 'x' });
+  assert.deepEqual(fieldsOf(forced, 'create', 'Update'), { 'f:data': { '.': {}, 'f:other': {} }, 'f:metadata': { 'f:labels': { 'f:app': {} } } });
+  assert.equal(live.data.key, 'one', 'the live view is not modified');
+});
+
+test('Apply blind: another owner is a conflict even when the value sent equals the stored one', () => {
+  const live = { metadata: {}, data: { password: 'c2FtZQ==' } };
+  const liveManagers = [owner('create', 'Update', { 'f:data': { 'f:password': {} } })];
+  const blind = applyConfiguration({ live, liveManagers, config: { metadata: {}, data: { password: 'c2FtZQ==' } }, manager: 'me', force: false, now: t1, blindAt: (p) => p[0] === 'f:data' });
+  const wrong = applyConfiguration({ live, liveManagers, config: { metadata: {}, data: { password: 'b3RoZXI=' } }, manager: 'me', force: false, now: t1, blindAt: (p) => p[0] === 'f:data' });
+  assert.ok('conflicts' in blind && 'conflicts' in wrong);
+  assert.deepEqual(blind.conflicts.map((c) => pathString(c.path)), wrong.conflicts.map((c) => pathString(c.path)));
+});
+
+test('Apply prunes what the manager stopped applying, unless another manager owns it; sets and keyed lists by item', () => {
+  const live = { metadata: { finalizers: ['a', 'b'] }, data: { keep: 'k', drop: 'd', shared: 's' } };
+  const liveManagers = [
+    owner('me', 'Apply', { 'f:data': { 'f:keep': {}, 'f:drop': {}, 'f:shared': {} }, 'f:metadata': { 'f:finalizers': { 'v:"a"': {} } } }),
+    owner('other', 'Apply', { 'f:data': { 'f:shared': {} }, 'f:metadata': { 'f:finalizers': { 'v:"b"': {} } } }),
+  ];
+  const outcome = applyConfiguration({ live, liveManagers, config: { metadata: {}, data: { keep: 'k' } }, manager: 'me', force: false, now: t1 });
+  assert.ok('view' in outcome);
+  assert.deepEqual(outcome.view, { metadata: { finalizers: ['b'] }, data: { keep: 'k', shared: 's' } });
+  const again = applyConfiguration({ live: outcome.view, liveManagers: outcome.managers, config: { metadata: {}, data: { keep: 'k' } }, manager: 'me', force: false, now: '2026-01-01T00:02:00Z' });
+  assert.ok('managers' in again);
+  assert.deepEqual(again.view, outcome.view);
+  assert.equal(again.managers.find((m) => m.manager === 'me')?.time, t1, 'the same configuration again keeps the time');
+});
+
+test('client-sent managedFields: validated; a single empty entry clears them; the Update cap merges the oldest', () => {
+  const causes: StatusCause[] = [];
+  assert.deepEqual(readClientManagedFields([{}], 'v1', causes), { kind: 'reset' });
+  assert.deepEqual(readClientManagedFields([], 'v1', causes), { kind: 'keep' });
+  readClientManagedFields([{ manager: 'm', operation: 'Patch', apiVersion: 'v1', fieldsType: 'FieldsV1', fieldsV1: {} }], 'v1', causes);
+  readClientManagedFields([{ manager: 'm', operation: 'Update', apiVersion: 'v2', fieldsType: 'FieldsV1', fieldsV1: {} }], 'v1', causes);
+  const entry = { manager: 'm', operation: 'Update', apiVersion: 'v1', fieldsType: 'FieldsV1', fieldsV1: { 'f:data': {} } };
+  readClientManagedFields([entry, entry], 'v1', causes);
+  assert.deepEqual(causes.map((c) => c.field), ['metadata.managedFields[0].operation', 'metadata.managedFields[0].apiVersion', 'metadata.managedFields[1]']);
+  const many = Array.from({ length: 12 }, (_, i) => ({ manager: `m${i}`, operation: 'Update' as const, time: `2026-01-01T00:00:${String(10 + i)}Z`, fields: new FieldSet([['f:data', `f:k${i}`]]) }));
+  const entries = encodeManagers(many, 'v1')!;
+  assert.equal(entries.length, 10);
+  assert.equal(entries[0]!.manager, 'ancient-changes');
+  assert.deepEqual(entries[0]!.fieldsV1, { 'f:data': { 'f:k0': {}, 'f:k1': {}, 'f:k2': {} } });
+});
