@@ -103,11 +103,13 @@ function readEntry(entry: unknown, apiVersion?: string): Manager | { field: stri
   if (apiVersion !== undefined && e.apiVersion !== apiVersion) return { field: '.apiVersion', problem: `Unsupported value: must be ${JSON.stringify(apiVersion)}` };
   if (e.fieldsType !== 'FieldsV1') return { field: '.fieldsType', problem: 'Unsupported value: must be "FieldsV1"' };
   if (e.subresource !== undefined && e.subresource !== '') return { field: '.subresource', problem: 'Unsupported value: Coffer records no subresource managers' };
-  const time = e.time === undefined || e.time === null ? '' : e.time;
-  if (typeof time !== 'string' || (time !== '' && !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/.test(time))) return { field: '.time', problem: 'Invalid value: must be an RFC 3339 UTC time' };
+  const sent = e.time === undefined || e.time === null ? '' : e.time;
+  const time = typeof sent === 'string' ? /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d{1,9})?Z$/.exec(sent) : null;
+  if (sent !== '' && time === null) return { field: '.time', problem: 'Invalid value: must be an RFC 3339 UTC time' };
   const fields = fromFieldsV1(e.fieldsV1 ?? {});
   if ('problem' in fields) return { field: '.fieldsV1', problem: `Invalid value: ${fields.problem}` };
-  return { manager: e.manager, operation: e.operation, time, fields: fields.set };
+  // Whole seconds, as stored: a client that sends the time back with milliseconds (client-node) changes nothing.
+  return { manager: e.manager, operation: e.operation, time: time === null ? '' : `${time[1]}Z`, fields: fields.set };
 }
 
 /**

@@ -3,7 +3,8 @@
 // list (sendInitialEvents) ends its initial events with the bookmark; an informer keeps exactly one
 // copy of every object while its member is stopped and restarted, the leader is killed, and its member,
 // made leader, is killed; and a controller that writes on every reconcile settles, because a write that
-// changes nothing writes nothing (same resourceVersion, no event).
+// changes nothing writes nothing (same resourceVersion, no event); server-side apply with field managers,
+// a conflict and force, its managedFields kept across a restart.
 //
 // client-node's ListWatch re-watches from its last resourceVersion when a stream ends, but stops on a
 // connection error and only calls its 'error' handlers; a controller restarts it from there, as
@@ -332,4 +333,36 @@ test('a controller that writes on every reconcile does not retrigger itself', as
   } finally {
     await informer.stop();
   }
+});
+
+test('server-side apply from client-node: a controller owns what it applies, a conflict names the other manager, force takes over, managedFields survive a restart', async () => {
+  await createNamespace('applied');
+  const sse = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
+  const config = (data: Record<string, string>): V1ConfigMap => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cfg', namespace: 'applied' }, data });
+  await api(1).createNamespacedConfigMap({ namespace: 'applied', body: { metadata: { name: 'cfg' }, data: { owned: 'by-creator' } }, fieldManager: 'creator' });
+  const applied = await api(0).patchNamespacedConfigMap({ namespace: 'applied', name: 'cfg', body: config({ mine: '1' }), fieldManager: 'controller' }, sse);
+  assert.deepEqual(applied.data, { owned: 'by-creator', mine: '1' });
+  assert.deepEqual(applied.metadata?.managedFields?.map((e) => [e.manager, e.operation]), [['creator', 'Update'], ['controller', 'Apply']]);
+  await assert.rejects(
+    api(0).patchNamespacedConfigMap({ namespace: 'applied', name: 'cfg', body: config({ mine: '1', owned: 'by-controller' }), fieldManager: 'controller' }, sse),
+    (error: unknown) => {
+      assert.ok(error instanceof ApiException && error.code === 409, String(error));
+      const body: unknown = typeof error.body === 'string' ? JSON.parse(error.body) : error.body;
+      assert.equal((body as { message?: string }).message, 'Apply failed with 1 conflict: conflict with "creator" using v1: .data.owned');
+      return true;
+    },
+  );
+  const forced = await api(0).patchNamespacedConfigMap({ namespace: 'applied', name: 'cfg', body: config({ mine: '1', owned: 'by-controller' }), fieldManager: 'controller', force: true }, sse);
+  assert.equal(forced.data?.['owned'], 'by-controller');
+  assert.deepEqual(forced.metadata?.managedFields?.map((e): unknown[] => [e.manager, e.fieldsV1 as unknown]), [['creator', { 'f:data': {} }], ['controller', { 'f:data': { 'f:mine': {}, 'f:owned': {} } }]]);
+  // Applying the same configuration again writes nothing.
+  const again = await api(0).patchNamespacedConfigMap({ namespace: 'applied', name: 'cfg', body: config({ mine: '1', owned: 'by-controller' }), fieldManager: 'controller' }, sse);
+  assert.equal(again.metadata?.resourceVersion, forced.metadata?.resourceVersion);
+  await cluster.restart(0);
+  let read: V1ConfigMap | undefined;
+  await waitUntil(async () => {
+    read = await api(0).readNamespacedConfigMap({ namespace: 'applied', name: 'cfg' }).catch(() => undefined);
+    return read !== undefined;
+  }, catchUpTimeoutMs, 'member 0 to serve again after its restart');
+  assert.deepEqual(read?.metadata?.managedFields, forced.metadata?.managedFields);
 });

@@ -100,13 +100,16 @@ test('Apply prunes what the manager stopped applying, unless another manager own
   assert.equal(again.managers.find((m) => m.manager === 'me')?.time, t1, 'the same configuration again keeps the time');
 });
 
-test('client-sent managedFields: validated; a single empty entry clears them; the Update cap merges the oldest', () => {
+test('client-sent managedFields: validated, times to the second; a single empty entry clears them; the Update cap merges the oldest', () => {
   const causes: StatusCause[] = [];
   assert.deepEqual(readClientManagedFields([{}], 'v1', causes), { kind: 'reset' });
   assert.deepEqual(readClientManagedFields([], 'v1', causes), { kind: 'keep' });
   readClientManagedFields([{ manager: 'm', operation: 'Patch', apiVersion: 'v1', fieldsType: 'FieldsV1', fieldsV1: {} }], 'v1', causes);
   readClientManagedFields([{ manager: 'm', operation: 'Update', apiVersion: 'v2', fieldsType: 'FieldsV1', fieldsV1: {} }], 'v1', causes);
   const entry = { manager: 'm', operation: 'Update', apiVersion: 'v1', fieldsType: 'FieldsV1', fieldsV1: { 'f:data': {} } };
+  // Sent back with milliseconds (client-node serializes a Date so): the same time as stored.
+  const echoed = readClientManagedFields([{ ...entry, time: '2026-01-01T00:00:00.000Z' }], 'v1', causes);
+  assert.ok(echoed.kind === 'set' && echoed.managers[0]!.time === t0);
   readClientManagedFields([entry, entry], 'v1', causes);
   assert.deepEqual(causes.map((c) => c.field), ['metadata.managedFields[0].operation', 'metadata.managedFields[0].apiVersion', 'metadata.managedFields[1]']);
   const many = Array.from({ length: 12 }, (_, i) => ({ manager: `m${i}`, operation: 'Update' as const, time: `2026-01-01T00:00:${String(10 + i)}Z`, fields: new FieldSet([['f:data', `f:k${i}`]]) }));
