@@ -5,7 +5,9 @@
  * by txn compares, validation with field causes, label/field selectors, consistent paged lists,
  * watch, namespace deletion in one txn, and the first-start bootstrap. Secrets also keep numbered
  * versions with a pending stage for two-phase rotation (versions.ts), server-side value generation
- * (generate.ts) and the due-time decision of scheduled rotation (scheduled-rotation.ts).
+ * (generate.ts) and the due-time decision of scheduled rotation (scheduled-rotation.ts). Every write
+ * records its field manager in metadata.managedFields, and server-side apply merges by field ownership
+ * (managed-fields/).
  *
  * Invariants: nothing is stored unless built from validated, allowlisted fields; every write is a
  * single txn; a response is built by `present` from known fields only; Secret values never appear
@@ -25,7 +27,7 @@ export {
 } from './registry.ts';
 export { parseLabelSelector, parseFieldSelector, matchesLabels, type LabelSelector, type FieldSelector } from './selectors.ts';
 export { watchObjects, type RegistryEvent, type RegistryEventType, type RegistryWatch, type WatchRequest } from './watch.ts';
-export { fieldManagerErrors, type ManagedFieldsEntry } from './managed-fields/index.ts';
+export { fieldManagerErrors } from './managed-fields/index.ts';
 export { bootstrapRegistry, type BootstrapResult } from './bootstrap.ts';
 export { registryPrefix, listPrefix, decodeObjectValue } from './public-keys.ts';
 export {

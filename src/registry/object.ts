@@ -12,7 +12,6 @@
  */
 import { annotationsBytesMax, finalizersMax, ownerReferencesMax } from '../config/index.ts';
 import type { StatusCause } from './errors.ts';
-import type { ManagedFieldsEntry } from './managed-fields/index.ts';
 import { labelValueErrors, qualifiedNameErrors } from './names.ts';
 
 export type Json = Record<string, unknown>;
@@ -24,6 +23,16 @@ export interface OwnerReference {
   uid: string;
   controller?: boolean;
   blockOwnerDeletion?: boolean;
+}
+
+/** One manager's entry of metadata.managedFields, as Kubernetes shapes it (managed-fields/entries.ts). */
+export interface ManagedFieldsEntry {
+  manager: string;
+  operation: 'Apply' | 'Update';
+  apiVersion: string;
+  time: string;
+  fieldsType: 'FieldsV1';
+  fieldsV1: Record<string, unknown>;
 }
 
 export interface ObjectMeta {

@@ -8,6 +8,9 @@
  *   (optimistic concurrency). A request carrying a resourceVersion that is not current → Conflict;
  *   one without is retried up to updateRetriesMax times (Kubernetes' unconditional update). A result
  *   equal to the stored object writes nothing;
+ * - apply (server-side apply): create when absent, else a replace whose body is the configuration merged
+ *   by field ownership (managed-fields/apply.ts); every create and replace sets metadata.managedFields
+ *   from the write's field manager (managed-fields/track.ts);
  * - delete: an object with finalizers is marked (deletionTimestamp) and goes with its last finalizer;
  *   otherwise it goes in one txn with its Secret versions and owner index entries (owners.ts), and its
  *   dependents are treated by the propagationPolicy, never beyond what the caller may delete;
@@ -38,10 +41,10 @@ import { invalidError, RegistryError, type StatusCause } from './errors.ts';
 import { objectKey, listPrefix, textKey } from './keys.ts';
 import type { RegistryKv } from './kv.ts';
 import {
-  applyConfiguration, type ClientManagedFields, configView, conflictMessage, decodeStored, encodeManagers, leavesOf, type ManagedFieldsEntry,
+  applyConfiguration, type ClientManagedFields, configView, conflictMessage, decodeStored, encodeManagers, leavesOf,
   managerName, nextManagers, type Operation, pathString, readClientManagedFields, trackedView,
 } from './managed-fields/index.ts';
-import { isJson, type OwnerReference, projectMeta, readClientMeta, type Json, type ObjectMeta, type StoredObject, type VersionedObject } from './object.ts';
+import { isJson, type ManagedFieldsEntry, type OwnerReference, projectMeta, readClientMeta, type Json, type ObjectMeta, type StoredObject, type VersionedObject } from './object.ts';
 import { dependentOf, type DependentRef, dependentsPrefix, ownerIndexOps } from './owners.ts';
 import { namespaces, namespacedResourceTypes, resourceTypes, secrets, type ResourceType } from './resources.ts';
 import { matchesFields, matchesLabels, type FieldSelector, type LabelSelector } from './selectors.ts';

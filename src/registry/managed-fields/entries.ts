@@ -8,18 +8,10 @@
  */
 import { fieldManagerLengthMax, managedFieldsManagersMax, managedFieldsUpdateManagersMax } from '../../config/index.ts';
 import type { StatusCause } from '../errors.ts';
+import type { ManagedFieldsEntry } from '../object.ts';
 import { FieldSet, fromFieldsV1, toFieldsV1 } from './field-set.ts';
 
-export type Operation = 'Apply' | 'Update';
-
-export interface ManagedFieldsEntry {
-  manager: string;
-  operation: Operation;
-  apiVersion: string;
-  time: string;
-  fieldsType: 'FieldsV1';
-  fieldsV1: Record<string, unknown>;
-}
+export type Operation = ManagedFieldsEntry['operation'];
 
 /** One manager's ownership, decoded. */
 export interface Manager {

@@ -8,7 +8,7 @@
  */
 export { FieldSet, type FieldPath, leavesOf, pathString, toFieldsV1 } from './field-set.ts';
 export {
-  ancientChangesManager, type ClientManagedFields, decodeStored, encodeManagers, fieldManagerErrors, type ManagedFieldsEntry, type Manager,
+  ancientChangesManager, type ClientManagedFields, decodeStored, encodeManagers, fieldManagerErrors, type Manager,
   type Operation, readClientManagedFields, sameManager,
 } from './entries.ts';
 export { configView, trackedView } from './view.ts';
