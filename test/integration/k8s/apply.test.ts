@@ -4,6 +4,7 @@
 // nothing when applied again or as a dry run; bad options and bodies are refused and change nothing.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { managedFieldsApplyManagersMax } from '../../../src/config/index.ts';
 import { asUser, bindClusterRole, call, type Api, type Reply, startApi, storeFingerprint } from './harness.ts';
 
 let api: Api;
@@ -197,4 +198,19 @@ test('finalizers are a set: two managers each apply their own', async () => {
   assert.deepEqual(entryOf(both, 'b')?.fieldsV1, { 'f:metadata': { 'f:finalizers': { 'v:"example.com/b"': {} } } });
   const dropped = await apply(path, cm([]), 'fieldManager=a');
   assert.deepEqual(dropped.body.metadata.finalizers, ['example.com/b']);
+});
+
+test('one apply manager more than managedFieldsApplyManagersMax is refused (422) and changes nothing', async () => {
+  const path = `${ns}/configmaps/crowded`;
+  const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'crowded' }, data: { shared: 'same' } };
+  for (let i = 0; i < managedFieldsApplyManagersMax; i += 1) {
+    const applied = await apply(path, cm, `fieldManager=m${i}`);
+    assert.ok(applied.status === 200 || applied.status === 201, JSON.stringify(applied.body));
+  }
+  const before = await storeFingerprint(api);
+  const refused = await apply(path, cm, 'fieldManager=one-too-many');
+  assert.equal(refused.status, 422, JSON.stringify(refused.body));
+  assert.match(refused.body.message, new RegExp(`metadata\\.managedFields: Too many: "one-too-many" would be apply manager ${managedFieldsApplyManagersMax + 1}`));
+  assert.equal(await storeFingerprint(api), before);
+  assert.equal((await apply(path, cm, 'fieldManager=m0')).status, 200, 'a manager already applying still may');
 });
