@@ -6,7 +6,8 @@
  * internal codes), a broken connection CONNECTION_LOST; messages carry the status, never a value.
  */
 import { connect, constants, type ClientHttp2Session, type IncomingHttpHeaders } from 'node:http2';
-import type { ConnectionOptions } from 'node:tls';
+import { isIP } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { decode, encode, FrameReader, frame, type Message, messageType } from '../etcdpb/index.ts';
 import { type Bytes, toBytes } from './bytes.ts';
 import { ClientError } from './errors.ts';
@@ -25,8 +26,15 @@ export class GrpcKvClient {
   private readonly session: ClientHttp2Session;
 
   constructor(private readonly options: GrpcKvClientOptions) {
-    this.session = connect(options.endpoint, { ...options.tls, ALPNProtocols: ['h2'] });
-    this.session.once('connect', (session: ClientHttp2Session) => session.socket.setNoDelay(true));
+    const url = new URL(options.endpoint);
+    // Its own TLS socket, so Nagle's delay can be turned off (an HTTP/2 session's socket may not be touched).
+    this.session = connect(options.endpoint, {
+      createConnection: () => {
+        const socket = tlsConnect({ ...options.tls, host: url.hostname, port: Number(url.port), ...(isIP(url.hostname) === 0 ? { servername: url.hostname } : {}), ALPNProtocols: ['h2'] });
+        socket.setNoDelay(true);
+        return socket;
+      },
+    });
     this.session.on('error', () => { /* each call reports its own failure */ });
   }
 
