@@ -1,8 +1,9 @@
 /**
  * The unary calls of etcd's KV, Maintenance, Cluster and Auth services, as Coffer serves them: each
- * decodes its request (messages.ts), calls the one implementation the JSON gateway also uses
- * (kv/service.ts) as the caller the gate authorized, and encodes etcd's response. `readOnly` calls are
- * audited with their response like any read; the others are recorded before they run (audit-plugin.ts).
+ * decodes its request (src/etcdpb), calls the one implementation the JSON gateway also uses
+ * (kv/service.ts) as the caller the gate authorized, and encodes etcd's response. The calls that only
+ * read are listed once, in plugin.ts (grpcReadOnlyPaths): they are audited with their response like
+ * any read; the others are recorded before they run.
  *
  * What Coffer answers differently from etcd, and why:
  * - Hash: etcd hashes its whole database file; Coffer answers the first 32 bits of HashKV's SHA-256 over
@@ -30,7 +31,6 @@ export interface UnaryCall {
   method: string;
   /** The message types; none for a call Coffer refuses whatever it asks (it is not decoded). */
   messages?: { request: string; response: string };
-  readOnly: boolean;
   handle(caller: Caller, message: Message): Promise<Message>;
 }
 
@@ -50,61 +50,61 @@ const rbacInstead = 'Coffer does not use etcd users, roles or passwords: the cli
 
 export function unaryCalls(service: KvService): UnaryCall[] {
   const header = (revision?: number) => headerToProto(service.header(revision));
-  const call = (svc: string, method: string, readOnly: boolean, handle: UnaryCall['handle']): UnaryCall => {
+  const call = (svc: string, method: string, handle: UnaryCall['handle']): UnaryCall => {
     const name = method === 'Compact' ? 'Compaction' : method;
-    return { service: svc, method, messages: { request: `${name}Request`, response: `${name}Response` }, readOnly, handle };
+    return { service: svc, method, messages: { request: `${name}Request`, response: `${name}Response` }, handle };
   };
   const refused = (svc: string, method: string, message: string): UnaryCall => ({
-    service: svc, method, readOnly: false, handle: () => Promise.reject(new GrpcStatusError(grpcStatus.failedPrecondition, message)),
+    service: svc, method, handle: () => Promise.reject(new GrpcStatusError(grpcStatus.failedPrecondition, message)),
   });
   return [
-    call('KV', 'Range', true, async (caller, m) => {
+    call('KV', 'Range', async (caller, m) => {
       const result = await service.range(caller, rangeFromProto(m));
       return { header: header(result.revision), ...rangeToProto(result) };
     }),
-    call('KV', 'Put', false, async (caller, m) => {
+    call('KV', 'Put', async (caller, m) => {
       const result = await service.put(caller, putFromProto(m));
       return { header: header(result.revision), ...putToProto(result) };
     }),
-    call('KV', 'DeleteRange', false, async (caller, m) => {
+    call('KV', 'DeleteRange', async (caller, m) => {
       const result = await service.deleteRange(caller, deleteFromProto(m));
       return { header: header(result.revision), ...deleteToProto(result) };
     }),
-    call('KV', 'Txn', false, async (caller, m) => {
+    call('KV', 'Txn', async (caller, m) => {
       const result = await service.txn(caller, txnFromProto(m));
       return txnToProto(result, header(result.revision));
     }),
-    call('KV', 'Compact', false, async (_caller, m) => ({ header: header(await service.compact(int64(m, 'revision'))) })),
-    call('Maintenance', 'Status', true, async () => {
+    call('KV', 'Compact', async (_caller, m) => ({ header: header(await service.compact(int64(m, 'revision'))) })),
+    call('Maintenance', 'Status', async () => {
       const status = await service.status();
       return {
         header: headerToProto(status.header), version: status.version, dbSize: status.dbSizeBytes, dbSizeInUse: status.dbSizeBytes, leader: status.leader,
         raftIndex: status.raftIndex, raftTerm: status.raftTerm, raftAppliedIndex: status.raftAppliedIndex, errors: status.errors, isLearner: status.isLearner,
       };
     }),
-    call('Maintenance', 'HashKV', true, async (_caller, m) => {
+    call('Maintenance', 'HashKV', async (_caller, m) => {
       const result = await service.hashKv(int64(m, 'revision'));
       return { header: header(result.revision), hash: hash32(result.hash), compact_revision: result.compactRevision };
     }),
-    call('Maintenance', 'Hash', true, async () => {
+    call('Maintenance', 'Hash', async () => {
       const result = await service.hashKv(0);
       return { header: header(result.revision), hash: hash32(result.hash) };
     }),
-    call('Maintenance', 'Defragment', false, () => Promise.resolve({ header: header() })),
-    call('Maintenance', 'Alarm', false, (_caller, m) => {
+    call('Maintenance', 'Defragment', () => Promise.resolve({ header: header() })),
+    call('Maintenance', 'Alarm', (_caller, m) => {
       if (m.action !== 'GET') return Promise.reject(new GrpcStatusError(grpcStatus.failedPrecondition, 'Coffer raises no alarms, so none can be activated or deactivated'));
       return Promise.resolve({ header: header(), alarms: [] });
     }),
-    call('Maintenance', 'MoveLeader', false, (_caller, m) => {
+    call('Maintenance', 'MoveLeader', (_caller, m) => {
       service.transferLeadership(int64(m, 'targetID'));
       return Promise.resolve({ header: header() });
     }),
-    call('Cluster', 'MemberList', true, async () => ({ header: header(), members: (await service.memberList(false)).map(memberToProto) })),
-    call('Cluster', 'MemberRemove', false, async (_caller, m) => {
+    call('Cluster', 'MemberList', async () => ({ header: header(), members: (await service.memberList(false)).map(memberToProto) })),
+    call('Cluster', 'MemberRemove', async (_caller, m) => {
       await service.removeMember(memberId(m));
       return { header: header(), members: service.members().map(memberToProto) };
     }),
-    call('Cluster', 'MemberPromote', false, async (_caller, m) => {
+    call('Cluster', 'MemberPromote', async (_caller, m) => {
       await service.promoteMember(memberId(m));
       return { header: header(), members: service.members().map(memberToProto) };
     }),

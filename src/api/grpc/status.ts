@@ -75,18 +75,21 @@ export function recordedStatusCode(request: FastifyRequest, reply: FastifyReply)
 
 /** Sends a gRPC answer: the one message, framed (none for an error), then `code` and `message` as trailers. */
 export function sendGrpc(request: FastifyRequest, reply: FastifyReply, answer: Uint8Array | undefined, code: number = grpcStatus.ok, message = ''): FastifyReply {
-  outcomes.set(request.raw, httpEquivalent(code));
   void reply.code(200).header('content-type', grpcContentType);
+  setStatus(request, reply, code, message);
+  return reply.send(answer === undefined ? Buffer.alloc(0) : frame(answer));
+}
+
+/** The call's status as trailers (set again, they replace the earlier ones), and its outcome for the audit step. */
+function setStatus(request: FastifyRequest, reply: FastifyReply, code: number, message: string): void {
+  outcomes.set(request.raw, httpEquivalent(code));
   reply.trailer('grpc-status', (_reply, _payload, done) => done(null, String(code)));
   if (message !== '') reply.trailer('grpc-message', (_reply, _payload, done) => done(null, encodeURIComponent(message)));
-  return reply.send(answer === undefined ? Buffer.alloc(0) : frame(answer));
 }
 
 /** Turns an answer being sent (an onSend hook) into `error`: its messages dropped, its trailers replaced. */
 export function grpcRefusal(request: FastifyRequest, reply: FastifyReply, error: GrpcError): Buffer {
-  outcomes.set(request.raw, httpEquivalent(error.code));
-  reply.trailer('grpc-status', (_reply, _payload, done) => done(null, String(error.code)));
-  reply.trailer('grpc-message', (_reply, _payload, done) => done(null, encodeURIComponent(error.message)));
+  setStatus(request, reply, error.code, error.message);
   return Buffer.alloc(0);
 }
 
