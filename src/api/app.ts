@@ -197,7 +197,7 @@ export function buildClientApi(options: ClientApiOptions): FastifyInstance {
   }
   const audit = options.audit;
   // Status `errors` report the member's problems as etcd does, a broken audit log among them.
-  const kv = new KvService(options.backend, () => audit?.problems() ?? []);
+  const kv = new KvService(options.backend, () => policy.policy, () => audit?.problems() ?? []);
   registerKvRoutes(app, kv, watches);
   registerGrpcApi(app, kv, watches);
   registerHealthRoutes(app, options.health ?? replicaHealthChecks(options.backend, clock));

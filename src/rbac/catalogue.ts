@@ -10,6 +10,9 @@
  *   POST /apis/coffer.dev/v1/namespaces/{ns}/secrets/{name}/promote    → create secrets/promote
  *   GET  /apis/coffer.dev/v1/namespaces/{ns}/secrets/{name}/versions   → get    secrets/versions
  *
+ * The etcd KV API's keys are the cluster-scoped resource `kvkeys`, whose rules read resourceNames as key
+ * prefixes (key-ranges.ts).
+ *
  * A rule for `secrets` grants none of these (Kubernetes semantics: a subresource is matched only by
  * `secrets/rotate`, by `*` alone, or by
  * the any-resource form: a star, a slash and `rotate`).
@@ -43,6 +46,7 @@ const clusterScopedResources: ReadonlySet<string> = new Set([
   'rbac.authorization.k8s.io/clusterrolebindings',
   `${cofferApiGroup}/auditevents`,
   `${cofferApiGroup}/keys`,
+  `${cofferApiGroup}/kvkeys`,
   `${cofferApiGroup}/members`,
   `${cofferApiGroup}/snapshots`,
   `${cofferApiGroup}/certificates`,

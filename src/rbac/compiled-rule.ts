@@ -52,10 +52,15 @@ export function compileRule(rule: PolicyRule): CompiledRule {
 }
 
 export function ruleMatchesResource(rule: CompiledRule, request: ResourceAttributes): boolean {
+  if (!ruleMatchesKind(rule, request)) return false;
+  return rule.resourceNames === undefined || (request.name !== '' && rule.resourceNames.has(request.name));
+}
+
+/** Verb, group and resource match; resourceNames left to the caller (key-ranges.ts reads them as prefixes). */
+export function ruleMatchesKind(rule: CompiledRule, request: ResourceAttributes): boolean {
   if (rule.nonResource !== undefined) return false;
   if (!has(rule.verbs, request.verb) || !has(rule.apiGroups, request.apiGroup)) return false;
-  if (!resourceMatches(rule.resources, request.resource, request.subresource)) return false;
-  return rule.resourceNames === undefined || (request.name !== '' && rule.resourceNames.has(request.name));
+  return resourceMatches(rule.resources, request.resource, request.subresource);
 }
 
 export function ruleMatchesNonResource(rule: CompiledRule, verb: string, path: string): boolean {

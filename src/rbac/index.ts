@@ -29,4 +29,5 @@ export {
   type PolicyDocument, type SelectedPolicies, loadPolicies, parsePolicyYaml, readPolicyDocuments, selectRbacObjects,
 } from './load.ts';
 export { type RbacWriteDecision, authorizeRbacWrite } from './escalation.ts';
+export { type KeyRangeRequest, type KeyRangeVerb, authorizeKeyRange, kvKeysResource } from './key-ranges.ts';
 export { type CallerRules, type NonResourceRuleView, type ResourceRuleView, rulesOf } from './rules-review.ts';

@@ -3,18 +3,21 @@
  * and the gRPC API (src/api/grpc) decode their requests into these calls and encode what they return,
  * so both share one implementation of the key-range checks, the consistency of reads and the member
  * operations. Writes go through Raft; reads are linearizable unless the request asks for
- * `serializable`. Every key of a request passes checkKeyRange (reserved.ts) before the backend sees it.
+ * `serializable`. Every key of a request passes checkKeyAccess (key-access.ts: the reserved keyspace,
+ * then the caller's `kvkeys` rules) before the backend sees it.
  *
  * Ranges add to the store's what etcd's server adds: sorting and the min/max revision filters are
  * applied here to the whole range (as etcd applies them), `count` still counting every key in range.
  */
 import type {
-  DeleteRangeRequest, DeleteRangeResponse, HashResult, KeyValue, PutRequest, PutResponse, RangeResponse, TxnRequest, TxnResponse, WatchOptions, Watcher,
+  DeleteRangeRequest, DeleteRangeResponse, HashResult, KeyValue, PutRequest, PutResponse, RangeResponse, TxnOp, TxnRequest, TxnResponse, WatchOptions,
+  Watcher,
 } from '../../storage/mvcc/index.ts';
+import type { CompiledPolicy, KeyRangeVerb } from '../../rbac/index.ts';
 import type { Caller } from '../k8s/authorization.ts';
 import type { KvBackend } from './backend.ts';
 import { BadFieldError, type Header } from './json.ts';
-import { checkKeyRange } from './reserved.ts';
+import { checkKeyAccess, readVerb } from './key-access.ts';
 
 export type SortOrder = 'none' | 'ascend' | 'descend';
 export type SortTarget = 'key' | 'version' | 'create' | 'mod' | 'value';
@@ -64,7 +67,24 @@ export interface MemberView { id: number; name: string; peerUrl: string; clientU
 export const serverVersion = 'coffer-0.1.0';
 
 export class KvService {
-  constructor(private readonly backend: KvBackend, private readonly statusErrors: () => string[] = () => []) {}
+  constructor(
+    private readonly backend: KvBackend,
+    /** The RBAC policy in force: key ranges are authorized per request, against the `kvkeys` rules. */
+    private readonly policy: () => CompiledPolicy,
+    private readonly statusErrors: () => string[] = () => [],
+  ) {}
+
+  private allow(caller: Caller, verb: KeyRangeVerb, key: Uint8Array, end?: Uint8Array): void {
+    checkKeyAccess(this.policy(), caller, verb, nonEmpty(key), end);
+  }
+
+  /** A write needs its verb on its keys, and the read verb too when it returns the values it replaced (as etcd asks). */
+  private allowOp(caller: Caller, op: TxnOp): void {
+    if (op.type === 'range') return this.allow(caller, readVerb(op.end), op.key, op.end);
+    const end = op.type === 'put' ? undefined : op.end;
+    this.allow(caller, op.type === 'put' ? 'update' : 'delete', op.key, end);
+    if (op.prevKv === true) this.allow(caller, readVerb(end), op.key, end);
+  }
 
   header(revision?: number): Header {
     const status = this.backend.status();
@@ -72,7 +92,7 @@ export class KvService {
   }
 
   async range(caller: Caller, query: RangeQuery): Promise<RangeResponse> {
-    checkKeyRange(caller, nonEmpty(query.key), query.end);
+    this.allow(caller, readVerb(query.end), query.key, query.end);
     const reshaped = query.sortOrder !== 'none' || query.minModRevision > 0 || query.maxModRevision > 0 || query.minCreateRevision > 0 || query.maxCreateRevision > 0;
     const options = { revision: query.revision, keysOnly: query.keysOnly && !(reshaped && query.sortTarget === 'value'), countOnly: query.countOnly && !reshaped, linearizable: !query.serializable };
     if (!reshaped) return this.backend.range(query.key, query.end, { ...options, limit: query.limit });
@@ -84,18 +104,18 @@ export class KvService {
   }
 
   async put(caller: Caller, op: PutRequest): Promise<PutResponse> {
-    checkKeyRange(caller, nonEmpty(op.key));
+    this.allowOp(caller, op);
     return (await this.backend.propose(op)) as PutResponse;
   }
 
   async deleteRange(caller: Caller, op: DeleteRangeRequest): Promise<DeleteRangeResponse> {
-    checkKeyRange(caller, nonEmpty(op.key), op.end);
+    this.allowOp(caller, op);
     return (await this.backend.propose(op)) as DeleteRangeResponse;
   }
 
   async txn(caller: Caller, op: TxnRequest): Promise<TxnResponse> {
-    for (const c of op.compare) checkKeyRange(caller, nonEmpty(c.key));
-    for (const o of [...op.success, ...op.failure]) checkKeyRange(caller, nonEmpty(o.key), o.type === 'put' ? undefined : o.end);
+    for (const c of op.compare) this.allow(caller, 'get', c.key);
+    for (const o of [...op.success, ...op.failure]) this.allowOp(caller, o);
     return (await this.backend.propose(op)) as TxnResponse;
   }
 
@@ -126,7 +146,7 @@ export class KvService {
 
   /** A watcher of [key, end) from `startRevision` (0: changes after now). */
   watch(caller: Caller, options: WatchOptions): Watcher {
-    checkKeyRange(caller, nonEmpty(options.key), options.end);
+    this.allow(caller, 'watch', options.key, options.end);
     return this.backend.mvcc().watch(options);
   }
 

@@ -3,19 +3,21 @@
 // txn from stdin, watch (prev-kv, from a revision, a compacted start), member list, endpoint
 // status/health/hashkv --cluster, compaction, defrag, alarm list; and the refusals, each as etcd's
 // clients expect them: auth (RBAC instead), lease (not served yet), member add (certificate-bound
-// names, unencrypted snapshots), Coffer's keyspace, and a certificate without rights — every call
-// audited; and the one port choosing HTTP/2 only for clients that offer nothing else.
+// names, unencrypted snapshots), Coffer's keyspace, a certificate without rights and one limited to a
+// key prefix by a kvkeys rule — every call audited; and the one port choosing HTTP/2 only for clients
+// that offer nothing else.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { connect as connectHttp2 } from 'node:http2';
 import { connect as connectTls } from 'node:tls';
 import { grpcStreamsPerConnectionMax } from '../../../src/config/index.ts';
 import { caLayout, issueClient, loadCa } from '../../../src/pki/index.ts';
 import { Cluster, runCoffer } from '../../support/cluster/index.ts';
+import { waitUntil } from '../../support/wait.ts';
 
 const etcdctlPath = ['/usr/bin/etcdctl', '/usr/local/bin/etcdctl'].find((p) => existsSync(p));
 let cluster: Cluster;
@@ -182,6 +184,32 @@ test('Coffer\'s keyspace and a certificate without rights are refused, and every
   const paths = (JSON.parse(events.stdout) as { items: { requestURI: string }[] }).items.map((e) => e.requestURI);
   assert.ok(paths.includes('/etcdserverpb.KV/Put'), `bob's refused put is in the audit log: ${paths.join(' ')}`);
   assert.ok(paths.includes('/etcdserverpb.Watch/Watch'), 'and his refused watch');
+});
+
+test('key prefixes are RBAC rules: the README\'s kvkeys role gives etcdctl its prefix and nothing past it', async () => {
+  const readme = await readFile(new URL('../../../README.md', import.meta.url), 'utf8');
+  const role = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!).find((text) => text.includes('kvkeys'));
+  assert.ok(role !== undefined);
+  const file = `${cluster.dir}/app-config-keys.yaml`;
+  await writeFile(file, `${role}---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: carol-app-config-keys}\n`
+    + 'subjects: [{kind: User, name: carol, apiGroup: rbac.authorization.k8s.io}]\n'
+    + 'roleRef: {kind: ClusterRole, name: app-config-keys, apiGroup: rbac.authorization.k8s.io}\n');
+  const applied = await runCoffer(cluster, 'policy', 'apply', '-f', file);
+  assert.equal(applied.code, 0, applied.stderr);
+  await issueClient(await loadCa(cluster.certs.dir), { user: 'carol', groups: [] });
+  const layout = caLayout(cluster.certs.dir);
+  const carol = { cert: layout.clientCert('carol'), key: layout.clientKey('carol') };
+  await ok(['put', 'app/secret-elsewhere', 'x']);
+  // Every member reads the new policy from its own store once the write reaches it.
+  for (let member = 0; member < cluster.names.length; member++) {
+    await waitUntil(async () => (await etcdctl(['put', 'app/config/db', 'v'], { as: carol, only: member })).code === 0, 30_000, `carol's put on member ${member}`);
+  }
+  assert.deepEqual((await etcdctl(['get', 'app/config/', '--prefix'], { as: carol })).stdout.trim().split('\n'), ['app/config/db', 'v']);
+  for (const args of [['get', 'app/', '--prefix'], ['get', 'app/config/', '--from-key'], ['get', 'app/secret-elsewhere'], ['put', 'app/other', 'v'], ['del', 'app/', '--prefix']]) {
+    const refused = await etcdctl(args, { as: carol });
+    assert.match(refused.stderr, /code = PermissionDenied desc = etcdserver: permission denied/, `etcdctl ${args.join(' ')}`);
+  }
+  assert.equal((await ok(['get', 'app/secret-elsewhere', '--print-value-only'])).trim(), 'x', 'the refused delete changed nothing');
 });
 
 test('one port, two protocols: HTTP/2 only for clients that offer nothing else, with the stream limit announced', async () => {

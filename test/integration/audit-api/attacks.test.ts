@@ -49,7 +49,7 @@ before(async () => {
   app = m1.app;
   await grant(app, 'attack-lister', [{ apiGroups: [''], resources: ['secrets'], verbs: ['list', 'watch'] }], 'eve');
   await grant(app, 'attack-patcher', [{ apiGroups: [''], resources: ['secrets'], verbs: ['patch', 'update'] }], 'pat');
-  await grant(app, 'attack-kv', [{ nonResourceURLs: ['/v3/*'], verbs: ['post'] }], 'kvuser');
+  await grant(app, 'attack-kv', [{ nonResourceURLs: ['/v3/*'], verbs: ['post'] }, { apiGroups: ['coffer.dev'], resources: ['kvkeys'], verbs: ['*'] }], 'kvuser');
   const lastApplied = JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'db' }, stringData: { password: secretValue } });
   const created = await send('POST', `${ns}/secrets`, admin, {
     apiVersion: 'v1', kind: 'Secret',

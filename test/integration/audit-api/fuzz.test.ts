@@ -32,7 +32,7 @@ before(async () => {
   app = m1.app;
   await grant(app, 'fuzz-lister', [{ apiGroups: [''], resources: ['secrets'], verbs: ['list', 'watch'] }], 'lister');
   await grant(app, 'fuzz-writer', [{ apiGroups: ['', 'coffer.dev'], resources: ['secrets', 'secrets/rotate', 'configmaps'], verbs: ['create', 'patch', 'update'] }], 'writer');
-  await grant(app, 'fuzz-kv', [{ nonResourceURLs: ['/v3/*'], verbs: ['post'] }], 'kv-user');
+  await grant(app, 'fuzz-kv', [{ nonResourceURLs: ['/v3/*'], verbs: ['post'] }, { apiGroups: ['coffer.dev'], resources: ['kvkeys'], verbs: ['*'] }], 'kv-user');
   const created = await app.inject({ method: 'POST', url: '/api/v1/namespaces/default/secrets', headers: admin, payload: { metadata: { name: 'db' }, data: { password: b64(marker) } } });
   assert.equal(created.statusCode, 201, created.body);
 });

@@ -24,7 +24,7 @@ const identities: Record<string, Record<string, string>> = {
   lister: who('lister'), // list and watch Secrets everywhere
   getOther: who('get-other'), // get only Secret default/other
   patcher: who('patcher'), // patch and update Secrets, no get
-  kv: who('kv-user'), // the KV API (nonResourceURLs /v3/* and the gRPC calls /etcdserverpb.*)
+  kv: who('kv-user'), // the KV API (nonResourceURLs /v3/* and the gRPC calls /etcdserverpb.*) and every key (kvkeys)
   member: who('system:member:m2', ['system:members']),
 };
 
@@ -122,7 +122,7 @@ before(async () => {
   await role('matrix-lister', [{ apiGroups: [''], resources: ['secrets'], verbs: ['list', 'watch'] }], 'lister');
   await role('matrix-get-other', [{ apiGroups: [''], resources: ['secrets'], verbs: ['get'], resourceNames: ['other'] }], 'get-other');
   await role('matrix-patcher', [{ apiGroups: [''], resources: ['secrets'], verbs: ['patch', 'update'] }], 'patcher');
-  await role('matrix-kv', [{ nonResourceURLs: ['/v3/*', `${grpcPathPrefix}*`], verbs: ['post'] }], 'kv-user');
+  await role('matrix-kv', [{ nonResourceURLs: ['/v3/*', `${grpcPathPrefix}*`], verbs: ['post'] }, { apiGroups: ['coffer.dev'], resources: ['kvkeys'], verbs: ['*'] }], 'kv-user');
   for (const [name, data] of [['db', { password: b64('first-value') }], ['other', { token: b64('other-value') }]] as const) {
     const created = await app.inject({ method: 'POST', url: '/api/v1/namespaces/default/secrets', headers: admin, payload: { metadata: { name }, data } });
     assert.equal(created.statusCode, 201, created.body);

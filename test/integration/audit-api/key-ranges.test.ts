@@ -1,0 +1,170 @@
+// Key-range permissions (RBAC rules on `kvkeys`, key prefixes) tried from every angle the KV API offers,
+// in both encodings (the JSON gateway and gRPC): single keys, ranges reaching past a prefix, from-key
+// reads, txn compares and operations in either branch, watches, and the previous values a write returns.
+// Every refusal is a 403 / PERMISSION_DENIED (a gRPC watch: canceled with the reason), audited once,
+// and changes nothing; inside its prefix each caller can do exactly what its verbs say.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { ManualClock } from '../../../src/base/index.ts';
+import { grpcPathPrefix } from '../../../src/api/grpc/plugin.ts';
+import { encode, frame, messageType } from '../../../src/etcdpb/index.ts';
+import { type Answer, exchange, grant, who } from './attacker.ts';
+import { admin, type AuditedCluster, type AuditedMember, startAudited } from './harness.ts';
+
+let audited: AuditedCluster;
+let m1: AuditedMember;
+const clock = new ManualClock(Date.now());
+
+const kvApi = { nonResourceURLs: ['/v3/*', `${grpcPathPrefix}*`], verbs: ['post'] };
+const appKeys = (verbs: string[]) => ({ apiGroups: ['coffer.dev'], resources: ['kvkeys'], verbs, resourceNames: ['app/'] });
+
+before(async () => {
+  audited = await startAudited(1, {}, (audit) => audit, clock);
+  m1 = audited.members[0]!;
+  await grant(m1.app, 'app-all', [kvApi, appKeys(['*'])], 'app-all');
+  await grant(m1.app, 'app-reader', [kvApi, appKeys(['get', 'list', 'watch'])], 'app-reader');
+  await grant(m1.app, 'app-writer', [kvApi, appKeys(['update', 'delete'])], 'app-writer');
+  await grant(m1.app, 'kv-no-keys', [kvApi], 'kv-no-keys');
+  for (const key of ['app/x', 'other/x']) {
+    const put = await m1.app.inject({ method: 'POST', url: '/v3/kv/put', headers: { ...admin, 'content-type': 'application/json' }, payload: { key: b64(key), value: b64('v') } });
+    assert.equal(put.statusCode, 200, put.body);
+  }
+});
+after(async () => { await audited.close(); });
+
+const b64 = (s: string) => Buffer.from(s, 'latin1').toString('base64');
+const bytes = (s: string) => Buffer.from(s, 'latin1');
+const fromKey = '\u0000';
+
+/** One KV operation, sent in either encoding. */
+type Op =
+  | { kind: 'range'; key: string; end?: string }
+  | { kind: 'put'; key: string; prevKv?: boolean }
+  | { kind: 'delete'; key: string; end?: string; prevKv?: boolean }
+  | { kind: 'compare'; key: string }
+  | { kind: 'txn-op'; branch: 'success' | 'failure'; op: Op }
+  | { kind: 'watch'; key: string; end?: string };
+
+function describe(op: Op): string {
+  return JSON.stringify(op).replace(/\\u0000/g, '\\0');
+}
+
+/** The request of `op` in etcd's field names, bytes and numbers written the way each encoding writes them. */
+function requestOf(op: Op, bytesOf: (s: string) => unknown, int64: (n: number) => unknown): [path: string, method: string, type: string, fields: object] {
+  const range = (key: string, end?: string) => ({ key: bytesOf(key), ...(end !== undefined ? { range_end: bytesOf(end) } : {}) });
+  const put = (key: string, prevKv?: boolean) => ({ key: bytesOf(key), value: bytesOf('w'), prev_kv: prevKv === true });
+  const requestOp = (inner: Op): object => {
+    if (inner.kind === 'range') return { request_range: range(inner.key, inner.end) };
+    if (inner.kind === 'put') return { request_put: put(inner.key, inner.prevKv) };
+    if (inner.kind === 'delete') return { request_delete_range: { ...range(inner.key, inner.end), prev_kv: inner.prevKv === true } };
+    throw new Error(`not a txn operation: ${describe(inner)}`);
+  };
+  switch (op.kind) {
+    case 'range': return ['/v3/kv/range', 'KV/Range', 'RangeRequest', range(op.key, op.end)];
+    case 'put': return ['/v3/kv/put', 'KV/Put', 'PutRequest', put(op.key, op.prevKv)];
+    case 'delete': return ['/v3/kv/deleterange', 'KV/DeleteRange', 'DeleteRangeRequest', { ...range(op.key, op.end), prev_kv: op.prevKv === true }];
+    case 'compare':
+      return ['/v3/kv/txn', 'KV/Txn', 'TxnRequest', { compare: [{ key: bytesOf(op.key), target: 'VERSION', result: 'GREATER', version: int64(0) }], success: [], failure: [] }];
+    case 'txn-op':
+      return ['/v3/kv/txn', 'KV/Txn', 'TxnRequest', { compare: [], success: op.branch === 'success' ? [requestOp(op.op)] : [], failure: op.branch === 'failure' ? [requestOp(op.op)] : [] }];
+    case 'watch': return ['/v3/watch', 'Watch/Watch', 'WatchRequest', { create_request: range(op.key, op.end) }];
+  }
+}
+
+async function send(op: Op, user: string, encoding: 'json' | 'grpc'): Promise<Answer> {
+  const streaming = op.kind === 'watch';
+  if (encoding === 'json') {
+    const [url, , , body] = requestOf(op, b64, String);
+    return exchange(m1.app, clock, { method: 'POST', url, headers: { ...who(user), 'content-type': 'application/json' }, payload: JSON.stringify(body), streaming });
+  }
+  const [, method, type, fields] = requestOf(op, bytes, Number);
+  const payload = frame(encode(messageType(type), fields as Record<string, unknown>));
+  return exchange(m1.app, clock, { method: 'POST', url: `${grpcPathPrefix}${method}`, headers: { ...who(user), 'content-type': 'application/grpc' }, payload, streaming });
+}
+
+/** Refused: 403 (PERMISSION_DENIED over gRPC), or a gRPC watch canceled at its creation for that reason. */
+function refused(answer: Answer, op: Op): boolean {
+  if (op.kind === 'watch' && answer.status === 200) return /permission denied/.test(answer.text);
+  return answer.status === 403;
+}
+
+const outsideApp: Op[] = [
+  { kind: 'range', key: 'other/x' },
+  { kind: 'range', key: 'app' },
+  { kind: 'range', key: 'app0' },
+  { kind: 'range', key: 'app/', end: 'app1' },
+  { kind: 'range', key: 'ap', end: 'app0' },
+  { kind: 'range', key: 'app/', end: fromKey },
+  { kind: 'range', key: fromKey, end: fromKey },
+  { kind: 'put', key: 'other/x' },
+  { kind: 'put', key: 'app' },
+  { kind: 'delete', key: 'other/x' },
+  { kind: 'delete', key: 'app/', end: 'app1' },
+  { kind: 'compare', key: 'other/x' },
+  { kind: 'txn-op', branch: 'success', op: { kind: 'put', key: 'other/x' } },
+  { kind: 'txn-op', branch: 'failure', op: { kind: 'put', key: 'other/x' } },
+  { kind: 'txn-op', branch: 'success', op: { kind: 'range', key: 'other/', end: 'other0' } },
+  { kind: 'txn-op', branch: 'failure', op: { kind: 'delete', key: 'app/', end: fromKey } },
+  { kind: 'watch', key: 'other/x' },
+  { kind: 'watch', key: 'app/', end: fromKey },
+];
+
+const writes: Op[] = [
+  { kind: 'put', key: 'app/y' },
+  { kind: 'delete', key: 'app/y' },
+  { kind: 'delete', key: 'app/', end: 'app0' },
+  { kind: 'txn-op', branch: 'success', op: { kind: 'put', key: 'app/y' } },
+  { kind: 'txn-op', branch: 'failure', op: { kind: 'delete', key: 'app/y' } },
+];
+
+const reads: Op[] = [
+  { kind: 'range', key: 'app/x' },
+  { kind: 'range', key: 'app/', end: 'app0' },
+  { kind: 'compare', key: 'app/x' },
+  { kind: 'txn-op', branch: 'success', op: { kind: 'range', key: 'app/x' } },
+  { kind: 'watch', key: 'app/', end: 'app0' },
+  // A write that returns the values it replaced reads them too.
+  { kind: 'put', key: 'app/x', prevKv: true },
+  { kind: 'delete', key: 'app/y', prevKv: true },
+  { kind: 'txn-op', branch: 'success', op: { kind: 'delete', key: 'app/', end: 'app0', prevKv: true } },
+];
+
+const attempts: [user: string, ops: Op[]][] = [
+  ['app-all', outsideApp],
+  ['app-reader', [...outsideApp, ...writes]],
+  ['app-writer', [...outsideApp, ...reads]],
+  ['kv-no-keys', [...writes, ...reads]],
+];
+
+test('every request reaching past a caller\'s key prefixes or verbs is refused in both encodings, audited, and changes nothing', async () => {
+  const before = await m1.backend.mvcc().hash(0);
+  let tried = 0;
+  for (const [user, ops] of attempts) {
+    for (const op of ops) {
+      for (const encoding of ['json', 'grpc'] as const) {
+        const answer = await send(op, user, encoding);
+        const what = `${user} ${encoding} ${describe(op)}: ${answer.status} ${answer.text.slice(0, 200)}`;
+        assert.ok(refused(answer, op), what);
+        assert.ok(answer.auditID !== undefined, what);
+        assert.equal((await m1.events()).filter((e) => e.auditID === answer.auditID).length, 1, what);
+        tried += 1;
+      }
+    }
+  }
+  assert.equal(tried, 2 * attempts.reduce((n, [, ops]) => n + ops.length, 0));
+  assert.deepEqual(await m1.backend.mvcc().hash(0), before, 'no refused request changed the store');
+});
+
+test('inside its prefix each caller does what its verbs say, in both encodings', async () => {
+  for (const encoding of ['json', 'grpc'] as const) {
+    for (const op of [...reads.filter((o) => !(o.kind === 'put' || o.kind === 'delete' || o.kind === 'txn-op' && o.op.kind === 'delete')), ...writes]) {
+      const user = reads.includes(op) ? 'app-reader' : 'app-writer';
+      const answer = await send(op, user, encoding);
+      assert.ok(!refused(answer, op) && answer.status === 200, `${user} ${encoding} ${describe(op)}: ${answer.status} ${answer.text.slice(0, 200)}`);
+    }
+    for (const op of reads) {
+      const answer = await send(op, 'app-all', encoding);
+      assert.ok(!refused(answer, op) && answer.status === 200, `app-all ${encoding} ${describe(op)}: ${answer.status} ${answer.text.slice(0, 200)}`);
+    }
+  }
+});
