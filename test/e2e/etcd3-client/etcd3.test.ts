@@ -1,0 +1,60 @@
+// The `etcd3` npm client (over @grpc/grpc-js) against three real `coffer server` processes: its main
+// operations — KV with prefixes and transactions, and watches — as a Node.js application would use them,
+// unmodified, with Coffer's certificates.
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { after, before, test } from 'node:test';
+import { Etcd3, type IKeyValue } from 'etcd3';
+import { Cluster } from '../../support/cluster/index.ts';
+import { waitUntil } from '../../support/wait.ts';
+
+let cluster: Cluster;
+let client: Etcd3;
+
+before(async () => {
+  cluster = await Cluster.start({ size: 3, faults: false });
+  client = new Etcd3({
+    hosts: cluster.names.map((_, i) => cluster.clientUrl(i)),
+    credentials: {
+      rootCertificate: await readFile(cluster.certs.ca), certChain: await readFile(cluster.certs.clientCert), privateKey: await readFile(cluster.certs.clientKey),
+    },
+  });
+});
+after(async () => {
+  client.close();
+  await cluster.stop();
+});
+
+test('KV: put, get, prefix reads, delete and a transaction, as the client reports them', async () => {
+  await client.put('app/a').value('1');
+  await client.put('app/b').value('2');
+  assert.equal(await client.get('app/a').string(), '1');
+  assert.deepEqual(await client.getAll().prefix('app/').strings(), { 'app/a': '1', 'app/b': '2' });
+  assert.equal(await client.getAll().prefix('app/').count(), 2);
+  assert.deepEqual(await client.getAll().prefix('app/').sort('Key', 'Descend').keys(), ['app/b', 'app/a']);
+  const swapped = await client.if('app/a', 'Value', '==', '1').then(client.put('app/a').value('one')).else(client.put('app/a').value('lost')).commit();
+  assert.equal(swapped.succeeded, true);
+  const missed = await client.if('app/a', 'Value', '==', '1').then(client.put('app/a').value('again')).commit();
+  assert.equal(missed.succeeded, false);
+  assert.equal(await client.get('app/a').string(), 'one');
+  const deleted = await client.delete().prefix('app/').exec();
+  assert.equal(deleted.deleted, '2');
+  assert.equal(await client.get('app/a').string(), null);
+});
+
+test('watch: a prefix watcher sees each put and delete once, in order', async () => {
+  const watcher = await client.watch().prefix('watched/').create();
+  const seen: string[] = [];
+  watcher.on('put', (kv: IKeyValue) => seen.push(`put ${kv.key.toString()}=${kv.value.toString()}`));
+  watcher.on('delete', (kv: IKeyValue) => seen.push(`delete ${kv.key.toString()}`));
+  try {
+    await client.put('watched/x').value('1');
+    await client.put('watched/x').value('2');
+    await client.put('elsewhere').value('not watched');
+    await client.delete().key('watched/x');
+    await waitUntil(() => seen.length >= 3, 30_000, 'three events', { detail: () => seen.join(', ') });
+    assert.deepEqual(seen, ['put watched/x=1', 'put watched/x=2', 'delete watched/x']);
+  } finally {
+    await watcher.cancel();
+  }
+});
