@@ -1,6 +1,7 @@
 /**
  * Jepsen-style fault tests on real Coffer member processes: clients doing register read / write /
- * compare-and-set through different members while a seeded nemesis kills and restarts members,
+ * compare-and-set through different members — half through the JSON gateway, half over gRPC with the
+ * `etcd3` npm client, in one history — while a seeded nemesis kills and restarts members,
  * pauses the leader beyond the election timeout, and cuts peer links one way or both; and, in the last
  * test, kills members with SIGKILL in the middle of a snapshot install, a DEK rotation and the WAL
  * re-seal after it, under the same load. The history must be linearizable, no acknowledged write may
@@ -46,6 +47,9 @@ for (const size of [3, 5]) {
       report(`jepsen x${size}`, result);
       checkRun(result);
       assert.ok(result.stats.ok >= 50, `the cluster made progress under faults (${result.stats.ok} operations completed)`);
+      for (const protocol of ['json', 'grpc'] as const) {
+        assert.ok((result.stats.okByProtocol[protocol] ?? 0) >= 20, `clients of the ${protocol} API made progress: ${JSON.stringify(result.stats.okByProtocol)}`);
+      }
       assert.ok(result.nemesis.length >= 2, 'the nemesis injected faults');
     });
   });

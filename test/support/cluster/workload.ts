@@ -10,13 +10,16 @@
  * - A failure known to have changed nothing (UNAVAILABLE: never sent; REJECTED: 4xx) and any failed
  *   read are left out: they had no effect and observed nothing.
  * Values are unique (`<client>.<seq>`), so a read names the one write it saw.
+ * Clients take the protocols in turn (register-clients.ts: the JSON gateway, gRPC through a real etcd
+ * client), so one history holds operations of both APIs on the same keys.
  */
 import { performance } from 'node:perf_hooks';
 import type { Random } from '../../../src/base/index.ts';
-import { isClientError, type KvClient, text } from '../../../src/client/index.ts';
+import { text } from '../../../src/client/index.ts';
 import type { KvInput, KvOperation, KvOutput } from '../linearizability/index.ts';
 import type { Cluster } from './cluster.ts';
 import { delay } from './cluster.ts';
+import { type RegisterClient, type RegisterProtocol, registerClient } from './register-clients.ts';
 
 export interface WorkloadOptions {
   cluster: Cluster;
@@ -29,10 +32,14 @@ export interface WorkloadOptions {
   opTimeoutMs: number;
   /** Upper bound of the random pause between one client's operations (keeps histories checkable). */
   thinkMsMax: number;
+  /** Client c speaks protocols[c mod length]; both by default. */
+  protocols?: readonly RegisterProtocol[];
 }
 
 export interface WorkloadStats {
   ok: number;
+  /** Completed operations per protocol. */
+  okByProtocol: Partial<Record<RegisterProtocol, number>>;
   indeterminate: number;
   failed: number;
   byError: Record<string, number>;
@@ -40,7 +47,7 @@ export interface WorkloadStats {
 
 export class RegisterWorkload {
   readonly history: KvOperation[] = [];
-  readonly stats: WorkloadStats = { ok: 0, indeterminate: 0, failed: 0, byError: {} };
+  readonly stats: WorkloadStats = { ok: 0, okByProtocol: {}, indeterminate: 0, failed: 0, byError: {} };
   private stopping = false;
   private nextClientId = 0;
   private readonly loops: Promise<void>[] = [];
@@ -53,12 +60,13 @@ export class RegisterWorkload {
 
   start(): void {
     const { cluster, clients } = this.options;
+    const protocols = this.options.protocols ?? ['json', 'grpc'];
     for (let c = 0; c < clients; c++) {
       // Client c talks to member c mod n first, and fails over (only for unsent requests) to the rest.
       const n = cluster.size;
       const endpoints = Array.from({ length: n }, (_, k) => (c + k) % n);
-      const kv = cluster.client(endpoints, { requestTimeoutMs: this.options.opTimeoutMs, connectTimeoutMs: 500 });
-      this.loops.push(this.loop(kv));
+      const protocol = protocols[c % protocols.length]!;
+      this.loops.push(this.loop(registerClient(cluster, protocol, endpoints, this.options.opTimeoutMs), protocol));
     }
   }
 
@@ -104,7 +112,15 @@ export class RegisterWorkload {
     return values;
   }
 
-  private async loop(kv: KvClient): Promise<void> {
+  private async loop(client: RegisterClient, protocol: RegisterProtocol): Promise<void> {
+    try {
+      await this.operate(client, protocol);
+    } finally {
+      client.close();
+    }
+  }
+
+  private async operate(client: RegisterClient, protocol: RegisterProtocol): Promise<void> {
     const { random, keys, thinkMsMax } = this.options;
     let clientId = this.nextClientId++;
     let seq = 0;
@@ -118,15 +134,16 @@ export class RegisterWorkload {
           : { kind: 'cas', key, expected: random.chance(0.2) ? null : (lastSeen.get(key) ?? null), value };
       const call = performance.now();
       try {
-        const output = await this.perform(kv, input);
+        const output = await perform(client, input);
         this.history.push({ clientId, input, output, call, return: performance.now() });
         this.stats.ok++;
+        this.stats.okByProtocol[protocol] = (this.stats.okByProtocol[protocol] ?? 0) + 1;
         if (output.kind === 'read') lastSeen.set(key, output.value);
         else if (input.kind !== 'read' && (output.kind === 'write' || output.ok)) lastSeen.set(key, input.value);
       } catch (error) {
-        if (!isClientError(error)) throw error;
-        this.stats.byError[error.code] = (this.stats.byError[error.code] ?? 0) + 1;
-        if (input.kind !== 'read' && error.indeterminate) {
+        const failure = client.failure(error, input.kind !== 'read');
+        this.stats.byError[failure.code] = (this.stats.byError[failure.code] ?? 0) + 1;
+        if (input.kind !== 'read' && failure.indeterminate) {
           this.history.push({ clientId, input, output: undefined, call, return: Infinity });
           this.stats.indeterminate++;
           clientId = this.nextClientId++;
@@ -137,25 +154,14 @@ export class RegisterWorkload {
       if (thinkMsMax > 0) await delay(random.int(0, thinkMsMax));
     }
   }
+}
 
-  private async perform(kv: KvClient, input: KvInput): Promise<KvOutput> {
-    switch (input.kind) {
-      case 'read': {
-        const got = await kv.get(input.key);
-        return { kind: 'read', value: got === undefined ? null : text(got.value) };
-      }
-      case 'write':
-        await kv.put(input.key, input.value);
-        return { kind: 'write' };
-      case 'cas': {
-        const result = await kv.txn({
-          compare: [input.expected === null
-            ? { key: input.key, target: 'VERSION', result: 'EQUAL', version: 0 }
-            : { key: input.key, target: 'VALUE', result: 'EQUAL', value: input.expected }],
-          success: [{ put: { key: input.key, value: input.value } }],
-        });
-        return { kind: 'cas', ok: result.succeeded };
-      }
-    }
+async function perform(client: RegisterClient, input: KvInput): Promise<KvOutput> {
+  switch (input.kind) {
+    case 'read': return { kind: 'read', value: await client.read(input.key) };
+    case 'write':
+      await client.write(input.key, input.value);
+      return { kind: 'write' };
+    case 'cas': return { kind: 'cas', ok: await client.cas(input.key, input.expected, input.value) };
   }
 }
