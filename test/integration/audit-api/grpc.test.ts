@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { requestBodyBytesMax } from '../../../src/config/index.ts';
 import { frame, FrameReader, decode, encode, type Message, messageType } from '../../../src/etcdpb/index.ts';
+import { grant } from './attacker.ts';
 import { admin, type AuditedCluster, type AuditedMember, startAudited } from './harness.ts';
 
 let audited: AuditedCluster;
@@ -70,6 +71,8 @@ test('sorting and revision filters apply to the whole range; count counts every 
 });
 
 test('refusals are gRPC statuses, audited with the status they stand for, and change nothing', async () => {
+  // kv-only may call the KV API on every key, and still cannot reach the Kubernetes objects under /registry/.
+  await grant(m1.app, 'grpc-kv-all-keys', [{ nonResourceURLs: ['/etcdserverpb.*'], verbs: ['post'] }, { apiGroups: ['coffer.dev'], resources: ['kvkeys'], verbs: ['*'] }], 'kv-only');
   const before = await m1.backend.mvcc().hash(0);
   const nobody = { 'x-user': 'nobody' };
   const denied = await call('KV/Put', 'PutRequest', { key: bytes('g/x'), value: bytes('v') }, nobody);
@@ -79,6 +82,7 @@ test('refusals are gRPC statuses, audited with the status they stand for, and ch
   assert.deepEqual([deniedEvent?.annotations?.['authorization.k8s.io/decision'], deniedEvent?.responseStatus?.code], ['forbid', 403]);
   const reserved = await call('KV/Put', 'PutRequest', { key: bytes('/registry/secrets/default/x'), value: bytes('v') }, { 'x-user': 'kv-only' });
   assert.equal(reserved.grpcStatus, 7);
+  assert.match(reserved.grpcMessage, /keys under \/registry\/ hold the Kubernetes API's objects/);
   const registry = await call('KV/Range', 'RangeRequest', { key: bytes('\u0000'), range_end: bytes('\u0001') });
   assert.deepEqual([registry.grpcStatus, registry.grpcMessage], [7, 'keys starting with a zero byte are reserved for Coffer']);
   const nested = await call('KV/Txn', 'TxnRequest', { success: [{ request_txn: {} }] });
