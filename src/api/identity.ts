@@ -13,7 +13,8 @@ import { clientIdentity, type ClientIdentity, heldCertificate, type HeldCertific
  * without sockets. A request node refused before routing has only its connection (headers empty).
  */
 export interface IdentitySource {
-  raw: { socket: Socket };
+  /** `stream` is present on HTTP/2 requests (node's compatibility layer): its session is the connection. */
+  raw: { socket: Socket; stream?: { session?: { socket: Socket } | undefined } };
   headers: IncomingHttpHeaders;
 }
 
@@ -37,12 +38,13 @@ interface Known {
  *
  * A connection's certificate cannot change, so its identity is worked out once per connection (parsing
  * the certificate on every request cost about a sixth of a member's CPU under load); the check against
- * the current CRL and clock is a set lookup and two comparisons per request.
+ * the current CRL and clock is a set lookup and two comparisons per request. Over HTTP/2 each stream's
+ * `socket` is a new proxy of the connection, so the key is the session's socket, one per connection.
  */
 export function identifyByCertificate(certificates: CertificateCheck): Identify {
   const known = new WeakMap<TLSSocket, Known | null>();
   return (request) => {
-    const socket = request.raw.socket as TLSSocket;
+    const socket = (request.raw.stream?.session?.socket ?? request.raw.socket) as TLSSocket;
     if (typeof socket.getPeerCertificate !== 'function' || !socket.authorized) return undefined;
     let entry = known.get(socket);
     if (entry === undefined) {

@@ -3,7 +3,9 @@
 // reloader here is NOT attached to the server, so nothing closes the connection: the per-request
 // check alone is under test (the reload closing connections is tested in test/integration/pki).
 import assert from 'node:assert/strict';
+import { connect as connectHttp2 } from 'node:http2';
 import { Agent, request } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import { after, before, test } from 'node:test';
 import fastify, { type FastifyInstance } from 'fastify';
 import { identifyByCertificate } from '../../../src/api/index.ts';
@@ -116,4 +118,34 @@ test('the CRL the check reads is the one loaded last: a serial revoked on disk c
   assert.equal(reloader.material.revokedSerials.has(serial), true);
   assert.equal((await late.whoami()).status, 401);
   late.close();
+});
+
+test('an HTTP/2 connection\'s certificate is read once, not on every stream (each stream brings its own socket proxy)', async (t) => {
+  const h2 = fastify({ http2: true, https: reloader.serverOptions() } as object) as unknown as FastifyInstance;
+  const identify = identifyByCertificate(reloader);
+  h2.get('/whoami', async (req) => ({ user: identify(req)?.user ?? null }));
+  let reads = 0;
+  h2.server.on('secureConnection', (socket: TLSSocket) => {
+    const read = socket.getPeerCertificate.bind(socket);
+    socket.getPeerCertificate = ((detailed?: boolean) => {
+      reads += 1;
+      return read(detailed as true);
+    }) as TLSSocket['getPeerCertificate'];
+  });
+  await h2.listen({ host: '127.0.0.1', port: 0 });
+  t.after(() => h2.close());
+  const files = clientFiles(dir, 'admin');
+  const material = await loadTlsMaterial({ cert: files.cert, key: files.key, ca: files.ca });
+  const session = connectHttp2(`https://127.0.0.1:${(h2.server.address() as { port: number }).port}`, { ca: material.ca, cert: material.cert, key: material.key });
+  t.after(() => session.close());
+  const whoami = () => new Promise<string>((resolve, reject) => {
+    const stream = session.request({ ':path': '/whoami' });
+    let text = '';
+    stream.on('data', (chunk: Buffer) => { text += chunk.toString(); });
+    stream.on('end', () => resolve((JSON.parse(text) as { user: string }).user));
+    stream.on('error', reject);
+    stream.end();
+  });
+  for (let i = 0; i < 4; i++) assert.equal(await whoami(), 'admin');
+  assert.equal(reads, 1, 'one certificate parse for the connection');
 });
