@@ -154,6 +154,30 @@ export const snapshotCatchUpEntries = 5_000;
 /** The most --snapshot-count and --snapshot-catch-up-entries may say, in entries. */
 export const snapshotEntriesMax = 10_000_000;
 
+// ── Leases (src/storage/mvcc/lease-table.ts, src/replication/lessor.ts) ───────────────────────
+
+/** The longest lease a grant may ask for, in seconds (etcd's MaxLeaseTTL); longer is refused. */
+export const leaseTtlSecondsMax = 9_000_000_000;
+/**
+ * The shortest lease, in election timeouts: a grant asking for less gets ceil(1.5 election timeouts)
+ * seconds (2 s with the default ticks), as etcd raises it, so a lease outlives a leader change.
+ */
+export const leaseTtlMinElectionTimeouts = 1.5;
+/** Leases the store holds at once; a grant beyond is refused (bounds the lessor's work and each checkpoint). */
+export const leasesMax = 10_000;
+/** Keys attached to one lease; a put beyond is refused (its revoke deletes them all in one revision). */
+export const leaseKeysMax = 10_000;
+/**
+ * How often the leader checkpoints every lease's remaining TTL through Raft, in election timeouts
+ * (every 500 ms with the default ticks): half an election timeout, so with a commit under the other
+ * half, a leader change moves no lease's end by more than one election timeout (docs/architecture.md, "Leases").
+ */
+export const leaseCheckpointIntervalElectionTimeouts = 0.5;
+/** Leases in one checkpoint proposal (etcd's batch); more leases take more proposals of a checkpoint round. */
+export const leaseCheckpointBatchMax = 1_000;
+/** Expired leases the leader proposes to revoke per second (etcd's leaseRevokeRate); the rest wait for the next tick. */
+export const leaseRevokesPerSecondMax = 1_000;
+
 // ── Health and failure handling (src/api/health.ts, src/server/member.ts) ─────────────────────
 
 /** How long /readyz waits for its linearizable barrier (a ReadIndex round, then applying up to it) before it answers 503. */

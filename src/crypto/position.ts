@@ -15,6 +15,7 @@ export const RecordKind = {
   audit: 7,
   backup: 8,
   memberIdentity: 9,
+  mvccLease: 10,
 } as const;
 export type RecordKind = (typeof RecordKind)[keyof typeof RecordKind];
 

@@ -475,7 +475,8 @@ export class Replica {
         this.applyMembership(cc, confState, context?.member);
       } else if (entry.data.length > 0 && entry.index > storeApplied) {
         const command = decodeCommand(entry.data);
-        ops.push(command.op);
+        // A lease the server names gets an id from the entry's index: the same on every member.
+        ops.push(command.op.type === 'leaseGrant' && command.op.id === 0 ? { ...command.op, idFrom: entry.index } : command.op);
         owners.push(command.requestId);
       }
     }

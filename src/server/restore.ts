@@ -98,6 +98,8 @@ export async function restoreBackup(options: RestoreOptions, env: Readonly<Recor
           for await (const record of backup.records()) {
             if (record.type === 'header') {
               yield { ...record, appliedIndex: 0 };
+            } else if (record.type === 'lease') {
+              yield record;
             } else if (isReservedKey(record.page.key)) {
               dropped++;
               record.page.value.fill(0);

@@ -1,7 +1,9 @@
 /**
  * The plaintext codec of snapshot records inside a backup chunk and a snapshot stream frame: each
  * record is a msgpack array (header: [0, appliedIndex, revision, compactRevision]; page: [1, key,
- * value, main, sub, createRevision, version, tombstone, prevMain, prevSub]). Decoding checks the
+ * value, main, sub, createRevision, version, tombstone, prevMain, prevSub], with the key's lease as an
+ * eleventh field when it has one; lease: [2, id, ttl, remainingTtlMs, refreshes]). Backups written
+ * before leases existed hold no lease record and 10-field pages, and read the same. Decoding checks the
  * shape of every record, so a malformed record is a typed error, never a half-filled page.
  * Encoded buffers hold plaintext: callers wipe them once sealed or sent.
  */
@@ -10,11 +12,14 @@ import type { SnapshotRecord } from '../mvcc/index.ts';
 
 const headerTag = 0;
 const pageTag = 1;
+const leaseTag = 2;
 
 export function recordToWire(record: SnapshotRecord): unknown[] {
   if (record.type === 'header') return [headerTag, record.appliedIndex, record.revision, record.compactRevision];
+  if (record.type === 'lease') return [leaseTag, record.lease.id, record.lease.ttl, record.lease.remainingTtlMs, record.lease.refreshes];
   const p = record.page;
-  return [pageTag, p.key, p.value, p.main, p.sub, p.createRevision, p.version, p.tombstone ? 1 : 0, p.prevMain, p.prevSub];
+  const fields = [pageTag, p.key, p.value, p.main, p.sub, p.createRevision, p.version, p.tombstone ? 1 : 0, p.prevMain, p.prevSub];
+  return p.lease === 0 ? fields : [...fields, p.lease];
 }
 
 /** The record a wire array describes, or undefined when it is not a well-formed record. */
@@ -25,10 +30,13 @@ export function recordFromWire(value: unknown): SnapshotRecord | undefined {
   if (fields[0] === headerTag && fields.length === 4 && counts.length === 3 && counts.every(isCount)) {
     return { type: 'header', appliedIndex: fields[1] as number, revision: fields[2] as number, compactRevision: fields[3] as number };
   }
-  if (fields[0] !== pageTag || fields.length !== 10) return undefined;
-  const [, key, val, main, sub, createRevision, version, tombstone, prevMain, prevSub] = fields;
+  if (fields[0] === leaseTag && fields.length === 5 && counts.length === 4 && counts.every(isCount)) {
+    return { type: 'lease', lease: { id: fields[1] as number, ttl: fields[2] as number, remainingTtlMs: fields[3] as number, refreshes: fields[4] as number } };
+  }
+  if (fields[0] !== pageTag || (fields.length !== 10 && fields.length !== 11)) return undefined;
+  const [, key, val, main, sub, createRevision, version, tombstone, prevMain, prevSub, lease = 0] = fields;
   if (!(key instanceof Uint8Array) || !(val instanceof Uint8Array)) return undefined;
-  const numbers = [main, sub, createRevision, version, prevMain, prevSub];
+  const numbers = [main, sub, createRevision, version, prevMain, prevSub, lease];
   if (!numbers.every(isCount) || (tombstone !== 0 && tombstone !== 1)) return undefined;
   return {
     type: 'page',
@@ -36,7 +44,7 @@ export function recordFromWire(value: unknown): SnapshotRecord | undefined {
       key: new Uint8Array(key.buffer, key.byteOffset, key.byteLength),
       value: new Uint8Array(val.buffer, val.byteOffset, val.byteLength),
       main: main as number, sub: sub as number, createRevision: createRevision as number, version: version as number,
-      tombstone: tombstone === 1, prevMain: prevMain as number, prevSub: prevSub as number,
+      tombstone: tombstone === 1, prevMain: prevMain as number, prevSub: prevSub as number, lease: lease as number,
     },
   };
 }
@@ -47,7 +55,7 @@ function isCount(value: unknown): boolean {
 
 /** Rough plaintext size of a record once encoded, to cut batches near a byte target. */
 export function recordBytes(record: SnapshotRecord): number {
-  return record.type === 'header' ? 32 : 64 + record.page.key.length + record.page.value.length;
+  return record.type === 'page' ? 64 + record.page.key.length + record.page.value.length : 48;
 }
 
 /** A fresh buffer (not the packer's reused one), so the caller owns it and may wipe it. */

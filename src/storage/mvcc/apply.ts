@@ -11,15 +11,16 @@
  * does not include them, so concurrent readers never look at revisions that are not on disk yet.
  */
 import { Buffer } from 'node:buffer';
-import { rangeResultBytesMax } from '../../config/index.ts';
+import { leaseKeysMax, leasesMax, rangeResultBytesMax } from '../../config/index.ts';
 import { MvccError, compactedError } from './errors.ts';
 import type { KeyAt } from './key-index.ts';
 import { keyToString, stringToKey, toSpan } from './keys.ts';
+import type { LeaseRecord, LeaseTable } from './lease-table.ts';
 import type { Page } from './page.ts';
 import type { Revision } from './revision.ts';
 import { type TreeIndex, sortPacked } from './tree-index.ts';
 import type {
-  Compare, DeleteRangeRequest, DeleteRangeResponse, KeyValue, PutRequest, PutResponse, RangeRequest, RangeResponse,
+  Compare, DeleteRangeRequest, DeleteRangeResponse, KeyValue, LeaseOp, LeaseResponse, PutRequest, PutResponse, RangeRequest, RangeResponse,
   TxnRequest, TxnResponse, WriteOp, WriteResponse,
 } from './types.ts';
 import { checkWriteOp } from './validate.ts';
@@ -28,6 +29,8 @@ import type { Change } from './watch.ts';
 /** What the applier needs from the store. */
 export interface ApplyContext {
   index: TreeIndex;
+  /** The leases and their keys; changed in place, each changed lease noted in `leaseWrites`. */
+  leases: LeaseTable;
   /** Reads a committed page (at the latest state, so never a compacted one). */
   readPage(main: number, sub: number): Promise<Page>;
   /** True if live changes must carry the previous key-value for watchers (asked once per batch). */
@@ -49,7 +52,11 @@ export interface CompactionPlan {
 const latest = Number.MAX_SAFE_INTEGER;
 
 export function pageToKv(page: Page): KeyValue {
-  return { key: page.key, value: page.value, createRevision: page.createRevision, modRevision: page.main, version: page.version };
+  return { key: page.key, value: page.value, createRevision: page.createRevision, modRevision: page.main, version: page.version, lease: page.lease };
+}
+
+function leaseNotFound(id: number): MvccError {
+  return new MvccError('E_LEASE_NOT_FOUND', `lease ${id} does not exist (never granted, revoked or expired)`);
 }
 
 export class BatchApplier {
@@ -57,6 +64,8 @@ export class BatchApplier {
   readonly pages: Page[] = [];
   readonly changes: Change[] = [];
   compaction: CompactionPlan | undefined;
+  /** Leases this batch changed: the record to write, or undefined for a lease revoked. */
+  readonly leaseWrites = new Map<number, LeaseRecord | undefined>();
   private readonly pending = new Map<string, Page>();
   /**
    * Every change of this batch carries its previous key-value (some watcher wanted them when the batch
@@ -74,34 +83,124 @@ export class BatchApplier {
     this.withPrevKv = ctx.wantsPrevKv();
   }
 
-  /** Applies one operation; an invalid or refused operation changes nothing and yields an error result. */
+  /**
+   * Applies one operation; an invalid or refused operation changes nothing and yields an error result.
+   * Refusals found while applying (an unknown lease, a limit) are raised before the operation changes
+   * anything; inside a transaction, its earlier changes are undone (txnOrRollback).
+   */
   async apply(op: WriteOp): Promise<ApplyResult> {
     try {
       checkWriteOp(op);
       if (op.type === 'compact') this.checkCompact(op.revision);
+      if (op.type === 'txn') return await this.txnOrRollback(op);
+      return { ok: true, response: await this.applyOne(op) };
     } catch (error) {
-      if (error instanceof MvccError) return { ok: false, error };
+      if (error instanceof MvccError && error.code !== 'E_INTEGRITY') return { ok: false, error };
       throw error;
     }
+  }
+
+  private async applyOne(op: Exclude<WriteOp, TxnRequest>): Promise<WriteResponse> {
     switch (op.type) {
       case 'put': {
         const main = this.revision + 1;
         const response = await this.put(op, main, 0);
         this.revision = main;
-        return { ok: true, response };
+        return response;
       }
       case 'deleteRange': {
         const main = this.revision + 1;
         const response = await this.deleteRange(op, main, 0);
         if (response.deleted > 0) this.revision = main;
         response.revision = this.revision;
-        return { ok: true, response };
+        return response;
       }
-      case 'txn':
-        return this.txnOrRollback(op);
       case 'compact':
-        return { ok: true, response: this.compact(op.revision) };
+        return this.compact(op.revision);
+      default:
+        return this.lease(op);
     }
+  }
+
+  /** A lease operation; a refused one throws before it changes anything. */
+  private async lease(op: LeaseOp): Promise<LeaseResponse> {
+    const leases = this.ctx.leases;
+    switch (op.type) {
+      case 'leaseGrant': {
+        if (leases.size >= leasesMax) throw new MvccError('E_LIMIT', `the store holds ${leasesMax} leases (leasesMax); revoke some first`);
+        let id = op.id;
+        if (id === 0) {
+          id = Math.max(1, op.idFrom ?? 1);
+          while (leases.get(id) !== undefined) id++;
+        } else if (leases.get(id) !== undefined) {
+          throw new MvccError('E_LEASE_EXISTS', `lease ${id} already exists`);
+        }
+        this.noteLease(leases.add({ id, ttl: op.ttl, remainingTtlMs: 0, refreshes: 0 }));
+        return { type: 'leaseGrant', revision: this.revision, id, ttl: op.ttl };
+      }
+      case 'leaseRevoke': {
+        const lease = leases.get(op.id);
+        if (lease === undefined) throw leaseNotFound(op.id);
+        if (op.ifRefreshes !== undefined && op.ifRefreshes !== lease.refreshes) return { type: 'leaseRevoke', revision: this.revision, revoked: false };
+        const keys = [...lease.keys].sort();
+        if (keys.length > 0) {
+          const main = this.revision + 1;
+          await this.tombstoneKeys(keys, main, 0, false);
+          this.revision = main;
+        }
+        leases.remove(op.id);
+        this.leaseWrites.set(op.id, undefined);
+        return { type: 'leaseRevoke', revision: this.revision, revoked: true };
+      }
+      case 'leaseKeepAlive': {
+        const lease = leases.get(op.id);
+        if (lease === undefined) throw leaseNotFound(op.id);
+        lease.remainingTtlMs = 0;
+        lease.refreshes++;
+        this.noteLease(lease);
+        return { type: 'leaseKeepAlive', revision: this.revision, id: op.id, ttl: lease.ttl };
+      }
+      case 'leaseCheckpoint': {
+        for (const { id, remainingTtlMs, refreshes } of op.checkpoints) {
+          const lease = leases.get(id);
+          if (lease === undefined || lease.refreshes !== refreshes) continue;
+          lease.remainingTtlMs = remainingTtlMs;
+          this.noteLease(lease);
+        }
+        return { type: 'leaseCheckpoint', revision: this.revision };
+      }
+    }
+  }
+
+  private noteLease(lease: LeaseRecord): void {
+    this.leaseWrites.set(lease.id, { id: lease.id, ttl: lease.ttl, remainingTtlMs: lease.remainingTtlMs, refreshes: lease.refreshes });
+  }
+
+  /** The lease a put attaches its key to, checked before anything changes. */
+  private leaseForPut(op: PutRequest, key: string, exists: boolean): number {
+    if (op.ignoreLease === true) {
+      if (!exists) throw new MvccError('E_BAD_REQUEST', 'a put that keeps the key\'s lease (ignore_lease) needs the key to exist');
+      return this.ctx.leases.leaseOf(key);
+    }
+    const id = op.lease ?? 0;
+    if (id === 0) return 0;
+    const lease = this.ctx.leases.get(id);
+    if (lease === undefined) throw leaseNotFound(id);
+    if (!lease.keys.has(key) && lease.keys.size >= leaseKeysMax) {
+      throw new MvccError('E_LIMIT', `lease ${id} already holds ${leaseKeysMax} keys (leaseKeysMax)`);
+    }
+    return id;
+  }
+
+  /** Attaches `key` to lease `id` (0: none), undone with the transaction it is part of. */
+  private attach(key: string, id: number): void {
+    const previous = this.ctx.leases.attach(key, id);
+    if (previous === id) return;
+    for (const changed of [previous, id]) {
+      const lease = changed === 0 ? undefined : this.ctx.leases.get(changed);
+      if (lease !== undefined) this.noteLease(lease);
+    }
+    this.undo?.push(() => this.ctx.leases.attach(key, previous));
   }
 
   private checkCompact(revision: number): void {
@@ -124,13 +223,15 @@ export class BatchApplier {
   private async put(op: PutRequest, main: number, sub: number): Promise<PutResponse> {
     const key = keyToString(op.key);
     const prev = this.ctx.index.latest(key);
+    const lease = this.leaseForPut(op, key, prev !== undefined);
     const prevKv = prev !== undefined && (op.prevKv === true || this.withPrevKv) ? pageToKv(await this.read(prev)) : undefined;
     const at = this.ctx.index.put(key, main, sub);
     this.undo?.push(() => this.ctx.index.undoPut(key, main, sub));
+    this.attach(key, lease);
     const page: Page = {
       key: Uint8Array.from(op.key), value: Uint8Array.from(op.value), main, sub,
       createRevision: at.createRevision, version: at.version, tombstone: false,
-      prevMain: prev?.main ?? 0, prevSub: prev?.sub ?? 0,
+      prevMain: prev?.main ?? 0, prevSub: prev?.sub ?? 0, lease,
     };
     this.addPage(page, key, prevKv);
     const response: PutResponse = { type: 'put', revision: main };
@@ -144,25 +245,32 @@ export class BatchApplier {
       keys.push(key);
       return true;
     });
+    const prevKvs = await this.tombstoneKeys(keys, main, firstSub, op.prevKv === true);
+    const response: DeleteRangeResponse = { type: 'deleteRange', revision: main, deleted: keys.length };
+    if (op.prevKv === true) response.prevKvs = prevKvs;
+    return response;
+  }
+
+  /** Deletes live `keys` at revision `main`, subs from `firstSub`, detaching them from their leases; returns their key-values if asked. */
+  private async tombstoneKeys(keys: readonly string[], main: number, firstSub: number, wantPrevKvs: boolean): Promise<KeyValue[]> {
     const prevKvs: KeyValue[] = [];
     let sub = firstSub;
     for (const key of keys) {
       const prev = this.ctx.index.latest(key)!;
-      const prevKv = op.prevKv === true || this.withPrevKv ? pageToKv(await this.read(prev)) : undefined;
-      if (op.prevKv === true && prevKv !== undefined) prevKvs.push(prevKv);
+      const prevKv = wantPrevKvs || this.withPrevKv ? pageToKv(await this.read(prev)) : undefined;
+      if (wantPrevKvs && prevKv !== undefined) prevKvs.push(prevKv);
       this.ctx.index.tombstone(key, main, sub);
       const tombSub = sub;
       this.undo?.push(() => this.ctx.index.undoTombstone(key, main, tombSub));
+      this.attach(key, 0);
       const page: Page = {
         key: stringToKey(key), value: new Uint8Array(0), main, sub, createRevision: 0, version: 0, tombstone: true,
-        prevMain: prev.main, prevSub: prev.sub,
+        prevMain: prev.main, prevSub: prev.sub, lease: 0,
       };
       this.addPage(page, key, prevKv);
       sub++;
     }
-    const response: DeleteRangeResponse = { type: 'deleteRange', revision: main, deleted: keys.length };
-    if (op.prevKv === true) response.prevKvs = prevKvs;
-    return response;
+    return prevKvs;
   }
 
   /**
@@ -227,7 +335,7 @@ export class BatchApplier {
       const page = await this.read(at.mod);
       return outcome(Buffer.compare(page.value, c.value as Uint8Array), c.result);
     }
-    const actual = at === undefined ? 0 : pick(at, c.target);
+    const actual = at === undefined ? 0 : c.target === 'lease' ? this.ctx.leases.leaseOf(keyToString(c.key)) : pick(at, c.target);
     return outcome(Math.sign(actual - (c.value as number)), c.result);
   }
 
@@ -251,7 +359,7 @@ export class BatchApplier {
     let bytes = 0;
     for (const { key, at } of found) {
       const kv = options.keysOnly === true
-        ? { key: stringToKey(key), value: new Uint8Array(0), createRevision: at.createRevision, modRevision: at.mod.main, version: at.version }
+        ? { key: stringToKey(key), value: new Uint8Array(0), createRevision: at.createRevision, modRevision: at.mod.main, version: at.version, lease: 0 }
         : pageToKv(await this.read(at.mod));
       bytes += kv.key.length + kv.value.length;
       if (bytes > rangeResultBytesMax) throw new MvccError('E_LIMIT', `range result exceeds rangeResultBytesMax (${rangeResultBytesMax}); use a limit`);
@@ -269,7 +377,7 @@ export class BatchApplier {
     this.pages.push(page);
     this.pending.set(`${page.main}.${page.sub}`, page);
     const kv = page.tombstone
-      ? { key: page.key, value: page.value, createRevision: 0, modRevision: page.main, version: 0 }
+      ? { key: page.key, value: page.value, createRevision: 0, modRevision: page.main, version: 0, lease: 0 }
       : pageToKv(page);
     const event = prevKv === undefined ? { type: page.tombstone ? 'delete' as const : 'put' as const, kv }
       : { type: page.tombstone ? 'delete' as const : 'put' as const, kv, prevKv };

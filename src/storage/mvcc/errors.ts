@@ -22,7 +22,11 @@ export type MvccErrorCode =
   /** An earlier write failed; the in-memory index may be ahead of disk, so the store must be reopened. */
   | 'E_FAILED'
   /** A watcher fell behind by more than its buffer and was cancelled (it never blocks writers). */
-  | 'E_WATCH_SLOW';
+  | 'E_WATCH_SLOW'
+  /** A request names a lease the store does not hold (never granted, revoked or expired). */
+  | 'E_LEASE_NOT_FOUND'
+  /** A grant asks for a lease id that is taken. */
+  | 'E_LEASE_EXISTS';
 
 export class MvccError extends CofferError {
   readonly code: MvccErrorCode;

@@ -2,10 +2,12 @@
  * storage/mvcc — the encrypted multi-version key-value store every member applies committed Raft
  * entries to (etcd's MVCC model): one global revision counter, per-key generations, range reads at
  * old revisions, transactions, compaction in bounded background steps, watch with replay, HashKV,
- * and snapshot export/import as plaintext logical records re-sealed by the receiver.
+ * leases (grant, attach, revoke, keep-alive and checkpoints as replicated operations; time is the
+ * lessor's, src/replication/lessor.ts), and snapshot export/import as plaintext logical records
+ * re-sealed by the receiver.
  *
- * Invariants: on disk, records are keyed by revision only and every value is a page sealed by the
- * member's Sealer at its position — no key name or value in the clear; the applied Raft index and
+ * Invariants: on disk, records are keyed by revision (pages) or lease id (lease records) only and
+ * every value is sealed by the member's Sealer at its position — no key name or value in the clear; the applied Raft index and
  * the current revision are written in the same atomic batch as the pages they describe; a page that
  * fails to open is E_INTEGRITY naming its revision, never wrong data; writers never wait for watchers;
  * re-encryption after a DEK rotation (Reencrypter) goes through the same write queue as every write.
@@ -17,10 +19,12 @@ export type { ApplyResult } from './apply.ts';
 export { MvccError, isMvccError, type MvccErrorCode } from './errors.ts';
 export { keyToString, prefixEnd, stringToKey, toSpan } from './keys.ts';
 export { checkWriteOp } from './validate.ts';
+export type { LeaseRecord } from './lease-table.ts';
 export type { Page as SnapshotPage } from './page.ts';
 export type {
   KeyValue, RangeOptions, RangeRequest, PutRequest, DeleteRangeRequest, Compare, CompareTarget, CompareResult,
   TxnOp, TxnRequest, CompactRequest, WriteOp, RangeResponse, PutResponse, DeleteRangeResponse, TxnResponse,
-  CompactResponse, WriteResponse,
+  CompactResponse, WriteResponse, LeaseGrantRequest, LeaseRevokeRequest, LeaseKeepAliveRequest, LeaseCheckpointRequest, LeaseOp,
+  LeaseGrantResponse, LeaseRevokeResponse, LeaseKeepAliveResponse, LeaseCheckpointResponse, LeaseResponse,
 } from './types.ts';
 export type { WatchEvent, WatchResponse, WatchOptions, Watcher } from './watch.ts';

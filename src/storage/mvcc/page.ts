@@ -9,7 +9,10 @@ import { assert, decodeMsgpackCopy, encodeMsgpack } from '../../base/index.ts';
 import { RecordKind, type Sealer } from '../../crypto/index.ts';
 import { MvccError } from './errors.ts';
 
+/** Format 1: a page without a lease (every page written before leases, and every one since without one). */
 const pageFormat = 1;
+/** Format 2: format 1 plus the lease the key is attached to, written only when there is one. */
+const pageFormatWithLease = 2;
 const metaFormat = 1;
 
 /** One change to one key, as stored. */
@@ -27,6 +30,8 @@ export interface Page {
   /** The key's previous revision in this generation — what the change replaced — if any. */
   prevMain: number;
   prevSub: number;
+  /** The lease the key is attached to by this change (0: none; always 0 for a tombstone). */
+  lease: number;
 }
 
 /** The store's counters, written in the same batch as the pages they describe. */
@@ -47,10 +52,15 @@ function wipe(bytes: Uint8Array): void {
 }
 
 export function sealPage(sealer: Sealer, storeId: string, page: Page): Uint8Array {
-  const plain = encodeMsgpack([
+  const fields = [
     pageFormat, page.key, page.value, page.main, page.sub, page.createRevision, page.version,
     page.tombstone ? 1 : 0, page.prevMain, page.prevSub,
-  ]);
+  ];
+  if (page.lease !== 0) {
+    fields[0] = pageFormatWithLease;
+    fields.push(page.lease);
+  }
+  const plain = encodeMsgpack(fields);
   try {
     return sealer.seal(plain, { storeId, kind: RecordKind.mvccRevision, index: page.main, sub: page.sub });
   } finally {
@@ -72,7 +82,8 @@ export function openPage(sealer: Sealer, storeId: string, sealed: Uint8Array, ma
   try {
     // A copying decode: the opened plaintext is wiped below while the key and value live on.
     const fields = decodeMsgpackCopy(plain) as unknown[];
-    assert(Array.isArray(fields) && fields[0] === pageFormat && fields.length === 10, `page ${main}.${sub} has a known format`);
+    assert(Array.isArray(fields) && ((fields[0] === pageFormat && fields.length === 10) || (fields[0] === pageFormatWithLease && fields.length === 11)),
+      `page ${main}.${sub} has a known format`);
     const page: Page = {
       key: asBytes(fields[1]),
       value: asBytes(fields[2]),
@@ -83,6 +94,7 @@ export function openPage(sealer: Sealer, storeId: string, sealed: Uint8Array, ma
       tombstone: fields[7] === 1,
       prevMain: fields[8] as number,
       prevSub: fields[9] as number,
+      lease: fields[0] === pageFormatWithLease ? fields[10] as number : 0,
     };
     // The position is authenticated; a page that disagrees with it was written wrongly — a bug.
     assert(page.main === main && page.sub === sub, `page ${main}.${sub} records its own revision`);

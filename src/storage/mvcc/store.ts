@@ -20,12 +20,16 @@
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { type Clock, assert, realClock } from '../../base/index.ts';
-import { compactionStepKeysMax, rangeResultBytesMax, snapshotImportBatchRecordsMax, valueBytesMax } from '../../config/index.ts';
+import {
+  compactionStepKeysMax, leaseTtlSecondsMax, rangeResultBytesMax, snapshotImportBatchRecordsMax, valueBytesMax,
+} from '../../config/index.ts';
 import type { Sealer } from '../../crypto/index.ts';
 import { type ApplyResult, BatchApplier, pageToKv } from './apply.ts';
 import { MvccError, compactedError } from './errors.ts';
 import type { KeyAt } from './key-index.ts';
 import { type KeySpan, keyToString, spanContains, stringToKey, toSpan } from './keys.ts';
+import { decodeLeaseKey, encodeLeaseKey, leaseKeyRange, openLease, sealLease } from './lease-record.ts';
+import { type LeaseRecord, LeaseTable } from './lease-table.ts';
 import { classicLevel, type Level, type OpenLevel } from './level.ts';
 import { type Meta, type Page, openMeta, openPage, resealPage, sealMeta, sealPage } from './page.ts';
 import { decodeRevisionKey, encodeRevisionKey, isRevisionKey, metaRecordKey, revisionKeyRange, subMax } from './revision.ts';
@@ -72,7 +76,8 @@ export interface HashResult {
 /** A logical record of a snapshot: plaintext, to be re-sealed by the receiver with its own keys. */
 export type SnapshotRecord =
   | { type: 'header'; appliedIndex: number; revision: number; compactRevision: number }
-  | { type: 'page'; page: Page };
+  | { type: 'page'; page: Page }
+  | { type: 'lease'; lease: LeaseRecord };
 
 /** One step of background re-encryption (MvccStore.reencryptStep). */
 export interface ReencryptStepResult {
@@ -90,6 +95,7 @@ const pageReadStep = 1000;
 
 export class MvccStore {
   private readonly index = new TreeIndex();
+  private readonly leaseTable = new LeaseTable();
   private readonly hub: WatchHub;
   // Invariant: compactRevision <= revision; finishedCompactRevision <= compactRevision.
   private applied = 0;
@@ -149,6 +155,7 @@ export class MvccStore {
       let header: Extract<SnapshotRecord, { type: 'header' }> | undefined;
       let last = { main: 0, sub: -1 };
       let ops: { type: 'put'; key: Uint8Array; value: Uint8Array }[] = [];
+      const leaseIds = new Set<number>();
       for await (const record of options.records) {
         if (record.type === 'header') {
           if (header !== undefined) throw new MvccError('E_BAD_REQUEST', 'snapshot has two headers');
@@ -160,6 +167,11 @@ export class MvccStore {
           continue;
         }
         if (header === undefined) throw new MvccError('E_BAD_REQUEST', 'snapshot does not start with its header');
+        if (record.type === 'lease') {
+          checkSnapshotLease(record.lease, leaseIds);
+          ops.push({ type: 'put', key: encodeLeaseKey(record.lease.id), value: sealLease(options.sealer, options.storeId, record.lease) });
+          continue;
+        }
         const { main, sub } = record.page;
         const wellFormed = Number.isSafeInteger(main) && main >= 1 && Number.isInteger(sub) && sub >= 0 && sub <= subMax;
         if (!wellFormed || !(main > last.main || (main === last.main && sub > last.sub)) || main > header.revision) {
@@ -221,6 +233,19 @@ export class MvccStore {
     return this.index.keyCount;
   }
 
+  /** Every lease the store holds (as of the latest applied batch), by ascending id. */
+  leases(): LeaseRecord[] {
+    return this.leaseTable.list().map(({ id, ttl, remainingTtlMs, refreshes }) => ({ id, ttl, remainingTtlMs, refreshes }));
+  }
+
+  /** One lease and the keys attached to it (sorted), or undefined if the store does not hold it. */
+  lease(id: number): (LeaseRecord & { keys: Uint8Array[] }) | undefined {
+    const lease = this.leaseTable.get(id);
+    if (lease === undefined) return undefined;
+    const { ttl, remainingTtlMs, refreshes } = lease;
+    return { id, ttl, remainingTtlMs, refreshes, keys: [...lease.keys].sort().map(stringToKey) };
+  }
+
   async range(key: Uint8Array, end?: Uint8Array, options: RangeOptions = {}): Promise<RangeResponse> {
     this.checkUsable();
     checkRange(key, end);
@@ -243,7 +268,7 @@ export class MvccStore {
       let kvs: KeyValue[];
       if (options.keysOnly === true) {
         kvs = found.map(({ key: k, at }) => ({
-          key: stringToKey(k), value: new Uint8Array(0), createRevision: at.createRevision, modRevision: at.mod.main, version: at.version,
+          key: stringToKey(k), value: new Uint8Array(0), createRevision: at.createRevision, modRevision: at.mod.main, version: at.version, lease: 0,
         }));
       } else {
         kvs = (await this.readPages(found.map((f) => f.at.mod), snapshot)).map(pageToKv);
@@ -342,7 +367,7 @@ export class MvccStore {
 
   /**
    * The store as a stream of plaintext logical records: a header, then every page still held at the
-   * current revision in revision order. The receiver re-seals them with its own keys (importSnapshot);
+   * current revision in revision order, then every lease. The receiver re-seals them with its own keys (importSnapshot);
    * the consumer should wipe values it has finished with.
    */
   async *exportSnapshot(): AsyncGenerator<SnapshotRecord> {
@@ -351,12 +376,15 @@ export class MvccStore {
     const snapshot = this.db.snapshot();
     try {
       const packed = this.index.revisionsUpTo(this.revision);
+      // Taken with the header, synchronously: the leases as of the exported revision.
+      const leases = this.leases();
       yield header;
       for (let i = 0; i < packed.length; i += 2 * pageReadStep) {
         const revs: { main: number; sub: number }[] = [];
         for (let j = i; j < Math.min(packed.length, i + 2 * pageReadStep); j += 2) revs.push({ main: packed[j]!, sub: packed[j + 1]! });
         for (const page of await this.readPages(revs, snapshot)) yield { type: 'page', page };
       }
+      for (const lease of leases) yield { type: 'lease', lease };
     } finally {
       await snapshot.close();
     }
@@ -516,6 +544,7 @@ export class MvccStore {
     const applier = new BatchApplier(
       {
         index: this.index,
+        leases: this.leaseTable,
         readPage: async (main, sub) => (await this.readPages([{ main, sub }]))[0]!,
         wantsPrevKv: () => this.hub.wantsPrevKv(),
         compactRevision: () => this.compactRev,
@@ -528,10 +557,14 @@ export class MvccStore {
     const results: ApplyResult[] = [];
     try {
       for (const op of ops) results.push(await applier.apply(op));
-      if (applier.revision === this.revision && appliedIndex === this.applied && applier.compaction === undefined) return results;
-      const batch: { type: 'put'; key: Uint8Array; value: Uint8Array }[] = applier.pages.map((page) => ({
-        type: 'put', key: encodeRevisionKey(page.main, page.sub), value: sealPage(this.sealer, this.storeId, page),
+      const unchanged = applier.revision === this.revision && appliedIndex === this.applied && applier.compaction === undefined;
+      if (unchanged && applier.leaseWrites.size === 0) return results;
+      const batch: ({ type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array })[] = applier.pages.map((page) => ({
+        type: 'put' as const, key: encodeRevisionKey(page.main, page.sub), value: sealPage(this.sealer, this.storeId, page),
       }));
+      for (const [id, lease] of applier.leaseWrites) {
+        batch.push(lease === undefined ? { type: 'del', key: encodeLeaseKey(id) } : { type: 'put', key: encodeLeaseKey(id), value: sealLease(this.sealer, this.storeId, lease) });
+      }
       batch.push({ type: 'put', key: metaRecordKey, value: sealMeta(this.sealer, this.meta(appliedIndex, applier.revision)) });
       const commitStart = performance.now();
       await this.db.batch(batch, { sync: this.sync });
@@ -590,7 +623,7 @@ export class MvccStore {
               continue;
             }
             const event: WatchEvent = page.tombstone
-              ? { type: 'delete', kv: { key: page.key, value: page.value, createRevision: 0, modRevision: main, version: 0 } }
+              ? { type: 'delete', kv: { key: page.key, value: page.value, createRevision: 0, modRevision: main, version: 0, lease: 0 } }
               : { type: 'put', kv: pageToKv(page) };
             events.push(event);
             if (prevKv && page.prevMain > 0) wantPrev.push({ event, main: page.prevMain, sub: page.prevSub });
@@ -664,6 +697,12 @@ export class MvccStore {
     this.revision = meta.revision;
     this.compactRev = meta.compactRevision;
     this.finishedCompactRev = meta.finishedCompactRevision;
+    for await (const [key, sealed] of this.db.iterator({ ...leaseKeyRange, fillCache: false })) {
+      const id = decodeLeaseKey(key);
+      this.leaseTable.add(openLease(this.sealer, this.storeId, sealed, id));
+    }
+    /** Each key's lease as of its latest page. */
+    const keyLeases = new Map<string, number>();
     this.index.beginRestore();
     // Each page is read once here; keep them out of LevelDB's block cache (fillCache: false).
     const iterator = this.db.iterator({ ...revisionKeyRange(0, Number.MAX_SAFE_INTEGER), fillCache: false });
@@ -682,6 +721,7 @@ export class MvccStore {
           if (main > this.compactRev) this.checkChain(k, page);
           if (page.tombstone) this.index.restoreTombstone(k, main, sub);
           else this.index.restorePut(k, main, sub, page.createRevision, page.version);
+          keyLeases.set(k, page.lease);
           page.value.fill(0);
         }
       }
@@ -689,11 +729,25 @@ export class MvccStore {
       await iterator.close();
     }
     this.index.finishRestore();
+    for (const [key, id] of keyLeases) {
+      if (id === 0) continue;
+      if (this.leaseTable.get(id) === undefined) throw new MvccError('E_CORRUPT', `a key's latest page names lease ${id}, which the store does not hold`);
+      this.leaseTable.attach(key, id);
+    }
     if (this.compactRev > 0) {
       const removed = this.index.compact(this.compactRev);
       if (removed.length > 0 || this.finishedCompactRev < this.compactRev) this.schedulePhysicalCompaction(this.compactRev, removed);
     }
   }
+}
+
+/** A lease record of a snapshot: well formed and not seen before. */
+function checkSnapshotLease(lease: LeaseRecord, seen: Set<number>): void {
+  const counts = [lease.id, lease.ttl, lease.remainingTtlMs, lease.refreshes];
+  if (!counts.every((n) => Number.isSafeInteger(n) && n >= 0) || lease.id === 0 || lease.ttl === 0 || lease.ttl > leaseTtlSecondsMax || seen.has(lease.id)) {
+    throw new MvccError('E_BAD_REQUEST', `snapshot lease ${lease.id} is not valid or appears twice`);
+  }
+  seen.add(lease.id);
 }
 
 async function isEmpty(db: Db): Promise<boolean> {

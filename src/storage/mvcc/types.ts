@@ -10,6 +10,8 @@ export interface KeyValue {
   createRevision: number;
   modRevision: number;
   version: number;
+  /** The lease the key is attached to (0: none); 0 on keys-only reads, which do not open pages. */
+  lease: number;
 }
 
 export interface RangeOptions {
@@ -34,6 +36,10 @@ export interface PutRequest {
   value: Uint8Array;
   /** Return the key-value the put replaced. */
   prevKv?: boolean;
+  /** Attach the key to this lease (0 or absent: the key is attached to none, and leaves any it was on). */
+  lease?: number;
+  /** Keep the key's current lease (the key must exist; `lease` must then be 0). */
+  ignoreLease?: boolean;
 }
 
 export interface DeleteRangeRequest {
@@ -44,7 +50,7 @@ export interface DeleteRangeRequest {
   prevKv?: boolean;
 }
 
-export type CompareTarget = 'value' | 'version' | 'createRevision' | 'modRevision';
+export type CompareTarget = 'value' | 'version' | 'createRevision' | 'modRevision' | 'lease';
 export type CompareResult = 'equal' | 'notEqual' | 'greater' | 'less';
 
 /**
@@ -77,8 +83,47 @@ export interface CompactRequest {
   revision: number;
 }
 
+/**
+ * Grants a lease of `ttl` seconds. `id` 0 asks the store to choose: the first free id from `idFrom`
+ * (the replica sets it to the entry's Raft index, so every member chooses the same id).
+ */
+export interface LeaseGrantRequest {
+  type: 'leaseGrant';
+  id: number;
+  ttl: number;
+  idFrom?: number;
+}
+
+/**
+ * Revokes a lease: every key attached to it is deleted, in one revision. `ifRefreshes` (expiry by the
+ * lessor) makes the revoke a no-op if the lease was kept alive since the lessor saw it expire.
+ */
+export interface LeaseRevokeRequest {
+  type: 'leaseRevoke';
+  id: number;
+  ifRefreshes?: number;
+}
+
+/** Renews a lease to its full TTL (the remaining TTL recorded is cleared; `refreshes` counts it). */
+export interface LeaseKeepAliveRequest {
+  type: 'leaseKeepAlive';
+  id: number;
+}
+
+/**
+ * Records the remaining TTL of leases, as the leader's lessor measured them, so a new leader starts each
+ * lease from it. A checkpoint of a lease kept alive since it was measured (`refreshes` differs), or gone,
+ * is skipped.
+ */
+export interface LeaseCheckpointRequest {
+  type: 'leaseCheckpoint';
+  checkpoints: { id: number; remainingTtlMs: number; refreshes: number }[];
+}
+
+export type LeaseOp = LeaseGrantRequest | LeaseRevokeRequest | LeaseKeepAliveRequest | LeaseCheckpointRequest;
+
 /** An operation a Raft entry carries to the store. */
-export type WriteOp = PutRequest | DeleteRangeRequest | TxnRequest | CompactRequest;
+export type WriteOp = PutRequest | DeleteRangeRequest | TxnRequest | CompactRequest | LeaseOp;
 
 export interface RangeResponse {
   type: 'range';
@@ -118,4 +163,33 @@ export interface CompactResponse {
   compactRevision: number;
 }
 
-export type WriteResponse = PutResponse | DeleteRangeResponse | TxnResponse | CompactResponse;
+export interface LeaseGrantResponse {
+  type: 'leaseGrant';
+  revision: number;
+  id: number;
+  ttl: number;
+}
+
+export interface LeaseRevokeResponse {
+  type: 'leaseRevoke';
+  revision: number;
+  /** False when an expiry found the lease kept alive meanwhile (ifRefreshes) and left it. */
+  revoked: boolean;
+}
+
+export interface LeaseKeepAliveResponse {
+  type: 'leaseKeepAlive';
+  revision: number;
+  id: number;
+  /** The lease's granted TTL in seconds, which it has again. */
+  ttl: number;
+}
+
+export interface LeaseCheckpointResponse {
+  type: 'leaseCheckpoint';
+  revision: number;
+}
+
+export type LeaseResponse = LeaseGrantResponse | LeaseRevokeResponse | LeaseKeepAliveResponse | LeaseCheckpointResponse;
+
+export type WriteResponse = PutResponse | DeleteRangeResponse | TxnResponse | CompactResponse | LeaseResponse;

@@ -2,10 +2,46 @@
  * Boundary checks for requests: every limit named in config/limits.ts, checked before anything
  * changes, with an error naming the limit and the offending size (never the key or value itself).
  */
-import { keyBytesMax, txnOpsMax, valueBytesMax } from '../../config/index.ts';
+import { keyBytesMax, leaseCheckpointBatchMax, leaseTtlSecondsMax, txnOpsMax, valueBytesMax } from '../../config/index.ts';
 import { MvccError } from './errors.ts';
 import { type KeySpan, keyToString, spanContains, toSpan } from './keys.ts';
-import type { Compare, RangeOptions, TxnOp, WriteOp } from './types.ts';
+import type { Compare, LeaseOp, RangeOptions, TxnOp, WriteOp } from './types.ts';
+
+function checkCount(value: unknown, what: string, min: number, max = Number.MAX_SAFE_INTEGER): void {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new MvccError('E_BAD_REQUEST', `${what} ${String(value)} is not an integer in [${min}, ${max}]`);
+  }
+}
+
+function checkLeaseOp(op: LeaseOp): void {
+  switch (op.type) {
+    case 'leaseGrant':
+      checkCount(op.id, 'lease id', 0);
+      if (op.idFrom !== undefined) checkCount(op.idFrom, 'lease id start', 1);
+      if (typeof op.ttl === 'number' && op.ttl > leaseTtlSecondsMax) {
+        throw new MvccError('E_LIMIT', `lease TTL of ${op.ttl} s exceeds leaseTtlSecondsMax (${leaseTtlSecondsMax})`);
+      }
+      checkCount(op.ttl, 'lease TTL', 1, leaseTtlSecondsMax);
+      return;
+    case 'leaseRevoke':
+      checkCount(op.id, 'lease id', 1);
+      if (op.ifRefreshes !== undefined) checkCount(op.ifRefreshes, 'lease refresh count', 0);
+      return;
+    case 'leaseKeepAlive':
+      checkCount(op.id, 'lease id', 1);
+      return;
+    case 'leaseCheckpoint':
+      if (!Array.isArray(op.checkpoints) || op.checkpoints.length > leaseCheckpointBatchMax) {
+        throw new MvccError('E_BAD_REQUEST', `a lease checkpoint holds a list of at most ${leaseCheckpointBatchMax} leases (leaseCheckpointBatchMax)`);
+      }
+      for (const c of op.checkpoints) {
+        checkCount(c.id, 'lease id', 1);
+        checkCount(c.remainingTtlMs, 'remaining lease TTL', 0, leaseTtlSecondsMax * 1000);
+        checkCount(c.refreshes, 'lease refresh count', 0);
+      }
+      return;
+  }
+}
 
 export function checkKey(key: Uint8Array, what = 'key'): void {
   if (!(key instanceof Uint8Array)) throw new MvccError('E_BAD_REQUEST', `${what} is not a Uint8Array`);
@@ -40,7 +76,7 @@ function checkValue(value: Uint8Array): void {
 
 function checkCompare(c: Compare): void {
   checkKey(c.key, 'compare key');
-  if (!['value', 'version', 'createRevision', 'modRevision'].includes(c.target)) {
+  if (!['value', 'version', 'createRevision', 'modRevision', 'lease'].includes(c.target)) {
     throw new MvccError('E_BAD_REQUEST', `compare target ${String(c.target)} is unknown`);
   }
   if (!['equal', 'notEqual', 'greater', 'less'].includes(c.result)) {
@@ -63,6 +99,8 @@ function checkTxnOp(op: TxnOp): void {
     case 'put':
       checkKey(op.key);
       checkValue(op.value);
+      if (op.lease !== undefined) checkCount(op.lease, 'lease id', 0);
+      if (op.ignoreLease === true && (op.lease ?? 0) !== 0) throw new MvccError('E_BAD_REQUEST', 'a put names a lease and asks to keep the key\'s lease (ignore_lease)');
       return;
     case 'deleteRange':
       checkRange(op.key, op.end);
@@ -119,6 +157,12 @@ export function checkWriteOp(op: WriteOp): void {
       if (!(Number.isSafeInteger(op.revision) && op.revision >= 0)) {
         throw new MvccError('E_BAD_REQUEST', `compact revision ${op.revision} is not an integer >= 0`);
       }
+      return;
+    case 'leaseGrant':
+    case 'leaseRevoke':
+    case 'leaseKeepAlive':
+    case 'leaseCheckpoint':
+      checkLeaseOp(op);
       return;
     default:
       throw new MvccError('E_BAD_REQUEST', `operation type ${String((op as { type: unknown }).type)} is not supported`);

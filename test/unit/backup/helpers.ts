@@ -16,16 +16,24 @@ export function sampleRecords(pages: number, valueBytes = 32): SnapshotRecord[] 
       type: 'page',
       page: {
         key: new TextEncoder().encode(`key-${i}`), value, main: i + 2, sub: 0, createRevision: i + 2, version: 1,
-        tombstone: false, prevMain: 0, prevSub: 0,
+        // The last key is on a lease, whose record ends the store's records (as exportSnapshot orders them).
+        tombstone: false, prevMain: 0, prevSub: 0, lease: i === pages - 1 ? 1 : 0,
       },
     });
   }
+  if (pages > 0) records.push({ type: 'lease', lease: { id: 1, ttl: 60, remainingTtlMs: 30_000, refreshes: 2 } });
   return records;
 }
 
 /** Deep copies, because writers wipe the records they have encoded. */
 export function copyRecords(records: readonly SnapshotRecord[]): SnapshotRecord[] {
-  return records.map((r) => (r.type === 'header' ? { ...r } : { type: 'page', page: { ...r.page, key: r.page.key.slice(), value: r.page.value.slice() } }));
+  return records.map((r) => {
+    switch (r.type) {
+      case 'header': return { ...r };
+      case 'lease': return { type: 'lease', lease: { ...r.lease } };
+      case 'page': return { type: 'page', page: { ...r.page, key: r.page.key.slice(), value: r.page.value.slice() } };
+    }
+  });
 }
 
 export async function* iterate<T>(items: readonly T[]): AsyncGenerator<T> {

@@ -31,7 +31,7 @@ function capturingSealer(): { sealer: Sealer; plaintext: () => Uint8Array } {
 const confState = { voters: [1, 2, 3], learners: [4], votersOutgoing: [], learnersNext: [], autoLeave: false };
 const page: Page = {
   key: bytes('/registry/secrets/ns/a'), value: bytes('v1'), main: 70000, sub: 1, createRevision: 300, version: 2,
-  tombstone: false, prevMain: 2 ** 33, prevSub: 0,
+  tombstone: false, prevMain: 2 ** 33, prevSub: 0, lease: 0,
 };
 
 test('WAL state records keep their bytes', () => {

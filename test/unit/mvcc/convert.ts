@@ -59,6 +59,8 @@ export function responseToModel(r: WriteResponse | RangeResponse): ModelResult {
       return { type: 'txn', revision: r.revision, succeeded: r.succeeded, responses: r.responses.map(responseToModel) };
     case 'compact':
       return { type: 'compact', compactRevision: r.compactRevision };
+    default:
+      throw new Error(`the model has no ${r.type} operation`);
   }
 }
 

@@ -1,0 +1,82 @@
+/**
+ * The leases the store holds and which keys are attached to each (etcd's lessor state, without time:
+ * time is the leader's lessor's, src/replication/lessor.ts). A lease is its id, its granted TTL in
+ * seconds, the remaining TTL the last checkpoint recorded (0: none since the lease was granted or kept
+ * alive, so it has its full TTL) and the number of keep-alives applied to it. Pure: no I/O; the applier
+ * changes it and the store persists each changed lease as a sealed record (lease-record.ts), while a
+ * key's lease lives in the key's page (page.ts), so the attachments are rebuilt from pages at open.
+ *
+ * Invariant: `keyLease.get(k) === id` if and only if `leases.get(id).keys.has(k)`; a key is attached to
+ * at most one lease, and only to a lease the table holds.
+ */
+import { assert } from '../../base/index.ts';
+
+/** What the store persists of a lease. */
+export interface LeaseRecord {
+  id: number;
+  /** Granted TTL, seconds. */
+  ttl: number;
+  /** Remaining TTL at the last checkpoint, milliseconds; 0 when none applies (the lease has its full TTL). */
+  remainingTtlMs: number;
+  /** Keep-alives applied; an expiry that saw another count leaves the lease (LeaseRevokeRequest.ifRefreshes). */
+  refreshes: number;
+}
+
+export interface Lease extends LeaseRecord {
+  /** Keys attached, as index strings (keys.ts). */
+  readonly keys: Set<string>;
+}
+
+export class LeaseTable {
+  private readonly leases = new Map<number, Lease>();
+  private readonly keyLease = new Map<string, number>();
+
+  get size(): number {
+    return this.leases.size;
+  }
+
+  get(id: number): Lease | undefined {
+    return this.leases.get(id);
+  }
+
+  /** Every lease, by ascending id. */
+  list(): Lease[] {
+    return [...this.leases.values()].sort((a, b) => a.id - b.id);
+  }
+
+  /** The lease `key` is attached to; 0 for none. */
+  leaseOf(key: string): number {
+    return this.keyLease.get(key) ?? 0;
+  }
+
+  add(record: LeaseRecord): Lease {
+    assert(!this.leases.has(record.id), `lease ${record.id} is added once`);
+    const lease: Lease = { ...record, keys: new Set() };
+    this.leases.set(record.id, lease);
+    return lease;
+  }
+
+  /** Removes the lease; its keys must have been detached (the revoke deleted them). */
+  remove(id: number): void {
+    const lease = this.leases.get(id);
+    assert(lease !== undefined && lease.keys.size === 0, `lease ${id} is removed once its keys are gone`);
+    this.leases.delete(id);
+  }
+
+  /** Attaches `key` to lease `id` (0: to none), leaving the lease it was on; returns that lease (0: none). */
+  attach(key: string, id: number): number {
+    const previous = this.leaseOf(key);
+    if (previous === id) return previous;
+    if (previous !== 0) {
+      this.leases.get(previous)!.keys.delete(key);
+      this.keyLease.delete(key);
+    }
+    if (id !== 0) {
+      const lease = this.leases.get(id);
+      assert(lease !== undefined, `key attached to lease ${id}, which the table holds`);
+      lease.keys.add(key);
+      this.keyLease.set(key, id);
+    }
+    return previous;
+  }
+}

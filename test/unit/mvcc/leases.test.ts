@@ -1,0 +1,184 @@
+// Leases in the MVCC store: grant, attach by put, detach by put or delete, revoke (every attached key
+// deleted in one revision, watchers told), keep-alive and checkpoints, txn compares on the lease, and
+// the lease state surviving a reopen and a snapshot export/import.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { isMvccError, MvccStore, type WriteOp, type WriteResponse } from '../../../src/storage/mvcc/index.ts';
+import { b, type Fixture, fixture, s } from './helpers.ts';
+
+let fx: Fixture;
+before(async () => {
+  fx = await fixture('coffer-leases-');
+});
+after(() => fx.cleanup());
+
+let applied = 0;
+async function apply(store: MvccStore, op: WriteOp): Promise<WriteResponse> {
+  const [result] = await store.applyBatch(++applied, [op]);
+  assert.ok(result !== undefined);
+  if (!result.ok) throw result.error;
+  return result.response;
+}
+
+async function refused(store: MvccStore, op: WriteOp, code: string): Promise<void> {
+  const revision = store.currentRevision();
+  const leases = JSON.stringify(store.leases());
+  await assert.rejects(apply(store, op), (error: unknown) => isMvccError(error) && error.code === code);
+  assert.equal(store.currentRevision(), revision, 'a refused operation writes no revision');
+  assert.equal(JSON.stringify(store.leases()), leases, 'a refused operation changes no lease');
+}
+
+async function leaseOf(store: MvccStore, key: string): Promise<number | undefined> {
+  return (await store.range(b(key))).kvs[0]?.lease;
+}
+
+test('a grant without an id takes the first free id from the entry index; an id in use is refused', async () => {
+  const store = await fx.open(fx.newDir());
+  try {
+    assert.deepEqual(await apply(store, { type: 'leaseGrant', id: 0, ttl: 10, idFrom: 7 }), { type: 'leaseGrant', revision: 0, id: 7, ttl: 10 });
+    assert.equal((await apply(store, { type: 'leaseGrant', id: 8, ttl: 5 }) as { id: number }).id, 8);
+    // 7 and 8 are taken: the server's choice moves past them.
+    assert.equal((await apply(store, { type: 'leaseGrant', id: 0, ttl: 5, idFrom: 7 }) as { id: number }).id, 9);
+    await refused(store, { type: 'leaseGrant', id: 8, ttl: 5 }, 'E_LEASE_EXISTS');
+    await refused(store, { type: 'leaseGrant', id: 0, ttl: 0 }, 'E_BAD_REQUEST');
+    await refused(store, { type: 'leaseGrant', id: 0, ttl: 9_000_000_001 }, 'E_LIMIT');
+    assert.deepEqual(store.leases().map((l) => [l.id, l.ttl]), [[7, 10], [8, 5], [9, 5]]);
+  } finally {
+    await store.close();
+  }
+});
+
+test('a put attaches its key, another put without a lease or a delete detaches it, ignore_lease keeps it', async () => {
+  const store = await fx.open(fx.newDir());
+  try {
+    await apply(store, { type: 'leaseGrant', id: 1, ttl: 60 });
+    await apply(store, { type: 'leaseGrant', id: 2, ttl: 60 });
+    await apply(store, { type: 'put', key: b('a'), value: b('1'), lease: 1 });
+    await apply(store, { type: 'put', key: b('b'), value: b('1'), lease: 1 });
+    assert.equal(await leaseOf(store, 'a'), 1);
+    assert.deepEqual(store.lease(1)?.keys.map(s), ['a', 'b']);
+
+    await apply(store, { type: 'put', key: b('a'), value: b('2'), ignoreLease: true });
+    assert.equal(await leaseOf(store, 'a'), 1, 'ignore_lease keeps the lease');
+    await apply(store, { type: 'put', key: b('a'), value: b('3'), lease: 2 });
+    assert.deepEqual(store.lease(1)?.keys.map(s), ['b'], 'moving to another lease leaves the first');
+    assert.deepEqual(store.lease(2)?.keys.map(s), ['a']);
+    await apply(store, { type: 'put', key: b('a'), value: b('4') });
+    assert.equal(await leaseOf(store, 'a'), 0);
+    assert.deepEqual(store.lease(2)?.keys, []);
+    await apply(store, { type: 'deleteRange', key: b('b') });
+    assert.deepEqual(store.lease(1)?.keys, []);
+
+    await refused(store, { type: 'put', key: b('c'), value: b('1'), lease: 99 }, 'E_LEASE_NOT_FOUND');
+    await refused(store, { type: 'put', key: b('missing'), value: b('1'), ignoreLease: true }, 'E_BAD_REQUEST');
+    await refused(store, { type: 'put', key: b('a'), value: b('1'), lease: 1, ignoreLease: true }, 'E_BAD_REQUEST');
+    assert.equal((await store.range(b('c'))).count, 0);
+  } finally {
+    await store.close();
+  }
+});
+
+test('a revoke deletes every attached key in one revision, watchers see each delete, and a second revoke is refused', async () => {
+  const store = await fx.open(fx.newDir());
+  try {
+    await apply(store, { type: 'leaseGrant', id: 5, ttl: 60 });
+    for (const key of ['k1', 'k2', 'k3']) await apply(store, { type: 'put', key: b(key), value: b('v'), lease: 5 });
+    await apply(store, { type: 'put', key: b('other'), value: b('v') });
+    const before = store.currentRevision();
+    const watcher = store.watch({ key: b('k'), end: b('l'), startRevision: before + 1 });
+    const response = await apply(store, { type: 'leaseRevoke', id: 5 });
+    assert.deepEqual(response, { type: 'leaseRevoke', revision: before + 1, revoked: true });
+    assert.equal((await store.range(b('k'), b('l'))).count, 0);
+    assert.equal((await store.range(b('other'))).count, 1, 'a key on no lease stays');
+    const next = await watcher[Symbol.asyncIterator]().next();
+    assert.ok(next.done !== true);
+    assert.deepEqual(next.value.events.map((e) => [e.type, s(e.kv.key), e.kv.modRevision]),
+      [['delete', 'k1', before + 1], ['delete', 'k2', before + 1], ['delete', 'k3', before + 1]]);
+    watcher.cancel();
+    assert.equal(store.lease(5), undefined);
+    await refused(store, { type: 'leaseRevoke', id: 5 }, 'E_LEASE_NOT_FOUND');
+  } finally {
+    await store.close();
+  }
+});
+
+test('keep-alive clears the checkpointed TTL and counts; a checkpoint or an expiry measured before a keep-alive is skipped', async () => {
+  const store = await fx.open(fx.newDir());
+  try {
+    await apply(store, { type: 'leaseGrant', id: 3, ttl: 30 });
+    await apply(store, { type: 'put', key: b('x'), value: b('v'), lease: 3 });
+    await apply(store, { type: 'leaseCheckpoint', checkpoints: [{ id: 3, remainingTtlMs: 12_000, refreshes: 0 }, { id: 404, remainingTtlMs: 1, refreshes: 0 }] });
+    assert.deepEqual(store.leases(), [{ id: 3, ttl: 30, remainingTtlMs: 12_000, refreshes: 0 }]);
+    assert.deepEqual(await apply(store, { type: 'leaseKeepAlive', id: 3 }), { type: 'leaseKeepAlive', revision: store.currentRevision(), id: 3, ttl: 30 });
+    assert.deepEqual(store.leases(), [{ id: 3, ttl: 30, remainingTtlMs: 0, refreshes: 1 }]);
+    await apply(store, { type: 'leaseCheckpoint', checkpoints: [{ id: 3, remainingTtlMs: 5_000, refreshes: 0 }] });
+    assert.equal(store.leases()[0]?.remainingTtlMs, 0, 'a checkpoint measured before the keep-alive does not cut the lease');
+    const revision = store.currentRevision();
+    assert.deepEqual(await apply(store, { type: 'leaseRevoke', id: 3, ifRefreshes: 0 }), { type: 'leaseRevoke', revision, revoked: false });
+    assert.equal(await leaseOf(store, 'x'), 3, 'an expiry the keep-alive overtook leaves the lease and its keys');
+    await refused(store, { type: 'leaseKeepAlive', id: 404 }, 'E_LEASE_NOT_FOUND');
+  } finally {
+    await store.close();
+  }
+});
+
+test('a txn compares on the lease, and a txn putting to an unknown lease changes nothing', async () => {
+  const store = await fx.open(fx.newDir());
+  try {
+    await apply(store, { type: 'leaseGrant', id: 4, ttl: 60 });
+    await apply(store, { type: 'put', key: b('t'), value: b('v'), lease: 4 });
+    const txn = (lease: number) => apply(store, {
+      type: 'txn', compare: [{ key: b('t'), target: 'lease', result: 'equal', value: lease }], success: [], failure: [],
+    });
+    assert.equal((await txn(4) as { succeeded: boolean }).succeeded, true);
+    assert.equal((await txn(0) as { succeeded: boolean }).succeeded, false);
+    const missing = await apply(store, { type: 'txn', compare: [{ key: b('none'), target: 'lease', result: 'equal', value: 0 }], success: [], failure: [] });
+    assert.equal((missing as { succeeded: boolean }).succeeded, true, 'a missing key has lease 0');
+    await refused(store, {
+      type: 'txn', compare: [], failure: [],
+      success: [{ type: 'put', key: b('t'), value: b('w') }, { type: 'put', key: b('u'), value: b('w'), lease: 77 }],
+    }, 'E_LEASE_NOT_FOUND');
+    assert.equal(await leaseOf(store, 't'), 4, 'the rolled-back put did not detach the key');
+    assert.deepEqual(store.lease(4)?.keys.map(s), ['t']);
+  } finally {
+    await store.close();
+  }
+});
+
+test('leases and their keys survive a reopen and a snapshot export/import', async () => {
+  const dir = fx.newDir();
+  let store = await fx.open(dir);
+  await apply(store, { type: 'leaseGrant', id: 10, ttl: 100 });
+  await apply(store, { type: 'leaseGrant', id: 11, ttl: 200 });
+  await apply(store, { type: 'put', key: b('p'), value: b('v'), lease: 10 });
+  await apply(store, { type: 'put', key: b('q'), value: b('v'), lease: 11 });
+  await apply(store, { type: 'put', key: b('q'), value: b('v2'), lease: 10 });
+  await apply(store, { type: 'put', key: b('r'), value: b('v'), lease: 11 });
+  await apply(store, { type: 'deleteRange', key: b('r') });
+  await apply(store, { type: 'leaseCheckpoint', checkpoints: [{ id: 11, remainingTtlMs: 150_000, refreshes: 0 }] });
+  await apply(store, { type: 'leaseGrant', id: 12, ttl: 5 });
+  await apply(store, { type: 'leaseRevoke', id: 12 });
+  const expected = { leases: store.leases(), keys10: store.lease(10)?.keys.map(s), keys11: store.lease(11)?.keys.map(s) };
+  assert.deepEqual(expected, {
+    leases: [{ id: 10, ttl: 100, remainingTtlMs: 0, refreshes: 0 }, { id: 11, ttl: 200, remainingTtlMs: 150_000, refreshes: 0 }],
+    keys10: ['p', 'q'], keys11: [],
+  });
+  await store.close();
+  store = await fx.open(dir);
+  try {
+    assert.deepEqual({ leases: store.leases(), keys10: store.lease(10)?.keys.map(s), keys11: store.lease(11)?.keys.map(s) }, expected);
+    assert.equal(await leaseOf(store, 'q'), 10);
+    const copyDir = fx.newDir();
+    const copy = await MvccStore.importSnapshot({
+      dir: copyDir, sealer: fx.keyring, storeId: 'test/copy', records: store.exportSnapshot(),
+    });
+    try {
+      assert.deepEqual({ leases: copy.leases(), keys10: copy.lease(10)?.keys.map(s), keys11: copy.lease(11)?.keys.map(s) }, expected);
+      assert.equal((await copy.hash()).hash, (await store.hash()).hash);
+    } finally {
+      await copy.close();
+    }
+  } finally {
+    await store.close();
+  }
+});
