@@ -37,13 +37,14 @@ import {
   ProposalDroppedError, RawNode, raftConfigDefaults, type Ready, type Snapshot, type SoftState, type Storage, UnavailableError,
 } from '../raft/index.ts';
 import {
-  checkWriteOp, type KeyValue, MvccStore, type OpenLevel, type RangeOptions, type RangeResponse, type SnapshotRecord, type WriteOp,
+  checkWriteOp, type KeyValue, type LeaseRecord, MvccStore, type OpenLevel, type RangeOptions, type RangeResponse, type SnapshotRecord, type WriteOp,
   type WriteResponse,
 } from '../storage/mvcc/index.ts';
 import { Wal, type WalResealResult, WalUnusableError } from '../storage/wal/index.ts';
 import { type Command, decodeCommand, encodeCommand } from './command.ts';
 import { ReplicationError } from './errors.ts';
 import { confStateOf, decodeMemberInfo, encodeMemberInfo, memberKey, memberRange, type MemberInfo, sameMembership } from './members.ts';
+import { Lessor } from './lessor.ts';
 import { ReadIndexBatcher } from './read-index.ts';
 import { packSnapshot, unpackSnapshot } from './snapshot-codec.ts';
 import { AppliedWaiters, KeyedWaiters } from './waiters.ts';
@@ -135,6 +136,7 @@ export class Replica {
   private readonly confChanges: KeyedWaiters<MemberInfo>;
   private readonly appliedWaiters: AppliedWaiters;
   private readonly reads: ReadIndexBatcher;
+  private readonly lessor: Lessor;
   private readonly bootNonce: string;
   private readonly fs: DurableFs;
   private sequence = 0;
@@ -172,6 +174,14 @@ export class Replica {
     this.lastSnapshotIndex = wal.snapshot().metadata.index;
     this.durableCommit = wal.initialState().hardState.commit;
     this.confHistory = [{ index: store.appliedIndex(), confState }];
+    const tickMs = options.tickMs ?? tickMsDefault;
+    this.lessor = new Lessor({
+      clock: options.clock,
+      isLeader: () => this.stopped === undefined && !this.removed && this.soft.role === 'leader',
+      barrier: () => this.linearizableBarrier(),
+      propose: (op) => this.propose(op),
+      leases: () => this.store.leases(),
+    }, { electionTimeoutMs: (options.raft?.electionTicks ?? raftConfigDefaults.electionTicks) * tickMs, tickMs });
   }
 
   /** Opens (or bootstraps) the replica and starts its clock. */
@@ -264,6 +274,16 @@ export class Replica {
     else this.checkServing();
     const { revision, limit, keysOnly, countOnly } = options;
     return this.store.range(key, end, { revision, limit, keysOnly, countOnly });
+  }
+
+  /** The remaining TTL of a lease the store holds, in milliseconds: the leader's deadline, else the last checkpoint's. */
+  leaseRemainingMs(lease: LeaseRecord): number {
+    return this.lessor.remainingMs(lease);
+  }
+
+  /** The shortest TTL a lease is granted, in seconds (derived from the election timeout, as etcd does). */
+  leaseTtlMinSeconds(): number {
+    return this.lessor.ttlMinSeconds;
   }
 
   /** The store, for watches and hashes; reads through it are serializable. */
@@ -618,6 +638,7 @@ export class Replica {
       if (this.stopped) return;
       this.raw.tick();
       this.reads.tick();
+      this.lessor.tick();
       this.kick();
       this.ticker = this.options.clock.setTimer(tickMs, tick);
     };
