@@ -109,7 +109,9 @@ export const dryRunAnnotation = 'coffer.dev/dry-run';
 export const auditIdHeader = 'audit-id';
 
 /** Read-only calls of the etcd-shaped KV API: recorded with their response like any read. */
-const readOnlyKvPaths = new Set(['/v3/kv/range', '/v3/maintenance/status', '/v3/maintenance/hashkv', '/v3/cluster/member/list']);
+const readOnlyKvPaths = new Set([
+  '/v3/kv/range', '/v3/maintenance/status', '/v3/maintenance/hashkv', '/v3/cluster/member/list', '/v3/lease/timetolive', '/v3/lease/leases',
+]);
 const readVerbs = new Set(['get', 'list', 'head']);
 
 /** Whether a request is recorded before its handler runs (it may change state, or it streams). */

@@ -33,6 +33,8 @@ export function toApiError(error: unknown): ApiError {
       case 'E_LIMIT': return { status: 400, code: grpc.invalidArgument, message: error.message };
       case 'E_BAD_REQUEST': return { status: 400, code: grpc.invalidArgument, message: error.message };
       case 'E_CLOSED': return { status: 503, code: grpc.unavailable, message: 'the member is shutting down' };
+      case 'E_LEASE_NOT_FOUND': return { status: 404, code: grpc.notFound, message: 'etcdserver: requested lease not found' };
+      case 'E_LEASE_EXISTS': return { status: 409, code: grpc.failedPrecondition, message: 'etcdserver: lease already exists' };
       default: return { status: 500, code: grpc.internal, message: 'internal error' };
     }
   }

@@ -206,6 +206,18 @@ message AlarmRequest {
 message AlarmMember { uint64 memberID = 1; AlarmType alarm = 2; }
 message AlarmResponse { ResponseHeader header = 1; repeated AlarmMember alarms = 2; }
 
+message LeaseGrantRequest { int64 TTL = 1; int64 ID = 2; }
+message LeaseGrantResponse { ResponseHeader header = 1; int64 ID = 2; int64 TTL = 3; string error = 4; }
+message LeaseRevokeRequest { int64 ID = 1; }
+message LeaseRevokeResponse { ResponseHeader header = 1; }
+message LeaseKeepAliveRequest { int64 ID = 1; }
+message LeaseKeepAliveResponse { ResponseHeader header = 1; int64 ID = 2; int64 TTL = 3; }
+message LeaseTimeToLiveRequest { int64 ID = 1; bool keys = 2; }
+message LeaseTimeToLiveResponse { ResponseHeader header = 1; int64 ID = 2; int64 TTL = 3; int64 grantedTTL = 4; repeated bytes keys = 5; }
+message LeaseLeasesRequest {}
+message LeaseStatus { int64 ID = 1; }
+message LeaseLeasesResponse { ResponseHeader header = 1; repeated LeaseStatus leases = 2; }
+
 message StatusRequest {}
 message StatusResponse {
   ResponseHeader header = 1;

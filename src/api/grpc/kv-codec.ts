@@ -1,24 +1,15 @@
 /**
  * etcd's protobuf KV messages to Coffer's operations and back. What Coffer's store does not do yet is
  * refused by name (InvalidArgument through BadFieldError), never ignored: nested transactions, compares
- * over a key range, and leases (no lease exists, so a put naming one is etcd's "lease not found").
+ * over a key range, ignore_value.
  */
 import type {
   Compare, CompareResult, CompareTarget, DeleteRangeRequest, DeleteRangeResponse, KeyValue, PutRequest, PutResponse, RangeResponse, TxnOp,
   TxnRequest, TxnResponse,
 } from '../../storage/mvcc/index.ts';
-import { CofferError } from '../../base/index.ts';
 import { BadFieldError, type Header } from '../kv/json.ts';
-import { type RangeQuery, rangeQuery, type SortOrder, type SortTarget } from '../kv/service.ts';
+import { type RangeQuery, rangeQuery, type SortOrder, type SortTarget, txnRange } from '../kv/service.ts';
 import { boolField, bytesField, int64, type Message } from '../../etcdpb/index.ts';
-
-/** A put naming a lease: no lease exists in Coffer yet, so this is etcd's answer for an unknown one. */
-export class LeaseNotFoundError extends CofferError {
-  readonly code = 'E_LEASE_NOT_FOUND';
-  constructor() {
-    super('etcdserver: requested lease not found');
-  }
-}
 
 const sortOrders: Record<string, SortOrder> = { NONE: 'none', ASCEND: 'ascend', DESCEND: 'descend' };
 const sortTargets: Record<string, SortTarget> = { KEY: 'key', VERSION: 'version', CREATE: 'create', MOD: 'mod', VALUE: 'value' };
@@ -40,35 +31,35 @@ export function rangeFromProto(message: Message): RangeQuery {
 }
 
 export function putFromProto(message: Message): PutRequest {
-  if (int64(message, 'lease') !== 0) throw new LeaseNotFoundError();
   if (boolField(message, 'ignore_value')) throw new BadFieldError('ignore_value', 'is not supported by Coffer yet; send the value');
-  return { type: 'put', key: bytesField(message, 'key'), value: bytesField(message, 'value'), prevKv: boolField(message, 'prev_kv') };
+  return {
+    type: 'put', key: bytesField(message, 'key'), value: bytesField(message, 'value'), prevKv: boolField(message, 'prev_kv'),
+    lease: int64(message, 'lease'), ignoreLease: boolField(message, 'ignore_lease'),
+  };
 }
 
 export function deleteFromProto(message: Message): DeleteRangeRequest {
   return { type: 'deleteRange', key: bytesField(message, 'key'), ...optionalEnd(message), prevKv: boolField(message, 'prev_kv') };
 }
 
-const compareTargets: Record<string, CompareTarget> = { VERSION: 'version', CREATE: 'createRevision', MOD: 'modRevision', VALUE: 'value' };
+const compareTargets: Record<string, CompareTarget> = { VERSION: 'version', CREATE: 'createRevision', MOD: 'modRevision', VALUE: 'value', LEASE: 'lease' };
 const compareResults: Record<string, CompareResult> = { EQUAL: 'equal', GREATER: 'greater', LESS: 'less', NOT_EQUAL: 'notEqual' };
-const compareOperands: Record<string, string> = { VERSION: 'version', CREATE: 'create_revision', MOD: 'mod_revision' };
+const compareOperands: Record<string, string> = { VERSION: 'version', CREATE: 'create_revision', MOD: 'mod_revision', LEASE: 'lease' };
 
 function compareFromProto(message: Message): Compare {
   const target = String(message.target);
-  if (target === 'LEASE') throw new BadFieldError('compare.target', 'LEASE is not supported by Coffer yet');
   if (bytesField(message, 'range_end').length > 0) throw new BadFieldError('compare.range_end', 'is not supported by Coffer yet: compare one key');
   const value = target === 'VALUE' ? bytesField(message, 'value') : int64(message, compareOperands[target] ?? 'version');
   return { key: bytesField(message, 'key'), target: compareTargets[target] ?? 'version', result: compareResults[String(message.result)] ?? 'equal', value };
 }
 
-function txnOpFromProto(message: Message): TxnOp {
+function txnOpFromProto(message: Message, queries: Map<TxnOp, RangeQuery>): TxnOp {
   switch (message.request) {
     case 'request_range': {
       const query = rangeFromProto(message.request_range as Message);
-      if (query.sortOrder !== 'none' || query.minModRevision + query.maxModRevision + query.minCreateRevision + query.maxCreateRevision > 0) {
-        throw new BadFieldError('request_range', 'sorting and revision filters inside a txn are not supported by Coffer yet');
-      }
-      return { type: 'range', key: query.key, ...(query.end ? { end: query.end } : {}), options: { revision: query.revision, limit: query.limit, keysOnly: query.keysOnly, countOnly: query.countOnly } };
+      const op = txnRange(query);
+      queries.set(op, query);
+      return op;
     }
     case 'request_put': return putFromProto(message.request_put as Message);
     case 'request_delete_range': return deleteFromProto(message.request_delete_range as Message);
@@ -77,9 +68,12 @@ function txnOpFromProto(message: Message): TxnOp {
   }
 }
 
-export function txnFromProto(message: Message): TxnRequest {
+/** The transaction, and the query of each of its range operations (sorting and filters are applied to their results: KvService.txn). */
+export function txnFromProto(message: Message): { request: TxnRequest; queries: Map<TxnOp, RangeQuery> } {
   const list = (name: string) => (message[name] as Message[] | undefined) ?? [];
-  return { type: 'txn', compare: list('compare').map(compareFromProto), success: list('success').map(txnOpFromProto), failure: list('failure').map(txnOpFromProto) };
+  const queries = new Map<TxnOp, RangeQuery>();
+  const ops = (name: string) => list(name).map((m) => txnOpFromProto(m, queries));
+  return { request: { type: 'txn', compare: list('compare').map(compareFromProto), success: ops('success'), failure: ops('failure') }, queries };
 }
 
 /** The cluster ID is kept as hex; etcd's header carries it as a uint64. */
@@ -92,7 +86,7 @@ export function headerToProto(header: Header): Message {
 }
 
 export function kvToProto(kv: KeyValue): Message {
-  return { key: kv.key, create_revision: kv.createRevision, mod_revision: kv.modRevision, version: kv.version, value: kv.value };
+  return { key: kv.key, create_revision: kv.createRevision, mod_revision: kv.modRevision, version: kv.version, value: kv.value, lease: kv.lease };
 }
 
 export function rangeToProto(result: RangeResponse): Message {

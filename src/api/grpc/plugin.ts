@@ -6,8 +6,8 @@
  * parser (gRPC frames; a Watch body is handed over as the stream it is) and its own error handler: every
  * answer, error or not, is a gRPC status in the trailers (status.ts).
  *
- * Services served: KV, Watch, Maintenance, Cluster (MemberAdd/MemberUpdate refused), Auth (refused,
- * RBAC instead). Lease is not served yet: its calls are UNIMPLEMENTED, like any unknown method.
+ * Services served: KV, Watch, Lease, Maintenance, Cluster (MemberAdd/MemberUpdate refused), Auth
+ * (refused, RBAC instead). Watch and LeaseKeepAlive are streams, each audited once when it opens.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { requestBodyBytesMax } from '../../config/index.ts';
@@ -18,13 +18,15 @@ import { MessageTooLargeError, singleMessage, decode, encode, messageType } from
 import { unaryCalls } from './services.ts';
 import { errorBody } from '../errors.ts';
 import { grpcContentType, grpcStatus, isGrpcRequest, sendGrpc, sendGrpcError, toGrpcError } from './status.ts';
+import { serveKeepAliveStream } from './lease-keepalive.ts';
 import { serveWatchStream } from './watch.ts';
 
 export const grpcPathPrefix = '/etcdserverpb.';
 
 /** Paths of the calls that only read: audited with their response, like any read (audit-plugin.ts). */
 export const grpcReadOnlyPaths: ReadonlySet<string> = new Set(
-  ['KV/Range', 'Maintenance/Status', 'Maintenance/HashKV', 'Maintenance/Hash', 'Cluster/MemberList'].map((call) => `${grpcPathPrefix}${call}`),
+  ['KV/Range', 'Maintenance/Status', 'Maintenance/HashKV', 'Maintenance/Hash', 'Cluster/MemberList', 'Lease/LeaseTimeToLive', 'Lease/LeaseLeases']
+    .map((call) => `${grpcPathPrefix}${call}`),
 );
 
 interface GrpcRouteConfig {
@@ -85,6 +87,9 @@ export function registerGrpcApi(app: FastifyInstance, service: KvService, watche
     const streamed: GrpcRouteConfig = { grpcStream: true };
     grpc.post(`${grpcPathPrefix}Watch/Watch`, { config: streamed }, (request, reply) => {
       serveWatchStream(request, reply, service, watches);
+    });
+    grpc.post(`${grpcPathPrefix}Lease/LeaseKeepAlive`, { config: streamed }, (request, reply) => {
+      serveKeepAliveStream(request, reply, service, watches);
     });
     done();
   });

@@ -1,5 +1,5 @@
 /**
- * The unary calls of etcd's KV, Maintenance, Cluster and Auth services, as Coffer serves them: each
+ * The unary calls of etcd's KV, Lease, Maintenance, Cluster and Auth services, as Coffer serves them: each
  * decodes its request (src/etcdpb), calls the one implementation the JSON gateway also uses
  * (kv/service.ts) as the caller the gate authorized, and encodes etcd's response. The calls that only
  * read are listed once, in plugin.ts (grpcReadOnlyPaths): they are audited with their response like
@@ -23,7 +23,7 @@ import type { KvService, MemberView } from '../kv/service.ts';
 import {
   deleteFromProto, deleteToProto, headerToProto, putFromProto, putToProto, rangeFromProto, rangeToProto, txnFromProto, txnToProto,
 } from './kv-codec.ts';
-import { int64, type Message } from '../../etcdpb/index.ts';
+import { boolField, int64, type Message } from '../../etcdpb/index.ts';
 import { GrpcStatusError, grpcStatus } from './status.ts';
 
 export interface UnaryCall {
@@ -71,7 +71,8 @@ export function unaryCalls(service: KvService): UnaryCall[] {
       return { header: header(result.revision), ...deleteToProto(result) };
     }),
     call('KV', 'Txn', async (caller, m) => {
-      const result = await service.txn(caller, txnFromProto(m));
+      const { request, queries } = txnFromProto(m);
+      const result = await service.txn(caller, request, queries);
       return txnToProto(result, header(result.revision));
     }),
     call('KV', 'Compact', async (_caller, m) => ({ header: header(await service.compact(int64(m, 'revision'))) })),
@@ -99,6 +100,16 @@ export function unaryCalls(service: KvService): UnaryCall[] {
       service.transferLeadership(int64(m, 'targetID'));
       return Promise.resolve({ header: header() });
     }),
+    call('Lease', 'LeaseGrant', async (_caller, m) => {
+      const granted = await service.leases.grant(int64(m, 'ID'), int64(m, 'TTL'));
+      return { header: header(granted.revision), ID: granted.id, TTL: granted.ttl };
+    }),
+    call('Lease', 'LeaseRevoke', async (caller, m) => ({ header: header((await service.leases.revoke(caller, int64(m, 'ID'))).revision) })),
+    call('Lease', 'LeaseTimeToLive', async (caller, m) => {
+      const lease = await service.leases.timeToLive(caller, int64(m, 'ID'), boolField(m, 'keys'));
+      return { header: header(), ID: lease.id, TTL: lease.ttl, grantedTTL: lease.grantedTtl, keys: lease.keys };
+    }),
+    call('Lease', 'LeaseLeases', async () => ({ header: header(), leases: (await service.leases.list()).map((id) => ({ ID: id })) })),
     call('Cluster', 'MemberList', async () => ({ header: header(), members: (await service.memberList(false)).map(memberToProto) })),
     call('Cluster', 'MemberRemove', async (_caller, m) => {
       await service.removeMember(memberId(m));

@@ -11,7 +11,6 @@ import { isMvccError } from '../../storage/mvcc/index.ts';
 import { isReplicationError } from '../../replication/index.ts';
 import { grpc, toApiError } from '../errors.ts';
 import { frame, MessageTooLargeError, WireError } from '../../etcdpb/index.ts';
-import { LeaseNotFoundError } from './kv-codec.ts';
 
 export const grpcContentType = 'application/grpc';
 
@@ -39,12 +38,12 @@ export function isGrpcRequest(request: FastifyRequest): boolean {
 export function toGrpcError(error: unknown): GrpcError {
   if (error instanceof MessageTooLargeError) return { code: grpcStatus.invalidArgument, message: error.message };
   if (error instanceof WireError) return { code: grpcStatus.invalidArgument, message: `invalid request: ${error.message}` };
-  if (error instanceof LeaseNotFoundError) return { code: grpcStatus.notFound, message: error.message };
   if (error instanceof GrpcStatusError) return { code: error.grpcCode, message: error.message };
   if (isMvccError(error)) {
     if (error.code === 'E_COMPACTED') return { code: grpcStatus.outOfRange, message: 'etcdserver: mvcc: required revision has been compacted' };
     if (error.code === 'E_FUTURE_REV') return { code: grpcStatus.outOfRange, message: 'etcdserver: mvcc: required revision is a future revision' };
     if (error.code === 'E_LIMIT' && /txnOpsMax/.test(error.message)) return { code: grpcStatus.invalidArgument, message: 'etcdserver: too many operations in txn request' };
+    if (error.code === 'E_LIMIT' && /leaseTtlSecondsMax/.test(error.message)) return { code: grpcStatus.outOfRange, message: 'etcdserver: too large lease TTL' };
   }
   if (isReplicationError(error)) {
     if (error.code === 'E_UNAVAILABLE') return { code: grpcStatus.unavailable, message: 'etcdserver: no leader' };

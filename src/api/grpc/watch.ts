@@ -26,7 +26,7 @@ const watchResponse = messageType('WatchResponse');
 const eventType = messageType('Event');
 
 /** gRPC frames, ending with status OK in the trailers. */
-const grpcFrames: WatchWire = {
+export const grpcFrames: WatchWire = {
   contentType: grpcContentType,
   frame: (message) => frame(typeof message === 'string' ? Buffer.from(message) : message),
   end: (response: StreamResponse) => {

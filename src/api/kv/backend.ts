@@ -3,7 +3,7 @@
  * an interface (and tests can hand in a real replica of an in-process cluster).
  */
 import type { MemberInfo, Replica, ReplicaStatus } from '../../replication/index.ts';
-import type { MvccStore, RangeOptions, RangeResponse, WriteOp, WriteResponse } from '../../storage/mvcc/index.ts';
+import type { LeaseRecord, MvccStore, RangeOptions, RangeResponse, WriteOp, WriteResponse } from '../../storage/mvcc/index.ts';
 
 export interface KvBackend {
   readonly clusterId: string;
@@ -11,6 +11,10 @@ export interface KvBackend {
   range(key: Uint8Array, end: Uint8Array | undefined, options: RangeOptions & { linearizable: boolean }): Promise<RangeResponse>;
   linearizableBarrier(): Promise<void>;
   mvcc(): MvccStore;
+  /** A lease's remaining TTL in milliseconds (the leader's lessor, else the last checkpoint). */
+  leaseRemainingMs(lease: LeaseRecord): number;
+  /** The shortest TTL a grant gets, in seconds. */
+  leaseTtlMinSeconds(): number;
   status(): ReplicaStatus;
   memberList(): MemberInfo[];
   addMember(request: { name: string; peerUrl: string; clientUrl: string; learner: boolean }): Promise<MemberInfo>;
@@ -36,6 +40,8 @@ export function replicaBackend(replica: Replica, options: { clusterId: string; d
     range: (key, end, rangeOptions) => replica.range(key, end, rangeOptions),
     linearizableBarrier: () => replica.linearizableBarrier(),
     mvcc: () => replica.mvcc(),
+    leaseRemainingMs: (lease) => replica.leaseRemainingMs(lease),
+    leaseTtlMinSeconds: () => replica.leaseTtlMinSeconds(),
     status: () => replica.status(),
     memberList: () => replica.memberList(),
     addMember: (request) => replica.addMember(request),

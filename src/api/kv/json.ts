@@ -102,6 +102,8 @@ export function decodePut(body: Json, where = 'put'): PutRequest {
     key: requiredBytes(body, 'key', `${where}.key`),
     value: bytes(body, 'value', `${where}.value`) ?? new Uint8Array(0),
     prevKv: bool(body, 'prev_kv', `${where}.prev_kv`),
+    lease: int(body, 'lease', `${where}.lease`) ?? 0,
+    ignoreLease: bool(body, 'ignore_lease', `${where}.ignore_lease`),
   };
 }
 
@@ -116,9 +118,9 @@ export function decodeDeleteRange(body: Json, where = 'delete_range'): DeleteRan
   return request;
 }
 
-const targets = ['VERSION', 'CREATE', 'MOD', 'VALUE'] as const;
+const targets = ['VERSION', 'CREATE', 'MOD', 'VALUE', 'LEASE'] as const;
 const results = ['EQUAL', 'GREATER', 'LESS', 'NOT_EQUAL'] as const;
-const targetOf: Record<(typeof targets)[number], CompareTarget> = { VERSION: 'version', CREATE: 'createRevision', MOD: 'modRevision', VALUE: 'value' };
+const targetOf: Record<(typeof targets)[number], CompareTarget> = { VERSION: 'version', CREATE: 'createRevision', MOD: 'modRevision', VALUE: 'value', LEASE: 'lease' };
 const resultOf: Record<(typeof results)[number], CompareResult> = { EQUAL: 'equal', GREATER: 'greater', LESS: 'less', NOT_EQUAL: 'notEqual' };
 
 function decodeCompare(value: unknown, where: string): Compare {
@@ -128,7 +130,7 @@ function decodeCompare(value: unknown, where: string): Compare {
   const key = requiredBytes(body, 'key', `${where}.key`);
   const operand = target === 'VALUE'
     ? (bytes(body, 'value', `${where}.value`) ?? new Uint8Array(0))
-    : (int(body, { VERSION: 'version', CREATE: 'create_revision', MOD: 'mod_revision' }[target], `${where}.${snake(targetOf[target])}`) ?? 0);
+    : (int(body, { VERSION: 'version', CREATE: 'create_revision', MOD: 'mod_revision', LEASE: 'lease' }[target], `${where}.${snake(targetOf[target])}`) ?? 0);
   return { key, target: targetOf[target], result: resultOf[result], value: operand };
 }
 
@@ -188,6 +190,7 @@ export function encodeKv(kv: KeyValue): Json {
     mod_revision: int64(kv.modRevision),
     version: int64(kv.version),
     value: kv.value.length > 0 ? b64(kv.value) : undefined,
+    lease: int64(kv.lease),
   });
 }
 

@@ -1,6 +1,6 @@
 /**
  * The internal KV API on the client port, in the shape of etcd 3.4's JSON gateway (`/v3/kv/*`,
- * `/v3/watch`, `/v3/maintenance/*`, `/v3/cluster/member/*`), so the fault tests, the benchmark and any
+ * `/v3/watch`, `/v3/lease/*` (lease-routes.ts), `/v3/maintenance/*`, `/v3/cluster/member/*`), so the fault tests, the benchmark and any
  * etcd HTTP client can drive a Coffer member. Writes go through Raft; reads are linearizable unless
  * the request asks for `serializable`. Keys under Coffer's reserved prefix are refused.
  */
@@ -10,6 +10,7 @@ import {
 } from '../../storage/mvcc/index.ts';
 import { callerFor } from '../k8s/authorization.ts';
 import type { WatchStreams } from '../watch-stream.ts';
+import { registerLeaseRoutes } from './lease-routes.ts';
 import { type KvService, rangeQuery } from './service.ts';
 import {
   BadFieldError, bool, bytes, compact, decodeDeleteRange, decodePut, decodeRange, decodeTxn, encodeHeader, encodeKv,
@@ -19,6 +20,7 @@ import {
 export function registerKvRoutes(app: FastifyInstance, service: KvService, watches: WatchStreams): void {
   const header = (revision?: number) => encodeHeader(service.header(revision));
   const body = (value: unknown) => object(value, 'body');
+  registerLeaseRoutes(app, service);
 
   app.post('/v3/kv/range', async (request) => {
     const { key, end, options, serializable } = decodeRange(body(request.body));

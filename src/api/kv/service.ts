@@ -10,14 +10,15 @@
  * applied here to the whole range (as etcd applies them), `count` still counting every key in range.
  */
 import type {
-  DeleteRangeRequest, DeleteRangeResponse, HashResult, KeyValue, PutRequest, PutResponse, RangeResponse, TxnOp, TxnRequest, TxnResponse, WatchOptions,
-  Watcher,
+  DeleteRangeRequest, DeleteRangeResponse, HashResult, KeyValue, PutRequest, PutResponse, RangeRequest, RangeResponse, TxnOp, TxnRequest, TxnResponse,
+  WatchOptions, Watcher,
 } from '../../storage/mvcc/index.ts';
 import type { CompiledPolicy, KeyRangeVerb } from '../../rbac/index.ts';
 import type { Caller } from '../k8s/authorization.ts';
 import type { KvBackend } from './backend.ts';
 import { BadFieldError, type Header } from './json.ts';
 import { checkKeyAccess, readVerb } from './key-access.ts';
+import { LeaseService } from './lease-service.ts';
 
 export type SortOrder = 'none' | 'ascend' | 'descend';
 export type SortTarget = 'key' | 'version' | 'create' | 'mod' | 'value';
@@ -67,12 +68,17 @@ export interface MemberView { id: number; name: string; peerUrl: string; clientU
 export const serverVersion = 'coffer-0.1.0';
 
 export class KvService {
+  /** The Lease operations, for both encodings. */
+  readonly leases: LeaseService;
+
   constructor(
     private readonly backend: KvBackend,
     /** The RBAC policy in force: key ranges are authorized per request, against the `kvkeys` rules. */
     private readonly policy: () => CompiledPolicy,
     private readonly statusErrors: () => string[] = () => [],
-  ) {}
+  ) {
+    this.leases = new LeaseService(backend, (caller, verb, key) => this.allow(caller, verb, key));
+  }
 
   private allow(caller: Caller, verb: KeyRangeVerb, key: Uint8Array, end?: Uint8Array): void {
     checkKeyAccess(this.policy(), caller, verb, nonEmpty(key), end);
@@ -93,14 +99,9 @@ export class KvService {
 
   async range(caller: Caller, query: RangeQuery): Promise<RangeResponse> {
     this.allow(caller, readVerb(query.end), query.key, query.end);
-    const reshaped = query.sortOrder !== 'none' || query.minModRevision > 0 || query.maxModRevision > 0 || query.minCreateRevision > 0 || query.maxCreateRevision > 0;
-    const options = { revision: query.revision, keysOnly: query.keysOnly && !(reshaped && query.sortTarget === 'value'), countOnly: query.countOnly && !reshaped, linearizable: !query.serializable };
-    if (!reshaped) return this.backend.range(query.key, query.end, { ...options, limit: query.limit });
-    const whole = await this.backend.range(query.key, query.end, { ...options, limit: 0 });
-    const kept = sortKvs(whole.kvs.filter((kv) => withinRevisions(kv, query)), query.sortOrder, query.sortTarget);
-    const limited = query.limit > 0 ? kept.slice(0, query.limit) : kept;
-    const shown = query.keysOnly ? limited.map((kv) => ({ ...kv, value: new Uint8Array(0) })) : limited;
-    return { ...whole, kvs: query.countOnly ? [] : shown, more: query.limit > 0 && kept.length > query.limit };
+    const options = { ...storeRangeOptions(query), linearizable: !query.serializable };
+    const whole = await this.backend.range(query.key, query.end, options);
+    return isReshaped(query) ? reshape(whole, query) : whole;
   }
 
   async put(caller: Caller, op: PutRequest): Promise<PutResponse> {
@@ -113,10 +114,21 @@ export class KvService {
     return (await this.backend.propose(op)) as DeleteRangeResponse;
   }
 
-  async txn(caller: Caller, op: TxnRequest): Promise<TxnResponse> {
+  /**
+   * A transaction; `queries` names the range operations that sort or filter by revision (built with
+   * txnRange), which the store runs over the whole range and this shapes afterwards, as `range` does.
+   */
+  async txn(caller: Caller, op: TxnRequest, queries: ReadonlyMap<TxnOp, RangeQuery> = new Map()): Promise<TxnResponse> {
     for (const c of op.compare) this.allow(caller, 'get', c.key);
     for (const o of [...op.success, ...op.failure]) this.allowOp(caller, o);
-    return (await this.backend.propose(op)) as TxnResponse;
+    const result = (await this.backend.propose(op)) as TxnResponse;
+    if (queries.size === 0) return result;
+    const ran = result.succeeded ? op.success : op.failure;
+    const responses = result.responses.map((response, i) => {
+      const query = queries.get(ran[i]!);
+      return query !== undefined && isReshaped(query) && response.type === 'range' ? reshape(response, query) : response;
+    });
+    return { ...result, responses };
   }
 
   async compact(revision: number): Promise<number> {
@@ -179,6 +191,32 @@ export class KvService {
   transferLeadership(id: number): void {
     this.backend.transferLeadership(id);
   }
+}
+
+/** A range operation of a transaction, as the store runs it for `query` (see txn). */
+export function txnRange(query: RangeQuery): RangeRequest {
+  const { revision, limit, keysOnly, countOnly } = storeRangeOptions(query);
+  return { type: 'range', key: query.key, ...(query.end ? { end: query.end } : {}), options: { revision, limit, keysOnly, countOnly } };
+}
+
+/** Sorting and the revision filters apply to the whole range, so the store is asked for all of it. */
+function isReshaped(query: RangeQuery): boolean {
+  return query.sortOrder !== 'none' || query.minModRevision > 0 || query.maxModRevision > 0 || query.minCreateRevision > 0 || query.maxCreateRevision > 0;
+}
+
+function storeRangeOptions(query: RangeQuery): { revision: number; limit: number; keysOnly: boolean; countOnly: boolean } {
+  const reshaped = isReshaped(query);
+  return {
+    revision: query.revision, limit: reshaped ? 0 : query.limit,
+    keysOnly: query.keysOnly && !(reshaped && query.sortTarget === 'value'), countOnly: query.countOnly && !reshaped,
+  };
+}
+
+function reshape(whole: RangeResponse, query: RangeQuery): RangeResponse {
+  const kept = sortKvs(whole.kvs.filter((kv) => withinRevisions(kv, query)), query.sortOrder, query.sortTarget);
+  const limited = query.limit > 0 ? kept.slice(0, query.limit) : kept;
+  const shown = query.keysOnly ? limited.map((kv) => ({ ...kv, value: new Uint8Array(0) })) : limited;
+  return { ...whole, kvs: query.countOnly ? [] : shown, more: query.limit > 0 && kept.length > query.limit };
 }
 
 function nonEmpty(key: Uint8Array): Uint8Array {

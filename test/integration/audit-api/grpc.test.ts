@@ -1,7 +1,10 @@
 // etcd's gRPC API through the one gate and audit step of the client API (app.inject, real replica, real
 // audit log): answers are gRPC statuses in trailers, every call leaves one audit event with the
 // status it stands for, refusals change nothing, the audit log refusing records refuses gRPC calls
-// too, and what is not gRPC is told so (415, UNIMPLEMENTED, oversized messages).
+// too, and what is not gRPC is told so (415, UNIMPLEMENTED, oversized messages). The Lease service: grant,
+// put with a lease, time-to-live with keys, the list, keep-alive on its stream, revoke deleting the
+// attached keys, expiry through the lessor, the lock recipe's txn, its refusals, and the same calls
+// on the JSON gateway.
 import assert from 'node:assert/strict';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,6 +12,7 @@ import { after, before, test } from 'node:test';
 import { requestBodyBytesMax } from '../../../src/config/index.ts';
 import { frame, FrameReader, decode, encode, type Message, messageType } from '../../../src/etcdpb/index.ts';
 import { grant } from './attacker.ts';
+import { waitUntil } from '../../support/wait.ts';
 import { admin, type AuditedCluster, type AuditedMember, startAudited } from './harness.ts';
 
 let audited: AuditedCluster;
@@ -93,8 +97,8 @@ test('refusals are gRPC statuses, audited with the status they stand for, and ch
 });
 
 test('what is not a gRPC call of Coffer\'s is told so: unknown methods, other content types, bad and oversized messages', async () => {
-  const unknown = await callRaw('Lease/LeaseGrant', frame(new Uint8Array(0)));
-  assert.deepEqual([unknown.grpcStatus, unknown.grpcMessage], [12, 'unknown method /etcdserverpb.Lease/LeaseGrant']);
+  const unknown = await callRaw('KV/Frobnicate', frame(new Uint8Array(0)));
+  assert.deepEqual([unknown.grpcStatus, unknown.grpcMessage], [12, 'unknown method /etcdserverpb.KV/Frobnicate']);
   const json = await callRaw('KV/Range', Buffer.from('{"key":"YQ=="}'), admin, undefined, 'application/json');
   assert.equal(json.httpStatus, 415);
   const garbage = await callRaw('KV/Range', frame(Buffer.from([0xff, 0xff, 0xff])));
@@ -125,4 +129,132 @@ test('when the audit log cannot record, gRPC writes and reads are UNAVAILABLE an
     assert.equal(new FrameReader().push(reply.rawPayload).length, 0, `${method}: no message leaves with a refusal`);
   }
   assert.deepEqual(await member.backend.mvcc().hash(0), before);
+});
+
+// ── Lease ────────────────────────────────────────────────────────────────────────────────────────
+
+const text = (b: unknown) => Buffer.from(b as Uint8Array).toString();
+
+interface LeaseAnswer { grpcStatus: number; grpcMessage: string; messages: Message[]; auditID: string | undefined }
+
+/** A call of one or more messages (a keep-alive stream's), its answers decoded. */
+async function callMany(method: string, request: string, fields: Message | Message[], response: string, who: Record<string, string> = admin): Promise<LeaseAnswer> {
+  const payload = Buffer.concat((Array.isArray(fields) ? fields : [fields]).map((f) => frame(encode(messageType(request), f))));
+  const reply = await m1.app.inject({ method: 'POST', url: `/etcdserverpb.${method}`, headers: { ...who, 'content-type': 'application/grpc' }, payload });
+  return {
+    grpcStatus: Number(reply.trailers['grpc-status'] ?? -1), grpcMessage: decodeURIComponent(String(reply.trailers['grpc-message'] ?? '')),
+    messages: new FrameReader().push(reply.rawPayload).map((m) => decode(messageType(response), m)), auditID: reply.headers['audit-id'] as string | undefined,
+  };
+}
+
+async function grantLease(ttl: number, id = 0): Promise<number> {
+  const granted = await callMany('Lease/LeaseGrant', 'LeaseGrantRequest', { TTL: ttl, ID: id }, 'LeaseGrantResponse');
+  assert.equal(granted.grpcStatus, 0, granted.grpcMessage);
+  return Number(granted.messages[0]!.ID);
+}
+
+async function put(key: string, lease: number): Promise<LeaseAnswer> {
+  return callMany('KV/Put', 'PutRequest', { key: bytes(key), value: bytes('v'), lease }, 'PutResponse');
+}
+
+async function get(key: string): Promise<Message[]> {
+  return (await callMany('KV/Range', 'RangeRequest', { key: bytes(key) }, 'RangeResponse')).messages[0]!.kvs as Message[];
+}
+
+test('grant, attach, time-to-live with keys, list, keep-alive and revoke over gRPC, each audited once', async () => {
+  const id = await grantLease(600);
+  assert.ok(id > 0, 'the server chose an id');
+  assert.equal((await put('l/a', id)).grpcStatus, 0);
+  assert.equal((await put('l/b', id)).grpcStatus, 0);
+  assert.equal(Number((await get('l/a'))[0]!.lease), id, 'the key names its lease');
+
+  const ttl = await callMany('Lease/LeaseTimeToLive', 'LeaseTimeToLiveRequest', { ID: id, keys: true }, 'LeaseTimeToLiveResponse');
+  const status = ttl.messages[0]!;
+  assert.equal(Number(status.grantedTTL), 600);
+  assert.ok(Number(status.TTL) > 590 && Number(status.TTL) <= 600, `remaining ${String(status.TTL)}`);
+  assert.deepEqual((status.keys as Uint8Array[]).map(text), ['l/a', 'l/b']);
+
+  const list = await callMany('Lease/LeaseLeases', 'LeaseLeasesRequest', {}, 'LeaseLeasesResponse');
+  assert.ok((list.messages[0]!.leases as Message[]).some((l) => Number(l.ID) === id));
+
+  const kept = await callMany('Lease/LeaseKeepAlive', 'LeaseKeepAliveRequest', [{ ID: id }, { ID: 424242 }], 'LeaseKeepAliveResponse');
+  assert.equal(kept.grpcStatus, 0, kept.grpcMessage);
+  assert.deepEqual(kept.messages.map((m) => [Number(m.ID), Number(m.TTL)]), [[id, 600], [424242, 0]], 'an unknown lease is answered TTL 0');
+
+  const revoked = await callMany('Lease/LeaseRevoke', 'LeaseRevokeRequest', { ID: id }, 'LeaseRevokeResponse');
+  assert.equal(revoked.grpcStatus, 0, revoked.grpcMessage);
+  assert.deepEqual([await get('l/a'), await get('l/b')], [[], []], 'the attached keys are gone');
+  const again = await callMany('Lease/LeaseRevoke', 'LeaseRevokeRequest', { ID: id }, 'LeaseRevokeResponse');
+  assert.deepEqual([again.grpcStatus, again.grpcMessage], [5, 'etcdserver: requested lease not found']);
+  const gone = await callMany('Lease/LeaseTimeToLive', 'LeaseTimeToLiveRequest', { ID: id }, 'LeaseTimeToLiveResponse');
+  assert.equal(Number(gone.messages[0]!.TTL), -1, 'a lease gone has TTL -1, as etcd answers');
+
+  const events = await m1.events();
+  for (const answer of [ttl, list, kept, revoked, again]) {
+    assert.equal(events.filter((e) => e.auditID === answer.auditID).length, 1, 'one audit event per call, the keep-alive stream included');
+  }
+  assert.equal(events.find((e) => e.auditID === again.auditID)?.responseStatus?.code, 404);
+});
+
+test('a lease expires through the leader\'s lessor: its key is deleted and a watcher-visible revision is written', async () => {
+  const id = await grantLease(1);
+  assert.equal((await put('exp/a', id)).grpcStatus, 0);
+  const before = m1.backend.status().revision;
+  await waitUntil(async () => (await get('exp/a')).length === 0, 10_000, 'the lease to expire and delete its key');
+  assert.ok(m1.backend.status().revision > before);
+  assert.equal(m1.backend.mvcc().lease(id), undefined);
+});
+
+test('the lock recipe\'s txn: put with a lease if absent, and the owner by a sorted range inside the txn', async () => {
+  const first = await grantLease(600);
+  const second = await grantLease(600);
+  const lock = (lease: number) => callMany('KV/Txn', 'TxnRequest', {
+    compare: [{ key: bytes(`lock/${lease}`), target: 'CREATE', result: 'EQUAL', create_revision: 0 }],
+    success: [{ request_put: { key: bytes(`lock/${lease}`), value: bytes(''), lease } }, { request_range: { key: bytes('lock/'), range_end: bytes('lock0'), sort_order: 'ASCEND', sort_target: 'CREATE', limit: 1 } }],
+    failure: [{ request_range: { key: bytes(`lock/${lease}`) } }],
+  }, 'TxnResponse');
+  const owner = (answer: LeaseAnswer) => text((((answer.messages[0]!.responses as Message[])[1]!.response_range as Message).kvs as Message[])[0]!.key);
+  assert.equal(owner(await lock(second)), `lock/${second}`);
+  assert.equal(owner(await lock(first)), `lock/${second}`, 'the oldest waiter owns the lock, whatever the key order');
+  const compare = await callMany('KV/Txn', 'TxnRequest', { compare: [{ key: bytes(`lock/${first}`), target: 'LEASE', result: 'EQUAL', lease: first }] }, 'TxnResponse');
+  assert.equal(compare.messages[0]!.succeeded, true, 'a compare on the lease');
+  for (const id of [first, second]) await callMany('Lease/LeaseRevoke', 'LeaseRevokeRequest', { ID: id }, 'LeaseRevokeResponse');
+});
+
+test('refused: a put to an unknown lease; a revoke of a lease holding keys the caller may not delete, whose other keys stay hidden', async () => {
+  const unknown = await put('g/l', 987654);
+  assert.deepEqual([unknown.grpcStatus, unknown.grpcMessage], [5, 'etcdserver: requested lease not found']);
+  const id = await grantLease(600);
+  assert.equal((await put('/registry/leased', id)).grpcStatus, 0, 'system:masters may attach a reserved key');
+  assert.equal((await put('other/leased', id)).grpcStatus, 0);
+  assert.equal((await put('kv/leased', id)).grpcStatus, 0);
+  await grant(m1.app, 'grpc-kv-prefix', [{ nonResourceURLs: ['/etcdserverpb.*'], verbs: ['post'] }, { apiGroups: ['coffer.dev'], resources: ['kvkeys'], resourceNames: ['kv/'], verbs: ['*'] }], 'kv-lease');
+  const kvUser = { 'x-user': 'kv-lease' };
+  const ttl = await callMany('Lease/LeaseTimeToLive', 'LeaseTimeToLiveRequest', { ID: id, keys: true }, 'LeaseTimeToLiveResponse', kvUser);
+  assert.deepEqual((ttl.messages[0]!.keys as Uint8Array[]).map(text), ['kv/leased'], 'only the keys under the caller\'s prefix are listed');
+  const revoke = await callMany('Lease/LeaseRevoke', 'LeaseRevokeRequest', { ID: id }, 'LeaseRevokeResponse', kvUser);
+  assert.equal(revoke.grpcStatus, 7, revoke.grpcMessage);
+  assert.equal((await get('kv/leased')).length, 1, 'the refused revoke deleted nothing');
+  assert.equal((await callMany('Lease/LeaseRevoke', 'LeaseRevokeRequest', { ID: id }, 'LeaseRevokeResponse')).grpcStatus, 0);
+});
+
+test('the JSON gateway serves the same lease calls', async () => {
+  const post = async (url: string, payload: object) => {
+    const reply = await m1.app.inject({ method: 'POST', url, headers: admin, payload });
+    assert.equal(reply.statusCode, 200, `${url}: ${reply.body}`);
+    return reply.json<Record<string, unknown>>();
+  };
+  const granted = await post('/v3/lease/grant', { TTL: '600' });
+  const id = String(granted.ID);
+  await post('/v3/kv/put', { key: bytes('j/a').toString('base64'), value: 'dg==', lease: id });
+  const ttl = await post('/v3/lease/timetolive', { ID: id, keys: true });
+  assert.deepEqual([ttl.grantedTTL, ttl.keys], ['600', [bytes('j/a').toString('base64')]]);
+  const { result } = await post('/v3/lease/keepalive', { ID: id }) as { result: { ID: string; TTL: string } };
+  assert.deepEqual([result.ID, result.TTL], [id, '600']);
+  assert.ok(((await post('/v3/lease/leases', {})).leases as { ID: string }[]).some((l) => l.ID === id));
+  await post('/v3/lease/revoke', { ID: id });
+  const range = await post('/v3/kv/range', { key: bytes('j/a').toString('base64') });
+  assert.equal(range.kvs, undefined, 'the revoke deleted the key');
+  const missing = await m1.app.inject({ method: 'POST', url: '/v3/lease/revoke', headers: admin, payload: { ID: id } });
+  assert.equal(missing.statusCode, 404);
 });

@@ -37,6 +37,8 @@ let app: FastifyInstance;
 const clock = new ManualClock(Date.now());
 /** A revision from before the marker Secret's last change: a watch from it replays that change. */
 let replayFrom = 0;
+/** A lease holding a reserved key with the marker (only system:masters may reach it): revoking it would delete the key. */
+let registryLease = 0;
 
 /** Fills a route's parameters with objects that exist (the marker Secret for Secret routes). */
 function fill(url: string): string {
@@ -109,6 +111,11 @@ function grpcBody(url: string): Buffer {
     'Cluster/MemberRemove': ['MemberRemoveRequest', { ID: 999 }],
     'Cluster/MemberPromote': ['MemberPromoteRequest', { ID: 999 }],
     'Maintenance/MoveLeader': ['MoveLeaderRequest', { targetID: 999 }],
+    // The lease holding the Secret's key: its revoke would delete the Secret, its time-to-live would name the key.
+    'Lease/LeaseRevoke': ['LeaseRevokeRequest', { ID: registryLease }],
+    'Lease/LeaseTimeToLive': ['LeaseTimeToLiveRequest', { ID: registryLease, keys: true }],
+    'Lease/LeaseKeepAlive': ['LeaseKeepAliveRequest', { ID: registryLease }],
+    'Lease/LeaseGrant': ['LeaseGrantRequest', { TTL: 600 }],
   };
   const [type, fields] = messages[url.slice(grpcPathPrefix.length)] ?? ['StatusRequest', {}];
   return frame(encode(messageType(type), fields));
@@ -130,6 +137,8 @@ before(async () => {
   assert.equal((await app.inject({ method: 'POST', url: '/api/v1/namespaces/default/configmaps', headers: admin, payload: { metadata: { name: 'cfg' }, data: { a: '1' } } })).statusCode, 201);
   // History older than now: revision 1 is compacted (a watch from it is 410 Gone), while a watch from
   // replayFrom replays the marker's arrival (as the last-applied annotation and as data).
+  registryLease = (await m1.backend.propose({ type: 'leaseGrant', id: 0, ttl: 3600 }) as { id: number }).id;
+  await m1.backend.propose({ type: 'put', key: Buffer.from('/registry/matrix/leased'), value: Buffer.from(marker), lease: registryLease });
   const revision = async () => (await m1.backend.mvcc().hash(0)).revision;
   await m1.backend.propose({ type: 'compact', revision: await revision() });
   replayFrom = await revision();

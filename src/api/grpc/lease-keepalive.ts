@@ -1,0 +1,81 @@
+/**
+ * etcd's LeaseKeepAlive: a bidirectional stream on which the client sends lease IDs and gets, for each,
+ * the lease's TTL once it is renewed (TTL 0: the lease no longer exists, as etcd answers). It rides the
+ * stream machinery of the Watch service (watch-stream.ts): it counts toward the user's
+ * watchesPerUserMax, a client that does not read is cut off, a stopping member ends it. The audit
+ * step records the stream once, when it opens (a keep-alive every few seconds per lease would
+ * otherwise flood the log); each renewal is a Raft write (LeaseService.keepAlive).
+ *
+ * Renewals run one at a time per stream, in the order asked; an ID asked again while its renewal is
+ * queued is answered once (a client only resends when it heard nothing), so a stream holds at most one
+ * queued renewal per lease. A renewal that fails (no leader, a timeout) ends the stream with its gRPC
+ * status; clients open a new one, as they do against etcd.
+ */
+import type { Readable } from 'node:stream';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { callerFor } from '../k8s/authorization.ts';
+import type { KvService } from '../kv/service.ts';
+import type { WatchStreams, WatchWire } from '../watch-stream.ts';
+import { FrameReader, decode, encode, int64, messageType } from '../../etcdpb/index.ts';
+import { headerToProto } from './kv-codec.ts';
+import { type GrpcError, toGrpcError } from './status.ts';
+import { grpcFrames } from './watch.ts';
+
+const keepAliveRequest = messageType('LeaseKeepAliveRequest');
+const keepAliveResponse = messageType('LeaseKeepAliveResponse');
+
+export function serveKeepAliveStream(request: FastifyRequest, reply: FastifyReply, service: KvService, streams: WatchStreams): void {
+  const body = request.body as Readable;
+  let status: GrpcError = { code: 0, message: '' };
+  const wire: WatchWire = {
+    ...grpcFrames,
+    end: (response) => {
+      response.addTrailers({ 'grpc-status': String(status.code), ...(status.message === '' ? {} : { 'grpc-message': encodeURIComponent(status.message) }) });
+      response.end();
+    },
+  };
+  const stream = streams.start(request, reply, callerFor(request).user, () => body.destroy(), wire);
+  const endWith = (error: unknown) => {
+    status = toGrpcError(error);
+    stream.end();
+  };
+  const queued: number[] = [];
+  const waiting = new Set<number>();
+  let running = false;
+  let draining: Promise<void> = Promise.resolve();
+
+  const renewNext = async () => {
+    running = true;
+    while (queued.length > 0 && stream.isOpen) {
+      const id = queued.shift()!;
+      waiting.delete(id);
+      try {
+        const renewed = await service.leases.keepAlive(id);
+        const answer = encode(keepAliveResponse, { header: headerToProto(service.header(renewed.revision)), ID: id, TTL: renewed.ttl });
+        stream.send(answer, () => answer);
+      } catch (error) {
+        endWith(error);
+      }
+    }
+    running = false;
+  };
+
+  const reader = new FrameReader();
+  body.on('data', (chunk: Buffer) => {
+    try {
+      for (const message of reader.push(chunk)) {
+        const id = int64(decode(keepAliveRequest, message), 'ID');
+        if (waiting.has(id)) continue;
+        waiting.add(id);
+        queued.push(id);
+      }
+    } catch (error) {
+      endWith(error);
+      return;
+    }
+    if (!running) draining = renewNext();
+  });
+  // A client that closes its side has its queued renewals answered, then the stream ends.
+  body.once('end', () => void draining.then(() => stream.end()));
+  body.once('error', () => stream.end());
+}
