@@ -1,14 +1,16 @@
 // The real etcdctl 3.4 against three real `coffer server` processes over gRPC on their client ports
 // (the same ports and certificates kubectl and curl use over HTTP/1.1): put/get/del with their flags,
 // txn from stdin, watch (prev-kv, from a revision, a compacted start), member list, endpoint
-// status/health/hashkv --cluster, compaction, defrag, alarm list; and the refusals, each as etcd's
-// clients expect them: auth (RBAC instead), lease (not served yet), member add (certificate-bound
-// names, unencrypted snapshots), Coffer's keyspace, a certificate without rights and one limited to a
-// key prefix by a kvkeys rule — every call audited; and the one port choosing HTTP/2 only for clients
-// that offer nothing else.
+// status/health/hashkv --cluster, compaction, defrag, alarm list; leases (grant, put --lease,
+// timetolive --keys, list, keep-alive through any member, revoke seen by a watcher, expiry), lock and
+// elect with two contenders (the second waits for the first to release or for its lease to end, across
+// a leader kill too); and the refusals, each as etcd's clients expect them: auth (RBAC instead),
+// member add (certificate-bound names, unencrypted snapshots), Coffer's keyspace, a certificate
+// without rights and one limited to a key prefix by a kvkeys rule — every call audited; and the one
+// port choosing HTTP/2 only for clients that offer nothing else.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -44,25 +46,44 @@ async function ok(args: string[], options: { input?: string; only?: number } = {
   return run.stdout;
 }
 
+/** A long-running etcdctl (watch, lock, elect) with every member as an endpoint; `output` grows as it prints. */
+interface Running { child: ChildProcess; output: () => string; exited: Promise<void> }
+
+function spawnEtcdctl(args: string[], endpoints = cluster.names.map((_, i) => cluster.clientUrl(i)).join(',')): Running {
+  const child = spawn(etcdctlPath!, [`--endpoints=${endpoints}`, `--cacert=${cluster.certs.ca}`, `--cert=${cluster.certs.clientCert}`, `--key=${cluster.certs.clientKey}`, ...args]);
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  const exited = once(child, 'exit').then(() => undefined);
+  return { child, output: () => output, exited };
+}
+
 /** Starts `etcdctl watch …` and collects its output until `done` says it has what it waits for. */
 async function watchUntil(args: string[], trigger: () => Promise<void>, done: (output: string) => boolean): Promise<string> {
-  const endpoints = cluster.names.map((_, i) => cluster.clientUrl(i)).join(',');
-  const child = spawn(etcdctlPath!, [`--endpoints=${endpoints}`, `--cacert=${cluster.certs.ca}`, `--cert=${cluster.certs.clientCert}`, `--key=${cluster.certs.clientKey}`, 'watch', ...args]);
-  let output = '';
-  const finished = new Promise<string>((resolve, reject) => {
-    const check = () => {
-      if (done(output)) resolve(output);
-    };
-    child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); check(); });
-    child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString(); check(); });
-    child.on('exit', () => (done(output) ? resolve(output) : reject(new Error(`etcdctl watch exited: ${output}`))));
-  });
+  const watch = spawnEtcdctl(['watch', ...args]);
+  let exited = false;
+  void watch.exited.then(() => { exited = true; });
   await trigger();
   try {
-    return await finished;
+    await waitUntil(() => done(watch.output()) || exited, 30_000, 'the watch to print what it waits for', { detail: watch.output, pollMs: 20 });
+    if (!done(watch.output())) throw new Error(`etcdctl watch exited: ${watch.output()}`);
+    return watch.output();
   } finally {
-    child.kill();
+    watch.child.kill();
   }
+}
+
+/** The id of `etcdctl lease grant`, in the hex etcdctl prints and takes. */
+async function grantLease(ttl: number): Promise<string> {
+  const granted = /^lease ([0-9a-f]+) granted with TTL\((\d+)s\)$/.exec((await ok(['lease', 'grant', String(ttl)])).trim());
+  assert.ok(granted, 'etcdctl printed the granted lease');
+  assert.equal(Number(granted[2]), ttl);
+  return granted[1]!;
+}
+
+/** Keys under `prefix`, in key order. */
+async function keysUnder(prefix: string): Promise<string[]> {
+  return (await ok(['get', prefix, '--prefix', '--keys-only'])).split('\n').filter((l) => l !== '');
 }
 
 before(async () => {
@@ -156,19 +177,128 @@ test('the cluster through etcd\'s tools: member list, endpoint status/health/has
   assert.equal((await ok(['alarm', 'list'])).trim(), '');
 });
 
-test('what Coffer refuses, refused as etcd clients expect: auth, lease, member add, an unencrypted snapshot', async () => {
+test('what Coffer refuses, refused as etcd clients expect: auth, member add, an unencrypted snapshot', async () => {
   const auth = await etcdctl(['auth', 'enable']);
   assert.notEqual(auth.code, 0);
   assert.match(auth.stderr, /code = FailedPrecondition desc = Coffer does not use etcd users, roles or passwords/);
-  const lease = await etcdctl(['lease', 'grant', '10']);
-  assert.match(lease.stderr, /code = Unimplemented desc = unknown method \/etcdserverpb\.Lease\/LeaseGrant/);
   const add = await etcdctl(['member', 'add', 'm9', '--peer-urls=https://127.0.0.1:1']);
   assert.match(add.stderr, /code = FailedPrecondition desc = MemberAdd: a Coffer member is bound to the name in its certificate/);
   const snapshot = await etcdctl(['snapshot', 'save', `${cluster.dir}/etcdctl.snapshot`], { only: 0 });
   assert.match(snapshot.stderr, /Coffer does not hand out its store unencrypted: use coffer snapshot save/);
   assert.equal(existsSync(`${cluster.dir}/etcdctl.snapshot`), false, 'nothing was written');
-  const leased = await etcdctl(['put', 'l/k', 'v', '--lease=1234']);
+});
+
+test('leases: grant, put --lease, timetolive --keys, list, keep-alive through every member, revoke seen by a watcher', async () => {
+  const id = await grantLease(60);
+  await ok(['put', 'ls/a', '1', `--lease=${id}`]);
+  await ok(['put', 'ls/b', '2', `--lease=${id}`]);
+  const ttl = (await ok(['lease', 'timetolive', id, '--keys'])).trim();
+  const shown = new RegExp(`^lease ${id} granted with TTL\\(60s\\), remaining\\((\\d+)s\\), attached keys\\(\\[ls/a ls/b\\]\\)$`).exec(ttl);
+  assert.ok(shown, ttl);
+  assert.ok(Number(shown[1]) > 50 && Number(shown[1]) <= 60, ttl);
+  const list = (await ok(['lease', 'list'])).trim().split('\n');
+  assert.match(list[0]!, /^found \d+ leases$/);
+  assert.ok(list.includes(id), list.join(' '));
+  // Each member takes a keep-alive: a follower's reaches the leader as a proposal.
+  for (let i = 0; i < 3; i++) assert.equal((await ok(['lease', 'keep-alive', '--once', id], { only: i })).trim(), `lease ${id} keepalived with TTL(60)`);
+  const seen = await watchUntil(['ls/', '--prefix'], async () => {
+    assert.equal((await ok(['lease', 'revoke', id])).trim(), `lease ${id} revoked`);
+  }, (out) => out.split('\n').filter((l) => l !== '').length >= 4);
+  assert.deepEqual(seen.split('\n').filter((l) => l !== ''), ['DELETE', 'ls/a', 'DELETE', 'ls/b'], 'one delete per attached key (the values are empty)');
+  assert.deepEqual(await keysUnder('ls/'), []);
+  assert.equal((await ok(['lease', 'timetolive', id])).trim(), `lease ${id} already expired`);
+  const revokedAgain = await etcdctl(['lease', 'revoke', id]);
+  assert.match(revokedAgain.stderr, /etcdserver: requested lease not found/);
+  const leased = await etcdctl(['put', 'l/k', 'v', '--lease=123456789']);
   assert.match(leased.stderr, /etcdserver: requested lease not found/);
+  const keptGone = await etcdctl(['lease', 'keep-alive', '--once', id]);
+  assert.notEqual(keptGone.code, 0);
+  assert.match(keptGone.stderr, /requested lease not found/);
+});
+
+test('a lease that is not kept alive expires and deletes its key', async () => {
+  const id = await grantLease(2);
+  await ok(['put', 'exp/k', 'v', `--lease=${id}`]);
+  assert.deepEqual(await keysUnder('exp/'), ['exp/k']);
+  await waitUntil(async () => (await keysUnder('exp/')).length === 0, 15_000, 'the lease to expire');
+  assert.equal((await ok(['lease', 'timetolive', id])).trim(), `lease ${id} already expired`);
+});
+
+/** `etcdctl lock NAME`, holding the lock from when it prints its key until it is stopped; the key it printed. */
+async function lockHeld(lock: Running): Promise<string> {
+  return waitUntil(() => /^(e2e-lock\/[0-9a-f]+)$/m.exec(lock.output())?.[1], 30_000, 'etcdctl lock to hold the lock', { detail: lock.output, pollMs: 20 });
+}
+
+test('lock: the second contender waits until the first releases it, or until the first one\'s lease ends', async () => {
+  const first = spawnEtcdctl(['lock', 'e2e-lock', '--ttl=3']);
+  const firstKey = await lockHeld(first);
+  const second = spawnEtcdctl(['lock', 'e2e-lock', '--ttl=3']);
+  // The second contender's key is queued behind the first one's: it waits, and has printed nothing.
+  await waitUntil(async () => (await keysUnder('e2e-lock/')).length === 2, 30_000, 'the second contender to queue');
+  assert.equal(second.output(), '', 'the second contender does not hold the lock while the first does');
+  first.child.kill('SIGINT');
+  const secondKey = await lockHeld(second);
+  assert.notEqual(secondKey, firstKey);
+  assert.deepEqual(await keysUnder('e2e-lock/'), [secondKey], 'the first released its lock before the second got it');
+  await first.exited;
+  // A contender that dies without releasing: the next one waits for its lease to end.
+  const third = spawnEtcdctl(['lock', 'e2e-lock', '--ttl=3']);
+  await waitUntil(async () => (await keysUnder('e2e-lock/')).length === 2, 30_000, 'the third contender to queue');
+  second.child.kill('SIGKILL');
+  await second.exited;
+  assert.equal(third.output(), '');
+  const thirdKey = await lockHeld(third);
+  assert.deepEqual(await keysUnder('e2e-lock/'), [thirdKey], 'the killed holder\'s key went with its lease');
+  third.child.kill('SIGINT');
+  await third.exited;
+});
+
+test('elect: the second candidate becomes leader only when the first resigns', async () => {
+  const proclaimed = (candidate: Running, value: string) =>
+    waitUntil(() => new RegExp(`^e2e-elect/[0-9a-f]+\\n${value}$`, 'm').test(candidate.output()), 30_000, `${value} to be elected`, { detail: candidate.output, pollMs: 20 });
+  const first = spawnEtcdctl(['elect', 'e2e-elect', 'p1']);
+  await proclaimed(first, 'p1');
+  const observer = spawnEtcdctl(['elect', '-l', 'e2e-elect']);
+  await waitUntil(() => /^p1$/m.test(observer.output()), 30_000, 'the observer to see p1', { detail: observer.output, pollMs: 20 });
+  const second = spawnEtcdctl(['elect', 'e2e-elect', 'p2']);
+  await waitUntil(async () => (await keysUnder('e2e-elect/')).length === 2, 30_000, 'the second candidate to campaign');
+  assert.equal(second.output(), '', 'one leader at a time');
+  first.child.kill('SIGINT');
+  await proclaimed(second, 'p2');
+  await waitUntil(() => /^p2$/m.test(observer.output()), 30_000, 'the observer to see p2', { detail: observer.output, pollMs: 20 });
+  for (const candidate of [second, observer]) candidate.child.kill('SIGINT');
+  await Promise.all([first.exited, second.exited, observer.exited]);
+});
+
+test('lock across a leader kill: the holder keeps the lock, the waiter gets it only after the holder releases', async () => {
+  const first = spawnEtcdctl(['lock', 'e2e-lock-kill', '--ttl=10']);
+  const firstKey = await waitUntil(() => /^(e2e-lock-kill\/[0-9a-f]+)$/m.exec(first.output())?.[1], 30_000, 'the first to hold the lock', { detail: first.output });
+  const second = spawnEtcdctl(['lock', 'e2e-lock-kill', '--ttl=10']);
+  await waitUntil(async () => (await keysUnder('e2e-lock-kill/')).length === 2, 30_000, 'the second contender to queue');
+  const leader = await cluster.leader();
+  await cluster.kill(leader);
+  await cluster.leader();
+  // The holder's session keeps its lease alive through the new leader: its remaining TTL rises again.
+  const survivor = (leader + 1) % 3;
+  const holderLease = firstKey.slice('e2e-lock-kill/'.length);
+  const remaining = async () => Number(/remaining\((-?\d+)s\)/.exec(await ok(['lease', 'timetolive', holderLease], { only: survivor }))?.[1] ?? -1);
+  let lowest = await remaining();
+  await waitUntil(async () => {
+    const now = await remaining();
+    lowest = Math.min(lowest, now);
+    return now > lowest;
+  }, 30_000, 'a keep-alive of the holder to reach the new leader');
+  const keys = await keysUnder('e2e-lock-kill/');
+  assert.equal(keys.length, 2);
+  assert.ok(keys.includes(firstKey), 'the holder\'s key outlived the leader change');
+  assert.equal(second.output().match(/^e2e-lock-kill\//m), null, 'the waiter does not hold the lock while the holder lives');
+  first.child.kill('SIGINT');
+  await first.exited;
+  await waitUntil(() => /^e2e-lock-kill\//m.test(second.output()), 30_000, 'the waiter to get the lock', { detail: second.output });
+  assert.equal((await keysUnder('e2e-lock-kill/')).includes(firstKey), false);
+  second.child.kill('SIGINT');
+  await second.exited;
+  await cluster.restart(leader);
 });
 
 test('Coffer\'s keyspace and a certificate without rights are refused, and every call is audited', async () => {
