@@ -58,6 +58,11 @@ function spawnEtcdctl(args: string[], endpoints = cluster.names.map((_, i) => cl
   return { child, output: () => output, exited };
 }
 
+/** The revision the next write will have: a watch from it sees every write the test makes after this call, however late it starts. */
+async function nextRevision(): Promise<number> {
+  return (JSON.parse(await ok(['get', 'no-such-key', '-w', 'json'])) as { header: { revision: number } }).header.revision + 1;
+}
+
 /** Starts `etcdctl watch …` and collects its output until `done` says it has what it waits for. */
 async function watchUntil(args: string[], trigger: () => Promise<void>, done: (output: string) => boolean): Promise<string> {
   const watch = spawnEtcdctl(['watch', ...args]);
@@ -128,7 +133,7 @@ test('txn from stdin: the compare decides the branch, at one revision', async ()
 });
 
 test('watch: events with their previous values, and a replay from a revision', async () => {
-  const seen = await watchUntil(['w/', '--prefix', '--prev-kv'], async () => {
+  const seen = await watchUntil(['w/', '--prefix', '--prev-kv', `--rev=${await nextRevision()}`], async () => {
     await ok(['put', 'w/k', 'first']);
     await ok(['put', 'w/k', 'second']);
     await ok(['del', 'w/k']);
@@ -201,7 +206,7 @@ test('leases: grant, put --lease, timetolive --keys, list, keep-alive through ev
   assert.ok(list.includes(id), list.join(' '));
   // Each member takes a keep-alive: a follower's reaches the leader as a proposal.
   for (let i = 0; i < 3; i++) assert.equal((await ok(['lease', 'keep-alive', '--once', id], { only: i })).trim(), `lease ${id} keepalived with TTL(60)`);
-  const seen = await watchUntil(['ls/', '--prefix'], async () => {
+  const seen = await watchUntil(['ls/', '--prefix', `--rev=${await nextRevision()}`], async () => {
     assert.equal((await ok(['lease', 'revoke', id])).trim(), `lease ${id} revoked`);
   }, (out) => out.split('\n').filter((l) => l !== '').length >= 4);
   assert.deepEqual(seen.split('\n').filter((l) => l !== ''), ['DELETE', 'ls/a', 'DELETE', 'ls/b'], 'one delete per attached key (the values are empty)');
