@@ -39,6 +39,8 @@ before(async () => {
   await store.applyBatch(5, [{ type: 'put', key: enc('/registry/configmaps/a/gone'), value: enc('x') }]);
   await store.applyBatch(6, [{ type: 'deleteRange', key: enc('/registry/configmaps/a/gone') }]);
   await store.applyBatch(7, [{ type: 'put', key: enc('/registry/configmaps/b/cfg'), value: enc('plain') }, { type: 'put', key: memberKey(2), value: enc('{}') }]);
+  // A lease with a key attached: the backup carries both, and the restored key names the lease.
+  await store.applyBatch(8, [{ type: 'leaseGrant', id: 0, ttl: 300, idFrom: 8 }, { type: 'put', key: enc('/leased'), value: enc('v'), lease: 8 }]);
   sourceRevision = store.currentRevision();
   sourceKvs = (await store.range(enc('/'), enc('0'))).kvs;
   backupFile = join(dir, 'backup.cbk');
@@ -74,9 +76,11 @@ test('a restored store holds the same keys, values and revisions, without the ol
     assert.equal(store.appliedIndex(), 0);
     assert.equal(store.currentRevision(), sourceRevision);
     assert.deepEqual((await store.range(enc('/'), enc('0'))).kvs, sourceKvs);
+    assert.equal(sourceKvs.find((kv) => dec(kv.key) === '/leased')?.lease, 8);
+    assert.deepEqual([store.leases(), store.lease(8)?.keys.map(dec)], [[{ id: 8, ttl: 300, remainingTtlMs: 0, refreshes: 0 }], ['/leased']]);
     assert.equal((await store.range(enc('\0coffer/'), enc('\0coffer0'))).count, 0);
     // History survives too: the secret's first value at its first revision.
-    const first = await store.range(enc('/registry/secrets/a/db'), undefined, { revision: sourceKvs[1]!.createRevision });
+    const first = await store.range(enc('/registry/secrets/a/db'), undefined, { revision: sourceKvs.find((kv) => dec(kv.key) === '/registry/secrets/a/db')!.createRevision });
     assert.equal(dec(first.kvs[0]!.value), 'secret-one');
   } finally {
     await store.close();
