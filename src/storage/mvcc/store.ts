@@ -411,7 +411,7 @@ export class MvccStore {
    * One step of re-encryption: walks at most `scanMax` pages after `after` (a revision key from the
    * previous step; undefined to start at the first page) and re-seals, under the active DEK, at most
    * `pagesMax` of those whose header names another DEK, keeping each page's plaintext and position;
-   * then re-seals the meta record too. It runs as one write in the store's write queue, so it never
+   * then re-seals the meta record too, and, in the step that ends the walk, every lease record. It runs as one write in the store's write queue, so it never
    * interleaves with an apply batch or the meta update of a compaction; a page already removed from
    * the index by a compaction (physical deletion pending) is left alone, so it cannot be resurrected.
    */
@@ -449,6 +449,14 @@ export class MvccStore {
       } finally {
         await iterator.close();
       }
+      // The walk is over: the lease records (at most leasesMax, small) move in the same last batch.
+      if (end) {
+        for await (const [key, sealed] of this.db.iterator({ ...leaseKeyRange, fillCache: false })) {
+          if (this.sealer.dekIdOf(sealed) === active) continue;
+          const id = decodeLeaseKey(key);
+          batch.push({ type: 'put', key, value: sealLease(this.sealer, this.storeId, openLease(this.sealer, this.storeId, sealed, id)) });
+        }
+      }
       batch.push({ type: 'put', key: metaRecordKey, value: sealMeta(this.sealer, this.meta(this.applied, this.revision)) });
       try {
         await this.db.batch(batch, { sync: this.sync });
@@ -460,8 +468,8 @@ export class MvccStore {
   }
 
   /**
-   * How many records (revision pages and the meta record) name each DEK in their header, read from
-   * the headers without opening anything, over one point-in-time view of the store.
+   * How many records (revision pages, lease records and the meta record) name each DEK in their header,
+   * read from the headers without opening anything, over one point-in-time view of the store.
    */
   async pagesPerDek(): Promise<Map<number, number>> {
     this.checkUsable();
@@ -470,19 +478,21 @@ export class MvccStore {
     try {
       const meta = await this.db.get(metaRecordKey, { snapshot });
       if (meta !== undefined) counts.set(this.sealer.dekIdOf(meta), 1);
-      const iterator = this.db.values({ ...revisionKeyRange(0, Number.MAX_SAFE_INTEGER), snapshot, fillCache: false });
-      try {
-        for (;;) {
-          const values = await iterator.nextv(pageReadStep);
-          if (values.length === 0) break;
-          for (const sealed of values) {
-            const id = this.sealer.dekIdOf(sealed);
-            counts.set(id, (counts.get(id) ?? 0) + 1);
+      for (const range of [revisionKeyRange(0, Number.MAX_SAFE_INTEGER), leaseKeyRange]) {
+        const iterator = this.db.values({ ...range, snapshot, fillCache: false });
+        try {
+          for (;;) {
+            const values = await iterator.nextv(pageReadStep);
+            if (values.length === 0) break;
+            for (const sealed of values) {
+              const id = this.sealer.dekIdOf(sealed);
+              counts.set(id, (counts.get(id) ?? 0) + 1);
+            }
+            await this.yieldToEventLoop();
           }
-          await this.yieldToEventLoop();
+        } finally {
+          await iterator.close();
         }
-      } finally {
-        await iterator.close();
       }
     } finally {
       await snapshot.close();

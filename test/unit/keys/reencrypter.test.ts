@@ -2,7 +2,7 @@
  * The background re-encrypter over a real store and keyring, with a manual clock: it keeps to its rate
  * limit (it waits batch/rate seconds of clock time between batches), re-seals pages keeping their
  * content, races a compaction without resurrecting superseded pages, and restarts its pass when the
- * DEK rotates again mid-pass.
+ * DEK rotates again mid-pass; lease records move with the pages.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -89,11 +89,13 @@ test('re-encryption racing a compaction leaves exactly the live pages, all on th
   }
 });
 
-test('a second rotation during a pass restarts it: every page ends on the newest DEK', async () => {
+test('a second rotation during a pass restarts it: every page and lease record ends on the newest DEK', async () => {
   const fx = await fixture();
   try {
-    const store = await fx.open(fx.newDir());
+    const dir = fx.newDir();
+    let store = await fx.open(dir);
     await fill(store, 50);
+    await store.applyBatch(0, [{ type: 'leaseGrant', id: 9, ttl: 60 }, { type: 'put', key: b('/leased'), value: b('v'), lease: 9 }]);
     await fx.keyring.rotateDek();
     const clock = new ObservedClock(0);
     const reencrypter = new Reencrypter({ store: () => store, clock, pagesPerSecondMax: 10, batchPagesMax: 10, scanPagesMax: 10 });
@@ -109,7 +111,10 @@ test('a second rotation during a pass restarts it: every page ends on the newest
       if ((await Promise.race([next, idle])) === 'idle') break;
     }
     assert.equal(reencrypter.progress().targetDekId, 3);
-    assert.deepEqual([...(await store.pagesPerDek())], [[3, 51]]);
+    assert.deepEqual([...(await store.pagesPerDek())], [[3, 53]], '51 pages, the lease record and the meta record');
+    await store.close();
+    store = await fx.open(dir);
+    assert.deepEqual(store.lease(9)?.keys.map(s), ['/leased'], 'the re-sealed lease record opens');
     await store.close();
   } finally {
     await fx.cleanup();
