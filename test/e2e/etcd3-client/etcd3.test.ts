@@ -1,10 +1,10 @@
 // The `etcd3` npm client (over @grpc/grpc-js) against three real `coffer server` processes: its main
-// operations — KV with prefixes and transactions, and watches — as a Node.js application would use them,
-// unmodified, with Coffer's certificates.
+// operations — KV with prefixes and transactions, watches, leases, locks and elections — as a Node.js
+// application would use them, unmodified, with Coffer's certificates.
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
-import { Etcd3, type IKeyValue } from 'etcd3';
+import { Etcd3, EtcdLockFailedError, type IKeyValue } from 'etcd3';
 import { Cluster } from '../../support/cluster/index.ts';
 import { waitUntil } from '../../support/wait.ts';
 
@@ -57,4 +57,37 @@ test('watch: a prefix watcher sees each put and delete once, in order', async ()
   } finally {
     await watcher.cancel();
   }
+});
+
+test('leases: a put on a lease, a keep-alive, and the revoke taking the key with it', async () => {
+  const lease = client.lease(60, { autoKeepAlive: false });
+  await lease.put('leased/a').value('1');
+  assert.equal(await client.get('leased/a').string(), '1');
+  assert.equal((await lease.keepaliveOnce()).TTL, '60');
+  await lease.revoke();
+  assert.equal(await client.get('leased/a').string(), null);
+});
+
+test('lock: a second client cannot take a held lock, and takes it once released', async () => {
+  const held = await client.lock('npm-lock').ttl(10).acquire();
+  await assert.rejects(client.lock('npm-lock').ttl(10).acquire(), EtcdLockFailedError);
+  await held.release();
+  const next = await client.lock('npm-lock').ttl(10).acquire();
+  await next.release();
+});
+
+test('election: one leader at a time; the second candidate leads once the first resigns', async () => {
+  const election = client.election('npm-election', 10);
+  const first = election.campaign('c1');
+  await first.wait();
+  assert.equal(await election.leader(), 'c1');
+  const second = election.campaign('c2');
+  let secondLeads = false;
+  const elected = second.wait().then(() => { secondLeads = true; });
+  await waitUntil(async () => (await client.getAll().prefix('election/npm-election/').count()) === 2, 30_000, 'the second candidate to campaign');
+  assert.equal(secondLeads, false, 'the second waits while the first leads');
+  await first.resign();
+  await elected;
+  assert.equal(await election.leader(), 'c2');
+  await second.resign();
 });
