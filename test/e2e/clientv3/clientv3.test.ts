@@ -1,8 +1,10 @@
 // etcd's Go client (clientv3 3.4, built in GOPATH mode against Debian's golang-etcd-server-dev) against
 // three real `coffer server` processes over gRPC: software transactional memory (concurrency.NewSTM)
-// conserving a total under concurrent transfers, and a watch that keeps delivering — in order, without
-// a gap or a repeat, equal to a replay of the same history — while every member is restarted under it
-// in turn. The program (program/main.go) checks each scenario itself; this test drives the restarts.
+// conserving a total under concurrent transfers; a watch that keeps delivering — in order, without a gap
+// or a repeat, equal to a replay of the same history — while every member is restarted under it in turn;
+// concurrency.Mutex keeping two contenders' read-then-write increments exact across a leader kill; and
+// concurrency.Election handing office from one session to the next. The program (program/main.go)
+// checks each scenario itself; this test drives the kills and restarts.
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -70,4 +72,22 @@ test('a watch resumes across the restart of every member in turn: no gap, no rep
   const result = /^ok watch-resume writes=(\d+) events=(\d+)$/.exec(run.lines[run.lines.length - 1] ?? '');
   assert.ok(result, run.lines.slice(-3).join(' | '));
   assert.ok(Number(result[2]) >= Number(result[1]) && progress(run.lines) > 0);
+});
+
+test('concurrency.Mutex over sessions (leases kept alive): two contenders\' increments stay exact across a leader kill', { timeout: 10 * 60_000 }, async () => {
+  const run = start('lock');
+  await waitUntil(() => run.lines.includes('progress'), 120_000, 'the contenders under way', { detail: () => run.lines.join(' | ') });
+  const leader = await cluster.leader();
+  await cluster.kill(leader);
+  await cluster.restart(leader);
+  const outcome = await run.exited;
+  assert.equal(outcome.code, 0, outcome.stderr);
+  assert.deepEqual(run.lines, ['progress', 'ok lock increments=24']);
+});
+
+test('concurrency.Election: the first candidate leads and proclaims, resigns, and the second takes office; an observer sees each', async () => {
+  const run = start('elect');
+  const outcome = await run.exited;
+  assert.equal(outcome.code, 0, outcome.stderr);
+  assert.deepEqual(run.lines, ['ok elect leaders=first,second']);
 });

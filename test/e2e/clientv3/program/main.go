@@ -42,6 +42,10 @@ func main() {
 		stm(client)
 	case "watch-resume":
 		watchResume(client)
+	case "lock":
+		lock(client)
+	case "elect":
+		elect(client)
 	default:
 		fail("unknown scenario %q", flag.Arg(0))
 	}
@@ -101,6 +105,138 @@ func stm(client *clientv3.Client) {
 		fail("stm: %d accounts hold %d, want %d accounts holding %d", len(resp.Kvs), total, accounts, accounts*initial)
 	}
 	fmt.Printf("ok stm transfers=%d total=%d\n", workers*transfers, total)
+}
+
+// lock: two contenders, each with its own session (a lease kept alive), increment one counter under a
+// concurrency.Mutex by a read and a separate write — only mutual exclusion keeps every increment — while
+// the test kills and restarts a member when told "progress". The count must be exact.
+func lock(client *clientv3.Client) {
+	const contenders, rounds = 2, 12
+	ctx := context.Background()
+	_, err := client.Put(ctx, "lock/counter", "0")
+	check(err, "put counter")
+	var wg sync.WaitGroup
+	errs := make(chan error, contenders)
+	for c := 0; c < contenders; c++ {
+		wg.Add(1)
+		go func(c int) {
+			defer wg.Done()
+			session, err := concurrency.NewSession(client, concurrency.WithTTL(sessionTTLSeconds))
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer session.Close()
+			mutex := concurrency.NewMutex(session, "lock/mutex/")
+			for r := 0; r < rounds; r++ {
+				if err := increment(client, mutex, c, r); err != nil {
+					errs <- fmt.Errorf("contender %d round %d: %w", c, r, err)
+					return
+				}
+				if c == 0 && r == rounds/3 {
+					fmt.Println("progress")
+				}
+			}
+		}(c)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		check(err, "lock")
+	}
+	resp, err := client.Get(ctx, "lock/counter")
+	check(err, "get counter")
+	if total := strings.Fields(string(resp.Kvs[0].Value))[0]; total != strconv.Itoa(contenders*rounds) {
+		fail("lock: the counter is %s after %d increments under the lock", total, contenders*rounds)
+	}
+	fmt.Printf("ok lock increments=%d\n", contenders*rounds)
+}
+
+// sessionTTLSeconds is the contenders' lease TTL: long enough to outlast a leader change on a loaded
+// machine (etcd's default is 60 s), short enough that a lost lease would show within the run.
+const sessionTTLSeconds = 15
+
+// increment adds one to the counter under the lock. The counter's value names the last increment
+// ("<n> <contender> <round>"), so a write whose answer was lost while a member died is found on retry
+// instead of being applied twice; a step that failed without writing is simply tried again.
+func increment(client *clientv3.Client, mutex *concurrency.Mutex, contender, round int) error {
+	deadline := time.Now().Add(6 * callTimeout)
+	for {
+		err := tryIncrement(client, mutex, contender, round)
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+	}
+}
+
+func tryIncrement(client *clientv3.Client, mutex *concurrency.Mutex, contender, round int) error {
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	if err := mutex.Lock(ctx); err != nil {
+		return err
+	}
+	defer mutex.Unlock(context.Background())
+	resp, err := client.Get(ctx, "lock/counter")
+	if err != nil {
+		return err
+	}
+	fields := strings.Fields(string(resp.Kvs[0].Value))
+	mine := fmt.Sprintf("%d %d", contender, round)
+	if len(fields) == 3 && fields[1]+" "+fields[2] == mine {
+		return nil // the earlier attempt's write took effect
+	}
+	n, _ := strconv.Atoi(fields[0])
+	// Only the holder may write: the put is guarded by the lock key's revision, as etcd's recipes do.
+	txn, err := client.Txn(ctx).If(mutex.IsOwner()).Then(clientv3.OpPut("lock/counter", fmt.Sprintf("%d %s", n+1, mine))).Commit()
+	if err != nil {
+		return err
+	}
+	if !txn.Succeeded {
+		return fmt.Errorf("the lock was lost before the write")
+	}
+	return nil
+}
+
+// elect: two candidates campaign; the first leads, an observer sees it; it resigns and the second leads.
+func elect(client *clientv3.Client) {
+	ctx, cancel := context.WithTimeout(context.Background(), 6*callTimeout)
+	defer cancel()
+	sessions := make([]*concurrency.Session, 2)
+	for i := range sessions {
+		s, err := concurrency.NewSession(client, concurrency.WithTTL(sessionTTLSeconds))
+		check(err, "session")
+		defer s.Close()
+		sessions[i] = s
+	}
+	first := concurrency.NewElection(sessions[0], "elect/")
+	second := concurrency.NewElection(sessions[1], "elect/")
+	check(first.Campaign(ctx, "first"), "first campaign")
+	observed := concurrency.NewElection(sessions[0], "elect/").Observe(ctx)
+	expectLeader(observed, "first")
+	won := make(chan error, 1)
+	go func() { won <- second.Campaign(ctx, "second") }()
+	leader, err := first.Leader(ctx)
+	check(err, "leader")
+	if string(leader.Kvs[0].Value) != "first" {
+		fail("elect: the leader is %s while the first still holds office", leader.Kvs[0].Value)
+	}
+	check(first.Proclaim(ctx, "first, proclaimed"), "proclaim")
+	expectLeader(observed, "first, proclaimed")
+	check(first.Resign(ctx), "resign")
+	check(<-won, "second campaign")
+	expectLeader(observed, "second")
+	fmt.Println("ok elect leaders=first,second")
+}
+
+func expectLeader(observed <-chan clientv3.GetResponse, want string) {
+	select {
+	case resp := <-observed:
+		if got := string(resp.Kvs[0].Value); got != want {
+			fail("elect: observed leader %q, want %q", got, want)
+		}
+	case <-time.After(3 * callTimeout):
+		fail("elect: no leader %q observed", want)
+	}
 }
 
 func account(i int) string {
