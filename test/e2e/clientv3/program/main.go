@@ -64,36 +64,25 @@ func stm(client *clientv3.Client) {
 		_, err := client.Put(ctx, account(i), strconv.Itoa(initial))
 		check(err, "put account")
 	}
-	var wg sync.WaitGroup
-	errs := make(chan error, workers)
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for t := 0; t < transfers; t++ {
-				from, to := (w+t)%accounts, (w+2*t+1)%accounts
-				if from == to {
-					to = (to + 1) % accounts
-				}
-				_, err := concurrency.NewSTM(client, func(s concurrency.STM) error {
-					a, _ := strconv.Atoi(s.Get(account(from)))
-					b, _ := strconv.Atoi(s.Get(account(to)))
-					s.Put(account(from), strconv.Itoa(a-1))
-					s.Put(account(to), strconv.Itoa(b+1))
-					return nil
-				})
-				if err != nil {
-					errs <- err
-					return
-				}
+	check(parallel(workers, func(w int) error {
+		for t := 0; t < transfers; t++ {
+			from, to := (w+t)%accounts, (w+2*t+1)%accounts
+			if from == to {
+				to = (to + 1) % accounts
 			}
-		}(w)
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		check(err, "stm transfer")
-	}
+			_, err := concurrency.NewSTM(client, func(s concurrency.STM) error {
+				a, _ := strconv.Atoi(s.Get(account(from)))
+				b, _ := strconv.Atoi(s.Get(account(to)))
+				s.Put(account(from), strconv.Itoa(a-1))
+				s.Put(account(to), strconv.Itoa(b+1))
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}), "stm transfer")
 	resp, err := client.Get(ctx, "stm/accounts/", clientv3.WithPrefix())
 	check(err, "get accounts")
 	total := 0
@@ -115,35 +104,23 @@ func lock(client *clientv3.Client) {
 	ctx := context.Background()
 	_, err := client.Put(ctx, "lock/counter", "0")
 	check(err, "put counter")
-	var wg sync.WaitGroup
-	errs := make(chan error, contenders)
-	for c := 0; c < contenders; c++ {
-		wg.Add(1)
-		go func(c int) {
-			defer wg.Done()
-			session, err := concurrency.NewSession(client, concurrency.WithTTL(sessionTTLSeconds))
-			if err != nil {
-				errs <- err
-				return
+	check(parallel(contenders, func(c int) error {
+		session, err := concurrency.NewSession(client, concurrency.WithTTL(sessionTTLSeconds))
+		if err != nil {
+			return err
+		}
+		defer session.Close()
+		mutex := concurrency.NewMutex(session, "lock/mutex/")
+		for r := 0; r < rounds; r++ {
+			if err := increment(client, mutex, c, r); err != nil {
+				return fmt.Errorf("contender %d round %d: %w", c, r, err)
 			}
-			defer session.Close()
-			mutex := concurrency.NewMutex(session, "lock/mutex/")
-			for r := 0; r < rounds; r++ {
-				if err := increment(client, mutex, c, r); err != nil {
-					errs <- fmt.Errorf("contender %d round %d: %w", c, r, err)
-					return
-				}
-				if c == 0 && r == rounds/3 {
-					fmt.Println("progress")
-				}
+			if c == 0 && r == rounds/3 {
+				fmt.Println("progress")
 			}
-		}(c)
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		check(err, "lock")
-	}
+		}
+		return nil
+	}), "lock")
 	resp, err := client.Get(ctx, "lock/counter")
 	check(err, "get counter")
 	if total := strings.Fields(string(resp.Kvs[0].Value))[0]; total != strconv.Itoa(contenders*rounds) {
@@ -331,6 +308,24 @@ func collect(watch clientv3.WatchChan, until int64, what string) []string {
 		}
 	}
 	return events
+}
+
+// parallel runs work(0..n-1) concurrently and returns the first error any of them returned.
+func parallel(n int, work func(i int) error) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			if err := work(i); err != nil {
+				errs <- err
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
 }
 
 func check(err error, what string) {
