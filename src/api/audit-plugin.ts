@@ -3,8 +3,8 @@
  * denied, written durably before anything the request asks for can change — fail closed.
  *
  * When the event is written (the choice, and why):
- * - An allowed request that may change state (every resource verb but get/list, every /v3 call but the
- *   read-only ones) or that streams (watches, whose response cannot be held back) is recorded in two
+ * - An allowed request that may change state (every resource verb but get/list, every call of the KV
+ *   and gRPC APIs but those their routes declare read-only: `auditReadOnly`) or that streams (watches, whose response cannot be held back) is recorded in two
  *   stages, as the Kubernetes API server records them: stage `RequestReceived` in a preHandler hook,
  *   after the body is parsed and before the handler runs, with the decision and, as the policy's level
  *   says, the request body — if that record is refused the handler never runs and the answer is 503;
@@ -23,7 +23,7 @@
  * Coffer fixes the stages of each request, so a policy's omitStages cannot drop a request's records:
  * `withOneEventPerRequest` clears them (levels, including None, still apply).
  *
- * Bodies are handed to the audit core only for resource requests outside /v3, and never for a route
+ * Bodies are handed to the audit core only for resource requests, and never for a route
  * that declares `config: { auditOmitBody: true }` (bodies carrying key material): a KV value may be a
  * secret, and only Secret bodies are digested.
  *
@@ -35,13 +35,13 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditEvent, AuditEventInput, AuditObjectRef, AuditPolicy, AuditQuery, AuditStage, AuditUser, VerifyAuditResult } from '../audit/index.ts';
+import { answerRefusal, refusalPayload } from './dialect.ts';
 import { dryRunValues, isValidDryRun } from './dry-run.ts';
-import { errorBody, grpc } from './errors.ts';
-import { grpcPathPrefix, grpcReadOnlyPaths } from './grpc/plugin.ts';
-import { grpcRefusal, isGrpcRequest, recordedStatusCode, sendGrpcError } from './grpc/status.ts';
+import { recordedStatusCode } from './grpc/status.ts';
 import { status, type StatusObject } from './k8s/status.ts';
 import { parseOf } from './request.ts';
 import type { RequestInfo } from './request-info.ts';
+import { type ApiRouteConfig, routeConfigOf } from './route-config.ts';
 
 /** This member's verification of its own audit log. */
 export type MemberAuditVerification = VerifyAuditResult & {
@@ -108,17 +108,12 @@ export const dryRunAnnotation = 'coffer.dev/dry-run';
 /** The response header naming the request's audit event (Kubernetes' `Audit-ID`). */
 export const auditIdHeader = 'audit-id';
 
-/** Read-only calls of the etcd-shaped KV API: recorded with their response like any read. */
-const readOnlyKvPaths = new Set([
-  '/v3/kv/range', '/v3/maintenance/status', '/v3/maintenance/hashkv', '/v3/cluster/member/list', '/v3/lease/timetolive', '/v3/lease/leases',
-]);
 const readVerbs = new Set(['get', 'list', 'head']);
 
 /** Whether a request is recorded before its handler runs (it may change state, or it streams). */
-export function recordedBeforeHandler(info: RequestInfo): boolean {
+export function recordedBeforeHandler(info: RequestInfo, route: ApiRouteConfig): boolean {
   if (info.isResource) return !readVerbs.has(info.verb);
-  if (info.path.startsWith('/v3/')) return !readOnlyKvPaths.has(info.path);
-  if (info.path.startsWith(grpcPathPrefix)) return !grpcReadOnlyPaths.has(info.path);
+  if (route.auditReadOnly === true) return false;
   return info.verb !== 'get' && info.verb !== 'head';
 }
 
@@ -127,17 +122,12 @@ export function withOneEventPerRequest(policy: AuditPolicy): AuditPolicy {
   return { omitStages: [], rules: policy.rules.map((rule) => ({ ...rule, omitStages: [] })) };
 }
 
-/** Route option: this route's request bodies never reach the audit log (they carry key material). */
-export interface AuditRouteConfig {
-  auditOmitBody?: boolean;
-}
-
 export function registerAuditPlugin(app: FastifyInstance, audit: ApiAudit): void {
   app.addHook('preHandler', async (request, reply) => {
     const p = pending.get(request);
     // As the Kubernetes API server does: the response names its audit event.
     if (p !== undefined) void reply.header(auditIdHeader, p.auditID);
-    if (p === undefined || p.state !== 'none' || p.decision !== 'allow' || !recordedBeforeHandler(p.info)) return undefined;
+    if (p === undefined || p.state !== 'none' || p.decision !== 'allow' || !recordedBeforeHandler(p.info, routeConfigOf(request))) return undefined;
     try {
       await audit.record(inputOf(request, p, 'RequestReceived', undefined));
       p.state = 'received';
@@ -169,10 +159,7 @@ export function registerAuditPlugin(app: FastifyInstance, audit: ApiAudit): void
       return payload;
     } catch {
       // Nothing was sent yet: the prepared answer is replaced by the refusal.
-      if (isGrpcRequest(request)) return grpcRefusal(request, reply, { code: grpc.unavailable, message: unavailableMessage });
-      const isKv = isKvRequest(request);
-      void reply.code(503).header('content-type', 'application/json; charset=utf-8');
-      return JSON.stringify(isKv ? errorBody(unavailableKv) : unavailableStatus());
+      return refusalPayload(request, reply, 503, 'ServiceUnavailable', unavailableMessage);
     }
   });
 }
@@ -193,20 +180,10 @@ export async function recordAbandoned(audit: ApiAudit, raw: IncomingMessage, cod
 }
 
 const unavailableMessage = 'the audit log cannot record this request; nothing was changed';
-const unavailableKv = { status: 503, code: grpc.unavailable, message: unavailableMessage };
 export const unavailableStatus = (): StatusObject => status(503, 'ServiceUnavailable', unavailableMessage);
 
 async function sendUnavailable(request: FastifyRequest, reply: FastifyReply): Promise<void> {
-  if (isGrpcRequest(request)) {
-    await sendGrpcError(request, reply, { code: grpc.unavailable, message: unavailableMessage });
-    return;
-  }
-  await reply.code(503).type('application/json').send(isKvRequest(request) ? errorBody(unavailableKv) : unavailableStatus());
-}
-
-function isKvRequest(request: FastifyRequest): boolean {
-  const parsed = parseOf(request.raw);
-  return parsed.ok && parsed.path.startsWith('/v3/');
+  await answerRefusal(request, reply, 503, 'ServiceUnavailable', unavailableMessage);
 }
 
 function inputOf(request: FastifyRequest, p: Pending, stage: AuditStage, code: number | undefined): AuditEventInput {
@@ -234,9 +211,9 @@ function inputOf(request: FastifyRequest, p: Pending, stage: AuditStage, code: n
   if (ref !== undefined) input.objectRef = ref;
   if (code !== undefined) input.responseStatus = { code };
   // The body as parsed; the audit core keeps it only at levels Request/RequestResponse, Secret values
-  // digested. Only resource bodies: never a /v3 body (a KV value may be anything, and only Secret
+  // digested. Only resource bodies: never a KV body (a KV value may be anything, and only Secret
   // bodies are digested), nor one of a route that carries key material.
-  const omit = (request.routeOptions.config as AuditRouteConfig | undefined)?.auditOmitBody === true;
+  const omit = routeConfigOf(request).auditOmitBody === true;
   const hasBody = request.body !== undefined && request.body !== null;
   if (p.info.isResource && !omit && hasBody && p.decision === 'allow') input.requestObject = request.body;
   return input;

@@ -8,24 +8,21 @@
  *      RBAC says: a leaked member key is not an administrator;
  *   5. RBAC (k8s/authorization.ts) over the request's attributes; default deny → 403.
  * Every outcome, refusals included, is noted for the audit step (audit-plugin.ts), which records it
- * before any byte of the answer leaves: no request escapes the audit log.
+ * before any byte of the answer leaves: no request escapes the audit log. A refusal answers in the
+ * dialect of the API the request reached (dialect.ts).
  *
  * Invariant: a request reaches a handler only if all five allowed it, and then `callerFor(request)`
  * is the identity it was authorized as.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { anonymousUser, noteDecision } from './audit-plugin.ts';
-import { errorBody, grpc } from './errors.ts';
-import { isGrpcRequest, sendGrpcError } from './grpc/status.ts';
+import { answerRefusal } from './dialect.ts';
 import type { Identify } from './identity.ts';
 import { impersonatedCaller, impersonationChecks, impersonationOf } from './impersonation.ts';
 import { type Caller, callerOf, decide, forbiddenMessage, rememberCaller } from './k8s/authorization.ts';
 import type { PolicyHolder } from './k8s/policy-holder.ts';
-import { status } from './k8s/status.ts';
 import { type ParsedRequest, parseOf, routeMatchesPath } from './request.ts';
 import type { RequestInfo } from './request-info.ts';
-
-export const isKvPath = (path: string): boolean => path.startsWith('/v3/');
 
 /** Paths a member certificate may GET on another member's client port: its probes and metrics. */
 const memberProbePaths = new Set(['/healthz', '/livez', '/readyz', '/version', '/metrics']);
@@ -48,7 +45,7 @@ export function registerGate(app: FastifyInstance, options: { identify: Identify
     const refuse = async (code: number, reason: string, message: string, caller: Caller | undefined, why: string) => {
       const user = caller === undefined ? anonymousUser : { username: caller.user, groups: caller.groups };
       noteDecision(request, user, parsed.info, false, why);
-      await send(request, reply, code, reason, message);
+      await answerRefusal(request, reply, code, reason, message);
       return reply;
     };
     const identity = identify(request);
@@ -86,7 +83,7 @@ export function registerGate(app: FastifyInstance, options: { identify: Identify
     noteDecision(request, { username: real.user, groups: real.groups }, parsed.info, decision.allowed, decision.reason,
       impersonated === undefined ? undefined : { username: impersonated.user, groups: impersonated.groups });
     if (!decision.allowed) {
-      await send(request, reply, 403, 'Forbidden', forbiddenMessage(caller, parsed.info), forbiddenDetails(parsed.info));
+      await answerRefusal(request, reply, 403, 'Forbidden', forbiddenMessage(caller, parsed.info), forbiddenDetails(parsed.info));
       return reply;
     }
     rememberCaller(request, caller);
@@ -97,19 +94,4 @@ export function registerGate(app: FastifyInstance, options: { identify: Identify
 function forbiddenDetails(info: RequestInfo): { name?: string; group?: string; kind?: string } {
   if (!info.isResource) return {};
   return { ...(info.name !== '' ? { name: info.name } : {}), group: info.apiGroup, kind: info.resource };
-}
-
-/** A refusal in the shape of the request: a gRPC status, etcd's gateway errors under /v3, Kubernetes `Status` elsewhere. */
-async function send(request: FastifyRequest, reply: FastifyReply, code: number, reason: string, message: string, details?: object): Promise<void> {
-  if (isGrpcRequest(request)) {
-    await sendGrpcError(request, reply, { code: code === 401 ? grpc.unauthenticated : code === 403 ? grpc.permissionDenied : grpc.invalidArgument, message });
-    return;
-  }
-  const parsed = parseOf(request.raw);
-  if (parsed.ok && isKvPath(parsed.path)) {
-    const grpcCode = code === 401 ? grpc.unauthenticated : code === 403 ? grpc.permissionDenied : grpc.invalidArgument;
-    await reply.code(code).send(errorBody({ status: code, code: grpcCode, message }));
-    return;
-  }
-  await reply.code(code).type('application/json').send(status(code, reason, message, details));
 }

@@ -21,8 +21,7 @@
  * and the check-then-retire needs no lock against writers.
  */
 import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
-import { type KeysAdmin, type MemberKeysStatus, type NewKek, registerKeysRoutes } from '../api/index.ts';
+import type { KeysAdmin, MemberKeysStatus, NewKek } from '../api/index.ts';
 import { auditKeyFileName, openAuditKeyPair, parseAuditKeyFile, sealAuditKeyPair, wipeAuditKeyPair } from '../audit/index.ts';
 import type { Clock, TimerHandle } from '../base/index.ts';
 import { dekRetireCheckIntervalMs } from '../config/index.ts';
@@ -270,12 +269,4 @@ async function readIfPresent(fs: DurableFs, file: string): Promise<Uint8Array | 
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
-}
-
-/** Builds the member's key rotation, serves its routes on the (not yet listening) client API and resumes an unfinished rotation. */
-export function startMemberKeys(options: MemberKeysOptions, app: FastifyInstance): MemberKeys {
-  const keys = new MemberKeys(options);
-  registerKeysRoutes(app, keys);
-  keys.start();
-  return keys;
 }

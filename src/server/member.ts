@@ -34,7 +34,7 @@ import { closeDataDir } from './data-dir.ts';
 import { recordFirstStart } from './first-start.ts';
 import { HistoryCompactor } from './history-compactor.ts';
 import { loadOrCreateIdentity, type MemberIdentity } from './member-identity.ts';
-import { startMemberKeys } from './member-keys.ts';
+import { MemberKeys } from './member-keys.ts';
 import { packageRoot } from './package-root.ts';
 import { checkCertificateNamesMember, checkListenable } from './preflight.ts';
 import { RotationScheduler } from './rotation-scheduler.ts';
@@ -241,7 +241,10 @@ async function compose(config: ServerConfig, prepared: Prepared, stack: Array<()
   audit = memberAudit;
   stack.push(() => memberAudit.stop());
   const firstStart = bootstrapUntilDone(backend, policies, stack, log);
+  const memberKeys = new MemberKeys({ member: config.name, dataDir: config.dataDir, keyring, store: () => running.mvcc(), resealWal: () => running.resealWal(), identity, clock: realClock, log });
+  stack.push(() => memberKeys.close());
   app = buildClientApi({
+    keys: memberKeys,
     backend,
     identify: identifyByCertificate(tls),
     metrics,
@@ -259,8 +262,7 @@ async function compose(config: ServerConfig, prepared: Prepared, stack: Array<()
   const api = app;
   closeUnverifiedClients(app.server as unknown as TlsServer, (refused) => log.warn(refused, 'client certificate refused'));
   stack.push(() => api.close());
-  const memberKeys = startMemberKeys({ member: config.name, dataDir: config.dataDir, keyring, store: () => running.mvcc(), resealWal: () => running.resealWal(), identity, clock: realClock, log }, app);
-  stack.push(() => memberKeys.close());
+  memberKeys.start();
   // Attached before it listens, so that every connection it accepts is guarded (docs/security.md, "Revocation").
   tls.attach(app.server as unknown as TlsServer);
   await app.listen({ host: config.listenClient.hostname, port: Number(config.listenClient.port) });

@@ -13,9 +13,9 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { mastersGroup } from '../../rbac/index.ts';
-import type { AuditRouteConfig } from '../audit-plugin.ts';
 import { callerFor } from '../k8s/authorization.ts';
 import { K8sForbiddenError, status, type StatusObject } from '../k8s/status.ts';
+import type { ApiRouteConfig } from '../route-config.ts';
 
 export const keysPath = '/apis/coffer.dev/v1/keys';
 
@@ -66,6 +66,7 @@ export interface KeysAdmin {
 /** Expected failures of a rotation that the caller can act on (bad key, too many DEKs): 422 with the message. */
 const clientErrorCodes = new Set(['E_KEYRING', 'E_KEY_FILE', 'E_KMS']);
 
+/** The keys routes, on `app` scoped under keysPath (plugin.ts). */
 export function registerKeysRoutes(app: FastifyInstance, keys: KeysAdmin): void {
   const onlyMasters = (request: FastifyRequest): Promise<void> => {
     const caller = callerFor(request);
@@ -77,12 +78,12 @@ export function registerKeysRoutes(app: FastifyInstance, keys: KeysAdmin): void 
     return Promise.resolve();
   };
 
-  app.get(keysPath, { preHandler: onlyMasters }, async (_request, reply) => {
+  app.get('', { preHandler: onlyMasters }, async (_request, reply) => {
     const body = await keys.status();
     return reply.header('cache-control', 'no-store').send({ kind: 'MemberKeys', apiVersion: 'coffer.dev/v1', ...body });
   });
 
-  app.post(`${keysPath}/rotate-dek`, { preHandler: onlyMasters }, async (request, reply) => {
+  app.post('/rotate-dek', { preHandler: onlyMasters }, async (request, reply) => {
     let dekId: number;
     try {
       ({ dekId } = await keys.rotateDek());
@@ -97,7 +98,7 @@ export function registerKeysRoutes(app: FastifyInstance, keys: KeysAdmin): void 
   });
 
   // The body carries the new KEK: it never reaches the audit log, whatever the audit policy's level.
-  app.post(`${keysPath}/rotate-kek`, { preHandler: onlyMasters, config: { auditOmitBody: true } satisfies AuditRouteConfig }, async (request, reply) => {
+  app.post('/rotate-kek', { preHandler: onlyMasters, config: { auditOmitBody: true } satisfies ApiRouteConfig }, async (request, reply) => {
     const parsed = parseNewKek(request.body);
     if (typeof parsed === 'string') return reply.code(422).send(status(422, 'Invalid', parsed, { group: 'coffer.dev', kind: 'keys' }));
     const bytes = 'passphrase' in parsed ? parsed.passphrase : parsed.unsealKey;

@@ -19,8 +19,9 @@ import type { KvBackend } from '../kv/backend.ts';
 
 export const snapshotPath = '/apis/coffer.dev/v1/snapshot';
 
+/** The snapshot route, on `app` scoped under snapshotPath (plugin.ts). */
 export function registerSnapshotRoutes(app: FastifyInstance, backend: KvBackend): void {
-  app.post(snapshotPath, async (request, reply) => {
+  app.post('', async (request, reply) => {
     const caller = callerFor(request);
     if (!caller.groups.includes(mastersGroup)) {
       throw new K8sForbiddenError(`snapshot is forbidden: User ${JSON.stringify(caller.user)} is not in group ${JSON.stringify(mastersGroup)}`, {

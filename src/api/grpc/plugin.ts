@@ -2,16 +2,21 @@
  * etcd's v3 API over gRPC as a fastify plugin: every call is a POST route `/etcdserverpb.<Service>/<Method>`
  * on the same app as the rest of the client API, reached over HTTP/2 (server/client-listener.ts), so it
  * passes the same gate (identity from the client certificate, RBAC over the path as a nonResourceURL —
- * `/etcdserverpb.KV/*` and so on) and the same audit step as every request. The plugin has its own body
- * parser (gRPC frames; a Watch body is handed over as the stream it is) and its own error handler: every
- * answer, error or not, is a gRPC status in the trailers (status.ts).
+ * `/etcdserverpb.KV/*` and so on) and the same audit step as every request (pipeline.ts). The plugin has
+ * its own body parser (gRPC frames; a Watch body is handed over as the stream it is) and its own error
+ * handler: every answer, error or not, is a gRPC status in the trailers (status.ts); a request that is
+ * not gRPC is answered in the etcd gateway's shape. Its calls share no path prefix fastify could scope a
+ * not-found handler to: a call of an unknown method is answered UNIMPLEMENTED by whichever API's
+ * not-found handler takes it, since a gRPC call is known by its content type (dialect.ts).
  *
  * Services served: KV, Watch, Lease, Maintenance, Cluster (MemberAdd/MemberUpdate refused), Auth
  * (refused, RBAC instead). Watch and LeaseKeepAlive are streams, each audited once when it opens.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { requestBodyBytesMax } from '../../config/index.ts';
+import { declareRoutes, etcdGateway } from '../dialect.ts';
 import { callerFor } from '../k8s/authorization.ts';
+import type { ApiRouteConfig } from '../route-config.ts';
 import type { KvService } from '../kv/service.ts';
 import type { WatchStreams } from '../watch-stream.ts';
 import { MessageTooLargeError, singleMessage, decode, encode, messageType } from '../../etcdpb/index.ts';
@@ -23,11 +28,10 @@ import { serveWatchStream } from './watch.ts';
 
 export const grpcPathPrefix = '/etcdserverpb.';
 
-/** Paths of the calls that only read: audited with their response, like any read (audit-plugin.ts). */
-export const grpcReadOnlyPaths: ReadonlySet<string> = new Set(
-  ['KV/Range', 'Maintenance/Status', 'Maintenance/HashKV', 'Maintenance/Hash', 'Cluster/MemberList', 'Lease/LeaseTimeToLive', 'Lease/LeaseLeases']
-    .map((call) => `${grpcPathPrefix}${call}`),
-);
+/** The calls that only read: audited with their response, like any read (audit-plugin.ts). */
+const readOnlyCalls: ReadonlySet<string> = new Set([
+  'KV/Range', 'Maintenance/Status', 'Maintenance/HashKV', 'Maintenance/Hash', 'Cluster/MemberList', 'Lease/LeaseTimeToLive', 'Lease/LeaseLeases',
+]);
 
 interface GrpcRouteConfig {
   /** The body is a stream of messages, handed to the handler unread. */
@@ -61,36 +65,43 @@ function readBody(request: FastifyRequest, payload: NodeJS.ReadableStream, done:
   });
 }
 
-export function registerGrpcApi(app: FastifyInstance, service: KvService, watches: WatchStreams): void {
-  void app.register((grpc, _options, done) => {
-    // Only gRPC bodies: anything else is 415, in the gateway's error shape (a client that is not speaking gRPC).
-    grpc.removeAllContentTypeParsers();
-    grpc.addContentTypeParser([grpcContentType, `${grpcContentType}+proto`], readBody);
-    grpc.setErrorHandler((error, request, reply) => {
-      if (!isGrpcRequest(request)) {
-        return reply.code(415).send(errorBody({ status: 415, code: grpcStatus.invalidArgument, message: `gRPC calls take ${grpcContentType}` }));
-      }
-      const status = toGrpcError(error);
-      if (status.code === grpcStatus.internal) request.log.error({ err: { code: (error as { code?: unknown }).code, name: (error as Error).name } }, 'gRPC call failed');
-      return sendGrpcError(request, reply, status);
-    });
+export interface GrpcApiOptions {
+  service: KvService;
+  watches: WatchStreams;
+}
 
-    for (const call of unaryCalls(service)) {
-      const types = call.messages && { request: messageType(call.messages.request), response: messageType(call.messages.response) };
-      grpc.post(`${grpcPathPrefix}${call.service}/${call.method}`, async (request, reply) => {
-        const message = types ? decode(types.request, singleMessage(request.body as Buffer)) : {};
-        const answer = await call.handle(callerFor(request), message);
-        return sendGrpc(request, reply, types ? encode(types.response, answer) : undefined);
-      });
+/** The gRPC API, a fastify plugin (registered by app.ts). */
+export function grpcApi(grpc: FastifyInstance, options: GrpcApiOptions, done: (error?: Error) => void): void {
+  const { service, watches } = options;
+  declareRoutes(grpc, { dialect: etcdGateway });
+  // Only gRPC bodies: anything else is 415, in the gateway's error shape (a client that is not speaking gRPC).
+  grpc.removeAllContentTypeParsers();
+  grpc.addContentTypeParser([grpcContentType, `${grpcContentType}+proto`], readBody);
+  grpc.setErrorHandler((error, request, reply) => {
+    if (!isGrpcRequest(request)) {
+      return reply.code(415).send(errorBody({ status: 415, code: grpcStatus.invalidArgument, message: `gRPC calls take ${grpcContentType}` }));
     }
-
-    const streamed: GrpcRouteConfig = { grpcStream: true };
-    grpc.post(`${grpcPathPrefix}Watch/Watch`, { config: streamed }, (request, reply) => {
-      serveWatchStream(request, reply, service, watches);
-    });
-    grpc.post(`${grpcPathPrefix}Lease/LeaseKeepAlive`, { config: streamed }, (request, reply) => {
-      serveKeepAliveStream(request, reply, service, watches);
-    });
-    done();
+    const status = toGrpcError(error);
+    if (status.code === grpcStatus.internal) request.log.error({ err: { code: (error as { code?: unknown }).code, name: (error as Error).name } }, 'gRPC call failed');
+    return sendGrpcError(request, reply, status);
   });
+
+  for (const call of unaryCalls(service)) {
+    const types = call.messages && { request: messageType(call.messages.request), response: messageType(call.messages.response) };
+    const config: ApiRouteConfig = { auditReadOnly: readOnlyCalls.has(`${call.service}/${call.method}`) };
+    grpc.post(`${grpcPathPrefix}${call.service}/${call.method}`, { config }, async (request, reply) => {
+      const message = types ? decode(types.request, singleMessage(request.body as Buffer)) : {};
+      const answer = await call.handle(callerFor(request), message);
+      return sendGrpc(request, reply, types ? encode(types.response, answer) : undefined);
+    });
+  }
+
+  const streamed: GrpcRouteConfig & ApiRouteConfig = { grpcStream: true };
+  grpc.post(`${grpcPathPrefix}Watch/Watch`, { config: streamed }, (request, reply) => {
+    serveWatchStream(request, reply, service, watches);
+  });
+  grpc.post(`${grpcPathPrefix}Lease/LeaseKeepAlive`, { config: streamed }, (request, reply) => {
+    serveKeepAliveStream(request, reply, service, watches);
+  });
+  done();
 }

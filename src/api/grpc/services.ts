@@ -2,7 +2,7 @@
  * The unary calls of etcd's KV, Lease, Maintenance, Cluster and Auth services, as Coffer serves them: each
  * decodes its request (src/etcdpb), calls the one implementation the JSON gateway also uses
  * (kv/service.ts) as the caller the gate authorized, and encodes etcd's response. The calls that only
- * read are listed once, in plugin.ts (grpcReadOnlyPaths): they are audited with their response like
+ * read are listed once, in plugin.ts (readOnlyCalls): they are audited with their response like
  * any read; the others are recorded before they run.
  *
  * What Coffer answers differently from etcd, and why:

@@ -6,9 +6,11 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { callerFor } from '../k8s/authorization.ts';
+import { readOnlyRoute } from '../route-config.ts';
 import { b64, BadFieldError, bool, encodeHeader, int, int64, object } from './json.ts';
 import type { KvService } from './service.ts';
 
+/** The Lease routes, on `app` scoped under kvPrefix (plugin.ts); time-to-live and the list only read. */
 export function registerLeaseRoutes(app: FastifyInstance, service: KvService): void {
   const header = (revision?: number) => encodeHeader(service.header(revision));
   const body = (value: unknown) => object(value, 'body');
@@ -18,26 +20,26 @@ export function registerLeaseRoutes(app: FastifyInstance, service: KvService): v
     return id;
   };
 
-  app.post('/v3/lease/grant', async (request) => {
+  app.post('/lease/grant', async (request) => {
     const b = body(request.body);
     const granted = await service.leases.grant(int(b, 'ID') ?? 0, int(b, 'TTL') ?? 0);
     return { header: header(granted.revision), ID: int64(granted.id), TTL: int64(granted.ttl) };
   });
 
-  app.post('/v3/lease/revoke', async (request) => {
+  app.post('/lease/revoke', async (request) => {
     const revoked = await service.leases.revoke(callerFor(request), leaseId(request.body));
     return { header: header(revoked.revision) };
   });
 
-  app.post('/v3/lease/keepalive', async (request) => {
+  app.post('/lease/keepalive', async (request) => {
     const renewed = await service.leases.keepAlive(leaseId(request.body));
     return { result: { header: header(renewed.revision), ID: int64(renewed.id), TTL: int64(renewed.ttl) } };
   });
 
-  app.post('/v3/lease/timetolive', async (request) => {
+  app.post('/lease/timetolive', readOnlyRoute, async (request) => {
     const lease = await service.leases.timeToLive(callerFor(request), leaseId(request.body), bool(body(request.body), 'keys'));
     return { header: header(), ID: int64(lease.id), TTL: int64(lease.ttl), grantedTTL: int64(lease.grantedTtl), keys: lease.keys.map(b64) };
   });
 
-  app.post('/v3/lease/leases', async () => ({ header: header(), leases: (await service.leases.list()).map((id) => ({ ID: int64(id) })) }));
+  app.post('/lease/leases', readOnlyRoute, async () => ({ header: header(), leases: (await service.leases.list()).map((id) => ({ ID: int64(id) })) }));
 }

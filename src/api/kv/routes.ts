@@ -9,6 +9,7 @@ import {
   isMvccError, type DeleteRangeResponse, type PutResponse, type RangeResponse, type TxnResponse, type WatchEvent,
 } from '../../storage/mvcc/index.ts';
 import { callerFor } from '../k8s/authorization.ts';
+import { readOnlyRoute } from '../route-config.ts';
 import type { WatchStreams } from '../watch-stream.ts';
 import { registerLeaseRoutes } from './lease-routes.ts';
 import { type KvService, rangeQuery } from './service.ts';
@@ -17,28 +18,29 @@ import {
   int, int64, object, type Json,
 } from './json.ts';
 
+/** The KV routes, on `app` scoped under kvPrefix (plugin.ts); the calls that only read say so for the audit step. */
 export function registerKvRoutes(app: FastifyInstance, service: KvService, watches: WatchStreams): void {
   const header = (revision?: number) => encodeHeader(service.header(revision));
   const body = (value: unknown) => object(value, 'body');
   registerLeaseRoutes(app, service);
 
-  app.post('/v3/kv/range', async (request) => {
+  app.post('/kv/range', readOnlyRoute, async (request) => {
     const { key, end, options, serializable } = decodeRange(body(request.body));
     const result = await service.range(callerFor(request), rangeQuery({ key, ...(end ? { end } : {}), ...options, serializable }));
     return { header: header(result.revision), ...encodeRange(result) };
   });
 
-  app.post('/v3/kv/put', async (request) => {
+  app.post('/kv/put', async (request) => {
     const result = await service.put(callerFor(request), decodePut(body(request.body)));
     return { header: header(result.revision), ...encodePut(result) };
   });
 
-  app.post('/v3/kv/deleterange', async (request) => {
+  app.post('/kv/deleterange', async (request) => {
     const result = await service.deleteRange(callerFor(request), decodeDeleteRange(body(request.body)));
     return { header: header(result.revision), ...encodeDelete(result) };
   });
 
-  app.post('/v3/kv/txn', async (request) => {
+  app.post('/kv/txn', async (request) => {
     const result = await service.txn(callerFor(request), decodeTxn(body(request.body)));
     return {
       header: header(result.revision),
@@ -47,13 +49,13 @@ export function registerKvRoutes(app: FastifyInstance, service: KvService, watch
     };
   });
 
-  app.post('/v3/kv/compaction', async (request) => {
+  app.post('/kv/compaction', async (request) => {
     const revision = int(body(request.body), 'revision');
     if (revision === undefined) throw new BadFieldError('revision', 'is required');
     return { header: header(await service.compact(revision)) };
   });
 
-  app.post('/v3/maintenance/status', async () => {
+  app.post('/maintenance/status', readOnlyRoute, async () => {
     const status = await service.status();
     return {
       header: encodeHeader(status.header),
@@ -71,17 +73,17 @@ export function registerKvRoutes(app: FastifyInstance, service: KvService, watch
     };
   });
 
-  app.post('/v3/maintenance/hashkv', async (request) => {
+  app.post('/maintenance/hashkv', readOnlyRoute, async (request) => {
     const result = await service.hashKv(int(body(request.body), 'revision') ?? 0);
     return { header: header(result.revision), hash: result.hash, compact_revision: int64(result.compactRevision) };
   });
 
-  app.post('/v3/cluster/member/list', async (request) => {
+  app.post('/cluster/member/list', readOnlyRoute, async (request) => {
     const members = await service.memberList(bool(body(request.body), 'serializable'));
     return { header: header(), members: members.map(encodeMember) };
   });
 
-  app.post('/v3/cluster/member/add', async (request) => {
+  app.post('/cluster/member/add', async (request) => {
     const b = body(request.body);
     const peerUrls = b.peerURLs ?? b.peer_urls;
     const name = b.name;
@@ -93,17 +95,17 @@ export function registerKvRoutes(app: FastifyInstance, service: KvService, watch
     return { header: header(), member: encodeMember(member), members: service.members().map(encodeMember) };
   });
 
-  app.post('/v3/cluster/member/promote', async (request) => {
+  app.post('/cluster/member/promote', async (request) => {
     const member = await service.promoteMember(memberId(body(request.body)));
     return { header: header(), member: encodeMember(member), members: service.members().map(encodeMember) };
   });
 
-  app.post('/v3/cluster/member/remove', async (request) => {
+  app.post('/cluster/member/remove', async (request) => {
     await service.removeMember(memberId(body(request.body)));
     return { header: header(), members: service.members().map(encodeMember) };
   });
 
-  app.post('/v3/maintenance/transfer-leadership', (request, reply) => {
+  app.post('/maintenance/transfer-leadership', (request, reply) => {
     const b = body(request.body);
     const target = int(b, 'targetID') ?? int(b, 'target_id');
     if (target === undefined) throw new BadFieldError('targetID', 'is required');
@@ -111,7 +113,7 @@ export function registerKvRoutes(app: FastifyInstance, service: KvService, watch
     return reply.send({ header: header() });
   });
 
-  app.post('/v3/watch', async (request, reply) => {
+  app.post('/watch', async (request, reply) => {
     const create = object(body(request.body).create_request, 'create_request');
     const key = bytes(create, 'key', 'create_request.key') ?? new Uint8Array(0);
     const end = bytes(create, 'range_end', 'create_request.range_end');

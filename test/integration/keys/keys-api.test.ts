@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { type ApiAudit, buildClientApi, registerKeysRoutes } from '../../../src/api/index.ts';
+import { type ApiAudit, buildClientApi } from '../../../src/api/index.ts';
 import type { AuditEventInput } from '../../../src/audit/index.ts';
 import { realClock } from '../../../src/base/index.ts';
 import { createKeyFile, type Keyring, keyFileKek, openKeyring, passphraseKek, SealedError } from '../../../src/crypto/index.ts';
@@ -46,8 +46,7 @@ before(async () => {
   store = await MvccStore.open({ dir: path.join(root, 'data', 'mvcc'), sealer: keyring, storeId: 'm1/mvcc' });
   for (let i = 0; i < pagesWritten; i++) await store.put(encoder.encode(`/k/${i}`), encoder.encode(`v${i}`));
   keys = new MemberKeys({ member: 'm1', dataDir: path.join(root, 'data'), keyring, store: () => store, clock: realClock, log });
-  app = buildClientApi({ backend, identify: identifyByHeaders });
-  registerKeysRoutes(app, keys);
+  app = buildClientApi({ backend, identify: identifyByHeaders, keys });
   await app.ready();
 });
 
@@ -133,8 +132,7 @@ test('a rotate-kek body never reaches the audit log, though the request is recor
     askMember: () => Promise.reject(new Error('not used')),
     problems: () => [],
   };
-  const audited = buildClientApi({ backend: backendOf(cluster.replica(1)), audit, identify: identifyByHeaders });
-  registerKeysRoutes(audited, keys);
+  const audited = buildClientApi({ backend: backendOf(cluster.replica(1)), audit, identify: identifyByHeaders, keys });
   await audited.ready();
   t.after(() => audited.close());
   // A body the route refuses (extra field) after the audit step has run: nothing changes, but its

@@ -1,0 +1,39 @@
+/**
+ * What an API plugin tells the shared steps of every request (gate.ts, audit-plugin.ts, the metrics
+ * hook in pipeline.ts) about its routes, through each route's fastify `config`, so the shared steps
+ * never read a path to find out which API a request is on: the dialect its refusals are answered in
+ * (dialect.ts), whether a non-resource call only reads (audit), its resource label in /metrics.
+ * An API plugin sets its defaults for every route and its not-found handler at once (dialect.ts,
+ * `speak`); a route adds its own on top.
+ */
+import type { FastifyRequest } from 'fastify';
+import type { StatusDetails } from '../registry/index.ts';
+
+/** How an API answers what goes wrong: Kubernetes `Status`, or etcd's gateway error `{error, code, message}`. */
+export interface Dialect {
+  /** The body of an answer the API gives itself: a refusal by the gate or the audit step. */
+  refusal(code: number, reason: string, message: string, details?: StatusDetails): object;
+  /** A handler's error as this API answers it (never an internal message). */
+  fromError(error: unknown): { code: number; body: object };
+  /** The body of a 404 for a path no route of the API serves. */
+  notFound(method: string, path: string): object;
+}
+
+export interface ApiRouteConfig {
+  /** The dialect of the API the route belongs to. */
+  dialect?: Dialect;
+  /** A non-resource call that only reads: audited once, with its response (audit-plugin.ts); absent: by its verb. */
+  auditReadOnly?: boolean;
+  /** The route's request bodies never reach the audit log (they carry key material). */
+  auditOmitBody?: boolean;
+  /** The `resource` label a non-resource route is counted under in /metrics (metric-labels.ts); `nonresource` when absent. */
+  metricResource?: string;
+}
+
+/** The options of a non-resource route that only reads (audited once, with its response). */
+export const readOnlyRoute: { config: ApiRouteConfig } = { config: { auditReadOnly: true } };
+
+/** The config of the route (or not-found handler) that took the request. */
+export function routeConfigOf(request: FastifyRequest): ApiRouteConfig {
+  return request.routeOptions.config as ApiRouteConfig;
+}
