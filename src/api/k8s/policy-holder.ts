@@ -15,7 +15,8 @@ import { type Clock, realClock } from '../../base/index.ts';
 import { rbacRewatchRetryMs } from '../../config/index.ts';
 import { compilePolicy, parseRbacObject, type CompiledPolicy, type RbacObject } from '../../rbac/index.ts';
 import { decodeObjectValue, listPrefix, rbacResourceTypes } from '../../registry/index.ts';
-import { prefixEnd, type MvccStore, type Watcher } from '../../storage/mvcc/index.ts';
+import { prefixEnd, type Watcher } from '../../storage/mvcc/index.ts';
+import type { MvccReader } from '../kv/backend.ts';
 
 export class PolicyHolder {
   policy: CompiledPolicy = compilePolicy([]);
@@ -25,7 +26,7 @@ export class PolicyHolder {
   private again = false;
   private stopped = false;
 
-  constructor(private readonly store: () => MvccStore, private readonly log?: FastifyBaseLogger, private readonly clock: Clock = realClock) {}
+  constructor(private readonly store: () => MvccReader, private readonly log?: FastifyBaseLogger, private readonly clock: Clock = realClock) {}
 
   async start(): Promise<void> {
     await this.reload();

@@ -1,16 +1,45 @@
 /**
  * What the KV API needs from the member: the replica's operations, named here so the API depends on
  * an interface (and tests can hand in a real replica of an in-process cluster).
+ * Invariant: the API changes the store only through `propose` (Raft): the local store it is handed
+ * (`mvcc()`) is a read-only view, so a handler cannot write around the log.
  */
 import type { MemberInfo, Replica, ReplicaStatus } from '../../replication/index.ts';
 import type { LeaseRecord, MvccStore, RangeOptions, RangeResponse, WriteOp, WriteResponse } from '../../storage/mvcc/index.ts';
+
+/**
+ * The member's local store as the API may use it: reads at a revision, watches, hashes, the snapshot
+ * export, the leases it holds. Not put, deleteRange, txn or compact: applied locally they would bypass Raft.
+ */
+export type MvccReader = Pick<MvccStore, 'range' | 'watch' | 'hash' | 'currentRevision' | 'compactRevision' | 'exportSnapshot' | 'lease' | 'leases'>;
+
+const readers = new WeakMap<MvccStore, MvccReader>();
+
+/** The read-only view of `store`, holding nothing else of it (one per store: a snapshot install replaces the store). */
+export function readerOf(store: MvccStore): MvccReader {
+  let reader = readers.get(store);
+  if (reader === undefined) {
+    reader = Object.freeze({
+      range: store.range.bind(store),
+      watch: store.watch.bind(store),
+      hash: store.hash.bind(store),
+      currentRevision: store.currentRevision.bind(store),
+      compactRevision: store.compactRevision.bind(store),
+      exportSnapshot: store.exportSnapshot.bind(store),
+      lease: store.lease.bind(store),
+      leases: store.leases.bind(store),
+    });
+    readers.set(store, reader);
+  }
+  return reader;
+}
 
 export interface KvBackend {
   readonly clusterId: string;
   propose(op: WriteOp): Promise<WriteResponse>;
   range(key: Uint8Array, end: Uint8Array | undefined, options: RangeOptions & { linearizable: boolean }): Promise<RangeResponse>;
   linearizableBarrier(): Promise<void>;
-  mvcc(): MvccStore;
+  mvcc(): MvccReader;
   /** A lease's remaining TTL in milliseconds (the leader's lessor, else the last checkpoint). */
   leaseRemainingMs(lease: LeaseRecord): number;
   /** The shortest TTL a grant gets, in seconds. */
@@ -39,7 +68,7 @@ export function replicaBackend(replica: Replica, options: { clusterId: string; d
     propose: (op) => replica.propose(op),
     range: (key, end, rangeOptions) => replica.range(key, end, rangeOptions),
     linearizableBarrier: () => replica.linearizableBarrier(),
-    mvcc: () => replica.mvcc(),
+    mvcc: () => readerOf(replica.mvcc()),
     leaseRemainingMs: (lease) => replica.leaseRemainingMs(lease),
     leaseTtlMinSeconds: () => replica.leaseTtlMinSeconds(),
     status: () => replica.status(),
