@@ -11,5 +11,5 @@ export { type ApiAudit, type MemberAuditVerification, withOneEventPerRequest } f
 export type { AuditEventList, AuditVerification, MemberOutcome } from './k8s/audit-routes.ts';
 export { type HealthCheck, type HealthChecks, replicaHealthChecks } from './health.ts';
 export { identifyByCertificate, type Identify } from './identity.ts';
-export { type KeysAdmin, type MemberKeysStatus, type NewKek, type DekInfo } from './admin/keys.ts';
+export type { KeysAdmin } from './admin/keys.ts';
 export { type KvBackend, replicaBackend } from './kv/backend.ts';

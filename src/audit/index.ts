@@ -2,7 +2,9 @@
  * audit — the tamper-evident audit log: Kubernetes-shaped events, the audit policy, the hash chain with
  * signed checkpoints, durable group-committed files with rotation and retention, verification and
  * query. The API's audit plugin calls `AuditLog.record(event)` for every request, allowed or denied,
- * and fails the request with 503 when it rejects (fail closed). See README.md for formats and choices.
+ * and fails the request with 503 when it rejects (fail closed). The cluster's HMAC key and each
+ * member's signed checkpoints live in the replicated store (replicated.ts). See README.md for formats
+ * and choices.
  *
  * Files are plain JSON lines (not sealed): they are meant for shipping to log systems, their integrity
  * comes from the chain and the signed, replicated checkpoints, and they hold no secret value (Secret
@@ -31,7 +33,10 @@ export type { AuditOutage } from './chain-verifier.ts';
 export { queryAuditLog, compileAuditQuery, matchesAuditQuery, type AuditQuery } from './query.ts';
 export {
   type AuditKeyFileOptions, type AuditKeyPair, generateAuditKeyPair, wipeAuditKeyPair, sealAuditKeyPair, openAuditKeyPair, parseAuditKeyFile, loadOrCreateAuditKeyFile,
-  auditKeyFileName,
+  auditKeyFileName, auditKeyStoreId, auditKeySealedFile,
 } from './keys.ts';
 export { auditDirOf, auditFileName } from './files.ts';
+export {
+  type ReplicatedStore, auditHmacKeyKey, checkpointPrefix, ensureAuditHmacKey, readReplicatedCheckpoints, replicateCheckpoint,
+} from './replicated.ts';
 export { AuditError, AuditUnavailableError, AuditPolicyError, AuditKeyError, AuditQueryError, type AuditErrorCode } from './errors.ts';

@@ -10,9 +10,9 @@
  * cluster recorded for the member, or the one returned by openAuditKeyFile (authenticated by the seal).
  */
 import path from 'node:path';
-import { type Sealer, RecordKind, sodiumReady, wipe, equalConstantTime } from '../crypto/index.ts';
+import { type Sealer, type SealedFile, RecordKind, sodiumReady, wipe, equalConstantTime } from '../crypto/index.ts';
 import { AuditKeyError } from './errors.ts';
-import { type DurableFs, nodeFs, writeFileDurably } from '../durable/index.ts';
+import { type DurableFs, nodeFs, readFileIfPresent, writeFileDurably } from '../durable/index.ts';
 
 export interface AuditKeyPair {
   publicKey: Uint8Array;
@@ -21,6 +21,9 @@ export interface AuditKeyPair {
 }
 
 export const auditKeyFileName = 'audit-signing.key';
+
+/** The storeId the member's audit key file is sealed under (binds the file to the member). */
+export const auditKeyStoreId = (member: string): string => `${member}/audit`;
 const format = 'coffer-audit-key';
 const version = 1;
 const keyFileBytesMax = 4096;
@@ -103,4 +106,29 @@ export async function loadOrCreateAuditKeyFile(dir: string, sealer: Sealer, stor
   }
   if (bytes.length > keyFileBytesMax) throw new AuditKeyError(`${file} is ${bytes.length} bytes, more than ${keyFileBytesMax}`);
   return openAuditKeyPair(bytes, sealer, storeId, file);
+}
+
+/**
+ * The member's audit key file as DEK rotation sees it (storage/keys): the sealed private key, whose
+ * header names its DEK, and a rewrite of the file sealed with the active DEK.
+ */
+export function auditKeySealedFile(dir: string, sealer: Sealer, member: string, fs: DurableFs = nodeFs): SealedFile {
+  const file = path.join(dir, auditKeyFileName);
+  const storeId = auditKeyStoreId(member);
+  return {
+    async sealed() {
+      const bytes = await readFileIfPresent(fs, file);
+      return bytes === undefined ? undefined : parseAuditKeyFile(bytes, file).sealedPrivateKey;
+    },
+    async reseal() {
+      const bytes = await readFileIfPresent(fs, file);
+      if (bytes === undefined) return;
+      const keyPair = await openAuditKeyPair(bytes, sealer, storeId, file);
+      try {
+        await writeFileDurably(file, sealAuditKeyPair(keyPair, sealer, storeId), { mode: 0o600, fs });
+      } finally {
+        wipeAuditKeyPair(keyPair);
+      }
+    },
+  };
 }

@@ -1,5 +1,5 @@
 /**
- * POSTs JSON to one of several endpoints over mutual TLS, with keep-alive connections, a per-request
+ * POSTs JSON to (or GETs JSON from) one of several endpoints over mutual TLS, with keep-alive connections, a per-request
  * deadline, and failover to the next endpoint when the current one cannot be reached.
  *
  * Failover rule (the reason this file exists): a request moves to the next endpoint only if it was
@@ -28,6 +28,8 @@ export interface TransportOptions {
   requestTimeoutMs?: number;
   connectTimeoutMs?: number;
   socketsPerEndpointMax?: number;
+  /** The largest answer read (default clientResponseBytesMax). */
+  responseBytesMax?: number;
 }
 
 export interface PostOptions {
@@ -41,6 +43,7 @@ export class HttpsTransport {
   private readonly agent: https.Agent;
   private readonly requestTimeoutMs: number;
   private readonly connectTimeoutMs: number;
+  private readonly responseBytesMax: number;
   /** Index of the endpoint that answered last; requests start there. Invariant: < endpoints.length. */
   private preferred = 0;
 
@@ -49,6 +52,7 @@ export class HttpsTransport {
     checkTlsOptions(options.tls);
     this.requestTimeoutMs = options.requestTimeoutMs ?? clientRequestTimeoutMsDefault;
     this.connectTimeoutMs = options.connectTimeoutMs ?? clientConnectTimeoutMsDefault;
+    this.responseBytesMax = options.responseBytesMax ?? clientResponseBytesMax;
     this.agent = new https.Agent({
       keepAlive: true,
       maxSockets: options.socketsPerEndpointMax ?? clientSocketsPerEndpointMax,
@@ -57,13 +61,21 @@ export class HttpsTransport {
   }
 
   /** Sends `body` to `path` and returns the parsed JSON answer of a 2xx response. */
-  async post(path: string, body: unknown, options: PostOptions = {}): Promise<unknown> {
-    const payload = Buffer.from(JSON.stringify(body));
-    const deadline = Date.now() + (options.timeoutMs ?? this.requestTimeoutMs);
-    const { value, index } = await firstAnswer(this.endpoints, (endpoint) => this.once(endpoint, path, payload, deadline), {
+  post(path: string, body: unknown, options: PostOptions = {}): Promise<unknown> {
+    return this.exchange('POST', path, Buffer.from(JSON.stringify(body)), options.timeoutMs, options.idempotent === true);
+  }
+
+  /** GETs `path` and returns the parsed JSON answer of a 2xx response (a GET changes nothing: idempotent). */
+  get(path: string, options: Pick<PostOptions, 'timeoutMs'> = {}): Promise<unknown> {
+    return this.exchange('GET', path, undefined, options.timeoutMs, true);
+  }
+
+  private async exchange(method: 'GET' | 'POST', path: string, payload: Buffer | undefined, timeoutMs: number | undefined, idempotent: boolean): Promise<unknown> {
+    const deadline = Date.now() + (timeoutMs ?? this.requestTimeoutMs);
+    const { value, index } = await firstAnswer(this.endpoints, (endpoint) => this.once(endpoint, method, path, payload, deadline), {
       start: this.preferred,
       deadline,
-      retryable: (error) => error.code === 'UNAVAILABLE' || (options.idempotent === true && error.code === 'CONNECTION_LOST'),
+      retryable: (error) => error.code === 'UNAVAILABLE' || (idempotent && error.code === 'CONNECTION_LOST'),
       exhausted: () => new ClientError('UNAVAILABLE', `no endpoint answered ${path} before the deadline`, { endpoint: this.endpoints[this.preferred] }),
     });
     this.preferred = index;
@@ -97,7 +109,7 @@ export class HttpsTransport {
         clearTimeout(timer);
         const status = res.statusCode ?? 0;
         if (status >= 200 && status < 300) resolve(res);
-        else readBody(res, endpoint, path).then(() => reject(new ClientError('BAD_RESPONSE', `${endpoint}${path}: HTTP ${status}`, { endpoint, status })), reject);
+        else readBody(res, endpoint, path, this.responseBytesMax).then(() => reject(new ClientError('BAD_RESPONSE', `${endpoint}${path}: HTTP ${status}`, { endpoint, status })), reject);
       });
       const tracker = new SendTracker(req, undefined, () => undefined);
       const timer = setTimeout(() => {
@@ -117,7 +129,7 @@ export class HttpsTransport {
     this.agent.destroy();
   }
 
-  private once(endpoint: string, path: string, payload: Buffer, deadline: number): Promise<unknown> {
+  private once(endpoint: string, method: 'GET' | 'POST', path: string, payload: Buffer | undefined, deadline: number): Promise<unknown> {
     return new Promise((resolve, reject) => {
       let settled = false;
       const fail = (error: ClientError): void => {
@@ -129,11 +141,11 @@ export class HttpsTransport {
         reject(error);
       };
       const req = https.request(`${endpoint}${path}`, {
-        method: 'POST',
+        method,
         agent: this.agent,
-        headers: { 'content-type': 'application/json', 'content-length': payload.length },
+        headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': payload.length },
       }, (res) => {
-        readBody(res, endpoint, path).then((answer) => {
+        readBody(res, endpoint, path, this.responseBytesMax).then((answer) => {
           if (settled) return;
           settled = true;
           clearTimeout(deadlineTimer);
@@ -150,15 +162,15 @@ export class HttpsTransport {
 
 }
 
-function readBody(res: IncomingMessage, endpoint: string, path: string): Promise<unknown> {
+function readBody(res: IncomingMessage, endpoint: string, path: string, bytesMax: number): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let bytes = 0;
     res.on('data', (chunk: Buffer) => {
       bytes += chunk.length;
-      if (bytes > clientResponseBytesMax) {
+      if (bytes > bytesMax) {
         res.destroy();
-        reject(new ClientError('BAD_RESPONSE', `${endpoint}${path}: response larger than the ${bytesInWords(clientResponseBytesMax)} limit`, { endpoint }));
+        reject(new ClientError('BAD_RESPONSE', `${endpoint}${path}: response larger than the ${bytesInWords(bytesMax)} limit`, { endpoint }));
         return;
       }
       chunks.push(chunk);

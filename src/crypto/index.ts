@@ -23,3 +23,4 @@ export {
 } from './keyring.ts';
 export { keyringFileName } from './keyring-format.ts';
 export { sodiumReady, wipe, equalConstantTime } from './sodium.ts';
+export type { SealedFile } from './sealed-file.ts';

@@ -101,3 +101,13 @@ export const nodeFs: DurableFs = {
     }
   },
 };
+
+/** The bytes of `file`, or undefined when it does not exist (any other failure is thrown). */
+export async function readFileIfPresent(fs: DurableFs, file: string): Promise<Uint8Array | undefined> {
+  try {
+    return await fs.readFile(file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}

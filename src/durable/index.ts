@@ -7,7 +7,7 @@
  * everything (the page cache may hold data that never reached the disk).
  * Imports only node: modules and src/base.
  */
-export { type DurableFs, nodeFs, type SyncReadHandle, type WriteHandle } from './fs.ts';
+export { type DurableFs, nodeFs, readFileIfPresent, type SyncReadHandle, type WriteHandle } from './fs.ts';
 export {
   type DurableWriteOptions, type DurableWriteStep, exists, mkdirDurably, renameDurably, tempPathOf, writeFileDurably,
 } from './replace.ts';

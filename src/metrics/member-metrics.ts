@@ -40,8 +40,12 @@ export class MemberMetrics {
   private readonly auditEvents: Counter<'outcome'>;
   private readonly auditSinkFailures: Counter;
   private readonly auditYoungFiles: Counter;
+  /** Where the gauges read the member's state at scrape time; nothing is read before it is set. */
+  private state: (() => MemberState) | undefined;
 
-  constructor(state: () => MemberState) {
+  constructor(state?: () => MemberState) {
+    this.state = state;
+    const current = () => this.state?.();
     const registers = [this.registry];
     const diskBuckets = [0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.024];
     this.leaderChanges = new Counter({ name: 'coffer_raft_leader_changes_total', help: 'Times this member saw the leader change.', registers });
@@ -60,7 +64,10 @@ export class MemberMetrics {
     });
 
     const gauge = (name: string, help: string, read: (s: MemberState) => number) => new Gauge({
-      name, help, registers, collect() { this.set(read(state())); },
+      name, help, registers, collect() {
+        const s = current();
+        if (s !== undefined) this.set(read(s));
+      },
     });
     gauge('coffer_raft_term', 'The current Raft term.', (s) => s.term);
     gauge('coffer_raft_has_leader', '1 if this member knows a leader.', (s) => (s.hasLeader ? 1 : 0));
@@ -79,16 +86,24 @@ export class MemberMetrics {
       name: 'coffer_certificate_expiry_seconds', help: 'Seconds until a certificate this member uses expires.', labelNames: ['kind'], registers,
       collect() {
         this.reset();
-        for (const [kind, seconds] of Object.entries(state().certificateExpirySeconds)) this.set({ kind }, seconds);
+        for (const [kind, seconds] of Object.entries(current()?.certificateExpirySeconds ?? {})) this.set({ kind }, seconds);
       },
     });
     new Gauge({
       name: 'coffer_pages_per_dek', help: 'Pages sealed under each data encryption key.', labelNames: ['dek'], registers,
       collect() {
         this.reset();
-        for (const [dek, pages] of Object.entries(state().pagesPerDek)) this.set({ dek }, pages);
+        for (const [dek, pages] of Object.entries(current()?.pagesPerDek ?? {})) this.set({ dek }, pages);
       },
     });
+  }
+
+  /**
+   * Where the gauges read the member's state from now on. A member's counters are fed from its first
+   * stage, its state exists once its parts do (server/member.ts), before anything can scrape it.
+   */
+  readStateFrom(state: () => MemberState): void {
+    this.state = state;
   }
 
   leaderChanged(): void {

@@ -13,10 +13,11 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { auditDirOf, auditKeyFileName, openAuditKeyPair, type VerifyAuditResult, verifyAuditLog, wipeAuditKeyPair } from '../audit/index.ts';
+import {
+  auditDirOf, auditKeyFileName, auditKeyStoreId, openAuditKeyPair, readReplicatedCheckpoints, type VerifyAuditResult, verifyAuditLog, wipeAuditKeyPair,
+} from '../audit/index.ts';
 import { parseUnsealSource, type UnsealSource } from '../config/index.ts';
 import { MvccStore } from '../storage/mvcc/index.ts';
-import { auditKeyStoreId, readReplicatedCheckpoints } from './member-audit.ts';
 import { unseal } from './unseal.ts';
 
 export interface OfflineVerifyOptions {

@@ -1,13 +1,7 @@
 /**
  * A member's audit log, wired: the member's Ed25519 audit key pair in a sealed file in its data dir,
- * the cluster's audit HMAC key and every member's checkpoints in the replicated store, and the
- * ApiAudit the client API records through.
- *
- * Reserved keys (a zero byte first, so no client can read or write them through /v3):
- *   \0coffer/audit/hmac-key                          the per-cluster HMAC key for Secret value digests,
- *                                                    created once by whichever member comes first
- *   \0coffer/audit/checkpoints/<member>/<seq:16>     the newest auditReplicatedCheckpointsKept signed
- *                                                    checkpoints of each member
+ * the cluster's audit HMAC key and every member's checkpoints in the replicated store (audit's
+ * replicated.ts), and the ApiAudit the client API records through.
  *
  * The log opens once the HMAC key can be read: from the member's own store after any restart, through a
  * leader on a member's first start. Until then a request the audit policy records is refused with 503
@@ -17,84 +11,21 @@
  * gauge; one log line when the sink fails and one when it takes records again (the log retries on its
  * own), one when young history becomes at risk and one before retention deletes young history.
  *
- * Invariants: one AuditLog per member data dir; the HMAC key is the same on every member (create-if-
- * absent txn, then read back what won); checkpoints are put only after they are durable in the file,
- * so the store never names a record the file lacks.
+ * Invariant: one AuditLog per member data dir.
  */
-import { randomBytes } from 'node:crypto';
-import { request as httpsRequest } from 'node:https';
 import type { ConnectionOptions } from 'node:tls';
 import type { ApiAudit, KvBackend, MemberAuditVerification } from '../api/index.ts';
 import {
   AuditLog, type AuditLogEvents, type AuditLogOptions, type AuditEvent, type AuditEventInput, type AuditKeyPair, type AuditPolicy, type AuditQuery,
-  AuditUnavailableError, auditDirOf, evaluateAuditPolicy, loadOrCreateAuditKeyFile, queryAuditLog, requestAttributesOf, type SignedCheckpoint,
-  verifyAuditLog, wipeAuditKeyPair,
+  AuditUnavailableError, auditDirOf, auditKeyStoreId, ensureAuditHmacKey, evaluateAuditPolicy, loadOrCreateAuditKeyFile, queryAuditLog,
+  readReplicatedCheckpoints, replicateCheckpoint, requestAttributesOf, verifyAuditLog, wipeAuditKeyPair,
 } from '../audit/index.ts';
 import { realClock, type TimerHandle } from '../base/index.ts';
+import { HttpsTransport } from '../client/index.ts';
 import {
-  auditHmacKeyBytes, auditOpenRetryMs, auditStopReplicationWaitMs, auditOpenRetryMsMax, auditPeerRequestTimeoutMs, auditPeerResponseBytesMax, auditReplicatedCheckpointsKept,
+  auditOpenRetryMs, auditStopReplicationWaitMs, auditOpenRetryMsMax, auditPeerRequestTimeoutMs, auditPeerResponseBytesMax,
 } from '../config/index.ts';
 import type { Sealer } from '../crypto/index.ts';
-import { prefixEnd, type RangeResponse, type TxnOp } from '../storage/mvcc/index.ts';
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-export const auditHmacKeyKey = encoder.encode('\0coffer/audit/hmac-key');
-export const checkpointPrefix = (member: string) => encoder.encode(`\0coffer/audit/checkpoints/${member}/`);
-const checkpointKey = (member: string, seq: number) => encoder.encode(`\0coffer/audit/checkpoints/${member}/${String(seq).padStart(16, '0')}`);
-
-/** The storeId the member's audit key file is sealed under (binds the file to the member). */
-export const auditKeyStoreId = (member: string) => `${member}/audit`;
-
-type Range = (key: Uint8Array, end: Uint8Array | undefined) => Promise<RangeResponse>;
-
-/** The cluster's audit HMAC key, created by a create-if-absent txn if no member has made it yet. */
-export async function ensureAuditHmacKey(backend: KvBackend): Promise<Uint8Array> {
-  const read = async (linearizable: boolean) => (await backend.range(auditHmacKeyKey, undefined, { linearizable })).kvs[0]?.value;
-  // The key never changes once created, so a member that has applied it (any restart) needs no leader.
-  const existing = await read(false) ?? await read(true);
-  if (existing !== undefined) return new Uint8Array(existing);
-  const fresh = new Uint8Array(randomBytes(auditHmacKeyBytes));
-  try {
-    await backend.propose({
-      type: 'txn',
-      compare: [{ key: auditHmacKeyKey, target: 'createRevision', result: 'equal', value: 0 }],
-      success: [{ type: 'put', key: auditHmacKeyKey, value: fresh }],
-      failure: [],
-    });
-  } finally {
-    fresh.fill(0);
-  }
-  // Whoever won the race, every member uses what the store holds.
-  const stored = await read(true);
-  if (stored === undefined) throw new AuditUnavailableError('the audit HMAC key is missing after it was created');
-  return new Uint8Array(stored);
-}
-
-/** The checkpoints the store holds for `member`, oldest first; unparsable values are skipped (verify checks signatures). */
-export async function readReplicatedCheckpoints(range: Range, member: string): Promise<SignedCheckpoint[]> {
-  const prefix = checkpointPrefix(member);
-  const { kvs } = await range(prefix, prefixEnd(prefix));
-  const out: SignedCheckpoint[] = [];
-  for (const kv of kvs) {
-    try {
-      out.push(JSON.parse(decoder.decode(kv.value)) as SignedCheckpoint);
-    } catch {
-      // A value that is not JSON cannot be a checkpoint; leaving it out can only weaken, never fake, a check.
-    }
-  }
-  return out.sort((a, b) => a.seq - b.seq);
-}
-
-/** Puts a durable checkpoint and deletes this member's older ones beyond the number kept. */
-async function replicateCheckpoint(backend: KvBackend, checkpoint: SignedCheckpoint): Promise<void> {
-  const prefix = checkpointPrefix(checkpoint.member);
-  const existing = await backend.range(prefix, prefixEnd(prefix), { linearizable: false, keysOnly: true });
-  const key = checkpointKey(checkpoint.member, checkpoint.seq);
-  const older = existing.kvs.map((kv) => kv.key).filter((k) => Buffer.compare(k, key) < 0);
-  const deletes: TxnOp[] = older.slice(0, Math.max(0, older.length - (auditReplicatedCheckpointsKept - 1))).map((k) => ({ type: 'deleteRange', key: k }));
-  await backend.propose({ type: 'txn', compare: [], success: [{ type: 'put', key, value: encoder.encode(JSON.stringify(checkpoint)) }, ...deletes], failure: [] });
-}
 
 export interface MemberAuditOptions {
   dataDir: string;
@@ -312,39 +243,19 @@ export class MemberAudit implements ApiAudit {
     return out;
   }
 
-  askMember(member: { name: string; clientUrl: string }, pathAndQuery: string): Promise<unknown> {
-    const url = new URL(pathAndQuery, member.clientUrl);
-    return new Promise((resolve, reject) => {
-      const req = httpsRequest(url, { ...this.options.tlsClientOptions(member.name), method: 'GET', timeout: auditPeerRequestTimeoutMs }, (res) => {
-        const chunks: Buffer[] = [];
-        let bytes = 0;
-        res.on('data', (chunk: Buffer) => {
-          bytes += chunk.length;
-          if (bytes > auditPeerResponseBytesMax) {
-            req.destroy(new Error(`the answer exceeds ${auditPeerResponseBytesMax} bytes (auditPeerResponseBytesMax)`));
-            return;
-          }
-          chunks.push(chunk);
-        });
-        res.on('error', reject);
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let body: unknown;
-          try {
-            body = JSON.parse(text);
-          } catch {
-            reject(new Error(`${member.name} answered ${res.statusCode ?? 0} without JSON`));
-            return;
-          }
-          const message = (body as { message?: unknown } | null)?.message;
-          if (res.statusCode !== 200) reject(new Error(`${member.name} answered ${res.statusCode ?? 0}: ${typeof message === 'string' ? message : ''}`));
-          else resolve(body);
-        });
-      });
-      req.on('timeout', () => req.destroy(new Error(`${member.name} did not answer within ${auditPeerRequestTimeoutMs} ms`)));
-      req.on('error', reject);
-      req.end();
+  async askMember(member: { name: string; clientUrl: string }, pathAndQuery: string): Promise<unknown> {
+    // One connection, checked to be that member's certificate, closed once answered.
+    const transport = new HttpsTransport({
+      endpoints: [member.clientUrl], tls: this.options.tlsClientOptions(member.name),
+      requestTimeoutMs: auditPeerRequestTimeoutMs, responseBytesMax: auditPeerResponseBytesMax,
     });
+    try {
+      return await transport.get(pathAndQuery);
+    } catch (error) {
+      throw new Error(`${member.name}: ${(error as Error).message}`, { cause: error });
+    } finally {
+      transport.close();
+    }
   }
 
   /** Closes the log (a final checkpoint) and wipes the keys. */

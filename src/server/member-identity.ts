@@ -7,7 +7,8 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ServerConfig } from '../config/index.ts';
-import { RecordKind, type Sealer } from '../crypto/index.ts';
+import { RecordKind, type SealedFile, type Sealer } from '../crypto/index.ts';
+import { type DurableFs, nodeFs, readFileIfPresent } from '../durable/index.ts';
 import { writeFileAtomic } from '../pki/index.ts';
 
 export interface MemberIdentity {
@@ -16,8 +17,7 @@ export interface MemberIdentity {
   name: string;
 }
 
-export const identityFileName = 'member.sealed';
-const fileName = identityFileName;
+const fileName = 'member.sealed';
 const position = (name: string) => ({ storeId: `${name}/identity`, kind: RecordKind.memberIdentity, index: 0, sub: 0 });
 
 /** A new cluster's id: from the token and the initial member names (not URLs, which may differ per member). */
@@ -49,4 +49,15 @@ export async function loadOrCreateIdentity(config: ServerConfig, sealer: Sealer)
 /** Seals and writes `member.sealed` (a restore writes it before the member's first start). */
 export async function writeIdentity(dataDir: string, identity: MemberIdentity, sealer: Sealer): Promise<void> {
   await writeFileAtomic(join(dataDir, fileName), sealer.seal(new TextEncoder().encode(JSON.stringify(identity)), position(identity.name)), 0o600);
+}
+
+/** The identity file as DEK rotation sees it (storage/keys): its sealed bytes, and a rewrite sealed with the active DEK. */
+export function identitySealedFile(dataDir: string, identity: MemberIdentity, sealer: Sealer, fs: DurableFs = nodeFs): SealedFile {
+  const sealed = () => readFileIfPresent(fs, join(dataDir, fileName));
+  return {
+    sealed,
+    async reseal() {
+      if ((await sealed()) !== undefined) await writeIdentity(dataDir, identity, sealer);
+    },
+  };
 }

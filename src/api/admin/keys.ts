@@ -13,49 +13,14 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { mastersGroup } from '../../rbac/index.ts';
+import type { MemberKeysStatus, NewKek } from '../../storage/keys/index.ts';
 import { callerFor } from '../k8s/authorization.ts';
 import { K8sForbiddenError, status, type StatusObject } from '../k8s/status.ts';
 import type { ApiRouteConfig } from '../route-config.ts';
 
 export const keysPath = '/apis/coffer.dev/v1/keys';
 
-export interface DekInfo {
-  id: number;
-  createdAt: string;
-  active: boolean;
-  /** MVCC records (revision pages and the meta record) sealed with it now, counted from their headers. */
-  pages: number;
-  /** WAL records (segments and snapshot files) sealed with it now. */
-  walRecords: number;
-  /** Other sealed files of the member (identity, audit signing key) sealed with it now. */
-  files: number;
-}
-
-export interface MemberKeysStatus {
-  member: string;
-  kek: { source: string; description: string };
-  activeDekId: number;
-  deks: DekInfo[];
-  /** DEKs this member retired, their keys gone from the keyring (the latest keyringRetiredDeksKept, across restarts). */
-  retired: { id: number; retiredAt: string }[];
-  reencryption: {
-    running: boolean;
-    targetDekId: number;
-    pagesResealed: number;
-    /** MVCC records still sealed with a DEK other than the active one. */
-    pagesOnOlderDeks: number;
-    /** While a pass runs: its pace so far, and the time the pages left would take at that pace. */
-    pagesPerSecond?: number;
-    secondsLeft?: number;
-    startedAt?: string;
-    finishedAt?: string;
-    error?: string;
-  };
-}
-
-export type NewKek = { passphrase: Uint8Array } | { unsealKey: Uint8Array };
-
-/** What the routes need from the member (src/server/member-keys.ts implements it). */
+/** What the routes need from the member (storage/keys' MemberKeys implements it). */
 export interface KeysAdmin {
   status(): Promise<MemberKeysStatus>;
   rotateDek(): Promise<{ dekId: number }>;

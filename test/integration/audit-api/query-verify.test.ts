@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import type { AuditEventList, AuditVerification } from '../../../src/api/index.ts';
 import { MemberMetrics } from '../../../src/metrics/index.ts';
 import { prefixEnd } from '../../../src/storage/mvcc/index.ts';
-import { checkpointPrefix } from '../../../src/server/member-audit.ts';
+import { checkpointPrefix } from '../../../src/audit/index.ts';
 import { waitUntil } from '../../support/wait.ts';
 import { admin, type AuditedCluster, type AuditedMember, startAudited } from './harness.ts';
 

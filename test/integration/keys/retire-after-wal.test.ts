@@ -11,12 +11,11 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
-import { auditKeyFileName, loadOrCreateAuditKeyFile, openAuditKeyPair } from '../../../src/audit/index.ts';
+import { auditKeyFileName, auditKeySealedFile, auditKeyStoreId, loadOrCreateAuditKeyFile, openAuditKeyPair } from '../../../src/audit/index.ts';
 import { realClock } from '../../../src/base/index.ts';
 import { keyFileKek, openKeyring } from '../../../src/crypto/index.ts';
-import { auditKeyStoreId } from '../../../src/server/member-audit.ts';
-import { writeIdentity } from '../../../src/server/member-identity.ts';
-import { MemberKeys } from '../../../src/server/member-keys.ts';
+import { identitySealedFile, writeIdentity } from '../../../src/server/member-identity.ts';
+import { MemberKeys } from '../../../src/storage/keys/index.ts';
 import { MvccStore } from '../../../src/storage/mvcc/index.ts';
 import { Wal, walDekUsage } from '../../../src/storage/wal/index.ts';
 import { keyFileKeyring, tempDir } from '../../unit/crypto/helpers.ts';
@@ -43,7 +42,8 @@ test('on an idle member wired with the WAL re-seal, the old DEK is retired right
   await writeIdentity(dataDir, identity, keyring);
   let reseals = 0;
   const keys = new MemberKeys({
-    member: 'm1', dataDir, keyring, store: () => store, identity, clock: realClock, log,
+    member: 'm1', dataDir, keyring, store: () => store, clock: realClock, log,
+    sealedFiles: [identitySealedFile(dataDir, identity, keyring), auditKeySealedFile(dataDir, keyring, 'm1')],
     resealWal: () => {
       reseals++;
       return wal.resealToActiveDek();
@@ -102,7 +102,10 @@ test('without the WAL re-seal, an old DEK is retired only once the WAL, the iden
   const auditKey = await loadOrCreateAuditKeyFile(dataDir, keyring, auditKeyStoreId('m1'));
   const publicKey = Buffer.from(auditKey.publicKey).toString('base64');
   const identity = { clusterId: 'c1', memberId: 1, name: 'm1' };
-  const keys = new MemberKeys({ member: 'm1', dataDir, keyring, store: () => store, identity, clock: realClock, log });
+  const keys = new MemberKeys({
+    member: 'm1', dataDir, keyring, store: () => store, clock: realClock, log,
+    sealedFiles: [identitySealedFile(dataDir, identity, keyring), auditKeySealedFile(dataDir, keyring, 'm1')],
+  });
   let index = 0;
   for (; index < 60; index++) {
     await wal.append([entry(index + 1)]);

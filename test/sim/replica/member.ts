@@ -9,14 +9,15 @@
  * tries the current one first. Exactly one of them opens the keyring (the rotation's rename decides
  * which), so a keyring that opens with neither is a member that refuses to start.
  */
-import { AuditLog, type AuditLogEvents, auditDirOf, loadOrCreateAuditKeyFile, type SignedCheckpoint } from '../../../src/audit/index.ts';
+import {
+  AuditLog, type AuditLogEvents, auditDirOf, auditKeySealedFile, auditKeyStoreId, loadOrCreateAuditKeyFile, type SignedCheckpoint,
+} from '../../../src/audit/index.ts';
 import type { Random } from '../../../src/base/index.ts';
 import { type Keyring, keyContentKek, openKeyring, SealedError } from '../../../src/crypto/index.ts';
 import type { DurableFs } from '../../../src/durable/index.ts';
 import type { Config, Message } from '../../../src/raft/index.ts';
 import { type MemberInfo, Replica, type ReplicaObserver } from '../../../src/replication/index.ts';
-import { auditKeyStoreId } from '../../../src/server/member-audit.ts';
-import { MemberKeys } from '../../../src/server/member-keys.ts';
+import { MemberKeys } from '../../../src/storage/keys/index.ts';
 import type { EventQueue } from '../event-queue.ts';
 import {
   type FsMutation, type InjectedError, PowerLossDisk, PowerLossLevel, type PowerLossReport, SimFs,
@@ -146,7 +147,7 @@ export class SimMember {
       if (!alive()) return;
       this.replica = replica;
       this.keys = new MemberKeys({
-        member: this.name, dataDir, keyring, store: () => replica.mvcc(), clock, fs,
+        member: this.name, dataDir, keyring, store: () => replica.mvcc(), clock, fs, sealedFiles: [auditKeySealedFile(dataDir, keyring, this.name, fs)],
         resealWal: () => {
           env.resealing(this, true);
           return replica.resealWal().finally(() => {

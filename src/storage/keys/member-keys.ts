@@ -1,11 +1,12 @@
 /**
  * Key rotation on one member: status, DEK rotation with background re-encryption and retirement of
- * old DEKs, KEK rotation. Serves the keys admin routes (api/admin/keys.ts).
+ * old DEKs, KEK rotation. The keys admin routes (api/admin/keys.ts) serve it.
  *
  * What the keyring seals, and how each leaves an old DEK behind:
  * - MVCC revision pages and the meta record: the Reencrypter re-seals them (storage/mvcc/reencrypt.ts);
- * - the member identity (`member.sealed`) and the audit signing key (`audit-signing.key`): re-sealed
- *   here right after the rotation (each one atomic file write);
+ * - the small sealed files their owners hand in (options.sealedFiles: the member identity
+ *   `member.sealed`, the audit signing key `audit-signing.key`): re-sealed right after the rotation
+ *   (each one atomic file write);
  * - WAL records and WAL snapshot files: once a re-encryption pass has ended, the member's WAL re-seals
  *   them under the active DEK in place (options.resealWal → Wal.resealToActiveDek: the tail segment is
  *   rolled, then each closed segment and the snapshot file holding an older DEK is rewritten and
@@ -21,16 +22,13 @@
  * and the check-then-retire needs no lock against writers.
  */
 import { join } from 'node:path';
-import type { KeysAdmin, MemberKeysStatus, NewKek } from '../api/index.ts';
-import { auditKeyFileName, openAuditKeyPair, parseAuditKeyFile, sealAuditKeyPair, wipeAuditKeyPair } from '../audit/index.ts';
-import type { Clock, TimerHandle } from '../base/index.ts';
-import { dekRetireCheckIntervalMs } from '../config/index.ts';
-import { type Keyring, keyContentKek, passphraseKek } from '../crypto/index.ts';
-import { type DurableFs, nodeFs, writeFileDurably } from '../durable/index.ts';
-import { type MvccStore, Reencrypter } from '../storage/mvcc/index.ts';
-import { walDekUsage } from '../storage/wal/index.ts';
-import { auditKeyStoreId } from './member-audit.ts';
-import { identityFileName, type MemberIdentity, writeIdentity } from './member-identity.ts';
+import type { Clock, TimerHandle } from '../../base/index.ts';
+import { dekRetireCheckIntervalMs } from '../../config/index.ts';
+import { type Keyring, keyContentKek, passphraseKek, type SealedFile } from '../../crypto/index.ts';
+import type { DurableFs } from '../../durable/index.ts';
+import { type MvccStore, Reencrypter } from '../mvcc/index.ts';
+import { walDekUsage } from '../wal/index.ts';
+import type { MemberKeysStatus, NewKek } from './status.ts';
 
 export interface MemberKeysOptions {
   member: string;
@@ -38,8 +36,8 @@ export interface MemberKeysOptions {
   keyring: Keyring;
   /** The member's store (a function: a snapshot install replaces it). */
   store: () => MvccStore;
-  /** The identity to re-seal after a DEK rotation; absent in tests of a bare store. */
-  identity?: MemberIdentity;
+  /** The member's small sealed files (identity, audit signing key), counted and re-sealed with the stores; none in tests of a bare store. */
+  sealedFiles?: readonly SealedFile[];
   clock: Clock;
   log: { info(fields: object, message: string): void; warn(fields: object, message: string): void };
   /**
@@ -47,7 +45,7 @@ export interface MemberKeysOptions {
    * store, where WAL records leave only with log compaction.
    */
   resealWal?: () => Promise<unknown>;
-  /** The file system the member's files are read from (default: the real one; the simulator passes its own). */
+  /** The file system the member's WAL is read from (default: the real one; the simulator passes its own). */
   fs?: DurableFs;
   /** Re-encryption limits (defaults from config/limits.ts). */
   pagesPerSecondMax?: number;
@@ -60,7 +58,7 @@ interface Usage {
   files: Map<number, number>;
 }
 
-export class MemberKeys implements KeysAdmin {
+export class MemberKeys {
   private readonly reencrypter: Reencrypter;
   private retireTimer: TimerHandle | undefined;
   private retiring: Promise<number[]> | undefined;
@@ -213,7 +211,8 @@ export class MemberKeys implements KeysAdmin {
   private async usage(): Promise<Usage> {
     const { keyring, dataDir } = this.options;
     const files = new Map<number, number>();
-    for (const sealed of [await this.identitySealed(), await this.auditKeySealed()]) {
+    for (const file of this.options.sealedFiles ?? []) {
+      const sealed = await file.sealed();
       if (sealed === undefined) continue;
       const id = keyring.dekIdOf(sealed);
       files.set(id, (files.get(id) ?? 0) + 1);
@@ -226,27 +225,7 @@ export class MemberKeys implements KeysAdmin {
   }
 
   private async resealFiles(): Promise<void> {
-    const { keyring, dataDir, identity, member } = this.options;
-    if (identity !== undefined && (await this.identitySealed()) !== undefined) await writeIdentity(dataDir, identity, keyring);
-    const file = join(dataDir, auditKeyFileName);
-    const bytes = await readIfPresent(this.options.fs ?? nodeFs, file);
-    if (bytes === undefined) return;
-    const keyPair = await openAuditKeyPair(bytes, keyring, auditKeyStoreId(member), file);
-    try {
-      await writeFileDurably(file, sealAuditKeyPair(keyPair, keyring, auditKeyStoreId(member)), { mode: 0o600, fs: this.options.fs ?? nodeFs });
-    } finally {
-      wipeAuditKeyPair(keyPair);
-    }
-  }
-
-  private identitySealed(): Promise<Uint8Array | undefined> {
-    return readIfPresent(this.options.fs ?? nodeFs, join(this.options.dataDir, identityFileName));
-  }
-
-  private async auditKeySealed(): Promise<Uint8Array | undefined> {
-    const file = join(this.options.dataDir, auditKeyFileName);
-    const bytes = await readIfPresent(this.options.fs ?? nodeFs, file);
-    return bytes === undefined ? undefined : parseAuditKeyFile(bytes, file).sealedPrivateKey;
+    for (const file of this.options.sealedFiles ?? []) await file.reseal();
   }
 }
 
@@ -260,13 +239,4 @@ export function reencryptionPace(
   if (!progress.running || progress.startedAtMs === undefined || progress.pagesResealed === 0 || nowMs <= progress.startedAtMs) return {};
   const pagesPerSecond = progress.pagesResealed / ((nowMs - progress.startedAtMs) / 1000);
   return { pagesPerSecond: Math.round(pagesPerSecond), secondsLeft: Math.ceil(pagesLeft / pagesPerSecond) };
-}
-
-async function readIfPresent(fs: DurableFs, file: string): Promise<Uint8Array | undefined> {
-  try {
-    return await fs.readFile(file);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
 }
