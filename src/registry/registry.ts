@@ -754,38 +754,9 @@ export class Registry {
         ? (await this.kv.range(versionsKey(namespace!, name), undefined, { linearizable: false })).kvs[0]
         : undefined;
       const history = decodeHistory(historyKv?.value);
-      const body = asBody(type, compute(current, history));
-      const causes: StatusCause[] = [];
-      const meta = readClientMeta(body, causes);
-      const clientManaged = readClientManagedFields(isJson(body.metadata) ? body.metadata.managedFields : undefined, type.apiVersion, causes);
-      if (meta.name !== undefined && meta.name !== name) {
-        throw new RegistryError('BadRequest', `the name of the object (${JSON.stringify(meta.name)}) does not match the name on the URL (${JSON.stringify(name)})`);
-      }
-      checkNamespaceMatch(type, namespace, meta.namespace);
-      const precondition = meta.resourceVersion === undefined || meta.resourceVersion === '' ? undefined : meta.resourceVersion;
-      if (precondition !== undefined && precondition !== String(current.modRevision)) throw conflict(type, name);
-      const { apiVersion: _a, kind: _k, metadata: old, ...oldContent } = current.object;
-      const fixed = type.fixedFieldCauses?.(oldContent, body) ?? [];
-      if (fixed.length > 0) throw invalidError(type.kind, name, type.group, fixed);
-      const content = type.body(body, causes, { name, namespace: type.namespaced ? namespace : undefined });
-      if (causes.length > 0) throw invalidError(type.kind, name, type.group, causes);
-      const updateCauses = [...type.updateCauses(oldContent, content), ...finalizerCauses(old, meta.finalizers)];
-      if (updateCauses.length > 0) throw invalidError(type.kind, name, type.group, updateCauses);
-      const metadata: ObjectMeta = {
-        name,
-        ...(old.generateName !== undefined ? { generateName: old.generateName } : {}),
-        ...(type.namespaced ? { namespace } : {}),
-        uid: old.uid,
-        creationTimestamp: old.creationTimestamp,
-        ...(meta.labels ? { labels: meta.labels } : {}),
-        ...(meta.annotations ? { annotations: meta.annotations } : {}),
-        ...(meta.finalizers ? { finalizers: meta.finalizers } : {}),
-        ...(meta.ownerReferences ? { ownerReferences: meta.ownerReferences } : {}),
-        ...(old.deletionTimestamp !== undefined ? { deletionTimestamp: old.deletionTimestamp, deletionGracePeriodSeconds: old.deletionGracePeriodSeconds ?? 0 } : {}),
-      };
-      const stored: StoredObject = { apiVersion: type.apiVersion, kind: type.kind, metadata, ...content };
-      this.recordManagers(type, clientManaged, current.object, stored, options);
+      const { stored, precondition } = this.updated(type, namespace, name, current, asBody(type, compute(current, history)), options);
       guard?.(stored, current.object);
+      const old = current.object.metadata;
       // An update whose result is the stored object writes nothing: same resourceVersion, no event, no
       // new Secret version, as the Kubernetes API server skips such writes (a generation stored by an
       // older version is not a difference). Promote always writes: it clears the stage.
@@ -828,6 +799,47 @@ export class Registry {
       }
       if (precondition !== undefined || attempt + 1 >= updateRetriesMax) throw conflict(type, name);
     }
+  }
+
+  /**
+   * The object an update of `current` with `body` stores, checked (name, namespace, the resourceVersion
+   * precondition, fixed fields, validation, finalizers) and with the metadata the server keeps; the
+   * precondition the body named, if any.
+   */
+  private updated(
+    type: ResourceType, namespace: string | undefined, name: string, current: VersionedObject, body: Json, options: ReplaceOptions,
+  ): { stored: StoredObject; precondition: string | undefined } {
+    const causes: StatusCause[] = [];
+    const meta = readClientMeta(body, causes);
+    const clientManaged = readClientManagedFields(isJson(body.metadata) ? body.metadata.managedFields : undefined, type.apiVersion, causes);
+    if (meta.name !== undefined && meta.name !== name) {
+      throw new RegistryError('BadRequest', `the name of the object (${JSON.stringify(meta.name)}) does not match the name on the URL (${JSON.stringify(name)})`);
+    }
+    checkNamespaceMatch(type, namespace, meta.namespace);
+    const precondition = meta.resourceVersion === undefined || meta.resourceVersion === '' ? undefined : meta.resourceVersion;
+    if (precondition !== undefined && precondition !== String(current.modRevision)) throw conflict(type, name);
+    const { apiVersion: _a, kind: _k, metadata: old, ...oldContent } = current.object;
+    const fixed = type.fixedFieldCauses?.(oldContent, body) ?? [];
+    if (fixed.length > 0) throw invalidError(type.kind, name, type.group, fixed);
+    const content = type.body(body, causes, { name, namespace: type.namespaced ? namespace : undefined });
+    if (causes.length > 0) throw invalidError(type.kind, name, type.group, causes);
+    const updateCauses = [...type.updateCauses(oldContent, content), ...finalizerCauses(old, meta.finalizers)];
+    if (updateCauses.length > 0) throw invalidError(type.kind, name, type.group, updateCauses);
+    const metadata: ObjectMeta = {
+      name,
+      ...(old.generateName !== undefined ? { generateName: old.generateName } : {}),
+      ...(type.namespaced ? { namespace } : {}),
+      uid: old.uid,
+      creationTimestamp: old.creationTimestamp,
+      ...(meta.labels ? { labels: meta.labels } : {}),
+      ...(meta.annotations ? { annotations: meta.annotations } : {}),
+      ...(meta.finalizers ? { finalizers: meta.finalizers } : {}),
+      ...(meta.ownerReferences ? { ownerReferences: meta.ownerReferences } : {}),
+      ...(old.deletionTimestamp !== undefined ? { deletionTimestamp: old.deletionTimestamp, deletionGracePeriodSeconds: old.deletionGracePeriodSeconds ?? 0 } : {}),
+    };
+    const stored: StoredObject = { apiVersion: type.apiVersion, kind: type.kind, metadata, ...content };
+    this.recordManagers(type, clientManaged, current.object, stored, options);
+    return { stored, precondition };
   }
 
   /**

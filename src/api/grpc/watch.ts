@@ -14,9 +14,9 @@ import type { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { grpcWatchFragmentBytes, grpcWatchesPerStreamMax } from '../../config/index.ts';
 import { isMvccError, type WatchEvent, type Watcher } from '../../storage/mvcc/index.ts';
-import { callerFor } from '../k8s/authorization.ts';
+import { type Caller, callerFor } from '../k8s/authorization.ts';
 import type { KvService } from '../kv/service.ts';
-import type { StreamResponse, WatchStreams, WatchWire } from '../watch-stream.ts';
+import type { StreamResponse, WatchStream, WatchStreams, WatchWire } from '../watch-stream.ts';
 import { FrameReader, frame, boolField, bytesField, decode, encode, int64, type Message, messageType } from '../../etcdpb/index.ts';
 import { headerToProto, kvToProto } from './kv-codec.ts';
 import { grpcContentType, toGrpcError } from './status.ts';
@@ -68,92 +68,118 @@ function fragments(events: Message[]): Message[][] {
 export function serveWatchStream(request: FastifyRequest, reply: FastifyReply, service: KvService, watches: WatchStreams): void {
   const caller = callerFor(request);
   const body = request.body as Readable;
-  const watchers = new Map<number, Watcher>();
-  let nextId = 0;
-  const stream = watches.start(request, reply, caller.user, () => {
-    for (const watcher of watchers.values()) watcher.cancel();
-    watchers.clear();
+  const session = new WatchSession(service, caller, (onEnd) => watches.start(request, reply, caller.user, () => {
+    onEnd();
     body.destroy();
-  }, grpcFrames);
-  const respond = (watchId: number, revision: number | undefined, fields: Message) => {
-    const bytes = encode(watchResponse, { header: headerToProto(service.header(revision)), watch_id: watchId, ...fields });
-    return stream.send(bytes, () => encode(watchResponse, { header: headerToProto(service.header()), watch_id: watchId, canceled: true, cancel_reason: 'the client fell behind and the stream was ended; watch again from a newer revision' }));
-  };
+  }, grpcFrames));
+  const reader = new FrameReader();
+  body.on('data', (chunk: Buffer) => {
+    try {
+      for (const message of reader.push(chunk)) session.handle(decode(watchRequest, message));
+    } catch (error) {
+      session.fail(error);
+    }
+  });
+  // A client that closes its side still receives its watches' events, as from etcd; the stream ends
+  // when the client cancels it (the stream closes) or the member ends it.
+  body.once('error', () => session.end());
+}
 
-  const pump = async (watchId: number, watcher: Watcher, filters: { noPut: boolean; noDelete: boolean; fragment: boolean }) => {
+/** The watches of one Watch stream, by watch id, and the stream their responses go out on. */
+class WatchSession {
+  private readonly watchers = new Map<number, Watcher>();
+  private nextId = 0;
+  private readonly stream: WatchStream;
+
+  constructor(private readonly service: KvService, private readonly caller: Caller, open: (onEnd: () => void) => WatchStream) {
+    this.stream = open(() => {
+      for (const watcher of this.watchers.values()) watcher.cancel();
+      this.watchers.clear();
+    });
+  }
+
+  /** One request of the client's stream. */
+  handle(m: Message): void {
+    switch (m.request_union) {
+      case 'create_request': return this.create(m.create_request as Message);
+      case 'cancel_request': return this.cancel(Number((m.cancel_request as Message).watch_id ?? 0));
+      case 'progress_request': {
+        for (const watcher of this.watchers.values()) watcher.requestProgress();
+        return undefined;
+      }
+      default: return undefined;
+    }
+  }
+
+  /** The client sent what cannot be read: the stream ends with why. */
+  fail(error: unknown): void {
+    this.stream.finishWith(encode(watchResponse, { header: headerToProto(this.service.header()), watch_id: -1, canceled: true, cancel_reason: toGrpcError(error).message }));
+  }
+
+  end(): void {
+    this.stream.end();
+  }
+
+  private respond(watchId: number, revision: number | undefined, fields: Message): boolean {
+    const bytes = encode(watchResponse, { header: headerToProto(this.service.header(revision)), watch_id: watchId, ...fields });
+    return this.stream.send(bytes, () => encode(watchResponse, {
+      header: headerToProto(this.service.header()), watch_id: watchId, canceled: true,
+      cancel_reason: 'the client fell behind and the stream was ended; watch again from a newer revision',
+    }));
+  }
+
+  private create(m: Message): void {
+    const asked = Number(m.watch_id ?? 0);
+    const watchId = asked > 0 ? asked : this.nextId;
+    if (asked <= 0) this.nextId += 1;
+    if (this.watchers.has(watchId) || this.watchers.size >= grpcWatchesPerStreamMax) {
+      const reason = this.watchers.has(watchId) ? `watch ID ${watchId} is in use on this stream` : `this stream already holds ${grpcWatchesPerStreamMax} watches (grpcWatchesPerStreamMax)`;
+      this.respond(watchId, undefined, { created: true, canceled: true, cancel_reason: reason });
+      return;
+    }
+    let watcher: Watcher;
+    try {
+      const end = bytesField(m, 'range_end');
+      watcher = this.service.watch(this.caller, {
+        key: bytesField(m, 'key'), ...(end.length > 0 ? { end } : {}), startRevision: int64(m, 'start_revision'),
+        prevKv: boolField(m, 'prev_kv'), progressNotify: boolField(m, 'progress_notify'),
+      });
+    } catch (error) {
+      this.respond(watchId, undefined, { created: true, canceled: true, cancel_reason: toGrpcError(error).message });
+      return;
+    }
+    this.watchers.set(watchId, watcher);
+    const filters = (m.filters as string[] | undefined) ?? [];
+    this.respond(watchId, undefined, { created: true });
+    void this.pump(watchId, watcher, { noPut: filters.includes('NOPUT'), noDelete: filters.includes('NODELETE'), fragment: boolField(m, 'fragment') });
+  }
+
+  private cancel(watchId: number): void {
+    const watcher = this.watchers.get(watchId);
+    if (watcher === undefined) return;
+    this.watchers.delete(watchId);
+    watcher.cancel();
+    this.respond(watchId, undefined, { canceled: true });
+  }
+
+  /** Sends a watcher's events until it ends, the client falls behind, or its watch is canceled. */
+  private async pump(watchId: number, watcher: Watcher, filters: { noPut: boolean; noDelete: boolean; fragment: boolean }): Promise<void> {
     try {
       for await (const response of watcher) {
         const events = response.events.filter((e) => !(e.type === 'put' ? filters.noPut : filters.noDelete)).map(eventToProto);
         if (events.length === 0 && response.events.length > 0) continue;
         const parts = filters.fragment ? fragments(events) : [events];
         for (const [i, part] of parts.entries()) {
-          if (!respond(watchId, response.revision, { events: part, fragment: i < parts.length - 1 })) return;
+          if (!this.respond(watchId, response.revision, { events: part, fragment: i < parts.length - 1 })) return;
         }
       }
     } catch (error) {
-      if (watchers.get(watchId) !== watcher) return;
+      if (this.watchers.get(watchId) !== watcher) return;
       const compactRevision = (error as { compactRevision?: number }).compactRevision;
-      respond(watchId, undefined, { canceled: true, cancel_reason: cancelReason(error), ...(compactRevision !== undefined ? { compact_revision: compactRevision } : {}) });
+      this.respond(watchId, undefined, { canceled: true, cancel_reason: cancelReason(error), ...(compactRevision !== undefined ? { compact_revision: compactRevision } : {}) });
     } finally {
-      if (watchers.get(watchId) === watcher) watchers.delete(watchId);
+      if (this.watchers.get(watchId) === watcher) this.watchers.delete(watchId);
       watcher.cancel();
     }
-  };
-
-  const create = (m: Message) => {
-    const asked = Number(m.watch_id ?? 0);
-    const watchId = asked > 0 ? asked : nextId;
-    if (asked <= 0) nextId += 1;
-    if (watchers.has(watchId) || watchers.size >= grpcWatchesPerStreamMax) {
-      const reason = watchers.has(watchId) ? `watch ID ${watchId} is in use on this stream` : `this stream already holds ${grpcWatchesPerStreamMax} watches (grpcWatchesPerStreamMax)`;
-      respond(watchId, undefined, { created: true, canceled: true, cancel_reason: reason });
-      return;
-    }
-    let watcher: Watcher;
-    try {
-      const end = bytesField(m, 'range_end');
-      watcher = service.watch(caller, {
-        key: bytesField(m, 'key'), ...(end.length > 0 ? { end } : {}), startRevision: int64(m, 'start_revision'),
-        prevKv: boolField(m, 'prev_kv'), progressNotify: boolField(m, 'progress_notify'),
-      });
-    } catch (error) {
-      respond(watchId, undefined, { created: true, canceled: true, cancel_reason: toGrpcError(error).message });
-      return;
-    }
-    watchers.set(watchId, watcher);
-    const filters = (m.filters as string[] | undefined) ?? [];
-    respond(watchId, undefined, { created: true });
-    void pump(watchId, watcher, { noPut: filters.includes('NOPUT'), noDelete: filters.includes('NODELETE'), fragment: boolField(m, 'fragment') });
-  };
-
-  const handle = (m: Message) => {
-    switch (m.request_union) {
-      case 'create_request': return create(m.create_request as Message);
-      case 'cancel_request': {
-        const watchId = Number((m.cancel_request as Message).watch_id ?? 0);
-        const watcher = watchers.get(watchId);
-        if (watcher === undefined) return undefined;
-        watchers.delete(watchId);
-        watcher.cancel();
-        return respond(watchId, undefined, { canceled: true });
-      }
-      case 'progress_request': {
-        for (const watcher of watchers.values()) watcher.requestProgress();
-        return undefined;
-      }
-      default: return undefined;
-    }
-  };
-
-  const reader = new FrameReader();
-  body.on('data', (chunk: Buffer) => {
-    try {
-      for (const message of reader.push(chunk)) handle(decode(watchRequest, message));
-    } catch (error) {
-      stream.finishWith(encode(watchResponse, { header: headerToProto(service.header()), watch_id: -1, canceled: true, cancel_reason: toGrpcError(error).message }));
-    }
-  });
-  // A client that closes its side still receives its watches' events, as from etcd; the stream ends
-  // when the client cancels it (the stream closes) or the member ends it.
-  body.once('error', () => stream.end());
+  }
 }

@@ -97,6 +97,11 @@ function kindSchema(type: ResourceType, refs: SchemaRefs): Schema {
 }
 
 function sharedSchemas(refs: SchemaRefs): Record<string, Schema> {
+  return { ...metadataSchemas(refs), ...namespaceSchemas(), ...rbacSchemas() };
+}
+
+/** ObjectMeta and the parts of it that are objects of their own. */
+function metadataSchemas(refs: SchemaRefs): Record<string, Schema> {
   return {
     [objectMetaName]: {
       type: 'object',
@@ -143,6 +148,12 @@ function sharedSchemas(refs: SchemaRefs): Record<string, Schema> {
         subresource: text('The subresource the writes went through, if any.'),
       },
     },
+  };
+}
+
+/** A Namespace's spec and status. */
+function namespaceSchemas(): Record<string, Schema> {
+  return {
     [namespaceSpecName]: {
       type: 'object',
       description: 'What a namespace should be.',
@@ -153,6 +164,12 @@ function sharedSchemas(refs: SchemaRefs): Record<string, Schema> {
       description: 'What a namespace is.',
       properties: { phase: text('Active, or Terminating while a delete empties it.') },
     },
+  };
+}
+
+/** The parts of RBAC objects: rules, subjects, role references. */
+function rbacSchemas(): Record<string, Schema> {
+  return {
     [policyRuleName]: {
       type: 'object',
       description: 'One permission: verbs on resources of API groups (optionally only some names), or verbs on non-resource URLs.',

@@ -50,46 +50,33 @@ export function registerK8sRoutes(app: FastifyInstance, options: K8sRoutesOption
   registerSecretVersionRoutes(app, options);
 }
 
+/** One resource type's routes: where they are, and what every handler of the type shares. */
+interface TypeRoutes {
+  type: ResourceType;
+  options: K8sRoutesOptions;
+  /** `/api/v1` or `/apis/<group>/v1`. */
+  base: string;
+  collection: string;
+  item: string;
+  /** A write to an RBAC object answers once the policy reflects it. */
+  isRbac: boolean;
+}
+
 function registerType(app: FastifyInstance, type: ResourceType, options: K8sRoutesOptions): void {
-  const { registry, policy } = options;
   const base = type.group === '' ? '/api/v1' : `/apis/${type.group}/v1`;
   const collection = type.namespaced ? `${base}/namespaces/:namespace/${type.resource}` : `${base}/${type.resource}`;
-  const item = `${collection}/:name`;
-  const isRbac = rbacResourceTypes.includes(type);
+  const routes: TypeRoutes = { type, options, base, collection, item: `${collection}/:name`, isRbac: rbacResourceTypes.includes(type) };
+  registerReads(app, routes);
+  registerWrites(app, routes);
+  registerDeletes(app, routes);
+}
 
-  const list = async (request: FastifyRequest, reply: FastifyReply, namespace: string | undefined) => {
-    const query = request.query as Query;
-    const labelSelector = optional(query, 'labelSelector', parseLabelSelector);
-    const fieldSelector = optional(query, 'fieldSelector', (text) => parseFieldSelector(text, type.selectableFields));
-    if (parsedRequest(request.raw).watch) return serveWatch(request, reply, type, namespace, { labelSelector, fieldSelector }, options);
-    const representation = negotiate(request.headers.accept, 'list');
-    const limit = optional(query, 'limit', (v) => {
-      if (!/^\d{1,9}$/.test(v)) throw new RegistryError('BadRequest', `limit ${JSON.stringify(v.slice(0, 32))} is not a non-negative integer`);
-      return Number(v);
-    });
-    const continueToken = text(query, 'continue');
-    const result = await registry.list(type, namespace, {
-      linearizable: linearizable(query),
-      ...(labelSelector ? { labelSelector } : {}), ...(fieldSelector ? { fieldSelector } : {}),
-      ...(limit !== undefined ? { limit } : {}), ...(continueToken ? { continueToken } : {}),
-    });
-    const caller = callerFor(request);
-    const shown = result.items.map((versioned) => ({ versioned, presented: presentFor(type, versioned, caller, policy) }));
-    if (representation.view === 'Table') {
-      return toTable(type, shown, {
-        apiVersion: representation.apiVersion, includeObject: text(query, 'includeObject') === 'Object', nowMs: options.clock.nowMs(), resourceVersion: String(result.revision),
-        ...(result.continueToken ? { continueToken: result.continueToken } : {}),
-      });
-    }
-    const listMeta = { resourceVersion: String(result.revision), ...(result.continueToken ? { continue: result.continueToken } : {}) };
-    if (representation.view === 'PartialObjectMetadataList') {
-      return { kind: 'PartialObjectMetadataList', apiVersion: representation.apiVersion, metadata: listMeta, items: shown.map((s) => partialObjectMetadata(s.presented, representation.apiVersion)) };
-    }
-    return { kind: type.listKind, apiVersion: type.apiVersion, metadata: listMeta, items: shown.map((s) => s.presented) };
-  };
-
-  app.get(collection, (request, reply) => list(request, reply, (request.params as Params).namespace));
-  if (type.namespaced) app.get(`${base}/${type.resource}`, (request, reply) => list(request, reply, undefined));
+/** list (or watch) a collection, in one namespace or across all; get (or watch) one object. */
+function registerReads(app: FastifyInstance, routes: TypeRoutes): void {
+  const { type, options, base, collection, item } = routes;
+  const { registry, policy } = options;
+  app.get(collection, (request, reply) => listObjects(request, reply, (request.params as Params).namespace, routes));
+  if (type.namespaced) app.get(`${base}/${type.resource}`, (request, reply) => listObjects(request, reply, undefined, routes));
 
   app.get(item, async (request, reply) => {
     const { namespace, name = '' } = request.params as Params;
@@ -109,7 +96,45 @@ function registerType(app: FastifyInstance, type: ResourceType, options: K8sRout
     if (representation.view === 'PartialObjectMetadata') return partialObjectMetadata(presented, representation.apiVersion);
     return presented;
   });
+}
 
+async function listObjects(request: FastifyRequest, reply: FastifyReply, namespace: string | undefined, routes: TypeRoutes): Promise<unknown> {
+  const { type, options } = routes;
+  const { registry, policy } = options;
+  const query = request.query as Query;
+  const labelSelector = optional(query, 'labelSelector', parseLabelSelector);
+  const fieldSelector = optional(query, 'fieldSelector', (text) => parseFieldSelector(text, type.selectableFields));
+  if (parsedRequest(request.raw).watch) return serveWatch(request, reply, type, namespace, { labelSelector, fieldSelector }, options);
+  const representation = negotiate(request.headers.accept, 'list');
+  const limit = optional(query, 'limit', (v) => {
+    if (!/^\d{1,9}$/.test(v)) throw new RegistryError('BadRequest', `limit ${JSON.stringify(v.slice(0, 32))} is not a non-negative integer`);
+    return Number(v);
+  });
+  const continueToken = text(query, 'continue');
+  const result = await registry.list(type, namespace, {
+    linearizable: linearizable(query),
+    ...(labelSelector ? { labelSelector } : {}), ...(fieldSelector ? { fieldSelector } : {}),
+    ...(limit !== undefined ? { limit } : {}), ...(continueToken ? { continueToken } : {}),
+  });
+  const caller = callerFor(request);
+  const shown = result.items.map((versioned) => ({ versioned, presented: presentFor(type, versioned, caller, policy) }));
+  if (representation.view === 'Table') {
+    return toTable(type, shown, {
+      apiVersion: representation.apiVersion, includeObject: text(query, 'includeObject') === 'Object', nowMs: options.clock.nowMs(), resourceVersion: String(result.revision),
+      ...(result.continueToken ? { continueToken: result.continueToken } : {}),
+    });
+  }
+  const listMeta = { resourceVersion: String(result.revision), ...(result.continueToken ? { continue: result.continueToken } : {}) };
+  if (representation.view === 'PartialObjectMetadataList') {
+    return { kind: 'PartialObjectMetadataList', apiVersion: representation.apiVersion, metadata: listMeta, items: shown.map((s) => partialObjectMetadata(s.presented, representation.apiVersion)) };
+  }
+  return { kind: type.listKind, apiVersion: type.apiVersion, metadata: listMeta, items: shown.map((s) => s.presented) };
+}
+
+/** create, update (PUT), patch — server-side apply among the patches. */
+function registerWrites(app: FastifyInstance, routes: TypeRoutes): void {
+  const { type, options, collection, item, isRbac } = routes;
+  const { registry, policy } = options;
   app.post(collection, async (request, reply) => {
     const { namespace } = request.params as Params;
     if (strict(request)) checkStrictFields(type, request.body);
@@ -144,7 +169,12 @@ function registerType(app: FastifyInstance, type: ResourceType, options: K8sRout
     if (isRbac && !write.dryRun) await policy.waitFor(patched.modRevision);
     return presentFor(type, patched, callerFor(request), policy);
   });
+}
 
+/** deletecollection and delete. */
+function registerDeletes(app: FastifyInstance, routes: TypeRoutes): void {
+  const { type, options, collection, item, isRbac } = routes;
+  const { registry, policy } = options;
   // deletecollection: what the selectors match, each deleted as one DELETE would; the answer lists them (values only for callers who may get them).
   app.delete(collection, async (request) => {
     const { namespace } = request.params as Params;

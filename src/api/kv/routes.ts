@@ -20,10 +20,22 @@ import {
 
 /** The KV routes, on `app` scoped under kvPrefix (plugin.ts); the calls that only read say so for the audit step. */
 export function registerKvRoutes(app: FastifyInstance, service: KvService, watches: WatchStreams): void {
-  const header = (revision?: number) => encodeHeader(service.header(revision));
-  const body = (value: unknown) => object(value, 'body');
+  registerKeyValueCalls(app, service);
+  registerMaintenanceCalls(app, service);
+  registerClusterCalls(app, service);
   registerLeaseRoutes(app, service);
+  registerWatch(app, service, watches);
+}
 
+/** The body of a call, which must be a JSON object. */
+const body = (value: unknown) => object(value, 'body');
+
+/** The response header of etcd's gateway, at `revision` or the member's current one. */
+const headerOf = (service: KvService) => (revision?: number) => encodeHeader(service.header(revision));
+
+/** `/kv/*`: range, put, deleterange, txn, compaction. */
+function registerKeyValueCalls(app: FastifyInstance, service: KvService): void {
+  const header = headerOf(service);
   app.post('/kv/range', readOnlyRoute, async (request) => {
     const { key, end, options, serializable } = decodeRange(body(request.body));
     const result = await service.range(callerFor(request), rangeQuery({ key, ...(end ? { end } : {}), ...options, serializable }));
@@ -54,7 +66,11 @@ export function registerKvRoutes(app: FastifyInstance, service: KvService, watch
     if (revision === undefined) throw new BadFieldError('revision', 'is required');
     return { header: header(await service.compact(revision)) };
   });
+}
 
+/** `/maintenance/*`: status, hashkv, transfer-leadership. */
+function registerMaintenanceCalls(app: FastifyInstance, service: KvService): void {
+  const header = headerOf(service);
   app.post('/maintenance/status', readOnlyRoute, async () => {
     const status = await service.status();
     return {
@@ -78,6 +94,18 @@ export function registerKvRoutes(app: FastifyInstance, service: KvService, watch
     return { header: header(result.revision), hash: result.hash, compact_revision: int64(result.compactRevision) };
   });
 
+  app.post('/maintenance/transfer-leadership', (request, reply) => {
+    const b = body(request.body);
+    const target = int(b, 'targetID') ?? int(b, 'target_id');
+    if (target === undefined) throw new BadFieldError('targetID', 'is required');
+    service.transferLeadership(target);
+    return reply.send({ header: header() });
+  });
+}
+
+/** `/cluster/member/*`: list, add, promote, remove. */
+function registerClusterCalls(app: FastifyInstance, service: KvService): void {
+  const header = headerOf(service);
   app.post('/cluster/member/list', readOnlyRoute, async (request) => {
     const members = await service.memberList(bool(body(request.body), 'serializable'));
     return { header: header(), members: members.map(encodeMember) };
@@ -104,15 +132,11 @@ export function registerKvRoutes(app: FastifyInstance, service: KvService, watch
     await service.removeMember(memberId(body(request.body)));
     return { header: header(), members: service.members().map(encodeMember) };
   });
+}
 
-  app.post('/maintenance/transfer-leadership', (request, reply) => {
-    const b = body(request.body);
-    const target = int(b, 'targetID') ?? int(b, 'target_id');
-    if (target === undefined) throw new BadFieldError('targetID', 'is required');
-    service.transferLeadership(target);
-    return reply.send({ header: header() });
-  });
-
+/** `/watch`: one watch per request, its events streamed as JSON lines until the client or the server ends it. */
+function registerWatch(app: FastifyInstance, service: KvService, watches: WatchStreams): void {
+  const header = headerOf(service);
   app.post('/watch', async (request, reply) => {
     const create = object(body(request.body).create_request, 'create_request');
     const key = bytes(create, 'key', 'create_request.key') ?? new Uint8Array(0);

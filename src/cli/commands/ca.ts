@@ -27,7 +27,13 @@ interface DirOptions {
 
 export function registerCaCommands(program: Command, io: CliIo): void {
   const ca = program.command('ca').description('operate the built-in certificate authority (files under --dir)');
+  registerInit(ca, io);
+  registerIssue(ca, io);
+  registerRevoke(ca, io);
+  registerList(ca, io);
+}
 
+function registerInit(ca: Command, io: CliIo): void {
   ca.command('init')
     .description('create a new CA: ca.crt, ca.key (encrypted when COFFER_CA_PASSPHRASE is set), crl.pem, issued.json')
     .option('--dir <dir>', 'CA directory', dirDefault)
@@ -40,7 +46,9 @@ export function registerCaCommands(program: Command, io: CliIo): void {
       io.out(`created CA ${result.signer.cert.serialNumber} (${result.signer.cert.subject}), valid until ${result.signer.cert.notAfter.toISOString()}\n`);
       for (const file of result.files) io.out(`  ${file}\n`);
     });
+}
 
+function registerIssue(ca: Command, io: CliIo): void {
   ca.command('issue')
     .description('issue a client certificate (--user) or a member certificate (--member with --host)')
     .option('--dir <dir>', 'CA directory', dirDefault)
@@ -81,7 +89,9 @@ export function registerCaCommands(program: Command, io: CliIo): void {
       }
       for (const file of result.files) io.out(`  ${file}\n`);
     });
+}
 
+function registerRevoke(ca: Command, io: CliIo): void {
   ca.command('revoke')
     .description('revoke a certificate by serial and rewrite crl.pem (members pick it up on reload)')
     .argument('<serial>', 'certificate serial (hex, as `coffer ca list` shows it)')
@@ -94,7 +104,9 @@ export function registerCaCommands(program: Command, io: CliIo): void {
         ? `${what} was already revoked at ${outcome.record.revokedAt ?? '?'}; rewrote ${outcome.crlPath}\n`
         : `revoked ${what}; rewrote ${outcome.crlPath}\n`);
     });
+}
 
+function registerList(ca: Command, io: CliIo): void {
   ca.command('list')
     .description('list the certificates this CA issued')
     .option('--dir <dir>', 'CA directory', dirDefault)
