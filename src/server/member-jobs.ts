@@ -5,6 +5,8 @@
  *   - key rotation resumes an unfinished re-encryption (storage/keys);
  *   - scheduled Secret rotation (rotation-scheduler.ts) and history compaction (history-compactor.ts);
  *   - the member publishes its URLs, and the first-start objects are created, each retried until done.
+ * Not here: the lessor (src/replication/lessor.ts), whose time is the replica's Raft ticks, so it runs
+ * inside the replica, on the leader only, deterministic under the simulator.
  */
 import type { KvBackend } from '../api/index.ts';
 import { realClock, type TimerHandle } from '../base/index.ts';

@@ -63,7 +63,7 @@ test('a path no route serves answers in the dialect of the API whose prefix it i
   }
 
   // A gRPC call is known by its content type: an unknown method is UNIMPLEMENTED wherever it lands.
-  for (const url of ['/etcdserverpb.Lease/LeaseGrant', '/v3/kv/nope', '/apis/example.com/v1/widgets']) {
+  for (const url of ['/etcdserverpb.Maintenance/Downgrade', '/v3/kv/nope', '/apis/example.com/v1/widgets']) {
     const grpc = await call('POST', url, { 'content-type': 'application/grpc' }, '');
     assert.equal(grpc.status, 200, url);
     assert.deepEqual([grpc.trailers['grpc-status'], decodeURIComponent(String(grpc.trailers['grpc-message']))], ['12', `unknown method ${url}`], url);
