@@ -33,7 +33,7 @@ import {
 import type { Sealer } from '../crypto/index.ts';
 import { type DurableFs, exists, mkdirDurably, nodeFs } from '../durable/index.ts';
 import {
-  CompactedError, type ConfChange, type ConfState, type Config, decodeConfChange, encodeConfChange, type Entry, type Message, type NodeId,
+  CompactedError, type ConfChange, ConfChangeError, type ConfState, type Config, decodeConfChange, encodeConfChange, type Entry, type Message, type NodeId,
   ProposalDroppedError, RawNode, raftConfigDefaults, type Ready, type Snapshot, type SoftState, type Storage, UnavailableError,
 } from '../raft/index.ts';
 import {
@@ -249,7 +249,7 @@ export class Replica {
     try {
       this.raw.propose(encodeCommand(command));
     } catch (error) {
-      this.proposals.reject(command.requestId, unavailable(error));
+      this.proposals.reject(command.requestId, proposalRefused(error));
     }
     this.kick();
     const observer = this.options.observer;
@@ -653,7 +653,7 @@ export class Replica {
     try {
       this.raw.proposeConfChange({ ...cc, context: encoder.encode(JSON.stringify(context)) });
     } catch (error) {
-      this.confChanges.reject(requestId, unavailable(error));
+      this.confChanges.reject(requestId, proposalRefused(error));
     }
     this.kick();
     return done;
@@ -706,8 +706,10 @@ function storeOptions(options: ReplicaOptions) {
 /** A learner is promoted only when it holds at least this fraction of the leader's committed log. */
 const promoteMatchFraction = 0.9;
 
-function unavailable(error: unknown): Error {
+/** Why a proposal was not taken, as the API answers it: no leader to take it, or a membership Raft cannot make. */
+function proposalRefused(error: unknown): Error {
   if (error instanceof ProposalDroppedError) return new ReplicationError('E_UNAVAILABLE', `proposal not accepted: ${error.message}`);
+  if (error instanceof ConfChangeError) return new ReplicationError('E_BAD_REQUEST', `etcdserver: membership change refused: ${error.message}`);
   return error instanceof Error ? error : new Error(String(error));
 }
 

@@ -114,6 +114,17 @@ test('what is not a gRPC call of Coffer\'s is told so: unknown methods, other co
   assert.equal((await callRaw('KV/Range', twoMessages)).grpcStatus, 3, 'a unary call carries exactly one message');
 });
 
+test('a membership change Raft cannot make is FailedPrecondition, audited, and changes nothing: removing the last voter', async () => {
+  const id = Number(m1.backend.status().memberId);
+  const removed = await call('Cluster/MemberRemove', 'MemberRemoveRequest', { ID: id });
+  assert.deepEqual([removed.grpcStatus, removed.grpcMessage], [9, `etcdserver: membership change refused: raft conf change invalid: removeNode of node ${id} would leave no voter`]);
+  assert.equal((await eventOf(removed.auditID))?.responseStatus?.code, 400);
+  const gateway = await m1.app.inject({ method: 'POST', url: '/v3/cluster/member/remove', headers: admin, payload: { ID: String(id) } });
+  assert.equal(gateway.statusCode, 400, gateway.body);
+  const list = await call('Cluster/MemberList', 'MemberListRequest', {}, admin, 'MemberListResponse');
+  assert.deepEqual((list.messages[0]!.members as Message[]).map((m) => Number(m.ID)), [id]);
+});
+
 test('when the audit log cannot record, gRPC writes and reads are UNAVAILABLE and nothing changes', async (t) => {
   const broken = await startAudited(1, { fileBytesTarget: 1 });
   t.after(() => broken.close());
