@@ -109,7 +109,7 @@ export async function loadOrCreateAuditKeyFile(dir: string, sealer: Sealer, stor
 }
 
 /**
- * The member's audit key file as DEK rotation sees it (storage/keys): the sealed private key, whose
+ * The member's audit key file as DEK rotation sees it (storage/barrier): the sealed private key, whose
  * header names its DEK, and a rewrite of the file sealed with the active DEK.
  */
 export function auditKeySealedFile(dir: string, sealer: Sealer, member: string, fs: DurableFs = nodeFs): SealedFile {

@@ -94,7 +94,7 @@ export const rangeResultBytesMax = 64 * 1024 * 1024;
 /** Records written in one batch while importing a snapshot. */
 export const snapshotImportBatchRecordsMax = 1000;
 
-// ── Key rotation (src/storage/mvcc/reencrypt.ts, src/storage/keys/member-keys.ts, coffer keys) ───────
+// ── Key rotation (src/storage/barrier/reencrypt.ts and member-keys.ts, coffer keys) ───────────────────
 
 /** Pages the background re-encrypter re-seals per second at most (it sleeps between batches to keep to it). */
 export const reencryptPagesPerSecondMax = 5000;

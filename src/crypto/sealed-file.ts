@@ -1,6 +1,6 @@
 /**
  * A small file of the member sealed by the keyring outside the stores (the member identity, the audit
- * signing key): what DEK rotation needs of it (storage/keys) — the sealed bytes whose header names
+ * signing key): what DEK rotation needs of it (storage/barrier) — the sealed bytes whose header names
  * their DEK, and a rewrite sealed with the active DEK. Its owner (the layer that writes the file)
  * provides it.
  */

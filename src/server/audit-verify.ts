@@ -17,6 +17,7 @@ import {
   auditDirOf, auditKeyFileName, auditKeyStoreId, openAuditKeyPair, readReplicatedCheckpoints, type VerifyAuditResult, verifyAuditLog, wipeAuditKeyPair,
 } from '../audit/index.ts';
 import { parseUnsealSource, type UnsealSource } from '../config/index.ts';
+import { sealedAreas } from '../storage/barrier/index.ts';
 import { MvccStore } from '../storage/mvcc/index.ts';
 import { unseal } from './unseal.ts';
 
@@ -41,18 +42,18 @@ export async function verifyDataDirAuditLog(options: OfflineVerifyOptions, env: 
   });
   const dir = auditDirOf(options.dataDir);
   const member = options.name ?? await memberNamedInLog(dir);
-  const keyring = await unseal(options.dataDir, options.unseal, env);
+  const barrier = await unseal(options.dataDir, options.unseal, env);
   try {
-    const keyPair = await openAuditKeyPair(keyBytes, keyring, auditKeyStoreId(member), keyFile);
+    const keyPair = await openAuditKeyPair(keyBytes, barrier.handle(sealedAreas.auditKey), auditKeyStoreId(member), keyFile);
     try {
-      const replicated = await storeCheckpoints(options.dataDir, member, keyring);
+      const replicated = await storeCheckpoints(options.dataDir, member, barrier.handle(sealedAreas.replica));
       const result = await verifyAuditLog(dir, { publicKey: keyPair.publicKey, replicatedCheckpoints: replicated, member });
       return { member, result, replicatedCheckpoints: replicated.length };
     } finally {
       wipeAuditKeyPair(keyPair);
     }
   } finally {
-    await keyring.close();
+    await barrier.close();
   }
 }
 

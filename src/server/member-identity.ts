@@ -51,7 +51,7 @@ export async function writeIdentity(dataDir: string, identity: MemberIdentity, s
   await writeFileAtomic(join(dataDir, fileName), sealer.seal(new TextEncoder().encode(JSON.stringify(identity)), position(identity.name)), 0o600);
 }
 
-/** The identity file as DEK rotation sees it (storage/keys): its sealed bytes, and a rewrite sealed with the active DEK. */
+/** The identity file as DEK rotation sees it (storage/barrier): its sealed bytes, and a rewrite sealed with the active DEK. */
 export function identitySealedFile(dataDir: string, identity: MemberIdentity, sealer: Sealer, fs: DurableFs = nodeFs): SealedFile {
   const sealed = () => readFileIfPresent(fs, join(dataDir, fileName));
   return {

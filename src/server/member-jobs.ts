@@ -2,7 +2,7 @@
  * The member's background jobs, the last stage of its start (member.ts): each runs on real timers until
  * the member stops, and each is one entry of `startBackgroundJobs`, so a new job is one more entry.
  *   - the audit log opens as soon as the cluster's HMAC key can be read (member-audit.ts);
- *   - key rotation resumes an unfinished re-encryption (storage/keys);
+ *   - key rotation resumes an unfinished re-encryption (storage/barrier);
  *   - scheduled Secret rotation (rotation-scheduler.ts) and history compaction (history-compactor.ts);
  *   - the member publishes its URLs, and the first-start objects are created, each retried until done.
  * Not here: the lessor (src/replication/lessor.ts), whose time is the replica's Raft ticks, so it runs
@@ -14,7 +14,7 @@ import { bootstrapRetryMs, bootstrapRetryMsMax, publishRetryMs, type ServerConfi
 import type { RbacObject } from '../rbac/index.ts';
 import { bootstrapRegistry } from '../registry/index.ts';
 import type { Replica } from '../replication/index.ts';
-import type { MemberKeys } from '../storage/keys/index.ts';
+import type { MemberKeys } from '../storage/barrier/index.ts';
 import { HistoryCompactor } from './history-compactor.ts';
 import type { MemberAudit } from './member-audit.ts';
 import type { Logger } from './member-log.ts';

@@ -1,15 +1,17 @@
 /**
  * One running member, composed in named stages (docs/architecture.md, "Composing a member"):
  *   checks that need no data dir (TLS material and that its certificate names this member, policies,
- *   free ports) → unseal (the keyring) → open storage (the member's identity) → replica (WAL, store,
- *   Raft) → transport (peer links and listener) → APIs (audit log, key rotation, the client API,
- *   listening) → background jobs (member-jobs.ts).
+ *   free ports) → unseal (the barrier, which alone holds the keyring: storage/barrier) → open storage
+ *   (the member's identity) → replica (WAL, store, Raft) → transport (peer links and listener) → APIs
+ *   (audit log, key rotation, the client API, listening) → background jobs (member-jobs.ts).
+ * Every stage that writes the data dir seals through the barrier handle of its area (the replica, the
+ * identity, the audit signing key); nothing here holds the keyring itself.
  * Each stage is a function from what the earlier ones made to what it makes, and pushes what undoes it
  * onto the member's teardown. A first start that fails leaves the data dir as it found it (first-start.ts).
  * This file is the composition root of a member; it is the only place that listens on sockets.
  * Shutdown runs the teardown in reverse: stop the jobs, stop accepting client requests and let in-flight
  * ones finish, close the audit log, stop accepting peers, stop the replica (the Ready being handled
- * completes), close the peer links, WAL, store and keyring.
+ * completes), close the peer links, WAL, store and the barrier (its keys wiped).
  * A member that cannot go on (fail-stop, removed) says so and keeps answering for a grace period before
  * it asks to exit (member-end.ts).
  */
@@ -24,12 +26,11 @@ import {
 import { type AuditPolicy, auditKeySealedFile, loadAuditPolicy } from '../audit/index.ts';
 import { type Random, realClock, seededRandom } from '../base/index.ts';
 import type { ServerConfig } from '../config/index.ts';
-import type { Keyring } from '../crypto/index.ts';
 import { type MemberState, MemberMetrics } from '../metrics/index.ts';
 import { closeUnverifiedClients, TlsReloader } from '../pki/index.ts';
 import { loadPolicies, type RbacObject } from '../rbac/index.ts';
 import { type MemberInfo, Replica } from '../replication/index.ts';
-import { MemberKeys } from '../storage/keys/index.ts';
+import { type Barrier, type MemberKeys, sealedAreas } from '../storage/barrier/index.ts';
 import { MemberAudit } from './member-audit.ts';
 import { MemberEnd } from './member-end.ts';
 import { clientListenerOptions } from './client-listener.ts';
@@ -66,9 +67,9 @@ export async function startMember(config: ServerConfig, env: Readonly<Record<str
     await checkListenable(config);
     // Creates the data dir when missing, so it comes after the checks: a refused start writes nothing.
     const closedPaths = await closeDataDir(config.dataDir);
-    const keyring = await unseal(config.dataDir, config.unseal, env);
-    teardown.push(() => keyring.close());
-    const member = await compose(config, { keyring, tls, policies, auditPolicy }, teardown);
+    const barrier = await unseal(config.dataDir, config.unseal, env);
+    teardown.push(() => barrier.close());
+    const member = await compose(config, { barrier, tls, policies, auditPolicy }, teardown);
     if (closedPaths > 0) member.app.log.warn({ paths: closedPaths, dataDir: config.dataDir }, 'data dir paths open to group or others were made owner-only');
     return member;
   } catch (error) {
@@ -83,7 +84,8 @@ const defaultPoliciesDir = join(packageRoot(), 'policies');
 
 /** What startMember checked and opened (the unseal stage among it) before composing the member. */
 interface Prepared {
-  keyring: Keyring;
+  /** The only way to the disk in the clear: every sealed area's owner seals with its handle. */
+  barrier: Barrier;
   tls: TlsReloader;
   policies: readonly RbacObject[];
   auditPolicy: AuditPolicy;
@@ -97,13 +99,13 @@ interface Observers {
 }
 
 async function compose(config: ServerConfig, prepared: Prepared, teardown: Teardown): Promise<RunningMember> {
-  const { keyring, tls } = prepared;
+  const { barrier, tls } = prepared;
   const observers = observe(config, tls, teardown);
-  const { identity } = await openStorage(config, keyring);
+  const { identity } = await openStorage(config, barrier);
   const random = seededRandom(randomInt(2 ** 31));
   const peers = new PeerMesh({ config, identity, tls, random, log: observers.log });
   teardown.push(() => peers.closeLinks());
-  const replica = await startReplica(config, { keyring, identity, peers, random }, observers, teardown);
+  const replica = await startReplica(config, { barrier, identity, peers, random }, observers, teardown);
   await startTransport({ tls, peers, replica }, teardown);
   const apis = await startApis(config, { ...prepared, identity, replica }, observers, teardown);
   startBackgroundJobs({ config, replica, ...apis, log: observers.log }, teardown);
@@ -131,16 +133,16 @@ function observe(config: ServerConfig, tls: TlsReloader, teardown: Teardown): Ob
 }
 
 /** Open storage: the member's identity (sealed in the data dir); the replica opens the WAL and the store. */
-async function openStorage(config: ServerConfig, keyring: Keyring): Promise<{ identity: MemberIdentity }> {
-  const { identity } = await loadOrCreateIdentity(config, keyring);
+async function openStorage(config: ServerConfig, barrier: Barrier): Promise<{ identity: MemberIdentity }> {
+  const { identity } = await loadOrCreateIdentity(config, barrier.handle(sealedAreas.identity));
   return { identity };
 }
 
 /** The replica: WAL, store and Raft, sending through the peer mesh, its membership kept in the mesh and the member's end. */
 async function startReplica(
-  config: ServerConfig, parts: { keyring: Keyring; identity: MemberIdentity; peers: PeerMesh; random: Random }, observers: Observers, teardown: Teardown,
+  config: ServerConfig, parts: { barrier: Barrier; identity: MemberIdentity; peers: PeerMesh; random: Random }, observers: Observers, teardown: Teardown,
 ): Promise<Replica> {
-  const { keyring, identity, peers, random } = parts;
+  const { barrier, identity, peers, random } = parts;
   const { metrics, end } = observers;
   const initialMembers: MemberInfo[] | undefined = config.join ? undefined : config.initialCluster.map((m, i) => ({
     // Identical on every initial member (their first log entries must match): names only, no URLs.
@@ -156,7 +158,7 @@ async function startReplica(
     dataDir: config.dataDir,
     memberId: identity.memberId,
     memberName: config.name,
-    sealer: keyring,
+    sealer: barrier.handle(sealedAreas.replica),
     clock: realClock,
     random,
     tickMs: config.tickMs,
@@ -202,13 +204,13 @@ interface Apis {
 async function startApis(
   config: ServerConfig, parts: Prepared & { identity: MemberIdentity; replica: Replica }, observers: Observers, teardown: Teardown,
 ): Promise<Apis> {
-  const { keyring, tls, policies, auditPolicy, identity, replica } = parts;
+  const { barrier, tls, policies, auditPolicy, identity, replica } = parts;
   const { log, end, metrics } = observers;
   const backend: KvBackend = {
     ...replicaBackend(replica, { clusterId: identity.clusterId, dbSizeBytes: () => directoryBytes(config.dataDir) }),
     keysAndCertificate: () => ({
-      kekSource: keyring.status().kekSource,
-      activeDekId: keyring.status().activeDekId,
+      kekSource: barrier.status().kekSource,
+      activeDekId: barrier.status().activeDekId,
       certificateNotAfter: tls.material.notAfter.toISOString(),
     }),
     problems: () => [end.failStop()].filter((p): p is string => p !== undefined),
@@ -216,18 +218,21 @@ async function startApis(
   // Every request leaves one durable audit event before it can change anything (fail closed); the log
   // opens once the cluster's audit HMAC key can be read (a background job).
   const audit = await MemberAudit.create({
-    dataDir: config.dataDir, member: config.name, sealer: keyring, backend, policy: auditPolicy,
+    dataDir: config.dataDir, member: config.name, sealer: barrier.handle(sealedAreas.auditKey), backend, policy: auditPolicy,
     tlsClientOptions: (expectedMember) => tls.clientOptions({ expectedMember }), metrics, log,
     logOptions: { retention: config.auditRetention },
   });
   teardown.push(() => audit.stop());
   const firstStart = firstStartObjects(backend, policies, teardown, log);
-  const keys = new MemberKeys({
-    member: config.name, dataDir: config.dataDir, keyring, store: () => replica.mvcc(), resealWal: () => replica.resealWal(), clock: realClock, log,
-    sealedFiles: [identitySealedFile(config.dataDir, identity, keyring), auditKeySealedFile(config.dataDir, keyring, config.name)],
+  const keys = barrier.rotation({
+    member: config.name, store: () => replica.mvcc(), resealWal: () => replica.resealWal(), clock: realClock, log,
+    sealedFiles: [
+      identitySealedFile(config.dataDir, identity, barrier.handle(sealedAreas.identity)),
+      auditKeySealedFile(config.dataDir, barrier.handle(sealedAreas.auditKey), config.name),
+    ],
   });
   teardown.push(() => keys.close());
-  metrics.readStateFrom(() => memberState({ replica, keyring, tls, audit, end }));
+  metrics.readStateFrom(() => memberState({ replica, barrier, tls, audit, end }));
   const app = buildClientApi({
     backend,
     identify: identifyByCertificate(tls),
@@ -257,8 +262,8 @@ async function startApis(
 }
 
 /** What the member's gauges show at scrape time. */
-function memberState(parts: { replica: Replica; keyring: Keyring; tls: TlsReloader; audit: MemberAudit; end: MemberEnd }): MemberState {
-  const { replica, keyring, tls, audit, end } = parts;
+function memberState(parts: { replica: Replica; barrier: Barrier; tls: TlsReloader; audit: MemberAudit; end: MemberEnd }): MemberState {
+  const { replica, barrier, tls, audit, end } = parts;
   const status = replica.status();
   return {
     term: status.term,
@@ -271,7 +276,7 @@ function memberState(parts: { replica: Replica; keyring: Keyring; tls: TlsReload
       member: (tls.material.notAfter.getTime() - Date.now()) / 1000,
       ca: (Date.parse(new X509Certificate(tls.material.ca).validTo) - Date.now()) / 1000,
     },
-    pagesPerDek: Object.fromEntries(keyring.status().deks.map((d) => [String(d.id), d.pagesSealed])),
+    pagesPerDek: Object.fromEntries(barrier.status().deks.map((d) => [String(d.id), d.pagesSealed])),
     auditBroken: audit.broken(),
     audit: audit.gauges(),
     failStopped: end.failStopped,

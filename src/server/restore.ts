@@ -31,6 +31,7 @@ import { parseInitialCluster, parseUnsealSource, ServerConfigError, type UnsealS
 import { renameDurably } from '../durable/index.ts';
 import { isReservedKey } from '../replication/index.ts';
 import { openBackup, readBackupPassphrase } from '../storage/backup/index.ts';
+import { sealedAreas } from '../storage/barrier/index.ts';
 import { MvccStore, type SnapshotRecord } from '../storage/mvcc/index.ts';
 import { holdsData } from './first-start.ts';
 import { writeIdentity } from './member-identity.ts';
@@ -92,7 +93,7 @@ export async function restoreBackup(options: RestoreOptions, env: Readonly<Recor
     await mkdir(staging, { mode: 0o700 });
     let dropped = 0;
     try {
-      const keyring = await unseal(staging, options.unseal, env);
+      const barrier = await unseal(staging, options.unseal, env);
       try {
         async function* forNewCluster(): AsyncGenerator<SnapshotRecord> {
           for await (const record of backup.records()) {
@@ -111,11 +112,11 @@ export async function restoreBackup(options: RestoreOptions, env: Readonly<Recor
           }
         }
         // The same store id the replica opens its store with (replication/replica.ts: `<name>/mvcc`).
-        const store = await MvccStore.importSnapshot({ dir: join(staging, 'mvcc'), sealer: keyring, storeId: `${options.name}/mvcc`, records: forNewCluster() });
+        const store = await MvccStore.importSnapshot({ dir: join(staging, 'mvcc'), sealer: barrier.handle(sealedAreas.replica), storeId: `${options.name}/mvcc`, records: forNewCluster() });
         await store.close();
-        await writeIdentity(staging, { clusterId, memberId: index + 1, name: options.name }, keyring);
+        await writeIdentity(staging, { clusterId, memberId: index + 1, name: options.name }, barrier.handle(sealedAreas.identity));
       } finally {
-        await keyring.close();
+        await barrier.close();
       }
       if (await holdsData(dataDir)) throw new RestoreError(`data dir ${options.dataDir} received data during the restore`);
       await rmdir(dataDir).catch((error: NodeJS.ErrnoException) => {

@@ -1,9 +1,11 @@
 /**
- * Unsealing: the KEK provider a member's configuration names, and opening its keyring with it. A
- * wrong key or passphrase is one SealedError ("cannot unseal: …") and the member does not start.
+ * Unsealing: the KEK provider a member's configuration names, and opening the member's barrier (its
+ * keyring) with it. A wrong key or passphrase is one SealedError ("cannot unseal: …") and the member
+ * does not start.
  */
 import type { UnsealSource } from '../config/index.ts';
-import { type KekProvider, keyFileKek, kmsKek, type Keyring, openKeyring, passphraseKek, readPassphraseFile, wipe } from '../crypto/index.ts';
+import { type KekProvider, keyFileKek, kmsKek, passphraseKek, readPassphraseFile, wipe } from '../crypto/index.ts';
+import { Barrier } from '../storage/barrier/index.ts';
 
 export async function kekProvider(source: UnsealSource, env: Readonly<Record<string, string | undefined>>): Promise<KekProvider> {
   switch (source.kind) {
@@ -25,6 +27,6 @@ export async function kekProvider(source: UnsealSource, env: Readonly<Record<str
   }
 }
 
-export async function unseal(dataDir: string, source: UnsealSource, env: Readonly<Record<string, string | undefined>>): Promise<Keyring> {
-  return openKeyring({ dir: dataDir, kek: await kekProvider(source, env) });
+export async function unseal(dataDir: string, source: UnsealSource, env: Readonly<Record<string, string | undefined>>): Promise<Barrier> {
+  return Barrier.unseal(dataDir, await kekProvider(source, env));
 }

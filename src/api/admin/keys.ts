@@ -13,14 +13,14 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { mastersGroup } from '../../rbac/index.ts';
-import type { MemberKeysStatus, NewKek } from '../../storage/keys/index.ts';
+import type { MemberKeysStatus, NewKek } from '../../storage/barrier/index.ts';
 import { callerFor } from '../k8s/authorization.ts';
 import { K8sForbiddenError, status, type StatusObject } from '../k8s/status.ts';
 import type { ApiRouteConfig } from '../route-config.ts';
 
 export const keysPath = '/apis/coffer.dev/v1/keys';
 
-/** What the routes need from the member (storage/keys' MemberKeys implements it). */
+/** What the routes need from the member (storage/barrier's MemberKeys implements it). */
 export interface KeysAdmin {
   status(): Promise<MemberKeysStatus>;
   rotateDek(): Promise<{ dekId: number }>;

@@ -7,14 +7,15 @@
  * re-sealed by the receiver.
  *
  * Invariants: on disk, records are keyed by revision (pages) or lease id (lease records) only and
- * every value is sealed by the member's Sealer at its position — no key name or value in the clear; the applied Raft index and
- * the current revision are written in the same atomic batch as the pages they describe; a page that
- * fails to open is E_INTEGRITY naming its revision, never wrong data; writers never wait for watchers;
- * re-encryption after a DEK rotation (Reencrypter) goes through the same write queue as every write.
+ * every value is sealed at its position by the handle the barrier gave the store's owner (Sealer,
+ * src/storage/barrier) — no key name or value in the clear; the applied Raft index and the current
+ * revision are written in the same atomic batch as the pages they describe; a page that fails to open
+ * is E_INTEGRITY naming its revision, never wrong data; writers never wait for watchers; a
+ * re-encryption step after a DEK rotation (reencryptStep, driven by the barrier's Reencrypter) goes
+ * through the same write queue as every write.
  */
 export { classicLevel, type Level, type OpenLevel } from './level.ts';
 export { MvccStore, type MvccStoreOptions, type HashResult, type SnapshotRecord, type ReencryptStepResult } from './store.ts';
-export { Reencrypter, type ReencryptProgress, type ReencrypterOptions } from './reencrypt.ts';
 export type { ApplyResult } from './apply.ts';
 export { MvccError, isMvccError, type MvccErrorCode } from './errors.ts';
 export { keyToString, prefixEnd, stringToKey, toSpan } from './keys.ts';

@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { realClock } from '../../../src/base/index.ts';
 import { createKeyFile, keyFileKek, type Keyring, openKeyring } from '../../../src/crypto/index.ts';
 import { MvccStore, type WriteOp } from '../../../src/storage/mvcc/index.ts';
-import { MemberKeys } from '../../../src/storage/keys/index.ts';
+import { MemberKeys } from '../../../src/storage/barrier/index.ts';
 import { plaintextFindings } from '../../support/plaintext-scan.ts';
 
 const markers = ['COFFER-MARKER-KEY-r8Hq', 'COFFER-MARKER-VALUE-Zp4m'];

@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { realClock } from '../../../src/base/index.ts';
 import { type KekProvider, keyFileKek, openKeyring, passphraseKek, SealedError } from '../../../src/crypto/index.ts';
 import { MvccStore } from '../../../src/storage/mvcc/index.ts';
-import { MemberKeys } from '../../../src/storage/keys/index.ts';
+import { MemberKeys } from '../../../src/storage/barrier/index.ts';
 
 const encoder = new TextEncoder();
 const log = { info: () => undefined, warn: () => undefined };

@@ -16,7 +16,7 @@ import { realClock } from '../../../src/base/index.ts';
 import { createKeyFile, type Keyring, keyFileKek, openKeyring, passphraseKek, SealedError } from '../../../src/crypto/index.ts';
 import { loadPolicies } from '../../../src/rbac/index.ts';
 import { bootstrapRegistry } from '../../../src/registry/index.ts';
-import { MemberKeys } from '../../../src/storage/keys/index.ts';
+import { MemberKeys } from '../../../src/storage/barrier/index.ts';
 import { MvccStore } from '../../../src/storage/mvcc/index.ts';
 import { call, policiesDir } from '../k8s/harness.ts';
 import { backendOf, InProcessCluster } from '../replication/harness.ts';

@@ -15,7 +15,7 @@ import { auditKeyFileName, auditKeySealedFile, auditKeyStoreId, loadOrCreateAudi
 import { realClock } from '../../../src/base/index.ts';
 import { keyFileKek, openKeyring } from '../../../src/crypto/index.ts';
 import { identitySealedFile, writeIdentity } from '../../../src/server/member-identity.ts';
-import { MemberKeys } from '../../../src/storage/keys/index.ts';
+import { MemberKeys } from '../../../src/storage/barrier/index.ts';
 import { MvccStore } from '../../../src/storage/mvcc/index.ts';
 import { Wal, walDekUsage } from '../../../src/storage/wal/index.ts';
 import { keyFileKeyring, tempDir } from '../../unit/crypto/helpers.ts';

@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { seededRandom } from '../../../src/base/index.ts';
 import { keyContentKek, openKeyring } from '../../../src/crypto/index.ts';
 import { MvccStore } from '../../../src/storage/mvcc/index.ts';
-import { MemberKeys } from '../../../src/storage/keys/index.ts';
+import { MemberKeys } from '../../../src/storage/barrier/index.ts';
 import { PowerLossDisk, PowerLossLevel, processOn } from '../../support/power-loss/index.ts';
 
 const encoder = new TextEncoder();

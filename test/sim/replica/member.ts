@@ -17,7 +17,7 @@ import { type Keyring, keyContentKek, openKeyring, SealedError } from '../../../
 import type { DurableFs } from '../../../src/durable/index.ts';
 import type { Config, Message } from '../../../src/raft/index.ts';
 import { type MemberInfo, Replica, type ReplicaObserver } from '../../../src/replication/index.ts';
-import { MemberKeys } from '../../../src/storage/keys/index.ts';
+import { MemberKeys } from '../../../src/storage/barrier/index.ts';
 import type { EventQueue } from '../event-queue.ts';
 import {
   type FsMutation, type InjectedError, PowerLossDisk, PowerLossLevel, type PowerLossReport, SimFs,

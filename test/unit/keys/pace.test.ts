@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { describeReencryption } from '../../../src/cli/commands/keys.ts';
-import { reencryptionPace } from '../../../src/storage/keys/index.ts';
+import { reencryptionPace } from '../../../src/storage/barrier/index.ts';
 
 test('pace is pages re-sealed per second since the start, and the time left is the pages left at that pace', () => {
   assert.deepEqual(reencryptionPace({ running: true, startedAtMs: 1_000, pagesResealed: 5_000 }, 12_000, 3_000), { pagesPerSecond: 2500, secondsLeft: 5 });

@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ManualClock } from '../../../src/base/index.ts';
-import { Reencrypter, type MvccStore } from '../../../src/storage/mvcc/index.ts';
+import { Reencrypter } from '../../../src/storage/barrier/index.ts';
+import type { MvccStore } from '../../../src/storage/mvcc/index.ts';
 import { b, fixture, s } from '../mvcc/helpers.ts';
 
 /** A manual clock that also says when a timer is set: the re-encrypter's pause is then observable without sleeping. */

@@ -1,5 +1,5 @@
 /**
- * The background re-encrypter: after a DEK rotation it walks the store once, in revision-key order,
+ * The barrier's background re-encrypter of the replica's store: after a DEK rotation it walks the store once, in revision-key order,
  * re-sealing every page (and the meta record) that names an older DEK under the active one, in
  * batches of at most `batchPagesMax` pages and at most `pagesPerSecondMax` pages a second. Each batch
  * is one MvccStore.reencryptStep, a single write in the store's own write queue: reads and writes go
@@ -15,7 +15,7 @@
  */
 import { assert, type Clock } from '../../base/index.ts';
 import { reencryptBatchPagesMax, reencryptPagesPerSecondMax, reencryptScanPagesMax } from '../../config/index.ts';
-import type { MvccStore, ReencryptStepResult } from './store.ts';
+import type { MvccStore, ReencryptStepResult } from '../mvcc/index.ts';
 
 export interface ReencrypterOptions {
   /** The store to walk; a function because a snapshot install replaces the member's store. */

@@ -1,9 +1,11 @@
 /**
- * Key rotation on one member: status, DEK rotation with background re-encryption and retirement of
- * old DEKs, KEK rotation. The keys admin routes (api/admin/keys.ts) serve it.
+ * The barrier's key rotation on one member (made by Barrier.rotation, barrier.ts): status, DEK
+ * rotation with background re-encryption and retirement of old DEKs, KEK rotation. The keys admin
+ * routes (api/admin/keys.ts) serve it.
  *
- * What the keyring seals, and how each leaves an old DEK behind:
- * - MVCC revision pages and the meta record: the Reencrypter re-seals them (storage/mvcc/reencrypt.ts);
+ * What the barrier's areas seal (areas.ts), and how each leaves an old DEK behind:
+ * - MVCC revision pages, lease records and the meta record: the Reencrypter re-seals them
+ *   (reencrypt.ts, over the store's reencryptStep);
  * - the small sealed files their owners hand in (options.sealedFiles: the member identity
  *   `member.sealed`, the audit signing key `audit-signing.key`): re-sealed right after the rotation
  *   (each one atomic file write);
@@ -26,8 +28,9 @@ import type { Clock, TimerHandle } from '../../base/index.ts';
 import { dekRetireCheckIntervalMs } from '../../config/index.ts';
 import { type Keyring, keyContentKek, passphraseKek, type SealedFile } from '../../crypto/index.ts';
 import type { DurableFs } from '../../durable/index.ts';
-import { type MvccStore, Reencrypter } from '../mvcc/index.ts';
+import type { MvccStore } from '../mvcc/index.ts';
 import { walDekUsage } from '../wal/index.ts';
+import { Reencrypter } from './reencrypt.ts';
 import type { MemberKeysStatus, NewKek } from './status.ts';
 
 export interface MemberKeysOptions {
