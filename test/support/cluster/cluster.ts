@@ -169,16 +169,26 @@ export class Cluster {
 
   /** A GET of `path` on member i's client port as the admin: the status code and the body as text. */
   get(i: number, path: string): Promise<{ status: number; body: string }> {
+    return this.request(i, 'GET', path);
+  }
+
+  /** A POST of `body` as JSON to `path` on member i's client port as the admin: the status code and the body as text. */
+  post(i: number, path: string, body: unknown): Promise<{ status: number; body: string }> {
+    return this.request(i, 'POST', path, JSON.stringify(body));
+  }
+
+  private request(i: number, method: string, path: string, body?: string): Promise<{ status: number; body: string }> {
     const { cert, key, ca } = this.clientTls();
+    const headers = body === undefined ? {} : { 'content-type': 'application/json' };
     return new Promise((resolve, reject) => {
-      const req = httpsRequest(`${this.clientUrl(i)}${path}`, { cert, key, ca, agent: false }, (res) => {
+      const req = httpsRequest(`${this.clientUrl(i)}${path}`, { method, headers, cert, key, ca, agent: false }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
         res.on('error', reject);
       });
       req.on('error', reject);
-      req.end();
+      req.end(body);
     });
   }
 
