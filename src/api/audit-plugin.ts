@@ -14,10 +14,16 @@
  *   does not turn the answer into an error (that would tell the client a change failed that did not):
  *   the answer stands, the refusal is logged and the log reports itself broken (problems, metric). A watch has no
  *   completion record (its stream is hijacked and has no single response code).
- * - Every other request (reads, discovery, denied or unauthenticated requests, bad bodies, unknown
- *   paths) changes nothing, so it is recorded once when its response is ready and before any byte of it
- *   is sent (onSend): stage `ResponseComplete`, with the response code. If the record is refused, the
- *   prepared response is dropped and the answer is 503 instead.
+ * - An allowed request that changes nothing (reads, discovery) is recorded in the same two stages, but
+ *   its handler does not wait for the first: the `RequestReceived` record is appended in the preHandler
+ *   hook and its fdatasync runs while the handler works (for a linearizable read, beside the ReadIndex
+ *   round); the answer leaves only when both are done (onSend waits for the record). If that record is
+ *   refused, the prepared answer is dropped and the answer is 503 instead: no answer without a durable
+ *   record. The `ResponseComplete` record then follows as for a change, without holding the answer.
+ * - Every request that never reaches a handler (denied or unauthenticated requests, bad bodies) is
+ *   recorded once when its response is ready and before any byte of it is sent (onSend): stage
+ *   `ResponseComplete`, with the response code. If the record is refused, the prepared response is
+ *   dropped and the answer is 503 instead.
  * Queries show one event per auditID (the latest stage: src/audit/query.ts); the file keeps each stage.
  *
  * Coffer fixes the stages of each request, so a policy's omitStages cannot drop a request's records:
@@ -27,8 +33,9 @@
  * that declares `config: { auditOmitBody: true }` (bodies carrying key material): a KV value may be a
  * secret, and only Secret bodies are digested.
  *
- * Invariants: a request reaches its handler only after its first record is durable or the policy says
- * None; each stage of a request is recorded at most once (the `state` mark); no secret value is put
+ * Invariants: a request that may change state reaches its handler only after its first record is
+ * durable or the policy says None; no answer leaves before the request's first record is durable (or
+ * the policy says None); each stage of a request is recorded at most once (the `state` mark); no secret value is put
  * into an event here — bodies go to the audit core, which digests Secret values.
  */
 import { randomUUID } from 'node:crypto';
@@ -80,8 +87,10 @@ interface Pending {
   info: RequestInfo;
   decision: 'allow' | 'forbid';
   reason: string;
-  /** 'received': the RequestReceived record is durable; 'done': nothing more is recorded for the request. */
+  /** 'received': the RequestReceived record is appended (see `received`); 'done': nothing more is recorded for the request. */
   state: 'none' | 'received' | 'done';
+  /** Settles when the RequestReceived record is durable (or refused); the answer waits for it. */
+  received: Promise<unknown> | undefined;
 }
 
 /** Per request, set by the identification/authorization hook; a WeakMap so nothing outlives the request. */
@@ -98,7 +107,7 @@ export function noteDecision(request: FastifyRequest, user: AuditUser, info: Req
   pending.set(request, {
     auditID: randomUUID(), receivedAt: new Date(), user: { username: user.username, groups: [...user.groups] },
     impersonatedUser: impersonatedUser === undefined ? undefined : { username: impersonatedUser.username, groups: [...impersonatedUser.groups] }, info,
-    decision: allowed ? 'allow' : 'forbid', reason, state: 'none',
+    decision: allowed ? 'allow' : 'forbid', reason, state: 'none', received: undefined,
   });
 }
 
@@ -127,10 +136,17 @@ export function registerAuditPlugin(app: FastifyInstance, audit: ApiAudit): void
     const p = pending.get(request);
     // As the Kubernetes API server does: the response names its audit event.
     if (p !== undefined) void reply.header(auditIdHeader, p.auditID);
-    if (p === undefined || p.state !== 'none' || p.decision !== 'allow' || !recordedBeforeHandler(p.info, routeConfigOf(request))) return undefined;
+    if (p === undefined || p.state !== 'none' || p.decision !== 'allow') return undefined;
+    const received = audit.record(inputOf(request, p, 'RequestReceived', undefined));
+    p.state = 'received';
+    if (!recordedBeforeHandler(p.info, routeConfigOf(request))) {
+      // A request that changes nothing runs while its record becomes durable; onSend waits for it.
+      p.received = received;
+      received.catch(() => undefined);
+      return undefined;
+    }
     try {
-      await audit.record(inputOf(request, p, 'RequestReceived', undefined));
-      p.state = 'received';
+      await received;
     } catch {
       p.state = 'done';
       await sendUnavailable(request, reply);
@@ -145,10 +161,17 @@ export function registerAuditPlugin(app: FastifyInstance, audit: ApiAudit): void
     if (p === undefined || p.state === 'done') return payload;
     const completes = p.state === 'received';
     p.state = 'done';
+    if (p.received !== undefined) {
+      try {
+        await p.received;
+      } catch {
+        return refusalPayload(request, reply, 503, 'ServiceUnavailable', unavailableMessage);
+      }
+    }
     const recorded = audit.record(inputOf(request, p, 'ResponseComplete', recordedStatusCode(request, reply)));
     if (completes) {
-      // The handler ran: its answer is the truth about the store, whatever becomes of this record,
-      // so the answer does not wait for its fdatasync (it takes its place in the chain now and shares
+      // The handler ran after a durable (or durable-by-now) RequestReceived record: its answer is the
+      // truth about the store, whatever becomes of this record, so the answer does not wait for its fdatasync (it takes its place in the chain now and shares
       // the next group commit). A refusal leaves the RequestReceived record standing; the log itself
       // reports it.
       void recorded.catch((error: unknown) => request.log.error({ auditID: p.auditID, err: error }, 'audit completion record refused'));

@@ -1,9 +1,12 @@
 // Fail closed: once the audit log cannot make a record durable, every request the policy records
-// fails with 503 and nothing changes in the store — writes, reads and denied requests alike.
+// fails with 503 and nothing changes in the store — writes, reads and denied requests alike. A read's
+// record is made durable beside its ReadIndex round, and its answer waits for both.
 import assert from 'node:assert/strict';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { waitUntil } from '../../support/wait.ts';
+import { waitLimitMs } from '../replication/harness.ts';
 import { admin, startAudited } from './harness.ts';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
@@ -67,7 +70,73 @@ test('a write whose completion record is refused keeps its true answer; its Requ
   assert.equal(read.count, 1, 'the write happened');
   const events = (await m1.events()).filter((e) => e.auditID === created.headers['audit-id']);
   assert.deepEqual(events.map((e) => [e.stage, e.verb, e.objectRef?.name]), [['RequestReceived', 'create', 'made']]);
-  // A read has only its completion record: refused, so its answer is the refusal (fail closed).
+  // A read's answer waits for its RequestReceived record only: a refused completion leaves it standing too.
   const get = await m1.app.inject({ method: 'GET', url: '/api/v1/namespaces/default/configmaps/made', headers: admin });
-  assert.equal(get.statusCode, 503);
+  assert.equal(get.statusCode, 200, get.body);
+});
+
+test('a read\'s record becomes durable while its ReadIndex round is held, before its answer leaves', async (t) => {
+  const audited = await startAudited(3, {}, (audit) => ({
+    ...audit,
+    record: (input) => {
+      const recorded = audit.record(input);
+      if (input.stage === 'RequestReceived' && input.verb === 'get') void recorded.then(() => { readRecordDurable = true; }, () => undefined);
+      return recorded;
+    },
+  }));
+  t.after(() => audited.close());
+  let readRecordDurable = false;
+  const leader = await audited.cluster.leader();
+  const follower = leader === 1 ? 2 : 1;
+  const member = audited.members[follower - 1]!;
+  const json = { ...admin, 'content-type': 'application/json' };
+  const created = await audited.members[leader - 1]!.app.inject({ method: 'POST', url: '/api/v1/namespaces/default/configmaps', headers: json, payload: JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'held' }, data: { a: '1' } }) });
+  assert.equal(created.statusCode, 201, created.body);
+
+  // The follower's ReadIndex request (and its heartbeat answers) no longer reach the leader: its round is held.
+  audited.cluster.cut(follower, leader);
+  let answered = false;
+  const get = Promise.resolve(member.app.inject({ method: 'GET', url: '/api/v1/namespaces/default/configmaps/held', headers: admin })).finally(() => { answered = true; });
+  await waitUntil(() => readRecordDurable, waitLimitMs, "the read's RequestReceived record durable while its round is held");
+  assert.equal(answered, false, 'the answer waits for the ReadIndex round');
+  audited.cluster.heal();
+  const response = await get;
+  assert.equal(response.statusCode, 200, response.body);
+  await member.audit.flushed();
+  const stages = (await member.events()).filter((e) => e.auditID === response.headers['audit-id']);
+  assert.deepEqual(stages.map((e) => [e.stage, e.responseStatus?.code]), [['ResponseComplete', 200]]);
+});
+
+test('a refused read record withholds an answer whose linearizable read already completed: 503, no data', async (t) => {
+  let refuse: ((error: Error) => void) | undefined;
+  let readDone: (() => void) | undefined;
+  const readCompleted = new Promise<void>((resolve) => { readDone = resolve; });
+  const audited = await startAudited(1, {}, (audit) => ({
+    ...audit,
+    record: (input) => input.stage === 'RequestReceived' && input.verb === 'get'
+      ? new Promise<void>((_, reject) => { refuse = reject; })
+      : audit.record(input),
+  }), undefined, {}, (backend) => ({
+    ...backend,
+    range: async (key, end, options) => {
+      const result = await backend.range(key, end, options);
+      if (options.linearizable) readDone?.();
+      return result;
+    },
+  }));
+  t.after(() => audited.close());
+  const m1 = audited.members[0]!;
+  const json = { ...admin, 'content-type': 'application/json' };
+  const created = await m1.app.inject({ method: 'POST', url: '/api/v1/namespaces/default/configmaps', headers: json, payload: JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'withheld' }, data: { a: 'visible-value' } }) });
+  assert.equal(created.statusCode, 201, created.body);
+
+  const get = m1.app.inject({ method: 'GET', url: '/api/v1/namespaces/default/configmaps/withheld', headers: admin });
+  // The handler's linearizable read (ReadIndex round and local read) finished while the record was pending.
+  await readCompleted;
+  assert.ok(refuse !== undefined, 'the read asked for its record before its handler read');
+  refuse(new Error('disk full'));
+  const response = await get;
+  assert.equal(response.statusCode, 503, response.body);
+  assert.match(response.json<{ message: string }>().message, /audit log cannot record this request; nothing was changed/);
+  assert.ok(!response.body.includes('visible-value'), 'no byte of the prepared answer left');
 });

@@ -44,11 +44,12 @@ export interface AuditedCluster {
 
 /**
  * `wrap` is a seam for tests of the API's side: it may refuse records the real log would take.
- * `observe` receives what the member's audit logs and counts.
+ * `observe` receives what the member's audit logs and counts. `wrapBackend` sees (and may hold) what the
+ * API asks of the member's replica.
  */
 export async function startAudited(
   size = 1, logOptions: MemberAuditOptions['logOptions'] = {}, wrap: (audit: ApiAudit) => ApiAudit = (audit) => audit, apiClock?: Clock,
-  observe: Pick<MemberAuditOptions, 'log' | 'metrics'> = {},
+  observe: Pick<MemberAuditOptions, 'log' | 'metrics'> = {}, wrapBackend: (backend: KvBackend) => KvBackend = (backend) => backend,
 ): Promise<AuditedCluster> {
   const cluster = await InProcessCluster.start(size);
   await cluster.leader();
@@ -88,7 +89,7 @@ export async function startAudited(
           return response.json();
         },
       };
-      const app = buildClientApi({ backend, audit: wrap(viaInject), identify: identifyByHeaders, ...(apiClock ? { clock: apiClock } : {}) });
+      const app = buildClientApi({ backend: wrapBackend(backend), audit: wrap(viaInject), identify: identifyByHeaders, ...(apiClock ? { clock: apiClock } : {}) });
       await app.ready();
       audit.start();
       await audit.opened();

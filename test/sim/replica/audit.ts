@@ -5,8 +5,8 @@
  * retention so that rotation (a new file whose first record links the chain to the previous file),
  * retention and age-driven rotation happen in every run. The sim clients record their operations the
  * way the client API does (src/api/audit-plugin.ts): a write's RequestReceived record is durable
- * before the change is proposed, and a refused record means no change; a read's ResponseComplete
- * record is durable before the answer.
+ * before the change is proposed, and a refused record means no change; a read's RequestReceived
+ * record, written beside its ReadIndex round, is durable before the answer.
  *
  * The host keeps each member's signed checkpoints as the cluster's replicated store does (the newest
  * auditReplicatedCheckpointsKept), hands them to the log at open and to the verifier, so a cut tail

@@ -7,8 +7,9 @@
  *
  * Each operation is audited on the member it goes to, as the client API does it (src/api/audit-plugin.ts):
  * a write's RequestReceived record must be durable before the write is proposed, and its
- * ResponseComplete record is appended with the answer, without waiting; a read's ResponseComplete record
- * must be durable before the answer. A refused record (the audit log fails closed) means a 503: the
+ * ResponseComplete record is appended with the answer, without waiting; a read's RequestReceived record
+ * is appended before its ReadIndex round and must be durable before the answer (its ResponseComplete
+ * record follows without waiting). A refused record (the audit log fails closed) means a 503: the
  * write is never proposed, the read never answered.
  *
  * How an answer maps to the history: a result is a completed operation; a refused proposal
@@ -120,14 +121,17 @@ export class ReplicaClient {
     };
     let auditedAtMs = 0;
     const call = input.kind === 'read'
-      ? replica.range(keyBytes(input.key), undefined, { linearizable: true }).then(async (r): Promise<KvOutput> => {
+      ? (async (): Promise<KvOutput> => {
+        // The record's fdatasync runs beside the ReadIndex round; the answer waits for both.
+        const received = record('RequestReceived');
+        received.durable.catch(() => undefined);
+        const r = await replica.range(keyBytes(input.key), undefined, { linearizable: true });
         entry.via += ` rev ${r.revision}`;
-        const output: KvOutput = { kind: 'read', value: r.kvs[0] === undefined ? null : decoder.decode(r.kvs[0].value) };
-        const completed = record('ResponseComplete');
-        await completed.durable;
-        auditedAtMs = completed.atMs;
-        return output;
-      })
+        await received.durable;
+        auditedAtMs = received.atMs;
+        void record('ResponseComplete').durable.catch(() => undefined);
+        return { kind: 'read', value: r.kvs[0] === undefined ? null : decoder.decode(r.kvs[0].value) };
+      })()
       : (async (): Promise<KvOutput> => {
         const received = record('RequestReceived');
         await received.durable;
