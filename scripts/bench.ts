@@ -19,13 +19,21 @@
  * connection per endpoint carrying every client's calls, as etcd's clients do). Without --endpoints only etcd is measured, unless
  * --start-coffer starts a Coffer cluster of --members through the harness. Labels go to stderr, so
  * stdout stays one JSON object per line.
+ *
+ * With --start-coffer the members run under `--cpu-prof` (--no-profile turns it off): once they have
+ * stopped, the bench prints per run and member `{"profile":{"op","clients","member","cpuMsPerOp",
+ * "eventLoopBusyPct","sharesPct":{TLS,HTTP,API,audit,Raft,WAL,seal,store,GC,other}}}` and the same as
+ * a table on stderr (bench-profile.ts says how each figure is taken).
  */
 import { Command } from 'commander';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { ConnectionOptions } from 'node:tls';
 import { GrpcKvClient, isClientError, KvClient } from '../src/client/index.ts';
 import { Cluster, cofferBackend, etcdBackend } from '../test/support/cluster/index.ts';
+import { monotonicUs, processCpuMs, profiled, readProfiles, reportProfiles, type RunWindow } from './bench-profile.ts';
 
 type Op = 'put' | 'get' | 'mixed';
 
@@ -80,6 +88,7 @@ const program = new Command('bench')
   .option('--against-etcd', 'also start an etcd cluster of the same size and run the same workload', false)
   .option('--members <n>', 'cluster size when no --endpoints are given', positive('members'), 3)
   .option('--start-coffer', 'start a Coffer cluster of --members through the test harness instead of using --endpoints', false)
+  .option('--no-profile', 'with --start-coffer: do not run the members under --cpu-prof nor report CPU per operation')
   .option('--cacert <file>', 'CA certificate', process.env.COFFER_CACERT ?? 'certs/ca.crt')
   .option('--cert <file>', 'client certificate', process.env.COFFER_CERT ?? 'certs/clients/admin.crt')
   .option('--key <file>', 'client key', process.env.COFFER_KEY ?? 'certs/clients/admin.key')
@@ -87,7 +96,7 @@ const program = new Command('bench')
 program.parse();
 const options = program.opts<{
   endpoints?: string[]; op: Op[]; clients: number[]; duration: number; valueBytes: number; keys: number; consistency: string; protocol: string;
-  againstEtcd: boolean; members: number; startCoffer: boolean; cacert: string; cert: string; key: string;
+  againstEtcd: boolean; members: number; startCoffer: boolean; profile: boolean; cacert: string; cert: string; key: string;
 }>();
 if (options.consistency !== 'linearizable' && options.consistency !== 'serializable') {
   throw new Error(`--consistency "${options.consistency}" must be linearizable or serializable`);
@@ -101,13 +110,21 @@ if (endpoints.length === 0 && !options.againstEtcd && !options.startCoffer) {
 const results: { target: string; runs: Run[] }[] = [];
 if (options.startCoffer) {
   process.stderr.write(`# starting coffer x${options.members} through the test harness\n`);
-  const cluster = await Cluster.start({ size: options.members, backend: cofferBackend, faults: false });
+  const profileDir = options.profile ? await mkdtemp(join(tmpdir(), 'coffer-bench-profile-')) : undefined;
+  const cluster = await Cluster.start({ size: options.members, backend: profileDir === undefined ? cofferBackend : profiled(cofferBackend, profileDir), faults: false });
+  const windows: RunWindow[] = [];
   try {
     const urls = Array.from({ length: options.members }, (_, i) => cluster.clientUrl(i));
     endpoints.push(...urls);
-    results.push({ target: 'coffer', runs: await runAll('coffer', urls, cluster.clientTls()) });
+    const members = cluster.names.map((name, i) => ({ name, pid: () => cluster.members[i]?.pid }));
+    results.push({ target: 'coffer', runs: await runAll('coffer', urls, cluster.clientTls(), profileDir === undefined ? undefined : { members, windows }) });
   } finally {
     await cluster.stop();
+  }
+  if (profileDir !== undefined) {
+    // The members wrote their profiles as they exited.
+    reportProfiles(windows, await readProfiles(profileDir));
+    await rm(profileDir, { recursive: true, force: true });
   }
 } else if (endpoints.length > 0) {
   const tls = { cert: await readFile(options.cert, 'utf8'), key: await readFile(options.key, 'utf8'), ca: await readFile(options.cacert, 'utf8') };
@@ -133,7 +150,13 @@ if (results.length === 2) {
   });
 }
 
-async function runAll(target: string, urls: string[], tls: ConnectionOptions): Promise<Run[]> {
+/** The member processes to watch during each run, and where each run's window is noted. */
+interface Watch {
+  members: { name: string; pid: () => number | undefined }[];
+  windows: RunWindow[];
+}
+
+async function runAll(target: string, urls: string[], tls: ConnectionOptions, watch?: Watch): Promise<Run[]> {
   const clientsMax = Math.max(...options.clients);
   // One client per endpoint: over HTTP, keep-alive with enough sockets for every bench client on it;
   // over gRPC, one HTTP/2 connection.
@@ -148,8 +171,17 @@ async function runAll(target: string, urls: string[], tls: ConnectionOptions): P
       for (const clients of options.clients) {
         const cpu0 = process.cpuUsage();
         const t0 = performance.now();
+        const fromUs = monotonicUs();
+        const memberCpu0 = watch?.members.map((m) => processCpuMs(m.pid()));
         const run = await measure(kvs, op, clients, value);
         const cpu = process.cpuUsage(cpu0);
+        if (watch !== undefined) {
+          const cpuMs = new Map(watch.members.map((m, i) => {
+            const [before, after] = [memberCpu0?.[i], processCpuMs(m.pid())];
+            return [m.name, before === undefined || after === undefined ? undefined : after - before] as const;
+          }));
+          watch.windows.push({ op, clients, ops: run.ops, fromUs, toUs: monotonicUs(), cpuMs });
+        }
         // The bench's own CPU share: near 100% means the load generator, not the cluster, is the limit.
         const cpuPct = Math.round(((cpu.user + cpu.system) / 1000 / (performance.now() - t0)) * 100);
         process.stderr.write(`# ${target} over ${options.protocol} (bench process CPU ${cpuPct}% of one core):\n`);
