@@ -22,7 +22,7 @@
  *
  * With --start-coffer the members run under `--cpu-prof` (--no-profile turns it off): once they have
  * stopped, the bench prints per run and member `{"profile":{"op","clients","member","cpuMsPerOp",
- * "eventLoopBusyPct","sharesPct":{TLS,HTTP,API,audit,Raft,WAL,seal,store,GC,other}}}` and the same as
+ * "eventLoopBusyPct","sharesPct":{TLS,HTTP,API,audit,Raft,WAL,durable,seal,store,GC,other}}}` and the same as
  * a table on stderr (bench-profile.ts says how each figure is taken).
  */
 import { Command } from 'commander';

@@ -9,6 +9,7 @@ const repo = 'file:///work/coffer';
 test('frames are owned by their src folder or a known library; others pass to their caller', () => {
   assert.equal(ownerOf(`${repo}/src/raft/raft.ts`), 'Raft');
   assert.equal(ownerOf(`${repo}/src/storage/wal/wal.ts`), 'WAL');
+  assert.equal(ownerOf(`${repo}/src/durable/group-appender.ts`), 'durable');
   assert.equal(ownerOf(`${repo}/src/storage/mvcc/store.ts`), 'store');
   assert.equal(ownerOf(`${repo}/src/audit/chain.ts`), 'audit');
   assert.equal(ownerOf(`${repo}/src/crypto/keyring.ts`), 'seal');
