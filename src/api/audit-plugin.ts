@@ -41,7 +41,9 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { AuditEvent, AuditEventInput, AuditObjectRef, AuditPolicy, AuditQuery, AuditStage, AuditUser, VerifyAuditResult } from '../audit/index.ts';
+import type {
+  AuditEvent, AuditEventInput, AuditObjectRef, AuditPolicy, AuditQuery, AuditStage, AuditUser, RecordOptions, VerifyAuditResult,
+} from '../audit/index.ts';
 import { answerRefusal, refusalPayload } from './dialect.ts';
 import { dryRunValues, isValidDryRun } from './dry-run.ts';
 import { recordedStatusCode } from './grpc/status.ts';
@@ -63,8 +65,11 @@ export type MemberAuditVerification = VerifyAuditResult & {
 export interface ApiAudit {
   /** This member's name. */
   readonly member: string;
-  /** Resolves when the event is durable or the policy does not record it; rejects when it cannot be made durable. */
-  record(input: AuditEventInput): Promise<void>;
+  /**
+   * Resolves when the event is durable or the policy does not record it; rejects when it cannot be made
+   * durable. A `deferred` record (its answer does not wait for it) shares the next group commit.
+   */
+  record(input: AuditEventInput, options?: RecordOptions): Promise<void>;
   /** Events of this member's own log, newest first. */
   queryLocal(query: AuditQuery): Promise<AuditEvent[]>;
   /** Verifies this member's own log against the checkpoints replicated for it. */
@@ -168,17 +173,19 @@ export function registerAuditPlugin(app: FastifyInstance, audit: ApiAudit): void
         return refusalPayload(request, reply, 503, 'ServiceUnavailable', unavailableMessage);
       }
     }
-    const recorded = audit.record(inputOf(request, p, 'ResponseComplete', recordedStatusCode(request, reply)));
+    const input = inputOf(request, p, 'ResponseComplete', recordedStatusCode(request, reply));
     if (completes) {
       // The handler ran after a durable (or durable-by-now) RequestReceived record: its answer is the
-      // truth about the store, whatever becomes of this record, so the answer does not wait for its fdatasync (it takes its place in the chain now and shares
-      // the next group commit). A refusal leaves the RequestReceived record standing; the log itself
-      // reports it.
+      // truth about the store, whatever becomes of this record, so the answer does not wait for its
+      // fdatasync. The record takes its place in the chain now and is deferred: it shares the next group
+      // commit rather than starting one that the next request's record would queue behind. A refusal
+      // leaves the RequestReceived record standing; the log itself reports it.
+      const recorded = audit.record(input, { deferred: true });
       void recorded.catch((error: unknown) => request.log.error({ auditID: p.auditID, err: error }, 'audit completion record refused'));
       return payload;
     }
     try {
-      await recorded;
+      await audit.record(input);
       return payload;
     } catch {
       // Nothing was sent yet: the prepared answer is replaced by the refusal.

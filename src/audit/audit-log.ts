@@ -26,7 +26,7 @@
 import path from 'node:path';
 import { type Clock, type TimerHandle, assert, realClock } from '../base/index.ts';
 import {
-  auditCheckpointEveryEvents, auditCheckpointIntervalMs, auditFileBytesTarget, auditFsyncBatchRecordsMax, auditRecordBytesMax,
+  auditCheckpointEveryEvents, auditCheckpointIntervalMs, auditDeferredFlushMs, auditFileBytesTarget, auditFsyncBatchRecordsMax, auditRecordBytesMax,
   auditRetentionAgeMsMaxDefault, auditRetentionAgeMsMinDefault, auditRetentionBytesMaxDefault, auditSinkRetryMs, auditSinkRetryMsMax,
 } from '../config/index.ts';
 import { sodiumReady } from '../crypto/index.ts';
@@ -84,6 +84,11 @@ export interface AuditLogOptions {
   events?: AuditLogEvents;
   /** Seam for failure tests; production opens real files. */
   openFile?: OpenAppendFile;
+}
+
+export interface RecordOptions {
+  /** Nobody waits for this record before answering: it shares the next group commit (see record()). */
+  deferred?: boolean;
 }
 
 export interface AuditLogStatus {
@@ -247,8 +252,10 @@ export class AuditLog {
   /**
    * Records one request. Resolves true when the event is durable, false when the policy does not record
    * it; rejects with AuditUnavailableError when it cannot be made durable. Records are ordered by call.
+   * A `deferred` record (nobody waits for it before answering) shares the next group commit rather
+   * than starting one, and is synced within auditDeferredFlushMs if none comes.
    */
-  record(input: AuditEventInput): Promise<boolean> {
+  record(input: AuditEventInput, options: RecordOptions = {}): Promise<boolean> {
     try {
       const decision = evaluateAuditPolicy(this.options.policy, requestAttributesOf(input));
       // A request the policy does not record does not depend on the audit log being writable.
@@ -256,7 +263,7 @@ export class AuditLog {
       if (this.outage !== undefined) this.outage.refused++;
       this.checkUsable();
       const event = shapeEvent(input, decision.level, this.options.member, this.options.hmacKey, { clearConfigMapValues: decision.clearConfigMapValues });
-      const seq = this.append(() => event, () => withoutBodies(event));
+      const seq = this.append(() => event, () => withoutBodies(event), options.deferred === true);
       if (this.recordsSinceCheckpoint >= this.checkpointEveryRecords) void this.checkpoint().catch(() => {});
       return this.appender.waitFor(seq).then(() => true);
     } catch (error) {
@@ -264,8 +271,9 @@ export class AuditLog {
     }
   }
 
-  /** Resolves when every record appended so far is durable; rejects if the log failed. */
+  /** Resolves when every record appended so far is durable (deferred ones flushed now); rejects if the log failed. */
   flushed(): Promise<void> {
+    this.appender.flush();
     return this.appender.waitFor(this.seq);
   }
 
@@ -340,6 +348,7 @@ export class AuditLog {
     return new GroupAppender({
       startSeq,
       batchRecordsMax: auditFsyncBatchRecordsMax,
+      deferredFlushMs: auditDeferredFlushMs,
       failure: (cause) => this.sinkFailed(cause),
       closed: () => new AuditUnavailableError('the audit log is closed'),
       fs: this.fs,
@@ -358,7 +367,7 @@ export class AuditLog {
    * previous record); `shrink` builds the smaller form used when the line would exceed
    * auditRecordBytesMax. Returns its seq. Synchronous, so records keep their call order.
    */
-  private append(build: () => RecordBody, shrink?: () => RecordBody): number {
+  private append(build: () => RecordBody, shrink?: () => RecordBody, deferred = false): number {
     let line = this.line(build());
     if (line.bytes.length > auditRecordBytesMax && shrink) line = this.line(shrink());
     const rotate = this.fileRecords > 0 && this.fileBytes + line.bytes.length > this.fileBytesTarget;
@@ -371,7 +380,7 @@ export class AuditLog {
     if (line.bytes.length > auditRecordBytesMax) {
       throw new AuditUnavailableError(`audit record of ${line.bytes.length} bytes exceeds ${auditRecordBytesMax} (auditRecordBytesMax) even without bodies`);
     }
-    return this.enqueue(line);
+    return this.enqueue(line, deferred);
   }
 
   /** The next record's line for `body`, chained after the current head. */
@@ -384,9 +393,9 @@ export class AuditLog {
     return this.enqueue(this.line(body));
   }
 
-  private enqueue({ record, bytes }: { record: ChainRecord; bytes: Buffer }): number {
+  private enqueue({ record, bytes }: { record: ChainRecord; bytes: Buffer }, deferred = false): number {
     assert(record.seq === this.seq + 1 && record.prevHash === this.head, 'a record is chained after the current head');
-    this.appender.enqueue({ seq: record.seq, file: this.filePath(this.fileNumber), bytes });
+    this.appender.enqueue({ seq: record.seq, file: this.filePath(this.fileNumber), bytes }, deferred);
     this.seq = record.seq;
     this.head = record.hash;
     this.fileBytes += bytes.length;

@@ -15,7 +15,7 @@
  * record (the gap named) is durable — the log retries on its own;
  * the policy evaluator and the chain are pure; a broken log is reported, never silently repaired.
  */
-export { AuditLog, type AuditLogEvents, type AuditLogOptions, type AuditLogStatus, requestAttributesOf } from './audit-log.ts';
+export { AuditLog, type AuditLogEvents, type AuditLogOptions, type AuditLogStatus, type RecordOptions, requestAttributesOf } from './audit-log.ts';
 export type { RetentionLimits } from './retention.ts';
 export {
   type AuditEvent, type AuditEventInput, type AuditUser, type AuditObjectRef, type AuditDecision, decisionAnnotation, reasonAnnotation, memberAnnotation, truncatedAnnotation,

@@ -301,6 +301,11 @@ export const auditCheckpointEveryEvents = 1000;
 export const auditCheckpointIntervalMs = 60_000;
 /** The most audit records one group commit (one fdatasync) covers; later records wait for the next. */
 export const auditFsyncBatchRecordsMax = 4096;
+/**
+ * The longest an audit record nobody waits for (a request's ResponseComplete, its answer already
+ * decided) stays unsynced when no other record comes to share its fdatasync.
+ */
+export const auditDeferredFlushMs = 50;
 /** Events an audit query returns when it names no limit. */
 export const auditQueryLimitDefault = 500;
 /** The most events one audit query may return. */

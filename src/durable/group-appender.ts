@@ -5,6 +5,11 @@
  * for the next one. A waiter learns its record is durable only after the fdatasync covering it (and,
  * for a new file, the directory fsync) returned.
  *
+ * A record nobody waits for now may be enqueued `deferred`: it starts no flush of its own but rides
+ * with the next record that does (or the flush already in flight), or is flushed `deferredFlushMs`
+ * after it was queued if none comes — so a writer whose records alternate between waited-for and not
+ * pays one fdatasync per waited-for record, not two in series.
+ *
  * Invariants:
  * - Records reach disk in queue order; `durableSeq` only grows and every record with seq <= durableSeq
  *   is on stable storage.
@@ -17,7 +22,7 @@
  */
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { type Clock, realClock } from '../base/index.ts';
+import { type Clock, realClock, type TimerHandle } from '../base/index.ts';
 import { type DurableFs, nodeFs, type WriteHandle } from './fs.ts';
 
 /** The part of a file handle the appender uses. */
@@ -55,6 +60,8 @@ export interface GroupAppenderOptions {
   openFile?: OpenAppendFile;
   /** Told the duration of every fdatasync, in seconds (metrics). */
   onFsync?: (seconds: number) => void;
+  /** The longest a deferred record waits for a flush to share (default 0: deferred records flush at once). */
+  deferredFlushMs?: number;
 }
 
 interface Waiter {
@@ -71,6 +78,7 @@ export class GroupAppender {
   private queue: QueuedAppend[] = [];
   private waiters: Waiter[] = [];
   private flushing = false;
+  private deferredTimer: TimerHandle | undefined;
   private failure: Error | undefined;
   private current: { file: string; handle: AppendHandle } | undefined;
   private readonly counters: AppendStats = { fsyncs: 0, recordsWritten: 0, bytesWritten: 0, largestBatchRecords: 0 };
@@ -95,9 +103,22 @@ export class GroupAppender {
     return { ...this.counters };
   }
 
-  enqueue(record: QueuedAppend): void {
+  /** Queues a record; a `deferred` one waits (up to deferredFlushMs) for a flush started by another. */
+  enqueue(record: QueuedAppend, deferred = false): void {
     if (this.failure) throw this.failure;
     this.queue.push(record);
+    const delayMs = this.options.deferredFlushMs ?? 0;
+    if (!deferred || delayMs <= 0) this.scheduleFlush();
+    else if (!this.flushing) {
+      this.deferredTimer ??= this.clock.setTimer(delayMs, () => {
+        this.deferredTimer = undefined;
+        this.scheduleFlush();
+      });
+    }
+  }
+
+  /** Starts a flush of everything queued, deferred records included. */
+  flush(): void {
     this.scheduleFlush();
   }
 
@@ -110,6 +131,7 @@ export class GroupAppender {
 
   /** Waits for what is queued, then closes the file; later records are refused. */
   async close(): Promise<void> {
+    this.scheduleFlush();
     const last = this.queue.at(-1)?.seq ?? this.writtenSeq;
     await this.waitFor(last).catch(() => {});
     const current = this.current;
@@ -121,6 +143,9 @@ export class GroupAppender {
   private scheduleFlush(): void {
     if (this.flushing || this.queue.length === 0 || this.failure) return;
     this.flushing = true;
+    // This flush takes every queued record along, deferred ones included.
+    this.deferredTimer?.cancel();
+    this.deferredTimer = undefined;
     // Deferred, not a microtask: records issued in the same turn of the event loop share a flush.
     this.clock.defer(() => void this.flushLoop());
   }
@@ -192,6 +217,8 @@ export class GroupAppender {
   }
 
   private fail(error: Error): void {
+    this.deferredTimer?.cancel();
+    this.deferredTimer = undefined;
     this.failure = this.options.failure(error);
     for (const waiter of this.waiters) waiter.reject(this.failure);
     this.waiters = [];

@@ -17,7 +17,7 @@ import type { ConnectionOptions } from 'node:tls';
 import type { ApiAudit, KvBackend, MemberAuditVerification } from '../api/index.ts';
 import {
   AuditLog, type AuditLogEvents, type AuditLogOptions, type AuditEvent, type AuditEventInput, type AuditKeyPair, type AuditPolicy, type AuditQuery,
-  AuditUnavailableError, auditDirOf, auditKeyStoreId, ensureAuditHmacKey, evaluateAuditPolicy, loadOrCreateAuditKeyFile, queryAuditLog,
+  AuditUnavailableError, auditDirOf, auditKeyStoreId, ensureAuditHmacKey, evaluateAuditPolicy, loadOrCreateAuditKeyFile, queryAuditLog, type RecordOptions,
   readReplicatedCheckpoints, replicateCheckpoint, requestAttributesOf, verifyAuditLog, wipeAuditKeyPair,
 } from '../audit/index.ts';
 import { realClock, type TimerHandle } from '../base/index.ts';
@@ -170,7 +170,7 @@ export class MemberAudit implements ApiAudit {
     };
   }
 
-  record(input: AuditEventInput): Promise<void> {
+  record(input: AuditEventInput, options: RecordOptions = {}): Promise<void> {
     const log = this.log;
     if (log === undefined) {
       const level = evaluateAuditPolicy(this.options.policy, requestAttributesOf(input)).level;
@@ -178,7 +178,7 @@ export class MemberAudit implements ApiAudit {
       this.options.metrics?.audit('failed');
       return Promise.reject(new AuditUnavailableError(notOpenYet));
     }
-    return log.record(input).then(
+    return log.record(input, options).then(
       (written) => {
         if (written) this.options.metrics?.audit('written');
       },

@@ -117,7 +117,8 @@ export class ReplicaClient {
     entry.via = `${member.name}#${incarnation}`;
     const record = (stage: 'RequestReceived' | 'ResponseComplete'): { atMs: number; durable: Promise<boolean> } => {
       const atMs = clock.nowMs();
-      return { atMs, durable: audit.record(simAuditInput(entry.opId, this.id, input, stage, atMs)) };
+      // As the client API: a ResponseComplete record is deferred (nobody waits for it before answering).
+      return { atMs, durable: audit.record(simAuditInput(entry.opId, this.id, input, stage, atMs), { deferred: stage === 'ResponseComplete' }) };
     };
     let auditedAtMs = 0;
     const call = input.kind === 'read'
