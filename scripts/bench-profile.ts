@@ -176,7 +176,7 @@ export function reportProfiles(windows: RunWindow[], profiles: Map<string, CpuPr
   const pct = (x: number): number => Math.round(x * 1000) / 10;
   for (const w of windows) {
     process.stderr.write(`# profile of ${w.op}, ${w.clients} clients: CPU ms per op; % of the event loop's busy time by area\n`);
-    process.stderr.write(`#   member  cpuMs/op  busy%  ${areas.map((a) => a.padStart(6)).join('')}\n`);
+    process.stderr.write(`#   member  cpuMs/op  busy%  ${areas.map((a) => a.padStart(8)).join('')}\n`);
     for (const [member, cpuMs] of w.cpuMs) {
       const profile = profiles.get(member);
       const seconds = (w.toUs - w.fromUs) / 1e6;
@@ -185,7 +185,7 @@ export function reportProfiles(windows: RunWindow[], profiles: Map<string, CpuPr
       const shares = sliced === undefined ? null : Object.fromEntries(areas.map((a) => [a, pct(sliced.shares[a])]));
       const busyPct = sliced === undefined ? null : pct(sliced.busyMs / 1000 / seconds);
       process.stdout.write(`${JSON.stringify({ profile: { op: w.op, clients: w.clients, member, cpuMsPerOp, eventLoopBusyPct: busyPct, sharesPct: shares } })}\n`);
-      const cells = areas.map((a) => String(shares?.[a] ?? '-').padStart(6)).join('');
+      const cells = areas.map((a) => String(shares?.[a] ?? '-').padStart(8)).join('');
       process.stderr.write(`#   ${member.padEnd(6)}  ${String(cpuMsPerOp ?? '-').padStart(8)}  ${String(busyPct ?? '-').padStart(5)}  ${cells}\n`);
     }
   }
