@@ -9,7 +9,10 @@
  * a write's RequestReceived record must be durable before the write is proposed, and its
  * ResponseComplete record is appended with the answer, without waiting; a read's RequestReceived record
  * is appended before its ReadIndex round and must be durable before the answer (its ResponseComplete
- * record follows without waiting). A refused record (the audit log fails closed) means a 503: the
+ * record follows without waiting; the client API defers that record to the next group commit, here it
+ * is synced at once, so crashes cut audit lines mid-write often enough on the sweep's seeds for the torn
+ * tail path to run — the records the end check demands, those an answer waited for, are the same either
+ * way). A refused record (the audit log fails closed) means a 503: the
  * write is never proposed, the read never answered.
  *
  * How an answer maps to the history: a result is a completed operation; a refused proposal
@@ -117,8 +120,7 @@ export class ReplicaClient {
     entry.via = `${member.name}#${incarnation}`;
     const record = (stage: 'RequestReceived' | 'ResponseComplete'): { atMs: number; durable: Promise<boolean> } => {
       const atMs = clock.nowMs();
-      // As the client API: a ResponseComplete record is deferred (nobody waits for it before answering).
-      return { atMs, durable: audit.record(simAuditInput(entry.opId, this.id, input, stage, atMs), { deferred: stage === 'ResponseComplete' }) };
+      return { atMs, durable: audit.record(simAuditInput(entry.opId, this.id, input, stage, atMs)) };
     };
     let auditedAtMs = 0;
     const call = input.kind === 'read'
