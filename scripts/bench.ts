@@ -20,7 +20,8 @@
  * --start-coffer starts a Coffer cluster of --members through the harness. Labels go to stderr, so
  * stdout stays one JSON object per line.
  *
- * With --start-coffer the members run under `--cpu-prof` (--no-profile turns it off): once they have
+ * With --start-coffer the members run under `--cpu-prof` (--no-profile turns it off; so does --against-etcd,
+ * since a profiled member is slower and etcd runs without one): once they have
  * stopped, the bench prints per run and member `{"profile":{"op","clients","member","cpuMsPerOp",
  * "eventLoopBusyPct","sharesPct":{TLS,HTTP,API,audit,Raft,WAL,durable,seal,store,GC,other}}}` and the same as
  * a table on stderr (bench-profile.ts says how each figure is taken).
@@ -88,7 +89,7 @@ const program = new Command('bench')
   .option('--against-etcd', 'also start an etcd cluster of the same size and run the same workload', false)
   .option('--members <n>', 'cluster size when no --endpoints are given', positive('members'), 3)
   .option('--start-coffer', 'start a Coffer cluster of --members through the test harness instead of using --endpoints', false)
-  .option('--no-profile', 'with --start-coffer: do not run the members under --cpu-prof nor report CPU per operation')
+  .option('--no-profile', 'with --start-coffer: do not run the members under --cpu-prof nor report CPU per operation (implied by --against-etcd)')
   .option('--cacert <file>', 'CA certificate', process.env.COFFER_CACERT ?? 'certs/ca.crt')
   .option('--cert <file>', 'client certificate', process.env.COFFER_CERT ?? 'certs/clients/admin.crt')
   .option('--key <file>', 'client key', process.env.COFFER_KEY ?? 'certs/clients/admin.key')
@@ -110,7 +111,8 @@ if (endpoints.length === 0 && !options.againstEtcd && !options.startCoffer) {
 const results: { target: string; runs: Run[] }[] = [];
 if (options.startCoffer) {
   process.stderr.write(`# starting coffer x${options.members} through the test harness\n`);
-  const profileDir = options.profile ? await mkdtemp(join(tmpdir(), 'coffer-bench-profile-')) : undefined;
+  // A profiled member pays for its profiler; against etcd (never profiled) both run bare.
+  const profileDir = options.profile && !options.againstEtcd ? await mkdtemp(join(tmpdir(), 'coffer-bench-profile-')) : undefined;
   const cluster = await Cluster.start({ size: options.members, backend: profileDir === undefined ? cofferBackend : profiled(cofferBackend, profileDir), faults: false });
   const windows: RunWindow[] = [];
   try {
