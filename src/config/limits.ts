@@ -16,8 +16,25 @@ export const namespaceLengthMax = 63;
 export const keyBytesMax = 1536;
 /** The largest value in the KV store: an object plus its stored metadata and versions. */
 export const valueBytesMax = 1536 * 1024;
-/** The most operations one transaction may carry. */
+/**
+ * The most compares, or operations of one branch, one transaction may carry (etcd's --max-txn-ops default).
+ * As in etcd, a nested transaction gets what its enclosing ones leave: the widest of its compare, success
+ * and failure lists, added up along the path from the outermost transaction, may not exceed it.
+ */
 export const txnOpsMax = 128;
+/**
+ * Levels of transactions one inside another, the outermost included (a transaction without nested ones
+ * is 1 level). etcd has no such limit (its request size bounds nesting); Coffer refuses deeper requests
+ * while decoding them, so a request can never recurse deeper than this through the API's checks.
+ */
+export const txnNestingLevelsMax = 16;
+/**
+ * Compares and operations one transaction carries in all, those of every nested transaction in both
+ * branches counted. etcd's per-level rule (txnOpsMax) alone lets a request of a few hundred kilobytes hold
+ * hundreds of thousands of reads, each run on every member's apply loop; this bounds that work. A flat
+ * transaction at txnOpsMax (128 compares, 128 + 128 operations) is well below it.
+ */
+export const txnOpsTotalMax = 1024;
 /** The most watchers one member serves at once. */
 export const watchersMax = 10_000;
 /** The longest attribute of a self-review (`kubectl auth can-i`: verb, resource, namespace, path…), in UTF-16 code units. */

@@ -18,17 +18,21 @@ export async function evaluateWithoutWriting(kv: RegistryKv, request: Omit<TxnRe
     if (revision === 0) revision = result.revision;
     return result;
   };
-  let succeeded = true;
-  for (const compare of request.compare) {
-    if (!holds(compare, (await read(compare.key, undefined)).kvs[0])) succeeded = false;
-  }
-  if (revision === 0) await read(Uint8Array.of(0), undefined, true);
-  const responses: TxnResponse['responses'] = [];
-  for (const op of succeeded ? request.success : request.failure) responses.push(await answer(op, read, revision));
-  return { type: 'txn', revision, succeeded, responses };
+  // Every level's compares read the state before the transaction, as the store decides nested ones.
+  const evaluate = async (txn: Omit<TxnRequest, 'type'>): Promise<TxnResponse> => {
+    let succeeded = true;
+    for (const compare of txn.compare) {
+      if (!holds(compare, (await read(compare.key, undefined)).kvs[0])) succeeded = false;
+    }
+    if (revision === 0) await read(Uint8Array.of(0), undefined, true);
+    const responses: TxnResponse['responses'] = [];
+    for (const op of succeeded ? txn.success : txn.failure) responses.push(op.type === 'txn' ? await evaluate(op) : await answer(op, read, revision));
+    return { type: 'txn', revision, succeeded, responses };
+  };
+  return evaluate(request);
 }
 
-async function answer(op: TxnOp, read: (key: Uint8Array, end: Uint8Array | undefined, countOnly?: boolean) => Promise<RangeResponse>, revision: number): Promise<RangeResponse | PutResponse | DeleteRangeResponse> {
+async function answer(op: Exclude<TxnOp, TxnRequest>, read: (key: Uint8Array, end: Uint8Array | undefined, countOnly?: boolean) => Promise<RangeResponse>, revision: number): Promise<RangeResponse | PutResponse | DeleteRangeResponse> {
   switch (op.type) {
     case 'range': return read(op.key, op.end, op.options?.countOnly === true);
     case 'put': return { type: 'put', revision };

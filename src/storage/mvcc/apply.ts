@@ -295,7 +295,24 @@ export class BatchApplier {
     }
   }
 
+  /**
+   * As etcd applies a transaction: first the branch of every level is chosen, each level's compares
+   * evaluated against the state before the transaction (compareToPath); then the chosen operations run in
+   * order, nested ones in place, all at one revision with subs counted across levels.
+   */
   private async txn(op: TxnRequest): Promise<TxnResponse> {
+    const chosen = new Map<TxnRequest, boolean>();
+    await this.choose(op, chosen);
+    const main = this.revision + 1;
+    const counter = { sub: 0 };
+    const response = await this.runBranch(op, chosen, main, counter);
+    if (counter.sub > 0) this.revision = main;
+    stampRevision(response, this.revision);
+    return response;
+  }
+
+  /** Records whether each transaction on the path to run succeeds; the same request object always has the same outcome. */
+  private async choose(op: TxnRequest, chosen: Map<TxnRequest, boolean>): Promise<void> {
     let succeeded = true;
     for (const c of op.compare) {
       if (!(await this.holds(c))) {
@@ -303,29 +320,36 @@ export class BatchApplier {
         break;
       }
     }
-    const main = this.revision + 1;
+    chosen.set(op, succeeded);
+    for (const child of succeeded ? op.success : op.failure) {
+      if (child.type === 'txn') await this.choose(child, chosen);
+    }
+  }
+
+  private async runBranch(op: TxnRequest, chosen: ReadonlyMap<TxnRequest, boolean>, main: number, counter: { sub: number }): Promise<TxnResponse> {
+    const succeeded = chosen.get(op)!;
     const responses: TxnResponse['responses'] = [];
-    let sub = 0;
     for (const child of succeeded ? op.success : op.failure) {
       switch (child.type) {
         case 'range':
-          responses.push(await this.range(child, sub > 0 ? main : this.revision));
+          responses.push(await this.range(child, counter.sub > 0 ? main : this.revision));
           break;
         case 'put':
-          responses.push(await this.put(child, main, sub));
-          sub++;
+          responses.push(await this.put(child, main, counter.sub));
+          counter.sub++;
           break;
         case 'deleteRange': {
-          const response = await this.deleteRange(child, main, sub);
-          sub += response.deleted;
+          const response = await this.deleteRange(child, main, counter.sub);
+          counter.sub += response.deleted;
           responses.push(response);
           break;
         }
+        case 'txn':
+          responses.push(await this.runBranch(child, chosen, main, counter));
+          break;
       }
     }
-    if (sub > 0) this.revision = main;
-    for (const r of responses) if (r.type !== 'range') r.revision = this.revision;
-    return { type: 'txn', revision: this.revision, succeeded, responses };
+    return { type: 'txn', revision: main, succeeded, responses };
   }
 
   private async holds(c: Compare): Promise<boolean> {
@@ -382,6 +406,15 @@ export class BatchApplier {
     const event = prevKv === undefined ? { type: page.tombstone ? 'delete' as const : 'put' as const, kv }
       : { type: page.tombstone ? 'delete' as const : 'put' as const, kv, prevKv };
     this.changes.push({ key, main: page.main, event });
+  }
+}
+
+/** The revision a transaction's writes and nested transactions answer with: the transaction's own, known once it ran. */
+function stampRevision(response: TxnResponse, revision: number): void {
+  response.revision = revision;
+  for (const r of response.responses) {
+    if (r.type === 'txn') stampRevision(r, revision);
+    else if (r.type !== 'range') r.revision = revision;
   }
 }
 

@@ -19,7 +19,7 @@ export { MvccStore, type MvccStoreOptions, type HashResult, type SnapshotRecord,
 export type { ApplyResult } from './apply.ts';
 export { MvccError, isMvccError, type MvccErrorCode } from './errors.ts';
 export { keyToString, prefixEnd, stringToKey, toSpan } from './keys.ts';
-export { checkWriteOp } from './validate.ts';
+export { checkTxnNesting, checkWriteOp } from './validate.ts';
 export type { LeaseRecord } from './lease-table.ts';
 export type { Page as SnapshotPage } from './page.ts';
 export type {

@@ -65,11 +65,14 @@ export interface Compare {
   value: Uint8Array | number;
 }
 
-export type TxnOp = RangeRequest | PutRequest | DeleteRangeRequest;
+/** An operation of a transaction's branch: a read, a write, or a transaction nested in it (etcd 3.3+). */
+export type TxnOp = RangeRequest | PutRequest | DeleteRangeRequest | TxnRequest;
 
 /**
  * If every compare holds, `success` runs, else `failure`; either way the whole transaction happens at
- * one revision. Nested transactions are not supported; a branch may not write one key twice.
+ * one revision. A branch may hold transactions: the compares of every level are evaluated against the
+ * state before the outermost transaction began, and all of it is one revision (etcd's semantics). No
+ * path through the branches may put a key twice, or put a key it also deletes (validate.ts).
  */
 export interface TxnRequest {
   type: 'txn';
@@ -154,7 +157,8 @@ export interface TxnResponse {
   type: 'txn';
   revision: number;
   succeeded: boolean;
-  responses: (RangeResponse | PutResponse | DeleteRangeResponse)[];
+  /** One per operation of the branch that ran, in order; a nested transaction answers with its own TxnResponse. */
+  responses: (RangeResponse | PutResponse | DeleteRangeResponse | TxnResponse)[];
 }
 
 export interface CompactResponse {

@@ -2,10 +2,12 @@
  * Boundary checks for requests: every limit named in config/limits.ts, checked before anything
  * changes, with an error naming the limit and the offending size (never the key or value itself).
  */
-import { keyBytesMax, leaseCheckpointBatchMax, leaseTtlSecondsMax, txnOpsMax, valueBytesMax } from '../../config/index.ts';
+import {
+  keyBytesMax, leaseCheckpointBatchMax, leaseTtlSecondsMax, txnNestingLevelsMax, txnOpsMax, txnOpsTotalMax, valueBytesMax,
+} from '../../config/index.ts';
 import { MvccError } from './errors.ts';
 import { type KeySpan, keyToString, spanContains, toSpan } from './keys.ts';
-import type { Compare, LeaseOp, RangeOptions, TxnOp, WriteOp } from './types.ts';
+import type { Compare, LeaseOp, RangeOptions, TxnOp, TxnRequest, WriteOp } from './types.ts';
 
 function checkCount(value: unknown, what: string, min: number, max = Number.MAX_SAFE_INTEGER): void {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
@@ -90,7 +92,7 @@ function checkCompare(c: Compare): void {
   }
 }
 
-function checkTxnOp(op: TxnOp): void {
+function checkTxnOp(op: Exclude<TxnOp, TxnRequest>): void {
   switch (op.type) {
     case 'range':
       checkRange(op.key, op.end);
@@ -110,28 +112,87 @@ function checkTxnOp(op: TxnOp): void {
   }
 }
 
-/** A branch may not write one key twice: two puts of a key, or a put inside a deleted range (as in etcd). */
-function checkBranchWrites(ops: readonly TxnOp[], branch: string): void {
-  const puts = new Set<string>();
-  const deletes: KeySpan[] = [];
-  for (const op of ops) {
-    if (op.type === 'put') {
-      const key = keyToString(op.key);
-      if (puts.has(key)) throw new MvccError('E_BAD_REQUEST', `the ${branch} branch puts one key twice`);
-      puts.add(key);
-    } else if (op.type === 'deleteRange') {
-      deletes.push(toSpan(op.key, op.end));
-    }
-  }
-  for (const key of puts) {
-    if (deletes.some((span) => spanContains(span, key))) {
-      throw new MvccError('E_BAD_REQUEST', `the ${branch} branch puts a key it also deletes`);
-    }
+/** Refuses a transaction `level` levels deep (the outermost is level 1); decoders call it too, before they recurse. */
+export function checkTxnNesting(level: number): void {
+  if (level > txnNestingLevelsMax) {
+    throw new MvccError('E_LIMIT', `a transaction nested ${level} levels deep exceeds txnNestingLevelsMax (${txnNestingLevelsMax})`);
   }
 }
 
-function checkOpCount(count: number, what: string): void {
-  if (count > txnOpsMax) throw new MvccError('E_LIMIT', `${count} ${what} exceed txnOpsMax (${txnOpsMax})`);
+/**
+ * A transaction and every one nested in it. `opsLeft` is what txnOpsMax leaves at this level: as in etcd
+ * (checkTxnRequest), the widest list of each level counts against the levels inside it; `counted` adds
+ * up every compare and operation of the whole request against txnOpsTotalMax.
+ */
+function checkTxn(op: TxnRequest, level: number, opsLeft: number, counted: { ops: number }): void {
+  checkTxnNesting(level);
+  if (!Array.isArray(op.compare) || !Array.isArray(op.success) || !Array.isArray(op.failure)) {
+    throw new MvccError('E_BAD_REQUEST', 'a transaction needs compare, success and failure lists');
+  }
+  const lists = [[op.compare.length, 'compares'], [op.success.length, 'success operations'], [op.failure.length, 'failure operations']] as const;
+  const [width, what] = lists.reduce((widest, list) => (list[0] > widest[0] ? list : widest));
+  if (width > opsLeft) {
+    throw new MvccError('E_LIMIT', level === 1 ? `${width} ${what} exceed txnOpsMax (${txnOpsMax})`
+      : `${width} ${what} of a transaction nested ${level} levels deep exceed the ${opsLeft} that txnOpsMax (${txnOpsMax}) leaves inside the transactions around it`);
+  }
+  counted.ops += op.compare.length + op.success.length + op.failure.length;
+  if (counted.ops > txnOpsTotalMax) throw new MvccError('E_LIMIT', `the transaction and those nested in it carry more than txnOpsTotalMax (${txnOpsTotalMax}) compares and operations`);
+  op.compare.forEach(checkCompare);
+  for (const child of [...op.success, ...op.failure]) {
+    if (child.type === 'txn') checkTxn(child, level + 1, opsLeft - width, counted);
+    else checkTxnOp(child);
+  }
+}
+
+/** What a list of operations may write on some path through it: the keys it puts and the spans it deletes. */
+interface Writes {
+  puts: Set<string>;
+  deletes: KeySpan[];
+}
+
+/** etcd's words first: its clients match them (src/api/grpc/status.ts). Never the key itself. */
+function duplicateKey(branch: string, problem: string): MvccError {
+  return new MvccError('E_BAD_REQUEST', `duplicate key given in txn request: a path through the ${branch} branch ${problem}`);
+}
+
+/**
+ * What `ops` may write, refusing a list in which one path would put a key twice or put a key it also
+ * deletes (etcd's rule, checkIntervals). The operations of one list all run, so their writes may not
+ * meet; the two branches of a nested transaction exclude each other, so theirs may (a key put in both is
+ * fine). etcd checks a delete in an earlier nested transaction against a put in a later one but not the
+ * reverse order; Coffer refuses both.
+ */
+function pathWrites(ops: readonly TxnOp[], branch: string): Writes {
+  const all: Writes = { puts: new Set(), deletes: [] };
+  for (const op of ops) {
+    const mine = opWrites(op, branch);
+    for (const key of mine.puts) {
+      if (all.puts.has(key)) throw duplicateKey(branch, 'puts one key twice');
+      if (all.deletes.some((span) => spanContains(span, key))) throw duplicateKey(branch, 'deletes a key and then puts it');
+    }
+    for (const key of all.puts) {
+      if (mine.deletes.some((span) => spanContains(span, key))) throw duplicateKey(branch, 'puts a key and then deletes it');
+    }
+    for (const key of mine.puts) all.puts.add(key);
+    all.deletes.push(...mine.deletes);
+  }
+  return all;
+}
+
+function opWrites(op: TxnOp, branch: string): Writes {
+  switch (op.type) {
+    case 'put':
+      return { puts: new Set([keyToString(op.key)]), deletes: [] };
+    case 'deleteRange':
+      return { puts: new Set(), deletes: [toSpan(op.key, op.end)] };
+    case 'range':
+      return { puts: new Set(), deletes: [] };
+    case 'txn': {
+      const success = pathWrites(op.success, branch);
+      const failure = pathWrites(op.failure, branch);
+      return { puts: new Set([...success.puts, ...failure.puts]), deletes: [...success.deletes, ...failure.deletes] };
+    }
+  }
 }
 
 export function checkWriteOp(op: WriteOp): void {
@@ -141,17 +202,9 @@ export function checkWriteOp(op: WriteOp): void {
       checkTxnOp(op);
       return;
     case 'txn':
-      if (!Array.isArray(op.compare) || !Array.isArray(op.success) || !Array.isArray(op.failure)) {
-        throw new MvccError('E_BAD_REQUEST', 'a transaction needs compare, success and failure lists');
-      }
-      checkOpCount(op.compare.length, 'compares');
-      checkOpCount(op.success.length, 'success operations');
-      checkOpCount(op.failure.length, 'failure operations');
-      op.compare.forEach(checkCompare);
-      op.success.forEach(checkTxnOp);
-      op.failure.forEach(checkTxnOp);
-      checkBranchWrites(op.success, 'success');
-      checkBranchWrites(op.failure, 'failure');
+      checkTxn(op, 1, txnOpsMax, { ops: 0 });
+      pathWrites(op.success, 'success');
+      pathWrites(op.failure, 'failure');
       return;
     case 'compact':
       if (!(Number.isSafeInteger(op.revision) && op.revision >= 0)) {

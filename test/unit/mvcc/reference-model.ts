@@ -156,43 +156,87 @@ export class ReferenceModel {
     return c.result === 'equal' ? sign === 0 : c.result === 'notEqual' ? sign !== 0 : c.result === 'greater' ? sign > 0 : sign < 0;
   }
 
-  /** A branch may not write one key twice (etcd's rule); both branches are checked up front. */
+  /**
+   * Every path through a branch, as the list of writes it makes: a nested transaction runs one of its
+   * branches, so each of its paths combines with each path of the operations around it. Naive on purpose.
+   */
+  private static paths(branch: ModelOp[]): ModelOp[][] {
+    let paths: ModelOp[][] = [[]];
+    for (const op of branch) {
+      const alternatives = op.type === 'txn' ? [...ReferenceModel.paths(op.success), ...ReferenceModel.paths(op.failure)]
+        : op.type === 'put' || op.type === 'deleteRange' ? [[op]] : [[]];
+      paths = paths.flatMap((path) => alternatives.map((more) => [...path, ...more]));
+    }
+    return paths;
+  }
+
+  /** No path may write one key twice: two puts of a key, or a put of a key a delete takes (etcd's rule), in either order. */
   private static writesTwice(branch: ModelOp[]): boolean {
-    const puts = branch.filter((o) => o.type === 'put').map((o) => o.key);
-    if (new Set(puts).size !== puts.length) return true;
-    const deletes = branch.filter((o) => o.type === 'deleteRange');
-    return puts.some((k) => deletes.some((d) => inSpan(d, k)));
+    return ReferenceModel.paths(branch).some((path) => {
+      const puts = path.filter((o) => o.type === 'put').map((o) => o.key);
+      if (new Set(puts).size !== puts.length) return true;
+      const deletes = path.filter((o) => o.type === 'deleteRange');
+      return puts.some((k) => deletes.some((d) => inSpan(d, k)));
+    });
+  }
+
+  /** The branch each transaction takes, every level's compares asked before anything runs. */
+  private choose(op: Extract<ModelOp, { type: 'txn' }>, chosen: Map<ModelOp, boolean>): void {
+    const succeeded = op.compare.every((c) => this.holds(c));
+    chosen.set(op, succeeded);
+    for (const child of succeeded ? op.success : op.failure) if (child.type === 'txn') this.choose(child, chosen);
+  }
+
+  /** Every operation that will run, nested ones included. */
+  private static running(op: Extract<ModelOp, { type: 'txn' }>, chosen: Map<ModelOp, boolean>): ModelOp[] {
+    return (chosen.get(op)! ? op.success : op.failure).flatMap((child) => (child.type === 'txn' ? ReferenceModel.running(child, chosen) : [child]));
   }
 
   private txn(op: Extract<ModelOp, { type: 'txn' }>): ModelResult {
     if (ReferenceModel.writesTwice(op.success) || ReferenceModel.writesTwice(op.failure)) return { error: 'E_BAD_REQUEST' };
-    const succeeded = op.compare.every((c) => this.holds(c));
-    const branch = succeeded ? op.success : op.failure;
+    const chosen = new Map<ModelOp, boolean>();
+    this.choose(op, chosen);
     // As etcd: refused reads inside the branch refuse the whole transaction before anything changes.
-    for (const child of branch) {
+    for (const child of ReferenceModel.running(op, chosen)) {
       if (child.type === 'range' && child.revision !== undefined && child.revision !== 0) {
         if (child.revision > this.revision) return { error: 'E_FUTURE_REV' };
         if (child.revision < this.compactRevision) return { error: 'E_COMPACTED' };
       }
     }
     const main = this.revision + 1;
-    let sub = 0;
+    const counter = { sub: 0 };
+    const result = this.runBranch(op, chosen, main, counter);
+    if (counter.sub > 0) this.revision = main;
+    const stamp = (r: ModelResult): void => {
+      if (!('type' in r)) return;
+      if (r.type === 'put' || r.type === 'deleteRange') r.revision = this.revision;
+      if (r.type === 'txn') {
+        r.revision = this.revision;
+        r.responses.forEach(stamp);
+      }
+    };
+    stamp(result);
+    return result;
+  }
+
+  private runBranch(op: Extract<ModelOp, { type: 'txn' }>, chosen: Map<ModelOp, boolean>, main: number, counter: { sub: number }): ModelResult {
+    const succeeded = chosen.get(op)!;
     const responses: ModelResult[] = [];
-    for (const child of branch) {
+    for (const child of succeeded ? op.success : op.failure) {
       if (child.type === 'put') {
-        this.write(child.key, child.value, main, sub++);
+        this.write(child.key, child.value, main, counter.sub++);
         responses.push({ type: 'put', revision: main });
       } else if (child.type === 'deleteRange') {
-        const deleted = this.deleteKeys(child, main, sub);
-        sub += deleted;
+        const deleted = this.deleteKeys(child, main, counter.sub);
+        counter.sub += deleted;
         responses.push({ type: 'deleteRange', revision: main, deleted });
       } else if (child.type === 'range') {
         responses.push(this.range(child, this.revision, Infinity));
+      } else if (child.type === 'txn') {
+        responses.push(this.runBranch(child, chosen, main, counter));
       }
     }
-    if (sub > 0) this.revision = main;
-    for (const r of responses) if ('type' in r && (r.type === 'put' || r.type === 'deleteRange')) r.revision = this.revision;
-    return { type: 'txn', revision: this.revision, succeeded, responses };
+    return { type: 'txn', revision: main, succeeded, responses };
   }
 
   /** Every change in `span` with main >= fromMain, as watch events, in revision order. */

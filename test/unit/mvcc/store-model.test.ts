@@ -1,6 +1,6 @@
 /**
- * Model-based property tests: random sequences of put / deleteRange / txn / compact / range (including
- * reads at old revisions), single and batched, with restarts that rebuild the index from disk — the
+ * Model-based property tests: random sequences of put / deleteRange / txn (nested up to three levels) /
+ * compact / range (including reads at old revisions), single and batched, with restarts that rebuild the index from disk — the
  * store must answer exactly as the naive reference model does.
  */
 import assert from 'node:assert/strict';
@@ -57,8 +57,15 @@ const compareArb: fc.Arbitrary<ModelCompare> = fc.oneof(
     result: fc.constantFrom('equal' as const, 'notEqual' as const, 'greater' as const, 'less' as const), value: fc.integer({ min: 0, max: 6 }),
   }),
 );
-const branchArb = fc.array(fc.oneof(putArb, deleteArb, rangeArb), { maxLength: 3 });
-const txnArb = fc.record({ type: fc.constant('txn' as const), compare: fc.array(compareArb, { maxLength: 2 }), success: branchArb, failure: branchArb });
+/** A transaction whose branches hold `inner` operations: nested transactions are built level by level, three levels at most. */
+const txnOf = (inner: fc.Arbitrary<GenOp>): fc.Arbitrary<GenOp> => {
+  const branch = fc.array(inner, { maxLength: 3 });
+  return fc.record({ type: fc.constant('txn' as const), compare: fc.array(compareArb, { maxLength: 2 }), success: branch, failure: branch });
+};
+const flatOpArb: fc.Arbitrary<GenOp> = fc.oneof(putArb, deleteArb, rangeArb);
+const innerTxnArb = txnOf(flatOpArb);
+const middleTxnArb = txnOf(fc.oneof({ weight: 3, arbitrary: flatOpArb }, { weight: 1, arbitrary: innerTxnArb }));
+const txnArb = txnOf(fc.oneof({ weight: 3, arbitrary: flatOpArb }, { weight: 1, arbitrary: middleTxnArb }));
 const compactArb = fc.record({ type: fc.constant('compact' as const), rel: relRevArb });
 const writeArb: fc.Arbitrary<GenOp> = fc.oneof({ weight: 4, arbitrary: putArb }, { weight: 1, arbitrary: deleteArb }, { weight: 2, arbitrary: txnArb }, { weight: 1, arbitrary: compactArb });
 
