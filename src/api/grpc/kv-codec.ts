@@ -1,11 +1,12 @@
 /**
  * etcd's protobuf KV messages to Coffer's operations and back. What Coffer's store does not do yet is
- * refused by name (InvalidArgument through BadFieldError), never ignored: nested transactions, compares
- * over a key range, ignore_value.
+ * refused by name (InvalidArgument through BadFieldError), never ignored: compares over a key range,
+ * ignore_value. Nested transactions (request_txn, response_txn) are decoded level by level, and one
+ * deeper than txnNestingLevelsMax is refused before it is walked further.
  */
-import type {
-  Compare, CompareResult, CompareTarget, DeleteRangeRequest, DeleteRangeResponse, KeyValue, PutRequest, PutResponse, RangeResponse, TxnOp,
-  TxnRequest, TxnResponse,
+import {
+  type Compare, type CompareResult, type CompareTarget, type DeleteRangeRequest, type DeleteRangeResponse, type KeyValue, type PutRequest,
+  type PutResponse, type RangeResponse, type TxnOp, type TxnRequest, type TxnResponse, checkTxnNesting,
 } from '../../storage/mvcc/index.ts';
 import { BadFieldError, type Header } from '../kv/json.ts';
 import { type RangeQuery, rangeQuery, type SortOrder, type SortTarget, txnRange } from '../kv/service.ts';
@@ -53,7 +54,7 @@ function compareFromProto(message: Message): Compare {
   return { key: bytesField(message, 'key'), target: compareTargets[target] ?? 'version', result: compareResults[String(message.result)] ?? 'equal', value };
 }
 
-function txnOpFromProto(message: Message, queries: Map<TxnOp, RangeQuery>): TxnOp {
+function txnOpFromProto(message: Message, queries: Map<TxnOp, RangeQuery>, level: number): TxnOp {
   switch (message.request) {
     case 'request_range': {
       const query = rangeFromProto(message.request_range as Message);
@@ -63,17 +64,26 @@ function txnOpFromProto(message: Message, queries: Map<TxnOp, RangeQuery>): TxnO
     }
     case 'request_put': return putFromProto(message.request_put as Message);
     case 'request_delete_range': return deleteFromProto(message.request_delete_range as Message);
-    case 'request_txn': throw new BadFieldError('request_txn', 'nested transactions are not supported by Coffer yet');
+    case 'request_txn': return txnAt(message.request_txn as Message, queries, level + 1);
     default: throw new BadFieldError('request', 'must hold one operation');
   }
 }
 
-/** The transaction, and the query of each of its range operations (sorting and filters are applied to their results: KvService.txn). */
-export function txnFromProto(message: Message): { request: TxnRequest; queries: Map<TxnOp, RangeQuery> } {
+/** A transaction `level` levels deep (the outermost is 1). */
+function txnAt(message: Message, queries: Map<TxnOp, RangeQuery>, level: number): TxnRequest {
+  checkTxnNesting(level);
   const list = (name: string) => (message[name] as Message[] | undefined) ?? [];
+  const ops = (name: string) => list(name).map((m) => txnOpFromProto(m, queries, level));
+  return { type: 'txn', compare: list('compare').map(compareFromProto), success: ops('success'), failure: ops('failure') };
+}
+
+/**
+ * The transaction, and the query of each of its range operations, nested ones' included (sorting and
+ * filters are applied to their results: KvService.txn).
+ */
+export function txnFromProto(message: Message): { request: TxnRequest; queries: Map<TxnOp, RangeQuery> } {
   const queries = new Map<TxnOp, RangeQuery>();
-  const ops = (name: string) => list(name).map((m) => txnOpFromProto(m, queries));
-  return { request: { type: 'txn', compare: list('compare').map(compareFromProto), success: ops('success'), failure: ops('failure') }, queries };
+  return { request: txnAt(message, queries, 1), queries };
 }
 
 /** The cluster ID is kept as hex; etcd's header carries it as a uint64. */
@@ -109,6 +119,7 @@ export function txnToProto(result: TxnResponse, header: Message): Message {
         case 'range': return { response_range: { header, ...rangeToProto(response) } };
         case 'put': return { response_put: { header, ...putToProto(response) } };
         case 'deleteRange': return { response_delete_range: { header, ...deleteToProto(response) } };
+        case 'txn': return { response_txn: txnToProto(response, header) };
       }
     }),
   };

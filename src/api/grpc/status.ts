@@ -42,7 +42,10 @@ export function toGrpcError(error: unknown): GrpcError {
   if (isMvccError(error)) {
     if (error.code === 'E_COMPACTED') return { code: grpcStatus.outOfRange, message: 'etcdserver: mvcc: required revision has been compacted' };
     if (error.code === 'E_FUTURE_REV') return { code: grpcStatus.outOfRange, message: 'etcdserver: mvcc: required revision is a future revision' };
-    if (error.code === 'E_LIMIT' && /txnOpsMax/.test(error.message)) return { code: grpcStatus.invalidArgument, message: 'etcdserver: too many operations in txn request' };
+    if (error.code === 'E_LIMIT' && /txnOps(Total)?Max/.test(error.message)) return { code: grpcStatus.invalidArgument, message: 'etcdserver: too many operations in txn request' };
+    if (error.code === 'E_BAD_REQUEST' && error.message.startsWith('duplicate key given in txn request')) {
+      return { code: grpcStatus.invalidArgument, message: 'etcdserver: duplicate key given in txn request' };
+    }
     if (error.code === 'E_LIMIT' && /leaseTtlSecondsMax/.test(error.message)) return { code: grpcStatus.outOfRange, message: 'etcdserver: too large lease TTL' };
   }
   if (isReplicationError(error)) {

@@ -6,8 +6,9 @@
  * Decoding checks every field and names the bad one; it never trusts the shape of a body.
  */
 import { CofferError } from '../../base/index.ts';
-import type {
-  Compare, CompareResult, CompareTarget, DeleteRangeRequest, KeyValue, PutRequest, RangeRequest, TxnOp, TxnRequest,
+import {
+  type Compare, type CompareResult, type CompareTarget, type DeleteRangeRequest, type KeyValue, type PutRequest, type RangeRequest, type TxnOp,
+  type TxnRequest, checkTxnNesting,
 } from '../../storage/mvcc/index.ts';
 
 export class BadFieldError extends CofferError {
@@ -134,34 +135,42 @@ function decodeCompare(value: unknown, where: string): Compare {
   return { key, target: targetOf[target], result: resultOf[result], value: operand };
 }
 
-function decodeTxnOp(value: unknown, where: string): TxnOp {
+function decodeTxnOp(value: unknown, where: string, level: number): TxnOp {
   const body = object(value, where);
   const put = field(body, 'request_put');
   const range = field(body, 'request_range');
   const del = field(body, 'request_delete_range');
-  const present = [put, range, del].filter((v) => v !== undefined && v !== null).length;
-  if (present !== 1) throw new BadFieldError(where, 'must hold exactly one of request_put, request_range, request_delete_range');
+  const txn = field(body, 'request_txn');
+  const present = [put, range, del, txn].filter((v) => v !== undefined && v !== null).length;
+  if (present !== 1) throw new BadFieldError(where, 'must hold exactly one of request_put, request_range, request_delete_range, request_txn');
   if (put !== undefined && put !== null) return decodePut(object(put, `${where}.request_put`), `${where}.request_put`);
   if (range !== undefined && range !== null) {
     const { serializable: _serializable, ...request } = decodeRange(object(range, `${where}.request_range`), `${where}.request_range`);
     return request;
   }
+  if (txn !== undefined && txn !== null) return decodeTxnAt(object(txn, `${where}.request_txn`), `${where}.request_txn.`, level + 1);
   return decodeDeleteRange(object(del, `${where}.request_delete_range`), `${where}.request_delete_range`);
 }
 
-function list(body: Json, name: string): unknown[] {
+function list(body: Json, name: string, where: string): unknown[] {
   const value = field(body, name);
   if (value === undefined || value === null) return [];
-  if (!Array.isArray(value)) throw new BadFieldError(name, 'must be an array');
+  if (!Array.isArray(value)) throw new BadFieldError(where, 'must be an array');
   return value;
 }
 
 export function decodeTxn(body: Json): TxnRequest {
+  return decodeTxnAt(body, '', 1);
+}
+
+/** A transaction `level` levels deep (the outermost is 1), its fields named from `prefix`; too deep is refused before it recurses further. */
+function decodeTxnAt(body: Json, prefix: string, level: number): TxnRequest {
+  checkTxnNesting(level);
   return {
     type: 'txn',
-    compare: list(body, 'compare').map((c, i) => decodeCompare(c, `compare[${i}]`)),
-    success: list(body, 'success').map((o, i) => decodeTxnOp(o, `success[${i}]`)),
-    failure: list(body, 'failure').map((o, i) => decodeTxnOp(o, `failure[${i}]`)),
+    compare: list(body, 'compare', `${prefix}compare`).map((c, i) => decodeCompare(c, `${prefix}compare[${i}]`)),
+    success: list(body, 'success', `${prefix}success`).map((o, i) => decodeTxnOp(o, `${prefix}success[${i}]`, level)),
+    failure: list(body, 'failure', `${prefix}failure`).map((o, i) => decodeTxnOp(o, `${prefix}failure[${i}]`, level)),
   };
 }
 

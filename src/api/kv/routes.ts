@@ -54,11 +54,7 @@ function registerKeyValueCalls(app: FastifyInstance, service: KvService): void {
 
   app.post('/kv/txn', async (request) => {
     const result = await service.txn(callerFor(request), decodeTxn(body(request.body)));
-    return {
-      header: header(result.revision),
-      ...compact({ succeeded: result.succeeded }),
-      responses: result.responses.map(encodeTxnResponse),
-    };
+    return encodeTxn(result, header(result.revision));
   });
 
   app.post('/kv/compaction', async (request) => {
@@ -209,11 +205,17 @@ function encodeDelete(result: DeleteRangeResponse): Json {
   return compact({ deleted: int64(result.deleted), prev_kvs: result.prevKvs?.map(encodeKv) });
 }
 
+/** A transaction's answer; those of nested transactions are `response_txn`, each with the empty header of every inner response. */
+function encodeTxn(result: TxnResponse, header: Json): Json {
+  return { header, ...compact({ succeeded: result.succeeded }), responses: result.responses.map(encodeTxnResponse) };
+}
+
 function encodeTxnResponse(response: TxnResponse['responses'][number]): Json {
   switch (response.type) {
     case 'range': return { response_range: { header: {}, ...encodeRange(response) } };
     case 'put': return { response_put: { header: {}, ...encodePut(response) } };
     case 'deleteRange': return { response_delete_range: { header: {}, ...encodeDelete(response) } };
+    case 'txn': return { response_txn: encodeTxn(response, {}) };
   }
 }
 

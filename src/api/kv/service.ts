@@ -84,8 +84,20 @@ export class KvService {
     checkKeyAccess(this.policy(), caller, verb, nonEmpty(key), end);
   }
 
+  /**
+   * A transaction needs `get` on every key it compares and what each operation needs, in both branches
+   * whichever runs, and so on into every nested transaction: nesting is no way around a check.
+   */
+  private allowTxn(caller: Caller, op: TxnRequest): void {
+    for (const c of op.compare) this.allow(caller, 'get', c.key);
+    for (const o of [...op.success, ...op.failure]) {
+      if (o.type === 'txn') this.allowTxn(caller, o);
+      else this.allowOp(caller, o);
+    }
+  }
+
   /** A write needs its verb on its keys, and the read verb too when it returns the values it replaced (as etcd asks). */
-  private allowOp(caller: Caller, op: TxnOp): void {
+  private allowOp(caller: Caller, op: Exclude<TxnOp, TxnRequest>): void {
     if (op.type === 'range') return this.allow(caller, readVerb(op.end), op.key, op.end);
     const end = op.type === 'put' ? undefined : op.end;
     this.allow(caller, op.type === 'put' ? 'update' : 'delete', op.key, end);
@@ -119,16 +131,9 @@ export class KvService {
    * txnRange), which the store runs over the whole range and this shapes afterwards, as `range` does.
    */
   async txn(caller: Caller, op: TxnRequest, queries: ReadonlyMap<TxnOp, RangeQuery> = new Map()): Promise<TxnResponse> {
-    for (const c of op.compare) this.allow(caller, 'get', c.key);
-    for (const o of [...op.success, ...op.failure]) this.allowOp(caller, o);
+    this.allowTxn(caller, op);
     const result = (await this.backend.propose(op)) as TxnResponse;
-    if (queries.size === 0) return result;
-    const ran = result.succeeded ? op.success : op.failure;
-    const responses = result.responses.map((response, i) => {
-      const query = queries.get(ran[i]!);
-      return query !== undefined && isReshaped(query) && response.type === 'range' ? reshape(response, query) : response;
-    });
-    return { ...result, responses };
+    return queries.size === 0 ? result : reshapeTxn(op, result, queries);
   }
 
   async compact(revision: number): Promise<number> {
@@ -217,6 +222,18 @@ function reshape(whole: RangeResponse, query: RangeQuery): RangeResponse {
   const limited = query.limit > 0 ? kept.slice(0, query.limit) : kept;
   const shown = query.keysOnly ? limited.map((kv) => ({ ...kv, value: new Uint8Array(0) })) : limited;
   return { ...whole, kvs: query.countOnly ? [] : shown, more: query.limit > 0 && kept.length > query.limit };
+}
+
+/** The responses of the branch that ran, each range shaped by its query, nested transactions' too. */
+function reshapeTxn(op: TxnRequest, result: TxnResponse, queries: ReadonlyMap<TxnOp, RangeQuery>): TxnResponse {
+  const ran = result.succeeded ? op.success : op.failure;
+  const responses = result.responses.map((response, i) => {
+    const child = ran[i]!;
+    if (child.type === 'txn' && response.type === 'txn') return reshapeTxn(child, response, queries);
+    const query = queries.get(child);
+    return query !== undefined && isReshaped(query) && response.type === 'range' ? reshape(response, query) : response;
+  });
+  return { ...result, responses };
 }
 
 function nonEmpty(key: Uint8Array): Uint8Array {

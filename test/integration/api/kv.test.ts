@@ -3,6 +3,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
 import { buildClientApi } from '../../../src/api/index.ts';
+import { txnNestingLevelsMax } from '../../../src/config/index.ts';
 import { backendOf, InProcessCluster } from '../replication/harness.ts';
 
 let cluster: InProcessCluster;
@@ -28,6 +29,13 @@ after(async () => {
 });
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
+
+/** A txn body `levels` levels deep, a put at the bottom. */
+function nestedTxnJson(levels: number): Record<string, unknown> {
+  let body: Record<string, unknown> = { success: [{ request_put: { key: b64('deep'), value: b64('v') } }] };
+  for (let level = 1; level < levels; level++) body = { success: [{ request_txn: body }] };
+  return body;
+}
 async function post(url: string, body: unknown, user?: string) {
   const response = await app.inject({ method: 'POST', url, payload: typeof body === 'string' ? body : JSON.stringify(body), headers: user ? { 'x-test-user': user } : {} });
   return { status: response.statusCode, body: response.json<Record<string, unknown>>() };
@@ -59,6 +67,44 @@ test('txn compare-and-set succeeds once, then fails on the changed value', async
   assert.equal(responses[0]?.response_range.kvs[0]?.value, b64('b'));
 });
 
+test('a nested txn over the gateway: request_txn at every level, response_txn in the gateway\'s shape, one revision for all', async () => {
+  await post('/v3/kv/put', { key: b64('nest/flag'), value: b64('on') });
+  const nested = await post('/v3/kv/txn', {
+    compare: [{ key: b64('nest/flag'), target: 'VALUE', result: 'EQUAL', value: b64('on') }],
+    success: [
+      { request_put: { key: b64('nest/a'), value: b64('1') } },
+      {
+        request_txn: {
+          compare: [{ key: b64('nest/a'), target: 'VERSION', result: 'GREATER', version: '0' }],
+          success: [{ request_put: { key: b64('nest/never'), value: b64('x') } }],
+          failure: [{ request_range: { key: b64('nest/a') } }, { requestTxn: { success: [{ request_put: { key: b64('nest/b'), value: b64('2') } }] } }],
+        },
+      },
+    ],
+  });
+  assert.equal(nested.status, 200, JSON.stringify(nested.body));
+  const revision = (nested.body.header as Record<string, string>).revision;
+  assert.deepEqual(nested.body, {
+    header: nested.body.header, succeeded: true,
+    responses: [
+      { response_put: { header: {} } },
+      {
+        // The inner compare saw the state before the transaction (no nest/a yet), so its failure branch ran; its read sees the put before it.
+        response_txn: {
+          header: {},
+          responses: [
+            { response_range: { header: {}, kvs: [{ key: b64('nest/a'), value: b64('1'), create_revision: revision, mod_revision: revision, version: '1' }], count: '1' } },
+            { response_txn: { header: {}, succeeded: true, responses: [{ response_put: { header: {} } }] } },
+          ],
+        },
+      },
+    ],
+  });
+  const written = await post('/v3/kv/range', { key: b64('nest/'), range_end: b64('nest0'), keys_only: true });
+  const kvs = written.body.kvs as Array<{ key: string; mod_revision: string }>;
+  assert.deepEqual(kvs.filter((kv) => kv.key !== b64('nest/flag')).map((kv) => [kv.key, kv.mod_revision]), [[b64('nest/a'), revision], [b64('nest/b'), revision]]);
+});
+
 test('deleterange reports what it deleted and a later range finds nothing', async () => {
   await post('/v3/kv/put', { key: b64('gone'), value: b64('x') });
   const deleted = await post('/v3/kv/deleterange', { key: b64('gone'), prev_kv: true });
@@ -85,6 +131,10 @@ test('bad input gets a 400 naming the field and changes nothing', async () => {
     ['/v3/kv/put', { key: 'not base64!', value: b64('v') }, /key: must be base64/],
     ['/v3/kv/range', { key: b64('k'), limit: -1 }, /limit: must be a non-negative integer/],
     ['/v3/kv/txn', { success: [{ request_put: { key: b64('k') }, request_range: { key: b64('k') } }] }, /success\[0\]: must hold exactly one/],
+    ['/v3/kv/txn', { failure: [{ request_txn: { success: [{ request_txn: { compare: [{ key: 'not base64!' }] } }] } }] },
+      /failure\[0\]\.request_txn\.success\[0\]\.request_txn\.compare\[0\]\.key: must be base64/],
+    ['/v3/kv/txn', { success: [{ request_put: { key: b64('k') } }, { request_txn: { failure: [{ request_put: { key: b64('k') } }] } }] }, /^duplicate key given in txn request/],
+    ['/v3/kv/txn', nestedTxnJson(txnNestingLevelsMax + 1), /17 levels deep exceeds txnNestingLevelsMax \(16\)/],
     ['/v3/kv/put', '{not json', /not valid JSON/],
   ] as const) {
     const response = await post(url, body);

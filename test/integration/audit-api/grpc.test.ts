@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { requestBodyBytesMax } from '../../../src/config/index.ts';
+import { requestBodyBytesMax, txnNestingLevelsMax, txnOpsMax } from '../../../src/config/index.ts';
 import { frame, FrameReader, decode, encode, type Message, messageType } from '../../../src/etcdpb/index.ts';
 import { grant } from './attacker.ts';
 import { waitUntil } from '../../support/wait.ts';
@@ -24,6 +24,7 @@ before(async () => {
 after(async () => { await audited.close(); });
 
 const bytes = (s: string) => Buffer.from(s);
+const text = (b: unknown) => Buffer.from(b as Uint8Array).toString();
 
 interface Call { grpcStatus: number; grpcMessage: string; messages: Message[]; auditID: string | undefined; httpStatus: number }
 
@@ -74,6 +75,49 @@ test('sorting and revision filters apply to the whole range; count counts every 
   assert.deepEqual((filtered.messages[0]!.kvs as Message[]).map((kv) => Buffer.from(kv.key as Uint8Array).toString()), ['s/c']);
 });
 
+test('a nested transaction over gRPC: request_txn decoded at every level, response_txn answered, ranges sorted inside, one revision', async () => {
+  for (const [key, value] of [['n/a', 'z'], ['n/b', 'x'], ['n/c', 'y']]) await call('KV/Put', 'PutRequest', { key: bytes(key!), value: bytes(value!) });
+  const answer = await call('KV/Txn', 'TxnRequest', {
+    success: [
+      { request_put: { key: bytes('n/d'), value: bytes('w') } },
+      {
+        request_txn: {
+          compare: [{ key: bytes('n/d'), target: 'CREATE', result: 'GREATER', create_revision: 0 }],
+          success: [{ request_put: { key: bytes('n/never'), value: bytes('v') } }],
+          failure: [{ request_range: { key: bytes('n/'), range_end: bytes('n0'), sort_order: 'ASCEND', sort_target: 'VALUE', limit: 2 } }],
+        },
+      },
+    ],
+  }, admin, 'TxnResponse');
+  assert.equal(answer.grpcStatus, 0, answer.grpcMessage);
+  const message = answer.messages[0]!;
+  const responses = message.responses as Message[];
+  const inner = responses[1]!.response_txn as Message;
+  assert.equal(inner.succeeded, false, 'the inner compare saw the state before the transaction: no n/d yet');
+  const range = (inner.responses as Message[])[0]!.response_range as Message;
+  assert.deepEqual((range.kvs as Message[]).map((kv) => text(kv.value)), ['w', 'x'], 'sorted by value over the whole range, then limited');
+  assert.deepEqual([Number(range.count), range.more], [4, true]);
+  const revision = Number((message.header as Message).revision);
+  assert.deepEqual([Number((inner.header as Message).revision), Number(((responses[0]!.response_put as Message).header as Message).revision)], [revision, revision]);
+  const never = await call('KV/Range', 'RangeRequest', { key: bytes('n/never') }, admin, 'RangeResponse');
+  assert.deepEqual(never.messages[0]!.kvs, []);
+});
+
+test('a nested transaction\'s refusals carry etcd\'s messages, or name Coffer\'s limit, and change nothing', async () => {
+  const before = await m1.backend.mvcc().hash(0);
+  const put = (key: string) => ({ request_put: { key: bytes(key), value: bytes('v') } });
+  const duplicate = await call('KV/Txn', 'TxnRequest', { success: [{ request_txn: { success: [put('d/k')] } }, put('d/k')] });
+  assert.deepEqual([duplicate.grpcStatus, duplicate.grpcMessage], [3, 'etcdserver: duplicate key given in txn request']);
+  const wide = (n: number, prefix: string) => Array.from({ length: n }, (_, i) => put(`${prefix}${i}`));
+  const tooMany = await call('KV/Txn', 'TxnRequest', { success: [...wide(100, 'o/'), { request_txn: { success: wide(txnOpsMax - 100, 'i/') } }] });
+  assert.deepEqual([tooMany.grpcStatus, tooMany.grpcMessage], [3, 'etcdserver: too many operations in txn request']);
+  let deep: Message = { success: [put('deep')] };
+  for (let level = 1; level <= txnNestingLevelsMax; level++) deep = { success: [{ request_txn: deep }] };
+  const tooDeep = await call('KV/Txn', 'TxnRequest', deep);
+  assert.deepEqual([tooDeep.grpcStatus, tooDeep.grpcMessage], [3, 'a transaction nested 17 levels deep exceeds txnNestingLevelsMax (16)']);
+  assert.deepEqual(await m1.backend.mvcc().hash(0), before);
+});
+
 test('refusals are gRPC statuses, audited with the status they stand for, and change nothing', async () => {
   // kv-only may call the KV API on every key, and still cannot reach the Kubernetes objects under /registry/.
   await grant(m1.app, 'grpc-kv-all-keys', [{ nonResourceURLs: ['/etcdserverpb.*'], verbs: ['post'] }, { apiGroups: ['coffer.dev'], resources: ['kvkeys'], verbs: ['*'] }], 'kv-only');
@@ -89,8 +133,8 @@ test('refusals are gRPC statuses, audited with the status they stand for, and ch
   assert.match(reserved.grpcMessage, /keys under \/registry\/ hold the Kubernetes API's objects/);
   const registry = await call('KV/Range', 'RangeRequest', { key: bytes('\u0000'), range_end: bytes('\u0001') });
   assert.deepEqual([registry.grpcStatus, registry.grpcMessage], [7, 'keys starting with a zero byte are reserved for Coffer']);
-  const nested = await call('KV/Txn', 'TxnRequest', { success: [{ request_txn: {} }] });
-  assert.deepEqual([nested.grpcStatus, /nested transactions are not supported/.test(nested.grpcMessage)], [3, true]);
+  const nested = await call('KV/Txn', 'TxnRequest', { success: [{ request_txn: { failure: [{ request_put: { key: bytes('/registry/secrets/default/x'), value: bytes('v') } }] } }] }, { 'x-user': 'kv-only' });
+  assert.deepEqual([nested.grpcStatus, /keys under \/registry\/ hold the Kubernetes API's objects/.test(nested.grpcMessage)], [7, true]);
   const leased = await call('KV/Put', 'PutRequest', { key: bytes('g/l'), value: bytes('v'), lease: 7 });
   assert.deepEqual([leased.grpcStatus, leased.grpcMessage], [5, 'etcdserver: requested lease not found']);
   assert.deepEqual(await m1.backend.mvcc().hash(0), before);
@@ -144,7 +188,6 @@ test('when the audit log cannot record, gRPC writes and reads are UNAVAILABLE an
 
 // ── Lease ────────────────────────────────────────────────────────────────────────────────────────
 
-const text = (b: unknown) => Buffer.from(b as Uint8Array).toString();
 
 interface LeaseAnswer { grpcStatus: number; grpcMessage: string; messages: Message[]; auditID: string | undefined }
 

@@ -1,6 +1,8 @@
 // Key-range permissions (RBAC rules on `kvkeys`, key prefixes) tried from every angle the KV API offers,
 // in both encodings (the JSON gateway and gRPC): single keys, ranges reaching past a prefix, from-key
-// reads, txn compares and operations in either branch, watches, and the previous values a write returns.
+// reads, txn compares and operations in either branch, the same inside nested transactions (in either
+// branch of either level, whichever would run), watches, and the previous values a write returns; and
+// Coffer's reserved keyspace, which a caller granted every key still cannot reach, nested or not.
 // Every refusal is a 403 / PERMISSION_DENIED (a gRPC watch: canceled with the reason), audited once,
 // and changes nothing; inside its prefix each caller can do exactly what its verbs say.
 import assert from 'node:assert/strict';
@@ -25,6 +27,7 @@ before(async () => {
   await grant(m1.app, 'app-reader', [kvApi, appKeys(['get', 'list', 'watch'])], 'app-reader');
   await grant(m1.app, 'app-writer', [kvApi, appKeys(['update', 'delete'])], 'app-writer');
   await grant(m1.app, 'kv-no-keys', [kvApi], 'kv-no-keys');
+  await grant(m1.app, 'kv-all', [kvApi, { apiGroups: ['coffer.dev'], resources: ['kvkeys'], verbs: ['*'] }], 'kv-all');
   for (const key of ['app/x', 'other/x']) {
     const put = await m1.app.inject({ method: 'POST', url: '/v3/kv/put', headers: { ...admin, 'content-type': 'application/json' }, payload: { key: b64(key), value: b64('v') } });
     assert.equal(put.statusCode, 200, put.body);
@@ -43,6 +46,8 @@ type Op =
   | { kind: 'delete'; key: string; end?: string; prevKv?: boolean }
   | { kind: 'compare'; key: string }
   | { kind: 'txn-op'; branch: 'success' | 'failure'; op: Op }
+  /** A transaction (`op`: a compare, a txn-op or another nested one) inside a branch of the one sent. */
+  | { kind: 'nested'; branch: 'success' | 'failure'; op: Op }
   | { kind: 'watch'; key: string; end?: string };
 
 function describe(op: Op): string {
@@ -59,14 +64,21 @@ function requestOf(op: Op, bytesOf: (s: string) => unknown, int64: (n: number) =
     if (inner.kind === 'delete') return { request_delete_range: { ...range(inner.key, inner.end), prev_kv: inner.prevKv === true } };
     throw new Error(`not a txn operation: ${describe(inner)}`);
   };
+  const inBranch = (branch: 'success' | 'failure', requestOpOf: object) => ({ compare: [], success: branch === 'success' ? [requestOpOf] : [], failure: branch === 'failure' ? [requestOpOf] : [] });
+  const txnOf = (t: Op): object => {
+    if (t.kind === 'compare') return { compare: [{ key: bytesOf(t.key), target: 'VERSION', result: 'GREATER', version: int64(0) }], success: [], failure: [] };
+    if (t.kind === 'txn-op') return inBranch(t.branch, requestOp(t.op));
+    if (t.kind === 'nested') return inBranch(t.branch, { request_txn: txnOf(t.op) });
+    throw new Error(`not a transaction: ${describe(t)}`);
+  };
   switch (op.kind) {
     case 'range': return ['/v3/kv/range', 'KV/Range', 'RangeRequest', range(op.key, op.end)];
     case 'put': return ['/v3/kv/put', 'KV/Put', 'PutRequest', put(op.key, op.prevKv)];
     case 'delete': return ['/v3/kv/deleterange', 'KV/DeleteRange', 'DeleteRangeRequest', { ...range(op.key, op.end), prev_kv: op.prevKv === true }];
     case 'compare':
-      return ['/v3/kv/txn', 'KV/Txn', 'TxnRequest', { compare: [{ key: bytesOf(op.key), target: 'VERSION', result: 'GREATER', version: int64(0) }], success: [], failure: [] }];
     case 'txn-op':
-      return ['/v3/kv/txn', 'KV/Txn', 'TxnRequest', { compare: [], success: op.branch === 'success' ? [requestOp(op.op)] : [], failure: op.branch === 'failure' ? [requestOp(op.op)] : [] }];
+    case 'nested':
+      return ['/v3/kv/txn', 'KV/Txn', 'TxnRequest', txnOf(op)];
     case 'watch': return ['/v3/watch', 'Watch/Watch', 'WatchRequest', { create_request: range(op.key, op.end) }];
   }
 }
@@ -80,6 +92,11 @@ async function send(op: Op, user: string, encoding: 'json' | 'grpc'): Promise<An
   const [, method, type, fields] = requestOf(op, bytes, Number);
   const payload = frame(encode(messageType(type), fields as Record<string, unknown>));
   return exchange(m1.app, clock, { method: 'POST', url: `${grpcPathPrefix}${method}`, headers: { ...who(user), 'content-type': 'application/grpc' }, payload, streaming });
+}
+
+/** The operation a transaction (nested or not) wraps. */
+function innermost(op: Op): Op {
+  return op.kind === 'txn-op' || op.kind === 'nested' ? innermost(op.op) : op;
 }
 
 /** Refused: 403 (PERMISSION_DENIED over gRPC), or a gRPC watch canceled at its creation for that reason. */
@@ -105,6 +122,10 @@ const outsideApp: Op[] = [
   { kind: 'txn-op', branch: 'failure', op: { kind: 'put', key: 'other/x' } },
   { kind: 'txn-op', branch: 'success', op: { kind: 'range', key: 'other/', end: 'other0' } },
   { kind: 'txn-op', branch: 'failure', op: { kind: 'delete', key: 'app/', end: fromKey } },
+  { kind: 'nested', branch: 'success', op: { kind: 'compare', key: 'other/x' } },
+  { kind: 'nested', branch: 'failure', op: { kind: 'txn-op', branch: 'success', op: { kind: 'put', key: 'other/x' } } },
+  { kind: 'nested', branch: 'failure', op: { kind: 'txn-op', branch: 'failure', op: { kind: 'range', key: 'other/', end: 'other0' } } },
+  { kind: 'nested', branch: 'success', op: { kind: 'nested', branch: 'failure', op: { kind: 'txn-op', branch: 'failure', op: { kind: 'delete', key: 'app/', end: fromKey } } } },
   { kind: 'watch', key: 'other/x' },
   { kind: 'watch', key: 'app/', end: fromKey },
 ];
@@ -115,6 +136,8 @@ const writes: Op[] = [
   { kind: 'delete', key: 'app/', end: 'app0' },
   { kind: 'txn-op', branch: 'success', op: { kind: 'put', key: 'app/y' } },
   { kind: 'txn-op', branch: 'failure', op: { kind: 'delete', key: 'app/y' } },
+  { kind: 'nested', branch: 'success', op: { kind: 'txn-op', branch: 'failure', op: { kind: 'put', key: 'app/y' } } },
+  { kind: 'nested', branch: 'failure', op: { kind: 'nested', branch: 'success', op: { kind: 'txn-op', branch: 'success', op: { kind: 'delete', key: 'app/y' } } } },
 ];
 
 const reads: Op[] = [
@@ -127,13 +150,26 @@ const reads: Op[] = [
   { kind: 'put', key: 'app/x', prevKv: true },
   { kind: 'delete', key: 'app/y', prevKv: true },
   { kind: 'txn-op', branch: 'success', op: { kind: 'delete', key: 'app/', end: 'app0', prevKv: true } },
+  { kind: 'nested', branch: 'failure', op: { kind: 'compare', key: 'app/x' } },
+  { kind: 'nested', branch: 'success', op: { kind: 'nested', branch: 'failure', op: { kind: 'txn-op', branch: 'success', op: { kind: 'range', key: 'app/x' } } } },
+  { kind: 'nested', branch: 'success', op: { kind: 'txn-op', branch: 'failure', op: { kind: 'delete', key: 'app/', end: 'app0', prevKv: true } } },
 ];
+
+/** Coffer's reserved keyspace, flat and nested: refused to a caller granted every key (kv-all), who may do the same to other keys. */
+const reservedKey = (key: string): Op[] => [
+  { kind: 'txn-op', branch: 'success', op: { kind: 'put', key } },
+  { kind: 'nested', branch: 'success', op: { kind: 'txn-op', branch: 'failure', op: { kind: 'put', key } } },
+  { kind: 'nested', branch: 'failure', op: { kind: 'nested', branch: 'success', op: { kind: 'txn-op', branch: 'success', op: { kind: 'range', key } } } },
+  { kind: 'nested', branch: 'success', op: { kind: 'compare', key } },
+];
+const reserved = [...reservedKey('/registry/secrets/default/db'), ...reservedKey('\u0000coffer/members/x')];
 
 const attempts: [user: string, ops: Op[]][] = [
   ['app-all', outsideApp],
   ['app-reader', [...outsideApp, ...writes]],
   ['app-writer', [...outsideApp, ...reads]],
   ['kv-no-keys', [...writes, ...reads]],
+  ['kv-all', reserved],
 ];
 
 test('every request reaching past a caller\'s key prefixes or verbs is refused in both encodings, audited, and changes nothing', async () => {
@@ -157,7 +193,7 @@ test('every request reaching past a caller\'s key prefixes or verbs is refused i
 
 test('inside its prefix each caller does what its verbs say, in both encodings', async () => {
   for (const encoding of ['json', 'grpc'] as const) {
-    for (const op of [...reads.filter((o) => !(o.kind === 'put' || o.kind === 'delete' || o.kind === 'txn-op' && o.op.kind === 'delete')), ...writes]) {
+    for (const op of [...reads.filter((o) => !['put', 'delete'].includes(innermost(o).kind)), ...writes]) {
       const user = reads.includes(op) ? 'app-reader' : 'app-writer';
       const answer = await send(op, user, encoding);
       assert.ok(!refused(answer, op) && answer.status === 200, `${user} ${encoding} ${describe(op)}: ${answer.status} ${answer.text.slice(0, 200)}`);
@@ -165,6 +201,10 @@ test('inside its prefix each caller does what its verbs say, in both encodings',
     for (const op of reads) {
       const answer = await send(op, 'app-all', encoding);
       assert.ok(!refused(answer, op) && answer.status === 200, `app-all ${encoding} ${describe(op)}: ${answer.status} ${answer.text.slice(0, 200)}`);
+    }
+    for (const op of reservedKey('free/x')) {
+      const answer = await send(op, 'kv-all', encoding);
+      assert.ok(answer.status === 200, `kv-all ${encoding} ${describe(op)}: ${answer.status} ${answer.text.slice(0, 200)}`);
     }
   }
 });

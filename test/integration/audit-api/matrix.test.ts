@@ -76,7 +76,16 @@ function bodyOf(method: string, url: string, query: string): { body?: unknown; c
     '/v3/kv/range': { key: registryKey },
     '/v3/kv/put': { key: registryKey, value: b64(marker) },
     '/v3/kv/deleterange': { key: registryKey },
-    '/v3/kv/txn': { compare: [{ key: registryKey, target: 'VALUE', result: 'EQUAL', value: b64(marker) }], success: [{ request_range: { key: registryKey } }], failure: [] },
+    // The outer transaction touches a free key only; the one nested in it reads the Secret's key, whichever branch runs.
+    '/v3/kv/txn': {
+      compare: [{ key: b64('matrix/free'), target: 'VERSION', result: 'EQUAL', version: '0' }],
+      success: [{
+        request_txn: {
+          compare: [{ key: registryKey, target: 'VALUE', result: 'EQUAL', value: b64(marker) }],
+          success: [{ request_range: { key: registryKey } }], failure: [{ request_range: { key: registryKey } }],
+        },
+      }],
+    },
     '/v3/kv/compaction': { revision: '1' },
     '/v3/watch': { create_request: { key: b64('/registry/'), range_end: b64('/registry0') } },
     '/v3/maintenance/hashkv': { revision: '0' },
@@ -105,7 +114,10 @@ function grpcBody(url: string): Buffer {
     'KV/Range': ['RangeRequest', { ...registry, range_end: Buffer.from('/registry0') }],
     'KV/Put': ['PutRequest', { ...registry, value: Buffer.from(marker) }],
     'KV/DeleteRange': ['DeleteRangeRequest', registry],
-    'KV/Txn': ['TxnRequest', { compare: [{ ...registry, target: 'VALUE', result: 'EQUAL', value: Buffer.from(marker) }], success: [{ request_range: registry }] }],
+    'KV/Txn': ['TxnRequest', {
+      compare: [{ key: Buffer.from('matrix/free'), target: 'VERSION', result: 'EQUAL', version: 0 }],
+      success: [{ request_txn: { compare: [{ ...registry, target: 'VALUE', result: 'EQUAL', value: Buffer.from(marker) }], success: [{ request_range: registry }], failure: [{ request_range: registry }] } }],
+    }],
     'KV/Compact': ['CompactionRequest', { revision: 1 }],
     'Watch/Watch': ['WatchRequest', { create_request: { key: Buffer.from('/registry/'), range_end: Buffer.from('/registry0'), start_revision: replayFrom } }],
     'Cluster/MemberRemove': ['MemberRemoveRequest', { ID: 999 }],
