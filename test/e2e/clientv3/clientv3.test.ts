@@ -3,7 +3,8 @@
 // conserving a total under concurrent transfers; a watch that keeps delivering — in order, without a gap
 // or a repeat, equal to a replay of the same history — while every member is restarted under it in turn;
 // concurrency.Mutex keeping two contenders' read-then-write increments exact across a leader kill; and
-// concurrency.Election handing office from one session to the next. The program (program/main.go)
+// concurrency.Election handing office from one session to the next; nested transactions (clientv3.OpTxn)
+// choosing each level's branch, at one revision, a duplicate key refused with etcd's error. The program (program/main.go)
 // checks each scenario itself; this test drives the kills and restarts.
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
@@ -90,4 +91,11 @@ test('concurrency.Election: the first candidate leads and proclaims, resigns, an
   const outcome = await run.exited;
   assert.equal(outcome.code, 0, outcome.stderr);
   assert.deepEqual(run.lines, ['ok elect leaders=first,second']);
+});
+
+test('nested transactions (clientv3.OpTxn): each level\'s branch as its compares choose, one revision, a key written twice refused', async () => {
+  const run = start('nested');
+  const outcome = await run.exited;
+  assert.equal(outcome.code, 0, outcome.stderr);
+  assert.deepEqual(run.lines, ['ok nested paths=true,false,true revision=one duplicate=refused']);
 });

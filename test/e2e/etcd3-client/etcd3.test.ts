@@ -1,10 +1,10 @@
 // The `etcd3` npm client (over @grpc/grpc-js) against three real `coffer server` processes: its main
-// operations — KV with prefixes and transactions, watches, leases, locks and elections — as a Node.js
+// operations — KV with prefixes and transactions (nested ones through its raw KV client), watches, leases, locks and elections — as a Node.js
 // application would use them, unmodified, with Coffer's certificates.
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
-import { Etcd3, EtcdLockFailedError, type IKeyValue } from 'etcd3';
+import { CompareResult, CompareTarget, Etcd3, EtcdLockFailedError, type IKeyValue } from 'etcd3';
 import { Cluster } from '../../support/cluster/index.ts';
 import { waitUntil } from '../../support/wait.ts';
 
@@ -40,6 +40,30 @@ test('KV: put, get, prefix reads, delete and a transaction, as the client report
   const deleted = await client.delete().prefix('app/').exec();
   assert.equal(deleted.deleted, '2');
   assert.equal(await client.get('app/a').string(), null);
+});
+
+test('a nested transaction through the client\'s raw KV service: request_txn in, response_txn out, one revision', async () => {
+  const key = (k: string) => Buffer.from(k);
+  await client.put('raw/flag').value('on');
+  const answer = await client.kv.txn({
+    compare: [{ key: key('raw/flag'), target: CompareTarget.Value, result: CompareResult.Equal, value: key('on') }],
+    success: [
+      { request_put: { key: key('raw/a'), value: key('1') } },
+      {
+        request_txn: {
+          compare: [{ key: key('raw/a'), target: CompareTarget.Version, result: CompareResult.Greater, version: '0' }],
+          success: [{ request_put: { key: key('raw/never'), value: key('x') } }],
+          failure: [{ request_range: { key: key('raw/a') } }],
+        },
+      },
+    ],
+  });
+  assert.equal(answer.succeeded, true);
+  const inner = answer.responses[1]!.response_txn;
+  assert.equal(inner.succeeded, false, 'the inner compare saw the state before the transaction');
+  const read = inner.responses[0]!.response_range.kvs[0]!;
+  assert.deepEqual([read.value.toString(), read.mod_revision], ['1', answer.header.revision]);
+  assert.equal(await client.get('raw/never').string(), null);
 });
 
 test('watch: a prefix watcher sees each put and delete once, in order', async () => {

@@ -75,11 +75,13 @@ test('sorting and revision filters apply to the whole range; count counts every 
   assert.deepEqual((filtered.messages[0]!.kvs as Message[]).map((kv) => Buffer.from(kv.key as Uint8Array).toString()), ['s/c']);
 });
 
+const nestedValue = 'nested-value-7f3a';
+
 test('a nested transaction over gRPC: request_txn decoded at every level, response_txn answered, ranges sorted inside, one revision', async () => {
   for (const [key, value] of [['n/a', 'z'], ['n/b', 'x'], ['n/c', 'y']]) await call('KV/Put', 'PutRequest', { key: bytes(key!), value: bytes(value!) });
   const answer = await call('KV/Txn', 'TxnRequest', {
     success: [
-      { request_put: { key: bytes('n/d'), value: bytes('w') } },
+      { request_put: { key: bytes('n/d'), value: bytes(nestedValue) } },
       {
         request_txn: {
           compare: [{ key: bytes('n/d'), target: 'CREATE', result: 'GREATER', create_revision: 0 }],
@@ -95,12 +97,16 @@ test('a nested transaction over gRPC: request_txn decoded at every level, respon
   const inner = responses[1]!.response_txn as Message;
   assert.equal(inner.succeeded, false, 'the inner compare saw the state before the transaction: no n/d yet');
   const range = (inner.responses as Message[])[0]!.response_range as Message;
-  assert.deepEqual((range.kvs as Message[]).map((kv) => text(kv.value)), ['w', 'x'], 'sorted by value over the whole range, then limited');
+  assert.deepEqual((range.kvs as Message[]).map((kv) => text(kv.value)), [nestedValue, 'x'], 'sorted by value over the whole range, then limited');
   assert.deepEqual([Number(range.count), range.more], [4, true]);
   const revision = Number((message.header as Message).revision);
   assert.deepEqual([Number((inner.header as Message).revision), Number(((responses[0]!.response_put as Message).header as Message).revision)], [revision, revision]);
   const never = await call('KV/Range', 'RangeRequest', { key: bytes('n/never') }, admin, 'RangeResponse');
   assert.deepEqual(never.messages[0]!.kvs, []);
+  // The audit record describes the call, never the values its request or answer carry.
+  const event = await eventOf(answer.auditID);
+  assert.equal(event?.responseStatus?.code, 200);
+  assert.ok(!JSON.stringify(event).includes(nestedValue) && !JSON.stringify(event).includes(Buffer.from(nestedValue).toString('base64')));
 });
 
 test('a nested transaction\'s refusals carry etcd\'s messages, or name Coffer\'s limit, and change nothing', async () => {

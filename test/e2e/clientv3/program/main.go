@@ -19,6 +19,7 @@ import (
 
 	"go.etcd.io/etcd/clientv3"
 	"go.etcd.io/etcd/clientv3/concurrency"
+	"go.etcd.io/etcd/etcdserver/api/v3rpc/rpctypes"
 	"go.etcd.io/etcd/pkg/transport"
 )
 
@@ -46,6 +47,8 @@ func main() {
 		lock(client)
 	case "elect":
 		elect(client)
+	case "nested":
+		nested(client)
 	default:
 		fail("unknown scenario %q", flag.Arg(0))
 	}
@@ -203,6 +206,53 @@ func elect(client *clientv3.Client) {
 	check(<-won, "second campaign")
 	expectLeader(observed, "second")
 	fmt.Println("ok elect leaders=first,second")
+}
+
+// nested: a transaction holding transactions (clientv3.OpTxn, etcd 3.3+). Each level takes the branch its
+// own compares choose against the state before the transaction, a read inside sees the writes before it,
+// every write is at the one revision of the whole; a key written twice on one path is refused with etcd's
+// error.
+func nested(client *clientv3.Client) {
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	_, err := client.Put(ctx, "nested/flag", "on")
+	check(err, "put flag")
+	inner := clientv3.OpTxn(
+		[]clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision("nested/a"), ">", 0)},
+		[]clientv3.Op{clientv3.OpPut("nested/never", "x")},
+		[]clientv3.Op{clientv3.OpGet("nested/a"), clientv3.OpTxn(nil, []clientv3.Op{clientv3.OpPut("nested/b", "2")}, nil)},
+	)
+	resp, err := client.Txn(ctx).If(clientv3.Compare(clientv3.Value("nested/flag"), "=", "on")).
+		Then(clientv3.OpPut("nested/a", "1"), inner).Else(clientv3.OpPut("nested/else", "x")).Commit()
+	check(err, "nested txn")
+	revision := resp.Header.Revision
+	middle := resp.Responses[1].GetResponseTxn()
+	if !resp.Succeeded || middle == nil || middle.Succeeded {
+		fail("nested: the outer transaction succeeded=%v, the middle one %v; want true, then false (it saw no nested/a before the transaction)", resp.Succeeded, middle)
+	}
+	read := middle.Responses[0].GetResponseRange()
+	if len(read.Kvs) != 1 || string(read.Kvs[0].Value) != "1" || read.Kvs[0].ModRevision != revision {
+		fail("nested: the read inside saw %v, want nested/a=1 at revision %d", read.Kvs, revision)
+	}
+	if innermost := middle.Responses[1].GetResponseTxn(); innermost == nil || !innermost.Succeeded {
+		fail("nested: the innermost transaction answered %v", innermost)
+	}
+	all, err := client.Get(ctx, "nested/", clientv3.WithPrefix())
+	check(err, "get nested/")
+	var written []string
+	for _, kv := range all.Kvs {
+		if kv.ModRevision == revision {
+			written = append(written, string(kv.Key))
+		}
+	}
+	if strings.Join(written, ",") != "nested/a,nested/b" || all.Count != 3 {
+		fail("nested: keys written at revision %d: %v of %d keys, want nested/a,nested/b of 3", revision, written, all.Count)
+	}
+	_, err = client.Txn(ctx).Then(clientv3.OpPut("nested/a", "x"), clientv3.OpTxn(nil, nil, []clientv3.Op{clientv3.OpPut("nested/a", "y")})).Commit()
+	if err != rpctypes.ErrDuplicateKey {
+		fail("nested: a key put at two levels of one path answered %v, want %v", err, rpctypes.ErrDuplicateKey)
+	}
+	fmt.Println("ok nested paths=true,false,true revision=one duplicate=refused")
 }
 
 func expectLeader(observed <-chan clientv3.GetResponse, want string) {
