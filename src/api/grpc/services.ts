@@ -7,7 +7,9 @@
  *
  * What Coffer answers differently from etcd, and why:
  * - Hash: etcd hashes its whole database file; Coffer answers the first 32 bits of HashKV's SHA-256 over
- *   the key-values at the current revision — equal on members that hold the same data.
+ *   the key-values and leases at the current revision — equal on members that hold the same data.
+ * - HashKV at the current revision (0) covers the leases too (id, granted TTL, attached keys), which etcd
+ *   3.4's leaves out (MvccStore.hash, docs/architecture.md "HashKV").
  * - Defragment succeeds at once: Coffer's LevelDB store reclaims space by its own compactions.
  * - Alarm: Coffer raises no alarm; GET lists none, ACTIVATE is refused.
  * - MemberAdd and MemberUpdate are refused with FailedPrecondition: a Coffer member is bound to the name in

@@ -67,7 +67,7 @@ export interface MvccStoreOptions {
 }
 
 export interface HashResult {
-  /** SHA-256 (hex) over every key-value change held at or before `revision`, in revision order. */
+  /** SHA-256 (hex) over every key-value change held at or before `revision`, in revision order, and at the current revision the leases (MvccStore.hash). */
   hash: string;
   revision: number;
   compactRevision: number;
@@ -322,13 +322,25 @@ export class MvccStore {
   }
 
   /**
-   * A hash of the store as of `revision` (default: current), comparable across members that applied
-   * the same entries and compactions: it covers the logical history still held (physical compaction
-   * progress does not change it), the revision and the compact revision.
+   * A hash of the store as of `revision`, comparable across members that applied the same entries and
+   * compactions: it covers the logical history still held (physical compaction progress does not change
+   * it) — each change with the lease its key was attached to —, the revision and the compact revision.
+   * Asked for the current state (`revision` 0, as `etcdctl endpoint hashkv` asks), it covers the leases
+   * too: each lease's id, granted TTL and attached keys, the replicated state etcd 3.4's HashKV leaves out,
+   * so members that disagree about a lease do not hash equal. Not the remaining TTL of the last checkpoint
+   * nor the keep-alive count: they change with every checkpoint and keep-alive without a new revision, so
+   * two healthy members at one revision would differ while one of those entries is applied on one member
+   * and not yet on the other. The store keeps no history of leases, so a hash at an explicit revision
+   * leaves the lease table out (and stays equal on members at any later revision).
+   * (docs/architecture.md, "HashKV".)
    */
   async hash(revision = 0): Promise<HashResult> {
     this.checkUsable();
-    const atMain = revision === 0 ? this.revision : revision;
+    // The lease table changes in place while a batch is applied: the current state is read between batches.
+    const current = revision === 0
+      ? await this.exclusive(() => Promise.resolve({ revision: this.revision, leases: this.leaseTable.list().map(({ id, ttl, keys }) => ({ id, ttl, keys: [...keys].sort() })) }))
+      : undefined;
+    const atMain = current?.revision ?? revision;
     if (atMain > this.revision) throw new MvccError('E_FUTURE_REV', `hash revision ${atMain} is after the current revision ${this.revision}`);
     if (atMain < this.compactRev) throw compactedError(atMain, this.compactRev);
     const compactRevision = this.compactRev;
@@ -341,17 +353,27 @@ export class MvccStore {
         numbers.setBigUint64(0, BigInt(n));
         digest.update(new Uint8Array(numbers.buffer));
       };
+      const addBytes = (bytes: Uint8Array): void => {
+        addNumber(bytes.length);
+        digest.update(bytes);
+      };
       addNumber(atMain);
       addNumber(compactRevision);
       for (let i = 0; i < packed.length; i += 2 * pageReadStep) {
         const revs: { main: number; sub: number }[] = [];
         for (let j = i; j < Math.min(packed.length, i + 2 * pageReadStep); j += 2) revs.push({ main: packed[j]!, sub: packed[j + 1]! });
         for (const page of await this.readPages(revs, snapshot)) {
-          for (const n of [page.main, page.sub, page.createRevision, page.version, page.tombstone ? 1 : 0, page.key.length]) addNumber(n);
-          digest.update(page.key);
-          addNumber(page.value.length);
-          digest.update(page.value);
+          for (const n of [page.main, page.sub, page.createRevision, page.version, page.tombstone ? 1 : 0, page.lease]) addNumber(n);
+          addBytes(page.key);
+          addBytes(page.value);
           page.value.fill(0);
+        }
+      }
+      if (current !== undefined) {
+        addNumber(current.leases.length);
+        for (const lease of current.leases) {
+          for (const n of [lease.id, lease.ttl, lease.keys.length]) addNumber(n);
+          for (const key of lease.keys) addBytes(stringToKey(key));
         }
       }
       return { hash: digest.digest('hex'), revision: atMain, compactRevision };

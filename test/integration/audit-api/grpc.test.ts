@@ -194,7 +194,6 @@ test('when the audit log cannot record, gRPC writes and reads are UNAVAILABLE an
 
 // ── Lease ────────────────────────────────────────────────────────────────────────────────────────
 
-
 interface LeaseAnswer { grpcStatus: number; grpcMessage: string; messages: Message[]; auditID: string | undefined }
 
 /** A call of one or more messages (a keep-alive stream's), its answers decoded. */
@@ -220,6 +219,22 @@ async function put(key: string, lease: number): Promise<LeaseAnswer> {
 async function get(key: string): Promise<Message[]> {
   return (await callMany('KV/Range', 'RangeRequest', { key: bytes(key) }, 'RangeResponse')).messages[0]!.kvs as Message[];
 }
+
+test('HashKV covers the leases: a lease granted without keys changes the hash at the same revision, and its revoke restores it', async () => {
+  const hashKv = async (): Promise<[revision: number, hash: number]> => {
+    const answer = await callMany('Maintenance/HashKV', 'HashKVRequest', { revision: 0 }, 'HashKVResponse');
+    assert.equal(answer.grpcStatus, 0, answer.grpcMessage);
+    return [Number((answer.messages[0]!.header as Message).revision), Number(answer.messages[0]!.hash)];
+  };
+  const before = await hashKv();
+  const id = await grantLease(600);
+  const granted = await hashKv();
+  assert.equal(granted[0], before[0], 'a grant takes no revision');
+  assert.notEqual(granted[1], before[1]);
+  const revoked = await callMany('Lease/LeaseRevoke', 'LeaseRevokeRequest', { ID: id }, 'LeaseRevokeResponse');
+  assert.equal(revoked.grpcStatus, 0, revoked.grpcMessage);
+  assert.deepEqual(await hashKv(), before);
+});
 
 test('grant, attach, time-to-live with keys, list, keep-alive and revoke over gRPC, each audited once', async () => {
   const id = await grantLease(600);

@@ -1,8 +1,9 @@
 /**
  * Snapshot export/import and HashKV: a snapshot re-sealed by another member (other keys, other store
- * id) answers every read and watch like the original and hashes the same; an interrupted import is
- * detected; hashes agree between members with the same history regardless of physical compaction
- * progress, and differ when the contents differ.
+ * id) answers every read and watch like the original and hashes the same, leases included; an
+ * interrupted import is detected; hashes agree between members with the same history regardless of
+ * physical compaction progress, and differ when the contents differ — the leases too, at the current
+ * revision.
  */
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -27,6 +28,8 @@ function history(): WriteOp[] {
   ops.push({ type: 'compact', revision: 40 });
   for (let i = 0; i < 10; i++) ops.push({ type: 'put', key: b(`k/${i % 4}`), value: b(`late ${i}`) });
   ops.push({ type: 'deleteRange', key: b('k/1') });
+  ops.push({ type: 'leaseGrant', id: 7, ttl: 60 });
+  ops.push({ type: 'put', key: b('k/5'), value: b('leased'), lease: 7 });
   return ops;
 }
 
@@ -133,4 +136,38 @@ test('members with the same history hash the same, before and after physical com
     await a.close();
     await c.close();
   }
+});
+
+test('the current hash covers the leases (id, granted TTL, attached keys); checkpoints and keep-alives do not change it', async () => {
+  const base = history().filter((op) => op.type !== 'compact');
+  const revision = 60;
+  /** A member that applied the history and then `more`: its current hash, and its hash at an explicit revision. */
+  const member = async (more: WriteOp[]) => {
+    const store = await f.open(f.newDir());
+    try {
+      await store.applyBatch(1, [...base, ...more]);
+      return { current: await store.hash(), at: await store.hash(revision) };
+    } finally {
+      await store.close();
+    }
+  };
+  const grant9: WriteOp = { type: 'leaseGrant', id: 9, ttl: 30 };
+  const reference = await member([grant9]);
+  assert.deepEqual(await member([grant9]), reference, 'the same history hashes the same');
+  const differ: [what: string, one: WriteOp[], other: WriteOp[]][] = [
+    ['a lease missing', [], [grant9]],
+    ['another lease id', [{ type: 'leaseGrant', id: 10, ttl: 30 }], [grant9]],
+    ['another granted TTL', [{ type: 'leaseGrant', id: 9, ttl: 31 }], [grant9]],
+    ['a key attached to another lease, the same value at the same revision',
+      [grant9, { type: 'put', key: b('k/5'), value: b('leased'), lease: 9 }], [grant9, { type: 'put', key: b('k/5'), value: b('leased'), lease: 7 }]],
+  ];
+  for (const [what, one, other] of differ) assert.notEqual((await member(one)).current.hash, (await member(other)).current.hash, what);
+  // A lease granted or missing takes no revision: same revision, other hash; at an explicit revision, no lease table.
+  const missing = await member([]);
+  assert.deepEqual([missing.current.revision, missing.at], [reference.current.revision, reference.at]);
+  const kept = await member([
+    { type: 'leaseGrant', id: 9, ttl: 30 }, { type: 'leaseKeepAlive', id: 7 },
+    { type: 'leaseCheckpoint', checkpoints: [{ id: 9, remainingTtlMs: 12_000, refreshes: 0 }] },
+  ]);
+  assert.deepEqual(kept, reference, 'keep-alive counts and checkpointed remaining TTLs are left out');
 });
