@@ -8,6 +8,7 @@
  * Invariant: nothing is proposed — no revision consumed, no watch event, nothing on disk.
  */
 import type { Compare, DeleteRangeResponse, KeyValue, PutResponse, RangeResponse, TxnOp, TxnRequest, TxnResponse } from '../storage/mvcc/index.ts';
+import { assert } from '../base/index.ts';
 import type { RegistryKv } from './kv.ts';
 
 export async function evaluateWithoutWriting(kv: RegistryKv, request: Omit<TxnRequest, 'type'>): Promise<TxnResponse> {
@@ -18,21 +19,18 @@ export async function evaluateWithoutWriting(kv: RegistryKv, request: Omit<TxnRe
     if (revision === 0) revision = result.revision;
     return result;
   };
-  // Every level's compares read the state before the transaction, as the store decides nested ones.
-  const evaluate = async (txn: Omit<TxnRequest, 'type'>): Promise<TxnResponse> => {
-    let succeeded = true;
-    for (const compare of txn.compare) {
-      if (!holds(compare, (await read(compare.key, undefined)).kvs[0])) succeeded = false;
-    }
-    if (revision === 0) await read(Uint8Array.of(0), undefined, true);
-    const responses: TxnResponse['responses'] = [];
-    for (const op of succeeded ? txn.success : txn.failure) responses.push(op.type === 'txn' ? await evaluate(op) : await answer(op, read, revision));
-    return { type: 'txn', revision, succeeded, responses };
-  };
-  return evaluate(request);
+  let succeeded = true;
+  for (const compare of request.compare) {
+    if (!holds(compare, (await read(compare.key, undefined)).kvs[0])) succeeded = false;
+  }
+  if (revision === 0) await read(Uint8Array.of(0), undefined, true);
+  const responses: TxnResponse['responses'] = [];
+  for (const op of succeeded ? request.success : request.failure) responses.push(await answer(op, read, revision));
+  return { type: 'txn', revision, succeeded, responses };
 }
 
-async function answer(op: Exclude<TxnOp, TxnRequest>, read: (key: Uint8Array, end: Uint8Array | undefined, countOnly?: boolean) => Promise<RangeResponse>, revision: number): Promise<RangeResponse | PutResponse | DeleteRangeResponse> {
+async function answer(op: TxnOp, read: (key: Uint8Array, end: Uint8Array | undefined, countOnly?: boolean) => Promise<RangeResponse>, revision: number): Promise<RangeResponse | PutResponse | DeleteRangeResponse> {
+  assert(op.type !== 'txn', 'the registry builds no nested transaction');
   switch (op.type) {
     case 'range': return read(op.key, op.end, op.options?.countOnly === true);
     case 'put': return { type: 'put', revision };

@@ -135,6 +135,8 @@ test('bad input gets a 400 naming the field and changes nothing', async () => {
       /failure\[0\]\.request_txn\.success\[0\]\.request_txn\.compare\[0\]\.key: must be base64/],
     ['/v3/kv/txn', { success: [{ request_put: { key: b64('k') } }, { request_txn: { failure: [{ request_put: { key: b64('k') } }] } }] }, /^duplicate key given in txn request/],
     ['/v3/kv/txn', nestedTxnJson(txnNestingLevelsMax + 1), /17 levels deep exceeds txnNestingLevelsMax \(16\)/],
+    // Far deeper: refused at the same level, before the decoder recurses further.
+    ['/v3/kv/txn', `${'{"success":[{"request_txn":'.repeat(4999)}{}${'}]}'.repeat(4999)}`, /17 levels deep exceeds txnNestingLevelsMax \(16\)/],
     ['/v3/kv/put', '{not json', /not valid JSON/],
   ] as const) {
     const response = await post(url, body);

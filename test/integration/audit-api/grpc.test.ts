@@ -77,6 +77,13 @@ test('sorting and revision filters apply to the whole range; count counts every 
 
 const nestedValue = 'nested-value-7f3a';
 
+function varint(n: number): Buffer {
+  const out: number[] = [];
+  for (; n >= 0x80; n >>>= 7) out.push((n & 0x7f) | 0x80);
+  out.push(n);
+  return Buffer.from(out);
+}
+
 test('a nested transaction over gRPC: request_txn decoded at every level, response_txn answered, ranges sorted inside, one revision', async () => {
   for (const [key, value] of [['n/a', 'z'], ['n/b', 'x'], ['n/c', 'y']]) await call('KV/Put', 'PutRequest', { key: bytes(key!), value: bytes(value!) });
   const answer = await call('KV/Txn', 'TxnRequest', {
@@ -121,6 +128,12 @@ test('a nested transaction\'s refusals carry etcd\'s messages, or name Coffer\'s
   for (let level = 1; level <= txnNestingLevelsMax; level++) deep = { success: [{ request_txn: deep }] };
   const tooDeep = await call('KV/Txn', 'TxnRequest', deep);
   assert.deepEqual([tooDeep.grpcStatus, tooDeep.grpcMessage], [3, 'a transaction nested 17 levels deep exceeds txnNestingLevelsMax (16)']);
+  // Deeper than protobufjs encodes: the bytes are built by hand (TxnRequest.success = 2, RequestOp.request_txn = 4).
+  const wrap = (field: number, inner: Buffer) => Buffer.concat([Buffer.from([(field << 3) | 2]), varint(inner.length), inner]);
+  let bytes200 = Buffer.alloc(0);
+  for (let level = 1; level < 200; level++) bytes200 = wrap(2, wrap(4, bytes200));
+  const farTooDeep = await callRaw('KV/Txn', frame(bytes200));
+  assert.equal(farTooDeep.grpcStatus, 3, farTooDeep.grpcMessage);
   assert.deepEqual(await m1.backend.mvcc().hash(0), before);
 });
 
