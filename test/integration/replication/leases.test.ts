@@ -1,6 +1,6 @@
 // Leases across real replicas: the lease state and key attachments survive a member's restart (WAL
-// replay) and reach a follower that catches up by a Raft snapshot; a lease whose leader stopped is
-// expired by the next leader, once, on every member.
+// replay) and reach a follower that catches up by a Raft snapshot, which then hashes equal to the leader
+// (HashKV covers leases); a lease whose leader stopped is expired by the next leader, once, on every member.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { waitUntil } from '../../support/wait.ts';
@@ -33,6 +33,9 @@ test('leases and their keys survive a restart and reach a follower through a sna
     await waitUntil(() => restarted.status().snapshotIndex > 0 && restarted.status().appliedIndex >= cluster.replica(leader).status().appliedIndex, waitLimitMs,
       'the stopped follower catches up through a snapshot');
     assert.deepEqual(stable(restarted.mvcc().lease(id)), expected, 'the snapshot carried the lease and its key');
+    // HashKV covers the leases: the follower and the leader hash equal (checkpoints, still arriving, are not in it).
+    const [leaderHash, followerHash] = await Promise.all([cluster.replica(leader).mvcc().hash(0), restarted.mvcc().hash(0)]);
+    assert.deepEqual(followerHash, leaderHash, 'the follower and the leader hash equal, leases included');
 
     await cluster.stopMember(follower);
     const again = await cluster.startMember(follower, `m${follower}`);
