@@ -18,7 +18,7 @@ import type { KvService } from '../kv/service.ts';
 import type { WatchStreams, WatchWire } from '../watch-stream.ts';
 import { FrameReader, decode, encode, int64, messageType } from '../../etcdpb/index.ts';
 import { headerToProto } from './kv-codec.ts';
-import { type GrpcError, toGrpcError } from './status.ts';
+import { type GrpcError, grpcMessageValue, toGrpcError } from './status.ts';
 import { grpcFrames } from './watch.ts';
 
 const keepAliveRequest = messageType('LeaseKeepAliveRequest');
@@ -30,7 +30,7 @@ export function serveKeepAliveStream(request: FastifyRequest, reply: FastifyRepl
   const wire: WatchWire = {
     ...grpcFrames,
     end: (response) => {
-      response.addTrailers({ 'grpc-status': String(status.code), ...(status.message === '' ? {} : { 'grpc-message': encodeURIComponent(status.message) }) });
+      response.addTrailers({ 'grpc-status': String(status.code), ...(status.message === '' ? {} : { 'grpc-message': grpcMessageValue(status.message) }) });
       response.end();
     },
   };

@@ -82,11 +82,25 @@ export function sendGrpc(request: FastifyRequest, reply: FastifyReply, answer: U
   return reply.send(answer === undefined ? Buffer.alloc(0) : frame(answer));
 }
 
+/**
+ * A status message as the grpc-message trailer carries it (gRPC over HTTP/2: percent-encoded): printable
+ * ASCII but '%' as it is, every other byte of its UTF-8 as %XX. Escaping more breaks clients: grpc-js
+ * decodes with decodeURI, which leaves %3A (':') as it came, and the etcd3 client then fails to match
+ * "etcdserver: requested lease not found".
+ */
+export function grpcMessageValue(message: string): string {
+  let value = '';
+  for (const byte of Buffer.from(message, 'utf8')) {
+    value += byte >= 0x20 && byte <= 0x7e && byte !== 0x25 ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return value;
+}
+
 /** The call's status as trailers (set again, they replace the earlier ones), and its outcome for the audit step. */
 function setStatus(request: FastifyRequest, reply: FastifyReply, code: number, message: string): void {
   outcomes.set(request.raw, httpEquivalent(code));
   reply.trailer('grpc-status', (_reply, _payload, done) => done(null, String(code)));
-  if (message !== '') reply.trailer('grpc-message', (_reply, _payload, done) => done(null, encodeURIComponent(message)));
+  if (message !== '') reply.trailer('grpc-message', (_reply, _payload, done) => done(null, grpcMessageValue(message)));
 }
 
 /** Turns an answer being sent (an onSend hook) into `error`: its messages dropped, its trailers replaced. */

@@ -207,7 +207,7 @@ test('when the audit log cannot record, gRPC writes and reads are UNAVAILABLE an
 
 // ── Lease ────────────────────────────────────────────────────────────────────────────────────────
 
-interface LeaseAnswer { grpcStatus: number; grpcMessage: string; messages: Message[]; auditID: string | undefined }
+interface LeaseAnswer { grpcStatus: number; grpcMessage: string; rawMessage: string; messages: Message[]; auditID: string | undefined }
 
 /** A call of one or more messages (a keep-alive stream's), its answers decoded. */
 async function callMany(method: string, request: string, fields: Message | Message[], response: string, who: Record<string, string> = admin): Promise<LeaseAnswer> {
@@ -215,7 +215,7 @@ async function callMany(method: string, request: string, fields: Message | Messa
   const reply = await m1.app.inject({ method: 'POST', url: `/etcdserverpb.${method}`, headers: { ...who, 'content-type': 'application/grpc' }, payload });
   return {
     grpcStatus: Number(reply.trailers['grpc-status'] ?? -1), grpcMessage: decodeURIComponent(String(reply.trailers['grpc-message'] ?? '')),
-    messages: new FrameReader().push(reply.rawPayload).map((m) => decode(messageType(response), m)), auditID: reply.headers['audit-id'] as string | undefined,
+    rawMessage: String(reply.trailers['grpc-message'] ?? ''), messages: new FrameReader().push(reply.rawPayload).map((m) => decode(messageType(response), m)), auditID: reply.headers['audit-id'] as string | undefined,
   };
 }
 
@@ -312,6 +312,7 @@ test('the lock recipe\'s txn: put with a lease if absent, and the owner by a sor
 test('refused: a put to an unknown lease; a revoke of a lease holding keys the caller may not delete, whose other keys stay hidden', async () => {
   const unknown = await put('g/l', 987654);
   assert.deepEqual([unknown.grpcStatus, unknown.grpcMessage], [5, 'etcdserver: requested lease not found']);
+  assert.equal(unknown.rawMessage, 'etcdserver: requested lease not found', 'sent as it reads: the etcd3 client matches it after decodeURI');
   const id = await grantLease(600);
   assert.equal((await put('/registry/leased', id)).grpcStatus, 0, 'system:masters may attach a reserved key');
   assert.equal((await put('other/leased', id)).grpcStatus, 0);
