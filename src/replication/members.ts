@@ -3,12 +3,19 @@
  * replicated store under reserved keys (`\0coffer/members/<id>`), written when a membership change is
  * applied, so every member holds the same table at the same log index and snapshots carry it.
  * A removed member keeps its record (removed: true), so its id is never handed out again.
+ *
+ * A member added without a name (etcd's MemberAdd carries peer URLs only) holds an unnamed slot: the
+ * first member certificate that joins as that id binds its name to it (a replicated member change,
+ * checked as it is applied: changedMember). Invariants: a member's name, once set, never changes; no
+ * two members that are not removed hold the same name or the same peer URL.
  */
 import { type ConfState, makeConfState } from '../raft/index.ts';
 import { prefixEnd } from '../storage/mvcc/index.ts';
+import { ReplicationError } from './errors.ts';
 
 export interface MemberInfo {
   id: number;
+  /** The name in the member's certificate; '' for a slot no member has bound yet. */
   name: string;
   peerUrl: string;
   /** The member's client URL, so a follower can name the leader's endpoint. */
@@ -51,6 +58,48 @@ export function sameMembership(a: ConfState, b: ConfState): boolean {
   const ids = (xs: readonly number[]): string => [...xs].sort((x, y) => x - y).join(',');
   return ids(a.voters) === ids(b.voters) && ids(a.learners) === ids(b.learners)
     && ids(a.votersOutgoing) === ids(b.votersOutgoing) && ids(a.learnersNext) === ids(b.learnersNext);
+}
+
+/** A change to one member's record that keeps the membership as it is: bind a name, or move the peer URL. */
+export interface MemberChange {
+  id: number;
+  /** Binds this name to an unnamed slot. */
+  name?: string;
+  peerUrl?: string;
+}
+
+/**
+ * The record `change` makes of member `change.id` in `members`, or the error that refuses it. Pure, so
+ * every member decides the same at the same log index: the member must exist and not be removed; a name
+ * binds only an unnamed slot (binding the name it already holds is a no-op) and only a name no other
+ * member holds; a peer URL must not be another member's.
+ */
+export function changedMember(members: readonly MemberInfo[], change: MemberChange): MemberInfo {
+  const member = members.find((m) => m.id === change.id && !m.removed);
+  if (member === undefined) throw new ReplicationError('E_MEMBER_NOT_FOUND', 'etcdserver: member not found');
+  const others = members.filter((m) => m.id !== change.id && !m.removed);
+  const { name, peerUrl } = change;
+  if (name !== undefined) {
+    if (name === '') throw new ReplicationError('E_BAD_REQUEST', 'a member name cannot be empty');
+    if (member.name !== '' && member.name !== name) {
+      throw new ReplicationError('E_BAD_REQUEST', `member ${member.id} is already bound to ${JSON.stringify(member.name)}; a member is never renamed`);
+    }
+    if (others.some((m) => m.name === name)) throw new ReplicationError('E_BAD_REQUEST', `another member is named ${JSON.stringify(name)}`);
+  }
+  if (peerUrl !== undefined) checkPeerUrlFree(others, peerUrl);
+  return { ...member, ...(name !== undefined ? { name } : {}), ...(peerUrl !== undefined ? { peerUrl } : {}) };
+}
+
+/** Refuses a peer URL another member (not removed) already has, with etcd's error. */
+export function checkPeerUrlFree(others: readonly MemberInfo[], peerUrl: string): void {
+  if (peerUrl !== '' && others.some((m) => !m.removed && sameUrl(m.peerUrl, peerUrl))) {
+    throw new ReplicationError('E_PEER_URL_EXISTS', 'etcdserver: Peer URLs already exists');
+  }
+}
+
+/** Whether two URLs name the same place (`https://h:1` and `https://h:1/` do). */
+function sameUrl(a: string, b: string): boolean {
+  return URL.canParse(a) && URL.canParse(b) ? new URL(a).href === new URL(b).href : a === b;
 }
 
 export function isReservedKey(key: Uint8Array): boolean {

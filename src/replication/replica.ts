@@ -43,7 +43,10 @@ import {
 import { Wal, type WalResealResult, WalUnusableError } from '../storage/wal/index.ts';
 import { type Command, decodeCommand, encodeCommand } from './command.ts';
 import { ReplicationError } from './errors.ts';
-import { confStateOf, decodeMemberInfo, encodeMemberInfo, memberKey, memberRange, type MemberInfo, sameMembership } from './members.ts';
+import {
+  changedMember, checkPeerUrlFree, confStateOf, decodeMemberInfo, encodeMemberInfo, type MemberChange, memberKey, memberRange, type MemberInfo,
+  sameMembership,
+} from './members.ts';
 import { Lessor } from './lessor.ts';
 import { ReadIndexBatcher } from './read-index.ts';
 import { packSnapshot, unpackSnapshot } from './snapshot-codec.ts';
@@ -244,7 +247,10 @@ export class Replica {
   async propose(op: WriteOp): Promise<WriteResponse> {
     this.checkServing();
     checkWriteOp(op);
-    const command: Command = { requestId: this.nextRequestId(), op };
+    return this.proposeCommand({ requestId: this.nextRequestId(), op });
+  }
+
+  private proposeCommand(command: Command): Promise<WriteResponse> {
     const result = this.proposals.wait(command.requestId, this.proposalTimeoutMs());
     try {
       this.raw.propose(encodeCommand(command));
@@ -310,12 +316,17 @@ export class Replica {
     return [...this.members.values()].sort((a, b) => a.id - b.id);
   }
 
+  /**
+   * Adds a member (a learner or a voter). Without a name (etcd's MemberAdd) the member is an unnamed slot
+   * until the member certificate that joins as its id binds it (bindMember).
+   */
   async addMember(request: { name: string; peerUrl: string; clientUrl: string; learner: boolean }): Promise<MemberInfo> {
     await this.linearizableBarrier();
     const all = this.memberList();
-    if (all.some((m) => !m.removed && m.name === request.name)) {
+    if (request.name !== '' && all.some((m) => !m.removed && m.name === request.name)) {
       throw new ReplicationError('E_BAD_REQUEST', `a member named ${JSON.stringify(request.name)} already exists`);
     }
+    checkPeerUrlFree(all, request.peerUrl);
     // Ids are never reused: one past every id ever given, removed members included.
     const id = all.reduce((max, m) => Math.max(max, m.id), 0) + 1;
     const member: MemberInfo = { id, name: request.name, peerUrl: request.peerUrl, clientUrl: request.clientUrl, learner: request.learner, removed: false };
@@ -324,8 +335,7 @@ export class Replica {
 
   async promoteMember(id: NodeId): Promise<MemberInfo> {
     await this.linearizableBarrier();
-    const member = this.members.get(id);
-    if (member === undefined || member.removed) throw new ReplicationError('E_BAD_REQUEST', `member ${id} does not exist`);
+    const member = this.existingMember(id);
     if (!member.learner) throw new ReplicationError('E_BAD_REQUEST', `member ${id} (${member.name}) is already a voter`);
     const progress = this.raw.status().progress?.get(id);
     const commit = this.raw.status().hardState.commit;
@@ -338,9 +348,35 @@ export class Replica {
 
   async removeMember(id: NodeId): Promise<MemberInfo> {
     await this.linearizableBarrier();
-    const member = this.members.get(id);
-    if (member === undefined || member.removed) throw new ReplicationError('E_BAD_REQUEST', `member ${id} does not exist`);
+    const member = this.existingMember(id);
     return this.changeMembership({ type: 'removeNode', nodeId: id }, { ...member, removed: true });
+  }
+
+  /**
+   * Binds `name` (a member certificate's) to the unnamed slot `id`, once: the change is checked where it
+   * is applied (changedMember), so of two certificates racing for one slot only the first binds it.
+   */
+  bindMember(id: NodeId, name: string): Promise<MemberInfo> {
+    return this.changeMember({ id, name });
+  }
+
+  /** Moves member `id` to a new peer URL (etcd's MemberUpdate); every member's links re-dial it. */
+  updateMemberPeerUrl(id: NodeId, peerUrl: string): Promise<MemberInfo> {
+    return this.changeMember({ id, peerUrl });
+  }
+
+  /** A member record change through Raft: refused early when it cannot apply now, decided where it is applied. */
+  private async changeMember(change: MemberChange): Promise<MemberInfo> {
+    await this.linearizableBarrier();
+    changedMember(this.memberList(), change);
+    await this.proposeCommand({ requestId: this.nextRequestId(), member: change });
+    return this.existingMember(change.id);
+  }
+
+  private existingMember(id: NodeId): MemberInfo {
+    const member = this.members.get(id);
+    if (member === undefined || member.removed) throw new ReplicationError('E_MEMBER_NOT_FOUND', 'etcdserver: member not found');
+    return member;
   }
 
   /**
@@ -479,6 +515,7 @@ export class Replica {
     const ops: WriteOp[] = [];
     const owners: (string | undefined)[] = [];
     const membershipDone: MembershipContext[] = [];
+    let recordsChanged = false;
     for (const entry of entries) {
       if (entry.type === 'confChange') {
         const cc = decodeConfChange(entry.data);
@@ -486,7 +523,8 @@ export class Replica {
         if (this.options.unsafeTestingFaults?.confStateAheadOfStore === true) await this.wal.setConfState(confState);
         this.rememberConfState(entry.index, confState);
         this.options.observer?.membership?.({ index: entry.index, confState, cause: 'confChange' });
-        const context = decodeMembershipContext(cc);
+        const decoded = decodeMembershipContext(cc);
+        const context = decoded && { ...decoded, member: this.withKeptName(decoded.member) };
         if (context !== undefined && entry.index > storeApplied) {
           ops.push({ type: 'put', key: memberKey(context.member.id), value: encodeMemberInfo(context.member) });
           owners.push(undefined);
@@ -495,6 +533,14 @@ export class Replica {
         this.applyMembership(cc, confState, context?.member);
       } else if (entry.data.length > 0 && entry.index > storeApplied) {
         const command = decodeCommand(entry.data);
+        if (command.member !== undefined) {
+          const member = this.applyMemberChange(command.requestId, command.member);
+          if (member === undefined) continue;
+          ops.push({ type: 'put', key: memberKey(member.id), value: encodeMemberInfo(member) });
+          owners.push(command.requestId);
+          recordsChanged = true;
+          continue;
+        }
         // A lease the server names gets an id from the entry's index: the same on every member.
         ops.push(command.op.type === 'leaseGrant' && command.op.id === 0 ? { ...command.op, idFrom: entry.index } : command.op);
         owners.push(command.requestId);
@@ -512,7 +558,27 @@ export class Replica {
       });
     }
     for (const context of membershipDone) this.confChanges.resolve(context.requestId, context.member);
+    if (recordsChanged) this.options.onMembersChanged?.(this.memberList());
     this.appliedWaiters.applied(this.store.appliedIndex());
+  }
+
+  /** The record a member change makes, set in the table; undefined (and its proposer told why) when refused. */
+  private applyMemberChange(requestId: string, change: MemberChange): MemberInfo | undefined {
+    let member: MemberInfo;
+    try {
+      member = changedMember(this.memberList(), change);
+    } catch (error) {
+      this.proposals.reject(requestId, error instanceof Error ? error : new Error(String(error)));
+      return undefined;
+    }
+    this.members.set(member.id, member);
+    return member;
+  }
+
+  /** A conf change's record never renames a member: a name, once bound, is kept (members.ts). */
+  private withKeptName(member: MemberInfo): MemberInfo {
+    const known = this.members.get(member.id);
+    return known !== undefined && known.name !== '' ? { ...member, name: known.name } : member;
   }
 
   private applyMembership(cc: ConfChange, confState: ConfState, member: MemberInfo | undefined): void {
