@@ -5,7 +5,14 @@
  * hands messages and drops to the replica once connected (`connect`), so a message before that — none
  * is sent before the replica's first tick — is simply dropped, as on a lost link.
  *
- * Invariant: at most one link per member id, none to this member or to a removed member.
+ * Joining (docs/security.md, "Joining"): a member whose slot has no name yet (etcd's MemberAdd carries
+ * none) is not dialled; when a member certificate claims its id on the listener, the mesh proposes
+ * binding the certificate's name to it (Replica.bindMember) and refuses the connection, and the joiner
+ * is let in once the name is bound. A joining member dials the members its --initial-cluster names,
+ * sending only its hello (join links), until its table names it. A member moved to another peer URL
+ * (MemberUpdate) is re-dialled there.
+ *
+ * Invariant: at most one link per member id, none to this member, to a removed member or to an unnamed one.
  */
 import type { Random } from '../base/index.ts';
 import { realClock } from '../base/index.ts';
@@ -27,6 +34,9 @@ export interface PeerMeshOptions {
 
 export class PeerMesh {
   private readonly links = new Map<number, PeerLink>();
+  private joinLinks: PeerLink[] = [];
+  /** Member ids this member proposed a binding for that has not ended yet. */
+  private readonly binding = new Set<number>();
   private replica: Replica | undefined;
   private listener: PeerListener | undefined;
 
@@ -35,6 +45,10 @@ export class PeerMesh {
   /** Hands incoming messages and undeliverable ones to `replica` from now on, and links to the members it knows. */
   connect(replica: Replica, initialMembers: readonly MemberInfo[]): void {
     this.replica = replica;
+    const { config } = this.options;
+    if (config.join && !this.namesSelf(replica.memberList())) {
+      this.joinLinks = config.initialCluster.filter((m) => m.name !== config.name).map((m) => this.dial(0, m.name, m.peerUrl));
+    }
     this.sync(initialMembers);
     this.sync(replica.memberList());
   }
@@ -45,7 +59,7 @@ export class PeerMesh {
     else this.replica?.reportUnreachable(message.to, message);
   }
 
-  /** Links to every member of `members` not linked yet; closes the links of removed ones. */
+  /** Links to every member of `members` not linked yet (re-dials a moved one); closes the links of removed ones. */
   sync(members: readonly MemberInfo[]): void {
     for (const m of members) {
       if (m.removed) {
@@ -53,6 +67,7 @@ export class PeerMesh {
         this.links.delete(m.id);
       } else this.link(m.id, m.name, this.flagUrl(m.name) ?? m.peerUrl);
     }
+    if (this.namesSelf(members)) this.closeJoinLinks();
   }
 
   /** Accepts the other members' links on --listen-peer-urls. */
@@ -68,6 +83,7 @@ export class PeerMesh {
         // already proved the name).
         return known !== undefined ? known.name === name && !known.removed : this.flagUrl(name) !== undefined;
       },
+      onClaim: (id, name) => this.bind(replica, id, name),
       onPeer: (id, name) => this.link(id, name, this.flagUrl(name) ?? replica.memberList().find((m) => m.id === id)?.peerUrl ?? ''),
       onMessage: (message) => replica.receive(message),
       onRefused: (reason) => log.warn({ reason }, 'peer connection refused'),
@@ -92,6 +108,26 @@ export class PeerMesh {
   /** Closes every link (after the replica closed). */
   closeLinks(): void {
     for (const l of this.links.values()) l.close();
+    this.closeJoinLinks();
+  }
+
+  /** Proposes binding `name` to the unnamed slot `id`; only an unnamed slot, and the replica checks it again where it applies. */
+  private bind(replica: Replica, id: number, name: string): void {
+    if (this.binding.has(id) || replica.memberList().find((m) => m.id === id && !m.removed)?.name !== '') return;
+    this.binding.add(id);
+    const { log } = this.options;
+    replica.bindMember(id, name).then(
+      () => log.info({ id, name }, 'member certificate bound to its member id'),
+      (error: Error) => log.warn({ id, name, reason: error.message }, 'member certificate not bound'),
+    ).finally(() => this.binding.delete(id));
+  }
+
+  private namesSelf(members: readonly MemberInfo[]): boolean {
+    return members.some((m) => m.id === this.options.identity.memberId && m.name === this.options.config.name);
+  }
+
+  private closeJoinLinks(): void {
+    for (const l of this.joinLinks.splice(0)) l.close();
   }
 
   private flagUrl(name: string): string | undefined {
@@ -99,9 +135,16 @@ export class PeerMesh {
   }
 
   private link(id: number, name: string, url: string): void {
+    if (id === this.options.identity.memberId || url === '' || name === '') return;
+    const current = this.links.get(id);
+    if (current !== undefined && current.peer.url === url && current.peer.name === name) return;
+    current?.close();
+    this.links.set(id, this.dial(id, name, url));
+  }
+
+  private dial(id: number, name: string, url: string): PeerLink {
     const { identity, config, tls, random } = this.options;
-    if (id === identity.memberId || this.links.has(id) || url === '') return;
-    this.links.set(id, new PeerLink({
+    return new PeerLink({
       peer: { id, name, url },
       hello: { kind: 'hello', clusterId: identity.clusterId, member: config.name, memberId: identity.memberId },
       tlsOptions: (expectedMember) => tls.clientOptions({ expectedMember }),
@@ -109,6 +152,6 @@ export class PeerMesh {
       clock: realClock,
       random,
       onDrop: (message: Message) => this.replica?.reportUnreachable(message.to, message),
-    }));
+    });
   }
 }

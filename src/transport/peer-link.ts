@@ -68,6 +68,11 @@ export class PeerLink {
     this.dial();
   }
 
+  /** The peer this link dials. */
+  get peer(): PeerAddress {
+    return this.options.peer;
+  }
+
   isConnected(): boolean {
     return this.connected;
   }

@@ -25,6 +25,12 @@ export interface PeerListenerOptions {
   acceptPeer: (socket: TLSSocket, claimedName?: string) => string;
   /** True if `id` may be the member named `name` in this cluster. */
   knowsMember: (id: number, name: string) => boolean;
+  /**
+   * Told when a member certificate naming `name` claims an id knowsMember does not give that name (a
+   * joining member whose slot is still unnamed may be one: the server may bind it, members.ts). The
+   * connection is refused all the same; the dialer comes back once the name is bound.
+   */
+  onClaim?: (id: number, name: string) => void;
   onMessage: (message: Message) => void;
   /** Told of each member that proved itself (a member that joined may need a link back). */
   onPeer?: (id: number, name: string) => void;
@@ -127,7 +133,10 @@ export class PeerListener {
   private checkHello(socket: TLSSocket, clusterId: string, member: string, memberId: number): number {
     if (clusterId !== this.options.clusterId) throw new Error(`peer belongs to cluster ${clusterId}, not ${this.options.clusterId}`);
     this.options.acceptPeer(socket, member);
-    if (!this.options.knowsMember(memberId, member)) throw new Error(`member id ${memberId} is not member ${member} in this cluster`);
+    if (!this.options.knowsMember(memberId, member)) {
+      this.options.onClaim?.(memberId, member);
+      throw new Error(`member id ${memberId} is not member ${member} in this cluster`);
+    }
     this.options.onPeer?.(memberId, member);
     return memberId;
   }
