@@ -45,6 +45,8 @@ export function toApiError(error: unknown): ApiError {
       case 'E_REMOVED': return { status: 410, code: grpc.failedPrecondition, message: 'the member has been removed from the cluster' };
       case 'E_STOPPED': return { status: 503, code: grpc.unavailable, message: 'the member is stopped' };
       case 'E_BAD_REQUEST': return { status: 400, code: grpc.failedPrecondition, message: error.message };
+      case 'E_MEMBER_NOT_FOUND': return { status: 404, code: grpc.notFound, message: error.message };
+      case 'E_PEER_URL_EXISTS': return { status: 409, code: grpc.failedPrecondition, message: error.message };
     }
   }
   const fastifyCode = (error as { code?: unknown } | null)?.code;

@@ -182,6 +182,10 @@ message Member {
   bool isLearner = 5;
 }
 
+message MemberAddRequest { repeated string peerURLs = 1; bool isLearner = 2; }
+message MemberAddResponse { ResponseHeader header = 1; Member member = 2; repeated Member members = 3; }
+message MemberUpdateRequest { uint64 ID = 1; repeated string peerURLs = 2; }
+message MemberUpdateResponse { ResponseHeader header = 1; repeated Member members = 2; }
 message MemberListRequest {}
 message MemberListResponse { ResponseHeader header = 1; repeated Member members = 2; }
 message MemberRemoveRequest { uint64 ID = 1; }

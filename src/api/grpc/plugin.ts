@@ -9,7 +9,7 @@
  * not-found handler to: a call of an unknown method is answered UNIMPLEMENTED by whichever API's
  * not-found handler takes it, since a gRPC call is known by its content type (dialect.ts).
  *
- * Services served: KV, Watch, Lease, Maintenance, Cluster (MemberAdd/MemberUpdate refused), Auth
+ * Services served: KV, Watch, Lease, Maintenance (Snapshot refused), Cluster, Auth
  * (refused, RBAC instead). Watch and LeaseKeepAlive are streams, each audited once when it opens.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';

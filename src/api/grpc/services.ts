@@ -12,8 +12,10 @@
  *   3.4's leaves out (MvccStore.hash, docs/architecture.md "HashKV").
  * - Defragment succeeds at once: Coffer's LevelDB store reclaims space by its own compactions.
  * - Alarm: Coffer raises no alarm; GET lists none, ACTIVATE is refused.
- * - MemberAdd and MemberUpdate are refused with FailedPrecondition: a Coffer member is bound to the name in
- *   its certificate, which etcd's request does not carry — use `coffer member add`.
+ * - MemberAdd, as etcd's, names no member: the new member is listed unstarted with an empty name until it
+ *   joins with a member certificate from the Coffer CA, whose name is then bound to its id through Raft,
+ *   once (replication/members.ts; docs/security.md, "Joining"). One peer URL per member, https.
+ * - MemberUpdate moves a member's peer URL through Raft; every member re-dials it there.
  * - Snapshot is refused with FailedPrecondition: etcdctl would write the stream to disk as it came, and a
  *   member's snapshot holds every Secret in the clear; `coffer snapshot save` encrypts it first.
  * - Auth: identity is the client certificate and permissions are RBAC rules; every Auth call answers
@@ -113,6 +115,16 @@ export function unaryCalls(service: KvService): UnaryCall[] {
     }),
     call('Lease', 'LeaseLeases', async () => ({ header: header(), leases: (await service.leases.list()).map((id) => ({ ID: id })) })),
     call('Cluster', 'MemberList', async () => ({ header: header(), members: (await service.memberList(false)).map(memberToProto) })),
+    // etcd's MemberAdd names no member: the slot stays unnamed until the member certificate that joins as
+    // its id binds its name (replication/members.ts); `member list` shows it unstarted until then.
+    call('Cluster', 'MemberAdd', async (_caller, m) => {
+      const member = await service.addMember({ name: '', peerUrl: onePeerUrl(m), clientUrl: '', learner: boolField(m, 'isLearner') });
+      return { header: header(), member: memberToProto(member), members: service.members().map(memberToProto) };
+    }),
+    call('Cluster', 'MemberUpdate', async (_caller, m) => {
+      await service.updateMemberPeerUrl(memberId(m), onePeerUrl(m));
+      return { header: header(), members: service.members().map(memberToProto) };
+    }),
     call('Cluster', 'MemberRemove', async (_caller, m) => {
       await service.removeMember(memberId(m));
       return { header: header(), members: service.members().map(memberToProto) };
@@ -122,10 +134,17 @@ export function unaryCalls(service: KvService): UnaryCall[] {
       return { header: header(), members: service.members().map(memberToProto) };
     }),
     refused('Maintenance', 'Snapshot', snapshotInstead),
-    ...['MemberAdd', 'MemberUpdate'].map((method) => refused('Cluster', method,
-      `${method}: a Coffer member is bound to the name in its certificate, which this request cannot carry; use coffer member add`)),
     ...authMethods.map((method) => refused('Auth', method, rbacInstead)),
   ];
+}
+
+/** A Coffer member has one peer URL, https (its peer listener speaks mutual TLS only). */
+function onePeerUrl(message: Message): string {
+  const urls = message.peerURLs;
+  if (!Array.isArray(urls) || urls.length !== 1) throw new BadFieldError('peerURLs', 'must hold exactly one URL');
+  const url = String(urls[0]);
+  if (!URL.canParse(url) || new URL(url).protocol !== 'https:') throw new BadFieldError('peerURLs', `${JSON.stringify(url)} is not an https URL`);
+  return url;
 }
 
 function memberId(message: Message): number {

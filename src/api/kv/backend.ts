@@ -49,6 +49,8 @@ export interface KvBackend {
   addMember(request: { name: string; peerUrl: string; clientUrl: string; learner: boolean }): Promise<MemberInfo>;
   promoteMember(id: number): Promise<MemberInfo>;
   removeMember(id: number): Promise<MemberInfo>;
+  /** Moves a member to a new peer URL. */
+  updateMemberPeerUrl(id: number, peerUrl: string): Promise<MemberInfo>;
   /** False once the replica stopped (shutdown or a fatal error). */
   isServing(): boolean;
   /** Asks the leader to hand leadership to member `id`. */
@@ -76,6 +78,7 @@ export function replicaBackend(replica: Replica, options: { clusterId: string; d
     addMember: (request) => replica.addMember(request),
     promoteMember: (id) => replica.promoteMember(id),
     removeMember: (id) => replica.removeMember(id),
+    updateMemberPeerUrl: (id, peerUrl) => replica.updateMemberPeerUrl(id, peerUrl),
     isServing: () => replica.isServing(),
     transferLeadership: (id) => replica.transferLeadership(id),
     dbSizeBytes: options.dbSizeBytes,

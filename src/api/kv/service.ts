@@ -193,6 +193,10 @@ export class KvService {
     await this.backend.removeMember(id);
   }
 
+  updateMemberPeerUrl(id: number, peerUrl: string): Promise<MemberView> {
+    return this.backend.updateMemberPeerUrl(id, peerUrl);
+  }
+
   transferLeadership(id: number): void {
     this.backend.transferLeadership(id);
   }

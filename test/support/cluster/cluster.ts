@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KvClient, isClientError, type KvClientOptions } from '../../../src/client/index.ts';
 import { waitUntil } from '../wait.ts';
-import { type Backend, type BackendName, backendNamed, defaultBackendName } from './backends.ts';
+import { type Backend, type BackendName, backendNamed, defaultBackendName, type MemberSpec } from './backends.ts';
 import { type ClusterCerts, makeCerts } from './certs.ts';
 import { Network } from './network.ts';
 import { freePorts } from './ports.ts';
@@ -49,6 +49,8 @@ export class Cluster {
   /** Member ids as the members report them (decimal strings), learned once each has answered. */
   readonly memberIds: (string | undefined)[];
   private readonly clients: KvClient[] = [];
+  /** What each member started by startJoining was started from, by index. */
+  private readonly joinSpecs = new Map<number, MemberSpec>();
   private stopped = false;
 
   private constructor(
@@ -120,8 +122,7 @@ export class Cluster {
    * answers with a leader.
    */
   async addMember(options: { learner?: boolean } = {}): Promise<number> {
-    const index = this.members.length;
-    const name = `m${index + 1}`;
+    const name = `m${this.members.length + 1}`;
     const [clientPort, peerPort] = (await freePorts(2)) as [number, number];
     const peerUrl = `https://127.0.0.1:${peerPort}`;
     const clientUrl = `https://127.0.0.1:${clientPort}`;
@@ -132,22 +133,48 @@ export class Cluster {
       ? added.members.filter((m) => m.id !== added.member.id).map((m) => `${m.name}=${m.peerUrls[0] ?? ''}`)
       : this.names.flatMap((other, j) => (this.memberIds[j] !== undefined && added.members.some((m) => m.id === this.memberIds[j])
         ? [`${other}=https://127.0.0.1:${this.peerPorts[j]}`] : []));
-    const spec = {
+    const index = await this.startJoining({
+      name, clientPort, peerPort, initialCluster: [...others, `${name}=${peerUrl}`].join(','), memberId: added.member.id, clusterId: added.header.clusterId,
+    });
+    await this.waitMemberReady(index);
+    return index;
+  }
+
+  /**
+   * Starts a member added to the running cluster (its certificate, members/<name>.*, in the cluster's
+   * CA dir) with --join and what member add printed; returns its index without waiting for it.
+   */
+  async startJoining(options: { name: string; clientPort: number; peerPort: number; initialCluster: string; memberId: string; clusterId: string }): Promise<number> {
+    const { name, clientPort, peerPort, initialCluster, memberId, clusterId } = options;
+    const index = this.members.length;
+    const spec: MemberSpec = {
       index, name, dataDir: join(this.dir, 'data', name), clientPort, peerPort,
-      initialCluster: [...others, `${name}=${peerUrl}`].join(','), advertisedPeerUrl: peerUrl, certs: this.certs,
-      keyFile: join(this.dir, 'keys', `${name}.key`), join: { memberId: added.member.id, clusterId: added.header.clusterId },
+      initialCluster, advertisedPeerUrl: `https://127.0.0.1:${peerPort}`, certs: this.certs,
+      keyFile: join(this.dir, 'keys', `${name}.key`), join: { memberId, clusterId },
     };
     await this.backend.prepare(spec);
     const command = this.backend.command(spec);
     this.names.push(name);
     this.members.push(new MemberProcess(name, join(this.dir, 'logs', `${name}.log`)));
-    this.memberIds.push(added.member.id);
+    this.memberIds.push(memberId);
     this.clientPorts.push(clientPort);
     this.peerPorts.push(peerPort);
     this.commands.push(command);
+    this.joinSpecs.set(index, spec);
     (this.members[index] as MemberProcess).start(command);
-    await this.waitMemberReady(index);
     return index;
+  }
+
+  /** Stops a member that joined (startJoining) and starts it again listening on another peer port, same data. */
+  async restartOnPeerPort(i: number, peerPort: number): Promise<void> {
+    const spec = this.joinSpecs.get(i);
+    if (spec === undefined) throw new Error(`member ${this.names[i]} did not join through startJoining`);
+    await this.member(i).kill();
+    const moved = { ...spec, peerPort, advertisedPeerUrl: `https://127.0.0.1:${peerPort}` };
+    this.joinSpecs.set(i, moved);
+    this.peerPorts[i] = peerPort;
+    this.commands[i] = this.backend.command(moved);
+    this.member(i).start(this.commands[i]);
   }
 
   /** Member i's data dir. */
