@@ -18,7 +18,9 @@ export type BackupErrorCode =
   /** The member's snapshot stream was malformed or ended before its end frame. */
   | 'E_BACKUP_STREAM'
   /** The target file already exists (a backup is never overwritten). */
-  | 'E_BACKUP_EXISTS';
+  | 'E_BACKUP_EXISTS'
+  /** A backup key file (recipient public key or secret key) is missing, loose or not a key. */
+  | 'E_BACKUP_KEY';
 
 export class BackupError extends CofferError {
   constructor(readonly code: BackupErrorCode, message: string, options?: ErrorOptions) {

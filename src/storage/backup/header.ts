@@ -15,6 +15,8 @@ export const backupMagic = new TextEncoder().encode('COFFER-BACKUP\n');
 export const backupFormatVersion = 1;
 /** Bit 31 of a chunk's length word: this is the FINAL chunk (its additional data is the header). */
 export const finalFlag = 0x8000_0000;
+/** The kdf of a backup whose key is sealed to a backup recipient (crypto_box_seal, X25519). */
+export const sealedKeyAlgorithm = 'x25519-sealed-box';
 
 export interface BackupHeader {
   format: typeof backupFormatVersion;
@@ -27,7 +29,8 @@ export interface BackupHeader {
   compactRevision: number;
   /** Snapshot records in the file, the store header record included. */
   records: number;
-  kdf: { algorithm: 'argon2id'; salt: string } & Argon2Params;
+  /** How the key was made: argon2id over a passphrase, or random and sealed to a recipient's public key (key.ts). */
+  kdf: ({ algorithm: 'argon2id'; salt: string } & Argon2Params) | { algorithm: typeof sealedKeyAlgorithm; sealedKey: string };
   /** base64 of a 16-byte value derived from the key: tells a wrong passphrase from a damaged file. */
   keyCheck: string;
   /** base64 of libsodium's secretstream header (24 bytes). */
@@ -78,8 +81,8 @@ export function decodeHeader(line: Uint8Array, file: string): { header: BackupHe
   const ok = text(h.createdAt) && typeof h.sourceClusterId === 'string' && h.sourceClusterId.length <= 256
     && [h.revision, h.appliedIndex, h.compactRevision, h.records].every(count)
     && text(h.keyCheck) && text(h.streamHeader)
-    && typeof kdf === 'object' && kdf !== null && kdf.algorithm === 'argon2id' && text(kdf.salt)
-    && kdfParamsOk(kdf);
+    && typeof kdf === 'object' && kdf !== null
+    && ((kdf.algorithm === 'argon2id' && text(kdf.salt) && kdfParamsOk(kdf)) || (kdf.algorithm === sealedKeyAlgorithm && text(kdf.sealedKey)));
   if (!ok) throw corrupt('has missing or out-of-range fields');
   return { header: value as BackupHeader, json };
 }

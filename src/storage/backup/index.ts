@@ -13,7 +13,7 @@
  *       keyCheck (base64, 16 B), streamHeader (base64, secretstream header, 24 B) }
  *   chunk*                                    u32 length word (bit 31 = FINAL) + secretstream ciphertext
  *
- * Key: argon2id(passphrase, salt, params) → 32 bytes, split by crypto_kdf (context "cofferbk") into
+ * Key: argon2id(passphrase, salt, params) — or 32 random bytes sealed to the recipient — split by crypto_kdf (context "cofferbk") into
  * the crypto_secretstream_xchacha20poly1305 key (id 1) and the key check value (id 2).
  * Chunks: each TAG_MESSAGE chunk is the msgpack array of a batch of snapshot records (records.ts;
  * the store's header record first, then pages in revision order), about backupChunkBytesTarget of
@@ -31,4 +31,6 @@ export { type BackupHeader, backupFormatVersion, backupMagic } from './header.ts
 export { type BackupSummary, writeBackup, type WriteBackupOptions } from './writer.ts';
 export { openBackup, type OpenedBackup } from './reader.ts';
 export { backupPassphraseEnv, readBackupPassphrase } from './passphrase.ts';
+export type { BackupKeyPair } from './key.ts';
+export { backupPublicKeyFile, createBackupKeyFiles, readBackupKeyPair, readBackupRecipient } from './recipient.ts';
 export { encodeSnapshotStream, snapshotStreamContentType, SnapshotStreamReader, type StreamBegin } from './wire.ts';

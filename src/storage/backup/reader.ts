@@ -17,7 +17,7 @@ import type { SnapshotRecord } from '../mvcc/index.ts';
 import { ByteReader } from './byte-reader.ts';
 import { BackupError } from './errors.ts';
 import { type BackupHeader, backupMagic, decodeHeader, finalFlag } from './header.ts';
-import { deriveBackupKeys } from './key.ts';
+import { type BackupKeyPair, type BackupKeys, deriveBackupKeys, openSealedBackupKeys } from './key.ts';
 import { recordFromWire, unpack } from './records.ts';
 
 export interface OpenedBackup {
@@ -30,16 +30,16 @@ export interface OpenedBackup {
   close(): void;
 }
 
-export async function openBackup(file: string, passphrase: Uint8Array): Promise<OpenedBackup> {
+/** Opens a backup with its passphrase, or — for a backup sealed to a recipient — the recipient's key pair. */
+export async function openBackup(file: string, unlock: Uint8Array | BackupKeyPair): Promise<OpenedBackup> {
   const { header, json } = await readStart(file);
-  const salt = Buffer.from(header.kdf.salt, 'base64');
-  const keys = await deriveBackupKeys(passphrase, salt, header.kdf);
+  const keys = await backupKeys(file, header, unlock);
   const expected = Buffer.from(header.keyCheck, 'base64');
-  const passphraseOk = equalConstantTime(keys.keyCheck, expected);
-  wipe(keys.keyCheck);
-  if (!passphraseOk) {
-    wipe(keys.streamKey);
-    throw new BackupError('E_BACKUP_PASSPHRASE', `backup ${file}: wrong backup passphrase`);
+  const keyOk = keys !== undefined && equalConstantTime(keys.keyCheck, expected);
+  wipe(keys?.keyCheck);
+  if (!keyOk) {
+    wipe(keys?.streamKey);
+    throw new BackupError('E_BACKUP_PASSPHRASE', `backup ${file}: wrong backup ${header.kdf.algorithm === 'argon2id' ? 'passphrase' : 'key'}`);
   }
   const streamKey = keys.streamKey;
   let verifiedHash: string | undefined;
@@ -58,6 +58,16 @@ export async function openBackup(file: string, passphrase: Uint8Array): Promise<
       }
     },
   };
+}
+
+async function backupKeys(file: string, header: BackupHeader, unlock: Uint8Array | BackupKeyPair): Promise<BackupKeys | undefined> {
+  const { kdf } = header;
+  if (kdf.algorithm === 'argon2id') {
+    if (!(unlock instanceof Uint8Array)) throw new BackupError('E_BACKUP_PASSPHRASE', `backup ${file} is encrypted with a passphrase, not to a backup key`);
+    return deriveBackupKeys(unlock, Buffer.from(kdf.salt, 'base64'), kdf);
+  }
+  if (unlock instanceof Uint8Array) throw new BackupError('E_BACKUP_PASSPHRASE', `backup ${file} is sealed to a backup key: give its secret key (--backup-key)`);
+  return openSealedBackupKeys(Buffer.from(kdf.sealedKey, 'base64'), unlock);
 }
 
 async function readStart(file: string): Promise<{ header: BackupHeader; json: Uint8Array }> {

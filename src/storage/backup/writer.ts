@@ -17,13 +17,14 @@ import { type Argon2Params, argon2ParamsDefault, sodiumReady, wipe } from '../..
 import { nodeFs } from '../../durable/index.ts';
 import type { SnapshotRecord } from '../mvcc/index.ts';
 import { BackupError } from './errors.ts';
-import { type BackupHeader, backupFormatVersion, backupMagic, encodeHeader, finalFlag, kdfParamsOk, placeholderHeaderLine } from './header.ts';
-import { deriveBackupKeys, saltBytes } from './key.ts';
+import {
+  type BackupHeader, backupFormatVersion, backupMagic, encodeHeader, finalFlag, kdfParamsOk, placeholderHeaderLine, sealedKeyAlgorithm,
+} from './header.ts';
+import { type BackupKeys, deriveBackupKeys, saltBytes, sealedBackupKeys } from './key.ts';
 import { pack, recordBytes, recordToWire, wipeRecords } from './records.ts';
 
-export interface WriteBackupOptions {
+export type WriteBackupOptions = {
   file: string;
-  passphrase: Uint8Array;
   records: AsyncIterable<SnapshotRecord>;
   sourceClusterId: string;
   /** argon2id parameters (default: 64 MiB, 3 passes, 4 lanes); tests pass lower ones. */
@@ -31,7 +32,11 @@ export interface WriteBackupOptions {
   now?: () => Date;
   /** Told after every chunk written: records and bytes so far. */
   onProgress?: (progress: { records: number; bytes: number }) => void;
-}
+} & (
+  | { passphrase: Uint8Array; recipient?: never }
+  /** A backup recipient's X25519 public key: the file opens only with its secret key (key.ts). */
+  | { recipient: Uint8Array; passphrase?: never }
+);
 
 export interface BackupSummary {
   file: string;
@@ -45,11 +50,8 @@ export async function writeBackup(options: WriteBackupOptions): Promise<BackupSu
   const { file } = options;
   if (await exists(file)) throw new BackupError('E_BACKUP_EXISTS', `${file} already exists; a backup is never overwritten`);
   const sodium = await sodiumReady();
-  const params: Argon2Params = { ...argon2ParamsDefault, ...options.argon2 };
-  if (!kdfParamsOk(params)) throw new RangeError(`argon2id parameters ${JSON.stringify(params)} are outside the bounds a backup reader accepts`);
-  const salt = randomBytes(saltBytes);
   const createdAt = (options.now?.() ?? new Date()).toISOString();
-  const keys = await deriveBackupKeys(options.passphrase, salt, params);
+  const { keys, kdf } = await backupKeys(options);
   const { state, header: streamHeader } = sodium.crypto_secretstream_xchacha20poly1305_init_push(keys.streamKey);
   wipe(keys.streamKey);
 
@@ -70,7 +72,7 @@ export async function writeBackup(options: WriteBackupOptions): Promise<BackupSu
       appliedIndex: storeHeader.appliedIndex,
       compactRevision: storeHeader.compactRevision,
       records,
-      kdf: { algorithm: 'argon2id', salt: salt.toString('base64'), ...params },
+      kdf,
       keyCheck: Buffer.from(keys.keyCheck).toString('base64'),
       streamHeader: Buffer.from(streamHeader).toString('base64'),
     };
@@ -88,6 +90,18 @@ export async function writeBackup(options: WriteBackupOptions): Promise<BackupSu
       await fs.unlink(temp).catch(() => undefined);
     }
   }
+}
+
+/** The file's keys, and how a reader makes them again (the header's kdf). */
+async function backupKeys(options: WriteBackupOptions): Promise<{ keys: BackupKeys; kdf: BackupHeader['kdf'] }> {
+  if (options.recipient !== undefined) {
+    const { sealedKey, ...keys } = await sealedBackupKeys(options.recipient);
+    return { keys, kdf: { algorithm: sealedKeyAlgorithm, sealedKey: Buffer.from(sealedKey).toString('base64') } };
+  }
+  const params: Argon2Params = { ...argon2ParamsDefault, ...options.argon2 };
+  if (!kdfParamsOk(params)) throw new RangeError(`argon2id parameters ${JSON.stringify(params)} are outside the bounds a backup reader accepts`);
+  const salt = randomBytes(saltBytes);
+  return { keys: await deriveBackupKeys(options.passphrase, salt, params), kdf: { algorithm: 'argon2id', salt: salt.toString('base64'), ...params } };
 }
 
 /** The temporary file being written, front to back: raw bytes, and sealed chunks behind their length word. */

@@ -1,0 +1,75 @@
+// Backups sealed to a backup recipient: keygen writes the key pair (secret 0600, never overwritten), a
+// backup written with only the public key holds no plaintext and opens with the secret key to the same
+// records; another key, a passphrase, or a loose or malformed key file is refused with one error.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  BackupError, backupPublicKeyFile, createBackupKeyFiles, openBackup, readBackupKeyPair, readBackupRecipient, writeBackup,
+} from '../../../src/storage/backup/index.ts';
+import { collect, copyRecords, iterate, marker, sampleRecords } from './helpers.ts';
+
+async function withDir(body: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'coffer-backup-recipient-'));
+  try {
+    await body(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function refusal(work: () => Promise<unknown>): Promise<BackupError> {
+  try {
+    await work();
+  } catch (error) {
+    assert.ok(error instanceof BackupError, `expected a BackupError, got ${String(error)}`);
+    return error;
+  }
+  assert.fail('expected a refusal');
+}
+
+test('a backup sealed to the public key opens with the secret key to the same records, and holds no plaintext', () => withDir(async (dir) => {
+  const key = join(dir, 'backup.key');
+  await createBackupKeyFiles(key);
+  assert.equal((await stat(key)).mode & 0o777, 0o600);
+  const records = sampleRecords(40);
+  const file = join(dir, 'sealed.cbk');
+  await writeBackup({ file, recipient: await readBackupRecipient(backupPublicKeyFile(key)), records: iterate(copyRecords(records)), sourceClusterId: 'cafe0123' });
+  assert.equal((await readFile(file)).includes(Buffer.from(marker)), false, 'no plaintext marker in the file');
+  const backup = await openBackup(file, await readBackupKeyPair(key));
+  try {
+    assert.equal(backup.header.kdf.algorithm, 'x25519-sealed-box');
+    assert.deepEqual(await collect(backup.records()), records);
+    assert.match(backup.integrityHash() ?? '', /^[0-9a-f]{64}$/);
+  } finally {
+    backup.close();
+  }
+}));
+
+test('another key pair, a passphrase, or a passphrase backup opened with a key is refused', () => withDir(async (dir) => {
+  const [key, other] = [join(dir, 'a.key'), join(dir, 'b.key')];
+  await createBackupKeyFiles(key);
+  await createBackupKeyFiles(other);
+  const file = join(dir, 'sealed.cbk');
+  await writeBackup({ file, recipient: await readBackupRecipient(backupPublicKeyFile(key)), records: iterate(sampleRecords(3)), sourceClusterId: 'x' });
+  assert.deepEqual(await refusal(async () => openBackup(file, await readBackupKeyPair(other))), new BackupError('E_BACKUP_PASSPHRASE', `backup ${file}: wrong backup key`));
+  const byPassphrase = await refusal(() => openBackup(file, new TextEncoder().encode('a passphrase')));
+  assert.equal(byPassphrase.message, `backup ${file} is sealed to a backup key: give its secret key (--backup-key)`);
+  const withPassphrase = join(dir, 'pass.cbk');
+  await writeBackup({ file: withPassphrase, passphrase: new TextEncoder().encode('p'), records: iterate(sampleRecords(3)), sourceClusterId: 'x', argon2: { memoryKiB: 1024, timeCost: 1, parallelism: 1 } });
+  assert.equal((await refusal(async () => openBackup(withPassphrase, await readBackupKeyPair(key)))).message, `backup ${withPassphrase} is encrypted with a passphrase, not to a backup key`);
+}));
+
+test('key files: never overwritten, a loose secret key or a file that is not a key refused', () => withDir(async (dir) => {
+  const key = join(dir, 'backup.key');
+  await createBackupKeyFiles(key);
+  assert.equal((await refusal(() => createBackupKeyFiles(key))).code, 'E_BACKUP_KEY');
+  await chmod(key, 0o644);
+  assert.match((await refusal(() => readBackupKeyPair(key))).message, /has mode 0644; it must be readable by its owner only/);
+  const notKey = join(dir, 'not.pub');
+  await writeFile(notKey, 'hello\n');
+  assert.equal((await refusal(() => readBackupRecipient(notKey))).message, `backup recipient ${notKey} does not hold a base64 32-byte key (coffer snapshot keygen writes one)`);
+  assert.equal((await refusal(() => readBackupRecipient(join(dir, 'missing.pub')))).code, 'E_BACKUP_KEY');
+}));
