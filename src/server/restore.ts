@@ -1,6 +1,6 @@
 /**
  * `coffer snapshot restore FILE --data-dir DIR --name NAME --initial-cluster … [--initial-cluster-token T]
- * [--backup-passphrase-file F] + unseal flags` — builds one member's data dir of a NEW cluster from a
+ * [--backup-passphrase-file F | --backup-key F] + unseal flags` — builds one member's data dir of a NEW cluster from a
  * backup, offline (as etcdutl snapshot restore does). Run it once per member of the new cluster, with
  * the same file and cluster flags; then start each member with `coffer server` and the same
  * --initial-cluster.
@@ -30,7 +30,7 @@ import { CofferError } from '../base/index.ts';
 import { parseInitialCluster, parseUnsealSource, ServerConfigError, type UnsealSource } from '../config/index.ts';
 import { renameDurably } from '../durable/index.ts';
 import { isReservedKey } from '../replication/index.ts';
-import { openBackup, readBackupPassphrase } from '../storage/backup/index.ts';
+import { openBackup, type OpenedBackup, readBackupKeyPair, readBackupPassphrase } from '../storage/backup/index.ts';
 import { sealedAreas } from '../storage/barrier/index.ts';
 import { MvccStore, type SnapshotRecord } from '../storage/mvcc/index.ts';
 import { holdsData } from './first-start.ts';
@@ -45,6 +45,8 @@ export interface RestoreOptions {
   initialCluster: string;
   initialClusterToken: string;
   backupPassphraseFile?: string;
+  /** The secret key of a backup sealed to a backup recipient (etcd's Snapshot), instead of a passphrase. */
+  backupKeyFile?: string;
   unseal: UnsealSource;
 }
 
@@ -77,8 +79,7 @@ export async function restoreBackup(options: RestoreOptions, env: Readonly<Recor
   const dataDir = resolve(options.dataDir);
   if (await holdsData(dataDir)) throw new RestoreError(`data dir ${options.dataDir} already holds data; restore into a new or empty dir`);
 
-  const passphrase = await readBackupPassphrase(options.backupPassphraseFile, env);
-  const backup = await openBackup(options.file, passphrase).finally(() => passphrase.fill(0));
+  const backup = await openWith(options, env);
   try {
     // Pass 1: verify everything before writing anything.
     for await (const record of backup.records()) if (record.type === 'page') record.page.value.fill(0);
@@ -136,6 +137,19 @@ export async function restoreBackup(options: RestoreOptions, env: Readonly<Recor
   }
 }
 
+/** Opens the backup with its secret key (--backup-key) or else its passphrase; the key material is wiped once open. */
+async function openWith(options: RestoreOptions, env: Readonly<Record<string, string | undefined>>): Promise<OpenedBackup> {
+  if (options.backupKeyFile !== undefined && options.backupPassphraseFile !== undefined) {
+    throw new RestoreError('give --backup-key or --backup-passphrase-file, not both');
+  }
+  const unlock = options.backupKeyFile !== undefined ? await readBackupKeyPair(options.backupKeyFile) : await readBackupPassphrase(options.backupPassphraseFile, env);
+  try {
+    return await openBackup(options.file, unlock);
+  } finally {
+    (unlock instanceof Uint8Array ? unlock : unlock.secretKey).fill(0);
+  }
+}
+
 /** The command line of `coffer snapshot restore` (dispatched by coffer.ts: it needs server internals). */
 export function restoreCommand(): Command {
   return new Command('restore')
@@ -146,16 +160,18 @@ export function restoreCommand(): Command {
     .requiredOption('--initial-cluster <list>', 'name=https://host:port,… of the new cluster, as coffer server will be given')
     .option('--initial-cluster-token <token>', 'as coffer server will be given', 'coffer')
     .option('--backup-passphrase-file <file>', 'the backup passphrase (else COFFER_BACKUP_PASSPHRASE)')
+    .option('--backup-key <file>', 'the secret backup key (coffer snapshot keygen) of a backup sealed to its public key, e.g. by etcdctl snapshot save')
     .option('--unseal-key-file <file>', 'the new member\'s unseal key file')
     .option('--passphrase-file <file>', 'the new member\'s unseal passphrase (argon2id)')
     .option('--kms-socket <path>', 'the new member\'s KMS plugin')
     .action(async (file: string, flags: {
-      dataDir: string; name: string; initialCluster: string; initialClusterToken: string; backupPassphraseFile?: string;
+      dataDir: string; name: string; initialCluster: string; initialClusterToken: string; backupPassphraseFile?: string; backupKey?: string;
       unsealKeyFile?: string; passphraseFile?: string; kmsSocket?: string;
     }) => {
       const summary = await restoreBackup({
         file, dataDir: flags.dataDir, name: flags.name, initialCluster: flags.initialCluster, initialClusterToken: flags.initialClusterToken,
         ...(flags.backupPassphraseFile === undefined ? {} : { backupPassphraseFile: flags.backupPassphraseFile }),
+        ...(flags.backupKey === undefined ? {} : { backupKeyFile: flags.backupKey }),
         unseal: parseUnsealSource(flags, process.env),
       }, process.env);
       process.stdout.write(`coffer: restored member ${flags.name} (id ${summary.memberId}) of new cluster ${summary.clusterId} `

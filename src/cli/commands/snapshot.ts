@@ -4,12 +4,17 @@
  * The encryption happens here, before anything touches the disk, so the backup passphrase never
  * leaves this machine. Progress goes to stderr every backupProgressEveryRecords records; the summary
  * to stdout. (`coffer snapshot restore` runs offline on a data dir: src/server/restore.ts.)
+ *
+ * `coffer snapshot keygen FILE` writes a backup key pair (storage/backup/recipient.ts): the secret key
+ * to FILE, the public key to FILE.pub. Members given FILE.pub with --backup-recipient serve etcd's
+ * Snapshot (`etcdctl snapshot save`) as a backup sealed to it; `coffer snapshot restore --backup-key
+ * FILE` opens it.
  */
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { isClientError, type KvClient } from '../../client/index.ts';
 import { backupProgressEveryRecords } from '../../config/index.ts';
-import { isBackupError, readBackupPassphrase, SnapshotStreamReader, writeBackup } from '../../storage/backup/index.ts';
+import { createBackupKeyFiles, isBackupError, readBackupPassphrase, SnapshotStreamReader, writeBackup } from '../../storage/backup/index.ts';
 import { connect, type ConnectionOptions } from '../connection.ts';
 import type { CliIo } from '../io.ts';
 import { formatData, type GlobalOptions } from '../options.ts';
@@ -17,7 +22,19 @@ import { formatData, type GlobalOptions } from '../options.ts';
 type Options = GlobalOptions & ConnectionOptions & { backupPassphraseFile?: string };
 
 export function registerSnapshotCommands(program: Command, io: CliIo): void {
-  const snapshot = program.command('snapshot').description('encrypted backups of the whole store (save; restore runs on a data dir)');
+  const snapshot = program.command('snapshot').description('encrypted backups of the whole store (save, keygen; restore runs on a data dir)');
+  snapshot.command('keygen <file>')
+    .description('write a backup key pair: the secret key to FILE (0600), the public key to FILE.pub for members\' --backup-recipient')
+    .action(async (file: string, _options: unknown, command: Command) => {
+      try {
+        const written = await createBackupKeyFiles(file);
+        io.out(`backup key written to ${written.secretKeyFile} (keep it secret; coffer snapshot restore --backup-key), `
+          + `public key to ${written.publicKeyFile} (coffer server --backup-recipient)\n`);
+      } catch (error) {
+        if (isBackupError(error)) command.error(`coffer: ${error.message}`, { exitCode: 1, code: 'coffer.snapshot' });
+        throw error;
+      }
+    });
   snapshot.command('save <file>')
     .description('save an encrypted, integrity-checked snapshot of the store to FILE (never overwrites)')
     .option('--backup-passphrase-file <file>', 'the backup passphrase (else COFFER_BACKUP_PASSPHRASE)')

@@ -18,7 +18,8 @@
  * Chunks: each TAG_MESSAGE chunk is the msgpack array of a batch of snapshot records (records.ts;
  * the store's header record first, then pages in revision order), about backupChunkBytesTarget of
  * plaintext. The last chunk is TAG_FINAL, its plaintext msgpack [recordCount, SHA-256 over every
- * earlier plaintext chunk in order] — the integrity hash — and its additional data the exact JSON
+ * earlier plaintext chunk in order, optional zero padding (so a file can end at a size etcdctl accepts)]
+ * — the integrity hash — and its additional data the exact JSON
  * bytes of the header line (without padding), so an edited header does not authenticate.
  *
  * Invariants: no key name or value is ever written in the clear; a file is written to a temporary

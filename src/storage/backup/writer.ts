@@ -30,6 +30,11 @@ export type WriteBackupOptions = {
   /** argon2id parameters (default: 64 MiB, 3 passes, 4 lanes); tests pass lower ones. */
   argon2?: Partial<Argon2Params>;
   now?: () => Date;
+  /**
+   * Pads the FINAL chunk so the file's size is `remainder` modulo `multiple` (etcdctl takes a Snapshot
+   * stream only at a size a bolt file and its SHA-256 would have: api/grpc/snapshot.ts).
+   */
+  sizeAlignment?: { multiple: number; remainder: number };
   /** Told after every chunk written: records and bytes so far. */
   onProgress?: (progress: { records: number; bytes: number }) => void;
 } & (
@@ -79,7 +84,8 @@ export async function writeBackup(options: WriteBackupOptions): Promise<BackupSu
     wipe(keys.keyCheck);
     const { json, line } = encodeHeader(header);
     // The FINAL chunk carries the record count and the integrity hash, and authenticates the header.
-    await out.writeChunk(pack([records, integrityHash]), sodium.crypto_secretstream_xchacha20poly1305_TAG_FINAL, json);
+    const finalPlain = finalChunk(records, integrityHash, options.sizeAlignment, out.bytes + 4 + sodium.crypto_secretstream_xchacha20poly1305_ABYTES);
+    await out.writeChunk(finalPlain, sodium.crypto_secretstream_xchacha20poly1305_TAG_FINAL, json);
     await handle.write(line, 0, line.length, headerOffset);
     await linkComplete(handle, temp, file);
     linked = true;
@@ -102,6 +108,21 @@ async function backupKeys(options: WriteBackupOptions): Promise<{ keys: BackupKe
   if (!kdfParamsOk(params)) throw new RangeError(`argon2id parameters ${JSON.stringify(params)} are outside the bounds a backup reader accepts`);
   const salt = randomBytes(saltBytes);
   return { keys: await deriveBackupKeys(options.passphrase, salt, params), kdf: { algorithm: 'argon2id', salt: salt.toString('base64'), ...params } };
+}
+
+/**
+ * The FINAL chunk's plaintext: [record count, integrity hash], and zero padding as a third element when
+ * the file must end at a size `alignment` names; `overhead` is the file's size without this plaintext.
+ */
+function finalChunk(records: number, integrityHash: Buffer, alignment: WriteBackupOptions['sizeAlignment'], overhead: number): Uint8Array {
+  if (alignment === undefined) return pack([records, integrityHash]);
+  // The packed size grows by one per padding byte (by two where msgpack's length prefix widens), so
+  // one of the next multiple + 2 sizes lands on the remainder.
+  for (let padding = 0; padding < alignment.multiple + 2; padding++) {
+    const plain = pack([records, integrityHash, new Uint8Array(padding)]);
+    if ((overhead + plain.length) % alignment.multiple === alignment.remainder) return plain;
+  }
+  throw new RangeError(`no padding brings a backup to ${alignment.remainder} modulo ${alignment.multiple} bytes`);
 }
 
 /** The temporary file being written, front to back: raw bytes, and sealed chunks behind their length word. */

@@ -1,6 +1,7 @@
 // Backups sealed to a backup recipient: keygen writes the key pair (secret 0600, never overwritten), a
 // backup written with only the public key holds no plaintext and opens with the secret key to the same
-// records; another key, a passphrase, or a loose or malformed key file is refused with one error.
+// records (padded to a size etcdctl keeps, too); another key, a passphrase, or a loose or malformed key
+// file is refused with one error.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -45,6 +46,24 @@ test('a backup sealed to the public key opens with the secret key to the same re
     assert.match(backup.integrityHash() ?? '', /^[0-9a-f]{64}$/);
   } finally {
     backup.close();
+  }
+}));
+
+test('a backup padded to a size etcdctl keeps (32 modulo 512) still opens to the same records', () => withDir(async (dir) => {
+  const key = join(dir, 'backup.key');
+  await createBackupKeyFiles(key);
+  const recipient = await readBackupRecipient(backupPublicKeyFile(key));
+  for (const pages of [1, 7, 40]) {
+    const records = sampleRecords(pages);
+    const file = join(dir, `aligned-${pages}.cbk`);
+    await writeBackup({ file, recipient, records: iterate(copyRecords(records)), sourceClusterId: 'x', sizeAlignment: { multiple: 512, remainder: 32 } });
+    assert.equal((await stat(file)).size % 512, 32);
+    const backup = await openBackup(file, await readBackupKeyPair(key));
+    try {
+      assert.deepEqual(await collect(backup.records()), records);
+    } finally {
+      backup.close();
+    }
   }
 }));
 
