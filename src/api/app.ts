@@ -19,6 +19,7 @@ import type { KeysAdmin } from './admin/keys.ts';
 import type { ApiAudit } from './audit-plugin.ts';
 import { clientErrorHandler } from './client-error.ts';
 import { grpcApi } from './grpc/plugin.ts';
+import type { GrpcSnapshotOptions } from './grpc/snapshot.ts';
 import { type HealthChecks, replicaHealthChecks } from './health.ts';
 import type { Identify } from './identity.ts';
 import { kubernetesApi } from './k8s/plugin.ts';
@@ -51,6 +52,8 @@ export interface ClientApiOptions {
   health?: HealthChecks;
   /** The member's key rotation, served under /apis/coffer.dev/v1/keys (admin/keys.ts); not served when absent. */
   keys?: KeysAdmin;
+  /** etcd's Snapshot over gRPC: the backup recipient it is sealed to (grpc/snapshot.ts); refused when absent. */
+  grpcSnapshot?: GrpcSnapshotOptions;
 }
 
 /** A route the client API serves: what the authorization matrix tests are generated from. */
@@ -106,7 +109,7 @@ export function buildClientApi(options: ClientApiOptions): FastifyInstance {
   // Status `errors` report the member's problems as etcd does, a broken audit log among them.
   const service = new KvService(backend, () => policy.policy, () => audit?.problems() ?? []);
   void app.register(kvApi, { prefix: kvPrefix, service, watches });
-  void app.register(grpcApi, { service, watches });
+  void app.register(grpcApi, { service, watches, ...(options.grpcSnapshot ? { snapshot: options.grpcSnapshot } : {}) });
   void app.register(adminApi, { backend, ...(options.keys ? { keys: options.keys } : {}) });
   return app;
 }

@@ -13,3 +13,4 @@ export { type HealthCheck, type HealthChecks, replicaHealthChecks } from './heal
 export { identifyByCertificate, type Identify } from './identity.ts';
 export type { KeysAdmin } from './admin/keys.ts';
 export { type KvBackend, replicaBackend } from './kv/backend.ts';
+export type { GrpcSnapshotOptions } from './grpc/snapshot.ts';

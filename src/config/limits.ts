@@ -510,6 +510,8 @@ export const grpcStreamsPerConnectionMax = 256;
 export const grpcWatchesPerStreamMax = 256;
 /** Bytes of events per WatchResponse when the client asked for fragments; a larger batch is split (etcd's fragment flag). */
 export const grpcWatchFragmentBytes = 1024 * 1024;
+/** Backup bytes per SnapshotResponse blob of etcd's Maintenance.Snapshot (etcd sends 32 KiB). */
+export const grpcSnapshotChunkBytes = 64 * 1024;
 
 // ── Delivering values to programs (coffer exec and coffer render, src/cli/deliver) ─────────────
 

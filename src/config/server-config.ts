@@ -43,6 +43,8 @@ export interface ServerConfig {
   cacert: string;
   crl?: string;
   policies?: string;
+  /** A backup recipient's public key file: etcd's Snapshot is served as a backup sealed to it (none: refused). */
+  backupRecipient?: string;
   unseal: UnsealSource;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Raft tick length; elections take 10–20 ticks. */
@@ -71,7 +73,7 @@ export class ServerConfigError extends CofferError {
 export type RawServerConfig = Partial<Record<
   'name' | 'dataDir' | 'listenClient' | 'listenPeer' | 'advertiseClient' | 'advertisePeer' | 'initialCluster'
   | 'initialClusterToken' | 'memberId' | 'clusterId' | 'cert' | 'key' | 'cacert' | 'crl' | 'policies'
-  | 'unsealKeyFile' | 'passphraseFile' | 'kmsSocket' | 'logLevel' | 'tickMs' | 'historyRetentionMs'
+  | 'backupRecipient' | 'unsealKeyFile' | 'passphraseFile' | 'kmsSocket' | 'logLevel' | 'tickMs' | 'historyRetentionMs'
   | 'auditRetentionBytesMax' | 'auditRetentionAgeMax' | 'auditRetentionAgeMin' | 'exitGrace'
   | 'snapshotCount' | 'snapshotCatchUpEntries',
   string
@@ -135,6 +137,7 @@ export function parseServerConfig(raw: RawServerConfig, env: Readonly<Record<str
   };
   if (raw.crl) config.crl = raw.crl;
   if (raw.policies) config.policies = raw.policies;
+  if (raw.backupRecipient) config.backupRecipient = raw.backupRecipient;
   if (join) {
     const id = Number(required('memberId'));
     if (!Number.isSafeInteger(id) || id < 1) throw new ServerConfigError('memberId', `${raw.memberId} is not a positive whole number`);

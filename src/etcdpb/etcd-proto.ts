@@ -193,6 +193,8 @@ message MemberRemoveResponse { ResponseHeader header = 1; repeated Member member
 message MemberPromoteRequest { uint64 ID = 1; }
 message MemberPromoteResponse { ResponseHeader header = 1; repeated Member members = 2; }
 
+message SnapshotRequest {}
+message SnapshotResponse { ResponseHeader header = 1; uint64 remaining_bytes = 2; bytes blob = 3; }
 message DefragmentRequest {}
 message DefragmentResponse { ResponseHeader header = 1; }
 message MoveLeaderRequest { uint64 targetID = 1; }

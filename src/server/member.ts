@@ -16,12 +16,12 @@
  * it asks to exit (member-end.ts).
  */
 import { randomInt, X509Certificate } from 'node:crypto';
-import { access, readdir, stat } from 'node:fs/promises';
+import { access, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Server as TlsServer } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import {
-  buildClientApi, type HealthChecks, identifyByCertificate, type KvBackend, replicaBackend, replicaHealthChecks, withOneEventPerRequest,
+  buildClientApi, type GrpcSnapshotOptions, type HealthChecks, identifyByCertificate, type KvBackend, replicaBackend, replicaHealthChecks, withOneEventPerRequest,
 } from '../api/index.ts';
 import { type AuditPolicy, auditKeySealedFile, loadAuditPolicy } from '../audit/index.ts';
 import { type Random, realClock, seededRandom } from '../base/index.ts';
@@ -30,6 +30,7 @@ import { type MemberState, MemberMetrics } from '../metrics/index.ts';
 import { closeUnverifiedClients, TlsReloader } from '../pki/index.ts';
 import { loadPolicies, type RbacObject } from '../rbac/index.ts';
 import { type MemberInfo, Replica } from '../replication/index.ts';
+import { readBackupRecipient } from '../storage/backup/index.ts';
 import { type Barrier, type MemberKeys, sealedAreas } from '../storage/barrier/index.ts';
 import { MemberAudit } from './member-audit.ts';
 import { MemberEnd } from './member-end.ts';
@@ -224,6 +225,7 @@ async function startApis(
   });
   teardown.push(() => audit.stop());
   const firstStart = firstStartObjects(backend, policies, teardown, log);
+  const grpcSnapshot = config.backupRecipient === undefined ? undefined : await snapshotScratch(config.dataDir, await readBackupRecipient(config.backupRecipient));
   const keys = barrier.rotation({
     member: config.name, store: () => replica.mvcc(), resealWal: () => replica.resealWal(), clock: realClock, log,
     sealedFiles: [
@@ -248,6 +250,7 @@ async function startApis(
     }),
     // Unverified certificates are closed by closeUnverifiedClients below, which can log whose they were.
     server: { logger: { level: config.logLevel }, ...clientListenerOptions({ ...tls.serverOptions(), rejectUnauthorized: false }) },
+    ...(grpcSnapshot !== undefined ? { grpcSnapshot } : {}),
   });
   log.attach(app.log);
   closeUnverifiedClients(app.server as unknown as TlsServer, (refused) => log.warn(refused, 'client certificate refused'));
@@ -303,6 +306,17 @@ async function loadMemberAuditPolicy(dir: string | undefined): Promise<AuditPoli
   const own = dir === undefined ? undefined : join(dir, 'audit.yaml');
   const file = own !== undefined && await access(own).then(() => true, () => false) ? own : join(defaultPoliciesDir, 'audit.yaml');
   return withOneEventPerRequest(await loadAuditPolicy(file));
+}
+
+/**
+ * etcd's Snapshot writes its sealed backup under the data dir before streaming it (api/grpc/snapshot.ts);
+ * what a stopped member left there is ciphertext no member can read, removed at the next start.
+ */
+async function snapshotScratch(dataDir: string, recipient: Uint8Array): Promise<GrpcSnapshotOptions> {
+  const scratchDir = join(dataDir, 'snapshot-out');
+  await rm(scratchDir, { recursive: true, force: true });
+  await mkdir(scratchDir, { mode: 0o700 });
+  return { recipient, scratchDir };
 }
 
 async function directoryBytes(dir: string): Promise<number> {

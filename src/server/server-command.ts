@@ -29,6 +29,7 @@ export function serverCommand(): Command {
     .option('--cacert <file>', 'CA certificate')
     .option('--crl <file>', 'CRL')
     .option('--policies <dir>', 'default policies loaded at the first start')
+    .option('--backup-recipient <file>', 'public backup key (coffer snapshot keygen): serve etcd\'s Snapshot sealed to it')
     .option('--unseal-key-file <file>', 'unseal with a 32-byte key file (mode 0600)')
     .option('--passphrase-file <file>', 'unseal with a passphrase (argon2id)')
     .option('--kms-socket <path>', 'unseal through a KMS plugin')

@@ -9,8 +9,8 @@
  * not-found handler to: a call of an unknown method is answered UNIMPLEMENTED by whichever API's
  * not-found handler takes it, since a gRPC call is known by its content type (dialect.ts).
  *
- * Services served: KV, Watch, Lease, Maintenance (Snapshot refused), Cluster, Auth
- * (refused, RBAC instead). Watch and LeaseKeepAlive are streams, each audited once when it opens.
+ * Services served: KV, Watch, Lease, Maintenance, Cluster, Auth (refused, RBAC instead). Watch and
+ * LeaseKeepAlive are streams, each audited once when it opens; Snapshot streams its answer (snapshot.ts).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { requestBodyBytesMax } from '../../config/index.ts';
@@ -25,6 +25,7 @@ import { errorBody } from '../errors.ts';
 import { grpcContentType, grpcStatus, isGrpcRequest, sendGrpc, sendGrpcError, toGrpcError } from './status.ts';
 import { serveKeepAliveStream } from './lease-keepalive.ts';
 import { serveWatchStream } from './watch.ts';
+import { type GrpcSnapshotOptions, serveSnapshot } from './snapshot.ts';
 
 export const grpcPathPrefix = '/etcdserverpb.';
 
@@ -68,6 +69,8 @@ function readBody(request: FastifyRequest, payload: NodeJS.ReadableStream, done:
 export interface GrpcApiOptions {
   service: KvService;
   watches: WatchStreams;
+  /** The backup recipient etcd's Snapshot is sealed to; the call is refused without one. */
+  snapshot?: GrpcSnapshotOptions;
 }
 
 /** The gRPC API, a fastify plugin (registered by app.ts). */
@@ -95,6 +98,9 @@ export function grpcApi(grpc: FastifyInstance, options: GrpcApiOptions, done: (e
       return sendGrpc(request, reply, types ? encode(types.response, answer) : undefined);
     });
   }
+
+  const snapshotConfig: ApiRouteConfig = { auditReadOnly: false };
+  grpc.post(`${grpcPathPrefix}Maintenance/Snapshot`, { config: snapshotConfig }, (request, reply) => serveSnapshot(request, reply, service, options.snapshot));
 
   const streamed: GrpcRouteConfig & ApiRouteConfig = { grpcStream: true };
   grpc.post(`${grpcPathPrefix}Watch/Watch`, { config: streamed }, (request, reply) => {

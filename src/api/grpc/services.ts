@@ -16,8 +16,9 @@
  *   joins with a member certificate from the Coffer CA, whose name is then bound to its id through Raft,
  *   once (replication/members.ts; docs/security.md, "Joining"). One peer URL per member, https.
  * - MemberUpdate moves a member's peer URL through Raft; every member re-dials it there.
- * - Snapshot is refused with FailedPrecondition: etcdctl would write the stream to disk as it came, and a
- *   member's snapshot holds every Secret in the clear; `coffer snapshot save` encrypts it first.
+ * - Snapshot (snapshot.ts, a stream) is Coffer's encrypted backup sealed to the member's backup recipient
+ *   (--backup-recipient), which the member cannot decrypt; `etcdctl snapshot status` cannot read it, and
+ *   without a recipient the call is refused with FailedPrecondition saying how to enable it.
  * - Auth: identity is the client certificate and permissions are RBAC rules; every Auth call answers
  *   FailedPrecondition saying so (docs/security.md).
  */
@@ -46,9 +47,6 @@ const authMethods = [
   'AuthEnable', 'AuthDisable', 'Authenticate', 'UserAdd', 'UserGet', 'UserList', 'UserDelete', 'UserChangePassword', 'UserGrantRole',
   'UserRevokeRole', 'RoleAdd', 'RoleGet', 'RoleList', 'RoleDelete', 'RoleGrantPermission', 'RoleRevokePermission',
 ];
-
-/** etcdctl would write the stream to disk as it came, and a member's snapshot holds every Secret in the clear. */
-const snapshotInstead = 'Coffer does not hand out its store unencrypted: use coffer snapshot save, which encrypts the backup with a passphrase (README, Backup and restore)';
 
 const rbacInstead = 'Coffer does not use etcd users, roles or passwords: the client certificate is the identity and RBAC rules grant the KV API (docs/security.md)';
 
@@ -133,7 +131,6 @@ export function unaryCalls(service: KvService): UnaryCall[] {
       await service.promoteMember(memberId(m));
       return { header: header(), members: service.members().map(memberToProto) };
     }),
-    refused('Maintenance', 'Snapshot', snapshotInstead),
     ...authMethods.map((method) => refused('Auth', method, rbacInstead)),
   ];
 }

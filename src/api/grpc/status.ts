@@ -5,6 +5,7 @@
  * the text (clientv3 turns "etcdserver: mvcc: required revision has been compacted" into ErrCompacted).
  * A request is a gRPC call when its content type says so, whatever its path.
  */
+import type { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CofferError } from '../../base/index.ts';
 import { isMvccError } from '../../storage/mvcc/index.ts';
@@ -94,6 +95,13 @@ export function grpcMessageValue(message: string): string {
     value += byte >= 0x20 && byte <= 0x7e && byte !== 0x25 ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
   }
   return value;
+}
+
+/** Sends a server-streamed answer: already framed messages, then status OK in the trailers once they are all out. */
+export function sendGrpcStream(request: FastifyRequest, reply: FastifyReply, frames: Readable): FastifyReply {
+  void reply.code(200).header('content-type', grpcContentType);
+  setStatus(request, reply, grpcStatus.ok, '');
+  return reply.send(frames);
 }
 
 /** The call's status as trailers (set again, they replace the earlier ones), and its outcome for the audit step. */

@@ -13,6 +13,7 @@ import type {
   DeleteRangeRequest, DeleteRangeResponse, HashResult, KeyValue, PutRequest, PutResponse, RangeRequest, RangeResponse, TxnOp, TxnRequest, TxnResponse,
   WatchOptions, Watcher,
 } from '../../storage/mvcc/index.ts';
+import { type BackupSummary, writeBackup } from '../../storage/backup/index.ts';
 import type { CompiledPolicy, KeyRangeVerb } from '../../rbac/index.ts';
 import type { Caller } from '../k8s/authorization.ts';
 import type { KvBackend } from './backend.ts';
@@ -199,6 +200,15 @@ export class KvService {
 
   transferLeadership(id: number): void {
     this.backend.transferLeadership(id);
+  }
+
+  /**
+   * The store as a backup sealed to `recipient` (storage/backup), written to `file`: every write
+   * committed before the call is in it (a barrier first), then one point-in-time export (etcd's Snapshot).
+   */
+  async sealedBackup(options: { file: string; recipient: Uint8Array; sizeAlignment: { multiple: number; remainder: number } }): Promise<BackupSummary> {
+    await this.backend.linearizableBarrier();
+    return writeBackup({ ...options, records: this.backend.mvcc().exportSnapshot(), sourceClusterId: this.backend.clusterId });
   }
 }
 

@@ -5,7 +5,7 @@
 // timetolive --keys, list, keep-alive through any member, revoke seen by a watcher, expiry), lock and
 // elect with two contenders (the second waits for the first to release or for its lease to end, across
 // a leader kill too); and the refusals, each as etcd's clients expect them: auth (RBAC instead),
-// unencrypted snapshots, Coffer's keyspace, a certificate
+// a snapshot without a backup recipient, Coffer's keyspace, a certificate
 // without rights and one limited to a key prefix by a kvkeys rule — every call audited; and the one
 // port choosing HTTP/2 only for clients that offer nothing else.
 import { test, before, after } from 'node:test';
@@ -182,12 +182,12 @@ test('the cluster through etcd\'s tools: member list, endpoint status/health/has
   assert.equal((await ok(['alarm', 'list'])).trim(), '');
 });
 
-test('what Coffer refuses, refused as etcd clients expect: auth, an unencrypted snapshot', async () => {
+test('what Coffer refuses, refused as etcd clients expect: auth, a snapshot from a member without a backup recipient', async () => {
   const auth = await etcdctl(['auth', 'enable']);
   assert.notEqual(auth.code, 0);
   assert.match(auth.stderr, /code = FailedPrecondition desc = Coffer does not use etcd users, roles or passwords/);
   const snapshot = await etcdctl(['snapshot', 'save', `${cluster.dir}/etcdctl.snapshot`], { only: 0 });
-  assert.match(snapshot.stderr, /Coffer does not hand out its store unencrypted: use coffer snapshot save/);
+  assert.match(snapshot.stderr, /code = FailedPrecondition desc = Snapshot is served only as a backup sealed to a backup key, and this member has none: coffer snapshot keygen FILE, then start members with --backup-recipient FILE.pub/);
   assert.equal(existsSync(`${cluster.dir}/etcdctl.snapshot`), false, 'nothing was written');
 });
 
