@@ -57,22 +57,20 @@ export async function serveSnapshot(request: FastifyRequest, reply: FastifyReply
     const file = join(dir, 'backup.cbk');
     const written = await service.sealedBackup({ file, recipient: options.recipient, sizeAlignment: etcdSnapshotSize });
     request.log.info({ revision: written.header.revision, bytes: written.bytes }, 'sealed snapshot stream started');
-    return sendGrpcStream(request, reply, Readable.from(blobs(file, (await stat(file)).size, service, dir)));
+    // Removed once the call is over, sent or cut short (a file being read stays readable once unlinked).
+    reply.raw.once('close', () => void rm(dir, { recursive: true, force: true }));
+    return sendGrpcStream(request, reply, Readable.from(blobs(file, (await stat(file)).size, service)));
   } catch (error) {
     await rm(dir, { recursive: true, force: true });
     throw error;
   }
 }
 
-/** The backup file as framed SnapshotResponses, each saying how many bytes are still to come; the dir goes once read. */
-async function* blobs(file: string, size: number, service: KvService, dir: string): AsyncGenerator<Buffer> {
-  try {
-    let remaining = size;
-    for await (const chunk of createReadStream(file, { highWaterMark: grpcSnapshotChunkBytes }) as AsyncIterable<Buffer>) {
-      remaining -= chunk.length;
-      yield frame(encode(snapshotResponse, { header: headerToProto(service.header()), remaining_bytes: remaining, blob: chunk }));
-    }
-  } finally {
-    await rm(dir, { recursive: true, force: true });
+/** The backup file as framed SnapshotResponses, each saying how many bytes are still to come. */
+async function* blobs(file: string, size: number, service: KvService): AsyncGenerator<Buffer> {
+  let remaining = size;
+  for await (const chunk of createReadStream(file, { highWaterMark: grpcSnapshotChunkBytes }) as AsyncIterable<Buffer>) {
+    remaining -= chunk.length;
+    yield frame(encode(snapshotResponse, { header: headerToProto(service.header()), remaining_bytes: remaining, blob: chunk }));
   }
 }

@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { caLayout, issueClient, loadCa } from '../../../src/pki/index.ts';
@@ -81,6 +81,8 @@ test('etcdctl snapshot save writes the backup sealed to the backup key; snapshot
   for (const form of [marker, Buffer.from(marker).toString('base64'), Buffer.from(marker).toString('hex'), 'snap/secret']) {
     assert.equal(raw.includes(Buffer.from(form)), false, `found ${form}`);
   }
+  const scratch = join(cluster.dataDir(0), 'snapshot-out');
+  await waitUntil(async () => (await readdir(scratch)).length === 0, 10_000, 'the member to remove its copy of the backup');
   const status = await etcdctl(cluster, ['snapshot', 'status', file]);
   assert.notEqual(status.code, 0, 'etcdctl snapshot status cannot read a Coffer backup');
 
