@@ -38,10 +38,14 @@ export interface PublicPath {
 }
 
 const levelDbHousekeeping = "LevelDB's own housekeeping: file names, sizes and key ranges of sealed tables, never a value";
+const sealedToRecipient = "etcd's Snapshot while it streams (src/api/grpc/snapshot.ts): a backup sealed to the backup recipient's public key, "
+  + 'which no member can open; removed when the call ends and at every start';
 
 /** Every file of a member's data dir that is not sealed, and why that is safe (docs/security.md). */
 export const publicPaths: readonly PublicPath[] = [
   { path: 'audit/audit-*.log', why: "the audit log's records: Secret values digested under the audit HMAC key; integrity from the hash chain and signed checkpoints (src/audit/README.md)" },
+  { path: 'snapshot-out/snapshot-*/backup.cbk', why: sealedToRecipient },
+  { path: 'snapshot-out/snapshot-*/.backup.cbk.partial-*', why: sealedToRecipient },
   ...['CURRENT', 'LOCK', 'LOG', 'LOG.old', 'MANIFEST-*'].flatMap((name) => [
     { path: `mvcc/${name}`, why: levelDbHousekeeping },
     { path: `mvcc.incoming/${name}`, why: levelDbHousekeeping },
