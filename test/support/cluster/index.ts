@@ -13,6 +13,7 @@ export { type FaultMode, type LinkState, Network, type NetworkOptions } from './
 export { freePorts } from './ports.ts';
 export { MemberProcess, type Spawn } from './process.ts';
 export { RegisterWorkload, type WorkloadOptions, type WorkloadStats } from './workload.ts';
+export { LockWorkload, type LockStats, type LockWorkloadOptions, lockLeaseTtlSeconds } from './lock-workload.ts';
 export { allFaults, crashPointFaults, dataDirState, type FaultKind, Nemesis, type NemesisOptions } from './nemesis.ts';
 export { type Convergence, waitConverged } from './converge.ts';
 export { type CliResult, runCoffer, waitBootstrapped } from './cli.ts';

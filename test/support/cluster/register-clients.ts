@@ -60,18 +60,29 @@ class JsonRegisterClient implements RegisterClient {
   }
 }
 
+/** An `etcd3` client of `members` as the cluster's client, with every retry off and a deadline per call. */
+export function etcd3Client(cluster: Cluster, members: readonly number[], opTimeoutMs: number): Etcd3 {
+  const { ca, clientCert, clientKey } = cluster.certs;
+  return new Etcd3({
+    hosts: members.map((i) => cluster.clientUrl(i)),
+    credentials: { rootCertificate: readFileSync(ca), certChain: readFileSync(clientCert), privateKey: readFileSync(clientKey) },
+    defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + opTimeoutMs }),
+    dialTimeout: opTimeoutMs,
+    faultHandling: { global: noop, host: () => noop },
+  });
+}
+
+/** The `etcd3` client does not say whether a failed call was sent: any failed write may have taken effect. */
+export function etcd3Failure(error: unknown, write: boolean): { code: string; indeterminate: boolean } {
+  if (!(error instanceof GRPCGenericError || error instanceof EtcdError || error instanceof ClientRuntimeError)) throw error;
+  return { code: `grpc:${error.constructor.name}`, indeterminate: write };
+}
+
 class GrpcRegisterClient implements RegisterClient {
   private readonly etcd: Etcd3;
 
   constructor(cluster: Cluster, members: readonly number[], opTimeoutMs: number) {
-    const { ca, clientCert, clientKey } = cluster.certs;
-    this.etcd = new Etcd3({
-      hosts: members.map((i) => cluster.clientUrl(i)),
-      credentials: { rootCertificate: readFileSync(ca), certChain: readFileSync(clientCert), privateKey: readFileSync(clientKey) },
-      defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + opTimeoutMs }),
-      dialTimeout: opTimeoutMs,
-      faultHandling: { global: noop, host: () => noop },
-    });
+    this.etcd = etcd3Client(cluster, members, opTimeoutMs);
   }
 
   read(key: string): Promise<string | null> {
@@ -87,10 +98,8 @@ class GrpcRegisterClient implements RegisterClient {
     return (await guarded.then(this.etcd.put(key).value(value)).commit()).succeeded;
   }
 
-  /** The client does not say whether a failed call was sent: any failed write may have taken effect. */
   failure(error: unknown, write: boolean): { code: string; indeterminate: boolean } {
-    if (!(error instanceof GRPCGenericError || error instanceof EtcdError || error instanceof ClientRuntimeError)) throw error;
-    return { code: `grpc:${error.constructor.name}`, indeterminate: write };
+    return etcd3Failure(error, write);
   }
 
   close(): void {

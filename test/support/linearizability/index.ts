@@ -1,7 +1,7 @@
 /**
- * test/support/linearizability — a Wing–Gong/Lowe linearizability checker in the Porcupine style, and a
- * keyed register model (read / write / compare-and-set). It knows nothing of Raft: the simulator and
- * the integration tests record client histories and hand them here.
+ * test/support/linearizability — a Wing–Gong/Lowe linearizability checker in the Porcupine style, a
+ * keyed register model (read / write / compare-and-set) and a mutex model (try-lock / unlock). It knows
+ * nothing of Raft: the simulator and the integration tests record client histories and hand them here.
  *
  * Invariants: a history is 'ok' only if some total order of its operations, consistent with real time
  * and with the model, explains every completed operation's output; indeterminate operations
@@ -12,3 +12,4 @@ export { type Operation, isIndeterminate } from './history.ts';
 export type { Model } from './model.ts';
 export { type CheckOptions, type CheckResult, type PartitionFailure, type Verdict, checkLinearizable } from './check.ts';
 export { type KvInput, type KvOperation, type KvOutput, type RegisterState, applyKv, kvModel } from './kv-model.ts';
+export { type MutexInput, type MutexOperation, type MutexOutput, type MutexState, mutexModel } from './mutex-model.ts';
