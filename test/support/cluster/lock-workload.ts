@@ -1,10 +1,11 @@
 /**
  * The lock workload of the Jepsen-style tests: clients contending for one lock through the `etcd3` npm
- * client's lock recipe over gRPC (a lease, then a txn creating the lock key attached to it only if it
- * is absent; unlocking revokes the lease), each through a different member, every attempt and release
- * recorded with its call and return times for the mutex model (linearizability/mutex-model.ts).
+ * client over gRPC with etcd's lock recipe, as that client's Lock runs it (a lease, then a txn creating
+ * the lock key attached to it only if it is absent; unlocking revokes the lease) but without keep-alives,
+ * each client through a different member, every attempt and release recorded with its call and return
+ * times for the mutex model (linearizability/mutex-model.ts).
  *
- * Recording rules: a tryLock answered with the lock or with EtcdLockFailedError is completed; one that
+ * Recording rules: a tryLock whose txn was answered is completed; one that
  * failed before its lease was granted, or whose txn the member said it never proposed, changed nothing
  * and is left out; any other failure is indeterminate (it may have taken the lock). After every attempt
  * that may hold the lock its client revokes the lease until a revoke is answered, recorded as one
@@ -12,7 +13,7 @@
  * only an unlock frees the lock — an expiry would be a release the history does not show.
  */
 import { performance } from 'node:perf_hooks';
-import { EtcdLockFailedError, type Etcd3, type Lock } from 'etcd3';
+import type { Etcd3, Lease } from 'etcd3';
 import type { Random } from '../../../src/base/index.ts';
 import type { MutexOperation } from '../linearizability/index.ts';
 import type { Cluster } from './cluster.ts';
@@ -75,10 +76,11 @@ export class LockWorkload {
     try {
       for (let attempt = 0; !this.stopping; attempt++) {
         const holder = `c${client}.${attempt}`;
-        const lock = etcd.lock(this.options.name).ttl(lockLeaseTtlSeconds);
-        const outcome = await this.tryLock(client, holder, lock);
+        // No keep-alives: the lease outlives the run, and a keep-alive timer left behind would keep the process up.
+        const lease = etcd.lease(lockLeaseTtlSeconds, { autoKeepAlive: false });
+        const outcome = await this.tryLock(client, holder, etcd, lease);
         if (outcome === 'acquired') await this.think();
-        if (outcome !== 'refused') await this.unlock(client, holder, lock, outcome !== 'no effect');
+        await this.unlock(client, holder, lease, outcome === 'acquired' || outcome === 'unknown');
         await this.think();
       }
     } finally {
@@ -86,26 +88,26 @@ export class LockWorkload {
     }
   }
 
-  private async tryLock(clientId: number, holder: string, lock: Lock): Promise<'acquired' | 'refused' | 'no effect' | 'unknown'> {
+  /** etcd's lock recipe, as the etcd3 client's Lock does it: the key is created, attached to the lease, only if absent. */
+  private async tryLock(clientId: number, holder: string, etcd: Etcd3, lease: Lease): Promise<'acquired' | 'refused' | 'no effect' | 'unknown'> {
     const call = performance.now();
     const done = (acquired: boolean | undefined) => this.history.push({
       clientId, input: { kind: 'tryLock', holder }, call,
       ...(acquired === undefined ? { output: undefined, return: Infinity } : { output: { kind: 'tryLock', acquired }, return: performance.now() }),
     });
+    let granted = false;
     try {
-      await lock.acquire();
-      done(true);
-      this.stats.acquired++;
-      return 'acquired';
+      const id = await lease.grant();
+      granted = true;
+      const { succeeded } = await etcd.if(this.options.name, 'Create', '==', 0).then(etcd.put(this.options.name).value('').lease(id)).commit();
+      done(succeeded);
+      if (succeeded) this.stats.acquired++;
+      else this.stats.refused++;
+      return succeeded ? 'acquired' : 'refused';
     } catch (error) {
-      if (error instanceof EtcdLockFailedError) {
-        done(false);
-        this.stats.refused++;
-        return 'refused';
-      }
       this.count(error);
       // Known to have changed nothing (no lease to attach, or the txn never proposed): left out, as it observed nothing.
-      if (!(await lock.leaseId().then(() => true, () => false)) || notProposed(error)) return 'no effect';
+      if (!granted || notProposed(error)) return 'no effect';
       done(undefined);
       this.stats.indeterminate++;
       return 'unknown';
@@ -117,11 +119,11 @@ export class LockWorkload {
    * lock) as one unlock from the first revoke's call to the answered one's return: an unanswered revoke
    * takes effect within that span or never, since revoking again is a no-op.
    */
-  private async unlock(clientId: number, holder: string, lock: Lock, recorded: boolean): Promise<void> {
+  private async unlock(clientId: number, holder: string, lease: Lease, recorded: boolean): Promise<void> {
     const call = performance.now();
     for (;;) {
       try {
-        await lock.release();
+        await lease.revoke();
         break;
       } catch (error) {
         this.count(error);
