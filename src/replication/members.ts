@@ -97,6 +97,20 @@ export function checkPeerUrlFree(others: readonly MemberInfo[], peerUrl: string)
   }
 }
 
+/**
+ * Refuses to add a member while a current one has not recorded its peer URL (a founding member does so
+ * after it starts: Replica.publishSelf). The joiner learns where the members are from the table (it
+ * becomes its --initial-cluster) and accepts peers only by those names until it holds the table itself;
+ * one left out, the leader perhaps, could never reach it. etcd refuses with the same words until its
+ * members have started.
+ */
+export function checkAllStarted(members: readonly MemberInfo[]): void {
+  const unstarted = members.filter((m) => !m.removed && m.peerUrl === '').map((m) => m.name);
+  if (unstarted.length > 0) {
+    throw new ReplicationError('E_BAD_REQUEST', `etcdserver: re-configuration failed due to not enough started members (${unstarted.join(', ')} not started yet)`);
+  }
+}
+
 /** Whether two URLs name the same place (`https://h:1` and `https://h:1/` do). */
 function sameUrl(a: string, b: string): boolean {
   return URL.canParse(a) && URL.canParse(b) ? new URL(a).href === new URL(b).href : a === b;

@@ -44,7 +44,7 @@ import { Wal, type WalResealResult, WalUnusableError } from '../storage/wal/inde
 import { type Command, decodeCommand, encodeCommand } from './command.ts';
 import { ReplicationError } from './errors.ts';
 import {
-  changedMember, checkPeerUrlFree, confStateOf, decodeMemberInfo, encodeMemberInfo, type MemberChange, memberKey, memberRange, type MemberInfo,
+  changedMember, checkAllStarted, checkPeerUrlFree, confStateOf, decodeMemberInfo, encodeMemberInfo, type MemberChange, memberKey, memberRange, type MemberInfo,
   sameMembership,
 } from './members.ts';
 import { Lessor } from './lessor.ts';
@@ -327,6 +327,7 @@ export class Replica {
       throw new ReplicationError('E_BAD_REQUEST', `a member named ${JSON.stringify(request.name)} already exists`);
     }
     checkPeerUrlFree(all, request.peerUrl);
+    checkAllStarted(all);
     // Ids are never reused: one past every id ever given, removed members included.
     const id = all.reduce((max, m) => Math.max(max, m.id), 0) + 1;
     const member: MemberInfo = { id, name: request.name, peerUrl: request.peerUrl, clientUrl: request.clientUrl, learner: request.learner, removed: false };
@@ -337,13 +338,37 @@ export class Replica {
     await this.linearizableBarrier();
     const member = this.existingMember(id);
     if (!member.learner) throw new ReplicationError('E_BAD_REQUEST', `member ${id} (${member.name}) is already a voter`);
-    const progress = this.raw.status().progress?.get(id);
-    const commit = this.raw.status().hardState.commit;
-    // A learner far behind would stall commits the moment it votes; as etcd, promote only a caught-up one.
-    if (progress !== undefined && progress.match < commit * promoteMatchFraction) {
-      throw new ReplicationError('E_BAD_REQUEST', `learner ${id} (${member.name}) has ${progress.match} of ${commit} entries; promote it once it caught up`);
-    }
+    if (!this.learnerCaughtUp(id)) throw new ReplicationError('E_BAD_REQUEST', learnerNotReady);
     return this.changeMembership({ type: 'addNode', nodeId: id }, { ...member, learner: false });
+  }
+
+  /**
+   * Whether the leader has seen learner `id` catch up: a learner far behind would stall commits the
+   * moment it votes, so, as etcd, only a caught-up one is promoted. Only the leader sees a learner's
+   * progress; elsewhere this is true, and the leader decides when the proposal reaches it (decideForwarded).
+   */
+  private learnerCaughtUp(id: NodeId): boolean {
+    const status = this.raw.status();
+    const progress = status.progress?.get(id);
+    return progress === undefined || progress.match >= status.hardState.commit * promoteMatchFraction;
+  }
+
+  /**
+   * A proposal a follower forwarded, as the leader takes it: a learner's promotion the leader refuses
+   * (learnerCaughtUp) becomes an entry carrying the refusal, so the proposer learns why when it applies
+   * it, and the membership stays as it is.
+   */
+  private decideForwarded(message: Message): Message {
+    if (message.type !== 'prop' || !message.entries.some((e) => e.type === 'confChange')) return message;
+    const entries = message.entries.map((entry): Entry => {
+      if (entry.type !== 'confChange') return entry;
+      const cc = decodeConfChange(entry.data);
+      const context = decodeMembershipContext(cc);
+      const promotion = cc.type === 'addNode' && this.members.get(cc.nodeId)?.learner === true;
+      if (context === undefined || !promotion || this.learnerCaughtUp(cc.nodeId)) return entry;
+      return { ...entry, type: 'normal', data: encodeCommand({ requestId: context.requestId, refused: learnerNotReady }) };
+    });
+    return { ...message, entries };
   }
 
   async removeMember(id: NodeId): Promise<MemberInfo> {
@@ -408,7 +433,7 @@ export class Replica {
     // A removed member may not know it was removed (the leader stops replicating to it), and would go
     // on forwarding proposals and campaigning: nothing it sends is taken any more, as in etcd.
     if (this.members.get(message.from)?.removed === true) return;
-    this.raw.step(message);
+    this.raw.step(this.decideForwarded(message));
     this.kick();
   }
 
@@ -533,6 +558,10 @@ export class Replica {
         this.applyMembership(cc, confState, context?.member);
       } else if (entry.data.length > 0 && entry.index > storeApplied) {
         const command = decodeCommand(entry.data);
+        if (command.refused !== undefined) {
+          this.confChanges.reject(command.requestId, new ReplicationError('E_BAD_REQUEST', command.refused));
+          continue;
+        }
         if (command.member !== undefined) {
           const member = this.applyMemberChange(command.requestId, command.member);
           if (member === undefined) continue;
@@ -771,6 +800,8 @@ function storeOptions(options: ReplicaOptions) {
 
 /** A learner is promoted only when it holds at least this fraction of the leader's committed log. */
 const promoteMatchFraction = 0.9;
+/** etcd's answer to promoting a learner that has not caught up. */
+const learnerNotReady = 'etcdserver: can only promote a learner member which is in sync with leader';
 
 /** Why a proposal was not taken, as the API answers it: no leader to take it, or a membership Raft cannot make. */
 function proposalRefused(error: unknown): Error {

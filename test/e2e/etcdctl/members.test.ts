@@ -5,7 +5,7 @@
 // URL (the member restarts there and keeps replicating); `member remove`. And who may bind an unnamed
 // slot: a client certificate cannot, a second member certificate cannot take a bound slot, a member
 // certificate of a name already in the cluster cannot bind another. Every call is in the audit log.
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { execFile } from 'node:child_process';
@@ -14,7 +14,7 @@ import { once } from 'node:events';
 import { connect } from 'node:tls';
 import { caLayout } from '../../../src/pki/index.ts';
 import { encodeFrame, encodePeerFrame } from '../../../src/transport/index.ts';
-import { Cluster, runCoffer } from '../../support/cluster/index.ts';
+import { type Cluster, runCoffer, withCluster } from '../../support/cluster/index.ts';
 import { freePorts } from '../../support/cluster/ports.ts';
 import { waitUntil } from '../../support/wait.ts';
 
@@ -59,8 +59,21 @@ function parseAdded(stdout: string): Added {
   return { idHex: head[1]!, clusterHex: head[2]!, initialCluster };
 }
 
+/**
+ * `member add --learner`, asked again while a founding member has not yet recorded its peer URL (etcd's
+ * "not enough started members"): what etcdctl prints becomes the joiner's --initial-cluster, and must
+ * name every member.
+ */
 async function memberAdd(name: string, peerPort: number): Promise<Added> {
-  return parseAdded(await ok(['member', 'add', name, `--peer-urls=https://127.0.0.1:${peerPort}`, '--learner']));
+  const args = ['member', 'add', name, `--peer-urls=https://127.0.0.1:${peerPort}`, '--learner'];
+  const run = await waitUntil(async () => {
+    const attempt = await etcdctl(args);
+    return /not enough started members/.test(attempt.stderr) ? undefined : attempt;
+  }, 30_000, 'every member to have started');
+  assert.equal(run.code, 0, `etcdctl ${args.join(' ')}: ${run.stderr}`);
+  const added = parseAdded(run.stdout);
+  for (const founder of ['m1', 'm2', 'm3']) assert.match(added.initialCluster, new RegExp(`(^|,)${founder}=https://`), `the initial cluster names ${founder}`);
+  return added;
 }
 
 /**
@@ -88,13 +101,12 @@ async function logged(member: number, text: string): Promise<boolean> {
   return (await readFile(cluster.members[member]!.logFile, 'utf8')).includes(text);
 }
 
-before(async () => {
+before(() => {
   assert.ok(etcdctlPath, 'etcdctl is installed (Debian: apt-get install etcd-client)');
-  cluster = await Cluster.start({ size: 3, faults: false });
 });
-after(async () => { await cluster.stop(); });
 
-test('etcdctl member add, a member joining with its certificate, promote, update, remove — and who may bind a slot', async () => {
+test('etcdctl member add, a member joining with its certificate, promote, update, remove — and who may bind a slot', () => withCluster({ size: 3, faults: false }, async (started) => {
+  cluster = started;
   const [clientPort, peerPort, movedPeerPort] = (await freePorts(3)) as [number, number, number];
   const added = await memberAdd('m4', peerPort);
   const id = Number.parseInt(added.idHex, 16);
@@ -161,4 +173,4 @@ test('etcdctl member add, a member joining with its certificate, promote, update
   for (const call of ['MemberAdd 200', 'MemberPromote 200', 'MemberUpdate 404', 'MemberUpdate 400', 'MemberUpdate 200', 'MemberRemove 200']) {
     assert.ok(calls.includes(call), `${call} is in the audit log: ${calls.join(', ')}`);
   }
-});
+}));

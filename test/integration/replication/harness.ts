@@ -23,10 +23,14 @@ export class InProcessCluster {
   private readonly cutLinks = new Set<string>();
   private constructor(readonly dir: string, readonly members: MemberInfo[]) {}
 
-  static async start(size: number, options: { compaction?: { everyEntries: number; catchUpEntries: number } } = {}): Promise<InProcessCluster> {
+  /**
+   * `namesOnly`: the initial members carry names without URLs, as `coffer server` bootstraps them; each
+   * member records its URLs later (Replica.publishSelf, `urlsOf`).
+   */
+  static async start(size: number, options: { compaction?: { everyEntries: number; catchUpEntries: number }; namesOnly?: boolean } = {}): Promise<InProcessCluster> {
     const dir = await mkdtemp(join(tmpdir(), 'coffer-replication-'));
     const members: MemberInfo[] = Array.from({ length: size }, (_, i) => ({
-      id: i + 1, name: `m${i + 1}`, peerUrl: `mem://m${i + 1}`, clientUrl: `mem://m${i + 1}/client`, learner: false, removed: false,
+      id: i + 1, name: `m${i + 1}`, ...(options.namesOnly === true ? { peerUrl: '', clientUrl: '' } : urlsOf(i + 1)), learner: false, removed: false,
     }));
     const cluster = new InProcessCluster(dir, members);
     cluster.compaction = options.compaction;
@@ -103,6 +107,10 @@ export class InProcessCluster {
   }
 }
 
+/** The URLs in-process member `id` is reached at. */
+export function urlsOf(id: number): { peerUrl: string; clientUrl: string } {
+  return { peerUrl: `mem://m${id}`, clientUrl: `mem://m${id}/client` };
+}
 
 /** The KV API's backend over an in-process replica. */
 export function backendOf(replica: Replica): KvBackend {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { waitUntil } from '../../support/wait.ts';
-import { InProcessCluster, testTickMs, waitLimitMs } from './harness.ts';
+import { InProcessCluster, testTickMs, urlsOf, waitLimitMs } from './harness.ts';
 
 const text = (s: string) => new TextEncoder().encode(s);
 const str = (b: Uint8Array | undefined) => (b === undefined ? undefined : new TextDecoder().decode(b));
@@ -63,7 +63,7 @@ test('a new member joins as a learner through a snapshot, is promoted, and the t
         await cluster.replica(leader).promoteMember(4);
         break;
       } catch (error) {
-        assert.match(String(error), /caught up/);
+        assert.match(String(error), /etcdserver: can only promote a learner member which is in sync with leader/);
         assert.ok(attempt < 500, 'the leader sees the learner catch up');
         await new Promise((resolve) => setTimeout(resolve, testTickMs));
       }
@@ -72,6 +72,51 @@ test('a new member joins as a learner through a snapshot, is promoted, and the t
     assert.equal(removed.removed, true);
     const again = await cluster.replica(leader).addMember({ name: 'm5', peerUrl: 'mem://m5', clientUrl: 'mem://m5/client', learner: true });
     assert.equal(again.id, 5, 'removed ids are not reused');
+  } finally {
+    await cluster.close();
+  }
+});
+
+test('no member is added while a founding member has not recorded its URLs: the joiner could not be told where it is', async () => {
+  const cluster = await InProcessCluster.start(3, { namesOnly: true });
+  try {
+    const leader = await cluster.leader();
+    const joiner = { name: 'm4', peerUrl: 'mem://m4', clientUrl: 'mem://m4/client', learner: true };
+    await cluster.replica(leader).publishSelf(urlsOf(leader));
+    await assert.rejects(cluster.replica(leader).addMember(joiner),
+      { code: 'E_BAD_REQUEST', message: /^etcdserver: re-configuration failed due to not enough started members/ });
+    assert.equal(cluster.replica(leader).memberList().length, 3, 'nothing was added');
+    for (const id of [1, 2, 3]) if (id !== leader) await cluster.replica(id).publishSelf(urlsOf(id));
+    const added = await cluster.replica(leader).addMember(joiner);
+    assert.equal(added.id, 4);
+  } finally {
+    await cluster.close();
+  }
+});
+
+test('a follower cannot promote a learner the leader has not seen catch up: the leader decides, and the follower hears why', async () => {
+  const cluster = await InProcessCluster.start(3);
+  try {
+    const leader = await cluster.leader();
+    const follower = [1, 2, 3].find((id) => id !== leader)!;
+    for (let i = 0; i < 10; i++) await cluster.replica(leader).propose({ type: 'put', key: text(`k${i}`), value: text('v') });
+    await cluster.replica(follower).addMember({ name: 'm4', peerUrl: 'mem://m4', clientUrl: 'mem://m4/client', learner: true });
+    // m4 is never started: it holds none of the log.
+    await assert.rejects(cluster.replica(follower).promoteMember(4),
+      { code: 'E_BAD_REQUEST', message: 'etcdserver: can only promote a learner member which is in sync with leader' });
+    for (const id of [1, 2, 3]) {
+      await waitUntil(() => cluster.replica(id).status().appliedIndex >= cluster.replica(leader).status().appliedIndex, waitLimitMs, `member ${id} applies what the leader has`);
+      assert.equal(cluster.replica(id).memberList().find((m) => m.id === 4)?.learner, true, `member ${id} still lists m4 as a learner`);
+    }
+    await cluster.startMember(4, 'm4');
+    await waitUntil(async () => {
+      try {
+        return (await cluster.replica(follower).promoteMember(4)).learner === false;
+      } catch (error) {
+        assert.match(String(error), /in sync with leader/);
+        return false;
+      }
+    }, waitLimitMs, 'the follower promotes m4 once the leader has seen it catch up');
   } finally {
     await cluster.close();
   }

@@ -170,7 +170,7 @@ export class ReplicaNemesis {
     }
     const name = `m${Math.max(...table.map((m) => m.id), ...sim.members.keys()) + 1}`;
     this.fired('addLearner', `${name} via ${leader.name}`);
-    replica.addMember({ name, peerUrl: '', clientUrl: '', learner: true }).then((info) => {
+    replica.addMember({ name, peerUrl: `sim://${name}`, clientUrl: '', learner: true }).then((info) => {
       sim.trace(`membership: added learner ${info.name} (${info.id})`);
       if (!sim.members.has(info.id)) void sim.addMember(info.id, undefined).start();
     }, failed('add'));

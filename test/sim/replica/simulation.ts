@@ -184,7 +184,8 @@ export class ReplicaSimulation {
     this.trace(`run: seed ${options.seed}, ${options.nodes} nodes, raft ${JSON.stringify({ ...this.env.raft })}, network ${JSON.stringify(params)}, ` +
       `compaction ${JSON.stringify(this.env.compaction)}, clockSkew ${this.clockSkew}, audit ${JSON.stringify({ ...this.env.audit, hmacKey: undefined })}`);
     const initial: MemberInfo[] = Array.from({ length: options.nodes }, (_, i) => ({
-      id: i + 1, name: `m${i + 1}`, peerUrl: '', clientUrl: '', learner: false, removed: false,
+      // The simulated network needs no URLs; the table holds them as a started member's (members.ts checkAllStarted).
+      id: i + 1, name: `m${i + 1}`, peerUrl: `sim://m${i + 1}`, clientUrl: '', learner: false, removed: false,
     }));
     for (const info of initial) this.addMember(info.id, initial);
   }

@@ -402,8 +402,9 @@ export async function withCluster<T>(options: ClusterOptions, body: (cluster: Cl
 
 /**
  * etcd refuses a reconfiguration until the leader has seen every peer active for a few seconds
- * (--strict-reconfig-check: "unhealthy cluster", decided before anything is proposed); asks again
- * until it is accepted.
+ * (--strict-reconfig-check: "unhealthy cluster", decided before anything is proposed), and both etcd and
+ * Coffer refuse one until every member has started ("not enough started members") or a learner to
+ * promote has caught up ("in sync with leader"); asks again until it is accepted.
  */
 export async function retryUnhealthy<T>(call: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -411,7 +412,7 @@ export async function retryUnhealthy<T>(call: () => Promise<T>, timeoutMs = 30_0
     try {
       return await call();
     } catch (error) {
-      const again = isClientError(error) && /unhealthy cluster|in sync with leader|not connected/i.test(error.message);
+      const again = isClientError(error) && /unhealthy cluster|not enough started members|in sync with leader|not connected/i.test(error.message);
       if (!again || Date.now() > deadline) throw error;
       await delay(200);
     }
