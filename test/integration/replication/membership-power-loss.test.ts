@@ -17,7 +17,7 @@ import { type MemberInfo, type MembershipEvent, Replica, type ReplicaTestingFaul
 import { PowerLossDisk, PowerLossLevel, processOn } from '../../support/power-loss/index.ts';
 
 const kek = new Uint8Array(32).fill(9);
-const initialMembers: MemberInfo[] = [{ id: 1, name: 'm1', peerUrl: '', clientUrl: '', learner: false, removed: false }];
+const initialMembers: MemberInfo[] = [{ id: 1, name: 'm1', peerUrl: 'mem://m1', clientUrl: '', learner: false, removed: false }];
 
 async function start(disk: PowerLossDisk, seed: number, faults: ReplicaTestingFaults, onMembership: (e: MembershipEvent) => void, lead: boolean) {
   const process = processOn(disk, seed);
@@ -42,7 +42,7 @@ async function divergedOpens(faults: ReplicaTestingFaults): Promise<string[]> {
       if (e.cause === 'confChange') history.push({ index: e.index, confState: e.confState });
     }, true);
     await first.replica.propose({ type: 'put', key: new TextEncoder().encode('a'), value: new TextEncoder().encode('1') });
-    for (let n = 2; n <= 4; n++) await first.replica.addMember({ name: `m${n}`, peerUrl: '', clientUrl: '', learner: true });
+    for (let n = 2; n <= 4; n++) await first.replica.addMember({ name: `m${n}`, peerUrl: `mem://m${n}`, clientUrl: '', learner: true });
     first.kill();
     disk.powerLoss(seededRandom(seed));
     let opened: MembershipEvent | undefined;
