@@ -1,11 +1,13 @@
 /**
- * Maps every expected error of the layers below to an HTTP status and a gRPC-style code, in the
- * etcd gateway's error shape `{error, code, message}`. An unexpected error becomes a bare 500
- * "internal error": internal messages never reach a client (they could name keys or paths).
+ * Maps every expected error of the layers below, once, to an HTTP status and a gRPC-style code in the
+ * etcd gateway's error shape `{error, code, message}`, and — where etcd's clients match the exact status
+ * (clientv3 turns "etcdserver: mvcc: required revision has been compacted" into ErrCompacted) — to the
+ * status etcd's gRPC API answers (`etcd`, used by grpc/status.ts). An unexpected error becomes a bare
+ * 500 "internal error": internal messages never reach a client (they could name keys or paths).
  */
 import { CofferError } from '../base/index.ts';
-import { isMvccError } from '../storage/mvcc/index.ts';
-import { isReplicationError } from '../replication/index.ts';
+import { isMvccError, type MvccError } from '../storage/mvcc/index.ts';
+import { isReplicationError, type ReplicationError } from '../replication/index.ts';
 import { BadFieldError } from './kv/json.ts';
 import { TooManyWatchesError } from './watch-stream.ts';
 
@@ -14,6 +16,8 @@ export interface ApiError {
   /** gRPC status code, as etcd's gateway reports it. */
   code: number;
   message: string;
+  /** What etcd's gRPC API answers for this error, where it differs from code and message. */
+  etcd?: { code: number; message: string };
 }
 
 export const grpc = { invalidArgument: 3, deadlineExceeded: 4, notFound: 5, permissionDenied: 7, resourceExhausted: 8, failedPrecondition: 9, outOfRange: 11, internal: 13, unavailable: 14, unauthenticated: 16 } as const;
@@ -22,38 +26,70 @@ export class ForbiddenError extends CofferError {
   readonly code = 'E_FORBIDDEN';
 }
 
+const internal: ApiError = { status: 500, code: grpc.internal, message: 'internal error' };
+
 export function toApiError(error: unknown): ApiError {
   if (error instanceof BadFieldError) return { status: 400, code: grpc.invalidArgument, message: `invalid request: ${error.message}` };
   if (error instanceof ForbiddenError) return { status: 403, code: grpc.permissionDenied, message: error.message };
   if (error instanceof TooManyWatchesError) return { status: 429, code: grpc.resourceExhausted, message: error.message };
-  if (isMvccError(error)) {
-    switch (error.code) {
-      case 'E_COMPACTED': return { status: 400, code: grpc.outOfRange, message: `mvcc: required revision has been compacted (compact revision ${error.compactRevision ?? 0})` };
-      case 'E_FUTURE_REV': return { status: 400, code: grpc.outOfRange, message: 'mvcc: required revision is a future revision' };
-      case 'E_LIMIT': return { status: 400, code: grpc.invalidArgument, message: error.message };
-      case 'E_BAD_REQUEST': return { status: 400, code: grpc.invalidArgument, message: error.message };
-      case 'E_CLOSED': return { status: 503, code: grpc.unavailable, message: 'the member is shutting down' };
-      case 'E_LEASE_NOT_FOUND': return { status: 404, code: grpc.notFound, message: 'etcdserver: requested lease not found' };
-      case 'E_LEASE_EXISTS': return { status: 409, code: grpc.failedPrecondition, message: 'etcdserver: lease already exists' };
-      default: return { status: 500, code: grpc.internal, message: 'internal error' };
-    }
-  }
-  if (isReplicationError(error)) {
-    switch (error.code) {
-      case 'E_UNAVAILABLE': return { status: 503, code: grpc.unavailable, message: 'no leader: the request was not accepted; retry' };
-      case 'E_TIMEOUT': return { status: 504, code: grpc.deadlineExceeded, message: 'request timed out; its outcome is unknown' };
-      case 'E_REMOVED': return { status: 410, code: grpc.failedPrecondition, message: 'the member has been removed from the cluster' };
-      case 'E_STOPPED': return { status: 503, code: grpc.unavailable, message: 'the member is stopped' };
-      case 'E_BAD_REQUEST': return { status: 400, code: grpc.failedPrecondition, message: error.message };
-      case 'E_MEMBER_NOT_FOUND': return { status: 404, code: grpc.notFound, message: error.message };
-      case 'E_PEER_URL_EXISTS': return { status: 409, code: grpc.failedPrecondition, message: error.message };
-    }
-  }
+  if (isMvccError(error)) return mvccError(error);
+  if (isReplicationError(error)) return replicationError(error);
   const fastifyCode = (error as { code?: unknown } | null)?.code;
   if (fastifyCode === 'FST_ERR_CTP_BODY_TOO_LARGE') return { status: 413, code: grpc.resourceExhausted, message: 'request body too large' };
   if (typeof fastifyCode === 'string' && fastifyCode.startsWith('FST_ERR_CTP')) return { status: 400, code: grpc.invalidArgument, message: 'request body is not valid JSON' };
   if ((error as { statusCode?: unknown } | null)?.statusCode === 400) return { status: 400, code: grpc.invalidArgument, message: 'malformed request' };
-  return { status: 500, code: grpc.internal, message: 'internal error' };
+  return internal;
+}
+
+function mvccError(error: MvccError): ApiError {
+  switch (error.code) {
+    case 'E_COMPACTED': return {
+      status: 400, code: grpc.outOfRange, message: `mvcc: required revision has been compacted (compact revision ${error.compactRevision ?? 0})`,
+      etcd: { code: grpc.outOfRange, message: 'etcdserver: mvcc: required revision has been compacted' },
+    };
+    case 'E_FUTURE_REV': return {
+      status: 400, code: grpc.outOfRange, message: 'mvcc: required revision is a future revision',
+      etcd: { code: grpc.outOfRange, message: 'etcdserver: mvcc: required revision is a future revision' },
+    };
+    case 'E_LIMIT': return { status: 400, code: grpc.invalidArgument, message: error.message, ...etcdLimit(error.message) };
+    case 'E_BAD_REQUEST': return {
+      status: 400, code: grpc.invalidArgument, message: error.message,
+      ...(error.message.startsWith('duplicate key given in txn request') ? { etcd: { code: grpc.invalidArgument, message: 'etcdserver: duplicate key given in txn request' } } : {}),
+    };
+    case 'E_CLOSED': return { status: 503, code: grpc.unavailable, message: 'the member is shutting down' };
+    case 'E_LEASE_NOT_FOUND': return { status: 404, code: grpc.notFound, message: 'etcdserver: requested lease not found' };
+    case 'E_LEASE_EXISTS': return { status: 409, code: grpc.failedPrecondition, message: 'etcdserver: lease already exists' };
+    default: return internal;
+  }
+}
+
+/** etcd's answers to the limits its clients know by name. */
+function etcdLimit(message: string): Pick<ApiError, 'etcd'> {
+  if (/txnOps(Total)?Max/.test(message)) return { etcd: { code: grpc.invalidArgument, message: 'etcdserver: too many operations in txn request' } };
+  if (/leaseTtlSecondsMax/.test(message)) return { etcd: { code: grpc.outOfRange, message: 'etcdserver: too large lease TTL' } };
+  return {};
+}
+
+function replicationError(error: ReplicationError): ApiError {
+  switch (error.code) {
+    case 'E_UNAVAILABLE': return {
+      status: 503, code: grpc.unavailable, message: 'no leader: the request was not accepted; retry',
+      etcd: { code: grpc.unavailable, message: 'etcdserver: no leader' },
+    };
+    case 'E_TIMEOUT': return {
+      status: 504, code: grpc.deadlineExceeded, message: 'request timed out; its outcome is unknown',
+      etcd: { code: grpc.unavailable, message: 'etcdserver: request timed out' },
+    };
+    case 'E_REMOVED': return { status: 410, code: grpc.failedPrecondition, message: 'the member has been removed from the cluster' };
+    case 'E_STOPPED': return {
+      status: 503, code: grpc.unavailable, message: 'the member is stopped',
+      etcd: { code: grpc.unavailable, message: 'etcdserver: server stopped' },
+    };
+    case 'E_BAD_REQUEST': return { status: 400, code: grpc.failedPrecondition, message: error.message };
+    case 'E_MEMBER_NOT_FOUND': return { status: 404, code: grpc.notFound, message: error.message };
+    case 'E_PEER_URL_EXISTS': return { status: 409, code: grpc.failedPrecondition, message: error.message };
+    default: return internal;
+  }
 }
 
 export function errorBody(error: ApiError): { error: string; code: number; message: string } {

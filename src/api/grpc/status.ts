@@ -1,15 +1,12 @@
 /**
  * How a gRPC call ends: always as an HTTP/2 200 whose trailers carry `grpc-status` and a percent-encoded
  * `grpc-message` — success or error, refusals by the gate and the audit step included. Errors are mapped
- * once (errors.ts, the gateway's mapping) and then given etcd's own messages where etcd clients match
- * the text (clientv3 turns "etcdserver: mvcc: required revision has been compacted" into ErrCompacted).
+ * once (errors.ts), which also says what etcd's gRPC API answers where its clients match the text.
  * A request is a gRPC call when its content type says so, whatever its path.
  */
 import type { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CofferError } from '../../base/index.ts';
-import { isMvccError } from '../../storage/mvcc/index.ts';
-import { isReplicationError } from '../../replication/index.ts';
 import { grpc, toApiError } from '../errors.ts';
 import { frame, MessageTooLargeError, WireError } from '../../etcdpb/index.ts';
 
@@ -35,27 +32,13 @@ export function isGrpcRequest(request: FastifyRequest): boolean {
   return contentType === grpcContentType || contentType.startsWith(`${grpcContentType}+`) || contentType.startsWith(`${grpcContentType};`);
 }
 
-/** An error as a gRPC status with etcd's message where etcd has one. */
+/** An error as a gRPC status: etcd's own where its clients depend on it (errors.ts maps both). */
 export function toGrpcError(error: unknown): GrpcError {
   if (error instanceof MessageTooLargeError) return { code: grpcStatus.invalidArgument, message: error.message };
   if (error instanceof WireError) return { code: grpcStatus.invalidArgument, message: `invalid request: ${error.message}` };
   if (error instanceof GrpcStatusError) return { code: error.grpcCode, message: error.message };
-  if (isMvccError(error)) {
-    if (error.code === 'E_COMPACTED') return { code: grpcStatus.outOfRange, message: 'etcdserver: mvcc: required revision has been compacted' };
-    if (error.code === 'E_FUTURE_REV') return { code: grpcStatus.outOfRange, message: 'etcdserver: mvcc: required revision is a future revision' };
-    if (error.code === 'E_LIMIT' && /txnOps(Total)?Max/.test(error.message)) return { code: grpcStatus.invalidArgument, message: 'etcdserver: too many operations in txn request' };
-    if (error.code === 'E_BAD_REQUEST' && error.message.startsWith('duplicate key given in txn request')) {
-      return { code: grpcStatus.invalidArgument, message: 'etcdserver: duplicate key given in txn request' };
-    }
-    if (error.code === 'E_LIMIT' && /leaseTtlSecondsMax/.test(error.message)) return { code: grpcStatus.outOfRange, message: 'etcdserver: too large lease TTL' };
-  }
-  if (isReplicationError(error)) {
-    if (error.code === 'E_UNAVAILABLE') return { code: grpcStatus.unavailable, message: 'etcdserver: no leader' };
-    if (error.code === 'E_TIMEOUT') return { code: grpcStatus.unavailable, message: 'etcdserver: request timed out' };
-    if (error.code === 'E_STOPPED') return { code: grpcStatus.unavailable, message: 'etcdserver: server stopped' };
-  }
   const mapped = toApiError(error);
-  return { code: mapped.code, message: mapped.message };
+  return mapped.etcd ?? { code: mapped.code, message: mapped.message };
 }
 
 /** The HTTP status a gRPC status stands for (audit records and metrics count calls by it). */
