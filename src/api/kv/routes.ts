@@ -99,7 +99,7 @@ function registerMaintenanceCalls(app: FastifyInstance, service: KvService): voi
   });
 }
 
-/** `/cluster/member/*`: list, add, promote, remove. */
+/** `/cluster/member/*`: list, add, update, promote, remove, as etcd's gateway (Coffer's add also takes the member's name). */
 function registerClusterCalls(app: FastifyInstance, service: KvService): void {
   const header = headerOf(service);
   app.post('/cluster/member/list', readOnlyRoute, async (request) => {
@@ -107,16 +107,21 @@ function registerClusterCalls(app: FastifyInstance, service: KvService): void {
     return { header: header(), members: members.map(encodeMember) };
   });
 
+  // Without a name, as etcd's request: the slot is named by the member certificate that joins as its id.
   app.post('/cluster/member/add', async (request) => {
     const b = body(request.body);
-    const peerUrls = b.peerURLs ?? b.peer_urls;
-    const name = b.name;
-    if (!Array.isArray(peerUrls) || peerUrls.length !== 1 || typeof peerUrls[0] !== 'string') throw new BadFieldError('peerURLs', 'must hold exactly one URL');
-    if (typeof name !== 'string' || name === '') throw new BadFieldError('name', 'is required (the name in the member certificate)');
+    const name = b.name ?? '';
+    if (typeof name !== 'string') throw new BadFieldError('name', 'must be a string (the name in the member certificate)');
     const clientUrls = b.clientURLs ?? b.client_urls ?? [];
     const clientUrl = Array.isArray(clientUrls) && typeof clientUrls[0] === 'string' ? clientUrls[0] : '';
-    const member = await service.addMember({ name, peerUrl: peerUrls[0], clientUrl, learner: bool(b, 'isLearner') || bool(b, 'is_learner') });
+    const member = await service.addMember({ name, peerUrl: onePeerUrl(b), clientUrl, learner: bool(b, 'isLearner') || bool(b, 'is_learner') });
     return { header: header(), member: encodeMember(member), members: service.members().map(encodeMember) };
+  });
+
+  app.post('/cluster/member/update', async (request) => {
+    const b = body(request.body);
+    await service.updateMemberPeerUrl(memberId(b), onePeerUrl(b));
+    return { header: header(), members: service.members().map(encodeMember) };
   });
 
   app.post('/cluster/member/promote', async (request) => {
@@ -181,6 +186,12 @@ function cancelReason(error: unknown): string {
 
 function keysAndCertificateJson(k: { kekSource: string; activeDekId: number; certificateNotAfter: string }): Json {
   return { kek_source: k.kekSource, active_dek: int64(k.activeDekId), certificate_not_after: k.certificateNotAfter };
+}
+
+function onePeerUrl(b: Json): string {
+  const peerUrls = b.peerURLs ?? b.peer_urls;
+  if (!Array.isArray(peerUrls) || peerUrls.length !== 1 || typeof peerUrls[0] !== 'string') throw new BadFieldError('peerURLs', 'must hold exactly one URL');
+  return peerUrls[0];
 }
 
 function memberId(b: Json): number {

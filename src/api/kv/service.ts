@@ -182,8 +182,9 @@ export class KvService {
     return this.backend.memberList().filter((m) => !m.removed);
   }
 
+  /** Adds a member; without a name (etcd's MemberAdd) it is a slot its member certificate binds when it joins. */
   addMember(request: { name: string; peerUrl: string; clientUrl: string; learner: boolean }): Promise<MemberView> {
-    return this.backend.addMember(request);
+    return this.backend.addMember({ ...request, peerUrl: httpsPeerUrl(request.peerUrl) });
   }
 
   promoteMember(id: number): Promise<MemberView> {
@@ -195,7 +196,7 @@ export class KvService {
   }
 
   updateMemberPeerUrl(id: number, peerUrl: string): Promise<MemberView> {
-    return this.backend.updateMemberPeerUrl(id, peerUrl);
+    return this.backend.updateMemberPeerUrl(id, httpsPeerUrl(peerUrl));
   }
 
   transferLeadership(id: number): void {
@@ -279,4 +280,10 @@ function sortKvs(kvs: KeyValue[], order: SortOrder, target: SortTarget): KeyValu
   };
   const sign = order === 'descend' ? -1 : 1;
   return [...kvs].sort((a, b) => sign * by[target](a, b));
+}
+
+/** A member's peer URL is https: its peer listener speaks mutual TLS only. */
+function httpsPeerUrl(url: string): string {
+  if (!URL.canParse(url) || new URL(url).protocol !== 'https:') throw new BadFieldError('peerURLs', `${JSON.stringify(url)} is not an https URL`);
+  return url;
 }
