@@ -212,7 +212,8 @@ async function preload(kvs: BenchClient[], value: Uint8Array): Promise<void> {
 
 async function measure(kvs: BenchClient[], op: Op, clients: number, value: Uint8Array): Promise<Run> {
   const latencies: number[] = [];
-  let errors = 0;
+  /** Each kind of failed call (the client's message) and how often it came. */
+  const errorKinds = new Map<string, number>();
   const serializable = options.consistency === 'serializable';
   const start = performance.now();
   const end = start + options.duration;
@@ -230,11 +231,13 @@ async function measure(kvs: BenchClient[], op: Op, clients: number, value: Uint8
         latencies.push(performance.now() - t0);
       } catch (error) {
         if (!isClientError(error)) throw error;
-        errors++;
+        errorKinds.set(error.message, (errorKinds.get(error.message) ?? 0) + 1);
       }
     }
   });
   await Promise.all(loops);
+  for (const [message, count] of errorKinds) process.stderr.write(`# ${op} × ${clients}: ${count} failed with: ${message}\n`);
+  const errors = [...errorKinds.values()].reduce((a, b) => a + b, 0);
   const elapsedS = (performance.now() - start) / 1000;
   latencies.sort((a, b) => a - b);
   const pct = (p: number): number => {
