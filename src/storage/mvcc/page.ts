@@ -51,6 +51,15 @@ function wipe(bytes: Uint8Array): void {
   bytes.fill(0);
 }
 
+/**
+ * Seals one revision's page. A value that came through Raft was already sealed once on this member, in
+ * its WAL record, and is sealed again here on purpose: every ciphertext is bound to its position (the
+ * WAL's segment and ordinal; here the store, revision and sub-revision), so a record copied elsewhere
+ * does not open, and the two live apart — a WAL record carries a whole command (a txn's many values)
+ * and goes when the log is compacted, a page lives until history compaction. Reusing the WAL's
+ * ciphertext would tie every page to a log that no longer exists. Sealing is a few per cent of a
+ * member's busy time (docs/performance.md, "Profile").
+ */
 export function sealPage(sealer: Sealer, storeId: string, page: Page): Uint8Array {
   const fields = [
     pageFormat, page.key, page.value, page.main, page.sub, page.createRevision, page.version,
