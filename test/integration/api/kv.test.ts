@@ -178,13 +178,13 @@ test('the gateway adds a member with or without a name and moves its peer URL; b
   ] as const) {
     const refused = await post('/v3/cluster/member/add', body);
     assert.equal(refused.status, 400, JSON.stringify(body));
-    assert.match(refused.body.message, new RegExp(field));
+    assert.match(String(refused.body.message), new RegExp(field));
   }
   assert.deepEqual(await listed(), before, 'the refused adds changed nothing');
 
   const unnamed = await post('/v3/cluster/member/add', { peerURLs: ['https://127.0.0.1:7999'], isLearner: true });
   assert.equal(unnamed.status, 200, JSON.stringify(unnamed.body));
-  const id = unnamed.body.member.ID as string;
+  const id = (unnamed.body.member as { ID: string }).ID;
   assert.deepEqual((await listed()).find((m) => m.ID === id), { ID: id, peerURLs: ['https://127.0.0.1:7999'], isLearner: true }, 'an unnamed slot');
 
   assert.equal((await post('/v3/cluster/member/update', { ID: id, peerURLs: ['http://127.0.0.1:7998'] })).status, 400);
