@@ -133,11 +133,14 @@ test('an HTTP/2 connection\'s certificate is read once, not on every stream (eac
     }) as TLSSocket['getPeerCertificate'];
   });
   await h2.listen({ host: '127.0.0.1', port: 0 });
-  t.after(() => h2.close());
   const files = clientFiles(dir, 'admin');
   const material = await loadTlsMaterial({ cert: files.cert, key: files.key, ca: files.ca });
   const session = connectHttp2(`https://127.0.0.1:${(h2.server.address() as { port: number }).port}`, { ca: material.ca, cert: material.cert, key: material.key });
-  t.after(() => session.close());
+  // The session first: the server's close waits for every open session.
+  t.after(async () => {
+    session.close();
+    await h2.close();
+  });
   const whoami = () => new Promise<string>((resolve, reject) => {
     const stream = session.request({ ':path': '/whoami' });
     let text = '';
