@@ -47,11 +47,12 @@ export const snapshotRefusal = 'Snapshot is served only as a backup sealed to a 
   + 'coffer snapshot keygen FILE, then start members with --backup-recipient FILE.pub (or use coffer snapshot save with a passphrase)';
 
 export async function serveSnapshot(request: FastifyRequest, reply: FastifyReply, service: KvService, options: GrpcSnapshotOptions | undefined): Promise<FastifyReply> {
-  if (options === undefined) throw new GrpcStatusError(grpcStatus.failedPrecondition, snapshotRefusal);
+  // Who may ask comes first: a caller without the right learns nothing of the member's configuration.
   const caller = callerFor(request);
   if (!caller.groups.includes(mastersGroup)) {
     throw new GrpcStatusError(grpcStatus.permissionDenied, `snapshot is forbidden: User ${JSON.stringify(caller.user)} is not in group ${JSON.stringify(mastersGroup)}`);
   }
+  if (options === undefined) throw new GrpcStatusError(grpcStatus.failedPrecondition, snapshotRefusal);
   const dir = await mkdtemp(join(options.scratchDir, 'snapshot-'));
   try {
     const file = join(dir, 'backup.cbk');

@@ -5,7 +5,8 @@
  *
  * Seams: identity comes from headers (`x-user`, `x-groups`; none = no verified certificate), and a
  * member asks another member through that member's app.inject() as `system:member:<name>` instead of
- * HTTPS — the same path and RBAC check, without sockets.
+ * HTTPS — the same path and RBAC check, without sockets. Every member has a backup recipient, so etcd's
+ * Snapshot is served (sealed to a key no member holds: the test drops its secret half).
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -14,7 +15,7 @@ import { buildClientApi, type ApiAudit, type KvBackend, withOneEventPerRequest }
 import { type AuditEvent, loadAuditPolicy, queryAuditLog } from '../../../src/audit/index.ts';
 import type { Clock } from '../../../src/base/index.ts';
 import { auditQueryLimitMax } from '../../../src/config/index.ts';
-import { createKeyFile, keyFileKek, openKeyring, type Keyring } from '../../../src/crypto/index.ts';
+import { createKeyFile, keyFileKek, openKeyring, type Keyring, sodiumReady } from '../../../src/crypto/index.ts';
 import { loadPolicies } from '../../../src/rbac/index.ts';
 import { bootstrapRegistry } from '../../../src/registry/index.ts';
 import { MemberAudit, type MemberAuditOptions } from '../../../src/server/member-audit.ts';
@@ -69,6 +70,9 @@ export async function startAudited(
     await createKeyFile(keyFile);
     const keyring = await openKeyring({ dir: keyDir, kek: await keyFileKek(keyFile) });
     keyrings.push(keyring);
+    const backupRecipient = (await sodiumReady()).crypto_box_keypair().publicKey;
+    const snapshotScratch = join(dataDir, 'snapshot-out');
+    await mkdir(snapshotScratch, { recursive: true });
     const build = async () => {
       const audit = await MemberAudit.create({
         dataDir, member: name, sealer: keyring, backend, policy, logOptions, ...observe,
@@ -89,7 +93,10 @@ export async function startAudited(
           return response.json();
         },
       };
-      const app = buildClientApi({ backend: wrapBackend(backend), audit: wrap(viaInject), identify: identifyByHeaders, ...(apiClock ? { clock: apiClock } : {}) });
+      const app = buildClientApi({
+        backend: wrapBackend(backend), audit: wrap(viaInject), identify: identifyByHeaders, ...(apiClock ? { clock: apiClock } : {}),
+        grpcSnapshot: { recipient: backupRecipient, scratchDir: snapshotScratch },
+      });
       await app.ready();
       audit.start();
       await audit.opened();
