@@ -608,7 +608,8 @@ export function requestAttributesOf(input: AuditEventInput): AuditRequestAttribu
 /**
  * Reads the directory forward once. The segment to continue starts at the last file that begins with a
  * restart record (or at the start of the log); it is verified like verifyAuditLog does. A torn last
- * line of the newest file is cut off (it was never acknowledged), and the directory is fsynced.
+ * line of the newest file is cut off (it was never acknowledged), the rest of that file is made durable,
+ * and the directory is fsynced.
  */
 async function scanForOpen(options: AuditLogOptions, sodium: Sodium): Promise<OpenState> {
   const replicated = (options.replicatedCheckpoints ?? []).filter((cp) => checkpointSignatureValid(sodium, cp, options.keyPair.publicKey));
@@ -649,8 +650,11 @@ async function scanForOpen(options: AuditLogOptions, sodium: Sodium): Promise<Op
     }
   }
   broken ??= verifier.finish();
+  // The newest file may end in records a killed process wrote and never synced: readable now, lost in
+  // a power cut. They are made durable (a torn tail cut first) before the log goes on after them —
+  // perhaps in a new file, which no later fdatasync of this one would cover.
   let tornTailBytesRemoved = 0;
-  if (last.partialBytes > 0) {
+  if (last.path !== '') {
     await truncateDurably(last.path, last.completeBytes, fs);
     tornTailBytesRemoved = last.partialBytes;
   }

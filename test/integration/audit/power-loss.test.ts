@@ -4,10 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { seededRandom } from '../../../src/base/index.ts';
+import { realClock, seededRandom } from '../../../src/base/index.ts';
 import { AuditLog, verifyAuditLog } from '../../../src/audit/index.ts';
 import { mkdirDurably } from '../../../src/durable/index.ts';
-import { PowerLossDisk, processOn } from '../../support/power-loss/index.ts';
+import { PowerLossDisk, processOn, SimFs } from '../../support/power-loss/index.ts';
+import { waitUntil } from '../../support/wait.ts';
 import { defaultPolicy, hmacKey, input, memberKeys } from '../../unit/audit/helpers.ts';
 
 const dataDir = '/m1/data';
@@ -66,5 +67,50 @@ test('a record acknowledged in a file a killed process created survives a power 
     const result = await verifyAuditLog(dir, { publicKey: (await memberKeys()).publicKey, member: 'm1', fs: processOn(disk).fs });
     assert.ok(result.ok, `seed ${seed}: ${result.ok ? '' : result.reason}`);
     assert.equal(result.events, 2, `seed ${seed}`);
+  }
+});
+
+/** A process on `disk` that dies just before its first fdatasync of `file`: what it wrote there is in the page cache only. */
+function processKilledBeforeSyncOf(disk: PowerLossDisk, seed: number, file: string): { fs: SimFs; dead: () => boolean } {
+  let alive = true;
+  const fs = new SimFs(disk, {
+    after: (_delayUs, run) => setImmediate(() => {
+      if (alive) run();
+    }),
+    alive: () => alive,
+    random: seededRandom(seed),
+    onMutation: (op, path, phase) => {
+      if (op === 'datasync' && path === file && phase === 'before') alive = false;
+    },
+  });
+  return { fs, dead: () => !alive };
+}
+
+test('a record a killed process wrote but never synced is made durable by the next open before the log moves on to a new file', async () => {
+  for (let seed = 1; seed <= 10; seed++) {
+    const disk = new PowerLossDisk();
+    const setup = processOn(disk, seed);
+    await mkdirDurably(dataDir, { fs: setup.fs });
+    // Retention that keeps every file: the file the killed process wrote stays to be read.
+    const options = { dir, member: 'm1', keyPair: await memberKeys(), hmacKey, policy: await defaultPolicy(), retention: { bytesMax: 1 << 30, ageMsMax: Number.MAX_SAFE_INTEGER } };
+    const first = await AuditLog.open({ ...options, clock: setup.clock, fs: setup.fs });
+    await first.record(input({ auditID: 'synced' }));
+    setup.kill();
+    // The next process writes one more record and dies before its fdatasync: the record is visible, not durable.
+    const killed = processKilledBeforeSyncOf(disk, seed, `${dir}/audit-1.log`);
+    const second = await AuditLog.open({ ...options, clock: realClock, fs: killed.fs });
+    void second.record(input({ auditID: 'unsynced' })).catch(() => undefined);
+    await waitUntil(killed.dead, 5_000, 'the process to die before its fdatasync', { pollMs: 1 });
+    const seen = (await processOn(disk).fs.readFile(`${dir}/audit-1.log`)).toString();
+    assert.match(seen, /unsynced/, 'the killed process wrote its record');
+    // The third opens the log as it finds it and, its file size target reached, goes on in a new file.
+    const third = processOn(disk, seed);
+    const reopened = await AuditLog.open({ ...options, fileBytesTarget: 1, clock: third.clock, fs: third.fs });
+    for (let i = 0; i < 8; i++) await reopened.record(input({ auditID: `after-${i}` }));
+    third.kill();
+    disk.powerLoss(seededRandom(seed));
+    const result = await verifyAuditLog(dir, { publicKey: (await memberKeys()).publicKey, member: 'm1', fs: processOn(disk).fs });
+    assert.ok(result.ok, `seed ${seed}: ${result.ok ? '' : result.reason}`);
+    assert.ok(result.files.length > 1, `seed ${seed}: the log went on into ${result.files.length} files`);
   }
 });
