@@ -114,10 +114,15 @@ function replayRecord(options: RecoverOptions, recovered: Recovered, segment: Se
   return 0;
 }
 
-/** Once everything verified: truncates the torn tail, and removes temporaries and snapshot files no marker names. */
+/**
+ * Once everything verified: makes the last segment durable as read — its torn tail cut, and records a
+ * killed process wrote but never synced made durable before the log builds on them (perhaps in a new
+ * segment, which no later fdatasync of this one would cover) — and removes temporaries and snapshot
+ * files no marker names.
+ */
 export async function tidyAfterRecovery(fs: DurableFs, listing: DirListing, recovered: Recovered): Promise<void> {
   const last = listing.segments.at(-1);
-  if (last && recovered.tornAt !== undefined) await fs.truncateDurably(last.file, recovered.tornAt);
+  if (last) await fs.truncateDurably(last.file, recovered.tornAt ?? (await fs.stat(last.file)).size);
   for (const temp of listing.temporaries) await fs.rm(temp, { force: true });
   const { marker } = recovered;
   for (const snap of listing.snapshots) {

@@ -4,10 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { realClock, seededRandom } from '../../../src/base/index.ts';
+import { seededRandom } from '../../../src/base/index.ts';
 import { AuditLog, verifyAuditLog } from '../../../src/audit/index.ts';
 import { mkdirDurably } from '../../../src/durable/index.ts';
-import { PowerLossDisk, processOn, SimFs } from '../../support/power-loss/index.ts';
+import { PowerLossDisk, processKilledBeforeSync, processOn } from '../../support/power-loss/index.ts';
 import { waitUntil } from '../../support/wait.ts';
 import { defaultPolicy, hmacKey, input, memberKeys } from '../../unit/audit/helpers.ts';
 
@@ -70,22 +70,6 @@ test('a record acknowledged in a file a killed process created survives a power 
   }
 });
 
-/** A process on `disk` that dies just before its first fdatasync of `file`: what it wrote there is in the page cache only. */
-function processKilledBeforeSyncOf(disk: PowerLossDisk, seed: number, file: string): { fs: SimFs; dead: () => boolean } {
-  let alive = true;
-  const fs = new SimFs(disk, {
-    after: (_delayUs, run) => setImmediate(() => {
-      if (alive) run();
-    }),
-    alive: () => alive,
-    random: seededRandom(seed),
-    onMutation: (op, path, phase) => {
-      if (op === 'datasync' && path === file && phase === 'before') alive = false;
-    },
-  });
-  return { fs, dead: () => !alive };
-}
-
 test('a record a killed process wrote but never synced is made durable by the next open before the log moves on to a new file', async () => {
   for (let seed = 1; seed <= 10; seed++) {
     const disk = new PowerLossDisk();
@@ -97,10 +81,10 @@ test('a record a killed process wrote but never synced is made durable by the ne
     await first.record(input({ auditID: 'synced' }));
     setup.kill();
     // The next process writes one more record and dies before its fdatasync: the record is visible, not durable.
-    const killed = processKilledBeforeSyncOf(disk, seed, `${dir}/audit-1.log`);
-    const second = await AuditLog.open({ ...options, clock: realClock, fs: killed.fs });
+    const killed = processKilledBeforeSync(disk, seed, (path) => path === `${dir}/audit-1.log`);
+    const second = await AuditLog.open({ ...options, clock: killed.clock, fs: killed.fs });
     void second.record(input({ auditID: 'unsynced' })).catch(() => undefined);
-    await waitUntil(killed.dead, 5_000, 'the process to die before its fdatasync', { pollMs: 1 });
+    await waitUntil(() => !killed.alive(), 5_000, 'the process to die before its fdatasync', { pollMs: 1 });
     const seen = (await processOn(disk).fs.readFile(`${dir}/audit-1.log`)).toString();
     assert.match(seen, /unsynced/, 'the killed process wrote its record');
     // The third opens the log as it finds it and, its file size target reached, goes on in a new file.

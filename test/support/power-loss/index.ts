@@ -20,9 +20,10 @@ export { decodeLog, logFileName, PowerLossLevel } from './level.ts';
  * complete and its timers and deferred work never run.
  */
 export function processOn(
-  disk: PowerLossDisk, seed = 1, fault?: SimFsHost['fault'],
-): { fs: SimFs; clock: Clock; kill(): void } {
+  disk: PowerLossDisk, seed = 1, fault?: SimFsHost['fault'], onMutation?: (process: { kill(): void }, ...mutation: Parameters<NonNullable<SimFsHost['onMutation']>>) => void,
+): { fs: SimFs; clock: Clock; kill(): void; alive(): boolean } {
   let alive = true;
+  const kill = () => { alive = false; };
   const clock: Clock = {
     nowMs: () => realClock.nowMs(),
     setTimer: (delayMs, callback) => realClock.setTimer(delayMs, () => {
@@ -39,6 +40,17 @@ export function processOn(
     alive: () => alive,
     random: seededRandom(seed),
     ...(fault !== undefined ? { fault } : {}),
+    ...(onMutation !== undefined ? { onMutation: (op, path, phase) => onMutation({ kill }, op, path, phase) } : {}),
   });
-  return { fs, clock, kill: () => { alive = false; } };
+  return { fs, clock, kill, alive: () => alive };
+}
+
+/**
+ * A process that dies just before its first fdatasync of a file `matches`: what it wrote there is in
+ * the page cache only — readable by the next process, lost in a power cut unless someone syncs it.
+ */
+export function processKilledBeforeSync(disk: PowerLossDisk, seed: number, matches: (path: string) => boolean): ReturnType<typeof processOn> {
+  return processOn(disk, seed, undefined, (process, op, path, phase) => {
+    if (op === 'datasync' && phase === 'before' && matches(path)) process.kill();
+  });
 }
