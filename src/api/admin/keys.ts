@@ -12,9 +12,8 @@
  * JSON parsing leaves an unwipeable string copy of the body, as for every JSON API.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { mastersGroup } from '../../rbac/index.ts';
 import type { MemberKeysStatus, NewKek } from '../../storage/barrier/index.ts';
-import { callerFor } from '../k8s/authorization.ts';
+import { mastersOnlyRefusal } from '../k8s/authorization.ts';
 import { K8sForbiddenError, status, type StatusObject } from '../k8s/status.ts';
 import type { ApiRouteConfig } from '../route-config.ts';
 
@@ -34,12 +33,8 @@ const clientErrorCodes = new Set(['E_KEYRING', 'E_KEY_FILE', 'E_KMS']);
 /** The keys routes, on `app` scoped under keysPath (plugin.ts). */
 export function registerKeysRoutes(app: FastifyInstance, keys: KeysAdmin): void {
   const onlyMasters = (request: FastifyRequest): Promise<void> => {
-    const caller = callerFor(request);
-    if (!caller.groups.includes(mastersGroup)) {
-      throw new K8sForbiddenError(`keys is forbidden: User ${JSON.stringify(caller.user)} is not in group ${JSON.stringify(mastersGroup)}`, {
-        group: 'coffer.dev', kind: 'keys',
-      });
-    }
+    const refusal = mastersOnlyRefusal(request, 'keys');
+    if (refusal !== undefined) throw new K8sForbiddenError(refusal, { group: 'coffer.dev', kind: 'keys' });
     return Promise.resolve();
   };
 

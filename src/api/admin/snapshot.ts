@@ -11,9 +11,8 @@
  */
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { mastersGroup } from '../../rbac/index.ts';
 import { encodeSnapshotStream, snapshotStreamContentType } from '../../storage/backup/index.ts';
-import { callerFor } from '../k8s/authorization.ts';
+import { mastersOnlyRefusal } from '../k8s/authorization.ts';
 import { K8sForbiddenError } from '../k8s/status.ts';
 import type { KvBackend } from '../kv/backend.ts';
 
@@ -22,12 +21,8 @@ export const snapshotPath = '/apis/coffer.dev/v1/snapshot';
 /** The snapshot route, on `app` scoped under snapshotPath (plugin.ts). */
 export function registerSnapshotRoutes(app: FastifyInstance, backend: KvBackend): void {
   app.post('', async (request, reply) => {
-    const caller = callerFor(request);
-    if (!caller.groups.includes(mastersGroup)) {
-      throw new K8sForbiddenError(`snapshot is forbidden: User ${JSON.stringify(caller.user)} is not in group ${JSON.stringify(mastersGroup)}`, {
-        group: 'coffer.dev', kind: 'snapshot',
-      });
-    }
+    const refusal = mastersOnlyRefusal(request, 'snapshot');
+    if (refusal !== undefined) throw new K8sForbiddenError(refusal, { group: 'coffer.dev', kind: 'snapshot' });
     await backend.linearizableBarrier();
     const exported = backend.mvcc().exportSnapshot();
     // The export takes its point-in-time view on its first step (the header record): take it now,

@@ -25,8 +25,7 @@ import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { grpcSnapshotChunkBytes } from '../../config/index.ts';
 import { encode, frame, messageType } from '../../etcdpb/index.ts';
-import { mastersGroup } from '../../rbac/index.ts';
-import { callerFor } from '../k8s/authorization.ts';
+import { mastersOnlyRefusal } from '../k8s/authorization.ts';
 import type { KvService } from '../kv/service.ts';
 import { headerToProto } from './kv-codec.ts';
 import { GrpcStatusError, grpcStatus, sendGrpcStream } from './status.ts';
@@ -48,10 +47,8 @@ export const snapshotRefusal = 'Snapshot is served only as a backup sealed to a 
 
 export async function serveSnapshot(request: FastifyRequest, reply: FastifyReply, service: KvService, options: GrpcSnapshotOptions | undefined): Promise<FastifyReply> {
   // Who may ask comes first: a caller without the right learns nothing of the member's configuration.
-  const caller = callerFor(request);
-  if (!caller.groups.includes(mastersGroup)) {
-    throw new GrpcStatusError(grpcStatus.permissionDenied, `snapshot is forbidden: User ${JSON.stringify(caller.user)} is not in group ${JSON.stringify(mastersGroup)}`);
-  }
+  const refusal = mastersOnlyRefusal(request, 'snapshot');
+  if (refusal !== undefined) throw new GrpcStatusError(grpcStatus.permissionDenied, refusal);
   if (options === undefined) throw new GrpcStatusError(grpcStatus.failedPrecondition, snapshotRefusal);
   const dir = await mkdtemp(join(options.scratchDir, 'snapshot-'));
   try {

@@ -169,7 +169,7 @@ test('health endpoints: live and ready with a leader that applied what it knows 
 
 test('the gateway adds a member with or without a name and moves its peer URL; bad requests change nothing', async () => {
   const listed = async () => (await post('/v3/cluster/member/list', {})).body.members as { ID: string; name?: string; peerURLs: string[] }[];
-  const before = await listed();
+  const initial = await listed();
   for (const [body, field] of [
     [{ peerURLs: ['http://127.0.0.1:7999'] }, 'is not an https URL'],
     [{ peerURLs: ['not a url'] }, 'is not an https URL'],
@@ -180,7 +180,7 @@ test('the gateway adds a member with or without a name and moves its peer URL; b
     assert.equal(refused.status, 400, JSON.stringify(body));
     assert.match(String(refused.body.message), new RegExp(field));
   }
-  assert.deepEqual(await listed(), before, 'the refused adds changed nothing');
+  assert.deepEqual(await listed(), initial, 'the refused adds changed nothing');
 
   const unnamed = await post('/v3/cluster/member/add', { peerURLs: ['https://127.0.0.1:7999'], isLearner: true });
   assert.equal(unnamed.status, 200, JSON.stringify(unnamed.body));
@@ -190,12 +190,15 @@ test('the gateway adds a member with or without a name and moves its peer URL; b
   assert.equal((await post('/v3/cluster/member/update', { ID: id, peerURLs: ['http://127.0.0.1:7998'] })).status, 400);
   const unknown = await post('/v3/cluster/member/update', { ID: '999', peerURLs: ['https://127.0.0.1:7998'] });
   assert.deepEqual([unknown.status, unknown.body.message], [404, 'etcdserver: member not found']);
-  const taken = await post('/v3/cluster/member/update', { ID: id, peerURLs: ['mem://m1'] });
-  assert.equal(taken.status, 400, 'not https, and m1\'s own URL');
+  const other = await post('/v3/cluster/member/add', { peerURLs: ['https://127.0.0.1:7997'], isLearner: true });
+  const otherId = (other.body.member as { ID: string }).ID;
+  const taken = await post('/v3/cluster/member/update', { ID: id, peerURLs: ['https://127.0.0.1:7997/'] });
+  assert.deepEqual([taken.status, taken.body.message], [409, 'etcdserver: Peer URLs already exists'], 'another member\'s URL');
+  assert.equal((await post('/v3/cluster/member/remove', { ID: otherId })).status, 200);
   const moved = await post('/v3/cluster/member/update', { ID: id, peerURLs: ['https://127.0.0.1:7998'] });
   assert.equal(moved.status, 200, JSON.stringify(moved.body));
   assert.deepEqual((await listed()).find((m) => m.ID === id)?.peerURLs, ['https://127.0.0.1:7998']);
 
   assert.equal((await post('/v3/cluster/member/remove', { ID: id })).status, 200);
-  assert.deepEqual(await listed(), before);
+  assert.deepEqual(await listed(), initial);
 });

@@ -90,6 +90,7 @@ function bodyOf(method: string, url: string, query: string): { body?: unknown; c
     '/v3/watch': { create_request: { key: b64('/registry/'), range_end: b64('/registry0') } },
     '/v3/maintenance/hashkv': { revision: '0' },
     '/v3/cluster/member/add': {}, // refused as malformed: the matrix must not grow the cluster
+    '/v3/cluster/member/update': { ID: '999', peerURLs: ['https://127.0.0.1:1'] }, // no such member: refused, changes nothing
     '/v3/cluster/member/remove': { ID: '999' },
     '/v3/cluster/member/promote': { ID: '999' },
     '/v3/maintenance/transfer-leadership': { targetID: '999' },
