@@ -15,7 +15,11 @@
  * through the same write queue as every write.
  */
 export { classicLevel, type Level, type OpenLevel } from './level.ts';
-export { MvccStore, type MvccStoreOptions, type HashResult, type SnapshotRecord, type ReencryptStepResult } from './store.ts';
+export { MvccStore } from './store.ts';
+export type { MvccStoreOptions } from './options.ts';
+export type { HashResult } from './hash.ts';
+export type { SnapshotRecord } from './snapshot-export.ts';
+export type { ReencryptStepResult } from './reencrypt.ts';
 export type { ApplyResult } from './apply.ts';
 export { MvccError, isMvccError, type MvccErrorCode } from './errors.ts';
 export { keyToString, prefixEnd, stringToKey, toSpan } from './keys.ts';

@@ -44,6 +44,11 @@ export class LeaseTable {
     return [...this.leases.values()].sort((a, b) => a.id - b.id);
   }
 
+  /** Every lease as the store persists it (copies, without keys), by ascending id. */
+  records(): LeaseRecord[] {
+    return this.list().map(({ id, ttl, remainingTtlMs, refreshes }) => ({ id, ttl, remainingTtlMs, refreshes }));
+  }
+
   /** The lease `key` is attached to; 0 for none. */
   leaseOf(key: string): number {
     return this.keyLease.get(key) ?? 0;

@@ -35,3 +35,9 @@ declare module 'abstract-level' {
 export type OpenLevel = (dir: string) => Level;
 
 export const classicLevel: OpenLevel = (dir) => new ClassicLevel<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' });
+
+/** True if the database holds no record at all. */
+export async function isEmpty(db: Level): Promise<boolean> {
+  const keys = await db.keys({ limit: 1 }).all();
+  return keys.length === 0;
+}

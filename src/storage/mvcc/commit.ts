@@ -1,0 +1,103 @@
+/**
+ * The write path's disk side: runs a batch of operations through the applier (apply.ts), writes its
+ * pages, lease records and meta record in ONE LevelDB batch, and only then makes the new revision
+ * visible, tells the watch hub and schedules the physical compaction the batch asked for.
+ *
+ * Invariants (store.ts, "Ordering", rules 1-2): every method here runs inside the write queue; the
+ * applied index and the revision move only after the write succeeds. A failed write leaves the index
+ * ahead of disk, and a failed sync leaves writes the disk may never get: either fails the store for good
+ * (E_FAILED, or the E_INTEGRITY of a page that did not open).
+ */
+import { performance } from 'node:perf_hooks';
+import { assert } from '../../base/index.ts';
+import { type ApplyResult, BatchApplier } from './apply.ts';
+import type { PhysicalCompaction } from './compaction.ts';
+import { MvccError } from './errors.ts';
+import { encodeLeaseKey, sealLease } from './lease-record.ts';
+import { sealMeta, sealPage } from './page.ts';
+import { readPages } from './reads.ts';
+import { encodeRevisionKey, metaRecordKey } from './revision.ts';
+import type { StoreState } from './state.ts';
+import type { WriteOp } from './types.ts';
+import type { WatchHub } from './watch.ts';
+
+type BatchOp = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array };
+
+export class BatchWriter {
+  constructor(
+    private readonly state: StoreState,
+    private readonly hub: WatchHub,
+    private readonly compaction: PhysicalCompaction,
+    /** Told the duration of every batch written, in seconds. */
+    private readonly onCommit: ((seconds: number) => void) | undefined,
+  ) {}
+
+  /** Applies `ops` as of Raft log index `appliedIndex` (MvccStore.applyBatch); run in the write queue. */
+  async apply(appliedIndex: number, ops: readonly WriteOp[]): Promise<ApplyResult[]> {
+    const state = this.state;
+    state.checkUsable();
+    assert(appliedIndex >= state.applied, `applied index ${appliedIndex} goes back from ${state.applied}`);
+    const applier = new BatchApplier(
+      {
+        index: state.index,
+        leases: state.leaseTable,
+        readPage: async (main, sub) => (await readPages(state, [{ main, sub }]))[0]!,
+        wantsPrevKv: () => this.hub.wantsPrevKv(),
+        compactRevision: () => state.compactRev,
+        markCompacted: (revision) => {
+          state.compactRev = revision;
+        },
+      },
+      state.revision,
+    );
+    const results: ApplyResult[] = [];
+    try {
+      for (const op of ops) results.push(await applier.apply(op));
+      const unchanged = applier.revision === state.revision && appliedIndex === state.applied && applier.compaction === undefined;
+      if (unchanged && applier.leaseWrites.size === 0) return results;
+      const batch = this.sealBatch(applier, appliedIndex);
+      const commitStart = performance.now();
+      await state.db.batch(batch, { sync: state.sync });
+      this.onCommit?.((performance.now() - commitStart) / 1000);
+    } catch (error) {
+      // The index may hold changes that are not on disk; only a reopen (rebuild from disk) is safe.
+      throw state.failWith(error instanceof MvccError && error.code === 'E_INTEGRITY' ? error
+        : new MvccError('E_FAILED', 'a write to the store failed; reopen it', { cause: error }));
+    }
+    state.applied = appliedIndex;
+    state.revision = applier.revision;
+    this.hub.notify(applier.changes, state.revision, applier.withPrevKv);
+    if (applier.compaction !== undefined) this.compaction.schedule(applier.compaction.revision, applier.compaction.removed);
+    return results;
+  }
+
+  /**
+   * Makes every batch written so far durable (MvccStore.syncToDisk): one synchronous write of the meta
+   * record, which carries everything before it in LevelDB's ordered log.
+   */
+  syncToDisk(): Promise<void> {
+    const state = this.state;
+    return state.exclusive(async () => {
+      state.checkUsable();
+      try {
+        await state.db.put(metaRecordKey, sealMeta(state.sealer, state.meta(state.applied, state.revision)), { sync: true });
+      } catch (error) {
+        // After a failed fsync the page cache may hold writes the disk never gets: refuse until reopened.
+        throw state.failWith(new MvccError('E_FAILED', 'syncing the store to disk failed; reopen it', { cause: error }));
+      }
+    });
+  }
+
+  /** The batch's pages, changed lease records and the meta record for `appliedIndex`, sealed. */
+  private sealBatch(applier: BatchApplier, appliedIndex: number): BatchOp[] {
+    const { sealer, storeId } = this.state;
+    const batch: BatchOp[] = applier.pages.map((page) => ({
+      type: 'put' as const, key: encodeRevisionKey(page.main, page.sub), value: sealPage(sealer, storeId, page),
+    }));
+    for (const [id, lease] of applier.leaseWrites) {
+      batch.push(lease === undefined ? { type: 'del', key: encodeLeaseKey(id) } : { type: 'put', key: encodeLeaseKey(id), value: sealLease(sealer, storeId, lease) });
+    }
+    batch.push({ type: 'put', key: metaRecordKey, value: sealMeta(sealer, this.state.meta(appliedIndex, applier.revision)) });
+    return batch;
+  }
+}

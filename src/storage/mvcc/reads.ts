@@ -1,0 +1,130 @@
+/**
+ * The read path: opening pages by revision, range reads at a revision, and the history watchers replay.
+ *
+ * Invariants: a read validates its revision against the visible revision and the compact revision,
+ * takes a LevelDB snapshot and walks the index in one synchronous step, so it sees exactly the pages
+ * of a committed revision (store.ts, "Ordering", rule 3); a page the index points to that is missing
+ * or does not open is E_INTEGRITY naming its revision, never wrong data; plaintext values not handed
+ * to the caller are wiped.
+ */
+import { rangeResultBytesMax } from '../../config/index.ts';
+import { pageToKv } from './apply.ts';
+import { MvccError, compactedError } from './errors.ts';
+import type { KeyAt } from './key-index.ts';
+import { type KeySpan, keyToString, spanContains, stringToKey, toSpan } from './keys.ts';
+import type { Level } from './level.ts';
+import { type Page, openPage } from './page.ts';
+import { type Revision, decodeRevisionKey, encodeRevisionKey, revisionKeyRange } from './revision.ts';
+import type { StoreState } from './state.ts';
+import type { KeyValue, RangeOptions, RangeResponse } from './types.ts';
+import { checkRange, checkRangeOptions } from './validate.ts';
+import type { WatchEvent } from './watch.ts';
+
+export type Snapshot = ReturnType<Level['snapshot']>;
+
+/** Pages (or sealed records) read from LevelDB in one step of a walk. */
+export const pageReadStep = 1000;
+
+/** Reads and opens pages (in the given order); a missing page is an integrity failure. */
+export async function readPages(state: StoreState, revs: readonly Revision[], snapshot?: Snapshot): Promise<Page[]> {
+  if (revs.length === 0) return [];
+  const keys = revs.map((r) => encodeRevisionKey(r.main, r.sub));
+  const values = await (snapshot === undefined ? state.db.getMany(keys) : state.db.getMany(keys, { snapshot }));
+  return revs.map((r, i) => {
+    const sealed = values[i];
+    if (sealed === undefined) {
+      throw new MvccError('E_INTEGRITY', `the page of revision ${r.main}.${r.sub} is missing`, { revision: r.main });
+    }
+    return openPage(state.sealer, state.storeId, sealed, r.main, r.sub);
+  });
+}
+
+/** Packed revisions [main, sub, ...] in runs of at most pageReadStep, for readPages. */
+export function* revisionRuns(packed: readonly number[]): Generator<Revision[]> {
+  for (let i = 0; i < packed.length; i += 2 * pageReadStep) {
+    const revs: Revision[] = [];
+    for (let j = i; j < Math.min(packed.length, i + 2 * pageReadStep); j += 2) revs.push({ main: packed[j]!, sub: packed[j + 1]! });
+    yield revs;
+  }
+}
+
+/** MvccStore.range. */
+export async function range(state: StoreState, key: Uint8Array, end: Uint8Array | undefined, options: RangeOptions): Promise<RangeResponse> {
+  state.checkUsable();
+  checkRange(key, end);
+  checkRangeOptions(options);
+  const atMain = options.revision === undefined || options.revision === 0 ? state.revision : options.revision;
+  if (atMain > state.revision) throw new MvccError('E_FUTURE_REV', `range revision ${atMain} is after the current revision ${state.revision}`);
+  if (atMain < state.compactRev) throw compactedError(atMain, state.compactRev);
+  const header = state.revision;
+  const limit = options.limit ?? 0;
+  const found: { key: string; at: KeyAt }[] = [];
+  let count = 0;
+  // Synchronous with the checks above: the snapshot holds every page the index points to.
+  const snapshot = state.db.snapshot();
+  try {
+    state.index.range(toSpan(key, end), atMain, (k, at) => {
+      count++;
+      if (options.countOnly !== true && (limit === 0 || found.length < limit)) found.push({ key: k, at });
+      return true;
+    });
+    let kvs: KeyValue[];
+    if (options.keysOnly === true) {
+      kvs = found.map(({ key: k, at }) => ({
+        key: stringToKey(k), value: new Uint8Array(0), createRevision: at.createRevision, modRevision: at.mod.main, version: at.version, lease: 0,
+      }));
+    } else {
+      kvs = (await readPages(state, found.map((f) => f.at.mod), snapshot)).map(pageToKv);
+    }
+    let bytes = 0;
+    for (const kv of kvs) bytes += kv.key.length + kv.value.length;
+    if (bytes > rangeResultBytesMax) {
+      for (const kv of kvs) kv.value.fill(0);
+      throw new MvccError('E_LIMIT', `range result of ${bytes} bytes exceeds rangeResultBytesMax (${rangeResultBytesMax}); use a limit`);
+    }
+    return { type: 'range', kvs, count, more: limit > 0 && count > limit, revision: header };
+  } finally {
+    await snapshot.close();
+  }
+}
+
+/** Changes in `span` with main in [fromMain, toMain] (the watch hub's HistorySource.history). */
+export async function history(state: StoreState, span: KeySpan, fromMain: number, toMain: number, prevKv: boolean): Promise<WatchEvent[]> {
+  state.checkUsable();
+  if (state.compactRev > 0 && fromMain <= state.compactRev) throw compactedError(fromMain, state.compactRev);
+  const upTo = Math.min(toMain, state.revision);
+  const snapshot = state.db.snapshot();
+  try {
+    const events: WatchEvent[] = [];
+    const wantPrev: { event: WatchEvent; main: number; sub: number }[] = [];
+    const iterator = state.db.iterator({ ...revisionKeyRange(fromMain, upTo), snapshot });
+    try {
+      for (;;) {
+        const entries = await iterator.nextv(pageReadStep);
+        if (entries.length === 0) break;
+        for (const [key, sealed] of entries) {
+          const { main, sub } = decodeRevisionKey(key);
+          const page = openPage(state.sealer, state.storeId, sealed, main, sub);
+          if (!spanContains(span, keyToString(page.key))) {
+            page.value.fill(0);
+            continue;
+          }
+          const event: WatchEvent = page.tombstone
+            ? { type: 'delete', kv: { key: page.key, value: page.value, createRevision: 0, modRevision: main, version: 0, lease: 0 } }
+            : { type: 'put', kv: pageToKv(page) };
+          events.push(event);
+          if (prevKv && page.prevMain > 0) wantPrev.push({ event, main: page.prevMain, sub: page.prevSub });
+        }
+      }
+    } finally {
+      await iterator.close();
+    }
+    const prevPages = await readPages(state, wantPrev, snapshot);
+    wantPrev.forEach((w, i) => {
+      w.event.prevKv = pageToKv(prevPages[i]!);
+    });
+    return events;
+  } finally {
+    await snapshot.close();
+  }
+}
