@@ -52,15 +52,23 @@ function mvccError(error: MvccError): ApiError {
       etcd: { code: grpc.outOfRange, message: 'etcdserver: mvcc: required revision is a future revision' },
     };
     case 'E_LIMIT': return { status: 400, code: grpc.invalidArgument, message: error.message, ...etcdLimit(error.message) };
-    case 'E_BAD_REQUEST': return {
-      status: 400, code: grpc.invalidArgument, message: error.message,
-      ...(error.message.startsWith('duplicate key given in txn request') ? { etcd: { code: grpc.invalidArgument, message: 'etcdserver: duplicate key given in txn request' } } : {}),
-    };
+    case 'E_BAD_REQUEST': return { status: 400, code: grpc.invalidArgument, message: error.message, ...etcdBadRequest(error.message) };
     case 'E_CLOSED': return { status: 503, code: grpc.unavailable, message: 'the member is shutting down' };
     case 'E_LEASE_NOT_FOUND': return { status: 404, code: grpc.notFound, message: 'etcdserver: requested lease not found' };
     case 'E_LEASE_EXISTS': return { status: 409, code: grpc.failedPrecondition, message: 'etcdserver: lease already exists' };
     default: return internal;
   }
+}
+
+/**
+ * etcd's answer to a request the store refuses, where its clients match the text: the store's message
+ * ends with etcd's words (mvcc/validate.ts, apply.ts), or is the duplicate key etcd names alike.
+ */
+function etcdBadRequest(message: string): Pick<ApiError, 'etcd'> {
+  const etcdWords = /etcdserver: [a-z ]+$/.exec(message)?.[0];
+  if (etcdWords !== undefined) return { etcd: { code: grpc.invalidArgument, message: etcdWords } };
+  if (message.startsWith('duplicate key given in txn request')) return { etcd: { code: grpc.invalidArgument, message: 'etcdserver: duplicate key given in txn request' } };
+  return {};
 }
 
 /** etcd's answers to the limits its clients know by name. */

@@ -1,7 +1,7 @@
 /**
  * etcd's protobuf KV messages to Coffer's operations and back. What Coffer's store does not do yet is
- * refused by name (InvalidArgument through BadFieldError), never ignored: compares over a key range,
- * ignore_value. Nested transactions (request_txn, response_txn) are decoded level by level, and one
+ * refused by name (InvalidArgument through BadFieldError), never ignored: compares over a key range.
+ * Nested transactions (request_txn, response_txn) are decoded level by level, and one
  * deeper than txnNestingLevelsMax is refused before it is walked further.
  */
 import {
@@ -32,10 +32,9 @@ export function rangeFromProto(message: Message): RangeQuery {
 }
 
 export function putFromProto(message: Message): PutRequest {
-  if (boolField(message, 'ignore_value')) throw new BadFieldError('ignore_value', 'is not supported by Coffer yet; send the value');
   return {
     type: 'put', key: bytesField(message, 'key'), value: bytesField(message, 'value'), prevKv: boolField(message, 'prev_kv'),
-    lease: int64(message, 'lease'), ignoreLease: boolField(message, 'ignore_lease'),
+    lease: int64(message, 'lease'), ignoreLease: boolField(message, 'ignore_lease'), ignoreValue: boolField(message, 'ignore_value'),
   };
 }
 

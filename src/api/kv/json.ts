@@ -105,6 +105,7 @@ export function decodePut(body: Json, where = 'put'): PutRequest {
     prevKv: bool(body, 'prev_kv', `${where}.prev_kv`),
     lease: int(body, 'lease', `${where}.lease`) ?? 0,
     ignoreLease: bool(body, 'ignore_lease', `${where}.ignore_lease`),
+    ignoreValue: bool(body, 'ignore_value', `${where}.ignore_value`),
   };
 }
 

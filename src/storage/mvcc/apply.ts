@@ -177,11 +177,8 @@ export class BatchApplier {
   }
 
   /** The lease a put attaches its key to, checked before anything changes. */
-  private leaseForPut(op: PutRequest, key: string, exists: boolean): number {
-    if (op.ignoreLease === true) {
-      if (!exists) throw new MvccError('E_BAD_REQUEST', 'a put that keeps the key\'s lease (ignore_lease) needs the key to exist');
-      return this.ctx.leases.leaseOf(key);
-    }
+  private leaseForPut(op: PutRequest, key: string): number {
+    if (op.ignoreLease === true) return this.ctx.leases.leaseOf(key);
     const id = op.lease ?? 0;
     if (id === 0) return 0;
     const lease = this.ctx.leases.get(id);
@@ -223,13 +220,15 @@ export class BatchApplier {
   private async put(op: PutRequest, main: number, sub: number): Promise<PutResponse> {
     const key = keyToString(op.key);
     const prev = this.ctx.index.latest(key);
-    const lease = this.leaseForPut(op, key, prev !== undefined);
-    const prevKv = prev !== undefined && (op.prevKv === true || this.withPrevKv) ? pageToKv(await this.read(prev)) : undefined;
+    if ((op.ignoreLease === true || op.ignoreValue === true) && prev === undefined) throw keptFromMissingKey(op);
+    const lease = this.leaseForPut(op, key);
+    const prevPage = prev !== undefined && (op.prevKv === true || op.ignoreValue === true || this.withPrevKv) ? await this.read(prev) : undefined;
+    const prevKv = prevPage !== undefined && (op.prevKv === true || this.withPrevKv) ? pageToKv(prevPage) : undefined;
     const at = this.ctx.index.put(key, main, sub);
     this.undo?.push(() => this.ctx.index.undoPut(key, main, sub));
     this.attach(key, lease);
     const page: Page = {
-      key: Uint8Array.from(op.key), value: Uint8Array.from(op.value), main, sub,
+      key: Uint8Array.from(op.key), value: Uint8Array.from(op.ignoreValue === true ? prevPage!.value : op.value), main, sub,
       createRevision: at.createRevision, version: at.version, tombstone: false,
       prevMain: prev?.main ?? 0, prevSub: prev?.sub ?? 0, lease,
     };
@@ -440,4 +439,10 @@ function outcome(sign: number, result: Compare['result']): boolean {
     case 'less':
       return sign < 0;
   }
+}
+
+/** A put that keeps the key's lease or value, of a key that does not exist (etcd's ErrKeyNotFound). */
+function keptFromMissingKey(op: PutRequest): MvccError {
+  const kept = op.ignoreValue === true ? 'value (ignore_value)' : 'lease (ignore_lease)';
+  return new MvccError('E_BAD_REQUEST', `a put that keeps the key's ${kept} needs the key to exist: etcdserver: key not found`);
 }

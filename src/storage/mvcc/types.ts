@@ -40,6 +40,8 @@ export interface PutRequest {
   lease?: number;
   /** Keep the key's current lease (the key must exist; `lease` must then be 0). */
   ignoreLease?: boolean;
+  /** Keep the key's current value (the key must exist; `value` must then be empty). */
+  ignoreValue?: boolean;
 }
 
 export interface DeleteRangeRequest {

@@ -92,6 +92,10 @@ function checkCompare(c: Compare): void {
   }
 }
 
+/** etcd's words for a put that names what it asks to keep (its clients match them: api/errors.ts). */
+export const putLeaseProvided = 'a put names a lease and asks to keep the key\'s lease (ignore_lease): etcdserver: lease is provided';
+export const putValueProvided = 'a put carries a value and asks to keep the key\'s value (ignore_value): etcdserver: value is provided';
+
 function checkTxnOp(op: Exclude<TxnOp, TxnRequest>): void {
   switch (op.type) {
     case 'range':
@@ -102,7 +106,8 @@ function checkTxnOp(op: Exclude<TxnOp, TxnRequest>): void {
       checkKey(op.key);
       checkValue(op.value);
       if (op.lease !== undefined) checkCount(op.lease, 'lease id', 0);
-      if (op.ignoreLease === true && (op.lease ?? 0) !== 0) throw new MvccError('E_BAD_REQUEST', 'a put names a lease and asks to keep the key\'s lease (ignore_lease)');
+      if (op.ignoreLease === true && (op.lease ?? 0) !== 0) throw new MvccError('E_BAD_REQUEST', putLeaseProvided);
+      if (op.ignoreValue === true && op.value.length > 0) throw new MvccError('E_BAD_REQUEST', putValueProvided);
       return;
     case 'deleteRange':
       checkRange(op.key, op.end);

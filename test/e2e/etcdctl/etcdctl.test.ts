@@ -104,6 +104,9 @@ test('put, get and del with their flags, as etcd answers them', async () => {
   assert.equal((await ok(['put', 'app/a', '1'])).trim(), 'OK');
   await ok(['put', 'app/b', '22']);
   await ok(['put', 'app/c', '333']);
+  assert.equal((await ok(['put', 'app/b', '--ignore-value'])).trim(), 'OK');
+  const missing = await etcdctl(['put', 'app/none', '--ignore-value']);
+  assert.match(missing.stderr, /code = InvalidArgument desc = etcdserver: key not found/, 'ignore_value of a missing key is etcd\'s ErrKeyNotFound');
   assert.deepEqual((await ok(['put', 'app/a', 'one', '--prev-kv'])).trim().split('\n'), ['OK', 'app/a', '1']);
   assert.deepEqual((await ok(['get', 'app/', '--prefix'])).trim().split('\n'), ['app/a', 'one', 'app/b', '22', 'app/c', '333']);
   assert.deepEqual((await ok(['get', 'app/', '--prefix', '--keys-only'])).trim().split('\n').filter((l) => l !== ''), ['app/a', 'app/b', 'app/c']);
@@ -115,6 +118,8 @@ test('put, get and del with their flags, as etcd answers them', async () => {
   const json = JSON.parse(await ok(['get', 'app/a', '-w', 'json'])) as { header: { revision: number }; kvs: { key: string; value: string; version: number; create_revision: number; mod_revision: number }[] };
   const kv = json.kvs[0]!;
   assert.deepEqual([Buffer.from(kv.key, 'base64').toString(), Buffer.from(kv.value, 'base64').toString(), kv.version], ['app/a', 'one', 2]);
+  const kept = JSON.parse(await ok(['get', 'app/b', '-w', 'json'])) as typeof json;
+  assert.deepEqual([Buffer.from(kept.kvs[0]!.value, 'base64').toString(), kept.kvs[0]!.version], ['22', 2], 'put --ignore-value wrote a new version with the value kept');
   assert.equal((await ok(['get', 'app/a', `--rev=${kv.create_revision}`, '--print-value-only'])).trim(), '1', 'a read at an old revision');
   assert.deepEqual((await ok(['get', 'app/b', '--from-key', '--keys-only'])).trim().split('\n').filter((l) => l !== '' && l.startsWith('app/')), ['app/b', 'app/c']);
   assert.deepEqual((await ok(['del', 'app/', '--prefix', '--prev-kv'])).trim().split('\n'), ['3', 'app/a', 'one', 'app/b', '22', 'app/c', '333']);

@@ -1,6 +1,7 @@
 // Leases in the MVCC store: grant, attach by put, detach by put or delete, revoke (every attached key
 // deleted in one revision, watchers told), keep-alive and checkpoints, txn compares on the lease, and
-// the lease state surviving a reopen and a snapshot export/import.
+// the lease state surviving a reopen and a snapshot export/import; a put that keeps the value
+// (ignore_value) beside one that keeps the lease.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { isMvccError, MvccStore, type WriteOp, type WriteResponse } from '../../../src/storage/mvcc/index.ts';
@@ -43,6 +44,29 @@ test('a grant without an id takes the first free id from the entry index; an id 
     await refused(store, { type: 'leaseGrant', id: 0, ttl: 0 }, 'E_BAD_REQUEST');
     await refused(store, { type: 'leaseGrant', id: 0, ttl: 9_000_000_001 }, 'E_LIMIT');
     assert.deepEqual(store.leases().map((l) => [l.id, l.ttl]), [[7, 10], [8, 5], [9, 5]]);
+  } finally {
+    await store.close();
+  }
+});
+
+test('ignore_value writes a new revision with the key\'s current value, alone or with ignore_lease; a missing key or a value sent is refused', async () => {
+  const store = await fx.open(fx.newDir());
+  try {
+    await apply(store, { type: 'leaseGrant', id: 1, ttl: 60 });
+    await apply(store, { type: 'put', key: b('k'), value: b('held'), lease: 1 });
+    const kept = await apply(store, { type: 'put', key: b('k'), value: new Uint8Array(0), ignoreValue: true, ignoreLease: true, prevKv: true });
+    assert.equal(s((kept as { prevKv?: { value: Uint8Array } }).prevKv!.value), 'held', 'prev_kv still answers with the value replaced');
+    const [kv] = (await store.range(b('k'))).kvs;
+    assert.deepEqual([s(kv!.value), kv!.version, kv!.lease], ['held', 2, 1], 'same value, a new version, the lease kept');
+    await apply(store, { type: 'put', key: b('k'), value: new Uint8Array(0), ignoreValue: true });
+    assert.deepEqual([s((await store.range(b('k'))).kvs[0]!.value), await leaseOf(store, 'k')], ['held', 0], 'without ignore_lease the key leaves its lease');
+
+    await refused(store, { type: 'put', key: b('missing'), value: new Uint8Array(0), ignoreValue: true }, 'E_BAD_REQUEST');
+    await refused(store, { type: 'put', key: b('k'), value: b('x'), ignoreValue: true }, 'E_BAD_REQUEST');
+    await refused(store, {
+      type: 'txn', compare: [], success: [{ type: 'put', key: b('other'), value: b('1') }, { type: 'put', key: b('missing'), value: new Uint8Array(0), ignoreValue: true }], failure: [],
+    }, 'E_BAD_REQUEST');
+    assert.equal((await store.range(b('other'))).count, 0, 'the refused transaction wrote none of its puts');
   } finally {
     await store.close();
   }
