@@ -35,6 +35,12 @@ export const txnNestingLevelsMax = 16;
  * transaction at txnOpsMax (128 compares, 128 + 128 operations) is well below it.
  */
 export const txnOpsTotalMax = 1024;
+/**
+ * Keys one compare over a key range (etcd's Compare.range_end) may hold at the time it is evaluated, on
+ * every member's apply loop. etcd has no such limit; a compare over more keys is refused (E_LIMIT) and
+ * the transaction changes nothing. A lock or election prefix holds a handful.
+ */
+export const compareRangeKeysMax = 10_000;
 /** The most watchers one member serves at once. */
 export const watchersMax = 10_000;
 /** The longest attribute of a self-review (`kubectl auth can-i`: verb, resource, namespace, path…), in UTF-16 code units. */

@@ -5,8 +5,8 @@
  * covers the whole requested range — a range that merely overlaps a granted prefix is refused, so a
  * wider range, a from-key read or a prefix one byte shorter cannot reach past it. Default deny.
  *
- *   get     one key: a Range of a single key, a txn compare, the previous value a put returns
- *   list    a range of keys: a Range or DeleteRange with an end, the previous values a delete returns
+ *   get     one key: a Range of a single key, a txn compare of one key, the previous value a put returns
+ *   list    a range of keys: a Range, DeleteRange or txn compare with an end, the previous values a delete returns
  *   watch   a Watch of a key or range
  *   update  Put (etcd has no create/update distinction: a put creates or replaces)
  *   delete  DeleteRange

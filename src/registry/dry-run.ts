@@ -21,6 +21,7 @@ export async function evaluateWithoutWriting(kv: RegistryKv, request: Omit<TxnRe
   };
   let succeeded = true;
   for (const compare of request.compare) {
+    assert(compare.end === undefined, 'the registry compares single keys');
     if (!holds(compare, (await read(compare.key, undefined)).kvs[0])) succeeded = false;
   }
   if (revision === 0) await read(Uint8Array.of(0), undefined, true);

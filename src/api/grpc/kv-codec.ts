@@ -1,7 +1,6 @@
 /**
  * etcd's protobuf KV messages to Coffer's operations and back. What Coffer's store does not do yet is
- * refused by name (InvalidArgument through BadFieldError), never ignored: compares over a key range.
- * Nested transactions (request_txn, response_txn) are decoded level by level, and one
+ * refused by name (InvalidArgument through BadFieldError), never ignored. Nested transactions (request_txn, response_txn) are decoded level by level, and one
  * deeper than txnNestingLevelsMax is refused before it is walked further.
  */
 import {
@@ -48,9 +47,10 @@ const compareOperands: Record<string, string> = { VERSION: 'version', CREATE: 'c
 
 function compareFromProto(message: Message): Compare {
   const target = String(message.target);
-  if (bytesField(message, 'range_end').length > 0) throw new BadFieldError('compare.range_end', 'is not supported by Coffer yet: compare one key');
   const value = target === 'VALUE' ? bytesField(message, 'value') : int64(message, compareOperands[target] ?? 'version');
-  return { key: bytesField(message, 'key'), target: compareTargets[target] ?? 'version', result: compareResults[String(message.result)] ?? 'equal', value };
+  return {
+    key: bytesField(message, 'key'), ...optionalEnd(message), target: compareTargets[target] ?? 'version', result: compareResults[String(message.result)] ?? 'equal', value,
+  };
 }
 
 function txnOpFromProto(message: Message, queries: Map<TxnOp, RangeQuery>, level: number): TxnOp {

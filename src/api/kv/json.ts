@@ -130,10 +130,11 @@ function decodeCompare(value: unknown, where: string): Compare {
   const target = enumValue(body, 'target', targets, `${where}.target`) ?? 'VERSION';
   const result = enumValue(body, 'result', results, `${where}.result`) ?? 'EQUAL';
   const key = requiredBytes(body, 'key', `${where}.key`);
+  const end = bytes(body, 'range_end', `${where}.range_end`);
   const operand = target === 'VALUE'
     ? (bytes(body, 'value', `${where}.value`) ?? new Uint8Array(0))
     : (int(body, { VERSION: 'version', CREATE: 'create_revision', MOD: 'mod_revision', LEASE: 'lease' }[target], `${where}.${snake(targetOf[target])}`) ?? 0);
-  return { key, target: targetOf[target], result: resultOf[result], value: operand };
+  return { key, ...(end === undefined || end.length === 0 ? {} : { end }), target: targetOf[target], result: resultOf[result], value: operand };
 }
 
 function decodeTxnOp(value: unknown, where: string, level: number): TxnOp {

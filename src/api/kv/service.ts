@@ -86,11 +86,12 @@ export class KvService {
   }
 
   /**
-   * A transaction needs `get` on every key it compares and what each operation needs, in both branches
-   * whichever runs, and so on into every nested transaction: nesting is no way around a check.
+   * A transaction needs `get` on every key it compares (`list` on a range it compares) and what each
+   * operation needs, in both branches whichever runs, and so on into every nested transaction: nesting
+   * is no way around a check.
    */
   private allowTxn(caller: Caller, op: TxnRequest): void {
-    for (const c of op.compare) this.allow(caller, 'get', c.key);
+    for (const c of op.compare) this.allow(caller, readVerb(c.end), c.key, c.end);
     for (const o of [...op.success, ...op.failure]) {
       if (o.type === 'txn') this.allowTxn(caller, o);
       else this.allowOp(caller, o);

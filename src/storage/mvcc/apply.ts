@@ -11,7 +11,7 @@
  * does not include them, so concurrent readers never look at revisions that are not on disk yet.
  */
 import { Buffer } from 'node:buffer';
-import { leaseKeysMax, leasesMax, rangeResultBytesMax } from '../../config/index.ts';
+import { compareRangeKeysMax, leaseKeysMax, leasesMax, rangeResultBytesMax } from '../../config/index.ts';
 import { MvccError, compactedError } from './errors.ts';
 import type { KeyAt } from './key-index.ts';
 import { keyToString, stringToKey, toSpan } from './keys.ts';
@@ -351,14 +351,25 @@ export class BatchApplier {
     return { type: 'txn', revision: main, succeeded, responses };
   }
 
+  /** As etcd evaluates a compare: over every key of its range (one key without `end`); over no key, as a missing key. */
   private async holds(c: Compare): Promise<boolean> {
-    const at = this.ctx.index.get(keyToString(c.key), latest);
-    if (c.target === 'value') {
-      if (at === undefined) return false;
-      const page = await this.read(at.mod);
-      return outcome(Buffer.compare(page.value, c.value as Uint8Array), c.result);
+    const found: [string, KeyAt][] = [];
+    this.ctx.index.range(toSpan(c.key, c.end), latest, (key, at) => {
+      found.push([key, at]);
+      if (found.length > compareRangeKeysMax) throw new MvccError('E_LIMIT', `a compare over a key range holds more than ${compareRangeKeysMax} keys (compareRangeKeysMax)`);
+      return true;
+    });
+    // A value compare on no key fails (there is no value to hold); the numbers of a missing key are 0.
+    if (found.length === 0) return c.target !== 'value' && outcome(Math.sign(-(c.value as number)), c.result);
+    for (const [key, at] of found) {
+      if (!(await this.holdsFor(c, key, at))) return false;
     }
-    const actual = at === undefined ? 0 : c.target === 'lease' ? this.ctx.leases.leaseOf(keyToString(c.key)) : pick(at, c.target);
+    return true;
+  }
+
+  private async holdsFor(c: Compare, key: string, at: KeyAt): Promise<boolean> {
+    if (c.target === 'value') return outcome(Buffer.compare((await this.read(at.mod)).value, c.value as Uint8Array), c.result);
+    const actual = c.target === 'lease' ? this.ctx.leases.leaseOf(key) : pick(at, c.target);
     return outcome(Math.sign(actual - (c.value as number)), c.result);
   }
 

@@ -61,6 +61,11 @@ export type CompareResult = 'equal' | 'notEqual' | 'greater' | 'less';
  */
 export interface Compare {
   key: Uint8Array;
+  /**
+   * Compare every key in [key, end) instead of `key` alone (etcd's range_end; [0x00]: every key from
+   * `key`). It holds when every key in the range satisfies it; over no key, as a missing key does.
+   */
+  end?: Uint8Array;
   target: CompareTarget;
   result: CompareResult;
   /** Bytes for target 'value', a number otherwise. */

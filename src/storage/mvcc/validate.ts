@@ -77,7 +77,8 @@ function checkValue(value: Uint8Array): void {
 }
 
 function checkCompare(c: Compare): void {
-  checkKey(c.key, 'compare key');
+  if (c.end === undefined) checkKey(c.key, 'compare key');
+  else checkRange(c.key, c.end);
   if (!['value', 'version', 'createRevision', 'modRevision', 'lease'].includes(c.target)) {
     throw new MvccError('E_BAD_REQUEST', `compare target ${String(c.target)} is unknown`);
   }

@@ -4,7 +4,8 @@
 // or a repeat, equal to a replay of the same history — while every member is restarted under it in turn;
 // concurrency.Mutex keeping two contenders' read-then-write increments exact across a leader kill; and
 // concurrency.Election handing office from one session to the next; nested transactions (clientv3.OpTxn)
-// choosing each level's branch, at one revision, a duplicate key refused with etcd's error. The program (program/main.go)
+// choosing each level's branch, at one revision, a duplicate key refused with etcd's error; compares over
+// a key range (Cmp.WithPrefix) holding only when every key in it does. The program (program/main.go)
 // checks each scenario itself; this test drives the kills and restarts.
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
@@ -98,4 +99,11 @@ test('nested transactions (clientv3.OpTxn): each level\'s branch as its compares
   const outcome = await run.exited;
   assert.equal(outcome.code, 0, outcome.stderr);
   assert.deepEqual(run.lines, ['ok nested paths=true,false,true revision=one duplicate=refused']);
+});
+
+test('compares over a key range (Cmp.WithPrefix): every key must satisfy it; over no key, as a missing key', async () => {
+  const run = start('range-compare');
+  const outcome = await run.exited;
+  assert.equal(outcome.code, 0, outcome.stderr);
+  assert.deepEqual(run.lines, ['ok range-compare every=true,false none=true,false']);
 });

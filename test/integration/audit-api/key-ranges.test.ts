@@ -1,6 +1,6 @@
 // Key-range permissions (RBAC rules on `kvkeys`, key prefixes) tried from every angle the KV API offers,
 // in both encodings (the JSON gateway and gRPC): single keys, ranges reaching past a prefix, from-key
-// reads, txn compares and operations in either branch, the same inside nested transactions (in either
+// reads, txn compares (of one key or over a range) and operations in either branch, the same inside nested transactions (in either
 // branch of either level, whichever would run), watches, and the previous values a write returns; and
 // Coffer's reserved keyspace, which a caller granted every key still cannot reach, nested or not.
 // Every refusal is a 403 / PERMISSION_DENIED (a gRPC watch: canceled with the reason), audited once,
@@ -44,7 +44,7 @@ type Op =
   | { kind: 'range'; key: string; end?: string }
   | { kind: 'put'; key: string; prevKv?: boolean }
   | { kind: 'delete'; key: string; end?: string; prevKv?: boolean }
-  | { kind: 'compare'; key: string }
+  | { kind: 'compare'; key: string; end?: string }
   | { kind: 'txn-op'; branch: 'success' | 'failure'; op: Op }
   /** A transaction (`op`: a compare, a txn-op or another nested one) inside a branch of the one sent. */
   | { kind: 'nested'; branch: 'success' | 'failure'; op: Op }
@@ -66,7 +66,7 @@ function requestOf(op: Op, bytesOf: (s: string) => unknown, int64: (n: number) =
   };
   const inBranch = (branch: 'success' | 'failure', requestOpOf: object) => ({ compare: [], success: branch === 'success' ? [requestOpOf] : [], failure: branch === 'failure' ? [requestOpOf] : [] });
   const txnOf = (t: Op): object => {
-    if (t.kind === 'compare') return { compare: [{ key: bytesOf(t.key), target: 'VERSION', result: 'GREATER', version: int64(0) }], success: [], failure: [] };
+    if (t.kind === 'compare') return { compare: [{ ...range(t.key, t.end), target: 'VERSION', result: 'GREATER', version: int64(0) }], success: [], failure: [] };
     if (t.kind === 'txn-op') return inBranch(t.branch, requestOp(t.op));
     if (t.kind === 'nested') return inBranch(t.branch, { request_txn: txnOf(t.op) });
     throw new Error(`not a transaction: ${describe(t)}`);
@@ -118,11 +118,14 @@ const outsideApp: Op[] = [
   { kind: 'delete', key: 'other/x' },
   { kind: 'delete', key: 'app/', end: 'app1' },
   { kind: 'compare', key: 'other/x' },
+  { kind: 'compare', key: 'app/', end: 'app1' },
+  { kind: 'compare', key: 'app/', end: fromKey },
   { kind: 'txn-op', branch: 'success', op: { kind: 'put', key: 'other/x' } },
   { kind: 'txn-op', branch: 'failure', op: { kind: 'put', key: 'other/x' } },
   { kind: 'txn-op', branch: 'success', op: { kind: 'range', key: 'other/', end: 'other0' } },
   { kind: 'txn-op', branch: 'failure', op: { kind: 'delete', key: 'app/', end: fromKey } },
   { kind: 'nested', branch: 'success', op: { kind: 'compare', key: 'other/x' } },
+  { kind: 'nested', branch: 'failure', op: { kind: 'compare', key: 'ap', end: 'app0' } },
   { kind: 'nested', branch: 'failure', op: { kind: 'txn-op', branch: 'success', op: { kind: 'put', key: 'other/x' } } },
   { kind: 'nested', branch: 'failure', op: { kind: 'txn-op', branch: 'failure', op: { kind: 'range', key: 'other/', end: 'other0' } } },
   { kind: 'nested', branch: 'success', op: { kind: 'nested', branch: 'failure', op: { kind: 'txn-op', branch: 'failure', op: { kind: 'delete', key: 'app/', end: fromKey } } } },
@@ -144,6 +147,7 @@ const reads: Op[] = [
   { kind: 'range', key: 'app/x' },
   { kind: 'range', key: 'app/', end: 'app0' },
   { kind: 'compare', key: 'app/x' },
+  { kind: 'compare', key: 'app/', end: 'app0' },
   { kind: 'txn-op', branch: 'success', op: { kind: 'range', key: 'app/x' } },
   { kind: 'watch', key: 'app/', end: 'app0' },
   // A write that returns the values it replaced reads them too.
@@ -161,6 +165,7 @@ const reservedKey = (key: string): Op[] => [
   { kind: 'nested', branch: 'success', op: { kind: 'txn-op', branch: 'failure', op: { kind: 'put', key } } },
   { kind: 'nested', branch: 'failure', op: { kind: 'nested', branch: 'success', op: { kind: 'txn-op', branch: 'success', op: { kind: 'range', key } } } },
   { kind: 'nested', branch: 'success', op: { kind: 'compare', key } },
+  { kind: 'compare', key: key.slice(0, 2), end: fromKey },
 ];
 const reserved = [...reservedKey('/registry/secrets/default/db'), ...reservedKey('\u0000coffer/members/x')];
 

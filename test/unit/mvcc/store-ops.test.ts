@@ -1,13 +1,13 @@
 /**
  * Store behaviour the model test does not cover: limits at the boundary, prevKv, refused operations
  * inside a batch, physical compaction in bounded steps that neither stalls reads and writes nor is lost
- * across a restart.
+ * across a restart, compares over a key range.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { ClassicLevel } from 'classic-level';
-import { compactionStepKeysMax, keyBytesMax, txnOpsMax, valueBytesMax } from '../../../src/config/index.ts';
-import { type WriteOp, isMvccError, prefixEnd } from '../../../src/storage/mvcc/index.ts';
+import { compactionStepKeysMax, compareRangeKeysMax, keyBytesMax, txnOpsMax, valueBytesMax } from '../../../src/config/index.ts';
+import { type Compare, type WriteOp, isMvccError, prefixEnd } from '../../../src/storage/mvcc/index.ts';
 import { type Fixture, b, fixture, s } from './helpers.ts';
 
 let f: Fixture;
@@ -73,6 +73,39 @@ test('put and deleteRange return the key-values they replaced when asked', async
     const nothing = await store.deleteRange(b('p/'), prefixEnd(b('p/')));
     assert.equal(nothing.deleted, 0);
     assert.equal(store.currentRevision(), 4, 'deleting nothing makes no revision');
+  } finally {
+    await store.close();
+  }
+});
+
+test('a compare over a key range holds when every key in it does; over no key as a missing key; past compareRangeKeysMax keys it is refused', async () => {
+  const store = await f.open(f.newDir());
+  try {
+    await store.put(b('r/a'), b('v'));
+    await store.put(b('r/b'), b('v'));
+    await store.put(b('s/a'), b('w'));
+    const holds = async (c: Omit<Compare, 'result'> & Partial<Pick<Compare, 'result'>>): Promise<boolean> =>
+      (await store.txn({ compare: [{ result: 'equal', ...c }], success: [], failure: [] })).succeeded;
+    const prefix = { key: b('r/'), end: prefixEnd(b('r/')) };
+    assert.equal(await holds({ ...prefix, target: 'value', value: b('v') }), true, 'every key of r/ holds v');
+    assert.equal(await holds({ ...prefix, target: 'version', value: 1 }), true);
+    assert.equal(await holds({ key: b('r/'), end: Uint8Array.of(0), target: 'value', value: b('v') }), false, 'from r/ onwards, s/a holds w');
+    assert.equal(await holds({ key: b('r/'), end: Uint8Array.of(0), target: 'modRevision', result: 'greater', value: 0 }), true);
+    await store.put(b('r/b'), b('x'));
+    assert.equal(await holds({ ...prefix, target: 'value', value: b('v') }), false, 'one key off is enough to fail');
+    assert.equal(await holds({ ...prefix, target: 'value', result: 'notEqual', value: b('v') }), false, 'r/a still equals v');
+    const none = { key: b('none/'), end: prefixEnd(b('none/')) };
+    assert.equal(await holds({ ...none, target: 'createRevision', value: 0 }), true, 'no key compares as a missing one');
+    assert.equal(await holds({ ...none, target: 'value', value: new Uint8Array(0) }), false, 'a value compare over no key fails');
+
+    const many: WriteOp[] = Array.from({ length: compareRangeKeysMax + 1 }, (_, i) => ({ type: 'put', key: b(`m/${i}`), value: b('1') }));
+    await store.applyBatch(store.appliedIndex() + 1, many);
+    const revision = store.currentRevision();
+    await assert.rejects(
+      store.txn({ compare: [{ key: b('m/'), end: prefixEnd(b('m/')), target: 'version', result: 'greater', value: 0 }], success: [{ type: 'put', key: b('t'), value: b('1') }], failure: [] }),
+      (e) => isMvccError(e, 'E_LIMIT') && /compareRangeKeysMax/.test(e.message),
+    );
+    assert.equal(store.currentRevision(), revision, 'the refused transaction wrote nothing');
   } finally {
     await store.close();
   }

@@ -49,6 +49,8 @@ func main() {
 		elect(client)
 	case "nested":
 		nested(client)
+	case "range-compare":
+		rangeCompare(client)
 	default:
 		fail("unknown scenario %q", flag.Arg(0))
 	}
@@ -253,6 +255,31 @@ func nested(client *clientv3.Client) {
 		fail("nested: a key put at two levels of one path answered %v, want %v", err, rpctypes.ErrDuplicateKey)
 	}
 	fmt.Println("ok nested paths=true,false,true revision=one duplicate=refused")
+}
+
+// rangeCompare: compares over a key range (Cmp.WithPrefix, etcd 3.3+). A compare holds when every key in
+// the range satisfies it; over no key, a number compares as a missing key's 0 and a value compare fails.
+func rangeCompare(client *clientv3.Client) {
+	ctx := context.Background()
+	for _, key := range []string{"cmp/a", "cmp/b"} {
+		_, err := client.Put(ctx, key, "v")
+		check(err, "put "+key)
+	}
+	holds := func(cmp clientv3.Cmp) bool {
+		resp, err := client.Txn(ctx).If(cmp).Commit()
+		check(err, "txn")
+		return resp.Succeeded
+	}
+	every := holds(clientv3.Compare(clientv3.Value("cmp/"), "=", "v").WithPrefix())
+	_, err := client.Put(ctx, "cmp/c", "w")
+	check(err, "put cmp/c")
+	notEvery := holds(clientv3.Compare(clientv3.Value("cmp/"), "=", "v").WithPrefix())
+	noneCreated := holds(clientv3.Compare(clientv3.CreateRevision("none/"), "=", 0).WithPrefix())
+	noneValue := holds(clientv3.Compare(clientv3.Value("none/"), "=", "").WithPrefix())
+	if !every || notEvery || !noneCreated || noneValue {
+		fail("rangeCompare: every key %v, one key off %v, no key by revision %v, no key by value %v; want true, false, true, false", every, notEvery, noneCreated, noneValue)
+	}
+	fmt.Println("ok range-compare every=true,false none=true,false")
 }
 
 func expectLeader(observed <-chan clientv3.GetResponse, want string) {
