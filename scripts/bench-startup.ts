@@ -74,11 +74,12 @@ export async function measureStartup(cluster: Cluster, options: StartupOptions):
     const exit = await cluster.stopMember(i);
     return { stopMs: Math.round(performance.now() - s0), stopExit: exit };
   }));
-  const spawnedAt = members.map((i) => {
+  // restart() spawns before its first await, so each time is taken just before its member's spawn.
+  const spawnedAt = await Promise.all(members.map(async (i) => {
     const at = performance.now();
-    void cluster.restart(i, { wait: false });
+    await cluster.restart(i, { wait: false });
     return at;
-  });
+  }));
   const started = await Promise.all(members.map(async (i) => {
     const startupMs = await firstRead(cluster, i, options.keyOf(options.keys - 1), value.length) - (spawnedAt[i] as number);
     const pid = cluster.members[i]?.pid;
