@@ -8,13 +8,13 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createKeyFile, keyFileKek, openKeyring } from '../src/crypto/index.ts';
 import { MvccStore, type WriteOp, prefixEnd } from '../src/storage/mvcc/index.ts';
+import { dirBytes, mib, residentMemory } from './bench-footprint.ts';
 
 const { values } = parseArgs({
   options: {
@@ -29,7 +29,6 @@ const { values } = parseArgs({
   },
 });
 const print = (line: object): void => void process.stdout.write(JSON.stringify(line) + '\n');
-const mib = (bytes: number): number => Math.round(bytes / 2 ** 20);
 const encoder = new TextEncoder();
 const keyOf = (i: number): Uint8Array => encoder.encode(`/registry/secrets/ns${i % 100}/name-${String(i).padStart(8, '0')}`);
 
@@ -45,11 +44,9 @@ if (values['open-only'] !== undefined) {
   const memory = process.memoryUsage();
   // LevelDB maps its table files; touched pages count in RSS as file-backed (reclaimable) memory, so
   // report the anonymous part separately (Linux only).
-  const status = await readFile('/proc/self/status', 'utf8').catch(() => '');
-  const kib = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  const { rssAnonMiB, rssFileMiB } = await residentMemory('self');
   print({
-    openMs: Math.round(openMs), keys: store.indexedKeys(), rssBeforeMiB: mib(rssBefore), rssAfterMiB: mib(memory.rss),
-    rssAnonMiB: Math.round(kib('RssAnon') / 1024), rssFileMiB: Math.round(kib('RssFile') / 1024),
+    openMs: Math.round(openMs), keys: store.indexedKeys(), rssBeforeMiB: mib(rssBefore), rssAfterMiB: mib(memory.rss), rssAnonMiB, rssFileMiB,
     heapUsedMiB: mib(memory.heapUsed), heapTotalMiB: mib(memory.heapTotal), externalMiB: mib(memory.external), arrayBuffersMiB: mib(memory.arrayBuffers),
   });
   await store.close();
@@ -61,15 +58,6 @@ const seconds = Number(values.seconds);
 const valueBytes = Number(values['value-bytes']);
 const sizes = values.sizes.split(',').filter((x) => x !== '').map(Number);
 const root = mkdtempSync(path.join(values.dir ?? tmpdir(), 'coffer-bench-mvcc-'));
-
-async function dirBytes(dir: string): Promise<number> {
-  let total = 0;
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    total += entry.isDirectory() ? await dirBytes(full) : (await stat(full)).size;
-  }
-  return total;
-}
 
 try {
   const keyFile = path.join(root, 'unseal.key');

@@ -4,6 +4,8 @@
  *   node --import tsx scripts/bench.ts --endpoints URL… --op put|get|mixed --clients N --duration 10s
  *        --value-bytes 256 [--keys 1000] [--consistency linearizable|serializable] [--against-etcd]
  *        [--members N] [--protocol http|grpc] [--cacert F --cert F --key F]
+ *   node --import tsx scripts/bench.ts --op startup --keys 1000000 [--members 1] [--value-bytes 256]
+ *        [--start-coffer] [--against-etcd]
  *
  * N clients each issue one request at a time for the duration; client c talks to endpoint c mod E.
  * `get` reads keys preloaded once before measuring; `put` writes random keys of --keys; `mixed` is half
@@ -25,6 +27,16 @@
  * stopped, the bench prints per run and member `{"profile":{"op","clients","member","cpuMsPerOp",
  * "eventLoopBusyPct","sharesPct":{TLS,HTTP,API,audit,Raft,WAL,durable,seal,store,GC,other}}}` and the same as
  * a table on stderr (bench-profile.ts says how each figure is taken).
+ *
+ * --op startup (alone; needs --start-coffer and/or --against-etcd, since it restarts the members)
+ * measures a restart instead of a workload: for each system it starts a cluster of --members, loads
+ * --keys keys of --value-bytes in transactions of 128 puts, waits until every member has applied them,
+ * stops every member (SIGTERM) and starts them again, then prints
+ *   {"op":"startup","system","members","keys","valueBytes","loadSeconds","loadKeysPerSec","startupMs",
+ *    "rssMiB","rssAnonMiB","rssFileMiB","diskMiB","perMember":[…]}
+ * — startupMs from spawn to the first linearizable read served (the slowest member), the memory of the
+ * largest member just after it (bench-startup.ts says how each figure is taken) — and with both systems
+ * `{"ratio":{"op":"startup",…}}` (Coffer ÷ etcd). Its members run without the profiler.
  */
 import { Command } from 'commander';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -33,8 +45,9 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { ConnectionOptions } from 'node:tls';
 import { GrpcKvClient, isClientError, KvClient } from '../src/client/index.ts';
-import { Cluster, cofferBackend, etcdBackend } from '../test/support/cluster/index.ts';
+import { Cluster, cofferBackend, etcdBackend, withCluster } from '../test/support/cluster/index.ts';
 import { monotonicUs, processCpuMs, profiled, readProfiles, reportProfiles, type RunWindow } from './bench-profile.ts';
+import { measureStartup, type StartupResult } from './bench-startup.ts';
 
 type Op = 'put' | 'get' | 'mixed';
 
@@ -71,19 +84,19 @@ function positive(name: string) {
 }
 
 const list = <T>(parse: (v: string) => T) => (value: string): T[] => value.split(',').map((v) => parse(v.trim()));
-const opOf = (value: string): Op => {
-  if (value !== 'put' && value !== 'get' && value !== 'mixed') throw new Error(`--op "${value}" must be put, get or mixed`);
+const opOf = (value: string): Op | 'startup' => {
+  if (value !== 'put' && value !== 'get' && value !== 'mixed' && value !== 'startup') throw new Error(`--op "${value}" must be put, get, mixed or startup`);
   return value;
 };
 
 const program = new Command('bench')
   .description('measure KV throughput and latency of a Coffer (or etcd) cluster')
   .option('--endpoints <urls...>', 'client URLs of the cluster under test (space or comma separated)')
-  .option('--op <ops>', 'put, get or mixed (comma list for several runs)', list(opOf), ['put'] as Op[])
+  .option('--op <ops>', 'put, get or mixed (comma list for several runs), or startup alone', list(opOf), ['put'] as Op[])
   .option('--clients <n>', 'concurrent clients (comma list for several runs)', list(positive('clients')), [1])
   .option('--duration <d>', 'measuring time per run', duration, 10_000)
   .option('--value-bytes <n>', 'value size', positive('value-bytes'), 256)
-  .option('--keys <n>', 'key space', positive('keys'), 1000)
+  .option('--keys <n>', 'key space (with --op startup: the keys loaded before the restart)', positive('keys'), 1000)
   .option('--consistency <c>', 'linearizable or serializable reads', 'linearizable')
   .option('--protocol <p>', 'http (the JSON gateway) or grpc (etcd\'s gRPC API)', 'http')
   .option('--against-etcd', 'also start an etcd cluster of the same size and run the same workload', false)
@@ -96,7 +109,7 @@ const program = new Command('bench')
   .showSuggestionAfterError(true);
 program.parse();
 const options = program.opts<{
-  endpoints?: string[]; op: Op[]; clients: number[]; duration: number; valueBytes: number; keys: number; consistency: string; protocol: string;
+  endpoints?: string[]; op: (Op | 'startup')[]; clients: number[]; duration: number; valueBytes: number; keys: number; consistency: string; protocol: string;
   againstEtcd: boolean; members: number; startCoffer: boolean; profile: boolean; cacert: string; cert: string; key: string;
 }>();
 if (options.consistency !== 'linearizable' && options.consistency !== 'serializable') {
@@ -107,49 +120,81 @@ const endpoints = (options.endpoints ?? []).flatMap((e) => e.split(',')).filter(
 if (endpoints.length === 0 && !options.againstEtcd && !options.startCoffer) {
   throw new Error('give --endpoints (or --start-coffer), or --against-etcd to measure etcd alone');
 }
+const startup = options.op.includes('startup');
+if (startup && (options.op.length > 1 || endpoints.length > 0)) {
+  throw new Error('--op startup runs alone and restarts the members: give it with --start-coffer and/or --against-etcd, without --endpoints');
+}
+const ops = options.op.filter((op): op is Op => op !== 'startup');
 
-const results: { target: string; runs: Run[] }[] = [];
-if (options.startCoffer) {
-  process.stderr.write(`# starting coffer x${options.members} through the test harness\n`);
-  // A profiled member pays for its profiler; against etcd (never profiled) both run bare.
-  const profileDir = options.profile && !options.againstEtcd ? await mkdtemp(join(tmpdir(), 'coffer-bench-profile-')) : undefined;
-  const cluster = await Cluster.start({ size: options.members, backend: profileDir === undefined ? cofferBackend : profiled(cofferBackend, profileDir), faults: false });
-  const windows: RunWindow[] = [];
-  try {
-    const urls = Array.from({ length: options.members }, (_, i) => cluster.clientUrl(i));
-    endpoints.push(...urls);
-    const members = cluster.names.map((name, i) => ({ name, pid: () => cluster.members[i]?.pid }));
-    results.push({ target: 'coffer', runs: await runAll('coffer', urls, cluster.clientTls(), profileDir === undefined ? undefined : { members, windows }) });
-  } finally {
-    await cluster.stop();
+if (startup) await startupBench();
+else await throughputBench();
+
+/** --op startup: each system's cluster loaded, stopped and started again (bench-startup.ts). */
+async function startupBench(): Promise<void> {
+  const results: StartupResult[] = [];
+  const systems = [...(options.startCoffer ? [cofferBackend] : []), ...(options.againstEtcd ? [etcdBackend] : [])];
+  for (const backend of systems) {
+    process.stderr.write(`# starting ${backend.name} x${options.members} through the test harness\n`);
+    const result = await withCluster({ size: options.members, backend, faults: false },
+      (cluster) => measureStartup(cluster, { system: backend.name, keys: options.keys, valueBytes: options.valueBytes, keyOf }));
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    results.push(result);
   }
-  if (profileDir !== undefined) {
-    // The members wrote their profiles as they exited.
-    reportProfiles(windows, await readProfiles(profileDir));
-    await rm(profileDir, { recursive: true, force: true });
-  }
-} else if (endpoints.length > 0) {
-  const tls = { cert: await readFile(options.cert, 'utf8'), key: await readFile(options.key, 'utf8'), ca: await readFile(options.cacert, 'utf8') };
-  results.push({ target: 'coffer', runs: await runAll('coffer', endpoints, tls) });
-}
-if (options.againstEtcd) {
-  const size = endpoints.length > 0 ? endpoints.length : options.members;
-  process.stderr.write(`# starting etcd x${size} (TLS, fsync) through the test harness\n`);
-  const cluster = await Cluster.start({ size, backend: etcdBackend, faults: false });
-  try {
-    const urls = Array.from({ length: size }, (_, i) => cluster.clientUrl(i));
-    results.push({ target: 'etcd', runs: await runAll('etcd', urls, cluster.clientTls()) });
-  } finally {
-    await cluster.stop();
+  const [coffer, etcd] = results;
+  if (coffer !== undefined && etcd !== undefined) {
+    const ratio = (a: number | null, b: number | null): number | null => (a === null || b === null || b === 0 ? null : Math.round((a / b) * 100) / 100);
+    process.stdout.write(`${JSON.stringify({ ratio: {
+      op: 'startup', members: options.members, keys: options.keys, startupMs: ratio(coffer.startupMs, etcd.startupMs),
+      rssMiB: ratio(coffer.rssMiB, etcd.rssMiB), rssAnonMiB: ratio(coffer.rssAnonMiB, etcd.rssAnonMiB), diskMiB: ratio(coffer.diskMiB, etcd.diskMiB),
+    } })}\n`);
   }
 }
-if (results.length === 2) {
-  const [coffer, etcd] = [results[0]?.runs ?? [], results[1]?.runs ?? []];
-  coffer.forEach((run, i) => {
-    const base = etcd[i] as Run;
-    const ratio = (a: number, b: number): number | null => (b === 0 ? null : Math.round((a / b) * 1000) / 1000);
-    process.stdout.write(`${JSON.stringify({ ratio: { op: run.op, clients: run.clients, opsPerSec: ratio(run.opsPerSec, base.opsPerSec), p50Ms: ratio(run.p50Ms, base.p50Ms), p99Ms: ratio(run.p99Ms, base.p99Ms) } })}\n`);
-  });
+
+/** Every other --op: closed-loop runs of each combination of --op and --clients. */
+async function throughputBench(): Promise<void> {
+  const results: { target: string; runs: Run[] }[] = [];
+  if (options.startCoffer) {
+    process.stderr.write(`# starting coffer x${options.members} through the test harness\n`);
+    // A profiled member pays for its profiler; against etcd (never profiled) both run bare.
+    const profileDir = options.profile && !options.againstEtcd ? await mkdtemp(join(tmpdir(), 'coffer-bench-profile-')) : undefined;
+    const cluster = await Cluster.start({ size: options.members, backend: profileDir === undefined ? cofferBackend : profiled(cofferBackend, profileDir), faults: false });
+    const windows: RunWindow[] = [];
+    try {
+      const urls = Array.from({ length: options.members }, (_, i) => cluster.clientUrl(i));
+      endpoints.push(...urls);
+      const members = cluster.names.map((name, i) => ({ name, pid: () => cluster.members[i]?.pid }));
+      results.push({ target: 'coffer', runs: await runAll('coffer', urls, cluster.clientTls(), profileDir === undefined ? undefined : { members, windows }) });
+    } finally {
+      await cluster.stop();
+    }
+    if (profileDir !== undefined) {
+      // The members wrote their profiles as they exited.
+      reportProfiles(windows, await readProfiles(profileDir));
+      await rm(profileDir, { recursive: true, force: true });
+    }
+  } else if (endpoints.length > 0) {
+    const tls = { cert: await readFile(options.cert, 'utf8'), key: await readFile(options.key, 'utf8'), ca: await readFile(options.cacert, 'utf8') };
+    results.push({ target: 'coffer', runs: await runAll('coffer', endpoints, tls) });
+  }
+  if (options.againstEtcd) {
+    const size = endpoints.length > 0 ? endpoints.length : options.members;
+    process.stderr.write(`# starting etcd x${size} (TLS, fsync) through the test harness\n`);
+    const cluster = await Cluster.start({ size, backend: etcdBackend, faults: false });
+    try {
+      const urls = Array.from({ length: size }, (_, i) => cluster.clientUrl(i));
+      results.push({ target: 'etcd', runs: await runAll('etcd', urls, cluster.clientTls()) });
+    } finally {
+      await cluster.stop();
+    }
+  }
+  if (results.length === 2) {
+    const [coffer, etcd] = [results[0]?.runs ?? [], results[1]?.runs ?? []];
+    coffer.forEach((run, i) => {
+      const base = etcd[i] as Run;
+      const ratio = (a: number, b: number): number | null => (b === 0 ? null : Math.round((a / b) * 1000) / 1000);
+      process.stdout.write(`${JSON.stringify({ ratio: { op: run.op, clients: run.clients, opsPerSec: ratio(run.opsPerSec, base.opsPerSec), p50Ms: ratio(run.p50Ms, base.p50Ms), p99Ms: ratio(run.p99Ms, base.p99Ms) } })}\n`);
+    });
+  }
 }
 
 /** The member processes to watch during each run, and where each run's window is noted. */
@@ -168,8 +213,8 @@ async function runAll(target: string, urls: string[], tls: ConnectionOptions, wa
   const runs: Run[] = [];
   try {
     const value = new Uint8Array(options.valueBytes).fill(0x61);
-    if (options.op.some((op) => op !== 'put')) await preload(kvs, value);
-    for (const op of options.op) {
+    if (ops.some((op) => op !== 'put')) await preload(kvs, value);
+    for (const op of ops) {
       for (const clients of options.clients) {
         const cpu0 = process.cpuUsage();
         const t0 = performance.now();

@@ -233,6 +233,16 @@ export class Cluster {
     await this.member(i).kill();
   }
 
+  /**
+   * Stops member i as an operator would (SIGTERM; SIGKILL if it has not exited within graceMs) and
+   * resolves with its exit code or signal; restart(i) starts it again.
+   */
+  async stopMember(i: number, graceMs?: number): Promise<number | string> {
+    const member = this.member(i);
+    await member.stop(graceMs);
+    return member.exited;
+  }
+
   /** Starts a stopped or killed member again with the same data and flags, and waits until it answers with a leader. */
   async restart(i: number, options: { wait?: boolean } = {}): Promise<void> {
     const member = this.member(i);
