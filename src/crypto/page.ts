@@ -64,15 +64,16 @@ export function openPage(
   position: PagePosition,
   dekById: (id: number) => Uint8Array | undefined,
 ): Uint8Array {
-  const where = describePosition(position);
+  // Described only for an error: every page a member opens at start-up passes here.
+  const where = () => describePosition(position);
   let dekId: number;
   try {
     dekId = dekIdOfPage(sealed);
   } catch (error) {
-    throw new IntegrityError(`page ${where} failed to open: ${(error as Error).message}`);
+    throw new IntegrityError(`page ${where()} failed to open: ${(error as Error).message}`);
   }
   const dek = dekById(dekId);
-  if (dek === undefined) throw new IntegrityError(`page ${where} failed to open: it names DEK ${dekId}, which the keyring does not hold`);
+  if (dek === undefined) throw new IntegrityError(`page ${where()} failed to open: it names DEK ${dekId}, which the keyring does not hold`);
   const header = sealed.subarray(0, pageHeaderBytes);
   const nonce = sealed.subarray(5, pageHeaderBytes);
   const additional = encodeAdditionalData(position, header);
@@ -80,6 +81,6 @@ export function openPage(
     return sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(null, sealed.subarray(pageHeaderBytes), additional, nonce, dek);
   } catch {
     // libsodium says only "ciphertext cannot be decrypted using that key"; nothing about contents.
-    throw new IntegrityError(`page ${where} failed to open: authentication failed (altered, moved, swapped or replayed)`);
+    throw new IntegrityError(`page ${where()} failed to open: authentication failed (altered, moved, swapped or replayed)`);
   }
 }

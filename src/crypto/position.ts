@@ -45,7 +45,7 @@ const encoder = new TextEncoder();
  * fixed-width numbers).
  */
 export function encodeAdditionalData(position: PagePosition, header: Uint8Array): Uint8Array {
-  const storeId = encoder.encode(position.storeId);
+  const storeId = storeIdBytes(position.storeId);
   assert(storeId.length <= storeIdBytesMax, `store id of ${storeId.length} bytes exceeds ${storeIdBytesMax}`);
   assert(kindNames.has(position.kind), `record kind ${position.kind} is not a RecordKind`);
   assert(Number.isSafeInteger(position.index) && position.index >= 0, `page index ${position.index} is not a safe integer >= 0`);
@@ -62,7 +62,9 @@ export function encodeAdditionalData(position: PagePosition, header: Uint8Array)
   at += storeId.length;
   view.setUint8(at, position.kind);
   at += 1;
-  view.setBigUint64(at, BigInt(position.index));
+  // The index as a big-endian u64: a safe integer's high 21 bits and low 32.
+  view.setUint32(at, Math.floor(position.index / 0x1_0000_0000));
+  view.setUint32(at + 4, position.index >>> 0);
   at += 8;
   view.setUint32(at, position.sub);
   at += 4;
@@ -71,6 +73,14 @@ export function encodeAdditionalData(position: PagePosition, header: Uint8Array)
 }
 
 const domainTag = encoder.encode('coffer/page/v1\u0000');
+
+/** The last store id encoded, and its bytes: a store seals and opens its pages under one id, a page at a time. */
+let lastStoreId = { id: '', bytes: new Uint8Array(0) };
+
+function storeIdBytes(id: string): Uint8Array {
+  if (lastStoreId.id !== id) lastStoreId = { id, bytes: encoder.encode(id) };
+  return lastStoreId.bytes;
+}
 
 /** "walEntry index 7 sub 0" — for error messages; never contains page content. */
 export function describePosition(position: PagePosition): string {
