@@ -15,6 +15,12 @@ export interface ReplicaSweepOptions {
   extra?: Partial<ReplicaSimOptions>;
   /** Stop at the first violation (teeth tests). */
   stopAtFirst?: boolean;
+  /**
+   * After `seeds`, go on with the seeds that follow the last one until each of these counters has
+   * fired, up to `seedsMax` runs in all: coverage that does not hang on which seeds a schedule change
+   * happens to make tear a file or crash in a step.
+   */
+  untilFired?: { counters: readonly string[]; seedsMax: number };
   onResult?: (r: ReplicaSimResult) => void;
 }
 
@@ -32,7 +38,13 @@ export async function sweepReplica(o: ReplicaSweepOptions): Promise<ReplicaSweep
   const summary: ReplicaSweepSummary = {
     runs: 0, failures: [], counters: new Counters(), maxLivenessMs: 0, stepsSeen: new Set(), crashPoints: new Set(),
   };
-  for (const [i, seed] of o.seeds.entries()) {
+  const unfired = () => (o.untilFired?.counters ?? []).filter((c) => summary.counters.get(c) === 0);
+  const seedAt = (i: number): number | undefined => {
+    if (i < o.seeds.length) return o.seeds[i];
+    const more = o.untilFired !== undefined && i < o.untilFired.seedsMax && unfired().length > 0;
+    return more ? o.seeds.at(-1)! + (i - o.seeds.length) + 1 : undefined;
+  };
+  for (let i = 0, seed = seedAt(0); seed !== undefined; seed = seedAt(++i)) {
     const nodes = o.sizes[i % o.sizes.length]!;
     const r = await runReplicaSimulation({ ...o.extra, seed, nodes, ...(o.bug ? { bugs: { [o.bug]: true } } : {}) });
     summary.runs++;
