@@ -36,6 +36,8 @@ export interface Recovered {
   markerSegment: number;
   /** Where the last segment's torn tail starts, if it has one. */
   tornAt: number | undefined;
+  /** The bytes of the last segment that hold its complete records (up to a torn tail). */
+  tailBytes: number;
   /** Complete records in the last segment (0: not even its head state record). */
   tailOrdinal: number;
 }
@@ -45,7 +47,7 @@ export async function recover(fs: DurableFs, options: RecoverOptions, listing: D
   const recovered: Recovered = {
     log: new LogIndex(options.cacheBytesMax),
     state: { hardState: { term: 0, vote: 0, commit: 0 }, confState: options.initialConfState },
-    marker: undefined, markerSegment: 0, tornAt: undefined, tailOrdinal: 0,
+    marker: undefined, markerSegment: 0, tornAt: undefined, tailOrdinal: 0, tailBytes: 0,
   };
   let gapEnd = 0;
   for (let i = 0; i < listing.segments.length; i++) {
@@ -66,7 +68,10 @@ export async function recover(fs: DurableFs, options: RecoverOptions, listing: D
       if (!isLast) throw new WalCorruptionError(segment.file, end.offset, `${end.reason}, in a segment that is not the last`);
       recovered.tornAt = end.offset;
     }
-    if (isLast) recovered.tailOrdinal = ordinal;
+    if (isLast) {
+      recovered.tailOrdinal = ordinal;
+      recovered.tailBytes = recovered.tornAt ?? bytes.length;
+    }
   }
   const { log, marker } = recovered;
   if (gapEnd > (marker?.index ?? 0)) {
@@ -122,7 +127,7 @@ function replayRecord(options: RecoverOptions, recovered: Recovered, segment: Se
  */
 export async function tidyAfterRecovery(fs: DurableFs, listing: DirListing, recovered: Recovered): Promise<void> {
   const last = listing.segments.at(-1);
-  if (last) await fs.truncateDurably(last.file, recovered.tornAt ?? (await fs.stat(last.file)).size);
+  if (last) await fs.truncateDurably(last.file, recovered.tailBytes);
   for (const temp of listing.temporaries) await fs.rm(temp, { force: true });
   const { marker } = recovered;
   for (const snap of listing.snapshots) {

@@ -167,8 +167,7 @@ export class Wal implements Storage {
    */
   private async placeTail(last: SegmentName | undefined, recovered: Recovered): Promise<void> {
     if (last && recovered.tailOrdinal > 0) {
-      const size = recovered.tornAt ?? (await this.fs.stat(last.file)).size;
-      this.tail = { segment: this.segments.at(-1)!, bytes: size, ordinal: recovered.tailOrdinal };
+      this.tail = { segment: this.segments.at(-1)!, bytes: recovered.tailBytes, ordinal: recovered.tailOrdinal };
       return;
     }
     if (last) {
