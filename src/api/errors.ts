@@ -96,6 +96,8 @@ function replicationError(error: ReplicationError): ApiError {
     case 'E_BAD_REQUEST': return { status: 400, code: grpc.failedPrecondition, message: error.message };
     case 'E_MEMBER_NOT_FOUND': return { status: 404, code: grpc.notFound, message: error.message };
     case 'E_PEER_URL_EXISTS': return { status: 409, code: grpc.failedPrecondition, message: error.message };
+    // etcd's ErrGRPCNoSpace; the HTTP answer is 507 Insufficient Storage.
+    case 'E_NO_SPACE': return { status: 507, code: grpc.resourceExhausted, message: error.message };
     default: return internal;
   }
 }

@@ -166,6 +166,14 @@ export const publishRetryMs = 1_000;
  * docs/security.md, "History retention".
  */
 export const historyRetentionMsDefault = 5 * 60_000;
+/**
+ * The size of a member's store files past which it raises its NOSPACE alarm (`--quota-backend-bytes`,
+ * etcd's flag and default), in bytes; `quotaBackendBytesMin` the smallest accepted.
+ */
+export const quotaBackendBytesDefault = 2 * 1024 ** 3;
+export const quotaBackendBytesMin = 64 * 1024;
+/** How often a member measures its store files against the quota, in milliseconds. */
+export const quotaCheckIntervalMs = 1_000;
 /** The shortest history retention accepted: clients that reconnect a watch after a short outage must still find their resourceVersion. */
 export const historyRetentionMsMin = 60_000;
 /** The longest history retention accepted: every past value of every Secret stays readable for that long. */

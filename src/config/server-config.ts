@@ -6,7 +6,7 @@
 import { CofferError } from '../base/index.ts';
 import {
   auditRetentionAgeMsMaxDefault, auditRetentionAgeMsMinDefault, auditRetentionBytesMaxDefault, exitGraceMsDefault,
-  historyRetentionMsDefault, historyRetentionMsMax, historyRetentionMsMin,
+  historyRetentionMsDefault, historyRetentionMsMax, historyRetentionMsMin, quotaBackendBytesDefault, quotaBackendBytesMin,
   snapshotCatchUpEntries, snapshotEntriesMax, snapshotEveryEntries,
 } from './limits.ts';
 
@@ -57,6 +57,8 @@ export interface ServerConfig {
   stayWhenRemoved: boolean;
   /** How long the store keeps history before the leader compacts it (docs/security.md, "History retention"). */
   historyRetentionMs: number;
+  /** The store size past which the member raises its NOSPACE alarm (etcd's --quota-backend-bytes), in bytes. */
+  quotaBackendBytes: number;
   /** WAL compaction: every `snapshotCount` applied entries, keeping `snapshotCatchUpEntries` behind (etcd's knobs). */
   snapshotCount: number;
   snapshotCatchUpEntries: number;
@@ -75,7 +77,7 @@ export type RawServerConfig = Partial<Record<
   | 'initialClusterToken' | 'memberId' | 'clusterId' | 'cert' | 'key' | 'cacert' | 'crl' | 'policies'
   | 'backupRecipient' | 'unsealKeyFile' | 'passphraseFile' | 'kmsSocket' | 'logLevel' | 'tickMs' | 'historyRetentionMs'
   | 'auditRetentionBytesMax' | 'auditRetentionAgeMax' | 'auditRetentionAgeMin' | 'exitGrace'
-  | 'snapshotCount' | 'snapshotCatchUpEntries',
+  | 'snapshotCount' | 'snapshotCatchUpEntries' | 'quotaBackendBytes',
   string
 >> & { join?: boolean; stayWhenRemoved?: boolean };
 
@@ -132,6 +134,7 @@ export function parseServerConfig(raw: RawServerConfig, env: Readonly<Record<str
     exitGraceMs: raw.exitGrace === undefined ? exitGraceMsDefault : durationMs('exitGrace', raw.exitGrace),
     stayWhenRemoved: raw.stayWhenRemoved === true,
     historyRetentionMs,
+    quotaBackendBytes: parseQuota(raw.quotaBackendBytes),
     snapshotCount: entries('snapshotCount', snapshotEveryEntries, 1),
     snapshotCatchUpEntries: entries('snapshotCatchUpEntries', snapshotCatchUpEntries, 0),
   };
@@ -145,6 +148,13 @@ export function parseServerConfig(raw: RawServerConfig, env: Readonly<Record<str
     config.clusterId = required('clusterId');
   }
   return config;
+}
+
+function parseQuota(value: string | undefined): number {
+  if (value === undefined) return quotaBackendBytesDefault;
+  const n = bytes('quotaBackendBytes', value);
+  if (n < quotaBackendBytesMin) throw new ServerConfigError('quotaBackendBytes', `${value} is below the smallest quota, ${quotaBackendBytesMin} bytes`);
+  return n;
 }
 
 function parseAuditRetention(raw: RawServerConfig): ServerConfig['auditRetention'] {

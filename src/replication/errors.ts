@@ -8,7 +8,9 @@
 import { CofferError } from '../base/index.ts';
 
 export type ReplicationErrorCode = 'E_UNAVAILABLE' | 'E_TIMEOUT' | 'E_REMOVED' | 'E_STOPPED' | 'E_BAD_REQUEST' | 'E_MEMBER_NOT_FOUND'
-  | 'E_PEER_URL_EXISTS';
+  | 'E_PEER_URL_EXISTS'
+  /** A write that adds data while a NOSPACE alarm stands (alarms.ts). */
+  | 'E_NO_SPACE';
 
 export class ReplicationError extends CofferError {
   constructor(readonly code: ReplicationErrorCode, message: string) {

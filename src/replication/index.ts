@@ -10,3 +10,4 @@ export {
 } from './replica.ts';
 export { ReplicationError, isReplicationError, type ReplicationErrorCode } from './errors.ts';
 export { isReservedKey, type MemberInfo, sameMembership } from './members.ts';
+export { type Alarm, type AlarmChange, type AlarmType, noSpaceMessage } from './alarms.ts';

@@ -41,6 +41,7 @@ import {
   type WriteResponse,
 } from '../storage/mvcc/index.ts';
 import { Wal, type WalResealResult, WalUnusableError } from '../storage/wal/index.ts';
+import { type Alarm, type AlarmChange, addsData, alarmKey, alarmRange, decodeAlarm, encodeAlarm, noSpaceMessage } from './alarms.ts';
 import { type Command, decodeCommand, encodeCommand } from './command.ts';
 import { ReplicationError } from './errors.ts';
 import {
@@ -145,6 +146,8 @@ export class Replica {
   private sequence = 0;
   private soft: SoftState = { leader: 0, role: 'follower' };
   private members = new Map<NodeId, MemberInfo>();
+  /** The alarms standing as of the applied index, by `<member id>/<alarm>` (alarms.ts). */
+  private alarms = new Map<string, Alarm>();
   private ticker: TimerHandle | undefined;
   private processing = false;
   private stopped: ReplicationError | undefined;
@@ -231,6 +234,7 @@ export class Replica {
       opened = replica;
       options.observer?.membership?.({ index: applied, confState: raw.status().confState, cause: 'open' });
       replica.setMembers(members);
+      replica.setAlarms(await readAlarms(store));
       replica.startTicking();
       replica.kick();
       return replica;
@@ -261,6 +265,23 @@ export class Replica {
     const observer = this.options.observer;
     if (observer?.proposal) result.then(() => observer.proposal?.('committed'), () => observer.proposal?.('failed'));
     return result;
+  }
+
+  /** Rewrites the store's files to what it holds (etcd's Defragment; MvccStore.defragment). */
+  defragment(): Promise<void> {
+    this.checkServing();
+    return this.store.defragment();
+  }
+
+  /** The alarms standing as of this member's applied index. */
+  alarmList(): Alarm[] {
+    return [...this.alarms.values()].sort((a, b) => a.memberId - b.memberId);
+  }
+
+  /** Raises or clears an alarm through Raft; resolves once this member applied the change. */
+  async changeAlarm(change: AlarmChange): Promise<void> {
+    this.checkServing();
+    await this.proposeCommand({ requestId: this.nextRequestId(), alarm: { action: change.action, memberId: change.memberId, alarm: change.alarm } });
   }
 
   // ── Reads ──────────────────────────────────────────────────────────────────────────────────────
@@ -570,6 +591,15 @@ export class Replica {
           recordsChanged = true;
           continue;
         }
+        if (command.alarm !== undefined) {
+          ops.push(this.applyAlarmChange(command.alarm));
+          owners.push(command.requestId);
+          continue;
+        }
+        if (this.alarms.size > 0 && addsData(command.op)) {
+          this.proposals.reject(command.requestId, new ReplicationError('E_NO_SPACE', noSpaceMessage));
+          continue;
+        }
         // A lease the server names gets an id from the entry's index: the same on every member.
         ops.push(command.op.type === 'leaseGrant' && command.op.id === 0 ? { ...command.op, idFrom: entry.index } : command.op);
         owners.push(command.requestId);
@@ -602,6 +632,22 @@ export class Replica {
     }
     this.members.set(member.id, member);
     return member;
+  }
+
+  /** The store write an alarm change makes, the standing alarms updated in entry order (alarms.ts). */
+  private applyAlarmChange(change: AlarmChange): WriteOp {
+    const alarm: Alarm = { memberId: change.memberId, alarm: change.alarm };
+    const id = `${alarm.memberId}/${alarm.alarm}`;
+    if (change.action === 'activate') {
+      this.alarms.set(id, alarm);
+      return { type: 'put', key: alarmKey(alarm), value: encodeAlarm(alarm) };
+    }
+    this.alarms.delete(id);
+    return { type: 'deleteRange', key: alarmKey(alarm) };
+  }
+
+  private setAlarms(alarms: readonly Alarm[]): void {
+    this.alarms = new Map(alarms.map((alarm) => [`${alarm.memberId}/${alarm.alarm}`, alarm]));
   }
 
   /** A conf change's record never renames a member: a name, once bound, is kept (members.ts). */
@@ -657,6 +703,7 @@ export class Replica {
     this.confHistory = [{ index: snapshot.metadata.index, confState: structuredClone(snapshot.metadata.confState) }];
     this.options.observer?.membership?.({ index: snapshot.metadata.index, confState: snapshot.metadata.confState, cause: 'snapshot' });
     this.setMembers(await readMembers(this.store));
+    this.setAlarms(await readAlarms(this.store));
     this.options.onMembersChanged?.(this.memberList());
     this.appliedWaiters.applied(this.store.appliedIndex());
   }
@@ -832,6 +879,12 @@ async function bootstrapLog(wal: Wal, members: readonly MemberInfo[]): Promise<v
   }));
   await wal.append(entries);
   await wal.setHardState({ term: 1, vote: 0, commit: entries.length });
+}
+
+/** The alarms the store holds (alarms.ts). */
+async function readAlarms(store: MvccStore): Promise<Alarm[]> {
+  const { kvs } = await store.range(alarmRange.key, alarmRange.end);
+  return kvs.map((kv: KeyValue) => decodeAlarm(kv.value));
 }
 
 /** The member table as the store holds it (written in the same batch as the applied index). */

@@ -4,6 +4,7 @@
  *   - the audit log opens as soon as the cluster's HMAC key can be read (member-audit.ts);
  *   - key rotation resumes an unfinished re-encryption (storage/barrier);
  *   - scheduled Secret rotation (rotation-scheduler.ts) and history compaction (history-compactor.ts);
+ *   - the store quota: past it, the member raises its NOSPACE alarm (quota-watch.ts);
  *   - the member publishes its URLs, and the first-start objects are created, each retried until done.
  * Not here: the lessor (src/replication/lessor.ts), whose time is the replica's Raft ticks, so it runs
  * inside the replica, on the leader only, deterministic under the simulator.
@@ -18,6 +19,7 @@ import type { MemberKeys } from '../storage/barrier/index.ts';
 import { HistoryCompactor } from './history-compactor.ts';
 import type { MemberAudit } from './member-audit.ts';
 import type { Logger } from './member-log.ts';
+import { startQuotaWatch } from './quota-watch.ts';
 import { RotationScheduler } from './rotation-scheduler.ts';
 
 /** What a member undoes on stop, last pushed first undone. */
@@ -31,11 +33,13 @@ export interface BackgroundJobs {
   keys: MemberKeys;
   firstStart: FirstStartObjects;
   log: Logger;
+  /** The bytes of the pages the member's store holds (the quota's measure: MvccStore.pageBytes). */
+  storeBytes: () => number;
 }
 
 /** Starts every background job; each pushes its own stop onto `teardown`. */
 export function startBackgroundJobs(jobs: BackgroundJobs, teardown: Teardown): void {
-  const { config, replica, backend, audit, keys, firstStart, log } = jobs;
+  const { config, replica, backend, audit, keys, firstStart, log, storeBytes } = jobs;
   audit.start();
   keys.start();
   const rotation = new RotationScheduler({ backend, clock: realClock, audit, log });
@@ -44,6 +48,7 @@ export function startBackgroundJobs(jobs: BackgroundJobs, teardown: Teardown): v
   const compactor = new HistoryCompactor({ backend, clock: realClock, retentionMs: config.historyRetentionMs, log });
   compactor.start();
   teardown.push(() => compactor.stop());
+  teardown.push(startQuotaWatch({ replica, quotaBytes: config.quotaBackendBytes, storeBytes, clock: realClock, log }));
   publishUntilDone(replica, { peerUrl: config.advertisePeer.href, clientUrl: config.advertiseClient.href }, teardown);
   firstStart.start();
 }

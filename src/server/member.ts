@@ -109,7 +109,7 @@ async function compose(config: ServerConfig, prepared: Prepared, teardown: Teard
   const replica = await startReplica(config, { barrier, identity, peers, random }, observers, teardown);
   await startTransport({ tls, peers, replica }, teardown);
   const apis = await startApis(config, { ...prepared, identity, replica }, observers, teardown);
-  startBackgroundJobs({ config, replica, ...apis, log: observers.log }, teardown);
+  startBackgroundJobs({ config, replica, ...apis, log: observers.log, storeBytes: () => replica.mvcc().pageBytes() }, teardown);
   return {
     identity,
     app: apis.app,

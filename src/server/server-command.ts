@@ -41,6 +41,7 @@ export function serverCommand(): Command {
     .option('--exit-grace <duration>', 'how long a member that cannot go on (fail-stop, removed) keeps answering before it exits (default 30s)')
     .option('--stay-when-removed', 'keep running (serving nothing) after this member was removed from the cluster, for inspection')
     .option('--history-retention-ms <ms>', 'history kept before the leader compacts it, in milliseconds (default 300000)')
+    .option('--quota-backend-bytes <size>', 'store size past which the member raises its NOSPACE alarm: bytes, or 512Mi, 8Gi (default 2Gi)')
     .option('--snapshot-count <entries>', 'compact the WAL every this many applied entries (default 10000)')
     .option('--snapshot-catch-up-entries <entries>', 'entries the WAL keeps behind a compaction for slow followers (default 5000)')
     .action(async (flags: RawServerConfig & { config?: string }) => {

@@ -10,8 +10,12 @@
  *   the key-values and leases at the current revision — equal on members that hold the same data.
  * - HashKV at the current revision (0) covers the leases too (id, granted TTL, attached keys), which etcd
  *   3.4's leaves out (MvccStore.hash, docs/architecture.md "HashKV").
- * - Defragment succeeds at once: Coffer's LevelDB store reclaims space by its own compactions.
- * - Alarm: Coffer raises no alarm; GET lists none, ACTIVATE is refused.
+ * - Defragment has LevelDB rewrite the member's store files to what the store holds (after a compaction,
+ *   the space of the history it dropped comes back), while reads and writes go on.
+ * - Alarm: NOSPACE only (a member raises it when its store outgrows --quota-backend-bytes; then every
+ *   member refuses writes that add data: replication/alarms.ts). GET lists the standing alarms, ACTIVATE
+ *   and DEACTIVATE raise and clear one through Raft and answer with it if it changed; CORRUPT is refused
+ *   (Coffer runs no corruption check that would raise it: a page that fails to open stops its member).
  * - MemberAdd, as etcd's, names no member: the new member is listed unstarted with an empty name until it
  *   joins with a member certificate from the Coffer CA, whose name is then bound to its id through Raft,
  *   once (replication/members.ts; docs/security.md, "Joining"). One peer URL per member, https.
@@ -22,6 +26,7 @@
  * - Auth: identity is the client certificate and permissions are RBAC rules; every Auth call answers
  *   FailedPrecondition saying so (docs/security.md).
  */
+import type { Alarm } from '../../replication/index.ts';
 import type { Caller } from '../k8s/authorization.ts';
 import { BadFieldError } from '../kv/json.ts';
 import type { KvService, MemberView } from '../kv/service.ts';
@@ -77,11 +82,11 @@ export function unaryCalls(service: KvService): UnaryCall[] {
       const result = await service.txn(caller, request, queries);
       return txnToProto(result, header(result.revision));
     }),
-    call('KV', 'Compact', async (_caller, m) => ({ header: header(await service.compact(int64(m, 'revision'))) })),
+    call('KV', 'Compact', async (_caller, m) => ({ header: header(await service.compact(int64(m, 'revision'), boolField(m, 'physical'))) })),
     call('Maintenance', 'Status', async () => {
       const status = await service.status();
       return {
-        header: headerToProto(status.header), version: status.version, dbSize: status.dbSizeBytes, dbSizeInUse: status.dbSizeBytes, leader: status.leader,
+        header: headerToProto(status.header), version: status.version, dbSize: status.dbSizeBytes, dbSizeInUse: status.dbSizeInUseBytes, leader: status.leader,
         raftIndex: status.raftIndex, raftTerm: status.raftTerm, raftAppliedIndex: status.raftAppliedIndex, errors: status.errors, isLearner: status.isLearner,
       };
     }),
@@ -93,10 +98,20 @@ export function unaryCalls(service: KvService): UnaryCall[] {
       const result = await service.hashKv(0);
       return { header: header(result.revision), hash: hash32(result.hash) };
     }),
-    call('Maintenance', 'Defragment', () => Promise.resolve({ header: header() })),
-    call('Maintenance', 'Alarm', (_caller, m) => {
-      if (m.action !== 'GET') return Promise.reject(new GrpcStatusError(grpcStatus.failedPrecondition, 'Coffer raises no alarms, so none can be activated or deactivated'));
-      return Promise.resolve({ header: header(), alarms: [] });
+    call('Maintenance', 'Defragment', async () => {
+      await service.defragment();
+      return { header: header() };
+    }),
+    call('Maintenance', 'Alarm', async (_caller, m) => {
+      const toProto = (alarms: readonly Alarm[]) => alarms.map((a) => ({ memberID: a.memberId, alarm: a.alarm }));
+      const type = typeof m.alarm === 'string' ? m.alarm : 'NONE';
+      if (m.action === 'GET') return { header: header(), alarms: toProto(service.alarms().filter((a) => type === 'NONE' || a.alarm === type)) };
+      if (type !== 'NOSPACE') throw new GrpcStatusError(grpcStatus.failedPrecondition, `Coffer raises only NOSPACE alarms, not ${type}`);
+      const alarm: Alarm = { memberId: int64(m, 'memberID'), alarm: 'NOSPACE' };
+      const standing = (alarms: readonly Alarm[]) => alarms.some((a) => a.memberId === alarm.memberId && a.alarm === alarm.alarm);
+      const before = standing(service.alarms());
+      const after = standing(await service.changeAlarm({ ...alarm, action: m.action === 'ACTIVATE' ? 'activate' : 'deactivate' }));
+      return { header: header(), alarms: before !== after ? toProto([alarm]) : [] };
     }),
     call('Maintenance', 'MoveLeader', (_caller, m) => {
       service.transferLeadership(int64(m, 'targetID'));

@@ -70,6 +70,8 @@ export function toStatus(error: unknown): StatusObject {
       case 'E_TIMEOUT': return status(504, 'Timeout', 'request timed out; its outcome is unknown');
       case 'E_REMOVED': return status(503, 'ServiceUnavailable', 'the member has been removed from the cluster');
       case 'E_STOPPED': return status(503, 'ServiceUnavailable', 'the member is stopped');
+      // The store is past a member's quota (NOSPACE alarm): etcd's words, as kube-apiserver passes them on.
+      case 'E_NO_SPACE': return status(507, 'InternalError', error.message);
       default: break;
     }
   }

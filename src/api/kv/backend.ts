@@ -4,14 +4,14 @@
  * Invariant: the API changes the store only through `propose` (Raft): the local store it is handed
  * (`mvcc()`) is a read-only view, so a handler cannot write around the log.
  */
-import type { MemberInfo, Replica, ReplicaStatus } from '../../replication/index.ts';
+import type { Alarm, AlarmChange, MemberInfo, Replica, ReplicaStatus } from '../../replication/index.ts';
 import type { LeaseRecord, MvccStore, RangeOptions, RangeResponse, WriteOp, WriteResponse } from '../../storage/mvcc/index.ts';
 
 /**
  * The member's local store as the API may use it: reads at a revision, watches, hashes, the snapshot
  * export, the leases it holds. Not put, deleteRange, txn or compact: applied locally they would bypass Raft.
  */
-export type MvccReader = Pick<MvccStore, 'range' | 'watch' | 'hash' | 'currentRevision' | 'compactRevision' | 'exportSnapshot' | 'lease' | 'leases'>;
+export type MvccReader = Pick<MvccStore, 'range' | 'watch' | 'hash' | 'currentRevision' | 'compactRevision' | 'exportSnapshot' | 'lease' | 'leases' | 'whenCompacted' | 'pageBytes'>;
 
 const readers = new WeakMap<MvccStore, MvccReader>();
 
@@ -28,6 +28,8 @@ export function readerOf(store: MvccStore): MvccReader {
       exportSnapshot: store.exportSnapshot.bind(store),
       lease: store.lease.bind(store),
       leases: store.leases.bind(store),
+      whenCompacted: store.whenCompacted.bind(store),
+      pageBytes: store.pageBytes.bind(store),
     });
     readers.set(store, reader);
   }
@@ -57,6 +59,11 @@ export interface KvBackend {
   transferLeadership(id: number): void;
   /** Bytes the member's store and WAL take on disk. */
   dbSizeBytes(): Promise<number>;
+  /** The alarms standing (replication/alarms.ts), and raising or clearing one through Raft. */
+  alarms(): Alarm[];
+  changeAlarm(change: AlarmChange): Promise<void>;
+  /** Rewrites the member's store files to what it holds (etcd's Defragment). */
+  defragment(): Promise<void>;
   /** What `coffer status` shows of the member's keys and certificate (absent in tests without them). */
   keysAndCertificate?(): { kekSource: string; activeDekId: number; certificateNotAfter: string };
   /** Why the member cannot go on, if it cannot (fail-stop, removal): reported in status `errors`. */
@@ -82,5 +89,8 @@ export function replicaBackend(replica: Replica, options: { clusterId: string; d
     isServing: () => replica.isServing(),
     transferLeadership: (id) => replica.transferLeadership(id),
     dbSizeBytes: options.dbSizeBytes,
+    alarms: () => replica.alarmList(),
+    changeAlarm: (change) => replica.changeAlarm(change),
+    defragment: () => replica.defragment(),
   };
 }

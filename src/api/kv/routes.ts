@@ -58,9 +58,10 @@ function registerKeyValueCalls(app: FastifyInstance, service: KvService): void {
   });
 
   app.post('/kv/compaction', async (request) => {
-    const revision = int(body(request.body), 'revision');
+    const fields = body(request.body);
+    const revision = int(fields, 'revision');
     if (revision === undefined) throw new BadFieldError('revision', 'is required');
-    return { header: header(await service.compact(revision)) };
+    return { header: header(await service.compact(revision, bool(fields, 'physical'))) };
   });
 }
 
@@ -73,6 +74,7 @@ function registerMaintenanceCalls(app: FastifyInstance, service: KvService): voi
       header: encodeHeader(status.header),
       version: status.version,
       db_size: int64(status.dbSizeBytes),
+      db_size_in_use: int64(status.dbSizeInUseBytes),
       leader: int64(status.leader),
       raft_index: int64(status.raftIndex),
       raft_term: int64(status.raftTerm),

@@ -15,6 +15,7 @@ import type {
 } from '../../storage/mvcc/index.ts';
 import { type BackupSummary, writeBackup } from '../../storage/backup/index.ts';
 import type { CompiledPolicy, KeyRangeVerb } from '../../rbac/index.ts';
+import { type Alarm, type AlarmChange, ReplicationError } from '../../replication/index.ts';
 import type { Caller } from '../k8s/authorization.ts';
 import type { KvBackend } from './backend.ts';
 import { BadFieldError, type Header } from './json.ts';
@@ -53,6 +54,8 @@ export interface MemberStatus {
   header: Header;
   version: string;
   dbSizeBytes: number;
+  /** The bytes of the pages the store holds: what the quota counts (etcd's dbSizeInUse). */
+  dbSizeInUseBytes: number;
   leader: number;
   raftIndex: number;
   raftTerm: number;
@@ -138,8 +141,11 @@ export class KvService {
     return queries.size === 0 ? result : reshapeTxn(op, result, queries);
   }
 
-  async compact(revision: number): Promise<number> {
-    return (await this.backend.propose({ type: 'compact', revision })).revision;
+  /** Compacts history up to `revision`; `physical` (etcd's) waits until this member's store has dropped it from disk. */
+  async compact(revision: number, physical = false): Promise<number> {
+    const compacted = (await this.backend.propose({ type: 'compact', revision })).revision;
+    if (physical) await this.backend.mvcc().whenCompacted();
+    return compacted;
   }
 
   async status(): Promise<MemberStatus> {
@@ -152,6 +158,7 @@ export class KvService {
       header: this.header(),
       version: serverVersion,
       dbSizeBytes: await this.backend.dbSizeBytes(),
+      dbSizeInUseBytes: this.backend.mvcc().pageBytes(),
       leader: leaderId,
       raftIndex: status.raftIndex,
       raftTerm: status.term,
@@ -202,6 +209,23 @@ export class KvService {
 
   transferLeadership(id: number): void {
     this.backend.transferLeadership(id);
+  }
+
+  alarms(): Alarm[] {
+    return this.backend.alarms();
+  }
+
+  /** Raises or clears an alarm of a member of this cluster (etcd's AlarmRequest ACTIVATE / DEACTIVATE). */
+  async changeAlarm(change: AlarmChange): Promise<Alarm[]> {
+    if (!this.backend.memberList().some((m) => m.id === change.memberId && m.removed !== true)) {
+      throw new ReplicationError('E_MEMBER_NOT_FOUND', 'etcdserver: member not found');
+    }
+    await this.backend.changeAlarm(change);
+    return this.alarms();
+  }
+
+  defragment(): Promise<void> {
+    return this.backend.defragment();
   }
 
   /**

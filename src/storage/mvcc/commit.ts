@@ -58,6 +58,10 @@ export class BatchWriter {
       const batch = this.sealBatch(applier, appliedIndex);
       const commitStart = performance.now();
       await state.db.batch(batch, { sync: state.sync });
+      for (let i = 0; i < applier.pages.length; i++) {
+        const put = batch[i]!;
+        if (put.type === 'put') state.pageBytes += put.key.length + put.value.length;
+      }
       this.onCommit?.((performance.now() - commitStart) / 1000);
     } catch (error) {
       // The index may hold changes that are not on disk; only a reopen (rebuild from disk) is safe.

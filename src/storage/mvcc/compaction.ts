@@ -30,7 +30,12 @@ export class PhysicalCompaction {
           for (let j = i; j < Math.min(removed.length, i + 2 * compactionStepKeysMax); j += 2) {
             batch.push({ type: 'del', key: encodeRevisionKey(removed[j]!, removed[j + 1]!) });
           }
+          // The sizes of the pages going, for pageBytes (a page a resumed compaction deleted before is absent).
+          const going = await state.db.getMany(batch.map((op) => op.key));
           await state.db.batch(batch);
+          going.forEach((sealed, k) => {
+            if (sealed !== undefined) state.pageBytes -= batch[k]!.key.length + sealed.length;
+          });
           await state.yieldToEventLoop();
         }
         if (state.closed) return;

@@ -69,6 +69,7 @@ function restorePage(state: StoreState, key: Uint8Array, sealed: Uint8Array, key
     throw new MvccError('E_CORRUPT', `page ${main}.${sub} is after the recorded revision ${state.revision}`);
   }
   const page = openPage(state.sealer, state.storeId, sealed, main, sub);
+  state.pageBytes += key.length + sealed.length;
   const k = keyToString(page.key);
   if (main > state.compactRev) checkChain(state, k, page);
   if (page.tombstone) state.index.restoreTombstone(k, main, sub);

@@ -24,6 +24,12 @@ export class StoreState {
   compactRev = 0;
   /** The compact revision up to which superseded pages are deleted from disk (compaction.ts). */
   finishedCompactRev = 0;
+  /**
+   * The bytes of the revision pages the database holds (key and sealed value of each): counted at open,
+   * added by each batch, taken off as physical compaction deletes pages. What the quota counts: LevelDB
+   * reclaims the space of deleted records only as its own compactions reach them.
+   */
+  pageBytes = 0;
   closed = false;
   private failure: MvccError | undefined;
   private writeTail: Promise<unknown> = Promise.resolve();

@@ -29,7 +29,7 @@ import { MvccError } from './errors.ts';
 import { type HashResult, hashStore } from './hash.ts';
 import { stringToKey } from './keys.ts';
 import type { LeaseRecord } from './lease-table.ts';
-import { classicLevel, type Level } from './level.ts';
+import { classicLevel, compactWholeDatabase, type Level } from './level.ts';
 import { load } from './load.ts';
 import type { MvccStoreOptions } from './options.ts';
 import { history, range } from './reads.ts';
@@ -193,6 +193,17 @@ export class MvccStore {
    * is ordered, so it carries everything before it). For stores opened without `sync`: call it before
    * anything that relies on the store's state surviving a power loss, such as compacting the Raft log.
    */
+  /** The bytes of the revision pages the store holds (StoreState.pageBytes): what the quota counts. */
+  pageBytes(): number {
+    return this.state.pageBytes;
+  }
+
+  /** Rewrites the database's files to what the store holds (level.ts, compactWholeDatabase); reads and writes go on meanwhile. */
+  defragment(): Promise<void> {
+    this.state.checkUsable();
+    return compactWholeDatabase(this.state.db);
+  }
+
   syncToDisk(): Promise<void> {
     return this.writer.syncToDisk();
   }

@@ -1,7 +1,8 @@
 // The real etcdctl 3.4 against three real `coffer server` processes over gRPC on their client ports
 // (the same ports and certificates kubectl and curl use over HTTP/1.1): put/get/del with their flags,
 // txn from stdin, watch (prev-kv, from a revision, a compacted start), member list, endpoint
-// status/health/hashkv --cluster, compaction, defrag, alarm list; leases (grant, put --lease,
+// status/health/hashkv --cluster, compaction, defrag, alarm list; a member past its quota raising NOSPACE
+// (writes that add data refused by every member, then compaction, defrag and alarm disarm); leases (grant, put --lease,
 // timetolive --keys, list, keep-alive through any member, revoke seen by a watcher, expiry), lock and
 // elect with two contenders (the second waits for the first to release or for its lease to end, across
 // a leader kill too); and the refusals, each as etcd's clients expect them: auth (RBAC instead),
@@ -27,12 +28,13 @@ let bob: { cert: string; key: string };
 
 interface Run { code: number; stdout: string; stderr: string }
 
-/** etcdctl with every member as an endpoint (or only member `only`), as the admin unless `as` names another certificate. */
-function etcdctl(args: string[], options: { input?: string; as?: { cert: string; key: string }; timeoutMs?: number; only?: number } = {}): Promise<Run> {
-  const who = options.as ?? { cert: cluster.certs.clientCert, key: cluster.certs.clientKey };
-  const endpoints = options.only !== undefined ? cluster.clientUrl(options.only) : cluster.names.map((_, i) => cluster.clientUrl(i)).join(',');
+/** etcdctl with every member as an endpoint (or only member `only`), as the admin unless `as` names another certificate; of `on` if given, else the file's cluster. */
+function etcdctl(args: string[], options: { input?: string; as?: { cert: string; key: string }; timeoutMs?: number; only?: number; on?: Cluster } = {}): Promise<Run> {
+  const of = options.on ?? cluster;
+  const who = options.as ?? { cert: of.certs.clientCert, key: of.certs.clientKey };
+  const endpoints = options.only !== undefined ? of.clientUrl(options.only) : of.names.map((_, i) => of.clientUrl(i)).join(',');
   return new Promise((resolve) => {
-    const child = execFile(etcdctlPath!, [`--endpoints=${endpoints}`, `--cacert=${cluster.certs.ca}`, `--cert=${who.cert}`, `--key=${who.key}`, ...args],
+    const child = execFile(etcdctlPath!, [`--endpoints=${endpoints}`, `--cacert=${of.certs.ca}`, `--cert=${who.cert}`, `--key=${who.key}`, ...args],
       { timeout: options.timeoutMs ?? 30_000, env: { ...process.env, ETCDCTL_API: '3' } }, (error, stdout, stderr) => {
         resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
       });
@@ -40,7 +42,7 @@ function etcdctl(args: string[], options: { input?: string; as?: { cert: string;
   });
 }
 
-async function ok(args: string[], options: { input?: string; only?: number } = {}): Promise<string> {
+async function ok(args: string[], options: { input?: string; only?: number; on?: Cluster } = {}): Promise<string> {
   const run = await etcdctl(args, options);
   assert.equal(run.code, 0, `etcdctl ${args.join(' ')}: ${run.stderr}`);
   return run.stdout;
@@ -124,6 +126,41 @@ test('put, get and del with their flags, as etcd answers them', async () => {
   assert.deepEqual((await ok(['get', 'app/b', '--from-key', '--keys-only'])).trim().split('\n').filter((l) => l !== '' && l.startsWith('app/')), ['app/b', 'app/c']);
   assert.deepEqual((await ok(['del', 'app/', '--prefix', '--prev-kv'])).trim().split('\n'), ['3', 'app/a', 'one', 'app/b', '22', 'app/c', '333']);
   assert.equal((await ok(['get', 'app/', '--prefix'])).trim(), '');
+});
+
+test('NOSPACE: past its quota a member raises the alarm, every member refuses writes that add data, and compaction, defrag and disarm bring writes back', async () => {
+  const small = await Cluster.start({ size: 3, faults: false, memberArgs: ['--quota-backend-bytes', '1Mi'] });
+  try {
+    const on = { on: small };
+    const big = 'x'.repeat(400 * 1024);
+    for (const i of [1, 2, 3]) await ok(['put', `big/${i}`], { ...on, input: big });
+    await waitUntil(async () => /alarm:NOSPACE/.test(await ok(['alarm', 'list'], on)), 30_000, 'a member to raise its NOSPACE alarm');
+    assert.match(await ok(['alarm', 'list'], on), /^memberID:\d+ alarm:NOSPACE *$/m);
+    for (const only of [0, 1, 2]) {
+      for (const args of [['put', 'k', 'v'], ['lease', 'grant', '60'], ['txn']]) {
+        const input = args[0] === 'txn' ? '\n\nput k v\n\n' : '';
+        const refused = await etcdctl(args, { ...on, only, input });
+        assert.match(refused.stderr, /code = ResourceExhausted desc = etcdserver: mvcc: database space exceeded/, `${args.join(' ')} through m${only + 1}`);
+      }
+    }
+    const configMap = await small.post(1, '/api/v1/namespaces/default/configmaps', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'nospace' }, data: { a: 'b' } });
+    assert.equal(configMap.status, 507, configMap.body);
+    assert.match(configMap.body, /database space exceeded/, 'the Kubernetes API refuses a new object too');
+    assert.equal((await ok(['get', 'k'], on)).trim(), '', 'no refused write changed anything');
+    assert.equal((await ok(['del', 'big/', '--prefix'], on)).trim(), '3', 'a delete still applies');
+    const revision = (JSON.parse(await ok(['get', 'k', '-w', 'json'], on)) as { header: { revision: number } }).header.revision;
+    await ok(['compaction', String(revision), '--physical'], on);
+    assert.match(await ok(['defrag'], on), /Finished defragmenting etcd member/);
+    // What the quota counts, on every member: below it now, so the alarm, once disarmed, stays down.
+    const statuses = JSON.parse(await ok(['endpoint', 'status', '-w', 'json'], on)) as { Endpoint: string; Status: { dbSizeInUse: number } }[];
+    assert.equal(statuses.length, 3);
+    for (const { Endpoint, Status } of statuses) assert.ok(Status.dbSizeInUse < 1024 * 1024, `${Endpoint} holds ${Status.dbSizeInUse} bytes after the compaction`);
+    assert.match(await ok(['alarm', 'disarm'], on), /^memberID:\d+ alarm:NOSPACE *$/m);
+    assert.equal((await ok(['alarm', 'list'], on)).trim(), '');
+    assert.equal((await ok(['put', 'k', 'v'], on)).trim(), 'OK', 'writes apply again once the alarm is disarmed');
+  } finally {
+    await small.stop();
+  }
 });
 
 test('txn from stdin: the compare decides the branch, at one revision', async () => {

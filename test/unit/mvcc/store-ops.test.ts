@@ -1,7 +1,7 @@
 /**
  * Store behaviour the model test does not cover: limits at the boundary, prevKv, refused operations
  * inside a batch, physical compaction in bounded steps that neither stalls reads and writes nor is lost
- * across a restart, compares over a key range.
+ * across a restart, compares over a key range, the page bytes the quota counts.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -106,6 +106,31 @@ test('a compare over a key range holds when every key in it does; over no key as
       (e) => isMvccError(e, 'E_LIMIT') && /compareRangeKeysMax/.test(e.message),
     );
     assert.equal(store.currentRevision(), revision, 'the refused transaction wrote nothing');
+  } finally {
+    await store.close();
+  }
+});
+
+test('the page bytes the store holds: added by writes, the same after a reopen, taken off by physical compaction', async () => {
+  const dir = f.newDir();
+  let store = await f.open(dir);
+  try {
+    assert.equal(store.pageBytes(), 0);
+    await store.put(b('q/a'), new Uint8Array(10_000));
+    await store.put(b('q/b'), new Uint8Array(20_000));
+    const written = store.pageBytes();
+    assert.ok(written > 30_000 && written < 31_000, `two pages of 30,000 value bytes, sealed: ${written}`);
+    await store.close();
+    store = await f.open(dir);
+    assert.equal(store.pageBytes(), written, 'counted again at open');
+    await store.deleteRange(b('q/'), prefixEnd(b('q/')));
+    assert.ok(store.pageBytes() > written, 'a tombstone adds its page');
+    await store.compact(store.currentRevision());
+    await store.whenCompacted();
+    assert.equal(store.pageBytes(), 0, 'a compaction past the delete leaves no page of the keys');
+    await store.close();
+    store = await f.open(dir);
+    assert.equal(store.pageBytes(), 0);
   } finally {
     await store.close();
   }
