@@ -55,6 +55,15 @@ const authMethods = [
 
 const rbacInstead = 'Coffer does not use etcd users, roles or passwords: the client certificate is the identity and RBAC rules grant the KV API (docs/security.md)';
 
+/** What each group of calls is built with. */
+interface CallKit {
+  service: KvService;
+  /** etcd's response header, at `revision` or the member's current one. */
+  header: (revision?: number) => Message;
+  /** A call of etcd's service `svc` whose messages are named after `method`, answered by `handle`. */
+  call: (svc: string, method: string, handle: UnaryCall['handle']) => UnaryCall;
+}
+
 export function unaryCalls(service: KvService): UnaryCall[] {
   const header = (revision?: number) => headerToProto(service.header(revision));
   const call = (svc: string, method: string, handle: UnaryCall['handle']): UnaryCall => {
@@ -64,6 +73,12 @@ export function unaryCalls(service: KvService): UnaryCall[] {
   const refused = (svc: string, method: string, message: string): UnaryCall => ({
     service: svc, method, handle: () => Promise.reject(new GrpcStatusError(grpcStatus.failedPrecondition, message)),
   });
+  const kit: CallKit = { service, header, call };
+  return [...kvCalls(kit), ...maintenanceCalls(kit), ...leaseCalls(kit), ...clusterCalls(kit), ...authMethods.map((method) => refused('Auth', method, rbacInstead))];
+}
+
+/** etcd's KV service. */
+function kvCalls({ service, header, call }: CallKit): UnaryCall[] {
   return [
     call('KV', 'Range', async (caller, m) => {
       const result = await service.range(caller, rangeFromProto(m));
@@ -83,6 +98,12 @@ export function unaryCalls(service: KvService): UnaryCall[] {
       return txnToProto(result, header(result.revision));
     }),
     call('KV', 'Compact', async (_caller, m) => ({ header: header(await service.compact(int64(m, 'revision'), boolField(m, 'physical'))) })),
+  ];
+}
+
+/** etcd's Maintenance service, Snapshot aside (a stream: snapshot.ts). */
+function maintenanceCalls({ service, header, call }: CallKit): UnaryCall[] {
+  return [
     call('Maintenance', 'Status', async () => {
       const status = await service.status();
       return {
@@ -117,6 +138,12 @@ export function unaryCalls(service: KvService): UnaryCall[] {
       service.transferLeadership(int64(m, 'targetID'));
       return Promise.resolve({ header: header() });
     }),
+  ];
+}
+
+/** etcd's Lease service, KeepAlive aside (a stream: lease-keepalive.ts). */
+function leaseCalls({ service, header, call }: CallKit): UnaryCall[] {
+  return [
     call('Lease', 'LeaseGrant', async (_caller, m) => {
       const granted = await service.leases.grant(int64(m, 'ID'), int64(m, 'TTL'));
       return { header: header(granted.revision), ID: granted.id, TTL: granted.ttl };
@@ -127,6 +154,12 @@ export function unaryCalls(service: KvService): UnaryCall[] {
       return { header: header(), ID: lease.id, TTL: lease.ttl, grantedTTL: lease.grantedTtl, keys: lease.keys };
     }),
     call('Lease', 'LeaseLeases', async () => ({ header: header(), leases: (await service.leases.list()).map((id) => ({ ID: id })) })),
+  ];
+}
+
+/** etcd's Cluster service. */
+function clusterCalls({ service, header, call }: CallKit): UnaryCall[] {
+  return [
     call('Cluster', 'MemberList', async () => ({ header: header(), members: (await service.memberList(false)).map(memberToProto) })),
     // etcd's MemberAdd names no member: the slot stays unnamed until the member certificate that joins as
     // its id binds its name (replication/members.ts); `member list` shows it unstarted until then.
@@ -146,7 +179,6 @@ export function unaryCalls(service: KvService): UnaryCall[] {
       await service.promoteMember(memberId(m));
       return { header: header(), members: service.members().map(memberToProto) };
     }),
-    ...authMethods.map((method) => refused('Auth', method, rbacInstead)),
   ];
 }
 
