@@ -26,7 +26,6 @@
  * - Auth: identity is the client certificate and permissions are RBAC rules; every Auth call answers
  *   FailedPrecondition saying so (docs/security.md).
  */
-import type { Alarm } from '../../replication/index.ts';
 import type { Caller } from '../k8s/authorization.ts';
 import { BadFieldError } from '../kv/json.ts';
 import type { KvService, MemberView } from '../kv/service.ts';
@@ -124,15 +123,9 @@ function maintenanceCalls({ service, header, call }: CallKit): UnaryCall[] {
       return { header: header() };
     }),
     call('Maintenance', 'Alarm', async (_caller, m) => {
-      const toProto = (alarms: readonly Alarm[]) => alarms.map((a) => ({ memberID: a.memberId, alarm: a.alarm }));
-      const type = typeof m.alarm === 'string' ? m.alarm : 'NONE';
-      if (m.action === 'GET') return { header: header(), alarms: toProto(service.alarms().filter((a) => type === 'NONE' || a.alarm === type)) };
-      if (type !== 'NOSPACE') throw new GrpcStatusError(grpcStatus.failedPrecondition, `Coffer raises only NOSPACE alarms, not ${type}`);
-      const alarm: Alarm = { memberId: int64(m, 'memberID'), alarm: 'NOSPACE' };
-      const standing = (alarms: readonly Alarm[]) => alarms.some((a) => a.memberId === alarm.memberId && a.alarm === alarm.alarm);
-      const before = standing(service.alarms());
-      const after = standing(await service.changeAlarm({ ...alarm, action: m.action === 'ACTIVATE' ? 'activate' : 'deactivate' }));
-      return { header: header(), alarms: before !== after ? toProto([alarm]) : [] };
+      const action = m.action === 'ACTIVATE' || m.action === 'DEACTIVATE' ? m.action : 'GET';
+      const alarms = await service.alarm({ action, memberId: int64(m, 'memberID'), alarm: typeof m.alarm === 'string' ? m.alarm : 'NONE' });
+      return { header: header(), alarms: alarms.map((a) => ({ memberID: a.memberId, alarm: a.alarm })) };
     }),
     call('Maintenance', 'MoveLeader', (_caller, m) => {
       service.transferLeadership(int64(m, 'targetID'));

@@ -67,7 +67,7 @@ export function bool(body: Json, name: string, where = name): boolean {
   return value;
 }
 
-function enumValue<T extends string>(body: Json, name: string, names: readonly T[], where: string): T | undefined {
+export function enumValue<T extends string>(body: Json, name: string, names: readonly T[], where: string): T | undefined {
   const value = field(body, name);
   if (value === undefined || value === null) return undefined;
   if (typeof value === 'number' && Number.isInteger(value) && names[value] !== undefined) return names[value];

@@ -14,7 +14,7 @@ import type { WatchStreams } from '../watch-stream.ts';
 import { registerLeaseRoutes } from './lease-routes.ts';
 import { type KvService, rangeQuery } from './service.ts';
 import {
-  BadFieldError, bool, bytes, compact, decodeDeleteRange, decodePut, decodeRange, decodeTxn, encodeHeader, encodeKv,
+  BadFieldError, bool, bytes, compact, decodeDeleteRange, enumValue, decodePut, decodeRange, decodeTxn, encodeHeader, encodeKv,
   int, int64, object, type Json,
 } from './json.ts';
 
@@ -65,7 +65,7 @@ function registerKeyValueCalls(app: FastifyInstance, service: KvService): void {
   });
 }
 
-/** `/maintenance/*`: status, hashkv, transfer-leadership. */
+/** `/maintenance/*`: status, hashkv, alarm, defragment, transfer-leadership. */
 function registerMaintenanceCalls(app: FastifyInstance, service: KvService): void {
   const header = headerOf(service);
   app.post('/maintenance/status', readOnlyRoute, async () => {
@@ -90,6 +90,18 @@ function registerMaintenanceCalls(app: FastifyInstance, service: KvService): voi
   app.post('/maintenance/hashkv', readOnlyRoute, async (request) => {
     const result = await service.hashKv(int(body(request.body), 'revision') ?? 0);
     return { header: header(result.revision), hash: result.hash, compact_revision: int64(result.compactRevision) };
+  });
+
+  app.post('/maintenance/alarm', async (request) => {
+    const b = body(request.body);
+    const action = enumValue(b, 'action', ['GET', 'ACTIVATE', 'DEACTIVATE'] as const, 'action') ?? 'GET';
+    const alarms = await service.alarm({ action, memberId: int(b, 'memberID') ?? 0, alarm: enumValue(b, 'alarm', ['NONE', 'NOSPACE', 'CORRUPT'] as const, 'alarm') ?? 'NONE' });
+    return { header: header(), alarms: alarms.map((a) => ({ memberID: int64(a.memberId), alarm: a.alarm })) };
+  });
+
+  app.post('/maintenance/defragment', async () => {
+    await service.defragment();
+    return { header: header() };
   });
 
   app.post('/maintenance/transfer-leadership', (request, reply) => {

@@ -15,7 +15,7 @@ import type {
 } from '../../storage/mvcc/index.ts';
 import { type BackupSummary, writeBackup } from '../../storage/backup/index.ts';
 import type { CompiledPolicy, KeyRangeVerb } from '../../rbac/index.ts';
-import { type Alarm, type AlarmChange, ReplicationError } from '../../replication/index.ts';
+import { type Alarm, ReplicationError } from '../../replication/index.ts';
 import type { Caller } from '../k8s/authorization.ts';
 import type { KvBackend } from './backend.ts';
 import { BadFieldError, type Header } from './json.ts';
@@ -211,17 +211,22 @@ export class KvService {
     this.backend.transferLeadership(id);
   }
 
-  alarms(): Alarm[] {
-    return this.backend.alarms();
-  }
-
-  /** Raises or clears an alarm of a member of this cluster (etcd's AlarmRequest ACTIVATE / DEACTIVATE). */
-  async changeAlarm(change: AlarmChange): Promise<Alarm[]> {
-    if (!this.backend.memberList().some((m) => m.id === change.memberId && m.removed !== true)) {
+  /**
+   * etcd's AlarmRequest: GET lists the standing alarms (of one type, or all for NONE); ACTIVATE and
+   * DEACTIVATE raise and clear a member's NOSPACE alarm through Raft and answer with it if it changed.
+   * Coffer raises no other alarm (CORRUPT: a page that fails to open stops its member instead).
+   */
+  async alarm(request: { action: 'GET' | 'ACTIVATE' | 'DEACTIVATE'; memberId: number; alarm: string }): Promise<Alarm[]> {
+    const standing = this.backend.alarms();
+    if (request.action === 'GET') return standing.filter((a) => request.alarm === 'NONE' || a.alarm === request.alarm);
+    if (request.alarm !== 'NOSPACE') throw new ReplicationError('E_BAD_REQUEST', `Coffer raises only NOSPACE alarms, not ${request.alarm}`);
+    if (!this.backend.memberList().some((m) => m.id === request.memberId && m.removed !== true)) {
       throw new ReplicationError('E_MEMBER_NOT_FOUND', 'etcdserver: member not found');
     }
-    await this.backend.changeAlarm(change);
-    return this.alarms();
+    const alarm: Alarm = { memberId: request.memberId, alarm: 'NOSPACE' };
+    const holds = (alarms: readonly Alarm[]) => alarms.some((a) => a.memberId === alarm.memberId && a.alarm === alarm.alarm);
+    await this.backend.changeAlarm({ ...alarm, action: request.action === 'ACTIVATE' ? 'activate' : 'deactivate' });
+    return holds(standing) !== holds(this.backend.alarms()) ? [alarm] : [];
   }
 
   defragment(): Promise<void> {

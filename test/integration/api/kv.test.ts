@@ -202,3 +202,28 @@ test('the gateway adds a member with or without a name and moves its peer URL; b
   assert.equal((await post('/v3/cluster/member/remove', { ID: id })).status, 200);
   assert.deepEqual(await listed(), initial);
 });
+
+test('the gateway raises, lists and clears a NOSPACE alarm: while it stands writes that add data are 507 and deletes apply; defragment answers', async () => {
+  const memberID = String(cluster.replica(1).status().memberId);
+  await post('/v3/kv/put', { key: b64('alarm/kept'), value: b64('v') });
+  const raised = await post('/v3/maintenance/alarm', { action: 'ACTIVATE', memberID, alarm: 'NOSPACE' });
+  assert.deepEqual([raised.status, raised.body.alarms], [200, [{ memberID, alarm: 'NOSPACE' }]]);
+  assert.deepEqual((await post('/v3/maintenance/alarm', {})).body.alarms, [{ memberID, alarm: 'NOSPACE' }], 'GET is the default action');
+  const again = await post('/v3/maintenance/alarm', { action: 'ACTIVATE', memberID, alarm: 'NOSPACE' });
+  assert.deepEqual(again.body.alarms, [], 'raising a standing alarm changes nothing, so it is not named');
+
+  const refused = await post('/v3/kv/put', { key: b64('alarm/new'), value: b64('v') });
+  assert.deepEqual([refused.status, refused.body.message], [507, 'etcdserver: mvcc: database space exceeded']);
+  assert.equal((await post('/v3/lease/grant', { TTL: '60' })).status, 507);
+  assert.equal((await post('/v3/kv/deleterange', { key: b64('alarm/kept') })).body.deleted, '1', 'a delete applies');
+  assert.equal((await post('/v3/maintenance/defragment', {})).status, 200);
+
+  assert.equal((await post('/v3/maintenance/alarm', { action: 'ACTIVATE', memberID: '999', alarm: 'NOSPACE' })).status, 404, 'no such member');
+  assert.equal((await post('/v3/maintenance/alarm', { action: 'ACTIVATE', memberID, alarm: 'CORRUPT' })).status, 400, 'Coffer raises no CORRUPT alarm');
+  assert.equal((await post('/v3/maintenance/alarm', { action: 'ACTIVATE', memberID, alarm: 'NOSPACE' }, 'viewer')).status, 403);
+
+  const cleared = await post('/v3/maintenance/alarm', { action: 'DEACTIVATE', memberID, alarm: 'NOSPACE' });
+  assert.deepEqual(cleared.body.alarms, [{ memberID, alarm: 'NOSPACE' }]);
+  assert.deepEqual((await post('/v3/maintenance/alarm', { action: 'GET' })).body.alarms, []);
+  assert.equal((await post('/v3/kv/put', { key: b64('alarm/new'), value: b64('v') })).status, 200, 'writes apply again');
+});
