@@ -29,6 +29,7 @@ import { kvApi, kvPrefix } from './kv/plugin.ts';
 import { KvService } from './kv/service.ts';
 import { type ApiMetrics, requestPipeline } from './pipeline.ts';
 import { querystringParser, rewriteToCanonical } from './request.ts';
+import type { ApiRouteConfig } from './route-config.ts';
 import { WatchStreams } from './watch-stream.ts';
 
 export type { ApiMetrics } from './pipeline.ts';
@@ -60,6 +61,8 @@ export interface ClientApiOptions {
 export interface ApiRoute {
   method: string;
   url: string;
+  /** For system:masters only (route-config.ts, clusterAdmin). */
+  clusterAdmin: boolean;
 }
 
 const routeTables = new WeakMap<FastifyInstance, ApiRoute[]>();
@@ -85,7 +88,9 @@ export function buildClientApi(options: ClientApiOptions): FastifyInstance {
   const routes: ApiRoute[] = [];
   routeTables.set(app, routes);
   app.addHook('onRoute', (route) => {
-    for (const method of [route.method].flat()) routes.push({ method, url: route.url });
+    const config: ApiRouteConfig | undefined = route.config;
+    const clusterAdmin = config?.clusterAdmin === true;
+    for (const method of [route.method].flat()) routes.push({ method, url: route.url, clusterAdmin });
   });
   const policy = new PolicyHolder(() => options.backend.mvcc(), app.log, clock);
   const watches = new WatchStreams(clock);

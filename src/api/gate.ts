@@ -6,12 +6,15 @@
  *   3. impersonation headers (impersonation.ts) → the identity the request runs as, or 400/403;
  *   4. a member certificate reaches only the member-to-member operations (memberMayCall), whatever
  *      RBAC says: a leaked member key is not an administrator;
- *   5. RBAC (k8s/authorization.ts) over the request's attributes; default deny → 403.
+ *   5. RBAC (k8s/authorization.ts) over the request's attributes; default deny → 403;
+ *   6. a route that changes the cluster itself (route config `clusterAdmin`: membership, leadership,
+ *      compaction, defragmentation, alarms) is for system:masters only, whatever RBAC granted → 403:
+ *      a grant to call the etcd API and reach some keys must not move or shrink the cluster.
  * Every outcome, refusals included, is noted for the audit step (audit-plugin.ts), which records it
  * before any byte of the answer leaves: no request escapes the audit log. A refusal answers in the
  * dialect of the API the request reached (dialect.ts).
  *
- * Invariant: a request reaches a handler only if all five allowed it, and then `callerFor(request)`
+ * Invariant: a request reaches a handler only if all six allowed it, and then `callerFor(request)`
  * is the identity it was authorized as.
  */
 import type { FastifyInstance } from 'fastify';
@@ -22,6 +25,8 @@ import { impersonatedCaller, impersonationChecks, impersonationOf } from './impe
 import { type Caller, callerOf, decide, forbiddenMessage, rememberCaller } from './k8s/authorization.ts';
 import type { PolicyHolder } from './k8s/policy-holder.ts';
 import { type ParsedRequest, parseOf, routeMatchesPath } from './request.ts';
+import { routeConfigOf } from './route-config.ts';
+import { mastersGroup } from '../rbac/index.ts';
 import type { RequestInfo } from './request-info.ts';
 
 /** Paths a member certificate may GET on another member's client port: its probes and metrics. */
@@ -79,11 +84,14 @@ export function registerGate(app: FastifyInstance, options: { identify: Identify
       impersonated = impersonatedCaller(impersonation.request);
       caller = impersonated;
     }
-    const decision = decide(policy.policy, caller, parsed.info);
+    const rbac = decide(policy.policy, caller, parsed.info);
+    const clusterAdmin = rbac.allowed && routeConfigOf(request).clusterAdmin === true && !caller.groups.includes(mastersGroup);
+    const decision = clusterAdmin ? { allowed: false, reason: `cluster administration is for the group ${JSON.stringify(mastersGroup)} only` } : rbac;
     noteDecision(request, { username: real.user, groups: real.groups }, parsed.info, decision.allowed, decision.reason,
       impersonated === undefined ? undefined : { username: impersonated.user, groups: impersonated.groups });
     if (!decision.allowed) {
-      await answerRefusal(request, reply, 403, 'Forbidden', forbiddenMessage(caller, parsed.info), forbiddenDetails(parsed.info));
+      const message = clusterAdmin ? `${forbiddenMessage(caller, parsed.info)}: only ${mastersGroup} may change the cluster itself` : forbiddenMessage(caller, parsed.info);
+      await answerRefusal(request, reply, 403, 'Forbidden', message, forbiddenDetails(parsed.info));
       return reply;
     }
     rememberCaller(request, caller);

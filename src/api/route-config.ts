@@ -26,12 +26,20 @@ export interface ApiRouteConfig {
   auditReadOnly?: boolean;
   /** The route's request bodies never reach the audit log (they carry key material). */
   auditOmitBody?: boolean;
+  /**
+   * The call changes the cluster itself — its members, its leader, its history, its files, its alarms —
+   * and is for system:masters only, whatever RBAC grants (gate.ts, step 6; etcd reserves these to root).
+   */
+  clusterAdmin?: boolean;
   /** The `resource` label a non-resource route is counted under in /metrics (metric-labels.ts); `nonresource` when absent. */
   metricResource?: string;
 }
 
 /** The options of a non-resource route that only reads (audited once, with its response). */
 export const readOnlyRoute: { config: ApiRouteConfig } = { config: { auditReadOnly: true } };
+
+/** The options of a route for system:masters only (ApiRouteConfig.clusterAdmin). */
+export const clusterAdminRoute: { config: ApiRouteConfig } = { config: { clusterAdmin: true } };
 
 /** The config of the route (or not-found handler) that took the request. */
 export function routeConfigOf(request: FastifyRequest): ApiRouteConfig {

@@ -34,6 +34,12 @@ const readOnlyCalls: ReadonlySet<string> = new Set([
   'KV/Range', 'Maintenance/Status', 'Maintenance/HashKV', 'Maintenance/Hash', 'Cluster/MemberList', 'Lease/LeaseTimeToLive', 'Lease/LeaseLeases',
 ]);
 
+/** The calls that change the cluster itself: system:masters only (route-config.ts, clusterAdmin). */
+const clusterAdminCalls: ReadonlySet<string> = new Set([
+  'KV/Compact', 'Maintenance/Defragment', 'Maintenance/Alarm', 'Maintenance/MoveLeader',
+  'Cluster/MemberAdd', 'Cluster/MemberRemove', 'Cluster/MemberUpdate', 'Cluster/MemberPromote',
+]);
+
 interface GrpcRouteConfig {
   /** The body is a stream of messages, handed to the handler unread. */
   grpcStream?: boolean;
@@ -91,7 +97,8 @@ export function grpcApi(grpc: FastifyInstance, options: GrpcApiOptions, done: (e
 
   for (const call of unaryCalls(service)) {
     const types = call.messages && { request: messageType(call.messages.request), response: messageType(call.messages.response) };
-    const config: ApiRouteConfig = { auditReadOnly: readOnlyCalls.has(`${call.service}/${call.method}`) };
+    const name = `${call.service}/${call.method}`;
+    const config: ApiRouteConfig = { auditReadOnly: readOnlyCalls.has(name), clusterAdmin: clusterAdminCalls.has(name) };
     grpc.post(`${grpcPathPrefix}${call.service}/${call.method}`, { config }, async (request, reply) => {
       const message = types ? decode(types.request, singleMessage(request.body as Buffer)) : {};
       const answer = await call.handle(callerFor(request), message);

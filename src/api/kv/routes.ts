@@ -9,7 +9,7 @@ import {
   isMvccError, type DeleteRangeResponse, type PutResponse, type RangeResponse, type TxnResponse, type WatchEvent,
 } from '../../storage/mvcc/index.ts';
 import { callerFor } from '../k8s/authorization.ts';
-import { readOnlyRoute } from '../route-config.ts';
+import { clusterAdminRoute, readOnlyRoute } from '../route-config.ts';
 import type { WatchStreams } from '../watch-stream.ts';
 import { registerLeaseRoutes } from './lease-routes.ts';
 import { type KvService, rangeQuery } from './service.ts';
@@ -57,7 +57,7 @@ function registerKeyValueCalls(app: FastifyInstance, service: KvService): void {
     return encodeTxn(result, header(result.revision));
   });
 
-  app.post('/kv/compaction', async (request) => {
+  app.post('/kv/compaction', clusterAdminRoute, async (request) => {
     const fields = body(request.body);
     const revision = int(fields, 'revision');
     if (revision === undefined) throw new BadFieldError('revision', 'is required');
@@ -92,19 +92,19 @@ function registerMaintenanceCalls(app: FastifyInstance, service: KvService): voi
     return { header: header(result.revision), hash: result.hash, compact_revision: int64(result.compactRevision) };
   });
 
-  app.post('/maintenance/alarm', async (request) => {
+  app.post('/maintenance/alarm', clusterAdminRoute, async (request) => {
     const b = body(request.body);
     const action = enumValue(b, 'action', ['GET', 'ACTIVATE', 'DEACTIVATE'] as const, 'action') ?? 'GET';
     const alarms = await service.alarm({ action, memberId: int(b, 'memberID') ?? 0, alarm: enumValue(b, 'alarm', ['NONE', 'NOSPACE', 'CORRUPT'] as const, 'alarm') ?? 'NONE' });
     return { header: header(), alarms: alarms.map((a) => ({ memberID: int64(a.memberId), alarm: a.alarm })) };
   });
 
-  app.post('/maintenance/defragment', async () => {
+  app.post('/maintenance/defragment', clusterAdminRoute, async () => {
     await service.defragment();
     return { header: header() };
   });
 
-  app.post('/maintenance/transfer-leadership', (request, reply) => {
+  app.post('/maintenance/transfer-leadership', clusterAdminRoute, (request, reply) => {
     const b = body(request.body);
     const target = int(b, 'targetID') ?? int(b, 'target_id');
     if (target === undefined) throw new BadFieldError('targetID', 'is required');
@@ -122,7 +122,7 @@ function registerClusterCalls(app: FastifyInstance, service: KvService): void {
   });
 
   // Without a name, as etcd's request: the slot is named by the member certificate that joins as its id.
-  app.post('/cluster/member/add', async (request) => {
+  app.post('/cluster/member/add', clusterAdminRoute, async (request) => {
     const b = body(request.body);
     const name = b.name ?? '';
     if (typeof name !== 'string') throw new BadFieldError('name', 'must be a string (the name in the member certificate)');
@@ -132,18 +132,18 @@ function registerClusterCalls(app: FastifyInstance, service: KvService): void {
     return { header: header(), member: encodeMember(member), members: service.members().map(encodeMember) };
   });
 
-  app.post('/cluster/member/update', async (request) => {
+  app.post('/cluster/member/update', clusterAdminRoute, async (request) => {
     const b = body(request.body);
     await service.updateMemberPeerUrl(memberId(b), onePeerUrl(b));
     return { header: header(), members: service.members().map(encodeMember) };
   });
 
-  app.post('/cluster/member/promote', async (request) => {
+  app.post('/cluster/member/promote', clusterAdminRoute, async (request) => {
     const member = await service.promoteMember(memberId(body(request.body)));
     return { header: header(), member: encodeMember(member), members: service.members().map(encodeMember) };
   });
 
-  app.post('/cluster/member/remove', async (request) => {
+  app.post('/cluster/member/remove', clusterAdminRoute, async (request) => {
     await service.removeMember(memberId(body(request.body)));
     return { header: header(), members: service.members().map(encodeMember) };
   });

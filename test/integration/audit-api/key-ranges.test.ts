@@ -2,12 +2,14 @@
 // in both encodings (the JSON gateway and gRPC): single keys, ranges reaching past a prefix, from-key
 // reads, txn compares (of one key or over a range) and operations in either branch, the same inside nested transactions (in either
 // branch of either level, whichever would run), watches, and the previous values a write returns; and
-// Coffer's reserved keyspace, which a caller granted every key still cannot reach, nested or not.
+// Coffer's reserved keyspace, which a caller granted every key still cannot reach, nested or not; and
+// the calls that change the cluster itself, which only system:masters may make whatever RBAC grants.
 // Every refusal is a 403 / PERMISSION_DENIED (a gRPC watch: canceled with the reason), audited once,
 // and changes nothing; inside its prefix each caller can do exactly what its verbs say.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { ManualClock } from '../../../src/base/index.ts';
+import { routeTable } from '../../../src/api/index.ts';
 import { grpcPathPrefix } from '../../../src/api/grpc/plugin.ts';
 import { encode, frame, messageType } from '../../../src/etcdpb/index.ts';
 import { type Answer, exchange, grant, who } from './attacker.ts';
@@ -212,4 +214,29 @@ test('inside its prefix each caller does what its verbs say, in both encodings',
       assert.ok(answer.status === 200, `kv-all ${encoding} ${describe(op)}: ${answer.status} ${answer.text.slice(0, 200)}`);
     }
   }
+});
+
+test('calls that change the cluster itself are for system:masters only, whatever RBAC grants, in both encodings', async () => {
+  const gateway = ['/v3/kv/compaction', '/v3/maintenance/alarm', '/v3/maintenance/defragment', '/v3/maintenance/transfer-leadership',
+    '/v3/cluster/member/add', '/v3/cluster/member/update', '/v3/cluster/member/promote', '/v3/cluster/member/remove'];
+  const grpc = ['KV/Compact', 'Maintenance/Defragment', 'Maintenance/Alarm', 'Maintenance/MoveLeader',
+    'Cluster/MemberAdd', 'Cluster/MemberRemove', 'Cluster/MemberUpdate', 'Cluster/MemberPromote'].map((call) => `${grpcPathPrefix}${call}`);
+  const flagged = routeTable(m1.app).filter((route) => route.clusterAdmin).map((route) => route.url);
+  assert.deepEqual([...flagged].sort(), [...gateway, ...grpc].sort(), 'the route table marks exactly these');
+  const before = await m1.backend.mvcc().hash(0);
+  const members = JSON.stringify(m1.backend.memberList());
+  for (const url of flagged) {
+    const isGrpc = url.startsWith(grpcPathPrefix);
+    // kv-all may call every path of the etcd API and reach every key; the gate refuses before any body is read.
+    const answer = await exchange(m1.app, clock, {
+      method: 'POST', url, headers: { ...who('kv-all'), 'content-type': isGrpc ? 'application/grpc' : 'application/json' },
+      payload: isGrpc ? frame(new Uint8Array(0)) : JSON.stringify({ revision: '1', action: 'ACTIVATE', memberID: '1', alarm: 'NOSPACE', ID: '1', targetID: '1' }),
+    });
+    assert.equal(answer.status, 403, `kv-all ${url}: ${answer.status} ${answer.text.slice(0, 200)}`);
+    assert.equal((await m1.events()).filter((e) => e.auditID === answer.auditID).length, 1, `${url} is audited once`);
+  }
+  assert.deepEqual(await m1.backend.mvcc().hash(0), before, 'no refused call changed the store');
+  assert.equal(JSON.stringify(m1.backend.memberList()), members);
+  const allowed = await exchange(m1.app, clock, { method: 'POST', url: '/v3/maintenance/alarm', headers: { ...admin, 'content-type': 'application/json' }, payload: '{}' });
+  assert.equal(allowed.status, 200, `system:masters lists alarms: ${allowed.text}`);
 });
