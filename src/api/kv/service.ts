@@ -164,7 +164,11 @@ export class KvService {
       raftTerm: status.term,
       raftAppliedIndex: status.appliedIndex,
       isLearner: members.find((m) => m.id === status.memberId)?.learner ?? false,
-      errors: [...(status.removed ? ['this member was removed from the cluster'] : []), ...(this.backend.problems?.() ?? []), ...this.statusErrors()],
+      errors: [
+        ...(status.removed ? ['this member was removed from the cluster'] : []), ...(this.backend.problems?.() ?? []), ...this.statusErrors(),
+        // As etcd lists its alarms in Status: `coffer status` and `etcdctl endpoint status` show them.
+        ...this.backend.alarms().map((a) => `memberID:${a.memberId} alarm:${a.alarm}`),
+      ],
       ...(leader ? { leaderName: leader.name } : {}),
       ...(this.backend.keysAndCertificate ? { keysAndCertificate: this.backend.keysAndCertificate() } : {}),
     };

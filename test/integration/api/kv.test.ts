@@ -212,6 +212,7 @@ test('the gateway raises, lists and clears a NOSPACE alarm: while it stands writ
   const again = await post('/v3/maintenance/alarm', { action: 'ACTIVATE', memberID, alarm: 'NOSPACE' });
   assert.deepEqual(again.body.alarms, [], 'raising a standing alarm changes nothing, so it is not named');
 
+  assert.deepEqual((await post('/v3/maintenance/status', {})).body.errors, [`memberID:${memberID} alarm:NOSPACE`], 'the member status names the alarm');
   const refused = await post('/v3/kv/put', { key: b64('alarm/new'), value: b64('v') });
   assert.deepEqual([refused.status, refused.body.message], [507, 'etcdserver: mvcc: database space exceeded']);
   assert.equal((await post('/v3/lease/grant', { TTL: '60' })).status, 507);
@@ -225,5 +226,6 @@ test('the gateway raises, lists and clears a NOSPACE alarm: while it stands writ
   const cleared = await post('/v3/maintenance/alarm', { action: 'DEACTIVATE', memberID, alarm: 'NOSPACE' });
   assert.deepEqual(cleared.body.alarms, [{ memberID, alarm: 'NOSPACE' }]);
   assert.deepEqual((await post('/v3/maintenance/alarm', { action: 'GET' })).body.alarms, []);
+  assert.equal((await post('/v3/maintenance/status', {})).body.errors, undefined, 'and no longer once cleared');
   assert.equal((await post('/v3/kv/put', { key: b64('alarm/new'), value: b64('v') })).status, 200, 'writes apply again');
 });
