@@ -227,14 +227,14 @@ export class Replica {
         throw new ReplicationError('E_STOPPED', `store applied index ${applied} is outside [${snapshotIndex}, ${hardState.commit}] ` +
           '(the WAL snapshot and commit indexes); the data dir is damaged');
       }
-      const members = await readMembers(store);
+      const members = await readRecords(store, memberRange, decodeMemberInfo);
       const confState = faults.confStateAheadOfStore === true ? wal.initialState().confState : confStateOf(members);
       const raw = new RawNode({ ...raftConfigDefaults, ...options.raft, id: options.memberId, applied }, withConfState(wal, confState), options.random);
       const replica = new Replica(options, raw, wal, store, confState);
       opened = replica;
       options.observer?.membership?.({ index: applied, confState: raw.status().confState, cause: 'open' });
       replica.setMembers(members);
-      replica.setAlarms(await readAlarms(store));
+      replica.setAlarms(await readRecords(store, alarmRange, decodeAlarm));
       replica.startTicking();
       replica.kick();
       return replica;
@@ -702,8 +702,8 @@ export class Replica {
     this.lastSnapshotIndex = snapshot.metadata.index;
     this.confHistory = [{ index: snapshot.metadata.index, confState: structuredClone(snapshot.metadata.confState) }];
     this.options.observer?.membership?.({ index: snapshot.metadata.index, confState: snapshot.metadata.confState, cause: 'snapshot' });
-    this.setMembers(await readMembers(this.store));
-    this.setAlarms(await readAlarms(this.store));
+    this.setMembers(await readRecords(this.store, memberRange, decodeMemberInfo));
+    this.setAlarms(await readRecords(this.store, alarmRange, decodeAlarm));
     this.options.onMembersChanged?.(this.memberList());
     this.appliedWaiters.applied(this.store.appliedIndex());
   }
@@ -881,16 +881,10 @@ async function bootstrapLog(wal: Wal, members: readonly MemberInfo[]): Promise<v
   await wal.setHardState({ term: 1, vote: 0, commit: entries.length });
 }
 
-/** The alarms the store holds (alarms.ts). */
-async function readAlarms(store: MvccStore): Promise<Alarm[]> {
-  const { kvs } = await store.range(alarmRange.key, alarmRange.end);
-  return kvs.map((kv: KeyValue) => decodeAlarm(kv.value));
-}
-
-/** The member table as the store holds it (written in the same batch as the applied index). */
-async function readMembers(store: MvccStore): Promise<MemberInfo[]> {
-  const { kvs } = await store.range(memberRange.key, memberRange.end);
-  return kvs.map((kv: KeyValue) => decodeMemberInfo(kv.value));
+/** Coffer's own records under `range` as the store holds them: the member table, the alarms (written in the batch of their applied index). */
+async function readRecords<T>(store: MvccStore, range: { key: Uint8Array; end: Uint8Array }, decode: (value: Uint8Array) => T): Promise<T[]> {
+  const { kvs } = await store.range(range.key, range.end);
+  return kvs.map((kv: KeyValue) => decode(kv.value));
 }
 
 /** The WAL as Raft's storage, restarting Raft with `confState` (the store's, as of its applied index). */
