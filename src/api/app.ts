@@ -16,6 +16,7 @@ import { requestBodyBytesMax, requestPathBytesMax } from '../config/index.ts';
 import { Registry } from '../registry/index.ts';
 import { adminApi } from './admin/plugin.ts';
 import type { KeysAdmin } from './admin/keys.ts';
+import { withRequestAudit } from './audit-in-entry.ts';
 import type { ApiAudit } from './audit-plugin.ts';
 import { clientErrorHandler } from './client-error.ts';
 import { grpcApi } from './grpc/plugin.ts';
@@ -63,6 +64,8 @@ export interface ApiRoute {
   url: string;
   /** For system:masters only (route-config.ts, clusterAdmin). */
   clusterAdmin: boolean;
+  /** A write's audit record travels in its Raft entry (route-config.ts, auditInEntry). */
+  auditInEntry: boolean;
 }
 
 const routeTables = new WeakMap<FastifyInstance, ApiRoute[]>();
@@ -90,7 +93,8 @@ export function buildClientApi(options: ClientApiOptions): FastifyInstance {
   app.addHook('onRoute', (route) => {
     const config: ApiRouteConfig | undefined = route.config;
     const clusterAdmin = config?.clusterAdmin === true;
-    for (const method of [route.method].flat()) routes.push({ method, url: route.url, clusterAdmin });
+    const auditInEntry = config?.auditInEntry === true;
+    for (const method of [route.method].flat()) routes.push({ method, url: route.url, clusterAdmin, auditInEntry });
   });
   const policy = new PolicyHolder(() => options.backend.mvcc(), app.log, clock);
   const watches = new WatchStreams(clock);
@@ -105,7 +109,9 @@ export function buildClientApi(options: ClientApiOptions): FastifyInstance {
     done();
   });
 
-  const { backend, audit, metrics } = options;
+  const { audit, metrics } = options;
+  // A write's audit record travels in its Raft entry (audit-in-entry.ts).
+  const backend = withRequestAudit(options.backend);
   void app.register(requestPipeline, { identify: options.identify, policy, audit, metrics });
   void app.register(kubernetesApi, {
     backend, registry: new Registry(backend), policy, clock, watches, health: options.health ?? replicaHealthChecks(backend, clock),

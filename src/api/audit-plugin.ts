@@ -44,6 +44,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type {
   AuditEvent, AuditEventInput, AuditObjectRef, AuditPolicy, AuditQuery, AuditStage, AuditUser, RecordOptions, VerifyAuditResult,
 } from '../audit/index.ts';
+import { TravellingRecord } from './audit-in-entry.ts';
 import { answerRefusal, refusalPayload } from './dialect.ts';
 import { dryRunValues, isValidDryRun } from './dry-run.ts';
 import { recordedStatusCode } from './grpc/status.ts';
@@ -70,6 +71,11 @@ export interface ApiAudit {
    * durable. A `deferred` record (its answer does not wait for it) shares the next group commit.
    */
   record(input: AuditEventInput, options?: RecordOptions): Promise<void>;
+  /**
+   * The record of a write, shaped to travel in its Raft entry (audit-in-entry.ts); undefined when the
+   * policy does not record it. Throws (AuditUnavailableError) when the log refuses records.
+   */
+  shape(input: AuditEventInput): string | undefined;
   /** Events of this member's own log, newest first. */
   queryLocal(query: AuditQuery): Promise<AuditEvent[]>;
   /** Verifies this member's own log against the checkpoints replicated for it. */
@@ -96,6 +102,8 @@ interface Pending {
   state: 'none' | 'received' | 'done';
   /** Settles when the RequestReceived record is durable (or refused); the answer waits for it. */
   received: Promise<unknown> | undefined;
+  /** The RequestReceived record travelling in the request's write (audit-in-entry.ts), if it travels. */
+  travelling: TravellingRecord | undefined;
 }
 
 /** Per request, set by the identification/authorization hook; a WeakMap so nothing outlives the request. */
@@ -112,7 +120,7 @@ export function noteDecision(request: FastifyRequest, user: AuditUser, info: Req
   pending.set(request, {
     auditID: randomUUID(), receivedAt: new Date(), user: { username: user.username, groups: [...user.groups] },
     impersonatedUser: impersonatedUser === undefined ? undefined : { username: impersonatedUser.username, groups: [...impersonatedUser.groups] }, info,
-    decision: allowed ? 'allow' : 'forbid', reason, state: 'none', received: undefined,
+    decision: allowed ? 'allow' : 'forbid', reason, state: 'none', received: undefined, travelling: undefined,
   });
 }
 
@@ -123,6 +131,7 @@ export const dryRunAnnotation = 'coffer.dev/dry-run';
 export const auditIdHeader = 'audit-id';
 
 const readVerbs = new Set(['get', 'list', 'head']);
+const resourceWriteVerbs = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
 
 /** Whether a request is recorded before its handler runs (it may change state, or it streams). */
 export function recordedBeforeHandler(info: RequestInfo, route: ApiRouteConfig): boolean {
@@ -131,18 +140,51 @@ export function recordedBeforeHandler(info: RequestInfo, route: ApiRouteConfig):
   return info.verb !== 'get' && info.verb !== 'head';
 }
 
+/**
+ * Whether a request's RequestReceived record travels in its write's Raft entry instead of being made
+ * durable before its handler runs: a write on a route that changes the store only by proposing.
+ */
+export function recordTravels(info: RequestInfo, route: ApiRouteConfig): boolean {
+  return route.auditInEntry === true && recordedBeforeHandler(info, route) && (!info.isResource || resourceWriteVerbs.has(info.verb));
+}
+
 /** The policy as Coffer applies it: the stage of each request's one event is fixed, so no stage is omitted. */
 export function withOneEventPerRequest(policy: AuditPolicy): AuditPolicy {
   return { omitStages: [], rules: policy.rules.map((rule) => ({ ...rule, omitStages: [] })) };
 }
 
 export function registerAuditPlugin(app: FastifyInstance, audit: ApiAudit): void {
+  // Every handler runs with its request's travelling record in scope, if it has one (audit-in-entry.ts).
+  app.addHook('onRoute', (route) => {
+    const handler = route.handler;
+    route.handler = function withTravellingRecord(this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
+      const travelling = pending.get(request)?.travelling;
+      return travelling === undefined ? handler.call(this, request, reply) : travelling.around(() => handler.call(this, request, reply));
+    };
+  });
+
   app.addHook('preHandler', async (request, reply) => {
     const p = pending.get(request);
     // As the Kubernetes API server does: the response names its audit event.
     if (p !== undefined) void reply.header(auditIdHeader, p.auditID);
     if (p === undefined || p.state !== 'none' || p.decision !== 'allow') return undefined;
-    const received = audit.record(inputOf(request, p, 'RequestReceived', undefined));
+    const input = inputOf(request, p, 'RequestReceived', undefined);
+    if (recordTravels(p.info, routeConfigOf(request))) {
+      // The record is shaped now and goes with the write (or, if none is made, into this member's log
+      // before the answer leaves); a log that refuses records refuses the write before anything is proposed.
+      let record: string | undefined;
+      try {
+        record = audit.shape(input);
+      } catch {
+        p.state = 'done';
+        await sendUnavailable(request, reply);
+        return reply;
+      }
+      p.state = 'received';
+      if (record !== undefined) p.travelling = new TravellingRecord(record, () => audit.record(input));
+      return undefined;
+    }
+    const received = audit.record(input);
     p.state = 'received';
     if (!recordedBeforeHandler(p.info, routeConfigOf(request))) {
       // A request that changes nothing runs while its record becomes durable; onSend waits for it.
@@ -166,9 +208,10 @@ export function registerAuditPlugin(app: FastifyInstance, audit: ApiAudit): void
     if (p === undefined || p.state === 'done') return payload;
     const completes = p.state === 'received';
     p.state = 'done';
-    if (p.received !== undefined) {
+    const received = p.received ?? p.travelling?.settled();
+    if (received !== undefined) {
       try {
-        await p.received;
+        await received;
       } catch {
         return refusalPayload(request, reply, 503, 'ServiceUnavailable', unavailableMessage);
       }

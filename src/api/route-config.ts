@@ -31,6 +31,12 @@ export interface ApiRouteConfig {
    * and is for system:masters only, whatever RBAC grants (gate.ts, step 6; etcd reserves these to root).
    */
   clusterAdmin?: boolean;
+  /**
+   * The route changes the store only through the backend's proposals, so the RequestReceived record of
+   * a write travels in its Raft entry (audit-in-entry.ts) rather than being made durable before the
+   * handler runs (audit-plugin.ts, `recordTravels`).
+   */
+  auditInEntry?: boolean;
   /** The `resource` label a non-resource route is counted under in /metrics (metric-labels.ts); `nonresource` when absent. */
   metricResource?: string;
 }
@@ -40,6 +46,9 @@ export const readOnlyRoute: { config: ApiRouteConfig } = { config: { auditReadOn
 
 /** The options of a route for system:masters only (ApiRouteConfig.clusterAdmin). */
 export const clusterAdminRoute: { config: ApiRouteConfig } = { config: { clusterAdmin: true } };
+
+/** The options of a route whose writes' records travel in their Raft entries (ApiRouteConfig.auditInEntry). */
+export const auditInEntryRoute: { config: ApiRouteConfig } = { config: { auditInEntry: true } };
 
 /** The config of the route (or not-found handler) that took the request. */
 export function routeConfigOf(request: FastifyRequest): ApiRouteConfig {

@@ -14,6 +14,12 @@
  * the last durable record and names the outage. Once that record is durable, records are taken again and
  * `events.sinkRecovered` says so. No restart is needed.
  *
+ * The records of writes travel in their Raft entries (src/replication/audit-records.ts): `shape` makes
+ * the record a write's entry carries, and the replica hands the log the record of every entry it applies
+ * (`applied`, in index order; `skipped` for entries a snapshot installed). Every line carries `entry`,
+ * the newest entry taken so far, so the log knows at open and after an outage where the replica must
+ * hand records again (`takenThrough`), and the replica keeps the WAL behind `durableThrough`.
+ *
  * Opening verifies the segment it will continue. A broken log does not stop the member: the break is
  * reported in status() and appending continues in a fresh segment, in a new file, that begins with a
  * restart record naming the break. The broken files are left as they are for the operator;
@@ -21,16 +27,19 @@
  *
  * Invariants: `seq`/`head` are the last record appended (not necessarily durable yet); records are
  * appended synchronously in record() call order; nothing is appended while the sink is failed or after
- * close; `marks[0]` is the last record known durable, and the rest of `marks` the records after it.
+ * close; `marks[0]` is the last record known durable, and the rest of `marks` the records after it;
+ * `entry` never decreases but at recovery, back to the last durable line's (what came after was cut).
  */
 import path from 'node:path';
 import { type Clock, type TimerHandle, assert, realClock } from '../base/index.ts';
 import {
-  auditCheckpointEveryEvents, auditCheckpointIntervalMs, auditDeferredFlushMs, auditFileBytesTarget, auditFsyncBatchRecordsMax, auditRecordBytesMax,
+  auditChainFieldsBytesMax, auditCheckpointEveryEvents, auditCheckpointIntervalMs, auditDeferredFlushMs, auditEntriesUnmarkedMax, auditFileBytesTarget,
+  auditFsyncBatchRecordsMax, auditRecordBytesMax,
   auditRetentionAgeMsMaxDefault, auditRetentionAgeMsMinDefault, auditRetentionBytesMaxDefault, auditSinkRetryMs, auditSinkRetryMsMax,
 } from '../config/index.ts';
 import { sodiumReady } from '../crypto/index.ts';
 import { type DurableFs, GroupAppender, mkdirDurably, nodeFs, type OpenAppendFile } from '../durable/index.ts';
+import { canonicalJson } from './canonical.ts';
 import { ChainVerifier } from './chain-verifier.ts';
 import {
   type ChainBreak, type ChainRecord, chainApiVersion, chainRecord, checkpointSignatureValid, genesisHash, type RecordBody, type RestartBody,
@@ -38,7 +47,7 @@ import {
 } from './chain.ts';
 import { checkHmacKey } from './digest.ts';
 import { AuditUnavailableError } from './errors.ts';
-import { type AuditEventInput, shapeEvent, withoutBodies } from './event.ts';
+import { type AuditEvent, type AuditEventInput, shapeEvent, withoutBodies } from './event.ts';
 import { auditFileName, listAuditFiles, readLines, truncateDurably } from './files.ts';
 import type { AuditKeyPair } from './keys.ts';
 import { type AuditPolicy, type AuditRequestAttributes, evaluateAuditPolicy } from './policy.ts';
@@ -140,6 +149,8 @@ interface OpenState {
   segmentRestartedAfter: ChainBreak | undefined;
   tornTailBytesRemoved: number;
   maxSeqSeen: number;
+  /** The newest Raft entry the verified lines say the log took. */
+  lastEntry: number;
   rejected: number;
   /** Every audit file present, oldest first. */
   files: RetainedFile[];
@@ -153,6 +164,8 @@ interface Mark {
   /** The file's length once the record is in it. */
   fileBytes: number;
   recordsSinceCheckpoint: number;
+  /** The record's `entry` (0: none yet). */
+  entry: number;
 }
 
 interface Outage {
@@ -190,6 +203,10 @@ export class AuditLog {
   private recoveryTimer: TimerHandle | undefined;
   private recovering: Promise<void> = Promise.resolve();
   private recoveries = 0;
+  /** The newest Raft entry taken (applied, skipped); see takenThrough. */
+  private entry: number;
+  /** The `entry` of the last line appended. */
+  private lineEntry: number;
   private readonly clock: Clock;
   private readonly fs: DurableFs;
   private readonly checkpointEveryRecords: number;
@@ -208,6 +225,8 @@ export class AuditLog {
     this.fileBytes = opened.fileBytes;
     this.fileRecords = opened.fileRecords;
     this.recordsSinceCheckpoint = opened.recordsSinceCheckpoint;
+    this.entry = opened.lastEntry;
+    this.lineEntry = opened.lastEntry;
     this.files = opened.files;
     this.clock = options.clock ?? realClock;
     this.fs = options.fs ?? nodeFs;
@@ -222,7 +241,10 @@ export class AuditLog {
     assert(this.checkpointEveryRecords >= 1 && this.checkpointIntervalMs > 0, 'checkpoint cadence must be positive');
     assert(this.fileBytesTarget >= 1 && this.limits.bytesMax >= 1, 'file size target and retention must be positive');
     assert(this.limits.ageMsMin >= 0 && this.limits.ageMsMin <= this.limits.ageMsMax, 'the minimum retention age is at most the maximum');
-    this.marks = [{ seq: opened.seq, hash: opened.hash, fileNumber: opened.fileNumber, fileBytes: opened.fileBytes, recordsSinceCheckpoint: opened.recordsSinceCheckpoint }];
+    this.marks = [{
+      seq: opened.seq, hash: opened.hash, fileNumber: opened.fileNumber, fileBytes: opened.fileBytes, recordsSinceCheckpoint: opened.recordsSinceCheckpoint,
+      entry: opened.lastEntry,
+    }];
     this.appender = this.newAppender(opened.seq);
   }
 
@@ -257,18 +279,94 @@ export class AuditLog {
    */
   record(input: AuditEventInput, options: RecordOptions = {}): Promise<boolean> {
     try {
-      const decision = evaluateAuditPolicy(this.options.policy, requestAttributesOf(input));
-      // A request the policy does not record does not depend on the audit log being writable.
-      if (decision.level === 'None' || decision.omitStages.includes(input.stage)) return Promise.resolve(false);
-      if (this.outage !== undefined) this.outage.refused++;
-      this.checkUsable();
-      const event = shapeEvent(input, decision.level, this.options.member, this.options.hmacKey, { clearConfigMapValues: decision.clearConfigMapValues });
+      const event = this.shapeRecorded(input);
+      if (event === undefined) return Promise.resolve(false);
       const seq = this.append(() => event, () => withoutBodies(event), options.deferred === true);
-      if (this.recordsSinceCheckpoint >= this.checkpointEveryRecords) void this.checkpoint().catch(() => {});
+      this.checkpointIfDue();
       return this.appender.waitFor(seq).then(() => true);
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
+  }
+
+  /**
+   * The record of a write, shaped here to travel in the write's Raft entry (canonical JSON), or undefined
+   * when the policy does not record the request. Throws AuditUnavailableError when this log refuses
+   * records: the write is then not proposed (fail closed).
+   */
+  shape(input: AuditEventInput): string | undefined {
+    const event = this.shapeRecorded(input);
+    if (event === undefined) return undefined;
+    for (const body of [event, withoutBodies(event)]) {
+      const text = canonicalJson(body);
+      if (Buffer.byteLength(text) + auditChainFieldsBytesMax <= auditRecordBytesMax) return text;
+    }
+    throw new AuditUnavailableError(`audit record exceeds ${auditRecordBytesMax} bytes (auditRecordBytesMax) even without bodies`);
+  }
+
+  /** The newest Raft entry this log has taken: the replica hands records of later entries only. */
+  takenThrough(): number {
+    return this.entry;
+  }
+
+  /** The newest Raft entry through which every record this log took is durable (the WAL keeps the rest). */
+  durableThrough(): number {
+    const durable = this.appender.durableSeq;
+    let entry = this.marks[0]!.entry;
+    for (const mark of this.marks) {
+      if (mark.seq > durable) break;
+      entry = mark.entry;
+    }
+    return entry;
+  }
+
+  /**
+   * The replica applied entry `index`; `record` is the audit record it carried (from `shape` on the
+   * member that took the request). Appended at once, its fdatasync shared with the next group commit
+   * (the entry in the WAL keeps it meanwhile). Ignored for an entry taken already, and while the log
+   * refuses records (the replica hands it again after the recovery: takenThrough).
+   */
+  applied(index: number, record: string | undefined): void {
+    if (this.closed || this.outage !== undefined || index <= this.entry) return;
+    this.entry = index;
+    if (record === undefined) {
+      if (this.entry - this.lineEntry >= auditEntriesUnmarkedMax) void this.checkpoint({ force: true }).catch(() => {});
+      return;
+    }
+    const event = appliedEvent(record);
+    if (event === undefined) {
+      this.appendGap(index, index);
+      return;
+    }
+    this.append(() => event, undefined, true);
+    this.checkpointIfDue();
+  }
+
+  /** Entries `from`..`to` reached the store without passing through this log one by one: a gap record says so. */
+  skipped(from: number, to: number): void {
+    if (this.closed || this.outage !== undefined || to <= this.entry) return;
+    const first = Math.max(from, this.entry + 1);
+    this.entry = to;
+    this.appendGap(first, to);
+  }
+
+  private appendGap(first: number, last: number): void {
+    this.append(() => ({ kind: 'Gap', apiVersion: chainApiVersion, member: this.options.member, time: this.nowIso(), entries: { first, last } }), undefined, true);
+    this.checkpointIfDue();
+  }
+
+  /** The policy's decision and the shaped event; undefined when the policy does not record the request. */
+  private shapeRecorded(input: AuditEventInput): AuditEvent | undefined {
+    const decision = evaluateAuditPolicy(this.options.policy, requestAttributesOf(input));
+    // A request the policy does not record does not depend on the audit log being writable.
+    if (decision.level === 'None' || decision.omitStages.includes(input.stage)) return undefined;
+    if (this.outage !== undefined) this.outage.refused++;
+    this.checkUsable();
+    return shapeEvent(input, decision.level, this.options.member, this.options.hmacKey, { clearConfigMapValues: decision.clearConfigMapValues });
+  }
+
+  private checkpointIfDue(): void {
+    if (this.recordsSinceCheckpoint >= this.checkpointEveryRecords) void this.checkpoint().catch(() => {});
   }
 
   /** Resolves when every record appended so far is durable (deferred ones flushed now); rejects if the log failed. */
@@ -277,10 +375,13 @@ export class AuditLog {
     return this.appender.waitFor(this.seq);
   }
 
-  /** Writes a signed checkpoint over everything appended so far (if anything is uncovered); resolves when durable. */
-  async checkpoint(): Promise<SignedCheckpoint | undefined> {
+  /**
+   * Writes a signed checkpoint over everything appended so far (if anything is uncovered, or `force`:
+   * the line records how far the log took Raft entries); resolves when durable.
+   */
+  async checkpoint(options: { force?: boolean } = {}): Promise<SignedCheckpoint | undefined> {
     this.checkUsable();
-    if (this.recordsSinceCheckpoint === 0) return this.lastCheckpoint;
+    if (this.recordsSinceCheckpoint === 0 && options.force !== true) return this.lastCheckpoint;
     let signed: SignedCheckpoint | undefined;
     const seq = this.append(() => {
       const checkpoint = { member: this.options.member, seq: this.seq, head: this.head, time: this.nowIso() };
@@ -385,7 +486,7 @@ export class AuditLog {
 
   /** The next record's line for `body`, chained after the current head. */
   private line(body: RecordBody): { record: ChainRecord; bytes: Buffer } {
-    const { record, line } = chainRecord(body, this.seq + 1, this.head);
+    const { record, line } = chainRecord(body, this.seq + 1, this.head, this.entry > 0 ? this.entry : undefined);
     return { record, bytes: Buffer.from(line + '\n', 'utf8') };
   }
 
@@ -409,7 +510,11 @@ export class AuditLog {
     } else {
       this.files.push({ number: this.fileNumber, bytes: this.fileBytes, newestMs: this.clock.nowMs() });
     }
-    this.marks.push({ seq: record.seq, hash: record.hash, fileNumber: this.fileNumber, fileBytes: this.fileBytes, recordsSinceCheckpoint: this.recordsSinceCheckpoint });
+    this.lineEntry = record.entry ?? 0;
+    this.marks.push({
+      seq: record.seq, hash: record.hash, fileNumber: this.fileNumber, fileBytes: this.fileBytes, recordsSinceCheckpoint: this.recordsSinceCheckpoint,
+      entry: this.lineEntry,
+    });
     this.dropDurableMarks();
     return record.seq;
   }
@@ -535,6 +640,9 @@ export class AuditLog {
     this.fileBytes = 0;
     this.fileRecords = 0;
     this.recordsSinceCheckpoint = mark.recordsSinceCheckpoint;
+    // Records of entries after the mark's were cut: the replica hands them again (sinkRecovered).
+    this.entry = mark.entry;
+    this.lineEntry = mark.entry;
     this.files = this.files.filter((f) => f.number < next);
     const last = this.files.at(-1);
     if (last?.number === mark.fileNumber) last.bytes = mark.fileBytes;
@@ -543,7 +651,7 @@ export class AuditLog {
     const body = signRecovery(this.sodium, {
       kind: 'Recovery', apiVersion: chainApiVersion, member: this.options.member, time: this.nowIso(), file: next, previousFile: next - 1,
       failure: { time: new Date(outage.atMs).toISOString(), reason: outage.reason }, recordsCut: outage.recordsCut, recordsRefused: outage.refused,
-    }, this.seq + 1, this.head, this.options.keyPair.privateKey);
+    }, this.seq + 1, this.head, this.options.keyPair.privateKey, this.entry > 0 ? this.entry : undefined);
     const seq = this.appendLine(body);
     await this.appender.waitFor(seq);
     this.outage = undefined;
@@ -673,9 +781,17 @@ async function scanForOpen(options: AuditLogOptions, sodium: Sodium): Promise<Op
     segmentRestartedAfter,
     tornTailBytesRemoved,
     maxSeqSeen,
+    lastEntry: totals.lastEntry,
     rejected: (options.replicatedCheckpoints ?? []).length - replicated.length,
     files: retained,
   };
+}
+
+/** The event a Raft entry carried, if it is one (shape made it on the member that took the request). */
+function appliedEvent(record: string): AuditEvent | undefined {
+  const value = parseQuietly(record);
+  return value?.kind === 'Event' && value.apiVersion === 'audit.k8s.io/v1' && !('seq' in value) && !('hash' in value) && !('entry' in value)
+    ? (value as unknown as AuditEvent) : undefined;
 }
 
 function parseQuietly(line: string | undefined): Record<string, unknown> | undefined {

@@ -57,6 +57,10 @@ export interface ChainTotals {
   recordsSinceCheckpoint: number;
   /** Audit sink outages the log records (signed recovery records), oldest first. */
   outages: AuditOutage[];
+  /** The newest Raft entry whose record the verified chain holds (the last `entry`; 0 before any). */
+  lastEntry: number;
+  /** Raft entries whose records the log says it does not hold (gap records), oldest first. */
+  gaps: { first: number; last: number }[];
 }
 
 export class ChainVerifier {
@@ -68,6 +72,7 @@ export class ChainVerifier {
   private lineInFile = 0;
   readonly totals: ChainTotals = {
     records: 0, events: 0, checkpoints: 0, lastSeq: 0, lastHash: genesisHash, firstSeq: 0, recordsSinceCheckpoint: 0, outages: [],
+    lastEntry: 0, gaps: [],
   };
 
   constructor(private readonly options: ChainVerifierOptions) {
@@ -130,6 +135,10 @@ export class ChainVerifier {
 
     const kindProblem = this.kindProblem(record, first);
     if (kindProblem !== undefined) return this.broken(record.seq, `${here}: ${kindProblem}`);
+    const entry = record.entry;
+    if (entry !== undefined && (!Number.isSafeInteger(entry) || entry < this.totals.lastEntry)) {
+      return this.broken(record.seq, `${here}: entry ${String(entry)} goes back from ${this.totals.lastEntry} (records of Raft entries out of order)`);
+    }
 
     // A checkpoint record directly follows the record it covers, so the cluster's checkpoint is also
     // proof that the next record exists: without this, dropping the final checkpoint line would go unseen.
@@ -152,6 +161,7 @@ export class ChainVerifier {
     this.totals.records++;
     this.totals.lastSeq = record.seq;
     this.totals.lastHash = record.hash;
+    if (entry !== undefined) this.totals.lastEntry = entry;
     if (record.kind === 'Checkpoint') {
       this.totals.checkpoints++;
       this.totals.recordsSinceCheckpoint = 0;
@@ -214,6 +224,12 @@ export class ChainVerifier {
         return (record.apiVersion as string) === 'audit.k8s.io/v1' ? undefined : `event with apiVersion ${JSON.stringify(record.apiVersion)}`;
       case 'Continuation':
         return undefined;
+      case 'Gap': {
+        const { first: from, last } = record.entries ?? {};
+        if (!Number.isSafeInteger(from) || !Number.isSafeInteger(last) || from < 1 || last < from) return 'gap record without a valid range of entries';
+        this.totals.gaps.push({ first: from, last });
+        return undefined;
+      }
       case 'Recovery':
         if (this.options.member !== undefined && record.member !== this.options.member) {
           return `recovery record names member ${JSON.stringify(record.member)}, expected ${JSON.stringify(this.options.member)}`;

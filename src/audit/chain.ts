@@ -7,6 +7,9 @@
  *   seq       1, 2, 3, … across files (a restart continues above every seq seen)
  *   prevHash  the previous record's hash (64 zeros for the first record of the log or of a segment)
  *   hash      hex SHA-256 of the canonical JSON (canonical.ts) of the record without `hash`
+ *   entry     (on a member's log) the newest Raft entry whose audit record the chain holds at or
+ *             before this line: the records of writes travel in their entries, and each member
+ *             appends them as it applies (src/replication/audit-records.ts); never decreases
  *
  * and the line is the canonical JSON of the whole record. A checkpoint covers the record before it:
  * {member, seq, head, time} with head = that record's hash, signed with the member's Ed25519 audit key
@@ -30,6 +33,8 @@ export interface ChainFields {
   seq: number;
   prevHash: string;
   hash: string;
+  /** The newest Raft entry whose record the chain holds at or before this line (absent before any). */
+  entry?: number;
 }
 
 /** What a member signs: the chain up to and including `seq` ends in `head`. */
@@ -108,7 +113,20 @@ export interface RecoveryBody {
   signature: string;
 }
 
-export type RecordBody = AuditEvent | CheckpointBody | ContinuationBody | RestartBody | RecoveryBody;
+/**
+ * Raft entries whose records this log does not hold: the member's store reached them through a snapshot
+ * from the leader (or they left the WAL before the log took them), not one by one. Their records are in
+ * the logs of the members that applied them.
+ */
+export interface GapBody {
+  kind: 'Gap';
+  apiVersion: typeof chainApiVersion;
+  member: string;
+  time: string;
+  entries: { first: number; last: number };
+}
+
+export type RecordBody = AuditEvent | CheckpointBody | ContinuationBody | RestartBody | RecoveryBody | GapBody;
 export type ChainRecord = RecordBody & ChainFields;
 
 export function hashOf(recordWithoutHash: object): string {
@@ -116,11 +134,12 @@ export function hashOf(recordWithoutHash: object): string {
 }
 
 /** Adds the chain fields to a body; returns the record and its line (without the newline). */
-export function chainRecord(body: RecordBody, seq: number, prevHash: string): { record: ChainRecord; line: string } {
+export function chainRecord(body: RecordBody, seq: number, prevHash: string, entry?: number): { record: ChainRecord; line: string } {
   assert(Number.isSafeInteger(seq) && seq >= 1, `audit seq ${seq} is not a safe integer >= 1`);
   assert(/^[0-9a-f]{64}$/.test(prevHash), 'prevHash is not a hex SHA-256');
-  assert(!('hash' in body) && !('seq' in body), 'a record body carries no chain fields');
-  const unhashed = { ...body, seq, prevHash };
+  assert(!('hash' in body) && !('seq' in body) && !('entry' in body), 'a record body carries no chain fields');
+  assert(entry === undefined || (Number.isSafeInteger(entry) && entry >= 1), `audit entry ${entry} is not a safe integer >= 1`);
+  const unhashed = { ...body, seq, prevHash, ...(entry !== undefined ? { entry } : {}) };
   const record = { ...unhashed, hash: hashOf(unhashed) };
   return { record, line: canonicalJson(record) };
 }
@@ -160,16 +179,16 @@ export function checkpointSignatureValid(sodium: Sodium, checkpoint: SignedCheck
 
 const recoveryTag = new TextEncoder().encode('coffer/audit-recovery/v1\n');
 
-/** What a recovery record's signature covers: its content and its place in the chain (seq, prevHash). */
-function recoveryMessage(unsigned: Omit<RecoveryBody, 'signature'> & { seq: number; prevHash: string }): Uint8Array {
+/** What a recovery record's signature covers: its content and its place in the chain (seq, prevHash, entry). */
+function recoveryMessage(unsigned: Omit<RecoveryBody, 'signature'> & { seq: number; prevHash: string; entry?: number }): Uint8Array {
   return taggedMessage(recoveryTag, unsigned);
 }
 
-/** The recovery body with its signature, for the record that will sit at `seq` after `prevHash`. */
+/** The recovery body with its signature, for the record that will sit at `seq` after `prevHash` (and carry `entry`). */
 export function signRecovery(
-  sodium: Sodium, unsigned: Omit<RecoveryBody, 'signature'>, seq: number, prevHash: string, privateKey: Uint8Array,
+  sodium: Sodium, unsigned: Omit<RecoveryBody, 'signature'>, seq: number, prevHash: string, privateKey: Uint8Array, entry?: number,
 ): RecoveryBody {
-  const signature = sodium.crypto_sign_detached(recoveryMessage({ ...unsigned, seq, prevHash }), privateKey);
+  const signature = sodium.crypto_sign_detached(recoveryMessage({ ...unsigned, seq, prevHash, ...(entry !== undefined ? { entry } : {}) }), privateKey);
   return { ...unsigned, signature: Buffer.from(signature).toString('base64') };
 }
 

@@ -105,6 +105,22 @@ function eventOf(line: string): AuditEvent | undefined {
     return undefined;
   }
   if (value === null || typeof value !== 'object' || (value as { kind?: unknown }).kind !== 'Event') return undefined;
-  const { seq: _seq, prevHash: _prev, hash: _hash, ...event } = value as AuditEvent & { seq: unknown; prevHash: unknown; hash: unknown };
+  const { seq: _seq, prevHash: _prev, hash: _hash, entry: _entry, ...event } = value as AuditEvent & { seq: unknown; prevHash: unknown; hash: unknown; entry: unknown };
   return event;
+}
+
+const stageOrder: Record<string, number> = { RequestReceived: 0, ResponseStarted: 1, ResponseComplete: 2, Panic: 3 };
+
+/**
+ * One event per request (auditID), of its latest stage, from events merged from several members' logs:
+ * a write's RequestReceived record is in the log of every member that applied it (it travels in the
+ * write's Raft entry), its ResponseComplete only in the log of the member that answered.
+ */
+export function latestStagePerRequest(events: readonly AuditEvent[]): AuditEvent[] {
+  const latest = new Map<string, AuditEvent>();
+  for (const event of events) {
+    const seen = latest.get(event.auditID);
+    if (seen === undefined || (stageOrder[event.stage] ?? 0) > (stageOrder[seen.stage] ?? 0)) latest.set(event.auditID, event);
+  }
+  return [...latest.values()];
 }

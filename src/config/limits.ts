@@ -326,6 +326,16 @@ export const auditRetentionAgeMsMinDefault = 24 * 3_600_000;
 export const auditRetentionWarnPercent = 75;
 /** The longest audit line; an event that would exceed it is written without its request/response bodies. */
 export const auditRecordBytesMax = 256 * 1024;
+/**
+ * Bytes kept free under auditRecordBytesMax when a write's record is shaped to travel in its Raft entry:
+ * the chain fields each member adds when it appends the record (seq, prevHash, hash, entry).
+ */
+export const auditChainFieldsBytesMax = 512;
+/**
+ * Raft entries a member's audit log may take without a line saying how far it got (then a checkpoint
+ * is written): WAL compaction waits behind the last durable such line (src/replication/audit-records.ts).
+ */
+export const auditEntriesUnmarkedMax = 1000;
 /** Records between two signed checkpoints (a checkpoint is also written every auditCheckpointIntervalMs). */
 export const auditCheckpointEveryEvents = 1000;
 /** The longest time records stay without a signed checkpoint covering them. */

@@ -8,6 +8,7 @@
 export {
   type MembershipEvent, Replica, type ReplicaObserver, type ReplicaOptions, type ReplicaStatus, type ReplicaTestingFaults,
 } from './replica.ts';
+export type { AppliedAuditSink } from './audit-records.ts';
 export { ReplicationError, isReplicationError, type ReplicationErrorCode } from './errors.ts';
 export { isReservedKey, type MemberInfo, sameMembership } from './members.ts';
 export { type Alarm, type AlarmChange, type AlarmType, noSpaceMessage } from './alarms.ts';

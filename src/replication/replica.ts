@@ -42,6 +42,7 @@ import {
 } from '../storage/mvcc/index.ts';
 import { Wal, type WalResealResult, WalUnusableError } from '../storage/wal/index.ts';
 import { type Alarm, type AlarmChange, addsData, alarmKey, alarmRange, decodeAlarm, encodeAlarm, noSpaceMessage } from './alarms.ts';
+import type { AppliedAuditSink } from './audit-records.ts';
 import { type Command, decodeCommand, encodeCommand } from './command.ts';
 import { ReplicationError } from './errors.ts';
 import {
@@ -163,6 +164,10 @@ export class Replica {
    * Entries older than the last one at or below the WAL's snapshot index are dropped.
    */
   private confHistory: { index: number; confState: ConfState }[];
+  /** The member's audit log, once it is open (attachAudit); absent, entries' records wait in the WAL. */
+  private auditSink: AppliedAuditSink | undefined;
+  /** The newest entry index whose record was handed to the audit sink, or would have been (apply, snapshot). */
+  private auditHandedThrough: number;
 
   private constructor(
     private readonly options: ReplicaOptions,
@@ -180,6 +185,7 @@ export class Replica {
     this.lastSnapshotIndex = wal.snapshot().metadata.index;
     this.durableCommit = wal.initialState().hardState.commit;
     this.confHistory = [{ index: store.appliedIndex(), confState }];
+    this.auditHandedThrough = store.appliedIndex();
     const tickMs = options.tickMs ?? tickMsDefault;
     this.lessor = new Lessor({
       clock: options.clock,
@@ -247,11 +253,49 @@ export class Replica {
 
   // ── Writes ─────────────────────────────────────────────────────────────────────────────────────
 
-  /** Replicates one write and resolves with its result once this member applied it. */
-  async propose(op: WriteOp): Promise<WriteResponse> {
+  /**
+   * Replicates one write and resolves with its result once this member applied it. `audit` is the
+   * audit record of the request behind the write: it travels in the entry (audit-records.ts).
+   */
+  async propose(op: WriteOp, audit?: string): Promise<WriteResponse> {
     this.checkServing();
     checkWriteOp(op);
-    return this.proposeCommand({ requestId: this.nextRequestId(), op });
+    return this.proposeCommand({ requestId: this.nextRequestId(), op, ...(audit !== undefined ? { audit } : {}) });
+  }
+
+  // ── Audit records in entries ───────────────────────────────────────────────────────────────────
+
+  /**
+   * Hands the records of applied entries to `sink` from now on, after those it has not taken yet
+   * (replayAudit). Called once the member's audit log is open.
+   */
+  attachAudit(sink: AppliedAuditSink): void {
+    this.auditSink = sink;
+    this.replayAudit();
+  }
+
+  /**
+   * Hands the sink, in index order, the records of the entries handed (or applied) after the newest it
+   * took: at attach, and after the sink lost records it had not made durable (it came back from a
+   * failure). Those entries are still in the WAL (maybeCompactLog waits for the sink); any the WAL no
+   * longer holds (a snapshot reached the store first) are named as skipped. Synchronous, so no entry
+   * applied meanwhile can overtake the ones replayed.
+   */
+  replayAudit(): void {
+    const sink = this.auditSink;
+    if (sink === undefined) return;
+    const after = sink.takenThrough();
+    const through = this.auditHandedThrough;
+    if (after >= through) return;
+    const first = this.wal.firstIndex();
+    if (after + 1 < first) sink.skipped(after + 1, Math.min(first - 1, through));
+    const lo = Math.max(after + 1, first);
+    if (lo <= through) {
+      for (const entry of this.wal.entries(lo, through + 1, Number.POSITIVE_INFINITY)) {
+        if (entry.type === 'normal' && entry.data.length > 0) sink.applied(entry.index, decodeCommand(entry.data).audit);
+      }
+    }
+    sink.applied(through, undefined);
   }
 
   private proposeCommand(command: Command): Promise<WriteResponse> {
@@ -579,6 +623,8 @@ export class Replica {
         this.applyMembership(cc, confState, context?.member);
       } else if (entry.data.length > 0 && entry.index > storeApplied) {
         const command = decodeCommand(entry.data);
+        // Before the change is visible: the log holds the request before anything it caused.
+        if (command.audit !== undefined) this.auditSink?.applied(entry.index, command.audit);
         if (command.refused !== undefined) {
           this.confChanges.reject(command.requestId, new ReplicationError('E_BAD_REQUEST', command.refused));
           continue;
@@ -606,6 +652,8 @@ export class Replica {
       }
     }
     if (lastIndex > storeApplied) {
+      this.auditHandedThrough = lastIndex;
+      this.auditSink?.applied(lastIndex, undefined);
       const results = await this.store.applyBatch(lastIndex, ops);
       assert(results.length === ops.length, 'one apply result per operation');
       assert(this.store.appliedIndex() === lastIndex, `the store's applied index is ${this.store.appliedIndex()} after applying up to ${lastIndex}`);
@@ -700,6 +748,8 @@ export class Replica {
     await swapInIncomingStore(this.fs, dataDir);
     this.store = await MvccStore.open({ ...storeOptions(this.options), dir: join(dataDir, 'mvcc'), onFailure: (error) => this.fail(error) });
     this.lastSnapshotIndex = snapshot.metadata.index;
+    this.auditHandedThrough = snapshot.metadata.index;
+    this.replayAudit();
     this.confHistory = [{ index: snapshot.metadata.index, confState: structuredClone(snapshot.metadata.confState) }];
     this.options.observer?.membership?.({ index: snapshot.metadata.index, confState: snapshot.metadata.confState, cause: 'snapshot' });
     this.setMembers(await readRecords(this.store, memberRange, decodeMemberInfo));
@@ -713,7 +763,9 @@ export class Replica {
     const { everyEntries, catchUpEntries } = this.options.compaction ?? { everyEntries: snapshotEveryEntries, catchUpEntries: snapshotCatchUpEntries };
     const applied = this.store.appliedIndex();
     if (applied - this.lastSnapshotIndex < everyEntries + catchUpEntries) return;
-    const index = applied - catchUpEntries;
+    // Entries whose audit records are not durable in the member's log yet stay (replayAudit needs them).
+    const index = Math.min(applied - catchUpEntries, this.auditSink?.durableThrough() ?? applied);
+    if (index <= this.lastSnapshotIndex) return;
     // The membership as of `index`: unknown for an index before this open's applied index, in which case
     // compaction waits until the applied index has moved on by catchUpEntries.
     const confState = this.confStateAt(index);

@@ -26,6 +26,7 @@ import {
   auditOpenRetryMs, auditStopReplicationWaitMs, auditOpenRetryMsMax, auditPeerRequestTimeoutMs, auditPeerResponseBytesMax,
 } from '../config/index.ts';
 import type { Sealer } from '../crypto/index.ts';
+import type { AppliedAuditSink } from '../replication/index.ts';
 
 export interface MemberAuditOptions {
   dataDir: string;
@@ -37,6 +38,8 @@ export interface MemberAuditOptions {
   /** TLS options for a GET to another member's client port, the server checked to be `expectedMember`. */
   tlsClientOptions: (expectedMember: string) => ConnectionOptions;
   metrics?: MemberAuditMetrics;
+  /** The replica, which hands the log the records of the entries it applies once the log is open. */
+  appliedRecords?: { attachAudit(sink: AppliedAuditSink): void; replayAudit(): void };
   log?: { info: (fields: object, message: string) => void; warn: (fields: object, message: string) => void; error: (fields: object, message: string) => void };
   /**
    * Settings of the AuditLog: retention from the member's config; cadence, file size, sink retries,
@@ -135,6 +138,8 @@ export class MemberAudit implements ApiAudit {
       }
       this.log = log;
       this.hmacKey = hmacKey;
+      // The records of entries applied while the log was closed (or before it opened) come first.
+      this.options.appliedRecords?.attachAudit(log);
       const broken = log.status().brokenAtOpen;
       if (broken) this.options.log?.warn({ file: broken.file, seq: broken.seq, reason: broken.reason }, 'the audit log is broken; appending continues in a fresh segment');
     } catch (error) {
@@ -151,10 +156,14 @@ export class MemberAudit implements ApiAudit {
         metrics?.auditSinkFailed();
         log?.error({ reason }, 'the audit sink failed: every request the audit policy records is refused (503) until a record can be made durable again; the member retries on its own');
       },
-      sinkRecovered: (outage) => log?.info({
+      sinkRecovered: (outage) => {
+        // Records of applied entries cut or refused during the outage: the replica hands them again.
+        this.options.appliedRecords?.replayAudit();
+        log?.info({
         file: outage.file, seq: outage.seq, failedAt: new Date(outage.failedAtMs).toISOString(), reason: outage.reason,
         recordsRefused: outage.recordsRefused, recordsCut: outage.recordsCut,
-      }, 'the audit sink takes records again; the outage is recorded and signed in the audit chain'),
+        }, 'the audit sink takes records again; the outage is recorded and signed in the audit chain');
+      },
       youngHistoryDropped: (files, keptBytes) => {
         metrics?.auditYoungFilesDropped(files.length);
         log?.warn({
@@ -172,12 +181,7 @@ export class MemberAudit implements ApiAudit {
 
   record(input: AuditEventInput, options: RecordOptions = {}): Promise<void> {
     const log = this.log;
-    if (log === undefined) {
-      const level = evaluateAuditPolicy(this.options.policy, requestAttributesOf(input)).level;
-      if (level === 'None') return Promise.resolve();
-      this.options.metrics?.audit('failed');
-      return Promise.reject(new AuditUnavailableError(notOpenYet));
-    }
+    if (log === undefined) return Promise.resolve().then(() => this.refuseUnlessNone(input));
     return log.record(input, options).then(
       (written) => {
         if (written) this.options.metrics?.audit('written');
@@ -187,6 +191,30 @@ export class MemberAudit implements ApiAudit {
         throw error;
       },
     );
+  }
+
+  /** The record of a write, to travel in its Raft entry (AuditLog.shape); throws while records are refused. */
+  shape(input: AuditEventInput): string | undefined {
+    const log = this.log;
+    if (log === undefined) {
+      this.refuseUnlessNone(input);
+      return undefined;
+    }
+    try {
+      const record = log.shape(input);
+      if (record !== undefined) this.options.metrics?.audit('written');
+      return record;
+    } catch (error) {
+      this.options.metrics?.audit('failed');
+      throw error;
+    }
+  }
+
+  /** Before the log is open: nothing to do for a request the policy does not record; a refusal for any other. */
+  private refuseUnlessNone(input: AuditEventInput): void {
+    if (evaluateAuditPolicy(this.options.policy, requestAttributesOf(input)).level === 'None') return;
+    this.options.metrics?.audit('failed');
+    throw new AuditUnavailableError(notOpenYet);
   }
 
   /** Why records are refused right now (readiness fails with it), or undefined while they are taken. */

@@ -216,12 +216,13 @@ async function startApis(
     }),
     problems: () => [end.failStop()].filter((p): p is string => p !== undefined),
   };
-  // Every request leaves one durable audit event before it can change anything (fail closed); the log
-  // opens once the cluster's audit HMAC key can be read (a background job).
+  // Every request leaves one durable audit event before it can change anything (fail closed; a write's
+  // travels in its Raft entry, and every member's log takes it as it applies); the log opens once the
+  // cluster's audit HMAC key can be read (a background job).
   const audit = await MemberAudit.create({
     dataDir: config.dataDir, member: config.name, sealer: barrier.handle(sealedAreas.auditKey), backend, policy: auditPolicy,
     tlsClientOptions: (expectedMember) => tls.clientOptions({ expectedMember }), metrics, log,
-    logOptions: { retention: config.auditRetention },
+    logOptions: { retention: config.auditRetention }, appliedRecords: replica,
   });
   teardown.push(() => audit.stop());
   const firstStart = firstStartObjects(backend, policies, teardown, log);

@@ -40,6 +40,9 @@ const clusterAdminCalls: ReadonlySet<string> = new Set([
   'Cluster/MemberAdd', 'Cluster/MemberRemove', 'Cluster/MemberUpdate', 'Cluster/MemberPromote',
 ]);
 
+/** The calls that change the store only by proposing: a call's audit record travels in its Raft entry (route-config.ts, auditInEntry). */
+const auditInEntryCalls: ReadonlySet<string> = new Set(['KV/Put', 'KV/DeleteRange', 'KV/Txn', 'Lease/LeaseGrant', 'Lease/LeaseRevoke']);
+
 interface GrpcRouteConfig {
   /** The body is a stream of messages, handed to the handler unread. */
   grpcStream?: boolean;
@@ -98,7 +101,7 @@ export function grpcApi(grpc: FastifyInstance, options: GrpcApiOptions, done: (e
   for (const call of unaryCalls(service)) {
     const types = call.messages && { request: messageType(call.messages.request), response: messageType(call.messages.response) };
     const name = `${call.service}/${call.method}`;
-    const config: ApiRouteConfig = { auditReadOnly: readOnlyCalls.has(name), clusterAdmin: clusterAdminCalls.has(name) };
+    const config: ApiRouteConfig = { auditReadOnly: readOnlyCalls.has(name), clusterAdmin: clusterAdminCalls.has(name), auditInEntry: auditInEntryCalls.has(name) };
     grpc.post(`${grpcPathPrefix}${call.service}/${call.method}`, { config }, async (request, reply) => {
       const message = types ? decode(types.request, singleMessage(request.body as Buffer)) : {};
       const answer = await call.handle(callerFor(request), message);

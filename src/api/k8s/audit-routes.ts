@@ -13,7 +13,7 @@
  * Invariant: every filter is validated (AuditQueryError → 400) before any member is asked.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { type AuditEvent, type AuditQuery, compileAuditQuery, memberAnnotation } from '../../audit/index.ts';
+import { type AuditEvent, type AuditQuery, compileAuditQuery, latestStagePerRequest, memberAnnotation } from '../../audit/index.ts';
 import type { ApiAudit, MemberAuditVerification } from '../audit-plugin.ts';
 import type { KvBackend } from '../kv/backend.ts';
 import { status } from './status.ts';
@@ -84,9 +84,9 @@ export function registerAuditRoutes(app: FastifyInstance, options: { audit: ApiA
         outcomes.push({ name: peer.name, error: (error as Error).message });
       }
     }));
-    items.sort(newestFirst);
+    const merged = latestStagePerRequest(items).sort(newestFirst);
     outcomes.sort((a, b) => a.name.localeCompare(b.name));
-    return list(items.slice(0, limit), outcomes);
+    return list(merged.slice(0, limit), outcomes);
   });
 
   app.get(`${base}/verify`, async (request): Promise<AuditVerification> => {

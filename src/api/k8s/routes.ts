@@ -33,6 +33,7 @@ import { K8sForbiddenError, status, toStatus } from './status.ts';
 import { registerSecretVersionRoutes } from './secret-versions.ts';
 import { toTable } from './table.ts';
 import { negotiate, partialObjectMetadata } from './negotiation.ts';
+import { auditInEntryRoute } from '../route-config.ts';
 
 export interface K8sRoutesOptions {
   kv: RegistryKv;
@@ -135,7 +136,7 @@ async function listObjects(request: FastifyRequest, reply: FastifyReply, namespa
 function registerWrites(app: FastifyInstance, routes: TypeRoutes): void {
   const { type, options, collection, item, isRbac } = routes;
   const { registry, policy } = options;
-  app.post(collection, async (request, reply) => {
+  app.post(collection, auditInEntryRoute, async (request, reply) => {
     const { namespace } = request.params as Params;
     if (strict(request)) checkStrictFields(type, request.body);
     const write = writeOptionsOf(request);
@@ -144,7 +145,7 @@ function registerWrites(app: FastifyInstance, routes: TypeRoutes): void {
     return reply.code(201).send(presentFor(type, created, callerFor(request), policy));
   });
 
-  app.put(item, async (request) => {
+  app.put(item, auditInEntryRoute, async (request) => {
     const { namespace, name = '' } = request.params as Params;
     if (strict(request)) checkStrictFields(type, request.body);
     const write = writeOptionsOf(request);
@@ -153,7 +154,7 @@ function registerWrites(app: FastifyInstance, routes: TypeRoutes): void {
     return presentFor(type, updated, callerFor(request), policy);
   });
 
-  app.patch(item, async (request, reply) => {
+  app.patch(item, auditInEntryRoute, async (request, reply) => {
     const { namespace, name = '' } = request.params as Params;
     const patchType = patchTypeOf(request.headers['content-type']);
     if (patchType === undefined) {
@@ -176,7 +177,7 @@ function registerDeletes(app: FastifyInstance, routes: TypeRoutes): void {
   const { type, options, collection, item, isRbac } = routes;
   const { registry, policy } = options;
   // deletecollection: what the selectors match, each deleted as one DELETE would; the answer lists them (values only for callers who may get them).
-  app.delete(collection, async (request) => {
+  app.delete(collection, auditInEntryRoute, async (request) => {
     const { namespace } = request.params as Params;
     const query = request.query as Query;
     const labelSelector = optional(query, 'labelSelector', parseLabelSelector);
@@ -191,7 +192,7 @@ function registerDeletes(app: FastifyInstance, routes: TypeRoutes): void {
     };
   });
 
-  app.delete(item, async (request, reply) => {
+  app.delete(item, auditInEntryRoute, async (request, reply) => {
     const { namespace, name = '' } = request.params as Params;
     const deleteOptions = deleteOptionsOf(request, policy);
     const deleted = await registry.delete(type, namespace, name, deleteOptions);

@@ -30,6 +30,7 @@ import { callerFor, isAllowed } from './authorization.ts';
 import type { PolicyHolder } from './policy-holder.ts';
 import { presentFor } from './presentation.ts';
 import { writeOptionsOf } from './write-options.ts';
+import { auditInEntryRoute } from '../route-config.ts';
 
 export interface SecretVersionRoutesOptions {
   registry: Registry;
@@ -64,7 +65,7 @@ export function registerSecretVersionRoutes(app: FastifyInstance, options: Secre
     return { kind: 'SecretVersion', apiVersion: 'coffer.dev/v1', metadata: meta, ...describe(history, found), data: { ...found.data } };
   });
 
-  app.post(`${item}/rotate`, async (request) => {
+  app.post(`${item}/rotate`, auditInEntryRoute, async (request) => {
     const { namespace, name } = request.params as Params;
     const body = request.body;
     const stage = isObject(body) ? body.stage : undefined;
@@ -80,13 +81,13 @@ export function registerSecretVersionRoutes(app: FastifyInstance, options: Secre
     return shown(updated, request, policy);
   });
 
-  app.post(`${item}/promote`, async (request) => {
+  app.post(`${item}/promote`, auditInEntryRoute, async (request) => {
     const { namespace, name } = request.params as Params;
     const updated = await registry.promoteSecret(namespace, name, writeOptionsOf(request));
     return shown(updated, request, policy);
   });
 
-  app.post(`${item}/rollback`, async (request) => {
+  app.post(`${item}/rollback`, auditInEntryRoute, async (request) => {
     const { namespace, name } = request.params as Params;
     const body = request.body;
     if (!isObject(body) || body.version === undefined) throw new RegistryError('BadRequest', 'the body must be {"version": N}');

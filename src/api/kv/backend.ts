@@ -38,7 +38,8 @@ export function readerOf(store: MvccStore): MvccReader {
 
 export interface KvBackend {
   readonly clusterId: string;
-  propose(op: WriteOp): Promise<WriteResponse>;
+  /** `audit`: the record of the request behind the write, to travel in its Raft entry (../audit-in-entry.ts). */
+  propose(op: WriteOp, audit?: string): Promise<WriteResponse>;
   range(key: Uint8Array, end: Uint8Array | undefined, options: RangeOptions & { linearizable: boolean }): Promise<RangeResponse>;
   linearizableBarrier(): Promise<void>;
   mvcc(): MvccReader;
@@ -74,7 +75,7 @@ export interface KvBackend {
 export function replicaBackend(replica: Replica, options: { clusterId: string; dbSizeBytes: () => Promise<number> }): KvBackend {
   return {
     clusterId: options.clusterId,
-    propose: (op) => replica.propose(op),
+    propose: (op, audit) => replica.propose(op, audit),
     range: (key, end, rangeOptions) => replica.range(key, end, rangeOptions),
     linearizableBarrier: () => replica.linearizableBarrier(),
     mvcc: () => readerOf(replica.mvcc()),

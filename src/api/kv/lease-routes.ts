@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { callerFor } from '../k8s/authorization.ts';
-import { readOnlyRoute } from '../route-config.ts';
+import { auditInEntryRoute, readOnlyRoute } from '../route-config.ts';
 import { b64, BadFieldError, bool, encodeHeader, int, int64, object } from './json.ts';
 import type { KvService } from './service.ts';
 
@@ -20,18 +20,18 @@ export function registerLeaseRoutes(app: FastifyInstance, service: KvService): v
     return id;
   };
 
-  app.post('/lease/grant', async (request) => {
+  app.post('/lease/grant', auditInEntryRoute, async (request) => {
     const b = body(request.body);
     const granted = await service.leases.grant(int(b, 'ID') ?? 0, int(b, 'TTL') ?? 0);
     return { header: header(granted.revision), ID: int64(granted.id), TTL: int64(granted.ttl) };
   });
 
-  app.post('/lease/revoke', async (request) => {
+  app.post('/lease/revoke', auditInEntryRoute, async (request) => {
     const revoked = await service.leases.revoke(callerFor(request), leaseId(request.body));
     return { header: header(revoked.revision) };
   });
 
-  app.post('/lease/keepalive', async (request) => {
+  app.post('/lease/keepalive', auditInEntryRoute, async (request) => {
     const renewed = await service.leases.keepAlive(leaseId(request.body));
     return { result: { header: header(renewed.revision), ID: int64(renewed.id), TTL: int64(renewed.ttl) } };
   });

@@ -9,7 +9,7 @@ import {
   isMvccError, type DeleteRangeResponse, type PutResponse, type RangeResponse, type TxnResponse, type WatchEvent,
 } from '../../storage/mvcc/index.ts';
 import { callerFor } from '../k8s/authorization.ts';
-import { clusterAdminRoute, readOnlyRoute } from '../route-config.ts';
+import { auditInEntryRoute, clusterAdminRoute, readOnlyRoute } from '../route-config.ts';
 import type { WatchStreams } from '../watch-stream.ts';
 import { registerLeaseRoutes } from './lease-routes.ts';
 import { type KvService, rangeQuery } from './service.ts';
@@ -42,17 +42,17 @@ function registerKeyValueCalls(app: FastifyInstance, service: KvService): void {
     return { header: header(result.revision), ...encodeRange(result) };
   });
 
-  app.post('/kv/put', async (request) => {
+  app.post('/kv/put', auditInEntryRoute, async (request) => {
     const result = await service.put(callerFor(request), decodePut(body(request.body)));
     return { header: header(result.revision), ...encodePut(result) };
   });
 
-  app.post('/kv/deleterange', async (request) => {
+  app.post('/kv/deleterange', auditInEntryRoute, async (request) => {
     const result = await service.deleteRange(callerFor(request), decodeDeleteRange(body(request.body)));
     return { header: header(result.revision), ...encodeDelete(result) };
   });
 
-  app.post('/kv/txn', async (request) => {
+  app.post('/kv/txn', auditInEntryRoute, async (request) => {
     const result = await service.txn(callerFor(request), decodeTxn(body(request.body)));
     return encodeTxn(result, header(result.revision));
   });

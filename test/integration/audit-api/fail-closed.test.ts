@@ -29,12 +29,15 @@ test('with the audit directory replaced by a file, writes, reads and denials ans
   await writeFile(dir, 'not a directory');
   const before = await fingerprint();
 
+  // The read comes first: its record is written here and waited for, so it finds the fault. (A write's
+  // record travels in its Raft entry and reaches this log as the write is applied: a write taken before
+  // the log knows of the fault keeps its record in the WAL until the log takes records again.)
   const requests = [
+    { method: 'GET' as const, url: '/api/v1/namespaces/default/configmaps/before', headers: admin },
     { method: 'POST' as const, url: '/api/v1/namespaces/default/configmaps', headers: json, payload: JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'after' }, data: { a: '1' } }) },
     { method: 'POST' as const, url: '/api/v1/namespaces/default/secrets', headers: json, payload: JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 's' }, data: { p: b64('x') } }) },
     { method: 'DELETE' as const, url: '/api/v1/namespaces/default/configmaps/before', headers: admin },
     { method: 'POST' as const, url: '/v3/kv/put', headers: admin, payload: JSON.stringify({ key: b64('k'), value: b64('v') }) },
-    { method: 'GET' as const, url: '/api/v1/namespaces/default/configmaps/before', headers: admin },
     { method: 'GET' as const, url: '/api/v1/namespaces/default/secrets', headers: { 'x-user': 'bob', 'x-groups': 'devs' } },
   ];
   for (const request of requests) {

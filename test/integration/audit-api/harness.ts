@@ -76,12 +76,13 @@ export async function startAudited(
     const build = async () => {
       const audit = await MemberAudit.create({
         dataDir, member: name, sealer: keyring, backend, policy, logOptions, ...observe,
-        tlsClientOptions: () => ({}),
+        tlsClientOptions: () => ({}), appliedRecords: cluster.replica(id),
       });
       // The transport seam: ask another member's app, as this member.
       const viaInject: ApiAudit = {
         member: audit.member,
         record: (input) => audit.record(input),
+        shape: (input) => audit.shape(input),
         queryLocal: (query) => audit.queryLocal(query),
         verifyLocal: () => audit.verifyLocal(),
         problems: () => audit.problems(),

@@ -127,6 +127,7 @@ test('a rotate-kek body never reaches the audit log, though the request is recor
   const audit: ApiAudit = {
     member: 'm1',
     record: (input) => { inputs.push(input); return Promise.resolve(); },
+    shape: (input) => { inputs.push(input); return undefined; },
     queryLocal: () => Promise.resolve([]),
     verifyLocal: () => Promise.reject(new Error('not used')),
     askMember: () => Promise.reject(new Error('not used')),

@@ -6,7 +6,8 @@
  * history rules apply.
  *
  * Each operation is audited on the member it goes to, as the client API does it (src/api/audit-plugin.ts):
- * a write's RequestReceived record must be durable before the write is proposed, and its
+ * a write's RequestReceived record is shaped by that member and travels in the write's Raft entry
+ * (src/replication/audit-records.ts), so every member's log takes it as it applies the write, and its
  * ResponseComplete record is appended with the answer, without waiting; a read's RequestReceived record
  * is appended before its ReadIndex round and must be durable before the answer (its ResponseComplete
  * record follows without waiting; the client API defers that record to the next group commit, here it
@@ -136,10 +137,11 @@ export class ReplicaClient {
         return { kind: 'read', value: r.kvs[0] === undefined ? null : decoder.decode(r.kvs[0].value) };
       })()
       : (async (): Promise<KvOutput> => {
-        const received = record('RequestReceived');
-        await received.durable;
-        auditedAtMs = received.atMs;
-        const r = await replica.propose(writeOpOf(input));
+        // The record travels in the write's entry: durable with it, taken by every member's log as it applies.
+        const atMs = clock.nowMs();
+        const shaped = audit.shape(simAuditInput(entry.opId, this.id, input, 'RequestReceived', atMs));
+        auditedAtMs = atMs;
+        const r = await replica.propose(writeOpOf(input), shaped);
         entry.via += ` rev ${r.revision}`;
         void record('ResponseComplete').durable.catch(() => undefined);
         return input.kind === 'write' ? { kind: 'write' } : { kind: 'cas', ok: (r as TxnResponse).succeeded };

@@ -170,9 +170,11 @@ export class SimMember {
         onCheckpoint: (checkpoint) => {
           if (alive()) env.onAuditCheckpoint(this, checkpoint);
         },
-        events: env.auditEvents(this),
+        events: this.auditEvents(),
       });
       if (!alive()) return;
+      // As the member's wiring does (src/server/member-audit.ts): the replica hands the log the records of applied entries.
+      replica.attachAudit(audit);
       this.audit = audit;
       this.auditPublicKey = keyPair.publicKey;
       this.clock = clock;
@@ -184,6 +186,18 @@ export class SimMember {
       this.state = 'down';
       env.onStartFailed(this, error as Error);
     }
+  }
+
+  /** The host's audit events, and after an outage the records of applied entries handed again. */
+  private auditEvents(): AuditLogEvents {
+    const events = this.env.auditEvents(this);
+    return {
+      ...events,
+      sinkRecovered: (outage) => {
+        events.sinkRecovered?.(outage);
+        this.replica?.replayAudit();
+      },
+    };
   }
 
   /** The process dies at once; with `power`, the disk also loses what was not durable. */

@@ -70,6 +70,8 @@ export interface ReplicaSimResult extends RunResult {
 const tickMs = 10;
 const livenessMsMax = 6_000;
 const convergeMsMax = 10_000;
+/** The longest the end check waits for the live members' audit logs to flush what they took. */
+const auditFlushMsMax = 1_000;
 const linearizabilityStepsMax = 5_000_000;
 /** A member that got an injected I/O error is taken down (and later restarted) this long after. */
 const faultedRestartMs: [number, number] = [100, 800];
@@ -639,6 +641,15 @@ export class ReplicaSimulation {
 
   /** Every member that ever opened its audit log: the chain verifies and holds every answered operation. */
   private async checkAudit(): Promise<void> {
+    // The records of applied writes are appended without waiting for their fdatasync (their entries in
+    // the WAL keep them meanwhile): let every live log reach its files, as a query does.
+    let flushing = 0;
+    for (const m of this.live()) {
+      if (m.audit === undefined) continue;
+      flushing++;
+      void m.audit.flushed().catch(() => undefined).finally(() => flushing--);
+    }
+    await this.runUntil(this.queue.now + auditFlushMsMax * usPerMs, () => flushing === 0);
     const audited: AuditedMember[] = [];
     for (const m of this.members.values()) {
       if (m.auditPublicKey === undefined) continue;

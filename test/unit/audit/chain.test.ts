@@ -58,7 +58,7 @@ test('the verifier accepts a chain it is fed in order and names the first line t
     }
     return v.finish() ?? v.totals;
   };
-  assert.deepEqual(run(lines), { records: 4, events: 4, checkpoints: 0, lastSeq: 4, lastHash: prev, firstSeq: 1, recordsSinceCheckpoint: 4, outages: [] });
+  assert.deepEqual(run(lines), { records: 4, events: 4, checkpoints: 0, lastSeq: 4, lastHash: prev, firstSeq: 1, recordsSinceCheckpoint: 4, outages: [], lastEntry: 0, gaps: [] });
   assert.match((run([lines[0]!, lines[2]!, lines[3]!]) as { reason: string }).reason, /seq jumps from 1 to 3/);
   assert.match((run([lines[0]!, lines[2]!, lines[1]!, lines[3]!]) as { reason: string }).reason, /seq jumps from 1 to 3/);
   assert.match((run([lines[1]!]) as { reason: string }).reason, /must begin at seq 1/);

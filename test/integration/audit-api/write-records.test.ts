@@ -1,0 +1,120 @@
+// A write's RequestReceived record travels in its Raft entry: the member that takes the request shapes
+// it, the entry makes it durable with the change on a quorum, and every member's log takes it as it
+// applies the write (src/replication/audit-records.ts). These tests look at the members' files, not at
+// the API's view of them: the record is in every log at the write's entry, a log that was closed or
+// failed when the write was applied gets it afterwards from the WAL, and a write that proposes nothing
+// still has its record in the receiving member's log before the answer leaves.
+import assert from 'node:assert/strict';
+import { rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { listAuditFiles, readLines } from '../../../src/audit/files.ts';
+import { verifyAuditLog } from '../../../src/audit/index.ts';
+import { waitUntil } from '../../support/wait.ts';
+import { waitLimitMs } from '../replication/harness.ts';
+import { admin, type AuditedCluster, type AuditedMember, startAudited } from './harness.ts';
+
+interface Line { kind: string; auditID?: string; stage?: string; entry?: number; seq: number; entries?: { first: number; last: number } }
+
+let audited: AuditedCluster;
+let m1: AuditedMember;
+let m2: AuditedMember;
+let m3: AuditedMember;
+
+before(async () => {
+  // One record per file: a record after the directory is gone needs a new file, so a fault shows at once.
+  audited = await startAudited(3, { sinkRetryMs: 20, sinkRetryMsMax: 50, fileBytesTarget: 1 });
+  [m1, m2, m3] = audited.members as [AuditedMember, AuditedMember, AuditedMember];
+});
+after(() => audited.close());
+
+const json = { ...admin, 'content-type': 'application/json' };
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+
+/** Every line of a member's log, oldest first (what it took is flushed first). */
+async function linesOf(member: AuditedMember): Promise<Line[]> {
+  await member.audit.flushed();
+  const out: Line[] = [];
+  for (const file of await listAuditFiles(join(member.dataDir, 'audit'))) {
+    for (const line of (await readLines(file.path)).lines) out.push(JSON.parse(line) as Line);
+  }
+  return out;
+}
+
+async function put(member: AuditedMember, key: string): Promise<string> {
+  const reply = await member.app.inject({ method: 'POST', url: '/v3/kv/put', headers: admin, payload: JSON.stringify({ key: b64(key), value: b64('v') }) });
+  assert.equal(reply.statusCode, 200, reply.body);
+  return String(reply.headers['audit-id']);
+}
+
+const received = (lines: Line[], auditID: string) => lines.filter((l) => l.kind === 'Event' && l.auditID === auditID && l.stage === 'RequestReceived');
+
+test('a write taken by one member has its RequestReceived record in every member\'s log, at the write\'s entry', async () => {
+  const auditID = await put(m1, 'everywhere');
+  const applied = m1.backend.status().appliedIndex;
+  await waitUntil(() => [m2, m3].every((m) => m.backend.status().appliedIndex >= applied), waitLimitMs, 'the followers applied the write');
+  const entries = new Set<number>();
+  for (const member of [m1, m2, m3]) {
+    const lines = await linesOf(member);
+    const records = received(lines, auditID);
+    assert.equal(records.length, 1, `${member.name} holds the record once`);
+    entries.add(records[0]!.entry!);
+    const completions = lines.filter((l) => l.auditID === auditID && l.stage === 'ResponseComplete');
+    assert.equal(completions.length, member === m1 ? 1 : 0, `${member.name}: the completion is in the answering member's log only`);
+    const verdict = await verifyAuditLog(join(member.dataDir, 'audit'), { publicKey: member.audit.publicKey, member: member.name });
+    assert.ok(verdict.ok, JSON.stringify(verdict));
+  }
+  assert.equal(entries.size, 1, 'the same entry index on every member');
+  assert.ok([...entries][0]! >= 1 && [...entries][0]! <= applied);
+  // The cluster's query shows the request once, at its latest stage.
+  const query = await m2.app.inject({ method: 'GET', url: '/apis/coffer.dev/v1/audit/events?limit=1000', headers: admin });
+  const items = query.json<{ items: { auditID: string; stage: string }[] }>().items.filter((e) => e.auditID === auditID);
+  assert.deepEqual(items.map((e) => e.stage), ['ResponseComplete']);
+});
+
+test('a write whose handler proposes nothing (a server dry run) has its record in the receiving member\'s log only, before the answer', async () => {
+  const reply = await m2.app.inject({
+    method: 'POST', url: '/api/v1/namespaces/default/configmaps?dryRun=All', headers: json,
+    payload: JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'dry' }, data: { a: '1' } }),
+  });
+  assert.equal(reply.statusCode, 201, reply.body);
+  const auditID = String(reply.headers['audit-id']);
+  // The answer waited for the record: it is in the file without a flush.
+  const files = await listAuditFiles(join(m2.dataDir, 'audit'));
+  const raw = (await Promise.all(files.map(async (f) => (await readLines(f.path)).lines))).flat().map((l) => JSON.parse(l) as Line);
+  assert.equal(received(raw, auditID).length, 1);
+  assert.equal(received(await linesOf(m1), auditID).length, 0, 'no entry carried it to m1');
+});
+
+test('a member whose log was closed while writes were applied takes their records from the WAL when it opens again', async () => {
+  await m3.audit.stop();
+  const auditIDs = [await put(m1, 'while-closed-1'), await put(m2, 'while-closed-2')];
+  const applied = m1.backend.status().appliedIndex;
+  await waitUntil(() => m3.backend.status().appliedIndex >= applied, waitLimitMs, 'm3 applied the writes');
+  await m3.reopen();
+  const lines = await linesOf(m3);
+  for (const auditID of auditIDs) assert.equal(received(lines, auditID).length, 1, `${auditID} replayed once`);
+  const verdict = await verifyAuditLog(join(m3.dataDir, 'audit'), { publicKey: m3.audit.publicKey, member: m3.name });
+  assert.ok(verdict.ok, JSON.stringify(verdict));
+});
+
+test('a member whose log failed while a write was applied gets the record once the log takes records again', async () => {
+  const dir = join(m2.dataDir, 'audit');
+  const aside = `${dir}.aside`;
+  await rename(dir, aside);
+  await writeFile(dir, 'not a directory');
+  // A read on m2 writes its own record and finds the fault; from then on m2's log refuses records.
+  const read = await m2.app.inject({ method: 'POST', url: '/v3/kv/range', headers: admin, payload: JSON.stringify({ key: b64('x') }) });
+  assert.equal(read.statusCode, 503);
+  const auditID = await put(m1, 'while-failed');
+  const applied = m1.backend.status().appliedIndex;
+  await waitUntil(() => m2.backend.status().appliedIndex >= applied, waitLimitMs, 'm2 applied the write');
+  await rm(dir);
+  await rename(aside, dir);
+  await waitUntil(() => m2.audit.refusal() === undefined, waitLimitMs, 'm2\'s log takes records again');
+  const lines = await linesOf(m2);
+  assert.equal(received(lines, auditID).length, 1, 'the record of the write applied during the outage is in m2\'s log');
+  assert.ok(lines.some((l) => l.kind === 'Recovery'), 'the outage is recorded');
+  const verdict = await verifyAuditLog(dir, { publicKey: m2.audit.publicKey, member: m2.name });
+  assert.ok(verdict.ok, JSON.stringify(verdict));
+});

@@ -1,0 +1,84 @@
+// The log's side of records that travel in Raft entries (src/replication/audit-records.ts): the records
+// of applied entries are taken once and in index order, every line says how far the log took entries
+// (so a reopened log knows where the replica must hand records again), entries a snapshot installed
+// leave a gap record, and the verifier reports a record of an earlier entry after a later one.
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { test } from 'node:test';
+import { canonicalJson } from '../../../src/audit/canonical.ts';
+import { hashOf } from '../../../src/audit/chain.ts';
+import { verifyAuditLog } from '../../../src/audit/index.ts';
+import { withOneEventPerRequest } from '../../../src/api/index.ts';
+import { defaultPolicy, input, memberKeys, openLog as openAnyLog, tempDir } from '../../unit/audit/helpers.ts';
+
+/** The policy as the API applies it: every stage of a request is recorded. */
+const openLog: typeof openAnyLog = async (t, dir, options = {}) => openAnyLog(t, dir, { policy: withOneEventPerRequest(await defaultPolicy()), ...options });
+
+const lineFile = (dir: string) => path.join(dir, 'audit-1.log');
+const linesIn = async (dir: string) => (await readFile(lineFile(dir), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+
+test('records of applied entries are taken once, in index order, and every line says how far the log took entries', async (t) => {
+  const dir = await tempDir(t);
+  const { log } = await openLog(t, dir);
+  const record = log.shape(input({ stage: 'RequestReceived', verb: 'create' }));
+  assert.ok(record !== undefined);
+  log.applied(4, record);
+  log.applied(4, record);
+  log.applied(3, record);
+  log.applied(7, undefined);
+  assert.equal(log.takenThrough(), 7);
+  await log.record(input());
+  assert.equal(log.durableThrough(), 7, 'the local record after entry 7 is durable, and with it everything before');
+  const lines = await linesIn(dir);
+  assert.deepEqual(lines.map((l) => [l.stage, l.entry]), [['RequestReceived', 4], ['ResponseComplete', 7]]);
+  await log.close();
+
+  const reopened = await openLog(t, dir);
+  assert.equal(reopened.log.takenThrough(), 7, 'the last line tells the reopened log where it stood');
+});
+
+test('entries a snapshot installed leave a gap record that verifies and is reported', async (t) => {
+  const dir = await tempDir(t);
+  const { log } = await openLog(t, dir);
+  log.applied(2, undefined);
+  log.skipped(1, 9);
+  assert.equal(log.takenThrough(), 9);
+  await log.close();
+  const verdict = await verifyAuditLog(dir, { publicKey: (await memberKeys()).publicKey, member: 'm1' });
+  assert.ok(verdict.ok, JSON.stringify(verdict));
+  const gap = (await linesIn(dir)).find((l) => l.kind === 'Gap');
+  assert.deepEqual(gap?.entries, { first: 3, last: 9 }, 'only the entries after those taken');
+});
+
+test('the verifier reports a record of an earlier entry after a later one, even with every hash recomputed', async (t) => {
+  const dir = await tempDir(t);
+  const { log } = await openLog(t, dir, { checkpointEveryRecords: 1000 });
+  const record = log.shape(input({ stage: 'RequestReceived', verb: 'create' }));
+  assert.ok(record !== undefined);
+  log.applied(5, record);
+  log.applied(6, record);
+  await log.flushed();
+  // Rewrite the second line to claim entry 4, re-chaining every hash after it.
+  const lines = await linesIn(dir);
+  let prevHash = lines[0]!.hash as string;
+  const rewritten = [canonicalJson(lines[0]!)];
+  for (const [i, line] of lines.slice(1).entries()) {
+    const { hash: _hash, ...rest } = line;
+    const unhashed = { ...rest, prevHash, ...(i === 0 ? { entry: 4 } : {}) };
+    const hash = hashOf(unhashed);
+    rewritten.push(canonicalJson({ ...unhashed, hash }));
+    prevHash = hash;
+  }
+  await writeFile(lineFile(dir), `${rewritten.join('\n')}\n`);
+  const verdict = await verifyAuditLog(dir, { publicKey: (await memberKeys()).publicKey, member: 'm1' });
+  assert.equal(verdict.ok, false);
+  assert.match((verdict as { reason: string }).reason, /entry 4 goes back from 5/);
+});
+
+test('a log that refuses records refuses to shape one: the write is not proposed', async (t) => {
+  const dir = await tempDir(t);
+  const { log } = await openLog(t, dir);
+  await log.close();
+  assert.throws(() => log.shape(input({ stage: 'RequestReceived', verb: 'create' })), /closed/);
+});
