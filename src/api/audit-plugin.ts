@@ -9,7 +9,11 @@
  *   after the body is parsed and before the handler runs, with the decision and, as the policy's level
  *   says, the request body — if that record is refused the handler never runs and the answer is 503;
  *   then stage `ResponseComplete` under the same auditID when the response is ready (onSend), with the
- *   response code. The change has happened by then, so the answer does not wait for that record to be
+ *   response code. A write on a route that changes the store only by proposing (`recordTravels`)
+ *   does not wait for its RequestReceived record here: the record is shaped (refused: 503, nothing
+ *   proposed) and travels in the write's Raft entry (audit-in-entry.ts), durable with the change; a
+ *   handler that proposes nothing has it made durable in this member's log before its answer leaves.
+ *   The change has happened by then, so the answer does not wait for that record to be
  *   durable (it is in the chain, and the next group commit covers it), and a refused completion record
  *   does not turn the answer into an error (that would tell the client a change failed that did not):
  *   the answer stands, the refusal is logged and the log reports itself broken (problems, metric). A watch has no
@@ -34,7 +38,7 @@
  * secret, and only Secret bodies are digested.
  *
  * Invariants: a request that may change state reaches its handler only after its first record is
- * durable or the policy says None; no answer leaves before the request's first record is durable (or
+ * durable, travels with its changes (audit-in-entry.ts), or the policy says None; no answer leaves before the request's first record is durable (or
  * the policy says None); each stage of a request is recorded at most once (the `state` mark); no secret value is put
  * into an event here — bodies go to the audit core, which digests Secret values.
  */

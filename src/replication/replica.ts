@@ -95,6 +95,12 @@ export interface ReplicaTestingFaults {
    * replays conf changes onto a later membership.
    */
   confStateAheadOfStore?: boolean;
+  /**
+   * Hand the audit log only the records of entries applied while it is attached and taking records, as
+   * a first cut of records in entries did: a log closed (a crash) or failed when entries were applied
+   * never gets their records.
+   */
+  auditRecordsNotReplayed?: boolean;
 }
 
 export interface ReplicaObserver {
@@ -283,7 +289,7 @@ export class Replica {
    */
   replayAudit(): void {
     const sink = this.auditSink;
-    if (sink === undefined) return;
+    if (sink === undefined || this.options.unsafeTestingFaults?.auditRecordsNotReplayed === true) return;
     const after = sink.takenThrough();
     const through = this.auditHandedThrough;
     if (after >= through) return;

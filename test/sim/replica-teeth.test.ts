@@ -36,6 +36,10 @@ test('an audit rotation whose new file is not made durable (no directory fsync) 
   await caught('auditRotationWithoutDirSync', 10, auditKinds);
 });
 
+test('a write record never handed again to a log that was closed or failed when its entry was applied is caught within 10 seeds', { timeout: 600_000 }, async () => {
+  await caught('auditRecordsNotReplayed', 10, ['write record missing', 'audit record lost']);
+});
+
 test('restarting Raft with the WAL membership, ahead of the store, is caught within 10 seeds', { timeout: 600_000 }, async () => {
   await caught('confStateAheadOfStore', 10, ['membership diverged', 'member stopped on an error']);
 });

@@ -23,6 +23,9 @@ test('with the audit directory replaced by a file, writes, reads and denials ans
   const json = { ...admin, 'content-type': 'application/json' };
   const created = await m1.app.inject({ method: 'POST', url: '/api/v1/namespaces/default/configmaps', headers: json, payload: JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'before' }, data: { a: '1' } }) });
   assert.equal(created.statusCode, 201, 'the log works before the fault');
+  // The create's records are appended without being waited for (its RequestReceived came in its Raft
+  // entry): let them reach the file, so the fault below is met by the requests that follow.
+  await m1.audit.flushed();
 
   const dir = join(m1.dataDir, 'audit');
   await rm(dir, { recursive: true });

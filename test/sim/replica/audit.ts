@@ -4,16 +4,19 @@
  * rotations), a key pair and the cluster's HMAC key derived from the seed, and small files and tight
  * retention so that rotation (a new file whose first record links the chain to the previous file),
  * retention and age-driven rotation happen in every run. The sim clients record their operations the
- * way the client API does (src/api/audit-plugin.ts): a write's RequestReceived record is durable
- * before the change is proposed, and a refused record means no change; a read's RequestReceived
- * record, written beside its ReadIndex round, is durable before the answer.
+ * way the client API does (src/api/audit-plugin.ts): a write's RequestReceived record travels in its
+ * Raft entry and each member's log takes it as the member applies the write (the replica hands the
+ * records again after a crash or a sink outage), and a refused record means no change; a read's
+ * RequestReceived record, written beside its ReadIndex round, is durable before the answer.
  *
  * The host keeps each member's signed checkpoints as the cluster's replicated store does (the newest
  * auditReplicatedCheckpointsKept), hands them to the log at open and to the verifier, so a cut tail
  * shows. After a run, every member that ever opened its log is checked (checkAuditLogs):
  * - the chain verifies with the production verifier (verifyAuditLog);
  * - every operation a member answered has its record in that member's kept files, unless retention
- *   removed the file it was in (its time is not after the first record of the oldest kept file).
+ *   removed the file it was in (its time is not after the first record of the oldest kept file);
+ * - every member live at the end holds the record of every write any member's log holds, at the same
+ *   entry, unless a gap record of its log names the entry or retention removed it.
  */
 import {
   type AuditEventInput, type AuditKeyPair, type AuditPolicy, type AuditStage, auditDirOf, type SignedCheckpoint, verifyAuditLog,
@@ -107,11 +110,30 @@ export interface AuditedMember {
   answered: Map<string, number>;
 }
 
-/** Verifies every member's chain and finds every answered operation's record; returns the events seen. */
-export async function checkAuditLogs(members: AuditedMember[], checkpoints: ReplicatedCheckpoints): Promise<{ events: number; agedOut: number }> {
+/** What one member's log holds of the records that travel in Raft entries. */
+interface EntryRecords {
+  /** The auditID of each write record, by the entry it came in. */
+  writes: Map<string, number>;
+  gaps: { first: number; last: number }[];
+  /** The `entry` of the first line of the oldest kept file: retention may have removed records of entries up to it. */
+  retainedAfterEntry: number;
+}
+
+/**
+ * Verifies every member's chain and finds every answered operation's record; then, since a write's
+ * record travels in its Raft entry, checks that each member in `converged` (all applied the same index)
+ * holds the record of every write any member's log holds, unless its log names the entry in a gap
+ * record or retention removed it. Returns the events seen.
+ */
+export async function checkAuditLogs(
+  members: AuditedMember[], checkpoints: ReplicatedCheckpoints, converged: ReadonlySet<string>,
+): Promise<{ events: number; agedOut: number; writeRecordsChecked: number }> {
   let events = 0;
   let agedOut = 0;
+  const held = new Map<string, EntryRecords>();
   for (const m of members) {
+    const entries: EntryRecords = { writes: new Map(), gaps: [], retainedAfterEntry: 0 };
+    held.set(m.name, entries);
     const dir = auditDirOf(m.dataDir);
     const verdict = await verifyAuditLog(dir, { publicKey: m.publicKey, member: m.name, replicatedCheckpoints: checkpoints.of(m.name), fs: m.fs });
     if (!verdict.ok) throw new Violation('audit chain broken', `${m.name}: ${verdict.file} seq ${verdict.seq}: ${verdict.reason}`);
@@ -121,11 +143,19 @@ export async function checkAuditLogs(members: AuditedMember[], checkpoints: Repl
     for (const [i, file] of (await listAuditFiles(dir, m.fs)).entries()) {
       const { lines } = await readLines(file.path, m.fs);
       for (const [j, line] of lines.entries()) {
-        const record = JSON.parse(line) as { kind: string; auditID?: string; time?: string };
+        const record = JSON.parse(line) as {
+          kind: string; auditID?: string; time?: string; stage?: string; requestURI?: string; entry?: number; entries?: { first: number; last: number };
+        };
         // Retention removed the files before the oldest kept one: its first record (a continuation or a
         // recovery) was written after every record they held.
-        if (i === 0 && j === 0 && file.number > 1) oldestKeptMs = Date.parse(record.time ?? '');
+        if (i === 0 && j === 0 && file.number > 1) {
+          oldestKeptMs = Date.parse(record.time ?? '');
+          entries.retainedAfterEntry = record.entry ?? 0;
+        }
         if (record.kind === 'Event' && record.auditID !== undefined) recorded.add(record.auditID);
+        const isWrite = record.kind === 'Event' && record.stage === 'RequestReceived' && record.requestURI !== '/v3/kv/range';
+        if (isWrite && record.auditID !== undefined && record.entry !== undefined) entries.writes.set(record.auditID, record.entry);
+        if (record.kind === 'Gap' && record.entries !== undefined) entries.gaps.push(record.entries);
       }
     }
     for (const [auditID, atMs] of m.answered) {
@@ -137,5 +167,22 @@ export async function checkAuditLogs(members: AuditedMember[], checkpoints: Repl
       throw new Violation('audit record lost', `${m.name} answered ${auditID} after its audit record was durable, but the record is not in its audit files`);
     }
   }
-  return { events, agedOut };
+  const everyWrite = new Map<string, number>();
+  for (const entries of held.values()) for (const [auditID, entry] of entries.writes) everyWrite.set(auditID, entry);
+  let writeRecordsChecked = 0;
+  for (const name of converged) {
+    const entries = held.get(name);
+    if (entries === undefined) continue;
+    for (const [auditID, entry] of everyWrite) {
+      writeRecordsChecked++;
+      const own = entries.writes.get(auditID);
+      if (own !== undefined) {
+        if (own !== entry) throw new Violation('write record at another entry', `${name} holds ${auditID} at entry ${own}, another member at ${entry}`);
+        continue;
+      }
+      if (entries.gaps.some((g) => g.first <= entry && entry <= g.last) || entry <= entries.retainedAfterEntry) continue;
+      throw new Violation('write record missing', `${name} applied entry ${entry} (${auditID}) but its log holds neither its record nor a gap record naming it`);
+    }
+  }
+  return { events, agedOut, writeRecordsChecked };
 }

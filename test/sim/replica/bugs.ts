@@ -17,6 +17,10 @@
  * - confStateAheadOfStore: the member persists Raft's membership in its WAL after each conf change and
  *   restarts Raft with it, while the store (not synced per batch) may be behind — Raft then replays conf
  *   changes onto a later membership. Lives in the Replica, behind ReplicaOptions.unsafeTestingFaults.
+ * - auditRecordsNotReplayed: the replica hands the audit log the records of the entries it applies only
+ *   while the log is attached and taking records, never again from the WAL, so a log that a crash
+ *   closed, or a sink outage failed, misses the write records of those entries. Lives in the Replica,
+ *   behind ReplicaOptions.unsafeTestingFaults.
  */
 import path from 'node:path';
 import type { DurableFs, SyncReadHandle, WriteHandle } from '../../../src/durable/index.ts';
@@ -29,11 +33,13 @@ export interface ReplicaBugs {
   auditAckBeforeSync?: boolean;
   auditRotationWithoutDirSync?: boolean;
   confStateAheadOfStore?: boolean;
+  auditRecordsNotReplayed?: boolean;
 }
 
 export type ReplicaBugName = keyof ReplicaBugs;
 export const replicaBugNames: ReplicaBugName[] = [
   'renameWithoutDirSync', 'ackBeforeWalSync', 'auditAckBeforeSync', 'auditRotationWithoutDirSync', 'confStateAheadOfStore',
+  'auditRecordsNotReplayed',
 ];
 
 /** The file system a member sees with the file-system bugs of `bugs` switched on. */

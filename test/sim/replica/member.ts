@@ -142,7 +142,7 @@ export class SimMember {
           if (alive()) env.onFatal(this, error);
         },
         observer: env.observer(this),
-        unsafeTestingFaults: { confStateAheadOfStore: env.bugs.confStateAheadOfStore === true },
+        unsafeTestingFaults: { confStateAheadOfStore: env.bugs.confStateAheadOfStore === true, auditRecordsNotReplayed: env.bugs.auditRecordsNotReplayed === true },
       });
       if (!alive()) return;
       this.replica = replica;

@@ -655,7 +655,9 @@ export class ReplicaSimulation {
       if (m.auditPublicKey === undefined) continue;
       audited.push({ name: m.name, dataDir: dataDirOf(m.name), publicKey: m.auditPublicKey, fs: processOn(m.disk).fs, answered: this.book(m).answered });
     }
-    const { events, agedOut } = await checkAuditLogs(audited, this.auditCheckpoints);
+    const converged = new Set(this.live().filter((m) => m.audit !== undefined).map((m) => m.name));
+    const { events, agedOut, writeRecordsChecked } = await checkAuditLogs(audited, this.auditCheckpoints, converged);
+    this.counters.add('audit:writeRecordsChecked', writeRecordsChecked);
     this.counters.add('audit:chainsVerified', audited.length);
     this.counters.add('audit:eventsVerified', events);
     this.counters.add('audit:answeredAgedOut', agedOut);
