@@ -8,9 +8,11 @@
  * Invariants (fail closed): a change a handler makes through the backend happens only with its
  * request's record durable — the first proposal carries it; a later one waits until the first was
  * applied, or, if the first failed, until the record is durable in the member's own log; any other
- * change (members, alarms, defragment) waits for the record in the member's own log; a handler that
- * proposes nothing has its record made durable in the member's own log before its answer leaves
- * (`settled`, awaited by the audit step). A record is carried by at most one proposal.
+ * change (members, alarms, defragment) waits for the record in the member's own log; no answer leaves
+ * before the record is durable (`durable`, awaited by the audit step): in the applied entry of the
+ * first proposal, or — when the handler proposed nothing, or its first proposal failed — in the
+ * member's own log. A record is carried by at most one proposal (a proposal that failed by timeout may
+ * still commit: the record is then in the log twice, under one auditID, which queries show once).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { KvBackend } from './kv/backend.ts';
@@ -40,7 +42,10 @@ export class TravellingRecord {
     return send(undefined);
   }
 
-  /** Resolves once the record is durable: in the applied entry of the first proposal, or in the member's own log. */
+  /**
+   * Resolves once the record is durable: in the applied entry of the first proposal, or in the member's
+   * own log (nothing proposed it, or its proposal failed). Rejects if the member's log refuses it.
+   */
   async durable(): Promise<void> {
     if (this.state === 'travelling') {
       try {
@@ -53,15 +58,6 @@ export class TravellingRecord {
     this.state = 'local';
     this.local ??= this.recordLocally();
     await this.local;
-  }
-
-  /**
-   * Before the answer leaves: a record no proposal took is made durable in the member's own log (the
-   * request changed nothing, and its answer still waits for its record). Rejects if that record is refused.
-   */
-  async settled(): Promise<void> {
-    if (this.state === 'travelling') return;
-    await this.durable();
   }
 }
 

@@ -212,7 +212,7 @@ export function registerAuditPlugin(app: FastifyInstance, audit: ApiAudit): void
     if (p === undefined || p.state === 'done') return payload;
     const completes = p.state === 'received';
     p.state = 'done';
-    const received = p.received ?? p.travelling?.settled();
+    const received = p.received ?? p.travelling?.durable();
     if (received !== undefined) {
       try {
         await received;

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { listAuditFiles, readLines } from '../../../src/audit/files.ts';
 import { verifyAuditLog } from '../../../src/audit/index.ts';
+import { ReplicationError } from '../../../src/replication/index.ts';
 import { waitUntil } from '../../support/wait.ts';
 import { waitLimitMs } from '../replication/harness.ts';
 import { admin, type AuditedCluster, type AuditedMember, startAudited } from './harness.ts';
@@ -34,6 +35,11 @@ const b64 = (s: string) => Buffer.from(s).toString('base64');
 /** Every line of a member's log, oldest first (what it took is flushed first). */
 async function linesOf(member: AuditedMember): Promise<Line[]> {
   await member.audit.flushed();
+  return unflushedLinesOf(member);
+}
+
+/** Every line in a member's audit files now, without waiting for records it took but did not write yet. */
+async function unflushedLinesOf(member: AuditedMember): Promise<Line[]> {
   const out: Line[] = [];
   for (const file of await listAuditFiles(join(member.dataDir, 'audit'))) {
     for (const line of (await readLines(file.path)).lines) out.push(JSON.parse(line) as Line);
@@ -80,9 +86,7 @@ test('a write whose handler proposes nothing (a server dry run) has its record i
   assert.equal(reply.statusCode, 201, reply.body);
   const auditID = String(reply.headers['audit-id']);
   // The answer waited for the record: it is in the file without a flush.
-  const files = await listAuditFiles(join(m2.dataDir, 'audit'));
-  const raw = (await Promise.all(files.map(async (f) => (await readLines(f.path)).lines))).flat().map((l) => JSON.parse(l) as Line);
-  assert.equal(received(raw, auditID).length, 1);
+  assert.equal(received(await unflushedLinesOf(m2), auditID).length, 1);
   assert.equal(received(await linesOf(m1), auditID).length, 0, 'no entry carried it to m1');
 });
 
@@ -117,4 +121,21 @@ test('a member whose log failed while a write was applied gets the record once t
   assert.ok(lines.some((l) => l.kind === 'Recovery'), 'the outage is recorded');
   const verdict = await verifyAuditLog(dir, { publicKey: m2.audit.publicKey, member: m2.name });
   assert.ok(verdict.ok, JSON.stringify(verdict));
+});
+
+test('a write whose proposal fails has its record made durable in the receiving member\'s log before its error leaves', async (t) => {
+  let refuse = false;
+  const single = await startAudited(1, {}, (audit) => audit, undefined, {}, (backend) => ({
+    ...backend,
+    propose: (op, record) => refuse ? Promise.reject(new ReplicationError('E_UNAVAILABLE', 'no leader (the test refuses proposals)')) : backend.propose(op, record),
+  }));
+  t.after(() => single.close());
+  const member = single.members[0]!;
+  refuse = true;
+  const reply = await member.app.inject({ method: 'POST', url: '/v3/kv/put', headers: admin, payload: JSON.stringify({ key: b64('refused'), value: b64('v') }) });
+  assert.equal(reply.statusCode, 503, reply.body);
+  const auditID = String(reply.headers['audit-id']);
+  // No flush: the answer waited for the record.
+  assert.equal(received(await unflushedLinesOf(member), auditID).length, 1);
+  assert.equal((await member.backend.range(new TextEncoder().encode('refused'), undefined, { linearizable: true })).count, 0, 'nothing was written');
 });
