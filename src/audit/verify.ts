@@ -27,7 +27,11 @@ export type VerifyAuditResult =
   | {
     ok: true; events: number; checkpoints: number; records: number; firstSeq: number; lastSeq: number; head: string; files: string[]; tornTail: boolean;
     outages: AuditOutage[];
-    /** What a reader should know about an intact log: each outage explained. */
+    /** Raft entries whose write records this log does not hold (gap records: a snapshot brought them). */
+    gaps: { first: number; last: number }[];
+    /** The newest Raft entry whose write record the log holds (0: none). */
+    lastEntry: number;
+    /** What a reader should know about an intact log: each outage and each gap explained. */
     notes: string[];
   }
   | { ok: false; file: string; seq: number; reason: string };
@@ -69,8 +73,15 @@ export async function verifyAuditLog(dir: string, options: VerifyAuditOptions): 
   const t = verifier.totals;
   return {
     ok: true, events: t.events, checkpoints: t.checkpoints, records: t.records, firstSeq: t.firstSeq, lastSeq: t.lastSeq,
-    head: t.lastHash, files: files.map((f) => f.name), tornTail, outages: t.outages, notes: t.outages.map(describeOutage),
+    head: t.lastHash, files: files.map((f) => f.name), tornTail, outages: t.outages, gaps: t.gaps, lastEntry: t.lastEntry,
+    notes: [...t.outages.map(describeOutage), ...t.gaps.map(describeGap)],
   };
+}
+
+/** One sentence saying what a gap record means. */
+export function describeGap(gap: { first: number; last: number }): string {
+  return `Raft entries ${gap.first}..${gap.last} reached this member's store through a snapshot, not one by one: `
+    + 'the write records they carried are in the audit logs of the members that applied them';
 }
 
 /** One sentence saying what an outage was and why it is not tampering. */

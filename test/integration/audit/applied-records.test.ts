@@ -49,6 +49,8 @@ test('entries a snapshot installed leave a gap record that verifies and is repor
   assert.ok(verdict.ok, JSON.stringify(verdict));
   const gap = (await linesIn(dir)).find((l) => l.kind === 'Gap');
   assert.deepEqual(gap?.entries, { first: 3, last: 9 }, 'only the entries after those taken');
+  assert.deepEqual(verdict.gaps, [{ first: 3, last: 9 }]);
+  assert.ok(verdict.notes.some((note) => /entries 3\.\.9 reached this member's store through a snapshot/.test(note)), verdict.notes.join('; '));
 });
 
 test('the verifier reports a record of an earlier entry after a later one, even with every hash recomputed', async (t) => {
