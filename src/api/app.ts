@@ -62,8 +62,8 @@ export interface ClientApiOptions {
 export interface ApiRoute {
   method: string;
   url: string;
-  /** For system:masters only (route-config.ts, clusterAdmin). */
-  clusterAdmin: boolean;
+  /** What only system:masters may do on the route, if anything (route-config.ts, mastersOnly). */
+  mastersOnly: string | undefined;
   /** A write's audit record travels in its Raft entry (route-config.ts, auditInEntry). */
   auditInEntry: boolean;
 }
@@ -92,9 +92,9 @@ export function buildClientApi(options: ClientApiOptions): FastifyInstance {
   routeTables.set(app, routes);
   app.addHook('onRoute', (route) => {
     const config: ApiRouteConfig | undefined = route.config;
-    const clusterAdmin = config?.clusterAdmin === true;
+    const mastersOnly = config?.mastersOnly;
     const auditInEntry = config?.auditInEntry === true;
-    for (const method of [route.method].flat()) routes.push({ method, url: route.url, clusterAdmin, auditInEntry });
+    for (const method of [route.method].flat()) routes.push({ method, url: route.url, mastersOnly, auditInEntry });
   });
   const policy = new PolicyHolder(() => options.backend.mvcc(), app.log, clock);
   const watches = new WatchStreams(clock);

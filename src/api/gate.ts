@@ -7,9 +7,11 @@
  *   4. a member certificate reaches only the member-to-member operations (memberMayCall), whatever
  *      RBAC says: a leaked member key is not an administrator;
  *   5. RBAC (k8s/authorization.ts) over the request's attributes; default deny → 403;
- *   6. a route that changes the cluster itself (route config `clusterAdmin`: membership, leadership,
- *      compaction, defragmentation, alarms) is for system:masters only, whatever RBAC granted → 403:
- *      a grant to call the etcd API and reach some keys must not move or shrink the cluster.
+ *   6. a route for system:masters only (route config `mastersOnly`: changing the cluster itself —
+ *      membership, leadership, compaction, defragmentation, alarms —, the member's keys, backups of
+ *      every Secret), whatever RBAC granted → 403: a grant to call the etcd API and reach some keys
+ *      must not move or shrink the cluster, nor hand out every Secret. Refused here, before any
+ *      handler, so the audit record says forbid.
  * Every outcome, refusals included, is noted for the audit step (audit-plugin.ts), which records it
  * before any byte of the answer leaves: no request escapes the audit log. A refusal answers in the
  * dialect of the API the request reached (dialect.ts).
@@ -85,12 +87,13 @@ export function registerGate(app: FastifyInstance, options: { identify: Identify
       caller = impersonated;
     }
     const rbac = decide(policy.policy, caller, parsed.info);
-    const clusterAdmin = rbac.allowed && routeConfigOf(request).clusterAdmin === true && !caller.groups.includes(mastersGroup);
-    const decision = clusterAdmin ? { allowed: false, reason: `cluster administration is for the group ${JSON.stringify(mastersGroup)} only` } : rbac;
+    const mastersOnly = routeConfigOf(request).mastersOnly;
+    const refusedToNonMasters = rbac.allowed && mastersOnly !== undefined && !caller.groups.includes(mastersGroup);
+    const decision = refusedToNonMasters ? { allowed: false, reason: `only the group ${JSON.stringify(mastersGroup)} may ${mastersOnly}` } : rbac;
     noteDecision(request, { username: real.user, groups: real.groups }, parsed.info, decision.allowed, decision.reason,
       impersonated === undefined ? undefined : { username: impersonated.user, groups: impersonated.groups });
     if (!decision.allowed) {
-      const message = clusterAdmin ? `${forbiddenMessage(caller, parsed.info)}: only ${mastersGroup} may change the cluster itself` : forbiddenMessage(caller, parsed.info);
+      const message = refusedToNonMasters ? `${forbiddenMessage(caller, parsed.info)}: only ${mastersGroup} may ${mastersOnly}` : forbiddenMessage(caller, parsed.info);
       await answerRefusal(request, reply, 403, 'Forbidden', message, forbiddenDetails(parsed.info));
       return reply;
     }

@@ -2,7 +2,7 @@
  * What an API plugin tells the shared steps of every request (gate.ts, audit-plugin.ts, the metrics
  * hook in pipeline.ts) about its routes, through each route's fastify `config`, so the shared steps
  * never read a path to find out which API a request is on: the dialect its refusals are answered in
- * (dialect.ts), whether a non-resource call only reads (audit), its resource label in /metrics.
+ * (dialect.ts), whether a non-resource call only reads (audit), what only system:masters may do on it, its resource label in /metrics.
  * An API plugin sets its defaults for every route and its not-found handler at once (dialect.ts,
  * `speak`); a route adds its own on top.
  */
@@ -27,10 +27,11 @@ export interface ApiRouteConfig {
   /** The route's request bodies never reach the audit log (they carry key material). */
   auditOmitBody?: boolean;
   /**
-   * The call changes the cluster itself — its members, its leader, its history, its files, its alarms —
-   * and is for system:masters only, whatever RBAC grants (gate.ts, step 6; etcd reserves these to root).
+   * What the route does that only system:masters may, whatever RBAC grants (gate.ts, step 6; etcd
+   * reserves these to root): change the cluster itself (its members, leader, history, files, alarms),
+   * handle the member's keys, or take a backup of every Secret. Named in the refusal.
    */
-  clusterAdmin?: boolean;
+  mastersOnly?: string;
   /**
    * The route changes the store only through the backend's proposals, so the RequestReceived record of
    * a write travels in its Raft entry (audit-in-entry.ts) rather than being made durable before the
@@ -44,8 +45,17 @@ export interface ApiRouteConfig {
 /** The options of a non-resource route that only reads (audited once, with its response). */
 export const readOnlyRoute: { config: ApiRouteConfig } = { config: { auditReadOnly: true } };
 
-/** The options of a route for system:masters only (ApiRouteConfig.clusterAdmin). */
-export const clusterAdminRoute: { config: ApiRouteConfig } = { config: { clusterAdmin: true } };
+/** What a route that changes the cluster itself does (ApiRouteConfig.mastersOnly). */
+export const clusterAdministration = 'change the cluster itself';
+
+/** What a route that reads or rotates the member's keys does (ApiRouteConfig.mastersOnly). */
+export const keyAdministration = "read or rotate the member's keys";
+
+/** What a route that streams a snapshot of the store does (ApiRouteConfig.mastersOnly). */
+export const backupOfEverySecret = 'take a snapshot of every Secret';
+
+/** The options of a route that changes the cluster itself: for system:masters only (ApiRouteConfig.mastersOnly). */
+export const clusterAdminRoute: { config: ApiRouteConfig } = { config: { mastersOnly: clusterAdministration } };
 
 /** The options of a route whose writes' records travel in their Raft entries (ApiRouteConfig.auditInEntry). */
 export const auditInEntryRoute: { config: ApiRouteConfig } = { config: { auditInEntry: true } };

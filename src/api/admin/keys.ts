@@ -11,11 +11,10 @@
  * never logged, never part of an answer or error, and never handed to the audit log (auditOmitBody).
  * JSON parsing leaves an unwipeable string copy of the body, as for every JSON API.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { MemberKeysStatus, NewKek } from '../../storage/barrier/index.ts';
-import { mastersOnlyRefusal } from '../k8s/authorization.ts';
-import { K8sForbiddenError, status, type StatusObject } from '../k8s/status.ts';
-import type { ApiRouteConfig } from '../route-config.ts';
+import { status, type StatusObject } from '../k8s/status.ts';
+import { type ApiRouteConfig, keyAdministration } from '../route-config.ts';
 
 export const keysPath = '/apis/coffer.dev/v1/keys';
 
@@ -32,18 +31,14 @@ const clientErrorCodes = new Set(['E_KEYRING', 'E_KEY_FILE', 'E_KMS']);
 
 /** The keys routes, on `app` scoped under keysPath (plugin.ts). */
 export function registerKeysRoutes(app: FastifyInstance, keys: KeysAdmin): void {
-  const onlyMasters = (request: FastifyRequest): Promise<void> => {
-    const refusal = mastersOnlyRefusal(request, 'keys');
-    if (refusal !== undefined) throw new K8sForbiddenError(refusal, { group: 'coffer.dev', kind: 'keys' });
-    return Promise.resolve();
-  };
+  const onlyMasters: { config: ApiRouteConfig } = { config: { mastersOnly: keyAdministration } };
 
-  app.get('', { preHandler: onlyMasters }, async (_request, reply) => {
+  app.get('', onlyMasters, async (_request, reply) => {
     const body = await keys.status();
     return reply.header('cache-control', 'no-store').send({ kind: 'MemberKeys', apiVersion: 'coffer.dev/v1', ...body });
   });
 
-  app.post('/rotate-dek', { preHandler: onlyMasters }, async (request, reply) => {
+  app.post('/rotate-dek', onlyMasters, async (request, reply) => {
     let dekId: number;
     try {
       ({ dekId } = await keys.rotateDek());
@@ -58,7 +53,7 @@ export function registerKeysRoutes(app: FastifyInstance, keys: KeysAdmin): void 
   });
 
   // The body carries the new KEK: it never reaches the audit log, whatever the audit policy's level.
-  app.post('/rotate-kek', { preHandler: onlyMasters, config: { auditOmitBody: true } satisfies ApiRouteConfig }, async (request, reply) => {
+  app.post('/rotate-kek', { config: { ...onlyMasters.config, auditOmitBody: true } satisfies ApiRouteConfig }, async (request, reply) => {
     const parsed = parseNewKek(request.body);
     if (typeof parsed === 'string') return reply.code(422).send(status(422, 'Invalid', parsed, { group: 'coffer.dev', kind: 'keys' }));
     const bytes = 'passphrase' in parsed ? parsed.passphrase : parsed.unsealKey;

@@ -12,17 +12,14 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { encodeSnapshotStream, snapshotStreamContentType } from '../../storage/backup/index.ts';
-import { mastersOnlyRefusal } from '../k8s/authorization.ts';
-import { K8sForbiddenError } from '../k8s/status.ts';
+import { type ApiRouteConfig, backupOfEverySecret } from '../route-config.ts';
 import type { KvBackend } from '../kv/backend.ts';
 
 export const snapshotPath = '/apis/coffer.dev/v1/snapshot';
 
 /** The snapshot route, on `app` scoped under snapshotPath (plugin.ts). */
 export function registerSnapshotRoutes(app: FastifyInstance, backend: KvBackend): void {
-  app.post('', async (request, reply) => {
-    const refusal = mastersOnlyRefusal(request, 'snapshot');
-    if (refusal !== undefined) throw new K8sForbiddenError(refusal, { group: 'coffer.dev', kind: 'snapshot' });
+  app.post('', { config: { mastersOnly: backupOfEverySecret } satisfies ApiRouteConfig }, async (request, reply) => {
     await backend.linearizableBarrier();
     const exported = backend.mvcc().exportSnapshot();
     // The export takes its point-in-time view on its first step (the header record): take it now,

@@ -16,7 +16,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { requestBodyBytesMax } from '../../config/index.ts';
 import { declareRoutes, etcdGateway } from '../dialect.ts';
 import { callerFor } from '../k8s/authorization.ts';
-import type { ApiRouteConfig } from '../route-config.ts';
+import { type ApiRouteConfig, backupOfEverySecret, clusterAdministration } from '../route-config.ts';
 import type { KvService } from '../kv/service.ts';
 import type { WatchStreams } from '../watch-stream.ts';
 import { MessageTooLargeError, singleMessage, decode, encode, messageType } from '../../etcdpb/index.ts';
@@ -34,7 +34,7 @@ const readOnlyCalls: ReadonlySet<string> = new Set([
   'KV/Range', 'Maintenance/Status', 'Maintenance/HashKV', 'Maintenance/Hash', 'Cluster/MemberList', 'Lease/LeaseTimeToLive', 'Lease/LeaseLeases',
 ]);
 
-/** The calls that change the cluster itself: system:masters only (route-config.ts, clusterAdmin). */
+/** The calls that change the cluster itself: system:masters only (route-config.ts, mastersOnly). */
 const clusterAdminCalls: ReadonlySet<string> = new Set([
   'KV/Compact', 'Maintenance/Defragment', 'Maintenance/Alarm', 'Maintenance/MoveLeader',
   'Cluster/MemberAdd', 'Cluster/MemberRemove', 'Cluster/MemberUpdate', 'Cluster/MemberPromote',
@@ -101,7 +101,10 @@ export function grpcApi(grpc: FastifyInstance, options: GrpcApiOptions, done: (e
   for (const call of unaryCalls(service)) {
     const types = call.messages && { request: messageType(call.messages.request), response: messageType(call.messages.response) };
     const name = `${call.service}/${call.method}`;
-    const config: ApiRouteConfig = { auditReadOnly: readOnlyCalls.has(name), clusterAdmin: clusterAdminCalls.has(name), auditInEntry: auditInEntryCalls.has(name) };
+    const config: ApiRouteConfig = {
+      auditReadOnly: readOnlyCalls.has(name), auditInEntry: auditInEntryCalls.has(name),
+      ...(clusterAdminCalls.has(name) ? { mastersOnly: clusterAdministration } : {}),
+    };
     grpc.post(`${grpcPathPrefix}${call.service}/${call.method}`, { config }, async (request, reply) => {
       const message = types ? decode(types.request, singleMessage(request.body as Buffer)) : {};
       const answer = await call.handle(callerFor(request), message);
@@ -109,7 +112,7 @@ export function grpcApi(grpc: FastifyInstance, options: GrpcApiOptions, done: (e
     });
   }
 
-  const snapshotConfig: ApiRouteConfig = { auditReadOnly: false };
+  const snapshotConfig: ApiRouteConfig = { auditReadOnly: false, mastersOnly: backupOfEverySecret };
   grpc.post(`${grpcPathPrefix}Maintenance/Snapshot`, { config: snapshotConfig }, (request, reply) => serveSnapshot(request, reply, service, options.snapshot));
 
   const streamed: GrpcRouteConfig & ApiRouteConfig = { grpcStream: true };

@@ -25,7 +25,6 @@ import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { grpcSnapshotChunkBytes } from '../../config/index.ts';
 import { encode, frame, messageType } from '../../etcdpb/index.ts';
-import { mastersOnlyRefusal } from '../k8s/authorization.ts';
 import type { KvService } from '../kv/service.ts';
 import { headerToProto } from './kv-codec.ts';
 import { GrpcStatusError, grpcStatus, sendGrpcStream } from './status.ts';
@@ -46,9 +45,8 @@ export const snapshotRefusal = 'Snapshot is served only as a backup sealed to a 
   + 'coffer snapshot keygen FILE, then start members with --backup-recipient FILE.pub (or use coffer snapshot save with a passphrase)';
 
 export async function serveSnapshot(request: FastifyRequest, reply: FastifyReply, service: KvService, options: GrpcSnapshotOptions | undefined): Promise<FastifyReply> {
-  // Who may ask comes first: a caller without the right learns nothing of the member's configuration.
-  const refusal = mastersOnlyRefusal(request, 'snapshot');
-  if (refusal !== undefined) throw new GrpcStatusError(grpcStatus.permissionDenied, refusal);
+  // Who may ask was decided by the gate (route config mastersOnly): a caller without the right learns
+  // nothing of the member's configuration.
   if (options === undefined) throw new GrpcStatusError(grpcStatus.failedPrecondition, snapshotRefusal);
   const dir = await mkdtemp(join(options.scratchDir, 'snapshot-'));
   try {

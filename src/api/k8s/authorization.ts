@@ -64,11 +64,3 @@ export function callerFor(request: object): Caller {
   return caller;
 }
 
-/**
- * Why the caller of `request` may not call a route only system:masters may (key material, backups of
- * every Secret), named `resource` in the refusal; undefined when it may. Each API refuses in its dialect.
- */
-export function mastersOnlyRefusal(request: object, resource: string): string | undefined {
-  const caller = callerFor(request);
-  return caller.groups.includes(mastersGroup) ? undefined : `${resource} is forbidden: User ${JSON.stringify(caller.user)} is not in group ${JSON.stringify(mastersGroup)}`;
-}

@@ -12,6 +12,7 @@ import { ManualClock } from '../../../src/base/index.ts';
 import { routeTable } from '../../../src/api/index.ts';
 import { grpcPathPrefix } from '../../../src/api/grpc/plugin.ts';
 import { encode, frame, messageType } from '../../../src/etcdpb/index.ts';
+import { clusterAdministration } from '../../../src/api/route-config.ts';
 import { type Answer, exchange, grant, who } from './attacker.ts';
 import { admin, type AuditedCluster, type AuditedMember, startAudited } from './harness.ts';
 
@@ -221,7 +222,7 @@ test('calls that change the cluster itself are for system:masters only, whatever
     '/v3/cluster/member/add', '/v3/cluster/member/update', '/v3/cluster/member/promote', '/v3/cluster/member/remove'];
   const grpc = ['KV/Compact', 'Maintenance/Defragment', 'Maintenance/Alarm', 'Maintenance/MoveLeader',
     'Cluster/MemberAdd', 'Cluster/MemberRemove', 'Cluster/MemberUpdate', 'Cluster/MemberPromote'].map((call) => `${grpcPathPrefix}${call}`);
-  const flagged = routeTable(m1.app).filter((route) => route.clusterAdmin).map((route) => route.url);
+  const flagged = routeTable(m1.app).filter((route) => route.mastersOnly === clusterAdministration).map((route) => route.url);
   assert.deepEqual([...flagged].sort(), [...gateway, ...grpc].sort(), 'the route table marks exactly these');
   const before = await m1.backend.mvcc().hash(0);
   const members = JSON.stringify(m1.backend.memberList());
@@ -239,4 +240,30 @@ test('calls that change the cluster itself are for system:masters only, whatever
   assert.equal(JSON.stringify(m1.backend.memberList()), members);
   const allowed = await exchange(m1.app, clock, { method: 'POST', url: '/v3/maintenance/alarm', headers: { ...admin, 'content-type': 'application/json' }, payload: '{}' });
   assert.equal(allowed.status, 200, `system:masters lists alarms: ${allowed.text}`);
+});
+
+test('every route for system:masters only is refused at the gate to a caller granted everything, and audited as forbid', async () => {
+  await grant(m1.app, 'everything', [
+    { apiGroups: ['*'], resources: ['*'], verbs: ['*'] }, { nonResourceURLs: ['*'], verbs: ['*'] },
+  ], 'almost-root');
+  const marked = routeTable(m1.app).filter((route) => route.mastersOnly !== undefined);
+  const urls = marked.map((route) => route.url);
+  for (const url of ['/apis/coffer.dev/v1/snapshot', `${grpcPathPrefix}Maintenance/Snapshot`, '/v3/cluster/member/remove']) {
+    assert.ok(urls.includes(url), `the route table marks ${url}`);
+  }
+  const before = await m1.backend.mvcc().hash(0);
+  for (const route of marked) {
+    const isGrpc = route.url.startsWith(grpcPathPrefix);
+    const answer = await exchange(m1.app, clock, {
+      method: route.method, url: route.url, headers: { ...who('almost-root'), 'content-type': isGrpc ? 'application/grpc' : 'application/json' },
+      payload: isGrpc ? frame(new Uint8Array(0)) : '{}',
+    });
+    assert.equal(answer.status, 403, `${route.method} ${route.url}: ${answer.status} ${answer.text.slice(0, 200)}`);
+    // (A gRPC refusal's message is in its trailers; the audit record below names the reason for both.)
+    if (!isGrpc) assert.match(answer.text, new RegExp(`only system:masters may ${route.mastersOnly}`));
+    const events = (await m1.events()).filter((e) => e.auditID === answer.auditID);
+    assert.deepEqual(events.map((e) => e.annotations['authorization.k8s.io/decision']), ['forbid'], `${route.url} is audited once, as refused`);
+    assert.match(events[0]!.annotations['authorization.k8s.io/reason'] ?? '', /only the group "system:masters" may/);
+  }
+  assert.deepEqual(await m1.backend.mvcc().hash(0), before, 'no refused call changed the store');
 });

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { type ApiAudit, buildClientApi } from '../../../src/api/index.ts';
+import { type ApiAudit, buildClientApi, routeTable } from '../../../src/api/index.ts';
+import { keyAdministration } from '../../../src/api/route-config.ts';
 import type { AuditEventInput } from '../../../src/audit/index.ts';
 import { realClock } from '../../../src/base/index.ts';
 import { createKeyFile, type Keyring, keyFileKek, openKeyring, passphraseKek, SealedError } from '../../../src/crypto/index.ts';
@@ -83,6 +84,9 @@ function identifyByHeaders(request: { headers: Record<string, string | string[] 
 }
 
 test('a caller outside system:masters gets 403 on every keys route', async () => {
+  // The gate refuses them whatever RBAC grants (route config mastersOnly): the route table marks each.
+  const marked = routeTable(app).filter((route) => route.mastersOnly === keyAdministration).map((route) => `${route.method} ${route.url}`);
+  assert.deepEqual(marked.sort(), ['GET /apis/coffer.dev/v1/keys', 'HEAD /apis/coffer.dev/v1/keys', 'POST /apis/coffer.dev/v1/keys/rotate-dek', 'POST /apis/coffer.dev/v1/keys/rotate-kek']);
   for (const [method, url] of [['GET', '/apis/coffer.dev/v1/keys'], ['POST', '/apis/coffer.dev/v1/keys/rotate-dek'], ['POST', '/apis/coffer.dev/v1/keys/rotate-kek']] as const) {
     const reply = await call(app, method, url, method === 'POST' ? { passphrase: 'p' } : undefined, alice);
     assert.equal(reply.status, 403, `${method} ${url}`);
