@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import { canonicalJson } from '../../../src/audit/canonical.ts';
 import { hashOf } from '../../../src/audit/chain.ts';
 import { verifyAuditLog } from '../../../src/audit/index.ts';
+import { auditEntriesUnmarkedMax } from '../../../src/config/index.ts';
 import { withOneEventPerRequest } from '../../../src/api/index.ts';
 import { defaultPolicy, input, memberKeys, openLog as openAnyLog, tempDir } from '../../unit/audit/helpers.ts';
 
@@ -83,4 +84,16 @@ test('a log that refuses records refuses to shape one: the write is not proposed
   const { log } = await openLog(t, dir);
   await log.close();
   assert.throws(() => log.shape(input({ stage: 'RequestReceived', verb: 'create' })), /closed/);
+});
+
+test('entries without records move the durable line on by a checkpoint every auditEntriesUnmarkedMax entries, so the WAL is not held', async (t) => {
+  const dir = await tempDir(t);
+  const { log } = await openLog(t, dir);
+  for (let index = 1; index < auditEntriesUnmarkedMax; index++) log.applied(index, undefined);
+  await log.flushed();
+  assert.equal(log.durableThrough(), 0, 'no line says how far the log got yet');
+  log.applied(auditEntriesUnmarkedMax, undefined);
+  await log.flushed();
+  assert.equal(log.durableThrough(), auditEntriesUnmarkedMax);
+  assert.deepEqual((await linesIn(dir)).map((l) => [l.kind, l.entry]), [['Checkpoint', auditEntriesUnmarkedMax]]);
 });
