@@ -769,9 +769,10 @@ export class Replica {
     const { everyEntries, catchUpEntries } = this.options.compaction ?? { everyEntries: snapshotEveryEntries, catchUpEntries: snapshotCatchUpEntries };
     const applied = this.store.appliedIndex();
     if (applied - this.lastSnapshotIndex < everyEntries + catchUpEntries) return;
-    // Entries whose audit records are not durable in the member's log yet stay (replayAudit needs them).
+    // Entries whose audit records are not durable in the member's log yet stay (replayAudit needs them);
+    // a log catching up after an outage moves compaction on in steps of everyEntries, as usual.
     const index = Math.min(applied - catchUpEntries, this.auditSink?.durableThrough() ?? applied);
-    if (index <= this.lastSnapshotIndex) return;
+    if (index - this.lastSnapshotIndex < everyEntries) return;
     // The membership as of `index`: unknown for an index before this open's applied index, in which case
     // compaction waits until the applied index has moved on by catchUpEntries.
     const confState = this.confStateAt(index);

@@ -16,7 +16,8 @@
  * - every operation a member answered has its record in that member's kept files, unless retention
  *   removed the file it was in (its time is not after the first record of the oldest kept file);
  * - every member live at the end holds the record of every write any member's log holds, at the same
- *   entry, unless a gap record of its log names the entry or retention removed it.
+ *   entry, unless a gap record of its log names the entry or retention removed it; and a gap record
+ *   must be explained by a snapshot the member received (the WAL keeps what the log has not made durable).
  */
 import {
   type AuditEventInput, type AuditKeyPair, type AuditPolicy, type AuditStage, auditDirOf, type SignedCheckpoint, verifyAuditLog,
@@ -108,6 +109,8 @@ export interface AuditedMember {
   fs: DurableFs;
   /** The operations this member answered, by audit ID, with the time of the record it awaited. */
   answered: Map<string, number>;
+  /** The index of every snapshot delivered to the member: a gap record must end at or before one of them. */
+  snapshotsReceivedAt: readonly number[];
 }
 
 /** What one member's log holds of the records that travel in Raft entries. */
@@ -155,7 +158,14 @@ export async function checkAuditLogs(
         if (record.kind === 'Event' && record.auditID !== undefined) recorded.add(record.auditID);
         const isWrite = record.kind === 'Event' && record.stage === 'RequestReceived' && record.requestURI !== '/v3/kv/range';
         if (isWrite && record.auditID !== undefined && record.entry !== undefined) entries.writes.set(record.auditID, record.entry);
-        if (record.kind === 'Gap' && record.entries !== undefined) entries.gaps.push(record.entries);
+        if (record.kind === 'Gap' && record.entries !== undefined) {
+          const gap = record.entries;
+          // Only a snapshot from the leader lets entries reach a member's store without their records.
+          if (!m.snapshotsReceivedAt.some((index) => gap.last <= index)) {
+            throw new Violation('unexplained audit gap', `${m.name}'s log names entries ${gap.first}..${gap.last} as skipped, but it received no snapshot reaching them`);
+          }
+          entries.gaps.push(gap);
+        }
       }
     }
     for (const [auditID, atMs] of m.answered) {

@@ -92,6 +92,11 @@ interface MemberBook {
   lastStep?: string;
   /** Operations the member answered after their audit record was durable: audit ID → the record's time. */
   answered: Map<string, number>;
+  /**
+   * The index of every snapshot delivered to the member (what may explain a gap record in its audit
+   * log: its install may also complete at the next open, after a crash).
+   */
+  snapshotsReceivedAt: number[];
 }
 
 /** Where a disk fault can be injected: the WAL, the store, the audit log. */
@@ -250,7 +255,7 @@ export class ReplicaSimulation {
   addMember(id: number, initial: MemberInfo[] | undefined): SimMember {
     const member = new SimMember(id, `m${id}`, this.env, initial, this.clockSkew);
     this.members.set(id, member);
-    this.books.set(member, { tasks: idleTasks(), answered: new Map() });
+    this.books.set(member, { tasks: idleTasks(), answered: new Map(), snapshotsReceivedAt: [] });
     return member;
   }
 
@@ -513,6 +518,7 @@ export class ReplicaSimulation {
   private deliver(m: Message): void {
     const to = this.members.get(m.to);
     if (!to?.up) return;
+    if (m.type === 'snap' && m.snapshot !== undefined) this.book(to).snapshotsReceivedAt.push(m.snapshot.metadata.index);
     try {
       to.replica?.receive(m);
     } catch (error) {
@@ -653,7 +659,8 @@ export class ReplicaSimulation {
     const audited: AuditedMember[] = [];
     for (const m of this.members.values()) {
       if (m.auditPublicKey === undefined) continue;
-      audited.push({ name: m.name, dataDir: dataDirOf(m.name), publicKey: m.auditPublicKey, fs: processOn(m.disk).fs, answered: this.book(m).answered });
+      audited.push({ name: m.name, dataDir: dataDirOf(m.name), publicKey: m.auditPublicKey, fs: processOn(m.disk).fs, answered: this.book(m).answered,
+        snapshotsReceivedAt: this.book(m).snapshotsReceivedAt });
     }
     const converged = new Set(this.live().filter((m) => m.audit !== undefined).map((m) => m.name));
     const { events, agedOut, writeRecordsChecked } = await checkAuditLogs(audited, this.auditCheckpoints, converged);
