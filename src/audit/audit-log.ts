@@ -328,8 +328,8 @@ export class AuditLog {
    */
   applied(index: number, record: string | undefined): void {
     if (this.closed || this.outage !== undefined || index <= this.entry) return;
-    this.entry = index;
     if (record === undefined) {
+      this.entry = index;
       if (this.entry - this.lineEntry >= auditEntriesUnmarkedMax) void this.checkpoint({ force: true }).catch(() => {});
       return;
     }
@@ -338,20 +338,19 @@ export class AuditLog {
       this.appendGap(index, index);
       return;
     }
-    this.append(() => event, undefined, true);
+    this.append(() => event, undefined, true, index);
     this.checkpointIfDue();
   }
 
   /** Entries `from`..`to` reached the store without passing through this log one by one: a gap record says so. */
   skipped(from: number, to: number): void {
     if (this.closed || this.outage !== undefined || to <= this.entry) return;
-    const first = Math.max(from, this.entry + 1);
-    this.entry = to;
-    this.appendGap(first, to);
+    this.appendGap(Math.max(from, this.entry + 1), to);
   }
 
+  /** A gap record for entries first..last; the log has then taken entries through `last`. */
   private appendGap(first: number, last: number): void {
-    this.append(() => ({ kind: 'Gap', apiVersion: chainApiVersion, member: this.options.member, time: this.nowIso(), entries: { first, last } }), undefined, true);
+    this.append(() => ({ kind: 'Gap', apiVersion: chainApiVersion, member: this.options.member, time: this.nowIso(), entries: { first, last } }), undefined, true, last);
     this.checkpointIfDue();
   }
 
@@ -466,27 +465,31 @@ export class AuditLog {
   /**
    * Appends one record built by `build` (called again after a rotation, so a checkpoint signs the true
    * previous record); `shrink` builds the smaller form used when the line would exceed
-   * auditRecordBytesMax. Returns its seq. Synchronous, so records keep their call order.
+   * auditRecordBytesMax. `entry` is the Raft entry the record takes the log to (the record of an
+   * applied entry); a continuation a rotation puts before it still carries the entry before. Returns its
+   * seq. Synchronous, so records keep their call order.
    */
-  private append(build: () => RecordBody, shrink?: () => RecordBody, deferred = false): number {
-    let line = this.line(build());
-    if (line.bytes.length > auditRecordBytesMax && shrink) line = this.line(shrink());
+  private append(build: () => RecordBody, shrink?: () => RecordBody, deferred = false, entry = this.entry): number {
+    let line = this.line(build(), entry);
+    if (line.bytes.length > auditRecordBytesMax && shrink) line = this.line(shrink(), entry);
     const rotate = this.fileRecords > 0 && this.fileBytes + line.bytes.length > this.fileBytesTarget;
     if (rotate || (this.fileRecords === 0 && this.fileNumber > 1)) {
       if (rotate) this.fileNumber++;
       this.appendContinuation();
-      line = this.line(build());
-      if (line.bytes.length > auditRecordBytesMax && shrink) line = this.line(shrink());
+      line = this.line(build(), entry);
+      if (line.bytes.length > auditRecordBytesMax && shrink) line = this.line(shrink(), entry);
     }
     if (line.bytes.length > auditRecordBytesMax) {
       throw new AuditUnavailableError(`audit record of ${line.bytes.length} bytes exceeds ${auditRecordBytesMax} (auditRecordBytesMax) even without bodies`);
     }
-    return this.enqueue(line, deferred);
+    const seq = this.enqueue(line, deferred);
+    this.entry = entry;
+    return seq;
   }
 
   /** The next record's line for `body`, chained after the current head. */
-  private line(body: RecordBody): { record: ChainRecord; bytes: Buffer } {
-    const { record, line } = chainRecord(body, this.seq + 1, this.head, this.entry > 0 ? this.entry : undefined);
+  private line(body: RecordBody, entry = this.entry): { record: ChainRecord; bytes: Buffer } {
+    const { record, line } = chainRecord(body, this.seq + 1, this.head, entry > 0 ? entry : undefined);
     return { record, bytes: Buffer.from(line + '\n', 'utf8') };
   }
 

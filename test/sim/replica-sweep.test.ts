@@ -36,3 +36,19 @@ test('the same seed of the replica host replays the same run exactly', { timeout
   assert.deepEqual(await trace(77), first);
   assert.notDeepEqual(await trace(78), first);
 });
+
+// Seeds that once found a bug in the production member, kept as runs of the same kind (a focused test
+// pins each bug down; the seed may stop replaying the exact failing run as the host grows).
+const replicaRegressions = [
+  // A power cut kept a rotation's continuation and lost the applied write record after it; the
+  // continuation claimed that record's entry, so the reopened log was never handed it again
+  // (test/integration/audit/applied-records.test.ts).
+  { seed: 171, nodes: 5, once: 'lost a write record behind a rotation at a power cut' },
+];
+
+for (const r of replicaRegressions) {
+  test(`replica host seed ${r.seed}, ${r.nodes} members (once ${r.once}) passes every check`, { timeout: 300_000 }, async () => {
+    const result = await runReplicaSimulation({ seed: r.seed, nodes: r.nodes });
+    assert.equal(result.violation, undefined, `${result.violation?.message ?? ''}\n  replay: ${replicaReplayCommand(result)}`);
+  });
+}

@@ -16,6 +16,16 @@ import { defaultPolicy, input, memberKeys, openLog as openAnyLog, tempDir } from
 /** The policy as the API applies it: every stage of a request is recorded. */
 const openLog: typeof openAnyLog = async (t, dir, options = {}) => openAnyLog(t, dir, { policy: withOneEventPerRequest(await defaultPolicy()), ...options });
 
+/** A log in `dir` that took a write's record in each of `entries`, flushed. */
+async function logWithApplied(t: Parameters<typeof openLog>[0], dir: string, options: Parameters<typeof openLog>[2], entries: number[]) {
+  const opened = await openLog(t, dir, options);
+  const record = opened.log.shape(input({ stage: 'RequestReceived', verb: 'create' }));
+  assert.ok(record !== undefined);
+  for (const entry of entries) opened.log.applied(entry, record);
+  await opened.log.flushed();
+  return opened;
+}
+
 const lineFile = (dir: string) => path.join(dir, 'audit-1.log');
 const linesIn = async (dir: string) => (await readFile(lineFile(dir), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
 
@@ -56,12 +66,7 @@ test('entries a snapshot installed leave a gap record that verifies and is repor
 
 test('the verifier reports a record of an earlier entry after a later one, even with every hash recomputed', async (t) => {
   const dir = await tempDir(t);
-  const { log } = await openLog(t, dir, { checkpointEveryRecords: 1000 });
-  const record = log.shape(input({ stage: 'RequestReceived', verb: 'create' }));
-  assert.ok(record !== undefined);
-  log.applied(5, record);
-  log.applied(6, record);
-  await log.flushed();
+  await logWithApplied(t, dir, { checkpointEveryRecords: 1000 }, [5, 6]);
   // Rewrite the second line to claim entry 4, re-chaining every hash after it.
   const lines = await linesIn(dir);
   let prevHash = lines[0]!.hash as string;
@@ -96,4 +101,20 @@ test('entries without records move the durable line on by a checkpoint every aud
   await log.flushed();
   assert.equal(log.durableThrough(), auditEntriesUnmarkedMax);
   assert.deepEqual((await linesIn(dir)).map((l) => [l.kind, l.entry]), [['Checkpoint', auditEntriesUnmarkedMax]]);
+});
+
+test('a rotation before an applied record does not claim the record: cut after the continuation, the log reopens before the entry', async (t) => {
+  const dir = await tempDir(t);
+  // One record per file: the second applied record begins a new file with a continuation.
+  await logWithApplied(t, dir, { fileBytesTarget: 1 }, [4, 9]);
+  const second = path.join(dir, 'audit-2.log');
+  const lines = (await readFile(second, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.deepEqual(lines.map((l) => [l.kind, l.entry]), [['Continuation', 4], ['Event', 9]]);
+  // The disk after a power cut that kept the continuation and lost the record after it.
+  const cut = await tempDir(t);
+  await writeFile(path.join(cut, 'audit-1.log'), await readFile(path.join(dir, 'audit-1.log')));
+  await writeFile(path.join(cut, 'audit-2.log'), `${canonicalJson(lines[0]!)}\n`);
+  const reopened = await openLog(t, cut, { fileBytesTarget: 1 });
+  assert.equal(reopened.log.status().brokenAtOpen, undefined);
+  assert.equal(reopened.log.takenThrough(), 4, 'the log does not claim entry 9: the replica hands it again');
 });
