@@ -78,6 +78,11 @@ export interface ReplicaOptions {
   proposalTimeoutMs?: number;
   /** WAL compaction: every `everyEntries` applied entries, keeping `catchUpEntries` behind. */
   compaction?: { everyEntries: number; catchUpEntries: number };
+  /**
+   * The member's audit log will take the records of applied entries (attachAudit): until it is attached,
+   * the WAL is not compacted, so a restart cannot drop entries whose records the log has not made durable.
+   */
+  awaitsAuditLog?: boolean;
   /** Told when the member table changes (peers to dial, the leader's URLs). */
   onMembersChanged?: (members: readonly MemberInfo[]) => void;
   /** Told when the replica stops on an error it cannot recover from. */
@@ -771,7 +776,8 @@ export class Replica {
     if (applied - this.lastSnapshotIndex < everyEntries + catchUpEntries) return;
     // Entries whose audit records are not durable in the member's log yet stay (replayAudit needs them);
     // a log catching up after an outage moves compaction on in steps of everyEntries, as usual.
-    const index = Math.min(applied - catchUpEntries, this.auditSink?.durableThrough() ?? applied);
+    const auditDurable = this.auditSink?.durableThrough() ?? (this.options.awaitsAuditLog === true ? this.lastSnapshotIndex : applied);
+    const index = Math.min(applied - catchUpEntries, auditDurable);
     if (index - this.lastSnapshotIndex < everyEntries) return;
     // The membership as of `index`: unknown for an index before this open's applied index, in which case
     // compaction waits until the applied index has moved on by catchUpEntries.

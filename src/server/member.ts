@@ -157,6 +157,8 @@ async function startReplica(
       storeCommit: (seconds) => metrics.backendCommitSeconds(seconds),
     },
     dataDir: config.dataDir,
+    // The member's audit log takes the records of applied entries once it opens (member-audit.ts).
+    awaitsAuditLog: true,
     memberId: identity.memberId,
     memberName: config.name,
     sealer: barrier.handle(sealedAreas.replica),

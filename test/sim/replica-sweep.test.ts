@@ -44,6 +44,14 @@ const replicaRegressions = [
   // continuation claimed that record's entry, so the reopened log was never handed it again
   // (test/integration/audit/applied-records.test.ts).
   { seed: 171, nodes: 5, once: 'lost a write record behind a rotation at a power cut' },
+  // A restart compacted the WAL before the member's audit log was attached, so the log could no longer
+  // be handed an entry's record (a gap no snapshot explained): ReplicaOptions.awaitsAuditLog.
+  { seed: 568, nodes: 5, once: 'compacted the WAL past a record before the audit log opened' },
+  // A WAL re-seal killed after renaming a snapshot file, before the directory fsync: the next
+  // incarnation retired the old DEK, a power cut brought the old file back, sealed with it. Wal.open
+  // now makes the names it read durable.
+  { seed: 569, nodes: 3, once: 'lost a re-sealed snapshot file\'s rename after retiring its old DEK' },
+  { seed: 766, nodes: 5, once: 'lost a re-sealed snapshot file\'s rename after retiring its old DEK' },
 ];
 
 for (const r of replicaRegressions) {

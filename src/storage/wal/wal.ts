@@ -145,6 +145,10 @@ export class Wal implements Storage {
     }, listing);
     // Verified and readable: now (and only now) repair and tidy.
     await tidyAfterRecovery(fs, listing, recovered);
+    // The names as read are what this member goes on from: a rename a killed process made (a re-sealed
+    // segment or snapshot file) must not be undone by a later power cut after, say, the DEK the old
+    // file was sealed with is retired.
+    await fs.fsyncDir(options.dir);
     const writer = new GroupAppender({
       startSeq: 0,
       batchRecordsMax: walFsyncBatchRecordsMax,

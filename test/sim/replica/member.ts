@@ -125,6 +125,7 @@ export class SimMember {
       this.keyring = keyring;
       const replica = await Replica.open({
         dataDir,
+        awaitsAuditLog: true,
         memberId: this.id,
         memberName: this.name,
         sealer: keyring,
