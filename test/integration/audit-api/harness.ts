@@ -12,6 +12,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildClientApi, type ApiAudit, type KvBackend, withOneEventPerRequest } from '../../../src/api/index.ts';
+import { listAuditFiles, readLines } from '../../../src/audit/files.ts';
 import { type AuditEvent, loadAuditPolicy, queryAuditLog } from '../../../src/audit/index.ts';
 import type { Clock } from '../../../src/base/index.ts';
 import { auditQueryLimitMax } from '../../../src/config/index.ts';
@@ -30,10 +31,27 @@ export interface AuditedMember {
   audit: MemberAudit;
   backend: KvBackend;
   dataDir: string;
-  /** Every event in this member's log, newest first. */
+  /** Every event in this member's log, newest first (one per request: its latest stage). */
   events(): Promise<AuditEvent[]>;
+  /**
+   * Every record in this member's audit files, oldest first, each stage and chain record as written
+   * (what it took is flushed first): what an attacker reading the shipped files would see.
+   */
+  records(): Promise<AuditRecordLine[]>;
+  /** The same, without waiting for records the log took but has not written yet. */
+  recordsWritten(): Promise<AuditRecordLine[]>;
   /** Rebuilds the member's audit (as a restart would), e.g. after its files were edited. */
   reopen(): Promise<void>;
+}
+
+/** One line of an audit file, parsed. */
+export interface AuditRecordLine {
+  kind: string;
+  seq: number;
+  auditID?: string;
+  stage?: string;
+  entry?: number;
+  entries?: { first: number; last: number };
 }
 
 export interface AuditedCluster {
@@ -109,6 +127,17 @@ export async function startAudited(
       events: async () => {
         await member.audit.flushed();
         return queryAuditLog(join(dataDir, 'audit'), { limit: auditQueryLimitMax });
+      },
+      records: async () => {
+        await member.audit.flushed();
+        return member.recordsWritten();
+      },
+      recordsWritten: async () => {
+        const out: AuditRecordLine[] = [];
+        for (const file of await listAuditFiles(join(dataDir, 'audit'))) {
+          for (const line of (await readLines(file.path)).lines) out.push(JSON.parse(line) as AuditRecordLine);
+        }
+        return out;
       },
       reopen: async () => {
         await member.app.close();

@@ -8,14 +8,12 @@ import assert from 'node:assert/strict';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { listAuditFiles, readLines } from '../../../src/audit/files.ts';
 import { verifyAuditLog } from '../../../src/audit/index.ts';
 import { ReplicationError } from '../../../src/replication/index.ts';
 import { waitUntil } from '../../support/wait.ts';
 import { waitLimitMs } from '../replication/harness.ts';
-import { admin, type AuditedCluster, type AuditedMember, startAudited } from './harness.ts';
+import { admin, type AuditedCluster, type AuditedMember, type AuditRecordLine, startAudited } from './harness.ts';
 
-interface Line { kind: string; auditID?: string; stage?: string; entry?: number; seq: number; entries?: { first: number; last: number } }
 
 let audited: AuditedCluster;
 let m1: AuditedMember;
@@ -32,28 +30,13 @@ after(() => audited.close());
 const json = { ...admin, 'content-type': 'application/json' };
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
-/** Every line of a member's log, oldest first (what it took is flushed first). */
-async function linesOf(member: AuditedMember): Promise<Line[]> {
-  await member.audit.flushed();
-  return unflushedLinesOf(member);
-}
-
-/** Every line in a member's audit files now, without waiting for records it took but did not write yet. */
-async function unflushedLinesOf(member: AuditedMember): Promise<Line[]> {
-  const out: Line[] = [];
-  for (const file of await listAuditFiles(join(member.dataDir, 'audit'))) {
-    for (const line of (await readLines(file.path)).lines) out.push(JSON.parse(line) as Line);
-  }
-  return out;
-}
-
 async function put(member: AuditedMember, key: string): Promise<string> {
   const reply = await member.app.inject({ method: 'POST', url: '/v3/kv/put', headers: admin, payload: JSON.stringify({ key: b64(key), value: b64('v') }) });
   assert.equal(reply.statusCode, 200, reply.body);
   return String(reply.headers['audit-id']);
 }
 
-const received = (lines: Line[], auditID: string) => lines.filter((l) => l.kind === 'Event' && l.auditID === auditID && l.stage === 'RequestReceived');
+const received = (lines: AuditRecordLine[], auditID: string) => lines.filter((l) => l.kind === 'Event' && l.auditID === auditID && l.stage === 'RequestReceived');
 
 test('a write taken by one member has its RequestReceived record in every member\'s log, at the write\'s entry', async () => {
   const auditID = await put(m1, 'everywhere');
@@ -61,7 +44,7 @@ test('a write taken by one member has its RequestReceived record in every member
   await waitUntil(() => [m2, m3].every((m) => m.backend.status().appliedIndex >= applied), waitLimitMs, 'the followers applied the write');
   const entries = new Set<number>();
   for (const member of [m1, m2, m3]) {
-    const lines = await linesOf(member);
+    const lines = await member.records();
     const records = received(lines, auditID);
     assert.equal(records.length, 1, `${member.name} holds the record once`);
     entries.add(records[0]!.entry!);
@@ -86,8 +69,8 @@ test('a write whose handler proposes nothing (a server dry run) has its record i
   assert.equal(reply.statusCode, 201, reply.body);
   const auditID = String(reply.headers['audit-id']);
   // The answer waited for the record: it is in the file without a flush.
-  assert.equal(received(await unflushedLinesOf(m2), auditID).length, 1);
-  assert.equal(received(await linesOf(m1), auditID).length, 0, 'no entry carried it to m1');
+  assert.equal(received(await m2.recordsWritten(), auditID).length, 1);
+  assert.equal(received(await m1.records(), auditID).length, 0, 'no entry carried it to m1');
 });
 
 test('a member whose log was closed while writes were applied takes their records from the WAL when it opens again', async () => {
@@ -96,7 +79,7 @@ test('a member whose log was closed while writes were applied takes their record
   const applied = m1.backend.status().appliedIndex;
   await waitUntil(() => m3.backend.status().appliedIndex >= applied, waitLimitMs, 'm3 applied the writes');
   await m3.reopen();
-  const lines = await linesOf(m3);
+  const lines = await m3.records();
   for (const auditID of auditIDs) assert.equal(received(lines, auditID).length, 1, `${auditID} replayed once`);
   const verdict = await verifyAuditLog(join(m3.dataDir, 'audit'), { publicKey: m3.audit.publicKey, member: m3.name });
   assert.ok(verdict.ok, JSON.stringify(verdict));
@@ -116,7 +99,7 @@ test('a member whose log failed while a write was applied gets the record once t
   await rm(dir);
   await rename(aside, dir);
   await waitUntil(() => m2.audit.refusal() === undefined, waitLimitMs, 'm2\'s log takes records again');
-  const lines = await linesOf(m2);
+  const lines = await m2.records();
   assert.equal(received(lines, auditID).length, 1, 'the record of the write applied during the outage is in m2\'s log');
   assert.ok(lines.some((l) => l.kind === 'Recovery'), 'the outage is recorded');
   const verdict = await verifyAuditLog(dir, { publicKey: m2.audit.publicKey, member: m2.name });
@@ -136,6 +119,6 @@ test('a write whose proposal fails has its record made durable in the receiving 
   assert.equal(reply.statusCode, 503, reply.body);
   const auditID = String(reply.headers['audit-id']);
   // No flush: the answer waited for the record.
-  assert.equal(received(await unflushedLinesOf(member), auditID).length, 1);
+  assert.equal(received(await member.recordsWritten(), auditID).length, 1);
   assert.equal((await member.backend.range(new TextEncoder().encode('refused'), undefined, { linearizable: true })).count, 0, 'nothing was written');
 });
