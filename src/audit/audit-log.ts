@@ -205,8 +205,6 @@ export class AuditLog {
   private recoveries = 0;
   /** The newest Raft entry taken (applied, skipped); see takenThrough. */
   private entry: number;
-  /** The `entry` of the last line appended. */
-  private lineEntry: number;
   private readonly clock: Clock;
   private readonly fs: DurableFs;
   private readonly checkpointEveryRecords: number;
@@ -226,7 +224,6 @@ export class AuditLog {
     this.fileRecords = opened.fileRecords;
     this.recordsSinceCheckpoint = opened.recordsSinceCheckpoint;
     this.entry = opened.lastEntry;
-    this.lineEntry = opened.lastEntry;
     this.files = opened.files;
     this.clock = options.clock ?? realClock;
     this.fs = options.fs ?? nodeFs;
@@ -330,7 +327,8 @@ export class AuditLog {
     if (this.closed || this.outage !== undefined || index <= this.entry) return;
     if (record === undefined) {
       this.entry = index;
-      if (this.entry - this.lineEntry >= auditEntriesUnmarkedMax) void this.checkpoint({ force: true }).catch(() => {});
+      // The last line (its mark) says how far the log got; past the limit, a checkpoint says it anew.
+      if (this.entry - this.marks.at(-1)!.entry >= auditEntriesUnmarkedMax) void this.checkpoint({ force: true }).catch(() => {});
       return;
     }
     const event = appliedEvent(record);
@@ -513,10 +511,9 @@ export class AuditLog {
     } else {
       this.files.push({ number: this.fileNumber, bytes: this.fileBytes, newestMs: this.clock.nowMs() });
     }
-    this.lineEntry = record.entry ?? 0;
     this.marks.push({
       seq: record.seq, hash: record.hash, fileNumber: this.fileNumber, fileBytes: this.fileBytes, recordsSinceCheckpoint: this.recordsSinceCheckpoint,
-      entry: this.lineEntry,
+      entry: record.entry ?? 0,
     });
     this.dropDurableMarks();
     return record.seq;
@@ -645,7 +642,6 @@ export class AuditLog {
     this.recordsSinceCheckpoint = mark.recordsSinceCheckpoint;
     // Records of entries after the mark's were cut: the replica hands them again (sinkRecovered).
     this.entry = mark.entry;
-    this.lineEntry = mark.entry;
     this.files = this.files.filter((f) => f.number < next);
     const last = this.files.at(-1);
     if (last?.number === mark.fileNumber) last.bytes = mark.fileBytes;
