@@ -13,6 +13,7 @@ import { auditQueryLimitDefault, auditQueryLimitMax } from '../config/index.ts';
 import { AuditQueryError } from './errors.ts';
 import { type AuditEvent, decisionAnnotation } from './event.ts';
 import { listAuditFiles, readLines } from './files.ts';
+import { auditStages } from './levels.ts';
 
 export interface AuditQuery {
   user?: string;
@@ -109,7 +110,6 @@ function eventOf(line: string): AuditEvent | undefined {
   return event;
 }
 
-const stageOrder: Record<string, number> = { RequestReceived: 0, ResponseStarted: 1, ResponseComplete: 2, Panic: 3 };
 
 /**
  * One event per request (auditID), of its latest stage, from events merged from several members' logs:
@@ -120,7 +120,8 @@ export function latestStagePerRequest(events: readonly AuditEvent[]): AuditEvent
   const latest = new Map<string, AuditEvent>();
   for (const event of events) {
     const seen = latest.get(event.auditID);
-    if (seen === undefined || (stageOrder[event.stage] ?? 0) > (stageOrder[seen.stage] ?? 0)) latest.set(event.auditID, event);
+    // auditStages lists the stages in the order a request passes them.
+    if (seen === undefined || auditStages.indexOf(event.stage) > auditStages.indexOf(seen.stage)) latest.set(event.auditID, event);
   }
   return [...latest.values()];
 }
