@@ -135,7 +135,6 @@ export const dryRunAnnotation = 'coffer.dev/dry-run';
 export const auditIdHeader = 'audit-id';
 
 const readVerbs = new Set(['get', 'list', 'head']);
-const resourceWriteVerbs = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
 
 /** Whether a request is recorded before its handler runs (it may change state, or it streams). */
 export function recordedBeforeHandler(info: RequestInfo, route: ApiRouteConfig): boolean {
@@ -149,7 +148,8 @@ export function recordedBeforeHandler(info: RequestInfo, route: ApiRouteConfig):
  * durable before its handler runs: a write on a route that changes the store only by proposing.
  */
 export function recordTravels(info: RequestInfo, route: ApiRouteConfig): boolean {
-  return route.auditInEntry === true && recordedBeforeHandler(info, route) && (!info.isResource || resourceWriteVerbs.has(info.verb));
+  // A watch streams: it has no answer the record could be written before, so its record never travels.
+  return route.auditInEntry === true && recordedBeforeHandler(info, route) && info.verb !== 'watch';
 }
 
 /** The policy as Coffer applies it: the stage of each request's one event is fixed, so no stage is omitted. */
