@@ -16,6 +16,7 @@ export const RecordKind = {
   backup: 8,
   memberIdentity: 9,
   mvccLease: 10,
+  mvccIndexCheckpoint: 11,
 } as const;
 export type RecordKind = (typeof RecordKind)[keyof typeof RecordKind];
 

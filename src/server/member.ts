@@ -261,7 +261,8 @@ async function startApis(
   // Attached before it listens, so that every connection it accepts is guarded (docs/security.md, "Revocation").
   tls.attach(app.server as unknown as TlsServer);
   await app.listen({ host: config.listenClient.hostname, port: Number(config.listenClient.port) });
-  log.info({ member: config.name, id: identity.memberId, cluster: identity.clusterId }, 'member started');
+  // How the store rebuilt its key index: from the checkpoint of a clean stop, or by opening every page, and why.
+  log.info({ member: config.name, id: identity.memberId, cluster: identity.clusterId, keyIndex: replica.mvcc().openedFrom() }, 'member started');
   // A member removed while it was down learns it from its own store at start.
   if (replica.status().removed) end.removedFromCluster();
   return { app, backend, audit, keys, firstStart };

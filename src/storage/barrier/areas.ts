@@ -23,7 +23,8 @@ export const sealedAreas = {
   replica: {
     name: 'replica',
     paths: ['wal/wal-*.log', 'wal/snap-*.snap', 'mvcc/*.ldb', 'mvcc/*.log', 'mvcc.incoming/*.ldb', 'mvcc.incoming/*.log'],
-    kinds: [RecordKind.walEntry, RecordKind.walHardState, RecordKind.walSnapshot, RecordKind.mvccRevision, RecordKind.mvccMeta, RecordKind.mvccLease],
+    kinds: [RecordKind.walEntry, RecordKind.walHardState, RecordKind.walSnapshot, RecordKind.mvccRevision, RecordKind.mvccMeta, RecordKind.mvccLease,
+      RecordKind.mvccIndexCheckpoint],
   },
   /** The member's identity (server/member-identity.ts), one sealed page. */
   identity: { name: 'identity', paths: ['member.sealed'], kinds: [RecordKind.memberIdentity] },

@@ -6,7 +6,8 @@
  * lessor's, src/replication/lessor.ts), and snapshot export/import as plaintext logical records
  * re-sealed by the receiver.
  *
- * Invariants: on disk, records are keyed by revision (pages) or lease id (lease records) only and
+ * Invariants: on disk, records are keyed by revision (pages), lease id (lease records) or chunk number
+ * (the index checkpoint, present only while the store is closed: index-checkpoint.ts) only and
  * every value is sealed at its position by the handle the barrier gave the store's owner (Sealer,
  * src/storage/barrier) — no key name or value in the clear; the applied Raft index and the current
  * revision are written in the same atomic batch as the pages they describe; a page that fails to open
@@ -16,6 +17,7 @@
  */
 export { classicLevel, type Level, type OpenLevel } from './level.ts';
 export { MvccStore } from './store.ts';
+export type { IndexSource } from './load.ts';
 export type { MvccStoreOptions } from './options.ts';
 export type { HashResult } from './hash.ts';
 export type { SnapshotRecord } from './snapshot-export.ts';

@@ -142,6 +142,46 @@ export class KeyIndex implements Generation {
     this.close(main, sub);
   }
 
+  /**
+   * The key's generations, oldest first, flat: [version, created, revs, ...] with the current one last
+   * (the index checkpoint's form).
+   */
+  toFlat(): unknown[] {
+    const flat: unknown[] = [];
+    if (this.past !== undefined) for (const g of this.past) flat.push(g.version, g.created, g.revs);
+    flat.push(this.version, this.created, this.revs);
+    return flat;
+  }
+
+  /** A key's history from toFlat()'s form, checked against the invariants above. */
+  static fromFlat(flat: readonly unknown[]): KeyIndex {
+    assert(flat.length >= 3 && flat.length % 3 === 0, 'a key has whole generations');
+    const ki = new KeyIndex();
+    let main = -1;
+    let sub = -1;
+    for (let i = 0; i < flat.length; i += 3) {
+      const g: Generation = { version: flat[i] as number, created: flat[i + 1] as number, revs: flat[i + 2] as number[] };
+      const closed = i + 3 < flat.length;
+      assert(Number.isSafeInteger(g.version) && Number.isSafeInteger(g.created) && Array.isArray(g.revs) && g.revs.length % 2 === 0,
+        'a generation holds a version, a creation revision and revision pairs');
+      assert(!closed || g.revs.length > 0, 'a closed generation is not empty');
+      for (let r = 0; r < g.revs.length; r += 2) {
+        const [m, s] = [g.revs[r]!, g.revs[r + 1]!];
+        assert(Number.isSafeInteger(m) && Number.isSafeInteger(s) && (m > main || (m === main && s > sub)), 'revisions ascend across generations');
+        main = m;
+        sub = s;
+      }
+      if (closed) (ki.past ??= []).push(g);
+      else {
+        ki.version = g.version;
+        ki.created = g.created;
+        ki.revs = g.revs.length === 0 ? noRevisions : g.revs;
+      }
+    }
+    assert(!ki.isEmpty(), 'a key in the index holds a revision');
+    return ki;
+  }
+
   /** The key as of main revision `atMain` (the latest change with main <= atMain), or undefined if absent then. */
   get(atMain: number): KeyAt | undefined {
     const last = this.count - 1;

@@ -1,33 +1,43 @@
 /**
- * Loading a store at open: reads the meta record, rebuilds the key index and the lease table from
- * every record, and resumes an interrupted physical compaction.
+ * Loading a store at open: reads the meta record and the lease table, rebuilds the key index — from
+ * the index checkpoint of a clean close (index-checkpoint.ts) or else from every page — and resumes an
+ * interrupted physical compaction.
  *
  * Invariants: a store with no meta record is new only if it holds nothing else (pages without meta
  * are an interrupted snapshot import: E_CORRUPT); no page lies after the recorded revision; above the
  * compact revision every page names the key's previous revision, which is always kept, so a missing
  * or replayed page is E_INTEGRITY; each key's latest page names a lease the store holds. Every page
- * is read once, kept out of LevelDB's block cache, and its plaintext value wiped.
+ * is read once, kept out of LevelDB's block cache, and its plaintext value wiped. An open from the
+ * checkpoint checks what costs no scan — no page after the recorded revision (one seek), the leases —
+ * and leaves a missing page to be found by the read that needs it (reads.ts: E_INTEGRITY).
  */
 import { assert } from '../../base/index.ts';
 import type { PhysicalCompaction } from './compaction.ts';
 import { MvccError } from './errors.ts';
 import { keyToString } from './keys.ts';
 import { decodeLeaseKey, leaseKeyRange, openLease } from './lease-record.ts';
+import { holdsPageAfter, takeIndexCheckpoint } from './index-checkpoint.ts';
 import { isEmpty } from './level.ts';
 import { type Page, openMeta, openPage, sealMeta } from './page.ts';
 import { pageReadStep } from './reads.ts';
 import { decodeRevisionKey, isRevisionKey, metaRecordKey, revisionKeyRange } from './revision.ts';
 import type { StoreState } from './state.ts';
 
-/** Reads meta and rebuilds the index from every page; resumes an interrupted physical compaction. */
-export async function load(state: StoreState, compaction: PhysicalCompaction): Promise<void> {
+/** How an open rebuilt the key index, for the member's log. */
+export type IndexSource = { from: 'new store' } | { from: 'checkpoint' } | { from: 'scan'; why: string };
+
+/**
+ * Reads meta and rebuilds the index — from the index checkpoint a clean close left, or else from every
+ * page; resumes an interrupted physical compaction.
+ */
+export async function load(state: StoreState, compaction: PhysicalCompaction): Promise<IndexSource> {
   const sealedMeta = await state.db.get(metaRecordKey);
   if (sealedMeta === undefined) {
     if (!(await isEmpty(state.db))) {
       throw new MvccError('E_CORRUPT', 'the store holds pages but no meta record (an interrupted snapshot import?)');
     }
     await state.db.put(metaRecordKey, sealMeta(state.sealer, state.meta(0, 0)), { sync: true });
-    return;
+    return { from: 'new store' };
   }
   const meta = openMeta(state.sealer, state.storeId, sealedMeta);
   assert(meta.storeId === state.storeId, 'the meta record names this store (it is bound to it)');
@@ -39,7 +49,25 @@ export async function load(state: StoreState, compaction: PhysicalCompaction): P
     const id = decodeLeaseKey(key);
     state.leaseTable.add(openLease(state.sealer, state.storeId, sealed, id));
   }
-  /** Each key's lease as of its latest page. */
+  const checkpoint = await takeIndexCheckpoint(state);
+  if ('restored' in checkpoint) {
+    if (await holdsPageAfter(state, state.revision)) throw pageAfterRevision(state);
+    state.index.restoreSorted(checkpoint.restored.keys, checkpoint.restored.histories);
+    state.pageBytes = checkpoint.restored.pageBytes;
+    attachLeases(state, checkpoint.restored.keyLeases);
+    // A checkpoint is written only once physical compaction has finished: there is nothing to resume.
+    return { from: 'checkpoint' };
+  }
+  attachLeases(state, await scanPages(state));
+  if (state.compactRev > 0) {
+    const removed = state.index.compact(state.compactRev);
+    if (removed.length > 0 || state.finishedCompactRev < state.compactRev) compaction.schedule(state.compactRev, removed);
+  }
+  return { from: 'scan', why: checkpoint.unused };
+}
+
+/** Opens every page into the index; returns each key's lease as of its latest page. */
+async function scanPages(state: StoreState): Promise<Map<string, number>> {
   const keyLeases = new Map<string, number>();
   state.index.beginRestore();
   // Each page is read once here; keep them out of LevelDB's block cache (fillCache: false).
@@ -54,20 +82,19 @@ export async function load(state: StoreState, compaction: PhysicalCompaction): P
     await iterator.close();
   }
   state.index.finishRestore();
-  attachLeases(state, keyLeases);
-  if (state.compactRev > 0) {
-    const removed = state.index.compact(state.compactRev);
-    if (removed.length > 0 || state.finishedCompactRev < state.compactRev) compaction.schedule(state.compactRev, removed);
-  }
+  return keyLeases;
+}
+
+function pageAfterRevision(state: StoreState, main?: number, sub?: number): MvccError {
+  const which = main === undefined ? 'a page lies' : `page ${main}.${sub} is`;
+  return new MvccError('E_CORRUPT', `${which} after the recorded revision ${state.revision}`);
 }
 
 /** Opens one page into the index, noting its key's lease in `keyLeases`. */
 function restorePage(state: StoreState, key: Uint8Array, sealed: Uint8Array, keyLeases: Map<string, number>): void {
   assert(isRevisionKey(key), 'only revision pages lie in the revision key range');
   const { main, sub } = decodeRevisionKey(key);
-  if (main > state.revision) {
-    throw new MvccError('E_CORRUPT', `page ${main}.${sub} is after the recorded revision ${state.revision}`);
-  }
+  if (main > state.revision) throw pageAfterRevision(state, main, sub);
   const page = openPage(state.sealer, state.storeId, sealed, main, sub);
   state.pageBytes += key.length + sealed.length;
   const k = keyToString(page.key);

@@ -81,6 +81,11 @@ export class SortedKeys {
     }
   }
 
+  /** Every key, ascending, in one array. */
+  all(): string[] {
+    return this.chunks.flat();
+  }
+
   /** The index of the first chunk whose last key is >= `key` (chunks.length if none). */
   private chunkFor(key: string): number {
     let lo = 0;

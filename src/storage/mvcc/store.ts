@@ -8,7 +8,8 @@
  * On disk (classic-level): one sealed page per revision, keyed 'r'|main|sub, and one sealed meta record
  * 'm' (applied Raft index, current revision, compact revisions). Every batch writes its pages and the
  * meta record in ONE LevelDB write, so after any crash the applied index and the contents agree.
- * In memory: the key index, rebuilt at open by opening every page.
+ * In memory: the key index, rebuilt at open by opening every page — or read from the index checkpoint
+ * a clean close wrote (index-checkpoint.ts), which the open consumes.
  *
  * Ordering (the one place it is written down):
  * 1. writes run one at a time (`exclusive`); a batch changes the index, then writes pages + meta;
@@ -27,10 +28,11 @@ import { BatchWriter } from './commit.ts';
 import { PhysicalCompaction } from './compaction.ts';
 import { MvccError } from './errors.ts';
 import { type HashResult, hashStore } from './hash.ts';
+import { checkpointKeyRange, writeIndexCheckpoint } from './index-checkpoint.ts';
 import { stringToKey } from './keys.ts';
 import type { LeaseRecord } from './lease-table.ts';
 import { classicLevel, compactWholeDatabase, type Level } from './level.ts';
-import { load } from './load.ts';
+import { type IndexSource, load } from './load.ts';
 import type { MvccStoreOptions } from './options.ts';
 import { history, range } from './reads.ts';
 import { type ReencryptStepResult, pagesPerDek, reencryptStep } from './reencrypt.ts';
@@ -47,6 +49,7 @@ export class MvccStore {
   private readonly hub: WatchHub;
   private readonly compaction: PhysicalCompaction;
   private readonly writer: BatchWriter;
+  private indexSource: IndexSource = { from: 'new store' };
 
   private constructor(private readonly db: Level, options: MvccStoreOptions) {
     const clock = options.clock ?? realClock;
@@ -70,7 +73,7 @@ export class MvccStore {
     await db.open();
     const store = new MvccStore(db, options);
     try {
-      await load(store.state, store.compaction);
+      store.indexSource = await load(store.state, store.compaction);
     } catch (error) {
       await db.close();
       throw error;
@@ -93,6 +96,25 @@ export class MvccStore {
    */
   static peekAppliedIndex(options: MvccStoreOptions): Promise<number | undefined> {
     return peekAppliedIndex(options);
+  }
+
+  /** How the open rebuilt the key index: from the index checkpoint, or from every page and why. */
+  openedFrom(): IndexSource {
+    return this.indexSource;
+  }
+
+  /**
+   * Deletes the index checkpoint of the closed store in `options.dir`, so its next open reads and
+   * opens every page, as after a crash.
+   */
+  static async discardIndexCheckpoint(options: MvccStoreOptions): Promise<void> {
+    const db = (options.openLevel ?? classicLevel)(options.dir);
+    await db.open();
+    try {
+      await db.batch([...(await db.keys(checkpointKeyRange).all())].map((key) => ({ type: 'del' as const, key })), { sync: true });
+    } finally {
+      await db.close();
+    }
   }
 
   /** The last Raft log index applied. */
@@ -232,14 +254,21 @@ export class MvccStore {
     return this.hub.size();
   }
 
-  /** Ends watchers, lets the current compaction step finish, and closes the database. */
+  /**
+   * Ends watchers, lets the current compaction step finish, writes the index checkpoint (unless the
+   * store failed: its index may be ahead of disk) and closes the database.
+   */
   async close(): Promise<void> {
     if (this.state.closed) return;
     this.state.closed = true;
     this.hub.close(new MvccError('E_CLOSED', 'the store was closed'));
     await this.state.writesSettled();
     await this.compaction.settled();
-    await this.db.close();
+    try {
+      if (this.state.failed === undefined) await writeIndexCheckpoint(this.state);
+    } finally {
+      await this.db.close();
+    }
   }
 
   private async applyOne(op: WriteOp): Promise<WriteResponse> {

@@ -99,6 +99,26 @@ export class TreeIndex {
     this.order = SortedKeys.fromSorted(keys);
   }
 
+  /** Every key in key order, and a look-up of its history (the index checkpoint writes them). */
+  sortedKeys(): string[] {
+    return this.order.all();
+  }
+
+  history(key: string): KeyIndex | undefined {
+    return this.byKey.get(key);
+  }
+
+  /** Fills an empty index from keys in strictly ascending order and their histories. */
+  restoreSorted(keys: string[], histories: readonly KeyIndex[]): void {
+    assert(this.byKey.size === 0 && !this.restoring, 'restore into an empty index');
+    assert(keys.length === histories.length, 'one history per key');
+    const order = SortedKeys.fromSorted(keys);
+    const byKey = new Map<string, KeyIndex>();
+    keys.forEach((key, i) => byKey.set(key, histories[i]!));
+    this.order = order;
+    this.byKey = byKey;
+  }
+
   /**
    * Visits the keys of `span` that exist at `atMain`, in key order, until `visit` returns false.
    */

@@ -81,8 +81,11 @@ async function ready(member: Member): Promise<void> {
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
 test('a member serves, stops cleanly on SIGTERM, and keeps its data sealed across a restart', async () => {
-  const first = await startServer();
+  // At info, the member logs how its store rebuilt the key index.
+  const info = ['--log-level', 'info'];
+  const first = await startServer(info);
   await ready(first);
+  assert.match(first.output(), /"keyIndex":\{"from":"new store"\}.*"member started"/);
   const put = await call(first, '/v3/kv/put', { key: b64('durable'), value: b64('marker-7f3a9c') });
   assert.equal(put.status, 200);
   first.child.kill('SIGTERM');
@@ -104,8 +107,10 @@ test('a member serves, stops cleanly on SIGTERM, and keeps its data sealed acros
     }
   }
 
-  const second = await startServer();
+  // The clean stop left the store's index checkpoint (sealed, so the scan above found no key in it).
+  const second = await startServer(info);
   await ready(second);
+  assert.match(second.output(), /"keyIndex":\{"from":"checkpoint"\}.*"member started"/);
   const read = await call(second, '/v3/kv/range', { key: b64('durable') });
   assert.equal((read.body.kvs as Array<{ value: string }>)[0]?.value, b64('marker-7f3a9c'));
 
@@ -117,8 +122,17 @@ test('a member serves, stops cleanly on SIGTERM, and keeps its data sealed acros
   assert.match(metrics.text, /^coffer_certificate_expiry_seconds\{kind="member"\} \d/m);
   const promtool = spawnSync('promtool', ['check', 'metrics'], { input: metrics.text, encoding: 'utf8' });
   assert.equal(promtool.status, 0, `promtool: ${promtool.stdout}${promtool.stderr}`);
-  second.child.kill('SIGTERM');
+
+  // A member killed leaves no checkpoint (its start consumed the last one): the next start opens every page.
+  second.child.kill('SIGKILL');
   await once(second.child, 'exit');
+  const third = await startServer(info);
+  await ready(third);
+  assert.match(third.output(), /"keyIndex":\{"from":"scan","why":"the store holds no index checkpoint \(it was not closed cleanly\)"\}.*"member started"/);
+  const again = await call(third, '/v3/kv/range', { key: b64('durable') });
+  assert.equal((again.body.kvs as Array<{ value: string }>)[0]?.value, b64('marker-7f3a9c'));
+  third.child.kill('SIGTERM');
+  await once(third.child, 'exit');
 });
 
 /** Every path under `root` (itself included) whose mode gives group or others any permission. */

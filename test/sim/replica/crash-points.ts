@@ -2,14 +2,14 @@
  * Crash points: every mutation of a member's disk belongs to an activity (what the member was doing)
  * and is one step of it (the operation and the kind of file). A crash point is an (activity, step)
  * pair; the replica host counts the points it saw and the points it crashed at, so a sweep can say
- * which steps of a snapshot install, a DEK rotation, a KEK rotation, a WAL re-seal, a compaction or the
- * audit log's appends, rotations, retention and recovery were ever interrupted.
+ * which steps of a snapshot install, a DEK rotation, a KEK rotation, a WAL re-seal, a compaction, the
+ * audit log's appends, rotations, retention and recovery, or a graceful stop were ever interrupted.
  */
 import type { FsMutation } from '../../support/power-loss/index.ts';
 
 export const activities = [
   'snapshotInstall', 'dekRotation', 'kekRewrap', 'walReseal', 'walCompaction', 'mvccCompaction',
-  'auditAppend', 'auditRotation', 'auditRetention', 'auditRecovery', 'steady',
+  'auditAppend', 'auditRotation', 'auditRetention', 'auditRecovery', 'shutdown', 'steady',
 ] as const;
 export type Activity = (typeof activities)[number];
 
@@ -25,10 +25,12 @@ export interface MemberTasks {
   auditRotation: boolean;
   /** The audit sink failed and has not taken records again (cutting the unacknowledged tail, a fresh file). */
   auditRecovery: boolean;
+  /** A graceful stop is under way: its key work, audit log, replica and store (the index checkpoint) closing. */
+  shutdown: boolean;
 }
 
 export const idleTasks = (): MemberTasks => ({
-  dekRotation: false, walReseal: false, kekRewrap: false, mvccCompaction: false, auditRotation: false, auditRecovery: false,
+  dekRotation: false, walReseal: false, kekRewrap: false, mvccCompaction: false, auditRotation: false, auditRecovery: false, shutdown: false,
 });
 
 /** The file a path names, relative to the data dir, with numbers in names replaced by `*`. */
@@ -43,6 +45,7 @@ export function stepOf(dataDir: string, op: FsMutation, target: string): string 
 }
 
 export function activityOf(step: string, tasks: MemberTasks): Activity {
+  if (tasks.shutdown) return 'shutdown';
   if (/ audit(\/audit-\*\.log)?$/.test(step) && !step.startsWith('mkdir')) return auditActivityOf(step, tasks);
   if (/audit-signing\.key/.test(step)) return tasks.dekRotation ? 'dekRotation' : 'steady';
   if (/mvcc\.(incoming|old)/.test(step)) return 'snapshotInstall';

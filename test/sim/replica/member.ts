@@ -62,7 +62,7 @@ export interface MemberEnv {
   trace(line: string): void;
 }
 
-export type MemberState = 'down' | 'starting' | 'up' | 'stopped';
+export type MemberState = 'down' | 'starting' | 'up' | 'stopping' | 'stopped';
 
 export class SimMember {
   readonly disk = new PowerLossDisk();
@@ -106,7 +106,7 @@ export class SimMember {
     if (this.state === 'starting' || this.state === 'up' || this.state === 'stopped') return;
     const incarnation = ++this.incarnation;
     this.state = 'starting';
-    const alive = (): boolean => this.incarnation === incarnation && (this.state === 'starting' || this.state === 'up');
+    const alive = (): boolean => this.incarnation === incarnation && (this.state === 'starting' || this.state === 'up' || this.state === 'stopping');
     const { env } = this;
     const fs = withFsBugs(new SimFs(this.disk, {
       after: (delayUs, run) => env.queue.after(delayUs, () => {
@@ -199,6 +199,28 @@ export class SimMember {
         this.replica?.replayAudit();
       },
     };
+  }
+
+  /**
+   * A graceful stop, in the order of the server's teardown (src/server/member.ts): key work, the audit
+   * log, the replica (its store writes the index checkpoint as it closes), the keyring. A close that
+   * fails ends the stop as an error during the server's teardown does; the caller then ends the
+   * process (crash). False if a crash landed in the middle.
+   */
+  async shutdown(): Promise<boolean> {
+    if (this.state !== 'up') return false;
+    const incarnation = this.incarnation;
+    this.state = 'stopping';
+    try {
+      for (const part of [this.keys, this.audit, this.replica, this.keyring]) {
+        await part?.close();
+        if (this.incarnation !== incarnation) return false;
+      }
+    } catch (error) {
+      if (this.incarnation !== incarnation) return false;
+      this.env.trace(`${this.name} stop failed: ${(error as Error).message}`);
+    }
+    return true;
   }
 
   /** The process dies at once; with `power`, the disk also loses what was not durable. */

@@ -1,6 +1,7 @@
 /**
  * The replica host's nemesis. At random intervals during the fault phase it: cuts a member's power or
- * kills its process (any member, or the leader) at whatever await it is in; restarts down members;
+ * kills its process (any member, or the leader) at whatever await it is in; stops a member gracefully
+ * (a crash armed for the stop's disk steps half the time); restarts down members;
  * partitions the network (halves, the leader alone, one way, a bridge) and heals it; changes the
  * membership through the leader's Replica (add a learner, which a new member then joins as; promote;
  * remove); moves leadership; rotates a member's DEK (re-encryption, WAL re-seal and retirement follow)
@@ -15,11 +16,11 @@ import type { Activity } from './crash-points.ts';
 import { usPerMs } from './sim-clock.ts';
 import type { DiskArea, ReplicaSimulation } from './simulation.ts';
 
-type Action = 'powerCut' | 'kill' | 'crashLeader' | 'restart' | 'partition' | 'isolateLeader' | 'partitionOneWay' | 'partitionBridge' | 'heal'
+type Action = 'powerCut' | 'kill' | 'crashLeader' | 'stop' | 'restart' | 'partition' | 'isolateLeader' | 'partitionOneWay' | 'partitionBridge' | 'heal'
   | 'membership' | 'transferLeader' | 'rotateDek' | 'rotateKek' | 'compact' | 'diskFault' | 'crashDuring' | 'crashDuringAudit';
 
 const weights: [Action, number][] = [
-  ['powerCut', 2], ['kill', 1], ['crashLeader', 2], ['restart', 4],
+  ['powerCut', 2], ['kill', 1], ['crashLeader', 2], ['stop', 2], ['restart', 4],
   ['partition', 1], ['isolateLeader', 1], ['partitionOneWay', 1], ['partitionBridge', 1], ['heal', 2],
   ['membership', 3], ['transferLeader', 1],
   ['rotateDek', 2], ['rotateKek', 1], ['compact', 2], ['diskFault', 1], ['crashDuring', 4], ['crashDuringAudit', 2],
@@ -74,7 +75,7 @@ export class ReplicaNemesis {
   }
 
   private crashAny(power: boolean): void {
-    const victim = this.pick(this.sim.live().filter((m) => m.state === 'up' || m.state === 'starting'));
+    const victim = this.pick(this.sim.live().filter((m) => m.state === 'up' || m.state === 'starting' || m.state === 'stopping'));
     if (!victim) return;
     this.fired(power ? 'powerCut' : 'kill', victim.name);
     this.crashAndLater(victim, power, 'nemesis');
@@ -86,6 +87,23 @@ export class ReplicaNemesis {
     const power = this.sim.random.chance(0.5);
     this.fired('crashLeader', `${leader.name} (${power ? 'power cut' : 'killed'})`);
     this.crashAndLater(leader, power, 'nemesis, leader');
+  }
+
+  /** A graceful stop (a rolling restart's), with a crash armed for its disk steps half the time; the member comes back later. */
+  private stop(): void {
+    const member = this.pick(this.sim.up());
+    if (!member) return;
+    const { random } = this.sim;
+    const book = this.sim.book(member);
+    if (book.trigger === undefined && random.chance(0.5)) {
+      book.trigger = { activity: 'shutdown', remaining: random.int(1, 4), phase: random.chance(0.5) ? 'before' : 'after', power: random.chance(0.7) };
+    }
+    this.fired('stop', `${member.name}${book.trigger?.activity === 'shutdown' ? `, a crash armed at step ${book.trigger.remaining}` : ''}`);
+    // Back after a while; a stop that ends after the fault phase missed the healing restarts: at once.
+    void this.sim.stopGracefully(member).then(() => {
+      if (!this.sim.faultPhase) this.sim.restart(member);
+      else this.sim.queue.after(random.int(100, 2_000) * usPerMs, () => this.sim.restart(member));
+    });
   }
 
   private restart(): void {

@@ -329,6 +329,7 @@ export class ReplicaSimulation {
     const keys = member.keys;
     if (keys !== undefined && (member.keyring?.status().deks.length ?? 0) > 1) this.whileRunning(member, 'dekRotation', keys.whenReencrypted());
     const store = member.replica?.mvcc();
+    if (store?.openedFrom().from === 'checkpoint') this.counters.add('store:openedFromCheckpoint');
     if (store !== undefined && store.compactRevision() > 0) this.watchCompaction(member, store.compactRevision());
   }
 
@@ -339,7 +340,7 @@ export class ReplicaSimulation {
    */
   crash(member: SimMember, requestedPower: boolean, why: string): void {
     const book = this.book(member);
-    const power = requestedPower || (book.faulted?.failedSync === true && book.faulted.incarnation === member.incarnation);
+    const power = requestedPower || this.fdatasyncFailed(member);
     const point = book.lastStep;
     const report = member.crash(power);
     book.trigger = undefined;
@@ -354,6 +355,29 @@ export class ReplicaSimulation {
     }
     this.trace(`${member.name} ${power ? 'power cut' : 'killed'} (${why}) at ${point ?? 'start'}` +
       (report ? `: lost ${report.fileOpsLost} file ops (${report.writesTorn} torn, ${report.filesReordered} reordered), ${report.dirOpsLost} dir ops` : ''));
+  }
+
+  private fdatasyncFailed(member: SimMember): boolean {
+    const faulted = this.book(member).faulted;
+    return faulted?.failedSync === true && faulted.incarnation === member.incarnation;
+  }
+
+  /**
+   * Stops a member gracefully (SimMember.shutdown); a crash may be armed for the stop's disk steps.
+   * Then its process ends, and, as after any crash, an incarnation whose fdatasync failed is
+   * power-cycled. It is down once the stop ends.
+   */
+  async stopGracefully(member: SimMember): Promise<void> {
+    if (member.state !== 'up') return;
+    const book = this.book(member);
+    book.tasks.shutdown = true;
+    if (!(await member.shutdown())) return; // crashed meanwhile: crash() reset the book
+    const power = this.fdatasyncFailed(member);
+    const report = member.crash(power);
+    book.trigger = undefined;
+    book.tasks = idleTasks();
+    this.trace(`${member.name} stopped gracefully after ${book.lastStep ?? 'start'}` +
+      (power ? `, then power-cycled (its fdatasync had failed): lost ${report?.fileOpsLost ?? 0} file ops` : ''));
   }
 
   /** Restarts a down member; the start itself takes simulated time and may be crashed too. */

@@ -77,7 +77,7 @@ export function crashCoverage(summary: Pick<ReplicaSweepSummary, 'stepsSeen' | '
 
 /** Fault kinds every replica-host sweep of the test suite must see fire. */
 export const requiredReplicaFaults = [
-  'crashes:power', 'crashes:process', 'fault:restart', 'fault:partition', 'fault:isolateLeader', 'fault:partitionOneWay',
+  'crashes:power', 'crashes:process', 'fault:stop', 'store:openedFromCheckpoint', 'fault:restart', 'fault:partition', 'fault:isolateLeader', 'fault:partitionOneWay',
   'fault:addLearner', 'fault:promote', 'fault:removeNode', 'fault:transferLeader', 'fault:rotateDek', 'fault:rotateKek',
   'fault:compact', 'failStops', 'disk:fileOpsLost', 'disk:writesTorn', 'disk:dirOpsLost', 'messagesDropped', 'messagesReordered',
   'snapshotsInstalled', 'keysRetired', 'diskErrors:ENOSPC', 'diskErrors:EIO',

@@ -1,11 +1,12 @@
 /**
  * At rest: no key name or value appears on disk in any encoding (after close, and after compaction),
  * and any tampering with stored records — a flipped byte, swapped pages, a page from another store, a
- * deleted page, an altered meta record — makes the read fail with E_INTEGRITY naming the revision.
+ * deleted page, an altered meta record — makes the open (when it scans every page) or the read that
+ * needs the record (when it opens from the index checkpoint) fail with E_INTEGRITY naming the revision.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { cp, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { ClassicLevel } from 'classic-level';
@@ -126,13 +127,35 @@ function pageKey(main: number, sub = 0): Uint8Array {
   return key;
 }
 
-async function assertIntegrityFailure(dir: string, revision: number): Promise<void> {
-  await assert.rejects(f.open(dir), (e) => {
+/**
+ * Tampering is found on both ways a store opens. Without the index checkpoint (the store was not closed
+ * cleanly, or the attacker removed it) the open scans every page and fails, naming `atOpen`. With it,
+ * the open trusts its sealed index, and the first read that needs the tampered record fails, naming
+ * `atRead`: the full range at that revision.
+ */
+async function assertIntegrityFailure(dir: string, revisions: { atOpen: number; atRead: number }): Promise<void> {
+  const matches = (revision: number) => (e: unknown) => {
     assert.ok(isMvccError(e, 'E_INTEGRITY'), `E_INTEGRITY expected, got ${String(e)}`);
     assert.equal(e.revision, revision);
     assert.match(e.message, new RegExp(`revision ${revision}\\b|meta record`));
     return true;
-  });
+  };
+  const scanned = f.newDir();
+  await cp(dir, scanned, { recursive: true });
+  await f.forgetIndexCheckpoint(scanned);
+  // The copy is the same store: its records are bound to the original's id.
+  await assert.rejects(f.open(scanned, { storeId: `test/${path.basename(dir)}` }), matches(revisions.atOpen));
+  if (revisions.atRead === 0) {
+    await assert.rejects(f.open(dir), matches(0));
+    return;
+  }
+  const store = await f.open(dir);
+  try {
+    assert.equal(store.openedFrom().from, 'checkpoint');
+    await assert.rejects(store.range(b('\u0000'), b('\u0000'), { revision: revisions.atRead }), matches(revisions.atRead));
+  } finally {
+    await store.close();
+  }
 }
 
 test('a flipped byte in a stored page fails with E_INTEGRITY naming its revision', async () => {
@@ -143,7 +166,7 @@ test('a flipped byte in a stored page fails with E_INTEGRITY naming its revision
       sealed[at]! ^= 0x01;
       await db.put(pageKey(4), sealed);
     });
-    await assertIntegrityFailure(dir, 4);
+    await assertIntegrityFailure(dir, { atOpen: 4, atRead: 4 });
   }
 });
 
@@ -153,7 +176,7 @@ test('two swapped pages fail with E_INTEGRITY naming the first revision read', a
     const c = (await db.get(pageKey(5)))!;
     await db.batch([{ type: 'put', key: pageKey(2), value: c }, { type: 'put', key: pageKey(5), value: a }]);
   });
-  await assertIntegrityFailure(dir, 2);
+  await assertIntegrityFailure(dir, { atOpen: 2, atRead: 2 });
 });
 
 test('a page copied from another store at the same revision fails with E_INTEGRITY', async () => {
@@ -164,13 +187,13 @@ test('a page copied from another store at the same revision fails with E_INTEGRI
   const foreign = (await source.get(pageKey(3)))!;
   await source.close();
   const dir = await tampered((db) => db.put(pageKey(3), foreign));
-  await assertIntegrityFailure(dir, 3);
+  await assertIntegrityFailure(dir, { atOpen: 3, atRead: 3 });
 });
 
-test('a deleted page is detected by the next page of the same key', async () => {
+test('a deleted page is detected by the next page of the same key, or by the read that needs it', async () => {
   // key1 is written at revisions 1 and 4; deleting page 1 leaves page 4 pointing at a missing predecessor.
   const dir = await tampered((db) => db.del(pageKey(1)));
-  await assertIntegrityFailure(dir, 4);
+  await assertIntegrityFailure(dir, { atOpen: 4, atRead: 1 });
 });
 
 test('an altered meta record fails with E_INTEGRITY for revision 0 (the meta record)', async () => {
@@ -179,7 +202,7 @@ test('an altered meta record fails with E_INTEGRITY for revision 0 (the meta rec
     meta[meta.length - 3]! ^= 0x80;
     await db.put(Uint8Array.of(0x6d), meta);
   });
-  await assertIntegrityFailure(dir, 0);
+  await assertIntegrityFailure(dir, { atOpen: 0, atRead: 0 });
 });
 
 test('a range read of a page altered under a running store fails instead of returning data', async () => {

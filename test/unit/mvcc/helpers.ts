@@ -20,6 +20,8 @@ export interface Fixture {
   /** A fresh store directory under root. */
   newDir(): string;
   open(dir: string, options?: Partial<MvccStoreOptions>): Promise<MvccStore>;
+  /** Deletes the index checkpoint of the closed store in `dir`: its next open scans every page, as after a crash. */
+  forgetIndexCheckpoint(dir: string): Promise<void>;
   cleanup(): Promise<void>;
 }
 
@@ -34,9 +36,11 @@ export async function fixture(prefix = 'coffer-mvcc-'): Promise<Fixture> {
     keyring,
     newDir: () => path.join(root, `store-${++n}`),
     open: (dir, options = {}) => MvccStore.open({ dir, sealer: keyring, storeId: `test/${path.basename(dir)}`, ...options }),
+    forgetIndexCheckpoint: (dir) => MvccStore.discardIndexCheckpoint({ dir, sealer: keyring, storeId: `test/${path.basename(dir)}` }),
     async cleanup() {
       await keyring.close();
       await rm(root, { recursive: true, force: true });
     },
   };
 }
+
