@@ -10,6 +10,8 @@
  * 4. Per member: the wall time from its spawn to its first successful linearizable read of a loaded
  *    key (the value read whole and checked), and its resident memory right after that read
  *    (/proc/<pid>/status: VmRSS, RssAnon, RssFile), and its data dir's size on disk.
+ * 5. Kill every member (SIGKILL, as a crash would end it) and spawn them all again: the same start-up
+ *    time without what a clean stop leaves behind (Coffer's index checkpoint).
  *
  * The result's flat figures are the slowest member's start-up and the largest member's memory; every
  * member's own figures are in `perMember`. Linux only for the memory figures.
@@ -45,6 +47,8 @@ interface MemberStartup extends ResidentMemory {
   /** How long the SIGTERM took to end the process, and how it ended (exit code or signal). */
   stopMs: number;
   stopExit: number | string;
+  /** The start-up after a SIGKILL instead of a SIGTERM. */
+  startupAfterKillMs: number;
 }
 
 export interface StartupResult extends ResidentMemory {
@@ -56,6 +60,8 @@ export interface StartupResult extends ResidentMemory {
   loadSeconds: number;
   loadKeysPerSec: number;
   startupMs: number;
+  /** The slowest member's start-up after a SIGKILL. */
+  startupAfterKillMs: number;
   diskMiB: number;
   perMember: MemberStartup[];
 }
@@ -74,29 +80,44 @@ export async function measureStartup(cluster: Cluster, options: StartupOptions):
     const exit = await cluster.stopMember(i);
     return { stopMs: Math.round(performance.now() - s0), stopExit: exit };
   }));
-  // restart() spawns before its first await, so each time is taken just before its member's spawn.
-  const spawnedAt = await Promise.all(members.map(async (i) => {
-    const at = performance.now();
-    await cluster.restart(i, { wait: false });
-    return at;
-  }));
-  const started = await Promise.all(members.map(async (i) => {
-    const startupMs = await firstRead(cluster, i, options.keyOf(options.keys - 1), value.length) - (spawnedAt[i] as number);
-    const pid = cluster.members[i]?.pid;
-    const memory = pid === undefined ? { rssMiB: null, rssAnonMiB: null, rssFileMiB: null } : await residentMemory(pid);
-    return { startupMs: Math.round(startupMs), memory };
-  }));
+  const started = await spawnAndProbe(cluster, options, value.length);
+  await Promise.all(members.map((i) => cluster.kill(i)));
+  const afterKill = await spawnAndProbe(cluster, options, value.length);
   const perMember = await Promise.all(members.map(async (i): Promise<MemberStartup> => {
     const { startupMs, memory } = started[i] as (typeof started)[number];
-    return { name: cluster.names[i] as string, startupMs, ...memory, diskMiB: mib(await dirBytes(cluster.dataDir(i))), ...(stops[i] as (typeof stops)[number]) };
+    return {
+      name: cluster.names[i] as string, startupMs, ...memory, diskMiB: mib(await dirBytes(cluster.dataDir(i))), ...(stops[i] as (typeof stops)[number]),
+      startupAfterKillMs: (afterKill[i] as (typeof afterKill)[number]).startupMs,
+    };
   }));
   const slowest = Math.max(...perMember.map((m) => m.startupMs));
   const largest = perMember.reduce((a, b) => ((b.rssMiB ?? 0) > (a.rssMiB ?? 0) ? b : a));
   return {
     op: 'startup', system: options.system, members: members.length, keys: options.keys, valueBytes: options.valueBytes,
     loadSeconds: Math.round(loadSeconds * 10) / 10, loadKeysPerSec: Math.round(options.keys / loadSeconds), startupMs: slowest,
+    startupAfterKillMs: Math.max(...perMember.map((m) => m.startupAfterKillMs)),
     rssMiB: largest.rssMiB, rssAnonMiB: largest.rssAnonMiB, rssFileMiB: largest.rssFileMiB, diskMiB: Math.max(...perMember.map((m) => m.diskMiB)), perMember,
   };
+}
+
+/**
+ * Spawns every (stopped) member again and waits for each one's first read of the last key loaded;
+ * resolves with each member's start-up time and its memory just after that read.
+ */
+async function spawnAndProbe(cluster: Cluster, options: StartupOptions, valueBytes: number): Promise<{ startupMs: number; memory: ResidentMemory }[]> {
+  const members = cluster.names.map((_, i) => i);
+  // restart() spawns before its first await, so each time is taken just before its member's spawn.
+  const spawnedAt = await Promise.all(members.map(async (i) => {
+    const at = performance.now();
+    await cluster.restart(i, { wait: false });
+    return at;
+  }));
+  return Promise.all(members.map(async (i) => {
+    const startupMs = await firstRead(cluster, i, options.keyOf(options.keys - 1), valueBytes) - (spawnedAt[i] as number);
+    const pid = cluster.members[i]?.pid;
+    const memory = pid === undefined ? { rssMiB: null, rssAnonMiB: null, rssFileMiB: null } : await residentMemory(pid);
+    return { startupMs: Math.round(startupMs), memory };
+  }));
 }
 
 /** Puts keys 0..N-1 through the leader; resolves with the highest revision a transaction answered with. */

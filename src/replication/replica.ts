@@ -755,7 +755,8 @@ export class Replica {
     await this.fs.fsyncDir(dataDir);
     // The WAL keeps only the metadata: the store is the snapshot's state.
     await this.wal.saveSnapshot({ metadata: snapshot.metadata, data: new Uint8Array(0) });
-    await this.store.close();
+    // The store the snapshot replaces is deleted by the swap: no index checkpoint for it.
+    await this.store.close({ replaced: true });
     await swapInIncomingStore(this.fs, dataDir);
     this.store = await MvccStore.open({ ...storeOptions(this.options), dir: join(dataDir, 'mvcc'), onFailure: (error) => this.fail(error) });
     this.lastSnapshotIndex = snapshot.metadata.index;

@@ -256,16 +256,17 @@ export class MvccStore {
 
   /**
    * Ends watchers, lets the current compaction step finish, writes the index checkpoint (unless the
-   * store failed: its index may be ahead of disk) and closes the database.
+   * store failed: its index may be ahead of disk; or `replaced`: the store is about to be deleted) and
+   * closes the database.
    */
-  async close(): Promise<void> {
+  async close(options: { replaced?: boolean } = {}): Promise<void> {
     if (this.state.closed) return;
     this.state.closed = true;
     this.hub.close(new MvccError('E_CLOSED', 'the store was closed'));
     await this.state.writesSettled();
     await this.compaction.settled();
     try {
-      if (this.state.failed === undefined) await writeIndexCheckpoint(this.state);
+      if (this.state.failed === undefined && options.replaced !== true) await writeIndexCheckpoint(this.state);
     } finally {
       await this.db.close();
     }
