@@ -6,9 +6,11 @@ import assert from 'node:assert/strict';
 import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
-import type { Keyring } from '../../../src/crypto/index.ts';
-import { type Wal, walDekUsage, WalUnusableError } from '../../../src/storage/wal/index.ts';
-import { range, walFixture } from './helpers.ts';
+import { seededRandom } from '../../../src/base/index.ts';
+import { type Keyring, keyContentKek, openKeyring } from '../../../src/crypto/index.ts';
+import { Wal, walDekUsage, WalUnusableError } from '../../../src/storage/wal/index.ts';
+import { PowerLossDisk, type SimFs, processOn } from '../../support/power-loss/index.ts';
+import { raftErrors, range, walFixture } from './helpers.ts';
 
 const confState = { voters: [1], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
 const snapshotData = new TextEncoder().encode('state machine image '.repeat(3000));
@@ -193,4 +195,50 @@ test('a segment holding more than walResealYieldBytes of records is re-sealed wh
   const again = await fx.open(big);
   assert.deepEqual(again.entries(1, 301, Infinity), range(1, 300, 1, 10_000));
   await again.close();
+});
+
+// The names Wal.open read are the ones the member goes on from, so the open makes them durable: a
+// re-seal killed after renaming a file over its original but before the directory fsync must not be
+// undone by a power cut after the next start (once, that cut brought back a snapshot file sealed with a
+// DEK the member had since retired: simulator seeds 569 and 766).
+test('Wal.open makes the names it read durable: a power cut after it does not undo a killed re-seal\'s rename', async () => {
+  const walDir = '/data/wal';
+  const kek = keyContentKek(new Uint8Array(32).fill(5), 'test KEK');
+  const openWal = async (fs: SimFs) => {
+    const keyring = await openKeyring({ dir: '/data', kek, fs });
+    return { keyring, wal: await Wal.open({ dir: walDir, sealer: keyring, storeId: 'm1/raft', raftErrors, fs, ...options }) };
+  };
+  let undone = 0;
+  for (let seed = 1; seed <= 12; seed++) {
+    const disk = new PowerLossDisk();
+    let resealing = false;
+    let renamed = false;
+    let killed!: () => void;
+    const cut = new Promise<void>((resolve) => { killed = resolve; });
+    const first = processOn(disk, seed, undefined, (process, op, path, phase) => {
+      if (resealing && op === 'rename' && phase === 'after' && path.includes('/data/wal/')) renamed = true;
+      if (renamed && op === 'fsyncDir' && phase === 'before' && path === walDir) {
+        process.kill();
+        killed();
+      }
+    });
+    const { keyring, wal } = await openWal(first.fs);
+    await fill(wal, 260);
+    await keyring.rotateDek();
+    resealing = true;
+    void wal.resealToActiveDek();
+    await cut;
+
+    const second = processOn(disk, seed);
+    const reopened = await openWal(second.fs);
+    const seen = await walDekUsage(walDir, (sealed) => reopened.keyring.dekIdOf(sealed), second.fs);
+    assert.ok(seen.has(2), 'the killed re-seal had put a file on DEK 2');
+    disk.powerLoss(seededRandom(seed));
+
+    const third = processOn(disk, seed);
+    const keyringAfter = await openKeyring({ dir: '/data', kek, fs: third.fs });
+    const after = await walDekUsage(walDir, (sealed) => keyringAfter.dekIdOf(sealed), third.fs);
+    if (JSON.stringify([...after]) !== JSON.stringify([...seen])) undone++;
+  }
+  assert.equal(undone, 0, 'power cuts after a start that undid a rename the start had read');
 });
