@@ -27,7 +27,8 @@ import type { StoreState } from './state.ts';
 
 /** Keys per checkpoint record: ~35 bytes each, so a record is about half a MiB of plaintext. */
 export const checkpointKeysPerChunk = 16_384;
-const checkpointFormat = 1;
+/** Format 2: each key entry is key, lease, then its generations as KeyIndex.writeGenerations puts them. */
+const checkpointFormat = 2;
 const checkpointPrefix = 0x6b; // 'k'
 /** Bounds covering every checkpoint record. */
 export const checkpointKeyRange = { gte: Uint8Array.of(checkpointPrefix), lt: Uint8Array.of(checkpointPrefix + 1) };
@@ -95,7 +96,8 @@ export async function writeIndexCheckpoint(state: StoreState): Promise<void> {
     entries = [];
   };
   for (const key of state.index.sortedKeys()) {
-    entries.push(key, state.leaseTable.leaseOf(key), state.index.history(key)!.toFlat());
+    entries.push(key, state.leaseTable.leaseOf(key));
+    state.index.history(key)!.writeGenerations(entries);
     keyCount++;
     if (keyCount % checkpointKeysPerChunk === 0) flush();
   }
@@ -132,17 +134,15 @@ function readCheckpoint(state: StoreState, sealed: readonly Uint8Array[], keys: 
   assert(sealed.length === chunks! + 1 && keys.every((key, i) => chunkOf(key) === i), 'every chunk of the checkpoint is present');
   const restored: RestoredIndex = { keys: [], histories: [], keyLeases: new Map(), pageBytes: pageBytes! };
   for (let chunk = 1; chunk <= chunks!; chunk++) {
-    const entries = open(state, chunk, sealed[chunk]!) as unknown[];
-    assert(Array.isArray(entries) && entries.length % 3 === 0, `checkpoint chunk ${chunk} holds key entries`);
-    for (let i = 0; i < entries.length; i += 3) {
+    const entries = open(state, chunk, sealed[chunk]!);
+    assert(Array.isArray(entries), `checkpoint chunk ${chunk} holds key entries`);
+    for (let i = 0; i < entries.length; i += 3 + 3 * (entries[i + 2] as number)) {
       const key = entries[i] as string;
       const lease = entries[i + 1] as number;
       assert(typeof key === 'string' && Number.isSafeInteger(lease), 'a checkpoint entry names a key and a lease');
       assert(restored.keys.length === 0 || restored.keys.at(-1)! < key, 'checkpoint keys ascend');
       restored.keys.push(key);
-      const generations = entries[i + 2];
-      assert(Array.isArray(generations), 'a checkpoint entry holds generations');
-      restored.histories.push(KeyIndex.fromFlat(generations));
+      restored.histories.push(KeyIndex.readGenerations(entries, i + 2));
       if (lease !== 0) restored.keyLeases.set(key, lease);
     }
   }

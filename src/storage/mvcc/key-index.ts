@@ -143,25 +143,28 @@ export class KeyIndex implements Generation {
   }
 
   /**
-   * The key's generations, oldest first, flat: [version, created, revs, ...] with the current one last
-   * (the index checkpoint's form).
+   * Appends the key's generations to `out` (the index checkpoint's form): their count, then the
+   * version, creation revision and revisions of each, oldest first, the current one last.
    */
-  toFlat(): unknown[] {
-    const flat: unknown[] = [];
-    if (this.past !== undefined) for (const g of this.past) flat.push(g.version, g.created, g.revs);
-    flat.push(this.version, this.created, this.revs);
-    return flat;
+  writeGenerations(out: unknown[]): void {
+    out.push((this.past?.length ?? 0) + 1);
+    if (this.past !== undefined) for (const g of this.past) out.push(g.version, g.created, g.revs);
+    out.push(this.version, this.created, this.revs);
   }
 
-  /** A key's history from toFlat()'s form, checked against the invariants above. */
-  static fromFlat(flat: readonly unknown[]): KeyIndex {
-    assert(flat.length >= 3 && flat.length % 3 === 0, 'a key has whole generations');
+  /**
+   * A key's history from what writeGenerations wrote at `flat[from]` (the entry then takes
+   * 1 + 3 × count items), checked against the invariants above.
+   */
+  static readGenerations(flat: readonly unknown[], from: number): KeyIndex {
+    const count = flat[from] as number;
+    assert(Number.isSafeInteger(count) && count >= 1 && from + 1 + 3 * count <= flat.length, 'a key has whole generations');
     const ki = new KeyIndex();
     let main = -1;
     let sub = -1;
-    for (let i = 0; i < flat.length; i += 3) {
-      const g: Generation = { version: flat[i] as number, created: flat[i + 1] as number, revs: flat[i + 2] as number[] };
-      const closed = i + 3 < flat.length;
+    for (let gi = 0, at = from + 1; gi < count; gi++, at += 3) {
+      const g: Generation = { version: flat[at] as number, created: flat[at + 1] as number, revs: flat[at + 2] as number[] };
+      const closed = gi < count - 1;
       assert(Number.isSafeInteger(g.version) && Number.isSafeInteger(g.created) && Array.isArray(g.revs) && g.revs.length % 2 === 0,
         'a generation holds a version, a creation revision and revision pairs');
       assert(!closed || g.revs.length > 0, 'a closed generation is not empty');

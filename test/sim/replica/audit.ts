@@ -14,7 +14,10 @@
  * shows. After a run, every member that ever opened its log is checked (checkAuditLogs):
  * - the chain verifies with the production verifier (verifyAuditLog);
  * - every operation a member answered has its record in that member's kept files, unless retention
- *   removed the file it was in (its time is not after the first record of the oldest kept file);
+ *   removed the file it was in (its time is not after the first record of the oldest kept file); a
+ *   write's record travels in its Raft entry and reaches the answering member's log at apply, with the
+ *   log's next group commit, so a member killed in between and never started again (removed from the
+ *   cluster) may lack it: that record must then be in another member's log;
  * - every member live at the end holds the record of every write any member's log holds, at the same
  *   entry, unless a gap record of its log names the entry or retention removed it; and a gap record
  *   must be explained by a snapshot the member received (the WAL keeps what the log has not made durable).
@@ -109,6 +112,10 @@ export interface AuditedMember {
   fs: DurableFs;
   /** The operations this member answered, by audit ID, with the time of the record it awaited. */
   answered: Map<string, number>;
+  /** Of those, the writes (their record travelled in the Raft entry). */
+  answeredWrites: ReadonlySet<string>;
+  /** True if the member ended for good (removed): a record it was handed but had not synced is not replayed. */
+  endedForGood: boolean;
   /** The index of every snapshot delivered to the member: a gap record must end at or before one of them. */
   snapshotsReceivedAt: readonly number[];
 }
@@ -134,6 +141,8 @@ export async function checkAuditLogs(
   let events = 0;
   let agedOut = 0;
   const held = new Map<string, EntryRecords>();
+  /** Writes answered by a member that ended for good before its log synced their record: auditID → who. */
+  const writesOnlyElsewhere = new Map<string, string>();
   for (const m of members) {
     const entries: EntryRecords = { writes: new Map(), gaps: [], retainedAfterEntry: 0 };
     held.set(m.name, entries);
@@ -174,11 +183,18 @@ export async function checkAuditLogs(
         agedOut++;
         continue;
       }
+      if (m.endedForGood && m.answeredWrites.has(auditID)) {
+        writesOnlyElsewhere.set(auditID, m.name);
+        continue;
+      }
       throw new Violation('audit record lost', `${m.name} answered ${auditID} after its audit record was durable, but the record is not in its audit files`);
     }
   }
   const everyWrite = new Map<string, number>();
   for (const entries of held.values()) for (const [auditID, entry] of entries.writes) everyWrite.set(auditID, entry);
+  for (const [auditID, name] of writesOnlyElsewhere) {
+    if (!everyWrite.has(auditID)) throw new Violation('audit record lost', `${name} answered write ${auditID} and ended for good; no member's log holds its record`);
+  }
   let writeRecordsChecked = 0;
   for (const name of converged) {
     const entries = held.get(name);

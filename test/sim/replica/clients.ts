@@ -53,8 +53,8 @@ export interface ReplicaClientEnv {
   thinkUs: [number, number];
   /** Told of every completed operation and who answered it (fail-stop check). */
   onAnswer(member: SimMember, incarnation: number, op: ClientOp): void;
-  /** Told of every answered operation whose audit record was durable first, with the record's time. */
-  onAudited(member: SimMember, auditID: string, atMs: number): void;
+  /** Told of every answered operation whose audit record was durable first, with the record's time, and whether it was a write. */
+  onAudited(member: SimMember, auditID: string, atMs: number, write: boolean): void;
 }
 
 export class ReplicaClient {
@@ -148,7 +148,7 @@ export class ReplicaClient {
       })();
     call.then(
       (output) => {
-        if (entry.status === 'pending') this.env.onAudited(member, entry.opId, auditedAtMs);
+        if (entry.status === 'pending') this.env.onAudited(member, entry.opId, auditedAtMs, input.kind !== 'read');
         this.answered(entry, member, incarnation, output);
       },
       (error: unknown) => this.failed(entry, error),

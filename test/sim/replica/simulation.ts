@@ -92,6 +92,8 @@ interface MemberBook {
   lastStep?: string;
   /** Operations the member answered after their audit record was durable: audit ID → the record's time. */
   answered: Map<string, number>;
+  /** Of those, the writes. */
+  answeredWrites: Set<string>;
   /**
    * The index of every snapshot delivered to the member (what may explain a gap record in its audit
    * log: its install may also complete at the next open, after a crash).
@@ -255,7 +257,7 @@ export class ReplicaSimulation {
   addMember(id: number, initial: MemberInfo[] | undefined): SimMember {
     const member = new SimMember(id, `m${id}`, this.env, initial, this.clockSkew);
     this.members.set(id, member);
-    this.books.set(member, { tasks: idleTasks(), answered: new Map(), snapshotsReceivedAt: [] });
+    this.books.set(member, { tasks: idleTasks(), answered: new Map(), answeredWrites: new Set(), snapshotsReceivedAt: [] });
     return member;
   }
 
@@ -567,8 +569,9 @@ export class ReplicaSimulation {
         targets: () => this.up(),
         timeoutUs: 2_500 * usPerMs,
         thinkUs: [0, 30 * usPerMs],
-        onAudited: (member, auditID, atMs) => {
+        onAudited: (member, auditID, atMs, write) => {
           this.book(member).answered.set(auditID, atMs);
+          if (write) this.book(member).answeredWrites.add(auditID);
           this.counters.add('audit:answeredAfterRecord');
         },
         onAnswer: (member, incarnation, op) => {
@@ -684,6 +687,7 @@ export class ReplicaSimulation {
     for (const m of this.members.values()) {
       if (m.auditPublicKey === undefined) continue;
       audited.push({ name: m.name, dataDir: dataDirOf(m.name), publicKey: m.auditPublicKey, fs: processOn(m.disk).fs, answered: this.book(m).answered,
+        answeredWrites: this.book(m).answeredWrites, endedForGood: m.state === 'stopped',
         snapshotsReceivedAt: this.book(m).snapshotsReceivedAt });
     }
     const converged = new Set(this.live().filter((m) => m.audit !== undefined).map((m) => m.name));
