@@ -612,19 +612,26 @@ export class ReplicaSimulation {
     }
     this.trace('healing: network healed, disk faults cleared, members restarted');
     let committedAt: number | undefined;
-    let probing = false;
+    /**
+     * The member and incarnation the pending probe went to. A process that dies never settles its
+     * proposals (a crash is not a rejection), so a probe whose incarnation ended is given up: once,
+     * a leader power-cycled right after healing kept the only probe pending for good (seed 331).
+     */
+    let probing: { member: SimMember; incarnation: number } | undefined;
     let probes = 0;
     const probe = (): void => {
       if (committedAt !== undefined) return;
+      if (probing !== undefined && probing.member.incarnation !== probing.incarnation) probing = undefined;
       const leader = this.leader();
-      if (leader?.replica && !probing) {
-        probing = true;
+      if (leader?.replica && probing === undefined) {
+        const sent = { member: leader, incarnation: leader.incarnation };
+        probing = sent;
         leader.replica.propose({ type: 'put', key: keyBytes('probe'), value: new TextEncoder().encode(`probe${++probes}`) }).then(
           () => {
             committedAt ??= this.queue.now;
           },
           () => {
-            probing = false;
+            if (probing === sent) probing = undefined;
           },
         );
       }
