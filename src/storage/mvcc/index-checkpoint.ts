@@ -22,6 +22,7 @@
 import { assert, decodeMsgpack, encodeMsgpack } from '../../base/index.ts';
 import { RecordKind } from '../../crypto/index.ts';
 import { KeyIndex } from './key-index.ts';
+import { SortedKeys } from './sorted-keys.ts';
 import { encodeRevisionKey, subMax } from './revision.ts';
 import type { StoreState } from './state.ts';
 
@@ -36,6 +37,8 @@ export const checkpointKeyRange = { gte: Uint8Array.of(checkpointPrefix), lt: Ui
 /** What a checkpoint brings to the open: the index in key order, each key's lease, the page bytes. */
 export interface RestoredIndex {
   keys: string[];
+  /** The same keys as an ordered set (built here, where a checkpoint out of order means a scan). */
+  order: SortedKeys;
   histories: KeyIndex[];
   /** Keys attached to a lease, and the lease. */
   keyLeases: Map<string, number>;
@@ -123,16 +126,19 @@ export async function takeIndexCheckpoint(state: StoreState): Promise<Checkpoint
   }
 }
 
-function readCheckpoint(state: StoreState, sealed: readonly Uint8Array[], keys: readonly Uint8Array[]): CheckpointRead {
+function readCheckpoint(state: StoreState, sealed: readonly Uint8Array[], recordKeys: readonly Uint8Array[]): CheckpointRead {
   const header = open(state, 0, sealed[0]!);
   assert(Array.isArray(header) && header.length === 8 && header[0] === checkpointFormat && header.every((n) => Number.isSafeInteger(n) && n >= 0),
     'the checkpoint header has a known format');
   const [, applied, revision, compactRev, finishedCompactRev, pageBytes, chunks, keyCount] = header as number[];
-  if ([applied, revision, compactRev, finishedCompactRev].some((n, i) => n !== counters(state)[i])) {
+  const expected = counters(state);
+  if ([applied, revision, compactRev, finishedCompactRev].some((n, i) => n !== expected[i])) {
     return { unused: `the index checkpoint was written at applied index ${applied}, revision ${revision}, not the store's ${state.applied}, ${state.revision}` };
   }
-  assert(sealed.length === chunks! + 1 && keys.every((key, i) => chunkOf(key) === i), 'every chunk of the checkpoint is present');
-  const restored: RestoredIndex = { keys: [], histories: [], keyLeases: new Map(), pageBytes: pageBytes! };
+  assert(sealed.length === chunks! + 1 && recordKeys.every((key, i) => chunkOf(key) === i), 'every chunk of the checkpoint is present');
+  const keys: string[] = [];
+  const histories: KeyIndex[] = [];
+  const keyLeases = new Map<string, number>();
   for (let chunk = 1; chunk <= chunks!; chunk++) {
     const entries = open(state, chunk, sealed[chunk]!);
     assert(Array.isArray(entries), `checkpoint chunk ${chunk} holds key entries`);
@@ -140,14 +146,14 @@ function readCheckpoint(state: StoreState, sealed: readonly Uint8Array[], keys: 
       const key = entries[i] as string;
       const lease = entries[i + 1] as number;
       assert(typeof key === 'string' && Number.isSafeInteger(lease), 'a checkpoint entry names a key and a lease');
-      assert(restored.keys.length === 0 || restored.keys.at(-1)! < key, 'checkpoint keys ascend');
-      restored.keys.push(key);
-      restored.histories.push(KeyIndex.readGenerations(entries, i + 2));
-      if (lease !== 0) restored.keyLeases.set(key, lease);
+      keys.push(key);
+      histories.push(KeyIndex.readGenerations(entries, i + 2));
+      if (lease !== 0) keyLeases.set(key, lease);
     }
   }
-  assert(restored.keys.length === keyCount, 'the checkpoint holds as many keys as its header says');
-  return { restored };
+  assert(keys.length === keyCount, 'the checkpoint holds as many keys as its header says');
+  // fromSorted checks that the keys strictly ascend.
+  return { restored: { keys, order: SortedKeys.fromSorted(keys), histories, keyLeases, pageBytes: pageBytes! } };
 }
 
 /** True if a page lies after `revision` (one seek; the scan finds the same while it opens every page). */

@@ -52,7 +52,8 @@ export async function load(state: StoreState, compaction: PhysicalCompaction): P
   const checkpoint = await takeIndexCheckpoint(state);
   if ('restored' in checkpoint) {
     if (await holdsPageAfter(state, state.revision)) throw pageAfterRevision(state);
-    state.index.restoreSorted(checkpoint.restored.keys, checkpoint.restored.histories);
+    const { keys, order, histories } = checkpoint.restored;
+    state.index.restoreSorted(keys, order, histories);
     state.pageBytes = checkpoint.restored.pageBytes;
     attachLeases(state, checkpoint.restored.keyLeases);
     // A checkpoint is written only once physical compaction has finished: there is nothing to resume.

@@ -111,7 +111,7 @@ export class MvccStore {
     const db = (options.openLevel ?? classicLevel)(options.dir);
     await db.open();
     try {
-      await db.batch([...(await db.keys(checkpointKeyRange).all())].map((key) => ({ type: 'del' as const, key })), { sync: true });
+      await db.batch((await db.keys(checkpointKeyRange).all()).map((key) => ({ type: 'del' as const, key })), { sync: true });
     } finally {
       await db.close();
     }

@@ -108,11 +108,10 @@ export class TreeIndex {
     return this.byKey.get(key);
   }
 
-  /** Fills an empty index from keys in strictly ascending order and their histories. */
-  restoreSorted(keys: string[], histories: readonly KeyIndex[]): void {
+  /** Fills an empty index from its keys, in order and as an ordered set, and their histories. */
+  restoreSorted(keys: readonly string[], order: SortedKeys, histories: readonly KeyIndex[]): void {
     assert(this.byKey.size === 0 && !this.restoring, 'restore into an empty index');
-    assert(keys.length === histories.length, 'one history per key');
-    const order = SortedKeys.fromSorted(keys);
+    assert(keys.length === histories.length && order.size === keys.length, 'one history per key');
     const byKey = new Map<string, KeyIndex>();
     keys.forEach((key, i) => byKey.set(key, histories[i]!));
     this.order = order;
