@@ -82,6 +82,8 @@ export async function startMember(config: ServerConfig, env: Readonly<Record<str
 
 /** The default policies shipped with Coffer, used when --policies is not given. */
 const defaultPoliciesDir = join(packageRoot(), 'policies');
+/** The log levels at which the client listener writes a line per request (received, completed). */
+const requestLogLevels: ReadonlySet<string> = new Set(['debug', 'trace']);
 
 /** What startMember checked and opened (the unseal stage among it) before composing the member. */
 interface Prepared {
@@ -252,7 +254,13 @@ async function startApis(
       audit: () => audit.refusal(),
     }),
     // Unverified certificates are closed by closeUnverifiedClients below, which can log whose they were.
-    server: { logger: { level: config.logLevel }, ...clientListenerOptions({ ...tls.serverOptions(), rejectUnauthorized: false }) },
+    // A line per request only at debug or trace: the audit log is the record of every request, and two
+    // synchronous log writes per request were a twentieth of a busy member's time (docs/performance.md).
+    server: {
+      logger: { level: config.logLevel },
+      disableRequestLogging: !requestLogLevels.has(config.logLevel),
+      ...clientListenerOptions({ ...tls.serverOptions(), rejectUnauthorized: false }),
+    },
     ...(grpcSnapshot !== undefined ? { grpcSnapshot } : {}),
   });
   log.attach(app.log);

@@ -88,6 +88,8 @@ test('a member serves, stops cleanly on SIGTERM, and keeps its data sealed acros
   assert.match(first.output(), /"keyIndex":\{"from":"new store"\}.*"member started"/);
   const put = await call(first, '/v3/kv/put', { key: b64('durable'), value: b64('marker-7f3a9c') });
   assert.equal(put.status, 200);
+  // At info, no line per request (the audit log records each); at debug, one when it comes and one when it ends.
+  assert.doesNotMatch(first.output(), /"incoming request"|"request completed"/);
   first.child.kill('SIGTERM');
   const [code] = await once(first.child, 'exit') as [number | null];
   assert.equal(code, 0, `graceful stop exits 0; output: ${first.output()}`);
@@ -126,11 +128,13 @@ test('a member serves, stops cleanly on SIGTERM, and keeps its data sealed acros
   // A member killed leaves no checkpoint (its start consumed the last one): the next start opens every page.
   second.child.kill('SIGKILL');
   await once(second.child, 'exit');
-  const third = await startServer(info);
+  const third = await startServer(['--log-level', 'debug']);
   await ready(third);
   assert.match(third.output(), /"keyIndex":\{"from":"scan","why":"the store holds no index checkpoint \(it was not closed cleanly\)"\}.*"member started"/);
   const again = await call(third, '/v3/kv/range', { key: b64('durable') });
   assert.equal((again.body.kvs as Array<{ value: string }>)[0]?.value, b64('marker-7f3a9c'));
+  assert.match(third.output(), /"url":"\/v3\/kv\/range".*"incoming request"/);
+  assert.match(third.output(), /"statusCode":200.*"request completed"/);
   third.child.kill('SIGTERM');
   await once(third.child, 'exit');
 });
