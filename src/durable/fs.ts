@@ -10,11 +10,21 @@
  */
 import { closeSync, constants, openSync, promises as fs, readFileSync, readSync } from 'node:fs';
 
-/** A file opened for writing: appends (openAppend) or a new whole file (createFile). */
+/** A file opened for writing a new whole file (createFile). */
 export interface WriteHandle {
   write(buffer: Uint8Array, offset: number, length: number): Promise<{ bytesWritten: number }>;
   /** fdatasync: the data written so far (and the size) is on stable storage when it resolves. */
   datasync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * A file opened for synced appends: every write is durable when it resolves — its data and the file's
+ * size, as after an fdatasync — so making a batch durable is one system call, not a write and an
+ * fdatasync (two trips through libuv's thread pool).
+ */
+export interface SyncedAppendHandle {
+  write(buffer: Uint8Array, offset: number, length: number): Promise<{ bytesWritten: number }>;
   close(): Promise<void>;
 }
 
@@ -29,8 +39,11 @@ export interface DurableFs {
   readFile(file: string): Promise<Buffer>;
   readFileSync(file: string): Buffer;
   openReadSync(file: string): SyncReadHandle;
-  /** Opens `file` for appending, creating it (mode 0600) if needed; `created` says whether it was new. */
-  openAppend(file: string): Promise<{ handle: WriteHandle; created: boolean }>;
+  /**
+   * Opens `file` for synced appends (nodeFs: O_DSYNC), creating it (mode 0600) if needed; `created` says
+   * whether it was new (its name is durable only once the directory is fsynced).
+   */
+  openSyncedAppend(file: string): Promise<{ handle: SyncedAppendHandle; created: boolean }>;
   /** Creates `file` (or truncates it) for writing, with exactly `mode` (the umask does not apply). */
   createFile(file: string, mode: number): Promise<WriteHandle>;
   readdir(dir: string): Promise<string[]>;
@@ -55,12 +68,13 @@ export const nodeFs: DurableFs = {
       close: () => closeSync(fd),
     };
   },
-  async openAppend(file) {
+  async openSyncedAppend(file) {
+    const append = constants.O_WRONLY | constants.O_APPEND | constants.O_DSYNC;
     try {
-      return { handle: await fs.open(file, 'ax', 0o600), created: true };
+      return { handle: await fs.open(file, append | constants.O_CREAT | constants.O_EXCL, 0o600), created: true };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      return { handle: await fs.open(file, 'a', 0o600), created: false };
+      return { handle: await fs.open(file, append, 0o600), created: false };
     }
   },
   async createFile(file, mode) {

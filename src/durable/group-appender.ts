@@ -1,19 +1,21 @@
 /**
  * Group commit for append-only files (WAL segments, audit files). Records are queued in order, already
  * encoded, each naming its file. One flush loop writes whatever is queued (up to `batchRecordsMax`
- * records) and covers it with one fdatasync; records that arrive while that fdatasync is in flight wait
- * for the next one. A waiter learns its record is durable only after the fdatasync covering it (and,
- * for a new file, the directory fsync) returned.
+ * records) in one synced write (the file is opened O_DSYNC: the write returns once its data and the
+ * file's size are on stable storage, as after an fdatasync, in one trip through libuv's thread pool
+ * instead of two); records that arrive while that write is in flight wait for the next one. A waiter
+ * learns its record is durable only after the synced write covering it (and, for a new file, the
+ * directory fsync) returned.
  *
  * A record nobody waits for now may be enqueued `deferred`: it starts no flush of its own but rides
  * with the next record that does (or the flush already in flight), or is flushed `deferredFlushMs`
  * after it was queued if none comes — so a writer whose records alternate between waited-for and not
- * pays one fdatasync per waited-for record, not two in series.
+ * pays one synced write per waited-for record, not two in series.
  *
  * Invariants:
  * - Records reach disk in queue order; `durableSeq` only grows and every record with seq <= durableSeq
  *   is on stable storage.
- * - After any open, write or fsync failure the appender is failed for good ("fsyncgate": the page cache
+ * - After any open, write or sync failure the appender is failed for good ("fsyncgate": the page cache
  *   may hold data that never reached the disk, so carrying on could acknowledge lost records). Waiting
  *   and later records are rejected with the owner's error; the owner reopens or restarts.
  *
@@ -23,13 +25,13 @@
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { type Clock, realClock, type TimerHandle } from '../base/index.ts';
-import { type DurableFs, nodeFs, type WriteHandle } from './fs.ts';
+import { type DurableFs, nodeFs, type SyncedAppendHandle } from './fs.ts';
 
-/** The part of a file handle the appender uses. */
-export type AppendHandle = WriteHandle;
+/** The part of a file handle the appender uses: every write is durable when it resolves. */
+export type AppendHandle = SyncedAppendHandle;
 
-/** Opens `file` for appending, creating it (mode 0600) if needed; `created` says whether it was new. */
-export type OpenAppendFile = DurableFs['openAppend'];
+/** Opens `file` for synced appends, creating it (mode 0600) if needed; `created` says whether it was new. */
+export type OpenAppendFile = DurableFs['openSyncedAppend'];
 
 export interface QueuedAppend {
   seq: number;
@@ -38,7 +40,7 @@ export interface QueuedAppend {
 }
 
 export interface AppendStats {
-  /** fdatasyncs issued (one per file touched by a batch). */
+  /** Batches made durable (one per file touched by a batch; each as an fdatasync). */
   fsyncs: number;
   recordsWritten: number;
   bytesWritten: number;
@@ -58,7 +60,7 @@ export interface GroupAppenderOptions {
   /** Schedules flushes (default: the real clock). */
   clock?: Clock;
   openFile?: OpenAppendFile;
-  /** Told the duration of every fdatasync, in seconds (metrics). */
+  /** Told how long every batch took to become durable (its synced write), in seconds (metrics). */
   onFsync?: (seconds: number) => void;
   /** The longest a deferred record waits for a flush to share (default 0: deferred records flush at once). */
   deferredFlushMs?: number;
@@ -91,7 +93,7 @@ export class GroupAppender {
     this.durableSeq = options.startSeq;
     this.fs = options.fs ?? nodeFs;
     this.clock = options.clock ?? realClock;
-    this.openFile = options.openFile ?? ((file) => this.fs.openAppend(file));
+    this.openFile = options.openFile ?? ((file) => this.fs.openSyncedAppend(file));
   }
 
   /** The error every record gets since the appender failed or closed, if it did. */
@@ -168,7 +170,7 @@ export class GroupAppender {
     }
   }
 
-  /** Writes a batch one file at a time; each file is fdatasync'd before the next is opened. */
+  /** Writes a batch one file at a time; each file's part is durable before the next file is opened. */
   private async writeBatch(batch: QueuedAppend[]): Promise<void> {
     let start = 0;
     while (start < batch.length) {
@@ -177,6 +179,7 @@ export class GroupAppender {
       while (end < batch.length && batch[end]!.file === file) end++;
       const handle = await this.handleFor(file);
       const bytes = Buffer.concat(batch.slice(start, end).map((r) => r.bytes));
+      const syncStart = performance.now();
       let written = 0;
       while (written < bytes.length) {
         const { bytesWritten } = await handle.write(bytes, written, bytes.length - written);
@@ -185,8 +188,6 @@ export class GroupAppender {
       this.writtenSeq = batch[end - 1]!.seq;
       this.counters.recordsWritten += end - start;
       this.counters.bytesWritten += bytes.length;
-      const syncStart = performance.now();
-      await handle.datasync();
       this.counters.fsyncs++;
       this.options.onFsync?.((performance.now() - syncStart) / 1000);
       start = end;
@@ -198,7 +199,7 @@ export class GroupAppender {
     if (this.current) {
       const old = this.current;
       this.current = undefined;
-      await old.handle.close(); // already fdatasync'd by writeBatch
+      await old.handle.close(); // its writes were synced
     }
     const { handle, created } = await this.openFile(file);
     this.current = { file, handle };

@@ -34,15 +34,19 @@ test('when the directory disappears and a file takes its place, the next file ca
   await assert.rejects(log.record(input()), unavailable, 'after a failure every record is refused');
 });
 
-/** A seam: real files, except that fdatasync fails with ENOSPC once `failing` is set. */
+/** A seam: real files, except that a synced write fails with ENOSPC once `failing` is set (its sync failed). */
 function flakyDisk(): { openFile: OpenAppendFile; fail(): void } {
   let failing = false;
   const openFile: OpenAppendFile = async (file) => {
     const { promises: fs } = await import('node:fs');
     const handle = await fs.open(file, 'a', 0o600);
     const wrapped: AppendHandle = {
-      write: (buffer, offset, length) => handle.write(buffer, offset, length),
-      datasync: () => (failing ? Promise.reject(Object.assign(new Error('no space left on device'), { code: 'ENOSPC' })) : handle.datasync()),
+      async write(buffer, offset, length) {
+        const written = await handle.write(buffer, offset, length);
+        if (failing) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+        await handle.datasync();
+        return written;
+      },
       close: () => handle.close(),
     };
     return { handle: wrapped, created: false };

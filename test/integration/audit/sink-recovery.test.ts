@@ -35,12 +35,13 @@ function fullDisk(): { openFile: OpenAppendFile; fill(): void; free(): void } {
       handle = await fs.open(file, 'a', 0o600);
     }
     const wrapped: AppendHandle = {
+      // A synced write: written, then synced before it returns.
       write: async (buffer, offset, length) => {
-        if (!full) return handle.write(buffer, offset, length);
-        if (offset === 0 && length > 1) return handle.write(buffer, 0, Math.floor(length / 2));
-        throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+        if (full && !(offset === 0 && length > 1)) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+        const written = await handle.write(buffer, offset, full ? Math.floor(length / 2) : length);
+        await handle.datasync();
+        return written;
       },
-      datasync: () => handle.datasync(),
       close: () => handle.close(),
     };
     return { handle: wrapped, created };

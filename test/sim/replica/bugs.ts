@@ -23,8 +23,9 @@
  *   behind ReplicaOptions.unsafeTestingFaults.
  */
 import path from 'node:path';
-import type { DurableFs, SyncReadHandle, WriteHandle } from '../../../src/durable/index.ts';
+import type { SyncedAppendHandle, SyncReadHandle, WriteHandle } from '../../../src/durable/index.ts';
 import type { EventQueue } from '../event-queue.ts';
+import type { AppendableFs } from '../../support/power-loss/index.ts';
 import type { Random } from '../../../src/base/index.ts';
 
 export interface ReplicaBugs {
@@ -44,23 +45,26 @@ export const replicaBugNames: ReplicaBugName[] = [
 
 /** The file system a member sees with the file-system bugs of `bugs` switched on. */
 export function withFsBugs(
-  fs: DurableFs, bugs: ReplicaBugs, io: { queue: EventQueue; random: Random; alive: () => boolean },
-): DurableFs {
+  fs: AppendableFs, bugs: ReplicaBugs, io: { queue: EventQueue; random: Random; alive: () => boolean },
+): AppendableFs {
   const fsBugs: (keyof ReplicaBugs)[] = ['renameWithoutDirSync', 'ackBeforeWalSync', 'auditAckBeforeSync', 'auditRotationWithoutDirSync'];
   if (!fsBugs.some((bug) => bugs[bug] === true)) return fs;
   const renamedIn = new Set<string>();
   const isWal = (file: string): boolean => path.basename(path.dirname(file)) === 'wal' && /^wal-.*\.log$/.test(path.basename(file));
   const isAudit = (file: string): boolean => path.basename(path.dirname(file)) === 'audit' && /^audit-[0-9]+\.log$/.test(path.basename(file));
   const ackEarly = (file: string): boolean => (bugs.ackBeforeWalSync === true && isWal(file)) || (bugs.auditAckBeforeSync === true && isAudit(file));
+  // The bug: report durable now, sync later (if the process still lives then).
+  const syncLater = (handle: WriteHandle): void => {
+    io.queue.after(io.random.int(1_000, 20_000), () => {
+      if (io.alive()) void handle.datasync().catch(() => undefined);
+    });
+  };
   const wrap = (file: string, handle: WriteHandle): WriteHandle => {
     if (!ackEarly(file)) return handle;
     return {
       write: (buffer, offset, length) => handle.write(buffer, offset, length),
       datasync() {
-        // The bug: report durable now, sync later (if the process still lives then).
-        io.queue.after(io.random.int(1_000, 20_000), () => {
-          if (io.alive()) void handle.datasync().catch(() => undefined);
-        });
+        syncLater(handle);
         return Promise.resolve();
       },
       close: () => handle.close(),
@@ -73,6 +77,20 @@ export function withFsBugs(
     async openAppend(file) {
       const opened = await fs.openAppend(file);
       return { handle: wrap(file, opened.handle), created: opened.created };
+    },
+    async openSyncedAppend(file) {
+      if (!ackEarly(file)) return fs.openSyncedAppend(file);
+      // A "synced" write that returns once written, its sync left for later.
+      const { handle, created } = await fs.openAppend(file);
+      const early: SyncedAppendHandle = {
+        async write(buffer, offset, length) {
+          const written = await handle.write(buffer, offset, length);
+          syncLater(handle);
+          return written;
+        },
+        close: () => handle.close(),
+      };
+      return { handle: early, created };
     },
     createFile: async (file, mode) => wrap(file, await fs.createFile(file, mode)),
     readdir: (dir) => fs.readdir(dir),

@@ -12,7 +12,7 @@ import { SimFs, type SimFsHost } from './sim-fs.ts';
 
 export { type FileNode, fsError, PowerLossDisk, type PowerLossReport, sectorBytes } from './disk.ts';
 export { type FsMutation, type InjectedError, SimFs, type SimFsHost } from './sim-fs.ts';
-export { decodeLog, logFileName, PowerLossLevel } from './level.ts';
+export { type AppendableFs, decodeLog, logFileName, PowerLossLevel } from './level.ts';
 
 /**
  * A process over `disk` whose operations complete one event-loop turn after they are issued (no

@@ -24,6 +24,11 @@ interface Operation {
   value?: Uint8Array;
 }
 
+/** The file system the simulated LevelDB writes its log through: the seam, plus plain (unsynced) appends. */
+export type AppendableFs = DurableFs & {
+  openAppend(file: string): Promise<{ handle: WriteHandle; created: boolean }>;
+};
+
 type Batch = (this: MemoryLevel<Uint8Array, Uint8Array>, operations: Operation[], options: object) => Promise<void>;
 const memoryBatch = (MemoryLevel.prototype as unknown as { _batch: Batch })._batch;
 
@@ -34,7 +39,7 @@ export class PowerLossLevel extends MemoryLevel<Uint8Array, Uint8Array> {
   private tail: Promise<unknown> = Promise.resolve();
   private failure: Error | undefined;
 
-  constructor(private readonly fs: DurableFs, private readonly dir: string) {
+  constructor(private readonly fs: AppendableFs, private readonly dir: string) {
     super({ keyEncoding: 'view', valueEncoding: 'view', storeEncoding: 'view' });
   }
 

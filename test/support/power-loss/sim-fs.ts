@@ -7,9 +7,14 @@
  *
  * The host may fail an operation (ENOSPC or EIO, injected) and hears of every operation that changes
  * the disk, before and after it takes effect (crash points; the host may crash the process there).
+ *
+ * Besides the DurableFs seam it opens plain appends (`openAppend`: writes are durable only once
+ * fdatasynced), which the simulator's LevelDB log uses. A synced append (O_DSYNC in production) is
+ * modelled as a write followed by an fdatasync before the call returns: a crash between the two may
+ * lose or tear the written bytes, as a crash inside an O_DSYNC write may.
  */
 import type { Random } from '../../../src/base/index.ts';
-import type { DurableFs, SyncReadHandle, WriteHandle } from '../../../src/durable/index.ts';
+import type { DurableFs, SyncedAppendHandle, SyncReadHandle, WriteHandle } from '../../../src/durable/index.ts';
 import { type FileNode, fsError, type PowerLossDisk } from './disk.ts';
 
 /** Operations that change what is (or may become) on disk. */
@@ -60,12 +65,26 @@ export class SimFs implements DurableFs {
     };
   }
 
+  /** Opens `file` for plain appends, creating it if needed: a write is durable once fdatasynced. */
   openAppend(file: string): Promise<{ handle: WriteHandle; created: boolean }> {
     return this.mutation('create', file, 'meta', () => {
       const created = !this.disk.exists(file);
       const node = this.disk.createFile(file, 'open');
       return { handle: this.writer(node, file, 'append'), created };
     });
+  }
+
+  async openSyncedAppend(file: string): Promise<{ handle: SyncedAppendHandle; created: boolean }> {
+    const { handle, created } = await this.openAppend(file);
+    const synced: SyncedAppendHandle = {
+      async write(buffer, offset, length) {
+        const written = await handle.write(buffer, offset, length);
+        await handle.datasync();
+        return written;
+      },
+      close: () => handle.close(),
+    };
+    return { handle: synced, created };
   }
 
   createFile(file: string): Promise<WriteHandle> {
