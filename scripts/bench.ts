@@ -12,6 +12,8 @@
  * and half. Prints one JSON line per run on stdout:
  *   {"op","clients","ops","opsPerSec","p50Ms","p99Ms","errors"}
  * --op and --clients also take comma lists (one run per combination).
+ * A cluster the bench starts (--start-coffer, --against-etcd) has its leader's endpoint first, so a single
+ * client talks to the leader of either system.
  *
  * --against-etcd starts an etcd 3.4 cluster (Debian's etcd-server) of the same size (the number of
  * --endpoints, or --members) through the test harness — client and peer mutual TLS, fsync on, no
@@ -153,6 +155,18 @@ async function startupBench(): Promise<void> {
   }
 }
 
+/**
+ * The members' client URLs, the leader's first: a single client talks to the first, and a write sent to
+ * a follower crosses the peer links twice more (the proposal forwarded, the commit learned) before it is
+ * answered — so both systems are measured from the same place, whichever member won the election.
+ */
+async function leaderFirst(cluster: Cluster): Promise<string[]> {
+  const leader = await cluster.waitReady();
+  process.stderr.write(`# leader: ${cluster.names[leader]} (a single client talks to it)\n`);
+  const order = [leader, ...cluster.names.keys()].filter((i, at, all) => all.indexOf(i) === at);
+  return order.map((i) => cluster.clientUrl(i));
+}
+
 /** Every other --op: closed-loop runs of each combination of --op and --clients. */
 async function throughputBench(): Promise<void> {
   const results: { target: string; runs: Run[] }[] = [];
@@ -163,7 +177,7 @@ async function throughputBench(): Promise<void> {
     const cluster = await Cluster.start({ size: options.members, backend: profileDir === undefined ? cofferBackend : profiled(cofferBackend, profileDir), faults: false });
     const windows: RunWindow[] = [];
     try {
-      const urls = Array.from({ length: options.members }, (_, i) => cluster.clientUrl(i));
+      const urls = await leaderFirst(cluster);
       endpoints.push(...urls);
       const members = cluster.names.map((name, i) => ({ name, pid: () => cluster.members[i]?.pid }));
       results.push({ target: 'coffer', runs: await runAll('coffer', urls, cluster.clientTls(), profileDir === undefined ? undefined : { members, windows }) });
@@ -184,7 +198,7 @@ async function throughputBench(): Promise<void> {
     process.stderr.write(`# starting etcd x${size} (TLS, fsync) through the test harness\n`);
     const cluster = await Cluster.start({ size, backend: etcdBackend, faults: false });
     try {
-      const urls = Array.from({ length: size }, (_, i) => cluster.clientUrl(i));
+      const urls = await leaderFirst(cluster);
       results.push({ target: 'etcd', runs: await runAll('etcd', urls, cluster.clientTls()) });
     } finally {
       await cluster.stop();
