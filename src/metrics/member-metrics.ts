@@ -50,7 +50,7 @@ export class MemberMetrics {
     const diskBuckets = [0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.024];
     this.leaderChanges = new Counter({ name: 'coffer_raft_leader_changes_total', help: 'Times this member saw the leader change.', registers });
     this.proposals = new Counter({ name: 'coffer_raft_proposals_total', help: 'Proposals made through this member, by outcome (committed, failed).', labelNames: ['outcome'], registers });
-    this.walFsync = new Histogram({ name: 'coffer_wal_fsync_duration_seconds', help: 'Duration of WAL fdatasync calls.', buckets: diskBuckets, registers });
+    this.walFsync = new Histogram({ name: 'coffer_wal_fsync_duration_seconds', help: 'Time to make a WAL group-commit batch durable (its synced write: data and size on stable storage, as after fdatasync).', buckets: diskBuckets, registers });
     this.backendCommit = new Histogram({ name: 'coffer_backend_commit_duration_seconds', help: 'Duration of MVCC batch commits to LevelDB.', buckets: diskBuckets, registers });
     this.requests = new Counter({ name: 'coffer_requests_total', help: 'Client API requests by verb, resource and status code.', labelNames: ['verb', 'resource', 'code'], registers });
     this.requestDuration = new Histogram({ name: 'coffer_request_duration_seconds', help: 'Client API request latency by verb and resource.', labelNames: ['verb', 'resource'], buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers });
