@@ -163,8 +163,8 @@ async function startupBench(): Promise<void> {
 async function leaderFirst(cluster: Cluster): Promise<string[]> {
   const leader = await cluster.waitReady();
   process.stderr.write(`# leader: ${cluster.names[leader]} (a single client talks to it)\n`);
-  const order = [leader, ...cluster.names.keys()].filter((i, at, all) => all.indexOf(i) === at);
-  return order.map((i) => cluster.clientUrl(i));
+  const others = [...cluster.names.keys()].filter((i) => i !== leader);
+  return [leader, ...others].map((i) => cluster.clientUrl(i));
 }
 
 /** Every other --op: closed-loop runs of each combination of --op and --clients. */

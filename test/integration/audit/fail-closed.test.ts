@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { AuditLog, AuditUnavailableError, verifyAuditLog } from '../../../src/audit/index.ts';
 import type { AppendHandle, OpenAppendFile } from '../../../src/durable/index.ts';
 import { defaultPolicy, hmacKey, input, memberKeys, openLog, tempDir } from '../../unit/audit/helpers.ts';
+import { syncedAppendOver } from '../../support/power-loss/index.ts';
 
 const unavailable = (e: unknown) => e instanceof AuditUnavailableError && e.code === 'E_AUDIT_UNAVAILABLE';
 
@@ -34,21 +35,17 @@ test('when the directory disappears and a file takes its place, the next file ca
   await assert.rejects(log.record(input()), unavailable, 'after a failure every record is refused');
 });
 
-/** A seam: real files, except that a synced write fails with ENOSPC once `failing` is set (its sync failed). */
+/** A seam: real files, synced after each write, except that the sync fails with ENOSPC once `failing` is set. */
 function flakyDisk(): { openFile: OpenAppendFile; fail(): void } {
   let failing = false;
   const openFile: OpenAppendFile = async (file) => {
     const { promises: fs } = await import('node:fs');
     const handle = await fs.open(file, 'a', 0o600);
-    const wrapped: AppendHandle = {
-      async write(buffer, offset, length) {
-        const written = await handle.write(buffer, offset, length);
-        if (failing) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
-        await handle.datasync();
-        return written;
-      },
+    const wrapped: AppendHandle = syncedAppendOver({
+      write: (buffer, offset, length) => handle.write(buffer, offset, length),
+      datasync: () => (failing ? Promise.reject(Object.assign(new Error('no space left on device'), { code: 'ENOSPC' })) : handle.datasync()),
       close: () => handle.close(),
-    };
+    });
     return { handle: wrapped, created: false };
   };
   return { openFile, fail: () => { failing = true; } };

@@ -15,6 +15,7 @@ import { canonicalJson } from '../../../src/audit/canonical.ts';
 import { sodiumReady } from '../../../src/crypto/index.ts';
 import type { AppendHandle, OpenAppendFile } from '../../../src/durable/index.ts';
 import { waitUntil } from '../../support/wait.ts';
+import { syncedAppendOver } from '../../support/power-loss/index.ts';
 import { input, memberKeys, openLog, tempDir } from '../../unit/audit/helpers.ts';
 
 const unavailable = (e: unknown) => e instanceof AuditUnavailableError && e.code === 'E_AUDIT_UNAVAILABLE';
@@ -34,16 +35,15 @@ function fullDisk(): { openFile: OpenAppendFile; fill(): void; free(): void } {
       created = false;
       handle = await fs.open(file, 'a', 0o600);
     }
-    const wrapped: AppendHandle = {
-      // A synced write: written, then synced before it returns.
+    const wrapped: AppendHandle = syncedAppendOver({
       write: async (buffer, offset, length) => {
-        if (full && !(offset === 0 && length > 1)) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
-        const written = await handle.write(buffer, offset, full ? Math.floor(length / 2) : length);
-        await handle.datasync();
-        return written;
+        if (!full) return handle.write(buffer, offset, length);
+        if (offset === 0 && length > 1) return handle.write(buffer, 0, Math.floor(length / 2));
+        throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
       },
+      datasync: () => handle.datasync(),
       close: () => handle.close(),
-    };
+    });
     return { handle: wrapped, created };
   };
   return { openFile, fill: () => { full = true; }, free: () => { full = false; } };

@@ -23,9 +23,9 @@
  *   behind ReplicaOptions.unsafeTestingFaults.
  */
 import path from 'node:path';
-import type { SyncedAppendHandle, SyncReadHandle, WriteHandle } from '../../../src/durable/index.ts';
+import type { SyncReadHandle, WriteHandle } from '../../../src/durable/index.ts';
 import type { EventQueue } from '../event-queue.ts';
-import type { AppendableFs } from '../../support/power-loss/index.ts';
+import { type AppendableFs, syncedAppendOver } from '../../support/power-loss/index.ts';
 import type { Random } from '../../../src/base/index.ts';
 
 export interface ReplicaBugs {
@@ -53,18 +53,15 @@ export function withFsBugs(
   const isWal = (file: string): boolean => path.basename(path.dirname(file)) === 'wal' && /^wal-.*\.log$/.test(path.basename(file));
   const isAudit = (file: string): boolean => path.basename(path.dirname(file)) === 'audit' && /^audit-[0-9]+\.log$/.test(path.basename(file));
   const ackEarly = (file: string): boolean => (bugs.ackBeforeWalSync === true && isWal(file)) || (bugs.auditAckBeforeSync === true && isAudit(file));
-  // The bug: report durable now, sync later (if the process still lives then).
-  const syncLater = (handle: WriteHandle): void => {
-    io.queue.after(io.random.int(1_000, 20_000), () => {
-      if (io.alive()) void handle.datasync().catch(() => undefined);
-    });
-  };
   const wrap = (file: string, handle: WriteHandle): WriteHandle => {
     if (!ackEarly(file)) return handle;
     return {
       write: (buffer, offset, length) => handle.write(buffer, offset, length),
       datasync() {
-        syncLater(handle);
+        // The bug: report durable now, sync later (if the process still lives then).
+        io.queue.after(io.random.int(1_000, 20_000), () => {
+          if (io.alive()) void handle.datasync().catch(() => undefined);
+        });
         return Promise.resolve();
       },
       close: () => handle.close(),
@@ -79,18 +76,9 @@ export function withFsBugs(
       return { handle: wrap(file, opened.handle), created: opened.created };
     },
     async openSyncedAppend(file) {
-      if (!ackEarly(file)) return fs.openSyncedAppend(file);
-      // A "synced" write that returns once written, its sync left for later.
-      const { handle, created } = await fs.openAppend(file);
-      const early: SyncedAppendHandle = {
-        async write(buffer, offset, length) {
-          const written = await handle.write(buffer, offset, length);
-          syncLater(handle);
-          return written;
-        },
-        close: () => handle.close(),
-      };
-      return { handle: early, created };
+      // As SimFs models O_DSYNC (write, then fdatasync), over the bug's early-acknowledging fdatasync.
+      const opened = await fs.openAppend(file);
+      return { handle: syncedAppendOver(wrap(file, opened.handle)), created: opened.created };
     },
     createFile: async (file, mode) => wrap(file, await fs.createFile(file, mode)),
     readdir: (dir) => fs.readdir(dir),

@@ -42,6 +42,21 @@ const latencyUs = {
   fsyncDir: [60, 1500],
 } as const;
 
+/**
+ * A synced append over a plain write handle: each write, then an fdatasync, before the write resolves.
+ * The simulator's model of O_DSYNC, and the way test seams that fail a write or its sync stay synced.
+ */
+export function syncedAppendOver(handle: WriteHandle): SyncedAppendHandle {
+  return {
+    async write(buffer, offset, length) {
+      const written = await handle.write(buffer, offset, length);
+      await handle.datasync();
+      return written;
+    },
+    close: () => handle.close(),
+  };
+}
+
 export class SimFs implements DurableFs {
   constructor(private readonly disk: PowerLossDisk, private readonly host: SimFsHost) {}
 
@@ -76,15 +91,7 @@ export class SimFs implements DurableFs {
 
   async openSyncedAppend(file: string): Promise<{ handle: SyncedAppendHandle; created: boolean }> {
     const { handle, created } = await this.openAppend(file);
-    const synced: SyncedAppendHandle = {
-      async write(buffer, offset, length) {
-        const written = await handle.write(buffer, offset, length);
-        await handle.datasync();
-        return written;
-      },
-      close: () => handle.close(),
-    };
-    return { handle: synced, created };
+    return { handle: syncedAppendOver(handle), created };
   }
 
   createFile(file: string): Promise<WriteHandle> {
