@@ -15,7 +15,9 @@
  * Batching: proposals and reads that arrive while a Ready is being handled wait in Raft and go out in
  * the next Ready, so one fdatasync, one message and one store batch carry many of them.
  *
- * Invariants: the store's applied index never passes the WAL's durable commit index; the WAL drops an
+ * Invariants: the store applies only entries durable in the WAL (its applied index never passes the
+ * WAL's durable last index); a hard state that moves only the commit index is not synced on its own
+ * (commit is volatile in Raft: a restart resumes from the store's applied index); the WAL drops an
  * entry only after the store holding its effect was synced to disk; Raft restarts at the store's
  * applied index with the membership the store's member table holds — written in the same batch as that
  * index, so the two agree after any crash, power loss included (the WAL's latest membership may be
@@ -167,8 +169,8 @@ export class Replica {
   private idle: Promise<void> = Promise.resolve();
   /** The WAL's latest snapshot index. Invariant: it only grows, and never passes the store's applied index. */
   private lastSnapshotIndex: number;
-  /** The commit index of the hard state the WAL holds durably. Invariant: the store's applied index never passes it. */
-  private durableCommit: number;
+  /** The WAL's last index as of its last durable write. Invariant: the store's applied index never passes it. */
+  private persistedThrough: number;
   /**
    * The membership after each conf change applied since open (the first entry: as of the applied index
    * at open), so a snapshot or a WAL compaction at an index can name the membership as of that index.
@@ -194,7 +196,7 @@ export class Replica {
     this.fs = options.fs ?? nodeFs;
     this.reads = new ReadIndexBatcher({ requestReadIndex: (ctx) => this.raw.readIndex(ctx) }, options.clock, readIndexRetryMs, this.bootNonce);
     this.lastSnapshotIndex = wal.snapshot().metadata.index;
-    this.durableCommit = wal.initialState().hardState.commit;
+    this.persistedThrough = wal.lastIndex();
     this.confHistory = [{ index: store.appliedIndex(), confState }];
     this.auditHandedThrough = store.appliedIndex();
     const tickMs = options.tickMs ?? tickMsDefault;
@@ -237,16 +239,15 @@ export class Replica {
       if (wal.lastIndex() === 0 && wal.initialState().hardState.term === 0 && options.initialMembers !== undefined) {
         await bootstrapLog(wal, options.initialMembers);
       }
-      const { hardState } = wal.initialState();
       const snapshotIndex = wal.snapshot().metadata.index;
       const applied = store.appliedIndex();
-      if (applied < snapshotIndex || applied > hardState.commit) {
-        throw new ReplicationError('E_STOPPED', `store applied index ${applied} is outside [${snapshotIndex}, ${hardState.commit}] ` +
-          '(the WAL snapshot and commit indexes); the data dir is damaged');
+      if (applied < snapshotIndex || applied > wal.lastIndex()) {
+        throw new ReplicationError('E_STOPPED', `store applied index ${applied} is outside [${snapshotIndex}, ${wal.lastIndex()}] ` +
+          '(the WAL snapshot and last indexes); the data dir is damaged');
       }
       const members = await readRecords(store, memberRange, decodeMemberInfo);
       const confState = faults.confStateAheadOfStore === true ? wal.initialState().confState : confStateOf(members);
-      const raw = new RawNode({ ...raftConfigDefaults, ...options.raft, id: options.memberId, applied }, withConfState(wal, confState), options.random);
+      const raw = new RawNode({ ...raftConfigDefaults, ...options.raft, id: options.memberId, applied }, withConfState(wal, confState, applied), options.random);
       const replica = new Replica(options, raw, wal, store, confState);
       opened = replica;
       options.observer?.membership?.({ index: applied, confState: raw.status().confState, cause: 'open' });
@@ -595,12 +596,14 @@ export class Replica {
     if (rd.snapshot) await this.installSnapshot(rd.snapshot);
     const durable: Promise<unknown>[] = [];
     if (rd.entries.length > 0) durable.push(this.wal.append(rd.entries));
-    if (rd.hardState) durable.push(this.wal.setHardState(rd.hardState));
-    await Promise.all(durable);
     if (rd.hardState) {
-      assert(rd.hardState.commit >= this.durableCommit, `the durable commit index went back from ${this.durableCommit} to ${rd.hardState.commit}`);
-      this.durableCommit = rd.hardState.commit;
+      // A commit index that moved alone waits for the next record instead of a synced write of its own
+      // (one per put on the leader); with entries it rides in their write.
+      if (rd.entries.length === 0 && this.wal.movesOnlyCommit(rd.hardState)) this.wal.noteCommit(rd.hardState);
+      else durable.push(this.wal.setHardState(rd.hardState));
     }
+    await Promise.all(durable);
+    this.persistedThrough = this.wal.lastIndex();
     for (const m of rd.messagesAfterPersist) this.sendMessage(m);
     if (rd.committedEntries.length > 0) await this.apply(rd.committedEntries);
     for (const rs of rd.readStates) this.reads.answered(rs.requestCtx, rs.index);
@@ -609,10 +612,10 @@ export class Replica {
   private async apply(entries: readonly Entry[]): Promise<void> {
     const storeApplied = this.store.appliedIndex();
     const lastIndex = entries[entries.length - 1]!.index;
-    // Committed entries continue the store's applied index (no gap), and only entries whose commit is
-    // durable in the WAL reach the store.
+    // Committed entries continue the store's applied index (no gap), and only entries durable in the
+    // WAL reach the store.
     assert(entries[0]!.index <= storeApplied + 1, `committed entries start at ${entries[0]!.index}, after the store's applied index ${storeApplied} + 1`);
-    assert(lastIndex <= this.durableCommit, `entry ${lastIndex} is applied before its commit is durable (durable commit index ${this.durableCommit})`);
+    assert(lastIndex <= this.persistedThrough, `entry ${lastIndex} is applied before it is durable in the WAL (durable through ${this.persistedThrough})`);
     const ops: WriteOp[] = [];
     const owners: (string | undefined)[] = [];
     const membershipDone: MembershipContext[] = [];
@@ -954,9 +957,17 @@ async function readRecords<T>(store: MvccStore, range: { key: Uint8Array; end: U
 }
 
 /** The WAL as Raft's storage, restarting Raft with `confState` (the store's, as of its applied index). */
-function withConfState(wal: Wal, confState: ConfState): Storage {
+/**
+ * The WAL as Raft's storage at open, with the membership of the store, and a commit index at least the
+ * store's applied index: entries are applied only once committed and durable in the WAL, while a
+ * commit that moved alone is not synced (Replica.handle), so the stored one may be behind.
+ */
+function withConfState(wal: Wal, confState: ConfState, applied: number): Storage {
   return {
-    initialState: () => ({ hardState: wal.initialState().hardState, confState: structuredClone(confState) }),
+    initialState: () => {
+      const { hardState } = wal.initialState();
+      return { hardState: { ...hardState, commit: Math.max(hardState.commit, applied) }, confState: structuredClone(confState) };
+    },
     entries: (lo, hi, maxBytes) => wal.entries(lo, hi, maxBytes),
     term: (index) => wal.term(index),
     firstIndex: () => wal.firstIndex(),

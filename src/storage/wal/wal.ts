@@ -228,6 +228,23 @@ export class Wal implements Storage {
     return this.writer.waitFor(this.enqueue(RecordType.state, 0, encodeState(this.state)));
   }
 
+  /** Whether `hardState` differs from the stored one in its commit index only (see noteCommit). */
+  movesOnlyCommit(hardState: HardState): boolean {
+    return hardState.term === this.state.hardState.term && hardState.vote === this.state.hardState.vote;
+  }
+
+  /**
+   * Takes a hard state that moves only the commit index without a record of its own: the next state
+   * record carries it. Commit is volatile in Raft (etcd's WAL does not sync it either); a restart
+   * resumes from the store's applied index, which may pass the stored commit (Replica.open).
+   */
+  noteCommit(hardState: HardState): void {
+    this.assertUsable();
+    assert(this.movesOnlyCommit(hardState), 'noteCommit was handed a hard state that moves the term or the vote');
+    assert(hardState.commit >= this.state.hardState.commit, `the commit index went back from ${this.state.hardState.commit} to ${hardState.commit}`);
+    this.state.hardState = { ...hardState };
+  }
+
   /** Persists the membership after the host applied a conf change; resolves once durable. */
   setConfState(confState: ConfState): Promise<void> {
     this.assertUsable();

@@ -1,5 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { keyFileKek, openKeyring } from '../../../src/crypto/index.ts';
+import { CompactedError, UnavailableError } from '../../../src/raft/index.ts';
+import { Wal } from '../../../src/storage/wal/index.ts';
 import { waitUntil } from '../../support/wait.ts';
 import { InProcessCluster, testTickMs, urlsOf, waitLimitMs } from './harness.ts';
 
@@ -20,6 +24,39 @@ test('a write through any member is read linearizably from every member', async 
     }
     const members = cluster.replica(1).memberList();
     assert.deepEqual(members.map((m) => m.name), ['m1', 'm2', 'm3']);
+  } finally {
+    await cluster.close();
+  }
+});
+
+test('a commit index that moved alone costs no WAL write, and a member restarts from its store past the stored commit', async () => {
+  const cluster = await InProcessCluster.start(1);
+  try {
+    await cluster.leader();
+    for (let i = 0; i < 5; i++) await cluster.replica(1).propose({ type: 'put', key: text('a'), value: text(`v${i}`) });
+    const applied = cluster.replica(1).status().appliedIndex;
+    await cluster.stopMember(1);
+
+    const memberDir = join(cluster.dir, 'm1');
+    const keyring = await openKeyring({ dir: memberDir, kek: await keyFileKek(join(cluster.dir, 'm1.key')) });
+    const wal = await Wal.open({
+      dir: join(memberDir, 'wal'), sealer: keyring, storeId: 'm1/wal',
+      raftErrors: { compacted: (index, first) => new CompactedError(index, first), unavailable: (index, last) => new UnavailableError(index, last) },
+    });
+    try {
+      assert.ok(wal.lastIndex() >= applied, `the WAL holds every applied entry (last ${wal.lastIndex()}, applied ${applied})`);
+      assert.ok(wal.initialState().hardState.commit < applied,
+        `the stored commit ${wal.initialState().hardState.commit} stayed behind the applied index ${applied}: the puts' commits were not written on their own`);
+    } finally {
+      await wal.close();
+      await keyring.close();
+    }
+
+    const restarted = await cluster.startMember(1, 'm1');
+    assert.ok(restarted.status().appliedIndex >= applied, 'the store keeps its applied index');
+    assert.equal(str((await restarted.range(text('a'), undefined, { linearizable: true })).kvs[0]?.value), 'v4');
+    await restarted.propose({ type: 'put', key: text('a'), value: text('after') });
+    assert.equal(str((await restarted.range(text('a'), undefined, { linearizable: true })).kvs[0]?.value), 'after');
   } finally {
     await cluster.close();
   }
