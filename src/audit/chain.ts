@@ -21,7 +21,7 @@
 import { createHash } from 'node:crypto';
 import type { sodiumReady } from '../crypto/index.ts';
 import { assert } from '../base/index.ts';
-import { canonicalJson } from './canonical.ts';
+import { canonicalJson, canonicalMembers, joinMembers } from './canonical.ts';
 import type { AuditEvent } from './event.ts';
 
 export type Sodium = Awaited<ReturnType<typeof sodiumReady>>;
@@ -140,8 +140,10 @@ export function chainRecord(body: RecordBody, seq: number, prevHash: string, ent
   assert(!('hash' in body) && !('seq' in body) && !('entry' in body), 'a record body carries no chain fields');
   assert(entry === undefined || (Number.isSafeInteger(entry) && entry >= 1), `audit entry ${entry} is not a safe integer >= 1`);
   const unhashed = { ...body, seq, prevHash, ...(entry !== undefined ? { entry } : {}) };
-  const record = { ...unhashed, hash: hashOf(unhashed) };
-  return { record, line: canonicalJson(record) };
+  // The hashed text and the line differ only by the hash member: the values are serialised once.
+  const members = canonicalMembers(unhashed);
+  const hash = createHash('sha256').update(joinMembers(members)).digest('hex');
+  return { record: { ...unhashed, hash }, line: joinMembers(members, { key: 'hash', text: `"hash":"${hash}"` }) };
 }
 
 const checkpointTag = new TextEncoder().encode('coffer/audit-checkpoint/v1\n');

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import { sodiumReady } from '../../../src/crypto/index.ts';
-import { canonicalJson } from '../../../src/audit/canonical.ts';
+import { canonicalJson, canonicalMembers, joinMembers } from '../../../src/audit/canonical.ts';
 import { ChainVerifier } from '../../../src/audit/chain-verifier.ts';
 import { chainRecord, checkpointSignatureValid, genesisHash, signCheckpoint } from '../../../src/audit/chain.ts';
 import { shapeEvent } from '../../../src/audit/event.ts';
@@ -14,6 +14,22 @@ test('canonical JSON sorts keys at every depth, drops undefined and round-trips'
   const text = canonicalJson(value);
   assert.equal(text, '{"a":{"c":"x","d":[3,{"y":2,"z":1}]},"b":1}');
   assert.equal(canonicalJson(JSON.parse(text)), text);
+});
+
+test('an object joined from its canonical members, with or without one more member, is its canonical JSON', () => {
+  const values: Record<string, unknown>[] = [
+    {},
+    { z: 1 },
+    { a: 1 },
+    { b: { y: [2, { d: 1, c: undefined }], x: null }, Zed: true, 'é': 'accent', 'É': 'capital', a: undefined, f: () => 1, hashy: 'h', has: 'h' },
+    { seq: 3, prevHash: '0'.repeat(64), kind: 'Event', annotations: { 'coffer.dev/member': 'm1', 'authorization.k8s.io/decision': 'allow' } },
+  ];
+  for (const value of values) {
+    assert.equal(joinMembers(canonicalMembers(value)), canonicalJson(value), JSON.stringify(Object.keys(value)));
+    const withHash = joinMembers(canonicalMembers(value), { key: 'hash', text: '"hash":"h1"' });
+    assert.equal(withHash, canonicalJson({ ...value, hash: 'h1' }), `hash placed among ${JSON.stringify(Object.keys(value))}`);
+  }
+  assert.throws(() => joinMembers(canonicalMembers({ hash: 1 }), { key: 'hash', text: '"hash":2' }), /already in the object/);
 });
 
 test('a record hash is SHA-256 of the canonical record without its hash, and the line is canonical', () => {
