@@ -130,7 +130,11 @@ export type RecordBody = AuditEvent | CheckpointBody | ContinuationBody | Restar
 export type ChainRecord = RecordBody & ChainFields;
 
 export function hashOf(recordWithoutHash: object): string {
-  return createHash('sha256').update(canonicalJson(recordWithoutHash)).digest('hex');
+  return sha256Hex(canonicalJson(recordWithoutHash));
+}
+
+function sha256Hex(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
 }
 
 /** Adds the chain fields to a body; returns the record and its line (without the newline). */
@@ -142,7 +146,7 @@ export function chainRecord(body: RecordBody, seq: number, prevHash: string, ent
   const unhashed = { ...body, seq, prevHash, ...(entry !== undefined ? { entry } : {}) };
   // The hashed text and the line differ only by the hash member: the values are serialised once.
   const members = canonicalMembers(unhashed);
-  const hash = createHash('sha256').update(joinMembers(members)).digest('hex');
+  const hash = sha256Hex(joinMembers(members));
   return { record: { ...unhashed, hash }, line: joinMembers(members, { key: 'hash', text: `"hash":"${hash}"` }) };
 }
 

@@ -956,9 +956,8 @@ async function readRecords<T>(store: MvccStore, range: { key: Uint8Array; end: U
   return kvs.map((kv: KeyValue) => decode(kv.value));
 }
 
-/** The WAL as Raft's storage, restarting Raft with `confState` (the store's, as of its applied index). */
 /**
- * The WAL as Raft's storage at open, with the membership of the store, and a commit index at least the
+ * The WAL as Raft's storage at open, with `confState` (the store's, as of its applied index), and a commit index at least the
  * store's applied index: entries are applied only once committed and durable in the WAL, while a
  * commit that moved alone is not synced (Replica.handle), so the stored one may be behind.
  */
