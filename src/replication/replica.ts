@@ -167,6 +167,8 @@ export class Replica {
   private stopped: ReplicationError | undefined;
   private removed = false;
   private idle: Promise<void> = Promise.resolve();
+  /** Whether the election ticks were advanced after open (advanceElectionTicks). */
+  private electionTicksAdvanced = false;
   /** The WAL's latest snapshot index. Invariant: it only grows, and never passes the store's applied index. */
   private lastSnapshotIndex: number;
   /** The WAL's last index as of its last durable write. Invariant: the store's applied index never passes it. */
@@ -582,6 +584,11 @@ export class Replica {
         this.raw.advance(rd);
         await this.maybeCompactLog();
       }
+      // Once, after the Readies at open: a new cluster's first Ready applies the conf changes that make its voters.
+      if (!this.electionTicksAdvanced) {
+        this.electionTicksAdvanced = true;
+        this.advanceElectionTicks();
+      }
     } catch (error) {
       this.fail(error instanceof Error ? error : new Error(String(error)));
     }
@@ -841,6 +848,24 @@ export class Replica {
         if (!this.stopped) this.raw.reportSnapshot(message.to, false);
       },
     ).finally(() => this.kick());
+  }
+
+  /**
+   * At open, as etcd's initial election tick advance: a lone voter campaigns at once, and in a larger
+   * cluster all but one of an election timeout's ticks pass at once, so members restarting together
+   * elect a leader within a tick or a few (the randomised rest of the timeout) instead of a whole
+   * timeout. A member rejoining a healthy cluster does not disrupt it: with PreVote and CheckQuorum,
+   * members that hear from their leader refuse its early campaign.
+   */
+  private advanceElectionTicks(): void {
+    const { voters } = this.raw.status().confState;
+    if (!voters.includes(this.options.memberId)) return;
+    if (voters.length === 1) {
+      this.raw.campaign();
+      return;
+    }
+    const electionTicks = this.options.raft?.electionTicks ?? raftConfigDefaults.electionTicks;
+    for (let tick = 1; tick < electionTicks; tick++) this.raw.tick();
   }
 
   private startTicking(): void {

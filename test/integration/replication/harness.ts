@@ -27,18 +27,22 @@ export class InProcessCluster {
    * `namesOnly`: the initial members carry names without URLs, as `coffer server` bootstraps them; each
    * member records its URLs later (Replica.publishSelf, `urlsOf`).
    */
-  static async start(size: number, options: { compaction?: { everyEntries: number; catchUpEntries: number }; namesOnly?: boolean } = {}): Promise<InProcessCluster> {
+  static async start(
+    size: number, options: { compaction?: { everyEntries: number; catchUpEntries: number }; namesOnly?: boolean; tickMs?: number } = {},
+  ): Promise<InProcessCluster> {
     const dir = await mkdtemp(join(tmpdir(), 'coffer-replication-'));
     const members: MemberInfo[] = Array.from({ length: size }, (_, i) => ({
       id: i + 1, name: `m${i + 1}`, ...(options.namesOnly === true ? { peerUrl: '', clientUrl: '' } : urlsOf(i + 1)), learner: false, removed: false,
     }));
     const cluster = new InProcessCluster(dir, members);
     cluster.compaction = options.compaction;
+    cluster.tickMs = options.tickMs ?? testTickMs;
     for (const m of members) await cluster.startMember(m.id, m.name, members);
     return cluster;
   }
 
   compaction: { everyEntries: number; catchUpEntries: number } | undefined;
+  tickMs = testTickMs;
 
   async startMember(id: number, name: string, initialMembers?: MemberInfo[]): Promise<Replica> {
     const memberDir = join(this.dir, name);
@@ -48,7 +52,7 @@ export class InProcessCluster {
     this.keyrings.set(id, keyring);
     const replica = await Replica.open({
       dataDir: memberDir, memberId: id, memberName: name, sealer: keyring, clock: realClock, random: seededRandom(id * 7919),
-      send: (m) => this.deliver(m), tickMs: testTickMs, proposalTimeoutMs: 3_000,
+      send: (m) => this.deliver(m), tickMs: this.tickMs, proposalTimeoutMs: 3_000,
       ...(initialMembers ? { initialMembers } : {}),
       ...(this.compaction ? { compaction: this.compaction } : {}),
     });

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { keyFileKek, openKeyring } from '../../../src/crypto/index.ts';
-import { CompactedError, UnavailableError } from '../../../src/raft/index.ts';
+import { CompactedError, raftConfigDefaults, UnavailableError } from '../../../src/raft/index.ts';
 import { Wal } from '../../../src/storage/wal/index.ts';
 import { waitUntil } from '../../support/wait.ts';
 import { InProcessCluster, testTickMs, urlsOf, waitLimitMs } from './harness.ts';
@@ -24,6 +24,52 @@ test('a write through any member is read linearizably from every member', async 
     }
     const members = cluster.replica(1).memberList();
     assert.deepEqual(members.map((m) => m.name), ['m1', 'm2', 'm3']);
+  } finally {
+    await cluster.close();
+  }
+});
+
+test('a lone voter elects itself as it opens, without waiting out an election timeout', async () => {
+  // A tick of a minute: waiting out the election timeout would take ten minutes or more.
+  const cluster = await InProcessCluster.start(1, { tickMs: 60_000 });
+  try {
+    assert.equal(await cluster.leader(), 1);
+  } finally {
+    await cluster.close();
+  }
+});
+
+test('members opening together elect a leader before one election timeout has passed', async () => {
+  const tickMs = 300;
+  const timeoutMs = raftConfigDefaults.electionTicks * tickMs;
+  const start = performance.now();
+  const cluster = await InProcessCluster.start(3, { tickMs });
+  try {
+    await cluster.leader();
+    const elapsedMs = performance.now() - start;
+    // Without the advance no member campaigns before electionTicks of its own ticks have passed.
+    assert.ok(elapsedMs < timeoutMs, `a leader after ${Math.round(elapsedMs)} ms, an election timeout is ${timeoutMs} ms`);
+  } finally {
+    await cluster.close();
+  }
+});
+
+test('a member rejoining a healthy cluster with its election ticks advanced does not disrupt the leader', async () => {
+  const cluster = await InProcessCluster.start(3);
+  try {
+    const leader = await cluster.leader();
+    const term = cluster.replica(leader).status().term;
+    const follower = [1, 2, 3].find((id) => id !== leader)!;
+    for (let round = 0; round < 3; round++) {
+      await cluster.stopMember(follower);
+      await cluster.startMember(follower, `m${follower}`);
+      assert.equal(await cluster.leader(), leader, `round ${round}: the leader stays`);
+      // Past a whole election timeout, the restarted member's own clock has had every chance to campaign.
+      await cluster.replica(leader).propose({ type: 'put', key: text('k'), value: text(String(round)) });
+      await new Promise((resolve) => setTimeout(resolve, 3 * raftConfigDefaults.electionTicks * testTickMs));
+      assert.equal(cluster.replica(leader).status().term, term, `round ${round}: no election was held`);
+      assert.equal(cluster.replica(follower).status().term, term, `round ${round}: the restarted member is in the leader's term`);
+    }
   } finally {
     await cluster.close();
   }
