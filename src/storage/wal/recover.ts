@@ -7,7 +7,7 @@
  */
 import { assert } from '../../base/index.ts';
 import { type Sealer, wipe } from '../../crypto/index.ts';
-import type { DurableFs } from '../../durable/index.ts';
+import { type DurableFs, readIntoSync } from '../../durable/index.ts';
 import type { ConfState } from '../../raft/index.ts';
 import { decodeEntry, decodeMarker, decodeState, RecordType, type SnapshotMarker, type WalState } from './codec.ts';
 import { WalCorruptionError } from './errors.ts';
@@ -50,13 +50,18 @@ export async function recover(fs: DurableFs, options: RecoverOptions, listing: D
     marker: undefined, markerSegment: 0, tornAt: undefined, tailOrdinal: 0, tailBytes: 0,
   };
   let gapEnd = 0;
+  // Every segment is read through this one buffer (grown when a segment is larger): nothing recovered
+  // keeps a view of a segment's bytes (records are opened into buffers of their own).
+  let scratch = new Uint8Array(0);
   for (let i = 0; i < listing.segments.length; i++) {
     const segment = listing.segments[i]!;
     const previous = listing.segments[i - 1];
     if (previous && segment.seq !== previous.seq + 1) {
       throw new WalCorruptionError(segment.file, 0, `segment ${previous.seq + 1} before it is missing`);
     }
-    const bytes = await fs.readFile(segment.file);
+    const { size } = await fs.stat(segment.file);
+    if (scratch.length < size) scratch = new Uint8Array(size);
+    const bytes = readIntoSync(fs, segment.file, scratch.subarray(0, size));
     let ordinal = 0;
     const end = scanFrames(bytes, (frame) => {
       gapEnd = Math.max(gapEnd, replayRecord(options, recovered, segment, frame, ordinal));

@@ -3,7 +3,7 @@ import { appendFile, readdir, readFile, rename, stat, truncate, writeFile } from
 import path from 'node:path';
 import { test } from 'node:test';
 import { WalCorruptionError } from '../../../src/storage/wal/index.ts';
-import { payload, range, text, walFixture, type WalFixture } from './helpers.ts';
+import { entry, payload, range, text, walFixture, type WalFixture } from './helpers.ts';
 
 async function segments(fx: WalFixture): Promise<string[]> {
   return (await readdir(fx.walDir)).filter((n) => n.endsWith('.log')).sort().map((n) => path.join(fx.walDir, n));
@@ -217,4 +217,24 @@ test('a truncated segment file that is the last loses only its torn tail, and th
   assert.equal(final.lastIndex(), 80);
   assert.equal(final.entries(60, 61, Infinity)[0]!.term, 3);
   await final.close();
+});
+
+test('segments of different sizes, read at open through one buffer, give back every entry, large and small', async (t) => {
+  const fx = await walFixture(t);
+  const wal = await fx.open({ segmentBytesTarget: 64 * 1024 });
+  // Sizes alternate around the point where sealing moves from libsodium to OpenSSL, so segments differ
+  // in length and a shorter one follows a longer one.
+  const sizeOf = (index: number): number => [64, 9_000, 40_000, 8_191, 8_192, 200][index % 6]!;
+  for (let index = 1; index <= 40; index++) await wal.append([entry(index, 1, sizeOf(index))]);
+  await wal.append(range(41, 43, 1, 64));
+  await wal.close();
+  const sizes = await Promise.all((await segments(fx)).map(async (file) => (await stat(file)).size));
+  assert.ok(sizes.length >= 4 && sizes.some((size, i) => i > 0 && size < sizes[i - 1]!), `segment sizes ${sizes.join(', ')}`);
+  const reopened = await fx.open({ segmentBytesTarget: 64 * 1024, cacheBytesMax: 0 });
+  assert.equal(reopened.lastIndex(), 43);
+  for (let index = 1; index <= 43; index++) {
+    const expected = index <= 40 ? payload(index, 1, sizeOf(index)) : payload(index);
+    assert.deepEqual(reopened.entries(index, index + 1, Infinity)[0]!.data, expected, `entry ${index}`);
+  }
+  await reopened.close();
 });
