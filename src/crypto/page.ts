@@ -4,12 +4,15 @@
  *   version u8 (=1) | DEK id u32 BE | nonce 24 bytes | XChaCha20-Poly1305-IETF ciphertext + 16-byte tag
  *
  * The additional data is the page's position plus the 29-byte header (see position.ts), so every bit
- * of the header is authenticated and a page opens only at the position it was sealed for.
+ * of the header is authenticated and a page opens only at the position it was sealed for. Pages of
+ * opensslAeadBytesMin bytes or more go through OpenSSL (xchacha-openssl.ts), smaller ones through
+ * libsodium: the same bytes either way.
  */
 import { IntegrityError } from './errors.ts';
 import { type NoncePool, nonceBytes } from './nonces.ts';
 import { describePosition, encodeAdditionalData, type PagePosition } from './position.ts';
 import { sodium } from './sodium.ts';
+import { opensslAeadBytesMin, xchachaOpenOpenssl, xchachaSealOpenssl } from './xchacha-openssl.ts';
 
 export const pageFormatVersion = 1;
 export const pageHeaderBytes = 1 + 4 + nonceBytes;
@@ -52,7 +55,9 @@ export function sealPage(
   nonces.take(header, 5);
   const nonce = header.subarray(5);
   const additional = encodeAdditionalData(position, header);
-  const ciphertext = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, additional, null, nonce, dek);
+  const ciphertext = plaintext.length >= opensslAeadBytesMin
+    ? xchachaSealOpenssl(plaintext, additional, nonce, dek)
+    : sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, additional, null, nonce, dek);
   const out = new Uint8Array(pageHeaderBytes + ciphertext.length);
   out.set(header, 0);
   out.set(ciphertext, pageHeaderBytes);
@@ -77,10 +82,17 @@ export function openPage(
   const header = sealed.subarray(0, pageHeaderBytes);
   const nonce = sealed.subarray(5, pageHeaderBytes);
   const additional = encodeAdditionalData(position, header);
+  const ciphertext = sealed.subarray(pageHeaderBytes);
+  const failed = () => new IntegrityError(`page ${where()} failed to open: authentication failed (altered, moved, swapped or replayed)`);
+  if (ciphertext.length - pageTagBytes >= opensslAeadBytesMin) {
+    const plain = xchachaOpenOpenssl(ciphertext, additional, nonce, dek);
+    if (plain === undefined) throw failed();
+    return plain;
+  }
   try {
-    return sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(null, sealed.subarray(pageHeaderBytes), additional, nonce, dek);
+    return sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(null, ciphertext, additional, nonce, dek);
   } catch {
     // libsodium says only "ciphertext cannot be decrypted using that key"; nothing about contents.
-    throw new IntegrityError(`page ${where()} failed to open: authentication failed (altered, moved, swapped or replayed)`);
+    throw failed();
   }
 }
