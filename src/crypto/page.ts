@@ -5,14 +5,14 @@
  *
  * The additional data is the page's position plus the 29-byte header (see position.ts), so every bit
  * of the header is authenticated and a page opens only at the position it was sealed for. Pages of
- * opensslAeadBytesMin bytes or more go through OpenSSL (xchacha-openssl.ts), smaller ones through
- * libsodium: the same bytes either way.
+ * opensslAeadBytesMin bytes or more go through OpenSSL (xchacha-openssl.ts) where it has the ciphers,
+ * smaller ones through libsodium: the same bytes either way.
  */
 import { IntegrityError } from './errors.ts';
 import { type NoncePool, nonceBytes } from './nonces.ts';
 import { describePosition, encodeAdditionalData, type PagePosition } from './position.ts';
 import { sodium } from './sodium.ts';
-import { opensslAeadBytesMin, xchachaOpenOpenssl, xchachaSealOpenssl } from './xchacha-openssl.ts';
+import { throughOpenssl, xchachaOpenOpenssl, xchachaSealOpenssl } from './xchacha-openssl.ts';
 
 export const pageFormatVersion = 1;
 export const pageHeaderBytes = 1 + 4 + nonceBytes;
@@ -55,7 +55,7 @@ export function sealPage(
   nonces.take(header, 5);
   const nonce = header.subarray(5);
   const additional = encodeAdditionalData(position, header);
-  const ciphertext = plaintext.length >= opensslAeadBytesMin
+  const ciphertext = throughOpenssl(plaintext.length)
     ? xchachaSealOpenssl(plaintext, additional, nonce, dek)
     : sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, additional, null, nonce, dek);
   const out = new Uint8Array(pageHeaderBytes + ciphertext.length);
@@ -84,7 +84,7 @@ export function openPage(
   const additional = encodeAdditionalData(position, header);
   const ciphertext = sealed.subarray(pageHeaderBytes);
   const failed = () => new IntegrityError(`page ${where()} failed to open: authentication failed (altered, moved, swapped or replayed)`);
-  if (ciphertext.length - pageTagBytes >= opensslAeadBytesMin) {
+  if (throughOpenssl(ciphertext.length - pageTagBytes)) {
     const plain = xchachaOpenOpenssl(ciphertext, additional, nonce, dek);
     if (plain === undefined) throw failed();
     return plain;

@@ -11,13 +11,20 @@
  *
  * libsodium's WebAssembly build stays faster for small pages (one call, no cipher contexts, no copies
  * through a wasm heap that matter at that size), so page.ts takes this path only from
- * opensslAeadBytesMin up (docs/performance.md, "Large pages through OpenSSL").
+ * opensslAeadBytesMin up (measured in docs/performance.md, "start-up after three changes").
  */
-import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { createCipheriv, createDecipheriv, getCiphers } from 'node:crypto';
 import { wipe } from './sodium.ts';
 
 /** Plaintext bytes from which a page is sealed and opened through OpenSSL rather than libsodium. */
 export const opensslAeadBytesMin = 8192;
+/** Whether node's OpenSSL has both ciphers the construction needs; without them libsodium takes every page. */
+const opensslHasChaCha = getCiphers().includes('chacha20') && getCiphers().includes('chacha20-poly1305');
+
+/** Whether a page of `plaintextBytes` goes through OpenSSL. */
+export function throughOpenssl(plaintextBytes: number): boolean {
+  return opensslHasChaCha && plaintextBytes >= opensslAeadBytesMin;
+}
 
 const keyBytes = 32;
 const nonceBytes = 24;
