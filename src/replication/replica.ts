@@ -549,14 +549,24 @@ export class Replica {
     return this.stopped === undefined;
   }
 
-  /** Stops ticking, lets the Ready being handled finish, fails waiters, closes the WAL and store. */
+  /**
+   * Stops ticking, lets the Ready being handled finish, fails waiters, compacts the WAL as far as a
+   * running member would (unless the replica failed: nothing more is written then), closes the store and the WAL.
+   */
   async close(): Promise<void> {
+    const failed = this.stopped !== undefined;
     if (this.stopped === undefined) this.stopped = new ReplicationError('E_STOPPED', 'the member is shutting down');
     this.ticker?.cancel();
     await this.idle;
     this.failWaiters(this.stopped);
-    await this.store.close();
-    await this.wal.close();
+    try {
+      // The next open recovers the entries since the last compaction: at a clean stop, compact every entry
+      // catchUpEntries behind the applied index rather than waiting for the next everyEntries.
+      if (!failed) await this.maybeCompactLog(1);
+    } finally {
+      await this.store.close();
+      await this.wal.close();
+    }
   }
 
   // ── The Ready loop ─────────────────────────────────────────────────────────────────────────────
@@ -780,9 +790,12 @@ export class Replica {
     this.appliedWaiters.applied(this.store.appliedIndex());
   }
 
-  /** Compacts the WAL behind the applied index, keeping snapshotCatchUpEntries for slow followers. */
-  private async maybeCompactLog(): Promise<void> {
-    const { everyEntries, catchUpEntries } = this.options.compaction ?? { everyEntries: snapshotEveryEntries, catchUpEntries: snapshotCatchUpEntries };
+  /**
+   * Compacts the WAL behind the applied index, keeping snapshotCatchUpEntries for slow followers, once
+   * `everyEntries` entries (default: the configured count) can be dropped.
+   */
+  private async maybeCompactLog(everyEntries = (this.options.compaction?.everyEntries ?? snapshotEveryEntries)): Promise<void> {
+    const catchUpEntries = this.options.compaction?.catchUpEntries ?? snapshotCatchUpEntries;
     const applied = this.store.appliedIndex();
     if (applied - this.lastSnapshotIndex < everyEntries + catchUpEntries) return;
     // Entries whose audit records are not durable in the member's log yet stay (replayAudit needs them);

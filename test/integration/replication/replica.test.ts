@@ -108,6 +108,28 @@ test('a commit index that moved alone costs no WAL write, and a member restarts 
   }
 });
 
+test('a clean stop compacts the WAL to catchUpEntries behind the applied index; the member reopens with every value', async () => {
+  const catchUpEntries = 5;
+  const cluster = await InProcessCluster.start(1, { compaction: { everyEntries: 1_000, catchUpEntries } });
+  try {
+    await cluster.leader();
+    const member = cluster.replica(1);
+    for (let i = 0; i < 30; i++) await member.propose({ type: 'put', key: text(`k${i}`), value: text(`v${i}`) });
+    assert.equal(member.status().snapshotIndex, 0, 'too few entries for a compaction while running');
+    const applied = member.status().appliedIndex;
+    await cluster.stopMember(1);
+    const reopened = await cluster.startMember(1, 'm1');
+    await cluster.leader();
+    assert.equal(reopened.status().snapshotIndex, applied - catchUpEntries, 'the stop compacted the WAL as far as a running member would');
+    const read = await reopened.range(text('k'), text('l'), { linearizable: true });
+    assert.deepEqual(read.kvs.map((kv) => str(kv.value)).sort(), Array.from({ length: 30 }, (_, i) => `v${i}`).sort());
+    await reopened.propose({ type: 'put', key: text('k0'), value: text('after') });
+    assert.equal(str((await reopened.range(text('k0'), undefined, { linearizable: true })).kvs[0]?.value), 'after');
+  } finally {
+    await cluster.close();
+  }
+});
+
 test('a restarted follower catches up and keeps what it had', async () => {
   const cluster = await InProcessCluster.start(3);
   try {
