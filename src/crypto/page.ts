@@ -83,16 +83,19 @@ export function openPage(
   const nonce = sealed.subarray(5, pageHeaderBytes);
   const additional = encodeAdditionalData(position, header);
   const ciphertext = sealed.subarray(pageHeaderBytes);
-  const failed = () => new IntegrityError(`page ${where()} failed to open: authentication failed (altered, moved, swapped or replayed)`);
   if (throughOpenssl(ciphertext.length - pageTagBytes)) {
     const plain = xchachaOpenOpenssl(ciphertext, additional, nonce, dek);
-    if (plain === undefined) throw failed();
+    if (plain === undefined) throw authenticationFailed(where());
     return plain;
   }
   try {
     return sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(null, ciphertext, additional, nonce, dek);
   } catch {
     // libsodium says only "ciphertext cannot be decrypted using that key"; nothing about contents.
-    throw failed();
+    throw authenticationFailed(where());
   }
+}
+
+function authenticationFailed(where: string): IntegrityError {
+  return new IntegrityError(`page ${where} failed to open: authentication failed (altered, moved, swapped or replayed)`);
 }

@@ -19,7 +19,8 @@ import { wipe } from './sodium.ts';
 /** Plaintext bytes from which a page is sealed and opened through OpenSSL rather than libsodium. */
 export const opensslAeadBytesMin = 8192;
 /** Whether node's OpenSSL has both ciphers the construction needs; without them libsodium takes every page. */
-const opensslHasChaCha = getCiphers().includes('chacha20') && getCiphers().includes('chacha20-poly1305');
+const opensslCiphers = getCiphers();
+const opensslHasChaCha = opensslCiphers.includes('chacha20') && opensslCiphers.includes('chacha20-poly1305');
 
 /** Whether a page of `plaintextBytes` goes through OpenSSL. */
 export function throughOpenssl(plaintextBytes: number): boolean {

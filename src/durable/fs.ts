@@ -126,6 +126,17 @@ export async function readFileIfPresent(fs: DurableFs, file: string): Promise<Ui
   }
 }
 
+/** Reads into `target` from `position` of the file until `target` is full or the file ends; returns the bytes read. */
+export function readFully(handle: SyncReadHandle, target: Uint8Array, position: number): number {
+  let filled = 0;
+  while (filled < target.length) {
+    const read = handle.read(target.subarray(filled), position + filled);
+    if (read === 0) break;
+    filled += read;
+  }
+  return filled;
+}
+
 /**
  * Reads `file` from its start into `target` until `target` is full or the file ends; returns the bytes
  * read (a view of `target`). Reading many large files through one buffer touches its memory once,
@@ -134,13 +145,7 @@ export async function readFileIfPresent(fs: DurableFs, file: string): Promise<Ui
 export function readIntoSync(fs: DurableFs, file: string, target: Uint8Array): Uint8Array {
   const handle = fs.openReadSync(file);
   try {
-    let filled = 0;
-    while (filled < target.length) {
-      const read = handle.read(target.subarray(filled), filled);
-      if (read === 0) break;
-      filled += read;
-    }
-    return target.subarray(0, filled);
+    return target.subarray(0, readFully(handle, target, 0));
   } finally {
     handle.close();
   }

@@ -8,7 +8,7 @@
  * Imports only node: modules and src/base.
  */
 export {
-  type DurableFs, nodeFs, readFileIfPresent, readIntoSync, type SyncedAppendHandle, type SyncReadHandle, type WriteHandle,
+  type DurableFs, nodeFs, readFileIfPresent, readFully, readIntoSync, type SyncedAppendHandle, type SyncReadHandle, type WriteHandle,
 } from './fs.ts';
 export {
   type DurableWriteOptions, type DurableWriteStep, exists, mkdirDurably, renameDurably, tempPathOf, writeFileDurably,

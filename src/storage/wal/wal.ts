@@ -25,7 +25,7 @@ import { pageOverheadBytes, type Sealer, wipe } from '../../crypto/index.ts';
 import {
   raftEntryOverheadBytes, walEntryCacheBytesMax, walFsyncBatchRecordsMax, walRecordBytesMax, walSegmentBytesTarget,
 } from '../../config/index.ts';
-import { type AppendStats, type DurableFs, GroupAppender, mkdirDurably, nodeFs, type SyncReadHandle } from '../../durable/index.ts';
+import { type AppendStats, type DurableFs, GroupAppender, mkdirDurably, nodeFs, readFully, type SyncReadHandle } from '../../durable/index.ts';
 import type { ConfState, Entry, HardState, Snapshot, Storage } from '../../raft/index.ts';
 import {
   decodeEntry, encodeEntry, encodeMarker, encodeState, RecordType, type SnapshotMarker, type WalState,
@@ -523,12 +523,7 @@ async function namesOtherDek(fs: DurableFs, file: string, sealer: Sealer): Promi
 }
 
 function readExactly(reader: SyncReadHandle, target: Buffer, position: number, file: string): void {
-  let done = 0;
-  while (done < target.length) {
-    const n = reader.read(target.subarray(done), position + done);
-    if (n === 0) throw new WalCorruptionError(file, position, `file ends before the ${target.length}-byte read`);
-    done += n;
-  }
+  if (readFully(reader, target, position) < target.length) throw new WalCorruptionError(file, position, `file ends before the ${target.length}-byte read`);
 }
 
 function closeReader(segment: Segment): void {
