@@ -52,11 +52,14 @@ function examples(output: string): string[] {
   return output.split('\n').filter((line) => line.startsWith('  curl ')).map((line) => line.trim());
 }
 
-/** Runs a printed command as a user would paste it, retrying while the member elects itself. */
+/**
+ * Runs a printed command as a user would paste it, retrying while the member is not ready yet: it has
+ * no leader, or /readyz names a check still failing (the audit log opens after the election).
+ */
 async function paste(cwd: string, command: string): Promise<string> {
   for (let attempt = 0; ; attempt++) {
     const { stdout } = await run('sh', ['-c', command], { cwd });
-    if (!stdout.includes('no leader') && stdout.trim() !== '' && !stdout.includes('not ready')) return stdout;
+    if (!stdout.includes('no leader') && stdout.trim() !== '' && !stdout.includes('not ready') && !stdout.includes('readyz check failed')) return stdout;
     assert.ok(attempt < 200, `no answer to: ${command}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
