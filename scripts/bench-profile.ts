@@ -4,7 +4,8 @@
  *
  * - CPU per operation: the member process's user + system CPU (every thread: the event loop, libuv's
  *   pool doing fsync and file I/O, LevelDB's threads) from /proc/<pid>/stat at the start and end of
- *   the run, divided by the run's operations.
+ *   the run, divided by the run's operations; and its read and write system calls per operation
+ *   (/proc/<pid>/io: every socket, file and pipe), which a busy VM does not blur as it blurs CPU time.
  * - Shares of the event loop's busy time: V8 writes the profile when the member exits; the samples
  *   taken inside the run's window (the profile's clock is the monotonic clock process.hrtime reads)
  *   are attributed to an area by the nearest frame on their stack that has an owner — a file under
@@ -144,17 +145,40 @@ const clockTicksPerSecond = ((): number => {
   }
 })();
 
-/** A process's user + system CPU in ms (all threads), or undefined when /proc cannot tell. */
-export function processCpuMs(pid: number | undefined): number | undefined {
+/** What a process has used so far: CPU and system calls. */
+export interface ProcessCounters {
+  /** User + system CPU in ms, all threads. */
+  cpuMs: number;
+  /** Read-family and write-family system calls (/proc/<pid>/io syscr and syscw): sockets, files, pipes. */
+  readCalls: number;
+  writeCalls: number;
+}
+
+/** A process's counters, or undefined when /proc cannot tell. */
+export function processCounters(pid: number | undefined): ProcessCounters | undefined {
   if (pid === undefined) return undefined;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command (which may hold spaces) start after its closing parenthesis: utime and stime are the 14th and 15th.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) / clockTicksPerSecond) * 1000;
+    const io = new Map(readFileSync(`/proc/${pid}/io`, 'utf8').trim().split('\n').map((line) => {
+      const [name, value] = line.split(':');
+      return [name!.trim(), Number(value)] as const;
+    }));
+    return {
+      cpuMs: ((Number(fields[11]) + Number(fields[12])) / clockTicksPerSecond) * 1000,
+      readCalls: io.get('syscr') ?? Number.NaN,
+      writeCalls: io.get('syscw') ?? Number.NaN,
+    };
   } catch {
     return undefined;
   }
+}
+
+/** What `after` adds to `before`, or undefined when either is unknown. */
+export function countersSince(before: ProcessCounters | undefined, after: ProcessCounters | undefined): ProcessCounters | undefined {
+  if (before === undefined || after === undefined) return undefined;
+  return { cpuMs: after.cpuMs - before.cpuMs, readCalls: after.readCalls - before.readCalls, writeCalls: after.writeCalls - before.writeCalls };
 }
 
 /** What the bench remembers of one run for one member, to report once the profiles are written. */
@@ -164,8 +188,8 @@ export interface RunWindow {
   ops: number;
   fromUs: number;
   toUs: number;
-  /** Per member: CPU ms over the run (undefined without /proc). */
-  cpuMs: Map<string, number | undefined>;
+  /** Per member: what it used over the run (undefined without /proc). */
+  used: Map<string, ProcessCounters | undefined>;
 }
 
 /** The monotonic clock the profiles use, in microseconds. */
@@ -174,19 +198,25 @@ export const monotonicUs = (): number => Number(process.hrtime.bigint() / 1000n)
 /** One `{"profile":…}` line per run and member, and a table for people on stderr. */
 export function reportProfiles(windows: RunWindow[], profiles: Map<string, CpuProfile>): void {
   const pct = (x: number): number => Math.round(x * 1000) / 10;
+  const perOp = (total: number | undefined, ops: number, unit: number): number | null =>
+    total === undefined || ops === 0 ? null : Math.round((total / ops) * unit) / unit;
   for (const w of windows) {
-    process.stderr.write(`# profile of ${w.op}, ${w.clients} clients: CPU ms per op; % of the event loop's busy time by area\n`);
-    process.stderr.write(`#   member  cpuMs/op  busy%  ${areas.map((a) => a.padStart(8)).join('')}\n`);
-    for (const [member, cpuMs] of w.cpuMs) {
+    process.stderr.write(`# profile of ${w.op}, ${w.clients} clients: CPU ms and read/write system calls per op; % of the event loop's busy time by area\n`);
+    process.stderr.write(`#   member  cpuMs/op  reads/op writes/op  busy%  ${areas.map((a) => a.padStart(8)).join('')}\n`);
+    for (const [member, used] of w.used) {
       const profile = profiles.get(member);
       const seconds = (w.toUs - w.fromUs) / 1e6;
       const sliced = profile === undefined ? undefined : sharesOf(profile, w.fromUs, w.toUs);
-      const cpuMsPerOp = cpuMs === undefined || w.ops === 0 ? null : Math.round((cpuMs / w.ops) * 1000) / 1000;
+      const cpuMsPerOp = perOp(used?.cpuMs, w.ops, 1000);
+      const readCallsPerOp = perOp(used?.readCalls, w.ops, 100);
+      const writeCallsPerOp = perOp(used?.writeCalls, w.ops, 100);
       const shares = sliced === undefined ? null : Object.fromEntries(areas.map((a) => [a, pct(sliced.shares[a])]));
       const busyPct = sliced === undefined ? null : pct(sliced.busyMs / 1000 / seconds);
-      process.stdout.write(`${JSON.stringify({ profile: { op: w.op, clients: w.clients, member, cpuMsPerOp, eventLoopBusyPct: busyPct, sharesPct: shares } })}\n`);
+      const line = { op: w.op, clients: w.clients, member, cpuMsPerOp, readCallsPerOp, writeCallsPerOp, eventLoopBusyPct: busyPct, sharesPct: shares };
+      process.stdout.write(`${JSON.stringify({ profile: line })}\n`);
       const cells = areas.map((a) => String(shares?.[a] ?? '-').padStart(8)).join('');
-      process.stderr.write(`#   ${member.padEnd(6)}  ${String(cpuMsPerOp ?? '-').padStart(8)}  ${String(busyPct ?? '-').padStart(5)}  ${cells}\n`);
+      const column = (x: number | null, width: number): string => String(x ?? '-').padStart(width);
+      process.stderr.write(`#   ${member.padEnd(6)}  ${column(cpuMsPerOp, 8)}  ${column(readCallsPerOp, 8)} ${column(writeCallsPerOp, 9)}  ${column(busyPct, 5)}  ${cells}\n`);
     }
   }
 }

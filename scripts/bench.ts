@@ -26,7 +26,7 @@
  *
  * With --start-coffer the members run under `--cpu-prof` (--no-profile turns it off; so does --against-etcd,
  * since a profiled member is slower and etcd runs without one): once they have
- * stopped, the bench prints per run and member `{"profile":{"op","clients","member","cpuMsPerOp",
+ * stopped, the bench prints per run and member `{"profile":{"op","clients","member","cpuMsPerOp","readCallsPerOp","writeCallsPerOp",
  * "eventLoopBusyPct","sharesPct":{TLS,HTTP,API,audit,Raft,WAL,durable,seal,store,GC,other}}}` and the same as
  * a table on stderr (bench-profile.ts says how each figure is taken).
  *
@@ -50,7 +50,7 @@ import { performance } from 'node:perf_hooks';
 import type { ConnectionOptions } from 'node:tls';
 import { GrpcKvClient, isClientError, KvClient } from '../src/client/index.ts';
 import { Cluster, cofferBackend, etcdBackend, withCluster } from '../test/support/cluster/index.ts';
-import { monotonicUs, processCpuMs, profiled, readProfiles, reportProfiles, type RunWindow } from './bench-profile.ts';
+import { countersSince, monotonicUs, processCounters, profiled, readProfiles, reportProfiles, type RunWindow } from './bench-profile.ts';
 import { measureStartup, type StartupResult } from './bench-startup.ts';
 
 type Op = 'put' | 'get' | 'mixed';
@@ -236,15 +236,12 @@ async function runAll(target: string, urls: string[], tls: ConnectionOptions, wa
         const cpu0 = process.cpuUsage();
         const t0 = performance.now();
         const fromUs = monotonicUs();
-        const memberCpu0 = watch?.members.map((m) => processCpuMs(m.pid()));
+        const memberUsed0 = watch?.members.map((m) => processCounters(m.pid()));
         const run = await measure(kvs, op, clients, value);
         const cpu = process.cpuUsage(cpu0);
         if (watch !== undefined) {
-          const cpuMs = new Map(watch.members.map((m, i) => {
-            const [before, after] = [memberCpu0?.[i], processCpuMs(m.pid())];
-            return [m.name, before === undefined || after === undefined ? undefined : after - before] as const;
-          }));
-          watch.windows.push({ op, clients, ops: run.ops, fromUs, toUs: monotonicUs(), cpuMs });
+          const used = new Map(watch.members.map((m, i) => [m.name, countersSince(memberUsed0?.[i], processCounters(m.pid()))] as const));
+          watch.windows.push({ op, clients, ops: run.ops, fromUs, toUs: monotonicUs(), used });
         }
         // The bench's own CPU share: near 100% means the load generator, not the cluster, is the limit.
         const cpuPct = Math.round(((cpu.user + cpu.system) / 1000 / (performance.now() - t0)) * 100);

@@ -1,8 +1,11 @@
 // The bench's profile attribution (scripts/bench-profile.ts): a sample counts for the nearest frame on
-// its stack that has an owner, only inside the run's window, idle left out.
+// its stack that has an owner, only inside the run's window, idle left out; a member's counters.
 import assert from 'node:assert/strict';
+import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { type CpuProfile, ownerOf, sharesOf } from '../../../scripts/bench-profile.ts';
+import { countersSince, type CpuProfile, ownerOf, processCounters, sharesOf } from '../../../scripts/bench-profile.ts';
 
 const repo = 'file:///work/coffer';
 
@@ -50,4 +53,22 @@ test('samples are attributed to the nearest owner, inside the window only, witho
   // Only the samples at 3000 (audit), 4000 and 5000 (idle).
   assert.equal(window.busyMs, 1);
   assert.equal(window.shares.audit, 1);
+});
+
+test("a process's counters count the system calls it makes (Linux: /proc)", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'coffer-counters-'));
+  const fd = openSync(join(dir, 'f'), 'w');
+  try {
+    const before = processCounters(process.pid);
+    const writes = 200;
+    for (let i = 0; i < writes; i++) writeSync(fd, 'x');
+    const used = countersSince(before, processCounters(process.pid));
+    assert.ok(used !== undefined);
+    assert.ok(used.writeCalls >= writes && used.writeCalls < writes + 50, `${used.writeCalls} write calls for ${writes} writes`);
+    assert.ok(used.cpuMs >= 0);
+  } finally {
+    closeSync(fd);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  assert.equal(processCounters(undefined), undefined);
 });
