@@ -183,6 +183,8 @@ export function countersSince(before: ProcessCounters | undefined, after: Proces
 
 /** What the bench remembers of one run for one member, to report once the profiles are written. */
 export interface RunWindow {
+  /** The system measured: coffer or etcd (never profiled: its lines carry counters only). */
+  target: string;
   op: string;
   clients: number;
   ops: number;
@@ -201,7 +203,7 @@ export function reportProfiles(windows: RunWindow[], profiles: Map<string, CpuPr
   const perOp = (total: number | undefined, ops: number, unit: number): number | null =>
     total === undefined || ops === 0 ? null : Math.round((total / ops) * unit) / unit;
   for (const w of windows) {
-    process.stderr.write(`# profile of ${w.op}, ${w.clients} clients: CPU ms and read/write system calls per op; % of the event loop's busy time by area\n`);
+    process.stderr.write(`# ${w.target}: profile of ${w.op}, ${w.clients} clients: CPU ms and read/write system calls per op; % of the event loop's busy time by area\n`);
     process.stderr.write(`#   member  cpuMs/op  reads/op writes/op  busy%  ${areas.map((a) => a.padStart(8)).join('')}\n`);
     for (const [member, used] of w.used) {
       const profile = profiles.get(member);
@@ -212,7 +214,7 @@ export function reportProfiles(windows: RunWindow[], profiles: Map<string, CpuPr
       const writeCallsPerOp = perOp(used?.writeCalls, w.ops, 100);
       const shares = sliced === undefined ? null : Object.fromEntries(areas.map((a) => [a, pct(sliced.shares[a])]));
       const busyPct = sliced === undefined ? null : pct(sliced.busyMs / 1000 / seconds);
-      const line = { op: w.op, clients: w.clients, member, cpuMsPerOp, readCallsPerOp, writeCallsPerOp, eventLoopBusyPct: busyPct, sharesPct: shares };
+      const line = { target: w.target, op: w.op, clients: w.clients, member, cpuMsPerOp, readCallsPerOp, writeCallsPerOp, eventLoopBusyPct: busyPct, sharesPct: shares };
       process.stdout.write(`${JSON.stringify({ profile: line })}\n`);
       const cells = areas.map((a) => String(shares?.[a] ?? '-').padStart(8)).join('');
       const column = (x: number | null, width: number): string => String(x ?? '-').padStart(width);

@@ -24,11 +24,13 @@
  * --start-coffer starts a Coffer cluster of --members through the harness. Labels go to stderr, so
  * stdout stays one JSON object per line.
  *
- * With --start-coffer the members run under `--cpu-prof` (--no-profile turns it off; so does --against-etcd,
- * since a profiled member is slower and etcd runs without one): once they have
- * stopped, the bench prints per run and member `{"profile":{"op","clients","member","cpuMsPerOp","readCallsPerOp","writeCallsPerOp",
+ * Of every cluster the bench starts, once it has stopped, the bench prints per run and member
+ * `{"profile":{"target","op","clients","member","cpuMsPerOp","readCallsPerOp","writeCallsPerOp",
  * "eventLoopBusyPct","sharesPct":{TLS,HTTP,API,audit,Raft,WAL,durable,seal,store,GC,other}}}` and the same as
- * a table on stderr (bench-profile.ts says how each figure is taken).
+ * a table on stderr (bench-profile.ts says how each figure is taken): CPU and system calls per operation
+ * for Coffer and etcd alike; the busy time and its shares only for Coffer members run under `--cpu-prof`,
+ * as they are with --start-coffer (--no-profile turns it off; so does --against-etcd, since a profiled
+ * member is slower and etcd runs without one).
  *
  * --op startup (alone; needs --start-coffer and/or --against-etcd, since it restarts the members)
  * measures a restart instead of a workload: for each system it starts a cluster of --members, loads
@@ -50,7 +52,7 @@ import { performance } from 'node:perf_hooks';
 import type { ConnectionOptions } from 'node:tls';
 import { GrpcKvClient, isClientError, KvClient } from '../src/client/index.ts';
 import { Cluster, cofferBackend, etcdBackend, withCluster } from '../test/support/cluster/index.ts';
-import { countersSince, monotonicUs, processCounters, profiled, readProfiles, reportProfiles, type RunWindow } from './bench-profile.ts';
+import { countersSince, type CpuProfile, monotonicUs, processCounters, profiled, readProfiles, reportProfiles, type RunWindow } from './bench-profile.ts';
 import { measureStartup, type StartupResult } from './bench-startup.ts';
 
 type Op = 'put' | 'get' | 'mixed';
@@ -175,20 +177,17 @@ async function throughputBench(): Promise<void> {
     // A profiled member pays for its profiler; against etcd (never profiled) both run bare.
     const profileDir = options.profile && !options.againstEtcd ? await mkdtemp(join(tmpdir(), 'coffer-bench-profile-')) : undefined;
     const cluster = await Cluster.start({ size: options.members, backend: profileDir === undefined ? cofferBackend : profiled(cofferBackend, profileDir), faults: false });
-    const windows: RunWindow[] = [];
+    const watch = watchMembers('coffer', cluster);
     try {
       const urls = await leaderFirst(cluster);
       endpoints.push(...urls);
-      const members = cluster.names.map((name, i) => ({ name, pid: () => cluster.members[i]?.pid }));
-      results.push({ target: 'coffer', runs: await runAll('coffer', urls, cluster.clientTls(), profileDir === undefined ? undefined : { members, windows }) });
+      results.push({ target: 'coffer', runs: await runAll('coffer', urls, cluster.clientTls(), watch) });
     } finally {
       await cluster.stop();
     }
-    if (profileDir !== undefined) {
-      // The members wrote their profiles as they exited.
-      reportProfiles(windows, await readProfiles(profileDir));
-      await rm(profileDir, { recursive: true, force: true });
-    }
+    // The members wrote their profiles as they exited.
+    reportProfiles(watch.windows, profileDir === undefined ? new Map<string, CpuProfile>() : await readProfiles(profileDir));
+    if (profileDir !== undefined) await rm(profileDir, { recursive: true, force: true });
   } else if (endpoints.length > 0) {
     const tls = { cert: await readFile(options.cert, 'utf8'), key: await readFile(options.key, 'utf8'), ca: await readFile(options.cacert, 'utf8') };
     results.push({ target: 'coffer', runs: await runAll('coffer', endpoints, tls) });
@@ -197,12 +196,14 @@ async function throughputBench(): Promise<void> {
     const size = endpoints.length > 0 ? endpoints.length : options.members;
     process.stderr.write(`# starting etcd x${size} (TLS, fsync) through the test harness\n`);
     const cluster = await Cluster.start({ size, backend: etcdBackend, faults: false });
+    const watch = watchMembers('etcd', cluster);
     try {
       const urls = await leaderFirst(cluster);
-      results.push({ target: 'etcd', runs: await runAll('etcd', urls, cluster.clientTls()) });
+      results.push({ target: 'etcd', runs: await runAll('etcd', urls, cluster.clientTls(), watch) });
     } finally {
       await cluster.stop();
     }
+    reportProfiles(watch.windows, new Map<string, CpuProfile>());
   }
   if (results.length === 2) {
     const [coffer, etcd] = [results[0]?.runs ?? [], results[1]?.runs ?? []];
@@ -216,8 +217,13 @@ async function throughputBench(): Promise<void> {
 
 /** The member processes to watch during each run, and where each run's window is noted. */
 interface Watch {
+  target: string;
   members: { name: string; pid: () => number | undefined }[];
   windows: RunWindow[];
+}
+
+function watchMembers(target: string, cluster: Cluster): Watch {
+  return { target, members: cluster.names.map((name, i) => ({ name, pid: () => cluster.members[i]?.pid })), windows: [] };
 }
 
 async function runAll(target: string, urls: string[], tls: ConnectionOptions, watch?: Watch): Promise<Run[]> {
@@ -241,7 +247,7 @@ async function runAll(target: string, urls: string[], tls: ConnectionOptions, wa
         const cpu = process.cpuUsage(cpu0);
         if (watch !== undefined) {
           const used = new Map(watch.members.map((m, i) => [m.name, countersSince(memberUsed0?.[i], processCounters(m.pid()))] as const));
-          watch.windows.push({ op, clients, ops: run.ops, fromUs, toUs: monotonicUs(), used });
+          watch.windows.push({ target: watch.target, op, clients, ops: run.ops, fromUs, toUs: monotonicUs(), used });
         }
         // The bench's own CPU share: near 100% means the load generator, not the cluster, is the limit.
         const cpuPct = Math.round(((cpu.user + cpu.system) / 1000 / (performance.now() - t0)) * 100);
