@@ -116,6 +116,11 @@ export const compactionStepKeysMax = 1000;
 export const rangeResultBytesMax = 64 * 1024 * 1024;
 /** Records written in one batch while importing a snapshot. */
 export const snapshotImportBatchRecordsMax = 1000;
+/**
+ * Bytes of sealed revision pages a store keeps in memory (page-cache.ts): ciphertext, least recently
+ * used out first. 32 MiB holds ~100,000 pages of a 256-byte value.
+ */
+export const pageCacheBytesMax = 32 * 1024 * 1024;
 
 // ── Key rotation (src/storage/barrier/reencrypt.ts and member-keys.ts, coffer keys) ───────────────────
 

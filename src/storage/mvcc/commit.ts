@@ -15,7 +15,7 @@ import type { PhysicalCompaction } from './compaction.ts';
 import { MvccError } from './errors.ts';
 import { encodeLeaseKey, sealLease } from './lease-record.ts';
 import { sealMeta, sealPage } from './page.ts';
-import { readPages } from './reads.ts';
+import { readPagesCached } from './reads.ts';
 import { encodeRevisionKey, metaRecordKey } from './revision.ts';
 import type { StoreState } from './state.ts';
 import type { WriteOp } from './types.ts';
@@ -41,7 +41,7 @@ export class BatchWriter {
       {
         index: state.index,
         leases: state.leaseTable,
-        readPage: async (main, sub) => (await readPages(state, [{ main, sub }]))[0]!,
+        readPage: async (main, sub) => (await readPagesCached(state, [{ main, sub }]))[0]!,
         wantsPrevKv: () => this.hub.wantsPrevKv(),
         compactRevision: () => state.compactRev,
         markCompacted: (revision) => {
@@ -60,7 +60,9 @@ export class BatchWriter {
       await state.db.batch(batch, { sync: state.sync });
       for (let i = 0; i < applier.pages.length; i++) {
         const put = batch[i]!;
-        if (put.type === 'put') state.pageBytes += put.key.length + put.value.length;
+        if (put.type !== 'put') continue;
+        state.pageBytes += put.key.length + put.value.length;
+        state.pages.set(applier.pages[i]!.main, applier.pages[i]!.sub, put.value);
       }
       this.onCommit?.((performance.now() - commitStart) / 1000);
     } catch (error) {

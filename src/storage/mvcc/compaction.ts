@@ -33,6 +33,7 @@ export class PhysicalCompaction {
           // The sizes of the pages going, for pageBytes (a page a resumed compaction deleted before is absent).
           const going = await state.db.getMany(batch.map((op) => op.key));
           await state.db.batch(batch);
+          for (const op of batch) state.pages.deleteKey(op.key);
           going.forEach((sealed, k) => {
             if (sealed !== undefined) state.pageBytes -= batch[k]!.key.length + sealed.length;
           });

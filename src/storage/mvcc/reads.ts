@@ -2,8 +2,9 @@
  * The read path: opening pages by revision, range reads at a revision, and the history watchers replay.
  *
  * Invariants: a read validates its revision against the visible revision and the compact revision,
- * takes a LevelDB snapshot and walks the index in one synchronous step, so it sees exactly the pages
- * of a committed revision (store.ts, "Ordering", rule 3); a page the index points to that is missing
+ * walks the index and takes its pages from the page cache or a LevelDB snapshot in one synchronous step,
+ * so it sees exactly the pages of a committed revision (store.ts, "Ordering", rule 3); a cached page is
+ * byte for byte the page LevelDB holds (page-cache.ts); a page the index points to that is missing
  * or does not open is E_INTEGRITY naming its revision, never wrong data; plaintext values not handed
  * to the caller are wiped.
  */
@@ -25,11 +26,36 @@ export type Snapshot = ReturnType<Level['snapshot']>;
 /** Pages (or sealed records) read from LevelDB in one step of a walk. */
 export const pageReadStep = 1000;
 
-/** Reads and opens pages (in the given order); a missing page is an integrity failure. */
+/**
+ * Reads and opens pages (in the given order) from LevelDB, through `snapshot` when given; a missing
+ * page is an integrity failure. The walks that check the disk (HashKV) and copy it (snapshots) read
+ * here; requests read through readPagesCached.
+ */
 export async function readPages(state: StoreState, revs: readonly Revision[], snapshot?: Snapshot): Promise<Page[]> {
   if (revs.length === 0) return [];
-  const keys = revs.map((r) => encodeRevisionKey(r.main, r.sub));
+  return openPages(state, revs, await readMissing(state, revs, revs.map(() => undefined), snapshot));
+}
+
+/** readPages, taking the pages the page cache holds from it. */
+export async function readPagesCached(state: StoreState, revs: readonly Revision[], snapshot?: Snapshot): Promise<Page[]> {
+  if (revs.length === 0) return [];
+  const cached = revs.map((r) => state.pages.get(r.main, r.sub));
+  return openPages(state, revs, cached.includes(undefined) ? await readMissing(state, revs, cached, snapshot) : cached);
+}
+
+/** `cached` with each missing page read from LevelDB. */
+async function readMissing(state: StoreState, revs: readonly Revision[], cached: (Uint8Array | undefined)[], snapshot?: Snapshot): Promise<(Uint8Array | undefined)[]> {
+  const missing = revs.flatMap((r, i) => (cached[i] === undefined ? [i] : []));
+  const keys = missing.map((i) => encodeRevisionKey(revs[i]!.main, revs[i]!.sub));
   const values = await (snapshot === undefined ? state.db.getMany(keys) : state.db.getMany(keys, { snapshot }));
+  const all = [...cached];
+  missing.forEach((i, k) => {
+    all[i] = values[k];
+  });
+  return all;
+}
+
+function openPages(state: StoreState, revs: readonly Revision[], values: readonly (Uint8Array | undefined)[]): Page[] {
   return revs.map((r, i) => {
     const sealed = values[i];
     if (sealed === undefined) {
@@ -60,21 +86,25 @@ export async function range(state: StoreState, key: Uint8Array, end: Uint8Array 
   const limit = options.limit ?? 0;
   const found: { key: string; at: KeyAt }[] = [];
   let count = 0;
-  // Synchronous with the checks above: the snapshot holds every page the index points to.
-  const snapshot = state.db.snapshot();
+  state.index.range(toSpan(key, end), atMain, (k, at) => {
+    count++;
+    if (options.countOnly !== true && (limit === 0 || found.length < limit)) found.push({ key: k, at });
+    return true;
+  });
+  const revs = options.keysOnly === true ? [] : found.map((f) => f.at.mod);
+  const cached = revs.map((r) => state.pages.get(r.main, r.sub));
+  // Synchronous with the checks and the walk above: the snapshot holds every page the index points to
+  // (a cached page is the disk's, as of now).
+  const snapshot = cached.includes(undefined) ? state.db.snapshot() : undefined;
   try {
-    state.index.range(toSpan(key, end), atMain, (k, at) => {
-      count++;
-      if (options.countOnly !== true && (limit === 0 || found.length < limit)) found.push({ key: k, at });
-      return true;
-    });
     let kvs: KeyValue[];
     if (options.keysOnly === true) {
       kvs = found.map(({ key: k, at }) => ({
         key: stringToKey(k), value: new Uint8Array(0), createRevision: at.createRevision, modRevision: at.mod.main, version: at.version, lease: 0,
       }));
     } else {
-      kvs = (await readPages(state, found.map((f) => f.at.mod), snapshot)).map(pageToKv);
+      const sealed = snapshot === undefined ? cached : await readMissing(state, revs, cached, snapshot);
+      kvs = openPages(state, revs, sealed).map(pageToKv);
     }
     let bytes = 0;
     for (const kv of kvs) bytes += kv.key.length + kv.value.length;
@@ -84,7 +114,7 @@ export async function range(state: StoreState, key: Uint8Array, end: Uint8Array 
     }
     return { type: 'range', kvs, count, more: limit > 0 && count > limit, revision: header };
   } finally {
-    await snapshot.close();
+    await snapshot?.close();
   }
 }
 
@@ -119,7 +149,7 @@ export async function history(state: StoreState, span: KeySpan, fromMain: number
     } finally {
       await iterator.close();
     }
-    const prevPages = await readPages(state, wantPrev, snapshot);
+    const prevPages = await readPagesCached(state, wantPrev, snapshot);
     wantPrev.forEach((w, i) => {
       w.event.prevKv = pageToKv(prevPages[i]!);
     });

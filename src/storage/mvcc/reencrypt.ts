@@ -57,6 +57,8 @@ export function reencryptStep(
           last = key;
           if (state.sealer.dekIdOf(sealed) === active) continue;
           const { main, sub } = decodeRevisionKey(key);
+          // The cached copy is under the old DEK too; the next read takes the re-sealed page from disk.
+          state.pages.delete(main, sub);
           // Above the compact revision no page is ever deleted; at or below it, only pages the index holds stay.
           const keep = main > state.compactRev ? () => true : (k: Uint8Array) => state.index.holds(keyToString(k), main, sub);
           const value = resealPage(state.sealer, state.storeId, sealed, main, sub, keep);

@@ -8,16 +8,20 @@
  * revision: it moves only after the batch that made it is written (store.ts, "Ordering").
  */
 import type { Clock } from '../../base/index.ts';
+import { pageCacheBytesMax } from '../../config/index.ts';
 import type { Sealer } from '../../crypto/index.ts';
 import { MvccError } from './errors.ts';
 import { LeaseTable } from './lease-table.ts';
 import type { Level } from './level.ts';
 import type { Meta } from './page.ts';
+import { PageCache } from './page-cache.ts';
 import { TreeIndex } from './tree-index.ts';
 
 export class StoreState {
   readonly index = new TreeIndex();
   readonly leaseTable = new LeaseTable();
+  /** Sealed pages recently written or read (page-cache.ts). */
+  readonly pages = new PageCache(pageCacheBytesMax);
   /** The last Raft log index applied. */
   applied = 0;
   revision = 0;

@@ -3,7 +3,7 @@
  * the façade; each concern lives in its own file, over the shared state of state.ts:
  * reads.ts (range reads, watch history), commit.ts (writing batches), compaction.ts (physical
  * compaction), hash.ts (HashKV), snapshot-export.ts and snapshot-import.ts, reencrypt.ts (re-sealing
- * after a DEK rotation), load.ts (rebuilding the index at open).
+ * after a DEK rotation), load.ts (rebuilding the index at open), page-cache.ts (sealed pages in memory).
  *
  * On disk (classic-level): one sealed page per revision, keyed 'r'|main|sub, and one sealed meta record
  * 'm' (applied Raft index, current revision, compact revisions). Every batch writes its pages and the
@@ -15,8 +15,9 @@
  * 1. writes run one at a time (`exclusive`); a batch changes the index, then writes pages + meta;
  * 2. only after the write succeeds does `revision` (the visible revision) move, and then the watch hub
  *    is told, synchronously;
- * 3. readers validate their revision against `revision`/`compactRevision`, take a LevelDB snapshot and
- *    walk the index in one synchronous step, so they see exactly the pages of a committed revision;
+ * 3. readers validate their revision against `revision`/`compactRevision`, walk the index and take
+ *    its pages from the page cache or a LevelDB snapshot in one synchronous step, so they see exactly
+ *    the pages of a committed revision (page-cache.ts: a cached page is the page LevelDB holds);
  * 4. physical compaction deletes superseded pages only after the compaction is recorded in meta, in
  *    steps of compactionStepKeysMax with a yield between steps.
  * A failed write leaves the index ahead of disk, and a failed sync leaves writes the disk may never get:

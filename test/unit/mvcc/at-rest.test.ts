@@ -205,19 +205,41 @@ test('an altered meta record fails with E_INTEGRITY for revision 0 (the meta rec
   await assertIntegrityFailure(dir, { atOpen: 0, atRead: 0 });
 });
 
+/** Flips a bit of revision `main`'s page through the store's own database handle (LevelDB's lock keeps other processes out). */
+async function alterPageUnder(store: MvccStore, main: number): Promise<void> {
+  const db = (store as unknown as { db: ClassicLevel<Uint8Array, Uint8Array> }).db;
+  const sealed = Uint8Array.from((await db.get(pageKey(main)))!);
+  sealed[sealed.length - 5]! ^= 0x10;
+  await db.put(pageKey(main), sealed);
+}
+
 test('a range read of a page altered under a running store fails instead of returning data', async () => {
-  // LevelDB's lock keeps other processes out, so alter the page through the store's own database
-  // handle: a deliberate seam reached only by this test.
+  // Reached only by this test: the page is altered through the store's own database handle.
+  const dir = f.newDir();
+  const writer = await f.open(dir);
+  await writer.put(b('k'), b('v1'));
+  await writer.put(b('k'), b('v2'));
+  await writer.close();
+  // Reopened, the store has no page in memory: the reads below go to disk.
+  const store = await f.open(dir);
+  try {
+    await alterPageUnder(store, 1);
+    assert.equal((await store.range(b('k'))).kvs.length, 1, 'the untouched latest page still reads');
+    await assert.rejects(store.range(b('k'), undefined, { revision: 1 }), (e) => isMvccError(e, 'E_INTEGRITY') && e.revision === 1);
+  } finally {
+    await store.close();
+  }
+});
+
+test('a page altered on disk while its copy is in the page cache: a read gets the page as written, HashKV reads the disk and fails', async () => {
   const store = await f.open(f.newDir());
   try {
     await store.put(b('k'), b('v1'));
     await store.put(b('k'), b('v2'));
-    const db = (store as unknown as { db: ClassicLevel<Uint8Array, Uint8Array> }).db;
-    const sealed = Uint8Array.from((await db.get(pageKey(1)))!);
-    sealed[sealed.length - 5]! ^= 0x10;
-    await db.put(pageKey(1), sealed);
-    assert.equal((await store.range(b('k'))).kvs.length, 1, 'the untouched latest page still reads');
-    await assert.rejects(store.range(b('k'), undefined, { revision: 1 }), (e) => isMvccError(e, 'E_INTEGRITY') && e.revision === 1);
+    await alterPageUnder(store, 1);
+    // The cache holds the bytes the store wrote, never the altered ones.
+    assert.deepEqual((await store.range(b('k'), undefined, { revision: 1 })).kvs.map((kv) => Buffer.from(kv.value).toString()), ['v1']);
+    await assert.rejects(store.hash(), (e) => isMvccError(e, 'E_INTEGRITY') && e.revision === 1);
   } finally {
     await store.close();
   }
