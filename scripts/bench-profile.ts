@@ -198,7 +198,7 @@ export interface RunWindow {
 export const monotonicUs = (): number => Number(process.hrtime.bigint() / 1000n);
 
 /** One `{"profile":…}` line per run and member, and a table for people on stderr. */
-export function reportProfiles(windows: RunWindow[], profiles: Map<string, CpuProfile>): void {
+export function reportProfiles(windows: RunWindow[], profiles = new Map<string, CpuProfile>()): void {
   const pct = (x: number): number => Math.round(x * 1000) / 10;
   const perOp = (total: number | undefined, ops: number, unit: number): number | null =>
     total === undefined || ops === 0 ? null : Math.round((total / ops) * unit) / unit;

@@ -52,7 +52,7 @@ import { performance } from 'node:perf_hooks';
 import type { ConnectionOptions } from 'node:tls';
 import { GrpcKvClient, isClientError, KvClient } from '../src/client/index.ts';
 import { Cluster, cofferBackend, etcdBackend, withCluster } from '../test/support/cluster/index.ts';
-import { countersSince, type CpuProfile, monotonicUs, processCounters, profiled, readProfiles, reportProfiles, type RunWindow } from './bench-profile.ts';
+import { countersSince, monotonicUs, processCounters, profiled, readProfiles, reportProfiles, type RunWindow } from './bench-profile.ts';
 import { measureStartup, type StartupResult } from './bench-startup.ts';
 
 type Op = 'put' | 'get' | 'mixed';
@@ -186,7 +186,7 @@ async function throughputBench(): Promise<void> {
       await cluster.stop();
     }
     // The members wrote their profiles as they exited.
-    reportProfiles(watch.windows, profileDir === undefined ? new Map<string, CpuProfile>() : await readProfiles(profileDir));
+    reportProfiles(watch.windows, profileDir === undefined ? undefined : await readProfiles(profileDir));
     if (profileDir !== undefined) await rm(profileDir, { recursive: true, force: true });
   } else if (endpoints.length > 0) {
     const tls = { cert: await readFile(options.cert, 'utf8'), key: await readFile(options.key, 'utf8'), ca: await readFile(options.cacert, 'utf8') };
@@ -203,7 +203,7 @@ async function throughputBench(): Promise<void> {
     } finally {
       await cluster.stop();
     }
-    reportProfiles(watch.windows, new Map<string, CpuProfile>());
+    reportProfiles(watch.windows);
   }
   if (results.length === 2) {
     const [coffer, etcd] = [results[0]?.runs ?? [], results[1]?.runs ?? []];

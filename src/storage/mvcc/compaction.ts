@@ -29,11 +29,11 @@ export class PhysicalCompaction {
           const batch: { type: 'del'; key: Uint8Array }[] = [];
           for (let j = i; j < Math.min(removed.length, i + 2 * compactionStepKeysMax); j += 2) {
             batch.push({ type: 'del', key: encodeRevisionKey(removed[j]!, removed[j + 1]!) });
+            state.pages.delete(removed[j]!, removed[j + 1]!);
           }
           // The sizes of the pages going, for pageBytes (a page a resumed compaction deleted before is absent).
           const going = await state.db.getMany(batch.map((op) => op.key));
           await state.db.batch(batch);
-          for (const op of batch) state.pages.deleteKey(op.key);
           going.forEach((sealed, k) => {
             if (sealed !== undefined) state.pageBytes -= batch[k]!.key.length + sealed.length;
           });

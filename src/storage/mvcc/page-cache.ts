@@ -1,17 +1,15 @@
 /**
- * Sealed revision pages kept in memory after they were written or read, so that reading a recent or
- * often-read key opens its page without a trip through LevelDB and libuv's thread pool (a LevelDB
+ * Sealed revision pages kept in memory after the store wrote them, so that reading a recently written
+ * key opens its page without a trip through LevelDB and libuv's thread pool (a LevelDB
  * snapshot, a getMany, the wake-up of the event loop). It holds ciphertext only — exactly the bytes
  * LevelDB holds under the same revision key — and every read still opens (authenticates) the page
  * against its position, as a page read from disk is.
  *
- * Invariants: a page enters only once its bytes are in LevelDB (a batch that wrote it succeeded, or a
- * read returned it); a page re-sealed or deleted on disk is dropped here by the code that does it
- * (reencrypt.ts, compaction.ts); the cache holds at most its byte budget, the least recently used
+ * Invariants: a page enters only once the batch that wrote it to LevelDB succeeded (reads never fill
+ * the cache, so none can put back a copy older than the disk's); a page about to be re-sealed or
+ * deleted on disk is dropped here first by the code that does it (reencrypt.ts, compaction.ts); the cache holds at most its byte budget, the least recently used
  * page going first. Pages are immutable under their revision key otherwise, so a hit is the disk's page.
  */
-import { decodeRevisionKey } from './revision.ts';
-
 /** What a cached page costs beyond its bytes: the map entry and its key (an estimate, for the budget). */
 const entryOverheadBytes = 96;
 
@@ -54,12 +52,6 @@ export class PageCache {
     if (sealed === undefined) return;
     this.pages.delete(key);
     this.bytes -= sealed.length + entryOverheadBytes;
-  }
-
-  /** Drops the page stored under a LevelDB revision key. */
-  deleteKey(revisionKey: Uint8Array): void {
-    const { main, sub } = decodeRevisionKey(revisionKey);
-    this.delete(main, sub);
   }
 
   /** Pages held. */

@@ -33,7 +33,7 @@ export const pageReadStep = 1000;
  */
 export async function readPages(state: StoreState, revs: readonly Revision[], snapshot?: Snapshot): Promise<Page[]> {
   if (revs.length === 0) return [];
-  return openPages(state, revs, await readMissing(state, revs, revs.map(() => undefined), snapshot));
+  return openPages(state, revs, await readSealed(state, revs, snapshot));
 }
 
 /** readPages, taking the pages the page cache holds from it. */
@@ -43,11 +43,16 @@ export async function readPagesCached(state: StoreState, revs: readonly Revision
   return openPages(state, revs, cached.includes(undefined) ? await readMissing(state, revs, cached, snapshot) : cached);
 }
 
+/** The sealed pages of `revs` as LevelDB holds them (undefined where missing). */
+function readSealed(state: StoreState, revs: readonly Revision[], snapshot?: Snapshot): Promise<(Uint8Array | undefined)[]> {
+  const keys = revs.map((r) => encodeRevisionKey(r.main, r.sub));
+  return snapshot === undefined ? state.db.getMany(keys) : state.db.getMany(keys, { snapshot });
+}
+
 /** `cached` with each missing page read from LevelDB. */
 async function readMissing(state: StoreState, revs: readonly Revision[], cached: (Uint8Array | undefined)[], snapshot?: Snapshot): Promise<(Uint8Array | undefined)[]> {
   const missing = revs.flatMap((r, i) => (cached[i] === undefined ? [i] : []));
-  const keys = missing.map((i) => encodeRevisionKey(revs[i]!.main, revs[i]!.sub));
-  const values = await (snapshot === undefined ? state.db.getMany(keys) : state.db.getMany(keys, { snapshot }));
+  const values = await readSealed(state, missing.map((i) => revs[i]!), snapshot);
   const all = [...cached];
   missing.forEach((i, k) => {
     all[i] = values[k];

@@ -4,14 +4,13 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { classicLevel } from '../../../src/storage/mvcc/level.ts';
 import { PageCache } from '../../../src/storage/mvcc/page-cache.ts';
-import { encodeRevisionKey } from '../../../src/storage/mvcc/revision.ts';
 import { type Fixture, b, fixture, s } from './helpers.ts';
 
 /** What the cache charges for one entry beyond its bytes (page-cache.ts). */
 const overhead = 96;
 const page = (bytes: number, fill: number) => new Uint8Array(bytes).fill(fill);
 
-test('a page is kept by revision and dropped by revision or by its LevelDB key', () => {
+test('a page is kept and dropped by revision', () => {
   const cache = new PageCache(1024 * 1024);
   cache.set(5, 0, page(10, 1));
   cache.set(5, 1, page(10, 2));
@@ -20,7 +19,7 @@ test('a page is kept by revision and dropped by revision or by its LevelDB key',
   assert.equal(cache.get(6, 0), undefined);
   cache.delete(5, 0);
   assert.equal(cache.get(5, 0), undefined);
-  cache.deleteKey(encodeRevisionKey(5, 1));
+  cache.delete(5, 1);
   assert.equal(cache.get(5, 1), undefined);
   assert.equal(cache.size, 0);
   assert.equal(cache.heldBytes, 0);
