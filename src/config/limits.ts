@@ -121,6 +121,13 @@ export const snapshotImportBatchRecordsMax = 1000;
  * used out first. 32 MiB holds ~100,000 pages of a 256-byte value.
  */
 export const pageCacheBytesMax = 32 * 1024 * 1024;
+/**
+ * A running store writes its index checkpoint again (src/storage/mvcc/checkpointer.ts) once an open
+ * after a crash would have to open this many pages written since the last one, or more…
+ */
+export const indexCheckpointReplayPagesMin = 10_000;
+/** …and at least this share of its keys: building a checkpoint walks every key, so it is paid for by the pages it spares. */
+export const indexCheckpointReplayKeysShare = 0.25;
 
 // ── Key rotation (src/storage/barrier/reencrypt.ts and member-keys.ts, coffer keys) ───────────────────
 

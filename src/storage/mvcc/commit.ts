@@ -11,7 +11,9 @@
 import { performance } from 'node:perf_hooks';
 import { assert } from '../../base/index.ts';
 import { type ApplyResult, BatchApplier } from './apply.ts';
+import type { IndexCheckpointer } from './checkpointer.ts';
 import type { PhysicalCompaction } from './compaction.ts';
+import { forgetIndexCheckpoint } from './index-checkpoint.ts';
 import { MvccError } from './errors.ts';
 import { encodeLeaseKey, sealLease } from './lease-record.ts';
 import { sealMeta, sealPage } from './page.ts';
@@ -28,6 +30,7 @@ export class BatchWriter {
     private readonly state: StoreState,
     private readonly hub: WatchHub,
     private readonly compaction: PhysicalCompaction,
+    private readonly checkpointer: IndexCheckpointer,
     /** Told the duration of every batch written, in seconds. */
     private readonly onCommit: ((seconds: number) => void) | undefined,
   ) {}
@@ -62,6 +65,7 @@ export class BatchWriter {
         const put = batch[i]!;
         if (put.type !== 'put') continue;
         state.pageBytes += put.key.length + put.value.length;
+        state.pageCount++;
         state.pages.set(applier.pages[i]!.main, applier.pages[i]!.sub, put.value);
       }
       this.onCommit?.((performance.now() - commitStart) / 1000);
@@ -72,8 +76,13 @@ export class BatchWriter {
     }
     state.applied = appliedIndex;
     state.revision = applier.revision;
+    state.pagesSinceCheckpoint += applier.pages.length;
     this.hub.notify(applier.changes, state.revision, applier.withPrevKv);
-    if (applier.compaction !== undefined) this.compaction.schedule(applier.compaction.revision, applier.compaction.removed);
+    if (applier.compaction !== undefined) {
+      forgetIndexCheckpoint(state);
+      this.compaction.schedule(applier.compaction.revision, applier.compaction.removed);
+    }
+    this.checkpointer.afterCommit();
     return results;
   }
 

@@ -35,7 +35,9 @@ export class PhysicalCompaction {
           const going = await state.db.getMany(batch.map((op) => op.key));
           await state.db.batch(batch);
           going.forEach((sealed, k) => {
-            if (sealed !== undefined) state.pageBytes -= batch[k]!.key.length + sealed.length;
+            if (sealed === undefined) return;
+            state.pageBytes -= batch[k]!.key.length + sealed.length;
+            state.pageCount--;
           });
           await state.yieldToEventLoop();
         }

@@ -1,41 +1,46 @@
 /**
- * The key index checkpoint: a clean close writes the key index (every key's generations and lease) as
- * sealed records, so the next open reads those instead of opening every page — the scan that makes a
- * million-key start-up take half a minute (docs/performance.md, "Start-up").
+ * The key index checkpoint: the key index (every key's generations and lease) as of a revision R, as
+ * sealed records, so an open reads those and then opens only the pages written after R, instead of
+ * every page — the scan that makes a million-key start-up take half a minute (docs/performance.md,
+ * "Start-up"). A clean close writes one, and a running store writes one in the background as pages
+ * accumulate (checkpointer.ts), so a crash costs the pages written since, not the whole store.
  *
- * On disk: records keyed 'k' | chunk u32 BE, each sealed at (storeId, mvccIndexCheckpoint, revision,
- * chunk). Chunk 0 is the header — the meta counters it was written at, the page bytes, the number of
- * chunks and keys; chunks 1..n hold keys in key order, `checkpointKeysPerChunk` each.
+ * On disk: records keyed 'k' | chunk u32 BE. Chunk 0 is the header, sealed at (storeId,
+ * mvccIndexCheckpoint, 0, 0) — R, the compact revision, the page bytes and count as of R, the number of
+ * chunks and keys; chunks 1..n hold keys in key order, `checkpointKeysPerChunk` each, sealed at
+ * (storeId, mvccIndexCheckpoint, R, chunk).
  *
  * Invariants:
- * - the records exist only while the store is closed: close writes them in one synced batch after
- *   every write and compaction step has settled; open reads them and deletes them, synced, before the
- *   store takes any write, so a checkpoint never describes a store that has changed since;
- * - they are used only if their header names exactly the counters of the meta record, every chunk is
- *   present and opens, and the index they hold passes the key index's own checks; anything else — no
- *   checkpoint, another format, a record that was altered or sealed under a DEK this keyring lacks —
- *   means the full scan (load.ts), which needs nothing from them;
- * - none is written while a physical compaction is unfinished: resuming it needs the superseded pages
- *   the scan finds;
+ * - a checkpoint at R holds each key's history exactly as it stood at R (later changes left out, keys
+ *   created after R absent), whatever was written while it was being built; a key's lease is the one
+ *   it holds when its chunk is built — a lease changes only with a page of the key, and the checkpoint's
+ *   batch goes through the write queue, so every such page is written before it and replayed after it;
+ * - it is written only while no physical compaction is unfinished and none starts while it is built,
+ *   and used only while the store's compact revisions are the ones it was written at: the pages after
+ *   R then hold every change since, and no page it names has been deleted;
+ * - anything else — no checkpoint, another format, a record altered, missing or extra, one sealed under
+ *   a DEK this keyring lacks, R after the store's revision — means the full scan (load.ts), which needs
+ *   nothing from it; an unusable checkpoint is deleted;
  * - plaintext buffers are wiped once encoded into a record or decoded from one.
  */
 import { assert, decodeMsgpack, encodeMsgpack } from '../../base/index.ts';
 import { RecordKind } from '../../crypto/index.ts';
 import { KeyIndex } from './key-index.ts';
 import { SortedKeys } from './sorted-keys.ts';
-import { encodeRevisionKey, subMax } from './revision.ts';
 import type { StoreState } from './state.ts';
 
 /** Keys per checkpoint record: ~35 bytes each, so a record is about half a MiB of plaintext. */
 export const checkpointKeysPerChunk = 16_384;
-/** Format 2: each key entry is key, lease, then its generations as KeyIndex.writeGenerations puts them. */
-const checkpointFormat = 2;
+/** Format 3: each key entry is key, lease, then its generations as KeyIndex.writeGenerations puts them. */
+const checkpointFormat = 3;
 const checkpointPrefix = 0x6b; // 'k'
 /** Bounds covering every checkpoint record. */
 export const checkpointKeyRange = { gte: Uint8Array.of(checkpointPrefix), lt: Uint8Array.of(checkpointPrefix + 1) };
 
-/** What a checkpoint brings to the open: the index in key order, each key's lease, the page bytes. */
+/** What a checkpoint brings to the open: the index as of a revision in key order, each key's lease, the pages as of then. */
 export interface RestoredIndex {
+  /** The revision the index is of: pages after it are replayed (load.ts). */
+  revision: number;
   keys: string[];
   /** The same keys as an ordered set (built here, where a checkpoint out of order means a scan). */
   order: SortedKeys;
@@ -43,6 +48,7 @@ export interface RestoredIndex {
   /** Keys attached to a lease, and the lease. */
   keyLeases: Map<string, number>;
   pageBytes: number;
+  pageCount: number;
 }
 
 /** The outcome of reading a checkpoint: the index, or why the open must scan every page. */
@@ -60,17 +66,18 @@ function chunkOf(key: Uint8Array): number {
   return new DataView(key.buffer, key.byteOffset, key.byteLength).getUint32(1);
 }
 
-function seal(state: StoreState, chunk: number, value: unknown): Uint8Array {
+/** Seals a record at (revision, chunk): the header at (0, 0), a chunk of keys at (R, its number). */
+function seal(state: StoreState, revision: number, chunk: number, value: unknown): Uint8Array {
   const plain = encodeMsgpack(value);
   try {
-    return state.sealer.seal(plain, { storeId: state.storeId, kind: RecordKind.mvccIndexCheckpoint, index: state.revision, sub: chunk });
+    return state.sealer.seal(plain, { storeId: state.storeId, kind: RecordKind.mvccIndexCheckpoint, index: revision, sub: chunk });
   } finally {
     plain.fill(0);
   }
 }
 
-function open(state: StoreState, chunk: number, sealed: Uint8Array): unknown {
-  const plain = state.sealer.open(sealed, { storeId: state.storeId, kind: RecordKind.mvccIndexCheckpoint, index: state.revision, sub: chunk });
+function open(state: StoreState, revision: number, chunk: number, sealed: Uint8Array): unknown {
+  const plain = state.sealer.open(sealed, { storeId: state.storeId, kind: RecordKind.mvccIndexCheckpoint, index: revision, sub: chunk });
   try {
     // Keys are strings in the index (keys.ts) and here: nothing decoded refers back to the plaintext.
     return decodeMsgpack(plain);
@@ -79,68 +86,102 @@ function open(state: StoreState, chunk: number, sealed: Uint8Array): unknown {
   }
 }
 
-/** The header's counters, in the order written: a checkpoint is used only where they all match. */
-function counters(state: StoreState): number[] {
-  return [state.applied, state.revision, state.compactRev, state.finishedCompactRev];
+/**
+ * Notes that the checkpoint on disk no longer serves (the store compacted, or it was deleted): an open
+ * after a crash would open every page, until the next checkpoint is written.
+ */
+export function forgetIndexCheckpoint(state: StoreState): void {
+  state.checkpoint = undefined;
+  state.pagesSinceCheckpoint = state.pageCount;
 }
 
 /**
- * Writes the checkpoint of the index as it stands (MvccStore.close, after every write has settled).
- * Skipped while a physical compaction is unfinished.
+ * Writes the checkpoint of the index as of the current revision, unless a physical compaction is
+ * unfinished or the one on disk already describes this revision. `background`: the store is running —
+ * build it a chunk at a time with a yield between chunks, give up if the store closes, fails or
+ * compacts meanwhile, and write it through the write queue. Returns true if the store's checkpoint now
+ * describes the revision it started at.
  */
-export async function writeIndexCheckpoint(state: StoreState): Promise<void> {
-  if (state.finishedCompactRev !== state.compactRev) return;
-  const batch: { type: 'put'; key: Uint8Array; value: Uint8Array }[] = [];
+export async function writeIndexCheckpoint(state: StoreState, background: boolean): Promise<boolean> {
+  if (state.finishedCompactRev !== state.compactRev) return false;
+  const at = { revision: state.revision, compactRev: state.compactRev, pageBytes: state.pageBytes, pageCount: state.pageCount, pagesSince: state.pagesSinceCheckpoint };
+  if (state.checkpoint?.revision === at.revision && state.checkpoint.compactRev === at.compactRev) return true;
+  const abandoned = () => background && (state.closed || state.failed !== undefined || state.compactRev !== at.compactRev);
+  const chunks: Uint8Array[] = [];
   let entries: unknown[] = [];
   let keyCount = 0;
   const flush = () => {
-    const chunk = batch.length + 1;
-    batch.push({ type: 'put', key: chunkKey(chunk), value: seal(state, chunk, entries) });
+    chunks.push(seal(state, at.revision, chunks.length + 1, entries));
     entries = [];
   };
+  // Keys only ever join the index after R, or leave it through a compaction: the keys of now are enough.
   for (const key of state.index.sortedKeys()) {
+    const history = state.index.history(key);
+    if (history === undefined) continue;
+    const mark = entries.length;
     entries.push(key, state.leaseTable.leaseOf(key));
-    state.index.history(key)!.writeGenerations(entries);
+    if (!history.writeGenerations(entries, at.revision)) {
+      entries.length = mark;
+      continue;
+    }
     keyCount++;
-    if (keyCount % checkpointKeysPerChunk === 0) flush();
+    if (keyCount % checkpointKeysPerChunk !== 0) continue;
+    flush();
+    if (background) {
+      await state.yieldToEventLoop();
+      if (abandoned()) return false;
+    }
   }
   if (entries.length > 0) flush();
-  const header = [checkpointFormat, ...counters(state), state.pageBytes, batch.length, keyCount];
-  batch.push({ type: 'put', key: chunkKey(0), value: seal(state, 0, header) });
-  await state.db.batch(batch, { sync: true });
+  const header = [checkpointFormat, at.revision, at.compactRev, at.pageBytes, at.pageCount, chunks.length, keyCount];
+  const write = async (): Promise<boolean> => {
+    if (abandoned()) return false;
+    const stale = (await state.db.keys(checkpointKeyRange).all()).filter((key) => chunkOf(key) > chunks.length);
+    await state.db.batch([
+      ...stale.map((key) => ({ type: 'del' as const, key })),
+      ...chunks.map((value, i) => ({ type: 'put' as const, key: chunkKey(i + 1), value })),
+      { type: 'put' as const, key: chunkKey(0), value: seal(state, 0, 0, header) },
+    ], { sync: true });
+    state.checkpoint = { revision: at.revision, compactRev: at.compactRev };
+    state.pagesSinceCheckpoint -= at.pagesSince;
+    return true;
+  };
+  return background ? state.exclusive(write) : write();
 }
 
 /**
- * Reads the checkpoint, if one fits the meta record already loaded into `state`, and deletes every
- * checkpoint record (synced) either way. Changes nothing in `state`.
+ * Reads the checkpoint, if one fits the meta record already loaded into `state` (deleting it if it does
+ * not). Changes nothing in `state` but its note of the checkpoint on disk.
  */
-export async function takeIndexCheckpoint(state: StoreState): Promise<CheckpointRead> {
+export async function readIndexCheckpoint(state: StoreState): Promise<CheckpointRead> {
   const records = await state.db.iterator({ ...checkpointKeyRange, fillCache: false }).all();
-  if (records.length === 0) return { unused: 'the store holds no index checkpoint (it was not closed cleanly)' };
+  if (records.length === 0) return { unused: 'the store holds no index checkpoint' };
+  let read: CheckpointRead;
   try {
-    return readCheckpoint(state, records.map(([, sealed]) => sealed), records.map(([key]) => key));
+    read = readCheckpoint(state, records.map(([, sealed]) => sealed), records.map(([key]) => key));
   } catch (error) {
-    return { unused: `the index checkpoint is unusable: ${error instanceof Error ? error.message : String(error)}` };
-  } finally {
-    await state.db.batch(records.map(([key]) => ({ type: 'del' as const, key })), { sync: true });
+    read = { unused: `the index checkpoint is unusable: ${error instanceof Error ? error.message : String(error)}` };
   }
+  if ('restored' in read) state.checkpoint = { revision: read.restored.revision, compactRev: state.compactRev };
+  else await state.db.batch(records.map(([key]) => ({ type: 'del' as const, key })));
+  return read;
 }
 
 function readCheckpoint(state: StoreState, sealed: readonly Uint8Array[], recordKeys: readonly Uint8Array[]): CheckpointRead {
-  const header = open(state, 0, sealed[0]!);
-  assert(Array.isArray(header) && header.length === 8 && header[0] === checkpointFormat && header.every((n) => Number.isSafeInteger(n) && n >= 0),
+  const header = open(state, 0, 0, sealed[0]!);
+  assert(Array.isArray(header) && header.length === 7 && header[0] === checkpointFormat && header.every((n) => Number.isSafeInteger(n) && n >= 0),
     'the checkpoint header has a known format');
-  const [, applied, revision, compactRev, finishedCompactRev, pageBytes, chunks, keyCount] = header as number[];
-  const expected = counters(state);
-  if ([applied, revision, compactRev, finishedCompactRev].some((n, i) => n !== expected[i])) {
-    return { unused: `the index checkpoint was written at applied index ${applied}, revision ${revision}, not the store's ${state.applied}, ${state.revision}` };
+  const [, revision, compactRev, pageBytes, pageCount, chunks, keyCount] = header as number[];
+  if (revision! > state.revision) return { unused: `the index checkpoint is of revision ${revision}, after the store's ${state.revision}` };
+  if (compactRev !== state.compactRev || state.finishedCompactRev !== state.compactRev) {
+    return { unused: `the store was compacted since its index checkpoint (at compact revision ${compactRev}, now ${state.compactRev})` };
   }
   assert(sealed.length === chunks! + 1 && recordKeys.every((key, i) => chunkOf(key) === i), 'every chunk of the checkpoint is present');
   const keys: string[] = [];
   const histories: KeyIndex[] = [];
   const keyLeases = new Map<string, number>();
   for (let chunk = 1; chunk <= chunks!; chunk++) {
-    const entries = open(state, chunk, sealed[chunk]!);
+    const entries = open(state, revision!, chunk, sealed[chunk]!);
     assert(Array.isArray(entries), `checkpoint chunk ${chunk} holds key entries`);
     for (let i = 0; i < entries.length; i += 3 + 3 * (entries[i + 2] as number)) {
       const key = entries[i] as string;
@@ -153,11 +194,5 @@ function readCheckpoint(state: StoreState, sealed: readonly Uint8Array[], record
   }
   assert(keys.length === keyCount, 'the checkpoint holds as many keys as its header says');
   // fromSorted checks that the keys strictly ascend.
-  return { restored: { keys, order: SortedKeys.fromSorted(keys), histories, keyLeases, pageBytes: pageBytes! } };
-}
-
-/** True if a page lies after `revision` (one seek; the scan finds the same while it opens every page). */
-export async function holdsPageAfter(state: StoreState, revision: number): Promise<boolean> {
-  const after = await state.db.keys({ gt: encodeRevisionKey(revision, subMax), lte: encodeRevisionKey(Number.MAX_SAFE_INTEGER, subMax), limit: 1 }).all();
-  return after.length > 0;
+  return { restored: { revision: revision!, keys, order: SortedKeys.fromSorted(keys), histories, keyLeases, pageBytes: pageBytes!, pageCount: pageCount! } };
 }

@@ -7,7 +7,7 @@
  * re-sealed by the receiver.
  *
  * Invariants: on disk, records are keyed by revision (pages), lease id (lease records) or chunk number
- * (the index checkpoint, present only while the store is closed: index-checkpoint.ts) only and
+ * (the index checkpoint: index-checkpoint.ts) only and
  * every value is sealed at its position by the handle the barrier gave the store's owner (Sealer,
  * src/storage/barrier) — no key name or value in the clear; the applied Raft index and the current
  * revision are written in the same atomic batch as the pages they describe; a page that fails to open

@@ -143,13 +143,29 @@ export class KeyIndex implements Generation {
   }
 
   /**
-   * Appends the key's generations to `out` (the index checkpoint's form): their count, then the
-   * version, creation revision and revisions of each, oldest first, the current one last.
+   * Appends the key's generations as of main revision `atMain` to `out` (the index checkpoint's form):
+   * their count, then the version, creation revision and revisions of each, oldest first, the current
+   * one last — every change after `atMain` left out, as if it had not happened yet. Returns false, and
+   * appends nothing, if the key held no revision at or before `atMain`.
    */
-  writeGenerations(out: unknown[]): void {
-    out.push((this.past?.length ?? 0) + 1);
-    if (this.past !== undefined) for (const g of this.past) out.push(g.version, g.created, g.revs);
-    out.push(this.version, this.created, this.revs);
+  writeGenerations(out: unknown[], atMain: number): boolean {
+    const gens: Generation[] = [];
+    let live = false;
+    for (let gi = 0; gi < this.count && !live; gi++) {
+      const g = this.generation(gi);
+      let held = g.revs.length;
+      while (held > 0 && g.revs[held - 2]! > atMain) held -= 2;
+      if (held === 0) break;
+      // Part of a generation after atMain: it was the live one then, one version fewer per later change.
+      live = held < g.revs.length || g === this;
+      gens.push(held === g.revs.length ? g : { version: g.version - (g.revs.length - held) / 2, created: g.created, revs: g.revs.slice(0, held) });
+    }
+    if (gens.length === 0) return false;
+    // The last generation written closed at or before atMain: the key was deleted then, its current generation empty.
+    if (!live) gens.push({ version: 0, created: 0, revs: noRevisions });
+    out.push(gens.length);
+    for (const g of gens) out.push(g.version, g.created, g.revs);
+    return true;
   }
 
   /**

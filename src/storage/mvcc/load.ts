@@ -1,22 +1,22 @@
 /**
  * Loading a store at open: reads the meta record and the lease table, rebuilds the key index — from
- * the index checkpoint of a clean close (index-checkpoint.ts) or else from every page — and resumes an
- * interrupted physical compaction.
+ * the index checkpoint (index-checkpoint.ts) and the pages written after it, or else from every page —
+ * and resumes an interrupted physical compaction.
  *
  * Invariants: a store with no meta record is new only if it holds nothing else (pages without meta
  * are an interrupted snapshot import: E_CORRUPT); no page lies after the recorded revision; above the
  * compact revision every page names the key's previous revision, which is always kept, so a missing
  * or replayed page is E_INTEGRITY; each key's latest page names a lease the store holds. Every page
  * is read once, kept out of LevelDB's block cache, and its plaintext value wiped. An open from the
- * checkpoint checks what costs no scan — no page after the recorded revision (one seek), the leases —
- * and leaves a missing page to be found by the read that needs it (reads.ts: E_INTEGRITY).
+ * checkpoint checks the pages it replays as the scan does, and the leases, and leaves a missing page
+ * before the checkpoint's revision to be found by the read that needs it (reads.ts: E_INTEGRITY).
  */
 import { assert } from '../../base/index.ts';
 import type { PhysicalCompaction } from './compaction.ts';
 import { MvccError } from './errors.ts';
 import { keyToString } from './keys.ts';
 import { decodeLeaseKey, leaseKeyRange, openLease } from './lease-record.ts';
-import { holdsPageAfter, takeIndexCheckpoint } from './index-checkpoint.ts';
+import { readIndexCheckpoint } from './index-checkpoint.ts';
 import { isEmpty } from './level.ts';
 import { type Page, openMeta, openPage, sealMeta } from './page.ts';
 import { pageReadStep } from './reads.ts';
@@ -24,11 +24,11 @@ import { decodeRevisionKey, isRevisionKey, metaRecordKey, revisionKeyRange } fro
 import type { StoreState } from './state.ts';
 
 /** How an open rebuilt the key index, for the member's log. */
-export type IndexSource = { from: 'new store' } | { from: 'checkpoint' } | { from: 'scan'; why: string };
+export type IndexSource = { from: 'new store' } | { from: 'checkpoint'; revision: number; pagesReplayed: number } | { from: 'scan'; why: string };
 
 /**
- * Reads meta and rebuilds the index — from the index checkpoint a clean close left, or else from every
- * page; resumes an interrupted physical compaction.
+ * Reads meta and rebuilds the index — from the index checkpoint and the pages after it, or else from
+ * every page; resumes an interrupted physical compaction.
  */
 export async function load(state: StoreState, compaction: PhysicalCompaction): Promise<IndexSource> {
   const sealedMeta = await state.db.get(metaRecordKey);
@@ -49,17 +49,23 @@ export async function load(state: StoreState, compaction: PhysicalCompaction): P
     const id = decodeLeaseKey(key);
     state.leaseTable.add(openLease(state.sealer, state.storeId, sealed, id));
   }
-  const checkpoint = await takeIndexCheckpoint(state);
+  const checkpoint = await readIndexCheckpoint(state);
   if ('restored' in checkpoint) {
-    if (await holdsPageAfter(state, state.revision)) throw pageAfterRevision(state);
-    const { keys, order, histories } = checkpoint.restored;
+    const { revision, keys, order, histories, keyLeases } = checkpoint.restored;
     state.index.restoreSorted(keys, order, histories);
     state.pageBytes = checkpoint.restored.pageBytes;
-    attachLeases(state, checkpoint.restored.keyLeases);
-    // A checkpoint is written only once physical compaction has finished: there is nothing to resume.
-    return { from: 'checkpoint' };
+    state.pageCount = checkpoint.restored.pageCount;
+    const pagesReplayed = await replayPages(state, revision + 1, keyLeases);
+    state.pagesSinceCheckpoint = pagesReplayed;
+    attachLeases(state, keyLeases);
+    // A checkpoint is used only while the compaction it was written at is the store's, and finished.
+    return { from: 'checkpoint', revision, pagesReplayed };
   }
-  attachLeases(state, await scanPages(state));
+  const keyLeases = new Map<string, number>();
+  state.index.beginRestore();
+  state.pagesSinceCheckpoint = await replayPages(state, 0, keyLeases);
+  state.index.finishRestore();
+  attachLeases(state, keyLeases);
   if (state.compactRev > 0) {
     const removed = state.index.compact(state.compactRev);
     if (removed.length > 0 || state.finishedCompactRev < state.compactRev) compaction.schedule(state.compactRev, removed);
@@ -67,23 +73,22 @@ export async function load(state: StoreState, compaction: PhysicalCompaction): P
   return { from: 'scan', why: checkpoint.unused };
 }
 
-/** Opens every page into the index; returns each key's lease as of its latest page. */
-async function scanPages(state: StoreState): Promise<Map<string, number>> {
-  const keyLeases = new Map<string, number>();
-  state.index.beginRestore();
+/** Opens every page from revision `fromMain` on into the index, noting each key's lease as of its latest page; returns their number. */
+async function replayPages(state: StoreState, fromMain: number, keyLeases: Map<string, number>): Promise<number> {
+  let count = 0;
   // Each page is read once here; keep them out of LevelDB's block cache (fillCache: false).
-  const iterator = state.db.iterator({ ...revisionKeyRange(0, Number.MAX_SAFE_INTEGER), fillCache: false });
+  const iterator = state.db.iterator({ ...revisionKeyRange(fromMain, Number.MAX_SAFE_INTEGER), fillCache: false });
   try {
     for (;;) {
       const entries = await iterator.nextv(pageReadStep);
       if (entries.length === 0) break;
       for (const [key, sealed] of entries) restorePage(state, key, sealed, keyLeases);
+      count += entries.length;
     }
   } finally {
     await iterator.close();
   }
-  state.index.finishRestore();
-  return keyLeases;
+  return count;
 }
 
 function pageAfterRevision(state: StoreState, main?: number, sub?: number): MvccError {
@@ -98,6 +103,7 @@ function restorePage(state: StoreState, key: Uint8Array, sealed: Uint8Array, key
   if (main > state.revision) throw pageAfterRevision(state, main, sub);
   const page = openPage(state.sealer, state.storeId, sealed, main, sub);
   state.pageBytes += key.length + sealed.length;
+  state.pageCount++;
   const k = keyToString(page.key);
   if (main > state.compactRev) checkChain(state, k, page);
   if (page.tombstone) state.index.restoreTombstone(k, main, sub);

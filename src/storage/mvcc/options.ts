@@ -23,6 +23,8 @@ export interface MvccStoreOptions {
    * store may be behind, never torn, and its applied index says where the replication layer resumes.
    */
   sync?: boolean;
+  /** Pages an open after a crash would replay before a running store writes its index checkpoint again (default: indexCheckpointReplayPagesMin). */
+  indexCheckpointReplayPagesMin?: number;
   /** Told the duration of every batch written to LevelDB, in seconds (metrics). */
   onCommit?: (seconds: number) => void;
   /** Told, once, that the store failed (E_FAILED or E_INTEGRITY) and refuses every use until reopened. */

@@ -10,6 +10,7 @@
  */
 import { assert } from '../../base/index.ts';
 import { MvccError } from './errors.ts';
+import { checkpointKeyRange, forgetIndexCheckpoint } from './index-checkpoint.ts';
 import { keyToString } from './keys.ts';
 import { decodeLeaseKey, leaseKeyRange, openLease, sealLease } from './lease-record.ts';
 import { resealPage, sealMeta } from './page.ts';
@@ -68,26 +69,32 @@ export function reencryptStep(
     } finally {
       await iterator.close();
     }
-    // The walk is over: the lease records (at most leasesMax, small) move in the same last batch.
+    // The walk is over: the lease records (at most leasesMax, small) move in the same last batch, and an
+    // index checkpoint with a record on an older DEK goes (the checkpointer or the close writes the next under the active one).
+    const dropped: Uint8Array[] = [];
     if (end) {
       for await (const [key, sealed] of state.db.iterator({ ...leaseKeyRange, fillCache: false })) {
         if (state.sealer.dekIdOf(sealed) === active) continue;
         const id = decodeLeaseKey(key);
         batch.push({ type: 'put', key, value: sealLease(state.sealer, state.storeId, openLease(state.sealer, state.storeId, sealed, id)) });
       }
+      const checkpoint = await state.db.iterator({ ...checkpointKeyRange, fillCache: false }).all();
+      if (checkpoint.some(([, sealed]) => state.sealer.dekIdOf(sealed) !== active)) dropped.push(...checkpoint.map(([key]) => key));
     }
     batch.push({ type: 'put', key: metaRecordKey, value: sealMeta(state.sealer, state.meta(state.applied, state.revision)) });
     try {
-      await state.db.batch(batch, { sync: state.sync });
+      await state.db.batch([...batch, ...dropped.map((key) => ({ type: 'del' as const, key }))], { sync: state.sync });
     } catch (error) {
       throw state.failWith(new MvccError('E_FAILED', 're-encrypting pages failed; reopen the store', { cause: error }));
     }
+    if (dropped.length > 0) forgetIndexCheckpoint(state);
     return { next: end ? undefined : last, scanned, resealed: batch.length - 1, activeDekId: active };
   });
 }
 
 /**
- * How many records (revision pages, lease records and the meta record) name each DEK in their header,
+ * How many records (revision pages, lease records, the meta record and the index checkpoint's records)
+ * name each DEK in their header,
  * read from the headers without opening anything, over one point-in-time view of the store.
  */
 export async function pagesPerDek(state: StoreState): Promise<Map<number, number>> {
@@ -97,7 +104,7 @@ export async function pagesPerDek(state: StoreState): Promise<Map<number, number
   try {
     const meta = await state.db.get(metaRecordKey, { snapshot });
     if (meta !== undefined) counts.set(state.sealer.dekIdOf(meta), 1);
-    for (const range of [revisionKeyRange(0, Number.MAX_SAFE_INTEGER), leaseKeyRange]) {
+    for (const range of [revisionKeyRange(0, Number.MAX_SAFE_INTEGER), leaseKeyRange, checkpointKeyRange]) {
       const iterator = state.db.values({ ...range, snapshot, fillCache: false });
       try {
         for (;;) {

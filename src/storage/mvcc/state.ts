@@ -17,6 +17,12 @@ import type { Meta } from './page.ts';
 import { PageCache } from './page-cache.ts';
 import { TreeIndex } from './tree-index.ts';
 
+/** Where the usable index checkpoint on disk stands (index-checkpoint.ts). */
+export interface CheckpointMark {
+  revision: number;
+  compactRev: number;
+}
+
 export class StoreState {
   readonly index = new TreeIndex();
   readonly leaseTable = new LeaseTable();
@@ -34,6 +40,12 @@ export class StoreState {
    * reclaims the space of deleted records only as its own compactions reach them.
    */
   pageBytes = 0;
+  /** The revision pages the database holds, counted as pageBytes is. */
+  pageCount = 0;
+  /** The usable index checkpoint on disk, if any (index-checkpoint.ts). */
+  checkpoint: CheckpointMark | undefined = undefined;
+  /** Pages written after the checkpoint's revision: what an open after a crash would replay. */
+  pagesSinceCheckpoint = 0;
   closed = false;
   private failure: MvccError | undefined;
   private writeTail: Promise<unknown> = Promise.resolve();

@@ -9,7 +9,8 @@
  * 'm' (applied Raft index, current revision, compact revisions). Every batch writes its pages and the
  * meta record in ONE LevelDB write, so after any crash the applied index and the contents agree.
  * In memory: the key index, rebuilt at open by opening every page — or read from the index checkpoint
- * a clean close wrote (index-checkpoint.ts), which the open consumes.
+ * (index-checkpoint.ts; a clean close writes one, a running store one now and then: checkpointer.ts)
+ * and the pages written after it.
  *
  * Ordering (the one place it is written down):
  * 1. writes run one at a time (`exclusive`); a batch changes the index, then writes pages + meta;
@@ -24,8 +25,10 @@
  * either way the store refuses further use (E_FAILED) until reopened.
  */
 import { assert, realClock } from '../../base/index.ts';
+import { indexCheckpointReplayPagesMin } from '../../config/index.ts';
 import type { ApplyResult } from './apply.ts';
 import { BatchWriter } from './commit.ts';
+import { IndexCheckpointer } from './checkpointer.ts';
 import { PhysicalCompaction } from './compaction.ts';
 import { MvccError } from './errors.ts';
 import { type HashResult, hashStore } from './hash.ts';
@@ -49,6 +52,7 @@ export class MvccStore {
   private readonly state: StoreState;
   private readonly hub: WatchHub;
   private readonly compaction: PhysicalCompaction;
+  private readonly checkpointer: IndexCheckpointer;
   private readonly writer: BatchWriter;
   private indexSource: IndexSource = { from: 'new store' };
 
@@ -65,7 +69,8 @@ export class MvccStore {
       clock,
     );
     this.compaction = new PhysicalCompaction(state);
-    this.writer = new BatchWriter(state, this.hub, this.compaction, options.onCommit);
+    this.checkpointer = new IndexCheckpointer(state, options.indexCheckpointReplayPagesMin ?? indexCheckpointReplayPagesMin);
+    this.writer = new BatchWriter(state, this.hub, this.compaction, this.checkpointer, options.onCommit);
   }
 
   /** Opens (or creates) the store and rebuilds the key index from its pages. */
@@ -106,7 +111,7 @@ export class MvccStore {
 
   /**
    * Deletes the index checkpoint of the closed store in `options.dir`, so its next open reads and
-   * opens every page, as after a crash.
+   * opens every page.
    */
   static async discardIndexCheckpoint(options: MvccStoreOptions): Promise<void> {
     const db = (options.openLevel ?? classicLevel)(options.dir);
@@ -184,6 +189,12 @@ export class MvccStore {
   }
 
   /** Resolves when physical compaction has caught up with the compact revision. */
+  /** Settles once the index checkpoint being built in the background, if any, is written or given up. */
+  async whenCheckpointed(): Promise<void> {
+    await this.checkpointer.settled();
+    if (this.state.failed !== undefined) throw this.state.failed;
+  }
+
   async whenCompacted(): Promise<void> {
     await this.compaction.settled();
     if (this.state.failed !== undefined) throw this.state.failed;
@@ -256,8 +267,9 @@ export class MvccStore {
   }
 
   /**
-   * Ends watchers, lets the current compaction step finish, writes the index checkpoint (unless the
-   * store failed: its index may be ahead of disk; or `replaced`: the store is about to be deleted) and
+   * Ends watchers, lets the current compaction step and a checkpoint being built in the background
+   * finish or give up, writes the index checkpoint (unless the one on disk is of the current revision,
+   * the store failed — its index may be ahead of disk — or is `replaced`: about to be deleted) and
    * closes the database.
    */
   async close(options: { replaced?: boolean } = {}): Promise<void> {
@@ -266,8 +278,9 @@ export class MvccStore {
     this.hub.close(new MvccError('E_CLOSED', 'the store was closed'));
     await this.state.writesSettled();
     await this.compaction.settled();
+    await this.checkpointer.settled();
     try {
-      if (this.state.failed === undefined && options.replaced !== true) await writeIndexCheckpoint(this.state);
+      if (this.state.failed === undefined && options.replaced !== true) await writeIndexCheckpoint(this.state, false);
     } finally {
       await this.db.close();
     }

@@ -34,13 +34,7 @@ export class TreeIndex {
   }
 
   put(key: string, main: number, sub: number): KeyAt {
-    let ki = this.byKey.get(key);
-    if (ki === undefined) {
-      ki = new KeyIndex();
-      this.byKey.set(key, ki);
-      if (!this.restoring) this.order.insert(key);
-    }
-    return ki.put(main, sub);
+    return this.historyToWrite(key).put(main, sub);
   }
 
   tombstone(key: string, main: number, sub: number): void {
@@ -72,24 +66,27 @@ export class TreeIndex {
     this.restoring = true;
   }
 
+  /**
+   * Reads a stored put page back into the index (load.ts): during a restore, or after one from the
+   * index checkpoint, for the pages written after it.
+   */
   restorePut(key: string, main: number, sub: number, createRevision: number, version: number): void {
-    assert(this.restoring, 'restorePut outside a restore');
-    let ki = this.byKey.get(key);
-    if (ki === undefined) {
-      ki = new KeyIndex();
-      this.byKey.set(key, ki);
-    }
-    ki.restorePut(main, sub, createRevision, version);
+    this.historyToWrite(key).restorePut(main, sub, createRevision, version);
   }
 
   restoreTombstone(key: string, main: number, sub: number): void {
-    assert(this.restoring, 'restoreTombstone outside a restore');
+    this.historyToWrite(key).restoreTombstone(main, sub);
+  }
+
+  /** The key's history, a new empty one if the key is not in the index yet. */
+  private historyToWrite(key: string): KeyIndex {
     let ki = this.byKey.get(key);
     if (ki === undefined) {
       ki = new KeyIndex();
       this.byKey.set(key, ki);
+      if (!this.restoring) this.order.insert(key);
     }
-    ki.restoreTombstone(main, sub);
+    return ki;
   }
 
   finishRestore(): void {

@@ -20,7 +20,7 @@ export interface Fixture {
   /** A fresh store directory under root. */
   newDir(): string;
   open(dir: string, options?: Partial<MvccStoreOptions>): Promise<MvccStore>;
-  /** Deletes the index checkpoint of the closed store in `dir`: its next open scans every page, as after a crash. */
+  /** Deletes the index checkpoint of the closed store in `dir`: its next open scans every page. */
   forgetIndexCheckpoint(dir: string): Promise<void>;
   cleanup(): Promise<void>;
 }

@@ -1,9 +1,10 @@
 /**
- * The index checkpoint (src/storage/mvcc/index-checkpoint.ts): a clean close leaves one, the next open
- * reads it instead of opening every page and then answers exactly as an open that scanned would; an
- * open consumes it; and every checkpoint that does not describe the store as it is — one left from an
- * earlier close, one altered or cut short, one written by a store that failed or whose physical
- * compaction was unfinished — is never used: the open scans, or refuses a rolled-back store.
+ * The index checkpoint (src/storage/mvcc/index-checkpoint.ts, checkpointer.ts): a clean close leaves
+ * one and a running store writes one in the background; the next open — after a clean stop or a crash —
+ * reads it and the pages written after it instead of opening every page, and then answers exactly as an
+ * open that scanned would, even when writes went on while the checkpoint was being built. A checkpoint
+ * the store has compacted past, one altered or cut short, or one written by a store that failed or
+ * whose physical compaction was unfinished is never used: the open scans, or refuses a rolled-back store.
  */
 import assert from 'node:assert/strict';
 import { cp } from 'node:fs/promises';
@@ -30,10 +31,13 @@ async function apply(store: MvccStore, ops: WriteOp[]): Promise<void> {
   for (const result of await store.applyBatch(store.appliedIndex() + 1, ops)) if (!result.ok) throw result.error;
 }
 
-/** Everything a store answers: every revision still readable, the hashes, the leases with their keys. */
-async function answers(store: MvccStore): Promise<unknown> {
+/**
+ * Everything a store answers: every revision still readable (from `since` on), the hashes, the leases
+ * with their keys.
+ */
+async function answers(store: MvccStore, since = 1): Promise<unknown> {
   const revisions = [];
-  for (let rev = Math.max(1, store.compactRevision()); rev <= store.currentRevision(); rev++) {
+  for (let rev = Math.max(since, store.compactRevision()); rev <= store.currentRevision(); rev++) {
     revisions.push(await store.range(b('\u0000'), b('\u0000'), { revision: rev }));
   }
   return {
@@ -105,7 +109,7 @@ test('an open from the checkpoint answers as an open that scans every page, befo
   const fromCheckpoint = await openCopy(dir, () => Promise.resolve());
   const scanned = await openCopy(dir, (copy) => Store.discardIndexCheckpoint({ dir: copy, sealer: f.keyring, storeId: 'unused' }));
   try {
-    assert.deepEqual(fromCheckpoint.openedFrom(), { from: 'checkpoint' });
+    assert.deepEqual(fromCheckpoint.openedFrom(), { from: 'checkpoint', revision: fromCheckpoint.currentRevision(), pagesReplayed: 0 });
     assert.equal(scanned.openedFrom().from, 'scan');
     assert.deepEqual(await answers(fromCheckpoint), await answers(scanned));
     // The index goes on as the scanned one does: versions, generations and leases carry on.
@@ -122,25 +126,108 @@ test('an open from the checkpoint answers as an open that scans every page, befo
   }
 });
 
-test('an open consumes the checkpoint: a crash after it leaves none, and the next open scans', async () => {
+/** A store copy's answers once it has scanned every page, for comparison. */
+async function scannedAnswers(dir: string, since?: number): Promise<unknown> {
+  const store = await openCopy(dir, (copy) => Store.discardIndexCheckpoint({ dir: copy, sealer: f.keyring, storeId: 'unused' }));
+  try {
+    assert.equal(store.openedFrom().from, 'scan');
+    return await answers(store, since);
+  } finally {
+    await store.close();
+  }
+}
+
+test('after a crash the checkpoint of the last clean close serves: the open replays only the pages written since', async () => {
+  const dir = f.newDir();
+  await storeWithHistory(dir);
+  const store = await f.open(dir);
+  const checkpointRevision = store.currentRevision();
+  // Every kind of change after the checkpoint: a new generation, a delete, a lease moved and revoked, a transaction, new keys.
+  await apply(store, [{ type: 'put', key: b('reborn'), value: b('after'), lease: 8 }, { type: 'leaseRevoke', id: 7 }]);
+  await store.deleteRange(b('bulk/000100'), b('bulk/000200'));
+  await store.txn({ compare: [], success: [{ type: 'put', key: b('txn/x'), value: b('back') }, { type: 'deleteRange', key: b('txn/y') }], failure: [] });
+  await store.txn({ compare: [], success: Array.from({ length: 50 }, (_, i) => ({ type: 'put' as const, key: b(`new/${i}`), value: b('v') })), failure: [] });
+  await crash(store);
+  const reopened = await openCopy(dir, () => Promise.resolve());
+  try {
+    const source = reopened.openedFrom();
+    assert.ok(source.from === 'checkpoint' && source.revision === checkpointRevision, JSON.stringify(source));
+    // reborn 1, the revoke none (leased/a was written again without its lease), 100 deletes, the transaction 2, 50 new keys.
+    assert.equal(source.pagesReplayed, 1 + 100 + 2 + 50);
+    // The revisions before the checkpoint's are the first test's; every one after it here.
+    assert.deepEqual(await answers(reopened, checkpointRevision), await scannedAnswers(dir, checkpointRevision));
+  } finally {
+    await reopened.close();
+  }
+});
+
+test('a running store writes a checkpoint in the background; changes made while it is built are replayed after a crash', async () => {
+  const dir = f.newDir();
+  const store = await f.open(dir, { indexCheckpointReplayPagesMin: 100 });
+  // 20,000 keys: a checkpoint of them is two chunks, so building it yields to the writes below once.
+  for (let i = 0; i < 20_000; i += 1000) {
+    await apply(store, Array.from({ length: 1000 }, (_, j) => ({ type: 'put' as const, key: b(`bulk/${String(i + j).padStart(6, '0')}`), value: b('v') })));
+  }
+  await apply(store, [{ type: 'leaseGrant', id: 7, ttl: 60 }]);
+  await apply(store, [{ type: 'put', key: b('leased/a'), value: b('1'), lease: 7 }, { type: 'put', key: b('reborn'), value: b('1') }]);
+  await store.whenCheckpointed();
+  // A quarter of the keys rewritten starts a checkpoint as of this revision, built a chunk at a time.
+  await apply(store, Array.from({ length: 5000 }, (_, j) => ({ type: 'put' as const, key: b(`bulk/${String(j).padStart(6, '0')}`), value: b('w') })));
+  const checkpointRevision = store.currentRevision();
+  // Before it reaches them: keys of its second chunk rewritten, deleted, reborn, their lease revoked, and new keys.
+  const meanwhile = [
+    apply(store, [{ type: 'put', key: b('bulk/019999'), value: b('later') }, { type: 'put', key: b('zz/new'), value: b('v') }]),
+    store.deleteRange(b('bulk/018000'), b('bulk/018010')),
+    store.deleteRange(b('reborn')),
+    store.put(b('reborn'), b('2')),
+    apply(store, [{ type: 'leaseRevoke', id: 7 }]),
+  ];
+  await Promise.all(meanwhile);
+  await store.whenCheckpointed();
+  const finalRevision = store.currentRevision();
+  await crash(store);
+  const reopened = await openCopy(dir, () => Promise.resolve());
+  try {
+    const source = reopened.openedFrom();
+    assert.ok(source.from === 'checkpoint' && source.revision === checkpointRevision, JSON.stringify(source));
+    assert.equal(source.pagesReplayed, 2 + 10 + 1 + 1 + 1);
+    assert.equal(reopened.currentRevision(), finalRevision);
+    // Every revision from just before the checkpoint's on (there are 25,000), and the hash of all of them.
+    assert.deepEqual(await answers(reopened, checkpointRevision - 2), await scannedAnswers(dir, checkpointRevision - 2));
+  } finally {
+    await reopened.close();
+  }
+});
+
+test('a compaction makes the checkpoint unusable until the next; the open after a crash scans', async () => {
   const dir = f.newDir();
   let store = await f.open(dir);
   await store.put(b('k'), b('v1'));
+  await store.put(b('k'), b('v2'));
   await store.close();
   store = await f.open(dir);
-  assert.deepEqual(store.openedFrom(), { from: 'checkpoint' });
+  await store.compact(store.currentRevision());
+  await store.whenCompacted();
+  await store.put(b('k'), b('v3'));
   await crash(store);
-  assert.deepEqual(await withRawDb(dir, (db) => db.keys(checkpointRange).all()), []);
   store = await f.open(dir);
   try {
-    assert.deepEqual(store.openedFrom(), { from: 'scan', why: 'the store holds no index checkpoint (it was not closed cleanly)' });
-    assert.equal((await store.range(b('k'))).kvs.length, 1);
+    const source = store.openedFrom();
+    assert.ok(source.from === 'scan' && source.why.startsWith('the store was compacted since its index checkpoint'), JSON.stringify(source));
+    assert.deepEqual((await store.range(b('k'))).kvs.map((kv) => [kv.version, kv.modRevision]), [[3, 3]]);
+  } finally {
+    await store.close();
+  }
+  assert.deepEqual(await withRawDb(dir, (db) => db.keys(checkpointRange).all()).then((keys) => keys.length > 0), true, 'the close wrote a new one');
+  store = await f.open(dir);
+  try {
+    assert.equal(store.openedFrom().from, 'checkpoint');
   } finally {
     await store.close();
   }
 });
 
-test('a checkpoint left from an earlier close is not used; with the meta record of its time the open is refused', async () => {
+test('a checkpoint left from an earlier close serves with the pages after it; with the meta record of its time the open is refused', async () => {
   const dir = f.newDir();
   let store = await f.open(dir);
   await store.put(b('k'), b('v1'));
@@ -157,9 +244,9 @@ test('a checkpoint left from an earlier close is not used; with the meta record 
   });
   store = await openCopy(dir, putBack(false));
   try {
-    const source = store.openedFrom();
-    assert.ok(source.from === 'scan' && source.why.startsWith('the index checkpoint is unusable'), JSON.stringify(source));
+    assert.deepEqual(store.openedFrom(), { from: 'checkpoint', revision: 1, pagesReplayed: 2 });
     assert.deepEqual((await store.range(b('k'))).kvs.map((kv) => [kv.version, kv.modRevision]), [[2, 2]]);
+    assert.equal((await store.range(b('other'))).kvs.length, 1);
   } finally {
     await store.close();
   }
@@ -169,14 +256,7 @@ test('a checkpoint left from an earlier close is not used; with the meta record 
 test('an altered, missing or extra checkpoint record means the open scans, and the answers are the scan\'s', async () => {
   const dir = f.newDir();
   await storeWithHistory(dir);
-  const expected = await (async () => {
-    const store = await openCopy(dir, (copy) => Store.discardIndexCheckpoint({ dir: copy, sealer: f.keyring, storeId: 'unused' }));
-    try {
-      return await answers(store);
-    } finally {
-      await store.close();
-    }
-  })();
+  const expected = await scannedAnswers(dir);
   const record = (chunk: number) => Uint8Array.of(0x6b, 0, 0, 0, chunk);
   const tampers: [string, (db: ClassicLevel<Uint8Array, Uint8Array>) => Promise<void>][] = [
     ['a flipped byte in a chunk of keys', async (db) => {
@@ -211,7 +291,7 @@ test('no checkpoint is written while a physical compaction is unfinished; the ne
   await store.close();
   store = await f.open(dir);
   try {
-    assert.deepEqual(store.openedFrom(), { from: 'scan', why: 'the store holds no index checkpoint (it was not closed cleanly)' });
+    assert.deepEqual(store.openedFrom(), { from: 'scan', why: 'the store holds no index checkpoint' });
     await store.whenCompacted();
   } finally {
     await store.close();
@@ -220,7 +300,7 @@ test('no checkpoint is written while a physical compaction is unfinished; the ne
   assert.equal(pages.length, 1, 'only the latest page of the key is left');
   store = await f.open(dir);
   try {
-    assert.deepEqual(store.openedFrom(), { from: 'checkpoint' }, 'once the compaction finished, the close wrote one');
+    assert.equal(store.openedFrom().from, 'checkpoint', 'once the compaction finished, the close wrote one');
   } finally {
     await store.close();
   }
@@ -242,7 +322,31 @@ test('a store that failed writes no checkpoint at close: its index may be ahead 
   await store.close();
   store = await Store.open(options);
   try {
-    assert.deepEqual(store.openedFrom(), { from: 'scan', why: 'the store holds no index checkpoint (it was not closed cleanly)' });
+    assert.deepEqual(store.openedFrom(), { from: 'scan', why: 'the store holds no index checkpoint' });
+  } finally {
+    await store.close();
+  }
+});
+
+test('re-encryption after a DEK rotation leaves no checkpoint record on the old DEK; the close writes one under the new', async () => {
+  const dir = f.newDir();
+  let store = await f.open(dir);
+  await store.put(b('k'), b('v1'));
+  await store.close();
+  store = await f.open(dir);
+  const active = await f.keyring.rotateDek();
+  for (let after: Uint8Array | undefined, first = true; first || after !== undefined; first = false) {
+    after = (await store.reencryptStep(after, { pagesMax: 100, scanMax: 1000 })).next;
+  }
+  assert.deepEqual([...(await store.pagesPerDek()).keys()], [active], 'every record, the checkpoint\'s counted, names the new DEK');
+  await crash(store);
+  assert.deepEqual(await withRawDb(dir, (db) => db.keys(checkpointRange).all()), [], 'the old checkpoint is gone');
+  store = await f.open(dir);
+  await store.close();
+  store = await f.open(dir);
+  try {
+    assert.equal(store.openedFrom().from, 'checkpoint');
+    assert.deepEqual([...(await store.pagesPerDek()).keys()], [active]);
   } finally {
     await store.close();
   }

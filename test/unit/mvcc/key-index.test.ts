@@ -95,3 +95,30 @@ test('the sorted key set behaves as a sorted array under random inserts, deletes
   assert.equal(built.insert('k02500x'), true);
   assert.deepEqual([...built.from('k024999')].slice(0, 3), ['k02500x', 'k02501', 'k02502']);
 });
+
+test('a key written as of a revision reads back as the key that saw only the changes up to it', () => {
+  // A history: puts and deletes at ascending revisions (a delete only of a live key), then a cut-off.
+  const change = fc.record({ gap: fc.integer({ min: 0, max: 2 }), del: fc.boolean() });
+  fc.assert(fc.property(fc.array(change, { maxLength: 30 }), fc.integer({ min: 0, max: 70 }), (changes, atMain) => {
+    const full = new KeyIndex();
+    const upTo = new KeyIndex();
+    let main = 1;
+    let sub = 0;
+    for (const { gap, del } of changes) {
+      if (gap === 0) sub++;
+      else {
+        main += gap;
+        sub = 0;
+      }
+      for (const ki of main <= atMain ? [full, upTo] : [full]) {
+        if (del && ki.exists()) ki.tombstone(main, sub);
+        else if (!del) ki.put(main, sub);
+      }
+    }
+    const flat: unknown[] = [];
+    const written = full.writeGenerations(flat, atMain);
+    assert.equal(written, !upTo.isEmpty(), 'written exactly when the key held a revision by then');
+    if (!written) return;
+    assert.deepEqual(KeyIndex.readGenerations(flat, 0), upTo);
+  }), { seed: 20261204, numRuns: 2000 });
+});
