@@ -127,7 +127,7 @@ export const pageCacheBytesMax = 32 * 1024 * 1024;
  */
 export const indexCheckpointReplayPagesMin = 10_000;
 /** …and at least this share of its keys: building a checkpoint walks every key, so it is paid for by the pages it spares. */
-export const indexCheckpointReplayKeysShare = 0.25;
+export const indexCheckpointReplayKeysShare = 0.5;
 
 // ── Key rotation (src/storage/barrier/reencrypt.ts and member-keys.ts, coffer keys) ───────────────────
 

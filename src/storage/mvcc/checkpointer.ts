@@ -1,6 +1,6 @@
 /**
  * When a running store writes its index checkpoint (index-checkpoint.ts): once an open after a crash
- * would replay at least `indexCheckpointReplayPagesMin` pages written since the last one, and a quarter
+ * would replay at least `indexCheckpointReplayPagesMin` pages written since the last one, and half
  * of the store's keys (`indexCheckpointReplayKeysShare`: a checkpoint walks every key), the next commit
  * starts one in the background. A compaction makes the checkpoint on disk unusable, so a crash before
  * the next would open every page, and the count starts from all of them (commit.ts).

@@ -171,8 +171,8 @@ test('a running store writes a checkpoint in the background; changes made while 
   await apply(store, [{ type: 'leaseGrant', id: 7, ttl: 60 }]);
   await apply(store, [{ type: 'put', key: b('leased/a'), value: b('1'), lease: 7 }, { type: 'put', key: b('reborn'), value: b('1') }]);
   await store.whenCheckpointed();
-  // A quarter of the keys rewritten starts a checkpoint as of this revision, built a chunk at a time.
-  await apply(store, Array.from({ length: 5000 }, (_, j) => ({ type: 'put' as const, key: b(`bulk/${String(j).padStart(6, '0')}`), value: b('w') })));
+  // Half the keys rewritten starts a checkpoint as of this revision, built a chunk at a time.
+  await apply(store, Array.from({ length: 10_050 }, (_, j) => ({ type: 'put' as const, key: b(`bulk/${String(j).padStart(6, '0')}`), value: b('w') })));
   const checkpointRevision = store.currentRevision();
   // Before it reaches them: keys of its second chunk rewritten, deleted, reborn, their lease revoked, and new keys.
   const meanwhile = [
