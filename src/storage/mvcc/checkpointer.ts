@@ -28,8 +28,7 @@ export class IndexCheckpointer {
     if (this.running !== undefined || state.closed || state.finishedCompactRev !== state.compactRev) return;
     const due = Math.max(this.replayPagesMin, Math.ceil(state.index.keyCount * indexCheckpointReplayKeysShare));
     if (state.pagesSinceCheckpoint < due) return;
-    this.running = writeIndexCheckpoint(state, true).then(
-      () => undefined,
+    this.running = writeIndexCheckpoint(state, true).catch(
       (error: unknown) => {
         state.failWith(new MvccError('E_FAILED', 'writing the index checkpoint failed; reopen the store', { cause: error }));
       },

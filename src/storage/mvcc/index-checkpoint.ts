@@ -91,7 +91,7 @@ function open(state: StoreState, revision: number, chunk: number, sealed: Uint8A
  * after a crash would open every page, until the next checkpoint is written.
  */
 export function forgetIndexCheckpoint(state: StoreState): void {
-  state.checkpoint = undefined;
+  state.checkpointRevision = undefined;
   state.pagesSinceCheckpoint = state.pageCount;
 }
 
@@ -99,13 +99,11 @@ export function forgetIndexCheckpoint(state: StoreState): void {
  * Writes the checkpoint of the index as of the current revision, unless a physical compaction is
  * unfinished or the one on disk already describes this revision. `background`: the store is running —
  * build it a chunk at a time with a yield between chunks, give up if the store closes, fails or
- * compacts meanwhile, and write it through the write queue. Returns true if the store's checkpoint now
- * describes the revision it started at.
+ * compacts meanwhile, and write it through the write queue.
  */
-export async function writeIndexCheckpoint(state: StoreState, background: boolean): Promise<boolean> {
-  if (state.finishedCompactRev !== state.compactRev) return false;
+export async function writeIndexCheckpoint(state: StoreState, background: boolean): Promise<void> {
+  if (state.finishedCompactRev !== state.compactRev || state.checkpointRevision === state.revision) return;
   const at = { revision: state.revision, compactRev: state.compactRev, pageBytes: state.pageBytes, pageCount: state.pageCount, pagesSince: state.pagesSinceCheckpoint };
-  if (state.checkpoint?.revision === at.revision && state.checkpoint.compactRev === at.compactRev) return true;
   const abandoned = () => background && (state.closed || state.failed !== undefined || state.compactRev !== at.compactRev);
   const chunks: Uint8Array[] = [];
   let entries: unknown[] = [];
@@ -129,22 +127,21 @@ export async function writeIndexCheckpoint(state: StoreState, background: boolea
     flush();
     if (background) {
       await state.yieldToEventLoop();
-      if (abandoned()) return false;
+      if (abandoned()) return;
     }
   }
   if (entries.length > 0) flush();
   const header = [checkpointFormat, at.revision, at.compactRev, at.pageBytes, at.pageCount, chunks.length, keyCount];
-  const write = async (): Promise<boolean> => {
-    if (abandoned()) return false;
+  const write = async (): Promise<void> => {
+    if (abandoned()) return;
     const stale = (await state.db.keys(checkpointKeyRange).all()).filter((key) => chunkOf(key) > chunks.length);
     await state.db.batch([
       ...stale.map((key) => ({ type: 'del' as const, key })),
       ...chunks.map((value, i) => ({ type: 'put' as const, key: chunkKey(i + 1), value })),
       { type: 'put' as const, key: chunkKey(0), value: seal(state, 0, 0, header) },
     ], { sync: true });
-    state.checkpoint = { revision: at.revision, compactRev: at.compactRev };
+    state.checkpointRevision = at.revision;
     state.pagesSinceCheckpoint -= at.pagesSince;
-    return true;
   };
   return background ? state.exclusive(write) : write();
 }
@@ -162,7 +159,7 @@ export async function readIndexCheckpoint(state: StoreState): Promise<Checkpoint
   } catch (error) {
     read = { unused: `the index checkpoint is unusable: ${error instanceof Error ? error.message : String(error)}` };
   }
-  if ('restored' in read) state.checkpoint = { revision: read.restored.revision, compactRev: state.compactRev };
+  if ('restored' in read) state.checkpointRevision = read.restored.revision;
   else await state.db.batch(records.map(([key]) => ({ type: 'del' as const, key })));
   return read;
 }

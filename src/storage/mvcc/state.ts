@@ -17,16 +17,10 @@ import type { Meta } from './page.ts';
 import { PageCache } from './page-cache.ts';
 import { TreeIndex } from './tree-index.ts';
 
-/** Where the usable index checkpoint on disk stands (index-checkpoint.ts). */
-export interface CheckpointMark {
-  revision: number;
-  compactRev: number;
-}
-
 export class StoreState {
   readonly index = new TreeIndex();
   readonly leaseTable = new LeaseTable();
-  /** Sealed pages recently written or read (page-cache.ts). */
+  /** Sealed pages the store recently wrote (page-cache.ts). */
   readonly pages = new PageCache(pageCacheBytesMax);
   /** The last Raft log index applied. */
   applied = 0;
@@ -42,8 +36,11 @@ export class StoreState {
   pageBytes = 0;
   /** The revision pages the database holds, counted as pageBytes is. */
   pageCount = 0;
-  /** The usable index checkpoint on disk, if any (index-checkpoint.ts). */
-  checkpoint: CheckpointMark | undefined = undefined;
+  /**
+   * The revision of the index checkpoint on disk while it is usable (index-checkpoint.ts); a compaction
+   * makes it unusable and clears this.
+   */
+  checkpointRevision: number | undefined = undefined;
   /** Pages written after the checkpoint's revision: what an open after a crash would replay. */
   pagesSinceCheckpoint = 0;
   closed = false;

@@ -188,13 +188,13 @@ export class MvccStore {
     return this.state.exclusive(() => this.writer.apply(appliedIndex, ops));
   }
 
-  /** Resolves when physical compaction has caught up with the compact revision. */
   /** Settles once the index checkpoint being built in the background, if any, is written or given up. */
   async whenCheckpointed(): Promise<void> {
     await this.checkpointer.settled();
     if (this.state.failed !== undefined) throw this.state.failed;
   }
 
+  /** Resolves when physical compaction has caught up with the compact revision. */
   async whenCompacted(): Promise<void> {
     await this.compaction.settled();
     if (this.state.failed !== undefined) throw this.state.failed;

@@ -227,6 +227,27 @@ test('a compaction makes the checkpoint unusable until the next; the open after 
   }
 });
 
+test('a running store writes a new checkpoint after a compaction, so a crash after it need not scan', async () => {
+  const dir = f.newDir();
+  const store = await f.open(dir, { indexCheckpointReplayPagesMin: 3 });
+  for (const key of ['a', 'b', 'c']) await store.put(b(key), b('v'));
+  await store.whenCheckpointed();
+  await store.compact(store.currentRevision());
+  await store.whenCompacted();
+  // One page since the last checkpoint, but that one is unusable now: a crash would open all four.
+  await store.put(b('d'), b('v'));
+  await store.whenCheckpointed();
+  const revision = store.currentRevision();
+  await crash(store);
+  const reopened = await f.open(dir);
+  try {
+    assert.deepEqual(reopened.openedFrom(), { from: 'checkpoint', revision, pagesReplayed: 0 });
+    assert.equal((await reopened.range(b('a'), b('e'))).kvs.length, 4);
+  } finally {
+    await reopened.close();
+  }
+});
+
 test('a checkpoint left from an earlier close serves with the pages after it; with the meta record of its time the open is refused', async () => {
   const dir = f.newDir();
   let store = await f.open(dir);
