@@ -42,7 +42,7 @@ import { type DurableFs, GroupAppender, mkdirDurably, nodeFs, type OpenAppendFil
 import { canonicalJson } from './canonical.ts';
 import { ChainVerifier } from './chain-verifier.ts';
 import {
-  type ChainBreak, type ChainRecord, chainApiVersion, chainRecord, checkpointSignatureValid, genesisHash, type RecordBody, type RestartBody,
+  type ChainBreak, type ChainFields, chainApiVersion, chainRecord, checkpointSignatureValid, genesisHash, type RecordBody, type RestartBody,
   type SignedCheckpoint, signCheckpoint, signRecovery, type Sodium,
 } from './chain.ts';
 import { checkHmacKey } from './digest.ts';
@@ -157,6 +157,13 @@ interface OpenState {
 }
 
 /** Where a record ends: enough to continue the chain from it after a failure. */
+/** A record ready to append: its chain fields, its kind and its line's bytes (newline included). */
+interface ChainedLine {
+  fields: ChainFields;
+  kind: RecordBody['kind'];
+  bytes: Buffer;
+}
+
 interface Mark {
   seq: number;
   hash: string;
@@ -486,23 +493,23 @@ export class AuditLog {
   }
 
   /** The next record's line for `body`, chained after the current head. */
-  private line(body: RecordBody, entry = this.entry): { record: ChainRecord; bytes: Buffer } {
-    const { record, line } = chainRecord(body, this.seq + 1, this.head, entry > 0 ? entry : undefined);
-    return { record, bytes: Buffer.from(line + '\n', 'utf8') };
+  private line(body: RecordBody, entry = this.entry): ChainedLine {
+    const { fields, line } = chainRecord(body, this.seq + 1, this.head, entry > 0 ? entry : undefined);
+    return { fields, kind: body.kind, bytes: Buffer.from(line + '\n', 'utf8') };
   }
 
   private appendLine(body: RecordBody): number {
     return this.enqueue(this.line(body));
   }
 
-  private enqueue({ record, bytes }: { record: ChainRecord; bytes: Buffer }, deferred = false): number {
-    assert(record.seq === this.seq + 1 && record.prevHash === this.head, 'a record is chained after the current head');
-    this.appender.enqueue({ seq: record.seq, file: this.filePath(this.fileNumber), bytes }, deferred);
-    this.seq = record.seq;
-    this.head = record.hash;
+  private enqueue({ fields, kind, bytes }: ChainedLine, deferred = false): number {
+    assert(fields.seq === this.seq + 1 && fields.prevHash === this.head, 'a record is chained after the current head');
+    this.appender.enqueue({ seq: fields.seq, file: this.filePath(this.fileNumber), bytes }, deferred);
+    this.seq = fields.seq;
+    this.head = fields.hash;
     this.fileBytes += bytes.length;
     this.fileRecords++;
-    if (record.kind === 'Checkpoint') this.recordsSinceCheckpoint = 0;
+    if (kind === 'Checkpoint') this.recordsSinceCheckpoint = 0;
     else this.recordsSinceCheckpoint++;
     const current = this.files.at(-1);
     if (current?.number === this.fileNumber) {
@@ -512,11 +519,11 @@ export class AuditLog {
       this.files.push({ number: this.fileNumber, bytes: this.fileBytes, newestMs: this.clock.nowMs() });
     }
     this.marks.push({
-      seq: record.seq, hash: record.hash, fileNumber: this.fileNumber, fileBytes: this.fileBytes, recordsSinceCheckpoint: this.recordsSinceCheckpoint,
-      entry: record.entry ?? 0,
+      seq: fields.seq, hash: fields.hash, fileNumber: this.fileNumber, fileBytes: this.fileBytes, recordsSinceCheckpoint: this.recordsSinceCheckpoint,
+      entry: fields.entry ?? 0,
     });
     this.dropDurableMarks();
-    return record.seq;
+    return fields.seq;
   }
 
   /** Keeps only the last durable mark and the marks after it. */

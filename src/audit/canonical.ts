@@ -5,7 +5,7 @@
  * changed spacing, reordered keys) is visible as a mismatch between the line and its canonical form.
  * Invariant: canonicalJson(JSON.parse(canonicalJson(x))) === canonicalJson(x) for JSON data.
  */
-import { assert } from '../base/index.ts';
+import { assert, setOwnMember } from '../base/index.ts';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
@@ -13,42 +13,38 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(sortKeys(value, 0));
 }
 
-/** One member of an object's canonical JSON: its key and its `"key":value` text. */
-export interface CanonicalMember {
-  key: string;
-  text: string;
+/** An object's canonical JSON split around a member it lacks: the members before it and after it, each without braces. */
+export interface CanonicalAround {
+  before: string;
+  after: string;
 }
 
 /**
- * The members of `value`'s canonical JSON, in canonical order (members JSON leaves out are left out):
- * joinMembers(canonicalMembers(x)) === canonicalJson(x). For a record that is serialised twice with one
- * more top-level member the second time (the audit chain's hash), so its values are serialised once.
+ * The canonical JSON of the members of `value` and `extra` together (no name in both), split around
+ * `name` (in neither), so that a record serialised twice, the second time with one more member (the
+ * audit chain's hash), has its values serialised once and no merged copy of it is made:
+ * `{${before},${after}}` (a comma only between two non-empty parts) is canonicalJson({...value, ...extra}).
  */
-export function canonicalMembers(value: object): CanonicalMember[] {
-  const members: CanonicalMember[] = [];
-  for (const key of Object.keys(value).sort()) {
-    const item = (value as Record<string, unknown>)[key];
-    const text = item === undefined ? undefined : (JSON.stringify(sortKeys(item, 1)) as string | undefined);
-    if (text !== undefined) members.push({ key, text: `${JSON.stringify(key)}:${text}` });
+export function canonicalAround(value: object, extra: Readonly<Record<string, unknown>>, name: string): CanonicalAround {
+  const before: Record<string, unknown> = {};
+  const after: Record<string, unknown> = {};
+  const names = Object.keys(value);
+  for (const key of Object.keys(extra)) {
+    assert(!Object.hasOwn(value, key), `the member ${key} is already in the object`);
+    names.push(key);
   }
-  return members;
+  for (const key of names.sort()) {
+    const item = Object.hasOwn(extra, key) ? extra[key] : (value as Record<string, unknown>)[key];
+    if (item === undefined) continue;
+    assert(key !== name, `the member ${name} is already in the object`);
+    setOwnMember(key < name ? before : after, key, sortKeys(item, 1));
+  }
+  return { before: JSON.stringify(before).slice(1, -1), after: JSON.stringify(after).slice(1, -1) };
 }
 
-/** The canonical JSON of an object given as its canonical members, with `extra` (a key not among them) in its place. */
-export function joinMembers(members: readonly CanonicalMember[], extra?: CanonicalMember): string {
-  if (extra === undefined) return `{${members.map((m) => m.text).join(',')}}`;
-  const texts: string[] = [];
-  let placed = false;
-  for (const member of members) {
-    assert(member.key !== extra.key, `the member ${extra.key} is already in the object`);
-    if (!placed && extra.key < member.key) {
-      texts.push(extra.text);
-      placed = true;
-    }
-    texts.push(member.text);
-  }
-  if (!placed) texts.push(extra.text);
-  return `{${texts.join(',')}}`;
+/** The canonical JSON of an object given split around a member, without that member, or with it (`text`: its `"name":value`). */
+export function joinAround({ before, after }: CanonicalAround, text?: string): string {
+  return `{${[before, text ?? '', after].filter((part) => part !== '').join(',')}}`;
 }
 
 // Audit records are shallow (an event with request/response bodies); anything deeper is a bug or an attack.
@@ -61,7 +57,7 @@ function sortKeys(value: unknown, depth: number): unknown {
     const out: Record<string, unknown> = {};
     for (const key of Object.keys(value).sort()) {
       const item = (value as Record<string, unknown>)[key];
-      if (item !== undefined) out[key] = sortKeys(item, depth + 1);
+      if (item !== undefined) setOwnMember(out, key, sortKeys(item, depth + 1));
     }
     return out;
   }

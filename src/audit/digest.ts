@@ -6,6 +6,7 @@
  * so the same value gives the same digest however it was sent.
  */
 import { createHmac } from 'node:crypto';
+import { setOwnMember } from '../base/index.ts';
 import { auditHmacKeyBytesMin } from '../config/index.ts';
 
 export const digestPrefix = 'hmac-sha256:';
@@ -79,8 +80,8 @@ function redactNode(node: unknown, d: Digesting): unknown {
     else if (name === 'binaryData') out[name] = digestMap(value, d.key, 'base64');
     else if (name === 'stringData') out[name] = digestMap(value, d.key, 'utf8');
     else if (name === 'metadata') out[name] = redactMetadata(value, d);
-    else if (structuralKeys.has(name) && isScalarOrScalars(value)) out[name] = value;
-    else out[name] = redactNode(value, d);
+    else if (structuralKeys.has(name) && isScalarOrScalars(value)) setOwnMember(out, name, value);
+    else setOwnMember(out, name, redactNode(value, d));
   }
   return out;
 }
@@ -92,7 +93,7 @@ function redactMetadata(metadata: unknown, d: Digesting): unknown {
     if (clearMetadata.has(name)) out[name] = value;
     else if (name === 'annotations' && value !== null && typeof value === 'object' && !Array.isArray(value)) {
       out[name] = Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, k.startsWith(settingAnnotationPrefix) ? v : redactNode(v, d)]));
-    } else out[name] = redactNode(value, d);
+    } else setOwnMember(out, name, redactNode(value, d));
   }
   return out;
 }
@@ -114,13 +115,13 @@ function digestMap(map: unknown, key: Uint8Array, encoding: 'base64' | 'utf8'): 
   const out: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(map)) {
     if (value === null) {
-      out[name] = null; // a merge patch deleting the key: no value to hide
+      setOwnMember(out, name, null); // a merge patch deleting the key: no value to hide
     } else if (typeof value === 'string' && encoding === 'base64') {
       const bytes = Buffer.from(value, 'base64');
-      out[name] = digestValue(key, bytes);
+      setOwnMember(out, name, digestValue(key, bytes));
       bytes.fill(0);
     } else {
-      out[name] = digestScalar(value, key);
+      setOwnMember(out, name, digestScalar(value, key));
     }
   }
   return out;

@@ -9,3 +9,4 @@ export { CofferError } from './error.ts';
 export { type Random, seededRandom } from './random.ts';
 export { type Clock, type TimerHandle, ManualClock, realClock } from './clock.ts';
 export { decodeMsgpack, decodeMsgpackCopy, encodeMsgpack } from './msgpack.ts';
+export { setOwnMember } from './own-member.ts';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import { sodiumReady } from '../../../src/crypto/index.ts';
-import { canonicalJson, canonicalMembers, joinMembers } from '../../../src/audit/canonical.ts';
+import { canonicalAround, canonicalJson, joinAround } from '../../../src/audit/canonical.ts';
 import { ChainVerifier } from '../../../src/audit/chain-verifier.ts';
 import { chainRecord, checkpointSignatureValid, genesisHash, signCheckpoint } from '../../../src/audit/chain.ts';
 import { shapeEvent } from '../../../src/audit/event.ts';
@@ -16,30 +16,47 @@ test('canonical JSON sorts keys at every depth, drops undefined and round-trips'
   assert.equal(canonicalJson(JSON.parse(text)), text);
 });
 
-test('an object joined from its canonical members, with or without one more member, is its canonical JSON', () => {
+test('a member named __proto__ (JSON.parse makes it an own property) stays in the canonical JSON and in a chained line that verifies', async () => {
+  const body = JSON.parse('{"data":{"__proto__":{"hidden":"x"},"a":"1"},"__proto__":"top"}') as Record<string, unknown>;
+  assert.equal(canonicalJson(body), '{"__proto__":"top","data":{"__proto__":{"hidden":"x"},"a":"1"}}');
+  const event = { ...shapeEvent(input(), 'Metadata', 'm1', hmacKey), requestObject: body };
+  const { line } = chainRecord(event, 1, genesisHash);
+  assert.deepEqual((JSON.parse(line) as { requestObject: unknown }).requestObject, body);
+  const verifier = new ChainVerifier({ sodium: await sodiumReady(), publicKey: (await generateAuditKeyPair()).publicKey, start: 'log' });
+  verifier.beginFile(1, 'audit-1.log');
+  assert.equal(verifier.line(line), undefined);
+});
+
+test('an object split around a member and joined, without it or with it, is its canonical JSON', () => {
   const values: Record<string, unknown>[] = [
     {},
     { z: 1 },
     { a: 1 },
     { b: { y: [2, { d: 1, c: undefined }], x: null }, Zed: true, 'é': 'accent', 'É': 'capital', a: undefined, f: () => 1, hashy: 'h', has: 'h' },
-    { seq: 3, prevHash: '0'.repeat(64), kind: 'Event', annotations: { 'coffer.dev/member': 'm1', 'authorization.k8s.io/decision': 'allow' } },
+    { kind: 'Event', annotations: { 'coffer.dev/member': 'm1', 'authorization.k8s.io/decision': 'allow' } },
   ];
+  const extras: Record<string, unknown>[] = [{}, { seq: 3, prevHash: '0'.repeat(64) }, { seq: 3, prevHash: '0'.repeat(64), entry: 9, gone: undefined }];
   for (const value of values) {
-    assert.equal(joinMembers(canonicalMembers(value)), canonicalJson(value), JSON.stringify(Object.keys(value)));
-    const withHash = joinMembers(canonicalMembers(value), { key: 'hash', text: '"hash":"h1"' });
-    assert.equal(withHash, canonicalJson({ ...value, hash: 'h1' }), `hash placed among ${JSON.stringify(Object.keys(value))}`);
+    for (const extra of extras) {
+      const around = canonicalAround(value, extra, 'hash');
+      const what = `${JSON.stringify(Object.keys(value))} with ${JSON.stringify(Object.keys(extra))}`;
+      assert.equal(joinAround(around), canonicalJson({ ...value, ...extra }), what);
+      assert.equal(joinAround(around, '"hash":"h1"'), canonicalJson({ ...value, ...extra, hash: 'h1' }), `hash placed among ${what}`);
+    }
   }
-  assert.throws(() => joinMembers(canonicalMembers({ hash: 1 }), { key: 'hash', text: '"hash":2' }), /already in the object/);
+  assert.throws(() => canonicalAround({ hash: 1 }, {}, 'hash'), /already in the object/);
+  assert.throws(() => canonicalAround({ seq: 1 }, { seq: 2 }, 'hash'), /already in the object/);
 });
 
 test('a record hash is SHA-256 of the canonical record without its hash, and the line is canonical', () => {
   const event = shapeEvent(input(), 'Metadata', 'm1', hmacKey);
-  const { record, line } = chainRecord(event, 1, genesisHash);
-  const { hash, ...rest } = record;
-  assert.equal(hash, createHash('sha256').update(canonicalJson(rest)).digest('hex'));
-  assert.equal(line, canonicalJson(record));
-  assert.equal(record.seq, 1);
-  assert.equal(record.prevHash, genesisHash);
+  const { fields, line } = chainRecord(event, 1, genesisHash, 7);
+  const { hash, ...rest } = fields;
+  assert.deepEqual(rest, { seq: 1, prevHash: genesisHash, entry: 7 });
+  assert.equal(hash, createHash('sha256').update(canonicalJson({ ...event, ...rest })).digest('hex'));
+  assert.equal(line, canonicalJson({ ...event, ...fields }));
+  assert.equal(chainRecord(event, 1, genesisHash).fields.entry, undefined);
+  assert.throws(() => chainRecord({ ...event, seq: 1 } as typeof event, 2, genesisHash), /carries no chain fields/);
 });
 
 test('a checkpoint signature verifies under its key and fails under another key or after any change', async () => {
@@ -61,9 +78,9 @@ test('the verifier accepts a chain it is fed in order and names the first line t
   const lines: string[] = [];
   let prev = genesisHash;
   for (let seq = 1; seq <= 4; seq++) {
-    const { record, line } = chainRecord(shapeEvent(input(), 'Metadata', 'm1', hmacKey), seq, prev);
+    const { fields, line } = chainRecord(shapeEvent(input(), 'Metadata', 'm1', hmacKey), seq, prev);
     lines.push(line);
-    prev = record.hash;
+    prev = fields.hash;
   }
   const run = (feed: string[]) => {
     const v = new ChainVerifier({ sodium, publicKey: keys.publicKey, start: 'log' });

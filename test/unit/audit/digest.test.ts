@@ -36,6 +36,15 @@ test('a Secret body keeps its shape but every data and stringData value becomes 
   assert.equal(body.stringData.token, 's3cret');
 });
 
+test('a member named __proto__ (JSON.parse makes it an own property) keeps its place, digested, at every level', () => {
+  const body = JSON.parse(`{"kind":"Secret","data":{"__proto__":"${Buffer.from('s3cret').toString('base64')}"},"__proto__":{"token":"s3cret"}}`) as unknown;
+  const redacted = redactValueBody(body, hmacKey, 'secrets') as Record<string, Record<string, unknown>>;
+  assert.deepEqual(Object.keys(redacted), ['kind', 'data', '__proto__']);
+  assert.equal(Object.getOwnPropertyDescriptor(redacted.data, '__proto__')?.value, digestValue(hmacKey, 's3cret'));
+  assert.equal((Object.getOwnPropertyDescriptor(redacted, '__proto__')?.value as Record<string, unknown>).token, digestValue(hmacKey, 's3cret'));
+  assert.doesNotMatch(JSON.stringify(redacted), /s3cret|czNjcmV0/);
+});
+
 test('values nested in lists and version histories, and every annotation but Coffer settings, are digested too', () => {
   const lastApplied = JSON.stringify({ kind: 'Secret', data: { a: Buffer.from('s3cret').toString('base64') } });
   const body = {
