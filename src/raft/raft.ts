@@ -466,7 +466,8 @@ export class Raft {
     if (!this.tracker.isMember(this.id)) throw new ProposalDroppedError(`leader ${this.id} is no longer a member`);
     if (this.leadTransferee !== 0) throw new ProposalDroppedError(`leadership transfer to ${this.leadTransferee} in progress`);
     let confIndex = 0;
-    let cs = this.tracker.confState();
+    // Built only for a proposal that carries a conf change: most carry none.
+    let cs: ConfState | undefined;
     for (let i = 0; i < m.entries.length; i++) {
       const e = m.entries[i]!;
       if (e.type !== 'confChange') continue;
@@ -476,7 +477,7 @@ export class Raft {
           : `a conf change is pending (index ${this.pendingConfIndex} not yet applied; applied ${this.log.applied})`);
       }
       // Validates against the membership it will apply to: every earlier change is already applied.
-      cs = applyToConfState(cs, decodeConfChange(e.data));
+      cs = applyToConfState(cs ?? this.tracker.confState(), decodeConfChange(e.data));
       confIndex = this.log.lastIndex() + i + 1;
     }
     if (!this.appendEntries(m.entries)) {
