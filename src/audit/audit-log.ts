@@ -301,10 +301,11 @@ export class AuditLog {
   shape(input: AuditEventInput): string | undefined {
     const event = this.shapeRecorded(input);
     if (event === undefined) return undefined;
-    for (const body of [event, withoutBodies(event)]) {
-      const text = canonicalJson(body);
-      if (Buffer.byteLength(text) + auditChainFieldsBytesMax <= auditRecordBytesMax) return text;
-    }
+    const fits = (text: string) => Buffer.byteLength(text) + auditChainFieldsBytesMax <= auditRecordBytesMax;
+    const whole = canonicalJson(event);
+    if (fits(whole)) return whole;
+    const bodiless = canonicalJson(withoutBodies(event));
+    if (fits(bodiless)) return bodiless;
     throw new AuditUnavailableError(`audit record exceeds ${auditRecordBytesMax} bytes (auditRecordBytesMax) even without bodies`);
   }
 
