@@ -19,7 +19,8 @@ export function configMapBody(input: Json, causes: StatusCause[]): Json {
   for (const [key, value] of Object.entries(binaryData ?? {})) {
     for (const e of configMapKeyErrors(key)) causes.push({ field: `binaryData[${key}]`, message: `Invalid value: ${JSON.stringify(key)}: ${e}`, reason: 'FieldValueInvalid' });
     if (!isBase64(value)) causes.push({ field: `binaryData[${key}]`, message: 'must be a base64-encoded string', reason: 'FieldValueInvalid' });
-    if (data?.[key] !== undefined) causes.push({ field: `data[${key}]`, message: `Invalid value: ${JSON.stringify(key)}: duplicate of key present in binaryData`, reason: 'FieldValueDuplicate' });
+    // An own key only: data["__proto__"] of a data map without that key would be Object.prototype.
+    if (data !== undefined && Object.hasOwn(data, key)) causes.push({ field: `data[${key}]`, message: `Invalid value: ${JSON.stringify(key)}: duplicate of key present in binaryData`, reason: 'FieldValueDuplicate' });
     bytes += key.length + Math.floor((value.length * 3) / 4);
   }
   if (bytes > objectBytesMax) causes.push({ field: 'data', message: `Too long: must have at most ${objectBytesMax} bytes`, reason: 'FieldValueTooLong' });

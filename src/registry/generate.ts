@@ -8,6 +8,7 @@
  * that built it is wiped; spec errors name the key and the bad length or charset, never a value.
  */
 import { randomInt } from 'node:crypto';
+import { setOwnMember } from '../base/index.ts';
 import { generatedKeysMax, generatedValueCharsMax } from '../config/index.ts';
 
 export const generateCharsets: Readonly<Record<string, string>> = {
@@ -65,7 +66,8 @@ export function parseGenerateList(text: string): GenerateSpec[] | string {
 /** A fresh value for each spec, base64-encoded. */
 export function generateValues(specs: readonly GenerateSpec[]): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const spec of specs) out[spec.key] = generate(spec.length, generateCharsets[spec.charset]!);
+  // setOwnMember: a key named __proto__ is a data key like any other, never the prototype.
+  for (const spec of specs) setOwnMember(out, spec.key, generate(spec.length, generateCharsets[spec.charset]!));
   return out;
 }
 

@@ -8,6 +8,7 @@
  * operation fails, as Kubernetes answers). Server-side apply is not a patch of the object as read: the
  * registry merges it with field ownership (registry/managed-fields/).
  */
+import { setOwnMember } from '../../base/index.ts';
 import { RegistryError } from '../../registry/index.ts';
 import { applyContentType } from './apply-body.ts';
 
@@ -40,15 +41,15 @@ function mergePatch(target: Value, patch: Value, strategic: boolean): Value {
   const replace = strategic && patch.$patch === 'replace';
   const result: Obj = isObj(target) && !replace ? { ...target } : {};
   for (const [key, value] of Object.entries(patch)) {
-    // An own "__proto__" key from JSON.parse would set the prototype when assigned: never merge it.
-    if (key === '__proto__') continue;
     if (strategic && key.startsWith('$')) continue;
     if (strategic && (key.startsWith('$setElementOrder/') || key.startsWith('$deleteFromPrimitiveList/') || key === '$retainKeys')) continue;
     if (value === null) delete result[key];
     else {
-      const merged = mergePatch(result[key], value, strategic);
+      // Own members only, read and set: a key named "__proto__" (an own member, as JSON.parse makes it) is
+      // merged like any other, never read from or set as the prototype.
+      const merged = mergePatch(Object.hasOwn(result, key) ? result[key] : undefined, value, strategic);
       if (merged === undefined) delete result[key];
-      else result[key] = merged;
+      else setOwnMember(result, key, merged);
     }
   }
   return result;

@@ -21,6 +21,7 @@
  * secrets/versions. Generated values exist only in the store and the response.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { setOwnMember } from '../../base/index.ts';
 import { generatedKeysMax } from '../../config/index.ts';
 import {
   checkGenerateSpec, findVersion, generateValues, type GenerateSpec, pendingData, type Registry, RegistryError, secrets, stageOf, type Json,
@@ -154,7 +155,8 @@ function rotationData(body: unknown): Record<string, string> {
     // Values are checked by the Secret's own validation when written; keys and types only here.
     for (const [key, value] of Object.entries(body.data)) {
       if (typeof value !== 'string') throw new RegistryError('BadRequest', `data[${JSON.stringify(key.slice(0, 64))}] must be a base64 string`);
-      out[key] = value;
+      // A key named __proto__ is a data key like any other, never the prototype.
+      setOwnMember(out, key, value);
     }
     return out;
   }

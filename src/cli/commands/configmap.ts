@@ -4,6 +4,7 @@
  * into `binaryData` (base64), as kubectl does; every other value into `data`.
  */
 import type { Command } from 'commander';
+import { setOwnMember } from '../../base/index.ts';
 import type { K8sObject } from '../../client/index.ts';
 import type { CliIo } from '../io.ts';
 import { formatData, formatTable } from '../options.ts';
@@ -27,11 +28,12 @@ export function registerConfigMapCommands(program: Command, io: CliIo): void {
       const entries = await readSources(options.fromLiteral ?? [], options.fromFile ?? []);
       const data: Record<string, string> = {};
       const binaryData: Record<string, string> = {};
+      // A file named __proto__ is a data key like any other, never the prototype.
       for (const [key, value] of entries) {
         try {
-          data[key] = utf8.decode(value);
+          setOwnMember(data, key, utf8.decode(value));
         } catch {
-          binaryData[key] = value.toString('base64');
+          setOwnMember(binaryData, key, value.toString('base64'));
         }
       }
       const body: K8sObject = {

@@ -11,6 +11,7 @@
  * encoded.
  */
 import { type Command, InvalidArgumentError } from 'commander';
+import { setOwnMember } from '../../base/index.ts';
 import { isK8sApiError, type K8sObject, type SecretVersionInfo } from '../../client/index.ts';
 import type { CliIo } from '../io.ts';
 import { formatData, formatTable, parsePositiveInt } from '../options.ts';
@@ -51,7 +52,8 @@ function addCreateCommand(secret: Command, io: CliIo): void {
       let body: K8sObject;
       try {
         const data: Record<string, string> = {};
-        for (const [key, value] of entries) data[key] = value.toString('base64');
+        // A file named __proto__ is a data key like any other, never the prototype.
+        for (const [key, value] of entries) setOwnMember(data, key, value.toString('base64'));
         body = {
           apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace }, type: options.type, data, ...(options.immutable ? { immutable: true } : {}),
         };

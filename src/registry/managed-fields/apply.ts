@@ -9,6 +9,7 @@
  * equals the stored value.
  */
 import { isDeepStrictEqual } from 'node:util';
+import { setOwnMember } from '../../base/index.ts';
 import { type FieldPath, FieldSet, itemElement, leavesOf, listTypeAt, nodesOf, pathString } from './field-set.ts';
 import { type Manager, sameManager } from './entries.ts';
 
@@ -90,10 +91,6 @@ export function managerName(manager: Manager, apiVersion: string): string {
   return manager.operation === 'Update' ? `${JSON.stringify(manager.manager)} using ${apiVersion}` : JSON.stringify(manager.manager);
 }
 
-function setOwn(object: Json, key: string, value: unknown): void {
-  Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true });
-}
-
 /** The configuration merged into the live object: objects key by key, sets and keyed lists item by item, anything else replaced. */
 function mergeView(live: unknown, config: unknown, path: FieldPath): unknown {
   if (Array.isArray(config) && Array.isArray(live)) {
@@ -108,8 +105,8 @@ function mergeView(live: unknown, config: unknown, path: FieldPath): unknown {
   }
   if (!isObj(config) || !isObj(live)) return structuredClone(config);
   const out: Json = {};
-  for (const [key, value] of Object.entries(live)) setOwn(out, key, value);
-  for (const [key, value] of Object.entries(config)) setOwn(out, key, mergeView(live[key], value, [...path, `f:${key}`]));
+  for (const [key, value] of Object.entries(live)) setOwnMember(out, key, value);
+  for (const [key, value] of Object.entries(config)) setOwnMember(out, key, mergeView(live[key], value, [...path, `f:${key}`]));
   return out;
 }
 

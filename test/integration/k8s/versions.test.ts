@@ -104,6 +104,30 @@ test('rotate with generated values gives the asked length and charset, different
   assert.equal((await call(api.app, 'POST', `${coffer}/missing/rotate`, { generate: [{ key: 'a' }] })).status, 404);
 });
 
+test('rotate sets a data key named __proto__ like any other key: given, generated, staged and promoted', async () => {
+  // An own member only: data['__proto__'] of an object without one would read Object.prototype.
+  const own = (data: Record<string, string> | undefined, key: string) => (data !== undefined && Object.hasOwn(data, key) ? data[key] : undefined);
+  await call(api.app, 'POST', core, secret('proto', { user: 'app' }));
+  const given = await call(api.app, 'POST', `${coffer}/proto/rotate`, `{"data":{"__proto__":"${b64('chosen')}"}}`, alice);
+  assert.equal(given.status, 200, given.body.message);
+  assert.deepEqual(Object.keys(given.body.data ?? {}).sort(), ['__proto__', 'user']);
+  assert.equal(text(own(given.body.data, '__proto__')), 'chosen');
+  assert.deepEqual((await call(api.app, 'GET', `${core}/proto`)).body.data, given.body.data);
+
+  const generated = await call(api.app, 'POST', `${coffer}/proto/rotate`, { generate: [{ key: '__proto__', length: 12, charset: 'hex' }] }, alice);
+  assert.equal(generated.status, 200, generated.body.message);
+  assert.deepEqual(Object.keys(generated.body.data ?? {}).sort(), ['__proto__', 'user']);
+  assert.match(text(own(generated.body.data, '__proto__')), /^[0-9a-f]{12}$/);
+
+  const staged = await call(api.app, 'POST', `${coffer}/proto/rotate`, `{"stage":true,"data":{"__proto__":"${b64('next')}"}}`, alice);
+  assert.equal(staged.status, 200, staged.body.message);
+  assert.equal(text(own((await call(api.app, 'GET', `${coffer}/proto/versions?stage=pending`)).body.data, '__proto__')), 'next');
+  const promoted = await call(api.app, 'POST', `${coffer}/proto/promote`, undefined, alice);
+  assert.equal(promoted.status, 200, promoted.body.message);
+  assert.equal(text(own(promoted.body.data, '__proto__')), 'next');
+  assert.deepEqual((await versions('proto')).map((v) => v.version), [1, 2, 3, 4]);
+});
+
 test('rollback writes a new version holding the old data', async () => {
   await call(api.app, 'POST', core, secret('rb', { password: 'old' }));
   await put('rb', { password: 'new', extra: 'x' }, alice);

@@ -55,6 +55,17 @@ test('merge patch: null deletes, objects merge, lists and scalars replace', () =
   assert.deepEqual(target.data, { a: '1', b: '2' }, 'the target is not modified');
 });
 
+test('merge and strategic merge patch set, replace and delete a data key named __proto__ like any other', () => {
+  for (const type of ['merge', 'strategic'] as const) {
+    const added = applyPatch(type, { data: { a: '1' } }, JSON.parse('{"data":{"__proto__":"eA=="}}')) as { data: object };
+    assert.deepEqual(Object.entries(added.data), [['a', '1'], ['__proto__', 'eA==']], type);
+    assert.equal(Object.getPrototypeOf(added.data), Object.prototype, type);
+    const replaced = applyPatch(type, added, JSON.parse('{"data":{"__proto__":"eQ=="}}')) as { data: object };
+    assert.deepEqual(Object.entries(replaced.data), [['a', '1'], ['__proto__', 'eQ==']], type);
+    assert.deepEqual(applyPatch(type, replaced, JSON.parse('{"data":{"__proto__":null}}')), { data: { a: '1' } }, type);
+  }
+});
+
 test('strategic merge patch honours $patch for maps and drops list directives', () => {
   const target = { data: { a: '1', b: '2' }, metadata: { labels: { x: 'y' } } };
   assert.deepEqual(applyPatch('strategic', target, { data: { $patch: 'replace', c: '3' }, '$setElementOrder/rules': [], metadata: { labels: { $patch: 'delete' } } }), {

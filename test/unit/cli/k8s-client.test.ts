@@ -5,7 +5,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
@@ -263,4 +263,33 @@ test('the CLI prints a Status error, an unreachable member and an unreadable cre
 
   const missing = await cli(['--endpoints', url, '--cacert', join(dir, 'nope.crt'), '--cert', layout.clientCert('admin'), '--key', layout.clientKey('admin'), 'configmap', 'list']);
   assert.deepEqual(missing, { code: 1, out: '', err: `coffer: missing file: ${join(dir, 'nope.crt')} (give --cacert, --cert and --key, or COFFER_CACERT, COFFER_CERT and COFFER_KEY)\n` });
+});
+
+test('secret create and configmap create send a file named __proto__ under that key, as kubectl does', async () => {
+  const layout = caLayout(dir);
+  const { url, seen } = await serve((one, res) => json(res, 201, JSON.parse(one.body)));
+  const credentials = ['--endpoints', url, '--cacert', layout.caCert, '--cert', layout.clientCert('admin'), '--key', layout.clientKey('admin')];
+  const files = await mkdtemp(join(tmpdir(), 'coffer-proto-file-'));
+  const own = (map: unknown, key: string) => Object.entries(map as Record<string, string>).find(([k]) => k === key)?.[1];
+  try {
+    const text = join(files, 'text');
+    const binary = join(files, 'binary');
+    await mkdir(text);
+    await mkdir(binary);
+    await writeFile(join(text, '__proto__'), 'value');
+    await writeFile(join(text, 'other'), 'x');
+    await writeFile(join(binary, '__proto__'), Buffer.from([0xff, 0xfe]));
+    assert.equal((await cli([...credentials, 'secret', 'create', 's', '--from-file', join(text, '__proto__'), '--from-literal', 'a=b'])).code, 0);
+    assert.equal((await cli([...credentials, 'configmap', 'create', 'c', '--from-file', join(text, '__proto__'), '--from-file', join(text, 'other')])).code, 0);
+    assert.equal((await cli([...credentials, 'configmap', 'create', 'd', '--from-file', join(binary, '__proto__'), '--from-file', join(text, 'other')])).code, 0);
+  } finally {
+    await rm(files, { recursive: true, force: true });
+  }
+  const [s, c, d] = seen.map((one) => JSON.parse(one.body) as { data?: unknown; binaryData?: unknown });
+  assert.deepEqual(Object.keys(s?.data ?? {}).sort(), ['__proto__', 'a']);
+  assert.equal(own(s?.data, '__proto__'), Buffer.from('value').toString('base64'));
+  assert.deepEqual(Object.keys(c?.data ?? {}).sort(), ['__proto__', 'other']);
+  assert.equal(own(c?.data, '__proto__'), 'value');
+  assert.deepEqual([Object.keys(d?.data ?? {}), Object.keys(d?.binaryData ?? {})], [['other'], ['__proto__']]);
+  assert.equal(own(d?.binaryData, '__proto__'), Buffer.from([0xff, 0xfe]).toString('base64'));
 });

@@ -2,7 +2,7 @@
 // are due at time T (the current version's createdAt plus the period, from stored data only).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { dueRotations, parseDuration, parseGenerateList, type StoredObject, type VersionHistory } from '../../../src/registry/index.ts';
+import { dueRotations, generateValues, parseDuration, parseGenerateList, type StoredObject, type VersionHistory } from '../../../src/registry/index.ts';
 import { rotationAnnotationCauses } from '../../../src/registry/scheduled-rotation.ts';
 
 test('parseDuration reads Go-style durations and nothing else', () => {
@@ -19,6 +19,15 @@ test('parseGenerateList reads the --generate syntax, comma-separated, with defau
   assert.deepEqual(parseGenerateList('password'), [{ key: 'password', length: 32, charset: 'alnum' }]);
   assert.deepEqual(parseGenerateList('a:8:hex, b:4'), [{ key: 'a', length: 8, charset: 'hex' }, { key: 'b', length: 4, charset: 'alnum' }]);
   for (const bad of ['', 'a,', ':8', 'a:x', 'a:0', 'a:8:emoji', 'a,a', 'a:1:hex:more']) assert.equal(typeof parseGenerateList(bad), 'string', bad);
+});
+
+test('a generated key named __proto__ (in the annotation or --generate) gets a value of its own, as any key does', () => {
+  const specs = parseGenerateList('__proto__:12:hex,b:4');
+  if (typeof specs === 'string') assert.fail(specs);
+  const values = generateValues(specs);
+  assert.deepEqual(Object.keys(values).sort(), ['__proto__', 'b']);
+  assert.equal(Object.getPrototypeOf(values), Object.prototype);
+  assert.match(Buffer.from(Object.entries(values).find(([k]) => k === '__proto__')?.[1] ?? '', 'base64').toString(), /^[0-9a-f]{12}$/);
 });
 
 test('the annotations go together, within the limits, and not on an immutable Secret', () => {

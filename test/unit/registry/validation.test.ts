@@ -52,3 +52,11 @@ test('a data key named __proto__ stays a key, never a prototype', () => {
   assert.deepEqual(Object.keys(result.data as object).sort(), ['__proto__', 'b']);
   assert.equal(Object.getPrototypeOf(result.data), Object.prototype);
 });
+
+test('a binaryData key named __proto__ is no duplicate of a data key it does not have', () => {
+  const { causes, result } = causesOf(configMaps, JSON.parse('{"data":{"a":"1"},"binaryData":{"__proto__":"eA=="}}') as Record<string, unknown>);
+  assert.deepEqual(causes, []);
+  assert.deepEqual([Object.keys(result.data as object), Object.keys(result.binaryData as object)], [['a'], ['__proto__']]);
+  const both = causesOf(configMaps, JSON.parse('{"data":{"__proto__":"1"},"binaryData":{"__proto__":"eA=="}}') as Record<string, unknown>);
+  assert.deepEqual(both.causes.map((c) => [c.field, c.reason]), [['data[__proto__]', 'FieldValueDuplicate']]);
+});
