@@ -32,6 +32,10 @@
  * as they are with --start-coffer (--no-profile turns it off; so does --against-etcd, since a profiled
  * member is slower and etcd runs without one).
  *
+ * The Coffer members the bench starts run the build in dist/, as an installed `coffer server` does; the
+ * bench makes it first from the checkout (tsc, as `npm run build`). --from-source runs them from src/
+ * through the TypeScript loader instead, without a build.
+ *
  * --op startup (alone; needs --start-coffer and/or --against-etcd, since it restarts the members)
  * measures a restart instead of a workload: for each system it starts a cluster of --members, loads
  * --keys keys of --value-bytes in transactions of 128 puts, waits until every member has applied them,
@@ -45,13 +49,15 @@
  * `{"ratio":{"op":"startup",…}}` (Coffer ÷ etcd). Its members run without the profiler.
  */
 import { Command } from 'commander';
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { ConnectionOptions } from 'node:tls';
 import { GrpcKvClient, isClientError, KvClient } from '../src/client/index.ts';
-import { Cluster, cofferBackend, etcdBackend, withCluster } from '../test/support/cluster/index.ts';
+import { type Backend, Cluster, cofferBackend, cofferBuildBackend, cofferBuildEntry, etcdBackend, repoRoot, withCluster } from '../test/support/cluster/index.ts';
 import { countersSince, monotonicUs, processCounters, profiled, readProfiles, reportProfiles, type RunWindow } from './bench-profile.ts';
 import { measureStartup, type StartupResult } from './bench-startup.ts';
 
@@ -109,6 +115,7 @@ const program = new Command('bench')
   .option('--members <n>', 'cluster size when no --endpoints are given', positive('members'), 3)
   .option('--start-coffer', 'start a Coffer cluster of --members through the test harness instead of using --endpoints', false)
   .option('--no-profile', 'with --start-coffer: do not run the members under --cpu-prof nor report CPU per operation (implied by --against-etcd)')
+  .option('--from-source', 'with --start-coffer: run the members from src/ through the TypeScript loader instead of building dist/ first', false)
   .option('--cacert <file>', 'CA certificate', process.env.COFFER_CACERT ?? 'certs/ca.crt')
   .option('--cert <file>', 'client certificate', process.env.COFFER_CERT ?? 'certs/clients/admin.crt')
   .option('--key <file>', 'client key', process.env.COFFER_KEY ?? 'certs/clients/admin.key')
@@ -116,7 +123,7 @@ const program = new Command('bench')
 program.parse();
 const options = program.opts<{
   endpoints?: string[]; op: (Op | 'startup')[]; clients: number[]; duration: number; valueBytes: number; keys: number; consistency: string; protocol: string;
-  againstEtcd: boolean; members: number; startCoffer: boolean; profile: boolean; cacert: string; cert: string; key: string;
+  againstEtcd: boolean; members: number; startCoffer: boolean; profile: boolean; fromSource: boolean; cacert: string; cert: string; key: string;
 }>();
 if (options.consistency !== 'linearizable' && options.consistency !== 'serializable') {
   throw new Error(`--consistency "${options.consistency}" must be linearizable or serializable`);
@@ -131,14 +138,32 @@ if (startup && (options.op.length > 1 || endpoints.length > 0)) {
   throw new Error('--op startup runs alone and restarts the members: give it with --start-coffer and/or --against-etcd, without --endpoints');
 }
 const ops = options.op.filter((op): op is Op => op !== 'startup');
+const cofferToStart = options.startCoffer ? cofferMembers() : undefined;
 
 if (startup) await startupBench();
 else await throughputBench();
 
+/**
+ * The Coffer members the bench starts: by default the build in dist/, made now from the checkout as
+ * `npm run build` makes it, so they run what an installed `coffer server` runs (no TypeScript loader:
+ * it costs each member ~0.8 s of CPU at start and per-closure naming helpers on every request).
+ */
+function cofferMembers(): Backend {
+  if (options.fromSource) {
+    process.stderr.write('# coffer members run from src/ through the TypeScript loader (--from-source)\n');
+    return cofferBackend;
+  }
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  const started = performance.now();
+  execFileSync(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: repoRoot, stdio: ['ignore', process.stderr, process.stderr] });
+  process.stderr.write(`# coffer members run the build ${cofferBuildEntry} (built in ${((performance.now() - started) / 1000).toFixed(1)} s)\n`);
+  return cofferBuildBackend;
+}
+
 /** --op startup: each system's cluster loaded, stopped and started again (bench-startup.ts). */
 async function startupBench(): Promise<void> {
   const results: StartupResult[] = [];
-  const systems = [...(options.startCoffer ? [cofferBackend] : []), ...(options.againstEtcd ? [etcdBackend] : [])];
+  const systems = [...(cofferToStart !== undefined ? [cofferToStart] : []), ...(options.againstEtcd ? [etcdBackend] : [])];
   for (const backend of systems) {
     process.stderr.write(`# starting ${backend.name} x${options.members} through the test harness\n`);
     const result = await withCluster({ size: options.members, backend, faults: false },
@@ -172,11 +197,11 @@ async function leaderFirst(cluster: Cluster): Promise<string[]> {
 /** Every other --op: closed-loop runs of each combination of --op and --clients. */
 async function throughputBench(): Promise<void> {
   const results: { target: string; runs: Run[] }[] = [];
-  if (options.startCoffer) {
+  if (cofferToStart !== undefined) {
     process.stderr.write(`# starting coffer x${options.members} through the test harness\n`);
     // A profiled member pays for its profiler; against etcd (never profiled) both run bare.
     const profileDir = options.profile && !options.againstEtcd ? await mkdtemp(join(tmpdir(), 'coffer-bench-profile-')) : undefined;
-    const cluster = await Cluster.start({ size: options.members, backend: profileDir === undefined ? cofferBackend : profiled(cofferBackend, profileDir), faults: false });
+    const cluster = await Cluster.start({ size: options.members, backend: profileDir === undefined ? cofferToStart : profiled(cofferToStart, profileDir), faults: false });
     const watch = watchMembers('coffer', cluster);
     try {
       const urls = await leaderFirst(cluster);

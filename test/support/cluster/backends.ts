@@ -51,35 +51,47 @@ export interface Backend {
   command(spec: MemberSpec): Spawn;
 }
 
-export const cofferBackend: Backend = {
-  name: 'coffer',
-  networkMode: 'pair',
-  electionTimeoutMs: 2_000, // electionTicks 10 × tickMs 100, randomised up to twice that
-  async prepare(spec) {
-    if (!existsSync(spec.keyFile)) await createKeyFile(spec.keyFile);
-  },
-  command(spec) {
-    const { certs } = spec;
-    return {
-      command: process.execPath,
-      cwd: repoRoot,
-      args: [
-        '--import', 'tsx', cofferEntry, 'server',
-        '--name', spec.name,
-        '--data-dir', spec.dataDir,
-        '--listen-client', `https://127.0.0.1:${spec.clientPort}`,
-        '--listen-peer', `https://127.0.0.1:${spec.peerPort}`,
-        '--initial-cluster', spec.initialCluster,
-        '--cert', certs.memberCert(spec.name),
-        '--key', certs.memberKey(spec.name),
-        '--cacert', certs.ca,
-        '--crl', certs.crl,
-        '--unseal-key-file', spec.keyFile,
-        ...(spec.join === undefined ? [] : ['--join', '--member-id', spec.join.memberId, '--cluster-id', spec.join.clusterId]),
-      ],
-    };
-  },
-};
+/** The `coffer` command as `npm install` builds it (package.json "bin"), the one an installed member runs. */
+export const cofferBuildEntry = join(repoRoot, 'dist/src/server/coffer.js');
+
+/** Coffer members started by `node <entry…> server`. */
+function cofferMembersRunning(entry: readonly string[]): Backend {
+  return {
+    name: 'coffer',
+    networkMode: 'pair',
+    electionTimeoutMs: 2_000, // electionTicks 10 × tickMs 100, randomised up to twice that
+    async prepare(spec) {
+      if (!existsSync(spec.keyFile)) await createKeyFile(spec.keyFile);
+    },
+    command(spec) {
+      const { certs } = spec;
+      return {
+        command: process.execPath,
+        cwd: repoRoot,
+        args: [
+          ...entry, 'server',
+          '--name', spec.name,
+          '--data-dir', spec.dataDir,
+          '--listen-client', `https://127.0.0.1:${spec.clientPort}`,
+          '--listen-peer', `https://127.0.0.1:${spec.peerPort}`,
+          '--initial-cluster', spec.initialCluster,
+          '--cert', certs.memberCert(spec.name),
+          '--key', certs.memberKey(spec.name),
+          '--cacert', certs.ca,
+          '--crl', certs.crl,
+          '--unseal-key-file', spec.keyFile,
+          ...(spec.join === undefined ? [] : ['--join', '--member-id', spec.join.memberId, '--cluster-id', spec.join.clusterId]),
+        ],
+      };
+    },
+  };
+}
+
+/** Members run from the source through the TypeScript loader: what the tests run, with no build needed. */
+export const cofferBackend: Backend = cofferMembersRunning(['--import', 'tsx', cofferEntry]);
+
+/** Members run from the build in dist/, as an installed `coffer server` runs: what the bench measures (it builds first). */
+export const cofferBuildBackend: Backend = cofferMembersRunning([cofferBuildEntry]);
 
 export const etcdBinary = process.env.ETCD_BIN ?? '/usr/bin/etcd';
 

@@ -6,7 +6,7 @@
  *
  * Invariant: nothing here sleeps to synchronise; readiness is polled from the members' status.
  */
-export { type Backend, type BackendName, backendNamed, cofferBackend, defaultBackendName, etcdBackend, etcdBinary, cofferEntry, repoRoot } from './backends.ts';
+export { type Backend, type BackendName, backendNamed, cofferBackend, cofferBuildBackend, cofferBuildEntry, defaultBackendName, etcdBackend, etcdBinary, cofferEntry, repoRoot } from './backends.ts';
 export { type ClusterCerts, certsIn, makeCerts } from './certs.ts';
 export { Cluster, type ClusterOptions, delay, retryUnhealthy, withCluster } from './cluster.ts';
 export { type FaultMode, type LinkState, Network, type NetworkOptions } from './network.ts';
