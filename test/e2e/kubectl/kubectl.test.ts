@@ -4,7 +4,8 @@
 // rights getting Forbidden; --dry-run=server (create, delete, namespace delete), diff, a delete held by
 // a finalizer, writes that change nothing, generateName, cascading deletes (--cascade=orphan); auth can-i
 // (and --list), auth whoami (and --as), api-versions, -o wide on bindings, explain, and server-side apply
-// (create, pruning, a conflict naming its manager, --force-conflicts, --dry-run=server, --show-managed-fields).
+// (create, pruning, a conflict naming its manager, --force-conflicts, --dry-run=server, --show-managed-fields);
+// a data key named __proto__ through create and apply.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -122,6 +123,27 @@ test('kubectl apply -f a ConfigMap twice with a change (validation on)', async (
   assert.match(second.stdout, /configmap\/app-config configured/);
   const mode = await kubectl('admin', ['get', 'configmap', 'app-config', '-o', 'jsonpath={.data.mode},{.data.keep}']);
   assert.equal(mode.stdout, 'two,yes');
+});
+
+test('a data key named __proto__ is kept by create, and changed by apply (a strategic merge patch) like any other key', async () => {
+  const created = await kubectl('admin', ['create', 'secret', 'generic', 'proto', '--from-literal=__proto__=first', '--from-literal=other=x']);
+  assert.equal(created.code, 0, created.stderr);
+  const secret = await kubectl('admin', ['get', 'secret', 'proto', '-o', 'json']);
+  assert.equal(secret.code, 0, secret.stderr);
+  const data = Object.entries((JSON.parse(secret.stdout) as { data: Record<string, string> }).data);
+  assert.deepEqual(data.map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]).sort(), [['__proto__', 'first'], ['other', 'x']]);
+  const file = join(dir, 'proto-cm.yaml');
+  const manifest = (value: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: proto\ndata:\n  __proto__: "${value}"\n  keep: "yes"\n`;
+  for (const value of ['one', 'two']) {
+    await writeFile(file, manifest(value));
+    const applied = await kubectl('admin', ['apply', '-f', file]);
+    assert.equal(applied.code, 0, applied.stderr);
+  }
+  const got = await kubectl('admin', ['get', 'configmap', 'proto', '-o', 'json']);
+  assert.equal(got.code, 0, got.stderr);
+  assert.deepEqual(Object.entries((JSON.parse(got.stdout) as { data: Record<string, string> }).data).sort(), [['__proto__', 'two'], ['keep', 'yes']]);
+  // The tests after this one list every ConfigMap and Secret.
+  assert.equal((await kubectl('admin', ['delete', 'configmap/proto', 'secret/proto'])).code, 0);
 });
 
 test('kubectl apply with validation on refuses a manifest with an unknown field', async () => {
