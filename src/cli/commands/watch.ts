@@ -24,7 +24,8 @@ export function registerWatchCommand(program: Command, io: CliIo): void {
     .option('--since <revision>', 'only changes after this resourceVersion', parseRevision)
     .action(k8sAction(async (command, resourceName: string) => {
       const options = command.optsWithGlobals<K8sCommandOptions & NamespaceFlags & { since?: string }>();
-      const resource = watchable[resourceName];
+      // Own members only: `constructor`, `toString` or `__proto__` would find what every object inherits.
+      const resource = Object.hasOwn(watchable, resourceName) ? watchable[resourceName] : undefined;
       if (resource === undefined) throw new CliError(`cannot watch ${JSON.stringify(resourceName)}: choose secrets or configmaps`);
       const namespace = namespaceOf(options);
       const client = await connectK8s(options, io);

@@ -14,6 +14,7 @@ import {
   age, namespaceOf, parseFileSource, parseLiteral, readSources, redactedAnnotation,
 } from '../../../src/cli/commands/k8s-common.ts';
 import { CliError } from '../../../src/cli/errors.ts';
+import { runCli } from '../../../src/cli/index.ts';
 import { namespaceTable } from '../../../src/cli/commands/namespace.ts';
 import { policyTable } from '../../../src/cli/commands/policy.ts';
 import { describeSecret, secretTable } from '../../../src/cli/commands/secret.ts';
@@ -151,5 +152,14 @@ test('a --from-file over the limit is refused with the limit in words', async ()
     await assert.rejects(readSources([], [`blob=${big}`]), { message: `"${big}" is 5 MiB, over the 1 MiB limit of --from-file` });
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('watch names only secrets or configmaps: a name every object inherits (constructor, toString, __proto__) is refused before connecting', async () => {
+  for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty', 'valueOf']) {
+    let stderr = '';
+    const code = await runCli(['watch', name], { out: () => undefined, err: (t) => { stderr += t; }, env: {} });
+    assert.equal(code, 1, name);
+    assert.equal(stderr, `coffer: cannot watch ${JSON.stringify(name)}: choose secrets or configmaps\n`);
   }
 });
