@@ -81,7 +81,7 @@ export function buildClientApi(options: ClientApiOptions): FastifyInstance {
     // The URL is parsed once, strictly, before routing; the router and the handlers see its canonical
     // form (request.ts), and request.query is that same parse. Lengths are checked there (414), so
     // the router's own parameter limit never answers first.
-    rewriteUrl: (raw) => rewriteToCanonical(raw),
+    rewriteUrl: (raw) => rewriteToCanonical(raw, [kvPrefix]),
     routerOptions: { maxParamLength: requestPathBytesMax, querystringParser },
     // A request node refuses before routing (bad request line or header, timeout) is audited too.
     clientErrorHandler: clientErrorHandler({ audit: options.audit, identify: options.identify }),

@@ -48,7 +48,17 @@ export interface RefusedRequest {
 export type RequestParse = ParsedRequest | RefusedRequest;
 
 /** Where the router sends a refused request: no route matches it, so only the refusal answers. */
-export const refusedRequestPath = '/';
+const refusedRequestPath = '/';
+
+/**
+ * Where the router sends a refused request whose raw URL is under one of `apiPrefixes` (an API that
+ * speaks its own dialect, dialect.ts): a path under that prefix no route serves, so the refusal is
+ * answered in that API's dialect; refusedRequestPath (Kubernetes `Status`) for any other.
+ */
+export function refusedPathFor(rawUrl: string, apiPrefixes: readonly string[]): string {
+  const prefix = apiPrefixes.find((p) => rawUrl.startsWith(`${p}/`) || rawUrl === p || rawUrl.startsWith(`${p}?`));
+  return prefix === undefined ? refusedRequestPath : `${prefix}/`;
+}
 
 class UrlError extends CofferError {
   constructor(readonly code: 400 | 414, message: string) {
@@ -156,10 +166,10 @@ const parses = new WeakMap<IncomingMessage, RequestParse>();
  * fastify's `rewriteUrl`: parses the raw request once and gives the router its canonical URL (a
  * refused request gets a path no route serves, so only the refusal can answer it).
  */
-export function rewriteToCanonical(raw: IncomingMessage): string {
+export function rewriteToCanonical(raw: IncomingMessage, apiPrefixes: readonly string[] = []): string {
   const parsed = parseRequest(raw.method ?? 'GET', raw.url ?? '');
   parses.set(raw, parsed);
-  return parsed.ok ? parsed.canonicalUrl : refusedRequestPath;
+  return parsed.ok ? parsed.canonicalUrl : refusedPathFor(parsed.rawUrl, apiPrefixes);
 }
 
 /** The request's parse, as rewriteToCanonical made it. */
