@@ -154,16 +154,6 @@ test('reserved keys, callers without rights and callers without a certificate ar
   assert.equal((await post('/v3/nothing', {})).status, 404);
 });
 
-test('a URL refused before routing is answered in the gateway\'s error shape under /v3, as a Status elsewhere', async () => {
-  for (const url of ['/v3/kv/range?watch=maybe', '/v3/kv/%zz', '/v3/kv/range?a=1&a=2', '/v3//kv']) {
-    const refused = await post(url, { key: b64('k') });
-    assert.equal(refused.status, 400, url);
-    assert.deepEqual([refused.body.code, typeof refused.body.error, typeof refused.body.message, refused.body.kind], [3, 'string', 'string', undefined], url);
-  }
-  const elsewhere = await post('/api/v1/namespaces/default/secrets?watch=maybe', {});
-  assert.deepEqual([elsewhere.status, elsewhere.body.kind, elsewhere.body.code], [400, 'Status', 400]);
-});
-
 test('member list names the member', async () => {
   const list = await post('/v3/cluster/member/list', {});
   assert.deepEqual(list.body.members, [{ ID: '1', name: 'm1', peerURLs: ['mem://m1'], clientURLs: ['mem://m1/client'] }]);

@@ -109,6 +109,24 @@ test('paths that route differently than they read are refused and audited, never
   assert.equal((await send('GET', `${ns}/%73ecrets/d%62`, eve)).status, 403);
 });
 
+test('a KV API URL refused before routing is answered in the gateway\'s shape, audited, and changes nothing, for any caller', async () => {
+  const before = await revision();
+  const urls = ['/v3/kv/put?watch=maybe', '/v3/kv/put?a=1&a=2', '/v3/kv/%zz', '/v3//kv/put', `/v3/kv/${'n'.repeat(5000)}`];
+  for (const caller of [admin, eve]) {
+    for (const url of urls) {
+      const reply = await send('POST', url, caller, { key: b64('refused'), value: b64(secretValue) });
+      assert.ok(reply.status === 400 || reply.status === 414, `${url.slice(0, 80)}: ${reply.status}`);
+      const body = JSON.parse(reply.text) as Record<string, unknown>;
+      assert.deepEqual([typeof body.error, body.code, body.kind], ['string', 3, undefined], url.slice(0, 80));
+      assertNoSecret(reply.text, url.slice(0, 80));
+      const events = await eventsFor(reply.auditID);
+      assert.equal(events.length, 1, url.slice(0, 80));
+      assert.equal(events[0]!.annotations['authorization.k8s.io/decision'], 'forbid');
+    }
+  }
+  assert.equal(await revision(), before);
+});
+
 test('write answers carry values only for callers who may get: an empty merge patch, a PUT, a JSON patch', async () => {
   const patch = await send('PATCH', `${ns}/secrets/db`, pat, {}, 'application/merge-patch+json');
   assert.equal(patch.status, 200, patch.text);
