@@ -8,6 +8,9 @@ import type { ClientRequest } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { ClientError } from './errors.ts';
 
+/** The sockets whose TLS handshake a tracked request saw finish. */
+const handshaken = new WeakSet<object>();
+
 export class SendTracker {
   private isSent = false;
   private readonly connectTimer: NodeJS.Timeout | undefined;
@@ -20,8 +23,17 @@ export class SendTracker {
       }, Math.max(0, connectTimeoutMs));
     }
     request.on('socket', (socket) => {
-      if (request.reusedSocket) this.markSent();
-      else (socket as TLSSocket).once('secureConnect', () => this.markSent());
+      // A keep-alive socket handed to a request that waited in the agent's queue is not flagged as
+      // reused (node's agent sets reusedSocket only when a request finds a free socket), so a socket
+      // counts as connected once it has been seen to finish its handshake.
+      if (request.reusedSocket || handshaken.has(socket)) {
+        this.markSent();
+        return;
+      }
+      (socket as TLSSocket).once('secureConnect', () => {
+        handshaken.add(socket);
+        this.markSent();
+      });
     });
   }
 

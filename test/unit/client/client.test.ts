@@ -249,6 +249,21 @@ describe('KvClient errors and failover', () => {
     assert.equal(other.requests.length, 1);
   });
 
+  test('a write that waited for a busy keep-alive connection is sent once it has it: a loss then is CONNECTION_LOST and not retried', async () => {
+    // One socket per endpoint: the second write waits in the agent's queue and is handed the socket the
+    // first one used, whose TLS handshake finished long before.
+    const breaking = await server((body, req, res) => (body.key === 'YQ==' ? json(res, 200, { header }) : req.socket.destroy()));
+    const other = await server((_b, _q, res) => json(res, 200, { header }));
+    const client = new KvClient({ endpoints: [breaking.url, other.url], tls: clientPem, socketsPerEndpointMax: 1 });
+    const [first, second] = await Promise.allSettled([client.put('a', '1'), rejection(client.put('b', '2'))]);
+    client.close();
+    assert.equal(first.status, 'fulfilled');
+    assert.equal(second.status, 'fulfilled', second.status === 'rejected' ? String(second.reason) : '');
+    assert.deepEqual([second.value.code, second.value.indeterminate], ['CONNECTION_LOST', true]);
+    assert.equal(breaking.requests.length, 2, 'both writes reached the first endpoint, over one connection');
+    assert.equal(other.requests.length, 0, 'a possibly applied write must not be sent again');
+  });
+
   test('a server certificate from another CA is refused: UNAVAILABLE, nothing sent', async () => {
     const otherDir = await mkdtemp(join(tmpdir(), 'coffer-client-test-other-'));
     try {
