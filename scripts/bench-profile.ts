@@ -185,6 +185,8 @@ export function countersSince(before: ProcessCounters | undefined, after: Proces
 export interface RunWindow {
   /** The system measured: coffer or etcd (never profiled: its lines carry counters only). */
   target: string;
+  /** Which of the bench's --rounds. */
+  round: number;
   op: string;
   clients: number;
   ops: number;
@@ -203,7 +205,7 @@ export function reportProfiles(windows: RunWindow[], profiles = new Map<string, 
   const perOp = (total: number | undefined, ops: number, unit: number): number | null =>
     total === undefined || ops === 0 ? null : Math.round((total / ops) * unit) / unit;
   for (const w of windows) {
-    process.stderr.write(`# ${w.target}: profile of ${w.op}, ${w.clients} clients: CPU ms and read/write system calls per op; % of the event loop's busy time by area\n`);
+    process.stderr.write(`# ${w.target}: profile of ${w.op}, ${w.clients} clients, round ${w.round}: CPU ms and read/write system calls per op; % of the event loop's busy time by area\n`);
     process.stderr.write(`#   member  cpuMs/op  reads/op writes/op  busy%  ${areas.map((a) => a.padStart(8)).join('')}\n`);
     for (const [member, used] of w.used) {
       const profile = profiles.get(member);
@@ -214,7 +216,7 @@ export function reportProfiles(windows: RunWindow[], profiles = new Map<string, 
       const writeCallsPerOp = perOp(used?.writeCalls, w.ops, 100);
       const shares = sliced === undefined ? null : Object.fromEntries(areas.map((a) => [a, pct(sliced.shares[a])]));
       const busyPct = sliced === undefined ? null : pct(sliced.busyMs / 1000 / seconds);
-      const line = { target: w.target, op: w.op, clients: w.clients, member, cpuMsPerOp, readCallsPerOp, writeCallsPerOp, eventLoopBusyPct: busyPct, sharesPct: shares };
+      const line = { target: w.target, round: w.round, op: w.op, clients: w.clients, member, cpuMsPerOp, readCallsPerOp, writeCallsPerOp, eventLoopBusyPct: busyPct, sharesPct: shares };
       process.stdout.write(`${JSON.stringify({ profile: line })}\n`);
       const cells = areas.map((a) => String(shares?.[a] ?? '-').padStart(8)).join('');
       const column = (x: number | null, width: number): string => String(x ?? '-').padStart(width);

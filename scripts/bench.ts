@@ -3,29 +3,37 @@
  *
  *   node --import tsx scripts/bench.ts --endpoints URL… --op put|get|mixed --clients N --duration 10s
  *        --value-bytes 256 [--keys 1000] [--consistency linearizable|serializable] [--against-etcd]
- *        [--members N] [--protocol http|grpc] [--cacert F --cert F --key F]
+ *        [--members N] [--rounds 1] [--protocol http|grpc] [--cacert F --cert F --key F]
  *   node --import tsx scripts/bench.ts --op startup --keys 1000000 [--members 1] [--value-bytes 256]
  *        [--start-coffer] [--against-etcd]
  *
  * N clients each issue one request at a time for the duration; client c talks to endpoint c mod E.
  * `get` reads keys preloaded once before measuring; `put` writes random keys of --keys; `mixed` is half
  * and half. Prints one JSON line per run on stdout:
- *   {"op","clients","ops","opsPerSec","p50Ms","p99Ms","errors"}
- * --op and --clients also take comma lists (one run per combination).
+ *   {"target","round","op","clients","ops","opsPerSec","p50Ms","p99Ms","errors"}
+ * --op and --clients also take comma lists (one run per combination). --rounds N runs them all N
+ * times; with two systems, each workload runs on one right after the other, in the opposite order
+ * each round (Coffer first in odd rounds), both clusters started before the first run.
+ * When the bench started the cluster and measures puts by one client, each round begins by measuring
+ * the raw fdatasync rate of the disk the members write to (bench-fsync.ts, 2 s), printed as
+ * `{"fsync":{"round","syncsPerSec","p50Ms","p99Ms",…}}`, and the put lines of one client carry
+ * "perFsync": their ops/s ÷ that rate.
  * A cluster the bench starts (--start-coffer, --against-etcd) has its leader's endpoint first, so a single
  * client talks to the leader of either system.
  *
  * --against-etcd starts an etcd 3.4 cluster (Debian's etcd-server) of the same size (the number of
  * --endpoints, or --members) through the test harness — client and peer mutual TLS, fsync on, no
- * fault proxies — runs the same workload through the same client, and prints its line too, then
- * `{"ratio":{…}}` (Coffer ÷ etcd) when both ran. --protocol picks the client for both systems: `http`
+ * fault proxies — runs the same workload through the same client, and prints its line too, then per
+ * workload `{"ratio":{"op","clients","rounds","opsPerSec","p50Ms","p99Ms"}}` (Coffer ÷ etcd) when both
+ * ran: the median over the rounds of each round's pair, with "opsPerSecMin" and "opsPerSecMax" of
+ * several. --protocol picks the client for both systems: `http`
  * (etcd's JSON gateway, keep-alive HTTPS; the default) or `grpc` (etcd's gRPC API, one HTTP/2
  * connection per endpoint carrying every client's calls, as etcd's clients do). Without --endpoints only etcd is measured, unless
  * --start-coffer starts a Coffer cluster of --members through the harness. Labels go to stderr, so
  * stdout stays one JSON object per line.
  *
  * Of every cluster the bench starts, once it has stopped, the bench prints per run and member
- * `{"profile":{"target","op","clients","member","cpuMsPerOp","readCallsPerOp","writeCallsPerOp",
+ * `{"profile":{"target","round","op","clients","member","cpuMsPerOp","readCallsPerOp","writeCallsPerOp",
  * "eventLoopBusyPct","sharesPct":{TLS,HTTP,API,audit,Raft,WAL,durable,seal,store,GC,other}}}` and the same as
  * a table on stderr (bench-profile.ts says how each figure is taken): CPU and system calls per operation
  * for Coffer and etcd alike; the busy time and its shares only for Coffer members run under `--cpu-prof`,
@@ -59,6 +67,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { GrpcKvClient, isClientError, KvClient } from '../src/client/index.ts';
 import { type Backend, Cluster, cofferBackend, cofferBuildBackend, cofferBuildEntry, etcdBackend, repoRoot, withCluster } from '../test/support/cluster/index.ts';
 import { countersSince, monotonicUs, processCounters, profiled, readProfiles, reportProfiles, type RunWindow } from './bench-profile.ts';
+import { measureFsyncRate } from './bench-fsync.ts';
 import { measureStartup, type StartupResult } from './bench-startup.ts';
 
 type Op = 'put' | 'get' | 'mixed';
@@ -71,6 +80,9 @@ interface BenchClient {
 }
 
 interface Run {
+  target: 'coffer' | 'etcd';
+  /** 1, 2, … (--rounds): the systems run each workload back to back, in the opposite order each round. */
+  round: number;
   op: Op;
   clients: number;
   ops: number;
@@ -78,6 +90,8 @@ interface Run {
   p50Ms: number;
   p99Ms: number;
   errors: number;
+  /** Put, one client, on a cluster the bench started: ops/s ÷ the disk's raw fdatasync rate of the round. */
+  perFsync?: number;
 }
 
 function duration(value: string): number {
@@ -112,6 +126,7 @@ const program = new Command('bench')
   .option('--consistency <c>', 'linearizable or serializable reads', 'linearizable')
   .option('--protocol <p>', 'http (the JSON gateway) or grpc (etcd\'s gRPC API)', 'http')
   .option('--against-etcd', 'also start an etcd cluster of the same size and run the same workload', false)
+  .option('--rounds <n>', 'run every workload this many times, the systems back to back in the opposite order each round', positive('rounds'), 1)
   .option('--members <n>', 'cluster size when no --endpoints are given', positive('members'), 3)
   .option('--start-coffer', 'start a Coffer cluster of --members through the test harness instead of using --endpoints', false)
   .option('--no-profile', 'with --start-coffer: do not run the members under --cpu-prof nor report CPU per operation (implied by --against-etcd)')
@@ -123,7 +138,7 @@ const program = new Command('bench')
 program.parse();
 const options = program.opts<{
   endpoints?: string[]; op: (Op | 'startup')[]; clients: number[]; duration: number; valueBytes: number; keys: number; consistency: string; protocol: string;
-  againstEtcd: boolean; members: number; startCoffer: boolean; profile: boolean; fromSource: boolean; cacert: string; cert: string; key: string;
+  againstEtcd: boolean; rounds: number; members: number; startCoffer: boolean; profile: boolean; fromSource: boolean; cacert: string; cert: string; key: string;
 }>();
 if (options.consistency !== 'linearizable' && options.consistency !== 'serializable') {
   throw new Error(`--consistency "${options.consistency}" must be linearizable or serializable`);
@@ -139,6 +154,8 @@ if (startup && (options.op.length > 1 || endpoints.length > 0)) {
 }
 const ops = options.op.filter((op): op is Op => op !== 'startup');
 const cofferToStart = options.startCoffer ? cofferMembers() : undefined;
+/** How long each round measures the disk's raw fdatasync rate, in seconds. */
+const fsyncProbeSeconds = 2;
 
 if (startup) await startupBench();
 else await throughputBench();
@@ -194,49 +211,112 @@ async function leaderFirst(cluster: Cluster): Promise<string[]> {
   return [leader, ...others].map((i) => cluster.clientUrl(i));
 }
 
-/** Every other --op: closed-loop runs of each combination of --op and --clients. */
+/** A system under test: its client URLs (leader first when the bench started it) and how to reach it. */
+interface System {
+  target: 'coffer' | 'etcd';
+  urls: string[];
+  tls: ConnectionOptions;
+  /** The cluster the bench started (stopped at the end), and the member processes it watches. */
+  cluster?: Cluster;
+  watch?: Watch;
+  /** Where its members write their CPU profiles (Coffer under --cpu-prof only). */
+  profileDir?: string;
+  kvs: BenchClient[];
+  runs: Run[];
+}
+
+/**
+ * Every other --op: closed-loop runs of each combination of --op and --clients, --rounds times. Every
+ * system is started before the first run, and each workload runs on one system right after the other, in
+ * the opposite order each round, so that a pair of runs sees the same machine and the ratio is taken
+ * within the pair (this VM's speed drifts by a third over an hour: docs/performance.md).
+ */
 async function throughputBench(): Promise<void> {
-  const results: { target: string; runs: Run[] }[] = [];
-  if (cofferToStart !== undefined) {
-    process.stderr.write(`# starting coffer x${options.members} through the test harness\n`);
-    // A profiled member pays for its profiler; against etcd (never profiled) both run bare.
-    const profileDir = options.profile && !options.againstEtcd ? await mkdtemp(join(tmpdir(), 'coffer-bench-profile-')) : undefined;
-    const cluster = await Cluster.start({ size: options.members, backend: profileDir === undefined ? cofferToStart : profiled(cofferToStart, profileDir), faults: false });
-    const watch = watchMembers('coffer', cluster);
-    try {
-      const urls = await leaderFirst(cluster);
-      endpoints.push(...urls);
-      results.push({ target: 'coffer', runs: await runAll('coffer', urls, cluster.clientTls(), watch) });
-    } finally {
-      await cluster.stop();
+  const systems: System[] = [];
+  try {
+    if (cofferToStart !== undefined) {
+      process.stderr.write(`# starting coffer x${options.members} through the test harness\n`);
+      // A profiled member pays for its profiler; against etcd (never profiled) both run bare.
+      const profileDir = options.profile && !options.againstEtcd ? await mkdtemp(join(tmpdir(), 'coffer-bench-profile-')) : undefined;
+      const system = await startSystem('coffer', profileDir === undefined ? cofferToStart : profiled(cofferToStart, profileDir), options.members, systems);
+      system.profileDir = profileDir;
+      endpoints.push(...system.urls);
+    } else if (endpoints.length > 0) {
+      const tls = { cert: await readFile(options.cert, 'utf8'), key: await readFile(options.key, 'utf8'), ca: await readFile(options.cacert, 'utf8') };
+      systems.push({ target: 'coffer', urls: endpoints, tls, kvs: openClients(endpoints, tls), runs: [] });
     }
-    // The members wrote their profiles as they exited.
-    reportProfiles(watch.windows, profileDir === undefined ? undefined : await readProfiles(profileDir));
-    if (profileDir !== undefined) await rm(profileDir, { recursive: true, force: true });
-  } else if (endpoints.length > 0) {
-    const tls = { cert: await readFile(options.cert, 'utf8'), key: await readFile(options.key, 'utf8'), ca: await readFile(options.cacert, 'utf8') };
-    results.push({ target: 'coffer', runs: await runAll('coffer', endpoints, tls) });
-  }
-  if (options.againstEtcd) {
-    const size = endpoints.length > 0 ? endpoints.length : options.members;
-    process.stderr.write(`# starting etcd x${size} (TLS, fsync) through the test harness\n`);
-    const cluster = await Cluster.start({ size, backend: etcdBackend, faults: false });
-    const watch = watchMembers('etcd', cluster);
-    try {
-      const urls = await leaderFirst(cluster);
-      results.push({ target: 'etcd', runs: await runAll('etcd', urls, cluster.clientTls(), watch) });
-    } finally {
-      await cluster.stop();
+    if (options.againstEtcd) {
+      const size = endpoints.length > 0 ? endpoints.length : options.members;
+      process.stderr.write(`# starting etcd x${size} (TLS, fsync) through the test harness\n`);
+      await startSystem('etcd', etcdBackend, size, systems);
     }
-    reportProfiles(watch.windows);
+    const value = new Uint8Array(options.valueBytes).fill(0x61);
+    if (ops.some((op) => op !== 'put')) for (const system of systems) await preload(system.kvs, value);
+    // The disk the started members write to: its raw fdatasync rate bounds a durable single writer.
+    const probeFsync = systems.some((s) => s.cluster !== undefined) && ops.includes('put') && options.clients.includes(1);
+    for (let round = 1; round <= options.rounds; round++) {
+      const fsync = probeFsync ? measureFsyncRate(tmpdir(), fsyncProbeSeconds, options.valueBytes) : undefined;
+      if (fsync !== undefined) process.stdout.write(`${JSON.stringify({ fsync: { round, ...fsync } })}\n`);
+      const order = round % 2 === 1 ? systems : [...systems].reverse();
+      for (const op of ops) {
+        for (const clients of options.clients) {
+          for (const system of order) {
+            const run = await runOne(system, op, clients, value, round);
+            if (fsync !== undefined && op === 'put' && clients === 1) run.perFsync = Math.round((run.opsPerSec / fsync.syncsPerSec) * 1000) / 1000;
+            process.stdout.write(`${JSON.stringify(run)}\n`);
+            system.runs.push(run);
+          }
+        }
+      }
+    }
+  } finally {
+    for (const system of systems) for (const kv of system.kvs) kv.close();
+    for (const system of systems) await system.cluster?.stop();
   }
-  if (results.length === 2) {
-    const [coffer, etcd] = [results[0]?.runs ?? [], results[1]?.runs ?? []];
-    coffer.forEach((run, i) => {
-      const base = etcd[i] as Run;
-      const ratio = (a: number, b: number): number | null => (b === 0 ? null : Math.round((a / b) * 1000) / 1000);
-      process.stdout.write(`${JSON.stringify({ ratio: { op: run.op, clients: run.clients, opsPerSec: ratio(run.opsPerSec, base.opsPerSec), p50Ms: ratio(run.p50Ms, base.p50Ms), p99Ms: ratio(run.p99Ms, base.p99Ms) } })}\n`);
-    });
+  // The members wrote their profiles as they exited.
+  for (const system of systems) {
+    if (system.watch === undefined) continue;
+    reportProfiles(system.watch.windows, system.profileDir === undefined ? undefined : await readProfiles(system.profileDir));
+    if (system.profileDir !== undefined) await rm(system.profileDir, { recursive: true, force: true });
+  }
+  const [coffer, etcd] = systems;
+  if (coffer !== undefined && etcd !== undefined) reportRatios(coffer.runs, etcd.runs);
+}
+
+async function startSystem(target: System['target'], backend: Backend, size: number, systems: System[]): Promise<System> {
+  const cluster = await Cluster.start({ size, backend, faults: false });
+  // Pushed at once, so that a failure from here on still stops the cluster.
+  const system: System = { target, urls: [], tls: cluster.clientTls(), cluster, watch: watchMembers(target, cluster), kvs: [], runs: [] };
+  systems.push(system);
+  system.urls = await leaderFirst(cluster);
+  system.kvs = openClients(system.urls, system.tls);
+  return system;
+}
+
+/**
+ * One `{"ratio":…}` line per workload: Coffer ÷ etcd of each pair of runs of a round, the median over
+ * the rounds (and the lowest and highest of the throughput ratios when there were several).
+ */
+function reportRatios(coffer: Run[], etcd: Run[]): void {
+  const ratio = (a: number, b: number): number | null => (b === 0 ? null : Math.round((a / b) * 1000) / 1000);
+  const median = (xs: (number | null)[]): number | null => {
+    const known = xs.filter((x): x is number => x !== null).sort((a, b) => a - b);
+    if (known.length === 0) return null;
+    const middle = known.length / 2;
+    return Number.isInteger(middle) ? Math.round(((known[middle - 1]! + known[middle]!) / 2) * 1000) / 1000 : known[Math.floor(middle)]!;
+  };
+  for (const op of ops) {
+    for (const clients of options.clients) {
+      const pairs = coffer.filter((run) => run.op === op && run.clients === clients)
+        .map((run) => [run, etcd.find((e) => e.op === op && e.clients === clients && e.round === run.round)!] as const);
+      const throughput = pairs.map(([c, e]) => ratio(c.opsPerSec, e.opsPerSec));
+      const line: Record<string, unknown> = {
+        op, clients, rounds: pairs.length, opsPerSec: median(throughput),
+        p50Ms: median(pairs.map(([c, e]) => ratio(c.p50Ms, e.p50Ms))), p99Ms: median(pairs.map(([c, e]) => ratio(c.p99Ms, e.p99Ms))),
+      };
+      if (pairs.length > 1) Object.assign(line, { opsPerSecMin: Math.min(...throughput.map((x) => x ?? Infinity)), opsPerSecMax: Math.max(...throughput.map((x) => x ?? 0)) });
+      process.stdout.write(`${JSON.stringify({ ratio: line })}\n`);
+    }
   }
 }
 
@@ -251,40 +331,33 @@ function watchMembers(target: string, cluster: Cluster): Watch {
   return { target, members: cluster.names.map((name, i) => ({ name, pid: () => cluster.members[i]?.pid })), windows: [] };
 }
 
-async function runAll(target: string, urls: string[], tls: ConnectionOptions, watch?: Watch): Promise<Run[]> {
+/**
+ * One client per endpoint: over HTTP, keep-alive with enough sockets for every bench client on it; over
+ * gRPC, one HTTP/2 connection.
+ */
+function openClients(urls: string[], tls: ConnectionOptions): BenchClient[] {
   const clientsMax = Math.max(...options.clients);
-  // One client per endpoint: over HTTP, keep-alive with enough sockets for every bench client on it;
-  // over gRPC, one HTTP/2 connection.
-  const kvs: BenchClient[] = urls.map((url) => (options.protocol === 'grpc'
+  return urls.map((url) => (options.protocol === 'grpc'
     ? new GrpcKvClient({ endpoint: url, tls, requestTimeoutMs: 30_000 })
     : new KvClient({ endpoints: [url], tls, socketsPerEndpointMax: clientsMax + 8, requestTimeoutMs: 30_000 })));
-  const runs: Run[] = [];
-  try {
-    const value = new Uint8Array(options.valueBytes).fill(0x61);
-    if (ops.some((op) => op !== 'put')) await preload(kvs, value);
-    for (const op of ops) {
-      for (const clients of options.clients) {
-        const cpu0 = process.cpuUsage();
-        const t0 = performance.now();
-        const fromUs = monotonicUs();
-        const memberUsed0 = watch?.members.map((m) => processCounters(m.pid()));
-        const run = await measure(kvs, op, clients, value);
-        const cpu = process.cpuUsage(cpu0);
-        if (watch !== undefined) {
-          const used = new Map(watch.members.map((m, i) => [m.name, countersSince(memberUsed0?.[i], processCounters(m.pid()))] as const));
-          watch.windows.push({ target: watch.target, op, clients, ops: run.ops, fromUs, toUs: monotonicUs(), used });
-        }
-        // The bench's own CPU share: near 100% means the load generator, not the cluster, is the limit.
-        const cpuPct = Math.round(((cpu.user + cpu.system) / 1000 / (performance.now() - t0)) * 100);
-        process.stderr.write(`# ${target} over ${options.protocol} (bench process CPU ${cpuPct}% of one core):\n`);
-        process.stdout.write(`${JSON.stringify(run)}\n`);
-        runs.push(run);
-      }
-    }
-  } finally {
-    for (const kv of kvs) kv.close();
+}
+
+async function runOne(system: System, op: Op, clients: number, value: Uint8Array, round: number): Promise<Run> {
+  const watch = system.watch;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const fromUs = monotonicUs();
+  const memberUsed0 = watch?.members.map((m) => processCounters(m.pid()));
+  const run = { target: system.target, round, ...await measure(system.kvs, op, clients, value) };
+  const cpu = process.cpuUsage(cpu0);
+  if (watch !== undefined) {
+    const used = new Map(watch.members.map((m, i) => [m.name, countersSince(memberUsed0?.[i], processCounters(m.pid()))] as const));
+    watch.windows.push({ target: watch.target, round, op, clients, ops: run.ops, fromUs, toUs: monotonicUs(), used });
   }
-  return runs;
+  // The bench's own CPU share: near 100% means the load generator, not the cluster, is the limit.
+  const cpuPct = Math.round(((cpu.user + cpu.system) / 1000 / (performance.now() - t0)) * 100);
+  process.stderr.write(`# ${system.target} over ${options.protocol}, round ${round} (bench process CPU ${cpuPct}% of one core):\n`);
+  return run;
 }
 
 function keyOf(i: number): string {
@@ -300,7 +373,7 @@ async function preload(kvs: BenchClient[], value: Uint8Array): Promise<void> {
   await Promise.all(workers);
 }
 
-async function measure(kvs: BenchClient[], op: Op, clients: number, value: Uint8Array): Promise<Run> {
+async function measure(kvs: BenchClient[], op: Op, clients: number, value: Uint8Array): Promise<Omit<Run, 'target' | 'round' | 'perFsync'>> {
   const latencies: number[] = [];
   /** Each kind of failed call (the client's message) and how often it came. */
   const errorKinds = new Map<string, number>();
