@@ -6,6 +6,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import { clientIdentitiesCachedMax } from '../config/index.ts';
 import { clientIdentity, type ClientIdentity, heldCertificate, type HeldCertificate } from '../pki/index.ts';
 
 /**
@@ -43,25 +44,44 @@ interface Known {
  */
 export function identifyByCertificate(certificates: CertificateCheck): Identify {
   const known = new WeakMap<TLSSocket, Known | null>();
+  const identityOf = identitiesByCertificate();
   return (request) => {
     const socket = (request.raw.stream?.session?.socket ?? request.raw.socket) as TLSSocket;
     if (typeof socket.getPeerCertificate !== 'function' || !socket.authorized) return undefined;
     let entry = known.get(socket);
     if (entry === undefined) {
-      entry = identify(socket);
+      const peer = socket.getPeerCertificate();
+      const held = heldCertificate(peer);
+      const identity = held === undefined ? null : identityOf(peer.raw);
+      entry = held === undefined || identity === null ? null : { identity, held };
       known.set(socket, entry);
     }
     return entry !== null && certificates.accepts(entry.held) ? entry.identity : undefined;
   };
 }
 
-function identify(socket: TLSSocket): Known | null {
-  const peer = socket.getPeerCertificate();
-  const held = heldCertificate(peer);
-  if (held === undefined) return null;
-  try {
-    return { identity: clientIdentity(peer), held };
-  } catch {
-    return null;
-  }
+/**
+ * The identity a certificate's DER names (null: none), remembered for the next connection that presents
+ * the same bytes: it is a function of those bytes alone, so only parsing is saved — whether the
+ * certificate is still good is asked on every request.
+ */
+function identitiesByCertificate(): (der: Buffer) => ClientIdentity | null {
+  const byDer = new Map<string, ClientIdentity | null>();
+  return (der) => {
+    const key = der.toString('base64');
+    let identity = byDer.get(key);
+    if (identity === undefined) {
+      try {
+        // Shared by every connection with this certificate: frozen, so no request can change another's.
+        const parsed = clientIdentity(der);
+        Object.freeze(parsed.groups);
+        identity = Object.freeze(parsed);
+      } catch {
+        identity = null;
+      }
+      if (byDer.size >= clientIdentitiesCachedMax) byDer.delete(byDer.keys().next().value as string);
+      byDer.set(key, identity);
+    }
+    return identity;
+  };
 }

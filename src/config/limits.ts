@@ -290,6 +290,11 @@ export const apiRequestTimeoutMs = 60_000;
 export const apiKeepAliveTimeoutMs = 30_000;
 /** How often the listener checks its connections against the header and request timeouts (node's default is 30 s). */
 export const apiTimeoutCheckIntervalMs = 1_000;
+/**
+ * Client certificates whose identity the API keeps worked out (certificates; the oldest out first): a
+ * reconnecting client's identity is not parsed again from its certificate's DER (~0.3 ms each).
+ */
+export const clientIdentitiesCachedMax = 1024;
 
 // ── KV client (src/client) ─────────────────────────────────────────────────────────────────────
 

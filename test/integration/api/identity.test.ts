@@ -11,7 +11,7 @@ import fastify, { type FastifyInstance } from 'fastify';
 import { identifyByCertificate } from '../../../src/api/index.ts';
 import { ManualClock } from '../../../src/base/index.ts';
 import { runCli } from '../../../src/cli/index.ts';
-import { bootstrapCa, issueClient, loadCa, loadTlsMaterial, TlsReloader } from '../../../src/pki/index.ts';
+import { bootstrapCa, type ClientIdentity, issueClient, loadCa, loadTlsMaterial, TlsReloader } from '../../../src/pki/index.ts';
 import { clientFiles, memberFiles, tempDir } from '../pki/tls-harness.ts';
 
 const dayMs = 86_400_000;
@@ -21,6 +21,8 @@ let clock: ManualClock;
 let reloader: TlsReloader;
 let app: FastifyInstance;
 let port: number;
+/** Every identity /whoami was given, in order. */
+const identitiesSeen: ClientIdentity[] = [];
 
 before(async () => {
   ({ dir, remove } = await tempDir('identity'));
@@ -34,6 +36,7 @@ before(async () => {
   app = fastify({ https: reloader.serverOptions() } as object);
   app.get('/whoami', async (req, reply) => {
     const identity = identify(req);
+    if (identity !== undefined) identitiesSeen.push(identity);
     return identity === undefined ? reply.code(401).send({ user: null }) : { user: identity.user };
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
@@ -88,6 +91,22 @@ test('a keep-alive connection whose certificate is revoked gets 401 from the nex
   assert.deepEqual([adminAfter.status, adminAfter.user], [200, 'admin'], 'a certificate the CRL does not name keeps working');
   eve.close();
   admin.close();
+});
+
+test('connections presenting one certificate share its identity, which no request can change for another', async () => {
+  const first = await connectionAs('admin');
+  const second = await connectionAs('admin');
+  identitiesSeen.length = 0;
+  const [a, b] = [await first.whoami(), await second.whoami()];
+  first.close();
+  second.close();
+  assert.notEqual(a.localPort, b.localPort, 'two connections');
+  assert.deepEqual([a.user, b.user], ['admin', 'admin']);
+  const [identity, again] = identitiesSeen;
+  assert.ok(identity !== undefined && identity === again, 'the identity worked out once, for the first connection');
+  assert.throws(() => identity.groups.push('system:masters'), TypeError);
+  assert.throws(() => { (identity as { user: string }).user = 'eve'; }, TypeError);
+  assert.deepEqual(identity, { user: 'admin', groups: ['system:masters'], kind: 'client' });
 });
 
 test('a keep-alive connection whose certificate expires while open gets 401 from the next request on', async () => {
