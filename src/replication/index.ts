@@ -1,6 +1,5 @@
 /**
  * replication — the Ready loop that ties the Raft core to the WAL, the MVCC store and the transport:
- * a Ready's messages to each peer joined where Raft made one per proposal (coalesce-messages.ts),
  * proposals tracked to their results, linearizable reads through batched ReadIndex, membership
  * changes with the member table kept in the store, snapshots sent as the store's logical records
  * (re-sealed by the receiver), WAL compaction behind the applied index (and behind the audit log's

@@ -3,8 +3,7 @@
  * the one place where Raft's host contract is honoured; the order of a Ready's steps is the
  * durability argument of the whole system (docs/architecture.md, "The durability argument"):
  *
- *   1. send rd.messages (Raft allows these before persistence: a leader's appends, heartbeats), the
- *      appends that continue each other to one peer joined (coalesce-messages.ts);
+ *   1. send rd.messages (Raft allows these before persistence: a leader's appends, heartbeats);
  *   2. install rd.snapshot (the snapshot's store imported beside the current one and made durable,
  *      then the WAL marker, then the swap: see installSnapshot), then append rd.entries and the hard
  *      state to the WAL — one group-committed fdatasync covers them;
@@ -46,7 +45,6 @@ import {
 import { Wal, type WalResealResult, WalUnusableError } from '../storage/wal/index.ts';
 import { type Alarm, type AlarmChange, addsData, alarmKey, alarmRange, decodeAlarm, encodeAlarm, noSpaceMessage } from './alarms.ts';
 import type { AppliedAuditSink } from './audit-records.ts';
-import { coalesceMessages } from './coalesce-messages.ts';
 import { type Command, decodeCommand, encodeCommand } from './command.ts';
 import { ReplicationError } from './errors.ts';
 import {
@@ -611,7 +609,7 @@ export class Replica {
       if (rd.softState.leader !== this.soft.leader) this.options.observer?.leaderChanged?.(rd.softState.leader);
       this.soft = rd.softState;
     }
-    for (const m of coalesceMessages(rd.messages, this.options.raft?.maxMsgBytes ?? raftConfigDefaults.maxMsgBytes)) this.sendMessage(m);
+    for (const m of rd.messages) this.sendMessage(m);
     if (rd.snapshot) await this.installSnapshot(rd.snapshot);
     const durable: Promise<unknown>[] = [];
     if (rd.entries.length > 0) durable.push(this.wal.append(rd.entries));
