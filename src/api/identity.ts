@@ -53,7 +53,7 @@ export function identifyByCertificate(certificates: CertificateCheck): Identify 
       const peer = socket.getPeerCertificate();
       const held = heldCertificate(peer);
       const identity = held === undefined ? null : identityOf(peer.raw);
-      entry = held === undefined || identity === null ? null : { identity, held };
+      entry = held !== undefined && identity !== null ? { identity, held } : null;
       known.set(socket, entry);
     }
     return entry !== null && certificates.accepts(entry.held) ? entry.identity : undefined;

@@ -52,8 +52,7 @@ after(async () => {
 interface Answer { status: number; user: string | null; localPort: number }
 
 /** One keep-alive connection as `user` (maxSockets 1: every request rides the same socket while it is open). */
-async function connectionAs(user: string): Promise<{ whoami(): Promise<Answer>; close(): void }> {
-  const files = clientFiles(dir, user);
+async function connectionAs(user: string, files = clientFiles(dir, user)): Promise<{ whoami(): Promise<Answer>; close(): void }> {
   const material = await loadTlsMaterial({ cert: files.cert, key: files.key, ca: files.ca });
   const agent = new Agent({ keepAlive: true, maxSockets: 1, ca: material.ca, cert: material.cert, key: material.key });
   return {
@@ -107,6 +106,33 @@ test('connections presenting one certificate share its identity, which no reques
   assert.throws(() => identity.groups.push('system:masters'), TypeError);
   assert.throws(() => { (identity as { user: string }).user = 'eve'; }, TypeError);
   assert.deepEqual(identity, { user: 'admin', groups: ['system:masters'], kind: 'client' });
+
+  // A member certificate's identity is kept and shared the same way.
+  const members = [await connectionAs('m1', memberFiles(dir, 'm1')), await connectionAs('m1', memberFiles(dir, 'm1'))];
+  identitiesSeen.length = 0;
+  const answers = [await members[0]!.whoami(), await members[1]!.whoami()];
+  for (const member of members) member.close();
+  assert.deepEqual(answers.map((a) => [a.status, a.user]), [[200, 'system:member:m1'], [200, 'system:member:m1']]);
+  assert.ok(identitiesSeen[0] === identitiesSeen[1] && Object.isFrozen(identitiesSeen[0]) && Object.isFrozen(identitiesSeen[0]?.groups));
+});
+
+test('an identity kept for a certificate grants nothing once it is revoked: every connection with it gets 401, a new one too', async () => {
+  const signer = await loadCa(dir);
+  await issueClient(signer, { user: 'mallory', p12Password: 'test' });
+  const open = [await connectionAs('mallory'), await connectionAs('mallory')];
+  assert.deepEqual((await Promise.all(open.map((c) => c.whoami()))).map((a) => [a.status, a.user]), [[200, 'mallory'], [200, 'mallory']]);
+  const serial = (await loadTlsMaterial(clientFiles(dir, 'mallory'))).serial;
+  assert.equal(await runCli(['ca', 'revoke', serial, '--dir', dir], quietIo), 0);
+  await reloader.reload();
+  // The server's own TLS context is not reloaded here (see the top), so a new connection still completes
+  // its handshake: only the per-request check stands between the kept identity and the request.
+  const fresh = await connectionAs('mallory');
+  const after = await Promise.all([...open, fresh].map((c) => c.whoami()));
+  for (const c of [...open, fresh]) c.close();
+  assert.deepEqual(after.map((a) => [a.status, a.user]), [[401, null], [401, null], [401, null]]);
+  const admin = await connectionAs('admin');
+  assert.equal((await admin.whoami()).status, 200, 'a certificate the CRL does not name keeps working');
+  admin.close();
 });
 
 test('a keep-alive connection whose certificate expires while open gets 401 from the next request on', async () => {
