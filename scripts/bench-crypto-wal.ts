@@ -11,6 +11,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createKeyFile, keyFileKek, openKeyring, RecordKind } from '../src/crypto/index.ts';
 import { Wal } from '../src/storage/wal/index.ts';
+import { quantile, rounded } from './bench-stats.ts';
 
 const { values } = parseArgs({
   options: { dir: { type: 'string' }, seconds: { type: 'string', default: '5' }, 'value-bytes': { type: 'string', default: '256' } },
@@ -64,11 +65,11 @@ try {
     const after = wal.stats();
     await wal.close();
     latencies.sort((a, b) => a - b);
-    const pct = (p: number): number => +latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!.toFixed(2);
     const fsyncs = after.fsyncs - before.fsyncs;
     print({
       what: 'wal-append', appenders, valueBytes, appends: appended, appendsPerSec: Math.round(appended / elapsed),
-      fsyncs, fsyncsPerSec: Math.round(fsyncs / elapsed), meanBatch: +(appended / Math.max(1, fsyncs)).toFixed(1), p50Ms: pct(0.5), p99Ms: pct(0.99),
+      fsyncs, fsyncsPerSec: Math.round(fsyncs / elapsed), meanBatch: +(appended / Math.max(1, fsyncs)).toFixed(1),
+      p50Ms: rounded(quantile(latencies, 0.5), 2), p99Ms: rounded(quantile(latencies, 0.99), 2),
     });
   }
   await keyring.close();

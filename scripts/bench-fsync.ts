@@ -6,6 +6,7 @@
  */
 import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import { quantile, rounded } from './bench-stats.ts';
 
 export interface FsyncRate {
   what: 'fdatasync';
@@ -39,9 +40,8 @@ export function measureFsyncRate(dir: string, seconds: number, recordBytes: numb
   }
   latencies.sort((a, b) => a - b);
   const elapsed = Number(now - started) / 1e9;
-  const pct = (p: number): number => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!;
   return {
     what: 'fdatasync', dir, recordBytes, syncs: latencies.length,
-    syncsPerSec: Math.round(latencies.length / elapsed), p50Ms: +pct(0.5).toFixed(3), p99Ms: +pct(0.99).toFixed(3),
+    syncsPerSec: Math.round(latencies.length / elapsed), p50Ms: rounded(quantile(latencies, 0.5)), p99Ms: rounded(quantile(latencies, 0.99)),
   };
 }

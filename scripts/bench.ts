@@ -68,6 +68,7 @@ import { GrpcKvClient, isClientError, KvClient } from '../src/client/index.ts';
 import { type Backend, Cluster, cofferBackend, cofferBuildBackend, cofferBuildEntry, etcdBackend, repoRoot, withCluster } from '../test/support/cluster/index.ts';
 import { countersSince, monotonicUs, processCounters, profiled, readProfiles, reportProfiles, type RunWindow } from './bench-profile.ts';
 import { measureFsyncRate } from './bench-fsync.ts';
+import { quantile, rounded } from './bench-stats.ts';
 import { measureStartup, type StartupResult } from './bench-startup.ts';
 
 type Op = 'put' | 'get' | 'mixed';
@@ -262,7 +263,7 @@ async function throughputBench(): Promise<void> {
         for (const clients of options.clients) {
           for (const system of order) {
             const run = await runOne(system, op, clients, value, round);
-            if (fsync !== undefined && op === 'put' && clients === 1) run.perFsync = Math.round((run.opsPerSec / fsync.syncsPerSec) * 1000) / 1000;
+            if (fsync !== undefined && op === 'put' && clients === 1) run.perFsync = rounded(run.opsPerSec / fsync.syncsPerSec);
             process.stdout.write(`${JSON.stringify(run)}\n`);
             system.runs.push(run);
           }
@@ -298,12 +299,12 @@ async function startSystem(target: System['target'], backend: Backend, size: num
  * the rounds (and the lowest and highest of the throughput ratios when there were several).
  */
 function reportRatios(coffer: Run[], etcd: Run[]): void {
-  const ratio = (a: number, b: number): number | null => (b === 0 ? null : Math.round((a / b) * 1000) / 1000);
+  const ratio = (a: number, b: number): number | null => (b === 0 ? null : rounded(a / b));
   const median = (xs: (number | null)[]): number | null => {
     const known = xs.filter((x): x is number => x !== null).sort((a, b) => a - b);
     if (known.length === 0) return null;
     const middle = known.length / 2;
-    return Number.isInteger(middle) ? Math.round(((known[middle - 1]! + known[middle]!) / 2) * 1000) / 1000 : known[Math.floor(middle)]!;
+    return Number.isInteger(middle) ? rounded((known[middle - 1]! + known[middle]!) / 2) : known[Math.floor(middle)]!;
   };
   for (const op of ops) {
     for (const clients of options.clients) {
@@ -403,9 +404,8 @@ async function measure(kvs: BenchClient[], op: Op, clients: number, value: Uint8
   const errors = [...errorKinds.values()].reduce((a, b) => a + b, 0);
   const elapsedS = (performance.now() - start) / 1000;
   latencies.sort((a, b) => a - b);
-  const pct = (p: number): number => {
-    if (latencies.length === 0) return 0;
-    return Math.round((latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] as number) * 1000) / 1000;
+  return {
+    op, clients, ops: latencies.length, opsPerSec: Math.round(latencies.length / elapsedS),
+    p50Ms: rounded(quantile(latencies, 0.5)), p99Ms: rounded(quantile(latencies, 0.99)), errors,
   };
-  return { op, clients, ops: latencies.length, opsPerSec: Math.round(latencies.length / elapsedS), p50Ms: pct(0.5), p99Ms: pct(0.99), errors };
 }
