@@ -3,7 +3,7 @@
  *
  *   node --import tsx scripts/bench.ts --endpoints URL… --op put|get|mixed --clients N --duration 10s
  *        --value-bytes 256 [--keys 1000] [--consistency linearizable|serializable] [--against-etcd]
- *        [--members N] [--rounds 1] [--protocol http|grpc] [--cacert F --cert F --key F]
+ *        [--members N] [--rounds 1] [--warmup 5s] [--protocol http|grpc] [--cacert F --cert F --key F]
  *   node --import tsx scripts/bench.ts --op startup --keys 1000000 [--members 1] [--value-bytes 256]
  *        [--start-coffer] [--against-etcd]
  *
@@ -14,6 +14,10 @@
  * --op and --clients also take comma lists (one run per combination). --rounds N runs them all N
  * times; with two systems, each workload runs on one right after the other, in the opposite order
  * each round (Coffer first in odd rounds), both clusters started before the first run.
+ * Before the first round, every system serves each workload (each --op at each --clients count) for
+ * --warmup (default 5s; 0 skips it), unmeasured, so that the runs see a warm member: a Coffer member's
+ * JavaScript is compiled to optimised code only once it has run a while (docs/performance.md,
+ * "Measuring warm members"), and a member the bench has just started has not.
  * When the bench started the cluster and measures puts by one client, each round begins by measuring
  * the raw fdatasync rate of the disk the members write to (bench-fsync.ts, 2 s), printed as
  * `{"fsync":{"round","syncsPerSec","p50Ms","p99Ms",…}}`, and the put lines of one client carry
@@ -95,11 +99,14 @@ interface Run {
   perFsync?: number;
 }
 
-function duration(value: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(value);
-  if (!match) throw new Error(`--duration "${value}" must look like 500ms, 10s or 1m`);
-  const unit = match[2] === 'ms' ? 1 : match[2] === 's' ? 1_000 : 60_000;
-  return Number(match[1]) * unit;
+function duration(name: string) {
+  return (value: string): number => {
+    if (value === '0') return 0;
+    const match = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(value);
+    if (!match) throw new Error(`--${name} "${value}" must look like 500ms, 10s or 1m`);
+    const unit = match[2] === 'ms' ? 1 : match[2] === 's' ? 1_000 : 60_000;
+    return Number(match[1]) * unit;
+  };
 }
 
 function positive(name: string) {
@@ -121,7 +128,8 @@ const program = new Command('bench')
   .option('--endpoints <urls...>', 'client URLs of the cluster under test (space or comma separated)')
   .option('--op <ops>', 'put, get or mixed (comma list for several runs), or startup alone', list(opOf), ['put'] as Op[])
   .option('--clients <n>', 'concurrent clients (comma list for several runs)', list(positive('clients')), [1])
-  .option('--duration <d>', 'measuring time per run', duration, 10_000)
+  .option('--duration <d>', 'measuring time per run', duration('duration'), 10_000)
+  .option('--warmup <d>', 'unmeasured time each system serves each workload before the first round; 0 skips it', duration('warmup'), 5_000)
   .option('--value-bytes <n>', 'value size', positive('value-bytes'), 256)
   .option('--keys <n>', 'key space (with --op startup: the keys loaded before the restart)', positive('keys'), 1000)
   .option('--consistency <c>', 'linearizable or serializable reads', 'linearizable')
@@ -138,7 +146,7 @@ const program = new Command('bench')
   .showSuggestionAfterError(true);
 program.parse();
 const options = program.opts<{
-  endpoints?: string[]; op: (Op | 'startup')[]; clients: number[]; duration: number; valueBytes: number; keys: number; consistency: string; protocol: string;
+  endpoints?: string[]; op: (Op | 'startup')[]; clients: number[]; duration: number; warmup: number; valueBytes: number; keys: number; consistency: string; protocol: string;
   againstEtcd: boolean; rounds: number; members: number; startCoffer: boolean; profile: boolean; fromSource: boolean; cacert: string; cert: string; key: string;
 }>();
 if (options.consistency !== 'linearizable' && options.consistency !== 'serializable') {
@@ -253,6 +261,7 @@ async function throughputBench(): Promise<void> {
     }
     const value = new Uint8Array(options.valueBytes).fill(0x61);
     if (ops.some((op) => op !== 'put')) for (const system of systems) await preload(system.kvs, value);
+    if (options.warmup > 0) for (const system of systems) await warmUp(system, value);
     // The disk the started members write to: its raw fdatasync rate bounds a durable single writer.
     const probeFsync = systems.some((s) => s.cluster !== undefined) && ops.includes('put') && options.clients.includes(1);
     for (let round = 1; round <= options.rounds; round++) {
@@ -349,7 +358,7 @@ async function runOne(system: System, op: Op, clients: number, value: Uint8Array
   const t0 = performance.now();
   const fromUs = monotonicUs();
   const memberUsed0 = watch?.members.map((m) => processCounters(m.pid()));
-  const run = { target: system.target, round, ...await measure(system.kvs, op, clients, value) };
+  const run = { target: system.target, round, ...await measure(system.kvs, op, clients, value, options.duration) };
   const cpu = process.cpuUsage(cpu0);
   if (watch !== undefined) {
     const used = new Map(watch.members.map((m, i) => [m.name, countersSince(memberUsed0?.[i], processCounters(m.pid()))] as const));
@@ -359,6 +368,16 @@ async function runOne(system: System, op: Op, clients: number, value: Uint8Array
   const cpuPct = Math.round(((cpu.user + cpu.system) / 1000 / (performance.now() - t0)) * 100);
   process.stderr.write(`# ${system.target} over ${options.protocol}, round ${round} (bench process CPU ${cpuPct}% of one core):\n`);
   return run;
+}
+
+/** Each workload (op × clients) served for --warmup; not measured, not reported on stdout. */
+async function warmUp(system: System, value: Uint8Array): Promise<void> {
+  for (const op of ops) {
+    for (const clients of options.clients) {
+      const run = await measure(system.kvs, op, clients, value, options.warmup);
+      process.stderr.write(`# ${system.target}: warm-up, ${op} × ${clients} for ${options.warmup / 1000} s (${run.ops} ops, not measured)\n`);
+    }
+  }
 }
 
 function keyOf(i: number): string {
@@ -374,13 +393,13 @@ async function preload(kvs: BenchClient[], value: Uint8Array): Promise<void> {
   await Promise.all(workers);
 }
 
-async function measure(kvs: BenchClient[], op: Op, clients: number, value: Uint8Array): Promise<Omit<Run, 'target' | 'round' | 'perFsync'>> {
+async function measure(kvs: BenchClient[], op: Op, clients: number, value: Uint8Array, durationMs: number): Promise<Omit<Run, 'target' | 'round' | 'perFsync'>> {
   const latencies: number[] = [];
   /** Each kind of failed call (the client's message) and how often it came. */
   const errorKinds = new Map<string, number>();
   const serializable = options.consistency === 'serializable';
   const start = performance.now();
-  const end = start + options.duration;
+  const end = start + durationMs;
   const loops = Array.from({ length: clients }, async (_, c) => {
     const kv = kvs[c % kvs.length] as BenchClient;
     let seed = (c + 1) * 2654435761;

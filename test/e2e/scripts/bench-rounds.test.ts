@@ -1,7 +1,8 @@
 // `npm run bench -- --start-coffer --against-etcd --rounds N` as docs/performance.md runs it, briefly: both
 // clusters up before the first run, each workload run on one system right after the other in the opposite
-// order each round, the disk's fdatasync rate measured at the start of every round, and each ratio the
-// median of the rounds' pairs. Throughput is measured, never asserted.
+// order each round, every workload served unmeasured (--warmup) by each system before the first round,
+// the disk's fdatasync rate measured at the start of every round, and each ratio the median of the
+// rounds' pairs. Throughput is measured, never asserted.
 import { execFile } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -24,10 +25,14 @@ const median = (xs: number[]): number => {
   return Number.isInteger(middle) ? (sorted[middle - 1]! + sorted[middle]!) / 2 : sorted[Math.floor(middle)]!;
 };
 
-test('--rounds alternates the systems run by run, measures the disk each round and reports the median ratio', { timeout: benchTimeoutMs }, async () => {
+test('--rounds warms both systems up, alternates them run by run, measures the disk each round and reports the median ratio', { timeout: benchTimeoutMs }, async () => {
   const run = await bench(['--start-coffer', '--from-source', '--against-etcd', '--members', '1', '--op', 'put', '--clients', '1,2',
-    '--duration', '400ms', '--rounds', '3']);
+    '--duration', '400ms', '--rounds', '3', '--warmup', '300ms']);
   assert.equal(run.code, 0, run.stderr);
+  // Each system serves each workload once, unmeasured, before the first round; only stderr says so.
+  const warmUps = [...run.stderr.matchAll(/^# (\w+): warm-up, (\w+) × (\d+) for 0\.3 s \((\d+) ops, not measured\)$/gm)];
+  assert.deepEqual(warmUps.map((m) => `${m[1]} ${m[2]} ${m[3]}`), ['coffer put 1', 'coffer put 2', 'etcd put 1', 'etcd put 2'], run.stderr);
+  for (const m of warmUps) assert.ok(Number(m[4]) > 0, `the warm-up served requests: ${m[0]}`);
   const lines = run.stdout.trim().split('\n').map((line) => JSON.parse(line) as Line);
   const fsyncs = lines.filter((l) => 'fsync' in l).map((l) => l.fsync as Line);
   const runs = lines.filter((l) => 'target' in l);
@@ -71,4 +76,10 @@ test('--rounds takes a positive whole number', async () => {
   const run = await bench(['--against-etcd', '--rounds', '0']);
   assert.notEqual(run.code, 0);
   assert.match(run.stderr, /--rounds "0" must be a positive whole number/);
+});
+
+test('--warmup takes a duration or 0', async () => {
+  const run = await bench(['--against-etcd', '--warmup', '5']);
+  assert.notEqual(run.code, 0);
+  assert.match(run.stderr, /--warmup "5" must look like 500ms, 10s or 1m/);
 });
