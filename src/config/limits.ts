@@ -89,6 +89,11 @@ export const kmsRequestTimeoutMs = 10_000;
 export const kmsMessageBytesMax = 64 * 1024;
 /** A WAL segment is closed and a new one started once it reaches this size. */
 export const walSegmentBytesTarget = 64 * 1024 * 1024;
+/**
+ * The open WAL segment is kept this many bytes (zeros) longer than its records, extended a step at a
+ * time, so a synced append does not also make a new file size durable (src/durable/preallocate.ts).
+ */
+export const walPreallocateBytes = 1024 * 1024;
 /** The largest sealed WAL record (a batch of entries is split into records of one entry each). */
 export const walRecordBytesMax = 32 * 1024 * 1024;
 /** The most records one group commit (one fdatasync) covers; later appends wait for the next. */

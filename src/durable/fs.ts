@@ -9,6 +9,8 @@
  * and its snapshot file from inside it).
  */
 import { closeSync, constants, openSync, promises as fs, readFileSync, readSync } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { preallocatedAppends } from './preallocate.ts';
 
 /** A file opened for writing a new whole file (createFile). */
 export interface WriteHandle {
@@ -41,9 +43,11 @@ export interface DurableFs {
   openReadSync(file: string): SyncReadHandle;
   /**
    * Opens `file` for synced appends (nodeFs: O_DSYNC), creating it (mode 0600) if needed; `created` says
-   * whether it was new (its name is durable only once the directory is fsynced).
+   * whether it was new (its name is durable only once the directory is fsynced). With `preallocateBytes`,
+   * the file is kept that much longer than its data while open (preallocate.ts) and cut back at close;
+   * it must then be opened only while its length is its data's (closed, or cut back by recovery).
    */
-  openSyncedAppend(file: string): Promise<{ handle: SyncedAppendHandle; created: boolean }>;
+  openSyncedAppend(file: string, preallocateBytes?: number): Promise<{ handle: SyncedAppendHandle; created: boolean }>;
   /** Creates `file` (or truncates it) for writing, with exactly `mode` (the umask does not apply). */
   createFile(file: string, mode: number): Promise<WriteHandle>;
   readdir(dir: string): Promise<string[]>;
@@ -68,14 +72,32 @@ export const nodeFs: DurableFs = {
       close: () => closeSync(fd),
     };
   },
-  async openSyncedAppend(file) {
-    const append = constants.O_WRONLY | constants.O_APPEND | constants.O_DSYNC;
+  async openSyncedAppend(file, preallocateBytes = 0) {
+    // Preallocated, the writes go at explicit positions: O_APPEND would put them past the zeros.
+    const flags = constants.O_WRONLY | constants.O_DSYNC | (preallocateBytes > 0 ? 0 : constants.O_APPEND);
+    let opened: { handle: FileHandle; created: boolean };
     try {
-      return { handle: await fs.open(file, append | constants.O_CREAT | constants.O_EXCL, 0o600), created: true };
+      opened = { handle: await fs.open(file, flags | constants.O_CREAT | constants.O_EXCL, 0o600), created: true };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      return { handle: await fs.open(file, append, 0o600), created: false };
+      opened = { handle: await fs.open(file, flags, 0o600), created: false };
     }
+    if (preallocateBytes === 0) return opened;
+    const { handle, created } = opened;
+    let position = (await handle.stat()).size;
+    const sequential: SyncedAppendHandle = {
+      async write(buffer, offset, length) {
+        const written = await handle.write(buffer, offset, length, position);
+        position += written.bytesWritten;
+        return written;
+      },
+      close: () => handle.close(),
+    };
+    const setLengthDurably = async (bytes: number): Promise<void> => {
+      await handle.truncate(bytes);
+      await handle.datasync();
+    };
+    return { handle: preallocatedAppends(sequential, setLengthDurably, position, preallocateBytes), created };
   },
   async createFile(file, mode) {
     const handle = await fs.open(file, 'w', mode);

@@ -64,6 +64,8 @@ export interface GroupAppenderOptions {
   onFsync?: (seconds: number) => void;
   /** The longest a deferred record waits for a flush to share (default 0: deferred records flush at once). */
   deferredFlushMs?: number;
+  /** Keep each file this many bytes longer than its data while it is written (DurableFs.openSyncedAppend; default 0: none). */
+  preallocateBytes?: number;
 }
 
 interface Waiter {
@@ -93,7 +95,7 @@ export class GroupAppender {
     this.durableSeq = options.startSeq;
     this.fs = options.fs ?? nodeFs;
     this.clock = options.clock ?? realClock;
-    this.openFile = options.openFile ?? ((file) => this.fs.openSyncedAppend(file));
+    this.openFile = options.openFile ?? ((file) => this.fs.openSyncedAppend(file, options.preallocateBytes ?? 0));
   }
 
   /** The error every record gets since the appender failed or closed, if it did. */

@@ -13,6 +13,7 @@ export {
 export {
   type DurableWriteOptions, type DurableWriteStep, exists, mkdirDurably, renameDurably, tempPathOf, writeFileDurably,
 } from './replace.ts';
+export { preallocatedAppends } from './preallocate.ts';
 export {
   type AppendHandle, type AppendStats, GroupAppender, type GroupAppenderOptions, type OpenAppendFile, type QueuedAppend,
 } from './group-appender.ts';

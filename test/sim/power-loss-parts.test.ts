@@ -91,3 +91,32 @@ test('the simulated LevelDB keeps every write up to the last synced one and an i
     await reopened.close();
   }
 });
+
+test('a preallocated synced append keeps every acknowledged write and the zeros after it through a power cut, and its cut-back at close', async () => {
+  for (let seed = 1; seed <= 20; seed++) {
+    const disk = new PowerLossDisk();
+    const { fs } = processOn(disk, seed);
+    await fs.mkdir('/d', { recursive: true });
+    await fs.fsyncDir('/');
+    const { handle } = await fs.openSyncedAppend('/d/seg', 1024);
+    await fs.fsyncDir('/d');
+    await handle.write(bytes('first.'), 0, 6);
+    await handle.write(Buffer.alloc(1500, 'y'), 0, 1500); // past the first step: extended again before it lands
+    disk.powerLoss(seededRandom(seed));
+    const after = Buffer.from(disk.file('/d/seg', 'open').data.view());
+    assert.equal(after.length, 6 + 1500 + 1024, `seed ${seed}: the durable length is the last extension`);
+    assert.equal(after.subarray(0, 6).toString(), 'first.', `seed ${seed}`);
+    assert.ok(after.subarray(6, 1506).every((b) => b === 0x79), `seed ${seed}: the second write was acknowledged, so it is kept`);
+    assert.ok(after.subarray(1506).every((b) => b === 0), `seed ${seed}: zeros after the data`);
+  }
+  const disk = new PowerLossDisk();
+  const { fs } = processOn(disk, 1);
+  await fs.mkdir('/d', { recursive: true });
+  await fs.fsyncDir('/');
+  const { handle } = await fs.openSyncedAppend('/d/seg', 1024);
+  await fs.fsyncDir('/d');
+  await handle.write(bytes('data'), 0, 4);
+  await handle.close();
+  disk.powerLoss(seededRandom(1));
+  assert.equal(Buffer.from(disk.file('/d/seg', 'open').data.view()).toString(), 'data', 'closed: cut back to the data, durably');
+});

@@ -52,6 +52,13 @@ const replicaRegressions = [
   // now makes the names it read durable.
   { seed: 569, nodes: 3, once: 'lost a re-sealed snapshot file\'s rename after retiring its old DEK' },
   { seed: 766, nodes: 5, once: 'lost a re-sealed snapshot file\'s rename after retiring its old DEK' },
+  // With WAL segments preallocated, a frame header cut short by a failed write was followed by the
+  // segment's zeros instead of its end, and was refused as corruption (frame.ts now reads a bad header
+  // followed only by zeros as a torn tail; test/unit/wal/wal-recovery.test.ts).
+  { seed: 1009, nodes: 5, once: 'refused a torn frame header in a preallocated segment as corruption' },
+  // A checker false positive on the same sweep: a write answered by a learner removed before its log
+  // synced the record, and aged out of every other member's log by retention, was reported lost.
+  { seed: 1031, nodes: 5, once: 'reported a write record aged out of every log as lost' },
 ];
 
 for (const r of replicaRegressions) {

@@ -10,13 +10,15 @@
  * running past the end of the file.
  *
  * Scanning tells a torn tail (a crash mid-write: a partial header followed only by zeros, a frame
- * whose trusted length runs past the end, a last frame that fails its checksum and ends exactly at
- * the end of the file, or a bad frame holding a whole sector of zeros) from corruption (anything
+ * whose trusted length runs past the end, a last frame that fails its checksum and is followed by
+ * nothing but zeros, or a bad frame holding a whole sector of zeros) from corruption (anything
  * else), which must stop the member. The zeros are a power cut's: the unsynced end of a file may keep
  * later sectors and lose (the unsynced part of) earlier ones, which then read as zeros, and nothing after such a hole
  * was ever synced (an fdatasync covers the whole file) — as in etcd's WAL (isTornEntry). A flipped bit
  * in the very last frame of the last file is indistinguishable from a torn write and is truncated,
- * as in etcd's WAL.
+ * as in etcd's WAL. The segment being written is kept longer than its frames (zeros past them, see
+ * durable/preallocate.ts): scanned after a crash, it ends in that tail of zeros, which reads as a torn
+ * tail at the end of the last frame and is cut by recovery like one.
  */
 import { crc32 } from 'node:zlib';
 import { pageOverheadBytes } from '../../crypto/index.ts';
@@ -65,7 +67,8 @@ export function scanFrames(bytes: Uint8Array, onFrame: (frame: ScannedFrame) => 
     if (remaining < frameHeaderBytes) return { kind: 'torn', offset, reason: `${remaining} bytes, less than a frame header` };
     const bodyLength = view.getUint32(offset);
     if (view.getUint32(offset + 4) !== (~bodyLength >>> 0)) {
-      if (allZero(bytes, offset + 4, bytes.length)) return { kind: 'torn', offset, reason: 'a partial frame header followed by zeros' };
+      // Nothing after the header (at the end of the file, or of the data in a preallocated one): its write was cut short.
+      if (allZero(bytes, offset + frameHeaderBytes, bytes.length)) return { kind: 'torn', offset, reason: 'a partial frame header followed by zeros' };
       if (holdsZeroSector(bytes, offset, offset + frameHeaderBytes)) return { kind: 'torn', offset, reason: 'a frame header in a sector of zeros' };
       return { kind: 'corrupt', offset, reason: `frame length ${bodyLength} does not match its guard` };
     }
@@ -77,7 +80,8 @@ export function scanFrames(bytes: Uint8Array, onFrame: (frame: ScannedFrame) => 
     if (end > bytes.length) return { kind: 'torn', offset, reason: `frame of ${bodyLength} bytes runs past the end` };
     const body = bytes.subarray(offset + frameHeaderBytes, end);
     if (crc32(body) !== view.getUint32(offset + 8)) {
-      if (end === bytes.length) return { kind: 'torn', offset, reason: 'the last frame fails its checksum' };
+      // Followed by nothing, or only by the zeros of a preallocated tail (durable/preallocate.ts): the last frame.
+      if (allZero(bytes, end, bytes.length)) return { kind: 'torn', offset, reason: 'the last frame fails its checksum' };
       if (holdsZeroSector(bytes, offset, end)) return { kind: 'torn', offset, reason: 'a frame with a sector of zeros' };
       return { kind: 'corrupt', offset, reason: 'checksum mismatch' };
     }

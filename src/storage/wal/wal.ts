@@ -23,7 +23,7 @@ import { crc32 } from 'node:zlib';
 import { assert, type Clock, realClock } from '../../base/index.ts';
 import { pageOverheadBytes, type Sealer, wipe } from '../../crypto/index.ts';
 import {
-  raftEntryOverheadBytes, walEntryCacheBytesMax, walFsyncBatchRecordsMax, walRecordBytesMax, walSegmentBytesTarget,
+  raftEntryOverheadBytes, walEntryCacheBytesMax, walFsyncBatchRecordsMax, walPreallocateBytes, walRecordBytesMax, walSegmentBytesTarget,
 } from '../../config/index.ts';
 import { type AppendStats, type DurableFs, GroupAppender, mkdirDurably, nodeFs, readFully, type SyncReadHandle } from '../../durable/index.ts';
 import type { ConfState, Entry, HardState, Snapshot, Storage } from '../../raft/index.ts';
@@ -155,6 +155,8 @@ export class Wal implements Storage {
       failure: (cause) => new WalUnusableError(`WAL write failed; the member must restart: ${cause.message}`, { cause }),
       closed: () => new WalUnusableError('the WAL is closed'),
       fs,
+      // The tail segment has its length ahead of its records; recovery cut any such tail left by a crash.
+      preallocateBytes: walPreallocateBytes,
       ...(options.clock !== undefined ? { clock: options.clock } : {}),
       ...(options.onFsync !== undefined ? { onFsync: options.onFsync } : {}),
     });

@@ -44,22 +44,32 @@ async function runAndKill(dir: string, keyFile: string, term: number, appenders:
 
 /**
  * Simulates a power cut on top of the kill: cuts the last segment at a random byte after the end of the
- * last record the child reported durable (possibly mid-record). Returns the cut and the file size.
+ * last record the child reported durable (possibly mid-record, possibly in the preallocated zeros after
+ * the records). Returns the cut and the file size.
  */
 async function tearTail(walDir: string, durableMax: number, random: ReturnType<typeof seededRandom>): Promise<[number, number]> {
   const last = (await readdir(walDir)).filter((n) => n.endsWith('.log')).sort().at(-1)!;
   const file = path.join(walDir, last);
   const bytes = await readFile(file);
   let minCut = 0;
+  // Where the records end: the zeros after them (the segment was preallocated and never closed), or the file's end.
+  let recordsEnd = bytes.length;
   // Frame: u32 length | u32 ~length | u32 crc | u8 type | u64 index | sealed (type 1 = entry).
   for (let at = 0; at + 12 <= bytes.length;) {
-    const end = at + 12 + bytes.readUInt32BE(at);
+    const length = bytes.readUInt32BE(at);
+    if (length === 0) {
+      recordsEnd = at;
+      break;
+    }
+    const end = at + 12 + length;
     if (end > bytes.length) break;
     const index = bytes.readUInt32BE(at + 13) * 2 ** 32 + bytes.readUInt32BE(at + 17);
     if (bytes[at + 12] === 1 && index <= durableMax) minCut = end;
     at = end;
   }
-  const cut = random.int(minCut, bytes.length);
+  // One round in three keeps the file as the kill left it, zeros and all.
+  if (recordsEnd < bytes.length && random.int(0, 2) === 0) return [bytes.length, bytes.length];
+  const cut = random.int(minCut, recordsEnd);
   await truncate(file, cut);
   return [cut, bytes.length];
 }

@@ -112,8 +112,8 @@ export interface AuditedMember {
   fs: DurableFs;
   /** The operations this member answered, by audit ID, with the time of the record it awaited. */
   answered: Map<string, number>;
-  /** Of those, the writes (their record travelled in the Raft entry). */
-  answeredWrites: ReadonlySet<string>;
+  /** Of those, the writes (their record travelled in the Raft entry), each with an index its entry is at or below. */
+  answeredWrites: ReadonlyMap<string, number>;
   /** True if the member ended for good (removed): a record it was handed but had not synced is not replayed. */
   endedForGood: boolean;
   /** The index of every snapshot delivered to the member: a gap record must end at or before one of them. */
@@ -141,8 +141,8 @@ export async function checkAuditLogs(
   let events = 0;
   let agedOut = 0;
   const held = new Map<string, EntryRecords>();
-  /** Writes answered by a member that ended for good before its log synced their record: auditID → who. */
-  const writesOnlyElsewhere = new Map<string, string>();
+  /** Writes answered by a member that ended for good before its log synced their record: auditID → who, and the entry bound. */
+  const writesOnlyElsewhere = new Map<string, { name: string; entryAtMost: number }>();
   for (const m of members) {
     const entries: EntryRecords = { writes: new Map(), gaps: [], retainedAfterEntry: 0 };
     held.set(m.name, entries);
@@ -183,8 +183,9 @@ export async function checkAuditLogs(
         agedOut++;
         continue;
       }
-      if (m.endedForGood && m.answeredWrites.has(auditID)) {
-        writesOnlyElsewhere.set(auditID, m.name);
+      const entryAtMost = m.answeredWrites.get(auditID);
+      if (m.endedForGood && entryAtMost !== undefined) {
+        writesOnlyElsewhere.set(auditID, { name: m.name, entryAtMost });
         continue;
       }
       throw new Violation('audit record lost', `${m.name} answered ${auditID} after its audit record was durable, but the record is not in its audit files`);
@@ -192,8 +193,15 @@ export async function checkAuditLogs(
   }
   const everyWrite = new Map<string, number>();
   for (const entries of held.values()) for (const [auditID, entry] of entries.writes) everyWrite.set(auditID, entry);
-  for (const [auditID, name] of writesOnlyElsewhere) {
-    if (!everyWrite.has(auditID)) throw new Violation('audit record lost', `${name} answered write ${auditID} and ended for good; no member's log holds its record`);
+  for (const [auditID, { name, entryAtMost }] of writesOnlyElsewhere) {
+    if (everyWrite.has(auditID)) continue;
+    // Every other log's retention removed the records of entries up to that bound or beyond: aged out everywhere.
+    const others = [...held].filter(([other]) => other !== name).map(([, entries]) => entries);
+    if (others.length > 0 && others.every((entries) => entries.retainedAfterEntry >= entryAtMost)) {
+      agedOut++;
+      continue;
+    }
+    throw new Violation('audit record lost', `${name} answered write ${auditID} and ended for good; no member's log holds its record`);
   }
   let writeRecordsChecked = 0;
   for (const name of converged) {

@@ -25,7 +25,7 @@
 import path from 'node:path';
 import type { SyncReadHandle, WriteHandle } from '../../../src/durable/index.ts';
 import type { EventQueue } from '../event-queue.ts';
-import { type AppendableFs, syncedAppendOver } from '../../support/power-loss/index.ts';
+import { type AppendableFs, preallocatedOver, syncedAppendOver } from '../../support/power-loss/index.ts';
 import type { Random } from '../../../src/base/index.ts';
 
 export interface ReplicaBugs {
@@ -71,14 +71,14 @@ export function withFsBugs(
     readFile: (file) => fs.readFile(file),
     readFileSync: (file) => fs.readFileSync(file),
     openReadSync: (file): SyncReadHandle => fs.openReadSync(file),
-    async openAppend(file) {
-      const opened = await fs.openAppend(file);
+    async openAppend(file, fromLength) {
+      const opened = await fs.openAppend(file, fromLength);
       return { handle: wrap(file, opened.handle), created: opened.created };
     },
-    async openSyncedAppend(file) {
+    async openSyncedAppend(file, preallocateBytes = 0) {
       // As SimFs models O_DSYNC (write, then fdatasync), over the bug's early-acknowledging fdatasync.
-      const opened = await fs.openAppend(file);
-      return { handle: syncedAppendOver(wrap(file, opened.handle)), created: opened.created };
+      const opened = await fs.openAppend(file, preallocateBytes > 0);
+      return { handle: await preallocatedOver(fs, file, syncedAppendOver(wrap(file, opened.handle)), preallocateBytes), created: opened.created };
     },
     createFile: async (file, mode) => wrap(file, await fs.createFile(file, mode)),
     readdir: (dir) => fs.readdir(dir),

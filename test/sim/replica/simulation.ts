@@ -92,8 +92,8 @@ interface MemberBook {
   lastStep?: string;
   /** Operations the member answered after their audit record was durable: audit ID → the record's time. */
   answered: Map<string, number>;
-  /** Of those, the writes. */
-  answeredWrites: Set<string>;
+  /** Of those, the writes, each with the member's applied index when it answered (its entry is at or below). */
+  answeredWrites: Map<string, number>;
   /**
    * The index of every snapshot delivered to the member (what may explain a gap record in its audit
    * log: its install may also complete at the next open, after a crash).
@@ -257,7 +257,7 @@ export class ReplicaSimulation {
   addMember(id: number, initial: MemberInfo[] | undefined): SimMember {
     const member = new SimMember(id, `m${id}`, this.env, initial, this.clockSkew);
     this.members.set(id, member);
-    this.books.set(member, { tasks: idleTasks(), answered: new Map(), answeredWrites: new Set(), snapshotsReceivedAt: [] });
+    this.books.set(member, { tasks: idleTasks(), answered: new Map(), answeredWrites: new Map(), snapshotsReceivedAt: [] });
     return member;
   }
 
@@ -571,7 +571,7 @@ export class ReplicaSimulation {
         thinkUs: [0, 30 * usPerMs],
         onAudited: (member, auditID, atMs, write) => {
           this.book(member).answered.set(auditID, atMs);
-          if (write) this.book(member).answeredWrites.add(auditID);
+          if (write) this.book(member).answeredWrites.set(auditID, member.replica?.status().appliedIndex ?? Number.MAX_SAFE_INTEGER);
           this.counters.add('audit:answeredAfterRecord');
         },
         onAnswer: (member, incarnation, op) => {

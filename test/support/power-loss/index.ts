@@ -11,7 +11,7 @@ import type { PowerLossDisk } from './disk.ts';
 import { SimFs, type SimFsHost } from './sim-fs.ts';
 
 export { type FileNode, fsError, PowerLossDisk, type PowerLossReport, sectorBytes } from './disk.ts';
-export { type FsMutation, type InjectedError, SimFs, type SimFsHost, syncedAppendOver } from './sim-fs.ts';
+export { type FsMutation, type InjectedError, preallocatedOver, SimFs, type SimFsHost, syncedAppendOver } from './sim-fs.ts';
 export { type AppendableFs, decodeLog, logFileName, PowerLossLevel } from './level.ts';
 
 /**

@@ -26,7 +26,7 @@ interface Operation {
 
 /** The file system the simulated LevelDB writes its log through: the seam, plus plain (unsynced) appends. */
 export type AppendableFs = DurableFs & {
-  openAppend(file: string): Promise<{ handle: WriteHandle; created: boolean }>;
+  openAppend(file: string, fromLength?: boolean): Promise<{ handle: WriteHandle; created: boolean }>;
 };
 
 type Batch = (this: MemoryLevel<Uint8Array, Uint8Array>, operations: Operation[], options: object) => Promise<void>;

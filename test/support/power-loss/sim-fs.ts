@@ -14,7 +14,7 @@
  * lose or tear the written bytes, as a crash inside an O_DSYNC write may.
  */
 import type { Random } from '../../../src/base/index.ts';
-import type { DurableFs, SyncedAppendHandle, SyncReadHandle, WriteHandle } from '../../../src/durable/index.ts';
+import { type DurableFs, preallocatedAppends, type SyncedAppendHandle, type SyncReadHandle, type WriteHandle } from '../../../src/durable/index.ts';
 import { type FileNode, fsError, type PowerLossDisk } from './disk.ts';
 
 /** Operations that change what is (or may become) on disk. */
@@ -57,6 +57,13 @@ export function syncedAppendOver(handle: WriteHandle): SyncedAppendHandle {
   };
 }
 
+/** `handle` as openSyncedAppend(file, preallocateBytes) returns it: kept `preallocateBytes` ahead of its data, if any. */
+export async function preallocatedOver(fs: DurableFs, file: string, handle: SyncedAppendHandle, preallocateBytes: number): Promise<SyncedAppendHandle> {
+  if (preallocateBytes === 0) return handle;
+  const { size } = await fs.stat(file);
+  return preallocatedAppends(handle, (bytes) => fs.truncateDurably(file, bytes), size, preallocateBytes);
+}
+
 export class SimFs implements DurableFs {
   constructor(private readonly disk: PowerLossDisk, private readonly host: SimFsHost) {}
 
@@ -80,18 +87,22 @@ export class SimFs implements DurableFs {
     };
   }
 
-  /** Opens `file` for plain appends, creating it if needed: a write is durable once fdatasynced. */
-  openAppend(file: string): Promise<{ handle: WriteHandle; created: boolean }> {
+  /**
+   * Opens `file` for plain appends, creating it if needed: a write is durable once fdatasynced. With
+   * `fromLength`, the writes go on from the length the file has now, whatever it becomes later (as at
+   * explicit positions), rather than always at its end.
+   */
+  openAppend(file: string, fromLength = false): Promise<{ handle: WriteHandle; created: boolean }> {
     return this.mutation('create', file, 'meta', () => {
       const created = !this.disk.exists(file);
       const node = this.disk.createFile(file, 'open');
-      return { handle: this.writer(node, file, 'append'), created };
+      return { handle: this.writer(node, file, fromLength ? node.data.size : 'append'), created };
     });
   }
 
-  async openSyncedAppend(file: string): Promise<{ handle: SyncedAppendHandle; created: boolean }> {
-    const { handle, created } = await this.openAppend(file);
-    return { handle: syncedAppendOver(handle), created };
+  async openSyncedAppend(file: string, preallocateBytes = 0): Promise<{ handle: SyncedAppendHandle; created: boolean }> {
+    const { handle, created } = await this.openAppend(file, preallocateBytes > 0);
+    return { handle: await preallocatedOver(this, file, syncedAppendOver(handle), preallocateBytes), created };
   }
 
   createFile(file: string): Promise<WriteHandle> {

@@ -2,7 +2,7 @@
 // (its data and the file's size on stable storage when the write returns), not a write and an fdatasync.
 import assert from 'node:assert/strict';
 import { constants } from 'node:fs';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, readlink, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -20,6 +20,17 @@ async function openFlags(fd: number): Promise<number> {
 const accessModeMask = 0o3;
 
 const fdOf = (handle: SyncedAppendHandle): number => (handle as unknown as { fd: number }).fd;
+
+/** The descriptor this process has open on `file` (one expected). */
+async function fdOn(file: string): Promise<number> {
+  const fds: number[] = [];
+  for (const name of await readdir('/proc/self/fd')) {
+    const target = await readlink(`/proc/self/fd/${name}`).catch(() => '');
+    if (target === file) fds.push(Number(name));
+  }
+  assert.equal(fds.length, 1, `descriptors open on ${file}: ${fds.join(', ')}`);
+  return fds[0]!;
+}
 
 async function tempDir(t: TestContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'coffer-synced-append-'));
@@ -75,4 +86,30 @@ test('the group appender writes each batch through a synced append: one write pe
   assert.deepEqual(writes, [9], 'the three records queued in one turn went down in one write');
   assert.equal(appender.stats().fsyncs, 1);
   assert.equal(await readFile(file, 'utf8'), 'r1\nr2\nr3\n');
+});
+
+test('a preallocated synced append writes at the end of the data, O_DSYNC without O_APPEND, keeps the file a step longer and cuts it back at close', async (t) => {
+  const file = join(await tempDir(t), 'segment.log');
+  const step = 4096;
+  const first = await nodeFs.openSyncedAppend(file, step);
+  assert.equal(first.created, true);
+  const flags = await openFlags(await fdOn(file));
+  assert.equal(flags & constants.O_DSYNC, constants.O_DSYNC);
+  assert.equal(flags & constants.O_APPEND, 0, 'O_APPEND would write past the zeros');
+  await first.handle.write(Buffer.from('one\n'), 0, 4);
+  assert.equal((await stat(file)).size, 4 + step, 'extended a step past the first write');
+  await first.handle.write(Buffer.alloc(2 * step, 0x61), 0, 2 * step);
+  assert.equal((await stat(file)).size, 4 + 2 * step + step, 'a write longer than the step extends past itself');
+  await first.handle.close();
+  assert.equal((await stat(file)).size, 4 + 2 * step, 'closed: the data, nothing after it');
+
+  const again = await nodeFs.openSyncedAppend(file, step);
+  assert.equal(again.created, false);
+  await again.handle.write(Buffer.from('two\n'), 0, 4);
+  const open = await readFile(file);
+  assert.equal(open.length, 4 + 2 * step + 4 + step);
+  assert.equal(open.subarray(4 + 2 * step, 4 + 2 * step + 4).toString(), 'two\n', 'after the data, not after the zeros');
+  assert.ok(open.subarray(4 + 2 * step + 4).every((b) => b === 0));
+  await again.handle.close();
+  assert.equal(await readFile(file, 'utf8'), `one\n${'a'.repeat(2 * step)}two\n`);
 });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { appendFile, readdir, readFile, rename, stat, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
+import { walPreallocateBytes } from '../../../src/config/index.ts';
 import { WalCorruptionError } from '../../../src/storage/wal/index.ts';
 import { entry, payload, range, text, walFixture, type WalFixture } from './helpers.ts';
 
@@ -237,4 +238,57 @@ test('segments of different sizes, read at open through one buffer, give back ev
     assert.deepEqual(reopened.entries(index, index + 1, Infinity)[0]!.data, expected, `entry ${index}`);
   }
   await reopened.close();
+});
+
+/** Five entries appended and the WAL closed; also the tail segment as a killed member would have left it (never closed). */
+async function killedWithFiveEntries(fx: WalFixture): Promise<{ file: string; killed: Buffer }> {
+  const wal = await fx.open();
+  await wal.append(range(1, 5));
+  const [file] = await segments(fx);
+  const killed = await readFile(file!);
+  await wal.close();
+  return { file: file!, killed };
+}
+
+test('the tail segment is kept longer than its records while open (zeros past them), and ends with its last record once closed', async (t) => {
+  const fx = await walFixture(t);
+  const { file, killed: open } = await killedWithFiveEntries(fx);
+  const closed = await readFile(file);
+  // Extended by a step past the first record that needed room (the state record heading the segment).
+  assert.ok(open.length > closed.length && open.length >= walPreallocateBytes, `open ${open.length} bytes, closed ${closed.length}`);
+  assert.deepEqual(open.subarray(0, closed.length), closed, 'the records, byte for byte');
+  assert.ok(open.subarray(closed.length).every((b) => b === 0), 'zeros past the records');
+  assert.deepEqual((await frameOffsets(file)).length, 6, 'a state record and five entries, nothing after them');
+});
+
+test('a tail segment left preallocated by a kill is recovered whole, cut back to its records, and appended to after them', async (t) => {
+  const fx = await walFixture(t);
+  const { file, killed } = await killedWithFiveEntries(fx);
+  const records = (await stat(file)).size;
+  await writeFile(file, killed); // as a killed member left it: never closed, zeros past the records
+  const reopened = await fx.open();
+  assert.equal(reopened.lastIndex(), 5);
+  assert.equal(text(reopened.entries(5, 6, Infinity)[0]!.data), text(payload(5)));
+  await reopened.append(range(6, 8));
+  await reopened.close();
+  const final = await fx.open();
+  assert.equal(final.lastIndex(), 8);
+  assert.equal(text(final.entries(8, 9, Infinity)[0]!.data), text(payload(8)));
+  await final.close();
+  assert.ok((await stat(file)).size > records);
+  assert.equal((await frameOffsets(file)).length, 9, 'a state record and eight entries, with no zeros between them');
+});
+
+test('a last record cut short inside the preallocated zeros, in its header or its body, is a torn tail, not corruption', async (t) => {
+  const fx = await walFixture(t);
+  const { file, killed } = await killedWithFiveEntries(fx);
+  const lastStart = (await frameOffsets(file)).at(-1)!;
+  // Power lost, or a write failed, mid-record: 6 bytes (its length and half its guard) or 40 reached the disk.
+  for (const written of [6, 40]) {
+    await writeFile(file, Buffer.from(killed).fill(0, lastStart + written));
+    const reopened = await fx.open();
+    assert.equal(reopened.lastIndex(), 4, `${written} bytes of the last record written`);
+    await reopened.close();
+    assert.equal((await stat(file)).size, lastStart, 'cut where the torn record began');
+  }
 });
