@@ -20,6 +20,7 @@ import { CofferError } from '../base/index.ts';
 import {
   clientConnectTimeoutMsDefault, clientRequestTimeoutMsDefault, clientResponseBytesMax, k8sListPageItems, k8sListPagesMax, k8sWatchLineBytesMax,
 } from '../config/index.ts';
+import { keepAliveAgent } from './agent.ts';
 import { bytesInWords } from './bytes.ts';
 import { httpsEndpoints, SendTracker } from './send-tracker.ts';
 import { checkTlsOptions } from './tls.ts';
@@ -218,7 +219,7 @@ export class K8sClient {
     checkTlsOptions(options.tls);
     this.requestTimeoutMs = options.requestTimeoutMs ?? clientRequestTimeoutMsDefault;
     this.connectTimeoutMs = options.connectTimeoutMs ?? clientConnectTimeoutMsDefault;
-    this.agent = new https.Agent({ keepAlive: true, ...options.tls });
+    this.agent = keepAliveAgent(options.tls);
   }
 
   async get(resource: K8sResource, name: string, options: NamespaceOption = {}): Promise<K8sObject> {

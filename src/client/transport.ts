@@ -14,6 +14,7 @@ import type { ConnectionOptions } from 'node:tls';
 import {
   clientConnectTimeoutMsDefault, clientRequestTimeoutMsDefault, clientResponseBytesMax, clientSocketsPerEndpointMax,
 } from '../config/index.ts';
+import { keepAliveAgent } from './agent.ts';
 import { bytesInWords } from './bytes.ts';
 import { ClientError } from './errors.ts';
 import { firstAnswer } from './failover.ts';
@@ -53,11 +54,7 @@ export class HttpsTransport {
     this.requestTimeoutMs = options.requestTimeoutMs ?? clientRequestTimeoutMsDefault;
     this.connectTimeoutMs = options.connectTimeoutMs ?? clientConnectTimeoutMsDefault;
     this.responseBytesMax = options.responseBytesMax ?? clientResponseBytesMax;
-    this.agent = new https.Agent({
-      keepAlive: true,
-      maxSockets: options.socketsPerEndpointMax ?? clientSocketsPerEndpointMax,
-      ...options.tls,
-    });
+    this.agent = keepAliveAgent(options.tls, options.socketsPerEndpointMax ?? clientSocketsPerEndpointMax);
   }
 
   /** Sends `body` to `path` and returns the parsed JSON answer of a 2xx response. */

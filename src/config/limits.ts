@@ -311,6 +311,12 @@ export const clientConnectTimeoutMsDefault = 2_000;
 export const clientResponseBytesMax = 64 * 1024 * 1024;
 /** Keep-alive sockets the client keeps open per endpoint (the bench's concurrency needs many). */
 export const clientSocketsPerEndpointMax = 512;
+/**
+ * A keep-alive connection the client holds idle this long is closed by the client. A server's shorter
+ * `Keep-Alive: timeout=N` hint wins (node's agent closes the socket a second before N seconds), so the
+ * client does not send a request on a connection the server is closing (src/client/agent.ts).
+ */
+export const clientIdleSocketTimeoutMs = 60_000;
 /** How long `coffer status` waits for each member's answer before it shows the member as unreachable. */
 export const statusRequestTimeoutMs = 3_000;
 /** `coffer status` warns this many days before a member's certificate expires. */

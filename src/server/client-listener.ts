@@ -7,8 +7,10 @@
  *
  * How long a client may take, so slow clients cannot hold sockets forever (docs/security.md, "Slow
  * clients"): on HTTP/1.1 node enforces the header and request timeouts on its own schedule (every
- * apiTimeoutCheckIntervalMs) and answers 408 before the request reaches the API; fastify sets the
- * request and keep-alive timeouts from its own options, so they are given there as well. On HTTP/2
+ * apiTimeoutCheckIntervalMs) and answers 408 before the request reaches the API, and closes a connection
+ * idle for apiKeepAliveTimeoutMs, a timeout every answer names (`Keep-Alive: timeout=N`) so that clients
+ * drop an idle connection first. The server is made here (fastify's serverFactory), so these are set
+ * on it here: fastify applies its own timeout options only to a server it makes itself. On HTTP/2
  * a stream other than a Watch that is idle for apiRequestTimeoutMs is cancelled, and a connection holds
  * at most grpcStreamsPerConnectionMax streams. The handshake timeout comes with the TLS options (pki's
  * serverTlsOptions). No idle timeout is set on the socket: a watch stream may be quiet for long.
@@ -25,8 +27,6 @@ type Handler = (request: IncomingMessage, response: ServerResponse) => void;
 
 export interface ClientListenerOptions {
   https: TlsOptions & { headersTimeout: number; requestTimeout: number; connectionsCheckingInterval: number };
-  requestTimeout: number;
-  keepAliveTimeout: number;
   serverFactory: (handler: Handler) => HttpsServer;
 }
 
@@ -45,6 +45,7 @@ class ClientPortServer extends HttpsServer {
 
   constructor(options: HttpsServerOptions, handler: Handler) {
     super({ ...options, ALPNCallback: chooseProtocol }, handler);
+    this.keepAliveTimeout = apiKeepAliveTimeoutMs;
     const h2 = createHttp2Server({ settings: { maxConcurrentStreams: grpcStreamsPerConnectionMax } }, handler as never);
     h2.on('session', (session: Http2Session) => {
       this.sessions.add(session);
@@ -77,8 +78,6 @@ export function clientListenerOptions(tls: TlsOptions): ClientListenerOptions {
   const https = { ...tls, headersTimeout: apiHeadersTimeoutMs, requestTimeout: apiRequestTimeoutMs, connectionsCheckingInterval: apiTimeoutCheckIntervalMs };
   return {
     https,
-    requestTimeout: apiRequestTimeoutMs,
-    keepAliveTimeout: apiKeepAliveTimeoutMs,
     serverFactory: (handler) => new ClientPortServer(https, handler),
   };
 }

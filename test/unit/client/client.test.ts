@@ -14,6 +14,9 @@ import { join } from 'node:path';
 import { ClientError, K8sClient, KvClient, prefixEnd, text, toBytes } from '../../../src/client/index.ts';
 import { bootstrapCa, caLayout } from '../../../src/pki/index.ts';
 
+/** The keep-alive timeout of the servers testing idle connections (they advertise it in seconds). */
+const serverKeepAliveMs = 2_000;
+
 type Handler = (body: Record<string, unknown>, req: IncomingMessage, res: ServerResponse) => void;
 
 interface Pem { cert: string; key: string; ca: string }
@@ -263,6 +266,34 @@ describe('KvClient errors and failover', () => {
     assert.equal(breaking.requests.length, 2, 'both writes reached the first endpoint, over one connection');
     assert.equal(other.requests.length, 0, 'a possibly applied write must not be sent again');
   });
+
+  // A server closes a keep-alive connection it has held idle for its keep-alive timeout; a request the
+  // client sends on it at that moment is lost (ECONNRESET after sending: CONNECTION_LOST, a write's outcome
+  // unknown). The server names its timeout in every answer (`Keep-Alive: timeout=N`), and the client must
+  // drop an idle connection before then. Node's agent takes that hint only when it has an idle timeout of
+  // its own, which it has none of by default.
+  for (const [name, oneRequest] of [
+    ['KvClient', (url: string) => { const c = new KvClient({ endpoints: [url], tls: clientPem }); return { call: () => c.put('a', '1'), close: () => c.close() }; }],
+    ['K8sClient', (url: string) => { const c = new K8sClient({ endpoints: [url], tls: clientPem }); return { call: () => c.get('namespaces', 'default'), close: () => c.close() }; }],
+  ] as const) {
+    test(`${name} closes an idle keep-alive connection before the server's advertised keep-alive timeout, so it never reuses one the server is closing`, async () => {
+      const s = await server((_b, _q, res) => json(res, 200, { header, kind: 'Namespace', metadata: { name: 'default' } }));
+      s.server.keepAliveTimeout = serverKeepAliveMs;
+      const firstClose = new Promise<'client' | 'server'>((resolve) => {
+        s.server.once('secureConnection', (socket: Socket) => {
+          socket.once('end', () => resolve('client'));
+          socket.once('close', () => resolve('server'));
+        });
+      });
+      const client = oneRequest(s.url);
+      try {
+        await client.call();
+        assert.equal(await firstClose, 'client', 'the client ends its idle connection before the server times it out');
+      } finally {
+        client.close();
+      }
+    });
+  }
 
   test('a server certificate from another CA is refused: UNAVAILABLE, nothing sent', async () => {
     const otherDir = await mkdtemp(join(tmpdir(), 'coffer-client-test-other-'));
