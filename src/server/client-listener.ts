@@ -10,10 +10,11 @@
  * apiTimeoutCheckIntervalMs) and answers 408 before the request reaches the API, and closes a connection
  * idle for apiKeepAliveTimeoutMs, a timeout every answer names (`Keep-Alive: timeout=N`) so that clients
  * drop an idle connection first. The server is made here (fastify's serverFactory), so these are set
- * on it here: fastify applies its own timeout options only to a server it makes itself. On HTTP/2
- * a stream other than a Watch that is idle for apiRequestTimeoutMs is cancelled, and a connection holds
- * at most grpcStreamsPerConnectionMax streams. The handshake timeout comes with the TLS options (pki's
- * serverTlsOptions). No idle timeout is set on the socket: a watch stream may be quiet for long.
+ * on it here: fastify applies its own timeout options only to a server it makes itself. On HTTP/2 a
+ * stream other than a Watch or a LeaseKeepAlive that is idle for apiRequestTimeoutMs is cancelled, and
+ * a connection holds at most grpcStreamsPerConnectionMax streams. The handshake timeout comes with the
+ * TLS options (pki's serverTlsOptions). No idle timeout is set on the socket: a watch stream may be
+ * quiet for long.
  */
 import { Server as HttpsServer, type ServerOptions as HttpsServerOptions } from 'node:https';
 import { constants as http2, createServer as createHttp2Server, type Http2Session } from 'node:http2';
@@ -30,8 +31,12 @@ export interface ClientListenerOptions {
   serverFactory: (handler: Handler) => HttpsServer;
 }
 
-/** The gRPC Watch stream: long-lived and possibly quiet, so never cancelled for idleness. */
-const watchPath = '/etcdserverpb.Watch/Watch';
+/**
+ * gRPC streams that are long-lived and quiet between messages, so never cancelled for idleness (etcd
+ * cancels neither): a Watch waits for changes, and a LeaseKeepAlive for the client's next renewal
+ * (clientv3 renews every TTL/3, over a minute for a lease of more than three).
+ */
+const quietStreamPaths: ReadonlySet<string> = new Set(['/etcdserverpb.Watch/Watch', '/etcdserverpb.Lease/LeaseKeepAlive']);
 
 /** http/1.1 whenever the client offers it; h2 for clients that speak nothing else (gRPC). */
 function chooseProtocol({ protocols }: { protocols: string[] }): string | undefined {
@@ -52,7 +57,7 @@ class ClientPortServer extends HttpsServer {
       session.once('close', () => this.sessions.delete(session));
     });
     h2.on('stream', (stream, headers) => {
-      if (headers[':path'] !== watchPath) stream.setTimeout(apiRequestTimeoutMs, () => stream.close(http2.NGHTTP2_CANCEL));
+      if (!quietStreamPaths.has(headers[':path'] ?? '')) stream.setTimeout(apiRequestTimeoutMs, () => stream.close(http2.NGHTTP2_CANCEL));
     });
     const http1 = this.listeners('secureConnection') as ((socket: TLSSocket) => void)[];
     this.removeAllListeners('secureConnection');

@@ -1,16 +1,28 @@
-// The client port's keep-alive connections, on a real member over real TLS: an answer names the idle
-// timeout the member applies (`Keep-Alive: timeout=N`, which node's agent and other clients use to drop
-// an idle connection before the server does), and the member holds an idle connection that long, not
-// node's 5-second default — a client idle for a few seconds then sent a write on a connection the
-// member was closing, and lost it (CONNECTION_LOST, the write's outcome unknown).
+// What the client port keeps open while it is quiet, on a real member over real TLS and HTTP/2:
+// - An HTTP/1.1 answer names the idle timeout the member applies (`Keep-Alive: timeout=N`, which node's
+//   agent and other clients use to drop an idle connection before the server does), and the member
+//   holds an idle connection that long, not node's 5-second default — a client idle for a few seconds
+//   then sent a write on a connection the member was closing, and lost it (CONNECTION_LOST, the write's
+//   outcome unknown).
+// - etcd's LeaseKeepAlive stream, like a Watch, is long-lived and quiet between renewals (clientv3
+//   renews every TTL/3: over a minute for a lease of more than three), so it is not cancelled for
+//   idleness as other streams are after apiRequestTimeoutMs; etcd cancels neither.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { type ClientHttp2Stream, connect as connectHttp2 } from 'node:http2';
 import { connect } from 'node:tls';
-import { after, before, test } from 'node:test';
-import { apiKeepAliveTimeoutMs } from '../../../src/config/index.ts';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { apiKeepAliveTimeoutMs, apiRequestTimeoutMs } from '../../../src/config/index.ts';
+import { decode, encode, FrameReader, frame, int64, type Message, messageType } from '../../../src/etcdpb/index.ts';
 import { Cluster, waitBootstrapped } from '../../support/cluster/index.ts';
 
 /** How late past its keep-alive timeout the member may close an idle connection on a busy test machine. */
 const closeGraceMs = 5_000;
+/** A lease long enough to outlive the quiet stream below. */
+const leaseTtlSeconds = 600;
+/** How long past apiRequestTimeoutMs the LeaseKeepAlive stream is left quiet (timers on a busy machine run late). */
+const quietPastTimeoutMs = 5_000;
 
 let cluster: Cluster;
 
@@ -23,6 +35,7 @@ after(async () => {
   await cluster.stop();
 });
 
+describe('quiet connections and streams', { concurrency: true }, () => {
 test('an idle keep-alive connection is held for the advertised apiKeepAliveTimeoutMs and then closed by the member', async () => {
   const tls = cluster.clientTls();
   const socket = connect({ ...tls, host: '127.0.0.1', port: cluster.clientPorts[0], ALPNProtocols: ['http/1.1'] });
@@ -49,4 +62,42 @@ test('an idle keep-alive connection is held for the advertised apiKeepAliveTimeo
   const heldMs = (await closedAt) - answeredAt;
   assert.ok(heldMs >= apiKeepAliveTimeoutMs, `closed after ${heldMs} ms idle, before the advertised ${apiKeepAliveTimeoutMs} ms`);
   assert.ok(heldMs <= apiKeepAliveTimeoutMs + closeGraceMs, `held ${heldMs} ms idle, past the timeout and its grace`);
+});
+
+test('a LeaseKeepAlive stream quiet for longer than apiRequestTimeoutMs is not cancelled: the next renewal is answered on it', async () => {
+  const { cert, key, ca } = cluster.clientTls() as { cert: string; key: string; ca: string };
+  const session = connectHttp2(cluster.clientUrl(0), { cert, key, ca, ALPNProtocols: ['h2'] });
+  session.on('error', () => undefined);
+  try {
+    const open = (method: string) => session.request({ ':method': 'POST', ':path': `/etcdserverpb.${method}`, 'content-type': 'application/grpc', te: 'trailers' });
+    /** Sends one request on `stream` (its last if `last`) and reads the next answer. */
+    const exchange = async (stream: ClientHttp2Stream, request: string, fields: Message, response: string, last = false): Promise<Message> => {
+      const reader = new FrameReader();
+      const bytes = frame(encode(messageType(request), fields));
+      if (last) stream.end(bytes);
+      else stream.write(bytes);
+      for (;;) {
+        const [chunk] = await once(stream, 'data') as [Buffer];
+        const [message] = reader.push(chunk);
+        if (message !== undefined) return decode(messageType(response), message);
+      }
+    };
+    const granted = await exchange(open('Lease/LeaseGrant'), 'LeaseGrantRequest', { TTL: leaseTtlSeconds }, 'LeaseGrantResponse', true);
+    const id = int64(granted, 'ID');
+    const keepAlive = open('Lease/LeaseKeepAlive');
+    let cancelled = false;
+    keepAlive.on('close', () => { cancelled = true; });
+    keepAlive.on('error', () => undefined);
+    const first = await exchange(keepAlive, 'LeaseKeepAliveRequest', { ID: id }, 'LeaseKeepAliveResponse');
+    assert.equal(int64(first, 'TTL'), leaseTtlSeconds);
+    await sleep(apiRequestTimeoutMs + quietPastTimeoutMs);
+    assert.equal(cancelled, false, `the stream was closed while quiet (code ${keepAlive.rstCode})`);
+    const second = await exchange(keepAlive, 'LeaseKeepAliveRequest', { ID: id }, 'LeaseKeepAliveResponse');
+    assert.equal(int64(second, 'ID'), id);
+    assert.equal(int64(second, 'TTL'), leaseTtlSeconds);
+    keepAlive.close();
+  } finally {
+    session.close();
+  }
+});
 });
