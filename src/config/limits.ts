@@ -291,8 +291,13 @@ export const pkiFileBytesMax = 1024 * 1024;
 export const apiHeadersTimeoutMs = 10_000;
 /** A request, body included, must be received within this long; else 408 and closed. */
 export const apiRequestTimeoutMs = 60_000;
-/** A keep-alive connection idle this long between two requests is closed. */
-export const apiKeepAliveTimeoutMs = 30_000;
+/**
+ * A keep-alive connection idle this long between two requests is closed (and every answer says so:
+ * `Keep-Alive: timeout=90`). As the Kubernetes API server's: Go's HTTP clients (kubectl, client-go)
+ * ignore that hint and drop an idle connection after 90 s themselves, so a server closing one sooner
+ * could take a request they send on it at that moment — and lose it after sending.
+ */
+export const apiKeepAliveTimeoutMs = 90_000;
 /** How often the listener checks its connections against the header and request timeouts (node's default is 30 s). */
 export const apiTimeoutCheckIntervalMs = 1_000;
 /**
