@@ -36,68 +36,68 @@ after(async () => {
 });
 
 describe('quiet connections and streams', { concurrency: true }, () => {
-test('an idle keep-alive connection is held for the advertised apiKeepAliveTimeoutMs and then closed by the member', async () => {
-  const tls = cluster.clientTls();
-  const socket = connect({ ...tls, host: '127.0.0.1', port: cluster.clientPorts[0], ALPNProtocols: ['http/1.1'] });
-  let received = '';
-  let answeredAt = 0;
-  const closedAt = new Promise<number>((resolve) => socket.once('close', () => resolve(Date.now())));
-  socket.on('error', () => undefined); // the member ends the connection; a reset on the way is not the question
-  await new Promise<void>((resolve, reject) => {
-    socket.once('secureConnect', () => socket.write('GET /api/v1/namespaces/default HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'));
-    socket.once('error', reject);
-    socket.on('data', (chunk: Buffer) => {
-      received += chunk.toString('latin1');
-      const headEnd = received.indexOf('\r\n\r\n');
-      const length = /^content-length: (\d+)$/im.exec(received)?.[1];
-      if (answeredAt === 0 && headEnd >= 0 && length !== undefined && received.length >= headEnd + 4 + Number(length)) {
-        answeredAt = Date.now();
-        resolve();
-      }
+  test('an idle keep-alive connection is held for the advertised apiKeepAliveTimeoutMs and then closed by the member', async () => {
+    const tls = cluster.clientTls();
+    const socket = connect({ ...tls, host: '127.0.0.1', port: cluster.clientPorts[0], ALPNProtocols: ['http/1.1'] });
+    let received = '';
+    let answeredAt = 0;
+    const closedAt = new Promise<number>((resolve) => socket.once('close', () => resolve(Date.now())));
+    socket.on('error', () => undefined); // the member ends the connection; a reset on the way is not the question
+    await new Promise<void>((resolve, reject) => {
+      socket.once('secureConnect', () => socket.write('GET /api/v1/namespaces/default HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'));
+      socket.once('error', reject);
+      socket.on('data', (chunk: Buffer) => {
+        received += chunk.toString('latin1');
+        const headEnd = received.indexOf('\r\n\r\n');
+        const length = /^content-length: (\d+)$/im.exec(received)?.[1];
+        if (answeredAt === 0 && headEnd >= 0 && length !== undefined && received.length >= headEnd + 4 + Number(length)) {
+          answeredAt = Date.now();
+          resolve();
+        }
+      });
     });
+    assert.match(received, /^HTTP\/1\.1 200 /);
+    assert.match(received, /^connection: keep-alive$/im);
+    assert.equal(/^keep-alive: (.*)$/im.exec(received)?.[1]?.trim(), `timeout=${apiKeepAliveTimeoutMs / 1000}`);
+    const heldMs = (await closedAt) - answeredAt;
+    assert.ok(heldMs >= apiKeepAliveTimeoutMs, `closed after ${heldMs} ms idle, before the advertised ${apiKeepAliveTimeoutMs} ms`);
+    assert.ok(heldMs <= apiKeepAliveTimeoutMs + closeGraceMs, `held ${heldMs} ms idle, past the timeout and its grace`);
   });
-  assert.match(received, /^HTTP\/1\.1 200 /);
-  assert.match(received, /^connection: keep-alive$/im);
-  assert.equal(/^keep-alive: (.*)$/im.exec(received)?.[1]?.trim(), `timeout=${apiKeepAliveTimeoutMs / 1000}`);
-  const heldMs = (await closedAt) - answeredAt;
-  assert.ok(heldMs >= apiKeepAliveTimeoutMs, `closed after ${heldMs} ms idle, before the advertised ${apiKeepAliveTimeoutMs} ms`);
-  assert.ok(heldMs <= apiKeepAliveTimeoutMs + closeGraceMs, `held ${heldMs} ms idle, past the timeout and its grace`);
-});
 
-test('a LeaseKeepAlive stream quiet for longer than apiRequestTimeoutMs is not cancelled: the next renewal is answered on it', async () => {
-  const { cert, key, ca } = cluster.clientTls() as { cert: string; key: string; ca: string };
-  const session = connectHttp2(cluster.clientUrl(0), { cert, key, ca, ALPNProtocols: ['h2'] });
-  session.on('error', () => undefined);
-  try {
-    const open = (method: string) => session.request({ ':method': 'POST', ':path': `/etcdserverpb.${method}`, 'content-type': 'application/grpc', te: 'trailers' });
-    /** Sends one request on `stream` (its last if `last`) and reads the next answer. */
-    const exchange = async (stream: ClientHttp2Stream, request: string, fields: Message, response: string, last = false): Promise<Message> => {
-      const reader = new FrameReader();
-      const bytes = frame(encode(messageType(request), fields));
-      if (last) stream.end(bytes);
-      else stream.write(bytes);
-      for (;;) {
-        const [chunk] = await once(stream, 'data') as [Buffer];
-        const [message] = reader.push(chunk);
-        if (message !== undefined) return decode(messageType(response), message);
-      }
-    };
-    const granted = await exchange(open('Lease/LeaseGrant'), 'LeaseGrantRequest', { TTL: leaseTtlSeconds }, 'LeaseGrantResponse', true);
-    const id = int64(granted, 'ID');
-    const keepAlive = open('Lease/LeaseKeepAlive');
-    let cancelled = false;
-    keepAlive.on('close', () => { cancelled = true; });
-    keepAlive.on('error', () => undefined);
-    const first = await exchange(keepAlive, 'LeaseKeepAliveRequest', { ID: id }, 'LeaseKeepAliveResponse');
-    assert.equal(int64(first, 'TTL'), leaseTtlSeconds);
-    await sleep(apiRequestTimeoutMs + quietPastTimeoutMs);
-    assert.equal(cancelled, false, `the stream was closed while quiet (code ${keepAlive.rstCode})`);
-    const second = await exchange(keepAlive, 'LeaseKeepAliveRequest', { ID: id }, 'LeaseKeepAliveResponse');
-    assert.equal(int64(second, 'ID'), id);
-    assert.equal(int64(second, 'TTL'), leaseTtlSeconds);
-    keepAlive.close();
-  } finally {
-    session.close();
-  }
-});
+  test('a LeaseKeepAlive stream quiet for longer than apiRequestTimeoutMs is not cancelled: the next renewal is answered on it', async () => {
+    const { cert, key, ca } = cluster.clientTls() as { cert: string; key: string; ca: string };
+    const session = connectHttp2(cluster.clientUrl(0), { cert, key, ca, ALPNProtocols: ['h2'] });
+    session.on('error', () => undefined);
+    try {
+      const open = (method: string) => session.request({ ':method': 'POST', ':path': `/etcdserverpb.${method}`, 'content-type': 'application/grpc', te: 'trailers' });
+      /** Sends one request on `stream` (its last if `last`) and reads the next answer. */
+      const exchange = async (stream: ClientHttp2Stream, request: string, fields: Message, response: string, last = false): Promise<Message> => {
+        const reader = new FrameReader();
+        const bytes = frame(encode(messageType(request), fields));
+        if (last) stream.end(bytes);
+        else stream.write(bytes);
+        for (;;) {
+          const [chunk] = await once(stream, 'data') as [Buffer];
+          const [message] = reader.push(chunk);
+          if (message !== undefined) return decode(messageType(response), message);
+        }
+      };
+      const granted = await exchange(open('Lease/LeaseGrant'), 'LeaseGrantRequest', { TTL: leaseTtlSeconds }, 'LeaseGrantResponse', true);
+      const id = int64(granted, 'ID');
+      const keepAlive = open('Lease/LeaseKeepAlive');
+      let cancelled = false;
+      keepAlive.on('close', () => { cancelled = true; });
+      keepAlive.on('error', () => undefined);
+      const first = await exchange(keepAlive, 'LeaseKeepAliveRequest', { ID: id }, 'LeaseKeepAliveResponse');
+      assert.equal(int64(first, 'TTL'), leaseTtlSeconds);
+      await sleep(apiRequestTimeoutMs + quietPastTimeoutMs);
+      assert.equal(cancelled, false, `the stream was closed while quiet (code ${keepAlive.rstCode})`);
+      const second = await exchange(keepAlive, 'LeaseKeepAliveRequest', { ID: id }, 'LeaseKeepAliveResponse');
+      assert.equal(int64(second, 'ID'), id);
+      assert.equal(int64(second, 'TTL'), leaseTtlSeconds);
+      keepAlive.close();
+    } finally {
+      session.close();
+    }
+  });
 });
