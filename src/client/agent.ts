@@ -12,5 +12,6 @@ import type { ConnectionOptions } from 'node:tls';
 import { clientIdleSocketTimeoutMs } from '../config/index.ts';
 
 export function keepAliveAgent(tls: ConnectionOptions, maxSockets?: number): https.Agent {
-  return new https.Agent({ keepAlive: true, timeout: clientIdleSocketTimeoutMs, ...(maxSockets === undefined ? {} : { maxSockets }), ...tls });
+  // After the TLS options, which may carry a socket `timeout` of their own: the idle timeout must hold.
+  return new https.Agent({ ...tls, keepAlive: true, timeout: clientIdleSocketTimeoutMs, ...(maxSockets === undefined ? {} : { maxSockets }) });
 }
