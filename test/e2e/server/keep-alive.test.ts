@@ -8,14 +8,13 @@
 //   renews every TTL/3: over a minute for a lease of more than three), so it is not cancelled for
 //   idleness as other streams are after apiRequestTimeoutMs; etcd cancels neither.
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { type ClientHttp2Stream, connect as connectHttp2 } from 'node:http2';
 import { connect } from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { apiKeepAliveTimeoutMs, apiRequestTimeoutMs } from '../../../src/config/index.ts';
-import { decode, encode, FrameReader, frame, int64, type Message, messageType } from '../../../src/etcdpb/index.ts';
+import { int64 } from '../../../src/etcdpb/index.ts';
 import { Cluster, waitBootstrapped } from '../../support/cluster/index.ts';
+import { grpcCall, grpcExchange, grpcSession } from '../../support/grpc-stream.ts';
 
 /** How late past its keep-alive timeout the member may close an idle connection on a busy test machine. */
 const closeGraceMs = 5_000;
@@ -65,34 +64,18 @@ describe('quiet connections and streams', { concurrency: true }, () => {
   });
 
   test('a LeaseKeepAlive stream quiet for longer than apiRequestTimeoutMs is not cancelled: the next renewal is answered on it', async () => {
-    const { cert, key, ca } = cluster.clientTls() as { cert: string; key: string; ca: string };
-    const session = connectHttp2(cluster.clientUrl(0), { cert, key, ca, ALPNProtocols: ['h2'] });
-    session.on('error', () => undefined);
+    const session = grpcSession(cluster.clientUrl(0), cluster.clientTls() as { cert: string; key: string; ca: string });
     try {
-      const open = (method: string) => session.request({ ':method': 'POST', ':path': `/etcdserverpb.${method}`, 'content-type': 'application/grpc', te: 'trailers' });
-      /** Sends one request on `stream` (its last if `last`) and reads the next answer. */
-      const exchange = async (stream: ClientHttp2Stream, request: string, fields: Message, response: string, last = false): Promise<Message> => {
-        const reader = new FrameReader();
-        const bytes = frame(encode(messageType(request), fields));
-        if (last) stream.end(bytes);
-        else stream.write(bytes);
-        for (;;) {
-          const [chunk] = await once(stream, 'data') as [Buffer];
-          const [message] = reader.push(chunk);
-          if (message !== undefined) return decode(messageType(response), message);
-        }
-      };
-      const granted = await exchange(open('Lease/LeaseGrant'), 'LeaseGrantRequest', { TTL: leaseTtlSeconds }, 'LeaseGrantResponse', true);
+      const granted = await grpcExchange(grpcCall(session, 'Lease/LeaseGrant'), 'LeaseGrantRequest', { TTL: leaseTtlSeconds }, 'LeaseGrantResponse', true);
       const id = int64(granted, 'ID');
-      const keepAlive = open('Lease/LeaseKeepAlive');
+      const keepAlive = grpcCall(session, 'Lease/LeaseKeepAlive');
       let cancelled = false;
       keepAlive.on('close', () => { cancelled = true; });
-      keepAlive.on('error', () => undefined);
-      const first = await exchange(keepAlive, 'LeaseKeepAliveRequest', { ID: id }, 'LeaseKeepAliveResponse');
+      const first = await grpcExchange(keepAlive, 'LeaseKeepAliveRequest', { ID: id }, 'LeaseKeepAliveResponse');
       assert.equal(int64(first, 'TTL'), leaseTtlSeconds);
       await sleep(apiRequestTimeoutMs + quietPastTimeoutMs);
       assert.equal(cancelled, false, `the stream was closed while quiet (code ${keepAlive.rstCode})`);
-      const second = await exchange(keepAlive, 'LeaseKeepAliveRequest', { ID: id }, 'LeaseKeepAliveResponse');
+      const second = await grpcExchange(keepAlive, 'LeaseKeepAliveRequest', { ID: id }, 'LeaseKeepAliveResponse');
       assert.equal(int64(second, 'ID'), id);
       assert.equal(int64(second, 'TTL'), leaseTtlSeconds);
       keepAlive.close();

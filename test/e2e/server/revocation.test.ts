@@ -1,21 +1,23 @@
 // `coffer ca revoke` against a running 3-member cluster of real processes: once the members reload the
 // CRL (their file watch), a revoked client loses its open keep-alive connection and its open watch
-// stream — its HTTP/2 (gRPC) connection and Watch stream too — and cannot open a new connection, while other clients' open connections keep working; a
+// stream — its HTTP/2 (gRPC) connections with a Watch or a LeaseKeepAlive stream too — and cannot open a new
+// connection, while other clients' open connections keep working; a
 // revoked member certificate loses its peer links, so that member is cut off from the cluster.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
-import { connect as connectHttp2, type ClientHttp2Session } from 'node:http2';
+import type { ClientHttp2Session } from 'node:http2';
 import { Agent, request } from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import { encode, frame, messageType } from '../../../src/etcdpb/index.ts';
+import { int64 } from '../../../src/etcdpb/index.ts';
 import { loadTlsMaterial } from '../../../src/pki/index.ts';
 import { cofferEntry } from '../../support/cluster/backends.ts';
 import { Cluster, delay, repoRoot, waitBootstrapped } from '../../support/cluster/index.ts';
+import { grpcCall, grpcExchange, grpcSession } from '../../support/grpc-stream.ts';
 import { waitUntil } from '../../support/wait.ts';
 
 const run = promisify(execFile);
@@ -79,24 +81,28 @@ function lineWith(response: IncomingMessage, needle: string): Promise<string> {
   });
 }
 
-/** An HTTP/2 connection as `user` (what a gRPC client opens), with an etcd Watch stream open on it. */
-async function grpcWatchAs(user: string): Promise<ClientHttp2Session> {
+/**
+ * An HTTP/2 connection as `user` (what a gRPC client opens) with one long-lived stream open on it: a
+ * Watch, or a LeaseKeepAlive (neither is cancelled for idleness, so only the revocation can end it).
+ */
+async function grpcStreamAs(user: string, stream: 'Watch' | 'LeaseKeepAlive'): Promise<ClientHttp2Session> {
   const files = clientFiles(user);
   const [cert, key, ca] = await Promise.all([readFile(files.cert, 'utf8'), readFile(files.key, 'utf8'), readFile(cluster.certs.ca, 'utf8')]);
-  const session = connectHttp2(cluster.clientUrl(0), { cert, key, ca, ALPNProtocols: ['h2'] });
-  session.on('error', () => undefined);
-  const stream = session.request({ ':method': 'POST', ':path': '/etcdserverpb.Watch/Watch', 'content-type': 'application/grpc', te: 'trailers' });
-  stream.on('error', () => undefined);
-  stream.write(frame(encode(messageType('WatchRequest'), { create_request: { key: Buffer.from('eve/'), range_end: Buffer.from('eve0') } })));
-  const [headers] = await once(stream, 'response') as [Record<string, string>];
-  assert.equal(headers[':status'], 200);
-  await once(stream, 'data'); // the watch's "created" answer
+  const session = grpcSession(cluster.clientUrl(0), { cert, key, ca });
+  if (stream === 'Watch') {
+    const created = await grpcExchange(grpcCall(session, 'Watch/Watch'), 'WatchRequest', { create_request: { key: Buffer.from('eve/'), range_end: Buffer.from('eve0') } }, 'WatchResponse');
+    assert.equal(created.created, true);
+  } else {
+    // A lease that does not exist is answered TTL 0, and the stream stays open for the next renewal.
+    const renewed = await grpcExchange(grpcCall(session, 'Lease/LeaseKeepAlive'), 'LeaseKeepAliveRequest', { ID: 424242 }, 'LeaseKeepAliveResponse');
+    assert.equal(int64(renewed, 'TTL'), 0);
+  }
   return session;
 }
 
 const closed = (socket: Socket) => (socket.destroyed ? Promise.resolve() : once(socket, 'close').then(() => undefined));
 
-test('a revoked client loses its open keep-alive connection and its watch stream, and cannot connect again; other clients keep theirs', { timeout: 60_000 }, async () => {
+test('a revoked client loses its open keep-alive connection, its watch stream and its gRPC Watch and LeaseKeepAlive streams, and cannot connect again; other clients keep theirs', { timeout: 60_000 }, async () => {
   const eve = await agentFor('eve');
   const eveWatching = await agentFor('eve');
   const admin = await agentFor('admin');
@@ -119,8 +125,9 @@ test('a revoked client loses its open keep-alive connection and its watch stream
   assert.match(await lineWith(watch, '"ADDED"'), /seen-by-eve/);
   assert.match(await lineWith(adminWatch, '"ADDED"'), /seen-by-eve/);
 
-  const grpc = await grpcWatchAs('eve');
-  const grpcClosed = once(grpc, 'close');
+  const grpcWatch = await grpcStreamAs('eve', 'Watch');
+  const grpcKeepAlive = await grpcStreamAs('eve', 'LeaseKeepAlive');
+  const grpcClosed = Promise.all([once(grpcWatch, 'close'), once(grpcKeepAlive, 'close')]);
 
   const serial = (await loadTlsMaterial({ ...clientFiles('eve'), ca: cluster.certs.ca })).serial;
   await coffer('ca', 'revoke', serial);
