@@ -98,4 +98,4 @@ export {
 export type { Storage } from './storage.ts';
 export { MemoryStorage } from './storage.ts';
 export { RawNode } from './rawNode.ts';
-export { entryBytes } from './entries.ts';
+export { entriesBytes, entryBytes } from './entries.ts';

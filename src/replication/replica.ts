@@ -45,6 +45,7 @@ import {
 import { Wal, type WalResealResult, WalUnusableError } from '../storage/wal/index.ts';
 import { type Alarm, type AlarmChange, addsData, alarmKey, alarmRange, decodeAlarm, encodeAlarm, noSpaceMessage } from './alarms.ts';
 import type { AppliedAuditSink } from './audit-records.ts';
+import { coalesceMessages } from './coalesce.ts';
 import { type Command, decodeCommand, encodeCommand } from './command.ts';
 import { ReplicationError } from './errors.ts';
 import {
@@ -183,6 +184,8 @@ export class Replica {
   private auditSink: AppliedAuditSink | undefined;
   /** The newest entry index whose record was handed to the audit sink, or would have been (apply, snapshot). */
   private auditHandedThrough: number;
+  /** Raft's limit on the entries of one append, kept by the messages coalesceMessages merges. */
+  private readonly maxMsgBytes: number;
 
   private constructor(
     private readonly options: ReplicaOptions,
@@ -196,6 +199,7 @@ export class Replica {
     this.appliedWaiters = new AppliedWaiters(options.clock);
     this.bootNonce = bootNonceOf(options.random);
     this.fs = options.fs ?? nodeFs;
+    this.maxMsgBytes = options.raft?.maxMsgBytes ?? raftConfigDefaults.maxMsgBytes;
     this.reads = new ReadIndexBatcher({ requestReadIndex: (ctx) => this.raw.readIndex(ctx) }, options.clock, readIndexRetryMs, this.bootNonce);
     this.lastSnapshotIndex = wal.snapshot().metadata.index;
     this.persistedThrough = wal.lastIndex();
@@ -609,7 +613,7 @@ export class Replica {
       if (rd.softState.leader !== this.soft.leader) this.options.observer?.leaderChanged?.(rd.softState.leader);
       this.soft = rd.softState;
     }
-    for (const m of rd.messages) this.sendMessage(m);
+    for (const m of coalesceMessages(rd.messages, this.maxMsgBytes)) this.sendMessage(m);
     if (rd.snapshot) await this.installSnapshot(rd.snapshot);
     const durable: Promise<unknown>[] = [];
     if (rd.entries.length > 0) durable.push(this.wal.append(rd.entries));
@@ -621,7 +625,7 @@ export class Replica {
     }
     await Promise.all(durable);
     this.persistedThrough = this.wal.lastIndex();
-    for (const m of rd.messagesAfterPersist) this.sendMessage(m);
+    for (const m of coalesceMessages(rd.messagesAfterPersist, this.maxMsgBytes)) this.sendMessage(m);
     if (rd.committedEntries.length > 0) await this.apply(rd.committedEntries);
     for (const rs of rd.readStates) this.reads.answered(rs.requestCtx, rs.index);
   }
