@@ -10,7 +10,7 @@ import { assert, setOwnMember } from '../base/index.ts';
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
 export function canonicalJson(value: unknown): string {
-  return JSON.stringify(sortKeys(value, 0));
+  return JSON.stringify(canonicalValue(value, 0));
 }
 
 /** An object's canonical JSON split around a member it lacks: the members before it and after it, each without braces. */
@@ -37,7 +37,7 @@ export function canonicalAround(value: object, extra: Readonly<Record<string, un
     const item = Object.hasOwn(extra, key) ? extra[key] : (value as Record<string, unknown>)[key];
     if (item === undefined) continue;
     assert(key !== name, `the member ${name} is already in the object`);
-    setOwnMember(key < name ? before : after, key, sortKeys(item, 1));
+    setOwnMember(key < name ? before : after, key, canonicalValue(item, 1));
   }
   return { before: JSON.stringify(before).slice(1, -1), after: JSON.stringify(after).slice(1, -1) };
 }
@@ -49,6 +49,37 @@ export function joinAround({ before, after }: CanonicalAround, text?: string): s
 
 // Audit records are shallow (an event with request/response bodies); anything deeper is a bug or an attack.
 const depthMax = 64;
+
+/**
+ * `value` in a form JSON.stringify writes canonically: `value` itself when it already is one (a record
+ * parsed from a canonical line, as every member's log appends the records that travel in entries), so
+ * nothing is copied; otherwise a copy with its keys sorted at every depth.
+ */
+function canonicalValue(value: unknown, depth: number): unknown {
+  return inCanonicalOrder(value, depth) ? value : sortKeys(value, depth);
+}
+
+/**
+ * Whether JSON.stringify writes `value` as it writes its sorted copy: plain objects only (a Date, a
+ * Buffer or any other class has a toJSON or keys of its own that the copy does not keep), each with
+ * its keys strictly increasing, at every depth. Checks the copy's limits (depth, finite numbers) as it goes.
+ */
+function inCanonicalOrder(value: unknown, depth: number): boolean {
+  if (depth > depthMax) assert(false, `audit record nests deeper than ${depthMax} levels`);
+  if (Array.isArray(value)) return value.every((item) => inCanonicalOrder(item, depth + 1));
+  if (value !== null && typeof value === 'object') {
+    const prototype: unknown = Object.getPrototypeOf(value);
+    if (prototype !== Object.prototype && prototype !== null) return false;
+    const keys = Object.keys(value);
+    for (let i = 0; i < keys.length; i++) {
+      if (i > 0 && !(keys[i - 1]! < keys[i]!)) return false;
+      if (!inCanonicalOrder((value as Record<string, unknown>)[keys[i]!], depth + 1)) return false;
+    }
+    return true;
+  }
+  if (typeof value === 'number' && !Number.isFinite(value)) assert(false, `audit record holds a non-finite number ${value}`);
+  return true;
+}
 
 function sortKeys(value: unknown, depth: number): unknown {
   if (depth > depthMax) assert(false, `audit record nests deeper than ${depthMax} levels`);

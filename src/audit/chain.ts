@@ -18,7 +18,7 @@
  * Invariants: records are appended with consecutive seq and prevHash = the previous hash; a checkpoint's
  * (seq, head) equals its own (seq - 1, prevHash).
  */
-import { createHash } from 'node:crypto';
+import { hash as hashOnce } from 'node:crypto';
 import type { sodiumReady } from '../crypto/index.ts';
 import { assert } from '../base/index.ts';
 import { canonicalAround, canonicalJson, joinAround } from './canonical.ts';
@@ -134,7 +134,7 @@ export function hashOf(recordWithoutHash: object): string {
 }
 
 function sha256Hex(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+  return hashOnce('sha256', text, 'hex');
 }
 
 /**

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import { sodiumReady } from '../../../src/crypto/index.ts';
 import { canonicalAround, canonicalJson, joinAround } from '../../../src/audit/canonical.ts';
 import { ChainVerifier } from '../../../src/audit/chain-verifier.ts';
@@ -14,6 +15,39 @@ test('canonical JSON sorts keys at every depth, drops undefined and round-trips'
   const text = canonicalJson(value);
   assert.equal(text, '{"a":{"c":"x","d":[3,{"y":2,"z":1}]},"b":1}');
   assert.equal(canonicalJson(JSON.parse(text)), text);
+});
+
+/** The canonical JSON as a sorted copy serialises it: the form canonicalJson must write whether or not it copies. */
+function sortedCopy(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortedCopy);
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value).sort()) {
+    const item = (value as Record<string, unknown>)[key];
+    if (item !== undefined) Object.defineProperty(out, key, { value: sortedCopy(item), enumerable: true, writable: true, configurable: true });
+  }
+  return out;
+}
+
+/** `value` with the members of every object in reverse order. */
+function reversed(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(reversed);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(Object.entries(value).reverse().map(([k, v]) => [k, reversed(v)]));
+}
+
+test('canonical JSON of any JSON value, its members in any order or parsed from canonical text (written without a copy), is that of its sorted copy', () => {
+  fc.assert(fc.property(fc.jsonValue(), (value) => {
+    const expected = JSON.stringify(sortedCopy(value));
+    assert.equal(canonicalJson(value), expected);
+    assert.equal(canonicalJson(reversed(value)), expected);
+    assert.equal(canonicalJson(JSON.parse(expected)), expected);
+  }), { numRuns: 2000 });
+  // Members named like array indexes come first in JSON.stringify's order, sorted or not: parsed, they are not copied either.
+  assert.equal(canonicalJson(JSON.parse('{"b":1,"10":2,"9":3}')), JSON.stringify(sortedCopy({ b: 1, 10: 2, 9: 3 })));
+  // An object of a class is copied as a plain object, as before: a Date's toJSON is not what the chain hashes.
+  assert.equal(canonicalJson({ at: new Date(0), data: Buffer.from('a') }), '{"at":{},"data":{"0":97}}');
+  assert.throws(() => canonicalJson(JSON.parse('{"a":1e999}')), /non-finite/);
 });
 
 test('a member named __proto__ (JSON.parse makes it an own property) stays in the canonical JSON and in a chained line that verifies', async () => {
