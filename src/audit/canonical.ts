@@ -2,9 +2,10 @@
  * Canonical JSON: at every depth, an object's keys in the order JSON.stringify writes an object whose
  * keys were added sorted by UTF-16 code units — keys that are array indexes ("0", "9", "10") first, in
  * numeric order, then the others by code units (a verifier written elsewhere must order them so too);
- * no whitespace, values as JSON.stringify writes them. Audit lines are written in this form and hashed in this form, so a
- * verifier recomputes the same bytes from a parsed line, and any re-serialisation (a duplicated key,
- * changed spacing, reordered keys) is visible as a mismatch between the line and its canonical form.
+ * no whitespace, values as JSON.stringify writes them. Audit lines are written in this form and hashed
+ * in this form, so a verifier recomputes the same bytes from a parsed line, and any re-serialisation (a
+ * duplicated key, changed spacing, reordered keys) is visible as a mismatch between the line and its
+ * canonical form.
  * Invariant: canonicalJson(JSON.parse(canonicalJson(x))) === canonicalJson(x) for JSON data.
  */
 import { assert, setOwnMember } from '../base/index.ts';
