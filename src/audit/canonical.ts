@@ -65,10 +65,10 @@ function canonicalValue(value: unknown, depth: number): unknown {
 /**
  * Whether JSON.stringify writes `value` as it writes its sorted copy: plain objects only (a Date, a
  * Buffer or any other class has a toJSON or keys of its own that the copy does not keep), each with
- * its keys strictly increasing, at every depth. Checks the copy's limits (depth, finite numbers) as it goes.
+ * its keys strictly increasing, at every depth. Checks the limits as it goes.
  */
 function inCanonicalOrder(value: unknown, depth: number): boolean {
-  if (depth > depthMax) assert(false, `audit record nests deeper than ${depthMax} levels`);
+  withinLimits(value, depth);
   if (Array.isArray(value)) return value.every((item) => inCanonicalOrder(item, depth + 1));
   if (value !== null && typeof value === 'object') {
     const prototype: unknown = Object.getPrototypeOf(value);
@@ -78,14 +78,18 @@ function inCanonicalOrder(value: unknown, depth: number): boolean {
       if (i > 0 && !(keys[i - 1]! < keys[i]!)) return false;
       if (!inCanonicalOrder((value as Record<string, unknown>)[keys[i]!], depth + 1)) return false;
     }
-    return true;
   }
-  if (typeof value === 'number' && !Number.isFinite(value)) assert(false, `audit record holds a non-finite number ${value}`);
   return true;
 }
 
-function sortKeys(value: unknown, depth: number): unknown {
+/** What no record may hold, whether it is copied or not: nesting past depthMax, a number JSON cannot write. */
+function withinLimits(value: unknown, depth: number): void {
   if (depth > depthMax) assert(false, `audit record nests deeper than ${depthMax} levels`);
+  if (typeof value === 'number' && !Number.isFinite(value)) assert(false, `audit record holds a non-finite number ${value}`);
+}
+
+function sortKeys(value: unknown, depth: number): unknown {
+  withinLimits(value, depth);
   if (Array.isArray(value)) return value.map((item) => sortKeys(item, depth + 1));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
@@ -95,6 +99,5 @@ function sortKeys(value: unknown, depth: number): unknown {
     }
     return out;
   }
-  if (typeof value === 'number' && !Number.isFinite(value)) assert(false, `audit record holds a non-finite number ${value}`);
   return value;
 }

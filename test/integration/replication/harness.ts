@@ -105,7 +105,11 @@ export class InProcessCluster {
     await rm(this.dir, { recursive: true, force: true });
   }
 
+  /** Every message a member handed to the transport, as the peer would get it (type, sender, entries carried). */
+  readonly sent: { type: Message['type']; from: number; entries: number }[] = [];
+
   private deliver(message: Message): void {
+    this.sent.push({ type: message.type, from: message.from, entries: message.entries.length });
     if (this.cutLinks.has(`${message.from}>${message.to}`)) return;
     setImmediate(() => this.replicas.get(message.to)?.receive(structuredClone(message)));
   }

@@ -29,6 +29,29 @@ test('a write through any member is read linearizably from every member', async 
   }
 });
 
+test('under concurrent writes a member sends each peer one message per Ready, not one per write: appends and forwarded proposals are merged', async () => {
+  const cluster = await InProcessCluster.start(3);
+  try {
+    const leader = await cluster.leader();
+    const follower = [1, 2, 3].find((id) => id !== leader)!;
+    const writesPerMember = 200;
+    const before = cluster.sent.length;
+    await Promise.all([leader, follower].flatMap((id) => Array.from({ length: writesPerMember }, (_, i) =>
+      cluster.replica(id).propose({ type: 'put', key: text(`m${id}/${i}`), value: text('v') }))));
+    const sent = cluster.sent.slice(before);
+    const appends = sent.filter((m) => m.from === leader && m.type === 'app' && m.entries > 0);
+    const proposals = sent.filter((m) => m.from === follower && m.type === 'prop');
+    // One by one, every write would go to each of two followers in an append of its own (800 appends),
+    // and every forwarded write in a proposal of its own (200).
+    assert.ok(appends.reduce((sum, m) => sum + m.entries, 0) >= 4 * writesPerMember, 'every write reached both followers');
+    assert.ok(appends.length < writesPerMember, `the leader sent ${appends.length} appends for ${2 * writesPerMember} writes`);
+    assert.ok(proposals.length < writesPerMember / 4, `the follower forwarded ${writesPerMember} writes in ${proposals.length} proposals`);
+    assert.equal(str((await cluster.replica(follower).range(text(`m${leader}/${writesPerMember - 1}`), undefined, { linearizable: true })).kvs[0]?.value), 'v');
+  } finally {
+    await cluster.close();
+  }
+});
+
 test('a lone voter elects itself as it opens, without waiting out an election timeout', async () => {
   // A tick of a minute: waiting out the election timeout would take ten minutes or more.
   const cluster = await InProcessCluster.start(1, { tickMs: 60_000 });
