@@ -130,7 +130,9 @@ interface EntryRecords {
 }
 
 /**
- * Verifies every member's chain and finds every answered operation's record; then, since a write's
+ * Verifies every member's chain and finds every answered operation's record (a write's may instead be
+ * named in a gap record of the member's log, when another member's log holds it: a member that lost
+ * its log's unsynced tail in a power cut and then caught up through a snapshot); then, since a write's
  * record travels in its Raft entry, checks that each member in `converged` (all applied the same index)
  * holds the record of every write any member's log holds, unless its log names the entry in a gap
  * record or retention removed it. Returns the events seen.
@@ -143,6 +145,8 @@ export async function checkAuditLogs(
   const held = new Map<string, EntryRecords>();
   /** Writes answered by a member that ended for good before its log synced their record: auditID → who, and the entry bound. */
   const writesOnlyElsewhere = new Map<string, { name: string; entryAtMost: number }>();
+  /** Writes answered by a member whose log holds no record of them but names entries in gap records: auditID → who, and those gaps. */
+  const writesInOwnGap = new Map<string, { name: string; gaps: readonly { first: number; last: number }[] }>();
   for (const m of members) {
     const entries: EntryRecords = { writes: new Map(), gaps: [], retainedAfterEntry: 0 };
     held.set(m.name, entries);
@@ -188,6 +192,13 @@ export async function checkAuditLogs(
         writesOnlyElsewhere.set(auditID, { name: m.name, entryAtMost });
         continue;
       }
+      if (entryAtMost !== undefined && entries.gaps.length > 0) {
+        // The member lost its log's unsynced tail and its forgotten commit index with it (a power cut),
+        // then caught up through a snapshot: its log may name the write's entry in a gap record, if
+        // another member's log holds the record at that entry (checked below).
+        writesInOwnGap.set(auditID, { name: m.name, gaps: entries.gaps });
+        continue;
+      }
       throw new Violation('audit record lost', `${m.name} answered ${auditID} after its audit record was durable, but the record is not in its audit files`);
     }
   }
@@ -202,6 +213,12 @@ export async function checkAuditLogs(
       continue;
     }
     throw new Violation('audit record lost', `${name} answered write ${auditID} and ended for good; no member's log holds its record`);
+  }
+  for (const [auditID, { name, gaps }] of writesInOwnGap) {
+    const entry = everyWrite.get(auditID);
+    if (entry === undefined) throw new Violation('audit record lost', `${name} answered write ${auditID}; no member's log holds its record`);
+    if (gaps.some((g) => g.first <= entry && entry <= g.last)) continue;
+    throw new Violation('audit record lost', `${name} answered write ${auditID} (entry ${entry}), but its log holds neither the record nor a gap record naming the entry`);
   }
   let writeRecordsChecked = 0;
   for (const name of converged) {
