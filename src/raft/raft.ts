@@ -132,7 +132,10 @@ export class Raft {
       throw e;
     }
     if (entries.length === 0 && !sendIfEmpty) return false;
-    this.send(makeMessage({ type: 'app', to, index: prevIndex, logTerm: prevTerm, entries, commit: this.log.committed }));
+    const m = makeMessage({ type: 'app', to, index: prevIndex, logTerm: prevTerm, entries, commit: this.log.committed });
+    // A commit notice to a follower known to hold everything: its acceptance would change nothing here.
+    if (entries.length === 0 && pr.state === 'replicate' && pr.match >= prevIndex) m.noReply = true;
+    this.send(m);
     pr.sentEntries(entries.length, entriesBytes(entries));
     return true;
   }
@@ -701,12 +704,12 @@ export class Raft {
   private handleAppendEntries(m: Message): void {
     if (m.index < this.log.committed) {
       // Everything up to commit already matches; tell the leader where we are.
-      this.send(makeMessage({ type: 'appResp', to: m.from, index: this.log.committed }));
+      if (m.noReply !== true) this.send(makeMessage({ type: 'appResp', to: m.from, index: this.log.committed }));
       return;
     }
     const lastNew = this.log.maybeAppend(m.index, m.logTerm, m.commit, m.entries);
     if (lastNew !== undefined) {
-      this.send(makeMessage({ type: 'appResp', to: m.from, index: lastNew }));
+      if (m.noReply !== true) this.send(makeMessage({ type: 'appResp', to: m.from, index: lastNew }));
       return;
     }
     // Reject with a hint: the largest index <= min(m.index, lastIndex) whose term is <= m.logTerm.

@@ -111,6 +111,11 @@ export interface Message {
   snapshot?: Snapshot;
   /** readIndex/readIndexResp/heartbeat/heartbeatResp: read context; vote: campaign-transfer marker. */
   context?: Uint8Array;
+  /**
+   * app without entries: the leader knows the follower holds every entry through `index`, so an
+   * acceptance would tell it nothing (a commit notice); the follower answers only a rejection.
+   */
+  noReply?: true;
 }
 
 /** A linearizable read point: once the host has applied up to `index`, it may serve the read `requestCtx`. */

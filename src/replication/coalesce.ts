@@ -64,6 +64,8 @@ function extended(prev: Message, m: Message, owned: boolean): Message {
   const merged = owned ? prev : { ...prev, entries: [...prev.entries] };
   for (const e of m.entries) merged.entries.push(e);
   merged.commit = Math.max(prev.commit, m.commit);
+  // Entries must be acknowledged: the merged append asks for no reply only if neither part does.
+  if (m.noReply !== true) delete merged.noReply;
   return merged;
 }
 

@@ -103,6 +103,10 @@ function message(value: unknown): Message {
   };
   if (m.snapshot !== undefined) decoded.snapshot = snapshot(m.snapshot);
   if (m.context !== undefined) decoded.context = bytes(m.context, 'message.context');
+  if (m.noReply !== undefined) {
+    if (m.noReply !== true) throw new MalformedFrameError('message.noReply', 'is not true');
+    decoded.noReply = true;
+  }
   return decoded;
 }
 

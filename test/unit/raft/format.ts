@@ -42,6 +42,7 @@ export function message(m: Message): string {
     case 'app':
       s += ` prev=${m.index}/${m.logTerm} commit=${m.commit}`;
       if (m.entries.length > 0) s += ` ${entries(m.entries)}`;
+      if (m.noReply === true) s += ' noReply';
       break;
     case 'appResp':
       s += m.reject ? ` reject idx=${m.index} hint=${m.rejectHint}/${m.logTerm}` : ` idx=${m.index}`;

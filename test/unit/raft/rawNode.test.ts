@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { seededRandom } from '../../../src/base/index.ts';
 import {
   type Config,
+  type Message,
   ConfChangeError,
   makeConfState,
   MemoryStorage,
@@ -159,4 +160,30 @@ test('config validation names the field', () => {
     (e: unknown) => e instanceof Error && 'field' in e && e.field === 'electionTicks');
   const storage = new MemoryStorage(makeConfState([1]));
   assert.throws(() => new RawNode(config(1, { applied: 5 }), storage, seededRandom(1)), /applied/);
+});
+
+test('a commit notice marked noReply is accepted silently, and a noReply append that does not match is still rejected', () => {
+  const storage = new MemoryStorage(makeConfState([1, 2]));
+  const follower = new RawNode(config(2), storage, seededRandom(2));
+  const app = (fields: Partial<Message>): Message =>
+    ({ type: 'app', from: 1, to: 2, term: 1, logTerm: 0, index: 0, entries: [], commit: 0, reject: false, rejectHint: 0, ...fields });
+  const sent = (rd: Ready) => [...rd.messages, ...rd.messagesAfterPersist].map((m) => ({ type: m.type, index: m.index, reject: m.reject }));
+
+  follower.step(app({ entries: [{ index: 1, term: 1, type: 'normal', data: new Uint8Array() }] }));
+  assert.deepEqual(sent(handle(follower, storage)), [{ type: 'appResp', index: 1, reject: false }], 'entries are acknowledged');
+
+  follower.step(app({ index: 1, logTerm: 1, commit: 1, noReply: true }));
+  const notice = handle(follower, storage);
+  assert.deepEqual(notice.committedEntries.map((e) => e.index), [1], 'the commit notice moved the commit index');
+  assert.deepEqual(sent(notice), [], 'and asked for no answer');
+
+  follower.step(app({ index: 0, logTerm: 0, commit: 1, noReply: true }));
+  assert.deepEqual(sent(handle(follower, storage)), [], 'a stale notice below the commit index gets none either');
+
+  follower.step(app({ index: 5, logTerm: 1, commit: 1, noReply: true }));
+  assert.deepEqual(sent(handle(follower, storage)), [{ type: 'appResp', index: 5, reject: true }],
+    'a notice the log does not match is rejected, so the leader learns the follower is behind');
+
+  follower.step(app({ index: 1, logTerm: 1, commit: 1 }));
+  assert.deepEqual(sent(handle(follower, storage)), [{ type: 'appResp', index: 1, reject: false }], 'without the mark, an empty append is answered');
 });

@@ -47,6 +47,15 @@ test('a merged append stays within maxMsgBytes of entries; a commit-only append 
   assert.deepEqual(out.map((m) => [indexes(m), m.commit]), [[[11, 12, 13], 10], [[14], 13]]);
 });
 
+test('a merged append asks for no reply only when every part it merges asks for none: entries are always acknowledged', () => {
+  const notice = (commit: number): Message => ({ ...app(2, 11, 10, commit), noReply: true });
+  assert.equal(coalesceMessages([notice(9), notice(10)], 1 << 20)[0]!.noReply, true, 'two commit notices');
+  for (const [first, second] of [[notice(9), app(2, 11, 12, 10)], [app(2, 11, 12, 10), { ...app(2, 13, 12, 11), noReply: true as const }]]) {
+    const out = coalesceMessages([first!, second!], 1 << 20);
+    assert.deepEqual(out.map((m) => [indexes(m), m.noReply]), [[[11, 12], undefined]]);
+  }
+});
+
 test('forwarded proposals of normal entries merge; one carrying a conf change is never merged, so the leader cannot drop writes with it', () => {
   const prop = (e: Entry) => msg({ type: 'prop', to: 1, from: 2, term: 0, entries: [e] });
   const conf: Entry = { index: 0, term: 0, type: 'confChange', data: data(4) };

@@ -31,6 +31,12 @@ test('a raft frame round-trips with its entries, bytes and context', () => {
   assert.deepEqual(plain(decodePeerFrame(encodePeerFrame(appendFrame))), plain(appendFrame));
 });
 
+test('a commit notice keeps its noReply mark across the wire', () => {
+  const notice: PeerFrame = { kind: 'raft', message: { ...appendFrame.message, entries: [], noReply: true } };
+  assert.equal((decodePeerFrame(encodePeerFrame(notice)) as typeof notice).message.noReply, true);
+  assert.equal('noReply' in (decodePeerFrame(encodePeerFrame(appendFrame)) as typeof appendFrame).message, false);
+});
+
 test('a snapshot message round-trips with its metadata', () => {
   const frame: PeerFrame = {
     kind: 'raft',
@@ -57,6 +63,7 @@ test('malformed frames are typed errors naming the field', () => {
     [{ kind: 'hello', clusterId: 'c', member: 'm1', memberId: -1 }, /hello\.memberId/],
     [{ kind: 'raft', message: { ...appendFrame.message, type: 'hup' } }, /message\.type is not a network message type/],
     [{ kind: 'raft', message: { ...appendFrame.message, term: '7' } }, /message\.term/],
+    [{ kind: 'raft', message: { ...appendFrame.message, noReply: false } }, /message\.noReply is not true/],
     [{ kind: 'raft', message: { ...appendFrame.message, entries: [{ index: 1, term: 1, type: 'normal', data: 'x' }] } }, /message\.entries\[0\]\.data is not bytes/],
   ];
   for (const [value, pattern] of cases) {
