@@ -37,10 +37,11 @@
 // lost unsent vote, a vote protected by a later durable term, a lost unpromised term) and the disk test
 // of an installed snapshot carrying its hard state.
 //
-// Seed 1077 (3 nodes, PreVote off) pins the current random stream: it is the slowest recovery after
-// healing among seeds 1..5000 (189.5 ticks; a leader commits within the 1000-tick bound without
+// Seed 3173 (3 nodes, PreVote off) pins the current random stream: it is the slowest recovery after
+// healing among seeds 1..5000 (180 ticks; a leader commits within the 1000-tick bound without
 // PreVote), and the test demands exactly that figure, so any change to the simulator's randomness or
-// scheduling shows up here first. Re-derive it (sweep seeds, take the slowest) when that is intended.
+// scheduling shows up here first. Re-derive it (sweep seeds, take the slowest) when that is intended;
+// it was last re-derived when followers stopped answering commit notices (seed 1077, 189.5 ticks, before).
 //
 // The replica host (the production member over power-loss disks) found, while it was built: Raft
 // restarting with a membership ahead of the store; a DEK retired before the pages re-sealed off it
@@ -62,7 +63,7 @@ const regressions: { name: string; seed: number; nodes: number; livenessTicks?: 
   { name: 'seed 347, 3 nodes (once flagged a vote protected by a later durable term) passes every check', seed: 347, nodes: 3 },
   { name: 'seed 356, 5 nodes (once flagged a vote protected by a later durable term) passes every check', seed: 356, nodes: 5 },
   { name: 'seed 7727, 3 nodes (once a 714-tick stall without PreVote) passes every check', seed: 7727, nodes: 3 },
-  { name: 'seed 1077, 3 nodes: replays exactly its 189.5-tick recovery without PreVote', seed: 1077, nodes: 3, livenessTicks: 189.5 },
+  { name: 'seed 3173, 3 nodes: replays exactly its 180-tick recovery without PreVote', seed: 3173, nodes: 3, livenessTicks: 180 },
   { name: 'seed 5609, 3 nodes (once tore an installed snapshot from its commit) passes every check', seed: 5609, nodes: 3 },
   { name: 'seed 29, 3 nodes (once flagged a lost, unpromised term) passes every check', seed: 29, nodes: 3 },
   { name: 'seed 70, 5 nodes (once flagged a lost, unpromised term) passes every check', seed: 70, nodes: 5 },
