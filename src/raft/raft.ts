@@ -702,14 +702,16 @@ export class Raft {
   }
 
   private handleAppendEntries(m: Message): void {
+    // Only a commit notice may go unanswered: entries are always acknowledged.
+    const answer = m.noReply !== true || m.entries.length > 0;
     if (m.index < this.log.committed) {
       // Everything up to commit already matches; tell the leader where we are.
-      if (m.noReply !== true) this.send(makeMessage({ type: 'appResp', to: m.from, index: this.log.committed }));
+      if (answer) this.send(makeMessage({ type: 'appResp', to: m.from, index: this.log.committed }));
       return;
     }
     const lastNew = this.log.maybeAppend(m.index, m.logTerm, m.commit, m.entries);
     if (lastNew !== undefined) {
-      if (m.noReply !== true) this.send(makeMessage({ type: 'appResp', to: m.from, index: lastNew }));
+      if (answer) this.send(makeMessage({ type: 'appResp', to: m.from, index: lastNew }));
       return;
     }
     // Reject with a hint: the largest index <= min(m.index, lastIndex) whose term is <= m.logTerm.

@@ -105,6 +105,7 @@ function message(value: unknown): Message {
   if (m.context !== undefined) decoded.context = bytes(m.context, 'message.context');
   if (m.noReply !== undefined) {
     if (m.noReply !== true) throw new MalformedFrameError('message.noReply', 'is not true');
+    if (decoded.type !== 'app' || decoded.entries.length > 0) throw new MalformedFrameError('message.noReply', 'marks only an append without entries');
     decoded.noReply = true;
   }
   return decoded;

@@ -162,7 +162,7 @@ test('config validation names the field', () => {
   assert.throws(() => new RawNode(config(1, { applied: 5 }), storage, seededRandom(1)), /applied/);
 });
 
-test('a commit notice marked noReply is accepted silently, and a noReply append that does not match is still rejected', () => {
+test('a commit notice marked noReply is accepted silently; a marked append that does not match is still rejected, and entries are always acknowledged', () => {
   const storage = new MemoryStorage(makeConfState([1, 2]));
   const follower = new RawNode(config(2), storage, seededRandom(2));
   const app = (fields: Partial<Message>): Message =>
@@ -186,4 +186,7 @@ test('a commit notice marked noReply is accepted silently, and a noReply append 
 
   follower.step(app({ index: 1, logTerm: 1, commit: 1 }));
   assert.deepEqual(sent(handle(follower, storage)), [{ type: 'appResp', index: 1, reject: false }], 'without the mark, an empty append is answered');
+
+  follower.step(app({ index: 1, logTerm: 1, commit: 1, noReply: true, entries: [{ index: 2, term: 1, type: 'normal', data: new Uint8Array() }] }));
+  assert.deepEqual(sent(handle(follower, storage)), [{ type: 'appResp', index: 2, reject: false }], 'entries are acknowledged even under the mark');
 });

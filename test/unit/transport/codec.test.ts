@@ -64,6 +64,8 @@ test('malformed frames are typed errors naming the field', () => {
     [{ kind: 'raft', message: { ...appendFrame.message, type: 'hup' } }, /message\.type is not a network message type/],
     [{ kind: 'raft', message: { ...appendFrame.message, term: '7' } }, /message\.term/],
     [{ kind: 'raft', message: { ...appendFrame.message, noReply: false } }, /message\.noReply is not true/],
+    [{ kind: 'raft', message: { ...appendFrame.message, noReply: true } }, /message\.noReply marks only an append without entries/],
+    [{ kind: 'raft', message: { ...appendFrame.message, type: 'heartbeat', entries: [], noReply: true } }, /message\.noReply marks only an append without entries/],
     [{ kind: 'raft', message: { ...appendFrame.message, entries: [{ index: 1, term: 1, type: 'normal', data: 'x' }] } }, /message\.entries\[0\]\.data is not bytes/],
   ];
   for (const [value, pattern] of cases) {
