@@ -36,7 +36,7 @@ function reversed(value: unknown): unknown {
   return Object.fromEntries(Object.entries(value).reverse().map(([k, v]) => [k, reversed(v)]));
 }
 
-test('canonical JSON of any JSON value, its members in any order or parsed from canonical text (written without a copy), is that of its sorted copy', () => {
+test('canonical JSON of any JSON value, its members in any order or parsed from canonical text, is that of its sorted copy', () => {
   fc.assert(fc.property(fc.jsonValue(), (value) => {
     const expected = JSON.stringify(sortedCopy(value));
     assert.equal(canonicalJson(value), expected);
@@ -49,6 +49,20 @@ test('canonical JSON of any JSON value, its members in any order or parsed from 
   // An object of a class is copied as a plain object, as before: a Date's toJSON is not what the chain hashes.
   assert.equal(canonicalJson({ at: new Date(0), data: Buffer.from('a') }), '{"at":{},"data":{"0":97}}');
   assert.throws(() => canonicalJson(JSON.parse('{"a":1e999}')), /non-finite/);
+});
+
+test('a value already in canonical order is serialised as it is, and one out of order through a sorted copy', () => {
+  // JSON.stringify looks up toJSON on every object it serialises: seen on the proxy only if the
+  // serialiser was handed the value itself, not a copy of it.
+  const serialisedInPlace = (target: object): boolean => {
+    const read: PropertyKey[] = [];
+    const proxy = new Proxy(target, { get: (t, key, receiver): unknown => (read.push(key), Reflect.get(t, key, receiver) as unknown) });
+    canonicalJson({ a: proxy });
+    return read.includes('toJSON');
+  };
+  assert.equal(serialisedInPlace({ a: 1, b: { c: [1, 2] } }), true);
+  assert.equal(serialisedInPlace({ b: 1, a: 2 }), false);
+  assert.equal(serialisedInPlace({ a: { d: 1, c: 2 } }), false, 'a member out of order at any depth');
 });
 
 test('a member named __proto__ (JSON.parse makes it an own property) stays in the canonical JSON and in a chained line that verifies', async () => {
