@@ -191,6 +191,8 @@ export class AuditLog {
   private seq: number;
   private head: string;
   private fileNumber: number;
+  /** The path filePath made last. */
+  private lastPath: { fileNumber: number; path: string } | undefined;
   private fileBytes: number;
   private fileRecords: number;
   private recordsSinceCheckpoint: number;
@@ -693,7 +695,9 @@ export class AuditLog {
   }
 
   private filePath(fileNumber: number): string {
-    return path.join(this.options.dir, auditFileName(fileNumber));
+    // Asked for every record appended, nearly always for the current file: its path is made once.
+    if (this.lastPath?.fileNumber !== fileNumber) this.lastPath = { fileNumber, path: path.join(this.options.dir, auditFileName(fileNumber)) };
+    return this.lastPath.path;
   }
 
   private nowIso(): string {

@@ -8,7 +8,7 @@
  * canonical form.
  * Invariant: canonicalJson(JSON.parse(canonicalJson(x))) === canonicalJson(x) for JSON data.
  */
-import { assert, setOwnMember } from '../base/index.ts';
+import { assert, byCodeUnits, setOwnMember, sortInPlace } from '../base/index.ts';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
@@ -36,7 +36,7 @@ export function canonicalAround(value: object, extra: Readonly<Record<string, un
     assert(!Object.hasOwn(value, key), `the member ${key} is already in the object`);
     names.push(key);
   }
-  for (const key of names.sort()) {
+  for (const key of sortInPlace(names, byCodeUnits)) {
     const item = Object.hasOwn(extra, key) ? extra[key] : (value as Record<string, unknown>)[key];
     if (item === undefined) continue;
     assert(key !== name, `the member ${name} is already in the object`);
@@ -46,8 +46,11 @@ export function canonicalAround(value: object, extra: Readonly<Record<string, un
 }
 
 /** The canonical JSON of an object given split around a member, without that member, or with it (`text`: its `"name":value`). */
-export function joinAround({ before, after }: CanonicalAround, text?: string): string {
-  return `{${[before, text ?? '', after].filter((part) => part !== '').join(',')}}`;
+export function joinAround({ before, after }: CanonicalAround, text = ''): string {
+  let inner = before;
+  if (text !== '') inner = inner === '' ? text : `${inner},${text}`;
+  if (after !== '') inner = inner === '' ? after : `${inner},${after}`;
+  return `{${inner}}`;
 }
 
 // Audit records are shallow (an event with request/response bodies); anything deeper is a bug or an attack.
@@ -93,7 +96,7 @@ function sortKeys(value: unknown, depth: number): unknown {
   if (Array.isArray(value)) return value.map((item) => sortKeys(item, depth + 1));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const key of Object.keys(value).sort()) {
+    for (const key of sortInPlace(Object.keys(value), byCodeUnits)) {
       const item = (value as Record<string, unknown>)[key];
       if (item !== undefined) setOwnMember(out, key, sortKeys(item, depth + 1));
     }

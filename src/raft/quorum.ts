@@ -2,6 +2,7 @@
  * Majority quorums over a voter set: the commit index a majority has reached, and election tallies.
  * Pure functions; learners never appear here.
  */
+import { sortInPlace } from '../base/index.ts';
 import type { NodeId } from './types.ts';
 
 export type VoteResult = 'won' | 'lost' | 'pending';
@@ -18,7 +19,7 @@ export function majority(voterCount: number): number {
  */
 export function committedIndex(voters: readonly NodeId[], match: (id: NodeId) => number): number {
   if (voters.length === 0) return Number.POSITIVE_INFINITY;
-  const matches = voters.map(match).sort((a, b) => b - a);
+  const matches = sortInPlace(voters.map(match), (a, b) => b - a);
   // Sorted descending, the majority-th largest value is reached by a majority.
   return matches[majority(voters.length) - 1]!;
 }

@@ -10,7 +10,7 @@ import { ConfChangeError, ProposalDroppedError } from './errors.ts';
 import { makeMessage } from './messages.ts';
 import { Raft } from './raft.ts';
 import type { Storage } from './storage.ts';
-import type { ConfState, Entry, HardState, Message, MessageType, NodeId, ProgressStatus, Ready, SoftState, Status } from './types.ts';
+import type { BasicStatus, ConfState, Entry, HardState, Message, MessageType, NodeId, ProgressStatus, Ready, SoftState, Status } from './types.ts';
 
 /** Kinds that only the node itself produces; arriving from a peer they are ignored. */
 const localOnlyTypes: ReadonlySet<MessageType> = new Set<MessageType>(['hup', 'beat', 'checkQuorum', 'unreachable', 'snapStatus']);
@@ -170,16 +170,15 @@ export class RawNode {
     r.assertInvariants();
   }
 
+  /** The node's own state, cheap enough for every response header (no membership copy, no progress map). */
+  basicStatus(): BasicStatus {
+    const r = this.raft;
+    return { id: r.id, hardState: r.hardState(), softState: r.softState(), applied: r.log.applied };
+  }
+
   status(): Status {
     const r = this.raft;
-    const status: Status = {
-      id: r.id,
-      hardState: r.hardState(),
-      softState: r.softState(),
-      applied: r.log.applied,
-      confState: r.confState(),
-      leadTransferee: r.leadTransferee,
-    };
+    const status: Status = { ...this.basicStatus(), confState: r.confState(), leadTransferee: r.leadTransferee };
     if (r.role === 'leader') {
       const progress = new Map<NodeId, ProgressStatus>();
       for (const id of r.tracker.ids()) progress.set(id, r.tracker.progress.get(id)!.status());

@@ -2,7 +2,7 @@
  * ProgressTracker: the membership as the core sees it (voters, learners), one Progress per member (used
  * while leader), and the votes of the current election.
  */
-import { assert } from '../base/index.ts';
+import { assert, sortInPlace } from '../base/index.ts';
 import { makeConfState } from './confChange.ts';
 import { Progress } from './progress.ts';
 import { committedIndex, quorumActive, voteResult, type VoteResult } from './quorum.ts';
@@ -34,7 +34,7 @@ export class ProgressTracker {
 
   /** Every member id, ascending (a fixed order keeps message order deterministic). */
   ids(): NodeId[] {
-    return [...this.progress.keys()].sort((a, b) => a - b);
+    return sortInPlace([...this.progress.keys()], (a, b) => a - b);
   }
 
   newProgress(match: number, next: number, isLearner: boolean): Progress {

@@ -162,11 +162,15 @@ export interface ProgressStatus {
   inflightBytes: number;
 }
 
-export interface Status {
+/** The node's own state without the membership and the leader's progress map (etcd's BasicStatus). */
+export interface BasicStatus {
   id: NodeId;
   hardState: HardState;
   softState: SoftState;
   applied: number;
+}
+
+export interface Status extends BasicStatus {
   confState: ConfState;
   /** Set on the leader while a leadership transfer is in progress. */
   leadTransferee: NodeId;

@@ -531,7 +531,8 @@ export class Replica {
   // ── Status and life cycle ──────────────────────────────────────────────────────────────────────
 
   status(): ReplicaStatus {
-    const status = this.raw.status();
+    // Read for every response's header: the basic status, without the leader's progress map.
+    const status = this.raw.basicStatus();
     return {
       memberId: this.options.memberId,
       name: this.options.memberName,

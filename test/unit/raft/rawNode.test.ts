@@ -122,6 +122,19 @@ test('a restarted node keeps its term, vote and commit', () => {
   assert.deepEqual(restarted.ready().committedEntries.map((e) => e.index), [1, 2], 'applied 0: replays committed entries');
 });
 
+test('basicStatus is the status without the membership and the progress map, on a leader too', () => {
+  const storage = new MemoryStorage(makeConfState([1]));
+  const rn = new RawNode(config(1), storage, seededRandom(1));
+  rn.campaign();
+  handle(rn, storage);
+  handle(rn, storage);
+  const { confState, leadTransferee, progress, ...rest } = rn.status();
+  assert.ok(progress !== undefined && confState.voters.length === 1 && leadTransferee === 0, 'the full status of a leader');
+  assert.deepEqual(rn.basicStatus(), rest);
+  assert.deepEqual(rn.basicStatus().softState, { leader: 1, role: 'leader' });
+  assert.equal('progress' in rn.basicStatus(), false);
+});
+
 test('proposals without a leader raise ProposalDroppedError', () => {
   const rn = new RawNode(config(1), new MemoryStorage(makeConfState([1, 2, 3])), seededRandom(1));
   assert.throws(() => rn.propose(new Uint8Array([1])), (e: unknown) => e instanceof ProposalDroppedError && e.code === 'E_PROPOSAL_DROPPED');
