@@ -29,13 +29,13 @@
  * the mod revision, never stored; uid and creationTimestamp are set once, on create.
  */
 import { randomInt, randomUUID } from 'node:crypto';
-import { isDeepStrictEqual } from 'node:util';
 import { assert } from '../base/index.ts';
 import {
   continueTokenBytesMax, generatedNamePrefixMax, generatedNameSuffixLength, generateNameAttemptsMax, listPageItemsMax, listScanStepKeys,
   managedFieldsApplyManagersMax, managedFieldsBytesMax, namespaceDeleteBatchObjects, txnOpsMax, updateRetriesMax, valueBytesMax,
 } from '../config/index.ts';
 import { isMvccError, prefixEnd, type KeyValue, type TxnRequest, type TxnResponse } from '../storage/mvcc/index.ts';
+import { equalValues } from './equal-values.ts';
 import { evaluateWithoutWriting } from './dry-run.ts';
 import { invalidError, RegistryError, type StatusCause } from './errors.ts';
 import { objectKey, listPrefix, textKey } from './keys.ts';
@@ -761,7 +761,7 @@ export class Registry {
       // new Secret version, as the Kubernetes API server skips such writes (a generation stored by an
       // older version is not a difference). Promote always writes: it clears the stage.
       const { generation: _g, ...oldMeta } = old;
-      if (options.promote !== true && isDeepStrictEqual(stored, { ...current.object, metadata: oldMeta })) return current;
+      if (options.promote !== true && equalValues(stored, { ...current.object, metadata: oldMeta })) return current;
       // The last finalizer of an object marked for deletion is gone: the object goes (a namespace goes once empty).
       if (old.deletionTimestamp !== undefined && !hasFinalizers(stored) && type !== namespaces) {
         const removedAt = await this.remove(type, current, options);

@@ -20,6 +20,7 @@
  * metadata), so object decoders skip it; it is never returned except through the versions endpoint.
  */
 import { secretVersionsDefault, secretVersionsMax, valueBytesMax } from '../config/index.ts';
+import { equalValues } from './equal-values.ts';
 import { invalidError, RegistryError } from './errors.ts';
 import { registryPrefix } from './keys.ts';
 import { isJson, type StoredObject } from './object.ts';
@@ -110,7 +111,7 @@ export function nextHistory(
   const data = dataOf(next);
   const last = base[base.length - 1];
   const keep = maxVersionsOf(next);
-  const unchanged = last !== undefined && sameData(last.data, data);
+  const unchanged = last !== undefined && equalValues(last.data, data);
   if (unchanged && previous !== undefined && base.length <= keep && pending === previous.pending) return undefined;
   const entries = unchanged ? base : [...base, { version: (last?.version ?? 0) + 1, createdAt: at, createdBy: actor, data }];
   while (entries.length > keep) entries.shift();
@@ -154,10 +155,4 @@ export function findVersion(history: VersionHistory, secretName: string, version
     });
   }
   return found;
-}
-
-function sameData(a: Record<string, string>, b: Record<string, string>): boolean {
-  const ak = Object.keys(a).sort();
-  const bk = Object.keys(b).sort();
-  return ak.length === bk.length && ak.every((k, i) => k === bk[i] && a[k] === b[k]);
 }

@@ -8,7 +8,7 @@
  * manager's ownership is a conflict whatever the values, so the answer never tells whether a guess
  * equals the stored value.
  */
-import { isDeepStrictEqual } from 'node:util';
+import { equalValues } from '../equal-values.ts';
 import { setOwnMember } from '../../base/index.ts';
 import { type FieldPath, FieldSet, itemElement, leavesOf, listTypeAt, nodesOf, pathString } from './field-set.ts';
 import { type Manager, sameManager } from './entries.ts';
@@ -48,7 +48,7 @@ export function applyConfiguration(input: ApplyInput): ApplyOutcome {
   const applied = leavesOf(config);
   // A copy: the live view may share objects with the stored object, which others read.
   const merged = mergeView(structuredClone(live), config, []) as Json;
-  const differs = new FieldSet([...applied].filter((path) => !isDeepStrictEqual(valueAt(live, path), valueAt(merged, path))));
+  const differs = new FieldSet([...applied].filter((path) => !equalValues(valueAt(live, path), valueAt(merged, path))));
   const contested = new FieldSet([...applied].filter((path) => differs.has(path) || input.blindAt?.(path) === true));
   const conflicts: ApplyConflict[] = [];
   for (const other of managers) {

@@ -10,7 +10,7 @@
  * element is owned whole, its subfields are not tracked apart); every other list (RBAC rules, subjects,
  * aggregation selectors) is atomic. Nodes deeper than managedFieldsDepthMax are owned whole.
  */
-import { isDeepStrictEqual } from 'node:util';
+import { equalValues } from '../equal-values.ts';
 import { managedFieldsDepthMax } from '../../config/index.ts';
 
 export type FieldPath = readonly string[];
@@ -131,7 +131,7 @@ export function compare(before: Json, after: Json): { added: FieldSet; modified:
   for (const [key, node] of next) {
     const was = old.get(key);
     if (was === undefined) added.add(node.path);
-    else if ((node.leaf || was.leaf) && !isDeepStrictEqual(node.value, was.value)) modified.add(node.path);
+    else if ((node.leaf || was.leaf) && !equalValues(node.value, was.value)) modified.add(node.path);
   }
   for (const [key, node] of old) if (!next.has(key)) removed.add(node.path);
   return { added, modified, removed };

@@ -56,6 +56,14 @@ test('every data update keeps a numbered version with who made it and when; the 
   assert.deepEqual(Object.keys(plain.body).sort(), ['apiVersion', 'data', 'kind', 'metadata', 'type']);
 });
 
+test('a version is kept when any one value changes, even to one of the same length; the same data in another key order keeps none', async () => {
+  assert.equal((await call(api.app, 'POST', core, secret('pair', { user: 'app', password: 'hunter2' }), alice)).status, 201);
+  await put('pair', { user: 'app', password: 'hunter3' }, alice);
+  await put('pair', { password: 'hunter3', user: 'app' }, alice);
+  await put('pair', { user: 'apq', password: 'hunter3' }, alice);
+  assert.deepEqual((await versions('pair')).map((v) => v.version), [1, 2, 3]);
+});
+
 test('the coffer.dev/max-versions annotation limits the versions kept, oldest dropped first; bad values are refused', async () => {
   const annotations = { 'coffer.dev/max-versions': '3' };
   await call(api.app, 'POST', core, secret('capped', { k: 'v1' }, { metadata: { annotations } }));
