@@ -7,6 +7,7 @@ import {
   parseRbacObject, isRbacError, rbacApiGroup, rbacApiVersion, type PolicyRule, type Subject,
 } from '../rbac/index.ts';
 import type { StatusCause } from './errors.ts';
+import { equalValues } from './equal-values.ts';
 import { configMapBody, projectConfigMap } from './configmap.ts';
 import { dns1123LabelErrors, dns1123SubdomainErrors, pathSegmentNameErrors } from './names.ts';
 import { isJson, type Json } from './object.ts';
@@ -43,7 +44,8 @@ function immutableData(current: Json, next: Json, fields: readonly string[]): St
   const causes: StatusCause[] = [];
   if (current.immutable === true) {
     for (const f of fields) {
-      if (JSON.stringify(current[f] ?? null) !== JSON.stringify(next[f] ?? null)) {
+      // Compared as values (key order is no change), Secret data in constant time.
+      if (!equalValues(current[f] ?? null, next[f] ?? null)) {
         causes.push({ field: f, message: 'Forbidden: field is immutable when `immutable` is set', reason: 'FieldValueForbidden' });
       }
     }

@@ -205,6 +205,14 @@ test('immutable: data updates are 422, metadata updates are allowed, type never 
   assertStatus(retype, 422, 'Invalid');
 });
 
+test('immutable: the same data with its keys in another order is no change; one value changed is', async () => {
+  assert.equal((await call(api.app, 'POST', `${ns}/secrets`, secret('frozen-pair', { a: '1', b: '2' }, { immutable: true }))).status, 201);
+  const reordered = await call(api.app, 'PUT', `${ns}/secrets/frozen-pair`, secret('frozen-pair', { b: '2', a: '1' }, { immutable: true, metadata: { name: 'frozen-pair', labels: { x: 'y' } } }), admin);
+  assert.equal(reordered.status, 200, JSON.stringify(reordered.body));
+  const changed = await call(api.app, 'PUT', `${ns}/secrets/frozen-pair`, secret('frozen-pair', { b: '3', a: '1' }, { immutable: true }), admin);
+  assertStatus(changed, 422, 'Invalid');
+});
+
 test('size limits: a body over requestBodyBytesMax is 413; data over objectBytesMax is 422', async () => {
   const before = await storeFingerprint(api);
   const huge = await call(api.app, 'POST', `${ns}/configmaps`, configMap('huge', { a: 'x'.repeat(requestBodyBytesMax) }));
