@@ -161,6 +161,7 @@ function registerWrites(app: FastifyInstance, routes: TypeRoutes): void {
       return reply.code(415).send(toStatus(Object.assign(new Error('unsupported'), { statusCode: 415 })));
     }
     if (patchType === 'apply') return serverSideApply(request, reply, type, isRbac, options);
+    if (patchType === 'json') checkJsonPatchReads(request, type, policy);
     const write = writeOptionsOf(request);
     const patched = await registry.patch(type, namespace, name, (current) => {
       const next = applyPatch(patchType, current, request.body);
@@ -204,6 +205,25 @@ function registerDeletes(app: FastifyInstance, routes: TypeRoutes): void {
       details: { name: deleted.object.object.metadata.name, group: type.group, kind: type.resource, uid: deleted.object.object.metadata.uid },
     };
   });
+}
+
+/** JSON Patch operations that read the object they patch: copy and move take a value from it, test compares one. */
+const readingJsonPatchOps: ReadonlySet<unknown> = new Set(['copy', 'move', 'test']);
+
+/**
+ * A JSON patch that reads a Secret — copies or moves a value into a field the answer and lists show, or
+ * tests a guess against it — needs `get` on it, as an etcd txn compare does (docs/security.md); refused
+ * with 403 before anything is read or written.
+ */
+function checkJsonPatchReads(request: FastifyRequest, type: ResourceType, policy: PolicyHolder): void {
+  const operations: unknown = request.body;
+  if (type !== secrets || !Array.isArray(operations)) return;
+  if (!operations.some((op) => typeof op === 'object' && op !== null && readingJsonPatchOps.has((op as Record<string, unknown>).op))) return;
+  const { namespace, name = '' } = request.params as Params;
+  const caller = callerFor(request);
+  if (mayGetSecret(caller, policy, namespace ?? '', name)) return;
+  const get = { ...parsedRequest(request.raw).info, verb: 'get' };
+  throw new K8sForbiddenError(`${forbiddenMessage(caller, get)}: a JSON patch's copy, move and test operations read the Secret`, { name, group: type.group, kind: type.resource });
 }
 
 /**

@@ -142,6 +142,35 @@ test('write answers carry values only for callers who may get: an empty merge pa
   assertNoSecret(put.text, 'the answer to a PUT');
 });
 
+test('a JSON patch reads the Secret only for a caller who may get it: copy, move and test are refused, whatever they name, dry run or not', async () => {
+  const jsonPatch = 'application/json-patch+json';
+  const before = await revision();
+  const sources = ['/data/password', '/data', '', '/metadata/annotations/kubectl.kubernetes.io~1last-applied-configuration', '/metadata/name'];
+  const reads = sources.flatMap((from) => [
+    [{ op: 'add', path: '/metadata/annotations/leak', value: '' }, { op: 'copy', from, path: '/metadata/annotations/leak' }],
+    [{ op: 'move', from, path: '/metadata/annotations/leak' }],
+    [{ op: 'test', path: from, value: b64(secretValue) }],
+    [{ op: 'test', path: from, value: 'a-wrong-guess' }],
+  ]);
+  for (const query of ['', '?dryRun=All']) {
+    for (const operations of reads) {
+      const answer = await send('PATCH', `${ns}/secrets/db${query}`, pat, operations, jsonPatch);
+      const what = `${JSON.stringify(operations)}${query}`;
+      assert.equal(answer.status, 403, `${what}: ${answer.text}`);
+      assert.match(answer.text, /"reason":"Forbidden"/, what);
+      assert.match(answer.text, /cannot get resource \\"secrets\\"/, what);
+      assertNoSecret(answer.text, what);
+      assert.equal((await eventsFor(answer.auditID)).length, 1, `${what}: one audit event`);
+    }
+  }
+  assert.equal(await revision(), before, 'nothing was written');
+  const listed = await send('GET', `${ns}/secrets`, eve);
+  assertNoSecret(listed.text, 'the list after the attempts');
+  // A caller who may get the Secret uses every operation, as in Kubernetes.
+  const copied = await send('PATCH', `${ns}/secrets/db?dryRun=All`, admin, [{ op: 'test', path: '/data/password', value: b64(secretValue) }, { op: 'copy', from: '/data/password', path: '/data/copy' }], jsonPatch);
+  assert.equal(copied.status, 200, copied.text);
+});
+
 test('server-side apply tells a caller with only patch rights nothing about a value: not by a conflict, not by the answer', async () => {
   const asAdmin = JSON.parse((await send('GET', `${ns}/secrets/db`, admin)).text) as { metadata: { managedFields?: unknown[] } };
   assert.ok((asAdmin.metadata.managedFields ?? []).length > 0, 'the Secret has managers whose fields an apply could contest');

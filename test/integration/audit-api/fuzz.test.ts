@@ -63,6 +63,11 @@ const body = fc.oneof(
   fc.constant({ type: 'application/json', payload: JSON.stringify({ kind: 'DeleteOptions', apiVersion: 'v1', dryRun: ['All'], propagationPolicy: 'Foreground' }) }),
   fc.constant({ type: 'application/merge-patch+json', payload: JSON.stringify({ metadata: { finalizers: ['example.com/x'], ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'c', uid: 'u' }] } }) }),
   fc.constant({ type: 'application/json-patch+json', payload: JSON.stringify([{ op: 'replace', path: '/data/password', value: b64(marker) }]) }),
+  // JSON patches that read the stored value: into an annotation (copy, move from any path reaching it), or a guess tested.
+  fc.tuple(fc.constantFrom('copy', 'move'), fc.constantFrom('/data/password', '/data', '', '/metadata')).map(([op, from]) => ({
+    type: 'application/json-patch+json', payload: JSON.stringify([{ op: 'add', path: '/metadata/annotations', value: {} }, { op, from, path: '/metadata/annotations/fuzz' }]),
+  })),
+  fc.constant({ type: 'application/json-patch+json', payload: JSON.stringify([{ op: 'test', path: '/data/password', value: b64(marker) }, { op: 'add', path: '/metadata/labels', value: { fuzz: 'tested' } }]) }),
   fc.constant({ type: 'application/strategic-merge-patch+json', payload: JSON.stringify({ metadata: { labels: { a: 'b' } } }) }),
   fc.constant({ type: 'application/apply-patch+yaml', payload: 'metadata:\n  name: db\nstringData:\n  password: x\n' }),
   // Server-side apply of the marker itself, as YAML and as the JSON kubectl sends (fieldManager and force come from the query).

@@ -69,8 +69,24 @@ function appliedConfiguration(url: string): unknown {
   return { apiVersion: 'v1', kind: 'Secret', metadata: { name, labels: { applied: 'yes' } }, data: { password: b64(marker) } };
 }
 
-/** A body per route: what a caller with partial rights would send to reach the marker or replace it. */
-function bodyOf(method: string, url: string, query: string): { body?: unknown; contentType?: string } {
+type Body = { body?: unknown; contentType?: string };
+
+/** The bodies per route: what a caller with partial rights would send to reach the marker or replace it. */
+function bodiesOf(method: string, url: string, query: string): Body[] {
+  // A patch that changes nothing, and JSON patches that read the stored object: one copies the value into
+  // an annotation (which a redacted answer and every list show), one tests a guess against it.
+  if (method === 'PATCH' && !query.includes('fieldManager=')) {
+    const jsonPatch = 'application/json-patch+json';
+    return [
+      { body: {}, contentType: 'application/merge-patch+json' },
+      { body: [{ op: 'add', path: '/metadata/annotations', value: {} }, { op: 'copy', from: '/data/password', path: '/metadata/annotations/matrix' }], contentType: jsonPatch },
+      { body: [{ op: 'test', path: '/data/password', value: b64(marker) }, { op: 'add', path: '/metadata/labels', value: { matrix: 'tested' } }], contentType: jsonPatch },
+    ];
+  }
+  return [bodyOf(method, url, query)];
+}
+
+function bodyOf(method: string, url: string, query: string): Body {
   const registryKey = b64('/registry/secrets/default/db');
   const kv: Record<string, unknown> = {
     '/v3/kv/range': { key: registryKey },
@@ -98,7 +114,6 @@ function bodyOf(method: string, url: string, query: string): { body?: unknown; c
   if (url.startsWith('/v3/')) return { body: kv[url] ?? {} };
   if (url.startsWith(grpcPathPrefix)) return { body: grpcBody(url), contentType: 'application/grpc' };
   if (method === 'PATCH' && query.includes('fieldManager=')) return { body: appliedConfiguration(url), contentType: 'application/apply-patch+yaml' };
-  if (method === 'PATCH') return { body: {}, contentType: 'application/merge-patch+json' };
   if (method === 'PUT') return { body: { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'db' }, data: { password: b64(marker) } } };
   if (method === 'POST' && url.endsWith('/rotate')) return { body: { data: { password: b64(marker) } } };
   if (method === 'POST' && url.endsWith('/rollback')) return { body: { version: 1 } };
@@ -180,19 +195,20 @@ test('authorization matrix: routes × methods × query encodings × identities',
     for (const query of variants(route.method, route.url)) {
       for (const [identity, headers] of Object.entries(identities)) {
         const url = query === '' ? path : `${path}?${query}`;
-        const what = `${identity} ${route.method} ${url}`;
-        const { body, contentType } = bodyOf(route.method, route.url, query);
-        const before = await userState(m1);
-        const answer = await exchange(app, clock, {
-          method: route.method, url, streaming: /[?&]watch=(true|1|True|%74rue)/.test(query) || route.url === '/v3/watch' || route.url === grpcWatchPath,
-          headers: { ...headers, ...(body !== undefined ? { 'content-type': contentType ?? 'application/json' } : {}) },
-          ...(body !== undefined ? { payload: body instanceof Buffer ? body : JSON.stringify(body) } : {}),
-        });
-        requests += 1;
-        assertNoValue(answer.text, marker, `the answer to ${what}`);
-        assert.equal(typeof answer.auditID, 'string', `${what}: the answer names its audit event`);
-        expectedEvents.push({ what, auditID: answer.auditID!, count: probes.has(path) && answer.status < 400 ? 0 : 1 });
-        if (answer.status >= 400) assert.equal(await userState(m1), before, `${what} was refused (${answer.status}) but changed the store`);
+        for (const { body, contentType } of bodiesOf(route.method, route.url, query)) {
+          const what = `${identity} ${route.method} ${url}${contentType === undefined ? '' : ` (${contentType})`}`;
+          const before = await userState(m1);
+          const answer = await exchange(app, clock, {
+            method: route.method, url, streaming: /[?&]watch=(true|1|True|%74rue)/.test(query) || route.url === '/v3/watch' || route.url === grpcWatchPath,
+            headers: { ...headers, ...(body !== undefined ? { 'content-type': contentType ?? 'application/json' } : {}) },
+            ...(body !== undefined ? { payload: body instanceof Buffer ? body : JSON.stringify(body) } : {}),
+          });
+          requests += 1;
+          assertNoValue(answer.text, marker, `the answer to ${what}`);
+          assert.equal(typeof answer.auditID, 'string', `${what}: the answer names its audit event`);
+          expectedEvents.push({ what, auditID: answer.auditID!, count: probes.has(path) && answer.status < 400 ? 0 : 1 });
+          if (answer.status >= 400) assert.equal(await userState(m1), before, `${what} was refused (${answer.status}) but changed the store`);
+        }
       }
     }
   }
