@@ -16,14 +16,13 @@ import type { PhysicalCompaction } from './compaction.ts';
 import { forgetIndexCheckpoint } from './index-checkpoint.ts';
 import { MvccError } from './errors.ts';
 import { encodeLeaseKey, sealLease } from './lease-record.ts';
+import { type BatchOp, writeBatch } from './level.ts';
 import { sealMeta, sealPage } from './page.ts';
 import { readPagesCached } from './reads.ts';
 import { encodeRevisionKey, metaRecordKey } from './revision.ts';
 import type { StoreState } from './state.ts';
 import type { WriteOp } from './types.ts';
 import type { WatchHub } from './watch.ts';
-
-type BatchOp = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array };
 
 export class BatchWriter {
   constructor(
@@ -60,7 +59,7 @@ export class BatchWriter {
       if (unchanged && applier.leaseWrites.size === 0) return results;
       const batch = this.sealBatch(applier, appliedIndex);
       const commitStart = performance.now();
-      await state.db.batch(batch, { sync: state.sync });
+      await writeBatch(state.db, batch, { sync: state.sync });
       for (let i = 0; i < applier.pages.length; i++) {
         const put = batch[i]!;
         if (put.type !== 'put') continue;

@@ -12,6 +12,7 @@ import { compactionStepKeysMax } from '../../config/index.ts';
 import { MvccError } from './errors.ts';
 import { sealMeta } from './page.ts';
 import { encodeRevisionKey, metaRecordKey } from './revision.ts';
+import { writeBatch } from './level.ts';
 import type { StoreState } from './state.ts';
 
 export class PhysicalCompaction {
@@ -33,7 +34,7 @@ export class PhysicalCompaction {
           }
           // The sizes of the pages going, for pageBytes (a page a resumed compaction deleted before is absent).
           const going = await state.db.getMany(batch.map((op) => op.key));
-          await state.db.batch(batch);
+          await writeBatch(state.db, batch);
           going.forEach((sealed, k) => {
             if (sealed === undefined) return;
             state.pageBytes -= batch[k]!.key.length + sealed.length;

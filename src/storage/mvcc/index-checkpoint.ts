@@ -27,6 +27,7 @@ import { assert, decodeMsgpack, encodeMsgpack } from '../../base/index.ts';
 import { RecordKind } from '../../crypto/index.ts';
 import { KeyIndex } from './key-index.ts';
 import { SortedKeys } from './sorted-keys.ts';
+import { writeBatch } from './level.ts';
 import type { StoreState } from './state.ts';
 
 /** Keys per checkpoint record: ~35 bytes each, so a record is about half a MiB of plaintext. */
@@ -135,7 +136,7 @@ export async function writeIndexCheckpoint(state: StoreState, background: boolea
   const write = async (): Promise<void> => {
     if (abandoned()) return;
     const stale = (await state.db.keys(checkpointKeyRange).all()).filter((key) => chunkOf(key) > chunks.length);
-    await state.db.batch([
+    await writeBatch(state.db, [
       ...stale.map((key) => ({ type: 'del' as const, key })),
       ...chunks.map((value, i) => ({ type: 'put' as const, key: chunkKey(i + 1), value })),
       { type: 'put' as const, key: chunkKey(0), value: seal(state, 0, 0, header) },
@@ -160,7 +161,7 @@ export async function readIndexCheckpoint(state: StoreState): Promise<Checkpoint
     read = { unused: `the index checkpoint is unusable: ${error instanceof Error ? error.message : String(error)}` };
   }
   if ('restored' in read) state.checkpointRevision = read.restored.revision;
-  else await state.db.batch(records.map(([key]) => ({ type: 'del' as const, key })));
+  else await writeBatch(state.db, records.map(([key]) => ({ type: 'del' as const, key })));
   return read;
 }
 

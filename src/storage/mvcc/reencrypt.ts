@@ -16,6 +16,7 @@ import { decodeLeaseKey, leaseKeyRange, openLease, sealLease } from './lease-rec
 import { resealPage, sealMeta } from './page.ts';
 import { pageReadStep } from './reads.ts';
 import { decodeRevisionKey, metaRecordKey, revisionKeyRange } from './revision.ts';
+import { writeBatch } from './level.ts';
 import type { StoreState } from './state.ts';
 
 /** One step of background re-encryption (MvccStore.reencryptStep). */
@@ -83,7 +84,7 @@ export function reencryptStep(
     }
     batch.push({ type: 'put', key: metaRecordKey, value: sealMeta(state.sealer, state.meta(state.applied, state.revision)) });
     try {
-      await state.db.batch([...batch, ...dropped.map((key) => ({ type: 'del' as const, key }))], { sync: state.sync });
+      await writeBatch(state.db, [...batch, ...dropped.map((key) => ({ type: 'del' as const, key }))], { sync: state.sync });
     } catch (error) {
       throw state.failWith(new MvccError('E_FAILED', 're-encrypting pages failed; reopen the store', { cause: error }));
     }

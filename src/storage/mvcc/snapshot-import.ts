@@ -13,7 +13,7 @@ import { leaseTtlSecondsMax, snapshotImportBatchRecordsMax, valueBytesMax } from
 import { MvccError } from './errors.ts';
 import { encodeLeaseKey, sealLease } from './lease-record.ts';
 import type { LeaseRecord } from './lease-table.ts';
-import { classicLevel, isEmpty } from './level.ts';
+import { classicLevel, isEmpty, writeBatch } from './level.ts';
 import type { MvccStoreOptions } from './options.ts';
 import { type Meta, type Page, openMeta, sealMeta, sealPage } from './page.ts';
 import { type Revision, encodeRevisionKey, metaRecordKey, subMax } from './revision.ts';
@@ -50,7 +50,7 @@ export async function importSnapshot(options: MvccStoreOptions, records: AsyncIt
       last = { main, sub };
       ops.push({ type: 'put', key: encodeRevisionKey(main, sub), value: sealPage(options.sealer, options.storeId, record.page) });
       if (ops.length >= snapshotImportBatchRecordsMax) {
-        await db.batch(ops);
+        await writeBatch(db, ops);
         ops = [];
       }
     }
@@ -59,7 +59,7 @@ export async function importSnapshot(options: MvccStoreOptions, records: AsyncIt
       storeId: options.storeId, appliedIndex: header.appliedIndex, revision: header.revision,
       compactRevision: header.compactRevision, finishedCompactRevision: header.compactRevision,
     };
-    await db.batch([...ops, { type: 'put', key: metaRecordKey, value: sealMeta(options.sealer, meta) }], { sync: true });
+    await writeBatch(db, [...ops, { type: 'put', key: metaRecordKey, value: sealMeta(options.sealer, meta) }], { sync: true });
   } finally {
     await db.close();
   }

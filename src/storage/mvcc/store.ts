@@ -35,7 +35,7 @@ import { type HashResult, hashStore } from './hash.ts';
 import { checkpointKeyRange, writeIndexCheckpoint } from './index-checkpoint.ts';
 import { stringToKey } from './keys.ts';
 import type { LeaseRecord } from './lease-table.ts';
-import { classicLevel, compactWholeDatabase, type Level } from './level.ts';
+import { classicLevel, compactWholeDatabase, type Level, writeBatch } from './level.ts';
 import { type IndexSource, load } from './load.ts';
 import type { MvccStoreOptions } from './options.ts';
 import { history, range } from './reads.ts';
@@ -117,7 +117,7 @@ export class MvccStore {
     const db = (options.openLevel ?? classicLevel)(options.dir);
     await db.open();
     try {
-      await db.batch((await db.keys(checkpointKeyRange).all()).map((key) => ({ type: 'del' as const, key })), { sync: true });
+      await writeBatch(db, (await db.keys(checkpointKeyRange).all()).map((key) => ({ type: 'del' as const, key })), { sync: true });
     } finally {
       await db.close();
     }
