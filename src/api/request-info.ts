@@ -60,7 +60,9 @@ export function requestInfo(method: string, path: string, segments: readonly str
   const subresource = rest.slice(2).join('/');
   let verb: string;
   switch (lower) {
-    case 'get': case 'head': verb = watch ? 'watch' : name === '' ? 'list' : 'get'; break;
+    // A watch is of a collection or of one object; a subresource's GET is a get whatever its query says
+    // (Kubernetes reads `watch` only without a name), so that it is authorized as what its handler serves.
+    case 'get': case 'head': verb = watch && subresource === '' ? 'watch' : name === '' ? 'list' : 'get'; break;
     case 'post': verb = 'create'; break;
     case 'put': verb = 'update'; break;
     case 'patch': verb = 'patch'; break;

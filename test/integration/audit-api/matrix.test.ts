@@ -24,6 +24,7 @@ const identities: Record<string, Record<string, string>> = {
   lister: who('lister'), // list and watch Secrets everywhere
   getOther: who('get-other'), // get only Secret default/other
   patcher: who('patcher'), // patch and update Secrets, no get
+  informer: who('informer'), // list and watch every resource and subresource of every group, as an informer's role
   kv: who('kv-user'), // the KV API (nonResourceURLs /v3/* and the gRPC calls /etcdserverpb.*) and every key (kvkeys)
   member: who('system:member:m2', ['system:members']),
 };
@@ -52,6 +53,8 @@ function variants(method: string, url: string): string[] {
   if (method === 'GET' || method === 'HEAD') {
     if (!url.startsWith('/api/v1/') && !url.startsWith('/apis/rbac') && !url.startsWith('/apis/coffer.dev/v1/namespaces')) return [''];
     const watch = 'allowWatchBookmarks=true&watch=';
+    // A Secret's kept versions hold its values: asked for by number and by stage, as a get and as a watch.
+    if (url.endsWith('/versions')) return ['', 'version=2', 'stage=current', `${watch}true&version=2`, 'watch=1&stage=current', `${watch}true`];
     return ['', `${watch}true`, `${watch}1`, `${watch}True`, `allowWatchBookmarks=true&watch=%74rue`, `${watch}true&resourceVersion=1`,
       `${watch}true&resourceVersion=${replayFrom}`, 'resourceVersion=1', 'watch=true&watch=false'];
   }
@@ -157,6 +160,7 @@ before(async () => {
   await role('matrix-lister', [{ apiGroups: [''], resources: ['secrets'], verbs: ['list', 'watch'] }], 'lister');
   await role('matrix-get-other', [{ apiGroups: [''], resources: ['secrets'], verbs: ['get'], resourceNames: ['other'] }], 'get-other');
   await role('matrix-patcher', [{ apiGroups: [''], resources: ['secrets'], verbs: ['patch', 'update'] }], 'patcher');
+  await role('matrix-informer', [{ apiGroups: ['*'], resources: ['*'], verbs: ['list', 'watch'] }], 'informer');
   await role('matrix-kv', [{ nonResourceURLs: ['/v3/*', `${grpcPathPrefix}*`], verbs: ['post'] }, { apiGroups: ['coffer.dev'], resources: ['kvkeys'], verbs: ['*'] }], 'kv-user');
   for (const [name, data] of [['db', { password: b64('first-value') }], ['other', { token: b64('other-value') }]] as const) {
     const created = await app.inject({ method: 'POST', url: '/api/v1/namespaces/default/secrets', headers: admin, payload: { metadata: { name }, data } });
