@@ -29,13 +29,21 @@ export function checkHmacKey(key: Uint8Array): void {
   }
 }
 
-/** Keys whose scalar values (or lists of scalars) describe a request's shape, never a stored value. */
+/**
+ * Keys whose scalar values (or lists of scalars) describe a request's shape, never a stored value —
+ * where the shape puts them: in the body itself, in an item of a list body or of `nestedShapes`.
+ * Anywhere else (a JSON Patch operation's `value`, an unknown field) a key of these names is the
+ * user's, and its value is digested like any other.
+ */
 const structuralKeys = new Set([
   'apiVersion', 'kind', 'type', 'immutable', // the object's identity and kind
   'op', 'path', 'from', // JSON Patch operations: what is changed where (the value is digested)
   'stage', 'version', 'key', 'length', 'charset', // Coffer's rotate, rollback and generate specs
   'resourceVersion', 'uid', 'gracePeriodSeconds', 'propagationPolicy', 'orphanDependents', 'dryRun', // DeleteOptions
 ]);
+
+/** Fields whose items have the body's own shape: a list's objects, rotate's generate specs, kept versions, a delete's preconditions. */
+const nestedShapes = new Set(['items', 'generate', 'versions', 'preconditions']);
 
 /** Metadata fields kept as they are: names and bookkeeping, never a value. */
 const clearMetadata = new Set([
@@ -70,18 +78,20 @@ interface Digesting {
   dataEncoding: 'base64' | 'utf8';
 }
 
-function redactNode(node: unknown, d: Digesting): unknown {
+/** `shaped`: the node sits where the body's shape is (see structuralKeys); below anything else every scalar is digested. */
+function redactNode(node: unknown, d: Digesting, shaped = true): unknown {
   if (node === null || node === undefined) return node;
-  if (Array.isArray(node)) return node.map((item) => redactNode(item, d));
+  if (Array.isArray(node)) return node.map((item) => redactNode(item, d, shaped));
   if (typeof node !== 'object') return digestScalar(node, d.key);
   const out: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(node)) {
-    if (name === 'data') out[name] = digestMap(value, d.key, d.dataEncoding);
+    if (!shaped) setOwnMember(out, name, redactNode(value, d, false));
+    else if (name === 'data') out[name] = digestMap(value, d.key, d.dataEncoding);
     else if (name === 'binaryData') out[name] = digestMap(value, d.key, 'base64');
     else if (name === 'stringData') out[name] = digestMap(value, d.key, 'utf8');
     else if (name === 'metadata') out[name] = redactMetadata(value, d);
     else if (structuralKeys.has(name) && isScalarOrScalars(value)) setOwnMember(out, name, value);
-    else setOwnMember(out, name, redactNode(value, d));
+    else setOwnMember(out, name, redactNode(value, d, nestedShapes.has(name)));
   }
   return out;
 }
@@ -92,8 +102,8 @@ function redactMetadata(metadata: unknown, d: Digesting): unknown {
   for (const [name, value] of Object.entries(metadata as Record<string, unknown>)) {
     if (clearMetadata.has(name)) out[name] = value;
     else if (name === 'annotations' && value !== null && typeof value === 'object' && !Array.isArray(value)) {
-      out[name] = Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, k.startsWith(settingAnnotationPrefix) ? v : redactNode(v, d)]));
-    } else setOwnMember(out, name, redactNode(value, d));
+      out[name] = Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, k.startsWith(settingAnnotationPrefix) ? v : redactNode(v, d, false)]));
+    } else setOwnMember(out, name, redactNode(value, d, false));
   }
   return out;
 }

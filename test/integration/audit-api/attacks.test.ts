@@ -202,6 +202,9 @@ test('a redacted list carries no value in kubectl\'s last-applied annotation', a
 test('Secret values sent in any body shape never reach the audit file', async () => {
   const bodies: Array<[unknown, string]> = [
     [[{ op: 'replace', path: '/data/password', value: b64(secretValue) }], 'application/json-patch+json'],
+    // Data keys named like fields of a body's shape (key, type, version) inside an operation's value.
+    [[{ op: 'add', path: '/data', value: { password: b64(secretValue), key: b64(secretValue), type: b64(secretValue) } }], 'application/json-patch+json'],
+    [[{ op: 'add', path: '/stringData', value: { password: secretValue, version: secretValue } }], 'application/json-patch+json'],
     [{ data: { password: b64(secretValue) } }, 'application/merge-patch+json'],
     [{ metadata: { annotations: { note: secretValue } } }, 'application/strategic-merge-patch+json'],
     [{ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'db' }, stringData: { password: secretValue } }, 'application/apply-patch+yaml'],

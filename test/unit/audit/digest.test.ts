@@ -79,6 +79,21 @@ test('redaction is by endpoint, not by body shape: JSON Patch, unknown fields an
   assert.deepEqual((redactValueBody(rotate, hmacKey, 'secrets') as typeof rotate).generate, rotate.generate, 'a generate spec holds no value');
 });
 
+test('a key of a structural name is the user\'s below the body\'s shape: in a JSON Patch value, in an unknown field', () => {
+  const value = 'czNjcmV0';
+  const bodies: unknown[] = [
+    [{ op: 'replace', path: '/data', value: { key: value, path: value, type: value, version: value, cert: value } }],
+    [{ op: 'add', path: '/stringData', value: { version: 's3cret', uid: 's3cret', kind: 's3cret' } }],
+    [{ op: 'add', path: '', value: { kind: 'Secret', type: 's3cret', data: { key: value } } }],
+    { spec: { key: 's3cret', type: 's3cret', path: ['s3cret'] } },
+    { data: { pw: value }, generate: [{ key: 'token', length: 32, nested: { key: 's3cret' } }] },
+  ];
+  for (const body of bodies) {
+    const text = JSON.stringify(redactValueBody(body, hmacKey, 'secrets'));
+    assert.ok(!text.includes(value) && !text.includes('s3cret'), text);
+  }
+});
+
 test('a ConfigMap endpoint digests data values over their text', () => {
   const redacted = redactValueBody({ kind: 'ConfigMap', data: { url: 'postgres://x' }, binaryData: { b: Buffer.from('raw').toString('base64') } }, hmacKey, 'configmaps') as { data: Record<string, string>; binaryData: Record<string, string> };
   assert.equal(redacted.data.url, digestValue(hmacKey, 'postgres://x'));
