@@ -54,6 +54,12 @@ export const keyAdministration = "read or rotate the member's keys";
 /** What a route that streams a snapshot of the store does (ApiRouteConfig.mastersOnly). */
 export const backupOfEverySecret = 'take a snapshot of every Secret';
 
+/**
+ * What a route that hashes the whole store does (ApiRouteConfig.mastersOnly): etcd's Hash and HashKV read
+ * every page, every value included, and etcd reserves them to administrators as it does Snapshot.
+ */
+export const wholeStoreRead = 'hash the whole store, every value included';
+
 /** The options of a route that changes the cluster itself: for system:masters only (ApiRouteConfig.mastersOnly). */
 export const clusterAdminRoute: { config: ApiRouteConfig } = { config: { mastersOnly: clusterAdministration } };
 

@@ -16,7 +16,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { requestBodyBytesMax } from '../../config/index.ts';
 import { declareRoutes, etcdGateway } from '../dialect.ts';
 import { callerFor } from '../k8s/authorization.ts';
-import { type ApiRouteConfig, backupOfEverySecret, clusterAdministration } from '../route-config.ts';
+import { type ApiRouteConfig, backupOfEverySecret, clusterAdministration, wholeStoreRead } from '../route-config.ts';
 import type { KvService } from '../kv/service.ts';
 import type { WatchStreams } from '../watch-stream.ts';
 import { MessageTooLargeError, singleMessage, decode, encode, messageType } from '../../etcdpb/index.ts';
@@ -34,10 +34,15 @@ const readOnlyCalls: ReadonlySet<string> = new Set([
   'KV/Range', 'Maintenance/Status', 'Maintenance/HashKV', 'Maintenance/Hash', 'Cluster/MemberList', 'Lease/LeaseTimeToLive', 'Lease/LeaseLeases',
 ]);
 
-/** The calls that change the cluster itself: system:masters only (route-config.ts, mastersOnly). */
-const clusterAdminCalls: ReadonlySet<string> = new Set([
-  'KV/Compact', 'Maintenance/Defragment', 'Maintenance/Alarm', 'Maintenance/MoveLeader',
-  'Cluster/MemberAdd', 'Cluster/MemberRemove', 'Cluster/MemberUpdate', 'Cluster/MemberPromote',
+/**
+ * The calls only system:masters may make (route-config.ts, mastersOnly), with what they do: change the
+ * cluster itself, or hash the whole store (every value; etcd's authMaintenanceServer checks admin for
+ * Hash and HashKV as for Snapshot and Defragment).
+ */
+const mastersOnlyCalls: ReadonlyMap<string, string> = new Map([
+  ...['KV/Compact', 'Maintenance/Defragment', 'Maintenance/Alarm', 'Maintenance/MoveLeader',
+    'Cluster/MemberAdd', 'Cluster/MemberRemove', 'Cluster/MemberUpdate', 'Cluster/MemberPromote'].map((call) => [call, clusterAdministration] as const),
+  ...['Maintenance/HashKV', 'Maintenance/Hash'].map((call) => [call, wholeStoreRead] as const),
 ]);
 
 /** The calls that change the store only by proposing: a call's audit record travels in its Raft entry (route-config.ts, auditInEntry). */
@@ -103,7 +108,7 @@ export function grpcApi(grpc: FastifyInstance, options: GrpcApiOptions, done: (e
     const name = `${call.service}/${call.method}`;
     const config: ApiRouteConfig = {
       auditReadOnly: readOnlyCalls.has(name), auditInEntry: auditInEntryCalls.has(name),
-      ...(clusterAdminCalls.has(name) ? { mastersOnly: clusterAdministration } : {}),
+      ...(mastersOnlyCalls.has(name) ? { mastersOnly: mastersOnlyCalls.get(name)! } : {}),
     };
     grpc.post(`${grpcPathPrefix}${call.service}/${call.method}`, { config }, async (request, reply) => {
       const message = types ? decode(types.request, singleMessage(request.body as Buffer)) : {};

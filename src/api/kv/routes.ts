@@ -9,7 +9,7 @@ import {
   isMvccError, type DeleteRangeResponse, type PutResponse, type RangeResponse, type TxnResponse, type WatchEvent,
 } from '../../storage/mvcc/index.ts';
 import { callerFor } from '../k8s/authorization.ts';
-import { auditInEntryRoute, clusterAdminRoute, readOnlyRoute } from '../route-config.ts';
+import { auditInEntryRoute, clusterAdminRoute, readOnlyRoute, wholeStoreRead } from '../route-config.ts';
 import type { WatchStreams } from '../watch-stream.ts';
 import { registerLeaseRoutes } from './lease-routes.ts';
 import { type KvService, rangeQuery } from './service.ts';
@@ -87,7 +87,8 @@ function registerMaintenanceCalls(app: FastifyInstance, service: KvService): voi
     };
   });
 
-  app.post('/maintenance/hashkv', readOnlyRoute, async (request) => {
+  // A hash reads every page, values included: system:masters only, as etcd reserves HashKV to root.
+  app.post('/maintenance/hashkv', { config: { ...readOnlyRoute.config, mastersOnly: wholeStoreRead } }, async (request) => {
     const result = await service.hashKv(int(body(request.body), 'revision') ?? 0);
     return { header: header(result.revision), hash: result.hash, compact_revision: int64(result.compactRevision) };
   });

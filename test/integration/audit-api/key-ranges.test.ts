@@ -3,7 +3,8 @@
 // reads, txn compares (of one key or over a range) and operations in either branch, the same inside nested transactions (in either
 // branch of either level, whichever would run), watches, and the previous values a write returns; and
 // Coffer's reserved keyspace, which a caller granted every key still cannot reach, nested or not; and
-// the calls that change the cluster itself, which only system:masters may make whatever RBAC grants.
+// the calls that change the cluster itself or hash the whole store, which only system:masters may make
+// whatever RBAC grants.
 // Every refusal is a 403 / PERMISSION_DENIED (a gRPC watch: canceled with the reason), audited once,
 // and changes nothing; inside its prefix each caller can do exactly what its verbs say.
 import assert from 'node:assert/strict';
@@ -12,7 +13,7 @@ import { ManualClock } from '../../../src/base/index.ts';
 import { routeTable } from '../../../src/api/index.ts';
 import { grpcPathPrefix } from '../../../src/api/grpc/plugin.ts';
 import { encode, frame, messageType } from '../../../src/etcdpb/index.ts';
-import { clusterAdministration } from '../../../src/api/route-config.ts';
+import { clusterAdministration, wholeStoreRead } from '../../../src/api/route-config.ts';
 import { type Answer, exchange, grant, who } from './attacker.ts';
 import { admin, type AuditedCluster, type AuditedMember, startAudited } from './harness.ts';
 
@@ -266,4 +267,25 @@ test('every route for system:masters only is refused at the gate to a caller gra
     assert.match(events[0]!.annotations['authorization.k8s.io/reason'] ?? '', /only the group "system:masters" may/);
   }
   assert.deepEqual(await m1.backend.mvcc().hash(0), before, 'no refused call changed the store');
+});
+
+test('Hash and HashKV read every value of the store: system:masters only, whatever RBAC grants, in both encodings', async () => {
+  const hashRoutes = ['/v3/maintenance/hashkv', `${grpcPathPrefix}Maintenance/HashKV`, `${grpcPathPrefix}Maintenance/Hash`];
+  for (const url of hashRoutes) {
+    const isGrpc = url.startsWith(grpcPathPrefix);
+    const request = (headers: Record<string, string>) => exchange(m1.app, clock, {
+      method: 'POST', url, headers: { ...headers, 'content-type': isGrpc ? 'application/grpc' : 'application/json' },
+      payload: isGrpc ? frame(new Uint8Array(0)) : JSON.stringify({ revision: '0' }),
+    });
+    // kv-all may call every path of the etcd API and reach every key outside Coffer's own.
+    const refusedAnswer = await request(who('kv-all'));
+    assert.equal(refusedAnswer.status, 403, `kv-all ${url}: ${refusedAnswer.status} ${refusedAnswer.text.slice(0, 200)}`);
+    assert.ok(!refusedAnswer.text.includes('"hash"'), `${url}: no hash in the refusal`);
+    const events = (await m1.events()).filter((e) => e.auditID === refusedAnswer.auditID);
+    assert.deepEqual(events.map((e) => e.annotations['authorization.k8s.io/decision']), ['forbid'], `${url} is audited once, as refused`);
+    const allowed = await request(admin);
+    assert.equal(allowed.status, 200, `system:masters ${url}: ${allowed.status} ${allowed.text.slice(0, 200)}`);
+  }
+  const marked = routeTable(m1.app).filter((route) => route.mastersOnly === wholeStoreRead).map((route) => route.url);
+  assert.deepEqual([...marked].sort(), [...hashRoutes].sort(), 'the route table marks exactly these');
 });
