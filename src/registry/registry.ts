@@ -100,8 +100,17 @@ export interface DeleteOptions extends WriteOptions {
    * foregroundDeletion finalizer, until they are gone), Orphan removes the reference and keeps them.
    */
   propagationPolicy?: PropagationPolicy;
-  /** The caller's right to delete an object; a cascade reaching one it may not delete is refused. */
+  /**
+   * The caller's right to delete an object; a cascade reaching one it may not delete is refused. Asked
+   * again for each dependent as the cascade reaches it: one that became a dependent after the check, or
+   * that the caller may no longer delete, is released (its reference to the owner removed), not deleted.
+   */
   mayDelete?: MayDelete;
+}
+
+/** A deletion inside a cascade: its caller's right was checked upfront and is asked again per dependent. */
+interface CascadeDeleteOptions extends DeleteOptions {
+  inCascade?: true;
 }
 
 export type MayDelete = (type: ResourceType, namespace: string | undefined, name: string) => boolean;
@@ -607,17 +616,22 @@ export class Registry {
    * otherwise setting an ownerReference — an update — would become a way to delete. Undefined when the
    * object changed meanwhile.
    */
-  private async deleteWithDependents(type: ResourceType, current: VersionedObject, options: DeleteOptions): Promise<DeleteResult | undefined> {
+  private async deleteWithDependents(type: ResourceType, current: VersionedObject, options: CascadeDeleteOptions): Promise<DeleteResult | undefined> {
     const policy = options.propagationPolicy ?? 'Background';
     const uid = current.object.metadata.uid;
     const write = options.actor !== undefined ? { actor: options.actor } : {};
     const dependents = await this.dependentsOf(uid);
-    if (policy !== 'Orphan' && options.mayDelete !== undefined) await this.checkCascade(dependents, options.mayDelete, type, current.object.metadata.name);
+    const { mayDelete } = options;
+    if (policy !== 'Orphan' && mayDelete !== undefined && options.inCascade !== true) await this.checkCascade(dependents, mayDelete, type, current.object.metadata.name);
+    const cascade = (propagationPolicy: PropagationPolicy): CascadeDeleteOptions => ({ ...write, propagationPolicy, inCascade: true, ...(mayDelete !== undefined ? { mayDelete } : {}) });
     if (policy === 'Foreground' && dependents.length > 0) {
       // Marked and held by foregroundDeletion until every dependent is gone (releaseForegroundOwner).
       const marked = await this.markDeleting(type, current, options, foregroundFinalizer);
       if (marked === undefined) return undefined;
-      for (const dependent of dependents) await this.deleteIfPresent(dependent, { ...write, propagationPolicy: 'Foreground' });
+      for (const dependent of dependents) {
+        if (mayDelete === undefined || mayDelete(dependent.type, dependent.namespace, dependent.name)) await this.deleteIfPresent(dependent, cascade('Foreground'));
+        else await this.dropOwnerReference(dependent, uid, write);
+      }
       await this.releaseForegroundOwner({ uid, kind: type.kind, apiVersion: type.apiVersion, name: current.object.metadata.name }, current.object.metadata.namespace);
       const still = await this.getIfPresent({ type, namespace: current.object.metadata.namespace, name: current.object.metadata.name });
       return still !== undefined && still.object.metadata.uid === uid ? { object: still, pending: true } : { object: current, pending: false };
@@ -627,7 +641,7 @@ export class Registry {
     }
     if (await this.remove(type, current, options) === undefined) return undefined;
     if (policy === 'Background') {
-      for (const dependent of dependents) await this.collectDependent(dependent, uid, write);
+      for (const dependent of dependents) await this.collectDependent(dependent, uid, cascade('Background'));
     }
     return { object: current, pending: false };
   }
@@ -656,18 +670,22 @@ export class Registry {
     return found.kvs.map((kv) => dependentOf(kv.key)).filter((d): d is DependentRef => d !== undefined);
   }
 
-  /** A dependent of a deleted owner: deleted in the background unless another owner of it still exists (then only the reference goes). */
-  private async collectDependent(dependent: DependentRef, ownerUid: string, write: WriteOptions): Promise<void> {
+  /**
+   * A dependent of a deleted owner: deleted in the background unless another owner of it still exists,
+   * or the caller may not delete it (then only the reference goes).
+   */
+  private async collectDependent(dependent: DependentRef, ownerUid: string, options: CascadeDeleteOptions): Promise<void> {
     const current = await this.getIfPresent(dependent);
     if (current === undefined) return;
+    const write = options.actor !== undefined ? { actor: options.actor } : {};
     const others = (current.object.metadata.ownerReferences ?? []).filter((r) => r.uid !== ownerUid);
+    let kept = options.mayDelete !== undefined && !options.mayDelete(dependent.type, dependent.namespace, dependent.name);
     for (const other of others) {
-      if (await this.ownerExists(other, dependent.namespace)) {
-        await this.dropOwnerReference(dependent, ownerUid, write);
-        return;
-      }
+      if (kept) break;
+      kept = await this.ownerExists(other, dependent.namespace);
     }
-    await this.deleteIfPresent(dependent, { ...write, propagationPolicy: 'Background' });
+    if (kept) await this.dropOwnerReference(dependent, ownerUid, write);
+    else await this.deleteIfPresent(dependent, options);
   }
 
   /** True unless the owner a reference names is known to be gone (an owner of a kind Coffer does not store is assumed to exist). */

@@ -3,6 +3,7 @@
 // kept, writes that change nothing writing nothing, and a Secret's type fixed for life.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { configMaps, Registry, secrets } from '../../../src/registry/index.ts';
 import { asUser, bindClusterRole, call, configMap, secret, startApi, type Api, type Reply } from './harness.ts';
 
 let api: Api;
@@ -314,4 +315,28 @@ test('a cascade deletes only what the caller may delete: making a Secret the dep
   // Orphaning deletes nothing but the owner.
   assert.equal((await call(api.app, 'DELETE', '/api/v1/namespaces/gc-attack/configmaps/bait?propagationPolicy=Orphan', undefined, mallory)).status, 200);
   assert.equal(await exists('/api/v1/namespaces/gc-attack/secrets/victim'), true);
+});
+
+test('a cascade asks the right again as it reaches each dependent: one it may no longer delete is released, not deleted (Background and Foreground)', async () => {
+  // The race the upfront check alone lost: after the check, a Secret the caller may not delete was made a
+  // dependent (or the caller lost the right), and the cascade deleted it. Here the right to delete the
+  // Secret is there for the check and gone when the cascade reaches it.
+  const registry = new Registry(api.backend);
+  for (const policy of ['Background', 'Foreground'] as const) {
+    const namespace = `gc-race-${policy.toLowerCase()}`;
+    await call(api.app, 'POST', '/api/v1/namespaces', { metadata: { name: namespace } });
+    const owner = (await call(api.app, 'POST', `/api/v1/namespaces/${namespace}/configmaps`, configMap('owner'))).body;
+    const middleRef = { apiVersion: 'v1', kind: 'ConfigMap', name: 'owner', uid: owner.metadata.uid };
+    const middle = (await call(api.app, 'POST', `/api/v1/namespaces/${namespace}/configmaps`, { ...configMap('middle'), metadata: { name: 'middle', ownerReferences: [middleRef] } })).body;
+    const victimRef = { apiVersion: 'v1', kind: 'ConfigMap', name: 'middle', uid: middle.metadata.uid };
+    assert.equal((await call(api.app, 'POST', `/api/v1/namespaces/${namespace}/secrets`, secret('victim', { password: 's3cret' }, { metadata: { name: 'victim', ownerReferences: [victimRef] } }))).status, 201);
+    let asked = 0;
+    const mayDelete = (type: typeof secrets, _namespace: string | undefined, name: string): boolean => type !== secrets || name !== 'victim' || asked++ === 0;
+    await registry.delete(configMaps, namespace, 'owner', { propagationPolicy: policy, mayDelete });
+    assert.ok(asked >= 2, `the right to delete the Secret was asked at the check and again at the cascade (${asked})`);
+    assert.equal(await exists(`/api/v1/namespaces/${namespace}/configmaps/middle`), false, 'the dependent the caller may delete went');
+    const victim = await call(api.app, 'GET', `/api/v1/namespaces/${namespace}/secrets/victim`);
+    assert.equal(victim.status, 200, `${policy}: the Secret the caller may no longer delete stays`);
+    assert.deepEqual(victim.body.metadata.ownerReferences ?? [], [], 'released from its deleted owner');
+  }
 });
