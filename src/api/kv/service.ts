@@ -101,11 +101,17 @@ export class KvService {
     }
   }
 
-  /** A write needs its verb on its keys, and the read verb too when it returns the values it replaced (as etcd asks). */
+  /**
+   * A write needs its verb on its keys, and the read verb too when it returns the values it replaced (as
+   * etcd asks). A put that attaches its key to a lease (`lease` set) needs `delete` as well: the lease's
+   * end — expiry, or a revoke by whoever may delete its other keys — deletes the key. `ignore_lease`
+   * attaches nothing new.
+   */
   private allowOp(caller: Caller, op: Exclude<TxnOp, TxnRequest>): void {
     if (op.type === 'range') return this.allow(caller, readVerb(op.end), op.key, op.end);
     const end = op.type === 'put' ? undefined : op.end;
     this.allow(caller, op.type === 'put' ? 'update' : 'delete', op.key, end);
+    if (op.type === 'put' && (op.lease ?? 0) !== 0) this.allow(caller, 'delete', op.key);
     if (op.prevKv === true) this.allow(caller, readVerb(end), op.key, end);
   }
 

@@ -46,7 +46,7 @@ const fromKey = '\u0000';
 /** One KV operation, sent in either encoding. */
 type Op =
   | { kind: 'range'; key: string; end?: string }
-  | { kind: 'put'; key: string; prevKv?: boolean }
+  | { kind: 'put'; key: string; prevKv?: boolean; lease?: number; ignoreLease?: boolean; ignoreValue?: boolean }
   | { kind: 'delete'; key: string; end?: string; prevKv?: boolean }
   | { kind: 'compare'; key: string; end?: string }
   | { kind: 'txn-op'; branch: 'success' | 'failure'; op: Op }
@@ -61,10 +61,13 @@ function describe(op: Op): string {
 /** The request of `op` in etcd's field names, bytes and numbers written the way each encoding writes them. */
 function requestOf(op: Op, bytesOf: (s: string) => unknown, int64: (n: number) => unknown): [path: string, method: string, type: string, fields: object] {
   const range = (key: string, end?: string) => ({ key: bytesOf(key), ...(end !== undefined ? { range_end: bytesOf(end) } : {}) });
-  const put = (key: string, prevKv?: boolean) => ({ key: bytesOf(key), value: bytesOf('w'), prev_kv: prevKv === true });
+  const put = (p: Extract<Op, { kind: 'put' }>) => ({
+    key: bytesOf(p.key), value: bytesOf(p.ignoreValue === true ? '' : 'w'), prev_kv: p.prevKv === true,
+    ...(p.lease !== undefined ? { lease: int64(p.lease) } : {}), ignore_lease: p.ignoreLease === true, ignore_value: p.ignoreValue === true,
+  });
   const requestOp = (inner: Op): object => {
     if (inner.kind === 'range') return { request_range: range(inner.key, inner.end) };
-    if (inner.kind === 'put') return { request_put: put(inner.key, inner.prevKv) };
+    if (inner.kind === 'put') return { request_put: put(inner) };
     if (inner.kind === 'delete') return { request_delete_range: { ...range(inner.key, inner.end), prev_kv: inner.prevKv === true } };
     throw new Error(`not a txn operation: ${describe(inner)}`);
   };
@@ -77,7 +80,7 @@ function requestOf(op: Op, bytesOf: (s: string) => unknown, int64: (n: number) =
   };
   switch (op.kind) {
     case 'range': return ['/v3/kv/range', 'KV/Range', 'RangeRequest', range(op.key, op.end)];
-    case 'put': return ['/v3/kv/put', 'KV/Put', 'PutRequest', put(op.key, op.prevKv)];
+    case 'put': return ['/v3/kv/put', 'KV/Put', 'PutRequest', put(op)];
     case 'delete': return ['/v3/kv/deleterange', 'KV/DeleteRange', 'DeleteRangeRequest', { ...range(op.key, op.end), prev_kv: op.prevKv === true }];
     case 'compare':
     case 'txn-op':
@@ -288,4 +291,71 @@ test('Hash and HashKV read every value of the store: system:masters only, whatev
   }
   const marked = routeTable(m1.app).filter((route) => route.mastersOnly === wholeStoreRead).map((route) => route.url);
   assert.deepEqual([...marked].sort(), [...hashRoutes].sort(), 'the route table marks exactly these');
+});
+
+/** A key as a request could change it: value, revisions, lease (absent: none). */
+async function keyState(key: string): Promise<string> {
+  const kv = (await m1.backend.range(bytes(key), undefined, { linearizable: true })).kvs[0];
+  return kv === undefined ? 'absent' : `${Buffer.from(kv.value).toString('latin1')} mod ${kv.modRevision} version ${kv.version} lease ${kv.lease}`;
+}
+
+/** Puts `key` (value `v`) as the administrator. */
+async function putAsAdmin(key: string, lease = 0): Promise<void> {
+  const put = await m1.app.inject({ method: 'POST', url: '/v3/kv/put', headers: { ...admin, 'content-type': 'application/json' }, payload: { key: b64(key), value: b64('v'), lease: String(lease) } });
+  assert.equal(put.statusCode, 200, put.body);
+}
+
+/** Grants a lease of `ttl` seconds as `user` through the JSON gateway (any caller of the KV API may). */
+async function grantLease(user: Record<string, string>, ttl = 600): Promise<number> {
+  const granted = await m1.app.inject({ method: 'POST', url: '/v3/lease/grant', headers: { ...user, 'content-type': 'application/json' }, payload: { TTL: String(ttl) } });
+  assert.equal(granted.statusCode, 200, granted.body);
+  return Number(granted.json<{ ID: string }>().ID);
+}
+
+/** Every way a request attaches `key` to `lease`: a put (keeping the value or not), and one in either branch of a txn, nested or not. */
+function attaching(key: string, lease: number, keepValue: boolean): Op[] {
+  const attach: Op = { kind: 'put', key, lease, ignoreValue: keepValue };
+  return [
+    attach,
+    { kind: 'txn-op', branch: 'success', op: attach },
+    { kind: 'txn-op', branch: 'failure', op: { kind: 'put', key, lease } },
+    { kind: 'nested', branch: 'success', op: { kind: 'txn-op', branch: 'success', op: attach } },
+    { kind: 'nested', branch: 'failure', op: { kind: 'nested', branch: 'success', op: { kind: 'txn-op', branch: 'failure', op: attach } } },
+  ];
+}
+
+test('attaching a key to a lease needs delete on it as well as update (the lease\'s end deletes it), flat and nested, in both encodings', async () => {
+  // update (and get) on app/ but not delete: it may rewrite app/kept, never remove it.
+  await grant(m1.app, 'app-updater', [kvApi, appKeys(['get', 'update'])], 'app-updater');
+  const lease = await grantLease(who('app-updater'));
+  await putAsAdmin('app/kept');
+  const before = await keyState('app/kept');
+  for (const op of attaching('app/kept', lease, true)) {
+    for (const encoding of ['json', 'grpc'] as const) {
+      const answer = await send(op, 'app-updater', encoding);
+      const what = `app-updater ${encoding} ${describe(op)}: ${answer.status} ${answer.text.slice(0, 200)}`;
+      assert.equal(answer.status, 403, what);
+      assert.equal((await m1.events()).filter((e) => e.auditID === answer.auditID).length, 1, `${what}: audited once`);
+      assert.equal(await keyState('app/kept'), before, `${what}: the key is unchanged`);
+    }
+  }
+  assert.deepEqual(m1.backend.mvcc().lease(lease)?.keys, [], 'nothing was attached to the lease');
+  // The lease's end, as the lessor proposes it when the TTL runs out: the key is still there.
+  await m1.backend.propose({ type: 'leaseRevoke', id: lease, ifRefreshes: m1.backend.mvcc().lease(lease)!.refreshes });
+  assert.equal(await keyState('app/kept'), before, 'the lease ended and the key stayed');
+
+  // ignore_lease attaches nothing new: update is enough. A caller who may delete the key may attach it.
+  for (const encoding of ['json', 'grpc'] as const) {
+    const kept = await send({ kind: 'put', key: 'app/kept', ignoreLease: true, ignoreValue: true }, 'app-updater', encoding);
+    assert.equal(kept.status, 200, `app-updater ${encoding} ignore_lease: ${kept.text.slice(0, 200)}`);
+    const ownLease = await grantLease(who('app-writer'));
+    for (const op of attaching('app/leased', ownLease, false)) {
+      const answer = await send(op, 'app-writer', encoding);
+      assert.equal(answer.status, 200, `app-writer ${encoding} ${describe(op)}: ${answer.status} ${answer.text.slice(0, 200)}`);
+    }
+    assert.match(await keyState('app/leased'), new RegExp(`lease ${ownLease}$`));
+    const revoked = await m1.app.inject({ method: 'POST', url: '/v3/lease/revoke', headers: { ...who('app-writer'), 'content-type': 'application/json' }, payload: { ID: String(ownLease) } });
+    assert.equal(revoked.statusCode, 200, revoked.body);
+    assert.equal(await keyState('app/leased'), 'absent');
+  }
 });
