@@ -9,7 +9,9 @@
  * Renewals run one at a time per stream, in the order asked; an ID asked again while its renewal is
  * queued is answered once (a client only resends when it heard nothing), so a stream holds at most one
  * queued renewal per lease. A renewal that fails (no leader, a timeout) ends the stream with its gRPC
- * status; clients open a new one, as they do against etcd.
+ * status; clients open a new one, as they do against etcd. So does a renewal refused because the caller
+ * may not `update` one of the lease's keys (LeaseService.keepAlive, checked at each renewal): the stream
+ * ends with PERMISSION_DENIED, the renewals answered before it stand.
  */
 import type { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -34,7 +36,8 @@ export function serveKeepAliveStream(request: FastifyRequest, reply: FastifyRepl
       response.end();
     },
   };
-  const stream = streams.start(request, reply, callerFor(request).user, () => body.destroy(), wire);
+  const caller = callerFor(request);
+  const stream = streams.start(request, reply, caller.user, () => body.destroy(), wire);
   const endWith = (error: unknown) => {
     status = toGrpcError(error);
     stream.end();
@@ -50,7 +53,7 @@ export function serveKeepAliveStream(request: FastifyRequest, reply: FastifyRepl
       const id = queued.shift()!;
       waiting.delete(id);
       try {
-        const renewed = await service.leases.keepAlive(id);
+        const renewed = await service.leases.keepAlive(caller, id);
         const answer = encode(keepAliveResponse, { header: headerToProto(service.header(renewed.revision)), ID: id, TTL: renewed.ttl });
         stream.send(answer, () => answer);
       } catch (error) {

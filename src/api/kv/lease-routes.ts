@@ -32,7 +32,7 @@ export function registerLeaseRoutes(app: FastifyInstance, service: KvService): v
   });
 
   app.post('/lease/keepalive', auditInEntryRoute, async (request) => {
-    const renewed = await service.leases.keepAlive(leaseId(request.body));
+    const renewed = await service.leases.keepAlive(callerFor(request), leaseId(request.body));
     return { result: { header: header(renewed.revision), ID: int64(renewed.id), TTL: int64(renewed.ttl) } };
   });
 

@@ -7,8 +7,8 @@
  * (docs/architecture.md, "Leases").
  *
  * Keys: a revoke deletes every key attached, so it needs `delete` on each of them (key-access.ts: the
- * reserved keyspace, then the caller's kvkeys rules); time-to-live lists only the attached keys the
- * caller may `get`.
+ * reserved keyspace, then the caller's kvkeys rules); a keep-alive keeps them, so it needs `update` on
+ * each; time-to-live lists only the attached keys the caller may `get`.
  */
 import type { KeyRangeVerb } from '../../rbac/index.ts';
 import { isMvccError, type LeaseGrantResponse, type LeaseRevokeResponse } from '../../storage/mvcc/index.ts';
@@ -42,8 +42,14 @@ export class LeaseService {
     return (await this.backend.propose({ type: 'leaseRevoke', id })) as LeaseRevokeResponse;
   }
 
-  /** Renews the lease to its full TTL; answers TTL 0 for a lease that no longer exists, as etcd does. */
-  async keepAlive(id: number): Promise<{ id: number; ttl: number; revision: number }> {
+  /**
+   * Renews the lease to its full TTL; answers TTL 0 for a lease that no longer exists, as etcd does. A
+   * renewal keeps every attached key from being deleted, so it needs `update` on each of them: checked
+   * at every renewal, against the keys attached as of a linearizable read.
+   */
+  async keepAlive(caller: Caller, id: number): Promise<{ id: number; ttl: number; revision: number }> {
+    await this.backend.linearizableBarrier();
+    for (const key of this.backend.mvcc().lease(id)?.keys ?? []) this.allow(caller, 'update', key);
     try {
       const response = await this.backend.propose({ type: 'leaseKeepAlive', id });
       return { id, ttl: response.type === 'leaseKeepAlive' ? response.ttl : 0, revision: response.revision };

@@ -12,7 +12,8 @@ import { after, before, test } from 'node:test';
 import { ManualClock } from '../../../src/base/index.ts';
 import { routeTable } from '../../../src/api/index.ts';
 import { grpcPathPrefix } from '../../../src/api/grpc/plugin.ts';
-import { encode, frame, messageType } from '../../../src/etcdpb/index.ts';
+import { decode, encode, frame, FrameReader, messageType } from '../../../src/etcdpb/index.ts';
+import { httpEquivalent } from '../../../src/api/grpc/status.ts';
 import { clusterAdministration, wholeStoreRead } from '../../../src/api/route-config.ts';
 import { type Answer, exchange, grant, who } from './attacker.ts';
 import { admin, type AuditedCluster, type AuditedMember, startAudited } from './harness.ts';
@@ -358,4 +359,59 @@ test('attaching a key to a lease needs delete on it as well as update (the lease
     assert.equal(revoked.statusCode, 200, revoked.body);
     assert.equal(await keyState('app/leased'), 'absent');
   }
+});
+
+/** One keep-alive of each lease in `ids`: a JSON request for one, or one gRPC LeaseKeepAlive stream carrying them all. */
+async function keepAlive(user: string, encoding: 'json' | 'grpc', ids: number[]): Promise<Answer & { renewed: number[] }> {
+  if (encoding === 'json') {
+    assert.equal(ids.length, 1);
+    const answer = await exchange(m1.app, clock, { method: 'POST', url: '/v3/lease/keepalive', headers: { ...who(user), 'content-type': 'application/json' }, payload: JSON.stringify({ ID: String(ids[0]) }) });
+    const result = answer.status === 200 ? (JSON.parse(answer.text) as { result: { ID: string } }).result : undefined;
+    return { ...answer, renewed: result === undefined ? [] : [Number(result.ID)] };
+  }
+  const payload = Buffer.concat(ids.map((id) => frame(encode(messageType('LeaseKeepAliveRequest'), { ID: id }))));
+  const reply = await m1.app.inject({ method: 'POST', url: `${grpcPathPrefix}Lease/LeaseKeepAlive`, headers: { ...who(user), 'content-type': 'application/grpc' }, payload });
+  const renewed = new FrameReader().push(reply.rawPayload).map((m) => Number(decode(messageType('LeaseKeepAliveResponse'), m).ID));
+  const grpcStatus = Number(reply.trailers['grpc-status'] ?? 2);
+  return { status: httpEquivalent(grpcStatus), text: decodeURIComponent(String(reply.trailers['grpc-message'] ?? '')), auditID: reply.headers['audit-id'] as string | undefined, renewed };
+}
+
+test('a keep-alive needs update on every key attached to the lease (it keeps them), checked at each renewal, in both encodings', async () => {
+  const lease = await grantLease(admin);
+  await putAsAdmin('app/held', lease);
+  const refreshes = () => m1.backend.mvcc().lease(lease)!.refreshes;
+  const before = await keyState('app/held');
+  for (const encoding of ['json', 'grpc'] as const) {
+    // No key rights, or app/ without update: the lease is not theirs to keep.
+    for (const user of ['kv-no-keys', 'app-reader']) {
+      const count = refreshes();
+      const answer = await keepAlive(user, encoding, [lease]);
+      const what = `${user} ${encoding} keep-alive: ${answer.status} ${answer.text.slice(0, 200)}`;
+      assert.equal(answer.status, 403, what);
+      assert.match(answer.text, /permission denied/, what);
+      assert.deepEqual(answer.renewed, [], `${what}: no renewal answered`);
+      assert.equal(refreshes(), count, `${what}: the lease was not renewed`);
+      assert.equal((await m1.events()).filter((e) => e.auditID === answer.auditID).length, 1, `${what}: audited once`);
+    }
+    const count = refreshes();
+    const kept = await keepAlive('app-writer', encoding, [lease]);
+    assert.deepEqual([kept.status, kept.renewed], [200, [lease]], `app-writer ${encoding}: ${kept.text.slice(0, 200)}`);
+    assert.equal(refreshes(), count + 1);
+  }
+  // A lease without keys keeps nothing: anyone may renew it; an unknown lease is answered TTL 0 as before.
+  const empty = await grantLease(who('kv-no-keys'));
+  for (const encoding of ['json', 'grpc'] as const) {
+    const answer = await keepAlive('kv-no-keys', encoding, [empty]);
+    assert.deepEqual([answer.status, answer.renewed], [200, [empty]], `${encoding}: ${answer.text.slice(0, 200)}`);
+  }
+  // Each renewal is checked against the keys attached then: one stream renews the lease it may keep,
+  // then is ended at the first it may not (PERMISSION_DENIED, as etcd ends a call refused by its auth).
+  await putAsAdmin('other/held', lease);
+  const count = refreshes();
+  const stream = await keepAlive('app-writer', 'grpc', [empty, lease]);
+  assert.deepEqual([stream.status, stream.renewed], [403, [empty]], stream.text);
+  const json = await keepAlive('app-writer', 'json', [lease]);
+  assert.equal(json.status, 403, json.text);
+  assert.equal(refreshes(), count, 'a key attached since: the lease is no longer app-writer\'s to keep');
+  assert.equal(await keyState('app/held'), before, 'no keep-alive changed the key');
 });
