@@ -75,6 +75,13 @@ export interface WriteOptions {
   dryRun?: boolean;
   /** The manager metadata.managedFields records for the fields this write sets (internalFieldManager when absent). */
   fieldManager?: string;
+  /**
+   * The caller may not read the object's values (a Secret it may not get). Nothing the write does may
+   * then depend on whether a value it sent equals the stored one: an immutable Secret refuses the write
+   * whatever it sends; a write that changes nothing still writes (a new resourceVersion and a new
+   * version); a server-side apply decides conflicts without comparing values (managed-fields/apply.ts).
+   */
+  valueBlind?: boolean;
 }
 
 /** The field manager of the registry's own writes (garbage collection, scheduled rotation) when none is named. */
@@ -85,8 +92,6 @@ export interface ApplyRequest {
   manager: string;
   /** `force=true`: take conflicting fields from their managers instead of refusing (409). */
   force: boolean;
-  /** The caller may not read the object's values: conflicts are decided without comparing them (managed-fields/apply.ts). */
-  valueBlind?: boolean;
   /** Called before the object is created (it was absent); throws to refuse (creating needs the create right). */
   authorizeCreate?: () => void;
 }
@@ -334,7 +339,7 @@ export class Registry {
           const outcome = applyConfiguration({
             live: trackedView(type, current.object), liveManagers: decodeStored(current.object.metadata.managedFields), config: view,
             manager: request.manager, force: request.force, now: timestamp(this.nowMs()),
-            ...(request.valueBlind === true ? { blindAt: (path: readonly string[]) => path[0] === 'f:data' } : {}),
+            ...(options.valueBlind === true ? { blindAt: (path: readonly string[]) => path[0] === 'f:data' } : {}),
           });
           if ('conflicts' in outcome) {
             throw new RegistryError('Conflict', conflictMessage(outcome.conflicts, type.apiVersion), {
@@ -378,6 +383,7 @@ export class Registry {
     const key = versionsKey(namespace, name);
     for (let attempt = 0; ; attempt += 1) {
       const current = await this.get(secrets, namespace, name);
+      refuseBlindImmutable(current, options);
       const historyKv = (await this.kv.range(key, undefined, { linearizable: false })).kvs[0];
       const history = decodeHistory(historyKv?.value)
         ?? nextHistory(undefined, current.object, current.object, '', current.object.metadata.creationTimestamp)!;
@@ -767,6 +773,7 @@ export class Registry {
   ): Promise<VersionedObject> {
     for (let attempt = 0; ; attempt += 1) {
       const current = await this.get(type, namespace, name);
+      refuseBlindImmutable(current, options);
       // Read after the Secret, from the member that just served it; the txn compares both mod revisions.
       const historyKv = type === secrets
         ? (await this.kv.range(versionsKey(namespace!, name), undefined, { linearizable: false })).kvs[0]
@@ -777,9 +784,11 @@ export class Registry {
       const old = current.object.metadata;
       // An update whose result is the stored object writes nothing: same resourceVersion, no event, no
       // new Secret version, as the Kubernetes API server skips such writes (a generation stored by an
-      // older version is not a difference). Promote always writes: it clears the stage.
+      // older version is not a difference). Promote always writes: it clears the stage. So does a
+      // caller who may not read the values: whether it wrote anything would tell it whether a value it
+      // sent was the stored one (WriteOptions.valueBlind).
       const { generation: _g, ...oldMeta } = old;
-      if (options.promote !== true && equalValues(stored, { ...current.object, metadata: oldMeta })) return current;
+      if (options.promote !== true && options.valueBlind !== true && equalValues(stored, { ...current.object, metadata: oldMeta })) return current;
       // The last finalizer of an object marked for deletion is gone: the object goes (a namespace goes once empty).
       if (old.deletionTimestamp !== undefined && !hasFinalizers(stored) && type !== namespaces) {
         const removedAt = await this.remove(type, current, options);
@@ -789,7 +798,7 @@ export class Registry {
       }
       const key = objectKey(type, namespace, name);
       const nextVersions = type === secrets
-        ? nextHistory(history, current.object, stored, options.actor ?? '', timestamp(this.nowMs()), { clearPending: options.promote === true })
+        ? nextHistory(history, current.object, stored, options.actor ?? '', timestamp(this.nowMs()), { clearPending: options.promote === true, alwaysNew: options.valueBlind === true })
         : undefined;
       const versionsValue = nextVersions !== undefined ? encodeHistory(nextVersions) : undefined;
       if (versionsValue !== undefined && versionsValue.length > valueBytesMax) {
@@ -1072,3 +1081,12 @@ function expiredContinue(): RegistryError {
 }
 
 export { textKey };
+
+/** A caller who may not read an immutable Secret's values may not write it (WriteOptions.valueBlind): refused the same whatever it sends. */
+function refuseBlindImmutable(current: VersionedObject, options: WriteOptions): void {
+  if (options.valueBlind !== true || current.object.immutable !== true) return;
+  const { name } = current.object.metadata;
+  throw new RegistryError('Forbidden',
+    `secrets ${JSON.stringify(name)} is forbidden: the Secret is immutable, and only a caller who may get it may write it (whether its data would change depends on its values)`,
+    details(secrets, name));
+}

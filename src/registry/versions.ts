@@ -97,11 +97,11 @@ export function dataOf(secret: StoredObject): Record<string, string> {
 /**
  * The history after `next` was written. `previous` undefined: the Secret is new, or predates
  * versions (its current data then becomes the first entry, by an unknown author). Returns undefined
- * when the data did not change (no new version, nothing to write).
+ * when the data did not change (no new version, nothing to write), unless `alwaysNew`.
  */
 export function nextHistory(
   previous: VersionHistory | undefined, current: StoredObject | undefined, next: StoredObject, actor: string, at: string,
-  options: { clearPending?: boolean } = {},
+  options: { clearPending?: boolean; alwaysNew?: boolean } = {},
 ): VersionHistory | undefined {
   // A pending stage outlives other writes; only promote (clearPending) consumes it.
   const pending = options.clearPending === true ? undefined : previous?.pending;
@@ -111,7 +111,8 @@ export function nextHistory(
   const data = dataOf(next);
   const last = base[base.length - 1];
   const keep = maxVersionsOf(next);
-  const unchanged = last !== undefined && equalValues(last.data, data);
+  // alwaysNew: a write by a caller who may not read the values makes a version even of the same data.
+  const unchanged = options.alwaysNew !== true && last !== undefined && equalValues(last.data, data);
   if (unchanged && previous !== undefined && base.length <= keep && pending === previous.pending) return undefined;
   const entries = unchanged ? base : [...base, { version: (last?.version ?? 0) + 1, createdAt: at, createdBy: actor, data }];
   while (entries.length > keep) entries.shift();

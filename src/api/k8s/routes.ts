@@ -139,7 +139,7 @@ function registerWrites(app: FastifyInstance, routes: TypeRoutes): void {
   app.post(collection, auditInEntryRoute, async (request, reply) => {
     const { namespace } = request.params as Params;
     if (strict(request)) checkStrictFields(type, request.body);
-    const write = writeOptionsOf(request);
+    const write = writeOptionsOf(request, policy);
     const created = await registry.create(type, namespace, request.body, guardFor(type, isRbac, callerFor(request), policy), write);
     if (isRbac && !write.dryRun) await policy.waitFor(created.modRevision);
     return reply.code(201).send(presentFor(type, created, callerFor(request), policy));
@@ -148,7 +148,7 @@ function registerWrites(app: FastifyInstance, routes: TypeRoutes): void {
   app.put(item, auditInEntryRoute, async (request) => {
     const { namespace, name = '' } = request.params as Params;
     if (strict(request)) checkStrictFields(type, request.body);
-    const write = writeOptionsOf(request);
+    const write = writeOptionsOf(request, policy);
     const updated = await registry.update(type, namespace, name, request.body, guardFor(type, isRbac, callerFor(request), policy), write);
     if (isRbac && !write.dryRun) await policy.waitFor(updated.modRevision);
     return presentFor(type, updated, callerFor(request), policy);
@@ -162,7 +162,7 @@ function registerWrites(app: FastifyInstance, routes: TypeRoutes): void {
     }
     if (patchType === 'apply') return serverSideApply(request, reply, type, isRbac, options);
     if (patchType === 'json') checkJsonPatchReads(request, type, policy);
-    const write = writeOptionsOf(request);
+    const write = writeOptionsOf(request, policy);
     const patched = await registry.patch(type, namespace, name, (current) => {
       const next = applyPatch(patchType, current, request.body);
       if (strict(request)) checkStrictFields(type, next);
@@ -235,14 +235,13 @@ function checkJsonPatchReads(request: FastifyRequest, type: ResourceType, policy
 async function serverSideApply(request: FastifyRequest, reply: FastifyReply, type: ResourceType, isRbac: boolean, options: K8sRoutesOptions): Promise<FastifyReply> {
   const { namespace, name = '' } = request.params as Params;
   const { registry, policy } = options;
-  const write = writeOptionsOf(request);
+  const write = writeOptionsOf(request, policy);
   const { manager, force } = applyOptionsOf(request);
   if (strict(request)) checkStrictFields(type, request.body);
   const caller = callerFor(request);
   const info = parsedRequest(request.raw).info;
   const result = await registry.apply(type, namespace, name, request.body, {
     manager, force,
-    valueBlind: type === secrets && !mayGetSecret(caller, policy, namespace ?? '', name),
     authorizeCreate: () => {
       const create = { ...info, verb: 'create' };
       if (!isAllowed(policy.policy, caller, create)) throw new K8sForbiddenError(forbiddenMessage(caller, create), { name, group: type.group, kind: type.resource });

@@ -73,18 +73,18 @@ export function registerSecretVersionRoutes(app: FastifyInstance, options: Secre
     if (stage !== undefined && typeof stage !== 'boolean') throw new RegistryError('BadRequest', '"stage" must be true or false');
     const updates = rotationData(body);
     if (stage === true) {
-      const { secret, history } = await registry.stageSecret(namespace, name, updates, writeOptionsOf(request));
+      const { secret, history } = await registry.stageSecret(namespace, name, updates, writeOptionsOf(request, policy));
       const pending = pendingView(history)!;
       const mayRead = allowed(policy, request, 'coffer.dev', 'versions');
       return { kind: 'SecretVersion', apiVersion: 'coffer.dev/v1', metadata: { name, namespace, resourceVersion: String(secret.modRevision) }, ...pending.info, ...(mayRead ? { data: pending.data } : {}) };
     }
-    const updated = await writeData(registry, request, (current) => ({ ...current, ...updates }));
+    const updated = await writeData(registry, policy, request, (current) => ({ ...current, ...updates }));
     return shown(updated, request, policy);
   });
 
   app.post(`${item}/promote`, auditInEntryRoute, async (request) => {
     const { namespace, name } = request.params as Params;
-    const updated = await registry.promoteSecret(namespace, name, writeOptionsOf(request));
+    const updated = await registry.promoteSecret(namespace, name, writeOptionsOf(request, policy));
     return shown(updated, request, policy);
   });
 
@@ -95,7 +95,7 @@ export function registerSecretVersionRoutes(app: FastifyInstance, options: Secre
     const version = parseVersion(body.version);
     const { history } = await registry.secretVersions(namespace, name);
     const target = findVersion(history, name, version);
-    const updated = await writeData(registry, request, () => ({ ...target.data }));
+    const updated = await writeData(registry, policy, request, () => ({ ...target.data }));
     return shown(updated, request, policy);
   });
 }
@@ -124,13 +124,13 @@ function byStage(history: VersionHistory, name: string, stage: unknown): SecretV
 }
 
 /** Replaces the Secret's data with `next(current data)`: an unconditional update, retried on conflicts. */
-function writeData(registry: Registry, request: FastifyRequest, next: (current: Record<string, string>) => Record<string, string>): Promise<VersionedObject> {
+function writeData(registry: Registry, policy: PolicyHolder, request: FastifyRequest, next: (current: Record<string, string>) => Record<string, string>): Promise<VersionedObject> {
   const { namespace, name } = request.params as Params;
   return registry.patch(secrets, namespace, name, (current) => {
     const { metadata, ...rest } = current;
     const { resourceVersion: _rv, ...meta } = metadata as Json;
     return { ...rest, metadata: meta, data: next(isObject(current.data) ? { ...(current.data as Record<string, string>) } : {}) };
-  }, undefined, writeOptionsOf(request));
+  }, undefined, writeOptionsOf(request, policy));
 }
 
 function allowed(policy: PolicyHolder, request: FastifyRequest, apiGroup: string, subresource: string): boolean {

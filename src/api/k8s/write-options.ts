@@ -1,7 +1,7 @@
 /**
  * What every write handler passes to the registry from the parsed request: who writes (the version
- * history's createdBy), which field manager metadata.managedFields records, and whether it is a dry
- * run (../dry-run.ts). `All` is the only value Kubernetes defines;
+ * history's createdBy), which field manager metadata.managedFields records, whether it is a dry
+ * run (../dry-run.ts), and whether the caller writes a Secret it may not get (value-blind). `All` is the only value Kubernetes defines;
  * anything else is refused (400) rather than taken as a real write.
  */
 import type { FastifyRequest } from 'fastify';
@@ -9,12 +9,21 @@ import { fieldManagerLengthMax } from '../../config/index.ts';
 import { type DeleteOptions, fieldManagerErrors, type PropagationPolicy, propagationPolicies, RegistryError, type WriteOptions } from '../../registry/index.ts';
 import { dryRunValues, isValidDryRun } from '../dry-run.ts';
 import { parsedRequest } from '../request.ts';
-import { callerFor, isAllowed } from './authorization.ts';
+import { type Caller, callerFor, isAllowed } from './authorization.ts';
 import { patchTypeOf } from './patch.ts';
+import { mayGetSecret } from './presentation.ts';
 import type { PolicyHolder } from './policy-holder.ts';
 
-export function writeOptionsOf(request: FastifyRequest): Required<Pick<WriteOptions, 'actor' | 'dryRun' | 'fieldManager'>> {
-  return { actor: callerFor(request).user, dryRun: isDryRun(request), fieldManager: fieldManagerOf(request, false) };
+export function writeOptionsOf(request: FastifyRequest, holder: PolicyHolder): Required<Pick<WriteOptions, 'actor' | 'dryRun' | 'fieldManager' | 'valueBlind'>> {
+  const caller = callerFor(request);
+  return { actor: caller.user, dryRun: isDryRun(request), fieldManager: fieldManagerOf(request, false), valueBlind: isValueBlind(request, holder, caller) };
+}
+
+/** A write to a Secret (its subresources included) by a caller who may not get it: registry WriteOptions.valueBlind. */
+function isValueBlind(request: FastifyRequest, holder: PolicyHolder, caller: Caller): boolean {
+  const { info } = parsedRequest(request.raw);
+  return info.isResource && info.resource === 'secrets' && (info.apiGroup === '' || info.apiGroup === 'coffer.dev') && info.name !== ''
+    && !mayGetSecret(caller, holder, info.namespace, info.name);
 }
 
 /** What a server-side apply adds: its manager (`fieldManager` is required, as Kubernetes) and `force`. */
@@ -67,7 +76,7 @@ export function deleteOptionsOf(request: FastifyRequest, holder: PolicyHolder): 
   const body = request.body;
   const fields: Record<string, unknown> = body !== null && typeof body === 'object' && !Array.isArray(body) ? body as Record<string, unknown> : {};
   const query = parsedRequest(request.raw).query;
-  const options: DeleteOptions = writeOptionsOf(request);
+  const options: DeleteOptions = writeOptionsOf(request, holder);
   const preconditions = fields.preconditions;
   if (preconditions !== null && typeof preconditions === 'object') {
     const resourceVersion = (preconditions as { resourceVersion?: unknown }).resourceVersion;

@@ -6,6 +6,7 @@ import { after, before, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import type { AuditEvent } from '../../../src/audit/index.ts';
 import { ManualClock } from '../../../src/base/index.ts';
+import { secretVersionsDefault } from '../../../src/config/index.ts';
 import { assertNoValue, b64, exchange, grant, who } from './attacker.ts';
 import { admin, type AuditedCluster, type AuditedMember, startAudited } from './harness.ts';
 
@@ -140,6 +141,43 @@ test('write answers carry values only for callers who may get: an empty merge pa
   const put = await send('PUT', `${ns}/secrets/db`, pat, { ...current, data: { password: b64(secretValue) } });
   assert.equal(put.status, 200, put.text);
   assertNoSecret(put.text, 'the answer to a PUT');
+});
+
+test('a caller who may not get a Secret learns nothing by writing a guess: an immutable one refuses any, and an equal value still writes', async () => {
+  const coffer = '/apis/coffer.dev/v1/namespaces/default/secrets';
+  await grant(app, 'attack-rotator', [{ apiGroups: ['coffer.dev'], resources: ['secrets/rotate', 'secrets/rollback'], verbs: ['create'] }], 'rot');
+  const rot = who('rot');
+  const pin = '4821';
+  for (const name of ['frozen', 'guessable']) {
+    const created = await send('POST', `${ns}/secrets`, admin, { metadata: { name }, data: { pin: b64(pin) }, ...(name === 'frozen' ? { immutable: true } : {}) });
+    assert.equal(created.status, 201, created.text);
+  }
+  const state = async (name: string) => {
+    const versions = JSON.parse((await send('GET', `${coffer}/${name}/versions`, admin)).text) as { items: { stage?: string }[] };
+    return { revision: await revision(), resourceVersion: (JSON.parse((await send('GET', `${ns}/secrets/${name}`, admin)).text) as { metadata: { resourceVersion: string } }).metadata.resourceVersion, versions: versions.items.filter((v) => v.stage !== 'pending').length };
+  };
+  // The right guess and a wrong one, by every write these callers have: the answers are the same.
+  const guesses = async (name: string, guess: string) => [
+    await send('PATCH', `${ns}/secrets/${name}`, pat, { data: { pin: b64(guess) } }, 'application/merge-patch+json'),
+    await send('PATCH', `${ns}/secrets/${name}?dryRun=All`, pat, { data: { pin: b64(guess) } }, 'application/merge-patch+json'),
+    await send('POST', `${coffer}/${name}/rotate`, rot, { data: { pin: b64(guess) } }),
+    await send('POST', `${coffer}/${name}/rotate`, rot, { data: { pin: b64(guess) }, stage: true }),
+  ];
+  const before = await state('frozen');
+  for (const guess of [pin, '4820']) {
+    for (const reply of await guesses('frozen', guess)) {
+      assert.equal(reply.status, 403, `an immutable Secret refuses a blind write of ${guess === pin ? 'the right' : 'a wrong'} guess: ${reply.text}`);
+      assert.match(reply.text, /immutable, and only a caller who may get it may write it/);
+    }
+  }
+  assert.deepEqual(await state('frozen'), before, 'nothing written');
+  for (const guess of [pin, '4820', pin]) {
+    const was = await state('guessable');
+    for (const reply of await guesses('guessable', guess)) assert.equal(reply.status, 200, reply.text);
+    const now = await state('guessable');
+    assert.notEqual(now.resourceVersion, was.resourceVersion, `guess ${guess}: the write happened whatever the value`);
+    assert.equal(now.versions, Math.min(was.versions + 2, secretVersionsDefault), `guess ${guess}: the patch and the rotate each made a version`);
+  }
 });
 
 test('a JSON patch reads the Secret only for a caller who may get it: copy, move and test are refused, whatever they name, dry run or not', async () => {
