@@ -1,22 +1,43 @@
 /**
  * Stored values never enter the audit log. Where a policy level records bodies of a Secret or ConfigMap
- * endpoint, every value becomes `hmac-sha256:<hex>` under the per-cluster audit HMAC key, so an auditor
- * holding the key can answer "was it this value?" while the log holds no value, no base64 and no hex of
- * one. A `data` value is digested over its decoded bytes and a `stringData` value over its UTF-8 bytes,
- * so the same value gives the same digest however it was sent.
+ * endpoint, every value becomes `hmac-sha256:<salt hex>:<mac hex>`, the HMAC under the per-cluster audit
+ * key of a random salt and the value, so an auditor holding the key can answer "was it this value?"
+ * (digestMatches) while the log holds no value, no base64 and no hex of one. A `data` value is digested
+ * over its decoded bytes and a `stringData` value over its UTF-8 bytes.
+ *
+ * Invariant: each digest has its own salt, so two digests of one value differ. Without the key a digest
+ * says nothing: not whether two Secrets (or two keys of one) hold the same value, and not whether a
+ * guess is right — a reader of the log could otherwise have the server digest its guess (in a dry-run
+ * write of its own) and compare.
  */
-import { createHmac } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { setOwnMember } from '../base/index.ts';
 import { auditHmacKeyBytesMin } from '../config/index.ts';
 
 export const digestPrefix = 'hmac-sha256:';
 
-/** The digest an audit record carries for `value` (a string is taken as its UTF-8 bytes). */
+/** The random salt of each digest, bytes. */
+const digestSaltBytes = 16;
+
+/** The digest an audit record carries for `value` (a string is taken as its UTF-8 bytes), with a fresh salt. */
 export function digestValue(key: Uint8Array, value: string | Uint8Array): string {
   checkHmacKey(key);
+  const salt = randomBytes(digestSaltBytes);
+  return `${digestPrefix}${salt.toString('hex')}:${mac(key, salt, value).toString('hex')}`;
+}
+
+/** The auditor's check: whether `digest` (from an audit record) is of `value`, under the audit key. Constant time. */
+export function digestMatches(key: Uint8Array, digest: string, value: string | Uint8Array): boolean {
+  checkHmacKey(key);
+  const match = new RegExp(`^${digestPrefix}([0-9a-f]{${2 * digestSaltBytes}}):([0-9a-f]{64})$`).exec(digest);
+  if (match === null) return false;
+  return timingSafeEqual(mac(key, Buffer.from(match[1]!, 'hex'), value), Buffer.from(match[2]!, 'hex'));
+}
+
+function mac(key: Uint8Array, salt: Uint8Array, value: string | Uint8Array): Buffer {
   const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
   try {
-    return digestPrefix + createHmac('sha256', key).update(bytes).digest('hex');
+    return createHmac('sha256', key).update(salt).update(bytes).digest();
   } finally {
     // Our own copy of the value; the caller wipes theirs. (fill, not sodium: callers need not await sodium.)
     if (typeof value === 'string') bytes.fill(0);

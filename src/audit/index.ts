@@ -24,7 +24,7 @@ export { type AuditLevel, type AuditStage, auditLevels, auditStages } from './le
 export {
   type AuditPolicy, type AuditRule, type AuditRequestAttributes, type AuditDecisionOfPolicy, type GroupResources, evaluateAuditPolicy, parseAuditPolicy, loadAuditPolicy,
 } from './policy.ts';
-export { digestValue, redactValueBody, digestPrefix } from './digest.ts';
+export { digestMatches, digestValue, redactValueBody, digestPrefix } from './digest.ts';
 export {
   type Checkpoint, type SignedCheckpoint, type ChainBreak, type ChainRecord, checkpointSignatureValid, genesisHash,
 } from './chain.ts';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
-import { digestValue, parseAuditPolicy, queryAuditLog, verifyAuditLog } from '../../../src/audit/index.ts';
+import { digestMatches, parseAuditPolicy, queryAuditLog, verifyAuditLog } from '../../../src/audit/index.ts';
 import { hmacKey, input, memberKeys, openLog, tempDir } from '../../unit/audit/helpers.ts';
 
 const marker = 'MARKER-7f3a9c-the-secret-value';
@@ -51,7 +51,7 @@ test('no Secret value, nor its base64 or hex, reaches the audit files; digests l
   // The auditor's check: the digest of the value they suspect is in the events.
   const events = await queryAuditLog(dir, { verb: 'create', resource: 'secrets' });
   const recorded = (events[0]!.requestObject as { data: { password: string }; stringData: { token: string } });
-  assert.equal(recorded.data.password, digestValue(hmacKey, marker));
-  assert.equal(recorded.stringData.token, digestValue(hmacKey, marker));
+  assert.ok(digestMatches(hmacKey, recorded.data.password, marker));
+  assert.ok(digestMatches(hmacKey, recorded.stringData.token, marker));
   assert.ok((await verifyAuditLog(dir, { publicKey: (await memberKeys()).publicKey })).ok);
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { digestValue } from '../../../src/audit/index.ts';
+import { digestMatches } from '../../../src/audit/index.ts';
 import { shapeEvent, withoutBodies } from '../../../src/audit/event.ts';
 import { hmacKey, input } from './helpers.ts';
 
@@ -48,8 +48,8 @@ test('Secret bodies are recorded only with values digested, even at RequestRespo
   const event = shapeEvent(secretCreate(), 'RequestResponse', 'm1', hmacKey);
   const text = JSON.stringify(event);
   assert.ok(!text.includes('s3cret') && !text.includes('czNjcmV0'), text);
-  assert.equal((event.requestObject as { stringData: { password: string } }).stringData.password, digestValue(hmacKey, 's3cret'));
-  assert.equal((event.responseObject as { data: { password: string } }).data.password, digestValue(hmacKey, 's3cret'));
+  assert.ok(digestMatches(hmacKey, (event.requestObject as { stringData: { password: string } }).stringData.password, 's3cret'));
+  assert.ok(digestMatches(hmacKey, (event.responseObject as { data: { password: string } }).data.password, 's3cret'));
 });
 
 test('a Secret endpoint is recognised by its path even when the objectRef is missing', () => {
@@ -63,7 +63,7 @@ test('ConfigMap values are digested unless the policy rule opted in to clear val
   const update = () => input({ verb: 'update', requestObject: body });
   const digested = JSON.stringify(shapeEvent(update(), 'Request', 'm1', hmacKey));
   assert.ok(!digested.includes('postgres://db'), digested);
-  assert.ok(digested.includes(digestValue(hmacKey, 'postgres://db')));
+  assert.ok(digestMatches(hmacKey, (JSON.parse(digested) as { requestObject: { data: { url: string } } }).requestObject.data.url, 'postgres://db'));
   assert.deepEqual(shapeEvent(update(), 'Request', 'm1', hmacKey, { clearConfigMapValues: true }).requestObject, body);
   // The opt-in is for ConfigMaps only: a Secret body is digested whatever the rule says.
   const secretText = JSON.stringify(shapeEvent(secretCreate(), 'RequestResponse', 'm1', hmacKey, { clearConfigMapValues: true }));
