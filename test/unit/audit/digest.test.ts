@@ -37,8 +37,8 @@ test('a Secret body keeps its shape but every data and stringData value becomes 
   };
   const redacted = redactValueBody(body, hmacKey, 'secrets') as typeof body & { data: Record<string, unknown>; stringData: Record<string, unknown> };
   // data is digested over the decoded bytes, stringData over the UTF-8: the same value, the same digest.
-  assert.ok(digestMatches(hmacKey, redacted.data.password as string, 's3cret'));
-  assert.ok(digestMatches(hmacKey, redacted.stringData.token as string, 's3cret'));
+  assert.ok(digestMatches(hmacKey, redacted.data.password, 's3cret'));
+  assert.ok(digestMatches(hmacKey, redacted.stringData.token, 's3cret'));
   assert.equal(redacted.data.removed, null);
   assert.deepEqual(redacted.metadata, body.metadata);
   assert.equal(redacted.type, 'Opaque');
