@@ -20,7 +20,7 @@ export interface ApiError {
   etcd?: { code: number; message: string };
 }
 
-export const grpc = { invalidArgument: 3, deadlineExceeded: 4, notFound: 5, permissionDenied: 7, resourceExhausted: 8, failedPrecondition: 9, outOfRange: 11, internal: 13, unavailable: 14, unauthenticated: 16 } as const;
+export const grpc = { invalidArgument: 3, deadlineExceeded: 4, notFound: 5, permissionDenied: 7, resourceExhausted: 8, failedPrecondition: 9, aborted: 10, outOfRange: 11, internal: 13, unavailable: 14, unauthenticated: 16 } as const;
 
 export class ForbiddenError extends CofferError {
   readonly code = 'E_FORBIDDEN';
@@ -56,6 +56,8 @@ function mvccError(error: MvccError): ApiError {
     case 'E_CLOSED': return { status: 503, code: grpc.unavailable, message: 'the member is shutting down' };
     case 'E_LEASE_NOT_FOUND': return { status: 404, code: grpc.notFound, message: 'etcdserver: requested lease not found' };
     case 'E_LEASE_EXISTS': return { status: 409, code: grpc.failedPrecondition, message: 'etcdserver: lease already exists' };
+    // A revoke raced a write that attached (or detached) a key after the keys were checked: nothing was deleted.
+    case 'E_LEASE_KEYS_CHANGED': return { status: 409, code: grpc.aborted, message: "the lease's keys changed since they were checked; retry" };
     default: return internal;
   }
 }

@@ -45,7 +45,7 @@ export function toGrpcError(error: unknown): GrpcError {
 export function httpEquivalent(code: number): number {
   const byCode: Record<number, number> = {
     [grpcStatus.ok]: 200, [grpcStatus.invalidArgument]: 400, [grpcStatus.outOfRange]: 400, [grpcStatus.failedPrecondition]: 400,
-    [grpcStatus.unauthenticated]: 401, [grpcStatus.permissionDenied]: 403, [grpcStatus.notFound]: 404, [grpcStatus.resourceExhausted]: 429,
+    [grpcStatus.unauthenticated]: 401, [grpcStatus.permissionDenied]: 403, [grpcStatus.notFound]: 404, [grpcStatus.aborted]: 409, [grpcStatus.resourceExhausted]: 429,
     [grpcStatus.unimplemented]: 501, [grpcStatus.unavailable]: 503, [grpcStatus.deadlineExceeded]: 504,
   };
   return byCode[code] ?? 500;

@@ -11,7 +11,7 @@
  * each; time-to-live lists only the attached keys the caller may `get`.
  */
 import type { KeyRangeVerb } from '../../rbac/index.ts';
-import { isMvccError, type LeaseGrantResponse, type LeaseRevokeResponse } from '../../storage/mvcc/index.ts';
+import { isMvccError, keyToString, leaseKeysCheck, type LeaseGrantResponse, type LeaseRevokeResponse } from '../../storage/mvcc/index.ts';
 import { ForbiddenError } from '../errors.ts';
 import type { Caller } from '../k8s/authorization.ts';
 import type { KvBackend } from './backend.ts';
@@ -36,10 +36,16 @@ export class LeaseService {
     return (await this.backend.propose({ type: 'leaseGrant', id, ttl: Math.max(ttl, this.backend.leaseTtlMinSeconds()) })) as LeaseGrantResponse;
   }
 
+  /**
+   * Deletes the lease and its keys. The proposal names the keys checked (`ifKeys`), so a key attached
+   * between the check and the apply — by another client — makes the store refuse the revoke
+   * (E_LEASE_KEYS_CHANGED: 409, gRPC ABORTED) rather than delete a key nobody checked; the caller retries.
+   */
   async revoke(caller: Caller, id: number): Promise<LeaseRevokeResponse> {
     await this.backend.linearizableBarrier();
-    for (const key of this.backend.mvcc().lease(id)?.keys ?? []) this.allow(caller, 'delete', key);
-    return (await this.backend.propose({ type: 'leaseRevoke', id })) as LeaseRevokeResponse;
+    const keys = this.backend.mvcc().lease(id)?.keys ?? [];
+    for (const key of keys) this.allow(caller, 'delete', key);
+    return (await this.backend.propose({ type: 'leaseRevoke', id, ifKeys: leaseKeysCheck(keys.map(keyToString)) })) as LeaseRevokeResponse;
   }
 
   /**

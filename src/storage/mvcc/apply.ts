@@ -15,12 +15,12 @@ import { compareRangeKeysMax, leaseKeysMax, leasesMax, rangeResultBytesMax } fro
 import { MvccError, compactedError } from './errors.ts';
 import type { KeyAt } from './key-index.ts';
 import { keyToString, stringToKey, toSpan } from './keys.ts';
-import type { LeaseRecord, LeaseTable } from './lease-table.ts';
+import { type LeaseRecord, type LeaseTable, leaseKeysCheck } from './lease-table.ts';
 import type { Page } from './page.ts';
 import type { Revision } from './revision.ts';
 import { type TreeIndex, sortPacked } from './tree-index.ts';
 import type {
-  Compare, DeleteRangeRequest, DeleteRangeResponse, KeyValue, LeaseOp, LeaseResponse, PutRequest, PutResponse, RangeRequest, RangeResponse,
+  Compare, DeleteRangeRequest, DeleteRangeResponse, KeyValue, LeaseKeysCheck, LeaseOp, LeaseResponse, PutRequest, PutResponse, RangeRequest, RangeResponse,
   TxnRequest, TxnResponse, WriteOp, WriteResponse,
 } from './types.ts';
 import { checkWriteOp } from './validate.ts';
@@ -53,6 +53,11 @@ const latest = Number.MAX_SAFE_INTEGER;
 
 export function pageToKv(page: Page): KeyValue {
   return { key: page.key, value: page.value, createRevision: page.createRevision, modRevision: page.main, version: page.version, lease: page.lease };
+}
+
+/** Whether a lease holds exactly the keys a revoke checked (the count first: it differs whenever a key was added or left). */
+function sameLeaseKeys(checked: LeaseKeysCheck, keys: ReadonlySet<string>): boolean {
+  return checked.count === keys.size && checked.sha256 === leaseKeysCheck(keys).sha256;
 }
 
 function leaseNotFound(id: number): MvccError {
@@ -142,6 +147,9 @@ export class BatchApplier {
         const lease = leases.get(op.id);
         if (lease === undefined) throw leaseNotFound(op.id);
         if (op.ifRefreshes !== undefined && op.ifRefreshes !== lease.refreshes) return { type: 'leaseRevoke', revision: this.revision, revoked: false };
+        if (op.ifKeys !== undefined && !sameLeaseKeys(op.ifKeys, lease.keys)) {
+          throw new MvccError('E_LEASE_KEYS_CHANGED', `the keys attached to lease ${op.id} changed since the revoke checked them; nothing was deleted`);
+        }
         const keys = [...lease.keys].sort();
         if (keys.length > 0) {
           const main = this.revision + 1;

@@ -26,7 +26,9 @@ export type MvccErrorCode =
   /** A request names a lease the store does not hold (never granted, revoked or expired). */
   | 'E_LEASE_NOT_FOUND'
   /** A grant asks for a lease id that is taken. */
-  | 'E_LEASE_EXISTS';
+  | 'E_LEASE_EXISTS'
+  /** A revoke's checked keys (LeaseRevokeRequest.ifKeys) are not the lease's keys any more: a key was attached or left since. */
+  | 'E_LEASE_KEYS_CHANGED';
 
 export class MvccError extends CofferError {
   readonly code: MvccErrorCode;

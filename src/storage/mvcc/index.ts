@@ -26,12 +26,12 @@ export type { ApplyResult } from './apply.ts';
 export { MvccError, isMvccError, type MvccErrorCode } from './errors.ts';
 export { keyToString, prefixEnd, stringToKey, toSpan } from './keys.ts';
 export { checkTxnNesting, checkWriteOp } from './validate.ts';
-export type { LeaseRecord } from './lease-table.ts';
+export { type LeaseRecord, leaseKeysCheck } from './lease-table.ts';
 export type { Page as SnapshotPage } from './page.ts';
 export type {
   KeyValue, RangeOptions, RangeRequest, PutRequest, DeleteRangeRequest, Compare, CompareTarget, CompareResult,
   TxnOp, TxnRequest, CompactRequest, WriteOp, RangeResponse, PutResponse, DeleteRangeResponse, TxnResponse,
-  CompactResponse, WriteResponse, LeaseGrantRequest, LeaseRevokeRequest, LeaseKeepAliveRequest, LeaseCheckpointRequest, LeaseOp,
+  CompactResponse, WriteResponse, LeaseGrantRequest, LeaseRevokeRequest, LeaseKeysCheck, LeaseKeepAliveRequest, LeaseCheckpointRequest, LeaseOp,
   LeaseGrantResponse, LeaseRevokeResponse, LeaseKeepAliveResponse, LeaseCheckpointResponse, LeaseResponse,
 } from './types.ts';
 export type { WatchEvent, WatchResponse, WatchOptions, Watcher } from './watch.ts';

@@ -9,7 +9,10 @@
  * Invariant: `keyLease.get(k) === id` if and only if `leases.get(id).keys.has(k)`; a key is attached to
  * at most one lease, and only to a lease the table holds.
  */
+import { Buffer } from 'node:buffer';
+import { createHash } from 'node:crypto';
 import { assert } from '../../base/index.ts';
+import type { LeaseKeysCheck } from './types.ts';
 
 /** What the store persists of a lease. */
 export interface LeaseRecord {
@@ -84,4 +87,21 @@ export class LeaseTable {
     }
     return previous;
   }
+}
+
+/**
+ * What a revoke names of the keys it checked (LeaseRevokeRequest.ifKeys): their count and a SHA-256 over
+ * them in key order, each key preceded by its length (4 bytes, big-endian). The same on every member for
+ * the same keys, whatever order they come in; keys are index strings (keys.ts).
+ */
+export function leaseKeysCheck(keys: Iterable<string>): LeaseKeysCheck {
+  const sorted = [...keys].sort();
+  const hash = createHash('sha256');
+  const length = Buffer.alloc(4);
+  for (const key of sorted) {
+    const bytes = Buffer.from(key, 'latin1');
+    length.writeUInt32BE(bytes.length);
+    hash.update(length).update(bytes);
+  }
+  return { count: sorted.length, sha256: hash.digest('hex') };
 }

@@ -107,11 +107,22 @@ export interface LeaseGrantRequest {
 /**
  * Revokes a lease: every key attached to it is deleted, in one revision. `ifRefreshes` (expiry by the
  * lessor) makes the revoke a no-op if the lease was kept alive since the lessor saw it expire.
+ * `ifKeys` (a caller's revoke: the API checked `delete` on each attached key) names the keys checked
+ * (leaseKeysCheck); if the lease holds other keys when the revoke is applied, it is refused
+ * (E_LEASE_KEYS_CHANGED) and changes nothing. Both optional: entries written before them still apply.
  */
 export interface LeaseRevokeRequest {
   type: 'leaseRevoke';
   id: number;
   ifRefreshes?: number;
+  ifKeys?: LeaseKeysCheck;
+}
+
+/** The keys attached to a lease, as a revoke checked them: how many, and a SHA-256 over them (leaseKeysCheck). */
+export interface LeaseKeysCheck {
+  count: number;
+  /** Lowercase hex. */
+  sha256: string;
 }
 
 /** Renews a lease to its full TTL (the remaining TTL recorded is cleared; `refreshes` counts it). */

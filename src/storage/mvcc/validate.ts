@@ -28,6 +28,13 @@ function checkLeaseOp(op: LeaseOp): void {
     case 'leaseRevoke':
       checkCount(op.id, 'lease id', 1);
       if (op.ifRefreshes !== undefined) checkCount(op.ifRefreshes, 'lease refresh count', 0);
+      if (op.ifKeys !== undefined) {
+        if (typeof op.ifKeys !== 'object' || op.ifKeys === null) throw new MvccError('E_BAD_REQUEST', 'the keys a revoke checked are not a count and a digest');
+        checkCount(op.ifKeys.count, 'count of the lease keys a revoke checked', 0);
+        if (typeof op.ifKeys.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(op.ifKeys.sha256)) {
+          throw new MvccError('E_BAD_REQUEST', 'the digest of the lease keys a revoke checked is not a SHA-256 in lowercase hex');
+        }
+      }
       return;
     case 'leaseKeepAlive':
       checkCount(op.id, 'lease id', 1);

@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { ManualClock } from '../../../src/base/index.ts';
-import { routeTable } from '../../../src/api/index.ts';
+import { type KvBackend, routeTable } from '../../../src/api/index.ts';
 import { grpcPathPrefix } from '../../../src/api/grpc/plugin.ts';
 import { decode, encode, frame, FrameReader, messageType } from '../../../src/etcdpb/index.ts';
 import { httpEquivalent } from '../../../src/api/grpc/status.ts';
@@ -25,8 +25,28 @@ const clock = new ManualClock(Date.now());
 const kvApi = { nonResourceURLs: ['/v3/*', `${grpcPathPrefix}*`], verbs: ['post'] };
 const appKeys = (verbs: string[]) => ({ apiGroups: ['coffer.dev'], resources: ['kvkeys'], verbs, resourceNames: ['app/'] });
 
+/**
+ * Runs once, just before the next lease revoke the API proposes reaches the replica: the moment between
+ * the revoke's key check and its proposal, where another client's write may land.
+ */
+let beforeNextRevoke: (() => Promise<void>) | undefined;
+
+function withRevokeSeam(backend: KvBackend): KvBackend {
+  return {
+    ...backend,
+    propose: async (op, audit) => {
+      if (op.type === 'leaseRevoke' && beforeNextRevoke !== undefined) {
+        const meanwhile = beforeNextRevoke;
+        beforeNextRevoke = undefined;
+        await meanwhile();
+      }
+      return backend.propose(op, audit);
+    },
+  };
+}
+
 before(async () => {
-  audited = await startAudited(1, {}, (audit) => audit, clock);
+  audited = await startAudited(1, {}, (audit) => audit, clock, {}, withRevokeSeam);
   m1 = audited.members[0]!;
   await grant(m1.app, 'app-all', [kvApi, appKeys(['*'])], 'app-all');
   await grant(m1.app, 'app-reader', [kvApi, appKeys(['get', 'list', 'watch'])], 'app-reader');
@@ -414,4 +434,49 @@ test('a keep-alive needs update on every key attached to the lease (it keeps the
   assert.equal(json.status, 403, json.text);
   assert.equal(refreshes(), count, 'a key attached since: the lease is no longer app-writer\'s to keep');
   assert.equal(await keyState('app/held'), before, 'no keep-alive changed the key');
+});
+
+/** Revokes `lease` as `user` in either encoding; a gRPC answer's text is its status message. */
+async function revoke(user: string, encoding: 'json' | 'grpc', lease: number): Promise<Answer> {
+  if (encoding === 'json') {
+    return exchange(m1.app, clock, { method: 'POST', url: '/v3/lease/revoke', headers: { ...who(user), 'content-type': 'application/json' }, payload: JSON.stringify({ ID: String(lease) }) });
+  }
+  const payload = frame(encode(messageType('LeaseRevokeRequest'), { ID: lease }));
+  const reply = await m1.app.inject({ method: 'POST', url: `${grpcPathPrefix}Lease/LeaseRevoke`, headers: { ...who(user), 'content-type': 'application/grpc' }, payload });
+  const grpcStatus = Number(reply.trailers['grpc-status'] ?? 2);
+  return { status: httpEquivalent(grpcStatus), text: `grpc-status ${grpcStatus}: ${decodeURIComponent(String(reply.trailers['grpc-message'] ?? ''))}`, auditID: reply.headers['audit-id'] as string | undefined };
+}
+
+test('a revoke deletes only the keys it checked: a key attached between its check and its apply makes it a conflict that deletes nothing', async () => {
+  for (const encoding of ['json', 'grpc'] as const) {
+    const lease = await grantLease(admin);
+    await putAsAdmin('app/session', lease);
+    const before = { session: await keyState('app/session'), revision: m1.backend.status().revision };
+    // app-writer may delete app/session, the only key of the lease when it asks; meanwhile the
+    // administrator attaches other/session, which app-writer may not delete.
+    let attached = '';
+    beforeNextRevoke = async () => {
+      await m1.backend.propose({ type: 'put', key: bytes('other/session'), value: bytes('v'), lease });
+      attached = await keyState('other/session');
+    };
+    const raced = await revoke('app-writer', encoding, lease);
+    const what = `app-writer ${encoding} revoke: ${raced.status} ${raced.text.slice(0, 200)}`;
+    assert.equal(beforeNextRevoke, undefined, `${what}: the revoke reached the replica after the attach`);
+    assert.equal(await keyState('other/session'), attached, `${what}: the key attached meanwhile is still there`);
+    assert.equal(raced.status, 409, what);
+    assert.match(raced.text, encoding === 'grpc' ? /^grpc-status 10: the lease's keys changed/ : /the lease's keys changed since they were checked; retry/, what);
+    assert.equal((await m1.events()).filter((e) => e.auditID === raced.auditID).length, 1, `${what}: audited once`);
+    assert.equal(await keyState('app/session'), before.session, `${what}: the key checked is still there`);
+    assert.deepEqual(m1.backend.mvcc().lease(lease)?.keys.map((k) => Buffer.from(k).toString()), ['app/session', 'other/session'], `${what}: the lease holds both`);
+    assert.equal(m1.backend.status().revision, before.revision + 1, `${what}: the attach is the only revision written`);
+    // Retried, the revoke checks the keys attached now: other/session is not app-writer's to delete.
+    assert.equal((await revoke('app-writer', encoding, lease)).status, 403);
+    assert.equal((await revoke('kv-all', encoding, lease)).status, 200);
+    assert.deepEqual([await keyState('app/session'), await keyState('other/session')], ['absent', 'absent']);
+  }
+  // The lessor's expiry checks no caller and is not changed: it deletes whatever the lease holds then.
+  const lease = await grantLease(admin);
+  await putAsAdmin('app/expiring', lease);
+  await m1.backend.propose({ type: 'leaseRevoke', id: lease, ifRefreshes: m1.backend.mvcc().lease(lease)!.refreshes });
+  assert.equal(await keyState('app/expiring'), 'absent');
 });

@@ -1,10 +1,11 @@
 // Leases in the MVCC store: grant, attach by put, detach by put or delete, revoke (every attached key
 // deleted in one revision, watchers told), keep-alive and checkpoints, txn compares on the lease, and
 // the lease state surviving a reopen and a snapshot export/import; a put that keeps the value
-// (ignore_value) beside one that keeps the lease.
+// (ignore_value) beside one that keeps the lease; a revoke that names the keys it checked, refused when
+// they changed since.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { isMvccError, MvccStore, type WriteOp, type WriteResponse } from '../../../src/storage/mvcc/index.ts';
+import { checkWriteOp, isMvccError, leaseKeysCheck, MvccStore, type WriteOp, type WriteResponse } from '../../../src/storage/mvcc/index.ts';
 import { b, type Fixture, fixture, s } from './helpers.ts';
 
 let fx: Fixture;
@@ -121,6 +122,63 @@ test('a revoke deletes every attached key in one revision, watchers see each del
     watcher.cancel();
     assert.equal(store.lease(5), undefined);
     await refused(store, { type: 'leaseRevoke', id: 5 }, 'E_LEASE_NOT_FOUND');
+  } finally {
+    await store.close();
+  }
+});
+
+test('a revoke naming the keys it checked deletes them; if a key was attached or left since, it is refused and changes nothing', async () => {
+  const store = await fx.open(fx.newDir());
+  try {
+    await apply(store, { type: 'leaseGrant', id: 6, ttl: 60 });
+    for (const key of ['k2', 'k1']) await apply(store, { type: 'put', key: b(key), value: b('v'), lease: 6 });
+    const checked = leaseKeysCheck(['k1', 'k2']);
+    assert.deepEqual(leaseKeysCheck(['k2', 'k1']), checked, 'the same keys in any order');
+    assert.equal(checked.count, 2);
+    // Each key is framed by its length: two keys never hash as one key holding both.
+    assert.notEqual(leaseKeysCheck(['k1k2']).sha256, leaseKeysCheck(['k1', 'k2']).sha256);
+
+    // A key attached after the check (what a put by another client does between the API's check and the apply).
+    await apply(store, { type: 'put', key: b('k3'), value: b('v'), lease: 6 });
+    const keysOf = async () => (await store.range(b('k'), b('l'))).kvs.map((kv) => `${s(kv.key)}@${kv.modRevision} lease ${kv.lease}`);
+    const before = await keysOf();
+    await refused(store, { type: 'leaseRevoke', id: 6, ifKeys: checked }, 'E_LEASE_KEYS_CHANGED');
+    assert.deepEqual(await keysOf(), before, 'the refused revoke deleted no key');
+    // Fewer keys than checked: one left the lease (a put without it).
+    await apply(store, { type: 'put', key: b('k3'), value: b('v') });
+    await apply(store, { type: 'put', key: b('k2'), value: b('v') });
+    await refused(store, { type: 'leaseRevoke', id: 6, ifKeys: checked }, 'E_LEASE_KEYS_CHANGED');
+    // The same count, other keys.
+    await apply(store, { type: 'put', key: b('k3'), value: b('v'), lease: 6 });
+    await refused(store, { type: 'leaseRevoke', id: 6, ifKeys: checked }, 'E_LEASE_KEYS_CHANGED');
+    // A lease checked while it held nothing (or did not exist yet) may not delete keys attached since.
+    await refused(store, { type: 'leaseRevoke', id: 6, ifKeys: leaseKeysCheck([]) }, 'E_LEASE_KEYS_CHANGED');
+
+    const revision = store.currentRevision();
+    assert.deepEqual(await apply(store, { type: 'leaseRevoke', id: 6, ifKeys: leaseKeysCheck(['k3', 'k1']) }), { type: 'leaseRevoke', revision: revision + 1, revoked: true });
+    assert.deepEqual((await store.range(b('k'), b('l'))).kvs.map((kv) => s(kv.key)), ['k2'], 'the keys checked are deleted, the key that left stays');
+    assert.equal(store.lease(6), undefined);
+    await apply(store, { type: 'leaseGrant', id: 7, ttl: 60 });
+    assert.equal((await apply(store, { type: 'leaseRevoke', id: 7, ifKeys: leaseKeysCheck([]) }) as { revoked: boolean }).revoked, true, 'a lease without keys, checked empty');
+    await refused(store, { type: 'leaseRevoke', id: 7, ifKeys: leaseKeysCheck([]) }, 'E_LEASE_NOT_FOUND');
+  } finally {
+    await store.close();
+  }
+});
+
+test('the keys a revoke checked must be a count and a lowercase hex SHA-256', async () => {
+  const store = await fx.open(fx.newDir());
+  try {
+    await apply(store, { type: 'leaseGrant', id: 8, ttl: 60 });
+    const sha256 = leaseKeysCheck([]).sha256;
+    const bad: unknown[] = [null, 'k1', { count: -1, sha256 }, { count: 0.5, sha256 }, { sha256 }, { count: 0 }, { count: 0, sha256: sha256.toUpperCase() },
+      { count: 0, sha256: sha256.slice(1) }, { count: 0, sha256: `${sha256}0` }, { count: 0, sha256: 7 }];
+    for (const ifKeys of bad) {
+      const op = { type: 'leaseRevoke', id: 8, ifKeys } as unknown as WriteOp;
+      assert.throws(() => checkWriteOp(op), (error: unknown) => isMvccError(error, 'E_BAD_REQUEST'), JSON.stringify(ifKeys));
+      await refused(store, op, 'E_BAD_REQUEST');
+    }
+    assert.ok(store.lease(8) !== undefined);
   } finally {
     await store.close();
   }
