@@ -25,6 +25,9 @@
  *   without a recipient the call is refused with FailedPrecondition saying how to enable it.
  * - Auth: identity is the client certificate and permissions are RBAC rules; every Auth call answers
  *   FailedPrecondition saying so (docs/security.md).
+ * - LeaseRevoke refused with ABORTED ("the lease's keys changed since they were checked; retry") when a
+ *   key was attached to the lease between its `delete` check and its apply (kv/lease-service.ts);
+ *   LeaseKeepAlive needs `update` on the lease's keys, which etcd does not check (lease-keepalive.ts).
  */
 import type { Caller } from '../k8s/authorization.ts';
 import { BadFieldError } from '../kv/json.ts';
