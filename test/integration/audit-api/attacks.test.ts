@@ -267,7 +267,7 @@ test('ConfigMap values do not reach the audit file either', async () => {
 });
 
 test('a reader of the audit log cannot compare digests: the server digesting a guess (a dry run) gives another digest than the stored value\'s', async () => {
-  const digestsOf = async (auditID: string | undefined) => JSON.stringify(await eventsFor(auditID)).match(/hmac-sha256:[0-9a-f:]+/g) ?? [];
+  const digestsOf = async (auditID: string | undefined): Promise<string[]> => JSON.stringify(await eventsFor(auditID)).match(/hmac-sha256:[0-9a-f:]+/g) ?? [];
   const stored = await send('POST', `${ns}/configmaps`, admin, { metadata: { name: 'pin' }, data: { pin: '4821' } });
   assert.equal(stored.status, 201, stored.text);
   const guess = await send('POST', `${ns}/configmaps?dryRun=All`, admin, { metadata: { name: 'guess' }, data: { g: '4821' } });

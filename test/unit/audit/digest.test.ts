@@ -36,7 +36,7 @@ test('a Secret body keeps its shape but every data and stringData value becomes 
     stringData: { token: 's3cret' },
   };
   const redacted = redactValueBody(body, hmacKey, 'secrets') as typeof body & { data: Record<string, unknown>; stringData: Record<string, unknown> };
-  // data is digested over the decoded bytes, stringData over the UTF-8: the same value, the same digest.
+  // data is digested over the decoded bytes, stringData over the UTF-8: both check against the same value.
   assert.ok(digestMatches(hmacKey, redacted.data.password, 's3cret'));
   assert.ok(digestMatches(hmacKey, redacted.stringData.token, 's3cret'));
   assert.equal(redacted.data.removed, null);
