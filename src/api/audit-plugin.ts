@@ -102,6 +102,8 @@ interface Pending {
   info: RequestInfo;
   decision: 'allow' | 'forbid';
   reason: string;
+  /** The message of the error the handler threw, if it threw. */
+  failure?: string;
   /** 'received': the RequestReceived record is appended (see `received`); 'done': nothing more is recorded for the request. */
   state: 'none' | 'received' | 'done';
   /** Settles when the RequestReceived record is durable (or refused); the answer waits for it. */
@@ -206,6 +208,13 @@ export function registerAuditPlugin(app: FastifyInstance, audit: ApiAudit): void
     return undefined;
   });
 
+  // A check past the gate that refuses (a key range, a lease's keys, a cascade, a JSON patch that reads, a
+  // blind write to an immutable Secret) throws; its message is the reason the refusal is recorded with.
+  app.addHook('onError', async (request, _reply, error) => {
+    const p = pending.get(request);
+    if (p !== undefined) p.failure = error.message;
+  });
+
   app.addHook('onSend', async (request, reply, payload) => {
     const p = pending.get(request);
     if (p !== undefined) void reply.header(auditIdHeader, p.auditID);
@@ -220,7 +229,14 @@ export function registerAuditPlugin(app: FastifyInstance, audit: ApiAudit): void
         return refusalPayload(request, reply, 503, 'ServiceUnavailable', unavailableMessage);
       }
     }
-    const input = inputOf(request, p, 'ResponseComplete', recordedStatusCode(request, reply));
+    const code = recordedStatusCode(request, reply);
+    // Refused past the gate: the ResponseComplete record (the one queries show) says forbid, and why;
+    // a RequestReceived record already written keeps the gate's allow.
+    if (code === 403 && p.decision === 'allow') {
+      p.decision = 'forbid';
+      p.reason = p.failure ?? 'refused after authorization';
+    }
+    const input = inputOf(request, p, 'ResponseComplete', code);
     if (completes) {
       // The handler ran after a durable (or durable-by-now) RequestReceived record: its answer is the
       // truth about the store, whatever becomes of this record, so the answer does not wait for its
