@@ -98,6 +98,7 @@ export function buildClientApi(options: ClientApiOptions): FastifyInstance {
   });
   const policy = new PolicyHolder(() => options.backend.mvcc(), app.log, clock);
   const watches = new WatchStreams(clock);
+  policy.onChange(() => watches.recheck());
   // A stopping member ends its watch streams, so open watches cannot hold it up (clients reconnect).
   app.addHook('preClose', (done) => {
     watches.closeAll();

@@ -56,15 +56,18 @@ export const jsonLines: WatchWire = {
 
 export class WatchStreams {
   private readonly perUser = new Map<string, number>();
-  private readonly open = new Set<WatchStream>();
+  /** Each open stream with the check of whether its caller may still watch what it watches. */
+  private readonly open = new Map<WatchStream, () => boolean>();
 
   constructor(private readonly clock: Clock) {}
 
   /**
    * Starts the stream for `request` as `user`, or throws TooManyWatchesError. `onEnd` runs once when
-   * the stream ends for any reason (the client left, the member closes it, it fell behind).
+   * the stream ends for any reason (the client left, the member closes it, it fell behind, its caller
+   * lost the right to it). `stillAllowed` says, against the policy in force, whether the caller may
+   * still watch what the stream carries (recheck).
    */
-  start(request: FastifyRequest, reply: FastifyReply, user: string, onEnd: () => void, wire: WatchWire = jsonLines): WatchStream {
+  start(request: FastifyRequest, reply: FastifyReply, user: string, onEnd: () => void, stillAllowed: () => boolean, wire: WatchWire = jsonLines): WatchStream {
     const held = this.perUser.get(user) ?? 0;
     if (held >= watchesPerUserMax) throw new TooManyWatchesError(user);
     this.perUser.set(user, held + 1);
@@ -75,8 +78,19 @@ export class WatchStreams {
       else this.perUser.set(user, left);
       onEnd();
     });
-    this.open.add(stream);
+    this.open.set(stream, stillAllowed);
     return stream;
+  }
+
+  /**
+   * Ends every open stream whose caller may no longer watch what it carries: called when the RBAC
+   * policy changes, so a binding removed stops the watches it allowed, not only the next requests.
+   * The client sees its stream end, as when a member stops, and its next watch is refused.
+   */
+  recheck(): void {
+    for (const [stream, stillAllowed] of [...this.open]) {
+      if (!stillAllowed()) stream.end();
+    }
   }
 
   /** Open watches of `user` (for tests and status). */
@@ -86,7 +100,7 @@ export class WatchStreams {
 
   /** Ends every open stream (the member is stopping). */
   closeAll(): void {
-    for (const stream of [...this.open]) stream.end();
+    for (const stream of [...this.open.keys()]) stream.end();
   }
 }
 

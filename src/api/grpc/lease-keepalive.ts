@@ -17,6 +17,7 @@ import type { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { callerFor } from '../k8s/authorization.ts';
 import type { KvService } from '../kv/service.ts';
+import { parsedRequest } from '../request.ts';
 import type { WatchStreams, WatchWire } from '../watch-stream.ts';
 import { FrameReader, decode, encode, int64, messageType } from '../../etcdpb/index.ts';
 import { headerToProto } from './kv-codec.ts';
@@ -37,7 +38,9 @@ export function serveKeepAliveStream(request: FastifyRequest, reply: FastifyRepl
     },
   };
   const caller = callerFor(request);
-  const stream = streams.start(request, reply, caller.user, () => body.destroy(), wire);
+  const { info } = parsedRequest(request.raw);
+  // Each renewal checks the lease's keys; the stream itself ends once the caller may not make this call.
+  const stream = streams.start(request, reply, caller.user, () => body.destroy(), () => service.stillAllowed(caller, info, []), wire);
   const endWith = (error: unknown) => {
     status = toGrpcError(error);
     stream.end();

@@ -16,6 +16,8 @@ import { grpcWatchFragmentBytes, grpcWatchesPerStreamMax } from '../../config/in
 import { isMvccError, type WatchEvent, type Watcher } from '../../storage/mvcc/index.ts';
 import { type Caller, callerFor } from '../k8s/authorization.ts';
 import type { KvService } from '../kv/service.ts';
+import { parsedRequest } from '../request.ts';
+import type { RequestInfo } from '../request-info.ts';
 import type { StreamResponse, WatchStream, WatchStreams, WatchWire } from '../watch-stream.ts';
 import { FrameReader, frame, boolField, bytesField, decode, encode, int64, type Message, messageType } from '../../etcdpb/index.ts';
 import { headerToProto, kvToProto } from './kv-codec.ts';
@@ -68,10 +70,11 @@ function fragments(events: Message[]): Message[][] {
 export function serveWatchStream(request: FastifyRequest, reply: FastifyReply, service: KvService, watches: WatchStreams): void {
   const caller = callerFor(request);
   const body = request.body as Readable;
-  const session = new WatchSession(service, caller, (onEnd) => watches.start(request, reply, caller.user, () => {
+  const { info } = parsedRequest(request.raw);
+  const session: WatchSession = new WatchSession(service, caller, (onEnd) => watches.start(request, reply, caller.user, () => {
     onEnd();
     body.destroy();
-  }, grpcFrames));
+  }, () => session.stillAllowed(info), grpcFrames));
   const reader = new FrameReader();
   body.on('data', (chunk: Buffer) => {
     try {
@@ -88,6 +91,8 @@ export function serveWatchStream(request: FastifyRequest, reply: FastifyReply, s
 /** The watches of one Watch stream, by watch id, and the stream their responses go out on. */
 class WatchSession {
   private readonly watchers = new Map<number, Watcher>();
+  /** The key range of each watch, by watch id: what the caller must still be allowed to watch. */
+  private readonly ranges = new Map<number, { key: Uint8Array; end?: Uint8Array }>();
   private nextId = 0;
   private readonly stream: WatchStream;
 
@@ -95,6 +100,7 @@ class WatchSession {
     this.stream = open(() => {
       for (const watcher of this.watchers.values()) watcher.cancel();
       this.watchers.clear();
+      this.ranges.clear();
     });
   }
 
@@ -118,6 +124,11 @@ class WatchSession {
 
   end(): void {
     this.stream.end();
+  }
+
+  /** Whether the caller may still make this call and watch every range it watches (the stream ends otherwise). */
+  stillAllowed(info: RequestInfo): boolean {
+    return this.service.stillAllowed(this.caller, info, [...this.ranges.values()]);
   }
 
   private respond(watchId: number, revision: number | undefined, fields: Message): boolean {
@@ -149,6 +160,7 @@ class WatchSession {
       return;
     }
     this.watchers.set(watchId, watcher);
+    this.ranges.set(watchId, { key: bytesField(m, 'key'), ...(bytesField(m, 'range_end').length > 0 ? { end: bytesField(m, 'range_end') } : {}) });
     const filters = (m.filters as string[] | undefined) ?? [];
     this.respond(watchId, undefined, { created: true });
     void this.pump(watchId, watcher, { noPut: filters.includes('NOPUT'), noDelete: filters.includes('NODELETE'), fragment: boolField(m, 'fragment') });
@@ -158,6 +170,7 @@ class WatchSession {
     const watcher = this.watchers.get(watchId);
     if (watcher === undefined) return;
     this.watchers.delete(watchId);
+    this.ranges.delete(watchId);
     watcher.cancel();
     this.respond(watchId, undefined, { canceled: true });
   }
@@ -178,7 +191,10 @@ class WatchSession {
       const compactRevision = (error as { compactRevision?: number }).compactRevision;
       this.respond(watchId, undefined, { canceled: true, cancel_reason: cancelReason(error), ...(compactRevision !== undefined ? { compact_revision: compactRevision } : {}) });
     } finally {
-      if (this.watchers.get(watchId) === watcher) this.watchers.delete(watchId);
+      if (this.watchers.get(watchId) === watcher) {
+        this.watchers.delete(watchId);
+        this.ranges.delete(watchId);
+      }
       watcher.cancel();
     }
   }

@@ -3,7 +3,8 @@
  * store: read at start, and read again whenever a watch on the four RBAC prefixes reports a change
  * (re-reading all of them at one revision is simple and obviously consistent; RBAC objects are few
  * and small). A write of an RBAC object through this member waits for `waitFor(revision)`, so the
- * writer's next request already sees it.
+ * writer's next request already sees it; `onChange` listeners (the open watch streams' recheck) run
+ * as soon as a new policy is in force.
  *
  * Invariant: `policy` is always compiled from the RBAC objects of one store revision
  * (`loadedRevision`); an object in the store that does not parse is left out (it grants nothing).
@@ -22,6 +23,7 @@ export class PolicyHolder {
   policy: CompiledPolicy = compilePolicy([]);
   loadedRevision = 0;
   private watchers: Watcher[] = [];
+  private readonly changeListeners: (() => void)[] = [];
   private running: Promise<void> | undefined;
   private again = false;
   private stopped = false;
@@ -36,6 +38,11 @@ export class PolicyHolder {
   stop(): void {
     this.stopped = true;
     for (const w of this.watchers.splice(0)) w.cancel();
+  }
+
+  /** Calls `listener` each time a new policy is in force (after the RBAC objects changed), synchronously. */
+  onChange(listener: () => void): void {
+    this.changeListeners.push(listener);
   }
 
   /** Resolves once the policy reflects every RBAC change up to `revision` in the local store. */
@@ -115,6 +122,7 @@ export class PolicyHolder {
     if (revision >= this.loadedRevision) {
       this.policy = compilePolicy(objects);
       this.loadedRevision = revision;
+      for (const listener of this.changeListeners) listener();
     }
   }
 }

@@ -291,7 +291,8 @@ async function serveWatch(
   const timers: TimerHandle[] = [];
   let stream;
   try {
-    stream = options.watches.start(request, reply, caller.user, () => watch.cancel());
+    const { info } = parsedRequest(request.raw);
+    stream = options.watches.start(request, reply, caller.user, () => watch.cancel(), () => isAllowed(options.policy.policy, caller, info));
   } catch (error) {
     watch.cancel();
     throw error;

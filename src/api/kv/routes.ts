@@ -9,6 +9,7 @@ import {
   isMvccError, type DeleteRangeResponse, type PutResponse, type RangeResponse, type TxnResponse, type WatchEvent,
 } from '../../storage/mvcc/index.ts';
 import { callerFor } from '../k8s/authorization.ts';
+import { parsedRequest } from '../request.ts';
 import { auditInEntryRoute, clusterAdminRoute, readOnlyRoute, wholeStoreRead } from '../route-config.ts';
 import type { WatchStreams } from '../watch-stream.ts';
 import { registerLeaseRoutes } from './lease-routes.ts';
@@ -165,7 +166,9 @@ function registerWatch(app: FastifyInstance, service: KvService, watches: WatchS
     });
     let stream;
     try {
-      stream = watches.start(request, reply, callerFor(request).user, () => watcher.cancel());
+      const caller = callerFor(request);
+      const { info } = parsedRequest(request.raw);
+      stream = watches.start(request, reply, caller.user, () => watcher.cancel(), () => service.stillAllowed(caller, info, [{ key, end }]));
     } catch (error) {
       watcher.cancel();
       throw error;

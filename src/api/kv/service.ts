@@ -16,7 +16,9 @@ import type {
 import { type BackupSummary, writeBackup } from '../../storage/backup/index.ts';
 import type { CompiledPolicy, KeyRangeVerb } from '../../rbac/index.ts';
 import { type Alarm, ReplicationError } from '../../replication/index.ts';
-import type { Caller } from '../k8s/authorization.ts';
+import { type Caller, isAllowed } from '../k8s/authorization.ts';
+import { ForbiddenError } from '../errors.ts';
+import type { RequestInfo } from '../request-info.ts';
 import type { KvBackend } from './backend.ts';
 import { BadFieldError, type Header } from './json.ts';
 import { checkKeyAccess, readVerb } from './key-access.ts';
@@ -184,6 +186,21 @@ export class KvService {
   watch(caller: Caller, options: WatchOptions): Watcher {
     this.allow(caller, 'watch', options.key, options.end);
     return this.backend.mvcc().watch(options);
+  }
+
+  /**
+   * Whether `caller` may still make the call `info` describes and watch each of `watching` (key ranges),
+   * against the policy in force now: an open stream's recheck when the policy changes (WatchStreams.recheck).
+   */
+  stillAllowed(caller: Caller, info: RequestInfo, watching: readonly { key: Uint8Array; end?: Uint8Array | undefined }[]): boolean {
+    if (!isAllowed(this.policy(), caller, info)) return false;
+    try {
+      for (const { key, end } of watching) this.allow(caller, 'watch', key, end);
+      return true;
+    } catch (error) {
+      if (error instanceof ForbiddenError) return false;
+      throw error;
+    }
   }
 
   hashKv(revision: number): Promise<HashResult> {

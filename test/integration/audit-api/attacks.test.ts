@@ -2,11 +2,14 @@
 // with the default policies: the attack must now fail, leave no value in the answer, leave exactly one
 // audit event, and change nothing it was refused.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { after, before, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import type { AuditEvent } from '../../../src/audit/index.ts';
 import { ManualClock } from '../../../src/base/index.ts';
 import { secretVersionsDefault } from '../../../src/config/index.ts';
+import { encode, frame, messageType } from '../../../src/etcdpb/index.ts';
+import { grpcPathPrefix } from '../../../src/api/grpc/plugin.ts';
 import { assertNoValue, b64, exchange, grant, who } from './attacker.ts';
 import { admin, type AuditedCluster, type AuditedMember, startAudited } from './harness.ts';
 
@@ -341,5 +344,32 @@ test('impersonation is never ignored: refused without the impersonate verb, hono
     const bad = await app.inject({ method: 'GET', url: `${ns}/configmaps`, headers: { ...admin, ...headers } });
     assert.equal(bad.statusCode, 400, JSON.stringify(headers));
     assert.equal((await eventsFor(bad.headers['audit-id'] as string)).length, 1);
+  }
+});
+
+test('an open watch ends when the binding that allowed it goes: a Kubernetes watch, a KV watch, a gRPC Watch stream', { timeout: 30_000 }, async () => {
+  const kvRules = (verbs: string[]) => [{ nonResourceURLs: ['/v3/*', `${grpcPathPrefix}*`], verbs: ['post'] }, { apiGroups: ['coffer.dev'], resources: ['kvkeys'], resourceNames: ['lapse/'], verbs }];
+  const watches: [name: string, rules: unknown[], request: { method: 'GET' | 'POST'; url: string; payload?: string | Buffer; headers?: Record<string, string> }][] = [
+    ['lapse-k8s', [{ apiGroups: [''], resources: ['secrets'], verbs: ['list', 'watch'] }], { method: 'GET', url: `${ns}/secrets?watch=true` }],
+    ['lapse-kv', kvRules(['watch']), { method: 'POST', url: '/v3/watch', payload: JSON.stringify({ create_request: { key: b64('lapse/'), range_end: b64('lapse0') } }), headers: { 'content-type': 'application/json' } }],
+    ['lapse-grpc', kvRules(['watch']), {
+      method: 'POST', url: `${grpcPathPrefix}Watch/Watch`, headers: { 'content-type': 'application/grpc' },
+      payload: frame(encode(messageType('WatchRequest'), { create_request: { key: Buffer.from('lapse/'), range_end: Buffer.from('lapse0') } })),
+    }],
+  ];
+  for (const [name, rules, request] of watches) {
+    await grant(app, name, rules, name);
+    const response = await app.inject({ ...request, headers: { ...who(name), ...request.headers }, payloadAsStream: true });
+    assert.equal(response.statusCode, 200, `${name}: the watch is open`);
+    const stream = response.stream();
+    const ended = once(stream, 'end');
+    stream.resume();
+    const unbound = await send('DELETE', `/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/${name}`, admin);
+    assert.equal(unbound.status, 200, unbound.text);
+    // The delete answers once this member's policy no longer holds the binding; the stream ends with it.
+    await ended;
+    const again = await app.inject({ ...request, headers: { ...who(name), ...request.headers } });
+    const refusal = again.statusCode === 200 ? again.trailers['grpc-status'] : String(again.statusCode);
+    assert.equal(refusal, request.url.includes('Watch/Watch') ? '7' : '403', `${name}: a new watch is refused (PERMISSION_DENIED over gRPC)`);
   }
 });
