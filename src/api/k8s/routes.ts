@@ -209,21 +209,33 @@ function registerDeletes(app: FastifyInstance, routes: TypeRoutes): void {
 
 /** JSON Patch operations that read the object they patch: copy and move take a value from it, test compares one. */
 const readingJsonPatchOps: ReadonlySet<unknown> = new Set(['copy', 'move', 'test']);
+/** Operations that fail where their path is absent: on a Secret's data they tell whether a key exists. */
+const existenceJsonPatchOps: ReadonlySet<unknown> = new Set(['remove', 'replace']);
+/** The first segment of a JSON pointer into a Secret's values. */
+const secretDataPointer = /^\/(data|stringData|binaryData)(\/|$)/;
+
+/** Whether a JSON patch operation reads the Secret it patches (see checkJsonPatchReads). */
+function readsSecret(op: unknown): boolean {
+  if (typeof op !== 'object' || op === null) return false;
+  const { op: name, path } = op as Record<string, unknown>;
+  return readingJsonPatchOps.has(name) || (existenceJsonPatchOps.has(name) && typeof path === 'string' && secretDataPointer.test(path));
+}
 
 /**
- * A JSON patch that reads a Secret — copies or moves a value into a field the answer and lists show, or
- * tests a guess against it — needs `get` on it, as an etcd txn compare does (docs/security.md); refused
- * with 403 before anything is read or written.
+ * A JSON patch that reads a Secret — copies or moves a value into a field the answer and lists show,
+ * tests a guess against it, or removes or replaces a data key, which fails when the key is absent —
+ * needs `get` on it, as an etcd txn compare does (docs/security.md); refused with 403 before anything is
+ * read or written. A merge patch removes or sets a key without telling whether it was there.
  */
 function checkJsonPatchReads(request: FastifyRequest, type: ResourceType, policy: PolicyHolder): void {
   const operations: unknown = request.body;
   if (type !== secrets || !Array.isArray(operations)) return;
-  if (!operations.some((op) => typeof op === 'object' && op !== null && readingJsonPatchOps.has((op as Record<string, unknown>).op))) return;
+  if (!operations.some(readsSecret)) return;
   const { namespace, name = '' } = request.params as Params;
   const caller = callerFor(request);
   if (mayGetSecret(caller, policy, namespace ?? '', name)) return;
   const get = { ...parsedRequest(request.raw).info, verb: 'get' };
-  throw new K8sForbiddenError(`${forbiddenMessage(caller, get)}: a JSON patch's copy, move and test operations read the Secret`, { name, group: type.group, kind: type.resource });
+  throw new K8sForbiddenError(`${forbiddenMessage(caller, get)}: a JSON patch's copy, move and test operations, and its remove and replace of a data key, read the Secret`, { name, group: type.group, kind: type.resource });
 }
 
 /**

@@ -183,16 +183,20 @@ test('a caller who may not get a Secret learns nothing by writing a guess: an im
   }
 });
 
-test('a JSON patch reads the Secret only for a caller who may get it: copy, move and test are refused, whatever they name, dry run or not', async () => {
+test('a JSON patch reads the Secret only for a caller who may get it: copy, move and test are refused, whatever they name, and remove and replace of a data key, dry run or not', async () => {
   const jsonPatch = 'application/json-patch+json';
   const before = await revision();
   const sources = ['/data/password', '/data', '', '/metadata/annotations/kubectl.kubernetes.io~1last-applied-configuration', '/metadata/name'];
-  const reads = sources.flatMap((from) => [
+  const reads: unknown[][] = sources.flatMap((from) => [
     [{ op: 'add', path: '/metadata/annotations/leak', value: '' }, { op: 'copy', from, path: '/metadata/annotations/leak' }],
     [{ op: 'move', from, path: '/metadata/annotations/leak' }],
     [{ op: 'test', path: from, value: b64(secretValue) }],
     [{ op: 'test', path: from, value: 'a-wrong-guess' }],
   ]);
+  // A remove or replace fails where its path is absent: on the data it would tell which keys exist.
+  for (const key of ['password', 'absent-key']) {
+    for (const path of [`/data/${key}`, `/stringData/${key}`, `/binaryData/${key}`]) reads.push([{ op: 'remove', path }], [{ op: 'replace', path, value: b64('x') }]);
+  }
   for (const query of ['', '?dryRun=All']) {
     for (const operations of reads) {
       const answer = await send('PATCH', `${ns}/secrets/db${query}`, pat, operations, jsonPatch);
