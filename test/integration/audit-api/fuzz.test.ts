@@ -32,13 +32,14 @@ before(async () => {
   app = m1.app;
   await grant(app, 'fuzz-lister', [{ apiGroups: [''], resources: ['secrets'], verbs: ['list', 'watch'] }], 'lister');
   await grant(app, 'fuzz-writer', [{ apiGroups: ['', 'coffer.dev'], resources: ['secrets', 'secrets/rotate', 'configmaps'], verbs: ['create', 'patch', 'update'] }], 'writer');
+  await grant(app, 'fuzz-informer', [{ apiGroups: ['*'], resources: ['*'], verbs: ['list', 'watch'] }], 'informer');
   await grant(app, 'fuzz-kv', [{ nonResourceURLs: ['/v3/*'], verbs: ['post'] }, { apiGroups: ['coffer.dev'], resources: ['kvkeys'], verbs: ['*'] }], 'kv-user');
   const created = await app.inject({ method: 'POST', url: '/api/v1/namespaces/default/secrets', headers: admin, payload: { metadata: { name: 'db' }, data: { password: b64(marker) } } });
   assert.equal(created.statusCode, 201, created.body);
 });
 after(async () => { await audited.close(); });
 
-const identities = [who('nobody'), who('lister'), who('writer'), who('kv-user'), who('system:member:m2', ['system:members'])];
+const identities = [who('nobody'), who('lister'), who('informer'), who('writer'), who('kv-user'), who('system:member:m2', ['system:members'])];
 
 /** A path segment as an attacker would spell it. */
 const segment = fc.oneof(
@@ -68,6 +69,11 @@ const body = fc.oneof(
     type: 'application/json-patch+json', payload: JSON.stringify([{ op: 'add', path: '/metadata/annotations', value: {} }, { op, from, path: '/metadata/annotations/fuzz' }]),
   })),
   fc.constant({ type: 'application/json-patch+json', payload: JSON.stringify([{ op: 'test', path: '/data/password', value: b64(marker) }, { op: 'add', path: '/metadata/labels', value: { fuzz: 'tested' } }]) }),
+  // Operations that fail where the key is absent, and a value under data keys named like a body's fields.
+  fc.tuple(fc.constantFrom('remove', 'replace'), fc.constantFrom('/data/password', '/data/absent', '/stringData/password')).map(([op, path]) => ({
+    type: 'application/json-patch+json', payload: JSON.stringify([{ op, path, ...(op === 'replace' ? { value: b64(marker) } : {}) }]),
+  })),
+  fc.constant({ type: 'application/json-patch+json', payload: JSON.stringify([{ op: 'add', path: '/data', value: { password: b64(marker), key: b64(marker), type: b64(marker) } }]) }),
   fc.constant({ type: 'application/strategic-merge-patch+json', payload: JSON.stringify({ metadata: { labels: { a: 'b' } } }) }),
   fc.constant({ type: 'application/apply-patch+yaml', payload: 'metadata:\n  name: db\nstringData:\n  password: x\n' }),
   // Server-side apply of the marker itself, as YAML and as the JSON kubectl sends (fieldManager and force come from the query).
