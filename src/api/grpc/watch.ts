@@ -90,17 +90,15 @@ export function serveWatchStream(request: FastifyRequest, reply: FastifyReply, s
 
 /** The watches of one Watch stream, by watch id, and the stream their responses go out on. */
 class WatchSession {
-  private readonly watchers = new Map<number, Watcher>();
-  /** The key range of each watch, by watch id: what the caller must still be allowed to watch. */
-  private readonly ranges = new Map<number, { key: Uint8Array; end?: Uint8Array }>();
+  /** Each watch by id, with its key range: what the caller must still be allowed to watch. */
+  private readonly watches = new Map<number, { watcher: Watcher; range: { key: Uint8Array; end?: Uint8Array } }>();
   private nextId = 0;
   private readonly stream: WatchStream;
 
   constructor(private readonly service: KvService, private readonly caller: Caller, open: (onEnd: () => void) => WatchStream) {
     this.stream = open(() => {
-      for (const watcher of this.watchers.values()) watcher.cancel();
-      this.watchers.clear();
-      this.ranges.clear();
+      for (const { watcher } of this.watches.values()) watcher.cancel();
+      this.watches.clear();
     });
   }
 
@@ -110,7 +108,7 @@ class WatchSession {
       case 'create_request': return this.create(m.create_request as Message);
       case 'cancel_request': return this.cancel(Number((m.cancel_request as Message).watch_id ?? 0));
       case 'progress_request': {
-        for (const watcher of this.watchers.values()) watcher.requestProgress();
+        for (const { watcher } of this.watches.values()) watcher.requestProgress();
         return undefined;
       }
       default: return undefined;
@@ -128,7 +126,7 @@ class WatchSession {
 
   /** Whether the caller may still make this call and watch every range it watches (the stream ends otherwise). */
   stillAllowed(info: RequestInfo): boolean {
-    return this.service.stillAllowed(this.caller, info, [...this.ranges.values()]);
+    return this.service.stillAllowed(this.caller, info, [...this.watches.values()].map((w) => w.range));
   }
 
   private respond(watchId: number, revision: number | undefined, fields: Message): boolean {
@@ -143,34 +141,32 @@ class WatchSession {
     const asked = Number(m.watch_id ?? 0);
     const watchId = asked > 0 ? asked : this.nextId;
     if (asked <= 0) this.nextId += 1;
-    if (this.watchers.has(watchId) || this.watchers.size >= grpcWatchesPerStreamMax) {
-      const reason = this.watchers.has(watchId) ? `watch ID ${watchId} is in use on this stream` : `this stream already holds ${grpcWatchesPerStreamMax} watches (grpcWatchesPerStreamMax)`;
+    if (this.watches.has(watchId) || this.watches.size >= grpcWatchesPerStreamMax) {
+      const reason = this.watches.has(watchId) ? `watch ID ${watchId} is in use on this stream` : `this stream already holds ${grpcWatchesPerStreamMax} watches (grpcWatchesPerStreamMax)`;
       this.respond(watchId, undefined, { created: true, canceled: true, cancel_reason: reason });
       return;
     }
     let watcher: Watcher;
+    const end = bytesField(m, 'range_end');
+    const range = { key: bytesField(m, 'key'), ...(end.length > 0 ? { end } : {}) };
     try {
-      const end = bytesField(m, 'range_end');
       watcher = this.service.watch(this.caller, {
-        key: bytesField(m, 'key'), ...(end.length > 0 ? { end } : {}), startRevision: int64(m, 'start_revision'),
-        prevKv: boolField(m, 'prev_kv'), progressNotify: boolField(m, 'progress_notify'),
+        ...range, startRevision: int64(m, 'start_revision'), prevKv: boolField(m, 'prev_kv'), progressNotify: boolField(m, 'progress_notify'),
       });
     } catch (error) {
       this.respond(watchId, undefined, { created: true, canceled: true, cancel_reason: toGrpcError(error).message });
       return;
     }
-    this.watchers.set(watchId, watcher);
-    this.ranges.set(watchId, { key: bytesField(m, 'key'), ...(bytesField(m, 'range_end').length > 0 ? { end: bytesField(m, 'range_end') } : {}) });
+    this.watches.set(watchId, { watcher, range });
     const filters = (m.filters as string[] | undefined) ?? [];
     this.respond(watchId, undefined, { created: true });
     void this.pump(watchId, watcher, { noPut: filters.includes('NOPUT'), noDelete: filters.includes('NODELETE'), fragment: boolField(m, 'fragment') });
   }
 
   private cancel(watchId: number): void {
-    const watcher = this.watchers.get(watchId);
+    const watcher = this.watches.get(watchId)?.watcher;
     if (watcher === undefined) return;
-    this.watchers.delete(watchId);
-    this.ranges.delete(watchId);
+    this.watches.delete(watchId);
     watcher.cancel();
     this.respond(watchId, undefined, { canceled: true });
   }
@@ -187,14 +183,11 @@ class WatchSession {
         }
       }
     } catch (error) {
-      if (this.watchers.get(watchId) !== watcher) return;
+      if (this.watches.get(watchId)?.watcher !== watcher) return;
       const compactRevision = (error as { compactRevision?: number }).compactRevision;
       this.respond(watchId, undefined, { canceled: true, cancel_reason: cancelReason(error), ...(compactRevision !== undefined ? { compact_revision: compactRevision } : {}) });
     } finally {
-      if (this.watchers.get(watchId) === watcher) {
-        this.watchers.delete(watchId);
-        this.ranges.delete(watchId);
-      }
+      if (this.watches.get(watchId)?.watcher === watcher) this.watches.delete(watchId);
       watcher.cancel();
     }
   }
