@@ -58,6 +58,9 @@ function mvccError(error: MvccError): ApiError {
     case 'E_LEASE_EXISTS': return { status: 409, code: grpc.failedPrecondition, message: 'etcdserver: lease already exists' };
     // A revoke raced a write that attached (or detached) a key after the keys were checked: nothing was deleted.
     case 'E_LEASE_KEYS_CHANGED': return { status: 409, code: grpc.aborted, message: "the lease's keys changed since they were checked; retry" };
+    // Another user's lease, found so when the request applied (a lease revoked and granted again meanwhile).
+    case 'E_LEASE_NOT_OWNED': return { status: 403, code: grpc.permissionDenied, message: `etcdserver: permission denied: ${error.message}` };
+    case 'E_LEASE_QUOTA': return { status: 429, code: grpc.resourceExhausted, message: error.message };
     default: return internal;
   }
 }

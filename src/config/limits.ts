@@ -213,6 +213,13 @@ export const leaseTtlSecondsMax = 9_000_000_000;
 export const leaseTtlMinElectionTimeouts = 1.5;
 /** Leases the store holds at once; a grant beyond is refused (bounds the lessor's work and each checkpoint). */
 export const leasesMax = 10_000;
+/**
+ * Leases one user (the lease's owner: the caller that granted it) holds at once; a grant beyond is
+ * refused, so one identity cannot use up leasesMax for everyone (docs/security.md, "Leases").
+ */
+export const leasesPerOwnerMax = 1_000;
+/** The longest owner name a lease records, in UTF-8 bytes; a grant by a longer user name is refused. */
+export const leaseOwnerBytesMax = 256;
 /** Keys attached to one lease; a put beyond is refused (its revoke deletes them all in one revision). */
 export const leaseKeysMax = 10_000;
 /**

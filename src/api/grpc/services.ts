@@ -140,8 +140,8 @@ function maintenanceCalls({ service, header, call }: CallKit): UnaryCall[] {
 /** etcd's Lease service, KeepAlive aside (a stream: lease-keepalive.ts). */
 function leaseCalls({ service, header, call }: CallKit): UnaryCall[] {
   return [
-    call('Lease', 'LeaseGrant', async (_caller, m) => {
-      const granted = await service.leases.grant(int64(m, 'ID'), int64(m, 'TTL'));
+    call('Lease', 'LeaseGrant', async (caller, m) => {
+      const granted = await service.leases.grant(caller, int64(m, 'ID'), int64(m, 'TTL'));
       return { header: header(granted.revision), ID: granted.id, TTL: granted.ttl };
     }),
     call('Lease', 'LeaseRevoke', async (caller, m) => ({ header: header((await service.leases.revoke(caller, int64(m, 'ID'))).revision) })),
@@ -149,7 +149,7 @@ function leaseCalls({ service, header, call }: CallKit): UnaryCall[] {
       const lease = await service.leases.timeToLive(caller, int64(m, 'ID'), boolField(m, 'keys'));
       return { header: header(), ID: lease.id, TTL: lease.ttl, grantedTTL: lease.grantedTtl, keys: lease.keys };
     }),
-    call('Lease', 'LeaseLeases', async () => ({ header: header(), leases: (await service.leases.list()).map((id) => ({ ID: id })) })),
+    call('Lease', 'LeaseLeases', async (caller) => ({ header: header(), leases: (await service.leases.list(caller)).map((id) => ({ ID: id })) })),
   ];
 }
 

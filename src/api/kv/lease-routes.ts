@@ -22,7 +22,7 @@ export function registerLeaseRoutes(app: FastifyInstance, service: KvService): v
 
   app.post('/lease/grant', auditInEntryRoute, async (request) => {
     const b = body(request.body);
-    const granted = await service.leases.grant(int(b, 'ID') ?? 0, int(b, 'TTL') ?? 0);
+    const granted = await service.leases.grant(callerFor(request), int(b, 'ID') ?? 0, int(b, 'TTL') ?? 0);
     return { header: header(granted.revision), ID: int64(granted.id), TTL: int64(granted.ttl) };
   });
 
@@ -41,5 +41,5 @@ export function registerLeaseRoutes(app: FastifyInstance, service: KvService): v
     return { header: header(), ID: int64(lease.id), TTL: int64(lease.ttl), grantedTTL: int64(lease.grantedTtl), keys: lease.keys.map(b64) };
   });
 
-  app.post('/lease/leases', readOnlyRoute, async () => ({ header: header(), leases: (await service.leases.list()).map((id) => ({ ID: int64(id) })) }));
+  app.post('/lease/leases', readOnlyRoute, async (request) => ({ header: header(), leases: (await service.leases.list(callerFor(request))).map((id) => ({ ID: int64(id) })) }));
 }

@@ -6,12 +6,21 @@
  * remaining TTL from the leader's lessor on the leader and from the last checkpoint elsewhere
  * (docs/architecture.md, "Leases").
  *
+ * Owners: a lease is the user's that granted it, and one user holds at most leasesPerOwnerMax. Only its
+ * owner — or system:masters — may keep it alive, revoke it, read its time to live, see it listed or attach
+ * a key to it (KvService). Each proposal names the caller (`ifOwner`, `ifLeaseOwner`), so a lease revoked
+ * and granted again to another user between the check here and the apply is refused there as well. A
+ * lease granted before leases had owners is anyone's, as it was.
+ *
  * Keys: a revoke deletes every key attached, so it needs `delete` on each of them (key-access.ts: the
  * reserved keyspace, then the caller's kvkeys rules); a keep-alive keeps them, so it needs `update` on
  * each; time-to-live lists only the attached keys the caller may `get`.
  */
-import type { KeyRangeVerb } from '../../rbac/index.ts';
-import { isMvccError, keyToString, leaseKeysCheck, type LeaseGrantResponse, type LeaseRevokeResponse } from '../../storage/mvcc/index.ts';
+import { mastersGroup, type KeyRangeVerb } from '../../rbac/index.ts';
+import {
+  isMvccError, keyToString, leaseKeysCheck, type LeaseGrantResponse, type LeaseRecord, type LeaseRevokeResponse, ownsLease, type PutRequest,
+  type TxnOp, type TxnRequest,
+} from '../../storage/mvcc/index.ts';
 import { ForbiddenError } from '../errors.ts';
 import type { Caller } from '../k8s/authorization.ts';
 import type { KvBackend } from './backend.ts';
@@ -31,9 +40,10 @@ export interface LeaseStatus {
 export class LeaseService {
   constructor(private readonly backend: KvBackend, private readonly allow: AllowKey) {}
 
-  /** A lease of `ttl` seconds, raised to the shortest TTL this cluster grants; `id` 0 lets the server choose. */
-  async grant(id: number, ttl: number): Promise<LeaseGrantResponse> {
-    return (await this.backend.propose({ type: 'leaseGrant', id, ttl: Math.max(ttl, this.backend.leaseTtlMinSeconds()) })) as LeaseGrantResponse;
+  /** A lease of `ttl` seconds owned by `caller`, raised to the shortest TTL this cluster grants; `id` 0 lets the server choose. */
+  async grant(caller: Caller, id: number, ttl: number): Promise<LeaseGrantResponse> {
+    const op = { type: 'leaseGrant', id, ttl: Math.max(ttl, this.backend.leaseTtlMinSeconds()), owner: caller.user } as const;
+    return (await this.backend.propose(op)) as LeaseGrantResponse;
   }
 
   /**
@@ -43,9 +53,10 @@ export class LeaseService {
    */
   async revoke(caller: Caller, id: number): Promise<LeaseRevokeResponse> {
     await this.backend.linearizableBarrier();
-    const keys = this.backend.mvcc().lease(id)?.keys ?? [];
+    const keys = this.ownLease(caller, id)?.keys ?? [];
     for (const key of keys) this.allow(caller, 'delete', key);
-    return (await this.backend.propose({ type: 'leaseRevoke', id, ifKeys: leaseKeysCheck(keys.map(keyToString)) })) as LeaseRevokeResponse;
+    const op = { type: 'leaseRevoke', id, ifKeys: leaseKeysCheck(keys.map(keyToString)), ...asOwner(caller) } as const;
+    return (await this.backend.propose(op)) as LeaseRevokeResponse;
   }
 
   /**
@@ -55,9 +66,9 @@ export class LeaseService {
    */
   async keepAlive(caller: Caller, id: number): Promise<{ id: number; ttl: number; revision: number }> {
     await this.backend.linearizableBarrier();
-    for (const key of this.backend.mvcc().lease(id)?.keys ?? []) this.allow(caller, 'update', key);
+    for (const key of this.ownLease(caller, id)?.keys ?? []) this.allow(caller, 'update', key);
     try {
-      const response = await this.backend.propose({ type: 'leaseKeepAlive', id });
+      const response = await this.backend.propose({ type: 'leaseKeepAlive', id, ...asOwner(caller) });
       return { id, ttl: response.type === 'leaseKeepAlive' ? response.ttl : 0, revision: response.revision };
     } catch (error) {
       if (isMvccError(error, 'E_LEASE_NOT_FOUND')) return { id, ttl: 0, revision: this.backend.status().revision };
@@ -67,15 +78,34 @@ export class LeaseService {
 
   async timeToLive(caller: Caller, id: number, withKeys: boolean): Promise<LeaseStatus> {
     await this.backend.linearizableBarrier();
-    const lease = this.backend.mvcc().lease(id);
+    const lease = this.ownLease(caller, id);
     if (lease === undefined) return { id, ttl: -1, grantedTtl: 0, keys: [] };
     const keys = withKeys ? lease.keys.filter((key) => this.mayGet(caller, key)) : [];
     return { id, ttl: Math.floor(this.backend.leaseRemainingMs(lease) / 1000), grantedTtl: lease.ttl, keys };
   }
 
-  async list(): Promise<number[]> {
+  /** The leases `caller` may act on: its own and those without an owner (system:masters: every lease). */
+  async list(caller: Caller): Promise<number[]> {
     await this.backend.linearizableBarrier();
-    return this.backend.mvcc().leases().map((lease) => lease.id);
+    return this.backend.mvcc().leases().filter((lease) => mayActOn(caller, lease)).map((lease) => lease.id);
+  }
+
+  /**
+   * Throws ForbiddenError if lease `id` is another user's, as this member's lease table has it (a lease it
+   * does not hold yet is left to the apply, which refuses a missing lease and, through ifLeaseOwner,
+   * another user's).
+   */
+  mayAttach(caller: Caller, id: number): void {
+    this.ownLease(caller, id);
+  }
+
+  /** Lease `id` as the store holds it now (undefined: none); ForbiddenError if it is another user's. */
+  private ownLease(caller: Caller, id: number): (LeaseRecord & { keys: Uint8Array[] }) | undefined {
+    const lease = this.backend.mvcc().lease(id);
+    if (lease !== undefined && !mayActOn(caller, lease)) {
+      throw new ForbiddenError(`etcdserver: permission denied: user ${JSON.stringify(caller.user)} may not use lease ${id}: it is another user's`);
+    }
+    return lease;
   }
 
   private mayGet(caller: Caller, key: Uint8Array): boolean {
@@ -87,4 +117,39 @@ export class LeaseService {
       throw error;
     }
   }
+}
+
+function isMaster(caller: Caller): boolean {
+  return caller.groups.includes(mastersGroup);
+}
+
+/** Whether `caller` may act on `lease`: its owner, or system:masters. */
+function mayActOn(caller: Caller, lease: Pick<LeaseRecord, 'owner'>): boolean {
+  return isMaster(caller) || ownsLease(lease, caller.user);
+}
+
+/**
+ * What a proposal on a lease names of its caller, for the store to check again at apply: the user, unless
+ * system:masters (who may act on any lease).
+ */
+function asOwner(caller: Caller): { ifOwner?: string } {
+  return isMaster(caller) ? {} : { ifOwner: caller.user };
+}
+
+/**
+ * `op` with every put in it that attaches its key to a lease naming `caller` (ifLeaseOwner), into every
+ * branch of every nested transaction, for the store to refuse at apply a lease that is another user's;
+ * `op` itself when nothing attaches or the caller is in system:masters.
+ */
+export function attachingAs<T extends PutRequest | TxnRequest>(caller: Caller, op: T): T {
+  if (isMaster(caller)) return op;
+  const named = (o: TxnOp): TxnOp => {
+    if (o.type === 'put') return (o.lease ?? 0) === 0 ? o : { ...o, ifLeaseOwner: caller.user };
+    if (o.type !== 'txn') return o;
+    const success = o.success.map(named);
+    const failure = o.failure.map(named);
+    const changed = success.some((x, i) => x !== o.success[i]) || failure.some((x, i) => x !== o.failure[i]);
+    return changed ? { ...o, success, failure } : o;
+  };
+  return named(op) as T;
 }

@@ -22,7 +22,7 @@ import type { RequestInfo } from '../request-info.ts';
 import type { KvBackend } from './backend.ts';
 import { BadFieldError, type Header } from './json.ts';
 import { checkKeyAccess, readVerb } from './key-access.ts';
-import { LeaseService } from './lease-service.ts';
+import { attachingAs, LeaseService } from './lease-service.ts';
 
 export type SortOrder = 'none' | 'ascend' | 'descend';
 export type SortTarget = 'key' | 'version' | 'create' | 'mod' | 'value';
@@ -106,14 +106,18 @@ export class KvService {
   /**
    * A write needs its verb on its keys, and the read verb too when it returns the values it replaced (as
    * etcd asks). A put that attaches its key to a lease (`lease` set) needs `delete` as well: the lease's
-   * end — expiry, or a revoke by whoever may delete its other keys — deletes the key. `ignore_lease`
-   * attaches nothing new.
+   * end — expiry, or a revoke by whoever may delete its other keys — deletes the key; and the lease must be
+   * the caller's (lease-service.ts, "Owners"), checked here against the lease table and again at apply
+   * (attachingAs). `ignore_lease` attaches nothing new.
    */
   private allowOp(caller: Caller, op: Exclude<TxnOp, TxnRequest>): void {
     if (op.type === 'range') return this.allow(caller, readVerb(op.end), op.key, op.end);
     const end = op.type === 'put' ? undefined : op.end;
     this.allow(caller, op.type === 'put' ? 'update' : 'delete', op.key, end);
-    if (op.type === 'put' && (op.lease ?? 0) !== 0) this.allow(caller, 'delete', op.key);
+    if (op.type === 'put' && (op.lease ?? 0) !== 0) {
+      this.allow(caller, 'delete', op.key);
+      this.leases.mayAttach(caller, op.lease!);
+    }
     if (op.prevKv === true) this.allow(caller, readVerb(end), op.key, end);
   }
 
@@ -131,7 +135,7 @@ export class KvService {
 
   async put(caller: Caller, op: PutRequest): Promise<PutResponse> {
     this.allowOp(caller, op);
-    return (await this.backend.propose(op)) as PutResponse;
+    return (await this.backend.propose(attachingAs(caller, op))) as PutResponse;
   }
 
   async deleteRange(caller: Caller, op: DeleteRangeRequest): Promise<DeleteRangeResponse> {
@@ -145,7 +149,7 @@ export class KvService {
    */
   async txn(caller: Caller, op: TxnRequest, queries: ReadonlyMap<TxnOp, RangeQuery> = new Map()): Promise<TxnResponse> {
     this.allowTxn(caller, op);
-    const result = (await this.backend.propose(op)) as TxnResponse;
+    const result = (await this.backend.propose(attachingAs(caller, op))) as TxnResponse;
     return queries.size === 0 ? result : reshapeTxn(op, result, queries);
   }
 

@@ -2,8 +2,9 @@
  * The plaintext codec of snapshot records inside a backup chunk and a snapshot stream frame: each
  * record is a msgpack array (header: [0, appliedIndex, revision, compactRevision]; page: [1, key,
  * value, main, sub, createRevision, version, tombstone, prevMain, prevSub], with the key's lease as an
- * eleventh field when it has one; lease: [2, id, ttl, remainingTtlMs, refreshes]). Backups written
- * before leases existed hold no lease record and 10-field pages, and read the same. Decoding checks the
+ * eleventh field when it has one; lease: [2, id, ttl, remainingTtlMs, refreshes], with its owner as a
+ * sixth field when it has one). Backups written before leases existed hold no lease record and 10-field
+ * pages, and read the same; before leases had owners, 5-field lease records. Decoding checks the
  * shape of every record, so a malformed record is a typed error, never a half-filled page.
  * Encoded buffers hold plaintext: callers wipe them once sealed or sent.
  */
@@ -16,7 +17,10 @@ const leaseTag = 2;
 
 export function recordToWire(record: SnapshotRecord): unknown[] {
   if (record.type === 'header') return [headerTag, record.appliedIndex, record.revision, record.compactRevision];
-  if (record.type === 'lease') return [leaseTag, record.lease.id, record.lease.ttl, record.lease.remainingTtlMs, record.lease.refreshes];
+  if (record.type === 'lease') {
+    const { id, ttl, remainingTtlMs, refreshes, owner } = record.lease;
+    return owner === undefined ? [leaseTag, id, ttl, remainingTtlMs, refreshes] : [leaseTag, id, ttl, remainingTtlMs, refreshes, owner];
+  }
   const p = record.page;
   const fields = [pageTag, p.key, p.value, p.main, p.sub, p.createRevision, p.version, p.tombstone ? 1 : 0, p.prevMain, p.prevSub];
   return p.lease === 0 ? fields : [...fields, p.lease];
@@ -30,8 +34,10 @@ export function recordFromWire(value: unknown): SnapshotRecord | undefined {
   if (fields[0] === headerTag && fields.length === 4 && counts.length === 3 && counts.every(isCount)) {
     return { type: 'header', appliedIndex: fields[1] as number, revision: fields[2] as number, compactRevision: fields[3] as number };
   }
-  if (fields[0] === leaseTag && fields.length === 5 && counts.length === 4 && counts.every(isCount)) {
-    return { type: 'lease', lease: { id: fields[1] as number, ttl: fields[2] as number, remainingTtlMs: fields[3] as number, refreshes: fields[4] as number } };
+  const owner = fields[5];
+  if (fields[0] === leaseTag && (fields.length === 5 || (fields.length === 6 && typeof owner === 'string')) && counts.length === 4 && counts.every(isCount)) {
+    const lease = { id: fields[1] as number, ttl: fields[2] as number, remainingTtlMs: fields[3] as number, refreshes: fields[4] as number };
+    return { type: 'lease', lease: typeof owner === 'string' ? { ...lease, owner } : lease };
   }
   if (fields[0] !== pageTag || (fields.length !== 10 && fields.length !== 11)) return undefined;
   const [, key, val, main, sub, createRevision, version, tombstone, prevMain, prevSub, lease = 0] = fields;

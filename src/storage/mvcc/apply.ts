@@ -11,11 +11,11 @@
  * does not include them, so concurrent readers never look at revisions that are not on disk yet.
  */
 import { Buffer } from 'node:buffer';
-import { compareRangeKeysMax, leaseKeysMax, leasesMax, rangeResultBytesMax } from '../../config/index.ts';
+import { compareRangeKeysMax, leaseKeysMax, leasesMax, leasesPerOwnerMax, rangeResultBytesMax } from '../../config/index.ts';
 import { MvccError, compactedError } from './errors.ts';
 import type { KeyAt } from './key-index.ts';
 import { keyToString, stringToKey, toSpan } from './keys.ts';
-import { type LeaseRecord, type LeaseTable, leaseKeysCheck } from './lease-table.ts';
+import { type Lease, type LeaseRecord, type LeaseTable, leaseKeysCheck, leaseRecordOf, ownsLease } from './lease-table.ts';
 import type { Page } from './page.ts';
 import type { Revision } from './revision.ts';
 import { type TreeIndex, sortPacked } from './tree-index.ts';
@@ -62,6 +62,14 @@ function sameLeaseKeys(checked: LeaseKeysCheck, keys: ReadonlySet<string>): bool
 
 function leaseNotFound(id: number): MvccError {
   return new MvccError('E_LEASE_NOT_FOUND', `lease ${id} does not exist (never granted, revoked or expired)`);
+}
+
+/** Lease `id`, which `user` must own when named (absent: system:masters, or the lessor); refused otherwise. */
+function ownedLease(leases: LeaseTable, id: number, user: string | undefined): Lease {
+  const lease = leases.get(id);
+  if (lease === undefined) throw leaseNotFound(id);
+  if (user !== undefined && !ownsLease(lease, user)) throw new MvccError('E_LEASE_NOT_OWNED', `lease ${id} is another user's`);
+  return lease;
 }
 
 export class BatchApplier {
@@ -133,6 +141,9 @@ export class BatchApplier {
     switch (op.type) {
       case 'leaseGrant': {
         if (leases.size >= leasesMax) throw new MvccError('E_LIMIT', `the store holds ${leasesMax} leases (leasesMax); revoke some first`);
+        if (op.owner !== undefined && leases.ownedBy(op.owner) >= leasesPerOwnerMax) {
+          throw new MvccError('E_LEASE_QUOTA', `the user holds ${leasesPerOwnerMax} leases (leasesPerOwnerMax); revoke some first`);
+        }
         let id = op.id;
         if (id === 0) {
           id = Math.max(1, op.idFrom ?? 1);
@@ -140,12 +151,11 @@ export class BatchApplier {
         } else if (leases.get(id) !== undefined) {
           throw new MvccError('E_LEASE_EXISTS', `lease ${id} already exists`);
         }
-        this.noteLease(leases.add({ id, ttl: op.ttl, remainingTtlMs: 0, refreshes: 0 }));
+        this.noteLease(leases.add(op.owner === undefined ? { id, ttl: op.ttl, remainingTtlMs: 0, refreshes: 0 } : { id, ttl: op.ttl, remainingTtlMs: 0, refreshes: 0, owner: op.owner }));
         return { type: 'leaseGrant', revision: this.revision, id, ttl: op.ttl };
       }
       case 'leaseRevoke': {
-        const lease = leases.get(op.id);
-        if (lease === undefined) throw leaseNotFound(op.id);
+        const lease = ownedLease(leases, op.id, op.ifOwner);
         if (op.ifRefreshes !== undefined && op.ifRefreshes !== lease.refreshes) return { type: 'leaseRevoke', revision: this.revision, revoked: false };
         if (op.ifKeys !== undefined && !sameLeaseKeys(op.ifKeys, lease.keys)) {
           throw new MvccError('E_LEASE_KEYS_CHANGED', `the keys attached to lease ${op.id} changed since the revoke checked them; nothing was deleted`);
@@ -161,8 +171,7 @@ export class BatchApplier {
         return { type: 'leaseRevoke', revision: this.revision, revoked: true };
       }
       case 'leaseKeepAlive': {
-        const lease = leases.get(op.id);
-        if (lease === undefined) throw leaseNotFound(op.id);
+        const lease = ownedLease(leases, op.id, op.ifOwner);
         lease.remainingTtlMs = 0;
         lease.refreshes++;
         this.noteLease(lease);
@@ -181,7 +190,7 @@ export class BatchApplier {
   }
 
   private noteLease(lease: LeaseRecord): void {
-    this.leaseWrites.set(lease.id, { id: lease.id, ttl: lease.ttl, remainingTtlMs: lease.remainingTtlMs, refreshes: lease.refreshes });
+    this.leaseWrites.set(lease.id, leaseRecordOf(lease));
   }
 
   /** The lease a put attaches its key to, checked before anything changes. */
@@ -189,8 +198,7 @@ export class BatchApplier {
     if (op.ignoreLease === true) return this.ctx.leases.leaseOf(key);
     const id = op.lease ?? 0;
     if (id === 0) return 0;
-    const lease = this.ctx.leases.get(id);
-    if (lease === undefined) throw leaseNotFound(id);
+    const lease = ownedLease(this.ctx.leases, id, op.ifLeaseOwner);
     if (!lease.keys.has(key) && lease.keys.size >= leaseKeysMax) {
       throw new MvccError('E_LIMIT', `lease ${id} already holds ${leaseKeysMax} keys (leaseKeysMax)`);
     }

@@ -28,7 +28,11 @@ export type MvccErrorCode =
   /** A grant asks for a lease id that is taken. */
   | 'E_LEASE_EXISTS'
   /** A revoke's checked keys (LeaseRevokeRequest.ifKeys) are not the lease's keys any more: a key was attached or left since. */
-  | 'E_LEASE_KEYS_CHANGED';
+  | 'E_LEASE_KEYS_CHANGED'
+  /** A request names a lease another user owns (LeaseGrantRequest.owner). */
+  | 'E_LEASE_NOT_OWNED'
+  /** A grant would give its owner more than leasesPerOwnerMax leases. */
+  | 'E_LEASE_QUOTA';
 
 export class MvccError extends CofferError {
   readonly code: MvccErrorCode;

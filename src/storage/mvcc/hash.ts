@@ -4,7 +4,7 @@
  * not change it) — each change with the lease its key was attached to —, the revision and the compact
  * revision. Asked for the current state (revision 0, as `etcdctl endpoint hashkv` asks), it covers the
  * leases too: each lease's id, granted TTL and attached keys, the replicated state etcd 3.4's HashKV
- * leaves out, so members that disagree about a lease do not hash equal. Not the remaining TTL of the
+ * leaves out, so members that disagree about a lease do not hash equal — and each lease's owner. Not the remaining TTL of the
  * last checkpoint nor the keep-alive count: they change with every checkpoint and keep-alive without a
  * new revision, so two healthy members at one revision would differ while one of those entries is
  * applied on one member and not yet on the other. The store keeps no history of leases, so a hash at
@@ -14,6 +14,7 @@
  * Invariant: the lease table changes in place while a batch is applied, so the current state is read
  * in the write queue, between batches; the pages are read under one LevelDB snapshot.
  */
+import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { MvccError, compactedError } from './errors.ts';
 import { stringToKey } from './keys.ts';
@@ -32,7 +33,7 @@ export async function hashStore(state: StoreState, revision: number): Promise<Ha
   state.checkUsable();
   const current = revision === 0
     ? await state.exclusive(() => Promise.resolve({
-      revision: state.revision, leases: state.leaseTable.list().map(({ id, ttl, keys }) => ({ id, ttl, keys: [...keys].sort() })),
+      revision: state.revision, leases: state.leaseTable.list().map(({ id, ttl, keys, owner }) => ({ id, ttl, keys: [...keys].sort(), owner })),
     }))
     : undefined;
   const atMain = current?.revision ?? revision;
@@ -67,6 +68,14 @@ export async function hashStore(state: StoreState, revision: number): Promise<Ha
       for (const lease of current.leases) {
         for (const n of [lease.id, lease.ttl, lease.keys.length]) addNumber(n);
         for (const key of lease.keys) addBytes(stringToKey(key));
+      }
+      // The owners last, and only when a lease has one: a store whose leases have none (all granted before
+      // leases had owners) hashes as it did then.
+      const owned = current.leases.filter((lease) => lease.owner !== undefined);
+      if (owned.length > 0) addNumber(owned.length);
+      for (const lease of owned) {
+        addNumber(lease.id);
+        addBytes(Buffer.from(lease.owner!));
       }
     }
     return { hash: digest.digest('hex'), revision: atMain, compactRevision };

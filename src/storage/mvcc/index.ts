@@ -26,7 +26,7 @@ export type { ApplyResult } from './apply.ts';
 export { MvccError, isMvccError, type MvccErrorCode } from './errors.ts';
 export { keyToString, prefixEnd, stringToKey, toSpan } from './keys.ts';
 export { checkTxnNesting, checkWriteOp } from './validate.ts';
-export { type LeaseRecord, leaseKeysCheck } from './lease-table.ts';
+export { type LeaseRecord, leaseKeysCheck, ownsLease } from './lease-table.ts';
 export type { Page as SnapshotPage } from './page.ts';
 export type {
   KeyValue, RangeOptions, RangeRequest, PutRequest, DeleteRangeRequest, Compare, CompareTarget, CompareResult,

@@ -2,12 +2,13 @@
  * The leases the store holds and which keys are attached to each (etcd's lessor state, without time:
  * time is the leader's lessor's, src/replication/lessor.ts). A lease is its id, its granted TTL in
  * seconds, the remaining TTL the last checkpoint recorded (0: none since the lease was granted or kept
- * alive, so it has its full TTL) and the number of keep-alives applied to it. Pure: no I/O; the applier
+ * alive, so it has its full TTL), the number of keep-alives applied to it and its owner. Pure: no I/O; the applier
  * changes it and the store persists each changed lease as a sealed record (lease-record.ts), while a
  * key's lease lives in the key's page (page.ts), so the attachments are rebuilt from pages at open.
  *
  * Invariant: `keyLease.get(k) === id` if and only if `leases.get(id).keys.has(k)`; a key is attached to
- * at most one lease, and only to a lease the table holds.
+ * at most one lease, and only to a lease the table holds; `owned.get(u)` is the number of leases whose
+ * owner is `u`.
  */
 import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';
@@ -23,6 +24,13 @@ export interface LeaseRecord {
   remainingTtlMs: number;
   /** Keep-alives applied; an expiry that saw another count leaves the lease (LeaseRevokeRequest.ifRefreshes). */
   refreshes: number;
+  /** The user that granted it (LeaseGrantRequest.owner); absent for a lease granted before leases had owners. */
+  owner?: string;
+}
+
+/** Whether `user` may act on `lease` as its owner: it is theirs, or it has no owner. */
+export function ownsLease(lease: Pick<LeaseRecord, 'owner'>, user: string): boolean {
+  return lease.owner === undefined || lease.owner === user;
 }
 
 export interface Lease extends LeaseRecord {
@@ -33,6 +41,7 @@ export interface Lease extends LeaseRecord {
 export class LeaseTable {
   private readonly leases = new Map<number, Lease>();
   private readonly keyLease = new Map<string, number>();
+  private readonly owned = new Map<string, number>();
 
   get size(): number {
     return this.leases.size;
@@ -49,7 +58,12 @@ export class LeaseTable {
 
   /** Every lease as the store persists it (copies, without keys), by ascending id. */
   records(): LeaseRecord[] {
-    return this.list().map(({ id, ttl, remainingTtlMs, refreshes }) => ({ id, ttl, remainingTtlMs, refreshes }));
+    return this.list().map(leaseRecordOf);
+  }
+
+  /** How many leases `owner` holds. */
+  ownedBy(owner: string): number {
+    return this.owned.get(owner) ?? 0;
   }
 
   /** The lease `key` is attached to; 0 for none. */
@@ -61,6 +75,7 @@ export class LeaseTable {
     assert(!this.leases.has(record.id), `lease ${record.id} is added once`);
     const lease: Lease = { ...record, keys: new Set() };
     this.leases.set(record.id, lease);
+    if (record.owner !== undefined) this.owned.set(record.owner, this.ownedBy(record.owner) + 1);
     return lease;
   }
 
@@ -69,6 +84,10 @@ export class LeaseTable {
     const lease = this.leases.get(id);
     assert(lease !== undefined && lease.keys.size === 0, `lease ${id} is removed once its keys are gone`);
     this.leases.delete(id);
+    if (lease.owner === undefined) return;
+    const left = this.ownedBy(lease.owner) - 1;
+    if (left === 0) this.owned.delete(lease.owner);
+    else this.owned.set(lease.owner, left);
   }
 
   /** Attaches `key` to lease `id` (0: to none), leaving the lease it was on; returns that lease (0: none). */
@@ -87,6 +106,11 @@ export class LeaseTable {
     }
     return previous;
   }
+}
+
+/** A lease as the store persists it: a copy without its keys. */
+export function leaseRecordOf({ id, ttl, remainingTtlMs, refreshes, owner }: LeaseRecord): LeaseRecord {
+  return owner === undefined ? { id, ttl, remainingTtlMs, refreshes } : { id, ttl, remainingTtlMs, refreshes, owner };
 }
 
 /**

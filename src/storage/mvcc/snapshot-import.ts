@@ -18,7 +18,7 @@ import type { MvccStoreOptions } from './options.ts';
 import { type Meta, type Page, openMeta, sealMeta, sealPage } from './page.ts';
 import { type Revision, encodeRevisionKey, metaRecordKey, subMax } from './revision.ts';
 import type { SnapshotRecord } from './snapshot-export.ts';
-import { checkKey } from './validate.ts';
+import { checkKey, checkLeaseOwner } from './validate.ts';
 
 type Header = Extract<SnapshotRecord, { type: 'header' }>;
 
@@ -105,5 +105,6 @@ function checkSnapshotLease(lease: LeaseRecord, seen: Set<number>): void {
   if (!counts.every((n) => Number.isSafeInteger(n) && n >= 0) || lease.id === 0 || lease.ttl === 0 || lease.ttl > leaseTtlSecondsMax || seen.has(lease.id)) {
     throw new MvccError('E_BAD_REQUEST', `snapshot lease ${lease.id} is not valid or appears twice`);
   }
+  checkLeaseOwner(lease.owner, `snapshot lease ${lease.id} owner`);
   seen.add(lease.id);
 }

@@ -34,7 +34,7 @@ import { MvccError } from './errors.ts';
 import { type HashResult, hashStore } from './hash.ts';
 import { checkpointKeyRange, writeIndexCheckpoint } from './index-checkpoint.ts';
 import { stringToKey } from './keys.ts';
-import type { LeaseRecord } from './lease-table.ts';
+import { type LeaseRecord, leaseRecordOf } from './lease-table.ts';
 import { classicLevel, compactWholeDatabase, type Level, writeBatch } from './level.ts';
 import { type IndexSource, load } from './load.ts';
 import type { MvccStoreOptions } from './options.ts';
@@ -150,8 +150,7 @@ export class MvccStore {
   lease(id: number): (LeaseRecord & { keys: Uint8Array[] }) | undefined {
     const lease = this.state.leaseTable.get(id);
     if (lease === undefined) return undefined;
-    const { ttl, remainingTtlMs, refreshes } = lease;
-    return { id, ttl, remainingTtlMs, refreshes, keys: [...lease.keys].sort().map(stringToKey) };
+    return { ...leaseRecordOf(lease), keys: [...lease.keys].sort().map(stringToKey) };
   }
 
   range(key: Uint8Array, end?: Uint8Array, options: RangeOptions = {}): Promise<RangeResponse> {

@@ -40,6 +40,11 @@ export interface PutRequest {
   lease?: number;
   /** Keep the key's current lease (the key must exist; `lease` must then be 0). */
   ignoreLease?: boolean;
+  /**
+   * The user attaching the key (the API sets it for every caller but system:masters): the lease must be
+   * this user's, or have no owner, or the put is refused (E_LEASE_NOT_OWNED) and changes nothing.
+   */
+  ifLeaseOwner?: string;
   /** Keep the key's current value (the key must exist; `value` must then be empty). */
   ignoreValue?: boolean;
 }
@@ -95,13 +100,17 @@ export interface CompactRequest {
 
 /**
  * Grants a lease of `ttl` seconds. `id` 0 asks the store to choose: the first free id from `idFrom`
- * (the replica sets it to the entry's Raft index, so every member chooses the same id).
+ * (the replica sets it to the entry's Raft index, so every member chooses the same id). `owner` is the
+ * user granting it (the API sets the caller's name): it counts toward that user's leasesPerOwnerMax, and
+ * only that user (or system:masters) may attach keys to it, keep it alive, revoke it or read it. Absent in
+ * entries written before leases had owners: such a lease is anyone's, as before.
  */
 export interface LeaseGrantRequest {
   type: 'leaseGrant';
   id: number;
   ttl: number;
   idFrom?: number;
+  owner?: string;
 }
 
 /**
@@ -116,6 +125,8 @@ export interface LeaseRevokeRequest {
   id: number;
   ifRefreshes?: number;
   ifKeys?: LeaseKeysCheck;
+  /** The user revoking (absent: system:masters, or the lessor's expiry); as PutRequest.ifLeaseOwner. */
+  ifOwner?: string;
 }
 
 /** The keys attached to a lease, as a revoke checked them: how many, and a SHA-256 over them (leaseKeysCheck). */
@@ -129,6 +140,8 @@ export interface LeaseKeysCheck {
 export interface LeaseKeepAliveRequest {
   type: 'leaseKeepAlive';
   id: number;
+  /** The user renewing (absent: system:masters); as PutRequest.ifLeaseOwner. */
+  ifOwner?: string;
 }
 
 /**

@@ -2,8 +2,9 @@
  * Boundary checks for requests: every limit named in config/limits.ts, checked before anything
  * changes, with an error naming the limit and the offending size (never the key or value itself).
  */
+import { Buffer } from 'node:buffer';
 import {
-  keyBytesMax, leaseCheckpointBatchMax, leaseTtlSecondsMax, txnNestingLevelsMax, txnOpsMax, txnOpsTotalMax, valueBytesMax,
+  keyBytesMax, leaseCheckpointBatchMax, leaseOwnerBytesMax, leaseTtlSecondsMax, txnNestingLevelsMax, txnOpsMax, txnOpsTotalMax, valueBytesMax,
 } from '../../config/index.ts';
 import { MvccError } from './errors.ts';
 import { type KeySpan, keyToString, spanContains, toSpan } from './keys.ts';
@@ -15,6 +16,14 @@ function checkCount(value: unknown, what: string, min: number, max = Number.MAX_
   }
 }
 
+/** A lease owner's name (LeaseGrantRequest.owner), when given: a string of 1 to leaseOwnerBytesMax bytes. */
+export function checkLeaseOwner(owner: unknown, what = 'lease owner'): void {
+  if (owner === undefined) return;
+  if (typeof owner !== 'string' || owner.length === 0) throw new MvccError('E_BAD_REQUEST', `${what} is not a user name`);
+  const bytes = Buffer.byteLength(owner);
+  if (bytes > leaseOwnerBytesMax) throw new MvccError('E_LIMIT', `${what} of ${bytes} bytes exceeds leaseOwnerBytesMax (${leaseOwnerBytesMax})`);
+}
+
 function checkLeaseOp(op: LeaseOp): void {
   switch (op.type) {
     case 'leaseGrant':
@@ -24,9 +33,11 @@ function checkLeaseOp(op: LeaseOp): void {
         throw new MvccError('E_LIMIT', `lease TTL of ${op.ttl} s exceeds leaseTtlSecondsMax (${leaseTtlSecondsMax})`);
       }
       checkCount(op.ttl, 'lease TTL', 1, leaseTtlSecondsMax);
+      checkLeaseOwner(op.owner);
       return;
     case 'leaseRevoke':
       checkCount(op.id, 'lease id', 1);
+      checkLeaseOwner(op.ifOwner);
       if (op.ifRefreshes !== undefined) checkCount(op.ifRefreshes, 'lease refresh count', 0);
       if (op.ifKeys !== undefined) {
         if (typeof op.ifKeys !== 'object' || op.ifKeys === null) throw new MvccError('E_BAD_REQUEST', 'the keys a revoke checked are not a count and a digest');
@@ -38,6 +49,7 @@ function checkLeaseOp(op: LeaseOp): void {
       return;
     case 'leaseKeepAlive':
       checkCount(op.id, 'lease id', 1);
+      checkLeaseOwner(op.ifOwner);
       return;
     case 'leaseCheckpoint':
       if (!Array.isArray(op.checkpoints) || op.checkpoints.length > leaseCheckpointBatchMax) {
@@ -114,6 +126,7 @@ function checkTxnOp(op: Exclude<TxnOp, TxnRequest>): void {
       checkKey(op.key);
       checkValue(op.value);
       if (op.lease !== undefined) checkCount(op.lease, 'lease id', 0);
+      checkLeaseOwner(op.ifLeaseOwner);
       if (op.ignoreLease === true && (op.lease ?? 0) !== 0) throw new MvccError('E_BAD_REQUEST', putLeaseProvided);
       if (op.ignoreValue === true && op.value.length > 0) throw new MvccError('E_BAD_REQUEST', putValueProvided);
       return;

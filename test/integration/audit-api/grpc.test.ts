@@ -315,12 +315,14 @@ test('refused: a put to an unknown lease; a revoke of a lease holding keys the c
   const unknown = await put('g/l', 987654);
   assert.deepEqual([unknown.grpcStatus, unknown.grpcMessage], [5, 'etcdserver: requested lease not found']);
   assert.equal(unknown.rawMessage, 'etcdserver: requested lease not found', 'sent as it reads: the etcd3 client matches it after decodeURI');
-  const id = await grantLease(600);
+  await grant(m1.app, 'grpc-kv-prefix', [{ nonResourceURLs: ['/etcdserverpb.*'], verbs: ['post'] }, { apiGroups: ['coffer.dev'], resources: ['kvkeys'], resourceNames: ['kv/'], verbs: ['*'] }], 'kv-lease');
+  const kvUser = { 'x-user': 'kv-lease' };
+  // kv-lease's own lease; system:masters may attach keys to any lease.
+  const granted = await callMany('Lease/LeaseGrant', 'LeaseGrantRequest', { TTL: 600 }, 'LeaseGrantResponse', kvUser);
+  const id = Number(granted.messages[0]!.ID);
   assert.equal((await put('/registry/leased', id)).grpcStatus, 0, 'system:masters may attach a reserved key');
   assert.equal((await put('other/leased', id)).grpcStatus, 0);
   assert.equal((await put('kv/leased', id)).grpcStatus, 0);
-  await grant(m1.app, 'grpc-kv-prefix', [{ nonResourceURLs: ['/etcdserverpb.*'], verbs: ['post'] }, { apiGroups: ['coffer.dev'], resources: ['kvkeys'], resourceNames: ['kv/'], verbs: ['*'] }], 'kv-lease');
-  const kvUser = { 'x-user': 'kv-lease' };
   const ttl = await callMany('Lease/LeaseTimeToLive', 'LeaseTimeToLiveRequest', { ID: id, keys: true }, 'LeaseTimeToLiveResponse', kvUser);
   assert.deepEqual((ttl.messages[0]!.keys as Uint8Array[]).map(text), ['kv/leased'], 'only the keys under the caller\'s prefix are listed');
   const revoke = await callMany('Lease/LeaseRevoke', 'LeaseRevokeRequest', { ID: id }, 'LeaseRevokeResponse', kvUser);

@@ -21,7 +21,7 @@ export function sampleRecords(pages: number, valueBytes = 32): SnapshotRecord[] 
       },
     });
   }
-  if (pages > 0) records.push({ type: 'lease', lease: { id: 1, ttl: 60, remainingTtlMs: 30_000, refreshes: 2 } });
+  if (pages > 0) records.push({ type: 'lease', lease: { id: 1, ttl: 60, remainingTtlMs: 30_000, refreshes: 2, owner: 'alice' } });
   return records;
 }
 

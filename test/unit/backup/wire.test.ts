@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BackupError, encodeSnapshotStream, SnapshotStreamReader } from '../../../src/storage/backup/index.ts';
+import { recordFromWire, recordToWire } from '../../../src/storage/backup/records.ts';
 import { collect, copyRecords, iterate, sampleRecords } from './helpers.ts';
 
 /** Re-chunks bytes into pieces of `size`, as a network would. */
@@ -35,4 +36,12 @@ test('a stream cut before its end frame is refused, wherever it is cut', async (
 test('a stream that is not a snapshot stream is refused', async () => {
   const reader = new SnapshotStreamReader(iterate([Buffer.from('{"kind":"Status","code":403}')]));
   await assert.rejects(reader.begin(), (error: unknown) => error instanceof BackupError && error.code === 'E_BACKUP_STREAM');
+});
+
+test('a lease record carries its owner as a sixth field; one written before leases had owners reads without; a malformed owner is no record', () => {
+  const owned = { type: 'lease', lease: { id: 3, ttl: 60, remainingTtlMs: 0, refreshes: 1, owner: 'alice' } } as const;
+  assert.deepEqual(recordToWire(owned), [2, 3, 60, 0, 1, 'alice']);
+  assert.deepEqual(recordFromWire(recordToWire(owned)), owned);
+  assert.deepEqual(recordFromWire([2, 3, 60, 0, 1]), { type: 'lease', lease: { id: 3, ttl: 60, remainingTtlMs: 0, refreshes: 1 } });
+  for (const bad of [[2, 3, 60, 0, 1, 7], [2, 3, 60, 0, 1, 'alice', 'x'], [2, 3, 60, 0, 'alice']]) assert.equal(recordFromWire(bad), undefined, JSON.stringify(bad));
 });

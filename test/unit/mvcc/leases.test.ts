@@ -5,6 +5,7 @@
 // they changed since.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { leaseOwnerBytesMax, leasesPerOwnerMax } from '../../../src/config/index.ts';
 import { checkWriteOp, isMvccError, leaseKeysCheck, MvccStore, type WriteOp, type WriteResponse } from '../../../src/storage/mvcc/index.ts';
 import { b, type Fixture, fixture, s } from './helpers.ts';
 
@@ -261,6 +262,96 @@ test('leases and their keys survive a reopen and a snapshot export/import', asyn
       await copy.close();
     }
   } finally {
+    await store.close();
+  }
+});
+
+test('a lease records its owner: another user\'s revoke, keep-alive or attach (flat or in a txn) is refused at apply, a lease without an owner is anyone\'s', async () => {
+  const store = await fx.open(fx.newDir());
+  try {
+    await apply(store, { type: 'leaseGrant', id: 1, ttl: 60, owner: 'alice' });
+    await apply(store, { type: 'leaseGrant', id: 2, ttl: 60 });
+    assert.deepEqual(store.leases(), [{ id: 1, ttl: 60, remainingTtlMs: 0, refreshes: 0, owner: 'alice' }, { id: 2, ttl: 60, remainingTtlMs: 0, refreshes: 0 }]);
+    await refused(store, { type: 'leaseKeepAlive', id: 1, ifOwner: 'mallory' }, 'E_LEASE_NOT_OWNED');
+    await refused(store, { type: 'leaseRevoke', id: 1, ifOwner: 'mallory' }, 'E_LEASE_NOT_OWNED');
+    await refused(store, { type: 'put', key: b('k'), value: b('v'), lease: 1, ifLeaseOwner: 'mallory' }, 'E_LEASE_NOT_OWNED');
+    const attach = { type: 'put', key: b('k'), value: b('v'), lease: 1, ifLeaseOwner: 'mallory' } as const;
+    const nested: WriteOp = {
+      type: 'txn', compare: [], failure: [],
+      success: [{ type: 'put', key: b('a'), value: b('v') }, { type: 'txn', compare: [], success: [attach], failure: [] }],
+    };
+    await refused(store, nested, 'E_LEASE_NOT_OWNED');
+    assert.deepEqual((await store.range(b('a'))).kvs, [], 'the refused txn wrote none of its puts');
+    // The owner may; so may a proposal naming nobody (system:masters, the lessor's expiry).
+    await apply(store, { type: 'put', key: b('k'), value: b('v'), lease: 1, ifLeaseOwner: 'alice' });
+    await apply(store, { type: 'leaseKeepAlive', id: 1, ifOwner: 'alice' });
+    await apply(store, { type: 'leaseKeepAlive', id: 1 });
+    assert.equal(store.lease(1)?.refreshes, 2);
+    // A lease granted before leases had owners is anyone's.
+    await apply(store, { type: 'put', key: b('m'), value: b('v'), lease: 2, ifLeaseOwner: 'mallory' });
+    await apply(store, { type: 'leaseKeepAlive', id: 2, ifOwner: 'mallory' });
+    await apply(store, { type: 'leaseRevoke', id: 2, ifOwner: 'mallory' });
+    await apply(store, { type: 'leaseRevoke', id: 1, ifOwner: 'alice' });
+    assert.deepEqual([store.leases(), (await store.range(b('k'))).kvs, (await store.range(b('m'))).kvs], [[], [], []]);
+  } finally {
+    await store.close();
+  }
+});
+
+test('one user holds at most leasesPerOwnerMax leases; a revoke frees one; other users and ownerless grants are not counted against it', async () => {
+  const store = await fx.open(fx.newDir());
+  try {
+    const grants: WriteOp[] = Array.from({ length: leasesPerOwnerMax }, (_, i) => ({ type: 'leaseGrant', id: i + 1, ttl: 60, owner: 'alice' }));
+    const results = await store.applyBatch(++applied, grants);
+    assert.ok(results.every((r) => r.ok));
+    await refused(store, { type: 'leaseGrant', id: 0, ttl: 60, idFrom: 1, owner: 'alice' }, 'E_LEASE_QUOTA');
+    await apply(store, { type: 'leaseGrant', id: 0, ttl: 60, idFrom: 1, owner: 'bob' });
+    await apply(store, { type: 'leaseGrant', id: 0, ttl: 60, idFrom: 1 });
+    await apply(store, { type: 'leaseRevoke', id: 1, ifOwner: 'alice' });
+    await apply(store, { type: 'leaseGrant', id: 0, ttl: 60, idFrom: 1, owner: 'alice' });
+    await refused(store, { type: 'leaseGrant', id: 0, ttl: 60, idFrom: 1, owner: 'alice' }, 'E_LEASE_QUOTA');
+  } finally {
+    await store.close();
+  }
+});
+
+test('a lease owner must be a user name of at most leaseOwnerBytesMax bytes, in every operation that names one', () => {
+  const long = 'u'.repeat(leaseOwnerBytesMax + 1);
+  const cases: [WriteOp, string][] = [
+    [{ type: 'leaseGrant', id: 0, ttl: 5, owner: '' }, 'E_BAD_REQUEST'],
+    [{ type: 'leaseGrant', id: 0, ttl: 5, owner: long }, 'E_LIMIT'],
+    [{ type: 'leaseRevoke', id: 1, ifOwner: 7 as unknown as string }, 'E_BAD_REQUEST'],
+    [{ type: 'leaseKeepAlive', id: 1, ifOwner: long }, 'E_LIMIT'],
+    [{ type: 'put', key: b('k'), value: b('v'), lease: 1, ifLeaseOwner: '' }, 'E_BAD_REQUEST'],
+  ];
+  for (const [op, code] of cases) assert.throws(() => checkWriteOp(op), (error: unknown) => isMvccError(error) && error.code === code, JSON.stringify(op.type));
+  checkWriteOp({ type: 'leaseGrant', id: 0, ttl: 5, owner: 'u'.repeat(leaseOwnerBytesMax) });
+});
+
+test('a lease\'s owner survives a reopen and a snapshot export/import, and is in the hash', async () => {
+  const dir = fx.newDir();
+  let store = await fx.open(dir);
+  await apply(store, { type: 'leaseGrant', id: 1, ttl: 60, owner: 'alice' });
+  await apply(store, { type: 'leaseGrant', id: 2, ttl: 60 });
+  await store.close();
+  store = await fx.open(dir);
+  const twin = await fx.open(fx.newDir());
+  try {
+    assert.deepEqual(store.leases().map((l) => l.owner), ['alice', undefined]);
+    assert.equal(store.lease(1)?.owner, 'alice');
+    const copy = await MvccStore.importSnapshot({ dir: fx.newDir(), sealer: fx.keyring, storeId: 'test/owners', records: store.exportSnapshot() });
+    try {
+      assert.deepEqual(copy.leases(), store.leases());
+      assert.equal((await copy.hash()).hash, (await store.hash()).hash);
+    } finally {
+      await copy.close();
+    }
+    // The same leases granted to another owner: the stores differ, and so do their hashes.
+    await apply(twin, { type: 'leaseGrant', id: 1, ttl: 60, owner: 'bob' });
+    await apply(twin, { type: 'leaseGrant', id: 2, ttl: 60 });
+    assert.notEqual((await twin.hash()).hash, (await store.hash()).hash);
+  } finally {
+    await twin.close();
     await store.close();
   }
 });
