@@ -97,7 +97,7 @@ export function buildClientApi(options: ClientApiOptions): FastifyInstance {
     for (const method of [route.method].flat()) routes.push({ method, url: route.url, mastersOnly, auditInEntry });
   });
   const policy = new PolicyHolder(() => options.backend.mvcc(), app.log, clock);
-  const watches = new WatchStreams(clock);
+  const watches = new WatchStreams(clock, () => policy.policy);
   policy.onChange(() => watches.recheck());
   // A stopping member ends its watch streams, so open watches cannot hold it up (clients reconnect).
   app.addHook('preClose', (done) => {

@@ -24,7 +24,7 @@ import { anonymousUser, noteDecision } from './audit-plugin.ts';
 import { answerRefusal } from './dialect.ts';
 import type { Identify } from './identity.ts';
 import { impersonatedCaller, impersonationChecks, impersonationOf } from './impersonation.ts';
-import { type Caller, callerOf, decide, forbiddenMessage, rememberCaller } from './k8s/authorization.ts';
+import { type Caller, callerOf, decide, forbiddenMessage, type Impersonator, rememberCaller } from './k8s/authorization.ts';
 import type { PolicyHolder } from './k8s/policy-holder.ts';
 import { type ParsedRequest, parseOf, routeMatchesPath } from './request.ts';
 import { routeConfigOf } from './route-config.ts';
@@ -77,8 +77,10 @@ export function registerGate(app: FastifyInstance, options: { identify: Identify
     }
     let caller = real;
     let impersonated: Caller | undefined;
+    let impersonator: Impersonator | undefined;
     if (impersonation.kind === 'impersonate') {
-      for (const check of impersonationChecks(impersonation.request)) {
+      impersonator = { real, checks: impersonationChecks(impersonation.request) };
+      for (const check of impersonator.checks) {
         if (!decide(policy.policy, real, check).allowed) {
           return refuse(403, 'Forbidden', forbiddenMessage(real, check), real, `impersonation refused: cannot impersonate ${check.resource} ${JSON.stringify(check.name)}`);
         }
@@ -97,7 +99,7 @@ export function registerGate(app: FastifyInstance, options: { identify: Identify
       await answerRefusal(request, reply, 403, 'Forbidden', message, forbiddenDetails(parsed.info));
       return reply;
     }
-    rememberCaller(request, caller);
+    rememberCaller(request, caller, impersonator);
     return undefined;
   });
 }

@@ -9,7 +9,10 @@
  *   its socket (its HTTP/2 stream) destroyed after watchSlowCloseGraceMs if the client still does not read. So a stalled
  *   watcher holds at most watchUnsentBytesMax plus one event.
  * - Count: each user holds at most watchesPerUserMax open watches on a member (429 beyond), so one
- *   identity cannot take the member's watchersMax.
+ *   identity cannot take the member's watchersMax; a caller watching as another user (impersonation)
+ *   counts as itself, so it cannot use up that user's share.
+ * - Rights: when the RBAC policy changes, every stream whose caller may no longer watch what it carries —
+ *   or may no longer impersonate the user it watches as — is ended (recheck).
  * - Shutdown: `closeAll` ends every open stream, so a stopping member is not held open by its
  *   watchers; clients relist or reconnect elsewhere.
  *
@@ -21,6 +24,8 @@ import { constants as http2, type Http2ServerResponse } from 'node:http2';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type Clock, CofferError } from '../base/index.ts';
 import { watchesPerUserMax, watchSlowCloseGraceMs, watchUnsentBytesMax } from '../config/index.ts';
+import type { CompiledPolicy } from '../rbac/index.ts';
+import { connectedCaller, mayStillImpersonate } from './k8s/authorization.ts';
 
 export class TooManyWatchesError extends CofferError {
   readonly code = 'E_TOO_MANY_WATCHES';
@@ -56,18 +61,20 @@ export const jsonLines: WatchWire = {
 
 export class WatchStreams {
   private readonly perUser = new Map<string, number>();
-  /** Each open stream with the check of whether its caller may still watch what it watches. */
-  private readonly open = new Map<WatchStream, () => boolean>();
+  /** Each open stream with its request and the check of whether its caller may still watch what it watches. */
+  private readonly open = new Map<WatchStream, { request: FastifyRequest; stillAllowed: () => boolean }>();
 
-  constructor(private readonly clock: Clock) {}
+  /** `policy`: the RBAC policy in force (PolicyHolder's), read at each recheck. */
+  constructor(private readonly clock: Clock, private readonly policy: () => CompiledPolicy) {}
 
   /**
-   * Starts the stream for `request` as `user`, or throws TooManyWatchesError. `onEnd` runs once when
-   * the stream ends for any reason (the client left, the member closes it, it fell behind, its caller
-   * lost the right to it). `stillAllowed` says, against the policy in force, whether the caller may
-   * still watch what the stream carries (recheck).
+   * Starts the stream for `request`, counted against the caller that holds the connection, or throws
+   * TooManyWatchesError. `onEnd` runs once when the stream ends for any reason (the client left, the
+   * member closes it, it fell behind, its caller lost the right to it). `stillAllowed` says, against the
+   * policy in force, whether the caller may still watch what the stream carries (recheck).
    */
-  start(request: FastifyRequest, reply: FastifyReply, user: string, onEnd: () => void, stillAllowed: () => boolean, wire: WatchWire = jsonLines): WatchStream {
+  start(request: FastifyRequest, reply: FastifyReply, onEnd: () => void, stillAllowed: () => boolean, wire: WatchWire = jsonLines): WatchStream {
+    const { user } = connectedCaller(request);
     const held = this.perUser.get(user) ?? 0;
     if (held >= watchesPerUserMax) throw new TooManyWatchesError(user);
     this.perUser.set(user, held + 1);
@@ -78,7 +85,7 @@ export class WatchStreams {
       else this.perUser.set(user, left);
       onEnd();
     });
-    this.open.set(stream, stillAllowed);
+    this.open.set(stream, { request, stillAllowed });
     return stream;
   }
 
@@ -88,8 +95,9 @@ export class WatchStreams {
    * The client sees its stream end, as when a member stops, and its next watch is refused.
    */
   recheck(): void {
-    for (const [stream, stillAllowed] of [...this.open]) {
-      if (!stillAllowed()) stream.end();
+    const policy = this.policy();
+    for (const [stream, { request, stillAllowed }] of [...this.open]) {
+      if (!mayStillImpersonate(policy, request) || !stillAllowed()) stream.end();
     }
   }
 

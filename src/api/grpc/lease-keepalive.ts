@@ -40,7 +40,7 @@ export function serveKeepAliveStream(request: FastifyRequest, reply: FastifyRepl
   const caller = callerFor(request);
   const { info } = parsedRequest(request.raw);
   // Each renewal checks the lease's keys; the stream itself ends once the caller may not make this call.
-  const stream = streams.start(request, reply, caller.user, () => body.destroy(), () => service.stillAllowed(caller, info, []), wire);
+  const stream = streams.start(request, reply, () => body.destroy(), () => service.stillAllowed(caller, info, []), wire);
   const endWith = (error: unknown) => {
     status = toGrpcError(error);
     stream.end();

@@ -71,7 +71,7 @@ export function serveWatchStream(request: FastifyRequest, reply: FastifyReply, s
   const caller = callerFor(request);
   const body = request.body as Readable;
   const { info } = parsedRequest(request.raw);
-  const session: WatchSession = new WatchSession(service, caller, (onEnd) => watches.start(request, reply, caller.user, () => {
+  const session: WatchSession = new WatchSession(service, caller, (onEnd) => watches.start(request, reply, () => {
     onEnd();
     body.destroy();
   }, () => session.stillAllowed(info), grpcFrames));

@@ -9,7 +9,7 @@
  */
 import { authenticatedGroup, authorize, mastersGroup, type AuthorizationRequest, type CompiledPolicy } from '../../rbac/index.ts';
 import type { ClientIdentity } from '../../pki/index.ts';
-import type { RequestInfo } from '../request-info.ts';
+import type { RequestInfo, ResourceInfo } from '../request-info.ts';
 
 export interface Caller {
   user: string;
@@ -51,16 +51,43 @@ export function forbiddenMessage(caller: Caller, info: RequestInfo): string {
   return `${what.replace(resource, `${resource}${groupPart}`)} is forbidden: User ${JSON.stringify(caller.user)} cannot ${info.verb} resource ${JSON.stringify(resource)} in API group ${JSON.stringify(info.apiGroup)} ${where}`;
 }
 
-/** The caller of each request, set by the authorization hook (a WeakMap: nothing outlives the request). */
-const callers = new WeakMap<object, Caller>();
-
-export function rememberCaller(request: object, caller: Caller): void {
-  callers.set(request, caller);
+/** The real caller behind a request run as another user, and the rights it used to (impersonation.ts). */
+export interface Impersonator {
+  real: Caller;
+  /** What the real caller had to be allowed (impersonate the user and each group). */
+  checks: ResourceInfo[];
 }
 
+/** The caller of each request, set by the authorization hook (a WeakMap: nothing outlives the request). */
+const callers = new WeakMap<object, { caller: Caller; impersonator: Impersonator | undefined }>();
+
+export function rememberCaller(request: object, caller: Caller, impersonator?: Impersonator): void {
+  callers.set(request, { caller, impersonator });
+}
+
+/** The identity the request runs as (the impersonated one, if any). */
 export function callerFor(request: object): Caller {
-  const caller = callers.get(request);
-  if (caller === undefined) throw new Error('no caller: the authorization hook did not run');
-  return caller;
+  return remembered(request).caller;
+}
+
+/** The identity that holds the connection: the real caller, whoever it impersonates (quotas count it). */
+export function connectedCaller(request: object): Caller {
+  const { caller, impersonator } = remembered(request);
+  return impersonator?.real ?? caller;
+}
+
+/**
+ * Whether the real caller may still run `request` as the caller it impersonates, under `policy` (true when
+ * it impersonates nobody): an open stream's recheck when the policy changes, as the gate checks each request.
+ */
+export function mayStillImpersonate(policy: CompiledPolicy, request: object): boolean {
+  const { impersonator } = remembered(request);
+  return impersonator === undefined || impersonator.checks.every((check) => isAllowed(policy, impersonator.real, check));
+}
+
+function remembered(request: object): { caller: Caller; impersonator: Impersonator | undefined } {
+  const entry = callers.get(request);
+  if (entry === undefined) throw new Error('no caller: the authorization hook did not run');
+  return entry;
 }
 

@@ -304,7 +304,7 @@ async function serveWatch(
   let stream;
   try {
     const { info } = parsedRequest(request.raw);
-    stream = options.watches.start(request, reply, caller.user, () => watch.cancel(), () => isAllowed(options.policy.policy, caller, info));
+    stream = options.watches.start(request, reply, () => watch.cancel(), () => isAllowed(options.policy.policy, caller, info));
   } catch (error) {
     watch.cancel();
     throw error;

@@ -168,7 +168,7 @@ function registerWatch(app: FastifyInstance, service: KvService, watches: WatchS
     try {
       const caller = callerFor(request);
       const { info } = parsedRequest(request.raw);
-      stream = watches.start(request, reply, caller.user, () => watcher.cancel(), () => service.stillAllowed(caller, info, [{ key, end }]));
+      stream = watches.start(request, reply, () => watcher.cancel(), () => service.stillAllowed(caller, info, [{ key, end }]));
     } catch (error) {
       watcher.cancel();
       throw error;

@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import type { AuditEvent } from '../../../src/audit/index.ts';
 import { ManualClock } from '../../../src/base/index.ts';
-import { secretVersionsDefault } from '../../../src/config/index.ts';
+import { secretVersionsDefault, watchesPerUserMax } from '../../../src/config/index.ts';
 import { encode, frame, messageType } from '../../../src/etcdpb/index.ts';
 import { grpcPathPrefix } from '../../../src/api/grpc/plugin.ts';
 import { assertNoValue, b64, exchange, grant, who } from './attacker.ts';
@@ -362,18 +362,46 @@ test('an open watch ends when the binding that allowed it goes: a Kubernetes wat
     }],
   ];
   for (const [name, rules, request] of watches) {
-    await grant(app, name, rules, name);
-    const response = await app.inject({ ...request, headers: { ...who(name), ...request.headers }, payloadAsStream: true });
-    assert.equal(response.statusCode, 200, `${name}: the watch is open`);
-    const stream = response.stream();
-    const ended = once(stream, 'end');
-    stream.resume();
-    const unbound = await send('DELETE', `/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/${name}`, admin);
-    assert.equal(unbound.status, 200, unbound.text);
-    // The delete answers once this member's policy no longer holds the binding; the stream ends with it.
-    await ended;
-    const again = await app.inject({ ...request, headers: { ...who(name), ...request.headers } });
-    const refusal = again.statusCode === 200 ? again.trailers['grpc-status'] : String(again.statusCode);
-    assert.equal(refusal, request.url.includes('Watch/Watch') ? '7' : '403', `${name}: a new watch is refused (PERMISSION_DENIED over gRPC)`);
+    // The binding that goes is the one granting the watch, or — for a caller watching as another user
+    // (kubectl --as) — the one letting it impersonate that user, which still may watch.
+    for (const impersonating of [false, true]) {
+      const watcher = impersonating ? `${name}-as` : name;
+      const user = impersonating ? `${name}-impersonator` : name;
+      await grant(app, watcher, rules, watcher);
+      if (impersonating) await grant(app, user, [{ apiGroups: [''], resources: ['users'], resourceNames: [watcher], verbs: ['impersonate'] }], user);
+      const headers = { ...who(user), ...(impersonating ? { 'impersonate-user': watcher } : {}), ...request.headers };
+      const response = await app.inject({ ...request, headers, payloadAsStream: true });
+      assert.equal(response.statusCode, 200, `${user}: the watch is open`);
+      const stream = response.stream();
+      const ended = once(stream, 'end');
+      stream.resume();
+      const unbound = await send('DELETE', `/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/${user}`, admin);
+      assert.equal(unbound.status, 200, unbound.text);
+      // The delete answers once this member's policy no longer holds the binding; the stream ends with it.
+      await ended;
+      const again = await app.inject({ ...request, headers });
+      const refusal = again.statusCode === 200 ? again.trailers['grpc-status'] : String(again.statusCode);
+      assert.equal(refusal, request.url.includes('Watch/Watch') ? '7' : '403', `${user}: a new watch is refused (PERMISSION_DENIED over gRPC)`);
+    }
   }
+});
+
+test('a caller watching as another user counts its watches against itself: it cannot use up that user\'s watchesPerUserMax', { timeout: 60_000 }, async () => {
+  await grant(app, 'quota-target', [{ apiGroups: [''], resources: ['configmaps'], verbs: ['list', 'watch'] }], 'quota-target');
+  await grant(app, 'quota-impersonator', [{ apiGroups: [''], resources: ['users'], resourceNames: ['quota-target'], verbs: ['impersonate'] }], 'quota-impersonator');
+  const watch = async (headers: Record<string, string>) => {
+    const response = await app.inject({ method: 'GET', url: `${ns}/configmaps?watch=true`, headers, payloadAsStream: true });
+    const stream = response.stream();
+    stream.resume();
+    return { status: response.statusCode, close: () => stream.destroy() };
+  };
+  const asTarget = { ...who('quota-impersonator'), 'impersonate-user': 'quota-target' };
+  const held = [];
+  for (let i = 0; i < watchesPerUserMax; i++) held.push(await watch(asTarget));
+  assert.deepEqual(new Set(held.map((w) => w.status)), new Set([200]));
+  const beyond = await watch(asTarget);
+  assert.equal(beyond.status, 429, 'the impersonator holds its share');
+  const own = await watch(who('quota-target'));
+  assert.equal(own.status, 200, 'the user it impersonates still holds all of its own');
+  for (const w of [...held, beyond, own]) w.close();
 });
