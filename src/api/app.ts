@@ -18,7 +18,7 @@ import { adminApi } from './admin/plugin.ts';
 import type { KeysAdmin } from './admin/keys.ts';
 import { withRequestAudit } from './audit-in-entry.ts';
 import type { ApiAudit } from './audit-plugin.ts';
-import { clientErrorHandler } from './client-error.ts';
+import { clientErrorHandler, unroutedRequests } from './client-error.ts';
 import { grpcApi } from './grpc/plugin.ts';
 import type { GrpcSnapshotOptions } from './grpc/snapshot.ts';
 import { type HealthChecks, replicaHealthChecks } from './health.ts';
@@ -87,6 +87,11 @@ export function buildClientApi(options: ClientApiOptions): FastifyInstance {
     clientErrorHandler: clientErrorHandler({ audit: options.audit, identify: options.identify }),
     ...(options.server ?? {}),
   } as FastifyServerOptions) as unknown as FastifyInstance;
+  // …and so is one node would answer itself without routing it (an expectation, CONNECT, an Upgrade).
+  const unrouted = unroutedRequests({ audit: options.audit, identify: options.identify });
+  app.server.on('checkExpectation', unrouted.expectation);
+  app.server.on('connect', unrouted.connect);
+  app.server.on('upgrade', unrouted.upgrade);
   const clock = options.clock ?? realClock;
   const routes: ApiRoute[] = [];
   routeTables.set(app, routes);

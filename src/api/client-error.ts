@@ -12,14 +12,21 @@
  * request timeout while its body is still arriving) is recorded under the auditID its route gave it,
  * unless the route already recorded its end (recordAbandoned), then answered (if none of its response
  * was sent yet) and closed.
+ *
+ * Requests node parses but would answer itself, never routing them (unroutedRequests): an `Expect` other
+ * than 100-continue (node: 417), a CONNECT (HTTP/1.1: the connection dropped; HTTP/2: 405) and an
+ * HTTP/1.1 Upgrade. Coffer serves none of them; each is recorded the same way (its method and target, the
+ * user of its certificate or headers) and answered 417, 405 or 400 once the record is durable.
  */
 import { randomUUID } from 'node:crypto';
-import { STATUS_CODES, type ServerResponse } from 'node:http';
+import { type IncomingMessage, STATUS_CODES, type ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { AuditEventInput } from '../audit/index.ts';
 import { auditRefusedTargetCharsMax } from '../config/index.ts';
 import { type ApiAudit, anonymousUser, auditIdHeader, recordAbandoned, unavailableStatus } from './audit-plugin.ts';
 import type { Identify } from './identity.ts';
+import type { ClientIdentity } from '../pki/index.ts';
 import { status, type StatusObject } from './k8s/status.ts';
 
 /** node's error for a refused request: its parser's code, and the bytes it could not parse. */
@@ -96,17 +103,69 @@ export function clientErrorHandler(options: { audit: ApiAudit | undefined; ident
     }
     const auditID = randomUUID();
     const identity = options.identify({ raw: { socket }, headers: {} });
-    const { verb, target } = requestLineOf(error.rawPacket);
-    const now = new Date();
-    const input: AuditEventInput = {
-      auditID, stage: 'ResponseComplete', requestURI: target, path: '', verb,
-      user: identity === undefined ? anonymousUser : { username: identity.user, groups: [...identity.groups] },
-      sourceIPs: [socket.remoteAddress ?? ''], decision: 'forbid', decisionReason: refusal.why,
-      responseStatus: { code: refusal.code }, requestReceivedTimestamp: now, stageTimestamp: now,
-    };
-    audit.record(input).then(
+    audit.record(refusalRecord(auditID, identity, socket, requestLineOf(error.rawPacket), refusal)).then(
       () => answerAndClose(socket, answer, auditID),
       () => answerAndClose(socket, unavailableStatus(), auditID),
     );
   };
+}
+
+/** The audit record of a request refused before any route saw it: forbid, with node's or Coffer's reason. */
+function refusalRecord(
+  auditID: string, identity: ClientIdentity | undefined, socket: Socket, { verb, target }: { verb: string; target: string }, refusal: Refusal,
+): AuditEventInput {
+  const now = new Date();
+  return {
+    auditID, stage: 'ResponseComplete', requestURI: target, path: '', verb,
+    user: identity === undefined ? anonymousUser : { username: identity.user, groups: [...identity.groups] },
+    sourceIPs: [socket.remoteAddress ?? ''], decision: 'forbid', decisionReason: refusal.why,
+    responseStatus: { code: refusal.code }, requestReceivedTimestamp: now, stageTimestamp: now,
+  };
+}
+
+/** What node hands over for a request it does not route: the response to write, or (HTTP/1.1 CONNECT, Upgrade) the bare connection. */
+type UnroutedAnswer = ServerResponse | Http2ServerResponse | Socket;
+
+/**
+ * Listeners for the client port's `checkExpectation`, `connect` and `upgrade` events (both protocols:
+ * the port's HTTP/2 server hands its own over, client-listener.ts). With a listener, node no longer
+ * answers these itself; each is recorded and refused here.
+ */
+export function unroutedRequests(options: { audit: ApiAudit | undefined; identify: Identify }): {
+  expectation: (request: IncomingMessage | Http2ServerRequest, response: UnroutedAnswer) => void;
+  connect: (request: IncomingMessage | Http2ServerRequest, response: UnroutedAnswer) => void;
+  upgrade: (request: IncomingMessage, socket: Socket) => void;
+} {
+  const refuse = (refusal: Refusal) => (request: IncomingMessage | Http2ServerRequest, response: UnroutedAnswer) => {
+    const socket = ((request as Http2ServerRequest).stream?.session?.socket ?? request.socket);
+    const answer = status(refusal.code, refusal.reason, refusal.message);
+    const { audit } = options;
+    if (audit === undefined) {
+      answerUnrouted(response, answer);
+      return;
+    }
+    const auditID = randomUUID();
+    const identity = options.identify({ raw: request, headers: request.headers });
+    const line = { verb: (request.method ?? '').toLowerCase().slice(0, 16), target: (request.url ?? '').slice(0, auditRefusedTargetCharsMax) };
+    audit.record(refusalRecord(auditID, identity, socket, line, refusal)).then(
+      () => answerUnrouted(response, answer, auditID),
+      () => answerUnrouted(response, unavailableStatus(), auditID),
+    );
+  };
+  return {
+    expectation: refuse({ code: 417, reason: 'ExpectationFailed', message: 'only the expectation 100-continue is supported', why: 'unsupported expectation: only 100-continue is supported' }),
+    connect: refuse({ code: 405, reason: 'MethodNotAllowed', message: 'CONNECT is not served', why: 'CONNECT is not served' }),
+    upgrade: refuse({ code: 400, reason: 'BadRequest', message: 'protocol upgrades are not served', why: 'protocol upgrade is not served' }),
+  };
+}
+
+function answerUnrouted(response: UnroutedAnswer, body: StatusObject, auditID?: string): void {
+  if (!('writeHead' in response)) {
+    answerAndClose(response, body, auditID);
+    return;
+  }
+  const text = JSON.stringify(body);
+  if ('shouldKeepAlive' in response) response.shouldKeepAlive = false;
+  response.writeHead(body.code, { 'content-type': 'application/json', ...(auditID === undefined ? {} : { [auditIdHeader]: auditID }) });
+  response.end(text);
 }

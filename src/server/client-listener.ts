@@ -56,6 +56,10 @@ class ClientPortServer extends HttpsServer {
       this.sessions.add(session);
       session.once('close', () => this.sessions.delete(session));
     });
+    // What the HTTP/2 server would answer itself (an expectation, CONNECT) goes to this server's
+    // listeners, as HTTP/1.1's does: the API records and answers it (src/api/client-error.ts).
+    h2.on('checkExpectation', (request, response) => this.emit('checkExpectation', request, response));
+    h2.on('connect', (request, response) => this.emit('connect', request, response));
     h2.on('stream', (stream, headers) => {
       if (!quietStreamPaths.has(headers[':path'] ?? '')) stream.setTimeout(apiRequestTimeoutMs, () => stream.close(http2.NGHTTP2_CANCEL));
     });

@@ -1,16 +1,21 @@
 // Requests node refuses before fastify routes them — a bad request line, a bad header — sent as raw
-// bytes over real TLS to an audited client API with the member's identity by certificate: each is
-// answered 400 and leaves exactly one audit event, naming the certificate's user, even when the client
-// goes on sending while the event is being written. A request node times out after it was routed (its
-// body never arrives) is answered 408 and leaves exactly one event too, under its route's auditID.
+// bytes over real TLS to an audited client API on the member's own listener (HTTP/1.1 and HTTP/2 by
+// ALPN) with its identity by certificate: each is answered 400 and leaves exactly one audit event, naming
+// the certificate's user, even when the client goes on sending while the event is being written. A
+// request node times out after it was routed (its body never arrives) is answered 408 and leaves exactly
+// one event too, under its route's auditID. Requests node would answer itself and never route — an
+// expectation other than 100-continue, a CONNECT, an Upgrade — are answered by the member and recorded
+// like any refusal, in both protocols.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { connect as connectHttp2 } from 'node:http2';
 import { connect, type ConnectionOptions } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import { buildClientApi, identifyByCertificate } from '../../../src/api/index.ts';
 import type { AuditEvent } from '../../../src/audit/index.ts';
 import { auditRefusedTargetCharsMax } from '../../../src/config/index.ts';
 import { bootstrapCa, loadTlsMaterial, TlsReloader } from '../../../src/pki/index.ts';
+import { clientListenerOptions } from '../../../src/server/client-listener.ts';
 import { clientFiles, memberFiles, tempDir } from '../pki/tls-harness.ts';
 import { type AuditedCluster, type AuditedMember, startAudited } from './harness.ts';
 
@@ -30,7 +35,7 @@ before(async () => {
   await bootstrapCa({ dir: ca.dir, members: ['m1'], hosts: ['127.0.0.1'], admin: 'admin', p12Password: 'test' });
   reloader = await TlsReloader.open(memberFiles(ca.dir, 'm1'));
   // The member's own audit log and identity by certificate, over the client port's TLS options.
-  app = buildClientApi({ backend: m1.backend, audit: m1.audit, identify: identifyByCertificate(reloader), server: { https: reloader.serverOptions() } });
+  app = buildClientApi({ backend: m1.backend, audit: m1.audit, identify: identifyByCertificate(reloader), server: clientListenerOptions(reloader.serverOptions()) });
   await app.listen({ host: '127.0.0.1', port: 0 });
   port = (app.server.address() as { port: number }).port;
   const material = await loadTlsMaterial(clientFiles(ca.dir, 'admin'));
@@ -119,3 +124,48 @@ test('a routed request whose body does not arrive in time is answered 408, with 
     await timed.close();
   }
 });
+
+/** One HTTP/2 request on its own session; resolves with the answer's status and headers. */
+function http2Request(headers: Record<string, string>): Promise<{ status: number; auditID: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    const session = connectHttp2(`https://127.0.0.1:${port}`, { ...clientTls, ALPNProtocols: ['h2'] });
+    session.on('error', reject);
+    const stream = session.request(headers, { endStream: headers[':method'] !== 'CONNECT' });
+    stream.on('response', (answer) => {
+      stream.close();
+      session.close();
+      resolve({ status: Number(answer[':status']), auditID: answer['audit-id'] as string | undefined });
+    });
+    stream.on('error', (error: Error) => {
+      session.close();
+      reject(error);
+    });
+  });
+}
+
+const unrouted = [
+  { name: 'HTTP/1.1 with an expectation other than 100-continue', status: 417, verb: 'get', why: /^unsupported expectation/,
+    send: async () => sendRaw(['GET /api/v1/namespaces/default/secrets HTTP/1.1\r\nHost: x\r\nExpect: x\r\n\r\n']) },
+  { name: 'HTTP/1.1 CONNECT', status: 405, verb: 'connect', why: /^CONNECT is not served/,
+    send: async () => sendRaw(['CONNECT internal.example:443 HTTP/1.1\r\nHost: internal.example:443\r\n\r\n']) },
+  { name: 'HTTP/1.1 Upgrade', status: 400, verb: 'get', why: /^protocol upgrade is not served/,
+    send: async () => sendRaw(['GET /api/v1/namespaces HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n']) },
+  { name: 'HTTP/2 with an expectation other than 100-continue', status: 417, verb: 'get', why: /^unsupported expectation/,
+    send: async () => http2Request({ ':method': 'GET', ':path': '/api/v1/namespaces/default/secrets', expect: 'x' }) },
+  { name: 'HTTP/2 CONNECT', status: 405, verb: 'connect', why: /^CONNECT is not served/,
+    send: async () => http2Request({ ':method': 'CONNECT', ':authority': 'internal.example:443' }) },
+];
+
+for (const c of unrouted) {
+  test(`${c.name}: answered ${c.status} by the member, with exactly one audit event`, async () => {
+    const answer = await c.send();
+    const [status, auditID] = typeof answer === 'string' ? [Number(answer.split(' ')[1]), auditIdOf(answer)] : [answer.status, answer.auditID];
+    assert.equal(status, c.status, JSON.stringify(answer).slice(0, 300));
+    assert.ok(auditID !== undefined, 'the answer names its audit event');
+    const events = await eventsOf(auditID);
+    assert.equal(events.length, 1, JSON.stringify(events));
+    const [event] = events;
+    assert.deepEqual([event!.user.username, event!.verb, event!.responseStatus?.code, event!.annotations?.['authorization.k8s.io/decision']], ['admin', c.verb, c.status, 'forbid']);
+    assert.match(event!.annotations?.['authorization.k8s.io/reason'] ?? '', c.why);
+  });
+}
