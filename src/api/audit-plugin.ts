@@ -28,6 +28,11 @@
  *   recorded once when its response is ready and before any byte of it is sent (onSend): stage
  *   `ResponseComplete`, with the response code. If the record is refused, the prepared response is
  *   dropped and the answer is 503 instead.
+ * - A record the log refuses as it is (AuditRecordRefusedError: its content, not the sink) does not
+ *   leave its request unrecorded: the request is recorded as `ResponseComplete` without its body,
+ *   with the answer it gets (503 when the refused record was the one the request waited for) and the
+ *   reason in `coffer.dev/truncated` (`recordWithoutBody`). Only a log that refuses every record
+ *   (its sink failed, or it is closed) leaves a 503 unrecorded; its recovery record counts those.
  * Queries show one event per auditID (the latest stage: src/audit/query.ts); the file keeps each stage.
  *
  * Coffer fixes the stages of each request, so a policy's omitStages cannot drop a request's records:
@@ -45,8 +50,9 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type {
-  AuditEvent, AuditEventInput, AuditObjectRef, AuditPolicy, AuditQuery, AuditStage, AuditUser, RecordOptions, VerifyAuditResult,
+import {
+  type AuditEvent, type AuditEventInput, type AuditObjectRef, type AuditPolicy, type AuditQuery, AuditRecordRefusedError, type AuditStage,
+  type AuditUser, AuditUnavailableError, type RecordOptions, truncatedAnnotation, type VerifyAuditResult,
 } from '../audit/index.ts';
 import { TravellingRecord } from './audit-in-entry.ts';
 import { answerRefusal, refusalPayload } from './dialect.ts';
@@ -181,8 +187,9 @@ export function registerAuditPlugin(app: FastifyInstance, audit: ApiAudit): void
       let record: string | undefined;
       try {
         record = audit.shape(input);
-      } catch {
+      } catch (error) {
         p.state = 'done';
+        await recordWithoutBody(audit, request, p, 503, error);
         await sendUnavailable(request, reply);
         return reply;
       }
@@ -200,8 +207,9 @@ export function registerAuditPlugin(app: FastifyInstance, audit: ApiAudit): void
     }
     try {
       await received;
-    } catch {
+    } catch (error) {
       p.state = 'done';
+      await recordWithoutBody(audit, request, p, 503, error);
       await sendUnavailable(request, reply);
       return reply;
     }
@@ -225,7 +233,8 @@ export function registerAuditPlugin(app: FastifyInstance, audit: ApiAudit): void
     if (received !== undefined) {
       try {
         await received;
-      } catch {
+      } catch (error) {
+        await recordWithoutBody(audit, request, p, 503, error);
         return refusalPayload(request, reply, 503, 'ServiceUnavailable', unavailableMessage);
       }
     }
@@ -244,14 +253,19 @@ export function registerAuditPlugin(app: FastifyInstance, audit: ApiAudit): void
       // commit rather than starting one that the next request's record would queue behind. A refusal
       // leaves the RequestReceived record standing; the log itself reports it.
       const recorded = audit.record(input, { deferred: true });
-      void recorded.catch((error: unknown) => request.log.error({ auditID: p.auditID, err: error }, 'audit completion record refused'));
+      void recorded.catch(async (error: unknown) => {
+        if (!await recordWithoutBody(audit, request, p, code, error, { deferred: true })) {
+          request.log.error({ auditID: p.auditID, err: error }, 'audit completion record refused');
+        }
+      });
       return payload;
     }
     try {
       await audit.record(input);
       return payload;
-    } catch {
+    } catch (error) {
       // Nothing was sent yet: the prepared answer is replaced by the refusal.
+      await recordWithoutBody(audit, request, p, 503, error);
       return refusalPayload(request, reply, 503, 'ServiceUnavailable', unavailableMessage);
     }
   });
@@ -268,8 +282,37 @@ export async function recordAbandoned(audit: ApiAudit, raw: IncomingMessage, cod
   if (request === undefined || p === undefined) return undefined;
   if (p.state === 'done') return p.auditID;
   p.state = 'done';
-  await audit.record(inputOf(request, p, 'ResponseComplete', code));
+  try {
+    await audit.record(inputOf(request, p, 'ResponseComplete', code));
+  } catch (error) {
+    if (!await recordWithoutBody(audit, request, p, code, error)) throw error;
+  }
   return p.auditID;
+}
+
+/**
+ * After `error` refused one of a request's records: unless the log refuses every record (closed, its
+ * sink failed — its recovery record counts those refusals), the request is recorded again as
+ * ResponseComplete with `code`, the answer it gets, without its body and with the truncation
+ * annotation saying why — so a request whose record the log could not hold as it was (its content)
+ * still fails closed, but recorded. Resolves true if that record was taken.
+ */
+async function recordWithoutBody(
+  audit: ApiAudit, request: FastifyRequest, p: Pending, code: number, error: unknown, options?: RecordOptions,
+): Promise<boolean> {
+  if (error instanceof AuditUnavailableError && !(error instanceof AuditRecordRefusedError)) return false;
+  const input = inputOf(request, p, 'ResponseComplete', code);
+  delete input.requestObject;
+  const why = error instanceof Error ? error.message : String(error);
+  input.annotations = { ...input.annotations, [truncatedAnnotation]: `requestObject left out: the record holding it was refused (${why})` };
+  try {
+    await audit.record(input, options);
+    request.log.warn({ auditID: p.auditID, err: error }, 'audit record refused as it was; the request is recorded without its body');
+    return true;
+  } catch (again) {
+    request.log.error({ auditID: p.auditID, err: again, first: error }, 'audit record refused, and again without the request body');
+    return false;
+  }
 }
 
 const unavailableMessage = 'the audit log cannot record this request; nothing was changed';

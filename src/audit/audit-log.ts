@@ -42,11 +42,11 @@ import { type DurableFs, GroupAppender, mkdirDurably, nodeFs, type OpenAppendFil
 import { canonicalJson } from './canonical.ts';
 import { ChainVerifier } from './chain-verifier.ts';
 import {
-  type ChainBreak, type ChainFields, chainApiVersion, chainRecord, checkpointSignatureValid, genesisHash, type RecordBody, type RestartBody,
-  type SignedCheckpoint, signCheckpoint, signRecovery, type Sodium,
+  type ChainBreak, type ChainFields, chainApiVersion, chainRecord, checkpointSignatureValid, type ContinuationBody, genesisHash, type RecordBody,
+  type RestartBody, type SignedCheckpoint, signCheckpoint, signRecord, signRecovery, type Sodium,
 } from './chain.ts';
 import { checkHmacKey } from './digest.ts';
-import { AuditUnavailableError } from './errors.ts';
+import { AuditRecordRefusedError, AuditUnavailableError } from './errors.ts';
 import { type AuditEvent, type AuditEventInput, shapeEvent, withoutBodies } from './event.ts';
 import { auditFileName, listAuditFiles, readLines, truncateDurably } from './files.ts';
 import type { AuditKeyPair } from './keys.ts';
@@ -291,7 +291,7 @@ export class AuditLog {
       this.checkpointIfDue();
       return this.appender.waitFor(seq).then(() => true);
     } catch (error) {
-      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+      return Promise.reject(recordError(error));
     }
   }
 
@@ -301,14 +301,18 @@ export class AuditLog {
    * records: the write is then not proposed (fail closed).
    */
   shape(input: AuditEventInput): string | undefined {
-    const event = this.shapeRecorded(input);
-    if (event === undefined) return undefined;
-    const fits = (text: string) => Buffer.byteLength(text) + auditChainFieldsBytesMax <= auditRecordBytesMax;
-    const whole = canonicalJson(event);
-    if (fits(whole)) return whole;
-    const bodiless = canonicalJson(withoutBodies(event));
-    if (fits(bodiless)) return bodiless;
-    throw new AuditUnavailableError(`audit record exceeds ${auditRecordBytesMax} bytes (auditRecordBytesMax) even without bodies`);
+    try {
+      const event = this.shapeRecorded(input);
+      if (event === undefined) return undefined;
+      const fits = (text: string) => Buffer.byteLength(text) + auditChainFieldsBytesMax <= auditRecordBytesMax;
+      const whole = canonicalJson(event);
+      if (fits(whole)) return whole;
+      const bodiless = canonicalJson(withoutBodies(event));
+      if (fits(bodiless)) return bodiless;
+      throw new AuditRecordRefusedError(`audit record exceeds ${auditRecordBytesMax} bytes (auditRecordBytesMax) even without bodies`);
+    } catch (error) {
+      throw recordError(error);
+    }
   }
 
   /** The newest Raft entry this log has taken: the replica hands records of later entries only. */
@@ -488,7 +492,7 @@ export class AuditLog {
       if (line.bytes.length > auditRecordBytesMax && shrink) line = this.line(shrink(), entry);
     }
     if (line.bytes.length > auditRecordBytesMax) {
-      throw new AuditUnavailableError(`audit record of ${line.bytes.length} bytes exceeds ${auditRecordBytesMax} (auditRecordBytesMax) even without bodies`);
+      throw new AuditRecordRefusedError(`audit record of ${line.bytes.length} bytes exceeds ${auditRecordBytesMax} (auditRecordBytesMax) even without bodies`);
     }
     const seq = this.enqueue(line, deferred);
     this.entry = entry;
@@ -499,6 +503,11 @@ export class AuditLog {
   private line(body: RecordBody, entry = this.entry): ChainedLine {
     const { fields, line } = chainRecord(body, this.seq + 1, this.head, entry > 0 ? entry : undefined);
     return { fields, kind: body.kind, bytes: Buffer.from(line + '\n', 'utf8') };
+  }
+
+  /** `unsigned` signed for the place appendLine gives it next: after the current head, with the current entry. */
+  private signed<B extends ContinuationBody | RestartBody>(unsigned: Omit<B, 'signature'>): B {
+    return signRecord<B>(this.sodium, unsigned, this.seq + 1, this.head, this.options.keyPair.privateKey, this.entry > 0 ? this.entry : undefined);
   }
 
   private appendLine(body: RecordBody): number {
@@ -550,10 +559,11 @@ export class AuditLog {
       this.youngFilesDropped += plan.young.length;
       this.options.events?.youngHistoryDropped?.(plan.young.map((f) => ({ name: auditFileName(f.number), bytes: f.bytes, newestMs: f.newestMs })), plan.keptBytes);
     }
-    const seq = this.appendLine({
+    // Signed: once the files it removes are gone, it is what vouches for the start of the kept log.
+    const seq = this.appendLine(this.signed<ContinuationBody>({
       kind: 'Continuation', apiVersion: chainApiVersion, member: this.options.member, time: this.nowIso(),
       file: this.fileNumber, previousFile: this.fileNumber - 1, removes,
-    });
+    }));
     this.noteRisk(plan);
     if (removes.length === 0) return;
     // Out of the model now, so the next rotation does not plan them again; back in if they stay on disk.
@@ -587,10 +597,11 @@ export class AuditLog {
     this.seq = maxSeqSeen;
     this.head = genesisHash;
     this.recordsSinceCheckpoint = 0;
-    const body: RestartBody = {
+    // Signed: its prevHash is the zero hash, so nothing but the member's signature says the segment is the member's.
+    const body = this.signed<RestartBody>({
       kind: 'Restart', apiVersion: chainApiVersion, member: this.options.member, time: this.nowIso(), break: broken,
       lastGood: this.opened.seq > 0 ? { seq: this.opened.seq, hash: this.opened.hash } : null,
-    };
+    });
     const seq = this.appendLine(body);
     await this.appender.waitFor(seq);
   }
@@ -796,6 +807,17 @@ async function scanForOpen(options: AuditLogOptions, sodium: Sodium): Promise<Op
     rejected: (options.replicatedCheckpoints ?? []).length - replicated.length,
     files: retained,
   };
+}
+
+/**
+ * An error making one record: the log's own refusal (closed, sink failed) or a record refused already
+ * as it is; anything else came from the record's content (shaping and serialising it change nothing
+ * before they succeed), so it is that record's refusal (AuditRecordRefusedError), not the log's.
+ */
+function recordError(error: unknown): AuditUnavailableError {
+  if (error instanceof AuditUnavailableError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new AuditRecordRefusedError(`the audit record cannot be written as it is: ${message}`, { cause: error });
 }
 
 /** The event a Raft entry carried, if it is one (shape made it on the member that took the request). */

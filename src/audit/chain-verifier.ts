@@ -12,12 +12,24 @@
  *   catches an edit whose author recomputed every hash after it, up to the next checkpoint);
  * - a replicated checkpoint the log contradicts or never reaches → a rewritten or cut tail;
  * - a recovery record (the sink failed and came back) whose signature fails → a forged explanation of
- *   a gap. A signed one is an outage, reported in `totals.outages`, not a break.
+ *   a gap. A signed one is an outage, reported in `totals.outages`, not a break;
+ * - a continuation or restart record whose signature fails → a forged file start or retention cut;
+ * - a chain record (checkpoint, continuation, restart, recovery, gap) naming another member → another
+ *   member's file put in this member's log (events are not checked: the record of a write names the
+ *   member that took the request, and every member appends it);
+ * - the start of the log (finish): files missing before the oldest kept file that no kept retention
+ *   cut names, or a cut, a first record or a segment's restart record that no signature of the member
+ *   vouches for → the oldest files deleted by hand, or a log written by someone without the key.
+ *
+ * What vouches for a record: a later checkpoint record whose signature verifies (it signs the head, and
+ * the hashes chain back), a replicated checkpoint the log matches at or after it, or the record's own
+ * signature (recovery, continuation, restart records, which sign their seq and prevHash too).
  */
 import { canonicalJson } from './canonical.ts';
 import {
-  type ChainBreak, type ChainRecord, checkpointSignatureValid, genesisHash, hashOf, recoverySignatureValid, type SignedCheckpoint, type Sodium,
+  type ChainBreak, type ChainRecord, checkpointSignatureValid, genesisHash, hashOf, recordSignatureValid, type SignedCheckpoint, type Sodium,
 } from './chain.ts';
+import { auditFileName } from './files.ts';
 
 /** A time the audit sink refused records, as the member's signed recovery record tells it. */
 export interface AuditOutage {
@@ -36,7 +48,11 @@ export interface ChainVerifierOptions {
   publicKey: Uint8Array;
   /** Checkpoints the cluster replicated for this member; compared with the log (cut-tail detection). */
   replicatedCheckpoints?: readonly SignedCheckpoint[];
-  /** When set, checkpoints in the log must name this member, and replicated ones of other members are ignored. */
+  /**
+   * When set, every chain record that names a member (checkpoints, continuations, restarts, recoveries,
+   * gaps) must name this one, and replicated checkpoints of other members are ignored. When not, they
+   * must all name the member the first of them names.
+   */
   member?: string;
   /**
    * 'log': the first line is the start of the log (seq 1 in file 1) or, after a retention cut, a
@@ -70,12 +86,23 @@ export class ChainVerifier {
   private fileNumber = 0;
   private fileName = '';
   private lineInFile = 0;
+  /** The oldest file fed (its name), once one is. */
+  private firstFileName: string | undefined;
+  /** The file just before the oldest kept one, when files before it are missing: a kept retention cut must name it. */
+  private cutNeeded: string | undefined;
+  /** The seq of the first continuation whose `removes` names cutNeeded. */
+  private cutNamedAt: number | undefined;
+  /** The newest seq a signature of the member vouches for (0: none; see the file comment). */
+  private signedThrough = 0;
+  /** The member every chain record must name (options.member, or the first one named). */
+  private expectedMember: string | undefined;
   readonly totals: ChainTotals = {
     records: 0, events: 0, checkpoints: 0, lastSeq: 0, lastHash: genesisHash, firstSeq: 0, recordsSinceCheckpoint: 0, outages: [],
     lastEntry: 0, gaps: [],
   };
 
   constructor(private readonly options: ChainVerifierOptions) {
+    this.expectedMember = options.member;
     // The cluster holds every member's checkpoints; with a member named, only its own are compared.
     this.pending = (options.replicatedCheckpoints ?? [])
       .filter((cp) => options.member === undefined || cp.member === options.member)
@@ -96,6 +123,11 @@ export class ChainVerifier {
     this.fileNumber = fileNumber;
     this.fileName = fileName;
     this.lineInFile = 0;
+    if (this.firstFileName === undefined) {
+      this.firstFileName = fileName;
+      // Files before the oldest kept one are gone: only a retention cut the member recorded may explain that.
+      if (this.options.start === 'log' && fileNumber > 1) this.cutNeeded = auditFileName(fileNumber - 1);
+    }
   }
 
   /** Verifies one complete line; returns the first break, or undefined if the chain holds so far. */
@@ -120,6 +152,9 @@ export class ChainVerifier {
       if (anchor !== undefined) return this.broken(record.seq, `${here}: ${anchor}`);
       this.totals.firstSeq = record.seq;
     } else {
+      // A restart begins a segment of its own (zero prevHash, seq above every seq seen): what it says —
+      // the break the member found at open — is the news, not that its seq and prevHash do not follow.
+      if (record.kind === 'Restart') return this.broken(record.seq, `${here}: ${this.kindProblem(record, false) ?? 'restart record'}`);
       if (record.seq <= this.totals.lastSeq) {
         return this.broken(record.seq, `${here}: seq goes back from ${this.totals.lastSeq} to ${record.seq} (lines swapped or replayed)`);
       }
@@ -156,6 +191,7 @@ export class ChainVerifier {
       }
       this.pending.shift();
       this.awaiting = replicated;
+      this.signedThrough = Math.max(this.signedThrough, record.seq);
     }
 
     this.totals.records++;
@@ -172,7 +208,10 @@ export class ChainVerifier {
     return undefined;
   }
 
-  /** After the last line: a replicated checkpoint beyond the end means the tail was cut. */
+  /**
+   * After the last line: a replicated checkpoint beyond the end means the tail was cut; then the start
+   * of the log must be the member's (startProblem).
+   */
   finish(): ChainBreak | undefined {
     if (this.awaiting !== undefined) {
       return this.broken(this.totals.lastSeq + 1, `cut tail: the log ends before the checkpoint record the cluster holds for seq ${this.awaiting.seq}`);
@@ -180,6 +219,44 @@ export class ChainVerifier {
     const beyond = this.pending.find((cp) => cp.seq > this.totals.lastSeq);
     if (beyond !== undefined) {
       return this.broken(this.totals.lastSeq + 1, `cut tail: the cluster holds a checkpoint at seq ${beyond.seq} but the log ends at seq ${this.totals.lastSeq}`);
+    }
+    const start = this.startProblem();
+    if (start !== undefined) return { file: this.firstFileName ?? this.fileName, seq: this.totals.firstSeq, reason: start };
+    return undefined;
+  }
+
+  /**
+   * Whether the start of what was read is the member's own. A log that begins with file 1 at seq 1 and
+   * the zero prevHash needs nothing more (the replicated checkpoints, all at or after seq 1, are
+   * compared with it). A log whose oldest files are gone begins with a continuation (or recovery) whose
+   * prevHash nothing before it confirms: the missing files must be named by a retention cut a kept
+   * continuation records, and a signature of the member must vouch for that continuation — so a file
+   * written by hand, another member's file, or the newest files left after the oldest were deleted do
+   * not pass for a retention cut, whatever replicated checkpoints they predate.
+   * Every retention cut qualifies: the continuation that names the files is durable before they are
+   * deleted and signed, and it sits in the file the rotation opened, newer than every file deleted, so
+   * the last cut's continuation is kept (an earlier cut's may be gone; the last one names the file just
+   * before the oldest kept). A segment (after a restart) begins with a restart record whose prevHash is
+   * the zero hash: a signature must vouch for it too.
+   */
+  private startProblem(): string | undefined {
+    const { firstSeq, records } = this.totals;
+    if (this.options.start === 'segment') {
+      if (records > 0 && this.signedThrough < firstSeq) {
+        return `the restart record at seq ${firstSeq} that begins this segment is not signed by the member and no checkpoint of the member vouches for it (written by someone else?)`;
+      }
+      return undefined;
+    }
+    const needed = this.cutNeeded;
+    if (needed === undefined) return undefined;
+    const first = this.firstFileName ?? '';
+    if (this.cutNamedAt === undefined) {
+      return `the files before ${first} are missing and no retention cut in the kept log names ${needed} `
+        + '(deleted without a recorded cut, or the files are not this member\'s log)';
+    }
+    if (this.signedThrough < this.cutNamedAt) {
+      return `the retention cut at seq ${this.cutNamedAt} naming ${needed} is not signed by the member and no checkpoint of the member vouches for it `
+        + '(written by someone else?)';
     }
     return undefined;
   }
@@ -196,7 +273,8 @@ export class ChainVerifier {
       return undefined;
     }
     // Older files were removed by retention: the first kept file must begin with the continuation (or
-    // recovery) that carried the chain into it; its prevHash is taken on trust (signatures after it cover it).
+    // recovery) that carried the chain into it. Nothing kept confirms its prevHash: finish() asks that a
+    // signed-over retention cut name the missing files (startProblem).
     if (this.lineInFile !== 1 || (record.kind !== 'Continuation' && record.kind !== 'Recovery')) {
       return `the oldest kept file must begin with a continuation record (earlier files removed), found ${record.kind}`;
     }
@@ -222,46 +300,82 @@ export class ChainVerifier {
       case 'Event':
         // Parsed from disk, so the type's promise is not yet kept: check the tag.
         return (record.apiVersion as string) === 'audit.k8s.io/v1' ? undefined : `event with apiVersion ${JSON.stringify(record.apiVersion)}`;
-      case 'Continuation':
+      case 'Continuation': {
+        const named = this.memberProblem('continuation', record.member);
+        if (named !== undefined) return named;
+        const removes: unknown = record.removes;
+        if (!Array.isArray(removes) || !removes.every((name) => typeof name === 'string')) return 'continuation record without a list of the files it removes';
+        if (record.signature !== undefined) {
+          if (!recordSignatureValid(this.options.sodium, record, this.options.publicKey)) {
+            return 'continuation record signature does not verify under the member audit key (forged)';
+          }
+          this.signedThrough = Math.max(this.signedThrough, record.seq);
+        }
+        // The first record may name the file before its own (a rotation into a file a crash left empty
+        // plans retention with that file as the newest); the signature it needs then vouches for it.
+        if (this.cutNeeded !== undefined && this.cutNamedAt === undefined && removes.includes(this.cutNeeded)) this.cutNamedAt = record.seq;
         return undefined;
+      }
       case 'Gap': {
+        const named = this.memberProblem('gap', record.member);
+        if (named !== undefined) return named;
         const { first: from, last } = record.entries ?? {};
         if (!Number.isSafeInteger(from) || !Number.isSafeInteger(last) || from < 1 || last < from) return 'gap record without a valid range of entries';
         this.totals.gaps.push({ first: from, last });
         return undefined;
       }
-      case 'Recovery':
-        if (this.options.member !== undefined && record.member !== this.options.member) {
-          return `recovery record names member ${JSON.stringify(record.member)}, expected ${JSON.stringify(this.options.member)}`;
-        }
-        if (!recoverySignatureValid(this.options.sodium, record, this.options.publicKey)) {
+      case 'Recovery': {
+        const named = this.memberProblem('recovery', record.member);
+        if (named !== undefined) return named;
+        if (!recordSignatureValid(this.options.sodium, record, this.options.publicKey)) {
           return 'recovery record signature does not verify under the member audit key (a forged explanation of a gap)';
         }
+        this.signedThrough = Math.max(this.signedThrough, record.seq);
         this.totals.outages.push({
           file: this.fileName, seq: record.seq, failedAt: String(record.failure?.time), recoveredAt: record.time,
           reason: String(record.failure?.reason), recordsCut: record.recordsCut, recordsRefused: record.recordsRefused,
         });
         return undefined;
-      case 'Restart':
-        if (first && this.options.start === 'segment') return undefined;
-        return `the chain was restarted here after a break at ${record.break?.file} seq ${record.break?.seq}: ${record.break?.reason}`;
+      }
+      case 'Restart': {
+        const named = this.memberProblem('restart', record.member);
+        if (named !== undefined) return named;
+        const signed = record.signature !== undefined;
+        if (signed && !recordSignatureValid(this.options.sodium, record, this.options.publicKey)) {
+          return 'restart record signature does not verify under the member audit key (forged)';
+        }
+        if (first && this.options.start === 'segment') {
+          if (signed) this.signedThrough = Math.max(this.signedThrough, record.seq);
+          return undefined;
+        }
+        return `the chain was restarted here after a break at ${record.break?.file} seq ${record.break?.seq}: ${record.break?.reason}`
+          + (signed ? '' : ' (an unsigned restart record: the member signs the ones it writes now)');
+      }
       case 'Checkpoint': {
         const cp = record.checkpoint;
         if (cp === null || typeof cp !== 'object') return 'checkpoint record without a checkpoint';
         if (cp.seq !== record.seq - 1 || cp.head !== record.prevHash) {
           return `checkpoint claims seq ${cp.seq} head ${String(cp.head).slice(0, 12)}… but follows seq ${record.seq - 1}`;
         }
-        if (this.options.member !== undefined && cp.member !== this.options.member) {
-          return `checkpoint names member ${JSON.stringify(cp.member)}, expected ${JSON.stringify(this.options.member)}`;
-        }
+        const named = this.memberProblem('checkpoint', cp.member);
+        if (named !== undefined) return named;
         if (!checkpointSignatureValid(this.options.sodium, { ...cp, signature: record.signature }, this.options.publicKey)) {
           return 'checkpoint signature does not verify under the member audit key (forged)';
         }
+        this.signedThrough = Math.max(this.signedThrough, record.seq - 1);
         return undefined;
       }
       default:
         return `unknown record kind ${JSON.stringify((record as { kind: unknown }).kind)}`;
     }
+  }
+
+  /** A chain record names its member: it must be this member (options.member, or the first one named). */
+  private memberProblem(what: string, member: unknown): string | undefined {
+    if (typeof member !== 'string') return `${what} record names no member`;
+    this.expectedMember ??= member;
+    if (member === this.expectedMember) return undefined;
+    return `${what} record names member ${JSON.stringify(member)}, expected ${JSON.stringify(this.expectedMember)} (another member's record)`;
   }
 
   private broken(seq: number, reason: string): ChainBreak {

@@ -13,7 +13,9 @@
  *
  * and the line is the canonical JSON of the whole record. A checkpoint covers the record before it:
  * {member, seq, head, time} with head = that record's hash, signed with the member's Ed25519 audit key
- * (libsodium crypto_sign_detached over a domain tag and the canonical JSON).
+ * (libsodium crypto_sign_detached over a domain tag and the canonical JSON). Recovery, continuation and
+ * restart records carry a signature of their own over their content and place in the chain (signRecord):
+ * they begin files, and once older files are gone nothing else vouches for where the chain starts.
  *
  * Invariants: records are appended with consecutive seq and prevHash = the previous hash; a checkpoint's
  * (seq, head) equals its own (seq - 1, prevHash).
@@ -58,7 +60,13 @@ export interface CheckpointBody {
   signature: string;
 }
 
-/** First line of every file after the first: the chain continues from the previous file. */
+/**
+ * First line of every file after the first: the chain continues from the previous file. Signed by the
+ * member like a recovery record (signContinuation), so a cut it names, and the chain it anchors once
+ * the files before it are gone, are the member's word: verification accepts missing oldest files only
+ * when a kept, signed-over continuation names them. Continuations written before signing began have no
+ * signature; only a later checkpoint vouches for those.
+ */
 export interface ContinuationBody {
   kind: 'Continuation';
   apiVersion: typeof chainApiVersion;
@@ -68,6 +76,8 @@ export interface ContinuationBody {
   previousFile: number;
   /** Files this rotation deletes for retention, once this record is durable (the recorded cut). */
   removes: string[];
+  /** Ed25519 (base64) over a domain tag and the canonical JSON of the record without hash and signature. */
+  signature?: string;
 }
 
 /** Where a verification found the chain broken. */
@@ -86,6 +96,12 @@ export interface RestartBody {
   break: ChainBreak;
   /** The last record that verified before the break, if any. */
   lastGood: { seq: number; hash: string } | null;
+  /**
+   * Ed25519 (base64) over a domain tag and the canonical JSON of the record without hash and signature:
+   * a segment's start is the member's word (its prevHash is the zero hash, so nothing else anchors it).
+   * Absent in restarts written before signing began.
+   */
+  signature?: string;
 }
 
 /**
@@ -187,26 +203,47 @@ export function checkpointSignatureValid(sodium: Sodium, checkpoint: SignedCheck
   return sodium.crypto_sign_verify_detached(signature, checkpointMessage(checkpoint), publicKey);
 }
 
-const recoveryTag = new TextEncoder().encode('coffer/audit-recovery/v1\n');
+/** The records a member signs beside checkpoints, each under its own domain tag. */
+export type SignedRecordBody = RecoveryBody | ContinuationBody | RestartBody;
 
-/** What a recovery record's signature covers: its content and its place in the chain (seq, prevHash, entry). */
-function recoveryMessage(unsigned: Omit<RecoveryBody, 'signature'> & { seq: number; prevHash: string; entry?: number }): Uint8Array {
-  return taggedMessage(recoveryTag, unsigned);
+const recordTags: Record<SignedRecordBody['kind'], Uint8Array> = {
+  Recovery: new TextEncoder().encode('coffer/audit-recovery/v1\n'),
+  Continuation: new TextEncoder().encode('coffer/audit-continuation/v1\n'),
+  Restart: new TextEncoder().encode('coffer/audit-restart/v1\n'),
+};
+
+type Unsigned<B extends SignedRecordBody> = Omit<B, 'signature'>;
+
+/** What a signed record's signature covers: its content and its place in the chain (seq, prevHash, entry). */
+function recordMessage(unsigned: Unsigned<SignedRecordBody> & { seq: number; prevHash: string; entry?: number }): Uint8Array {
+  return taggedMessage(recordTags[unsigned.kind], unsigned);
 }
 
-/** The recovery body with its signature, for the record that will sit at `seq` after `prevHash` (and carry `entry`). */
+/** The body with its signature, for the record that will sit at `seq` after `prevHash` (and carry `entry`). */
+export function signRecord<B extends SignedRecordBody>(
+  sodium: Sodium, unsigned: Unsigned<B>, seq: number, prevHash: string, privateKey: Uint8Array, entry?: number,
+): B {
+  const signature = sodium.crypto_sign_detached(recordMessage({ ...unsigned, seq, prevHash, ...(entry !== undefined ? { entry } : {}) }), privateKey);
+  return { ...unsigned, signature: Buffer.from(signature).toString('base64') } as B;
+}
+
+/** The recovery body with its signature (signRecord). */
 export function signRecovery(
   sodium: Sodium, unsigned: Omit<RecoveryBody, 'signature'>, seq: number, prevHash: string, privateKey: Uint8Array, entry?: number,
 ): RecoveryBody {
-  const signature = sodium.crypto_sign_detached(recoveryMessage({ ...unsigned, seq, prevHash, ...(entry !== undefined ? { entry } : {}) }), privateKey);
-  return { ...unsigned, signature: Buffer.from(signature).toString('base64') };
+  return signRecord<RecoveryBody>(sodium, unsigned, seq, prevHash, privateKey, entry);
+}
+
+/** True only when a signed record read from a file carries a signature that verifies under `publicKey`. */
+export function recordSignatureValid(sodium: Sodium, record: SignedRecordBody & ChainFields, publicKey: Uint8Array): boolean {
+  const { hash: _hash, signature, ...unsigned } = record;
+  if (typeof signature !== 'string' || !Object.hasOwn(recordTags, unsigned.kind)) return false;
+  const bytes = Buffer.from(signature, 'base64');
+  if (bytes.length !== sodium.crypto_sign_BYTES || publicKey.length !== sodium.crypto_sign_PUBLICKEYBYTES) return false;
+  return sodium.crypto_sign_verify_detached(bytes, recordMessage(unsigned), publicKey);
 }
 
 /** True only when a recovery record read from a file carries a signature that verifies under `publicKey`. */
 export function recoverySignatureValid(sodium: Sodium, record: RecoveryBody & ChainFields, publicKey: Uint8Array): boolean {
-  const { hash: _hash, signature, ...unsigned } = record;
-  if (typeof signature !== 'string') return false;
-  const bytes = Buffer.from(signature, 'base64');
-  if (bytes.length !== sodium.crypto_sign_BYTES || publicKey.length !== sodium.crypto_sign_PUBLICKEYBYTES) return false;
-  return sodium.crypto_sign_verify_detached(bytes, recoveryMessage(unsigned), publicKey);
+  return recordSignatureValid(sodium, record, publicKey);
 }

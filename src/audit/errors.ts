@@ -18,6 +18,14 @@ export class AuditUnavailableError extends AuditError {
   readonly code = 'E_AUDIT_UNAVAILABLE';
 }
 
+/**
+ * One record the log cannot hold as it is — too long even without its bodies, or a value it cannot
+ * write — while it takes other records. The request still fails closed (it is an
+ * AuditUnavailableError), but its caller can record the request without the part that failed
+ * (src/api/audit-plugin.ts), so such a request is never left unrecorded.
+ */
+export class AuditRecordRefusedError extends AuditUnavailableError {}
+
 /** An audit policy file that does not parse or names an unknown field, level or stage. */
 export class AuditPolicyError extends AuditError {
   readonly code = 'E_AUDIT_POLICY';

@@ -3,10 +3,12 @@
  * audit logs read Coffer's. The authorization decision and the member travel as annotations, the way
  * the Kubernetes API server records them.
  *
- * Invariant: an event leaving `shapeEvent` holds bodies only as its policy level allows, and a body of
+ * Invariants: an event leaving `shapeEvent` holds bodies only as its policy level allows, and a body of
  * a Secret endpoint — or a ConfigMap endpoint, unless the policy rule opted in to clear values — only
- * with every stored value digested (digest.ts).
+ * with every stored value digested (digest.ts); its bodies hold nothing canonical JSON refuses (a
+ * number JSON cannot write, a BigInt), so a body never keeps a request from being recorded.
  */
+import { setOwnMember } from '../base/index.ts';
 import { auditBodyDepthMax, auditRecordBytesMax } from '../config/index.ts';
 import { redactValueBody, type ValueEndpoint } from './digest.ts';
 import { capEventFields, noteTruncation, truncatedAnnotation } from './field-caps.ts';
@@ -132,7 +134,8 @@ export function shapeEvent(
       noteTruncation(event.annotations, `${name} left out: nested deeper than ${auditBodyDepthMax} levels`);
       return undefined;
     }
-    return digested && endpoint !== undefined ? redactValueBody(value, hmacKey, endpoint) : value;
+    const recordable = recordableBody(value, name, event.annotations);
+    return digested && endpoint !== undefined ? redactValueBody(recordable, hmacKey, endpoint) : recordable;
   };
   if ((level === 'Request' || level === 'RequestResponse') && input.requestObject !== undefined) {
     event.requestObject = body(input.requestObject, 'requestObject');
@@ -153,6 +156,71 @@ export function withoutBodies(event: AuditEvent): AuditEvent {
 
 /** Annotations Coffer sets from its own short values; every other one (the reason included) is capped. */
 const ownAnnotations: ReadonlySet<string> = new Set([decisionAnnotation, memberAnnotation]);
+
+/** What a body held that a record cannot hold as it is. */
+interface Unrecordable {
+  /** Non-finite numbers by how JavaScript writes them (Infinity, -Infinity, NaN). */
+  nonFinite: Map<string, number>;
+  bigints: number;
+}
+
+/**
+ * `value` (a body no deeper than auditBodyDepthMax) as the record can hold it, each replacement named
+ * in the truncation annotation: a number JSON cannot write — JSON.parse reads 1e400 as Infinity, YAML
+ * has .inf and .nan, and canonical JSON (canonical.ts) refuses them — becomes null, which is what
+ * JSON.stringify would write; a BigInt (no JSON parser makes one, a decoder might) becomes its decimal
+ * string. Everything else canonical JSON writes and reads back alike (-0 is written 0, a lone surrogate
+ * escaped, undefined in an array null), so it is kept. Returns `value` itself when nothing was replaced.
+ */
+function recordableBody(value: unknown, name: string, annotations: Record<string, string>): unknown {
+  const found: Unrecordable = { nonFinite: new Map(), bigints: 0 };
+  const out = recordableValue(value, found);
+  if (found.nonFinite.size > 0) {
+    const kinds = [...found.nonFinite].map(([kind, count]) => `${count} × ${kind}`).join(', ');
+    noteTruncation(annotations, `${name}: numbers JSON cannot hold recorded as null (${kinds})`);
+  }
+  if (found.bigints > 0) noteTruncation(annotations, `${name}: ${found.bigints} BigInt value(s) recorded as decimal strings`);
+  return out;
+}
+
+function recordableValue(value: unknown, found: Unrecordable): unknown {
+  if (typeof value === 'number') {
+    if (Number.isFinite(value)) return value;
+    const kind = String(value);
+    found.nonFinite.set(kind, (found.nonFinite.get(kind) ?? 0) + 1);
+    return null;
+  }
+  if (typeof value === 'bigint') {
+    found.bigints++;
+    return value.toString();
+  }
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) {
+    const items: readonly unknown[] = value;
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i];
+      const kept = recordableValue(item, found);
+      if (kept !== item) (copy ??= [...items])[i] = kept;
+    }
+    return copy ?? value;
+  }
+  // A plain object is copied if a member changes; any other (a decoder's Buffer of bytes) is kept as it is.
+  const prototype: unknown = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null) return value;
+  let copy: Record<string, unknown> | undefined;
+  for (const key of Object.keys(value)) {
+    const item = (value as Record<string, unknown>)[key];
+    const kept = recordableValue(item, found);
+    if (kept === item) continue;
+    if (copy === undefined) {
+      copy = {};
+      for (const k of Object.keys(value)) setOwnMember(copy, k, (value as Record<string, unknown>)[k]);
+    }
+    setOwnMember(copy, key, kept);
+  }
+  return copy ?? value;
+}
 
 function deeperThan(value: unknown, levels: number): boolean {
   if (value === null || typeof value !== 'object') return false;

@@ -39,4 +39,4 @@ export { auditDirOf, auditFileName } from './files.ts';
 export {
   type ReplicatedStore, auditHmacKeyKey, checkpointPrefix, ensureAuditHmacKey, readReplicatedCheckpoints, replicateCheckpoint,
 } from './replicated.ts';
-export { AuditError, AuditUnavailableError, AuditPolicyError, AuditKeyError, AuditQueryError, type AuditErrorCode } from './errors.ts';
+export { AuditError, AuditUnavailableError, AuditRecordRefusedError, AuditPolicyError, AuditKeyError, AuditQueryError, type AuditErrorCode } from './errors.ts';

@@ -5,7 +5,9 @@
  * acknowledged: a partial last line, or lines whose sectors a power cut zeroed; files.ts) is not a
  * break; it is reported as `tornTail`. A time the audit sink refused records
  * (disk full, I/O error), recorded by the member in a signed recovery record, is not a break either: it
- * is reported in `outages`, with a sentence for people in `notes`.
+ * is reported in `outages`, with a sentence for people in `notes`. The start of the log must be the
+ * member's (chain-verifier.ts, startProblem): oldest files missing are a break unless a kept retention
+ * cut the member signed names them.
  */
 import { sodiumReady } from '../crypto/index.ts';
 import { type DurableFs, nodeFs } from '../durable/index.ts';
@@ -17,7 +19,10 @@ export interface VerifyAuditOptions {
   /** The member's Ed25519 audit public key (from its sealed key file or the cluster's record). */
   publicKey: Uint8Array;
   replicatedCheckpoints?: readonly SignedCheckpoint[];
-  /** When set, every checkpoint must name this member. */
+  /**
+   * When set, every chain record naming a member (checkpoints, continuations, restarts, recoveries,
+   * gaps) must name this one; when not, they must all name the same member.
+   */
   member?: string;
   /** The file system the directory is on (default: the real one; the simulator passes its power-loss disk). */
   fs?: DurableFs;
@@ -69,7 +74,7 @@ export async function verifyAuditLog(dir: string, options: VerifyAuditOptions): 
     }
   }
   const cut = verifier.finish();
-  if (cut) return { ok: false, ...cut, file: files.at(-1)?.name ?? '(no audit files)' };
+  if (cut) return { ok: false, ...cut, file: cut.file === '' ? '(no audit files)' : cut.file };
   const t = verifier.totals;
   return {
     ok: true, events: t.events, checkpoints: t.checkpoints, records: t.records, firstSeq: t.firstSeq, lastSeq: t.lastSeq,

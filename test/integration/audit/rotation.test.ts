@@ -75,7 +75,7 @@ test('a missing file in the middle of the kept files is a break', async (t) => {
   assert.ok(!result.ok && result.file === files[2] && /missing/.test(result.reason), JSON.stringify(result));
 });
 
-test('deleting the oldest file by hand looks like a retention cut (a documented limit): the rest still verifies', async (t) => {
+test('deleting the oldest file by hand does not pass for a retention cut: no kept continuation names it', async (t) => {
   const dir = await tempDir(t);
   const checkpoints: SignedCheckpoint[] = [];
   const { log } = await openLog(t, dir, { fileBytesTarget: 4096, onCheckpoint: (cp) => { checkpoints.push(cp); } });
@@ -84,5 +84,5 @@ test('deleting the oldest file by hand looks like a retention cut (a documented 
   const files = await auditFiles(dir);
   await rm(path.join(dir, files[0]!));
   const result = await verifyAuditLog(dir, { publicKey: (await memberKeys()).publicKey, replicatedCheckpoints: checkpoints });
-  assert.ok(result.ok && result.firstSeq > 1, 'a head cut looks like retention; the continuation anchors the rest');
+  assert.ok(!result.ok && result.file === files[1] && /no retention cut in the kept log names audit-1\.log/.test(result.reason), JSON.stringify(result));
 });
