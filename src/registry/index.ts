@@ -23,11 +23,12 @@ export {
 export {
   Registry, present, parseRevision, protectedNamespaces, notFound, internalFieldManager, type ApplyRequest, type ListOptions, type ListResult, type RegistryOptions,
   type WriteGuard, type WriteOptions,
-  type DeleteOptions, type DeleteResult, type PropagationPolicy, propagationPolicies,
+  type DeleteOptions, type DeleteResult, type MayDelete, type PropagationPolicy, propagationPolicies,
 } from './registry.ts';
 export { parseLabelSelector, parseFieldSelector, matchesLabels, type LabelSelector, type FieldSelector } from './selectors.ts';
 export { watchObjects, type RegistryEvent, type RegistryEventType, type RegistryWatch, type WatchRequest } from './watch.ts';
 export { fieldManagerErrors } from './managed-fields/index.ts';
+export { embeddingAnnotations, isHiddenSecretPath, isInsideHiddenSecretValue } from './hidden-fields.ts';
 export { bootstrapRegistry, type BootstrapResult } from './bootstrap.ts';
 export { registryPrefix, listPrefix, decodeObjectValue } from './public-keys.ts';
 export {

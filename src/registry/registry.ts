@@ -37,6 +37,7 @@ import {
 import { isMvccError, prefixEnd, type KeyValue, type TxnRequest, type TxnResponse } from '../storage/mvcc/index.ts';
 import { equalValues } from './equal-values.ts';
 import { evaluateWithoutWriting } from './dry-run.ts';
+import { isHiddenSecretField } from './hidden-fields.ts';
 import { invalidError, RegistryError, type StatusCause } from './errors.ts';
 import { objectKey, listPrefix, textKey } from './keys.ts';
 import type { RegistryKv } from './kv.ts';
@@ -50,6 +51,7 @@ import { namespaces, namespacedResourceTypes, resourceTypes, secrets, type Resou
 import { matchesFields, matchesLabels, type FieldSelector, type LabelSelector } from './selectors.ts';
 import { generateValues } from './generate.ts';
 import { type DueRotation, dueRotations, rotationScheduleOf } from './scheduled-rotation.ts';
+import { alternativeKeys, holdsOneOf } from './secret.ts';
 import { dataOf, decodeHistory, encodeHistory, nextHistory, versionsKey, versionsNamespacePrefix, type VersionHistory } from './versions.ts';
 
 const encoder = new TextEncoder();
@@ -111,11 +113,19 @@ export interface DeleteOptions extends WriteOptions {
    * that the caller may no longer delete, is released (its reference to the owner removed), not deleted.
    */
   mayDelete?: MayDelete;
+  /**
+   * The caller's right to read an object (get or list it): a refused cascade names the dependent it
+   * stopped at only when this holds, so a refusal tells nothing of objects the caller may not read beyond
+   * that one exists. Absent: named.
+   */
+  mayRead?: MayDelete;
 }
 
 /** A deletion inside a cascade: its caller's right was checked upfront and is asked again per dependent. */
 interface CascadeDeleteOptions extends DeleteOptions {
   inCascade?: true;
+  /** A dry run's deletecollection: the uids the deletions it already answered would have taken (deleteCollection). */
+  dryGone?: Set<string>;
 }
 
 export type MayDelete = (type: ResourceType, namespace: string | undefined, name: string) => boolean;
@@ -339,8 +349,9 @@ export class Registry {
           const outcome = applyConfiguration({
             live: trackedView(type, current.object), liveManagers: decodeStored(current.object.metadata.managedFields), config: view,
             manager: request.manager, force: request.force, now: timestamp(this.nowMs()),
-            ...(options.valueBlind === true ? { blindAt: (path: readonly string[]) => path[0] === 'f:data' } : {}),
+            ...(options.valueBlind === true ? { blindAt: isHiddenSecretField } : {}),
           });
+          if ('blind' in outcome) throw blindApplyConflict(type, name);
           if ('conflicts' in outcome) {
             throw new RegistryError('Conflict', conflictMessage(outcome.conflicts, type.apiVersion), {
               ...details(type, name),
@@ -485,9 +496,8 @@ export class Registry {
         result = marked === undefined ? undefined : await this.emptyNamespace(name);
       } else if (hasFinalizers(current.object)) {
         result = await this.markDeleting(type, current, options);
-      } else if (options.dryRun === true) {
-        result = await this.remove(type, current, options) === undefined ? undefined : { object: current, pending: false };
       } else {
+        // A dry run too: it runs the cascade check and answers as the delete would (deleteWithDependents).
         result = await this.deleteWithDependents(type, current, options);
       }
       if (result !== undefined) return result;
@@ -502,13 +512,16 @@ export class Registry {
    */
   async deleteCollection(type: ResourceType, namespace: string | undefined, options: Pick<ListOptions, 'labelSelector' | 'fieldSelector'> & Omit<DeleteOptions, 'resourceVersion'> = {}): Promise<DeleteResult[]> {
     if (type === namespaces) throw new RegistryError('MethodNotAllowed', 'deleting a collection of namespaces is not supported; delete namespaces one by one');
-    const { labelSelector, fieldSelector, ...write } = options;
+    const { labelSelector, fieldSelector, ...deleteOptions } = options;
+    // A dry run skips what an earlier deletion's cascade would have taken, as the real one finds it gone.
+    const write: CascadeDeleteOptions = deleteOptions.dryRun === true ? { ...deleteOptions, dryGone: new Set<string>() } : deleteOptions;
     const results: DeleteResult[] = [];
     let continueToken: string | undefined;
     do {
       const page = await this.list(type, namespace, { ...(labelSelector ? { labelSelector } : {}), ...(fieldSelector ? { fieldSelector } : {}), ...(continueToken !== undefined ? { continueToken } : {}) });
       for (const item of page.items) {
         const { namespace: itemNamespace, name } = item.object.metadata;
+        if (write.dryGone?.has(item.object.metadata.uid) === true) continue;
         try {
           results.push(await this.delete(type, itemNamespace, name, write));
         } catch (error) {
@@ -628,7 +641,8 @@ export class Registry {
     const write = options.actor !== undefined ? { actor: options.actor } : {};
     const dependents = await this.dependentsOf(uid);
     const { mayDelete } = options;
-    if (policy !== 'Orphan' && mayDelete !== undefined && options.inCascade !== true) await this.checkCascade(dependents, mayDelete, type, current.object.metadata.name);
+    if (policy !== 'Orphan' && mayDelete !== undefined && options.inCascade !== true) await this.checkCascade(dependents, mayDelete, options.mayRead, type, current.object.metadata.name);
+    if (options.dryRun === true) return this.dryDeleteWithDependents(type, current, dependents, policy, options);
     const cascade = (propagationPolicy: PropagationPolicy): CascadeDeleteOptions => ({ ...write, propagationPolicy, inCascade: true, ...(mayDelete !== undefined ? { mayDelete } : {}) });
     if (policy === 'Foreground' && dependents.length > 0) {
       // Marked and held by foregroundDeletion until every dependent is gone (releaseForegroundOwner).
@@ -652,8 +666,67 @@ export class Registry {
     return { object: current, pending: false };
   }
 
-  /** Refuses (Forbidden, before anything is deleted) a cascade that would reach an object the caller may not delete, at any depth. */
-  private async checkCascade(dependents: DependentRef[], mayDelete: MayDelete, ownerType: ResourceType, ownerName: string): Promise<void> {
+  /**
+   * A dry run of deleteWithDependents, past the same cascade check: reads what the cascade would do
+   * (simulateCascade) and answers as the delete would — the owner gone, or, in the foreground, held
+   * (marked, 202) while a dependent a finalizer holds would remain — writing nothing.
+   */
+  private async dryDeleteWithDependents(type: ResourceType, current: VersionedObject, dependents: DependentRef[], policy: PropagationPolicy, options: CascadeDeleteOptions): Promise<DeleteResult | undefined> {
+    const gone = options.dryGone ?? new Set<string>();
+    const uid = current.object.metadata.uid;
+    // In the background the owner goes first, so a dependent's other reference to it holds nothing.
+    if (policy === 'Background') gone.add(uid);
+    const held = policy === 'Orphan' ? false : await this.simulateCascade(policy, uid, dependents, options.mayDelete, gone, new Set([uid]));
+    if (policy === 'Foreground' && held) return this.markDeleting(type, current, options, foregroundFinalizer);
+    if (await this.remove(type, current, options) === undefined) return undefined;
+    gone.add(uid);
+    return { object: current, pending: false };
+  }
+
+  /**
+   * What a cascade from the owner `ownerUid` would do, read and not written (a dry run): adds to `gone`
+   * the uids of the objects it would delete, and tells whether one would remain marked for deletion —
+   * held by a finalizer, or in the foreground by a dependent so held — which holds a foreground owner.
+   * A dependent the caller may not delete is released, in the background one with another owner kept,
+   * as collectDependent and deleteWithDependents decide.
+   */
+  private async simulateCascade(policy: 'Background' | 'Foreground', ownerUid: string, dependents: DependentRef[], mayDelete: MayDelete | undefined, gone: Set<string>, seen: Set<string>): Promise<boolean> {
+    let held = false;
+    for (const dependent of dependents) {
+      const found = await this.getIfPresent(dependent);
+      if (found === undefined) continue;
+      const { uid } = found.object.metadata;
+      if (seen.has(uid) || gone.has(uid)) continue;
+      seen.add(uid);
+      if (mayDelete !== undefined && !mayDelete(dependent.type, dependent.namespace, dependent.name)) continue;
+      if (policy === 'Background') {
+        let kept = false;
+        for (const other of found.object.metadata.ownerReferences ?? []) {
+          if (kept) break;
+          if (other.uid !== ownerUid && !gone.has(other.uid)) kept = await this.ownerExists(other, dependent.namespace);
+        }
+        if (kept) continue;
+      }
+      if (hasFinalizers(found.object)) {
+        held = true;
+        continue;
+      }
+      if (policy === 'Background') gone.add(uid);
+      const own = await this.dependentsOf(uid);
+      const ownHeld = await this.simulateCascade(policy, uid, own, mayDelete, gone, seen);
+      if (policy === 'Foreground') {
+        if (ownHeld) held = true;
+        else gone.add(uid);
+      }
+    }
+    return held;
+  }
+
+  /**
+   * Refuses (Forbidden, before anything is deleted) a cascade that would reach an object the caller may
+   * not delete, at any depth; names that object only if the caller may read it (mayRead).
+   */
+  private async checkCascade(dependents: DependentRef[], mayDelete: MayDelete, mayRead: MayDelete | undefined, ownerType: ResourceType, ownerName: string): Promise<void> {
     const seen = new Set<string>();
     const queue = [...dependents];
     for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
@@ -661,8 +734,11 @@ export class Registry {
       if (found === undefined || seen.has(found.object.metadata.uid)) continue;
       seen.add(found.object.metadata.uid);
       if (!mayDelete(next.type, next.namespace, next.name)) {
+        const dependent = mayRead === undefined || mayRead(next.type, next.namespace, next.name)
+          ? `its dependent ${next.type.resource}${groupSuffix(next.type)} ${JSON.stringify(next.name)}, which you may not delete`
+          : 'a dependent you may not delete (one you may not read is not named)';
         throw new RegistryError('Forbidden',
-          `${ownerType.resource}${groupSuffix(ownerType)} ${JSON.stringify(ownerName)} is forbidden: deleting it would delete its dependent ${next.type.resource}${groupSuffix(next.type)} ${JSON.stringify(next.name)}, which you may not delete; delete with propagationPolicy=Orphan to keep it`,
+          `${ownerType.resource}${groupSuffix(ownerType)} ${JSON.stringify(ownerName)} is forbidden: deleting it would delete ${dependent}; delete with propagationPolicy=Orphan to keep it`,
           details(ownerType, ownerName));
       }
       queue.push(...await this.dependentsOf(found.object.metadata.uid));
@@ -779,7 +855,9 @@ export class Registry {
         ? (await this.kv.range(versionsKey(namespace!, name), undefined, { linearizable: false })).kvs[0]
         : undefined;
       const history = decodeHistory(historyKv?.value);
-      const { stored, precondition } = this.updated(type, namespace, name, current, asBody(type, compute(current, history)), options);
+      const body = asBody(type, compute(current, history));
+      if (options.valueBlind === true && type === secrets) refuseBlindKeyOracle(name, current, history, compute);
+      const { stored, precondition } = this.updated(type, namespace, name, current, body, options);
       guard?.(stored, current.object);
       const old = current.object.metadata;
       // An update whose result is the stored object writes nothing: same resourceVersion, no event, no
@@ -1081,6 +1159,52 @@ function expiredContinue(): RegistryError {
 }
 
 export { textKey };
+
+/**
+ * A write by a caller who may not get the Secret (WriteOptions.valueBlind) to a Secret whose type asks for
+ * any one of several keys (secret.ts, alternativeKeys: basic-auth's username or password): the write is
+ * computed again as if the Secret held each combination of them, and if it would leave one of them in some
+ * and none in others — a merge patch removing `username`, valid only where `password` is there — it is
+ * refused with one fixed answer, whichever the Secret holds. Otherwise validation answers the same in
+ * every case the caller cannot tell apart.
+ */
+function refuseBlindKeyOracle(name: string, current: VersionedObject, history: VersionHistory | undefined, compute: (current: VersionedObject, history: VersionHistory | undefined) => unknown): void {
+  const keys = alternativeKeys(current.object.type);
+  if (keys.length === 0) return;
+  const outcomes = new Set<boolean>();
+  for (let held = 1; held < 1 << keys.length; held += 1) {
+    const data = dataOf(current.object);
+    keys.forEach((key, i) => {
+      if ((held & (1 << i)) === 0) delete data[key];
+      else data[key] ??= '';
+    });
+    let body: unknown;
+    try {
+      body = compute({ ...current, object: { ...current.object, data } }, history);
+    } catch {
+      continue; // the write does not depend on the data for its errors (a blind apply compares none)
+    }
+    if (isJson(body)) outcomes.add(holdsOneOf(body, keys));
+  }
+  if (outcomes.size > 1) {
+    throw invalidError(secrets.kind, name, secrets.group, [{
+      field: 'data', reason: 'FieldValueForbidden',
+      message: `Forbidden: whether this write leaves ${keys.join(' or ')} in the ${String(current.object.type)} Secret depends on which of them it holds, which only a caller who may get it may know: set one of them in the same write`,
+    }]);
+  }
+}
+
+/**
+ * The answer to a server-side apply, without force, that sets a field the caller may not see (a Secret's
+ * data or stringData, kubectl's last-applied annotation; WriteOptions.valueBlind): one fixed Conflict,
+ * naming nothing the object holds — whether such a field would conflict depends on whether it exists, who
+ * owns it and whether the value sent equals the stored one.
+ */
+function blindApplyConflict(type: ResourceType, name: string): RegistryError {
+  return new RegistryError('Conflict',
+    `Apply failed: ${type.resource}${groupSuffix(type)} ${JSON.stringify(name)} may be applied without force only by a caller who may get it when the configuration sets its data, stringData or kubectl's last-applied annotation (whether they conflict depends on what it holds and who set it); apply with force=true (kubectl apply --server-side --force-conflicts)`,
+    details(type, name));
+}
 
 /** A caller who may not read an immutable Secret's values may not write it (WriteOptions.valueBlind): refused the same whatever it sends. */
 function refuseBlindImmutable(current: VersionedObject, options: WriteOptions): void {

@@ -91,6 +91,22 @@ function checkType(type: string, data: ReadonlyMap<string, string>, causes: Stat
   }
 }
 
+/**
+ * Keys of which a type's rules ask for any one (kubernetes.io/basic-auth: username or password). A valid
+ * Secret of the type holds at least one, but a caller who may not get it cannot tell which: a write that
+ * removes one would be valid or not by whether the other is there. registry.ts (refuseBlindKeyOracle)
+ * answers such a write the same whichever it holds.
+ */
+export function alternativeKeys(type: unknown): readonly string[] {
+  return type === secretTypes.basicAuth ? ['username', 'password'] : [];
+}
+
+/** Whether a Secret body, as a write sends it, holds one of `keys` (in data — a null value is an empty one — or in stringData). */
+export function holdsOneOf(body: Json, keys: readonly string[]): boolean {
+  const has = (field: unknown, key: string): boolean => isJson(field) && Object.hasOwn(field, key);
+  return keys.some((key) => has(body.data, key) || has(body.stringData, key));
+}
+
 function checkJsonKey(key: string, data: ReadonlyMap<string, string>, causes: StatusCause[]): void {
   const value = data.get(key);
   if (value === undefined) {

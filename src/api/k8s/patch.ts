@@ -9,7 +9,7 @@
  * registry merges it with field ownership (registry/managed-fields/).
  */
 import { setOwnMember } from '../../base/index.ts';
-import { RegistryError } from '../../registry/index.ts';
+import { embeddingAnnotations, RegistryError } from '../../registry/index.ts';
 import { applyContentType } from './apply-body.ts';
 
 type Value = unknown;
@@ -33,6 +33,53 @@ export function applyPatch(type: PatchType, target: Obj, patch: unknown): unknow
   if (type === 'json') return jsonPatch(target, patch);
   if (!isObj(patch)) throw new RegistryError('BadRequest', 'a merge patch must be a JSON object');
   return mergePatch(target, patch, type === 'strategic');
+}
+
+/**
+ * A JSON patch from a caller who may not get the Secret (registry WriteOptions.valueBlind), applied to the
+ * object as it may see it: `data` an empty map, no embedding annotation (annotations always a map), no
+ * managedFields. Whether an operation succeeds, and its error, so depend on nothing hidden — not on which
+ * data keys exist, nor whether the Secret has any, nor whether kubectl's last-applied annotation is its
+ * only annotation. The result is merged back: the keys it set over the stored data, the hidden
+ * annotations under its annotations, managedFields kept unless it set them — except where an operation
+ * replaced or removed a container whole (`/data`, `/metadata/annotations`, `/metadata`, the whole
+ * object), which replaces what was hidden in it too. Operations that would read a hidden field are
+ * refused before (routes.ts, checkJsonPatchReads); here they fail the same for every object.
+ */
+export function jsonPatchAsSeen(current: Obj, patch: unknown): unknown {
+  const seen = structuredClone(current);
+  const metadata: Obj = isObj(seen.metadata) ? seen.metadata : {};
+  seen.metadata = metadata;
+  delete metadata.managedFields;
+  const annotations: Obj = isObj(metadata.annotations) ? metadata.annotations : {};
+  const hidden: Obj = {};
+  for (const name of embeddingAnnotations) {
+    if (!Object.hasOwn(annotations, name)) continue;
+    setOwnMember(hidden, name, annotations[name]);
+    delete annotations[name];
+  }
+  metadata.annotations = annotations;
+  seen.data = {};
+  const patched = jsonPatch(seen, patch);
+  if (!isObj(patched) || !Array.isArray(patch)) return patched;
+  const operations: unknown[] = patch;
+  // Whether an operation's path is the container or above it (every path parsed: the patch applied).
+  const replacedWhole = (container: readonly string[]): boolean => operations.some((op, i) => {
+    if (!isObj(op) || typeof op.path !== 'string') return false;
+    const path = pointer(op.path, i);
+    return path.length <= container.length && path.every((part, at) => part === container[at]);
+  });
+  const result: Obj = { ...patched };
+  if (!replacedWhole(['data']) && isObj(patched.data)) result.data = { ...(isObj(current.data) ? current.data : {}), ...patched.data };
+  const patchedMeta = patched.metadata;
+  if (!replacedWhole(['metadata', 'annotations']) && isObj(patchedMeta) && isObj(patchedMeta.annotations)) {
+    const merged: Obj = { ...hidden, ...patchedMeta.annotations };
+    const had = isObj(current.metadata) && current.metadata.annotations !== undefined;
+    const meta: Obj = { ...patchedMeta, annotations: merged };
+    if (Object.keys(merged).length === 0 && !had) delete meta.annotations;
+    result.metadata = meta;
+  }
+  return result;
 }
 
 function mergePatch(target: Value, patch: Value, strategic: boolean): Value {
@@ -93,6 +140,15 @@ function need(operation: Obj, field: string, i: number): Value {
 function fromOf(operation: Obj, i: number): string {
   if (typeof operation.from !== 'string') throw new RegistryError('BadRequest', `JSON patch operation ${i}: from is required`);
   return operation.from;
+}
+
+/** A JSON pointer's segments, unescaped as a patch reads them; undefined when it is not one. */
+export function pointerSegments(text: string): string[] | undefined {
+  try {
+    return pointer(text, 0);
+  } catch {
+    return undefined;
+  }
 }
 
 function pointer(text: string, i: number): string[] {

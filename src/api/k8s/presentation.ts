@@ -7,16 +7,13 @@
  * write (routes.ts), so it cannot overwrite the real values.
  *
  * Invariant: a Secret leaves this module with `data` only if isAllowed(get secrets/<name>) held for the
- * caller at the moment it was presented.
+ * caller at the moment it was presented. What is hidden is listed once, in registry/hidden-fields.ts.
  */
-import { present, secrets, type Json, type ResourceType, type VersionedObject } from '../../registry/index.ts';
+import { embeddingAnnotations, present, secrets, type Json, type ResourceType, type VersionedObject } from '../../registry/index.ts';
 import { type Caller, isAllowed } from './authorization.ts';
 import type { PolicyHolder } from './policy-holder.ts';
 
 export const redactedAnnotation = 'coffer.dev/data-redacted';
-
-/** Annotations that may hold a whole copy of the object, values included. */
-const embeddingAnnotations = ['kubectl.kubernetes.io/last-applied-configuration'];
 
 export function presentFor(type: ResourceType, versioned: VersionedObject, caller: Caller, policy: PolicyHolder): Json {
   if (type !== secrets) return present(type, versioned);

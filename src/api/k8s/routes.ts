@@ -18,13 +18,13 @@ import {
   authorizeRbacWrite, mastersGroup, parseRbacObject, rbacApiGroup,
 } from '../../rbac/index.ts';
 import {
-  parseFieldSelector, parseLabelSelector, parseRevision, rbacResourceTypes, type Registry, RegistryError, resourceTypes, secrets,
+  isHiddenSecretPath, isInsideHiddenSecretValue, parseFieldSelector, parseLabelSelector, parseRevision, rbacResourceTypes, type Registry, RegistryError, resourceTypes, secrets,
   watchObjects, type FieldSelector, type Json, type LabelSelector, type RegistryKv, type ResourceType, type StatusCause, type StoredObject, type VersionedObject, type WriteGuard,
 } from '../../registry/index.ts';
 import { parsedRequest } from '../request.ts';
 import { type EncodedLine, encodeLine, type WatchStreams } from '../watch-stream.ts';
 import { callerFor, type Caller, forbiddenMessage, isAllowed } from './authorization.ts';
-import { applyPatch, patchTypeOf } from './patch.ts';
+import { applyPatch, jsonPatchAsSeen, patchTypeOf, pointerSegments } from './patch.ts';
 import type { PolicyHolder } from './policy-holder.ts';
 import { mayGetSecret, presentFor, redactedAnnotation } from './presentation.ts';
 import { applyOptionsOf, deleteOptionsOf, writeOptionsOf } from './write-options.ts';
@@ -164,7 +164,8 @@ function registerWrites(app: FastifyInstance, routes: TypeRoutes): void {
     if (patchType === 'json') checkJsonPatchReads(request, type, policy);
     const write = writeOptionsOf(request, policy);
     const patched = await registry.patch(type, namespace, name, (current) => {
-      const next = applyPatch(patchType, current, request.body);
+      // A caller who may not get the Secret patches what it may see: whether an operation succeeds depends on nothing hidden.
+      const next = patchType === 'json' && write.valueBlind ? jsonPatchAsSeen(current, request.body) : applyPatch(patchType, current, request.body);
       if (strict(request)) checkStrictFields(type, next);
       return next;
     }, guardFor(type, isRbac, callerFor(request), policy), write);
@@ -209,23 +210,34 @@ function registerDeletes(app: FastifyInstance, routes: TypeRoutes): void {
 
 /** JSON Patch operations that read the object they patch: copy and move take a value from it, test compares one. */
 const readingJsonPatchOps: ReadonlySet<unknown> = new Set(['copy', 'move', 'test']);
-/** Operations that fail where their path is absent: on a Secret's data they tell whether a key exists. */
+/** Operations that fail where their path is absent: on a field the caller may not see they tell whether it exists. */
 const existenceJsonPatchOps: ReadonlySet<unknown> = new Set(['remove', 'replace']);
-/** The first segment of a JSON pointer into a Secret's values. */
-const secretDataPointer = /^\/(data|stringData|binaryData)(\/|$)/;
 
-/** Whether a JSON patch operation reads the Secret it patches (see checkJsonPatchReads). */
+/**
+ * Whether a JSON patch operation reads the Secret it patches (see checkJsonPatchReads): copy, move and
+ * test, whatever their paths; remove and replace at or below a hidden field (a data key, managedFields,
+ * kubectl's last-applied annotation: registry/hidden-fields.ts); add strictly inside a hidden value (below
+ * a data key, inside managedFields), which succeeds only where the hidden structure is what it expects.
+ * Paths are read as the patch reads them (`~1`, `~0` unescaped); one that does not parse is left to the
+ * patch, which refuses it the same for every object.
+ */
 function readsSecret(op: unknown): boolean {
   if (typeof op !== 'object' || op === null) return false;
   const { op: name, path } = op as Record<string, unknown>;
-  return readingJsonPatchOps.has(name) || (existenceJsonPatchOps.has(name) && typeof path === 'string' && secretDataPointer.test(path));
+  if (readingJsonPatchOps.has(name)) return true;
+  const segments = typeof path === 'string' ? pointerSegments(path) : undefined;
+  if (segments === undefined) return false;
+  if (existenceJsonPatchOps.has(name)) return isHiddenSecretPath(segments);
+  return name === 'add' && isInsideHiddenSecretValue(segments);
 }
 
 /**
  * A JSON patch that reads a Secret — copies or moves a value into a field the answer and lists show,
- * tests a guess against it, or removes or replaces a data key, which fails when the key is absent —
- * needs `get` on it, as an etcd txn compare does (docs/security.md); refused with 403 before anything is
- * read or written. A merge patch removes or sets a key without telling whether it was there.
+ * tests a guess against it, or removes, replaces or adds inside a field the caller may not see, which
+ * fails or not by what is there — needs `get` on it, as an etcd txn compare does (docs/security.md);
+ * refused with 403 before anything is read or written. What such a caller may still send is evaluated on
+ * the object as it may see it (jsonPatchAsSeen), so no answer depends on what is hidden. A merge patch
+ * removes or sets a key without telling whether it was there.
  */
 function checkJsonPatchReads(request: FastifyRequest, type: ResourceType, policy: PolicyHolder): void {
   const operations: unknown = request.body;
@@ -235,7 +247,7 @@ function checkJsonPatchReads(request: FastifyRequest, type: ResourceType, policy
   const caller = callerFor(request);
   if (mayGetSecret(caller, policy, namespace ?? '', name)) return;
   const get = { ...parsedRequest(request.raw).info, verb: 'get' };
-  throw new K8sForbiddenError(`${forbiddenMessage(caller, get)}: a JSON patch's copy, move and test operations, and its remove and replace of a data key, read the Secret`, { name, group: type.group, kind: type.resource });
+  throw new K8sForbiddenError(`${forbiddenMessage(caller, get)}: a JSON patch's copy, move and test operations, and its remove, replace or add inside a field hidden from you (data, managedFields, kubectl's last-applied annotation), read the Secret`, { name, group: type.group, kind: type.resource });
 }
 
 /**

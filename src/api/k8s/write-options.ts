@@ -6,7 +6,7 @@
  */
 import type { FastifyRequest } from 'fastify';
 import { fieldManagerLengthMax } from '../../config/index.ts';
-import { type DeleteOptions, fieldManagerErrors, type PropagationPolicy, propagationPolicies, RegistryError, type WriteOptions } from '../../registry/index.ts';
+import { type DeleteOptions, fieldManagerErrors, type MayDelete, type PropagationPolicy, propagationPolicies, RegistryError, type WriteOptions } from '../../registry/index.ts';
 import { dryRunValues, isValidDryRun } from '../dry-run.ts';
 import { parsedRequest } from '../request.ts';
 import { type Caller, callerFor, isAllowed } from './authorization.ts';
@@ -93,10 +93,13 @@ export function deleteOptionsOf(request: FastifyRequest, holder: PolicyHolder): 
   } else if (orphan === true || orphan === 'true') {
     options.propagationPolicy = 'Orphan';
   }
-  // A cascade deletes only what the caller could delete itself (registry.ts, deleteWithDependents).
+  // A cascade deletes only what the caller could delete itself (registry.ts, deleteWithDependents), and its
+  // refusal names a dependent only if the caller may get or list it.
   const caller = callerFor(request);
-  options.mayDelete = (type, namespace, name) => isAllowed(holder.policy, caller, {
-    isResource: true, verb: 'delete', apiGroup: type.group, apiVersion: 'v1', resource: type.resource, subresource: '', namespace: namespace ?? '', name,
+  const may = (verb: string): MayDelete => (type, namespace, name) => isAllowed(holder.policy, caller, {
+    isResource: true, verb, apiGroup: type.group, apiVersion: 'v1', resource: type.resource, subresource: '', namespace: namespace ?? '', name: verb === 'list' ? '' : name,
   });
+  options.mayDelete = may('delete');
+  options.mayRead = (type, namespace, name) => may('get')(type, namespace, name) || may('list')(type, namespace, name);
   return options;
 }

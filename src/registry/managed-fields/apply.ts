@@ -4,9 +4,11 @@
  * taken over with force); the applier then owns exactly the fields it applied, and a field it applied
  * before and no longer does is removed from the object unless another manager owns it too.
  *
- * A caller who may not read the object's values applies blind (`blindAt`): for those fields, another
- * manager's ownership is a conflict whatever the values, so the answer never tells whether a guess
- * equals the stored value.
+ * A caller who may not read the object's values applies blind (`blindAt`: a Secret's data, stringData and
+ * kubectl's last-applied annotation for a caller who may not get it). Whether such a field conflicts
+ * depends on whether it exists, who owns it and whether a guess equals its value — all hidden from the
+ * caller. So an apply that sets one is refused without force (`blind`), whatever the object holds, and
+ * with force takes it whatever the values: the answer is the same for every state the caller cannot see.
  */
 import { equalValues } from '../equal-values.ts';
 import { setOwnMember } from '../../base/index.ts';
@@ -28,7 +30,7 @@ export interface ApplyInput {
   manager: string;
   force: boolean;
   now: string;
-  /** Fields whose values the caller may not compare (a Secret's data for a caller who may not get it). */
+  /** Fields the caller may not see, nor so their values or owners (registry/hidden-fields.ts for a caller who may not get a Secret). */
   blindAt?: (path: FieldPath) => boolean;
 }
 
@@ -37,7 +39,8 @@ export interface ApplyConflict {
   path: FieldPath;
 }
 
-export type ApplyOutcome = { view: Json; managers: Manager[] } | { conflicts: ApplyConflict[] };
+/** Merged; or refused for conflicts (named); or refused, without force, for setting a field the caller may not see (`blind`: named by nothing the object holds). */
+export type ApplyOutcome = { view: Json; managers: Manager[] } | { conflicts: ApplyConflict[] } | { blind: true };
 
 export function applyConfiguration(input: ApplyInput): ApplyOutcome {
   const { live, config, manager, force, now } = input;
@@ -46,10 +49,12 @@ export function applyConfiguration(input: ApplyInput): ApplyOutcome {
     ? [...input.liveManagers]
     : [{ manager: beforeFirstApplyManager, operation: 'Update', time: now, fields: new FieldSet(nodesOf(live).map((n) => n.path)) }];
   const applied = leavesOf(config);
+  const blind = new FieldSet([...applied].filter((path) => input.blindAt?.(path) === true));
+  if (blind.size > 0 && !force) return { blind: true };
   // A copy: the live view may share objects with the stored object, which others read.
   const merged = mergeView(structuredClone(live), config, []) as Json;
   const differs = new FieldSet([...applied].filter((path) => !equalValues(valueAt(live, path), valueAt(merged, path))));
-  const contested = new FieldSet([...applied].filter((path) => differs.has(path) || input.blindAt?.(path) === true));
+  const contested = differs.union(blind);
   const conflicts: ApplyConflict[] = [];
   for (const other of managers) {
     if (sameManager(other, applier)) continue;

@@ -7,10 +7,12 @@ import {
   applyConfiguration, type ApplyOutcome, encodeManagers, FieldSet, leavesOf, type Manager, nextManagers, pathString, readClientManagedFields, toFieldsV1,
 } from '../../../src/registry/managed-fields/index.ts';
 import { fromFieldsV1 } from '../../../src/registry/managed-fields/field-set.ts';
-import type { StatusCause } from '../../../src/registry/index.ts';
+import { isHiddenSecretField } from '../../../src/registry/hidden-fields.ts';
+import { embeddingAnnotations, isHiddenSecretPath, isInsideHiddenSecretValue, type StatusCause } from '../../../src/registry/index.ts';
 
 const t0 = '2026-01-01T00:00:00Z';
 const t1 = '2026-01-01T00:01:00Z';
+const lastApplied = embeddingAnnotations[0]!;
 const fieldsOf = (outcome: ApplyOutcome, manager: string, operation = 'Apply'): unknown => {
   assert.ok('managers' in outcome, JSON.stringify(outcome));
   const found = outcome.managers.find((m) => m.manager === manager && m.operation === operation);
@@ -76,13 +78,47 @@ test('Apply: merge, conflict only where another owner would see its value change
   assert.equal(live.data.key, 'one', 'the live view is not modified');
 });
 
-test('Apply blind: another owner is a conflict even when the value sent equals the stored one', () => {
-  const live = { metadata: {}, data: { password: 'c2FtZQ==' } };
-  const liveManagers = [owner('create', 'Update', { 'f:data': { 'f:password': {} } })];
-  const blind = applyConfiguration({ live, liveManagers, config: { metadata: {}, data: { password: 'c2FtZQ==' } }, manager: 'me', force: false, now: t1, blindAt: (p) => p[0] === 'f:data' });
-  const wrong = applyConfiguration({ live, liveManagers, config: { metadata: {}, data: { password: 'b3RoZXI=' } }, manager: 'me', force: false, now: t1, blindAt: (p) => p[0] === 'f:data' });
-  assert.ok('conflicts' in blind && 'conflicts' in wrong);
-  assert.deepEqual(blind.conflicts.map((c) => pathString(c.path)), wrong.conflicts.map((c) => pathString(c.path)));
+test('Apply blind: without force, setting a hidden field is refused whatever the values, whether the field exists and whoever owns it', () => {
+  const live = { metadata: { labels: { app: 'web' }, annotations: { [lastApplied]: '{"data":{"password":"c2FtZQ=="}}' } }, data: { password: 'c2FtZQ==' } };
+  const liveManagers = [
+    owner('create', 'Update', { 'f:data': { 'f:password': {} }, 'f:metadata': { 'f:annotations': { [`f:${lastApplied}`]: {} } } }),
+    owner('me', 'Apply', { 'f:data': { 'f:mine': {} } }),
+  ];
+  const apply = (config: Record<string, unknown>, force: boolean): ApplyOutcome => applyConfiguration({ live, liveManagers, config: { metadata: {}, ...config }, manager: 'me', force, now: t1, blindAt: isHiddenSecretField });
+  const configs = [
+    { data: { password: 'c2FtZQ==' } }, { data: { password: 'b3RoZXI=' } }, { data: { absent: 'c2FtZQ==' } }, { data: { mine: 'bWluZQ==' } }, { data: {} },
+    { metadata: { annotations: { [lastApplied]: '{"data":{"password":"c2FtZQ=="}}' } } }, { metadata: { annotations: { [lastApplied]: '{}' } } },
+  ];
+  for (const config of configs) assert.deepEqual(apply(config, false), { blind: true }, JSON.stringify(config));
+  // With force: taken whatever the values — the right value and a wrong one leave the same owners.
+  const right = apply({ data: { password: 'c2FtZQ==' } }, true);
+  const wrong = apply({ data: { password: 'b3RoZXI=' } }, true);
+  assert.ok('managers' in right && 'managers' in wrong);
+  assert.deepEqual(right.managers, wrong.managers);
+  assert.deepEqual(fieldsOf(right, 'create', 'Update'), { 'f:metadata': { 'f:annotations': { [`f:${lastApplied}`]: {} } } });
+  // Fields the caller may see conflict by value, as without blindness.
+  const labels = apply({ metadata: { labels: { app: 'api' } } }, false);
+  assert.ok('managers' in labels, 'no other manager owns the label');
+  assert.ok('managers' in apply({ metadata: { labels: { app: 'web' } } }, false));
+});
+
+test('hidden fields: values, embedding annotations and managedFields, by object path and by field path; setting a key is not inside a value', () => {
+  for (const path of [['data'], ['data', 'k'], ['data', 'k', 'x'], ['stringData', 'k'], ['binaryData'], ['metadata', 'managedFields'], ['metadata', 'managedFields', '0', 'fieldsV1'], ['metadata', 'annotations', lastApplied], ['metadata', 'annotations', lastApplied, 'x']]) {
+    assert.equal(isHiddenSecretPath(path), true, path.join('/'));
+  }
+  for (const path of [[], ['metadata'], ['metadata', 'annotations'], ['metadata', 'annotations', 'note'], ['metadata', 'labels', 'data'], ['type'], ['immutable']]) {
+    assert.equal(isHiddenSecretPath(path), false, path.join('/'));
+  }
+  for (const path of [['data', 'k', 'x'], ['metadata', 'managedFields', '0'], ['metadata', 'managedFields', '-'], ['metadata', 'annotations', lastApplied, 'x']]) {
+    assert.equal(isInsideHiddenSecretValue(path), true, path.join('/'));
+  }
+  for (const path of [['data'], ['data', 'k'], ['metadata', 'managedFields'], ['metadata', 'annotations', lastApplied], ['metadata', 'annotations', 'note', 'x']]) {
+    assert.equal(isInsideHiddenSecretValue(path), false, path.join('/'));
+  }
+  assert.equal(isHiddenSecretField(['f:data', 'f:password']), true);
+  assert.equal(isHiddenSecretField(['f:metadata', 'f:annotations', `f:${lastApplied}`]), true);
+  assert.equal(isHiddenSecretField(['f:metadata', 'f:annotations', 'f:note']), false);
+  assert.equal(isHiddenSecretField(['f:metadata', 'f:labels', 'f:app']), false);
 });
 
 test('Apply prunes what the manager stopped applying, unless another manager owns it; sets and keyed lists by item', () => {
