@@ -52,7 +52,7 @@ import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   type AuditEvent, type AuditEventInput, type AuditObjectRef, type AuditPolicy, type AuditQuery, AuditRecordRefusedError, type AuditStage,
-  type AuditUser, AuditUnavailableError, type RecordOptions, truncatedAnnotation, type VerifyAuditResult,
+  type AuditUser, AuditUnavailableError, type RecordOptions, streamAnnotation, truncatedAnnotation, type VerifyAuditResult,
 } from '../audit/index.ts';
 import { TravellingRecord } from './audit-in-entry.ts';
 import { answerRefusal, refusalPayload } from './dialect.ts';
@@ -120,6 +120,8 @@ interface Pending {
 
 /** Per request, set by the identification/authorization hook; a WeakMap so nothing outlives the request. */
 const pending = new WeakMap<object, Pending>();
+/** The log each request's events go to, for the refusals made later inside its stream (recordStreamRefusal). */
+const logs = new WeakMap<object, ApiAudit>();
 /** The routed request of each node request, so a request node gives up on can still be recorded (recordAbandoned). */
 const routed = new WeakMap<IncomingMessage, FastifyRequest>();
 
@@ -177,6 +179,7 @@ export function registerAuditPlugin(app: FastifyInstance, audit: ApiAudit): void
 
   app.addHook('preHandler', async (request, reply) => {
     const p = pending.get(request);
+    logs.set(request, audit);
     // As the Kubernetes API server does: the response names its audit event.
     if (p !== undefined) void reply.header(auditIdHeader, p.auditID);
     if (p === undefined || p.state !== 'none' || p.decision !== 'allow') return undefined;
@@ -288,6 +291,26 @@ export async function recordAbandoned(audit: ApiAudit, raw: IncomingMessage, cod
     if (!await recordWithoutBody(audit, request, p, code, error)) throw error;
   }
   return p.auditID;
+}
+
+/**
+ * Records a refusal made inside the open stream of `request` (a gRPC Watch create the key check refuses,
+ * a LeaseKeepAlive renewal): an event of its own — stage ResponseComplete, decision forbid when `code` is
+ * 403, the refusal's message as the reason — naming the stream's event (coffer.dev/stream), so a stream
+ * is not one record however much it is refused. Resolves once the record is durable, before the client
+ * is told; rejects if the log refuses it (the caller ends the stream). Nothing to do without an audit log.
+ */
+export async function recordStreamRefusal(request: FastifyRequest, code: number, reason: string): Promise<void> {
+  const p = pending.get(request);
+  const audit = logs.get(request);
+  if (p === undefined || audit === undefined) return;
+  const input = inputOf(request, p, 'ResponseComplete', code);
+  input.auditID = randomUUID();
+  input.requestReceivedTimestamp = new Date();
+  if (code === 403) input.decision = 'forbid';
+  input.decisionReason = reason;
+  input.annotations = { ...input.annotations, [streamAnnotation]: p.auditID };
+  await audit.record(input);
 }
 
 /**

@@ -17,6 +17,8 @@ import type { AuditLevel, AuditStage } from './levels.ts';
 export const decisionAnnotation = 'authorization.k8s.io/decision';
 export const reasonAnnotation = 'authorization.k8s.io/reason';
 export const memberAnnotation = 'coffer.dev/member';
+/** On a refusal made inside a stream (a gRPC Watch create, a LeaseKeepAlive renewal): the auditID of the stream's own event. */
+export const streamAnnotation = 'coffer.dev/stream';
 export { truncatedAnnotation };
 
 export type AuditDecision = 'allow' | 'forbid';
@@ -155,7 +157,7 @@ export function withoutBodies(event: AuditEvent): AuditEvent {
 }
 
 /** Annotations Coffer sets from its own short values; every other one (the reason included) is capped. */
-const ownAnnotations: ReadonlySet<string> = new Set([decisionAnnotation, memberAnnotation]);
+const ownAnnotations: ReadonlySet<string> = new Set([decisionAnnotation, memberAnnotation, streamAnnotation]);
 
 /** What a body held that a record cannot hold as it is. */
 interface Unrecordable {

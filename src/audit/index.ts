@@ -18,7 +18,7 @@
 export { AuditLog, type AuditLogEvents, type AuditLogOptions, type AuditLogStatus, type RecordOptions, requestAttributesOf } from './audit-log.ts';
 export type { RetentionLimits } from './retention.ts';
 export {
-  type AuditEvent, type AuditEventInput, type AuditUser, type AuditObjectRef, type AuditDecision, decisionAnnotation, reasonAnnotation, memberAnnotation, truncatedAnnotation,
+  type AuditEvent, type AuditEventInput, type AuditUser, type AuditObjectRef, type AuditDecision, decisionAnnotation, reasonAnnotation, memberAnnotation, streamAnnotation, truncatedAnnotation,
 } from './event.ts';
 export { type AuditLevel, type AuditStage, auditLevels, auditStages } from './levels.ts';
 export {

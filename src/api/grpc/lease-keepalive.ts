@@ -15,13 +15,14 @@
  */
 import type { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { recordStreamRefusal } from '../audit-plugin.ts';
 import { callerFor } from '../k8s/authorization.ts';
 import type { KvService } from '../kv/service.ts';
 import { parsedRequest } from '../request.ts';
 import type { WatchStreams, WatchWire } from '../watch-stream.ts';
 import { FrameReader, decode, encode, int64, messageType } from '../../etcdpb/index.ts';
 import { headerToProto } from './kv-codec.ts';
-import { type GrpcError, grpcMessageValue, toGrpcError } from './status.ts';
+import { type GrpcError, grpcMessageValue, httpEquivalent, toGrpcError } from './status.ts';
 import { grpcFrames } from './watch.ts';
 
 const keepAliveRequest = messageType('LeaseKeepAliveRequest');
@@ -60,7 +61,14 @@ export function serveKeepAliveStream(request: FastifyRequest, reply: FastifyRepl
         const answer = encode(keepAliveResponse, { header: headerToProto(service.header(renewed.revision)), ID: id, TTL: renewed.ttl });
         stream.send(answer, () => answer);
       } catch (error) {
-        endWith(error);
+        // The refusal is recorded (an event of its own, naming the stream's) before the stream ends with it.
+        const refusal = toGrpcError(error);
+        try {
+          await recordStreamRefusal(request, httpEquivalent(refusal.code), refusal.message);
+          endWith(error);
+        } catch (unrecorded) {
+          endWith(unrecorded);
+        }
       }
     }
     running = false;

@@ -14,6 +14,7 @@ import type { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { grpcWatchFragmentBytes, grpcWatchesPerStreamMax } from '../../config/index.ts';
 import { isMvccError, type WatchEvent, type Watcher } from '../../storage/mvcc/index.ts';
+import { recordStreamRefusal } from '../audit-plugin.ts';
 import { type Caller, callerFor } from '../k8s/authorization.ts';
 import type { KvService } from '../kv/service.ts';
 import { parsedRequest } from '../request.ts';
@@ -21,7 +22,7 @@ import type { RequestInfo } from '../request-info.ts';
 import type { StreamResponse, WatchStream, WatchStreams, WatchWire } from '../watch-stream.ts';
 import { FrameReader, frame, boolField, bytesField, decode, encode, int64, type Message, messageType } from '../../etcdpb/index.ts';
 import { headerToProto, kvToProto } from './kv-codec.ts';
-import { grpcContentType, toGrpcError } from './status.ts';
+import { grpcContentType, httpEquivalent, toGrpcError } from './status.ts';
 
 const watchRequest = messageType('WatchRequest');
 const watchResponse = messageType('WatchResponse');
@@ -74,7 +75,7 @@ export function serveWatchStream(request: FastifyRequest, reply: FastifyReply, s
   const session: WatchSession = new WatchSession(service, caller, (onEnd) => watches.start(request, reply, () => {
     onEnd();
     body.destroy();
-  }, () => session.stillAllowed(info), grpcFrames));
+  }, () => session.stillAllowed(info), grpcFrames), (code, reason) => recordStreamRefusal(request, code, reason));
   const reader = new FrameReader();
   body.on('data', (chunk: Buffer) => {
     try {
@@ -95,7 +96,11 @@ class WatchSession {
   private nextId = 0;
   private readonly stream: WatchStream;
 
-  constructor(private readonly service: KvService, private readonly caller: Caller, open: (onEnd: () => void) => WatchStream) {
+  /** `recordRefusal`: records a create the stream refuses (HTTP status, reason) before the client is told. */
+  constructor(
+    private readonly service: KvService, private readonly caller: Caller, open: (onEnd: () => void) => WatchStream,
+    private readonly recordRefusal: (code: number, reason: string) => Promise<void>,
+  ) {
     this.stream = open(() => {
       for (const { watcher } of this.watches.values()) watcher.cancel();
       this.watches.clear();
@@ -142,8 +147,8 @@ class WatchSession {
     const watchId = asked > 0 ? asked : this.nextId;
     if (asked <= 0) this.nextId += 1;
     if (this.watches.has(watchId) || this.watches.size >= grpcWatchesPerStreamMax) {
-      const reason = this.watches.has(watchId) ? `watch ID ${watchId} is in use on this stream` : `this stream already holds ${grpcWatchesPerStreamMax} watches (grpcWatchesPerStreamMax)`;
-      this.respond(watchId, undefined, { created: true, canceled: true, cancel_reason: reason });
+      const inUse = this.watches.has(watchId);
+      this.refuse(watchId, inUse ? 400 : 429, inUse ? `watch ID ${watchId} is in use on this stream` : `this stream already holds ${grpcWatchesPerStreamMax} watches (grpcWatchesPerStreamMax)`);
       return;
     }
     let watcher: Watcher;
@@ -154,13 +159,25 @@ class WatchSession {
         ...range, startRevision: int64(m, 'start_revision'), prevKv: boolField(m, 'prev_kv'), progressNotify: boolField(m, 'progress_notify'),
       });
     } catch (error) {
-      this.respond(watchId, undefined, { created: true, canceled: true, cancel_reason: toGrpcError(error).message });
+      const refusal = toGrpcError(error);
+      this.refuse(watchId, httpEquivalent(refusal.code), refusal.message);
       return;
     }
     this.watches.set(watchId, { watcher, range });
     const filters = (m.filters as string[] | undefined) ?? [];
     this.respond(watchId, undefined, { created: true });
     void this.pump(watchId, watcher, { noPut: filters.includes('NOPUT'), noDelete: filters.includes('NODELETE'), fragment: boolField(m, 'fragment') });
+  }
+
+  /**
+   * Answers a create with `canceled` and the reason once the refusal is recorded (the stream's own event
+   * is its opening); a log that refuses the record ends the stream instead.
+   */
+  private refuse(watchId: number, code: number, reason: string): void {
+    this.recordRefusal(code, reason).then(
+      () => this.respond(watchId, undefined, { created: true, canceled: true, cancel_reason: reason }),
+      (error: unknown) => this.fail(error),
+    );
   }
 
   private cancel(watchId: number): void {

@@ -12,6 +12,7 @@ import { after, before, test } from 'node:test';
 import { ManualClock } from '../../../src/base/index.ts';
 import { leasesPerOwnerMax } from '../../../src/config/index.ts';
 import { type KvBackend, routeTable } from '../../../src/api/index.ts';
+import { streamAnnotation } from '../../../src/audit/index.ts';
 import { grpcPathPrefix } from '../../../src/api/grpc/plugin.ts';
 import { decode, encode, frame, FrameReader, messageType } from '../../../src/etcdpb/index.ts';
 import { httpEquivalent } from '../../../src/api/grpc/status.ts';
@@ -219,12 +220,15 @@ test('every request reaching past a caller\'s key prefixes or verbs is refused i
         const events = (await m1.events()).filter((e) => e.auditID === answer.auditID);
         assert.equal(events.length, 1, what);
         // Recorded as what it was: a refusal, with the key check's reason (not the gate's allow for the URL).
-        // A gRPC watch is a stream that stays open: a create it refuses is answered canceled in it, and the
-        // stream's one record is its RequestReceived (docs/security.md, "Watch streams").
-        if (!(encoding === 'grpc' && op.kind === 'watch')) {
-          assert.equal(events[0]!.annotations['authorization.k8s.io/decision'], 'forbid', what);
-          assert.match(events[0]!.annotations['authorization.k8s.io/reason'] ?? '', /permission denied|reserved|may reach/, what);
-        }
+        // A gRPC watch is a stream that stays open: a create it refuses is answered canceled in it, and
+        // recorded first as a refusal of its own, naming the stream's event (docs/security.md, "Watch streams").
+        const refusals = encoding === 'grpc' && op.kind === 'watch'
+          ? (await m1.events()).filter((e) => e.annotations[streamAnnotation] === answer.auditID)
+          : events;
+        assert.equal(refusals.length, 1, `${what}: one refusal record`);
+        assert.equal(refusals[0]!.annotations['authorization.k8s.io/decision'], 'forbid', what);
+        assert.equal(refusals[0]!.responseStatus?.code, 403, what);
+        assert.match(refusals[0]!.annotations['authorization.k8s.io/reason'] ?? '', /permission denied|reserved|may reach/, what);
         tried += 1;
       }
     }
@@ -525,10 +529,11 @@ test('a lease is its owner\'s: another user, whatever its key rights, may not at
       assert.equal(answer.status, 403, said);
       // (send's gRPC answer carries no status message; the others do.)
       if (encoding === 'json' || !what.startsWith('attach')) assert.match(answer.text, /permission denied/, said);
-      const events = (await m1.events()).filter((e) => e.auditID === answer.auditID);
-      // A gRPC keep-alive is a stream, recorded once as it opens (docs/security.md, "Known gaps").
-      const recorded = encoding === 'grpc' && what === 'keep-alive' ? 'allow' : 'forbid';
-      assert.deepEqual(events.map((e) => e.annotations?.['authorization.k8s.io/decision']), [recorded], `${said}: audited once`);
+      // A gRPC keep-alive is a stream, recorded as it opens; a renewal it refuses is a record of its own,
+      // naming the stream's event.
+      const stream = encoding === 'grpc' && what === 'keep-alive';
+      const events = (await m1.events()).filter((e) => (stream ? e.annotations[streamAnnotation] : e.auditID) === answer.auditID);
+      assert.deepEqual(events.map((e) => [e.annotations['authorization.k8s.io/decision'], e.responseStatus?.code]), [['forbid', 403]], `${said}: audited once`);
     }
     assert.equal(state(), before, `kv-all ${encoding}: the lease is unchanged`);
     assert.equal(await keyState('app/owned'), 'absent', `kv-all ${encoding}: nothing was attached`);
