@@ -532,6 +532,8 @@ export const backupProgressEveryRecords = 10_000;
 export const snapshotStreamFrameBytesMax = 16 * 1024 * 1024;
 /** The largest backup passphrase file read. */
 export const backupPassphraseFileBytesMax = 64 * 1024;
+/** The largest signature part (algorithm, member certificate, signature) a backup reader accepts; a Coffer certificate is under 1 KiB. */
+export const backupSignaturePartBytesMax = 64 * 1024;
 
 // ── Secret versions and rotation (src/registry/versions.ts, src/api/k8s/secret-versions.ts) ────
 

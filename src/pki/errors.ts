@@ -11,6 +11,7 @@ export type PkiErrorCode =
   | 'KEY_MISMATCH'
   | 'CERT_EXPIRED'
   | 'CERT_NOT_YET_VALID'
+  | 'CERT_REVOKED'
   | 'UNKNOWN_CA'
   | 'CA_EXISTS'
   | 'CA_PASSPHRASE_REQUIRED'

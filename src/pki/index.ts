@@ -41,6 +41,7 @@ export { bootstrapCa, bootstrapDefaults, type BootstrapOptions, type BootstrapRe
 export { clientIdentity, memberIdentity, verifyMemberClaim, type ClientIdentity, type PeerCertificateLike } from './identity.ts';
 export { heldCertificate, type HeldCertificate } from './held-certificate.ts';
 export { loadTlsMaterial, type TlsFiles, type TlsMaterial } from './tls-material.ts';
+export { loadMemberTrust, type MemberTrust } from './member-trust.ts';
 export {
   acceptPeer, clientTlsOptions, closeUnverifiedClients, onHandshakeRefused, type RefusedCertificate, secureContextOptions, serverTlsOptions, tlsMinVersion, type ClientTlsOptions,
 } from './tls-options.ts';

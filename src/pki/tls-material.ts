@@ -94,7 +94,7 @@ function checkValidity(cert: NodeX509Certificate, path: string, nowMs: number): 
 }
 
 /** Checks the CRL is the CA's; returns the canonical serials it revokes. */
-async function checkCrl(crlPem: string, crlPath: string, caPem: string, caPath: string): Promise<Set<string>> {
+export async function checkCrl(crlPem: string, crlPath: string, caPem: string, caPath: string): Promise<Set<string>> {
   let crl: x509.X509Crl;
   try {
     crl = new x509.X509Crl(crlPem);

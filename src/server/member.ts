@@ -30,7 +30,7 @@ import { type MemberState, MemberMetrics } from '../metrics/index.ts';
 import { closeUnverifiedClients, TlsReloader } from '../pki/index.ts';
 import { loadPolicies, type RbacObject } from '../rbac/index.ts';
 import { type MemberInfo, Replica } from '../replication/index.ts';
-import { readBackupRecipient } from '../storage/backup/index.ts';
+import { backupSigner, readBackupRecipient } from '../storage/backup/index.ts';
 import { type Barrier, type MemberKeys, sealedAreas } from '../storage/barrier/index.ts';
 import { MemberAudit } from './member-audit.ts';
 import { MemberEnd } from './member-end.ts';
@@ -230,7 +230,7 @@ async function startApis(
   });
   teardown.push(() => audit.stop());
   const firstStart = firstStartObjects(backend, policies, teardown, log);
-  const grpcSnapshot = config.backupRecipient === undefined ? undefined : await snapshotScratch(config.dataDir, await readBackupRecipient(config.backupRecipient));
+  const grpcSnapshot = config.backupRecipient === undefined ? undefined : await snapshotScratch(config.dataDir, await readBackupRecipient(config.backupRecipient), tls);
   const keys = barrier.rotation({
     member: config.name, store: () => replica.mvcc(), resealWal: () => replica.resealWal(), clock: realClock, log,
     sealedFiles: [
@@ -322,13 +322,17 @@ async function loadMemberAuditPolicy(dir: string | undefined): Promise<AuditPoli
 
 /**
  * etcd's Snapshot writes its sealed backup under the data dir before streaming it (api/grpc/snapshot.ts);
- * what a stopped member left there is ciphertext no member can read, removed at the next start.
+ * what a stopped member left there is ciphertext no member can read, removed at the next start. Each
+ * backup is signed with the member's certificate and key as the TLS reloader holds them at the call
+ * (checked once here, so a member that could not sign does not start).
  */
-async function snapshotScratch(dataDir: string, recipient: Uint8Array): Promise<GrpcSnapshotOptions> {
+async function snapshotScratch(dataDir: string, recipient: Uint8Array, tls: TlsReloader): Promise<GrpcSnapshotOptions> {
+  const signer = () => backupSigner(tls.material.cert, tls.material.key);
+  signer();
   const scratchDir = join(dataDir, 'snapshot-out');
   await rm(scratchDir, { recursive: true, force: true });
   await mkdir(scratchDir, { mode: 0o700 });
-  return { recipient, scratchDir };
+  return { recipient, signer, scratchDir };
 }
 
 async function directoryBytes(dir: string): Promise<number> {

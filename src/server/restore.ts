@@ -1,6 +1,7 @@
 /**
  * `coffer snapshot restore FILE --data-dir DIR --name NAME --initial-cluster … [--initial-cluster-token T]
- * [--backup-passphrase-file F | --backup-key F] + unseal flags` — builds one member's data dir of a NEW cluster from a
+ * [--backup-passphrase-file F | --backup-key F [--cacert F] [--allow-unsigned-backup]] + unseal flags`
+ * — builds one member's data dir of a NEW cluster from a
  * backup, offline (as etcdutl snapshot restore does). Run it once per member of the new cluster, with
  * the same file and cluster flags; then start each member with `coffer server` and the same
  * --initial-cluster.
@@ -8,7 +9,12 @@
  * Steps, and why in this order:
  * 1. refuse a data dir that already holds anything (a restore never merges into or replaces data);
  * 2. decrypt and verify the WHOLE backup without writing anything (truncation, corruption or a wrong
- *    passphrase stop here with one error), which also yields its integrity hash;
+ *    passphrase stop here with one error), which also yields its integrity hash; a backup sealed to a
+ *    backup key (etcd's Snapshot) must also be signed by a member of the cluster that made it — the
+ *    signature over the whole file verifies, and its certificate is a member certificate of the CA
+ *    in --cacert (else COFFER_CACERT, else certs/ca.crt, as the CLI finds it), not revoked by the CRL
+ *    beside it, and valid when the backup says it was made (see signerTrust). An unsigned one (format
+ *    1, from before backups were signed) is refused unless --allow-unsigned-backup;
  * 3. in a staging sibling dir: open this member's keyring (unsealed as `coffer server` would), import
  *    the records into its MVCC store re-sealed with its own keys — the source cluster's member table
  *    (Coffer's reserved keys) dropped and the applied index set to 0 — and write `member.sealed` with
@@ -30,7 +36,10 @@ import { CofferError } from '../base/index.ts';
 import { parseInitialCluster, parseUnsealSource, ServerConfigError, type UnsealSource } from '../config/index.ts';
 import { renameDurably } from '../durable/index.ts';
 import { isReservedKey } from '../replication/index.ts';
-import { openBackup, type OpenedBackup, readBackupKeyPair, readBackupPassphrase } from '../storage/backup/index.ts';
+import { loadMemberTrust, type MemberTrust } from '../pki/index.ts';
+import {
+  type OpenBackupOptions, openBackup, type OpenedBackup, readBackupKeyPair, readBackupPassphrase, type VerifySigner,
+} from '../storage/backup/index.ts';
 import { sealedAreas } from '../storage/barrier/index.ts';
 import { MvccStore, type SnapshotRecord } from '../storage/mvcc/index.ts';
 import { holdsData } from './first-start.ts';
@@ -47,6 +56,13 @@ export interface RestoreOptions {
   backupPassphraseFile?: string;
   /** The secret key of a backup sealed to a backup recipient (etcd's Snapshot), instead of a passphrase. */
   backupKeyFile?: string;
+  /**
+   * The CA certificate of the cluster that made a backup sealed to a backup key, whose member signed it
+   * (default: COFFER_CACERT, else certs/ca.crt; the CRL beside it is checked too).
+   */
+  caCert?: string;
+  /** Restores a backup sealed to a backup key that carries no signature (format 1): refused otherwise. */
+  allowUnsignedBackup?: boolean;
   unseal: UnsealSource;
 }
 
@@ -60,6 +76,8 @@ export interface RestoreSummary {
   /** Records of the source cluster's own reserved keys (its member table), left out. */
   droppedRecords: number;
   integrityHash: string;
+  /** The member that signed the backup (a backup sealed to a backup key), as `member <name> (certificate <serial>)`. */
+  signedBy?: string;
 }
 
 export class RestoreError extends CofferError {
@@ -79,12 +97,16 @@ export async function restoreBackup(options: RestoreOptions, env: Readonly<Recor
   const dataDir = resolve(options.dataDir);
   if (await holdsData(dataDir)) throw new RestoreError(`data dir ${options.dataDir} already holds data; restore into a new or empty dir`);
 
-  const backup = await openWith(options, env);
+  const signers = signerTrust(options.caCert ?? nonEmpty(env.COFFER_CACERT) ?? 'certs/ca.crt', options.file);
+  const backup = await openWith(options, env, { verifySigner: signers.verifySigner, allowUnsigned: options.allowUnsignedBackup === true });
   try {
-    // Pass 1: verify everything before writing anything.
+    // A CA certificate that cannot be read is said before anything is decrypted.
+    if (backup.signed) await signers.ready();
+    // Pass 1: verify everything — the signature and its signer too — before writing anything.
     for await (const record of backup.records()) if (record.type === 'page') record.page.value.fill(0);
     const integrityHash = backup.integrityHash();
     if (integrityHash === undefined) throw new RestoreError('the backup was not verified');
+    const signedBy = backup.signedBy();
     const clusterId = restoredClusterId(members.map((m) => m.name), options.initialClusterToken, integrityHash);
     if (clusterId === backup.header.sourceClusterId) throw new RestoreError('the restored cluster id equals the source cluster id; use another --initial-cluster-token');
 
@@ -131,20 +153,50 @@ export async function restoreBackup(options: RestoreOptions, env: Readonly<Recor
     return {
       dataDir: options.dataDir, clusterId, sourceClusterId: backup.header.sourceClusterId, memberId: index + 1,
       revision: backup.header.revision, records: backup.header.records, droppedRecords: dropped, integrityHash,
+      ...(signedBy === undefined ? {} : { signedBy }),
     };
   } finally {
     backup.close();
   }
 }
 
+/**
+ * Who may have signed a backup: a member certificate of the CA in `caFile`, unrevoked by the CRL beside
+ * it (pki/member-trust.ts), valid at the time the signed header says the backup was made. At that time,
+ * not now: a backup is restored long after it was made, often after the member's certificate was
+ * rotated or expired, and its signature was good then. The cost: whoever holds the key of an expired
+ * member certificate can backdate a backup into that certificate's validity — which is why a revoked
+ * signer is refused whatever the date (revoke the certificates of retired or lost members).
+ */
+function signerTrust(caFile: string, file: string): { ready(): Promise<void>; verifySigner: VerifySigner } {
+  let trust: Promise<MemberTrust> | undefined;
+  const load = () => trust ??= loadMemberTrust(caFile).catch((error: unknown) => {
+    throw new RestoreError(`backup ${file} is signed by the member that made it, and checking that member needs the CA certificate `
+      + `of its cluster: ${error instanceof Error ? error.message : String(error)} (give --cacert or COFFER_CACERT)`, { cause: error });
+  });
+  return {
+    ready: async () => {
+      await load();
+    },
+    verifySigner: async (certificate, signedAt) => {
+      const { name, serial } = (await load()).verifyMember(certificate, signedAt.getTime());
+      return `member ${name} (certificate ${serial})`;
+    },
+  };
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === '' ? undefined : value;
+}
+
 /** Opens the backup with its secret key (--backup-key) or else its passphrase; the key material is wiped once open. */
-async function openWith(options: RestoreOptions, env: Readonly<Record<string, string | undefined>>): Promise<OpenedBackup> {
+async function openWith(options: RestoreOptions, env: Readonly<Record<string, string | undefined>>, open: OpenBackupOptions): Promise<OpenedBackup> {
   if (options.backupKeyFile !== undefined && options.backupPassphraseFile !== undefined) {
     throw new RestoreError('give --backup-key or --backup-passphrase-file, not both');
   }
   const unlock = options.backupKeyFile !== undefined ? await readBackupKeyPair(options.backupKeyFile) : await readBackupPassphrase(options.backupPassphraseFile, env);
   try {
-    return await openBackup(options.file, unlock);
+    return await openBackup(options.file, unlock, open);
   } finally {
     (unlock instanceof Uint8Array ? unlock : unlock.secretKey).fill(0);
   }
@@ -161,21 +213,27 @@ export function restoreCommand(): Command {
     .option('--initial-cluster-token <token>', 'as coffer server will be given', 'coffer')
     .option('--backup-passphrase-file <file>', 'the backup passphrase (else COFFER_BACKUP_PASSPHRASE)')
     .option('--backup-key <file>', 'the secret backup key (coffer snapshot keygen) of a backup sealed to its public key, e.g. by etcdctl snapshot save')
+    .option('--cacert <file>', 'the CA certificate of the cluster that made a backup sealed to a backup key, one of whose members must have signed it '
+      + '(COFFER_CACERT; default certs/ca.crt; the CRL beside it is checked too)')
+    .option('--allow-unsigned-backup', 'restore a backup sealed to a backup key that carries no signature (written before backups were signed): '
+      + 'anyone holding the public key could have written it')
     .option('--unseal-key-file <file>', 'the new member\'s unseal key file')
     .option('--passphrase-file <file>', 'the new member\'s unseal passphrase (argon2id)')
     .option('--kms-socket <path>', 'the new member\'s KMS plugin')
     .action(async (file: string, flags: {
       dataDir: string; name: string; initialCluster: string; initialClusterToken: string; backupPassphraseFile?: string; backupKey?: string;
-      unsealKeyFile?: string; passphraseFile?: string; kmsSocket?: string;
+      cacert?: string; allowUnsignedBackup?: boolean; unsealKeyFile?: string; passphraseFile?: string; kmsSocket?: string;
     }) => {
       const summary = await restoreBackup({
         file, dataDir: flags.dataDir, name: flags.name, initialCluster: flags.initialCluster, initialClusterToken: flags.initialClusterToken,
         ...(flags.backupPassphraseFile === undefined ? {} : { backupPassphraseFile: flags.backupPassphraseFile }),
         ...(flags.backupKey === undefined ? {} : { backupKeyFile: flags.backupKey }),
+        ...(flags.cacert === undefined ? {} : { caCert: flags.cacert }),
+        ...(flags.allowUnsignedBackup === true ? { allowUnsignedBackup: true } : {}),
         unseal: parseUnsealSource(flags, process.env),
       }, process.env);
       process.stdout.write(`coffer: restored member ${flags.name} (id ${summary.memberId}) of new cluster ${summary.clusterId} `
-        + `(from cluster ${summary.sourceClusterId}) into ${summary.dataDir}: revision ${summary.revision}, ${summary.records} records, `
+        + `(from cluster ${summary.sourceClusterId}${summary.signedBy === undefined ? '' : `, signed by its ${summary.signedBy}`}) into ${summary.dataDir}: revision ${summary.revision}, ${summary.records} records, `
         + `${summary.droppedRecords} member-table records left out; start it with coffer server and the same --initial-cluster\n`);
     });
 }

@@ -7,6 +7,12 @@
  * leaves the operator's machine. `coffer snapshot restore FILE --backup-key FILE` opens it; `etcdctl
  * snapshot status` cannot (it is not a bolt database), and etcdctl's own restore refuses it.
  *
+ * The sealing is anonymous — anyone holding the public key can seal a file to it — so the member signs
+ * the backup with its TLS identity (its member certificate and key, as loaded at the call: a rotated
+ * certificate signs from the next call on), and restore refuses a backup not signed by a member
+ * certificate of the cluster's CA (storage/backup/signature.ts, server/restore.ts). Without a signer
+ * the call is refused: an unsigned backup would be refused at restore.
+ *
  * Without --backup-recipient the call is refused (FailedPrecondition) saying how to enable it.
  * Callers: the gate's RBAC over the path, then — as the coffer.dev snapshot route — `system:masters`
  * only, since the backup holds every Secret. Audited as a write (recorded before it runs).
@@ -25,6 +31,7 @@ import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { grpcSnapshotChunkBytes } from '../../config/index.ts';
 import { encode, frame, messageType } from '../../etcdpb/index.ts';
+import type { BackupSigner } from '../../storage/backup/index.ts';
 import type { KvService } from '../kv/service.ts';
 import { headerToProto } from './kv-codec.ts';
 import { GrpcStatusError, grpcStatus, sendGrpcStream } from './status.ts';
@@ -32,6 +39,8 @@ import { GrpcStatusError, grpcStatus, sendGrpcStream } from './status.ts';
 export interface GrpcSnapshotOptions {
   /** The backup recipient's X25519 public key. */
   recipient: Uint8Array;
+  /** This member's TLS identity, signing each backup (read at each call). */
+  signer?: () => BackupSigner;
   /** Where the backup is written before it is streamed (a dir under the member's data dir). */
   scratchDir: string;
 }
@@ -48,10 +57,12 @@ export async function serveSnapshot(request: FastifyRequest, reply: FastifyReply
   // Who may ask was decided by the gate (route config mastersOnly): a caller without the right learns
   // nothing of the member's configuration.
   if (options === undefined) throw new GrpcStatusError(grpcStatus.failedPrecondition, snapshotRefusal);
+  if (options.signer === undefined) throw new GrpcStatusError(grpcStatus.failedPrecondition, unsignedRefusal);
+  const signer = options.signer();
   const dir = await mkdtemp(join(options.scratchDir, 'snapshot-'));
   try {
     const file = join(dir, 'backup.cbk');
-    const written = await service.sealedBackup({ file, recipient: options.recipient, sizeAlignment: etcdSnapshotSize });
+    const written = await service.sealedBackup({ file, recipient: options.recipient, signer, sizeAlignment: etcdSnapshotSize });
     request.log.info({ revision: written.header.revision, bytes: written.bytes }, 'sealed snapshot stream started');
     // Removed once the call is over, sent or cut short (a file being read stays readable once unlinked).
     reply.raw.once('close', () => void rm(dir, { recursive: true, force: true }));
@@ -61,6 +72,8 @@ export async function serveSnapshot(request: FastifyRequest, reply: FastifyReply
     throw error;
   }
 }
+
+const unsignedRefusal = 'Snapshot is served only as a backup signed by the member that writes it, and this member has no certificate to sign with';
 
 /** The backup file as framed SnapshotResponses, each saying how many bytes are still to come. */
 async function* blobs(file: string, size: number, service: KvService): AsyncGenerator<Buffer> {

@@ -13,7 +13,7 @@ import type {
   DeleteRangeRequest, DeleteRangeResponse, HashResult, KeyValue, PutRequest, PutResponse, RangeRequest, RangeResponse, TxnOp, TxnRequest, TxnResponse,
   WatchOptions, Watcher,
 } from '../../storage/mvcc/index.ts';
-import { type BackupSummary, writeBackup } from '../../storage/backup/index.ts';
+import { type BackupSigner, type BackupSummary, writeBackup } from '../../storage/backup/index.ts';
 import type { CompiledPolicy, KeyRangeVerb } from '../../rbac/index.ts';
 import { type Alarm, ReplicationError } from '../../replication/index.ts';
 import { type Caller, isAllowed } from '../k8s/authorization.ts';
@@ -265,10 +265,13 @@ export class KvService {
   }
 
   /**
-   * The store as a backup sealed to `recipient` (storage/backup), written to `file`: every write
-   * committed before the call is in it (a barrier first), then one point-in-time export (etcd's Snapshot).
+   * The store as a backup sealed to `recipient` and signed by `signer` (storage/backup), written to
+   * `file`: every write committed before the call is in it (a barrier first), then one point-in-time
+   * export (etcd's Snapshot).
    */
-  async sealedBackup(options: { file: string; recipient: Uint8Array; sizeAlignment: { multiple: number; remainder: number } }): Promise<BackupSummary> {
+  async sealedBackup(options: {
+    file: string; recipient: Uint8Array; signer: BackupSigner; sizeAlignment: { multiple: number; remainder: number };
+  }): Promise<BackupSummary> {
     await this.backend.linearizableBarrier();
     return writeBackup({ ...options, records: this.backend.mvcc().exportSnapshot(), sourceClusterId: this.backend.clusterId });
   }

@@ -20,7 +20,14 @@ export type BackupErrorCode =
   /** The target file already exists (a backup is never overwritten). */
   | 'E_BACKUP_EXISTS'
   /** A backup key file (recipient public key or secret key) is missing, loose or not a key. */
-  | 'E_BACKUP_KEY';
+  | 'E_BACKUP_KEY'
+  /** A backup sealed to a recipient carries no signature (format 1), and unsigned backups were not allowed. */
+  | 'E_BACKUP_UNSIGNED'
+  /**
+   * A signed backup's signature does not verify, or its signer is not trusted (not a member certificate
+   * of the cluster's CA, say), or a member cannot sign with its certificate.
+   */
+  | 'E_BACKUP_SIGNATURE';
 
 export class BackupError extends CofferError {
   constructor(readonly code: BackupErrorCode, message: string, options?: ErrorOptions) {

@@ -4,6 +4,12 @@
  * Nothing secret is here: numbers, the source cluster id, the argon2id salt and parameters, a key
  * check value and the secretstream header. The header's exact JSON bytes are the additional data of
  * the FINAL chunk, so an edited header fails authentication.
+ *
+ * Format 2 (written since backups sealed to a recipient are signed, signature.ts) reads as format 1
+ * except that a backup sealed to a recipient ends in a signature part after its FINAL chunk. A format 1
+ * backup sealed to a recipient is unsigned: anyone holding the public key could have written it, and a
+ * reader opens it only when told to (openBackup's allowUnsigned). Format 1 passphrase backups open as
+ * they always did: the passphrase authenticates them.
  */
 import {
   argon2MemoryKiBMax, argon2MemoryKiBMin, argon2ParallelismMax, argon2TimeCostMax, backupHeaderBytes,
@@ -12,14 +18,16 @@ import type { Argon2Params } from '../../crypto/index.ts';
 import { BackupError } from './errors.ts';
 
 export const backupMagic = new TextEncoder().encode('COFFER-BACKUP\n');
-export const backupFormatVersion = 1;
+/** The format this build writes; it reads this one and the earlier ones in readableFormats. */
+export const backupFormatVersion = 2;
+const readableFormats: readonly unknown[] = [1, 2];
 /** Bit 31 of a chunk's length word: this is the FINAL chunk (its additional data is the header). */
 export const finalFlag = 0x8000_0000;
 /** The kdf of a backup whose key is sealed to a backup recipient (crypto_box_seal, X25519). */
 export const sealedKeyAlgorithm = 'x25519-sealed-box';
 
 export interface BackupHeader {
-  format: typeof backupFormatVersion;
+  format: 1 | typeof backupFormatVersion;
   /** When the save started (ISO 8601, UTC). */
   createdAt: string;
   sourceClusterId: string;
@@ -72,8 +80,8 @@ export function decodeHeader(line: Uint8Array, file: string): { header: BackupHe
   }
   if (typeof value !== 'object' || value === null) throw corrupt('is not an object');
   const h = value as Record<string, unknown>;
-  if (h.format !== backupFormatVersion) {
-    throw new BackupError('E_BACKUP_FORMAT', `backup ${file}: format ${JSON.stringify(h.format)} is not one this build reads (${backupFormatVersion})`);
+  if (!readableFormats.includes(h.format)) {
+    throw new BackupError('E_BACKUP_FORMAT', `backup ${file}: format ${JSON.stringify(h.format)} is not one this build reads (${readableFormats.join(', ')})`);
   }
   const count = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
   const text = (v: unknown) => typeof v === 'string' && v.length > 0 && v.length <= 256;
@@ -85,6 +93,16 @@ export function decodeHeader(line: Uint8Array, file: string): { header: BackupHe
     && ((kdf.algorithm === 'argon2id' && text(kdf.salt) && kdfParamsOk(kdf)) || (kdf.algorithm === sealedKeyAlgorithm && text(kdf.sealedKey)));
   if (!ok) throw corrupt('has missing or out-of-range fields');
   return { header: value as BackupHeader, json };
+}
+
+/** Whether the backup's key is sealed to a backup recipient (rather than derived from a passphrase). */
+export function isSealed(header: BackupHeader): boolean {
+  return header.kdf.algorithm === sealedKeyAlgorithm;
+}
+
+/** Whether the backup ends in a signature part: sealed to a recipient and of format 2 or later. */
+export function isSigned(header: BackupHeader): boolean {
+  return isSealed(header) && header.format >= 2;
 }
 
 /** argon2id parameters within the bounds a reader accepts (a tampered header must not exhaust memory). */

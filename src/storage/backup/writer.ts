@@ -7,6 +7,9 @@
  * is known only at the end), the file is fsync'd and linked to its name — link, not rename, so an
  * existing backup is never overwritten — and the directory fsync'd. A failure removes the temporary;
  * the target name appears only complete.
+ *
+ * A backup sealed to a recipient is signed by its writer (signature.ts): the chunks are hashed as they
+ * are written, and once the header is final the signature part goes after the FINAL chunk.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
@@ -22,6 +25,7 @@ import {
 } from './header.ts';
 import { type BackupKeys, deriveBackupKeys, saltBytes, sealedBackupKeys } from './key.ts';
 import { pack, recordBytes, recordToWire, wipeRecords } from './records.ts';
+import { type BackupSigner, frontDigest, signaturePart, signaturePartBytes } from './signature.ts';
 
 export type WriteBackupOptions = {
   file: string;
@@ -38,9 +42,13 @@ export type WriteBackupOptions = {
   /** Told after every chunk written: records and bytes so far. */
   onProgress?: (progress: { records: number; bytes: number }) => void;
 } & (
-  | { passphrase: Uint8Array; recipient?: never }
-  /** A backup recipient's X25519 public key: the file opens only with its secret key (key.ts). */
-  | { recipient: Uint8Array; passphrase?: never }
+  | { passphrase: Uint8Array; recipient?: never; signer?: never }
+  /**
+   * A backup recipient's X25519 public key: the file opens only with its secret key (key.ts); and who
+   * writes it, signing it (signature.ts): the sealing alone would not tell a member's backup from one
+   * written by anyone holding the public key.
+   */
+  | { recipient: Uint8Array; signer: BackupSigner; passphrase?: never }
 );
 
 export interface BackupSummary {
@@ -54,6 +62,9 @@ export interface BackupSummary {
 export async function writeBackup(options: WriteBackupOptions): Promise<BackupSummary> {
   const { file } = options;
   if (await exists(file)) throw new BackupError('E_BACKUP_EXISTS', `${file} already exists; a backup is never overwritten`);
+  if (options.recipient !== undefined && (options.signer as BackupSigner | undefined) === undefined) {
+    throw new BackupError('E_BACKUP_SIGNATURE', 'a backup sealed to a backup recipient is signed by its writer, and no signer was given');
+  }
   const sodium = await sodiumReady();
   const createdAt = (options.now?.() ?? new Date()).toISOString();
   const { keys, kdf } = await backupKeys(options);
@@ -68,6 +79,7 @@ export async function writeBackup(options: WriteBackupOptions): Promise<BackupSu
     await out.write(backupMagic);
     const headerOffset = out.bytes;
     await out.write(placeholderHeaderLine());
+    const signer = options.recipient !== undefined ? options.signer : undefined;
     const { storeHeader, records, integrityHash } = await writeRecordChunks(options, out, sodium.crypto_secretstream_xchacha20poly1305_TAG_MESSAGE);
     const header: BackupHeader = {
       format: backupFormatVersion,
@@ -84,9 +96,14 @@ export async function writeBackup(options: WriteBackupOptions): Promise<BackupSu
     wipe(keys.keyCheck);
     const { json, line } = encodeHeader(header);
     // The FINAL chunk carries the record count and the integrity hash, and authenticates the header.
-    const finalPlain = finalChunk(records, integrityHash, options.sizeAlignment, out.bytes + 4 + sodium.crypto_secretstream_xchacha20poly1305_ABYTES);
+    const after = sodium.crypto_secretstream_xchacha20poly1305_ABYTES + (signer === undefined ? 0 : signaturePartBytes(signer));
+    const finalPlain = finalChunk(records, integrityHash, options.sizeAlignment, out.bytes + 4 + after);
     await out.writeChunk(finalPlain, sodium.crypto_secretstream_xchacha20poly1305_TAG_FINAL, json);
     await handle.write(line, 0, line.length, headerOffset);
+    if (signer !== undefined) {
+      const front = frontDigest(Buffer.concat([backupMagic, line]));
+      await out.write(signaturePart(signer, front, out.chunksDigest()));
+    }
     await linkComplete(handle, temp, file);
     linked = true;
     return { file, header, integrityHash: integrityHash.toString('hex'), bytes: out.bytes };
@@ -125,10 +142,14 @@ function finalChunk(records: number, integrityHash: Buffer, alignment: WriteBack
   throw new RangeError(`no padding brings a backup to ${alignment.remainder} modulo ${alignment.multiple} bytes`);
 }
 
-/** The temporary file being written, front to back: raw bytes, and sealed chunks behind their length word. */
+/**
+ * The temporary file being written, front to back: raw bytes, and sealed chunks behind their length
+ * word, hashed as written (the signature covers them, signature.ts).
+ */
 class ChunkFile {
   bytes = 0;
   private readonly frame = new DataView(new ArrayBuffer(4));
+  private readonly chunks = createHash('sha256');
 
   constructor(
     private readonly handle: FileHandle,
@@ -145,8 +166,15 @@ class ChunkFile {
     const sealed = this.seal(plain, tag, ad);
     // Bit 31 marks the FINAL chunk, so the reader knows which additional data to check it with.
     this.frame.setUint32(0, (sealed.length | (ad === null ? 0 : finalFlag)) >>> 0);
-    await this.write(new Uint8Array(this.frame.buffer.slice(0)));
+    const word = new Uint8Array(this.frame.buffer.slice(0));
+    this.chunks.update(word).update(sealed);
+    await this.write(word);
     await this.write(sealed);
+  }
+
+  /** SHA-256 over every chunk written so far, length words included (once, after the FINAL chunk). */
+  chunksDigest(): Buffer {
+    return this.chunks.digest();
   }
 }
 

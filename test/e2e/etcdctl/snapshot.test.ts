@@ -1,7 +1,8 @@
 // etcdctl 3.4's `snapshot save` against three real members started with --backup-recipient (the public
-// half of `coffer snapshot keygen`): the file it writes is Coffer's encrypted backup sealed to that key —
-// no value in it in the clear, in base64 or in hex; `etcdctl snapshot status` cannot read it; `coffer
-// snapshot restore FILE --backup-key K` builds a member of a new cluster that serves the data. Callers
+// half of `coffer snapshot keygen`): the file it writes is Coffer's encrypted backup sealed to that key
+// and signed by the member — no value in it in the clear, in base64 or in hex; `etcdctl snapshot status`
+// cannot read it; `coffer snapshot restore FILE --backup-key K --cacert CA` builds a member of a new
+// cluster that serves the data. Callers
 // without rights — none, or the gRPC API without system:masters — are refused, write nothing, and are in
 // the audit log.
 import { after, before, test } from 'node:test';
@@ -57,15 +58,19 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** The coffer backend, except that each member's data dir is first restored from `file` with the backup key. */
+/**
+ * The coffer backend, except that each member's data dir is first restored from `file` with the backup
+ * key — and the CA of the cluster whose member signed it (the restored cluster has a CA of its own).
+ */
 function restoringBackend(file: string): Backend {
   return {
     ...cofferBackend,
     async prepare(spec) {
       await cofferBackend.prepare(spec);
       const restored = await coffer(['snapshot', 'restore', file, '--data-dir', spec.dataDir, '--name', spec.name,
-        '--initial-cluster', spec.initialCluster, '--unseal-key-file', spec.keyFile, '--backup-key', backupKey]);
+        '--initial-cluster', spec.initialCluster, '--unseal-key-file', spec.keyFile, '--backup-key', backupKey, '--cacert', cluster.certs.ca]);
       assert.equal(restored.code, 0, restored.stderr);
+      assert.match(restored.stdout, /signed by its member m1 /);
     },
   };
 }

@@ -4,9 +4,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BackupError, openBackup, writeBackup } from '../../../src/storage/backup/index.ts';
+import { openBackup, writeBackup } from '../../../src/storage/backup/index.ts';
 import type { SnapshotRecord } from '../../../src/storage/mvcc/index.ts';
-import { collect, copyRecords, fastArgon2, iterate, marker, sampleRecords } from './helpers.ts';
+import { collect, copyRecords, fastArgon2, iterate, marker, refusal, sampleRecords } from './helpers.ts';
 
 const passphrase = new TextEncoder().encode('correct horse battery staple');
 
@@ -31,17 +31,6 @@ async function readAll(file: string, pass = passphrase) {
   } finally {
     backup.close();
   }
-}
-
-async function refusal(work: () => Promise<unknown>): Promise<BackupError> {
-  try {
-    await work();
-  } catch (error) {
-    assert.ok(error instanceof BackupError, `expected a BackupError, got ${String(error)}`);
-    assert.doesNotMatch(error.message, /\n/);
-    return error;
-  }
-  assert.fail('the backup was accepted');
 }
 
 test('a backup reads back the same records, header and integrity hash, in a 0600 file', async () => {

@@ -1,4 +1,14 @@
-// Shared fixtures for the backup tests: synthetic snapshot records and fast argon2id parameters.
+// Shared fixtures for the backup tests: synthetic snapshot records, fast argon2id parameters, a CA whose
+// members sign backups, and a backup sealed to a recipient as format 1 wrote it (unsigned).
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { sodiumReady } from '../../../src/crypto/index.ts';
+import { bootstrapCa, caLayout, type CaLayout } from '../../../src/pki/index.ts';
+import { BackupError, backupMagic, backupSigner, type BackupSigner } from '../../../src/storage/backup/index.ts';
+import { encodeHeader, finalFlag, sealedKeyAlgorithm } from '../../../src/storage/backup/header.ts';
+import { sealedBackupKeys } from '../../../src/storage/backup/key.ts';
+import { pack, recordToWire } from '../../../src/storage/backup/records.ts';
 import type { SnapshotRecord } from '../../../src/storage/mvcc/index.ts';
 
 /** The smallest argon2id cost a backup header may record; only tests use it. */
@@ -36,6 +46,18 @@ export function copyRecords(records: readonly SnapshotRecord[]): SnapshotRecord[
   });
 }
 
+/** The BackupError `work` fails with, one line; fails the test if it succeeds. */
+export async function refusal(work: () => Promise<unknown>): Promise<BackupError> {
+  try {
+    await work();
+  } catch (error) {
+    assert.ok(error instanceof BackupError, `expected a BackupError, got ${String(error)}`);
+    assert.doesNotMatch(error.message, /\n/);
+    return error;
+  }
+  assert.fail('the backup was accepted');
+}
+
 export async function* iterate<T>(items: readonly T[]): AsyncGenerator<T> {
   for (const item of items) yield await Promise.resolve(item);
 }
@@ -44,4 +66,57 @@ export async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
   for await (const item of items) out.push(item);
   return out;
+}
+
+/** A CA in `dir`, laid out as bootstrap-ca lays out certs/: member certificates for `members` and the admin client. */
+export async function makeCa(dir: string, members: readonly string[] = ['m1']): Promise<CaLayout> {
+  await bootstrapCa({ dir, members, hosts: ['127.0.0.1'], admin: 'admin' });
+  return caLayout(dir);
+}
+
+/** A backup signer from a certificate and key file (a member's — or any other, as a forger would). */
+export async function signerFrom(certFile: string, keyFile: string): Promise<BackupSigner> {
+  return backupSigner(await readFile(certFile, 'utf8'), await readFile(keyFile, 'utf8'));
+}
+
+/**
+ * A backup sealed to `recipient` as format 1 wrote it: no signature, so nothing tells it from one
+ * written by anyone holding the public key — here, by the test, with no member key at all. With
+ * `format` 2 it is what a forger writes to pass for a signed backup (a signature part still missing).
+ */
+export async function writeUnsignedSealedBackup(
+  file: string, recipient: Uint8Array, records: readonly SnapshotRecord[], sourceClusterId = 'cafe0123', format: 1 | 2 = 1,
+): Promise<void> {
+  const sodium = await sodiumReady();
+  const { sealedKey, streamKey, keyCheck } = await sealedBackupKeys(recipient);
+  const { state, header: streamHeader } = sodium.crypto_secretstream_xchacha20poly1305_init_push(streamKey);
+  const first = records[0];
+  if (first?.type !== 'header') throw new TypeError('the records start with the store header');
+  const { json, line } = encodeHeader({
+    format, createdAt: new Date().toISOString(), sourceClusterId, revision: first.revision, appliedIndex: first.appliedIndex,
+    compactRevision: first.compactRevision, records: records.length, kdf: { algorithm: sealedKeyAlgorithm, sealedKey: Buffer.from(sealedKey).toString('base64') },
+    keyCheck: Buffer.from(keyCheck).toString('base64'), streamHeader: Buffer.from(streamHeader).toString('base64'),
+  });
+  const plain = pack(records.map(recordToWire));
+  const chunk = (message: Uint8Array, tag: number, ad: Uint8Array | null) => {
+    const sealed = sodium.crypto_secretstream_xchacha20poly1305_push(state, message, ad, tag);
+    const word = Buffer.alloc(4);
+    word.writeUInt32BE((sealed.length | (ad === null ? 0 : finalFlag)) >>> 0);
+    return [word, sealed];
+  };
+  await writeFile(file, Buffer.concat([
+    backupMagic, line,
+    ...chunk(plain, sodium.crypto_secretstream_xchacha20poly1305_TAG_MESSAGE, null),
+    ...chunk(pack([records.length, createHash('sha256').update(plain).digest()]), sodium.crypto_secretstream_xchacha20poly1305_TAG_FINAL, json),
+  ]), { mode: 0o600 });
+}
+
+/** Where a backup's signature part starts: after its FINAL chunk. */
+export function signatureAt(whole: Buffer): number {
+  let at = 14 + 4096;
+  for (;;) {
+    const word = whole.readUInt32BE(at);
+    at += 4 + (word & 0x7fff_ffff);
+    if ((word & 0x8000_0000) !== 0) return at;
+  }
 }

@@ -1,0 +1,65 @@
+/**
+ * Whether a certificate met outside a TLS handshake — the one that signed a backup
+ * (storage/backup/signature.ts) — is a member certificate of this CA, checked as the peer listener
+ * checks a member at a handshake: issued and signed by the CA, a member certificate by
+ * memberIdentity's rules (O exactly `coffer:members`, the URI SAN `coffer://member/<name>` equal to
+ * CN, EKU serverAuth — so no client certificate passes), not revoked by the CA's CRL (crl.pem beside
+ * the CA certificate, as the CLI finds it, itself checked to be the CA's), and — CA and certificate —
+ * valid at the time asked about.
+ */
+import { X509Certificate as NodeX509Certificate } from 'node:crypto';
+import { dirname } from 'node:path';
+import { x509 } from './crypto-provider.ts';
+import { PkiError } from './errors.ts';
+import { fileExists, readPkiText } from './files.ts';
+import { memberIdentity } from './identity.ts';
+import { caLayout } from './layout.ts';
+import { normalizeSerial } from './serial.ts';
+import { checkCrl } from './tls-material.ts';
+
+export interface MemberTrust {
+  caFile: string;
+  /** The CRL checked, if there is one beside the CA certificate. */
+  crlFile: string | undefined;
+  /** The member `certificate` (DER) is, if it is one of this CA's, unrevoked and valid at `atMs`; else a PkiError saying why not. */
+  verifyMember(certificate: Uint8Array, atMs: number): { name: string; serial: string };
+}
+
+/** The CA certificate in `caFile` and the CRL beside it (if any), to check member certificates against. */
+export async function loadMemberTrust(caFile: string): Promise<MemberTrust> {
+  const caPem = await readPkiText(caFile);
+  let ca: NodeX509Certificate;
+  try {
+    ca = new NodeX509Certificate(caPem);
+  } catch (cause) {
+    throw new PkiError('BAD_PEM', `${caFile} is not a PEM certificate`, { cause });
+  }
+  const crl = caLayout(dirname(caFile)).crl;
+  const crlFile = (await fileExists(crl)) ? crl : undefined;
+  const revoked = crlFile === undefined ? new Set<string>() : await checkCrl(await readPkiText(crlFile), crlFile, caPem, caFile);
+  return {
+    caFile,
+    crlFile,
+    verifyMember(certificate, atMs) {
+      let cert: NodeX509Certificate;
+      try {
+        cert = new NodeX509Certificate(certificate);
+      } catch (cause) {
+        throw new PkiError('BAD_PEM', 'the certificate does not parse', { cause });
+      }
+      const parsed = new x509.X509Certificate(cert.raw);
+      const serial = normalizeSerial(parsed.serialNumber);
+      if (cert.checkIssued(ca) === false || !cert.verify(ca.publicKey)) {
+        throw new PkiError('UNKNOWN_CA', `certificate ${serial} (${parsed.subject}) was not issued by the CA in ${caFile}`);
+      }
+      const name = memberIdentity(certificate);
+      if (revoked.has(serial)) throw new PkiError('CERT_REVOKED', `member ${name}'s certificate ${serial} is revoked (${crlFile ?? ''})`);
+      const when = new Date(atMs).toISOString();
+      for (const [which, c] of [['the CA certificate', new x509.X509Certificate(ca.raw)], [`member ${name}'s certificate ${serial}`, parsed]] as const) {
+        if (atMs < c.notBefore.getTime()) throw new PkiError('CERT_NOT_YET_VALID', `${which} was not yet valid at ${when} (from ${c.notBefore.toISOString()})`);
+        if (atMs > c.notAfter.getTime()) throw new PkiError('CERT_EXPIRED', `${which} had expired at ${when} (at ${c.notAfter.toISOString()})`);
+      }
+      return { name, serial };
+    },
+  };
+}
