@@ -576,6 +576,11 @@ export const watchSlowCloseGraceMs = 10_000;
 export const grpcStreamsPerConnectionMax = 256;
 /** Watches one gRPC Watch stream may hold at once (the stream counts once toward watchesPerUserMax); more are refused. */
 export const grpcWatchesPerStreamMax = 256;
+/**
+ * Requests one gRPC Watch stream may have waiting while a refused create's audit record is written (they
+ * are answered in order, after it); one more ends the stream, so a flood of refused creates is bounded.
+ */
+export const grpcWatchRequestsQueuedMax = 64;
 /** Bytes of events per WatchResponse when the client asked for fragments; a larger batch is split (etcd's fragment flag). */
 export const grpcWatchFragmentBytes = 1024 * 1024;
 /** Backup bytes per SnapshotResponse blob of etcd's Maintenance.Snapshot (etcd sends 32 KiB). */

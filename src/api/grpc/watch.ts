@@ -12,7 +12,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { grpcWatchFragmentBytes, grpcWatchesPerStreamMax } from '../../config/index.ts';
+import { grpcWatchFragmentBytes, grpcWatchesPerStreamMax, grpcWatchRequestsQueuedMax } from '../../config/index.ts';
 import { isMvccError, type WatchEvent, type Watcher } from '../../storage/mvcc/index.ts';
 import { recordStreamRefusal } from '../audit-plugin.ts';
 import { type Caller, callerFor } from '../k8s/authorization.ts';
@@ -95,6 +95,9 @@ class WatchSession {
   private readonly watches = new Map<number, { watcher: Watcher; range: { key: Uint8Array; end?: Uint8Array } }>();
   private nextId = 0;
   private readonly stream: WatchStream;
+  /** Requests that came while a refusal was being recorded, in order: each is handled after it, so answers keep their order. */
+  private readonly waiting: Message[] = [];
+  private recording = false;
 
   /** `recordRefusal`: records a create the stream refuses (HTTP status, reason) before the client is told. */
   constructor(
@@ -107,8 +110,20 @@ class WatchSession {
     });
   }
 
-  /** One request of the client's stream. */
+  /** One request of the client's stream, handled in order behind any refusal still being recorded. */
   handle(m: Message): void {
+    if (!this.recording) {
+      this.handleNow(m);
+      return;
+    }
+    if (this.waiting.length >= grpcWatchRequestsQueuedMax) {
+      this.finish(`the stream sent more than ${grpcWatchRequestsQueuedMax} requests while a refusal was being recorded (grpcWatchRequestsQueuedMax)`);
+      return;
+    }
+    this.waiting.push(m);
+  }
+
+  private handleNow(m: Message): void {
     switch (m.request_union) {
       case 'create_request': return this.create(m.create_request as Message);
       case 'cancel_request': return this.cancel(Number((m.cancel_request as Message).watch_id ?? 0));
@@ -122,7 +137,12 @@ class WatchSession {
 
   /** The client sent what cannot be read: the stream ends with why. */
   fail(error: unknown): void {
-    this.stream.finishWith(encode(watchResponse, { header: headerToProto(this.service.header()), watch_id: -1, canceled: true, cancel_reason: toGrpcError(error).message }));
+    this.finish(toGrpcError(error).message);
+  }
+
+  private finish(reason: string): void {
+    this.waiting.length = 0;
+    this.stream.finishWith(encode(watchResponse, { header: headerToProto(this.service.header()), watch_id: -1, canceled: true, cancel_reason: reason }));
   }
 
   end(): void {
@@ -171,11 +191,17 @@ class WatchSession {
 
   /**
    * Answers a create with `canceled` and the reason once the refusal is recorded (the stream's own event
-   * is its opening); a log that refuses the record ends the stream instead.
+   * is its opening), then the requests that came meanwhile; a log that refuses the record ends the stream.
    */
   private refuse(watchId: number, code: number, reason: string): void {
+    this.recording = true;
     this.recordRefusal(code, reason).then(
-      () => this.respond(watchId, undefined, { created: true, canceled: true, cancel_reason: reason }),
+      () => {
+        this.recording = false;
+        if (!this.stream.isOpen) return;
+        this.respond(watchId, undefined, { created: true, canceled: true, cancel_reason: reason });
+        while (!this.recording && this.waiting.length > 0 && this.stream.isOpen) this.handleNow(this.waiting.shift()!);
+      },
       (error: unknown) => this.fail(error),
     );
   }

@@ -10,11 +10,11 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { ManualClock } from '../../../src/base/index.ts';
-import { leasesPerOwnerMax } from '../../../src/config/index.ts';
+import { grpcWatchRequestsQueuedMax, leasesPerOwnerMax } from '../../../src/config/index.ts';
 import { type KvBackend, routeTable } from '../../../src/api/index.ts';
 import { streamAnnotation } from '../../../src/audit/index.ts';
 import { grpcPathPrefix } from '../../../src/api/grpc/plugin.ts';
-import { decode, encode, frame, FrameReader, messageType } from '../../../src/etcdpb/index.ts';
+import { decode, encode, frame, FrameReader, type Message, messageType } from '../../../src/etcdpb/index.ts';
 import { httpEquivalent } from '../../../src/api/grpc/status.ts';
 import { clusterAdministration, wholeStoreRead } from '../../../src/api/route-config.ts';
 import { type Answer, exchange, grant, who } from './attacker.ts';
@@ -573,4 +573,38 @@ test('one user holds at most leasesPerOwnerMax leases (429, RESOURCE_EXHAUSTED);
   assert.equal(grpc.trailers['grpc-status'], '8', String(grpc.trailers['grpc-message']));
   assert.equal(m1.backend.mvcc().leases().filter((l) => l.owner === 'kv-no-keys').length, leasesPerOwnerMax);
   await grantLease(who('app-reader'));
+});
+
+/** One gRPC Watch stream as `user` carrying `requests`; resolves with its answers once it ends or `count` have come, and its auditID. */
+async function watchStream(user: string, requests: Buffer[], count: number): Promise<{ answers: Message[]; auditID: string }> {
+  const response = await m1.app.inject({ method: 'POST', url: `${grpcPathPrefix}Watch/Watch`, headers: { ...who(user), 'content-type': 'application/grpc' }, payload: Buffer.concat(requests), payloadAsStream: true });
+  const stream = response.stream();
+  const reader = new FrameReader();
+  const answers: Message[] = [];
+  await new Promise<void>((resolve) => {
+    stream.on('data', (chunk: Buffer) => {
+      for (const m of reader.push(chunk)) answers.push(decode(messageType('WatchResponse'), m));
+      if (answers.length >= count) resolve();
+    });
+    stream.on('end', resolve);
+  });
+  stream.destroy();
+  return { answers, auditID: response.headers['audit-id'] as string };
+}
+
+const watchCreate = (key: string) => frame(encode(messageType('WatchRequest'), { create_request: { key: bytes(key) } }));
+
+test('a gRPC Watch stream answers its creates in the order they came, a refusal (recorded first) included', async () => {
+  const { answers } = await watchStream('app-reader', [watchCreate('other/x'), watchCreate('app/x'), watchCreate('other/y')], 3);
+  assert.deepEqual(answers.map((a) => `${Number(a.watch_id ?? 0)}:${a.canceled === true ? 'canceled' : 'created'}`), ['0:canceled', '1:created', '2:canceled']);
+});
+
+test('a burst of refused creates on one gRPC Watch stream ends it past grpcWatchRequestsQueuedMax: the records it leaves are bounded', async () => {
+  const sent = 4 * grpcWatchRequestsQueuedMax;
+  const { answers, auditID } = await watchStream('app-reader', Array.from({ length: sent }, () => watchCreate('other/x')), sent);
+  const last = answers.at(-1);
+  assert.equal(last?.watch_id === undefined ? 0 : Number(last.watch_id), -1, 'the stream ended with a message of its own');
+  assert.match(String(last?.cancel_reason), /grpcWatchRequestsQueuedMax/);
+  const refusals = (await m1.events()).filter((e) => e.annotations[streamAnnotation] === auditID);
+  assert.ok(refusals.length <= grpcWatchRequestsQueuedMax + 1, `${refusals.length} refusal records from one stream`);
 });
