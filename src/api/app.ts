@@ -87,11 +87,11 @@ export function buildClientApi(options: ClientApiOptions): FastifyInstance {
     clientErrorHandler: clientErrorHandler({ audit: options.audit, identify: options.identify }),
     ...(options.server ?? {}),
   } as FastifyServerOptions) as unknown as FastifyInstance;
-  // …and so is one node would answer itself without routing it (an expectation, CONNECT, an Upgrade).
+  // …and so is one node would answer itself without routing it (an expectation, CONNECT). (An HTTP/1.1
+  // Upgrade is routed as a plain request while no 'upgrade' listener exists, and audited there.)
   const unrouted = unroutedRequests({ audit: options.audit, identify: options.identify });
   app.server.on('checkExpectation', unrouted.expectation);
   app.server.on('connect', unrouted.connect);
-  app.server.on('upgrade', unrouted.upgrade);
   const clock = options.clock ?? realClock;
   const routes: ApiRoute[] = [];
   routeTables.set(app, routes);

@@ -14,9 +14,10 @@
  * was sent yet) and closed.
  *
  * Requests node parses but would answer itself, never routing them (unroutedRequests): an `Expect` other
- * than 100-continue (node: 417), a CONNECT (HTTP/1.1: the connection dropped; HTTP/2: 405) and an
- * HTTP/1.1 Upgrade. Coffer serves none of them; each is recorded the same way (its method and target, the
- * user of its certificate or headers) and answered 417, 405 or 400 once the record is durable.
+ * than 100-continue (node: 417) and a CONNECT (HTTP/1.1: the connection dropped; HTTP/2: 405). Coffer
+ * serves neither; each is recorded the same way (its method and target, the user of its certificate or
+ * headers) and answered 417 or 405 once the record is durable. (An HTTP/1.1 Upgrade needs nothing here:
+ * with no 'upgrade' listener node routes it as a plain request.)
  */
 import { randomUUID } from 'node:crypto';
 import { type IncomingMessage, STATUS_CODES, type ServerResponse } from 'node:http';
@@ -123,18 +124,17 @@ function refusalRecord(
   };
 }
 
-/** What node hands over for a request it does not route: the response to write, or (HTTP/1.1 CONNECT, Upgrade) the bare connection. */
+/** What node hands over for a request it does not route: the response to write, or (HTTP/1.1 CONNECT) the bare connection. */
 type UnroutedAnswer = ServerResponse | Http2ServerResponse | Socket;
 
 /**
- * Listeners for the client port's `checkExpectation`, `connect` and `upgrade` events (both protocols:
+ * Listeners for the client port's `checkExpectation` and `connect` events (both protocols:
  * the port's HTTP/2 server hands its own over, client-listener.ts). With a listener, node no longer
  * answers these itself; each is recorded and refused here.
  */
 export function unroutedRequests(options: { audit: ApiAudit | undefined; identify: Identify }): {
   expectation: (request: IncomingMessage | Http2ServerRequest, response: UnroutedAnswer) => void;
   connect: (request: IncomingMessage | Http2ServerRequest, response: UnroutedAnswer) => void;
-  upgrade: (request: IncomingMessage, socket: Socket) => void;
 } {
   const refuse = (refusal: Refusal) => (request: IncomingMessage | Http2ServerRequest, response: UnroutedAnswer) => {
     const socket = ((request as Http2ServerRequest).stream?.session?.socket ?? request.socket);
@@ -155,7 +155,6 @@ export function unroutedRequests(options: { audit: ApiAudit | undefined; identif
   return {
     expectation: refuse({ code: 417, reason: 'ExpectationFailed', message: 'only the expectation 100-continue is supported', why: 'unsupported expectation: only 100-continue is supported' }),
     connect: refuse({ code: 405, reason: 'MethodNotAllowed', message: 'CONNECT is not served', why: 'CONNECT is not served' }),
-    upgrade: refuse({ code: 400, reason: 'BadRequest', message: 'protocol upgrades are not served', why: 'protocol upgrade is not served' }),
   };
 }
 

@@ -4,8 +4,8 @@
 // the certificate's user, even when the client goes on sending while the event is being written. A
 // request node times out after it was routed (its body never arrives) is answered 408 and leaves exactly
 // one event too, under its route's auditID. Requests node would answer itself and never route — an
-// expectation other than 100-continue, a CONNECT, an Upgrade — are answered by the member and recorded
-// like any refusal, in both protocols.
+// expectation other than 100-continue, a CONNECT — are answered by the member and recorded like any
+// refusal, in both protocols; an HTTP/1.1 Upgrade is served as the plain request it also is.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { connect as connectHttp2 } from 'node:http2';
@@ -148,8 +148,6 @@ const unrouted = [
     send: async () => sendRaw(['GET /api/v1/namespaces/default/secrets HTTP/1.1\r\nHost: x\r\nExpect: x\r\n\r\n']) },
   { name: 'HTTP/1.1 CONNECT', status: 405, verb: 'connect', why: /^CONNECT is not served/,
     send: async () => sendRaw(['CONNECT internal.example:443 HTTP/1.1\r\nHost: internal.example:443\r\n\r\n']) },
-  { name: 'HTTP/1.1 Upgrade', status: 400, verb: 'get', why: /^protocol upgrade is not served/,
-    send: async () => sendRaw(['GET /api/v1/namespaces HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n']) },
   { name: 'HTTP/2 with an expectation other than 100-continue', status: 417, verb: 'get', why: /^unsupported expectation/,
     send: async () => http2Request({ ':method': 'GET', ':path': '/api/v1/namespaces/default/secrets', expect: 'x' }) },
   { name: 'HTTP/2 CONNECT', status: 405, verb: 'connect', why: /^CONNECT is not served/,
