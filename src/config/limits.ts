@@ -218,8 +218,12 @@ export const leasesMax = 10_000;
  * refused, so one identity cannot use up leasesMax for everyone (docs/security.md, "Leases").
  */
 export const leasesPerOwnerMax = 1_000;
-/** The longest owner name a lease records, in UTF-8 bytes; a grant by a longer user name is refused. */
-export const leaseOwnerBytesMax = 256;
+/**
+ * The longest owner name a lease records, in UTF-8 bytes (a Kubernetes service account's user name is at
+ * most ~340); a lease request by a longer user name (an impersonated one: a certificate's CN is at most
+ * 64) is refused with this limit's name.
+ */
+export const leaseOwnerBytesMax = 1024;
 /** Keys attached to one lease; a put beyond is refused (its revoke deletes them all in one revision). */
 export const leaseKeysMax = 10_000;
 /**
