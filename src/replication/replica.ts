@@ -88,6 +88,8 @@ export interface ReplicaOptions {
   awaitsAuditLog?: boolean;
   /** Told when the member table changes (peers to dial, the leader's URLs). */
   onMembersChanged?: (members: readonly MemberInfo[]) => void;
+  /** Told once this member knows it was removed, whether it applied its removal or a peer told it (learnRemoved). */
+  onRemoved?: () => void;
   /** Told when the replica stops on an error it cannot recover from. */
   onFatal?: (error: Error) => void;
   /** Measurements for metrics; every hook is optional. */
@@ -511,6 +513,18 @@ export class Replica {
   // ── Transport ──────────────────────────────────────────────────────────────────────────────────
 
   /** A message from a peer. */
+  /**
+   * A peer that applied this member's removal says so (its listener's removed frame, peer-mesh.ts). The
+   * removal committed, but this member may never apply it — the leader stops replicating to a member once
+   * it has applied the removal, possibly before the member learned it committed — so it serves no more
+   * from now, as if it had applied it; its own store keeps the member table it has.
+   */
+  learnRemoved(): void {
+    if (this.stopped || this.removed) return;
+    this.removed = true;
+    this.options.onRemoved?.();
+  }
+
   receive(message: Message): void {
     if (this.stopped) return;
     // A removed member may not know it was removed (the leader stops replicating to it), and would go
@@ -748,6 +762,7 @@ export class Replica {
     }
     const self = this.options.memberId;
     if (cc.type === 'removeNode' && cc.nodeId === self) this.removed = true;
+    if (this.removed) this.options.onRemoved?.();
     assert(!confState.voters.includes(self) || !this.removed, 'a removed member is not a voter');
     // Invariant: the member table (written in the store's batch) describes Raft's membership exactly.
     assert(sameMembership(confStateOf(this.memberList()), confState),

@@ -170,10 +170,8 @@ async function startReplica(
     compaction: { everyEntries: config.snapshotCount, catchUpEntries: config.snapshotCatchUpEntries },
     send: (message) => peers.send(message),
     ...(initialMembers ? { initialMembers } : {}),
-    onMembersChanged: (members) => {
-      peers.sync(members);
-      if (members.find((m) => m.id === identity.memberId)?.removed === true) end.removedFromCluster();
-    },
+    onMembersChanged: (members) => peers.sync(members),
+    onRemoved: () => end.removedFromCluster(),
     onFatal: (error) => end.replicaStopped(error),
   });
   teardown.push(() => replica.close());

@@ -77,6 +77,7 @@ export class PeerMesh {
       clusterId: identity.clusterId,
       tlsOptions: tls.serverOptions(),
       acceptPeer,
+      isRemoved: (id) => replica.memberList().some((m) => m.id === id && m.removed),
       knowsMember: (id, name) => {
         const known = replica.memberList().find((m) => m.id === id);
         // Before a joining member has the table, it trusts its --initial-cluster names (the certificate
@@ -152,6 +153,7 @@ export class PeerMesh {
       clock: realClock,
       random,
       onDrop: (message: Message) => this.replica?.reportUnreachable(message.to, message),
+      onRemoved: () => this.replica?.learnRemoved(),
     });
   }
 }

@@ -30,13 +30,22 @@ export interface SnapChunkFrame {
   data: Uint8Array;
 }
 /**
- * The only frame a listener sends back: "end this connection and dial again" (the listener's
- * certificate was reloaded). The dialer ends the connection itself, so nothing it wrote is lost.
+ * A frame a listener sends back: "end this connection and dial again" (the listener's certificate was
+ * reloaded). The dialer ends the connection itself, so nothing it wrote is lost.
  */
 export interface GoawayFrame {
   kind: 'goaway';
 }
-export type PeerFrame = HelloFrame | RaftFrame | SnapChunkFrame | GoawayFrame;
+/**
+ * The other frame a listener sends back, before it closes the connection: "this cluster removed you"
+ * (the listener applied the change that removed the dialer). A removed member may never hear it from
+ * Raft — the leader stops replicating to it once the removal is applied, possibly before it learned
+ * that the removal committed — so it learns it here, as etcd's peers answer a removed member 410.
+ */
+export interface RemovedFrame {
+  kind: 'removed';
+}
+export type PeerFrame = HelloFrame | RaftFrame | SnapChunkFrame | GoawayFrame | RemovedFrame;
 
 export class MalformedFrameError extends CofferError {
   readonly code = 'E_MALFORMED_FRAME';
@@ -74,8 +83,10 @@ export function decodePeerFrame(encoded: Uint8Array): PeerFrame {
       return { kind: 'snapChunk', data: bytes(frame.data, 'snapChunk.data') };
     case 'goaway':
       return { kind: 'goaway' };
+    case 'removed':
+      return { kind: 'removed' };
     default:
-      throw new MalformedFrameError('frame.kind', `is not hello, raft, snapChunk or goaway`);
+      throw new MalformedFrameError('frame.kind', `is not hello, raft, snapChunk, goaway or removed`);
   }
 }
 

@@ -39,6 +39,8 @@ export interface PeerLinkOptions {
   onDrop: (message: Message) => void;
   /** Called when a connection is established or lost. */
   onStateChange?: (connected: boolean) => void;
+  /** Called when the peer says the cluster removed this member (a removed frame). */
+  onRemoved?: () => void;
   /**
    * Handed each connection once its handshake is done, to close it later if the peer's certificate is
    * revoked or expires (TlsReloader.guard); the link then redials, and the handshake refuses it.
@@ -138,13 +140,15 @@ export class PeerLink {
       this.backlogBytes = 0;
       this.options.onStateChange?.(true);
     });
-    // The peer sends only a goaway; anything else is a broken peer, and the link redials.
+    // The peer sends only a goaway or a removed frame; anything else is a broken peer, and the link redials.
     const decoder = new FrameDecoder();
     socket.on('data', (chunk: Buffer) => {
       try {
         for (const bytes of decoder.push(chunk)) {
-          if (decodePeerFrame(bytes).kind !== 'goaway') throw new Error('a listener sent a frame other than goaway');
-          if (socket === this.socket) this.refresh();
+          const kind = decodePeerFrame(bytes).kind;
+          if (kind === 'removed') this.options.onRemoved?.();
+          else if (kind !== 'goaway') throw new Error('a listener sent a frame other than goaway or removed');
+          else if (socket === this.socket) this.refresh();
         }
       } catch {
         socket.destroy();

@@ -26,6 +26,11 @@ export interface PeerListenerOptions {
   /** True if `id` may be the member named `name` in this cluster. */
   knowsMember: (id: number, name: string) => boolean;
   /**
+   * True if this member applied the removal of member `id`: its connection is then told so (a removed
+   * frame) and closed, at its hello or at its next message.
+   */
+  isRemoved?: (id: number) => boolean;
+  /**
    * Told when a member certificate naming `name` claims an id knowsMember does not give that name (a
    * joining member whose slot is still unnamed may be one: the server may bind it, members.ts). The
    * connection is refused all the same; the dialer comes back once the name is bound.
@@ -104,10 +109,12 @@ export class PeerListener {
             if (frame.kind !== 'hello') throw new Error('first frame is not a hello');
             peerId = this.checkHello(socket, frame.clusterId, frame.member, frame.memberId);
             helloTimer.cancel();
+            if (peerId === undefined) return;
             continue;
           }
           if (frame.kind === 'hello') throw new Error('a second hello on one connection');
           if (frame.kind === 'goaway') throw new Error('a goaway from a dialer');
+          if (frame.kind === 'removed') throw new Error('a removed frame from a dialer');
           if (frame.kind === 'snapChunk') {
             chunkBytes += frame.data.length;
             if (chunkBytes > snapshotBytesMax) throw new Error(`snapshot larger than snapshotBytesMax (${snapshotBytesMax} bytes)`);
@@ -115,6 +122,10 @@ export class PeerListener {
             continue;
           }
           if (frame.message.from !== peerId) throw new Error(`message from ${frame.message.from} on member ${peerId}'s connection`);
+          if (this.options.isRemoved?.(peerId) === true) {
+            this.tellRemoved(socket, peerId);
+            return;
+          }
           const message = frame.message;
           if (frame.snapshotBytes !== undefined) {
             if (message.snapshot === undefined || frame.snapshotBytes !== chunkBytes) throw new Error('snapshot chunks do not add up to the announced size');
@@ -130,15 +141,26 @@ export class PeerListener {
     });
   }
 
-  private checkHello(socket: TLSSocket, clusterId: string, member: string, memberId: number): number {
+  private checkHello(socket: TLSSocket, clusterId: string, member: string, memberId: number): number | undefined {
     if (clusterId !== this.options.clusterId) throw new Error(`peer belongs to cluster ${clusterId}, not ${this.options.clusterId}`);
     this.options.acceptPeer(socket, member);
+    if (this.options.isRemoved?.(memberId) === true) {
+      this.tellRemoved(socket, memberId);
+      return undefined;
+    }
     if (!this.options.knowsMember(memberId, member)) {
       this.options.onClaim?.(memberId, member);
       throw new Error(`member id ${memberId} is not member ${member} in this cluster`);
     }
     this.options.onPeer?.(memberId, member);
     return memberId;
+  }
+
+  /** Tells a removed member so (its certificate proved it is that member), then closes its connection. */
+  private tellRemoved(socket: TLSSocket, id: number): void {
+    this.options.onRefused?.(`member ${id} was removed from the cluster; told it so`);
+    socket.end(encodeFrame(encodePeerFrame({ kind: 'removed' })));
+    socket.destroySoon();
   }
 
   private refuse(socket: TLSSocket, reason: string): void {

@@ -49,7 +49,7 @@ interface Harness {
   next(count: number): Promise<Message[]>;
 }
 
-async function startListener(name: string, port = 0): Promise<Harness> {
+async function startListener(name: string, port = 0, removed: Set<number> = new Set()): Promise<Harness> {
   const received: Message[] = [];
   const refused: string[] = [];
   const hellos: number[] = [];
@@ -59,6 +59,7 @@ async function startListener(name: string, port = 0): Promise<Harness> {
     tlsOptions: serverTlsOptions(mustGet(material.get(name), name)),
     acceptPeer,
     knowsMember: (id, name) => ids[name] === id,
+    isRemoved: (id) => removed.has(id),
     onMessage: (m) => { received.push(m); waiters.splice(0).forEach((w) => w()); },
     onRefused: (reason) => { refused.push(reason); waiters.splice(0).forEach((w) => w()); },
     onPeer: (id) => hellos.push(id),
@@ -77,7 +78,7 @@ async function refusal(harness: Harness): Promise<string> {
   return mustGet(harness.refused[0], 'refusal');
 }
 
-interface LinkOptions { claim?: string; cert?: string; drops?: Message[]; onStateChange?: (connected: boolean) => void }
+interface LinkOptions { claim?: string; cert?: string; drops?: Message[]; onStateChange?: (connected: boolean) => void; onRemoved?: () => void }
 
 function link(from: string, to: string, port: number, options: LinkOptions = {}): PeerLink {
   const own = mustGet(material.get(options.cert ?? from), from);
@@ -89,6 +90,7 @@ function link(from: string, to: string, port: number, options: LinkOptions = {})
     random: seededRandom(1),
     onDrop: (m) => options.drops?.push(m),
     ...(options.onStateChange ? { onStateChange: options.onStateChange } : {}),
+    ...(options.onRemoved ? { onRemoved: options.onRemoved } : {}),
   });
 }
 
@@ -243,6 +245,33 @@ test('a snapshot larger than a frame crosses in chunks and arrives whole', async
   assert.equal(snap?.snapshot?.metadata.index, 90);
   assert.ok(snap?.snapshot && Buffer.from(snap.snapshot.data).equals(Buffer.from(data)), 'snapshot data arrives byte for byte');
   assert.equal(after?.type, 'heartbeat');
+  m2.close();
+  await server.listener.close();
+});
+
+test('a member the listener knows as removed is told so — at its hello, or at its next message on a connection it already had — and nothing of it is delivered', async () => {
+  const removed = new Set<number>();
+  const server = await startListener('m1', 0, removed);
+  let told = 0;
+  const toldNow = () => new Promise<void>((resolve) => {
+    const start = told;
+    const check = () => (told > start ? resolve() : setImmediate(check));
+    check();
+  });
+  // Connected while still a member: its messages arrive. Then the listener applies its removal.
+  const m2 = link('m2', 'm1', server.port, { onRemoved: () => { told += 1; } });
+  m2.send(heartbeat(2, 1, 1));
+  await server.next(1);
+  removed.add(2);
+  const first = toldNow();
+  m2.send(heartbeat(2, 1, 2));
+  await first;
+  // It dials again and is told at its hello.
+  const again = toldNow();
+  m2.send(heartbeat(2, 1, 3));
+  await again;
+  assert.deepEqual(server.received.map((m) => m.term), [1], 'nothing it sent after its removal was delivered');
+  assert.match(mustGet(server.refused[0], 'refusal'), /member 2 was removed from the cluster; told it so/);
   m2.close();
   await server.listener.close();
 });
