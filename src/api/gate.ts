@@ -24,7 +24,7 @@ import { anonymousUser, noteDecision } from './audit-plugin.ts';
 import { answerRefusal } from './dialect.ts';
 import type { Identify } from './identity.ts';
 import { impersonatedCaller, impersonationChecks, impersonationOf } from './impersonation.ts';
-import { type Caller, callerOf, decide, forbiddenMessage, type Impersonator, rememberCaller } from './k8s/authorization.ts';
+import { type Caller, callerOf, decide, forbiddenMessage, type Impersonator, isMaster, rememberCaller } from './k8s/authorization.ts';
 import type { PolicyHolder } from './k8s/policy-holder.ts';
 import { type ParsedRequest, parseOf, routeMatchesPath } from './request.ts';
 import { routeConfigOf } from './route-config.ts';
@@ -90,7 +90,7 @@ export function registerGate(app: FastifyInstance, options: { identify: Identify
     }
     const rbac = decide(policy.policy, caller, parsed.info);
     const mastersOnly = routeConfigOf(request).mastersOnly;
-    const refusedToNonMasters = rbac.allowed && mastersOnly !== undefined && !caller.groups.includes(mastersGroup);
+    const refusedToNonMasters = rbac.allowed && mastersOnly !== undefined && !isMaster(caller);
     const decision = refusedToNonMasters ? { allowed: false, reason: `only the group ${JSON.stringify(mastersGroup)} may ${mastersOnly}` } : rbac;
     noteDecision(request, { username: real.user, groups: real.groups }, parsed.info, decision.allowed, decision.reason,
       impersonated === undefined ? undefined : { username: impersonated.user, groups: impersonated.groups });

@@ -20,13 +20,18 @@ export function callerOf(identity: ClientIdentity): Caller {
   return { user: identity.user, groups: identity.groups.includes(authenticatedGroup) ? [...identity.groups] : [...identity.groups, authenticatedGroup] };
 }
 
+/** Whether `caller` is in system:masters, which RBAC does not consult (Kubernetes' privileged group). */
+export function isMaster(caller: Caller): boolean {
+  return caller.groups.includes(mastersGroup);
+}
+
 export function isAllowed(policy: CompiledPolicy, caller: Caller, info: RequestInfo): boolean {
   return decide(policy, caller, info).allowed;
 }
 
 /** The decision and what made it (the binding and role, or the privileged group): the audit records the reason. */
 export function decide(policy: CompiledPolicy, caller: Caller, info: RequestInfo): { allowed: boolean; reason: string } {
-  if (caller.groups.includes(mastersGroup)) return { allowed: true, reason: `RBAC: allowed by the privileged group ${JSON.stringify(mastersGroup)}` };
+  if (isMaster(caller)) return { allowed: true, reason: `RBAC: allowed by the privileged group ${JSON.stringify(mastersGroup)}` };
   const { allowed, reason } = authorize(policy, toAuthorizationRequest(caller, info));
   return { allowed, reason };
 }

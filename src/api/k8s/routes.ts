@@ -15,7 +15,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock, TimerHandle } from '../../base/index.ts';
 import { watchBookmarkIntervalMs } from '../../config/index.ts';
 import {
-  authorizeRbacWrite, mastersGroup, parseRbacObject, rbacApiGroup,
+  authorizeRbacWrite, parseRbacObject, rbacApiGroup,
 } from '../../rbac/index.ts';
 import {
   isHiddenSecretPath, isInsideHiddenSecretValue, parseFieldSelector, parseLabelSelector, parseRevision, rbacResourceTypes, type Registry, RegistryError, resourceTypes, secrets,
@@ -23,7 +23,7 @@ import {
 } from '../../registry/index.ts';
 import { parsedRequest } from '../request.ts';
 import { type EncodedLine, encodeLine, type WatchStreams } from '../watch-stream.ts';
-import { callerFor, type Caller, forbiddenMessage, isAllowed } from './authorization.ts';
+import { callerFor, type Caller, forbiddenMessage, isAllowed, isMaster } from './authorization.ts';
 import { applyPatch, jsonPatchAsSeen, patchTypeOf, pointerSegments } from './patch.ts';
 import type { PolicyHolder } from './policy-holder.ts';
 import { mayGetSecret, presentFor, redactedAnnotation } from './presentation.ts';
@@ -284,7 +284,7 @@ function guardFor(type: ResourceType, isRbac: boolean, caller: Caller, policy: P
         causes: [{ field: `metadata.annotations[${redactedAnnotation}]`, message: 'Forbidden: a redacted copy may not be written back', reason: 'FieldValueForbidden' }],
       });
     }
-    if (!isRbac || caller.groups.includes(mastersGroup)) return;
+    if (!isRbac || isMaster(caller)) return;
     const decision = authorizeRbacWrite(policy.policy, caller, parseRbacObject(next));
     if (!decision.allowed) {
       throw new RegistryError('Forbidden', `${type.resource}.${rbacApiGroup} ${JSON.stringify(next.metadata.name)} is forbidden: user ${JSON.stringify(caller.user)} is attempting to grant RBAC permissions not currently held: ${decision.reason}`, {

@@ -3,16 +3,16 @@
  * whatever a rule grants), then the caller's RBAC rules on `kvkeys` (src/rbac/key-ranges.ts: key
  * prefixes, default deny). `system:masters` holds every key range outside the reserved part.
  */
-import { type CompiledPolicy, type KeyRangeVerb, authorizeKeyRange, mastersGroup } from '../../rbac/index.ts';
+import { type CompiledPolicy, type KeyRangeVerb, authorizeKeyRange } from '../../rbac/index.ts';
 import { toSpan } from '../../storage/mvcc/index.ts';
 import { ForbiddenError } from '../errors.ts';
-import type { Caller } from '../k8s/authorization.ts';
+import { type Caller, isMaster } from '../k8s/authorization.ts';
 import { checkKeyRange } from './reserved.ts';
 
 /** Throws ForbiddenError unless `caller` may `verb` every key of [key, end) (etcd's range convention). */
 export function checkKeyAccess(policy: CompiledPolicy, caller: Caller, verb: KeyRangeVerb, key: Uint8Array, end?: Uint8Array): void {
   checkKeyRange(caller, key, end);
-  if (caller.groups.includes(mastersGroup)) return;
+  if (isMaster(caller)) return;
   const span = toSpan(key, end);
   if (authorizeKeyRange(policy, { user: caller.user, groups: caller.groups, verb, start: span.start, end: span.end })) return;
   throw new ForbiddenError(`etcdserver: permission denied: user ${JSON.stringify(caller.user)} may not ${verb} ${span.end === undefined ? 'this key' : 'this key range'} (RBAC: ${verb} on kvkeys in coffer.dev, default deny)`);

@@ -16,13 +16,13 @@
  * reserved keyspace, then the caller's kvkeys rules); a keep-alive keeps them, so it needs `update` on
  * each; time-to-live lists only the attached keys the caller may `get`.
  */
-import { mastersGroup, type KeyRangeVerb } from '../../rbac/index.ts';
+import type { KeyRangeVerb } from '../../rbac/index.ts';
 import {
   isMvccError, keyToString, leaseKeysCheck, type LeaseGrantResponse, type LeaseRecord, type LeaseRevokeResponse, ownsLease, type PutRequest,
   type TxnOp, type TxnRequest,
 } from '../../storage/mvcc/index.ts';
 import { ForbiddenError } from '../errors.ts';
-import type { Caller } from '../k8s/authorization.ts';
+import { type Caller, isMaster } from '../k8s/authorization.ts';
 import type { KvBackend } from './backend.ts';
 
 /** Throws ForbiddenError unless `caller` may `verb` the key (KvService's check). */
@@ -119,10 +119,6 @@ export class LeaseService {
   }
 }
 
-function isMaster(caller: Caller): boolean {
-  return caller.groups.includes(mastersGroup);
-}
-
 /** Whether `caller` may act on `lease`: its owner, or system:masters. */
 function mayActOn(caller: Caller, lease: Pick<LeaseRecord, 'owner'>): boolean {
   return isMaster(caller) || ownsLease(lease, caller.user);
@@ -142,14 +138,16 @@ function asOwner(caller: Caller): { ifOwner?: string } {
  * `op` itself when nothing attaches or the caller is in system:masters.
  */
 export function attachingAs<T extends PutRequest | TxnRequest>(caller: Caller, op: T): T {
-  if (isMaster(caller)) return op;
+  if (isMaster(caller) || !attaches(op)) return op;
   const named = (o: TxnOp): TxnOp => {
     if (o.type === 'put') return (o.lease ?? 0) === 0 ? o : { ...o, ifLeaseOwner: caller.user };
-    if (o.type !== 'txn') return o;
-    const success = o.success.map(named);
-    const failure = o.failure.map(named);
-    const changed = success.some((x, i) => x !== o.success[i]) || failure.some((x, i) => x !== o.failure[i]);
-    return changed ? { ...o, success, failure } : o;
+    return o.type === 'txn' ? { ...o, success: o.success.map(named), failure: o.failure.map(named) } : o;
   };
   return named(op) as T;
+}
+
+/** Whether a put in `op`, at any depth, attaches its key to a lease. */
+function attaches(op: TxnOp): boolean {
+  if (op.type === 'put') return (op.lease ?? 0) !== 0;
+  return op.type === 'txn' && [...op.success, ...op.failure].some(attaches);
 }

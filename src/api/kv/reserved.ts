@@ -8,10 +8,9 @@
  *     raw read would skip the per-object `get` check.
  * Every key of a request is checked: range, put, delete, each txn operation and compare, watch.
  */
-import { mastersGroup } from '../../rbac/index.ts';
 import { keyToString, prefixEnd, stringToKey, toSpan } from '../../storage/mvcc/index.ts';
 import { ForbiddenError } from '../errors.ts';
-import type { Caller } from '../k8s/authorization.ts';
+import { type Caller, isMaster } from '../k8s/authorization.ts';
 
 interface ReservedSpan {
   what: string;
@@ -33,7 +32,7 @@ const reserved: readonly ReservedSpan[] = [
 /** Throws ForbiddenError when [key, end) (etcd's range convention) reaches a part of the keyspace `caller` may not. */
 export function checkKeyRange(caller: Caller, key: Uint8Array, end?: Uint8Array): void {
   const span = toSpan(key, end);
-  const masters = caller.groups.includes(mastersGroup);
+  const masters = isMaster(caller);
   for (const part of reserved) {
     if (part.mastersMay && masters) continue;
     const overlaps = span.end === undefined
