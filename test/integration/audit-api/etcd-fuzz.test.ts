@@ -4,7 +4,9 @@
 // lengths that lie, the compressed flag, extra frames, flipped bits, garbage), and the same messages as
 // the JSON gateway's bodies on its paths. Sent by identities with partial rights; whatever arrives: no
 // 500 and no INTERNAL or UNKNOWN gRPC status, no value the caller may not get, one audit event per call,
-// a refused call changes nothing, and no call changes a key outside the prefixes its caller may write.
+// a refused call changes nothing, no call changes a key outside the prefixes its caller may write, and
+// no call renews, revokes or takes over a lease another user owns (one is planted, a key of the
+// fuzzed writers' prefix attached, its ID among those drawn).
 // Seeded (COFFER_FUZZ_SEED replays a run; the seed is printed); a failing case becomes a case in grpc.test.ts.
 // Its reach is odd input: a hole of one verb on one field (prev_kv past a write-only grant) is too rare a
 // draw here and is key-ranges.test.ts's to catch, request by request.
@@ -47,6 +49,9 @@ before(async () => {
   const keys = (verbs: string[], resourceNames: string[]) => ({ apiGroups: ['coffer.dev'], resources: ['kvkeys'], verbs, resourceNames });
   await grant(m1.app, 'etcd-fuzz-k', [callsEtcd, keys(['*'], ['k/'])], 'kv-k');
   await grant(m1.app, 'etcd-fuzz-blind', [callsEtcd, keys(['get', 'list', 'watch'], ['k/']), keys(['update', 'delete'], ['hidden/'])], 'kv-blind');
+  // Another user's lease holding a key kv-k may write: kv-k's rights on the key do not make the lease its.
+  await m1.backend.propose({ type: 'leaseGrant', id: othersLease, ttl: 3600, owner: 'lease-owner' });
+  await m1.backend.propose({ type: 'put', key: Buffer.from('k/leased'), value: Buffer.from('v'), lease: othersLease });
   const created = await m1.app.inject({ method: 'POST', url: '/api/v1/namespaces/default/secrets', headers: admin, payload: { metadata: { name: 'db' }, data: { password: b64(marker) } } });
   assert.equal(created.statusCode, 201, created.body);
 });
@@ -145,6 +150,13 @@ function asGatewayJson(type: protobuf.Type, message: Message): string {
 }
 
 /** Everything outside the prefixes `writes`, from a userState fingerprint. */
+/** The planted lease of another user, as a call could change it (renew, revoke, re-own); its keys are kv-k's to change. */
+const othersLease = 13;
+function othersLeaseState(): string {
+  const lease = m1.backend.mvcc().lease(othersLease);
+  return lease === undefined ? 'gone' : JSON.stringify([lease.ttl, lease.refreshes, lease.owner]);
+}
+
 function outside(state: string, writes: string[]): string {
   return state.split('\n').filter((line) => !writes.some((prefix) => line.startsWith(prefix))).join('\n');
 }
@@ -184,6 +196,7 @@ test(`fuzzing etcd's API over gRPC and the JSON gateway (seed ${seed}, ${runs} r
       : framed(type === undefined ? (message as Uint8Array) : encode(type, message as Message), broken, noise);
     const url = grpc ? `${grpcPathPrefix}${call}` : gatewayPath(call);
     const before = await userState(m1);
+    const leaseBefore = othersLeaseState();
     const answer = await exchange(m1.app, clock, {
       method: 'POST', url, payload, streaming: call === 'Watch/Watch' || call === 'Lease/LeaseKeepAlive',
       headers: { ...identity.headers, 'content-type': grpc ? 'application/grpc' : 'application/json' },
@@ -200,6 +213,7 @@ test(`fuzzing etcd's API over gRPC and the JSON gateway (seed ${seed}, ${runs} r
     const after = await userState(m1);
     if (answer.status >= 400) assert.equal(after, before, `${what} was refused (${answer.status}) but changed the store`);
     assert.equal(outside(after, identity.writes), outside(before, identity.writes), `${what} changed keys outside ${identity.writes.join(', ') || 'nothing'}`);
+    assert.equal(othersLeaseState(), leaseBefore, `${what} changed another user's lease`);
   }), { seed, numRuns: runs });
   process.stdout.write(`# answers by encoding and status: ${[...outcomes].sort().map(([k, n]) => `${k}: ${n}`).join(', ')}\n`);
   // The counterexample and the assertion it broke (the test runner does not print an error's cause).

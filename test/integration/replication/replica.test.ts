@@ -285,7 +285,7 @@ test('an isolated leader loses leadership, the majority goes on, and after heali
   }
 });
 
-test('a removed member that never learned of its removal cannot get a write committed', async () => {
+test('a removed member that never learned of its removal cannot get a write committed, and refuses writes once a peer tells it', async () => {
   const cluster = await InProcessCluster.start(3);
   try {
     const leader = await cluster.leader();
@@ -296,6 +296,12 @@ test('a removed member that never learned of its removal cannot get a write comm
     await assert.rejects(cluster.replica(victim).propose({ type: 'put', key: text('ghost'), value: text('x') }), /timed out|no leader/);
     const read = await cluster.replica(leader).range(text('ghost'), undefined, { linearizable: true });
     assert.equal(read.count, 0, 'nothing the removed member forwarded was committed');
+    // A peer that applied the removal tells it so (the transport's removed frame): from then on it
+    // knows, as if it had applied its removal, and refuses writes at once.
+    assert.equal(cluster.replica(victim).status().removed, false, 'it has not learned it yet');
+    cluster.replica(victim).learnRemoved();
+    assert.equal(cluster.replica(victim).status().removed, true);
+    await assert.rejects(cluster.replica(victim).propose({ type: 'put', key: text('ghost'), value: text('x') }), /was removed/);
   } finally {
     await cluster.close();
   }
