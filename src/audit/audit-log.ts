@@ -552,8 +552,10 @@ export class AuditLog {
   private appendContinuation(): void {
     this.fileBytes = 0;
     this.fileRecords = 0;
-    // The file just closed stays: the newest full file is always kept.
-    const plan = planRetention(this.files, this.limits, this.clock.nowMs(), 1);
+    // The file just closed stays: the newest full file is always kept. The file this continuation opens
+    // is not among the candidates (it is in the model when a crash left it empty and it is reused).
+    const closed = this.files.filter((f) => f.number !== this.fileNumber);
+    const plan = planRetention(closed, this.limits, this.clock.nowMs(), 1);
     const removes = plan.removes.map((f) => auditFileName(f.number));
     if (plan.young.length > 0) {
       this.youngFilesDropped += plan.young.length;

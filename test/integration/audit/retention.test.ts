@@ -83,7 +83,7 @@ test('retention by age deletes files whose newest record is past the limit, even
   assert.ok(result.ok && result.firstSeq > 1, JSON.stringify(result));
 });
 
-test('an empty newest file left by a crash mid-rotation takes the next age-driven continuation, and the chain still verifies', async (t) => {
+test('an empty newest file left by a crash mid-rotation takes the next age-driven continuation, the newest full file stays, and the chain still verifies', async (t) => {
   const dir = await tempDir(t);
   const retention = { ageMsMax: 10 * minuteMs, ageMsMin: minuteMs };
   const first = await openLog(t, dir, { fileBytesTarget: 2048, retention });
@@ -102,4 +102,6 @@ test('an empty newest file left by a crash mid-rotation takes the next age-drive
   assert.ok(result.ok, JSON.stringify(result));
   const after = await auditFiles(dir);
   assert.ok(after.includes(empty) && (await readFile(path.join(dir, empty), 'utf8')).startsWith('{"apiVersion"'), after.join(' '));
+  // As after any rotation, the newest full file stays: the empty file is the new one, not the one kept.
+  assert.ok(after.includes(files.at(-1)!) && !after.includes(files.at(-2)!), `${files.join(' ')} → ${after.join(' ')}`);
 });
