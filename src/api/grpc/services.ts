@@ -106,8 +106,8 @@ function kvCalls({ service, header, call }: CallKit): UnaryCall[] {
 /** etcd's Maintenance service, Snapshot aside (a stream: snapshot.ts). */
 function maintenanceCalls({ service, header, call }: CallKit): UnaryCall[] {
   return [
-    call('Maintenance', 'Status', async () => {
-      const status = await service.status();
+    call('Maintenance', 'Status', async (caller) => {
+      const status = await service.status(caller);
       return {
         header: headerToProto(status.header), version: status.version, dbSize: status.dbSizeBytes, dbSizeInUse: status.dbSizeInUseBytes, leader: status.leader,
         raftIndex: status.raftIndex, raftTerm: status.raftTerm, raftAppliedIndex: status.raftAppliedIndex, errors: status.errors, isLearner: status.isLearner,

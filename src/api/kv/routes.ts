@@ -69,8 +69,8 @@ function registerKeyValueCalls(app: FastifyInstance, service: KvService): void {
 /** `/maintenance/*`: status, hashkv, alarm, defragment, transfer-leadership. */
 function registerMaintenanceCalls(app: FastifyInstance, service: KvService): void {
   const header = headerOf(service);
-  app.post('/maintenance/status', readOnlyRoute, async () => {
-    const status = await service.status();
+  app.post('/maintenance/status', readOnlyRoute, async (request) => {
+    const status = await service.status(callerFor(request));
     return {
       header: encodeHeader(status.header),
       version: status.version,

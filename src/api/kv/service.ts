@@ -16,7 +16,7 @@ import type {
 import { type BackupSigner, type BackupSummary, writeBackup } from '../../storage/backup/index.ts';
 import type { CompiledPolicy, KeyRangeVerb } from '../../rbac/index.ts';
 import { type Alarm, ReplicationError } from '../../replication/index.ts';
-import { type Caller, isAllowed } from '../k8s/authorization.ts';
+import { type Caller, isAllowed, isMaster } from '../k8s/authorization.ts';
 import { ForbiddenError } from '../errors.ts';
 import type { RequestInfo } from '../request-info.ts';
 import type { KvBackend } from './backend.ts';
@@ -160,8 +160,14 @@ export class KvService {
     return compacted;
   }
 
-  async status(): Promise<MemberStatus> {
+  /**
+   * The member's status. Its sizes are a read of the whole store: they move by the bytes of every page
+   * written, so a caller watching them learns each new value's length. Only `system:masters` (who may
+   * read every key, as for HashKV) gets them; anyone else reads 0.
+   */
+  async status(caller: Caller): Promise<MemberStatus> {
     const status = this.backend.status();
+    const sizes = isMaster(caller);
     // A removed or stopped member no longer hears the leader: naming its last one would be stale.
     const leaderId = status.removed || !this.backend.isServing() ? 0 : status.leader;
     const members = this.backend.memberList();
@@ -169,8 +175,8 @@ export class KvService {
     return {
       header: this.header(),
       version: serverVersion,
-      dbSizeBytes: await this.backend.dbSizeBytes(),
-      dbSizeInUseBytes: this.backend.mvcc().pageBytes(),
+      dbSizeBytes: sizes ? await this.backend.dbSizeBytes() : 0,
+      dbSizeInUseBytes: sizes ? this.backend.mvcc().pageBytes() : 0,
       leader: leaderId,
       raftIndex: status.raftIndex,
       raftTerm: status.term,

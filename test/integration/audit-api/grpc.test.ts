@@ -351,3 +351,26 @@ test('the JSON gateway serves the same lease calls', async () => {
   const missing = await m1.app.inject({ method: 'POST', url: '/v3/lease/revoke', headers: admin, payload: { ID: id } });
   assert.equal(missing.statusCode, 404);
 });
+
+test('Maintenance Status gives the store\'s sizes to system:masters only: they move by the bytes of each value written', async () => {
+  // May call the etcd API, holds no key and no Secret right.
+  await grant(m1.app, 'status-only', [{ nonResourceURLs: ['/v3/*', '/etcdserverpb.*'], verbs: ['post'] }], 'status-only');
+  const caller = { 'x-user': 'status-only', 'x-groups': 'dev' };
+  const sizes = async (who: Record<string, string>) => {
+    const grpc = await call('Maintenance/Status', 'StatusRequest', {}, who, 'StatusResponse');
+    assert.equal(grpc.grpcStatus, 0, grpc.grpcMessage);
+    const json = await m1.app.inject({ method: 'POST', url: '/v3/maintenance/status', headers: who, payload: {} });
+    assert.equal(json.statusCode, 200, json.body);
+    const fields = json.json<{ db_size?: string; db_size_in_use?: string }>();
+    return [Number(grpc.messages[0]!.dbSize ?? 0), Number(grpc.messages[0]!.dbSizeInUse ?? 0), Number(fields.db_size ?? 0), Number(fields.db_size_in_use ?? 0)];
+  };
+  const secret = (name: string, length: number) => m1.app.inject({
+    method: 'POST', url: '/api/v1/namespaces/default/secrets', headers: admin,
+    payload: { apiVersion: 'v1', kind: 'Secret', metadata: { name }, data: { password: Buffer.from('x'.repeat(length)).toString('base64') } },
+  });
+  const before = await sizes(admin);
+  assert.equal((await secret('status-sized', 300)).statusCode, 201);
+  const after = await sizes(admin);
+  assert.ok(after[1]! > before[1]! && after[3]! > before[3]!, `a master sees the store grow: ${before} → ${after}`);
+  assert.deepEqual(await sizes(caller), [0, 0, 0, 0]);
+});
