@@ -27,9 +27,11 @@ import {
   checkGenerateSpec, findVersion, generateValues, type GenerateSpec, pendingData, type Registry, RegistryError, secrets, stageOf, type Json,
   type SecretVersion, type VersionedObject, type VersionHistory,
 } from '../../registry/index.ts';
-import { callerFor, isAllowed } from './authorization.ts';
+import type { ResourceInfo } from '../request-info.ts';
+import { callerFor, forbiddenMessage, isAllowed } from './authorization.ts';
 import type { PolicyHolder } from './policy-holder.ts';
 import { presentFor } from './presentation.ts';
+import { K8sForbiddenError } from './status.ts';
 import { writeOptionsOf } from './write-options.ts';
 import { auditInEntryRoute } from '../route-config.ts';
 
@@ -93,6 +95,7 @@ export function registerSecretVersionRoutes(app: FastifyInstance, options: Secre
     const body = request.body;
     if (!isObject(body) || body.version === undefined) throw new RegistryError('BadRequest', 'the body must be {"version": N}');
     const version = parseVersion(body.version);
+    checkMayReadVersions(policy, request);
     const { history } = await registry.secretVersions(namespace, name);
     const target = findVersion(history, name, version);
     const updated = await writeData(registry, policy, request, () => ({ ...target.data }));
@@ -134,10 +137,21 @@ function writeData(registry: Registry, policy: PolicyHolder, request: FastifyReq
 }
 
 function allowed(policy: PolicyHolder, request: FastifyRequest, apiGroup: string, subresource: string): boolean {
+  return isAllowed(policy.policy, callerFor(request), readOf(request, apiGroup, subresource));
+}
+
+/** `get` of the Secret's `subresource` in `apiGroup`, as RBAC sees it. */
+function readOf(request: FastifyRequest, apiGroup: string, subresource: string): ResourceInfo {
   const { namespace, name } = request.params as Params;
-  return isAllowed(policy.policy, callerFor(request), {
-    isResource: true, verb: 'get', apiGroup, apiVersion: 'v1', resource: 'secrets', subresource, namespace, name,
-  });
+  return { isResource: true, verb: 'get', apiGroup, apiVersion: 'v1', resource: 'secrets', subresource, namespace, name };
+}
+
+/** A rollback makes an older version's data current, readable by whoever may get the Secret: it needs `get secrets/versions` too. */
+function checkMayReadVersions(policy: PolicyHolder, request: FastifyRequest): void {
+  const versions = readOf(request, 'coffer.dev', 'versions');
+  const caller = callerFor(request);
+  if (isAllowed(policy.policy, caller, versions)) return;
+  throw new K8sForbiddenError(`${forbiddenMessage(caller, versions)}: a rollback makes an older version's data current`, { name: versions.name, group: 'coffer.dev', kind: 'secrets' });
 }
 
 function shown(updated: VersionedObject, request: FastifyRequest, policy: PolicyHolder): Json {

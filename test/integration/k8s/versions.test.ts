@@ -166,6 +166,27 @@ test('RBAC: secret-reader may not rotate, roll back or read versions; secret-rot
   assert.equal(text((await call(api.app, 'GET', `${core}/guarded`)).body.data?.password), 'p');
 });
 
+test('RBAC: a rollback needs get secrets/versions too — with get secrets, it would read any older value', async () => {
+  await call(api.app, 'POST', core, secret('retired', { password: 'retired-value' }));
+  await put('retired', { password: 'current-value' }, alice);
+  const role = await call(api.app, 'POST', '/apis/rbac.authorization.k8s.io/v1/clusterroles', {
+    metadata: { name: 'reader-rollbacker' },
+    rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['get'] }, { apiGroups: ['coffer.dev'], resources: ['secrets/rollback'], verbs: ['create'] }],
+  });
+  assert.equal(role.status, 201, role.body.message);
+  await bindClusterRole(api.app, 'reader-rollbacker-rick', 'reader-rollbacker', 'rick');
+  const rick = asUser('rick');
+  assert.equal((await call(api.app, 'GET', `${coffer}/retired/versions?version=1`, undefined, rick)).status, 403);
+  for (const dryRun of ['', '?dryRun=All']) {
+    const refused = await call(api.app, 'POST', `${coffer}/retired/rollback${dryRun}`, { version: 1 }, rick);
+    assert.equal(refused.status, 403, refused.body.message);
+    assert.match(String(refused.body.message), /cannot get resource "secrets\/versions" in API group "coffer.dev".*a rollback makes an older version's data current/);
+    assert.equal(JSON.stringify(refused.body).includes(b64('retired-value')), false);
+  }
+  assert.equal(text((await call(api.app, 'GET', `${core}/retired`, undefined, rick)).body.data?.password), 'current-value');
+  assert.deepEqual((await versions('retired')).map((v) => v.version), [1, 2], 'nothing was written');
+});
+
 test('a watcher sees MODIFIED with the new data on rotate and on rollback', async () => {
   const created = await call(api.app, 'POST', core, secret('watched', { password: 'w1' }));
   const rv = created.body.metadata.resourceVersion;
