@@ -12,12 +12,14 @@
  * drop an idle connection first. The server is made here (fastify's serverFactory), so these are set
  * on it here: fastify applies its own timeout options only to a server it makes itself. On HTTP/2 a
  * stream other than a Watch or a LeaseKeepAlive that is idle for apiRequestTimeoutMs is cancelled, and
- * a connection holds at most grpcStreamsPerConnectionMax streams. The handshake timeout comes with the
- * TLS options (pki's serverTlsOptions). No idle timeout is set on the socket: a watch stream may be
- * quiet for long.
+ * a connection holds at most grpcStreamsPerConnectionMax streams, and a connection that holds no stream
+ * is closed as HTTP/1.1's would be: apiHeadersTimeoutMs after the handshake until its first request's
+ * headers are complete, apiKeepAliveTimeoutMs after its last stream ended. The handshake timeout comes
+ * with the TLS options (pki's serverTlsOptions). No idle timeout is set on the socket: a watch stream
+ * may be quiet for long.
  */
 import { Server as HttpsServer, type ServerOptions as HttpsServerOptions } from 'node:https';
-import { constants as http2, createServer as createHttp2Server, type Http2Session } from 'node:http2';
+import { constants as http2, createServer as createHttp2Server, type Http2Session, type ServerHttp2Stream } from 'node:http2';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TlsOptions, TLSSocket } from 'node:tls';
 import {
@@ -44,6 +46,36 @@ function chooseProtocol({ protocols }: { protocols: string[] }): string | undefi
   return protocols.includes('h2') ? 'h2' : undefined;
 }
 
+/**
+ * Ends an HTTP/2 session while it holds no stream: by apiHeadersTimeoutMs after it began unless a request
+ * completed its headers (a silent client, a preface alone, a header block that never ends: node opens a
+ * stream only once its headers are complete), and by apiKeepAliveTimeoutMs after its last stream ended,
+ * with a GOAWAY so that a client's request crossing it is retried, as HTTP/1.1's keep-alive timeout closes
+ * an idle connection. Pings and settings do not count: they would keep a session open for ever.
+ */
+function closeWhileStreamless(session: Http2Session): void {
+  let streams = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const endAfter = (ms: number, end: () => void) => {
+    timer = setTimeout(end, ms);
+    timer.unref();
+  };
+  endAfter(apiHeadersTimeoutMs, () => session.destroy());
+  session.on('stream', (stream: ServerHttp2Stream) => {
+    streams++;
+    clearTimeout(timer);
+    stream.once('close', () => {
+      if (--streams > 0 || session.destroyed) return;
+      endAfter(apiKeepAliveTimeoutMs, () => {
+        session.close();
+        // A header block still open when the GOAWAY left keeps the session from closing by itself.
+        endAfter(apiHeadersTimeoutMs, () => session.destroy());
+      });
+    });
+  });
+  session.once('close', () => clearTimeout(timer));
+}
+
 /** The HTTPS server of the client port, handing HTTP/2 connections to an HTTP/2 server with the same handler. */
 class ClientPortServer extends HttpsServer {
   private readonly sessions = new Set<Http2Session>();
@@ -55,6 +87,7 @@ class ClientPortServer extends HttpsServer {
     h2.on('session', (session: Http2Session) => {
       this.sessions.add(session);
       session.once('close', () => this.sessions.delete(session));
+      closeWhileStreamless(session);
     });
     // What the HTTP/2 server would answer itself (an expectation, CONNECT) goes to this server's
     // listeners, as HTTP/1.1's does: the API records and answers it (src/api/client-error.ts).

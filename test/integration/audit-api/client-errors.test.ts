@@ -5,7 +5,8 @@
 // request node times out after it was routed (its body never arrives) is answered 408 and leaves exactly
 // one event too, under its route's auditID. Requests node would answer itself and never route — an
 // expectation other than 100-continue, a CONNECT — are answered by the member and recorded like any
-// refusal, in both protocols; an HTTP/1.1 Upgrade is served as the plain request it also is.
+// refusal, in both protocols; an HTTP/1.1 Upgrade is served as the plain request it also is. A
+// connection that completes no request is closed after the header timeout in both protocols.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { connect as connectHttp2 } from 'node:http2';
@@ -13,7 +14,7 @@ import { connect, type ConnectionOptions } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import { buildClientApi, identifyByCertificate } from '../../../src/api/index.ts';
 import type { AuditEvent } from '../../../src/audit/index.ts';
-import { auditRefusedTargetCharsMax } from '../../../src/config/index.ts';
+import { apiHeadersTimeoutMs, apiTimeoutCheckIntervalMs, auditRefusedTargetCharsMax } from '../../../src/config/index.ts';
 import { bootstrapCa, loadTlsMaterial, TlsReloader } from '../../../src/pki/index.ts';
 import { clientListenerOptions } from '../../../src/server/client-listener.ts';
 import { clientFiles, memberFiles, tempDir } from '../pki/tls-harness.ts';
@@ -167,3 +168,52 @@ for (const c of unrouted) {
     assert.match(event!.annotations?.['authorization.k8s.io/reason'] ?? '', c.why);
   });
 }
+
+/** HTTP/2 connection preface, an empty SETTINGS frame, and HEADERS on stream 1 without END_HEADERS: a header block that never ends. */
+const h2Preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+const h2EmptySettings = Buffer.from([0, 0, 0, 0x4, 0, 0, 0, 0, 0]);
+const h2OpenHeaderBlock = Buffer.from([0, 0, 2, 0x1, 0x0, 0, 0, 0, 1, 0x82, 0x86]);
+
+/** Opens a connection with `alpn` and writes `bytes`; resolves with whether the member closed it within `withinMs`. */
+function closedWithin(alpn: string, bytes: Buffer, withinMs: number): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ ...clientTls, ALPNProtocols: [alpn] }, () => {
+      assert.equal(socket.alpnProtocol, alpn);
+      if (bytes.length > 0) socket.write(bytes);
+    });
+    socket.on('data', () => undefined);
+    socket.on('error', (error: NodeJS.ErrnoException) => { if (error.code !== 'ECONNRESET') reject(error); });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve(false);
+    }, withinMs);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
+test('a connection that completes no request is closed after the header timeout, in HTTP/2 as in HTTP/1.1; one that did stays open', async () => {
+  const withinMs = apiHeadersTimeoutMs + 2 * apiTimeoutCheckIntervalMs + 1_000;
+  // A session whose request completed is kept alive (as an HTTP/1.1 keep-alive connection is) past that deadline.
+  const kept = connectHttp2(`https://127.0.0.1:${port}`, { ...clientTls, ALPNProtocols: ['h2'] });
+  let keptClosed = false;
+  kept.once('close', () => { keptClosed = true; });
+  const answered = await new Promise<number>((resolve, reject) => {
+    const stream = kept.request({ ':method': 'GET', ':path': '/version' });
+    stream.on('response', (headers) => resolve(Number(headers[':status'])));
+    stream.on('error', reject);
+    stream.resume();
+  });
+  assert.equal(answered, 200);
+  const closed = await Promise.all([
+    closedWithin('http/1.1', Buffer.alloc(0), withinMs),
+    closedWithin('h2', Buffer.alloc(0), withinMs),
+    closedWithin('h2', Buffer.concat([h2Preface, h2EmptySettings]), withinMs),
+    closedWithin('h2', Buffer.concat([h2Preface, h2EmptySettings, h2OpenHeaderBlock]), withinMs),
+  ]);
+  assert.deepEqual(closed, [true, true, true, true], 'silent HTTP/1.1, silent h2, h2 preface alone, h2 header block never ended');
+  assert.equal(keptClosed, false, 'the session that completed a request was closed at the header timeout');
+  kept.close();
+});
