@@ -18,7 +18,8 @@
  * whoever may get secrets/versions, so consumers can move over first) until promote merges them in.
  * The response of rotate, promote and rollback is the Secret, with its data only if the caller may
  * also `get` it; a stage answers the pending SecretVersion, with data only if the caller may get
- * secrets/versions. Generated values exist only in the store and the response.
+ * secrets/versions. Generated values exist only in the store and the response. Promote and rollback
+ * also need `get secrets/versions`: they make the pending stage or an older version current.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { setOwnMember } from '../../base/index.ts';
@@ -86,6 +87,7 @@ export function registerSecretVersionRoutes(app: FastifyInstance, options: Secre
 
   app.post(`${item}/promote`, auditInEntryRoute, async (request) => {
     const { namespace, name } = request.params as Params;
+    checkMayReadVersions(policy, request, 'a promote makes the pending stage\'s data current');
     const updated = await registry.promoteSecret(namespace, name, writeOptionsOf(request, policy));
     return shown(updated, request, policy);
   });
@@ -95,7 +97,7 @@ export function registerSecretVersionRoutes(app: FastifyInstance, options: Secre
     const body = request.body;
     if (!isObject(body) || body.version === undefined) throw new RegistryError('BadRequest', 'the body must be {"version": N}');
     const version = parseVersion(body.version);
-    checkMayReadVersions(policy, request);
+    checkMayReadVersions(policy, request, 'a rollback makes an older version\'s data current');
     const { history } = await registry.secretVersions(namespace, name);
     const target = findVersion(history, name, version);
     const updated = await writeData(registry, policy, request, () => ({ ...target.data }));
@@ -146,12 +148,15 @@ function readOf(request: FastifyRequest, apiGroup: string, subresource: string):
   return { isResource: true, verb: 'get', apiGroup, apiVersion: 'v1', resource: 'secrets', subresource, namespace, name };
 }
 
-/** A rollback makes an older version's data current, readable by whoever may get the Secret: it needs `get secrets/versions` too. */
-function checkMayReadVersions(policy: PolicyHolder, request: FastifyRequest): void {
+/**
+ * Rollback and promote make data that only `get secrets/versions` reads (an older version, the pending
+ * stage) current, readable by whoever may get the Secret: they need that right too, or they would read it.
+ */
+function checkMayReadVersions(policy: PolicyHolder, request: FastifyRequest, why: string): void {
   const versions = readOf(request, 'coffer.dev', 'versions');
   const caller = callerFor(request);
   if (isAllowed(policy.policy, caller, versions)) return;
-  throw new K8sForbiddenError(`${forbiddenMessage(caller, versions)}: a rollback makes an older version's data current`, { name: versions.name, group: 'coffer.dev', kind: 'secrets' });
+  throw new K8sForbiddenError(`${forbiddenMessage(caller, versions)}: ${why}`, { name: versions.name, group: 'coffer.dev', kind: 'secrets' });
 }
 
 function shown(updated: VersionedObject, request: FastifyRequest, policy: PolicyHolder): Json {

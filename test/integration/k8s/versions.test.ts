@@ -166,12 +166,15 @@ test('RBAC: secret-reader may not rotate, roll back or read versions; secret-rot
   assert.equal(text((await call(api.app, 'GET', `${core}/guarded`)).body.data?.password), 'p');
 });
 
-test('RBAC: a rollback needs get secrets/versions too — with get secrets, it would read any older value', async () => {
+test('RBAC: rollback and promote need get secrets/versions too — with get secrets, they would read an older value or the pending stage', async () => {
   await call(api.app, 'POST', core, secret('retired', { password: 'retired-value' }));
   await put('retired', { password: 'current-value' }, alice);
+  const staged = await call(api.app, 'POST', `${coffer}/retired/rotate`, { data: { password: b64('pending-value') }, stage: true });
+  assert.equal(staged.status, 200, staged.body.message);
+  const kept = await versions('retired');
   const role = await call(api.app, 'POST', '/apis/rbac.authorization.k8s.io/v1/clusterroles', {
     metadata: { name: 'reader-rollbacker' },
-    rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['get'] }, { apiGroups: ['coffer.dev'], resources: ['secrets/rollback'], verbs: ['create'] }],
+    rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['get'] }, { apiGroups: ['coffer.dev'], resources: ['secrets/rollback', 'secrets/promote'], verbs: ['create'] }],
   });
   assert.equal(role.status, 201, role.body.message);
   await bindClusterRole(api.app, 'reader-rollbacker-rick', 'reader-rollbacker', 'rick');
@@ -181,10 +184,15 @@ test('RBAC: a rollback needs get secrets/versions too — with get secrets, it w
     const refused = await call(api.app, 'POST', `${coffer}/retired/rollback${dryRun}`, { version: 1 }, rick);
     assert.equal(refused.status, 403, refused.body.message);
     assert.match(String(refused.body.message), /cannot get resource "secrets\/versions" in API group "coffer.dev".*a rollback makes an older version's data current/);
-    assert.equal(JSON.stringify(refused.body).includes(b64('retired-value')), false);
+    const promote = await call(api.app, 'POST', `${coffer}/retired/promote${dryRun}`, {}, rick);
+    assert.equal(promote.status, 403, promote.body.message);
+    assert.match(String(promote.body.message), /cannot get resource "secrets\/versions".*a promote makes the pending stage's data current/);
+    for (const answer of [refused, promote]) {
+      assert.equal(JSON.stringify(answer.body).includes(b64('retired-value')) || JSON.stringify(answer.body).includes(b64('pending-value')), false);
+    }
   }
   assert.equal(text((await call(api.app, 'GET', `${core}/retired`, undefined, rick)).body.data?.password), 'current-value');
-  assert.deepEqual((await versions('retired')).map((v) => v.version), [1, 2], 'nothing was written');
+  assert.deepEqual(await versions('retired'), kept, 'nothing was written');
 });
 
 test('a watcher sees MODIFIED with the new data on rotate and on rollback', async () => {
