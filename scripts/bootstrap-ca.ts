@@ -7,7 +7,8 @@
  * Writes <dir>/ca.crt, ca.key (encrypted PKCS#8 when COFFER_CA_PASSPHRASE is set), crl.pem,
  * issued.json, members/<name>.{crt,key} for each member (all --hosts as SANs), the member's unseal key
  * members/<name>.unseal.key (32 random bytes, mode 0600; one that exists is kept, even with --force,
- * since it is what opens the member's data), and
+ * since it is what opens the member's data — if it is the caller's own private key file, otherwise
+ * refused before anything is written), and
  * clients/<admin>.{crt,key,p12} in group system:masters; the .p12 password is COFFER_P12_PASSWORD or a
  * generated one written to clients/<admin>.p12.pass. Defaults suit `npm start` (one member, `default`);
  * a local three-member cluster uses `--members m1,m2,m3`. `--days` is the members' and admin's validity;
@@ -16,8 +17,7 @@
  * Refuses (exit 1, nothing written) if <dir> already has a CA, unless --force.
  */
 import { Command } from 'commander';
-import { existsSync } from 'node:fs';
-import { createKeyFile } from '../src/crypto/index.ts';
+import { createKeyFile, KeyFileError, ownKeyFileExists } from '../src/crypto/index.ts';
 import { bootstrapCa, bootstrapDefaults, caLayout, isPkiError } from '../src/pki/index.ts';
 
 const list = (value: string): string[] => value.split(',').map((v) => v.trim()).filter((v) => v !== '');
@@ -48,21 +48,24 @@ const env = (name: string): string | undefined => (process.env[name] === '' ? un
 try {
   const passphrase = env('COFFER_CA_PASSPHRASE');
   const p12Password = env('COFFER_P12_PASSWORD');
+  // Before anything is written: an unseal key there must be the caller's own to be kept.
+  const unsealKeys = await Promise.all(options.members.map(async (name) => {
+    const file = caLayout(options.dir).memberUnsealKey(name);
+    return { file, kept: await ownKeyFileExists(file) };
+  }));
   const result = await bootstrapCa({ ...options, passphrase, p12Password });
   process.stdout.write(`bootstrap-ca: created CA ${result.caSerial} in ${options.dir}/` +
     `${passphrase === undefined ? ' (ca.key NOT encrypted: set COFFER_CA_PASSPHRASE to encrypt it)' : ' (ca.key encrypted)'}\n`);
   for (const file of result.files) process.stdout.write(`  ${file}\n`);
-  for (const name of options.members) {
-    const unsealKey = caLayout(options.dir).memberUnsealKey(name);
-    const kept = existsSync(unsealKey);
-    if (!kept) await createKeyFile(unsealKey);
-    process.stdout.write(`  ${unsealKey}${kept ? ' (kept: it opens the member\'s data)' : ''}\n`);
+  for (const { file, kept } of unsealKeys) {
+    if (!kept) await createKeyFile(file);
+    process.stdout.write(`  ${file}${kept ? ' (kept: it opens the member\'s data)' : ''}\n`);
   }
   process.stdout.write(`members: ${options.members.join(', ')}; hosts: ${options.hosts.join(', ')}; admin: ${options.admin} (system:masters)\n`);
   process.stdout.write('each member unseals with its members/<name>.unseal.key (--unseal-key-file); keep it apart from the member\'s data, ' +
     'or unseal with a passphrase or a KMS plugin instead\n');
 } catch (error) {
-  const message = isPkiError(error) ? error.message : `unexpected error: ${error instanceof Error ? error.message : String(error)}`;
+  const message = isPkiError(error) || error instanceof KeyFileError ? error.message : `unexpected error: ${error instanceof Error ? error.message : String(error)}`;
   process.stderr.write(`bootstrap-ca: ${message}\n`);
   process.exitCode = 1;
 }

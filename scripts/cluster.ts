@@ -7,7 +7,8 @@
  * keeps its data in data/m<i>/ and its log in data/logs/m<i>.log. Certificates come from certs/: the CA
  * is bootstrapped (members m1..mN) if there is none, and missing member certificates are issued from
  * the existing CA (COFFER_CA_PASSPHRASE if its key is encrypted). Member i unseals with its key file
- * certs/members/m<i>.unseal.key, made with its certificate if missing — a development set-up, with the
+ * certs/members/m<i>.unseal.key, made with its certificate if missing (one there must be the caller's
+ * own private key file, or the script ends with one line naming it) — a development set-up, with the
  * keys beside the certificates. `--backend etcd` starts etcd 3.4 with the same ports, certificates and
  * layout, for comparison.
  *
@@ -21,7 +22,7 @@ import { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { createKeyFile } from '../src/crypto/index.ts';
+import { createKeyFile, KeyFileError, ownKeyFileExists } from '../src/crypto/index.ts';
 import { bootstrapCa, bootstrapDefaults, caLayout, issueMember, loadCa } from '../src/pki/index.ts';
 import { backendNamed, certsIn, delay, MemberProcess, repoRoot } from '../test/support/cluster/index.ts';
 import { portHolder } from './port-holder.ts';
@@ -135,7 +136,14 @@ async function ensureCertificates(): Promise<void> {
     for (const name of missing) await issueMember(signer, { name, hosts: bootstrapDefaults.hosts });
   }
   if (backend.name !== 'coffer') return;
-  const keyless = names.filter((name) => !existsSync(layout.memberUnsealKey(name)));
+  const keyless: string[] = [];
+  for (const name of names) {
+    const kept = await ownKeyFileExists(layout.memberUnsealKey(name)).catch((error: unknown) => {
+      if (error instanceof KeyFileError) fail(error.message);
+      throw error;
+    });
+    if (!kept) keyless.push(name);
+  }
   if (keyless.length === 0) return;
   process.stdout.write(`cluster: DEVELOPMENT SET-UP: creating unseal keys certs/members/{${keyless.join(',')}}.unseal.key (mode 0600) ` +
     'beside the certificates; use a passphrase or KMS in production\n');

@@ -1,6 +1,7 @@
 /**
  * `npm start` — the embedded default (the README's "Set-up"): bootstraps a CA into certs/ if there is none,
- * creates a development unseal key certs/dev-unseal.key (mode 0600) if there is none, and runs the
+ * creates a development unseal key certs/dev-unseal.key (mode 0600) if there is none (one there must be
+ * the caller's own private key file, or it stops with one line), and runs the
  * single member `default` with its data in data/default/, clients on https://127.0.0.1:7443 and peers on
  * 7444. Once the member answers /readyz (its first-start namespaces and policies exist) it prints
  * "default: ready"; clients may start then. Running it again reuses the CA, the key and the data.
@@ -13,7 +14,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
-import { createKeyFile } from '../src/crypto/index.ts';
+import { createKeyFile, KeyFileError, ownKeyFileExists } from '../src/crypto/index.ts';
 import { bootstrapCa, caLayout } from '../src/pki/index.ts';
 import { answersOk, readyPollMs } from './readiness.ts';
 
@@ -25,7 +26,13 @@ if (!existsSync(certs.caCert)) {
   const result = await bootstrapCa({ dir: certs.dir, members: ['default'], hosts: ['127.0.0.1', 'localhost'], admin: 'admin' });
   process.stdout.write(`created a CA and certificates in ${certs.dir}/ (${result.files.length} files)\n`);
 }
-if (!existsSync(unsealKey)) await createKeyFile(unsealKey);
+try {
+  if (!(await ownKeyFileExists(unsealKey))) await createKeyFile(unsealKey);
+} catch (error) {
+  if (!(error instanceof KeyFileError)) throw error;
+  process.stderr.write(`start: ${error.message}\n`);
+  process.exit(1);
+}
 
 process.stdout.write([
   '',

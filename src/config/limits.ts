@@ -55,6 +55,15 @@ export const reviewAttributeLengthMax = 1024;
  */
 export const raftEntryOverheadBytes = 24;
 
+// ── Files (src/durable) ────────────────────────────────────────────────────────────────────────
+
+/**
+ * Names a whole-file write tries for its new temporary file (src/durable/temp-file.ts) before it fails,
+ * in attempts. Each name holds 64 random bits, so a name that exists was planted there: the write
+ * gives up rather than keep guessing against whoever is filling the directory.
+ */
+export const tempFileAttemptsMax = 8;
+
 // ── Crypto and WAL (src/crypto, src/storage/wal) ───────────────────────────────────────────────
 
 /** Nonces drawn from node:crypto per randomFillSync call (one call per this many seals). */

@@ -14,7 +14,7 @@ export { type Sealer, pageFormatVersion, pageHeaderBytes, pageOverheadBytes } fr
 export { IntegrityError, SealedError, KeyFileError, KmsError, KeyringError } from './errors.ts';
 export type { Argon2Params, Kek, KekProvider, KekRecord, KekSource } from './kek.ts';
 export { passphraseKek, argon2ParamsDefault } from './kek-passphrase.ts';
-export { keyFileKek, keyContentKek, createKeyFile } from './kek-key-file.ts';
+export { keyFileKek, keyContentKek, createKeyFile, ownKeyFileExists } from './kek-key-file.ts';
 export { readPassphraseFile, readSecretFile } from './secret-file.ts';
 export { kmsKek, type KmsOptions } from './kek-kms.ts';
 export { kmsProtocolVersion, type KmsRequest, type KmsResponse, type KmsErrorCode } from './kms-protocol.ts';

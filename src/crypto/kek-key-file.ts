@@ -1,11 +1,12 @@
 /**
- * KEK from a 32-byte key file. The file must be readable by its owner only (mode 0600 or 0400; see
- * secret-file.ts). It holds the 32 bytes raw, or as base64 text (44 characters, optional trailing
- * newline).
+ * KEK from a 32-byte key file. The file must be its user's own, readable by them only (mode 0600 or
+ * 0400; see secret-file.ts). It holds the 32 bytes raw, or as base64 text (44 characters, optional
+ * trailing newline).
  */
 import { randomFillSync } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { nodeFs } from '../durable/index.ts';
 import { KeyFileError, sourceMismatch } from './errors.ts';
 import type { KekProvider } from './kek.ts';
 import { kekBytes, localKek } from './kek-local.ts';
@@ -73,7 +74,7 @@ function decodeKey(content: Buffer, file: string): Uint8Array {
 export async function createKeyFile(file: string): Promise<void> {
   const key = randomFillSync(Buffer.alloc(kekBytes));
   try {
-    await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+    await nodeFs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
     const handle = await fs.open(file, 'wx', 0o600);
     try {
       await handle.writeFile(key);
@@ -91,4 +92,22 @@ export async function createKeyFile(file: string): Promise<void> {
   } finally {
     wipe(key);
   }
+}
+
+/**
+ * Whether there is a key file at `file` to keep — the unseal key made beside a member's certificate is
+ * never replaced, since it opens the member's data. False when nothing is there; true when it is the
+ * caller's own private key file (keyFileKek's checks); anything else at that name — a symlink, a file
+ * others may read, one another user made (who then knows the key the member would seal its data
+ * with) — is refused with a KeyFileError, one line naming the file and what is wrong.
+ */
+export async function ownKeyFileExists(file: string): Promise<boolean> {
+  try {
+    await fs.lstat(file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+  (await keyFileKek(file)).forget();
+  return true;
 }

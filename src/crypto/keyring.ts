@@ -14,7 +14,7 @@ import { randomFillSync } from 'node:crypto';
 import path from 'node:path';
 import { assert, type Clock, realClock } from '../base/index.ts';
 import { dekCountMax, keyringFileBytesMax, keyringRetiredDeksKept } from '../config/index.ts';
-import { type DurableFs, type DurableWriteStep, mkdirDurably, nodeFs, tempPathOf, writeFileDurably } from '../durable/index.ts';
+import { type DurableFs, type DurableWriteStep, mkdirDurably, nodeFs, removeTempsOf, writeFileDurably } from '../durable/index.ts';
 import { IntegrityError, KeyringError, SealedError } from './errors.ts';
 import type { Argon2Params, Kek, KekProvider, KekSource } from './kek.ts';
 import {
@@ -158,9 +158,9 @@ export class Keyring implements Sealer {
       for (const dek of loaded) wipe(dek.key);
       throw error;
     }
-    // Only now, unsealed, may anything be written: remove a temporary left by a crash mid-write.
+    // Only now, unsealed, may anything be written: remove the temporaries a crash mid-write left.
     const fs = options.fs ?? nodeFs;
-    await fs.rm(tempPathOf(file), { force: true });
+    await removeTempsOf(file, fs);
     return new Keyring(file, options.kek.description, kek, authKey, keyringId, body.createdAtMs, loaded,
       body.activeDekId, body.retired ?? [], options.clock ?? realClock, fs, options.onStep ?? (() => {}));
   }

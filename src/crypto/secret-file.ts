@@ -1,18 +1,29 @@
 /**
  * Files that hold a secret the operator hands a member or the CLI: a key file, a passphrase file (for
- * unsealing, for a new KEK, for a backup). Each must be a regular file (not a symlink) readable by its
- * owner only, mode 0600 or 0400: a secret others can read is not a secret, so a looser mode is refused
- * with one line naming the file, its mode and the fix, rather than used (as ssh refuses such a key).
- * The mode checked is the mode of the descriptor actually read (fstat after open), so the file cannot
- * be swapped between the check and the read.
+ * unsealing, for a new KEK, for a backup). Each must be a regular file (not a symlink) of the user
+ * reading it, readable by that owner only, mode 0600 or 0400: a secret others can read is not a secret,
+ * and one another user made is one they know (only root can read another user's 0600 file, so that is
+ * when it matters). Anything else is refused with one line naming the file and what is wrong, rather
+ * than used (as ssh refuses such a key). The owner and mode checked are those of the descriptor
+ * actually read (fstat after open), so the file cannot be swapped between the check and the read.
  */
 import { constants, promises as fs } from 'node:fs';
 import { passphraseFileBytesMax } from '../config/index.ts';
 import { KeyFileError } from './errors.ts';
 import { sodiumReady, wipe } from './sodium.ts';
 
+export interface SecretFileOptions {
+  /**
+   * The uid the file must belong to: by default the effective uid of this process (undefined where
+   * there is none, on Windows: then no owner is checked). Tests that cannot chown a file to another
+   * user (not run as root) name another uid here to see the same check refuse it.
+   */
+  ownerUid?: number;
+}
+
 /** The whole file; `what` names it in errors ("key file", "passphrase file"). The caller wipes the bytes. */
-export async function readSecretFile(file: string, what: string, bytesMax: number): Promise<Buffer> {
+export async function readSecretFile(file: string, what: string, bytesMax: number, options: SecretFileOptions = {}): Promise<Buffer> {
+  const ownerUid = options.ownerUid ?? process.geteuid?.();
   let handle: fs.FileHandle;
   try {
     handle = await fs.open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
@@ -22,6 +33,9 @@ export async function readSecretFile(file: string, what: string, bytesMax: numbe
   try {
     const stat = await handle.stat();
     if (!stat.isFile()) throw new KeyFileError(`${what} ${file} is not a regular file`);
+    if (ownerUid !== undefined && stat.uid !== ownerUid) {
+      throw new KeyFileError(`${what} ${file} belongs to uid ${stat.uid}, not to this user (uid ${ownerUid}): that user knows it; use a file of your own`);
+    }
     const mode = stat.mode & 0o777;
     if ((mode & 0o077) !== 0) {
       throw new KeyFileError(`${what} ${file} has mode 0${mode.toString(8)}; it must be readable by its owner only (chmod 600 ${file})`);

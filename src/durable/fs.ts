@@ -10,9 +10,11 @@
  */
 import { closeSync, constants, openSync, promises as fs, readFileSync, readSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { preallocatedAppends } from './preallocate.ts';
+import { createTempFile } from './temp-file.ts';
 
-/** A file opened for writing a new whole file (createFile). */
+/** A file opened for writing a new whole file (createTemp). */
 export interface WriteHandle {
   write(buffer: Uint8Array, offset: number, length: number): Promise<{ bytesWritten: number }>;
   /** fdatasync: the data written so far (and the size) is on stable storage when it resolves. */
@@ -48,11 +50,18 @@ export interface DurableFs {
    * it must then be opened only while its length is its data's (closed, or cut back by recovery).
    */
   openSyncedAppend(file: string, preallocateBytes?: number): Promise<{ handle: SyncedAppendHandle; created: boolean }>;
-  /** Creates `file` (or truncates it) for writing, with exactly `mode` (the umask does not apply). */
-  createFile(file: string, mode: number): Promise<WriteHandle>;
+  /**
+   * Creates a new, empty temporary of `file` for writing — beside it, under a name no one else can
+   * predict or take over (temp-file.ts) — with exactly `mode` (the umask does not apply); returns its path.
+   */
+  createTemp(file: string, mode: number): Promise<{ path: string; handle: WriteHandle }>;
   readdir(dir: string): Promise<string[]>;
   stat(path: string): Promise<{ size: number; isDirectory: boolean }>;
-  /** Creates `dir`; with `recursive`, also its missing parents, and an existing dir is no error. */
+  /**
+   * Creates `dir`; with `recursive`, also its missing parents, and an existing dir is no error. With
+   * `mode`, each directory it creates has exactly that mode (the umask does not apply); an existing one
+   * keeps its own.
+   */
   mkdir(dir: string, options: { recursive?: boolean; mode?: number }): Promise<void>;
   rename(from: string, to: string): Promise<void>;
   rm(path: string, options: { recursive?: boolean; force?: boolean }): Promise<void>;
@@ -99,23 +108,15 @@ export const nodeFs: DurableFs = {
     };
     return { handle: preallocatedAppends(sequential, setLengthDurably, position, preallocateBytes), created };
   },
-  async createFile(file, mode) {
-    const handle = await fs.open(file, 'w', mode);
-    try {
-      await handle.chmod(mode); // open() applied the umask; make the mode exactly what was asked
-    } catch (error) {
-      await handle.close();
-      throw error;
-    }
-    return handle;
-  },
+  createTemp: (file, mode) => createTempFile(file, mode),
   readdir: (dir) => fs.readdir(dir),
   async stat(path) {
     const stat = await fs.stat(path);
     return { size: stat.size, isDirectory: stat.isDirectory() };
   },
   async mkdir(dir, options) {
-    await fs.mkdir(dir, options);
+    if (options.mode === undefined) await fs.mkdir(dir, options);
+    else await mkdirWithMode(dir, options.mode, options.recursive === true);
   },
   rename: (from, to) => fs.rename(from, to),
   rm: (path, options) => fs.rm(path, options),
@@ -137,6 +138,31 @@ export const nodeFs: DurableFs = {
     }
   },
 };
+
+/**
+ * nodeFs.mkdir with a mode: mkdir applies the umask, so each directory it creates is then given exactly
+ * `mode` — through a descriptor of the directory itself, so a symlink swapped in for it meanwhile is not
+ * followed — before the next one is created inside it (a umask that takes the owner's bits cannot stop
+ * the way down). A directory that exists keeps its mode.
+ */
+async function mkdirWithMode(dir: string, mode: number, recursive: boolean): Promise<void> {
+  try {
+    await fs.mkdir(dir, { mode });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (recursive && code === 'EEXIST' && (await fs.stat(dir)).isDirectory()) return;
+    if (!recursive || code !== 'ENOENT' || dirname(dir) === dir) throw error;
+    await mkdirWithMode(dirname(dir), mode, true);
+    await mkdirWithMode(dir, mode, true);
+    return;
+  }
+  const handle = await fs.open(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  try {
+    await handle.chmod(mode);
+  } finally {
+    await handle.close();
+  }
+}
 
 /** The bytes of `file`, or undefined when it does not exist (any other failure is thrown). */
 export async function readFileIfPresent(fs: DurableFs, file: string): Promise<Uint8Array | undefined> {

@@ -2,17 +2,21 @@
  * Durable write-then-rename: the one way a member puts a whole file, or a directory, in place so that a
  * crash (power loss included) leaves either the old or the new, each complete.
  *
- *   writeFileDurably  write `<file>.tmp`, fdatasync it, rename it over `file`, fsync the directory;
+ *   writeFileDurably  write a new temporary beside `file` (temp-file.ts: `<file>.<token>.tmp`, a name no
+ *                     one can predict, never one that exists), fdatasync it, rename it over `file`,
+ *                     fsync the directory;
  *   renameDurably     rename, then fsync the directory (both, when the names live in two);
  *   mkdirDurably      create a directory and its missing parents, fsyncing each parent that gained one.
  *
  * A rename or a new name is durable only once its directory is fsynced: until then a power cut may
- * undo it even though the data it names was synced. A crash mid-write leaves at most a stray
- * `<file>.tmp` (tempPathOf), which the owner removes the next time it opens the file.
+ * undo it even though the data it names was synced. A failed write removes its temporary; a crash
+ * mid-write leaves it, and an owner for whom a stray copy matters (the keyring: an old KEK opens it)
+ * removes them the next time it opens the file (removeTempsOf).
  * `onStep` is the seam for crash tests: it is called after each named step.
  */
 import path from 'node:path';
 import { type DurableFs, nodeFs } from './fs.ts';
+import { isTempNameOf } from './temp-file.ts';
 
 export type DurableWriteStep = 'temp-written' | 'temp-synced' | 'renamed' | 'dir-synced';
 
@@ -23,17 +27,12 @@ export interface DurableWriteOptions {
   onStep?: (step: DurableWriteStep) => void;
 }
 
-export function tempPathOf(file: string): string {
-  return `${file}.tmp`;
-}
-
 export async function writeFileDurably(file: string, data: string | Uint8Array, options: DurableWriteOptions = {}): Promise<void> {
   const fs = options.fs ?? nodeFs;
   const step = options.onStep ?? (() => {});
   const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-  const temp = tempPathOf(file);
+  const { path: temp, handle } = await fs.createTemp(file, options.mode ?? 0o600);
   try {
-    const handle = await fs.createFile(temp, options.mode ?? 0o600);
     try {
       let written = 0;
       while (written < bytes.length) written += (await handle.write(bytes, written, bytes.length - written)).bytesWritten;
@@ -51,6 +50,14 @@ export async function writeFileDurably(file: string, data: string | Uint8Array, 
   step('renamed');
   await fs.fsyncDir(path.dirname(file));
   step('dir-synced');
+}
+
+/** Removes the temporaries of `file` that a crash mid-write left (see the header). */
+export async function removeTempsOf(file: string, fs: DurableFs = nodeFs): Promise<void> {
+  const dir = path.dirname(file);
+  for (const name of await fs.readdir(dir)) {
+    if (isTempNameOf(file, name)) await fs.rm(path.join(dir, name), { force: true });
+  }
 }
 
 export async function renameDurably(from: string, to: string, fs: DurableFs = nodeFs): Promise<void> {

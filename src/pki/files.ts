@@ -1,17 +1,21 @@
 /**
  * File I/O for the PKI: bounded reads that turn "no such file" into one FILE_MISSING line naming the
- * path, and atomic writes (src/durable's write-then-rename, in a directory created if missing) so a
- * reader — including the TLS reloader watching the directory — sees either the old or the new file,
- * never a torn one. Private keys are written with mode 0600.
+ * path, and atomic writes (src/durable's write-then-rename, through a temporary no other local user can
+ * predict or plant, in a directory created if missing) so a reader — including the TLS reloader
+ * watching the directory — sees either the old or the new file, never a torn one. Private keys are
+ * written with mode 0600, certificates 0644. A directory created for them is 0700 whatever the umask, as
+ * ssh wants ~/.ssh: one others can write to lets them replace a certificate or plant a key; one that
+ * exists keeps its mode.
  */
-import { mkdir, open, stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { pkiFileBytesMax } from '../config/index.ts';
-import { writeFileDurably } from '../durable/index.ts';
+import { nodeFs, writeFileDurably } from '../durable/index.ts';
 import { PkiError } from './errors.ts';
 
 export const privateFileMode = 0o600;
 export const publicFileMode = 0o644;
+const privateDirMode = 0o700;
 
 export async function readPkiFile(path: string): Promise<Buffer> {
   let size: number;
@@ -47,7 +51,7 @@ export async function fileExists(path: string): Promise<boolean> {
 }
 
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode: number): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
+  await nodeFs.mkdir(dirname(path), { recursive: true, mode: privateDirMode });
   await writeFileDurably(path, data, { mode });
 }
 

@@ -1,21 +1,23 @@
 /**
  * `coffer ca init | issue | revoke | list` — the built-in CA, operated on its directory (issuing
  * through the API comes with the API). Same code as scripts/bootstrap-ca.ts (src/pki). `issue
- * --member` also writes the member's unseal key members/<name>.unseal.key (mode 0600) if it has none.
+ * --member` also writes the member's unseal key members/<name>.unseal.key (mode 0600) if it has none;
+ * one there that is not the caller's own private key file (ownKeyFileExists) is refused before anything
+ * is issued.
  *
  * Secrets come from the environment, never from flags (flags show up in `ps` and shell history):
  * COFFER_CA_PASSPHRASE encrypts / unlocks ca.key; COFFER_P12_PASSWORD, when set, protects a client's
  * .p12, otherwise a random password is generated and written to clients/<user>.p12.pass (0600).
  */
-import { existsSync } from 'node:fs';
 import { type Command, Option } from 'commander';
 import {
   caValidityDaysDefault, certValidityDaysDefault,
 } from '../../config/index.ts';
-import { createKeyFile } from '../../crypto/index.ts';
+import { createKeyFile, KeyFileError, ownKeyFileExists } from '../../crypto/index.ts';
 import {
   caLayout, initCa, issueClient, issueMember, listIssued, loadCa, revokeCertificate, type IssuedRecord, type IssueResult,
 } from '../../pki/index.ts';
+import { CliError } from '../errors.ts';
 import { type CliIo, envValue } from '../io.ts';
 import { collect, formatData, formatTable, type GlobalOptions, parsePositiveInt } from '../options.ts';
 
@@ -70,11 +72,14 @@ function registerIssue(ca: Command, io: CliIo): void {
       const common = { days: options.days, force: options.force };
       let result: IssueResult;
       if (options.member !== undefined) {
-        result = await issueMember(signer, { ...common, name: options.member, hosts: options.host ?? [] });
-        io.out(`issued member certificate ${options.member}: serial ${result.serial}, valid until ${result.cert.notAfter.toISOString()}\n`);
         // The member's unseal key beside its certificate; never replaced (it opens the member's data).
         const unsealKey = caLayout(options.dir).memberUnsealKey(options.member);
-        if (!existsSync(unsealKey)) {
+        const kept = await ownKeyFileExists(unsealKey).catch((error: unknown) => {
+          throw error instanceof KeyFileError ? new CliError(error.message) : error;
+        });
+        result = await issueMember(signer, { ...common, name: options.member, hosts: options.host ?? [] });
+        io.out(`issued member certificate ${options.member}: serial ${result.serial}, valid until ${result.cert.notAfter.toISOString()}\n`);
+        if (!kept) {
           await createKeyFile(unsealKey);
           result.files.push(unsealKey);
         }

@@ -1,7 +1,8 @@
 /**
  * `coffer exec [-n NS] --secret NAME[:PREFIX]… [--configmap NAME[:PREFIX]]… [--stage current|pending]
  * [--on-change restart|signal:SIG] [--stop-signal SIG] [--grace-period 10s] -- CMD ARGS…` — runs CMD
- * with the values as environment variables (deliver/environment.ts names them) and follows changes
+ * with the values as environment variables, in exec's own environment less Coffer's credentials
+ * (deliver/environment.ts names them, and says which those are) and follows changes
  * (deliver/follower.ts): on a change it restarts CMD gracefully (the default: the stop signal, SIGKILL
  * after the grace period, then CMD with the new values) or, with signal:SIG, sends it SIG — an
  * environment cannot change, so that suits a program that reads its settings from files
@@ -14,7 +15,7 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { execGracePeriodMsDefault } from '../../config/index.ts';
-import { variablesOf } from '../deliver/environment.ts';
+import { variablesOf, withoutCredentials } from '../deliver/environment.ts';
 import { addSourceOptions, describeSnapshot, followerFor, type SourceFlags, sourcesOf } from '../deliver/flags.ts';
 import { Program } from '../deliver/program.ts';
 import { CliError, CommandExit, expectedMessage } from '../errors.ts';
@@ -45,7 +46,7 @@ export function registerExecCommand(program: Command, io: CliIo): void {
     .action(k8sAction(async (command, name: string, args: string[]) => {
       const flags = command.optsWithGlobals<ExecFlags>();
       const notice = (line: string) => io.err(`coffer exec: ${line}\n`);
-      const child = new Program({ command: name, args, baseEnv: io.env, stopSignal: flags.stopSignal, graceMs: flags.gracePeriod });
+      const child = new Program({ command: name, args, baseEnv: withoutCredentials(io.env), stopSignal: flags.stopSignal, graceMs: flags.gracePeriod });
       let variables: Map<string, string>;
       const follower = followerFor(flags, sourcesOf(flags, true), io, 'exec', async (snapshot) => {
         try {

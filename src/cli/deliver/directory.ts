@@ -1,12 +1,14 @@
 /**
  * `coffer render --dir DIR`: each key of each source as the file DIR/KEY, as a Kubernetes Secret
- * volume shows them: mode 0600, each replaced atomically (temporary file, fsync, rename, fsync of the
- * directory), so a reader sees the old value or the new, never part of one. A key that disappears from
+ * volume shows them: mode 0600, in DIR (made 0700 if missing), each replaced atomically (a new
+ * temporary file no other local user can plant, fsync, rename, fsync of the directory), so a reader
+ * sees the old value or the new, never part of one. A key that disappears from
  * the sources has its file removed — only files this run wrote; other files in DIR are left alone.
  * Keys are the file names: a key that is not one ("..", a "/"), or two sources with the same key, is refused.
  */
-import { mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { nodeFs } from '../../durable/index.ts';
 import { privateFileMode, writeFileAtomic } from '../../pki/index.ts';
 import { CliError } from '../errors.ts';
 import { describeSource, type SourceValues } from './sources.ts';
@@ -31,7 +33,7 @@ export class DirectoryWriter {
         files.set(key, value);
       }
     }
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    await nodeFs.mkdir(this.dir, { recursive: true, mode: 0o700 }); // exactly 0700, whatever the umask
     for (const [key, value] of files) await writeFileAtomic(join(this.dir, key), value, privateFileMode);
     for (const key of this.written) {
       if (!files.has(key)) await rm(join(this.dir, key), { force: true });

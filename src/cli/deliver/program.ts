@@ -14,7 +14,7 @@ export type ProgramEnd = { status: number } | { error: Error };
 export interface ProgramOptions {
   command: string;
   args: readonly string[];
-  /** The environment the values are added to (exec's own). */
+  /** The environment the values are added to (exec's own, less Coffer's credentials). */
   baseEnv: Readonly<Record<string, string | undefined>>;
   stopSignal: NodeJS.Signals;
   graceMs: number;

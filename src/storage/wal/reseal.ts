@@ -5,7 +5,7 @@
  * Every frame sealed with a DEK other than the active one is opened at its position and sealed again
  * at the SAME position; frames already on the active DEK are kept byte for byte. A sealed page's size
  * does not depend on its DEK, so every frame keeps its offset and length (the log index's offsets stay
- * valid). The new file replaces the old one atomically (src/durable's write-then-rename: `<file>.tmp`,
+ * valid). The new file replaces the old one atomically (src/durable's write-then-rename: `<file>.<token>.tmp`,
  * fdatasync, rename over the original, directory fsync). A crash therefore leaves the old file or the
  * new one, each complete, plus at most a temporary that open() removes (files.ts: `*.tmp`). The work
  * yields to the event loop every walResealYieldBytes, so re-sealing a full segment never stalls the

@@ -80,7 +80,10 @@ export function withFsBugs(
       const opened = await fs.openAppend(file, preallocateBytes > 0);
       return { handle: await preallocatedOver(fs, file, syncedAppendOver(wrap(file, opened.handle)), preallocateBytes), created: opened.created };
     },
-    createFile: async (file, mode) => wrap(file, await fs.createFile(file, mode)),
+    async createTemp(file, mode) {
+      const temp = await fs.createTemp(file, mode);
+      return { path: temp.path, handle: wrap(temp.path, temp.handle) };
+    },
     readdir: (dir) => fs.readdir(dir),
     stat: (at) => fs.stat(at),
     mkdir: (dir, options) => fs.mkdir(dir, options),

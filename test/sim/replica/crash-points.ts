@@ -50,7 +50,7 @@ export function activityOf(step: string, tasks: MemberTasks): Activity {
   if (/audit-signing\.key/.test(step)) return tasks.dekRotation ? 'dekRotation' : 'steady';
   if (/mvcc\.(incoming|old)/.test(step)) return 'snapshotInstall';
   if (/keyring\.json/.test(step)) return tasks.kekRewrap ? 'kekRewrap' : 'dekRotation';
-  if (/wal\/wal-\*-\*\.log\.tmp/.test(step)) return 'walReseal';
+  if (/wal\/wal-\*-\*\.log\.\*\.tmp/.test(step)) return 'walReseal';
   if (/wal\/snap-/.test(step)) return tasks.walReseal ? 'walReseal' : 'walCompaction';
   if (/^rm wal\/wal-/.test(step)) return 'walCompaction';
   if (/^(write|datasync) mvcc\/LOG/.test(step)) {

@@ -14,7 +14,9 @@
  * lose or tear the written bytes, as a crash inside an O_DSYNC write may.
  */
 import type { Random } from '../../../src/base/index.ts';
-import { type DurableFs, preallocatedAppends, type SyncedAppendHandle, type SyncReadHandle, type WriteHandle } from '../../../src/durable/index.ts';
+import {
+  type DurableFs, preallocatedAppends, type SyncedAppendHandle, type SyncReadHandle, tempPathOf, type WriteHandle,
+} from '../../../src/durable/index.ts';
 import { type FileNode, fsError, type PowerLossDisk } from './disk.ts';
 
 /** Operations that change what is (or may become) on disk. */
@@ -65,6 +67,9 @@ export async function preallocatedOver(fs: DurableFs, file: string, handle: Sync
 }
 
 export class SimFs implements DurableFs {
+  /** The next temporary's token (createTemp). */
+  private tempToken = 0;
+
   constructor(private readonly disk: PowerLossDisk, private readonly host: SimFsHost) {}
 
   readFile(file: string): Promise<Buffer> {
@@ -105,6 +110,17 @@ export class SimFs implements DurableFs {
     return { handle: await preallocatedOver(this, file, syncedAppendOver(handle), preallocateBytes), created };
   }
 
+  /**
+   * A temporary of `file` named as nodeFs names one, its token counted rather than drawn so a seed
+   * replays exactly; a name an earlier incarnation left is passed over.
+   */
+  async createTemp(file: string): Promise<{ path: string; handle: WriteHandle }> {
+    let path: string;
+    do path = tempPathOf(file, (this.tempToken++).toString(16).padStart(16, '0')); while (this.disk.exists(path));
+    return { path, handle: await this.createFile(path) };
+  }
+
+  /** Creates `file`, or truncates it, for writing. */
   createFile(file: string): Promise<WriteHandle> {
     return this.mutation('create', file, 'meta', () => {
       const node = this.disk.createFile(file, 'open');

@@ -9,7 +9,7 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DirectoryWriter } from '../../../src/cli/deliver/directory.ts';
-import { variableName, variablesOf } from '../../../src/cli/deliver/environment.ts';
+import { variableName, variablesOf, withoutCredentials } from '../../../src/cli/deliver/environment.ts';
 import { parseSource, type Source, type SourceValues } from '../../../src/cli/deliver/sources.ts';
 import { parseTemplate, renderTemplate } from '../../../src/cli/deliver/template.ts';
 import { CliError } from '../../../src/cli/errors.ts';
@@ -44,6 +44,18 @@ test('the environment refuses a collision, a NUL byte and bytes that are not UTF
     refused(/key "db\.user" of secret default\/db and key "db-user" of secret default\/db would both set DB_USER: give one source a prefix/, 'hidden'));
   assert.throws(() => variablesOf([values(db, { blob: Buffer.from('nul-hidden\0') })]), refused(/key "blob" of secret default\/db holds a NUL byte/, 'nul-hidden'));
   assert.throws(() => variablesOf([values(db, { blob: Buffer.from([0xff, 0xfe]) })]), refused(/key "blob" of secret default\/db is not UTF-8 text/, '\uFFFD'));
+});
+
+test('the environment exec starts its program from is its own less Coffer\'s credentials', () => {
+  const own = {
+    PATH: '/usr/bin', HOME: '/home/op', COFFER_ENDPOINTS: 'https://127.0.0.1:7443', COFFER_CACERT: 'certs/ca.crt',
+    COFFER_UNSEAL_PASSPHRASE: 'u', COFFER_BACKUP_PASSPHRASE: 'b', COFFER_CA_PASSPHRASE: 'c', COFFER_P12_PASSWORD: 'p',
+    COFFER_CERT: 'certs/clients/admin.crt', COFFER_KEY: 'certs/clients/admin.key',
+  };
+  assert.deepEqual(withoutCredentials(own), {
+    PATH: '/usr/bin', HOME: '/home/op', COFFER_ENDPOINTS: 'https://127.0.0.1:7443', COFFER_CACERT: 'certs/ca.crt',
+  });
+  assert.equal(own.COFFER_KEY, 'certs/clients/admin.key', 'exec\'s own environment is left as it is');
 });
 
 test('a template fills its references and copies everything else; mistakes are named by line', () => {

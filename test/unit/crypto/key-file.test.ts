@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { chmod, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
-import { createKeyFile, KeyFileError, keyFileKek, openKeyring } from '../../../src/crypto/index.ts';
+import { createKeyFile, KeyFileError, keyFileKek, openKeyring, ownKeyFileExists, readSecretFile } from '../../../src/crypto/index.ts';
 import { tempDir } from './helpers.ts';
+
+const euid = process.geteuid?.() ?? 0;
 
 test('createKeyFile writes 32 bytes with mode 0600 and refuses to overwrite', async (t) => {
   const dir = await tempDir(t);
@@ -52,4 +54,44 @@ test('a key file of the wrong size, a missing file and a directory are refused',
   await assert.rejects(keyFileKek(path.join(dir, 'missing.key')), /cannot read key file .*ENOENT/);
   await chmod(dir, 0o700);
   await assert.rejects(keyFileKek(dir), KeyFileError);
+});
+
+test('a secret file that belongs to another user is refused, naming its owner and the caller', async (t) => {
+  const dir = await tempDir(t);
+  const file = path.join(dir, 'planted.key');
+  await writeFile(file, randomBytes(32), { mode: 0o600 });
+  // Root gives the file to another user ("nobody"), as the suite runs; a caller that is not root cannot,
+  // and names another uid as the owner the file must have instead: the same comparison refuses it.
+  const other = euid === 0 ? 65534 : euid + 1;
+  if (euid === 0) await chown(file, other, other);
+  const options = euid === 0 ? {} : { ownerUid: other };
+  const owner = euid === 0 ? other : euid;
+  const caller = euid === 0 ? euid : other;
+  await assert.rejects(readSecretFile(file, 'key file', 256, options), (error: unknown) => {
+    assert.ok(error instanceof KeyFileError);
+    assert.match(error.message, new RegExp(`^key file .*planted\\.key belongs to uid ${owner}, not to this user \\(uid ${caller}\\)`));
+    return true;
+  });
+  if (euid === 0) await assert.rejects(keyFileKek(file), KeyFileError, 'a key file is checked the same way');
+});
+
+test('ownKeyFileExists: none is false, the caller\'s own private key file is true, anything else at the name is refused', async (t) => {
+  const dir = await tempDir(t);
+  assert.equal(await ownKeyFileExists(path.join(dir, 'missing.key')), false);
+  const own = path.join(dir, 'own.key');
+  await createKeyFile(own);
+  assert.equal(await ownKeyFileExists(own), true);
+  const linked = path.join(dir, 'linked.key');
+  await symlink(own, linked);
+  await assert.rejects(ownKeyFileExists(linked), { message: /^cannot read key file .*linked\.key \(ELOOP\)$/ });
+  const dangling = path.join(dir, 'dangling.key');
+  await symlink(path.join(dir, 'nowhere'), dangling);
+  await assert.rejects(ownKeyFileExists(dangling), { message: /^cannot read key file .*dangling\.key \(ELOOP\)$/ });
+  const loose = path.join(dir, 'loose.key');
+  await writeFile(loose, randomBytes(32), { mode: 0o600 });
+  await chmod(loose, 0o644);
+  await assert.rejects(ownKeyFileExists(loose), { message: /^key file .*loose\.key has mode 0644/ });
+  const short = path.join(dir, 'short.key');
+  await writeFile(short, randomBytes(16), { mode: 0o600 });
+  await assert.rejects(ownKeyFileExists(short), { message: /16 bytes; expected 32/ });
 });
