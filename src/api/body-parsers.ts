@@ -2,12 +2,16 @@
  * How the JSON-speaking APIs read request bodies, each in its own plugin's scope (the gRPC API reads
  * gRPC frames: grpc/plugin.ts). A gRPC call that reaches them (an unknown method) is passed on unread, to be
  * answered UNIMPLEMENTED by the not-found handler (dialect.ts).
- * - The Kubernetes API (and admin) speaks JSON, YAML for server-side apply, and protobuf, which kubectl
- *   sends first (it falls back to JSON on 415); any other content type is 415.
+ * - The Kubernetes API (and admin) speaks JSON, YAML for server-side apply (PATCH only, as the API
+ *   server: elsewhere 415 before the body is read), and protobuf, which kubectl sends first (it falls
+ *   back to JSON on 415); any other content type is 415. A JSON or YAML body nested deeper than
+ *   requestBodyDepthMax is refused (400), so nothing that walks a body recurses without bound.
  * - The KV API reads every body as JSON whatever its content type says, as etcd's gateway does (curl
  *   sends form encoding); protobuf is not JSON.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { requestBodyDepthMax } from '../config/index.ts';
+import { RegistryError } from '../registry/index.ts';
 import { isGrpcRequest } from './grpc/status.ts';
 import { applyContentType, parseApplyBody } from './k8s/apply-body.ts';
 import { decodeProtobufObject, protobufContentType } from './k8s/protobuf.ts';
@@ -17,16 +21,25 @@ type Done = (error: Error | null, body?: unknown) => void;
 const notJson = (): Error => Object.assign(new Error('request body is not valid JSON'), { code: 'FST_ERR_CTP_INVALID_JSON', statusCode: 400 });
 
 /** An empty body is `{}`; anything else must be JSON. */
-function parseJson(text: string, done: Done): void {
-  if (text.trim() === '') {
-    done(null, {});
-    return;
-  }
+function jsonOf(text: string): unknown {
+  if (text.trim() === '') return {};
   try {
-    done(null, JSON.parse(text));
+    return JSON.parse(text);
   } catch {
-    done(notJson(), undefined);
+    throw notJson();
   }
+}
+
+/** `body`, unless its objects and arrays nest deeper than requestBodyDepthMax (walked without recursion). */
+function withinDepth(body: unknown): unknown {
+  const open: Array<[value: unknown, level: number]> = [[body, 1]];
+  for (let next = open.pop(); next !== undefined; next = open.pop()) {
+    const [value, level] = next;
+    if (typeof value !== 'object' || value === null) continue;
+    if (level > requestBodyDepthMax) throw new RegistryError('BadRequest', `the request body is nested deeper than ${requestBodyDepthMax} levels`);
+    for (const child of Object.values(value)) open.push([child, level + 1]);
+  }
+  return body;
 }
 
 /** Parses in `parse`, handing its error to fastify. */
@@ -53,15 +66,16 @@ export function kubernetesBodies(instance: FastifyInstance): void {
       return;
     }
     const contentType = mediaTypeOf(request);
-    if (contentType === applyContentType) {
+    if (contentType === applyContentType && request.method === 'PATCH') {
       parseWith(() => parseApplyBody(textOf(body)), done);
       return;
     }
+    // YAML on any other method is 415 here, unread.
     if (contentType !== '' && contentType !== 'application/json' && !contentType.endsWith('+json')) {
       done(Object.assign(new Error('unsupported media type'), { code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE', statusCode: 415 }), undefined);
       return;
     }
-    parseJson(textOf(body), done);
+    parseWith(() => withinDepth(jsonOf(textOf(body))), done);
   });
 }
 
@@ -76,6 +90,6 @@ export function kvBodies(instance: FastifyInstance): void {
       done(notJson(), undefined);
       return;
     }
-    parseJson(textOf(body), done);
+    parseWith(() => jsonOf(textOf(body)), done);
   });
 }

@@ -5,9 +5,9 @@
  * status etcd's gRPC API answers (`etcd`, used by grpc/status.ts). An unexpected error becomes a bare
  * 500 "internal error": internal messages never reach a client (they could name keys or paths).
  */
-import { CofferError } from '../base/index.ts';
 import { isMvccError, type MvccError } from '../storage/mvcc/index.ts';
 import { isReplicationError, type ReplicationError } from '../replication/index.ts';
+import { ForbiddenError } from './forbidden.ts';
 import { BadFieldError } from './kv/json.ts';
 import { TooManyWatchesError } from './watch-stream.ts';
 
@@ -22,9 +22,7 @@ export interface ApiError {
 
 export const grpc = { invalidArgument: 3, deadlineExceeded: 4, notFound: 5, permissionDenied: 7, resourceExhausted: 8, failedPrecondition: 9, aborted: 10, outOfRange: 11, internal: 13, unavailable: 14, unauthenticated: 16 } as const;
 
-export class ForbiddenError extends CofferError {
-  readonly code = 'E_FORBIDDEN';
-}
+export { ForbiddenError };
 
 const internal: ApiError = { status: 500, code: grpc.internal, message: 'internal error' };
 

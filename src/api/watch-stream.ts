@@ -7,30 +7,51 @@
  *   the response. Before each event, a stream whose unsent bytes exceed watchUnsentBytesMax is ended
  *   with a final error message (as the Kubernetes API server ends a watcher it cannot keep up with) and
  *   its socket (its HTTP/2 stream) destroyed after watchSlowCloseGraceMs if the client still does not read. So a stalled
- *   watcher holds at most watchUnsentBytesMax plus one event.
- * - Count: each user holds at most watchesPerUserMax open watches on a member (429 beyond), so one
- *   identity cannot take the member's watchersMax; a caller watching as another user (impersonation)
- *   counts as itself, so it cannot use up that user's share.
+ *   watcher holds at most watchUnsentBytesMax plus one event. A sender that can wait instead (a watch's
+ *   initial events) asks for `room` before each event: it waits until the client has read what is
+ *   unsent, and ends the stream the same way if it has not within watchInitialDrainWaitMs.
+ * - Count: each user holds at most watchStreamsPerUserMax open streams on a member, and at most
+ *   watchersPerUserMax store watchers whatever streams carry them (a Kubernetes or KV watch carries one,
+ *   a gRPC Watch stream one per watch it creates: `hold`), 429 beyond, so one identity cannot take the
+ *   member's watchersMax; a caller watching as another user (impersonation) counts as itself, so it
+ *   cannot use up that user's share.
  * - Rights: when the RBAC policy changes, every stream whose caller may no longer watch what it carries —
  *   or may no longer impersonate the user it watches as — is ended (recheck).
  * - Shutdown: `closeAll` ends every open stream, so a stopping member is not held open by its
  *   watchers; clients relist or reconnect elsewhere.
  *
- * Invariants: a user's count is taken before the stream starts and given back exactly once, when it
- * ends; no line is written after `end`.
+ * Invariants: a user's counts are taken before the stream starts, or a watcher is held, and given back
+ * exactly once, when the stream ends or the watcher is dropped; no line is written after `end`.
  */
 import type { OutgoingHttpHeaders } from 'node:http';
 import { constants as http2, type Http2ServerResponse } from 'node:http2';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type Clock, CofferError } from '../base/index.ts';
-import { watchesPerUserMax, watchSlowCloseGraceMs, watchUnsentBytesMax } from '../config/index.ts';
+import { watchersPerUserMax, watchInitialDrainWaitMs, watchSlowCloseGraceMs, watchStreamsPerUserMax, watchUnsentBytesMax } from '../config/index.ts';
 import type { CompiledPolicy } from '../rbac/index.ts';
+import type { Watcher } from '../storage/mvcc/index.ts';
+import { ForbiddenError } from './forbidden.ts';
 import { connectedCaller, mayStillImpersonate } from './k8s/authorization.ts';
 
 export class TooManyWatchesError extends CofferError {
   readonly code = 'E_TOO_MANY_WATCHES';
-  constructor(user: string) {
-    super(`user ${JSON.stringify(user)} already holds ${watchesPerUserMax} open watches on this member (watchesPerUserMax); close some first`);
+  constructor(user: string, held: 'open watch streams' | 'watchers') {
+    const [max, limit] = held === 'watchers' ? [watchersPerUserMax, 'watchersPerUserMax'] : [watchStreamsPerUserMax, 'watchStreamsPerUserMax'];
+    super(`user ${JSON.stringify(user)} already holds ${max} ${held} on this member (${limit}); close some first`);
+  }
+}
+
+/** What one user holds on this member: its open streams, and the store watchers they carry. */
+class Share {
+  streams = 0;
+  watchers = 0;
+
+  constructor(readonly user: string) {}
+
+  /** Counts `n` more watchers, or throws TooManyWatchesError if that would exceed watchersPerUserMax. */
+  takeWatchers(n: number): void {
+    if (this.watchers + n > watchersPerUserMax) throw new TooManyWatchesError(this.user, 'watchers');
+    this.watchers += n;
   }
 }
 
@@ -60,7 +81,7 @@ export const jsonLines: WatchWire = {
 };
 
 export class WatchStreams {
-  private readonly perUser = new Map<string, number>();
+  private readonly perUser = new Map<string, Share>();
   /** Each open stream with its request and the check of whether its caller may still watch what it watches. */
   private readonly open = new Map<WatchStream, { request: FastifyRequest; stillAllowed: () => boolean }>();
 
@@ -68,21 +89,28 @@ export class WatchStreams {
   constructor(private readonly clock: Clock, private readonly policy: () => CompiledPolicy) {}
 
   /**
-   * Starts the stream for `request`, counted against the caller that holds the connection, or throws
-   * TooManyWatchesError. `onEnd` runs once when the stream ends for any reason (the client left, the
-   * member closes it, it fell behind, its caller lost the right to it). `stillAllowed` says, against the
-   * policy in force, whether the caller may still watch what the stream carries (recheck).
+   * Starts the stream for `request`, counted with the `watchers` it carries from the start (a Kubernetes
+   * or KV watch: its one; a gRPC stream: none, it holds its watches one by one) against the caller that
+   * holds the connection, or throws TooManyWatchesError. `onEnd` runs once when the stream ends for any
+   * reason (the client left, the member closes it, it fell behind, its caller lost the right to it).
+   * `stillAllowed` says, against the policy in force, whether the caller may still watch what the stream
+   * carries: checked now (else ForbiddenError) and at every recheck.
    */
-  start(request: FastifyRequest, reply: FastifyReply, onEnd: () => void, stillAllowed: () => boolean, wire: WatchWire = jsonLines): WatchStream {
+  start(request: FastifyRequest, reply: FastifyReply, onEnd: () => void, stillAllowed: () => boolean, wire: WatchWire = jsonLines, watchers: 0 | 1 = 1): WatchStream {
     const { user } = connectedCaller(request);
-    const held = this.perUser.get(user) ?? 0;
-    if (held >= watchesPerUserMax) throw new TooManyWatchesError(user);
-    this.perUser.set(user, held + 1);
-    const stream = new WatchStream(request, reply, this.clock, wire, () => {
+    // The gate allowed the request, but a handler may wait (a watch's initial list) before the stream
+    // starts, and a policy change meanwhile rechecked only the streams already open: check this one now.
+    if (!mayStillImpersonate(this.policy(), request) || !stillAllowed()) {
+      throw new ForbiddenError(`forbidden: user ${JSON.stringify(user)} lost the right to this stream while it started (the RBAC policy changed)`);
+    }
+    const share = this.perUser.get(user) ?? new Share(user);
+    if (share.streams >= watchStreamsPerUserMax) throw new TooManyWatchesError(user, 'open watch streams');
+    share.takeWatchers(watchers);
+    share.streams += 1;
+    this.perUser.set(user, share);
+    const stream = new WatchStream(request, reply, this.clock, wire, share, watchers, () => {
       this.open.delete(stream);
-      const left = (this.perUser.get(user) ?? 1) - 1;
-      if (left === 0) this.perUser.delete(user);
-      else this.perUser.set(user, left);
+      if (share.streams === 0) this.perUser.delete(user);
       onEnd();
     });
     this.open.set(stream, { request, stillAllowed });
@@ -99,11 +127,6 @@ export class WatchStreams {
     for (const [stream, { request, stillAllowed }] of [...this.open]) {
       if (!mayStillImpersonate(policy, request) || !stillAllowed()) stream.end();
     }
-  }
-
-  /** Open watches of `user` (for tests and status). */
-  heldBy(user: string): number {
-    return this.perUser.get(user) ?? 0;
   }
 
   /** Ends every open stream (the member is stopping). */
@@ -126,8 +149,16 @@ export class WatchStream {
   private readonly onClose = () => this.finish();
   /** What closes when the client goes: its connection, or on HTTP/2 its stream (others share the connection). */
   private readonly closer: NodeJS.EventEmitter;
+  /** The watchers `hold` counted and the stream's end cancels. */
+  private readonly held = new Set<Watcher>();
+  /** Resolves a `room` that waits, when the stream ends. */
+  private wake: (() => void) | undefined;
 
-  constructor(private readonly request: FastifyRequest, private readonly reply: FastifyReply, private readonly clock: Clock, private readonly wire: WatchWire, private readonly onEnd: () => void) {
+  /** `share`: its user's, holding this stream and its `watchers` (those it carries from the start). */
+  constructor(
+    private readonly request: FastifyRequest, private readonly reply: FastifyReply, private readonly clock: Clock, private readonly wire: WatchWire,
+    private readonly share: Share, private readonly watchers: number, private readonly onEnd: () => void,
+  ) {
     reply.hijack();
     // The headers set so far (the audit ID) go out now, before any event: a quiet watch has started.
     reply.raw.writeHead(200, { ...(reply.getHeaders() as OutgoingHttpHeaders), 'content-type': wire.contentType, 'cache-control': 'no-cache, private' });
@@ -141,6 +172,30 @@ export class WatchStream {
   }
 
   /**
+   * Counts `watcher` (a watch a gRPC Watch stream creates) against the user's watchersPerUserMax until it
+   * is dropped or the stream ends, which cancels it; beyond the limit the watcher is cancelled and
+   * TooManyWatchesError thrown.
+   */
+  hold(watcher: Watcher): Watcher {
+    try {
+      this.share.takeWatchers(1);
+    } catch (error) {
+      watcher.cancel();
+      throw error;
+    }
+    this.held.add(watcher);
+    // A stream that has ended holds nothing (a create read after the end, from the same chunk).
+    if (this.ended) this.drop(watcher);
+    return watcher;
+  }
+
+  /** Cancels a watcher `hold` counted and gives its place back (once: dropping it again does nothing). */
+  drop(watcher: Watcher): void {
+    watcher.cancel();
+    if (this.held.delete(watcher)) this.share.watchers -= 1;
+  }
+
+  /**
    * Writes one line — JSON text, or bytes from encodeLine (shared by every stream that sends the same
    * line) — unless the client has fallen more than watchUnsentBytesMax behind: then the stream ends
    * with `slowLine()` as its last line and false is returned.
@@ -149,17 +204,50 @@ export class WatchStream {
     if (this.ended) return false;
     const response = this.reply.raw as unknown as Response;
     if (response.writableLength > watchUnsentBytesMax) {
-      response.write(this.wire.frame(slowLine()));
-      this.end();
-      // A client that does not read will not read the end either: its socket (HTTP/2: its stream) goes after a grace.
-      const socket = this.request.raw.socket;
-      const h2 = this.request.raw.httpVersionMajor === 2 ? (this.reply.raw as unknown as Http2ServerResponse).stream : undefined;
-      const timer = this.clock.setTimer(watchSlowCloseGraceMs, () => (h2 ? h2.close(http2.NGHTTP2_CANCEL) : socket.destroy()));
-      (h2 ?? socket).once('close', () => timer.cancel());
+      this.endSlow(slowLine);
       return false;
     }
     response.write(typeof line === 'string' || line instanceof Uint8Array ? this.wire.frame(line) : line.bytes);
     return true;
+  }
+
+  /**
+   * For a sender that may wait for its client (a Kubernetes watch sending the objects it starts with):
+   * resolves true at once if the client has at most watchUnsentBytesMax unsent, else once it has read
+   * down to that (checked as the response drains); false if the stream ends first. A client that has not
+   * within watchInitialDrainWaitMs is ended as too slow, with `slowLine()` as its last line, as `send` ends it.
+   */
+  room(slowLine: () => string | Uint8Array): Promise<boolean> {
+    const response = this.reply.raw as unknown as Response & NodeJS.EventEmitter;
+    if (this.ended || response.writableLength <= watchUnsentBytesMax) return Promise.resolve(!this.ended);
+    // HTTP/1.1: the socket's own drain too (what the response's follows; the one an injected request has).
+    const socket = this.request.raw.httpVersionMajor === 2 ? undefined : this.reply.raw.socket ?? undefined;
+    return new Promise((resolve) => {
+      const done = () => {
+        if (!this.ended && response.writableLength > watchUnsentBytesMax) return;
+        timer.cancel();
+        response.off('drain', done);
+        socket?.off('drain', done);
+        this.wake = undefined;
+        resolve(!this.ended);
+      };
+      const timer = this.clock.setTimer(watchInitialDrainWaitMs, () => this.endSlow(slowLine));
+      response.on('drain', done);
+      socket?.on('drain', done);
+      this.wake = done;
+    });
+  }
+
+  /** Ends a stream whose client fell behind, with `slowLine()` as its last line. */
+  private endSlow(slowLine: () => string | Uint8Array): void {
+    if (this.ended) return;
+    (this.reply.raw as unknown as Response).write(this.wire.frame(slowLine()));
+    this.end();
+    // A client that does not read will not read the end either: its socket (HTTP/2: its stream) goes after a grace.
+    const socket = this.request.raw.socket;
+    const h2 = this.request.raw.httpVersionMajor === 2 ? (this.reply.raw as unknown as Http2ServerResponse).stream : undefined;
+    const timer = this.clock.setTimer(watchSlowCloseGraceMs, () => (h2 ? h2.close(http2.NGHTTP2_CANCEL) : socket.destroy()));
+    (h2 ?? socket).once('close', () => timer.cancel());
   }
 
   /** Writes a last message (if still open) and ends the stream. */
@@ -177,7 +265,11 @@ export class WatchStream {
   private finish(): void {
     if (this.ended) return;
     this.ended = true;
+    this.wake?.();
     this.closer.off('close', this.onClose);
+    for (const watcher of [...this.held]) this.drop(watcher);
+    this.share.watchers -= this.watchers;
+    this.share.streams -= 1;
     this.onEnd();
   }
 }

@@ -9,8 +9,8 @@
  * number JSON cannot write, a BigInt), so a body never keeps a request from being recorded.
  */
 import { setOwnMember } from '../base/index.ts';
-import { auditBodyDepthMax, auditRecordBytesMax } from '../config/index.ts';
-import { redactValueBody, type ValueEndpoint } from './digest.ts';
+import { auditBodyDepthMax, auditRecordBytesMax, auditRecordDigestsMax } from '../config/index.ts';
+import { countDigests, DigestSalts, redactValueBody, type ValueEndpoint } from './digest.ts';
 import { capEventFields, noteTruncation, truncatedAnnotation } from './field-caps.ts';
 import type { AuditLevel, AuditStage } from './levels.ts';
 
@@ -95,8 +95,10 @@ export interface AuditEvent {
 
 /**
  * Builds the recorded event for `level` (never 'None'). Fields a caller controls are capped
- * (field-caps.ts); stored values in bodies are digested under `hmacKey` (see the invariant above); an event whose line would be
- * too long loses its bodies. Each cut is named in an annotation.
+ * (field-caps.ts); stored values in bodies are digested under `hmacKey` (see the invariant above), but a
+ * body whose values would need more digests than auditRecordDigestsMax (with the other body's) is left
+ * out before any is computed; an event whose line would be too long loses its bodies (withoutBodies).
+ * Each cut is named in an annotation.
  */
 export function shapeEvent(
   input: AuditEventInput,
@@ -130,21 +132,33 @@ export function shapeEvent(
   if (input.responseStatus !== undefined) event.responseStatus = { ...input.responseStatus };
   capEventFields(event, ownAnnotations);
   const endpoint = valueEndpointOf(input);
-  const digested = endpoint === 'secrets' || (endpoint === 'configmaps' && options.clearConfigMapValues !== true);
-  const body = (value: unknown, name: string): unknown => {
+  // Where values are digested: a Secret endpoint, a ConfigMap one unless the rule records them in the clear.
+  const digestAs = endpoint === 'secrets' || (endpoint === 'configmaps' && options.clearConfigMapValues !== true) ? endpoint : undefined;
+  const bodies: ['requestObject' | 'responseObject', unknown][] = [];
+  if ((level === 'Request' || level === 'RequestResponse') && input.requestObject !== undefined) bodies.push(['requestObject', input.requestObject]);
+  if (level === 'RequestResponse' && input.responseObject !== undefined) bodies.push(['responseObject', input.responseObject]);
+  // Digests are counted before any is computed, and before the body is made recordable: a body whose
+  // digests the record could never hold is left out without that work, and the record's salts are drawn
+  // in one call. Counted as sent: a number JSON cannot hold (then recorded as null, no digest) counts as one.
+  let room = auditRecordDigestsMax;
+  const kept: ['requestObject' | 'responseObject', unknown][] = [];
+  for (const [name, value] of bodies) {
     if (deeperThan(value, auditBodyDepthMax)) {
       noteTruncation(event.annotations, `${name} left out: nested deeper than ${auditBodyDepthMax} levels`);
-      return undefined;
+      continue;
     }
-    const recordable = recordableBody(value, name, event.annotations);
-    return digested && endpoint !== undefined ? redactValueBody(recordable, hmacKey, endpoint) : recordable;
-  };
-  if ((level === 'Request' || level === 'RequestResponse') && input.requestObject !== undefined) {
-    event.requestObject = body(input.requestObject, 'requestObject');
+    if (digestAs !== undefined) {
+      const count = countDigests(value, room);
+      if (count > room) {
+        noteTruncation(event.annotations, `${name} left out: its values need more digests than one record holds (auditRecordDigestsMax, ${auditRecordDigestsMax})`);
+        continue;
+      }
+      room -= count;
+    }
+    kept.push([name, recordableBody(value, name, event.annotations)]);
   }
-  if (level === 'RequestResponse' && input.responseObject !== undefined) {
-    event.responseObject = body(input.responseObject, 'responseObject');
-  }
+  const salts = new DigestSalts(digestAs === undefined ? 0 : auditRecordDigestsMax - room);
+  for (const [name, value] of kept) event[name] = digestAs !== undefined ? redactValueBody(value, hmacKey, digestAs, salts) : value;
   return event;
 }
 
@@ -227,7 +241,10 @@ function recordableValue(value: unknown, found: Unrecordable): unknown {
 function deeperThan(value: unknown, levels: number): boolean {
   if (value === null || typeof value !== 'object') return false;
   if (levels === 0) return true;
-  return Object.values(value).some((item) => deeperThan(item, levels - 1));
+  // Object.keys rather than Object.values: V8 lists a map of many members' keys far faster than its values.
+  const keys = Object.keys(value);
+  for (let i = 0; i < keys.length; i++) if (deeperThan((value as Record<string, unknown>)[keys[i]!], levels - 1)) return true;
+  return false;
 }
 
 /**

@@ -7,6 +7,8 @@
 export const objectBytesMax = 1024 * 1024;
 /** The largest request body the client API reads (an object plus its envelope). */
 export const requestBodyBytesMax = 1.5 * 1024 * 1024;
+/** The deepest JSON or YAML body the Kubernetes API reads, in levels of nested objects and arrays; deeper is 400 before anything recurses through it (Coffer's objects nest ~22: managedFields). */
+export const requestBodyDepthMax = 64;
 /** The longest object name (DNS-1123 subdomain). */
 export const nameLengthMax = 253;
 /** The longest namespace name (DNS-1123 label). */
@@ -41,8 +43,15 @@ export const txnOpsTotalMax = 1024;
  * the transaction changes nothing. A lock or election prefix holds a handful.
  */
 export const compareRangeKeysMax = 10_000;
-/** The most watchers one member serves at once. */
+/** The most store watchers one member serves at once, its clients' and its own, in watchers. */
 export const watchersMax = 10_000;
+/**
+ * Watchers of watchersMax that only the member's own watches (the RBAC policy holder's, one per RBAC
+ * type: 4) may take, in watchers: a watch for a client is refused once watchersMax less these are open,
+ * so clients holding every other watcher cannot keep the member from watching its policy again. As the
+ * Kubernetes API server exempts its own requests from the limits clients share (APF's exempt level).
+ */
+export const memberWatchersReserved = 16;
 /** The longest attribute of a self-review (`kubectl auth can-i`: verb, resource, namespace, path…), in UTF-16 code units. */
 export const reviewAttributeLengthMax = 1024;
 
@@ -382,6 +391,12 @@ export const auditRetentionWarnPercent = 75;
 /** The longest audit line; an event that would exceed it is written without its request/response bodies. */
 export const auditRecordBytesMax = 256 * 1024;
 /**
+ * Values one audit record digests at most (src/audit/event.ts), in digests: each takes at least 111 bytes
+ * of the line (`"hmac-sha256:<32 hex>:<64 hex>",`), so a record needing more could never fit in
+ * auditRecordBytesMax; such a body is left out before any digest is computed.
+ */
+export const auditRecordDigestsMax = Math.floor(auditRecordBytesMax / 111);
+/**
  * Bytes kept free under auditRecordBytesMax when a write's record is shaped to travel in its Raft entry:
  * the chain fields each member adds when it appends the record (seq, prevHash, hash, entry).
  */
@@ -485,6 +500,8 @@ export const rbacEscalationChecksMax = 100_000;
 export const labelValueLengthMax = 63;
 /** The most bytes all annotations of one object may take together (as Kubernetes). */
 export const annotationsBytesMax = 256 * 1024;
+/** Entries an object's maps hold together (labels, annotations, Secret data with stringData, ConfigMap data and binaryData), in entries: Kubernetes bounds only their bytes, but every entry costs each write of the object work of its own (field ownership, audit digests), and no real workload comes near. */
+export const objectMapEntriesMax = 10_000;
 /** The most finalizers one object may carry. */
 export const finalizersMax = 32;
 /** The most owner references one object may carry. */
@@ -499,6 +516,17 @@ export const generateNameAttemptsMax = 8;
 export const namespaceDeleteBatchObjects = 40;
 /** Objects one list page returns when the request names no limit (0 in Kubernetes means "all"; Coffer bounds it). */
 export const listPageItemsMax = 10_000;
+/**
+ * Bytes of stored objects one list page holds (key and value, as the store counts them; what the answer
+ * shows of them is about as large), in bytes: the page ends before an object that would take it over,
+ * with a `continue` token — a page always holds at least one object, so it may reach one object of
+ * valueBytesMax. A request with `limit` gets such a page; one without is answered whole, written a page at
+ * a time as the pages are read, and a watch's initial events are read and sent a page at a time. So one
+ * list or watch holds about one page at once, and encoding a page blocks the member for milliseconds
+ * (4 MiB of JSON: ~10 ms), not seconds. 4 MiB holds two of the largest objects, and kubectl's pages of
+ * 500 objects whenever they average under ~8 KiB.
+ */
+export const listPageBytesMax = 4 * 1024 * 1024;
 /** Keys read from the store per step while a list fills its page (40 of the largest values stay under rangeResultBytesMax). */
 export const listScanStepKeys = 40;
 /** The longest `continue` token accepted. */
@@ -507,8 +535,19 @@ export const continueTokenBytesMax = 4096;
 export const selectorLengthMax = 4096;
 /** Attempts of an update or patch without a resourceVersion that keeps losing the compare-and-swap race. */
 export const updateRetriesMax = 5;
+/** Operations one JSON patch may hold, in operations, as Kubernetes (maxJSONPatchOperations); more are 413 before any is applied. */
+export const jsonPatchOperationsMax = 10_000;
+/** Array elements one JSON patch's inserts and removals may move, in elements (one at index i of n moves n − i; a few ms in all); more is 413. Every operation fits on Coffer's largest arrays. */
+export const jsonPatchArrayShiftsMax = rbacSubjectsMax * jsonPatchOperationsMax;
 /** How often a watch stream that asked for bookmarks hears the current resourceVersion when idle. */
 export const watchBookmarkIntervalMs = 5_000;
+/**
+ * How long a watch sending its initial events (resourceVersion 0, sendInitialEvents) waits for its client
+ * to read what it holds unsent once that is over watchUnsentBytesMax, in milliseconds; a client that has
+ * not read it all by then is ended as too slow, as a live watch that falls behind is. Paused, the watch
+ * holds one list page (listPageBytesMax) and its unsent bytes.
+ */
+export const watchInitialDrainWaitMs = 30_000;
 /** The first wait before a member retries the first-start bootstrap (namespaces, default RBAC); doubles up to bootstrapRetryMsMax. */
 export const bootstrapRetryMs = 100;
 /** The longest wait between two attempts of the first-start bootstrap. */
@@ -530,6 +569,8 @@ export const managedFieldsBytesMax = 512 * 1024;
 export const managedFieldsDepthMax = 16;
 /** YAML aliases an applied configuration may expand (a "billion laughs" body is refused, 400). */
 export const applyYamlAliasesMax = 100;
+/** YAML tokens an applied configuration may hold, in tokens (scalars, indicators, line breaks, comments: 2–4 µs each to parse; kubectl's JSON takes ~4 a map entry); more is 400 while it is read. */
+export const applyYamlTokensMax = 50_000;
 
 // ── Backups (src/storage/backup, coffer snapshot save|restore) ─────────────────────────────────
 
@@ -576,8 +617,20 @@ export const requestQueryParamsMax = 64;
 
 // ── Watch streams of the client API (src/api/watch-stream.ts) ───────────────────────────────────
 
-/** Open watches one user may hold on a member; more are refused with 429. */
-export const watchesPerUserMax = 128;
+/**
+ * Watch streams one user may hold open on a member, in streams: Kubernetes and KV watches, gRPC Watch
+ * and LeaseKeepAlive streams (each may be quiet for ever, and each may hold watchUnsentBytesMax unsent).
+ * More are refused: 429, gRPC RESOURCE_EXHAUSTED.
+ */
+export const watchStreamsPerUserMax = 128;
+/**
+ * Store watchers one user may hold on a member, in watchers, whatever streams carry them: a Kubernetes
+ * or KV watch is one, each watch created on a gRPC Watch stream one (clientv3 puts every watch of a client
+ * on one stream). More are refused: 429 for a Kubernetes or KV watch, a gRPC create is answered
+ * `canceled` (RESOURCE_EXHAUSTED). It is well below watchersMax: ~39 users are needed to take every
+ * watcher clients may have.
+ */
+export const watchersPerUserMax = 256;
 /**
  * Bytes a watch response may hold unsent (its client not reading) before the next event ends the
  * stream with an error line: what one stalled watcher can cost the member, plus one event.
@@ -587,13 +640,17 @@ export const watchUnsentBytesMax = 1024 * 1024;
 export const watchSlowCloseGraceMs = 10_000;
 /** Concurrent HTTP/2 streams (gRPC calls) one client connection may hold (the HTTP/2 setting the member announces). */
 export const grpcStreamsPerConnectionMax = 256;
-/** Watches one gRPC Watch stream may hold at once (the stream counts once toward watchesPerUserMax); more are refused. */
-export const grpcWatchesPerStreamMax = 256;
 /**
  * Requests one gRPC Watch stream may have waiting while a refused create's audit record is written (they
  * are answered in order, after it); one more ends the stream, so a flood of refused creates is bounded.
  */
 export const grpcWatchRequestsQueuedMax = 64;
+/**
+ * Renewals one LeaseKeepAlive stream may have waiting, in renewals (lease IDs read and not yet answered;
+ * they run one at a time). While that many wait the member reads no more of the stream, so HTTP/2 flow
+ * control holds the client back, as etcd reads a stream's next keep-alive only after answering the last.
+ */
+export const leaseKeepAlivesQueuedMax = 64;
 /** Bytes of events per WatchResponse when the client asked for fragments; a larger batch is split (etcd's fragment flag). */
 export const grpcWatchFragmentBytes = 1024 * 1024;
 /** Backup bytes per SnapshotResponse blob of etcd's Maintenance.Snapshot (etcd sends 32 KiB). */

@@ -1,6 +1,7 @@
 /**
  * ConfigMap bodies with Kubernetes' rules: `data` (UTF-8 strings) and `binaryData` (base64) under
- * config keys, no key in both, at most objectBytesMax bytes together; `immutable`.
+ * config keys, no key in both, at most objectBytesMax bytes together (and objectMapEntriesMax entries
+ * with the labels and annotations: map-entries.ts); `immutable`.
  */
 import { objectBytesMax } from '../config/index.ts';
 import type { StatusCause } from './errors.ts';

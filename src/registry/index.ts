@@ -13,7 +13,8 @@
  * single txn; a response is built by `present` from known fields only; Secret values never appear
  * in an error message.
  */
-export { RegistryError, isRegistryError, type RegistryErrorCode, type StatusCause, type StatusDetails } from './errors.ts';
+export { RegistryError, invalidError, isRegistryError, type RegistryErrorCode, type StatusCause, type StatusDetails } from './errors.ts';
+export { arrivingMapCauses } from './map-entries.ts';
 export type { RegistryKv } from './kv.ts';
 export type { Json, ObjectMeta, StoredObject, VersionedObject } from './object.ts';
 export {

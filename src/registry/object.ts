@@ -12,6 +12,7 @@
  */
 import { annotationsBytesMax, finalizersMax, ownerReferencesMax } from '../config/index.ts';
 import type { StatusCause } from './errors.ts';
+import { mapEntriesCause } from './map-entries.ts';
 import { labelValueErrors, qualifiedNameErrors } from './names.ts';
 
 export type Json = Record<string, unknown>;
@@ -127,11 +128,19 @@ function optionalString(fields: Json, key: string, path: string, causes: StatusC
   return value;
 }
 
-/** A map of strings to strings (labels, annotations, ConfigMap data); null or absent → undefined. */
+/**
+ * A map of strings to strings (labels, annotations, ConfigMap data); null or absent → undefined. One with
+ * more than objectMapEntriesMax entries is refused whole (map-entries.ts), before any entry is looked at.
+ */
 export function stringMap(value: unknown, path: string, causes: StatusCause[]): Record<string, string> | undefined {
   if (value === undefined || value === null) return undefined;
   if (!isJson(value)) {
     causes.push({ field: path, message: 'must be an object of strings', reason: 'FieldValueInvalid' });
+    return undefined;
+  }
+  const tooMany = mapEntriesCause(path, Object.keys(value).length);
+  if (tooMany !== undefined) {
+    causes.push(tooMany);
     return undefined;
   }
   const entries: [string, string][] = [];

@@ -16,8 +16,10 @@
  *   dependents are treated by the propagationPolicy, never beyond what the caller may delete;
  * - delete of a namespace: marked first (Terminating), then emptied in batches of compared objects; the
  *   last batch deletes every namespaced kind's prefix and the namespace once no finalizer holds anything;
- * - list: pages of at most `limit` objects, all at the revision of the first page; the continue
- *   token carries that revision and the next key, so later pages see the same snapshot.
+ * - list: pages of at most `limit` objects and listPageBytesMax bytes (at least one object), all at the
+ *   revision of the first page; the continue token carries that revision and the next key, so later
+ *   pages see the same snapshot. A page that ends at the byte limit has a continue token even when the
+ *   caller gave no `limit`: callers that want the whole list follow it.
  *
  * - Secrets: their version history (versions.ts) is written, and deleted, in the same txn as the
  *   Secret — except a stage (two-phase rotation), which writes the history alone; so every txn that
@@ -31,7 +33,7 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { assert } from '../base/index.ts';
 import {
-  continueTokenBytesMax, generatedNamePrefixMax, generatedNameSuffixLength, generateNameAttemptsMax, listPageItemsMax, listScanStepKeys,
+  continueTokenBytesMax, generatedNamePrefixMax, generatedNameSuffixLength, generateNameAttemptsMax, listPageBytesMax, listPageItemsMax, listScanStepKeys,
   managedFieldsApplyManagersMax, managedFieldsBytesMax, namespaceDeleteBatchObjects, txnOpsMax, updateRetriesMax, valueBytesMax,
 } from '../config/index.ts';
 import { isMvccError, prefixEnd, type KeyValue, type TxnRequest, type TxnResponse } from '../storage/mvcc/index.ts';
@@ -40,6 +42,7 @@ import { evaluateWithoutWriting } from './dry-run.ts';
 import { isHiddenSecretField } from './hidden-fields.ts';
 import { invalidError, RegistryError, type StatusCause } from './errors.ts';
 import { objectKey, listPrefix, textKey } from './keys.ts';
+import { arrivingMapCauses, storedMapCauses } from './map-entries.ts';
 import type { RegistryKv } from './kv.ts';
 import {
   applyConfiguration, type ClientManagedFields, configView, conflictMessage, decodeStored, encodeManagers, leavesOf,
@@ -199,12 +202,17 @@ export class Registry {
       if (revision < this.kv.mvcc().compactRevision()) throw expiredContinue();
     }
     const items: VersionedObject[] = [];
+    // Bytes of the page's objects (key and value), at most listPageBytesMax, and the largest value read so far.
+    let bytes = 0;
+    let largest = 0;
     let first = true;
     for (;;) {
       let page;
       try {
         page = await this.kv.range(start, end, {
-          limit: listScanStepKeys,
+          // No more keys than the room left in the page holds at the largest size seen (at first: the
+          // largest a value may be), so a step reads little past the page's end.
+          limit: Math.max(1, Math.min(listScanStepKeys, Math.floor((listPageBytesMax - bytes) / (largest || valueBytesMax)) + 1)),
           ...(revision > 0 ? { revision } : {}),
           // The first read fixes the revision (linearizably by default); later reads at that revision are local.
           linearizable: first && (options.linearizable ?? true),
@@ -217,8 +225,15 @@ export class Registry {
       if (revision === 0) revision = page.revision;
       for (let i = 0; i < page.kvs.length; i += 1) {
         const kv = page.kvs[i]!;
+        const size = kv.key.length + kv.value.length;
+        largest = Math.max(largest, kv.value.length);
+        // The page is full: it ends before this object, which the next page starts with.
+        if (items.length > 0 && bytes + size > listPageBytesMax) return { items, revision, continueToken: encodeContinueAt(revision, kv.key) };
         const object = decodeObject(kv);
-        if (object !== undefined && matches(object.object, options)) items.push(object);
+        if (object !== undefined && matches(object.object, options)) {
+          items.push(object);
+          bytes += size;
+        }
         if (items.length === limit) {
           const more = i < page.kvs.length - 1 || page.more;
           return more ? { items, revision, continueToken: encodeContinue(revision, kv.key) } : { items, revision };
@@ -244,6 +259,7 @@ export class Registry {
       causes.push({ field: 'metadata.resourceVersion', message: 'Invalid value: must not be set on objects to be created', reason: 'FieldValueInvalid' });
     }
     const content = type.body(body, causes, { name, namespace: type.namespaced ? namespace : undefined });
+    if (causes.length === 0) causes.push(...storedMapCauses(type.resource, meta.labels, meta.annotations, content));
     if (causes.length > 0) throw invalidError(type.kind, name, type.group, causes);
 
     const nsKey = type.namespaced ? objectKey(namespaces, undefined, namespace!) : undefined;
@@ -318,6 +334,9 @@ export class Registry {
   async apply(type: ResourceType, namespace: string | undefined, name: string, input: unknown, request: ApplyRequest, guard?: WriteGuard, options: WriteOptions = {}): Promise<{ object: VersionedObject; created: boolean }> {
     checkPathName(type, namespace, name);
     const config = applyBody(type, namespace, name, input);
+    // Before the configuration's fields are tracked (each entry of a map is a field).
+    const tooMany = arrivingMapCauses(type.resource, config);
+    if (tooMany.length > 0) throw invalidError(type.kind, name, type.group, tooMany);
     const view = configView(type, config);
     const resourceVersion = isJson(config.metadata) && typeof config.metadata.resourceVersion === 'string' && config.metadata.resourceVersion !== '' ? config.metadata.resourceVersion : undefined;
     const write: ReplaceOptions = { ...options, fieldManager: request.manager, operation: 'Apply' };
@@ -927,6 +946,7 @@ export class Registry {
     const fixed = type.fixedFieldCauses?.(oldContent, body) ?? [];
     if (fixed.length > 0) throw invalidError(type.kind, name, type.group, fixed);
     const content = type.body(body, causes, { name, namespace: type.namespaced ? namespace : undefined });
+    if (causes.length === 0) causes.push(...storedMapCauses(type.resource, meta.labels, meta.annotations, content));
     if (causes.length > 0) throw invalidError(type.kind, name, type.group, causes);
     const updateCauses = [...type.updateCauses(oldContent, content), ...finalizerCauses(old, meta.finalizers)];
     if (updateCauses.length > 0) throw invalidError(type.kind, name, type.group, updateCauses);
@@ -1135,7 +1155,12 @@ function keyAfter(key: Uint8Array): Uint8Array {
 }
 
 function encodeContinue(revision: number, lastKey: Uint8Array): string {
-  return Buffer.from(JSON.stringify({ v: 1, rv: revision, start: Buffer.from(keyAfter(lastKey)).toString('base64') })).toString('base64url');
+  return encodeContinueAt(revision, keyAfter(lastKey));
+}
+
+/** A token whose page starts at `start` itself. */
+function encodeContinueAt(revision: number, start: Uint8Array): string {
+  return Buffer.from(JSON.stringify({ v: 1, rv: revision, start: Buffer.from(start).toString('base64') })).toString('base64url');
 }
 
 /** A continue token is opaque to clients, but is still input: its key must lie inside the listed prefix. */

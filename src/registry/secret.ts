@@ -2,10 +2,12 @@
  * Secret bodies with Kubernetes' rules: `data` holds base64 values under config keys; `stringData`
  * is merged into `data` on write (a key in both takes the stringData value) and never stored or
  * returned; `type` (default Opaque) fixes which keys must be present; the decoded data may take at
- * most objectBytesMax bytes. Decoded values are wiped once checked.
+ * most objectBytesMax bytes (and objectMapEntriesMax entries with the labels and annotations:
+ * map-entries.ts). Decoded values are wiped once checked.
  */
 import { objectBytesMax } from '../config/index.ts';
 import type { StatusCause } from './errors.ts';
+import { mapEntriesCause } from './map-entries.ts';
 import { configMapKeyErrors, hasControlCharacter } from './names.ts';
 import { isJson, type Json, stringMap } from './object.ts';
 
@@ -31,7 +33,9 @@ export function secretBody(input: Json, causes: StatusCause[]): Json {
   const data = new Map<string, string>();
   const rawData = input.data;
   if (rawData !== undefined && rawData !== null) {
+    const tooMany = isJson(rawData) ? mapEntriesCause('data', Object.keys(rawData).length) : undefined;
     if (!isJson(rawData)) causes.push({ field: 'data', message: 'must be an object of base64 strings', reason: 'FieldValueInvalid' });
+    else if (tooMany !== undefined) causes.push(tooMany);
     else {
       for (const [key, value] of Object.entries(rawData)) {
         for (const e of configMapKeyErrors(key)) causes.push({ field: `data[${key}]`, message: `Invalid value: ${JSON.stringify(key)}: ${e}`, reason: 'FieldValueInvalid' });

@@ -4,6 +4,10 @@
  * an object that stops matching is reported DELETED and one that starts matching ADDED, so a client
  * cache built from the stream equals a fresh filtered list.
  *
+ * The objects a watch starts with are read as a list, all at one revision R, a page (listPageBytesMax) at a
+ * time as the consumer takes them — never the whole list at once — and the changes follow from R + 1: the
+ * store watcher is opened at R + 1 with the first page, so none is missed or repeated.
+ *
  * Progress notifications of the store become BOOKMARKs (every change up to their revision delivered).
  * A start revision at or below the compacted revision is RegistryError Expired.
  */
@@ -12,7 +16,7 @@ import { RegistryError } from './errors.ts';
 import { listPrefix } from './keys.ts';
 import type { RegistryKv } from './kv.ts';
 import type { StoredObject, VersionedObject } from './object.ts';
-import { decodeObject, type ListOptions, type Registry } from './registry.ts';
+import { decodeObject, type ListOptions, type ListResult, type Registry } from './registry.ts';
 import type { ResourceType } from './resources.ts';
 import { matchesFields, matchesLabels } from './selectors.ts';
 
@@ -25,6 +29,12 @@ export interface RegistryEvent {
   revision: number;
   /** On the BOOKMARK that ends the initial events of a sendInitialEvents watch. */
   initialEventsEnd?: boolean;
+  /**
+   * On the ADDED events of the objects a watch starts with (resourceVersion 0, sendInitialEvents): the
+   * next page of them is read only as these are taken, so a consumer that waits for its client before
+   * taking the next one (rather than ending a client that falls behind) holds one page at most.
+   */
+  initial?: boolean;
 }
 
 export interface WatchRequest {
@@ -47,23 +57,27 @@ export interface RegistryWatch extends AsyncIterable<RegistryEvent> {
 
 export async function watchObjects(kv: RegistryKv, registry: Registry, type: ResourceType, namespace: string | undefined, request: WatchRequest): Promise<RegistryWatch> {
   const prefix = listPrefix(type, namespace);
-  const initial: RegistryEvent[] = [];
+  let initial: InitialPages | undefined;
   let after = request.resourceVersion ?? 0;
   if (after === 0 || request.initialEvents === true) {
     // A linearizable list: its revision is no older than any the client saw, so NotOlderThan holds.
-    let token: string | undefined;
-    do {
-      const page = await registry.list(type, namespace, { ...filterOf(request), ...(token ? { continueToken: token } : {}) });
-      for (const item of page.items) initial.push({ type: 'ADDED', object: item, revision: item.modRevision });
-      after = page.revision;
-      token = page.continueToken;
-    } while (token !== undefined);
-    if (request.initialEvents === true) initial.push({ type: 'BOOKMARK', revision: after, initialEventsEnd: true });
+    // Only its first page is read now (so a refusal is the watch's answer); the others as they are sent.
+    const first = await registry.list(type, namespace, filterOf(request));
+    initial = { registry, type, namespace, first };
+    after = first.revision;
   } else if (after < kv.mvcc().compactRevision()) {
     throw new RegistryError('Expired', `too old resource version: ${after} (${kv.mvcc().compactRevision()})`);
   }
   const watcher = kv.mvcc().watch({ key: prefix, end: prefixEnd(prefix), startRevision: after + 1, prevKv: true });
   return new FilteredWatch(watcher, initial, request);
+}
+
+/** The list a watch starts with: its first page, read before the watch starts, and where the next ones are. */
+interface InitialPages {
+  registry: Registry;
+  type: ResourceType;
+  namespace: string | undefined;
+  first: ListResult;
 }
 
 /**
@@ -89,18 +103,21 @@ function filterOf(request: WatchRequest): ListOptions {
 }
 
 class FilteredWatch implements RegistryWatch {
-  constructor(private readonly watcher: Watcher, private readonly initial: RegistryEvent[], private readonly request: WatchRequest) {}
+  private cancelled = false;
+
+  constructor(private readonly watcher: Watcher, private readonly initial: InitialPages | undefined, private readonly request: WatchRequest) {}
 
   requestBookmark(): void {
     this.watcher.requestProgress();
   }
 
   cancel(): void {
+    this.cancelled = true;
     this.watcher.cancel();
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<RegistryEvent> {
-    yield* this.initial;
+    if (this.initial !== undefined) yield* this.initialEvents(this.initial);
     try {
       for await (const response of this.watcher) {
         if (response.progress === true && response.events.length === 0) {
@@ -118,6 +135,31 @@ class FilteredWatch implements RegistryWatch {
       }
       throw error;
     }
+  }
+
+  /**
+   * The list's objects as ADDED events, a page at a time: the next page is read (at the first page's
+   * revision) only once the consumer has taken every event of this one, and an event taken is no longer
+   * held here — so a consumer that waits for its client holds one page at most.
+   */
+  private async *initialEvents({ registry, type, namespace, first }: InitialPages): AsyncGenerator<RegistryEvent> {
+    let page: ListResult | undefined = first;
+    while (page !== undefined) {
+      const { items, continueToken } = page;
+      page = undefined;
+      for (let i = 0; i < items.length; i += 1) {
+        if (this.cancelled) return;
+        const item = items[i]!;
+        items[i] = undefined as unknown as VersionedObject;
+        yield { type: 'ADDED', object: item, revision: item.modRevision, initial: true };
+      }
+      if (this.cancelled) return;
+      if (continueToken !== undefined) {
+        // Read where the first page was, so never linearizably again; a compacted revision is Expired.
+        page = await registry.list(type, namespace, { ...filterOf(this.request), continueToken, linearizable: false });
+      }
+    }
+    if (this.request.initialEvents === true) yield { type: 'BOOKMARK', revision: first.revision, initialEventsEnd: true };
   }
 
   private translate(event: WatchEvent): RegistryEvent | undefined {

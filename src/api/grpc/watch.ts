@@ -3,16 +3,18 @@
  * and progress requests; each watch's events, its creation and its end come back on the same stream,
  * named by a watch ID local to the stream (chosen by the client or counted from 0, as etcd does).
  * The stream is a WatchStream (watch-stream.ts), so it has the bounds of every watch the member serves:
- * it counts once toward the user's watchesPerUserMax, a client that does not read is cut off, and a
- * stopping member ends it (with status OK; clients watch again elsewhere).
+ * it counts toward the user's watchStreamsPerUserMax and each watch it creates toward the user's
+ * watchersPerUserMax, a client that does not read is cut off, and a stopping member ends it (with status
+ * OK; clients watch again elsewhere).
  *
- * A watch refused at creation (a key range the caller may not read) or ended by the store (compacted
- * start revision, fallen behind) is answered `canceled` with its reason; the stream and its other
- * watches go on. Invariant: every watcher created here is cancelled when its watch or the stream ends.
+ * A watch refused at creation (a key range the caller may not read, the user's watchers all in use) or
+ * ended by the store (compacted start revision, fallen behind) is answered `canceled` with its reason;
+ * the stream and its other watches go on. Invariant: every watcher created here is held by the stream
+ * (WatchStream.hold), and dropped when its watch ends or cancelled with the stream.
  */
 import type { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { grpcWatchFragmentBytes, grpcWatchesPerStreamMax, grpcWatchRequestsQueuedMax } from '../../config/index.ts';
+import { grpcWatchFragmentBytes, grpcWatchRequestsQueuedMax } from '../../config/index.ts';
 import { isMvccError, type WatchEvent, type Watcher } from '../../storage/mvcc/index.ts';
 import { recordStreamRefusal } from '../audit-plugin.ts';
 import { type Caller, callerFor } from '../k8s/authorization.ts';
@@ -72,10 +74,10 @@ export function serveWatchStream(request: FastifyRequest, reply: FastifyReply, s
   const caller = callerFor(request);
   const body = request.body as Readable;
   const { info } = parsedRequest(request.raw);
-  const session: WatchSession = new WatchSession(service, caller, (onEnd) => watches.start(request, reply, () => {
+  const session = new WatchSession(service, caller, info, (onEnd, stillAllowed) => watches.start(request, reply, () => {
     onEnd();
     body.destroy();
-  }, () => session.stillAllowed(info), grpcFrames), (code, reason) => recordStreamRefusal(request, code, reason));
+  }, stillAllowed, grpcFrames, 0), (code, reason) => recordStreamRefusal(request, code, reason));
   const reader = new FrameReader();
   body.on('data', (chunk: Buffer) => {
     try {
@@ -101,13 +103,12 @@ class WatchSession {
 
   /** `recordRefusal`: records a create the stream refuses (HTTP status, reason) before the client is told. */
   constructor(
-    private readonly service: KvService, private readonly caller: Caller, open: (onEnd: () => void) => WatchStream,
+    private readonly service: KvService, private readonly caller: Caller, private readonly info: RequestInfo,
+    open: (onEnd: () => void, stillAllowed: () => boolean) => WatchStream,
     private readonly recordRefusal: (code: number, reason: string) => Promise<void>,
   ) {
-    this.stream = open(() => {
-      for (const { watcher } of this.watches.values()) watcher.cancel();
-      this.watches.clear();
-    });
+    // The stream cancels the watchers it holds as it ends.
+    this.stream = open(() => this.watches.clear(), () => this.stillAllowed());
   }
 
   /** One request of the client's stream, handled in order behind any refusal still being recorded. */
@@ -150,8 +151,8 @@ class WatchSession {
   }
 
   /** Whether the caller may still make this call and watch every range it watches (the stream ends otherwise). */
-  stillAllowed(info: RequestInfo): boolean {
-    return this.service.stillAllowed(this.caller, info, [...this.watches.values()].map((w) => w.range));
+  private stillAllowed(): boolean {
+    return this.service.stillAllowed(this.caller, this.info, [...this.watches.values()].map((w) => w.range));
   }
 
   private respond(watchId: number, revision: number | undefined, fields: Message): boolean {
@@ -166,18 +167,17 @@ class WatchSession {
     const asked = Number(m.watch_id ?? 0);
     const watchId = asked > 0 ? asked : this.nextId;
     if (asked <= 0) this.nextId += 1;
-    if (this.watches.has(watchId) || this.watches.size >= grpcWatchesPerStreamMax) {
-      const inUse = this.watches.has(watchId);
-      this.refuse(watchId, inUse ? 400 : 429, inUse ? `watch ID ${watchId} is in use on this stream` : `this stream already holds ${grpcWatchesPerStreamMax} watches (grpcWatchesPerStreamMax)`);
+    if (this.watches.has(watchId)) {
+      this.refuse(watchId, 400, `watch ID ${watchId} is in use on this stream`);
       return;
     }
     let watcher: Watcher;
     const end = bytesField(m, 'range_end');
     const range = { key: bytesField(m, 'key'), ...(end.length > 0 ? { end } : {}) };
     try {
-      watcher = this.service.watch(this.caller, {
+      watcher = this.stream.hold(this.service.watch(this.caller, {
         ...range, startRevision: int64(m, 'start_revision'), prevKv: boolField(m, 'prev_kv'), progressNotify: boolField(m, 'progress_notify'),
-      });
+      }));
     } catch (error) {
       const refusal = toGrpcError(error);
       this.refuse(watchId, httpEquivalent(refusal.code), refusal.message);
@@ -210,7 +210,7 @@ class WatchSession {
     const watcher = this.watches.get(watchId)?.watcher;
     if (watcher === undefined) return;
     this.watches.delete(watchId);
-    watcher.cancel();
+    this.stream.drop(watcher);
     this.respond(watchId, undefined, { canceled: true });
   }
 
@@ -231,7 +231,7 @@ class WatchSession {
       this.respond(watchId, undefined, { canceled: true, cancel_reason: cancelReason(error), ...(compactRevision !== undefined ? { compact_revision: compactRevision } : {}) });
     } finally {
       if (this.watches.get(watchId)?.watcher === watcher) this.watches.delete(watchId);
-      watcher.cancel();
+      this.stream.drop(watcher);
     }
   }
 }

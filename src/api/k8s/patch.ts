@@ -7,8 +7,18 @@
  * supported too. Pure functions; a bad patch is RegistryError BadRequest (or Invalid when a `test`
  * operation fails, as Kubernetes answers). Server-side apply is not a patch of the object as read: the
  * registry merges it with field ownership (registry/managed-fields/).
+ *
+ * What a patch may cost is bounded as Kubernetes bounds it since CVE-2019-1002100: a JSON patch holds at
+ * most jsonPatchOperationsMax operations, and every value an operation adds, replaces or copies is counted
+ * as it is applied — refused (413) once the object read plus these would pass valueBytesMax, the largest
+ * object the store takes (a copy may take its source whole: copies of copies double). Nothing is
+ * subtracted for what an operation removes, so the work of all copies together stays under that bound
+ * too. The elements an insert or removal moves along an array are counted against
+ * jsonPatchArrayShiftsMax. Every other step costs its path, and a `test` what its own value holds. Merge
+ * patches recurse only as deep as their body, which the body parser bounds (requestBodyDepthMax).
  */
 import { setOwnMember } from '../../base/index.ts';
+import { jsonPatchArrayShiftsMax, jsonPatchOperationsMax, valueBytesMax } from '../../config/index.ts';
 import { embeddingAnnotations, RegistryError } from '../../registry/index.ts';
 import { applyContentType } from './apply-body.ts';
 
@@ -104,25 +114,46 @@ function mergePatch(target: Value, patch: Value, strategic: boolean): Value {
 
 function jsonPatch(target: Obj, patch: unknown): Value {
   if (!Array.isArray(patch)) throw new RegistryError('BadRequest', 'a JSON patch must be an array of operations');
-  let doc: Value = structuredClone(target);
+  if (patch.length > jsonPatchOperationsMax) {
+    throw new RegistryError('RequestEntityTooLarge', `a JSON patch may hold at most ${jsonPatchOperationsMax} operations; this one holds ${patch.length}`);
+  }
+  let bytes = 0;
+  /** A copy of `value` to put in the document, counted: refused once the document could pass valueBytesMax. */
+  const counted = (value: Value, i: number): Value => {
+    const text = JSON.stringify(value);
+    bytes += Buffer.byteLength(text);
+    if (bytes > valueBytesMax) {
+      throw new RegistryError('RequestEntityTooLarge', `JSON patch operation ${i}: the object would be larger than ${valueBytesMax} bytes (its size plus every value the patch adds, replaces or copies)`);
+    }
+    return JSON.parse(text) as Value;
+  };
+  let shifts = 0;
+  /** Counts the elements an insert or removal in an array is about to move: refused past jsonPatchArrayShiftsMax. */
+  const shift = (elements: number, i: number): void => {
+    shifts += elements;
+    if (shifts > jsonPatchArrayShiftsMax) {
+      throw new RegistryError('RequestEntityTooLarge', `JSON patch operation ${i}: the patch would move more than ${jsonPatchArrayShiftsMax} array elements (each insert or removal moves those after it)`);
+    }
+  };
+  let doc = counted(target, 0);
   patch.forEach((operation: unknown, i) => {
     if (!isObj(operation) || typeof operation.op !== 'string' || typeof operation.path !== 'string') {
       throw new RegistryError('BadRequest', `JSON patch operation ${i}: must have string op and path`);
     }
     const path = pointer(operation.path, i);
     switch (operation.op) {
-      case 'add': doc = put(doc, path, need(operation, 'value', i), 'add', i); break;
-      case 'replace': get(doc, path, i); doc = put(doc, path, need(operation, 'value', i), 'replace', i); break;
-      case 'remove': get(doc, path, i); doc = remove(doc, path, i); break;
+      case 'add': doc = put(doc, path, counted(need(operation, 'value', i), i), 'add', i, shift); break;
+      case 'replace': get(doc, path, i); doc = put(doc, path, counted(need(operation, 'value', i), i), 'replace', i, shift); break;
+      case 'remove': get(doc, path, i); doc = remove(doc, path, i, shift); break;
       case 'move': {
         const from = pointer(fromOf(operation, i), i);
         const value = get(doc, from, i);
-        doc = put(remove(doc, from, i), path, value, 'add', i);
+        doc = put(remove(doc, from, i, shift), path, value, 'add', i, shift);
         break;
       }
-      case 'copy': doc = put(doc, path, structuredClone(get(doc, pointer(fromOf(operation, i), i), i)), 'add', i); break;
+      case 'copy': doc = put(doc, path, counted(get(doc, pointer(fromOf(operation, i), i), i), i), 'add', i, shift); break;
       case 'test':
-        if (JSON.stringify(get(doc, path, i)) !== JSON.stringify(need(operation, 'value', i))) {
+        if (!sameJson(get(doc, path, i), need(operation, 'value', i))) {
           throw new RegistryError('Invalid', `JSON patch operation ${i}: test failed at ${operation.path}`);
         }
         break;
@@ -130,6 +161,19 @@ function jsonPatch(target: Obj, patch: unknown): Value {
     }
   });
   return doc;
+}
+
+/**
+ * Whether `actual` equals `expected` as RFC 6902's test compares JSON values (an object's members in any
+ * order). It walks `expected`, the patch's own value, and stops at the first difference, so only a test
+ * that fails (and so ends the patch) may cost more than that value: counting the members of `actual`.
+ */
+function sameJson(actual: Value, expected: Value): boolean {
+  if (Array.isArray(expected)) return Array.isArray(actual) && actual.length === expected.length && expected.every((item, at) => sameJson(actual[at], item));
+  if (!isObj(expected)) return actual === expected;
+  if (!isObj(actual)) return false;
+  const keys = Object.keys(expected);
+  return keys.every((key) => Object.hasOwn(actual, key) && sameJson(actual[key], expected[key])) && Object.keys(actual).length === keys.length;
 }
 
 function need(operation: Obj, field: string, i: number): Value {
@@ -169,25 +213,34 @@ function get(doc: Value, path: string[], i: number): Value {
   return node;
 }
 
-function put(doc: Value, path: string[], value: Value, mode: 'add' | 'replace', i: number): Value {
+/** Counts the array elements an insert or removal by operation `i` is about to move. */
+type Shift = (elements: number, i: number) => void;
+
+function put(doc: Value, path: string[], value: Value, mode: 'add' | 'replace', i: number, shift: Shift): Value {
   if (path.length === 0) return value;
   const parent = get(doc, path.slice(0, -1), i);
   const last = path[path.length - 1]!;
   if (Array.isArray(parent)) {
     if (last === '-' && mode === 'add') parent.push(value);
-    else if (mode === 'add') parent.splice(index(last, parent.length, i), 0, value);
-    else parent[index(last, parent.length - 1, i)] = value;
+    else if (mode === 'add') {
+      const at = index(last, parent.length, i);
+      shift(parent.length - at, i);
+      parent.splice(at, 0, value);
+    } else parent[index(last, parent.length - 1, i)] = value;
   } else if (isObj(parent)) parent[last] = value;
   else throw new RegistryError('BadRequest', `JSON patch operation ${i}: parent is not a container`);
   return doc;
 }
 
-function remove(doc: Value, path: string[], i: number): Value {
+function remove(doc: Value, path: string[], i: number, shift: Shift): Value {
   if (path.length === 0) throw new RegistryError('BadRequest', `JSON patch operation ${i}: cannot remove the whole document`);
   const parent = get(doc, path.slice(0, -1), i);
   const last = path[path.length - 1]!;
-  if (Array.isArray(parent)) parent.splice(index(last, parent.length - 1, i), 1);
-  else if (isObj(parent)) delete parent[last];
+  if (Array.isArray(parent)) {
+    const at = index(last, parent.length - 1, i);
+    shift(parent.length - at - 1, i);
+    parent.splice(at, 1);
+  } else if (isObj(parent)) delete parent[last];
   return doc;
 }
 

@@ -57,7 +57,8 @@ export class PolicyHolder {
   private watch(): void {
     for (const type of rbacResourceTypes) {
       const prefix = listPrefix(type, undefined);
-      const watcher = this.store().watch({ key: prefix, end: prefixEnd(prefix), startRevision: this.loadedRevision + 1 });
+      // The member's own: clients holding every watcher they may cannot keep the policy from following the store.
+      const watcher = this.store().watch({ key: prefix, end: prefixEnd(prefix), startRevision: this.loadedRevision + 1, forMember: true });
       this.watchers.push(watcher);
       void (async () => {
         try {

@@ -9,17 +9,21 @@
  * others come without `data`, marked with the annotation `coffer.dev/data-redacted: "true"` (an
  * object so marked is refused on write, so a redacted copy cannot overwrite the real values).
  *
- * Responses are built by registry.present from known fields only.
+ * Responses are built by registry.present from known fields only. A list page holds at most
+ * listPageBytesMax of objects; a list asked without `limit` is answered whole, written a page at a time
+ * as the pages are read (listText), and a watch sends the objects it starts with a page at a time, each
+ * once its client has read what it was sent (WatchStream.room) — so neither holds more than about a page.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock, TimerHandle } from '../../base/index.ts';
-import { watchBookmarkIntervalMs } from '../../config/index.ts';
+import { Readable } from 'node:stream';
+import { listPageItemsMax, watchBookmarkIntervalMs } from '../../config/index.ts';
 import {
   authorizeRbacWrite, parseRbacObject, rbacApiGroup,
 } from '../../rbac/index.ts';
 import {
   isHiddenSecretPath, isInsideHiddenSecretValue, parseFieldSelector, parseLabelSelector, parseRevision, rbacResourceTypes, type Registry, RegistryError, resourceTypes, secrets,
-  watchObjects, type FieldSelector, type Json, type LabelSelector, type RegistryKv, type ResourceType, type StatusCause, type StoredObject, type VersionedObject, type WriteGuard,
+  watchObjects, type FieldSelector, type Json, type LabelSelector, type ListResult, type RegistryKv, type ResourceType, type StatusCause, type StoredObject, type VersionedObject, type WriteGuard,
 } from '../../registry/index.ts';
 import { parsedRequest } from '../request.ts';
 import { type EncodedLine, encodeLine, type WatchStreams } from '../watch-stream.ts';
@@ -29,10 +33,11 @@ import type { PolicyHolder } from './policy-holder.ts';
 import { mayGetSecret, presentFor, redactedAnnotation } from './presentation.ts';
 import { applyOptionsOf, deleteOptionsOf, writeOptionsOf } from './write-options.ts';
 import { checkStrictFields } from './strict.ts';
+import { refuseOversizedMaps } from './oversized-maps.ts';
 import { K8sForbiddenError, status, toStatus } from './status.ts';
 import { registerSecretVersionRoutes } from './secret-versions.ts';
 import { toTable } from './table.ts';
-import { negotiate, partialObjectMetadata } from './negotiation.ts';
+import { negotiate, partialObjectMetadata, type Representation } from './negotiation.ts';
 import { auditInEntryRoute } from '../route-config.ts';
 
 export interface K8sRoutesOptions {
@@ -112,31 +117,79 @@ async function listObjects(request: FastifyRequest, reply: FastifyReply, namespa
     return Number(v);
   });
   const continueToken = text(query, 'continue');
+  const filters = { ...(labelSelector ? { labelSelector } : {}), ...(fieldSelector ? { fieldSelector } : {}) };
   const result = await registry.list(type, namespace, {
-    linearizable: linearizable(query),
-    ...(labelSelector ? { labelSelector } : {}), ...(fieldSelector ? { fieldSelector } : {}),
+    linearizable: linearizable(query), ...filters,
     ...(limit !== undefined ? { limit } : {}), ...(continueToken ? { continueToken } : {}),
   });
   const caller = callerFor(request);
-  const shown = result.items.map((versioned) => ({ versioned, presented: presentFor(type, versioned, caller, policy) }));
+  const shape = listShape(type, representation, text(query, 'includeObject') === 'Object', options.clock.nowMs());
+  const item = (versioned: VersionedObject): Json => shape.item({ versioned, presented: presentFor(type, versioned, caller, policy) });
+  // A page ended at listPageBytesMax, for a caller that gave no limit: it asked for the whole list in one
+  // answer, as Kubernetes gives it (a client such as client-node's informer does not follow a continue it
+  // did not ask for). The answer is written a page at a time as the pages are read (at the first one's
+  // revision), so it holds about one page whatever the list's size.
+  if (result.continueToken !== undefined && (limit === undefined || limit === 0)) {
+    const next = (token: string, taken: number) => registry.list(type, namespace, { ...filters, continueToken: token, limit: listPageItemsMax - taken, linearizable: false });
+    return reply.type('application/json; charset=utf-8').send(Readable.from(listText(shape, result, next, item), { objectMode: false }));
+  }
+  return { ...shape.head, [shape.itemsKey]: result.items.map(item), metadata: listMeta(result) };
+}
+
+/** What a list answer is made of, in the representation asked for: its fields before the items, and each item. */
+interface ListShape {
+  head: Json;
+  itemsKey: 'items' | 'rows';
+  item: (shown: { versioned: VersionedObject; presented: Json }) => Json;
+}
+
+function listShape(type: ResourceType, representation: Representation, includeObject: boolean, nowMs: number): ListShape {
   if (representation.view === 'Table') {
-    return toTable(type, shown, {
-      apiVersion: representation.apiVersion, includeObject: text(query, 'includeObject') === 'Object', nowMs: options.clock.nowMs(), resourceVersion: String(result.revision),
-      ...(result.continueToken ? { continueToken: result.continueToken } : {}),
-    });
+    const { columnDefinitions } = toTable(type, [], { apiVersion: representation.apiVersion, includeObject, nowMs, resourceVersion: '' });
+    return {
+      head: { kind: 'Table', apiVersion: representation.apiVersion, columnDefinitions }, itemsKey: 'rows',
+      item: (shown) => (toTable(type, [shown], { apiVersion: representation.apiVersion, includeObject, nowMs, resourceVersion: '' }).rows as Json[])[0]!,
+    };
   }
-  const listMeta = { resourceVersion: String(result.revision), ...(result.continueToken ? { continue: result.continueToken } : {}) };
   if (representation.view === 'PartialObjectMetadataList') {
-    return { kind: 'PartialObjectMetadataList', apiVersion: representation.apiVersion, metadata: listMeta, items: shown.map((s) => partialObjectMetadata(s.presented, representation.apiVersion)) };
+    return { head: { kind: 'PartialObjectMetadataList', apiVersion: representation.apiVersion }, itemsKey: 'items', item: (shown) => partialObjectMetadata(shown.presented, representation.apiVersion) };
   }
-  return { kind: type.listKind, apiVersion: type.apiVersion, metadata: listMeta, items: shown.map((s) => s.presented) };
+  return { head: { kind: type.listKind, apiVersion: type.apiVersion }, itemsKey: 'items', item: (shown) => shown.presented };
+}
+
+function listMeta(page: ListResult): Json {
+  return { resourceVersion: String(page.revision), ...(page.continueToken !== undefined ? { continue: page.continueToken } : {}) };
+}
+
+/**
+ * A whole list as JSON text, in pieces: the head, then each item as its page is read — the next page only
+ * once the reader has taken this one's items (a Readable asks for more as its client reads) — then the
+ * list's metadata, last (its `continue` is known only at the end: a list still stops at listPageItemsMax
+ * objects). A page that cannot be read (its revision compacted meanwhile) cuts the answer short, as a
+ * broken connection would: the client sees no complete list.
+ */
+async function* listText(shape: ListShape, first: ListResult, next: (token: string, taken: number) => Promise<ListResult>, item: (versioned: VersionedObject) => Json): AsyncGenerator<string> {
+  const head = JSON.stringify(shape.head);
+  yield `${head.slice(0, -1)},${JSON.stringify(shape.itemsKey)}:[`;
+  let page = first;
+  let taken = 0;
+  for (;;) {
+    for (const versioned of page.items) {
+      yield `${taken === 0 ? '' : ','}${JSON.stringify(item(versioned))}`;
+      taken += 1;
+    }
+    if (page.continueToken === undefined || taken >= listPageItemsMax) break;
+    page = await next(page.continueToken, taken);
+  }
+  yield `],"metadata":${JSON.stringify(listMeta(page))}}`;
 }
 
 /** create, update (PUT), patch — server-side apply among the patches. */
 function registerWrites(app: FastifyInstance, routes: TypeRoutes): void {
   const { type, options, collection, item, isRbac } = routes;
   const { registry, policy } = options;
-  app.post(collection, auditInEntryRoute, async (request, reply) => {
+  const writeRoute = { ...auditInEntryRoute, ...refuseOversizedMaps(type) };
+  app.post(collection, writeRoute, async (request, reply) => {
     const { namespace } = request.params as Params;
     if (strict(request)) checkStrictFields(type, request.body);
     const write = writeOptionsOf(request, policy);
@@ -145,7 +198,7 @@ function registerWrites(app: FastifyInstance, routes: TypeRoutes): void {
     return reply.code(201).send(presentFor(type, created, callerFor(request), policy));
   });
 
-  app.put(item, auditInEntryRoute, async (request) => {
+  app.put(item, writeRoute, async (request) => {
     const { namespace, name = '' } = request.params as Params;
     if (strict(request)) checkStrictFields(type, request.body);
     const write = writeOptionsOf(request, policy);
@@ -154,7 +207,7 @@ function registerWrites(app: FastifyInstance, routes: TypeRoutes): void {
     return presentFor(type, updated, callerFor(request), policy);
   });
 
-  app.patch(item, auditInEntryRoute, async (request, reply) => {
+  app.patch(item, writeRoute, async (request, reply) => {
     const { namespace, name = '' } = request.params as Params;
     const patchType = patchTypeOf(request.headers['content-type']);
     if (patchType === undefined) {
@@ -333,8 +386,15 @@ async function serveWatch(
   }
   const tooSlow = () => JSON.stringify({ type: 'ERROR', object: status(410, 'Expired', 'the watch fell too far behind its client; list again and watch from the new resourceVersion') });
   let first = true;
+  // The objects the watch starts with, and the first event after them, wait for the client to read what
+  // it holds unsent (stream.room): the next page of them is read only then. Later events end a client
+  // that falls behind (stream.send).
+  let paced = false;
   try {
     for await (const event of watch) {
+      const pace = paced || event.initial === true;
+      paced = event.initial === true;
+      if (pace && !await stream.room(tooSlow)) break;
       let line: string | EncodedLine;
       if (event.type === 'BOOKMARK') {
         if (!bookmarks) continue;

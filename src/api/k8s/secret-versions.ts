@@ -32,6 +32,7 @@ import type { ResourceInfo } from '../request-info.ts';
 import { callerFor, forbiddenMessage, isAllowed } from './authorization.ts';
 import type { PolicyHolder } from './policy-holder.ts';
 import { presentFor } from './presentation.ts';
+import { refuseOversizedMaps } from './oversized-maps.ts';
 import { K8sForbiddenError } from './status.ts';
 import { writeOptionsOf } from './write-options.ts';
 import { auditInEntryRoute } from '../route-config.ts';
@@ -69,7 +70,7 @@ export function registerSecretVersionRoutes(app: FastifyInstance, options: Secre
     return { kind: 'SecretVersion', apiVersion: 'coffer.dev/v1', metadata: meta, ...describe(history, found), data: { ...found.data } };
   });
 
-  app.post(`${item}/rotate`, auditInEntryRoute, async (request) => {
+  app.post(`${item}/rotate`, { ...auditInEntryRoute, ...refuseOversizedMaps(secrets) }, async (request) => {
     const { namespace, name } = request.params as Params;
     const body = request.body;
     const stage = isObject(body) ? body.stage : undefined;

@@ -60,13 +60,16 @@ export class LeaseService {
   }
 
   /**
-   * Renews the lease to its full TTL; answers TTL 0 for a lease that no longer exists, as etcd does. A
-   * renewal keeps every attached key from being deleted, so it needs `update` on each of them: checked
-   * at every renewal, against the keys attached as of a linearizable read.
+   * Renews the lease to its full TTL; answers TTL 0 for a lease that does not exist, as etcd does: one
+   * the store does not hold as of a linearizable read without proposing anything. A renewal keeps every
+   * attached key from being deleted, so it needs `update` on each of them: checked at every renewal,
+   * against the keys attached as of that read.
    */
   async keepAlive(caller: Caller, id: number): Promise<{ id: number; ttl: number; revision: number }> {
     await this.backend.linearizableBarrier();
-    for (const key of this.ownLease(caller, id)?.keys ?? []) this.allow(caller, 'update', key);
+    const lease = this.ownLease(caller, id);
+    if (lease === undefined) return { id, ttl: 0, revision: this.backend.status().revision };
+    for (const key of lease.keys) this.allow(caller, 'update', key);
     try {
       const response = await this.backend.propose({ type: 'leaseKeepAlive', id, ...asOwner(caller) });
       return { id, ttl: response.type === 'leaseKeepAlive' ? response.ttl : 0, revision: response.revision };

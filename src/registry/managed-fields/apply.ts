@@ -45,9 +45,10 @@ export type ApplyOutcome = { view: Json; managers: Manager[] } | { conflicts: Ap
 export function applyConfiguration(input: ApplyInput): ApplyOutcome {
   const { live, config, manager, force, now } = input;
   const applier = { manager, operation: 'Apply' as const };
-  let managers: Manager[] = input.liveManagers.length > 0 || nodesOf(live).length === 0
+  const liveNodes = input.liveManagers.length > 0 ? [] : nodesOf(live);
+  let managers: Manager[] = liveNodes.length === 0
     ? [...input.liveManagers]
-    : [{ manager: beforeFirstApplyManager, operation: 'Update', time: now, fields: new FieldSet(nodesOf(live).map((n) => n.path)) }];
+    : [{ manager: beforeFirstApplyManager, operation: 'Update', time: now, fields: FieldSet.ofNodes(liveNodes) }];
   const applied = leavesOf(config);
   const blind = new FieldSet([...applied].filter((path) => input.blindAt?.(path) === true));
   if (blind.size > 0 && !force) return { blind: true };

@@ -18,12 +18,24 @@ export type FieldPath = readonly string[];
 type Json = Record<string, unknown>;
 const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** A set of paths. */
+/**
+ * A set of paths, each under its key: the path as JSON (`["f:data","f:password"]`), which no two paths
+ * share. Sets made from sets (union, minus, intersect) reuse the keys, so a path is spelled once however
+ * many sets it passes through: an object with thousands of keys has thousands of paths, on every write.
+ */
 export class FieldSet implements Iterable<FieldPath> {
-  private readonly paths = new Map<string, FieldPath>();
+  private readonly paths: Map<string, FieldPath>;
 
   constructor(paths: Iterable<FieldPath> = []) {
+    this.paths = new Map();
     for (const path of paths) this.add(path);
+  }
+
+  /** The set of `nodes` (from nodesOf), keyed as they come. */
+  static ofNodes(nodes: Iterable<FieldNode>): FieldSet {
+    const set = new FieldSet();
+    for (const node of nodes) set.paths.set(node.key, node.path);
+    return set;
   }
 
   add(path: FieldPath): void {
@@ -43,26 +55,35 @@ export class FieldSet implements Iterable<FieldPath> {
   }
 
   union(other: FieldSet): FieldSet {
-    return new FieldSet([...this, ...other]);
+    const out = this.filtered(() => true);
+    for (const [key, path] of other.paths) out.paths.set(key, path);
+    return out;
   }
 
   minus(other: FieldSet): FieldSet {
-    return new FieldSet([...this].filter((p) => !other.has(p)));
+    return this.filtered((key) => !other.paths.has(key));
   }
 
   intersect(other: FieldSet): FieldSet {
-    return new FieldSet([...this].filter((p) => other.has(p)));
+    return this.filtered((key) => other.paths.has(key));
   }
 
   /** Paths sorted the same way whatever order they were added in. */
   sorted(): FieldPath[] {
     return [...this.paths.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, p]) => p);
   }
+
+  private filtered(keep: (key: string) => boolean): FieldSet {
+    const out = new FieldSet();
+    for (const [key, path] of this.paths) if (keep(key)) out.paths.set(key, path);
+    return out;
+  }
 }
 
-/** One node of an object: its path, its value, and whether it is owned whole (no child nodes). */
+/** One node of an object: its path (and the path's key in a FieldSet), its value, and whether it is owned whole (no child nodes). */
 export interface FieldNode {
   path: FieldPath;
+  key: string;
   value: unknown;
   leaf: boolean;
 }
@@ -92,49 +113,64 @@ export function itemElement(listType: 'set' | 'keyed', item: unknown): string {
  */
 export function nodesOf(view: Json): FieldNode[] {
   const nodes: FieldNode[] = [];
-  const visit = (path: FieldPath, value: unknown): void => {
+  // `open` is the path's key without its closing bracket, so a child's key is its parent's and one element more.
+  const visit = (path: FieldPath, open: string, value: unknown): void => {
+    const key = `${open}]`;
     if (Array.isArray(value)) {
       const listType = listTypeAt(path);
       if (listType === 'atomic') {
-        nodes.push({ path, value, leaf: true });
+        nodes.push({ path, key, value, leaf: true });
         return;
       }
-      nodes.push({ path, value, leaf: value.length === 0 });
-      for (const item of value) nodes.push({ path: [...path, itemElement(listType, item)], value: item, leaf: true });
+      nodes.push({ path, key, value, leaf: value.length === 0 });
+      for (const item of value) {
+        const element = itemElement(listType, item);
+        nodes.push({ path: [...path, element], key: `${open},${JSON.stringify(element)}]`, value: item, leaf: true });
+      }
       return;
     }
-    const entries = isObj(value) ? Object.entries(value) : [];
-    const whole = !isObj(value) || entries.length === 0 || path.length >= managedFieldsDepthMax;
-    nodes.push({ path, value, leaf: whole });
-    if (!whole) for (const [key, child] of entries) visit([...path, `f:${key}`], child);
+    const whole = !isObj(value) || path.length >= managedFieldsDepthMax || isEmpty(value);
+    nodes.push({ path, key, value, leaf: whole });
+    if (whole) return;
+    for (const name in value) {
+      if (!Object.hasOwn(value, name)) continue;
+      const element = `f:${name}`;
+      visit([...path, element], `${open},${JSON.stringify(element)}`, value[name]);
+    }
   };
-  for (const [key, child] of Object.entries(view)) {
-    if (key === 'metadata' && isObj(child)) {
-      for (const [metaKey, metaChild] of Object.entries(child)) visit(['f:metadata', `f:${metaKey}`], metaChild);
-    } else visit([`f:${key}`], child);
+  for (const [name, child] of Object.entries(view)) {
+    if (name === 'metadata' && isObj(child)) {
+      for (const [metaName, metaChild] of Object.entries(child)) visit(['f:metadata', `f:${metaName}`], `["f:metadata",${JSON.stringify(`f:${metaName}`)}`, metaChild);
+    } else visit([`f:${name}`], `[${JSON.stringify(`f:${name}`)}`, child);
   }
   return nodes;
 }
 
-/** The leaves of a view: what an applied configuration owns. */
-export function leavesOf(view: Json): FieldSet {
-  return new FieldSet(nodesOf(view).filter((n) => n.leaf).map((n) => n.path));
+function isEmpty(value: Json): boolean {
+  for (const name in value) if (Object.hasOwn(value, name)) return false;
+  return true;
 }
 
-/** What changed from `before` to `after` (views): nodes added, leaves whose value changed, nodes removed. */
-export function compare(before: Json, after: Json): { added: FieldSet; modified: FieldSet; removed: FieldSet } {
-  const old = new Map(nodesOf(before).map((n) => [JSON.stringify(n.path), n]));
-  const next = new Map(nodesOf(after).map((n) => [JSON.stringify(n.path), n]));
-  const added = new FieldSet();
-  const modified = new FieldSet();
-  const removed = new FieldSet();
-  for (const [key, node] of next) {
-    const was = old.get(key);
-    if (was === undefined) added.add(node.path);
-    else if ((node.leaf || was.leaf) && !equalValues(node.value, was.value)) modified.add(node.path);
+/** The leaves of a view: what an applied configuration owns. */
+export function leavesOf(view: Json): FieldSet {
+  return FieldSet.ofNodes(nodesOf(view).filter((n) => n.leaf));
+}
+
+/** What changed from `before` to `after` (views, or `after`'s nodes when the caller has them): nodes added, leaves whose value changed, nodes removed. */
+export function compare(before: Json, after: Json | readonly FieldNode[]): { added: FieldSet; modified: FieldSet; removed: FieldSet } {
+  const old = new Map(nodesOf(before).map((n) => [n.key, n]));
+  const next = Array.isArray(after) ? after as readonly FieldNode[] : nodesOf(after as Json);
+  const nextKeys = new Set<string>();
+  const added: FieldNode[] = [];
+  const modified: FieldNode[] = [];
+  for (const node of next) {
+    nextKeys.add(node.key);
+    const was = old.get(node.key);
+    if (was === undefined) added.push(node);
+    else if ((node.leaf || was.leaf) && !equalValues(node.value, was.value)) modified.push(node);
   }
-  for (const [key, node] of old) if (!next.has(key)) removed.add(node.path);
-  return { added, modified, removed };
+  const removed = [...old.values()].filter((node) => !nextKeys.has(node.key));
+  return { added: FieldSet.ofNodes(added), modified: FieldSet.ofNodes(modified), removed: FieldSet.ofNodes(removed) };
 }
 
 /** A path as Kubernetes prints it in a conflict: `.data.password`, `.metadata.finalizers[="x"]`, `.metadata.ownerReferences[uid="…"]`. */
@@ -162,36 +198,32 @@ function safeParse(text: string): unknown {
 /** FieldsV1: the set as a tree of elements, `.` marking a node that is itself owned and has owned children. */
 export function toFieldsV1(set: FieldSet): Json {
   const root: Json = {};
-  const members = new Set<Json>();
+  const members: Json[] = [];
+  const parents = new Set<Json>();
   for (const path of set.sorted()) {
     let node = root;
     for (const element of path) {
-      let child = node[element] as Json | undefined;
+      // An element is `f:`, `v:`, `k:` or `i:` and a name (nodesOf, fromFieldsV1): never `__proto__` nor an inherited member.
+      let child = (Object.hasOwn(node, element) ? node[element] : undefined) as Json | undefined;
       if (child === undefined) {
         child = {};
-        Object.defineProperty(node, element, { value: child, enumerable: true, writable: true, configurable: true });
+        node[element] = child;
+        parents.add(node);
       }
       node = child;
     }
-    members.add(node);
+    members.push(node);
   }
-  const mark = (node: Json): void => {
-    for (const child of Object.values(node) as Json[]) {
-      if (Object.keys(child).length > 0) {
-        if (members.has(child)) child['.'] = {};
-        mark(child);
-      }
-    }
-  };
-  mark(root);
+  for (const member of members) if (parents.has(member)) member['.'] = {};
   return root;
 }
 
 /** Reads FieldsV1 written by a client; undefined (with `problem` set) when it is not one. */
 export function fromFieldsV1(value: unknown): { set: FieldSet } | { problem: string } {
-  const set = new FieldSet();
   let problem: string | undefined;
-  const visit = (path: string[], node: unknown): void => {
+  const nodes: FieldNode[] = [];
+  // `open`: the path's key without its closing bracket (see nodesOf).
+  const visit = (path: string[], open: string, node: unknown): void => {
     if (problem !== undefined) return;
     if (!isObj(node)) {
       problem = 'must be an object of field elements';
@@ -201,20 +233,21 @@ export function fromFieldsV1(value: unknown): { set: FieldSet } | { problem: str
       problem = `is nested deeper than ${managedFieldsDepthMax} elements`;
       return;
     }
-    const entries = Object.entries(node);
-    if (entries.length === 0 && path.length > 0) set.add(path);
-    for (const [element, child] of entries) {
+    const owned = { path, key: `${open}]`, value: undefined, leaf: true };
+    if (isEmpty(node) && path.length > 0) nodes.push(owned);
+    for (const element in node) {
+      if (!Object.hasOwn(node, element)) continue;
       if (element === '.') {
-        if (path.length > 0) set.add(path);
+        if (path.length > 0) nodes.push(owned);
         continue;
       }
       if (!/^[fvki]:/.test(element)) {
         problem = 'has an element that is not f:, v:, k:, i: or "."';
         return;
       }
-      visit([...path, element], child);
+      visit([...path, element], `${open}${path.length > 0 ? ',' : ''}${JSON.stringify(element)}`, node[element]);
     }
   };
-  visit([], value);
-  return problem === undefined ? { set } : { problem };
+  visit([], '[', value);
+  return problem === undefined ? { set: FieldSet.ofNodes(nodes) } : { problem };
 }

@@ -18,8 +18,9 @@ export interface Writer {
 type Json = Record<string, unknown>;
 
 export function nextManagers(base: readonly Manager[], before: Json | undefined, after: Json, writer: Writer): Manager[] {
-  const { added, modified, removed } = compare(before ?? {}, after);
-  const present = new FieldSet(nodesOf(after).map((n) => n.path));
+  const nodes = nodesOf(after);
+  const { added, modified, removed } = compare(before ?? {}, nodes);
+  const present = FieldSet.ofNodes(nodes);
   const changed = added.union(modified);
   let managers = base.map((m) => ({ ...m, fields: m.fields.intersect(present) }));
   const touched = changed.size > 0 || removed.size > 0;

@@ -9,10 +9,15 @@
  *
  * Writers never wait for watchers: notify() only appends to a watcher's buffer. A watcher whose buffer
  * holds more than watchBufferEventsMax events is cancelled with E_WATCH_SLOW. A replaying pump pauses
- * while its buffer is half full, so replay alone never overflows it.
+ * while its buffer is half full, so replay alone never overflows it. Progress asked for while a progress
+ * notification still waits in the buffer moves that one to the current revision: asking, however often,
+ * adds at most one response to a buffer.
+ *
+ * At most watchersMax watchers are open; a watcher for a client is refused once all but
+ * memberWatchersReserved are, so the member's own (`forMember`) can always watch.
  */
 import { type Clock, type TimerHandle, assert } from '../../base/index.ts';
-import { watchBufferEventsMax, watchersMax, watchProgressIntervalMs, watchReplayStepRevisionsMax } from '../../config/index.ts';
+import { memberWatchersReserved, watchBufferEventsMax, watchersMax, watchProgressIntervalMs, watchReplayStepRevisionsMax } from '../../config/index.ts';
 import { MvccError, compactedError } from './errors.ts';
 import { type KeySpan, spanContains, toSpan } from './keys.ts';
 import type { KeyValue } from './types.ts';
@@ -45,6 +50,8 @@ export interface WatchOptions {
   prevKv?: boolean;
   /** Send a progress notification every watchProgressIntervalMs while nothing else was sent. */
   progressNotify?: boolean;
+  /** The member's own watcher (the RBAC policy holder's), which may take the memberWatchersReserved no client may. */
+  forMember?: boolean;
 }
 
 /**
@@ -164,8 +171,14 @@ class StoreWatcher implements Watcher {
 
   requestProgress(): void {
     if (this.end !== undefined) return;
-    if (this.synced) this.deliver({ watchId: this.id, events: [], revision: this.hub.source.currentRevision(), progress: true });
-    else this.progressRequested = true;
+    if (!this.synced) {
+      this.progressRequested = true;
+      return;
+    }
+    const revision = this.hub.source.currentRevision();
+    const last = this.queue.at(-1);
+    if (last?.progress === true) last.revision = revision;
+    else this.deliver({ watchId: this.id, events: [], revision, progress: true });
   }
 
   cancel(): void {
@@ -235,6 +248,9 @@ export class WatchHub {
       throw new MvccError('E_BAD_REQUEST', `watch start revision ${start} is not an integer >= 0`);
     }
     if (this.all.size >= watchersMax) throw new MvccError('E_LIMIT', `watchers would exceed watchersMax (${watchersMax})`);
+    if (options.forMember !== true && this.all.size >= watchersMax - memberWatchersReserved) {
+      throw new MvccError('E_LIMIT', `watchers for clients would exceed watchersMax (${watchersMax}) less memberWatchersReserved (${memberWatchersReserved})`);
+    }
     const current = this.source.currentRevision();
     const compact = this.source.compactRevision();
     // History at the compact revision itself may be partly gone (a tombstone at it is removed), so a

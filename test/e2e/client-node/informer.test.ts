@@ -168,6 +168,36 @@ test('a watch with sendInitialEvents on a quiet collection ends its initial even
   }
 });
 
+test('over more than one list page (listPageBytesMax): an informer lists every object, a page with limit has a continue, a watch from resourceVersion 0 sends each once', async () => {
+  await createNamespace('large');
+  const names = Array.from({ length: 24 }, (_, i) => `big-${String(i).padStart(2, '0')}`);
+  // 24 × 250 KB: 6 MB, more than one page of 4 MiB.
+  const value = 'x'.repeat(250_000);
+  for (const name of names) await api(0).createNamespacedConfigMap({ namespace: 'large', body: { metadata: { name }, data: { v: value } } });
+  // ListWatch lists without limit and follows no continue: the whole list comes in one answer.
+  const informer = new ObservedInformer(1, 'large');
+  try {
+    await informer.start();
+    assert.deepEqual(informer.names(), names);
+    assert.ok(names.every((n) => informer.adds.get(n) === 1));
+  } finally {
+    await informer.stop();
+  }
+  const page = await api(1).listNamespacedConfigMap({ namespace: 'large', limit: 500 });
+  assert.ok(page.items.length < names.length && page.metadata?._continue !== undefined, 'a page asked with limit ends at listPageBytesMax, with a continue token');
+  const rest = await api(1).listNamespacedConfigMap({ namespace: 'large', limit: 500, _continue: page.metadata._continue });
+  assert.deepEqual([...page.items, ...rest.items].map((c) => c.metadata?.name).slice(0, names.length), names.slice(0, page.items.length + rest.items.length));
+  const added: string[] = [];
+  const controller = await withTimeout(new Watch(kubeConfig(2)).watch('/api/v1/namespaces/large/configmaps', { resourceVersion: '0' },
+    (type, object: V1ConfigMap) => { if (type === 'ADDED') added.push(object.metadata?.name ?? ''); }, () => undefined), startTimeoutMs, 'the watch to start');
+  try {
+    await waitUntil(() => added.length >= names.length, startTimeoutMs, 'an ADDED event for every ConfigMap');
+    assert.deepEqual(added, names);
+  } finally {
+    controller.abort();
+  }
+});
+
 /** POSTs a JSON body to member i's client port as the admin; resolves with the status code. */
 function post(i: number, path: string, body: unknown): Promise<number> {
   return new Promise((resolve, reject) => {

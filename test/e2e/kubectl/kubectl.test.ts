@@ -5,7 +5,7 @@
 // a finalizer, writes that change nothing, generateName, cascading deletes (--cascade=orphan); auth can-i
 // (and --list), auth whoami (and --as), api-versions, -o wide on bindings, explain, and server-side apply
 // (create, pruning, a conflict naming its manager, --force-conflicts, --dry-run=server, --show-managed-fields);
-// a data key named __proto__ through create and apply.
+// patch as JSON, merge and strategic merge patches; a data key named __proto__ through create and apply.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -16,6 +16,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { jsonPatchOperationsMax } from '../../../src/config/index.ts';
 import { createKeyFile } from '../../../src/crypto/index.ts';
 import { bootstrapCa, buildKubeconfig, caLayout, issueClient, loadCa } from '../../../src/pki/index.ts';
 
@@ -397,4 +398,43 @@ test('kubectl apply --server-side: creates, prunes a removed field, names the ow
   assert.equal((await kubectl('admin', ['get', 'secret', 'ssa', '-o', 'jsonpath={.data.password}'])).stdout, Buffer.from('second').toString('base64'));
   const owners = await kubectl('admin', ['get', 'secret', 'ssa', '-o', 'jsonpath={range .metadata.managedFields[*]}{.manager}/{.operation} {end}', '--show-managed-fields']);
   assert.equal(owners.stdout.trim(), 'other/Apply', 'kubectl owned nothing else, so its entry is gone');
+});
+
+test('kubectl patch --type=json, --type=merge and strategic (its default); a JSON patch of more than jsonPatchOperationsMax operations is refused', async () => {
+  assert.equal((await kubectl('admin', ['create', 'configmap', 'patched', '--from-literal=a=1'])).code, 0);
+  const patches: Array<[string, unknown]> = [
+    ['json', [{ op: 'test', path: '/data/a', value: '1' }, { op: 'add', path: '/data/b', value: '2' }, { op: 'copy', from: '/data/a', path: '/data/c' }]],
+    ['merge', { data: { b: null } }],
+    ['strategic', { data: { d: '4' } }],
+  ];
+  for (const [type, patch] of patches) {
+    const patched = await kubectl('admin', ['patch', 'configmap', 'patched', `--type=${type}`, '-p', JSON.stringify(patch)]);
+    assert.equal(patched.code, 0, `${type}: ${patched.stderr}`);
+    assert.match(patched.stdout, /configmap\/patched patched/);
+  }
+  const data = await kubectl('admin', ['get', 'configmap', 'patched', '-o', 'jsonpath={.data}']);
+  assert.deepEqual(JSON.parse(data.stdout), { a: '1', c: '1', d: '4' });
+  const file = join(dir, 'many-operations.json');
+  await writeFile(file, JSON.stringify(Array.from({ length: jsonPatchOperationsMax + 1 }, () => ({ op: 'test', path: '/data/a', value: '1' }))));
+  const refused = await kubectl('admin', ['patch', 'configmap', 'patched', '--type=json', '--patch-file', file]);
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stderr, new RegExp(`a JSON patch may hold at most ${jsonPatchOperationsMax} operations`));
+});
+
+test('kubectl get over more than one list page (listPageBytesMax): pages of 500 and --chunk-size=0 both list every ConfigMap once', async () => {
+  assert.equal((await kubectl('admin', ['create', 'namespace', 'large'])).code, 0);
+  const count = 24;
+  const names = Array.from({ length: count }, (_, i) => `big-${String(i).padStart(2, '0')}`);
+  // 24 × 250 KB: 6 MB, more than one page of 4 MiB.
+  const manifests = names.map((name) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\n  namespace: large\ndata:\n  v: ${'x'.repeat(250_000)}\n`).join('---\n');
+  const created = await kubectl('admin', ['create', '-f', '-'], manifests);
+  assert.equal(created.code, 0, created.stderr);
+  for (const chunk of ['--chunk-size=500', '--chunk-size=0']) {
+    const listed = await kubectl('admin', ['get', 'configmaps', '-n', 'large', '-o', 'name', chunk]);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.deepEqual(listed.stdout.trim().split('\n'), names.map((n) => `configmap/${n}`), chunk);
+    const table = await kubectl('admin', ['get', 'configmaps', '-n', 'large', '--no-headers', chunk]);
+    assert.equal(table.code, 0, table.stderr);
+    assert.deepEqual(table.stdout.trim().split('\n').map((l) => l.split(/\s+/).slice(0, 2).join(' ')), names.map((n) => `${n} 1`), chunk);
+  }
 });

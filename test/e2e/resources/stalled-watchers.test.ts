@@ -2,13 +2,13 @@
 // that never read while 100 MB of Secret updates are written. Each watch response may hold at most
 // watchUnsentBytesMax unsent (plus one event) before it is ended, so the member's memory stays under a
 // bound (docs/security.md) instead of growing with every write; the member keeps serving; and one user
-// cannot hold more than watchesPerUserMax watches.
+// cannot hold more than watchStreamsPerUserMax watch streams.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { connect, type TLSSocket } from 'node:tls';
 import { test } from 'node:test';
-import { objectBytesMax, watchesPerUserMax, watchUnsentBytesMax } from '../../../src/config/index.ts';
+import { objectBytesMax, watchStreamsPerUserMax, watchUnsentBytesMax } from '../../../src/config/index.ts';
 import { issueClient, loadCa } from '../../../src/pki/index.ts';
 import { type Cluster, waitBootstrapped, withCluster } from '../../support/cluster/index.ts';
 
@@ -59,7 +59,7 @@ async function stalledWatch(cluster: Cluster, tls = cluster.clientTls()): Promis
   return { socket, status: Number(head.split(' ')[1]) };
 }
 
-test('100 stalled watchers during 100 MB of writes: memory stays bounded, the member keeps serving, one user holds at most watchesPerUserMax watches', { timeout: 600_000 }, async () => {
+test('100 stalled watchers during 100 MB of writes: memory stays bounded, the member keeps serving, one user holds at most watchStreamsPerUserMax watch streams', { timeout: 600_000 }, async () => {
   await withCluster({ size: 1, faults: false }, async (cluster) => {
     const pid = cluster.members[0]!.pid!;
     await waitBootstrapped(cluster);
@@ -87,19 +87,19 @@ test('100 stalled watchers during 100 MB of writes: memory stays bounded, the me
 
     for (const socket of watchers) socket.destroy();
 
-    // One user's watches are capped: another administrator opens watchesPerUserMax, and not one more.
+    // One user's watches are capped: another administrator opens watchStreamsPerUserMax, and not one more.
     const ca = await loadCa(cluster.certs.dir);
     await issueClient(ca, { user: 'watcher', groups: ['system:masters'] });
     const watcher = { cert: readFileSync(ca.layout.clientCert('watcher'), 'utf8'), key: readFileSync(ca.layout.clientKey('watcher'), 'utf8'), ca: cluster.clientTls().ca };
     const more: TLSSocket[] = [];
     let refused = 0;
-    for (let i = 0; i <= watchesPerUserMax; i++) {
+    for (let i = 0; i <= watchStreamsPerUserMax; i++) {
       const { socket, status } = await stalledWatch(cluster, watcher);
       more.push(socket);
       if (status === 429) refused += 1;
       else assert.equal(status, 200);
     }
-    assert.equal(refused, 1, `watch ${watchesPerUserMax + 1} of one user is refused with 429`);
+    assert.equal(refused, 1, `watch ${watchStreamsPerUserMax + 1} of one user is refused with 429`);
     for (const socket of more) socket.destroy();
   });
 });

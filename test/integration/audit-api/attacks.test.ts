@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import type { AuditEvent } from '../../../src/audit/index.ts';
 import { ManualClock } from '../../../src/base/index.ts';
-import { secretVersionsDefault, watchesPerUserMax } from '../../../src/config/index.ts';
+import { secretVersionsDefault, watchStreamsPerUserMax } from '../../../src/config/index.ts';
 import { encode, frame, messageType } from '../../../src/etcdpb/index.ts';
 import { grpcPathPrefix } from '../../../src/api/grpc/plugin.ts';
 import { assertNoValue, b64, exchange, grant, who } from './attacker.ts';
@@ -386,7 +386,7 @@ test('an open watch ends when the binding that allowed it goes: a Kubernetes wat
   }
 });
 
-test('a caller watching as another user counts its watches against itself: it cannot use up that user\'s watchesPerUserMax', { timeout: 60_000 }, async () => {
+test('a caller watching as another user counts its watches against itself: it cannot use up that user\'s watchStreamsPerUserMax', { timeout: 60_000 }, async () => {
   await grant(app, 'quota-target', [{ apiGroups: [''], resources: ['configmaps'], verbs: ['list', 'watch'] }], 'quota-target');
   await grant(app, 'quota-impersonator', [{ apiGroups: [''], resources: ['users'], resourceNames: ['quota-target'], verbs: ['impersonate'] }], 'quota-impersonator');
   const watch = async (headers: Record<string, string>) => {
@@ -397,7 +397,7 @@ test('a caller watching as another user counts its watches against itself: it ca
   };
   const asTarget = { ...who('quota-impersonator'), 'impersonate-user': 'quota-target' };
   const held = [];
-  for (let i = 0; i < watchesPerUserMax; i++) held.push(await watch(asTarget));
+  for (let i = 0; i < watchStreamsPerUserMax; i++) held.push(await watch(asTarget));
   assert.deepEqual(new Set(held.map((w) => w.status)), new Set([200]));
   const beyond = await watch(asTarget);
   assert.equal(beyond.status, 429, 'the impersonator holds its share');

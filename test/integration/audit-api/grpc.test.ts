@@ -371,6 +371,6 @@ test('Maintenance Status gives the store\'s sizes to system:masters only: they m
   const before = await sizes(admin);
   assert.equal((await secret('status-sized', 300)).statusCode, 201);
   const after = await sizes(admin);
-  assert.ok(after[1]! > before[1]! && after[3]! > before[3]!, `a master sees the store grow: ${before} → ${after}`);
+  assert.ok(after[1]! > before[1]! && after[3]! > before[3]!, `a master sees the store grow: ${before.join(' ')} → ${after.join(' ')}`);
   assert.deepEqual(await sizes(caller), [0, 0, 0, 0]);
 });

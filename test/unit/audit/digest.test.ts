@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { test } from 'node:test';
 import { digestMatches, digestValue, redactValueBody } from '../../../src/audit/index.ts';
-import { hmacKey } from './helpers.ts';
+import { countDigests } from '../../../src/audit/digest.ts';
+import { countingCrypto, hmacKey } from './helpers.ts';
+
+const digestPattern = /hmac-sha256:[0-9a-f]{32}:[0-9a-f]{64}/g;
 
 const otherKey = new Uint8Array(32).fill(7);
 
@@ -114,4 +117,38 @@ test('a ConfigMap endpoint digests data values over their text', () => {
 test('a body that is not JSON structure (raw text) is digested whole', () => {
   assert.ok(digestMatches(hmacKey, redactValueBody('password=s3cret', hmacKey, 'secrets') as string, 'password=s3cret'));
   assert.equal(redactValueBody(undefined, hmacKey, 'secrets'), undefined);
+});
+
+test('one body\'s salts are drawn in one call, however many values it holds; each digest still has its own salt', () => {
+  const data = Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`k${i}`, Buffer.from('same').toString('base64')]));
+  const { result, draws, hmacs } = countingCrypto(() => redactValueBody({ kind: 'Secret', metadata: { name: 'a', annotations: { note: 'x' } }, data, stringData: { s: 'same' } }, hmacKey, 'secrets'));
+  assert.equal(draws, 1, 'one random draw for the 502 salts');
+  assert.equal(hmacs, 502);
+  const digests = JSON.stringify(result).match(digestPattern) ?? [];
+  assert.equal(digests.length, 502);
+  assert.equal(new Set(digests.map((d) => d.split(':')[1])).size, 502, 'every salt differs');
+  for (const d of digests.slice(0, 20)) assert.ok(digestMatches(hmacKey, d, 'same') || digestMatches(hmacKey, d, 'x'));
+});
+
+test('countDigests counts exactly the digests redactValueBody computes, and stops past its limit', () => {
+  const value = 'czNjcmV0';
+  const bodies: unknown[] = [
+    { kind: 'Secret', type: 'Opaque', metadata: { name: 'db', labels: { a: 'b' }, annotations: { note: 's', 'coffer.dev/max-versions': '3', obj: { x: [1, 2] } }, finalizers: ['f'] }, data: { a: value, gone: null }, stringData: { b: 's3cret' } },
+    { kind: 'SecretList', items: [{ data: { a: value }, metadata: { name: 'x' } }, { data: 'odd', binaryData: [1, 2] }], metadata: { resourceVersion: '5' } },
+    [{ op: 'replace', path: '/data/pw', value }, { op: 'add', path: '/metadata/annotations/x', value: { nested: 's3cret', list: ['a', 1, true, null] } }, { op: 'test', path: '/type', value: 'Opaque' }],
+    { spec: { password: 's3cret', key: 'k', type: ['a', 'b'] }, list: ['s3cret', { deep: [1] }], number: 4242, flag: false },
+    { data: { pw: value }, stage: true, generate: [{ key: 'token', length: 32, charset: 'alnum', nested: { key: 's' } }], versions: [{ version: 1, data: { a: value } }] },
+    { metadata: 'not an object', data: null, binaryData: { b: 'cmF3' } },
+    { metadata: { annotations: ['a', 'b'], managedFields: [{ manager: 'm', fieldsV1: { 'f:data': { 'f:a': {} } } }] } },
+    'password=s3cret', 42, null, undefined, [],
+  ];
+  for (const body of bodies) {
+    const digests = (JSON.stringify(redactValueBody(body, hmacKey, 'secrets')) ?? '').match(digestPattern) ?? [];
+    assert.equal(countDigests(body, Number.POSITIVE_INFINITY), digests.length, JSON.stringify(body));
+    assert.equal(countDigests(body, digests.length), digests.length, 'exact up to the limit');
+    if (digests.length > 0) assert.ok(countDigests(body, digests.length - 1) > digests.length - 1, 'over the limit: more than it');
+  }
+  // Past the limit the walk stops: a body of a million values is counted in a few steps.
+  const huge = { data: Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => [`k${i}`, 'v'])) };
+  assert.equal(countDigests(huge, 10), 11);
 });

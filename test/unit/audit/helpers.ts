@@ -1,5 +1,8 @@
 // Shared set-up for the audit tests: temporary dirs, keys, the default policy and event inputs.
+import type * as NodeCrypto from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
+import { mock } from 'node:test';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ManualClock } from '../../../src/base/index.ts';
@@ -68,4 +71,40 @@ export async function openLog(
   });
   t.after(() => log.close());
   return { log, clock, dir };
+}
+
+/** Runs `fn` counting node:crypto's random draws and HMAC objects (what the audit code imports is the builtin's live binding). */
+export function countingCrypto<T>(fn: () => T): { result: T; draws: number; hmacs: number } {
+  const counting = startCountingCrypto();
+  try {
+    const result = fn();
+    return { result, ...counting.counts() };
+  } finally {
+    counting.stop();
+  }
+}
+
+/** The same for an async `fn`: counts until it settles (everything the process does meanwhile). */
+export async function countingCryptoAsync<T>(fn: () => Promise<T>): Promise<{ result: T; draws: number; hmacs: number }> {
+  const counting = startCountingCrypto();
+  try {
+    const result = await fn();
+    return { result, ...counting.counts() };
+  } finally {
+    counting.stop();
+  }
+}
+
+function startCountingCrypto(): { counts(): { draws: number; hmacs: number }; stop(): void } {
+  const crypto = createRequire(import.meta.url)('node:crypto') as typeof NodeCrypto;
+  const draws = [mock.method(crypto, 'randomBytes'), mock.method(crypto, 'randomFillSync')];
+  const hmac = mock.method(crypto, 'createHmac');
+  syncBuiltinESMExports();
+  return {
+    counts: () => ({ draws: draws.reduce((n, m) => n + m.mock.callCount(), 0), hmacs: hmac.mock.callCount() }),
+    stop: () => {
+      for (const m of [...draws, hmac]) m.mock.restore();
+      syncBuiltinESMExports();
+    },
+  };
 }

@@ -2,13 +2,14 @@
  * Watch: events equal the reference model's history for random start revisions and key spans (replay
  * from disk, then live); resume after a restart; compacted start revisions and compaction during replay
  * give E_COMPACTED with the compact revision; a slow watcher is cancelled without blocking writers;
- * progress notifications; the watcher limit.
+ * progress notifications, asked for however often, add at most one response to a buffer; the watcher
+ * limit and the watchers it keeps for the member's own.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import fc from 'fast-check';
 import { ManualClock } from '../../../src/base/index.ts';
-import { watchBufferEventsMax, watchersMax, watchProgressIntervalMs, watchReplayStepRevisionsMax } from '../../../src/config/index.ts';
+import { memberWatchersReserved, watchBufferEventsMax, watchersMax, watchProgressIntervalMs, watchReplayStepRevisionsMax } from '../../../src/config/index.ts';
 import { type MvccStore, type WatchEvent, type Watcher, type WriteOp, isMvccError, prefixEnd } from '../../../src/storage/mvcc/index.ts';
 import { prefixEndString, toStoreOp } from './convert.ts';
 import { type Fixture, b, fixture, s } from './helpers.ts';
@@ -254,14 +255,37 @@ test('idle watchers that asked for progress hear the current revision each inter
   }
 });
 
-test('watchers beyond watchersMax are refused with E_LIMIT', async () => {
+test('watchers for clients stop memberWatchersReserved short of watchersMax; the member\'s own may take those, and none beyond', async () => {
   const store = await f.open(f.newDir());
   try {
-    const all = Array.from({ length: watchersMax }, () => store.watch({ key: b('w') }));
-    assert.throws(() => store.watch({ key: b('w') }), (e) => isMvccError(e, 'E_LIMIT') && /watchersMax/.test(e.message));
-    all[0]!.cancel();
+    const clients = Array.from({ length: watchersMax - memberWatchersReserved }, () => store.watch({ key: b('w') }));
+    assert.throws(() => store.watch({ key: b('w') }), (e) => isMvccError(e, 'E_LIMIT') && /memberWatchersReserved/.test(e.message));
+    const own = Array.from({ length: memberWatchersReserved }, () => store.watch({ key: b('w'), forMember: true }));
+    assert.throws(() => store.watch({ key: b('w'), forMember: true }), (e) => isMvccError(e, 'E_LIMIT') && /watchersMax \(/.test(e.message));
+    own[0]!.cancel();
+    assert.throws(() => store.watch({ key: b('w') }), (e) => isMvccError(e, 'E_LIMIT'), 'a place the member gave back is not a client\'s');
+    clients[0]!.cancel();
+    own[0] = store.watch({ key: b('w'), forMember: true });
+    for (const w of [...clients, ...own]) w.cancel();
     store.watch({ key: b('w') }).cancel();
-    for (const w of all) w.cancel();
+  } finally {
+    await store.close();
+  }
+});
+
+test('progress asked for while a notification still waits moves that one to the current revision: asking adds at most one response', async () => {
+  const store = await f.open(f.newDir());
+  try {
+    const w = store.watch({ key: b('p') });
+    for (let i = 0; i < 10_000; i++) w.requestProgress();
+    await store.put(b('elsewhere'), b('1'));
+    w.requestProgress();
+    const progress = await w.next();
+    assert.deepEqual(progress.done !== true && { ...progress.value, watchId: 0 }, { watchId: 0, events: [], revision: 1, progress: true });
+    await store.put(b('p'), b('2'));
+    const next = await w.next();
+    assert.ok(next.done !== true && next.value.progress !== true && next.value.events.length === 1, 'the event comes next: no other progress response waited');
+    w.cancel();
   } finally {
     await store.close();
   }

@@ -42,14 +42,24 @@ test('leaves name fields, never values: map keys, set values, keyed items; atomi
   assert.ok([...leavesOf({ deep })].every((path) => path.length <= 16), 'a node past the depth limit is owned whole');
 });
 
-test('FieldsV1 round-trips any set; malformed FieldsV1 is refused', () => {
+test('FieldsV1 round-trips any set, keyed as sets key paths; malformed FieldsV1 is refused', () => {
   const element = fc.oneof(fc.string({ maxLength: 6 }).map((s) => `f:${s}`), fc.string({ maxLength: 4 }).map((s) => `v:${JSON.stringify(s)}`));
   fc.assert(fc.property(fc.array(fc.array(element, { minLength: 1, maxLength: 4 }), { maxLength: 12 }), (paths) => {
     const set = new FieldSet(paths);
     const back = fromFieldsV1(JSON.parse(JSON.stringify(toFieldsV1(set))));
     assert.ok('set' in back);
     assert.deepEqual(back.set.sorted(), set.sorted());
+    // The set read back keys each path as any set does (sets share keys: has, minus, intersect).
+    for (const path of set) assert.ok(back.set.has(path), JSON.stringify(path));
+    assert.equal(back.set.minus(set).size, 0);
+    assert.equal(set.intersect(back.set).size, set.size);
   }), { seed: 17 });
+  // A view's nodes are keyed as their paths, whatever the names hold.
+  fc.assert(fc.property(fc.dictionary(fc.string({ maxLength: 6 }), fc.oneof(fc.string(), fc.dictionary(fc.string({ maxLength: 4 }), fc.string()))), (data) => {
+    const leaves = leavesOf({ metadata: { labels: data }, data });
+    for (const path of leaves) assert.ok(new FieldSet([path]).intersect(leaves).size === 1, JSON.stringify(path));
+    assert.equal(leaves.minus(new FieldSet([...leaves])).size, 0);
+  }), { seed: 18 });
   for (const bad of [[], 'x', { 'x:y': {} }, { 'f:a': 1 }]) assert.ok('problem' in fromFieldsV1(bad), JSON.stringify(bad));
 });
 
