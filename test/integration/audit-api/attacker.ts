@@ -86,3 +86,18 @@ export async function exchange(
   const status = grpcStatus !== 0 ? httpEquivalent(grpcStatus) : response.statusCode;
   return { status, text, auditID: response.headers['audit-id'] as string | undefined };
 }
+
+/** A refused request's answer as the tests read it: its status, its body, the audit ID it names. */
+export interface RefusedAnswer { status: number; body: Record<string, unknown>; auditID: string | undefined }
+
+/** The answer is the Status named, the member's user state is as it was, and the request has its one audit event. */
+export async function assertRefused(member: AuditedMember, answer: RefusedAnswer, code: number, reason: string, message: RegExp, stateBefore: string): Promise<void> {
+  assert.equal(answer.status, code, JSON.stringify(answer.body).slice(0, 400));
+  assert.equal(answer.body.kind, 'Status');
+  assert.equal(answer.body.reason, reason);
+  assert.match(String(answer.body.message), message);
+  assert.equal(await userState(member), stateBefore, 'a refused request changes nothing');
+  const events = (await member.events()).filter((e) => e.auditID === answer.auditID);
+  assert.equal(events.length, 1, 'the refused request is audited');
+  assert.equal(events[0]!.responseStatus?.code, code);
+}

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { applyYamlTokensMax, requestBodyDepthMax } from '../../../src/config/index.ts';
-import { grant, userState, who } from '../audit-api/attacker.ts';
+import { assertRefused, grant, type RefusedAnswer, userState, who } from '../audit-api/attacker.ts';
 import { type AuditedCluster, type AuditedMember, startAudited } from '../audit-api/harness.ts';
 
 let audited: AuditedCluster;
@@ -17,7 +17,7 @@ const ns = '/api/v1/namespaces/default';
 const applyType = 'application/apply-patch+yaml';
 const config = 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: applied\ndata:\n  a: "1"\n';
 
-interface Answer { status: number; body: Record<string, unknown>; auditID: string | undefined; ms: number }
+interface Answer extends RefusedAnswer { ms: number }
 
 async function send(method: 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, payload: string, headers = applier): Promise<Answer> {
   const started = performance.now();
@@ -25,17 +25,6 @@ async function send(method: 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, pa
   return { status: response.statusCode, body: response.json<Record<string, unknown>>(), auditID: response.headers['audit-id'] as string | undefined, ms: performance.now() - started };
 }
 
-/** The answer is the Status named, the store is as it was, and the request has its one audit event. */
-async function assertRefused(answer: Answer, code: number, reason: string, message: RegExp, stateBefore: string): Promise<void> {
-  assert.equal(answer.status, code, JSON.stringify(answer.body).slice(0, 400));
-  assert.equal(answer.body.kind, 'Status');
-  assert.equal(answer.body.reason, reason);
-  assert.match(String(answer.body.message), message);
-  assert.equal(await userState(member), stateBefore, 'a refused request changes nothing');
-  const events = (await member.events()).filter((e) => e.auditID === answer.auditID);
-  assert.equal(events.length, 1, 'the refused request is audited');
-  assert.equal(events[0]!.responseStatus?.code, code);
-}
 
 before(async () => {
   audited = await startAudited(1);
@@ -48,14 +37,14 @@ test('the finding: 40,000 keys (400 KB) as apply-patch+yaml, POSTed to selfsubje
   const body = `{${Array.from({ length: 40_000 }, (_, i) => `"k${i}":0`).join(',')}}`;
   const before = await userState(member);
   const answer = await send('POST', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', body, who('nobody'));
-  await assertRefused(answer, 415, 'UnsupportedMediaType', /application\/apply-patch\+yaml/, before);
+  await assertRefused(member, answer, 415, 'UnsupportedMediaType', /application\/apply-patch\+yaml/, before);
   assert.ok(answer.ms < 2_000, `the refusal took ${Math.round(answer.ms)} ms (reading the body took ~25 s)`);
 });
 
 test('apply-patch+yaml is read by PATCH alone: POST, PUT and DELETE with it are 415 and change nothing; PATCH applies it', async () => {
   const before = await userState(member);
   for (const [method, url] of [['POST', `${ns}/configmaps`], ['PUT', `${ns}/configmaps/applied`], ['DELETE', `${ns}/configmaps/applied`]] as const) {
-    await assertRefused(await send(method, url, config), 415, 'UnsupportedMediaType', /./, before);
+    await assertRefused(member, await send(method, url, config), 415, 'UnsupportedMediaType', /./, before);
   }
   const applied = await send('PATCH', `${ns}/configmaps/applied?fieldManager=applier`, config);
   assert.equal(applied.status, 201, JSON.stringify(applied.body));
@@ -66,10 +55,10 @@ test('an applied configuration over the token or depth limits, or with a key twi
   const url = `${ns}/configmaps/applied?fieldManager=applier`;
   const before = await userState(member);
   const tokens = await send('PATCH', url, `${config}${'#\n'.repeat(applyYamlTokensMax)}`);
-  await assertRefused(tokens, 400, 'BadRequest', new RegExp(`^the applied configuration cannot be read: it holds more than ${applyYamlTokensMax} YAML tokens$`), before);
+  await assertRefused(member, tokens, 400, 'BadRequest', new RegExp(`^the applied configuration cannot be read: it holds more than ${applyYamlTokensMax} YAML tokens$`), before);
   const nested = `${config}  b: ${'['.repeat(requestBodyDepthMax)}${']'.repeat(requestBodyDepthMax)}\n`;
   const deep = await send('PATCH', url, nested);
-  await assertRefused(deep, 400, 'BadRequest', new RegExp(`^the applied configuration cannot be read: it is nested deeper than ${requestBodyDepthMax} levels$`), before);
+  await assertRefused(member, deep, 400, 'BadRequest', new RegExp(`^the applied configuration cannot be read: it is nested deeper than ${requestBodyDepthMax} levels$`), before);
   const twice = await send('PATCH', url, `${config}  b: "2"\n  a: "3"\n`);
-  await assertRefused(twice, 400, 'BadRequest', /^the applied configuration cannot be read: a key appears twice \(line 8\)$/, before);
+  await assertRefused(member, twice, 400, 'BadRequest', /^the applied configuration cannot be read: a key appears twice \(line 8\)$/, before);
 });

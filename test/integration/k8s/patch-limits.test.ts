@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { jsonPatchArrayShiftsMax, jsonPatchOperationsMax, requestBodyDepthMax, valueBytesMax } from '../../../src/config/index.ts';
-import { grant, userState, who } from '../audit-api/attacker.ts';
+import { assertRefused, grant, type RefusedAnswer, userState, who } from '../audit-api/attacker.ts';
 import { admin, type AuditedCluster, type AuditedMember, startAudited } from '../audit-api/harness.ts';
 
 let audited: AuditedCluster;
@@ -18,24 +18,13 @@ const ns = '/api/v1/namespaces/default';
 const target = `${ns}/configmaps/target`;
 const jsonPatch = 'application/json-patch+json';
 
-interface Answer { status: number; body: Record<string, unknown>; auditID: string | undefined }
+type Answer = RefusedAnswer;
 
 async function send(method: 'POST' | 'PUT' | 'PATCH', url: string, payload: string, contentType: string, headers = patcher): Promise<Answer> {
   const response = await member.app.inject({ method, url, headers: { ...headers, 'content-type': contentType }, payload });
   return { status: response.statusCode, body: response.json<Record<string, unknown>>(), auditID: response.headers['audit-id'] as string | undefined };
 }
 
-/** The answer is the Status named, the store is as it was, and the request has its one audit event. */
-async function assertRefused(answer: Answer, code: number, reason: string, message: RegExp, stateBefore: string): Promise<void> {
-  assert.equal(answer.status, code, JSON.stringify(answer.body).slice(0, 400));
-  assert.equal(answer.body.kind, 'Status');
-  assert.equal(answer.body.reason, reason);
-  assert.match(String(answer.body.message), message);
-  assert.equal(await userState(member), stateBefore, 'a refused request changes nothing');
-  const events = (await member.events()).filter((e) => e.auditID === answer.auditID);
-  assert.equal(events.length, 1, 'the refused request is audited');
-  assert.equal(events[0]!.responseStatus?.code, code);
-}
 
 before(async () => {
   audited = await startAudited(1);
@@ -53,7 +42,7 @@ test('the finding: 40 copies in a patch under 2 KB, each doubling /x (2^40 nodes
   assert.ok(body.length < 2048);
   const before = await userState(member);
   const answer = await send('PATCH', target, body, jsonPatch);
-  await assertRefused(answer, 413, 'RequestEntityTooLarge', new RegExp(`^JSON patch operation (1\\d|2\\d): the object would be larger than ${valueBytesMax} bytes`), before);
+  await assertRefused(member, answer, 413, 'RequestEntityTooLarge', new RegExp(`^JSON patch operation (1\\d|2\\d): the object would be larger than ${valueBytesMax} bytes`), before);
 });
 
 test('adds, replaces and copies are counted as they are applied: the operation that would take the object past valueBytesMax is refused 413', async () => {
@@ -62,14 +51,14 @@ test('adds, replaces and copies are counted as they are applied: the operation t
   const copied = await send('PATCH', target, JSON.stringify([
     { op: 'add', path: '/data/big', value: third }, { op: 'copy', from: '/data/big', path: '/data/copy1' }, { op: 'copy', from: '/data/big', path: '/data/copy2' },
   ]), jsonPatch);
-  await assertRefused(copied, 413, 'RequestEntityTooLarge', new RegExp(`^JSON patch operation 2: the object would be larger than ${valueBytesMax} bytes`), before);
+  await assertRefused(member, copied, 413, 'RequestEntityTooLarge', new RegExp(`^JSON patch operation 2: the object would be larger than ${valueBytesMax} bytes`), before);
   // What a patch removes is not subtracted: copying and removing in turn would otherwise repeat the copy's work without end.
   const twoFifths = 'x'.repeat(Math.floor(valueBytesMax * 0.4));
   const copyRemoveCopy = await send('PATCH', target, JSON.stringify([
     { op: 'add', path: '/data/big', value: twoFifths }, { op: 'copy', from: '/data/big', path: '/data/copy1' }, { op: 'remove', path: '/data/copy1' },
     { op: 'copy', from: '/data/big', path: '/data/copy2' },
   ]), jsonPatch);
-  await assertRefused(copyRemoveCopy, 413, 'RequestEntityTooLarge', /^JSON patch operation 3: /, before);
+  await assertRefused(member, copyRemoveCopy, 413, 'RequestEntityTooLarge', /^JSON patch operation 3: /, before);
   // Below it, a copy is applied as before.
   const small = await send('PATCH', target, JSON.stringify([{ op: 'copy', from: '/data/a', path: '/data/c' }]), jsonPatch);
   assert.equal(small.status, 200, JSON.stringify(small.body));
@@ -82,7 +71,7 @@ test(`more than jsonPatchOperationsMax (${jsonPatchOperationsMax}) operations ar
   while (many.length < 37_838) many.push({ op: 'add', path: '/x/0', value: 'a' });
   const before = await userState(member);
   const refused = await send('PATCH', target, JSON.stringify(many), jsonPatch);
-  await assertRefused(refused, 413, 'RequestEntityTooLarge', new RegExp(`^a JSON patch may hold at most ${jsonPatchOperationsMax} operations; this one holds 37838$`), before);
+  await assertRefused(member, refused, 413, 'RequestEntityTooLarge', new RegExp(`^a JSON patch may hold at most ${jsonPatchOperationsMax} operations; this one holds 37838$`), before);
   const atLimit: unknown[] = [];
   while (atLimit.length < jsonPatchOperationsMax - 1) atLimit.push({ op: 'test', path: '/data/a', value: 'b' });
   atLimit.push({ op: 'add', path: '/data/d', value: 'e' });
@@ -98,9 +87,9 @@ test(`the array elements inserts and removals move are counted: past jsonPatchAr
   const before = await userState(member);
   const refused = await send('PATCH', target, JSON.stringify(inserts), jsonPatch);
   // Operation k (from 1) moves the 300,000 + k - 1 elements after index 0.
-  await assertRefused(refused, 413, 'RequestEntityTooLarge', new RegExp(`^JSON patch operation 35: the patch would move more than ${jsonPatchArrayShiftsMax} array elements`), before);
+  await assertRefused(member, refused, 413, 'RequestEntityTooLarge', new RegExp(`^JSON patch operation 35: the patch would move more than ${jsonPatchArrayShiftsMax} array elements`), before);
   const removals = [{ op: 'add', path: '/x', value: long }, ...Array.from({ length: 100 }, () => ({ op: 'remove', path: '/x/0' }))];
-  await assertRefused(await send('PATCH', target, JSON.stringify(removals), jsonPatch), 413, 'RequestEntityTooLarge', /^JSON patch operation 35: /, before);
+  await assertRefused(member, await send('PATCH', target, JSON.stringify(removals), jsonPatch), 413, 'RequestEntityTooLarge', /^JSON patch operation 35: /, before);
   const appends: unknown[] = [{ op: 'add', path: '/x', value: long }];
   while (appends.length < jsonPatchOperationsMax - 1) appends.push({ op: 'add', path: '/x/-', value: 1 });
   appends.push({ op: 'remove', path: '/x' });
@@ -117,7 +106,7 @@ test('test compares JSON values as RFC 6902 does: an object\'s members in any or
   const before = await userState(member);
   for (const value of [{ a: '1', b: '2' }, { a: '1', b: '2', tested: 'yes', more: 'x' }, ['1', '2', 'yes'], '1']) {
     const answer = await send('PATCH', target, JSON.stringify([{ op: 'test', path: '/metadata/labels', value }]), jsonPatch);
-    await assertRefused(answer, 422, 'Invalid', /^JSON patch operation 0: test failed at \/metadata\/labels$/, before);
+    await assertRefused(member, answer, 422, 'Invalid', /^JSON patch operation 0: test failed at \/metadata\/labels$/, before);
   }
 });
 
@@ -136,11 +125,11 @@ test(`a body nested deeper than requestBodyDepthMax (${requestBodyDepthMax}) is 
   const before = await userState(member);
   for (const [method, url, body, contentType] of bodies(deep)) {
     const answer = await send(method, url, body, contentType);
-    await assertRefused(answer, 400, 'BadRequest', new RegExp(`^the request body is nested deeper than ${requestBodyDepthMax} levels$`), before);
+    await assertRefused(member, answer, 400, 'BadRequest', new RegExp(`^the request body is nested deeper than ${requestBodyDepthMax} levels$`), before);
   }
   for (const [method, url, body, contentType] of bodies(requestBodyDepthMax + 1)) {
     const answer = await send(method, url, body, contentType);
-    await assertRefused(answer, 400, 'BadRequest', /nested deeper/, before);
+    await assertRefused(member, answer, 400, 'BadRequest', /nested deeper/, before);
   }
   // At the limit the body is read, and the unknown field dropped as always.
   for (const [method, url, body, contentType] of bodies(requestBodyDepthMax)) {
