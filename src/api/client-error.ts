@@ -6,7 +6,9 @@
  * of the connection's verified certificate or system:anonymous, the raw request target capped at
  * auditRefusedTargetCharsMax and no parsed path. The answer — a Kubernetes `Status`, 400, 408 or 431 —
  * is written only once that record is durable; if the log refuses it, 503. Then the connection is
- * closed, as node closes it.
+ * closed, as node closes it. An HTTP/2 connection whose request's headers never arrived in time (the
+ * client port ends it: src/server/client-listener.ts) is reported here the same way and recorded as a
+ * 408 with no method or target; it gets no answer, only closed once its record is written.
  *
  * A request already handed to fastify (a response is in flight on the connection: node reports a
  * request timeout while its body is still arriving) is recorded under the auditID its route gave it,
@@ -23,6 +25,7 @@ import { randomUUID } from 'node:crypto';
 import { type IncomingMessage, STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { AuditEventInput } from '../audit/index.ts';
 import { auditRefusedTargetCharsMax } from '../config/index.ts';
 import { type ApiAudit, anonymousUser, auditIdHeader, recordAbandoned, unavailableStatus } from './audit-plugin.ts';
@@ -64,9 +67,13 @@ function responseInFlight(socket: Socket): ServerResponse | undefined {
   return (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage ?? undefined;
 }
 
-/** Writes `body` as the connection's last answer (naming its audit event, if it has one), then closes it. */
+/**
+ * Writes `body` as the connection's last answer (naming its audit event, if it has one), then closes it.
+ * An HTTP/2 connection (the client port reports one whose request never arrived) gets no HTTP/1.1 bytes:
+ * it is only closed.
+ */
 function answerAndClose(socket: Socket, body: StatusObject, auditID?: string): void {
-  if (socket.writable) {
+  if ((socket as TLSSocket).alpnProtocol !== 'h2' && socket.writable) {
     const text = JSON.stringify(body);
     socket.write(`HTTP/1.1 ${body.code} ${STATUS_CODES[body.code]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\n`
       + (auditID === undefined ? '' : `${auditIdHeader}: ${auditID}\r\n`) + `Connection: close\r\n\r\n${text}`);

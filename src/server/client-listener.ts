@@ -51,16 +51,18 @@ function chooseProtocol({ protocols }: { protocols: string[] }): string | undefi
  * completed its headers (a silent client, a preface alone, a header block that never ends: node opens a
  * stream only once its headers are complete), and by apiKeepAliveTimeoutMs after its last stream ended,
  * with a GOAWAY so that a client's request crossing it is retried, as HTTP/1.1's keep-alive timeout closes
- * an idle connection. Pings and settings do not count: they would keep a session open for ever.
+ * an idle connection. Pings and settings do not count: they would keep a session open for ever. A
+ * session ended because a request's headers did not arrive in time is handed to `timedOut` (the client
+ * port's `clientError`, which records it as HTTP/1.1's 408 is recorded and then ends it).
  */
-function closeWhileStreamless(session: Http2Session): void {
+function closeWhileStreamless(session: Http2Session, timedOut: () => void): void {
   let streams = 0;
   let timer: NodeJS.Timeout | undefined;
   const endAfter = (ms: number, end: () => void) => {
     timer = setTimeout(end, ms);
     timer.unref();
   };
-  endAfter(apiHeadersTimeoutMs, () => session.destroy());
+  endAfter(apiHeadersTimeoutMs, timedOut);
   session.on('stream', (stream: ServerHttp2Stream) => {
     streams++;
     clearTimeout(timer);
@@ -69,7 +71,7 @@ function closeWhileStreamless(session: Http2Session): void {
       endAfter(apiKeepAliveTimeoutMs, () => {
         session.close();
         // A header block still open when the GOAWAY left keeps the session from closing by itself.
-        endAfter(apiHeadersTimeoutMs, () => session.destroy());
+        endAfter(apiHeadersTimeoutMs, timedOut);
       });
     });
   });
@@ -84,11 +86,6 @@ class ClientPortServer extends HttpsServer {
     super({ ...options, ALPNCallback: chooseProtocol }, handler);
     this.keepAliveTimeout = apiKeepAliveTimeoutMs;
     const h2 = createHttp2Server({ settings: { maxConcurrentStreams: grpcStreamsPerConnectionMax } }, handler as never);
-    h2.on('session', (session: Http2Session) => {
-      this.sessions.add(session);
-      session.once('close', () => this.sessions.delete(session));
-      closeWhileStreamless(session);
-    });
     // What the HTTP/2 server would answer itself (an expectation, CONNECT) goes to this server's
     // listeners, as HTTP/1.1's does: the API records and answers it (src/api/client-error.ts).
     h2.on('checkExpectation', (request, response) => this.emit('checkExpectation', request, response));
@@ -103,9 +100,24 @@ class ClientPortServer extends HttpsServer {
       if (socket.alpnProtocol === 'h2') {
         // As node's HTTP server does for its own connections: a small answer leaves at once (no Nagle delay).
         socket.setNoDelay(true);
+        // node makes the connection's session and announces it before emit returns.
+        const adopt = (session: Http2Session) => this.adopt(session, socket);
+        h2.once('session', adopt);
         h2.emit('connection', socket);
+        h2.off('session', adopt);
       }
       else for (const listener of http1) listener.call(this, socket);
+    });
+  }
+
+  private adopt(session: Http2Session, socket: TLSSocket): void {
+    this.sessions.add(session);
+    session.once('close', () => this.sessions.delete(session));
+    closeWhileStreamless(session, () => {
+      // As node reports an HTTP/1.1 request not received in time, with the connection itself (the
+      // session's own socket is a guard that cannot be closed); with nobody to record it, just end it.
+      const error = Object.assign(new Error('the request was not received in time'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' });
+      if (!this.emit('clientError', error, socket)) session.destroy();
     });
   }
 

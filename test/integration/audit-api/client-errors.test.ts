@@ -194,7 +194,13 @@ function closedWithin(alpn: string, bytes: Buffer, withinMs: number): Promise<bo
   });
 }
 
-test('a connection that completes no request is closed after the header timeout, in HTTP/2 as in HTTP/1.1; one that did stays open', async () => {
+/** The records of connections closed because no request arrived in time: 408, no method, no target. */
+async function unreceivedRecords(): Promise<AuditEvent[]> {
+  return (await m1.events()).filter((e) => e.responseStatus?.code === 408 && e.verb === '' && e.requestURI === '');
+}
+
+test('a connection that completes no request is closed after the header timeout, in HTTP/2 as in HTTP/1.1, and leaves one audit event; one that did stays open', async () => {
+  const recordedBefore = (await unreceivedRecords()).length;
   const withinMs = apiHeadersTimeoutMs + 2 * apiTimeoutCheckIntervalMs + 1_000;
   // A session whose request completed is kept alive (as an HTTP/1.1 keep-alive connection is) past that deadline.
   const kept = connectHttp2(`https://127.0.0.1:${port}`, { ...clientTls, ALPNProtocols: ['h2'] });
@@ -215,5 +221,12 @@ test('a connection that completes no request is closed after the header timeout,
   ]);
   assert.deepEqual(closed, [true, true, true, true], 'silent HTTP/1.1, silent h2, h2 preface alone, h2 header block never ended');
   assert.equal(keptClosed, false, 'the session that completed a request was closed at the header timeout');
+  // Each closed connection was recorded before it was closed, under its certificate's user.
+  const recorded = (await unreceivedRecords()).slice(recordedBefore);
+  assert.equal(recorded.length, 4, JSON.stringify(recorded));
+  for (const event of recorded) {
+    assert.deepEqual([event.user.username, event.stage, event.annotations?.['authorization.k8s.io/decision']], ['admin', 'ResponseComplete', 'forbid']);
+    assert.match(event.annotations?.['authorization.k8s.io/reason'] ?? '', /^request timeout/);
+  }
   kept.close();
 });
