@@ -131,6 +131,11 @@ export const walResealYieldBytes = 1024 * 1024;
 export const watchBufferEventsMax = 4096;
 /** Revisions read from disk in one step when a watcher replays history. */
 export const watchReplayStepRevisionsMax = 512;
+/**
+ * Bytes of keys and values (previous values included) one replay step gathers: it stops at the end of
+ * the revision that reaches this, so a step holds whole revisions, at least one.
+ */
+export const watchReplayStepBytesMax = 4 * 1024 * 1024;
 /** How often a watcher that asked for progress notifications hears the current revision when idle. */
 export const watchProgressIntervalMs = 60_000;
 /** Superseded revision pages deleted in one step of physical compaction (the store yields between steps). */

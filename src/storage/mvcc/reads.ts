@@ -8,7 +8,7 @@
  * or does not open is E_INTEGRITY naming its revision, never wrong data; plaintext values not handed
  * to the caller are wiped.
  */
-import { rangeResultBytesMax } from '../../config/index.ts';
+import { rangeResultBytesMax, watchReplayStepBytesMax } from '../../config/index.ts';
 import { pageToKv } from './apply.ts';
 import { MvccError, compactedError } from './errors.ts';
 import type { KeyAt } from './key-index.ts';
@@ -19,7 +19,7 @@ import { type Revision, decodeRevisionKey, encodeRevisionKey, revisionKeyRange }
 import type { StoreState } from './state.ts';
 import type { KeyValue, RangeOptions, RangeResponse } from './types.ts';
 import { checkRange, checkRangeOptions } from './validate.ts';
-import type { WatchEvent } from './watch.ts';
+import type { HistoryStep, WatchEvent } from './watch.ts';
 
 export type Snapshot = ReturnType<Level['snapshot']>;
 
@@ -123,42 +123,60 @@ export async function range(state: StoreState, key: Uint8Array, end: Uint8Array 
   }
 }
 
-/** Changes in `span` with main in [fromMain, toMain] (the watch hub's HistorySource.history). */
-export async function history(state: StoreState, span: KeySpan, fromMain: number, toMain: number, prevKv: boolean): Promise<WatchEvent[]> {
+/**
+ * Changes in `span` with main in [fromMain, toMain] (the watch hub's HistorySource.history), whole
+ * revisions only and as many as watchReplayStepBytesMax allows, at least one: `through` is the last
+ * revision read.
+ */
+export async function history(state: StoreState, span: KeySpan, fromMain: number, toMain: number, prevKv: boolean): Promise<HistoryStep> {
   state.checkUsable();
   if (state.compactRev > 0 && fromMain <= state.compactRev) throw compactedError(fromMain, state.compactRev);
   const upTo = Math.min(toMain, state.revision);
   const snapshot = state.db.snapshot();
   try {
     const events: WatchEvent[] = [];
-    const wantPrev: { event: WatchEvent; main: number; sub: number }[] = [];
+    let wantPrev: { event: WatchEvent; main: number; sub: number }[] = [];
+    let bytes = 0;
+    // The revision whose pages are being read; its events' previous values are read when it ends.
+    let main = fromMain - 1;
+    const endRevision = async (): Promise<void> => {
+      const prevPages = await readPagesCached(state, wantPrev, snapshot);
+      wantPrev.forEach((w, i) => {
+        w.event.prevKv = pageToKv(prevPages[i]!);
+        bytes += w.event.prevKv.key.length + w.event.prevKv.value.length;
+      });
+      wantPrev = [];
+    };
     const iterator = state.db.iterator({ ...revisionKeyRange(fromMain, upTo), snapshot });
     try {
       for (;;) {
         const entries = await iterator.nextv(pageReadStep);
         if (entries.length === 0) break;
         for (const [key, sealed] of entries) {
-          const { main, sub } = decodeRevisionKey(key);
-          const page = openPage(state.sealer, state.storeId, sealed, main, sub);
+          const at = decodeRevisionKey(key);
+          if (at.main !== main) {
+            await endRevision();
+            if (bytes >= watchReplayStepBytesMax) return { events, through: main };
+            main = at.main;
+          }
+          const page = openPage(state.sealer, state.storeId, sealed, at.main, at.sub);
           if (!spanContains(span, keyToString(page.key))) {
             page.value.fill(0);
             continue;
           }
           const event: WatchEvent = page.tombstone
-            ? { type: 'delete', kv: { key: page.key, value: page.value, createRevision: 0, modRevision: main, version: 0, lease: 0 } }
+            ? { type: 'delete', kv: { key: page.key, value: page.value, createRevision: 0, modRevision: at.main, version: 0, lease: 0 } }
             : { type: 'put', kv: pageToKv(page) };
           events.push(event);
+          bytes += page.key.length + page.value.length;
           if (prevKv && page.prevMain > 0) wantPrev.push({ event, main: page.prevMain, sub: page.prevSub });
         }
       }
     } finally {
       await iterator.close();
     }
-    const prevPages = await readPagesCached(state, wantPrev, snapshot);
-    wantPrev.forEach((w, i) => {
-      w.event.prevKv = pageToKv(prevPages[i]!);
-    });
-    return events;
+    await endRevision();
+    return { events, through: upTo };
   } finally {
     await snapshot.close();
   }

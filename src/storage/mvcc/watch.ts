@@ -2,8 +2,9 @@
  * The watch hub: fans committed changes out to watchers, and replays history from the store for
  * watchers that start in the past.
  *
- * A watcher is either *unsynced* — a pump replays pages from disk, step by step, from `nextMain` up to
- * the current revision — or *synced*, receiving each committed batch from notify(). The switch
+ * A watcher is either *unsynced* — a pump replays pages from disk, step by step (whole revisions, at
+ * most watchReplayStepRevisionsMax of them and about watchReplayStepBytesMax of keys and values), from
+ * `nextMain` up to the current revision — or *synced*, receiving each committed batch from notify(). The switch
  * happens in one synchronous step when the pump finds nothing left to replay; since notify() runs
  * synchronously right after the revision becomes visible, no revision is delivered twice or skipped.
  *
@@ -78,8 +79,17 @@ export interface Change {
 export interface HistorySource {
   currentRevision(): number;
   compactRevision(): number;
-  /** Changes in `span` with main in [fromMain, toMain], in revision order; E_COMPACTED if fromMain <= the compact revision. */
-  history(span: KeySpan, fromMain: number, toMain: number, prevKv: boolean): Promise<WatchEvent[]>;
+  /**
+   * Changes in `span` with main in [fromMain, toMain], in revision order, as far as one step's bytes
+   * allow (whole revisions, at least one); E_COMPACTED if fromMain <= the compact revision.
+   */
+  history(span: KeySpan, fromMain: number, toMain: number, prevKv: boolean): Promise<HistoryStep>;
+}
+
+/** One replay step: the changes of revisions up to `through`, which is at most the step's last revision. */
+export interface HistoryStep {
+  events: WatchEvent[];
+  through: number;
 }
 
 class StoreWatcher implements Watcher {
@@ -363,10 +373,10 @@ export class WatchHub {
           return;
         }
         const toMain = Math.min(current, w.nextMain + watchReplayStepRevisionsMax - 1);
-        const events = await this.source.history(w.span, w.nextMain, toMain, w.prevKv);
+        const { events, through } = await this.source.history(w.span, w.nextMain, toMain, w.prevKv);
         if (w.ended) return;
-        if (events.length > 0) w.deliver({ watchId: w.id, events, revision: toMain });
-        w.nextMain = toMain + 1;
+        if (events.length > 0) w.deliver({ watchId: w.id, events, revision: through });
+        w.nextMain = through + 1;
       }
     } catch (error) {
       w.fail(error instanceof MvccError ? error : new MvccError('E_FAILED', `watcher ${w.id} replay failed`, { cause: error }));

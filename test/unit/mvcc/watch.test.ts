@@ -9,7 +9,9 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import fc from 'fast-check';
 import { ManualClock } from '../../../src/base/index.ts';
-import { memberWatchersReserved, watchBufferEventsMax, watchersMax, watchProgressIntervalMs, watchReplayStepRevisionsMax } from '../../../src/config/index.ts';
+import {
+  memberWatchersReserved, watchBufferEventsMax, watchersMax, watchProgressIntervalMs, watchReplayStepBytesMax, watchReplayStepRevisionsMax,
+} from '../../../src/config/index.ts';
 import { type MvccStore, type WatchEvent, type Watcher, type WriteOp, isMvccError, prefixEnd } from '../../../src/storage/mvcc/index.ts';
 import { prefixEndString, toStoreOp } from './convert.ts';
 import { type Fixture, b, fixture, s } from './helpers.ts';
@@ -147,6 +149,43 @@ test('a start revision at or before the compact revision is refused with E_COMPA
     const { events } = await drainToProgress(ok);
     assert.deepEqual(events.map((e) => e.kv.modRevision), [4, 5]);
     ok.cancel();
+  } finally {
+    await store.close();
+  }
+});
+
+test('a replay step holds whole revisions up to about watchReplayStepBytesMax, previous values counted, however few revisions it spans', async () => {
+  const store = await f.open(f.newDir());
+  try {
+    const valueBytes = 1024 * 1024;
+    const keys = Math.ceil((3 * watchReplayStepBytesMax) / valueBytes);
+    // Puts of large values, then deletes: a delete is small, but its previous value is not.
+    for (let i = 0; i < keys; i++) await store.put(b(`big/${i}`), new Uint8Array(valueBytes).fill(i));
+    await store.applyBatch(store.appliedIndex() + 1, [{ type: 'deleteRange', key: b('big/'), end: prefixEnd(b('big/')) }]);
+    const w = store.watch({ key: b('big/'), end: prefixEnd(b('big/')), startRevision: 1, prevKv: true });
+    const sizeOf = (e: WatchEvent) => e.kv.key.length + e.kv.value.length + (e.prevKv === undefined ? 0 : e.prevKv.key.length + e.prevKv.value.length);
+    const responses: WatchEvent[][] = [];
+    while (responses.flat().length < 2 * keys) {
+      const r = await w.next();
+      assert.ok(r.done !== true, 'the watcher delivers');
+      responses.push(r.value.events);
+    }
+    const seen = responses.flat();
+    assert.deepEqual(seen.map((e) => [e.type, e.kv.modRevision]), [
+      ...Array.from({ length: keys }, (_, i) => ['put', i + 1]),
+      ...Array.from({ length: keys }, () => ['delete', keys + 1]),
+    ]);
+    const filler = (e: WatchEvent) => Number(s(e.kv.key).slice('big/'.length));
+    assert.ok(seen.slice(keys).every((e) => e.prevKv?.value.length === valueBytes && e.prevKv.value[0] === filler(e)), 'every delete carries its previous value');
+    // Each step stops at the end of the revision that reached the bound: below it before that revision.
+    for (const events of responses) {
+      const last = events.at(-1)!.kv.modRevision;
+      const before = events.filter((e) => e.kv.modRevision < last).reduce((sum, e) => sum + sizeOf(e), 0);
+      assert.ok(before < watchReplayStepBytesMax, `a step went on past ${before} bytes`);
+      assert.ok(events.every((e) => e.kv.modRevision <= last) && (events.length === 0 || events[0]!.kv.modRevision <= last));
+    }
+    assert.ok(responses.length >= 3, `the replay came in ${responses.length} steps`);
+    w.cancel();
   } finally {
     await store.close();
   }
