@@ -51,7 +51,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
-  type AuditEvent, type AuditEventInput, type AuditObjectRef, type AuditPolicy, type AuditQuery, AuditRecordRefusedError, type AuditStage,
+  type AuditEvent, type AuditEventInput, type AuditObjectRef, type AuditPolicy, type AuditQuery, type AuditQueryResult, AuditRecordRefusedError, type AuditStage,
   type AuditUser, AuditUnavailableError, type RecordOptions, streamAnnotation, truncatedAnnotation, type VerifyAuditResult,
 } from '../audit/index.ts';
 import { TravellingRecord } from './audit-in-entry.ts';
@@ -87,7 +87,7 @@ export interface ApiAudit {
    */
   shape(input: AuditEventInput): string | undefined;
   /** Events of this member's own log, newest first. */
-  queryLocal(query: AuditQuery): Promise<AuditEvent[]>;
+  queryLocal(query: AuditQuery): Promise<AuditQueryResult>;
   /** Verifies this member's own log against the checkpoints replicated for it. */
   verifyLocal(): Promise<MemberAuditVerification>;
   /**

@@ -30,7 +30,7 @@ export {
 } from './chain.ts';
 export { verifyAuditLog, describeOutage, type VerifyAuditOptions, type VerifyAuditResult } from './verify.ts';
 export type { AuditOutage } from './chain-verifier.ts';
-export { queryAuditLog, compileAuditQuery, latestStagePerRequest, matchesAuditQuery, type AuditQuery } from './query.ts';
+export { queryAuditLog, compileAuditQuery, latestStagePerRequest, matchesAuditQuery, type AuditQuery, type AuditQueryResult } from './query.ts';
 export {
   type AuditKeyFileOptions, type AuditKeyPair, generateAuditKeyPair, wipeAuditKeyPair, sealAuditKeyPair, openAuditKeyPair, parseAuditKeyFile, loadOrCreateAuditKeyFile,
   auditKeyFileName, auditKeyStoreId, auditKeySealedFile,

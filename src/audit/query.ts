@@ -8,11 +8,16 @@
  * ResponseComplete with the response code after) has two records under one auditID; the query shows
  * the latest stage only, which the newest-first scan meets first. Both records carry the same
  * filtered fields, so filtering either gives the same answer.
+ *
+ * A query's cost is bounded whatever the log holds: files are read auditQueryReadChunkBytes at a time
+ * (never whole), and one file's candidates are kept only while they fit the query's limit and
+ * auditQueryMemberBytesMax — beyond that the oldest are let go and the answer says `truncated`.
  */
-import { auditQueryLimitDefault, auditQueryLimitMax } from '../config/index.ts';
+import { open } from 'node:fs/promises';
+import { auditQueryLimitDefault, auditQueryLimitMax, auditQueryMemberBytesMax, auditQueryReadChunkBytes } from '../config/index.ts';
 import { AuditQueryError } from './errors.ts';
 import { type AuditEvent, decisionAnnotation } from './event.ts';
-import { listAuditFiles, readLines } from './files.ts';
+import { listAuditFiles } from './files.ts';
 import { auditStages } from './levels.ts';
 
 export interface AuditQuery {
@@ -78,22 +83,78 @@ export function matchesAuditQuery(event: AuditEvent, query: CompiledQuery): bool
   return at >= query.sinceMs && at < query.untilMs;
 }
 
-export async function queryAuditLog(dir: string, query: AuditQuery = {}): Promise<AuditEvent[]> {
+/** What one member's log answers to a query. */
+export interface AuditQueryResult {
+  /** Newest first. */
+  events: AuditEvent[];
+  /** Older matches were left out: the events reached auditQueryMemberBytesMax. */
+  truncated: boolean;
+}
+
+export async function queryAuditLog(dir: string, query: AuditQuery = {}): Promise<AuditQueryResult> {
   const compiled = compileAuditQuery(query);
-  const out: AuditEvent[] = [];
+  const events: AuditEvent[] = [];
   const shown = new Set<string>();
+  let bytes = 0;
   const files = await listAuditFiles(dir);
-  for (let i = files.length - 1; i >= 0; i--) {
-    const { lines } = await readLines(files[i]!.path);
-    for (let j = lines.length - 1; j >= 0; j--) {
-      const event = eventOf(lines[j]!);
+  for (let i = files.length - 1; i >= 0 && events.length < compiled.limit; i--) {
+    // This file's newest matches of requests not shown yet, oldest first: a request's later record
+    // (its later stage) moves it last; past the room left, the oldest go.
+    const found = new Map<string, { event: AuditEvent; bytes: number }>();
+    let foundBytes = 0;
+    let truncated = false;
+    for await (const line of linesOf(files[i]!.path)) {
+      const event = eventOf(line);
       if (event === undefined || shown.has(event.auditID) || !matchesAuditQuery(event, compiled)) continue;
-      shown.add(event.auditID);
-      out.push(event);
-      if (out.length >= compiled.limit) return out;
+      const earlier = found.get(event.auditID);
+      if (earlier !== undefined) {
+        found.delete(event.auditID);
+        foundBytes -= earlier.bytes;
+      }
+      found.set(event.auditID, { event, bytes: line.length });
+      foundBytes += line.length;
+      while (found.size > compiled.limit - events.length || bytes + foundBytes > auditQueryMemberBytesMax) {
+        const [oldestId, oldest] = found.entries().next().value!;
+        found.delete(oldestId);
+        foundBytes -= oldest.bytes;
+        if (found.size < compiled.limit - events.length) truncated = true;
+      }
     }
+    for (const { event } of [...found.values()].reverse()) {
+      shown.add(event.auditID);
+      events.push(event);
+    }
+    bytes += foundBytes;
+    if (truncated) return { events, truncated };
   }
-  return out;
+  return { events, truncated: false };
+}
+
+/**
+ * The file's complete lines, read auditQueryReadChunkBytes at a time, up to its torn tail as readLines
+ * (files.ts) finds it: the bytes after the last newline, or from the start of the first line holding a
+ * zero byte.
+ */
+async function* linesOf(file: string): AsyncGenerator<string> {
+  const handle = await open(file, 'r');
+  try {
+    const chunk = Buffer.alloc(auditQueryReadChunkBytes);
+    let carried = Buffer.alloc(0);
+    for (;;) {
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
+      if (bytesRead === 0) return;
+      const bytes = carried.length === 0 ? chunk.subarray(0, bytesRead) : Buffer.concat([carried, chunk.subarray(0, bytesRead)]);
+      const zero = bytes.indexOf(0);
+      const sound = zero === -1 ? bytes : bytes.subarray(0, zero);
+      const end = sound.lastIndexOf(0x0a) + 1;
+      if (end > 0) yield* sound.subarray(0, end - 1).toString('utf8').split('\n');
+      if (zero !== -1) return;
+      // A copy: the chunk is read into again.
+      carried = Buffer.from(bytes.subarray(end));
+    }
+  } finally {
+    await handle.close();
+  }
 }
 
 function eventOf(line: string): AuditEvent | undefined {

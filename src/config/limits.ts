@@ -426,6 +426,13 @@ export const auditDeferredFlushMs = 50;
 export const auditQueryLimitDefault = 500;
 /** The most events one audit query may return. */
 export const auditQueryLimitMax = 10_000;
+/**
+ * Bytes of events (as their log lines) one member returns for one audit query: past it the oldest
+ * matches are left out and the member's part of the answer says `truncated`.
+ */
+export const auditQueryMemberBytesMax = 8 * 1024 * 1024;
+/** Bytes an audit query reads from a file at a time (a query never holds a whole file). */
+export const auditQueryReadChunkBytes = 1024 * 1024;
 /** The largest audit policy file read. */
 export const auditPolicyBytesMax = 1024 * 1024;
 /** The shortest per-cluster audit HMAC key accepted (256 bits). */

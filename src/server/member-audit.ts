@@ -16,7 +16,7 @@
 import type { ConnectionOptions } from 'node:tls';
 import type { ApiAudit, KvBackend, MemberAuditVerification } from '../api/index.ts';
 import {
-  AuditLog, type AuditLogEvents, type AuditLogOptions, type AuditEvent, type AuditEventInput, type AuditKeyPair, type AuditPolicy, type AuditQuery,
+  AuditLog, type AuditLogEvents, type AuditLogOptions, type AuditEvent, type AuditEventInput, type AuditKeyPair, type AuditPolicy, type AuditQuery, type AuditQueryResult,
   AuditUnavailableError, auditDirOf, auditKeyStoreId, ensureAuditHmacKey, evaluateAuditPolicy, loadOrCreateAuditKeyFile, queryAuditLog, type RecordOptions,
   readReplicatedCheckpoints, replicateCheckpoint, requestAttributesOf, verifyAuditLog, wipeAuditKeyPair,
 } from '../audit/index.ts';
@@ -236,7 +236,7 @@ export class MemberAudit implements ApiAudit {
   }
 
   /** Events of this member's log, newest first; every record taken before the query is in it. */
-  async queryLocal(query: AuditQuery): Promise<AuditEvent[]> {
+  async queryLocal(query: AuditQuery): Promise<AuditQueryResult> {
     // Completion records are taken without waiting for their fdatasync: let them reach the file.
     await this.flushed().catch(() => undefined);
     return queryAuditLog(this.dir, query);

@@ -26,6 +26,8 @@ export interface MemberOutcome {
   name: string;
   /** Events it returned (for a query). */
   events?: number;
+  /** Its older matches were left out: its events reached auditQueryMemberBytesMax (narrow the query). */
+  truncated?: true;
   /** Why it could not answer. */
   error?: string;
 }
@@ -60,7 +62,8 @@ export function registerAuditRoutes(app: FastifyInstance, options: { audit: ApiA
       return badRequest(reply, (error as Error).message);
     }
     const own = await audit.queryLocal(query);
-    if (params.local === 'true') return list(own, [{ name: audit.member, events: own.length }]);
+    const ownOutcome: MemberOutcome = { name: audit.member, events: own.events.length, ...(own.truncated ? { truncated: true } : {}) };
+    if (params.local === 'true') return list(own.events, [ownOutcome]);
     const search = new URLSearchParams();
     for (const name of filterNames) {
       const value = params[name];
@@ -70,16 +73,16 @@ export function registerAuditRoutes(app: FastifyInstance, options: { audit: ApiA
     if (query.since instanceof Date) search.set('since', query.since.toISOString());
     if (query.until instanceof Date) search.set('until', query.until.toISOString());
     search.set('local', 'true');
-    const outcomes: MemberOutcome[] = [{ name: audit.member, events: own.length }];
-    const items = [...own];
+    const outcomes: MemberOutcome[] = [ownOutcome];
+    const items = [...own.events];
     await Promise.all(peersOf(backend, audit.member).map(async (peer) => {
       try {
         if (peer.clientUrl === '') throw new Error('the member has not published its client URL');
         const body = await audit.askMember(peer, `${base}/events?${search.toString()}`);
-        const events = (body as { items?: unknown }).items;
+        const { items: events, members } = body as { items?: unknown; members?: { truncated?: unknown }[] };
         if (!Array.isArray(events)) throw new Error('the member answered without items');
         items.push(...(events as AuditEvent[]));
-        outcomes.push({ name: peer.name, events: events.length });
+        outcomes.push({ name: peer.name, events: events.length, ...(members?.[0]?.truncated === true ? { truncated: true } : {}) });
       } catch (error) {
         outcomes.push({ name: peer.name, error: (error as Error).message });
       }

@@ -32,7 +32,7 @@ interface EventView {
 
 interface EventListView {
   items: EventView[];
-  members?: { name: string; events?: number; error?: string }[];
+  members?: { name: string; events?: number; error?: string; truncated?: boolean }[];
 }
 
 interface VerificationView {
@@ -65,6 +65,8 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
       const body = await get<EventListView>(options, io, command, `/apis/coffer.dev/v1/audit/events?${search.toString()}`);
       if (options.output === 'json' || options.output === 'yaml') io.out(formatData(options.output, body));
       else io.out(eventTable(body.items));
+      const truncated = (body.members ?? []).filter((m) => m.truncated === true).map((m) => m.name);
+      if (truncated.length > 0) io.err(`coffer: older matches left out by ${truncated.join(', ')} (too many bytes of events): narrow the query (--since, --until, filters)\n`);
       reportUnreachable(body.members ?? [], command);
     });
 

@@ -126,7 +126,7 @@ export async function startAudited(
       name, backend, dataDir, ...built,
       events: async () => {
         await member.audit.flushed();
-        return queryAuditLog(join(dataDir, 'audit'), { limit: auditQueryLimitMax });
+        return (await queryAuditLog(join(dataDir, 'audit'), { limit: auditQueryLimitMax })).events;
       },
       records: async () => {
         await member.audit.flushed();

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import { appendFile, readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { AuditQueryError, parseAuditPolicy, queryAuditLog } from '../../../src/audit/index.ts';
+import { listAuditFiles } from '../../../src/audit/files.ts';
+import { auditQueryMemberBytesMax, auditQueryReadChunkBytes } from '../../../src/config/index.ts';
 import { input, openLog, tempDir } from '../../unit/audit/helpers.ts';
 
 const all = parseAuditPolicy('apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n  - level: Metadata\n');
@@ -33,11 +36,11 @@ async function knownLog(t: Parameters<typeof tempDir>[0]): Promise<string> {
   return dir;
 }
 
-const ids = async (dir: string, query: Parameters<typeof queryAuditLog>[1]) => (await queryAuditLog(dir, query)).map((e) => e.auditID);
+const ids = async (dir: string, query: Parameters<typeof queryAuditLog>[1]) => (await queryAuditLog(dir, query)).events.map((e) => e.auditID);
 
 test('with no filters every event comes back, newest first, without chain fields', async (t) => {
   const dir = await knownLog(t);
-  const events = await queryAuditLog(dir);
+  const { events } = await queryAuditLog(dir);
   assert.deepEqual(events.map((e) => e.auditID), ['e7', 'e6', 'e5', 'e4', 'e3', 'e2', 'e1', 'e0']);
   assert.ok(events.every((e) => !('hash' in e) && !('seq' in e) && e.kind === 'Event'));
 });
@@ -72,7 +75,7 @@ test('a bad limit or time is refused with a typed error', async (t) => {
 
 test('a directory with no audit files answers with no events', async (t) => {
   const dir = await tempDir(t);
-  assert.deepEqual(await queryAuditLog(dir), []);
+  assert.deepEqual(await queryAuditLog(dir), { events: [], truncated: false });
 });
 
 test('a request recorded in two stages is one event: the completion, with its response code', async (t) => {
@@ -94,10 +97,58 @@ test('a request recorded in two stages is one event: the completion, with its re
   await log.record(received('w3', 6));
   await log.close();
 
-  const events = await queryAuditLog(dir);
+  const { events } = await queryAuditLog(dir);
   assert.deepEqual(events.map((e) => [e.auditID, e.stage, e.responseStatus?.code]), [
     ['w3', 'RequestReceived', undefined], ['w2', 'ResponseComplete', 409], ['r', 'ResponseComplete', 200], ['w1', 'ResponseComplete', 200],
   ]);
   assert.deepEqual(await ids(dir, { verb: 'update' }), ['w3', 'w2', 'w1']);
   assert.deepEqual(await ids(dir, { limit: 2 }), ['w3', 'w2'], 'the limit counts requests, not records');
+});
+
+const withBodies = parseAuditPolicy('apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n  - level: RequestResponse\n');
+const bodyBytes = 200_000;
+
+/** Records `count` events w0.. of about bodyBytes each (a body no value digest replaces). */
+async function bigLog(t: Parameters<typeof tempDir>[0], count: number, fileBytesTarget: number): Promise<string> {
+  const dir = await tempDir(t);
+  const { log } = await openLog(t, dir, { policy: withBodies, fileBytesTarget });
+  for (let i = 0; i < count; i++) {
+    await log.record(input({
+      auditID: `w${i}`, verb: 'create', requestURI: '/apis/example.com/v1/namespaces/default/widgets/w',
+      objectRef: { resource: 'widgets', namespace: 'default', name: 'w', apiGroup: 'example.com', apiVersion: 'v1' },
+      requestObject: { note: String(i % 10).repeat(bodyBytes) },
+    }));
+  }
+  await log.close();
+  return dir;
+}
+
+test('a file larger than the read chunk is read in pieces, up to its torn tail, as a whole read finds it', async (t) => {
+  const count = Math.ceil((3 * auditQueryReadChunkBytes) / bodyBytes);
+  const dir = await bigLog(t, count, 64 * auditQueryReadChunkBytes);
+  const [file, ...others] = await listAuditFiles(dir);
+  assert.equal(others.length, 0, 'one file');
+  // A power cut's leftovers: a zeroed sector, then a complete-looking line, then a line cut short.
+  const lines = (await readFile(file!.path, 'utf8')).trimEnd().split('\n');
+  const ghost = lines.at(-1)!.replace(`"w${count - 1}"`, '"ghost"');
+  await appendFile(file!.path, Buffer.concat([Buffer.alloc(512), Buffer.from(`${ghost}\n${ghost.slice(0, 100)}`)]));
+  const { events, truncated } = await queryAuditLog(dir, { verb: 'create' });
+  assert.equal(truncated, false);
+  assert.deepEqual(events.map((e) => e.auditID), Array.from({ length: count }, (_, i) => `w${count - 1 - i}`));
+  assert.ok(events.every((e, i) => (e.requestObject as { note: string }).note === String((count - 1 - i) % 10).repeat(bodyBytes)), 'every body whole');
+});
+
+test('past auditQueryMemberBytesMax the oldest matches are left out and the answer says so; within it, nothing is', async (t) => {
+  const count = Math.ceil(auditQueryMemberBytesMax / bodyBytes) + 5;
+  const dir = await bigLog(t, count, auditQueryReadChunkBytes);
+  assert.ok((await listAuditFiles(dir)).length > 3, 'the events span files');
+  const { events, truncated } = await queryAuditLog(dir, { verb: 'create' });
+  assert.equal(truncated, true);
+  // The newest, without a gap, as many as fit.
+  assert.deepEqual(events.map((e) => e.auditID), Array.from({ length: events.length }, (_, i) => `w${count - 1 - i}`));
+  const bytes = events.reduce((sum, e) => sum + JSON.stringify(e).length, 0);
+  assert.ok(bytes <= auditQueryMemberBytesMax && events.length >= Math.floor(auditQueryMemberBytesMax / (bodyBytes + 2048)), `${events.length} events, ${bytes} bytes`);
+  // A limit that fits is not truncation.
+  const few = await queryAuditLog(dir, { verb: 'create', limit: 3 });
+  assert.deepEqual([few.events.map((e) => e.auditID), few.truncated], [[`w${count - 1}`, `w${count - 2}`, `w${count - 3}`], false]);
 });

@@ -49,7 +49,7 @@ test('no Secret value, nor its base64 or hex, reaches the audit files; digests l
   assert.ok(all.includes('CONTROL-visible'));
   for (const encoded of encodings(marker)) assert.ok(!all.includes(encoded), `found an encoding of the secret value: ${encoded}`);
   // The auditor's check: the digest of the value they suspect is in the events.
-  const events = await queryAuditLog(dir, { verb: 'create', resource: 'secrets' });
+  const { events } = await queryAuditLog(dir, { verb: 'create', resource: 'secrets' });
   const recorded = (events[0]!.requestObject as { data: { password: string }; stringData: { token: string } });
   assert.ok(digestMatches(hmacKey, recorded.data.password, marker));
   assert.ok(digestMatches(hmacKey, recorded.stringData.token, marker));

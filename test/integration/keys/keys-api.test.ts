@@ -132,7 +132,7 @@ test('a rotate-kek body never reaches the audit log, though the request is recor
     member: 'm1',
     record: (input) => { inputs.push(input); return Promise.resolve(); },
     shape: (input) => { inputs.push(input); return undefined; },
-    queryLocal: () => Promise.resolve([]),
+    queryLocal: () => Promise.resolve({ events: [], truncated: false }),
     verifyLocal: () => Promise.reject(new Error('not used')),
     askMember: () => Promise.reject(new Error('not used')),
     problems: () => [],

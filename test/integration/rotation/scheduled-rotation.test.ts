@@ -200,7 +200,7 @@ test('a scheduled rotation lands in a real audit log as verb rotate by system:co
   const scheduler = new RotationScheduler({ backend: backendOf(cluster.replica(leader)), clock, audit: log });
   const pass = await scheduler.runOnce();
   assert.ok(pass.rotated.includes('default/logged'), JSON.stringify(pass));
-  const events = await queryAuditLog(dir, { name: 'logged' });
+  const { events } = await queryAuditLog(dir, { name: 'logged' });
   assert.equal(events.length, 1, 'one event (its two stages shown as one)');
   const event = events[0]!;
   assert.equal(event.stage, 'ResponseComplete');
