@@ -4,10 +4,12 @@
  * send), annotations that may hold a whole copy of the object (kubectl's last-applied configuration), and
  * `metadata.managedFields` (they name the data keys, and who owns which depends on whether a value sent
  * equalled the stored one). Read by the redacted presentation (api/k8s/presentation.ts), by JSON patches
- * from such a caller (api/k8s/routes.ts, patch.ts) and by its server-side applies (registry.ts), so none of
- * them can answer by anything these hold — a value, a key, whether a field exists or who owns it.
+ * from such a caller (api/k8s/routes.ts, patch.ts), by its server-side applies and by the field ownership
+ * of its other writes (registry.ts), so none of them can answer by anything these hold — a value, a key,
+ * whether a field exists or who owns it.
  */
 import type { FieldPath } from './managed-fields/index.ts';
+import { isJson, type Json, type StoredObject } from './object.ts';
 
 /** Annotations that may hold a whole copy of the object, values included. */
 export const embeddingAnnotations: readonly string[] = ['kubectl.kubernetes.io/last-applied-configuration'];
@@ -43,4 +45,37 @@ export function isInsideHiddenSecretValue(segments: readonly string[]): boolean 
 /** The same for a managed-fields path (`f:data`, `f:password`): a field a blind server-side apply may not compare. */
 export function isHiddenSecretField(path: FieldPath): boolean {
   return isHiddenSecretPath(path.map((element) => (element.startsWith('f:') ? element.slice(2) : element)));
+}
+
+/**
+ * The Secret as a value-blind write (registry.ts, WriteOptions.valueBlind) may see it: no data (nor
+ * stringData or binaryData), no embedding annotation, no managedFields. A write computed again on it holds
+ * exactly the hidden fields the write itself sets (hiddenSecretFieldsOf), whatever the Secret holds.
+ */
+export function withoutHiddenSecretFields(object: StoredObject): StoredObject {
+  const { data: _d, stringData: _s, binaryData: _b, metadata, ...rest } = object;
+  const { managedFields: _m, ...meta } = metadata;
+  if (meta.annotations !== undefined) {
+    const annotations = { ...meta.annotations };
+    for (const name of embeddingAnnotations) delete annotations[name];
+    meta.annotations = annotations;
+  }
+  return { ...rest, metadata: meta };
+}
+
+/**
+ * The hidden fields a Secret body sets, as managed-fields paths: each key of its data and stringData (a
+ * data key either way; a Secret has no binaryData), and each embedding annotation.
+ */
+export function hiddenSecretFieldsOf(body: Json): FieldPath[] {
+  const paths: FieldPath[] = [];
+  for (const field of ['data', 'stringData']) {
+    const values = body[field];
+    if (isJson(values)) for (const key of Object.keys(values)) paths.push(['f:data', `f:${key}`]);
+  }
+  const annotations = isJson(body.metadata) ? body.metadata.annotations : undefined;
+  if (isJson(annotations)) {
+    for (const name of embeddingAnnotations) if (Object.hasOwn(annotations, name)) paths.push(['f:metadata', 'f:annotations', `f:${name}`]);
+  }
+  return paths;
 }

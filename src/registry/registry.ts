@@ -39,13 +39,13 @@ import {
 import { isMvccError, prefixEnd, type KeyValue, type TxnRequest, type TxnResponse } from '../storage/mvcc/index.ts';
 import { equalValues } from './equal-values.ts';
 import { evaluateWithoutWriting } from './dry-run.ts';
-import { isHiddenSecretField } from './hidden-fields.ts';
+import { hiddenSecretFieldsOf, isHiddenSecretField, withoutHiddenSecretFields } from './hidden-fields.ts';
 import { invalidError, RegistryError, type StatusCause } from './errors.ts';
 import { objectKey, listPrefix, textKey } from './keys.ts';
 import { arrivingMapCauses, storedMapCauses } from './map-entries.ts';
 import type { RegistryKv } from './kv.ts';
 import {
-  applyConfiguration, type ClientManagedFields, configView, conflictMessage, decodeStored, encodeManagers, leavesOf,
+  applyConfiguration, type BlindWrite, type ClientManagedFields, configView, conflictMessage, decodeStored, encodeManagers, FieldSet, leavesOf,
   managerName, nextManagers, type Operation, pathString, readClientManagedFields, trackedView,
 } from './managed-fields/index.ts';
 import { isJson, type ManagedFieldsEntry, type OwnerReference, projectMeta, readClientMeta, type Json, type ObjectMeta, type StoredObject, type VersionedObject } from './object.ts';
@@ -84,7 +84,10 @@ export interface WriteOptions {
    * The caller may not read the object's values (a Secret it may not get). Nothing the write does may
    * then depend on whether a value it sent equals the stored one: an immutable Secret refuses the write
    * whatever it sends; a write that changes nothing still writes (a new resourceVersion and a new
-   * version); a server-side apply decides conflicts without comparing values (managed-fields/apply.ts).
+   * version); a server-side apply decides conflicts without comparing values (managed-fields/apply.ts);
+   * any other write may not set managedFields (refuseBlindManagedFields) and owns every hidden field it
+   * sets, equal to the stored value or not (blindWrite, managed-fields/track.ts); and the
+   * managedFieldsBytesMax refusal names no byte count.
    */
   valueBlind?: boolean;
 }
@@ -874,9 +877,15 @@ export class Registry {
         ? (await this.kv.range(versionsKey(namespace!, name), undefined, { linearizable: false })).kvs[0]
         : undefined;
       const history = decodeHistory(historyKv?.value);
-      const body = asBody(type, compute(current, history));
-      if (options.valueBlind === true && type === secrets) refuseBlindKeyOracle(name, current, history, compute);
-      const { stored, precondition } = this.updated(type, namespace, name, current, body, options);
+      // A value-blind write other than an apply (which merges by the managers it reads, apply.ts) is computed
+      // on the Secret without its managedFields, may not set them (refuseBlindManagedFields), and takes every
+      // hidden field it sets whatever the stored values (blindWrite).
+      const blind = options.valueBlind === true && type === secrets && options.operation !== 'Apply';
+      const given = blind ? { ...current, object: withoutManagedFields(current.object) } : current;
+      const body = asBody(type, compute(given, history));
+      if (blind) refuseBlindManagedFields(name, body);
+      if (options.valueBlind === true && type === secrets) refuseBlindKeyOracle(name, given, history, compute);
+      const { stored, precondition } = this.updated(type, namespace, name, current, body, options, blind ? blindWrite(given, history, compute, body) : undefined);
       guard?.(stored, current.object);
       const old = current.object.metadata;
       // An update whose result is the stored object writes nothing: same resourceVersion, no event, no
@@ -931,7 +940,7 @@ export class Registry {
    * precondition the body named, if any.
    */
   private updated(
-    type: ResourceType, namespace: string | undefined, name: string, current: VersionedObject, body: Json, options: ReplaceOptions,
+    type: ResourceType, namespace: string | undefined, name: string, current: VersionedObject, body: Json, options: ReplaceOptions, blind?: BlindWrite,
   ): { stored: StoredObject; precondition: string | undefined } {
     const causes: StatusCause[] = [];
     const meta = readClientMeta(body, causes);
@@ -963,27 +972,30 @@ export class Registry {
       ...(old.deletionTimestamp !== undefined ? { deletionTimestamp: old.deletionTimestamp, deletionGracePeriodSeconds: old.deletionGracePeriodSeconds ?? 0 } : {}),
     };
     const stored: StoredObject = { apiVersion: type.apiVersion, kind: type.kind, metadata, ...content };
-    this.recordManagers(type, clientManaged, current.object, stored, options);
+    this.recordManagers(type, clientManaged, current.object, stored, options, blind);
     return { stored, precondition };
   }
 
   /**
    * Sets stored.metadata.managedFields for a write of `stored` over `before` (undefined: a create): from
    * the managers the client sent (validated) or else the stored ones, with this write's ownership
-   * (managed-fields/track.ts); none when the client cleared them. Refused past managedFieldsBytesMax.
+   * (managed-fields/track.ts; `blind`: a value-blind write's); none when the client cleared them. Refused
+   * past managedFieldsBytesMax — for a value-blind write without the byte count, which counts the hidden
+   * field names others own.
    */
-  private recordManagers(type: ResourceType, client: ClientManagedFields, before: StoredObject | undefined, stored: StoredObject, options: ReplaceOptions): void {
+  private recordManagers(type: ResourceType, client: ClientManagedFields, before: StoredObject | undefined, stored: StoredObject, options: ReplaceOptions, blind?: BlindWrite): void {
     delete stored.metadata.managedFields;
     if (client.kind === 'reset') return;
     const base = client.kind === 'set' ? client.managers : decodeStored(before?.metadata.managedFields);
     const managers = nextManagers(base, before === undefined ? undefined : trackedView(type, before), trackedView(type, stored), {
       manager: options.fieldManager ?? internalFieldManager, operation: options.operation ?? 'Update', now: timestamp(this.nowMs()),
-    });
+    }, blind);
     const entries = encodeManagers(managers, type.apiVersion);
     if (entries === undefined) return;
     const bytes = Buffer.byteLength(JSON.stringify(entries));
     if (bytes > managedFieldsBytesMax) {
-      throw invalidError(type.kind, stored.metadata.name, type.group, [{ field: 'metadata.managedFields', message: `Too long: ${bytes} bytes: must have at most ${managedFieldsBytesMax} bytes`, reason: 'FieldValueTooLong' }]);
+      const told = options.valueBlind === true ? '' : ` ${bytes} bytes:`;
+      throw invalidError(type.kind, stored.metadata.name, type.group, [{ field: 'metadata.managedFields', message: `Too long:${told} must have at most ${managedFieldsBytesMax} bytes`, reason: 'FieldValueTooLong' }]);
     }
     stored.metadata.managedFields = entries;
   }
@@ -1229,6 +1241,45 @@ function blindApplyConflict(type: ResourceType, name: string): RegistryError {
   return new RegistryError('Conflict',
     `Apply failed: ${type.resource}${groupSuffix(type)} ${JSON.stringify(name)} may be applied without force only by a caller who may get it when the configuration sets its data, stringData or kubectl's last-applied annotation (whether they conflict depends on what it holds and who set it); apply with force=true (kubectl apply --server-side --force-conflicts)`,
     details(type, name));
+}
+
+/** The object without metadata.managedFields. */
+function withoutManagedFields(object: StoredObject): StoredObject {
+  const { managedFields: _m, ...metadata } = object.metadata;
+  return { ...object, metadata };
+}
+
+/**
+ * A value-blind write (WriteOptions.valueBlind) may not set metadata.managedFields: they name the data keys
+ * and who set which, so a write sending its own was an oracle — an entry claiming a data key kept it only
+ * where the key exists, and entries padded to just under managedFieldsBytesMax made the refusal tell
+ * whether the write took a field. The write is computed without them (replace), so whatever managedFields
+ * its body holds it set; absent, null or an empty list keep the stored ones, as for anyone. Refused the
+ * same whatever it sends and whatever the Secret holds, dry run or not.
+ */
+function refuseBlindManagedFields(name: string, body: Json): void {
+  const sent = isJson(body.metadata) ? body.metadata.managedFields : undefined;
+  if (sent === undefined || sent === null || (Array.isArray(sent) && sent.length === 0)) return;
+  throw new RegistryError('Forbidden',
+    `secrets ${JSON.stringify(name)} is forbidden: only a caller who may get the Secret may set its metadata.managedFields (they name its data keys and who set them)`,
+    details(secrets, name));
+}
+
+/**
+ * Which hidden fields a value-blind write sets (managed-fields/track.ts takes them all, equal to the stored
+ * values or not): the write computed again on the Secret as its caller may see it (no data, no embedding
+ * annotation, no managedFields: hidden-fields.ts) holds exactly those — a merge patch's keys, a PUT's whole
+ * data, a rotate's keys, a promote's pending keys. Should that computation fail where the write did not,
+ * the write takes every hidden field its body holds: still nothing that depends on a value.
+ */
+function blindWrite(given: VersionedObject, history: VersionHistory | undefined, compute: (current: VersionedObject, history: VersionHistory | undefined) => unknown, body: Json): BlindWrite {
+  let seen: unknown;
+  try {
+    seen = compute({ ...given, object: withoutHiddenSecretFields(given.object) }, history);
+  } catch {
+    seen = body;
+  }
+  return { hiddenAt: isHiddenSecretField, sets: new FieldSet(hiddenSecretFieldsOf(isJson(seen) ? seen : body)) };
 }
 
 /** A caller who may not read an immutable Secret's values may not write it (WriteOptions.valueBlind): refused the same whatever it sends. */

@@ -51,9 +51,9 @@ export function applyPatch(type: PatchType, target: Obj, patch: unknown): unknow
  * managedFields. Whether an operation succeeds, and its error, so depend on nothing hidden — not on which
  * data keys exist, nor whether the Secret has any, nor whether kubectl's last-applied annotation is its
  * only annotation. The result is merged back: the keys it set over the stored data, the hidden
- * annotations under its annotations, managedFields kept unless it set them — except where an operation
- * replaced or removed a container whole (`/data`, `/metadata/annotations`, `/metadata`, the whole
- * object), which replaces what was hidden in it too. Operations that would read a hidden field are
+ * annotations under its annotations, managedFields kept (a write that sets them is refused: registry.ts,
+ * refuseBlindManagedFields) — except where an operation replaced or removed a container whole (`/data`,
+ * `/metadata/annotations`, `/metadata`, the whole object), which replaces what was hidden in it too. Operations that would read a hidden field are
  * refused before (routes.ts, checkJsonPatchReads); here they fail the same for every object.
  */
 export function jsonPatchAsSeen(current: Obj, patch: unknown): unknown {

@@ -105,10 +105,12 @@ export class KvService {
 
   /**
    * A write needs its verb on its keys, and the read verb too when it returns the values it replaced (as
-   * etcd asks). A put that attaches its key to a lease (`lease` set) needs `delete` as well: the lease's
-   * end — expiry, or a revoke by whoever may delete its other keys — deletes the key; and the lease must be
-   * the caller's (lease-service.ts, "Owners"), checked here against the lease table and again at apply
-   * (attachingAs). `ignore_lease` attaches nothing new.
+   * etcd asks) or keeps the key's value or lease (`ignore_value`, `ignore_lease`): such a put fails with
+   * "key not found" where the key is absent, so it tells whether a key exists — a read. A put that attaches
+   * its key to a lease (`lease` set) needs `delete` as well: the lease's end — expiry, or a revoke by
+   * whoever may delete its other keys — deletes the key; and the lease must be the caller's
+   * (lease-service.ts, "Owners"), checked here against the lease table and again at apply (attachingAs).
+   * `ignore_lease` attaches nothing new.
    */
   private allowOp(caller: Caller, op: Exclude<TxnOp, TxnRequest>): void {
     if (op.type === 'range') return this.allow(caller, readVerb(op.end), op.key, op.end);
@@ -118,7 +120,8 @@ export class KvService {
       this.allow(caller, 'delete', op.key);
       this.leases.mayAttach(caller, op.lease!);
     }
-    if (op.prevKv === true) this.allow(caller, readVerb(end), op.key, end);
+    const keeps = op.type === 'put' && (op.ignoreValue === true || op.ignoreLease === true);
+    if (op.prevKv === true || keeps) this.allow(caller, readVerb(end), op.key, end);
   }
 
   header(revision?: number): Header {

@@ -71,7 +71,8 @@ export function applyConfiguration(input: ApplyInput): ApplyOutcome {
   const mine: Manager = {
     manager, operation: 'Apply', fields: applied,
     // Unchanged object and ownership: the time stays, so applying the same configuration again writes nothing.
-    time: previous !== undefined && differs.size === 0 && conflicts.length === 0 && pruned.size === 0 && sameSet(applied, previous.fields) ? previous.time : now,
+    // A blind field counts as changed (`contested`): whether its value was equal is not the caller's to know.
+    time: previous !== undefined && contested.size === 0 && conflicts.length === 0 && pruned.size === 0 && sameSet(applied, previous.fields) ? previous.time : now,
   };
   managers = previous === undefined ? [...managers, mine] : managers.map((m) => (m === previous ? mine : m));
   return { view: merged, managers };

@@ -12,5 +12,5 @@ export {
   type Operation, readClientManagedFields, sameManager,
 } from './entries.ts';
 export { configView, trackedView } from './view.ts';
-export { nextManagers, type Writer } from './track.ts';
+export { type BlindWrite, nextManagers, type Writer } from './track.ts';
 export { applyConfiguration, beforeFirstApplyManager, conflictMessage, managerName, type ApplyConflict, type ApplyOutcome } from './apply.ts';

@@ -140,8 +140,9 @@ test('write answers carry values only for callers who may get: an empty merge pa
   assert.equal(jsonPatch.status, 200, jsonPatch.text);
   assertNoSecret(jsonPatch.text, 'the answer to a JSON patch');
   const asAdmin = await send('GET', `${ns}/secrets/db`, admin);
-  const current = JSON.parse(asAdmin.text) as { metadata: Record<string, unknown> };
-  const put = await send('PUT', `${ns}/secrets/db`, pat, { ...current, data: { password: b64(secretValue) } });
+  // Without its managedFields: a caller who may not get the Secret may not set them (403), as it cannot read them.
+  const { metadata: { managedFields: _managed, ...metadata }, ...current } = JSON.parse(asAdmin.text) as { metadata: Record<string, unknown> };
+  const put = await send('PUT', `${ns}/secrets/db`, pat, { ...current, metadata, data: { password: b64(secretValue) } });
   assert.equal(put.status, 200, put.text);
   assertNoSecret(put.text, 'the answer to a PUT');
 });

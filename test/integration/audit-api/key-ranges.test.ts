@@ -182,6 +182,10 @@ const reads: Op[] = [
   { kind: 'watch', key: 'app/', end: 'app0' },
   // A write that returns the values it replaced reads them too.
   { kind: 'put', key: 'app/x', prevKv: true },
+  // So does a put that keeps the key's value or lease: it fails where the key is absent (the put above wrote it).
+  { kind: 'put', key: 'app/x', ignoreValue: true },
+  { kind: 'put', key: 'app/x', ignoreLease: true },
+  { kind: 'nested', branch: 'failure', op: { kind: 'txn-op', branch: 'success', op: { kind: 'put', key: 'app/x', ignoreValue: true, ignoreLease: true } } },
   { kind: 'delete', key: 'app/y', prevKv: true },
   { kind: 'txn-op', branch: 'success', op: { kind: 'delete', key: 'app/', end: 'app0', prevKv: true } },
   { kind: 'nested', branch: 'failure', op: { kind: 'compare', key: 'app/x' } },
@@ -378,7 +382,7 @@ test('attaching a key to a lease needs delete on it as well as update (the lease
   await m1.backend.propose({ type: 'leaseRevoke', id: lease, ifRefreshes: m1.backend.mvcc().lease(lease)!.refreshes });
   assert.equal(await keyState('app/kept'), before, 'the lease ended and the key stayed');
 
-  // ignore_lease attaches nothing new: update is enough. A caller who may delete the key may attach it.
+  // ignore_lease attaches nothing new: update is enough, with get (it tells whether the key exists). A caller who may delete the key may attach it.
   for (const encoding of ['json', 'grpc'] as const) {
     const kept = await send({ kind: 'put', key: 'app/kept', ignoreLease: true, ignoreValue: true }, 'app-updater', encoding);
     assert.equal(kept.status, 200, `app-updater ${encoding} ignore_lease: ${kept.text.slice(0, 200)}`);
@@ -391,6 +395,35 @@ test('attaching a key to a lease needs delete on it as well as update (the lease
     const revoked = await m1.app.inject({ method: 'POST', url: '/v3/lease/revoke', headers: { ...who('app-writer'), 'content-type': 'application/json' }, payload: { ID: String(ownLease) } });
     assert.equal(revoked.statusCode, 200, revoked.body);
     assert.equal(await keyState('app/leased'), 'absent');
+  }
+});
+
+test('a caller that may write keys but not get them cannot tell whether one exists: a put keeping its value or lease is refused the same for a present and an absent key, in both encodings', async () => {
+  await putAsAdmin('app/present');
+  const before = await m1.backend.mvcc().hash(0);
+  for (const encoding of ['json', 'grpc'] as const) {
+    for (const keeps of [{ ignoreValue: true }, { ignoreLease: true }, { ignoreValue: true, ignoreLease: true }]) {
+      const answers = new Set<string>();
+      for (const key of ['app/present', 'app/never-written']) {
+        const put: Op = { kind: 'put', key, ...keeps };
+        for (const op of [put, { kind: 'txn-op', branch: 'success', op: put } as const, { kind: 'nested', branch: 'failure', op: { kind: 'txn-op', branch: 'success', op: put } } as const]) {
+          const answer = await send(op, 'app-writer', encoding);
+          const what = `app-writer ${encoding} ${describe(op)}: ${answer.status} ${answer.text.slice(0, 200)}`;
+          assert.equal(answer.status, 403, what);
+          assert.equal((await m1.events()).filter((e) => e.auditID === answer.auditID).length, 1, `${what}: audited once`);
+          answers.add(`${op.kind} ${answer.status} ${answer.text}`);
+        }
+      }
+      assert.equal(answers.size, 3, `${encoding} ${JSON.stringify(keeps)}: a present and an absent key answer differently:\n${[...answers].join('\n')}`);
+    }
+  }
+  assert.deepEqual(await m1.backend.mvcc().hash(0), before, 'nothing was written');
+  // A caller who may get the key is answered as etcd answers: written where it exists, "key not found" where not.
+  for (const encoding of ['json', 'grpc'] as const) {
+    assert.equal((await send({ kind: 'put', key: 'app/present', ignoreValue: true }, 'app-all', encoding)).status, 200);
+    const absent = await send({ kind: 'put', key: 'app/never-written', ignoreValue: true }, 'app-all', encoding);
+    assert.equal(absent.status, 400, `${encoding}: ${absent.status} ${absent.text.slice(0, 200)}`);
+    if (encoding === 'json') assert.match(absent.text, /key not found/);
   }
 });
 

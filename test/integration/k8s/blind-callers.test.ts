@@ -5,6 +5,7 @@
 // answers (docs/security.md, "Values reach only callers who may get them", "Dry runs").
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { managedFieldsBytesMax } from '../../../src/config/index.ts';
 import { asUser, bindClusterRole, call, configMap, secret, startApi, type Api, type Reply } from './harness.ts';
 
 let api: Api;
@@ -12,9 +13,12 @@ const ns = '/api/v1/namespaces/default';
 const applyType = 'application/apply-patch+yaml';
 const jsonPatch = 'application/json-patch+json';
 const mergePatch = 'application/merge-patch+json';
+const strategicPatch = 'application/strategic-merge-patch+json';
+const coffer = '/apis/coffer.dev/v1/namespaces/default/secrets';
 const lastApplied = 'kubectl.kubernetes.io/last-applied-configuration';
 const b64 = (text: string): string => Buffer.from(text).toString('base64');
 const pat = asUser('pat'); // patch only on Secrets
+const wri = asUser('wri'); // patch and update on Secrets, rotate, promote and rollback, get secrets/versions; no get
 const cmdel = asUser('cmdel'); // delete only on ConfigMaps
 const seer = asUser('seer'); // delete on ConfigMaps, get and list on Secrets
 const revision = (): number => api.backend.mvcc().currentRevision();
@@ -28,6 +32,11 @@ async function role(name: string, rules: unknown[], user: string): Promise<void>
 before(async () => {
   api = await startApi();
   await role('blind-patcher', [{ apiGroups: [''], resources: ['secrets'], verbs: ['patch'] }], 'pat');
+  await role('blind-writer', [
+    { apiGroups: [''], resources: ['secrets'], verbs: ['patch', 'update'] },
+    { apiGroups: ['coffer.dev'], resources: ['secrets/rotate', 'secrets/promote', 'secrets/rollback'], verbs: ['create'] },
+    { apiGroups: ['coffer.dev'], resources: ['secrets/versions'], verbs: ['get'] },
+  ], 'wri');
   await role('blind-cm-deleter', [{ apiGroups: [''], resources: ['configmaps'], verbs: ['delete', 'deletecollection', 'list'] }], 'cmdel');
   await role('seeing-cm-deleter', [{ apiGroups: [''], resources: ['configmaps'], verbs: ['delete'] }, { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list'] }], 'seer');
 });
@@ -167,6 +176,162 @@ test('a merge patch from a caller without get answers a basic-auth Secret the sa
   // A caller who may get it is answered by the Secret it has.
   assert.equal((await call(api.app, 'PATCH', `${ns}/secrets/basic-both?dryRun=All`, { data: { username: null } }, undefined, mergePatch)).status, 200);
   assert.equal((await call(api.app, 'PATCH', `${ns}/secrets/basic-user-only?dryRun=All`, { data: { username: null } }, undefined, mergePatch)).status, 422);
+});
+
+/** One metadata.managedFields entry as a client sends it. */
+function managerEntry(manager: string, operation: 'Apply' | 'Update', fieldsV1: Record<string, unknown>): Record<string, unknown> {
+  return { manager, operation, apiVersion: 'v1', time: '2026-01-01T00:00:00Z', fieldsType: 'FieldsV1', fieldsV1 };
+}
+
+/** Label names long enough that a few hundred, owned by enough managers, fill managedFieldsBytesMax. */
+const paddingLabels = Array.from({ length: 400 }, (_, i) => `pad-${String(i).padStart(4, '0')}-${'x'.repeat(50)}`);
+const ownedLabels = (names: readonly string[]): Record<string, unknown> => ({ 'f:metadata': { 'f:labels': Object.fromEntries(names.map((n) => [`f:${n}`, {}])) } });
+
+test('a caller without get may not set managedFields, by any write: refused the same whatever they claim, dry run or not', async () => {
+  assert.equal((await call(api.app, 'POST', `${ns}/secrets?fieldManager=creator`, secret('claimed', { pin: '4821' }))).status, 201);
+  const stored = (await call(api.app, 'GET', `${ns}/secrets/claimed`)).body.metadata as unknown as { managedFields: unknown[] };
+  // What a caller might send: an entry owning a data key that exists or not (a key-existence oracle, intersected
+  // with the fields present), the stored entries exactly (a guess of them), a reset, and the padding that made
+  // managedFieldsBytesMax's refusal tell whether a guessed value was right.
+  const claims: [string, unknown[]][] = [
+    ['owning an existing key', [managerEntry('guesser', 'Update', { 'f:data': { 'f:pin': {} } })]],
+    ['owning an absent key', [managerEntry('guesser', 'Update', { 'f:data': { 'f:absent': {} } })]],
+    ['the stored ones', stored.managedFields],
+    ['a reset', [{}]],
+    ['padding', Array.from({ length: 20 }, (_, i) => managerEntry(`pad-${i}`, 'Apply', ownedLabels(paddingLabels)))],
+  ];
+  const writes = (managedFields: unknown[], pin: string): [string, string, unknown, string][] => [
+    ['PUT', 'PUT', { ...secret('claimed', { pin }), metadata: { name: 'claimed', managedFields } }, 'application/json'],
+    ['merge patch', 'PATCH', { metadata: { managedFields }, data: { pin: b64(pin) } }, mergePatch],
+    ['strategic merge patch', 'PATCH', { metadata: { managedFields }, data: { pin: b64(pin) } }, strategicPatch],
+    ['JSON patch', 'PATCH', [{ op: 'add', path: '/metadata/managedFields', value: managedFields }, { op: 'add', path: '/data/pin', value: b64(pin) }], jsonPatch],
+    ['JSON patch of the whole metadata', 'PATCH', [{ op: 'add', path: '/metadata', value: { name: 'claimed', managedFields } }, { op: 'add', path: '/data/pin', value: b64(pin) }], jsonPatch],
+  ];
+  const before = revision();
+  for (const query of ['', '&dryRun=All']) {
+    const answers = new Map<string, Set<string>>();
+    for (const [claim, managedFields] of claims) {
+      for (const pin of ['4821', '4820']) {
+        for (const [verb, method, body, contentType] of writes(managedFields, pin)) {
+          const reply = await call(api.app, method, `${ns}/secrets/claimed?fieldManager=guesser${query}`, body, wri, contentType);
+          const what = `${verb} ${claim} pin ${pin}${query}`;
+          assert.equal(reply.status, 403, `${what}: ${JSON.stringify(reply.body).slice(0, 300)}`);
+          assert.equal(reply.body.reason, 'Forbidden', what);
+          assert.match(reply.body.message, /only a caller who may get the Secret may set its metadata.managedFields/, what);
+          answers.set(verb, (answers.get(verb) ?? new Set()).add(shape(reply)));
+        }
+      }
+    }
+    for (const [verb, shapes] of answers) assert.equal(shapes.size, 1, `${verb}${query}: the answers differ by what is claimed:\n${[...shapes].join('\n')}`);
+  }
+  assert.equal(revision(), before, 'nothing was written');
+  // Absent, null or an empty list keep the stored ones, as for anyone; a caller who may get the Secret sets them.
+  for (const managedFields of [null, []]) {
+    const kept = await call(api.app, 'PATCH', `${ns}/secrets/claimed?dryRun=All`, { metadata: { managedFields }, data: { pin: b64('1') } }, wri, mergePatch);
+    assert.equal(kept.status, 200, JSON.stringify(kept.body));
+  }
+  const set = await call(api.app, 'PATCH', `${ns}/secrets/claimed?dryRun=All`, { metadata: { managedFields: claims[0]![1] } }, undefined, mergePatch);
+  assert.equal(set.status, 200, JSON.stringify(set.body));
+});
+
+const blindVerbs = ['PUT', 'merge patch', 'strategic merge patch', 'JSON patch', 'rotate', 'promote', 'rollback', 'apply'] as const;
+type BlindVerb = (typeof blindVerbs)[number];
+
+/** A Secret whose versions hold `pin`: `first`, then 0000, then 4821 (current), all written by `creator` — so a rollback to version 1 writes `first`. */
+async function guessable(name: string, first: string, labels: Record<string, string> = {}): Promise<void> {
+  const created = await call(api.app, 'POST', `${ns}/secrets?fieldManager=creator`, secret(name, { pin: first, other: 'x' }, { metadata: { labels } }));
+  assert.equal(created.status, 201, JSON.stringify(created.body).slice(0, 300));
+  for (const pin of ['0000', '4821']) {
+    const patched = await call(api.app, 'PATCH', `${ns}/secrets/${name}?fieldManager=creator`, { data: { pin: b64(pin) } }, undefined, mergePatch);
+    assert.equal(patched.status, 200, JSON.stringify(patched.body).slice(0, 300));
+  }
+}
+
+/** `guess` written to the key `pin` of Secret `name` by `verb`, as the blind writer under the field manager `guesser` (a rollback writes version 1: guessable). */
+async function writeGuess(verb: BlindVerb, name: string, guess: string, query: string, labels: Record<string, string> = {}): Promise<Reply> {
+  const q = `?fieldManager=guesser${query}`;
+  const data = { pin: b64(guess) };
+  switch (verb) {
+    case 'PUT': return call(api.app, 'PUT', `${ns}/secrets/${name}${q}`, secret(name, { pin: guess, other: 'x' }, { metadata: { labels } }), wri);
+    case 'merge patch': return call(api.app, 'PATCH', `${ns}/secrets/${name}${q}`, { data }, wri, mergePatch);
+    case 'strategic merge patch': return call(api.app, 'PATCH', `${ns}/secrets/${name}${q}`, { data }, wri, strategicPatch);
+    case 'JSON patch': return call(api.app, 'PATCH', `${ns}/secrets/${name}${q}`, [{ op: 'add', path: '/data/pin', value: data.pin }], wri, jsonPatch);
+    case 'rotate': return call(api.app, 'POST', `${coffer}/${name}/rotate${q}`, { data }, wri);
+    case 'promote': {
+      const staged = await call(api.app, 'POST', `${coffer}/${name}/rotate`, { data, stage: true }, wri);
+      assert.equal(staged.status, 200, JSON.stringify(staged.body));
+      return call(api.app, 'POST', `${coffer}/${name}/promote${q}`, {}, wri);
+    }
+    case 'rollback': return call(api.app, 'POST', `${coffer}/${name}/rollback${q}`, { version: 1 }, wri);
+    case 'apply': return call(api.app, 'PATCH', `${ns}/secrets/${name}${q}&force=true`, JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name }, data }), wri, applyType);
+  }
+}
+
+/**
+ * Sets Secret `name`'s managedFields (as a caller who may) to its own entries and Apply entries owning its
+ * labels, `slack` bytes under managedFieldsBytesMax: the edge where one more entry is refused.
+ */
+async function padToEdge(name: string, slack: number): Promise<void> {
+  const managed = async (): Promise<unknown[]> => ((await call(api.app, 'GET', `${ns}/secrets/${name}`)).body.metadata as unknown as { managedFields: unknown[] }).managedFields;
+  const bytes = (entries: unknown[]): number => Buffer.byteLength(JSON.stringify(entries));
+  const target = managedFieldsBytesMax - slack;
+  const entries = await managed();
+  // At most 18 apply managers, so an apply adds one under managedFieldsApplyManagersMax (20) with the tuning entry.
+  for (let i = 0; i < 18; i += 1) {
+    const next = [...entries, managerEntry(`pad-${i}`, 'Apply', ownedLabels(paddingLabels))];
+    if (bytes(next) > target - 300) break;
+    entries.push(next[next.length - 1]);
+  }
+  let owned = 1;
+  while (owned < paddingLabels.length && bytes([...entries, managerEntry('tune', 'Apply', ownedLabels(paddingLabels.slice(0, owned + 1)))]) <= target) owned += 1;
+  const tune = managerEntry('tune', 'Apply', ownedLabels(paddingLabels.slice(0, owned)));
+  tune.manager = `tune${'y'.repeat(target - bytes([...entries, tune]))}`;
+  const padded = await call(api.app, 'PATCH', `${ns}/secrets/${name}?fieldManager=padder`, { metadata: { managedFields: [...entries, tune] } }, undefined, mergePatch);
+  assert.equal(padded.status, 200, JSON.stringify(padded.body).slice(0, 300));
+  assert.equal(bytes(await managed()), target, `${name}: managedFields padded to ${slack} bytes under the limit`);
+}
+
+test('a write by a caller without get takes the data keys it sets, the right value or a wrong one: the same managedFields, and at managedFieldsBytesMax the same refusal, by every write', async () => {
+  const withoutTimes = (entries: unknown): unknown => (entries as Record<string, unknown>[]).map(({ time: _t, ...entry }) => entry);
+  const labels = Object.fromEntries(paddingLabels.map((n) => [n, 'v']));
+  for (const verb of blindVerbs) {
+    const managed: unknown[] = [];
+    const answers: string[] = [];
+    const edge: string[] = [];
+    for (const [which, guess] of [['right', '4821'], ['wrong', '4820']] as const) {
+      // Written: the guesser owns pin (and, for a rollback, every key it wrote) whether the value it sent was the stored one.
+      const name = `owned-${verb.replace(/ /g, '-').toLowerCase()}-${which}`;
+      await guessable(name, guess);
+      const was = (await call(api.app, 'GET', `${ns}/secrets/${name}`)).body.metadata.resourceVersion;
+      const reply = await writeGuess(verb, name, guess, '');
+      assert.equal(reply.status, 200, `${verb} ${which}: ${JSON.stringify(reply.body).slice(0, 300)}`);
+      const read = (await call(api.app, 'GET', `${ns}/secrets/${name}`)).body;
+      assert.notEqual(read.metadata.resourceVersion, was, `${verb} ${which}: written whatever the value`);
+      const entries = (read.metadata as unknown as { managedFields: { manager: string; fieldsV1: { 'f:data'?: Record<string, unknown> } }[] }).managedFields;
+      assert.ok(entries.some((e) => e.manager === 'guesser' && e.fieldsV1['f:data']?.['f:pin'] !== undefined), `${verb} ${which}: the guesser owns pin: ${JSON.stringify(entries)}`);
+      managed.push(withoutTimes(entries));
+      answers.push(shape(reply, name));
+
+      // At the edge, dry run: one more entry is refused, and the refusal names no byte count.
+      const edgeName = `edge-${verb.replace(/ /g, '-').toLowerCase()}-${which}`;
+      await guessable(edgeName, guess, labels);
+      await padToEdge(edgeName, 50);
+      const refused = await writeGuess(verb, edgeName, guess, '&dryRun=All', labels);
+      assert.equal(refused.status, 422, `${verb} ${which} at the edge: ${JSON.stringify(refused.body).slice(0, 300)}`);
+      assert.doesNotMatch(refused.body.message, /Too long: \d/, `${verb} ${which}: the refusal names a size`);
+      edge.push(shape(refused, edgeName));
+    }
+    assert.deepEqual(managed[0], managed[1], `${verb}: the managedFields tell the right guess from a wrong one`);
+    assert.equal(answers[0], answers[1], `${verb}: the answers differ`);
+    assert.equal(edge[0], edge[1], `${verb}: at managedFieldsBytesMax the right guess and a wrong one answer differently`);
+  }
+  // A caller who may get the Secret sees Kubernetes' behaviour: an equal value takes nothing, and the refusal tells the size.
+  await guessable('edge-reader', '4821', labels);
+  await padToEdge('edge-reader', 50);
+  assert.equal((await call(api.app, 'PATCH', `${ns}/secrets/edge-reader?fieldManager=guesser&dryRun=All`, { data: { pin: b64('4821') } }, undefined, mergePatch)).status, 200);
+  const told = await call(api.app, 'PATCH', `${ns}/secrets/edge-reader?fieldManager=guesser&dryRun=All`, { data: { pin: b64('4820') } }, undefined, mergePatch);
+  assert.equal(told.status, 422);
+  assert.match(told.body.message, /Too long: \d+ bytes/);
 });
 
 async function ownedSecret(owner: string, dependent: string, extra: Record<string, unknown> = {}): Promise<void> {
