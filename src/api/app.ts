@@ -75,6 +75,11 @@ export function routeTable(app: FastifyInstance): readonly ApiRoute[] {
   return routeTables.get(app) ?? [];
 }
 
+/** The checks, and /readyz failing while the RBAC policy cannot be brought up to the store (it then authorizes with an older one). */
+function withPolicyCheck(checks: HealthChecks, policy: PolicyHolder): HealthChecks {
+  return { live: checks.live, ready: [...checks.ready, { name: 'rbac-policy', check: () => policy.problem() }] };
+}
+
 export function buildClientApi(options: ClientApiOptions): FastifyInstance {
   const app = fastify({
     bodyLimit: requestBodyBytesMax,
@@ -120,7 +125,7 @@ export function buildClientApi(options: ClientApiOptions): FastifyInstance {
   const backend = withRequestAudit(options.backend);
   void app.register(requestPipeline, { identify: options.identify, policy, audit, metrics });
   void app.register(kubernetesApi, {
-    backend, registry: new Registry(backend), policy, clock, watches, health: options.health ?? replicaHealthChecks(backend, clock),
+    backend, registry: new Registry(backend), policy, clock, watches, health: withPolicyCheck(options.health ?? replicaHealthChecks(backend, clock), policy),
     ...(audit ? { audit } : {}), ...(metrics ? { metrics } : {}),
   });
   // Status `errors` report the member's problems as etcd does, a broken audit log among them.

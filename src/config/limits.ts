@@ -491,8 +491,31 @@ export const auditStopReplicationWaitMs = 2_000;
 
 /** The most rules one Role or ClusterRole may hold. */
 export const rbacRulesMax = 256;
-/** How long the RBAC policy waits before watching the store again when it refused (being replaced by a snapshot install). */
+/**
+ * How long the RBAC policy waits before reading the store again after a read or a watch failed (the store
+ * closed while a snapshot install replaces it, a revision compacted meanwhile), in milliseconds; doubled
+ * after each failure in a row, up to rbacReloadRetryMsMax.
+ */
 export const rbacRewatchRetryMs = 100;
+/** The longest wait between two attempts to bring the RBAC policy up to the store, in milliseconds. */
+export const rbacReloadRetryMsMax = 1_000;
+/**
+ * How long an RBAC write waits for this member's policy to include it before it is answered anyway, in
+ * milliseconds. The write is stored either way: the answer is its success, with a Kubernetes `Warning`
+ * header saying the change is not in force on this member yet (/readyz tells why). Normally it is a few
+ * milliseconds (the policy reads only the objects that changed).
+ */
+export const rbacPolicyWaitMs = 3_000;
+/**
+ * Bytes of RBAC objects (Roles, ClusterRoles and their bindings; key and value as the store counts
+ * them) past which a create, update, patch or apply that grows them is refused, 413 before anything is
+ * stored, for every caller outside system:masters. Every member holds them all, parsed and compiled, in
+ * memory (about 2–3 times their bytes), and compiles its index of bindings again on each change
+ * (measured ~2.5 ms per MiB of bindings with many subjects, synchronously). Kubernetes has no such limit
+ * beyond etcd's; 64 MiB is some 20,000 objects of 3 KiB. Checked against the policy this member holds,
+ * so writes racing one another may pass it by their own sizes.
+ */
+export const rbacObjectsBytesMax = 64 * 1024 * 1024;
 /** The most values one list of a rule may hold (verbs, apiGroups, resources, resourceNames, nonResourceURLs). */
 export const rbacRuleValuesMax = 256;
 /** The most subjects one RoleBinding or ClusterRoleBinding may name. */

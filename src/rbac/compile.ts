@@ -6,7 +6,10 @@
  *
  * The policy is immutable: when an RBAC object changes, the holder compiles the new set and swaps the
  * reference. A binding whose role does not exist grants nothing (as in Kubernetes) and is listed in
- * `danglingBindings` so an operator can see it.
+ * `danglingBindings` so an operator can see it. A caller that compiles again after a few objects changed
+ * passes the same `CompiledRulesCache` each time: the rules of a role object compiled before are taken
+ * from it (by the identity of the object's `rules` array, which nobody mutates once parsed), so only the
+ * changed roles' rules are compiled again; indexing the bindings is redone, O(bindings and subjects).
  *
  * Invariant: within each index list, bindings appear in `order` — ClusterRoleBindings by name, then
  * RoleBindings by namespace and name — so the binding named in a decision does not depend on the order
@@ -52,8 +55,11 @@ export interface CompiledPolicy {
   readonly counts: { readonly roles: number; readonly clusterRoles: number; readonly roleBindings: number; readonly clusterRoleBindings: number };
 }
 
+/** Compiled rules by the `rules` array of the role object they were compiled from (see the header). */
+export type CompiledRulesCache = WeakMap<readonly PolicyRule[], readonly CompiledRule[]>;
+
 /** Throws RbacError DUPLICATE_OBJECT if two objects share kind, namespace and name. */
-export function compilePolicy(objects: readonly RbacObject[]): CompiledPolicy {
+export function compilePolicy(objects: readonly RbacObject[], cache?: CompiledRulesCache): CompiledPolicy {
   // Both keyed by roleKey(kind, namespace, name).
   const compiledRoles = new Map<string, readonly CompiledRule[]>();
   const roleRules = new Map<string, readonly PolicyRule[]>();
@@ -74,7 +80,12 @@ export function compilePolicy(objects: readonly RbacObject[]): CompiledPolicy {
       case 'ClusterRole': {
         if (object.kind === 'Role') roleCount++;
         const key = roleKey(object.kind, object.metadata.namespace, object.metadata.name);
-        compiledRoles.set(key, object.rules.map(compileRule));
+        let compiled = cache?.get(object.rules);
+        if (compiled === undefined) {
+          compiled = object.rules.map(compileRule);
+          cache?.set(object.rules, compiled);
+        }
+        compiledRoles.set(key, compiled);
         roleRules.set(key, object.rules);
         break;
       }

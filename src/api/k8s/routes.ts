@@ -4,7 +4,8 @@
  * namespaces for namespaced kinds; Tables for kubectl; watch streams of `{"type","object"}` lines.
  *
  * Authorization already happened (app.ts) for the request as a whole. Two finer decisions are made
- * here: a write of an RBAC object must pass Kubernetes' escalation check (rbac.authorizeRbacWrite);
+ * here: a write of an RBAC object must pass Kubernetes' escalation check (rbac.authorizeRbacWrite) and
+ * keep the RBAC objects under rbacObjectsBytesMax, and is answered once this member's policy includes it;
  * and a list or watch of Secrets carries values only for the objects the caller may `get` — the
  * others come without `data`, marked with the annotation `coffer.dev/data-redacted: "true"` (an
  * object so marked is refused on write, so a redacted copy cannot overwrite the real values).
@@ -17,7 +18,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock, TimerHandle } from '../../base/index.ts';
 import { Readable } from 'node:stream';
-import { listPageItemsMax, watchBookmarkIntervalMs } from '../../config/index.ts';
+import { listPageItemsMax, rbacObjectsBytesMax, watchBookmarkIntervalMs } from '../../config/index.ts';
 import {
   authorizeRbacWrite, parseRbacObject, rbacApiGroup,
 } from '../../rbac/index.ts';
@@ -194,16 +195,16 @@ function registerWrites(app: FastifyInstance, routes: TypeRoutes): void {
     if (strict(request)) checkStrictFields(type, request.body);
     const write = writeOptionsOf(request, policy);
     const created = await registry.create(type, namespace, request.body, guardFor(type, isRbac, callerFor(request), policy), write);
-    if (isRbac && !write.dryRun) await policy.waitFor(created.modRevision);
+    if (isRbac && !write.dryRun) await waitForPolicy(policy, reply, created.modRevision);
     return reply.code(201).send(presentFor(type, created, callerFor(request), policy));
   });
 
-  app.put(item, writeRoute, async (request) => {
+  app.put(item, writeRoute, async (request, reply) => {
     const { namespace, name = '' } = request.params as Params;
     if (strict(request)) checkStrictFields(type, request.body);
     const write = writeOptionsOf(request, policy);
     const updated = await registry.update(type, namespace, name, request.body, guardFor(type, isRbac, callerFor(request), policy), write);
-    if (isRbac && !write.dryRun) await policy.waitFor(updated.modRevision);
+    if (isRbac && !write.dryRun) await waitForPolicy(policy, reply, updated.modRevision);
     return presentFor(type, updated, callerFor(request), policy);
   });
 
@@ -222,7 +223,7 @@ function registerWrites(app: FastifyInstance, routes: TypeRoutes): void {
       if (strict(request)) checkStrictFields(type, next);
       return next;
     }, guardFor(type, isRbac, callerFor(request), policy), write);
-    if (isRbac && !write.dryRun) await policy.waitFor(patched.modRevision);
+    if (isRbac && !write.dryRun) await waitForPolicy(policy, reply, patched.modRevision);
     return presentFor(type, patched, callerFor(request), policy);
   });
 }
@@ -232,14 +233,14 @@ function registerDeletes(app: FastifyInstance, routes: TypeRoutes): void {
   const { type, options, collection, item, isRbac } = routes;
   const { registry, policy } = options;
   // deletecollection: what the selectors match, each deleted as one DELETE would; the answer lists them (values only for callers who may get them).
-  app.delete(collection, auditInEntryRoute, async (request) => {
+  app.delete(collection, auditInEntryRoute, async (request, reply) => {
     const { namespace } = request.params as Params;
     const query = request.query as Query;
     const labelSelector = optional(query, 'labelSelector', parseLabelSelector);
     const fieldSelector = optional(query, 'fieldSelector', (text) => parseFieldSelector(text, type.selectableFields));
     const write = deleteOptionsOf(request, policy);
     const deleted = await registry.deleteCollection(type, namespace, { ...(labelSelector ? { labelSelector } : {}), ...(fieldSelector ? { fieldSelector } : {}), ...write });
-    if (isRbac && !write.dryRun) await policy.waitFor(options.kv.mvcc().currentRevision());
+    if (isRbac && !write.dryRun) await waitForPolicy(policy, reply, options.kv.mvcc().currentRevision());
     const caller = callerFor(request);
     return {
       kind: type.listKind, apiVersion: type.apiVersion, metadata: { resourceVersion: String(options.kv.mvcc().currentRevision()) },
@@ -251,7 +252,7 @@ function registerDeletes(app: FastifyInstance, routes: TypeRoutes): void {
     const { namespace, name = '' } = request.params as Params;
     const deleteOptions = deleteOptionsOf(request, policy);
     const deleted = await registry.delete(type, namespace, name, deleteOptions);
-    if (isRbac && deleteOptions.dryRun !== true) await policy.waitFor(options.kv.mvcc().currentRevision());
+    if (isRbac && deleteOptions.dryRun !== true) await waitForPolicy(policy, reply, options.kv.mvcc().currentRevision());
     // Still stored (finalizers hold it, or a namespace being emptied): 202 with the object, as the API server answers.
     if (deleted.pending) return reply.code(202).send(presentFor(type, deleted.object, callerFor(request), policy));
     return {
@@ -324,13 +325,37 @@ async function serverSideApply(request: FastifyRequest, reply: FastifyReply, typ
       if (!isAllowed(policy.policy, caller, create)) throw new K8sForbiddenError(forbiddenMessage(caller, create), { name, group: type.group, kind: type.resource });
     },
   }, guardFor(type, isRbac, caller, policy), write);
-  if (isRbac && !write.dryRun) await policy.waitFor(result.object.modRevision);
+  if (isRbac && !write.dryRun) await waitForPolicy(policy, reply, result.object.modRevision);
   return reply.code(result.created ? 201 : 200).send(presentFor(type, result.object, caller, policy));
 }
 
-/** Refuses redacted copies, and RBAC objects that would grant the caller more than it holds. */
+/**
+ * After an RBAC write is stored: waits (at most rbacPolicyWaitMs) for this member's policy to include it,
+ * so the writer's next request sees it. If it does not, the write still succeeded and is answered so,
+ * with a Kubernetes Warning header (kubectl prints it) saying the change is not in force here yet — never
+ * with an error for a write that was made.
+ */
+async function waitForPolicy(policy: PolicyHolder, reply: FastifyReply, revision: number): Promise<void> {
+  if (await policy.waitFor(revision)) return;
+  void reply.header('warning', `299 - "the change is stored (resourceVersion ${revision}) but this member's RBAC policy does not include it yet (it is at ${policy.loadedRevision}); it takes effect once the policy catches up, see /readyz?verbose"`);
+}
+
+/**
+ * Refuses a write that would take the RBAC objects stored past rbacObjectsBytesMax (413, before
+ * anything is stored), for callers outside system:masters; one that does not grow them always passes. The
+ * sizes are the objects' JSON, about what the store holds; the total is the policy's (see the limit).
+ */
+function checkRbacBytes(type: ResourceType, next: StoredObject, current: StoredObject | undefined, policy: PolicyHolder): void {
+  const growth = Buffer.byteLength(JSON.stringify(next)) - (current === undefined ? 0 : Buffer.byteLength(JSON.stringify(current)));
+  if (growth <= 0 || policy.rbacBytes + growth <= rbacObjectsBytesMax) return;
+  throw new RegistryError('RequestEntityTooLarge', `${type.resource}.${rbacApiGroup} ${JSON.stringify(next.metadata.name)}: the RBAC objects stored would pass rbacObjectsBytesMax (${rbacObjectsBytesMax} bytes); nothing was stored`, {
+    name: next.metadata.name, group: type.group, kind: type.resource,
+  });
+}
+
+/** Refuses redacted copies, RBAC objects past rbacObjectsBytesMax, and RBAC objects that would grant the caller more than it holds. */
 function guardFor(type: ResourceType, isRbac: boolean, caller: Caller, policy: PolicyHolder): WriteGuard {
-  return (next: StoredObject) => {
+  return (next: StoredObject, current: StoredObject | undefined) => {
     if (next.metadata.annotations?.[redactedAnnotation] !== undefined) {
       throw new RegistryError('Invalid', `${type.kind} ${JSON.stringify(next.metadata.name)} is invalid: metadata.annotations: Forbidden: ${redactedAnnotation} marks a copy whose data was redacted; read the object with get before writing it`, {
         name: next.metadata.name, group: type.group, kind: type.resource,
@@ -338,6 +363,7 @@ function guardFor(type: ResourceType, isRbac: boolean, caller: Caller, policy: P
       });
     }
     if (!isRbac || isMaster(caller)) return;
+    checkRbacBytes(type, next, current, policy);
     const decision = authorizeRbacWrite(policy.policy, caller, parseRbacObject(next));
     if (!decision.allowed) {
       throw new RegistryError('Forbidden', `${type.resource}.${rbacApiGroup} ${JSON.stringify(next.metadata.name)} is forbidden: user ${JSON.stringify(caller.user)} is attempting to grant RBAC permissions not currently held: ${decision.reason}`, {
