@@ -529,18 +529,20 @@ export class Registry {
 
   /**
    * deletecollection: every object the selectors match, each deleted as delete() would (finalizers
-   * mark instead). Not one transaction — as in Kubernetes, an object created meanwhile may stay, one
-   * deleted meanwhile is skipped. Namespaces are not deleted as a collection.
+   * mark instead), a list page at a time: each page's results are handed over before the next page is
+   * read, so the caller holds about one page (listPageBytesMax) whatever the collection's size, and
+   * stopping early stops the deletion there. Not one transaction — as in Kubernetes, an object created
+   * meanwhile may stay, one deleted meanwhile is skipped. Namespaces are not deleted as a collection.
    */
-  async deleteCollection(type: ResourceType, namespace: string | undefined, options: Pick<ListOptions, 'labelSelector' | 'fieldSelector'> & Omit<DeleteOptions, 'resourceVersion'> = {}): Promise<DeleteResult[]> {
+  async *deleteCollection(type: ResourceType, namespace: string | undefined, options: Pick<ListOptions, 'labelSelector' | 'fieldSelector'> & Omit<DeleteOptions, 'resourceVersion'> = {}): AsyncGenerator<DeleteResult[]> {
     if (type === namespaces) throw new RegistryError('MethodNotAllowed', 'deleting a collection of namespaces is not supported; delete namespaces one by one');
     const { labelSelector, fieldSelector, ...deleteOptions } = options;
     // A dry run skips what an earlier deletion's cascade would have taken, as the real one finds it gone.
     const write: CascadeDeleteOptions = deleteOptions.dryRun === true ? { ...deleteOptions, dryGone: new Set<string>() } : deleteOptions;
-    const results: DeleteResult[] = [];
     let continueToken: string | undefined;
     do {
       const page = await this.list(type, namespace, { ...(labelSelector ? { labelSelector } : {}), ...(fieldSelector ? { fieldSelector } : {}), ...(continueToken !== undefined ? { continueToken } : {}) });
+      const results: DeleteResult[] = [];
       for (const item of page.items) {
         const { namespace: itemNamespace, name } = item.object.metadata;
         if (write.dryGone?.has(item.object.metadata.uid) === true) continue;
@@ -550,9 +552,9 @@ export class Registry {
           if (!(error instanceof RegistryError && error.code === 'NotFound')) throw error;
         }
       }
+      yield results;
       continueToken = page.continueToken;
     } while (continueToken !== undefined);
-    return results;
   }
 
   /** Sets deletionTimestamp unless set; undefined when the object changed since it was read. */

@@ -163,26 +163,41 @@ function listMeta(page: ListResult): Json {
 }
 
 /**
- * A whole list as JSON text, in pieces: the head, then each item as its page is read — the next page only
- * once the reader has taken this one's items (a Readable asks for more as its client reads) — then the
- * list's metadata, last (its `continue` is known only at the end: a list still stops at listPageItemsMax
- * objects). A page that cannot be read (its revision compacted meanwhile) cuts the answer short, as a
- * broken connection would: the client sees no complete list.
+ * A whole list as JSON text, a page at a time as the pages are read (listJson), its metadata last: its
+ * `continue` is known only at the end (a list still stops at listPageItemsMax objects). A page that
+ * cannot be read (its revision compacted meanwhile) cuts the answer short.
  */
-async function* listText(shape: ListShape, first: ListResult, next: (token: string, taken: number) => Promise<ListResult>, item: (versioned: VersionedObject) => Json): AsyncGenerator<string> {
-  const head = JSON.stringify(shape.head);
-  yield `${head.slice(0, -1)},${JSON.stringify(shape.itemsKey)}:[`;
+function listText(shape: ListShape, first: ListResult, next: (token: string, taken: number) => Promise<ListResult>, item: (versioned: VersionedObject) => Json): AsyncGenerator<string> {
   let page = first;
-  let taken = 0;
-  for (;;) {
-    for (const versioned of page.items) {
-      yield `${taken === 0 ? '' : ','}${JSON.stringify(item(versioned))}`;
-      taken += 1;
+  async function* pages(): AsyncGenerator<Json[]> {
+    let taken = 0;
+    for (;;) {
+      yield page.items.map(item);
+      taken += page.items.length;
+      if (page.continueToken === undefined || taken >= listPageItemsMax) return;
+      page = await next(page.continueToken, taken);
     }
-    if (page.continueToken === undefined || taken >= listPageItemsMax) break;
-    page = await next(page.continueToken, taken);
   }
-  yield `],"metadata":${JSON.stringify(listMeta(page))}}`;
+  return listJson(shape.head, shape.itemsKey, pages(), () => listMeta(page));
+}
+
+/**
+ * A list as JSON text, in pieces: the head's fields, then the items of each page as the page comes — the
+ * next page only once the reader has taken this one's (a Readable asks for more as its client reads) —
+ * then `metadata`, last. A page that fails cuts the answer short, as a broken connection would: the
+ * client sees no complete list.
+ */
+async function* listJson(head: Json, itemsKey: string, pages: AsyncIterable<Json[]>, metadata: () => Json | Promise<Json>): AsyncGenerator<string> {
+  const text = JSON.stringify(head);
+  yield `${text.slice(0, -1)},${JSON.stringify(itemsKey)}:[`;
+  let separator = '';
+  for await (const items of pages) {
+    for (const item of items) {
+      yield `${separator}${JSON.stringify(item)}`;
+      separator = ',';
+    }
+  }
+  yield `],"metadata":${JSON.stringify(await metadata())}}`;
 }
 
 /** create, update (PUT), patch — server-side apply among the patches. */
@@ -232,20 +247,31 @@ function registerWrites(app: FastifyInstance, routes: TypeRoutes): void {
 function registerDeletes(app: FastifyInstance, routes: TypeRoutes): void {
   const { type, options, collection, item, isRbac } = routes;
   const { registry, policy } = options;
-  // deletecollection: what the selectors match, each deleted as one DELETE would; the answer lists them (values only for callers who may get them).
+  // deletecollection: what the selectors match, each deleted as one DELETE would; the answer lists them (values
+  // only for callers who may get them), written a page at a time as each page is deleted (registry
+  // deleteCollection), so it is never held whole. The first page is deleted before the answer begins: a
+  // refusal there is a Status; one on a later page cuts the answer short (the client sees no complete list),
+  // as does a client that stops reading — which also stops the deletion there, as a cancelled request
+  // stops the API server's. An RBAC collection's answer ends once this member's policy includes the
+  // deletions (its Warning cannot follow headers already sent).
   app.delete(collection, auditInEntryRoute, async (request, reply) => {
     const { namespace } = request.params as Params;
     const query = request.query as Query;
     const labelSelector = optional(query, 'labelSelector', parseLabelSelector);
     const fieldSelector = optional(query, 'fieldSelector', (text) => parseFieldSelector(text, type.selectableFields));
     const write = deleteOptionsOf(request, policy);
-    const deleted = await registry.deleteCollection(type, namespace, { ...(labelSelector ? { labelSelector } : {}), ...(fieldSelector ? { fieldSelector } : {}), ...write });
-    if (isRbac && !write.dryRun) await waitForPolicy(policy, reply, options.kv.mvcc().currentRevision());
+    const deletions = registry.deleteCollection(type, namespace, { ...(labelSelector ? { labelSelector } : {}), ...(fieldSelector ? { fieldSelector } : {}), ...write });
+    const first = await deletions.next();
     const caller = callerFor(request);
-    return {
-      kind: type.listKind, apiVersion: type.apiVersion, metadata: { resourceVersion: String(options.kv.mvcc().currentRevision()) },
-      items: deleted.map((d) => presentFor(type, d.object, caller, policy)),
+    async function* pages(): AsyncGenerator<Json[]> {
+      for (let page = first; page.done !== true; page = await deletions.next()) yield page.value.map((d) => presentFor(type, d.object, caller, policy));
+    }
+    const metadata = async (): Promise<Json> => {
+      if (isRbac && !write.dryRun) await policy.waitFor(options.kv.mvcc().currentRevision());
+      return { resourceVersion: String(options.kv.mvcc().currentRevision()) };
     };
+    const text = listJson({ kind: type.listKind, apiVersion: type.apiVersion }, 'items', pages(), metadata);
+    return reply.type('application/json; charset=utf-8').send(Readable.from(text, { objectMode: false }));
   });
 
   app.delete(item, auditInEntryRoute, async (request, reply) => {

@@ -3,7 +3,9 @@
 // about one page on the member, not the namespace. Until 2026-12 a list was read and encoded whole (100
 // ConfigMaps of 1 MB: one 100 MB answer, the event loop blocked 2–4 s, RSS +430 MB), and a watch from
 // resourceVersion 0 read every object into memory before sending one (20 such watches that never read:
-// RSS +370–560 MB). Over the member's real listener and TLS, since only a real socket pushes back.
+// RSS +370–560 MB). A deletecollection deletes a page at a time as its answer is read (until 2026-12-06 it
+// deleted everything first and held every deleted object for one answer). Over the member's real listener
+// and TLS, since only a real socket pushes back.
 //
 // What is measured: the bytes of the namespace's objects the API read from the store (a counting
 // backend), against the bytes it wrote into the response so far, each time it writes — how far it reads
@@ -16,6 +18,7 @@ import type { KvBackend } from '../../../src/api/index.ts';
 import { type Clock, realClock, type TimerHandle } from '../../../src/base/index.ts';
 import { listPageBytesMax, watchInitialDrainWaitMs, watchUnsentBytesMax } from '../../../src/config/index.ts';
 import { configMaps, listPrefix, Registry } from '../../../src/registry/index.ts';
+import { prefixEnd } from '../../../src/storage/mvcc/index.ts';
 import { startTlsMember, type ClientTls, type TlsMember } from './tls-member.ts';
 
 const namespace = 'default';
@@ -85,7 +88,10 @@ let reader: ClientTls;
 
 before(async () => {
   member = await startTlsMember({
-    granted: { reader: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['list', 'watch'] }] },
+    granted: {
+      reader: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['list', 'watch'] }],
+      cleaner: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['list', 'delete', 'deletecollection'] }],
+    },
     wrapBackend: countingBackend,
     clock,
   });
@@ -124,10 +130,10 @@ function name(i: number): string {
   return `c${String(i).padStart(3, '0')}`;
 }
 
-/** A GET whose answer is not read until `read` is called. */
-async function open(path: string): Promise<{ response: IncomingMessage; read(onLine?: (line: string) => void): Promise<string> }> {
+/** A request (a GET by `reader` unless told) whose answer is not read until `read` is called. */
+async function open(path: string, method = 'GET', as: ClientTls = reader): Promise<{ response: IncomingMessage; read(onLine?: (line: string) => void): Promise<string> }> {
   const response = await new Promise<IncomingMessage>((resolve, reject) => {
-    const request = httpsRequest({ ...reader, path, agent: false }, resolve);
+    const request = httpsRequest({ ...as, path, method, agent: false }, resolve);
     request.on('error', reject);
     request.end();
   });
@@ -249,4 +255,26 @@ test('watches from resourceVersion 0 that never read hold a page each, and are e
     assert.deepEqual(lines.at(-1), { type: 'ERROR', object: lines.at(-1)!.object });
     assert.equal(lines.at(-1)!.object.code, 410);
   }
+});
+
+test('a deletecollection over many pages deletes about a page ahead of its client, and answers with every object it deleted', { timeout: 60_000 }, async () => {
+  const objects = async () => (await member.member.backend.range(prefix, prefixEnd(prefix), { countOnly: true, linearizable: false })).count;
+  const keys = (await member.member.backend.range(prefix, prefixEnd(prefix), { keysOnly: true, linearizable: false })).kvs;
+  const names = keys.map((kv) => Buffer.from(kv.key.subarray(prefix.length)).toString());
+  assert.ok(names.length >= count, `${names.length} objects to delete`);
+  storeBytes = 0;
+  served.length = 0;
+  const deletion = await open(collection, 'DELETE', member.users.cleaner);
+  assert.equal(deletion.response.statusCode, 200);
+  // The client reads nothing: the member deletes and writes until the connection holds it back, then stops.
+  await until(() => served[0] !== undefined && (served[0].res.writableLength >= served[0].res.writableHighWaterMark || served[0].res.writableEnded));
+  const [s] = served as [Served];
+  const deletedUnread = names.length - await objects();
+  assert.ok(deletedUnread < names.length, 'the member deleted the whole collection while its client read nothing');
+  assert.ok(deletedUnread * objectBytes <= s.written + leadMax, `${deletedUnread} objects deleted, ${s.written} bytes written: more than a page ahead`);
+  const body = JSON.parse(await deletion.read()) as { kind: string; metadata: { resourceVersion: string }; items: { metadata: { name: string } }[] };
+  assert.equal(body.kind, 'ConfigMapList');
+  assert.deepEqual(body.items.map((i) => i.metadata.name), names);
+  assert.equal(await objects(), 0, 'every object is deleted once the answer is read');
+  assert.ok(s.written > 3 * listPageBytesMax, 'the answer spans several pages');
 });
