@@ -612,7 +612,12 @@ export class Registry {
       let raced = false;
       const held = contents.filter((c) => hasFinalizers(c.versioned.object));
       for (const { type, versioned } of held) {
-        if (await this.markDeleting(type, versioned, {}) === undefined) raced = true;
+        // The contents hold metadata only: the object is read whole, at the revision it was listed at, to be marked.
+        const whole = await this.get(type, name, versioned.object.metadata.name).catch((error: unknown) => {
+          if (error instanceof RegistryError && error.code === 'NotFound') return undefined;
+          throw error;
+        });
+        if (whole?.modRevision !== versioned.modRevision || await this.markDeleting(type, whole, {}) === undefined) raced = true;
       }
       const free = contents.filter((c) => !hasFinalizers(c.versioned.object));
       const finishing = held.length === 0 && !hasFinalizers(namespace.object);
@@ -847,13 +852,18 @@ export class Registry {
   }
 
   /** Every object in a namespace, each with the revision it was read at. */
+  /**
+   * Every object in namespace `name`, read a list page at a time and kept as its metadata only (its
+   * name, mod revision, finalizers and owners are what emptying the namespace needs): a namespace's
+   * Secrets' values are never held all at once.
+   */
   private async namespaceContents(name: string): Promise<{ type: ResourceType; versioned: VersionedObject }[]> {
     const contents: { type: ResourceType; versioned: VersionedObject }[] = [];
     for (const type of namespacedResourceTypes) {
       let continueToken: string | undefined;
       do {
         const page = await this.list(type, name, continueToken !== undefined ? { continueToken } : {});
-        for (const versioned of page.items) contents.push({ type, versioned });
+        for (const { object: { apiVersion, kind, metadata }, modRevision } of page.items) contents.push({ type, versioned: { object: { apiVersion, kind, metadata }, modRevision } });
         continueToken = page.continueToken;
       } while (continueToken !== undefined);
     }
