@@ -8,12 +8,16 @@ export interface CliIo {
   /** Writes to standard error. */
   err(text: string): void;
   env: Readonly<Record<string, string | undefined>>;
+  /** Standard input, for `--from-file KEY=-`; none: nothing can be read from it. */
+  stdin?: () => AsyncIterable<Uint8Array>;
 }
 
 export const processIo: CliIo = {
   out: (text) => { process.stdout.write(text); },
   err: (text) => { process.stderr.write(text); },
   env: process.env,
+  // Opened only when asked for: a command that reads no value from stdin leaves it alone.
+  stdin: () => process.stdin,
 };
 
 /** An environment variable's value, with empty meaning unset (so `VAR=` cannot set an empty passphrase). */

@@ -23,6 +23,7 @@ import { registerWatchCommand } from './commands/watch.ts';
 import { addConnectionOptions } from './connection.ts';
 import type { CliIo } from './io.ts';
 import { parseOutputFormat } from './options.ts';
+import { registerServerSideEntry } from './server-side.ts';
 
 export function buildProgram(io: CliIo): Command {
   const program = new Command('coffer')
@@ -35,6 +36,7 @@ export function buildProgram(io: CliIo): Command {
       writeErr: (text) => io.err(text),
     });
   addConnectionOptions(program);
+  registerServerSideEntry(program, ['server'], 'run a Coffer member (until SIGTERM or Ctrl-C); coffer server --help lists its flags');
   registerCaCommands(program, io);
   registerMemberCommands(program, io);
   registerStatusCommand(program, io);

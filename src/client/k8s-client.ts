@@ -164,6 +164,8 @@ export interface K8sClientOptions {
   tls: ConnectionOptions;
   requestTimeoutMs?: number;
   connectTimeoutMs?: number;
+  /** Sent as `?fieldManager=` on every write (POST, PUT, PATCH), as kubectl sends `kubectl-create`…; none: the server's default. */
+  fieldManager?: string;
 }
 
 export interface NamespaceOption {
@@ -211,6 +213,7 @@ export class K8sClient {
   private readonly agent: https.Agent;
   private readonly requestTimeoutMs: number;
   private readonly connectTimeoutMs: number;
+  private readonly fieldManager: string | undefined;
   /** Index of the endpoint that answered last. Invariant: < endpoints.length. */
   private preferred = 0;
 
@@ -220,6 +223,7 @@ export class K8sClient {
     this.requestTimeoutMs = options.requestTimeoutMs ?? clientRequestTimeoutMsDefault;
     this.connectTimeoutMs = options.connectTimeoutMs ?? clientConnectTimeoutMsDefault;
     this.agent = keepAliveAgent(options.tls);
+    this.fieldManager = options.fieldManager;
   }
 
   async get(resource: K8sResource, name: string, options: NamespaceOption = {}): Promise<K8sObject> {
@@ -378,7 +382,9 @@ export class K8sClient {
    * 'whole' mode the deadline covers the body too (the caller reads it at once); a 'stream' (watch)
    * has a deadline only until the response head arrives.
    */
-  private async open(spec: RequestSpec, mode: 'whole' | 'stream'): Promise<{ response: IncomingMessage; request: ReturnType<typeof https.request> }> {
+  private async open(given: RequestSpec, mode: 'whole' | 'stream'): Promise<{ response: IncomingMessage; request: ReturnType<typeof https.request> }> {
+    const spec = this.fieldManager === undefined || given.method === 'GET' || given.method === 'DELETE' ? given
+      : { ...given, path: `${given.path}${given.path.includes('?') ? '&' : '?'}fieldManager=${encodeURIComponent(this.fieldManager)}` };
     const payload = spec.body === undefined ? undefined : Buffer.from(JSON.stringify(spec.body));
     const deadline = Date.now() + this.requestTimeoutMs;
     const { value, index } = await firstAnswer(this.endpoints, (endpoint) => this.once(endpoint, spec, payload, deadline, mode), {

@@ -621,6 +621,11 @@ export const backupProgressEveryRecords = 10_000;
 export const snapshotStreamFrameBytesMax = 16 * 1024 * 1024;
 /** The largest backup passphrase file read. */
 export const backupPassphraseFileBytesMax = 64 * 1024;
+/**
+ * The shortest passphrase `coffer snapshot save` makes a new backup with, in characters: a backup
+ * file is attacked offline, where argon2id only slows the guessing. Restoring takes any passphrase.
+ */
+export const backupPassphraseCharsMin = 12;
 /** The largest signature part (algorithm, member certificate, signature) a backup reader accepts; a Coffer certificate is under 1 KiB. */
 export const backupSignaturePartBytesMax = 64 * 1024;
 

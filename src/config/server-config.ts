@@ -66,8 +66,9 @@ export interface ServerConfig {
 
 export class ServerConfigError extends CofferError {
   readonly code = 'E_CONFIG';
-  constructor(key: string, problem: string) {
-    super(`config ${key}: ${problem}`);
+  /** `key` undefined: a problem of the configuration as a whole (several keys missing). */
+  constructor(key: string | undefined, problem: string) {
+    super(key === undefined ? `config: ${problem}` : `config ${key}: ${problem}`);
   }
 }
 
@@ -84,7 +85,32 @@ export type RawServerConfig = Partial<Record<
 const memberName = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+/** The keys every member needs, with their flags, in the order `coffer server --help` lists them. */
+const requiredKeys: readonly [keyof RawServerConfig, string][] = [
+  ['name', '--name'], ['dataDir', '--data-dir'], ['listenClient', '--listen-client'], ['listenPeer', '--listen-peer'],
+  ['cert', '--cert'], ['key', '--key'], ['cacert', '--cacert'],
+];
+const unsealFlags = 'one of --unseal-key-file, --passphrase-file, --kms-socket or COFFER_UNSEAL_PASSPHRASE';
+
+/**
+ * Every required setting that is absent, named at once by its flag, so one run says all that is
+ * missing (a YAML file sets the same keys in camelCase).
+ */
+function checkRequired(raw: RawServerConfig, env: Readonly<Record<string, string | undefined>>): void {
+  const absent = (key: keyof RawServerConfig) => typeof raw[key] !== 'string' || raw[key] === '';
+  const missing = requiredKeys.filter(([key]) => absent(key)).map(([, flag]) => flag);
+  if (raw.join === true) {
+    if (absent('memberId')) missing.push('--member-id (with --join)');
+    if (absent('clusterId')) missing.push('--cluster-id (with --join)');
+  }
+  if (raw.unsealKeyFile === undefined && raw.passphraseFile === undefined && raw.kmsSocket === undefined && !env.COFFER_UNSEAL_PASSPHRASE) missing.push(unsealFlags);
+  if (missing.length === 0) return;
+  const list = missing.length === 1 ? missing[0]! : `${missing.slice(0, -1).join(', ')} and ${missing.at(-1)!}`;
+  throw new ServerConfigError(undefined, `missing ${list} (see coffer server --help)`);
+}
+
 export function parseServerConfig(raw: RawServerConfig, env: Readonly<Record<string, string | undefined>>): ServerConfig {
+  checkRequired(raw, env);
   const required = (key: keyof RawServerConfig): string => {
     const value = raw[key];
     if (typeof value !== 'string' || value === '') throw new ServerConfigError(key, 'is required');

@@ -3,7 +3,7 @@
  * The `coffer` executable (package.json "bin"). `coffer server` runs a member — the composition root
  * lives here, in src/server, which nothing imports; every other command is the client CLI (src/cli).
  */
-import { type Command, CommanderError } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { processIo, runCli } from '../cli/index.ts';
 import { privateUmask } from './data-dir.ts';
 
@@ -13,7 +13,10 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   process.exit(process.exitCode ?? 0);
 });
 
-const args = process.argv.slice(2);
+// `coffer help server` and `coffer snapshot help restore` ask for the help of a server-side command.
+const given = process.argv.slice(2);
+const args = given[0] === 'help' && given[1] === 'server' ? ['server', '--help']
+  : given[0] === 'snapshot' && given[1] === 'help' && given[2] === 'restore' ? ['snapshot', 'restore', '--help'] : given;
 /** Where `audit verify` starts when it is the offline form (it names --data-dir), else -1. */
 const auditAt = args.findIndex((a, i) => a === 'audit' && args[i + 1] === 'verify');
 const offlineAuditVerify = auditAt >= 0 && args.slice(auditAt + 2).some((a) => a === '--data-dir' || a.startsWith('--data-dir=')) ? auditAt : -1;
@@ -21,9 +24,13 @@ const offlineAuditVerify = auditAt >= 0 && args.slice(auditAt + 2).some((a) => a
 /**
  * Runs a command that needs server internals; its errors end as one line naming the command. These
  * commands write data dirs, so whatever they create is their owner's alone (src/server/data-dir.ts).
+ * The command hangs under `coffer` (and `snapshot`, `audit`) so its help reads `Usage: coffer server …`.
  */
 async function runServerSide(name: string, command: Command, rest: string[]): Promise<void> {
   process.umask(privateUmask);
+  let parent = new Command('coffer');
+  for (const word of name.split(' ').slice(0, -1)) parent = parent.command(word);
+  parent.addCommand(command);
   try {
     await command.exitOverride().parseAsync(rest, { from: 'user' });
   } catch (error) {

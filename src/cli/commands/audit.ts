@@ -14,6 +14,7 @@ import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import type { Command } from 'commander';
 import { auditCliRequestTimeoutMs } from '../../config/index.ts';
 import { type ConnectionOptions, connectionSettings } from '../connection.ts';
+import { describeCode, errorLine } from '../errors.ts';
 import type { CliIo } from '../io.ts';
 import { formatData, formatTable, type GlobalOptions, parsePositiveInt } from '../options.ts';
 
@@ -120,7 +121,7 @@ async function get<T>(options: Options, io: CliIo, command: Command, path: strin
     try {
       answer = await getJson(new URL(path, endpoint), settings.tls);
     } catch (error) {
-      failures.push(`${endpoint}: ${(error as Error).message}`);
+      failures.push(`${endpoint}: ${describeCode(error) ?? errorLine(error)}`);
       continue;
     }
     if (answer.status === 200) return answer.body as T;

@@ -1,6 +1,7 @@
 /**
  * `coffer configmap create | get | list | delete` — the shape of `coffer secret`, with values always
- * shown (a ConfigMap holds configuration, not secrets). A --from-file whose content is not UTF-8 goes
+ * shown (a ConfigMap holds configuration, not secrets), by the same rule as a revealed Secret value
+ * (shown.ts: control characters never raw). A --from-file whose content is not UTF-8 goes
  * into `binaryData` (base64), as kubectl does; every other value into `data`.
  */
 import type { Command } from 'commander';
@@ -8,6 +9,7 @@ import { setOwnMember } from '../../base/index.ts';
 import type { K8sObject } from '../../client/index.ts';
 import type { CliIo } from '../io.ts';
 import { formatData, formatTable } from '../options.ts';
+import { shownValue, valueBlock } from '../shown.ts';
 import {
   addNamespaceOptions, age, connectK8s, k8sAction, type K8sCommandOptions, keysOf, type NamespaceFlags, namespaceOf, readSources, repeat,
 } from './k8s-common.ts';
@@ -18,14 +20,14 @@ export function registerConfigMapCommands(program: Command, io: CliIo): void {
   const configmap = program.command('configmap').description('create, read, list and delete ConfigMaps');
 
   addNamespaceOptions(configmap.command('create <name>'), false)
-    .description('create a ConfigMap from literals and files')
+    .description('create a ConfigMap from literals and files (with neither, an empty one, as kubectl does)')
     .option('--from-literal <key=value>', 'a key and its value; repeatable', repeat)
-    .option('--from-file <[key=]path>', 'a key and a file holding its value (key defaults to the file name); repeatable', repeat)
+    .option('--from-file <[key=]path>', 'a key and a file, pipe or KEY=- (standard input, once) holding its value (key defaults to the file name); repeatable', repeat)
     .option('--immutable', 'the data can never be changed', false)
     .action(k8sAction(async (command, name: string) => {
       const options = command.optsWithGlobals<K8sCommandOptions & NamespaceFlags & { fromLiteral?: string[]; fromFile?: string[]; immutable: boolean }>();
       const namespace = namespaceOf(options) as string;
-      const entries = await readSources(options.fromLiteral ?? [], options.fromFile ?? []);
+      const entries = await readSources(options.fromLiteral ?? [], options.fromFile ?? [], io.stdin);
       const data: Record<string, string> = {};
       const binaryData: Record<string, string> = {};
       // A file named __proto__ is a data key like any other, never the prototype.
@@ -114,9 +116,10 @@ export function describeConfigMap(configMap: K8sObject, nowMs: number): string {
   const width = Math.max(...fields.map(([k]) => k.length)) + 2;
   let text = fields.map(([k, v]) => `${`${k}:`.padEnd(width)}${v}`.trimEnd()).join('\n') + '\n\nData\n====\n';
   const data = (configMap.data ?? {}) as Record<string, unknown>;
+  // Shown by secret get's rule (shown.ts): control characters never reach the terminal raw.
   for (const key of keysOf(data)) {
     const value = data[key];
-    text += `${key}:\n----\n${typeof value === 'string' ? value : ''}${typeof value === 'string' && value.endsWith('\n') ? '' : '\n'}\n`;
+    text += valueBlock(key, shownValue(Buffer.from(typeof value === 'string' ? value : '', 'utf8')));
   }
   const binary = (configMap.binaryData ?? {}) as Record<string, unknown>;
   const binaryKeys = keysOf(binary);

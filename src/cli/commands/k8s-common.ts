@@ -6,13 +6,13 @@
  * Invariant: an error line carries the server's Status message or a message naming a key, file or
  * flag — never a value given with --from-literal or read with --from-file.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { bytesInWords, K8sClient, type K8sObject } from '../../client/index.ts';
 import { cliFromFileBytesMax } from '../../config/index.ts';
 import { type ConnectionOptions, connectionSettings } from '../connection.ts';
-import { CliError, expectedMessage } from '../errors.ts';
+import { CliError, describeCode, expectedMessage } from '../errors.ts';
 import type { CliIo } from '../io.ts';
 import type { GlobalOptions } from '../options.ts';
 
@@ -23,8 +23,11 @@ export const redactedAnnotation = 'coffer.dev/data-redacted';
 
 export type K8sCommandOptions = GlobalOptions & ConnectionOptions;
 
+/** The field manager metadata.managedFields names for the CLI's writes (kubectl's are `kubectl-create`, `kubectl-edit`…). */
+export const cliFieldManager = 'coffer';
+
 export async function connectK8s(options: ConnectionOptions, io: CliIo): Promise<K8sClient> {
-  return new K8sClient(await connectionSettings(options, io));
+  return new K8sClient({ ...await connectionSettings(options, io), fieldManager: cliFieldManager });
 }
 
 /**
@@ -81,7 +84,7 @@ export function parseLiteral(text: string): { key: string; value: string } {
   return { key: text.slice(0, at), value: text.slice(at + 1) };
 }
 
-/** `key=path` or `path` (the key is then the file's name) of --from-file. */
+/** `key=path` or `path` (the key is then the file's name) of --from-file; `-` (standard input) needs a key. */
 export function parseFileSource(text: string): { key: string; path: string } {
   const at = text.indexOf('=');
   if (at === 0) throw new CliError(`--from-file "${text}": the key before "=" may not be empty`);
@@ -90,14 +93,24 @@ export function parseFileSource(text: string): { key: string; path: string } {
     if (path === '') throw new CliError(`--from-file "${text}": the path after "=" may not be empty`);
     return { key: text.slice(0, at), path };
   }
+  if (text === stdinPath) throw new CliError('--from-file -: name the key the value from standard input goes to (--from-file KEY=-)');
   return { key: basename(text), path: text };
 }
 
+/** The --from-file path that means standard input; /dev/stdin is read the same way (it cannot be opened when stdin is a socket). */
+const stdinPath = '-';
+const stdinAliases: ReadonlySet<string> = new Set([stdinPath, '/dev/stdin']);
+
 /**
  * The entries of --from-literal and --from-file as bytes, in the order given. A key given twice is
- * an error, as in kubectl. The caller owns the buffers and wipes them when done.
+ * an error, as in kubectl. `-` (or /dev/stdin) reads standard input, at most once per command. The
+ * caller owns the buffers and wipes them when done.
  */
-export async function readSources(literals: readonly string[], files: readonly string[]): Promise<Map<string, Buffer>> {
+export async function readSources(literals: readonly string[], files: readonly string[], stdin?: () => AsyncIterable<Uint8Array>): Promise<Map<string, Buffer>> {
+  const sources = files.map(parseFileSource);
+  if (sources.filter((s) => stdinAliases.has(s.path)).length > 1) {
+    throw new CliError('--from-file reads standard input (- or /dev/stdin) at most once per command: it holds one value');
+  }
   const entries = new Map<string, Buffer>();
   const add = (key: string, value: Buffer) => {
     if (entries.has(key)) {
@@ -111,9 +124,9 @@ export async function readSources(literals: readonly string[], files: readonly s
     const { key, value } = parseLiteral(literal);
     add(key, Buffer.from(value, 'utf8'));
   }
-  for (const source of files) {
-    const { key, path } = parseFileSource(source);
-    add(key, await readSourceFile(path).catch((error: unknown) => {
+  for (const { key, path } of sources) {
+    const read = stdinAliases.has(path) ? readStdin(path, stdin) : readSourceFile(path);
+    add(key, await read.catch((error: unknown) => {
       wipeAll(entries);
       throw error;
     }));
@@ -121,29 +134,80 @@ export async function readSources(literals: readonly string[], files: readonly s
   return entries;
 }
 
+const fromFileLimit = () => `the ${bytesInWords(cliFromFileBytesMax)} limit of --from-file`;
+
+/**
+ * A regular file (its size checked first), or a pipe or character device (`<(command)`, /dev/fd/N,
+ * a FIFO) read up to the limit and one byte more, so an endless one is refused rather than held.
+ */
 async function readSourceFile(path: string): Promise<Buffer> {
-  const info = await stat(path).catch((error: unknown) => {
-    throw new CliError(`cannot read ${JSON.stringify(path)}: ${errnoOf(error)}`);
-  });
-  if (!info.isFile()) throw new CliError(`${JSON.stringify(path)} is not a file`);
-  if (info.size > cliFromFileBytesMax) throw new CliError(`${JSON.stringify(path)} is ${bytesInWords(info.size)}, over the ${bytesInWords(cliFromFileBytesMax)} limit of --from-file`);
-  const bytes = await readFile(path).catch((error: unknown) => {
-    throw new CliError(`cannot read ${JSON.stringify(path)}: ${errnoOf(error)}`);
-  });
-  if (bytes.length > cliFromFileBytesMax) {
-    bytes.fill(0);
-    throw new CliError(`${JSON.stringify(path)} grew over the ${bytesInWords(cliFromFileBytesMax)} limit of --from-file while it was read`);
+  const cannot = (error: unknown) => new CliError(`cannot read ${JSON.stringify(path)}: ${describeCode(error) ?? 'unknown error'}`);
+  let handle: FileHandle;
+  try {
+    // A named pipe's open waits for a writer, as `cat`'s does; a <(command) has one already.
+    handle = await open(path, 'r');
+  } catch (error) {
+    throw cannot(error);
   }
-  return bytes;
+  try {
+    const info = await handle.stat().catch((error: unknown) => { throw cannot(error); });
+    if (info.isFile()) {
+      if (info.size > cliFromFileBytesMax) throw new CliError(`${JSON.stringify(path)} is ${bytesInWords(info.size)}, over ${fromFileLimit()}`);
+    } else if (!info.isFIFO() && !info.isCharacterDevice()) {
+      throw new CliError(`${JSON.stringify(path)} is not a file, a pipe or a character device`);
+    }
+    return await readBounded(path, async (into) => (await handle.read(into, 0, into.length, null)).bytesRead).catch((error: unknown) => {
+      throw error instanceof CliError ? error : cannot(error);
+    });
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Standard input, up to the limit and one byte more; each chunk wiped once copied. */
+async function readStdin(path: string, stdin: (() => AsyncIterable<Uint8Array>) | undefined): Promise<Buffer> {
+  if (stdin === undefined) throw new CliError(`--from-file ${path}: standard input cannot be read here`);
+  const iterator = stdin()[Symbol.asyncIterator]();
+  let pending: Uint8Array | undefined;
+  try {
+    return await readBounded(path, async (into) => {
+      if (pending === undefined || pending.length === 0) {
+        const next = await iterator.next();
+        if (next.done === true) return 0;
+        pending = next.value;
+      }
+      const n = Math.min(into.length, pending.length);
+      into.set(pending.subarray(0, n));
+      pending.subarray(0, n).fill(0);
+      pending = pending.subarray(n);
+      return n;
+    });
+  } finally {
+    pending?.fill(0);
+    // Stops reading (and lets the process exit) once the value is read or refused.
+    await iterator.return?.();
+  }
+}
+
+/** Reads with `read` until it returns 0; more than the --from-file limit is refused and what was read wiped. */
+async function readBounded(path: string, read: (into: Buffer) => Promise<number>): Promise<Buffer> {
+  const whole = Buffer.alloc(cliFromFileBytesMax + 1);
+  try {
+    let length = 0;
+    for (;;) {
+      const n = await read(whole.subarray(length));
+      if (n === 0) break;
+      length += n;
+      if (length > cliFromFileBytesMax) throw new CliError(`${JSON.stringify(path)} holds more than ${fromFileLimit()}`);
+    }
+    return Buffer.from(whole.subarray(0, length));
+  } finally {
+    whole.fill(0);
+  }
 }
 
 export function wipeAll(entries: Map<string, Buffer>): void {
   for (const value of entries.values()) value.fill(0);
-}
-
-function errnoOf(error: unknown): string {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : 'unknown error';
 }
 
 /** kubectl's short AGE: 45s, 12m, 5h, 3d, 2y. */

@@ -9,6 +9,7 @@ import { keysRequestTimeoutMs, passphraseFileBytesMax } from '../../config/index
 import { KeyFileError, readPassphraseFile, readSecretFile } from '../../crypto/index.ts';
 import { K8sClient, type KeyRotationView, KvClient, type KvClientOptions, type MemberKeysView } from '../../client/index.ts';
 import { type ConnectionOptions, connectionSettings } from '../connection.ts';
+import { errorLine } from '../errors.ts';
 import type { CliIo } from '../io.ts';
 import { formatData, formatTable, type GlobalOptions } from '../options.ts';
 
@@ -83,7 +84,7 @@ async function fanOut<T>(options: Options, io: CliIo, call: (client: K8sClient) 
     try {
       return { member: name, endpoint, ok: true, result: await call(client) };
     } catch (error) {
-      return { member: name, endpoint, ok: false, error: error instanceof Error ? error.message : String(error) };
+      return { member: name, endpoint, ok: false, error: errorLine(error) };
     } finally {
       client.close();
     }

@@ -1,11 +1,15 @@
 /**
  * `coffer member list | add NAME --peer-url URL [--learner] | promote NAME | remove NAME` — membership
- * through the client API. `add` prints the flags the new member starts with (`--join --member-id
- * --cluster-id --initial-cluster`), as etcd's member add prints the environment to start it with.
+ * through the client API. `add` prints the whole command the new member starts with (every flag
+ * `coffer server` requires, `--join --member-id --cluster-id --initial-cluster` among them), as etcd's
+ * member add prints the environment to start it with.
  */
+import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import type { KvClient, Member } from '../../client/index.ts';
-import { connect, type ConnectionOptions } from '../connection.ts';
+import { caLayout } from '../../pki/index.ts';
+import { connect, type ConnectionOptions, credentialFilesOf } from '../connection.ts';
+import { crlBeside } from '../credentials.ts';
 import { CliError } from '../errors.ts';
 import type { CliIo } from '../io.ts';
 import { formatData, formatTable, type GlobalOptions } from '../options.ts';
@@ -45,8 +49,10 @@ export function registerMemberCommands(program: Command, io: CliIo): void {
         return;
       }
       io.out(`added member ${name} with id ${result.member.id}${options.learner ? ' as a learner' : ''}; start it with:\n` +
-        `  coffer server --name ${name} --join --member-id ${result.member.id} --cluster-id ${result.header.clusterId} ` +
-        `--listen-peer ${options.peerUrl} --initial-cluster ${initialCluster} …\n`);
+        startCommand({
+          name, memberId: result.member.id, clusterId: result.header.clusterId, peerUrl: options.peerUrl, clientUrl: options.clientUrl,
+          initialCluster, caFile: credentialFilesOf(options, io).ca,
+        }));
     });
 
   member.command('promote <name>').description('promote a learner that has caught up to a voter').action(async (name: string, _options: unknown, command: Command) => {
@@ -62,6 +68,51 @@ export function registerMemberCommands(program: Command, io: CliIo): void {
     await client.memberRemove(target.id).finally(() => client.close());
     io.out(`removed member ${name} (id ${target.id})\n`);
   });
+}
+
+/**
+ * The whole `coffer server` command the new member starts with: every flag it requires, with the
+ * files where `coffer ca issue --member NAME` puts them (beside the CA certificate this command used)
+ * and its data in data/NAME, as "Running a member by hand" in the README lays them out. Without
+ * --client-url the client port is the peer port less one, as `npm run cluster` numbers them.
+ */
+export function startCommand(spec: {
+  name: string; memberId: string; clusterId: string; peerUrl: string; clientUrl: string | undefined; initialCluster: string; caFile: string;
+}): string {
+  const certs = caLayout(dirname(spec.caFile));
+  const crl = crlBeside(spec.caFile);
+  const clientUrl = spec.clientUrl ?? clientUrlBeside(spec.peerUrl);
+  const q = shellWord;
+  const lines = [
+    `coffer server --name ${q(spec.name)} --join --member-id ${q(spec.memberId)} --cluster-id ${q(spec.clusterId)}`,
+    `--data-dir ${q(join('data', spec.name))}`,
+    `--listen-client ${q(clientUrl ?? 'https://HOST:PORT')} --listen-peer ${q(spec.peerUrl)}`,
+    `--initial-cluster ${q(spec.initialCluster)}`,
+    `--cert ${q(certs.memberCert(spec.name))} --key ${q(certs.memberKey(spec.name))} --cacert ${q(spec.caFile)}${crl === undefined ? '' : ` --crl ${q(crl)}`}`,
+    `--unseal-key-file ${q(certs.memberUnsealKey(spec.name))}`,
+  ];
+  const notes = [
+    ...(spec.clientUrl === undefined ? [`--listen-client: ${clientUrl === undefined ? 'give the member\'s client URL' : 'the peer port less one'}; coffer member add --client-url chooses it`] : []),
+    'or unseal with --passphrase-file F, COFFER_UNSEAL_PASSPHRASE or --kms-socket S instead of --unseal-key-file',
+    `the certificate, key and unseal key: coffer ca issue --member ${spec.name} --host HOST`,
+  ];
+  return `  ${lines.join(' \\\n    ')}\n${notes.map((note) => `  # ${note}\n`).join('')}`;
+}
+
+/** A word as a POSIX shell reads it back: as it is when it holds nothing the shell would interpret, else single-quoted. */
+function shellWord(word: string): string {
+  return /^[-\w./:=,@%+]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/** https://host:(port - 1) of a peer URL, or undefined when that is no port. */
+function clientUrlBeside(peerUrl: string): string | undefined {
+  try {
+    const url = new URL(peerUrl);
+    const port = Number(url.port);
+    return port > 1 ? `https://${url.hostname}:${port - 1}` : undefined; // hostname keeps an IPv6 address's brackets
+  } catch {
+    return undefined;
+  }
 }
 
 async function byName(client: KvClient, name: string): Promise<Member> {

@@ -18,7 +18,7 @@ import { DirectoryWriter } from '../deliver/directory.ts';
 import { addSourceOptions, describeSnapshot, followerFor, type SourceFlags, sourcesOf } from '../deliver/flags.ts';
 import type { Source, SourceValues } from '../deliver/sources.ts';
 import { parseTemplate, renderTemplate } from '../deliver/template.ts';
-import { CliError } from '../errors.ts';
+import { CliError, describeCode } from '../errors.ts';
 import type { CliIo } from '../io.ts';
 import { k8sAction } from './k8s-common.ts';
 
@@ -97,7 +97,9 @@ async function writerFor(flags: RenderFlags, sources: readonly Source[]): Promis
   return async (snapshot) => {
     const bytes = renderTemplate(template, snapshot, file);
     try {
-      await writeFileAtomic(out, bytes, privateFileMode);
+      await writeFileAtomic(out, bytes, privateFileMode).catch((error: unknown) => {
+        throw new CliError(`cannot write ${out}: ${describeCode(error) ?? 'unknown error'}`);
+      });
     } finally {
       bytes.fill(0);
     }

@@ -13,9 +13,11 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { setOwnMember } from '../../base/index.ts';
 import { isK8sApiError, type K8sObject, type SecretVersionInfo } from '../../client/index.ts';
+import { generatedValueCharsMax } from '../../config/index.ts';
 import type { CliIo } from '../io.ts';
 import { formatData, formatTable, parsePositiveInt } from '../options.ts';
 import { CliError } from '../errors.ts';
+import { isBlock, shownValue, valueBlock } from '../shown.ts';
 import { addNamespaceOptions, age, connectK8s, isRedacted, k8sAction, type K8sCommandOptions, keysOf, type NamespaceFlags, namespaceOf, readSources, repeat, wipeAll } from './k8s-common.ts';
 
 interface CreateFlags extends K8sCommandOptions, NamespaceFlags {
@@ -40,15 +42,15 @@ export function registerSecretCommands(program: Command, io: CliIo): void {
 /** `secret create NAME`: a Secret from literals and files, whose bytes are wiped once encoded. */
 function addCreateCommand(secret: Command, io: CliIo): void {
   addNamespaceOptions(secret.command('create <name>'), false)
-    .description('create a Secret from literals and files')
+    .description('create a Secret from literals and files (with neither, an empty one, as kubectl does)')
     .option('--from-literal <key=value>', 'a key and its value; repeatable', repeat)
-    .option('--from-file <[key=]path>', 'a key and a file holding its value (key defaults to the file name); repeatable', repeat)
+    .option('--from-file <[key=]path>', 'a key and a file, pipe or KEY=- (standard input, once) holding its value (key defaults to the file name); repeatable', repeat)
     .option('--type <type>', 'the Secret type', 'Opaque')
     .option('--immutable', 'the data can never be changed (delete and create again instead)', false)
     .action(k8sAction(async (command, name: string) => {
       const options = command.optsWithGlobals<CreateFlags>();
       const namespace = namespaceOf(options) as string;
-      const entries = await readSources(options.fromLiteral ?? [], options.fromFile ?? []);
+      const entries = await readSources(options.fromLiteral ?? [], options.fromFile ?? [], io.stdin);
       let body: K8sObject;
       try {
         const data: Record<string, string> = {};
@@ -142,7 +144,10 @@ function addRotateCommand(secret: Command, io: CliIo): void {
       const options = command.optsWithGlobals<K8sCommandOptions & NamespaceFlags & { fromLiteral?: string[]; generate?: string[]; stage: boolean }>();
       const literals = options.fromLiteral ?? [];
       const generate = (options.generate ?? []).map(parseGenerate);
-      if ((literals.length === 0) === (generate.length === 0)) throw new CliError('give either --from-literal or --generate (one or more times), not both');
+      if (literals.length === 0 && generate.length === 0) {
+        throw new CliError('give the new values: --from-literal KEY=VALUE or --generate KEY[:LENGTH[:CHARSET]] (each repeatable)');
+      }
+      if (literals.length > 0 && generate.length > 0) throw new CliError('give either --from-literal or --generate (one or more times), not both');
       let body: { data: Record<string, string> } | { generate: { key: string; length?: number; charset?: string }[] };
       if (generate.length > 0) body = { generate };
       else {
@@ -280,7 +285,10 @@ export function describeVersion(version: K8sObject, options: { reveal: boolean }
   return fields.map(([k, val]) => `${`${k}:`.padEnd(width)}${val}`.trimEnd()).join('\n') + '\n\nData\n====\n' + describeData(version.data, options.reveal);
 }
 
-/** Each key with its size or, with reveal, its value; decoded bytes are wiped once printed. */
+/**
+ * Each key with its size or, with reveal, its value (shown.ts: a value of several lines as a block
+ * under its key); decoded bytes are wiped once printed.
+ */
 function describeData(raw: unknown, reveal: boolean): string {
   let text = '';
   const data = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
@@ -290,7 +298,8 @@ function describeData(raw: unknown, reveal: boolean): string {
     const encoded = data[key];
     const bytes = Buffer.from(typeof encoded === 'string' ? encoded : '', 'base64');
     try {
-      text += `${`${key}:`.padEnd(keyWidth)}${reveal ? shown(bytes, encoded) : `${bytes.length} bytes`}\n`;
+      const value = reveal ? shownValue(bytes) : `${bytes.length} bytes`;
+      text += isBlock(value) ? valueBlock(key, value) : `${`${key}:`.padEnd(keyWidth)}${value}\n`;
     } finally {
       bytes.fill(0);
     }
@@ -298,23 +307,19 @@ function describeData(raw: unknown, reveal: boolean): string {
   return text;
 }
 
-/** `key[:length[:charset]]` of --generate; length and charset are checked by the server. */
-function parseGenerate(spec: string): { key: string; length?: number; charset?: string } {
+/**
+ * `key[:length[:charset]]` of --generate. A length that is a whole number outside 1 to
+ * generatedValueCharsMax, however many digits, is one range error naming the limit; the charset is
+ * checked by the server.
+ */
+export function parseGenerate(spec: string): { key: string; length?: number; charset?: string } {
   const [key = '', length, charset, ...extra] = spec.split(':');
-  if (key === '' || extra.length > 0 || (length !== undefined && !/^\d{1,6}$/.test(length))) {
+  if (key === '' || extra.length > 0 || (length !== undefined && !/^\d+$/.test(length))) {
     throw new CliError(`--generate ${JSON.stringify(spec)} must be key[:length[:charset]]`);
   }
-  return { key, ...(length !== undefined ? { length: Number(length) } : {}), ...(charset !== undefined ? { charset } : {}) };
-}
-
-/** A revealed value: as text when it is printable UTF-8 on one line, otherwise as base64 (said so). */
-function shown(bytes: Buffer, encoded: unknown): string {
-  try {
-    const textValue = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-    // eslint-disable-next-line no-control-regex -- control characters are exactly what must not reach the terminal raw
-    if (!/[\u0000-\u001f\u007f]/.test(textValue)) return textValue;
-  } catch {
-    // not UTF-8: shown as base64 below
+  const chars = length === undefined ? undefined : Number(length);
+  if (chars !== undefined && (chars < 1 || chars > generatedValueCharsMax)) {
+    throw new CliError(`--generate ${JSON.stringify(spec)}: the length must be from 1 to ${generatedValueCharsMax} characters`);
   }
-  return `base64:${typeof encoded === 'string' ? encoded : ''}`;
+  return { key, ...(chars !== undefined ? { length: chars } : {}), ...(charset !== undefined ? { charset } : {}) };
 }

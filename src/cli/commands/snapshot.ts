@@ -1,6 +1,7 @@
 /**
  * `coffer snapshot save FILE [--backup-passphrase-file F]` — asks a member for a consistent snapshot
- * of its store and writes it as an encrypted, integrity-checked backup (storage/backup's format).
+ * of its store and writes it as an encrypted, integrity-checked backup (storage/backup's format), with
+ * a passphrase of at least backupPassphraseCharsMin characters.
  * The encryption happens here, before anything touches the disk, so the backup passphrase never
  * leaves this machine. Progress goes to stderr every backupProgressEveryRecords records; the summary
  * to stdout. (`coffer snapshot restore` runs offline on a data dir: src/server/restore.ts.)
@@ -13,11 +14,15 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { isClientError, type KvClient } from '../../client/index.ts';
-import { backupProgressEveryRecords } from '../../config/index.ts';
-import { createBackupKeyFiles, isBackupError, readBackupPassphrase, SnapshotStreamReader, writeBackup } from '../../storage/backup/index.ts';
+import { backupPassphraseCharsMin, backupProgressEveryRecords } from '../../config/index.ts';
+import {
+  backupPassphraseEnv, createBackupKeyFiles, isBackupError, readBackupPassphrase, SnapshotStreamReader, writeBackup,
+} from '../../storage/backup/index.ts';
 import { connect, type ConnectionOptions } from '../connection.ts';
+import { CliError, clientErrorMessage } from '../errors.ts';
 import type { CliIo } from '../io.ts';
 import { formatData, type GlobalOptions } from '../options.ts';
+import { registerServerSideEntry } from '../server-side.ts';
 
 type Options = GlobalOptions & ConnectionOptions & { backupPassphraseFile?: string };
 
@@ -35,6 +40,7 @@ export function registerSnapshotCommands(program: Command, io: CliIo): void {
         throw error;
       }
     });
+  registerServerSideEntry(snapshot, ['snapshot', 'restore'], 'build a new member\'s data dir from a backup, offline; coffer snapshot restore --help lists its flags', '<file>');
   snapshot.command('save <file>')
     .description('save an encrypted, integrity-checked snapshot of the store to FILE (never overwrites)')
     .option('--backup-passphrase-file <file>', 'the backup passphrase (else COFFER_BACKUP_PASSPHRASE)')
@@ -46,6 +52,7 @@ export function registerSnapshotCommands(program: Command, io: CliIo): void {
       let client: KvClient | undefined;
       try {
         passphrase = await readBackupPassphrase(options.backupPassphraseFile, io.env);
+        checkNewPassphrase(passphrase, options.backupPassphraseFile);
         client = await connect(options, io);
         const stream = new SnapshotStreamReader(await client.snapshot());
         const begin = await stream.begin();
@@ -69,11 +76,30 @@ export function registerSnapshotCommands(program: Command, io: CliIo): void {
           io.out(formatData(options.output, result));
         }
       } catch (error) {
-        if (isBackupError(error) || isClientError(error)) command.error(`coffer: ${error.message}`, { exitCode: 1, code: 'coffer.snapshot' });
+        if (error instanceof CliError) command.error(`coffer: ${error.message}`, { exitCode: 1, code: 'coffer.snapshot' });
+        if (isClientError(error)) command.error(`coffer: ${clientErrorMessage(error)}`, { exitCode: 1, code: 'coffer.snapshot' });
+        if (isBackupError(error)) command.error(`coffer: ${error.message}`, { exitCode: 1, code: 'coffer.snapshot' });
         throw error;
       } finally {
         passphrase?.fill(0);
         client?.close();
       }
     });
+}
+
+/**
+ * A new backup's passphrase is at least backupPassphraseCharsMin characters (code points of its UTF-8;
+ * bytes that are not UTF-8 count one each). Restore takes any: an older backup keeps its passphrase.
+ */
+export function checkNewPassphrase(passphrase: Uint8Array, file: string | undefined): void {
+  let chars: number;
+  try {
+    chars = [...new TextDecoder('utf-8', { fatal: true }).decode(passphrase)].length;
+  } catch {
+    chars = passphrase.length;
+  }
+  if (chars >= backupPassphraseCharsMin) return;
+  const source = file === undefined ? backupPassphraseEnv : `the backup passphrase file ${file}`;
+  throw new CliError(`the backup passphrase (${source}) is ${chars} ${chars === 1 ? 'character' : 'characters'}; `
+    + `a new backup needs at least ${backupPassphraseCharsMin}: a backup file can be attacked offline`);
 }

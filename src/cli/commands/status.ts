@@ -14,6 +14,7 @@ import type { Command } from 'commander';
 import { KvClient, type Member, type StatusResult } from '../../client/index.ts';
 import { certificateWarningDays, statusRequestTimeoutMs } from '../../config/index.ts';
 import { type ConnectionOptions, connectionSettings } from '../connection.ts';
+import { errorLine } from '../errors.ts';
 import type { CliIo } from '../io.ts';
 import { formatData, formatTable, type GlobalOptions } from '../options.ts';
 
@@ -49,7 +50,7 @@ export function registerStatusCommand(program: Command, io: CliIo): void {
       try {
         return { endpoint, ok: true, status: await one.status({ timeoutMs: statusRequestTimeoutMs }) };
       } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
+        const message = errorLine(error);
         // The row and the problem name the endpoint already.
         return { endpoint, ok: false, error: message.startsWith(`${endpoint}: `) ? message.slice(endpoint.length + 2) : message };
       } finally {

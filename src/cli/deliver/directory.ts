@@ -6,11 +6,11 @@
  * the sources has its file removed — only files this run wrote; other files in DIR are left alone.
  * Keys are the file names: a key that is not one ("..", a "/"), or two sources with the same key, is refused.
  */
-import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { rm, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { nodeFs } from '../../durable/index.ts';
 import { privateFileMode, writeFileAtomic } from '../../pki/index.ts';
-import { CliError } from '../errors.ts';
+import { CliError, describeCode } from '../errors.ts';
 import { describeSource, type SourceValues } from './sources.ts';
 
 export class DirectoryWriter {
@@ -33,13 +33,51 @@ export class DirectoryWriter {
         files.set(key, value);
       }
     }
-    await nodeFs.mkdir(this.dir, { recursive: true, mode: 0o700 }); // exactly 0700, whatever the umask
-    for (const [key, value] of files) await writeFileAtomic(join(this.dir, key), value, privateFileMode);
+    await makeDirectory(this.dir);
+    const cannot = (file: string) => (error: unknown) => {
+      throw new CliError(`cannot write ${file}: ${describeCode(error) ?? 'unknown error'}`);
+    };
+    for (const [key, value] of files) await writeFileAtomic(join(this.dir, key), value, privateFileMode).catch(cannot(join(this.dir, key)));
     for (const key of this.written) {
-      if (!files.has(key)) await rm(join(this.dir, key), { force: true });
+      if (!files.has(key)) await rm(join(this.dir, key), { force: true }).catch(cannot(join(this.dir, key)));
     }
     this.written.clear();
     for (const key of files.keys()) this.written.add(key);
     return files.size;
+  }
+}
+
+/**
+ * DIR and each missing parent, exactly 0700 whatever the umask, one level at a time from the deepest
+ * that exists: what cannot be made is one CliError naming why — a parent that is not a directory, or
+ * one that takes no new directory (procfs answers ENOENT there, on which node's recursive mkdir loops
+ * for ever).
+ */
+async function makeDirectory(dir: string): Promise<void> {
+  const missing: string[] = [];
+  for (let at = resolve(dir); ; at = dirname(at)) {
+    let isDirectory: boolean;
+    try {
+      isDirectory = (await stat(at)).isDirectory();
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if ((code === 'ENOENT' || code === 'ENOTDIR') && dirname(at) !== at) {
+        missing.unshift(at);
+        continue;
+      }
+      throw new CliError(`cannot use --dir ${dir}: ${describeCode(error) ?? 'unknown error'}`);
+    }
+    if (!isDirectory) throw new CliError(`cannot use --dir ${dir}: ${at} is not a directory`);
+    break;
+  }
+  for (const one of missing) {
+    try {
+      await nodeFs.mkdir(one, { mode: 0o700 });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST' && (await stat(one).then((s) => s.isDirectory(), () => false))) continue; // made meanwhile
+      const why = code === 'ENOENT' ? `${dirname(one)} takes no new directory (ENOENT)` : describeCode(error) ?? 'unknown error';
+      throw new CliError(`cannot create --dir ${dir}: ${why}`);
+    }
   }
 }

@@ -26,7 +26,7 @@ import {
 } from '../../client/index.ts';
 import { deliverRetryMsMax, deliverRetryMsMin, deliverWatchIdleMs } from '../../config/index.ts';
 import { type CredentialFiles, readCredentials } from '../credentials.ts';
-import { CliError } from '../errors.ts';
+import { CliError, errorLine } from '../errors.ts';
 import { describeSource, sameValues, type Source, type SourceValues, valuesOf, wipeValues } from './sources.ts';
 
 export interface FollowerOptions {
@@ -183,7 +183,7 @@ export class Follower {
     this.generation++;
     this.offset++;
     const endpoints = this.options.endpoints.map((_, k) => this.options.endpoints[(this.offset + k) % this.options.endpoints.length] as string);
-    this.options.notice(`${oneLine(error)}; trying ${endpoints[0] ?? ''} next`);
+    this.options.notice(`${errorLine(error)}; trying ${endpoints[0] ?? ''} next`);
     let tls;
     try {
       tls = await readCredentials(this.options.credentials);
@@ -278,12 +278,8 @@ function isTransient(error: unknown): boolean {
 /** The first read's failure as the line that ends the command. */
 function asCliError(source: Source, error: unknown): unknown {
   if (error instanceof CliError) return error;
-  if (isK8sApiError(error) || isClientError(error)) return new CliError(`cannot read ${describeSource(source)}: ${oneLine(error)}`);
+  if (isK8sApiError(error) || isClientError(error)) return new CliError(`cannot read ${describeSource(source)}: ${errorLine(error)}`);
   return error;
-}
-
-function oneLine(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).replace(/\s*\n\s*/g, ' ').trim();
 }
 
 function delay(ms: number): Promise<void> {

@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { KvClient } from '../../../src/client/index.ts';
 import { Cluster, cofferBackend, delay, freePorts, MemberProcess, runCoffer } from '../../support/cluster/index.ts';
 
@@ -51,6 +51,14 @@ test('member add prints how to start the new member; remove takes it out and its
   const added = await coffer('member', 'add', 'm9', '--peer-url', 'https://127.0.0.1:1', '--learner');
   assert.equal(added.code, 0, added.stderr);
   assert.match(added.stdout, /added member m9 with id (\d+) as a learner; start it with:\n {2}coffer server --name m9 --join --member-id \1 --cluster-id \w+/);
+  // The whole command: every flag `coffer server` requires, the files where `coffer ca issue --member m9` puts them.
+  assert.doesNotMatch(added.stdout, /…/);
+  const start = added.stdout.split('\n').filter((l) => l.startsWith('  ') && !l.trimStart().startsWith('#')).join('\n').replace(/ \\\n\s*/g, ' ');
+  const members = join(dirname(cluster.certs.ca), 'members');
+  for (const flags of ['--data-dir data/m9', '--listen-client https://', '--listen-peer https://127.0.0.1:1', `--initial-cluster m1=`, `m9=https://127.0.0.1:1`,
+    `--cert ${join(members, 'm9.crt')} --key ${join(members, 'm9.key')} --cacert ${cluster.certs.ca} --crl ${cluster.certs.crl}`, `--unseal-key-file ${join(members, 'm9.unseal.key')}`]) {
+    assert.ok(start.includes(flags), `${flags} in: ${start}`);
+  }
   const removed = await coffer('member', 'remove', 'm9');
   assert.equal(removed.code, 0, removed.stderr);
   const again = await coffer('member', 'remove', 'm9');

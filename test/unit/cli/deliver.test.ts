@@ -86,3 +86,21 @@ test('a directory gets one 0600 file per key; a key gone loses its file; other f
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('a --dir that cannot be made is one plain line: a parent that is no directory, or one that takes none (procfs), never a hang', async () => {
+  const writer = (dir: string) => new DirectoryWriter(dir).write([values(db, { password: 'one' })]);
+  await assert.rejects(writer('/dev/null/x'), { message: 'cannot use --dir /dev/null/x: /dev/null is not a directory' });
+  await assert.rejects(writer('/dev/null/x/y'), { message: 'cannot use --dir /dev/null/x/y: /dev/null is not a directory' });
+  // node's recursive mkdir loops for ever here: /proc answers ENOENT for a new directory, though it exists.
+  const proc = await Promise.race([writer('/proc/coffer-nope/sub').then(() => 'written', (error: unknown) => error), new Promise((resolve) => setTimeout(resolve, 5_000, 'hung'))]);
+  assert.ok(proc instanceof CliError, String(proc));
+  assert.match(proc.message, /^cannot create --dir \/proc\/coffer-nope\/sub: (\/proc takes no new directory \(ENOENT\)|permission denied \(EACCES\))$/, 'ENOENT as root, EACCES otherwise');
+  const dir = await mkdtemp(join(tmpdir(), 'coffer-render-deep-'));
+  try {
+    assert.equal(await writer(join(dir, 'a', 'b')), 1);
+    for (const made of [join(dir, 'a'), join(dir, 'a', 'b')]) assert.equal((await stat(made)).mode & 0o777, 0o700, made);
+    assert.equal(await readFile(join(dir, 'a', 'b', 'password'), 'utf8'), 'one');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

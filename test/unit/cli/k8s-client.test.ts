@@ -259,7 +259,7 @@ test('the CLI prints a Status error, an unreachable member and an unreadable cre
   await once(probe, 'close');
   const unreachable = await cli(['--endpoints', `https://127.0.0.1:${port}`, ...credentials, 'namespace', 'list']);
   assert.equal(unreachable.code, 1);
-  assert.match(unreachable.err, /^coffer: https:\/\/127\.0\.0\.1:\d+: cannot connect \(ECONNREFUSED\)\n$/);
+  assert.match(unreachable.err, /^coffer: https:\/\/127\.0\.0\.1:\d+: cannot connect: nothing accepts connections there: is the member running, and is the port its client port\? \(ECONNREFUSED\)\n$/);
 
   const missing = await cli(['--endpoints', url, '--cacert', join(dir, 'nope.crt'), '--cert', layout.clientCert('admin'), '--key', layout.clientKey('admin'), 'configmap', 'list']);
   assert.deepEqual(missing, { code: 1, out: '', err: `coffer: missing file: ${join(dir, 'nope.crt')} (give --cacert, --cert and --key, or COFFER_CACERT, COFFER_CERT and COFFER_KEY)\n` });
@@ -292,4 +292,38 @@ test('secret create and configmap create send a file named __proto__ under that 
   assert.equal(own(c?.data, '__proto__'), 'value');
   assert.deepEqual([Object.keys(d?.data ?? {}), Object.keys(d?.binaryData ?? {})], [['other'], ['__proto__']]);
   assert.equal(own(d?.binaryData, '__proto__'), Buffer.from([0xff, 0xfe]).toString('base64'));
+});
+
+test('a member certificate the CA in --cacert did not issue is said in words, with the TLS code', async () => {
+  const { url } = await serve((_one, res) => json(res, 200, { kind: 'NamespaceList', apiVersion: 'v1', metadata: {}, items: [] }));
+  const other = await mkdtemp(join(tmpdir(), 'coffer-other-ca-'));
+  try {
+    // Another CA with its own admin: the client's credentials pass their own check, the member's certificate does not.
+    await bootstrapCa({ dir: other, members: [], hosts: ['127.0.0.1'], admin: 'admin' });
+    const layout = caLayout(other);
+    const wrongCa = await cli(['--endpoints', url, '--cacert', layout.caCert, '--cert', layout.clientCert('admin'), '--key', layout.clientKey('admin'), 'namespace', 'list']);
+    assert.equal(wrongCa.code, 1);
+    assert.match(wrongCa.err, /^coffer: https:\/\/127\.0\.0\.1:\d+: cannot connect: the member's certificate was not issued by the CA in --cacert \(COFFER_CACERT\): give the CA of the cluster you mean to reach \((SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\)\n$/);
+  } finally {
+    await rm(other, { recursive: true, force: true });
+  }
+  const ours = caLayout(dir);
+  const byName = await cli(['--endpoints', url.replace('127.0.0.1', 'localhost'), '--cacert', ours.caCert, '--cert', ours.clientCert('admin'), '--key', ours.clientKey('admin'), 'namespace', 'list']);
+  assert.match(byName.err, /^coffer: https:\/\/localhost:\d+: cannot connect: the member's certificate does not name the host of the endpoint: .* \(ERR_TLS_CERT_ALTNAME_INVALID\)\n$/);
+});
+
+test('the CLI\'s writes name their field manager: ?fieldManager=coffer, as kubectl sends kubectl-create', async () => {
+  const layout = caLayout(dir);
+  const { url, seen } = await serve((one, res) => (one.method === 'GET' ? json(res, 200, secret('s')) : json(res, 201, { ...secret('s'), ...(one.body === '' ? {} : JSON.parse(one.body) as object) })));
+  const credentials = ['--endpoints', url, '--cacert', layout.caCert, '--cert', layout.clientCert('admin'), '--key', layout.clientKey('admin')];
+  assert.equal((await cli([...credentials, 'secret', 'create', 's', '--from-literal', 'a=b'])).code, 0);
+  assert.equal((await cli([...credentials, 'configmap', 'create', 'c', '--from-literal', 'a=b'])).code, 0);
+  assert.equal((await cli([...credentials, 'secret', 'rotate', 's', '--generate', 'a'])).code, 0);
+  assert.equal((await cli([...credentials, 'secret', 'get', 's'])).code, 0);
+  assert.deepEqual(seen.map((one) => `${one.method} ${one.url}`), [
+    'POST /api/v1/namespaces/default/secrets?fieldManager=coffer',
+    'POST /api/v1/namespaces/default/configmaps?fieldManager=coffer',
+    'POST /apis/coffer.dev/v1/namespaces/default/secrets/s/rotate?fieldManager=coffer',
+    'GET /api/v1/namespaces/default/secrets/s',
+  ]);
 });

@@ -5,11 +5,18 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import type { K8sObject } from '../../../src/client/index.ts';
+import { backupPassphraseCharsMin, cliFromFileBytesMax, generatedValueCharsMax, parseServerConfig, type RawServerConfig } from '../../../src/config/index.ts';
 import { configMapTable, describeConfigMap } from '../../../src/cli/commands/configmap.ts';
+import { startCommand } from '../../../src/cli/commands/member.ts';
+import { checkNewPassphrase } from '../../../src/cli/commands/snapshot.ts';
+import { shownValue } from '../../../src/cli/shown.ts';
 import {
   age, namespaceOf, parseFileSource, parseLiteral, readSources, redactedAnnotation,
 } from '../../../src/cli/commands/k8s-common.ts';
@@ -17,7 +24,7 @@ import { CliError } from '../../../src/cli/errors.ts';
 import { runCli } from '../../../src/cli/index.ts';
 import { namespaceTable } from '../../../src/cli/commands/namespace.ts';
 import { policyTable } from '../../../src/cli/commands/policy.ts';
-import { describeSecret, secretTable } from '../../../src/cli/commands/secret.ts';
+import { describeSecret, parseGenerate, secretTable } from '../../../src/cli/commands/secret.ts';
 import { formatEvent } from '../../../src/cli/commands/watch.ts';
 
 const now = Date.parse('2026-01-01T12:00:00Z');
@@ -53,7 +60,7 @@ test('readSources reads literals and files, refuses a key given twice and a miss
     const entries = await readSources(['a=1'], [join(dir, 'token')]);
     assert.deepEqual([...entries].map(([k, v]) => `${k}=${v.toString()}`), ['a=1', 'token=from-file']);
     await assert.rejects(readSources(['a=1', 'a=2'], []), /key "a" is given more than once/);
-    await assert.rejects(readSources([], [`x=${join(dir, 'missing')}`]), /cannot read ".*missing": ENOENT/);
+    await assert.rejects(readSources([], [`x=${join(dir, 'missing')}`]), /cannot read ".*missing": no such file or directory \(ENOENT\)$/);
     await assert.rejects(readSources([], [`x=${dir}`]), /is not a file/);
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -162,4 +169,119 @@ test('watch names only secrets or configmaps: a name every object inherits (cons
     assert.equal(code, 1, name);
     assert.equal(stderr, `coffer: cannot watch ${JSON.stringify(name)}: choose secrets or configmaps\n`);
   }
+});
+
+test('--from-file reads a value from standard input (- or /dev/stdin, once), a named pipe or a character device, within the limit', async () => {
+  const stdin = (...chunks: string[]) => () => Readable.from(chunks.map((c) => Buffer.from(c)));
+  const read = async (files: string[], input = stdin()) => [...await readSources([], files, input)].map(([k, v]) => `${k}=${v.toString()}`);
+  assert.deepEqual(await read(['password=-'], stdin('s3', 'cret')), ['password=s3cret']);
+  assert.deepEqual(await read(['password=/dev/stdin'], stdin('pw')), ['password=pw']);
+  await assert.rejects(readSources([], ['a=-', 'b=/dev/stdin'], stdin('x')), { message: '--from-file reads standard input (- or /dev/stdin) at most once per command: it holds one value' });
+  await assert.rejects(readSources([], ['-'], stdin('x')), /--from-file -: name the key the value from standard input goes to \(--from-file KEY=-\)/);
+  await assert.rejects(readSources([], ['big=-'], stdin('x'.repeat(cliFromFileBytesMax), 'y')), { message: '"-" holds more than the 1 MiB limit of --from-file' });
+  assert.deepEqual(await read(['full=-'], stdin('x'.repeat(cliFromFileBytesMax))), [`full=${'x'.repeat(cliFromFileBytesMax)}`], 'exactly the limit is taken');
+  assert.deepEqual(await read(['empty=/dev/null']), ['empty='], 'a character device');
+  await assert.rejects(readSources([], ['zero=/dev/zero']), { message: '"/dev/zero" holds more than the 1 MiB limit of --from-file' });
+
+  const dir = await mkdtemp(join(tmpdir(), 'coffer-cli-fifo-'));
+  try {
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const [entries] = await Promise.all([readSources([], [`token=${fifo}`]), writeFile(fifo, 'from-a-pipe')]);
+    assert.equal(entries.get('token')?.toString(), 'from-a-pipe');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a shown value: text when printable, a block when it has lines, base64 when it holds any other control character — for secrets and configmaps alike', () => {
+  assert.equal(shownValue(Buffer.from('plain\ttab')), 'plain\ttab');
+  const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+  assert.equal(shownValue(Buffer.from(pem)), pem);
+  for (const raw of ['\u001b[2Jboom', 'a\rb', 'bell\u0007', 'del\u007f', 'csi\u009b31m', 'line\n\u001b]0;title\u0007']) {
+    assert.equal(shownValue(Buffer.from(raw)), `base64:${b64(raw)}`, JSON.stringify(raw));
+  }
+  const revealed = describeSecret(secret('tls', { 'ca.crt': b64(pem), token: b64('t0ken') }), { reveal: true, nowMs: now });
+  assert.match(revealed, /^ca\.crt:\n----\n-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n\ntoken:\s+t0ken$/m);
+  assert.match(describeSecret(secret('tls', { 'ca.crt': b64(pem) }), { reveal: false, nowMs: now }), /^ca\.crt:\s+\d+ bytes$/m, 'sizes only without --reveal');
+
+  const cm: K8sObject = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: 'default' }, data: { motd: '\u001b[2Jowned', pem } };
+  const shown = describeConfigMap(cm, now);
+  assert.ok(!/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.test(shown), 'no raw control character reaches the terminal'); // eslint-disable-line no-control-regex
+  assert.match(shown, new RegExp(`^motd:\\n----\\nbase64:${b64('\u001b[2Jowned').replace(/[+/=]/g, '\\$&')}\\n$`, 'm'));
+  assert.match(shown, /^pem:\n----\n-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n$/m);
+});
+
+test('--generate takes a length from 1 to the limit: too long or 0 is one range error naming the limit; rotate without a source says what to give', async () => {
+  assert.deepEqual(parseGenerate('token:32:hex'), { key: 'token', length: 32, charset: 'hex' });
+  for (const length of ['0', '99999999', '9'.repeat(40), String(generatedValueCharsMax + 1)]) {
+    assert.throws(() => parseGenerate(`password:${length}`), { message: `--generate "password:${length}": the length must be from 1 to ${generatedValueCharsMax} characters` });
+  }
+  assert.equal(parseGenerate(`password:${generatedValueCharsMax}`).length, generatedValueCharsMax);
+  assert.throws(() => parseGenerate('password:-1'), { message: '--generate "password:-1" must be key[:length[:charset]]' });
+  const run = async (args: string[]) => {
+    let err = '';
+    const code = await runCli(args, { out: () => undefined, err: (t) => { err += t; }, env: {} });
+    return { code, err };
+  };
+  assert.deepEqual(await run(['secret', 'rotate', 'db']), {
+    code: 1, err: 'coffer: give the new values: --from-literal KEY=VALUE or --generate KEY[:LENGTH[:CHARSET]] (each repeatable)\n',
+  });
+  assert.deepEqual(await run(['secret', 'rotate', 'db', '--from-literal', 'a=b', '--generate', 'c']), {
+    code: 1, err: 'coffer: give either --from-literal or --generate (one or more times), not both\n',
+  });
+});
+
+test('snapshot save refuses a passphrase shorter than backupPassphraseCharsMin before asking any member, without printing it', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'coffer-cli-pass-'));
+  try {
+    for (const [passphrase, chars] of [['x', 1], ['ünïcødé-pw', 10], ['a'.repeat(backupPassphraseCharsMin - 1), backupPassphraseCharsMin - 1]] as const) {
+      let err = '';
+      const code = await runCli(['--endpoints', 'https://127.0.0.1:1', 'snapshot', 'save', join(dir, 'b.cbk')],
+        { out: () => undefined, err: (t) => { err += t; }, env: { COFFER_BACKUP_PASSPHRASE: passphrase } });
+      assert.equal(code, 1);
+      assert.equal(err, `coffer: the backup passphrase (COFFER_BACKUP_PASSPHRASE) is ${chars} ${chars === 1 ? 'character' : 'characters'}; `
+        + `a new backup needs at least ${backupPassphraseCharsMin}: a backup file can be attacked offline\n`);
+    }
+    assert.doesNotThrow(() => checkNewPassphrase(Buffer.from('a'.repeat(backupPassphraseCharsMin)), undefined));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('coffer --help lists server, coffer snapshot --help lists restore', async () => {
+  const help = async (args: string[]) => {
+    let out = '';
+    await runCli(args, { out: (t) => { out += t; }, err: (t) => { out += t; }, env: {} });
+    return out;
+  };
+  assert.match(await help(['--help']), /^ {2}server\s+run a Coffer member/m);
+  assert.match(await help(['snapshot', '--help']), /^ {2}restore <file>\s+build a new member's data dir from a backup/m);
+});
+
+test('member add prints a start command that names every flag coffer server requires', () => {
+  const text = startCommand({
+    name: 'm4', memberId: '4', clusterId: 'abcdef0123456789', peerUrl: 'https://127.0.0.1:7474', clientUrl: undefined,
+    initialCluster: 'm1=https://127.0.0.1:7444,m4=https://127.0.0.1:7474', caFile: 'certs/ca.crt',
+  });
+  const command = text.split('\n').filter((l) => !l.trimStart().startsWith('#')).join('\n').replace(/ \\\n\s*/g, ' ').trim();
+  assert.equal(command, 'coffer server --name m4 --join --member-id 4 --cluster-id abcdef0123456789 --data-dir data/m4 '
+    + '--listen-client https://127.0.0.1:7473 --listen-peer https://127.0.0.1:7474 --initial-cluster m1=https://127.0.0.1:7444,m4=https://127.0.0.1:7474 '
+    + '--cert certs/members/m4.crt --key certs/members/m4.key --cacert certs/ca.crt'
+    + (existsSync('certs/crl.pem') ? ' --crl certs/crl.pem' : '') + ' --unseal-key-file certs/members/m4.unseal.key');
+  // What coffer server makes of those flags: every required one is there.
+  const raw: RawServerConfig & Record<string, string | boolean> = {};
+  const words = command.split(' ').slice(2);
+  for (let i = 0; i < words.length; i++) {
+    const flag = (words[i] ?? '').slice(2).replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
+    if (flag === 'join') raw.join = true;
+    else raw[flag] = words[++i] ?? '';
+  }
+  const config = parseServerConfig(raw, {});
+  assert.equal(config.join, true);
+  assert.equal(config.memberId, 4);
+  assert.equal(config.listenClient.href, 'https://127.0.0.1:7473/');
+  assert.match(text, /^ {2}# --listen-client: the peer port less one; coffer member add --client-url chooses it$/m);
+  assert.match(startCommand({ name: 'm5', memberId: '5', clusterId: 'c', peerUrl: 'https://h:1', clientUrl: 'https://h:9', initialCluster: 'm5=https://h:1', caFile: '/my certs/ca.crt' }),
+    /--listen-client https:\/\/h:9 .*--cacert '\/my certs\/ca\.crt'/s, 'the given client URL; a path with a space quoted');
 });

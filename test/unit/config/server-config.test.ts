@@ -55,3 +55,16 @@ test('a history retention outside its bounds or not a whole number is refused, n
       { message: `config historyRetentionMs: ${value} is not a whole number of milliseconds in [${historyRetentionMsMin}, ${historyRetentionMsMax}]` }, value);
   }
 });
+
+test('every missing required setting is named at once, by its flag', () => {
+  assert.throws(() => parseServerConfig({ name: 'm4' }, {}), {
+    message: 'config: missing --data-dir, --listen-client, --listen-peer, --cert, --key, --cacert and one of --unseal-key-file, '
+      + '--passphrase-file, --kms-socket or COFFER_UNSEAL_PASSPHRASE (see coffer server --help)',
+  });
+  assert.throws(() => parseServerConfig({ ...base, cert: '', join: true }, {}), {
+    message: 'config: missing --cert, --member-id (with --join) and --cluster-id (with --join) (see coffer server --help)',
+  });
+  const { unsealKeyFile: _unseal, ...sealed } = base;
+  assert.throws(() => parseServerConfig(sealed, {}), { message: 'config: missing one of --unseal-key-file, --passphrase-file, --kms-socket or COFFER_UNSEAL_PASSPHRASE (see coffer server --help)' });
+  assert.equal(parseServerConfig(sealed, { COFFER_UNSEAL_PASSPHRASE: 'p' }).unseal.kind, 'passphraseEnv');
+});
