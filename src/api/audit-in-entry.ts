@@ -11,7 +11,8 @@
  * change (members, alarms, defragment) waits for the record in the member's own log; no answer leaves
  * before the record is durable (`durable`, awaited by the audit step): in the applied entry of the
  * first proposal, or — when the handler proposed nothing, or its first proposal failed — in the
- * member's own log. A record is carried by at most one proposal (a proposal that failed by timeout may
+ * member's own log. A transaction that writes nothing (served as a read: `readTxn`) starts making its
+ * record durable in the member's own log as it reads, as a read's record is. A record is carried by at most one proposal (a proposal that failed by timeout may
  * still commit: the record is then in the log twice, under one auditID, which queries show once).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
@@ -74,6 +75,12 @@ export function withRequestAudit(backend: KvBackend): KvBackend {
     propose: (op) => {
       const travelling = scope.getStore();
       return travelling === undefined ? backend.propose(op) : travelling.propose((record) => backend.propose(op, record));
+    },
+    readTxn: (op, options) => {
+      // A transaction that writes nothing proposes nothing: its record goes into this member's log, its
+      // fdatasync beside the read as a read's is; the answer waits for it (`durable`, in the audit step).
+      void scope.getStore()?.durable().catch(() => undefined);
+      return backend.readTxn(op, options);
     },
     addMember: afterRecord(backend.addMember.bind(backend)),
     promoteMember: afterRecord(backend.promoteMember.bind(backend)),

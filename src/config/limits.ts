@@ -140,7 +140,12 @@ export const watchReplayStepBytesMax = 4 * 1024 * 1024;
 export const watchProgressIntervalMs = 60_000;
 /** Superseded revision pages deleted in one step of physical compaction (the store yields between steps). */
 export const compactionStepKeysMax = 1000;
-/** Bytes of keys and values one range may return; a larger range must be paged with `limit`. */
+/**
+ * Bytes of keys and values one request may read: a range, or every read of one transaction together (the
+ * ranges of each branch that runs and the pages compares read, nested transactions included), counted as
+ * each page opens (src/storage/mvcc/read-budget.ts). Past it the request is refused (E_LIMIT) at that page;
+ * a larger range must be paged with `limit`.
+ */
 export const rangeResultBytesMax = 64 * 1024 * 1024;
 /** Records written in one batch while importing a snapshot. */
 export const snapshotImportBatchRecordsMax = 1000;

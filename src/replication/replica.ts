@@ -39,8 +39,8 @@ import {
   ProposalDroppedError, RawNode, raftConfigDefaults, type Ready, type Snapshot, type SoftState, type Storage, UnavailableError,
 } from '../raft/index.ts';
 import {
-  checkWriteOp, type KeyValue, type LeaseRecord, MvccStore, type OpenLevel, type RangeOptions, type RangeResponse, type SnapshotRecord, type WriteOp,
-  type WriteResponse,
+  checkWriteOp, type KeyValue, type LeaseRecord, MvccStore, type OpenLevel, type RangeOptions, type RangeResponse, type SnapshotRecord, type TxnRequest,
+  type TxnResponse, type WriteOp, type WriteResponse,
 } from '../storage/mvcc/index.ts';
 import { Wal, type WalResealResult, WalUnusableError } from '../storage/wal/index.ts';
 import { type Alarm, type AlarmChange, addsData, alarmKey, alarmRange, decodeAlarm, encodeAlarm, noSpaceMessage } from './alarms.ts';
@@ -365,6 +365,16 @@ export class Replica {
     else this.checkServing();
     const { revision, limit, keysOnly, countOnly } = options;
     return this.store.range(key, end, { revision, limit, keysOnly, countOnly });
+  }
+
+  /**
+   * A transaction that writes nothing, served from this member's store as `range` serves a read (etcd's
+   * read-only Txn: never proposed): after the ReadIndex round unless `linearizable` is false.
+   */
+  async readTxn(op: TxnRequest, options: { linearizable: boolean }): Promise<TxnResponse> {
+    if (options.linearizable) await this.linearizableBarrier();
+    else this.checkServing();
+    return this.store.readTxn(op);
   }
 
   /** The remaining TTL of a lease the store holds, in milliseconds: the leader's deadline, else the last checkpoint's. */

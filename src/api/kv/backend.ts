@@ -2,10 +2,11 @@
  * What the KV API needs from the member: the replica's operations, named here so the API depends on
  * an interface (and tests can hand in a real replica of an in-process cluster).
  * Invariant: the API changes the store only through `propose` (Raft): the local store it is handed
- * (`mvcc()`) is a read-only view, so a handler cannot write around the log.
+ * (`mvcc()`) is a read-only view, and `readTxn` serves only transactions that write nothing (the store
+ * refuses any other), so a handler cannot write around the log.
  */
 import type { Alarm, AlarmChange, MemberInfo, Replica, ReplicaStatus } from '../../replication/index.ts';
-import type { LeaseRecord, MvccStore, RangeOptions, RangeResponse, WriteOp, WriteResponse } from '../../storage/mvcc/index.ts';
+import type { LeaseRecord, MvccStore, RangeOptions, RangeResponse, TxnRequest, TxnResponse, WriteOp, WriteResponse } from '../../storage/mvcc/index.ts';
 
 /**
  * The member's local store as the API may use it: reads at a revision, watches, hashes, the snapshot
@@ -41,6 +42,11 @@ export interface KvBackend {
   /** `audit`: the record of the request behind the write, to travel in its Raft entry (../audit-in-entry.ts). */
   propose(op: WriteOp, audit?: string): Promise<WriteResponse>;
   range(key: Uint8Array, end: Uint8Array | undefined, options: RangeOptions & { linearizable: boolean }): Promise<RangeResponse>;
+  /**
+   * A transaction that writes nothing (isReadOnlyTxn), served by this member's store as `range` serves a
+   * read — linearizable unless told otherwise — and never proposed (MvccStore.readTxn).
+   */
+  readTxn(op: TxnRequest, options: { linearizable: boolean }): Promise<TxnResponse>;
   linearizableBarrier(): Promise<void>;
   mvcc(): MvccReader;
   /** A lease's remaining TTL in milliseconds (the leader's lessor, else the last checkpoint). */
@@ -77,6 +83,7 @@ export function replicaBackend(replica: Replica, options: { clusterId: string; d
     clusterId: options.clusterId,
     propose: (op, audit) => replica.propose(op, audit),
     range: (key, end, rangeOptions) => replica.range(key, end, rangeOptions),
+    readTxn: (op, txnOptions) => replica.readTxn(op, txnOptions),
     linearizableBarrier: () => replica.linearizableBarrier(),
     mvcc: () => readerOf(replica.mvcc()),
     leaseRemainingMs: (lease) => replica.leaseRemainingMs(lease),

@@ -137,7 +137,7 @@ function decodeCompare(value: unknown, where: string): Compare {
   return { key, ...(end === undefined || end.length === 0 ? {} : { end }), target: targetOf[target], result: resultOf[result], value: operand };
 }
 
-function decodeTxnOp(value: unknown, where: string, level: number): TxnOp {
+function decodeTxnOp(value: unknown, where: string, level: number, serializable?: Set<TxnOp>): TxnOp {
   const body = object(value, where);
   const put = field(body, 'request_put');
   const range = field(body, 'request_range');
@@ -147,10 +147,11 @@ function decodeTxnOp(value: unknown, where: string, level: number): TxnOp {
   if (present !== 1) throw new BadFieldError(where, 'must hold exactly one of request_put, request_range, request_delete_range, request_txn');
   if (put !== undefined && put !== null) return decodePut(object(put, `${where}.request_put`), `${where}.request_put`);
   if (range !== undefined && range !== null) {
-    const { serializable: _serializable, ...request } = decodeRange(object(range, `${where}.request_range`), `${where}.request_range`);
+    const { serializable: isSerializable, ...request } = decodeRange(object(range, `${where}.request_range`), `${where}.request_range`);
+    if (isSerializable) serializable?.add(request);
     return request;
   }
-  if (txn !== undefined && txn !== null) return decodeTxnAt(object(txn, `${where}.request_txn`), `${where}.request_txn.`, level + 1);
+  if (txn !== undefined && txn !== null) return decodeTxnAt(object(txn, `${where}.request_txn`), `${where}.request_txn.`, level + 1, serializable);
   return decodeDeleteRange(object(del, `${where}.request_delete_range`), `${where}.request_delete_range`);
 }
 
@@ -161,18 +162,19 @@ function list(body: Json, name: string, where: string): unknown[] {
   return value;
 }
 
-export function decodeTxn(body: Json): TxnRequest {
-  return decodeTxnAt(body, '', 1);
+/** A transaction; `serializable`, if given, gets each of its range operations (nested ones' too) that asks for a serializable read. */
+export function decodeTxn(body: Json, serializable?: Set<TxnOp>): TxnRequest {
+  return decodeTxnAt(body, '', 1, serializable);
 }
 
 /** A transaction `level` levels deep (the outermost is 1), its fields named from `prefix`; too deep is refused before it recurses further. */
-function decodeTxnAt(body: Json, prefix: string, level: number): TxnRequest {
+function decodeTxnAt(body: Json, prefix: string, level: number, serializable?: Set<TxnOp>): TxnRequest {
   checkTxnNesting(level);
   return {
     type: 'txn',
     compare: list(body, 'compare', `${prefix}compare`).map((c, i) => decodeCompare(c, `${prefix}compare[${i}]`)),
-    success: list(body, 'success', `${prefix}success`).map((o, i) => decodeTxnOp(o, `${prefix}success[${i}]`, level)),
-    failure: list(body, 'failure', `${prefix}failure`).map((o, i) => decodeTxnOp(o, `${prefix}failure[${i}]`, level)),
+    success: list(body, 'success', `${prefix}success`).map((o, i) => decodeTxnOp(o, `${prefix}success[${i}]`, level, serializable)),
+    failure: list(body, 'failure', `${prefix}failure`).map((o, i) => decodeTxnOp(o, `${prefix}failure[${i}]`, level, serializable)),
   };
 }
 

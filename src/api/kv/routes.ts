@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import {
-  isMvccError, type DeleteRangeResponse, type PutResponse, type RangeResponse, type TxnResponse, type WatchEvent,
+  isMvccError, type DeleteRangeResponse, type PutResponse, type RangeResponse, type TxnOp, type TxnResponse, type WatchEvent,
 } from '../../storage/mvcc/index.ts';
 import { callerFor } from '../k8s/authorization.ts';
 import { parsedRequest } from '../request.ts';
@@ -53,8 +53,12 @@ function registerKeyValueCalls(app: FastifyInstance, service: KvService): void {
     return { header: header(result.revision), ...encodeDelete(result) };
   });
 
+  // A transaction that writes nothing proposes nothing (KvService.txn): its record is then made durable
+  // in this member's log before the answer leaves, as a read's is (audit-in-entry.ts).
   app.post('/kv/txn', auditInEntryRoute, async (request) => {
-    const result = await service.txn(callerFor(request), decodeTxn(body(request.body)));
+    const serializable = new Set<TxnOp>();
+    const txn = decodeTxn(body(request.body), serializable);
+    const result = await service.txn(callerFor(request), txn, new Map(), serializable);
     return encodeTxn(result, header(result.revision));
   });
 

@@ -2,9 +2,10 @@
  * The etcd v3 operations as Coffer serves them, whatever the encoding: the JSON gateway (routes.ts)
  * and the gRPC API (src/api/grpc) decode their requests into these calls and encode what they return,
  * so both share one implementation of the key-range checks, the consistency of reads and the member
- * operations. Writes go through Raft; reads are linearizable unless the request asks for
- * `serializable`. Every key of a request passes checkKeyAccess (key-access.ts: the reserved keyspace,
- * then the caller's `kvkeys` rules) before the backend sees it.
+ * operations. Writes go through Raft; reads — transactions that write nothing included — are served by
+ * the member that took them, linearizable unless the request asks for `serializable`. Every key of a
+ * request passes checkKeyAccess (key-access.ts: the reserved keyspace, then the caller's `kvkeys` rules)
+ * before the backend sees it.
  *
  * Ranges add to the store's what etcd's server adds: sorting and the min/max revision filters are
  * applied here to the whole range (as etcd applies them), `count` still counting every key in range.
@@ -13,6 +14,7 @@ import type {
   DeleteRangeRequest, DeleteRangeResponse, HashResult, KeyValue, PutRequest, PutResponse, RangeRequest, RangeResponse, TxnOp, TxnRequest, TxnResponse,
   WatchOptions, Watcher,
 } from '../../storage/mvcc/index.ts';
+import { isReadOnlyTxn } from '../../storage/mvcc/index.ts';
 import { type BackupSigner, type BackupSummary, writeBackup } from '../../storage/backup/index.ts';
 import type { CompiledPolicy, KeyRangeVerb } from '../../rbac/index.ts';
 import { type Alarm, ReplicationError } from '../../replication/index.ts';
@@ -148,11 +150,25 @@ export class KvService {
 
   /**
    * A transaction; `queries` names the range operations that sort or filter by revision (built with
-   * txnRange), which the store runs over the whole range and this shapes afterwards, as `range` does.
+   * txnRange), which the store runs over the whole range and this shapes afterwards, as `range` does;
+   * `serializable`, the range operations that asked for a serializable read (by default, those whose query
+   * says so).
+   *
+   * One that writes nothing (no put or delete in any branch, at any level) is served as etcd serves it
+   * (isTxnReadonly): as a read by this member, never proposed — linearizable, unless every operation of
+   * both its branches is a range asking to be serializable (etcd's isTxnSerializable, a compares-only
+   * transaction included) — so its reads cost this member alone, not every member's apply loop. Its
+   * compares and ranges are authorized as any transaction's, and its audit record, with nothing to travel
+   * in, is made durable in this member's log before the answer leaves (audit-in-entry.ts).
    */
-  async txn(caller: Caller, op: TxnRequest, queries: ReadonlyMap<TxnOp, RangeQuery> = new Map()): Promise<TxnResponse> {
+  async txn(
+    caller: Caller, op: TxnRequest, queries: ReadonlyMap<TxnOp, RangeQuery> = new Map(),
+    serializable: ReadonlySet<TxnOp> = serializableOps(queries),
+  ): Promise<TxnResponse> {
     this.allowTxn(caller, op);
-    const result = (await this.backend.propose(attachingAs(caller, op))) as TxnResponse;
+    const result = isReadOnlyTxn(op)
+      ? await this.backend.readTxn(op, { linearizable: !isTxnSerializable(op, serializable) })
+      : (await this.backend.propose(attachingAs(caller, op))) as TxnResponse;
     return queries.size === 0 ? result : reshapeTxn(op, result, queries);
   }
 
@@ -290,6 +306,16 @@ export class KvService {
 export function txnRange(query: RangeQuery): RangeRequest {
   const { revision, limit, keysOnly, countOnly } = storeRangeOptions(query);
   return { type: 'range', key: query.key, ...(query.end ? { end: query.end } : {}), options: { revision, limit, keysOnly, countOnly } };
+}
+
+/** The range operations of `queries` that asked for a serializable read. */
+function serializableOps(queries: ReadonlyMap<TxnOp, RangeQuery>): Set<TxnOp> {
+  return new Set([...queries].filter(([, query]) => query.serializable).map(([op]) => op));
+}
+
+/** etcd's isTxnSerializable: every operation of both branches is a range asking for a serializable read (a nested transaction is not). */
+function isTxnSerializable(op: TxnRequest, serializable: ReadonlySet<TxnOp>): boolean {
+  return [...op.success, ...op.failure].every((o) => o.type === 'range' && serializable.has(o));
 }
 
 /** Sorting and the revision filters apply to the whole range, so the store is asked for all of it. */

@@ -10,17 +10,17 @@
  * Invariant: while a batch is being built, `index` holds its changes but the store's visible revision
  * does not include them, so concurrent readers never look at revisions that are not on disk yet.
  */
-import { Buffer } from 'node:buffer';
-import { compareRangeKeysMax, leaseKeysMax, leasesMax, leasesPerOwnerMax, rangeResultBytesMax } from '../../config/index.ts';
+import { leaseKeysMax, leasesMax, leasesPerOwnerMax } from '../../config/index.ts';
 import { MvccError, compactedError } from './errors.ts';
-import type { KeyAt } from './key-index.ts';
 import { keyToString, stringToKey, toSpan } from './keys.ts';
 import { type Lease, type LeaseRecord, type LeaseTable, leaseKeysCheck, leaseRecordOf, ownsLease } from './lease-table.ts';
 import type { Page } from './page.ts';
+import { ReadBudget } from './read-budget.ts';
 import type { Revision } from './revision.ts';
 import { type TreeIndex, sortPacked } from './tree-index.ts';
+import { type TxnReadView, chooseBranches, pageToKv, readRange } from './txn-reads.ts';
 import type {
-  Compare, DeleteRangeRequest, DeleteRangeResponse, KeyValue, LeaseKeysCheck, LeaseOp, LeaseResponse, PutRequest, PutResponse, RangeRequest, RangeResponse,
+  DeleteRangeRequest, DeleteRangeResponse, KeyValue, LeaseKeysCheck, LeaseOp, LeaseResponse, PutRequest, PutResponse,
   TxnRequest, TxnResponse, WriteOp, WriteResponse,
 } from './types.ts';
 import { checkWriteOp } from './validate.ts';
@@ -38,6 +38,8 @@ export interface ApplyContext {
   compactRevision(): number;
   /** Records a logical compaction at once (the index is already compacted), so readers refuse older revisions. */
   markCompacted(revision: number): void;
+  /** Lets other work run: a transaction's long read yields between steps (ReadBudget.yieldDue). */
+  yieldToEventLoop(): Promise<void>;
 }
 
 export type ApplyResult = { ok: true; response: WriteResponse } | { ok: false; error: MvccError };
@@ -50,10 +52,6 @@ export interface CompactionPlan {
 
 /** The latest state, including revisions of this batch: higher than any main revision. */
 const latest = Number.MAX_SAFE_INTEGER;
-
-export function pageToKv(page: Page): KeyValue {
-  return { key: page.key, value: page.value, createRevision: page.createRevision, modRevision: page.main, version: page.version, lease: page.lease };
-}
 
 /** Whether a lease holds exactly the keys a revoke checked (the count first: it differs whenever a key was added or left). */
 function sameLeaseKeys(checked: LeaseKeysCheck, keys: ReadonlySet<string>): boolean {
@@ -87,6 +85,8 @@ export class BatchApplier {
   readonly withPrevKv: boolean;
   /** Inside a transaction: how to take back each index change made so far. */
   private undo: (() => void)[] | undefined;
+  /** What a transaction's compares and ranges read (txn-reads.ts): the latest state, this batch's writes included. */
+  private readonly view: TxnReadView;
 
   constructor(
     private readonly ctx: ApplyContext,
@@ -94,6 +94,15 @@ export class BatchApplier {
     public revision: number,
   ) {
     this.withPrevKv = ctx.wantsPrevKv();
+    this.view = {
+      at: latest,
+      newest: () => this.revision,
+      compactRevision: () => ctx.compactRevision(),
+      walk: (span, at, visit) => ctx.index.range(span, at, visit),
+      readPages: (revs, budget) => this.readCounted(revs, budget),
+      leaseOf: (key) => Promise.resolve(ctx.leases.leaseOf(key)),
+      shares: (page) => this.pending.get(`${page.main}.${page.sub}`) === page,
+    };
   }
 
   /**
@@ -289,17 +298,21 @@ export class BatchApplier {
   }
 
   /**
-   * A transaction is all or nothing: if a branch operation is refused halfway (a range over the byte
-   * limit, a compacted or future revision), its earlier index changes are undone and the result is
-   * that error. Other failures (a page that does not open) are not expected and propagate.
+   * A transaction is all or nothing: if a branch operation is refused halfway (its reads over the byte
+   * budget, a compacted or future revision), its earlier index changes are undone and the result is
+   * that error, the same on every member (the budget counts the same pages: read-budget.ts). Other
+   * failures (a page that does not open) are not expected and propagate.
    */
   private async txnOrRollback(op: TxnRequest): Promise<ApplyResult> {
     const pagesMark = this.pages.length;
     const changesMark = this.changes.length;
     this.undo = [];
+    // One budget for every read of the transaction: each level's compares, each range of the path that runs.
+    const budget = new ReadBudget();
     try {
-      return { ok: true, response: await this.txn(op) };
+      return { ok: true, response: await this.txn(op, budget) };
     } catch (error) {
+      budget.wipe();
       if (!(error instanceof MvccError) || error.code === 'E_INTEGRITY') throw error;
       for (const undo of this.undo.reverse()) undo();
       for (const page of this.pages.splice(pagesMark)) this.pending.delete(`${page.main}.${page.sub}`);
@@ -315,39 +328,25 @@ export class BatchApplier {
    * evaluated against the state before the transaction (compareToPath); then the chosen operations run in
    * order, nested ones in place, all at one revision with subs counted across levels.
    */
-  private async txn(op: TxnRequest): Promise<TxnResponse> {
+  private async txn(op: TxnRequest, budget: ReadBudget): Promise<TxnResponse> {
     const chosen = new Map<TxnRequest, boolean>();
-    await this.choose(op, chosen);
+    await chooseBranches(this.view, op, chosen, budget);
     const main = this.revision + 1;
     const counter = { sub: 0 };
-    const response = await this.runBranch(op, chosen, main, counter);
+    const response = await this.runBranch(op, chosen, main, counter, budget);
     if (counter.sub > 0) this.revision = main;
     stampRevision(response, this.revision);
     return response;
   }
 
-  /** Records whether each transaction on the path to run succeeds; the same request object always has the same outcome. */
-  private async choose(op: TxnRequest, chosen: Map<TxnRequest, boolean>): Promise<void> {
-    let succeeded = true;
-    for (const c of op.compare) {
-      if (!(await this.holds(c))) {
-        succeeded = false;
-        break;
-      }
-    }
-    chosen.set(op, succeeded);
-    for (const child of succeeded ? op.success : op.failure) {
-      if (child.type === 'txn') await this.choose(child, chosen);
-    }
-  }
-
-  private async runBranch(op: TxnRequest, chosen: ReadonlyMap<TxnRequest, boolean>, main: number, counter: { sub: number }): Promise<TxnResponse> {
+  private async runBranch(op: TxnRequest, chosen: ReadonlyMap<TxnRequest, boolean>, main: number, counter: { sub: number }, budget: ReadBudget): Promise<TxnResponse> {
     const succeeded = chosen.get(op)!;
     const responses: TxnResponse['responses'] = [];
     for (const child of succeeded ? op.success : op.failure) {
       switch (child.type) {
         case 'range':
-          responses.push(await this.range(child, counter.sub > 0 ? main : this.revision));
+          // At the latest state, including the transaction's own writes so far.
+          responses.push(await readRange(this.view, child, counter.sub > 0 ? main : this.revision, budget));
           break;
         case 'put':
           responses.push(await this.put(child, main, counter.sub));
@@ -360,62 +359,27 @@ export class BatchApplier {
           break;
         }
         case 'txn':
-          responses.push(await this.runBranch(child, chosen, main, counter));
+          responses.push(await this.runBranch(child, chosen, main, counter, budget));
           break;
       }
     }
     return { type: 'txn', revision: main, succeeded, responses };
   }
 
-  /** As etcd evaluates a compare: over every key of its range (one key without `end`); over no key, as a missing key. */
-  private async holds(c: Compare): Promise<boolean> {
-    const found: [string, KeyAt][] = [];
-    this.ctx.index.range(toSpan(c.key, c.end), latest, (key, at) => {
-      found.push([key, at]);
-      if (found.length > compareRangeKeysMax) throw new MvccError('E_LIMIT', `a compare over a key range holds more than ${compareRangeKeysMax} keys (compareRangeKeysMax)`);
-      return true;
-    });
-    // A value compare on no key fails (there is no value to hold); the numbers of a missing key are 0.
-    if (found.length === 0) return c.target !== 'value' && outcome(Math.sign(-(c.value as number)), c.result);
-    for (const [key, at] of found) {
-      if (!(await this.holdsFor(c, key, at))) return false;
+  /**
+   * Opens the pages of `revs` for a transaction's read, one at a time (a page of this batch is taken as
+   * it is), each counted against `budget` as it opens; yields now and then on a long read.
+   */
+  private async readCounted(revs: readonly Revision[], budget: ReadBudget): Promise<Page[]> {
+    const pages: Page[] = [];
+    for (const rev of revs) {
+      const own = this.pending.get(`${rev.main}.${rev.sub}`);
+      const page = own ?? await this.ctx.readPage(rev.main, rev.sub);
+      budget.take(page.key, page.value, own === undefined);
+      pages.push(page);
+      if (budget.yieldDue()) await this.ctx.yieldToEventLoop();
     }
-    return true;
-  }
-
-  private async holdsFor(c: Compare, key: string, at: KeyAt): Promise<boolean> {
-    if (c.target === 'value') return outcome(Buffer.compare((await this.read(at.mod)).value, c.value as Uint8Array), c.result);
-    const actual = c.target === 'lease' ? this.ctx.leases.leaseOf(key) : pick(at, c.target);
-    return outcome(Math.sign(actual - (c.value as number)), c.result);
-  }
-
-  /** A range inside a transaction: at the latest state including the transaction's own writes. */
-  private async range(op: RangeRequest, headerRevision: number): Promise<RangeResponse> {
-    const options = op.options ?? {};
-    const atMain = options.revision === undefined || options.revision === 0 ? latest : options.revision;
-    if (atMain !== latest) {
-      if (atMain < this.ctx.compactRevision()) throw compactedError(atMain, this.ctx.compactRevision());
-      if (atMain > this.revision) throw new MvccError('E_FUTURE_REV', `range revision ${atMain} is after the current revision ${this.revision}`);
-    }
-    const found: { key: string; at: KeyAt }[] = [];
-    let count = 0;
-    const limit = options.limit ?? 0;
-    this.ctx.index.range(toSpan(op.key, op.end), atMain, (key, at) => {
-      count++;
-      if (options.countOnly !== true && (limit === 0 || found.length < limit)) found.push({ key, at });
-      return true;
-    });
-    const kvs: KeyValue[] = [];
-    let bytes = 0;
-    for (const { key, at } of found) {
-      const kv = options.keysOnly === true
-        ? { key: stringToKey(key), value: new Uint8Array(0), createRevision: at.createRevision, modRevision: at.mod.main, version: at.version, lease: 0 }
-        : pageToKv(await this.read(at.mod));
-      bytes += kv.key.length + kv.value.length;
-      if (bytes > rangeResultBytesMax) throw new MvccError('E_LIMIT', `range result exceeds rangeResultBytesMax (${rangeResultBytesMax}); use a limit`);
-      kvs.push(kv);
-    }
-    return { type: 'range', kvs, count, more: limit > 0 && count > limit, revision: headerRevision };
+    return pages;
   }
 
   private read(rev: Revision): Promise<Page> {
@@ -441,30 +405,6 @@ function stampRevision(response: TxnResponse, revision: number): void {
   for (const r of response.responses) {
     if (r.type === 'txn') stampRevision(r, revision);
     else if (r.type !== 'range') r.revision = revision;
-  }
-}
-
-function pick(at: KeyAt, target: 'version' | 'createRevision' | 'modRevision'): number {
-  switch (target) {
-    case 'version':
-      return at.version;
-    case 'createRevision':
-      return at.createRevision;
-    case 'modRevision':
-      return at.mod.main;
-  }
-}
-
-function outcome(sign: number, result: Compare['result']): boolean {
-  switch (result) {
-    case 'equal':
-      return sign === 0;
-    case 'notEqual':
-      return sign !== 0;
-    case 'greater':
-      return sign > 0;
-    case 'less':
-      return sign < 0;
   }
 }
 

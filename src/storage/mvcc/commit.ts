@@ -49,6 +49,7 @@ export class BatchWriter {
         markCompacted: (revision) => {
           state.compactRev = revision;
         },
+        yieldToEventLoop: () => state.yieldToEventLoop(),
       },
       state.revision,
     );

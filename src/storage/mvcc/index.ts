@@ -26,6 +26,7 @@ export type { ApplyResult } from './apply.ts';
 export { MvccError, isMvccError, type MvccErrorCode } from './errors.ts';
 export { keyToString, prefixEnd, stringToKey, toSpan } from './keys.ts';
 export { checkTxnNesting, checkWriteOp } from './validate.ts';
+export { isReadOnlyTxn } from './txn-reads.ts';
 export { type LeaseRecord, leaseKeysCheck, ownsLease } from './lease-table.ts';
 export type { Page as SnapshotPage } from './page.ts';
 export type {

@@ -1,30 +1,34 @@
 /**
- * The read path: opening pages by revision, range reads at a revision, and the history watchers replay.
+ * The read path: opening pages by revision, range reads at a revision, the view a transaction that
+ * writes nothing reads (read-txn.ts), and the history watchers replay.
  *
  * Invariants: a read validates its revision against the visible revision and the compact revision,
  * walks the index and takes its pages from the page cache or a LevelDB snapshot in one synchronous step,
  * so it sees exactly the pages of a committed revision (store.ts, "Ordering", rule 3); a cached page is
  * byte for byte the page LevelDB holds (page-cache.ts); a page the index points to that is missing
  * or does not open is E_INTEGRITY naming its revision, never wrong data; plaintext values not handed
- * to the caller are wiped.
+ * to the caller are wiped. A request's reads open their pages one at a time against its byte budget
+ * (read-budget.ts) and read LevelDB in steps no larger than what the budget has left, so a read refused
+ * for its size has opened about rangeResultBytesMax, not all it asked for.
  */
-import { rangeResultBytesMax, watchReplayStepBytesMax } from '../../config/index.ts';
-import { pageToKv } from './apply.ts';
+import { watchReplayStepBytesMax } from '../../config/index.ts';
 import { MvccError, compactedError } from './errors.ts';
 import type { KeyAt } from './key-index.ts';
-import { type KeySpan, keyToString, spanContains, stringToKey, toSpan } from './keys.ts';
+import { type KeySpan, keyToString, spanContains } from './keys.ts';
 import type { Level } from './level.ts';
 import { type Page, openPage } from './page.ts';
+import { ReadBudget, pageReadStep } from './read-budget.ts';
 import { type Revision, decodeRevisionKey, encodeRevisionKey, revisionKeyRange } from './revision.ts';
 import type { StoreState } from './state.ts';
-import type { KeyValue, RangeOptions, RangeResponse } from './types.ts';
+import { type TxnReadView, pageToKv, readRange } from './txn-reads.ts';
+import type { RangeOptions, RangeResponse } from './types.ts';
 import { checkRange, checkRangeOptions } from './validate.ts';
 import type { HistoryStep, WatchEvent } from './watch.ts';
 
 export type Snapshot = ReturnType<Level['snapshot']>;
 
-/** Pages (or sealed records) read from LevelDB in one step of a walk. */
-export const pageReadStep = 1000;
+/** Pages (or sealed records) read from LevelDB in one step of a walk (read-budget.ts). */
+export { pageReadStep };
 
 /**
  * Reads and opens pages (in the given order) from LevelDB, through `snapshot` when given; a missing
@@ -50,7 +54,7 @@ function readSealed(state: StoreState, revs: readonly Revision[], snapshot?: Sna
 }
 
 /** `cached` with each missing page read from LevelDB. */
-async function readMissing(state: StoreState, revs: readonly Revision[], cached: (Uint8Array | undefined)[], snapshot?: Snapshot): Promise<(Uint8Array | undefined)[]> {
+async function readMissing(state: StoreState, revs: readonly Revision[], cached: readonly (Uint8Array | undefined)[], snapshot?: Snapshot): Promise<(Uint8Array | undefined)[]> {
   const missing = revs.flatMap((r, i) => (cached[i] === undefined ? [i] : []));
   const values = await readSealed(state, missing.map((i) => revs[i]!), snapshot);
   const all = [...cached];
@@ -61,13 +65,14 @@ async function readMissing(state: StoreState, revs: readonly Revision[], cached:
 }
 
 function openPages(state: StoreState, revs: readonly Revision[], values: readonly (Uint8Array | undefined)[]): Page[] {
-  return revs.map((r, i) => {
-    const sealed = values[i];
-    if (sealed === undefined) {
-      throw new MvccError('E_INTEGRITY', `the page of revision ${r.main}.${r.sub} is missing`, { revision: r.main });
-    }
-    return openPage(state.sealer, state.storeId, sealed, r.main, r.sub);
-  });
+  return revs.map((r, i) => openOne(state, r, values[i]));
+}
+
+function openOne(state: StoreState, r: Revision, sealed: Uint8Array | undefined): Page {
+  if (sealed === undefined) {
+    throw new MvccError('E_INTEGRITY', `the page of revision ${r.main}.${r.sub} is missing`, { revision: r.main });
+  }
+  return openPage(state.sealer, state.storeId, sealed, r.main, r.sub);
 }
 
 /** Packed revisions [main, sub, ...] in runs of at most pageReadStep, for readPages. */
@@ -79,48 +84,125 @@ export function* revisionRuns(packed: readonly number[]): Generator<Revision[]> 
   }
 }
 
-/** MvccStore.range. */
+/** MvccStore.range: one request, with a budget of its own. */
 export async function range(state: StoreState, key: Uint8Array, end: Uint8Array | undefined, options: RangeOptions): Promise<RangeResponse> {
   state.checkUsable();
   checkRange(key, end);
   checkRangeOptions(options);
-  const atMain = options.revision === undefined || options.revision === 0 ? state.revision : options.revision;
-  if (atMain > state.revision) throw new MvccError('E_FUTURE_REV', `range revision ${atMain} is after the current revision ${state.revision}`);
-  if (atMain < state.compactRev) throw compactedError(atMain, state.compactRev);
-  const header = state.revision;
-  const limit = options.limit ?? 0;
-  const found: { key: string; at: KeyAt }[] = [];
-  let count = 0;
-  state.index.range(toSpan(key, end), atMain, (k, at) => {
-    count++;
-    if (options.countOnly !== true && (limit === 0 || found.length < limit)) found.push({ key: k, at });
-    return true;
-  });
-  const revs = options.keysOnly === true ? [] : found.map((f) => f.at.mod);
-  const cached = revs.map((r) => state.pages.get(r.main, r.sub));
-  // Synchronous with the checks and the walk above: the snapshot holds every page the index points to
-  // (a cached page is the disk's, as of now).
-  const snapshot = cached.includes(undefined) ? state.db.snapshot() : undefined;
+  const view = new CommittedView(state);
+  const budget = new ReadBudget();
   try {
-    let kvs: KeyValue[];
-    if (options.keysOnly === true) {
-      kvs = found.map(({ key: k, at }) => ({
-        key: stringToKey(k), value: new Uint8Array(0), createRevision: at.createRevision, modRevision: at.mod.main, version: at.version, lease: 0,
-      }));
-    } else {
-      const sealed = snapshot === undefined ? cached : await readMissing(state, revs, cached, snapshot);
-      kvs = openPages(state, revs, sealed).map(pageToKv);
-    }
-    let bytes = 0;
-    for (const kv of kvs) bytes += kv.key.length + kv.value.length;
-    if (bytes > rangeResultBytesMax) {
-      for (const kv of kvs) kv.value.fill(0);
-      throw new MvccError('E_LIMIT', `range result of ${bytes} bytes exceeds rangeResultBytesMax (${rangeResultBytesMax}); use a limit`);
-    }
-    return { type: 'range', kvs, count, more: limit > 0 && count > limit, revision: header };
+    // The walk, the page cache's pages and the snapshot for the others are taken in this synchronous step.
+    return await readRange(view, { type: 'range', key, ...(end === undefined ? {} : { end }), options }, view.at, budget);
+  } catch (error) {
+    budget.wipe();
+    throw error;
   } finally {
-    await snapshot?.close();
+    await view.close();
   }
+}
+
+/**
+ * The store as of its visible revision when the view was made (`at`), for a read that spans several
+ * walks (a transaction that writes nothing: read-txn.ts) or one (a range). A walk at `at` is exact only
+ * while no compaction has passed `at` (it drops revisions `at` needs): a walk after one throws
+ * StaleViewError, and the reader starts again from a new view. The pages the page cache does not hold
+ * are read through one LevelDB snapshot, taken at the first such read, while no compaction has passed
+ * `at` — so it holds every page live at `at` (physical compaction deletes only pages superseded by then).
+ */
+export class CommittedView implements TxnReadView {
+  readonly at: number;
+  private snapshot: Snapshot | undefined;
+
+  constructor(private readonly state: StoreState) {
+    this.at = state.revision;
+  }
+
+  newest(): number {
+    return this.at;
+  }
+
+  compactRevision(): number {
+    return this.state.compactRev;
+  }
+
+  walk(span: KeySpan, at: number, visit: (key: string, keyAt: KeyAt) => boolean): void {
+    this.checkCurrent();
+    this.state.index.range(span, at, visit);
+  }
+
+  readPages(revs: readonly Revision[], budget: ReadBudget): Promise<Page[]> {
+    if (revs.length === 0) return Promise.resolve([]);
+    const cached = revs.map((r) => this.state.pages.get(r.main, r.sub));
+    if (cached.includes(undefined) && this.snapshot === undefined) {
+      this.checkCurrent();
+      this.snapshot = this.state.db.snapshot();
+    }
+    return readBudgeted(this.state, revs, cached, budget, this.snapshot);
+  }
+
+  /** A key's lease as of `at` is its page's (the table holds the latest state, and a batch's changes while it applies). */
+  async leaseOf(_key: string, keyAt: KeyAt, budget: ReadBudget): Promise<number> {
+    const [page] = await this.readPages([keyAt.mod], budget);
+    page!.value.fill(0);
+    return page!.lease;
+  }
+
+  shares(): boolean {
+    return false;
+  }
+
+  /** Releases the snapshot, if one was taken. */
+  async close(): Promise<void> {
+    await this.snapshot?.close();
+    this.snapshot = undefined;
+  }
+
+  private checkCurrent(): void {
+    this.state.checkUsable();
+    if (this.state.compactRev > this.at) throw new StaleViewError(this.at, this.state.compactRev);
+  }
+}
+
+/** A compaction passed the revision a view reads at, while it read (CommittedView): E_COMPACTED if the reader does not start again. */
+export class StaleViewError extends MvccError {
+  constructor(at: number, compactRevision: number) {
+    super('E_COMPACTED', compactedError(at, compactRevision).message, { compactRevision });
+  }
+}
+
+/**
+ * Opens the pages of `revs` in order, each counted against `budget` as it opens (`cached`: the page
+ * cache's sealed pages, taken with the walk): those the cache does not hold are read through `snapshot`
+ * in steps of at most ReadBudget.stepPages pages, so a read the budget stops has read about the budget
+ * from disk, not the rest of its range. Yields every few MiB opened.
+ */
+async function readBudgeted(
+  state: StoreState, revs: readonly Revision[], cached: readonly (Uint8Array | undefined)[], budget: ReadBudget, snapshot: Snapshot | undefined,
+): Promise<Page[]> {
+  const pages: Page[] = [];
+  let i = 0;
+  while (i < revs.length) {
+    // The step: pages up to the next stepPages() the cache does not hold (at most pageReadStep in all).
+    const most = budget.stepPages();
+    let end = i;
+    let missing = 0;
+    while (end < revs.length && end - i < pageReadStep && (cached[end] !== undefined || missing < most)) {
+      if (cached[end] === undefined) missing++;
+      end++;
+    }
+    const stepRevs = revs.slice(i, end);
+    const stepCached = cached.slice(i, end);
+    const sealed = missing > 0 ? await readMissing(state, stepRevs, stepCached, snapshot) : stepCached;
+    for (let k = 0; k < stepRevs.length; k++) {
+      const page = openOne(state, stepRevs[k]!, sealed[k]);
+      budget.take(page.key, page.value, true);
+      pages.push(page);
+      if (budget.yieldDue()) await state.yieldToEventLoop();
+    }
+    i = end;
+  }
+  return pages;
 }
 
 /**

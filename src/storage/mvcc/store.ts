@@ -1,9 +1,10 @@
 /**
  * The encrypted MVCC store: the state machine every member applies committed entries to. This class is
  * the façade; each concern lives in its own file, over the shared state of state.ts:
- * reads.ts (range reads, watch history), commit.ts (writing batches), compaction.ts (physical
- * compaction), hash.ts (HashKV), snapshot-export.ts and snapshot-import.ts, reencrypt.ts (re-sealing
- * after a DEK rotation), load.ts (rebuilding the index at open), page-cache.ts (sealed pages in memory).
+ * reads.ts (range reads, watch history), read-txn.ts (transactions that write nothing, served as reads),
+ * commit.ts (writing batches), compaction.ts (physical compaction), hash.ts (HashKV), snapshot-export.ts
+ * and snapshot-import.ts, reencrypt.ts (re-sealing after a DEK rotation), load.ts (rebuilding the index
+ * at open), page-cache.ts (sealed pages in memory); read-budget.ts bounds what one request reads.
  *
  * On disk (classic-level): one sealed page per revision, keyed 'r'|main|sub, and one sealed meta record
  * 'm' (applied Raft index, current revision, compact revisions). Every batch writes its pages and the
@@ -39,6 +40,7 @@ import { classicLevel, compactWholeDatabase, type Level, writeBatch } from './le
 import { type IndexSource, load } from './load.ts';
 import type { MvccStoreOptions } from './options.ts';
 import { history, range } from './reads.ts';
+import { readTxn } from './read-txn.ts';
 import { type ReencryptStepResult, pagesPerDek, reencryptStep } from './reencrypt.ts';
 import { type SnapshotRecord, exportSnapshot } from './snapshot-export.ts';
 import { importSnapshot, peekAppliedIndex } from './snapshot-import.ts';
@@ -155,6 +157,17 @@ export class MvccStore {
 
   range(key: Uint8Array, end?: Uint8Array, options: RangeOptions = {}): Promise<RangeResponse> {
     return range(this.state, key, end, options);
+  }
+
+  /**
+   * A transaction that writes nothing (no put or deleteRange in any branch, at any level), evaluated as a
+   * read: at the current revision, outside the write queue, changing nothing — what a member serves
+   * instead of proposing such a transaction (etcd's read-only Txn). Its compares and ranges are the
+   * applier's, and all its reads share rangeResultBytesMax (read-txn.ts). A transaction that writes is
+   * refused (E_BAD_REQUEST): writes go through applyBatch.
+   */
+  readTxn(request: TxnRequest): Promise<TxnResponse> {
+    return readTxn(this.state, request);
   }
 
   async put(key: Uint8Array, value: Uint8Array, options: { prevKv?: boolean } = {}): Promise<PutResponse> {

@@ -172,6 +172,11 @@ test('txn from stdin: the compare decides the branch, at one revision', async ()
   const failed = await ok(['txn'], { input: 'value("tx/flag") = "off"\n\nput tx/result yes\n\nput tx/result no\n\n' });
   assert.match(failed, /^FAILURE/);
   assert.equal((await ok(['get', 'tx/result', '--print-value-only'])).trim(), 'no');
+  // One that writes nothing is served by the member asked, as a read (never proposed), through each member.
+  for (let member = 0; member < cluster.names.length; member++) {
+    const read = await ok(['txn'], { input: 'value("tx/flag") = "on"\n\nget tx/result\n\nget tx/flag\n\n', only: member });
+    assert.deepEqual(read.trim().split('\n'), ['SUCCESS', '', 'tx/result', 'no'], `through member ${member}`);
+  }
 });
 
 test('watch: events with their previous values, and a replay from a revision', async () => {

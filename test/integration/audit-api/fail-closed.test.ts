@@ -52,6 +52,10 @@ test('with the audit directory replaced by a file, writes, reads and denials ans
   }
   const kv = await m1.app.inject({ method: 'POST', url: '/v3/kv/range', headers: admin, payload: JSON.stringify({ key: b64('k') }) });
   assert.equal(kv.statusCode, 503);
+  // A transaction that writes nothing is served as a read (nothing proposed): its record, made durable in
+  // this member's log, is refused, so the answer is too.
+  const readOnlyTxn = await m1.app.inject({ method: 'POST', url: '/v3/kv/txn', headers: admin, payload: JSON.stringify({ success: [{ request_range: { key: b64('k') } }] }) });
+  assert.equal(readOnlyTxn.statusCode, 503, readOnlyTxn.body);
   assert.equal((await m1.backend.range(new TextEncoder().encode('k'), undefined, { linearizable: true })).count, 0, 'the refused KV put did not happen');
   assert.ok(m1.audit.problems().some((p) => /records are refused: .*ENOTDIR/.test(p)), m1.audit.problems().join('; '));
   // Probes the policy leaves out do not depend on the audit log.

@@ -3,7 +3,8 @@
 // applies the write (src/replication/audit-records.ts). These tests look at the members' files, not at
 // the API's view of them: the record is in every log at the write's entry, a log that was closed or
 // failed when the write was applied gets it afterwards from the WAL, and a write that proposes nothing
-// still has its record in the receiving member's log before the answer leaves.
+// (a dry run, a KV transaction that writes nothing) still has its record in the receiving member's log
+// before the answer leaves.
 import assert from 'node:assert/strict';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -71,6 +72,22 @@ test('a write whose handler proposes nothing (a server dry run) has its record i
   // The answer waited for the record: it is in the file without a flush.
   assert.equal(received(await m2.recordsWritten(), auditID).length, 1);
   assert.equal(received(await m1.records(), auditID).length, 0, 'no entry carried it to m1');
+});
+
+test('a transaction that writes nothing is served as a read: its record is in the receiving member\'s log only, before the answer', async () => {
+  await put(m1, 'read-only/k');
+  const reply = await m2.app.inject({
+    method: 'POST', url: '/v3/kv/txn', headers: admin,
+    payload: JSON.stringify({ compare: [{ key: b64('read-only/k'), target: 'VERSION', result: 'EQUAL', version: '1' }], success: [{ request_range: { key: b64('read-only/k') } }] }),
+  });
+  assert.equal(reply.statusCode, 200, reply.body);
+  assert.equal(reply.json<{ succeeded?: boolean }>().succeeded, true, 'the linearizable read saw the put taken by m1');
+  const auditID = String(reply.headers['audit-id']);
+  // The answer waited for the record: it is in the file without a flush, in m2's own log only.
+  assert.equal(received(await m2.recordsWritten(), auditID).length, 1);
+  const applied = m2.backend.status().appliedIndex;
+  await waitUntil(() => m1.backend.status().appliedIndex >= applied, waitLimitMs, 'm1 applied what m2 has');
+  assert.equal(received(await m1.records(), auditID).length, 0, 'nothing was proposed: no entry carried it to m1');
 });
 
 test('a member whose log was closed while writes were applied takes their records from the WAL when it opens again', async () => {

@@ -1,7 +1,8 @@
 // The order audit-in-entry.ts promises, at its seam (the KvBackend the API plugins are given): within a
 // request whose record travels, the first proposal carries the record; a later proposal, and any change
 // that is not a proposal, happens only once the record is durable — in the applied entry, or, when the
-// first proposal failed or there was none, in the member's own log.
+// first proposal failed or there was none, in the member's own log; a transaction served as a read
+// proposes nothing, and its record is made durable in the member's own log as it reads.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { TravellingRecord, withRequestAudit } from '../../../src/api/audit-in-entry.ts';
@@ -23,6 +24,13 @@ function loggingBackend(log: string[], failing = () => false): KvBackend {
     updateMemberPeerUrl: () => { log.push('updateMemberPeerUrl'); return Promise.resolve({}); },
     changeAlarm: () => { log.push('changeAlarm'); return Promise.resolve(); },
     defragment: () => { log.push('defragment'); return Promise.resolve(); },
+    readTxn: async () => {
+      log.push('readTxn');
+      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => setImmediate(resolve));
+      log.push('read');
+      return { type: 'txn', revision: 1, succeeded: true, responses: [] };
+    },
   };
   return changes as unknown as KvBackend;
 }
@@ -73,6 +81,19 @@ test('a request that proposes nothing has its record written locally once, when 
   const record = travelling(log);
   await Promise.all([record.durable(), record.durable()]);
   assert.deepEqual(log, ['recorded locally']);
+});
+
+test('a transaction served as a read starts its record in the member\'s own log as it reads, and the answer waits for it', async () => {
+  const log: string[] = [];
+  const backend = withRequestAudit(loggingBackend(log));
+  const record = travelling(log);
+  await record.around(() => backend.readTxn({ type: 'txn', compare: [], success: [], failure: [] }, { linearizable: true }));
+  await record.durable();
+  assert.deepEqual(log, ['readTxn', 'recorded locally', 'read'], 'the record is written beside the read, once');
+  // A record the log refuses is the answer's refusal (the audit step awaits `durable`).
+  const refusing = new TravellingRecord('R', () => Promise.reject(new Error('disk full')));
+  await refusing.around(() => backend.readTxn({ type: 'txn', compare: [], success: [], failure: [] }, { linearizable: true }));
+  await assert.rejects(refusing.durable(), /disk full/);
 });
 
 test('outside a request the backend passes proposals through without a record', async () => {
