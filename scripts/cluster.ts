@@ -13,10 +13,13 @@
  * layout, for comparison.
  *
  * Before anything starts, every port is checked: one that is taken ends the script with one line
- * naming the port and the process holding it. Then each member is reported ready (its /readyz, which
- * the audit policy does not record, so waiting leaves no trace in the audit log), or the first that
- * fails is named with the last lines of its log, and the others are stopped. Ctrl-C (or SIGTERM) stops
- * every member; running it again reuses the CA, the keys and the data.
+ * naming the port and the process holding it — unless it is held by that very member of this cluster
+ * (a process with the member's --name and --data-dir), which is then left running: run again while some
+ * members run (one was stopped, or crashed), the script starts only the others, so a stopped member
+ * comes back and catches up. Then each member it started is reported ready (its /readyz, which the
+ * audit policy does not record, so waiting leaves no trace in the audit log), or the first that fails
+ * is named with the last lines of its log, and the others it started are stopped. Ctrl-C (or SIGTERM)
+ * stops every member it started; running it again reuses the CA, the keys and the data.
  */
 import { Command } from 'commander';
 import { existsSync } from 'node:fs';
@@ -25,7 +28,7 @@ import { join, resolve } from 'node:path';
 import { createKeyFile, KeyFileError, ownKeyFileExists } from '../src/crypto/index.ts';
 import { bootstrapCa, bootstrapDefaults, caLayout, issueMember, loadCa } from '../src/pki/index.ts';
 import { backendNamed, certsIn, delay, MemberProcess, repoRoot } from '../test/support/cluster/index.ts';
-import { portHolder } from './port-holder.ts';
+import { describeListener, type PortListener, portListener } from './port-holder.ts';
 import { answersOk, readyPollMs } from './readiness.ts';
 
 const clientPortBase = 7443;
@@ -60,11 +63,27 @@ const clientPort = (i: number): number => clientPortBase + portStride * i;
 const peerPort = (i: number): number => peerPortBase + portStride * i;
 const endpoints = names.map((_, i) => `https://127.0.0.1:${clientPort(i)}`);
 
+/** Members of this cluster already running, by index: their ports are held by the member itself. */
+const alreadyRunning = new Map<number, number>();
 for (const [i, name] of names.entries()) {
   for (const [port, what] of [[clientPort(i), 'client'], [peerPort(i), 'peer']] as const) {
-    const holder = await portHolder(port);
-    if (holder !== undefined) fail(`port ${port} (${name}'s ${what} port) is in use by ${holder}; stop it first (npm start and npm run cluster both use 7443)`);
+    const holder = await portListener(port);
+    if (holder === undefined) continue;
+    if (holder !== null && isMember(holder, name)) {
+      alreadyRunning.set(i, holder.pid);
+      continue;
+    }
+    fail(`port ${port} (${name}'s ${what} port) is in use by ${describeListener(holder)}; stop it first (npm start and npm run cluster both use 7443)`);
   }
+}
+const toStart = names.flatMap((_, i) => (alreadyRunning.has(i) ? [] : [i]));
+if (alreadyRunning.size > 0) {
+  const running = [...alreadyRunning].sort(([a], [b]) => a - b).map(([i, pid]) => `${names[i] ?? ''} (pid ${pid})`).join(', ');
+  if (toStart.length === 0) {
+    process.stdout.write(`cluster: every member is already running with its data in ${dataDir}/: ${running}; nothing to start\n`);
+    process.exit(0);
+  }
+  process.stdout.write(`cluster: already running with their data in ${dataDir}/: ${running}; starting only ${toStart.map((i) => names[i]).join(', ')}\n`);
 }
 
 await ensureCertificates();
@@ -72,26 +91,27 @@ const certs = certsIn(certsDir);
 const initialCluster = names.map((name, i) => `${name}=https://127.0.0.1:${peerPort(i)}`).join(',');
 await mkdir(join(dataDir, 'logs'), { recursive: true });
 
-const members = names.map((name) => new MemberProcess(name, join(dataDir, 'logs', `${name}.log`)));
+const members = toStart.map((i) => new MemberProcess(names[i] as string, join(dataDir, 'logs', `${names[i]}.log`)));
 let stopping = false;
 const stop = async (signal: string): Promise<void> => {
   if (stopping) return;
   stopping = true;
-  process.stdout.write(`\ncluster: ${signal}: stopping ${names.join(', ')}\n`);
+  process.stdout.write(`\ncluster: ${signal}: stopping ${members.map((m) => m.name).join(', ')}\n`);
   await Promise.all(members.map((m) => m.stop()));
   process.exit(0);
 };
 process.on('SIGINT', () => void stop('SIGINT'));
 process.on('SIGTERM', () => void stop('SIGTERM'));
 
-process.stdout.write(`cluster: starting ${backend.name} members ${names.join(', ')}; logs in ${join(dataDir, 'logs')}/\n`);
-for (const [i, name] of names.entries()) {
+process.stdout.write(`cluster: starting ${backend.name} members ${members.map((m) => m.name).join(', ')}; logs in ${join(dataDir, 'logs')}/\n`);
+for (const [at, i] of toStart.entries()) {
+  const name = names[i] as string;
   const spec = {
     index: i, name, dataDir: join(dataDir, name), clientPort: clientPort(i), peerPort: peerPort(i),
     initialCluster, advertisedPeerUrl: `https://127.0.0.1:${peerPort(i)}`, certs, keyFile: caLayout(certsDir).memberUnsealKey(name),
   };
   await backend.prepare(spec);
-  (members[i] as MemberProcess).start(backend.command(spec));
+  (members[at] as MemberProcess).start(backend.command(spec));
 }
 
 const failure = await waitReady();
@@ -112,9 +132,19 @@ process.stdout.write([
   `  admin credentials: ${certs.clientCert} ${certs.clientKey} (CA ${certs.ca})`,
   '  coffer status',
   `  npm run bench -- --endpoints ${endpoints.join(' ')} --op put --clients 16 --duration 10s`,
-  'Ctrl-C stops all members.',
+  alreadyRunning.size === 0 ? 'Ctrl-C stops all members.' : `Ctrl-C stops ${members.map((m) => m.name).join(', ')} (the others were running already).`,
   '',
 ].join('\n'));
+
+/** Whether `holder` is member `name` of this cluster: its --name, and its --data-dir that member's. */
+function isMember(holder: PortListener, name: string): boolean {
+  const flag = (key: string) => {
+    const at = holder.args.indexOf(key);
+    return at < 0 ? undefined : holder.args[at + 1];
+  };
+  const dir = flag('--data-dir');
+  return flag('--name') === name && dir !== undefined && resolve(holder.cwd, dir) === join(dataDir, name);
+}
 
 function fail(line: string): never {
   process.stderr.write(`cluster: ${line}\n`);
@@ -167,10 +197,11 @@ async function waitReady(): Promise<string | undefined> {
       const tails = await Promise.all(late.map((m) => logTail(m)));
       return `cluster: ${late.map((m) => m.name).join(', ')} not ready within ${readyTimeoutMs / 1000} s; ${tails.join('')}`;
     }
-    await Promise.all(members.map(async (member, i) => {
-      if (ready.has(i) || !(await answersOk(`${endpoints[i] ?? ''}${path}`, tls))) return;
-      ready.add(i);
-      process.stdout.write(`cluster: ${member.name} ready on ${endpoints[i] ?? ''}\n`);
+    await Promise.all(members.map(async (member, at) => {
+      const endpoint = endpoints[toStart[at] as number] ?? '';
+      if (ready.has(at) || !(await answersOk(`${endpoint}${path}`, tls))) return;
+      ready.add(at);
+      process.stdout.write(`cluster: ${member.name} ready on ${endpoint}\n`);
     }));
     if (ready.size < members.length) await delay(readyPollMs);
   }

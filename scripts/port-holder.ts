@@ -6,8 +6,18 @@
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import { createServer } from 'node:net';
 
-/** undefined when 127.0.0.1:port can be listened on; otherwise who holds it, in words. */
-export async function portHolder(port: number): Promise<string | undefined> {
+/** The process listening on a port: its pid, its command line and its working directory ('' if unreadable). */
+export interface PortListener {
+  pid: number;
+  args: string[];
+  cwd: string;
+}
+
+/**
+ * undefined when 127.0.0.1:port can be listened on; otherwise the process holding it, or null when
+ * it is taken but its owner cannot be read (not Linux, another user's process).
+ */
+export async function portListener(port: number): Promise<PortListener | null | undefined> {
   const free = await new Promise<boolean>((resolve, reject) => {
     const server = createServer();
     server.once('error', (error: NodeJS.ErrnoException) => (error.code === 'EADDRINUSE' ? resolve(false) : reject(error)));
@@ -17,10 +27,23 @@ export async function portHolder(port: number): Promise<string | undefined> {
   const inodes = await listeningInodes(port);
   for (const pid of await processIds()) {
     if (!(await holdsSocket(pid, inodes))) continue;
-    const command = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0').filter((a) => a !== '').join(' ');
-    return `pid ${pid} (${command.length > 120 ? `${command.slice(0, 117)}...` : command || 'unknown command'})`;
+    const args = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0').filter((a) => a !== '');
+    return { pid: Number(pid), args, cwd: await readlink(`/proc/${pid}/cwd`).catch(() => '') };
   }
-  return 'another process (its owner could not be read)';
+  return null;
+}
+
+/** undefined when 127.0.0.1:port can be listened on; otherwise who holds it, in words. */
+export async function portHolder(port: number): Promise<string | undefined> {
+  const listener = await portListener(port);
+  return listener === undefined ? undefined : describeListener(listener);
+}
+
+/** A port's holder in words: its pid and command line (shortened). */
+export function describeListener(listener: PortListener | null): string {
+  if (listener === null) return 'another process (its owner could not be read)';
+  const command = listener.args.join(' ');
+  return `pid ${listener.pid} (${command.length > 120 ? `${command.slice(0, 117)}...` : command || 'unknown command'})`;
 }
 
 /** Inodes of the sockets listening on `port` (state 0A), IPv4 and IPv6. */

@@ -16,7 +16,7 @@
 import type { ConnectionOptions } from 'node:tls';
 import type { ApiAudit, KvBackend, MemberAuditVerification } from '../api/index.ts';
 import {
-  AuditLog, type AuditLogEvents, type AuditLogOptions, type AuditEvent, type AuditEventInput, type AuditKeyPair, type AuditPolicy, type AuditQuery, type AuditQueryResult,
+  AuditLog, type AuditLogEvents, type AuditLogOptions, type AuditEventInput, type AuditKeyPair, type AuditPolicy, type AuditQuery, type AuditQueryResult,
   AuditUnavailableError, auditDirOf, auditKeyStoreId, ensureAuditHmacKey, evaluateAuditPolicy, loadOrCreateAuditKeyFile, queryAuditLog, type RecordOptions,
   readReplicatedCheckpoints, replicateCheckpoint, requestAttributesOf, verifyAuditLog, wipeAuditKeyPair,
 } from '../audit/index.ts';

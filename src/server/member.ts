@@ -19,7 +19,7 @@ import { randomInt, X509Certificate } from 'node:crypto';
 import { access, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Server as TlsServer } from 'node:tls';
-import type { FastifyInstance } from 'fastify';
+import { type FastifyInstance, LogController } from 'fastify';
 import {
   buildClientApi, type GrpcSnapshotOptions, type HealthChecks, identifyByCertificate, type KvBackend, replicaBackend, replicaHealthChecks, withOneEventPerRequest,
 } from '../api/index.ts';
@@ -146,14 +146,18 @@ async function startReplica(
   config: ServerConfig, parts: { barrier: Barrier; identity: MemberIdentity; peers: PeerMesh; random: Random }, observers: Observers, teardown: Teardown,
 ): Promise<Replica> {
   const { barrier, identity, peers, random } = parts;
-  const { metrics, end } = observers;
+  const { metrics, end, log } = observers;
   const initialMembers: MemberInfo[] | undefined = config.join ? undefined : config.initialCluster.map((m, i) => ({
     // Identical on every initial member (their first log entries must match): names only, no URLs.
     id: i + 1, name: m.name, peerUrl: '', clientUrl: '', learner: false, removed: false,
   }));
   const replica = await Replica.open({
     observer: {
-      leaderChanged: () => metrics.leaderChanged(),
+      leaderChanged: (leader) => {
+        metrics.leaderChanged();
+        // Leadership in the member's log (docs/operations.md); one before the log is attached is in 'member started'.
+        log.info({ member: config.name, leader }, leader === 0 ? 'no leader' : leader === identity.memberId ? 'this member is the leader' : 'leader changed');
+      },
       proposal: (outcome) => metrics.proposal(outcome),
       walFsync: (seconds) => metrics.walFsyncSeconds(seconds),
       storeCommit: (seconds) => metrics.backendCommitSeconds(seconds),
@@ -256,7 +260,7 @@ async function startApis(
     // synchronous log writes per request were a twentieth of a busy member's time (docs/performance.md).
     server: {
       logger: { level: config.logLevel },
-      disableRequestLogging: !requestLogLevels.has(config.logLevel),
+      logController: new LogController({ disableRequestLogging: !requestLogLevels.has(config.logLevel) }),
       ...clientListenerOptions({ ...tls.serverOptions(), rejectUnauthorized: false }),
     },
     ...(grpcSnapshot !== undefined ? { grpcSnapshot } : {}),
@@ -268,7 +272,9 @@ async function startApis(
   tls.attach(app.server as unknown as TlsServer);
   await app.listen({ host: config.listenClient.hostname, port: Number(config.listenClient.port) });
   // How the store rebuilt its key index: from the checkpoint of a clean stop, or by opening every page, and why.
-  log.info({ member: config.name, id: identity.memberId, cluster: identity.clusterId, keyIndex: replica.mvcc().openedFrom() }, 'member started');
+  log.info({
+    member: config.name, id: identity.memberId, cluster: identity.clusterId, leader: replica.status().leader, keyIndex: replica.mvcc().openedFrom(),
+  }, 'member started');
   // A member removed while it was down learns it from its own store at start.
   if (replica.status().removed) end.removedFromCluster();
   return { app, backend, audit, keys, firstStart };

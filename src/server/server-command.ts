@@ -58,7 +58,8 @@ export function serverCommand(): Command {
       process.stdout.write(`coffer: member ${config.name} (id ${member.identity.memberId}, cluster ${member.identity.clusterId}) serving ` +
         `clients on ${config.listenClient.href} and peers on ${config.listenPeer.href}\n`);
       let stopping = false;
-      const stop = async (code: number) => {
+      // The member's log says when it stops and why, and when the stop is done (docs/operations.md).
+      const stop = async (code: number, why: string) => {
         if (stopping) return;
         stopping = true;
         // Bounded: an orderly stop that hangs (a request or a disk that does not answer) does not keep the process.
@@ -66,12 +67,14 @@ export function serverCommand(): Command {
           process.stderr.write(`coffer: member ${config.name} did not stop within ${memberStopMsMax} ms; exiting\n`);
           process.exit(1);
         }, memberStopMsMax).unref();
+        member.app.log.info({ member: config.name, reason: why }, 'member stopping');
         await member.stop();
+        member.app.log.info({ member: config.name, exitCode: code }, 'member stopped');
         process.exit(code);
       };
-      process.on('SIGTERM', () => void stop(0));
-      process.on('SIGINT', () => void stop(0));
-      void member.exit.then((code) => stop(code));
+      process.on('SIGTERM', () => void stop(0, 'SIGTERM'));
+      process.on('SIGINT', () => void stop(0, 'SIGINT'));
+      void member.exit.then((code) => stop(code, `the member cannot go on (exit code ${code})`));
     });
 }
 

@@ -25,6 +25,7 @@ import type { KvBackend } from './backend.ts';
 import { BadFieldError, type Header } from './json.ts';
 import { checkKeyAccess, readVerb } from './key-access.ts';
 import { attachingAs, LeaseService } from './lease-service.ts';
+import { hidingOwnKeys } from './reserved.ts';
 
 export type SortOrder = 'none' | 'ascend' | 'descend';
 export type SortTarget = 'key' | 'version' | 'create' | 'mod' | 'value';
@@ -85,6 +86,7 @@ export class KvService {
     private readonly policy: () => CompiledPolicy,
     private readonly statusErrors: () => string[] = () => [],
   ) {
+    this.backend = hidingOwnKeys(backend); // every range run is cut as the check cut it (reserved.ts)
     this.leases = new LeaseService(backend, (caller, verb, key) => this.allow(caller, verb, key));
   }
 

@@ -9,7 +9,8 @@
 //
 // What the session needs to know that a person reads in the prose:
 // - commands that run until Ctrl-C (npm start, npm run cluster, coffer server) run as background jobs
-//   and are ready at the line each prints; starting one stops those running, as their ports collide;
+//   and are ready at the line each prints — npm start once its own member has said it serves clients and
+//   then "default: ready", and it is still running; starting one stops those running, as their ports collide;
 // - a comment line in a block that says "Ctrl-C" stops what is running, as the reader is told to;
 // - everything still running is stopped at the end, and each must stop cleanly.
 // `npm install` runs with npm's offline setting: the copy holds this checkout's node_modules, so it
@@ -27,9 +28,12 @@ interface Step {
   stop?: string;
 }
 
-/** Commands that run until Ctrl-C, and the line that says each is ready. */
+/**
+ * Commands that run until Ctrl-C, and what says each is ready: for npm start, its member's own serving
+ * line (which names it) before "default: ready", so another member answering on the port cannot pass for it.
+ */
 const longRunning: readonly [RegExp, RegExp][] = [
-  [/^npm start\b/, /^default: ready/m],
+  [/^npm start\b/, /^coffer: member default \(id \d+, cluster [^)]+\) serving clients on https:\/\/127\.0\.0\.1:7443\/? [\s\S]*^default: ready on /m],
   [/^npm run cluster\b/, /^cluster: ready/m],
   [/^coffer server\b/, /serving clients/],
 ];
@@ -58,9 +62,36 @@ function stepsOf(readme: string): Step[] {
   return steps;
 }
 
-/** The sample transcript lines (`$ command`) of ```text blocks: each must be what a real run printed. */
-function transcriptCommands(readme: string): string[] {
-  return [...readme.matchAll(/^```text\n([\s\S]*?)^```$/gm)].flatMap((block) => (block[1] ?? '').split('\n').filter((l) => l.startsWith('$ ')));
+/**
+ * The sample transcripts of ```text blocks (those holding `$ command` lines), each as its lines. Every
+ * line must be what the real run printed, in order: a `$ ` line is the command a script says it runs (it
+ * prints those itself), the others are what the commands and the script printed — the outcomes.
+ */
+function transcripts(readme: string): string[][] {
+  return [...readme.matchAll(/^```text\n([\s\S]*?)^```$/gm)].map((block) => (block[1] ?? '').split('\n').filter((l) => l !== ''))
+    .filter((lines) => lines.some((l) => l.startsWith('$ ')));
+}
+
+/**
+ * A transcript line as a pattern for one printed line: counts differ from run to run, so a number other
+ * than 0 matches any number; a 0 (no failure, no refusal) must be 0.
+ */
+function linePattern(line: string): RegExp {
+  const escaped = line.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/\b[1-9]\d*\b/g, '\\d+');
+  return new RegExp(`^${escaped}$`, 'gm');
+}
+
+/** The transcript's lines found in `printed` in its order: undefined, or the first line not found after the previous. */
+function missingLine(printed: string, transcript: readonly string[]): string | undefined {
+  let from = 0;
+  for (const line of transcript) {
+    const pattern = linePattern(line);
+    pattern.lastIndex = from;
+    const found = pattern.exec(printed);
+    if (found === null) return line;
+    from = found.index + found[0].length;
+  }
+  return undefined;
 }
 
 let dir: string;
@@ -107,7 +138,9 @@ test('every command the README prints works verbatim on a fresh checkout', { tim
     const ready = longRunning.find(([pattern]) => pattern.test(command))?.[1];
     if (ready !== undefined) {
       await stopAll(`before "${command}"`);
-      running.push(await shell.start(command, ready, startMs));
+      const job = await shell.start(command, ready, startMs);
+      assert.equal((await shell.run(`kill -0 ${job.pid}`, 10_000)).code, 0, `"${command}" still runs once it said it is ready`);
+      running.push(job);
       continue;
     }
     const { code, output } = await shell.run(command, commandMs);
@@ -117,5 +150,15 @@ test('every command the README prints works verbatim on a fresh checkout', { tim
   await stopAll('at the end of the README');
 
   const all = printed.join('\n');
-  for (const line of transcriptCommands(readme)) assert.ok(all.includes(line), `the README's sample output "${line}" is not what the run printed`);
+  const samples = transcripts(readme);
+  assert.ok(samples.length > 0, 'the README shows a transcript');
+  for (const transcript of samples) {
+    const missing = missingLine(all, transcript);
+    assert.equal(missing, undefined, `the README's sample output line "${missing}" is not what the run printed (in its order):\n${all.slice(-4000)}`);
+  }
+  // The rotation demo's outcome: the app made requests (through a restart) and not one failed or was refused.
+  const demo = /^rotation-demo: the app sent (\d+) requests: (\d+) failed; the database refused (\d+)$/m.exec(all);
+  assert.ok(demo, 'npm run demo printed its totals');
+  assert.ok(Number(demo[1]) > 0 && demo[2] === '0' && demo[3] === '0', demo[0]);
+  assert.ok([...all.matchAll(/^app: stopped after \d+ requests, 0 failed$/gm)].length >= 2, 'the app ran twice (restarted on the promotion), without a failed request');
 });

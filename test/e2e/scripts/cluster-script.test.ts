@@ -1,7 +1,8 @@
 // `npm run cluster` as a user runs it, in a fresh checkout and a network of its own (the script's ports
 // are fixed: 7443, 7444, 7453…): it refuses a taken port in one line naming the holder, reports each
 // member ready without leaving audit records of its polling, and names a member that fails with its log.
-// With it running, `coffer status` is shown an endpoint of another cluster and names it as a problem.
+// With it running, `coffer status` is shown an endpoint of another cluster and names it as a problem;
+// run again while one member is down, it starts only that one (the README's member restart).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
@@ -73,6 +74,37 @@ test('coffer status names an endpoint that answers for another cluster as a prob
   } finally {
     assert.equal((await shell.interrupt(lone, 60_000)).code, 0);
   }
+});
+
+test('run again while a member is down, it starts only that member, which catches up; its Ctrl-C stops only that one', async () => {
+  // As the README says: stop a member (kill its process) and the others keep serving…
+  const pid = (await shell.run('pgrep -f "server --name m2 "', 10_000)).output.trim();
+  assert.match(pid, /^\d+$/, 'm2 runs');
+  assert.equal((await shell.run(`kill ${pid} && while kill -0 ${pid} 2>/dev/null; do sleep 0.1; done`, 60_000)).code, 0);
+  const missed = await shell.run('node --import tsx src/server/coffer.ts secret create while-m2-was-down --from-literal k=missed', 60_000);
+  assert.equal(missed.code, 0, missed.output);
+  // …start the cluster again: the members running are this cluster's, so only m2 starts.
+  const again = await shell.start('npm run -s cluster -- --members 3', /cluster: ready/, startMs);
+  const output = await readFile(again.logFile, 'utf8');
+  assert.match(output, /^cluster: already running with their data in \S+\/data\/: m1 \(pid \d+\), m3 \(pid \d+\); starting only m2$/m);
+  assert.match(output, /^cluster: starting coffer members m2; /m);
+  assert.match(output, /^cluster: m2 ready on https:\/\/127\.0\.0\.1:7453$/m);
+  assert.doesNotMatch(output, /cluster: m[13] ready|in use by/);
+  // m2 caught up: it answers a linearizable read of the write it missed.
+  const read = await shell.run('node --import tsx src/server/coffer.ts --endpoints https://127.0.0.1:7453 secret get while-m2-was-down --reveal', 60_000);
+  assert.equal(read.code, 0, read.output);
+  assert.match(read.output, /missed/);
+  // With every member up, a third run has nothing to start.
+  const nothing = await shell.run('npm run -s cluster -- --members 3', startMs);
+  assert.equal(nothing.code, 0, nothing.output);
+  assert.match(nothing.output, /^cluster: every member is already running with its data in \S+\/data\/: m1 \(pid \d+\), m2 \(pid \d+\), m3 \(pid \d+\); nothing to start$/m);
+  const stopped = await shell.interrupt(again, 60_000);
+  assert.equal(stopped.code, 130, stopped.output);
+  assert.match(stopped.output, /^cluster: SIGINT: stopping m2$/m);
+  const left = await membersRunning();
+  assert.match(left, /server --name m1 /);
+  assert.match(left, /server --name m3 /);
+  assert.doesNotMatch(left, /server --name m2 /);
 });
 
 test('Ctrl-C stops every member', async () => {

@@ -13,8 +13,18 @@ import { fileURLToPath } from 'node:url';
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
 const run = promisify(execFile);
 const dirs: string[] = [];
+/** Every npm start a test began: one a failed test left running is killed with its member (its process group). */
+const children: ChildProcess[] = [];
 
 after(async () => {
+  for (const child of children) {
+    if (child.exitCode !== null || child.signalCode !== null) continue;
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
   for (const dir of dirs) await rm(dir, { recursive: true, force: true });
 });
 
@@ -31,12 +41,14 @@ interface Started { child: ChildProcess; output: () => string }
 async function start(cwd: string): Promise<Started> {
   // Its own process group, as a terminal gives it: Ctrl-C reaches the script and the member together.
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
   child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  const exited = once(child, 'exit');
   while (!output.includes('serving clients')) {
-    if (child.exitCode !== null) throw new Error(`npm start exited: ${output}`);
-    await once(child.stdout, 'data');
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`npm start exited: ${output}`);
+    await Promise.race([once(child.stdout, 'data'), exited]);
   }
   return { child, output: () => output };
 }
@@ -69,6 +81,7 @@ test('npm start: printed commands work, Ctrl-C stops it, and a second start keep
   const cwd = await freshCheckout();
   const first = await start(cwd);
   assert.match(first.output(), /DEVELOPMENT SET-UP/);
+  assert.doesNotMatch(first.output(), /FSTDEP|DeprecationWarning|FastifyDeprecation/, 'the member starts without a deprecation warning');
   const [ready, put, range] = examples(first.output());
   assert.ok(ready && put && range, `three example commands: ${first.output()}`);
   assert.equal((await paste(cwd, ready)).trim(), 'ok');
@@ -83,4 +96,37 @@ test('npm start: printed commands work, Ctrl-C stops it, and a second start keep
   assert.equal((await paste(cwd, ready)).trim(), 'ok');
   assert.match(await paste(cwd, range), /"value":"d29ybGQ="/);
   assert.equal(await ctrlC(second), 0);
+});
+
+/** Waits until the output of `started` matches `pattern`, or fails if it exits first. */
+async function waitFor(started: Started, pattern: RegExp): Promise<void> {
+  while (!pattern.test(started.output())) {
+    if (started.child.exitCode !== null || started.child.signalCode !== null) throw new Error(`npm start exited before ${pattern}: ${started.output()}`);
+    await Promise.race([once(started.child.stdout!, 'data'), once(started.child.stderr!, 'data'), once(started.child, 'exit')]);
+  }
+}
+
+test('a second npm start is refused in one line naming the port and its holder; a member that dies is said in one line', async () => {
+  const cwd = await freshCheckout();
+  const first = await start(cwd);
+  await waitFor(first, /^default: ready on https:\/\/127\.0\.0\.1:7443$/m);
+
+  // The second start finds the port taken before it starts anything: it never says ready.
+  const second = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(second);
+  let output = '';
+  second.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  second.stderr.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  const [code] = await once(second, 'exit') as [number | null];
+  assert.equal(code, 1, output);
+  assert.equal(output.trim().split('\n').length, 1, `one line: ${output}`);
+  const refused = /^start: port 7443 \(the client port\) is in use by pid (\d+) \(.*src\/server\/coffer\.ts server --name default .*\); stop it first/.exec(output);
+  assert.ok(refused, output);
+  assert.doesNotMatch(output, /ready/);
+
+  // The holder is the first start's member: when it dies, npm start says so and exits 1.
+  process.kill(Number(refused[1]), 'SIGKILL');
+  const [exit] = await once(first.child, 'exit') as [number | null];
+  assert.equal(exit, 1);
+  assert.match(first.output(), /^start: member default was stopped by SIGKILL$/m);
 });
