@@ -533,6 +533,18 @@ export const policyFileBytesMax = 1024 * 1024;
 export const policyDocumentsMax = 4096;
 /** The most single permissions (verb × group × resource × name) the escalation check compares for one write. */
 export const rbacEscalationChecksMax = 100_000;
+/**
+ * The most rules (resource and non-resource rules together) one SelfSubjectRulesReview answer lists. Each
+ * distinct role in scope is listed once however many bindings grant it; past this the answer is cut and
+ * says `incomplete: true` with an `evaluationError` naming this limit (as Kubernetes does when it cannot
+ * list everything). 32 roles of rbacRulesMax rules.
+ */
+export const rbacRulesReviewRulesMax = 8192;
+/**
+ * The most bytes of rules one SelfSubjectRulesReview answer lists (each rule counted as its UTF-8 JSON);
+ * past this the answer is cut as for rbacRulesReviewRulesMax. One Role may hold about 1 MiB of rules.
+ */
+export const rbacRulesReviewBytesMax = 4 * 1024 * 1024;
 
 // ── Registry and Kubernetes API (src/registry, src/api/k8s) ────────────────────────────────────
 

@@ -12,12 +12,14 @@
  *   as requests without a namespace, whatever namespace the request carries.
  *
  * The reason names the binding and role that allowed, or restates the denied request; it never
- * contains anything but names (no object contents).
+ * contains anything but names (no object contents). The binding named is the first, in the policy's
+ * order, whose role allows; each distinct role is evaluated at most once however many bindings grant it
+ * (compile.ts: `rolesInScope`).
  */
 import { assert } from '../base/index.ts';
 import { isClusterScoped } from './catalogue.ts';
 import { type ResourceAttributes, ruleMatchesNonResource, ruleMatchesResource } from './compiled-rule.ts';
-import { type CompiledBinding, type CompiledPolicy, bindingsInScope } from './compile.ts';
+import { type CompiledBinding, type CompiledPolicy, rolesInScope } from './compile.ts';
 import type { BindingKind, RoleKind } from './model.ts';
 
 interface Caller {
@@ -73,8 +75,8 @@ export function authorize(policy: CompiledPolicy, request: AuthorizationRequest)
   if (request.nonResourcePath !== undefined) {
     assert(request.resource === undefined, 'a request is either for a resource or for a non-resource path');
     const { verb, nonResourcePath: path } = request;
-    const binding = bindingsInScope(policy, request, undefined).find((b) => b.rules.some((r) => ruleMatchesNonResource(r, verb, path)));
-    return binding !== undefined ? allowedBy(binding) : denied(request, `${verb} path ${JSON.stringify(path)}`);
+    const grant = rolesInScope(policy, request, undefined).find((g) => g.rules.some((r) => ruleMatchesNonResource(r, verb, path)));
+    return grant !== undefined ? allowedBy(grant.binding) : denied(request, `${verb} path ${JSON.stringify(path)}`);
   }
 
   assert(request.resource !== '', 'a resource request names its resource');
@@ -87,8 +89,8 @@ export function authorize(policy: CompiledPolicy, request: AuthorizationRequest)
   };
   const requested = request.namespace ?? '';
   const namespace = requested === '' || isClusterScoped(request.apiGroup, request.resource) ? undefined : requested;
-  const binding = bindingsInScope(policy, request, namespace).find((b) => b.rules.some((r) => ruleMatchesResource(r, attributes)));
-  if (binding !== undefined) return allowedBy(binding);
+  const grant = rolesInScope(policy, request, namespace).find((g) => g.rules.some((r) => ruleMatchesResource(r, attributes)));
+  if (grant !== undefined) return allowedBy(grant.binding);
 
   const what = attributes.subresource === '' ? attributes.resource : `${attributes.resource}/${attributes.subresource}`;
   const named = attributes.name === '' ? '' : ` ${JSON.stringify(attributes.name)}`;

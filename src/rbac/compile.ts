@@ -14,6 +14,14 @@
  * Invariant: within each index list, bindings appear in `order` — ClusterRoleBindings by name, then
  * RoleBindings by namespace and name — so the binding named in a decision does not depend on the order
  * the objects arrived in.
+ *
+ * The index files roles, not bindings: under each user and group of each scope (cluster-wide, or one
+ * namespace) it lists every distinct role some binding there grants to that subject once, as a
+ * `RoleGrant` carrying the first binding in `order` that grants it; the list is in the order of those
+ * first bindings. Evaluating a request, listing a caller's rules or checking escalation therefore costs
+ * the distinct roles' rules, never bindings × rules: a thousand bindings of one role are one entry. The
+ * decision is the same as walking every binding in `order`: the bindings of one role in one scope share
+ * its rules, so the first matching binding is the first binding of the first matching role.
  */
 import { RbacError } from './errors.ts';
 import { type CompiledRule, compileRule } from './compiled-rule.ts';
@@ -40,9 +48,20 @@ export interface DanglingBinding {
   roleName: string;
 }
 
+/** A role as one scope of the index grants it to one subject (see the header). */
+export interface RoleGrant {
+  /** roleKey(kind, namespace, name) of the role. */
+  readonly roleKey: string;
+  readonly rules: readonly CompiledRule[];
+  readonly policyRules: readonly PolicyRule[];
+  /** The first binding, in `order`, of those in this scope that grant the role to this subject. */
+  readonly binding: CompiledBinding;
+}
+
 interface SubjectIndex {
-  readonly byUser: ReadonlyMap<string, readonly CompiledBinding[]>;
-  readonly byGroup: ReadonlyMap<string, readonly CompiledBinding[]>;
+  /** Each list holds distinct roles, by their first binding's `order`. */
+  readonly byUser: ReadonlyMap<string, readonly RoleGrant[]>;
+  readonly byGroup: ReadonlyMap<string, readonly RoleGrant[]>;
 }
 
 export interface CompiledPolicy {
@@ -113,6 +132,7 @@ export function compilePolicy(objects: readonly RbacObject[], cache?: CompiledRu
       continue;
     }
     const compiled: CompiledBinding = { order: order++, kind: binding.kind, name: binding.metadata.name, namespace, roleKind, roleName, rules, policyRules };
+    const key = roleKey(roleKind, namespace, roleName);
     let index = cluster;
     if (namespace !== undefined) {
       index = namespaced.get(namespace) ?? newIndex();
@@ -120,29 +140,46 @@ export function compilePolicy(objects: readonly RbacObject[], cache?: CompiledRu
     }
     for (const subject of binding.subjects) {
       const map = subject.kind === 'User' ? index.byUser : index.byGroup;
-      const list = map.get(subject.name) ?? [];
-      // A binding naming the same subject twice is filed once.
-      if (list[list.length - 1] !== compiled) list.push(compiled);
-      map.set(subject.name, list);
+      let filed = map.get(subject.name);
+      if (filed === undefined) {
+        filed = { grants: [], roles: new Set() };
+        map.set(subject.name, filed);
+      }
+      // Bindings come in `order`, so the first one filed for a role is its first binding; later bindings
+      // of the same role for the same subject (or the same binding naming the subject twice) add nothing.
+      if (filed.roles.has(key)) continue;
+      filed.roles.add(key);
+      filed.grants.push({ roleKey: key, rules, policyRules, binding: compiled });
     }
   }
 
   return {
-    cluster,
-    namespaced,
+    cluster: frozen(cluster),
+    namespaced: new Map([...namespaced].map(([namespace, index]) => [namespace, frozen(index)])),
     danglingBindings,
     roleRules,
     counts: { roles: roleCount, clusterRoles: compiledRoles.size - roleCount, roleBindings: roleBindings.length, clusterRoleBindings: clusterRoleBindings.length },
   };
 }
 
+interface Filed {
+  grants: RoleGrant[];
+  /** The role keys in `grants`. */
+  roles: Set<string>;
+}
+
 interface MutableIndex {
-  byUser: Map<string, CompiledBinding[]>;
-  byGroup: Map<string, CompiledBinding[]>;
+  byUser: Map<string, Filed>;
+  byGroup: Map<string, Filed>;
 }
 
 function newIndex(): MutableIndex {
   return { byUser: new Map(), byGroup: new Map() };
+}
+
+function frozen(index: MutableIndex): SubjectIndex {
+  const lists = (map: Map<string, Filed>): Map<string, readonly RoleGrant[]> => new Map([...map].map(([subject, filed]) => [subject, filed.grants]));
+  return { byUser: lists(index.byUser), byGroup: lists(index.byGroup) };
 }
 
 /** The key of a role in `roleRules`: a Role by namespace and name, a ClusterRole by name. */
@@ -151,11 +188,16 @@ export function roleKey(kind: RoleKind, namespace: string | undefined, name: str
 }
 
 /**
- * The bindings in scope for a caller that name it (as its user or one of its groups), in policy order,
- * each once: every ClusterRoleBinding, plus the RoleBindings of `namespace` when one is given.
+ * The roles in scope for a caller, each once, with the first binding (in `order`) that grants it to the
+ * caller (as its user or one of its groups): those of every ClusterRoleBinding, plus those of the
+ * RoleBindings of `namespace` when one is given; in the order of those first bindings. The lists are
+ * the compiled index's; only a caller named by several of them (its user and groups, cluster-wide and in
+ * the namespace) has them merged here, at the cost of the distinct roles they hold, not of bindings.
+ * A role granted both cluster-wide and in the namespace (a ClusterRole) has the same rules in both, so
+ * it is kept once, with the earlier binding.
  */
-export function bindingsInScope(policy: CompiledPolicy, caller: { user: string; groups: readonly string[] }, namespace: string | undefined): CompiledBinding[] {
-  const lists: (readonly CompiledBinding[])[] = [];
+export function rolesInScope(policy: CompiledPolicy, caller: { user: string; groups: readonly string[] }, namespace: string | undefined): readonly RoleGrant[] {
+  const lists: (readonly RoleGrant[])[] = [];
   const collect = (index: SubjectIndex | undefined): void => {
     if (index === undefined) return;
     const forUser = index.byUser.get(caller.user);
@@ -167,10 +209,15 @@ export function bindingsInScope(policy: CompiledPolicy, caller: { user: string; 
   };
   collect(policy.cluster);
   if (namespace !== undefined) collect(policy.namespaced.get(namespace));
-  if (lists.length === 1) return [...(lists[0] ?? [])];
-  const unique = new Set<CompiledBinding>();
-  for (const list of lists) for (const binding of list) unique.add(binding);
-  return [...unique].sort((a, b) => a.order - b.order);
+  if (lists.length <= 1) return lists[0] ?? [];
+  const first = new Map<string, RoleGrant>();
+  for (const list of lists) {
+    for (const grant of list) {
+      const seen = first.get(grant.roleKey);
+      if (seen === undefined || grant.binding.order < seen.binding.order) first.set(grant.roleKey, grant);
+    }
+  }
+  return [...first.values()].sort((a, b) => a.binding.order - b.binding.order);
 }
 
 function compare(a: string, b: string): number {

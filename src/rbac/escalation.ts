@@ -18,7 +18,7 @@
  */
 import { rbacEscalationChecksMax } from '../config/index.ts';
 import { authorize } from './authorize.ts';
-import { type CompiledPolicy, bindingsInScope, roleKey } from './compile.ts';
+import { type CompiledPolicy, roleKey, rolesInScope } from './compile.ts';
 import { type PolicyRule, type RbacObject, rbacApiGroup, rbacResourceOf, wildcard } from './model.ts';
 
 export interface RbacWriteDecision {
@@ -65,7 +65,7 @@ export function authorizeRbacWrite(policy: CompiledPolicy, caller: Caller, objec
 function byCoverage(
   policy: CompiledPolicy, caller: Caller, namespace: string | undefined, requested: readonly PolicyRule[], what: string, where: string,
 ): RbacWriteDecision {
-  const held = bindingsInScope(policy, caller, namespace).flatMap((b) => b.policyRules);
+  const held = rolesInScope(policy, caller, namespace).flatMap((g) => g.policyRules);
   const total = requested.reduce((sum, rule) => sum + permissionCount(rule), 0);
   if (total > rbacEscalationChecksMax) {
     return { allowed: false, reason: `RBAC: ${what} ${total} single permissions, over rbacEscalationChecksMax (${rbacEscalationChecksMax}); writing it needs escalate or bind` };

@@ -21,7 +21,7 @@ export {
   authenticatedGroup, authenticationApiGroup, authorizationApiGroup, cofferApiGroup, coreApiGroup, isClusterScoped, mastersGroup,
 } from './catalogue.ts';
 export { parseRbacObject } from './validate.ts';
-export { type CompiledBinding, type CompiledPolicy, type CompiledRulesCache, type DanglingBinding, compilePolicy } from './compile.ts';
+export { type CompiledBinding, type CompiledPolicy, type CompiledRulesCache, type DanglingBinding, type RoleGrant, compilePolicy } from './compile.ts';
 export {
   type AuthorizationRequest, type DecidedBy, type Decision, type NonResourceRequest, type ResourceRequest, authorize,
 } from './authorize.ts';

@@ -17,7 +17,7 @@
  */
 import { Buffer } from 'node:buffer';
 import { cofferApiGroup } from './catalogue.ts';
-import { type CompiledPolicy, bindingsInScope } from './compile.ts';
+import { type CompiledPolicy, rolesInScope } from './compile.ts';
 import { ruleMatchesKind } from './compiled-rule.ts';
 
 /** The resource of the key-range rules, in `coffer.dev`. */
@@ -37,7 +37,7 @@ export interface KeyRangeRequest {
 
 export function authorizeKeyRange(policy: CompiledPolicy, request: KeyRangeRequest): boolean {
   const attributes = { verb: request.verb, apiGroup: cofferApiGroup, resource: kvKeysResource, subresource: '', name: '' };
-  return bindingsInScope(policy, request, undefined).some((binding) => binding.rules.some((rule) =>
+  return rolesInScope(policy, request, undefined).some((grant) => grant.rules.some((rule) =>
     ruleMatchesKind(rule, attributes) && (rule.resourceNames === undefined || [...rule.resourceNames].some((p) => prefixCovers(latin1OfUtf8(p), request)))));
 }
 

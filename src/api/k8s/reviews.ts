@@ -46,8 +46,11 @@ export function registerReviewRoutes(app: FastifyInstance, options: { policy: Po
     const spec = specOf(request, 'SelfSubjectRulesReview', authorizationVersion);
     only(spec, ['namespace'], 'spec');
     const namespace = attribute(spec, 'namespace', 'spec.namespace');
-    const rules = rulesOf(policy.policy, callerFor(request), namespace);
-    return created(reply, review('SelfSubjectRulesReview', authorizationVersion, { namespace }, { ...rules, incomplete: false }));
+    // Bounded (rbacRulesReview*Max): a cut list is `incomplete`, with the limit as its evaluationError, as Kubernetes words errors.
+    const { evaluationError, ...rules } = rulesOf(policy.policy, callerFor(request), namespace);
+    return created(reply, review('SelfSubjectRulesReview', authorizationVersion, { namespace }, {
+      ...rules, incomplete: evaluationError !== undefined, ...(evaluationError !== undefined ? { evaluationError } : {}),
+    }));
   });
 
   app.post(`/apis/${authenticationVersion}/selfsubjectreviews`, async (request, reply) => {

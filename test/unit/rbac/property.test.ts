@@ -76,6 +76,26 @@ test('no request without a matching rule is allowed, and the deciding binding do
   }), { numRuns: 5000 });
 });
 
+test('the deciding binding is the first matching one in policy order (ClusterRoleBindings by name, then RoleBindings by namespace and name)', () => {
+  const rank = (key: string): string[] => {
+    const [kind = '', namespace = '', name = ''] = key.split('/');
+    return [kind === 'ClusterRoleBinding' ? '0' : '1', namespace, name];
+  };
+  const before = (a: string, b: string): boolean => {
+    const [x, y] = [rank(a), rank(b)];
+    for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i]! < y[i]!;
+    return false;
+  };
+  fc.assert(fc.property(policyObjects, requestArb, (raw, request) => {
+    const decision = authorize(compilePolicy(parse(raw)), request);
+    const by = decision.decidedBy;
+    if (by === undefined) return;
+    const matches = matchingBindings(raw as Raw[], request);
+    const first = matches.reduce((a, b) => (before(b, a) ? b : a));
+    assert.equal(`${by.bindingKind}/${by.bindingNamespace ?? ''}/${by.bindingName}`, first, decision.reason);
+  }), { numRuns: 5000 });
+});
+
 test('every request with a matching rule is allowed (nothing is denied that a rule grants)', () => {
   fc.assert(fc.property(policyObjects, requestArb, (raw, request) => {
     const expected = matchingBindings(raw as Raw[], request).length > 0;
