@@ -18,7 +18,7 @@ import { adminApi } from './admin/plugin.ts';
 import type { KeysAdmin } from './admin/keys.ts';
 import { withRequestAudit } from './audit-in-entry.ts';
 import type { ApiAudit } from './audit-plugin.ts';
-import { clientErrorHandler, unroutedRequests } from './client-error.ts';
+import { clientErrorHandler, pipelinedOverflowEvent, unroutedRequests } from './client-error.ts';
 import { grpcApi } from './grpc/plugin.ts';
 import type { GrpcSnapshotOptions } from './grpc/snapshot.ts';
 import { type HealthChecks, replicaHealthChecks } from './health.ts';
@@ -97,6 +97,7 @@ export function buildClientApi(options: ClientApiOptions): FastifyInstance {
   const unrouted = unroutedRequests({ audit: options.audit, identify: options.identify });
   app.server.on('checkExpectation', unrouted.expectation);
   app.server.on('connect', unrouted.connect);
+  app.server.on(pipelinedOverflowEvent, unrouted.pipelinedOverflow);
   const clock = options.clock ?? realClock;
   const routes: ApiRoute[] = [];
   routeTables.set(app, routes);

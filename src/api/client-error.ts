@@ -18,7 +18,9 @@
  * Requests node parses but would answer itself, never routing them (unroutedRequests): an `Expect` other
  * than 100-continue (node: 417) and a CONNECT (HTTP/1.1: the connection dropped; HTTP/2: 405). Coffer
  * serves neither; each is recorded the same way (its method and target, the user of its certificate or
- * headers) and answered 417 or 405 once the record is durable. (An HTTP/1.1 Upgrade needs nothing here:
+ * headers) and answered 417 or 405 once the record is durable. So is a request pipelined past
+ * apiPipelinedRequestsMax in flight on one HTTP/1.1 connection (the client port reports it as
+ * `pipelinedOverflowEvent`): 429, not served. (An HTTP/1.1 Upgrade needs nothing here:
  * with no 'upgrade' listener node routes it as a plain request.)
  */
 import { randomUUID } from 'node:crypto';
@@ -27,7 +29,7 @@ import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { AuditEventInput } from '../audit/index.ts';
-import { auditRefusedTargetCharsMax } from '../config/index.ts';
+import { apiPipelinedRequestsMax, auditRefusedTargetCharsMax } from '../config/index.ts';
 import { type ApiAudit, anonymousUser, auditIdHeader, recordAbandoned, unavailableStatus } from './audit-plugin.ts';
 import type { Identify } from './identity.ts';
 import type { ClientIdentity } from '../pki/index.ts';
@@ -42,6 +44,8 @@ interface Refusal {
   message: string;
   /** The decision reason recorded: node's fixed error code, never the client's bytes. */
   why: string;
+  /** The connection stays open after the answer (the requests after it on the connection are still answered). */
+  keepsConnection?: true;
 }
 
 function refusalOf(error: ClientError): Refusal {
@@ -131,6 +135,9 @@ function refusalRecord(
   };
 }
 
+/** The client port's event for a request read past apiPipelinedRequestsMax in flight on its connection (src/server/client-listener.ts). */
+export const pipelinedOverflowEvent = 'pipelinedOverflow';
+
 /** What node hands over for a request it does not route: the response to write, or (HTTP/1.1 CONNECT) the bare connection. */
 type UnroutedAnswer = ServerResponse | Http2ServerResponse | Socket;
 
@@ -142,36 +149,43 @@ type UnroutedAnswer = ServerResponse | Http2ServerResponse | Socket;
 export function unroutedRequests(options: { audit: ApiAudit | undefined; identify: Identify }): {
   expectation: (request: IncomingMessage | Http2ServerRequest, response: UnroutedAnswer) => void;
   connect: (request: IncomingMessage | Http2ServerRequest, response: UnroutedAnswer) => void;
+  pipelinedOverflow: (request: IncomingMessage, response: ServerResponse, closing: boolean) => void;
 } {
   const refuse = (refusal: Refusal) => (request: IncomingMessage | Http2ServerRequest, response: UnroutedAnswer) => {
     const socket = ((request as Http2ServerRequest).stream?.session?.socket ?? request.socket);
     const answer = status(refusal.code, refusal.reason, refusal.message);
     const { audit } = options;
     if (audit === undefined) {
-      answerUnrouted(response, answer);
+      answerUnrouted(response, answer, undefined, refusal.keepsConnection);
       return;
     }
     const auditID = randomUUID();
     const identity = options.identify({ raw: request, headers: request.headers });
     const line = { verb: (request.method ?? '').toLowerCase().slice(0, 16), target: (request.url ?? '').slice(0, auditRefusedTargetCharsMax) };
     audit.record(refusalRecord(auditID, identity, socket, line, refusal)).then(
-      () => answerUnrouted(response, answer, auditID),
-      () => answerUnrouted(response, unavailableStatus(), auditID),
+      () => answerUnrouted(response, answer, auditID, refusal.keepsConnection),
+      () => answerUnrouted(response, unavailableStatus(), auditID, refusal.keepsConnection),
     );
   };
   return {
     expectation: refuse({ code: 417, reason: 'ExpectationFailed', message: 'only the expectation 100-continue is supported', why: 'unsupported expectation: only 100-continue is supported' }),
     connect: refuse({ code: 405, reason: 'MethodNotAllowed', message: 'CONNECT is not served', why: 'CONNECT is not served' }),
+    pipelinedOverflow: (request, response, closing) => refuse({
+      code: 429, reason: 'TooManyRequests', message: `more than ${apiPipelinedRequestsMax} requests in flight on one connection; wait for the answers`,
+      why: `pipelined requests: more than ${apiPipelinedRequestsMax} in flight on one connection`
+        + (closing ? `; ${2 * apiPipelinedRequestsMax} in flight: the connection is closed, and what it sent after this request is neither served nor answered` : ''),
+      keepsConnection: true,
+    })(request, response),
   };
 }
 
-function answerUnrouted(response: UnroutedAnswer, body: StatusObject, auditID?: string): void {
+function answerUnrouted(response: UnroutedAnswer, body: StatusObject, auditID?: string, keepsConnection = false): void {
   if (!('writeHead' in response)) {
     answerAndClose(response, body, auditID);
     return;
   }
   const text = JSON.stringify(body);
-  if ('shouldKeepAlive' in response) response.shouldKeepAlive = false;
+  if ('shouldKeepAlive' in response && !keepsConnection) response.shouldKeepAlive = false;
   response.writeHead(body.code, { 'content-type': 'application/json', ...(auditID === undefined ? {} : { [auditIdHeader]: auditID }) });
   response.end(text);
 }

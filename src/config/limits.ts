@@ -340,6 +340,12 @@ export const apiKeepAliveTimeoutMs = 90_000;
 /** How often the listener checks its connections against the header and request timeouts (node's default is 30 s). */
 export const apiTimeoutCheckIntervalMs = 1_000;
 /**
+ * Requests one HTTP/1.1 connection may have served at once (pipelined: sent before the answers to the
+ * ones before). One beyond is refused 429 (recorded) and the connection is read no further until one of
+ * its requests ends; at twice this many in flight the connection is closed.
+ */
+export const apiPipelinedRequestsMax = 16;
+/**
  * Client certificates whose identity the API keeps worked out (certificates; the oldest out first): a
  * reconnecting client's identity is not parsed again from its certificate's DER (~0.3 ms each).
  */

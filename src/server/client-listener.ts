@@ -22,8 +22,10 @@ import { Server as HttpsServer, type ServerOptions as HttpsServerOptions } from 
 import { constants as http2, createServer as createHttp2Server, type Http2Session, type ServerHttp2Stream } from 'node:http2';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TlsOptions, TLSSocket } from 'node:tls';
+import type { Socket } from 'node:net';
+import { pipelinedOverflowEvent } from '../api/index.ts';
 import {
-  apiHeadersTimeoutMs, apiKeepAliveTimeoutMs, apiRequestTimeoutMs, apiTimeoutCheckIntervalMs, grpcStreamsPerConnectionMax,
+  apiHeadersTimeoutMs, apiKeepAliveTimeoutMs, apiPipelinedRequestsMax, apiRequestTimeoutMs, apiTimeoutCheckIntervalMs, grpcStreamsPerConnectionMax,
 } from '../config/index.ts';
 
 type Handler = (request: IncomingMessage, response: ServerResponse) => void;
@@ -78,12 +80,86 @@ function closeWhileStreamless(session: Http2Session, timedOut: () => void): void
   session.once('close', () => clearTimeout(timer));
 }
 
+/**
+ * Serves at most apiPipelinedRequestsMax requests of one HTTP/1.1 connection at once. node hands over
+ * every request it parses from what it read, pipelined or not, and stops reading a connection only once
+ * its answers back up — which answers still being worked on never do — and reads on as each request ends.
+ * So a client writing requests without reading had every one of them served at once (20,000 on one
+ * connection: +264 MiB, the member stalled up to 1 s; 50 connections: +1.9 GiB, 67 s). Here, once a
+ * connection has that many in flight it is not read (node's own resumes wait too: readingGate) until one
+ * ends; the requests node had already parsed from the last read beyond the limit are handed to `refuse`
+ * (the API records each and answers it 429 in its turn: no route, no handler). A client with twice the
+ * limit in flight is not waiting for answers: its connection is closed after the refusal that reached
+ * it (recorded, saying so), and what node parses of it afterwards is neither served nor answered —
+ * one read's worth, which a refusal each would make the flood's cost again.
+ */
+function servingPipelined(handler: Handler, refuse: (request: IncomingMessage, response: ServerResponse, closing: boolean) => void): Handler {
+  const gates = new WeakMap<Socket, ReadingGate>();
+  return (request, response) => {
+    const socket = request.socket;
+    if (socket.destroyed) {
+      response.destroy();
+      return;
+    }
+    let gate = gates.get(socket);
+    if (gate === undefined) gates.set(socket, (gate = readingGate(socket)));
+    const inFlight = ++gate.inFlight;
+    response.once('close', () => {
+      if (--gate.inFlight < apiPipelinedRequestsMax) gate.open();
+    });
+    if (inFlight >= apiPipelinedRequestsMax) gate.close();
+    if (inFlight <= apiPipelinedRequestsMax) {
+      handler(request, response);
+      return;
+    }
+    const closing = inFlight >= 2 * apiPipelinedRequestsMax;
+    refuse(request, response, closing);
+    if (closing) socket.destroy();
+  };
+}
+
+interface ReadingGate {
+  inFlight: number;
+  close(): void;
+  open(): void;
+}
+
+/**
+ * Stops and resumes reading `socket`; while closed, resumes asked by anyone else (node's, as each request
+ * ends) wait for it to open. (node still pauses a connection whose answers back up: its own resume check
+ * re-pauses it.)
+ */
+function readingGate(socket: Socket): ReadingGate {
+  const resume = socket.resume.bind(socket);
+  let closed = false;
+  socket.resume = () => {
+    if (!closed) resume();
+    return socket;
+  };
+  return {
+    inFlight: 0,
+    close: () => {
+      if (closed) return;
+      closed = true;
+      socket.pause();
+    },
+    open: () => {
+      if (!closed) return;
+      closed = false;
+      resume();
+    },
+  };
+}
+
 /** The HTTPS server of the client port, handing HTTP/2 connections to an HTTP/2 server with the same handler. */
 class ClientPortServer extends HttpsServer {
   private readonly sessions = new Set<Http2Session>();
 
   constructor(options: HttpsServerOptions, handler: Handler) {
-    super({ ...options, ALPNCallback: chooseProtocol }, handler);
+    super({ ...options, ALPNCallback: chooseProtocol }, servingPipelined(handler, (request, response, closing) => {
+      // Recorded and refused by the API (client-error.ts); with nobody to record it, just refused.
+      if (!this.emit(pipelinedOverflowEvent, request, response, closing)) response.writeHead(429).end();
+    }));
     this.keepAliveTimeout = apiKeepAliveTimeoutMs;
     const h2 = createHttp2Server({ settings: { maxConcurrentStreams: grpcStreamsPerConnectionMax } }, handler as never);
     // What the HTTP/2 server would answer itself (an expectation, CONNECT) goes to this server's

@@ -14,7 +14,7 @@ import { connect, type ConnectionOptions } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import { buildClientApi, identifyByCertificate } from '../../../src/api/index.ts';
 import type { AuditEvent } from '../../../src/audit/index.ts';
-import { apiHeadersTimeoutMs, apiTimeoutCheckIntervalMs, auditRefusedTargetCharsMax } from '../../../src/config/index.ts';
+import { apiHeadersTimeoutMs, apiPipelinedRequestsMax, apiTimeoutCheckIntervalMs, auditRefusedTargetCharsMax } from '../../../src/config/index.ts';
 import { bootstrapCa, loadTlsMaterial, TlsReloader } from '../../../src/pki/index.ts';
 import { clientListenerOptions } from '../../../src/server/client-listener.ts';
 import { clientFiles, memberFiles, tempDir } from '../pki/tls-harness.ts';
@@ -27,6 +27,9 @@ let app: FastifyInstance;
 let port: number;
 let clientTls: ConnectionOptions;
 let remove: () => Promise<void>;
+/** Requests the app is serving now, and the most it served at once (seen from its own hooks). */
+let serving = 0;
+let servingMost = 0;
 
 before(async () => {
   audited = await startAudited(1);
@@ -37,6 +40,8 @@ before(async () => {
   reloader = await TlsReloader.open(memberFiles(ca.dir, 'm1'));
   // The member's own audit log and identity by certificate, over the client port's TLS options.
   app = buildClientApi({ backend: m1.backend, audit: m1.audit, identify: identifyByCertificate(reloader), server: clientListenerOptions(reloader.serverOptions()) });
+  app.addHook('onRequest', async () => { servingMost = Math.max(servingMost, ++serving); });
+  app.addHook('onResponse', async () => { serving--; });
   await app.listen({ host: '127.0.0.1', port: 0 });
   port = (app.server.address() as { port: number }).port;
   const material = await loadTlsMaterial(clientFiles(ca.dir, 'admin'));
@@ -229,4 +234,37 @@ test('a connection that completes no request is closed after the header timeout,
     assert.match(event.annotations?.['authorization.k8s.io/reason'] ?? '', /^request timeout/);
   }
   kept.close();
+});
+
+/** Each answer's status line in what a connection received (a body before it ends in no newline). */
+const statusesOf = (answer: string): number[] => [...answer.matchAll(/HTTP\/1\.1 (\d{3}) [A-Z]/g)].map((m) => Number(m[1]));
+const pipelined = (count: number): string => 'GET /version HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(count - 1) + 'GET /version HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n';
+
+test('requests pipelined on one HTTP/1.1 connection are served at most apiPipelinedRequestsMax at a time; those beyond are answered 429 in order, each with one audit event', async () => {
+  const count = 2 * apiPipelinedRequestsMax - 1;
+  servingMost = 0;
+  const before = (await m1.events()).length;
+  // One write, read by the member at once: the first apiPipelinedRequestsMax are served, the rest refused.
+  const statuses = statusesOf(await sendRaw([pipelined(count)]));
+  assert.deepEqual(statuses, [...Array<number>(apiPipelinedRequestsMax).fill(200), ...Array<number>(count - apiPipelinedRequestsMax).fill(429)]);
+  assert.equal(servingMost, apiPipelinedRequestsMax);
+  const events = (await m1.events()).slice(0, (await m1.events()).length - before);
+  assert.equal(new Set(events.map((e) => e.auditID)).size, events.length, 'one event per request');
+  const refusals = events.filter((e) => e.responseStatus?.code === 429);
+  assert.equal(refusals.length, count - apiPipelinedRequestsMax);
+  assert.ok(refusals.every((e) => e.user.username === 'admin' && e.verb === 'get' && e.requestURI === '/version'));
+});
+
+test('a connection with twice apiPipelinedRequestsMax requests in flight is closed after the refusal that says so; none of it is served beyond the limit', async () => {
+  const count = 40 * apiPipelinedRequestsMax;
+  servingMost = 0;
+  const before = (await m1.events()).length;
+  const statuses = statusesOf(await sendRaw([pipelined(count)]));
+  assert.ok(statuses.length < count, 'the connection was closed');
+  assert.ok(servingMost <= apiPipelinedRequestsMax, `${servingMost} requests of one connection were served at once`);
+  const events = (await m1.events()).slice(0, (await m1.events()).length - before);
+  assert.equal(new Set(events.map((e) => e.auditID)).size, events.length, 'one event per request');
+  const closing = events.filter((e) => /the connection is closed/.test(e.annotations?.['authorization.k8s.io/reason'] ?? ''));
+  assert.equal(closing.length, 1, 'one record says the connection was closed');
+  assert.ok(events.filter((e) => e.responseStatus?.code === 429).length <= apiPipelinedRequestsMax, 'refusals past the limit are bounded');
 });
