@@ -1,7 +1,8 @@
 /**
  * Label and field selectors with Kubernetes' syntax. Labels: requirements joined by commas, each
  * `k`, `!k`, `k=v`, `k==v`, `k!=v`, `k in (a,b)` or `k notin (a,b)`; an object matches when every
- * requirement holds (`!=` and `notin` also match objects without the label, as in Kubernetes).
+ * requirement holds (`!=` and `notin` also match objects without the label, as in Kubernetes). A key
+ * a client gives is looked up among the object's own labels and fields only, never its prototype's.
  * Fields: `metadata.name` and `metadata.namespace` with `=`, `==` or `!=`. Parsing is pure and
  * throws RegistryError BadRequest naming the bad part.
  */
@@ -76,9 +77,14 @@ function checkValue(value: string): string {
   return value;
 }
 
+/** The label `key` of an object: only its own labels, never what its prototype has (`constructor`, `toString`). */
+function labelValue(labels: Readonly<Record<string, string>> | undefined, key: string): string | undefined {
+  return labels !== undefined && Object.hasOwn(labels, key) ? labels[key] : undefined;
+}
+
 export function matchesLabels(selector: LabelSelector, labels: Readonly<Record<string, string>> | undefined): boolean {
   return selector.every((r) => {
-    const value = labels?.[r.key];
+    const value = labelValue(labels, r.key);
     switch (r.op) {
       case 'exists': return value !== undefined;
       case 'notexists': return value === undefined;
@@ -124,7 +130,8 @@ export function matchesFields(selector: FieldSelector, object: StoredObject): bo
 function fieldValue(object: StoredObject, field: string): string {
   if (field === 'metadata.name') return object.metadata.name;
   if (field === 'metadata.namespace') return object.metadata.namespace ?? '';
-  const value = object[field];
+  // An own field only: a client names it, and the prototype's are no fields of the object.
+  const value = Object.hasOwn(object, field) ? object[field] : undefined;
   return typeof value === 'string' ? value : '';
 }
 

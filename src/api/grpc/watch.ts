@@ -9,7 +9,9 @@
  *
  * A watch refused at creation (a key range the caller may not read, the user's watchers all in use) or
  * ended by the store (compacted start revision, fallen behind) is answered `canceled` with its reason;
- * the stream and its other watches go on. Invariant: every watcher created here is held by the stream
+ * the stream and its other watches go on. Progress requests are answered once per event-loop turn
+ * however many came (answerProgress), so a flood of them costs one pass over the stream's watches per
+ * turn, not one per request. Invariant: every watcher created here is held by the stream
  * (WatchStream.hold), and dropped when its watch ends or cancelled with the stream.
  */
 import type { Readable } from 'node:stream';
@@ -100,6 +102,8 @@ class WatchSession {
   /** Requests that came while a refusal was being recorded, in order: each is handled after it, so answers keep their order. */
   private readonly waiting: Message[] = [];
   private recording = false;
+  /** A progress request came that answerProgress has not answered yet. */
+  private progressRequested = false;
 
   /** `recordRefusal`: records a create the stream refuses (HTTP status, reason) before the client is told. */
   constructor(
@@ -129,11 +133,34 @@ class WatchSession {
       case 'create_request': return this.create(m.create_request as Message);
       case 'cancel_request': return this.cancel(Number((m.cancel_request as Message).watch_id ?? 0));
       case 'progress_request': {
-        for (const { watcher } of this.watches.values()) watcher.requestProgress();
+        // Only noted: however many come together (7 bytes each), the stream answers them once, next turn.
+        if (!this.progressRequested) {
+          this.progressRequested = true;
+          setImmediate(() => this.answerProgress());
+        }
         return undefined;
       }
       default: return undefined;
     }
+  }
+
+  /**
+   * Answers every progress request that came since the last answer, at most once per event-loop turn,
+   * as etcd (3.4.24+, RequestProgressAll) does: when every watch on the stream has caught up, one response
+   * with watch_id -1 at the current revision, which clientv3 hands to each of the stream's watches;
+   * otherwise each watch is asked for its own, sent behind its events once it has caught up (merged with
+   * one still unsent). It runs on a turn of its own, after every pump has sent what it took from its
+   * watcher (a pump sends as it takes, synchronously), so the -1 response overtakes no event it covers.
+   */
+  private answerProgress(): void {
+    this.progressRequested = false;
+    if (!this.stream.isOpen || this.watches.size === 0) return;
+    const watchers = [...this.watches.values()].map((w) => w.watcher);
+    if (watchers.every((w) => w.caughtUp)) {
+      this.respond(-1, undefined, {});
+      return;
+    }
+    for (const watcher of watchers) watcher.requestProgress();
   }
 
   /** The client sent what cannot be read: the stream ends with why. */

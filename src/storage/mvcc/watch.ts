@@ -64,6 +64,13 @@ export interface Watcher extends AsyncIterable<WatchResponse> {
   next(): Promise<IteratorResult<WatchResponse, undefined>>;
   /** Ask for a progress notification (sent once the watcher has caught up). */
   requestProgress(): void;
+  /**
+   * Whether every change up to the store's current revision that this watcher should see has been taken
+   * by its consumer: it replays nothing more (synced) and holds nothing unread. A consumer that has also
+   * sent on all it took may then announce progress at the current revision itself (an etcd stream's
+   * progress response for all its watches) without overtaking any of this watcher's events.
+   */
+  readonly caughtUp: boolean;
   cancel(): void;
 }
 
@@ -122,6 +129,10 @@ class StoreWatcher implements Watcher {
 
   get bufferedEvents(): number {
     return this.queuedEvents;
+  }
+
+  get caughtUp(): boolean {
+    return this.synced && this.end === undefined && this.queue.length === 0;
   }
 
   deliver(response: WatchResponse): void {

@@ -5,7 +5,8 @@
 // concurrency.Mutex keeping two contenders' read-then-write increments exact across a leader kill; and
 // concurrency.Election handing office from one session to the next; nested transactions (clientv3.OpTxn)
 // choosing each level's branch, at one revision, a duplicate key refused with etcd's error; compares over
-// a key range (Cmp.WithPrefix) holding only when every key in it does. The program (program/main.go)
+// a key range (Cmp.WithPrefix) holding only when every key in it does; progress requests
+// (Watcher.RequestProgress) reaching every watch of the stream behind its events. The program (program/main.go)
 // checks each scenario itself; this test drives the kills and restarts.
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
@@ -106,4 +107,11 @@ test('compares over a key range (Cmp.WithPrefix): every key must satisfy it; ove
   const outcome = await run.exited;
   assert.equal(outcome.code, 0, outcome.stderr);
   assert.deepEqual(run.lines, ['ok range-compare every=true,false none=true,false']);
+});
+
+test('progress requests (Watcher.RequestProgress), many at once: every watch of the stream is notified, behind its events', async () => {
+  const run = start('progress');
+  const outcome = await run.exited;
+  assert.equal(outcome.code, 0, outcome.stderr);
+  assert.deepEqual(run.lines, ['ok progress notified=every-watch after=events']);
 });

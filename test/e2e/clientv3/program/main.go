@@ -51,6 +51,8 @@ func main() {
 		nested(client)
 	case "range-compare":
 		rangeCompare(client)
+	case "progress":
+		progress(client)
 	default:
 		fail("unknown scenario %q", flag.Arg(0))
 	}
@@ -280,6 +282,65 @@ func rangeCompare(client *clientv3.Client) {
 		fail("rangeCompare: every key %v, one key off %v, no key by revision %v, no key by value %v; want true, false, true, false", every, notEvery, noneCreated, noneValue)
 	}
 	fmt.Println("ok range-compare every=true,false none=true,false")
+}
+
+// progress: progress requests (Watcher.RequestProgress), many at once, on a stream of two watches reach
+// each watch as a progress notification, never ahead of its events: one at or past the revision of the
+// watch's own put comes after that put's event. Coffer answers a stream whose watches have all caught up
+// as etcd 3.4.24+ does, with one response (watch_id -1) that clientv3 hands to every watch of the stream.
+func progress(client *clientv3.Client) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	keys := []string{"progress/a", "progress/b"}
+	watches := make([]clientv3.WatchChan, len(keys))
+	for i, key := range keys {
+		watches[i] = client.Watch(ctx, key, clientv3.WithCreatedNotify())
+		if resp := <-watches[i]; !resp.Created {
+			fail("progress: watch of %s: first response not created: %+v", key, resp)
+		}
+	}
+	revisions := make([]int64, len(keys))
+	for i, key := range keys {
+		resp, err := client.Put(ctx, key, "v")
+		check(err, "put "+key)
+		revisions[i] = resp.Header.Revision
+	}
+	const requests = 100
+	for i := 0; i < requests; i++ {
+		check(client.RequestProgress(ctx), "request progress")
+	}
+	notifies := 0
+	for i, watch := range watches {
+		seen := false
+		timeout := time.After(3 * callTimeout)
+		for done := false; !done; {
+			select {
+			case resp, open := <-watch:
+				if !open {
+					fail("progress: the watch of %s closed", keys[i])
+				}
+				check(resp.Err(), "watch "+keys[i])
+				for _, ev := range resp.Events {
+					seen = seen || ev.Kv.ModRevision == revisions[i]
+				}
+				if resp.IsProgressNotify() {
+					notifies++
+					if resp.Header.Revision >= revisions[i] {
+						if !seen {
+							fail("progress: the watch of %s had a progress notification at %d before its event at %d", keys[i], resp.Header.Revision, revisions[i])
+						}
+						done = true
+					}
+				}
+			case <-timeout:
+				fail("progress: the watch of %s had no progress notification at or past %d within %s", keys[i], revisions[i], 3*callTimeout)
+			}
+		}
+	}
+	if notifies > len(keys)*requests {
+		fail("progress: %d progress notifications for %d requests on %d watches", notifies, requests, len(keys))
+	}
+	fmt.Println("ok progress notified=every-watch after=events")
 }
 
 func expectLeader(observed <-chan clientv3.GetResponse, want string) {
