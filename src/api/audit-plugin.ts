@@ -51,7 +51,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
-  type AuditEvent, type AuditEventInput, type AuditObjectRef, type AuditPolicy, type AuditQuery, type AuditQueryResult, AuditRecordRefusedError, type AuditStage,
+  type AuditEventInput, type AuditObjectRef, type AuditPolicy, type AuditQuery, type AuditQueryResult, AuditRecordRefusedError, type AuditStage,
   type AuditUser, AuditUnavailableError, type RecordOptions, streamAnnotation, truncatedAnnotation, type VerifyAuditResult,
 } from '../audit/index.ts';
 import { TravellingRecord } from './audit-in-entry.ts';

@@ -40,8 +40,8 @@ before(async () => {
   reloader = await TlsReloader.open(memberFiles(ca.dir, 'm1'));
   // The member's own audit log and identity by certificate, over the client port's TLS options.
   app = buildClientApi({ backend: m1.backend, audit: m1.audit, identify: identifyByCertificate(reloader), server: clientListenerOptions(reloader.serverOptions()) });
-  app.addHook('onRequest', async () => { servingMost = Math.max(servingMost, ++serving); });
-  app.addHook('onResponse', async () => { serving--; });
+  app.addHook('onRequest', (_request, _reply, done) => { servingMost = Math.max(servingMost, ++serving); done(); });
+  app.addHook('onResponse', (_request, _reply, done) => { serving--; done(); });
   await app.listen({ host: '127.0.0.1', port: 0 });
   port = (app.server.address() as { port: number }).port;
   const material = await loadTlsMaterial(clientFiles(ca.dir, 'admin'));
