@@ -135,7 +135,7 @@ export class KvService {
 
   async range(caller: Caller, query: RangeQuery): Promise<RangeResponse> {
     this.allow(caller, readVerb(query.end), query.key, query.end);
-    const options = { ...storeRangeOptions(query), linearizable: !query.serializable };
+    const options = { ...storeRangeOptions(query), linearizable: !query.serializable || this.notAppliedYet(query.revision) };
     const whole = await this.backend.range(query.key, query.end, options);
     return isReshaped(query) ? reshape(whole, query) : whole;
   }
@@ -169,9 +169,20 @@ export class KvService {
   ): Promise<TxnResponse> {
     this.allowTxn(caller, op);
     const result = isReadOnlyTxn(op)
-      ? await this.backend.readTxn(op, { linearizable: !isTxnSerializable(op, serializable) })
+      ? await this.backend.readTxn(op, { linearizable: !isTxnSerializable(op, serializable) || this.notAppliedYet(highestRevisionRead(op)) })
       : (await this.backend.propose(attachingAs(caller, op))) as TxnResponse;
     return queries.size === 0 ? result : reshapeTxn(op, result, queries);
+  }
+
+  /**
+   * Whether a serializable read asks a revision this member's store has not applied yet. The client saw
+   * it committed (from another member: clientv3 spreads its requests over every endpoint, and its STM
+   * reads at the revision its first read was served at), so the read waits for a ReadIndex round, which
+   * brings this member up to it, instead of answering "future revision" as etcd's lagging member would;
+   * a revision past the cluster's still gets that answer.
+   */
+  private notAppliedYet(revision: number): boolean {
+    return revision > this.backend.mvcc().currentRevision();
   }
 
   /** Compacts history up to `revision`; `physical` (etcd's) waits until this member's store has dropped it from disk. */
@@ -308,6 +319,16 @@ export class KvService {
 export function txnRange(query: RangeQuery): RangeRequest {
   const { revision, limit, keysOnly, countOnly } = storeRangeOptions(query);
   return { type: 'range', key: query.key, ...(query.end ? { end: query.end } : {}), options: { revision, limit, keysOnly, countOnly } };
+}
+
+/** The highest revision a range of the transaction (nested ones' too) reads at; 0 when all read the current one. */
+function highestRevisionRead(op: TxnRequest): number {
+  let highest = 0;
+  for (const o of [...op.success, ...op.failure]) {
+    if (o.type === 'range') highest = Math.max(highest, o.options?.revision ?? 0);
+    else if (o.type === 'txn') highest = Math.max(highest, highestRevisionRead(o));
+  }
+  return highest;
 }
 
 /** The range operations of `queries` that asked for a serializable read. */

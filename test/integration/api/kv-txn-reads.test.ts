@@ -96,3 +96,33 @@ test('the reads of one transaction share rangeResultBytesMax: many ranges of a p
   assert.equal(two.status, 200);
   assert.equal((two.body.responses as unknown[]).length, 2);
 });
+
+test('a serializable read at a revision this member has not applied yet waits for it instead of answering "future revision"', async () => {
+  // The follower hears nothing from the leader: a write commits with the third member, past what it holds.
+  cluster.cut(leaderId, followerId);
+  try {
+    const put = await post(leaderId, '/v3/kv/put', { key: b64('stm/x'), value: b64('7') });
+    assert.equal(put.status, 200);
+    const revision = (put.body.header as { revision: string }).revision;
+    assert.ok(Number(revision) > cluster.replica(followerId).mvcc().currentRevision(), 'the follower has not applied the write');
+    // As clientv3's STM reads, at the revision another member served it, serializable, over any endpoint.
+    const range = { key: b64('stm/x'), revision, serializable: true };
+    const reads = [
+      apps.get(followerId)!.inject({ method: 'POST', url: '/v3/kv/range', payload: JSON.stringify(range) }),
+      apps.get(followerId)!.inject({ method: 'POST', url: '/v3/kv/txn', payload: JSON.stringify({ success: [{ request_range: range }] }) }),
+    ];
+    cluster.heal();
+    const [plain, txn] = await Promise.all(reads);
+    assert.equal(plain!.statusCode, 200, plain!.body.slice(0, 300));
+    assert.deepEqual(plain!.json<{ kvs: { value: string }[] }>().kvs.map((kv) => kv.value), [b64('7')]);
+    assert.equal(txn!.statusCode, 200, txn!.body.slice(0, 300));
+    const responses = txn!.json<{ responses: { response_range: { kvs: { value: string }[] } }[] }>().responses;
+    assert.deepEqual(responses[0]?.response_range.kvs.map((kv) => kv.value), [b64('7')]);
+    // A revision no member has reached is still refused.
+    const future = await post(followerId, '/v3/kv/range', { ...range, revision: String(Number(revision) + 1000) });
+    assert.equal(future.status, 400);
+    assert.match(JSON.stringify(future.body), /future revision/);
+  } finally {
+    cluster.heal();
+  }
+});
