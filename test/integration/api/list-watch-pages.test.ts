@@ -19,7 +19,7 @@ import { type Clock, realClock, type TimerHandle } from '../../../src/base/index
 import { listPageBytesMax, watchInitialDrainWaitMs, watchUnsentBytesMax } from '../../../src/config/index.ts';
 import { configMaps, listPrefix, Registry } from '../../../src/registry/index.ts';
 import { prefixEnd } from '../../../src/storage/mvcc/index.ts';
-import { startTlsMember, type ClientTls, type TlsMember } from './tls-member.ts';
+import { replacingMethod, startTlsMember, type ClientTls, type TlsMember } from './tls-member.ts';
 
 const namespace = 'default';
 const collection = `/api/v1/namespaces/${namespace}/configmaps`;
@@ -38,17 +38,10 @@ const leadMax = listPageBytesMax + 8 * objectBytes;
 let storeBytes = 0;
 
 function countingBackend(backend: KvBackend): KvBackend {
-  return new Proxy(backend, {
-    get(target, property) {
-      const value: unknown = Reflect.get(target, property, target);
-      if (property !== 'range') return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-      const range: KvBackend['range'] = async (key, end, options) => {
-        const answer = await target.range(key, end, options);
-        for (const kv of answer.kvs) if (Buffer.from(kv.key.subarray(0, prefix.length)).equals(prefix)) storeBytes += kv.key.length + kv.value.length;
-        return answer;
-      };
-      return range;
-    },
+  return replacingMethod(backend, 'range', (range) => async (key, end, options) => {
+    const answer = await range(key, end, options);
+    for (const kv of answer.kvs) if (Buffer.from(kv.key.subarray(0, prefix.length)).equals(prefix)) storeBytes += kv.key.length + kv.value.length;
+    return answer;
   });
 }
 

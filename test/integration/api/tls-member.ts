@@ -17,6 +17,17 @@ import { type AuditedCluster, type AuditedMember, startAudited } from '../audit-
 import { grant } from '../audit-api/attacker.ts';
 
 /** A client's TLS options: its certificate and key, the CA, the member's address. */
+/** `backend` with its method `name` replaced by `replace(original)`; every other member as it is (a wrapBackend for a test that watches one call). */
+export function replacingMethod<K extends keyof KvBackend>(backend: KvBackend, name: K, replace: (original: KvBackend[K]) => KvBackend[K]): KvBackend {
+  return new Proxy(backend, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property, target);
+      const bound = typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      return property === name ? replace(bound as KvBackend[K]) : bound;
+    },
+  });
+}
+
 export type ClientTls = ConnectionOptions & { host: string; port: number; ca: string; cert: string; key: string };
 
 export interface TlsMember {

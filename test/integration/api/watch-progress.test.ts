@@ -12,7 +12,7 @@ import type { KvBackend } from '../../../src/api/index.ts';
 import { decode, encode, FrameReader, frame, type Message, messageType } from '../../../src/etcdpb/index.ts';
 import type { Watcher, WatchOptions } from '../../../src/storage/mvcc/index.ts';
 import { grpcCall, grpcExchange, grpcSession } from '../../support/grpc-stream.ts';
-import { startTlsMember, type TlsMember } from './tls-member.ts';
+import { replacingMethod, startTlsMember, type TlsMember } from './tls-member.ts';
 
 const kvApi = { nonResourceURLs: ['/v3/*', '/etcdserverpb.*'], verbs: ['post'] };
 const watchAppKeys = { apiGroups: ['coffer.dev'], resources: ['kvkeys'], verbs: ['watch'], resourceNames: ['app/'] };
@@ -22,27 +22,21 @@ const laggingKey = 'app/lagging';
 let asked = 0;
 
 function seeingWatchers(backend: KvBackend): KvBackend {
-  return new Proxy(backend, {
-    get(target, property) {
-      const value: unknown = Reflect.get(target, property, target);
-      if (property !== 'mvcc') return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-      return () => {
-        const reader = target.mvcc();
-        return {
-          ...reader,
-          watch: (options: WatchOptions): Watcher => {
-            const watcher = reader.watch(options);
-            const requestProgress = watcher.requestProgress.bind(watcher);
-            watcher.requestProgress = () => {
-              asked += 1;
-              requestProgress();
-            };
-            if (Buffer.from(options.key).toString() === laggingKey) Object.defineProperty(watcher, 'caughtUp', { get: () => false });
-            return watcher;
-          },
+  return replacingMethod(backend, 'mvcc', (mvcc) => () => {
+    const reader = mvcc();
+    return {
+      ...reader,
+      watch: (options: WatchOptions): Watcher => {
+        const watcher = reader.watch(options);
+        const requestProgress = watcher.requestProgress.bind(watcher);
+        watcher.requestProgress = () => {
+          asked += 1;
+          requestProgress();
         };
-      };
-    },
+        if (Buffer.from(options.key).toString() === laggingKey) Object.defineProperty(watcher, 'caughtUp', { get: () => false });
+        return watcher;
+      },
+    };
   });
 }
 
