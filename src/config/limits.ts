@@ -645,10 +645,13 @@ export const snapshotStreamFrameBytesMax = 16 * 1024 * 1024;
 /** The largest backup passphrase file read. */
 export const backupPassphraseFileBytesMax = 64 * 1024;
 /**
- * The shortest passphrase `coffer snapshot save` makes a new backup with, in characters: a backup
- * file is attacked offline, where argon2id only slows the guessing. Restoring takes any passphrase.
+ * The shortest passphrase, in characters, that may protect something new an attacker can take away
+ * and guess at offline, where argon2id or PBKDF2 only slow the guessing: a member's keyring (created
+ * at first start, or rewrapped by `coffer keys rotate-kek`), the CA's private key (`coffer ca init`,
+ * `npm run bootstrap-ca`) and a backup (`coffer snapshot save`). Opening what already exists takes
+ * any passphrase: an older keyring, CA key or backup keeps its own.
  */
-export const backupPassphraseCharsMin = 12;
+export const newPassphraseCharsMin = 12;
 /** The largest signature part (algorithm, member certificate, signature) a backup reader accepts; a Coffer certificate is under 1 KiB. */
 export const backupSignaturePartBytesMax = 64 * 1024;
 

@@ -5,9 +5,10 @@
  */
 import { randomFillSync } from 'node:crypto';
 import argon2 from 'argon2';
+import { passphraseChars } from '../base/index.ts';
 import {
   argon2MemoryKiBDefault, argon2MemoryKiBMax, argon2MemoryKiBMin, argon2ParallelismDefault, argon2ParallelismMax,
-  argon2TimeCostDefault, argon2TimeCostMax,
+  argon2TimeCostDefault, argon2TimeCostMax, newPassphraseCharsMin,
 } from '../config/index.ts';
 import { KeyringError, sourceMismatch } from './errors.ts';
 import type { Argon2Params, Kek, KekProvider, KekRecord } from './kek.ts';
@@ -42,8 +43,10 @@ export function checkArgon2Params(params: Argon2Params): void {
 
 /**
  * A passphrase KEK provider. `params` apply only when creating (a new keyring or a KEK rotation);
- * opening uses the parameters the keyring recorded. The provider keeps a copy of the passphrase
- * until `forget()`.
+ * opening uses the parameters the keyring recorded. Creating needs a passphrase of at least
+ * newPassphraseCharsMin characters (the keyring file can be taken and guessed at offline); opening
+ * takes any, so a keyring made before the rule still opens. The provider keeps a copy of the
+ * passphrase until `forget()`.
  */
 export function passphraseKek(passphrase: string | Uint8Array, params: Partial<Argon2Params> = {}): KekProvider & { forget(): void } {
   const secret = typeof passphrase === 'string' ? Buffer.from(passphrase, 'utf8') : Buffer.from(passphrase);
@@ -75,6 +78,11 @@ export function passphraseKek(passphrase: string | Uint8Array, params: Partial<A
     source: 'passphrase',
     description: 'passphrase (argon2id)',
     create() {
+      const chars = passphraseChars(secret);
+      if (chars < newPassphraseCharsMin) {
+        return Promise.reject(new KeyringError(`the passphrase is ${chars} ${chars === 1 ? 'character' : 'characters'}; `
+          + `a new keyring needs at least ${newPassphraseCharsMin}: its file can be attacked offline`));
+      }
       const salt = randomFillSync(Buffer.alloc(saltBytes)).toString('base64');
       return derive({ source: 'passphrase', salt, ...createParams });
     },

@@ -7,7 +7,8 @@
  * exactly the registry's revoked serials.
  */
 import { createPublicKey, randomBytes } from 'node:crypto';
-import { caValidityDaysDefault, certSerialBytes } from '../config/index.ts';
+import { passphraseChars } from '../base/index.ts';
+import { caValidityDaysDefault, certSerialBytes, newPassphraseCharsMin } from '../config/index.ts';
 import { crlToPem, signCrl } from './crl.ts';
 import { type CryptoKey, generateKeyPair, x509 } from './crypto-provider.ts';
 import { PkiError } from './errors.ts';
@@ -36,7 +37,7 @@ export interface InitCaOptions {
   /** CA validity; default caValidityDaysDefault. */
   days?: number;
   force?: boolean;
-  /** Encrypts ca.key (COFFER_CA_PASSPHRASE). */
+  /** Encrypts ca.key (COFFER_CA_PASSPHRASE); at least newPassphraseCharsMin characters. */
   passphrase?: string;
   commonName?: string;
   nowMs?: number;
@@ -56,8 +57,18 @@ export async function assertNoCa(layout: CaLayout): Promise<void> {
   }
 }
 
+/** Refuses with CA_PASSPHRASE_SHORT a passphrase too short to encrypt a new CA key (never naming it). */
+export function checkCaPassphrase(passphrase: string | undefined): void {
+  if (passphrase === undefined) return;
+  const chars = passphraseChars(new TextEncoder().encode(passphrase));
+  if (chars >= newPassphraseCharsMin) return;
+  throw new PkiError('CA_PASSPHRASE_SHORT', `COFFER_CA_PASSPHRASE is ${chars} ${chars === 1 ? 'character' : 'characters'}; `
+    + `a new CA key needs at least ${newPassphraseCharsMin}: ca.key can be attacked offline`);
+}
+
 export async function initCa(options: InitCaOptions): Promise<InitCaResult> {
   const layout = caLayout(options.dir);
+  checkCaPassphrase(options.passphrase);
   if (options.force !== true) await assertNoCa(layout);
   const nowMs = options.nowMs ?? Date.now();
   const validity = validityFor(nowMs, options.days ?? caValidityDaysDefault);

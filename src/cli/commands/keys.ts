@@ -5,7 +5,8 @@
  * could not be reached. A rotation is sent once per member and never retried by this command.
  */
 import type { Command } from 'commander';
-import { keysRequestTimeoutMs, passphraseFileBytesMax } from '../../config/index.ts';
+import { passphraseChars } from '../../base/index.ts';
+import { keysRequestTimeoutMs, newPassphraseCharsMin, passphraseFileBytesMax } from '../../config/index.ts';
 import { KeyFileError, readPassphraseFile, readSecretFile } from '../../crypto/index.ts';
 import { K8sClient, type KeyRotationView, KvClient, type KvClientOptions, type MemberKeysView } from '../../client/index.ts';
 import { type ConnectionOptions, connectionSettings } from '../connection.ts';
@@ -141,7 +142,14 @@ function failIfAny<T>(outcomes: Outcome<T>[], command: Command, what: string): v
  */
 async function readNewKek(file: string, kind: 'passphrase' | 'key', command: Command): Promise<Uint8Array> {
   try {
-    if (kind === 'passphrase') return await readPassphraseFile(file);
+    if (kind === 'passphrase') {
+      const passphrase = await readPassphraseFile(file);
+      const chars = passphraseChars(passphrase);
+      if (chars >= newPassphraseCharsMin) return passphrase;
+      passphrase.fill(0);
+      command.error(`coffer: the new passphrase (${file}) is ${chars} ${chars === 1 ? 'character' : 'characters'}; `
+        + `a keyring needs at least ${newPassphraseCharsMin}: its file can be attacked offline`, { exitCode: 1, code: 'coffer.keys' });
+    }
     const bytes = await readSecretFile(file, 'key file', passphraseFileBytesMax);
     const key = Uint8Array.from(bytes);
     bytes.fill(0);

@@ -1,7 +1,7 @@
 /**
  * `coffer snapshot save FILE [--backup-passphrase-file F]` — asks a member for a consistent snapshot
  * of its store and writes it as an encrypted, integrity-checked backup (storage/backup's format), with
- * a passphrase of at least backupPassphraseCharsMin characters.
+ * a passphrase of at least newPassphraseCharsMin characters.
  * The encryption happens here, before anything touches the disk, so the backup passphrase never
  * leaves this machine. Progress goes to stderr every backupProgressEveryRecords records; the summary
  * to stdout. (`coffer snapshot restore` runs offline on a data dir: src/server/restore.ts.)
@@ -13,8 +13,9 @@
  */
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
+import { passphraseChars } from '../../base/index.ts';
 import { isClientError, type KvClient } from '../../client/index.ts';
-import { backupPassphraseCharsMin, backupProgressEveryRecords } from '../../config/index.ts';
+import { backupProgressEveryRecords, newPassphraseCharsMin } from '../../config/index.ts';
 import {
   backupPassphraseEnv, createBackupKeyFiles, isBackupError, readBackupPassphrase, SnapshotStreamReader, writeBackup,
 } from '../../storage/backup/index.ts';
@@ -88,18 +89,13 @@ export function registerSnapshotCommands(program: Command, io: CliIo): void {
 }
 
 /**
- * A new backup's passphrase is at least backupPassphraseCharsMin characters (code points of its UTF-8;
+ * A new backup's passphrase is at least newPassphraseCharsMin characters (code points of its UTF-8;
  * bytes that are not UTF-8 count one each). Restore takes any: an older backup keeps its passphrase.
  */
 export function checkNewPassphrase(passphrase: Uint8Array, file: string | undefined): void {
-  let chars: number;
-  try {
-    chars = [...new TextDecoder('utf-8', { fatal: true }).decode(passphrase)].length;
-  } catch {
-    chars = passphrase.length;
-  }
-  if (chars >= backupPassphraseCharsMin) return;
+  const chars = passphraseChars(passphrase);
+  if (chars >= newPassphraseCharsMin) return;
   const source = file === undefined ? backupPassphraseEnv : `the backup passphrase file ${file}`;
   throw new CliError(`the backup passphrase (${source}) is ${chars} ${chars === 1 ? 'character' : 'characters'}; `
-    + `a new backup needs at least ${backupPassphraseCharsMin}: a backup file can be attacked offline`);
+    + `a new backup needs at least ${newPassphraseCharsMin}: a backup file can be attacked offline`);
 }

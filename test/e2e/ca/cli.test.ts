@@ -61,7 +61,12 @@ test('bootstrap-ca creates the CA and prints what it made; a second run without 
   const afterwards = await Promise.all(caFiles.map((f) => readFile(join(dir, f))));
   caFiles.forEach((f, i) => assert.ok(afterwards[i]?.equals(before[i] ?? Buffer.alloc(0)), `${f} unchanged`));
 
-  const forced = await node(bootstrapScript, ['--dir', dir, '--force'], { COFFER_CA_PASSPHRASE: 'pw' });
+  const short = await node(bootstrapScript, ['--dir', dir, '--force'], { COFFER_CA_PASSPHRASE: 'pw' });
+  oneErrorLine(short, /^bootstrap-ca: COFFER_CA_PASSPHRASE is 2 characters; a new CA key needs at least 12: ca\.key can be attacked offline$/);
+  const untouched = await Promise.all(caFiles.map((f) => readFile(join(dir, f))));
+  caFiles.forEach((f, i) => assert.ok(untouched[i]?.equals(before[i] ?? Buffer.alloc(0)), `${f} unchanged by a short passphrase`));
+
+  const forced = await node(bootstrapScript, ['--dir', dir, '--force'], { COFFER_CA_PASSPHRASE: 'a CA passphrase' });
   assert.equal(forced.code, 0, forced.stderr);
   assert.match(forced.stdout, /ca\.key encrypted/);
   assert.notDeepEqual(await readFile(join(dir, 'ca.crt')), before[0]);

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { chmod, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { newPassphraseCharsMin } from '../../../src/config/index.ts';
 import { Cluster, runCoffer } from '../../support/cluster/index.ts';
 import { plaintextFindings } from '../../support/plaintext-scan.ts';
 
@@ -106,6 +107,12 @@ test('keys rotate-kek refuses a bad invocation before asking any member', async 
   const refusedPassphrase = await coffer('keys', 'rotate-kek', '--new-passphrase-file', loosePassphrase);
   assert.notEqual(refusedPassphrase.code, 0);
   assert.equal(refusedPassphrase.stderr, `coffer: passphrase file ${loosePassphrase} has mode 0644; it must be readable by its owner only (chmod 600 ${loosePassphrase})\n`);
+  const shortPassphrase = join(cluster.dir, 'short.pass');
+  await writeFile(shortPassphrase, `${'p'.repeat(newPassphraseCharsMin - 1)}\n`, { mode: 0o600 });
+  const refusedShort = await coffer('keys', 'rotate-kek', '--new-passphrase-file', shortPassphrase);
+  assert.notEqual(refusedShort.code, 0);
+  assert.equal(refusedShort.stderr, `coffer: the new passphrase (${shortPassphrase}) is ${newPassphraseCharsMin - 1} characters; `
+    + `a keyring needs at least ${newPassphraseCharsMin}: its file can be attacked offline\n`);
 });
 
 test('keys rotate-kek to a new key file: every member rewraps; restarted with the old file a member stays sealed, with the new one it starts', { timeout: 120_000 }, async () => {

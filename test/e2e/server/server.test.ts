@@ -9,7 +9,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createKeyFile } from '../../../src/crypto/index.ts';
+import { newPassphraseCharsMin } from '../../../src/config/index.ts';
+import { createKeyFile, keyringFileName } from '../../../src/crypto/index.ts';
 import { bootstrapCa, caLayout, issueClient, loadCa, revokeCertificate } from '../../../src/pki/index.ts';
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
@@ -208,6 +209,17 @@ test('a passphrase file others can read is refused with one line, and the member
   const [code] = await once(member.child, 'exit') as [number | null];
   assert.notEqual(code, 0);
   assert.equal(member.output(), `coffer server: passphrase file ${loose} has mode 0644; it must be readable by its owner only (chmod 600 ${loose})\n`);
+});
+
+test('a first start with a passphrase shorter than newPassphraseCharsMin is refused with one line naming its length, and no keyring is made', async () => {
+  const short = join(dir, 'short.pass');
+  await writeFile(short, `${'p'.repeat(newPassphraseCharsMin - 1)}\n`, { mode: 0o600 });
+  const dataDir = join(dir, 'data-short-passphrase');
+  const member = await startServer([], ['--passphrase-file', short], dataDir);
+  const [code] = await once(member.child, 'exit') as [number | null];
+  assert.notEqual(code, 0);
+  await assert.rejects(access(join(dataDir, keyringFileName)), { code: 'ENOENT' });
+  assert.equal(member.output(), `coffer server: the passphrase is ${newPassphraseCharsMin - 1} characters; a new keyring needs at least ${newPassphraseCharsMin}: its file can be attacked offline\n`);
 });
 
 test('bad flags are refused with one line naming the flag', async () => {

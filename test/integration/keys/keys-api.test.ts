@@ -14,6 +14,7 @@ import { type ApiAudit, buildClientApi, routeTable } from '../../../src/api/inde
 import { keyAdministration } from '../../../src/api/route-config.ts';
 import type { AuditEventInput } from '../../../src/audit/index.ts';
 import { realClock } from '../../../src/base/index.ts';
+import { newPassphraseCharsMin } from '../../../src/config/index.ts';
 import { createKeyFile, type Keyring, keyFileKek, openKeyring, passphraseKek, SealedError } from '../../../src/crypto/index.ts';
 import { loadPolicies } from '../../../src/rbac/index.ts';
 import { bootstrapRegistry } from '../../../src/registry/index.ts';
@@ -164,6 +165,17 @@ test('rotate-dek answers at once with the new DEK; after the background pass the
   assert.deepEqual(s.deks.map((d) => [d.id, d.pages]), [[2, pagesWritten + 1]]);
   assert.deepEqual(s.retired.map((r) => r.id), [1]);
   assert.equal(s.reencryption.pagesOnOlderDeks, 0);
+});
+
+test('rotate-kek refuses a new passphrase shorter than newPassphraseCharsMin with 422, naming its length only, and the keyring stays as it was', { timeout: 60_000 }, async () => {
+  const short = 'short-pass!'; // newPassphraseCharsMin - 1 characters
+  assert.equal(short.length, newPassphraseCharsMin - 1);
+  const reply = await call(app, 'POST', '/apis/coffer.dev/v1/keys/rotate-kek', { passphrase: short });
+  assert.equal(reply.status, 422);
+  assert.match(body(reply).message, new RegExp(`the passphrase is ${newPassphraseCharsMin - 1} characters; a new keyring needs at least ${newPassphraseCharsMin}`));
+  assert.ok(!JSON.stringify(reply.body).includes(short), 'the passphrase is not echoed');
+  const still = await openKeyring({ dir: path.join(root, 'data'), kek: await keyFileKek(keyFile), createIfMissing: false });
+  await still.close();
 });
 
 test('rotate-kek with a passphrase rewraps the keyring and tells the operator to start with the new passphrase', { timeout: 60_000 }, async () => {

@@ -2,10 +2,11 @@
 // CRL after revocation, and refusal to overwrite.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import { bootstrapCa, issueClient, issueMember, loadCa, loadTlsMaterial, revokeCertificate } from '../../../src/pki/index.ts';
+import { newPassphraseCharsMin } from '../../../src/config/index.ts';
+import { bootstrapCa, initCa, issueClient, issueMember, loadCa, loadTlsMaterial, revokeCertificate } from '../../../src/pki/index.ts';
 import { clientFiles, memberFiles, tempDir } from './tls-harness.ts';
 
 const run = promisify(execFile);
@@ -94,6 +95,19 @@ test('without a passphrase ca.key is plain PKCS#8; with COFFER_CA_PASSPHRASE it 
     await issueMember(await loadCa(enc.dir, 'correct horse'), { name: 'm9', hosts: ['127.0.0.1'] });
   } finally {
     await enc.remove();
+  }
+});
+
+test('a COFFER_CA_PASSPHRASE shorter than newPassphraseCharsMin is refused before anything is written, naming its length only', async () => {
+  const short = 'p'.repeat(newPassphraseCharsMin - 1);
+  const empty = await tempDir('ca-files-short');
+  try {
+    const refused = { code: 'CA_PASSPHRASE_SHORT', message: `COFFER_CA_PASSPHRASE is ${newPassphraseCharsMin - 1} characters; a new CA key needs at least ${newPassphraseCharsMin}: ca.key can be attacked offline` };
+    await assert.rejects(bootstrapCa({ dir: empty.dir, passphrase: short }), refused);
+    await assert.rejects(initCa({ dir: empty.dir, passphrase: short }), refused);
+    assert.deepEqual(await readdir(empty.dir), []);
+  } finally {
+    await empty.remove();
   }
 });
 

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { K8sObject } from '../../../src/client/index.ts';
-import { backupPassphraseCharsMin, cliFromFileBytesMax, generatedValueCharsMax, parseServerConfig, type RawServerConfig } from '../../../src/config/index.ts';
+import { newPassphraseCharsMin, cliFromFileBytesMax, generatedValueCharsMax, parseServerConfig, type RawServerConfig } from '../../../src/config/index.ts';
 import { configMapTable, describeConfigMap } from '../../../src/cli/commands/configmap.ts';
 import { startCommand } from '../../../src/cli/commands/member.ts';
 import { checkNewPassphrase } from '../../../src/cli/commands/snapshot.ts';
@@ -232,18 +232,18 @@ test('--generate takes a length from 1 to the limit: too long or 0 is one range 
   });
 });
 
-test('snapshot save refuses a passphrase shorter than backupPassphraseCharsMin before asking any member, without printing it', async () => {
+test('snapshot save refuses a passphrase shorter than newPassphraseCharsMin before asking any member, without printing it', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'coffer-cli-pass-'));
   try {
-    for (const [passphrase, chars] of [['x', 1], ['ünïcødé-pw', 10], ['a'.repeat(backupPassphraseCharsMin - 1), backupPassphraseCharsMin - 1]] as const) {
+    for (const [passphrase, chars] of [['x', 1], ['ünïcødé-pw', 10], ['a'.repeat(newPassphraseCharsMin - 1), newPassphraseCharsMin - 1]] as const) {
       let err = '';
       const code = await runCli(['--endpoints', 'https://127.0.0.1:1', 'snapshot', 'save', join(dir, 'b.cbk')],
         { out: () => undefined, err: (t) => { err += t; }, env: { COFFER_BACKUP_PASSPHRASE: passphrase } });
       assert.equal(code, 1);
       assert.equal(err, `coffer: the backup passphrase (COFFER_BACKUP_PASSPHRASE) is ${chars} ${chars === 1 ? 'character' : 'characters'}; `
-        + `a new backup needs at least ${backupPassphraseCharsMin}: a backup file can be attacked offline\n`);
+        + `a new backup needs at least ${newPassphraseCharsMin}: a backup file can be attacked offline\n`);
     }
-    assert.doesNotThrow(() => checkNewPassphrase(Buffer.from('a'.repeat(backupPassphraseCharsMin)), undefined));
+    assert.doesNotThrow(() => checkNewPassphrase(Buffer.from('a'.repeat(newPassphraseCharsMin)), undefined));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
