@@ -49,16 +49,21 @@ export interface FileLines {
 }
 
 /**
- * The file's lines and its torn tail: the bytes after the last '\n', or from the start of the first
- * line holding a zero byte. A power cut may zero whole sectors of data that was never fdatasynced and
- * keep a later sector, so a torn write can end in a complete line; a record never holds a zero byte
- * (JSON escapes it), so the first line with one is where the torn writes begin.
+ * Where the complete, sound lines of `bytes` end (just past their last '\n') and whether a zero byte
+ * cut them. A power cut may zero whole sectors of data that was never fdatasynced and keep a later
+ * sector, so a torn write can end in a complete line; a record never holds a zero byte (JSON escapes
+ * it), so the first line with one is where the torn writes begin and nothing after it is a record.
  */
-export async function readLines(file: string, fs: DurableFs = nodeFs): Promise<FileLines> {
-  const bytes = await fs.readFile(file);
+export function soundLinesEnd(bytes: Uint8Array): { end: number; zeroSeen: boolean } {
   const zero = bytes.indexOf(0);
   const sound = zero === -1 ? bytes.length : zero;
-  const end = sound === 0 ? 0 : bytes.lastIndexOf(0x0a, sound - 1) + 1;
+  return { end: sound === 0 ? 0 : bytes.lastIndexOf(0x0a, sound - 1) + 1, zeroSeen: zero !== -1 };
+}
+
+/** The file's lines and its torn tail: the bytes after the sound lines (soundLinesEnd). */
+export async function readLines(file: string, fs: DurableFs = nodeFs): Promise<FileLines> {
+  const bytes = await fs.readFile(file);
+  const { end } = soundLinesEnd(bytes);
   const text = bytes.subarray(0, end).toString('utf8');
   const lines = text.length === 0 ? [] : text.slice(0, -1).split('\n');
   return { lines, partialBytes: bytes.length - end, completeBytes: end };

@@ -17,7 +17,7 @@ import { open } from 'node:fs/promises';
 import { auditQueryLimitDefault, auditQueryLimitMax, auditQueryMemberBytesMax, auditQueryReadChunkBytes } from '../config/index.ts';
 import { AuditQueryError } from './errors.ts';
 import { type AuditEvent, decisionAnnotation } from './event.ts';
-import { listAuditFiles } from './files.ts';
+import { listAuditFiles, soundLinesEnd } from './files.ts';
 import { auditStages } from './levels.ts';
 
 export interface AuditQuery {
@@ -130,11 +130,7 @@ export async function queryAuditLog(dir: string, query: AuditQuery = {}): Promis
   return { events, truncated: false };
 }
 
-/**
- * The file's complete lines, read auditQueryReadChunkBytes at a time, up to its torn tail as readLines
- * (files.ts) finds it: the bytes after the last newline, or from the start of the first line holding a
- * zero byte.
- */
+/** The file's sound lines (soundLinesEnd, files.ts), read auditQueryReadChunkBytes at a time. */
 async function* linesOf(file: string): AsyncGenerator<string> {
   const handle = await open(file, 'r');
   try {
@@ -144,11 +140,9 @@ async function* linesOf(file: string): AsyncGenerator<string> {
       const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
       if (bytesRead === 0) return;
       const bytes = carried.length === 0 ? chunk.subarray(0, bytesRead) : Buffer.concat([carried, chunk.subarray(0, bytesRead)]);
-      const zero = bytes.indexOf(0);
-      const sound = zero === -1 ? bytes : bytes.subarray(0, zero);
-      const end = sound.lastIndexOf(0x0a) + 1;
-      if (end > 0) yield* sound.subarray(0, end - 1).toString('utf8').split('\n');
-      if (zero !== -1) return;
+      const { end, zeroSeen } = soundLinesEnd(bytes);
+      if (end > 0) yield* bytes.subarray(0, end - 1).toString('utf8').split('\n');
+      if (zeroSeen) return;
       // A copy: the chunk is read into again.
       carried = Buffer.from(bytes.subarray(end));
     }
