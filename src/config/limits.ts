@@ -136,6 +136,13 @@ export const watchReplayStepRevisionsMax = 512;
  * the revision that reaches this, so a step holds whole revisions, at least one.
  */
 export const watchReplayStepBytesMax = 4 * 1024 * 1024;
+/**
+ * Bytes of previous keys and values one batch of applied entries carries for watchers that asked for
+ * them (prev_kv). Past it the batch carries no more, and those watchers read the batch's changes back
+ * from disk a replay step at a time: a delete of a large range while such a watcher is open does not
+ * hold every deleted value in memory on every member.
+ */
+export const batchWatchPrevKvBytesMax = 64 * 1024 * 1024;
 /** How often a watcher that asked for progress notifications hears the current revision when idle. */
 export const watchProgressIntervalMs = 60_000;
 /** Superseded revision pages deleted in one step of physical compaction (the store yields between steps). */
@@ -143,8 +150,8 @@ export const compactionStepKeysMax = 1000;
 /**
  * Bytes of keys and values one request may read: a range, or every read of one transaction together (the
  * ranges of each branch that runs and the pages compares read, nested transactions included), counted as
- * each page opens (src/storage/mvcc/read-budget.ts). Past it the request is refused (E_LIMIT) at that page;
- * a larger range must be paged with `limit`.
+ * each page opens (src/storage/mvcc/read-budget.ts), and the previous values a delete with prev_kv returns.
+ * Past it the request is refused (E_LIMIT) at that page; a larger range must be paged with `limit`.
  */
 export const rangeResultBytesMax = 64 * 1024 * 1024;
 /** Records written in one batch while importing a snapshot. */

@@ -10,7 +10,7 @@
  * Invariant: while a batch is being built, `index` holds its changes but the store's visible revision
  * does not include them, so concurrent readers never look at revisions that are not on disk yet.
  */
-import { leaseKeysMax, leasesMax, leasesPerOwnerMax } from '../../config/index.ts';
+import { batchWatchPrevKvBytesMax, leaseKeysMax, leasesMax, leasesPerOwnerMax } from '../../config/index.ts';
 import { MvccError, compactedError } from './errors.ts';
 import { keyToString, stringToKey, toSpan } from './keys.ts';
 import { type Lease, type LeaseRecord, type LeaseTable, leaseKeysCheck, leaseRecordOf, ownsLease } from './lease-table.ts';
@@ -80,9 +80,12 @@ export class BatchApplier {
   private readonly pending = new Map<string, Page>();
   /**
    * Every change of this batch carries its previous key-value (some watcher wanted them when the batch
-   * began). Fixed for the batch, so the hub knows whether a prevKv watcher added meanwhile is served.
+   * began). Set when the batch begins, so the hub knows whether a prevKv watcher added meanwhile is
+   * served; turned off for good when the batch would carry too much (carriedForWatchers).
    */
-  readonly withPrevKv: boolean;
+  withPrevKv: boolean;
+  /** Key and value bytes of the previous key-values this batch carries for watchers. */
+  private watchPrevKvBytes = 0;
   /** Inside a transaction: how to take back each index change made so far. */
   private undo: (() => void)[] | undefined;
   /** What a transaction's compares and ranges read (txn-reads.ts): the latest state, this batch's writes included. */
@@ -172,7 +175,7 @@ export class BatchApplier {
         const keys = [...lease.keys].sort();
         if (keys.length > 0) {
           const main = this.revision + 1;
-          await this.tombstoneKeys(keys, main, 0, false);
+          await this.tombstoneKeys(keys, main, 0);
           this.revision = main;
         }
         leases.remove(op.id);
@@ -249,6 +252,7 @@ export class BatchApplier {
     const lease = this.leaseForPut(op, key);
     const prevPage = prev !== undefined && (op.prevKv === true || op.ignoreValue === true || this.withPrevKv) ? await this.read(prev) : undefined;
     const prevKv = prevPage !== undefined && (op.prevKv === true || this.withPrevKv) ? pageToKv(prevPage) : undefined;
+    if (prevKv !== undefined) this.carriedForWatchers(prevKv);
     const at = this.ctx.index.put(key, main, sub);
     this.undo?.push(() => this.ctx.index.undoPut(key, main, sub));
     this.attach(key, lease);
@@ -263,26 +267,39 @@ export class BatchApplier {
     return response;
   }
 
-  private async deleteRange(op: DeleteRangeRequest, main: number, firstSub: number): Promise<DeleteRangeResponse> {
+  /**
+   * Deletes the live keys of the op's range. With prevKv, their previous key-values are read first,
+   * each counted against `budget` (the transaction's, or the op's own): a range whose previous values
+   * exceed rangeResultBytesMax is refused with E_LIMIT before anything changes, on every member alike.
+   */
+  private async deleteRange(op: DeleteRangeRequest, main: number, firstSub: number, budget = new ReadBudget()): Promise<DeleteRangeResponse> {
     const keys: string[] = [];
     this.ctx.index.range(toSpan(op.key, op.end), latest, (key) => {
       keys.push(key);
       return true;
     });
-    const prevKvs = await this.tombstoneKeys(keys, main, firstSub, op.prevKv === true);
+    const prevPages = op.prevKv === true ? await this.readCounted(keys.map((key) => this.ctx.index.latest(key)!), budget) : undefined;
+    const prevKvs = await this.tombstoneKeys(keys, main, firstSub, prevPages);
     const response: DeleteRangeResponse = { type: 'deleteRange', revision: main, deleted: keys.length };
-    if (op.prevKv === true) response.prevKvs = prevKvs;
+    if (prevKvs !== undefined) response.prevKvs = prevKvs;
     return response;
   }
 
-  /** Deletes live `keys` at revision `main`, subs from `firstSub`, detaching them from their leases; returns their key-values if asked. */
-  private async tombstoneKeys(keys: readonly string[], main: number, firstSub: number, wantPrevKvs: boolean): Promise<KeyValue[]> {
-    const prevKvs: KeyValue[] = [];
+  /**
+   * Deletes live `keys` at revision `main`, subs from `firstSub`, detaching them from their leases;
+   * `prevPages`, when given, are the keys' latest pages (read by the caller), returned as key-values.
+   */
+  private async tombstoneKeys(keys: readonly string[], main: number, firstSub: number, prevPages?: readonly Page[]): Promise<KeyValue[] | undefined> {
+    const prevKvs: KeyValue[] | undefined = prevPages === undefined ? undefined : [];
     let sub = firstSub;
-    for (const key of keys) {
+    for (const [i, key] of keys.entries()) {
       const prev = this.ctx.index.latest(key)!;
-      const prevKv = wantPrevKvs || this.withPrevKv ? pageToKv(await this.read(prev)) : undefined;
-      if (wantPrevKvs && prevKv !== undefined) prevKvs.push(prevKv);
+      const prevPage = prevPages?.[i] ?? (this.withPrevKv ? await this.read(prev) : undefined);
+      const prevKv = prevPage === undefined ? undefined : pageToKv(prevPage);
+      if (prevKv !== undefined) {
+        prevKvs?.push(prevKv);
+        this.carriedForWatchers(prevKv);
+      }
       this.ctx.index.tombstone(key, main, sub);
       const tombSub = sub;
       this.undo?.push(() => this.ctx.index.undoTombstone(key, main, tombSub));
@@ -295,6 +312,17 @@ export class BatchApplier {
       sub++;
     }
     return prevKvs;
+  }
+
+  /**
+   * Counts a previous key-value a change of this batch carries while prevKv watchers want them; past
+   * batchWatchPrevKvBytesMax the batch stops carrying them, and the hub sends those watchers back to
+   * reading the batch's changes from disk, a bounded step at a time (watch.ts notify).
+   */
+  private carriedForWatchers(prevKv: KeyValue): void {
+    if (!this.withPrevKv) return;
+    this.watchPrevKvBytes += prevKv.key.length + prevKv.value.length;
+    if (this.watchPrevKvBytes > batchWatchPrevKvBytesMax) this.withPrevKv = false;
   }
 
   /**
@@ -353,7 +381,7 @@ export class BatchApplier {
           counter.sub++;
           break;
         case 'deleteRange': {
-          const response = await this.deleteRange(child, main, counter.sub);
+          const response = await this.deleteRange(child, main, counter.sub, budget);
           counter.sub += response.deleted;
           responses.push(response);
           break;

@@ -11,7 +11,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { keyBytesMax, rangeResultBytesMax, valueBytesMax } from '../../../src/config/index.ts';
+import { batchWatchPrevKvBytesMax, keyBytesMax, rangeResultBytesMax, valueBytesMax, watchReplayStepBytesMax } from '../../../src/config/index.ts';
 import {
   classicLevel, isMvccError, type Level, type MvccStore, type TxnOp, type TxnRequest, type WriteOp,
 } from '../../../src/storage/mvcc/index.ts';
@@ -198,6 +198,56 @@ test('a compaction that passes a read-only transaction\'s revision while it read
     assert.equal(range.kvs.length, 9, 'the range is of the new revision, the new key included');
   } finally {
     disk.hold = undefined;
+    await store.close();
+  }
+});
+
+test('a delete with prev_kv returns its previous values within the budget: over it, it is refused having read about the budget and deletes nothing, alone or in a transaction', async () => {
+  const store = await reopened();
+  try {
+    const revision = store.currentRevision();
+    const counts = async () => Promise.all(['big/', 'app/'].map(async (p) => (await store.range(b(p), b(`${p.slice(0, -1)}0`), { countOnly: true })).count));
+    const before = await counts();
+    // big/ holds 96 MiB: asked for with its previous values, refused once 64 MiB were read.
+    const [alone] = await store.applyBatch(store.appliedIndex() + 1, [{ type: 'deleteRange', key: b('big/'), end: b('big0'), prevKv: true }]);
+    assert.ok(alone !== undefined && !alone.ok && overBudget(alone.error), JSON.stringify(alone));
+    assert.ok(disk.bytes <= rangeResultBytesMax + onePageMore, `the applier read ${disk.bytes} bytes`);
+    // In a transaction, the delete shares the transaction's budget with its ranges: app/ (8 or 9 MiB by
+    // now) read 7 times, then the delete of app/ with its values, is over; the transaction's put is taken back.
+    disk.bytes = 0;
+    const txn: TxnRequest = { type: 'txn', compare: [], success: [...ranges(7), { type: 'put', key: b('w'), value: b('1') }, { type: 'deleteRange', key: b('app/'), end: b('app0'), prevKv: true }], failure: [] };
+    const [inTxn] = await store.applyBatch(store.appliedIndex() + 1, [txn]);
+    assert.ok(inTxn !== undefined && !inTxn.ok && overBudget(inTxn.error), JSON.stringify(inTxn));
+    assert.deepEqual([store.currentRevision(), await counts(), (await store.range(b('w'))).count], [revision, before, 0], 'nothing was deleted or written');
+    // Within the budget it deletes and returns them.
+    const [within] = await store.applyBatch(store.appliedIndex() + 1, [{ type: 'deleteRange', key: b('app/0000'), end: b('app/0004'), prevKv: true }]);
+    assert.ok(within?.ok === true && within.response.type === 'deleteRange', JSON.stringify(within));
+    assert.deepEqual([within.response.deleted, within.response.prevKvs?.map((kv) => s(kv.key))], [4, ['app/0000', 'app/0001', 'app/0002', 'app/0003']]);
+  } finally {
+    await store.close();
+  }
+});
+
+test('a delete of a range larger than batchWatchPrevKvBytesMax while a prev_kv watcher is open: the batch carries about that much, and the watcher still gets every previous value', async () => {
+  const store = await reopened();
+  try {
+    const watcher = store.watch({ key: b('big/'), end: b('big0'), prevKv: true });
+    const [deleted] = await store.applyBatch(store.appliedIndex() + 1, [{ type: 'deleteRange', key: b('big/'), end: b('big0') }]);
+    assert.ok(deleted?.ok === true, JSON.stringify(deleted));
+    // The applier read the previous values for the watcher up to the bound (96 MiB were there); the
+    // watcher's replay from disk, a step at a time, may have begun.
+    assert.ok(disk.bytes <= batchWatchPrevKvBytesMax + onePageMore + watchReplayStepBytesMax, `read ${disk.bytes} bytes while applying`);
+    const seen: string[] = [];
+    for await (const response of watcher) {
+      for (const event of response.events) {
+        assert.equal(event.type, 'delete');
+        assert.equal(event.prevKv?.value.length, MiB, `${s(event.kv.key)} carries its previous value`);
+        seen.push(s(event.kv.key));
+      }
+      if (seen.length === 96) break;
+    }
+    assert.deepEqual(seen, Array.from({ length: 96 }, (_, i) => `big/${String(i).padStart(4, '0')}`));
+  } finally {
     await store.close();
   }
 });
