@@ -10,7 +10,10 @@
 // What the session needs to know that a person reads in the prose:
 // - commands that run until Ctrl-C (npm start, npm run cluster, coffer server) run as background jobs
 //   and are ready at the line each prints — npm start once its own member has said it serves clients and
-//   then "default: ready", and it is still running; starting one stops those running, as their ports collide;
+//   then "default: ready", and it is still running; starting one stops those running, as their ports collide,
+//   except a member that joins a running cluster (coffer server --join), which runs beside them;
+// - a refusal the README says to ask again after — a member add right after the cluster's first start,
+//   a promotion of a learner that has not caught up yet — is asked again, for a while;
 // - a comment line in a block that says "Ctrl-C" stops what is running, as the reader is told to;
 // - everything still running is stopped at the end, and each must stop cleanly.
 // `npm install` runs with npm's offline setting: the copy holds this checkout's node_modules, so it
@@ -19,7 +22,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { repoRoot } from '../../support/cluster/index.ts';
+import { delay, repoRoot } from '../../support/cluster/index.ts';
 import { copyCheckout, IsolatedShell, type Job, removeCheckout } from '../../support/sandbox/index.ts';
 
 interface Step {
@@ -37,6 +40,17 @@ const longRunning: readonly [RegExp, RegExp][] = [
   [/^npm run cluster\b/, /^cluster: ready/m],
   [/^coffer server\b/, /serving clients/],
 ];
+
+/** A member joining the running cluster: started beside what runs (another terminal), not instead of it. */
+const joinsRunning = /^coffer server\b[^\n]*\s--join\b/;
+
+/** Refusals the README says to ask again after ("ask again", "once it has caught up"), and for how long. */
+const askAgain: readonly [RegExp, RegExp][] = [
+  [/^coffer member add\b/, /re-configuration failed due to not enough started members/],
+  [/^coffer member promote\b/, /can only promote a learner member which is in sync with leader/],
+];
+const askAgainMs = 30_000;
+const askAgainPauseMs = 500;
 
 const commandMs = 240_000;
 const startMs = 240_000;
@@ -137,13 +151,19 @@ test('every command the README prints works verbatim on a fresh checkout', { tim
     const command = step.command as string;
     const ready = longRunning.find(([pattern]) => pattern.test(command))?.[1];
     if (ready !== undefined) {
-      await stopAll(`before "${command}"`);
+      if (!joinsRunning.test(command)) await stopAll(`before "${command}"`);
       const job = await shell.start(command, ready, startMs);
       assert.equal((await shell.run(`kill -0 ${job.pid}`, 10_000)).code, 0, `"${command}" still runs once it said it is ready`);
       running.push(job);
       continue;
     }
-    const { code, output } = await shell.run(command, commandMs);
+    const refusal = askAgain.find(([pattern]) => pattern.test(command))?.[1];
+    const deadline = Date.now() + askAgainMs;
+    let { code, output } = await shell.run(command, commandMs);
+    while (code !== 0 && refusal?.test(output) === true && Date.now() < deadline) {
+      await delay(askAgainPauseMs);
+      ({ code, output } = await shell.run(command, commandMs));
+    }
     assert.equal(code, 0, `"${command}" failed (exit ${code}):\n${output}`);
     printed.push(output);
   }
