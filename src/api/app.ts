@@ -18,7 +18,7 @@ import { adminApi } from './admin/plugin.ts';
 import type { KeysAdmin } from './admin/keys.ts';
 import { withRequestAudit } from './audit-in-entry.ts';
 import type { ApiAudit } from './audit-plugin.ts';
-import { clientErrorHandler, pipelinedOverflowEvent, unroutedRequests } from './client-error.ts';
+import { clientErrorHandler, pipelinedOverflowEvent, streamRequestTimeoutEvent, unroutedRequests } from './client-error.ts';
 import { grpcApi } from './grpc/plugin.ts';
 import type { GrpcSnapshotOptions } from './grpc/snapshot.ts';
 import { type HealthChecks, replicaHealthChecks } from './health.ts';
@@ -98,6 +98,7 @@ export function buildClientApi(options: ClientApiOptions): FastifyInstance {
   app.server.on('checkExpectation', unrouted.expectation);
   app.server.on('connect', unrouted.connect);
   app.server.on(pipelinedOverflowEvent, unrouted.pipelinedOverflow);
+  app.server.on(streamRequestTimeoutEvent, unrouted.streamRequestTimeout);
   const clock = options.clock ?? realClock;
   const routes: ApiRoute[] = [];
   routeTables.set(app, routes);

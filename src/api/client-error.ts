@@ -20,12 +20,14 @@
  * serves neither; each is recorded the same way (its method and target, the user of its certificate or
  * headers) and answered 417 or 405 once the record is durable. So is a request pipelined past
  * apiPipelinedRequestsMax in flight on one HTTP/1.1 connection (the client port reports it as
- * `pipelinedOverflowEvent`): 429, not served. (An HTTP/1.1 Upgrade needs nothing here:
+ * `pipelinedOverflowEvent`): 429, not served. An HTTP/2 request whose body does not arrive within the
+ * request timeout (`streamRequestTimeoutEvent`) is recorded as HTTP/1.1's is — under its route's auditID —
+ * answered 408 and its stream reset. (An HTTP/1.1 Upgrade needs nothing here:
  * with no 'upgrade' listener node routes it as a plain request.)
  */
 import { randomUUID } from 'node:crypto';
 import { type IncomingMessage, STATUS_CODES, type ServerResponse } from 'node:http';
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { constants as http2, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { AuditEventInput } from '../audit/index.ts';
@@ -48,10 +50,10 @@ interface Refusal {
   keepsConnection?: true;
 }
 
+const requestTimeout: Refusal = { code: 408, reason: 'Timeout', message: 'the request was not received in time', why: 'request timeout: the request was not received in time' };
+
 function refusalOf(error: ClientError): Refusal {
-  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
-    return { code: 408, reason: 'Timeout', message: 'the request was not received in time', why: 'request timeout: the request was not received in time' };
-  }
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') return requestTimeout;
   if (error.code === 'HPE_HEADER_OVERFLOW') {
     return { code: 431, reason: 'RequestHeaderFieldsTooLarge', message: 'the request headers are too large', why: 'malformed request: HPE_HEADER_OVERFLOW' };
   }
@@ -138,6 +140,12 @@ function refusalRecord(
 /** The client port's event for a request read past apiPipelinedRequestsMax in flight on its connection (src/server/client-listener.ts). */
 export const pipelinedOverflowEvent = 'pipelinedOverflow';
 
+/**
+ * The client port's event for an HTTP/2 request not received whole within the request timeout
+ * (src/server/client-listener.ts), with its request and response.
+ */
+export const streamRequestTimeoutEvent = 'streamRequestTimeout';
+
 /** What node hands over for a request it does not route: the response to write, or (HTTP/1.1 CONNECT) the bare connection. */
 type UnroutedAnswer = ServerResponse | Http2ServerResponse | Socket;
 
@@ -150,6 +158,7 @@ export function unroutedRequests(options: { audit: ApiAudit | undefined; identif
   expectation: (request: IncomingMessage | Http2ServerRequest, response: UnroutedAnswer) => void;
   connect: (request: IncomingMessage | Http2ServerRequest, response: UnroutedAnswer) => void;
   pipelinedOverflow: (request: IncomingMessage, response: ServerResponse, closing: boolean) => void;
+  streamRequestTimeout: (request: Http2ServerRequest, response: Http2ServerResponse) => void;
 } {
   const refuse = (refusal: Refusal) => (request: IncomingMessage | Http2ServerRequest, response: UnroutedAnswer) => {
     const socket = ((request as Http2ServerRequest).stream?.session?.socket ?? request.socket);
@@ -176,6 +185,28 @@ export function unroutedRequests(options: { audit: ApiAudit | undefined; identif
         + (closing ? `; ${2 * apiPipelinedRequestsMax} in flight: the connection is closed, and what it sent after this request is neither served nor answered` : ''),
       keepsConnection: true,
     })(request, response),
+    streamRequestTimeout: (request, response) => {
+      const stream = request.stream;
+      if (response.headersSent) {
+        // Its route answered and recorded it; the rest of the answer cannot go out.
+        stream.close(http2.NGHTTP2_CANCEL);
+        return;
+      }
+      const { audit } = options;
+      // Under the auditID its route gave it, as clientErrorHandler records an HTTP/1.1 request whose body
+      // is late; one that never reached the gate gets a record of its own.
+      if (audit === undefined) {
+        refuse(requestTimeout)(request, response);
+        return;
+      }
+      recordAbandoned(audit, request as never, requestTimeout.code).then(
+        (auditID) => {
+          if (auditID === undefined) refuse(requestTimeout)(request, response);
+          else answerUnrouted(response, status(requestTimeout.code, requestTimeout.reason, requestTimeout.message), auditID);
+        },
+        () => answerUnrouted(response, unavailableStatus()),
+      );
+    },
   };
 }
 
@@ -188,4 +219,7 @@ function answerUnrouted(response: UnroutedAnswer, body: StatusObject, auditID?: 
   if ('shouldKeepAlive' in response && !keepsConnection) response.shouldKeepAlive = false;
   response.writeHead(body.code, { 'content-type': 'application/json', ...(auditID === undefined ? {} : { [auditIdHeader]: auditID }) });
   response.end(text);
+  // HTTP/2: a request still arriving is told to stop once its answer is out (RST_STREAM NO_ERROR after
+  // the answer's last frame, RFC 9113, 8.1).
+  if ('stream' in response && !response.stream.destroyed && response.stream.state.remoteClose !== 1) response.stream.close(http2.NGHTTP2_NO_ERROR);
 }

@@ -8,7 +8,7 @@
  */
 export { type ApiRoute, buildClientApi, type ClientApiOptions, routeTable } from './app.ts';
 export { type ApiAudit, type MemberAuditVerification, withOneEventPerRequest } from './audit-plugin.ts';
-export { pipelinedOverflowEvent } from './client-error.ts';
+export { pipelinedOverflowEvent, streamRequestTimeoutEvent } from './client-error.ts';
 export type { AuditEventList, AuditVerification, MemberOutcome } from './k8s/audit-routes.ts';
 export { type HealthCheck, type HealthChecks, replicaHealthChecks } from './health.ts';
 export { identifyByCertificate, type Identify } from './identity.ts';

@@ -11,7 +11,8 @@
  * idle for apiKeepAliveTimeoutMs, a timeout every answer names (`Keep-Alive: timeout=N`) so that clients
  * drop an idle connection first. The server is made here (fastify's serverFactory), so these are set
  * on it here: fastify applies its own timeout options only to a server it makes itself. On HTTP/2 a
- * stream other than a Watch or a LeaseKeepAlive that is idle for apiRequestTimeoutMs is cancelled, and
+ * request other than a Watch or a LeaseKeepAlive must arrive whole within the same request timeout
+ * (recorded and answered 408 if not) and its stream is cancelled once idle that long (holdToDeadlines),
  * a connection holds at most grpcStreamsPerConnectionMax streams, and a connection that holds no stream
  * is closed as HTTP/1.1's would be: apiHeadersTimeoutMs after the handshake until its first request's
  * headers are complete, apiKeepAliveTimeoutMs after its last stream ended. The handshake timeout comes
@@ -19,11 +20,13 @@
  * may be quiet for long.
  */
 import { Server as HttpsServer, type ServerOptions as HttpsServerOptions } from 'node:https';
-import { constants as http2, createServer as createHttp2Server, type Http2Session, type ServerHttp2Stream } from 'node:http2';
+import {
+  constants as http2, createServer as createHttp2Server, type Http2ServerRequest, type Http2ServerResponse, type Http2Session, type ServerHttp2Stream,
+} from 'node:http2';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TlsOptions, TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
-import { pipelinedOverflowEvent } from '../api/index.ts';
+import { pipelinedOverflowEvent, streamRequestTimeoutEvent } from '../api/index.ts';
 import {
   apiHeadersTimeoutMs, apiKeepAliveTimeoutMs, apiPipelinedRequestsMax, apiRequestTimeoutMs, apiTimeoutCheckIntervalMs, grpcStreamsPerConnectionMax,
 } from '../config/index.ts';
@@ -78,6 +81,30 @@ function closeWhileStreamless(session: Http2Session, timedOut: () => void): void
     });
   });
   session.once('close', () => clearTimeout(timer));
+}
+
+/**
+ * Holds an HTTP/2 request (a stream other than a Watch or a LeaseKeepAlive) to HTTP/1.1's deadlines. The
+ * client must have sent all of it (its END_STREAM) within `timeoutMs` of its headers, however it trickles
+ * its body; one that has not is handed to `timedOut` (the API records it and answers 408, as node does for
+ * HTTP/1.1). A stream idle for `timeoutMs` once its request has arrived — its answer not read, or not
+ * written — is cancelled: its route recorded it.
+ */
+function holdToDeadlines(stream: ServerHttp2Stream, timeoutMs: number, timedOut: () => void): void {
+  const received = (): boolean => stream.state.remoteClose === 1;
+  let expired = false;
+  const expire = (): void => {
+    if (expired || stream.destroyed) return;
+    expired = true;
+    if (received()) stream.close(http2.NGHTTP2_CANCEL);
+    else timedOut();
+  };
+  const deadline = setTimeout(() => {
+    if (!received()) expire();
+  }, timeoutMs);
+  deadline.unref();
+  stream.once('close', () => clearTimeout(deadline));
+  stream.setTimeout(timeoutMs, expire);
 }
 
 /**
@@ -161,14 +188,21 @@ class ClientPortServer extends HttpsServer {
       if (!this.emit(pipelinedOverflowEvent, request, response, closing)) response.writeHead(429).end();
     }));
     this.keepAliveTimeout = apiKeepAliveTimeoutMs;
-    const h2 = createHttp2Server({ settings: { maxConcurrentStreams: grpcStreamsPerConnectionMax } }, handler as never);
+    // One request deadline for both protocols: node's for HTTP/1.1, holdToDeadlines' for HTTP/2.
+    const requestTimeoutMs = options.requestTimeout ?? apiRequestTimeoutMs;
+    const h2 = createHttp2Server({ settings: { maxConcurrentStreams: grpcStreamsPerConnectionMax } }, ((request: Http2ServerRequest, response: Http2ServerResponse) => {
+      if (!quietStreamPaths.has(request.headers[':path'] ?? '')) {
+        holdToDeadlines(request.stream, requestTimeoutMs, () => {
+          // Recorded and answered 408 by the API (client-error.ts); with nobody to record it, just ended.
+          if (!this.emit(streamRequestTimeoutEvent, request, response)) request.stream.close(http2.NGHTTP2_CANCEL);
+        });
+      }
+      handler(request as never, response as never);
+    }) as never);
     // What the HTTP/2 server would answer itself (an expectation, CONNECT) goes to this server's
     // listeners, as HTTP/1.1's does: the API records and answers it (src/api/client-error.ts).
     h2.on('checkExpectation', (request, response) => this.emit('checkExpectation', request, response));
     h2.on('connect', (request, response) => this.emit('connect', request, response));
-    h2.on('stream', (stream, headers) => {
-      if (!quietStreamPaths.has(headers[':path'] ?? '')) stream.setTimeout(apiRequestTimeoutMs, () => stream.close(http2.NGHTTP2_CANCEL));
-    });
     const http1 = this.listeners('secureConnection') as ((socket: TLSSocket) => void)[];
     this.removeAllListeners('secureConnection');
     this.on('secureConnection', (socket: TLSSocket) => {

@@ -131,6 +131,43 @@ test('a routed request whose body does not arrive in time is answered 408, with 
   }
 });
 
+test('an HTTP/2 request whose body does not arrive in time — silent, or trickled byte by byte — is answered 408 with exactly one audit event, and its stream is reset', { timeout: 30_000 }, async () => {
+  // The client port with a short request timeout (the member's is apiRequestTimeoutMs), which holds HTTP/2 too.
+  const requestTimeout = 1_000;
+  const listener = clientListenerOptions(reloader.serverOptions());
+  Object.assign(listener.https, { requestTimeout, headersTimeout: requestTimeout });
+  const timed = buildClientApi({ backend: m1.backend, audit: m1.audit, identify: identifyByCertificate(reloader), server: listener });
+  await timed.listen({ host: '127.0.0.1', port: 0 });
+  const timedPort = (timed.server.address() as { port: number }).port;
+  const session = connectHttp2(`https://127.0.0.1:${timedPort}`, { ...clientTls, port: timedPort, ALPNProtocols: ['h2'] });
+  const trickles: NodeJS.Timeout[] = [];
+  try {
+    const started = Date.now();
+    const answers = await Promise.all(['silent', 'trickled'].map((how) => new Promise<{ status: number; auditID: string; closedMs: number }>((resolve, reject) => {
+      const stream = session.request({ ':method': 'POST', ':path': '/api/v1/namespaces', 'content-type': 'application/json', 'content-length': '100' }, { endStream: false });
+      stream.write('{"a":');
+      // Well within the idle timeout each time: only a deadline from the request's start ends it.
+      if (how === 'trickled') trickles.push(setInterval(() => { if (stream.writable) stream.write(' '); }, requestTimeout / 5));
+      let answer: { status: number; auditID: string } | undefined;
+      stream.on('response', (headers) => { answer = { status: Number(headers[':status']), auditID: headers['audit-id'] as string }; });
+      stream.resume();
+      stream.on('error', reject);
+      stream.once('close', () => answer === undefined ? reject(new Error(`${how}: closed without an answer (code ${stream.rstCode})`)) : resolve({ ...answer, closedMs: Date.now() - started }));
+    })));
+    for (const answer of answers) {
+      assert.equal(answer.status, 408);
+      assert.ok(answer.closedMs < 3 * requestTimeout, `the stream was ended ${answer.closedMs} ms after it began`);
+      const events = await eventsOf(answer.auditID);
+      assert.equal(events.length, 1, JSON.stringify(events));
+      assert.deepEqual([events[0]!.stage, events[0]!.responseStatus?.code, events[0]!.user.username, events[0]!.verb], ['ResponseComplete', 408, 'admin', 'create']);
+    }
+  } finally {
+    for (const trickle of trickles) clearInterval(trickle);
+    session.destroy();
+    await timed.close();
+  }
+});
+
 /** One HTTP/2 request on its own session; resolves with the answer's status and headers. */
 function http2Request(headers: Record<string, string>): Promise<{ status: number; auditID: string | undefined }> {
   return new Promise((resolve, reject) => {
