@@ -31,7 +31,7 @@ import { constants as http2, type Http2ServerRequest, type Http2ServerResponse }
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { AuditEventInput } from '../audit/index.ts';
-import { apiPipelinedRequestsMax, auditRefusedTargetCharsMax } from '../config/index.ts';
+import { apiPipelinedRequestsMax, auditRefusedTargetCharsMax, grpcResetStreamsMax, grpcResetStreamsWindowMs } from '../config/index.ts';
 import { type ApiAudit, anonymousUser, auditIdHeader, recordAbandoned, unavailableStatus } from './audit-plugin.ts';
 import type { Identify } from './identity.ts';
 import type { ClientIdentity } from '../pki/index.ts';
@@ -50,10 +50,22 @@ interface Refusal {
   keepsConnection?: true;
 }
 
+/** The most of node's reason for a broken HTTP/2 session an audit record keeps, in characters. */
+const http2ReasonCharsMax = 120;
+
 const requestTimeout: Refusal = { code: 408, reason: 'Timeout', message: 'the request was not received in time', why: 'request timeout: the request was not received in time' };
 
 function refusalOf(error: ClientError): Refusal {
   if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') return requestTimeout;
+  if (error.code === 'ERR_HTTP2_STREAM_RESETS') {
+    const limit = `more than ${grpcResetStreamsMax} streams reset by the client within ${grpcResetStreamsWindowMs / 1000} s`;
+    return { code: 429, reason: 'TooManyRequests', message: limit, why: `stream resets: ${limit}; the connection is closed` };
+  }
+  if (error.code?.startsWith('ERR_HTTP2_') === true) {
+    // node's and nghttp2's fixed text for what broke the protocol, never the client's bytes.
+    const reason = error.message.replace(/[^\w ,.'-]/g, '').slice(0, http2ReasonCharsMax);
+    return { code: 400, reason: 'BadRequest', message: 'the connection broke the HTTP/2 protocol', why: `protocol error: ${error.code}: ${reason}` };
+  }
   if (error.code === 'HPE_HEADER_OVERFLOW') {
     return { code: 431, reason: 'RequestHeaderFieldsTooLarge', message: 'the request headers are too large', why: 'malformed request: HPE_HEADER_OVERFLOW' };
   }
@@ -93,7 +105,8 @@ export function clientErrorHandler(options: { audit: ApiAudit | undefined; ident
   // being written; the first report is the one recorded and answered.
   const refused = new WeakSet<Socket>();
   return (error, socket) => {
-    if (error.code === 'ECONNRESET' || socket.destroyed || refused.has(socket)) return;
+    // A connection node closed for breaking HTTP/2 is gone by the time it is reported; it is recorded all the same.
+    if (error.code === 'ECONNRESET' || (socket.destroyed && error.code?.startsWith('ERR_HTTP2_') !== true) || refused.has(socket)) return;
     refused.add(socket);
     const refusal = refusalOf(error);
     const answer = status(refusal.code, refusal.reason, refusal.message);

@@ -50,7 +50,9 @@ export function identifyByCertificate(certificates: CertificateCheck): Identify 
     if (typeof socket.getPeerCertificate !== 'function' || !socket.authorized) return undefined;
     let entry = known.get(socket);
     if (entry === undefined) {
-      const peer = socket.getPeerCertificate();
+      const peer = socket.getPeerCertificate() as ReturnType<TLSSocket['getPeerCertificate']> | null;
+      // A closed connection tells no certificate.
+      if (peer === null) return undefined;
       const held = heldCertificate(peer);
       const identity = held === undefined ? null : identityOf(peer.raw);
       entry = held !== undefined && identity !== null ? { identity, held } : null;

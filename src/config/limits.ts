@@ -714,6 +714,14 @@ export const watchSlowCloseGraceMs = 10_000;
 /** Concurrent HTTP/2 streams (gRPC calls) one client connection may hold (the HTTP/2 setting the member announces). */
 export const grpcStreamsPerConnectionMax = 256;
 /**
+ * Streams a client may reset before their answer within grpcResetStreamsWindowMs on one HTTP/2
+ * connection; past it the connection is closed and the closing recorded. A reset stream costs the member
+ * its request and the client nothing ("rapid reset", CVE-2023-44487): 8 connections resetting every
+ * stream they opened had 8,600 requests served at once and stalled every other client for 3.4 s.
+ */
+export const grpcResetStreamsMax = 256;
+export const grpcResetStreamsWindowMs = 10_000;
+/**
  * Requests one gRPC Watch stream may have waiting while a refused create's audit record is written (they
  * are answered in order, after it); one more ends the stream, so a flood of refused creates is bounded.
  */

@@ -26,9 +26,11 @@ import {
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TlsOptions, TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { pipelinedOverflowEvent, streamRequestTimeoutEvent } from '../api/index.ts';
 import {
-  apiHeadersTimeoutMs, apiKeepAliveTimeoutMs, apiPipelinedRequestsMax, apiRequestTimeoutMs, apiTimeoutCheckIntervalMs, grpcStreamsPerConnectionMax,
+  apiHeadersTimeoutMs, apiKeepAliveTimeoutMs, apiPipelinedRequestsMax, apiRequestTimeoutMs, apiTimeoutCheckIntervalMs, grpcResetStreamsMax,
+  grpcResetStreamsWindowMs, grpcStreamsPerConnectionMax,
 } from '../config/index.ts';
 
 type Handler = (request: IncomingMessage, response: ServerResponse) => void;
@@ -105,6 +107,23 @@ function holdToDeadlines(stream: ServerHttp2Stream, timeoutMs: number, timedOut:
   deadline.unref();
   stream.once('close', () => clearTimeout(deadline));
   stream.setTimeout(timeoutMs, expire);
+}
+
+/**
+ * Calls `flood` (once) when the client of `session` resets more than grpcResetStreamsMax streams
+ * before their answer within grpcResetStreamsWindowMs: a client that opens streams only to reset them
+ * makes the member take requests it never reads.
+ */
+function countingResets(session: Http2Session, flood: () => void): void {
+  const resets: number[] = [];
+  session.on('stream', (stream: ServerHttp2Stream) => {
+    stream.once('aborted', () => {
+      const now = performance.now();
+      resets.push(now);
+      while (resets[0]! < now - grpcResetStreamsWindowMs) resets.shift();
+      if (resets.length === grpcResetStreamsMax + 1) flood();
+    });
+  });
 }
 
 /**
@@ -191,13 +210,18 @@ class ClientPortServer extends HttpsServer {
     // One request deadline for both protocols: node's for HTTP/1.1, holdToDeadlines' for HTTP/2.
     const requestTimeoutMs = options.requestTimeout ?? apiRequestTimeoutMs;
     const h2 = createHttp2Server({ settings: { maxConcurrentStreams: grpcStreamsPerConnectionMax } }, ((request: Http2ServerRequest, response: Http2ServerResponse) => {
-      if (!quietStreamPaths.has(request.headers[':path'] ?? '')) {
-        holdToDeadlines(request.stream, requestTimeoutMs, () => {
-          // Recorded and answered 408 by the API (client-error.ts); with nobody to record it, just ended.
-          if (!this.emit(streamRequestTimeoutEvent, request, response)) request.stream.close(http2.NGHTTP2_CANCEL);
-        });
-      }
-      handler(request as never, response as never);
+      // Served once the rest of what the client sent with it is read: a stream it reset in the same
+      // breath (a rapid reset flood) is not served at all (countingResets counts it).
+      setImmediate(() => {
+        if (request.stream.destroyed) return;
+        if (!quietStreamPaths.has(request.headers[':path'] ?? '')) {
+          holdToDeadlines(request.stream, requestTimeoutMs, () => {
+            // Recorded and answered 408 by the API (client-error.ts); with nobody to record it, just ended.
+            if (!this.emit(streamRequestTimeoutEvent, request, response)) request.stream.close(http2.NGHTTP2_CANCEL);
+          });
+        }
+        handler(request as never, response as never);
+      });
     }) as never);
     // What the HTTP/2 server would answer itself (an expectation, CONNECT) goes to this server's
     // listeners, as HTTP/1.1's does: the API records and answers it (src/api/client-error.ts).
@@ -223,11 +247,22 @@ class ClientPortServer extends HttpsServer {
   private adopt(session: Http2Session, socket: TLSSocket): void {
     this.sessions.add(session);
     session.once('close', () => this.sessions.delete(session));
-    closeWhileStreamless(session, () => {
-      // As node reports an HTTP/1.1 request not received in time, with the connection itself (the
-      // session's own socket is a guard that cannot be closed); with nobody to record it, just end it.
-      const error = Object.assign(new Error('the request was not received in time'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' });
-      if (!this.emit('clientError', error, socket)) session.destroy();
+    // Reported as node reports an HTTP/1.1 connection it refuses, with the connection itself (the
+    // session's own socket is a guard that cannot be closed): the API records it and closes the
+    // connection; with nobody to record it, the session is just ended.
+    const refuse = (message: string, code: string): void => {
+      if (!this.emit('clientError', Object.assign(new Error(message), { code }), socket)) session.destroy();
+    };
+    closeWhileStreamless(session, () => refuse('the request was not received in time', 'ERR_HTTP_REQUEST_TIMEOUT'));
+    countingResets(session, () => refuse(`more than ${grpcResetStreamsMax} streams reset by the client`, 'ERR_HTTP2_STREAM_RESETS'));
+    // node ends a session that breaks the protocol (a CONTINUATION, SETTINGS or PING flood, invalid
+    // frames) with an error carrying nghttp2's fixed reason: recorded as HTTP/1.1's unparsable requests
+    // are. By then the connection is closed and would no longer say whose certificate it had; a
+    // connection's certificate cannot change, so it keeps telling what it told at the handshake.
+    const peer = socket.getPeerCertificate(true);
+    socket.getPeerCertificate = () => peer;
+    session.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code?.startsWith('ERR_HTTP2_') === true) refuse(error.message, error.code);
     });
   }
 

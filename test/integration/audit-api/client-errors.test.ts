@@ -14,7 +14,7 @@ import { connect, type ConnectionOptions } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import { buildClientApi, identifyByCertificate } from '../../../src/api/index.ts';
 import type { AuditEvent } from '../../../src/audit/index.ts';
-import { apiHeadersTimeoutMs, apiPipelinedRequestsMax, apiTimeoutCheckIntervalMs, auditRefusedTargetCharsMax } from '../../../src/config/index.ts';
+import { apiHeadersTimeoutMs, apiPipelinedRequestsMax, apiTimeoutCheckIntervalMs, auditRefusedTargetCharsMax, grpcResetStreamsMax } from '../../../src/config/index.ts';
 import { bootstrapCa, loadTlsMaterial, TlsReloader } from '../../../src/pki/index.ts';
 import { clientListenerOptions } from '../../../src/server/client-listener.ts';
 import { clientFiles, memberFiles, tempDir } from '../pki/tls-harness.ts';
@@ -30,6 +30,8 @@ let remove: () => Promise<void>;
 /** Requests the app is serving now, and the most it served at once (seen from its own hooks). */
 let serving = 0;
 let servingMost = 0;
+/** Requests the app has taken, in all. */
+let taken = 0;
 
 before(async () => {
   audited = await startAudited(1);
@@ -40,7 +42,7 @@ before(async () => {
   reloader = await TlsReloader.open(memberFiles(ca.dir, 'm1'));
   // The member's own audit log and identity by certificate, over the client port's TLS options.
   app = buildClientApi({ backend: m1.backend, audit: m1.audit, identify: identifyByCertificate(reloader), server: clientListenerOptions(reloader.serverOptions()) });
-  app.addHook('onRequest', (_request, _reply, done) => { servingMost = Math.max(servingMost, ++serving); done(); });
+  app.addHook('onRequest', (_request, _reply, done) => { taken++; servingMost = Math.max(servingMost, ++serving); done(); });
   app.addHook('onResponse', (_request, _reply, done) => { serving--; done(); });
   await app.listen({ host: '127.0.0.1', port: 0 });
   port = (app.server.address() as { port: number }).port;
@@ -240,6 +242,73 @@ function closedWithin(alpn: string, bytes: Buffer, withinMs: number): Promise<bo
 async function unreceivedRecords(): Promise<AuditEvent[]> {
   return (await m1.events()).filter((e) => e.responseStatus?.code === 408 && e.verb === '' && e.requestURI === '');
 }
+
+/** The auditIDs of the member's events so far. */
+const eventsSoFar = async (): Promise<Set<string>> => new Set((await m1.events()).map((e) => e.auditID));
+/** The member's events that were not among `before`. */
+const eventsSince = async (before: Set<string>): Promise<AuditEvent[]> => (await m1.events()).filter((e) => !before.has(e.auditID));
+
+/** An HTTP/2 frame: its 9-byte header (length, type, flags, stream) and payload. */
+function h2Frame(type: number, flags: number, stream: number, payload: Buffer = Buffer.alloc(0)): Buffer {
+  const header = Buffer.alloc(9);
+  header.writeUIntBE(payload.length, 0, 3);
+  header.writeUInt8(type, 3);
+  header.writeUInt8(flags, 4);
+  header.writeUInt32BE(stream, 5);
+  return Buffer.concat([header, payload]);
+}
+const [h2Headers, h2RstStream, h2Continuation] = [0x1, 0x3, 0x9];
+const [h2EndStream, h2EndHeaders] = [0x1, 0x4];
+/** HPACK for GET https://127.0.0.1/version: :method GET and :scheme https indexed, :path and :authority literals. */
+const getVersionBlock = Buffer.concat([Buffer.from([0x82, 0x87, 0x04, 8]), Buffer.from('/version'), Buffer.from([0x01, 9]), Buffer.from('127.0.0.1')]);
+
+/** Opens an h2 connection, writes the preface and then each of `frames` in a write of its own; resolves once the member closes it (or after `withinMs`: false). */
+function h2Raw(frames: Buffer[], withinMs: number): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ ...clientTls, ALPNProtocols: ['h2'] }, () => {
+      socket.write(Buffer.concat([h2Preface, h2EmptySettings]));
+      for (const frame of frames) if (socket.writable) socket.write(frame);
+    });
+    socket.on('data', () => undefined);
+    socket.on('error', (error: NodeJS.ErrnoException) => { if (error.code !== 'ECONNRESET' && error.code !== 'EPIPE') reject(error); });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve(false);
+    }, withinMs);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
+test('an HTTP/2 client that resets every stream it opens (rapid reset) is not served those requests, and its connection is closed past grpcResetStreamsMax with one audit event', async () => {
+  const eventsBefore = await eventsSoFar();
+  const takenBefore = taken;
+  const count = grpcResetStreamsMax + 50;
+  const cancel = Buffer.from([0, 0, 0, 0x8]);
+  const frames = Array.from({ length: count }, (_, i) => Buffer.concat([
+    h2Frame(h2Headers, h2EndStream | h2EndHeaders, 2 * i + 1, getVersionBlock), h2Frame(h2RstStream, 0, 2 * i + 1, cancel),
+  ]));
+  assert.equal(await h2Raw(frames, 10_000), true, 'the member closed the connection');
+  assert.ok(taken - takenBefore < grpcResetStreamsMax, `${taken - takenBefore} of ${count} reset requests were taken`);
+  const events = await eventsSince(eventsBefore);
+  const closing = events.filter((e) => e.responseStatus?.code === 429);
+  assert.equal(closing.length, 1, JSON.stringify(events.slice(0, 3)));
+  assert.deepEqual([closing[0]!.user.username, closing[0]!.annotations?.['authorization.k8s.io/decision']], ['admin', 'forbid']);
+  assert.match(closing[0]!.annotations?.['authorization.k8s.io/reason'] ?? '', new RegExp(`^stream resets: more than ${grpcResetStreamsMax} streams reset by the client within \\d+ s; the connection is closed`));
+});
+
+test('an HTTP/2 connection node ends for breaking the protocol (a CONTINUATION flood) leaves one audit event naming why', async () => {
+  const eventsBefore = await eventsSoFar();
+  const continuation = h2Frame(h2Continuation, 0, 1, Buffer.from([0x40, 1, 0x78, 1, 0x78]));
+  const frames = [h2Frame(h2Headers, h2EndStream, 1, Buffer.from([0x82, 0x87])), ...Array.from({ length: 10_000 }, () => continuation)];
+  assert.equal(await h2Raw(frames, 10_000), true, 'the member closed the connection');
+  const events = (await eventsSince(eventsBefore)).filter((e) => e.responseStatus?.code === 400);
+  assert.equal(events.length, 1, JSON.stringify(events));
+  assert.deepEqual([events[0]!.user.username, events[0]!.verb, events[0]!.requestURI], ['admin', '', '']);
+  assert.match(events[0]!.annotations?.['authorization.k8s.io/reason'] ?? '', /^protocol error: ERR_HTTP2_\w+: /);
+});
 
 test('a connection that completes no request is closed after the header timeout, in HTTP/2 as in HTTP/1.1, and leaves one audit event; one that did stays open', async () => {
   const recordedBefore = (await unreceivedRecords()).length;
