@@ -11,7 +11,8 @@
  * Each answers 200 `ok`, or, when `?verbose` is given or a check fails, one line per check
  * (`[+]leader ok`, `[-]audit failed: <why>`) and a last line `readyz check passed|failed`; a failed
  * check always says why (any verified identity may ask, and no reason carries a secret).
- * `?exclude=<check>` (repeatable) skips one. There are no per-check paths (`/readyz/<check>`): the
+ * `?exclude=<check>` skips one (one per request: every path refuses a repeated query parameter, which
+ * could be read two ways). There are no per-check paths (`/readyz/<check>`): the
  * default audit policy leaves out the three exact paths only, and a probe must answer while the audit
  * log refuses records.
  */
