@@ -11,4 +11,3 @@ export { type Clock, type TimerHandle, ManualClock, realClock } from './clock.ts
 export { decodeMsgpack, decodeMsgpackCopy, encodeMsgpack } from './msgpack.ts';
 export { setOwnMember } from './own-member.ts';
 export { byCodeUnits, sortInPlace } from './sort-in-place.ts';
-export { passphraseChars } from './passphrase-chars.ts';

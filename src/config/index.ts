@@ -3,6 +3,7 @@
  * Invariant: config imports only base.
  */
 export * from './limits.ts';
+export { shortNewPassphrase } from './passphrase-rule.ts';
 export {
   parseInitialCluster, parseServerConfig, parseUnsealSource, ServerConfigError,
   type InitialMember, type RawServerConfig, type ServerConfig, type UnsealSource,

@@ -5,10 +5,9 @@
  */
 import { randomFillSync } from 'node:crypto';
 import argon2 from 'argon2';
-import { passphraseChars } from '../base/index.ts';
 import {
   argon2MemoryKiBDefault, argon2MemoryKiBMax, argon2MemoryKiBMin, argon2ParallelismDefault, argon2ParallelismMax,
-  argon2TimeCostDefault, argon2TimeCostMax, newPassphraseCharsMin,
+  argon2TimeCostDefault, argon2TimeCostMax, shortNewPassphrase,
 } from '../config/index.ts';
 import { KeyringError, sourceMismatch } from './errors.ts';
 import type { Argon2Params, Kek, KekProvider, KekRecord } from './kek.ts';
@@ -78,11 +77,8 @@ export function passphraseKek(passphrase: string | Uint8Array, params: Partial<A
     source: 'passphrase',
     description: 'passphrase (argon2id)',
     create() {
-      const chars = passphraseChars(secret);
-      if (chars < newPassphraseCharsMin) {
-        return Promise.reject(new KeyringError(`the passphrase is ${chars} ${chars === 1 ? 'character' : 'characters'}; `
-          + `a new keyring needs at least ${newPassphraseCharsMin}: its file can be attacked offline`));
-      }
+      const short = shortNewPassphrase(secret, 'the passphrase', 'a new keyring', 'its file');
+      if (short !== undefined) return Promise.reject(new KeyringError(short));
       const salt = randomFillSync(Buffer.alloc(saltBytes)).toString('base64');
       return derive({ source: 'passphrase', salt, ...createParams });
     },

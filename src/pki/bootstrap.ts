@@ -9,7 +9,7 @@
  * write, so a refused run leaves the directory byte-identical.
  */
 import { caValidityDaysDefault, certValidityDaysDefault } from '../config/index.ts';
-import { assertNoCa, checkCaPassphrase, initCa } from './ca.ts';
+import { assertNoCa, initCa } from './ca.ts';
 import { caLayout } from './layout.ts';
 import { checkMemberName, checkUserName, splitHosts } from './names.ts';
 import { issueClient, issueMember } from './issue.ts';
@@ -53,7 +53,6 @@ export async function bootstrapCa(options: BootstrapOptions): Promise<BootstrapR
   splitHosts(hosts);
   checkUserName(admin);
   validityFor(nowMs, days);
-  checkCaPassphrase(options.passphrase);
   if (options.force !== true) await assertNoCa(caLayout(dir));
 
   // The CA outlives every leaf it signs: caValidityDaysDefault, or longer if --days asks for more.

@@ -7,8 +7,7 @@
  * exactly the registry's revoked serials.
  */
 import { createPublicKey, randomBytes } from 'node:crypto';
-import { passphraseChars } from '../base/index.ts';
-import { caValidityDaysDefault, certSerialBytes, newPassphraseCharsMin } from '../config/index.ts';
+import { caValidityDaysDefault, certSerialBytes, shortNewPassphrase } from '../config/index.ts';
 import { crlToPem, signCrl } from './crl.ts';
 import { type CryptoKey, generateKeyPair, x509 } from './crypto-provider.ts';
 import { PkiError } from './errors.ts';
@@ -57,18 +56,11 @@ export async function assertNoCa(layout: CaLayout): Promise<void> {
   }
 }
 
-/** Refuses with CA_PASSPHRASE_SHORT a passphrase too short to encrypt a new CA key (never naming it). */
-export function checkCaPassphrase(passphrase: string | undefined): void {
-  if (passphrase === undefined) return;
-  const chars = passphraseChars(new TextEncoder().encode(passphrase));
-  if (chars >= newPassphraseCharsMin) return;
-  throw new PkiError('CA_PASSPHRASE_SHORT', `COFFER_CA_PASSPHRASE is ${chars} ${chars === 1 ? 'character' : 'characters'}; `
-    + `a new CA key needs at least ${newPassphraseCharsMin}: ca.key can be attacked offline`);
-}
-
+/** Refuses with CA_PASSPHRASE_SHORT a new CA key passphrase too short (naming its length only), before anything is written. */
 export async function initCa(options: InitCaOptions): Promise<InitCaResult> {
   const layout = caLayout(options.dir);
-  checkCaPassphrase(options.passphrase);
+  const short = options.passphrase === undefined ? undefined : shortNewPassphrase(Buffer.from(options.passphrase, 'utf8'), 'COFFER_CA_PASSPHRASE', 'a new CA key', 'ca.key');
+  if (short !== undefined) throw new PkiError('CA_PASSPHRASE_SHORT', short);
   if (options.force !== true) await assertNoCa(layout);
   const nowMs = options.nowMs ?? Date.now();
   const validity = validityFor(nowMs, options.days ?? caValidityDaysDefault);

@@ -5,8 +5,7 @@
  * could not be reached. A rotation is sent once per member and never retried by this command.
  */
 import type { Command } from 'commander';
-import { passphraseChars } from '../../base/index.ts';
-import { keysRequestTimeoutMs, newPassphraseCharsMin, passphraseFileBytesMax } from '../../config/index.ts';
+import { keysRequestTimeoutMs, passphraseFileBytesMax, shortNewPassphrase } from '../../config/index.ts';
 import { KeyFileError, readPassphraseFile, readSecretFile } from '../../crypto/index.ts';
 import { K8sClient, type KeyRotationView, KvClient, type KvClientOptions, type MemberKeysView } from '../../client/index.ts';
 import { type ConnectionOptions, connectionSettings } from '../connection.ts';
@@ -144,11 +143,10 @@ async function readNewKek(file: string, kind: 'passphrase' | 'key', command: Com
   try {
     if (kind === 'passphrase') {
       const passphrase = await readPassphraseFile(file);
-      const chars = passphraseChars(passphrase);
-      if (chars >= newPassphraseCharsMin) return passphrase;
+      const short = shortNewPassphrase(passphrase, `the new passphrase (${file})`, 'a keyring', 'its file');
+      if (short === undefined) return passphrase;
       passphrase.fill(0);
-      command.error(`coffer: the new passphrase (${file}) is ${chars} ${chars === 1 ? 'character' : 'characters'}; `
-        + `a keyring needs at least ${newPassphraseCharsMin}: its file can be attacked offline`, { exitCode: 1, code: 'coffer.keys' });
+      command.error(`coffer: ${short}`, { exitCode: 1, code: 'coffer.keys' });
     }
     const bytes = await readSecretFile(file, 'key file', passphraseFileBytesMax);
     const key = Uint8Array.from(bytes);

@@ -13,9 +13,8 @@
  */
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { passphraseChars } from '../../base/index.ts';
 import { isClientError, type KvClient } from '../../client/index.ts';
-import { backupProgressEveryRecords, newPassphraseCharsMin } from '../../config/index.ts';
+import { backupProgressEveryRecords, shortNewPassphrase } from '../../config/index.ts';
 import {
   backupPassphraseEnv, createBackupKeyFiles, isBackupError, readBackupPassphrase, SnapshotStreamReader, writeBackup,
 } from '../../storage/backup/index.ts';
@@ -93,9 +92,7 @@ export function registerSnapshotCommands(program: Command, io: CliIo): void {
  * bytes that are not UTF-8 count one each). Restore takes any: an older backup keeps its passphrase.
  */
 export function checkNewPassphrase(passphrase: Uint8Array, file: string | undefined): void {
-  const chars = passphraseChars(passphrase);
-  if (chars >= newPassphraseCharsMin) return;
   const source = file === undefined ? backupPassphraseEnv : `the backup passphrase file ${file}`;
-  throw new CliError(`the backup passphrase (${source}) is ${chars} ${chars === 1 ? 'character' : 'characters'}; `
-    + `a new backup needs at least ${newPassphraseCharsMin}: a backup file can be attacked offline`);
+  const short = shortNewPassphrase(passphrase, `the backup passphrase (${source})`, 'a new backup', 'a backup file');
+  if (short !== undefined) throw new CliError(short);
 }
