@@ -12,7 +12,7 @@
  */
 import fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { realClock, type Clock } from '../base/index.ts';
-import { requestBodyBytesMax, requestPathBytesMax } from '../config/index.ts';
+import { apiAnswerTimeoutMs, requestBodyBytesMax, requestPathBytesMax } from '../config/index.ts';
 import { Registry } from '../registry/index.ts';
 import { adminApi } from './admin/plugin.ts';
 import type { KeysAdmin } from './admin/keys.ts';
@@ -54,6 +54,8 @@ export interface ClientApiOptions {
   health?: HealthChecks;
   /** The member's key rotation, served under /apis/coffer.dev/v1/keys (admin/keys.ts); not served when absent. */
   keys?: KeysAdmin;
+  /** How long a client may take to take an answer sent whole: apiAnswerTimeoutMs unless a test shortens it. */
+  answerTimeoutMs?: number;
   /** etcd's Snapshot over gRPC: the backup recipient it is sealed to (grpc/snapshot.ts); refused when absent. */
   grpcSnapshot?: GrpcSnapshotOptions;
 }
@@ -125,7 +127,7 @@ export function buildClientApi(options: ClientApiOptions): FastifyInstance {
   const { audit, metrics } = options;
   // A write's audit record travels in its Raft entry (audit-in-entry.ts).
   const backend = withRequestAudit(options.backend);
-  void app.register(requestPipeline, { identify: options.identify, policy, audit, metrics });
+  void app.register(requestPipeline, { identify: options.identify, policy, audit, metrics, answerTimeoutMs: options.answerTimeoutMs ?? apiAnswerTimeoutMs });
   void app.register(kubernetesApi, {
     backend, registry: new Registry(backend), policy, clock, watches, health: withPolicyCheck(options.health ?? replicaHealthChecks(backend, clock), policy),
     ...(audit ? { audit } : {}), ...(metrics ? { metrics } : {}),

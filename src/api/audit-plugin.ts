@@ -138,6 +138,14 @@ export function noteDecision(request: FastifyRequest, user: AuditUser, info: Req
   });
 }
 
+/** Records a request the gate let through as refused after all (a step past it refused it), and why. */
+export function noteRefusal(request: FastifyRequest, reason: string): void {
+  const p = pending.get(request);
+  if (p === undefined) return;
+  p.decision = 'forbid';
+  p.reason = reason;
+}
+
 /** Marks the audit record of a dry-run write. */
 export const dryRunAnnotation = 'coffer.dev/dry-run';
 

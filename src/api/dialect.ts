@@ -43,6 +43,7 @@ function grpcCodeOf(code: number): number {
     case 401: return grpc.unauthenticated;
     case 403: return grpc.permissionDenied;
     case 404: return grpc.notFound;
+    case 429: return grpc.resourceExhausted;
     case 503: return grpc.unavailable;
     default: return grpc.invalidArgument;
   }

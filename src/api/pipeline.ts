@@ -4,8 +4,10 @@
  * after it, their not-found handlers included.
  *   1. the gate (gate.ts): identity → a URL read one way only → impersonation → member confinement →
  *      RBAC, default deny, before any handler or not-found runs;
- *   2. the audit step (audit-plugin.ts), when the member passes its audit log;
- *   3. /metrics counts: by verb, resource (as the route declares it: route-config.ts) and code.
+ *   2. answers not yet taken by clients (unread-answers.ts): a user holding too many is refused 429, an
+ *      answer not taken in time is dropped — before the audit step, which records such a refusal;
+ *   3. the audit step (audit-plugin.ts), when the member passes its audit log;
+ *   4. /metrics counts: by verb, resource (as the route declares it: route-config.ts) and code.
  * What differs between the APIs (the dialect of a refusal, whether a call only reads, a metric label)
  * the steps read from the route's config, never from its path.
  */
@@ -18,6 +20,7 @@ import type { PolicyHolder } from './k8s/policy-holder.ts';
 import { metricLabels } from './metric-labels.ts';
 import { parseOf } from './request.ts';
 import { routeConfigOf } from './route-config.ts';
+import { registerUnreadAnswers } from './unread-answers.ts';
 
 /** What the API needs from the member's metrics (src/metrics implements it). */
 export interface ApiMetrics {
@@ -31,10 +34,13 @@ export interface PipelineOptions {
   policy: PolicyHolder;
   audit: ApiAudit | undefined;
   metrics: ApiMetrics | undefined;
+  /** How long a client may take to take an answer sent whole (unread-answers.ts). */
+  answerTimeoutMs: number;
 }
 
 function pipeline(app: FastifyInstance, options: PipelineOptions, done: (error?: Error) => void): void {
   registerGate(app, { identify: options.identify, policy: options.policy });
+  registerUnreadAnswers(app, { answerTimeoutMs: options.answerTimeoutMs });
   const { metrics, audit } = options;
   if (metrics) {
     app.addHook('onResponse', async (request, reply) => {

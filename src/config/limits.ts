@@ -331,7 +331,8 @@ export const pkiFileBytesMax = 1024 * 1024;
 // ── Client listener (src/server/client-listener.ts) ───────────────────────────────────────────────
 // How long a client may take on the client port, so slow clients cannot hold sockets forever
 // (docs/security.md, "Slow clients"). Watch streams are not bounded by these: once a request has been
-// received, its response may last as long as it needs.
+// received, a streamed response may last as long as it needs; an answer sent whole is bounded by
+// apiAnswerTimeoutMs and answerUnreadBytesPerUserMax (src/api/unread-answers.ts).
 
 /** A request's headers must be complete this long after its first byte (after the handshake, for a connection's first request); else 408 and closed. */
 export const apiHeadersTimeoutMs = 10_000;
@@ -352,6 +353,19 @@ export const apiTimeoutCheckIntervalMs = 1_000;
  * its requests ends; at twice this many in flight the connection is closed.
  */
 export const apiPipelinedRequestsMax = 16;
+/**
+ * An answer sent whole (not a stream: a watch or a snapshot has its own flow control) must be taken by
+ * the client within this long of being sent; else its HTTP/2 stream is cancelled, or its HTTP/1.1
+ * connection closed, and the member lets go of it. The Kubernetes API server's request timeout bounds
+ * its answers the same way (its handler writes the answer within it).
+ */
+export const apiAnswerTimeoutMs = 60_000;
+/**
+ * The bytes of one user's answers (sent whole) that its clients have not yet taken, on all its
+ * connections together, past which its reads are refused 429 until they are taken (or dropped by
+ * apiAnswerTimeoutMs): twice the largest answer a read gives (rangeResultBytesMax).
+ */
+export const answerUnreadBytesPerUserMax = 2 * rangeResultBytesMax;
 /**
  * Client certificates whose identity the API keeps worked out (certificates; the oldest out first): a
  * reconnecting client's identity is not parsed again from its certificate's DER (~0.3 ms each).

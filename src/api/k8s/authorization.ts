@@ -90,6 +90,11 @@ export function mayStillImpersonate(policy: CompiledPolicy, request: object): bo
   return impersonator === undefined || impersonator.checks.every((check) => isAllowed(policy, impersonator.real, check));
 }
 
+/** The user holding the connection of a request the gate let through; undefined for one it refused. */
+export function authorizedConnectedUser(request: object): string | undefined {
+  return callers.has(request) ? connectedCaller(request).user : undefined;
+}
+
 function remembered(request: object): { caller: Caller; impersonator: Impersonator | undefined } {
   const entry = callers.get(request);
   if (entry === undefined) throw new Error('no caller: the authorization hook did not run');

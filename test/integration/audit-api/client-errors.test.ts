@@ -11,22 +11,17 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { connect as connectHttp2 } from 'node:http2';
 import { connect, type ConnectionOptions } from 'node:tls';
-import type { FastifyInstance } from 'fastify';
 import { buildClientApi, identifyByCertificate } from '../../../src/api/index.ts';
 import type { AuditEvent } from '../../../src/audit/index.ts';
 import { apiHeadersTimeoutMs, apiPipelinedRequestsMax, apiTimeoutCheckIntervalMs, auditRefusedTargetCharsMax, grpcResetStreamsMax } from '../../../src/config/index.ts';
-import { bootstrapCa, loadTlsMaterial, TlsReloader } from '../../../src/pki/index.ts';
-import { clientListenerOptions } from '../../../src/server/client-listener.ts';
-import { clientFiles, memberFiles, tempDir } from '../pki/tls-harness.ts';
 import { type AuditedCluster, type AuditedMember, startAudited } from './harness.ts';
+import { listenOverTls, type TlsListener } from './tls-listener.ts';
 
 let audited: AuditedCluster;
 let m1: AuditedMember;
-let reloader: TlsReloader;
-let app: FastifyInstance;
+let listener: TlsListener;
 let port: number;
 let clientTls: ConnectionOptions;
-let remove: () => Promise<void>;
 /** Requests the app is serving now, and the most it served at once (seen from its own hooks). */
 let serving = 0;
 let servingMost = 0;
@@ -36,25 +31,18 @@ let taken = 0;
 before(async () => {
   audited = await startAudited(1);
   m1 = audited.members[0]!;
-  const ca = await tempDir('client-errors');
-  remove = ca.remove;
-  await bootstrapCa({ dir: ca.dir, members: ['m1'], hosts: ['127.0.0.1'], admin: 'admin', p12Password: 'test' });
-  reloader = await TlsReloader.open(memberFiles(ca.dir, 'm1'));
-  // The member's own audit log and identity by certificate, over the client port's TLS options.
-  app = buildClientApi({ backend: m1.backend, audit: m1.audit, identify: identifyByCertificate(reloader), server: clientListenerOptions(reloader.serverOptions()) });
-  app.addHook('onRequest', (_request, _reply, done) => { taken++; servingMost = Math.max(servingMost, ++serving); done(); });
-  app.addHook('onResponse', (_request, _reply, done) => { serving--; done(); });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  port = (app.server.address() as { port: number }).port;
-  const material = await loadTlsMaterial(clientFiles(ca.dir, 'admin'));
-  clientTls = { host: '127.0.0.1', port, ca: material.ca, cert: material.cert, key: material.key };
+  listener = await listenOverTls(m1, {
+    prepare: (api) => {
+      api.addHook('onRequest', (_request, _reply, done) => { taken++; servingMost = Math.max(servingMost, ++serving); done(); });
+      api.addHook('onResponse', (_request, _reply, done) => { serving--; done(); });
+    },
+  });
+  ({ port, clientTls } = listener);
 });
 
 after(async () => {
-  await app.close();
-  reloader.close();
+  await listener.close();
   await audited.close();
-  await remove();
 });
 
 /** Writes `chunks` one after another on one TLS connection; resolves with all the member sent before closing it. */
@@ -114,8 +102,8 @@ test('a routed request whose body does not arrive in time is answered 408, with 
   // The same API with a short request timeout (the member's is apiRequestTimeoutMs).
   const requestTimeout = 1_000;
   const timed = buildClientApi({
-    backend: m1.backend, audit: m1.audit, identify: identifyByCertificate(reloader),
-    server: { https: { ...reloader.serverOptions(), requestTimeout, connectionsCheckingInterval: 100 }, requestTimeout },
+    backend: m1.backend, audit: m1.audit, identify: identifyByCertificate(listener.reloader),
+    server: { https: { ...listener.reloader.serverOptions(), requestTimeout, connectionsCheckingInterval: 100 }, requestTimeout },
   });
   await timed.listen({ host: '127.0.0.1', port: 0 });
   try {
@@ -136,11 +124,7 @@ test('a routed request whose body does not arrive in time is answered 408, with 
 test('an HTTP/2 request whose body does not arrive in time — silent, or trickled byte by byte — is answered 408 with exactly one audit event, and its stream is reset', { timeout: 30_000 }, async () => {
   // The client port with a short request timeout (the member's is apiRequestTimeoutMs), which holds HTTP/2 too.
   const requestTimeout = 1_000;
-  const listener = clientListenerOptions(reloader.serverOptions());
-  Object.assign(listener.https, { requestTimeout, headersTimeout: requestTimeout });
-  const timed = buildClientApi({ backend: m1.backend, audit: m1.audit, identify: identifyByCertificate(reloader), server: listener });
-  await timed.listen({ host: '127.0.0.1', port: 0 });
-  const timedPort = (timed.server.address() as { port: number }).port;
+  const { app: timed, port: timedPort } = await listener.listenAgain((options) => Object.assign(options.https, { requestTimeout, headersTimeout: requestTimeout }));
   const session = connectHttp2(`https://127.0.0.1:${timedPort}`, { ...clientTls, port: timedPort, ALPNProtocols: ['h2'] });
   const trickles: NodeJS.Timeout[] = [];
   try {

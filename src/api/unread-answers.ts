@@ -1,0 +1,94 @@
+/**
+ * Answers the member has sent but the client has not taken: a client that asks and never reads makes
+ * the member hold its answers (docs/security.md, "Slow clients"). Every answer sent whole (not a stream:
+ * a watch or a snapshot has flow control of its own) counts against the user holding the connection
+ * (the real caller, whoever it impersonates) from the moment it is sent until the connection has taken
+ * all of it (the response closed); then:
+ *   - a user whose unread answers reach answerUnreadBytesPerUserMax is refused 429 before any handler
+ *     runs, and an answer to a request that changed nothing is replaced by that refusal if it would take
+ *     the user past the limit (a write's answer is always sent: its change is made). Both are recorded
+ *     (forbid, and why), this step's onSend running before the audit step's;
+ *   - an answer not taken within the answer timeout is dropped: its HTTP/2 stream is cancelled, its
+ *     HTTP/1.1 connection (whose later answers queue behind it) closed.
+ * So one user holds at most the limit plus the answers of the requests it has in flight when it is
+ * reached, and that for at most the timeout.
+ */
+import { constants as http2 } from 'node:http2';
+import type { Http2ServerRequest } from 'node:http2';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { answerUnreadBytesPerUserMax } from '../config/index.ts';
+import { noteRefusal, recordedBeforeHandler } from './audit-plugin.ts';
+import { answerRefusal, refusalPayload } from './dialect.ts';
+import { authorizedConnectedUser } from './k8s/authorization.ts';
+import { parseOf } from './request.ts';
+import { routeConfigOf } from './route-config.ts';
+
+const tooManyRequests = 'TooManyRequests';
+
+function refusalMessage(user: string, unread: number): string {
+  return `${unread} bytes of the answers of ${JSON.stringify(user)} are not yet read by its clients `
+    + `(answerUnreadBytesPerUserMax: ${answerUnreadBytesPerUserMax}); read them, or retry once they are dropped`;
+}
+
+/** The size of an answer sent whole; undefined for a stream (or nothing). */
+function wholeAnswerBytes(payload: unknown): number | undefined {
+  if (typeof payload === 'string') return Buffer.byteLength(payload);
+  if (Buffer.isBuffer(payload)) return payload.length;
+  return undefined;
+}
+
+/** Whether the answer's stream (HTTP/2) or connection (HTTP/1.1) has already closed: its close event, gone, would never release it. */
+function closedAlready(request: FastifyRequest, reply: FastifyReply): boolean {
+  if (request.raw.httpVersionMajor === 2) return (request.raw as unknown as Http2ServerRequest).stream.destroyed;
+  return reply.raw.destroyed;
+}
+
+/** Lets go of an answer the client did not take in time: HTTP/2 cancels its stream, HTTP/1.1 closes its connection. */
+function drop(request: FastifyRequest): void {
+  if (request.raw.httpVersionMajor === 2) (request.raw as unknown as Http2ServerRequest).stream.close(http2.NGHTTP2_CANCEL);
+  else request.raw.socket.destroy();
+}
+
+export function registerUnreadAnswers(app: FastifyInstance, options: { answerTimeoutMs: number }): void {
+  /** Bytes of each user's answers sent and not yet taken; a user with none has no entry. */
+  const unread = new Map<string, number>();
+  const unreadOf = (user: string): number => unread.get(user) ?? 0;
+
+  app.addHook('onRequest', async (request, reply) => {
+    const user = authorizedConnectedUser(request);
+    if (user === undefined || unreadOf(user) < answerUnreadBytesPerUserMax) return undefined;
+    const message = refusalMessage(user, unreadOf(user));
+    noteRefusal(request, message);
+    await answerRefusal(request, reply, 429, tooManyRequests, message);
+    return reply;
+  });
+
+  app.addHook('onSend', async (request, reply, payload) => {
+    const user = authorizedConnectedUser(request);
+    let bytes = wholeAnswerBytes(payload);
+    if (user === undefined || bytes === undefined || closedAlready(request, reply)) return payload;
+    let answer = payload;
+    const held = unreadOf(user);
+    const parsed = parseOf(request.raw);
+    const changedNothing = parsed.ok && !recordedBeforeHandler(parsed.info, routeConfigOf(request));
+    if (held > 0 && held + bytes > answerUnreadBytesPerUserMax && changedNothing && reply.statusCode < 400) {
+      const message = refusalMessage(user, held);
+      noteRefusal(request, message);
+      answer = refusalPayload(request, reply, 429, tooManyRequests, message);
+      bytes = wholeAnswerBytes(answer)!;
+    }
+    unread.set(user, held + bytes);
+    const deadline = setTimeout(() => {
+      request.log.warn({ user, bytes }, 'answer not taken by the client within the answer timeout: dropped');
+      drop(request);
+    }, options.answerTimeoutMs);
+    deadline.unref();
+    reply.raw.once('close', () => {
+      clearTimeout(deadline);
+      const left = unreadOf(user) - bytes;
+      if (left > 0) unread.set(user, left);
+      else unread.delete(user);
+    });
+    return answer;
+  });
+}

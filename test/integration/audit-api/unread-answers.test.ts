@@ -1,0 +1,182 @@
+// Answers a client never reads, over real TLS to an audited client API on the member's own listener:
+// the member holds at most answerUnreadBytesPerUserMax of one user's answers that its clients have not
+// taken — an answer to a read past it is refused 429 (gRPC RESOURCE_EXHAUSTED), recorded with why —
+// and an answer not taken within the answer timeout is dropped: its HTTP/2 stream cancelled, its
+// HTTP/1.1 connection closed. Then the same user is served again.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { connect as connectHttp2, type ClientHttp2Session, type IncomingHttpHeaders } from 'node:http2';
+import { connect, type ConnectionOptions } from 'node:tls';
+import type { Socket } from 'node:net';
+import { answerUnreadBytesPerUserMax } from '../../../src/config/index.ts';
+import { decode, encode, frame, messageType, type Message } from '../../../src/etcdpb/index.ts';
+import { type AuditedCluster, type AuditedMember, startAudited } from './harness.ts';
+import { listenOverTls, type TlsListener } from './tls-listener.ts';
+
+/** The answer timeout of the app under test (the member's is apiAnswerTimeoutMs). */
+const answerTimeoutMs = 5_000;
+/** Values put under the prefix every large read asks for: one read's answer holds them all. */
+const valueBytes = 1024 * 1024;
+const values = 3;
+
+let audited: AuditedCluster;
+let m1: AuditedMember;
+let listener: TlsListener;
+let port: number;
+let clientTls: ConnectionOptions;
+/** Another user's client, with the same rights as admin's. */
+let otherTls: ConnectionOptions;
+
+before(async () => {
+  audited = await startAudited(1);
+  m1 = audited.members[0]!;
+  listener = await listenOverTls(m1, { api: { answerTimeoutMs }, users: { other: ['system:masters'] } });
+  ({ port, clientTls } = listener);
+  otherTls = listener.clientsTls.get('other')!;
+  const session = h2Session();
+  try {
+    for (let i = 0; i < values; i++) {
+      const put = await grpcCall(session, 'KV/Put', 'PutRequest', { key: Buffer.from(`big/${i}`), value: Buffer.alloc(valueBytes, i) });
+      assert.equal(put.grpcStatus, '0');
+    }
+  } finally {
+    session.destroy();
+  }
+});
+
+after(async () => {
+  await listener.close();
+  await audited.close();
+});
+
+/** A gRPC client's session; `windowBytes` is how much of each answer it lets the member send before it reads. */
+function h2Session(windowBytes?: number, tls = clientTls): ClientHttp2Session {
+  const session = connectHttp2(`https://127.0.0.1:${port}`, {
+    ...tls, port, ALPNProtocols: ['h2'], ...(windowBytes === undefined ? {} : { settings: { initialWindowSize: windowBytes } }),
+  });
+  session.on('error', () => undefined);
+  return session;
+}
+
+interface GrpcAnswer {
+  grpcStatus: string | undefined;
+  grpcMessage: string | undefined;
+  auditID: string;
+  body: Buffer;
+}
+
+/** One unary gRPC call, read whole. */
+function grpcCall(session: ClientHttp2Session, method: string, type: string, fields: Message): Promise<GrpcAnswer> {
+  return new Promise((resolve, reject) => {
+    const stream = session.request({ ':method': 'POST', ':path': `/etcdserverpb.${method}`, 'content-type': 'application/grpc', te: 'trailers' });
+    stream.end(frame(encode(messageType(type), fields)));
+    let auditID = '';
+    const chunks: Buffer[] = [];
+    let trailers: Record<string, unknown> = {};
+    stream.on('response', (headers) => { auditID = headers['audit-id'] as string; trailers = headers; });
+    stream.on('trailers', (received: IncomingHttpHeaders) => { trailers = received; });
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    stream.on('error', reject);
+    stream.on('close', () => resolve({ grpcStatus: trailers['grpc-status'] as string | undefined, grpcMessage: trailers['grpc-message'] as string | undefined, auditID, body: Buffer.concat(chunks) }));
+  });
+}
+
+const bigRange = { key: Buffer.from('big/'), range_end: Buffer.from('big0') };
+
+test('a user whose clients leave its answers unread is refused reads past answerUnreadBytesPerUserMax, each refusal recorded; the unread answers are cancelled after the answer timeout, and the user is served again', { timeout: 60_000 }, async () => {
+  const answerBytes = values * valueBytes;
+  const calls = Math.ceil(answerUnreadBytesPerUserMax / answerBytes) + 8;
+  // A client that takes a kilobyte of each answer and no more (its flow-control window): a refusal reaches it whole.
+  const unread = h2Session(1024);
+  let whileHeld: Promise<[GrpcAnswer, GrpcAnswer]> | undefined;
+  const sessions = [h2Session(), h2Session(undefined, otherTls)];
+  try {
+    const started = Date.now();
+    // While the answers are held: the same user on another connection, and another user.
+    const asAgain = () => Promise.all(sessions.map(async (session) => grpcCall(session, 'KV/Range', 'RangeRequest', bigRange)));
+    const outcomes = await Promise.all(Array.from({ length: calls }, () => new Promise<{ grpcStatus: string | undefined; auditID: string; rstCode: number; closedMs: number }>((resolve) => {
+      const stream = unread.request({ ':method': 'POST', ':path': '/etcdserverpb.KV/Range', 'content-type': 'application/grpc', te: 'trailers' });
+      stream.end(frame(encode(messageType('RangeRequest'), bigRange)));
+      let auditID = '';
+      let grpcStatus: string | undefined;
+      stream.on('response', (headers) => { auditID = headers['audit-id'] as string; grpcStatus = headers['grpc-status'] as string | undefined; });
+      stream.on('trailers', (trailers: IncomingHttpHeaders) => {
+        grpcStatus = trailers['grpc-status'] as string;
+        if (grpcStatus === '8') whileHeld ??= asAgain() as Promise<[GrpcAnswer, GrpcAnswer]>;
+      });
+      stream.on('error', () => undefined);
+      stream.on('close', () => resolve({ grpcStatus, auditID, rstCode: stream.rstCode ?? 0, closedMs: Date.now() - started }));
+    })));
+    const refused = outcomes.filter((o) => o.grpcStatus === '8');
+    const held = outcomes.filter((o) => o.grpcStatus === undefined);
+    assert.equal(refused.length + held.length, calls, JSON.stringify(outcomes.filter((o) => o.grpcStatus !== '8' && o.grpcStatus !== undefined)));
+    assert.ok(held.length * answerBytes <= answerUnreadBytesPerUserMax + answerBytes, `${held.length} answers of ${answerBytes} bytes were held unread`);
+    assert.ok(refused.length >= calls - Math.ceil(answerUnreadBytesPerUserMax / answerBytes), `${refused.length} of ${calls} refused`);
+    for (const o of held) {
+      assert.equal(o.rstCode, 8, 'an unread answer is cancelled (RST_STREAM CANCEL)');
+      assert.ok(o.closedMs >= answerTimeoutMs && o.closedMs < 5 * answerTimeoutMs, `an unread answer was cancelled after ${o.closedMs} ms`);
+    }
+    assert.ok(whileHeld !== undefined);
+    const [sameUser, otherUser] = await whileHeld;
+    assert.deepEqual([sameUser.grpcStatus, otherUser.grpcStatus], ['8', '0'], 'the user is refused on any connection; another user is served');
+    assert.match(decodeURIComponent(sameUser.grpcMessage ?? ''), /of the answers of "admin" are not yet read by its clients/);
+    const events = (await m1.events()).filter((e) => e.auditID === refused[0]!.auditID);
+    assert.equal(events.length, 1, JSON.stringify(events));
+    assert.deepEqual([events[0]!.responseStatus?.code, events[0]!.user.username, events[0]!.annotations?.['authorization.k8s.io/decision']], [429, 'admin', 'forbid']);
+    assert.match(events[0]!.annotations?.['authorization.k8s.io/reason'] ?? '', /of the answers of "admin" are not yet read by its clients/);
+  } finally {
+    unread.destroy();
+    for (const session of sessions) session.destroy();
+  }
+  // Cancelled, they no longer count: the user reads again, in full.
+  const session = h2Session();
+  try {
+    const again = await grpcCall(session, 'KV/Range', 'RangeRequest', bigRange);
+    assert.equal(again.grpcStatus, '0');
+    // One message: a 5-byte prefix (uncompressed, its length), then the RangeResponse.
+    assert.equal(again.body.readUInt32BE(1), again.body.length - 5);
+    assert.equal((decode(messageType('RangeResponse'), again.body.subarray(5)).kvs as Message[]).length, values);
+  } finally {
+    session.destroy();
+  }
+});
+
+test('an HTTP/1.1 connection that does not read the answers it asked for is closed after the answer timeout', { timeout: 30_000 }, async () => {
+  const body = JSON.stringify({ key: Buffer.from('big/').toString('base64'), range_end: Buffer.from('big0').toString('base64') });
+  const request = `POST /v3/kv/range HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+  const pipelined = 4;
+  // The member's end of the connection: closed when the member gives up on it.
+  const memberEnd = new Promise<number>((resolve) => listener.app.server.once('secureConnection', (socket: Socket) => socket.once('close', () => resolve(Date.now()))));
+  let received = 0;
+  const started = Date.now();
+  const socket = connect(clientTls, () => {
+    socket.write(request.repeat(pipelined));
+    // Reads nothing: 4 answers of 4 MiB each (the values in base64), more than the kernel's buffers on both sides hold.
+    socket.pause();
+  });
+  socket.on('data', (chunk: Buffer) => { received += chunk.length; });
+  const clientEnd = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  socket.on('error', () => undefined);
+  const closedMs = await memberEnd - started;
+  assert.ok(closedMs >= answerTimeoutMs && closedMs < 5 * answerTimeoutMs, `the member closed the connection after ${closedMs} ms`);
+  socket.resume();
+  await clientEnd;
+  assert.ok(received < (pipelined - 1) * 4 * valueBytes, `the client received ${received} bytes: the answers were dropped`);
+});
+
+test("answers to clients gone before them are not counted against the user: its reads go on being served", { timeout: 30_000 }, async () => {
+  const gone = Math.ceil(answerUnreadBytesPerUserMax / (values * valueBytes)) + 8;
+  await Promise.all(Array.from({ length: gone }, () => new Promise<void>((resolve) => {
+    const session = h2Session();
+    const stream = session.request({ ':method': 'POST', ':path': '/etcdserverpb.KV/Range', 'content-type': 'application/grpc', te: 'trailers' });
+    // Gone once the member has the whole request, before its answer: the member sees the stream reset.
+    stream.end(frame(encode(messageType('RangeRequest'), bigRange)), () => session.destroy());
+    session.once('close', () => resolve());
+  })));
+  const session = h2Session();
+  try {
+    for (let i = 0; i < 2; i++) assert.equal((await grpcCall(session, 'KV/Range', 'RangeRequest', bigRange)).grpcStatus, '0');
+  } finally {
+    session.destroy();
+  }
+});
