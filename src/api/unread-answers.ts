@@ -24,6 +24,8 @@ import { parseOf } from './request.ts';
 import { routeConfigOf } from './route-config.ts';
 
 const tooManyRequests = 'TooManyRequests';
+/** The Retry-After of a refusal: Kubernetes clients (client-go, kubectl) wait this long and retry a 429 that names it. */
+const retryAfterSeconds = '1';
 
 function refusalMessage(user: string, unread: number): string {
   return `${unread} bytes of the answers of ${JSON.stringify(user)} are not yet read by its clients `
@@ -59,6 +61,7 @@ export function registerUnreadAnswers(app: FastifyInstance, options: { answerTim
     if (user === undefined || unreadOf(user) < answerUnreadBytesPerUserMax) return undefined;
     const message = refusalMessage(user, unreadOf(user));
     noteRefusal(request, message);
+    void reply.header('retry-after', retryAfterSeconds);
     await answerRefusal(request, reply, 429, tooManyRequests, message);
     return reply;
   });
@@ -74,6 +77,7 @@ export function registerUnreadAnswers(app: FastifyInstance, options: { answerTim
     if (held > 0 && held + bytes > answerUnreadBytesPerUserMax && changedNothing && reply.statusCode < 400) {
       const message = refusalMessage(user, held);
       noteRefusal(request, message);
+      void reply.header('retry-after', retryAfterSeconds);
       answer = refusalPayload(request, reply, 429, tooManyRequests, message);
       bytes = wholeAnswerBytes(answer)!;
     }

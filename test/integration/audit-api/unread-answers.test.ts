@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { connect as connectHttp2, type ClientHttp2Session, type IncomingHttpHeaders } from 'node:http2';
+import { request as httpsRequest } from 'node:https';
 import { connect, type ConnectionOptions } from 'node:tls';
 import type { Socket } from 'node:net';
 import { answerUnreadBytesPerUserMax } from '../../../src/config/index.ts';
@@ -42,6 +43,12 @@ before(async () => {
   } finally {
     session.destroy();
   }
+  for (let i = 0; i < values; i++) {
+    const created = await https('POST', `/api/v1/namespaces/${secretsNamespace}/secrets`, {
+      apiVersion: 'v1', kind: 'Secret', metadata: { name: `big-${i}` }, data: { value: Buffer.alloc(Math.floor(valueBytes * 0.7), i).toString('base64') },
+    });
+    assert.equal(created.status, 201, created.body);
+  }
 });
 
 after(async () => {
@@ -66,9 +73,9 @@ interface GrpcAnswer {
 }
 
 /** One unary gRPC call, read whole. */
-function grpcCall(session: ClientHttp2Session, method: string, type: string, fields: Message): Promise<GrpcAnswer> {
+function grpcCall(session: ClientHttp2Session, method: string, type: string, fields: Message, headers: Record<string, string> = {}): Promise<GrpcAnswer> {
   return new Promise((resolve, reject) => {
-    const stream = session.request({ ':method': 'POST', ':path': `/etcdserverpb.${method}`, 'content-type': 'application/grpc', te: 'trailers' });
+    const stream = session.request({ ':method': 'POST', ':path': `/etcdserverpb.${method}`, 'content-type': 'application/grpc', te: 'trailers', ...headers });
     stream.end(frame(encode(messageType(type), fields)));
     let auditID = '';
     const chunks: Buffer[] = [];
@@ -81,6 +88,28 @@ function grpcCall(session: ClientHttp2Session, method: string, type: string, fie
   });
 }
 
+interface HttpAnswer {
+  status: number;
+  retryAfter: string | undefined;
+  body: string;
+}
+
+/** One request over HTTP/1.1 as admin, on a connection of its own, read whole. */
+function https(method: string, path: string, body?: object): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    const request = httpsRequest({ ...clientTls, method, path, agent: false, headers: { 'content-type': 'application/json' } }, (response) => {
+      let text = '';
+      response.setEncoding('utf8').on('data', (chunk: string) => { text += chunk; });
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, retryAfter: response.headers['retry-after'], body: text }));
+    });
+    request.on('error', reject);
+    request.end(body === undefined ? undefined : JSON.stringify(body));
+  });
+}
+
+/** A namespace whose Secrets, listed, make an answer of about 2.9 MB: more than a user holding all the 3 MiB answers it may is allowed. */
+const secretsNamespace = 'default';
+
 const bigRange = { key: Buffer.from('big/'), range_end: Buffer.from('big0') };
 
 test('a user whose clients leave its answers unread is refused reads past answerUnreadBytesPerUserMax, each refusal recorded; the unread answers are cancelled after the answer timeout, and the user is served again', { timeout: 60_000 }, async () => {
@@ -88,12 +117,20 @@ test('a user whose clients leave its answers unread is refused reads past answer
   const calls = Math.ceil(answerUnreadBytesPerUserMax / answerBytes) + 8;
   // A client that takes a kilobyte of each answer and no more (its flow-control window): a refusal reaches it whole.
   const unread = h2Session(1024);
-  let whileHeld: Promise<[GrpcAnswer, GrpcAnswer]> | undefined;
+  let whileHeld: Promise<GrpcAnswer[]> | undefined;
   const sessions = [h2Session(), h2Session(undefined, otherTls)];
   try {
     const started = Date.now();
-    // While the answers are held: the same user on another connection, and another user.
-    const asAgain = () => Promise.all(sessions.map(async (session) => grpcCall(session, 'KV/Range', 'RangeRequest', bigRange)));
+    // While the answers are held: the same user on another connection, as itself and impersonating
+    // another user (the connection's user holds them), and another user.
+    const asAgain = () => Promise.all([
+      grpcCall(sessions[0]!, 'KV/Range', 'RangeRequest', bigRange),
+      grpcCall(sessions[0]!, 'KV/Range', 'RangeRequest', bigRange, { 'impersonate-user': 'other', 'impersonate-group': 'system:masters' }),
+      grpcCall(sessions[1]!, 'KV/Range', 'RangeRequest', bigRange),
+    ]);
+    // …and the same user listing Secrets through the Kubernetes API, over HTTP/1.1.
+    let listedWhileHeld: Promise<HttpAnswer> | undefined;
+    const listAgain = () => https('GET', `/api/v1/namespaces/${secretsNamespace}/secrets`);
     const outcomes = await Promise.all(Array.from({ length: calls }, () => new Promise<{ grpcStatus: string | undefined; auditID: string; rstCode: number; closedMs: number }>((resolve) => {
       const stream = unread.request({ ':method': 'POST', ':path': '/etcdserverpb.KV/Range', 'content-type': 'application/grpc', te: 'trailers' });
       stream.end(frame(encode(messageType('RangeRequest'), bigRange)));
@@ -102,7 +139,10 @@ test('a user whose clients leave its answers unread is refused reads past answer
       stream.on('response', (headers) => { auditID = headers['audit-id'] as string; grpcStatus = headers['grpc-status'] as string | undefined; });
       stream.on('trailers', (trailers: IncomingHttpHeaders) => {
         grpcStatus = trailers['grpc-status'] as string;
-        if (grpcStatus === '8') whileHeld ??= asAgain() as Promise<[GrpcAnswer, GrpcAnswer]>;
+        if (grpcStatus === '8') {
+          whileHeld ??= asAgain();
+          listedWhileHeld ??= listAgain();
+        }
       });
       stream.on('error', () => undefined);
       stream.on('close', () => resolve({ grpcStatus, auditID, rstCode: stream.rstCode ?? 0, closedMs: Date.now() - started }));
@@ -117,9 +157,12 @@ test('a user whose clients leave its answers unread is refused reads past answer
       assert.ok(o.closedMs >= answerTimeoutMs && o.closedMs < 5 * answerTimeoutMs, `an unread answer was cancelled after ${o.closedMs} ms`);
     }
     assert.ok(whileHeld !== undefined);
-    const [sameUser, otherUser] = await whileHeld;
-    assert.deepEqual([sameUser.grpcStatus, otherUser.grpcStatus], ['8', '0'], 'the user is refused on any connection; another user is served');
-    assert.match(decodeURIComponent(sameUser.grpcMessage ?? ''), /of the answers of "admin" are not yet read by its clients/);
+    const [sameUser, impersonating, otherUser] = await whileHeld;
+    assert.deepEqual([sameUser!.grpcStatus, impersonating!.grpcStatus, otherUser!.grpcStatus], ['8', '8', '0'], 'the user is refused on any connection, as whoever it impersonates; another user is served');
+    assert.ok(listedWhileHeld !== undefined);
+    const listed = await listedWhileHeld;
+    assert.deepEqual([listed.status, listed.retryAfter, (JSON.parse(listed.body) as { reason?: string }).reason], [429, '1', 'TooManyRequests']);
+    for (const refusal of [sameUser!, impersonating!]) assert.match(decodeURIComponent(refusal.grpcMessage ?? ''), /of the answers of "admin" are not yet read by its clients/);
     const events = (await m1.events()).filter((e) => e.auditID === refused[0]!.auditID);
     assert.equal(events.length, 1, JSON.stringify(events));
     assert.deepEqual([events[0]!.responseStatus?.code, events[0]!.user.username, events[0]!.annotations?.['authorization.k8s.io/decision']], [429, 'admin', 'forbid']);
