@@ -137,6 +137,17 @@ export const watchReplayStepRevisionsMax = 512;
  */
 export const watchReplayStepBytesMax = 4 * 1024 * 1024;
 /**
+ * Bytes of keys and values (previous values included) one revision may hold for a watcher replaying it
+ * (a delete of a large range, with prev_kv): past it the watcher is cancelled (E_LIMIT) rather than
+ * every replaying watcher holding the whole revision. As large as the largest read (rangeResultBytesMax).
+ */
+export const watchReplayRevisionBytesMax = 64 * 1024 * 1024;
+/**
+ * Replay steps that read at once, member-wide (the others wait their turn, first come, first served):
+ * what watchers starting in the past hold while they read is a few steps, not one per watcher.
+ */
+export const watchReplaysAtOnceMax = 4;
+/**
  * Bytes of previous keys and values one batch of applied entries carries for watchers that asked for
  * them (prev_kv). Past it the batch carries no more, and those watchers read the batch's changes back
  * from disk a replay step at a time: a delete of a large range while such a watcher is open does not

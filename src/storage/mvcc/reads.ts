@@ -11,7 +11,7 @@
  * (read-budget.ts) and read LevelDB in steps no larger than what the budget has left, so a read refused
  * for its size has opened about rangeResultBytesMax, not all it asked for.
  */
-import { watchReplayStepBytesMax } from '../../config/index.ts';
+import { watchReplayRevisionBytesMax, watchReplayStepBytesMax } from '../../config/index.ts';
 import { MvccError, compactedError } from './errors.ts';
 import type { KeyAt } from './key-index.ts';
 import { type KeySpan, keyToString, spanContains } from './keys.ts';
@@ -205,28 +205,52 @@ async function readBudgeted(
   return pages;
 }
 
+/** Previous values one replay reads at a time, so a revision over watchReplayRevisionBytesMax is refused having opened about that much. */
+const prevPagesReadStep = 16;
+
+/** The refusal of a replay that reaches a revision whose changes for the watch exceed watchReplayRevisionBytesMax. */
+export function replayRevisionTooLargeError(revision: number): MvccError {
+  return new MvccError(
+    'E_LIMIT',
+    `revision ${revision} holds more than watchReplayRevisionBytesMax (${watchReplayRevisionBytesMax}) bytes of changes for this watch, previous values included; watch from a later revision, or without previous values`,
+    { revision },
+  );
+}
+
 /**
  * Changes in `span` with main in [fromMain, toMain] (the watch hub's HistorySource.history), whole
  * revisions only and as many as watchReplayStepBytesMax allows, at least one: `through` is the last
- * revision read.
+ * revision read. A revision whose changes in `span` (previous values included, with `prevKv`) exceed
+ * watchReplayRevisionBytesMax is refused (E_LIMIT) once about that much is open, and what the step
+ * opened is wiped: one delete of a large range is not held whole by every watcher replaying it.
  */
 export async function history(state: StoreState, span: KeySpan, fromMain: number, toMain: number, prevKv: boolean): Promise<HistoryStep> {
   state.checkUsable();
   if (state.compactRev > 0 && fromMain <= state.compactRev) throw compactedError(fromMain, state.compactRev);
   const upTo = Math.min(toMain, state.revision);
   const snapshot = state.db.snapshot();
+  const events: WatchEvent[] = [];
   try {
-    const events: WatchEvent[] = [];
     let wantPrev: { event: WatchEvent; main: number; sub: number }[] = [];
     let bytes = 0;
-    // The revision whose pages are being read; its events' previous values are read when it ends.
+    // The revision whose pages are being read, and the bytes of its changes read so far.
     let main = fromMain - 1;
+    let revisionBytes = 0;
+    const count = (n: number): void => {
+      bytes += n;
+      revisionBytes += n;
+      if (revisionBytes > watchReplayRevisionBytesMax) throw replayRevisionTooLargeError(main);
+    };
+    // Its events' previous values are read when it ends.
     const endRevision = async (): Promise<void> => {
-      const prevPages = await readPagesCached(state, wantPrev, snapshot);
-      wantPrev.forEach((w, i) => {
-        w.event.prevKv = pageToKv(prevPages[i]!);
-        bytes += w.event.prevKv.key.length + w.event.prevKv.value.length;
-      });
+      for (let i = 0; i < wantPrev.length; i += prevPagesReadStep) {
+        const step = wantPrev.slice(i, i + prevPagesReadStep);
+        const prevPages = await readPagesCached(state, step, snapshot);
+        step.forEach((w, k) => {
+          w.event.prevKv = pageToKv(prevPages[k]!);
+        });
+        for (const w of step) count(w.event.prevKv!.key.length + w.event.prevKv!.value.length);
+      }
       wantPrev = [];
     };
     const iterator = state.db.iterator({ ...revisionKeyRange(fromMain, upTo), snapshot });
@@ -240,6 +264,7 @@ export async function history(state: StoreState, span: KeySpan, fromMain: number
             await endRevision();
             if (bytes >= watchReplayStepBytesMax) return { events, through: main };
             main = at.main;
+            revisionBytes = 0;
           }
           const page = openPage(state.sealer, state.storeId, sealed, at.main, at.sub);
           if (!spanContains(span, keyToString(page.key))) {
@@ -250,7 +275,7 @@ export async function history(state: StoreState, span: KeySpan, fromMain: number
             ? { type: 'delete', kv: { key: page.key, value: page.value, createRevision: 0, modRevision: at.main, version: 0, lease: 0 } }
             : { type: 'put', kv: pageToKv(page) };
           events.push(event);
-          bytes += page.key.length + page.value.length;
+          count(page.key.length + page.value.length);
           if (prevKv && page.prevMain > 0) wantPrev.push({ event, main: page.prevMain, sub: page.prevSub });
         }
       }
@@ -259,6 +284,12 @@ export async function history(state: StoreState, span: KeySpan, fromMain: number
     }
     await endRevision();
     return { events, through: upTo };
+  } catch (error) {
+    for (const event of events) {
+      event.kv.value.fill(0);
+      event.prevKv?.value.fill(0);
+    }
+    throw error;
   } finally {
     await snapshot.close();
   }

@@ -4,7 +4,9 @@
  *
  * A watcher is either *unsynced* — a pump replays pages from disk, step by step (whole revisions, at
  * most watchReplayStepRevisionsMax of them and about watchReplayStepBytesMax of keys and values), from
- * `nextMain` up to the current revision — or *synced*, receiving each committed batch from notify(). The switch
+ * `nextMain` up to the current revision, at most watchReplaysAtOnceMax steps reading at once member-wide
+ * (each holds what it opened until it is delivered), and a revision over watchReplayRevisionBytesMax for
+ * the watch cancelling it (reads.ts, `history`) — or *synced*, receiving each committed batch from notify(). The switch
  * happens in one synchronous step when the pump finds nothing left to replay; since notify() runs
  * synchronously right after the revision becomes visible, no revision is delivered twice or skipped.
  *
@@ -18,7 +20,9 @@
  * memberWatchersReserved are, so the member's own (`forMember`) can always watch.
  */
 import { type Clock, type TimerHandle, assert } from '../../base/index.ts';
-import { memberWatchersReserved, watchBufferEventsMax, watchersMax, watchProgressIntervalMs, watchReplayStepRevisionsMax } from '../../config/index.ts';
+import {
+  memberWatchersReserved, watchBufferEventsMax, watchersMax, watchProgressIntervalMs, watchReplaysAtOnceMax, watchReplayStepRevisionsMax,
+} from '../../config/index.ts';
 import { MvccError, compactedError } from './errors.ts';
 import { type KeySpan, spanContains, toSpan } from './keys.ts';
 import type { KeyValue } from './types.ts';
@@ -241,6 +245,9 @@ export class WatchHub {
   private progressWatchers = 0;
   private progressTimer: TimerHandle | undefined;
   private closedWith: MvccError | undefined;
+  /** Replay steps taking their turn now, member-wide, and the pumps waiting for one (replayTurn). */
+  private replaysReading = 0;
+  private readonly replaysWaiting: (() => void)[] = [];
 
   constructor(
     readonly source: HistorySource,
@@ -377,21 +384,43 @@ export class WatchHub {
       for (;;) {
         await w.drained();
         if (w.ended) return;
-        const current = this.source.currentRevision();
-        if (w.nextMain > current) {
-          // Synchronous with the check above: no commit can slip between them.
-          this.markSynced(w);
-          return;
+        await this.replayTurn();
+        try {
+          if (w.ended) return;
+          const current = this.source.currentRevision();
+          if (w.nextMain > current) {
+            // Synchronous with the check above: no commit can slip between them.
+            this.markSynced(w);
+            return;
+          }
+          const toMain = Math.min(current, w.nextMain + watchReplayStepRevisionsMax - 1);
+          const { events, through } = await this.source.history(w.span, w.nextMain, toMain, w.prevKv);
+          if (w.ended) return;
+          if (events.length > 0) w.deliver({ watchId: w.id, events, revision: through });
+          w.nextMain = through + 1;
+        } finally {
+          this.endReplayTurn();
         }
-        const toMain = Math.min(current, w.nextMain + watchReplayStepRevisionsMax - 1);
-        const { events, through } = await this.source.history(w.span, w.nextMain, toMain, w.prevKv);
-        if (w.ended) return;
-        if (events.length > 0) w.deliver({ watchId: w.id, events, revision: through });
-        w.nextMain = through + 1;
       }
     } catch (error) {
       w.fail(error instanceof MvccError ? error : new MvccError('E_FAILED', `watcher ${w.id} replay failed`, { cause: error }));
     }
+  }
+
+  /** Waits until fewer than watchReplaysAtOnceMax replay steps read, member-wide; first come, first served. */
+  private async replayTurn(): Promise<void> {
+    if (this.replaysReading < watchReplaysAtOnceMax) {
+      this.replaysReading++;
+      return;
+    }
+    // endReplayTurn hands its turn over, the count unchanged.
+    await new Promise<void>((resolve) => this.replaysWaiting.push(resolve));
+  }
+
+  private endReplayTurn(): void {
+    const next = this.replaysWaiting.shift();
+    if (next === undefined) this.replaysReading--;
+    else next();
   }
 
   private armProgress(): void {

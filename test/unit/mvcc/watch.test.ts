@@ -3,15 +3,19 @@
  * from disk, then live); resume after a restart; compacted start revisions and compaction during replay
  * give E_COMPACTED with the compact revision; a slow watcher is cancelled without blocking writers;
  * progress notifications, asked for however often, add at most one response to a buffer; the watcher
- * limit and the watchers it keeps for the member's own.
+ * limit and the watchers it keeps for the member's own; a revision too large to replay for a watch
+ * cancels it, and replay steps read a few at a time, member-wide.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import fc from 'fast-check';
 import { ManualClock } from '../../../src/base/index.ts';
 import {
-  memberWatchersReserved, watchBufferEventsMax, watchersMax, watchProgressIntervalMs, watchReplayStepBytesMax, watchReplayStepRevisionsMax,
+  memberWatchersReserved, watchBufferEventsMax, watchersMax, watchProgressIntervalMs, watchReplayRevisionBytesMax, watchReplaysAtOnceMax,
+  watchReplayStepBytesMax, watchReplayStepRevisionsMax,
 } from '../../../src/config/index.ts';
+import { type HistorySource, WatchHub } from '../../../src/storage/mvcc/watch.ts';
+import { waitUntil } from '../../support/wait.ts';
 import { type MvccStore, type WatchEvent, type Watcher, type WriteOp, isMvccError, prefixEnd } from '../../../src/storage/mvcc/index.ts';
 import { prefixEndString, toStoreOp } from './convert.ts';
 import { type Fixture, b, fixture, s } from './helpers.ts';
@@ -349,4 +353,63 @@ test('a prevKv watcher added while a batch is being written still gets the previ
   } finally {
     await store.close();
   }
+});
+
+test('a revision holding more than watchReplayRevisionBytesMax for a watch cancels a watcher replaying it with E_LIMIT naming it; without previous values, or from the next revision, a watcher is served', async () => {
+  const store = await f.open(f.newDir());
+  try {
+    const valueBytes = 1024 * 1024;
+    const keys = Math.ceil(watchReplayRevisionBytesMax / valueBytes) + 2;
+    for (let i = 0; i < keys; i++) await store.put(b(`huge/${i}`), new Uint8Array(valueBytes).fill(i + 1));
+    // One revision deletes them all: small itself, but its previous values are more than the limit.
+    await store.applyBatch(store.appliedIndex() + 1, [{ type: 'deleteRange', key: b('huge/'), end: prefixEnd(b('huge/')) }]);
+    const deletedAt = keys + 1;
+    await store.put(b('huge/after'), b('v'));
+    const span = { key: b('huge/'), end: prefixEnd(b('huge/')) };
+    const withPrev = store.watch({ ...span, startRevision: deletedAt, prevKv: true });
+    await assert.rejects(withPrev.next(), (error: unknown) => isMvccError(error, 'E_LIMIT') && error.message.includes(`revision ${deletedAt} holds more than watchReplayRevisionBytesMax`));
+    const withoutPrev = store.watch({ ...span, startRevision: deletedAt });
+    const { events } = await drainToProgress(withoutPrev);
+    assert.deepEqual(events.map((e) => [e.type, e.kv.modRevision]), [...Array.from({ length: keys }, () => ['delete', deletedAt]), ['put', deletedAt + 1]]);
+    withoutPrev.cancel();
+    const later = store.watch({ ...span, startRevision: deletedAt + 1, prevKv: true });
+    assert.deepEqual((await drainToProgress(later)).events.map((e) => s(e.kv.key)), ['huge/after']);
+    later.cancel();
+  } finally {
+    await store.close();
+  }
+});
+
+test('at most watchReplaysAtOnceMax replay steps read at once, member-wide; the others wait their turn and every watcher is served', async () => {
+  // The hub over a history whose steps the test ends one at a time.
+  const current = 10;
+  let reading = 0;
+  let readingMost = 0;
+  const ends: (() => void)[] = [];
+  const source: HistorySource = {
+    currentRevision: () => current,
+    compactRevision: () => 0,
+    history: async (_span, fromMain, toMain) => {
+      reading++;
+      readingMost = Math.max(readingMost, reading);
+      await new Promise<void>((resolve) => ends.push(resolve));
+      reading--;
+      const kv = { key: b('k'), value: b('v'), createRevision: fromMain, modRevision: fromMain, version: 1, lease: 0 };
+      return { events: [{ type: 'put', kv }], through: toMain };
+    },
+  };
+  const hub = new WatchHub(source, new ManualClock(0));
+  const watchers = 3 * watchReplaysAtOnceMax;
+  const all = Array.from({ length: watchers }, () => hub.watch({ key: b('k'), startRevision: 1 }));
+  const firsts = all.map(async (w) => w.next());
+  let served = 0;
+  while (served < watchers) {
+    await waitUntil(() => ends.length > 0, 5_000, 'a replay step reading');
+    assert.ok(reading <= watchReplaysAtOnceMax, `${reading} steps read at once`);
+    ends.shift()!();
+    served++;
+  }
+  for (const first of await Promise.all(firsts)) assert.equal(first.done === true ? undefined : first.value.events[0]!.kv.modRevision, 1);
+  assert.equal(readingMost, watchReplaysAtOnceMax);
+  for (const w of all) w.cancel();
 });
