@@ -26,6 +26,11 @@ export class TravellingRecord {
   /** `record` as shaped for the entry; `recordLocally` makes it durable in this member's log instead. */
   constructor(private readonly record: string, private readonly recordLocally: () => Promise<void>) {}
 
+  /** Whether the request proposed anything (its record then travelled, or tried to): it may have changed the store. */
+  get proposed(): boolean {
+    return this.first !== undefined;
+  }
+
   /** Runs the request's handler with this record in scope. */
   around<T>(handler: () => T): T {
     return scope.run(this, handler);

@@ -162,6 +162,18 @@ export function recordedBeforeHandler(info: RequestInfo, route: ApiRouteConfig):
 }
 
 /**
+ * Whether a request that has been handled may have changed anything: one on a route whose writes propose
+ * (a KV transaction) did only if it proposed; any other, by its verb (recordedBeforeHandler). A request the
+ * audit step did not see is judged by its verb too.
+ */
+export function mayHaveChanged(request: FastifyRequest): boolean {
+  const travelling = pending.get(request)?.travelling;
+  if (travelling !== undefined) return travelling.proposed;
+  const parsed = parseOf(request.raw);
+  return !parsed.ok || recordedBeforeHandler(parsed.info, routeConfigOf(request));
+}
+
+/**
  * Whether a request's RequestReceived record travels in its write's Raft entry instead of being made
  * durable before its handler runs: a write on a route that changes the store only by proposing.
  */

@@ -6,7 +6,8 @@
  * all of it (the response closed); then:
  *   - a user whose unread answers reach answerUnreadBytesPerUserMax is refused 429 before any handler
  *     runs, and an answer to a request that changed nothing is replaced by that refusal if it would take
- *     the user past the limit (a write's answer is always sent: its change is made). Both are recorded
+ *     the user past the limit (a write's answer is always sent: its change is made; a KV transaction is
+ *     a write only if it proposed — audit-plugin.ts, mayHaveChanged). Both are recorded
  *     (forbid, and why), this step's onSend running before the audit step's;
  *   - an answer not taken within the answer timeout is dropped: its HTTP/2 stream is cancelled, its
  *     HTTP/1.1 connection (whose later answers queue behind it) closed.
@@ -17,11 +18,9 @@ import { constants as http2 } from 'node:http2';
 import type { Http2ServerRequest } from 'node:http2';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { answerUnreadBytesPerUserMax } from '../config/index.ts';
-import { noteRefusal, recordedBeforeHandler } from './audit-plugin.ts';
+import { mayHaveChanged, noteRefusal } from './audit-plugin.ts';
 import { answerRefusal, refusalPayload } from './dialect.ts';
 import { authorizedConnectedUser } from './k8s/authorization.ts';
-import { parseOf } from './request.ts';
-import { routeConfigOf } from './route-config.ts';
 
 const tooManyRequests = 'TooManyRequests';
 /** The Retry-After of a refusal: Kubernetes clients (client-go, kubectl) wait this long and retry a 429 that names it. */
@@ -72,9 +71,7 @@ export function registerUnreadAnswers(app: FastifyInstance, options: { answerTim
     if (user === undefined || bytes === undefined || closedAlready(request, reply)) return payload;
     let answer = payload;
     const held = unreadOf(user);
-    const parsed = parseOf(request.raw);
-    const changedNothing = parsed.ok && !recordedBeforeHandler(parsed.info, routeConfigOf(request));
-    if (held > 0 && held + bytes > answerUnreadBytesPerUserMax && changedNothing && reply.statusCode < 400) {
+    if (held > 0 && held + bytes > answerUnreadBytesPerUserMax && !mayHaveChanged(request) && reply.statusCode < 400) {
       const message = refusalMessage(user, held);
       noteRefusal(request, message);
       void reply.header('retry-after', retryAfterSeconds);
@@ -87,12 +84,23 @@ export function registerUnreadAnswers(app: FastifyInstance, options: { answerTim
       drop(request);
     }, options.answerTimeoutMs);
     deadline.unref();
-    reply.raw.once('close', () => {
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
       clearTimeout(deadline);
       const left = unreadOf(user) - bytes;
       if (left > 0) unread.set(user, left);
       else unread.delete(user);
-    });
+    };
+    reply.raw.once('close', release);
+    // An HTTP/1.1 answer queued behind another on its connection (pipelined) gets no close event of its
+    // own when the connection closes: node ends only the answer that holds the socket.
+    if (request.raw.httpVersionMajor !== 2) {
+      const socket = request.raw.socket;
+      socket.once('close', release);
+      reply.raw.once('close', () => socket.off('close', release));
+    }
     return answer;
   });
 }

@@ -127,6 +127,8 @@ test('a user whose clients leave its answers unread is refused reads past answer
       grpcCall(sessions[0]!, 'KV/Range', 'RangeRequest', bigRange),
       grpcCall(sessions[0]!, 'KV/Range', 'RangeRequest', bigRange, { 'impersonate-user': 'other', 'impersonate-group': 'system:masters' }),
       grpcCall(sessions[1]!, 'KV/Range', 'RangeRequest', bigRange),
+      // A transaction that only reads is a read, on a route whose transactions may write.
+      grpcCall(sessions[0]!, 'KV/Txn', 'TxnRequest', { success: [{ request_range: bigRange }] }),
     ]);
     // …and the same user listing Secrets through the Kubernetes API, over HTTP/1.1.
     let listedWhileHeld: Promise<HttpAnswer> | undefined;
@@ -157,12 +159,13 @@ test('a user whose clients leave its answers unread is refused reads past answer
       assert.ok(o.closedMs >= answerTimeoutMs && o.closedMs < 5 * answerTimeoutMs, `an unread answer was cancelled after ${o.closedMs} ms`);
     }
     assert.ok(whileHeld !== undefined);
-    const [sameUser, impersonating, otherUser] = await whileHeld;
-    assert.deepEqual([sameUser!.grpcStatus, impersonating!.grpcStatus, otherUser!.grpcStatus], ['8', '8', '0'], 'the user is refused on any connection, as whoever it impersonates; another user is served');
+    const [sameUser, impersonating, otherUser, readingTxn] = await whileHeld;
+    assert.deepEqual([sameUser!.grpcStatus, impersonating!.grpcStatus, otherUser!.grpcStatus, readingTxn!.grpcStatus], ['8', '8', '0', '8'],
+      'the user is refused on any connection, as whoever it impersonates, a reading transaction too; another user is served');
     assert.ok(listedWhileHeld !== undefined);
     const listed = await listedWhileHeld;
     assert.deepEqual([listed.status, listed.retryAfter, (JSON.parse(listed.body) as { reason?: string }).reason], [429, '1', 'TooManyRequests']);
-    for (const refusal of [sameUser!, impersonating!]) assert.match(decodeURIComponent(refusal.grpcMessage ?? ''), /of the answers of "admin" are not yet read by its clients/);
+    for (const refusal of [sameUser!, impersonating!, readingTxn!]) assert.match(decodeURIComponent(refusal.grpcMessage ?? ''), /of the answers of "admin" are not yet read by its clients/);
     const events = (await m1.events()).filter((e) => e.auditID === refused[0]!.auditID);
     assert.equal(events.length, 1, JSON.stringify(events));
     assert.deepEqual([events[0]!.responseStatus?.code, events[0]!.user.username, events[0]!.annotations?.['authorization.k8s.io/decision']], [429, 'admin', 'forbid']);
