@@ -202,6 +202,8 @@ function cancelReason(error: unknown): string {
     if (error.code === 'E_COMPACTED') return 'mvcc: required revision has been compacted';
     if (error.code === 'E_WATCH_SLOW') return 'mvcc: the watcher fell behind and was canceled; watch again from a newer revision';
     if (error.code === 'E_CLOSED') return 'the member is shutting down';
+    // The store's message names the limit and the revision, never a key or a value.
+    if (error.code === 'E_LIMIT') return error.message;
   }
   return 'the watch was canceled by the server';
 }

@@ -23,7 +23,7 @@ import type { StoreState } from './state.ts';
 import { type TxnReadView, pageToKv, readRange } from './txn-reads.ts';
 import type { RangeOptions, RangeResponse } from './types.ts';
 import { checkRange, checkRangeOptions } from './validate.ts';
-import type { HistoryStep, WatchEvent } from './watch.ts';
+import { type HistoryStep, type WatchEvent, wipeEvents } from './watch.ts';
 
 export type Snapshot = ReturnType<Level['snapshot']>;
 
@@ -285,10 +285,7 @@ export async function history(state: StoreState, span: KeySpan, fromMain: number
     await endRevision();
     return { events, through: upTo };
   } catch (error) {
-    for (const event of events) {
-      event.kv.value.fill(0);
-      event.prevKv?.value.fill(0);
-    }
+    wipeEvents(events);
     throw error;
   } finally {
     await snapshot.close();

@@ -4,8 +4,8 @@
  *
  * A watcher is either *unsynced* — a pump replays pages from disk, step by step (whole revisions, at
  * most watchReplayStepRevisionsMax of them and about watchReplayStepBytesMax of keys and values), from
- * `nextMain` up to the current revision, at most watchReplaysAtOnceMax steps reading at once member-wide
- * (each holds what it opened until it is delivered), and a revision over watchReplayRevisionBytesMax for
+ * `nextMain` up to the current revision, at most watchReplaysAtOnceMax steps of clients' watchers reading at
+ * once member-wide (each holds what it opened until it is delivered; the member's own never waits), and a revision over watchReplayRevisionBytesMax for
  * the watch cancelling it (reads.ts, `history`) — or *synced*, receiving each committed batch from notify(). The switch
  * happens in one synchronous step when the pump finds nothing left to replay; since notify() runs
  * synchronously right after the revision becomes visible, no revision is delivered twice or skipped.
@@ -103,6 +103,14 @@ export interface HistoryStep {
   through: number;
 }
 
+/** Zeroes the values (and previous values) of events no one will read: plaintext is wiped when done. */
+export function wipeEvents(events: readonly WatchEvent[]): void {
+  for (const event of events) {
+    event.kv.value.fill(0);
+    event.prevKv?.value.fill(0);
+  }
+}
+
 class StoreWatcher implements Watcher {
   synced = false;
   /** Unsynced: the next revision to replay. Synced: deliver only changes at or after it. */
@@ -121,6 +129,8 @@ class StoreWatcher implements Watcher {
     readonly span: KeySpan,
     readonly prevKv: boolean,
     readonly progressNotify: boolean,
+    /** The member's own watcher (WatchOptions.forMember). */
+    readonly forMember: boolean,
     startMain: number,
     private readonly hub: WatchHub,
   ) {
@@ -286,7 +296,7 @@ export class WatchHub {
     if (start !== 0 && compact > 0 && start <= compact) throw compactedError(start, compact);
     const startMain = start === 0 ? current + 1 : start;
     const watcher = new StoreWatcher(this.nextId++, toSpan(options.key, options.end), options.prevKv === true,
-      options.progressNotify === true, startMain, this);
+      options.progressNotify === true, options.forMember === true, startMain, this);
     this.all.add(watcher);
     if (watcher.prevKv) this.prevKvWatchers++;
     if (watcher.progressNotify && this.progressWatchers++ === 0) this.armProgress();
@@ -380,11 +390,14 @@ export class WatchHub {
 
   /** Replays history for an unsynced watcher until it has caught up, then hands it to notify(). */
   private async pump(w: StoreWatcher): Promise<void> {
+    // The member's own watcher (its RBAC policy's) never queues behind clients' replays: a revocation
+    // reaches it however many clients replay.
+    const takesTurns = !w.forMember;
     try {
       for (;;) {
         await w.drained();
         if (w.ended) return;
-        await this.replayTurn();
+        if (takesTurns) await this.replayTurn();
         try {
           if (w.ended) return;
           const current = this.source.currentRevision();
@@ -395,11 +408,14 @@ export class WatchHub {
           }
           const toMain = Math.min(current, w.nextMain + watchReplayStepRevisionsMax - 1);
           const { events, through } = await this.source.history(w.span, w.nextMain, toMain, w.prevKv);
-          if (w.ended) return;
+          if (w.ended) {
+            wipeEvents(events);
+            return;
+          }
           if (events.length > 0) w.deliver({ watchId: w.id, events, revision: through });
           w.nextMain = through + 1;
         } finally {
-          this.endReplayTurn();
+          if (takesTurns) this.endReplayTurn();
         }
       }
     } catch (error) {

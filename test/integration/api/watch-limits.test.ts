@@ -5,14 +5,15 @@
 // 9,992 of the member's watchersMax (10,000), and every other caller's watch was refused (413).
 // Over the member's real listener and TLS: the streams share one HTTP/2 connection, as a gRPC client's do.
 // (That clients cannot take the watchers the member keeps for itself: test/unit/mvcc/watch.test.ts and
-// test/unit/api/policy-holder.test.ts.)
+// test/unit/api/policy-holder.test.ts.) A watch replaying a revision too large for it is cancelled, and its
+// client is told why, in each dialect.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2';
 import { request as httpsRequest } from 'node:https';
-import { watchersMax, watchersPerUserMax, watchStreamsPerUserMax } from '../../../src/config/index.ts';
+import { watchersMax, watchersPerUserMax, watchReplayRevisionBytesMax, watchStreamsPerUserMax } from '../../../src/config/index.ts';
 import { decode, encode, FrameReader, frame, type Message, messageType } from '../../../src/etcdpb/index.ts';
-import { grpcSession } from '../../support/grpc-stream.ts';
+import { grpcCall, grpcExchange, grpcSession } from '../../support/grpc-stream.ts';
 import { startTlsMember, type ClientTls, type TlsMember } from './tls-member.ts';
 
 const kvApi = { nonResourceURLs: ['/v3/*', '/etcdserverpb.*'], verbs: ['post'] };
@@ -154,4 +155,35 @@ test('one user\'s gRPC Watch streams hold at most watchersPerUserMax watchers be
   calls.at(-1)!.send(create);
   const again = await calls.at(-1)!.next();
   assert.notEqual(again.canceled, true, `a create after a cancel: ${String(again.cancel_reason)}`);
+});
+
+test('a watch replaying with previous values a revision over watchReplayRevisionBytesMax is cancelled with a reason saying why, over gRPC and the JSON gateway', { timeout: 120_000 }, async () => {
+  const admin = sessionOf(member.admin);
+  const valueBytes = 1024 * 1024;
+  const keys = Math.ceil(watchReplayRevisionBytesMax / valueBytes) + 2;
+  const put = async (key: string) => grpcExchange(grpcCall(admin, 'KV/Put'), 'PutRequest', { key: Buffer.from(key), value: Buffer.alloc(valueBytes, 1) }, 'PutResponse', true);
+  for (let i = 0; i < keys; i++) await put(`huge/${i}`);
+  const deleted = await grpcExchange(grpcCall(admin, 'KV/DeleteRange'), 'DeleteRangeRequest', { key: Buffer.from('huge/'), range_end: Buffer.from('huge0') }, 'DeleteRangeResponse', true);
+  const revision = Number((deleted.header as Message).revision);
+  const why = new RegExp(`revision ${revision} holds more than watchReplayRevisionBytesMax`);
+  const span = { key: Buffer.from('huge/'), range_end: Buffer.from('huge0'), start_revision: revision, prev_kv: true };
+  const call = new WatchCall(admin);
+  call.send({ create_request: span });
+  let answer = await call.next();
+  while (answer.canceled !== true) answer = await call.next();
+  assert.match(String(answer.cancel_reason), why);
+  const gateway = await new Promise<string>((resolve, reject) => {
+    const req = httpsRequest({ ...member.admin, method: 'POST', path: '/v3/watch', agent: false, headers: { 'content-type': 'application/json' } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => {
+        text += c;
+        if (text.includes('"canceled":true')) res.destroy();
+      });
+      res.on('close', () => resolve(text));
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify({ create_request: { ...span, key: span.key.toString('base64'), range_end: span.range_end.toString('base64') } }));
+  });
+  assert.match(gateway, why);
 });
