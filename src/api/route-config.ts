@@ -38,6 +38,11 @@ export interface ApiRouteConfig {
    * handler runs (audit-plugin.ts, `recordTravels`).
    */
   auditInEntry?: boolean;
+  /**
+   * The route streams an answer that may take as long as it needs (a snapshot of the store): not held to
+   * apiAnswerTimeoutMs (unread-answers.ts). Watches are streams of their own, outside it too.
+   */
+  longAnswer?: boolean;
   /** The `resource` label a non-resource route is counted under in /metrics (metric-labels.ts); `nonresource` when absent. */
   metricResource?: string;
 }

@@ -1,7 +1,8 @@
 /**
  * Answers the member has sent but the client has not taken: a client that asks and never reads makes
  * the member hold its answers (docs/security.md, "Slow clients"). Every answer sent whole (not a stream:
- * a watch or a snapshot has flow control of its own) counts against the user holding the connection
+ * a list streamed a page at a time holds one page, a watch or a snapshot has flow control of its own)
+ * counts against the user holding the connection
  * (the real caller, whoever it impersonates) from the moment it is sent until the connection has taken
  * all of it (the response closed); then:
  *   - a user whose unread answers reach answerUnreadBytesPerUserMax is refused 429 before any handler
@@ -10,17 +11,21 @@
  *     a write only if it proposed — audit-plugin.ts, mayHaveChanged). Both are recorded
  *     (forbid, and why), this step's onSend running before the audit step's;
  *   - an answer not taken within the answer timeout is dropped: its HTTP/2 stream is cancelled, its
- *     HTTP/1.1 connection (whose later answers queue behind it) closed.
+ *     HTTP/1.1 connection (whose later answers queue behind it) closed. So is a streamed one (a list, a
+ *     deletecollection), as the Kubernetes API server's request timeout ends a list; only a route that
+ *     streams for as long as it needs (a snapshot: route config `longAnswer`) is not held to it.
  * So one user holds at most the limit plus the answers of the requests it has in flight when it is
  * reached, and that for at most the timeout.
  */
 import { constants as http2 } from 'node:http2';
+import { Readable } from 'node:stream';
 import type { Http2ServerRequest } from 'node:http2';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { answerUnreadBytesPerUserMax } from '../config/index.ts';
 import { mayHaveChanged, noteRefusal } from './audit-plugin.ts';
 import { answerRefusal, refusalPayload } from './dialect.ts';
 import { authorizedConnectedUser } from './k8s/authorization.ts';
+import { routeConfigOf } from './route-config.ts';
 
 const tooManyRequests = 'TooManyRequests';
 /** The Retry-After of a refusal: Kubernetes clients (client-go, kubectl) wait this long and retry a 429 that names it. */
@@ -65,10 +70,41 @@ export function registerUnreadAnswers(app: FastifyInstance, options: { answerTim
     return reply;
   });
 
+  /** Drops the answer unless it is taken within the answer timeout; calls `taken` once, when it is (or dropped). */
+  const holdToDeadline = (request: FastifyRequest, reply: FastifyReply, bytes: number, taken: () => void): void => {
+    const deadline = setTimeout(() => {
+      request.log.warn({ bytes }, 'answer not taken by the client within the answer timeout: dropped');
+      drop(request);
+    }, options.answerTimeoutMs);
+    deadline.unref();
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      clearTimeout(deadline);
+      taken();
+    };
+    reply.raw.once('close', release);
+    // An HTTP/1.1 answer queued behind another on its connection (pipelined) gets no close event of its
+    // own when the connection closes: node ends only the answer that holds the socket.
+    if (request.raw.httpVersionMajor !== 2) {
+      const socket = request.raw.socket;
+      socket.once('close', release);
+      reply.raw.once('close', () => socket.off('close', release));
+    }
+  };
+
   app.addHook('onSend', async (request, reply, payload) => {
+    if (closedAlready(request, reply)) return payload;
     const user = authorizedConnectedUser(request);
     let bytes = wholeAnswerBytes(payload);
-    if (user === undefined || bytes === undefined || closedAlready(request, reply)) return payload;
+    if (bytes === undefined) {
+      // A stream (a list or a deletecollection a page at a time) holds a page until the client reads
+      // it: it too must be taken in time, unless the route streams for as long as it needs.
+      if (payload instanceof Readable && routeConfigOf(request).longAnswer !== true) holdToDeadline(request, reply, 0, () => undefined);
+      return payload;
+    }
+    if (user === undefined) return payload;
     let answer = payload;
     const held = unreadOf(user);
     if (held > 0 && held + bytes > answerUnreadBytesPerUserMax && !mayHaveChanged(request) && reply.statusCode < 400) {
@@ -79,28 +115,12 @@ export function registerUnreadAnswers(app: FastifyInstance, options: { answerTim
       bytes = wholeAnswerBytes(answer)!;
     }
     unread.set(user, held + bytes);
-    const deadline = setTimeout(() => {
-      request.log.warn({ user, bytes }, 'answer not taken by the client within the answer timeout: dropped');
-      drop(request);
-    }, options.answerTimeoutMs);
-    deadline.unref();
-    let released = false;
-    const release = (): void => {
-      if (released) return;
-      released = true;
-      clearTimeout(deadline);
-      const left = unreadOf(user) - bytes;
+    const counted = bytes;
+    holdToDeadline(request, reply, counted, () => {
+      const left = unreadOf(user) - counted;
       if (left > 0) unread.set(user, left);
       else unread.delete(user);
-    };
-    reply.raw.once('close', release);
-    // An HTTP/1.1 answer queued behind another on its connection (pipelined) gets no close event of its
-    // own when the connection closes: node ends only the answer that holds the socket.
-    if (request.raw.httpVersionMajor !== 2) {
-      const socket = request.raw.socket;
-      socket.once('close', release);
-      reply.raw.once('close', () => socket.off('close', release));
-    }
+    });
     return answer;
   });
 }

@@ -150,8 +150,9 @@ export const watchReplaysAtOnceMax = 4;
 /**
  * Bytes of previous keys and values one batch of applied entries carries for watchers that asked for
  * them (prev_kv). Past it the batch carries no more, and those watchers read the batch's changes back
- * from disk a replay step at a time: a delete of a large range while such a watcher is open does not
- * hold every deleted value in memory on every member.
+ * from disk a replay step at a time — a revision over watchReplayRevisionBytesMax cancelling them: a
+ * delete of a large range while such a watcher is open does not hold every deleted value in memory on
+ * every member.
  */
 export const batchWatchPrevKvBytesMax = 64 * 1024 * 1024;
 /** How often a watcher that asked for progress notifications hears the current revision when idle. */

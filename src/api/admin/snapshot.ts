@@ -19,7 +19,7 @@ export const snapshotPath = '/apis/coffer.dev/v1/snapshot';
 
 /** The snapshot route, on `app` scoped under snapshotPath (plugin.ts). */
 export function registerSnapshotRoutes(app: FastifyInstance, backend: KvBackend): void {
-  app.post('', { config: { mastersOnly: backupOfEverySecret } satisfies ApiRouteConfig }, async (request, reply) => {
+  app.post('', { config: { mastersOnly: backupOfEverySecret, longAnswer: true } satisfies ApiRouteConfig }, async (request, reply) => {
     await backend.linearizableBarrier();
     const exported = backend.mvcc().exportSnapshot();
     // The export takes its point-in-time view on its first step (the header record): take it now,

@@ -117,7 +117,7 @@ export function grpcApi(grpc: FastifyInstance, options: GrpcApiOptions, done: (e
     });
   }
 
-  const snapshotConfig: ApiRouteConfig = { auditReadOnly: false, mastersOnly: backupOfEverySecret };
+  const snapshotConfig: ApiRouteConfig = { auditReadOnly: false, mastersOnly: backupOfEverySecret, longAnswer: true };
   grpc.post(`${grpcPathPrefix}Maintenance/Snapshot`, { config: snapshotConfig }, (request, reply) => serveSnapshot(request, reply, service, options.snapshot));
 
   const streamed: GrpcRouteConfig & ApiRouteConfig = { grpcStream: true };

@@ -1,15 +1,15 @@
 // Answers a client never reads, over real TLS to an audited client API on the member's own listener:
 // the member holds at most answerUnreadBytesPerUserMax of one user's answers that its clients have not
 // taken — an answer to a read past it is refused 429 (gRPC RESOURCE_EXHAUSTED), recorded with why —
-// and an answer not taken within the answer timeout is dropped: its HTTP/2 stream cancelled, its
-// HTTP/1.1 connection closed. Then the same user is served again.
+// and an answer not taken within the answer timeout is dropped, a streamed list too: its HTTP/2 stream
+// cancelled, its HTTP/1.1 connection closed. Then the same user is served again.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { connect as connectHttp2, type ClientHttp2Session, type IncomingHttpHeaders } from 'node:http2';
 import { request as httpsRequest } from 'node:https';
 import { connect, type ConnectionOptions } from 'node:tls';
 import type { Socket } from 'node:net';
-import { answerUnreadBytesPerUserMax } from '../../../src/config/index.ts';
+import { answerUnreadBytesPerUserMax, listPageBytesMax } from '../../../src/config/index.ts';
 import { decode, encode, frame, messageType, type Message } from '../../../src/etcdpb/index.ts';
 import { type AuditedCluster, type AuditedMember, startAudited } from './harness.ts';
 import { listenOverTls, type TlsListener } from './tls-listener.ts';
@@ -208,6 +208,30 @@ test('an HTTP/1.1 connection that does not read the answers it asked for is clos
   socket.resume();
   await clientEnd;
   assert.ok(received < (pipelined - 1) * 4 * valueBytes, `the client received ${received} bytes: the answers were dropped`);
+});
+
+test('a streamed list (more than one page) that its HTTP/1.1 client does not read is dropped after the answer timeout too', { timeout: 60_000 }, async () => {
+  // Secrets of about 1 MB (0.7 MiB of values, in base64) in a namespace of their own: more than one
+  // list page (listPageBytesMax), so the list is streamed a page at a time.
+  const namespace = 'streamed';
+  assert.equal((await https('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } })).status, 201);
+  const secrets = Math.ceil(listPageBytesMax / (valueBytes * 0.7 * 4 / 3)) + 2;
+  for (let i = 0; i < secrets; i++) {
+    const created = await https('POST', `/api/v1/namespaces/${namespace}/secrets`, {
+      apiVersion: 'v1', kind: 'Secret', metadata: { name: `page-${i}` }, data: { value: Buffer.alloc(Math.floor(valueBytes * 0.7), i).toString('base64') },
+    });
+    assert.equal(created.status, 201, created.body);
+  }
+  const memberEnd = new Promise<number>((resolve) => listener.app.server.once('secureConnection', (socket: Socket) => socket.once('close', () => resolve(Date.now()))));
+  const started = Date.now();
+  const socket = connect(clientTls, () => {
+    socket.write(`GET /api/v1/namespaces/${namespace}/secrets HTTP/1.1\r\nHost: x\r\n\r\n`);
+    socket.pause();
+  });
+  socket.on('error', () => undefined);
+  const closedMs = await memberEnd - started;
+  socket.destroy();
+  assert.ok(closedMs >= answerTimeoutMs && closedMs < 5 * answerTimeoutMs, `the member closed the connection after ${closedMs} ms`);
 });
 
 test("answers to clients gone before them are not counted against the user: its reads go on being served", { timeout: 30_000 }, async () => {
