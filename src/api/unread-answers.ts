@@ -17,9 +17,8 @@
  * So one user holds at most the limit plus the answers of the requests it has in flight when it is
  * reached, and that for at most the timeout.
  */
-import { constants as http2 } from 'node:http2';
+import { constants as http2, type Http2ServerRequest } from 'node:http2';
 import { Readable } from 'node:stream';
-import type { Http2ServerRequest } from 'node:http2';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { answerUnreadBytesPerUserMax } from '../config/index.ts';
 import { mayHaveChanged, noteRefusal } from './audit-plugin.ts';
@@ -104,7 +103,11 @@ export function registerUnreadAnswers(app: FastifyInstance, options: { answerTim
       if (payload instanceof Readable && routeConfigOf(request).longAnswer !== true) holdToDeadline(request, reply, 0, () => undefined);
       return payload;
     }
-    if (user === undefined) return payload;
+    if (user === undefined) {
+      // A refusal by the gate: small, and counted against no one, but held to the deadline all the same.
+      holdToDeadline(request, reply, bytes, () => undefined);
+      return payload;
+    }
     let answer = payload;
     const held = unreadOf(user);
     if (held > 0 && held + bytes > answerUnreadBytesPerUserMax && !mayHaveChanged(request) && reply.statusCode < 400) {
