@@ -8,10 +8,10 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { ConnectionOptions } from 'node:tls';
-import { buildClientApi, identifyByCertificate, type KvBackend } from '../../../src/api/index.ts';
+import { buildClientApi, type ClientApiOptions, identifyByCertificate, type KvBackend } from '../../../src/api/index.ts';
 import type { Clock } from '../../../src/base/index.ts';
 import { bootstrapCa, issueClient, loadCa, loadTlsMaterial, TlsReloader } from '../../../src/pki/index.ts';
-import { clientListenerOptions } from '../../../src/server/client-listener.ts';
+import { type ClientListenerOptions, clientListenerOptions } from '../../../src/server/client-listener.ts';
 import { clientFiles, memberFiles, tempDir } from '../pki/tls-harness.ts';
 import { type AuditedCluster, type AuditedMember, startAudited } from '../audit-api/harness.ts';
 import { grant } from '../audit-api/attacker.ts';
@@ -40,6 +40,12 @@ export interface TlsMember {
   nobody: ClientTls;
   /** The TLS options of each user in `granted`. */
   users: Record<string, ClientTls>;
+  reloader: TlsReloader;
+  /**
+   * Another app over the same member, audit and certificates (not prepared), listening on a port of its
+   * own with the listener's options changed (a shorter timeout); the caller closes it.
+   */
+  listenAgain(change: (listener: ClientListenerOptions) => void): Promise<{ app: FastifyInstance; port: number }>;
   close(): Promise<void>;
 }
 
@@ -50,6 +56,10 @@ export interface TlsMemberOptions {
   wrapBackend?: (backend: KvBackend) => KvBackend;
   /** The clock of the API served on the listener (its timers: watch bookmarks, slow watchers…); the real one by default. */
   clock?: Clock;
+  /** More options of the API served on the listener (a shorter answer timeout). */
+  api?: Partial<ClientApiOptions>;
+  /** Sees the app before it listens (to add hooks). */
+  prepare?: (app: FastifyInstance) => void;
 }
 
 export async function startTlsMember(options: TlsMemberOptions = {}): Promise<TlsMember> {
@@ -66,9 +76,17 @@ export async function startTlsMember(options: TlsMemberOptions = {}): Promise<Tl
   }
   const reloader = await TlsReloader.open(memberFiles(ca.dir, 'm1'));
   const backend = options.wrapBackend?.(member.backend) ?? member.backend;
-  const app = buildClientApi({ backend, audit: member.audit, identify: identifyByCertificate(reloader), server: clientListenerOptions(reloader.serverOptions()), ...(options.clock ? { clock: options.clock } : {}) });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const port = (app.server.address() as { port: number }).port;
+  const listen = async (change: (listener: ClientListenerOptions) => void, prepare?: (app: FastifyInstance) => void) => {
+    const listener = clientListenerOptions(reloader.serverOptions());
+    change(listener);
+    const api = buildClientApi({
+      backend, audit: member.audit, identify: identifyByCertificate(reloader), server: listener, ...(options.clock ? { clock: options.clock } : {}), ...options.api,
+    });
+    prepare?.(api);
+    await api.listen({ host: '127.0.0.1', port: 0 });
+    return { app: api, port: (api.server.address() as { port: number }).port };
+  };
+  const { app, port } = await listen(() => undefined, options.prepare);
   const tlsOf = async (user: string): Promise<ClientTls> => {
     const m = await loadTlsMaterial(clientFiles(ca.dir, user));
     return { host: '127.0.0.1', port, ca: m.ca, cert: m.cert, key: m.key };
@@ -76,7 +94,8 @@ export async function startTlsMember(options: TlsMemberOptions = {}): Promise<Tl
   const users: Record<string, ClientTls> = {};
   for (const user of Object.keys(granted)) users[user] = await tlsOf(user);
   return {
-    audited, member, app, port, url: `https://127.0.0.1:${port}`, admin: await tlsOf('admin'), nobody: await tlsOf('nobody'), users,
+    audited, member, app, port, url: `https://127.0.0.1:${port}`, admin: await tlsOf('admin'), nobody: await tlsOf('nobody'), users, reloader,
+    listenAgain: async (change) => listen(change),
     close: async () => {
       (app.server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
       await app.close();

@@ -14,12 +14,11 @@ import { connect, type ConnectionOptions } from 'node:tls';
 import { buildClientApi, identifyByCertificate } from '../../../src/api/index.ts';
 import type { AuditEvent } from '../../../src/audit/index.ts';
 import { apiHeadersTimeoutMs, apiPipelinedRequestsMax, apiTimeoutCheckIntervalMs, auditRefusedTargetCharsMax, grpcResetStreamsMax } from '../../../src/config/index.ts';
-import { type AuditedCluster, type AuditedMember, startAudited } from './harness.ts';
-import { listenOverTls, type TlsListener } from './tls-listener.ts';
+import type { AuditedMember } from './harness.ts';
+import { startTlsMember, type TlsMember } from '../api/tls-member.ts';
 
-let audited: AuditedCluster;
 let m1: AuditedMember;
-let listener: TlsListener;
+let listener: TlsMember;
 let port: number;
 let clientTls: ConnectionOptions;
 /** Requests the app is serving now, and the most it served at once (seen from its own hooks). */
@@ -29,20 +28,17 @@ let servingMost = 0;
 let taken = 0;
 
 before(async () => {
-  audited = await startAudited(1);
-  m1 = audited.members[0]!;
-  listener = await listenOverTls(m1, {
+  listener = await startTlsMember({
     prepare: (api) => {
       api.addHook('onRequest', (_request, _reply, done) => { taken++; servingMost = Math.max(servingMost, ++serving); done(); });
       api.addHook('onResponse', (_request, _reply, done) => { serving--; done(); });
     },
   });
-  ({ port, clientTls } = listener);
+  ({ port, admin: clientTls, member: m1 } = listener);
 });
 
 after(async () => {
   await listener.close();
-  await audited.close();
 });
 
 /** Writes `chunks` one after another on one TLS connection; resolves with all the member sent before closing it. */
