@@ -16,7 +16,6 @@ import { clientFiles, memberFiles, tempDir } from '../pki/tls-harness.ts';
 import { type AuditedCluster, type AuditedMember, startAudited } from '../audit-api/harness.ts';
 import { grant } from '../audit-api/attacker.ts';
 
-/** A client's TLS options: its certificate and key, the CA, the member's address. */
 /** `backend` with its method `name` replaced by `replace(original)`; every other member as it is (a wrapBackend for a test that watches one call). */
 export function replacingMethod<K extends keyof KvBackend>(backend: KvBackend, name: K, replace: (original: KvBackend[K]) => KvBackend[K]): KvBackend {
   return new Proxy(backend, {
@@ -28,6 +27,7 @@ export function replacingMethod<K extends keyof KvBackend>(backend: KvBackend, n
   });
 }
 
+/** A client's TLS options: its certificate and key, the CA, the member's address. */
 export type ClientTls = ConnectionOptions & { host: string; port: number; ca: string; cert: string; key: string };
 
 export interface TlsMember {
@@ -43,9 +43,10 @@ export interface TlsMember {
   reloader: TlsReloader;
   /**
    * Another app over the same member, audit and certificates (not prepared), listening on a port of its
-   * own with the listener's options changed (a shorter timeout); the caller closes it.
+   * own with the listener's options changed (a shorter timeout) and `api` over the API's options; the
+   * caller closes it.
    */
-  listenAgain(change: (listener: ClientListenerOptions) => void): Promise<{ app: FastifyInstance; port: number }>;
+  listenAgain(change: (listener: ClientListenerOptions) => void, api?: Partial<ClientApiOptions>): Promise<{ app: FastifyInstance; port: number }>;
   close(): Promise<void>;
 }
 
@@ -76,11 +77,11 @@ export async function startTlsMember(options: TlsMemberOptions = {}): Promise<Tl
   }
   const reloader = await TlsReloader.open(memberFiles(ca.dir, 'm1'));
   const backend = options.wrapBackend?.(member.backend) ?? member.backend;
-  const listen = async (change: (listener: ClientListenerOptions) => void, prepare?: (app: FastifyInstance) => void) => {
+  const listen = async (change: (listener: ClientListenerOptions) => void, prepare?: (app: FastifyInstance) => void, apiOptions: Partial<ClientApiOptions> = {}) => {
     const listener = clientListenerOptions(reloader.serverOptions());
     change(listener);
     const api = buildClientApi({
-      backend, audit: member.audit, identify: identifyByCertificate(reloader), server: listener, ...(options.clock ? { clock: options.clock } : {}), ...options.api,
+      backend, audit: member.audit, identify: identifyByCertificate(reloader), server: listener, ...(options.clock ? { clock: options.clock } : {}), ...options.api, ...apiOptions,
     });
     prepare?.(api);
     await api.listen({ host: '127.0.0.1', port: 0 });
@@ -95,7 +96,7 @@ export async function startTlsMember(options: TlsMemberOptions = {}): Promise<Tl
   for (const user of Object.keys(granted)) users[user] = await tlsOf(user);
   return {
     audited, member, app, port, url: `https://127.0.0.1:${port}`, admin: await tlsOf('admin'), nobody: await tlsOf('nobody'), users, reloader,
-    listenAgain: async (change) => listen(change),
+    listenAgain: async (change, api) => listen(change, undefined, api),
     close: async () => {
       (app.server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
       await app.close();

@@ -2,19 +2,23 @@
 // the member holds at most answerUnreadBytesPerUserMax of one user's answers that its clients have not
 // taken — an answer to a read past it is refused 429 (gRPC RESOURCE_EXHAUSTED), recorded with why —
 // and an answer not taken within the answer timeout is dropped, a streamed list too: its HTTP/2 stream
-// cancelled, its HTTP/1.1 connection closed. Then the same user is served again.
+// cancelled, its HTTP/1.1 connection closed. An answer gone either way stops counting. The limit is
+// tested on an app with the member's answer timeout (filling it takes as long as the machine needs),
+// the timeout on a second app over the same member with a short one.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { connect as connectHttp2, type ClientHttp2Session, type IncomingHttpHeaders } from 'node:http2';
 import { request as httpsRequest } from 'node:https';
-import { connect, type ConnectionOptions } from 'node:tls';
+import { connect } from 'node:tls';
 import type { Socket } from 'node:net';
+import type { FastifyInstance } from 'fastify';
 import { answerUnreadBytesPerUserMax, listPageBytesMax } from '../../../src/config/index.ts';
 import { decode, encode, frame, messageType, type Message } from '../../../src/etcdpb/index.ts';
 import type { AuditedMember } from './harness.ts';
-import { startTlsMember, type TlsMember } from '../api/tls-member.ts';
+import { type ClientTls, startTlsMember, type TlsMember } from '../api/tls-member.ts';
+import { waitUntil } from '../../support/wait.ts';
 
-/** The answer timeout of the app under test (the member's is apiAnswerTimeoutMs). */
+/** The answer timeout of the second app, `timed` (the member's is apiAnswerTimeoutMs). */
 const answerTimeoutMs = 5_000;
 /** Values put under the prefix every large read asks for: one read's answer holds them all. */
 const valueBytes = 1024 * 1024;
@@ -22,17 +26,22 @@ const values = 3;
 
 let m1: AuditedMember;
 let listener: TlsMember;
-let port: number;
-let clientTls: ConnectionOptions;
+/** The same member, audit and certificates, served with an answer timeout of answerTimeoutMs. */
+let timed: { app: FastifyInstance; port: number };
+/** admin's client of the app with the member's answer timeout, and of `timed`. */
+let clientTls: ClientTls;
+let timedTls: ClientTls;
 /** Another user's client, with the same rights as admin's. */
-let otherTls: ConnectionOptions;
+let otherTls: ClientTls;
 
 before(async () => {
   // Another user, with the rights admin uses here (reads of any key or resource).
   const reads = [{ apiGroups: ['*'], resources: ['*'], verbs: ['*'] }, { nonResourceURLs: ['*'], verbs: ['*'] }];
-  listener = await startTlsMember({ api: { answerTimeoutMs }, granted: { other: reads } });
-  ({ port, admin: clientTls, member: m1 } = listener);
+  listener = await startTlsMember({ granted: { other: reads } });
+  ({ admin: clientTls, member: m1 } = listener);
   otherTls = listener.users.other!;
+  timed = await listener.listenAgain(() => undefined, { answerTimeoutMs });
+  timedTls = { ...clientTls, port: timed.port };
   const session = h2Session();
   try {
     for (let i = 0; i < values; i++) {
@@ -51,13 +60,14 @@ before(async () => {
 });
 
 after(async () => {
+  await timed.app.close();
   await listener.close();
 });
 
 /** A gRPC client's session; `windowBytes` is how much of each answer it lets the member send before it reads. */
 function h2Session(windowBytes?: number, tls = clientTls): ClientHttp2Session {
-  const session = connectHttp2(`https://127.0.0.1:${port}`, {
-    ...tls, port, ALPNProtocols: ['h2'], ...(windowBytes === undefined ? {} : { settings: { initialWindowSize: windowBytes } }),
+  const session = connectHttp2(`https://127.0.0.1:${tls.port}`, {
+    ...tls, ALPNProtocols: ['h2'], ...(windowBytes === undefined ? {} : { settings: { initialWindowSize: windowBytes } }),
   });
   session.on('error', () => undefined);
   return session;
@@ -110,52 +120,75 @@ const secretsNamespace = 'default';
 
 const bigRange = { key: Buffer.from('big/'), range_end: Buffer.from('big0') };
 
-test('a user whose clients leave its answers unread is refused reads past answerUnreadBytesPerUserMax, each refusal recorded; the unread answers are cancelled after the answer timeout, and the user is served again', { timeout: 60_000 }, async () => {
+/**
+ * Asks `calls` large ranges on `session` (a client that reads none of them) and settles each call as
+ * soon as its fate is known: refused (trailers with RESOURCE_EXHAUSTED, no body), held (a first part of
+ * the answer waits in the client unread: looking at it takes none of it) or closed by the member.
+ */
+function askUnread(session: ClientHttp2Session, calls: number, onRefused: () => void = () => undefined): Promise<UnreadCall[]> {
+  const started = Date.now();
+  return Promise.all(Array.from({ length: calls }, () => new Promise<UnreadCall>((resolve) => {
+    const stream = session.request({ ':method': 'POST', ':path': '/etcdserverpb.KV/Range', 'content-type': 'application/grpc', te: 'trailers' });
+    stream.end(frame(encode(messageType('RangeRequest'), bigRange)));
+    const call: UnreadCall = { fate: 'asked', auditID: '', rstCode: 0, closedMs: 0, closed: new Promise((closed) => stream.on('close', () => {
+      call.rstCode = stream.rstCode ?? 0;
+      call.closedMs = Date.now() - started;
+      if (call.fate === 'asked') call.fate = 'closed';
+      closed();
+      resolve(call);
+    })) };
+    stream.on('response', (headers) => { call.auditID = headers['audit-id'] as string; });
+    stream.on('readable', () => {
+      if (call.fate !== 'asked' || stream.readableLength === 0) return;
+      call.fate = 'held';
+      resolve(call);
+    });
+    stream.on('trailers', (trailers: IncomingHttpHeaders) => {
+      if (trailers['grpc-status'] !== '8') return;
+      call.fate = 'refused';
+      onRefused();
+      resolve(call);
+    });
+    stream.on('error', () => undefined);
+  })));
+}
+
+interface UnreadCall {
+  fate: 'asked' | 'held' | 'refused' | 'closed';
+  auditID: string;
+  /** The RST_STREAM code the stream closed with, and when (ms after the calls were asked). */
+  rstCode: number;
+  closedMs: number;
+  closed: Promise<void>;
+}
+
+test('a user whose clients leave its answers unread is refused reads past answerUnreadBytesPerUserMax, on any connection and as whoever it impersonates, each refusal recorded; once its unread client is gone it is served again', { timeout: 120_000 }, async () => {
   const answerBytes = values * valueBytes;
   const calls = Math.ceil(answerUnreadBytesPerUserMax / answerBytes) + 8;
   // A client that takes a kilobyte of each answer and no more (its flow-control window): a refusal reaches it whole.
   const unread = h2Session(1024);
   let whileHeld: Promise<GrpcAnswer[]> | undefined;
+  let listedWhileHeld: Promise<HttpAnswer> | undefined;
   const sessions = [h2Session(), h2Session(undefined, otherTls)];
   try {
-    const started = Date.now();
     // While the answers are held: the same user on another connection, as itself and impersonating
-    // another user (the connection's user holds them), and another user.
-    const asAgain = () => Promise.all([
-      grpcCall(sessions[0]!, 'KV/Range', 'RangeRequest', bigRange),
-      grpcCall(sessions[0]!, 'KV/Range', 'RangeRequest', bigRange, { 'impersonate-user': 'other', 'impersonate-group': 'system:masters' }),
-      grpcCall(sessions[1]!, 'KV/Range', 'RangeRequest', bigRange),
-      // A transaction that only reads is a read, on a route whose transactions may write.
-      grpcCall(sessions[0]!, 'KV/Txn', 'TxnRequest', { success: [{ request_range: bigRange }] }),
-    ]);
-    // …and the same user listing Secrets through the Kubernetes API, over HTTP/1.1.
-    let listedWhileHeld: Promise<HttpAnswer> | undefined;
-    const listAgain = () => https('GET', `/api/v1/namespaces/${secretsNamespace}/secrets`);
-    const outcomes = await Promise.all(Array.from({ length: calls }, () => new Promise<{ grpcStatus: string | undefined; auditID: string; rstCode: number; closedMs: number }>((resolve) => {
-      const stream = unread.request({ ':method': 'POST', ':path': '/etcdserverpb.KV/Range', 'content-type': 'application/grpc', te: 'trailers' });
-      stream.end(frame(encode(messageType('RangeRequest'), bigRange)));
-      let auditID = '';
-      let grpcStatus: string | undefined;
-      stream.on('response', (headers) => { auditID = headers['audit-id'] as string; grpcStatus = headers['grpc-status'] as string | undefined; });
-      stream.on('trailers', (trailers: IncomingHttpHeaders) => {
-        grpcStatus = trailers['grpc-status'] as string;
-        if (grpcStatus === '8') {
-          whileHeld ??= asAgain();
-          listedWhileHeld ??= listAgain();
-        }
-      });
-      stream.on('error', () => undefined);
-      stream.on('close', () => resolve({ grpcStatus, auditID, rstCode: stream.rstCode ?? 0, closedMs: Date.now() - started }));
-    })));
-    const refused = outcomes.filter((o) => o.grpcStatus === '8');
-    const held = outcomes.filter((o) => o.grpcStatus === undefined);
-    assert.equal(refused.length + held.length, calls, JSON.stringify(outcomes.filter((o) => o.grpcStatus !== '8' && o.grpcStatus !== undefined)));
+    // another user (the connection's user holds them), and another user; a transaction that only reads
+    // is a read, on a route whose transactions may write; and the same user listing Secrets through the
+    // Kubernetes API, over HTTP/1.1.
+    const outcomes = await askUnread(unread, calls, () => {
+      whileHeld ??= Promise.all([
+        grpcCall(sessions[0]!, 'KV/Range', 'RangeRequest', bigRange),
+        grpcCall(sessions[0]!, 'KV/Range', 'RangeRequest', bigRange, { 'impersonate-user': 'other', 'impersonate-group': 'system:masters' }),
+        grpcCall(sessions[1]!, 'KV/Range', 'RangeRequest', bigRange),
+        grpcCall(sessions[0]!, 'KV/Txn', 'TxnRequest', { success: [{ request_range: bigRange }] }),
+      ]);
+      listedWhileHeld ??= https('GET', `/api/v1/namespaces/${secretsNamespace}/secrets`);
+    });
+    const refused = outcomes.filter((o) => o.fate === 'refused');
+    const held = outcomes.filter((o) => o.fate === 'held');
+    assert.equal(refused.length + held.length, calls, JSON.stringify(outcomes.filter((o) => o.fate !== 'refused' && o.fate !== 'held')));
     assert.ok(held.length * answerBytes <= answerUnreadBytesPerUserMax + answerBytes, `${held.length} answers of ${answerBytes} bytes were held unread`);
     assert.ok(refused.length >= calls - Math.ceil(answerUnreadBytesPerUserMax / answerBytes), `${refused.length} of ${calls} refused`);
-    for (const o of held) {
-      assert.equal(o.rstCode, 8, 'an unread answer is cancelled (RST_STREAM CANCEL)');
-      assert.ok(o.closedMs >= answerTimeoutMs && o.closedMs < 5 * answerTimeoutMs, `an unread answer was cancelled after ${o.closedMs} ms`);
-    }
     assert.ok(whileHeld !== undefined);
     const [sameUser, impersonating, otherUser, readingTxn] = await whileHeld;
     assert.deepEqual([sameUser!.grpcStatus, impersonating!.grpcStatus, otherUser!.grpcStatus, readingTxn!.grpcStatus], ['8', '8', '0', '8'],
@@ -177,11 +210,13 @@ test('a user whose clients leave its answers unread is refused reads past answer
     unread.destroy();
     for (const session of sessions) session.destroy();
   }
-  // Cancelled, they no longer count: the user reads again, in full.
+  // Its unread client gone, the answers no longer count: the user reads again, in full.
   const session = h2Session();
   try {
-    const again = await grpcCall(session, 'KV/Range', 'RangeRequest', bigRange);
-    assert.equal(again.grpcStatus, '0');
+    const again = await waitUntil(async () => {
+      const answer = await grpcCall(session, 'KV/Range', 'RangeRequest', bigRange);
+      return answer.grpcStatus === '0' && answer;
+    }, 10_000, 'a read by the user once its unread client is gone');
     // One message: a 5-byte prefix (uncompressed, its length), then the RangeResponse.
     assert.equal(again.body.readUInt32BE(1), again.body.length - 5);
     assert.equal((decode(messageType('RangeResponse'), again.body.subarray(5)).kvs as Message[]).length, values);
@@ -190,15 +225,35 @@ test('a user whose clients leave its answers unread is refused reads past answer
   }
 });
 
+test('answers not taken within the answer timeout are cancelled (RST_STREAM CANCEL) and stop counting: rounds of unread answers, more than answerUnreadBytesPerUserMax in all, are each held whole', { timeout: 120_000 }, async () => {
+  // Each round holds just over half the limit: were the cancelled answers still counted, the second
+  // round would be refused.
+  const perRound = Math.floor(answerUnreadBytesPerUserMax / (values * valueBytes) / 2) + 1;
+  for (let round = 0; round < 2; round++) {
+    const unread = h2Session(1024, timedTls);
+    try {
+      const outcomes = await askUnread(unread, perRound);
+      assert.deepEqual(outcomes.map((o) => o.fate), outcomes.map(() => 'held'), `round ${round}`);
+      await Promise.all(outcomes.map((o) => o.closed));
+      for (const o of outcomes) {
+        assert.equal(o.rstCode, 8, 'an unread answer is cancelled (RST_STREAM CANCEL)');
+        assert.ok(o.closedMs >= answerTimeoutMs && o.closedMs < 5 * answerTimeoutMs, `an unread answer was cancelled after ${o.closedMs} ms`);
+      }
+    } finally {
+      unread.destroy();
+    }
+  }
+});
+
 test('an HTTP/1.1 connection that does not read the answers it asked for is closed after the answer timeout', { timeout: 30_000 }, async () => {
   const body = JSON.stringify({ key: Buffer.from('big/').toString('base64'), range_end: Buffer.from('big0').toString('base64') });
   const request = `POST /v3/kv/range HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
   const pipelined = 4;
   // The member's end of the connection: closed when the member gives up on it.
-  const memberEnd = new Promise<number>((resolve) => listener.app.server.once('secureConnection', (socket: Socket) => socket.once('close', () => resolve(Date.now()))));
+  const memberEnd = new Promise<number>((resolve) => timed.app.server.once('secureConnection', (socket: Socket) => socket.once('close', () => resolve(Date.now()))));
   let received = 0;
   const started = Date.now();
-  const socket = connect(clientTls, () => {
+  const socket = connect(timedTls, () => {
     socket.write(request.repeat(pipelined));
     // Reads nothing: 4 answers of 4 MiB each (the values in base64), more than the kernel's buffers on both sides hold.
     socket.pause();
@@ -225,9 +280,9 @@ test('a streamed list (more than one page) that its HTTP/1.1 client does not rea
     });
     assert.equal(created.status, 201, created.body);
   }
-  const memberEnd = new Promise<number>((resolve) => listener.app.server.once('secureConnection', (socket: Socket) => socket.once('close', () => resolve(Date.now()))));
+  const memberEnd = new Promise<number>((resolve) => timed.app.server.once('secureConnection', (socket: Socket) => socket.once('close', () => resolve(Date.now()))));
   const started = Date.now();
-  const socket = connect(clientTls, () => {
+  const socket = connect(timedTls, () => {
     socket.write(`GET /api/v1/namespaces/${namespace}/secrets HTTP/1.1\r\nHost: x\r\n\r\n`);
     socket.pause();
   });
