@@ -1,38 +1,41 @@
 /**
- * Answers the member has sent but the client has not taken: a client that asks and never reads makes
- * the member hold its answers (docs/security.md, "Slow clients"). Every answer sent whole (not a stream:
- * a list streamed a page at a time holds one page, a watch or a snapshot has flow control of its own)
- * counts against the user holding the connection
- * (the real caller, whoever it impersonates) from the moment it is sent until the connection has taken
- * all of it (the response closed); then:
- *   - a user whose unread answers reach answerUnreadBytesPerUserMax is refused 429 before any handler
- *     runs, and an answer to a request that changed nothing is replaced by that refusal if it would take
- *     the user past the limit (a write's answer is always sent: its change is made; a KV transaction is
- *     a write only if it proposed — audit-plugin.ts, mayHaveChanged). Both are recorded
- *     (forbid, and why), this step's onSend running before the audit step's;
+ * Answers the member has sent but the client has not taken, and reads in flight: a client that asks and
+ * never reads makes the member hold its answers, one that asks many large reads at once makes it hold
+ * what they read (docs/security.md, "Slow clients"). Both count against the user holding the connection
+ * (held-bytes.ts): each request's reads charge its account as they read (a read charging past the limit
+ * is refused), and when its answer is sent the account is settled and the answer, if sent whole (not a
+ * stream: a list streamed a page at a time holds one page, a watch or a snapshot has flow control of its
+ * own), counts instead until the connection has taken all of it (the response closed); then:
+ *   - a user holding heldBytesPerUserMax is refused 429 before any handler runs, and an answer to a
+ *     request that changed nothing is replaced by that refusal if it would take the user past the limit
+ *     (a write's answer is always sent: its change is made; a KV transaction is a write only if it
+ *     proposed — audit-plugin.ts, mayHaveChanged). Each refusal is recorded (forbid, and why), this
+ *     step's onSend running before the audit step's;
  *   - an answer not taken within the answer timeout is dropped: its HTTP/2 stream is cancelled, its
  *     HTTP/1.1 connection (whose later answers queue behind it) closed. So is a streamed one (a list, a
  *     deletecollection), as the Kubernetes API server's request timeout ends a list; only a route that
  *     streams for as long as it needs (a snapshot: route config `longAnswer`) is not held to it.
- * So one user holds at most the limit plus the answers of the requests it has in flight when it is
- * reached, and that for at most the timeout.
+ * So one user holds at most the limit plus the answers being encoded when it is reached, and an answer
+ * for at most the timeout.
  */
 import { constants as http2, type Http2ServerRequest } from 'node:http2';
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { answerUnreadBytesPerUserMax } from '../config/index.ts';
+import { heldBytesPerUserMax } from '../config/index.ts';
 import { mayHaveChanged, noteRefusal } from './audit-plugin.ts';
 import { answerRefusal, refusalPayload } from './dialect.ts';
-import { authorizedConnectedUser } from './k8s/authorization.ts';
+import { HeldBytes, heldRefusalMessage, type RequestReadAccount } from './held-bytes.ts';
+import { authorizedConnectedUser, callerFor } from './k8s/authorization.ts';
 import { routeConfigOf } from './route-config.ts';
 
 const tooManyRequests = 'TooManyRequests';
 /** The Retry-After of a refusal: Kubernetes clients (client-go, kubectl) wait this long and retry a 429 that names it. */
 const retryAfterSeconds = '1';
 
-function refusalMessage(user: string, unread: number): string {
-  return `${unread} bytes of the answers of ${JSON.stringify(user)} are not yet read by its clients `
-    + `(answerUnreadBytesPerUserMax: ${answerUnreadBytesPerUserMax}); read them, or retry once they are dropped`;
+/** Records why the request is refused (forbid, and the reason) and tells its client when to retry. */
+function noteHeldRefusal(request: FastifyRequest, reply: FastifyReply, message: string): void {
+  noteRefusal(request, message);
+  void reply.header('retry-after', retryAfterSeconds);
 }
 
 /** The size of an answer sent whole; undefined for a stream (or nothing). */
@@ -55,16 +58,19 @@ function drop(request: FastifyRequest): void {
 }
 
 export function registerUnreadAnswers(app: FastifyInstance, options: { answerTimeoutMs: number }): void {
-  /** Bytes of each user's answers sent and not yet taken; a user with none has no entry. */
-  const unread = new Map<string, number>();
-  const unreadOf = (user: string): number => unread.get(user) ?? 0;
+  const held = new HeldBytes();
+  /** The account of each request's reads, settled when its answer is sent. */
+  const accounts = new WeakMap<FastifyRequest, RequestReadAccount>();
 
   app.addHook('onRequest', async (request, reply) => {
     const user = authorizedConnectedUser(request);
-    if (user === undefined || unreadOf(user) < answerUnreadBytesPerUserMax) return undefined;
-    const message = refusalMessage(user, unreadOf(user));
-    noteRefusal(request, message);
-    void reply.header('retry-after', retryAfterSeconds);
+    if (user === undefined) return undefined;
+    if (held.of(user) < heldBytesPerUserMax) {
+      accounts.set(request, held.openAccount(callerFor(request), user, (message) => noteHeldRefusal(request, reply, message)));
+      return undefined;
+    }
+    const message = heldRefusalMessage(user, held.of(user));
+    noteHeldRefusal(request, reply, message);
     await answerRefusal(request, reply, 429, tooManyRequests, message);
     return reply;
   });
@@ -94,6 +100,8 @@ export function registerUnreadAnswers(app: FastifyInstance, options: { answerTim
   };
 
   app.addHook('onSend', async (request, reply, payload) => {
+    // What the request's reads hold is its answer now: counted as one below, if it is sent whole.
+    accounts.get(request)?.settle();
     if (closedAlready(request, reply)) return payload;
     const user = authorizedConnectedUser(request);
     let bytes = wholeAnswerBytes(payload);
@@ -109,21 +117,16 @@ export function registerUnreadAnswers(app: FastifyInstance, options: { answerTim
       return payload;
     }
     let answer = payload;
-    const held = unreadOf(user);
-    if (held > 0 && held + bytes > answerUnreadBytesPerUserMax && !mayHaveChanged(request) && reply.statusCode < 400) {
-      const message = refusalMessage(user, held);
-      noteRefusal(request, message);
-      void reply.header('retry-after', retryAfterSeconds);
+    const holding = held.of(user);
+    if (holding > 0 && holding + bytes > heldBytesPerUserMax && !mayHaveChanged(request) && reply.statusCode < 400) {
+      const message = heldRefusalMessage(user, holding);
+      noteHeldRefusal(request, reply, message);
       answer = refusalPayload(request, reply, 429, tooManyRequests, message);
       bytes = wholeAnswerBytes(answer)!;
     }
-    unread.set(user, held + bytes);
+    held.add(user, bytes);
     const counted = bytes;
-    holdToDeadline(request, reply, counted, () => {
-      const left = unreadOf(user) - counted;
-      if (left > 0) unread.set(user, left);
-      else unread.delete(user);
-    });
+    holdToDeadline(request, reply, counted, () => held.remove(user, counted));
     return answer;
   });
 }

@@ -344,7 +344,7 @@ export const pkiFileBytesMax = 1024 * 1024;
 // How long a client may take on the client port, so slow clients cannot hold sockets forever
 // (docs/security.md, "Slow clients"). Watch streams are not bounded by these: once a request has been
 // received, a streamed response may last as long as it needs; an answer sent whole is bounded by
-// apiAnswerTimeoutMs and answerUnreadBytesPerUserMax (src/api/unread-answers.ts).
+// apiAnswerTimeoutMs and heldBytesPerUserMax (src/api/unread-answers.ts).
 
 /** A request's headers must be complete this long after its first byte (after the handshake, for a connection's first request); else 408 and closed. */
 export const apiHeadersTimeoutMs = 10_000;
@@ -373,11 +373,13 @@ export const apiPipelinedRequestsMax = 16;
  */
 export const apiAnswerTimeoutMs = 60_000;
 /**
- * The bytes of one user's answers (sent whole) that its clients have not yet taken, on all its
- * connections together, past which its reads are refused 429 until they are taken (or dropped by
- * apiAnswerTimeoutMs): twice the largest answer a read gives (rangeResultBytesMax).
+ * The bytes one user's requests may make the member hold at once, on all its connections together:
+ * what its reads in flight have read so far and its answers (sent whole) that its clients have not yet
+ * taken (src/api/held-bytes.ts). Past it its reads are refused 429 until the answers are taken (or
+ * dropped by apiAnswerTimeoutMs) and the reads done: twice the largest answer a read gives
+ * (rangeResultBytesMax).
  */
-export const answerUnreadBytesPerUserMax = 2 * rangeResultBytesMax;
+export const heldBytesPerUserMax = 2 * rangeResultBytesMax;
 /**
  * Client certificates whose identity the API keeps worked out (certificates; the oldest out first): a
  * reconnecting client's identity is not parsed again from its certificate's DER (~0.3 ms each).

@@ -39,7 +39,7 @@ import {
   ProposalDroppedError, RawNode, raftConfigDefaults, type Ready, type Snapshot, type SoftState, type Storage, UnavailableError,
 } from '../raft/index.ts';
 import {
-  checkWriteOp, type KeyValue, type LeaseRecord, MvccStore, type OpenLevel, type RangeOptions, type RangeResponse, type SnapshotRecord, type TxnRequest,
+  checkWriteOp, type KeyValue, type LeaseRecord, MvccStore, type OpenLevel, type RangeOptions, type RangeResponse, type ReadAccount, type SnapshotRecord, type TxnRequest,
   type TxnResponse, type WriteOp, type WriteResponse,
 } from '../storage/mvcc/index.ts';
 import { Wal, type WalResealResult, WalUnusableError } from '../storage/wal/index.ts';
@@ -360,21 +360,22 @@ export class Replica {
     await this.appliedWaiters.wait(readIndex, this.store.appliedIndex(), timeoutMs);
   }
 
-  async range(key: Uint8Array, end: Uint8Array | undefined, options: RangeOptions & { linearizable: boolean }): Promise<RangeResponse> {
+  /** `account`: where a client's read charges what it holds (MvccStore.range). */
+  async range(key: Uint8Array, end: Uint8Array | undefined, options: RangeOptions & { linearizable: boolean; account?: ReadAccount }): Promise<RangeResponse> {
     if (options.linearizable) await this.linearizableBarrier();
     else this.checkServing();
     const { revision, limit, keysOnly, countOnly } = options;
-    return this.store.range(key, end, { revision, limit, keysOnly, countOnly });
+    return this.store.range(key, end, { revision, limit, keysOnly, countOnly }, options.account);
   }
 
   /**
    * A transaction that writes nothing, served from this member's store as `range` serves a read (etcd's
    * read-only Txn: never proposed): after the ReadIndex round unless `linearizable` is false.
    */
-  async readTxn(op: TxnRequest, options: { linearizable: boolean }): Promise<TxnResponse> {
+  async readTxn(op: TxnRequest, options: { linearizable: boolean; account?: ReadAccount }): Promise<TxnResponse> {
     if (options.linearizable) await this.linearizableBarrier();
     else this.checkServing();
-    return this.store.readTxn(op);
+    return this.store.readTxn(op, options.account);
   }
 
   /** The remaining TTL of a lease the store holds, in milliseconds: the leader's deadline, else the last checkpoint's. */

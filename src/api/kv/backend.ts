@@ -6,7 +6,9 @@
  * refuses any other), so a handler cannot write around the log.
  */
 import type { Alarm, AlarmChange, MemberInfo, Replica, ReplicaStatus } from '../../replication/index.ts';
-import type { LeaseRecord, MvccStore, RangeOptions, RangeResponse, TxnRequest, TxnResponse, WriteOp, WriteResponse } from '../../storage/mvcc/index.ts';
+import type {
+  LeaseRecord, MvccStore, RangeOptions, RangeResponse, ReadAccount, TxnRequest, TxnResponse, WriteOp, WriteResponse,
+} from '../../storage/mvcc/index.ts';
 
 /**
  * The member's local store as the API may use it: reads at a revision, watches, hashes, the snapshot
@@ -41,12 +43,13 @@ export interface KvBackend {
   readonly clusterId: string;
   /** `audit`: the record of the request behind the write, to travel in its Raft entry (../audit-in-entry.ts). */
   propose(op: WriteOp, audit?: string): Promise<WriteResponse>;
-  range(key: Uint8Array, end: Uint8Array | undefined, options: RangeOptions & { linearizable: boolean }): Promise<RangeResponse>;
+  /** `account`: where the read charges what it holds for its caller (held-bytes.ts). */
+  range(key: Uint8Array, end: Uint8Array | undefined, options: RangeOptions & { linearizable: boolean; account?: ReadAccount }): Promise<RangeResponse>;
   /**
    * A transaction that writes nothing (isReadOnlyTxn), served by this member's store as `range` serves a
    * read — linearizable unless told otherwise — and never proposed (MvccStore.readTxn).
    */
-  readTxn(op: TxnRequest, options: { linearizable: boolean }): Promise<TxnResponse>;
+  readTxn(op: TxnRequest, options: { linearizable: boolean; account?: ReadAccount }): Promise<TxnResponse>;
   linearizableBarrier(): Promise<void>;
   mvcc(): MvccReader;
   /** A lease's remaining TTL in milliseconds (the leader's lessor, else the last checkpoint). */

@@ -20,6 +20,7 @@ import type { CompiledPolicy, KeyRangeVerb } from '../../rbac/index.ts';
 import { type Alarm, ReplicationError } from '../../replication/index.ts';
 import { type Caller, isAllowed, isMaster } from '../k8s/authorization.ts';
 import { ForbiddenError } from '../errors.ts';
+import { readAccountOf } from '../held-bytes.ts';
 import type { RequestInfo } from '../request-info.ts';
 import type { KvBackend } from './backend.ts';
 import { BadFieldError, type Header } from './json.ts';
@@ -135,7 +136,7 @@ export class KvService {
 
   async range(caller: Caller, query: RangeQuery): Promise<RangeResponse> {
     this.allow(caller, readVerb(query.end), query.key, query.end);
-    const options = { ...storeRangeOptions(query), linearizable: !query.serializable || this.notAppliedYet(query.revision) };
+    const options = { ...storeRangeOptions(query), linearizable: !query.serializable || this.notAppliedYet(query.revision), account: readAccountOf(caller) };
     const whole = await this.backend.range(query.key, query.end, options);
     return isReshaped(query) ? reshape(whole, query) : whole;
   }
@@ -169,7 +170,7 @@ export class KvService {
   ): Promise<TxnResponse> {
     this.allowTxn(caller, op);
     const result = isReadOnlyTxn(op)
-      ? await this.backend.readTxn(op, { linearizable: !isTxnSerializable(op, serializable) || this.notAppliedYet(highestRevisionRead(op)) })
+      ? await this.backend.readTxn(op, { linearizable: !isTxnSerializable(op, serializable) || this.notAppliedYet(highestRevisionRead(op)), account: readAccountOf(caller) })
       : (await this.backend.propose(attachingAs(caller, op))) as TxnResponse;
     return queries.size === 0 ? result : reshapeTxn(op, result, queries);
   }

@@ -7,6 +7,9 @@
  *
  * The count depends only on the pages read, in the order the request reads them, never on the member
  * or its cache: a transaction applied through Raft is refused alike on every member.
+ *
+ * A client's read (never one applied through Raft) may also charge what it holds to a ReadAccount: the
+ * API's account of what one user's requests hold at once (src/api/held-bytes.ts), which may refuse.
  */
 import { keyBytesMax, rangeResultBytesMax, valueBytesMax } from '../../config/index.ts';
 import { MvccError } from './errors.ts';
@@ -31,14 +34,28 @@ export function rangeLimitError(): MvccError {
   );
 }
 
+/**
+ * Where a client's reads count the bytes they hold, beyond their own budget. `charge` throws (the
+ * account's own error) to refuse bytes; what a read charged stays charged when it succeeds — its
+ * result is held on — until the account's owner lets it go; a read that fails gives it back (`refund`).
+ */
+export interface ReadAccount {
+  charge(bytes: number): void;
+  refund(bytes: number): void;
+  /** Bytes the account would take now: a read steps no further than this could hold (a charge may still be refused: reads charge at once). */
+  headroom(): number;
+}
+
 export class ReadBudget {
   private used = 0;
+  /** Bytes charged to the account: given back if the request fails. */
+  private charged = 0;
   private bytesSinceYield = 0;
   private pagesSinceYield = 0;
   /** Values this request's reads made (not the batch's own pages): wiped if the request fails. */
   private readonly opened: Uint8Array[] = [];
 
-  constructor(private readonly max = rangeResultBytesMax) {}
+  constructor(private readonly max = rangeResultBytesMax, private readonly account?: ReadAccount) {}
 
   /**
    * Counts a key-value a read holds; `opened`: its value was made by this read (wiped with the rest if the
@@ -54,11 +71,20 @@ export class ReadBudget {
       this.wipe();
       throw rangeLimitError();
     }
+    if (this.account === undefined) return;
+    try {
+      this.account.charge(bytes);
+    } catch (error) {
+      this.wipe();
+      throw error;
+    }
+    this.charged += bytes;
   }
 
-  /** Pages one step may read from LevelDB: as many as the budget left could hold of the largest, at least one. */
+  /** Pages one step may read from LevelDB: as many as the budget left (and the account's headroom) could hold of the largest, at least one. */
   stepPages(): number {
-    return Math.max(1, Math.min(pageReadStep, Math.floor((this.max - this.used) / pageBytesMax)));
+    const left = Math.min(this.max - this.used, this.account?.headroom() ?? Infinity);
+    return Math.max(1, Math.min(pageReadStep, Math.floor(left / pageBytesMax)));
   }
 
   /** True (once) when the reads have opened enough since the last yield that the reader should yield now. */
@@ -69,9 +95,11 @@ export class ReadBudget {
     return true;
   }
 
-  /** Wipes every value the request's reads opened (the request failed, or starts again). */
+  /** Wipes every value the request's reads opened, and gives back what they charged (the request failed, or starts again). */
   wipe(): void {
     for (const value of this.opened) value.fill(0);
     this.opened.length = 0;
+    if (this.charged > 0) this.account?.refund(this.charged);
+    this.charged = 0;
   }
 }

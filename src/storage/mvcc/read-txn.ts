@@ -12,7 +12,8 @@
  * in the index) makes it start again at the new revision, at most readTxnAttemptsMax times in all.
  */
 import { MvccError } from './errors.ts';
-import { ReadBudget } from './read-budget.ts';
+import { rangeResultBytesMax } from '../../config/index.ts';
+import { type ReadAccount, ReadBudget } from './read-budget.ts';
 import { CommittedView, StaleViewError } from './reads.ts';
 import type { StoreState } from './state.ts';
 import { chooseBranches, isReadOnlyTxn, readRange } from './txn-reads.ts';
@@ -23,13 +24,13 @@ import { checkWriteOp } from './validate.ts';
 const readTxnAttemptsMax = 3;
 
 /** MvccStore.readTxn. */
-export async function readTxn(state: StoreState, request: TxnRequest): Promise<TxnResponse> {
+export async function readTxn(state: StoreState, request: TxnRequest, account?: ReadAccount): Promise<TxnResponse> {
   state.checkUsable();
   checkWriteOp(request);
   if (!isReadOnlyTxn(request)) throw new MvccError('E_BAD_REQUEST', 'a transaction that writes is applied through the log, not read');
   for (let attempt = 1; ; attempt++) {
     const view = new CommittedView(state);
-    const budget = new ReadBudget();
+    const budget = new ReadBudget(rangeResultBytesMax, account);
     try {
       const chosen = new Map<TxnRequest, boolean>();
       await chooseBranches(view, request, chosen, budget);

@@ -11,13 +11,13 @@
  * (read-budget.ts) and read LevelDB in steps no larger than what the budget has left, so a read refused
  * for its size has opened about rangeResultBytesMax, not all it asked for.
  */
-import { watchReplayRevisionBytesMax, watchReplayStepBytesMax } from '../../config/index.ts';
+import { rangeResultBytesMax, watchReplayRevisionBytesMax, watchReplayStepBytesMax } from '../../config/index.ts';
 import { MvccError, compactedError } from './errors.ts';
 import type { KeyAt } from './key-index.ts';
 import { type KeySpan, keyToString, spanContains } from './keys.ts';
 import type { Level } from './level.ts';
 import { type Page, openPage } from './page.ts';
-import { ReadBudget, pageReadStep } from './read-budget.ts';
+import { type ReadAccount, ReadBudget, pageReadStep } from './read-budget.ts';
 import { type Revision, decodeRevisionKey, encodeRevisionKey, revisionKeyRange } from './revision.ts';
 import type { StoreState } from './state.ts';
 import { type TxnReadView, pageToKv, readRange } from './txn-reads.ts';
@@ -85,12 +85,12 @@ export function* revisionRuns(packed: readonly number[]): Generator<Revision[]> 
 }
 
 /** MvccStore.range: one request, with a budget of its own. */
-export async function range(state: StoreState, key: Uint8Array, end: Uint8Array | undefined, options: RangeOptions): Promise<RangeResponse> {
+export async function range(state: StoreState, key: Uint8Array, end: Uint8Array | undefined, options: RangeOptions, account?: ReadAccount): Promise<RangeResponse> {
   state.checkUsable();
   checkRange(key, end);
   checkRangeOptions(options);
   const view = new CommittedView(state);
-  const budget = new ReadBudget();
+  const budget = new ReadBudget(rangeResultBytesMax, account);
   try {
     // The walk, the page cache's pages and the snapshot for the others are taken in this synchronous step.
     return await readRange(view, { type: 'range', key, ...(end === undefined ? {} : { end }), options }, view.at, budget);

@@ -48,6 +48,7 @@ import { StoreState } from './state.ts';
 import type {
   CompactResponse, DeleteRangeResponse, PutResponse, RangeOptions, RangeResponse, TxnRequest, TxnResponse, WriteOp, WriteResponse,
 } from './types.ts';
+import type { ReadAccount } from './read-budget.ts';
 import { WatchHub, type WatchOptions, type Watcher } from './watch.ts';
 
 export class MvccStore {
@@ -155,8 +156,9 @@ export class MvccStore {
     return { ...leaseRecordOf(lease), keys: [...lease.keys].sort().map(stringToKey) };
   }
 
-  range(key: Uint8Array, end?: Uint8Array, options: RangeOptions = {}): Promise<RangeResponse> {
-    return range(this.state, key, end, options);
+  /** `account`: where a client's read charges what it holds (read-budget.ts). */
+  range(key: Uint8Array, end?: Uint8Array, options: RangeOptions = {}, account?: ReadAccount): Promise<RangeResponse> {
+    return range(this.state, key, end, options, account);
   }
 
   /**
@@ -164,10 +166,10 @@ export class MvccStore {
    * read: at the current revision, outside the write queue, changing nothing — what a member serves
    * instead of proposing such a transaction (etcd's read-only Txn). Its compares and ranges are the
    * applier's, and all its reads share rangeResultBytesMax (read-txn.ts). A transaction that writes is
-   * refused (E_BAD_REQUEST): writes go through applyBatch.
+   * refused (E_BAD_REQUEST): writes go through applyBatch. `account`: as range's.
    */
-  readTxn(request: TxnRequest): Promise<TxnResponse> {
-    return readTxn(this.state, request);
+  readTxn(request: TxnRequest, account?: ReadAccount): Promise<TxnResponse> {
+    return readTxn(this.state, request, account);
   }
 
   async put(key: Uint8Array, value: Uint8Array, options: { prevKv?: boolean } = {}): Promise<PutResponse> {

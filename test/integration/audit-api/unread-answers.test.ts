@@ -1,5 +1,5 @@
 // Answers a client never reads, over real TLS to an audited client API on the member's own listener:
-// the member holds at most answerUnreadBytesPerUserMax of one user's answers that its clients have not
+// the member holds at most heldBytesPerUserMax of one user's answers that its clients have not
 // taken — an answer to a read past it is refused 429 (gRPC RESOURCE_EXHAUSTED), recorded with why —
 // and an answer not taken within the answer timeout is dropped, a streamed list too: its HTTP/2 stream
 // cancelled, its HTTP/1.1 connection closed. An answer gone either way stops counting. The limit is
@@ -12,10 +12,10 @@ import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:tls';
 import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { answerUnreadBytesPerUserMax, listPageBytesMax } from '../../../src/config/index.ts';
+import { heldBytesPerUserMax, listPageBytesMax } from '../../../src/config/index.ts';
 import { decode, encode, frame, messageType, type Message } from '../../../src/etcdpb/index.ts';
 import type { AuditedMember } from './harness.ts';
-import { type ClientTls, startTlsMember, type TlsMember } from '../api/tls-member.ts';
+import { type ClientTls, replacingMethod, startTlsMember, type TlsMember } from '../api/tls-member.ts';
 import { waitUntil } from '../../support/wait.ts';
 
 /** The answer timeout of the second app, `timed` (the member's is apiAnswerTimeoutMs). */
@@ -28,6 +28,11 @@ let m1: AuditedMember;
 let listener: TlsMember;
 /** The same member, audit and certificates, served with an answer timeout of answerTimeoutMs. */
 let timed: { app: FastifyInstance; port: number };
+/**
+ * While set, every read of a key under `big/` the API asks of the member's replica waits for `release`
+ * once it has read (holding what it read, as a read slow to finish does); `arrived` counts them.
+ */
+let readsHeld: { arrived: number; release: Promise<void> } | undefined;
 /** admin's client of the app with the member's answer timeout, and of `timed`. */
 let clientTls: ClientTls;
 let timedTls: ClientTls;
@@ -37,7 +42,18 @@ let otherTls: ClientTls;
 before(async () => {
   // Another user, with the rights admin uses here (reads of any key or resource).
   const reads = [{ apiGroups: ['*'], resources: ['*'], verbs: ['*'] }, { nonResourceURLs: ['*'], verbs: ['*'] }];
-  listener = await startTlsMember({ granted: { other: reads } });
+  listener = await startTlsMember({
+    granted: { other: reads },
+    wrapBackend: (backend) => replacingMethod(backend, 'range', (range) => async (key, end, options) => {
+      const read = await range(key, end, options);
+      const hold = Buffer.from(key).toString().startsWith('big/') ? readsHeld : undefined;
+      if (hold !== undefined) {
+        hold.arrived++;
+        await hold.release;
+      }
+      return read;
+    }),
+  });
   ({ admin: clientTls, member: m1 } = listener);
   otherTls = listener.users.other!;
   timed = await listener.listenAgain(() => undefined, { answerTimeoutMs });
@@ -162,9 +178,9 @@ interface UnreadCall {
   closed: Promise<void>;
 }
 
-test('a user whose clients leave its answers unread is refused reads past answerUnreadBytesPerUserMax, on any connection and as whoever it impersonates, each refusal recorded; once its unread client is gone it is served again', { timeout: 120_000 }, async () => {
+test('a user whose clients leave its answers unread is refused reads past heldBytesPerUserMax, on any connection and as whoever it impersonates, each refusal recorded; once its unread client is gone it is served again', { timeout: 120_000 }, async () => {
   const answerBytes = values * valueBytes;
-  const calls = Math.ceil(answerUnreadBytesPerUserMax / answerBytes) + 8;
+  const calls = Math.ceil(heldBytesPerUserMax / answerBytes) + 8;
   // A client that takes a kilobyte of each answer and no more (its flow-control window): a refusal reaches it whole.
   const unread = h2Session(1024);
   let whileHeld: Promise<GrpcAnswer[]> | undefined;
@@ -187,8 +203,8 @@ test('a user whose clients leave its answers unread is refused reads past answer
     const refused = outcomes.filter((o) => o.fate === 'refused');
     const held = outcomes.filter((o) => o.fate === 'held');
     assert.equal(refused.length + held.length, calls, JSON.stringify(outcomes.filter((o) => o.fate !== 'refused' && o.fate !== 'held')));
-    assert.ok(held.length * answerBytes <= answerUnreadBytesPerUserMax + answerBytes, `${held.length} answers of ${answerBytes} bytes were held unread`);
-    assert.ok(refused.length >= calls - Math.ceil(answerUnreadBytesPerUserMax / answerBytes), `${refused.length} of ${calls} refused`);
+    assert.ok(held.length * answerBytes <= heldBytesPerUserMax + answerBytes, `${held.length} answers of ${answerBytes} bytes were held unread`);
+    assert.ok(refused.length >= calls - Math.ceil(heldBytesPerUserMax / answerBytes), `${refused.length} of ${calls} refused`);
     assert.ok(whileHeld !== undefined);
     const [sameUser, impersonating, otherUser, readingTxn] = await whileHeld;
     assert.deepEqual([sameUser!.grpcStatus, impersonating!.grpcStatus, otherUser!.grpcStatus, readingTxn!.grpcStatus], ['8', '8', '0', '8'],
@@ -196,7 +212,7 @@ test('a user whose clients leave its answers unread is refused reads past answer
     assert.ok(listedWhileHeld !== undefined);
     const listed = await listedWhileHeld;
     assert.deepEqual([listed.status, listed.retryAfter, (JSON.parse(listed.body) as { reason?: string }).reason], [429, '1', 'TooManyRequests']);
-    for (const refusal of [sameUser!, impersonating!, readingTxn!]) assert.match(decodeURIComponent(refusal.grpcMessage ?? ''), /of the answers of "admin" are not yet read by its clients/);
+    for (const refusal of [sameUser!, impersonating!, readingTxn!]) assert.match(decodeURIComponent(refusal.grpcMessage ?? ''), /of the reads and unread answers of "admin" are held by the member/);
     // Every refusal is recorded — replaced at its answer, or refused before its handler ran — under the
     // connection's user, whoever it impersonated.
     const all = await m1.events();
@@ -204,7 +220,7 @@ test('a user whose clients leave its answers unread is refused reads past answer
       const events = all.filter((e) => e.auditID === auditID);
       assert.equal(events.length, 1, JSON.stringify(events));
       assert.deepEqual([events[0]!.responseStatus?.code, events[0]!.user.username, events[0]!.annotations?.['authorization.k8s.io/decision']], [429, 'admin', 'forbid']);
-      assert.match(events[0]!.annotations?.['authorization.k8s.io/reason'] ?? '', /of the answers of "admin" are not yet read by its clients/);
+      assert.match(events[0]!.annotations?.['authorization.k8s.io/reason'] ?? '', /of the reads and unread answers of "admin" are held by the member/);
     }
   } finally {
     unread.destroy();
@@ -225,10 +241,59 @@ test('a user whose clients leave its answers unread is refused reads past answer
   }
 });
 
-test('answers not taken within the answer timeout are cancelled (RST_STREAM CANCEL) and stop counting: rounds of unread answers, more than answerUnreadBytesPerUserMax in all, are each held whole', { timeout: 120_000 }, async () => {
+test('reads in flight count against their user with its unread answers: reads that would take it past heldBytesPerUserMax are refused as they read, each recorded, while another user is served; the reads held are answered whole', { timeout: 120_000 }, async () => {
+  const answerBytes = values * valueBytes;
+  const calls = Math.ceil(heldBytesPerUserMax / answerBytes) + 8;
+  let release!: () => void;
+  const hold = { arrived: 0, release: new Promise<void>((resolve) => { release = resolve; }) };
+  readsHeld = hold;
+  const session = h2Session();
+  const other = h2Session(undefined, otherTls);
+  try {
+    let refused = 0;
+    const answers = Array.from({ length: calls }, () => grpcCall(session, 'KV/Range', 'RangeRequest', bigRange).then((answer) => {
+      if (answer.grpcStatus === '8') refused++;
+      return answer;
+    }));
+    await waitUntil(() => hold.arrived + refused === calls, 60_000, 'every read held or refused', { detail: () => `${hold.arrived} held, ${refused} refused` });
+    assert.ok(hold.arrived * answerBytes <= heldBytesPerUserMax, `${hold.arrived} reads of ${answerBytes} bytes held at once`);
+    assert.ok(refused >= calls - Math.floor(heldBytesPerUserMax / answerBytes), `${refused} of ${calls} refused`);
+    // Another user's read is its own: served (a key not held), as a reading transaction of the same user is refused.
+    const [otherRead, readingTxn] = await Promise.all([
+      grpcCall(other, 'KV/Range', 'RangeRequest', { key: Buffer.from('small') }),
+      grpcCall(session, 'KV/Txn', 'TxnRequest', { success: [{ request_range: bigRange }] }),
+    ]);
+    assert.deepEqual([otherRead.grpcStatus, readingTxn.grpcStatus], ['0', '8']);
+    readsHeld = undefined;
+    release();
+    const all = await Promise.all(answers);
+    for (const answer of all.filter((a) => a.grpcStatus !== '8')) {
+      assert.equal(answer.grpcStatus, '0');
+      assert.equal((decode(messageType('RangeResponse'), answer.body.subarray(5)).kvs as Message[]).length, values);
+    }
+    const refusals = all.filter((a) => a.grpcStatus === '8');
+    for (const refusal of [...refusals, readingTxn]) assert.match(decodeURIComponent(refusal.grpcMessage ?? ''), /of the reads and unread answers of "admin" are held by the member/);
+    const events = await m1.events();
+    for (const refusal of [refusals[0]!, readingTxn]) {
+      const recorded = events.filter((e) => e.auditID === refusal.auditID);
+      assert.equal(recorded.length, 1, JSON.stringify(recorded));
+      assert.deepEqual([recorded[0]!.responseStatus?.code, recorded[0]!.user.username, recorded[0]!.annotations?.['authorization.k8s.io/decision']], [429, 'admin', 'forbid']);
+      assert.match(recorded[0]!.annotations?.['authorization.k8s.io/reason'] ?? '', /of the reads and unread answers of "admin" are held by the member/);
+    }
+    // Answered and taken, the reads no longer count: the user reads again.
+    await waitUntil(async () => (await grpcCall(session, 'KV/Range', 'RangeRequest', bigRange)).grpcStatus === '0', 10_000, 'a read by the user once its answers are taken');
+  } finally {
+    readsHeld = undefined;
+    release();
+    session.destroy();
+    other.destroy();
+  }
+});
+
+test('answers not taken within the answer timeout are cancelled (RST_STREAM CANCEL) and stop counting: rounds of unread answers, more than heldBytesPerUserMax in all, are each held whole', { timeout: 120_000 }, async () => {
   // Each round holds just over half the limit: were the cancelled answers still counted, the second
   // round would be refused.
-  const perRound = Math.floor(answerUnreadBytesPerUserMax / (values * valueBytes) / 2) + 1;
+  const perRound = Math.floor(heldBytesPerUserMax / (values * valueBytes) / 2) + 1;
   for (let round = 0; round < 2; round++) {
     const unread = h2Session(1024, timedTls);
     try {
@@ -293,7 +358,7 @@ test('a streamed list (more than one page) that its HTTP/1.1 client does not rea
 });
 
 test("answers to clients gone before them are not counted against the user: its reads go on being served", { timeout: 30_000 }, async () => {
-  const gone = Math.ceil(answerUnreadBytesPerUserMax / (values * valueBytes)) + 8;
+  const gone = Math.ceil(heldBytesPerUserMax / (values * valueBytes)) + 8;
   await Promise.all(Array.from({ length: gone }, () => new Promise<void>((resolve) => {
     const session = h2Session();
     const stream = session.request({ ':method': 'POST', ':path': '/etcdserverpb.KV/Range', 'content-type': 'application/grpc', te: 'trailers' });

@@ -4,7 +4,8 @@
  * nested ones included), share rangeResultBytesMax and stop once over it, having read about the budget
  * from disk — not the whole range, nor N copies of it; the applier and the read path refuse the same
  * request alike; a read-only transaction answers as the applier would, changes nothing, refuses one that
- * writes, and starts again when a compaction passes its revision while it reads.
+ * writes, and starts again when a compaction passes its revision while it reads. A client's read charges
+ * what it holds to its account (ReadAccount) as it reads, and stops when the account refuses.
  *
  * Disk reads are counted through the store's LevelDB seam (`openLevel`): the sealed bytes getMany hands
  * back. A store reopened has an empty page cache, so every page a read opens comes from disk.
@@ -76,6 +77,53 @@ test('a range over rangeResultBytesMax is refused having read about the budget f
     const page = await store.range(b('big/'), b('big0'), { limit: 10 });
     assert.deepEqual([page.kvs.length, page.count, page.more], [10, 96, true]);
     assert.ok(disk.bytes < 11 * MiB);
+  } finally {
+    await store.close();
+  }
+});
+
+/** An account that refuses past `max` bytes, and what it holds. */
+function account(max: number) {
+  const refusal = new Error('held past the test account');
+  const held = { bytes: 0 };
+  return {
+    held, refusal,
+    charge(bytes: number) {
+      if (held.bytes + bytes > max) throw refusal;
+      held.bytes += bytes;
+    },
+    refund(bytes: number) {
+      held.bytes -= bytes;
+    },
+    headroom: () => max - held.bytes,
+  };
+}
+
+test("a client's read charges what it holds to its account as it reads: kept when it succeeds, given back when it fails; the account's refusal stops it", async () => {
+  const store = await reopened();
+  try {
+    // Answered: the account holds the answer's keys and values (of 1 MiB each) until its owner lets them go.
+    const enough = account(64 * MiB);
+    const read = await store.range(b('app/'), b('app0'), {}, enough);
+    const answerBytes = read.kvs.reduce((sum, kv) => sum + kv.key.length + kv.value.length, 0);
+    assert.ok(read.kvs.length > 1);
+    assert.equal(enough.held.bytes, answerBytes);
+    const txnAccount = account(64 * MiB);
+    await store.readTxn({ type: 'txn', compare: [], success: ranges(2), failure: [] }, txnAccount);
+    assert.equal(txnAccount.held.bytes, 2 * answerBytes);
+    // Over the budget of the request (E_LIMIT): what it charged is given back.
+    const overRequest = account(256 * MiB);
+    await assert.rejects(store.range(b('big/'), b('big0'), {}, overRequest), overBudget);
+    assert.equal(overRequest.held.bytes, 0);
+    // Refused by the account: its own error, having read about what the account allowed (its steps no
+    // larger than its headroom), nothing kept.
+    const small = account(3 * MiB);
+    disk.bytes = 0;
+    await assert.rejects(store.range(b('big/'), b('big0'), {}, small), (error) => error === small.refusal);
+    assert.equal(small.held.bytes, 0);
+    assert.ok(disk.bytes <= 3 * MiB + onePageMore, `read ${disk.bytes} bytes from disk for an account of 3 MiB`);
+    await assert.rejects(store.readTxn({ type: 'txn', compare: [], success: ranges(1), failure: [] }, small), (error) => error === small.refusal);
+    assert.equal(small.held.bytes, 0);
   } finally {
     await store.close();
   }
