@@ -1,7 +1,8 @@
 /**
  * What one user's requests make the member hold at once, on all its connections together
  * (docs/security.md, "Slow clients"): the values its reads in flight have read so far (charged as they
- * read them, through the request's ReadAccount: storage/mvcc/read-budget.ts) and the answers sent to
+ * read them, through the request's ReadAccount: storage/mvcc/read-budget.ts — KV ranges and reading
+ * transactions, the Kubernetes API's gets and a list's first page) and the answers sent to
  * its clients but not yet taken (unread-answers.ts). The user is the one holding the connection — the
  * real caller, whoever it impersonates. Past heldBytesPerUserMax its requests are refused 429.
  *

@@ -36,7 +36,7 @@ import {
   continueTokenBytesMax, generatedNamePrefixMax, generatedNameSuffixLength, generateNameAttemptsMax, listPageBytesMax, listPageItemsMax, listScanStepKeys,
   managedFieldsApplyManagersMax, managedFieldsBytesMax, namespaceDeleteBatchObjects, txnOpsMax, updateRetriesMax, valueBytesMax,
 } from '../config/index.ts';
-import { isMvccError, prefixEnd, type KeyValue, type TxnRequest, type TxnResponse } from '../storage/mvcc/index.ts';
+import { isMvccError, prefixEnd, type KeyValue, type ReadAccount, type TxnRequest, type TxnResponse } from '../storage/mvcc/index.ts';
 import { equalValues } from './equal-values.ts';
 import { evaluateWithoutWriting } from './dry-run.ts';
 import { hiddenSecretFieldsOf, isHiddenSecretField, withoutHiddenSecretFields } from './hidden-fields.ts';
@@ -165,6 +165,14 @@ export interface ListOptions {
   limit?: number;
   continueToken?: string;
   linearizable?: boolean;
+  /** Where the page's reads charge what they hold for the client asking (storage/mvcc/read-budget.ts). */
+  account?: ReadAccount;
+}
+
+/** How a read of one object is made: linearizably (the default) or not, charged to a client's account. */
+export interface ReadObjectOptions {
+  linearizable?: boolean;
+  account?: ReadAccount;
 }
 
 export interface ListResult {
@@ -183,9 +191,9 @@ export class Registry {
     this.nowMs = options.nowMs ?? Date.now;
   }
 
-  async get(type: ResourceType, namespace: string | undefined, name: string, options: { linearizable?: boolean } = {}): Promise<VersionedObject> {
+  async get(type: ResourceType, namespace: string | undefined, name: string, options: ReadObjectOptions = {}): Promise<VersionedObject> {
     checkPathName(type, namespace, name);
-    const result = await this.kv.range(objectKey(type, namespace, name), undefined, { linearizable: options.linearizable ?? true });
+    const result = await this.kv.range(objectKey(type, namespace, name), undefined, { linearizable: options.linearizable ?? true, account: options.account });
     const kv = result.kvs[0];
     const found = kv === undefined ? undefined : decodeObject(kv);
     if (found === undefined) throw notFound(type, name);
@@ -219,6 +227,7 @@ export class Registry {
           ...(revision > 0 ? { revision } : {}),
           // The first read fixes the revision (linearizably by default); later reads at that revision are local.
           linearizable: first && (options.linearizable ?? true),
+          account: options.account,
         });
       } catch (error) {
         if (isMvccError(error) && error.code === 'E_COMPACTED') throw expiredContinue();
@@ -394,13 +403,13 @@ export class Registry {
   }
 
   /** A Secret and its version history, read at one revision. */
-  async secretVersions(namespace: string, name: string, options: { linearizable?: boolean } = {}): Promise<{ secret: VersionedObject; history: VersionHistory }> {
+  async secretVersions(namespace: string, name: string, options: ReadObjectOptions = {}): Promise<{ secret: VersionedObject; history: VersionHistory }> {
     checkPathName(secrets, namespace, name);
-    const result = await this.kv.range(objectKey(secrets, namespace, name), undefined, { linearizable: options.linearizable ?? true });
+    const result = await this.kv.range(objectKey(secrets, namespace, name), undefined, { linearizable: options.linearizable ?? true, account: options.account });
     const kv = result.kvs[0];
     const secret = kv === undefined ? undefined : decodeObject(kv);
     if (secret === undefined) throw notFound(secrets, name);
-    const stored = await this.kv.range(versionsKey(namespace, name), undefined, { revision: result.revision, linearizable: false });
+    const stored = await this.kv.range(versionsKey(namespace, name), undefined, { revision: result.revision, linearizable: false, account: options.account });
     const history = decodeHistory(stored.kvs[0]?.value)
       ?? nextHistory(undefined, secret.object, secret.object, '', secret.object.metadata.creationTimestamp)!;
     return { secret, history };

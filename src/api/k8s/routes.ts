@@ -29,6 +29,7 @@ import {
 import { parsedRequest } from '../request.ts';
 import { type EncodedLine, encodeLine, type WatchStreams } from '../watch-stream.ts';
 import { callerFor, type Caller, forbiddenMessage, isAllowed, isMaster } from './authorization.ts';
+import { readAccountOf } from '../held-bytes.ts';
 import { applyPatch, jsonPatchAsSeen, patchTypeOf, pointerSegments } from './patch.ts';
 import type { PolicyHolder } from './policy-holder.ts';
 import { mayGetSecret, presentFor, redactedAnnotation } from './presentation.ts';
@@ -95,7 +96,7 @@ function registerReads(app: FastifyInstance, routes: TypeRoutes): void {
       return serveWatch(request, reply, type, namespace, { labelSelector: optional(query, 'labelSelector', parseLabelSelector), fieldSelector }, options);
     }
     const representation = negotiate(request.headers.accept, 'object');
-    const found = await registry.get(type, namespace, name, { linearizable: linearizable(request.query as Query) });
+    const found = await registry.get(type, namespace, name, { linearizable: linearizable(request.query as Query), account: readAccountOf(callerFor(request)) });
     const presented = presentFor(type, found, callerFor(request), policy);
     if (representation.view === 'Table') {
       return toTable(type, [{ versioned: found, presented }], { apiVersion: representation.apiVersion, includeObject: text(request.query as Query, 'includeObject') === 'Object', nowMs: options.clock.nowMs(), resourceVersion: String(found.modRevision) });
@@ -119,8 +120,10 @@ async function listObjects(request: FastifyRequest, reply: FastifyReply, namespa
   });
   const continueToken = text(query, 'continue');
   const filters = { ...(labelSelector ? { labelSelector } : {}), ...(fieldSelector ? { fieldSelector } : {}) };
+  // The first page is charged to the caller's account as it is read; a page after it is read while the
+  // answer streams, and held to the answer timeout (unread-answers.ts).
   const result = await registry.list(type, namespace, {
-    linearizable: linearizable(query), ...filters,
+    linearizable: linearizable(query), account: readAccountOf(callerFor(request)), ...filters,
     ...(limit !== undefined ? { limit } : {}), ...(continueToken ? { continueToken } : {}),
   });
   const caller = callerFor(request);

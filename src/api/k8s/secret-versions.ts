@@ -30,6 +30,7 @@ import {
 } from '../../registry/index.ts';
 import type { ResourceInfo } from '../request-info.ts';
 import { callerFor, forbiddenMessage, isAllowed } from './authorization.ts';
+import { readAccountOf } from '../held-bytes.ts';
 import type { PolicyHolder } from './policy-holder.ts';
 import { presentFor } from './presentation.ts';
 import { refuseOversizedMaps } from './oversized-maps.ts';
@@ -53,7 +54,7 @@ export function registerSecretVersionRoutes(app: FastifyInstance, options: Secre
   app.get(`${item}/versions`, async (request) => {
     const { namespace, name } = request.params as Params;
     const query = request.query as Record<string, unknown>;
-    const { secret, history } = await registry.secretVersions(namespace, name, { linearizable: query.consistency !== 'serializable' });
+    const { secret, history } = await registry.secretVersions(namespace, name, { linearizable: query.consistency !== 'serializable', account: readAccountOf(callerFor(request)) });
     const meta = { name, namespace, resourceVersion: String(secret.modRevision) };
     if (query.version !== undefined && query.stage !== undefined) throw new RegistryError('BadRequest', 'give at most one of "version" and "stage"');
     if (query.version === undefined && query.stage === undefined) {

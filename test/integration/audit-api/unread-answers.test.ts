@@ -33,6 +33,12 @@ let timed: { app: FastifyInstance; port: number };
  * once it has read (holding what it read, as a read slow to finish does); `arrived` counts them.
  */
 let readsHeld: { arrived: number; release: Promise<void> } | undefined;
+
+async function holding(hold: typeof readsHeld): Promise<void> {
+  if (hold === undefined) return;
+  hold.arrived++;
+  await hold.release;
+}
 /** admin's client of the app with the member's answer timeout, and of `timed`. */
 let clientTls: ClientTls;
 let timedTls: ClientTls;
@@ -44,15 +50,19 @@ before(async () => {
   const reads = [{ apiGroups: ['*'], resources: ['*'], verbs: ['*'] }, { nonResourceURLs: ['*'], verbs: ['*'] }];
   listener = await startTlsMember({
     granted: { other: reads },
-    wrapBackend: (backend) => replacingMethod(backend, 'range', (range) => async (key, end, options) => {
-      const read = await range(key, end, options);
-      const hold = Buffer.from(key).toString().startsWith('big/') ? readsHeld : undefined;
-      if (hold !== undefined) {
-        hold.arrived++;
-        await hold.release;
-      }
-      return read;
-    }),
+    wrapBackend: (backend) => replacingMethod(
+      replacingMethod(backend, 'range', (range) => async (key, end, options) => {
+        const read = await range(key, end, options);
+        const text = Buffer.from(key).toString();
+        await holding(text.startsWith('big/') || text.includes(`secrets/${heldNamespace}/`) ? readsHeld : undefined);
+        return read;
+      }),
+      'readTxn', (readTxn) => async (op, options) => {
+        const read = await readTxn(op, options);
+        await holding(readsHeld);
+        return read;
+      },
+    ),
   });
   ({ admin: clientTls, member: m1 } = listener);
   otherTls = listener.users.other!;
@@ -241,54 +251,125 @@ test('a user whose clients leave its answers unread is refused reads past heldBy
   }
 });
 
-test('reads in flight count against their user with its unread answers: reads that would take it past heldBytesPerUserMax are refused as they read, each recorded, while another user is served; the reads held are answered whole', { timeout: 120_000 }, async () => {
-  const answerBytes = values * valueBytes;
-  const calls = Math.ceil(heldBytesPerUserMax / answerBytes) + 8;
-  let release!: () => void;
-  const hold = { arrived: 0, release: new Promise<void>((resolve) => { release = resolve; }) };
-  readsHeld = hold;
-  const session = h2Session();
-  const other = h2Session(undefined, otherTls);
-  try {
-    let refused = 0;
-    const answers = Array.from({ length: calls }, () => grpcCall(session, 'KV/Range', 'RangeRequest', bigRange).then((answer) => {
-      if (answer.grpcStatus === '8') refused++;
-      return answer;
-    }));
-    await waitUntil(() => hold.arrived + refused === calls, 60_000, 'every read held or refused', { detail: () => `${hold.arrived} held, ${refused} refused` });
-    assert.ok(hold.arrived * answerBytes <= heldBytesPerUserMax, `${hold.arrived} reads of ${answerBytes} bytes held at once`);
-    assert.ok(refused >= calls - Math.floor(heldBytesPerUserMax / answerBytes), `${refused} of ${calls} refused`);
-    // Another user's read is its own: served (a key not held), as a reading transaction of the same user is refused.
-    const [otherRead, readingTxn] = await Promise.all([
-      grpcCall(other, 'KV/Range', 'RangeRequest', { key: Buffer.from('small') }),
-      grpcCall(session, 'KV/Txn', 'TxnRequest', { success: [{ request_range: bigRange }] }),
-    ]);
-    assert.deepEqual([otherRead.grpcStatus, readingTxn.grpcStatus], ['0', '8']);
-    readsHeld = undefined;
-    release();
-    const all = await Promise.all(answers);
-    for (const answer of all.filter((a) => a.grpcStatus !== '8')) {
-      assert.equal(answer.grpcStatus, '0');
-      assert.equal((decode(messageType('RangeResponse'), answer.body.subarray(5)).kvs as Message[]).length, values);
+/** One answer over HTTP/2 (gRPC or not), read whole. */
+interface H2Answer {
+  status: number;
+  auditID: string;
+  /** Why it was refused: the gRPC message, or the JSON answer's `message`. */
+  message: string;
+  /** Items, key-values or versions the answer carries (1 for an object). */
+  items: number;
+}
+
+/** A request over HTTP/2 that is not gRPC (the Kubernetes API, the JSON gateway), read whole. */
+function h2Json(session: ClientHttp2Session, method: string, path: string, body?: object): Promise<H2Answer> {
+  return new Promise((resolve, reject) => {
+    const stream = session.request({ ':method': method, ':path': path, ...(body === undefined ? {} : { 'content-type': 'application/json' }) });
+    stream.end(body === undefined ? undefined : JSON.stringify(body));
+    let status = 0;
+    let auditID = '';
+    const chunks: Buffer[] = [];
+    stream.on('response', (headers) => { status = Number(headers[':status']); auditID = headers['audit-id'] as string; });
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    stream.on('error', reject);
+    stream.on('close', () => {
+      const answer = JSON.parse(Buffer.concat(chunks).toString()) as { message?: string; items?: unknown[]; kvs?: unknown[]; versions?: unknown[]; metadata?: { name?: string } };
+      const items = answer.items ?? answer.kvs ?? answer.versions ?? (answer.metadata?.name === undefined ? [] : [answer]);
+      resolve({ status, auditID, message: answer.message ?? '', items: items.length });
+    });
+  });
+}
+
+/** A Kubernetes namespace of Secrets whose reads the test holds (readsHeld), each with 0.7 MiB of data. */
+const heldNamespace = 'held';
+const heldSecrets = 3;
+
+/**
+ * Every route that reads for a client, asked more times at once than the limit holds of what each reads
+ * (at least `leastBytes`: the values it reads, without keys or the objects' other fields).
+ */
+const heldReads: { route: string; leastBytes: number; ask: (session: ClientHttp2Session) => Promise<H2Answer> }[] = [
+  {
+    route: 'gRPC KV/Range', leastBytes: values * valueBytes,
+    ask: async (session) => {
+      const answer = await grpcCall(session, 'KV/Range', 'RangeRequest', bigRange);
+      const kvs = answer.grpcStatus === '0' ? (decode(messageType('RangeResponse'), answer.body.subarray(5)).kvs as Message[]).length : 0;
+      return { status: answer.grpcStatus === '8' ? 429 : answer.grpcStatus === '0' ? 200 : 500, auditID: answer.auditID, message: decodeURIComponent(answer.grpcMessage ?? ''), items: kvs };
+    },
+  },
+  {
+    route: 'gRPC KV/Txn that only reads', leastBytes: values * valueBytes,
+    ask: async (session) => {
+      const answer = await grpcCall(session, 'KV/Txn', 'TxnRequest', { success: [{ request_range: bigRange }] });
+      return { status: answer.grpcStatus === '8' ? 429 : answer.grpcStatus === '0' ? 200 : 500, auditID: answer.auditID, message: decodeURIComponent(answer.grpcMessage ?? ''), items: answer.grpcStatus === '0' ? values : 0 };
+    },
+  },
+  {
+    route: 'JSON gateway POST /v3/kv/range', leastBytes: values * valueBytes,
+    ask: (session) => h2Json(session, 'POST', '/v3/kv/range', { key: bigRange.key.toString('base64'), range_end: bigRange.range_end.toString('base64') }),
+  },
+  {
+    route: 'Kubernetes list of Secrets', leastBytes: heldSecrets * Math.floor(valueBytes * 0.7),
+    ask: (session) => h2Json(session, 'GET', `/api/v1/namespaces/${heldNamespace}/secrets`),
+  },
+  {
+    route: 'Kubernetes get of a Secret', leastBytes: Math.floor(valueBytes * 0.7),
+    ask: (session) => h2Json(session, 'GET', `/api/v1/namespaces/${heldNamespace}/secrets/held-0`),
+  },
+  {
+    route: "a Secret's versions", leastBytes: Math.floor(valueBytes * 0.7),
+    ask: (session) => h2Json(session, 'GET', `/apis/coffer.dev/v1/namespaces/${heldNamespace}/secrets/held-0/versions`),
+  },
+];
+
+for (const { route, leastBytes, ask } of heldReads) {
+  test(`reads in flight count against their user with its unread answers (${route}): reads that would take it past heldBytesPerUserMax are refused as they read, each recorded, while another user is served; the reads held are answered whole`, { timeout: 120_000 }, async () => {
+    if ((await https('GET', `/api/v1/namespaces/${heldNamespace}`)).status === 404) {
+      assert.equal((await https('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: heldNamespace } })).status, 201);
+      for (let i = 0; i < heldSecrets; i++) {
+        const created = await https('POST', `/api/v1/namespaces/${heldNamespace}/secrets`, {
+          apiVersion: 'v1', kind: 'Secret', metadata: { name: `held-${i}` }, data: { value: Buffer.alloc(Math.floor(valueBytes * 0.7), i).toString('base64') },
+        });
+        assert.equal(created.status, 201, created.body);
+      }
     }
-    const refusals = all.filter((a) => a.grpcStatus === '8');
-    for (const refusal of [...refusals, readingTxn]) assert.match(decodeURIComponent(refusal.grpcMessage ?? ''), /of the reads and unread answers of "admin" are held by the member/);
-    const events = await m1.events();
-    for (const refusal of [refusals[0]!, readingTxn]) {
-      const recorded = events.filter((e) => e.auditID === refusal.auditID);
+    const calls = Math.ceil(heldBytesPerUserMax / leastBytes) + 8;
+    let release!: () => void;
+    const hold = { arrived: 0, release: new Promise<void>((resolve) => { release = resolve; }) };
+    readsHeld = hold;
+    const session = h2Session();
+    const other = h2Session(undefined, otherTls);
+    try {
+      let refused = 0;
+      const answers = Array.from({ length: calls }, () => ask(session).then((answer) => {
+        if (answer.status === 429) refused++;
+        return answer;
+      }));
+      await waitUntil(() => hold.arrived + refused === calls, 60_000, 'every read held or refused', { detail: () => `${hold.arrived} held, ${refused} refused` });
+      assert.ok(hold.arrived * leastBytes <= heldBytesPerUserMax, `${hold.arrived} reads of at least ${leastBytes} bytes held at once`);
+      assert.ok(refused >= calls - Math.floor(heldBytesPerUserMax / leastBytes), `${refused} of ${calls} refused`);
+      // Another user's read is its own: served (a key not held).
+      assert.equal((await grpcCall(other, 'KV/Range', 'RangeRequest', { key: Buffer.from('small') })).grpcStatus, '0');
+      readsHeld = undefined;
+      release();
+      const all = await Promise.all(answers);
+      const refusals = all.filter((a) => a.status === 429);
+      for (const answer of all.filter((a) => a.status !== 429)) assert.deepEqual([answer.status, answer.items > 0], [200, true], JSON.stringify(answer));
+      for (const refusal of refusals) assert.match(refusal.message, /of the reads and unread answers of "admin" are held by the member/);
+      const recorded = (await m1.events()).filter((e) => e.auditID === refusals[0]!.auditID);
       assert.equal(recorded.length, 1, JSON.stringify(recorded));
       assert.deepEqual([recorded[0]!.responseStatus?.code, recorded[0]!.user.username, recorded[0]!.annotations?.['authorization.k8s.io/decision']], [429, 'admin', 'forbid']);
       assert.match(recorded[0]!.annotations?.['authorization.k8s.io/reason'] ?? '', /of the reads and unread answers of "admin" are held by the member/);
+      // Answered and taken, the reads no longer count: the user reads again.
+      await waitUntil(async () => (await ask(session)).status === 200, 10_000, 'a read by the user once its answers are taken');
+    } finally {
+      readsHeld = undefined;
+      release();
+      session.destroy();
+      other.destroy();
     }
-    // Answered and taken, the reads no longer count: the user reads again.
-    await waitUntil(async () => (await grpcCall(session, 'KV/Range', 'RangeRequest', bigRange)).grpcStatus === '0', 10_000, 'a read by the user once its answers are taken');
-  } finally {
-    readsHeld = undefined;
-    release();
-    session.destroy();
-    other.destroy();
-  }
-});
+  });
+}
 
 test('answers not taken within the answer timeout are cancelled (RST_STREAM CANCEL) and stop counting: rounds of unread answers, more than heldBytesPerUserMax in all, are each held whole', { timeout: 120_000 }, async () => {
   // Each round holds just over half the limit: were the cancelled answers still counted, the second
