@@ -80,6 +80,8 @@ export function registerUnreadAnswers(app: FastifyInstance, options: { answerTim
     const deadline = setTimeout(() => {
       request.log.warn({ bytes }, 'answer not taken by the client within the answer timeout: dropped');
       drop(request);
+      // Dropped, it is let go even if its close event never comes (an answer whose connection is gone).
+      release();
     }, options.answerTimeoutMs);
     deadline.unref();
     let released = false;
@@ -100,17 +102,20 @@ export function registerUnreadAnswers(app: FastifyInstance, options: { answerTim
   };
 
   app.addHook('onSend', async (request, reply, payload) => {
+    const account = accounts.get(request);
+    const streamed = payload instanceof Readable && routeConfigOf(request).longAnswer !== true;
+    if (streamed && !closedAlready(request, reply)) {
+      // A stream (a list or a deletecollection a page at a time) holds the page its reads charged until
+      // the client has read it: it stays charged until the answer ends, which must be in time.
+      holdToDeadline(request, reply, 0, () => account?.settle());
+      return payload;
+    }
     // What the request's reads hold is its answer now: counted as one below, if it is sent whole.
-    accounts.get(request)?.settle();
+    account?.settle();
     if (closedAlready(request, reply)) return payload;
     const user = authorizedConnectedUser(request);
     let bytes = wholeAnswerBytes(payload);
-    if (bytes === undefined) {
-      // A stream (a list or a deletecollection a page at a time) holds a page until the client reads
-      // it: it too must be taken in time, unless the route streams for as long as it needs.
-      if (payload instanceof Readable && routeConfigOf(request).longAnswer !== true) holdToDeadline(request, reply, 0, () => undefined);
-      return payload;
-    }
+    if (bytes === undefined) return payload;
     if (user === undefined) {
       // A refusal by the gate: small, and counted against no one, but held to the deadline all the same.
       holdToDeadline(request, reply, bytes, () => undefined);

@@ -235,22 +235,32 @@ export class Registry {
       }
       first = false;
       if (revision === 0) revision = page.revision;
+      // What the step read and the page does not keep (filtered out, or past its end) is given back to
+      // the account it was charged to: a selective list holds its page, not what it scanned.
+      let unkept = page.kvs.reduce((sum, kv) => sum + kv.key.length + kv.value.length, 0);
+      const giveBackUnkept = (): void => { if (unkept > 0) options.account?.refund(unkept); };
       for (let i = 0; i < page.kvs.length; i += 1) {
         const kv = page.kvs[i]!;
         const size = kv.key.length + kv.value.length;
         largest = Math.max(largest, kv.value.length);
         // The page is full: it ends before this object, which the next page starts with.
-        if (items.length > 0 && bytes + size > listPageBytesMax) return { items, revision, continueToken: encodeContinueAt(revision, kv.key) };
+        if (items.length > 0 && bytes + size > listPageBytesMax) {
+          giveBackUnkept();
+          return { items, revision, continueToken: encodeContinueAt(revision, kv.key) };
+        }
         const object = decodeObject(kv);
         if (object !== undefined && matches(object.object, options)) {
           items.push(object);
           bytes += size;
+          unkept -= size;
         }
         if (items.length === limit) {
+          giveBackUnkept();
           const more = i < page.kvs.length - 1 || page.more;
           return more ? { items, revision, continueToken: encodeContinue(revision, kv.key) } : { items, revision };
         }
       }
+      giveBackUnkept();
       const last = page.kvs[page.kvs.length - 1];
       if (!page.more || last === undefined) return { items, revision };
       start = keyAfter(last.key);

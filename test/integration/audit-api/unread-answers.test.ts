@@ -9,10 +9,10 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { connect as connectHttp2, type ClientHttp2Session, type IncomingHttpHeaders } from 'node:http2';
 import { request as httpsRequest } from 'node:https';
-import { connect } from 'node:tls';
+import { connect, type TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { heldBytesPerUserMax, listPageBytesMax } from '../../../src/config/index.ts';
+import { heldBytesPerUserMax, listPageBytesMax, objectBytesMax } from '../../../src/config/index.ts';
 import { decode, encode, frame, messageType, type Message } from '../../../src/etcdpb/index.ts';
 import type { AuditedMember } from './harness.ts';
 import { type ClientTls, replacingMethod, startTlsMember, type TlsMember } from '../api/tls-member.ts';
@@ -280,6 +280,29 @@ function h2Json(session: ClientHttp2Session, method: string, path: string, body?
   });
 }
 
+/** Waits until the user's large read is served again, on a connection of its own, once `what`. */
+async function servedAgain(what: string): Promise<void> {
+  const session = h2Session();
+  try {
+    await waitUntil(async () => (await grpcCall(session, 'KV/Range', 'RangeRequest', bigRange)).grpcStatus === '0', 10_000, `a read by the user once ${what}`);
+  } finally {
+    session.destroy();
+  }
+}
+
+/** Creates `namespace` with `count` Secrets of 0.7 MiB of data each (labelled `filler: "yes"`), unless it exists. */
+async function secretsIn(namespace: string, count: number): Promise<void> {
+  if ((await https('GET', `/api/v1/namespaces/${namespace}`)).status !== 404) return;
+  assert.equal((await https('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } })).status, 201);
+  for (let i = 0; i < count; i++) {
+    const created = await https('POST', `/api/v1/namespaces/${namespace}/secrets`, {
+      apiVersion: 'v1', kind: 'Secret', metadata: { name: `${namespace}-${i}`, labels: { filler: 'yes' } },
+      data: { value: Buffer.alloc(Math.floor(valueBytes * 0.7), i).toString('base64') },
+    });
+    assert.equal(created.status, 201, created.body);
+  }
+}
+
 /** A Kubernetes namespace of Secrets whose reads the test holds (readsHeld), each with 0.7 MiB of data. */
 const heldNamespace = 'held';
 const heldSecrets = 3;
@@ -324,15 +347,7 @@ const heldReads: { route: string; leastBytes: number; ask: (session: ClientHttp2
 
 for (const { route, leastBytes, ask } of heldReads) {
   test(`reads in flight count against their user with its unread answers (${route}): reads that would take it past heldBytesPerUserMax are refused as they read, each recorded, while another user is served; the reads held are answered whole`, { timeout: 120_000 }, async () => {
-    if ((await https('GET', `/api/v1/namespaces/${heldNamespace}`)).status === 404) {
-      assert.equal((await https('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: heldNamespace } })).status, 201);
-      for (let i = 0; i < heldSecrets; i++) {
-        const created = await https('POST', `/api/v1/namespaces/${heldNamespace}/secrets`, {
-          apiVersion: 'v1', kind: 'Secret', metadata: { name: `held-${i}` }, data: { value: Buffer.alloc(Math.floor(valueBytes * 0.7), i).toString('base64') },
-        });
-        assert.equal(created.status, 201, created.body);
-      }
-    }
+    await secretsIn(heldNamespace, heldSecrets);
     const calls = Math.ceil(heldBytesPerUserMax / leastBytes) + 8;
     let release!: () => void;
     const hold = { arrived: 0, release: new Promise<void>((resolve) => { release = resolve; }) };
@@ -370,6 +385,67 @@ for (const { route, leastBytes, ask } of heldReads) {
     }
   });
 }
+
+test('a list answered a page at a time keeps its first page charged until the client has read it: unread streamed lists are refused past heldBytesPerUserMax', { timeout: 120_000 }, async () => {
+  // More than one page (listPageBytesMax) of Secrets: each list is streamed, its first page read before it starts.
+  const namespace = 'paged';
+  const secrets = Math.ceil(listPageBytesMax / (valueBytes * 0.7)) + 2;
+  await secretsIn(namespace, secrets);
+  // A page holds at least as many objects as fit at their largest (objectBytesMax), each with 0.7 MiB of data.
+  const pageLeastBytes = Math.floor(listPageBytesMax / objectBytesMax) * Math.floor(valueBytes * 0.7);
+  const calls = Math.ceil(heldBytesPerUserMax / pageLeastBytes) + 8;
+  // A connection per list (a session holding several answers' pages unread refuses new streams past
+  // its maxSessionMemory), each reading a kilobyte and no more.
+  const unread: ClientHttp2Session[] = [];
+  try {
+    let refused = 0;
+    let streaming = 0;
+    // One after the other, each once the one before is streaming: only the pages the streams hold count.
+    for (let i = 0; i < calls; i++) {
+      const session = h2Session(1024);
+      unread.push(session);
+      const status = await new Promise<number>((resolve, reject) => {
+        const stream = session.request({ ':method': 'GET', ':path': `/api/v1/namespaces/${namespace}/secrets` });
+        stream.end();
+        stream.on('response', (headers) => resolve(Number(headers[':status'])));
+        stream.on('error', reject);
+      });
+      if (status === 429) refused++;
+      else streaming++;
+    }
+    assert.ok(streaming * pageLeastBytes <= heldBytesPerUserMax, `${streaming} of ${calls} lists streaming at once, ${refused} refused`);
+  } finally {
+    for (const session of unread) session.destroy();
+  }
+  await servedAgain('its lists are gone');
+});
+
+test('a list that filters holds what it keeps, not what it scans: a selective list over more than the user has left is served', { timeout: 120_000 }, async () => {
+  const namespace = 'scanned';
+  await secretsIn(namespace, 40);
+  // The user holds all but about 30 MiB in reads held after reading…
+  const heldCalls = Math.floor((heldBytesPerUserMax - 30 * 1024 * 1024) / (values * valueBytes));
+  let release!: () => void;
+  const hold = { arrived: 0, release: new Promise<void>((resolve) => { release = resolve; }) };
+  readsHeld = hold;
+  const session = h2Session();
+  try {
+    const heldAnswers = Array.from({ length: heldCalls }, () => grpcCall(session, 'KV/Range', 'RangeRequest', bigRange));
+    await waitUntil(() => hold.arrived === heldCalls, 30_000, 'the reads held', { detail: () => `${hold.arrived} held` });
+    // …and lists 40 Secrets of about 1 MB each (more than that), keeping none.
+    const filtered = await h2Json(session, 'GET', `/api/v1/namespaces/${namespace}/secrets?labelSelector=filler%3Dno`);
+    assert.deepEqual([filtered.status, filtered.items], [200, 0], filtered.message);
+    const all = await h2Json(session, 'GET', `/api/v1/namespaces/${namespace}/secrets?labelSelector=filler%3Dyes&limit=2`);
+    assert.deepEqual([all.status, all.items], [200, 2], all.message);
+    readsHeld = undefined;
+    release();
+    for (const answer of await Promise.all(heldAnswers)) assert.equal(answer.grpcStatus, '0');
+  } finally {
+    readsHeld = undefined;
+    release();
+    session.destroy();
+  }
+});
 
 test('answers not taken within the answer timeout are cancelled (RST_STREAM CANCEL) and stop counting: rounds of unread answers, more than heldBytesPerUserMax in all, are each held whole', { timeout: 120_000 }, async () => {
   // Each round holds just over half the limit: were the cancelled answers still counted, the second
@@ -436,6 +512,40 @@ test('a streamed list (more than one page) that its HTTP/1.1 client does not rea
   const closedMs = await memberEnd - started;
   socket.destroy();
   assert.ok(closedMs >= answerTimeoutMs && closedMs < 5 * answerTimeoutMs, `the member closed the connection after ${closedMs} ms`);
+});
+
+test('answers queued behind another on HTTP/1.1 connections that close while they are read are not counted: the user is served again at once', { timeout: 60_000 }, async () => {
+  let release!: () => void;
+  const hold = { arrived: 0, release: new Promise<void>((resolve) => { release = resolve; }) };
+  readsHeld = hold;
+  const body = JSON.stringify({ key: bigRange.key.toString('base64'), range_end: bigRange.range_end.toString('base64') });
+  const request = `POST /v3/kv/range HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+  // Reads of 3 MiB each, all held at once within the limit; their answers of 4 MiB (the values in
+  // base64) queued behind the first of each connection are more than the limit together.
+  const pipelined = 14;
+  const connections = 3;
+  assert.ok(connections * pipelined * values * valueBytes <= heldBytesPerUserMax);
+  assert.ok(connections * (pipelined - 1) * (4 / 3) * values * valueBytes > heldBytesPerUserMax);
+  const memberEnds: Promise<void>[] = [];
+  const onConnection = (socket: Socket) => memberEnds.push(new Promise((resolve) => socket.once('close', () => resolve())));
+  listener.app.server.on('secureConnection', onConnection);
+  const sockets: TLSSocket[] = [];
+  try {
+    for (let i = 0; i < connections; i++) {
+      const socket = connect(clientTls, () => socket.write(request.repeat(pipelined)));
+      socket.on('error', () => undefined);
+      sockets.push(socket);
+    }
+    await waitUntil(() => hold.arrived === connections * pipelined, 20_000, 'every pipelined read held', { detail: () => `${hold.arrived} held` });
+    // The connections close while their reads are held; then the reads end and their answers are sent to no one.
+    for (const socket of sockets) socket.destroy();
+    await Promise.all(memberEnds);
+  } finally {
+    listener.app.server.off('secureConnection', onConnection);
+    readsHeld = undefined;
+    release();
+  }
+  await servedAgain('its connections are gone');
 });
 
 test("answers to clients gone before them are not counted against the user: its reads go on being served", { timeout: 30_000 }, async () => {
