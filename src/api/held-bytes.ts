@@ -31,8 +31,8 @@ export interface RequestReadAccount extends ReadAccount {
 
 const accounts = new WeakMap<Caller, RequestReadAccount>();
 
-/** The account the reads of a request made as `caller` charge, if it came through a client API. */
-export function readAccountOf(caller: Caller): ReadAccount | undefined {
+/** The account the reads of a request made as `caller` charge, if it came through a client API and the gate let it through. */
+export function readAccountOf(caller: Caller): RequestReadAccount | undefined {
   return accounts.get(caller);
 }
 
@@ -59,7 +59,7 @@ export class HeldBytes {
    * who holds the connection: a read charging past the limit is refused by throwing HeldBytesError,
    * which stops the read and wipes what it opened, once `refusing` has been told why.
    */
-  openAccount(caller: Caller, user: string, refusing: (message: string) => void): RequestReadAccount {
+  openAccount(caller: Caller, user: string, refusing: (message: string) => void): void {
     let charged = 0;
     let settled = false;
     const account: RequestReadAccount = {
@@ -89,6 +89,5 @@ export class HeldBytes {
       },
     };
     accounts.set(caller, account);
-    return account;
   }
 }

@@ -4,8 +4,9 @@
  * after it, their not-found handlers included.
  *   1. the gate (gate.ts): identity → a URL read one way only → impersonation → member confinement →
  *      RBAC, default deny, before any handler or not-found runs;
- *   2. answers not yet taken by clients (unread-answers.ts): a user holding too many is refused 429, an
- *      answer not taken in time is dropped — before the audit step, which records such a refusal;
+ *   2. what a user's requests hold (unread-answers.ts, held-bytes.ts): its reads in flight and answers
+ *      not yet taken by its clients; a user holding too much is refused 429, an answer not taken in time
+ *      is dropped — before the audit step, which records such a refusal;
  *   3. the audit step (audit-plugin.ts), when the member passes its audit log;
  *   4. /metrics counts: by verb, resource (as the route declares it: route-config.ts) and code.
  * What differs between the APIs (the dialect of a refusal, whether a call only reads, a metric label)

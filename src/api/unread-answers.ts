@@ -24,7 +24,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { heldBytesPerUserMax } from '../config/index.ts';
 import { mayHaveChanged, noteRefusal } from './audit-plugin.ts';
 import { answerRefusal, refusalPayload } from './dialect.ts';
-import { HeldBytes, heldRefusalMessage, type RequestReadAccount } from './held-bytes.ts';
+import { HeldBytes, heldRefusalMessage, readAccountOf } from './held-bytes.ts';
 import { authorizedConnectedUser, callerFor } from './k8s/authorization.ts';
 import { routeConfigOf } from './route-config.ts';
 
@@ -59,14 +59,12 @@ function drop(request: FastifyRequest): void {
 
 export function registerUnreadAnswers(app: FastifyInstance, options: { answerTimeoutMs: number }): void {
   const held = new HeldBytes();
-  /** The account of each request's reads, settled when its answer is sent. */
-  const accounts = new WeakMap<FastifyRequest, RequestReadAccount>();
 
   app.addHook('onRequest', async (request, reply) => {
     const user = authorizedConnectedUser(request);
     if (user === undefined) return undefined;
     if (held.of(user) < heldBytesPerUserMax) {
-      accounts.set(request, held.openAccount(callerFor(request), user, (message) => noteHeldRefusal(request, reply, message)));
+      held.openAccount(callerFor(request), user, (message) => noteHeldRefusal(request, reply, message));
       return undefined;
     }
     const message = heldRefusalMessage(user, held.of(user));
@@ -102,9 +100,11 @@ export function registerUnreadAnswers(app: FastifyInstance, options: { answerTim
   };
 
   app.addHook('onSend', async (request, reply, payload) => {
-    const account = accounts.get(request);
-    const streamed = payload instanceof Readable && routeConfigOf(request).longAnswer !== true;
-    if (streamed && !closedAlready(request, reply)) {
+    const user = authorizedConnectedUser(request);
+    // The account of the request's reads, opened in onRequest if the gate let it through.
+    const account = user === undefined ? undefined : readAccountOf(callerFor(request));
+    const closed = closedAlready(request, reply);
+    if (!closed && payload instanceof Readable && routeConfigOf(request).longAnswer !== true) {
       // A stream (a list or a deletecollection a page at a time) holds the page its reads charged until
       // the client has read it: it stays charged until the answer ends, which must be in time.
       holdToDeadline(request, reply, 0, () => account?.settle());
@@ -112,8 +112,7 @@ export function registerUnreadAnswers(app: FastifyInstance, options: { answerTim
     }
     // What the request's reads hold is its answer now: counted as one below, if it is sent whole.
     account?.settle();
-    if (closedAlready(request, reply)) return payload;
-    const user = authorizedConnectedUser(request);
+    if (closed) return payload;
     let bytes = wholeAnswerBytes(payload);
     if (bytes === undefined) return payload;
     if (user === undefined) {
