@@ -45,10 +45,14 @@ function wholeAnswerBytes(payload: unknown): number | undefined {
   return undefined;
 }
 
-/** Whether the answer's stream (HTTP/2) or connection (HTTP/1.1) has already closed: its close event, gone, would never release it. */
+/**
+ * Whether the answer's stream (HTTP/2) or connection (HTTP/1.1) has already closed: its close event, gone,
+ * would never release it. An HTTP/1.1 answer queued behind another (pipelined) on a connection that has
+ * closed is not itself destroyed: its socket is.
+ */
 function closedAlready(request: FastifyRequest, reply: FastifyReply): boolean {
   if (request.raw.httpVersionMajor === 2) return (request.raw as unknown as Http2ServerRequest).stream.destroyed;
-  return reply.raw.destroyed;
+  return reply.raw.destroyed || request.raw.socket.destroyed;
 }
 
 /** Lets go of an answer the client did not take in time: HTTP/2 cancels its stream, HTTP/1.1 closes its connection. */

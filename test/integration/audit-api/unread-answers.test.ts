@@ -236,13 +236,12 @@ test('a user whose clients leave its answers unread is refused reads past heldBy
     unread.destroy();
     for (const session of sessions) session.destroy();
   }
-  // Its unread client gone, the answers no longer count: the user reads again, in full.
+  // Its unread client gone, the answers no longer count: the user holds its limit again, and reads in full.
+  await holdsItsLimitAgain('its unread client is gone');
   const session = h2Session();
   try {
-    const again = await waitUntil(async () => {
-      const answer = await grpcCall(session, 'KV/Range', 'RangeRequest', bigRange);
-      return answer.grpcStatus === '0' && answer;
-    }, 10_000, 'a read by the user once its unread client is gone');
+    const again = await grpcCall(session, 'KV/Range', 'RangeRequest', bigRange);
+    assert.equal(again.grpcStatus, '0');
     // One message: a 5-byte prefix (uncompressed, its length), then the RangeResponse.
     assert.equal(again.body.readUInt32BE(1), again.body.length - 5);
     assert.equal((decode(messageType('RangeResponse'), again.body.subarray(5)).kvs as Message[]).length, values);
@@ -280,11 +279,55 @@ function h2Json(session: ClientHttp2Session, method: string, path: string, body?
   });
 }
 
-/** Waits until the user's large read is served again, on a connection of its own, once `what`. */
-async function servedAgain(what: string): Promise<void> {
+/**
+ * Asks `ask` `calls` times at once while every read it makes is held once it has read (readsHeld);
+ * resolves when each is held or refused, with the counts and `release`, which lets the held reads
+ * answer and resolves with every answer.
+ */
+async function askHeld(calls: number, ask: () => Promise<H2Answer>): Promise<{ held: number; refused: number; release: () => Promise<H2Answer[]> }> {
+  let free!: () => void;
+  const hold = { arrived: 0, release: new Promise<void>((resolve) => { free = resolve; }) };
+  readsHeld = hold;
+  let refused = 0;
+  const answers = Array.from({ length: calls }, () => ask().then((answer) => {
+    if (answer.status === 429) refused++;
+    return answer;
+  }));
+  const release = async () => {
+    readsHeld = undefined;
+    free();
+    return Promise.all(answers);
+  };
+  try {
+    await waitUntil(() => hold.arrived + refused === calls, 60_000, 'every read held or refused', { detail: () => `${hold.arrived} held, ${refused} refused` });
+  } catch (error) {
+    await release();
+    throw error;
+  }
+  return { held: hold.arrived, refused, release };
+}
+
+/** A large range as admin, as an H2Answer. */
+async function bigRead(session: ClientHttp2Session): Promise<H2Answer> {
+  const answer = await grpcCall(session, 'KV/Range', 'RangeRequest', bigRange);
+  const kvs = answer.grpcStatus === '0' ? (decode(messageType('RangeResponse'), answer.body.subarray(5)).kvs as Message[]).length : 0;
+  return { status: answer.grpcStatus === '8' ? 429 : answer.grpcStatus === '0' ? 200 : 500, auditID: answer.auditID, message: decodeURIComponent(answer.grpcMessage ?? ''), items: kvs };
+}
+
+/**
+ * Waits until the user, once `what`, may again hold nearly all of heldBytesPerUserMax: as many large
+ * reads at once as the limit holds, less one, are all held, none refused — so nothing it held before
+ * is still counted (a single read would pass with most of the limit still counted).
+ */
+async function holdsItsLimitAgain(what: string): Promise<void> {
+  const calls = Math.floor(heldBytesPerUserMax / (values * valueBytes)) - 1;
   const session = h2Session();
   try {
-    await waitUntil(async () => (await grpcCall(session, 'KV/Range', 'RangeRequest', bigRange)).grpcStatus === '0', 10_000, `a read by the user once ${what}`);
+    await waitUntil(async () => {
+      const asked = await askHeld(calls, () => bigRead(session));
+      await asked.release();
+      return asked.refused === 0;
+    }, 20_000, `${calls} reads held at once by the user once ${what}`);
   } finally {
     session.destroy();
   }
@@ -313,12 +356,7 @@ const heldSecrets = 3;
  */
 const heldReads: { route: string; leastBytes: number; ask: (session: ClientHttp2Session) => Promise<H2Answer> }[] = [
   {
-    route: 'gRPC KV/Range', leastBytes: values * valueBytes,
-    ask: async (session) => {
-      const answer = await grpcCall(session, 'KV/Range', 'RangeRequest', bigRange);
-      const kvs = answer.grpcStatus === '0' ? (decode(messageType('RangeResponse'), answer.body.subarray(5)).kvs as Message[]).length : 0;
-      return { status: answer.grpcStatus === '8' ? 429 : answer.grpcStatus === '0' ? 200 : 500, auditID: answer.auditID, message: decodeURIComponent(answer.grpcMessage ?? ''), items: kvs };
-    },
+    route: 'gRPC KV/Range', leastBytes: values * valueBytes, ask: bigRead,
   },
   {
     route: 'gRPC KV/Txn that only reads', leastBytes: values * valueBytes,
@@ -349,25 +387,19 @@ for (const { route, leastBytes, ask } of heldReads) {
   test(`reads in flight count against their user with its unread answers (${route}): reads that would take it past heldBytesPerUserMax are refused as they read, each recorded, while another user is served; the reads held are answered whole`, { timeout: 120_000 }, async () => {
     await secretsIn(heldNamespace, heldSecrets);
     const calls = Math.ceil(heldBytesPerUserMax / leastBytes) + 8;
-    let release!: () => void;
-    const hold = { arrived: 0, release: new Promise<void>((resolve) => { release = resolve; }) };
-    readsHeld = hold;
     const session = h2Session();
     const other = h2Session(undefined, otherTls);
     try {
-      let refused = 0;
-      const answers = Array.from({ length: calls }, () => ask(session).then((answer) => {
-        if (answer.status === 429) refused++;
-        return answer;
-      }));
-      await waitUntil(() => hold.arrived + refused === calls, 60_000, 'every read held or refused', { detail: () => `${hold.arrived} held, ${refused} refused` });
-      assert.ok(hold.arrived * leastBytes <= heldBytesPerUserMax, `${hold.arrived} reads of at least ${leastBytes} bytes held at once`);
-      assert.ok(refused >= calls - Math.floor(heldBytesPerUserMax / leastBytes), `${refused} of ${calls} refused`);
-      // Another user's read is its own: served (a key not held).
-      assert.equal((await grpcCall(other, 'KV/Range', 'RangeRequest', { key: Buffer.from('small') })).grpcStatus, '0');
-      readsHeld = undefined;
-      release();
-      const all = await Promise.all(answers);
+      const asked = await askHeld(calls, () => ask(session));
+      let all: H2Answer[];
+      try {
+        assert.ok(asked.held * leastBytes <= heldBytesPerUserMax, `${asked.held} reads of at least ${leastBytes} bytes held at once`);
+        assert.ok(asked.refused >= calls - Math.floor(heldBytesPerUserMax / leastBytes), `${asked.refused} of ${calls} refused`);
+        // Another user's read is its own: served (a key not held).
+        assert.equal((await grpcCall(other, 'KV/Range', 'RangeRequest', { key: Buffer.from('small') })).grpcStatus, '0');
+      } finally {
+        all = await asked.release();
+      }
       const refusals = all.filter((a) => a.status === 429);
       for (const answer of all.filter((a) => a.status !== 429)) assert.deepEqual([answer.status, answer.items > 0], [200, true], JSON.stringify(answer));
       for (const refusal of refusals) assert.match(refusal.message, /of the reads and unread answers of "admin" are held by the member/);
@@ -375,14 +407,12 @@ for (const { route, leastBytes, ask } of heldReads) {
       assert.equal(recorded.length, 1, JSON.stringify(recorded));
       assert.deepEqual([recorded[0]!.responseStatus?.code, recorded[0]!.user.username, recorded[0]!.annotations?.['authorization.k8s.io/decision']], [429, 'admin', 'forbid']);
       assert.match(recorded[0]!.annotations?.['authorization.k8s.io/reason'] ?? '', /of the reads and unread answers of "admin" are held by the member/);
-      // Answered and taken, the reads no longer count: the user reads again.
-      await waitUntil(async () => (await ask(session)).status === 200, 10_000, 'a read by the user once its answers are taken');
     } finally {
-      readsHeld = undefined;
-      release();
       session.destroy();
       other.destroy();
     }
+    // Answered and taken, the reads no longer count.
+    await holdsItsLimitAgain('its answers are taken');
   });
 }
 
@@ -417,7 +447,7 @@ test('a list answered a page at a time keeps its first page charged until the cl
   } finally {
     for (const session of unread) session.destroy();
   }
-  await servedAgain('its lists are gone');
+  await holdsItsLimitAgain('its lists are gone');
 });
 
 test('a list that filters holds what it keeps, not what it scans: a selective list over more than the user has left is served', { timeout: 120_000 }, async () => {
@@ -425,24 +455,22 @@ test('a list that filters holds what it keeps, not what it scans: a selective li
   await secretsIn(namespace, 40);
   // The user holds all but about 30 MiB in reads held after reading…
   const heldCalls = Math.floor((heldBytesPerUserMax - 30 * 1024 * 1024) / (values * valueBytes));
-  let release!: () => void;
-  const hold = { arrived: 0, release: new Promise<void>((resolve) => { release = resolve; }) };
-  readsHeld = hold;
   const session = h2Session();
   try {
-    const heldAnswers = Array.from({ length: heldCalls }, () => grpcCall(session, 'KV/Range', 'RangeRequest', bigRange));
-    await waitUntil(() => hold.arrived === heldCalls, 30_000, 'the reads held', { detail: () => `${hold.arrived} held` });
-    // …and lists 40 Secrets of about 1 MB each (more than that), keeping none.
-    const filtered = await h2Json(session, 'GET', `/api/v1/namespaces/${namespace}/secrets?labelSelector=filler%3Dno`);
-    assert.deepEqual([filtered.status, filtered.items], [200, 0], filtered.message);
-    const all = await h2Json(session, 'GET', `/api/v1/namespaces/${namespace}/secrets?labelSelector=filler%3Dyes&limit=2`);
-    assert.deepEqual([all.status, all.items], [200, 2], all.message);
-    readsHeld = undefined;
-    release();
-    for (const answer of await Promise.all(heldAnswers)) assert.equal(answer.grpcStatus, '0');
+    const asked = await askHeld(heldCalls, () => bigRead(session));
+    let heldAnswers: H2Answer[];
+    try {
+      assert.equal(asked.refused, 0);
+      // …and lists 40 Secrets of about 1 MB each (more than that), keeping none.
+      const filtered = await h2Json(session, 'GET', `/api/v1/namespaces/${namespace}/secrets?labelSelector=filler%3Dno`);
+      assert.deepEqual([filtered.status, filtered.items], [200, 0], filtered.message);
+      const all = await h2Json(session, 'GET', `/api/v1/namespaces/${namespace}/secrets?labelSelector=filler%3Dyes&limit=2`);
+      assert.deepEqual([all.status, all.items], [200, 2], all.message);
+    } finally {
+      heldAnswers = await asked.release();
+    }
+    for (const answer of heldAnswers) assert.equal(answer.status, 200);
   } finally {
-    readsHeld = undefined;
-    release();
     session.destroy();
   }
 });
@@ -545,7 +573,7 @@ test('answers queued behind another on HTTP/1.1 connections that close while the
     readsHeld = undefined;
     release();
   }
-  await servedAgain('its connections are gone');
+  await holdsItsLimitAgain('its connections are gone');
 });
 
 test("answers to clients gone before them are not counted against the user: its reads go on being served", { timeout: 30_000 }, async () => {
