@@ -299,7 +299,8 @@ async function askHeld(calls: number, ask: () => Promise<H2Answer>): Promise<{ h
     return Promise.all(answers);
   };
   try {
-    await waitUntil(() => hold.arrived + refused === calls, 60_000, 'every read held or refused', { detail: () => `${hold.arrived} held, ${refused} refused` });
+    // At least: a read of an earlier test whose client has gone may end in this hold too.
+    await waitUntil(() => hold.arrived + refused >= calls, 60_000, 'every read held or refused', { detail: () => `${hold.arrived} held, ${refused} refused` });
   } catch (error) {
     await release();
     throw error;
@@ -576,7 +577,7 @@ test('answers queued behind another on HTTP/1.1 connections that close while the
   await holdsItsLimitAgain('its connections are gone');
 });
 
-test("answers to clients gone before them are not counted against the user: its reads go on being served", { timeout: 30_000 }, async () => {
+test("answers to clients gone before them are not counted against the user: it may hold its whole limit again", { timeout: 60_000 }, async () => {
   const gone = Math.ceil(heldBytesPerUserMax / (values * valueBytes)) + 8;
   await Promise.all(Array.from({ length: gone }, () => new Promise<void>((resolve) => {
     const session = h2Session();
@@ -585,10 +586,5 @@ test("answers to clients gone before them are not counted against the user: its 
     stream.end(frame(encode(messageType('RangeRequest'), bigRange)), () => session.destroy());
     session.once('close', () => resolve());
   })));
-  const session = h2Session();
-  try {
-    for (let i = 0; i < 2; i++) assert.equal((await grpcCall(session, 'KV/Range', 'RangeRequest', bigRange)).grpcStatus, '0');
-  } finally {
-    session.destroy();
-  }
+  await holdsItsLimitAgain('its clients are gone');
 });
