@@ -8,10 +8,14 @@
  * time as the consumer takes them — never the whole list at once — and the changes follow from R + 1: the
  * store watcher is opened at R + 1 with the first page, so none is missed or repeated.
  *
+ * Those objects are charged to the client's ReadAccount, if the request gives one, a page at a time: a page
+ * stays charged until the consumer has taken all its events, so a client that does not read them holds
+ * its user's account, not the member's memory beyond it (docs/security.md, "Slow clients").
+ *
  * Progress notifications of the store become BOOKMARKs (every change up to their revision delivered).
  * A start revision at or below the compacted revision is RegistryError Expired.
  */
-import { isMvccError, type KeyValue, prefixEnd, type WatchEvent, type Watcher } from '../storage/mvcc/index.ts';
+import { isMvccError, type KeyValue, prefixEnd, type ReadAccount, type WatchEvent, type Watcher } from '../storage/mvcc/index.ts';
 import { RegistryError } from './errors.ts';
 import { listPrefix } from './keys.ts';
 import type { RegistryKv } from './kv.ts';
@@ -48,6 +52,8 @@ export interface WatchRequest {
   initialEvents?: boolean;
   labelSelector?: ListOptions['labelSelector'];
   fieldSelector?: ListOptions['fieldSelector'];
+  /** Where the pages of the objects a watch starts with are charged while they are held. */
+  account?: ReadAccount;
 }
 
 export interface RegistryWatch extends AsyncIterable<RegistryEvent> {
@@ -62,8 +68,9 @@ export async function watchObjects(kv: RegistryKv, registry: Registry, type: Res
   if (after === 0 || request.initialEvents === true) {
     // A linearizable list: its revision is no older than any the client saw, so NotOlderThan holds.
     // Only its first page is read now (so a refusal is the watch's answer); the others as they are sent.
-    const first = await registry.list(type, namespace, filterOf(request));
-    initial = { registry, type, namespace, first };
+    const charge = request.account === undefined ? undefined : new PageCharge(request.account);
+    const first = await registry.list(type, namespace, { ...filterOf(request), account: charge });
+    initial = { registry, type, namespace, first, charge };
     after = first.revision;
   } else if (after < kv.mvcc().compactRevision()) {
     throw new RegistryError('Expired', `too old resource version: ${after} (${kv.mvcc().compactRevision()})`);
@@ -78,6 +85,35 @@ interface InitialPages {
   type: ResourceType;
   namespace: string | undefined;
   first: ListResult;
+  /** What the page being sent holds of the client's account. */
+  charge: PageCharge | undefined;
+}
+
+/** What one page holds charged to a client's account, given back once the page's events are taken. */
+class PageCharge implements ReadAccount {
+  private charged = 0;
+
+  constructor(private readonly account: ReadAccount) {}
+
+  charge(bytes: number): void {
+    this.account.charge(bytes);
+    this.charged += bytes;
+  }
+
+  refund(bytes: number): void {
+    const given = Math.min(bytes, this.charged);
+    this.account.refund(given);
+    this.charged -= given;
+  }
+
+  headroom(): number {
+    return this.account.headroom();
+  }
+
+  /** Gives back all the page holds. */
+  giveBack(): void {
+    this.refund(this.charged);
+  }
 }
 
 /**
@@ -142,22 +178,27 @@ class FilteredWatch implements RegistryWatch {
    * revision) only once the consumer has taken every event of this one, and an event taken is no longer
    * held here — so a consumer that waits for its client holds one page at most.
    */
-  private async *initialEvents({ registry, type, namespace, first }: InitialPages): AsyncGenerator<RegistryEvent> {
+  private async *initialEvents({ registry, type, namespace, first, charge }: InitialPages): AsyncGenerator<RegistryEvent> {
     let page: ListResult | undefined = first;
-    while (page !== undefined) {
-      const { items, continueToken } = page;
-      page = undefined;
-      for (let i = 0; i < items.length; i += 1) {
+    try {
+      while (page !== undefined) {
+        const { items, continueToken } = page;
+        page = undefined;
+        for (let i = 0; i < items.length; i += 1) {
+          if (this.cancelled) return;
+          const item = items[i]!;
+          items[i] = undefined as unknown as VersionedObject;
+          yield { type: 'ADDED', object: item, revision: item.modRevision, initial: true };
+        }
+        charge?.giveBack();
         if (this.cancelled) return;
-        const item = items[i]!;
-        items[i] = undefined as unknown as VersionedObject;
-        yield { type: 'ADDED', object: item, revision: item.modRevision, initial: true };
+        if (continueToken !== undefined) {
+          // Read where the first page was, so never linearizably again; a compacted revision is Expired.
+          page = await registry.list(type, namespace, { ...filterOf(this.request), continueToken, linearizable: false, account: charge });
+        }
       }
-      if (this.cancelled) return;
-      if (continueToken !== undefined) {
-        // Read where the first page was, so never linearizably again; a compacted revision is Expired.
-        page = await registry.list(type, namespace, { ...filterOf(this.request), continueToken, linearizable: false });
-      }
+    } finally {
+      charge?.giveBack();
     }
     if (this.request.initialEvents === true) yield { type: 'BOOKMARK', revision: first.revision, initialEventsEnd: true };
   }

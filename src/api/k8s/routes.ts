@@ -416,8 +416,11 @@ async function serveWatch(
   const representation = negotiate(request.headers.accept, 'watch');
   const includeObject = text(query, 'includeObject') === 'Object';
   const caller = callerFor(request);
+  // The objects it starts with are charged to the caller's account while the watch holds them (a
+  // watch's stream has no answer whose sending would settle it: it is settled when the stream ends).
+  const account = readAccountOf(caller);
   const watch = await watchObjects(options.kv, options.registry, type, namespace, {
-    resourceVersion, initialEvents, ...(filters.labelSelector ? { labelSelector: filters.labelSelector } : {}), ...(filters.fieldSelector ? { fieldSelector: filters.fieldSelector } : {}),
+    resourceVersion, initialEvents, account, ...(filters.labelSelector ? { labelSelector: filters.labelSelector } : {}), ...(filters.fieldSelector ? { fieldSelector: filters.fieldSelector } : {}),
   });
 
   const timers: TimerHandle[] = [];
@@ -476,6 +479,7 @@ async function serveWatch(
   } finally {
     for (const t of timers) t.cancel();
     watch.cancel();
+    account?.settle();
   }
 }
 

@@ -12,7 +12,7 @@ import { request as httpsRequest } from 'node:https';
 import { connect, type TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { heldBytesPerUserMax, listPageBytesMax, objectBytesMax } from '../../../src/config/index.ts';
+import { heldBytesPerUserMax, listPageBytesMax, objectBytesMax, watchStreamsPerUserMax } from '../../../src/config/index.ts';
 import { decode, encode, frame, messageType, type Message } from '../../../src/etcdpb/index.ts';
 import type { AuditedMember } from './harness.ts';
 import { type ClientTls, replacingMethod, startTlsMember, type TlsMember } from '../api/tls-member.ts';
@@ -308,6 +308,34 @@ async function askHeld(calls: number, ask: () => Promise<H2Answer>): Promise<{ h
   return { held: hold.arrived, refused, release };
 }
 
+/**
+ * A Kubernetes watch of `path` that starts with the current objects, as an H2Answer once it has sent
+ * `expected` of them (ADDED; items counts them), closed then unless `close` is false; a refusal read whole.
+ */
+function watchInitial(session: ClientHttp2Session, path: string, expected: number, close = true): Promise<H2Answer> {
+  return new Promise((resolve, reject) => {
+    const stream = session.request({ ':method': 'GET', ':path': path });
+    stream.end();
+    let status = 0;
+    let auditID = '';
+    let text = '';
+    let added = 0;
+    stream.on('response', (headers) => { status = Number(headers[':status']); auditID = headers['audit-id'] as string; });
+    stream.setEncoding('utf8').on('data', (chunk: string) => {
+      text += chunk;
+      if (status !== 200) return;
+      const lines = text.split('\n');
+      text = lines.pop()!;
+      added += lines.filter((line) => (JSON.parse(line) as { type: string }).type === 'ADDED').length;
+      if (added !== expected) return;
+      if (close) stream.close();
+      else resolve({ status, auditID, message: '', items: added });
+    });
+    stream.on('error', reject);
+    stream.on('close', () => resolve({ status, auditID, message: status === 200 ? '' : (JSON.parse(text) as { message: string }).message, items: added }));
+  });
+}
+
 /** A large range as admin, as an H2Answer. */
 async function bigRead(session: ClientHttp2Session): Promise<H2Answer> {
   const answer = await grpcCall(session, 'KV/Range', 'RangeRequest', bigRange);
@@ -379,6 +407,14 @@ const heldReads: { route: string; leastBytes: number; ask: (session: ClientHttp2
     ask: (session) => h2Json(session, 'GET', `/api/v1/namespaces/${heldNamespace}/secrets/held-0`),
   },
   {
+    route: 'Kubernetes watch of Secrets from the current objects', leastBytes: heldSecrets * Math.floor(valueBytes * 0.7),
+    ask: (session) => watchInitial(session, `/api/v1/namespaces/${heldNamespace}/secrets?watch=true`, heldSecrets),
+  },
+  {
+    route: 'Kubernetes watch of Secrets with sendInitialEvents', leastBytes: heldSecrets * Math.floor(valueBytes * 0.7),
+    ask: (session) => watchInitial(session, `/api/v1/namespaces/${heldNamespace}/secrets?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true`, heldSecrets),
+  },
+  {
     route: "a Secret's versions", leastBytes: Math.floor(valueBytes * 0.7),
     ask: (session) => h2Json(session, 'GET', `/apis/coffer.dev/v1/namespaces/${heldNamespace}/secrets/held-0/versions`),
   },
@@ -417,6 +453,35 @@ for (const { route, leastBytes, ask } of heldReads) {
   });
 }
 
+/**
+ * Asks `path` `calls` times, one after the other, each once the one before has started answering, on a
+ * connection of its own (a session holding several answers unread refuses new streams past its
+ * maxSessionMemory) that reads a kilobyte and no more; resolves with how many started and how many were
+ * refused, once every connection is gone.
+ */
+async function startUnread(path: string, calls: number): Promise<{ started: number; refused: number }> {
+  const unread: ClientHttp2Session[] = [];
+  let started = 0;
+  let refused = 0;
+  try {
+    for (let i = 0; i < calls; i++) {
+      const session = h2Session(1024);
+      unread.push(session);
+      const status = await new Promise<number>((resolve, reject) => {
+        const stream = session.request({ ':method': 'GET', ':path': path });
+        stream.end();
+        stream.on('response', (headers) => resolve(Number(headers[':status'])));
+        stream.on('error', reject);
+      });
+      if (status === 429) refused++;
+      else started++;
+    }
+  } finally {
+    for (const session of unread) session.destroy();
+  }
+  return { started, refused };
+}
+
 test('a list answered a page at a time keeps its first page charged until the client has read it: unread streamed lists are refused past heldBytesPerUserMax', { timeout: 120_000 }, async () => {
   // More than one page (listPageBytesMax) of Secrets: each list is streamed, its first page read before it starts.
   const namespace = 'paged';
@@ -425,30 +490,39 @@ test('a list answered a page at a time keeps its first page charged until the cl
   // A page holds at least as many objects as fit at their largest (objectBytesMax), each with 0.7 MiB of data.
   const pageLeastBytes = Math.floor(listPageBytesMax / objectBytesMax) * Math.floor(valueBytes * 0.7);
   const calls = Math.ceil(heldBytesPerUserMax / pageLeastBytes) + 8;
-  // A connection per list (a session holding several answers' pages unread refuses new streams past
-  // its maxSessionMemory), each reading a kilobyte and no more.
-  const unread: ClientHttp2Session[] = [];
-  try {
-    let refused = 0;
-    let streaming = 0;
-    // One after the other, each once the one before is streaming: only the pages the streams hold count.
-    for (let i = 0; i < calls; i++) {
-      const session = h2Session(1024);
-      unread.push(session);
-      const status = await new Promise<number>((resolve, reject) => {
-        const stream = session.request({ ':method': 'GET', ':path': `/api/v1/namespaces/${namespace}/secrets` });
-        stream.end();
-        stream.on('response', (headers) => resolve(Number(headers[':status'])));
-        stream.on('error', reject);
-      });
-      if (status === 429) refused++;
-      else streaming++;
-    }
-    assert.ok(streaming * pageLeastBytes <= heldBytesPerUserMax, `${streaming} of ${calls} lists streaming at once, ${refused} refused`);
-  } finally {
-    for (const session of unread) session.destroy();
-  }
+  // Only the pages the streams hold count: each list streams once it has its first page.
+  const { started, refused } = await startUnread(`/api/v1/namespaces/${namespace}/secrets`, calls);
+  assert.ok(started * pageLeastBytes <= heldBytesPerUserMax, `${started} of ${calls} lists streaming at once, ${refused} refused`);
   await holdsItsLimitAgain('its lists are gone');
+});
+
+test('a watch keeps the page of current objects it is sending charged until its client has taken them: unread watches are refused past heldBytesPerUserMax', { timeout: 120_000 }, async () => {
+  const namespace = 'watched';
+  await secretsIn(namespace, heldSecrets);
+  const pageLeastBytes = heldSecrets * Math.floor(valueBytes * 0.7);
+  const calls = Math.ceil(heldBytesPerUserMax / pageLeastBytes) + 8;
+  assert.ok(calls < watchStreamsPerUserMax, 'refused for what they hold, not for their number');
+  const { started, refused } = await startUnread(`/api/v1/namespaces/${namespace}/secrets?watch=true`, calls);
+  assert.ok(started * pageLeastBytes <= heldBytesPerUserMax, `${started} of ${calls} watches sending their objects at once, ${refused} refused`);
+  await holdsItsLimitAgain('its watches are gone');
+});
+
+test('a watch that has sent the objects it starts with holds none of them: live watches that together sent more than heldBytesPerUserMax leave the user its whole limit', { timeout: 120_000 }, async () => {
+  const namespace = 'watched';
+  await secretsIn(namespace, heldSecrets);
+  const calls = Math.ceil(heldBytesPerUserMax / (heldSecrets * Math.floor(valueBytes * 0.7))) + 8;
+  const sessions: ClientHttp2Session[] = [];
+  try {
+    for (let i = 0; i < calls; i++) {
+      const session = h2Session();
+      sessions.push(session);
+      const started = await watchInitial(session, `/api/v1/namespaces/${namespace}/secrets?watch=true`, heldSecrets, false);
+      assert.deepEqual([started.status, started.items], [200, heldSecrets]);
+    }
+    await holdsItsLimitAgain('its watches have sent their objects and stay open');
+  } finally {
+    for (const session of sessions) session.destroy();
+  }
 });
 
 test('a list that filters holds what it keeps, not what it scans: a selective list over more than the user has left is served', { timeout: 120_000 }, async () => {
