@@ -116,6 +116,14 @@ interface Pending {
   received: Promise<unknown> | undefined;
   /** The RequestReceived record travelling in the request's write (audit-in-entry.ts), if it travels. */
   travelling: TravellingRecord | undefined;
+  /** The client's address, taken when the request is let in: a connection gone by the time a record is made no longer tells it. */
+  sourceIPs: string[];
+}
+
+/** The request's client address, or none if its connection is already gone. */
+function sourceIpsOf(request: FastifyRequest): string[] {
+  const ip = request.ip as string | undefined;
+  return ip === undefined ? [] : [ip];
 }
 
 /** Per request, set by the identification/authorization hook; a WeakMap so nothing outlives the request. */
@@ -135,6 +143,7 @@ export function noteDecision(request: FastifyRequest, user: AuditUser, info: Req
     auditID: randomUUID(), receivedAt: new Date(), user: { username: user.username, groups: [...user.groups] },
     impersonatedUser: impersonatedUser === undefined ? undefined : { username: impersonatedUser.username, groups: [...impersonatedUser.groups] }, info,
     decision: allowed ? 'allow' : 'forbid', reason, state: 'none', received: undefined, travelling: undefined,
+    sourceIPs: sourceIpsOf(request),
   });
 }
 
@@ -376,7 +385,7 @@ function inputOf(request: FastifyRequest, p: Pending, stage: AuditStage, code: n
     path: parsed.ok ? parsed.path : '',
     verb: p.info.verb,
     user: p.user,
-    sourceIPs: [request.ip],
+    sourceIPs: p.sourceIPs,
     decision: p.decision,
     decisionReason: p.reason,
     requestReceivedTimestamp: p.receivedAt,

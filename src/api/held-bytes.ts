@@ -1,14 +1,16 @@
 /**
  * What one user's requests make the member hold at once, on all its connections together
- * (docs/security.md, "Slow clients"): the values its reads in flight have read so far (charged as they
- * read them, through the request's ReadAccount: storage/mvcc/read-budget.ts — KV ranges and reading
- * transactions, the Kubernetes API's gets and a list's first page) and the answers sent to
- * its clients but not yet taken (unread-answers.ts). The user is the one holding the connection — the
- * real caller, whoever it impersonates. Past heldBytesPerUserMax its requests are refused 429.
+ * (docs/security.md, "Slow clients"): the bodies of its requests as they arrive (body-intake.ts), the
+ * values its reads in flight have read so far (charged as they read them, through the request's
+ * ReadAccount: storage/mvcc/read-budget.ts — KV ranges and reading transactions, the Kubernetes API's
+ * gets, a list's first page and the pages a watch starts with) and the answers sent to its clients but
+ * not yet taken (unread-answers.ts). The user is the one holding the connection — the real caller,
+ * whoever it impersonates. Past heldBytesPerUserMax its requests are refused 429.
  *
- * Invariant: every byte added for a request is taken away once, when the request lets it go — a read's
- * charge when its answer is sent (or its read fails), an answer when its client has taken it (or it is
- * dropped) — so a user with nothing in flight and nothing unread holds 0 (and has no entry).
+ * Invariant: every byte added for a request is taken away once, when the request lets it go — a body's
+ * and a read's charge when its answer is sent, its read fails or its stream closes, an answer when its
+ * client has taken it (or it is dropped) — so a user with nothing in flight and nothing unread holds 0
+ * (and has no entry).
  */
 import { heldBytesPerUserMax } from '../config/index.ts';
 import type { ReadAccount } from '../storage/mvcc/index.ts';
@@ -20,7 +22,7 @@ export class HeldBytesError extends Error {
 }
 
 export function heldRefusalMessage(user: string, held: number): string {
-  return `${held} bytes of the reads and unread answers of ${JSON.stringify(user)} are held by the member `
+  return `${held} bytes of the request bodies, reads and unread answers of ${JSON.stringify(user)} are held by the member `
     + `(heldBytesPerUserMax: ${heldBytesPerUserMax}); read the answers, or retry once they are taken or dropped`;
 }
 

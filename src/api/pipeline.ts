@@ -4,9 +4,10 @@
  * after it, their not-found handlers included.
  *   1. the gate (gate.ts): identity → a URL read one way only → impersonation → member confinement →
  *      RBAC, default deny, before any handler or not-found runs;
- *   2. what a user's requests hold (unread-answers.ts, held-bytes.ts): its reads in flight and answers
- *      not yet taken by its clients; a user holding too much is refused 429, an answer not taken in time
- *      is dropped — before the audit step, which records such a refusal;
+ *   2. what a user's requests hold (unread-answers.ts, held-bytes.ts, body-intake.ts): their bodies and
+ *      reads in flight and answers not yet taken by its clients; a user holding too much is refused 429,
+ *      an answer not taken in time is dropped, a body its client did not finish is refused — before the
+ *      audit step, which records such a refusal;
  *   3. the audit step (audit-plugin.ts), when the member passes its audit log;
  *   4. /metrics counts: by verb, resource (as the route declares it: route-config.ts) and code.
  * What differs between the APIs (the dialect of a refusal, whether a call only reads, a metric label)
@@ -14,6 +15,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { type ApiAudit, registerAuditPlugin } from './audit-plugin.ts';
+import { registerBodyIntake } from './body-intake.ts';
 import { registerGate } from './gate.ts';
 import { recordedStatusCode } from './grpc/status.ts';
 import type { Identify } from './identity.ts';
@@ -42,6 +44,7 @@ export interface PipelineOptions {
 function pipeline(app: FastifyInstance, options: PipelineOptions, done: (error?: Error) => void): void {
   registerGate(app, { identify: options.identify, policy: options.policy });
   registerUnreadAnswers(app, { answerTimeoutMs: options.answerTimeoutMs });
+  registerBodyIntake(app);
   const { metrics, audit } = options;
   if (metrics) {
     app.addHook('onResponse', async (request, reply) => {

@@ -43,6 +43,12 @@ export interface ApiRouteConfig {
    * apiAnswerTimeoutMs (unread-answers.ts). Watches are streams of their own, outside it too.
    */
   longAnswer?: boolean;
+  /**
+   * The route's body is a stream of messages its handler reads as they come, for as long as the call
+   * lasts (a gRPC Watch or LeaseKeepAlive): handed over unread, and not charged to the caller's held
+   * bytes as it arrives (unread-answers.ts), since it is never held whole.
+   */
+  streamedBody?: boolean;
   /** The `resource` label a non-resource route is counted under in /metrics (metric-labels.ts); `nonresource` when absent. */
   metricResource?: string;
 }

@@ -16,7 +16,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { requestBodyBytesMax } from '../../config/index.ts';
 import { declareRoutes, etcdGateway } from '../dialect.ts';
 import { callerFor } from '../k8s/authorization.ts';
-import { type ApiRouteConfig, backupOfEverySecret, clusterAdministration, wholeStoreRead } from '../route-config.ts';
+import { type ApiRouteConfig, backupOfEverySecret, clusterAdministration, routeConfigOf, wholeStoreRead } from '../route-config.ts';
 import type { KvService } from '../kv/service.ts';
 import type { WatchStreams } from '../watch-stream.ts';
 import { MessageTooLargeError, singleMessage, decode, encode, messageType } from '../../etcdpb/index.ts';
@@ -48,14 +48,9 @@ const mastersOnlyCalls: ReadonlyMap<string, string> = new Map([
 /** The calls that change the store only by proposing: a call's audit record travels in its Raft entry (route-config.ts, auditInEntry). */
 const auditInEntryCalls: ReadonlySet<string> = new Set(['KV/Put', 'KV/DeleteRange', 'KV/Txn', 'Lease/LeaseGrant', 'Lease/LeaseRevoke']);
 
-interface GrpcRouteConfig {
-  /** The body is a stream of messages, handed to the handler unread. */
-  grpcStream?: boolean;
-}
-
 /** Reads a unary call's body up to requestBodyBytesMax. */
 function readBody(request: FastifyRequest, payload: NodeJS.ReadableStream, done: (error: Error | null, body?: unknown) => void): void {
-  if ((request.routeOptions.config as GrpcRouteConfig | undefined)?.grpcStream === true) {
+  if (routeConfigOf(request).streamedBody === true) {
     done(null, payload);
     return;
   }
@@ -120,7 +115,7 @@ export function grpcApi(grpc: FastifyInstance, options: GrpcApiOptions, done: (e
   const snapshotConfig: ApiRouteConfig = { auditReadOnly: false, mastersOnly: backupOfEverySecret, longAnswer: true };
   grpc.post(`${grpcPathPrefix}Maintenance/Snapshot`, { config: snapshotConfig }, (request, reply) => serveSnapshot(request, reply, service, options.snapshot));
 
-  const streamed: GrpcRouteConfig & ApiRouteConfig = { grpcStream: true };
+  const streamed: ApiRouteConfig = { streamedBody: true };
   grpc.post(`${grpcPathPrefix}Watch/Watch`, { config: streamed }, (request, reply) => {
     serveWatchStream(request, reply, service, watches);
   });

@@ -9,13 +9,15 @@
 // connection that completes no request is closed after the header timeout in both protocols.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { randomUUID } from 'node:crypto';
 import { connect as connectHttp2 } from 'node:http2';
-import { connect, type ConnectionOptions } from 'node:tls';
+import { connect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { buildClientApi, identifyByCertificate } from '../../../src/api/index.ts';
 import type { AuditEvent } from '../../../src/audit/index.ts';
 import { apiHeadersTimeoutMs, apiPipelinedRequestsMax, apiTimeoutCheckIntervalMs, auditRefusedTargetCharsMax, grpcResetStreamsMax } from '../../../src/config/index.ts';
 import type { AuditedMember } from './harness.ts';
 import { startTlsMember, type TlsMember } from '../api/tls-member.ts';
+import { waitUntil } from '../../support/wait.ts';
 
 let m1: AuditedMember;
 let listener: TlsMember;
@@ -242,13 +244,77 @@ function h2Frame(type: number, flags: number, stream: number, payload: Buffer = 
   header.writeUInt32BE(stream, 5);
   return Buffer.concat([header, payload]);
 }
-const [h2Headers, h2RstStream, h2Continuation] = [0x1, 0x3, 0x9];
+const [h2Data, h2Headers, h2RstStream, h2Continuation] = [0x0, 0x1, 0x3, 0x9];
 const [h2EndStream, h2EndHeaders] = [0x1, 0x4];
 /** HPACK for GET https://127.0.0.1/version: :method GET and :scheme https indexed, :path and :authority literals. */
 const getVersionBlock = Buffer.concat([Buffer.from([0x82, 0x87, 0x04, 8]), Buffer.from('/version'), Buffer.from([0x01, 9]), Buffer.from('127.0.0.1')]);
 
 /** Opens an h2 connection and writes its preface, then each of `frames` in a write of its own; resolves with whether the member closed it within `withinMs`. */
 const h2Raw = (frames: Buffer[], withinMs: number): Promise<boolean> => writesClosedWithin('h2', [Buffer.concat([h2Preface, h2EmptySettings]), ...frames], withinMs);
+
+/** An HPACK header field, literal, not indexed (names and values under 127 bytes, no Huffman). */
+const hpackLiteral = (name: string, value: string): Buffer => Buffer.concat([Buffer.from([0, name.length]), Buffer.from(name), Buffer.from([value.length]), Buffer.from(value)]);
+
+/**
+ * Opens an h2 connection and sends stream 1's `headers` and `body` without END_STREAM, then on stream 3 a
+ * GET /version; once stream 3 is answered (a connection's frames are taken in order, so the member has
+ * stream 1's body), `end`s stream 1 without its END_STREAM: an RST_STREAM, or the connection closed.
+ * Resolves with the connection, to be destroyed once done with.
+ */
+function unfinishedRequest(headers: Buffer, body: Buffer, end: 'reset' | 'close'): Promise<TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ ...clientTls, ALPNProtocols: ['h2'] }, () => {
+      socket.write(Buffer.concat([h2Preface, h2EmptySettings, h2Frame(h2Headers, h2EndHeaders, 1, headers), h2Frame(h2Data, 0, 1, body),
+        h2Frame(h2Headers, h2EndHeaders | h2EndStream, 3, getVersionBlock)]));
+    });
+    let received = Buffer.alloc(0);
+    socket.on('data', (data: Buffer) => {
+      received = Buffer.concat([received, data]);
+      for (let at = 0; at + 9 <= received.length; at += 9 + received.readUIntBE(at, 3)) {
+        if (received.readUInt8(at + 3) !== h2Headers || received.readUInt32BE(at + 5) !== 3) continue;
+        socket.removeAllListeners('data');
+        if (end === 'reset') socket.write(h2Frame(h2RstStream, 0, 1, Buffer.from([0, 0, 0, 8])), () => resolve(socket));
+        else socket.destroy();
+        return;
+      }
+    });
+    socket.on('error', (error: NodeJS.ErrnoException) => { if (error.code !== 'ECONNRESET') reject(error); });
+    socket.once('close', () => resolve(socket));
+  });
+}
+
+for (const end of ['reset', 'close'] as const) {
+  test(`an HTTP/2 request whose client ends it before its body's END_STREAM (${end === 'reset' ? 'RST_STREAM' : 'the connection closed'}) is recorded with its client's address, and not served with the part that came`, async () => {
+    const key = Buffer.from(`unfinished/${end}`).toString('base64');
+    const userAgent = `unfinished-body/${randomUUID()}`;
+    // A whole JSON put, but not the end of its stream.
+    const headers = Buffer.concat([Buffer.from([0x83, 0x87, 0x04, 10]), Buffer.from('/v3/kv/put'), Buffer.from([0x01, 9]), Buffer.from('127.0.0.1'),
+      hpackLiteral('content-type', 'application/json'), hpackLiteral('user-agent', userAgent)]);
+    const connection = await unfinishedRequest(headers, Buffer.from(JSON.stringify({ key, value: Buffer.from('written').toString('base64') })), end);
+    const recorded = async () => (await m1.events()).filter((e) => e.userAgent === userAgent);
+    await waitUntil(async () => (await recorded()).length > 0, 10_000, 'the request recorded');
+    const events = await recorded();
+    assert.equal(events.length, 1, JSON.stringify(events));
+    assert.deepEqual([events[0]!.responseStatus?.code, events[0]!.user.username, events[0]!.sourceIPs], [400, 'admin', ['127.0.0.1']], JSON.stringify(events[0]));
+    const reader = connectHttp2(`https://127.0.0.1:${port}`, { ...clientTls, ALPNProtocols: ['h2'] });
+    try {
+      const read = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const range = reader.request({ ':method': 'POST', ':path': '/v3/kv/range', 'content-type': 'application/json' });
+        range.end(JSON.stringify({ key }));
+        let status = 0;
+        let body = '';
+        range.on('response', (answer) => { status = Number(answer[':status']); });
+        range.setEncoding('utf8').on('data', (chunk: string) => { body += chunk; });
+        range.on('error', reject);
+        range.on('close', () => resolve({ status, body }));
+      });
+      assert.deepEqual([read.status, (JSON.parse(read.body) as { count?: string }).count ?? '0'], [200, '0'], `the put was not made: ${read.body}`);
+    } finally {
+      reader.destroy();
+      connection.destroy();
+    }
+  });
+}
 
 test('an HTTP/2 client that resets every stream it opens (rapid reset) is not served those requests, and its connection is closed past grpcResetStreamsMax with one audit event', async () => {
   const eventsBefore = await eventsSoFar();

@@ -222,7 +222,7 @@ test('a user whose clients leave its answers unread is refused reads past heldBy
     assert.ok(listedWhileHeld !== undefined);
     const listed = await listedWhileHeld;
     assert.deepEqual([listed.status, listed.retryAfter, (JSON.parse(listed.body) as { reason?: string }).reason], [429, '1', 'TooManyRequests']);
-    for (const refusal of [sameUser!, impersonating!, readingTxn!]) assert.match(decodeURIComponent(refusal.grpcMessage ?? ''), /of the reads and unread answers of "admin" are held by the member/);
+    for (const refusal of [sameUser!, impersonating!, readingTxn!]) assert.match(decodeURIComponent(refusal.grpcMessage ?? ''), /of the request bodies, reads and unread answers of "admin" are held by the member/);
     // Every refusal is recorded — replaced at its answer, or refused before its handler ran — under the
     // connection's user, whoever it impersonated.
     const all = await m1.events();
@@ -230,7 +230,7 @@ test('a user whose clients leave its answers unread is refused reads past heldBy
       const events = all.filter((e) => e.auditID === auditID);
       assert.equal(events.length, 1, JSON.stringify(events));
       assert.deepEqual([events[0]!.responseStatus?.code, events[0]!.user.username, events[0]!.annotations?.['authorization.k8s.io/decision']], [429, 'admin', 'forbid']);
-      assert.match(events[0]!.annotations?.['authorization.k8s.io/reason'] ?? '', /of the reads and unread answers of "admin" are held by the member/);
+      assert.match(events[0]!.annotations?.['authorization.k8s.io/reason'] ?? '', /of the request bodies, reads and unread answers of "admin" are held by the member/);
     }
   } finally {
     unread.destroy();
@@ -439,11 +439,11 @@ for (const { route, leastBytes, ask } of heldReads) {
       }
       const refusals = all.filter((a) => a.status === 429);
       for (const answer of all.filter((a) => a.status !== 429)) assert.deepEqual([answer.status, answer.items > 0], [200, true], JSON.stringify(answer));
-      for (const refusal of refusals) assert.match(refusal.message, /of the reads and unread answers of "admin" are held by the member/);
+      for (const refusal of refusals) assert.match(refusal.message, /of the request bodies, reads and unread answers of "admin" are held by the member/);
       const recorded = (await m1.events()).filter((e) => e.auditID === refusals[0]!.auditID);
       assert.equal(recorded.length, 1, JSON.stringify(recorded));
       assert.deepEqual([recorded[0]!.responseStatus?.code, recorded[0]!.user.username, recorded[0]!.annotations?.['authorization.k8s.io/decision']], [429, 'admin', 'forbid']);
-      assert.match(recorded[0]!.annotations?.['authorization.k8s.io/reason'] ?? '', /of the reads and unread answers of "admin" are held by the member/);
+      assert.match(recorded[0]!.annotations?.['authorization.k8s.io/reason'] ?? '', /of the request bodies, reads and unread answers of "admin" are held by the member/);
     } finally {
       session.destroy();
       other.destroy();
@@ -523,6 +523,42 @@ test('a watch that has sent the objects it starts with holds none of them: live 
   } finally {
     for (const session of sessions) session.destroy();
   }
+});
+
+test('request bodies in flight count against their user: bodies not yet finished past heldBytesPerUserMax are refused as they arrive, each recorded, while another user is served; once their streams are gone the user holds nothing', { timeout: 120_000 }, async () => {
+  // gRPC puts whose message is all but its last byte: the member holds each body until its end, which never comes.
+  const bodyBytes = Math.floor(1.4 * 1024 * 1024);
+  const calls = Math.ceil(heldBytesPerUserMax / bodyBytes) + 8;
+  const session = h2Session();
+  const other = h2Session(undefined, otherTls);
+  const refusals: { auditID: string; message: string }[] = [];
+  try {
+    for (let i = 0; i < calls; i++) {
+      const stream = session.request({ ':method': 'POST', ':path': '/etcdserverpb.KV/Put', 'content-type': 'application/grpc', te: 'trailers' });
+      stream.on('error', () => undefined);
+      const prefix = Buffer.alloc(5);
+      prefix.writeUInt32BE(bodyBytes, 1);
+      stream.write(Buffer.concat([prefix, Buffer.alloc(bodyBytes - 1, 1)]));
+      let auditID = '';
+      stream.on('response', (headers) => { auditID = headers['audit-id'] as string; });
+      stream.on('trailers', (trailers: IncomingHttpHeaders) => {
+        if (trailers['grpc-status'] === '8') refusals.push({ auditID, message: decodeURIComponent(trailers['grpc-message'] as string) });
+      });
+    }
+    // How many are refused depends on how far each body has come when the limit is reached (HTTP/2 flow
+    // control paces them); without the charge none would be.
+    await waitUntil(() => refusals.length > 0, 60_000, 'bodies past the limit refused');
+    for (const refusal of refusals) assert.match(refusal.message, /of the request bodies, reads and unread answers of "admin" are held by the member/);
+    // Another user's read is its own: served.
+    assert.equal((await grpcCall(other, 'KV/Range', 'RangeRequest', { key: Buffer.from('small') })).grpcStatus, '0');
+    const recorded = (await m1.events()).filter((e) => e.auditID === refusals[0]!.auditID);
+    assert.equal(recorded.length, 1, JSON.stringify(recorded));
+    assert.deepEqual([recorded[0]!.responseStatus?.code, recorded[0]!.user.username, recorded[0]!.annotations?.['authorization.k8s.io/decision']], [429, 'admin', 'forbid']);
+  } finally {
+    session.destroy();
+    other.destroy();
+  }
+  await holdsItsLimitAgain('its unfinished bodies are gone');
 });
 
 test('a list that filters holds what it keeps, not what it scans: a selective list over more than the user has left is served', { timeout: 120_000 }, async () => {
