@@ -42,6 +42,7 @@ import { evaluateWithoutWriting } from './dry-run.ts';
 import { hiddenSecretFieldsOf, isHiddenSecretField, withoutHiddenSecretFields } from './hidden-fields.ts';
 import { invalidError, RegistryError, type StatusCause } from './errors.ts';
 import { objectKey, listPrefix, textKey } from './keys.ts';
+import { PageCharge } from './page-charge.ts';
 import { arrivingMapCauses, storedMapCauses } from './map-entries.ts';
 import type { RegistryKv } from './kv.ts';
 import {
@@ -90,6 +91,12 @@ export interface WriteOptions {
    * managedFieldsBytesMax refusal names no byte count.
    */
   valueBlind?: boolean;
+  /**
+   * Where the reads a write makes of its own object (the current object, a Secret's versions; each page
+   * of a deletecollection, given back once the page is done) are charged: the client's account. What a
+   * write reaches beyond its object (a cascade's dependents, a namespace's contents) is not charged.
+   */
+  account?: ReadAccount;
 }
 
 /** The field manager of the registry's own writes (garbage collection, scheduled rotation) when none is named. */
@@ -374,7 +381,7 @@ export class Registry {
       };
     };
     for (let attempt = 0; ; attempt += 1) {
-      const found = await this.getIfPresent({ type, namespace, name });
+      const found = await this.getIfPresent({ type, namespace, name }, options.account);
       if (found === undefined) {
         request.authorizeCreate?.();
         const managers = [{ manager: request.manager, operation: 'Apply' as const, time: timestamp(this.nowMs()), fields: leavesOf(view) }];
@@ -434,9 +441,9 @@ export class Registry {
     checkPathName(secrets, namespace, name);
     const key = versionsKey(namespace, name);
     for (let attempt = 0; ; attempt += 1) {
-      const current = await this.get(secrets, namespace, name);
+      const current = await this.get(secrets, namespace, name, { account: options.account });
       refuseBlindImmutable(current, options);
-      const historyKv = (await this.kv.range(key, undefined, { linearizable: false })).kvs[0];
+      const historyKv = (await this.kv.range(key, undefined, { linearizable: false, account: options.account })).kvs[0];
       const history = decodeHistory(historyKv?.value)
         ?? nextHistory(undefined, current.object, current.object, '', current.object.metadata.creationTimestamp)!;
       const { apiVersion: _a, kind: _k, metadata: _m, ...oldContent } = current.object;
@@ -518,14 +525,16 @@ export class Registry {
    * last finalizer is removed (replace). A namespace is marked first — no create lands in it after
    * that — then emptied (emptyNamespace) and removed once nothing in it waits on a finalizer.
    */
-  async delete(type: ResourceType, namespace: string | undefined, name: string, options: DeleteOptions = {}): Promise<DeleteResult> {
+  async delete(type: ResourceType, namespace: string | undefined, name: string, deleteOptions: DeleteOptions = {}): Promise<DeleteResult> {
     checkPathName(type, namespace, name);
+    // Only the object's own read is charged: what the deletion reaches beyond it is not.
+    const { account, ...options } = deleteOptions;
     if (type === namespaces && protectedNamespaces.includes(name)) {
       throw new RegistryError('Forbidden', `namespaces ${JSON.stringify(name)} is forbidden: this namespace may not be deleted`, details(namespaces, name));
     }
     const precondition = options.resourceVersion === undefined || options.resourceVersion === '' ? undefined : parseRevision(options.resourceVersion);
     for (let attempt = 0; ; attempt += 1) {
-      const current = await this.get(type, namespace, name);
+      const current = await this.get(type, namespace, name, { account });
       if (precondition !== undefined && precondition !== current.modRevision) throw conflict(type, name);
       let result: DeleteResult | undefined;
       if (type === namespaces && options.dryRun === true) {
@@ -555,25 +564,34 @@ export class Registry {
    */
   async *deleteCollection(type: ResourceType, namespace: string | undefined, options: Pick<ListOptions, 'labelSelector' | 'fieldSelector'> & Omit<DeleteOptions, 'resourceVersion'> = {}): AsyncGenerator<DeleteResult[]> {
     if (type === namespaces) throw new RegistryError('MethodNotAllowed', 'deleting a collection of namespaces is not supported; delete namespaces one by one');
-    const { labelSelector, fieldSelector, ...deleteOptions } = options;
+    const { labelSelector, fieldSelector, account, ...deleteOptions } = options;
+    // The page and the objects its deletions read are charged until the page's results are taken.
+    const charge = account === undefined ? undefined : new PageCharge(account);
     // A dry run skips what an earlier deletion's cascade would have taken, as the real one finds it gone.
-    const write: CascadeDeleteOptions = deleteOptions.dryRun === true ? { ...deleteOptions, dryGone: new Set<string>() } : deleteOptions;
+    const write: CascadeDeleteOptions = { ...deleteOptions, account: charge, ...(deleteOptions.dryRun === true ? { dryGone: new Set<string>() } : {}) };
     let continueToken: string | undefined;
-    do {
-      const page = await this.list(type, namespace, { ...(labelSelector ? { labelSelector } : {}), ...(fieldSelector ? { fieldSelector } : {}), ...(continueToken !== undefined ? { continueToken } : {}) });
-      const results: DeleteResult[] = [];
-      for (const item of page.items) {
-        const { namespace: itemNamespace, name } = item.object.metadata;
-        if (write.dryGone?.has(item.object.metadata.uid) === true) continue;
-        try {
-          results.push(await this.delete(type, itemNamespace, name, write));
-        } catch (error) {
-          if (!(error instanceof RegistryError && error.code === 'NotFound')) throw error;
+    try {
+      do {
+        const page = await this.list(type, namespace, {
+          ...(labelSelector ? { labelSelector } : {}), ...(fieldSelector ? { fieldSelector } : {}), ...(continueToken !== undefined ? { continueToken } : {}), account: charge,
+        });
+        const results: DeleteResult[] = [];
+        for (const item of page.items) {
+          const { namespace: itemNamespace, name } = item.object.metadata;
+          if (write.dryGone?.has(item.object.metadata.uid) === true) continue;
+          try {
+            results.push(await this.delete(type, itemNamespace, name, write));
+          } catch (error) {
+            if (!(error instanceof RegistryError && error.code === 'NotFound')) throw error;
+          }
         }
-      }
-      yield results;
-      continueToken = page.continueToken;
-    } while (continueToken !== undefined);
+        yield results;
+        charge?.giveBack();
+        continueToken = page.continueToken;
+      } while (continueToken !== undefined);
+    } finally {
+      charge?.giveBack();
+    }
   }
 
   /** Sets deletionTimestamp unless set; undefined when the object changed since it was read. */
@@ -853,9 +871,9 @@ export class Registry {
     }
   }
 
-  private async getIfPresent(at: DependentRef): Promise<VersionedObject | undefined> {
+  private async getIfPresent(at: DependentRef, account?: ReadAccount): Promise<VersionedObject | undefined> {
     try {
-      return await this.get(at.type, at.namespace, at.name);
+      return await this.get(at.type, at.namespace, at.name, { account });
     } catch (error) {
       if (error instanceof RegistryError && error.code === 'NotFound') return undefined;
       throw error;
@@ -901,11 +919,11 @@ export class Registry {
     guard?: WriteGuard, options: ReplaceOptions = {},
   ): Promise<VersionedObject> {
     for (let attempt = 0; ; attempt += 1) {
-      const current = await this.get(type, namespace, name);
+      const current = await this.get(type, namespace, name, { account: options.account });
       refuseBlindImmutable(current, options);
       // Read after the Secret, from the member that just served it; the txn compares both mod revisions.
       const historyKv = type === secrets
-        ? (await this.kv.range(versionsKey(namespace!, name), undefined, { linearizable: false })).kvs[0]
+        ? (await this.kv.range(versionsKey(namespace!, name), undefined, { linearizable: false, account: options.account })).kvs[0]
         : undefined;
       const history = decodeHistory(historyKv?.value);
       // A value-blind write other than an apply (which merges by the managers it reads, apply.ts) is computed

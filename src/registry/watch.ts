@@ -18,6 +18,7 @@
 import { isMvccError, type KeyValue, prefixEnd, type ReadAccount, type WatchEvent, type Watcher } from '../storage/mvcc/index.ts';
 import { RegistryError } from './errors.ts';
 import { listPrefix } from './keys.ts';
+import { PageCharge } from './page-charge.ts';
 import type { RegistryKv } from './kv.ts';
 import type { StoredObject, VersionedObject } from './object.ts';
 import { decodeObject, type ListOptions, type ListResult, type Registry } from './registry.ts';
@@ -87,33 +88,6 @@ interface InitialPages {
   first: ListResult;
   /** What the page being sent holds of the client's account. */
   charge: PageCharge | undefined;
-}
-
-/** What one page holds charged to a client's account, given back once the page's events are taken. */
-class PageCharge implements ReadAccount {
-  private charged = 0;
-
-  constructor(private readonly account: ReadAccount) {}
-
-  charge(bytes: number): void {
-    this.account.charge(bytes);
-    this.charged += bytes;
-  }
-
-  refund(bytes: number): void {
-    const given = Math.min(bytes, this.charged);
-    this.account.refund(given);
-    this.charged -= given;
-  }
-
-  headroom(): number {
-    return this.account.headroom();
-  }
-
-  /** Gives back all the page holds. */
-  giveBack(): void {
-    this.refund(this.charged);
-  }
 }
 
 /**

@@ -1,22 +1,27 @@
 /**
  * What every write handler passes to the registry from the parsed request: who writes (the version
  * history's createdBy), which field manager metadata.managedFields records, whether it is a dry
- * run (../dry-run.ts), and whether the caller writes a Secret it may not get (value-blind). `All` is the only value Kubernetes defines;
+ * run (../dry-run.ts), whether the caller writes a Secret it may not get (value-blind), and the
+ * account its reads of the object are charged to (../held-bytes.ts). `All` is the only value Kubernetes defines;
  * anything else is refused (400) rather than taken as a real write.
  */
 import type { FastifyRequest } from 'fastify';
 import { fieldManagerLengthMax } from '../../config/index.ts';
 import { type DeleteOptions, fieldManagerErrors, type MayDelete, type PropagationPolicy, propagationPolicies, RegistryError, type WriteOptions } from '../../registry/index.ts';
 import { dryRunValues, isValidDryRun } from '../dry-run.ts';
+import { readAccountOf } from '../held-bytes.ts';
 import { parsedRequest } from '../request.ts';
 import { type Caller, callerFor, isAllowed } from './authorization.ts';
 import { patchTypeOf } from './patch.ts';
 import { mayGetSecret } from './presentation.ts';
 import type { PolicyHolder } from './policy-holder.ts';
 
-export function writeOptionsOf(request: FastifyRequest, holder: PolicyHolder): Required<Pick<WriteOptions, 'actor' | 'dryRun' | 'fieldManager' | 'valueBlind'>> {
+export function writeOptionsOf(request: FastifyRequest, holder: PolicyHolder): Required<Pick<WriteOptions, 'actor' | 'dryRun' | 'fieldManager' | 'valueBlind'>> & Pick<WriteOptions, 'account'> {
   const caller = callerFor(request);
-  return { actor: caller.user, dryRun: isDryRun(request), fieldManager: fieldManagerOf(request, false), valueBlind: isValueBlind(request, holder, caller) };
+  return {
+    actor: caller.user, dryRun: isDryRun(request), fieldManager: fieldManagerOf(request, false), valueBlind: isValueBlind(request, holder, caller),
+    account: readAccountOf(caller),
+  };
 }
 
 /** A write to a Secret (its subresources included) by a caller who may not get it: registry WriteOptions.valueBlind. */

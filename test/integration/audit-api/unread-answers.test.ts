@@ -261,9 +261,9 @@ interface H2Answer {
 }
 
 /** A request over HTTP/2 that is not gRPC (the Kubernetes API, the JSON gateway), read whole. */
-function h2Json(session: ClientHttp2Session, method: string, path: string, body?: object): Promise<H2Answer> {
+function h2Json(session: ClientHttp2Session, method: string, path: string, body?: object, contentType = 'application/json'): Promise<H2Answer> {
   return new Promise((resolve, reject) => {
-    const stream = session.request({ ':method': method, ':path': path, ...(body === undefined ? {} : { 'content-type': 'application/json' }) });
+    const stream = session.request({ ':method': method, ':path': path, ...(body === undefined ? {} : { 'content-type': contentType }) });
     stream.end(body === undefined ? undefined : JSON.stringify(body));
     let status = 0;
     let auditID = '';
@@ -413,6 +413,15 @@ const heldReads: { route: string; leastBytes: number; ask: (session: ClientHttp2
   {
     route: 'Kubernetes watch of Secrets with sendInitialEvents', leastBytes: heldSecrets * Math.floor(valueBytes * 0.7),
     ask: (session) => watchInitial(session, `/api/v1/namespaces/${heldNamespace}/secrets?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true`, heldSecrets),
+  },
+  {
+    route: 'Kubernetes merge patch of a Secret', leastBytes: Math.floor(valueBytes * 0.7),
+    ask: (session) => h2Json(session, 'PATCH', `/api/v1/namespaces/${heldNamespace}/secrets/held-0`, { metadata: { labels: { patched: 'yes' } } }, 'application/merge-patch+json'),
+  },
+  {
+    route: 'Kubernetes server-side apply to a Secret', leastBytes: Math.floor(valueBytes * 0.7),
+    ask: (session) => h2Json(session, 'PATCH', `/api/v1/namespaces/${heldNamespace}/secrets/held-1?fieldManager=held-test`,
+      { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'held-1', labels: { applied: 'yes' } } }, 'application/apply-patch+yaml'),
   },
   {
     route: "a Secret's versions", leastBytes: Math.floor(valueBytes * 0.7),
@@ -584,6 +593,30 @@ test('a list that filters holds what it keeps, not what it scans: a selective li
   } finally {
     session.destroy();
   }
+});
+
+test('a deletecollection holds about one page of what it reads: one over more than the user has left is served whole', { timeout: 120_000 }, async () => {
+  const namespace = 'collected';
+  await secretsIn(namespace, 40);
+  // The user holds all but about 30 MiB in reads held after reading…
+  const heldCalls = Math.floor((heldBytesPerUserMax - 30 * 1024 * 1024) / (values * valueBytes));
+  const session = h2Session();
+  try {
+    const asked = await askHeld(heldCalls, () => bigRead(session));
+    let heldAnswers: H2Answer[];
+    try {
+      assert.equal(asked.refused, 0);
+      // …and deletes 40 Secrets of about 1 MB each (more than that), a page at a time.
+      const deleted = await h2Json(session, 'DELETE', `/api/v1/namespaces/${namespace}/secrets`);
+      assert.deepEqual([deleted.status, deleted.items], [200, 40], deleted.message);
+    } finally {
+      heldAnswers = await asked.release();
+    }
+    for (const answer of heldAnswers) assert.equal(answer.status, 200);
+  } finally {
+    session.destroy();
+  }
+  await holdsItsLimitAgain('its deletecollection is answered');
 });
 
 test('answers not taken within the answer timeout are cancelled (RST_STREAM CANCEL) and stop counting: rounds of unread answers, more than heldBytesPerUserMax in all, are each held whole', { timeout: 120_000 }, async () => {
