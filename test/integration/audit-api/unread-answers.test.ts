@@ -570,10 +570,12 @@ test('request bodies in flight count against their user: bodies not yet finished
   await holdsItsLimitAgain('its unfinished bodies are gone');
 });
 
-test('a list that filters holds what it keeps, not what it scans: a selective list over more than the user has left is served', { timeout: 120_000 }, async () => {
-  const namespace = 'scanned';
+/**
+ * Runs `act` on a session of the user while it holds all but about 30 MiB of its limit in reads held
+ * after reading — less than `namespace`'s 40 Secrets of about 1 MB each — then lets them answer.
+ */
+async function withLittleLeft(namespace: string, act: (session: ClientHttp2Session) => Promise<void>): Promise<void> {
   await secretsIn(namespace, 40);
-  // The user holds all but about 30 MiB in reads held after reading…
   const heldCalls = Math.floor((heldBytesPerUserMax - 30 * 1024 * 1024) / (values * valueBytes));
   const session = h2Session();
   try {
@@ -581,11 +583,7 @@ test('a list that filters holds what it keeps, not what it scans: a selective li
     let heldAnswers: H2Answer[];
     try {
       assert.equal(asked.refused, 0);
-      // …and lists 40 Secrets of about 1 MB each (more than that), keeping none.
-      const filtered = await h2Json(session, 'GET', `/api/v1/namespaces/${namespace}/secrets?labelSelector=filler%3Dno`);
-      assert.deepEqual([filtered.status, filtered.items], [200, 0], filtered.message);
-      const all = await h2Json(session, 'GET', `/api/v1/namespaces/${namespace}/secrets?labelSelector=filler%3Dyes&limit=2`);
-      assert.deepEqual([all.status, all.items], [200, 2], all.message);
+      await act(session);
     } finally {
       heldAnswers = await asked.release();
     }
@@ -593,29 +591,24 @@ test('a list that filters holds what it keeps, not what it scans: a selective li
   } finally {
     session.destroy();
   }
+}
+
+test('a list that filters holds what it keeps, not what it scans: a selective list over more than the user has left is served', { timeout: 120_000 }, async () => {
+  await withLittleLeft('scanned', async (session) => {
+    // It lists them all, keeping none; then two.
+    const filtered = await h2Json(session, 'GET', '/api/v1/namespaces/scanned/secrets?labelSelector=filler%3Dno');
+    assert.deepEqual([filtered.status, filtered.items], [200, 0], filtered.message);
+    const all = await h2Json(session, 'GET', '/api/v1/namespaces/scanned/secrets?labelSelector=filler%3Dyes&limit=2');
+    assert.deepEqual([all.status, all.items], [200, 2], all.message);
+  });
 });
 
 test('a deletecollection holds about one page of what it reads: one over more than the user has left is served whole', { timeout: 120_000 }, async () => {
-  const namespace = 'collected';
-  await secretsIn(namespace, 40);
-  // The user holds all but about 30 MiB in reads held after reading…
-  const heldCalls = Math.floor((heldBytesPerUserMax - 30 * 1024 * 1024) / (values * valueBytes));
-  const session = h2Session();
-  try {
-    const asked = await askHeld(heldCalls, () => bigRead(session));
-    let heldAnswers: H2Answer[];
-    try {
-      assert.equal(asked.refused, 0);
-      // …and deletes 40 Secrets of about 1 MB each (more than that), a page at a time.
-      const deleted = await h2Json(session, 'DELETE', `/api/v1/namespaces/${namespace}/secrets`);
-      assert.deepEqual([deleted.status, deleted.items], [200, 40], deleted.message);
-    } finally {
-      heldAnswers = await asked.release();
-    }
-    for (const answer of heldAnswers) assert.equal(answer.status, 200);
-  } finally {
-    session.destroy();
-  }
+  await withLittleLeft('collected', async (session) => {
+    // It deletes them all, a page at a time.
+    const deleted = await h2Json(session, 'DELETE', '/api/v1/namespaces/collected/secrets');
+    assert.deepEqual([deleted.status, deleted.items], [200, 40], deleted.message);
+  });
   await holdsItsLimitAgain('its deletecollection is answered');
 });
 
