@@ -1,8 +1,9 @@
 /**
- * What one page of a longer walk holds charged to a client's ReadAccount (storage/mvcc/read-budget.ts):
- * the page's reads charge the account through it, and `giveBack` returns what they charged once the
- * page is done with — so a walk over many pages (a watch's initial objects, a deletecollection) holds
- * about one page of its client's account, not all it has read.
+ * What one page of a longer walk, or one attempt of a write that retries, holds charged to a client's
+ * ReadAccount (storage/mvcc/read-budget.ts): its reads charge the account through it, and `giveBack`
+ * returns what they charged once the page (or attempt) is done with — so a watch's initial objects, a
+ * deletecollection's first page or a write read again after a conflict hold one page or one reading of
+ * their client's account, not all they have read.
  */
 import type { ReadAccount } from '../storage/mvcc/index.ts';
 
@@ -30,4 +31,9 @@ export class PageCharge implements ReadAccount {
   giveBack(): void {
     this.refund(this.charged);
   }
+}
+
+/** A page charge on `account`, or none when there is no account to charge. */
+export function pageChargeOf(account: ReadAccount | undefined): PageCharge | undefined {
+  return account === undefined ? undefined : new PageCharge(account);
 }

@@ -42,7 +42,7 @@ import { evaluateWithoutWriting } from './dry-run.ts';
 import { hiddenSecretFieldsOf, isHiddenSecretField, withoutHiddenSecretFields } from './hidden-fields.ts';
 import { invalidError, RegistryError, type StatusCause } from './errors.ts';
 import { objectKey, listPrefix, textKey } from './keys.ts';
-import { PageCharge } from './page-charge.ts';
+import { pageChargeOf } from './page-charge.ts';
 import { arrivingMapCauses, storedMapCauses } from './map-entries.ts';
 import type { RegistryKv } from './kv.ts';
 import {
@@ -380,8 +380,10 @@ export class Registry {
         },
       };
     };
+    const charge = pageChargeOf(options.account);
     for (let attempt = 0; ; attempt += 1) {
-      const found = await this.getIfPresent({ type, namespace, name }, options.account);
+      charge?.giveBack();
+      const found = await this.getIfPresent({ type, namespace, name }, charge);
       if (found === undefined) {
         request.authorizeCreate?.();
         const managers = [{ manager: request.manager, operation: 'Apply' as const, time: timestamp(this.nowMs()), fields: leavesOf(view) }];
@@ -440,10 +442,12 @@ export class Registry {
   async stageSecret(namespace: string, name: string, updates: Record<string, string>, options: WriteOptions = {}): Promise<{ secret: VersionedObject; history: VersionHistory }> {
     checkPathName(secrets, namespace, name);
     const key = versionsKey(namespace, name);
+    const charge = pageChargeOf(options.account);
     for (let attempt = 0; ; attempt += 1) {
-      const current = await this.get(secrets, namespace, name, { account: options.account });
+      charge?.giveBack();
+      const current = await this.get(secrets, namespace, name, { account: charge });
       refuseBlindImmutable(current, options);
-      const historyKv = (await this.kv.range(key, undefined, { linearizable: false, account: options.account })).kvs[0];
+      const historyKv = (await this.kv.range(key, undefined, { linearizable: false, account: charge })).kvs[0];
       const history = decodeHistory(historyKv?.value)
         ?? nextHistory(undefined, current.object, current.object, '', current.object.metadata.creationTimestamp)!;
       const { apiVersion: _a, kind: _k, metadata: _m, ...oldContent } = current.object;
@@ -527,14 +531,16 @@ export class Registry {
    */
   async delete(type: ResourceType, namespace: string | undefined, name: string, deleteOptions: DeleteOptions = {}): Promise<DeleteResult> {
     checkPathName(type, namespace, name);
-    // Only the object's own read is charged: what the deletion reaches beyond it is not.
+    // Only the object's own read is charged (the last attempt's): what the deletion reaches beyond it is not.
     const { account, ...options } = deleteOptions;
+    const charge = pageChargeOf(account);
     if (type === namespaces && protectedNamespaces.includes(name)) {
       throw new RegistryError('Forbidden', `namespaces ${JSON.stringify(name)} is forbidden: this namespace may not be deleted`, details(namespaces, name));
     }
     const precondition = options.resourceVersion === undefined || options.resourceVersion === '' ? undefined : parseRevision(options.resourceVersion);
     for (let attempt = 0; ; attempt += 1) {
-      const current = await this.get(type, namespace, name, { account });
+      charge?.giveBack();
+      const current = await this.get(type, namespace, name, { account: charge });
       if (precondition !== undefined && precondition !== current.modRevision) throw conflict(type, name);
       let result: DeleteResult | undefined;
       if (type === namespaces && options.dryRun === true) {
@@ -565,10 +571,11 @@ export class Registry {
   async *deleteCollection(type: ResourceType, namespace: string | undefined, options: Pick<ListOptions, 'labelSelector' | 'fieldSelector'> & Omit<DeleteOptions, 'resourceVersion'> = {}): AsyncGenerator<DeleteResult[]> {
     if (type === namespaces) throw new RegistryError('MethodNotAllowed', 'deleting a collection of namespaces is not supported; delete namespaces one by one');
     const { labelSelector, fieldSelector, account, ...deleteOptions } = options;
-    // The page and the objects its deletions read are charged until the page's results are taken.
-    const charge = account === undefined ? undefined : new PageCharge(account);
+    // Only the first page is charged, before anything is deleted (as a list's is), so a refusal never
+    // cuts a deletion short; it is given back once its results are taken.
+    let charge = pageChargeOf(account);
     // A dry run skips what an earlier deletion's cascade would have taken, as the real one finds it gone.
-    const write: CascadeDeleteOptions = { ...deleteOptions, account: charge, ...(deleteOptions.dryRun === true ? { dryGone: new Set<string>() } : {}) };
+    const write: CascadeDeleteOptions = { ...deleteOptions, ...(deleteOptions.dryRun === true ? { dryGone: new Set<string>() } : {}) };
     let continueToken: string | undefined;
     try {
       do {
@@ -587,6 +594,7 @@ export class Registry {
         }
         yield results;
         charge?.giveBack();
+        charge = undefined;
         continueToken = page.continueToken;
       } while (continueToken !== undefined);
     } finally {
@@ -918,12 +926,15 @@ export class Registry {
     type: ResourceType, namespace: string | undefined, name: string, compute: (current: VersionedObject, history: VersionHistory | undefined) => unknown,
     guard?: WriteGuard, options: ReplaceOptions = {},
   ): Promise<VersionedObject> {
+    // What an attempt read is given back when the next one reads again: the write holds one reading.
+    const charge = pageChargeOf(options.account);
     for (let attempt = 0; ; attempt += 1) {
-      const current = await this.get(type, namespace, name, { account: options.account });
+      charge?.giveBack();
+      const current = await this.get(type, namespace, name, { account: charge });
       refuseBlindImmutable(current, options);
       // Read after the Secret, from the member that just served it; the txn compares both mod revisions.
       const historyKv = type === secrets
-        ? (await this.kv.range(versionsKey(namespace!, name), undefined, { linearizable: false, account: options.account })).kvs[0]
+        ? (await this.kv.range(versionsKey(namespace!, name), undefined, { linearizable: false, account: charge })).kvs[0]
         : undefined;
       const history = decodeHistory(historyKv?.value);
       // A value-blind write other than an apply (which merges by the managers it reads, apply.ts) is computed

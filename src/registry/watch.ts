@@ -18,7 +18,7 @@
 import { isMvccError, type KeyValue, prefixEnd, type ReadAccount, type WatchEvent, type Watcher } from '../storage/mvcc/index.ts';
 import { RegistryError } from './errors.ts';
 import { listPrefix } from './keys.ts';
-import { PageCharge } from './page-charge.ts';
+import { type PageCharge, pageChargeOf } from './page-charge.ts';
 import type { RegistryKv } from './kv.ts';
 import type { StoredObject, VersionedObject } from './object.ts';
 import { decodeObject, type ListOptions, type ListResult, type Registry } from './registry.ts';
@@ -69,7 +69,7 @@ export async function watchObjects(kv: RegistryKv, registry: Registry, type: Res
   if (after === 0 || request.initialEvents === true) {
     // A linearizable list: its revision is no older than any the client saw, so NotOlderThan holds.
     // Only its first page is read now (so a refusal is the watch's answer); the others as they are sent.
-    const charge = request.account === undefined ? undefined : new PageCharge(request.account);
+    const charge = pageChargeOf(request.account);
     const first = await registry.list(type, namespace, { ...filterOf(request), account: charge });
     initial = { registry, type, namespace, first, charge };
     after = first.revision;

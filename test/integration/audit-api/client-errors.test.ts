@@ -32,8 +32,13 @@ let taken = 0;
 before(async () => {
   listener = await startTlsMember({
     prepare: (api) => {
-      api.addHook('onRequest', (_request, _reply, done) => { taken++; servingMost = Math.max(servingMost, ++serving); done(); });
-      api.addHook('onResponse', (_request, _reply, done) => { serving--; done(); });
+      // Served until its answer closes: sent, or its connection gone (no onResponse then).
+      api.addHook('onRequest', (_request, reply, done) => {
+        taken++;
+        servingMost = Math.max(servingMost, ++serving);
+        reply.raw.once('close', () => { serving--; });
+        done();
+      });
     },
   });
   ({ port, admin: clientTls, member: m1 } = listener);
@@ -315,6 +320,37 @@ for (const end of ['reset', 'close'] as const) {
     }
   });
 }
+
+test('a request whose body no parser reads (a watch), reset before its END_STREAM, leaves the member serving', async () => {
+  const watchPath = '/api/v1/namespaces/default/secrets?watch=true';
+  const headers = Buffer.concat([Buffer.from([0x82, 0x87, 0x04, watchPath.length]), Buffer.from(watchPath), Buffer.from([0x01, 9]), Buffer.from('127.0.0.1')]);
+  const connection = await unfinishedRequest(headers, Buffer.from('{}'), 'reset');
+  try {
+    const answer = await http2Request({ ':method': 'GET', ':path': '/version' });
+    assert.equal(answer.status, 200);
+  } finally {
+    connection.destroy();
+  }
+});
+
+test('an HTTP/1.1 request whose connection closes before its body has all its Content-Length is answered 400 and recorded', async () => {
+  const userAgent = `cut-body/${randomUUID()}`;
+  const takenBefore = taken;
+  await new Promise<void>((resolve) => {
+    const socket = connect(clientTls, () => {
+      socket.write(`POST /v3/kv/put HTTP/1.1\r\nHost: x\r\nUser-Agent: ${userAgent}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"key":`, () => {
+        // Once the member has taken the request (its record begins), the connection goes.
+        void waitUntil(() => taken > takenBefore, 5_000, 'the request taken').then(() => socket.destroy());
+      });
+    });
+    socket.on('error', () => undefined);
+    socket.once('close', () => resolve());
+  });
+  const recorded = async () => (await m1.events()).filter((e) => e.userAgent === userAgent);
+  await waitUntil(async () => (await recorded()).length > 0, 10_000, 'the request recorded');
+  const events = await recorded();
+  assert.deepEqual(events.map((e) => [e.responseStatus?.code, e.user.username]), [[400, 'admin']], JSON.stringify(events));
+});
 
 test('an HTTP/2 client that resets every stream it opens (rapid reset) is not served those requests, and its connection is closed past grpcResetStreamsMax with one audit event', async () => {
   const eventsBefore = await eventsSoFar();

@@ -491,6 +491,29 @@ async function startUnread(path: string, calls: number): Promise<{ started: numb
   return { started, refused };
 }
 
+test('reads whose client has gone still count while they hold what they read: the user is refused past heldBytesPerUserMax until they end', { timeout: 120_000 }, async () => {
+  const calls = Math.floor(heldBytesPerUserMax / (values * valueBytes)) - 1;
+  const gone = h2Session();
+  const first = await askHeld(calls, () => bigRead(gone));
+  try {
+    assert.equal(first.refused, 0);
+    // Every stream of those reads is reset; the reads still hold what they read.
+    gone.destroy();
+    const session = h2Session();
+    try {
+      const more = 8;
+      const second = await askHeld(more, () => bigRead(session));
+      await second.release();
+      assert.ok(second.refused >= more - 1, `${second.refused} of ${more} refused while the reset reads still held theirs`);
+    } finally {
+      session.destroy();
+    }
+  } finally {
+    await first.release();
+  }
+  await holdsItsLimitAgain('its reset reads have ended');
+});
+
 test('a list answered a page at a time keeps its first page charged until the client has read it: unread streamed lists are refused past heldBytesPerUserMax', { timeout: 120_000 }, async () => {
   // More than one page (listPageBytesMax) of Secrets: each list is streamed, its first page read before it starts.
   const namespace = 'paged';
