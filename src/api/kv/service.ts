@@ -158,9 +158,10 @@ export class KvService {
    * says so).
    *
    * One that writes nothing (no put or delete in any branch, at any level) is served as etcd serves it
-   * (isTxnReadonly): as a read by this member, never proposed — linearizable, unless every operation of
-   * both its branches is a range asking to be serializable (etcd's isTxnSerializable, a compares-only
-   * transaction included) — so its reads cost this member alone, not every member's apply loop. Its
+   * (isTxnReadonly): as a read by this member, never proposed — linearizable, unless it has operations and
+   * every one of both its branches is a range asking to be serializable (isTxnSerializable; unlike etcd's,
+   * a transaction of compares only is linearizable) — so its reads cost this member alone, not every
+   * member's apply loop. Its
    * compares and ranges are authorized as any transaction's, and its audit record, with nothing to travel
    * in, is made durable in this member's log before the answer leaves (audit-in-entry.ts).
    */
@@ -337,9 +338,15 @@ function serializableOps(queries: ReadonlyMap<TxnOp, RangeQuery>): Set<TxnOp> {
   return new Set([...queries].filter(([, query]) => query.serializable).map(([op]) => op));
 }
 
-/** etcd's isTxnSerializable: every operation of both branches is a range asking for a serializable read (a nested transaction is not). */
+/**
+ * Whether a transaction that writes nothing may be read without a ReadIndex round: it has operations, and
+ * every one of both branches is a range asking for a serializable read (a nested transaction is not).
+ * etcd's isTxnSerializable also passes a transaction of compares only, which asked nothing to be
+ * serializable: served from a lagging member, its compares missed writes committed before it.
+ */
 function isTxnSerializable(op: TxnRequest, serializable: ReadonlySet<TxnOp>): boolean {
-  return [...op.success, ...op.failure].every((o) => o.type === 'range' && serializable.has(o));
+  const ops = [...op.success, ...op.failure];
+  return ops.length > 0 && ops.every((o) => o.type === 'range' && serializable.has(o));
 }
 
 /** Sorting and the revision filters apply to the whole range, so the store is asked for all of it. */

@@ -126,3 +126,21 @@ test('a serializable read at a revision this member has not applied yet waits fo
     cluster.heal();
   }
 });
+
+test('a transaction of compares only asks nothing to be serializable: on a member behind the leader it is linearizable, and sees the write before it', async () => {
+  cluster.cut(leaderId, followerId);
+  try {
+    const put = await post(leaderId, '/v3/kv/put', { key: b64('cmp-only/x'), value: b64('new') });
+    assert.equal(put.status, 200);
+    assert.ok(Number((put.body.header as { revision: string }).revision) > cluster.replica(followerId).mvcc().currentRevision(), 'the follower has not applied the write');
+    const compared = apps.get(followerId)!.inject({
+      method: 'POST', url: '/v3/kv/txn', payload: JSON.stringify({ compare: [{ key: b64('cmp-only/x'), target: 'VALUE', result: 'EQUAL', value: b64('new') }] }),
+    });
+    cluster.heal();
+    const answer = await compared;
+    assert.equal(answer.statusCode, 200, answer.body.slice(0, 300));
+    assert.equal(answer.json<{ succeeded?: boolean }>().succeeded, true, 'the compare saw the write committed before it');
+  } finally {
+    cluster.heal();
+  }
+});
