@@ -8,12 +8,12 @@
  * whoever it impersonates. Past heldBytesPerUserMax its requests are refused 429.
  *
  * Invariant: every byte added for a request is taken away once, when the request lets it go — a body's
- * and a read's charge when its answer is sent, its read fails or its stream closes, an answer when its
- * client has taken it (or it is dropped) — so a user with nothing in flight and nothing unread holds 0
- * (and has no entry).
+ * and a read's charge when its answer is sent (a watch's: when its stream ends) or its read fails, an
+ * answer when its client has taken it (or it is dropped) — so a user with nothing in flight and nothing
+ * unread holds 0 (and has no entry).
  */
 import { heldBytesPerUserMax } from '../config/index.ts';
-import type { ReadAccount } from '../storage/mvcc/index.ts';
+import { PageCharge, type ReadAccount } from '../storage/mvcc/index.ts';
 import type { Caller } from './k8s/authorization.ts';
 
 /** A request refused because its user holds heldBytesPerUserMax: 429, gRPC RESOURCE_EXHAUSTED. */
@@ -62,11 +62,8 @@ export class HeldBytes {
    * which stops the read and wipes what it opened, once `refusing` has been told why.
    */
   openAccount(caller: Caller, user: string, refusing: (message: string) => void): void {
-    let charged = 0;
-    let settled = false;
-    const account: RequestReadAccount = {
+    const usersAccount: ReadAccount = {
       charge: (bytes) => {
-        if (settled) return;
         const held = this.of(user);
         if (held + bytes > heldBytesPerUserMax) {
           const message = heldRefusalMessage(user, held);
@@ -74,22 +71,21 @@ export class HeldBytes {
           throw new HeldBytesError(message);
         }
         this.add(user, bytes);
-        charged += bytes;
       },
-      refund: (bytes) => {
-        if (settled) return;
-        const given = Math.min(bytes, charged);
-        this.remove(user, given);
-        charged -= given;
-      },
+      refund: (bytes) => this.remove(user, bytes),
       headroom: () => Math.max(0, heldBytesPerUserMax - this.of(user)),
-      settle: () => {
-        if (settled) return;
-        settled = true;
-        this.remove(user, charged);
-        charged = 0;
-      },
     };
-    accounts.set(caller, account);
+    // The request's share of it; once settled, its reads charge nothing more.
+    const request = new PageCharge(usersAccount);
+    let settled = false;
+    accounts.set(caller, {
+      charge: (bytes) => { if (!settled) request.charge(bytes); },
+      refund: (bytes) => { if (!settled) request.refund(bytes); },
+      headroom: () => request.headroom(),
+      settle: () => {
+        settled = true;
+        request.giveBack();
+      },
+    });
   }
 }

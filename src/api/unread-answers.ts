@@ -4,8 +4,8 @@
  * large bodies at once (or never finishes them) makes it hold the bodies, one that asks many large reads
  * at once makes it hold what they read (docs/security.md, "Slow clients"). All count against the user
  * holding the connection (held-bytes.ts): each request's body charges its account as it arrives
- * (body-intake.ts), and its reads as they read (a body or a read charging past the limit is refused), and when its answer is
- * sent (or its stream closes unanswered) the account is settled and the answer, if sent whole (not a
+ * (body-intake.ts), and its reads as they read (a body or a read charging past the limit is refused),
+ * and when its answer is sent the account is settled and the answer, if sent whole (not a
  * stream: a list streamed a page at a time holds one page, a watch or a snapshot has flow control of its
  * own), counts instead until the connection has taken all of it (the response closed); then:
  *   - a user holding heldBytesPerUserMax is refused 429 before any handler runs, and an answer to a

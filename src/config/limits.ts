@@ -373,11 +373,11 @@ export const apiPipelinedRequestsMax = 16;
  */
 export const apiAnswerTimeoutMs = 60_000;
 /**
- * The bytes one user's requests may make the member hold at once, on all its connections together:
- * what its reads in flight have read so far and its answers (sent whole) that its clients have not yet
- * taken (src/api/held-bytes.ts). Past it its reads are refused 429 until the answers are taken (or
- * dropped by apiAnswerTimeoutMs) and the reads done: twice the largest answer a read gives
- * (rangeResultBytesMax).
+ * The bytes one user's requests may make the member hold at once, on all its connections together: the
+ * bodies of its requests in flight, what its reads in flight have read so far and its answers (sent
+ * whole) that its clients have not yet taken (src/api/held-bytes.ts). Past it its requests are refused
+ * 429 until the answers are taken (or dropped by apiAnswerTimeoutMs) and the requests done: twice the
+ * largest answer a read gives (rangeResultBytesMax).
  */
 export const heldBytesPerUserMax = 2 * rangeResultBytesMax;
 /**

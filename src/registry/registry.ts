@@ -36,13 +36,12 @@ import {
   continueTokenBytesMax, generatedNamePrefixMax, generatedNameSuffixLength, generateNameAttemptsMax, listPageBytesMax, listPageItemsMax, listScanStepKeys,
   managedFieldsApplyManagersMax, managedFieldsBytesMax, namespaceDeleteBatchObjects, txnOpsMax, updateRetriesMax, valueBytesMax,
 } from '../config/index.ts';
-import { isMvccError, prefixEnd, type KeyValue, type ReadAccount, type TxnRequest, type TxnResponse } from '../storage/mvcc/index.ts';
+import { isMvccError, pageChargeOf, prefixEnd, type KeyValue, type ReadAccount, type TxnRequest, type TxnResponse } from '../storage/mvcc/index.ts';
 import { equalValues } from './equal-values.ts';
 import { evaluateWithoutWriting } from './dry-run.ts';
 import { hiddenSecretFieldsOf, isHiddenSecretField, withoutHiddenSecretFields } from './hidden-fields.ts';
 import { invalidError, RegistryError, type StatusCause } from './errors.ts';
 import { objectKey, listPrefix, textKey } from './keys.ts';
-import { pageChargeOf } from './page-charge.ts';
 import { arrivingMapCauses, storedMapCauses } from './map-entries.ts';
 import type { RegistryKv } from './kv.ts';
 import {
@@ -92,9 +91,9 @@ export interface WriteOptions {
    */
   valueBlind?: boolean;
   /**
-   * Where the reads a write makes of its own object (the current object, a Secret's versions; each page
-   * of a deletecollection, given back once the page is done) are charged: the client's account. What a
-   * write reaches beyond its object (a cascade's dependents, a namespace's contents) is not charged.
+   * Where the reads a write makes of its own object (the current object and a Secret's versions, of its
+   * last attempt; a deletecollection's first page, until its results are taken) are charged: the client's
+   * account. What a write reaches beyond its object (a cascade's dependents, a namespace's contents) is not.
    */
   account?: ReadAccount;
 }

@@ -15,10 +15,9 @@
  * Progress notifications of the store become BOOKMARKs (every change up to their revision delivered).
  * A start revision at or below the compacted revision is RegistryError Expired.
  */
-import { isMvccError, type KeyValue, prefixEnd, type ReadAccount, type WatchEvent, type Watcher } from '../storage/mvcc/index.ts';
+import { isMvccError, type KeyValue, type PageCharge, pageChargeOf, prefixEnd, type ReadAccount, type WatchEvent, type Watcher } from '../storage/mvcc/index.ts';
 import { RegistryError } from './errors.ts';
 import { listPrefix } from './keys.ts';
-import { type PageCharge, pageChargeOf } from './page-charge.ts';
 import type { RegistryKv } from './kv.ts';
 import type { StoredObject, VersionedObject } from './object.ts';
 import { decodeObject, type ListOptions, type ListResult, type Registry } from './registry.ts';

@@ -23,7 +23,7 @@ export type { HashResult } from './hash.ts';
 export type { SnapshotRecord } from './snapshot-export.ts';
 export type { ReencryptStepResult } from './reencrypt.ts';
 export type { ApplyResult } from './apply.ts';
-export type { ReadAccount } from './read-budget.ts';
+export { PageCharge, pageChargeOf, type ReadAccount } from './read-account.ts';
 export { MvccError, isMvccError, type MvccErrorCode } from './errors.ts';
 export { keyToString, prefixEnd, stringToKey, toSpan } from './keys.ts';
 export { checkTxnNesting, checkWriteOp } from './validate.ts';

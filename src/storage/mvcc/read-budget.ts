@@ -13,6 +13,7 @@
  */
 import { keyBytesMax, rangeResultBytesMax, valueBytesMax } from '../../config/index.ts';
 import { MvccError } from './errors.ts';
+import { type PageCharge, pageChargeOf, type ReadAccount } from './read-account.ts';
 
 /** Pages read from LevelDB in one step at most (reads.ts). */
 export const pageReadStep = 1000;
@@ -34,28 +35,18 @@ export function rangeLimitError(): MvccError {
   );
 }
 
-/**
- * Where a client's reads count the bytes they hold, beyond their own budget. `charge` throws (the
- * account's own error) to refuse bytes; what a read charged stays charged when it succeeds — its
- * result is held on — until the account's owner lets it go; a read that fails gives it back (`refund`).
- */
-export interface ReadAccount {
-  charge(bytes: number): void;
-  refund(bytes: number): void;
-  /** Bytes the account would take now: a read steps no further than this could hold (a charge may still be refused: reads charge at once). */
-  headroom(): number;
-}
-
 export class ReadBudget {
   private used = 0;
-  /** Bytes charged to the account: given back if the request fails. */
-  private charged = 0;
+  /** What the request's reads charged to the account: given back if the request fails. */
+  private readonly charged: PageCharge | undefined;
   private bytesSinceYield = 0;
   private pagesSinceYield = 0;
   /** Values this request's reads made (not the batch's own pages): wiped if the request fails. */
   private readonly opened: Uint8Array[] = [];
 
-  constructor(private readonly max = rangeResultBytesMax, private readonly account?: ReadAccount) {}
+  constructor(private readonly max = rangeResultBytesMax, account?: ReadAccount) {
+    this.charged = pageChargeOf(account);
+  }
 
   /**
    * Counts a key-value a read holds; `opened`: its value was made by this read (wiped with the rest if the
@@ -71,19 +62,17 @@ export class ReadBudget {
       this.wipe();
       throw rangeLimitError();
     }
-    if (this.account === undefined) return;
     try {
-      this.account.charge(bytes);
+      this.charged?.charge(bytes);
     } catch (error) {
       this.wipe();
       throw error;
     }
-    this.charged += bytes;
   }
 
   /** Pages one step may read from LevelDB: as many as the budget left (and the account's headroom) could hold of the largest, at least one. */
   stepPages(): number {
-    const left = Math.min(this.max - this.used, this.account?.headroom() ?? Infinity);
+    const left = Math.min(this.max - this.used, this.charged?.headroom() ?? Infinity);
     return Math.max(1, Math.min(pageReadStep, Math.floor(left / pageBytesMax)));
   }
 
@@ -99,7 +88,6 @@ export class ReadBudget {
   wipe(): void {
     for (const value of this.opened) value.fill(0);
     this.opened.length = 0;
-    if (this.charged > 0) this.account?.refund(this.charged);
-    this.charged = 0;
+    this.charged?.giveBack();
   }
 }

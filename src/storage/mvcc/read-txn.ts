@@ -13,7 +13,8 @@
  */
 import { MvccError } from './errors.ts';
 import { rangeResultBytesMax } from '../../config/index.ts';
-import { type ReadAccount, ReadBudget } from './read-budget.ts';
+import type { ReadAccount } from './read-account.ts';
+import { ReadBudget } from './read-budget.ts';
 import { CommittedView, StaleViewError } from './reads.ts';
 import type { StoreState } from './state.ts';
 import { chooseBranches, isReadOnlyTxn, readRange } from './txn-reads.ts';

@@ -48,7 +48,7 @@ import { StoreState } from './state.ts';
 import type {
   CompactResponse, DeleteRangeResponse, PutResponse, RangeOptions, RangeResponse, TxnRequest, TxnResponse, WriteOp, WriteResponse,
 } from './types.ts';
-import type { ReadAccount } from './read-budget.ts';
+import type { ReadAccount } from './read-account.ts';
 import { WatchHub, type WatchOptions, type Watcher } from './watch.ts';
 
 export class MvccStore {
