@@ -386,6 +386,48 @@ export const heldBytesPerUserMax = 2 * rangeResultBytesMax;
  */
 export const clientIdentitiesCachedMax = 1024;
 
+// ── Connections and open files (src/server/connection-guard.ts, src/server/open-files.ts) ─────
+// A connection holds a file descriptor; a member out of them cannot open its own files (the WAL's next
+// segment, the audit log, LevelDB's tables) any more than accept a client. Anyone who can reach a port
+// can open connections, no certificate needed until the handshake ends, so both listeners bound what
+// they hold (docs/security.md, "Connections").
+
+/**
+ * Connections one listener holds whose TLS handshake has not finished, from all addresses together. One
+ * more and the oldest of them is closed: a client's handshake takes milliseconds, so under a flood of
+ * connections that never finish theirs it is the flood's that are closed, not a client's new one.
+ */
+export const handshakesPendingMax = 1024;
+/**
+ * As handshakesPendingMax, from one source address (one IPv4 address, one IPv6 /64 network). Many
+ * clients may share an address (a NAT, a node's pods, the bench's 256 connections opened at once), so
+ * this is a burst's worth, not one client's.
+ */
+export const handshakesPendingPerAddressMax = 256;
+/**
+ * Connections the kernel queues for a listener until the member takes them (at most net.core.somaxconn;
+ * node's default is 511). One that finds the queue full waits for its client to send its SYN again, a
+ * second or more later: a burst of connections, a flood's or many clients' at once, passes this queue.
+ */
+export const listenBacklog = 4096;
+/** Connections the peer listener holds at once: members dial each other once (a reconnect may overlap). */
+export const peerConnectionsMax = 64;
+/** Files LevelDB keeps open at once (its table cache; LevelDB's own default), passed to it by name. */
+export const storeOpenFilesMax = 1000;
+/**
+ * File descriptors a member keeps for its own use beyond LevelDB's tables and the peer connections: the
+ * WAL's segments, the audit log's files, the keyring, certificate watches, libuv and stdio.
+ */
+export const memberOwnFilesReserve = 256;
+/**
+ * Connections the client port holds at once, however high the open-file limit: beyond it a new
+ * connection is closed as it is accepted. Below the open-file limit less what the member keeps for its
+ * files (storeOpenFilesMax + peerConnectionsMax + memberOwnFilesReserve), the port holds fewer.
+ */
+export const clientConnectionsMax = 8192;
+/** The fewest connections the client port holds, however low the open-file limit (the member warns at start then). */
+export const clientConnectionsMin = 64;
+
 // ── KV client (src/client) ─────────────────────────────────────────────────────────────────────
 
 /** Default time one KV request may take, from first connect to last response byte. */

@@ -40,6 +40,9 @@ export class MemberMetrics {
   private readonly auditEvents: Counter<'outcome'>;
   private readonly auditSinkFailures: Counter;
   private readonly auditYoungFiles: Counter;
+  private readonly connectionsRefused: Counter<'listener' | 'reason'>;
+  /** How many connections each guarded listener holds, read at scrape time. */
+  private readonly listeners = new Map<string, () => number>();
   /** Where the gauges read the member's state at scrape time; nothing is read before it is set. */
   private state: (() => MemberState) | undefined;
 
@@ -61,6 +64,19 @@ export class MemberMetrics {
     this.auditSinkFailures = new Counter({ name: 'coffer_audit_sink_failures_total', help: 'Times the audit sink failed (disk full, I/O error) and records began to be refused.', registers });
     this.auditYoungFiles = new Counter({
       name: 'coffer_audit_young_files_dropped_total', help: 'Audit files holding records younger than the minimum retention that the size limit forced retention to delete.', registers,
+    });
+    this.connectionsRefused = new Counter({
+      name: 'coffer_connections_refused_total',
+      help: 'Connections a listener (client, peer) closed as it took them, by the limit that closed them: connections (it held its most), handshakes (its most unfinished TLS handshakes: the oldest closed), address-handshakes (the same from one address).',
+      labelNames: ['listener', 'reason'], registers,
+    });
+    const listeners = this.listeners;
+    new Gauge({
+      name: 'coffer_connections_open', help: 'Connections each listener (client, peer) holds.', labelNames: ['listener'], registers,
+      collect() {
+        this.reset();
+        for (const [listener, open] of listeners) this.set({ listener }, open());
+      },
     });
 
     const gauge = (name: string, help: string, read: (s: MemberState) => number) => new Gauge({
@@ -137,6 +153,15 @@ export class MemberMetrics {
 
   auditYoungFilesDropped(files: number): void {
     this.auditYoungFiles.inc(files);
+  }
+
+  /** `open` says how many connections `listener` holds (coffer_connections_open). */
+  connectionsOf(listener: string, open: () => number): void {
+    this.listeners.set(listener, open);
+  }
+
+  connectionRefused(listener: string, reason: string): void {
+    this.connectionsRefused.inc({ listener, reason });
   }
 
   contentType(): string {

@@ -25,7 +25,9 @@ import {
 } from '../api/index.ts';
 import { type AuditPolicy, auditKeySealedFile, loadAuditPolicy } from '../audit/index.ts';
 import { type Random, realClock, seededRandom } from '../base/index.ts';
-import type { ServerConfig } from '../config/index.ts';
+import {
+  clientConnectionsMin, handshakesPendingMax, listenBacklog, handshakesPendingPerAddressMax, peerConnectionsMax, type ServerConfig,
+} from '../config/index.ts';
 import { type MemberState, MemberMetrics } from '../metrics/index.ts';
 import { closeUnverifiedClients, TlsReloader } from '../pki/index.ts';
 import { loadPolicies, type RbacObject } from '../rbac/index.ts';
@@ -35,11 +37,13 @@ import { type Barrier, type MemberKeys, sealedAreas } from '../storage/barrier/i
 import { MemberAudit } from './member-audit.ts';
 import { MemberEnd } from './member-end.ts';
 import { clientListenerOptions } from './client-listener.ts';
+import { guardConnections } from './connection-guard.ts';
 import { closeDataDir } from './data-dir.ts';
 import { recordFirstStart } from './first-start.ts';
 import { type FirstStartObjects, firstStartObjects, startBackgroundJobs, type Teardown } from './member-jobs.ts';
 import { identitySealedFile, loadOrCreateIdentity, type MemberIdentity } from './member-identity.ts';
 import { MemberLog } from './member-log.ts';
+import { clientConnectionsCap, memberFilesReserve, readOpenFilesLimit } from './open-files.ts';
 import { PeerMesh } from './peer-mesh.ts';
 import { packageRoot } from './package-root.ts';
 import { checkCertificateNamesMember, checkListenable } from './preflight.ts';
@@ -106,7 +110,9 @@ async function compose(config: ServerConfig, prepared: Prepared, teardown: Teard
   const observers = observe(config, tls, teardown);
   const { identity } = await openStorage(config, barrier);
   const random = seededRandom(randomInt(2 ** 31));
-  const peers = new PeerMesh({ config, identity, tls, random, log: observers.log });
+  const peers = new PeerMesh({
+    config, identity, tls, random, log: observers.log, guard: (server) => guardListener(server, 'peer', peerConnectionsMax, observers.metrics),
+  });
   teardown.push(() => peers.closeLinks());
   const replica = await startReplica(config, { barrier, identity, peers, random }, observers, teardown);
   await startTransport({ tls, peers, replica }, teardown);
@@ -267,17 +273,35 @@ async function startApis(
   });
   log.attach(app.log);
   closeUnverifiedClients(app.server as unknown as TlsServer, (refused) => log.warn(refused, 'client certificate refused'));
+  const openFiles = readOpenFilesLimit();
+  if (openFiles !== undefined && openFiles < memberFilesReserve + clientConnectionsMin) {
+    log.warn({ openFiles, wanted: memberFilesReserve + clientConnectionsMin },
+      'the open-file limit leaves too few file descriptors for the member\'s files, its peers and clientConnectionsMin connections: raise it (ulimit -n, systemd\'s LimitNOFILE)');
+  }
+  const clientConnections = clientConnectionsCap(openFiles);
+  guardListener(app.server as unknown as TlsServer, 'client', clientConnections, metrics);
   teardown.push(() => app.close());
   // Attached before it listens, so that every connection it accepts is guarded (docs/security.md, "Revocation").
   tls.attach(app.server as unknown as TlsServer);
-  await app.listen({ host: config.listenClient.hostname, port: Number(config.listenClient.port) });
+  await app.listen({ host: config.listenClient.hostname, port: Number(config.listenClient.port), backlog: listenBacklog });
   // How the store rebuilt its key index: from the checkpoint of a clean stop, or by opening every page, and why.
   log.info({
     member: config.name, id: identity.memberId, cluster: identity.clusterId, leader: replica.status().leader, keyIndex: replica.mvcc().openedFrom(),
+    clientConnectionsMax: clientConnections,
   }, 'member started');
   // A member removed while it was down learns it from its own store at start.
   if (replica.status().removed) end.removedFromCluster();
   return { app, backend, audit, keys, firstStart };
+}
+
+/**
+ * Bounds what connections may hold of a listener (docs/security.md, "Connections"): at most
+ * `connectionsMax`, and few unfinished handshakes; what it closes is counted in the metrics.
+ */
+function guardListener(server: TlsServer, listener: 'client' | 'peer', connectionsMax: number, metrics: MemberMetrics): void {
+  const limits = { connectionsMax, handshakesMax: handshakesPendingMax, handshakesPerAddressMax: handshakesPendingPerAddressMax };
+  const guarded = guardConnections(server, limits, (reason) => metrics.connectionRefused(listener, reason));
+  metrics.connectionsOf(listener, guarded.open);
 }
 
 /** What the member's gauges show at scrape time. */

@@ -14,6 +14,7 @@
  *
  * Invariant: at most one link per member id, none to this member, to a removed member or to an unnamed one.
  */
+import type { Server as TlsServer } from 'node:tls';
 import type { Random } from '../base/index.ts';
 import { realClock } from '../base/index.ts';
 import type { ServerConfig } from '../config/index.ts';
@@ -30,6 +31,8 @@ export interface PeerMeshOptions {
   tls: TlsReloader;
   random: Random;
   log: Logger;
+  /** Bounds what connections may hold of the peer listener (connection-guard.ts); called before it listens. */
+  guard: (server: TlsServer) => void;
 }
 
 export class PeerMesh {
@@ -91,6 +94,7 @@ export class PeerMesh {
       clock: realClock,
     });
     tls.attach(listener.server);
+    this.options.guard(listener.server);
     await listener.listen(config.listenPeer.hostname, Number(config.listenPeer.port));
     this.listener = listener;
   }

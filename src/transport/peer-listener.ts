@@ -10,7 +10,7 @@
 import { createServer, type Server, type TLSSocket, type TlsOptions } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import type { Clock } from '../base/index.ts';
-import { peerHelloTimeoutMs, snapshotBytesMax } from '../config/index.ts';
+import { listenBacklog, peerHelloTimeoutMs, snapshotBytesMax } from '../config/index.ts';
 import type { Message } from '../raft/index.ts';
 import { decodePeerFrame, encodePeerFrame } from './codec.ts';
 import { encodeFrame, FrameDecoder } from './frame.ts';
@@ -53,8 +53,10 @@ export class PeerListener {
     // Handshake failures (no certificate, wrong CA, revoked, tlsHandshakeTimeoutMs passed) end there;
     // nothing reaches accept(). A plain tls.Server leaves the socket open after its handshake timeout
     // (https.Server closes it), so a connection that never sends its hello would stay forever.
-    this.server.on('tlsClientError', (error, socket) => {
-      options.onRefused?.(error.message);
+    // A connection its client (or the member's connection guard) closed before its handshake ended says
+    // nothing about a certificate: not worth a line each (a flood of them is counted in the metrics).
+    this.server.on('tlsClientError', (error: NodeJS.ErrnoException, socket) => {
+      if (error.code !== 'ECONNRESET') options.onRefused?.(error.message);
       socket.destroy();
     });
   }
@@ -62,7 +64,7 @@ export class PeerListener {
   async listen(host: string, port: number): Promise<number> {
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(port, host, () => {
+      this.server.listen(port, host, listenBacklog, () => {
         this.server.off('error', reject);
         resolve();
       });

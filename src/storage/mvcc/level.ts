@@ -5,6 +5,7 @@
  */
 import type { AbstractLevel } from 'abstract-level';
 import { ClassicLevel } from 'classic-level';
+import { storeOpenFilesMax } from '../../config/index.ts';
 
 export type Level = AbstractLevel<string | Buffer | Uint8Array, Uint8Array, Uint8Array>;
 
@@ -34,7 +35,8 @@ declare module 'abstract-level' {
 /** Creates (not yet opened) the database in `dir`; open() creates the dir if missing. */
 export type OpenLevel = (dir: string) => Level;
 
-export const classicLevel: OpenLevel = (dir) => new ClassicLevel<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' });
+/** classic-level, holding at most storeOpenFilesMax table files open (what the member's connection limits keep for it). */
+export const classicLevel: OpenLevel = (dir) => new ClassicLevel<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view', maxOpenFiles: storeOpenFilesMax });
 
 /** One operation of an atomic batch. */
 export type BatchOp = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array };
