@@ -410,6 +410,13 @@ export const handshakesPendingPerAddressMax = 256;
  * second or more later: a burst of connections, a flood's or many clients' at once, passes this queue.
  */
 export const listenBacklog = 4096;
+/**
+ * Lines of one kind that anyone who can reach a port can cause (a client certificate refused, a peer
+ * connection refused) the member logs per refusalLogWindowMs; the rest are counted in one line.
+ */
+export const refusalLogLinesMax = 10;
+/** The window of refusalLogLinesMax. */
+export const refusalLogWindowMs = 10_000;
 /** Connections the peer listener holds at once: members dial each other once (a reconnect may overlap). */
 export const peerConnectionsMax = 64;
 /** Files LevelDB keeps open at once (its table cache; LevelDB's own default), passed to it by name. */

@@ -45,6 +45,7 @@ import { identitySealedFile, loadOrCreateIdentity, type MemberIdentity } from '.
 import { MemberLog } from './member-log.ts';
 import { clientConnectionsCap, memberFilesReserve, readOpenFilesLimit } from './open-files.ts';
 import { PeerMesh } from './peer-mesh.ts';
+import { refusalLog } from './sampled-log.ts';
 import { packageRoot } from './package-root.ts';
 import { checkCertificateNamesMember, checkListenable } from './preflight.ts';
 import { unseal } from './unseal.ts';
@@ -272,7 +273,11 @@ async function startApis(
     ...(grpcSnapshot !== undefined ? { grpcSnapshot } : {}),
   });
   log.attach(app.log);
-  closeUnverifiedClients(app.server as unknown as TlsServer, (refused) => log.warn(refused, 'client certificate refused'));
+  const certificateRefusals = refusalLog(log, 'client certificate refused');
+  closeUnverifiedClients(app.server as unknown as TlsServer, (refused) => {
+    metrics.connectionRefused('client', 'certificate');
+    certificateRefusals.line(refused);
+  });
   const openFiles = readOpenFilesLimit();
   if (openFiles !== undefined && openFiles < memberFilesReserve + clientConnectionsMin) {
     log.warn({ openFiles, wanted: memberFilesReserve + clientConnectionsMin },

@@ -24,6 +24,7 @@ import type { MemberInfo, Replica } from '../replication/index.ts';
 import { PeerLink, PeerListener } from '../transport/index.ts';
 import type { MemberIdentity } from './member-identity.ts';
 import type { Logger } from './member-log.ts';
+import { refusalLog } from './sampled-log.ts';
 
 export interface PeerMeshOptions {
   config: ServerConfig;
@@ -76,6 +77,7 @@ export class PeerMesh {
   /** Accepts the other members' links on --listen-peer-urls. */
   async listen(replica: Replica): Promise<void> {
     const { config, identity, tls, log } = this.options;
+    const refusals = refusalLog(log, 'peer connection refused');
     const listener = new PeerListener({
       clusterId: identity.clusterId,
       tlsOptions: tls.serverOptions(),
@@ -90,7 +92,7 @@ export class PeerMesh {
       onClaim: (id, name) => this.bind(replica, id, name),
       onPeer: (id, name) => this.link(id, name, this.flagUrl(name) ?? replica.memberList().find((m) => m.id === id)?.peerUrl ?? ''),
       onMessage: (message) => replica.receive(message),
-      onRefused: (reason) => log.warn({ reason }, 'peer connection refused'),
+      onRefused: (reason) => refusals.line({ reason }),
       clock: realClock,
     });
     tls.attach(listener.server);

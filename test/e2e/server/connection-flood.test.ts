@@ -6,13 +6,18 @@
 // client with a valid certificate cannot make the client port hold more than the member can spare.
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect as connectTcp, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import { after, before, describe, test } from 'node:test';
-import { clientConnectionsMin, handshakesPendingMax, handshakesPendingPerAddressMax, peerConnectionsMax, tlsHandshakeTimeoutMs } from '../../../src/config/index.ts';
+import {
+  clientConnectionsMin, handshakesPendingMax, handshakesPendingPerAddressMax, peerConnectionsMax, refusalLogLinesMax, refusalLogWindowMs, tlsHandshakeTimeoutMs,
+} from '../../../src/config/index.ts';
 import { clientConnectionsCap, memberFilesReserve } from '../../../src/server/open-files.ts';
 import { Cluster, waitBootstrapped } from '../../support/cluster/index.ts';
+import { makeCerts } from '../../support/cluster/certs.ts';
 import { cofferBackend, type Backend } from '../../support/cluster/backends.ts';
 import { waitUntil } from '../../support/wait.ts';
 
@@ -33,6 +38,8 @@ const servedWithinMs = 10_000;
 const floodArrivesWithinMs = 2_000;
 /** Descriptors the member may open beside a flood's for its own work meanwhile (a client's connection, the metrics', files). */
 const ownDescriptorsSlack = 32;
+/** Connections made with a certificate from another CA. */
+const foreignConnections = 200;
 /** Connections the test harness's own clients may keep open to the member. */
 const harnessConnectionsMax = 4;
 /** Valid-certificate connections opened at once, so that their handshakes stay below handshakesPendingPerAddressMax. */
@@ -153,6 +160,32 @@ describe('a member under a flood of connections', () => {
     }
     await servesANewClient('flood/certified');
     assert.equal(await metric('coffer_connections_refused_total{listener="client",reason="connections"}') - refusedBefore, 20);
+  });
+});
+
+describe('a member refusing certificates from another CA', () => {
+  test('each is refused and counted, and the log holds refusalLogLinesMax lines of them, then one line counting the rest', async () => {
+    const foreign = await mkdtemp(join(tmpdir(), 'coffer-foreign-ca-'));
+    try {
+      const certs = await makeCerts(foreign, ['m1']);
+      const tls = { cert: await readFile(certs.clientCert, 'utf8'), key: await readFile(certs.clientKey, 'utf8'), ca: (cluster.clientTls() as { ca: string }).ca };
+      const refusedBefore = await metric('coffer_connections_refused_total{listener="client",reason="certificate"}');
+      await Promise.all(Array.from({ length: foreignConnections }, () => new Promise<void>((resolve) => {
+        const socket = connectTls({ ...tls, host: '127.0.0.1', port: cluster.clientPorts[0]!, ALPNProtocols: ['http/1.1'] });
+        socket.on('error', () => undefined);
+        socket.once('close', () => resolve());
+      })));
+      await waitUntil(async () => await metric('coffer_connections_refused_total{listener="client",reason="certificate"}') - refusedBefore === foreignConnections,
+        servedWithinMs, 'every foreign certificate counted');
+      const logged = async () => (await readFile(cluster.members[0]!.logFile, 'utf8')).split('\n').filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { msg: string; leftOut?: number }).filter((l) => l.msg.startsWith('client certificate refused'));
+      const summary = await waitUntil(async () => (await logged()).find((l) => l.leftOut !== undefined), refusalLogWindowMs + servedWithinMs, 'the line counting the rest');
+      const lines = (await logged()).filter((l) => l.leftOut === undefined);
+      assert.equal(lines.length, refusalLogLinesMax);
+      assert.equal(summary.leftOut, foreignConnections - refusalLogLinesMax);
+    } finally {
+      await rm(foreign, { recursive: true, force: true });
+    }
   });
 });
 
