@@ -541,6 +541,8 @@ export class Replica {
     // A removed member may not know it was removed (the leader stops replicating to it), and would go
     // on forwarding proposals and campaigning: nothing it sends is taken any more, as in etcd.
     if (this.members.get(message.from)?.removed === true) return;
+    // A message for another member (a peer's mistake, or a forgery) is not stepped as if it were ours.
+    if (message.to !== this.options.memberId) return;
     this.raw.step(this.decideForwarded(message));
     this.kick();
   }

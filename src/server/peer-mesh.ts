@@ -84,10 +84,14 @@ export class PeerMesh {
       acceptPeer,
       isRemoved: (id) => replica.memberList().some((m) => m.id === id && m.removed),
       knowsMember: (id, name) => {
-        const known = replica.memberList().find((m) => m.id === id);
-        // Before a joining member has the table, it trusts its --initial-cluster names (the certificate
-        // already proved the name).
-        return known !== undefined ? known.name === name && !known.removed : this.flagUrl(name) !== undefined;
+        const members = replica.memberList();
+        const known = members.find((m) => m.id === id);
+        if (known !== undefined) return known.name === name && !known.removed;
+        // Only a joining member that does not have the table yet (it does not name this member) trusts its
+        // --initial-cluster names for ids it does not know (the certificate already proved the name). Once
+        // it has the table, an id the table does not hold is no member's: a removed member's certificate
+        // claiming one would otherwise come back in, as an id no record says was removed.
+        return !this.namesSelf(members) && this.flagUrl(name) !== undefined;
       },
       onClaim: (id, name) => this.bind(replica, id, name),
       onPeer: (id, name) => this.link(id, name, this.flagUrl(name) ?? replica.memberList().find((m) => m.id === id)?.peerUrl ?? ''),

@@ -119,7 +119,30 @@ function message(value: unknown): Message {
     if (decoded.type !== 'app' || decoded.entries.length > 0) throw new MalformedFrameError('message.noReply', 'marks only an append without entries');
     decoded.noReply = true;
   }
+  checkMessageShape(decoded);
   return decoded;
+}
+
+/** The messages a member sends without its term: a proposal or a read it forwards to the leader. */
+const termlessTypes: ReadonlySet<MessageType> = new Set<MessageType>(['prop', 'readIndex']);
+
+/**
+ * What no member sends, refused here before Raft sees it: Raft treats a message without a term as one of
+ * the member's own (no term check at all), asserts what a correct leader's append guarantees, and
+ * installs whatever snapshot a `snap` brings.
+ */
+function checkMessageShape(m: Message): void {
+  if (m.term === 0 && !termlessTypes.has(m.type)) throw new MalformedFrameError('message.term', `is 0 on a ${m.type} message (only a forwarded proposal or read has none)`);
+  if (m.type === 'prop' && m.entries.length === 0) throw new MalformedFrameError('message.entries', 'is empty on a proposal');
+  if ((m.type === 'snap') !== (m.snapshot !== undefined)) throw new MalformedFrameError('message.snapshot', 'comes with a snap message, and only with one');
+  if (m.type !== 'app') return;
+  // An append's entries follow (index, logTerm) one by one, their terms never falling and never past the leader's.
+  let term = m.logTerm;
+  m.entries.forEach((e, i) => {
+    if (e.index !== m.index + 1 + i) throw new MalformedFrameError(`message.entries[${i}].index`, `is ${e.index}, not ${m.index + 1 + i}`);
+    if (e.term < term || e.term > m.term) throw new MalformedFrameError(`message.entries[${i}].term`, `is ${e.term}, outside ${term}..${m.term}`);
+    term = e.term;
+  });
 }
 
 function entry(value: unknown, field: string): Entry {

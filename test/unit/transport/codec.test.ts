@@ -73,6 +73,34 @@ test('malformed frames are typed errors naming the field', () => {
   }
 });
 
+test('messages no member sends are refused before Raft sees them', () => {
+  const app = appendFrame.message;
+  const snapshot = { metadata: { index: 10, term: 2, confState: { voters: [1], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false } }, data: new Uint8Array([1]) };
+  const entry = (index: number, term: number) => ({ index, term, type: 'normal' as const, data: new Uint8Array([1]) });
+  const cases: Array<[Record<string, unknown>, RegExp]> = [
+    // Raft takes a message without a term for one of the member's own, and checks no term at all.
+    [{ ...app, type: 'heartbeat', entries: [], term: 0 }, /message\.term is 0 on a heartbeat message/],
+    [{ ...app, term: 0, entries: [] }, /message\.term is 0 on a app message/],
+    [{ ...app, type: 'vote', entries: [], term: 0 }, /message\.term is 0 on a vote message/],
+    [{ ...app, type: 'prop', term: 0, entries: [] }, /message\.entries is empty on a proposal/],
+    [{ ...app, entries: [entry(42, 7), entry(44, 7)] }, /message\.entries\[1\]\.index is 44, not 43/],
+    [{ ...app, entries: [entry(41, 7)] }, /message\.entries\[0\]\.index is 41, not 42/],
+    [{ ...app, entries: [entry(42, 8)] }, /message\.entries\[0\]\.term is 8, outside 6\.\.7/],
+    [{ ...app, entries: [entry(42, 5)] }, /message\.entries\[0\]\.term is 5, outside 6\.\.7/],
+    [{ ...app, entries: [entry(42, 7), entry(43, 6)] }, /message\.entries\[1\]\.term is 6, outside 7\.\.7/],
+    [{ ...app, type: 'heartbeat', entries: [], snapshot }, /message\.snapshot comes with a snap message, and only with one/],
+    [{ ...app, type: 'snap', entries: [] }, /message\.snapshot comes with a snap message, and only with one/],
+  ];
+  for (const [message, pattern] of cases) {
+    assert.throws(() => decodePeerFrame(encodeMsgpack({ kind: 'raft', message })), (e: unknown) => e instanceof MalformedFrameError && pattern.test(e.message), String(pattern));
+  }
+  // What members do send without a term: a proposal or a read forwarded to the leader.
+  for (const type of ['prop', 'readIndex'] as const) {
+    const message = { ...app, type, term: 0, logTerm: 0, index: 0, entries: [entry(0, 0)] };
+    assert.equal((decodePeerFrame(encodePeerFrame({ kind: 'raft', message })) as { message: { type: string } }).message.type, type);
+  }
+});
+
 test('random bytes never decode into anything but a frame or a MalformedFrameError', () => {
   fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
     try {
