@@ -419,6 +419,8 @@ export const refusalLogLinesMax = 10;
 export const refusalLogWindowMs = 10_000;
 /** Connections the peer listener holds at once: members dial each other once (a reconnect may overlap). */
 export const peerConnectionsMax = 64;
+/** Connections one member certificate may hold on the peer port (a member dials once; a redial may overlap). */
+export const peerConnectionsPerCertificateMax = 4;
 /** Files LevelDB keeps open at once (its table cache; LevelDB's own default), passed to it by name. */
 export const storeOpenFilesMax = 1000;
 /**
@@ -432,6 +434,13 @@ export const memberOwnFilesReserve = 256;
  * files (storeOpenFilesMax + peerConnectionsMax + memberOwnFilesReserve), the port holds fewer.
  */
 export const clientConnectionsMax = 8192;
+/**
+ * The share of the client port's connections one certificate's may hold, in percent: past it that
+ * certificate's new connection is closed, so that no holder of a certificate (a leaked one, a client gone
+ * wrong) fills the port for everyone else. A quarter of 8,192 is far beyond what a client needs (the bench
+ * opens up to 512).
+ */
+export const clientConnectionsPerCertificatePercent = 25;
 /** The fewest connections the client port holds, however low the open-file limit (the member warns at start then). */
 export const clientConnectionsMin = 64;
 

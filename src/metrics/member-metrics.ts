@@ -67,7 +67,7 @@ export class MemberMetrics {
     });
     this.connectionsRefused = new Counter({
       name: 'coffer_connections_refused_total',
-      help: 'Connections a listener (client, peer) closed as it took them, by why: connections (it held its most), handshakes (its most unfinished TLS handshakes: the oldest closed), address-handshakes (the same from one address), certificate (a client certificate that did not verify).',
+      help: 'Connections a listener (client, peer) closed as it took them, by why: connections (it held its most), handshakes (its most unfinished TLS handshakes: the oldest closed), address-handshakes (the same from one address), certificate-connections (one certificate held its share), certificate (a client certificate that did not verify).',
       labelNames: ['listener', 'reason'], registers,
     });
     const listeners = this.listeners;

@@ -3,11 +3,13 @@
  * can open connections — no certificate is asked for until the TLS handshake — and each holds one of the
  * member's file descriptors, which its WAL, audit log and LevelDB need as well. So a guarded listener
  * holds:
- * - of the connections whose handshake has not finished, at most `handshakesMax` in all and
- *   `handshakesPerAddressMax` from one source (an IPv4 address, an IPv6 /64): one more and the *oldest*
- *   such connection is closed;
- * - at most `connectionsMax` connections: one more and the oldest connection still in its handshake is
- *   closed, or the new one if every other has finished its handshake.
+ * - of the connections whose handshake has not finished, at most `handshakesPerAddressMax` from one
+ *   source (an IPv4 address, an IPv6 /64): one more and the *oldest* of that source is closed; and at
+ *   most `handshakesMax` in all: one more and the oldest of the source that holds the most is closed;
+ * - at most `connectionsMax` connections: one more and the oldest unfinished handshake of the source that
+ *   holds the most is closed — the new connection itself when it is the only one;
+ * - at most `connectionsPerCertificateMax` connections whose handshake proved one certificate: one more
+ *   and the new one is closed, so that no holder of a certificate fills the port for everyone else.
  * A client's handshake takes milliseconds, so under a flood of connections that never finish theirs the
  * flood's own are the ones closed and a client's new one gets through; no such flood holds a descriptor
  * for the handshake timeout, and a port full of them still takes a client. Each connection closed is told
@@ -18,12 +20,13 @@ import type { Server as TlsServer, TLSSocket } from 'node:tls';
 
 export interface ConnectionLimits {
   connectionsMax: number;
+  connectionsPerCertificateMax: number;
   handshakesMax: number;
   handshakesPerAddressMax: number;
 }
 
 /** Which limit closed a connection (the metric's `reason` label). */
-export type ConnectionRefusal = 'connections' | 'handshakes' | 'address-handshakes';
+export type ConnectionRefusal = 'connections' | 'certificate-connections' | 'handshakes' | 'address-handshakes';
 
 export interface GuardedListener {
   /** Connections the listener holds now. */
@@ -42,6 +45,8 @@ export function guardConnections(server: TlsServer, limits: ConnectionLimits, re
   /** Connections in their handshake by connectionKey, oldest first; and by source, oldest first. */
   const handshakes = new Map<string, Handshake>();
   const handshakesFrom = new Map<string, Set<Handshake>>();
+  /** Connections whose handshake finished, by their certificate's fingerprint. */
+  const certified = new Map<string, Set<TLSSocket>>();
   const forget = (handshake: Handshake): void => {
     if (handshakes.get(handshake.key) !== handshake) return;
     handshakes.delete(handshake.key);
@@ -55,7 +60,18 @@ export function guardConnections(server: TlsServer, limits: ConnectionLimits, re
     handshake.socket.destroy();
     refused(reason);
   };
+  /** The oldest unfinished handshake of the source that holds the most. */
+  const mostPending = (): Handshake => {
+    let most: Set<Handshake> | undefined;
+    for (const fromSource of handshakesFrom.values()) if (most === undefined || fromSource.size > most.size) most = fromSource;
+    return oldest(most!);
+  };
   server.prependListener('connection', (socket: Socket) => {
+    // A connection reset before it was taken has no address any more: nothing to hold.
+    if (socket.remoteAddress === undefined) {
+      socket.destroy();
+      return;
+    }
     const handshake = { socket, key: connectionKey(socket), source: sourceOf(socket.remoteAddress) };
     connections.add(socket);
     socket.once('close', () => {
@@ -67,19 +83,35 @@ export function guardConnections(server: TlsServer, limits: ConnectionLimits, re
     if (fromSource === undefined) handshakesFrom.set(handshake.source, (fromSource = new Set()));
     fromSource.add(handshake);
     if (fromSource.size > limits.handshakesPerAddressMax) close(oldest(fromSource), 'address-handshakes');
-    if (handshakes.size > limits.handshakesMax) close(oldest(handshakes.values()), 'handshakes');
-    if (connections.size > limits.connectionsMax) close(oldest(handshakes.values()), 'connections');
+    if (handshakes.size > limits.handshakesMax) close(mostPending(), 'handshakes');
+    if (connections.size > limits.connectionsMax) close(mostPending(), 'connections');
   });
   server.prependListener('secureConnection', (socket: TLSSocket) => {
     const handshake = handshakes.get(connectionKey(socket));
     if (handshake !== undefined) forget(handshake);
+    const fingerprint = socket.getPeerCertificate().fingerprint256 as string | undefined;
+    // A certificate that did not verify is closed right after this (closeUnverifiedClients): not counted.
+    if (fingerprint === undefined || !socket.authorized || socket.destroyed) return;
+    let held = certified.get(fingerprint);
+    if (held === undefined) certified.set(fingerprint, (held = new Set()));
+    if (held.size >= limits.connectionsPerCertificateMax) {
+      socket.destroy();
+      refused('certificate-connections');
+      return;
+    }
+    const byCertificate = held;
+    byCertificate.add(socket);
+    socket.once('close', () => {
+      byCertificate.delete(socket);
+      if (byCertificate.size === 0 && certified.get(fingerprint) === byCertificate) certified.delete(fingerprint);
+    });
   });
   return { open: () => connections.size };
 }
 
-/** One connection among those a listener holds: its client's address and port (a TLS socket shows its TCP connection's). */
+/** One connection among those a listener holds: both ends' addresses and ports (a TLS socket shows its TCP connection's). */
 function connectionKey(socket: Socket): string {
-  return `${socket.remoteAddress ?? ''}|${socket.remotePort ?? ''}`;
+  return `${socket.remoteAddress ?? ''}|${socket.remotePort ?? ''}|${socket.localAddress ?? ''}|${socket.localPort ?? ''}`;
 }
 
 function oldest(handshakes: Iterable<Handshake>): Handshake {

@@ -26,7 +26,7 @@ import {
 import { type AuditPolicy, auditKeySealedFile, loadAuditPolicy } from '../audit/index.ts';
 import { type Random, realClock, seededRandom } from '../base/index.ts';
 import {
-  clientConnectionsMin, handshakesPendingMax, listenBacklog, handshakesPendingPerAddressMax, peerConnectionsMax, type ServerConfig,
+  clientConnectionsMin, handshakesPendingMax, listenBacklog, handshakesPendingPerAddressMax, peerConnectionsMax, peerConnectionsPerCertificateMax, type ServerConfig,
 } from '../config/index.ts';
 import { type MemberState, MemberMetrics } from '../metrics/index.ts';
 import { closeUnverifiedClients, TlsReloader } from '../pki/index.ts';
@@ -37,13 +37,13 @@ import { type Barrier, type MemberKeys, sealedAreas } from '../storage/barrier/i
 import { MemberAudit } from './member-audit.ts';
 import { MemberEnd } from './member-end.ts';
 import { clientListenerOptions } from './client-listener.ts';
-import { guardConnections } from './connection-guard.ts';
+import { type ConnectionLimits, guardConnections } from './connection-guard.ts';
 import { closeDataDir } from './data-dir.ts';
 import { recordFirstStart } from './first-start.ts';
 import { type FirstStartObjects, firstStartObjects, startBackgroundJobs, type Teardown } from './member-jobs.ts';
 import { identitySealedFile, loadOrCreateIdentity, type MemberIdentity } from './member-identity.ts';
 import { MemberLog } from './member-log.ts';
-import { clientConnectionsCap, memberFilesReserve, readOpenFilesLimit } from './open-files.ts';
+import { clientConnectionsCap, clientConnectionsPerCertificate, memberFilesReserve, readOpenFilesLimit } from './open-files.ts';
 import { PeerMesh } from './peer-mesh.ts';
 import { refusalLog } from './sampled-log.ts';
 import { packageRoot } from './package-root.ts';
@@ -112,7 +112,7 @@ async function compose(config: ServerConfig, prepared: Prepared, teardown: Teard
   const { identity } = await openStorage(config, barrier);
   const random = seededRandom(randomInt(2 ** 31));
   const peers = new PeerMesh({
-    config, identity, tls, random, log: observers.log, guard: (server) => guardListener(server, 'peer', peerConnectionsMax, observers.metrics),
+    config, identity, tls, random, log: observers.log, guard: (server) => guardListener(server, 'peer', { connectionsMax: peerConnectionsMax, connectionsPerCertificateMax: peerConnectionsPerCertificateMax }, observers.metrics),
   });
   teardown.push(() => peers.closeLinks());
   const replica = await startReplica(config, { barrier, identity, peers, random }, observers, teardown);
@@ -284,7 +284,9 @@ async function startApis(
       'the open-file limit leaves too few file descriptors for the member\'s files, its peers and clientConnectionsMin connections: raise it (ulimit -n, systemd\'s LimitNOFILE)');
   }
   const clientConnections = clientConnectionsCap(openFiles);
-  guardListener(app.server as unknown as TlsServer, 'client', clientConnections, metrics);
+  guardListener(app.server as unknown as TlsServer, 'client', {
+    connectionsMax: clientConnections, connectionsPerCertificateMax: clientConnectionsPerCertificate(clientConnections),
+  }, metrics);
   teardown.push(() => app.close());
   // Attached before it listens, so that every connection it accepts is guarded (docs/security.md, "Revocation").
   tls.attach(app.server as unknown as TlsServer);
@@ -301,10 +303,13 @@ async function startApis(
 
 /**
  * Bounds what connections may hold of a listener (docs/security.md, "Connections"): at most
- * `connectionsMax`, and few unfinished handshakes; what it closes is counted in the metrics.
+ * `connectionsMax`, and of one certificate `connectionsPerCertificateMax`, and few unfinished handshakes;
+ * what it closes is counted in the metrics.
  */
-function guardListener(server: TlsServer, listener: 'client' | 'peer', connectionsMax: number, metrics: MemberMetrics): void {
-  const limits = { connectionsMax, handshakesMax: handshakesPendingMax, handshakesPerAddressMax: handshakesPendingPerAddressMax };
+function guardListener(
+  server: TlsServer, listener: 'client' | 'peer', held: Pick<ConnectionLimits, 'connectionsMax' | 'connectionsPerCertificateMax'>, metrics: MemberMetrics,
+): void {
+  const limits = { ...held, handshakesMax: handshakesPendingMax, handshakesPerAddressMax: handshakesPendingPerAddressMax };
   const guarded = guardConnections(server, limits, (reason) => metrics.connectionRefused(listener, reason));
   metrics.connectionsOf(listener, guarded.open);
 }

@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import {
-  clientConnectionsMax, clientConnectionsMin, memberOwnFilesReserve, peerConnectionsMax, storeOpenFilesMax,
+  clientConnectionsMax, clientConnectionsMin, clientConnectionsPerCertificatePercent, memberOwnFilesReserve, peerConnectionsMax, storeOpenFilesMax,
 } from '../config/index.ts';
 
 /** This process's (soft) open-file limit as /proc/self/limits shows it; undefined where there is no /proc. */
@@ -36,4 +36,9 @@ export const memberFilesReserve = storeOpenFilesMax + peerConnectionsMax + membe
 export function clientConnectionsCap(openFiles: number | undefined): number {
   if (openFiles === undefined) return clientConnectionsMax;
   return Math.max(clientConnectionsMin, Math.min(clientConnectionsMax, openFiles - memberFilesReserve));
+}
+
+/** How many of the client port's `cap` connections one certificate may hold (clientConnectionsPerCertificatePercent). */
+export function clientConnectionsPerCertificate(cap: number): number {
+  return Math.max(1, Math.floor(cap * clientConnectionsPerCertificatePercent / 100));
 }

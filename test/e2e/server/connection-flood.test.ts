@@ -5,7 +5,8 @@
 // the client port or the peer port) must not keep a client out or the member from its files, and a
 // client with a valid certificate cannot make the client port hold more than the member can spare.
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +16,7 @@ import { after, before, describe, test } from 'node:test';
 import {
   clientConnectionsMin, handshakesPendingMax, handshakesPendingPerAddressMax, peerConnectionsMax, refusalLogLinesMax, refusalLogWindowMs, tlsHandshakeTimeoutMs,
 } from '../../../src/config/index.ts';
-import { clientConnectionsCap, memberFilesReserve } from '../../../src/server/open-files.ts';
+import { clientConnectionsCap, clientConnectionsPerCertificate, memberFilesReserve } from '../../../src/server/open-files.ts';
 import { Cluster, waitBootstrapped } from '../../support/cluster/index.ts';
 import { makeCerts } from '../../support/cluster/certs.ts';
 import { cofferBackend, type Backend } from '../../support/cluster/backends.ts';
@@ -82,9 +83,19 @@ function memberDescriptors(): number {
   return readdirSync(`/proc/${cluster.members[0]!.pid!}/fd`).length;
 }
 
-/** A value of the member's metrics (0 when the series is not there). */
+/** A value of the member's metrics (0 when the series is not there), read over a new connection with the member's own certificate. */
 async function metric(series: string): Promise<number> {
-  const { body } = await cluster.get(0, '/metrics');
+  const body = await new Promise<string>((resolve, reject) => {
+    const request = httpsRequest(`${cluster.clientUrl(0)}/metrics`, {
+      cert: readFileSync(cluster.certs.memberCert('m1')), key: readFileSync(cluster.certs.memberKey('m1')), ca: readFileSync(cluster.certs.ca), agent: false,
+    }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => (response.statusCode === 200 ? resolve(Buffer.concat(chunks).toString()) : reject(new Error(`/metrics: ${response.statusCode}`))));
+    });
+    request.on('error', reject);
+    request.end();
+  });
   const line = body.split('\n').find((l) => l.startsWith(`${series} `));
   return line === undefined ? 0 : Number(line.slice(series.length + 1));
 }
@@ -134,32 +145,34 @@ describe('a member under a flood of connections', () => {
     assert.ok(await metric('coffer_connections_refused_total{listener="peer",reason="connections"}') > 0, "the member counts what it closed, by the limit that closed it");
   });
 
-  test('connections with a valid certificate: the client port holds what the open-file limit leaves beyond the member\'s files, and closes the rest', async () => {
-    // Once the floods' connections are gone, what is open is the metrics request's own and the few the
-    // harness keeps (its clients' keep-alive connections).
+  test('connections with one valid certificate: the client port holds its share for it and closes the rest, and another certificate still gets in', async () => {
+    // Once the floods' connections are gone, what is open is the metrics request's own (the member's
+    // certificate) and the few the harness keeps (its clients' keep-alive connections, the admin's).
     const open = () => metric('coffer_connections_open{listener="client"}');
-    let othersOpen = 0;
-    await waitUntil(async () => (othersOpen = (await open()) - 1) <= harnessConnectionsMax, servedWithinMs, 'the floods\' connections closed',
-      { detail: () => `${othersOpen} open beside the metrics request` });
-    const refusedBefore = await metric('coffer_connections_refused_total{listener="client",reason="connections"}');
+    let adminOpen = 0;
+    await waitUntil(async () => (adminOpen = (await open()) - 1) <= harnessConnectionsMax, servedWithinMs, 'the floods\' connections closed',
+      { detail: () => `${adminOpen} open beside the metrics request` });
+    const share = clientConnectionsPerCertificate(clientCap) - adminOpen;
+    const refusedBefore = await metric('coffer_connections_refused_total{listener="client",reason="certificate-connections"}');
     const tls = cluster.clientTls() as { cert: string; key: string; ca: string };
     const opened: { socket: Socket; secure: boolean }[] = [];
     try {
-      while (opened.length < clientCap - othersOpen + 20) {
-        opened.push(...await Promise.all(Array.from({ length: Math.min(certifiedBatch, clientCap - othersOpen + 20 - opened.length) }, () => new Promise<{ socket: Socket; secure: boolean }>((resolve) => {
+      while (opened.length < share + 20) {
+        opened.push(...await Promise.all(Array.from({ length: Math.min(certifiedBatch, share + 20 - opened.length) }, () => new Promise<{ socket: Socket; secure: boolean }>((resolve) => {
           const socket = connectTls({ ...tls, host: '127.0.0.1', port: cluster.clientPorts[0]!, ALPNProtocols: ['http/1.1'] });
           socket.on('error', () => undefined);
           socket.once('secureConnect', () => resolve({ socket, secure: true }));
           socket.once('close', () => resolve({ socket, secure: false }));
         }))));
       }
-      await waitUntil(() => opened.filter((o) => !o.socket.destroyed).length <= clientCap - othersOpen, servedWithinMs, 'the member closing what it does not keep');
-      assert.equal(opened.filter((o) => o.secure && !o.socket.destroyed).length, clientCap - othersOpen);
+      await waitUntil(() => opened.filter((o) => !o.socket.destroyed).length <= share, servedWithinMs, 'the member closing what it does not keep');
+      assert.equal(opened.filter((o) => o.secure && !o.socket.destroyed).length, share);
+      // While the admin's certificate holds its whole share, the member's is served (a new connection).
+      assert.equal(await metric('coffer_connections_refused_total{listener="client",reason="certificate-connections"}') - refusedBefore, 20);
     } finally {
       for (const { socket } of opened) socket.destroy();
     }
     await servesANewClient('flood/certified');
-    assert.equal(await metric('coffer_connections_refused_total{listener="client",reason="connections"}') - refusedBefore, 20);
   });
 });
 

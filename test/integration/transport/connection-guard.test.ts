@@ -37,8 +37,9 @@ interface Guarded {
   close(): Promise<void>;
 }
 
-async function guardedServer(limits: ConnectionLimits): Promise<Guarded> {
-  const server: Server = createServer({ ...tls, handshakeTimeout: 60_000 });
+/** A TLS server guarded by `limits`; with `certificates`, one that asks for and verifies client certificates. */
+async function guardedServer(limits: ConnectionLimits, certificates = false): Promise<Guarded> {
+  const server: Server = createServer({ ...tls, handshakeTimeout: 60_000, ...(certificates ? { requestCert: true, rejectUnauthorized: true } : {}) });
   server.on('tlsClientError', (_error, socket) => socket.destroy());
   let established = 0;
   server.on('secureConnection', (socket) => {
@@ -81,7 +82,7 @@ async function handshaken(server: Guarded): Promise<Socket> {
 
 describe('the connection guard', () => {
   test('past handshakesPerAddressMax from one address the oldest of that address is closed; other addresses are left alone', async () => {
-    const server = await guardedServer({ connectionsMax: 100, handshakesMax: 100, handshakesPerAddressMax: 2 });
+    const server = await guardedServer({ connectionsMax: 100, connectionsPerCertificateMax: 100, handshakesMax: 100, handshakesPerAddressMax: 2 });
     const other = await bare(server, '127.0.0.3');
     const first = await bare(server, '127.0.0.2');
     const second = await bare(server, '127.0.0.2');
@@ -94,8 +95,37 @@ describe('the connection guard', () => {
     await server.close();
   });
 
+  test('past handshakesMax in all the oldest pending handshake of the source holding the most is closed, not the oldest of all', async () => {
+    const server = await guardedServer({ connectionsMax: 100, connectionsPerCertificateMax: 100, handshakesMax: 3, handshakesPerAddressMax: 100 });
+    const lone = await bare(server, '127.0.0.2');
+    const first = await bare(server, '127.0.0.3');
+    const second = await bare(server, '127.0.0.3');
+    const other = await bare(server, '127.0.0.4');
+    await first.closedByServer;
+    assert.deepEqual(server.refused, ['handshakes']);
+    assert.equal(lone.destroyed || second.destroyed || other.destroyed, false);
+    for (const socket of [lone, second, other]) socket.destroy();
+    await server.close();
+  });
+
+  test('past connectionsPerCertificateMax the new connection of that certificate is closed once its handshake proves it; a closed one frees its place', async () => {
+    const server = await guardedServer({ connectionsMax: 100, connectionsPerCertificateMax: 2, handshakesMax: 100, handshakesPerAddressMax: 100 }, true);
+    const held = [await handshaken(server), await handshaken(server)];
+    const third = connectTls({ ...tls, host: '127.0.0.1', port: server.port, servername: 'localhost' });
+    third.on('error', () => undefined);
+    await new Promise((resolve) => third.once('close', resolve));
+    assert.deepEqual(server.refused, ['certificate-connections']);
+    assert.equal(held.some((socket) => socket.destroyed), false);
+    held[0]!.destroy();
+    await waitUntil(() => server.open() === 1, closedWithinMs, 'the closed connection no longer counted');
+    const again = await handshaken(server);
+    assert.deepEqual(server.refused, ['certificate-connections']);
+    for (const socket of [held[1]!, again]) socket.destroy();
+    await server.close();
+  });
+
   test('past handshakesMax in all the oldest pending handshake is closed, whatever its address', async () => {
-    const server = await guardedServer({ connectionsMax: 100, handshakesMax: 2, handshakesPerAddressMax: 100 });
+    const server = await guardedServer({ connectionsMax: 100, connectionsPerCertificateMax: 100, handshakesMax: 2, handshakesPerAddressMax: 100 });
     const first = await bare(server, '127.0.0.2');
     const second = await bare(server, '127.0.0.3');
     const third = await bare(server, '127.0.0.4');
@@ -107,7 +137,7 @@ describe('the connection guard', () => {
   });
 
   test('a finished handshake no longer counts as pending: connections that finished theirs are never closed for a newer one', async () => {
-    const server = await guardedServer({ connectionsMax: 100, handshakesMax: 100, handshakesPerAddressMax: 1 });
+    const server = await guardedServer({ connectionsMax: 100, connectionsPerCertificateMax: 100, handshakesMax: 100, handshakesPerAddressMax: 1 });
     const clients = [await handshaken(server), await handshaken(server), await handshaken(server)];
     assert.deepEqual(server.refused, []);
     assert.equal(server.open(), 3);
@@ -117,7 +147,7 @@ describe('the connection guard', () => {
   });
 
   test('past connectionsMax the oldest pending handshake is closed, or the new connection when every other finished its handshake', async () => {
-    const server = await guardedServer({ connectionsMax: 2, handshakesMax: 100, handshakesPerAddressMax: 100 });
+    const server = await guardedServer({ connectionsMax: 2, connectionsPerCertificateMax: 100, handshakesMax: 100, handshakesPerAddressMax: 100 });
     const established = await handshaken(server);
     const pending = await bare(server, '127.0.0.2');
     const newer = await bare(server, '127.0.0.3');
