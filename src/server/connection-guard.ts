@@ -123,8 +123,7 @@ function oldest(handshakes: Iterable<Handshake>): Handshake {
  * The source a connection's handshakes are counted against: an IPv4 address (also when it comes
  * IPv4-mapped), or the /64 network of an IPv6 address (one host is commonly given a whole /64).
  */
-export function sourceOf(address: string | undefined): string {
-  if (address === undefined) return '';
+export function sourceOf(address: string): string {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
   if (mapped !== null) return mapped[1]!;
   if (!address.includes(':')) return address;

@@ -29,6 +29,23 @@ test('a write through any member is read linearizably from every member', async 
   }
 });
 
+test('a message addressed to another member is not stepped: a heartbeat at a higher term for member 3, delivered to the leader, leaves its term alone', async () => {
+  const cluster = await InProcessCluster.start(3);
+  try {
+    const leader = await cluster.leader();
+    const [from, other] = [1, 2, 3].filter((id) => id !== leader);
+    const before = cluster.replica(leader).status();
+    cluster.replica(leader).receive({
+      type: 'heartbeat', from: from!, to: other!, term: before.term + 5, logTerm: 0, index: 0, entries: [], commit: 0, reject: false, rejectHint: 0,
+    });
+    const after = cluster.replica(leader).status();
+    assert.equal(after.term, before.term);
+    assert.equal(after.leader, leader);
+  } finally {
+    await cluster.close();
+  }
+});
+
 test('under concurrent writes a member sends each peer one message per Ready, not one per write: appends and forwarded proposals are merged', async () => {
   const cluster = await InProcessCluster.start(3);
   try {
