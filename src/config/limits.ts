@@ -302,6 +302,12 @@ export const exitGraceMsDefault = 30_000;
  * (docs/operations.md). Kubernetes' default termination grace period.
  */
 export const memberStopMsMax = 30_000;
+/**
+ * How long a leader stopping gracefully waits for another voter to take over (Replica.handOffLeadership)
+ * before it stops anyway: a transfer takes one round trip once the voter is caught up, and Raft gives it
+ * up after an election timeout (2 s at most with the default ticks).
+ */
+export const leaderHandOffMsMax = 3_000;
 
 // ── PKI and TLS (src/pki) ──────────────────────────────────────────────────────────────────────
 

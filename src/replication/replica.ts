@@ -162,6 +162,8 @@ export class Replica {
   private readonly fs: DurableFs;
   private sequence = 0;
   private soft: SoftState = { leader: 0, role: 'follower' };
+  /** Told once another member leads (handOffLeadership waits for it). */
+  private leadershipGone: (() => void)[] = [];
   private members = new Map<NodeId, MemberInfo>();
   /** The alarms standing as of the applied index, by `<member id>/<alarm>` (alarms.ts). */
   private alarms = new Map<string, Alarm>();
@@ -521,6 +523,38 @@ export class Replica {
     this.kick();
   }
 
+  /**
+   * Before a graceful stop: if this member leads, hands leadership to the voter most caught up and waits
+   * (at most `timeoutMs`) until another member leads, as etcd's server does. Otherwise the others sit out an
+   * election timeout, and a write a follower forwarded here meanwhile is lost until its caller's timeout
+   * (`coffer secret create` right after the leader stopped did not answer in time). A no-op unless this
+   * member leads and another voter exists. Resolves with the member that leads once another does,
+   * undefined if there was no voter to hand to or the time ran out.
+   */
+  async handOffLeadership(timeoutMs: number): Promise<NodeId | undefined> {
+    if (!this.isServing() || this.soft.role !== 'leader') return undefined;
+    let target = 0;
+    let targetMatch = -1;
+    for (const [id, progress] of this.raw.status().progress ?? []) {
+      const member = this.members.get(id);
+      if (id === this.options.memberId || member === undefined || member.learner || member.removed || progress.match <= targetMatch) continue;
+      target = id;
+      targetMatch = progress.match;
+    }
+    if (target === 0) return undefined;
+    await new Promise<void>((resolve) => {
+      const timer = this.options.clock.setTimer(timeoutMs, resolve);
+      this.leadershipGone.push(() => {
+        timer.cancel();
+        resolve();
+      });
+      this.raw.transferLeader(target);
+      this.kick();
+    });
+    const leader = this.soft.leader;
+    return leader !== 0 && leader !== this.options.memberId ? leader : undefined;
+  }
+
   // ── Transport ──────────────────────────────────────────────────────────────────────────────────
 
   /** A message from a peer. */
@@ -640,6 +674,7 @@ export class Replica {
     if (rd.softState) {
       if (rd.softState.leader !== this.soft.leader) this.options.observer?.leaderChanged?.(rd.softState.leader);
       this.soft = rd.softState;
+      if (rd.softState.role !== 'leader' && rd.softState.leader !== 0) for (const gone of this.leadershipGone.splice(0)) gone();
     }
     for (const m of coalesceMessages(rd.messages, this.maxMsgBytes)) this.sendMessage(m);
     if (rd.snapshot) await this.installSnapshot(rd.snapshot);

@@ -10,7 +10,8 @@
  * onto the member's teardown. A first start that fails leaves the data dir as it found it (first-start.ts).
  * This file is the composition root of a member; it is the only place that listens on sockets.
  * Shutdown runs the teardown in reverse: stop the jobs, stop accepting client requests and let in-flight
- * ones finish, close the audit log, stop accepting peers, stop the replica (the Ready being handled
+ * ones finish, close the audit log, hand leadership to another voter if this member leads, stop accepting
+ * peers, stop the replica (the Ready being handled
  * completes), close the peer links, WAL, store and the barrier (its keys wiped).
  * A member that cannot go on (fail-stop, removed) says so and keeps answering for a grace period before
  * it asks to exit (member-end.ts).
@@ -26,7 +27,7 @@ import {
 import { type AuditPolicy, auditKeySealedFile, loadAuditPolicy } from '../audit/index.ts';
 import { type Random, realClock, seededRandom } from '../base/index.ts';
 import {
-  clientConnectionsMin, handshakesPendingMax, listenBacklog, handshakesPendingPerAddressMax, peerConnectionsMax, peerConnectionsPerCertificateMax, type ServerConfig,
+  clientConnectionsMin, handshakesPendingMax, leaderHandOffMsMax, listenBacklog, handshakesPendingPerAddressMax, peerConnectionsMax, peerConnectionsPerCertificateMax, type ServerConfig,
 } from '../config/index.ts';
 import { type MemberState, MemberMetrics } from '../metrics/index.ts';
 import { closeUnverifiedClients, TlsReloader } from '../pki/index.ts';
@@ -116,7 +117,7 @@ async function compose(config: ServerConfig, prepared: Prepared, teardown: Teard
   });
   teardown.push(() => peers.closeLinks());
   const replica = await startReplica(config, { barrier, identity, peers, random }, observers, teardown);
-  await startTransport({ tls, peers, replica }, teardown);
+  await startTransport({ tls, peers, replica, log: observers.log }, teardown);
   const apis = await startApis(config, { ...prepared, identity, replica }, observers, teardown);
   startBackgroundJobs({ config, replica, ...apis, log: observers.log, storeBytes: () => replica.mvcc().pageBytes() }, teardown);
   return {
@@ -191,10 +192,15 @@ async function startReplica(
 }
 
 /** Transport: the peer listener, and a new certificate of this member reaching every link at once. */
-async function startTransport(parts: { tls: TlsReloader; peers: PeerMesh; replica: Replica }, teardown: Teardown): Promise<void> {
-  const { tls, peers, replica } = parts;
+async function startTransport(parts: { tls: TlsReloader; peers: PeerMesh; replica: Replica; log: MemberLog }, teardown: Teardown): Promise<void> {
+  const { tls, peers, replica, log } = parts;
   await peers.listen(replica);
   teardown.push(() => peers.stopListening());
+  // Run before the listener and the links close, once the client API has stopped taking requests.
+  teardown.push(async () => {
+    const to = await replica.handOffLeadership(leaderHandOffMsMax);
+    if (to !== undefined) log.info({ leader: to }, 'leadership handed over before stopping');
+  });
   // A new certificate of this member reaches its peer links now, both ways and without losing a
   // message, so revoking the old one later closes no link (docs/security.md, "Revocation").
   let serial = tls.material.serial;

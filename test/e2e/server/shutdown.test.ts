@@ -61,3 +61,24 @@ test(`a member with ${watchCount.kubernetes + watchCount.kv} open watches ends t
     await cluster.stop();
   }
 });
+
+test('a leader stopped on SIGTERM hands leadership over first: the others name a new leader the moment it has exited, and take a write through either', async () => {
+  const cluster = await Cluster.start({ size: 3, faults: false });
+  try {
+    const leader = await cluster.leader();
+    const oldId = (await cluster.client(leader).status()).header.memberId;
+    assert.equal(await cluster.stopMember(leader), 0);
+    // Without the hand-over the others would still name the stopped member until an election timeout passed.
+    const remaining = [0, 1, 2].filter((i) => i !== leader);
+    const seen = await Promise.all(remaining.map((i) => cluster.client(i, { requestTimeoutMs: 5_000 }).status()));
+    for (const status of seen) {
+      assert.notEqual(status.leader, oldId, 'a remaining member still names the stopped leader');
+      assert.notEqual(status.leader, '0', 'a remaining member knows no leader');
+    }
+    const log = readFileSync(cluster.members[leader]!.logFile, 'utf8');
+    assert.match(log, /"msg":"leadership handed over before stopping"/);
+    for (const i of remaining) await cluster.client(i, { requestTimeoutMs: 5_000 }).put(`after-stop-${i}`, 'v');
+  } finally {
+    await cluster.stop();
+  }
+});

@@ -46,6 +46,26 @@ test('a message addressed to another member is not stepped: a heartbeat at a hig
   }
 });
 
+test('a leader stopping hands leadership to another voter first, which then takes writes', async () => {
+  const cluster = await InProcessCluster.start(3);
+  try {
+    const leader = await cluster.leader();
+    await cluster.replica(leader).handOffLeadership(waitLimitMs);
+    assert.notEqual(cluster.replica(leader).status().role, 'leader');
+    const next = await waitUntil(() => {
+      const seen = cluster.replica(leader).status().leader;
+      return seen !== 0 && seen !== leader ? seen : undefined;
+    }, waitLimitMs, 'another member leading');
+    const response = await cluster.replica(next).propose({ type: 'put', key: text('after-hand-off'), value: text('v') });
+    assert.equal(response.type, 'put');
+    // A member that does not lead has nothing to hand over.
+    await cluster.replica(leader).handOffLeadership(waitLimitMs);
+    assert.equal(cluster.replica(next).status().role, 'leader');
+  } finally {
+    await cluster.close();
+  }
+});
+
 test('under concurrent writes a member sends each peer one message per Ready, not one per write: appends and forwarded proposals are merged', async () => {
   const cluster = await InProcessCluster.start(3);
   try {
