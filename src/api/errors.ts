@@ -62,6 +62,8 @@ function mvccError(error: MvccError): ApiError {
     // Another user's lease, found so when the request applied (a lease revoked and granted again meanwhile).
     case 'E_LEASE_NOT_OWNED': return { status: 403, code: grpc.permissionDenied, message: `etcdserver: permission denied: ${error.message}` };
     case 'E_LEASE_QUOTA': return { status: 429, code: grpc.resourceExhausted, message: error.message };
+    // Other callers' watches hold every watcher: this one may be served once some end, as etcd's clients retry a RESOURCE_EXHAUSTED.
+    case 'E_WATCHERS_FULL': return { status: 429, code: grpc.resourceExhausted, message: error.message };
     default: return internal;
   }
 }

@@ -66,6 +66,8 @@ export function toStatus(error: unknown): StatusObject {
     if (error.code === 'E_CLOSED') return status(503, 'ServiceUnavailable', 'the member is shutting down');
     // The store's message names the limit and the sizes (never a key or value).
     if (error.code === 'E_LIMIT') return status(413, 'RequestEntityTooLarge', error.message);
+    // Every watcher is taken by others: a capacity, not this request's size (client-go retries a 429).
+    if (error.code === 'E_WATCHERS_FULL') return status(429, 'TooManyRequests', error.message);
   }
   if (isReplicationError(error)) {
     switch (error.code) {

@@ -9,8 +9,10 @@ export type MvccErrorCode =
   | 'E_COMPACTED'
   /** A revision newer than the store's current revision was asked for. */
   | 'E_FUTURE_REV'
-  /** A request breaks a named limit (key bytes, value bytes, operations per txn, watchers, range bytes). */
+  /** A request breaks a named limit (key bytes, value bytes, operations per txn, range bytes). */
   | 'E_LIMIT'
+  /** The member's watchers are all taken (watchersMax): the same watch may be served once others end. */
+  | 'E_WATCHERS_FULL'
   /** A request is malformed (bad range, negative revision, duplicate key in one txn). */
   | 'E_BAD_REQUEST'
   /** A stored page failed to open (flipped bit, swapped or missing page); `revision` names it. */

@@ -285,9 +285,9 @@ export class WatchHub {
     if (!(Number.isSafeInteger(start) && start >= 0)) {
       throw new MvccError('E_BAD_REQUEST', `watch start revision ${start} is not an integer >= 0`);
     }
-    if (this.all.size >= watchersMax) throw new MvccError('E_LIMIT', `watchers would exceed watchersMax (${watchersMax})`);
+    if (this.all.size >= watchersMax) throw new MvccError('E_WATCHERS_FULL', `watchers would exceed watchersMax (${watchersMax})`);
     if (options.forMember !== true && this.all.size >= watchersMax - memberWatchersReserved) {
-      throw new MvccError('E_LIMIT', `watchers for clients would exceed watchersMax (${watchersMax}) less memberWatchersReserved (${memberWatchersReserved})`);
+      throw new MvccError('E_WATCHERS_FULL', `watchers for clients would exceed watchersMax (${watchersMax}) less memberWatchersReserved (${memberWatchersReserved})`);
     }
     const current = this.source.currentRevision();
     const compact = this.source.compactRevision();

@@ -6,12 +6,14 @@
 // Over the member's real listener and TLS: the streams share one HTTP/2 connection, as a gRPC client's do.
 // (That clients cannot take the watchers the member keeps for itself: test/unit/mvcc/watch.test.ts and
 // test/unit/api/policy-holder.test.ts.) A watch replaying a revision too large for it is cancelled, and its
-// client is told why, in each dialect.
+// client is told why, in each dialect. When other callers hold every watcher clients may have, a watch is
+// refused as a capacity (429, RESOURCE_EXHAUSTED: try again later), in each dialect — until 2026-12-06 as a
+// request too large (413 on the Kubernetes API, 400 on the JSON gateway), which clients do not retry.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2';
 import { request as httpsRequest } from 'node:https';
-import { watchersMax, watchersPerUserMax, watchReplayRevisionBytesMax, watchStreamsPerUserMax } from '../../../src/config/index.ts';
+import { memberWatchersReserved, watchersMax, watchersPerUserMax, watchReplayRevisionBytesMax, watchStreamsPerUserMax } from '../../../src/config/index.ts';
 import { decode, encode, FrameReader, frame, type Message, messageType } from '../../../src/etcdpb/index.ts';
 import { grpcCall, grpcExchange, grpcSession } from '../../support/grpc-stream.ts';
 import { startTlsMember, type ClientTls, type TlsMember } from './tls-member.ts';
@@ -19,6 +21,8 @@ import { startTlsMember, type ClientTls, type TlsMember } from './tls-member.ts'
 const kvApi = { nonResourceURLs: ['/v3/*', '/etcdserverpb.*'], verbs: ['post'] };
 const watchAppKeys = { apiGroups: ['coffer.dev'], resources: ['kvkeys'], verbs: ['watch'], resourceNames: ['app/'] };
 const watchConfigMaps = { apiGroups: [''], resources: ['configmaps'], verbs: ['list', 'watch'] };
+/** Users who together can hold every watcher clients may have on the member, each its watchersPerUserMax. */
+const fillers = Array.from({ length: Math.ceil((watchersMax - memberWatchersReserved) / watchersPerUserMax) }, (_, i) => `filler-${i}`);
 
 let member: TlsMember;
 const sessions: ClientHttp2Session[] = [];
@@ -27,6 +31,7 @@ before(async () => {
   member = await startTlsMember({
     granted: {
       watcher: [kvApi, watchAppKeys, watchConfigMaps],
+      ...Object.fromEntries(fillers.map((user) => [user, [kvApi, watchAppKeys]])),
       other: [kvApi, watchAppKeys],
       impersonator: [kvApi, { apiGroups: [''], resources: ['users'], resourceNames: ['watcher'], verbs: ['impersonate'] }],
     },
@@ -49,6 +54,8 @@ const watchResponse = messageType('WatchResponse');
 const create = { create_request: { key: Buffer.from('app/x') } };
 /** Creates sent before their answers are read: below grpcWatchRequestsQueuedMax, so refusals never end the stream. */
 const burst = 32;
+/** gRPC's RESOURCE_EXHAUSTED, the code etcd's clients take as "try again later". */
+const grpcResourceExhausted = 8;
 
 /** A gRPC Watch stream: requests sent as asked, its answers read one at a time, in order. */
 class WatchCall {
@@ -186,4 +193,29 @@ test('a watch replaying with previous values a revision over watchReplayRevision
     req.end(JSON.stringify({ create_request: { ...span, key: span.key.toString('base64'), range_end: span.range_end.toString('base64') } }));
   });
   assert.match(gateway, why);
+});
+
+test('when other callers hold every watcher clients may have, a watch is refused as a capacity to retry (429, RESOURCE_EXHAUSTED), not as a request too large, in each dialect', { timeout: 60_000 }, async () => {
+  // Fill the member: each filler user its share, until a create is refused for the member's reserve.
+  let full = false;
+  for (const user of fillers) {
+    const { refusals } = await new WatchCall(sessionOf(member.users[user]!)).fill();
+    if (refusals.some((reason) => /memberWatchersReserved/.test(reason))) {
+      full = true;
+      break;
+    }
+  }
+  assert.ok(full, 'the fillers took every watcher clients may have');
+  const k8s = await watchOverHttps(member.admin, 'GET', '/api/v1/namespaces/default/configmaps?watch=true');
+  assert.equal(k8s.status, 429, k8s.body);
+  assert.equal((JSON.parse(k8s.body) as { reason: string }).reason, 'TooManyRequests');
+  assert.match(k8s.body, /watchersMax/);
+  const gateway = await watchOverHttps(member.admin, 'POST', '/v3/watch', { create_request: { key: Buffer.from('app/x').toString('base64') } });
+  assert.equal(gateway.status, 429, gateway.body);
+  assert.equal((JSON.parse(gateway.body) as { code: number }).code, grpcResourceExhausted);
+  const call = new WatchCall(sessionOf(member.admin));
+  call.send(create);
+  const answer = await call.next();
+  assert.equal(answer.canceled, true);
+  assert.match(String(answer.cancel_reason), /watchersMax/);
 });

@@ -59,7 +59,7 @@ test('clients holding every watcher they may do not keep the policy holder from 
       try {
         clients.push(store.watch({ key: new TextEncoder().encode('app/x') }));
       } catch (error) {
-        if (isMvccError(error, 'E_LIMIT')) break;
+        if (isMvccError(error, 'E_WATCHERS_FULL')) break;
         throw error;
       }
     }

@@ -302,11 +302,11 @@ test('watchers for clients stop memberWatchersReserved short of watchersMax; the
   const store = await f.open(f.newDir());
   try {
     const clients = Array.from({ length: watchersMax - memberWatchersReserved }, () => store.watch({ key: b('w') }));
-    assert.throws(() => store.watch({ key: b('w') }), (e) => isMvccError(e, 'E_LIMIT') && /memberWatchersReserved/.test(e.message));
+    assert.throws(() => store.watch({ key: b('w') }), (e) => isMvccError(e, 'E_WATCHERS_FULL') && /memberWatchersReserved/.test(e.message));
     const own = Array.from({ length: memberWatchersReserved }, () => store.watch({ key: b('w'), forMember: true }));
-    assert.throws(() => store.watch({ key: b('w'), forMember: true }), (e) => isMvccError(e, 'E_LIMIT') && /watchersMax \(/.test(e.message));
+    assert.throws(() => store.watch({ key: b('w'), forMember: true }), (e) => isMvccError(e, 'E_WATCHERS_FULL') && /watchersMax \(/.test(e.message));
     own[0]!.cancel();
-    assert.throws(() => store.watch({ key: b('w') }), (e) => isMvccError(e, 'E_LIMIT'), 'a place the member gave back is not a client\'s');
+    assert.throws(() => store.watch({ key: b('w') }), (e) => isMvccError(e, 'E_WATCHERS_FULL'), 'a place the member gave back is not a client\'s');
     clients[0]!.cancel();
     own[0] = store.watch({ key: b('w'), forMember: true });
     for (const w of [...clients, ...own]) w.cancel();
