@@ -46,11 +46,12 @@ export function registerExecCommand(program: Command, io: CliIo): void {
     .action(k8sAction(async (command, name: string, args: string[]) => {
       const flags = command.optsWithGlobals<ExecFlags>();
       const notice = (line: string) => io.err(`coffer exec: ${line}\n`);
-      const child = new Program({ command: name, args, baseEnv: withoutCredentials(io.env), stopSignal: flags.stopSignal, graceMs: flags.gracePeriod });
+      const baseEnv = withoutCredentials(io.env);
+      const child = new Program({ command: name, args, baseEnv, stopSignal: flags.stopSignal, graceMs: flags.gracePeriod });
       let variables: Map<string, string>;
       const follower = followerFor(flags, sourcesOf(flags, true), io, 'exec', async (snapshot) => {
         try {
-          variables = variablesOf(snapshot);
+          variables = variablesOf(snapshot, baseEnv);
         } catch (error) {
           if (!(error instanceof CliError)) throw error;
           notice(`${error.message}; ${name} keeps the values it has`);
@@ -65,7 +66,7 @@ export function registerExecCommand(program: Command, io: CliIo): void {
         await child.restart(variables);
       });
       try {
-        variables = variablesOf(await follower.read());
+        variables = variablesOf(await follower.read(), baseEnv);
       } catch (error) {
         follower.stop();
         throw error;

@@ -219,6 +219,11 @@ test('exec and render refuse in one line, before any program runs, when they can
   const forbidden = await cofferRun(command, 'dave');
   assert.equal(forbidden.code, 1);
   assert.match(forbidden.stderr, /^coffer: cannot read secret default\/guarded: .*forbidden.*\n$/);
+  // Whoever may edit a ConfigMap picks variable names: one that would choose the program exec runs is refused.
+  await admin.create('configmaps', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'hijack', namespace: 'default' }, data: { path: join(dir, 'bin') } }, { namespace: 'default' });
+  const hijack = await cofferRun(['exec', '--configmap', 'hijack', '--secret', 'guarded', '--', process.execPath, '--import', 'tsx', program, dir]);
+  assert.equal(hijack.code, 1);
+  assert.equal(hijack.stderr, 'coffer: key "path" of configmap default/hijack would set PATH, which chooses what code the program runs or whom it trusts; exec never sets it from a value\n');
   const absent = await cofferRun(['render', '--secret', 'nope', '--dir', join(dir, 'x'), '--once'], 'carol');
   assert.equal(absent.code, 1);
   assert.equal(absent.stderr, 'coffer: secret default/nope not found\n');

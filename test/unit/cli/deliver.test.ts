@@ -39,11 +39,25 @@ test('--secret NAME:PREFIX takes a prefix that can start a variable name', () =>
 });
 
 test('the environment refuses a collision, a NUL byte and bytes that are not UTF-8, naming the key only', () => {
-  assert.deepEqual([...variablesOf([values(db, { password: 's3cret' }), values(app, { mode: 'fast' })])], [['PASSWORD', 's3cret'], ['APP_MODE', 'fast']]);
-  assert.throws(() => variablesOf([values(db, { 'db-user': 'hidden-1', 'db.user': 'hidden-2' })]),
+  assert.deepEqual([...variablesOf([values(db, { password: 's3cret' }), values(app, { mode: 'fast' })], {})], [['PASSWORD', 's3cret'], ['APP_MODE', 'fast']]);
+  assert.throws(() => variablesOf([values(db, { 'db-user': 'hidden-1', 'db.user': 'hidden-2' })], {}),
     refused(/key "db\.user" of secret default\/db and key "db-user" of secret default\/db would both set DB_USER: give one source a prefix/, 'hidden'));
-  assert.throws(() => variablesOf([values(db, { blob: Buffer.from('nul-hidden\0') })]), refused(/key "blob" of secret default\/db holds a NUL byte/, 'nul-hidden'));
-  assert.throws(() => variablesOf([values(db, { blob: Buffer.from([0xff, 0xfe]) })]), refused(/key "blob" of secret default\/db is not UTF-8 text/, '\uFFFD'));
+  assert.throws(() => variablesOf([values(db, { blob: Buffer.from('nul-hidden\0') })], {}), refused(/key "blob" of secret default\/db holds a NUL byte/, 'nul-hidden'));
+  assert.throws(() => variablesOf([values(db, { blob: Buffer.from([0xff, 0xfe]) })], {}), refused(/key "blob" of secret default\/db is not UTF-8 text/, '\uFFFD'));
+});
+
+test('a key may not choose what code the program runs (the loader, an interpreter, a shell, whom TLS trusts), nor replace exec\'s own variables, whatever its prefix', () => {
+  const own = { PATH: '/usr/bin', HOME: '/home/op', DATABASE_URL: 'postgres://own' };
+  // Whoever may edit a ConfigMap (and not read the Secret beside it) would otherwise pick the program exec starts.
+  for (const [key, name] of <[string, string][]>[['path', 'PATH'], ['ld_preload', 'LD_PRELOAD'], ['LD.LIBRARY-PATH', 'LD_LIBRARY_PATH'], ['node_options', 'NODE_OPTIONS'],
+    ['pythonpath', 'PYTHONPATH'], ['bash_env', 'BASH_ENV'], ['https_proxy', 'HTTPS_PROXY'], ['java_tool_options', 'JAVA_TOOL_OPTIONS'], ['dyld_insert_libraries', 'DYLD_INSERT_LIBRARIES']]) {
+    assert.throws(() => variablesOf([values(db, { password: 'pw-hidden' }), values({ ...app, prefix: '' }, { [key]: 'chosen-hidden' })], own),
+      refused(new RegExp(`key "${key.replace('.', '\\.')}" of configmap default/app would set ${name}, which chooses what code the program runs`), 'hidden'), name);
+  }
+  assert.throws(() => variablesOf([values({ ...app, prefix: 'LD_' }, { preload: '/tmp/x.so' })], {}), refused(/would set LD_PRELOAD/, '/tmp/x.so'), 'a prefix does not make one allowed');
+  assert.throws(() => variablesOf([values({ ...db, prefix: 'DATABASE_' }, { url: 'postgres://hidden' })], own),
+    refused(/key "url" of secret default\/db would replace DATABASE_URL of exec's own environment: give the source a prefix \(NAME:PREFIX\), or unset DATABASE_URL/, 'hidden'));
+  assert.deepEqual([...variablesOf([values({ ...db, prefix: 'DB_' }, { path: '/data', home: '/srv' })], own)], [['DB_HOME', '/srv'], ['DB_PATH', '/data']], 'a prefix moves a key off them');
 });
 
 test('the environment exec starts its program from is its own less Coffer\'s credentials', () => {
