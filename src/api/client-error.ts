@@ -13,7 +13,10 @@
  * A request already handed to fastify (a response is in flight on the connection: node reports a
  * request timeout while its body is still arriving) is recorded under the auditID its route gave it,
  * unless the route already recorded its end (recordAbandoned), then answered (if none of its response
- * was sent yet) and closed.
+ * was sent yet) and closed. When the request in flight has arrived whole, what node refused is a request
+ * pipelined behind it: that one gets its own record, the one in flight is left to its route (which
+ * records it, whatever it changes), and the connection is closed without an answer that would read as
+ * the in-flight request's.
  *
  * Requests node parses but would answer itself, never routing them (unroutedRequests): an `Expect` other
  * than 100-continue (node: 417) and a CONNECT (HTTP/1.1: the connection dropped; HTTP/2: 405). Coffer
@@ -112,29 +115,44 @@ export function clientErrorHandler(options: { audit: ApiAudit | undefined; ident
     const answer = status(refusal.code, refusal.reason, refusal.message);
     const inFlight = responseInFlight(socket);
     const { audit } = options;
+    const recordOwn = (line: { verb: string; target: string }): Promise<string> => {
+      const auditID = randomUUID();
+      const identity = options.identify({ raw: { socket }, headers: {} });
+      return audit!.record(refusalRecord(auditID, identity, socket, line, refusal)).then(() => auditID);
+    };
+    if (inFlight?.req.complete === true) {
+      // What node refused came after the request in flight, pipelined behind it (bytes it cannot parse,
+      // headers over its limit or late): a request of its own, recorded as one. The request in flight is
+      // its route's, recorded by it whatever it does (it may have changed the store already); an answer
+      // written now would be read as that request's, so the connection is only closed, as node closes it.
+      if (audit === undefined) socket.destroy();
+      else recordOwn(requestLineOf(error.rawPacket)).finally(() => socket.destroy()).catch(() => undefined);
+      return;
+    }
     if (inFlight?.headersSent === true) {
       // Its route answered and recorded it; the rest of the answer cannot go out.
       socket.destroy();
-      return;
-    }
-    if (inFlight !== undefined && audit !== undefined) {
-      recordAbandoned(audit, inFlight.req, refusal.code).then(
-        (auditID) => answerAndClose(socket, answer, auditID),
-        () => answerAndClose(socket, unavailableStatus()),
-      );
       return;
     }
     if (audit === undefined) {
       answerAndClose(socket, answer);
       return;
     }
-    const auditID = randomUUID();
-    const identity = options.identify({ raw: { socket }, headers: {} });
-    audit.record(refusalRecord(auditID, identity, socket, requestLineOf(error.rawPacket), refusal)).then(
-      () => answerAndClose(socket, answer, auditID),
-      () => answerAndClose(socket, unavailableStatus(), auditID),
+    // The request refused is the one in flight (its body late or malformed), if any: recorded under the
+    // auditID its route gave it; one that never reached the gate, or none, gets a record of its own.
+    const recorded = inFlight === undefined
+      ? recordOwn(requestLineOf(error.rawPacket))
+      : recordAbandoned(audit, inFlight.req, refusal.code).then((auditID) => auditID ?? recordOwn(lineOf(inFlight.req)));
+    recorded.then(
+      (auditID) => answerAndClose(socket, answer, auditID),
+      () => answerAndClose(socket, unavailableStatus()),
     );
   };
+}
+
+/** The method and target of a request node parsed, as an audit record keeps them. */
+function lineOf(request: IncomingMessage | Http2ServerRequest): { verb: string; target: string } {
+  return { verb: (request.method ?? '').toLowerCase().slice(0, 16), target: (request.url ?? '').slice(0, auditRefusedTargetCharsMax) };
 }
 
 /** The audit record of a request refused before any route saw it: forbid, with node's or Coffer's reason. */
@@ -183,8 +201,7 @@ export function unroutedRequests(options: { audit: ApiAudit | undefined; identif
     }
     const auditID = randomUUID();
     const identity = options.identify({ raw: request, headers: request.headers });
-    const line = { verb: (request.method ?? '').toLowerCase().slice(0, 16), target: (request.url ?? '').slice(0, auditRefusedTargetCharsMax) };
-    audit.record(refusalRecord(auditID, identity, socket, line, refusal)).then(
+    audit.record(refusalRecord(auditID, identity, socket, lineOf(request), refusal)).then(
       () => answerUnrouted(response, answer, auditID, refusal.keepsConnection),
       () => answerUnrouted(response, unavailableStatus(), auditID, refusal.keepsConnection),
     );

@@ -15,7 +15,7 @@ import { connect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { buildClientApi, identifyByCertificate } from '../../../src/api/index.ts';
 import type { AuditEvent } from '../../../src/audit/index.ts';
 import { apiHeadersTimeoutMs, apiPipelinedRequestsMax, apiTimeoutCheckIntervalMs, auditRefusedTargetCharsMax, grpcResetStreamsMax } from '../../../src/config/index.ts';
-import type { AuditedMember } from './harness.ts';
+import { admin, type AuditedMember } from './harness.ts';
 import { startTlsMember, type TlsMember } from '../api/tls-member.ts';
 import { waitUntil } from '../../support/wait.ts';
 
@@ -98,6 +98,46 @@ for (const c of cases) {
     assert.equal(event.annotations['authorization.k8s.io/decision'], 'forbid');
     assert.match(event.annotations['authorization.k8s.io/reason'] ?? '', c.why);
     assert.equal((await m1.events()).length, countBefore + 1, 'no other event was written');
+  });
+}
+
+/** Creates Secret `name` in default through the member's app, as the admin. */
+async function createSecret(name: string): Promise<void> {
+  const response = await m1.app.inject({ method: 'POST', url: '/api/v1/namespaces/default/secrets', headers: admin,
+    payload: { apiVersion: 'v1', kind: 'Secret', metadata: { name }, data: { password: Buffer.from('pipelined-hidden').toString('base64') } } });
+  assert.equal(response.statusCode, 201, response.body);
+}
+
+// Bytes node cannot parse, pipelined behind a whole request on one connection, are a request of their own:
+// node reports them while the request before them is in flight. They were recorded as that request's end
+// (ResponseComplete 400) before its route recorded it, so the write then ran with no record at all —
+// a Secret deleted, and the log saying only "delete → 400".
+for (const trailing of [{ name: 'garbage', bytes: '\x01\r\n\r\n' }, { name: 'headers over the limit', bytes: `GET / HTTP/1.1\r\nX: ${'a'.repeat(20_000)}\r\n\r\n` }]) {
+  test(`a write pipelined before ${trailing.name} node refuses is recorded as the write it is, and the refused bytes get a record of their own`, async () => {
+    const name = `pipelined-${randomUUID().slice(0, 8)}`;
+    await createSecret(name);
+    const before = await eventsSoFar();
+    await sendRaw([`DELETE /api/v1/namespaces/default/secrets/${name} HTTP/1.1\r\nHost: x\r\n\r\n${trailing.bytes}`]);
+    // Whatever the client was told, the store and the log agree: a delete that happened is recorded as one.
+    const gone = (await m1.app.inject({ method: 'GET', url: `/api/v1/namespaces/default/secrets/${name}`, headers: admin })).statusCode === 404;
+    const events = await waitUntil(async () => {
+      const since = await eventsSince(before);
+      const deletes = since.filter((e) => e.verb === 'delete' && e.objectRef?.name === name);
+      return deletes.some((e) => e.stage === 'ResponseComplete') && since.some((e) => e.objectRef === undefined) ? since : undefined;
+    }, 10_000, 'the delete\'s completion and the refusal recorded');
+    const deletes = events.filter((e) => e.verb === 'delete' && e.objectRef?.name === name);
+    const completion = deletes.find((e) => e.stage === 'ResponseComplete')!;
+    if (gone) {
+      const stages = (await m1.records()).filter((r) => r.auditID === completion.auditID).map((r) => r.stage);
+      assert.deepEqual(stages, ['RequestReceived', 'ResponseComplete'], 'the delete that happened has its record from before it ran');
+      assert.equal(completion.responseStatus?.code, 200, 'the delete that happened is recorded as done');
+    } else {
+      assert.notEqual(completion.responseStatus?.code, 200, 'a delete that did not happen is not recorded as done');
+    }
+    const refusals = events.filter((e) => e.objectRef === undefined);
+    assert.equal(refusals.length, 1, JSON.stringify(refusals));
+    assert.equal(refusals[0]!.annotations['authorization.k8s.io/decision'], 'forbid');
+    assert.equal(refusals[0]!.user.username, 'admin');
   });
 }
 
