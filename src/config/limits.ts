@@ -340,7 +340,9 @@ export const tlsHandshakeTimeoutMs = 10_000;
 export const tlsReloadDebounceMs = 100;
 /**
  * How often the certificates of open connections are checked for expiry between two reloads (a reload
- * checks them against the new CRL at once); a connection whose certificate expired is closed.
+ * checks them against the new CRL at once); a connection whose certificate expired is closed. A member
+ * watching its TLS files also reads them again at this period and reloads those that changed, so a
+ * change no file event reported (a network volume) takes effect within it.
  */
 export const tlsHeldCertificateCheckIntervalMs = 60_000;
 /** The largest certificate, key or CRL file the PKI reads. */

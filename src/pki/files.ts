@@ -55,6 +55,6 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
   await writeFileDurably(path, data, { mode });
 }
 
-function isNotFound(error: unknown): boolean {
+export function isNotFound(error: unknown): boolean {
   return error instanceof Error && 'code' in error && error.code === 'ENOENT';
 }

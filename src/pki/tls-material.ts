@@ -19,13 +19,17 @@ export interface TlsFiles {
   crl?: string;
 }
 
-/** Checked PEM material. Invariant: key matches cert, cert is within validity and signed by ca. */
-export interface TlsMaterial {
-  files: TlsFiles;
+/** The files' text as read, before any check. */
+export interface TlsTexts {
   cert: string;
   key: string;
   ca: string;
   crl?: string;
+}
+
+/** Checked PEM material. Invariant: key matches cert, cert is within validity and signed by ca. */
+export interface TlsMaterial extends TlsTexts {
+  files: TlsFiles;
   /** Canonical serials the CRL revokes (empty without a CRL). */
   revokedSerials: ReadonlySet<string>;
   /** Canonical serial of `cert`. */
@@ -34,16 +38,29 @@ export interface TlsMaterial {
 }
 
 export async function loadTlsMaterial(files: TlsFiles, nowMs = Date.now()): Promise<TlsMaterial> {
-  const [certPem, keyPem, caPem, crlPem] = await Promise.all([
+  return checkTlsMaterial(files, await readTlsTexts(files), nowMs);
+}
+
+export async function readTlsTexts(files: TlsFiles): Promise<TlsTexts> {
+  const [cert, key, ca, crl] = await Promise.all([
     readPkiText(files.cert),
     readPkiText(files.key),
     readPkiText(files.ca),
     files.crl === undefined ? Promise.resolve(undefined) : readPkiText(files.crl),
   ]);
+  return { cert, key, ca, ...(crl === undefined ? {} : { crl }) };
+}
 
-  const cert = parseNodeCert(certPem, files.cert);
-  const ca = parseNodeCert(caPem, files.ca);
-  const key = parseKey(keyPem, files.key);
+/** Whether `texts` are, byte for byte, what `material` was loaded from. */
+export function sameTexts(texts: TlsTexts, material: TlsMaterial): boolean {
+  return texts.cert === material.cert && texts.key === material.key && texts.ca === material.ca && texts.crl === material.crl;
+}
+
+/** Checks the texts read from `files`. */
+export async function checkTlsMaterial(files: TlsFiles, texts: TlsTexts, nowMs: number): Promise<TlsMaterial> {
+  const cert = parseNodeCert(texts.cert, files.cert);
+  const ca = parseNodeCert(texts.ca, files.ca);
+  const key = parseKey(texts.key, files.key);
   if (!cert.checkPrivateKey(key)) {
     throw new PkiError('KEY_MISMATCH', `key ${files.key} does not match certificate ${files.cert}`);
   }
@@ -52,15 +69,12 @@ export async function loadTlsMaterial(files: TlsFiles, nowMs = Date.now()): Prom
   if (cert.checkIssued(ca) === false || !cert.verify(ca.publicKey)) {
     throw new PkiError('UNKNOWN_CA', `certificate ${files.cert} was not issued by the CA in ${files.ca}`);
   }
-  const revokedSerials = crlPem !== undefined && files.crl !== undefined ? await checkCrl(crlPem, files.crl, caPem, files.ca) : new Set<string>();
+  const revokedSerials = texts.crl !== undefined && files.crl !== undefined ? await checkCrl(texts.crl, files.crl, texts.ca, files.ca) : new Set<string>();
 
   const parsed = new x509.X509Certificate(cert.raw);
   return {
     files,
-    cert: certPem,
-    key: keyPem,
-    ca: caPem,
-    ...(crlPem === undefined ? {} : { crl: crlPem }),
+    ...texts,
     revokedSerials,
     serial: parsed.serialNumber,
     notAfter: parsed.notAfter,

@@ -1,30 +1,37 @@
 /**
  * Hot reload of TLS material. Watches the directories holding the cert, key, CA and CRL (directories,
- * because atomic writes replace the file's inode and a watch on the old inode would go quiet), waits
- * tlsReloadDebounceMs after the last event (a rotation writes key then certificate), reloads and
- * checks the set, and hands it to every attached server with setSecureContext(): new handshakes use
- * the new material, connections already open keep theirs. `reload()` is the same step on demand
- * (SIGHUP).
+ * because atomic writes replace the file's inode and a watch on the old inode would go quiet) and, for
+ * a file that is a symlink, the directory it leads to. Any event in them counts, whatever name it
+ * carries: a Kubernetes Secret or ConfigMap volume changes by renaming `..data` (each file is a link
+ * through it), and no event names the file. tlsReloadDebounceMs after the last event (a rotation writes
+ * key then certificate) the files are read again; if they hold what is loaded, nothing happens, else the
+ * set is checked and handed to every attached server with setSecureContext(): new handshakes use the
+ * new material, connections already open keep theirs. While watching, the files are also read again
+ * every tlsHeldCertificateCheckIntervalMs, so a change no event reports (a network volume, a link
+ * swapped in a directory not watched) is loaded within that period. `reload()` loads and checks the
+ * files on demand (SIGHUP), changed or not.
  *
  * A set that fails to load (say, the key replaced before its certificate) is reported through
- * 'reloadFailed' and the previous material stays in use; the next file event tries again.
+ * 'reloadFailed' and the previous material stays in use; the next file event or check tries again.
  *
  * Revocation reaches open connections too (docs/security.md, "Revocation"): every connection an
  * attached server accepts, and every dialed one handed to guard(), is remembered with its peer's
  * certificate; each reload, and a check every tlsHeldCertificateCheckIntervalMs, closes those whose
  * certificate the current CRL revokes or whose validity has ended. accepts() is the same test for one
  * certificate, for callers that check per request.
- * Invariant: `material` is always a set that passed loadTlsMaterial; after a reload or check, no
+ * Invariant: `material` is always a set that passed checkTlsMaterial; after a reload or check, no
  * guarded connection holds a certificate that accepts() refuses.
  */
 import { EventEmitter } from 'node:events';
 import { type FSWatcher, watch } from 'node:fs';
+import { realpath } from 'node:fs/promises';
 import type { ConnectionOptions, Server, TLSSocket, TlsOptions } from 'node:tls';
-import { basename, dirname, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { type Clock, realClock, type TimerHandle } from '../base/index.ts';
 import { tlsHeldCertificateCheckIntervalMs, tlsReloadDebounceMs } from '../config/index.ts';
+import { isNotFound } from './files.ts';
 import { heldCertificate, type HeldCertificate, stillValid } from './held-certificate.ts';
-import { loadTlsMaterial, type TlsFiles, type TlsMaterial } from './tls-material.ts';
+import { checkTlsMaterial, loadTlsMaterial, readTlsTexts, sameTexts, type TlsFiles, type TlsMaterial } from './tls-material.ts';
 import { clientTlsOptions, type ClientTlsOptions, secureContextOptions, serverTlsOptions } from './tls-options.ts';
 
 export interface TlsReloaderEvents {
@@ -42,7 +49,11 @@ export interface TlsReloaderOptions {
 export class TlsReloader extends EventEmitter<TlsReloaderEvents> {
   private current: TlsMaterial;
   private readonly servers = new Set<Server>();
-  private readonly watchers: FSWatcher[] = [];
+  /** By directory: the files' own, and those their symlinks lead to. */
+  private readonly watchers = new Map<string, FSWatcher>();
+  private watching = false;
+  /** The directories to watch as found at open(); each re-read finds them again (directoriesOf). */
+  private readonly directories: ReadonlySet<string>;
   private readonly clock: Clock;
   private readonly debounceMs: number;
   private pending: TimerHandle | undefined;
@@ -53,16 +64,17 @@ export class TlsReloader extends EventEmitter<TlsReloaderEvents> {
   private check: TimerHandle | undefined;
   private closed = false;
 
-  private constructor(material: TlsMaterial, options: TlsReloaderOptions) {
+  private constructor(material: TlsMaterial, directories: ReadonlySet<string>, options: TlsReloaderOptions) {
     super();
     this.current = material;
+    this.directories = directories;
     this.clock = options.clock ?? realClock;
     this.debounceMs = options.debounceMs ?? tlsReloadDebounceMs;
   }
 
   /** Loads and checks the files once; throws the load error (one line) if they are not usable. */
   static async open(files: TlsFiles, options: TlsReloaderOptions = {}): Promise<TlsReloader> {
-    return new TlsReloader(await loadTlsMaterial(files, (options.clock ?? realClock).nowMs()), options);
+    return new TlsReloader(await loadTlsMaterial(files, (options.clock ?? realClock).nowMs()), await directoriesOf(files), options);
   }
 
   get material(): TlsMaterial {
@@ -115,53 +127,82 @@ export class TlsReloader extends EventEmitter<TlsReloaderEvents> {
 
   /** Reloads now; resolves with the new material or rejects with the load error (old material kept). */
   reload(): Promise<TlsMaterial> {
-    const run = this.queue.then(() => this.reloadOnce());
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.enqueue(() => this.reloadOnce(false));
   }
 
-  /** Starts watching the files' directories. */
+  /** Starts watching the files' directories, and re-reading the files every tlsHeldCertificateCheckIntervalMs. */
   watch(): void {
-    if (this.watchers.length > 0) return;
-    const files = this.current.files;
-    const paths = [files.cert, files.key, files.ca, ...(files.crl === undefined ? [] : [files.crl])].map((p) => resolve(p));
-    const byDir = new Map<string, Set<string>>();
-    for (const path of paths) {
-      const names = byDir.get(dirname(path)) ?? new Set<string>();
-      names.add(basename(path));
-      byDir.set(dirname(path), names);
-    }
-    for (const [dir, names] of byDir) {
-      const watcher = watch(dir, { persistent: false }, (_event, filename) => {
-        if (filename === null || names.has(filename.toString())) this.schedule();
-      });
-      watcher.on('error', (error) => this.emit('reloadFailed', error));
-      this.watchers.push(watcher);
-    }
+    if (this.watching || this.closed) return;
+    this.watching = true;
+    this.watchOnly(this.directories);
+    this.armCheck();
   }
 
   close(): void {
     this.closed = true;
-    for (const watcher of this.watchers) watcher.close();
-    this.watchers.length = 0;
+    this.watching = false;
+    for (const watcher of this.watchers.values()) watcher.close();
+    this.watchers.clear();
     this.pending?.cancel();
     this.pending = undefined;
     this.check?.cancel();
     this.check = undefined;
   }
 
+  /** Runs `step` after every reload queued before it. */
+  private enqueue(step: () => Promise<TlsMaterial>): Promise<TlsMaterial> {
+    const run = this.queue.then(step);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
   private schedule(): void {
     this.pending?.cancel();
     this.pending = this.clock.setTimer(this.debounceMs, () => {
       this.pending = undefined;
-      this.reload().catch(() => undefined); // reported through 'reloadFailed'
+      this.refresh();
     });
   }
 
-  private async reloadOnce(): Promise<TlsMaterial> {
+  /** After a file event, and at each check: follows the symlinks again, and reloads if a file changed. */
+  private refresh(): void {
+    this.enqueue(async () => {
+      const directories = await directoriesOf(this.current.files);
+      if (this.watching) this.watchOnly(directories); // not after close()
+      return this.reloadOnce(true);
+    }).catch(() => undefined); // reported through 'reloadFailed'
+  }
+
+  /**
+   * Watches `directories` and no other: a directory a symlink no longer leads to (a Kubernetes volume's
+   * replaced version, removed) is let go. Any event schedules a re-read.
+   */
+  private watchOnly(directories: ReadonlySet<string>): void {
+    for (const [dir, watcher] of this.watchers) {
+      if (directories.has(dir)) continue;
+      watcher.close();
+      this.watchers.delete(dir);
+    }
+    for (const dir of directories) {
+      if (this.watchers.has(dir)) continue;
+      try {
+        const watcher = watch(dir, { persistent: false }, () => this.schedule());
+        watcher.on('error', (error) => this.emit('reloadFailed', error));
+        this.watchers.set(dir, watcher);
+      } catch (error) {
+        // Gone since it was found (a volume version replaced again): the next re-read finds the links anew.
+        if (!isNotFound(error)) this.emit('reloadFailed', error instanceof Error ? error : new Error(String(error)));
+      }
+    }
+  }
+
+  /** Loads and checks the files; with `onlyIfChanged`, does nothing (no event) if they hold what is loaded. */
+  private async reloadOnce(onlyIfChanged: boolean): Promise<TlsMaterial> {
     let material: TlsMaterial;
     try {
-      material = await loadTlsMaterial(this.current.files, this.clock.nowMs());
+      const texts = await readTlsTexts(this.current.files);
+      if (onlyIfChanged && sameTexts(texts, this.current)) return this.current;
+      material = await checkTlsMaterial(this.current.files, texts, this.clock.nowMs());
     } catch (error) {
       this.emit('reloadFailed', error instanceof Error ? error : new Error(String(error)));
       throw error;
@@ -186,13 +227,33 @@ export class TlsReloader extends EventEmitter<TlsReloaderEvents> {
     if (count > 0) this.emit('connectionsClosed', count);
   }
 
-  /** While connections are guarded, checks them every tlsHeldCertificateCheckIntervalMs (expiry needs no reload). */
+  /**
+   * While connections are guarded or the files watched, every tlsHeldCertificateCheckIntervalMs: closes
+   * the connections whose certificate expired (expiry needs no reload) and re-reads the files (a change
+   * no event reported).
+   */
   private armCheck(): void {
-    if (this.check !== undefined || this.closed) return;
+    if (this.check !== undefined || this.closed || (this.guarded.size === 0 && !this.watching)) return;
     this.check = this.clock.setTimer(tlsHeldCertificateCheckIntervalMs, () => {
       this.check = undefined;
       this.closeRefused();
-      if (this.guarded.size > 0) this.armCheck();
+      if (this.watching) this.refresh();
+      this.armCheck();
     });
   }
+}
+
+/**
+ * The directories a change to `files` shows in: each file's own and, for a symlink, the one it finally
+ * resolves to (a link into the CA's directory: `coffer ca revoke` renames nothing beside the link).
+ */
+async function directoriesOf(files: TlsFiles): Promise<Set<string>> {
+  const directories = new Set<string>();
+  for (const path of [files.cert, files.key, files.ca, ...(files.crl === undefined ? [] : [files.crl])]) {
+    directories.add(dirname(resolve(path)));
+    // A file missing now resolves nowhere; the load reports it, and its own directory shows its return.
+    const target = await realpath(path).catch(() => undefined);
+    if (target !== undefined) directories.add(dirname(target));
+  }
+  return directories;
 }
