@@ -5,8 +5,14 @@
  * nextUpdate is the CA's own notAfter: OpenSSL refuses every handshake once a CRL has expired, and a
  * self-hosted CA has no publisher re-signing it on a schedule; the CRL stays authoritative until it is
  * replaced by the next `coffer ca revoke`.
+ *
+ * The CRL number orders the CA's CRLs: a member refuses one below the CRL it has loaded
+ * (tls-material.ts, checkCrlOrder), so an earlier crl.pem put back cannot un-revoke a certificate.
  */
 import { type CryptoKey, signingAlgorithm, x509 } from './crypto-provider.ts';
+
+/** The CRL number extension (RFC 5280 §5.2.3). */
+const crlNumberOid = '2.5.29.20';
 
 export interface RevokedEntry {
   serial: string;
@@ -32,7 +38,7 @@ export async function signCrl(input: CrlInput, caKey: CryptoKey): Promise<x509.X
     signingKey: caKey,
     extensions: [
       new x509.AuthorityKeyIdentifierExtension(input.authorityKeyId),
-      new x509.Extension('2.5.29.20', false, derInteger(input.crlNumber)),
+      new x509.Extension(crlNumberOid, false, derInteger(input.crlNumber)),
     ],
     entries: input.revoked.map((entry) => ({
       serialNumber: entry.serial,
@@ -52,6 +58,21 @@ export function derInteger(value: number): Uint8Array {
   } while (rest > 0);
   if ((bytes[0] ?? 0) > 0x7f) bytes.unshift(0);
   return Uint8Array.from([0x02, bytes.length, ...bytes]);
+}
+
+/**
+ * derInteger's inverse: the CRL's number, or undefined if it has none. RangeError if the value is not a
+ * non-negative DER INTEGER of short-form length (RFC 5280 allows at most 20 octets).
+ */
+export function crlNumberOf(crl: x509.X509Crl): bigint | undefined {
+  const extension = crl.getExtension(crlNumberOid);
+  if (extension === null) return undefined;
+  const der = new Uint8Array(extension.value);
+  const length = der[1] ?? 0;
+  if (der[0] !== 0x02 || length === 0 || length > 0x7f || der.length !== 2 + length || ((der[2] ?? 0) & 0x80) !== 0) {
+    throw new RangeError('the CRL number is not a non-negative DER INTEGER');
+  }
+  return BigInt(`0x${Buffer.from(der.subarray(2)).toString('hex')}`);
 }
 
 /** PEM with the label OpenSSL and node's `crl` option read ("X509 CRL"; @peculiar/x509 writes "CRL"). */

@@ -12,6 +12,7 @@ export type PkiErrorCode =
   | 'CERT_EXPIRED'
   | 'CERT_NOT_YET_VALID'
   | 'CERT_REVOKED'
+  | 'CRL_STALE'
   | 'UNKNOWN_CA'
   | 'CA_EXISTS'
   | 'CA_PASSPHRASE_REQUIRED'

@@ -23,7 +23,7 @@ export {
   type CaTemplateInput, type CertificateTemplate, type ClientTemplateInput, type MemberTemplateInput, type Validity,
 } from './templates.ts';
 export { keyIdOf, signCertificate, type Issuer } from './sign.ts';
-export { crlToPem, derInteger, signCrl, type CrlInput, type RevokedEntry } from './crl.ts';
+export { crlNumberOf, crlToPem, derInteger, signCrl, type CrlInput, type RevokedEntry } from './crl.ts';
 // x509: @peculiar/x509 with its WebCrypto provider set (import it from here, never directly).
 export { generateKeyPair, x509, type CryptoKey, type CryptoKeyPair } from './crypto-provider.ts';
 export { buildPkcs12, type Pkcs12Input } from './pkcs12.ts';

@@ -15,7 +15,7 @@ import { fileExists, readPkiText } from './files.ts';
 import { memberIdentity } from './identity.ts';
 import { caLayout } from './layout.ts';
 import { normalizeSerial } from './serial.ts';
-import { checkCrl } from './tls-material.ts';
+import { checkCrl, revokedSerialsOf } from './tls-material.ts';
 
 export interface MemberTrust {
   caFile: string;
@@ -36,7 +36,7 @@ export async function loadMemberTrust(caFile: string): Promise<MemberTrust> {
   }
   const crl = caLayout(dirname(caFile)).crl;
   const crlFile = (await fileExists(crl)) ? crl : undefined;
-  const revoked = crlFile === undefined ? new Set<string>() : await checkCrl(await readPkiText(crlFile), crlFile, caPem, caFile);
+  const revoked = crlFile === undefined ? new Set<string>() : revokedSerialsOf(await checkCrl(await readPkiText(crlFile), crlFile, caPem, caFile));
   return {
     caFile,
     crlFile,

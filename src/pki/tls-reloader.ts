@@ -11,8 +11,9 @@
  * swapped in a directory not watched) is loaded within that period. `reload()` loads and checks the
  * files on demand (SIGHUP), changed or not.
  *
- * A set that fails to load (say, the key replaced before its certificate) is reported through
- * 'reloadFailed' and the previous material stays in use; the next file event or check tries again.
+ * A set that fails to load (say, the key replaced before its certificate, or a CRL older than the one
+ * loaded) is reported through 'reloadFailed' and the previous material stays in use; the next file
+ * event or check tries again.
  *
  * Revocation reaches open connections too (docs/security.md, "Revocation"): every connection an
  * attached server accepts, and every dialed one handed to guard(), is remembered with its peer's
@@ -202,7 +203,7 @@ export class TlsReloader extends EventEmitter<TlsReloaderEvents> {
     try {
       const texts = await readTlsTexts(this.current.files);
       if (onlyIfChanged && sameTexts(texts, this.current)) return this.current;
-      material = await checkTlsMaterial(this.current.files, texts, this.clock.nowMs());
+      material = await checkTlsMaterial(this.current.files, texts, this.clock.nowMs(), this.current);
     } catch (error) {
       this.emit('reloadFailed', error instanceof Error ? error : new Error(String(error)));
       throw error;

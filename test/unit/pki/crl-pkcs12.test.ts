@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { webcrypto } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import { test } from 'node:test';
-import { buildPkcs12, crlToPem, derInteger, generateKeyPair, keyIdOf, signCrl, x509 } from '../../../src/pki/index.ts';
+import { buildPkcs12, crlNumberOf, crlToPem, derInteger, generateKeyPair, keyIdOf, signCrl, x509 } from '../../../src/pki/index.ts';
 import { clientCert, der, memoryCa } from './memory-ca.ts';
 
 const ca = await memoryCa();
@@ -12,6 +12,18 @@ test('derInteger encodes CRL numbers as minimal positive DER integers', () => {
   assert.deepEqual([...derInteger(127)], [0x02, 0x01, 0x7f]);
   assert.deepEqual([...derInteger(128)], [0x02, 0x02, 0x00, 0x80]);
   assert.deepEqual([...derInteger(65_536)], [0x02, 0x03, 0x01, 0x00, 0x00]);
+});
+
+test('crlNumberOf reads back the number signCrl wrote, undefined without one, and refuses a negative one', async () => {
+  const common = { issuer: ca.cert.subjectName, thisUpdate: new Date('2026-01-01T00:00:00Z'), nextUpdate: ca.cert.notAfter };
+  for (const crlNumber of [0, 127, 128, 65_536, Number.MAX_SAFE_INTEGER]) {
+    const crl = await signCrl({ ...common, authorityKeyId: ca.keyId, crlNumber, revoked: [] }, ca.key);
+    assert.equal(crlNumberOf(new x509.X509Crl(crlToPem(crl))), BigInt(crlNumber));
+  }
+  const signing = { ...common, signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' }, signingKey: ca.key };
+  assert.equal(crlNumberOf(await x509.X509CrlGenerator.create(signing)), undefined);
+  const negative = await x509.X509CrlGenerator.create({ ...signing, extensions: [new x509.Extension('2.5.29.20', false, Uint8Array.from([0x02, 0x01, 0xff]))] });
+  assert.throws(() => crlNumberOf(negative), RangeError);
 });
 
 test('a CRL lists the revoked serials, verifies with the CA key and is PEM-labelled "X509 CRL"', async () => {
