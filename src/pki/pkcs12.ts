@@ -13,9 +13,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import forge from 'node-forge';
 import { p12KdfIterations } from '../config/index.ts';
+import { type Asn1, binary, bmpString, explicit0, integer, nullValue, octets, oid, seq, set, toDer } from './asn1.ts';
 
 const { asn1, pki } = forge;
-type Asn1 = forge.asn1.Asn1;
 
 const saltBytes = 16;
 
@@ -32,7 +32,7 @@ export function buildPkcs12(input: Pkcs12Input): Buffer {
   const localKeyId = createHash('sha1').update(input.certificateDer).digest('binary');
   const attributes = set([
     seq([oid('localKeyId'), set([octets(localKeyId)])]),
-    seq([oid('friendlyName'), set([asn1.create(asn1.Class.UNIVERSAL, asn1.Type.BMPSTRING, false, input.friendlyName)])]),
+    seq([oid('friendlyName'), set([bmpString(input.friendlyName)])]),
   ]);
 
   const certBags = [input.certificateDer, ...input.chainDer].map((der, i) =>
@@ -60,7 +60,7 @@ export function buildPkcs12(input: Pkcs12Input): Buffer {
   hmac.start('sha256', macKey.getBytes());
   hmac.update(authenticatedSafeDer);
   const macData = seq([
-    seq([seq([oid('sha256'), asn1.create(asn1.Class.UNIVERSAL, asn1.Type.NULL, false, '')]), octets(hmac.digest().getBytes())]),
+    seq([seq([oid('sha256'), nullValue()]), octets(hmac.digest().getBytes())]),
     octets(macSalt),
     integer(p12KdfIterations),
   ]);
@@ -70,37 +70,7 @@ export function buildPkcs12(input: Pkcs12Input): Buffer {
     seq([oid('data'), explicit0([octets(authenticatedSafeDer)])]),
     macData,
   ]);
-  return Buffer.from(asn1.toDer(pfx).getBytes(), 'binary');
-}
-
-function binary(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('binary');
-}
-
-function seq(children: Asn1[]): Asn1 {
-  return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, children);
-}
-
-function set(children: Asn1[]): Asn1 {
-  return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SET, true, children);
-}
-
-function explicit0(children: Asn1[]): Asn1 {
-  return asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, true, children);
-}
-
-function octets(bytes: string): Asn1 {
-  return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OCTETSTRING, false, bytes);
-}
-
-function integer(value: number): Asn1 {
-  return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.INTEGER, false, asn1.integerToDer(value).getBytes());
-}
-
-function oid(name: string): Asn1 {
-  const id = pki.oids[name];
-  if (id === undefined) throw new Error(`node-forge lacks OID ${name}`);
-  return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer(id).getBytes());
+  return toDer(pfx);
 }
 
 function dataContentInfo(safeContents: Asn1): Asn1 {
