@@ -356,6 +356,14 @@ export const tlsReloadDebounceMs = 100;
 export const tlsHeldCertificateCheckIntervalMs = 60_000;
 /** The largest certificate, key or CRL file the PKI reads. */
 export const pkiFileBytesMax = 1024 * 1024;
+/**
+ * How long a `coffer ca` command waits for the CA directory's lock (ca.lock) while a running process
+ * holds it, before it gives up with CA_LOCKED. The lock is held for one init, issue or revoke: well
+ * under a second each, a few on a slow disk.
+ */
+export const caLockWaitMs = 30_000;
+/** How often a command waiting for ca.lock looks at it again. */
+export const caLockPollMs = 25;
 
 // ── Client listener (src/server/client-listener.ts) ───────────────────────────────────────────────
 // How long a client may take on the client port, so slow clients cannot hold sockets forever

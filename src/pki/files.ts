@@ -51,8 +51,13 @@ export async function fileExists(path: string): Promise<boolean> {
 }
 
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode: number): Promise<void> {
-  await nodeFs.mkdir(dirname(path), { recursive: true, mode: privateDirMode });
+  await makePrivateDir(dirname(path));
   await writeFileDurably(path, data, { mode });
+}
+
+/** Creates `dir` and its missing parents, 0700 whatever the umask; one that exists keeps its mode. */
+export async function makePrivateDir(dir: string): Promise<void> {
+  await nodeFs.mkdir(dir, { recursive: true, mode: privateDirMode });
 }
 
 export function isNotFound(error: unknown): boolean {

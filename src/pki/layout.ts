@@ -1,6 +1,7 @@
 /**
  * Where the CA directory keeps its files (certs/README.md):
  *   ca.crt  ca.key  crl.pem  issued.json
+ *   ca.lock  ca.lock.takeover (only while a command writes the registry: ca-lock.ts)
  *   members/<name>.crt  members/<name>.key  members/<name>.unseal.key (written by bootstrap-ca and
  *   `coffer ca issue --member`, not by this folder: a member's unseal key, kept with its other files)
  *   clients/<user>.crt  clients/<user>.key  clients/<user>.p12  [clients/<user>.p12.pass]
@@ -14,6 +15,8 @@ export interface CaLayout {
   caKey: string;
   crl: string;
   registry: string;
+  lock: string;
+  lockTakeover: string;
   memberCert(name: string): string;
   memberKey(name: string): string;
   memberUnsealKey(name: string): string;
@@ -30,6 +33,8 @@ export function caLayout(dir: string): CaLayout {
     caKey: join(dir, 'ca.key'),
     crl: join(dir, 'crl.pem'),
     registry: join(dir, 'issued.json'),
+    lock: join(dir, 'ca.lock'),
+    lockTakeover: join(dir, 'ca.lock.takeover'),
     memberCert: (name) => join(dir, 'members', `${name}.crt`),
     memberKey: (name) => join(dir, 'members', `${name}.key`),
     memberUnsealKey: (name) => join(dir, 'members', `${name}.unseal.key`),
