@@ -9,8 +9,7 @@
  * write, so a refused run leaves the directory byte-identical.
  */
 import { caValidityDaysDefault, certValidityDaysDefault } from '../config/index.ts';
-import { assertNoCa, initCa } from './ca.ts';
-import { caLayout } from './layout.ts';
+import { initCa } from './ca.ts';
 import { checkMemberName, checkUserName, splitHosts } from './names.ts';
 import { issueClient, issueMember } from './issue.ts';
 import { validityFor } from './templates.ts';
@@ -53,11 +52,11 @@ export async function bootstrapCa(options: BootstrapOptions): Promise<BootstrapR
   splitHosts(hosts);
   checkUserName(admin);
   validityFor(nowMs, days);
-  if (options.force !== true) await assertNoCa(caLayout(dir));
 
   // The CA outlives every leaf it signs: caValidityDaysDefault, or longer if --days asks for more.
+  // initCa refuses an existing CA (unless forced) under the CA lock, before its first write.
   const caDays = Math.max(caValidityDaysDefault, days);
-  const { signer, files } = await initCa({ dir, days: caDays, force: true, passphrase: options.passphrase, nowMs });
+  const { signer, files } = await initCa({ dir, days: caDays, force: options.force, passphrase: options.passphrase, nowMs });
   for (const name of members) {
     files.push(...(await issueMember(signer, { name, hosts, days, force: true, nowMs })).files);
   }

@@ -4,10 +4,12 @@
  *
  * Invariants: an existing CA is never replaced without `force`, and a refusal happens before any file
  * is written; ca.key is PKCS#8 (encrypted when a passphrase is given), mode 0600; crl.pem always lists
- * exactly the registry's revoked serials.
+ * exactly the registry's revoked serials; issued.json and crl.pem are read, changed and written back
+ * only under the CA lock (ca-lock.ts), by initCa here and by issue.ts.
  */
 import { createPublicKey, randomBytes } from 'node:crypto';
 import { caValidityDaysDefault, certSerialBytes, shortNewPassphrase } from '../config/index.ts';
+import { withCaLock } from './ca-lock.ts';
 import { crlToPem, signCrl } from './crl.ts';
 import { type CryptoKey, generateKeyPair, x509 } from './crypto-provider.ts';
 import { PkiError } from './errors.ts';
@@ -56,31 +58,37 @@ export async function assertNoCa(layout: CaLayout): Promise<void> {
   }
 }
 
-/** Refuses with CA_PASSPHRASE_SHORT a new CA key passphrase too short (naming its length only), before anything is written. */
+/**
+ * Refuses with CA_PASSPHRASE_SHORT a new CA key passphrase too short (naming its length only), before
+ * anything is written. Holds the CA lock (ca-lock.ts) from the CA_EXISTS check to the last file: two
+ * inits cannot both find no CA, and no issue or revoke writes the registry in the middle.
+ */
 export async function initCa(options: InitCaOptions): Promise<InitCaResult> {
   const layout = caLayout(options.dir);
   const short = options.passphrase === undefined ? undefined : shortNewPassphrase(Buffer.from(options.passphrase, 'utf8'), 'COFFER_CA_PASSPHRASE', 'a new CA key', 'ca.key');
   if (short !== undefined) throw new PkiError('CA_PASSPHRASE_SHORT', short);
-  if (options.force !== true) await assertNoCa(layout);
-  const nowMs = options.nowMs ?? Date.now();
-  const validity = validityFor(nowMs, options.days ?? caValidityDaysDefault);
+  return withCaLock(layout, async () => {
+    if (options.force !== true) await assertNoCa(layout);
+    const nowMs = options.nowMs ?? Date.now();
+    const validity = validityFor(nowMs, options.days ?? caValidityDaysDefault);
 
-  const keys = await generateKeyPair();
-  const keyId = await keyIdOf(keys.publicKey);
-  const template = caTemplate({
-    serialNumber: newSerial(),
-    validity,
-    commonName: options.commonName ?? caCommonNameDefault,
-    subjectKeyId: keyId,
+    const keys = await generateKeyPair();
+    const keyId = await keyIdOf(keys.publicKey);
+    const template = caTemplate({
+      serialNumber: newSerial(),
+      validity,
+      commonName: options.commonName ?? caCommonNameDefault,
+      subjectKeyId: keyId,
+    });
+    const cert = await signCertificate(template, keys.publicKey, { name: template.subject, key: keys.privateKey });
+
+    await writeFileAtomic(layout.caKey, await privateKeyToPem(keys.privateKey, options.passphrase), privateFileMode);
+    await writeFileAtomic(layout.caCert, cert.toString('pem') + '\n', publicFileMode);
+    const signer: CaSigner = { layout, cert, key: keys.privateKey, keyId };
+    const registry = withIssued(emptyRegistry(), recordOf(cert, 'ca', template.subject[0]?.CN?.[0] ?? caCommonNameDefault));
+    await writeCrlAndRegistry(signer, registry, nowMs);
+    return { signer, files: [layout.caCert, layout.caKey, layout.crl, layout.registry] };
   });
-  const cert = await signCertificate(template, keys.publicKey, { name: template.subject, key: keys.privateKey });
-
-  await writeFileAtomic(layout.caKey, await privateKeyToPem(keys.privateKey, options.passphrase), privateFileMode);
-  await writeFileAtomic(layout.caCert, cert.toString('pem') + '\n', publicFileMode);
-  const signer: CaSigner = { layout, cert, key: keys.privateKey, keyId };
-  const registry = withIssued(emptyRegistry(), recordOf(cert, 'ca', template.subject[0]?.CN?.[0] ?? caCommonNameDefault));
-  await writeCrlAndRegistry(signer, registry, nowMs);
-  return { signer, files: [layout.caCert, layout.caKey, layout.crl, layout.registry] };
 }
 
 /** Loads ca.crt and ca.key and checks they belong together. */
@@ -119,13 +127,14 @@ export async function listIssued(dir: string): Promise<readonly IssuedRecord[]> 
   return (await readRegistry(layout)).certificates;
 }
 
+/** Replaces issued.json; only under the CA lock (ca-lock.ts), with a registry read under the same hold. */
 export async function writeRegistry(layout: CaLayout, registry: Registry): Promise<void> {
   await writeFileAtomic(layout.registry, JSON.stringify(registry, null, 2) + '\n', publicFileMode);
 }
 
 /**
  * Signs a CRL of the registry's revoked serials (numbered one past the last), writes the registry,
- * then crl.pem. Order: if the CRL write fails, the registry already says "revoked" and the next
+ * then crl.pem; only under the CA lock, like writeRegistry. Order: if the CRL write fails, the registry already says "revoked" and the next
  * revoke (even of the same serial) rewrites the CRL.
  */
 export async function writeCrlAndRegistry(signer: CaSigner, registry: Registry, nowMs: number): Promise<Registry> {

@@ -1,16 +1,17 @@
 /**
  * pki — Coffer's built-in certificate authority and its mutual-TLS plumbing.
  *
- * Owns: the CA directory (ca.crt, ca.key, crl.pem, issued.json, members/, clients/), certificate
- * templates (pure), issuing, revocation and CRLs, PKCS#12 export, TLS options for the peer and
- * client listeners and for dialing, hot reload of TLS material, and mapping peer certificates to
+ * Owns: the CA directory (ca.crt, ca.key, crl.pem, issued.json, its lock ca.lock, members/, clients/),
+ * certificate templates (pure), issuing, revocation and CRLs, PKCS#12 export, TLS options for the peer
+ * and client listeners and for dialing, hot reload of TLS material, and mapping peer certificates to
  * identities.
  *
  * Invariants: ECDSA P-256 keys and SHA-256 signatures only; private keys are written 0600 and never
  * logged or put into errors; a member certificate and a client certificate are always
  * distinguishable (O coffer:members + URI SAN coffer://member/<name> + serverAuth), and no client
  * certificate can be issued with the members' reserved names; every connection is TLS 1.3 with a
- * client certificate verified against the Coffer CA and its CRL.
+ * client certificate verified against the Coffer CA and its CRL; issued.json and crl.pem change only
+ * under the CA directory's lock, and a certificate is in issued.json before its files exist.
  */
 export { PkiError, type PkiErrorCode, isPkiError } from './errors.ts';
 export {
