@@ -18,7 +18,9 @@
  * the record a write's entry carries, and the replica hands the log the record of every entry it applies
  * (`applied`, in index order; `skipped` for entries a snapshot installed). Every line carries `entry`,
  * the newest entry taken so far, so the log knows at open and after an outage where the replica must
- * hand records again (`takenThrough`), and the replica keeps the WAL behind `durableThrough`.
+ * hand records again (`takenThrough`), and the replica keeps the WAL behind `durableThrough`. A line
+ * claiming an entry beyond the member's WAL (`entryMax`) is a break at open like any other: trusted,
+ * the log would take no record of the entries up to it.
  *
  * Opening verifies the segment it will continue. A broken log does not stop the member: the break is
  * reported in status() and appending continues in a fresh segment, in a new file, that begins with a
@@ -82,6 +84,12 @@ export interface AuditLogOptions {
   onCheckpoint?: (checkpoint: SignedCheckpoint) => void | Promise<void>;
   /** The cluster's checkpoints for this member; a log that contradicts them is treated as broken. */
   replicatedCheckpoints?: readonly SignedCheckpoint[];
+  /**
+   * The newest Raft entry this member holds (its WAL's last index; Replica.auditEntryMax): a log whose
+   * lines claim a later one was edited and is treated as broken, so the log takes records from its last
+   * line it can trust. Absent: not checked (a log with no replica).
+   */
+  entryMax?: number;
   checkpointEveryRecords?: number;
   checkpointIntervalMs?: number;
   fileBytesTarget?: number;
@@ -746,7 +754,7 @@ export function requestAttributesOf(input: AuditEventInput): AuditRequestAttribu
 async function scanForOpen(options: AuditLogOptions, sodium: Sodium): Promise<OpenState> {
   const replicated = (options.replicatedCheckpoints ?? []).filter((cp) => checkpointSignatureValid(sodium, cp, options.keyPair.publicKey));
   const newVerifier = (start: 'log' | 'segment') => new ChainVerifier({
-    sodium, publicKey: options.keyPair.publicKey, member: options.member, replicatedCheckpoints: replicated, start,
+    sodium, publicKey: options.keyPair.publicKey, member: options.member, replicatedCheckpoints: replicated, start, entryMax: options.entryMax,
   });
   const fs = options.fs ?? nodeFs;
   const files = await listAuditFiles(options.dir, fs);

@@ -59,6 +59,13 @@ export interface ChainVerifierOptions {
    * continuation record. 'segment': the first line is a restart record beginning a fresh segment.
    */
   start: 'log' | 'segment';
+  /**
+   * The newest Raft entry whose record the log can hold: the opener passes the member's WAL's last
+   * index (an entry is durable there before it is applied, and a committed one is never taken back).
+   * A line claiming a later entry was edited: believed, the log would take no record of any entry up
+   * to it. Absent: not checked (offline verification has no WAL).
+   */
+  entryMax?: number;
 }
 
 export interface ChainTotals {
@@ -173,6 +180,10 @@ export class ChainVerifier {
     const entry = record.entry;
     if (entry !== undefined && (!Number.isSafeInteger(entry) || entry < this.totals.lastEntry)) {
       return this.broken(record.seq, `${here}: entry ${String(entry)} goes back from ${this.totals.lastEntry} (records of Raft entries out of order)`);
+    }
+    const { entryMax } = this.options;
+    if (entry !== undefined && entryMax !== undefined && entry > entryMax) {
+      return this.broken(record.seq, `${here}: entry ${entry} is beyond the newest Raft entry this member holds (${entryMax}): the line was edited`);
     }
 
     // A checkpoint record directly follows the record it covers, so the cluster's checkpoint is also

@@ -297,6 +297,17 @@ export class Replica {
   }
 
   /**
+   * The newest entry whose record this member's audit log can hold, for the log to check at open
+   * (AuditLog's entryMax): an entry is durable in the WAL before it is applied (or, from a snapshot,
+   * before the sink is told it was skipped) and a committed one is never taken back, so no entry the
+   * log took in any earlier run is beyond the WAL's last index. Not the store's applied index: the
+   * store is not synced per batch, so after a power loss it may be behind what the log took.
+   */
+  auditEntryMax(): number {
+    return this.wal.lastIndex();
+  }
+
+  /**
    * Hands the sink, in index order, the records of the entries handed (or applied) after the newest it
    * took: at attach, and after the sink lost records it had not made durable (it came back from a
    * failure). Those entries are still in the WAL (maybeCompactLog waits for the sink); any the WAL no

@@ -38,8 +38,11 @@ export interface MemberAuditOptions {
   /** TLS options for a GET to another member's client port, the server checked to be `expectedMember`. */
   tlsClientOptions: (expectedMember: string) => ConnectionOptions;
   metrics?: MemberAuditMetrics;
-  /** The replica, which hands the log the records of the entries it applies once the log is open. */
-  appliedRecords?: { attachAudit(sink: AppliedAuditSink): void; replayAudit(): void };
+  /**
+   * The replica, which hands the log the records of the entries it applies once the log is open, and
+   * says how far its WAL goes, beyond which no line of the log can be trusted (auditEntryMax).
+   */
+  appliedRecords?: { attachAudit(sink: AppliedAuditSink): void; replayAudit(): void; auditEntryMax(): number };
   log?: { info: (fields: object, message: string) => void; warn: (fields: object, message: string) => void; error: (fields: object, message: string) => void };
   /**
    * Settings of the AuditLog: retention from the member's config; cadence, file size, sink retries,
@@ -125,6 +128,8 @@ export class MemberAudit implements ApiAudit {
         ...this.options.logOptions,
         events: this.events(),
         dir: this.dir, member: this.member, keyPair: this.keyPair, hmacKey, policy: this.options.policy, replicatedCheckpoints: replicated,
+        // A log claiming entries beyond the WAL was edited: it opens broken and takes records from its last trusted line.
+        entryMax: this.options.appliedRecords?.auditEntryMax(),
         // Not awaited: a checkpoint is durable in the file already, and replication must not hold up the
         // log (or a member's shutdown) while there is no leader; the next checkpoint supersedes a lost one.
         onCheckpoint: (checkpoint) => {

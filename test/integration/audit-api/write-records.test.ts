@@ -9,6 +9,9 @@ import assert from 'node:assert/strict';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { canonicalJson } from '../../../src/audit/canonical.ts';
+import { hashOf } from '../../../src/audit/chain.ts';
+import { listAuditFiles, readLines } from '../../../src/audit/files.ts';
 import { verifyAuditLog } from '../../../src/audit/index.ts';
 import { ReplicationError } from '../../../src/replication/index.ts';
 import { waitUntil } from '../../support/wait.ts';
@@ -139,3 +142,57 @@ test('a write whose proposal fails has its record made durable in the receiving 
   assert.equal(received(await member.recordsWritten(), auditID).length, 1);
   assert.equal((await member.backend.range(new TextEncoder().encode('refused'), undefined, { linearizable: true })).count, 0, 'nothing was written');
 });
+
+/** The newest audit file of `member` and its lines, parsed. */
+async function newestAuditFile(member: AuditedMember): Promise<{ file: string; lines: Record<string, unknown>[] }> {
+  const file = (await listAuditFiles(join(member.dataDir, 'audit'))).at(-1)!.path;
+  return { file, lines: (await readLines(file)).lines.map((l) => JSON.parse(l) as Record<string, unknown>) };
+}
+
+/** `line` with `change` applied and its hash recomputed, as someone editing the file would write it back. */
+function rehashed(line: Record<string, unknown>, change: Record<string, unknown>): Record<string, unknown> {
+  const { hash: _hash, ...rest } = line;
+  const edited = { ...rest, ...change };
+  return { ...edited, hash: hashOf(edited) };
+}
+
+// While the member is stopped, its log is made to claim the records of every Raft entry: believed, it
+// would take no record of any write from then on.
+const entryEdits: Array<[string, (lines: Record<string, unknown>[]) => Record<string, unknown>[]]> = [
+  ['the entry of the final checkpoint edited', (lines) => [...lines.slice(0, -1), rehashed(lines.at(-1)!, { entry: Number.MAX_SAFE_INTEGER })]],
+  ['a gap record over every entry appended after the final checkpoint', (lines) => {
+    const last = lines.at(-1)!;
+    const gap = {
+      kind: 'Gap', apiVersion: 'audit.coffer.dev/v1', member: 'm1', time: '2026-12-06T00:00:00.000Z',
+      entries: { first: (last.entry as number) + 1, last: Number.MAX_SAFE_INTEGER },
+      seq: (last.seq as number) + 1, prevHash: last.hash, entry: Number.MAX_SAFE_INTEGER,
+    };
+    return [...lines, { ...gap, hash: hashOf(gap) }];
+  }],
+];
+
+for (const [edit, rewrite] of entryEdits) {
+  test(`a member whose stopped log claims more entries than it holds (${edit}) reports the tampering and records the next write`, async (t) => {
+    const warnings: { fields: object; message: string }[] = [];
+    const log = { info: () => {}, warn: (fields: object, message: string) => { warnings.push({ fields, message }); }, error: () => {} };
+    const single = await startAudited(1, {}, (audit) => audit, undefined, { log });
+    t.after(() => single.close());
+    const member = single.members[0]!;
+    await put(member, 'before-the-edit');
+    await member.audit.stop();
+    const { file, lines } = await newestAuditFile(member);
+    assert.equal(lines.at(-1)!.kind, 'Checkpoint', 'a clean stop ends in the final checkpoint');
+    await writeFile(file, rewrite(lines).map((l) => `${canonicalJson(l)}\n`).join(''));
+
+    await member.reopen();
+    const auditID = await put(member, 'after-the-edit');
+    const records = await member.records();
+    assert.equal(received(records, auditID).length, 1, 'the write after the restart has its record in the chain');
+    assert.ok(records.some((l) => l.kind === 'Restart'), 'the log continues in a fresh segment');
+    const broken = warnings.find((w) => /the audit log is broken/.test(w.message));
+    assert.match((broken?.fields as { reason?: string } | undefined)?.reason ?? '', /entry/, JSON.stringify(warnings));
+    assert.ok(member.audit.broken());
+    const verdict = await verifyAuditLog(join(member.dataDir, 'audit'), { publicKey: member.audit.publicKey, member: member.name });
+    assert.equal(verdict.ok, false, 'verify reports the tampering');
+  });
+}

@@ -118,3 +118,37 @@ test('a rotation before an applied record does not claim the record: cut after t
   assert.equal(reopened.log.status().brokenAtOpen, undefined);
   assert.equal(reopened.log.takenThrough(), 4, 'the log does not claim entry 9: the replica hands it again');
 });
+
+/** `line` with `change` applied and its hash recomputed, as someone editing the file would write it back. */
+function rehashed(line: Record<string, unknown>, change: Record<string, unknown>): string {
+  const { hash: _hash, ...rest } = line;
+  const edited = { ...rest, ...change };
+  return canonicalJson({ ...edited, hash: hashOf(edited) });
+}
+
+test('a line claiming an entry beyond the newest the member holds is a break at open: the log takes records from its last trusted line', async (t) => {
+  const dir = await tempDir(t);
+  await logWithApplied(t, dir, { checkpointEveryRecords: 1000 }, [4, 5]);
+  // The files as a crash left them (no checkpoint after the records), then edited while the member is
+  // stopped: the last line claims every entry, its hash recomputed. No signature covers that line.
+  const edited = await tempDir(t);
+  const lines = await linesIn(dir);
+  assert.deepEqual(lines.map((l) => [l.kind, l.entry]), [['Event', 4], ['Event', 5]]);
+  await writeFile(lineFile(edited), `${canonicalJson(lines[0]!)}\n${rehashed(lines[1]!, { entry: Number.MAX_SAFE_INTEGER })}\n`);
+  // The member's WAL holds entries through 6: entry 6 was applied while the log was closed.
+  const reopened = await openLog(t, edited, { entryMax: 6 });
+  const broken = reopened.log.status().brokenAtOpen;
+  assert.deepEqual(broken && [broken.file, broken.seq], ['audit-1.log', 2]);
+  assert.match(broken?.reason ?? '', /line 2: entry 9007199254740991 is beyond the newest Raft entry this member holds \(6\)/);
+  assert.equal(reopened.log.takenThrough(), 4, 'taken through the last line verification trusts, not the edited claim');
+  // The replica hands entry 5 again and then entry 6: both records are in the fresh segment.
+  const record = reopened.log.shape(input({ stage: 'RequestReceived', verb: 'create' }));
+  assert.ok(record !== undefined);
+  reopened.log.applied(5, record);
+  reopened.log.applied(6, record);
+  await reopened.log.flushed();
+  assert.equal(reopened.log.durableThrough(), 6);
+  const fresh = (await readFile(path.join(edited, 'audit-2.log'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.deepEqual(fresh.map((l) => [l.kind, l.entry]), [['Restart', 4], ['Event', 5], ['Event', 6]]);
+  assert.deepEqual(fresh[0]!.break, broken);
+});

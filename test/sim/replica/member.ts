@@ -167,7 +167,7 @@ export class SimMember {
       const { hmacKey, ...settings } = env.audit;
       const audit = await AuditLog.open({
         ...settings, dir: auditDirOf(dataDir), member: this.name, keyPair, hmacKey, policy: simAuditPolicy, clock, fs,
-        replicatedCheckpoints: env.auditCheckpoints(this),
+        replicatedCheckpoints: env.auditCheckpoints(this), entryMax: replica.auditEntryMax(),
         onCheckpoint: (checkpoint) => {
           if (alive()) env.onAuditCheckpoint(this, checkpoint);
         },
