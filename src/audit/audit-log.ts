@@ -403,7 +403,8 @@ export class AuditLog {
     if (this.recordsSinceCheckpoint === 0 && options.force !== true) return this.lastCheckpoint;
     let signed: SignedCheckpoint | undefined;
     const seq = this.append(() => {
-      const checkpoint = { member: this.options.member, seq: this.seq, head: this.head, time: this.nowIso() };
+      // The line's entry (append's default, this.entry), signed: the checkpoint's own line is the one no later head covers.
+      const checkpoint = { member: this.options.member, seq: this.seq, head: this.head, time: this.nowIso(), ...(this.entry > 0 ? { entry: this.entry } : {}) };
       signed = signCheckpoint(this.sodium, checkpoint, this.options.keyPair.privateKey);
       const { signature, ...body } = signed;
       return { kind: 'Checkpoint', apiVersion: chainApiVersion, checkpoint: body, signature };

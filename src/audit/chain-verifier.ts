@@ -9,7 +9,8 @@
  * - seq is not previous + 1 → a deleted line (jump) or swapped/replayed lines (goes back);
  * - prevHash is not the previous hash → a removed, inserted or reordered record with recomputed hashes;
  * - a checkpoint whose signature fails under the member's public key → a forged checkpoint (this also
- *   catches an edit whose author recomputed every hash after it, up to the next checkpoint);
+ *   catches an edit whose author recomputed every hash after it, up to the next checkpoint), and one
+ *   whose line carries another entry than it signs → an edited entry on the line no later head covers;
  * - a replicated checkpoint the log contradicts or never reaches → a rewritten or cut tail;
  * - a recovery record (the sink failed and came back) whose signature fails → a forged explanation of
  *   a gap. A signed one is an outage, reported in `totals.outages`, not a break;
@@ -372,6 +373,11 @@ export class ChainVerifier {
         if (named !== undefined) return named;
         if (!checkpointSignatureValid(this.options.sodium, { ...cp, signature: record.signature }, this.options.publicKey)) {
           return 'checkpoint signature does not verify under the member audit key (forged)';
+        }
+        // A checkpoint signed before it carried `entry` leaves its line's entry unsigned: what a member
+        // trusts of it is bounded at open by its WAL (entryMax), which is what closes an edit of it.
+        if (cp.entry !== undefined && cp.entry !== record.entry) {
+          return `the checkpoint signs entry ${cp.entry} but its line carries entry ${String(record.entry)} (edited)`;
         }
         this.signedThrough = Math.max(this.signedThrough, record.seq - 1);
         return undefined;

@@ -12,8 +12,8 @@
  *             appends them as it applies (src/replication/audit-records.ts); never decreases
  *
  * and the line is the canonical JSON of the whole record. A checkpoint covers the record before it:
- * {member, seq, head, time} with head = that record's hash, signed with the member's Ed25519 audit key
- * (libsodium crypto_sign_detached over a domain tag and the canonical JSON). Recovery, continuation and
+ * {member, seq, head, time, entry} with head = that record's hash and entry its own line's, signed with
+ * the member's Ed25519 audit key (libsodium crypto_sign_detached over a domain tag and the canonical JSON). Recovery, continuation and
  * restart records carry a signature of their own over their content and place in the chain (signRecord):
  * they begin files, and once older files are gone nothing else vouches for where the chain starts.
  *
@@ -46,6 +46,12 @@ export interface Checkpoint {
   head: string;
   /** RFC 3339, UTC. */
   time: string;
+  /**
+   * The `entry` of the checkpoint's own line (the newest Raft entry the log took), which `head` does not
+   * cover: signed so that the last line of a cleanly closed log cannot be made to claim other entries.
+   * Absent in checkpoints signed before it was, and while the log took no entry.
+   */
+  entry?: number;
 }
 
 /** A checkpoint with its Ed25519 signature (base64); what onCheckpoint hands to replication. */
@@ -181,9 +187,13 @@ function taggedMessage(tag: Uint8Array, value: object): Uint8Array {
   return out;
 }
 
+/**
+ * A checkpoint without `entry` signs what checkpoints signed before they carried it, so those still
+ * verify; one with it signs a different message, so `entry` cannot be stripped to pass for an old one.
+ */
 function checkpointMessage(checkpoint: Checkpoint): Uint8Array {
-  const { member, seq, head, time } = checkpoint;
-  return taggedMessage(checkpointTag, { member, seq, head, time });
+  const { member, seq, head, time, entry } = checkpoint;
+  return taggedMessage(checkpointTag, entry !== undefined ? { member, seq, head, time, entry } : { member, seq, head, time });
 }
 
 export function signCheckpoint(sodium: Sodium, checkpoint: Checkpoint, privateKey: Uint8Array): SignedCheckpoint {
@@ -200,6 +210,7 @@ export function checkpointSignatureValid(sodium: Sodium, checkpoint: SignedCheck
   if (typeof checkpoint.member !== 'string' || !Number.isSafeInteger(checkpoint.seq) || typeof checkpoint.head !== 'string' || typeof checkpoint.time !== 'string') {
     return false;
   }
+  if (checkpoint.entry !== undefined && !Number.isSafeInteger(checkpoint.entry)) return false;
   return sodium.crypto_sign_verify_detached(signature, checkpointMessage(checkpoint), publicKey);
 }
 

@@ -7,9 +7,10 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { canonicalJson } from '../../../src/audit/canonical.ts';
-import { hashOf } from '../../../src/audit/chain.ts';
+import { hashOf, signCheckpoint } from '../../../src/audit/chain.ts';
 import { verifyAuditLog } from '../../../src/audit/index.ts';
 import { auditEntriesUnmarkedMax } from '../../../src/config/index.ts';
+import { sodiumReady } from '../../../src/crypto/index.ts';
 import { withOneEventPerRequest } from '../../../src/api/index.ts';
 import { defaultPolicy, input, memberKeys, openLog as openAnyLog, tempDir } from '../../unit/audit/helpers.ts';
 
@@ -151,4 +152,40 @@ test('a line claiming an entry beyond the newest the member holds is a break at 
   const fresh = (await readFile(path.join(edited, 'audit-2.log'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
   assert.deepEqual(fresh.map((l) => [l.kind, l.entry]), [['Restart', 4], ['Event', 5], ['Event', 6]]);
   assert.deepEqual(fresh[0]!.break, broken);
+});
+
+test('a checkpoint signs the entry its line carries: an edited entry on the last checkpoint is a break for verify and at open', async (t) => {
+  const dir = await tempDir(t);
+  const { log } = await logWithApplied(t, dir, {}, [4, 5]);
+  await log.close();
+  const lines = await linesIn(dir);
+  const last = lines.at(-1)!;
+  assert.deepEqual([last.kind, last.entry, (last.checkpoint as { entry?: number }).entry], ['Checkpoint', 5, 5]);
+  lines[lines.length - 1] = JSON.parse(rehashed(last, { entry: 6 })) as Record<string, unknown>;
+  await writeFile(lineFile(dir), `${lines.map((l) => canonicalJson(l)).join('\n')}\n`);
+  const verdict = await verifyAuditLog(dir, { publicKey: (await memberKeys()).publicKey, member: 'm1' });
+  assert.equal(verdict.ok, false);
+  assert.match((verdict as { reason: string }).reason, /line 3: the checkpoint signs entry 5 but its line carries entry 6 \(edited\)/);
+  // Within what the member holds, so only the signature shows it at open.
+  const reopened = await openLog(t, dir, { entryMax: 6 });
+  assert.match(reopened.log.status().brokenAtOpen?.reason ?? '', /signs entry 5/);
+  assert.equal(reopened.log.takenThrough(), 5);
+});
+
+test('a checkpoint written before checkpoints signed the entry still verifies', async (t) => {
+  const dir = await tempDir(t);
+  const { log } = await logWithApplied(t, dir, {}, [4, 5]);
+  await log.close();
+  const lines = await linesIn(dir);
+  const last = lines.at(-1)!;
+  // The final checkpoint as a member signed it before: {member, seq, head, time}, no entry.
+  const { entry: _entry, ...claim } = last.checkpoint as { member: string; seq: number; head: string; time: string; entry: number };
+  const { signature, ...checkpoint } = signCheckpoint(await sodiumReady(), claim, (await memberKeys()).privateKey);
+  lines[lines.length - 1] = JSON.parse(rehashed(last, { checkpoint, signature })) as Record<string, unknown>;
+  await writeFile(lineFile(dir), `${lines.map((l) => canonicalJson(l)).join('\n')}\n`);
+  const verdict = await verifyAuditLog(dir, { publicKey: (await memberKeys()).publicKey, member: 'm1' });
+  assert.ok(verdict.ok, JSON.stringify(verdict));
+  const reopened = await openLog(t, dir, { entryMax: 5 });
+  assert.equal(reopened.log.status().brokenAtOpen, undefined);
+  assert.equal(reopened.log.takenThrough(), 5);
 });
