@@ -767,7 +767,7 @@ async function scanForOpen(options: AuditLogOptions, sodium: Sodium): Promise<Op
   let last = { number: 1, completeBytes: 0, lines: 0, partialBytes: 0, path: '' };
   const retained: RetainedFile[] = [];
   for (const [i, file] of files.entries()) {
-    const { lines, partialBytes, completeBytes } = await readLines(file.path, fs);
+    const { lines, notUtf8, partialBytes, completeBytes } = await readLines(file.path, fs);
     last = { number: file.number, completeBytes, lines: lines.length, partialBytes, path: file.path };
     retained.push({ number: file.number, bytes: completeBytes, newestMs: recordTimeMs(parseQuietly(lines.at(-1))) });
     const firstRecord = parseQuietly(lines[0]);
@@ -784,10 +784,10 @@ async function scanForOpen(options: AuditLogOptions, sodium: Sodium): Promise<Op
     if (broken === undefined && !newest && (partialBytes > 0 || lines.length === 0)) {
       broken = { file: file.name, seq: verifier.totals.lastSeq + 1, reason: 'a file that is not the newest is empty or ends in a partial line' };
     }
-    for (const line of lines) {
+    for (const [i, line] of lines.entries()) {
       const seq = parseQuietly(line)?.seq;
       if (typeof seq === 'number' && Number.isSafeInteger(seq)) maxSeqSeen = Math.max(maxSeqSeen, seq);
-      if (broken === undefined) broken = verifier.line(line);
+      if (broken === undefined) broken = verifier.line(line, { utf8: !notUtf8.has(i) });
     }
   }
   broken ??= verifier.finish();

@@ -4,6 +4,7 @@
  * file, its complete lines (files.ts splits them); it decides what a partial last line means (verify.ts).
  *
  * What each check catches:
+ * - the line's bytes are not UTF-8 → edited bytes (decoded leniently, they would read as U+FFFD);
  * - the line is not the canonical JSON of what it parses to → an edit that re-serialised the line;
  * - the hash is not the hash of the content → an edited field;
  * - seq is not previous + 1 → a deleted line (jump) or swapped/replayed lines (goes back);
@@ -138,11 +139,15 @@ export class ChainVerifier {
     }
   }
 
-  /** Verifies one complete line; returns the first break, or undefined if the chain holds so far. */
-  line(text: string): ChainBreak | undefined {
+  /**
+   * Verifies one complete line; returns the first break, or undefined if the chain holds so far.
+   * `utf8: false`: the line's bytes are not UTF-8 (files.ts), so its text is no record the member wrote.
+   */
+  line(text: string, read: { utf8?: boolean } = {}): ChainBreak | undefined {
     const lineNo = ++this.lineInFile;
     const first = this.totals.records === 0;
     const here = `line ${lineNo}`;
+    if (read.utf8 === false) return this.broken(this.totals.lastSeq + 1, `${here} is not valid UTF-8 (its bytes were edited)`);
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);

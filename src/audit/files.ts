@@ -42,6 +42,11 @@ export async function listAuditFiles(dir: string, fs: DurableFs = nodeFs): Promi
 export interface FileLines {
   /** Complete lines (each was terminated by '\n'), without the terminator, up to the torn tail. */
   lines: string[];
+  /**
+   * Indexes in `lines` of the lines whose bytes are not UTF-8. Their text there is a lenient decoding
+   * (U+FFFD for each bad sequence), which other bytes decode to as well: never check a hash on it.
+   */
+  notUtf8: ReadonlySet<number>;
   /** Bytes of the torn tail: records whose write a crash tore (never acknowledged). */
   partialBytes: number;
   /** Bytes before the torn tail. */
@@ -60,13 +65,38 @@ export function soundLinesEnd(bytes: Uint8Array): { end: number; zeroSeen: boole
   return { end: sound === 0 ? 0 : bytes.lastIndexOf(0x0a, sound - 1) + 1, zeroSeen: zero !== -1 };
 }
 
+/**
+ * Strict: a lenient decoder reads an invalid byte as U+FFFD, so bytes a record never had would pass its
+ * hash, computed on the text. A byte order mark is kept, so a line beginning with one is not JSON.
+ */
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
 /** The file's lines and its torn tail: the bytes after the sound lines (soundLinesEnd). */
 export async function readLines(file: string, fs: DurableFs = nodeFs): Promise<FileLines> {
   const bytes = await fs.readFile(file);
   const { end } = soundLinesEnd(bytes);
-  const text = bytes.subarray(0, end).toString('utf8');
-  const lines = text.length === 0 ? [] : text.slice(0, -1).split('\n');
-  return { lines, partialBytes: bytes.length - end, completeBytes: end };
+  const sound = bytes.subarray(0, end);
+  const notUtf8 = new Set<number>();
+  let lines: string[];
+  try {
+    const text = utf8.decode(sound);
+    lines = text.length === 0 ? [] : text.slice(0, -1).split('\n');
+  } catch {
+    // Line by line, to name the lines that are not UTF-8 ('\n' is never part of a multi-byte sequence).
+    lines = [];
+    for (let start = 0; start < end;) {
+      const stop = sound.indexOf(0x0a, start);
+      const line = sound.subarray(start, stop);
+      try {
+        lines.push(utf8.decode(line));
+      } catch {
+        notUtf8.add(lines.length);
+        lines.push(line.toString('utf8'));
+      }
+      start = stop + 1;
+    }
+  }
+  return { lines, notUtf8, partialBytes: bytes.length - end, completeBytes: end };
 }
 
 /** Cuts `file` to `bytes` and makes the new length durable. A missing file is left missing. */

@@ -60,7 +60,7 @@ export async function verifyAuditLog(dir: string, options: VerifyAuditOptions): 
       return { ok: false, file: file.name, seq: verifier.totals.lastSeq + 1, reason: `files ${previous + 1}..${file.number - 1} are missing` };
     }
     previous = file.number;
-    const { lines, partialBytes } = await readLines(file.path, fs);
+    const { lines, notUtf8, partialBytes } = await readLines(file.path, fs);
     if (partialBytes > 0 && !last) {
       return { ok: false, file: file.name, seq: verifier.totals.lastSeq + 1, reason: `${partialBytes} bytes after the last complete line of a file that is not the newest` };
     }
@@ -68,8 +68,8 @@ export async function verifyAuditLog(dir: string, options: VerifyAuditOptions): 
       return { ok: false, file: file.name, seq: verifier.totals.lastSeq + 1, reason: 'an empty file that is not the newest' };
     }
     tornTail ||= partialBytes > 0;
-    for (const line of lines) {
-      const broken = verifier.line(line);
+    for (const [i, line] of lines.entries()) {
+      const broken = verifier.line(line, { utf8: !notUtf8.has(i) });
       if (broken) return { ok: false, ...broken };
     }
   }

@@ -198,3 +198,30 @@ test('a missing audit directory does not verify, an empty one (a fresh member) d
   const empty = await verify(dir);
   assert.ok(empty.ok && empty.events === 0);
 });
+
+test('a line whose bytes are not UTF-8 is a break naming its file and line, never its content, for verify and at open', async (t) => {
+  const dir = await tempDir(t);
+  const { log } = await openLog(t, dir);
+  // A name holding U+FFFD (bytes EF BF BD): the same text as any invalid byte decoded leniently.
+  await log.record(input({ user: { username: 'bob\uFFFD', groups: ['dev'] } }));
+  await log.record(input());
+  await log.close();
+  const file = path.join(dir, 'audit-1.log');
+  const bytes = await readFile(file);
+  const at = bytes.indexOf(Buffer.from('\uFFFD'));
+  assert.ok(at > 0, 'the record holds U+FFFD');
+  await writeFile(file, Buffer.concat([bytes.subarray(0, at), Buffer.from([0xff]), bytes.subarray(at + 3)]));
+  const b = broken(await verify(dir));
+  assert.deepEqual([b.file, b.seq], ['audit-1.log', 1]);
+  assert.equal(b.reason, 'line 1 is not valid UTF-8 (its bytes were edited)');
+  const reopened = await openLog(t, dir);
+  assert.deepEqual(reopened.log.status().brokenAtOpen, { file: 'audit-1.log', seq: 1, reason: 'line 1 is not valid UTF-8 (its bytes were edited)' });
+});
+
+test('a byte order mark put before the first line is a break, not read past', async (t) => {
+  const { dir, file } = await writtenLog(t);
+  await writeFile(file, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), await readFile(file)]));
+  const b = broken(await verify(dir));
+  assert.deepEqual([b.file, b.seq], ['audit-1.log', 1]);
+  assert.match(b.reason, /^line 1 is not valid JSON/);
+});
