@@ -1,7 +1,14 @@
 /**
- * Line-by-line verification of the chain (pure: lines in, first break out). Used by verifyAuditLog for
- * a whole log and by the opener for the segment it continues. The caller feeds files in order and, per
- * file, its complete lines (files.ts splits them); it decides what a partial last line means (verify.ts).
+ * Line-by-line verification of the chain (pure: lines in, breaks out). Used by verifyAuditLog for a
+ * whole log and by the opener for the segment it continues (which stops at the first break). The caller
+ * feeds files in order and, per file, its complete lines (files.ts splits them); it decides what a
+ * partial last line means (verify.ts).
+ *
+ * After a break the rest of that file is skipped (nothing verified chains to it), and verification goes
+ * on at the first line of a later file that begins a run it can check on its own: a continuation,
+ * recovery or restart record whose signature is the member's word for its seq, prevHash and file. So a
+ * break in an old file does not hide what was done to later ones; a later file that begins otherwise
+ * after a break is a break itself.
  *
  * What each check catches:
  * - the line's bytes are not UTF-8 → edited bytes (decoded leniently, they would read as U+FFFD);
@@ -29,7 +36,8 @@
  */
 import { canonicalJson } from './canonical.ts';
 import {
-  type ChainBreak, type ChainRecord, checkpointSignatureValid, genesisHash, hashOf, recordSignatureValid, type SignedCheckpoint, type Sodium,
+  type ChainBreak, type ChainFields, type ChainRecord, checkpointSignatureValid, genesisHash, hashOf, recordSignatureValid, type RestartBody, type SignedCheckpoint,
+  type Sodium,
 } from './chain.ts';
 import { auditFileName } from './files.ts';
 
@@ -105,6 +113,10 @@ export class ChainVerifier {
   private signedThrough = 0;
   /** The member every chain record must name (options.member, or the first one named). */
   private expectedMember: string | undefined;
+  /** After a break: lines are skipped until the first line of a later file anchors the chain again (line). */
+  private skipping = false;
+  /** Every break found so far, in the order found. */
+  readonly breaks: ChainBreak[] = [];
   readonly totals: ChainTotals = {
     records: 0, events: 0, checkpoints: 0, lastSeq: 0, lastHash: genesisHash, firstSeq: 0, recordsSinceCheckpoint: 0, outages: [],
     lastEntry: 0, gaps: [],
@@ -118,14 +130,18 @@ export class ChainVerifier {
       .sort((a, b) => a.seq - b.seq);
   }
 
-  /** Checks the replicated checkpoints themselves: a forged one is a break before any line is read. */
+  /**
+   * Checks the replicated checkpoints themselves: a forged one is a break before any line is read, and
+   * is not compared with the log. Returns the first such break.
+   */
   checkReplicated(): ChainBreak | undefined {
-    for (const cp of this.pending) {
-      if (!checkpointSignatureValid(this.options.sodium, cp, this.options.publicKey)) {
-        return { file: '(replicated checkpoints)', seq: cp.seq, reason: `replicated checkpoint at seq ${cp.seq} has a signature that does not verify (forged)` };
-      }
+    const found = this.breaks.length;
+    const forged = this.pending.filter((cp) => !checkpointSignatureValid(this.options.sodium, cp, this.options.publicKey));
+    for (const cp of forged) {
+      this.breaks.push({ file: '(replicated checkpoints)', seq: cp.seq, reason: `replicated checkpoint at seq ${cp.seq} has a signature that does not verify (forged)` });
+      this.pending.splice(this.pending.indexOf(cp), 1);
     }
-    return undefined;
+    return this.breaks[found];
   }
 
   beginFile(fileNumber: number, fileName: string): void {
@@ -140,12 +156,24 @@ export class ChainVerifier {
   }
 
   /**
-   * Verifies one complete line; returns the first break, or undefined if the chain holds so far.
-   * `utf8: false`: the line's bytes are not UTF-8 (files.ts), so its text is no record the member wrote.
+   * A break the caller found between lines: files missing, or a file that is not the newest empty or
+   * ending in a partial line. `chainCut`: the chain does not go on from the last record verified across
+   * it (files are missing), so it is followed again only where the member's signature anchors it.
+   */
+  fileProblem(reason: string, { chainCut }: { chainCut: boolean }): ChainBreak {
+    return this.found({ file: this.fileName, seq: this.totals.lastSeq + 1, reason }, chainCut);
+  }
+
+  /**
+   * Verifies one complete line; returns the first break found at it, or undefined (every break is also
+   * in `breaks`). `utf8: false`: the line's bytes are not UTF-8 (files.ts), so its text is no record the
+   * member wrote.
    */
   line(text: string, read: { utf8?: boolean } = {}): ChainBreak | undefined {
     const lineNo = ++this.lineInFile;
-    const first = this.totals.records === 0;
+    // After a break nothing verified chains to the rest of that file: it is skipped, and verification
+    // picks up at the first line of a later file if the member's signature anchors it (resumeProblem).
+    if (this.skipping && lineNo > 1) return undefined;
     const here = `line ${lineNo}`;
     if (read.utf8 === false) return this.broken(this.totals.lastSeq + 1, `${here} is not valid UTF-8 (its bytes were edited)`);
     let parsed: unknown;
@@ -160,29 +188,74 @@ export class ChainVerifier {
     const { hash, ...unhashed } = record;
     if (hashOf(unhashed) !== hash) return this.broken(record.seq, `${here}: the record's hash does not match its content (edited)`);
 
-    if (first) {
-      const anchor = this.anchorProblem(record);
-      if (anchor !== undefined) return this.broken(record.seq, `${here}: ${anchor}`);
-      this.totals.firstSeq = record.seq;
-    } else {
-      // A restart begins a segment of its own (zero prevHash, seq above every seq seen): what it says —
-      // the break the member found at open — is the news, not that its seq and prevHash do not follow.
-      if (record.kind === 'Restart') return this.broken(record.seq, `${here}: ${this.kindProblem(record, false) ?? 'restart record'}`);
-      if (record.seq <= this.totals.lastSeq) {
-        return this.broken(record.seq, `${here}: seq goes back from ${this.totals.lastSeq} to ${record.seq} (lines swapped or replayed)`);
-      }
-      if (record.seq !== this.totals.lastSeq + 1) {
-        return this.broken(record.seq, `${here}: seq jumps from ${this.totals.lastSeq} to ${record.seq} (lines deleted)`);
-      }
-      if (record.prevHash !== this.totals.lastHash) {
-        return this.broken(record.seq, `${here}: prevHash does not match the previous record (a record was removed, inserted or reordered)`);
-      }
-      const placement = this.placementProblem(record, lineNo);
-      if (placement !== undefined) return this.broken(record.seq, `${here}: ${placement}`);
-    }
+    // A restart begins a segment of its own (zero prevHash, seq above every seq seen): what it says —
+    // the break the member found at open — is the news, not that its seq and prevHash do not follow.
+    const segmentStart = this.options.start === 'segment' && this.totals.records === 0 && !this.skipping;
+    if (record.kind === 'Restart' && !segmentStart) return this.restarted(record, here);
+    const resuming = this.skipping;
+    let problem: string | undefined;
+    if (resuming) problem = this.resumeProblem(record);
+    else if (this.totals.records === 0) problem = this.anchorProblem(record);
+    else problem = this.followProblem(record, lineNo);
+    problem ??= this.kindProblem(record);
+    if (problem !== undefined) return this.broken(record.seq, `${here}: ${problem}`);
+    if (resuming) this.resume(record);
+    return this.accept(record, here);
+  }
 
-    const kindProblem = this.kindProblem(record, first);
-    if (kindProblem !== undefined) return this.broken(record.seq, `${here}: ${kindProblem}`);
+  /**
+   * After the last line: a replicated checkpoint beyond the end means the tail was cut; then the start
+   * of the log must be the member's (startProblem). Returns the first break found here.
+   */
+  finish(): ChainBreak | undefined {
+    const found = this.breaks.length;
+    // A log that ends in lines a break made verification skip cannot be compared with the cluster's
+    // checkpoints: the break before them is what is reported.
+    const tail = this.skipping ? undefined : this.tailProblem();
+    if (tail !== undefined) this.broken(this.totals.lastSeq + 1, tail);
+    const start = this.startProblem();
+    if (start !== undefined) this.found({ file: this.firstFileName ?? this.fileName, seq: this.totals.firstSeq, reason: start }, false);
+    return this.breaks[found];
+  }
+
+  private tailProblem(): string | undefined {
+    if (this.awaiting !== undefined) return `cut tail: the log ends before the checkpoint record the cluster holds for seq ${this.awaiting.seq}`;
+    const beyond = this.pending.find((cp) => cp.seq > this.totals.lastSeq);
+    return beyond === undefined ? undefined : `cut tail: the cluster holds a checkpoint at seq ${beyond.seq} but the log ends at seq ${this.totals.lastSeq}`;
+  }
+
+  /**
+   * A restart record other than the one a segment begins with: the member found a break at open and
+   * began a fresh segment here, which is reported as a break. One the member signed begins a run that
+   * verification checks on its own (its prevHash is the zero hash, its place signed): the chain is
+   * followed from it.
+   */
+  private restarted(record: RestartBody & ChainFields, here: string): ChainBreak {
+    const problem = this.restartProblem(record);
+    const signed = record.signature !== undefined;
+    const news = `the chain was restarted here after a break at ${record.break?.file} seq ${record.break?.seq}: ${record.break?.reason}`
+      + (signed ? '' : ' (an unsigned restart record: the member signs the ones it writes now)');
+    const reported = this.broken(record.seq, `${here}: ${problem ?? news}`);
+    if (problem === undefined && signed) {
+      this.signedThrough = Math.max(this.signedThrough, record.seq);
+      this.resume(record);
+      this.accept(record, here);
+    }
+    return reported;
+  }
+
+  /** The chain is followed again from `record`, which the member's signature anchors, after a break. */
+  private resume(record: ChainRecord): void {
+    this.skipping = false;
+    // Replicated checkpoints within what was skipped cannot be compared with anything.
+    while (this.pending.length > 0 && this.pending[0]!.seq < record.seq) this.pending.shift();
+    // The entries of the records skipped are unknown: their order is checked again from here.
+    this.totals.lastEntry = 0;
+  }
+
+  /** Takes a record whose place and kind verified: the entries it claims, the cluster's checkpoints, the totals. */
+  private accept(record: ChainRecord, here: string): ChainBreak | undefined {
+    if (this.totals.records === 0) this.totals.firstSeq = record.seq;
     const entry = record.entry;
     if (entry !== undefined && (!Number.isSafeInteger(entry) || entry < this.totals.lastEntry)) {
       return this.broken(record.seq, `${here}: entry ${String(entry)} goes back from ${this.totals.lastEntry} (records of Raft entries out of order)`);
@@ -222,23 +295,6 @@ export class ChainVerifier {
       if (record.kind === 'Event') this.totals.events++;
       this.totals.recordsSinceCheckpoint++;
     }
-    return undefined;
-  }
-
-  /**
-   * After the last line: a replicated checkpoint beyond the end means the tail was cut; then the start
-   * of the log must be the member's (startProblem).
-   */
-  finish(): ChainBreak | undefined {
-    if (this.awaiting !== undefined) {
-      return this.broken(this.totals.lastSeq + 1, `cut tail: the log ends before the checkpoint record the cluster holds for seq ${this.awaiting.seq}`);
-    }
-    const beyond = this.pending.find((cp) => cp.seq > this.totals.lastSeq);
-    if (beyond !== undefined) {
-      return this.broken(this.totals.lastSeq + 1, `cut tail: the cluster holds a checkpoint at seq ${beyond.seq} but the log ends at seq ${this.totals.lastSeq}`);
-    }
-    const start = this.startProblem();
-    if (start !== undefined) return { file: this.firstFileName ?? this.fileName, seq: this.totals.firstSeq, reason: start };
     return undefined;
   }
 
@@ -298,6 +354,30 @@ export class ChainVerifier {
     return undefined;
   }
 
+  /** How a record that is not the first must follow the last one verified. */
+  private followProblem(record: ChainRecord, lineNo: number): string | undefined {
+    if (record.seq <= this.totals.lastSeq) return `seq goes back from ${this.totals.lastSeq} to ${record.seq} (lines swapped or replayed)`;
+    if (record.seq !== this.totals.lastSeq + 1) return `seq jumps from ${this.totals.lastSeq} to ${record.seq} (lines deleted)`;
+    if (record.prevHash !== this.totals.lastHash) return 'prevHash does not match the previous record (a record was removed, inserted or reordered)';
+    return this.placementProblem(record, lineNo);
+  }
+
+  /**
+   * Why the first line of a file after a break cannot begin a run that verification checks on its own:
+   * nothing verified before it vouches for it, so it must be a record whose signature is the member's
+   * word for its seq, its prevHash and its file (kindProblem checks the signature; a restart is taken in
+   * `restarted`).
+   */
+  private resumeProblem(record: ChainRecord): string | undefined {
+    if (record.kind !== 'Continuation' && record.kind !== 'Recovery') {
+      return `after the break before it, file ${this.fileName} does not begin with a continuation record (found ${record.kind}): verification cannot go on from it`;
+    }
+    if (record.signature === undefined) {
+      return 'after the break before it, an unsigned continuation record cannot anchor verification (written before continuations were signed, or by someone else)';
+    }
+    return this.placementProblem(record, 1);
+  }
+
   private placementProblem(record: ChainRecord, lineNo: number): string | undefined {
     if (lineNo === 1 && record.kind !== 'Continuation' && record.kind !== 'Restart' && record.kind !== 'Recovery') {
       return `file ${this.fileName} does not begin with a continuation record (found ${record.kind})`;
@@ -312,7 +392,7 @@ export class ChainVerifier {
     return undefined;
   }
 
-  private kindProblem(record: ChainRecord, first: boolean): string | undefined {
+  private kindProblem(record: ChainRecord): string | undefined {
     switch (record.kind) {
       case 'Event':
         // Parsed from disk, so the type's promise is not yet kept: check the tag.
@@ -355,18 +435,10 @@ export class ChainVerifier {
         return undefined;
       }
       case 'Restart': {
-        const named = this.memberProblem('restart', record.member);
-        if (named !== undefined) return named;
-        const signed = record.signature !== undefined;
-        if (signed && !recordSignatureValid(this.options.sodium, record, this.options.publicKey)) {
-          return 'restart record signature does not verify under the member audit key (forged)';
-        }
-        if (first && this.options.start === 'segment') {
-          if (signed) this.signedThrough = Math.max(this.signedThrough, record.seq);
-          return undefined;
-        }
-        return `the chain was restarted here after a break at ${record.break?.file} seq ${record.break?.seq}: ${record.break?.reason}`
-          + (signed ? '' : ' (an unsigned restart record: the member signs the ones it writes now)');
+        // The restart a segment begins with (any other is taken in `restarted`).
+        const problem = this.restartProblem(record);
+        if (problem === undefined && record.signature !== undefined) this.signedThrough = Math.max(this.signedThrough, record.seq);
+        return problem;
       }
       case 'Checkpoint': {
         const cp = record.checkpoint;
@@ -400,8 +472,28 @@ export class ChainVerifier {
     return `${what} record names member ${JSON.stringify(member)}, expected ${JSON.stringify(this.expectedMember)} (another member's record)`;
   }
 
+  /** Whether a restart record is the member's: it names the member, and a signature it carries verifies. */
+  private restartProblem(record: RestartBody & ChainFields): string | undefined {
+    const named = this.memberProblem('restart', record.member);
+    if (named !== undefined) return named;
+    if (record.signature !== undefined && !recordSignatureValid(this.options.sodium, record, this.options.publicKey)) {
+      return 'restart record signature does not verify under the member audit key (forged)';
+    }
+    return undefined;
+  }
+
+  /** A break at a line of the current file: the rest of that file is skipped (line). */
   private broken(seq: number, reason: string): ChainBreak {
-    return { file: this.fileName, seq, reason };
+    return this.found({ file: this.fileName, seq, reason }, true);
+  }
+
+  private found(found: ChainBreak, chainCut: boolean): ChainBreak {
+    this.breaks.push(found);
+    if (chainCut) {
+      this.skipping = true;
+      this.awaiting = undefined;
+    }
+    return found;
   }
 }
 

@@ -1,7 +1,8 @@
 /**
  * Offline verification of one member's audit directory: the chain across every kept file, every
  * checkpoint signature, and (when given) the cluster's replicated checkpoints, which is what reveals a
- * cut tail. Reports the first break. A torn tail of the newest file (a crash mid-write, never
+ * cut tail. Reports every break: after one, verification goes on where a record the member signed
+ * begins a file (chain-verifier.ts), so a break in an old file does not hide later tampering. A torn tail of the newest file (a crash mid-write, never
  * acknowledged: a partial last line, or lines whose sectors a power cut zeroed; files.ts) is not a
  * break; it is reported as `tornTail`. A time the audit sink refused records
  * (disk full, I/O error), recorded by the member in a signed recovery record, is not a break either: it
@@ -12,7 +13,7 @@
 import { sodiumReady } from '../crypto/index.ts';
 import { type DurableFs, nodeFs } from '../durable/index.ts';
 import { type AuditOutage, ChainVerifier } from './chain-verifier.ts';
-import type { SignedCheckpoint } from './chain.ts';
+import type { ChainBreak, SignedCheckpoint } from './chain.ts';
 import { listAuditFiles, readLines } from './files.ts';
 
 export interface VerifyAuditOptions {
@@ -39,48 +40,50 @@ export type VerifyAuditResult =
     /** What a reader should know about an intact log: each outage and each gap explained. */
     notes: string[];
   }
-  | { ok: false; file: string; seq: number; reason: string };
+  | {
+    /** The first break found (also breaks[0]). */
+    ok: false; file: string; seq: number; reason: string;
+    /** Every break found, in order: the first, then each found in the files verification went on with after it. */
+    breaks: ChainBreak[];
+  };
 
 export async function verifyAuditLog(dir: string, options: VerifyAuditOptions): Promise<VerifyAuditResult> {
   const sodium = await sodiumReady();
   const { fs = nodeFs, ...chain } = options;
   const verifier = new ChainVerifier({ sodium, start: 'log', ...chain });
-  const forged = verifier.checkReplicated();
-  if (forged) return { ok: false, ...forged };
+  verifier.checkReplicated();
   // A mistyped or deleted directory must not pass as an empty, intact log.
   const isDir = await fs.stat(dir).then((s) => s.isDirectory, () => false);
-  if (!isDir) return { ok: false, file: dir, seq: 0, reason: `audit directory ${dir} does not exist or is not a directory` };
+  if (!isDir) return brokenResult([...verifier.breaks, { file: dir, seq: 0, reason: `audit directory ${dir} does not exist or is not a directory` }]);
   const files = await listAuditFiles(dir, fs);
   let tornTail = false;
   let previous: number | undefined;
   for (const [i, file] of files.entries()) {
     const last = i === files.length - 1;
     verifier.beginFile(file.number, file.name);
-    if (previous !== undefined && file.number !== previous + 1) {
-      return { ok: false, file: file.name, seq: verifier.totals.lastSeq + 1, reason: `files ${previous + 1}..${file.number - 1} are missing` };
-    }
+    if (previous !== undefined && file.number !== previous + 1) verifier.fileProblem(`files ${previous + 1}..${file.number - 1} are missing`, { chainCut: true });
     previous = file.number;
     const { lines, notUtf8, partialBytes } = await readLines(file.path, fs);
-    if (partialBytes > 0 && !last) {
-      return { ok: false, file: file.name, seq: verifier.totals.lastSeq + 1, reason: `${partialBytes} bytes after the last complete line of a file that is not the newest` };
-    }
-    if (lines.length === 0 && !last) {
-      return { ok: false, file: file.name, seq: verifier.totals.lastSeq + 1, reason: 'an empty file that is not the newest' };
+    for (const [n, line] of lines.entries()) verifier.line(line, { utf8: !notUtf8.has(n) });
+    if (!last) {
+      // The next file's continuation chains to the last complete line: the chain goes on across these.
+      if (partialBytes > 0) verifier.fileProblem(`${partialBytes} bytes after the last complete line of a file that is not the newest`, { chainCut: false });
+      else if (lines.length === 0) verifier.fileProblem('an empty file that is not the newest', { chainCut: false });
     }
     tornTail ||= partialBytes > 0;
-    for (const [i, line] of lines.entries()) {
-      const broken = verifier.line(line, { utf8: !notUtf8.has(i) });
-      if (broken) return { ok: false, ...broken };
-    }
   }
-  const cut = verifier.finish();
-  if (cut) return { ok: false, ...cut, file: cut.file === '' ? '(no audit files)' : cut.file };
+  verifier.finish();
+  if (verifier.breaks.length > 0) return brokenResult(verifier.breaks.map((b) => (b.file === '' ? { ...b, file: '(no audit files)' } : b)));
   const t = verifier.totals;
   return {
     ok: true, events: t.events, checkpoints: t.checkpoints, records: t.records, firstSeq: t.firstSeq, lastSeq: t.lastSeq,
     head: t.lastHash, files: files.map((f) => f.name), tornTail, outages: t.outages, gaps: t.gaps, lastEntry: t.lastEntry,
     notes: [...t.outages.map(describeOutage), ...t.gaps.map(describeGap)],
   };
+}
+
+function brokenResult(breaks: ChainBreak[]): VerifyAuditResult {
+  return { ok: false, ...breaks[0]!, breaks };
 }
 
 /** One sentence saying what a gap record means. */

@@ -8,7 +8,7 @@
  * open rather than verifying against the wrong key. Without --name the name is read from the log.
  *
  * Runs server-side (it needs the keyring and the store); exit 0 only if everything verifies, else the
- * first break (file, sequence, reason) on stdout and exit 1.
+ * first break (file, sequence, reason) on stdout, each later one on a line of its own, and exit 1.
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -90,14 +90,15 @@ async function memberNamedInLog(dir: string): Promise<string> {
   throw new Error(`no record in ${dir} names the member; give --name`);
 }
 
-/** The verdict in a line (with how many replicated checkpoints were compared), then one line per note. */
+/** The verdict in a line (with how many replicated checkpoints were compared), then one line per note or per later break. */
 export function describeVerifyResult(member: string, result: VerifyAuditResult, replicatedCheckpoints: number): string {
   const checked = `[${replicatedCheckpoints} replicated checkpoint(s) checked]`;
   if (result.ok) {
     return `${member}: ok — ${result.events} events, ${result.checkpoints} checkpoints, seq ${result.firstSeq}..${result.lastSeq} in ${result.files.length} file(s)${result.tornTail ? ' (a torn last line, never acknowledged, was ignored)' : ''} ${checked}`
       + result.notes.map((note) => `\n  note: ${note}`).join('');
   }
-  return `${member}: BROKEN at file ${result.file}, seq ${result.seq}: ${result.reason} ${checked}`;
+  return `${member}: BROKEN at file ${result.file}, seq ${result.seq}: ${result.reason} ${checked}`
+    + result.breaks.slice(1).map((b) => `\n  also broken at file ${b.file}, seq ${b.seq}: ${b.reason}`).join('');
 }
 
 export function auditVerifyCommand(): Command {

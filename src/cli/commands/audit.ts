@@ -38,7 +38,12 @@ interface EventListView {
 
 interface VerificationView {
   ok: boolean;
-  members: Array<{ member: string; ok: boolean; error?: string; file?: string; seq?: number; reason?: string; events?: number; checkpoints?: number; firstSeq?: number; lastSeq?: number; files?: string[]; brokenAtOpen?: { file: string; seq: number; reason: string }; failure?: string; notes?: string[] }>;
+  members: Array<{
+    member: string; ok: boolean; error?: string; file?: string; seq?: number; reason?: string; events?: number; checkpoints?: number; firstSeq?: number; lastSeq?: number;
+    files?: string[]; brokenAtOpen?: { file: string; seq: number; reason: string }; failure?: string; notes?: string[];
+    /** Every break, the first (file, seq, reason) included; a member of an earlier version sends only the first. */
+    breaks?: Array<{ file: string; seq: number; reason: string }>;
+  }>;
 }
 
 export function registerAuditCommands(program: Command, io: CliIo): void {
@@ -97,9 +102,13 @@ function eventTable(items: EventView[]): string {
 
 type MemberVerification = VerificationView['members'][number];
 
-function verificationLine(m: MemberVerification): string {
+/** A member's verdict: its first line says ok or where the log first broke; each later break follows on a line of its own. */
+export function verificationLine(m: MemberVerification): string {
   if (m.error !== undefined) return `${m.member}: UNREACHABLE: ${m.error}`;
-  if (!m.ok) return `${m.member}: BROKEN at file ${m.file ?? '?'}, seq ${m.seq ?? '?'}: ${m.reason ?? 'unknown reason'}`;
+  if (!m.ok) {
+    const later = (m.breaks ?? []).slice(1).map((b) => `\n  also broken at file ${b.file}, seq ${b.seq}: ${b.reason}`).join('');
+    return `${m.member}: BROKEN at file ${m.file ?? '?'}, seq ${m.seq ?? '?'}: ${m.reason ?? 'unknown reason'}${later}`;
+  }
   const extra = m.failure !== undefined ? `; records are being refused: ${m.failure}` : '';
   // Notes explain what an intact log records, e.g. an audit sink outage (not tampering).
   const notes = (m.notes ?? []).map((note) => `\n  note: ${note}`).join('');

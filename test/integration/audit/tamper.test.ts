@@ -1,6 +1,6 @@
 // Verification against every kind of tampering the issue names, and the opener's behaviour on a broken log.
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { sodiumReady } from '../../../src/crypto/index.ts';
@@ -173,9 +173,13 @@ test('a broken log still opens: the break is reported and appending continues in
   assert.deepEqual(fresh.map((r) => r.kind), ['Restart', 'Event', 'Checkpoint']);
   assert.deepEqual(fresh[0]!.break, status.brokenAtOpen);
   assert.deepEqual(fresh[0]!.lastGood, { seq: 6, hash: (JSON.parse(content[5]!) as { hash: string }).hash });
-  // verify keeps reporting the original break; the broken file is left as it was.
-  const b = broken(await verify(dir));
+  // verify keeps reporting the original break; the broken file is left as it was. Then the restart,
+  // from which it follows the fresh segment.
+  const result = await verify(dir);
+  const b = broken(result);
   assert.deepEqual([b.file, b.seq], ['audit-1.log', 8]);
+  assert.deepEqual(breaksOf(result).map(([file]) => file), ['audit-1.log', 'audit-2.log']);
+  assert.match(breaksOf(result)[1]![1], /^line 1: the chain was restarted here after a break at audit-1\.log seq 8/);
   // Opening again continues the fresh segment: no second restart, and the earlier break stays visible.
   const again = await openLog(t, dir);
   assert.equal(again.log.status().brokenAtOpen, undefined);
@@ -224,4 +228,115 @@ test('a byte order mark put before the first line is a break, not read past', as
   const b = broken(await verify(dir));
   assert.deepEqual([b.file, b.seq], ['audit-1.log', 1]);
   assert.match(b.reason, /^line 1 is not valid JSON/);
+});
+
+/** A closed log of 40 events over several files, a checkpoint every 3 records, and its replicated checkpoints. */
+async function writtenFiles(t: Parameters<typeof tempDir>[0]): Promise<{ dir: string; files: string[]; checkpoints: SignedCheckpoint[] }> {
+  const dir = await tempDir(t);
+  const checkpoints: SignedCheckpoint[] = [];
+  const { log } = await openLog(t, dir, { checkpointEveryRecords: 3, fileBytesTarget: 4000, onCheckpoint: (cp) => { checkpoints.push(cp); } });
+  for (let i = 0; i < 40; i++) await log.record(input({ auditID: `event-${i}`, user: { username: `user-${i}`, groups: ['dev'] } }));
+  await log.close();
+  const files = (await readdir(dir)).filter((f) => /^audit-\d+\.log$/.test(f)).sort((a, b) => Number(/\d+/.exec(a)![0]) - Number(/\d+/.exec(b)![0]));
+  assert.ok(files.length >= 3, `several files: ${files.join(', ')}`);
+  return { dir, files, checkpoints };
+}
+
+/** Every break verification reported, as [file, reason]. */
+function breaksOf(result: VerifyAuditResult): [string, string][] {
+  assert.ok(!result.ok, 'verification should have failed');
+  assert.ok(Array.isArray(result.breaks), `every break is reported, not only the first: ${JSON.stringify(result)}`);
+  return result.breaks.map((b) => [b.file, b.reason]);
+}
+
+test('after a flipped byte in an old file, verify goes on from the next file the member signed: a line deleted in the newest file is reported too', async (t) => {
+  const { dir, files } = await writtenFiles(t);
+  const oldest = path.join(dir, files[0]!);
+  const newest = path.join(dir, files.at(-1)!);
+  const old = await lines(oldest);
+  old[1] = old[1]!.replace('"user-1"', '"user-X"');
+  await writeLines(oldest, old);
+  const alone = breaksOf(await verify(dir));
+  assert.equal(alone.length, 1, JSON.stringify(alone));
+  const fresh = await lines(newest);
+  assert.ok(fresh.length >= 4, `the newest file holds a few records: ${fresh.length}`);
+  fresh.splice(2, 1);
+  await writeLines(newest, fresh);
+  const result = await verify(dir);
+  const b = broken(result);
+  assert.deepEqual([b.file, b.seq], [files[0], 2], 'the first break stays the one the report leads with');
+  const found = breaksOf(result);
+  assert.equal(found.length, 2, JSON.stringify(found));
+  assert.equal(found[0]![0], files[0]);
+  assert.match(found[0]![1], /^line 2: the record's hash does not match its content/);
+  assert.equal(found[1]![0], files.at(-1));
+  assert.match(found[1]![1], /^line 3: seq jumps from \d+ to \d+ \(lines deleted\)/);
+});
+
+test('after a break, a tail cut from the newest file still shows against the replicated checkpoints', async (t) => {
+  const { dir, files, checkpoints } = await writtenFiles(t);
+  const oldest = path.join(dir, files[0]!);
+  const old = await lines(oldest);
+  old[1] = old[1]!.replace('"user-1"', '"user-X"');
+  await writeLines(oldest, old);
+  const newest = path.join(dir, files.at(-1)!);
+  await writeLines(newest, (await lines(newest)).slice(0, -1)); // the final checkpoint line dropped
+  const found = breaksOf(await verify(dir, checkpoints));
+  assert.equal(found.length, 2, JSON.stringify(found));
+  assert.match(found[1]![1], /cut tail: the log ends before the checkpoint record the cluster holds/);
+});
+
+test('after a break, a later file the member\'s signature does not anchor is itself a break: its start is not trusted', async (t) => {
+  const { dir, files } = await writtenFiles(t);
+  const oldest = path.join(dir, files[0]!);
+  const old = await lines(oldest);
+  old[1] = old[1]!.replace('"user-1"', '"user-X"');
+  await writeLines(oldest, old);
+  // The second file rewritten whole from a continuation stripped of its signature, every hash recomputed.
+  const second = path.join(dir, files[1]!);
+  const records = (await lines(second)).map((l) => JSON.parse(l) as Record<string, unknown>);
+  delete records[0]!.signature;
+  (records[1]!.user as { username: string }).username = 'nobody';
+  let prev = records[0]!.prevHash as string;
+  for (const r of records) {
+    r.prevHash = prev;
+    delete r.hash;
+    r.hash = hashOf(r);
+    prev = r.hash as string;
+  }
+  await writeLines(second, records.map((r) => canonicalJson(r)));
+  const found = breaksOf(await verify(dir));
+  assert.ok(found.some(([file, reason]) => file === files[1] && /^line 1: .*unsigned continuation/.test(reason)), JSON.stringify(found));
+});
+
+test('files missing in the middle are reported, and verification goes on in the files after them', async (t) => {
+  const { dir, files } = await writtenFiles(t);
+  await rm(path.join(dir, files[1]!));
+  const newest = path.join(dir, files.at(-1)!);
+  const fresh = await lines(newest);
+  fresh.splice(2, 1);
+  await writeLines(newest, fresh);
+  const found = breaksOf(await verify(dir));
+  assert.deepEqual(found.map(([file]) => file), [files[2], files.at(-1)], JSON.stringify(found));
+  assert.match(found[0]![1], /are missing/);
+  assert.match(found[1]![1], /seq jumps/);
+});
+
+test('after a restart, verify follows the fresh segment: a line deleted in it is reported too', async (t) => {
+  const { dir, file } = await writtenLog(t);
+  const content = await lines(file);
+  content.splice(6, 1);
+  await writeLines(file, content);
+  const { log } = await openLog(t, dir);
+  for (let i = 0; i < 3; i++) await log.record(input());
+  await log.close();
+  const fresh = path.join(dir, 'audit-2.log');
+  const segment = await lines(fresh);
+  assert.deepEqual(segment.map((l) => (JSON.parse(l) as { kind: string }).kind), ['Restart', 'Event', 'Event', 'Event', 'Checkpoint']);
+  segment.splice(2, 1);
+  await writeLines(fresh, segment);
+  const found = breaksOf(await verify(dir));
+  assert.deepEqual(found.map(([f]) => f), ['audit-1.log', 'audit-2.log', 'audit-2.log'], JSON.stringify(found));
+  assert.match(found[1]![1], /restarted here/);
+  assert.match(found[2]![1], /^line 3: seq jumps/);
 });
