@@ -2,9 +2,9 @@
  * Offline verification of one member's audit directory: the chain across every kept file, every
  * checkpoint signature, and (when given) the cluster's replicated checkpoints, which is what reveals a
  * cut tail. Reports every break: after one, verification goes on where a record the member signed
- * begins a file (chain-verifier.ts), so a break in an old file does not hide later tampering. A torn tail of the newest file (a crash mid-write, never
- * acknowledged: a partial last line, or lines whose sectors a power cut zeroed; files.ts) is not a
- * break; it is reported as `tornTail`. A time the audit sink refused records
+ * begins a file (chain-verifier.ts), so a break in an old file does not hide later tampering. A torn
+ * tail of the newest file (a crash mid-write, never acknowledged: a partial last line, or lines whose
+ * sectors a power cut zeroed; files.ts) is not a break; it is reported as `tornTail`. A time the audit sink refused records
  * (disk full, I/O error), recorded by the member in a signed recovery record, is not a break either: it
  * is reported in `outages`, with a sentence for people in `notes`. The start of the log must be the
  * member's (chain-verifier.ts, startProblem): oldest files missing are a break unless a kept retention
