@@ -284,6 +284,8 @@ async function startApis(
     metrics.connectionRefused('client', 'certificate');
     certificateRefusals.line(refused);
   });
+  // Nothing else would say it: `coffer ca revoke` tells the operator members pick the CRL up, and this one never will.
+  if (config.crl === undefined) log.warn({}, 'started without --crl: certificates revoked with coffer ca revoke are accepted; give it the CA\'s crl.pem, which it reloads as it changes');
   const openFiles = readOpenFilesLimit();
   if (openFiles !== undefined && openFiles < memberFilesReserve + clientConnectionsMin) {
     log.warn({ openFiles, wanted: memberFilesReserve + clientConnectionsMin },

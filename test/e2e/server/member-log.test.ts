@@ -1,11 +1,13 @@
 // The member's log as an operator reads it (docs/operations.md: "start, stop, leadership"): three real
 // `coffer server` processes at the default level, their logs in files. Each log says which member leads
 // (in `member started`, then a line at every change); a member stopped with SIGTERM logs the stop and
-// its end, and the others log the new leader. No start prints a deprecation warning.
+// its end, and the others log the new leader. No start prints a deprecation warning. A member started
+// without --crl says that it accepts revoked certificates; one started with it says nothing of the kind.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { Cluster } from '../../support/cluster/index.ts';
+import { Cluster, withCluster } from '../../support/cluster/index.ts';
+import { cofferBackend } from '../../support/cluster/backends.ts';
 import { waitUntil } from '../../support/wait.ts';
 
 let cluster: Cluster;
@@ -22,6 +24,9 @@ async function logOf(i: number): Promise<{ text: string; lines: Line[] }> {
   const lines = text.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Line);
   return { text, lines };
 }
+
+/** How the warning of a member started without --crl begins. */
+const withoutCrl = 'started without --crl';
 
 const leadership = new Set(['member started', 'leader changed', 'this member is the leader', 'no leader']);
 
@@ -43,6 +48,7 @@ test('every member logs who leads, a stop and its end, and the next leader; no d
     await waitUntil(async () => (await leaderLogged(i)) === leaderId, 30_000, `m${i + 1}'s log to name the leader m${leader + 1}`);
     const { text } = await logOf(i);
     assert.doesNotMatch(text, /FSTDEP|DeprecationWarning|FastifyDeprecation/, `m${i + 1} started without a deprecation warning`);
+    assert.doesNotMatch(text, new RegExp(withoutCrl), `m${i + 1}, started with --crl, does not warn of its absence`);
   }
 
   assert.equal(await cluster.stopMember(leader), 0, 'SIGTERM stops the leader cleanly');
@@ -61,4 +67,20 @@ test('every member logs who leads, a stop and its end, and the next leader; no d
   const newLeader = await cluster.leader();
   assert.equal(await leaderLogged(others[0]!), await idOf(newLeader), 'the leader they logged is the one that leads');
   await cluster.restart(leader);
+});
+
+test('a member started without --crl warns that it accepts revoked certificates', async () => {
+  const noCrl = { ...cofferBackend, command: (spec: Parameters<typeof cofferBackend.command>[0]) => {
+    const command = cofferBackend.command(spec);
+    const at = command.args.indexOf('--crl');
+    assert.ok(at >= 0, 'the harness starts members with --crl');
+    return { ...command, args: command.args.filter((_, i) => i !== at && i !== at + 1) };
+  } };
+  await withCluster({ size: 1, backend: noCrl, faults: false }, async (single) => {
+    await single.leader();
+    const text = await readFile(single.members[0]!.logFile, 'utf8');
+    const warning = text.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Line & { level?: number }).find((l) => l.msg?.startsWith(withoutCrl) === true);
+    assert.ok(warning !== undefined, `the member's log warns: ${text.slice(0, 2000)}`);
+    assert.equal(warning.level, 40, 'at warn');
+  });
 });
