@@ -128,7 +128,7 @@ function sourceIpsOf(request: FastifyRequest): string[] {
 
 /** Per request, set by the identification/authorization hook; a WeakMap so nothing outlives the request. */
 const pending = new WeakMap<object, Pending>();
-/** The log each request's events go to, for the refusals made later inside its stream (recordStreamRefusal). */
+/** The log each request's events go to, for the requests made later inside its stream (recordStreamRequest). */
 const logs = new WeakMap<object, ApiAudit>();
 /** The routed request of each node request, so a request node gives up on can still be recorded (recordAbandoned). */
 const routed = new WeakMap<IncomingMessage, FastifyRequest>();
@@ -323,21 +323,25 @@ export async function recordAbandoned(audit: ApiAudit, raw: IncomingMessage, cod
 }
 
 /**
- * Records a refusal made inside the open stream of `request` (a gRPC Watch create the key check refuses,
- * a LeaseKeepAlive renewal): an event of its own — stage ResponseComplete, decision forbid when `code` is
- * 403, the refusal's message as the reason — naming the stream's event (coffer.dev/stream), so a stream
- * is not one record however much it is refused. Resolves once the record is durable, before the client
- * is told; rejects if the log refuses it (the caller ends the stream). Nothing to do without an audit log.
+ * Records a request made inside the open stream of `request` — a gRPC Watch create, served or refused by
+ * the key check; a LeaseKeepAlive renewal refused: an event of its own, stage ResponseComplete, naming the
+ * stream's event (coffer.dev/stream), so one stream is not one record however many key ranges it opens
+ * watches on (each may replay a range's history) or how often it is refused. With a `refusal` reason the
+ * event records it as the reason, and decision forbid when `code` is 403; without one, the stream's own
+ * decision and reason. Resolves once the record is durable, before the client is told; rejects if the
+ * log refuses it (the caller ends the stream). Nothing to do without an audit log.
  */
-export async function recordStreamRefusal(request: FastifyRequest, code: number, reason: string): Promise<void> {
+export async function recordStreamRequest(request: FastifyRequest, code: number, refusal?: string): Promise<void> {
   const p = pending.get(request);
   const audit = logs.get(request);
   if (p === undefined || audit === undefined) return;
   const input = inputOf(request, p, 'ResponseComplete', code);
   input.auditID = randomUUID();
   input.requestReceivedTimestamp = new Date();
-  if (code === 403) input.decision = 'forbid';
-  input.decisionReason = reason;
+  if (refusal !== undefined) {
+    if (code === 403) input.decision = 'forbid';
+    input.decisionReason = refusal;
+  }
   input.annotations = { ...input.annotations, [streamAnnotation]: p.auditID };
   await audit.record(input);
 }

@@ -833,8 +833,9 @@ export const grpcStreamsPerConnectionMax = 256;
 export const grpcResetStreamsMax = 256;
 export const grpcResetStreamsWindowMs = 10_000;
 /**
- * Requests one gRPC Watch stream may have waiting while a refused create's audit record is written (they
- * are answered in order, after it); one more ends the stream, so a flood of refused creates is bounded.
+ * Requests one gRPC Watch stream may have waiting while a create's audit record is written (they are
+ * answered in order, after it); one more ends the stream, so a flood of creates is bounded. etcd's
+ * clients send the next create once the last is answered.
  */
 export const grpcWatchRequestsQueuedMax = 64;
 /**

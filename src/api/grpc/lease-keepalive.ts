@@ -18,7 +18,7 @@
 import type { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { leaseKeepAlivesQueuedMax } from '../../config/index.ts';
-import { recordStreamRefusal } from '../audit-plugin.ts';
+import { recordStreamRequest } from '../audit-plugin.ts';
 import { callerFor } from '../k8s/authorization.ts';
 import type { KvService } from '../kv/service.ts';
 import { parsedRequest } from '../request.ts';
@@ -85,7 +85,7 @@ export function serveKeepAliveStream(request: FastifyRequest, reply: FastifyRepl
         // The refusal is recorded (an event of its own, naming the stream's) before the stream ends with it.
         const refusal = toGrpcError(error);
         try {
-          await recordStreamRefusal(request, httpEquivalent(refusal.code), refusal.message);
+          await recordStreamRequest(request, httpEquivalent(refusal.code), refusal.message);
           endWith(error);
         } catch (unrecorded) {
           endWith(unrecorded);

@@ -10,7 +10,9 @@
  * not-found handler takes it, since a gRPC call is known by its content type (dialect.ts).
  *
  * Services served: KV, Watch, Lease, Maintenance, Cluster, Auth (refused, RBAC instead). Watch and
- * LeaseKeepAlive are streams, each audited once when it opens; Snapshot streams its answer (snapshot.ts).
+ * LeaseKeepAlive are streams, each audited when it opens; each watch a Watch stream creates, and each
+ * renewal a LeaseKeepAlive stream refuses, is audited again on its own (watch.ts, lease-keepalive.ts);
+ * Snapshot streams its answer (snapshot.ts).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { requestBodyBytesMax } from '../../config/index.ts';

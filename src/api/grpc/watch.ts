@@ -18,7 +18,7 @@ import type { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { grpcWatchFragmentBytes, grpcWatchRequestsQueuedMax } from '../../config/index.ts';
 import { isMvccError, type WatchEvent, type Watcher } from '../../storage/mvcc/index.ts';
-import { recordStreamRefusal } from '../audit-plugin.ts';
+import { recordStreamRequest } from '../audit-plugin.ts';
 import { type Caller, callerFor } from '../k8s/authorization.ts';
 import type { KvService } from '../kv/service.ts';
 import { parsedRequest } from '../request.ts';
@@ -79,7 +79,7 @@ export function serveWatchStream(request: FastifyRequest, reply: FastifyReply, s
   const session = new WatchSession(service, caller, info, (onEnd, stillAllowed) => watches.start(request, reply, () => {
     onEnd();
     body.destroy();
-  }, stillAllowed, grpcFrames, 0), (code, reason) => recordStreamRefusal(request, code, reason));
+  }, stillAllowed, grpcFrames, 0), (code, refusal) => recordStreamRequest(request, code, refusal));
   const reader = new FrameReader();
   body.on('data', (chunk: Buffer) => {
     try {
@@ -99,17 +99,17 @@ class WatchSession {
   private readonly watches = new Map<number, { watcher: Watcher; range: { key: Uint8Array; end?: Uint8Array } }>();
   private nextId = 0;
   private readonly stream: WatchStream;
-  /** Requests that came while a refusal was being recorded, in order: each is handled after it, so answers keep their order. */
+  /** Requests that came while a create was being recorded, in order: each is handled after it, so answers keep their order. */
   private readonly waiting: Message[] = [];
   private recording = false;
   /** A progress request came that answerProgress has not answered yet. */
   private progressRequested = false;
 
-  /** `recordRefusal`: records a create the stream refuses (HTTP status, reason) before the client is told. */
+  /** `recordCreate`: records a create (HTTP status, and the reason of a refusal) before the client is told. */
   constructor(
     private readonly service: KvService, private readonly caller: Caller, private readonly info: RequestInfo,
     open: (onEnd: () => void, stillAllowed: () => boolean) => WatchStream,
-    private readonly recordRefusal: (code: number, reason: string) => Promise<void>,
+    private readonly recordCreate: (code: number, refusal?: string) => Promise<void>,
   ) {
     // The stream cancels the watchers it holds as it ends.
     this.stream = open(() => this.watches.clear(), () => this.stillAllowed());
@@ -122,7 +122,7 @@ class WatchSession {
       return;
     }
     if (this.waiting.length >= grpcWatchRequestsQueuedMax) {
-      this.finish(`the stream sent more than ${grpcWatchRequestsQueuedMax} requests while a refusal was being recorded (grpcWatchRequestsQueuedMax)`);
+      this.finish(`the stream sent more than ${grpcWatchRequestsQueuedMax} requests while a create was being recorded (grpcWatchRequestsQueuedMax)`);
       return;
     }
     this.waiting.push(m);
@@ -212,21 +212,29 @@ class WatchSession {
     }
     this.watches.set(watchId, { watcher, range });
     const filters = (m.filters as string[] | undefined) ?? [];
-    this.respond(watchId, undefined, { created: true });
-    void this.pump(watchId, watcher, { noPut: filters.includes('NOPUT'), noDelete: filters.includes('NODELETE'), fragment: boolField(m, 'fragment') });
+    // Its events wait for its record: a watch may replay a range's history, an access of its own.
+    this.afterRecord(200, undefined, () => {
+      this.respond(watchId, undefined, { created: true });
+      void this.pump(watchId, watcher, { noPut: filters.includes('NOPUT'), noDelete: filters.includes('NODELETE'), fragment: boolField(m, 'fragment') });
+    });
+  }
+
+  /** Answers a create with `canceled` and the reason once the refusal is recorded. */
+  private refuse(watchId: number, code: number, reason: string): void {
+    this.afterRecord(code, reason, () => this.respond(watchId, undefined, { created: true, canceled: true, cancel_reason: reason }));
   }
 
   /**
-   * Answers a create with `canceled` and the reason once the refusal is recorded (the stream's own event
-   * is its opening), then the requests that came meanwhile; a log that refuses the record ends the stream.
+   * Records a create (the stream's own event is its opening), then answers it, then handles the requests
+   * that came meanwhile; a log that refuses the record ends the stream.
    */
-  private refuse(watchId: number, code: number, reason: string): void {
+  private afterRecord(code: number, refusal: string | undefined, answer: () => void): void {
     this.recording = true;
-    this.recordRefusal(code, reason).then(
+    this.recordCreate(code, refusal).then(
       () => {
         this.recording = false;
         if (!this.stream.isOpen) return;
-        this.respond(watchId, undefined, { created: true, canceled: true, cancel_reason: reason });
+        answer();
         while (!this.recording && this.waiting.length > 0 && this.stream.isOpen) this.handleNow(this.waiting.shift()!);
       },
       (error: unknown) => this.fail(error),

@@ -632,6 +632,23 @@ test('a gRPC Watch stream answers its creates in the order they came, a refusal 
   assert.deepEqual(answers.map((a) => `${Number(a.watch_id ?? 0)}:${a.canceled === true ? 'canceled' : 'created'}`), ['0:canceled', '1:created', '2:canceled']);
 });
 
+test('each watch a gRPC Watch stream creates leaves a record of its own, naming the stream, before its events flow — served or refused', async () => {
+  // Until 2026-12-06 only the stream's opening and its refusals were recorded: one record for any number
+  // of watches, each of which may replay a range's history.
+  const { answers, auditID } = await watchStream('app-reader', [watchCreate('app/one'), watchCreate('app/two'), watchCreate('other/x')], 3);
+  assert.deepEqual(answers.map((a) => a.canceled === true), [false, false, true]);
+  const records = (await m1.events()).filter((e) => e.annotations[streamAnnotation] === auditID);
+  assert.equal(records.length, 3, JSON.stringify(records));
+  const served = records.filter((e) => e.annotations['authorization.k8s.io/decision'] === 'allow');
+  assert.equal(served.length, 2);
+  for (const e of served) {
+    assert.equal(e.responseStatus?.code, 200);
+    assert.equal(e.user.username, 'app-reader');
+    assert.equal(e.stage, 'ResponseComplete');
+  }
+  assert.equal(new Set(records.map((e) => e.auditID)).size, 3, 'each its own event');
+});
+
 test('a burst of refused creates on one gRPC Watch stream ends it past grpcWatchRequestsQueuedMax: the records it leaves are bounded', async () => {
   const sent = 4 * grpcWatchRequestsQueuedMax;
   const { answers, auditID } = await watchStream('app-reader', Array.from({ length: sent }, () => watchCreate('other/x')), sent);
