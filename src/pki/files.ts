@@ -18,18 +18,20 @@ export const publicFileMode = 0o644;
 const privateDirMode = 0o700;
 
 export async function readPkiFile(path: string): Promise<Buffer> {
-  let size: number;
+  // Opened first and sized through the handle: the file read is the file sized, and one removed
+  // between a look and the open (a lock released, a file replaced) is missing, not an open error.
+  let handle;
   try {
-    size = (await stat(path)).size;
+    handle = await open(path, 'r');
   } catch (cause) {
     if (isNotFound(cause)) throw new PkiError('FILE_MISSING', `missing file: ${path}`, { cause });
     throw cause;
   }
-  if (size > pkiFileBytesMax) {
-    throw new PkiError('LIMIT_EXCEEDED', `${path} is ${size} bytes, over pkiFileBytesMax (${pkiFileBytesMax})`);
-  }
-  const handle = await open(path, 'r');
   try {
+    const size = (await handle.stat()).size;
+    if (size > pkiFileBytesMax) {
+      throw new PkiError('LIMIT_EXCEEDED', `${path} is ${size} bytes, over pkiFileBytesMax (${pkiFileBytesMax})`);
+    }
     return await handle.readFile();
   } finally {
     await handle.close();
