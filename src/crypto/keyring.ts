@@ -8,6 +8,7 @@
  * - The keyring file on disk always opens with exactly one KEK: the old one until the rename of a KEK
  *   rotation, the new one after (durable write-then-rename: src/durable/replace.ts).
  * - Opening with the wrong KEK writes nothing and fails with one SealedError.
+ * - Every wrapping the keyring stores was unwrapped again to the same key first (wrapChecked).
  * - Key material in memory is wiped on close().
  */
 import { randomFillSync } from 'node:crypto';
@@ -23,7 +24,7 @@ import {
 import { NoncePool } from './nonces.ts';
 import { dekIdOfPage, openPage, type Sealer, sealPage } from './page.ts';
 import type { PagePosition } from './position.ts';
-import { sodium, sodiumReady, wipe } from './sodium.ts';
+import { equalConstantTime, sodium, sodiumReady, wipe } from './sodium.ts';
 
 const dekBytes = 32;
 const keyringIdBytes = 16;
@@ -122,13 +123,21 @@ export class Keyring implements Sealer {
     const keyringId = randomFillSync(new Uint8Array(keyringIdBytes));
     const authKey = randomFillSync(new Uint8Array(sodium.crypto_auth_KEYBYTES));
     const key = randomFillSync(new Uint8Array(dekBytes));
-    const nowMs = clock.nowMs();
-    const dek: LiveDek = { key, record: { id: 1, createdAtMs: nowMs, wrapped: b64(await kek.wrap(key, wrapAd(keyringId, 'dek', 1))), pagesSealed: 0 } };
-    const fs = options.fs ?? nodeFs;
-    const keyring = new Keyring(file, options.kek.description, kek, authKey, keyringId, nowMs, [dek], 1, [], clock, fs, options.onStep ?? (() => {}));
-    await mkdirDurably(path.dirname(file), { mode: 0o700, fs });
-    await keyring.write(kek, authKey);
-    return keyring;
+    try {
+      const nowMs = clock.nowMs();
+      const wrapped = await wrapChecked(kek, options.kek.description, key, wrapAd(keyringId, 'dek', 1), 'DEK 1');
+      const dek: LiveDek = { key, record: { id: 1, createdAtMs: nowMs, wrapped: b64(wrapped), pagesSealed: 0 } };
+      const fs = options.fs ?? nodeFs;
+      const keyring = new Keyring(file, options.kek.description, kek, authKey, keyringId, nowMs, [dek], 1, [], clock, fs, options.onStep ?? (() => {}));
+      await mkdirDurably(path.dirname(file), { mode: 0o700, fs });
+      await keyring.write(kek, options.kek.description, authKey);
+      return keyring;
+    } catch (error) {
+      kek.wipe();
+      wipe(authKey);
+      wipe(key);
+      throw error;
+    }
   }
 
   static async load(file: string, bytes: Uint8Array, options: OpenKeyringOptions): Promise<Keyring> {
@@ -196,11 +205,17 @@ export class Keyring implements Sealer {
       const id = Math.max(...this.deks.keys()) + 1;
       if (this.deks.size >= dekCountMax) throw new KeyringError(`the keyring holds ${this.deks.size} DEKs, the most allowed (${dekCountMax})`);
       const key = randomFillSync(new Uint8Array(dekBytes));
-      const wrapped = await this.kek.wrap(key, wrapAd(this.keyringId, 'dek', id));
+      let wrapped: Uint8Array;
+      try {
+        wrapped = await wrapChecked(this.kek, this.providerDescription, key, wrapAd(this.keyringId, 'dek', id), `DEK ${id}`);
+      } catch (error) {
+        wipe(key);
+        throw error;
+      }
       const dek: LiveDek = { key, record: { id, createdAtMs: this.clock.nowMs(), wrapped: b64(wrapped), pagesSealed: 0 } };
       this.deks.set(id, dek);
       try {
-        await this.write(this.kek, this.authKey, id);
+        await this.write(this.kek, this.providerDescription, this.authKey, id);
       } catch (error) {
         this.deks.delete(id);
         wipe(key);
@@ -223,18 +238,13 @@ export class Keyring implements Sealer {
       const rewrapped = new Map<number, string>();
       try {
         for (const [id, dek] of this.deks) {
-          const wrapped = await next.wrap(dek.key, wrapAd(this.keyringId, 'dek', id));
-          // Prove the new KEK opens what it wrapped before committing to it (a KMS could misbehave).
-          const check = await next.unwrap(wrapped, wrapAd(this.keyringId, 'dek', id));
-          if (check === undefined || !sodium.memcmp(check, dek.key)) throw new KeyringError(`${provider.description} did not round-trip DEK ${id}`);
-          wipe(check);
-          rewrapped.set(id, b64(wrapped));
+          rewrapped.set(id, b64(await wrapChecked(next, provider.description, dek.key, wrapAd(this.keyringId, 'dek', id), `DEK ${id}`)));
         }
         this.onStep('rewrapped');
         const previous = new Map([...this.deks].map(([id, dek]) => [id, dek.record.wrapped]));
         for (const [id, wrapped] of rewrapped) this.deks.get(id)!.record.wrapped = wrapped;
         try {
-          await this.write(next, authKey);
+          await this.write(next, provider.description, authKey);
         } catch (error) {
           for (const [id, wrapped] of previous) this.deks.get(id)!.record.wrapped = wrapped;
           throw error;
@@ -267,7 +277,7 @@ export class Keyring implements Sealer {
       this.deks.delete(id);
       this.retired = [...this.retired, { id, retiredAtMs: this.clock.nowMs() }].slice(-keyringRetiredDeksKept);
       try {
-        await this.write(this.kek, this.authKey);
+        await this.write(this.kek, this.providerDescription, this.authKey);
       } catch (error) {
         this.deks.set(id, dek);
         this.retired = retiredBefore;
@@ -281,7 +291,7 @@ export class Keyring implements Sealer {
   persist(): Promise<void> {
     return this.exclusive(async () => {
       this.assertOpen();
-      await this.write(this.kek, this.authKey);
+      await this.write(this.kek, this.providerDescription, this.authKey);
     });
   }
 
@@ -306,7 +316,7 @@ export class Keyring implements Sealer {
     return this.exclusive(async () => {
       if (this.closed) return;
       try {
-        await this.write(this.kek, this.authKey);
+        await this.write(this.kek, this.providerDescription, this.authKey);
       } finally {
         this.closed = true;
         for (const dek of this.deks.values()) wipe(dek.key);
@@ -329,13 +339,17 @@ export class Keyring implements Sealer {
     return result;
   }
 
-  /** Writes the keyring as it would be with `activeId` active, wrapped under `kek`, authenticated by `authKey`. */
-  private async write(kek: Kek, authKey: Uint8Array, activeId = this.active.record.id): Promise<void> {
+  /**
+   * Writes the keyring as it would be with `activeId` active, wrapped under `kek` (named by
+   * `kekDescription` in errors), authenticated by `authKey`.
+   */
+  private async write(kek: Kek, kekDescription: string, authKey: Uint8Array, activeId = this.active.record.id): Promise<void> {
+    const wrappedAuthKey = await wrapChecked(kek, kekDescription, authKey, wrapAd(this.keyringId, 'auth', 0), 'the authentication key');
     const body: KeyringBody = {
       keyringId: b64(this.keyringId),
       createdAtMs: this.createdAtMs,
       kek: kek.record,
-      authKey: b64(await kek.wrap(authKey, wrapAd(this.keyringId, 'auth', 0))),
+      authKey: b64(wrappedAuthKey),
       activeDekId: activeId,
       deks: [...this.deks.values()].map((d) => ({ ...d.record })).sort((a, b) => a.id - b.id),
       retired: this.retired,
@@ -344,6 +358,25 @@ export class Keyring implements Sealer {
     const mac = sodium.crypto_auth(Buffer.from(text, 'utf8'), authKey);
     await writeFileDurably(this.file, encodeKeyringFile(text, mac), { fs: this.fs, onStep: this.onStep });
   }
+}
+
+/**
+ * `key` wrapped by `kek`, once the wrapping has been unwrapped again to the same bytes. A wrapping that
+ * does not open (a KMS plugin that answers a wrap wrongly, or a KEK bug) would otherwise be stored and
+ * found only at the member's next start, which could then not unseal; refused here, nothing is kept.
+ * `kekDescription` and `what` ("DEK 2") name the failure; the key itself never appears in it.
+ */
+async function wrapChecked(kek: Kek, kekDescription: string, key: Uint8Array, additional: Uint8Array, what: string): Promise<Uint8Array> {
+  const wrapped = await kek.wrap(key, additional);
+  const check = await kek.unwrap(wrapped, additional);
+  try {
+    if (check === undefined || !equalConstantTime(check, key)) {
+      throw new KeyringError(`${kekDescription} did not round-trip ${what}: what it wrapped does not unwrap to the same key, so it is not stored`);
+    }
+  } finally {
+    wipe(check);
+  }
+  return wrapped;
 }
 
 const adTag = Buffer.from('coffer/keyring/v1\u0000', 'utf8');

@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
-import { createKeyFile, keyFileKek, KmsError, kmsKek, openKeyring, RecordKind, SealedError } from '../../../src/crypto/index.ts';
+import {
+  createKeyFile, keyFileKek, keyringFileName, KmsError, kmsKek, openKeyring, RecordKind, SealedError,
+} from '../../../src/crypto/index.ts';
 import { tempDir } from '../../unit/crypto/helpers.ts';
-import { startKmsPlugin } from './kms-plugin-process.ts';
+import { startKmsPlugin, startTamperingProxy } from './kms-plugin-process.ts';
 
 const position = { storeId: 's', kind: RecordKind.walEntry, index: 1, sub: 0 };
 
@@ -62,4 +65,34 @@ test('a KEK rotation moves a keyring from a key file to the KMS plugin and back'
   const back = await openKeyring({ dir: data, kek: await keyFileKek(keyFile) });
   assert.deepEqual([...back.open(page, position)], [1, 2, 3]);
   await back.close();
+});
+
+test('a KMS plugin that answers a wrap with a wrapping of something else is refused, naming it, and the keyring stays as it was', async (t) => {
+  const dir = await tempDir(t);
+  const plugin = await startKmsPlugin(dir, 'kms', 'key-A');
+  const proxy = await startTamperingProxy(path.join(dir, 'proxy.sock'), plugin.socketPath);
+  t.after(() => Promise.all([proxy.stop(), plugin.stop()]).then(() => {}));
+  const kek = kmsKek({ socketPath: proxy.socketPath });
+  const roundTrip = new RegExp(`^KeyringError: KMS plugin at ${proxy.socketPath} did not round-trip DEK`);
+
+  proxy.tamper = true;
+  const fresh = path.join(dir, 'fresh');
+  await assert.rejects(openKeyring({ dir: fresh, kek }), roundTrip);
+  assert.deepEqual(await readdir(fresh).catch(() => []), [], 'no keyring written');
+
+  proxy.tamper = false;
+  const data = path.join(dir, 'data');
+  const keyring = await openKeyring({ dir: data, kek });
+  const page = keyring.seal(new TextEncoder().encode('kept'), position);
+  const before = await readFile(path.join(data, keyringFileName));
+  proxy.tamper = true;
+  await assert.rejects(keyring.rotateDek(), roundTrip);
+  assert.equal(keyring.activeDekId(), 1);
+  assert.deepEqual(await readFile(path.join(data, keyringFileName)), before);
+  proxy.tamper = false;
+  await keyring.close();
+  const reopened = await openKeyring({ dir: data, kek: kmsKek({ socketPath: plugin.socketPath }) });
+  assert.equal(new TextDecoder().decode(reopened.open(page, position)), 'kept');
+  assert.equal(reopened.activeDekId(), 1);
+  await reopened.close();
 });

@@ -3,7 +3,8 @@ import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import {
-  createKeyFile, IntegrityError, keyFileKek, keyringFileName, openKeyring, passphraseKek, RecordKind, SealedError,
+  createKeyFile, IntegrityError, type Kek, type KekProvider, keyFileKek, KeyringError, keyringFileName, openKeyring, passphraseKek, RecordKind,
+  SealedError,
 } from '../../../src/crypto/index.ts';
 import { fastArgon2, keyFileKeyring, tempDir } from './helpers.ts';
 
@@ -149,3 +150,78 @@ test('the keyring file holds no DEK or KEK in the clear', async (t) => {
     assert.equal(content.indexOf(form), -1);
   }
 });
+
+/**
+ * A KEK provider around a key file's whose wraps can be made wrong, as a buggy or hostile KMS plugin
+ * answers: 'garbled' gives bytes that do not unwrap, 'other-key' a valid wrapping of other bytes. Only
+ * wraps for `purposes` are spoiled (the purpose is the byte before the DEK id that ends the additional data).
+ */
+function spoilingKek(inner: KekProvider, purposes: readonly ('auth' | 'dek')[]): KekProvider & { spoil?: 'garbled' | 'other-key' } {
+  const provider: KekProvider & { spoil?: 'garbled' | 'other-key' } = {
+    source: inner.source,
+    description: 'spoiling test KEK',
+    create: async () => spoiled(await inner.create()),
+    open: async (record) => spoiled(await inner.open(record)),
+  };
+  const spoiled = (kek: Kek): Kek => ({
+    get record() { return kek.record; },
+    unwrap: (wrapped, additional) => kek.unwrap(wrapped, additional),
+    wipe: () => kek.wipe(),
+    async wrap(key, additional) {
+      const purpose = additional[additional.length - 5] === 0 ? 'auth' : 'dek';
+      if (provider.spoil === undefined || !purposes.includes(purpose)) return kek.wrap(key, additional);
+      if (provider.spoil === 'other-key') return kek.wrap(new Uint8Array(key.length), additional);
+      const wrapped = await kek.wrap(key, additional);
+      wrapped[wrapped.length - 1]! ^= 1;
+      return wrapped;
+    },
+  });
+  return provider;
+}
+
+for (const spoil of ['garbled', 'other-key'] as const) {
+  test(`a new keyring whose KEK wraps a key into what does not unwrap to it (${spoil}) is refused, naming the KEK and the key, and nothing is written`, async (t) => {
+    const dir = await tempDir(t);
+    const keyFile = path.join(dir, 'k.key');
+    await createKeyFile(keyFile);
+    for (const [purposes, what] of [[['dek'], /DEK 1/], [['auth'], /the authentication key/]] as const) {
+      const kek = spoilingKek(await keyFileKek(keyFile), purposes);
+      kek.spoil = spoil;
+      const data = path.join(dir, `data-${purposes[0]}`);
+      await assert.rejects(openKeyring({ dir: data, kek }), (error: unknown) => {
+        assert.ok(error instanceof KeyringError, String(error));
+        assert.match(error.message, /^spoiling test KEK did not round-trip /);
+        assert.match(error.message, what);
+        return true;
+      });
+      assert.deepEqual(await readdir(data).catch(() => []), [], 'no keyring file');
+    }
+  });
+
+  test(`a DEK rotation or KEK rotation whose KEK wraps a key into what does not unwrap to it (${spoil}) changes nothing`, async (t) => {
+    const dir = await tempDir(t);
+    const keyFile = path.join(dir, 'k.key');
+    await createKeyFile(keyFile);
+    const data = path.join(dir, 'data');
+    const kek = spoilingKek(await keyFileKek(keyFile), ['auth', 'dek']);
+    const keyring = await openKeyring({ dir: data, kek });
+    const page = keyring.seal(bytes('kept'), position);
+    const before = await fingerprint(data);
+    kek.spoil = spoil;
+    await assert.rejects(keyring.rotateDek(), /^KeyringError: spoiling test KEK did not round-trip DEK 2/);
+    assert.equal(keyring.activeDekId(), 1);
+    assert.deepEqual(keyring.status().deks.map((d) => d.id), [1]);
+    const next = spoilingKek(passphraseKek('a new passphrase', fastArgon2), ['auth']);
+    next.spoil = spoil;
+    await assert.rejects(keyring.rotateKek(next), /^KeyringError: spoiling test KEK did not round-trip the authentication key/);
+    assert.equal(await fingerprint(data), before);
+    assert.equal(keyring.status().kekSource, 'keyFile');
+    kek.spoil = undefined;
+    assert.equal(await keyring.rotateDek(), 2, 'the next good rotation takes the id the refused one did not');
+    await keyring.close();
+    const reopened = await openKeyring({ dir: data, kek: await keyFileKek(keyFile) });
+    assert.equal(text(reopened.open(page, position)), 'kept');
+    assert.equal(reopened.activeDekId(), 2);
+    await reopened.close();
+  });
+}
