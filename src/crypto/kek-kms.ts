@@ -3,11 +3,13 @@
  * The KEK never enters this process: the plugin wraps and unwraps the keyring's keys. The keyring
  * records the key id the plugin returned on the first wrap and asks for that key from then on.
  */
+import { type Stats, promises as fs } from 'node:fs';
 import net from 'node:net';
 import { kmsMessageBytesMax, kmsRequestTimeoutMs } from '../config/index.ts';
 import { KmsError, sourceMismatch } from './errors.ts';
 import type { Kek, KekProvider, KekRecord } from './kek.ts';
 import { isRecord, kmsProtocolVersion, type KmsRequest } from './kms-protocol.ts';
+import { foreignOwner, othersMayReplace } from './secret-file.ts';
 
 export interface KmsOptions {
   socketPath: string;
@@ -89,8 +91,38 @@ function fromB64(text: string): Uint8Array {
   return copy;
 }
 
-/** One request, one answer line. Rejects with KmsError on connection failure, timeout or refusal. */
-function kmsCall(socketPath: string, timeoutMs: number, request: KmsRequest): Promise<Record<string, unknown>> {
+/**
+ * Refuses a socket another user could have put at `socketPath`: a wrap sends a key in the clear to
+ * whoever listens there. It must be a socket (not a symbolic link to one) of this user or root, and no
+ * one else may be able to replace it (othersMayReplace): the connect that follows goes by the name, and
+ * only those directories keep the socket checked the one connected to.
+ */
+async function checkSocket(socketPath: string): Promise<void> {
+  let stat: Stats;
+  let replaceable: string | undefined;
+  try {
+    stat = await fs.lstat(socketPath);
+    replaceable = await othersMayReplace(socketPath);
+  } catch (error) {
+    throw new KmsError(`cannot reach KMS plugin at ${socketPath}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  const refuse = (why: string): KmsError => new KmsError(`refusing KMS plugin socket ${socketPath}: ${why}`);
+  if (!stat.isSocket()) throw refuse(`it is not a socket but ${kindOf(stat)}`);
+  const owner = foreignOwner(stat.uid);
+  if (owner !== undefined) throw refuse(`it ${owner}, so that user may be the one listening`);
+  if (replaceable !== undefined) throw refuse(`${replaceable}, so another user could put their own socket in its place`);
+}
+
+function kindOf(stat: Stats): string {
+  if (stat.isSymbolicLink()) return 'a symbolic link';
+  if (stat.isFile()) return 'a regular file';
+  if (stat.isDirectory()) return 'a directory';
+  return 'another kind of file';
+}
+
+/** One request, one answer line. Rejects with KmsError on an untrusted socket, connection failure, timeout or refusal. */
+async function kmsCall(socketPath: string, timeoutMs: number, request: KmsRequest): Promise<Record<string, unknown>> {
+  await checkSocket(socketPath);
   return new Promise((resolve, reject) => {
     const socket = net.createConnection({ path: socketPath });
     const chunks: Buffer[] = [];

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdir, readFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import {
@@ -95,4 +95,60 @@ test('a KMS plugin that answers a wrap with a wrapping of something else is refu
   assert.equal(new TextDecoder().decode(reopened.open(page, position)), 'kept');
   assert.equal(reopened.activeDekId(), 1);
   await reopened.close();
+});
+
+/** Another local user ("nobody"): giving them a file takes root, as the suite runs here and in CI. */
+const otherUid = 65534;
+const isRoot = process.geteuid?.() === 0;
+const escaped = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+test('the KMS socket is refused unless only this user or root can have put it there: the socket, its directory and those above', async (t) => {
+  const dir = await tempDir(t);
+  const shared = path.join(dir, 'shared');
+  await mkdir(shared, { mode: 0o700 });
+  const plugin = await startKmsPlugin(shared, 'kms');
+  t.after(() => plugin.stop());
+  const socketPath = plugin.socketPath;
+  const use = async (socket = socketPath): Promise<void> => (await openKeyring({ dir: path.join(dir, 'data'), kek: kmsKek({ socketPath: socket }) })).close();
+  const refused = (socket: string, why: string) => (error: unknown) => {
+    assert.ok(error instanceof KmsError, String(error));
+    assert.match(error.message, new RegExp(`^refusing KMS plugin socket ${escaped(socket)}: ${why}`));
+    return true;
+  };
+
+  await use();
+  await chmod(shared, 0o777);
+  await assert.rejects(use(), refused(socketPath, `${escaped(shared)} has mode 0777: others may write to it and it is not sticky`));
+  await chmod(shared, 0o1777);
+  await use(); // sticky, as /tmp: others cannot take away or rename what is not theirs
+  await chmod(shared, 0o700);
+  await chmod(dir, 0o770);
+  await assert.rejects(use(), refused(socketPath, `${escaped(dir)} has mode 0770`), 'a directory above is checked too');
+  await chmod(dir, 0o700);
+
+  const file = path.join(dir, 'file.sock');
+  await writeFile(file, '');
+  await assert.rejects(use(file), refused(file, 'it is not a socket but a regular file'));
+  const link = path.join(dir, 'link.sock');
+  await symlink(socketPath, link);
+  await assert.rejects(use(link), refused(link, 'it is not a socket but a symbolic link'));
+  await use();
+});
+
+test('a KMS socket or a directory above it that belongs to another user is refused', { skip: !isRoot && 'chown takes root' }, async (t) => {
+  const dir = await tempDir(t);
+  const shared = path.join(dir, 'shared');
+  await mkdir(shared, { mode: 0o755 });
+  const plugin = await startKmsPlugin(shared, 'kms');
+  t.after(() => plugin.stop());
+  const use = async (): Promise<void> => (await openKeyring({ dir: path.join(dir, 'data'), kek: kmsKek({ socketPath: plugin.socketPath }) })).close();
+  const prefix = `^KmsError: refusing KMS plugin socket ${escaped(plugin.socketPath)}: `;
+
+  await chown(plugin.socketPath, otherUid, otherUid);
+  await assert.rejects(use(), new RegExp(`${prefix}it belongs to uid ${otherUid}, neither this user \\(uid 0\\) nor root`));
+  await chown(plugin.socketPath, 0, 0);
+  await chown(shared, otherUid, otherUid);
+  await assert.rejects(use(), new RegExp(`${prefix}${escaped(shared)} belongs to uid ${otherUid}, neither this user \\(uid 0\\) nor root`));
+  await chown(shared, 0, 0);
+  await use();
 });
