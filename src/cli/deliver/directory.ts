@@ -1,12 +1,14 @@
 /**
  * `coffer render --dir DIR`: each key of each source as the file DIR/KEY, as a Kubernetes Secret
- * volume shows them: mode 0600, in DIR (made 0700 if missing), each replaced atomically (a new
+ * volume shows them: mode 0600, in DIR (made 0700 if missing; this user's and writable by no one else,
+ * or refused), each replaced atomically (a new
  * temporary file no other local user can plant, fsync, rename, fsync of the directory), so a reader
  * sees the old value or the new, never part of one. A key that disappears from
  * the sources has its file removed — only files this run wrote; other files in DIR are left alone.
  * Keys are the file names: a key that is not one ("..", a "/"), or two sources with the same key, is refused.
  */
-import { rm, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { type FileHandle, lstat, open, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { nodeFs } from '../../durable/index.ts';
 import { privateFileMode, writeFileAtomic } from '../../pki/index.ts';
@@ -34,6 +36,7 @@ export class DirectoryWriter {
       }
     }
     await makeDirectory(this.dir);
+    await checkOwnDirectory(this.dir);
     const cannot = (file: string) => (error: unknown) => {
       throw new CliError(`cannot write ${file}: ${describeCode(error) ?? 'unknown error'}`);
     };
@@ -44,6 +47,41 @@ export class DirectoryWriter {
     this.written.clear();
     for (const key of files.keys()) this.written.add(key);
     return files.size;
+  }
+}
+
+/** Mode bits: written by its group or by others. */
+const groupOrOtherWrite = 0o022;
+
+/**
+ * Refuses a DIR this user does not alone control: one another user owns — who may have made it before
+ * this run (in /tmp, say), and then sees the key names and sizes and can swap the files the program
+ * reads — or one its group or others may write to. Judged on a descriptor of DIR itself, opened without
+ * following a symbolic link, so what is judged is the directory there now, however it came to be: found,
+ * made by this run, or made by someone else between makeDirectory's look and its mkdir. Checked before
+ * every write, as a directory may be replaced between two.
+ */
+async function checkOwnDirectory(dir: string): Promise<void> {
+  const refuse = (why: string): CliError => new CliError(`cannot use --dir ${dir}: ${why}`);
+  let handle: FileHandle;
+  try {
+    handle = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  } catch (error) {
+    // Linux answers ENOTDIR, others ELOOP, for a symbolic link opened so.
+    const link = await lstat(dir).then((s) => s.isSymbolicLink(), () => false);
+    throw refuse(link ? 'it is a symbolic link; give the directory itself' : describeCode(error) ?? 'unknown error');
+  }
+  try {
+    const { uid, mode } = await handle.stat();
+    const ownUid = process.geteuid?.(); // none on Windows: no owner to compare
+    if (ownUid !== undefined && uid !== ownUid) {
+      throw refuse(`it belongs to uid ${uid}, not to this user (uid ${ownUid}): that user can see and change what is written there`);
+    }
+    if ((mode & groupOrOtherWrite) !== 0) {
+      throw refuse(`it has mode 0${(mode & 0o7777).toString(8)}, so group or others may write to it (chmod go-w ${dir})`);
+    }
+  } finally {
+    await handle.close();
   }
 }
 

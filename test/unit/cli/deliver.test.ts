@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DirectoryWriter } from '../../../src/cli/deliver/directory.ts';
@@ -116,5 +116,42 @@ test('a --dir that cannot be made is one plain line: a parent that is no directo
     assert.equal(await readFile(join(dir, 'a', 'b', 'password'), 'utf8'), 'one');
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a --dir that is not this user\'s own private directory is refused in one line and nothing is written: writable by group or others, a symbolic link', async () => {
+  const base = await mkdtemp(join(tmpdir(), 'coffer-render-theirs-'));
+  const write = (dir: string) => new DirectoryWriter(dir).write([values(db, { password: 'pw-hidden' })]);
+  try {
+    for (const mode of [0o777, 0o1777, 0o770, 0o720]) {
+      const dir = join(base, `mode-${mode.toString(8)}`);
+      await mkdir(dir);
+      await chmod(dir, mode);
+      await assert.rejects(write(dir), refused(new RegExp(`^cannot use --dir ${dir}: it has mode 0${mode.toString(8)}, so group or others may write to it \\(chmod go-w `), 'pw-hidden'));
+      assert.deepEqual(await readdir(dir), [], `nothing written in a ${mode.toString(8)} directory`);
+    }
+    const own = join(base, 'own');
+    await mkdir(own, { mode: 0o700 });
+    const link = join(base, 'link');
+    await symlink(own, link);
+    await assert.rejects(write(link), refused(new RegExp(`^cannot use --dir ${link}: it is a symbolic link`), 'pw-hidden'));
+    assert.deepEqual(await readdir(own), []);
+    assert.equal(await write(own), 1, 'this user\'s 0700 directory is used');
+  } finally {
+    await rm(base, { recursive: true, force: true });
+  }
+});
+
+test('a --dir another user made is refused in one line and nothing is written', { skip: process.geteuid?.() !== 0 && 'chown takes root' }, async () => {
+  const base = await mkdtemp(join(tmpdir(), 'coffer-render-theirs-'));
+  try {
+    const dir = join(base, 'app-secrets');
+    await mkdir(dir, { mode: 0o700 });
+    await chown(dir, 65534, 65534); // "nobody", made it first
+    await assert.rejects(new DirectoryWriter(dir).write([values(db, { password: 'pw-hidden' })]),
+      refused(new RegExp(`^cannot use --dir ${dir}: it belongs to uid 65534, not to this user \\(uid 0\\)`), 'pw-hidden'));
+    assert.deepEqual(await readdir(dir), []);
+  } finally {
+    await rm(base, { recursive: true, force: true });
   }
 });
