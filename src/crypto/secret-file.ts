@@ -53,7 +53,7 @@ export async function readSecretFile(file: string, what: string, bytesMax: numbe
 
 /** The user besides this one whose files and directories are trusted: root can change anything anyway. */
 const rootUid = 0;
-/** Mode bits: written by its group or by others; sticky (node's fs.constants has no S_ISVTX). */
+/** Mode bits: its group or others may write to it; the sticky bit (node's fs.constants has no S_ISVTX). */
 const groupOrOtherWrite = 0o022;
 const sticky = 0o1000;
 

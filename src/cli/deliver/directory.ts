@@ -50,7 +50,7 @@ export class DirectoryWriter {
   }
 }
 
-/** Mode bits: written by its group or by others. */
+/** Mode bits: its group or others may write to it. */
 const groupOrOtherWrite = 0o022;
 
 /**
