@@ -588,6 +588,9 @@ export class Replica {
     if (this.members.get(message.from)?.removed === true) return;
     // A message for another member (a peer's mistake, or a forgery) is not stepped as if it were ours.
     if (message.to !== this.options.memberId) return;
+    // A forwarded proposal of an entry no member makes (a bug, a member encoding commands otherwise, a
+    // stolen member certificate) would be committed, and every member stop at the entry it cannot apply.
+    if (message.type === 'prop' && !message.entries.every(isCommandEntry)) return;
     this.raw.step(this.decideForwarded(message));
     this.kick();
   }
@@ -1126,4 +1129,15 @@ async function recoverStoreSwap(fs: DurableFs, options: ReplicaOptions, walSnaps
 function bootNonceOf(random: Random): string {
   const part = () => random.int(0, 2 ** 31 - 1).toString(36).padStart(6, '0');
   return `${part()}${part()}`;
+}
+
+/** Whether a proposed entry is one a member makes: a membership change, or a command that decodes. */
+function isCommandEntry(entry: Entry): boolean {
+  if (entry.type !== 'normal' || entry.data.length === 0) return true;
+  try {
+    decodeCommand(entry.data);
+    return true;
+  } catch {
+    return false;
+  }
 }

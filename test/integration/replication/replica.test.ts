@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { keyFileKek, openKeyring } from '../../../src/crypto/index.ts';
 import { CompactedError, raftConfigDefaults, UnavailableError } from '../../../src/raft/index.ts';
+import { encodeCommand } from '../../../src/replication/command.ts';
 import { Wal } from '../../../src/storage/wal/index.ts';
 import { waitUntil } from '../../support/wait.ts';
 import { InProcessCluster, testTickMs, urlsOf, waitLimitMs } from './harness.ts';
@@ -41,6 +42,37 @@ test('a message addressed to another member is not stepped: a heartbeat at a hig
     const after = cluster.replica(leader).status();
     assert.equal(after.term, before.term);
     assert.equal(after.leader, leader);
+  } finally {
+    await cluster.close();
+  }
+});
+
+test('a forwarded proposal whose entry is not a command is dropped by the leader, one whose operation the store refuses is refused alike on every member: every member goes on applying', async () => {
+  // A member that forwards what no member makes (a bug, a version that encodes commands otherwise, a stolen
+  // member certificate) had it committed, and every member stopped at the entry it could not decode.
+  const cluster = await InProcessCluster.start(3);
+  try {
+    const leader = await cluster.leader();
+    const from = [1, 2, 3].find((id) => id !== leader)!;
+    const before = cluster.replica(leader).status();
+    const commands = [
+      { requestId: 'r1', op: { type: 'no such op' } }, { requestId: 'r2', op: { type: 'put', key: 'not bytes', value: 7 } },
+      { requestId: 'r3', op: { type: 'deleteRange' } }, { requestId: 'r4', op: { type: 'txn', compare: 'x', success: [], failure: [] } },
+    ].map((command) => encodeCommand(command as never));
+    for (const data of [text('not a command'), Uint8Array.of(0x90), new Uint8Array([0x81, 0xa1, 0x78, 0x01]), ...commands]) {
+      cluster.replica(leader).receive({
+        type: 'prop', from, to: leader, term: 0, logTerm: 0, index: 0, entries: [{ type: 'normal', term: 0, index: 0, data }], commit: 0, reject: false, rejectHint: 0,
+      });
+    }
+    const response = await cluster.replica(from).propose({ type: 'put', key: text('after-garbage'), value: text('v') });
+    assert.equal(response.type, 'put');
+    for (const id of [1, 2, 3]) {
+      const read = await cluster.replica(id).range(text('after-garbage'), undefined, { linearizable: true });
+      assert.equal(str(read.kvs[0]?.value), 'v', `member ${id} applied the write after the garbage`);
+    }
+    // Commands whose operation the store refuses are appended and refused where applied, alike on every
+    // member; what is not a command at all is not appended.
+    assert.equal(cluster.replica(leader).status().raftIndex, before.raftIndex + commands.length + 1, 'the undecodable entries were not appended');
   } finally {
     await cluster.close();
   }
