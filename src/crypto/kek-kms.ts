@@ -6,10 +6,10 @@
 import { type Stats, promises as fs } from 'node:fs';
 import net from 'node:net';
 import { kmsMessageBytesMax, kmsRequestTimeoutMs } from '../config/index.ts';
+import { foreignOwner, othersMayReplace } from '../durable/index.ts';
 import { KmsError, sourceMismatch } from './errors.ts';
 import type { Kek, KekProvider, KekRecord } from './kek.ts';
 import { isRecord, kmsProtocolVersion, type KmsRequest } from './kms-protocol.ts';
-import { foreignOwner, othersMayReplace } from './secret-file.ts';
 
 export interface KmsOptions {
   socketPath: string;

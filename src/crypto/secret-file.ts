@@ -6,12 +6,8 @@
  * when it matters). Anything else is refused with one line naming the file and what is wrong, rather
  * than used (as ssh refuses such a key). The owner and mode checked are those of the descriptor
  * actually read (fstat after open), so the file cannot be swapped between the check and the read.
- *
- * What cannot be checked on a descriptor — a KMS plugin's socket, reached by its name — is only as safe
- * as the directories its name is looked up through (othersMayReplace).
  */
 import { constants, promises as fs } from 'node:fs';
-import path from 'node:path';
 import { passphraseFileBytesMax } from '../config/index.ts';
 import { KeyFileError } from './errors.ts';
 import { sodiumReady, wipe } from './sodium.ts';
@@ -49,50 +45,6 @@ export async function readSecretFile(file: string, what: string, bytesMax: numbe
   } finally {
     await handle.close();
   }
-}
-
-/** The user besides this one whose files and directories are trusted: root can change anything anyway. */
-const rootUid = 0;
-/** Mode bits: its group or others may write to it; the sticky bit (node's fs.constants has no S_ISVTX). */
-const groupOrOtherWrite = 0o022;
-const sticky = 0o1000;
-
-/**
- * Why a file or directory that belongs to `ownerUid` is not trusted — "belongs to uid 65534, neither
- * this user (uid 1000) nor root": its owner can replace it or what it holds — or undefined when it is
- * this user's or root's, or where there are no uids (Windows).
- */
-export function foreignOwner(ownerUid: number): string | undefined {
-  const uid = process.geteuid?.();
-  if (uid === undefined || ownerUid === uid || ownerUid === rootUid) return undefined;
-  return `belongs to uid ${ownerUid}, neither this user (uid ${uid}) nor root`;
-}
-
-/**
- * Why someone other than this user and root could replace what `file` names, or undefined when no one
- * can. Whoever may change a directory on the way to `file` may put their own entry at its name: so each
- * directory from `file`'s own up to / — on its path as given and as its symbolic links resolve — must be
- * this user's or root's (foreignOwner) and writable by no one else unless sticky (as /tmp: others may add
- * names there, but not remove or rename one that is not theirs). The entry itself is the caller's to check.
- */
-export async function othersMayReplace(file: string): Promise<string | undefined> {
-  if (process.geteuid === undefined) return undefined; // no uids, no POSIX modes (Windows)
-  const parent = path.dirname(path.resolve(file));
-  for (const dir of new Set([...selfAndAbove(parent), ...selfAndAbove(await fs.realpath(parent))])) {
-    const stat = await fs.stat(dir);
-    const owner = foreignOwner(stat.uid);
-    if (owner !== undefined) return `${dir} ${owner}`;
-    const mode = stat.mode & 0o7777;
-    if ((mode & groupOrOtherWrite) !== 0 && (mode & sticky) === 0) return `${dir} has mode 0${mode.toString(8)}: others may write to it and it is not sticky`;
-  }
-  return undefined;
-}
-
-/** `dir` and each directory above it, up to /. */
-function selfAndAbove(dir: string): string[] {
-  const chain = [dir];
-  for (let at = dir; path.dirname(at) !== at; at = path.dirname(at)) chain.push(path.dirname(at));
-  return chain;
 }
 
 /**
