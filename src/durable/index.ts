@@ -17,7 +17,7 @@ export {
   type DurableWriteOptions, type DurableWriteStep, exists, mkdirDurably, removeTempsOf, renameDurably, writeFileDurably,
 } from './replace.ts';
 export { tempPathOf } from './temp-file.ts';
-export { foreignOwner, othersMayReplace } from './other-users.ts';
+export { foreignOwner, othersMayReplace, othersMayWrite } from './other-users.ts';
 export { preallocatedAppends } from './preallocate.ts';
 export {
   type AppendHandle, type AppendStats, GroupAppender, type GroupAppenderOptions, type OpenAppendFile, type QueuedAppend,

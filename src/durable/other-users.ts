@@ -25,6 +25,19 @@ export function foreignOwner(ownerUid: number): string | undefined {
 }
 
 /**
+ * Why someone other than this user and root may write to the file `stat` describes — "belongs to uid
+ * 65534, …" or "has mode 0666: group or others may write to it" — or undefined when no one else may
+ * (where there are no uids, Windows, nothing is said).
+ */
+export function othersMayWrite(stat: { uid: number; mode: number }): string | undefined {
+  if (process.geteuid === undefined) return undefined;
+  const owner = foreignOwner(stat.uid);
+  if (owner !== undefined) return owner;
+  const mode = stat.mode & 0o7777;
+  return (mode & groupOrOtherWrite) === 0 ? undefined : `has mode 0${mode.toString(8)}: group or others may write to it`;
+}
+
+/**
  * Why someone other than this user and root could replace what `file` names, or undefined when no one
  * can. Whoever may change a directory on the way to `file` may put their own entry at its name: so each
  * directory from `file`'s own up to / — on its path as given and as its symbolic links resolve — must be

@@ -7,6 +7,7 @@ import { CofferError } from '../base/index.ts';
 
 export type PkiErrorCode =
   | 'FILE_MISSING'
+  | 'UNTRUSTED_FILE'
   | 'BAD_PEM'
   | 'KEY_MISMATCH'
   | 'CERT_EXPIRED'

@@ -6,12 +6,16 @@
  * CN, EKU serverAuth — so no client certificate passes), not revoked by the CA's CRL (crl.pem beside
  * the CA certificate, as the CLI finds it, itself checked to be the CA's), and — CA and certificate —
  * valid at the time asked about.
+ *
+ * Outside a handshake a wrong CA makes nothing fail: it makes whatever its holder signed authentic. So
+ * the CA certificate and the CRL are read only from files no other user could have written
+ * (readTrustedPkiText).
  */
 import { X509Certificate as NodeX509Certificate } from 'node:crypto';
 import { dirname } from 'node:path';
 import { x509 } from './crypto-provider.ts';
-import { PkiError } from './errors.ts';
-import { fileExists, readPkiText } from './files.ts';
+import { isPkiError, PkiError } from './errors.ts';
+import { readTrustedPkiText } from './files.ts';
 import { memberIdentity } from './identity.ts';
 import { caLayout } from './layout.ts';
 import { normalizeSerial } from './serial.ts';
@@ -27,7 +31,7 @@ export interface MemberTrust {
 
 /** The CA certificate in `caFile` and the CRL beside it (if any), to check member certificates against. */
 export async function loadMemberTrust(caFile: string): Promise<MemberTrust> {
-  const caPem = await readPkiText(caFile);
+  const caPem = await readTrustedPkiText(caFile, 'the CA certificate');
   let ca: NodeX509Certificate;
   try {
     ca = new NodeX509Certificate(caPem);
@@ -35,8 +39,12 @@ export async function loadMemberTrust(caFile: string): Promise<MemberTrust> {
     throw new PkiError('BAD_PEM', `${caFile} is not a PEM certificate`, { cause });
   }
   const crl = caLayout(dirname(caFile)).crl;
-  const crlFile = (await fileExists(crl)) ? crl : undefined;
-  const revoked = crlFile === undefined ? new Set<string>() : revokedSerialsOf(await checkCrl(await readPkiText(crlFile), crlFile, caPem, caFile));
+  const crlPem = await readTrustedPkiText(crl, 'the CRL').catch((error: unknown) => {
+    if (isPkiError(error, 'FILE_MISSING')) return undefined;
+    throw error;
+  });
+  const crlFile = crlPem === undefined ? undefined : crl;
+  const revoked = crlPem === undefined ? new Set<string>() : revokedSerialsOf(await checkCrl(crlPem, crl, caPem, caFile));
   return {
     caFile,
     crlFile,

@@ -5,12 +5,14 @@
 // by another cluster's member, by a client, by a revoked member or by one outside its validity when the
 // backup says it was made), or one whose signature or certificate was changed, is refused with one line
 // and no data dir. An unsigned backup from before backups were signed restores only with the flag.
+// The CA is the one thing that makes such a backup authentic, so restore takes it and its CRL only from
+// files no one but the operator (or root) could have put there.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { createKeyFile, keyFileKek, openKeyring } from '../../../src/crypto/index.ts';
 import { bootstrapCa, caLayout, type CaLayout, issueClient, issueMember, loadCa, revokeCertificate } from '../../../src/pki/index.ts';
 import { type BackupSigner, createBackupKeyFiles, readBackupRecipient, writeBackup } from '../../../src/storage/backup/index.ts';
@@ -21,6 +23,10 @@ import { collect, makeCa, signatureAt, signerFrom, writeUnsignedSealedBackup } f
 const enc = (s: string) => new TextEncoder().encode(s);
 const dayMs = 24 * 60 * 60 * 1000;
 const bindingKey = '/registry/clusterrolebindings/pwn';
+/** Another local user ("nobody"): giving them a file takes root, as the suite runs here and in CI. */
+const otherUid = 65534;
+const isRoot = process.geteuid?.() === 0;
+const escaped = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 let dir: string;
 let ca: CaLayout;
@@ -188,4 +194,68 @@ test('a CA certificate that cannot be read is said before anything is decrypted,
   const missing = join(dir, 'missing', 'ca.crt');
   await refused(file, new RegExp(`^backup ${file} is signed by the member that made it, and checking that member needs the CA certificate of its cluster: `
     + `missing file: ${missing} \\(give --cacert or COFFER_CACERT\\)$`), { caCert: missing });
+});
+
+/**
+ * Another user's CA (`<drop>/certs`, made by them) and a backup granting mallory cluster-admin, sealed
+ * to the operator's public key and signed by that CA's "member" m1: what whoever can write where
+ * backups land can make with the public key alone.
+ */
+async function plantedIn(drop: string): Promise<{ planted: CaLayout; forged: string }> {
+  const planted = await makeCa(join(drop, 'certs'), ['m1']);
+  const forged = join(drop, 'snap.cbk');
+  await rename(await sealedBy(`planted-${basename(drop)}`, await signerFrom(planted.memberCert('m1'), planted.memberKey('m1'))), forged);
+  return { planted, forged };
+}
+
+test('the CA certificate and the CRL beside it are refused where others may have written them: a directory on the way, or the file, writable by group or others, or a symbolic link', async () => {
+  const shared = join(dir, 'shared');
+  await mkdir(shared, { mode: 0o755 });
+  const { planted, forged } = await plantedIn(shared);
+  const untrusted = (file: string, why: string) => new RegExp(`^backup ${escaped(forged)} is signed by the member that made it, and checking that member needs the CA certificate `
+    + `of its cluster: cannot trust ${file === planted.caCert ? 'the CA certificate' : 'the CRL'} ${escaped(file)}: ${why}; another user may have written it`);
+  const given = { caCert: planted.caCert };
+  for (const [path, mode, why] of [
+    [shared, 0o777, `${escaped(shared)} has mode 0777: others may write to it and it is not sticky`],
+    [dir, 0o770, `${escaped(dir)} has mode 0770: others may write to it and it is not sticky`],
+    [planted.dir, 0o720, `${escaped(planted.dir)} has mode 0720: others may write to it and it is not sticky`],
+  ] as const) {
+    const was = (await stat(path)).mode & 0o7777;
+    await chmod(path, mode);
+    await refused(forged, untrusted(planted.caCert, why), given);
+    await chmod(path, was);
+  }
+  await chmod(planted.caCert, 0o666);
+  await refused(forged, untrusted(planted.caCert, 'it has mode 0666: group or others may write to it'), given);
+  await chmod(planted.caCert, 0o644);
+  await chmod(planted.crl, 0o664);
+  await refused(forged, untrusted(planted.crl, 'it has mode 0664: group or others may write to it'), given);
+  await chmod(planted.crl, 0o644);
+  const link = join(shared, 'link-ca.crt');
+  await symlink(planted.caCert, link);
+  await refused(forged, new RegExp(`cannot trust the CA certificate ${escaped(link)}: it is a symbolic link; give the file itself`), { caCert: link });
+  // Sticky, as /tmp: others may add names there but not take away one that is not theirs.
+  await chmod(shared, 0o1777);
+  assert.match((await restore(forged, given)).signedBy ?? '', /^member m1 /, 'the CA the operator named, in directories only they control, is taken');
+  await chmod(shared, 0o755);
+});
+
+test('the CA certificate and the CRL beside it are refused when they, or a directory on the way, belong to another user', { skip: !isRoot && 'chown takes root' }, async () => {
+  const other = join(dir, 'other-user');
+  await mkdir(other, { mode: 0o755 });
+  const { planted, forged } = await plantedIn(other);
+  const owned = (what: string, file: string, owner: string) => new RegExp(`needs the CA certificate of its cluster: cannot trust ${what} ${escaped(file)}: `
+    + `${owner} belongs to uid ${otherUid}, neither this user \\(uid 0\\) nor root; another user may have written it`);
+  const given = { caCert: planted.caCert };
+  for (const [path, what, file, owner] of [
+    [planted.caCert, 'the CA certificate', planted.caCert, 'it'],
+    [planted.crl, 'the CRL', planted.crl, 'it'],
+    [planted.dir, 'the CA certificate', planted.caCert, escaped(planted.dir)],
+    [other, 'the CA certificate', planted.caCert, escaped(other)],
+  ] as const) {
+    await chown(path, otherUid, otherUid);
+    await refused(forged, owned(what, file, owner), given);
+    await chown(path, 0, 0);
+  }
+  assert.match((await restore(forged, given)).signedBy ?? '', /^member m1 /);
 });
