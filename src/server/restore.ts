@@ -1,6 +1,6 @@
 /**
  * `coffer snapshot restore FILE --data-dir DIR --name NAME --initial-cluster … [--initial-cluster-token T]
- * [--backup-passphrase-file F | --backup-key F [--cacert F] [--allow-unsigned-backup]] + unseal flags`
+ * [--backup-passphrase-file F | --backup-key F --cacert F [--allow-unsigned-backup]] + unseal flags`
  * — builds one member's data dir of a NEW cluster from a
  * backup, offline (as etcdutl snapshot restore does). Run it once per member of the new cluster, with
  * the same file and cluster flags; then start each member with `coffer server` and the same
@@ -12,9 +12,9 @@
  *    passphrase stop here with one error), which also yields its integrity hash; a backup sealed to a
  *    backup key (etcd's Snapshot) must also be signed by a member of the cluster that made it — the
  *    signature over the whole file verifies, and its certificate is a member certificate of the CA
- *    in --cacert (else COFFER_CACERT, else certs/ca.crt, as the CLI finds it), not revoked by the CRL
- *    beside it, and valid when the backup says it was made (see signerTrust). An unsigned one (format
- *    1, from before backups were signed) is refused unless --allow-unsigned-backup;
+ *    in --cacert (else COFFER_CACERT; no default: see signerTrust), not revoked by the CRL beside it,
+ *    and valid when the backup says it was made. An unsigned one (format 1, from before backups were
+ *    signed) is refused unless --allow-unsigned-backup;
  * 3. in a staging sibling dir: open this member's keyring (unsealed as `coffer server` would), import
  *    the records into its MVCC store re-sealed with its own keys — the source cluster's member table
  *    (Coffer's reserved keys) dropped and the applied index set to 0 — and write `member.sealed` with
@@ -58,7 +58,7 @@ export interface RestoreOptions {
   backupKeyFile?: string;
   /**
    * The CA certificate of the cluster that made a backup sealed to a backup key, whose member signed it
-   * (default: COFFER_CACERT, else certs/ca.crt; the CRL beside it is checked too).
+   * (else COFFER_CACERT; a signed backup is refused without either). The CRL beside it is checked too.
    */
   caCert?: string;
   /** Restores a backup sealed to a backup key that carries no signature (format 1): refused otherwise. */
@@ -97,10 +97,10 @@ export async function restoreBackup(options: RestoreOptions, env: Readonly<Recor
   const dataDir = resolve(options.dataDir);
   if (await holdsData(dataDir)) throw new RestoreError(`data dir ${options.dataDir} already holds data; restore into a new or empty dir`);
 
-  const signers = signerTrust(options.caCert ?? nonEmpty(env.COFFER_CACERT) ?? 'certs/ca.crt', options.file);
+  const signers = signerTrust(options.caCert ?? nonEmpty(env.COFFER_CACERT), options.file);
   const backup = await openWith(options, env, { verifySigner: signers.verifySigner, allowUnsigned: options.allowUnsignedBackup === true });
   try {
-    // A CA certificate that cannot be read is said before anything is decrypted.
+    // A CA certificate that is not given, or cannot be read or trusted, is said before anything is decrypted.
     if (backup.signed) await signers.ready();
     // Pass 1: verify everything — the signature and its signer too — before writing anything.
     for await (const record of backup.records()) if (record.type === 'page') record.page.value.fill(0);
@@ -167,13 +167,20 @@ export async function restoreBackup(options: RestoreOptions, env: Readonly<Recor
  * rotated or expired, and its signature was good then. The cost: whoever holds the key of an expired
  * member certificate can backdate a backup into that certificate's validity — which is why a revoked
  * signer is refused whatever the date (revoke the certificates of retired or lost members).
+ *
+ * The CA is what makes a signed backup authentic, so there is no default file (the CLI's other commands
+ * take certs/ca.crt, where a wrong CA only fails a handshake): relative to wherever the restore runs —
+ * often where backups land, and come from — a certs/ca.crt put there with a forged backup would vouch
+ * for it. The operator names it; pki reads it and the CRL only from files no other user could have written.
  */
-function signerTrust(caFile: string, file: string): { ready(): Promise<void>; verifySigner: VerifySigner } {
+function signerTrust(caFile: string | undefined, file: string): { ready(): Promise<void>; verifySigner: VerifySigner } {
+  const needsCa = `backup ${file} is signed by the member that made it, and checking that member needs the CA certificate of its cluster`;
   let trust: Promise<MemberTrust> | undefined;
-  const load = () => trust ??= loadMemberTrust(caFile).catch((error: unknown) => {
-    throw new RestoreError(`backup ${file} is signed by the member that made it, and checking that member needs the CA certificate `
-      + `of its cluster: ${error instanceof Error ? error.message : String(error)} (give --cacert or COFFER_CACERT)`, { cause: error });
-  });
+  const load = () => trust ??= caFile === undefined
+    ? Promise.reject(new RestoreError(`${needsCa}: give --cacert or COFFER_CACERT (a restore takes no CA from the directory it runs in)`))
+    : loadMemberTrust(caFile).catch((error: unknown) => {
+      throw new RestoreError(`${needsCa}: ${error instanceof Error ? error.message : String(error)} (give --cacert or COFFER_CACERT)`, { cause: error });
+    });
   return {
     ready: async () => {
       await load();
@@ -214,7 +221,7 @@ export function restoreCommand(): Command {
     .option('--backup-passphrase-file <file>', 'the backup passphrase (else COFFER_BACKUP_PASSPHRASE)')
     .option('--backup-key <file>', 'the secret backup key (coffer snapshot keygen) of a backup sealed to its public key, e.g. by etcdctl snapshot save')
     .option('--cacert <file>', 'the CA certificate of the cluster that made a backup sealed to a backup key, one of whose members must have signed it '
-      + '(COFFER_CACERT; default certs/ca.crt; the CRL beside it is checked too)')
+      + '(else COFFER_CACERT; no default; it and the crl.pem beside it must be files no other user could have written)')
     .option('--allow-unsigned-backup', 'restore a backup sealed to a backup key that carries no signature (written before backups were signed): '
       + 'anyone holding the public key could have written it')
     .option('--unseal-key-file <file>', 'the new member\'s unseal key file')

@@ -1,13 +1,14 @@
 // `coffer snapshot restore` of backups sealed to a backup key, as an operator runs it: from the embedded
-// set-up's directory, README's command line verbatim finds the CA in certs/ca.crt and restores a backup
-// signed by a member; --cacert and COFFER_CACERT name another CA file. A backup signed by another
-// cluster's member, an unsigned one without --allow-unsigned-backup, or one whose CA cannot be found is
-// refused with one line on stderr, exit status 1, and no data dir.
+// set-up's directory, README's command line verbatim (--cacert certs/ca.crt) restores a backup signed by
+// a member; COFFER_CACERT names the CA too, and without either a signed backup is refused, certs/ca.crt
+// in the directory or not. A backup signed by another cluster's member, an unsigned one without
+// --allow-unsigned-backup, or one whose CA is in a directory others may write to is refused with one
+// line on stderr, exit status 1, and no data dir.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createKeyFile } from '../../../src/crypto/index.ts';
@@ -51,15 +52,18 @@ function coffer(args: string[], options: { cwd?: string; env?: Record<string, st
 let restores = 0;
 /**
  * README's restore command line for `file` (under data/), into a new data dir (`data/rN`): its paths
- * relative to the set-up, or absolute to run it from elsewhere.
+ * relative to the set-up, or absolute to run it from elsewhere; `cacert` another CA file, or undefined
+ * for none.
  */
-function restoreArgs(file: string, more: string[] = [], absolute = false): { args: string[]; dataDir: string } {
-  const at = (path: string) => (absolute ? join(setup, path) : path);
+function restoreArgs(file: string, options: { more?: string[]; absolute?: boolean; cacert?: string | undefined } = {}): { args: string[]; dataDir: string } {
+  const at = (path: string) => (options.absolute === true ? join(setup, path) : path);
+  const cacert = 'cacert' in options ? options.cacert : at('certs/ca.crt');
   const dataDir = `data/r${++restores}`;
   return {
     dataDir: join(setup, dataDir),
-    args: ['snapshot', 'restore', at(file), '--backup-key', at('certs/backup.key'), '--data-dir', at(dataDir), '--name', 'r1',
-      '--initial-cluster', 'r1=https://127.0.0.1:7474', '--unseal-key-file', at('certs/members/r1.unseal.key'), ...more],
+    args: ['snapshot', 'restore', at(file), '--backup-key', at('certs/backup.key'), ...(cacert === undefined ? [] : ['--cacert', cacert]),
+      '--data-dir', at(dataDir), '--name', 'r1', '--initial-cluster', 'r1=https://127.0.0.1:7474', '--unseal-key-file', at('certs/members/r1.unseal.key'),
+      ...(options.more ?? [])],
   };
 }
 
@@ -70,7 +74,7 @@ function assertRefused(run: Run, dataDir: string, message: RegExp): void {
   assert.equal(existsSync(dataDir), false, 'no data dir');
 }
 
-test('README\'s command line restores a backup signed by a member, finding the CA in certs/ca.crt; --cacert and COFFER_CACERT name it too', async () => {
+test('README\'s command line restores a backup signed by a member; COFFER_CACERT names the CA too, and without either it is refused', async () => {
   const readme = restoreArgs('data/etcdctl.cbk');
   const run = await coffer(readme.args);
   assert.equal(run.code, 0, run.stderr);
@@ -78,13 +82,13 @@ test('README\'s command line restores a backup signed by a member, finding the C
   assert.ok(existsSync(join(readme.dataDir, 'mvcc')));
   const elsewhere = await mkdtemp(join(tmpdir(), 'coffer-e2e-signed-restore-cwd-'));
   try {
-    const flag = restoreArgs('data/etcdctl.cbk', ['--cacert', join(setup, 'certs/ca.crt')], true);
-    assert.equal((await coffer(flag.args, { cwd: elsewhere })).code, 0);
-    const variable = restoreArgs('data/etcdctl.cbk', [], true);
+    const variable = restoreArgs('data/etcdctl.cbk', { absolute: true, cacert: undefined });
     assert.equal((await coffer(variable.args, { cwd: elsewhere, env: { COFFER_CACERT: join(setup, 'certs/ca.crt') } })).code, 0);
-    // Nowhere to find the CA: said in one line, naming the flag.
-    const none = restoreArgs('data/etcdctl.cbk', [], true);
-    assertRefused(await coffer(none.args, { cwd: elsewhere }), none.dataDir, /needs the CA certificate of its cluster: missing file: certs\/ca\.crt \(give --cacert or COFFER_CACERT\)/);
+    // No CA named: said in one line, naming the flag — also where certs/ca.crt is right there.
+    for (const cwd of [elsewhere, setup]) {
+      const none = restoreArgs('data/etcdctl.cbk', { absolute: true, cacert: undefined });
+      assertRefused(await coffer(none.args, { cwd }), none.dataDir, /needs the CA certificate of its cluster: give --cacert or COFFER_CACERT \(a restore takes no CA from the directory it runs in\)$/m);
+    }
   } finally {
     await rm(elsewhere, { recursive: true, force: true });
   }
@@ -93,15 +97,26 @@ test('README\'s command line restores a backup signed by a member, finding the C
 test('a backup signed by a member of another cluster is refused in one line, with no data dir; against its own CA it restores', async () => {
   const refused = restoreArgs('data/other.cbk');
   assertRefused(await coffer(refused.args), refused.dataDir, /backup data\/other\.cbk is refused: its signer is not trusted: certificate \w+ \(CN=m1, O=coffer:members\) was not issued by the CA in certs\/ca\.crt/);
-  const own = restoreArgs('data/other.cbk', ['--cacert', 'other-certs/ca.crt']);
+  const own = restoreArgs('data/other.cbk', { cacert: 'other-certs/ca.crt' });
   assert.equal((await coffer(own.args)).code, 0);
 });
 
 test('an unsigned backup is refused in one line naming --allow-unsigned-backup, and restored with it', async () => {
   const refused = restoreArgs('data/unsigned.cbk');
   assertRefused(await coffer(refused.args), refused.dataDir, /is sealed to a backup key but not signed .* with --allow-unsigned-backup$/m);
-  const allowed = restoreArgs('data/unsigned.cbk', ['--allow-unsigned-backup']);
+  const allowed = restoreArgs('data/unsigned.cbk', { more: ['--allow-unsigned-backup'] });
   const run = await coffer(allowed.args);
   assert.equal(run.code, 0, run.stderr);
   assert.doesNotMatch(run.stdout, /signed by/);
+});
+
+test('a CA certificate in a directory others may write to is refused in one line naming the directory', async () => {
+  await chmod(join(setup, 'other-certs'), 0o777);
+  try {
+    const refused = restoreArgs('data/other.cbk', { cacert: 'other-certs/ca.crt' });
+    assertRefused(await coffer(refused.args), refused.dataDir, new RegExp(`cannot trust the CA certificate other-certs/ca\\.crt: ${join(setup, 'other-certs')} has mode 0777: `
+      + 'others may write to it and it is not sticky; another user may have written it'));
+  } finally {
+    await chmod(join(setup, 'other-certs'), 0o700);
+  }
 });

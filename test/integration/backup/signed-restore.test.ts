@@ -5,8 +5,8 @@
 // by another cluster's member, by a client, by a revoked member or by one outside its validity when the
 // backup says it was made), or one whose signature or certificate was changed, is refused with one line
 // and no data dir. An unsigned backup from before backups were signed restores only with the flag.
-// The CA is the one thing that makes such a backup authentic, so restore takes it and its CRL only from
-// files no one but the operator (or root) could have put there.
+// The CA is the one thing that makes such a backup authentic, so restore takes it only where the
+// operator names it, and only from files no one but they (or root) could have put there.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -207,6 +207,26 @@ async function plantedIn(drop: string): Promise<{ planted: CaLayout; forged: str
   await rename(await sealedBy(`planted-${basename(drop)}`, await signerFrom(planted.memberCert('m1'), planted.memberKey('m1'))), forged);
   return { planted, forged };
 }
+
+test('restore takes no CA from the directory it runs in: a certs/ca.crt planted where backups land is not used, nor the operator\'s own, without --cacert or COFFER_CACERT', async () => {
+  const drop = join(dir, 'drop');
+  await mkdir(drop);
+  await chmod(drop, 0o777); // backups land here, written by others
+  const { planted } = await plantedIn(drop);
+  if (isRoot) for (const path of [planted.dir, planted.caCert, planted.crl]) await chown(path, otherUid, otherUid);
+  const cwd = process.cwd();
+  try {
+    // cd /backups && coffer snapshot restore snap.cbk --backup-key … (no --cacert)
+    process.chdir(drop);
+    await refused('snap.cbk', /^backup snap\.cbk is signed by the member that made it, and checking that member needs the CA certificate of its cluster: give --cacert or COFFER_CACERT/, { caCert: undefined });
+    // Not even where certs/ca.crt is the operator's own: where a restore runs from decides nothing.
+    process.chdir(dir);
+    const genuine = await sealedBy('cwd-genuine', await signerFrom(ca.memberCert('m1'), ca.memberKey('m1')));
+    await refused(genuine, /needs the CA certificate of its cluster: give --cacert or COFFER_CACERT/, { caCert: undefined });
+  } finally {
+    process.chdir(cwd);
+  }
+});
 
 test('the CA certificate and the CRL beside it are refused where others may have written them: a directory on the way, or the file, writable by group or others, or a symbolic link', async () => {
   const shared = join(dir, 'shared');
