@@ -9,7 +9,8 @@
  *
  * Outside a handshake a wrong CA makes nothing fail: it makes whatever its holder signed authentic. So
  * the CA certificate and the CRL are read only from files no other user could have written
- * (readTrustedPkiText).
+ * (readTrustedPkiText), and a missing CRL is reported, not taken as "nothing revoked": whether to go on
+ * without a revocation check is the caller's to decide.
  */
 import { X509Certificate as NodeX509Certificate } from 'node:crypto';
 import { dirname } from 'node:path';
@@ -19,12 +20,14 @@ import { readTrustedPkiText } from './files.ts';
 import { memberIdentity } from './identity.ts';
 import { caLayout } from './layout.ts';
 import { normalizeSerial } from './serial.ts';
-import { checkCrl, revokedSerialsOf } from './tls-material.ts';
+import { checkCrl, crlNumberIn, revokedSerialsOf } from './tls-material.ts';
 
 export interface MemberTrust {
   caFile: string;
-  /** The CRL checked, if there is one beside the CA certificate. */
-  crlFile: string | undefined;
+  /** Where the CRL is looked for: crl.pem beside the CA certificate. */
+  crlFile: string;
+  /** The CRL checked, by its number (undefined if it has none) — or undefined when there is none at crlFile: no certificate is then seen revoked. */
+  crl: { number: bigint | undefined } | undefined;
   /** The member `certificate` (DER) is, if it is one of this CA's, unrevoked and valid at `atMs`; else a PkiError saying why not. */
   verifyMember(certificate: Uint8Array, atMs: number): { name: string; serial: string };
 }
@@ -38,16 +41,17 @@ export async function loadMemberTrust(caFile: string): Promise<MemberTrust> {
   } catch (cause) {
     throw new PkiError('BAD_PEM', `${caFile} is not a PEM certificate`, { cause });
   }
-  const crl = caLayout(dirname(caFile)).crl;
-  const crlPem = await readTrustedPkiText(crl, 'the CRL').catch((error: unknown) => {
+  const crlFile = caLayout(dirname(caFile)).crl;
+  const crlPem = await readTrustedPkiText(crlFile, 'the CRL').catch((error: unknown) => {
     if (isPkiError(error, 'FILE_MISSING')) return undefined;
     throw error;
   });
-  const crlFile = crlPem === undefined ? undefined : crl;
-  const revoked = crlPem === undefined ? new Set<string>() : revokedSerialsOf(await checkCrl(crlPem, crl, caPem, caFile));
+  const crl = crlPem === undefined ? undefined : await checkCrl(crlPem, crlFile, caPem, caFile);
+  const revoked = crl === undefined ? new Set<string>() : revokedSerialsOf(crl);
   return {
     caFile,
     crlFile,
+    crl: crl === undefined ? undefined : { number: crlNumberIn(crl, crlFile) },
     verifyMember(certificate, atMs) {
       let cert: NodeX509Certificate;
       try {
@@ -61,7 +65,7 @@ export async function loadMemberTrust(caFile: string): Promise<MemberTrust> {
         throw new PkiError('UNKNOWN_CA', `certificate ${serial} (${parsed.subject}) was not issued by the CA in ${caFile}`);
       }
       const name = memberIdentity(certificate);
-      if (revoked.has(serial)) throw new PkiError('CERT_REVOKED', `member ${name}'s certificate ${serial} is revoked (${crlFile ?? ''})`);
+      if (revoked.has(serial)) throw new PkiError('CERT_REVOKED', `member ${name}'s certificate ${serial} is revoked (${crlFile})`);
       const when = new Date(atMs).toISOString();
       for (const [which, c] of [['the CA certificate', new x509.X509Certificate(ca.raw)], [`member ${name}'s certificate ${serial}`, parsed]] as const) {
         if (atMs < c.notBefore.getTime()) throw new PkiError('CERT_NOT_YET_VALID', `${which} was not yet valid at ${when} (from ${c.notBefore.toISOString()})`);

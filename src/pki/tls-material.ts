@@ -144,7 +144,8 @@ export function revokedSerialsOf(crl: x509.X509Crl): Set<string> {
   return new Set(crl.entries.map((entry) => normalizeSerial(entry.serialNumber)));
 }
 
-function crlNumberIn(crl: x509.X509Crl, crlPath: string): bigint | undefined {
+/** The CRL's number (crlNumberOf), undefined if it has none; one that does not parse is BAD_PEM. */
+export function crlNumberIn(crl: x509.X509Crl, crlPath: string): bigint | undefined {
   try {
     return crlNumberOf(crl);
   } catch (cause) {

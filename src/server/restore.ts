@@ -1,6 +1,6 @@
 /**
  * `coffer snapshot restore FILE --data-dir DIR --name NAME --initial-cluster … [--initial-cluster-token T]
- * [--backup-passphrase-file F | --backup-key F --cacert F [--allow-unsigned-backup]] + unseal flags`
+ * [--backup-passphrase-file F | --backup-key F --cacert F [--allow-missing-crl] [--allow-unsigned-backup]] + unseal flags`
  * — builds one member's data dir of a NEW cluster from a
  * backup, offline (as etcdutl snapshot restore does). Run it once per member of the new cluster, with
  * the same file and cluster flags; then start each member with `coffer server` and the same
@@ -12,9 +12,9 @@
  *    passphrase stop here with one error), which also yields its integrity hash; a backup sealed to a
  *    backup key (etcd's Snapshot) must also be signed by a member of the cluster that made it — the
  *    signature over the whole file verifies, and its certificate is a member certificate of the CA
- *    in --cacert (else COFFER_CACERT; no default: see signerTrust), not revoked by the CRL beside it,
- *    and valid when the backup says it was made. An unsigned one (format 1, from before backups were
- *    signed) is refused unless --allow-unsigned-backup;
+ *    in --cacert (else COFFER_CACERT; no default: see signerTrust), not revoked by the CRL beside it
+ *    (none there: refused unless --allow-missing-crl), and valid when the backup says it was made. An
+ *    unsigned one (format 1, from before backups were signed) is refused unless --allow-unsigned-backup;
  * 3. in a staging sibling dir: open this member's keyring (unsealed as `coffer server` would), import
  *    the records into its MVCC store re-sealed with its own keys — the source cluster's member table
  *    (Coffer's reserved keys) dropped and the applied index set to 0 — and write `member.sealed` with
@@ -61,6 +61,8 @@ export interface RestoreOptions {
    * (else COFFER_CACERT; a signed backup is refused without either). The CRL beside it is checked too.
    */
   caCert?: string;
+  /** Restores a signed backup without a revocation check when there is no CRL beside the CA certificate: refused otherwise. */
+  allowMissingCrl?: boolean;
   /** Restores a backup sealed to a backup key that carries no signature (format 1): refused otherwise. */
   allowUnsignedBackup?: boolean;
   unseal: UnsealSource;
@@ -78,6 +80,11 @@ export interface RestoreSummary {
   integrityHash: string;
   /** The member that signed the backup (a backup sealed to a backup key), as `member <name> (certificate <serial>)`. */
   signedBy?: string;
+  /**
+   * What that member's certificate was checked against for revocation: `checked against CRL <file>
+   * (number <n>)`, or `not checked: no CRL at <file> (--allow-missing-crl)`.
+   */
+  revocation?: string;
 }
 
 export class RestoreError extends CofferError {
@@ -97,11 +104,11 @@ export async function restoreBackup(options: RestoreOptions, env: Readonly<Recor
   const dataDir = resolve(options.dataDir);
   if (await holdsData(dataDir)) throw new RestoreError(`data dir ${options.dataDir} already holds data; restore into a new or empty dir`);
 
-  const signers = signerTrust(options.caCert ?? nonEmpty(env.COFFER_CACERT), options.file);
+  const signers = signerTrust(options.caCert ?? nonEmpty(env.COFFER_CACERT), options.file, options.allowMissingCrl === true);
   const backup = await openWith(options, env, { verifySigner: signers.verifySigner, allowUnsigned: options.allowUnsignedBackup === true });
   try {
-    // A CA certificate that is not given, or cannot be read or trusted, is said before anything is decrypted.
-    if (backup.signed) await signers.ready();
+    // No CA named, or a CA certificate or CRL missing, unreadable or untrusted, is said before anything is decrypted.
+    const trust = backup.signed ? await signers.trust() : undefined;
     // Pass 1: verify everything — the signature and its signer too — before writing anything.
     for await (const record of backup.records()) if (record.type === 'page') record.page.value.fill(0);
     const integrityHash = backup.integrityHash();
@@ -154,6 +161,7 @@ export async function restoreBackup(options: RestoreOptions, env: Readonly<Recor
       dataDir: options.dataDir, clusterId, sourceClusterId: backup.header.sourceClusterId, memberId: index + 1,
       revision: backup.header.revision, records: backup.header.records, droppedRecords: dropped, integrityHash,
       ...(signedBy === undefined ? {} : { signedBy }),
+      ...(trust === undefined ? {} : { revocation: revocationChecked(trust) }),
     };
   } finally {
     backup.close();
@@ -166,30 +174,42 @@ export async function restoreBackup(options: RestoreOptions, env: Readonly<Recor
  * not now: a backup is restored long after it was made, often after the member's certificate was
  * rotated or expired, and its signature was good then. The cost: whoever holds the key of an expired
  * member certificate can backdate a backup into that certificate's validity — which is why a revoked
- * signer is refused whatever the date (revoke the certificates of retired or lost members).
+ * signer is refused whatever the date (revoke the certificates of retired or lost members), and why a
+ * restore without the CRL to see that stops unless the operator says `allowMissingCrl`.
  *
  * The CA is what makes a signed backup authentic, so there is no default file (the CLI's other commands
  * take certs/ca.crt, where a wrong CA only fails a handshake): relative to wherever the restore runs —
  * often where backups land, and come from — a certs/ca.crt put there with a forged backup would vouch
  * for it. The operator names it; pki reads it and the CRL only from files no other user could have written.
  */
-function signerTrust(caFile: string | undefined, file: string): { ready(): Promise<void>; verifySigner: VerifySigner } {
+function signerTrust(caFile: string | undefined, file: string, allowMissingCrl: boolean): { trust(): Promise<MemberTrust>; verifySigner: VerifySigner } {
   const needsCa = `backup ${file} is signed by the member that made it, and checking that member needs the CA certificate of its cluster`;
-  let trust: Promise<MemberTrust> | undefined;
-  const load = () => trust ??= caFile === undefined
-    ? Promise.reject(new RestoreError(`${needsCa}: give --cacert or COFFER_CACERT (a restore takes no CA from the directory it runs in)`))
-    : loadMemberTrust(caFile).catch((error: unknown) => {
+  async function load(): Promise<MemberTrust> {
+    if (caFile === undefined) throw new RestoreError(`${needsCa}: give --cacert or COFFER_CACERT (a restore takes no CA from the directory it runs in)`);
+    const loaded = await loadMemberTrust(caFile).catch((error: unknown) => {
       throw new RestoreError(`${needsCa}: ${error instanceof Error ? error.message : String(error)} (give --cacert or COFFER_CACERT)`, { cause: error });
     });
+    if (loaded.crl === undefined && !allowMissingCrl) {
+      throw new RestoreError(`backup ${file} is signed by a member, and there is no CRL to check that member's certificate against: ${loaded.crlFile} is missing; `
+        + `copy the CA's crl.pem beside ${caFile}, or restore without a revocation check with --allow-missing-crl`);
+    }
+    return loaded;
+  }
+  let trust: Promise<MemberTrust> | undefined;
+  const loadOnce = () => trust ??= load();
   return {
-    ready: async () => {
-      await load();
-    },
+    trust: loadOnce,
     verifySigner: async (certificate, signedAt) => {
-      const { name, serial } = (await load()).verifyMember(certificate, signedAt.getTime());
+      const { name, serial } = (await loadOnce()).verifyMember(certificate, signedAt.getTime());
       return `member ${name} (certificate ${serial})`;
     },
   };
+}
+
+/** What the signer's certificate was checked against for revocation, for the summary. */
+function revocationChecked(trust: MemberTrust): string {
+  if (trust.crl === undefined) return `not checked: no CRL at ${trust.crlFile} (--allow-missing-crl)`;
+  return `checked against CRL ${trust.crlFile} (${trust.crl.number === undefined ? 'no CRL number' : `number ${trust.crl.number}`})`;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {
@@ -222,6 +242,8 @@ export function restoreCommand(): Command {
     .option('--backup-key <file>', 'the secret backup key (coffer snapshot keygen) of a backup sealed to its public key, e.g. by etcdctl snapshot save')
     .option('--cacert <file>', 'the CA certificate of the cluster that made a backup sealed to a backup key, one of whose members must have signed it '
       + '(else COFFER_CACERT; no default; it and the crl.pem beside it must be files no other user could have written)')
+    .option('--allow-missing-crl', 'restore a signed backup although there is no crl.pem beside the CA certificate: '
+      + 'the signer is then not checked for revocation, so a revoked member\'s key could have signed it')
     .option('--allow-unsigned-backup', 'restore a backup sealed to a backup key that carries no signature (written before backups were signed): '
       + 'anyone holding the public key could have written it')
     .option('--unseal-key-file <file>', 'the new member\'s unseal key file')
@@ -229,18 +251,20 @@ export function restoreCommand(): Command {
     .option('--kms-socket <path>', 'the new member\'s KMS plugin')
     .action(async (file: string, flags: {
       dataDir: string; name: string; initialCluster: string; initialClusterToken: string; backupPassphraseFile?: string; backupKey?: string;
-      cacert?: string; allowUnsignedBackup?: boolean; unsealKeyFile?: string; passphraseFile?: string; kmsSocket?: string;
+      cacert?: string; allowMissingCrl?: boolean; allowUnsignedBackup?: boolean; unsealKeyFile?: string; passphraseFile?: string; kmsSocket?: string;
     }) => {
       const summary = await restoreBackup({
         file, dataDir: flags.dataDir, name: flags.name, initialCluster: flags.initialCluster, initialClusterToken: flags.initialClusterToken,
         ...(flags.backupPassphraseFile === undefined ? {} : { backupPassphraseFile: flags.backupPassphraseFile }),
         ...(flags.backupKey === undefined ? {} : { backupKeyFile: flags.backupKey }),
         ...(flags.cacert === undefined ? {} : { caCert: flags.cacert }),
+        ...(flags.allowMissingCrl === true ? { allowMissingCrl: true } : {}),
         ...(flags.allowUnsignedBackup === true ? { allowUnsignedBackup: true } : {}),
         unseal: parseUnsealSource(flags, process.env),
       }, process.env);
       process.stdout.write(`coffer: restored member ${flags.name} (id ${summary.memberId}) of new cluster ${summary.clusterId} `
-        + `(from cluster ${summary.sourceClusterId}${summary.signedBy === undefined ? '' : `, signed by its ${summary.signedBy}`}) into ${summary.dataDir}: revision ${summary.revision}, ${summary.records} records, `
+        + `(from cluster ${summary.sourceClusterId}${summary.signedBy === undefined ? '' : `, signed by its ${summary.signedBy}`}`
+        + `${summary.revocation === undefined ? '' : `, revocation ${summary.revocation}`}) into ${summary.dataDir}: revision ${summary.revision}, ${summary.records} records, `
         + `${summary.droppedRecords} member-table records left out; start it with coffer server and the same --initial-cluster\n`);
     });
 }

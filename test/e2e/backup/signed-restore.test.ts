@@ -1,14 +1,15 @@
 // `coffer snapshot restore` of backups sealed to a backup key, as an operator runs it: from the embedded
 // set-up's directory, README's command line verbatim (--cacert certs/ca.crt) restores a backup signed by
-// a member; COFFER_CACERT names the CA too, and without either a signed backup is refused, certs/ca.crt
-// in the directory or not. A backup signed by another cluster's member, an unsigned one without
-// --allow-unsigned-backup, or one whose CA is in a directory others may write to is refused with one
-// line on stderr, exit status 1, and no data dir.
+// a member, saying which CRL it checked; COFFER_CACERT names the CA too, and without either a signed
+// backup is refused, certs/ca.crt in the directory or not. A backup signed by another cluster's member,
+// an unsigned one without --allow-unsigned-backup, one whose CA has no crl.pem beside it without
+// --allow-missing-crl, or one whose CA is in a directory others may write to is refused with one line
+// on stderr, exit status 1, and no data dir.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createKeyFile } from '../../../src/crypto/index.ts';
@@ -74,11 +75,12 @@ function assertRefused(run: Run, dataDir: string, message: RegExp): void {
   assert.equal(existsSync(dataDir), false, 'no data dir');
 }
 
-test('README\'s command line restores a backup signed by a member; COFFER_CACERT names the CA too, and without either it is refused', async () => {
+test('README\'s command line restores a backup signed by a member, naming the CRL it checked; COFFER_CACERT names the CA too, and without either it is refused', async () => {
   const readme = restoreArgs('data/etcdctl.cbk');
   const run = await coffer(readme.args);
   assert.equal(run.code, 0, run.stderr);
-  assert.match(run.stdout, /^coffer: restored member r1 \(id 1\) of new cluster \w+ \(from cluster abcdefabcdefabcd, signed by its member m1 \(certificate [0-9a-f]+\)\) into data\/r\d+/);
+  assert.match(run.stdout, new RegExp('^coffer: restored member r1 \\(id 1\\) of new cluster \\w+ \\(from cluster abcdefabcdefabcd, signed by its member m1 \\(certificate [0-9a-f]+\\), '
+    + 'revocation checked against CRL certs/crl\\.pem \\(number \\d+\\)\\) into data/r\\d+'));
   assert.ok(existsSync(join(readme.dataDir, 'mvcc')));
   const elsewhere = await mkdtemp(join(tmpdir(), 'coffer-e2e-signed-restore-cwd-'));
   try {
@@ -108,6 +110,17 @@ test('an unsigned backup is refused in one line naming --allow-unsigned-backup, 
   const run = await coffer(allowed.args);
   assert.equal(run.code, 0, run.stderr);
   assert.doesNotMatch(run.stdout, /signed by/);
+});
+
+test('a CA certificate with no crl.pem beside it is refused in one line saying where to put it, and restores with --allow-missing-crl, saying revocation was not checked', async () => {
+  await mkdir(join(setup, 'ca-only'), { mode: 0o700 });
+  await copyFile(join(setup, 'certs', 'ca.crt'), join(setup, 'ca-only', 'ca.crt'));
+  const refused = restoreArgs('data/etcdctl.cbk', { cacert: 'ca-only/ca.crt' });
+  assertRefused(await coffer(refused.args), refused.dataDir, /there is no CRL to check that member's certificate against: ca-only\/crl\.pem is missing; copy the CA's crl\.pem beside ca-only\/ca\.crt, or restore without a revocation check with --allow-missing-crl$/m);
+  const allowed = restoreArgs('data/etcdctl.cbk', { cacert: 'ca-only/ca.crt', more: ['--allow-missing-crl'] });
+  const run = await coffer(allowed.args);
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, /signed by its member m1 \(certificate [0-9a-f]+\), revocation not checked: no CRL at ca-only\/crl\.pem \(--allow-missing-crl\)\)/);
 });
 
 test('a CA certificate in a directory others may write to is refused in one line naming the directory', async () => {

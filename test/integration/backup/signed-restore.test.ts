@@ -6,15 +6,18 @@
 // backup says it was made), or one whose signature or certificate was changed, is refused with one line
 // and no data dir. An unsigned backup from before backups were signed restores only with the flag.
 // The CA is the one thing that makes such a backup authentic, so restore takes it only where the
-// operator names it, and only from files no one but they (or root) could have put there.
+// operator names it, only from files no one but they (or root) could have put there, and checks the
+// signer against the CA's CRL or says it cannot.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { createKeyFile, keyFileKek, openKeyring } from '../../../src/crypto/index.ts';
-import { bootstrapCa, caLayout, type CaLayout, issueClient, issueMember, loadCa, revokeCertificate } from '../../../src/pki/index.ts';
+import {
+  bootstrapCa, caLayout, type CaLayout, crlNumberOf, issueClient, issueMember, loadCa, revokeCertificate, x509,
+} from '../../../src/pki/index.ts';
 import { type BackupSigner, createBackupKeyFiles, readBackupRecipient, writeBackup } from '../../../src/storage/backup/index.ts';
 import { type KeyValue, MvccStore, type SnapshotRecord } from '../../../src/storage/mvcc/index.ts';
 import { type RestoreOptions, type RestoreSummary, restoreBackup } from '../../../src/server/restore.ts';
@@ -196,6 +199,11 @@ test('a CA certificate that cannot be read is said before anything is decrypted,
     + `missing file: ${missing} \\(give --cacert or COFFER_CACERT\\)$`), { caCert: missing });
 });
 
+/** The number of the CA's CRL in `crlFile`, as the restore summary gives it. */
+async function crlNumber(crlFile: string): Promise<bigint | undefined> {
+  return crlNumberOf(new x509.X509Crl(await readFile(crlFile, 'utf8')));
+}
+
 /**
  * Another user's CA (`<drop>/certs`, made by them) and a backup granting mallory cluster-admin, sealed
  * to the operator's public key and signed by that CA's "member" m1: what whoever can write where
@@ -278,4 +286,28 @@ test('the CA certificate and the CRL beside it are refused when they, or a direc
     await chown(path, 0, 0);
   }
   assert.match((await restore(forged, given)).signedBy ?? '', /^member m1 /);
+});
+
+test('a signer is checked against the CA\'s CRL or the restore stops, naming where it looked, unless --allow-missing-crl; the summary names the CRL and its number', async () => {
+  const signer = await loadCa(ca.dir);
+  const issued = await issueMember(signer, { name: 'retired', hosts: ['127.0.0.1'] });
+  const file = await sealedBy('retired', await signerFrom(ca.memberCert('retired'), ca.memberKey('retired')));
+  await revokeCertificate(signer, issued.serial);
+  // The machine that restores was given ca.crt alone.
+  const copy = join(dir, 'ca-copy');
+  await mkdir(copy, { mode: 0o700 });
+  const caCert = join(copy, 'ca.crt');
+  const crl = join(copy, 'crl.pem');
+  await copyFile(ca.caCert, caCert);
+  await refused(file, new RegExp(`^backup ${escaped(file)} is signed by a member, and there is no CRL to check that member's certificate against: `
+    + `${escaped(crl)} is missing; copy the CA's crl\\.pem beside ${escaped(caCert)}, or restore without a revocation check with --allow-missing-crl$`), { caCert });
+  const unchecked = await restore(file, { caCert, allowMissingCrl: true });
+  assert.match(unchecked.signedBy ?? '', /^member retired /, 'the revoked signer is not seen without a CRL: the operator said so');
+  assert.equal(unchecked.revocation, `not checked: no CRL at ${crl} (--allow-missing-crl)`);
+
+  await copyFile(ca.crl, crl);
+  await refused(file, /its signer is not trusted: member retired's certificate \w+ is revoked/, { caCert });
+  await refused(file, /is revoked/, { caCert, allowMissingCrl: true });
+  const genuine = await restore(await sealedBy('checked', await signerFrom(ca.memberCert('m1'), ca.memberKey('m1'))), { caCert });
+  assert.equal(genuine.revocation, `checked against CRL ${crl} (number ${await crlNumber(crl)})`);
 });
