@@ -682,6 +682,17 @@ export const objectMapEntriesMax = 10_000;
 export const finalizersMax = 32;
 /** The most owner references one object may carry. */
 export const ownerReferencesMax = 32;
+/**
+ * The longest DNS-1035 label, in characters: the version of an API version, and a kind once lowercased (as
+ * Kubernetes requires of a CustomResourceDefinition's versions and kind). Kubernetes bounds neither in an
+ * owner reference, only the whole object; Coffer bounds every field of one (object.ts), so a reference cannot
+ * pad an object to a size limit.
+ */
+export const dns1035LabelLengthMax = 63;
+/** The longest apiVersion an owner reference may name, in characters: a group (a DNS-1123 subdomain, nameLengthMax), "/" and a version. */
+export const apiVersionLengthMax = nameLengthMax + 1 + dns1035LabelLengthMax;
+/** The longest uid an owner reference or a delete's uid precondition may give, in characters (Coffer's uids are 36: a UUID). */
+export const uidLengthMax = 128;
 /** Characters of a generateName kept before the random suffix (Kubernetes: 63 - 5), so the name stays a valid label. */
 export const generatedNamePrefixMax = 58;
 /** Random characters appended to a generateName. */

@@ -4,11 +4,13 @@
  * Secret and ConfigMap data. Each check returns the messages Kubernetes gives, so kubectl users see
  * familiar text.
  */
-import { labelValueLengthMax, nameLengthMax, namespaceLengthMax } from '../config/index.ts';
+import { dns1035LabelLengthMax, labelValueLengthMax, nameLengthMax, namespaceLengthMax } from '../config/index.ts';
 
 const dns1123LabelPattern = '[a-z0-9]([-a-z0-9]*[a-z0-9])?';
 const dns1123Subdomain = new RegExp(`^${dns1123LabelPattern}(\\.${dns1123LabelPattern})*$`);
 const dns1123Label = new RegExp(`^${dns1123LabelPattern}$`);
+const dns1035LabelPattern = '[a-z]([-a-z0-9]*[a-z0-9])?';
+const dns1035Label = new RegExp(`^${dns1035LabelPattern}$`);
 const qualifiedNamePart = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
 const labelValue = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 const configKey = /^[-._a-zA-Z0-9]+$/;
@@ -27,6 +29,29 @@ export function dns1123LabelErrors(value: string): string[] {
   if (value.length > namespaceLengthMax) errors.push(`must be no more than ${namespaceLengthMax} characters`);
   if (!dns1123Label.test(value)) {
     errors.push(`a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name', or '123-abc', regex used for validation is '${dns1123LabelPattern}')`);
+  }
+  return errors;
+}
+
+/** A DNS-1035 label (an API version's version part): as a DNS-1123 label, but starting with a letter. */
+export function dns1035LabelErrors(value: string): string[] {
+  const errors: string[] = [];
+  if (value.length > dns1035LabelLengthMax) errors.push(`must be no more than ${dns1035LabelLengthMax} characters`);
+  if (!dns1035Label.test(value)) {
+    errors.push(`a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name', or 'abc-123', regex used for validation is '${dns1035LabelPattern}')`);
+  }
+  return errors;
+}
+
+/**
+ * A kind as an owner reference names it: letters, digits and '-', starting with a letter and ending with a
+ * letter or digit — a DNS-1035 label once lowercased, as Kubernetes requires of a CustomResourceDefinition's kind.
+ */
+export function kindErrors(value: string): string[] {
+  const errors: string[] = [];
+  if (value.length > dns1035LabelLengthMax) errors.push(`must be no more than ${dns1035LabelLengthMax} characters`);
+  if (!dns1035Label.test(value.toLowerCase())) {
+    errors.push(`a kind must consist of alphanumeric characters or '-', start with a letter, and end with an alphanumeric character (e.g. 'ConfigMap')`);
   }
   return errors;
 }

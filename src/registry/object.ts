@@ -10,10 +10,10 @@
  * objects carry no `generation`, as in Kubernetes; objects stored by older versions may hold one, and it
  * is not shown.)
  */
-import { annotationsBytesMax, finalizersMax, ownerReferencesMax } from '../config/index.ts';
+import { annotationsBytesMax, apiVersionLengthMax, dns1035LabelLengthMax, finalizersMax, nameLengthMax, ownerReferencesMax, uidLengthMax } from '../config/index.ts';
 import type { StatusCause } from './errors.ts';
 import { mapEntriesCause } from './map-entries.ts';
-import { labelValueErrors, qualifiedNameErrors } from './names.ts';
+import { dns1035LabelErrors, dns1123SubdomainErrors, kindErrors, labelValueErrors, pathSegmentNameErrors, qualifiedNameErrors } from './names.ts';
 
 export type Json = Record<string, unknown>;
 
@@ -181,8 +181,6 @@ function finalizersOf(value: unknown, causes: StatusCause[]): string[] | undefin
   return out.length === 0 ? undefined : out;
 }
 
-const ownerUidPattern = /^[^/\s]{1,128}$/;
-
 function ownerReferencesOf(value: unknown, causes: StatusCause[]): OwnerReference[] | undefined {
   const list = listField(value, 'metadata.ownerReferences', ownerReferencesMax, causes);
   if (list === undefined) return undefined;
@@ -199,8 +197,7 @@ function ownerReferencesOf(value: unknown, causes: StatusCause[]): OwnerReferenc
       if (typeof text !== 'string' || text === '') causes.push({ field: `${where}.${field}`, message: 'Required value', reason: 'FieldValueRequired' });
       else ref[field] = text;
     }
-    // The uid is a path segment of the owner index (owners.ts).
-    if (ref.uid !== undefined && !ownerUidPattern.test(ref.uid)) causes.push({ field: `${where}.uid`, message: 'Invalid value: must be 1-128 characters without "/" or spaces', reason: 'FieldValueInvalid' });
+    causes.push(...ownerReferenceCauses(ref, where));
     for (const flag of ['controller', 'blockOwnerDeletion'] as const) {
       const bit = item[flag];
       if (bit === undefined || bit === null) continue;
@@ -213,6 +210,42 @@ function ownerReferencesOf(value: unknown, causes: StatusCause[]): OwnerReferenc
     causes.push({ field: 'metadata.ownerReferences', message: 'Invalid value: only one reference can have Controller set to true', reason: 'FieldValueInvalid' });
   }
   return out.length === 0 ? undefined : out;
+}
+
+/**
+ * One owner reference's fields, checked as Kubernetes' ValidateOwnerReferences checks them (the apiVersion
+ * names a version; v1 Event may not own) and bounded where Kubernetes bounds only the whole object: a name
+ * as an object's name (the RBAC path-segment rule, the loosest of Coffer's kinds, at most nameLengthMax), a
+ * kind and a version as DNS-1035 labels, a group as a DNS-1123 subdomain, a uid at most uidLengthMax without
+ * "/" or spaces (it is a path segment of the owner index, owners.ts). Unbounded, a reference could pad an
+ * object to exactly a size limit, and the refusal would tell the size of what the writer may not read.
+ */
+function ownerReferenceCauses(ref: Partial<OwnerReference>, where: string): StatusCause[] {
+  const causes: StatusCause[] = [];
+  const check = (field: keyof OwnerReference, lengthMax: number, errors: (value: string) => string[]): void => {
+    const value = ref[field];
+    if (typeof value !== 'string') return;
+    // A value too long is not quoted back: the refusal would be as large as the request.
+    if (value.length > lengthMax) causes.push({ field: `${where}.${field}`, message: `Too long: may not be more than ${lengthMax} characters`, reason: 'FieldValueTooLong' });
+    else for (const e of errors(value)) causes.push({ field: `${where}.${field}`, message: `Invalid value: ${JSON.stringify(value)}: ${e}`, reason: 'FieldValueInvalid' });
+  };
+  check('apiVersion', apiVersionLengthMax, apiVersionErrors);
+  check('kind', dns1035LabelLengthMax, kindErrors);
+  check('name', nameLengthMax, pathSegmentNameErrors);
+  check('uid', uidLengthMax, (uid) => (/[/\s]/.test(uid) ? ['must not contain "/" or spaces'] : []));
+  if (ref.apiVersion === 'v1' && ref.kind === 'Event') causes.push({ field: where, message: 'Invalid value: /v1, Kind=Event is disallowed from being an owner', reason: 'FieldValueInvalid' });
+  return causes;
+}
+
+/** An apiVersion: a version (`v1`, the core group) or a group and a version (`rbac.authorization.k8s.io/v1`). */
+function apiVersionErrors(apiVersion: string): string[] {
+  const parts = apiVersion.split('/');
+  if (parts.length > 2) return ['must be a version, or a group and a version (e.g. \'rbac.authorization.k8s.io/v1\')'];
+  const errors = parts.length === 2 ? dns1123SubdomainErrors(parts[0]!).map((e) => `group: ${e}`) : [];
+  const version = parts[parts.length - 1]!;
+  if (version === '') errors.push('version must not be empty');
+  else errors.push(...dns1035LabelErrors(version).map((e) => `version: ${e}`));
+  return errors;
 }
 
 /** The metadata a response shows: the stored fields from the allowlist, and the resourceVersion (unless never stored). */

@@ -309,7 +309,7 @@ export class Registry {
       this.recordManagers(type, clientManaged, undefined, stored, options);
       guard?.(stored, undefined);
       const key = objectKey(type, namespace, name);
-      const value = encodeObject(type, stored);
+      const value = encodeObject(type, stored, options);
       const result = await this.txn(options, {
         compare: [
           { key, target: 'createRevision', result: 'equal', value: 0 },
@@ -614,7 +614,7 @@ export class Registry {
     const key = objectKey(type, metadata.namespace, metadata.name);
     const result = await this.txn(options, {
       compare: [{ key, target: 'modRevision', result: 'equal', value: current.modRevision }],
-      success: [{ type: 'put', key, value: encodeObject(type, stored) }],
+      success: [{ type: 'put', key, value: encodeObject(type, stored, options) }],
       failure: [],
     });
     if (!result.succeeded) return undefined;
@@ -979,7 +979,7 @@ export class Registry {
           ...(type === secrets ? [{ key: versionsKey(namespace!, name), target: 'modRevision' as const, result: 'equal' as const, value: historyKv?.modRevision ?? 0 }] : []),
         ],
         success: [
-          { type: 'put', key, value: encodeObject(type, stored) },
+          { type: 'put', key, value: encodeObject(type, stored, options) },
           ...(versionsValue !== undefined ? [{ type: 'put' as const, key: versionsKey(namespace!, name), value: versionsValue }] : []),
           ...ownerIndexOps(type, namespace, name, current.object, stored),
         ],
@@ -1147,12 +1147,18 @@ export function decodeObject(kv: KeyValue): VersionedObject | undefined {
   return { object: value as StoredObject, modRevision: kv.modRevision };
 }
 
-function encodeObject(type: ResourceType, stored: StoredObject): Uint8Array {
+/**
+ * The stored form of an object, refused past valueBytesMax. The refusal names the size only to a caller who
+ * may read the object: the size counts what a value-blind write may not see (WriteOptions.valueBlind), so a
+ * write padded to just past the limit would tell it exactly, less its padding.
+ */
+function encodeObject(type: ResourceType, stored: StoredObject, options: Pick<WriteOptions, 'valueBlind'>): Uint8Array {
   // Every write of an object passes here: resourceVersion is the mod revision, never stored.
   assert(!('resourceVersion' in stored.metadata), `${type.kind} ${stored.metadata.name} is about to be stored with a resourceVersion`);
   const value = encoder.encode(JSON.stringify(stored));
   if (value.length > valueBytesMax) {
-    throw new RegistryError('RequestEntityTooLarge', `${type.kind} ${JSON.stringify(stored.metadata.name)} is ${value.length} bytes stored, over ${valueBytesMax}`, details(type, stored.metadata.name));
+    const size = options.valueBlind === true ? `would be over ${valueBytesMax} bytes stored` : `is ${value.length} bytes stored, over ${valueBytesMax}`;
+    throw new RegistryError('RequestEntityTooLarge', `${type.kind} ${JSON.stringify(stored.metadata.name)} ${size}`, details(type, stored.metadata.name));
   }
   return value;
 }

@@ -5,7 +5,7 @@
 // answers (docs/security.md, "Values reach only callers who may get them", "Dry runs").
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { managedFieldsBytesMax } from '../../../src/config/index.ts';
+import { managedFieldsBytesMax, valueBytesMax } from '../../../src/config/index.ts';
 import { asUser, bindClusterRole, call, configMap, secret, startApi, type Api, type Reply } from './harness.ts';
 
 let api: Api;
@@ -397,4 +397,44 @@ test('a dry-run delete runs the cascade check and answers as the delete: refused
   const sweptReal = await call(api.app, 'DELETE', `${ns}/configmaps?labelSelector=sweep%3Dyes`);
   assert.deepEqual(names(sweptReal), ['a-swept-owner']);
   assert.deepEqual(names(sweptDry), names(sweptReal));
+});
+
+test('a caller without get learns no byte count of a Secret from a size refusal: an owner reference is bounded (422), and the 413 at valueBytesMax names only the limit', async () => {
+  assert.equal((await call(api.app, 'POST', `${ns}/secrets`, secret('sized', { password: 'hidden-length-value' }))).status, 201);
+  // The probe: an owner reference whose name pads the Secret just past valueBytesMax, so that the refusal's
+  // byte count less the padding was the hidden size, in one dry-run request.
+  const padding = 'a'.repeat(valueBytesMax - 164);
+  const probe = await call(api.app, 'PATCH', `${ns}/secrets/sized?dryRun=All`, { metadata: { ownerReferences: [{ apiVersion: 'v1', kind: 'Secret', name: padding, uid: 'x' }] } }, pat, mergePatch);
+  assert.equal(probe.status, 422, JSON.stringify(probe.body).slice(0, 300));
+  assert.equal(probe.body.reason, 'Invalid');
+  assert.match(probe.body.message, /metadata\.ownerReferences\[0\]\.name: Too long: may not be more than 253 characters/);
+  assert.doesNotMatch(probe.body.message, /bytes stored/);
+  for (const [field, value, message] of [
+    ['kind', 'K'.repeat(64), /kind: Too long: may not be more than 63 characters/],
+    ['kind', 'Not a kind', /kind: Invalid value: "Not a kind"/],
+    ['apiVersion', `${'g'.repeat(254)}/v1`, /apiVersion: Too long: may not be more than 317 characters|apiVersion: Invalid value/],
+    ['apiVersion', 'a/b/c', /apiVersion: Invalid value: "a\/b\/c"/],
+    ['apiVersion', 'example.com/', /apiVersion: Invalid value: "example.com\/": version must not be empty/],
+    ['name', 'a/b', /name: Invalid value: "a\/b"/],
+  ] as const) {
+    const ref = { apiVersion: 'v1', kind: 'Secret', name: 'owner', uid: 'x', [field]: value };
+    const refused = await call(api.app, 'PATCH', `${ns}/secrets/sized?dryRun=All`, { metadata: { ownerReferences: [ref] } }, pat, mergePatch);
+    assert.equal(refused.status, 422, `${field} ${value.slice(0, 20)}: ${JSON.stringify(refused.body).slice(0, 300)}`);
+    assert.match(refused.body.message, message);
+  }
+  const event = await call(api.app, 'PATCH', `${ns}/secrets/sized?dryRun=All`, { metadata: { ownerReferences: [{ apiVersion: 'v1', kind: 'Event', name: 'e', uid: 'x' }] } }, pat, mergePatch);
+  assert.equal(event.status, 422);
+  assert.match(event.body.message, /\/v1, Kind=Event is disallowed from being an owner/);
+
+  // Past valueBytesMax by data and annotations a blind caller may set: the refusal names the limit and no size.
+  assert.equal((await call(api.app, 'POST', `${ns}/secrets`, secret('sized-big', { hidden: 'h'.repeat(700_000) }))).status, 201);
+  const grow = { metadata: { annotations: { pad: 'p'.repeat(250_000) } }, data: { pad: b64('d'.repeat(300_000)) } };
+  const blind = await call(api.app, 'PATCH', `${ns}/secrets/sized-big?dryRun=All`, grow, pat, mergePatch);
+  assert.equal(blind.status, 413, JSON.stringify(blind.body).slice(0, 300));
+  assert.match(blind.body.message, new RegExp(`over ${valueBytesMax} bytes`));
+  assert.doesNotMatch(blind.body.message.replace(String(valueBytesMax), ''), /\d{4,}/, `the refusal names a size: ${blind.body.message}`);
+  // A caller who may get it is told the size, as before.
+  const told = await call(api.app, 'PATCH', `${ns}/secrets/sized-big?dryRun=All`, grow, undefined, mergePatch);
+  assert.equal(told.status, 413);
+  assert.match(told.body.message, /is \d+ bytes stored/);
 });
