@@ -49,8 +49,8 @@ import {
   managerName, nextManagers, type Operation, pathString, readClientManagedFields, trackedView,
 } from './managed-fields/index.ts';
 import { isJson, type ManagedFieldsEntry, type OwnerReference, projectMeta, readClientMeta, type Json, type ObjectMeta, type StoredObject, type VersionedObject } from './object.ts';
-import { dependentOf, type DependentRef, dependentsPrefix, ownerIndexOps } from './owners.ts';
-import { namespaces, namespacedResourceTypes, resourceTypes, secrets, type ResourceType } from './resources.ts';
+import { type Dependent, dependentOf, type DependentRef, dependentsPrefix, isDependentOf, type Owner, ownerIndexOps, ownerNamedBy, ownerOf, ownerScopeCauses, ownerTypeOf, refersTo } from './owners.ts';
+import { namespaces, namespacedResourceTypes, secrets, type ResourceType } from './resources.ts';
 import { matchesFields, matchesLabels, type FieldSelector, type LabelSelector } from './selectors.ts';
 import { generateValues } from './generate.ts';
 import { type DueRotation, dueRotations, rotationScheduleOf } from './scheduled-rotation.ts';
@@ -286,6 +286,8 @@ export class Registry {
     if (meta.resourceVersion !== undefined && meta.resourceVersion !== '') {
       causes.push({ field: 'metadata.resourceVersion', message: 'Invalid value: must not be set on objects to be created', reason: 'FieldValueInvalid' });
     }
+    // Only on references that are whole (readClientMeta found nothing wrong).
+    if (causes.length === 0) causes.push(...ownerScopeCauses(type, meta.ownerReferences, undefined));
     const content = type.body(body, causes, { name, namespace: type.namespaced ? namespace : undefined });
     if (causes.length === 0) causes.push(...storedMapCauses(type.resource, meta.labels, meta.annotations, content));
     if (causes.length > 0) throw invalidError(type.kind, name, type.group, causes);
@@ -637,7 +639,10 @@ export class Registry {
     if (!result.succeeded) return undefined;
     if (options.dryRun === true) return current.modRevision;
     // An owner deleted in the foreground waits for its dependents: this may have been its last one.
-    for (const ref of current.object.metadata.ownerReferences ?? []) await this.releaseForegroundOwner(ref, namespace);
+    for (const ref of current.object.metadata.ownerReferences ?? []) {
+      const owner = ownerNamedBy(ref, type.namespaced ? namespace : undefined);
+      if (owner !== undefined) await this.releaseForegroundOwner(owner);
+    }
     if (namespace !== undefined) await this.finishNamespaceIfTerminating(namespace);
     return result.revision;
   }
@@ -710,31 +715,28 @@ export class Registry {
    */
   private async deleteWithDependents(type: ResourceType, current: VersionedObject, options: CascadeDeleteOptions): Promise<DeleteResult | undefined> {
     const policy = options.propagationPolicy ?? 'Background';
-    const uid = current.object.metadata.uid;
+    const owner = ownerOf(type, current.object);
     const write = options.actor !== undefined ? { actor: options.actor } : {};
-    const dependents = await this.dependentsOf(uid);
+    const dependents = await this.dependentsOf(owner);
     const { mayDelete } = options;
-    if (policy !== 'Orphan' && mayDelete !== undefined && options.inCascade !== true) await this.checkCascade(dependents, mayDelete, options.mayRead, type, current.object.metadata.name);
+    if (policy !== 'Orphan' && mayDelete !== undefined && options.inCascade !== true) await this.checkCascade(dependents, mayDelete, options.mayRead, owner);
     if (options.dryRun === true) return this.dryDeleteWithDependents(type, current, dependents, policy, options);
     const cascade = (propagationPolicy: PropagationPolicy): CascadeDeleteOptions => ({ ...write, propagationPolicy, inCascade: true, ...(mayDelete !== undefined ? { mayDelete } : {}) });
     if (policy === 'Foreground' && dependents.length > 0) {
       // Marked and held by foregroundDeletion until every dependent is gone (releaseForegroundOwner).
       const marked = await this.markDeleting(type, current, options, foregroundFinalizer);
       if (marked === undefined) return undefined;
-      for (const dependent of dependents) {
-        if (mayDelete === undefined || mayDelete(dependent.type, dependent.namespace, dependent.name)) await this.deleteIfPresent(dependent, cascade('Foreground'));
-        else await this.dropOwnerReference(dependent, uid, write);
-      }
-      await this.releaseForegroundOwner({ uid, kind: type.kind, apiVersion: type.apiVersion, name: current.object.metadata.name }, current.object.metadata.namespace);
-      const still = await this.getIfPresent({ type, namespace: current.object.metadata.namespace, name: current.object.metadata.name });
-      return still !== undefined && still.object.metadata.uid === uid ? { object: still, pending: true } : { object: current, pending: false };
+      for (const { at } of dependents) await this.collectDependent(at, owner, cascade('Foreground'));
+      await this.releaseForegroundOwner(owner);
+      const still = await this.getIfPresent(owner);
+      return still !== undefined && still.object.metadata.uid === owner.uid ? { object: still, pending: true } : { object: current, pending: false };
     }
     if (policy === 'Orphan') {
-      for (const dependent of dependents) await this.dropOwnerReference(dependent, uid, write);
+      for (const { at } of dependents) await this.dropOwnerReference(at, owner, write);
     }
     if (await this.remove(type, current, options) === undefined) return undefined;
     if (policy === 'Background') {
-      for (const dependent of dependents) await this.collectDependent(dependent, uid, cascade('Background'));
+      for (const { at } of dependents) await this.collectDependent(at, owner, cascade('Background'));
     }
     return { object: current, pending: false };
   }
@@ -744,12 +746,13 @@ export class Registry {
    * (simulateCascade) and answers as the delete would — the owner gone, or, in the foreground, held
    * (marked, 202) while a dependent a finalizer holds would remain — writing nothing.
    */
-  private async dryDeleteWithDependents(type: ResourceType, current: VersionedObject, dependents: DependentRef[], policy: PropagationPolicy, options: CascadeDeleteOptions): Promise<DeleteResult | undefined> {
+  private async dryDeleteWithDependents(type: ResourceType, current: VersionedObject, dependents: Dependent[], policy: PropagationPolicy, options: CascadeDeleteOptions): Promise<DeleteResult | undefined> {
     const gone = options.dryGone ?? new Set<string>();
-    const uid = current.object.metadata.uid;
+    const owner = ownerOf(type, current.object);
+    const { uid } = owner;
     // In the background the owner goes first, so a dependent's other reference to it holds nothing.
     if (policy === 'Background') gone.add(uid);
-    const held = policy === 'Orphan' ? false : await this.simulateCascade(policy, uid, dependents, options.mayDelete, gone, new Set([uid]));
+    const held = policy === 'Orphan' ? false : await this.simulateCascade(policy, owner, dependents, options.mayDelete, gone, new Set([uid]));
     if (policy === 'Foreground' && held) return this.markDeleting(type, current, options, foregroundFinalizer);
     if (await this.remove(type, current, options) === undefined) return undefined;
     gone.add(uid);
@@ -757,26 +760,24 @@ export class Registry {
   }
 
   /**
-   * What a cascade from the owner `ownerUid` would do, read and not written (a dry run): adds to `gone`
+   * What a cascade from `owner` would do, read and not written (a dry run): adds to `gone`
    * the uids of the objects it would delete, and tells whether one would remain marked for deletion —
    * held by a finalizer, or in the foreground by a dependent so held — which holds a foreground owner.
    * A dependent the caller may not delete is released, in the background one with another owner kept,
    * as collectDependent and deleteWithDependents decide.
    */
-  private async simulateCascade(policy: 'Background' | 'Foreground', ownerUid: string, dependents: DependentRef[], mayDelete: MayDelete | undefined, gone: Set<string>, seen: Set<string>): Promise<boolean> {
+  private async simulateCascade(policy: 'Background' | 'Foreground', owner: Owner, dependents: Dependent[], mayDelete: MayDelete | undefined, gone: Set<string>, seen: Set<string>): Promise<boolean> {
     let held = false;
-    for (const dependent of dependents) {
-      const found = await this.getIfPresent(dependent);
-      if (found === undefined) continue;
+    for (const { at, found } of dependents) {
       const { uid } = found.object.metadata;
       if (seen.has(uid) || gone.has(uid)) continue;
       seen.add(uid);
-      if (mayDelete !== undefined && !mayDelete(dependent.type, dependent.namespace, dependent.name)) continue;
+      if (mayDelete !== undefined && !mayDelete(at.type, at.namespace, at.name)) continue;
       if (policy === 'Background') {
         let kept = false;
         for (const other of found.object.metadata.ownerReferences ?? []) {
           if (kept) break;
-          if (other.uid !== ownerUid && !gone.has(other.uid)) kept = await this.ownerExists(other, dependent.namespace);
+          if (!refersTo(other, at.namespace, owner) && !gone.has(other.uid)) kept = await this.ownerExists(other, at.namespace);
         }
         if (kept) continue;
       }
@@ -785,8 +786,8 @@ export class Registry {
         continue;
       }
       if (policy === 'Background') gone.add(uid);
-      const own = await this.dependentsOf(uid);
-      const ownHeld = await this.simulateCascade(policy, uid, own, mayDelete, gone, seen);
+      const asOwner = ownerOf(at.type, found.object);
+      const ownHeld = await this.simulateCascade(policy, asOwner, await this.dependentsOf(asOwner), mayDelete, gone, seen);
       if (policy === 'Foreground') {
         if (ownHeld) held = true;
         else gone.add(uid);
@@ -799,71 +800,82 @@ export class Registry {
    * Refuses (Forbidden, before anything is deleted) a cascade that would reach an object the caller may
    * not delete, at any depth; names that object only if the caller may read it (mayRead).
    */
-  private async checkCascade(dependents: DependentRef[], mayDelete: MayDelete, mayRead: MayDelete | undefined, ownerType: ResourceType, ownerName: string): Promise<void> {
+  private async checkCascade(dependents: Dependent[], mayDelete: MayDelete, mayRead: MayDelete | undefined, owner: Owner): Promise<void> {
     const seen = new Set<string>();
     const queue = [...dependents];
     for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
-      const found = await this.getIfPresent(next);
-      if (found === undefined || seen.has(found.object.metadata.uid)) continue;
+      const { at, found } = next;
+      if (seen.has(found.object.metadata.uid)) continue;
       seen.add(found.object.metadata.uid);
-      if (!mayDelete(next.type, next.namespace, next.name)) {
-        const dependent = mayRead === undefined || mayRead(next.type, next.namespace, next.name)
-          ? `its dependent ${next.type.resource}${groupSuffix(next.type)} ${JSON.stringify(next.name)}, which you may not delete`
+      if (!mayDelete(at.type, at.namespace, at.name)) {
+        const dependent = mayRead === undefined || mayRead(at.type, at.namespace, at.name)
+          ? `its dependent ${at.type.resource}${groupSuffix(at.type)} ${JSON.stringify(at.name)}, which you may not delete`
           : 'a dependent you may not delete (one you may not read is not named)';
         throw new RegistryError('Forbidden',
-          `${ownerType.resource}${groupSuffix(ownerType)} ${JSON.stringify(ownerName)} is forbidden: deleting it would delete ${dependent}; delete with propagationPolicy=Orphan to keep it`,
-          details(ownerType, ownerName));
+          `${owner.type.resource}${groupSuffix(owner.type)} ${JSON.stringify(owner.name)} is forbidden: deleting it would delete ${dependent}; delete with propagationPolicy=Orphan to keep it`,
+          details(owner.type, owner.name));
       }
-      queue.push(...await this.dependentsOf(found.object.metadata.uid));
+      queue.push(...await this.dependentsOf(ownerOf(at.type, found.object)));
     }
   }
 
-  /** The objects whose ownerReferences name `uid`, read linearizably from the owner index. */
-  private async dependentsOf(uid: string): Promise<DependentRef[]> {
-    const prefix = dependentsPrefix(uid);
-    const found = await this.kv.range(prefix, prefixEnd(prefix), { linearizable: true, keysOnly: true });
-    return found.kvs.map((kv) => dependentOf(kv.key)).filter((d): d is DependentRef => d !== undefined);
+  /**
+   * The dependents of `owner`, as read now (linearizably): the objects the owner index lists under its uid
+   * whose reference really names it (owners.ts, refersTo). The index is keyed by uid alone and any creator
+   * may write a seen uid into a reference, so an entry in another namespace or scope is skipped unread, and
+   * one whose reference names another kind or name is no dependent either.
+   */
+  private async dependentsOf(owner: Owner): Promise<Dependent[]> {
+    const prefix = dependentsPrefix(owner.uid);
+    const entries = await this.kv.range(prefix, prefixEnd(prefix), { linearizable: true, keysOnly: true });
+    const dependents: Dependent[] = [];
+    for (const kv of entries.kvs) {
+      const at = dependentOf(kv.key);
+      if (at === undefined || at.namespace !== owner.namespace) continue;
+      const found = await this.getIfPresent(at);
+      if (found !== undefined && isDependentOf(found.object, owner)) dependents.push({ at, found });
+    }
+    return dependents;
   }
 
   /**
-   * A dependent of a deleted owner: deleted in the background unless another owner of it still exists,
-   * or the caller may not delete it (then only the reference goes).
+   * A dependent of an owner being deleted, read again: nothing if it no longer names the owner (gone, or
+   * replaced under its name); else deleted, unless the caller may not delete it or — in the background —
+   * another owner of it still exists (then only the reference goes).
    */
-  private async collectDependent(dependent: DependentRef, ownerUid: string, options: CascadeDeleteOptions): Promise<void> {
+  private async collectDependent(dependent: DependentRef, owner: Owner, options: CascadeDeleteOptions): Promise<void> {
     const current = await this.getIfPresent(dependent);
-    if (current === undefined) return;
+    if (current === undefined || !isDependentOf(current.object, owner)) return;
     const write = options.actor !== undefined ? { actor: options.actor } : {};
-    const others = (current.object.metadata.ownerReferences ?? []).filter((r) => r.uid !== ownerUid);
+    const others = options.propagationPolicy === 'Background' ? (current.object.metadata.ownerReferences ?? []).filter((r) => !refersTo(r, dependent.namespace, owner)) : [];
     let kept = options.mayDelete !== undefined && !options.mayDelete(dependent.type, dependent.namespace, dependent.name);
     for (const other of others) {
       if (kept) break;
       kept = await this.ownerExists(other, dependent.namespace);
     }
-    if (kept) await this.dropOwnerReference(dependent, ownerUid, write);
+    if (kept) await this.dropOwnerReference(dependent, owner, write);
     else await this.deleteIfPresent(dependent, options);
   }
 
   /** True unless the owner a reference names is known to be gone (an owner of a kind Coffer does not store is assumed to exist). */
   private async ownerExists(ref: OwnerReference, dependentNamespace: string | undefined): Promise<boolean> {
-    const type = resourceTypes.find((t) => t.kind === ref.kind && t.apiVersion === ref.apiVersion);
+    const type = ownerTypeOf(ref);
     if (type === undefined) return true;
     const owner = await this.getIfPresent({ type, namespace: type.namespaced ? dependentNamespace : undefined, name: ref.name });
     return owner?.object.metadata.uid === ref.uid;
   }
 
   /** Removes foregroundDeletion from an owner marked with it once none of its dependents remain: the owner then goes (replace). */
-  private async releaseForegroundOwner(ref: Pick<OwnerReference, 'uid' | 'kind' | 'apiVersion' | 'name'>, dependentNamespace: string | undefined): Promise<void> {
-    const type = resourceTypes.find((t) => t.kind === ref.kind && t.apiVersion === ref.apiVersion);
-    if (type === undefined) return;
-    const namespace = type.namespaced ? dependentNamespace : undefined;
-    const owner = await this.getIfPresent({ type, namespace, name: ref.name });
-    if (owner === undefined || owner.object.metadata.uid !== ref.uid || !(owner.object.metadata.finalizers ?? []).includes(foregroundFinalizer)) return;
-    if ((await this.dependentsOf(ref.uid)).length > 0) return;
-    await this.rewriteMeta({ type, namespace, name: ref.name }, (meta) => ({ ...meta, finalizers: (meta.finalizers ?? []).filter((f) => f !== foregroundFinalizer) }), {});
+  private async releaseForegroundOwner(owner: Owner): Promise<void> {
+    const found = await this.getIfPresent(owner);
+    if (found === undefined || found.object.metadata.uid !== owner.uid || !(found.object.metadata.finalizers ?? []).includes(foregroundFinalizer)) return;
+    if ((await this.dependentsOf(owner)).length > 0) return;
+    await this.rewriteMeta(owner, (meta) => ({ ...meta, finalizers: (meta.finalizers ?? []).filter((f) => f !== foregroundFinalizer) }), {});
   }
 
-  private async dropOwnerReference(dependent: DependentRef, ownerUid: string, write: WriteOptions): Promise<void> {
-    await this.rewriteMeta(dependent, (meta) => ({ ...meta, ownerReferences: (meta.ownerReferences ?? []).filter((r) => r.uid !== ownerUid) }), write);
+  /** Removes the references that name `owner` (and no other reference holding its uid). */
+  private async dropOwnerReference(dependent: DependentRef, owner: Owner, write: WriteOptions): Promise<void> {
+    await this.rewriteMeta(dependent, (meta) => ({ ...meta, ownerReferences: (meta.ownerReferences ?? []).filter((r) => !refersTo(r, dependent.namespace, owner)) }), write);
   }
 
   /** An update of an object's metadata alone, retried on conflict; nothing when the object is gone. */
@@ -1013,6 +1025,7 @@ export class Registry {
     const { apiVersion: _a, kind: _k, metadata: old, ...oldContent } = current.object;
     const fixed = type.fixedFieldCauses?.(oldContent, body) ?? [];
     if (fixed.length > 0) throw invalidError(type.kind, name, type.group, fixed);
+    if (causes.length === 0) causes.push(...ownerScopeCauses(type, meta.ownerReferences, old.ownerReferences));
     const content = type.body(body, causes, { name, namespace: type.namespaced ? namespace : undefined });
     if (causes.length === 0) causes.push(...storedMapCauses(type.resource, meta.labels, meta.annotations, content));
     if (causes.length > 0) throw invalidError(type.kind, name, type.group, causes);

@@ -341,3 +341,148 @@ test('a cascade asks the right again as it reaches each dependent: one it may no
     assert.deepEqual(victim.body.metadata.ownerReferences ?? [], [], 'released from its deleted owner');
   }
 });
+
+/** A Role in `namespace` with `rules`, bound to `user` there; both named `name`. */
+async function grant(namespace: string, name: string, user: string, rules: unknown[]): Promise<void> {
+  const rbac = `/apis/rbac.authorization.k8s.io/v1/namespaces/${namespace}`;
+  const role = await call(api.app, 'POST', `${rbac}/roles`, { metadata: { name }, rules });
+  assert.equal(role.status, 201, JSON.stringify(role.body));
+  const binding = await call(api.app, 'POST', `${rbac}/rolebindings`, {
+    metadata: { name }, subjects: [{ kind: 'User', name: user, apiGroup: 'rbac.authorization.k8s.io' }], roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+  });
+  assert.equal(binding.status, 201, JSON.stringify(binding.body));
+}
+
+/** Stores `object` and its owner index entries as a version before the scope rule could have (a raw write, as system:masters may). */
+async function storeRaw(resource: string, namespace: string | undefined, object: Record<string, unknown> & { metadata: Record<string, unknown> & { name: string; ownerReferences?: { uid: string }[] } }): Promise<void> {
+  const where = `${resource}/${namespace !== undefined ? `${namespace}/` : ''}${object.metadata.name}`;
+  const text = new TextEncoder();
+  await api.backend.propose({
+    type: 'txn', compare: [], failure: [],
+    success: [
+      { type: 'put', key: text.encode(`/registry/${where}`), value: text.encode(JSON.stringify(object)) },
+      ...(object.metadata.ownerReferences ?? []).map((r) => ({ type: 'put' as const, key: text.encode(`/registry/coffer.dev/owners/${r.uid}/${where}`), value: new Uint8Array(0) })),
+    ],
+  });
+}
+
+test('a reference from another namespace holds nothing: its pin blocks no delete (Background, Foreground, deletecollection), holds no Foreground wait, and Orphan leaves it alone', async () => {
+  // pinner may create ConfigMaps in pin-a and list Secrets in pin-b (the list is redacted, the uids are not);
+  // bob may delete and read Secrets in pin-b, and nothing in pin-a.
+  for (const name of ['pin-a', 'pin-b']) assert.equal((await call(api.app, 'POST', '/api/v1/namespaces', { metadata: { name } })).status, 201);
+  await grant('pin-a', 'pinner', 'pinner', [{ apiGroups: [''], resources: ['configmaps'], verbs: ['create', 'get', 'list'] }]);
+  await grant('pin-b', 'pinner', 'pinner', [{ apiGroups: [''], resources: ['secrets'], verbs: ['list'] }]);
+  await grant('pin-b', 'bob', 'bob', [{ apiGroups: [''], resources: ['secrets'], verbs: ['delete', 'deletecollection', 'get', 'list'] }]);
+  const pinner = asUser('pinner');
+  const bob = asUser('bob');
+  const victims = ['db', 'db-fg', 'db-all', 'db-held', 'db-orphan'];
+  for (const name of victims) assert.equal((await call(api.app, 'POST', '/api/v1/namespaces/pin-b/secrets', secret(name))).status, 201);
+  const listed = await call(api.app, 'GET', '/api/v1/namespaces/pin-b/secrets', undefined, pinner);
+  assert.equal(listed.status, 200, JSON.stringify(listed.body));
+  const uidOf = (name: string): string => listed.body.items.find((i) => i.metadata.name === name)!.metadata.uid;
+  for (const name of victims) {
+    const ref = { apiVersion: 'v1', kind: 'Secret', name, uid: uidOf(name) };
+    const pin = await call(api.app, 'POST', '/api/v1/namespaces/pin-a/configmaps', {
+      metadata: { name: `pin-${name}`, ownerReferences: [ref], ...(name === 'db-held' ? { finalizers: ['example.com/hold'] } : {}) },
+    }, pinner);
+    // Accepted, as Kubernetes accepts it: whether that uid is some object's in another namespace is not the writer's to learn.
+    assert.equal(pin.status, 201, JSON.stringify(pin.body));
+  }
+
+  const deleted = await call(api.app, 'DELETE', '/api/v1/namespaces/pin-b/secrets/db', undefined, bob);
+  assert.equal(deleted.status, 200, `the default cascade: ${JSON.stringify(deleted.body)}`);
+  const foreground = await call(api.app, 'DELETE', '/api/v1/namespaces/pin-b/secrets/db-fg', { propagationPolicy: 'Foreground' }, bob);
+  assert.equal(foreground.status, 200, `Foreground: ${JSON.stringify(foreground.body)}`);
+  const collection = await call(api.app, 'DELETE', '/api/v1/namespaces/pin-b/secrets?fieldSelector=metadata.name%3Ddb-all', undefined, bob);
+  assert.equal(collection.status, 200, `deletecollection: ${JSON.stringify(collection.body)}`);
+  assert.deepEqual(collection.body.items.map((i) => i.metadata.name), ['db-all']);
+  // A pin held by a finalizer held the owner of a Foreground delete (202) until the pinner let go.
+  const held = await call(api.app, 'DELETE', '/api/v1/namespaces/pin-b/secrets/db-held?propagationPolicy=Foreground');
+  assert.equal(held.status, 200, `Foreground, a held pin: ${JSON.stringify(held.body)}`);
+  assert.equal(await exists('/api/v1/namespaces/pin-b/secrets/db-held'), false);
+  assert.equal((await call(api.app, 'DELETE', '/api/v1/namespaces/pin-b/secrets/db-orphan?propagationPolicy=Orphan')).status, 200);
+  for (const name of ['db', 'db-fg', 'db-all']) assert.equal(await exists(`/api/v1/namespaces/pin-b/secrets/${name}`), false, name);
+  // The pins were never dependents: none was deleted, marked or released.
+  for (const name of victims) {
+    const pin = await call(api.app, 'GET', `/api/v1/namespaces/pin-a/configmaps/pin-${name}`);
+    assert.equal(pin.status, 200, name);
+    assert.equal(pin.body.metadata.deletionTimestamp, undefined, name);
+    assert.deepEqual(pin.body.metadata.ownerReferences, [{ apiVersion: 'v1', kind: 'Secret', name, uid: uidOf(name) }], name);
+  }
+  await call(api.app, 'PATCH', '/api/v1/namespaces/pin-a/configmaps/pin-db-held', { metadata: { finalizers: null } }, undefined, mergePatch);
+});
+
+test('a reference names its owner by uid, kind and name: one in the same namespace with the uid and another kind or name holds nothing; a real one still does', async () => {
+  await grant('pin-b', 'bob-cascade', 'bob', [{ apiGroups: [''], resources: ['secrets'], verbs: ['create'] }]);
+  const bob = asUser('bob');
+  for (const name of ['same-kind', 'same-name', 'real']) {
+    const owner = await call(api.app, 'POST', '/api/v1/namespaces/pin-b/secrets', secret(`owner-${name}`));
+    const { uid } = owner.body.metadata;
+    const ref = name === 'same-kind' ? { apiVersion: 'v1', kind: 'Secret', name: 'another', uid }
+      : name === 'same-name' ? { apiVersion: 'v1', kind: 'ConfigMap', name: `owner-${name}`, uid }
+        : { apiVersion: 'v1', kind: 'Secret', name: `owner-${name}`, uid };
+    assert.equal((await call(api.app, 'POST', '/api/v1/namespaces/pin-b/configmaps', { metadata: { name: `dependent-${name}`, ownerReferences: [ref] } })).status, 201);
+  }
+  assert.equal((await call(api.app, 'DELETE', '/api/v1/namespaces/pin-b/secrets/owner-same-kind', undefined, bob)).status, 200, 'another name');
+  assert.equal((await call(api.app, 'DELETE', '/api/v1/namespaces/pin-b/secrets/owner-same-name', undefined, bob)).status, 200, 'another kind');
+  assert.equal(await exists('/api/v1/namespaces/pin-b/configmaps/dependent-same-kind'), true);
+  assert.equal(await exists('/api/v1/namespaces/pin-b/configmaps/dependent-same-name'), true);
+  // A real dependent bob may not delete: refused, and kubectl's --cascade=orphan still deletes the owner alone.
+  assertRefused(await call(api.app, 'DELETE', '/api/v1/namespaces/pin-b/secrets/owner-real', undefined, bob), 403, 'Forbidden', /would delete a dependent you may not delete/);
+  const orphaned = await call(api.app, 'DELETE', '/api/v1/namespaces/pin-b/secrets/owner-real', { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Orphan' }, bob);
+  assert.equal(orphaned.status, 200, JSON.stringify(orphaned.body));
+  const kept = await call(api.app, 'GET', '/api/v1/namespaces/pin-b/configmaps/dependent-real');
+  assert.equal(kept.status, 200);
+  assert.equal(kept.body.metadata.ownerReferences, undefined, 'released from its deleted owner');
+});
+
+test('a namespaced object may not name a cluster-scoped owner (422), and one stored before is not followed: an RBAC admin outside system:masters still deletes the binding', async () => {
+  await call(api.app, 'POST', '/apis/rbac.authorization.k8s.io/v1/clusterroles', { metadata: { name: 'binding-admin' }, rules: [{ verbs: ['delete', 'get', 'list'], apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterrolebindings'] }] });
+  await bindClusterRole(api.app, 'binding-admin', 'binding-admin', 'rbac-admin');
+  await grant('pin-a', 'pinner-crb', 'pinner', [{ apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterrolebindings'], verbs: ['list'] }]);
+  await bindClusterRole(api.app, 'pinned-binding', 'view', 'someone');
+  const crbs = '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings';
+  const { uid } = (await call(api.app, 'GET', `${crbs}/pinned-binding`)).body.metadata;
+  const ref = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', name: 'pinned-binding', uid };
+  const pin = await call(api.app, 'POST', '/api/v1/namespaces/pin-a/configmaps', { metadata: { name: 'pin-binding', ownerReferences: [ref] } }, asUser('pinner'));
+  assertRefused(pin, 422, 'Invalid', /metadata\.ownerReferences\[0\]: .*a namespaced object may not name a cluster-scoped owner/);
+  // A cluster-scoped object may not name a namespaced owner either: it has no namespace to find it in.
+  const secretRef = { apiVersion: 'v1', kind: 'Secret', name: 'db', uid: 'some-uid' };
+  const upward = await call(api.app, 'POST', '/apis/rbac.authorization.k8s.io/v1/clusterroles', { metadata: { name: 'owned-by-secret', ownerReferences: [secretRef] }, rules: [] });
+  assertRefused(upward, 422, 'Invalid', /metadata\.ownerReferences\[0\]: .*a cluster-scoped object may not name a namespaced owner/);
+
+  // A pin stored before the rule: still readable and writable (the reference it holds is kept), never followed.
+  await storeRaw('configmaps', 'pin-a', {
+    apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'legacy-pin', namespace: 'pin-a', uid: 'legacy-pin-uid', creationTimestamp: '2026-01-01T00:00:00Z', ownerReferences: [ref] }, data: { a: '1' },
+  });
+  const relabelled = await call(api.app, 'PATCH', '/api/v1/namespaces/pin-a/configmaps/legacy-pin', { metadata: { labels: { kept: 'yes' } } }, undefined, mergePatch);
+  assert.equal(relabelled.status, 200, JSON.stringify(relabelled.body));
+  assert.deepEqual(relabelled.body.metadata.ownerReferences, [ref]);
+  const revoked = await call(api.app, 'DELETE', `${crbs}/pinned-binding`, undefined, asUser('rbac-admin'));
+  assert.equal(revoked.status, 200, JSON.stringify(revoked.body));
+  assert.equal(await exists(`${crbs}/pinned-binding`), false);
+  assert.equal(await exists('/api/v1/namespaces/pin-a/configmaps/legacy-pin'), true, 'not a dependent: not deleted');
+});
+
+test('cluster-scoped owners and dependents cascade as in Kubernetes: Background, Foreground and Orphan', async () => {
+  const rbac = '/apis/rbac.authorization.k8s.io/v1';
+  for (const policy of ['Background', 'Foreground', 'Orphan']) {
+    const role = await call(api.app, 'POST', `${rbac}/clusterroles`, { metadata: { name: `gc-owner-${policy.toLowerCase()}` }, rules: [] });
+    assert.equal(role.status, 201, JSON.stringify(role.body));
+    const ref = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', name: role.body.metadata.name, uid: role.body.metadata.uid };
+    const binding = await call(api.app, 'POST', `${rbac}/clusterrolebindings`, {
+      metadata: { name: `gc-dependent-${policy.toLowerCase()}`, ownerReferences: [ref] }, subjects: [{ kind: 'User', name: 'nobody', apiGroup: 'rbac.authorization.k8s.io' }],
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role.body.metadata.name },
+    });
+    assert.equal(binding.status, 201, JSON.stringify(binding.body));
+    assert.equal((await call(api.app, 'DELETE', `${rbac}/clusterroles/${ref.name}?propagationPolicy=${policy}`)).status, 200, policy);
+    assert.equal(await exists(`${rbac}/clusterroles/${ref.name}`), false, policy);
+    const dependent = await call(api.app, 'GET', `${rbac}/clusterrolebindings/gc-dependent-${policy.toLowerCase()}`);
+    if (policy === 'Orphan') {
+      assert.equal(dependent.status, 200);
+      assert.equal(dependent.body.metadata.ownerReferences, undefined);
+    } else {
+      assert.equal(dependent.status, 404, `${policy}: the dependent went with its owner`);
+    }
+  }
+});
