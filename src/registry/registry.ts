@@ -114,6 +114,11 @@ export interface DeleteOptions extends WriteOptions {
   /** The precondition: the object must be at this resourceVersion. */
   resourceVersion?: string;
   /**
+   * The precondition: the object must have this uid — so a delete meant for an object that was deleted and
+   * recreated under its name since (client-go sends it) does not delete the new one: Conflict (uidConflict).
+   */
+  uid?: string;
+  /**
    * What happens to the objects whose ownerReferences name the deleted one (default Background):
    * Background deletes them after it, Foreground before it (the owner is marked, held by the
    * foregroundDeletion finalizer, until they are gone), Orphan removes the reference and keeps them.
@@ -542,6 +547,7 @@ export class Registry {
     for (let attempt = 0; ; attempt += 1) {
       charge?.giveBack();
       const current = await this.get(type, namespace, name, { account: charge });
+      if (options.uid !== undefined && options.uid !== current.object.metadata.uid) throw uidConflict(type, current.object, options.uid, options.mayRead);
       if (precondition !== undefined && precondition !== current.modRevision) throw conflict(type, name);
       let result: DeleteResult | undefined;
       if (type === namespaces && options.dryRun === true) {
@@ -567,9 +573,10 @@ export class Registry {
    * mark instead), a list page at a time: each page's results are handed over before the next page is
    * read, so the caller holds about one page (listPageBytesMax) whatever the collection's size, and
    * stopping early stops the deletion there. Not one transaction — as in Kubernetes, an object created
-   * meanwhile may stay, one deleted meanwhile is skipped. Namespaces are not deleted as a collection.
+   * meanwhile may stay, one deleted meanwhile is skipped. A precondition (uid, resourceVersion) holds for
+   * each object, as the API server passes the options to each delete. Namespaces are not deleted as a collection.
    */
-  async *deleteCollection(type: ResourceType, namespace: string | undefined, options: Pick<ListOptions, 'labelSelector' | 'fieldSelector'> & Omit<DeleteOptions, 'resourceVersion'> = {}): AsyncGenerator<DeleteResult[]> {
+  async *deleteCollection(type: ResourceType, namespace: string | undefined, options: Pick<ListOptions, 'labelSelector' | 'fieldSelector'> & DeleteOptions = {}): AsyncGenerator<DeleteResult[]> {
     if (type === namespaces) throw new RegistryError('MethodNotAllowed', 'deleting a collection of namespaces is not supported; delete namespaces one by one');
     const { labelSelector, fieldSelector, account, ...deleteOptions } = options;
     // Only the first page is charged, before anything is deleted (as a list's is), so a refusal never
@@ -840,8 +847,9 @@ export class Registry {
 
   /**
    * A dependent of an owner being deleted, read again: nothing if it no longer names the owner (gone, or
-   * replaced under its name); else deleted, unless the caller may not delete it or — in the background —
-   * another owner of it still exists (then only the reference goes).
+   * replaced under its name); else deleted — that object, by its uid, not one recreated under its name
+   * meanwhile — unless the caller may not delete it or, in the background, another owner of it still
+   * exists (then only the reference goes).
    */
   private async collectDependent(dependent: DependentRef, owner: Owner, options: CascadeDeleteOptions): Promise<void> {
     const current = await this.getIfPresent(dependent);
@@ -854,7 +862,7 @@ export class Registry {
       kept = await this.ownerExists(other, dependent.namespace);
     }
     if (kept) await this.dropOwnerReference(dependent, owner, write);
-    else await this.deleteIfPresent(dependent, options);
+    else await this.deleteIfPresent(dependent, { ...options, uid: current.object.metadata.uid });
   }
 
   /** True unless the owner a reference names is known to be gone (an owner of a kind Coffer does not store is assumed to exist). */
@@ -899,11 +907,14 @@ export class Registry {
     }
   }
 
+  /** Deletes the object unless it is gone — or, when `options.uid` is given, replaced by another under its name. */
   private async deleteIfPresent(at: DependentRef, options: DeleteOptions): Promise<void> {
     try {
       await this.delete(at.type, at.namespace, at.name, options);
     } catch (error) {
-      if (!(error instanceof RegistryError && error.code === 'NotFound')) throw error;
+      if (error instanceof RegistryError && error.code === 'NotFound') return;
+      if (error instanceof RegistryError && error.code === 'Conflict' && options.uid !== undefined && (await this.getIfPresent(at))?.object.metadata.uid !== options.uid) return;
+      throw error;
     }
   }
 
@@ -1215,6 +1226,19 @@ function checkPathName(type: ResourceType, namespace: string | undefined, name: 
 
 export function notFound(type: ResourceType, name: string): RegistryError {
   return new RegistryError('NotFound', `${type.resource}${groupSuffix(type)} ${JSON.stringify(name)} not found`, details(type, name));
+}
+
+/**
+ * A delete whose uid precondition fails, in the words of the Kubernetes API server (rest.BeforeDelete). The
+ * stored uid is named only to a caller who may read the object (DeleteOptions.mayRead), as a get or a list
+ * would show it; to one who may only delete, it is new.
+ */
+function uidConflict(type: ResourceType, stored: StoredObject, precondition: string, mayRead: MayDelete | undefined): RegistryError {
+  const { namespace, name, uid } = stored.metadata;
+  const inRecord = mayRead === undefined || mayRead(type, namespace, name) ? ` (${uid})` : ' (not shown: you may not read the object)';
+  return new RegistryError('Conflict',
+    `Operation cannot be fulfilled on ${type.resource}${groupSuffix(type)} ${JSON.stringify(name)}: the UID in the precondition (${precondition}) does not match the UID in record${inRecord}. The object might have been deleted and then recreated`,
+    details(type, name));
 }
 
 function conflict(type: ResourceType, name: string): RegistryError {

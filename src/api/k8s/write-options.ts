@@ -6,7 +6,7 @@
  * anything else is refused (400) rather than taken as a real write.
  */
 import type { FastifyRequest } from 'fastify';
-import { fieldManagerLengthMax } from '../../config/index.ts';
+import { fieldManagerLengthMax, uidLengthMax } from '../../config/index.ts';
 import { type DeleteOptions, fieldManagerErrors, type MayDelete, type PropagationPolicy, propagationPolicies, RegistryError, type WriteOptions } from '../../registry/index.ts';
 import { dryRunValues, isValidDryRun } from '../dry-run.ts';
 import { readAccountOf } from '../held-bytes.ts';
@@ -74,8 +74,8 @@ export function isDryRun(request: FastifyRequest): boolean {
 
 /**
  * A delete's options, from the DeleteOptions body kubectl and client-go send and the query parameters
- * the API server also accepts: the resourceVersion precondition, dryRun, and propagationPolicy (or the
- * older orphanDependents). A value that is not one Kubernetes defines is refused (400).
+ * the API server also accepts: the uid and resourceVersion preconditions, dryRun, and propagationPolicy
+ * (or the older orphanDependents). A value that is not one Kubernetes defines is refused (400).
  */
 export function deleteOptionsOf(request: FastifyRequest, holder: PolicyHolder): DeleteOptions {
   const body = request.body;
@@ -84,8 +84,13 @@ export function deleteOptionsOf(request: FastifyRequest, holder: PolicyHolder): 
   const options: DeleteOptions = writeOptionsOf(request, holder);
   const preconditions = fields.preconditions;
   if (preconditions !== null && typeof preconditions === 'object') {
-    const resourceVersion = (preconditions as { resourceVersion?: unknown }).resourceVersion;
+    const { resourceVersion, uid } = preconditions as { resourceVersion?: unknown; uid?: unknown };
     if (typeof resourceVersion === 'string') options.resourceVersion = resourceVersion;
+    if (uid !== undefined && uid !== null) {
+      // Quoted back in a failed precondition's answer: a string no longer than a uid.
+      if (typeof uid !== 'string' || uid.length > uidLengthMax) throw new RegistryError('BadRequest', `preconditions.uid must be a string of at most ${uidLengthMax} characters`);
+      options.uid = uid;
+    }
   }
   const policy = fields.propagationPolicy ?? query.propagationPolicy;
   const orphan = fields.orphanDependents ?? query.orphanDependents;

@@ -486,3 +486,35 @@ test('cluster-scoped owners and dependents cascade as in Kubernetes: Background,
     }
   }
 });
+
+test('DeleteOptions.preconditions.uid: a delete meant for an object since deleted and recreated under its name is refused (409), delete and deletecollection alike', async () => {
+  const url = `${ns}/configmaps/uid-pre`;
+  const first = (await call(api.app, 'POST', `${ns}/configmaps`, configMap('uid-pre'))).body.metadata.uid;
+  assert.equal((await call(api.app, 'DELETE', url)).status, 200);
+  const second = (await call(api.app, 'POST', `${ns}/configmaps`, configMap('uid-pre'))).body.metadata.uid;
+  const stale = { kind: 'DeleteOptions', apiVersion: 'v1', preconditions: { uid: first } };
+  const message = new RegExp(`the UID in the precondition \\(${first}\\) does not match the UID in record \\(${second}\\)\\. The object might have been deleted and then recreated`);
+  const before = revision();
+  assertRefused(await call(api.app, 'DELETE', url, stale), 409, 'Conflict', message);
+  assertRefused(await call(api.app, 'DELETE', `${url}?dryRun=All`, stale), 409, 'Conflict', message);
+  assertRefused(await call(api.app, 'DELETE', `${ns}/configmaps?fieldSelector=metadata.name%3Duid-pre`, stale), 409, 'Conflict', message);
+  assert.equal(revision(), before, 'nothing was deleted');
+  assert.equal(await exists(url), true);
+  assertRefused(await call(api.app, 'DELETE', url, { preconditions: { uid: 7 } }), 400, 'BadRequest', /preconditions\.uid/);
+  const swept = await call(api.app, 'DELETE', `${ns}/configmaps?fieldSelector=metadata.name%3Duid-pre`, { preconditions: { uid: second } });
+  assert.equal(swept.status, 200, JSON.stringify(swept.body));
+  assert.equal(await exists(url), false);
+  await call(api.app, 'POST', `${ns}/configmaps`, configMap('uid-pre'));
+  const third = (await call(api.app, 'GET', url)).body.metadata.uid;
+  assert.equal((await call(api.app, 'DELETE', url, { preconditions: { uid: third } })).status, 200);
+});
+
+test('a uid precondition that fails names the stored uid only to a caller who may read the object', async () => {
+  await grant('default', 'uid-deleter', 'uid-deleter', [{ apiGroups: [''], resources: ['secrets'], verbs: ['delete'] }]);
+  const stored = (await call(api.app, 'POST', `${ns}/secrets`, secret('uid-hidden'))).body.metadata.uid;
+  const refused = await call(api.app, 'DELETE', `${ns}/secrets/uid-hidden`, { preconditions: { uid: 'not-its-uid' } }, asUser('uid-deleter'));
+  assertRefused(refused, 409, 'Conflict', /the UID in the precondition \(not-its-uid\) does not match the UID in record/);
+  assert.ok(!JSON.stringify(refused.body).includes(stored), `the refusal shows the uid: ${refused.body.message}`);
+  assert.equal(await exists(`${ns}/secrets/uid-hidden`), true);
+  assert.equal((await call(api.app, 'DELETE', `${ns}/secrets/uid-hidden`, { preconditions: { uid: stored } }, asUser('uid-deleter'))).status, 200);
+});
