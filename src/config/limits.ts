@@ -191,6 +191,20 @@ export const reencryptBatchPagesMax = 250;
 export const reencryptScanPagesMax = 4000;
 /** How often a member with a DEK waiting for retirement checks again whether anything still uses it. */
 export const dekRetireCheckIntervalMs = 30_000;
+/**
+ * How long a retirement check waits, at each pass of its purge of LevelDB's files (src/storage/mvcc/purge.ts),
+ * for the reads of the store open then (a range, a watch replay, a snapshot stream, a backup being
+ * written) to end: their LevelDB snapshots keep the versions sealed with the old DEK. A check they
+ * outlast retires nothing; the next one, dekRetireCheckIntervalMs later, tries again.
+ */
+export const dekRetireReadersWaitMs = 10_000;
+/** Tables whose first record one batch of a purge writes again (one LevelDB write in the store's write queue; a record is at most valueBytesMax and a page header). */
+export const purgeTouchBatchKeysMax = 100;
+/**
+ * Passes a purge makes at most. A pass is repeated only when a background compaction of LevelDB's moved
+ * tables below the pass's deepest level (at most once per level: LevelDB has 7) or a table outlived it.
+ */
+export const purgePassesMax = 8;
 /** How long `coffer keys` waits for one member's answer (status counts pages; rotate-kek runs argon2id). */
 export const keysRequestTimeoutMs = 60_000;
 

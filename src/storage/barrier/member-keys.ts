@@ -14,18 +14,23 @@
  *   rolled, then each closed segment and the snapshot file holding an older DEK is rewritten and
  *   atomically replaced), so an idle member does not wait for log compaction to let go of the old DEK.
  * A DEK is retired (keyring.retireDek: key wiped, keyring file rewritten atomically) only when the
- * headers of all of these name it nowhere, and only once that state is durable: the store writes its
+ * headers of all of these name it nowhere, only once that state is durable — the store writes its
  * batches without an fsync, so its re-sealed pages are synced (MvccStore.syncToDisk) between the count
- * and the retirement — else a power cut could bring back pages sealed with a DEK the keyring no longer
- * holds. Each check (after a pass, then every dekRetireCheckIntervalMs while an older DEK remains)
- * re-seals the WAL first, then counts.
+ * and the retirement, else a power cut could bring back pages sealed with a DEK the keyring no longer
+ * holds — and only once no file of the store's holds a superseded version sealed with it: re-encryption
+ * overwrites each page and physical compaction deletes pages, and LevelDB keeps the old bytes in its
+ * journal and tables until a compaction drops them, so the store is purged (MvccStore.purge) first.
+ * The WAL and the small files are replaced whole (write, rename), so nothing of theirs stays in a file.
+ * Each check (after a pass, then every dekRetireCheckIntervalMs while an older DEK remains) re-seals the
+ * WAL first, then counts; a purge the store's open reads hold up past dekRetireReadersWaitMs retires
+ * nothing, and the next check tries again.
  *
  * Invariant: nothing is ever sealed with a non-active DEK, so a count of zero for an old DEK stays zero
  * and the check-then-retire needs no lock against writers.
  */
 import { join } from 'node:path';
 import type { Clock, TimerHandle } from '../../base/index.ts';
-import { dekRetireCheckIntervalMs } from '../../config/index.ts';
+import { dekRetireCheckIntervalMs, dekRetireReadersWaitMs } from '../../config/index.ts';
 import { type Keyring, keyContentKek, passphraseKek, type SealedFile } from '../../crypto/index.ts';
 import type { DurableFs } from '../../durable/index.ts';
 import type { MvccStore } from '../mvcc/index.ts';
@@ -53,6 +58,8 @@ export interface MemberKeysOptions {
   /** Re-encryption limits (defaults from config/limits.ts). */
   pagesPerSecondMax?: number;
   batchPagesMax?: number;
+  /** How long a retirement check waits for the store's open reads (default dekRetireReadersWaitMs). */
+  readersWaitMs?: number;
 }
 
 interface Usage {
@@ -166,14 +173,21 @@ export class MemberKeys {
     const keys = keyring.status();
     const older = keys.deks.filter((d) => !d.active).map((d) => d.id);
     if (older.length === 0 || this.closed) return [];
+    const store = this.options.store();
     // Pages a compaction has dropped from the index may still be on disk: let them go first.
-    await this.options.store().whenCompacted();
+    await store.whenCompacted();
     const usage = await this.usage();
     const unused = older.filter((id) => (usage.pages.get(id) ?? 0) + (usage.walRecords.get(id) ?? 0) + (usage.files.get(id) ?? 0) === 0);
     if (unused.length === 0) return [];
     // Counted unused in the store as it is now (page cache included); nothing is sealed with an older
     // DEK any more, so once synced, the durable store needs none of them either.
-    await this.options.store().syncToDisk();
+    await store.syncToDisk();
+    // Every version LevelDB's files still hold of what the store overwrote or deleted goes too.
+    const purge = await store.purge(this.options.readersWaitMs ?? dekRetireReadersWaitMs);
+    if (!purge.purged) {
+      this.options.log.info({ dekIds: unused, reason: purge.why }, 'DEK retirement waits: the store\'s files may still hold records sealed with it');
+      return [];
+    }
     const done: number[] = [];
     for (const id of unused) {
       await keyring.retireDek(id);

@@ -33,7 +33,7 @@ export class PhysicalCompaction {
             state.pages.delete(removed[j]!, removed[j + 1]!);
           }
           // The sizes of the pages going, for pageBytes (a page a resumed compaction deleted before is absent).
-          const going = await state.db.getMany(batch.map((op) => op.key));
+          const going = await state.readers.during(() => state.db.getMany(batch.map((op) => op.key)));
           await writeBatch(state.db, batch);
           going.forEach((sealed, k) => {
             if (sealed === undefined) return;

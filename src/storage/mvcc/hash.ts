@@ -40,7 +40,7 @@ export async function hashStore(state: StoreState, revision: number): Promise<Ha
   if (atMain > state.revision) throw new MvccError('E_FUTURE_REV', `hash revision ${atMain} is after the current revision ${state.revision}`);
   if (atMain < state.compactRev) throw compactedError(atMain, state.compactRev);
   const compactRevision = state.compactRev;
-  const snapshot = state.db.snapshot();
+  const snapshot = state.snapshot();
   try {
     const packed = state.index.revisionsUpTo(atMain);
     const digest = createHash('sha256');
@@ -80,6 +80,6 @@ export async function hashStore(state: StoreState, revision: number): Promise<Ha
     }
     return { hash: digest.digest('hex'), revision: atMain, compactRevision };
   } finally {
-    await snapshot.close();
+    await state.closeSnapshot(snapshot);
   }
 }

@@ -135,7 +135,7 @@ export async function writeIndexCheckpoint(state: StoreState, background: boolea
   const header = [checkpointFormat, at.revision, at.compactRev, at.pageBytes, at.pageCount, chunks.length, keyCount];
   const write = async (): Promise<void> => {
     if (abandoned()) return;
-    const stale = (await state.db.keys(checkpointKeyRange).all()).filter((key) => chunkOf(key) > chunks.length);
+    const stale = (await state.readers.during(() => state.db.keys(checkpointKeyRange).all())).filter((key) => chunkOf(key) > chunks.length);
     await writeBatch(state.db, [
       ...stale.map((key) => ({ type: 'del' as const, key })),
       ...chunks.map((value, i) => ({ type: 'put' as const, key: chunkKey(i + 1), value })),

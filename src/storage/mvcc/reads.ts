@@ -15,7 +15,7 @@ import { rangeResultBytesMax, watchReplayRevisionBytesMax, watchReplayStepBytesM
 import { MvccError, compactedError } from './errors.ts';
 import type { KeyAt } from './key-index.ts';
 import { type KeySpan, keyToString, spanContains } from './keys.ts';
-import type { Level } from './level.ts';
+import type { Snapshot } from './level.ts';
 import { type Page, openPage } from './page.ts';
 import type { ReadAccount } from './read-account.ts';
 import { ReadBudget, pageReadStep } from './read-budget.ts';
@@ -25,8 +25,6 @@ import { type TxnReadView, pageToKv, readRange } from './txn-reads.ts';
 import type { RangeOptions, RangeResponse } from './types.ts';
 import { checkRange, checkRangeOptions } from './validate.ts';
 import { type HistoryStep, type WatchEvent, wipeEvents } from './watch.ts';
-
-export type Snapshot = ReturnType<Level['snapshot']>;
 
 /** Pages (or sealed records) read from LevelDB in one step of a walk (read-budget.ts). */
 export { pageReadStep };
@@ -51,7 +49,8 @@ export async function readPagesCached(state: StoreState, revs: readonly Revision
 /** The sealed pages of `revs` as LevelDB holds them (undefined where missing). */
 function readSealed(state: StoreState, revs: readonly Revision[], snapshot?: Snapshot): Promise<(Uint8Array | undefined)[]> {
   const keys = revs.map((r) => encodeRevisionKey(r.main, r.sub));
-  return snapshot === undefined ? state.db.getMany(keys) : state.db.getMany(keys, { snapshot });
+  // Without a snapshot of ours, the read takes one of its own for as long as it runs.
+  return snapshot === undefined ? state.readers.during(() => state.db.getMany(keys)) : state.db.getMany(keys, { snapshot });
 }
 
 /** `cached` with each missing page read from LevelDB. */
@@ -137,7 +136,7 @@ export class CommittedView implements TxnReadView {
     const cached = revs.map((r) => this.state.pages.get(r.main, r.sub));
     if (cached.includes(undefined) && this.snapshot === undefined) {
       this.checkCurrent();
-      this.snapshot = this.state.db.snapshot();
+      this.snapshot = this.state.snapshot();
     }
     return readBudgeted(this.state, revs, cached, budget, this.snapshot);
   }
@@ -155,7 +154,7 @@ export class CommittedView implements TxnReadView {
 
   /** Releases the snapshot, if one was taken. */
   async close(): Promise<void> {
-    await this.snapshot?.close();
+    if (this.snapshot !== undefined) await this.state.closeSnapshot(this.snapshot);
     this.snapshot = undefined;
   }
 
@@ -229,7 +228,7 @@ export async function history(state: StoreState, span: KeySpan, fromMain: number
   state.checkUsable();
   if (state.compactRev > 0 && fromMain <= state.compactRev) throw compactedError(fromMain, state.compactRev);
   const upTo = Math.min(toMain, state.revision);
-  const snapshot = state.db.snapshot();
+  const snapshot = state.snapshot();
   const events: WatchEvent[] = [];
   try {
     let wantPrev: { event: WatchEvent; main: number; sub: number }[] = [];
@@ -289,6 +288,6 @@ export async function history(state: StoreState, span: KeySpan, fromMain: number
     wipeEvents(events);
     throw error;
   } finally {
-    await snapshot.close();
+    await state.closeSnapshot(snapshot);
   }
 }

@@ -36,7 +36,8 @@ export function reencryptStep(
   state: StoreState, after: Uint8Array | undefined, limits: { pagesMax: number; scanMax: number },
 ): Promise<ReencryptStepResult> {
   assert(limits.pagesMax >= 1 && limits.scanMax >= limits.pagesMax, 're-encryption limits are positive and scanMax >= pagesMax');
-  return state.exclusive(async () => {
+  // Its iterators read without a snapshot of ours: the step counts as a reader while it runs.
+  return state.exclusive(() => state.readers.during(async () => {
     state.checkUsable();
     const active = state.sealer.activeDekId();
     const range = revisionKeyRange(0, Number.MAX_SAFE_INTEGER);
@@ -90,7 +91,7 @@ export function reencryptStep(
     }
     if (dropped.length > 0) forgetIndexCheckpoint(state);
     return { next: end ? undefined : last, scanned, resealed: batch.length - 1, activeDekId: active };
-  });
+  }));
 }
 
 /**
@@ -101,7 +102,7 @@ export function reencryptStep(
 export async function pagesPerDek(state: StoreState): Promise<Map<number, number>> {
   state.checkUsable();
   const counts = new Map<number, number>();
-  const snapshot = state.db.snapshot();
+  const snapshot = state.snapshot();
   try {
     const meta = await state.db.get(metaRecordKey, { snapshot });
     if (meta !== undefined) counts.set(state.sealer.dekIdOf(meta), 1);
@@ -122,7 +123,7 @@ export async function pagesPerDek(state: StoreState): Promise<Map<number, number
       }
     }
   } finally {
-    await snapshot.close();
+    await state.closeSnapshot(snapshot);
   }
   return counts;
 }

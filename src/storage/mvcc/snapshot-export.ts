@@ -21,7 +21,7 @@ export type SnapshotRecord =
 export async function* exportSnapshot(state: StoreState): AsyncGenerator<SnapshotRecord> {
   state.checkUsable();
   const header: SnapshotRecord = { type: 'header', appliedIndex: state.applied, revision: state.revision, compactRevision: state.compactRev };
-  const snapshot = state.db.snapshot();
+  const snapshot = state.snapshot();
   try {
     const packed = state.index.revisionsUpTo(state.revision);
     // Taken with the header, synchronously: the leases as of the exported revision.
@@ -32,6 +32,6 @@ export async function* exportSnapshot(state: StoreState): AsyncGenerator<Snapsho
     }
     for (const lease of leases) yield { type: 'lease', lease };
   } finally {
-    await snapshot.close();
+    await state.closeSnapshot(snapshot);
   }
 }

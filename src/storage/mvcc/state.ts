@@ -12,9 +12,10 @@ import { pageCacheBytesMax } from '../../config/index.ts';
 import type { Sealer } from '../../crypto/index.ts';
 import { MvccError } from './errors.ts';
 import { LeaseTable } from './lease-table.ts';
-import type { Level } from './level.ts';
+import type { Level, Snapshot } from './level.ts';
 import type { Meta } from './page.ts';
 import { PageCache } from './page-cache.ts';
+import { OpenReaders } from './readers.ts';
 import { TreeIndex } from './tree-index.ts';
 
 export class StoreState {
@@ -43,8 +44,12 @@ export class StoreState {
   checkpointRevision: number | undefined = undefined;
   /** Pages written after the checkpoint's revision: what an open after a crash would replay. */
   pagesSinceCheckpoint = 0;
+  /** The LevelDB snapshots and reads open now (readers.ts): a purge waits for them. */
+  readonly readers = new OpenReaders();
   closed = false;
   private failure: MvccError | undefined;
+  /** Each snapshot taken by `snapshot` and not yet closed, with the end of its count among the readers. */
+  private readonly snapshotEnds = new Map<Snapshot, () => void>();
   private writeTail: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -75,6 +80,23 @@ export class StoreState {
   checkUsable(): void {
     if (this.closed) throw new MvccError('E_CLOSED', 'the store was closed');
     if (this.failure !== undefined) throw this.failure;
+  }
+
+  /** A LevelDB snapshot of the database as it is now, counted among the open readers until closeSnapshot. */
+  snapshot(): Snapshot {
+    const snapshot = this.db.snapshot();
+    this.snapshotEnds.set(snapshot, this.readers.begin());
+    return snapshot;
+  }
+
+  /** Closes a snapshot `snapshot` took; it no longer counts as a reader. */
+  async closeSnapshot(snapshot: Snapshot): Promise<void> {
+    try {
+      await snapshot.close();
+    } finally {
+      this.snapshotEnds.get(snapshot)?.();
+      this.snapshotEnds.delete(snapshot);
+    }
   }
 
   /** Runs `work` after every write queued before it, and before any queued after it. */

@@ -3,8 +3,10 @@
  * the façade; each concern lives in its own file, over the shared state of state.ts:
  * reads.ts (range reads, watch history), read-txn.ts (transactions that write nothing, served as reads),
  * commit.ts (writing batches), compaction.ts (physical compaction), hash.ts (HashKV), snapshot-export.ts
- * and snapshot-import.ts, reencrypt.ts (re-sealing after a DEK rotation), load.ts (rebuilding the index
- * at open), page-cache.ts (sealed pages in memory); read-budget.ts bounds what one request reads.
+ * and snapshot-import.ts, reencrypt.ts (re-sealing after a DEK rotation), purge.ts (rewriting LevelDB's
+ * files without what the store no longer holds), load.ts (rebuilding the index at open), page-cache.ts
+ * (sealed pages in memory); read-budget.ts bounds what one request reads; readers.ts counts the LevelDB
+ * snapshots and reads open.
  *
  * On disk (classic-level): one sealed page per revision, keyed 'r'|main|sub, and one sealed meta record
  * 'm' (applied Raft index, current revision, compact revisions). Every batch writes its pages and the
@@ -39,6 +41,7 @@ import { type LeaseRecord, leaseRecordOf } from './lease-table.ts';
 import { classicLevel, compactWholeDatabase, type Level, writeBatch } from './level.ts';
 import { type IndexSource, load } from './load.ts';
 import type { MvccStoreOptions } from './options.ts';
+import { type PurgeResult, purge } from './purge.ts';
 import { history, range } from './reads.ts';
 import { readTxn } from './read-txn.ts';
 import { type ReencryptStepResult, pagesPerDek, reencryptStep } from './reencrypt.ts';
@@ -250,6 +253,16 @@ export class MvccStore {
   defragment(): Promise<void> {
     this.state.checkUsable();
     return compactWholeDatabase(this.state.db);
+  }
+
+  /**
+   * Rewrites the database's files until none holds a version of a record the store no longer holds
+   * (purge.ts): what was overwritten or deleted before the call is then in no file of the store's
+   * directory. Reads and writes go on meanwhile. Not done (and the reason) if the reads open at one of
+   * its passes do not end within `readersWaitMs`.
+   */
+  purge(readersWaitMs: number): Promise<PurgeResult> {
+    return purge(this.state, this.compaction, readersWaitMs);
   }
 
   syncToDisk(): Promise<void> {
