@@ -26,8 +26,8 @@
  * A pass is clean if every table listed before it was replaced and no table went below its deepest
  * level (a background compaction LevelDB ran between two of its steps can move a superseded version
  * there, ahead of the newer one). After a clean pass a last one waits for the readers again and compacts:
- * LevelDB then deletes the tables those readers kept. Readers that began after the first wait read only
- * current versions (everything was superseded before), so they keep nothing the purge must remove.
+ * LevelDB then deletes the tables those readers kept. Readers that began after the first wait see every
+ * version the purge removes as superseded already (it was before the purge began), so they keep none.
  */
 import { purgePassesMax, purgeTouchBatchKeysMax } from '../../config/index.ts';
 import type { PhysicalCompaction } from './compaction.ts';
