@@ -176,6 +176,8 @@ export class Replica {
   private electionTicksAdvanced = false;
   /** The WAL's latest snapshot index. Invariant: it only grows, and never passes the store's applied index. */
   private lastSnapshotIndex: number;
+  /** Snapshots from the leader being imported and swapped in now (installingSnapshot). */
+  private snapshotsInstalling = 0;
   /** The WAL's last index as of its last durable write. Invariant: the store's applied index never passes it. */
   private persistedThrough: number;
   /**
@@ -832,6 +834,11 @@ export class Replica {
     this.options.onMembersChanged?.(this.memberList());
   }
 
+  /** Whether a snapshot from the leader is being imported to replace the store (MemberKeys' storeArriving). */
+  installingSnapshot(): boolean {
+    return this.snapshotsInstalling > 0;
+  }
+
   /**
    * Installs a snapshot from the leader, in etcd's order, so that a crash at any step (power loss
    * included) leaves either the old state or a state the next open completes (recoverStoreSwap):
@@ -842,6 +849,15 @@ export class Replica {
    * agree on it from the start.
    */
   private async installSnapshot(snapshot: Snapshot): Promise<void> {
+    this.snapshotsInstalling++;
+    try {
+      await this.importAndSwap(snapshot);
+    } finally {
+      this.snapshotsInstalling--;
+    }
+  }
+
+  private async importAndSwap(snapshot: Snapshot): Promise<void> {
     const { dataDir } = this.options;
     // Raft installs only a snapshot beyond its commit index, which the store's applied index never passes.
     assert(snapshot.metadata.index > this.store.appliedIndex() && snapshot.metadata.index > this.lastSnapshotIndex,

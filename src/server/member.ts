@@ -247,7 +247,7 @@ async function startApis(
   const firstStart = firstStartObjects(backend, policies, teardown, log);
   const grpcSnapshot = config.backupRecipient === undefined ? undefined : await snapshotScratch(config.dataDir, await readBackupRecipient(config.backupRecipient), tls);
   const keys = barrier.rotation({
-    member: config.name, store: () => replica.mvcc(), resealWal: () => replica.resealWal(), clock: realClock, log,
+    member: config.name, store: () => replica.mvcc(), storeArriving: () => replica.installingSnapshot(), resealWal: () => replica.resealWal(), clock: realClock, log,
     sealedFiles: [
       identitySealedFile(config.dataDir, identity, barrier.handle(sealedAreas.identity)),
       auditKeySealedFile(config.dataDir, barrier.handle(sealedAreas.auditKey), config.name),

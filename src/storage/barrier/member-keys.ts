@@ -44,6 +44,12 @@ export interface MemberKeysOptions {
   keyring: Keyring;
   /** The member's store (a function: a snapshot install replaces it). */
   store: () => MvccStore;
+  /**
+   * Whether a store is being built to replace it (a snapshot from the leader being imported,
+   * Replica.installingSnapshot): its pages, sealed with the DEK active when the import began, are in
+   * no count, so no DEK is retired meanwhile. Absent: none ever is (tests of a bare store).
+   */
+  storeArriving?: () => boolean;
   /** The member's small sealed files (identity, audit signing key), counted and re-sealed with the stores; none in tests of a bare store. */
   sealedFiles?: readonly SealedFile[];
   clock: Clock;
@@ -186,6 +192,12 @@ export class MemberKeys {
     const purge = await store.purge(this.options.readersWaitMs ?? dekRetireReadersWaitMs);
     if (!purge.purged) {
       this.options.log.info({ dekIds: unused, reason: purge.why }, 'DEK retirement waits: the store\'s files may still hold records sealed with it');
+      return [];
+    }
+    // What was counted is the store in use: one arriving (or arrived since) holds pages sealed with the
+    // DEK active when its import began, which may be one counted unused here.
+    if (this.options.storeArriving?.() === true || this.options.store() !== store) {
+      this.options.log.info({ dekIds: unused }, 'DEK retirement waits: a store from the leader is being installed');
       return [];
     }
     const done: number[] = [];

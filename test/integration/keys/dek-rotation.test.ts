@@ -167,3 +167,38 @@ test('DEK rotation under write load: no page left on the old DEK, old DEK retire
     await rm(fx.root, { recursive: true, force: true });
   }
 });
+
+test('no DEK is retired while a store from the leader is being installed, nor when the store was replaced since it was counted', async () => {
+  // A snapshot import seals its pages with the DEK active when it began, in a store no count sees until
+  // it is swapped in: retired meanwhile, that DEK would leave pages the member cannot open.
+  const fx = await fixture();
+  try {
+    await fx.store.applyBatch(1, [{ type: 'put', key: keyOf(0), value: valueOf(0, 0), prevKv: false }]);
+    let arriving = true;
+    let store = fx.store;
+    const memberKeys = new MemberKeys({ member: 'm1', dataDir: fx.dataDir, keyring: fx.keyring, store: () => store, storeArriving: () => arriving, clock: realClock, log });
+    await memberKeys.rotateDek();
+    await memberKeys.whenReencrypted();
+    assert.deepEqual(await memberKeys.retireUnused(), [], 'nothing retired while a store is arriving');
+    assert.deepEqual(fx.keyring.status().deks.map((d) => d.id), [1, 2]);
+    arriving = false;
+    // A store swapped in while the check ran (as a snapshot install ends): what was counted is not the store in use.
+    const counted = fx.store;
+    const other = await MvccStore.open({ dir: path.join(fx.root, 'other-mvcc'), sealer: fx.keyring, storeId: 'm1/other' });
+    const whenCompacted = counted.whenCompacted.bind(counted);
+    counted.whenCompacted = async () => {
+      await whenCompacted();
+      store = other;
+    };
+    assert.deepEqual(await memberKeys.retireUnused(), [], 'nothing retired when the store was replaced after it was counted');
+    store = counted;
+    counted.whenCompacted = whenCompacted;
+    await other.close();
+    assert.deepEqual(await memberKeys.retireUnused(), [1], 'retired once the store in use is the one counted');
+    await memberKeys.close();
+    await fx.store.close();
+    await fx.keyring.close();
+  } finally {
+    await rm(fx.root, { recursive: true, force: true });
+  }
+});

@@ -148,7 +148,7 @@ export class SimMember {
       if (!alive()) return;
       this.replica = replica;
       this.keys = new MemberKeys({
-        member: this.name, dataDir, keyring, store: () => replica.mvcc(), clock, fs, sealedFiles: [auditKeySealedFile(dataDir, keyring, this.name, fs)],
+        member: this.name, dataDir, keyring, store: () => replica.mvcc(), storeArriving: () => replica.installingSnapshot(), clock, fs, sealedFiles: [auditKeySealedFile(dataDir, keyring, this.name, fs)],
         resealWal: () => {
           env.resealing(this, true);
           return replica.resealWal().finally(() => {
