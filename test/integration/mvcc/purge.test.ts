@@ -16,37 +16,38 @@ const batchOps = 500;
 /** Long enough a wait for the reads of these tests, which all end at once. */
 const readersWaitMs = 5_000;
 
-/** A store on real LevelDB whose records sealed while `recording()` holds are kept in `halves`. */
-async function recordedStore(t: { after(fn: () => Promise<void>): void }, recording: () => boolean) {
+/**
+ * A store on real LevelDB holding `keys` keys written twice, the records of the first round kept in
+ * `halves`, then compacted at the second round's revision — which deletes every page of the first — while
+ * an export's snapshot (the stream, its header read) still reads them.
+ */
+async function compactedUnderOpenSnapshot(t: { after(fn: () => Promise<void>): void }) {
   const fx = await fixture('coffer-purge-');
   t.after(() => fx.cleanup());
   const halves: NonceHalves = new Set();
+  let recording = true;
   const dir = fx.newDir();
-  const store = await MvccStore.open({ dir, sealer: recordingSealer(fx.keyring, halves, recording), storeId: 'test/purge' });
+  const store = await MvccStore.open({ dir, sealer: recordingSealer(fx.keyring, halves, () => recording), storeId: 'test/purge' });
   let applied = 0;
-  const round = async (n: number) => {
+  for (const round of [0, 1]) {
     for (let from = 0; from < keys; from += batchOps) {
       await store.applyBatch(++applied, Array.from({ length: batchOps }, (_, i): WriteOp => (
-        { type: 'put', key: b(`/k/${from + i}`), value: b(`value ${from + i} of round ${n}`.padEnd(200, '.')), prevKv: false })));
+        { type: 'put', key: b(`/k/${from + i}`), value: b(`value ${from + i} of round ${round}`.padEnd(200, '.')), prevKv: false })));
     }
-  };
-  return { dir, store, halves, round };
-}
-
-test('pages deleted while a snapshot was open stay in LevelDB\'s deepest tables through CompactRange; a purge removes them', { timeout: 60_000 }, async (t) => {
-  let recording = true;
-  const { dir, store, halves, round } = await recordedStore(t, () => recording);
-  await round(0);
-  recording = false;
-  await round(1);
-  // Compaction at the current revision deletes every page of round 0 (round 1 overwrote them all).
+    recording = false;
+  }
   const compactAt = store.currentRevision();
-  // An export's snapshot reads every page of round 0 while compaction deletes them and LevelDB compacts.
   const stream = store.exportSnapshot();
   const head = await stream.next();
   assert.ok(head.done !== true && head.value.type === 'header', 'the stream took its snapshot');
   await store.compact(compactAt);
   await store.whenCompacted();
+  return { dir, store, halves, stream, compactAt };
+}
+
+test('pages deleted while a snapshot was open stay in LevelDB\'s deepest tables through CompactRange; a purge removes them', { timeout: 60_000 }, async (t) => {
+  const { dir, store, halves, stream, compactAt } = await compactedUnderOpenSnapshot(t);
+  // LevelDB compacts while the export's snapshot reads the deleted pages.
   await store.defragment();
   for await (const record of stream) if (record.type === 'page') record.page.value.fill(0);
   await store.defragment();
@@ -63,18 +64,7 @@ test('pages deleted while a snapshot was open stay in LevelDB\'s deepest tables 
 });
 
 test('a purge waits for the reads open when it starts; one open longer than its wait leaves it undone', { timeout: 60_000 }, async (t) => {
-  let recording = true;
-  const { dir, store, halves, round } = await recordedStore(t, () => recording);
-  await round(0);
-  recording = false;
-  await round(1);
-  // Compaction at the current revision deletes every page of round 0 (round 1 overwrote them all).
-  const compactAt = store.currentRevision();
-  const stream = store.exportSnapshot();
-  const head = await stream.next();
-  assert.ok(head.done !== true && head.value.type === 'header', 'the stream took its snapshot');
-  await store.compact(compactAt);
-  await store.whenCompacted();
+  const { dir, store, halves, stream } = await compactedUnderOpenSnapshot(t);
   const undone = await store.purge(50);
   assert.equal(undone.purged, false);
   assert.match(undone.purged ? '' : undone.why, /a read of the store .* stayed open over 50 ms/);

@@ -8,20 +8,16 @@ import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import {
-  bootstrapCa, type CaSigner, caLayout, clientTlsOptions, crlToPem, initCa, issueClient, issueMember, loadCa, loadTlsMaterial,
-  readRegistry, revokeCertificate, signCrl, type TlsFiles, TlsReloader, x509,
+  type CaSigner, caLayout, clientTlsOptions, crlToPem, initCa, issueMember, loadTlsMaterial, readRegistry, revokeCertificate, signCrl, type TlsFiles, TlsReloader, x509,
 } from '../../../src/pki/index.ts';
-import { attempt, clientFiles, memberFiles, startServer, tempDir } from './tls-harness.ts';
+import { attempt, caWithClients, clientFiles, memberFiles, startServer } from './tls-harness.ts';
 
 let dir: string;
 let remove: () => Promise<void>;
 let signer: CaSigner;
 
 before(async () => {
-  ({ dir, remove } = await tempDir('crl-rollback'));
-  await bootstrapCa({ dir, members: ['m1'], hosts: ['127.0.0.1'], admin: 'admin', p12Password: 'test' });
-  signer = await loadCa(dir);
-  for (const user of ['eve', 'mallory', 'trudy']) await issueClient(signer, { user, p12Password: 'test' });
+  ({ dir, remove, signer } = await caWithClients('crl-rollback', ['eve', 'mallory', 'trudy']));
 });
 
 after(async () => {

@@ -11,10 +11,9 @@ import { after, before, test } from 'node:test';
 import { ManualClock } from '../../../src/base/index.ts';
 import { tlsHeldCertificateCheckIntervalMs } from '../../../src/config/index.ts';
 import {
-  bootstrapCa, type CaSigner, caLayout, clientTlsOptions, issueClient, loadCa, loadTlsMaterial, revokeCertificate, type TlsFiles,
-  type TlsMaterial, TlsReloader,
+  type CaSigner, caLayout, clientTlsOptions, loadTlsMaterial, revokeCertificate, type TlsFiles, type TlsMaterial, TlsReloader,
 } from '../../../src/pki/index.ts';
-import { attempt, type Attempt, clientFiles, memberFiles, startServer, tempDir } from './tls-harness.ts';
+import { attempt, type Attempt, caWithClients, clientFiles, memberFiles, startServer } from './tls-harness.ts';
 
 /** How long a test waits for the reloader's event before it fails (the reload follows a change by tlsReloadDebounceMs). */
 const eventWaitMs = 5_000;
@@ -24,10 +23,7 @@ let remove: () => Promise<void>;
 let signer: CaSigner;
 
 before(async () => {
-  ({ dir, remove } = await tempDir('volumes'));
-  await bootstrapCa({ dir, members: ['m1'], hosts: ['127.0.0.1'], admin: 'admin', p12Password: 'test' });
-  signer = await loadCa(dir);
-  for (const user of ['eve', 'mallory', 'trudy']) await issueClient(signer, { user, p12Password: 'test' });
+  ({ dir, remove, signer } = await caWithClients('volumes', ['eve', 'mallory', 'trudy']));
 });
 
 after(async () => {

@@ -6,11 +6,20 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ConnectionOptions, connect, createServer, type Server, type TLSSocket } from 'node:tls';
-import { acceptPeer, caLayout, clientIdentity, isPkiError, onHandshakeRefused, type TlsReloader } from '../../../src/pki/index.ts';
+import { acceptPeer, bootstrapCa, caLayout, type CaSigner, clientIdentity, isPkiError, issueClient, loadCa, onHandshakeRefused, type TlsReloader } from '../../../src/pki/index.ts';
 
 export async function tempDir(prefix: string): Promise<{ dir: string; remove: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), `coffer-${prefix}-`));
   return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** A temporary CA directory (bootstrapCa: member m1 on 127.0.0.1, client admin) with a client certificate for each of `users`. */
+export async function caWithClients(prefix: string, users: readonly string[]): Promise<{ dir: string; remove: () => Promise<void>; signer: CaSigner }> {
+  const { dir, remove } = await tempDir(prefix);
+  await bootstrapCa({ dir, members: ['m1'], hosts: ['127.0.0.1'], admin: 'admin', p12Password: 'test' });
+  const signer = await loadCa(dir);
+  for (const user of users) await issueClient(signer, { user, p12Password: 'test' });
+  return { dir, remove, signer };
 }
 
 export interface TestServer {
