@@ -1,7 +1,7 @@
 // The client API fuzzed with fast-check: random methods, paths built from the route table with odd
 // encodings, query parameters, headers and bodies (JSON, JSON Patch, merge and strategic merge patch,
 // YAML, protobuf, garbage, too large), sent by identities with partial rights. Whatever arrives: never a
-// 500, never the value of a Secret the caller may not get, never a request without its audit event,
+// 500, never the value of a Secret the caller may not get (nor its stored size), never a request without its audit event,
 // never a change made by a refused request. Seeded (COFFER_FUZZ_SEED replays a run; the seed is
 // printed), and a failing case found here becomes a case in attacks.test.ts.
 import assert from 'node:assert/strict';
@@ -11,7 +11,7 @@ import type { FastifyInstance } from 'fastify';
 import { routeTable } from '../../../src/api/index.ts';
 import { parseRequest } from '../../../src/api/request.ts';
 import { ManualClock } from '../../../src/base/index.ts';
-import { requestBodyBytesMax } from '../../../src/config/index.ts';
+import { requestBodyBytesMax, valueBytesMax } from '../../../src/config/index.ts';
 import { assertNoValue, b64, exchange, grant, userState, who } from './attacker.ts';
 import { admin, type AuditedCluster, type AuditedMember, startAudited } from './harness.ts';
 
@@ -63,6 +63,14 @@ const body = fc.oneof(
   // DeleteOptions as kubectl sends them: a dry run and a cascade in the body.
   fc.constant({ type: 'application/json', payload: JSON.stringify({ kind: 'DeleteOptions', apiVersion: 'v1', dryRun: ['All'], propagationPolicy: 'Foreground' }) }),
   fc.constant({ type: 'application/merge-patch+json', payload: JSON.stringify({ metadata: { finalizers: ['example.com/x'], ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'c', uid: 'u' }] } }) }),
+  // A delete's uid precondition, of any shape; owner references naming a cluster-scoped owner, or padded
+  // to push the object just past valueBytesMax (whose refusal must not tell a caller without get its size).
+  fc.oneof(fc.string({ maxLength: 40 }), fc.integer(), fc.constant('u'.repeat(300))).map((uid) => ({ type: 'application/json', payload: JSON.stringify({ kind: 'DeleteOptions', apiVersion: 'v1', preconditions: { uid } }) })),
+  fc.constant({ type: 'application/merge-patch+json', payload: JSON.stringify({ metadata: { ownerReferences: [{ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', name: 'b', uid: 'u' }] } }) }),
+  fc.integer({ min: 150, max: 400 }).map((short) => ({
+    type: 'application/merge-patch+json', payload: JSON.stringify({ metadata: { ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', uid: 'u', name: 'a'.repeat(valueBytesMax - short) }] } }),
+    [fc.toStringMethod]: () => `{ merge patch: an owner reference named ${valueBytesMax - short} characters long }`,
+  })),
   fc.constant({ type: 'application/json-patch+json', payload: JSON.stringify([{ op: 'replace', path: '/data/password', value: b64(marker) }]) }),
   // JSON patches that read the stored value: into an annotation (copy, move from any path reaching it), or a guess tested.
   fc.tuple(fc.constantFrom('copy', 'move'), fc.constantFrom('/data/password', '/data', '', '/metadata')).map(([op, from]) => ({
@@ -119,6 +127,8 @@ test(`fuzzing the client API (seed ${seed}, ${runs} runs): no 500, no value with
     const what = `${headers['x-user']} ${method} ${url.slice(0, 200)}`;
     assert.ok(answer.status < 500, `${what}: ${answer.status} ${answer.text.slice(0, 300)}`);
     assertNoValue(answer.text, marker, `the answer to ${what}`);
+    // No identity here may get an object: none is told the stored size of one (its hidden parts).
+    assert.doesNotMatch(answer.text, /\bis \d+ bytes stored/, `the answer to ${what} names a stored size`);
     assert.equal(typeof answer.auditID, 'string', `${what}: no audit ID`);
     const events = (await m1.events()).filter((e) => e.auditID === answer.auditID);
     const probe = parsed.ok && probes.has(parsed.path) && answer.status < 400;

@@ -12,6 +12,7 @@ import { frame } from '../../../src/etcdpb/index.ts';
 import { encode, messageType } from '../../../src/etcdpb/index.ts';
 import { grpcPathPrefix } from '../../../src/api/grpc/plugin.ts';
 import { ManualClock } from '../../../src/base/index.ts';
+import { valueBytesMax } from '../../../src/config/index.ts';
 import { assertNoValue, b64, exchange, formsOf, grant, userState, who } from './attacker.ts';
 import { admin, type AuditedCluster, type AuditedMember, auditQueryLimitMax, startAudited } from './harness.ts';
 
@@ -84,8 +85,13 @@ function bodiesOf(method: string, url: string, query: string): Body[] {
       { body: {}, contentType: 'application/merge-patch+json' },
       { body: [{ op: 'add', path: '/metadata/annotations', value: {} }, { op: 'copy', from: '/data/password', path: '/metadata/annotations/matrix' }], contentType: jsonPatch },
       { body: [{ op: 'test', path: '/data/password', value: b64(marker) }, { op: 'add', path: '/metadata/labels', value: { matrix: 'tested' } }], contentType: jsonPatch },
+      // An owner reference padded to push the object just past valueBytesMax: a refusal that named the
+      // stored size would tell a caller without get the size of what it hides.
+      { body: { metadata: { ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', uid: 'u', name: 'a'.repeat(valueBytesMax - 200) }] } }, contentType: 'application/merge-patch+json' },
     ];
   }
+  // A delete meant for an object of another uid (client-go's precondition): refused, nothing deleted.
+  if (method === 'DELETE' && !url.startsWith('/v3/') && !url.startsWith(grpcPathPrefix)) return [{}, { body: { kind: 'DeleteOptions', apiVersion: 'v1', preconditions: { uid: 'not-its-uid' } } }];
   return [bodyOf(method, url, query)];
 }
 
@@ -209,6 +215,8 @@ test('authorization matrix: routes × methods × query encodings × identities',
           });
           requests += 1;
           assertNoValue(answer.text, marker, `the answer to ${what}`);
+          // No identity here may get an object: none is told the stored size of one (its hidden parts).
+          assert.doesNotMatch(answer.text, /\bis \d+ bytes stored/, `the answer to ${what} names a stored size`);
           assert.equal(typeof answer.auditID, 'string', `${what}: the answer names its audit event`);
           expectedEvents.push({ what, auditID: answer.auditID!, count: probes.has(path) && answer.status < 400 ? 0 : 1 });
           if (answer.status >= 400) assert.equal(await userState(m1), before, `${what} was refused (${answer.status}) but changed the store`);
