@@ -115,10 +115,10 @@ export function clientErrorHandler(options: { audit: ApiAudit | undefined; ident
     const answer = status(refusal.code, refusal.reason, refusal.message);
     const inFlight = responseInFlight(socket);
     const { audit } = options;
-    const recordOwn = (line: { verb: string; target: string }): Promise<string> => {
+    const recordOwn = (log: ApiAudit, line: { verb: string; target: string }): Promise<string> => {
       const auditID = randomUUID();
       const identity = options.identify({ raw: { socket }, headers: {} });
-      return audit!.record(refusalRecord(auditID, identity, socket, line, refusal)).then(() => auditID);
+      return log.record(refusalRecord(auditID, identity, socket, line, refusal)).then(() => auditID);
     };
     if (inFlight?.req.complete === true) {
       // What node refused came after the request in flight, pipelined behind it (bytes it cannot parse,
@@ -126,7 +126,7 @@ export function clientErrorHandler(options: { audit: ApiAudit | undefined; ident
       // its route's, recorded by it whatever it does (it may have changed the store already); an answer
       // written now would be read as that request's, so the connection is only closed, as node closes it.
       if (audit === undefined) socket.destroy();
-      else recordOwn(requestLineOf(error.rawPacket)).finally(() => socket.destroy()).catch(() => undefined);
+      else recordOwn(audit, requestLineOf(error.rawPacket)).finally(() => socket.destroy()).catch(() => undefined);
       return;
     }
     if (inFlight?.headersSent === true) {
@@ -141,8 +141,8 @@ export function clientErrorHandler(options: { audit: ApiAudit | undefined; ident
     // The request refused is the one in flight (its body late or malformed), if any: recorded under the
     // auditID its route gave it; one that never reached the gate, or none, gets a record of its own.
     const recorded = inFlight === undefined
-      ? recordOwn(requestLineOf(error.rawPacket))
-      : recordAbandoned(audit, inFlight.req, refusal.code).then((auditID) => auditID ?? recordOwn(lineOf(inFlight.req)));
+      ? recordOwn(audit, requestLineOf(error.rawPacket))
+      : recordAbandoned(audit, inFlight.req, refusal.code).then((auditID) => auditID ?? recordOwn(audit, lineOf(inFlight.req)));
     recorded.then(
       (auditID) => answerAndClose(socket, answer, auditID),
       () => answerAndClose(socket, unavailableStatus()),
