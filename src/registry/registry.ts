@@ -833,16 +833,26 @@ export class Registry {
    * one whose reference names another kind or name is no dependent either.
    */
   private async dependentsOf(owner: Owner): Promise<Dependent[]> {
+    const dependents: Dependent[] = [];
+    for await (const dependent of this.readDependents(owner)) dependents.push(dependent);
+    return dependents;
+  }
+
+  /** Whether `owner` has a dependent left (dependentsOf), reading no further than the first. */
+  private async hasDependent(owner: Owner): Promise<boolean> {
+    return (await this.readDependents(owner).next()).done !== true;
+  }
+
+  /** The dependents of `owner` one at a time, each read as it comes (dependentsOf). */
+  private async *readDependents(owner: Owner): AsyncGenerator<Dependent> {
     const prefix = dependentsPrefix(owner.uid);
     const entries = await this.kv.range(prefix, prefixEnd(prefix), { linearizable: true, keysOnly: true });
-    const dependents: Dependent[] = [];
     for (const kv of entries.kvs) {
       const at = dependentOf(kv.key);
       if (at === undefined || at.namespace !== owner.namespace) continue;
       const found = await this.getIfPresent(at);
-      if (found !== undefined && isDependentOf(found.object, owner)) dependents.push({ at, found });
+      if (found !== undefined && isDependentOf(found.object, owner)) yield { at, found };
     }
-    return dependents;
   }
 
   /**
@@ -865,19 +875,22 @@ export class Registry {
     else await this.deleteIfPresent(dependent, { ...options, uid: current.object.metadata.uid });
   }
 
-  /** True unless the owner a reference names is known to be gone (an owner of a kind Coffer does not store is assumed to exist). */
+  /**
+   * True unless the owner a reference names is known to be gone (an owner of a kind Coffer does not store
+   * is assumed to exist); a reference the cascade does not follow (ownerNamedBy: another scope) names none.
+   */
   private async ownerExists(ref: OwnerReference, dependentNamespace: string | undefined): Promise<boolean> {
-    const type = ownerTypeOf(ref);
-    if (type === undefined) return true;
-    const owner = await this.getIfPresent({ type, namespace: type.namespaced ? dependentNamespace : undefined, name: ref.name });
-    return owner?.object.metadata.uid === ref.uid;
+    if (ownerTypeOf(ref) === undefined) return true;
+    const owner = ownerNamedBy(ref, dependentNamespace);
+    if (owner === undefined) return false;
+    return (await this.getIfPresent(owner))?.object.metadata.uid === ref.uid;
   }
 
   /** Removes foregroundDeletion from an owner marked with it once none of its dependents remain: the owner then goes (replace). */
   private async releaseForegroundOwner(owner: Owner): Promise<void> {
     const found = await this.getIfPresent(owner);
     if (found === undefined || found.object.metadata.uid !== owner.uid || !(found.object.metadata.finalizers ?? []).includes(foregroundFinalizer)) return;
-    if ((await this.dependentsOf(owner)).length > 0) return;
+    if (await this.hasDependent(owner)) return;
     await this.rewriteMeta(owner, (meta) => ({ ...meta, finalizers: (meta.finalizers ?? []).filter((f) => f !== foregroundFinalizer) }), {});
   }
 

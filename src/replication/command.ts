@@ -28,11 +28,18 @@ export class CommandDecodeError extends CofferError {
 }
 
 /**
- * Decodes an entry's command. A committed entry that does not decode is a bug or corruption upstream
- * of the seal checks; the caller treats it as fatal.
+ * Decodes an entry's command; CommandDecodeError when the data is not one (not msgpack, or not a
+ * command's shape). No member makes such an entry, but a committed one is applied by every member
+ * alike, as nothing (Replica: commandOf).
  */
 export function decodeCommand(data: Uint8Array): Command {
-  const value = decodeMsgpack(data) as { requestId?: unknown; audit?: unknown; op?: unknown; member?: unknown; refused?: unknown; alarm?: unknown } | undefined;
+  let decoded: unknown;
+  try {
+    decoded = decodeMsgpack(data);
+  } catch (cause) {
+    throw new CommandDecodeError(`entry of ${data.length} bytes is not msgpack`, { cause });
+  }
+  const value = decoded as { requestId?: unknown; audit?: unknown; op?: unknown; member?: unknown; refused?: unknown; alarm?: unknown } | undefined;
   const kinds = (o: typeof value) => [typeof o?.op === 'object', typeof o?.member === 'object', typeof o?.refused === 'string', typeof o?.alarm === 'object']
     .filter(Boolean).length;
   if (typeof value !== 'object' || value === null || typeof value.requestId !== 'string' || kinds(value) !== 1

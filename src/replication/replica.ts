@@ -46,7 +46,7 @@ import { Wal, type WalResealResult, WalUnusableError } from '../storage/wal/inde
 import { type Alarm, type AlarmChange, addsData, alarmKey, alarmRange, decodeAlarm, encodeAlarm, noSpaceMessage } from './alarms.ts';
 import type { AppliedAuditSink } from './audit-records.ts';
 import { coalesceMessages } from './coalesce.ts';
-import { type Command, decodeCommand, encodeCommand } from './command.ts';
+import { type Command, CommandDecodeError, decodeCommand, encodeCommand } from './command.ts';
 import { ReplicationError } from './errors.ts';
 import {
   changedMember, checkAllStarted, checkPeerUrlFree, confStateOf, decodeMemberInfo, encodeMemberInfo, type MemberChange, memberKey, memberRange, type MemberInfo,
@@ -327,7 +327,7 @@ export class Replica {
     const lo = Math.max(after + 1, first);
     if (lo <= through) {
       for (const entry of this.wal.entries(lo, through + 1, Number.POSITIVE_INFINITY)) {
-        if (entry.type === 'normal' && entry.data.length > 0) sink.applied(entry.index, decodeCommand(entry.data).audit);
+        if (entry.type === 'normal' && entry.data.length > 0) sink.applied(entry.index, commandOf(entry.data)?.audit);
       }
     }
     sink.applied(through, undefined);
@@ -590,9 +590,6 @@ export class Replica {
     if (this.members.get(message.from)?.removed === true) return;
     // A message for another member (a peer's mistake, or a forgery) is not stepped as if it were ours.
     if (message.to !== this.options.memberId) return;
-    // A forwarded proposal of an entry no member makes (a bug, a member encoding commands otherwise, a
-    // stolen member certificate) would be committed, and every member stop at the entry it cannot apply.
-    if (message.type === 'prop' && !message.entries.every(isCommandEntry)) return;
     this.raw.step(this.decideForwarded(message));
     this.kick();
   }
@@ -736,7 +733,15 @@ export class Replica {
         }
         this.applyMembership(cc, confState, context?.member);
       } else if (entry.data.length > 0 && entry.index > storeApplied) {
-        const command = decodeCommand(entry.data);
+        const command = commandOf(entry.data);
+        if (command === undefined) {
+          // Not a command: no member makes one, but one forwarded (a bug, a member encoding commands
+          // otherwise, a stolen member certificate) or appended by a leader is committed like any entry.
+          // Every member holds the same bytes, so every member skips it alike; stopping at it would stop
+          // them all, at every restart too.
+          this.auditSink?.applied(entry.index, undefined);
+          continue;
+        }
         // Before the change is visible: the log holds the request before anything it caused.
         if (command.audit !== undefined) this.auditSink?.applied(entry.index, command.audit);
         if (command.refused !== undefined) {
@@ -1147,13 +1152,12 @@ function bootNonceOf(random: Random): string {
   return `${part()}${part()}`;
 }
 
-/** Whether a proposed entry is one a member makes: a membership change, or a command that decodes. */
-function isCommandEntry(entry: Entry): boolean {
-  if (entry.type !== 'normal' || entry.data.length === 0) return true;
+/** The command an entry's data holds, or undefined when it holds none (applied as nothing). */
+function commandOf(data: Uint8Array): Command | undefined {
   try {
-    decodeCommand(entry.data);
-    return true;
-  } catch {
-    return false;
+    return decodeCommand(data);
+  } catch (error) {
+    if (error instanceof CommandDecodeError) return undefined;
+    throw error;
   }
 }

@@ -10,7 +10,7 @@
 import { constants } from 'node:fs';
 import { type FileHandle, lstat, open, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { nodeFs } from '../../durable/index.ts';
+import { nodeFs, othersMayWrite } from '../../durable/index.ts';
 import { privateFileMode, writeFileAtomic } from '../../pki/index.ts';
 import { CliError, describeCode } from '../errors.ts';
 import { describeSource, type SourceValues } from './sources.ts';
@@ -50,13 +50,10 @@ export class DirectoryWriter {
   }
 }
 
-/** Mode bits: its group or others may write to it. */
-const groupOrOtherWrite = 0o022;
-
 /**
- * Refuses a DIR this user does not alone control: one another user owns — who may have made it before
- * this run (in /tmp, say), and then sees the key names and sizes and can swap the files the program
- * reads — or one its group or others may write to. Judged on a descriptor of DIR itself, opened without
+ * Refuses a DIR this user (or root) does not alone control (othersMayWrite): one another user owns — who
+ * may have made it before this run (in /tmp, say), and then sees the key names and sizes and can swap the
+ * files the program reads — or one its group or others may write to. Judged on a descriptor of DIR itself, opened without
  * following a symbolic link, so what is judged is the directory there now, however it came to be: found,
  * made by this run, or made by someone else between makeDirectory's look and its mkdir. Checked before
  * every write, as a directory may be replaced between two.
@@ -72,14 +69,8 @@ async function checkOwnDirectory(dir: string): Promise<void> {
     throw refuse(link ? 'it is a symbolic link; give the directory itself' : describeCode(error) ?? 'unknown error');
   }
   try {
-    const { uid, mode } = await handle.stat();
-    const ownUid = process.geteuid?.(); // none on Windows: no owner to compare
-    if (ownUid !== undefined && uid !== ownUid) {
-      throw refuse(`it belongs to uid ${uid}, not to this user (uid ${ownUid}): that user can see and change what is written there`);
-    }
-    if ((mode & groupOrOtherWrite) !== 0) {
-      throw refuse(`it has mode 0${(mode & 0o7777).toString(8)}, so group or others may write to it (chmod go-w ${dir})`);
-    }
+    const writable = othersMayWrite(await handle.stat());
+    if (writable !== undefined) throw refuse(`it ${writable}, who then see and can change what is written there`);
   } finally {
     await handle.close();
   }

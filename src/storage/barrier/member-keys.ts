@@ -185,6 +185,7 @@ export class MemberKeys {
     const usage = await this.usage();
     const unused = older.filter((id) => (usage.pages.get(id) ?? 0) + (usage.walRecords.get(id) ?? 0) + (usage.files.get(id) ?? 0) === 0);
     if (unused.length === 0) return [];
+    if (this.storeReplaced(store)) return [];
     // Counted unused in the store as it is now (page cache included); nothing is sealed with an older
     // DEK any more, so once synced, the durable store needs none of them either.
     await store.syncToDisk();
@@ -194,12 +195,8 @@ export class MemberKeys {
       this.options.log.info({ dekIds: unused, reason: purge.why }, 'DEK retirement waits: the store\'s files may still hold records sealed with it');
       return [];
     }
-    // What was counted is the store in use: one arriving (or arrived since) holds pages sealed with the
-    // DEK active when its import began, which may be one counted unused here.
-    if (this.options.storeArriving?.() === true || this.options.store() !== store) {
-      this.options.log.info({ dekIds: unused }, 'DEK retirement waits: a store from the leader is being installed');
-      return [];
-    }
+    // Again after the purge, which takes a while: an import may have begun or ended meanwhile.
+    if (this.storeReplaced(store)) return [];
     const done: number[] = [];
     for (const id of unused) {
       await keyring.retireDek(id);
@@ -207,6 +204,16 @@ export class MemberKeys {
       this.options.log.info({ dekId: id }, 'DEK retired: nothing sealed with it remains');
     }
     return done;
+  }
+
+  /**
+   * Whether what was counted is not the store in use, or will not be: one arriving (or arrived since)
+   * holds pages sealed with the DEK active when its import began, which may be one counted unused.
+   */
+  private storeReplaced(counted: MvccStore): boolean {
+    if (this.options.storeArriving?.() !== true && this.options.store() === counted) return false;
+    this.options.log.info({}, 'DEK retirement waits: a store from the leader is being installed');
+    return true;
   }
 
   /** Re-seals the WAL, retires what it can now, and checks again later while an older DEK remains. */
