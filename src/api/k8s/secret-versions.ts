@@ -17,8 +17,8 @@
  * `"stage": true` changes nothing of the Secret: the keys wait as the pending stage (readable by
  * whoever may get secrets/versions, so consumers can move over first) until promote merges them in.
  * The response of rotate, promote and rollback is the Secret, with its data only if the caller may
- * also `get` it; a stage answers the pending SecretVersion, with data only if the caller may get
- * secrets/versions. Generated values exist only in the store and the response. Promote and rollback
+ * also `get` it; a stage answers the pending SecretVersion, with its number and data only if the caller
+ * may get secrets/versions. Generated values exist only in the store and the response. Promote and rollback
  * also need `get secrets/versions`: they make the pending stage or an older version current.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -80,8 +80,11 @@ export function registerSecretVersionRoutes(app: FastifyInstance, options: Secre
     if (stage === true) {
       const { secret, history } = await registry.stageSecret(namespace, name, updates, writeOptionsOf(request, policy));
       const pending = pendingView(history)!;
+      // The number the promote will make counts the Secret's changes: only a reader of versions learns it.
       const mayRead = allowed(policy, request, 'coffer.dev', 'versions');
-      return { kind: 'SecretVersion', apiVersion: 'coffer.dev/v1', metadata: { name, namespace, resourceVersion: String(secret.modRevision) }, ...pending.info, ...(mayRead ? { data: pending.data } : {}) };
+      const { version, ...unnumbered } = pending.info;
+      const shownInfo = mayRead ? { version, ...unnumbered, data: pending.data } : unnumbered;
+      return { kind: 'SecretVersion', apiVersion: 'coffer.dev/v1', metadata: { name, namespace, resourceVersion: String(secret.modRevision) }, ...shownInfo };
     }
     const updated = await writeData(registry, policy, request, (current) => ({ ...current, ...updates }));
     return shown(updated, request, policy);

@@ -21,6 +21,7 @@ const pat = asUser('pat'); // patch only on Secrets
 const wri = asUser('wri'); // patch and update on Secrets, rotate, promote and rollback, get secrets/versions; no get
 const cmdel = asUser('cmdel'); // delete only on ConfigMaps
 const seer = asUser('seer'); // delete on ConfigMaps, get and list on Secrets
+const rot = asUser('rot'); // create secrets/rotate only
 const revision = (): number => api.backend.mvcc().currentRevision();
 
 async function role(name: string, rules: unknown[], user: string): Promise<void> {
@@ -38,6 +39,7 @@ before(async () => {
     { apiGroups: ['coffer.dev'], resources: ['secrets/versions'], verbs: ['get'] },
   ], 'wri');
   await role('blind-cm-deleter', [{ apiGroups: [''], resources: ['configmaps'], verbs: ['delete', 'deletecollection', 'list'] }], 'cmdel');
+  await role('blind-rotator', [{ apiGroups: ['coffer.dev'], resources: ['secrets/rotate'], verbs: ['create'] }], 'rot');
   await role('seeing-cm-deleter', [{ apiGroups: [''], resources: ['configmaps'], verbs: ['delete'] }, { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list'] }], 'seer');
 });
 after(async () => { await api.close(); });
@@ -437,4 +439,26 @@ test('a caller without get learns no byte count of a Secret from a size refusal:
   const told = await call(api.app, 'PATCH', `${ns}/secrets/sized-big?dryRun=All`, grow, undefined, mergePatch);
   assert.equal(told.status, 413);
   assert.match(told.body.message, /is \d+ bytes stored/);
+});
+
+test('a staged rotation by a caller who may not read versions answers the same however often the Secret changed: no version number, no data', async () => {
+  for (const [name, changes] of [['staged-once', 0], ['staged-often', 4]] as const) {
+    assert.equal((await call(api.app, 'POST', `${ns}/secrets`, secret(name, { password: 'v0' }))).status, 201);
+    for (let i = 1; i <= changes; i++) {
+      assert.equal((await call(api.app, 'POST', `${coffer}/${name}/rotate`, { data: { password: b64(`v${i}`) } })).status, 200);
+    }
+  }
+  const answers = [];
+  for (const name of ['staged-once', 'staged-often']) {
+    const staged = await call(api.app, 'POST', `${coffer}/${name}/rotate`, { data: { password: b64('next') }, stage: true }, rot);
+    assert.equal(staged.status, 200, JSON.stringify(staged.body));
+    assert.equal(staged.body.stage, 'pending');
+    assert.equal(staged.body.data, undefined);
+    answers.push(shape(staged, name).replace(/"createdAt":"[^"]*",?/g, ''));
+  }
+  assert.equal(answers[0], answers[1]);
+  // A caller who may read versions is told the number the promote will make, as before.
+  const seen = await call(api.app, 'POST', `${coffer}/staged-often/rotate`, { data: { password: b64('later') }, stage: true });
+  assert.equal(seen.body.version, 6);
+  assert.equal(seen.body.data?.password, b64('later'));
 });
