@@ -127,6 +127,27 @@ export function isDependentOf(object: StoredObject, owner: Owner): boolean {
   return (object.metadata.ownerReferences ?? []).some((r) => refersTo(r, object.metadata.namespace, owner));
 }
 
+/** Whether an object's stored references hold `ref` (uid, apiVersion, kind and name alike). */
+function alreadyHeld(ref: OwnerReference, stored: readonly OwnerReference[] | undefined): boolean {
+  return (stored ?? []).some((s) => s.uid === ref.uid && s.apiVersion === ref.apiVersion && s.kind === ref.kind && s.name === ref.name);
+}
+
+/**
+ * The owners a write's references name that the object did not name before (`stored`: its references as
+ * stored; absent for a create) and that a cascade would follow (ownerNamedBy) — whether or not such an
+ * owner exists, so that what the write is told does not depend on it. Naming an owner is a power over it:
+ * its dependent is deleted with it, and a delete by anyone who may not delete the dependent is refused.
+ */
+export function ownersNewlyNamed(refs: readonly OwnerReference[] | undefined, stored: readonly OwnerReference[] | undefined, dependentNamespace: string | undefined): Owner[] {
+  const owners: Owner[] = [];
+  for (const ref of refs ?? []) {
+    if (alreadyHeld(ref, stored)) continue;
+    const owner = ownerNamedBy(ref, dependentNamespace);
+    if (owner !== undefined) owners.push(owner);
+  }
+  return owners;
+}
+
 /**
  * The references of an object of `type` the cascade would never follow, refused when written (422): to a
  * cluster-scoped kind from a namespaced object (see the module comment), to a namespaced kind from a
@@ -139,7 +160,7 @@ export function ownerScopeCauses(type: ResourceType, refs: readonly OwnerReferen
   (refs ?? []).forEach((ref, i) => {
     const ownerType = ownerTypeOf(ref);
     if (ownerType === undefined || ownerType.namespaced === type.namespaced) return;
-    if ((stored ?? []).some((s) => s.uid === ref.uid && s.apiVersion === ref.apiVersion && s.kind === ref.kind && s.name === ref.name)) return;
+    if (alreadyHeld(ref, stored)) return;
     const message = type.namespaced
       ? 'a namespaced object may not name a cluster-scoped owner (Coffer does not follow such a reference: anyone who may create in a namespace could otherwise block the deletion of a cluster-wide object)'
       : 'a cluster-scoped object may not name a namespaced owner (it has no namespace to find the owner in)';

@@ -49,7 +49,7 @@ import {
   managerName, nextManagers, type Operation, pathString, readClientManagedFields, trackedView,
 } from './managed-fields/index.ts';
 import { isJson, type ManagedFieldsEntry, type OwnerReference, projectMeta, readClientMeta, type Json, type ObjectMeta, type StoredObject, type VersionedObject } from './object.ts';
-import { type Dependent, dependentOf, type DependentRef, dependentsPrefix, isDependentOf, type Owner, ownerIndexOps, ownerNamedBy, ownerOf, ownerScopeCauses, ownerTypeOf, refersTo } from './owners.ts';
+import { type Dependent, dependentOf, type DependentRef, dependentsPrefix, isDependentOf, type Owner, ownerIndexOps, ownerNamedBy, ownerOf, ownerScopeCauses, ownersNewlyNamed, ownerTypeOf, refersTo } from './owners.ts';
 import { namespaces, namespacedResourceTypes, secrets, type ResourceType } from './resources.ts';
 import { matchesFields, matchesLabels, type FieldSelector, type LabelSelector } from './selectors.ts';
 import { generateValues } from './generate.ts';
@@ -96,6 +96,13 @@ export interface WriteOptions {
    * account. What a write reaches beyond its object (a cascade's dependents, a namespace's contents) is not.
    */
   account?: ReadAccount;
+  /**
+   * The caller's right to name an object as an owner (Kubernetes' OwnerReferencesPermissionEnforcement
+   * asks it of blockOwnerDeletion; here every followed reference blocks): a write adding a reference a
+   * cascade would follow is refused (403) unless this holds for the owner it names. Absent: the
+   * registry's own writes.
+   */
+  mayNameOwner?: MayDelete;
 }
 
 /** The field manager of the registry's own writes (garbage collection, scheduled rotation) when none is named. */
@@ -296,6 +303,7 @@ export class Registry {
     const content = type.body(body, causes, { name, namespace: type.namespaced ? namespace : undefined });
     if (causes.length === 0) causes.push(...storedMapCauses(type.resource, meta.labels, meta.annotations, content));
     if (causes.length > 0) throw invalidError(type.kind, name, type.group, causes);
+    checkMayNameOwners(type, namespace, name, meta.ownerReferences, undefined, options);
 
     const nsKey = type.namespaced ? objectKey(namespaces, undefined, namespace!) : undefined;
     // The namespace as this member has it; the txn requires it unchanged, so a create never lands in a namespace being deleted.
@@ -1053,6 +1061,7 @@ export class Registry {
     const content = type.body(body, causes, { name, namespace: type.namespaced ? namespace : undefined });
     if (causes.length === 0) causes.push(...storedMapCauses(type.resource, meta.labels, meta.annotations, content));
     if (causes.length > 0) throw invalidError(type.kind, name, type.group, causes);
+    checkMayNameOwners(type, namespace, name, meta.ownerReferences, old.ownerReferences, options);
     const updateCauses = [...type.updateCauses(oldContent, content), ...finalizerCauses(old, meta.finalizers)];
     if (updateCauses.length > 0) throw invalidError(type.kind, name, type.group, updateCauses);
     const metadata: ObjectMeta = {
@@ -1256,6 +1265,24 @@ function uidConflict(type: ResourceType, stored: StoredObject, precondition: str
 
 function conflict(type: ResourceType, name: string): RegistryError {
   return new RegistryError('Conflict', `Operation cannot be fulfilled on ${type.resource}${groupSuffix(type)} ${JSON.stringify(name)}: the object has been modified; please apply your changes to the latest version and try again`, details(type, name));
+}
+
+/**
+ * Refuses (403) a write whose new references name an owner its caller may not update: otherwise anyone who
+ * may create an object could make it a dependent of any object whose uid it has seen, and a delete of that
+ * object by anyone who may not delete the dependent would be refused. Asked of every newly named owner,
+ * existing or not, so the answer tells nothing of which do.
+ */
+function checkMayNameOwners(
+  type: ResourceType, namespace: string | undefined, name: string, refs: readonly OwnerReference[] | undefined, stored: readonly OwnerReference[] | undefined, options: WriteOptions,
+): void {
+  if (options.mayNameOwner === undefined) return;
+  for (const owner of ownersNewlyNamed(refs, stored, type.namespaced ? namespace : undefined)) {
+    if (options.mayNameOwner(owner.type, owner.namespace, owner.name)) continue;
+    throw new RegistryError('Forbidden',
+      `${type.resource}${groupSuffix(type)} ${JSON.stringify(name)} is forbidden: naming ${owner.type.resource}${groupSuffix(owner.type)} ${JSON.stringify(owner.name)} as its owner needs the right to update it (an owner's dependents are deleted with it and can hold up its deletion)`,
+      details(type, name));
+  }
 }
 
 function groupSuffix(type: ResourceType): string {

@@ -1,8 +1,9 @@
 /**
  * What every write handler passes to the registry from the parsed request: who writes (the version
  * history's createdBy), which field manager metadata.managedFields records, whether it is a dry
- * run (../dry-run.ts), whether the caller writes a Secret it may not get (value-blind), and the
- * account its reads of the object are charged to (../held-bytes.ts). `All` is the only value Kubernetes defines;
+ * run (../dry-run.ts), whether the caller writes a Secret it may not get (value-blind), the
+ * account its reads of the object are charged to (../held-bytes.ts), and whether it may name an object
+ * as an owner (update on it). `All` is the only value Kubernetes defines;
  * anything else is refused (400) rather than taken as a real write.
  */
 import type { FastifyRequest } from 'fastify';
@@ -16,12 +17,19 @@ import { patchTypeOf } from './patch.ts';
 import { mayGetSecret } from './presentation.ts';
 import type { PolicyHolder } from './policy-holder.ts';
 
-export function writeOptionsOf(request: FastifyRequest, holder: PolicyHolder): Required<Pick<WriteOptions, 'actor' | 'dryRun' | 'fieldManager' | 'valueBlind'>> & Pick<WriteOptions, 'account'> {
+export function writeOptionsOf(request: FastifyRequest, holder: PolicyHolder): Required<Pick<WriteOptions, 'actor' | 'dryRun' | 'fieldManager' | 'valueBlind' | 'mayNameOwner'>> & Pick<WriteOptions, 'account'> {
   const caller = callerFor(request);
   return {
     actor: caller.user, dryRun: isDryRun(request), fieldManager: fieldManagerOf(request, false), valueBlind: isValueBlind(request, holder, caller),
-    account: readAccountOf(caller),
+    account: readAccountOf(caller), mayNameOwner: mayOn(holder, caller, 'update'),
   };
+}
+
+/** The caller's right to `verb` an object (for `list`, any object of its type in that namespace). */
+function mayOn(holder: PolicyHolder, caller: Caller, verb: string): MayDelete {
+  return (type, namespace, name) => isAllowed(holder.policy, caller, {
+    isResource: true, verb, apiGroup: type.group, apiVersion: 'v1', resource: type.resource, subresource: '', namespace: namespace ?? '', name: verb === 'list' ? '' : name,
+  });
 }
 
 /** A write to a Secret (its subresources included) by a caller who may not get it: registry WriteOptions.valueBlind. */
@@ -106,10 +114,7 @@ export function deleteOptionsOf(request: FastifyRequest, holder: PolicyHolder): 
   // A cascade deletes only what the caller could delete itself (registry.ts, deleteWithDependents), and its
   // refusal names a dependent only if the caller may get or list it.
   const caller = callerFor(request);
-  const may = (verb: string): MayDelete => (type, namespace, name) => isAllowed(holder.policy, caller, {
-    isResource: true, verb, apiGroup: type.group, apiVersion: 'v1', resource: type.resource, subresource: '', namespace: namespace ?? '', name: verb === 'list' ? '' : name,
-  });
-  options.mayDelete = may('delete');
-  options.mayRead = (type, namespace, name) => may('get')(type, namespace, name) || may('list')(type, namespace, name);
+  options.mayDelete = mayOn(holder, caller, 'delete');
+  options.mayRead = (type, namespace, name) => mayOn(holder, caller, 'get')(type, namespace, name) || mayOn(holder, caller, 'list')(type, namespace, name);
   return options;
 }

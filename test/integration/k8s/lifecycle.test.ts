@@ -294,7 +294,8 @@ test('a cascade deletes only what the caller may delete: making a Secret the dep
   await call(api.app, 'POST', '/api/v1/namespaces', { metadata: { name: 'gc-attack' } });
   await call(api.app, 'POST', '/apis/rbac.authorization.k8s.io/v1/clusterroles', { metadata: { name: 'gc-attacker' }, rules: [
     { verbs: ['patch', 'update'], apiGroups: [''], resources: ['secrets'] },
-    { verbs: ['create', 'get', 'delete'], apiGroups: [''], resources: ['configmaps'] },
+    // update: naming the ConfigMap as an owner needs it (the test below).
+    { verbs: ['create', 'get', 'delete', 'update'], apiGroups: [''], resources: ['configmaps'] },
   ] });
   await bindClusterRole(api.app, 'gc-attacker-binding', 'gc-attacker', 'mallory');
   const mallory = asUser('mallory');
@@ -367,10 +368,11 @@ async function storeRaw(resource: string, namespace: string | undefined, object:
 }
 
 test('a reference from another namespace holds nothing: its pin blocks no delete (Background, Foreground, deletecollection), holds no Foreground wait, and Orphan leaves it alone', async () => {
-  // pinner may create ConfigMaps in pin-a and list Secrets in pin-b (the list is redacted, the uids are not);
-  // bob may delete and read Secrets in pin-b, and nothing in pin-a.
+  // pinner may create ConfigMaps in pin-a (and update its Secrets, so it may name one as an owner there) and
+  // list Secrets in pin-b (the list is redacted, the uids are not); bob may delete and read Secrets in pin-b,
+  // and nothing in pin-a.
   for (const name of ['pin-a', 'pin-b']) assert.equal((await call(api.app, 'POST', '/api/v1/namespaces', { metadata: { name } })).status, 201);
-  await grant('pin-a', 'pinner', 'pinner', [{ apiGroups: [''], resources: ['configmaps'], verbs: ['create', 'get', 'list'] }]);
+  await grant('pin-a', 'pinner', 'pinner', [{ apiGroups: [''], resources: ['configmaps'], verbs: ['create', 'get', 'list'] }, { apiGroups: [''], resources: ['secrets'], verbs: ['update'] }]);
   await grant('pin-b', 'pinner', 'pinner', [{ apiGroups: [''], resources: ['secrets'], verbs: ['list'] }]);
   await grant('pin-b', 'bob', 'bob', [{ apiGroups: [''], resources: ['secrets'], verbs: ['delete', 'deletecollection', 'get', 'list'] }]);
   const pinner = asUser('pinner');
@@ -517,4 +519,57 @@ test('a uid precondition that fails names the stored uid only to a caller who ma
   assert.ok(!JSON.stringify(refused.body).includes(stored), `the refusal shows the uid: ${refused.body.message}`);
   assert.equal(await exists(`${ns}/secrets/uid-hidden`), true);
   assert.equal((await call(api.app, 'DELETE', `${ns}/secrets/uid-hidden`, { preconditions: { uid: stored } }, asUser('uid-deleter'))).status, 200);
+});
+
+test('naming an owner needs the right to update it, by every write and dry run or not: a creator cannot make its object a dependent that holds up the deletion of an object it may not change', async () => {
+  // squatter may create, update and patch ConfigMaps (and apply them) and list Secrets (uids are no secret);
+  // deleter may delete Secrets and nothing else.
+  await call(api.app, 'POST', '/api/v1/namespaces', { metadata: { name: 'squat' } });
+  await grant('squat', 'squatter', 'squatter', [
+    { apiGroups: [''], resources: ['configmaps'], verbs: ['create', 'update', 'patch', 'get'] },
+    { apiGroups: [''], resources: ['secrets'], verbs: ['list'] },
+  ]);
+  await grant('squat', 'deleter', 'deleter', [{ apiGroups: [''], resources: ['secrets'], verbs: ['delete'] }]);
+  const squatter = asUser('squatter');
+  const victim = await call(api.app, 'POST', '/api/v1/namespaces/squat/secrets', secret('victim'));
+  const ref = { apiVersion: 'v1', kind: 'Secret', name: 'victim', uid: victim.body.metadata.uid };
+  const guess = { apiVersion: 'v1', kind: 'Secret', name: 'not-there', uid: 'no-such-uid' };
+  assert.equal((await call(api.app, 'POST', '/api/v1/namespaces/squat/configmaps', configMap('plain'), squatter)).status, 201);
+  const before = revision();
+  for (const owner of [ref, guess]) {
+    const meta = { ownerReferences: [owner] };
+    const writes: [string, Promise<Reply>][] = [
+      ['create', call(api.app, 'POST', '/api/v1/namespaces/squat/configmaps', { metadata: { name: 'squatting', ...meta } }, squatter)],
+      ['create, dry run', call(api.app, 'POST', '/api/v1/namespaces/squat/configmaps?dryRun=All', { metadata: { name: 'squatting', ...meta } }, squatter)],
+      ['update', call(api.app, 'PUT', '/api/v1/namespaces/squat/configmaps/plain', { metadata: { name: 'plain', ...meta } }, squatter)],
+      ['merge patch', call(api.app, 'PATCH', '/api/v1/namespaces/squat/configmaps/plain', { metadata: meta }, squatter, mergePatch)],
+      ['json patch', call(api.app, 'PATCH', '/api/v1/namespaces/squat/configmaps/plain', [{ op: 'add', path: '/metadata/ownerReferences', value: [owner] }], squatter, 'application/json-patch+json')],
+      ['apply', call(api.app, 'PATCH', '/api/v1/namespaces/squat/configmaps/applied?fieldManager=squatter', JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'applied', ...meta } }), squatter, 'application/apply-patch+yaml')],
+    ];
+    const answers = new Set<string>();
+    for (const [what, reply] of writes) {
+      const refused = await reply;
+      assertRefused(refused, 403, 'Forbidden', /needs the right to update it/);
+      answers.add(refused.body.message.replace(/configmaps "\w+"/, 'configmaps X'));
+      assert.equal(refused.body.message.includes(owner.uid), false, what);
+    }
+    assert.equal(answers.size, 1, 'one answer, whatever the write');
+  }
+  assert.equal(revision(), before, 'nothing was written');
+  // The Secret's deletion is the deleter's to make.
+  assert.equal((await call(api.app, 'DELETE', '/api/v1/namespaces/squat/secrets/victim', undefined, asUser('deleter'))).status, 200);
+
+  // Who may update the owner may name it; a reference the object already holds stays, whoever writes it next.
+  await grant('squat', 'secret-updater', 'squatter', [{ apiGroups: [''], resources: ['secrets'], verbs: ['update'] }]);
+  const owner = await call(api.app, 'POST', '/api/v1/namespaces/squat/secrets', secret('owner'));
+  const owned = { apiVersion: 'v1', kind: 'Secret', name: 'owner', uid: owner.body.metadata.uid };
+  const dependent = await call(api.app, 'POST', '/api/v1/namespaces/squat/configmaps', { metadata: { name: 'dependent', ownerReferences: [owned] } }, squatter);
+  assert.equal(dependent.status, 201, JSON.stringify(dependent.body));
+  await call(api.app, 'DELETE', '/apis/rbac.authorization.k8s.io/v1/namespaces/squat/rolebindings/secret-updater');
+  const relabelled = await call(api.app, 'PATCH', '/api/v1/namespaces/squat/configmaps/dependent', { metadata: { labels: { kept: 'yes' } } }, squatter, mergePatch);
+  assert.equal(relabelled.status, 200, JSON.stringify(relabelled.body));
+  assert.deepEqual(relabelled.body.metadata.ownerReferences, [owned]);
+  // References to kinds Coffer does not store are followed by nothing here, and need nothing.
+  const foreign = { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', uid: 'd1' };
+  assert.equal((await call(api.app, 'POST', '/api/v1/namespaces/squat/configmaps', { metadata: { name: 'by-deployment', ownerReferences: [foreign] } }, squatter)).status, 201);
 });
