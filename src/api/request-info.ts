@@ -4,7 +4,16 @@
  * handler serves. `/api/...` and `/apis/<group>/<version>/...` with a resource are resource requests;
  * anything else (discovery, /version, /openapi, health, /v3 KV) is a non-resource request whose verb is
  * the lowercase HTTP method.
+ *
+ * A list or watch of a collection whose field selector is exactly `metadata.name=NAME` (or `==`), its only
+ * term, is a request for NAME, as Kubernetes takes it: a role's resourceNames then apply, so a caller
+ * allowed one object may list and watch it (`kubectl get secret NAME -w`, an informer of one object).
+ * The selector is read by the parser the list and watch filter with (registry parseFieldSelector), from
+ * the same parsed query, so the name authorized is the one the answer is filtered on; anything else —
+ * several terms, `!=`, another field, a selector that does not parse — names nothing.
  */
+import { parseFieldSelector } from '../registry/index.ts';
+
 export interface ResourceInfo {
   isResource: true;
   verb: string;
@@ -26,8 +35,11 @@ export type RequestInfo = ResourceInfo | NonResourceInfo;
 
 const auditApiGroup = 'coffer.dev';
 
-/** `segments` are the decoded path segments; `path` the canonical path they came from. */
-export function requestInfo(method: string, path: string, segments: readonly string[], watch: boolean): RequestInfo {
+/**
+ * `segments` are the decoded path segments; `path` the canonical path they came from; `fieldSelector`
+ * the decoded `fieldSelector` query parameter, if any.
+ */
+export function requestInfo(method: string, path: string, segments: readonly string[], watch: boolean, fieldSelector?: string): RequestInfo {
   const lower = method.toLowerCase();
   let rest: string[];
   let apiGroup: string;
@@ -56,7 +68,7 @@ export function requestInfo(method: string, path: string, segments: readonly str
     if (rest.length > 2) rest = rest.slice(2);
   }
   const resource = rest[0] ?? '';
-  const name = rest[1] ?? '';
+  let name = rest[1] ?? '';
   const subresource = rest.slice(2).join('/');
   let verb: string;
   switch (lower) {
@@ -69,7 +81,26 @@ export function requestInfo(method: string, path: string, segments: readonly str
     case 'delete': verb = name === '' ? 'deletecollection' : 'delete'; break;
     default: verb = lower;
   }
+  if ((verb === 'list' || verb === 'watch') && name === '') name = selectedName(fieldSelector);
   // A Namespace object's own namespace is itself; RBAC evaluates namespaces at cluster scope anyway.
   if (resource === 'namespaces' && apiGroup === '') namespace = '';
   return { isResource: true, verb, apiGroup, apiVersion, resource, subresource, namespace, name };
+}
+
+/**
+ * The name an exact `metadata.name` selector asks for when it is the selector's only term, else ''. A
+ * name that could not be a path segment (Kubernetes' IsValidPathSegmentName) names nothing, as there.
+ */
+function selectedName(fieldSelector: string | undefined): string {
+  if (fieldSelector === undefined || fieldSelector === '') return '';
+  let terms;
+  try {
+    terms = parseFieldSelector(fieldSelector);
+  } catch {
+    return ''; // the list or watch refuses it (400)
+  }
+  const only = terms.length === 1 ? terms[0] : undefined;
+  if (only === undefined || only.field !== 'metadata.name' || !only.equal) return '';
+  const name = only.value;
+  return name === '.' || name === '..' || name.includes('/') || name.includes('%') ? '' : name;
 }

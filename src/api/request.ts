@@ -11,7 +11,8 @@
  * nor false.
  *
  * Invariants: a ParsedRequest's `canonicalUrl` parses back to the same segments and query; `info` is a
- * function of (method, segments, watch) only.
+ * function of (method, segments, watch, fieldSelector) only — the query's own `fieldSelector`, the one
+ * the handler filters with.
  */
 import type { IncomingMessage } from 'node:http';
 import { CofferError } from '../base/index.ts';
@@ -95,7 +96,7 @@ function parse(method: string, rawUrl: string): ParsedRequest {
   const canonicalQuery = entries.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
   return {
     ok: true, method, rawUrl, path, segments, query, watch,
-    info: requestInfo(method, path, segments, watch),
+    info: requestInfo(method, path, segments, watch, query.fieldSelector),
     canonicalUrl: canonicalQuery === '' ? path : `${path}?${canonicalQuery}`,
   };
 }

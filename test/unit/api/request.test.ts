@@ -27,6 +27,23 @@ test('the verb, resource, namespace and name come from the decoded segments and 
   assert.deepEqual(parsed('POST', '/v3/kv/range').info, { isResource: false, verb: 'post', path: '/v3/kv/range' });
 });
 
+test('a list or watch whose only field selector term is metadata.name=NAME is a request for NAME; nothing else names one', () => {
+  const nameOf = (method: string, url: string) => (parsed(method, url).info as { name: string; verb: string });
+  for (const query of ['fieldSelector=metadata.name%3Ddb', 'fieldSelector=metadata.name%3D%3Ddb', 'fieldSelector=+metadata.name+%3D+db+', 'fieldSelector=metadata.name=db,', '%66ieldSelector=metadata.name%3Ddb']) {
+    assert.deepEqual([nameOf('GET', `${ns}/secrets?${query}`).verb, nameOf('GET', `${ns}/secrets?${query}`).name], ['list', 'db'], query);
+    assert.deepEqual([nameOf('GET', `${ns}/secrets?watch=1&${query}`).verb, nameOf('GET', `${ns}/secrets?watch=1&${query}`).name], ['watch', 'db'], query);
+  }
+  for (const query of ['fieldSelector=metadata.name!%3Ddb', 'fieldSelector=metadata.name%3Ddb,metadata.name%3Dx', 'fieldSelector=metadata.name%3Ddb%2Ctype%3DOpaque', 'fieldSelector=type%3DOpaque',
+    'fieldSelector=metadata.namespace%3Ddb', 'fieldSelector=metadata.name%3D', 'fieldSelector=metadata.name%3D..', 'fieldSelector=metadata.name%3Da%25b', 'fieldSelector=bogus', 'labelSelector=metadata.name%3Ddb', 'fieldselector=metadata.name%3Ddb']) {
+    assert.equal(nameOf('GET', `${ns}/secrets?${query}`).name, '', query);
+    assert.equal(nameOf('GET', `${ns}/secrets?watch=true&${query}`).name, '', query);
+  }
+  // Only a list or watch: a deletecollection is not a read of one name; an object's own name stays its path's.
+  assert.equal(nameOf('DELETE', `${ns}/secrets?fieldSelector=metadata.name%3Ddb`).name, '');
+  assert.equal(nameOf('GET', `${ns}/secrets/other?watch=1&fieldSelector=metadata.name%3Ddb`).name, 'other');
+  assert.equal(parseRequest('GET', `${ns}/secrets?fieldSelector=metadata.name%3Ddb&fieldSelector=metadata.name%3Dx`).ok, false, 'a repeated parameter is refused');
+});
+
 test('a URL that could be read two ways is refused, never guessed', () => {
   const refused: Array<[string, RegExp]> = [
     [`${ns}/./secrets/db`, /"\." or "\.\."/],
