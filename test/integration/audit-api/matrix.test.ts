@@ -24,6 +24,7 @@ const identities: Record<string, Record<string, string>> = {
   nobody: who('nobody'),
   lister: who('lister'), // list and watch Secrets everywhere
   getOther: who('get-other'), // get only Secret default/other
+  oneName: who('one-name'), // get, list and watch only Secret default/other (resourceNames)
   patcher: who('patcher'), // patch and update Secrets, no get
   informer: who('informer'), // list and watch every resource and subresource of every group, as an informer's role
   kv: who('kv-user'), // the KV API (nonResourceURLs /v3/* and the gRPC calls /etcdserverpb.*) and every key (kvkeys)
@@ -56,8 +57,13 @@ function variants(method: string, url: string): string[] {
     const watch = 'allowWatchBookmarks=true&watch=';
     // A Secret's kept versions hold its values: asked for by number and by stage, as a get and as a watch.
     if (url.endsWith('/versions')) return ['', 'version=2', 'stage=current', `${watch}true&version=2`, 'watch=1&stage=current', `${watch}true`];
+    // A collection's list and watch by an exact metadata.name selector are authorized as requests for that
+    // name (resourceNames apply): for one's own name, another's, and the selectors and encodings that are not one name.
+    const byName = url.endsWith(':name') ? [] : ['fieldSelector=metadata.name%3Dother', 'fieldSelector=metadata.name%3Ddb', `${watch}true&fieldSelector=metadata.name%3D%3Dother&resourceVersion=${replayFrom}`,
+      `${watch}true&fieldSelector=metadata.name!%3Dother`, 'fieldSelector=metadata.name%3Dother,metadata.name%3Ddb', 'fieldSelector=metadata.name%3Dother%2Cmetadata.name!%3Dx',
+      'fieldSelector=metadata.name%3Dother&fieldSelector=metadata.name%3Ddb'];
     return ['', `${watch}true`, `${watch}1`, `${watch}True`, `allowWatchBookmarks=true&watch=%74rue`, `${watch}true&resourceVersion=1`,
-      `${watch}true&resourceVersion=${replayFrom}`, 'resourceVersion=1', 'watch=true&watch=false'];
+      `${watch}true&resourceVersion=${replayFrom}`, 'resourceVersion=1', 'watch=true&watch=false', ...byName];
   }
   // A delete's cascade reaches other objects: each policy must stay inside the caller's rights.
   if (method === 'DELETE') return ['', 'dryRun=All', 'propagationPolicy=Foreground', 'propagationPolicy=Orphan'];
@@ -165,6 +171,7 @@ before(async () => {
   const role = (name: string, rules: unknown[], user: string) => grant(app, name, rules, user);
   await role('matrix-lister', [{ apiGroups: [''], resources: ['secrets'], verbs: ['list', 'watch'] }], 'lister');
   await role('matrix-get-other', [{ apiGroups: [''], resources: ['secrets'], verbs: ['get'], resourceNames: ['other'] }], 'get-other');
+  await role('matrix-one-name', [{ apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch'], resourceNames: ['other'] }], 'one-name');
   await role('matrix-patcher', [{ apiGroups: [''], resources: ['secrets'], verbs: ['patch', 'update'] }], 'patcher');
   await role('matrix-informer', [{ apiGroups: ['*'], resources: ['*'], verbs: ['list', 'watch'] }], 'informer');
   await role('matrix-kv', [{ nonResourceURLs: ['/v3/*', `${grpcPathPrefix}*`], verbs: ['post'] }, { apiGroups: ['coffer.dev'], resources: ['kvkeys'], verbs: ['*'] }], 'kv-user');
