@@ -743,6 +743,13 @@ export const jsonPatchArrayShiftsMax = rbacSubjectsMax * jsonPatchOperationsMax;
 /** How often a watch stream that asked for bookmarks hears the current resourceVersion when idle. */
 export const watchBookmarkIntervalMs = 5_000;
 /**
+ * What a list asking for a resourceVersion newer than the store tells its client to wait before asking
+ * again (504 Timeout's `retryAfterSeconds`, as the Kubernetes API server says for "Too large resource
+ * version"), in seconds: the list is answered after a linearizable read, so the revision was not yet
+ * committed anywhere.
+ */
+export const listTooLargeRetryAfterSeconds = 1;
+/**
  * How long a watch sending its initial events (resourceVersion 0, sendInitialEvents) waits for its client
  * to read what it holds unsent once that is over watchUnsentBytesMax, in milliseconds; a client that has
  * not read it all by then is ended as too slow, as a live watch that falls behind is. Paused, the watch

@@ -12,6 +12,8 @@ export type RegistryErrorCode =
   | 'BadRequest'
   /** A resourceVersion or continue token older than the compacted history. */
   | 'Expired'
+  /** A resourceVersion newer than the store's (Kubernetes' 504 "Too large resource version"). */
+  | 'Timeout'
   | 'RequestEntityTooLarge'
   | 'MethodNotAllowed'
   | 'Forbidden';
@@ -28,6 +30,8 @@ export interface StatusDetails {
   group?: string;
   kind?: string;
   causes?: StatusCause[];
+  /** How long the client should wait before asking again, in seconds. */
+  retryAfterSeconds?: number;
 }
 
 export class RegistryError extends CofferError {

@@ -33,7 +33,7 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { assert } from '../base/index.ts';
 import {
-  continueTokenBytesMax, generatedNamePrefixMax, generatedNameSuffixLength, generateNameAttemptsMax, listPageBytesMax, listPageItemsMax, listScanStepKeys,
+  continueTokenBytesMax, generatedNamePrefixMax, generatedNameSuffixLength, generateNameAttemptsMax, listPageBytesMax, listPageItemsMax, listScanStepKeys, listTooLargeRetryAfterSeconds,
   managedFieldsApplyManagersMax, managedFieldsBytesMax, namespaceDeleteBatchObjects, txnOpsMax, updateRetriesMax, valueBytesMax,
 } from '../config/index.ts';
 import { isMvccError, pageChargeOf, prefixEnd, type KeyValue, type ReadAccount, type TxnRequest, type TxnResponse } from '../storage/mvcc/index.ts';
@@ -182,6 +182,14 @@ export interface ListOptions {
   /** At most this many items (0 or absent: listPageItemsMax). */
   limit?: number;
   continueToken?: string;
+  /**
+   * Read the list as it was at exactly this revision (a resourceVersion with Exact): Expired once it is
+   * compacted, Timeout (too large) if the store has not reached it. Not with a continueToken, which
+   * carries its own revision.
+   */
+  revision?: number;
+  /** The list must be at least this fresh (NotOlderThan): Timeout (too large) if the store has not reached it. */
+  minRevision?: number;
   linearizable?: boolean;
   /** Where the page's reads charge what they hold for the client asking (storage/mvcc/read-budget.ts). */
   account?: ReadAccount;
@@ -224,12 +232,20 @@ export class Registry {
     const limit = options.limit === undefined || options.limit <= 0 ? listPageItemsMax : Math.min(options.limit, listPageItemsMax);
     let revision = 0;
     let start = prefix;
+    // What a read below the compacted history answers: the continue token's refusal, or the list's.
+    let expired = expiredList;
     if (options.continueToken !== undefined) {
       const token = decodeContinue(options.continueToken, prefix);
       revision = token.revision;
       start = token.start;
-      if (revision < this.kv.mvcc().compactRevision()) throw expiredContinue();
+      expired = expiredContinue;
+    } else if (options.revision !== undefined) {
+      revision = options.revision;
     }
+    if (revision > 0 && revision < this.kv.mvcc().compactRevision()) throw expired();
+    // A list at least as fresh as a revision this member has not applied yet is read linearizably even if
+    // asked otherwise: the read then waits until the member has every committed change.
+    const linearizable = (options.linearizable ?? true) || (options.minRevision ?? 0) > this.kv.mvcc().currentRevision();
     const items: VersionedObject[] = [];
     // Bytes of the page's objects (key and value), at most listPageBytesMax, and the largest value read so far.
     let bytes = 0;
@@ -244,13 +260,16 @@ export class Registry {
           limit: Math.max(1, Math.min(listScanStepKeys, Math.floor((listPageBytesMax - bytes) / (largest || valueBytesMax)) + 1)),
           ...(revision > 0 ? { revision } : {}),
           // The first read fixes the revision (linearizably by default); later reads at that revision are local.
-          linearizable: first && (options.linearizable ?? true),
+          linearizable: first && linearizable,
           account: options.account,
         });
       } catch (error) {
-        if (isMvccError(error) && error.code === 'E_COMPACTED') throw expiredContinue();
+        if (isMvccError(error) && error.code === 'E_COMPACTED') throw expired();
+        // Asked at a revision after the store's, when even a linearizable read has not reached it.
+        if (isMvccError(error) && error.code === 'E_FUTURE_REV') throw tooLargeResourceVersion(revision, this.kv.mvcc().currentRevision());
         throw error;
       }
+      if (first && options.minRevision !== undefined && page.revision < options.minRevision) throw tooLargeResourceVersion(options.minRevision, page.revision);
       first = false;
       if (revision === 0) revision = page.revision;
       // What the step read and the page does not keep (filtered out, or past its end) is given back to
@@ -1331,6 +1350,17 @@ function decodeContinue(token: string, prefix: Uint8Array): { revision: number; 
   const start = new Uint8Array(Buffer.from(value.start, 'base64'));
   if (start.length <= prefix.length || !prefix.every((b, i) => start[i] === b)) throw bad();
   return { revision: value.rv, start };
+}
+
+function expiredList(): RegistryError {
+  return new RegistryError('Expired', 'The resourceVersion for the provided list is too old.');
+}
+
+/** Kubernetes' answer to a resourceVersion the store has not reached: 504 Timeout, with its cause and when to retry. */
+function tooLargeResourceVersion(asked: number, current: number): RegistryError {
+  return new RegistryError('Timeout', `Timeout: Too large resource version: ${asked}, current: ${current}`, {
+    causes: [{ field: '', reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }], retryAfterSeconds: listTooLargeRetryAfterSeconds,
+  });
 }
 
 function expiredContinue(): RegistryError {

@@ -40,6 +40,7 @@ import { K8sForbiddenError, status, toStatus } from './status.ts';
 import { registerSecretVersionRoutes } from './secret-versions.ts';
 import { toTable } from './table.ts';
 import { negotiate, partialObjectMetadata, type Representation } from './negotiation.ts';
+import { invalidListOptions, listRevisionOf } from './list-options.ts';
 import { auditInEntryRoute } from '../route-config.ts';
 
 export interface K8sRoutesOptions {
@@ -119,11 +120,14 @@ async function listObjects(request: FastifyRequest, reply: FastifyReply, namespa
     return Number(v);
   });
   const continueToken = text(query, 'continue');
+  // The revision asked for (resourceVersion, resourceVersionMatch): a later page follows its continue
+  // token, which carries the first page's revision.
+  const at = listRevisionOf(text(query, 'resourceVersion'), text(query, 'resourceVersionMatch'), limit, continueToken);
   const filters = { ...(labelSelector ? { labelSelector } : {}), ...(fieldSelector ? { fieldSelector } : {}) };
   // The first page is charged to the caller's account as it is read; a page after it is read while the
   // answer streams, and held to the answer timeout (unread-answers.ts).
   const result = await registry.list(type, namespace, {
-    linearizable: linearizable(query), account: readAccountOf(callerFor(request)), ...filters,
+    linearizable: linearizable(query), account: readAccountOf(callerFor(request)), ...filters, ...at,
     ...(limit !== undefined ? { limit } : {}), ...(continueToken ? { continueToken } : {}),
   });
   const caller = callerFor(request);
@@ -503,9 +507,7 @@ function initialEventsOf(query: Query, bookmarks: boolean): boolean {
     causes.push({ field: 'resourceVersionMatch', message: 'Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan', reason: 'FieldValueForbidden' });
   }
   if (send === 'true' && !bookmarks) causes.push({ field: 'allowWatchBookmarks', message: 'Forbidden: allowWatchBookmarks required when sendInitialEvents is true', reason: 'FieldValueForbidden' });
-  if (causes.length > 0) {
-    throw new RegistryError('Invalid', `ListOptions.meta.k8s.io "" is invalid: ${causes.map((c) => `${c.field}: ${c.message}`).join(', ')}`, { group: 'meta.k8s.io', kind: 'ListOptions', causes });
-  }
+  if (causes.length > 0) throw invalidListOptions(causes);
   return send === 'true';
 }
 

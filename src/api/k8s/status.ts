@@ -43,6 +43,7 @@ const registryStatus: Record<string, { code: number; reason: string }> = {
   Invalid: { code: 422, reason: 'Invalid' },
   BadRequest: { code: 400, reason: 'BadRequest' },
   Expired: { code: 410, reason: 'Expired' },
+  Timeout: { code: 504, reason: 'Timeout' },
   RequestEntityTooLarge: { code: 413, reason: 'RequestEntityTooLarge' },
   MethodNotAllowed: { code: 405, reason: 'MethodNotAllowed' },
   Forbidden: { code: 403, reason: 'Forbidden' },
@@ -101,5 +102,6 @@ function copyDetails(details: StatusDetails): StatusDetails {
   if (details.causes !== undefined) {
     out.causes = details.causes.map((c) => ({ ...(c.reason !== undefined ? { reason: c.reason } : {}), message: c.message, field: c.field }));
   }
+  if (details.retryAfterSeconds !== undefined) out.retryAfterSeconds = details.retryAfterSeconds;
   return out;
 }
