@@ -1,7 +1,7 @@
 // The real kubectl against a real `coffer server` process over mutual TLS, with kubeconfigs built by
 // pki's buildKubeconfig: create, get (-o yaml, -o jsonpath, table), apply twice with validation on,
 // label selectors, delete then NotFound, get -w receiving an event, an invalid name, a user without
-// rights getting Forbidden; --dry-run=server (create, delete, namespace delete), diff, a delete held by
+// rights getting Forbidden, a user allowed one Secret by resourceNames watching it (get NAME -w); --dry-run=server (create, delete, namespace delete), diff, a delete held by
 // a finalizer, writes that change nothing, generateName, cascading deletes (--cascade=orphan); auth can-i
 // (and --list), auth whoami (and --as), api-versions, -o wide on bindings, explain, and server-side apply
 // (create, pruning, a conflict naming its manager, --force-conflicts, --dry-run=server, --show-managed-fields);
@@ -52,12 +52,13 @@ before(async () => {
   const certs = caLayout(join(dir, 'certs'));
   await bootstrapCa({ dir: certs.dir, members: ['m1'], hosts: ['127.0.0.1'], admin: 'admin', p12Password: 'test' });
   await issueClient(await loadCa(certs.dir), { user: 'bob', groups: ['devs'], p12Password: 'test' });
+  await issueClient(await loadCa(certs.dir), { user: 'rita', groups: [], p12Password: 'test' });
   await createKeyFile(join(dir, 'unseal.key'));
   const clientPort = await freePort();
   const peerPort = await freePort();
   const endpoint = `https://127.0.0.1:${clientPort}`;
   const caPem = await readFile(certs.caCert, 'utf8');
-  for (const user of ['admin', 'bob']) {
+  for (const user of ['admin', 'bob', 'rita']) {
     kubeconfigs[user] = join(dir, `${user}.kubeconfig`);
     const yaml = buildKubeconfig({ endpoints: [endpoint], caPem, certPem: await readFile(certs.clientCert(user), 'utf8'), keyPem: await readFile(certs.clientKey(user), 'utf8'), userName: user });
     await writeFile(kubeconfigs[user], yaml, { mode: 0o600 });
@@ -210,6 +211,42 @@ test('a user without rights gets Forbidden', async () => {
   const create = await kubectl('bob', ['create', 'secret', 'generic', 'mine', '--from-literal=a=b']);
   assert.notEqual(create.code, 0);
   assert.match(create.stderr, /forbidden/i);
+});
+
+test('a user allowed one Secret by resourceNames watches it (kubectl get secret NAME -w) and lists it by name; listing them all stays Forbidden', async () => {
+  assert.equal((await kubectl('admin', ['create', 'secret', 'generic', 'rot', '--from-literal=k=first'])).code, 0);
+  assert.equal((await kubectl('admin', ['create', 'role', 'rot-only', '--verb=get,list,watch', '--resource=secrets', '--resource-name=rot'])).code, 0);
+  assert.equal((await kubectl('admin', ['create', 'rolebinding', 'rot-only', '--role=rot-only', '--user=rita'])).code, 0);
+  const watch = spawn(kubectlPath!, [`--kubeconfig=${kubeconfigs.rita}`, `--cache-dir=${join(dir, 'kube-cache')}`, 'get', 'secret', 'rot', '-w', '--output-watch-events'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let seen = '';
+  let wake: (() => void) | undefined;
+  watch.stdout.on('data', (chunk: Buffer) => { seen += chunk.toString(); wake?.(); });
+  watch.stderr.on('data', (chunk: Buffer) => { seen += chunk.toString(); wake?.(); });
+  watch.on('exit', () => wake?.());
+  const waitFor = async (pattern: RegExp) => {
+    while (!pattern.test(seen)) {
+      if (watch.exitCode !== null) throw new Error(`kubectl get -w exited: ${seen}`);
+      await new Promise<void>((resolve) => { wake = resolve; });
+    }
+  };
+  try {
+    await waitFor(/ADDED\s+rot\s/);
+    const patched = await kubectl('admin', ['patch', 'secret', 'rot', '--type=merge', '-p', '{"stringData":{"k":"second"}}']);
+    assert.equal(patched.code, 0, patched.stderr);
+    await waitFor(/MODIFIED\s+rot\s/);
+    assert.doesNotMatch(seen, /forbidden/i);
+  } finally {
+    watch.kill('SIGTERM');
+  }
+  const byName = await kubectl('rita', ['get', 'secrets', '--field-selector=metadata.name=rot', '-o', 'name']);
+  assert.equal(byName.code, 0, byName.stderr);
+  assert.equal(byName.stdout.trim(), 'secret/rot');
+  const all = await kubectl('rita', ['get', 'secrets']);
+  assert.notEqual(all.code, 0);
+  assert.match(all.stderr, /Forbidden.*User "rita" cannot list resource "secrets" in API group "" in the namespace "default"/);
+  const other = await kubectl('rita', ['get', 'secrets', '--field-selector=metadata.name!=rot']);
+  assert.notEqual(other.code, 0);
+  assert.match(other.stderr, /Forbidden/);
 });
 
 /** The resourceVersion kubectl reports for an object, or the failure. */
