@@ -243,9 +243,9 @@ export class Registry {
       revision = options.revision;
     }
     if (revision > 0 && revision < this.kv.mvcc().compactRevision()) throw expired();
-    // A list at least as fresh as a revision this member has not applied yet is read linearizably even if
-    // asked otherwise: the read then waits until the member has every committed change.
-    const linearizable = (options.linearizable ?? true) || (options.minRevision ?? 0) > this.kv.mvcc().currentRevision();
+    // A list at (or at least as fresh as) a revision this member has not applied yet is read linearizably
+    // even if asked otherwise: the read then waits until the member has every committed change.
+    const linearizable = (options.linearizable ?? true) || Math.max(options.minRevision ?? 0, revision) > this.kv.mvcc().currentRevision();
     const items: VersionedObject[] = [];
     // Bytes of the page's objects (key and value), at most listPageBytesMax, and the largest value read so far.
     let bytes = 0;
