@@ -56,7 +56,7 @@ function pathsOf(dialect: Dialect, types: readonly ResourceType[]): Doc {
     const base = type.group === '' ? '/api/v1' : `/apis/${type.group}/v1`;
     const collection = type.namespaced ? `${base}/namespaces/{namespace}/${type.resource}` : `${base}/${type.resource}`;
     const write = ['dryRun', 'fieldManager', 'fieldValidation'];
-    paths[collection] = { get: operation(dialect, type, 'list', ['labelSelector', 'fieldSelector', 'limit', 'continue', 'watch', 'resourceVersion']), post: operation(dialect, type, 'post', write) };
+    paths[collection] = { get: operation(dialect, type, 'list', ['labelSelector', 'fieldSelector', 'limit', 'continue', 'watch', 'resourceVersion', 'resourceVersionMatch']), post: operation(dialect, type, 'post', write) };
     paths[`${collection}/{name}`] = {
       get: operation(dialect, type, 'get', []), put: operation(dialect, type, 'put', write),
       patch: operation(dialect, type, 'patch', [...write, 'force']), delete: operation(dialect, type, 'delete', ['dryRun', 'propagationPolicy']),
