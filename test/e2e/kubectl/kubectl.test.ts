@@ -4,7 +4,8 @@
 // rights getting Forbidden, a user allowed one Secret by resourceNames watching it (get NAME -w); --dry-run=server (create, delete, namespace delete), diff, a delete held by
 // a finalizer, writes that change nothing, generateName, cascading deletes (--cascade=orphan); auth can-i
 // (and --list), auth whoami (and --as), api-versions, -o wide on bindings, explain, and server-side apply
-// (create, pruning, a conflict naming its manager, --force-conflicts, --dry-run=server, --show-managed-fields);
+// (create, pruning, a conflict naming its manager, --force-conflicts, --dry-run=server, --show-managed-fields,
+// and the move from client-side apply that keeps what another manager set);
 // patch as JSON, merge and strategic merge patches; a data key named __proto__ through create and apply.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -435,6 +436,33 @@ test('kubectl apply --server-side: creates, prunes a removed field, names the ow
   assert.equal((await kubectl('admin', ['get', 'secret', 'ssa', '-o', 'jsonpath={.data.password}'])).stdout, Buffer.from('second').toString('base64'));
   const owners = await kubectl('admin', ['get', 'secret', 'ssa', '-o', 'jsonpath={range .metadata.managedFields[*]}{.manager}/{.operation} {end}', '--show-managed-fields']);
   assert.equal(owners.stdout.trim(), 'other/Apply', 'kubectl owned nothing else, so its entry is gone');
+});
+
+test('moving from kubectl apply to kubectl apply --server-side keeps data, labels and annotations, and what another manager set', async () => {
+  const file = join(dir, 'migrate.yaml');
+  const manifest = (stringData: Record<string, string>, annotations: Record<string, string>) => `apiVersion: v1\nkind: Secret\nmetadata:\n  name: migrate-me\n  namespace: default\n  labels: {app: web}\n  annotations: ${JSON.stringify(annotations)}\nstringData: ${JSON.stringify(stringData)}\n`;
+  await writeFile(file, manifest({ password: 's3cret', user: 'admin' }, { owner: 'ops' }));
+  const clientSide = await kubectl('admin', ['apply', '-f', file]);
+  assert.equal(clientSide.code, 0, clientSide.stderr);
+  const labelled = await kubectl('admin', ['label', 'secret', 'migrate-me', 'extra=kept']);
+  assert.equal(labelled.code, 0, labelled.stderr);
+  // kubectl moves the client-side applier's fields to its server-side manager (a JSON patch of managedFields), then applies.
+  const serverSide = await kubectl('admin', ['apply', '--server-side', '-f', file]);
+  assert.equal(serverSide.code, 0, serverSide.stderr);
+  const shown = await kubectl('admin', ['get', 'secret', 'migrate-me', '-o', 'json', '--show-managed-fields']);
+  const secret = JSON.parse(shown.stdout) as { data?: Record<string, string>; metadata: { labels?: Record<string, string>; annotations?: Record<string, string>; managedFields: { manager: string; operation: string }[] } };
+  assert.deepEqual(secret.data, { password: Buffer.from('s3cret').toString('base64'), user: Buffer.from('admin').toString('base64') });
+  assert.deepEqual(secret.metadata.labels, { app: 'web', extra: 'kept' });
+  assert.equal(secret.metadata.annotations?.owner, 'ops');
+  assert.deepEqual(secret.metadata.managedFields.map((m) => `${m.manager}/${m.operation}`).sort(), ['kubectl-label/Update', 'kubectl/Apply']);
+  // Server-side from now on: what kubectl stops applying goes, what kubectl label set stays.
+  await writeFile(file, manifest({ password: 's3cret' }, {}));
+  const pruned = await kubectl('admin', ['apply', '--server-side', '-f', file]);
+  assert.equal(pruned.code, 0, pruned.stderr);
+  const after = JSON.parse((await kubectl('admin', ['get', 'secret', 'migrate-me', '-o', 'json'])).stdout) as typeof secret;
+  assert.deepEqual(after.data, { password: Buffer.from('s3cret').toString('base64') });
+  assert.deepEqual(after.metadata.labels, { app: 'web', extra: 'kept' });
+  assert.equal(after.metadata.annotations?.owner, undefined);
 });
 
 test('kubectl patch --type=json, --type=merge and strategic (its default); a JSON patch of more than jsonPatchOperationsMax operations is refused', async () => {

@@ -164,3 +164,61 @@ test('client-sent managedFields: validated, times to the second; a single empty 
   assert.equal(entries[0]!.manager, 'ancient-changes');
   assert.deepEqual(entries[0]!.fieldsV1, { 'f:data': { 'f:k0': {}, 'f:k1': {}, 'f:k2': {} } });
 });
+
+// Applies `config` as `manager` to `state` (a view and its managers), as the registry does: the outcome is the next state.
+type State = { view: Record<string, unknown>; managers: Manager[] };
+const applied = (state: State, manager: string, config: Record<string, unknown>): State => {
+  const outcome = applyConfiguration({ live: state.view, liveManagers: state.managers, config: { metadata: {}, ...config }, manager, force: false, now: t1 });
+  assert.ok('view' in outcome, JSON.stringify(outcome));
+  return { view: outcome.view, managers: nextManagers(outcome.managers, state.view, outcome.view, { manager, operation: 'Apply', now: t1 }) };
+};
+
+test('a prune never removes what another manager owns: a node the applier owned keeps the fields others own below it (kubectl\'s migration to server-side apply)', () => {
+  // kubectl's migration gives `kubectl` (Apply) the client-side applier's Update fields, nodes (".") included.
+  const view = { metadata: { labels: { app: 'web', extra: 'kept' }, annotations: { owner: 'ops' } }, data: { password: 'cA==', user: 'dQ==', other: 'bw==' } };
+  const managers = [
+    owner('kubectl', 'Apply', {
+      'f:data': { '.': {}, 'f:password': {}, 'f:user': {} },
+      'f:metadata': { 'f:annotations': { '.': {}, 'f:owner': {} }, 'f:labels': { '.': {}, 'f:app': {} } },
+    }),
+    owner('kubectl-label', 'Update', { 'f:metadata': { 'f:labels': { 'f:extra': {} } } }),
+    owner('team-b', 'Apply', { 'f:data': { 'f:other': {} } }),
+  ];
+  const config = { metadata: { labels: { app: 'web' }, annotations: { owner: 'ops' } }, data: { password: 'cA==', user: 'dQ==' } };
+  const again = applied({ view, managers }, 'kubectl', config);
+  assert.deepEqual(again.view, view, 'applying what the object holds removes nothing');
+  // Stopping applying data, labels and annotations: its own leaves go, with a node only when no one else owns anything in it.
+  const stopped = applied({ view, managers }, 'kubectl', {});
+  assert.deepEqual(stopped.view, { metadata: { labels: { extra: 'kept' } }, data: { other: 'bw==' } });
+});
+
+test('a prune never removes what another manager owns: an empty map applied once, then no longer', () => {
+  // team-b owns a data key; team-a applied `data: {}` (owning the map itself), then stops applying data.
+  let secret: State = applied({ view: { metadata: {} }, managers: [] }, 'team-b', { data: { password: 'Yg==' } });
+  secret = applied(secret, 'team-a', { data: {} });
+  assert.deepEqual(fieldsOf(secret, 'team-a'), { 'f:data': {} });
+  secret = applied(secret, 'team-a', {});
+  assert.deepEqual(secret.view.data, { password: 'Yg==' });
+  assert.deepEqual(fieldsOf(secret, 'team-b'), { 'f:data': { 'f:password': {} } });
+  // Owned by no one else: the map goes.
+  let alone: State = applied({ view: { metadata: {} }, managers: [] }, 'team-a', { data: {} });
+  alone = applied(alone, 'team-a', {});
+  assert.deepEqual(alone.view, { metadata: {} });
+});
+
+test('a prune never removes what another manager owns: an empty finalizers set applied once, then no longer', () => {
+  // guard applies a finalizer; another manager applied `finalizers: []`, then no longer.
+  let held: State = applied({ view: { metadata: {} }, managers: [] }, 'guard', { metadata: { finalizers: ['example.com/protect'] } });
+  held = applied(held, 'other', { metadata: { finalizers: [] } });
+  held = applied(held, 'other', {});
+  assert.deepEqual(held.view.metadata, { finalizers: ['example.com/protect'] });
+});
+
+test('a prune never removes what another manager owns: an empty roleRef applied once, then no longer', () => {
+  // A RoleBinding's roleRef, applied by one manager (its leaves); another applied `roleRef: {}`, then no longer.
+  const roleRef = { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'reader' };
+  let binding: State = applied({ view: { metadata: {} }, managers: [] }, 'rbac-tool', { roleRef, subjects: [{ kind: 'User', name: 'u' }] });
+  binding = applied(binding, 'tool', { roleRef: {} });
+  binding = applied(binding, 'tool', {});
+  assert.deepEqual(binding.view.roleRef, roleRef);
+});
