@@ -2,7 +2,11 @@
  * Server-side apply over tracked views (view.ts): the applied configuration is merged into the live
  * object; a field another manager owns whose value the apply would change is a conflict (refused, or
  * taken over with force); the applier then owns exactly the fields it applied, and a field it applied
- * before and no longer does is removed from the object unless another manager owns it too.
+ * before and no longer does is removed from the object — unless a manager (another, or the applier now)
+ * owns it or a field below it. A node the applier owned (an applied empty map, list or struct, or the
+ * `.` of a node kubectl moved to it from the client-side applier's entry) thus stays while anyone owns
+ * anything in it, and goes, with all it holds, only when no one does: a prune never removes a field
+ * another manager owns, as in structured-merge-diff.
  *
  * A caller who may not read the object's values applies blind (`blindAt`: a Secret's data, stringData and
  * kubectl's last-applied annotation for a caller who may not get it). Whether such a field conflicts
@@ -12,7 +16,7 @@
  */
 import { equalValues } from '../equal-values.ts';
 import { setOwnMember } from '../../base/index.ts';
-import { type FieldPath, FieldSet, itemElement, leavesOf, listTypeAt, nodesOf, pathString } from './field-set.ts';
+import { type FieldPath, FieldSet, itemElement, leavesOf, listTypeAt, nodesOf, pathString, withParents } from './field-set.ts';
 import { type Manager, sameManager } from './entries.ts';
 
 type Json = Record<string, unknown>;
@@ -65,8 +69,10 @@ export function applyConfiguration(input: ApplyInput): ApplyOutcome {
   managers = managers.map((m) => (sameManager(m, applier) ? m : { ...m, fields: m.fields.minus(contested) }));
   const previous = managers.find((m) => sameManager(m, applier));
   const others = managers.filter((m) => !sameManager(m, applier)).reduce((set, m) => set.union(m.fields), new FieldSet());
-  const pruned = (previous?.fields ?? new FieldSet()).minus(applied).minus(others);
-  // Deepest first, so a list item goes before the list that holds it.
+  // Every node above an owned field counts as owned (withParents): the applier's own nodes too, as structured-merge-diff's prune does.
+  const stopped = withParents(previous?.fields ?? new FieldSet()).minus(applied);
+  const pruned = stopped.size === 0 ? stopped : stopped.minus(withParents(applied.union(others)));
+  // Deepest first, so a list item goes before the list that holds it. Nothing below a pruned node is owned by anyone.
   for (const path of pruned.sorted().sort((a, b) => b.length - a.length)) removeAt(merged, path);
   const mine: Manager = {
     manager, operation: 'Apply', fields: applied,

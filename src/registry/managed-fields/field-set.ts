@@ -156,6 +156,23 @@ export function leavesOf(view: Json): FieldSet {
   return FieldSet.ofNodes(nodesOf(view).filter((n) => n.leaf));
 }
 
+/**
+ * The set with every node above each of its paths (never `metadata` itself, which is no node): the fields
+ * a manager holds a stake in, as structured-merge-diff counts them when it prunes. A manager owning
+ * `data.password` has a stake in `data`, so another's prune of `data` must leave it.
+ */
+export function withParents(set: FieldSet): FieldSet {
+  const out = set.union(new FieldSet());
+  for (const path of set) {
+    for (let end = path.length - 1; end >= (path[0] === 'f:metadata' ? 2 : 1); end -= 1) {
+      const parent = path.slice(0, end);
+      if (out.has(parent)) break; // and so are the nodes above it
+      out.add(parent);
+    }
+  }
+  return out;
+}
+
 /** What changed from `before` to `after` (views, or `after`'s nodes when the caller has them): nodes added, leaves whose value changed, nodes removed. */
 export function compare(before: Json, after: Json | readonly FieldNode[]): { added: FieldSet; modified: FieldSet; removed: FieldSet } {
   const old = new Map(nodesOf(before).map((n) => [n.key, n]));

@@ -454,7 +454,8 @@ test('moving from kubectl apply to kubectl apply --server-side keeps data, label
   assert.deepEqual(secret.data, { password: Buffer.from('s3cret').toString('base64'), user: Buffer.from('admin').toString('base64') });
   assert.deepEqual(secret.metadata.labels, { app: 'web', extra: 'kept' });
   assert.equal(secret.metadata.annotations?.owner, 'ops');
-  assert.deepEqual(secret.metadata.managedFields.map((m) => `${m.manager}/${m.operation}`).sort(), ['kubectl-label/Update', 'kubectl/Apply']);
+  // kubectl keeps its last-applied annotation up to date as a manager of its own.
+  assert.deepEqual(secret.metadata.managedFields.map((m) => `${m.manager}/${m.operation}`).sort(), ['kubectl-label/Update', 'kubectl-last-applied/Apply', 'kubectl/Apply']);
   // Server-side from now on: what kubectl stops applying goes, what kubectl label set stays.
   await writeFile(file, manifest({ password: 's3cret' }, {}));
   const pruned = await kubectl('admin', ['apply', '--server-side', '-f', file]);
