@@ -48,6 +48,16 @@ export function isHiddenSecretField(path: FieldPath): boolean {
 }
 
 /**
+ * Whether a managed-fields node may hold a hidden field below it: a Secret's data (its keys) and the
+ * annotations (an embedding one). Whether anyone owns something in such a node is hidden as well, so a
+ * blind apply's prune never removes one whole (managed-fields/apply.ts).
+ */
+export function mayHoldHiddenSecretField(path: FieldPath): boolean {
+  const names = path.map((element) => (element.startsWith('f:') ? element.slice(2) : element));
+  return (names.length === 1 && valueFields.includes(names[0]!)) || (names.length === 2 && names[0] === 'metadata' && names[1] === 'annotations');
+}
+
+/**
  * The Secret as a value-blind write (registry.ts, WriteOptions.valueBlind) may see it: no data (nor
  * stringData or binaryData), no embedding annotation, no managedFields. A write computed again on it holds
  * exactly the hidden fields the write itself sets (hiddenSecretFieldsOf), whatever the Secret holds.

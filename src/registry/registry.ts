@@ -39,7 +39,7 @@ import {
 import { isMvccError, pageChargeOf, prefixEnd, type KeyValue, type ReadAccount, type TxnRequest, type TxnResponse } from '../storage/mvcc/index.ts';
 import { equalValues } from './equal-values.ts';
 import { evaluateWithoutWriting } from './dry-run.ts';
-import { hiddenSecretFieldsOf, isHiddenSecretField, withoutHiddenSecretFields } from './hidden-fields.ts';
+import { hiddenSecretFieldsOf, isHiddenSecretField, mayHoldHiddenSecretField, withoutHiddenSecretFields } from './hidden-fields.ts';
 import { invalidError, RegistryError, type StatusCause } from './errors.ts';
 import { objectKey, listPrefix, textKey } from './keys.ts';
 import { arrivingMapCauses, storedMapCauses } from './map-entries.ts';
@@ -432,7 +432,7 @@ export class Registry {
           const outcome = applyConfiguration({
             live: trackedView(type, current.object), liveManagers: decodeStored(current.object.metadata.managedFields), config: view,
             manager: request.manager, force: request.force, now: timestamp(this.nowMs()),
-            ...(options.valueBlind === true ? { blindAt: isHiddenSecretField } : {}),
+            ...(options.valueBlind === true ? { blindAt: isHiddenSecretField, mayHoldBlindAt: mayHoldHiddenSecretField } : {}),
           });
           if ('blind' in outcome) throw blindApplyConflict(type, name);
           if ('conflicts' in outcome) {

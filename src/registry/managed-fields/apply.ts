@@ -13,6 +13,9 @@
  * depends on whether it exists, who owns it and whether a guess equals its value — all hidden from the
  * caller. So an apply that sets one is refused without force (`blind`), whatever the object holds, and
  * with force takes it whatever the values: the answer is the same for every state the caller cannot see.
+ * Its prune likewise never removes whole a node that may hold such a field (`mayHoldBlindAt`: a Secret's
+ * data, its annotations), since whether another manager owns something in it is hidden: it removes only
+ * the fields below that it owned and no one else does.
  */
 import { equalValues } from '../equal-values.ts';
 import { setOwnMember } from '../../base/index.ts';
@@ -36,6 +39,8 @@ export interface ApplyInput {
   now: string;
   /** Fields the caller may not see, nor so their values or owners (registry/hidden-fields.ts for a caller who may not get a Secret). */
   blindAt?: (path: FieldPath) => boolean;
+  /** Nodes that may hold such a field below them: whether anyone owns something in one is hidden too, so the prune never removes one whole. */
+  mayHoldBlindAt?: (path: FieldPath) => boolean;
 }
 
 export interface ApplyConflict {
@@ -71,7 +76,8 @@ export function applyConfiguration(input: ApplyInput): ApplyOutcome {
   const others = managers.filter((m) => !sameManager(m, applier)).reduce((set, m) => set.union(m.fields), new FieldSet());
   // Every node above an owned field counts as owned (withParents): the applier's own nodes too, as structured-merge-diff's prune does.
   const stopped = withParents(previous?.fields ?? new FieldSet()).minus(applied);
-  const pruned = stopped.size === 0 ? stopped : stopped.minus(withParents(applied.union(others)));
+  const owned = stopped.size === 0 ? new FieldSet() : withParents(applied.union(others));
+  const pruned = new FieldSet([...stopped].filter((path) => !owned.has(path) && input.mayHoldBlindAt?.(path) !== true));
   // Deepest first, so a list item goes before the list that holds it. Nothing below a pruned node is owned by anyone.
   for (const path of pruned.sorted().sort((a, b) => b.length - a.length)) removeAt(merged, path);
   const mine: Manager = {

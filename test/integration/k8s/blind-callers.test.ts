@@ -94,6 +94,34 @@ test('server-side apply by a caller without get answers the same whether the dat
   assert.equal((await applyAs(pat, 'apply-keys', { metadata: { labels: { tier: 'web' } } }, 'dryRun=All')).status, 409);
 });
 
+test('server-side apply by a caller without get prunes the same whether anyone else owns the data keys and the last-applied annotation', async () => {
+  // Two TLS Secrets, each with an annotation and the caller's own data key and annotation: in one the creator still owns
+  // the rest, in the other no one does (managedFields set so by an administrator, as kubectl's migration does).
+  const admin = asUser('admin', ['system:masters']);
+  for (const name of ['prune-owned', 'prune-unowned']) {
+    const created = await call(api.app, 'POST', `${ns}/secrets?fieldManager=creator`, secret(name, { 'tls.crt': 'c', 'tls.key': 'k' }, { type: 'kubernetes.io/tls', metadata: { annotations: { unowned: 'u', [lastApplied]: '{}' } } }));
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const own = await applyAs(pat, name, { type: 'kubernetes.io/tls', stringData: { mine: 'v' }, metadata: { annotations: { note: 'n' } } }, 'force=true');
+    assert.equal(own.status, 200, JSON.stringify(own.body));
+  }
+  const read = await call(api.app, 'GET', `${ns}/secrets/prune-unowned`, undefined, admin);
+  const guesserOnly = (read.body.metadata as unknown as { managedFields: { manager: string }[] }).managedFields.filter((m) => m.manager === 'guesser');
+  const reset = await call(api.app, 'PATCH', `${ns}/secrets/prune-unowned`, [{ op: 'replace', path: '/metadata/managedFields', value: guesserOnly }], admin, jsonPatch);
+  assert.equal(reset.status, 200, JSON.stringify(reset.body));
+  // The caller stops applying its key and annotation: what it sees, and whether the Secret stays valid, may not tell the two apart.
+  for (const query of ['dryRun=All', '']) {
+    const owned = await applyAs(pat, 'prune-owned', { type: 'kubernetes.io/tls' }, query);
+    const unowned = await applyAs(pat, 'prune-unowned', { type: 'kubernetes.io/tls' }, query);
+    assert.equal(shape(owned, 'prune-owned'), shape(unowned, 'prune-unowned'), `${query}: the answers differ`);
+    assert.equal(owned.status, 200, JSON.stringify(owned.body));
+  }
+  for (const name of ['prune-owned', 'prune-unowned']) {
+    const stored = await call(api.app, 'GET', `${ns}/secrets/${name}`, undefined, admin);
+    assert.deepEqual(Object.keys(stored.body.data ?? {}).sort(), ['tls.crt', 'tls.key'], name);
+    assert.deepEqual(stored.body.metadata.annotations, { unowned: 'u', [lastApplied]: '{}' }, name);
+  }
+});
+
 test('a JSON patch from a caller without get is evaluated on what it may see: adds answer the same whatever data keys and hidden annotations exist', async () => {
   assert.equal((await call(api.app, 'POST', `${ns}/secrets`, secret('keyed', { password: 'hunter2' }))).status, 201);
   assert.equal((await call(api.app, 'POST', `${ns}/secrets`, { metadata: { name: 'keyless' } })).status, 201);

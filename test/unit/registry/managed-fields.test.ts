@@ -7,7 +7,7 @@ import {
   applyConfiguration, type ApplyOutcome, encodeManagers, FieldSet, leavesOf, type Manager, nextManagers, pathString, readClientManagedFields, toFieldsV1,
 } from '../../../src/registry/managed-fields/index.ts';
 import { fromFieldsV1 } from '../../../src/registry/managed-fields/field-set.ts';
-import { isHiddenSecretField } from '../../../src/registry/hidden-fields.ts';
+import { isHiddenSecretField, mayHoldHiddenSecretField } from '../../../src/registry/hidden-fields.ts';
 import { embeddingAnnotations, isHiddenSecretPath, isInsideHiddenSecretValue, type StatusCause } from '../../../src/registry/index.ts';
 
 const t0 = '2026-01-01T00:00:00Z';
@@ -221,4 +221,30 @@ test('a prune never removes what another manager owns: an empty roleRef applied 
   binding = applied(binding, 'tool', { roleRef: {} });
   binding = applied(binding, 'tool', {});
   assert.deepEqual(binding.view.roleRef, roleRef);
+});
+
+test('a blind prune answers the same whoever owns the hidden fields: a node that may hold one is not removed whole', () => {
+  // `me` may not get the Secret; it applied a data key (with force) and an annotation, and stops applying both. Whether another
+  // manager owns the rest of data, or the last-applied annotation, is hidden from it; an unowned annotation and key are there.
+  const live = { metadata: { annotations: { note: 'n', unowned: 'u', [lastApplied]: '{}' } }, data: { mine: 'bQ==', 'tls.crt': 'Yw==' } };
+  const mine = owner('me', 'Apply', { 'f:data': { 'f:mine': {} }, 'f:metadata': { 'f:annotations': { 'f:note': {} } } });
+  const hiddenOwner = owner('kubectl-last-applied', 'Apply', { 'f:data': { 'f:tls.crt': {} }, 'f:metadata': { 'f:annotations': { [`f:${lastApplied}`]: {} } } });
+  const prune = (liveManagers: Manager[]): Record<string, unknown> => {
+    const outcome = applyConfiguration({ live, liveManagers, config: { metadata: {} }, manager: 'me', force: false, now: t1, blindAt: isHiddenSecretField, mayHoldBlindAt: mayHoldHiddenSecretField });
+    assert.ok('view' in outcome, JSON.stringify(outcome));
+    return outcome.view;
+  };
+  const owned = prune([mine, hiddenOwner]);
+  const unowned = prune([mine]);
+  // What the caller sees (no data, no last-applied annotation), and which data keys a type's validation reads: the same.
+  const seen = (view: Record<string, unknown>): unknown => {
+    const { [lastApplied]: _hidden, ...annotations } = (view.metadata as { annotations?: Record<string, string> }).annotations ?? {};
+    return { annotations, keys: Object.keys(view.data ?? {}) };
+  };
+  assert.deepEqual(seen(owned), seen(unowned));
+  assert.deepEqual(seen(owned), { annotations: { unowned: 'u' }, keys: ['tls.crt'] });
+  // A caller who may get the Secret prunes as structured-merge-diff does: a node no one owns anything in goes whole.
+  const open = applyConfiguration({ live, liveManagers: [mine], config: { metadata: {} }, manager: 'me', force: false, now: t1 });
+  assert.ok('view' in open);
+  assert.deepEqual(open.view, { metadata: {} });
 });
