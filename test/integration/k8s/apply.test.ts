@@ -1,5 +1,6 @@
 // Server-side apply and metadata.managedFields through app.inject() over a real single-member replica:
-// every write records its manager; an apply creates, merges, prunes what its manager stopped applying,
+// every write records its manager; an apply creates, merges, prunes what its manager stopped applying
+// (never what another manager owns, even below a node the applier owned),
 // refuses (409, naming field and manager) what another manager owns, takes it with force=true, changes
 // nothing when applied again or as a dry run; bad options and bodies are refused and change nothing.
 import { test, before, after } from 'node:test';
@@ -82,6 +83,44 @@ test('a field the manager no longer applies is removed, unless another manager o
   assert.deepEqual(pruned.body.data, { keep: 'k', shared: 's' });
   assert.deepEqual(entryOf(pruned, 'first')?.fieldsV1, { 'f:data': { 'f:keep': {} } });
   assert.deepEqual(entryOf(pruned, 'second')?.fieldsV1, { 'f:data': { 'f:shared': {} } });
+});
+
+test('a prune keeps what other managers own below a node the applier owned: kubectl\'s move from client-side apply, an empty roleRef applied once', async () => {
+  const path = `${ns}/secrets/migrated`;
+  // kubectl apply (client-side) creates; kubectl label adds a label.
+  const created = await call(api.app, 'POST', `${ns}/secrets?fieldManager=kubectl-client-side-apply`, {
+    metadata: { name: 'migrated', labels: { app: 'web' }, annotations: { owner: 'ops' } }, data: { password: b64('s3cret'), user: b64('admin') },
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  assert.equal((await call(api.app, 'PATCH', `${path}?fieldManager=kubectl-label`, { metadata: { labels: { extra: 'kept' } } }, undefined, 'application/merge-patch+json')).status, 200);
+  // kubectl apply --server-side moves the client-side applier's fields, nodes (".") included, to its own Apply entry.
+  const entries = managed(created).map((e) => (e.manager === 'kubectl-client-side-apply' ? { ...e, manager: 'kubectl', operation: 'Apply' } : e));
+  const read = await call(api.app, 'GET', path);
+  const moved = [...managed(read).filter((e) => e.manager === 'kubectl-label'), ...entries];
+  assert.deepEqual(moved.find((e) => e.manager === 'kubectl')?.fieldsV1['f:data'], { '.': {}, 'f:password': {}, 'f:user': {} });
+  const patched = await call(api.app, 'PATCH', path, [{ op: 'replace', path: '/metadata/managedFields', value: moved }], undefined, 'application/json-patch+json');
+  assert.equal(patched.status, 200, JSON.stringify(patched.body));
+  const config = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'migrated', labels: { app: 'web' }, annotations: { owner: 'ops' } }, stringData: { password: 's3cret', user: 'admin' } };
+  const applied = await apply(path, config, 'fieldManager=kubectl');
+  assert.equal(applied.status, 200, JSON.stringify(applied.body));
+  assert.deepEqual(applied.body.data, { password: b64('s3cret'), user: b64('admin') });
+  assert.deepEqual(applied.body.metadata.labels, { app: 'web', extra: 'kept' });
+  assert.deepEqual(applied.body.metadata.annotations, { owner: 'ops' });
+  // Stopping applying them all: kubectl's fields go, the label kubectl label set stays.
+  const stopped = await apply(path, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'migrated' } }, 'fieldManager=kubectl');
+  assert.equal(stopped.status, 200, JSON.stringify(stopped.body));
+  assert.equal(stopped.body.data, undefined);
+  assert.deepEqual(stopped.body.metadata.labels, { extra: 'kept' });
+  assert.equal(stopped.body.metadata.annotations, undefined);
+
+  const binding = '/apis/rbac.authorization.k8s.io/v1/namespaces/default/rolebindings/kept-ref';
+  const roleRef = { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'reader' };
+  const rb = (body: Record<string, unknown>) => ({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'kept-ref' }, ...body });
+  assert.equal((await apply(binding, rb({ roleRef, subjects: [{ kind: 'User', name: 'u', apiGroup: 'rbac.authorization.k8s.io' }] }), 'fieldManager=rbac-tool')).status, 201);
+  assert.equal((await apply(binding, rb({ roleRef: {} }), 'fieldManager=tool')).status, 200);
+  const dropped = await apply(binding, rb({}), 'fieldManager=tool');
+  assert.equal(dropped.status, 200, JSON.stringify(dropped.body));
+  assert.deepEqual(dropped.body.roleRef, roleRef);
 });
 
 test('a conflict is 409 naming each field and its manager; force=true takes the field over', async () => {
