@@ -76,8 +76,10 @@ export function applyConfiguration(input: ApplyInput): ApplyOutcome {
   const others = managers.filter((m) => !sameManager(m, applier)).reduce((set, m) => set.union(m.fields), new FieldSet());
   // Every node above an owned field counts as owned (withParents): the applier's own nodes too, as structured-merge-diff's prune does.
   const stopped = withParents(previous?.fields ?? new FieldSet()).minus(applied);
-  const owned = stopped.size === 0 ? new FieldSet() : withParents(applied.union(others));
-  const pruned = new FieldSet([...stopped].filter((path) => !owned.has(path) && input.mayHoldBlindAt?.(path) !== true));
+  const unowned = stopped.size === 0 ? stopped : stopped.minus(withParents(applied.union(others)));
+  // A blind apply never prunes whole a node that may hold a field it may not see (see above).
+  const mayHoldBlind = input.mayHoldBlindAt;
+  const pruned = mayHoldBlind === undefined ? unowned : new FieldSet([...unowned].filter((path) => !mayHoldBlind(path)));
   // Deepest first, so a list item goes before the list that holds it. Nothing below a pruned node is owned by anyone.
   for (const path of pruned.sorted().sort((a, b) => b.length - a.length)) removeAt(merged, path);
   const mine: Manager = {
