@@ -1,14 +1,18 @@
 /**
  * The OpenAPI documents of the kinds Coffer serves: v3 per group-version (what kubectl 1.32 reads for
- * `kubectl explain` and before `apply` with validation on) and one v2 document, in JSON (kubectl asks
- * for v2 in protobuf only; it gets 406 and uses v3). kubectl asks the server whether it validates fields
- * itself (a `fieldValidation` query parameter on the POST/PUT/PATCH operations of the kind's
- * group-version); Coffer does (registry validation, and unknown fields refused with
- * fieldValidation=Strict — strict.ts), so kubectl skips client-side schema validation. The schemas
- * and their descriptions are in openapi-schemas.ts.
+ * `kubectl explain` and before `apply` with validation on) and one v2 document, as JSON or, when the
+ * Accept header names it, as gnostic's protobuf (openapi-v2-protobuf.ts; kubectl asks for v2 in protobuf
+ * only). kubectl asks the server whether it validates fields itself (a `fieldValidation` query parameter
+ * on the POST/PUT/PATCH operations of the kind's group-version); Coffer does (registry validation, and
+ * unknown fields refused with fieldValidation=Strict — strict.ts), so kubectl skips client-side schema
+ * validation. A `kind: List` document has no such operation: kubectl validates each of its items on the
+ * client against the v2 document, finding the kind's definition by its x-kubernetes-group-version-kind
+ * (and `kubectl explain --output=plaintext-openapiv2` reads v2 too). The schemas and their descriptions
+ * are in openapi-schemas.ts.
  */
 import type { FastifyInstance } from 'fastify';
 import { resourceTypes, type ResourceType } from '../../registry/index.ts';
+import { encodeSwaggerProtobuf } from './openapi-v2-protobuf.ts';
 import { kindSchemaName, schemasFor, type SchemaRefs, v2Refs, v3Refs } from './openapi-schemas.ts';
 import { status } from './status.ts';
 
@@ -76,10 +80,22 @@ export function swaggerDocument(): Doc {
   return { swagger: '2.0', info, paths: pathsOf(v2, types), definitions: schemasFor(types, v2.refs) };
 }
 
-/** True unless the Accept header names only types other than JSON (kubectl asks for v2 in protobuf). */
-function acceptsJson(accept: string | undefined): boolean {
-  if (accept === undefined || accept.trim() === '') return true;
-  return accept.split(',').some((part) => /^\s*(application\/json|application\/\*|\*\/\*)\s*(;|$)/.test(part));
+/**
+ * The media types of the protobuf v2 document: client-go asks for the first, kube-openapi serves the
+ * second too. Answers carry the second, the one of them a Content-Type header may hold ("@" may not).
+ */
+const protobufTypes = ['application/com.github.proto-openapi.spec.v2@v1.0+protobuf', 'application/com.github.proto-openapi.spec.v2.v1.0+protobuf'];
+const protobufContentType = protobufTypes[1]!;
+
+/** How to answer /openapi/v2: as the first of the Accept header's types Coffer serves (JSON without one); undefined when it names none. */
+function v2Answer(accept: string | undefined): 'json' | 'protobuf' | undefined {
+  if (accept === undefined || accept.trim() === '') return 'json';
+  for (const part of accept.split(',')) {
+    const type = (part.split(';')[0] ?? '').trim().toLowerCase();
+    if (type === 'application/json' || type === 'application/*' || type === '*/*') return 'json';
+    if (protobufTypes.includes(type)) return 'protobuf';
+  }
+  return undefined;
 }
 
 export function registerOpenApiRoutes(app: FastifyInstance): void {
@@ -91,8 +107,11 @@ export function registerOpenApiRoutes(app: FastifyInstance): void {
     app.get(`/openapi/v3/${gv.path}`, (_request, reply) => reply.send(document));
   }
   const swagger = swaggerDocument();
+  const swaggerProtobuf = Buffer.from(encodeSwaggerProtobuf(swagger));
   app.get('/openapi/v2', (request, reply) => {
-    if (!acceptsJson(request.headers.accept)) return reply.code(406).send(status(406, 'NotAcceptable', 'the OpenAPI v2 document is served as application/json only; use /openapi/v3'));
-    return reply.send(swagger);
+    const answer = v2Answer(request.headers.accept);
+    if (answer === undefined) return reply.code(406).send(status(406, 'NotAcceptable', `the OpenAPI v2 document is served as application/json or ${protobufTypes[0]}`));
+    if (answer === 'json') return reply.send(swagger);
+    return reply.type(protobufContentType).send(swaggerProtobuf);
   });
 }

@@ -504,3 +504,43 @@ test('kubectl get over more than one list page (listPageBytesMax): pages of 500 
     assert.deepEqual(table.stdout.trim().split('\n').map((l) => l.split(/\s+/).slice(0, 2).join(' ')), names.map((n) => `${n} 1`), chunk);
   }
 });
+
+// A `kind: List` document (what `kubectl get -o yaml` writes) has no path of its own in /openapi/v3, so
+// kubectl validates its items on the client against the OpenAPI v2 document, which it asks for in
+// protobuf only.
+test('kubectl apply -f a kind: List with validation on creates every item; get -o yaml of them replaces with validation on', async () => {
+  const item = (name: string) => `  - apiVersion: v1\n    kind: ConfigMap\n    metadata:\n      name: ${name}\n      labels:\n        set: listed\n    data:\n      k: "${name}"\n`;
+  const file = join(dir, 'list.yaml');
+  await writeFile(file, `apiVersion: v1\nkind: List\nitems:\n${item('listed-a')}${item('listed-b')}`);
+  const applied = await kubectl('admin', ['apply', '-f', file]);
+  assert.equal(applied.code, 0, applied.stderr);
+  assert.match(applied.stdout, /configmap\/listed-a created\nconfigmap\/listed-b created/);
+  const backup = await kubectl('admin', ['get', 'configmaps', '-l', 'set=listed', '-o', 'yaml']);
+  assert.equal(backup.code, 0, backup.stderr);
+  assert.match(backup.stdout, /^kind: List$/m);
+  const backupFile = join(dir, 'backup.yaml');
+  await writeFile(backupFile, backup.stdout);
+  const replaced = await kubectl('admin', ['replace', '-f', backupFile]);
+  assert.equal(replaced.code, 0, replaced.stderr);
+  assert.match(replaced.stdout, /configmap\/listed-a replaced\nconfigmap\/listed-b replaced/);
+});
+
+test('kubectl apply -f a kind: List refuses an item with an unknown field from the OpenAPI v2 schema, and creates nothing', async () => {
+  const file = join(dir, 'bad-list.yaml');
+  await writeFile(file, 'apiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: ConfigMap\n    metadata:\n      name: listed-good\n    data:\n      a: "1"\n  - apiVersion: v1\n    kind: ConfigMap\n    metadata:\n      name: listed-typo\n    datta:\n      a: "1"\n');
+  const applied = await kubectl('admin', ['apply', '-f', file]);
+  assert.notEqual(applied.code, 0);
+  assert.match(applied.stderr, /unknown field "datta" in io\.k8s\.api\.core\.v1\.ConfigMap/);
+  for (const name of ['listed-good', 'listed-typo']) {
+    const missing = await kubectl('admin', ['get', 'configmap', name]);
+    assert.notEqual(missing.code, 0, `${name} was not created`);
+  }
+});
+
+test('kubectl explain --output=plaintext-openapiv2 describes a kind from /openapi/v2', async () => {
+  const explained = await kubectl('bob', ['explain', 'configmap', '--output=plaintext-openapiv2']);
+  assert.equal(explained.code, 0, explained.stderr);
+  assert.match(explained.stdout, /^KIND:\s+ConfigMap$/m);
+  assert.match(explained.stdout, /DESCRIPTION:\n\s+A named set of non-confidential configuration values/);
+  assert.match(explained.stdout, /^ {3}binaryData\t<map\[string\]string>\n\s+Configuration values that are not UTF-8 text/m);
+});

@@ -111,6 +111,23 @@ test('OpenAPI v3 (kubectl explain) and v2 describe every field of every kind, an
   const definitions = (v2.body as unknown as { definitions: Record<string, Schema> }).definitions;
   assert.deepEqual(undescribed(definitions), []);
   for (const ref of JSON.stringify(v2.body).matchAll(/"\$ref":"#\/definitions\/([^"]+)"/g)) assert.ok(definitions[ref[1]!], `${ref[1]} resolves`);
-  const protobufOnly = await get('/openapi/v2', 'application/com.github.proto-openapi.spec.v2@v1.0+protobuf');
-  assert.deepEqual([protobufOnly.status, protobufOnly.body.reason], [406, 'NotAcceptable']);
+});
+
+test('/openapi/v2 answers JSON by default and for JSON, protobuf for kubectl\'s proto-openapi type, 406 for anything else', async () => {
+  const openapi = (accept?: string) => api.app.inject({ method: 'GET', url: '/openapi/v2', headers: { ...admin, ...(accept === undefined ? {} : { accept }) } });
+  for (const accept of [undefined, 'application/json', '*/*', 'application/json, application/com.github.proto-openapi.spec.v2@v1.0+protobuf']) {
+    const reply = await openapi(accept);
+    assert.equal(reply.statusCode, 200, accept);
+    assert.match(String(reply.headers['content-type']), /^application\/json/, accept);
+    assert.equal(reply.json<{ swagger: string }>().swagger, '2.0');
+  }
+  for (const type of ['application/com.github.proto-openapi.spec.v2@v1.0+protobuf', 'application/com.github.proto-openapi.spec.v2.v1.0+protobuf']) {
+    const reply = await openapi(`${type}, application/json`);
+    assert.equal(reply.statusCode, 200, type);
+    assert.equal(reply.headers['content-type'], 'application/com.github.proto-openapi.spec.v2.v1.0+protobuf');
+    // Document field 1 (swagger), a string: tag 0x0a, length 3, "2.0".
+    assert.deepEqual([...reply.rawPayload.subarray(0, 5)], [0x0a, 3, ...Buffer.from('2.0')]);
+  }
+  const refused = await openapi('application/vnd.kubernetes.protobuf');
+  assert.deepEqual([refused.statusCode, refused.json<Body>().reason], [406, 'NotAcceptable']);
 });
