@@ -5,7 +5,9 @@
  * (the request then fails with 503 and changes nothing: fail closed). Checkpoints are signed every N
  * records or T ms, written into the chain and handed to `onCheckpoint` for replication. Files rotate by
  * size; retention (retention.ts) deletes the oldest by total size and by age once the continuation
- * record naming them is durable, and reports young history before it goes.
+ * record naming them is durable, and reports young history before it goes. Age is judged by the
+ * cluster's time (`clusterTimeMs`, which the server reads from the members' replicated checkpoints),
+ * never by this member's clock alone: without it, nothing is deleted by age.
  *
  * When the sink fails (disk full, I/O error, directory gone), every record is refused from then on and
  * `events.sinkFailed` says so once. The log then tries again with backoff (auditSinkRetryMs doubling to
@@ -36,7 +38,7 @@ import path from 'node:path';
 import { type Clock, type TimerHandle, assert, realClock } from '../base/index.ts';
 import {
   auditChainFieldsBytesMax, auditCheckpointEveryEvents, auditCheckpointIntervalMs, auditDeferredFlushMs, auditEntriesUnmarkedMax, auditFileBytesTarget,
-  auditFsyncBatchRecordsMax, auditRecordBytesMax,
+  auditClusterTimeAllowanceMs, auditFsyncBatchRecordsMax, auditRecordBytesMax,
   auditRetentionAgeMsMaxDefault, auditRetentionAgeMsMinDefault, auditRetentionBytesMaxDefault, auditSinkRetryMs, auditSinkRetryMsMax,
 } from '../config/index.ts';
 import { sodiumReady } from '../crypto/index.ts';
@@ -53,7 +55,7 @@ import { type AuditEvent, type AuditEventInput, shapeEvent, withoutBodies } from
 import { auditFileName, listAuditFiles, readLines, truncateDurably } from './files.ts';
 import type { AuditKeyPair } from './keys.ts';
 import { type AuditPolicy, type AuditRequestAttributes, evaluateAuditPolicy } from './policy.ts';
-import { planRetention, recordTimeMs, type RetainedFile, type RetentionLimits, type RetentionPlan } from './retention.ts';
+import { agreedNowMs, planRetention, recordTimeMs, type RetainedFile, type RetentionLimits, type RetentionNow, type RetentionPlan } from './retention.ts';
 
 /** What the log tells its owner as it happens (logs and metrics). Callbacks must not throw. */
 export interface AuditLogEvents {
@@ -65,6 +67,14 @@ export interface AuditLogEvents {
   youngHistoryDropped?(files: readonly { name: string; bytes: number; newestMs: number }[], keptBytes: number): void;
   /** Young history became at risk (the next size-driven deletion would drop it), or is no longer. */
   retentionAtRisk?(atRisk: boolean, detail: { keptBytes: number; oldestMs: number }): void;
+  /** Retention deleted these files (the continuation naming them is durable), each with why: past the age limit, or the size limit. */
+  retentionDeleted?(files: readonly { name: string; bytes: number; newestMs: number; reason: 'age' | 'size' }[]): void;
+  /**
+   * Retention by age keeps files the member's clock alone says are past the age limit: that clock is
+   * ahead of the cluster's time by more than auditClusterTimeAllowanceMs (`clusterMs`), or the
+   * cluster's time is unknown (undefined). Said at every check while it lasts (the owner rate-limits).
+   */
+  ageRetentionHeldBack?(detail: { files: readonly { name: string; newestMs: number }[]; localMs: number; clusterMs: number | undefined }): void;
 }
 
 export interface AuditLogOptions {
@@ -95,6 +105,12 @@ export interface AuditLogOptions {
   fileBytesTarget?: number;
   /** Retention by size and age (defaults: auditRetention*Default in config/limits.ts). */
   retention?: Partial<RetentionLimits>;
+  /**
+   * The cluster's time (ms since the epoch), or undefined when unknown: retention by age judges by the
+   * local clock but at most auditClusterTimeAllowanceMs past it, and deletes nothing by age without it.
+   * Absent: unknown. Called at every rotation and checkpoint tick; must be cheap and must not throw.
+   */
+  clusterTimeMs?: () => number | undefined;
   /** First and longest wait between attempts to bring a failed sink back (defaults auditSinkRetryMs, auditSinkRetryMsMax). */
   sinkRetryMs?: number;
   sinkRetryMsMax?: number;
@@ -144,6 +160,8 @@ export interface AuditLogStatus {
   retentionAtRisk: boolean;
   /** Files holding records younger than the minimum retention that retention deleted since open. */
   youngFilesDropped: number;
+  /** True while retention by age keeps files this member's clock alone says are past the age limit (see ageRetentionHeldBack). */
+  ageRetentionHeldBack: boolean;
 }
 
 interface OpenState {
@@ -211,6 +229,7 @@ export class AuditLog {
   private retentionError: string | undefined;
   private retentionAtRisk = false;
   private youngFilesDropped = 0;
+  private ageHeldBack = false;
   private checkpointCallbackError: string | undefined;
   private appender: GroupAppender;
   private marks: Mark[];
@@ -280,7 +299,7 @@ export class AuditLog {
     }
     const log = new AuditLog(options, sodium, state);
     if (state.brokenAtOpen !== undefined) await log.startRestartSegment(state.brokenAtOpen, state.maxSeqSeen);
-    log.noteRisk(planRetention(log.files, log.limits, log.clock.nowMs(), 1));
+    log.noteRisk(planRetention(log.files, log.limits, log.retentionNow(), 1));
     log.armTimer();
     return log;
   }
@@ -446,6 +465,7 @@ export class AuditLog {
       oldestFileNewestMs: oldest?.newestMs ?? 0,
       retentionAtRisk: this.retentionAtRisk,
       youngFilesDropped: this.youngFilesDropped,
+      ageRetentionHeldBack: this.ageHeldBack,
     };
   }
 
@@ -564,7 +584,8 @@ export class AuditLog {
     // The file just closed stays: the newest full file is always kept. The file this continuation opens
     // is not among the candidates (it is in the model when a crash left it empty and it is reused).
     const closed = this.files.filter((f) => f.number !== this.fileNumber);
-    const plan = planRetention(closed, this.limits, this.clock.nowMs(), 1);
+    const plan = planRetention(closed, this.limits, this.retentionNow(), 1);
+    this.noteHeldBack(plan);
     const removes = plan.removes.map((f) => auditFileName(f.number));
     if (plan.young.length > 0) {
       this.youngFilesDropped += plan.young.length;
@@ -584,10 +605,28 @@ export class AuditLog {
     this.retention = this.retention
       .then(() => appender.waitFor(seq))
       .then(() => this.removeFiles(removes))
+      .then(() => this.options.events?.retentionDeleted?.(plan.removes.map((f) => ({ name: auditFileName(f.number), bytes: f.bytes, newestMs: f.newestMs, reason: f.reason }))))
       .catch((error: Error) => {
         this.retentionError = error.message;
-        this.files = [...plan.removes, ...this.files].sort((a, b) => a.number - b.number);
+        const back = plan.removes.map(({ number, bytes, newestMs }) => ({ number, bytes, newestMs }));
+        this.files = [...back, ...this.files].sort((a, b) => a.number - b.number);
       });
+  }
+
+  /** The times retention judges by: the local clock, and the cluster's agreed time (retention.ts agreedNowMs). */
+  private retentionNow(): RetentionNow {
+    const localMs = this.clock.nowMs();
+    return { localMs, agreedMs: agreedNowMs(localMs, this.options.clusterTimeMs?.(), auditClusterTimeAllowanceMs) };
+  }
+
+  /** Says (every check while it lasts) that retention by age holds back files the local clock alone would delete. */
+  private noteHeldBack(plan: RetentionPlan, now?: RetentionNow): void {
+    this.ageHeldBack = plan.heldBack.length > 0;
+    if (!this.ageHeldBack) return;
+    const { localMs } = now ?? this.retentionNow();
+    this.options.events?.ageRetentionHeldBack?.({
+      files: plan.heldBack.map((f) => ({ name: auditFileName(f.number), newestMs: f.newestMs })), localMs, clusterMs: this.options.clusterTimeMs?.(),
+    });
   }
 
   private noteRisk(plan: RetentionPlan): void {
@@ -711,7 +750,13 @@ export class AuditLog {
    */
   private rotateIfDueByAge(): void {
     const oldest = this.files[0];
-    if (this.files.length < 2 || oldest === undefined || this.clock.nowMs() - oldest.newestMs <= this.limits.ageMsMax) return;
+    if (this.files.length < 2 || oldest === undefined) return;
+    const now = this.retentionNow();
+    if (now.agreedMs === undefined || now.agreedMs - oldest.newestMs <= this.limits.ageMsMax) {
+      // Not due by the cluster's time: say so if the local clock alone would have deleted files.
+      if (now.localMs - oldest.newestMs > this.limits.ageMsMax || this.ageHeldBack) this.noteHeldBack(planRetention(this.files, this.limits, now, 1), now);
+      return;
+    }
     if (this.fileRecords > 0) this.fileNumber++;
     this.appendContinuation();
   }

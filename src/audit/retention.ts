@@ -12,6 +12,13 @@
  *   (the log logs and counts it first), and `atRisk` turns true earlier, once the kept files reach
  *   auditRetentionWarnPercent of bytesMax while the oldest of them is still that young.
  *
+ * Age is judged by the cluster's time, not the member's clock alone (a member whose clock runs months
+ * ahead would otherwise delete its whole history on its own say): `agreedMs` is agreedNowMs — the local
+ * clock, but at most the cluster's time (the lower median of the members' newest replicated checkpoint
+ * times, src/server/cluster-time.ts) plus an allowance; with no cluster time known nothing goes by age.
+ * Size and the minimum retention use the local clock as before: size protects the disk whatever the
+ * clocks say. `heldBack` names the files the local clock alone would have deleted by age.
+ *
  * Invariants: the newest `keepNewest` files are never deleted; files go oldest first, never out of order.
  */
 import { auditRetentionWarnPercent } from '../config/index.ts';
@@ -29,9 +36,23 @@ export interface RetainedFile {
   newestMs: number;
 }
 
+/** The times a plan judges by: the member's clock, and the time the cluster agrees on (agreedNowMs). */
+export interface RetentionNow {
+  localMs: number;
+  /** undefined: the cluster's time is unknown, and no file is deleted by age. */
+  agreedMs: number | undefined;
+}
+
+/** A file a plan deletes, and why: past the age limit, or the kept files exceed the size limit. */
+export interface RemovedFile extends RetainedFile {
+  reason: 'age' | 'size';
+}
+
 export interface RetentionPlan {
   /** Files to delete, oldest first. */
-  removes: RetainedFile[];
+  removes: RemovedFile[];
+  /** Files kept that the local clock alone would have deleted by age (it runs ahead of the cluster's time, or that is unknown). */
+  heldBack: RetainedFile[];
   /** The files in `removes` holding a record younger than ageMsMin (size forced them out). */
   young: RetainedFile[];
   /** After the removals: the kept files fill auditRetentionWarnPercent of bytesMax and the oldest is younger than ageMsMin. */
@@ -42,23 +63,33 @@ export interface RetentionPlan {
   oldestKeptMs: number;
 }
 
-/** The plan for `files` (every kept file, oldest first) at `nowMs`, never touching the newest `keepNewest`. */
-export function planRetention(files: readonly RetainedFile[], limits: RetentionLimits, nowMs: number, keepNewest: number): RetentionPlan {
+/**
+ * The time retention by age judges by: the local clock, but never more than `allowanceMs` past the
+ * cluster's time (so a clock far ahead cannot age files); undefined when the cluster's time is unknown.
+ */
+export function agreedNowMs(localMs: number, clusterMs: number | undefined, allowanceMs: number): number | undefined {
+  return clusterMs === undefined ? undefined : Math.min(localMs, clusterMs + allowanceMs);
+}
+
+/** The plan for `files` (every kept file, oldest first) at `now`, never touching the newest `keepNewest`. */
+export function planRetention(files: readonly RetainedFile[], limits: RetentionLimits, now: RetentionNow, keepNewest: number): RetentionPlan {
+  const { localMs, agreedMs } = now;
   let keptBytes = files.reduce((sum, f) => sum + f.bytes, 0);
-  const removes: RetainedFile[] = [];
+  const removes: RemovedFile[] = [];
   const young: RetainedFile[] = [];
   const removable = files.slice(0, Math.max(0, files.length - keepNewest));
   for (const file of removable) {
-    const tooOld = nowMs - file.newestMs > limits.ageMsMax;
+    const tooOld = agreedMs !== undefined && agreedMs - file.newestMs > limits.ageMsMax;
     if (!tooOld && keptBytes <= limits.bytesMax) break;
-    removes.push(file);
-    if (nowMs - file.newestMs < limits.ageMsMin) young.push(file);
+    removes.push({ ...file, reason: tooOld ? 'age' : 'size' });
+    if (localMs - file.newestMs < limits.ageMsMin) young.push(file);
     keptBytes -= file.bytes;
   }
+  const heldBack = removable.slice(removes.length).filter((f) => localMs - f.newestMs > limits.ageMsMax);
   const oldestKept = files[removes.length];
-  const atRisk = oldestKept !== undefined && nowMs - oldestKept.newestMs < limits.ageMsMin
+  const atRisk = oldestKept !== undefined && localMs - oldestKept.newestMs < limits.ageMsMin
     && keptBytes * 100 >= limits.bytesMax * auditRetentionWarnPercent;
-  return { removes, young, atRisk, keptBytes, oldestKeptMs: oldestKept?.newestMs ?? 0 };
+  return { removes, heldBack, young, atRisk, keptBytes, oldestKeptMs: oldestKept?.newestMs ?? 0 };
 }
 
 /** The time a record names (events: stageTimestamp; checkpoints: their checkpoint's time; others: time), in ms; 0 if none. */

@@ -558,6 +558,18 @@ export const auditEntriesUnmarkedMax = 1000;
 export const auditCheckpointEveryEvents = 1000;
 /** The longest time records stay without a signed checkpoint covering them. */
 export const auditCheckpointIntervalMs = 60_000;
+/**
+ * Retention by age judges a file's age by the cluster's time, not the member's clock alone: at most
+ * this long past the cluster's time (the lower median of the members' newest replicated checkpoint
+ * times, src/server/cluster-time.ts). In ms. It covers how far that time trails a busy cluster's real
+ * time — a checkpoint every auditCheckpointIntervalMs, the member rereads them every
+ * auditCheckpointIntervalMs, replication between — with one more interval to spare, plus two minutes
+ * for members' clocks being a little apart. A member's clock further ahead than this ages nothing
+ * beyond it; an idle cluster's time stands still until members record again (deletion by age waits).
+ */
+export const auditClusterTimeAllowanceMs = 3 * auditCheckpointIntervalMs + 2 * 60_000;
+/** The member logs at most one line per this window (ms) while its clock is ahead of the cluster's time and retention by age holds files back. */
+export const auditClockAheadLogWindowMs = 3_600_000;
 /** The most audit records one group commit (one fdatasync) covers; later records wait for the next. */
 export const auditFsyncBatchRecordsMax = 4096;
 /**
