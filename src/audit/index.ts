@@ -37,6 +37,6 @@ export {
 } from './keys.ts';
 export { auditDirOf, auditFileName } from './files.ts';
 export {
-  type ReplicatedStore, auditHmacKeyKey, checkpointPrefix, ensureAuditHmacKey, readReplicatedCheckpoints, replicateCheckpoint,
+  type ReplicatedStore, auditHmacKeyKey, checkpointPrefix, ensureAuditHmacKey, readNewestCheckpointTimes, readReplicatedCheckpoints, replicateCheckpoint,
 } from './replicated.ts';
 export { AuditError, AuditUnavailableError, AuditRecordRefusedError, AuditPolicyError, AuditKeyError, AuditQueryError, type AuditErrorCode } from './errors.ts';

@@ -70,6 +70,35 @@ export async function readReplicatedCheckpoints(range: Range, member: string): P
   return out.sort((a, b) => a.seq - b.seq);
 }
 
+/**
+ * The time of each member's newest checkpoint in the store (by seq), in ms, by member name: what the
+ * cluster's time for retention by age is made of (src/server/cluster-time.ts). Unparsable values and
+ * times are left out. Signatures are not checked: only members write these reserved keys, and one
+ * member's value cannot move the lower median taken over three or more.
+ */
+export async function readNewestCheckpointTimes(range: Range): Promise<Map<string, number>> {
+  const prefix = encoder.encode('\0coffer/audit/checkpoints/');
+  const { kvs } = await range(prefix, prefixEnd(prefix));
+  const newest = new Map<string, { seq: number; ms: number }>();
+  for (const kv of kvs) {
+    const rest = decoder.decode(kv.key).slice(prefix.length);
+    const slash = rest.lastIndexOf('/');
+    const member = rest.slice(0, slash);
+    const seq = Number(rest.slice(slash + 1));
+    let ms = NaN;
+    try {
+      const time = (JSON.parse(decoder.decode(kv.value)) as { time?: unknown }).time;
+      ms = typeof time === 'string' ? Date.parse(time) : NaN;
+    } catch {
+      // Not a checkpoint: left out.
+    }
+    if (slash <= 0 || !Number.isSafeInteger(seq) || !Number.isFinite(ms)) continue;
+    const known = newest.get(member);
+    if (known === undefined || seq > known.seq) newest.set(member, { seq, ms });
+  }
+  return new Map([...newest].map(([member, { ms }]) => [member, ms]));
+}
+
 /** Puts a durable checkpoint and deletes this member's older ones beyond the number kept. */
 export async function replicateCheckpoint(store: ReplicatedStore, checkpoint: SignedCheckpoint): Promise<void> {
   const prefix = checkpointPrefix(checkpoint.member);

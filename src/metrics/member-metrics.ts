@@ -22,7 +22,7 @@ export interface MemberState {
   /** True when the member's audit log was found broken (it then appends to a fresh segment). */
   auditBroken?: boolean;
   /** The member's audit log: refusing records, young history at risk, bytes kept. */
-  audit?: { refusing: boolean; retentionAtRisk: boolean; retainedBytes: number };
+  audit?: { refusing: boolean; retentionAtRisk: boolean; retainedBytes: number; ageRetentionHeldBack?: boolean };
   /** True once the replica stopped on an error it cannot carry on from (fail-stop: WAL or store). */
   failStopped?: boolean;
   /** True once this member knows it was removed from the cluster. */
@@ -95,6 +95,9 @@ export class MemberMetrics {
       (s) => (s.audit?.refusing === true ? 1 : 0));
     gauge('coffer_audit_retention_at_risk', '1 while the next size-driven audit retention would delete records younger than the minimum retention.',
       (s) => (s.audit?.retentionAtRisk === true ? 1 : 0));
+    gauge('coffer_audit_age_retention_held_back',
+      '1 while audit retention by age keeps files this member\'s clock alone says are past the age limit: the clock runs ahead of the cluster\'s time (or that is unknown).',
+      (s) => (s.audit?.ageRetentionHeldBack === true ? 1 : 0));
     gauge('coffer_audit_retained_bytes', 'Bytes of audit files this member keeps.', (s) => s.audit?.retainedBytes ?? 0);
     gauge('coffer_fail_stopped', '1 once the member stopped on a WAL or store failure it cannot carry on from; /livez says why.', (s) => (s.failStopped === true ? 1 : 0));
     gauge('coffer_member_removed', '1 once this member knows it was removed from the cluster.', (s) => (s.removed === true ? 1 : 0));

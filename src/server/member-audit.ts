@@ -9,7 +9,13 @@
  *
  * What the operator sees (docs/operations.md): `refusal()` feeds /readyz and the coffer_audit_refusing
  * gauge; one log line when the sink fails and one when it takes records again (the log retries on its
- * own), one when young history becomes at risk and one before retention deletes young history.
+ * own), one when young history becomes at risk and one before retention deletes young history, one
+ * per file retention deletes (by size or by age), and at most one per auditClockAheadLogWindowMs while
+ * this member's clock runs ahead of the cluster's time and retention by age holds files back for it.
+ *
+ * Retention by age judges by the cluster's time (cluster-time.ts: the lower median of the members'
+ * newest replicated checkpoint times, reread every auditCheckpointIntervalMs from the local store), so
+ * a member whose clock runs far ahead cannot delete its history on its own say.
  *
  * Invariant: one AuditLog per member data dir.
  */
@@ -18,15 +24,18 @@ import type { ApiAudit, KvBackend, MemberAuditVerification } from '../api/index.
 import {
   AuditLog, type AuditLogEvents, type AuditLogOptions, type AuditEventInput, type AuditKeyPair, type AuditPolicy, type AuditQuery, type AuditQueryResult,
   AuditUnavailableError, auditDirOf, auditKeyStoreId, ensureAuditHmacKey, evaluateAuditPolicy, loadOrCreateAuditKeyFile, queryAuditLog, type RecordOptions,
-  readReplicatedCheckpoints, replicateCheckpoint, requestAttributesOf, verifyAuditLog, wipeAuditKeyPair,
+  readNewestCheckpointTimes, readReplicatedCheckpoints, replicateCheckpoint, requestAttributesOf, verifyAuditLog, wipeAuditKeyPair,
 } from '../audit/index.ts';
 import { realClock, type TimerHandle } from '../base/index.ts';
 import { HttpsTransport } from '../client/index.ts';
 import {
-  auditOpenRetryMs, auditStopReplicationWaitMs, auditOpenRetryMsMax, auditPeerRequestTimeoutMs, auditPeerResponseBytesMax,
+  auditCheckpointIntervalMs, auditClockAheadLogWindowMs, auditOpenRetryMs, auditStopReplicationWaitMs, auditOpenRetryMsMax, auditPeerRequestTimeoutMs,
+  auditPeerResponseBytesMax,
 } from '../config/index.ts';
 import type { Sealer } from '../crypto/index.ts';
 import type { AppliedAuditSink } from '../replication/index.ts';
+import { ClusterTime } from './cluster-time.ts';
+import { SampledLog } from './sampled-log.ts';
 
 export interface MemberAuditOptions {
   dataDir: string;
@@ -65,6 +74,8 @@ export interface MemberAuditGauges {
   refusing: boolean;
   retentionAtRisk: boolean;
   retainedBytes: number;
+  /** Retention by age holds back files this member's clock alone says are past the age limit (its clock runs ahead of the cluster's). */
+  ageRetentionHeldBack: boolean;
 }
 
 export class MemberAudit implements ApiAudit {
@@ -78,10 +89,24 @@ export class MemberAudit implements ApiAudit {
   private replicating: Promise<void> = Promise.resolve();
   private opening: Promise<void> | undefined;
   readonly dir: string;
+  private readonly clusterTime: ClusterTime;
+  private readonly heldBackLog: SampledLog;
 
   private constructor(private readonly options: MemberAuditOptions, private readonly keyPair: AuditKeyPair) {
     this.member = options.member;
     this.dir = auditDirOf(options.dataDir);
+    const backend = options.backend;
+    this.clusterTime = new ClusterTime({
+      read: () => readNewestCheckpointTimes((k, e) => backend.range(k, e, { linearizable: false })),
+      members: () => backend.memberList().filter((m) => !m.removed && m.name !== '').map((m) => m.name),
+      clock: options.logOptions?.clock ?? realClock, intervalMs: options.logOptions?.checkpointIntervalMs ?? auditCheckpointIntervalMs,
+      onError: () => {}, // the time last read stays; the next interval reads again
+    });
+    this.heldBackLog = new SampledLog({
+      write: (fields, message) => options.log?.warn(fields, message), linesMax: 1, windowMs: auditClockAheadLogWindowMs,
+      message: 'audit retention by age keeps files this member\'s clock says are past the age limit: the clock runs ahead of the cluster\'s time '
+        + '(the lower median of the members\' newest audit checkpoints), or that time is unknown; check this member\'s clock (NTP)',
+    });
   }
 
   /** Loads (or creates) the member's sealed audit key pair; the log itself opens with start(). */
@@ -122,6 +147,8 @@ export class MemberAudit implements ApiAudit {
     const backend = this.options.backend;
     const hmacKey = await ensureAuditHmacKey(backend);
     try {
+      // The cluster's time before the first rotation judges age by it; unknown (nothing goes by age) if it cannot be read.
+      await this.clusterTime.refresh().catch(() => {});
       // The local copy: possibly a little behind the cluster, which only means fewer checkpoints checked at open.
       const replicated = await readReplicatedCheckpoints((k, e) => backend.range(k, e, { linearizable: false }), this.member);
       const log = await AuditLog.open({
@@ -130,6 +157,7 @@ export class MemberAudit implements ApiAudit {
         dir: this.dir, member: this.member, keyPair: this.keyPair, hmacKey, policy: this.options.policy, replicatedCheckpoints: replicated,
         // A log claiming entries beyond the WAL was edited: it opens broken and takes records from its last trusted line.
         entryMax: this.options.appliedRecords?.auditEntryMax(),
+        clusterTimeMs: () => this.clusterTime.nowMs(),
         // Not awaited: a checkpoint is durable in the file already, and replication must not hold up the
         // log (or a member's shutdown) while there is no leader; the next checkpoint supersedes a lost one.
         onCheckpoint: (checkpoint) => {
@@ -143,6 +171,7 @@ export class MemberAudit implements ApiAudit {
       }
       this.log = log;
       this.hmacKey = hmacKey;
+      this.clusterTime.start();
       // The records of entries applied while the log was closed (or before it opened) come first.
       this.options.appliedRecords?.attachAudit(log);
       const broken = log.status().brokenAtOpen;
@@ -174,6 +203,17 @@ export class MemberAudit implements ApiAudit {
         log?.warn({
           files: files.map((f) => f.name), newestRecord: new Date(Math.max(...files.map((f) => f.newestMs))).toISOString(), keptBytes,
         }, 'audit retention deletes files holding records younger than the minimum retention: the audit log reached its size limit');
+      },
+      retentionDeleted: (files) => {
+        for (const f of files) {
+          log?.info({ file: f.name, newestRecord: new Date(f.newestMs).toISOString(), bytes: f.bytes, reason: f.reason },
+            f.reason === 'age' ? 'audit retention deleted a file past the age limit' : 'audit retention deleted a file: the audit log reached its size limit');
+        }
+      },
+      ageRetentionHeldBack: ({ files, localMs, clusterMs }) => {
+        this.heldBackLog.line({
+          files: files.map((f) => f.name), localTime: new Date(localMs).toISOString(), clusterTime: clusterMs === undefined ? 'unknown' : new Date(clusterMs).toISOString(),
+        });
       },
       retentionAtRisk: (atRisk, { keptBytes, oldestMs }) => {
         if (atRisk) {
@@ -232,7 +272,10 @@ export class MemberAudit implements ApiAudit {
 
   gauges(): MemberAuditGauges {
     const status = this.log?.status();
-    return { refusing: this.refusal() !== undefined, retentionAtRisk: status?.retentionAtRisk ?? false, retainedBytes: status?.retainedBytes ?? 0 };
+    return {
+      refusing: this.refusal() !== undefined, retentionAtRisk: status?.retentionAtRisk ?? false, retainedBytes: status?.retainedBytes ?? 0,
+      ageRetentionHeldBack: status?.ageRetentionHeldBack ?? false,
+    };
   }
 
   /** Resolves when every record taken so far is durable (records the API did not wait for included). */
@@ -296,6 +339,7 @@ export class MemberAudit implements ApiAudit {
     this.stopped = true;
     this.timer?.cancel();
     await this.opening?.catch(() => {});
+    await this.clusterTime.stop();
     await this.log?.close();
     this.log = undefined;
     // The final checkpoint is worth replicating (it is what shows a later cut of the tail), but a

@@ -166,7 +166,8 @@ export class SimMember {
       if (!alive()) return;
       const { hmacKey, ...settings } = env.audit;
       const audit = await AuditLog.open({
-        ...settings, dir: auditDirOf(dataDir), member: this.name, keyPair, hmacKey, policy: simAuditPolicy, clock, fs,
+        // One clock for every simulated member: the cluster's time is the member's own.
+        ...settings, dir: auditDirOf(dataDir), member: this.name, keyPair, hmacKey, policy: simAuditPolicy, clock, fs, clusterTimeMs: () => clock.nowMs(),
         replicatedCheckpoints: env.auditCheckpoints(this), entryMax: replica.auditEntryMax(),
         onCheckpoint: (checkpoint) => {
           if (alive()) env.onAuditCheckpoint(this, checkpoint);
