@@ -37,5 +37,6 @@ export {
 } from './versions.ts';
 export { checkGenerateSpec, generateValues, generateCharsets, parseGenerateList, type GenerateSpec } from './generate.ts';
 export {
-  rotateEveryAnnotation, rotateGenerateAnnotation, parseDuration, dueRotations, rotationScheduleOf, type DueRotation, type RotationSchedule,
+  rotateEveryAnnotation, rotateGenerateAnnotation, parseDuration, checkRotations, dueRotations, rotationScheduleOf, type AheadVersion, type DueRotation,
+  type RotationCheck, type RotationSchedule,
 } from './scheduled-rotation.ts';

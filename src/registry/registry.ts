@@ -53,7 +53,7 @@ import { type Dependent, dependentOf, type DependentRef, dependentsPrefix, isDep
 import { namespaces, namespacedResourceTypes, secrets, type ResourceType } from './resources.ts';
 import { matchesFields, matchesLabels, type FieldSelector, type LabelSelector } from './selectors.ts';
 import { generateValues } from './generate.ts';
-import { type DueRotation, dueRotations, rotationScheduleOf } from './scheduled-rotation.ts';
+import { checkRotations, type DueRotation, type RotationCheck, rotationScheduleOf } from './scheduled-rotation.ts';
 import { alternativeKeys, holdsOneOf } from './secret.ts';
 import { dataOf, decodeHistory, encodeHistory, nextHistory, versionsKey, versionsNamespacePrefix, type VersionHistory } from './versions.ts';
 
@@ -524,6 +524,14 @@ export class Registry {
 
   /** The Secrets whose scheduled rotation is due at `nowMs` (scheduled-rotation.ts), each with the revision it was read at. */
   async dueSecretRotations(nowMs: number): Promise<DueRotation[]> {
+    return (await this.checkSecretRotations(nowMs, new Map())).due;
+  }
+
+  /**
+   * The same, and the current versions stamped after `nowMs`: those count from `firstSeenMs` (the
+   * scheduler's memory of when it first saw each; now when it has none), never from their stamp.
+   */
+  async checkSecretRotations(nowMs: number, firstSeenMs: ReadonlyMap<string, number>): Promise<RotationCheck> {
     const entries: { secret: VersionedObject; history: VersionHistory }[] = [];
     let continueToken: string | undefined;
     do {
@@ -536,7 +544,7 @@ export class Registry {
       }
       continueToken = page.continueToken;
     } while (continueToken !== undefined);
-    return dueRotations(entries, nowMs);
+    return checkRotations(entries, nowMs, firstSeenMs);
   }
 
   /**

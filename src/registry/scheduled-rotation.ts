@@ -13,8 +13,14 @@
  * reaches the same decision from the same store. Any new version (a manual rotate or update, a
  * promote, a rollback) restarts the period, as "rotate when the value is older than X" reads.
  *
- * Invariant: dueRotations is a pure function of (Secrets with their histories, now); exactly-once per
- * period comes from the caller's write being conditioned on the mod revision read with the Secret.
+ * A createdAt in the future of the deciding leader's now (a leader whose clock ran ahead stamped it)
+ * counts as the moment this leader first saw it (`firstSeenMs`, the caller's memory; now when it has
+ * none), so the Secret is due one period after a leader with a correct clock first sees it — never on
+ * the future date. Such versions are named in `ahead`, so the caller can remember and warn once.
+ *
+ * Invariant: checkRotations is a pure function of (Secrets with their histories, now, first sightings);
+ * exactly-once per period comes from the caller's write being conditioned on the mod revision read
+ * with the Secret, whatever each leader's memory says.
  */
 import { rotateEveryMsMax, rotateEveryMsMin } from '../config/index.ts';
 import type { StatusCause } from './errors.ts';
@@ -23,7 +29,7 @@ import { isJson, type Json, type StoredObject, type VersionedObject } from './ob
 
 /** What the decision reads of a Secret's history (versions.ts): when each version was made, the current last. */
 export interface HistoryTimes {
-  versions: readonly { createdAt: string }[];
+  versions: readonly { version: number; createdAt: string }[];
 }
 
 export const rotateEveryAnnotation = 'coffer.dev/rotate-every';
@@ -41,6 +47,21 @@ export interface DueRotation {
   modRevision: number;
   generate: GenerateSpec[];
   dueAtMs: number;
+}
+
+/** A current version stamped after the deciding leader's now; `key` names it for the leader's memory. */
+export interface AheadVersion {
+  key: string;
+  namespace: string;
+  name: string;
+  version: number;
+  createdAt: string;
+}
+
+export interface RotationCheck {
+  /** Oldest due first. */
+  due: DueRotation[];
+  ahead: AheadVersion[];
 }
 
 const unitMs: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
@@ -104,24 +125,32 @@ export function rotationScheduleOf(secret: StoredObject): RotationSchedule | und
   return { everyMs, generate: specs };
 }
 
-/** When a schedule makes a Secret due: its current version's createdAt plus the period. */
-function dueAtMsOf(schedule: RotationSchedule, history: HistoryTimes): number | undefined {
-  const current = history.versions[history.versions.length - 1];
-  if (current === undefined) return undefined;
-  const createdMs = Date.parse(current.createdAt);
-  return Number.isFinite(createdMs) ? createdMs + schedule.everyMs : undefined;
-}
-
-/** The Secrets due at `nowMs`, oldest due first. */
-export function dueRotations(entries: readonly { secret: VersionedObject; history: HistoryTimes }[], nowMs: number): DueRotation[] {
+/** The Secrets due at `nowMs`, oldest due first; versions stamped in the future count from `firstSeenMs` (else now). */
+export function checkRotations(
+  entries: readonly { secret: VersionedObject; history: HistoryTimes }[], nowMs: number, firstSeenMs: ReadonlyMap<string, number>,
+): RotationCheck {
   const due: DueRotation[] = [];
+  const ahead: AheadVersion[] = [];
   for (const { secret, history } of entries) {
     const schedule = rotationScheduleOf(secret.object);
-    const dueAtMs = schedule === undefined ? undefined : dueAtMsOf(schedule, history);
-    if (schedule === undefined || dueAtMs === undefined || dueAtMs > nowMs) continue;
+    const current = history.versions[history.versions.length - 1];
     const { namespace, name } = secret.object.metadata;
-    if (namespace === undefined) continue;
+    if (schedule === undefined || current === undefined || namespace === undefined) continue;
+    let createdMs = Date.parse(current.createdAt);
+    if (!Number.isFinite(createdMs)) continue;
+    if (createdMs > nowMs) {
+      const key = `${namespace}/${name}#${current.version}@${current.createdAt}`;
+      ahead.push({ key, namespace, name, version: current.version, createdAt: current.createdAt });
+      createdMs = Math.min(firstSeenMs.get(key) ?? nowMs, nowMs);
+    }
+    const dueAtMs = createdMs + schedule.everyMs;
+    if (dueAtMs > nowMs) continue;
     due.push({ namespace, name, modRevision: secret.modRevision, generate: schedule.generate, dueAtMs });
   }
-  return due.sort((a, b) => a.dueAtMs - b.dueAtMs);
+  return { due: due.sort((a, b) => a.dueAtMs - b.dueAtMs), ahead };
+}
+
+/** The Secrets due at `nowMs` for a leader that remembers no version stamped in the future (checkRotations). */
+export function dueRotations(entries: readonly { secret: VersionedObject; history: HistoryTimes }[], nowMs: number): DueRotation[] {
+  return checkRotations(entries, nowMs, new Map()).due;
 }

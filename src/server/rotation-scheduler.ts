@@ -9,6 +9,12 @@
  * rotation is one txn conditioned on the mod revision the Secret was found due at — a second leader or
  * a retry that read the same period fails the compare and changes nothing.
  *
+ * A current version stamped after this leader's now (a leader whose clock ran ahead made it) counts
+ * from when this leader first saw it (`firstSeen`, this loop's only memory, dropped once the version
+ * is no longer ahead or current), so one term on a bad clock delays the next rotation by at most one
+ * period after a leader with a correct clock takes over — not until the future date. Each such version
+ * is logged once.
+ *
  * Each rotation is audited through the member's audit log as the API records a change: stage
  * RequestReceived BEFORE it is written (verb `rotate`, the Secret as objectRef, decision allow, reason
  * "scheduled rotation") — if that record cannot be made durable, the Secret is not rotated this time
@@ -50,6 +56,8 @@ export interface RotationPass {
 export class RotationScheduler {
   private readonly registry: Registry;
   private readonly periodic: Periodic;
+  /** When this member first saw each current version stamped in its future (checkRotations' key). */
+  private firstSeen = new Map<string, number>();
 
   constructor(private readonly options: RotationSchedulerOptions) {
     // Versions this loop writes carry the injected clock's time: the next due time is measured from it.
@@ -82,7 +90,18 @@ export class RotationScheduler {
     const { backend, clock, log } = this.options;
     if (!backend.isServing() || backend.status().role !== 'leader') return pass;
     pass.leader = true;
-    const due = await this.registry.dueSecretRotations(clock.nowMs());
+    const nowMs = clock.nowMs();
+    const { due, ahead } = await this.registry.checkSecretRotations(nowMs, this.firstSeen);
+    const seen = new Map<string, number>();
+    for (const version of ahead) {
+      const first = this.firstSeen.get(version.key);
+      if (first === undefined) {
+        log?.warn({ namespace: version.namespace, name: version.name, version: version.version, createdAt: version.createdAt, now: new Date(nowMs).toISOString() },
+          'a Secret\'s current version is stamped in the future (a leader\'s clock ran ahead); its next scheduled rotation counts from now');
+      }
+      seen.set(version.key, first ?? nowMs);
+    }
+    this.firstSeen = seen;
     for (const item of due) {
       // Leadership can move during a long check; the txn's compare is the real guard, this saves work.
       if (this.periodic.stopped || !backend.isServing() || backend.status().role !== 'leader') break;

@@ -211,3 +211,22 @@ test('a scheduled rotation lands in a real audit log as verb rotate by system:co
   assert.equal(event.annotations['authorization.k8s.io/decision'], 'allow');
   assert.equal(event.annotations['authorization.k8s.io/reason'], 'scheduled rotation');
 });
+
+test('a version stamped 91 days ahead (one term of a leader whose clock ran ahead) is rotated one period after the leader first sees it, exactly once', async () => {
+  const leader = await cluster.leader();
+  // What a leader at +91 days would have written: the version's createdAt is its clock's.
+  const ahead = new ManualClock(members.get(leader)!.clock.nowMs() + 91 * 24 * hourMs);
+  await registryOf(leader, ahead).create(secrets, 'default', {
+    metadata: { name: 'ahead', annotations: { 'coffer.dev/rotate-every': '1h', 'coffer.dev/rotate-generate': 'password:24:hex' } },
+    data: { password: Buffer.from('initial').toString('base64') },
+  }, undefined, { actor: 'admin' });
+  assert.ok(Date.parse((await history('ahead'))[0]!.createdAt) > members.get(leader)!.clock.nowMs() + 90 * 24 * hourMs);
+  await advance(checkMs);
+  assert.equal((await history('ahead')).length, 1, 'seen, not due: it counts as made now');
+  await advance(hourMs);
+  const versions = await history('ahead');
+  assert.deepEqual(versions.map((v) => [v.version, v.createdBy]), [[1, 'admin'], [2, 'system:coffer:rotation']], 'rotated within one period and a check');
+  assert.ok(Date.parse(versions[1]!.createdAt) <= members.get(leader)!.clock.nowMs(), 'the new version carries the correct leader\'s time');
+  await advance(checkMs);
+  assert.equal((await history('ahead')).length, 2, 'once: the next period counts from the rotation');
+});

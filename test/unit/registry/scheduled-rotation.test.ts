@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { dueRotations, generateValues, parseDuration, parseGenerateList, type StoredObject, type VersionHistory } from '../../../src/registry/index.ts';
-import { rotationAnnotationCauses } from '../../../src/registry/scheduled-rotation.ts';
+import { checkRotations, rotationAnnotationCauses } from '../../../src/registry/scheduled-rotation.ts';
 
 test('parseDuration reads Go-style durations and nothing else', () => {
   assert.equal(parseDuration('720h'), 720 * 3_600_000);
@@ -64,4 +64,26 @@ test('a Secret is due once its current version is a period old; unscheduled, imm
   assert.deepEqual(due.map((d) => [d.name, d.modRevision]), [['old', 7], ['exact', 6]], 'oldest due first, each with the revision read');
   assert.deepEqual(due[0]!.generate, [{ key: 'password', length: 32, charset: 'alnum' }]);
   assert.deepEqual(dueRotations(entries, t - 1).map((d) => d.name), ['old'], 'one millisecond earlier, "exact" is not due');
+});
+
+// A version stamped in the future (a leader whose clock ran ahead made it) counts from when the deciding
+// leader first saw it, not from its stamp: one leader term on a bad clock must not stop rotation until then.
+test('a current version stamped 91 days ahead is due one period after the leader first sees it, not on the future date', () => {
+  const t = Date.parse('2030-01-01T10:00:00Z');
+  const minutely = { 'coffer.dev/rotate-every': '1m', 'coffer.dev/rotate-generate': 'password' };
+  const ahead = new Date(t + 91 * 86_400_000).toISOString();
+  const entries = [{ secret: { object: secret('ahead', minutely), modRevision: 5 }, history: history(ahead) }];
+  const first = checkRotations(entries, t, new Map());
+  assert.deepEqual(first.due, [], 'not due the moment it is seen: it counts as made now');
+  assert.deepEqual(first.ahead.map((a) => [a.name, a.version, a.createdAt]), [['ahead', 2, ahead]]);
+  const seen = new Map([[first.ahead[0]!.key, t]]);
+  assert.deepEqual(checkRotations(entries, t + 59_999, seen).due, []);
+  const due = checkRotations(entries, t + 60_000, seen).due;
+  assert.deepEqual(due.map((d) => [d.name, d.modRevision, d.dueAtMs]), [['ahead', 5, t + 60_000]], 'due one period after it was first seen');
+  // Without the leader's memory (a new leader), it counts from that leader's first sight: never later than one period after.
+  assert.deepEqual(dueRotations(entries, t + 60_000), []);
+  // A version stamped in the past is unaffected by any memory.
+  const past = [{ secret: { object: secret('past', minutely), modRevision: 6 }, history: history(new Date(t - 120_000).toISOString()) }];
+  assert.deepEqual(checkRotations(past, t, new Map()).ahead, []);
+  assert.deepEqual(checkRotations(past, t, new Map()).due.map((d) => d.dueAtMs), [t - 60_000]);
 });
