@@ -14,7 +14,7 @@ import { connect as connectHttp2 } from 'node:http2';
 import { connect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { buildClientApi, identifyByCertificate } from '../../../src/api/index.ts';
 import type { AuditEvent } from '../../../src/audit/index.ts';
-import { apiHeadersTimeoutMs, apiPipelinedRequestsMax, apiTimeoutCheckIntervalMs, auditRefusedTargetCharsMax, grpcResetStreamsMax } from '../../../src/config/index.ts';
+import { apiHeadersTimeoutMs, apiPipelinedRequestsMax, apiTimeoutCheckIntervalMs, auditRefusedTargetCharsMax, grpcResetStreamsMax, requestBodyChunksMax } from '../../../src/config/index.ts';
 import { admin, type AuditedMember } from './harness.ts';
 import { startTlsMember, type TlsMember } from '../api/tls-member.ts';
 import { waitUntil } from '../../support/wait.ts';
@@ -391,6 +391,40 @@ test('an HTTP/1.1 request whose connection closes before its body has all its Co
   const events = await recorded();
   assert.deepEqual(events.map((e) => [e.responseStatus?.code, e.user.username]), [[400, 'admin']], JSON.stringify(events));
 });
+
+/** A KV put of `key` as JSON, padded with spaces (which JSON allows) to `bytes` bytes. */
+function paddedPut(key: string, bytes: number): string {
+  const put = JSON.stringify({ key: Buffer.from(key).toString('base64'), value: Buffer.from('v').toString('base64') });
+  return put.padEnd(bytes, ' ');
+}
+
+for (const pieces of [requestBodyChunksMax, requestBodyChunksMax + 1]) {
+  const served = pieces <= requestBodyChunksMax;
+  test(`a body in ${pieces} one-byte pieces (HTTP/1.1 chunks, HTTP/2 DATA frames) is ${served ? 'served whole' : 'refused 413 and recorded, unserved'}`, async () => {
+    const agents = { h1: `pieces-h1/${randomUUID()}`, h2: `pieces-h2/${randomUUID()}` };
+    const h1Body = [...paddedPut(agents.h1, pieces)].map((byte) => `1\r\n${byte}\r\n`).join('');
+    const h1Answer = await sendRaw([`POST /v3/kv/put HTTP/1.1\r\nHost: x\r\nUser-Agent: ${agents.h1}\r\nContent-Type: application/json\r\nConnection: close\r\n`
+      + `Transfer-Encoding: chunked\r\n\r\n${h1Body}0\r\n\r\n`]);
+    assert.match(h1Answer, served ? /^HTTP\/1\.1 200 / : /^HTTP\/1\.1 413 /);
+    const headers = Buffer.concat([Buffer.from([0x83, 0x87, 0x04, 10]), Buffer.from('/v3/kv/put'), Buffer.from([0x01, 9]), Buffer.from('127.0.0.1'),
+      hpackLiteral('content-type', 'application/json'), hpackLiteral('user-agent', agents.h2)]);
+    const frames = [...Buffer.from(paddedPut(agents.h2, pieces))].map((byte, i) => h2Frame(h2Data, i === pieces - 1 ? h2EndStream : 0, 1, Buffer.from([byte])));
+    const socket = connect({ ...clientTls, ALPNProtocols: ['h2'] }, () => {
+      socket.write(Buffer.concat([h2Preface, h2EmptySettings, h2Frame(h2Headers, h2EndHeaders, 1, headers), ...frames]));
+    });
+    socket.on('error', () => undefined);
+    try {
+      const recorded = async () => (await m1.events()).filter((e) => e.userAgent === agents.h1 || e.userAgent === agents.h2);
+      await waitUntil(async () => (await recorded()).length === 2, 10_000, 'both requests recorded');
+      const events = await recorded();
+      const status = served ? 200 : 413;
+      assert.deepEqual(events.map((e) => [e.userAgent === agents.h1 ? 'h1' : 'h2', e.responseStatus?.code, e.user.username]).sort(),
+        [['h1', status, 'admin'], ['h2', status, 'admin']], JSON.stringify(events));
+    } finally {
+      socket.destroy();
+    }
+  });
+}
 
 test('an HTTP/2 client that resets every stream it opens (rapid reset) is not served those requests, and its connection is closed past grpcResetStreamsMax with one audit event', async () => {
   const eventsBefore = await eventsSoFar();
