@@ -7,7 +7,7 @@
  */
 import { isMvccError, type MvccError } from '../storage/mvcc/index.ts';
 import { isReplicationError, type ReplicationError } from '../replication/index.ts';
-import { UnfinishedBodyError } from './body-intake.ts';
+import { BodyInPiecesError, UnfinishedBodyError } from './body-intake.ts';
 import { ForbiddenError } from './forbidden.ts';
 import { HeldBytesError } from './held-bytes.ts';
 import { BadFieldError } from './kv/json.ts';
@@ -33,6 +33,7 @@ export function toApiError(error: unknown): ApiError {
   if (error instanceof ForbiddenError) return { status: 403, code: grpc.permissionDenied, message: error.message };
   if (error instanceof TooManyWatchesError || error instanceof HeldBytesError) return { status: 429, code: grpc.resourceExhausted, message: error.message };
   if (error instanceof UnfinishedBodyError) return { status: 400, code: grpc.invalidArgument, message: error.message };
+  if (error instanceof BodyInPiecesError) return { status: 413, code: grpc.resourceExhausted, message: error.message };
   if (isMvccError(error)) return mvccError(error);
   if (isReplicationError(error)) return replicationError(error);
   const fastifyCode = (error as { code?: unknown } | null)?.code;

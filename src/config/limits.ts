@@ -7,6 +7,21 @@
 export const objectBytesMax = 1024 * 1024;
 /** The largest request body the client API reads (an object plus its envelope). */
 export const requestBodyBytesMax = 1.5 * 1024 * 1024;
+/**
+ * The most pieces one request body may arrive in (HTTP/1.1 chunks or socket reads, HTTP/2 DATA frames);
+ * one more is refused 413 (src/api/body-intake.ts). Each piece costs the member a parse and an event
+ * whatever its size, so a body of one-byte chunks costs ~1.5 million of them. Clients send far fewer:
+ * a full requestBodyBytesMax body in pieces of 96 bytes on average fits, where real ones come in TCP
+ * segments (~1.4 KiB and up) or HTTP/2 frames (up to 16 KiB: at most 96 for such a body).
+ */
+export const requestBodyChunksMax = 16 * 1024;
+/**
+ * The first buffer a request body is gathered into (src/api/body-intake.ts), in bytes, unless its
+ * Content-Length is smaller; it doubles as the body grows, up to the Content-Length or, without one
+ * (HTTP/1.1 chunked, HTTP/2 without content-length), requestBodyBytesMax: what the body holds, and is
+ * charged for, is at most twice what arrived. Small enough that a small body costs little.
+ */
+export const requestBodyGatherBytesMin = 4 * 1024;
 /** The deepest JSON or YAML body the Kubernetes API reads, in levels of nested objects and arrays; deeper is 400 before anything recurses through it (Coffer's objects nest ~22: managedFields). */
 export const requestBodyDepthMax = 64;
 /** The longest object name (DNS-1123 subdomain). */

@@ -50,7 +50,15 @@ const mastersOnlyCalls: ReadonlyMap<string, string> = new Map([
 /** The calls that change the store only by proposing: a call's audit record travels in its Raft entry (route-config.ts, auditInEntry). */
 const auditInEntryCalls: ReadonlySet<string> = new Set(['KV/Put', 'KV/DeleteRange', 'KV/Txn', 'Lease/LeaseGrant', 'Lease/LeaseRevoke']);
 
-/** Reads a unary call's body up to requestBodyBytesMax. */
+/** The length-prefixed message framing a unary call's one message (compression flag, 4-byte length), in bytes. */
+const grpcMessagePrefixBytes = 5;
+/** A unary call's body limit: one message of up to requestBodyBytesMax, framed (body-intake.ts gathers it within it). */
+const unaryBodyBytesMax = requestBodyBytesMax + grpcMessagePrefixBytes;
+
+/**
+ * Reads a unary call's body: gathered whole by the body intake (body-intake.ts), within unaryBodyBytesMax;
+ * past it, etcd's "request is too large".
+ */
 function readBody(request: FastifyRequest, payload: NodeJS.ReadableStream, done: (error: Error | null, body?: unknown) => void): void {
   if (routeConfigOf(request).streamedBody === true) {
     done(null, payload);
@@ -59,21 +67,21 @@ function readBody(request: FastifyRequest, payload: NodeJS.ReadableStream, done:
   const chunks: Buffer[] = [];
   let bytes = 0;
   let failed = false;
+  const fail = (error: Error): void => {
+    if (failed) return;
+    failed = true;
+    done(error);
+  };
   payload.on('data', (chunk: Buffer) => {
     bytes += chunk.length;
-    if (failed) return;
-    if (bytes > requestBodyBytesMax + 5) {
-      failed = true;
-      done(new MessageTooLargeError());
-      return;
-    }
-    chunks.push(chunk);
+    if (bytes > unaryBodyBytesMax) fail(new MessageTooLargeError());
+    else if (!failed) chunks.push(chunk);
   });
   payload.on('end', () => {
-    if (!failed) done(null, Buffer.concat(chunks));
+    if (!failed) done(null, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
   });
-  payload.on('error', (error: Error) => {
-    if (!failed) done(error);
+  payload.on('error', (error: Error & { code?: string }) => {
+    fail(error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? new MessageTooLargeError() : error);
   });
 }
 
@@ -107,7 +115,7 @@ export function grpcApi(grpc: FastifyInstance, options: GrpcApiOptions, done: (e
       auditReadOnly: readOnlyCalls.has(name), auditInEntry: auditInEntryCalls.has(name),
       ...(mastersOnlyCalls.has(name) ? { mastersOnly: mastersOnlyCalls.get(name)! } : {}),
     };
-    grpc.post(`${grpcPathPrefix}${call.service}/${call.method}`, { config }, async (request, reply) => {
+    grpc.post(`${grpcPathPrefix}${call.service}/${call.method}`, { config, bodyLimit: unaryBodyBytesMax }, async (request, reply) => {
       const message = types ? decode(types.request, singleMessage(request.body as Buffer)) : {};
       const answer = await call.handle(callerFor(request), message);
       return sendGrpc(request, reply, types ? encode(types.response, answer) : undefined);

@@ -10,7 +10,7 @@ import { isMvccError } from '../../storage/mvcc/index.ts';
 import { isReplicationError } from '../../replication/index.ts';
 import { TooManyWatchesError } from '../watch-stream.ts';
 import { HeldBytesError } from '../held-bytes.ts';
-import { UnfinishedBodyError } from '../body-intake.ts';
+import { BodyInPiecesError, UnfinishedBodyError } from '../body-intake.ts';
 import { NotAcceptableError } from './negotiation.ts';
 
 export interface StatusObject {
@@ -57,6 +57,7 @@ export function toStatus(error: unknown): StatusObject {
   if (error instanceof K8sForbiddenError) return status(403, 'Forbidden', error.message, error.details);
   if (error instanceof TooManyWatchesError || error instanceof HeldBytesError) return status(429, 'TooManyRequests', error.message);
   if (error instanceof UnfinishedBodyError) return status(400, 'BadRequest', error.message);
+  if (error instanceof BodyInPiecesError) return status(413, 'RequestEntityTooLarge', error.message);
   if (error instanceof NotAcceptableError) return status(406, 'NotAcceptable', error.message);
   if ((error as { code?: unknown } | null)?.code === 'E_FORBIDDEN') return status(403, 'Forbidden', (error as Error).message);
   if (isMvccError(error)) {
