@@ -12,7 +12,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { assert } from '../base/index.ts';
 import type { StatusDetails } from '../registry/index.ts';
 import { errorBody, grpc, toApiError } from './errors.ts';
-import { grpcStatus, isGrpcRequest, grpcRefusal, sendGrpcError, toGrpcError } from './grpc/status.ts';
+import { grpcStatus, isGrpcRequest, grpcRefusal, grpcRefusalOf, sendGrpcError, toGrpcError } from './grpc/status.ts';
 import { status, toStatus } from './k8s/status.ts';
 import { parsedRequest } from './request.ts';
 import { type ApiRouteConfig, type Dialect, routeConfigOf } from './route-config.ts';
@@ -88,7 +88,7 @@ export function speak(instance: FastifyInstance, defaults: ApiRouteConfig & { di
 /** Answers a refusal (the gate's, the audit step's) in the request's dialect. */
 export async function answerRefusal(request: FastifyRequest, reply: FastifyReply, code: number, reason: string, message: string, details?: StatusDetails): Promise<void> {
   if (isGrpcRequest(request)) {
-    await sendGrpcError(request, reply, { code: grpcCodeOf(code), message });
+    await sendGrpcError(request, reply, grpcRefusalOf(grpcCodeOf(code), message));
     return;
   }
   await reply.code(code).type('application/json').send(dialectOf(request).refusal(code, reason, message, details));
@@ -96,7 +96,7 @@ export async function answerRefusal(request: FastifyRequest, reply: FastifyReply
 
 /** Turns an answer being sent (an onSend hook) into a refusal in the request's dialect: the payload to send instead. */
 export function refusalPayload(request: FastifyRequest, reply: FastifyReply, code: number, reason: string, message: string): string | Buffer {
-  if (isGrpcRequest(request)) return grpcRefusal(request, reply, { code: grpcCodeOf(code), message });
+  if (isGrpcRequest(request)) return grpcRefusal(request, reply, grpcRefusalOf(grpcCodeOf(code), message));
   void reply.code(code).header('content-type', 'application/json; charset=utf-8');
   return JSON.stringify(dialectOf(request).refusal(code, reason, message));
 }

@@ -10,6 +10,7 @@ import { isReplicationError, type ReplicationError } from '../replication/index.
 import { BodyInPiecesError, UnfinishedBodyError } from './body-intake.ts';
 import { ForbiddenError } from './forbidden.ts';
 import { HeldBytesError } from './held-bytes.ts';
+import { etcdStatusOf, EtcdRequestError, permissionDenied } from './etcd-errors.ts';
 import { BadFieldError } from './kv/json.ts';
 import { TooManyWatchesError } from './watch-stream.ts';
 
@@ -30,7 +31,8 @@ const internal: ApiError = { status: 500, code: grpc.internal, message: 'interna
 
 export function toApiError(error: unknown): ApiError {
   if (error instanceof BadFieldError) return { status: 400, code: grpc.invalidArgument, message: `invalid request: ${error.message}` };
-  if (error instanceof ForbiddenError) return { status: 403, code: grpc.permissionDenied, message: error.message };
+  if (error instanceof ForbiddenError) return { status: 403, code: grpc.permissionDenied, message: error.message, etcd: { code: grpc.permissionDenied, message: permissionDenied } };
+  if (error instanceof EtcdRequestError) return etcdRequestError(error.message);
   if (error instanceof TooManyWatchesError || error instanceof HeldBytesError) return { status: 429, code: grpc.resourceExhausted, message: error.message };
   if (error instanceof UnfinishedBodyError) return { status: 400, code: grpc.invalidArgument, message: error.message };
   if (error instanceof BodyInPiecesError) return { status: 413, code: grpc.resourceExhausted, message: error.message };
@@ -71,13 +73,20 @@ function mvccError(error: MvccError): ApiError {
 
 /**
  * etcd's answer to a request the store refuses, where its clients match the text: the store's message
- * ends with etcd's words (mvcc/validate.ts, apply.ts), or is the duplicate key etcd names alike.
+ * holds etcd's words (mvcc/validate.ts, apply.ts; etcd-errors.ts), or is the duplicate key etcd names alike.
  */
 function etcdBadRequest(message: string): Pick<ApiError, 'etcd'> {
-  const etcdWords = /etcdserver: [a-z ]+$/.exec(message)?.[0];
-  if (etcdWords !== undefined) return { etcd: { code: grpc.invalidArgument, message: etcdWords } };
+  const etcd = etcdStatusOf(message);
+  if (etcd !== undefined) return { etcd };
   if (message.startsWith('duplicate key given in txn request')) return { etcd: { code: grpc.invalidArgument, message: 'etcdserver: duplicate key given in txn request' } };
   return {};
+}
+
+/** A request etcd refuses in the same words on its gateway as on gRPC (an empty key): the HTTP status its code stands for. */
+function etcdRequestError(message: string): ApiError {
+  const etcd = etcdStatusOf(message) ?? { code: grpc.invalidArgument, message };
+  const status = etcd.code === grpc.notFound ? 404 : etcd.code === grpc.failedPrecondition ? 409 : 400;
+  return { status, code: etcd.code, message: etcd.message, etcd };
 }
 
 /** etcd's answers to the limits its clients know by name. */
@@ -102,13 +111,19 @@ function replicationError(error: ReplicationError): ApiError {
       status: 503, code: grpc.unavailable, message: 'the member is stopped',
       etcd: { code: grpc.unavailable, message: 'etcdserver: server stopped' },
     };
-    case 'E_BAD_REQUEST': return { status: 400, code: grpc.failedPrecondition, message: error.message };
-    case 'E_MEMBER_NOT_FOUND': return { status: 404, code: grpc.notFound, message: error.message };
-    case 'E_PEER_URL_EXISTS': return { status: 409, code: grpc.failedPrecondition, message: error.message };
+    case 'E_BAD_REQUEST': return { status: 400, code: grpc.failedPrecondition, message: error.message, ...etcdOf(error.message) };
+    case 'E_MEMBER_NOT_FOUND': return { status: 404, code: grpc.notFound, message: error.message, ...etcdOf(error.message) };
+    case 'E_PEER_URL_EXISTS': return { status: 409, code: grpc.failedPrecondition, message: error.message, ...etcdOf(error.message) };
     // etcd's ErrGRPCNoSpace; the HTTP answer is 507 Insufficient Storage.
-    case 'E_NO_SPACE': return { status: 507, code: grpc.resourceExhausted, message: error.message };
+    case 'E_NO_SPACE': return { status: 507, code: grpc.resourceExhausted, message: error.message, ...etcdOf(error.message) };
     default: return internal;
   }
+}
+
+/** etcd's status where `message` names one of its conditions (etcd-errors.ts). */
+function etcdOf(message: string): Pick<ApiError, 'etcd'> {
+  const etcd = etcdStatusOf(message);
+  return etcd === undefined ? {} : { etcd };
 }
 
 export function errorBody(error: ApiError): { error: string; code: number; message: string } {

@@ -531,7 +531,7 @@ export class Replica {
 
   transferLeadership(to: NodeId): void {
     this.checkServing();
-    if (!this.members.has(to)) throw new ReplicationError('E_BAD_REQUEST', `member ${to} does not exist`);
+    if (!this.members.has(to)) throw new ReplicationError('E_BAD_REQUEST', `etcdserver: bad leader transferee: member ${to} does not exist`);
     this.raw.transferLeader(to);
     this.kick();
   }

@@ -1,13 +1,16 @@
 /**
  * How a gRPC call ends: always as an HTTP/2 200 whose trailers carry `grpc-status` and a percent-encoded
  * `grpc-message` — success or error, refusals by the gate and the audit step included. Errors are mapped
- * once (errors.ts), which also says what etcd's gRPC API answers where its clients match the text.
+ * once (errors.ts), which also says what etcd's gRPC API answers where its clients match the text: then
+ * `grpc-message` is exactly etcd's description (etcd-errors.ts) and Coffer's fuller message, if any,
+ * travels in a trailer of its own, `coffer-detail`.
  * A request is a gRPC call when its content type says so, whatever its path.
  */
 import type { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CofferError } from '../../base/index.ts';
 import { grpc, toApiError } from '../errors.ts';
+import { etcdStatusOf, permissionDenied } from '../etcd-errors.ts';
 import { frame, MessageTooLargeError, WireError } from '../../etcdpb/index.ts';
 
 export const grpcContentType = 'application/grpc';
@@ -25,7 +28,12 @@ export class GrpcStatusError extends CofferError {
 export interface GrpcError {
   code: number;
   message: string;
+  /** Coffer's fuller message where `message` is etcd's exact description: the `coffer-detail` trailer. */
+  detail?: string;
 }
+
+/** The trailer that carries Coffer's fuller message beside etcd's exact description. */
+export const detailTrailer = 'coffer-detail';
 
 export function isGrpcRequest(request: FastifyRequest): boolean {
   const contentType = request.headers['content-type'] ?? '';
@@ -38,7 +46,18 @@ export function toGrpcError(error: unknown): GrpcError {
   if (error instanceof WireError) return { code: grpcStatus.invalidArgument, message: `invalid request: ${error.message}` };
   if (error instanceof GrpcStatusError) return { code: error.grpcCode, message: error.message };
   const mapped = toApiError(error);
-  return mapped.etcd ?? { code: mapped.code, message: mapped.message };
+  return asEtcd(mapped.etcd ?? etcdStatusOf(mapped.message) ?? { code: mapped.code, message: mapped.message }, mapped.message);
+}
+
+/** A refusal (the gate's, the audit step's) as a gRPC status: a permission refusal in etcd's exact words. */
+export function grpcRefusalOf(code: number, message: string): GrpcError {
+  if (code === grpc.permissionDenied) return asEtcd({ code, message: permissionDenied }, message);
+  return asEtcd(etcdStatusOf(message) ?? { code, message }, message);
+}
+
+/** `status` with `message` as its detail when that says more than the status's own words. */
+function asEtcd(status: { code: number; message: string }, message: string): GrpcError {
+  return message === status.message ? status : { ...status, detail: message };
 }
 
 /** The HTTP status a gRPC status stands for (audit records and metrics count calls by it). */
@@ -60,9 +79,9 @@ export function recordedStatusCode(request: FastifyRequest, reply: FastifyReply)
 }
 
 /** Sends a gRPC answer: the one message, framed (none for an error), then `code` and `message` as trailers. */
-export function sendGrpc(request: FastifyRequest, reply: FastifyReply, answer: Uint8Array | undefined, code: number = grpcStatus.ok, message = ''): FastifyReply {
+export function sendGrpc(request: FastifyRequest, reply: FastifyReply, answer: Uint8Array | undefined, code: number = grpcStatus.ok, message = '', detail?: string): FastifyReply {
   void reply.code(200).header('content-type', grpcContentType);
-  setStatus(request, reply, code, message);
+  setStatus(request, reply, code, message, detail);
   return reply.send(answer === undefined ? Buffer.alloc(0) : frame(answer));
 }
 
@@ -88,18 +107,19 @@ export function sendGrpcStream(request: FastifyRequest, reply: FastifyReply, fra
 }
 
 /** The call's status as trailers (set again, they replace the earlier ones), and its outcome for the audit step. */
-function setStatus(request: FastifyRequest, reply: FastifyReply, code: number, message: string): void {
+function setStatus(request: FastifyRequest, reply: FastifyReply, code: number, message: string, detail?: string): void {
   outcomes.set(request.raw, httpEquivalent(code));
   reply.trailer('grpc-status', (_reply, _payload, done) => done(null, String(code)));
   if (message !== '') reply.trailer('grpc-message', (_reply, _payload, done) => done(null, grpcMessageValue(message)));
+  if (detail !== undefined) reply.trailer(detailTrailer, (_reply, _payload, done) => done(null, grpcMessageValue(detail)));
 }
 
 /** Turns an answer being sent (an onSend hook) into `error`: its messages dropped, its trailers replaced. */
 export function grpcRefusal(request: FastifyRequest, reply: FastifyReply, error: GrpcError): Buffer {
-  setStatus(request, reply, error.code, error.message);
+  setStatus(request, reply, error.code, error.message, error.detail);
   return Buffer.alloc(0);
 }
 
 export function sendGrpcError(request: FastifyRequest, reply: FastifyReply, error: GrpcError): FastifyReply {
-  return sendGrpc(request, reply, undefined, error.code, error.message);
+  return sendGrpc(request, reply, undefined, error.code, error.message, error.detail);
 }

@@ -80,10 +80,15 @@ const int64 = (value: number): string => String(value);
 
 // ── Requests ───────────────────────────────────────────────────────────────────────────────────
 
+/** A request's key; one left out is the empty key, which the service refuses in etcd's words (`etcdserver: key is not provided`). */
+function keyOf(body: Json, where: string): Uint8Array {
+  return bytes(body, 'key', `${where}.key`) ?? new Uint8Array(0);
+}
+
 export function decodeRange(body: Json, where = 'range'): RangeRequest & { serializable: boolean } {
   const request: RangeRequest & { serializable: boolean } = {
     type: 'range',
-    key: requiredBytes(body, 'key', `${where}.key`),
+    key: keyOf(body, where),
     options: {
       revision: int(body, 'revision', `${where}.revision`) ?? 0,
       limit: int(body, 'limit', `${where}.limit`) ?? 0,
@@ -100,7 +105,7 @@ export function decodeRange(body: Json, where = 'range'): RangeRequest & { seria
 export function decodePut(body: Json, where = 'put'): PutRequest {
   return {
     type: 'put',
-    key: requiredBytes(body, 'key', `${where}.key`),
+    key: keyOf(body, where),
     value: bytes(body, 'value', `${where}.value`) ?? new Uint8Array(0),
     prevKv: bool(body, 'prev_kv', `${where}.prev_kv`),
     lease: int(body, 'lease', `${where}.lease`) ?? 0,
@@ -112,7 +117,7 @@ export function decodePut(body: Json, where = 'put'): PutRequest {
 export function decodeDeleteRange(body: Json, where = 'delete_range'): DeleteRangeRequest {
   const request: DeleteRangeRequest = {
     type: 'deleteRange',
-    key: requiredBytes(body, 'key', `${where}.key`),
+    key: keyOf(body, where),
     prevKv: bool(body, 'prev_kv', `${where}.prev_kv`),
   };
   const end = bytes(body, 'range_end', `${where}.range_end`);

@@ -20,6 +20,7 @@ import type { CompiledPolicy, KeyRangeVerb } from '../../rbac/index.ts';
 import { type Alarm, ReplicationError } from '../../replication/index.ts';
 import { type Caller, isAllowed, isMaster } from '../k8s/authorization.ts';
 import { ForbiddenError } from '../errors.ts';
+import { emptyKey, EtcdRequestError } from '../etcd-errors.ts';
 import { readAccountOf } from '../held-bytes.ts';
 import type { RequestInfo } from '../request-info.ts';
 import type { KvBackend } from './backend.ts';
@@ -382,7 +383,7 @@ function reshapeTxn(op: TxnRequest, result: TxnResponse, queries: ReadonlyMap<Tx
 }
 
 function nonEmpty(key: Uint8Array): Uint8Array {
-  if (key.length === 0) throw new BadFieldError('key', 'must not be empty');
+  if (key.length === 0) throw new EtcdRequestError(emptyKey);
   return key;
 }
 

@@ -6,7 +6,9 @@
 // concurrency.Election handing office from one session to the next; nested transactions (clientv3.OpTxn)
 // choosing each level's branch, at one revision, a duplicate key refused with etcd's error; compares over
 // a key range (Cmp.WithPrefix) holding only when every key in it does; progress requests
-// (Watcher.RequestProgress) reaching every watch of the stream behind its events. The program (program/main.go)
+// (Watcher.RequestProgress) reaching every watch of the stream behind its events; every condition etcd's
+// clients know by its error (rpctypes: a permission refusal, an empty key, a compacted revision, …) answered
+// with that error, and a watch from a compacted revision told the revision compacted to. The program (program/main.go)
 // checks each scenario itself; this test drives the kills and restarts.
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
@@ -15,6 +17,7 @@ import { after, before, test } from 'node:test';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { caLayout, issueClient, loadCa } from '../../../src/pki/index.ts';
 import { Cluster } from '../../support/cluster/index.ts';
 import { waitUntil } from '../../support/wait.ts';
 
@@ -23,12 +26,17 @@ const gopath = '/usr/share/gocode';
 const programDir = join(import.meta.dirname, 'program');
 let cluster: Cluster;
 let program: string;
+/** A client certificate of a user no binding grants anything beyond the defaults. */
+let nobody: { cert: string; key: string };
 
 before(async () => {
   assert.ok(existsSync('/usr/bin/go'), 'go is installed (Debian: apt-get install golang-go)');
   assert.ok(existsSync(join(gopath, 'src/go.etcd.io/etcd/clientv3')), 'clientv3 is installed (Debian: apt-get install golang-etcd-server-dev)');
   cluster = await Cluster.start({ size: 3, faults: false });
   program = join(cluster.dir, 'clientv3-program');
+  await issueClient(await loadCa(cluster.certs.dir), { user: 'nobody', groups: [] });
+  const layout = caLayout(cluster.certs.dir);
+  nobody = { cert: layout.clientCert('nobody'), key: layout.clientKey('nobody') };
   await promisify(execFile)('go', ['build', '-o', program, 'main.go'], { cwd: programDir, env: { ...process.env, GO111MODULE: 'off', GOPATH: gopath } });
 });
 after(async () => { await cluster.stop(); });
@@ -36,7 +44,7 @@ after(async () => { await cluster.stop(); });
 /** Runs one scenario of the program; `lines` fills with its stdout as it comes. */
 function start(scenario: string) {
   const args = [`-endpoints=${cluster.names.map((_, i) => cluster.clientUrl(i)).join(',')}`, `-cacert=${cluster.certs.ca}`,
-    `-cert=${cluster.certs.clientCert}`, `-key=${cluster.certs.clientKey}`, scenario];
+    `-cert=${cluster.certs.clientCert}`, `-key=${cluster.certs.clientKey}`, `-other-cert=${nobody.cert}`, `-other-key=${nobody.key}`, scenario];
   const child = spawn(program, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
@@ -114,4 +122,18 @@ test('progress requests (Watcher.RequestProgress), many at once: every watch of 
   const outcome = await run.exited;
   assert.equal(outcome.code, 0, outcome.stderr);
   assert.deepEqual(run.lines, ['ok progress notified=every-watch after=events']);
+});
+
+test('every condition etcd\'s clients know by its error is answered with it (rpctypes), as etcd words it; a lease ID no member can hold is unknown', async () => {
+  const run = start('etcd-errors');
+  const outcome = await run.exited;
+  assert.equal(outcome.code, 0, outcome.stderr);
+  assert.deepEqual(run.lines, ['ok etcd-errors cases=14']);
+});
+
+test('a watch from a compacted revision is created, then canceled with the revision compacted to (WatchResponse.CompactRevision)', async () => {
+  const run = start('compacted-watch');
+  const outcome = await run.exited;
+  assert.equal(outcome.code, 0, outcome.stderr);
+  assert.deepEqual(run.lines, ['ok compacted-watch compact_revision=the-compacted-revision']);
 });

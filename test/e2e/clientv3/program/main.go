@@ -31,6 +31,8 @@ func main() {
 	cacert := flag.String("cacert", "", "CA certificate")
 	cert := flag.String("cert", "", "client certificate")
 	key := flag.String("key", "", "client key")
+	otherCert := flag.String("other-cert", "", "certificate of a user granted nothing (etcd-errors)")
+	otherKey := flag.String("other-key", "", "its key")
 	flag.Parse()
 	tlsInfo := transport.TLSInfo{TrustedCAFile: *cacert, CertFile: *cert, KeyFile: *key}
 	tlsConfig, err := tlsInfo.ClientConfig()
@@ -53,9 +55,23 @@ func main() {
 		rangeCompare(client)
 	case "progress":
 		progress(client)
+	case "etcd-errors":
+		other, err := newClient(strings.Split(*endpoints, ","), otherTLS(*cacert, *otherCert, *otherKey))
+		check(err, "connect as the other user")
+		defer other.Close()
+		etcdErrors(client, other)
+	case "compacted-watch":
+		compactedWatch(client)
 	default:
 		fail("unknown scenario %q", flag.Arg(0))
 	}
+}
+
+func otherTLS(cacert, cert, key string) *tls.Config {
+	tlsInfo := transport.TLSInfo{TrustedCAFile: cacert, CertFile: cert, KeyFile: key}
+	tlsConfig, err := tlsInfo.ClientConfig()
+	check(err, "tls of the other user")
+	return tlsConfig
 }
 
 func newClient(endpoints []string, tlsConfig *tls.Config) (*clientv3.Client, error) {
@@ -480,4 +496,73 @@ func check(err error, what string) {
 func fail(format string, args ...interface{}) {
 	fmt.Fprintf(os.Stderr, "clientv3: "+format+"\n", args...)
 	os.Exit(1)
+}
+
+// etcd-errors: each condition etcd's clients know by its error (rpctypes) is answered with that error,
+// as clientv3 hands it on (it matches the status's description exactly); a lease ID no member can hold
+// is answered as an unknown lease (TTL -1), not refused.
+func etcdErrors(client, other *clientv3.Client) {
+	ctx := context.Background()
+	put, err := client.Put(ctx, "errors/k", "v")
+	check(err, "put")
+	_, err = client.Put(ctx, "errors/k", "w")
+	check(err, "put again")
+	_, err = client.Compact(ctx, put.Header.Revision)
+	check(err, "compact")
+	many := make([]clientv3.Op, 129)
+	for i := range many {
+		many[i] = clientv3.OpGet(fmt.Sprintf("errors/%d", i))
+	}
+	cases := []struct {
+		name string
+		want error
+		call func() error
+	}{
+		{"empty key", rpctypes.ErrEmptyKey, func() error { _, err := client.Put(ctx, "", "v"); return err }},
+		{"compacted", rpctypes.ErrCompacted, func() error { _, err := client.Get(ctx, "errors/k", clientv3.WithRev(put.Header.Revision-1)); return err }},
+		{"future revision", rpctypes.ErrFutureRev, func() error { _, err := client.Get(ctx, "errors/k", clientv3.WithRev(put.Header.Revision+1000)); return err }},
+		{"key not found", rpctypes.ErrKeyNotFound, func() error { _, err := client.Put(ctx, "errors/missing", "", clientv3.WithIgnoreValue()); return err }},
+		{"value provided", rpctypes.ErrValueProvided, func() error { _, err := client.Put(ctx, "errors/k", "x", clientv3.WithIgnoreValue()); return err }},
+		{"lease provided", rpctypes.ErrLeaseProvided, func() error { _, err := client.Put(ctx, "errors/k", "x", clientv3.WithIgnoreLease(), clientv3.WithLease(5)); return err }},
+		{"duplicate key", rpctypes.ErrDuplicateKey, func() error { _, err := client.Txn(ctx).Then(clientv3.OpPut("errors/d", "1"), clientv3.OpPut("errors/d", "2")).Commit(); return err }},
+		{"too many ops", rpctypes.ErrTooManyOps, func() error { _, err := client.Txn(ctx).Then(many...).Commit(); return err }},
+		{"lease not found", rpctypes.ErrLeaseNotFound, func() error { _, err := client.Revoke(ctx, 0x1234567); return err }},
+		{"lease not found (no member holds so large an ID)", rpctypes.ErrLeaseNotFound, func() error { _, err := client.Revoke(ctx, 0x7fffffffffffffff); return err }},
+		{"member not found", rpctypes.ErrMemberNotFound, func() error { _, err := client.MemberRemove(ctx, 0x1234567); return err }},
+		{"member not found (no member holds so large an ID)", rpctypes.ErrMemberNotFound, func() error { _, err := client.MemberRemove(ctx, 0x7fffffffffffffff); return err }},
+		{"bad leader transferee", rpctypes.ErrBadLeaderTransferee, func() error { _, err := client.MoveLeader(ctx, 0x1234567); return err }},
+		{"permission denied (the gate)", rpctypes.ErrPermissionDenied, func() error { _, err := other.Get(ctx, "errors/k"); return err }},
+	}
+	for _, c := range cases {
+		if err := c.call(); err != c.want {
+			fail("%s: got %v (%T), want %v", c.name, err, err, c.want)
+		}
+	}
+	ttl, err := client.TimeToLive(ctx, 0x7fffffffffffffff)
+	check(err, "time-to-live of a lease no member holds")
+	if ttl.TTL != -1 || ttl.ID != 0x7fffffffffffffff {
+		fail("time-to-live of a lease no member holds: TTL %d ID %x, want -1 and the ID asked", ttl.TTL, ttl.ID)
+	}
+	fmt.Printf("ok etcd-errors cases=%d\n", len(cases))
+}
+
+// compacted-watch: a watch from a compacted revision is created, then canceled with the revision the
+// store was compacted to (clientv3's CompactRevision, which etcdctl make-mirror resumes from).
+func compactedWatch(client *clientv3.Client) {
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	first, err := client.Put(ctx, "compacted-watch/k", "1")
+	check(err, "put")
+	second, err := client.Put(ctx, "compacted-watch/k", "2")
+	check(err, "put again")
+	_, err = client.Compact(ctx, second.Header.Revision)
+	check(err, "compact")
+	for response := range client.Watch(ctx, "compacted-watch/k", clientv3.WithRev(first.Header.Revision)) {
+		if response.CompactRevision != second.Header.Revision || !response.Canceled || response.Err() != rpctypes.ErrCompacted {
+			fail("watch from a compacted revision: compact revision %d canceled %v err %v, want %d, true, %v", response.CompactRevision, response.Canceled, response.Err(), second.Header.Revision, rpctypes.ErrCompacted)
+		}
+		fmt.Println("ok compacted-watch compact_revision=the-compacted-revision")
+		return
+	}
+	fail("the watch ended without a response")
 }

@@ -1,0 +1,113 @@
+// What etcd's clients match Coffer's etcd API against (app.inject, real replica, real audit log): each
+// condition etcd names with one of its errors is answered with exactly etcd's description and code on
+// gRPC (clientv3 turns a status into its typed rpctypes error only then), Coffer's fuller words in the
+// coffer-detail trailer and the audit record; the JSON gateway in etcd's gateway's words; `alarm list`
+// served to any caller who may reach the call, raising and clearing an alarm to system:masters only;
+// 64-bit IDs no member can hold answered as unknown, not refused. (The real client: test/e2e/clientv3.)
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { frame, FrameReader, decode, encode, type Message, messageType } from '../../../src/etcdpb/index.ts';
+import { grpcPathPrefix } from '../../../src/api/grpc/plugin.ts';
+import { grant, who } from './attacker.ts';
+import { admin, type AuditedCluster, type AuditedMember, startAudited } from './harness.ts';
+
+let audited: AuditedCluster;
+let m1: AuditedMember;
+before(async () => {
+  audited = await startAudited(1);
+  m1 = audited.members[0]!;
+  // The etcd API and the keys under app/ only.
+  await grant(m1.app, 'etcd-compat-app', [
+    { nonResourceURLs: ['/v3/*', `${grpcPathPrefix}*`], verbs: ['post'] },
+    { apiGroups: ['coffer.dev'], resources: ['kvkeys'], verbs: ['*'], resourceNames: ['app/'] },
+  ], 'app-user');
+});
+after(async () => { await audited.close(); });
+
+const bytes = (s: string) => Buffer.from(s);
+/** 2^63 - 1: a lease or member ID etcd's clients may send, beyond what a Coffer member holds. */
+const int64Max = '9223372036854775807';
+
+interface Answer { grpcStatus: number; grpcMessage: string; detail: string; messages: Message[]; auditID: string | undefined }
+
+async function call(method: string, request: string, fields: Message, who: Record<string, string> = admin, response?: string): Promise<Answer> {
+  const reply = await m1.app.inject({ method: 'POST', url: `/etcdserverpb.${method}`, headers: { ...who, 'content-type': 'application/grpc' }, payload: frame(encode(messageType(request), fields)) });
+  return {
+    grpcStatus: Number(reply.trailers['grpc-status'] ?? -1), grpcMessage: decodeURIComponent(String(reply.trailers['grpc-message'] ?? '')),
+    detail: decodeURIComponent(String(reply.trailers['coffer-detail'] ?? '')),
+    messages: response === undefined ? [] : new FrameReader().push(reply.rawPayload).map((m) => decode(messageType(response), m)),
+    auditID: reply.headers['audit-id'] as string | undefined,
+  };
+}
+
+async function post(path: string, body: unknown, as: Record<string, string> = admin): Promise<{ status: number; body: Record<string, unknown>; auditID: string | undefined }> {
+  const reply = await m1.app.inject({ method: 'POST', url: path, headers: { ...as, 'content-type': 'application/json' }, payload: JSON.stringify(body) });
+  return { status: reply.statusCode, body: reply.json(), auditID: reply.headers['audit-id'] as string | undefined };
+}
+
+async function eventOf(auditID: string | undefined) {
+  assert.ok(auditID);
+  return (await m1.events()).find((e) => e.auditID === auditID);
+}
+
+test('each condition etcd names is answered on gRPC with exactly etcd\'s code and description; Coffer\'s words in coffer-detail and the audit record', async () => {
+  const cases: [what: string, method: string, request: string, fields: Message, as: Record<string, string>, code: number, description: string][] = [
+    ['a call the gate refuses', 'KV/Range', 'RangeRequest', { key: bytes('app/a') }, who('nobody'), 7, 'etcdserver: permission denied'],
+    ['a key the caller may not reach', 'KV/Range', 'RangeRequest', { key: bytes('other/a') }, who('app-user'), 7, 'etcdserver: permission denied'],
+    ['a put of a key the caller may not reach', 'KV/Put', 'PutRequest', { key: bytes('other/a'), value: bytes('v') }, who('app-user'), 7, 'etcdserver: permission denied'],
+    ['a raise of an alarm by anyone but system:masters', 'Maintenance/Alarm', 'AlarmRequest', { action: 'ACTIVATE', memberID: 1, alarm: 'NOSPACE' }, who('app-user'), 7, 'etcdserver: permission denied'],
+    ['an empty key (range)', 'KV/Range', 'RangeRequest', {}, admin, 3, 'etcdserver: key is not provided'],
+    ['an empty key (put)', 'KV/Put', 'PutRequest', { value: bytes('v') }, admin, 3, 'etcdserver: key is not provided'],
+    ['an empty key (delete)', 'KV/DeleteRange', 'DeleteRangeRequest', {}, admin, 3, 'etcdserver: key is not provided'],
+    ['a put keeping the value of a missing key', 'KV/Put', 'PutRequest', { key: bytes('app/missing'), ignore_value: true }, admin, 3, 'etcdserver: key not found'],
+    ['a future revision', 'KV/Range', 'RangeRequest', { key: bytes('app/a'), revision: 1_000_000 }, admin, 11, 'etcdserver: mvcc: required revision is a future revision'],
+    ['a leader transfer to no member', 'Maintenance/MoveLeader', 'MoveLeaderRequest', { targetID: 12345 }, admin, 9, 'etcdserver: bad leader transferee'],
+    ['removing no member', 'Cluster/MemberRemove', 'MemberRemoveRequest', { ID: 12345 }, admin, 5, 'etcdserver: member not found'],
+    ['removing a member no member can be', 'Cluster/MemberRemove', 'MemberRemoveRequest', { ID: int64Max }, admin, 5, 'etcdserver: member not found'],
+    ['revoking no lease', 'Lease/LeaseRevoke', 'LeaseRevokeRequest', { ID: 12345 }, admin, 5, 'etcdserver: requested lease not found'],
+    ['revoking a lease no member can hold', 'Lease/LeaseRevoke', 'LeaseRevokeRequest', { ID: int64Max }, admin, 5, 'etcdserver: requested lease not found'],
+  ];
+  for (const [what, method, request, fields, as, code, description] of cases) {
+    const answer = await call(method, request, fields, as);
+    assert.deepEqual([answer.grpcStatus, answer.grpcMessage], [code, description], what);
+    if (code === 7) {
+      assert.notEqual(answer.detail, '', `${what}: Coffer's reason beside etcd's words`);
+      const event = await eventOf(answer.auditID);
+      assert.equal(event?.annotations['authorization.k8s.io/decision'], 'forbid', what);
+      assert.ok((event?.annotations['authorization.k8s.io/reason'] ?? '').length > description.length, `${what}: the audit record keeps why: ${event?.annotations['authorization.k8s.io/reason']}`);
+    }
+  }
+});
+
+test('the JSON gateway answers an empty key in etcd\'s words', async () => {
+  for (const path of ['/v3/kv/range', '/v3/kv/put', '/v3/kv/deleterange']) {
+    const answer = await post(path, {});
+    assert.equal(answer.status, 400, path);
+    assert.deepEqual(answer.body, { error: 'etcdserver: key is not provided', code: 3, message: 'etcdserver: key is not provided' }, path);
+  }
+});
+
+test('alarm list is served to any caller who may reach the call, audited; raising and clearing stay with system:masters', async () => {
+  const listed = await call('Maintenance/Alarm', 'AlarmRequest', { action: 'GET' }, who('app-user'), 'AlarmResponse');
+  assert.equal(listed.grpcStatus, 0, listed.grpcMessage);
+  assert.equal((await eventOf(listed.auditID))?.annotations['authorization.k8s.io/decision'], 'allow');
+  const overGateway = await post('/v3/maintenance/alarm', {}, who('app-user'));
+  assert.equal(overGateway.status, 200, JSON.stringify(overGateway.body));
+  for (const action of ['ACTIVATE', 'DEACTIVATE']) {
+    const refused = await post('/v3/maintenance/alarm', { action, memberID: '1', alarm: 'NOSPACE' }, who('app-user'));
+    assert.equal(refused.status, 403, action);
+    const event = await eventOf(refused.auditID);
+    assert.equal(event?.annotations['authorization.k8s.io/decision'], 'forbid');
+    assert.match(event?.annotations['authorization.k8s.io/reason'] ?? '', /only the group "system:masters" may/);
+  }
+  assert.equal((await call('Maintenance/Alarm', 'AlarmRequest', { action: 'GET' }, who('nobody'))).grpcStatus, 7, 'the gate still decides who reaches the call');
+});
+
+test('a lease ID no member can hold is an unknown lease: time-to-live -1 with the ID asked, on gRPC and the gateway', async () => {
+  const ttl = await call('Lease/LeaseTimeToLive', 'LeaseTimeToLiveRequest', { ID: int64Max }, admin, 'LeaseTimeToLiveResponse');
+  assert.equal(ttl.grpcStatus, 0, ttl.grpcMessage);
+  assert.deepEqual([String(ttl.messages[0]!.ID), Number(ttl.messages[0]!.TTL)], [int64Max, -1]);
+  const overGateway = await post('/v3/lease/timetolive', { ID: int64Max });
+  assert.equal(overGateway.status, 200, JSON.stringify(overGateway.body));
+  assert.deepEqual([overGateway.body.ID, overGateway.body.TTL], [int64Max, '-1']);
+});
