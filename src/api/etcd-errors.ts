@@ -47,7 +47,7 @@ const etcdDescriptions: ReadonlyMap<string, number> = new Map([
 
 export const permissionDenied = 'etcdserver: permission denied';
 export const emptyKey = 'etcdserver: key is not provided';
-export const badLeaderTransferee = 'etcdserver: bad leader transferee';
+export const leaseNotFound = 'etcdserver: requested lease not found';
 
 /**
  * etcd's status for a message that names an etcd condition: the message is etcd's description, or

@@ -6,4 +6,4 @@
 export { etcdProto } from './etcd-proto.ts';
 export { WireError } from './errors.ts';
 export { FrameReader, frame, MessageTooLargeError, singleMessage } from './framing.ts';
-export { boolField, bytesField, decode, encode, int64, type Message, messageType, stringField } from './messages.ts';
+export { boolField, bytesField, decode, encode, idField, int64, type Message, messageType, stringField, unheldId } from './messages.ts';

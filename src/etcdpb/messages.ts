@@ -37,6 +37,18 @@ export function int64(message: Message, field: string): number {
   return value;
 }
 
+/**
+ * An ID no Coffer member or lease can have: what a 64-bit ID beyond 2^53 (or below 0) decodes to, so it
+ * is looked up — and not found — as etcd looks up an ID it does not hold, rather than refused.
+ */
+export const unheldId = -1;
+
+/** A decoded 64-bit ID field (a lease's, a member's): its value, or unheldId for one no member can hold. */
+export function idField(message: Message, field: string): number {
+  const value = Number(message[field] ?? 0);
+  return Number.isSafeInteger(value) && value >= 0 ? value : unheldId;
+}
+
 export function bytesField(message: Message, field: string): Uint8Array {
   const value = message[field];
   return value instanceof Uint8Array ? value : new Uint8Array(0);

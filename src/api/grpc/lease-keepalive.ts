@@ -23,7 +23,7 @@ import { callerFor } from '../k8s/authorization.ts';
 import type { KvService } from '../kv/service.ts';
 import { parsedRequest } from '../request.ts';
 import type { WatchStreams, WatchWire } from '../watch-stream.ts';
-import { FrameReader, decode, encode, int64, messageType } from '../../etcdpb/index.ts';
+import { FrameReader, decode, encode, idField, messageType } from '../../etcdpb/index.ts';
 import { headerToProto } from './kv-codec.ts';
 import { type GrpcError, grpcMessageValue, httpEquivalent, toGrpcError } from './status.ts';
 import { grpcFrames } from './watch.ts';
@@ -97,7 +97,7 @@ export function serveKeepAliveStream(request: FastifyRequest, reply: FastifyRepl
 
   body.on('data', (chunk: Buffer) => {
     try {
-      unread = unread.concat(reader.push(chunk).map((message) => int64(decode(keepAliveRequest, message), 'ID')));
+      unread = unread.concat(reader.push(chunk).map((message) => idField(decode(keepAliveRequest, message), 'ID')));
     } catch (error) {
       endWith(error);
       return;

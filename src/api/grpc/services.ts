@@ -35,7 +35,7 @@ import type { KvService, MemberView } from '../kv/service.ts';
 import {
   deleteFromProto, deleteToProto, headerToProto, putFromProto, putToProto, rangeFromProto, rangeToProto, txnFromProto, txnToProto,
 } from './kv-codec.ts';
-import { boolField, int64, type Message } from '../../etcdpb/index.ts';
+import { boolField, idField, int64, type Message } from '../../etcdpb/index.ts';
 import { GrpcStatusError, grpcStatus } from './status.ts';
 
 export interface UnaryCall {
@@ -131,7 +131,7 @@ function maintenanceCalls({ service, header, call }: CallKit): UnaryCall[] {
       return { header: header(), alarms: alarms.map((a) => ({ memberID: a.memberId, alarm: a.alarm })) };
     }),
     call('Maintenance', 'MoveLeader', (_caller, m) => {
-      service.transferLeadership(int64(m, 'targetID'));
+      service.transferLeadership(idField(m, 'targetID'));
       return Promise.resolve({ header: header() });
     }),
   ];
@@ -144,10 +144,11 @@ function leaseCalls({ service, header, call }: CallKit): UnaryCall[] {
       const granted = await service.leases.grant(caller, int64(m, 'ID'), int64(m, 'TTL'));
       return { header: header(granted.revision), ID: granted.id, TTL: granted.ttl };
     }),
-    call('Lease', 'LeaseRevoke', async (caller, m) => ({ header: header((await service.leases.revoke(caller, int64(m, 'ID'))).revision) })),
+    call('Lease', 'LeaseRevoke', async (caller, m) => ({ header: header((await service.leases.revoke(caller, idField(m, 'ID'))).revision) })),
     call('Lease', 'LeaseTimeToLive', async (caller, m) => {
-      const lease = await service.leases.timeToLive(caller, int64(m, 'ID'), boolField(m, 'keys'));
-      return { header: header(), ID: lease.id, TTL: lease.ttl, grantedTTL: lease.grantedTtl, keys: lease.keys };
+      const lease = await service.leases.timeToLive(caller, idField(m, 'ID'), boolField(m, 'keys'));
+      // The ID asked for, as etcd answers it: one no member can hold is told as it came.
+      return { header: header(), ID: m.ID, TTL: lease.ttl, grantedTTL: lease.grantedTtl, keys: lease.keys };
     }),
     call('Lease', 'LeaseLeases', async (caller) => ({ header: header(), leases: (await service.leases.list(caller)).map((id) => ({ ID: id })) })),
   ];
@@ -186,7 +187,7 @@ function onePeerUrl(message: Message): string {
 }
 
 function memberId(message: Message): number {
-  const id = int64(message, 'ID');
+  const id = idField(message, 'ID');
   if (id === 0) throw new BadFieldError('ID', 'is required');
   return id;
 }

@@ -6,6 +6,7 @@
  * Decoding checks every field and names the bad one; it never trusts the shape of a body.
  */
 import { CofferError } from '../../base/index.ts';
+import { unheldId } from '../../etcdpb/index.ts';
 import {
   type Compare, type CompareResult, type CompareTarget, type DeleteRangeRequest, type KeyValue, type PutRequest, type RangeRequest, type TxnOp,
   type TxnRequest, checkTxnNesting,
@@ -58,6 +59,18 @@ export function int(body: Json, name: string, where = name): number | undefined 
     throw new BadFieldError(where, 'must be a non-negative integer');
   }
   return number;
+}
+
+/**
+ * A 64-bit ID (a lease's, a member's) as etcd's gateway takes it: any integer, as a decimal string or a
+ * number; one beyond 2^53 or below 0 is unheldId, looked up and not found as etcd finds no such ID.
+ */
+export function id(body: Json, name: string, where = name): number | undefined {
+  const value = field(body, name);
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value === 'string' && /^-?\d{1,20}$/.test(value)) return Number.isSafeInteger(Number(value)) && Number(value) >= 0 ? Number(value) : unheldId;
+  if (typeof value === 'number' && Number.isInteger(value)) return Number.isSafeInteger(value) && value >= 0 ? value : unheldId;
+  throw new BadFieldError(where, 'must be an integer');
 }
 
 export function bool(body: Json, name: string, where = name): boolean {

@@ -7,7 +7,7 @@
 import type { FastifyInstance } from 'fastify';
 import { callerFor } from '../k8s/authorization.ts';
 import { auditInEntryRoute, readOnlyRoute } from '../route-config.ts';
-import { b64, BadFieldError, bool, encodeHeader, int, int64, object } from './json.ts';
+import { b64, BadFieldError, bool, encodeHeader, id, int, int64, object } from './json.ts';
 import type { KvService } from './service.ts';
 
 /** The Lease routes, on `app` scoped under kvPrefix (plugin.ts); time-to-live and the list only read. */
@@ -15,9 +15,9 @@ export function registerLeaseRoutes(app: FastifyInstance, service: KvService): v
   const header = (revision?: number) => encodeHeader(service.header(revision));
   const body = (value: unknown) => object(value, 'body');
   const leaseId = (value: unknown) => {
-    const id = int(body(value), 'ID');
-    if (id === undefined || id === 0) throw new BadFieldError('ID', 'is required');
-    return id;
+    const leased = id(body(value), 'ID');
+    if (leased === undefined || leased === 0) throw new BadFieldError('ID', 'is required');
+    return leased;
   };
 
   app.post('/lease/grant', auditInEntryRoute, async (request) => {
@@ -38,7 +38,8 @@ export function registerLeaseRoutes(app: FastifyInstance, service: KvService): v
 
   app.post('/lease/timetolive', readOnlyRoute, async (request) => {
     const lease = await service.leases.timeToLive(callerFor(request), leaseId(request.body), bool(body(request.body), 'keys'));
-    return { header: header(), ID: int64(lease.id), TTL: int64(lease.ttl), grantedTTL: int64(lease.grantedTtl), keys: lease.keys.map(b64) };
+    // The ID asked for, as etcd answers it: one no member can hold is told as it came.
+    return { header: header(), ID: String(body(request.body).ID), TTL: int64(lease.ttl), grantedTTL: int64(lease.grantedTtl), keys: lease.keys.map(b64) };
   });
 
   app.post('/lease/leases', readOnlyRoute, async (request) => ({ header: header(), leases: (await service.leases.list(callerFor(request))).map((id) => ({ ID: int64(id) })) }));

@@ -21,7 +21,9 @@ import {
   isMvccError, keyToString, leaseKeysCheck, type LeaseGrantResponse, type LeaseRecord, type LeaseRevokeResponse, ownsLease, type PutRequest,
   type TxnOp, type TxnRequest,
 } from '../../storage/mvcc/index.ts';
+import { unheldId } from '../../etcdpb/index.ts';
 import { ForbiddenError } from '../errors.ts';
+import { EtcdRequestError, leaseNotFound } from '../etcd-errors.ts';
 import { type Caller, isMaster } from '../k8s/authorization.ts';
 import type { KvBackend } from './backend.ts';
 
@@ -52,6 +54,8 @@ export class LeaseService {
    * (E_LEASE_KEYS_CHANGED: 409, gRPC ABORTED) rather than delete a key nobody checked; the caller retries.
    */
   async revoke(caller: Caller, id: number): Promise<LeaseRevokeResponse> {
+    // An ID no member can hold (beyond 2^53) is not proposed: the store could not name it.
+    if (id === unheldId) throw new EtcdRequestError(leaseNotFound);
     await this.backend.linearizableBarrier();
     const keys = this.ownLease(caller, id)?.keys ?? [];
     for (const key of keys) this.allow(caller, 'delete', key);

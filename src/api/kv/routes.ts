@@ -16,7 +16,7 @@ import { registerLeaseRoutes } from './lease-routes.ts';
 import { type KvService, rangeQuery } from './service.ts';
 import {
   BadFieldError, bool, bytes, compact, decodeDeleteRange, enumValue, decodePut, decodeRange, decodeTxn, encodeHeader, encodeKv,
-  int, int64, object, type Json,
+  id, int, int64, object, type Json,
 } from './json.ts';
 
 /** The KV routes, on `app` scoped under kvPrefix (plugin.ts); the calls that only read say so for the audit step. */
@@ -112,7 +112,7 @@ function registerMaintenanceCalls(app: FastifyInstance, service: KvService): voi
 
   app.post('/maintenance/transfer-leadership', clusterAdminRoute, (request, reply) => {
     const b = body(request.body);
-    const target = int(b, 'targetID') ?? int(b, 'target_id');
+    const target = id(b, 'targetID') ?? id(b, 'target_id');
     if (target === undefined) throw new BadFieldError('targetID', 'is required');
     service.transferLeadership(target);
     return reply.send({ header: header() });
@@ -219,9 +219,9 @@ function onePeerUrl(b: Json): string {
 }
 
 function memberId(b: Json): number {
-  const id = int(b, 'ID') ?? int(b, 'id');
-  if (id === undefined) throw new BadFieldError('ID', 'is required');
-  return id;
+  const member = id(b, 'ID') ?? id(b, 'id');
+  if (member === undefined) throw new BadFieldError('ID', 'is required');
+  return member;
 }
 
 function encodeMember(m: { id: number; name: string; peerUrl: string; clientUrl: string; learner: boolean }): Json {
