@@ -127,7 +127,7 @@ test('a compacted revision is refused with the gateway error shape', async () =>
 test('bad input gets a 400 naming the field and changes nothing', async () => {
   const before = await post('/v3/maintenance/status', {});
   for (const [url, body, field] of [
-    ['/v3/kv/put', { value: b64('v') }, /key: is required/],
+    ['/v3/kv/put', { value: b64('v') }, /^etcdserver: key is not provided$/],
     ['/v3/kv/put', { key: 'not base64!', value: b64('v') }, /key: must be base64/],
     ['/v3/kv/range', { key: b64('k'), limit: -1 }, /limit: must be a non-negative integer/],
     ['/v3/kv/txn', { success: [{ request_put: { key: b64('k') }, request_range: { key: b64('k') } }] }, /success\[0\]: must hold exactly one/],
