@@ -42,7 +42,7 @@ const readOnlyCalls: ReadonlySet<string> = new Set([
  * Hash and HashKV as for Snapshot and Defragment).
  */
 const mastersOnlyCalls: ReadonlyMap<string, string> = new Map([
-  ...['KV/Compact', 'Maintenance/Defragment', 'Maintenance/Alarm', 'Maintenance/MoveLeader',
+  ...['KV/Compact', 'Maintenance/Defragment', 'Maintenance/MoveLeader',
     'Cluster/MemberAdd', 'Cluster/MemberRemove', 'Cluster/MemberUpdate', 'Cluster/MemberPromote'].map((call) => [call, clusterAdministration] as const),
   ...['Maintenance/HashKV', 'Maintenance/Hash'].map((call) => [call, wholeStoreRead] as const),
 ]);

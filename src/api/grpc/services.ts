@@ -125,9 +125,9 @@ function maintenanceCalls({ service, header, call }: CallKit): UnaryCall[] {
       await service.defragment();
       return { header: header() };
     }),
-    call('Maintenance', 'Alarm', async (_caller, m) => {
+    call('Maintenance', 'Alarm', async (caller, m) => {
       const action = m.action === 'ACTIVATE' || m.action === 'DEACTIVATE' ? m.action : 'GET';
-      const alarms = await service.alarm({ action, memberId: int64(m, 'memberID'), alarm: typeof m.alarm === 'string' ? m.alarm : 'NONE' });
+      const alarms = await service.alarm(caller, { action, memberId: int64(m, 'memberID'), alarm: typeof m.alarm === 'string' ? m.alarm : 'NONE' });
       return { header: header(), alarms: alarms.map((a) => ({ memberID: a.memberId, alarm: a.alarm })) };
     }),
     call('Maintenance', 'MoveLeader', (_caller, m) => {

@@ -98,10 +98,11 @@ function registerMaintenanceCalls(app: FastifyInstance, service: KvService): voi
     return { header: header(result.revision), hash: result.hash, compact_revision: int64(result.compactRevision) };
   });
 
-  app.post('/maintenance/alarm', clusterAdminRoute, async (request) => {
+  // Listing is for any caller the gate lets here; raising and clearing, for system:masters (KvService.alarm).
+  app.post('/maintenance/alarm', async (request) => {
     const b = body(request.body);
     const action = enumValue(b, 'action', ['GET', 'ACTIVATE', 'DEACTIVATE'] as const, 'action') ?? 'GET';
-    const alarms = await service.alarm({ action, memberId: int(b, 'memberID') ?? 0, alarm: enumValue(b, 'alarm', ['NONE', 'NOSPACE', 'CORRUPT'] as const, 'alarm') ?? 'NONE' });
+    const alarms = await service.alarm(callerFor(request), { action, memberId: int(b, 'memberID') ?? 0, alarm: enumValue(b, 'alarm', ['NONE', 'NOSPACE', 'CORRUPT'] as const, 'alarm') ?? 'NONE' });
     return { header: header(), alarms: alarms.map((a) => ({ memberID: int64(a.memberId), alarm: a.alarm })) };
   });
 

@@ -16,11 +16,12 @@ import type {
 } from '../../storage/mvcc/index.ts';
 import { isReadOnlyTxn } from '../../storage/mvcc/index.ts';
 import { type BackupSigner, type BackupSummary, writeBackup } from '../../storage/backup/index.ts';
-import type { CompiledPolicy, KeyRangeVerb } from '../../rbac/index.ts';
+import { type CompiledPolicy, type KeyRangeVerb, mastersGroup } from '../../rbac/index.ts';
 import { type Alarm, ReplicationError } from '../../replication/index.ts';
 import { type Caller, isAllowed, isMaster } from '../k8s/authorization.ts';
 import { ForbiddenError } from '../errors.ts';
-import { emptyKey, EtcdRequestError } from '../etcd-errors.ts';
+import { emptyKey, EtcdRequestError, permissionDenied } from '../etcd-errors.ts';
+import { clusterAdministration } from '../route-config.ts';
 import { readAccountOf } from '../held-bytes.ts';
 import type { RequestInfo } from '../request-info.ts';
 import type { KvBackend } from './backend.ts';
@@ -286,11 +287,16 @@ export class KvService {
   /**
    * etcd's AlarmRequest: GET lists the standing alarms (of one type, or all for NONE); ACTIVATE and
    * DEACTIVATE raise and clear a member's NOSPACE alarm through Raft and answer with it if it changed.
-   * Coffer raises no other alarm (CORRUPT: a page that fails to open stops its member instead).
+   * Coffer raises no other alarm (CORRUPT: a page that fails to open stops its member instead). Any
+   * caller the gate let reach the call may list them, as with etcd; raising and clearing one changes
+   * the cluster itself: system:masters only (the one call whose request, not its path, says so).
    */
-  async alarm(request: { action: 'GET' | 'ACTIVATE' | 'DEACTIVATE'; memberId: number; alarm: string }): Promise<Alarm[]> {
+  async alarm(caller: Caller, request: { action: 'GET' | 'ACTIVATE' | 'DEACTIVATE'; memberId: number; alarm: string }): Promise<Alarm[]> {
     const standing = this.backend.alarms();
     if (request.action === 'GET') return standing.filter((a) => request.alarm === 'NONE' || a.alarm === request.alarm);
+    if (!isMaster(caller)) {
+      throw new ForbiddenError(`${permissionDenied}: only the group ${JSON.stringify(mastersGroup)} may ${clusterAdministration} (alarm ${request.action})`);
+    }
     if (request.alarm !== 'NOSPACE') throw new ReplicationError('E_BAD_REQUEST', `Coffer raises only NOSPACE alarms, not ${request.alarm}`);
     if (!this.backend.memberList().some((m) => m.id === request.memberId && m.removed !== true)) {
       throw new ReplicationError('E_MEMBER_NOT_FOUND', 'etcdserver: member not found');
