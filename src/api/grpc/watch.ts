@@ -46,10 +46,12 @@ function eventToProto(event: WatchEvent): Message {
   return { type: event.type === 'delete' ? 'DELETE' : 'PUT', kv: kvToProto(event.kv), ...(event.prevKv ? { prev_kv: kvToProto(event.prevKv) } : {}) };
 }
 
+const compactedReason = 'etcdserver: mvcc: required revision has been compacted';
+
 /** Why a watch ended, in etcd's words where clients match them; never an internal error's text. */
 function cancelReason(error: unknown): string {
   if (isMvccError(error)) {
-    if (error.code === 'E_COMPACTED') return 'etcdserver: mvcc: required revision has been compacted';
+    if (error.code === 'E_COMPACTED') return compactedReason;
     if (error.code === 'E_WATCH_SLOW') return 'the watcher fell behind and was canceled; watch again from a newer revision';
     if (error.code === 'E_CLOSED') return 'the member is shutting down';
   }
@@ -192,6 +194,8 @@ class WatchSession {
 
   private create(m: Message): void {
     const asked = Number(m.watch_id ?? 0);
+    // Counted IDs skip those in use (ones the client chose itself among them), as etcd's do.
+    if (asked <= 0) while (this.watches.has(this.nextId)) this.nextId += 1;
     const watchId = asked > 0 ? asked : this.nextId;
     if (asked <= 0) this.nextId += 1;
     if (this.watches.has(watchId)) {
@@ -207,6 +211,10 @@ class WatchSession {
       }));
     } catch (error) {
       const refusal = toGrpcError(error);
+      if (isMvccError(error) && error.code === 'E_COMPACTED') {
+        this.createdCompacted(watchId, httpEquivalent(refusal.code), refusal.message, error.compactRevision ?? 0);
+        return;
+      }
       this.refuse(watchId, httpEquivalent(refusal.code), refusal.message);
       return;
     }
@@ -216,6 +224,17 @@ class WatchSession {
     this.afterRecord(200, undefined, () => {
       this.respond(watchId, undefined, { created: true });
       void this.pump(watchId, watcher, { noPut: filters.includes('NOPUT'), noDelete: filters.includes('NODELETE'), fragment: boolField(m, 'fragment') });
+    });
+  }
+
+  /**
+   * A watch from a compacted revision, as etcd answers it: created, then canceled in a response of its
+   * own naming the revision the store was compacted to (clientv3's CompactRevision), once recorded.
+   */
+  private createdCompacted(watchId: number, code: number, reason: string, compactRevision: number): void {
+    this.afterRecord(code, reason, () => {
+      if (!this.respond(watchId, undefined, { created: true })) return;
+      this.respond(watchId, undefined, { canceled: true, cancel_reason: compactedReason, compact_revision: compactRevision });
     });
   }
 

@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import {
-  isMvccError, type DeleteRangeResponse, type PutResponse, type RangeResponse, type TxnOp, type TxnResponse, type WatchEvent,
+  isMvccError, type DeleteRangeResponse, type PutResponse, type RangeResponse, type TxnOp, type TxnResponse, type WatchEvent, type Watcher,
 } from '../../storage/mvcc/index.ts';
 import { callerFor } from '../k8s/authorization.ts';
 import { parsedRequest } from '../request.ts';
@@ -163,24 +163,29 @@ function registerWatch(app: FastifyInstance, service: KvService, watches: WatchS
     const create = object(body(request.body).create_request, 'create_request');
     const key = bytes(create, 'key', 'create_request.key') ?? new Uint8Array(0);
     const end = bytes(create, 'range_end', 'create_request.range_end');
-    const watcher = service.watch(callerFor(request), {
+    const { watcher, compactRevision } = startWatch(() => service.watch(callerFor(request), {
       key, ...(end ? { end } : {}),
       startRevision: int(create, 'start_revision', 'create_request.start_revision') ?? 0,
       prevKv: bool(create, 'prev_kv', 'create_request.prev_kv'),
       progressNotify: bool(create, 'progress_notify', 'create_request.progress_notify'),
-    });
+    }));
     let stream;
     try {
       const caller = callerFor(request);
       const { info } = parsedRequest(request.raw);
-      stream = watches.start(request, reply, () => watcher.cancel(), () => service.stillAllowed(caller, info, [{ key, end }]));
+      stream = watches.start(request, reply, () => watcher?.cancel(), () => service.stillAllowed(caller, info, [{ key, end }]));
     } catch (error) {
-      watcher.cancel();
+      watcher?.cancel();
       throw error;
     }
-    const line = (result: Json) => JSON.stringify({ result: { header: header(), watch_id: int64(watcher.id), ...result } });
+    const line = (result: Json) => JSON.stringify({ result: { header: header(), watch_id: int64(watcher?.id ?? 0), ...result } });
     const tooSlow = () => line({ canceled: true, cancel_reason: 'the watcher fell behind its client and was canceled; watch again from a newer revision' });
     stream.send(line({ created: true }), tooSlow);
+    // From a compacted revision, as etcd's gateway: created, then canceled with the revision compacted to.
+    if (watcher === undefined) {
+      stream.finishWith(line({ canceled: true, compact_revision: int64(compactRevision ?? 0) }));
+      return;
+    }
     try {
       for await (const response of watcher) {
         const events = response.events.map(encodeEvent);
@@ -195,6 +200,16 @@ function registerWatch(app: FastifyInstance, service: KvService, watches: WatchS
       watcher.cancel();
     }
   });
+}
+
+/** A watch, or — its start revision compacted — the revision the store was compacted to; any other refusal throws. */
+function startWatch(watch: () => Watcher): { watcher?: Watcher; compactRevision?: number } {
+  try {
+    return { watcher: watch() };
+  } catch (error) {
+    if (isMvccError(error) && error.code === 'E_COMPACTED') return { compactRevision: error.compactRevision ?? 0 };
+    throw error;
+  }
 }
 
 /** Why a watch ended, in fixed words (etcd's where clients match them): never an internal error's text. */

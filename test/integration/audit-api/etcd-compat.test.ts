@@ -25,6 +25,7 @@ before(async () => {
 after(async () => { await audited.close(); });
 
 const bytes = (s: string) => Buffer.from(s);
+const b64 = (s: string) => Buffer.from(s).toString('base64');
 /** 2^63 - 1: a lease or member ID etcd's clients may send, beyond what a Coffer member holds. */
 const int64Max = '9223372036854775807';
 
@@ -110,4 +111,17 @@ test('a lease ID no member can hold is an unknown lease: time-to-live -1 with th
   const overGateway = await post('/v3/lease/timetolive', { ID: int64Max });
   assert.equal(overGateway.status, 200, JSON.stringify(overGateway.body));
   assert.deepEqual([overGateway.body.ID, overGateway.body.TTL], [int64Max, '-1']);
+});
+
+test('the JSON gateway\'s watch from a compacted revision streams created, then canceled with the revision compacted to', async () => {
+  const first = Number(((await post('/v3/kv/put', { key: b64('gw-compacted/k'), value: b64('1') })).body.header as Record<string, string>).revision);
+  const second = Number(((await post('/v3/kv/put', { key: b64('gw-compacted/k'), value: b64('2') })).body.header as Record<string, string>).revision);
+  assert.equal((await post('/v3/kv/compaction', { revision: String(second) })).status, 200);
+  const reply = await m1.app.inject({
+    method: 'POST', url: '/v3/watch', headers: { ...admin, 'content-type': 'application/json' },
+    payload: JSON.stringify({ create_request: { key: b64('gw-compacted/k'), start_revision: String(first) } }),
+  });
+  assert.equal(reply.statusCode, 200, reply.body);
+  const lines = reply.body.trim().split('\n').map((line) => (JSON.parse(line) as { result: Record<string, unknown> }).result);
+  assert.deepEqual(lines.map((r) => [r.created, r.canceled, r.compact_revision]), [[true, undefined, undefined], [undefined, true, String(second)]]);
 });
