@@ -8,9 +8,10 @@
 import { CofferError } from '../../base/index.ts';
 import { unheldId } from '../../etcdpb/index.ts';
 import {
-  type Compare, type CompareResult, type CompareTarget, type DeleteRangeRequest, type KeyValue, type PutRequest, type RangeRequest, type TxnOp,
+  type Compare, type CompareResult, type CompareTarget, type DeleteRangeRequest, type KeyValue, type PutRequest, type TxnOp,
   type TxnRequest, checkTxnNesting,
 } from '../../storage/mvcc/index.ts';
+import { type RangeQuery, rangeQuery, type SortOrder, type SortTarget, txnRange } from './service.ts';
 
 export class BadFieldError extends CofferError {
   readonly code = 'E_BAD_FIELD';
@@ -98,21 +99,26 @@ function keyOf(body: Json, where: string): Uint8Array {
   return bytes(body, 'key', `${where}.key`) ?? new Uint8Array(0);
 }
 
-export function decodeRange(body: Json, where = 'range'): RangeRequest & { serializable: boolean } {
-  const request: RangeRequest & { serializable: boolean } = {
-    type: 'range',
-    key: keyOf(body, where),
-    options: {
-      revision: int(body, 'revision', `${where}.revision`) ?? 0,
-      limit: int(body, 'limit', `${where}.limit`) ?? 0,
-      keysOnly: bool(body, 'keys_only', `${where}.keys_only`),
-      countOnly: bool(body, 'count_only', `${where}.count_only`),
-    },
-    serializable: bool(body, 'serializable', `${where}.serializable`),
-  };
+const sortOrders = ['NONE', 'ASCEND', 'DESCEND'] as const;
+const sortTargets = ['KEY', 'VERSION', 'CREATE', 'MOD', 'VALUE'] as const;
+
+/**
+ * A RangeRequest, every field of it, as the query the gRPC path serves (kv-codec.ts rangeFromProto):
+ * sorting and the revision filters included, so the gateway answers what gRPC answers.
+ */
+export function decodeRange(body: Json, where = 'range'): RangeQuery {
   const end = bytes(body, 'range_end', `${where}.range_end`);
-  if (end !== undefined) request.end = end;
-  return request;
+  const revisionBound = (name: string) => int(body, name, `${where}.${name}`) ?? 0;
+  return rangeQuery({
+    key: keyOf(body, where), ...(end !== undefined ? { end } : {}),
+    revision: revisionBound('revision'), limit: revisionBound('limit'),
+    keysOnly: bool(body, 'keys_only', `${where}.keys_only`), countOnly: bool(body, 'count_only', `${where}.count_only`),
+    serializable: bool(body, 'serializable', `${where}.serializable`),
+    sortOrder: (enumValue(body, 'sort_order', sortOrders, `${where}.sort_order`) ?? 'NONE').toLowerCase() as SortOrder,
+    sortTarget: (enumValue(body, 'sort_target', sortTargets, `${where}.sort_target`) ?? 'KEY').toLowerCase() as SortTarget,
+    minModRevision: revisionBound('min_mod_revision'), maxModRevision: revisionBound('max_mod_revision'),
+    minCreateRevision: revisionBound('min_create_revision'), maxCreateRevision: revisionBound('max_create_revision'),
+  });
 }
 
 export function decodePut(body: Json, where = 'put'): PutRequest {
@@ -155,7 +161,7 @@ function decodeCompare(value: unknown, where: string): Compare {
   return { key, ...(end === undefined || end.length === 0 ? {} : { end }), target: targetOf[target], result: resultOf[result], value: operand };
 }
 
-function decodeTxnOp(value: unknown, where: string, level: number, serializable?: Set<TxnOp>): TxnOp {
+function decodeTxnOp(value: unknown, where: string, level: number, queries: Map<TxnOp, RangeQuery>): TxnOp {
   const body = object(value, where);
   const put = field(body, 'request_put');
   const range = field(body, 'request_range');
@@ -165,11 +171,12 @@ function decodeTxnOp(value: unknown, where: string, level: number, serializable?
   if (present !== 1) throw new BadFieldError(where, 'must hold exactly one of request_put, request_range, request_delete_range, request_txn');
   if (put !== undefined && put !== null) return decodePut(object(put, `${where}.request_put`), `${where}.request_put`);
   if (range !== undefined && range !== null) {
-    const { serializable: isSerializable, ...request } = decodeRange(object(range, `${where}.request_range`), `${where}.request_range`);
-    if (isSerializable) serializable?.add(request);
-    return request;
+    const query = decodeRange(object(range, `${where}.request_range`), `${where}.request_range`);
+    const op = txnRange(query);
+    queries.set(op, query);
+    return op;
   }
-  if (txn !== undefined && txn !== null) return decodeTxnAt(object(txn, `${where}.request_txn`), `${where}.request_txn.`, level + 1, serializable);
+  if (txn !== undefined && txn !== null) return decodeTxnAt(object(txn, `${where}.request_txn`), `${where}.request_txn.`, level + 1, queries);
   return decodeDeleteRange(object(del, `${where}.request_delete_range`), `${where}.request_delete_range`);
 }
 
@@ -180,19 +187,20 @@ function list(body: Json, name: string, where: string): unknown[] {
   return value;
 }
 
-/** A transaction; `serializable`, if given, gets each of its range operations (nested ones' too) that asks for a serializable read. */
-export function decodeTxn(body: Json, serializable?: Set<TxnOp>): TxnRequest {
-  return decodeTxnAt(body, '', 1, serializable);
+/** A transaction, and the query of each of its range operations, nested ones' included (as kv-codec.ts txnFromProto). */
+export function decodeTxn(body: Json): { request: TxnRequest; queries: Map<TxnOp, RangeQuery> } {
+  const queries = new Map<TxnOp, RangeQuery>();
+  return { request: decodeTxnAt(body, '', 1, queries), queries };
 }
 
 /** A transaction `level` levels deep (the outermost is 1), its fields named from `prefix`; too deep is refused before it recurses further. */
-function decodeTxnAt(body: Json, prefix: string, level: number, serializable?: Set<TxnOp>): TxnRequest {
+function decodeTxnAt(body: Json, prefix: string, level: number, queries: Map<TxnOp, RangeQuery>): TxnRequest {
   checkTxnNesting(level);
   return {
     type: 'txn',
     compare: list(body, 'compare', `${prefix}compare`).map((c, i) => decodeCompare(c, `${prefix}compare[${i}]`)),
-    success: list(body, 'success', `${prefix}success`).map((o, i) => decodeTxnOp(o, `${prefix}success[${i}]`, level, serializable)),
-    failure: list(body, 'failure', `${prefix}failure`).map((o, i) => decodeTxnOp(o, `${prefix}failure[${i}]`, level, serializable)),
+    success: list(body, 'success', `${prefix}success`).map((o, i) => decodeTxnOp(o, `${prefix}success[${i}]`, level, queries)),
+    failure: list(body, 'failure', `${prefix}failure`).map((o, i) => decodeTxnOp(o, `${prefix}failure[${i}]`, level, queries)),
   };
 }
 

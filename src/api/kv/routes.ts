@@ -6,14 +6,14 @@
  */
 import type { FastifyInstance } from 'fastify';
 import {
-  isMvccError, type DeleteRangeResponse, type PutResponse, type RangeResponse, type TxnOp, type TxnResponse, type WatchEvent, type Watcher,
+  isMvccError, type DeleteRangeResponse, type PutResponse, type RangeResponse, type TxnResponse, type WatchEvent, type Watcher,
 } from '../../storage/mvcc/index.ts';
 import { callerFor } from '../k8s/authorization.ts';
 import { parsedRequest } from '../request.ts';
 import { auditInEntryRoute, clusterAdminRoute, readOnlyRoute, wholeStoreRead } from '../route-config.ts';
 import type { WatchStreams } from '../watch-stream.ts';
 import { registerLeaseRoutes } from './lease-routes.ts';
-import { type KvService, rangeQuery } from './service.ts';
+import type { KvService } from './service.ts';
 import {
   BadFieldError, bool, bytes, compact, decodeDeleteRange, enumValue, decodePut, decodeRange, decodeTxn, encodeHeader, encodeKv,
   id, int, int64, object, type Json,
@@ -38,8 +38,7 @@ const headerOf = (service: KvService) => (revision?: number) => encodeHeader(ser
 function registerKeyValueCalls(app: FastifyInstance, service: KvService): void {
   const header = headerOf(service);
   app.post('/kv/range', readOnlyRoute, async (request) => {
-    const { key, end, options, serializable } = decodeRange(body(request.body));
-    const result = await service.range(callerFor(request), rangeQuery({ key, ...(end ? { end } : {}), ...options, serializable }));
+    const result = await service.range(callerFor(request), decodeRange(body(request.body)));
     return { header: header(result.revision), ...encodeRange(result) };
   });
 
@@ -56,9 +55,8 @@ function registerKeyValueCalls(app: FastifyInstance, service: KvService): void {
   // A transaction that writes nothing proposes nothing (KvService.txn): its record is then made durable
   // in this member's log before the answer leaves, as a read's is (audit-in-entry.ts).
   app.post('/kv/txn', auditInEntryRoute, async (request) => {
-    const serializable = new Set<TxnOp>();
-    const txn = decodeTxn(body(request.body), serializable);
-    const result = await service.txn(callerFor(request), txn, new Map(), serializable);
+    const { request: txn, queries } = decodeTxn(body(request.body));
+    const result = await service.txn(callerFor(request), txn, queries);
     return encodeTxn(result, header(result.revision));
   });
 
