@@ -26,7 +26,8 @@ after(async () => { await audited.close(); });
 const bytes = (s: string) => Buffer.from(s);
 const text = (b: unknown) => Buffer.from(b as Uint8Array).toString();
 
-interface Call { grpcStatus: number; grpcMessage: string; messages: Message[]; auditID: string | undefined; httpStatus: number }
+/** `detail`: Coffer's fuller words (coffer-detail) beside etcd's exact description in grpcMessage. */
+interface Call { grpcStatus: number; grpcMessage: string; detail: string; messages: Message[]; auditID: string | undefined; httpStatus: number }
 
 async function call(method: string, request: string, fields: Message, who: Record<string, string> = admin, response?: string): Promise<Call> {
   return callRaw(method, frame(encode(messageType(request), fields)), who, response);
@@ -37,7 +38,7 @@ async function callRaw(method: string, payload: Buffer, who: Record<string, stri
   const messages = response === undefined ? [] : new FrameReader().push(reply.rawPayload).map((m) => decode(messageType(response), m));
   return {
     grpcStatus: Number(reply.trailers['grpc-status'] ?? -1), grpcMessage: decodeURIComponent(String(reply.trailers['grpc-message'] ?? '')),
-    messages, auditID: reply.headers['audit-id'] as string | undefined, httpStatus: reply.statusCode,
+    detail: decodeURIComponent(String(reply.trailers['coffer-detail'] ?? '')), messages, auditID: reply.headers['audit-id'] as string | undefined, httpStatus: reply.statusCode,
   };
 }
 
@@ -144,16 +145,16 @@ test('refusals are gRPC statuses, audited with the status they stand for, and ch
   const nobody = { 'x-user': 'nobody' };
   const denied = await call('KV/Put', 'PutRequest', { key: bytes('g/x'), value: bytes('v') }, nobody);
   assert.deepEqual([denied.httpStatus, denied.grpcStatus], [200, 7]);
-  assert.match(denied.grpcMessage, /nobody/);
+  assert.deepEqual([denied.grpcMessage, /nobody/.test(denied.detail)], ['etcdserver: permission denied', true]);
   const deniedEvent = await eventOf(denied.auditID);
   assert.deepEqual([deniedEvent?.annotations?.['authorization.k8s.io/decision'], deniedEvent?.responseStatus?.code], ['forbid', 403]);
   const reserved = await call('KV/Put', 'PutRequest', { key: bytes('/registry/secrets/default/x'), value: bytes('v') }, { 'x-user': 'kv-only' });
-  assert.equal(reserved.grpcStatus, 7);
-  assert.match(reserved.grpcMessage, /keys under \/registry\/ hold the Kubernetes API's objects/);
+  assert.deepEqual([reserved.grpcStatus, reserved.grpcMessage], [7, 'etcdserver: permission denied']);
+  assert.match(reserved.detail, /keys under \/registry\/ hold the Kubernetes API's objects/);
   const registry = await call('KV/Range', 'RangeRequest', { key: bytes('\u0000'), range_end: bytes('\u0001') });
-  assert.deepEqual([registry.grpcStatus, registry.grpcMessage], [7, 'keys starting with a zero byte are reserved for Coffer']);
+  assert.deepEqual([registry.grpcStatus, registry.grpcMessage, registry.detail], [7, 'etcdserver: permission denied', 'keys starting with a zero byte are reserved for Coffer']);
   const nested = await call('KV/Txn', 'TxnRequest', { success: [{ request_txn: { failure: [{ request_put: { key: bytes('/registry/secrets/default/x'), value: bytes('v') } }] } }] }, { 'x-user': 'kv-only' });
-  assert.deepEqual([nested.grpcStatus, /keys under \/registry\/ hold the Kubernetes API's objects/.test(nested.grpcMessage)], [7, true]);
+  assert.deepEqual([nested.grpcStatus, /keys under \/registry\/ hold the Kubernetes API's objects/.test(nested.detail)], [7, true]);
   const leased = await call('KV/Put', 'PutRequest', { key: bytes('g/l'), value: bytes('v'), lease: 7 });
   assert.deepEqual([leased.grpcStatus, leased.grpcMessage], [5, 'etcdserver: requested lease not found']);
   assert.deepEqual(await m1.backend.mvcc().hash(0), before);
@@ -361,8 +362,8 @@ test('Maintenance Status gives the store\'s sizes to system:masters only: they m
     assert.equal(grpc.grpcStatus, 0, grpc.grpcMessage);
     const json = await m1.app.inject({ method: 'POST', url: '/v3/maintenance/status', headers: who, payload: {} });
     assert.equal(json.statusCode, 200, json.body);
-    const fields = json.json<{ db_size?: string; db_size_in_use?: string }>();
-    return [Number(grpc.messages[0]!.dbSize ?? 0), Number(grpc.messages[0]!.dbSizeInUse ?? 0), Number(fields.db_size ?? 0), Number(fields.db_size_in_use ?? 0)];
+    const fields = json.json<{ dbSize?: string; dbSizeInUse?: string }>();
+    return [Number(grpc.messages[0]!.dbSize ?? 0), Number(grpc.messages[0]!.dbSizeInUse ?? 0), Number(fields.dbSize ?? 0), Number(fields.dbSizeInUse ?? 0)];
   };
   const secret = (name: string, length: number) => m1.app.inject({
     method: 'POST', url: '/api/v1/namespaces/default/secrets', headers: admin,
