@@ -128,9 +128,18 @@ export function array(body: Json, name: string): unknown[] {
   return value;
 }
 
+/**
+ * The cluster ID as Coffer writes it (16 hex digits: `coffer server --cluster-id`), from the gateway's
+ * uint64 in decimal, as etcd's gateway sends it.
+ */
+function clusterIdOf(h: Json): string {
+  const decimal = id(h, 'cluster_id');
+  return /^\d{1,20}$/.test(decimal) && BigInt(decimal) < 2n ** 64n ? BigInt(decimal).toString(16).padStart(16, '0') : decimal;
+}
+
 export function decodeHeader(body: Json): ResponseHeader {
   const h = object(body.header, 'header');
-  return { clusterId: id(h, 'cluster_id'), memberId: id(h, 'member_id'), revision: int(h, 'revision'), raftTerm: int(h, 'raft_term') };
+  return { clusterId: clusterIdOf(h), memberId: id(h, 'member_id'), revision: int(h, 'revision'), raftTerm: int(h, 'raft_term') };
 }
 
 export function decodeKv(value: unknown): KeyValue {

@@ -7,7 +7,9 @@ import {
   type Compare, type CompareResult, type CompareTarget, type DeleteRangeRequest, type DeleteRangeResponse, type KeyValue, type PutRequest,
   type PutResponse, type RangeResponse, type TxnOp, type TxnRequest, type TxnResponse, checkTxnNesting,
 } from '../../storage/mvcc/index.ts';
-import { BadFieldError, type Header } from '../kv/json.ts';
+import { BadFieldError, clusterIdToProto, type Header } from '../kv/json.ts';
+
+export { clusterIdToProto };
 import { type RangeQuery, rangeQuery, type SortOrder, type SortTarget, txnRange } from '../kv/service.ts';
 import { boolField, bytesField, int64, type Message } from '../../etcdpb/index.ts';
 
@@ -83,11 +85,6 @@ function txnAt(message: Message, queries: Map<TxnOp, RangeQuery>, level: number)
 export function txnFromProto(message: Message): { request: TxnRequest; queries: Map<TxnOp, RangeQuery> } {
   const queries = new Map<TxnOp, RangeQuery>();
   return { request: txnAt(message, queries, 1), queries };
-}
-
-/** The cluster ID is kept as hex; etcd's header carries it as a uint64. */
-export function clusterIdToProto(clusterId: string): string {
-  return /^[0-9a-f]{1,16}$/i.test(clusterId) ? BigInt(`0x${clusterId}`).toString() : '0';
 }
 
 export function headerToProto(header: Header): Message {

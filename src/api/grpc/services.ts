@@ -31,7 +31,7 @@
  */
 import type { Caller } from '../k8s/authorization.ts';
 import { BadFieldError } from '../kv/json.ts';
-import type { KvService, MemberView } from '../kv/service.ts';
+import { hash32, type KvService, type MemberView } from '../kv/service.ts';
 import {
   deleteFromProto, deleteToProto, headerToProto, putFromProto, putToProto, rangeFromProto, rangeToProto, txnFromProto, txnToProto,
 } from './kv-codec.ts';
@@ -192,7 +192,3 @@ function memberId(message: Message): number {
   return id;
 }
 
-/** The first 32 bits of a hex SHA-256, as etcd's uint32 hash. */
-function hash32(hex: string): number {
-  return Number.parseInt(hex.slice(0, 8), 16) >>> 0;
-}

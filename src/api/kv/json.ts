@@ -213,8 +213,13 @@ export interface Header {
   raftTerm: number;
 }
 
+/** The cluster ID is kept as hex; etcd's header carries it as a uint64 (the gateway: in decimal). */
+export function clusterIdToProto(clusterId: string): string {
+  return /^[0-9a-f]{1,16}$/i.test(clusterId) ? BigInt(`0x${clusterId}`).toString() : '0';
+}
+
 export function encodeHeader(header: Header): Json {
-  return { cluster_id: header.clusterId, member_id: int64(header.memberId), revision: int64(header.revision), raft_term: int64(header.raftTerm) };
+  return { cluster_id: clusterIdToProto(header.clusterId), member_id: int64(header.memberId), revision: int64(header.revision), raft_term: int64(header.raftTerm) };
 }
 
 /** Leaves out fields at their default, as the gateway does. */

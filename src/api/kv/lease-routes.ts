@@ -26,21 +26,24 @@ export function registerLeaseRoutes(app: FastifyInstance, service: KvService): v
     return { header: header(granted.revision), ID: int64(granted.id), TTL: int64(granted.ttl) };
   });
 
-  app.post('/lease/revoke', auditInEntryRoute, async (request) => {
-    const revoked = await service.leases.revoke(callerFor(request), leaseId(request.body));
-    return { header: header(revoked.revision) };
-  });
+  // etcd 3.4 binds revoke, timetolive and leases under /v3/kv/lease/ too (rpc.proto's additional_bindings).
+  for (const prefix of ['/lease', '/kv/lease']) {
+    app.post(`${prefix}/revoke`, auditInEntryRoute, async (request) => {
+      const revoked = await service.leases.revoke(callerFor(request), leaseId(request.body));
+      return { header: header(revoked.revision) };
+    });
+
+    app.post(`${prefix}/timetolive`, readOnlyRoute, async (request) => {
+      const lease = await service.leases.timeToLive(callerFor(request), leaseId(request.body), bool(body(request.body), 'keys'));
+      // The ID asked for, as etcd answers it: one no member can hold is told as it came.
+      return { header: header(), ID: String(body(request.body).ID), TTL: int64(lease.ttl), grantedTTL: int64(lease.grantedTtl), keys: lease.keys.map(b64) };
+    });
+
+    app.post(`${prefix}/leases`, readOnlyRoute, async (request) => ({ header: header(), leases: (await service.leases.list(callerFor(request))).map((held) => ({ ID: int64(held) })) }));
+  }
 
   app.post('/lease/keepalive', auditInEntryRoute, async (request) => {
     const renewed = await service.leases.keepAlive(callerFor(request), leaseId(request.body));
     return { result: { header: header(renewed.revision), ID: int64(renewed.id), TTL: int64(renewed.ttl) } };
   });
-
-  app.post('/lease/timetolive', readOnlyRoute, async (request) => {
-    const lease = await service.leases.timeToLive(callerFor(request), leaseId(request.body), bool(body(request.body), 'keys'));
-    // The ID asked for, as etcd answers it: one no member can hold is told as it came.
-    return { header: header(), ID: String(body(request.body).ID), TTL: int64(lease.ttl), grantedTTL: int64(lease.grantedTtl), keys: lease.keys.map(b64) };
-  });
-
-  app.post('/lease/leases', readOnlyRoute, async (request) => ({ header: header(), leases: (await service.leases.list(callerFor(request))).map((id) => ({ ID: int64(id) })) }));
 }

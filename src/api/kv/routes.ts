@@ -13,7 +13,7 @@ import { parsedRequest } from '../request.ts';
 import { auditInEntryRoute, clusterAdminRoute, readOnlyRoute, wholeStoreRead } from '../route-config.ts';
 import type { WatchStreams } from '../watch-stream.ts';
 import { registerLeaseRoutes } from './lease-routes.ts';
-import type { KvService } from './service.ts';
+import { hash32, type KvService } from './service.ts';
 import {
   BadFieldError, bool, bytes, compact, decodeDeleteRange, enumValue, decodePut, decodeRange, decodeTxn, encodeHeader, encodeKv,
   id, int, int64, object, type Json,
@@ -75,14 +75,15 @@ function registerMaintenanceCalls(app: FastifyInstance, service: KvService): voi
     const status = await service.status(callerFor(request));
     return {
       header: encodeHeader(status.header),
+      // The proto's own field names, as etcd's gateway sends them (StatusResponse declares them camelCase).
       version: status.version,
-      db_size: int64(status.dbSizeBytes),
-      db_size_in_use: int64(status.dbSizeInUseBytes),
+      dbSize: int64(status.dbSizeBytes),
+      dbSizeInUse: int64(status.dbSizeInUseBytes),
       leader: int64(status.leader),
-      raft_index: int64(status.raftIndex),
-      raft_term: int64(status.raftTerm),
-      raft_applied_index: int64(status.raftAppliedIndex),
-      ...compact({ is_learner: status.isLearner }),
+      raftIndex: int64(status.raftIndex),
+      raftTerm: int64(status.raftTerm),
+      raftAppliedIndex: int64(status.raftAppliedIndex),
+      ...compact({ isLearner: status.isLearner }),
       ...(status.leaderName !== undefined ? { leader_name: status.leaderName } : {}),
       ...compact({ errors: status.errors }),
       // Coffer's additions to etcd's status: the member's keys and certificate, never key material.
@@ -94,6 +95,13 @@ function registerMaintenanceCalls(app: FastifyInstance, service: KvService): voi
   app.post('/maintenance/hashkv', { config: { ...readOnlyRoute.config, mastersOnly: wholeStoreRead } }, async (request) => {
     const result = await service.hashKv(int(body(request.body), 'revision') ?? 0);
     return { header: header(result.revision), hash: result.hash, compact_revision: int64(result.compactRevision) };
+  });
+
+  // etcd 3.4 binds Hash and HashKV both to this path: the answer serves either (etcd's uint32 hash, and
+  // HashKV's compact_revision for a request that names a revision).
+  app.post('/maintenance/hash', { config: { ...readOnlyRoute.config, mastersOnly: wholeStoreRead } }, async (request) => {
+    const result = await service.hashKv(int(body(request.body), 'revision') ?? 0);
+    return { header: header(result.revision), hash: hash32(result.hash), ...compact({ compact_revision: int64(result.compactRevision) }) };
   });
 
   // Listing is for any caller the gate lets here; raising and clearing, for system:masters (KvService.alarm).

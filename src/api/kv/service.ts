@@ -388,6 +388,11 @@ function reshapeTxn(op: TxnRequest, result: TxnResponse, queries: ReadonlyMap<Tx
   return { ...result, responses };
 }
 
+/** The first 32 bits of a hex SHA-256, as etcd's uint32 hash (Maintenance Hash and HashKV). */
+export function hash32(hex: string): number {
+  return Number.parseInt(hex.slice(0, 8), 16) >>> 0;
+}
+
 function nonEmpty(key: Uint8Array): Uint8Array {
   if (key.length === 0) throw new EtcdRequestError(emptyKey);
   return key;

@@ -125,3 +125,41 @@ test('the JSON gateway\'s watch from a compacted revision streams created, then 
   const lines = reply.body.trim().split('\n').map((line) => (JSON.parse(line) as { result: Record<string, unknown> }).result);
   assert.deepEqual(lines.map((r) => [r.created, r.canceled, r.compact_revision]), [[true, undefined, undefined], [undefined, true, String(second)]]);
 });
+
+test('the JSON gateway honours every field of a range as gRPC does: sorting and the revision filters', async () => {
+  const revisions: number[] = [];
+  for (const [key, value] of [['sorted/a', 'z'], ['sorted/b', 'x'], ['sorted/c', 'y']]) {
+    revisions.push(Number(((await post('/v3/kv/put', { key: b64(key!), value: b64(value!) })).body.header as Record<string, string>).revision));
+  }
+  const ranges: Message[] = [
+    { sort_order: 'DESCEND', sort_target: 'VALUE', limit: 2 },
+    { sort_order: 'ASCEND', sort_target: 'MOD' },
+    { min_mod_revision: revisions[1] },
+    { max_mod_revision: revisions[1] },
+    { min_create_revision: revisions[2] },
+    { max_create_revision: revisions[0] },
+  ];
+  for (const fields of ranges) {
+    const grpc = await call('KV/Range', 'RangeRequest', { key: bytes('sorted/'), range_end: bytes('sorted0'), ...fields }, admin, 'RangeResponse');
+    const keysOverGrpc = ((grpc.messages[0]!.kvs ?? []) as Message[]).map((kv) => Buffer.from(kv.key as Uint8Array).toString());
+    const gateway = await post('/v3/kv/range', { key: b64('sorted/'), range_end: b64('sorted0'), ...Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, typeof v === 'number' ? String(v) : v])) });
+    assert.equal(gateway.status, 200, JSON.stringify(gateway.body));
+    const keysOverGateway = ((gateway.body.kvs ?? []) as { key: string }[]).map((kv) => Buffer.from(kv.key, 'base64').toString());
+    assert.deepEqual(keysOverGateway, keysOverGrpc, JSON.stringify(fields));
+  }
+  assert.equal((await post('/v3/kv/range', { key: b64('sorted/'), sort_order: 'SIDEWAYS' })).status, 400, 'a value neither path knows is refused');
+});
+
+test('the JSON gateway speaks etcd\'s gateway: uint64 IDs in decimal, Status under the proto\'s names, etcd 3.4\'s paths', async () => {
+  const grpcHeader = (await call('KV/Range', 'RangeRequest', { key: bytes('app/a') }, admin, 'RangeResponse')).messages[0]!.header as Message;
+  const status = await post('/v3/maintenance/status', {});
+  assert.equal((status.body.header as Record<string, string>).cluster_id, String(grpcHeader.cluster_id), 'cluster_id as etcd\'s uint64, in decimal');
+  for (const name of ['version', 'dbSize', 'dbSizeInUse', 'leader', 'raftIndex', 'raftTerm', 'raftAppliedIndex']) assert.ok(name in status.body, `status has ${name}: ${JSON.stringify(status.body)}`);
+  for (const name of ['db_size', 'db_size_in_use', 'raft_index', 'raft_term', 'raft_applied_index', 'is_learner']) assert.ok(!(name in status.body), `status has no ${name}`);
+  const granted = await post('/v3/lease/grant', { TTL: '60' });
+  const lease = String(granted.body.ID);
+  for (const [path, fields] of [['/v3/kv/lease/leases', {}], ['/v3/kv/lease/timetolive', { ID: lease }], ['/v3/maintenance/hash', {}], ['/v3/kv/lease/revoke', { ID: lease }]] as const) {
+    const answer = await post(path, fields);
+    assert.equal(answer.status, 200, `${path}: ${JSON.stringify(answer.body)}`);
+  }
+});

@@ -104,7 +104,8 @@ describe('KvClient wire format (etcd 3.4 JSON gateway)', () => {
     const result = await client.put('a', new Uint8Array([0, 255]), { prevKv: true });
     client.close();
     assert.deepEqual(s.requests, [{ path: '/v3/kv/put', body: { key: 'YQ==', value: 'AP8=', prev_kv: true } }]);
-    assert.deepEqual(result.header, { clusterId: '14841639068965178418', memberId: '10276657743932975437', revision: 7, raftTerm: 3 });
+    // The gateway's uint64 cluster_id (decimal) as Coffer writes cluster IDs: 16 hex digits (coffer server --cluster-id).
+    assert.deepEqual(result.header, { clusterId: 'cdf818194e3a8c32', memberId: '10276657743932975437', revision: 7, raftTerm: 3 });
     assert.equal(text(result.prevKv?.value ?? new Uint8Array()), 'old');
     assert.equal(result.prevKv?.modRevision, 5);
   });
