@@ -169,6 +169,9 @@ function registerWatch(app: FastifyInstance, service: KvService, watches: WatchS
     const create = object(body(request.body).create_request, 'create_request');
     const key = bytes(create, 'key', 'create_request.key') ?? new Uint8Array(0);
     const end = bytes(create, 'range_end', 'create_request.range_end');
+    const filters = watchFilters(create);
+    // One watch per request here, each response one JSON line: nothing to fragment.
+    if (bool(create, 'fragment', 'create_request.fragment')) throw new BadFieldError('create_request.fragment', 'is served on gRPC only: the gateway sends each response whole, as one line');
     const { watcher, compactRevision } = startWatch(() => service.watch(callerFor(request), {
       key, ...(end ? { end } : {}),
       startRevision: int(create, 'start_revision', 'create_request.start_revision') ?? 0,
@@ -184,7 +187,9 @@ function registerWatch(app: FastifyInstance, service: KvService, watches: WatchS
       watcher?.cancel();
       throw error;
     }
-    const line = (result: Json) => JSON.stringify({ result: { header: header(), watch_id: int64(watcher?.id ?? 0), ...result } });
+    // The watch ID asked for, as etcd names the watch by it; else the member's own.
+    const watchId = int64(int(create, 'watch_id', 'create_request.watch_id') ?? watcher?.id ?? 0);
+    const line = (result: Json) => JSON.stringify({ result: { header: header(), watch_id: watchId, ...result } });
     const tooSlow = () => line({ canceled: true, cancel_reason: 'the watcher fell behind its client and was canceled; watch again from a newer revision' });
     stream.send(line({ created: true }), tooSlow);
     // From a compacted revision, as etcd's gateway: created, then canceled with the revision compacted to.
@@ -194,8 +199,10 @@ function registerWatch(app: FastifyInstance, service: KvService, watches: WatchS
     }
     try {
       for await (const response of watcher) {
-        const events = response.events.map(encodeEvent);
-        const sent = stream.send(JSON.stringify({ result: { header: header(response.revision), watch_id: int64(watcher.id), ...compact({ events }) } }), tooSlow);
+        const kept = response.events.filter((e) => !filters.has(e.type === 'put' ? 'NOPUT' : 'NODELETE'));
+        if (kept.length === 0 && response.events.length > 0) continue;
+        const events = kept.map(encodeEvent);
+        const sent = stream.send(JSON.stringify({ result: { header: header(response.revision), watch_id: watchId, ...compact({ events }) } }), tooSlow);
         if (!sent) break;
       }
       stream.end();
@@ -206,6 +213,18 @@ function registerWatch(app: FastifyInstance, service: KvService, watches: WatchS
       watcher.cancel();
     }
   });
+}
+
+/** The event types a watch leaves out (etcd's `filters`: NOPUT, NODELETE, by name or number). */
+function watchFilters(create: Json): Set<'NOPUT' | 'NODELETE'> {
+  const listed = create.filters ?? [];
+  if (!Array.isArray(listed)) throw new BadFieldError('create_request.filters', 'must be an array');
+  return new Set(listed.map((filter, i) => {
+    const where = `create_request.filters[${i}]`;
+    const named = enumValue({ filter }, 'filter', ['NOPUT', 'NODELETE'] as const, where);
+    if (named === undefined) throw new BadFieldError(where, 'must be one of NOPUT, NODELETE');
+    return named;
+  }));
 }
 
 /** A watch, or — its start revision compacted — the revision the store was compacted to; any other refusal throws. */

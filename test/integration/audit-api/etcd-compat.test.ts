@@ -5,6 +5,7 @@
 // served to any caller who may reach the call, raising and clearing an alarm to system:masters only;
 // 64-bit IDs no member can hold answered as unknown, not refused. (The real client: test/e2e/clientv3.)
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { after, before, test } from 'node:test';
 import { frame, FrameReader, decode, encode, type Message, messageType } from '../../../src/etcdpb/index.ts';
 import { grpcPathPrefix } from '../../../src/api/grpc/plugin.ts';
@@ -162,4 +163,23 @@ test('the JSON gateway speaks etcd\'s gateway: uint64 IDs in decimal, Status und
     const answer = await post(path, fields);
     assert.equal(answer.status, 200, `${path}: ${JSON.stringify(answer.body)}`);
   }
+});
+
+test('the JSON gateway\'s watch honours filters and the watch_id asked for, and refuses fragment (one JSON line per response here)', { timeout: 30_000 }, async () => {
+  const from = Number(((await post('/v3/kv/put', { key: b64('gw-filter/k'), value: b64('1') })).body.header as Record<string, string>).revision);
+  await post('/v3/kv/deleterange', { key: b64('gw-filter/k') });
+  const response = await m1.app.inject({
+    method: 'POST', url: '/v3/watch', headers: { ...admin, 'content-type': 'application/json' }, payloadAsStream: true,
+    payload: JSON.stringify({ create_request: { key: b64('gw-filter/k'), start_revision: String(from), filters: ['NOPUT'], watch_id: '7' } }),
+  });
+  const stream = response.stream();
+  let text = '';
+  stream.on('data', (chunk: Buffer) => { text += chunk.toString(); });
+  while (text.split('\n').filter((line) => line.includes('"events"')).length === 0) await once(stream, 'data');
+  stream.destroy();
+  const results = text.trim().split('\n').map((line) => (JSON.parse(line) as { result: { watch_id: string; events?: { type?: string }[] } }).result);
+  assert.deepEqual(results.map((r) => r.watch_id), ['7', '7']);
+  assert.deepEqual(results[1]!.events!.map((e) => e.type), ['DELETE'], 'the put is filtered out');
+  const fragmented = await post('/v3/watch', { create_request: { key: b64('gw-filter/k'), fragment: true } });
+  assert.equal(fragmented.status, 400, JSON.stringify(fragmented.body));
 });
