@@ -11,7 +11,7 @@ import {
   type Compare, type CompareResult, type CompareTarget, type DeleteRangeRequest, type KeyValue, type PutRequest, type TxnOp,
   type TxnRequest, checkTxnNesting,
 } from '../../storage/mvcc/index.ts';
-import { type RangeQuery, rangeQuery, type SortOrder, type SortTarget, txnRange } from './service.ts';
+import { type RangeQuery, rangeQuery, type SortOrder, type SortTarget, txnRange } from './range-query.ts';
 
 export class BadFieldError extends CofferError {
   readonly code = 'E_BAD_FIELD';

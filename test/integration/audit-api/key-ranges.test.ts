@@ -312,7 +312,7 @@ test('every route for system:masters only is refused at the gate to a caller gra
 });
 
 test('Hash and HashKV read every value of the store: system:masters only, whatever RBAC grants, in both encodings', async () => {
-  const hashRoutes = ['/v3/maintenance/hashkv', `${grpcPathPrefix}Maintenance/HashKV`, `${grpcPathPrefix}Maintenance/Hash`];
+  const hashRoutes = ['/v3/maintenance/hashkv', '/v3/maintenance/hash', `${grpcPathPrefix}Maintenance/HashKV`, `${grpcPathPrefix}Maintenance/Hash`];
   for (const url of hashRoutes) {
     const isGrpc = url.startsWith(grpcPathPrefix);
     const request = (headers: Record<string, string>) => exchange(m1.app, clock, {
