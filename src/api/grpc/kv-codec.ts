@@ -11,7 +11,7 @@ import { BadFieldError, clusterIdToProto, type Header } from '../kv/json.ts';
 
 export { clusterIdToProto };
 import { type RangeQuery, rangeQuery, type SortOrder, type SortTarget, txnRange } from '../kv/service.ts';
-import { boolField, bytesField, int64, type Message } from '../../etcdpb/index.ts';
+import { boolField, bytesField, idField, int64, type Message } from '../../etcdpb/index.ts';
 
 const sortOrders: Record<string, SortOrder> = { NONE: 'none', ASCEND: 'ascend', DESCEND: 'descend' };
 const sortTargets: Record<string, SortTarget> = { KEY: 'key', VERSION: 'version', CREATE: 'create', MOD: 'mod', VALUE: 'value' };
@@ -35,7 +35,7 @@ export function rangeFromProto(message: Message): RangeQuery {
 export function putFromProto(message: Message): PutRequest {
   return {
     type: 'put', key: bytesField(message, 'key'), value: bytesField(message, 'value'), prevKv: boolField(message, 'prev_kv'),
-    lease: int64(message, 'lease'), ignoreLease: boolField(message, 'ignore_lease'), ignoreValue: boolField(message, 'ignore_value'),
+    lease: idField(message, 'lease'), ignoreLease: boolField(message, 'ignore_lease'), ignoreValue: boolField(message, 'ignore_value'),
   };
 }
 

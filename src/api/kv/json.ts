@@ -127,7 +127,7 @@ export function decodePut(body: Json, where = 'put'): PutRequest {
     key: keyOf(body, where),
     value: bytes(body, 'value', `${where}.value`) ?? new Uint8Array(0),
     prevKv: bool(body, 'prev_kv', `${where}.prev_kv`),
-    lease: int(body, 'lease', `${where}.lease`) ?? 0,
+    lease: id(body, 'lease', `${where}.lease`) ?? 0,
     ignoreLease: bool(body, 'ignore_lease', `${where}.ignore_lease`),
     ignoreValue: bool(body, 'ignore_value', `${where}.ignore_value`),
   };

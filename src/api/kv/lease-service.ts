@@ -103,6 +103,8 @@ export class LeaseService {
    * another user's).
    */
   mayAttach(caller: Caller, id: number): void {
+    // An ID no member can hold (beyond 2^53) names no lease: etcd's answer to a put with an unknown lease.
+    if (id === unheldId) throw new EtcdRequestError(leaseNotFound);
     this.ownLease(caller, id);
   }
 

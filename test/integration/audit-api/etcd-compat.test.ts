@@ -68,6 +68,8 @@ test('each condition etcd names is answered on gRPC with exactly etcd\'s code an
     ['removing a member no member can be', 'Cluster/MemberRemove', 'MemberRemoveRequest', { ID: int64Max }, admin, 5, 'etcdserver: member not found'],
     ['revoking no lease', 'Lease/LeaseRevoke', 'LeaseRevokeRequest', { ID: 12345 }, admin, 5, 'etcdserver: requested lease not found'],
     ['revoking a lease no member can hold', 'Lease/LeaseRevoke', 'LeaseRevokeRequest', { ID: int64Max }, admin, 5, 'etcdserver: requested lease not found'],
+    ['a put with a lease no member can hold', 'KV/Put', 'PutRequest', { key: bytes('app/leased'), value: bytes('v'), lease: int64Max }, admin, 5, 'etcdserver: requested lease not found'],
+    ['a transaction\'s put with a lease no member can hold', 'KV/Txn', 'TxnRequest', { success: [{ request_put: { key: bytes('app/leased'), value: bytes('v'), lease: int64Max } }] }, admin, 5, 'etcdserver: requested lease not found'],
   ];
   for (const [what, method, request, fields, as, code, description] of cases) {
     const answer = await call(method, request, fields, as);
@@ -109,6 +111,8 @@ test('a lease ID no member can hold is an unknown lease: time-to-live -1 with th
   const ttl = await call('Lease/LeaseTimeToLive', 'LeaseTimeToLiveRequest', { ID: int64Max }, admin, 'LeaseTimeToLiveResponse');
   assert.equal(ttl.grpcStatus, 0, ttl.grpcMessage);
   assert.deepEqual([String(ttl.messages[0]!.ID), Number(ttl.messages[0]!.TTL)], [int64Max, -1]);
+  const put = await post('/v3/kv/put', { key: b64('app/leased'), value: b64('v'), lease: int64Max });
+  assert.deepEqual([put.status, put.body.error], [404, 'etcdserver: requested lease not found']);
   const overGateway = await post('/v3/lease/timetolive', { ID: int64Max });
   assert.equal(overGateway.status, 200, JSON.stringify(overGateway.body));
   assert.deepEqual([overGateway.body.ID, overGateway.body.TTL], [int64Max, '-1']);
