@@ -79,7 +79,12 @@ function appliedConfiguration(url: string): unknown {
   return { apiVersion: 'v1', kind: 'Secret', metadata: { name, labels: { applied: 'yes' } }, data: { password: b64(marker) } };
 }
 
-type Body = { body?: unknown; contentType?: string };
+/**
+ * A body that names ConfigMap default/cfg as its object's owner: none of the identities may update that
+ * ConfigMap, so every such write must be refused (naming an owner needs the right to update it).
+ */
+type Body = { body?: unknown; contentType?: string; namesOwner?: true };
+const cfgAsOwner = { ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'cfg', uid: 'matrix-uid' }] };
 
 /** The bodies per route: what a caller with partial rights would send to reach the marker or replace it. */
 function bodiesOf(method: string, url: string, query: string): Body[] {
@@ -94,7 +99,11 @@ function bodiesOf(method: string, url: string, query: string): Body[] {
       // An owner reference padded to push the object just past valueBytesMax: a refusal that named the
       // stored size would tell a caller without get the size of what it hides.
       { body: { metadata: { ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', uid: 'u', name: 'a'.repeat(valueBytesMax - 200) }] } }, contentType: 'application/merge-patch+json' },
+      { body: { metadata: cfgAsOwner }, contentType: 'application/merge-patch+json', namesOwner: true },
     ];
+  }
+  if (method === 'POST' && (url.startsWith('/api/v1/') || url.startsWith('/apis/rbac.authorization.k8s.io/'))) {
+    return [bodyOf(method, url, query), { body: { metadata: { name: 'matrix-owned', ...cfgAsOwner } }, namesOwner: true }];
   }
   // A delete meant for an object of another uid (client-go's precondition): refused, nothing deleted.
   if (method === 'DELETE' && !url.startsWith('/v3/') && !url.startsWith(grpcPathPrefix)) return [{}, { body: { kind: 'DeleteOptions', apiVersion: 'v1', preconditions: { uid: 'not-its-uid' } } }];
@@ -212,7 +221,7 @@ test('authorization matrix: routes × methods × query encodings × identities',
     for (const query of variants(route.method, route.url)) {
       for (const [identity, headers] of Object.entries(identities)) {
         const url = query === '' ? path : `${path}?${query}`;
-        for (const { body, contentType } of bodiesOf(route.method, route.url, query)) {
+        for (const { body, contentType, namesOwner } of bodiesOf(route.method, route.url, query)) {
           const what = `${identity} ${route.method} ${url}${contentType === undefined ? '' : ` (${contentType})`}`;
           const before = await userState(m1);
           const answer = await exchange(app, clock, {
@@ -226,6 +235,7 @@ test('authorization matrix: routes × methods × query encodings × identities',
           assert.doesNotMatch(answer.text, /\bis \d+ bytes stored/, `the answer to ${what} names a stored size`);
           assert.equal(typeof answer.auditID, 'string', `${what}: the answer names its audit event`);
           expectedEvents.push({ what, auditID: answer.auditID!, count: probes.has(path) && answer.status < 400 ? 0 : 1 });
+          if (namesOwner) assert.ok(answer.status >= 400, `${what} named an owner it may not update, and was answered ${answer.status}`);
           if (answer.status >= 400) assert.equal(await userState(m1), before, `${what} was refused (${answer.status}) but changed the store`);
         }
       }
