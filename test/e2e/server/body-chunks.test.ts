@@ -11,7 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { connect, type TLSSocket } from 'node:tls';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, test, type TestContext } from 'node:test';
 import { caLayout, issueClient, loadCa } from '../../../src/pki/index.ts';
 import { Cluster, waitBootstrapped } from '../../support/cluster/index.ts';
 import { waitUntil } from '../../support/wait.ts';
@@ -249,31 +249,32 @@ async function h1Attack(stop: () => boolean): Promise<string[]> {
   }));
 }
 
+/** The member held about what was sent and answered /livez meanwhile. */
+function assertCalm(t: TestContext, seen: { growthMiB: number; livezMaxMs: number }): void {
+  t.diagnostic(`member RSS +${seen.growthMiB.toFixed(0)} MiB, slowest /livez ${seen.livezMaxMs.toFixed(0)} ms`);
+  assert.ok(seen.growthMiB < rssGrowthMaxMiB, `the member's RSS grew by ${seen.growthMiB.toFixed(0)} MiB (bound ${rssGrowthMaxMiB} MiB)`);
+  assert.ok(seen.livezMaxMs < livezWithinMs, `a /livez took ${seen.livezMaxMs.toFixed(0)} ms`);
+}
+
 describe('a request body in one-byte pieces', () => {
   test(`HTTP/1.1, ${senders} connections each chunked one byte a chunk: the member holds about what was sent, and answers /livez meanwhile`, { timeout: 30_000 }, async (t) => {
     let answers: string[] = [];
     const seen = await watched(async (stop) => { answers = await h1Attack(stop); });
-    t.diagnostic(`member RSS +${seen.growthMiB.toFixed(0)} MiB, slowest /livez ${seen.livezMaxMs.toFixed(0)} ms`);
-    assert.ok(seen.growthMiB < rssGrowthMaxMiB, `the member's RSS grew by ${seen.growthMiB.toFixed(0)} MiB (bound ${rssGrowthMaxMiB} MiB)`);
-    assert.ok(seen.livezMaxMs < livezWithinMs, `a /livez took ${seen.livezMaxMs.toFixed(0)} ms`);
+    assertCalm(t, seen);
     assert.deepEqual(answers, Array.from({ length: senders }, () => 'HTTP/1.1 413 Payload Too Large'));
   });
 
   test(`HTTP/2, ${senders} streams each one byte a DATA frame: the member holds about what was sent, and answers /livez meanwhile`, { timeout: 30_000 }, async (t) => {
     let outcomes: string[] = [];
     const seen = await watched(async (stop) => { outcomes = await h2Attack(stop); });
-    t.diagnostic(`member RSS +${seen.growthMiB.toFixed(0)} MiB, slowest /livez ${seen.livezMaxMs.toFixed(0)} ms`);
-    assert.ok(seen.growthMiB < rssGrowthMaxMiB, `the member's RSS grew by ${seen.growthMiB.toFixed(0)} MiB (bound ${rssGrowthMaxMiB} MiB)`);
-    assert.ok(seen.livezMaxMs < livezWithinMs, `a /livez took ${seen.livezMaxMs.toFixed(0)} ms`);
+    assertCalm(t, seen);
     assert.deepEqual(outcomes, Array.from({ length: senders }, () => 'answered'));
   });
 
   test(`gRPC unary (KV/Range), ${senders} streams each one byte a DATA frame: the member holds about what was sent, and answers /livez meanwhile`, { timeout: 30_000 }, async (t) => {
     let outcomes: string[] = [];
     const seen = await watched(async (stop) => { outcomes = await h2Attack(stop, { path: '/etcdserverpb.KV/Range', contentType: 'application/grpc', as: admin }); });
-    t.diagnostic(`member RSS +${seen.growthMiB.toFixed(0)} MiB, slowest /livez ${seen.livezMaxMs.toFixed(0)} ms`);
-    assert.ok(seen.growthMiB < rssGrowthMaxMiB, `the member's RSS grew by ${seen.growthMiB.toFixed(0)} MiB (bound ${rssGrowthMaxMiB} MiB)`);
-    assert.ok(seen.livezMaxMs < livezWithinMs, `a /livez took ${seen.livezMaxMs.toFixed(0)} ms`);
+    assertCalm(t, seen);
     assert.deepEqual(outcomes, Array.from({ length: senders }, () => 'answered'));
   });
 });
