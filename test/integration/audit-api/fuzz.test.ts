@@ -52,7 +52,7 @@ const segment = fc.oneof(
 const queryParam = fc.tuple(
   fc.constantFrom('watch', 'Watch', '%77atch', 'resourceVersion', 'dryRun', 'labelSelector', 'fieldSelector', 'limit', 'continue', 'local', 'version', 'stage', 'timeoutSeconds',
     'propagationPolicy', 'orphanDependents', 'sendInitialEvents', 'resourceVersionMatch', 'fieldManager', 'force', 'x'),
-  fc.oneof(fc.constantFrom('true', '1', 'True', '%74rue', 'false', '0', 'All', '1', '999999999', '-1', 'metadata.name=db', 'a=b', 'type=Opaque', 'Foreground', 'Orphan', 'NotOlderThan', 'kubectl', ''), fc.string({ maxLength: 20 }).map(encodeURIComponent)),
+  fc.oneof(fc.constantFrom('true', '1', 'True', '%74rue', 'false', '0', 'All', '1', '999999999', '-1', 'metadata.name=db', 'a=b', 'type=Opaque', 'Foreground', 'Orphan', 'NotOlderThan', 'Exact', 'metadata.name==db', 'metadata.name%3Ddb', 'kubectl', ''), fc.string({ maxLength: 20 }).map(encodeURIComponent)),
 ).map(([k, v]) => `${k}=${v}`);
 
 const body = fc.oneof(
@@ -67,6 +67,8 @@ const body = fc.oneof(
   // to push the object just past valueBytesMax (whose refusal must not tell a caller without get its size).
   fc.oneof(fc.string({ maxLength: 40 }), fc.integer(), fc.constant('u'.repeat(300))).map((uid) => ({ type: 'application/json', payload: JSON.stringify({ kind: 'DeleteOptions', apiVersion: 'v1', preconditions: { uid } }) })),
   fc.constant({ type: 'application/merge-patch+json', payload: JSON.stringify({ metadata: { ownerReferences: [{ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', name: 'b', uid: 'u' }] } }) }),
+  // A create naming the marker Secret as its owner (which only a caller who may update it may do).
+  fc.constant({ type: 'application/json', payload: JSON.stringify({ metadata: { name: 'fuzz-owned', ownerReferences: [{ apiVersion: 'v1', kind: 'Secret', name: 'db', uid: 'u' }] } }) }),
   fc.integer({ min: 150, max: 400 }).map((short) => ({
     type: 'application/merge-patch+json', payload: JSON.stringify({ metadata: { ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', uid: 'u', name: 'a'.repeat(valueBytesMax - short) }] } }),
     [fc.toStringMethod]: () => `{ merge patch: an owner reference named ${valueBytesMax - short} characters long }`,
