@@ -103,7 +103,18 @@ export class BatchWriter {
     });
   }
 
-  /** The batch's pages, changed lease records and the meta record for `appliedIndex`, sealed. */
+  /**
+   * The batch's pages, changed lease records and the meta record for `appliedIndex`, sealed.
+   *
+   * A value is sealed here a second time on this member (the WAL sealed the entry that carried it), and
+   * must be: a sealed record opens only at its position, and the WAL's record is bound to its log index
+   * while a page is bound to (store, revision); the two plaintexts differ (the WAL's is the whole entry —
+   * every operation of the command and the request's audit record — a page one change with its MVCC
+   * metadata); and they live apart (the WAL drops the entry at its next compaction, the page stays until
+   * MVCC compaction). Reusing the WAL's ciphertext would give up position binding, which is what makes a
+   * page moved, swapped or replayed fail to open (docs/security.md). What sealing costs a member: the
+   * `seal` share of the bench's profile (docs/performance.md, "Everything on: where a member's time goes").
+   */
   private sealBatch(applier: BatchApplier, appliedIndex: number): BatchOp[] {
     const { sealer, storeId } = this.state;
     const batch: BatchOp[] = applier.pages.map((page) => ({
