@@ -54,6 +54,14 @@ function start(scenario: string) {
   return { child, lines, exited };
 }
 
+/** Runs `scenario` to its end: it must exit 0 having printed exactly `lines`. */
+async function runsTo(scenario: string, lines: string[]): Promise<void> {
+  const run = start(scenario);
+  const outcome = await run.exited;
+  assert.equal(outcome.code, 0, outcome.stderr);
+  assert.deepEqual(run.lines, lines);
+}
+
 /** The number of writes the program last reported. */
 function progress(lines: string[]): number {
   const reports = lines.filter((l) => l.startsWith('progress '));
@@ -61,10 +69,7 @@ function progress(lines: string[]): number {
 }
 
 test('STM transactions from concurrent clients commit serializably: the total is conserved', async () => {
-  const run = start('stm');
-  const outcome = await run.exited;
-  assert.equal(outcome.code, 0, outcome.stderr);
-  assert.deepEqual(run.lines, ['ok stm transfers=32 total=500']);
+  await runsTo('stm', ['ok stm transfers=32 total=500']);
 });
 
 test('a watch resumes across the restart of every member in turn: no gap, no repeat, equal to a replay', { timeout: 10 * 60_000 }, async () => {
@@ -97,43 +102,25 @@ test('concurrency.Mutex over sessions (leases kept alive): two contenders\' incr
 });
 
 test('concurrency.Election: the first candidate leads and proclaims, resigns, and the second takes office; an observer sees each', async () => {
-  const run = start('elect');
-  const outcome = await run.exited;
-  assert.equal(outcome.code, 0, outcome.stderr);
-  assert.deepEqual(run.lines, ['ok elect leaders=first,second']);
+  await runsTo('elect', ['ok elect leaders=first,second']);
 });
 
 test('nested transactions (clientv3.OpTxn): each level\'s branch as its compares choose, one revision, a key written twice refused', async () => {
-  const run = start('nested');
-  const outcome = await run.exited;
-  assert.equal(outcome.code, 0, outcome.stderr);
-  assert.deepEqual(run.lines, ['ok nested paths=true,false,true revision=one duplicate=refused']);
+  await runsTo('nested', ['ok nested paths=true,false,true revision=one duplicate=refused']);
 });
 
 test('compares over a key range (Cmp.WithPrefix): every key must satisfy it; over no key, as a missing key', async () => {
-  const run = start('range-compare');
-  const outcome = await run.exited;
-  assert.equal(outcome.code, 0, outcome.stderr);
-  assert.deepEqual(run.lines, ['ok range-compare every=true,false none=true,false']);
+  await runsTo('range-compare', ['ok range-compare every=true,false none=true,false']);
 });
 
 test('progress requests (Watcher.RequestProgress), many at once: every watch of the stream is notified, behind its events', async () => {
-  const run = start('progress');
-  const outcome = await run.exited;
-  assert.equal(outcome.code, 0, outcome.stderr);
-  assert.deepEqual(run.lines, ['ok progress notified=every-watch after=events']);
+  await runsTo('progress', ['ok progress notified=every-watch after=events']);
 });
 
 test('every condition etcd\'s clients know by its error is answered with it (rpctypes), as etcd words it; a lease ID no member can hold is unknown', async () => {
-  const run = start('etcd-errors');
-  const outcome = await run.exited;
-  assert.equal(outcome.code, 0, outcome.stderr);
-  assert.deepEqual(run.lines, ['ok etcd-errors cases=14']);
+  await runsTo('etcd-errors', ['ok etcd-errors cases=14']);
 });
 
 test('a watch from a compacted revision is created, then canceled with the revision compacted to (WatchResponse.CompactRevision)', async () => {
-  const run = start('compacted-watch');
-  const outcome = await run.exited;
-  assert.equal(outcome.code, 0, outcome.stderr);
-  assert.deepEqual(run.lines, ['ok compacted-watch compact_revision=the-compacted-revision']);
+  await runsTo('compacted-watch', ['ok compacted-watch compact_revision=the-compacted-revision']);
 });

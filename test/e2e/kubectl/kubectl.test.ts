@@ -176,26 +176,40 @@ test('kubectl delete, then get is NotFound', async () => {
   assert.match(missing.stderr, /NotFound.*configmaps "other-config" not found/);
 });
 
-test('kubectl get -w receives an event', async () => {
-  const watch = spawn(kubectlPath!, [`--kubeconfig=${kubeconfigs.admin}`, `--cache-dir=${join(dir, 'kube-cache')}`, 'get', 'configmaps', '-w', '-o', 'name'], { stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * A running `kubectl … -w` as `user`: everything it writes (stdout and stderr) is kept in `seen`, from
+ * one listener for the whole run, so output arriving while the test awaits something else is not lost.
+ */
+function kubectlWatch(user: string, args: string[]) {
+  const watch = spawn(kubectlPath!, [`--kubeconfig=${kubeconfigs[user]}`, `--cache-dir=${join(dir, 'kube-cache')}`, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let seen = '';
   let wake: (() => void) | undefined;
-  // One listener for the whole run: output arriving while the test awaits something else is kept.
-  watch.stdout.on('data', (chunk: Buffer) => { seen += chunk.toString(); wake?.(); });
+  const take = (chunk: Buffer) => { seen += chunk.toString(); wake?.(); };
+  watch.stdout.on('data', take);
+  watch.stderr.on('data', take);
   watch.on('exit', () => wake?.());
-  const waitFor = async (text: string) => {
-    while (!seen.includes(text)) {
-      if (watch.exitCode !== null) throw new Error(`kubectl get -w exited: ${seen}`);
-      await new Promise<void>((resolve) => { wake = resolve; });
-    }
+  return {
+    get seen() { return seen; },
+    /** Resolves once the output holds `expected`; throws if kubectl exits first. */
+    async waitFor(expected: string | RegExp): Promise<void> {
+      while (typeof expected === 'string' ? !seen.includes(expected) : !expected.test(seen)) {
+        if (watch.exitCode !== null) throw new Error(`kubectl get -w exited: ${seen}`);
+        await new Promise<void>((resolve) => { wake = resolve; });
+      }
+    },
+    stop: () => watch.kill('SIGTERM'),
   };
+}
+
+test('kubectl get -w receives an event', async () => {
+  const watch = kubectlWatch('admin', ['get', 'configmaps', '-w', '-o', 'name']);
   try {
-    await waitFor('configmap/app-config'); // the list is done; the watch starts at its resourceVersion
+    await watch.waitFor('configmap/app-config'); // the list is done; the watch starts at its resourceVersion
     const created = await kubectl('admin', ['create', 'configmap', 'watched', '--from-literal=a=b']);
     assert.equal(created.code, 0, created.stderr);
-    await waitFor('configmap/watched');
+    await watch.waitFor('configmap/watched');
   } finally {
-    watch.kill('SIGTERM');
+    watch.stop();
   }
 });
 
@@ -218,26 +232,15 @@ test('a user allowed one Secret by resourceNames watches it (kubectl get secret 
   assert.equal((await kubectl('admin', ['create', 'secret', 'generic', 'rot', '--from-literal=k=first'])).code, 0);
   assert.equal((await kubectl('admin', ['create', 'role', 'rot-only', '--verb=get,list,watch', '--resource=secrets', '--resource-name=rot'])).code, 0);
   assert.equal((await kubectl('admin', ['create', 'rolebinding', 'rot-only', '--role=rot-only', '--user=rita'])).code, 0);
-  const watch = spawn(kubectlPath!, [`--kubeconfig=${kubeconfigs.rita}`, `--cache-dir=${join(dir, 'kube-cache')}`, 'get', 'secret', 'rot', '-w', '--output-watch-events'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let seen = '';
-  let wake: (() => void) | undefined;
-  watch.stdout.on('data', (chunk: Buffer) => { seen += chunk.toString(); wake?.(); });
-  watch.stderr.on('data', (chunk: Buffer) => { seen += chunk.toString(); wake?.(); });
-  watch.on('exit', () => wake?.());
-  const waitFor = async (pattern: RegExp) => {
-    while (!pattern.test(seen)) {
-      if (watch.exitCode !== null) throw new Error(`kubectl get -w exited: ${seen}`);
-      await new Promise<void>((resolve) => { wake = resolve; });
-    }
-  };
+  const watch = kubectlWatch('rita', ['get', 'secret', 'rot', '-w', '--output-watch-events']);
   try {
-    await waitFor(/ADDED\s+rot\s/);
+    await watch.waitFor(/ADDED\s+rot\s/);
     const patched = await kubectl('admin', ['patch', 'secret', 'rot', '--type=merge', '-p', '{"stringData":{"k":"second"}}']);
     assert.equal(patched.code, 0, patched.stderr);
-    await waitFor(/MODIFIED\s+rot\s/);
-    assert.doesNotMatch(seen, /forbidden/i);
+    await watch.waitFor(/MODIFIED\s+rot\s/);
+    assert.doesNotMatch(watch.seen, /forbidden/i);
   } finally {
-    watch.kill('SIGTERM');
+    watch.stop();
   }
   const byName = await kubectl('rita', ['get', 'secrets', '--field-selector=metadata.name=rot', '-o', 'name']);
   assert.equal(byName.code, 0, byName.stderr);
