@@ -66,14 +66,15 @@ test('a round with no answer is asked again under a fresh context; the old answe
   assert.deepEqual(await state(read), { value: 6 });
 });
 
-test('a read gives up at its deadline, and a read queued behind it is still served', async () => {
-  const { reads, clock, answerLast } = batcher();
+test('a read gives up at its deadline, and the round it was alone in is dropped: the next read asks at once', async () => {
+  const { reads, asked, clock, answerLast } = batcher();
   const early = reads.readIndex(retryMs / 2);
   clock.advance(retryMs / 2);
   reads.tick();
   const outcome = await state(early);
   assert.ok(typeof outcome === 'object' && 'error' in outcome && /timed out/.test(outcome.error.message), JSON.stringify(outcome));
   const later = reads.readIndex(timeoutMs);
+  assert.equal(asked.length, 2, 'no round is left in flight for the next read to wait behind');
   answerLast(3);
   assert.deepEqual(await state(later), { value: 3 });
 });
