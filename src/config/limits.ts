@@ -233,6 +233,12 @@ export const peerQueueBytesMax = 64 * 1024 * 1024;
 export const peerDialBackoffMinMs = 50;
 /** The longest wait between dials of an unreachable peer. */
 export const peerDialBackoffMaxMs = 2_000;
+/**
+ * How long a connection to a peer must last to prove the peer takes it: its loss is then redialed after
+ * the shortest wait. A shorter one counts as a failed dial, so a peer that refuses each connection after
+ * the handshake (another cluster's member, a removed member) is redialed with backoff, not at once.
+ */
+export const peerConnectionStableMs = 1_000;
 /** A snapshot's data crosses the wire in chunks of this size, each its own frame. */
 export const snapshotChunkBytes = 1024 * 1024;
 /** The largest snapshot a member accepts from a peer (the whole store's logical records). */

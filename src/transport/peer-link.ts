@@ -3,19 +3,20 @@
  * reach), says hello, then streams frames. Raft tolerates lost messages, so the link never blocks its
  * caller: frames queue up to peerQueueBytesMax while dialing or while the socket drains, and beyond
  * that they are dropped and reported, so the replication layer can tell Raft the peer is unreachable.
- * A broken connection is redialed with exponential backoff and jitter. refresh() moves the link to
- * a new connection (after this member's certificate was reloaded) without losing a frame: the old
- * connection is ended gracefully, the peer still reads all written to it, and new frames wait in the
- * backlog until the new connection is up. A listener that wants the same (its certificate was
- * reloaded) sends a goaway frame, the only frame a listener sends; the link then refreshes. Only the
- * dialer can end a connection without loss: node's TLS drops what a socket still had to write once
- * the other side has ended it.
+ * A broken connection is redialed with exponential backoff and jitter; the backoff starts afresh only
+ * after a connection that lasted peerConnectionStableMs (a peer refusing each one after its handshake is
+ * not a reachable peer). refresh() moves the link to a new connection (after this member's certificate
+ * was reloaded) without losing a frame: the old connection is ended gracefully, the peer still reads
+ * all written to it, and new frames wait in the backlog until the new connection is up. A listener
+ * that wants the same (its certificate was reloaded) sends a goaway frame, the only frame a listener
+ * sends; the link then refreshes. Only the dialer can end a connection without loss: node's TLS drops
+ * what a socket still had to write once the other side has ended it.
  * Invariant: frames go out in the order send() accepted them, across connections too (the next
  * connection is dialed only once the previous one has closed); a dropped frame is never sent later.
  */
 import { connect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import type { Clock, Random, TimerHandle } from '../base/index.ts';
-import { peerDialBackoffMaxMs, peerDialBackoffMinMs, peerQueueBytesMax, snapshotChunkBytes } from '../config/index.ts';
+import { peerConnectionStableMs, peerDialBackoffMaxMs, peerDialBackoffMinMs, peerQueueBytesMax, snapshotChunkBytes } from '../config/index.ts';
 import type { Message } from '../raft/index.ts';
 import { decodePeerFrame, encodePeerFrame, type HelloFrame } from './codec.ts';
 import { encodeFrame, FrameDecoder } from './frame.ts';
@@ -58,7 +59,10 @@ export class PeerLink {
   /** refresh() ended `socket`: the next connection is dialed as soon as it has closed. */
   private replacing = false;
   private closed = false;
+  /** Dials since a connection last proved itself (lasted peerConnectionStableMs): the backoff's exponent. */
   private failedDials = 0;
+  /** When `socket` completed its handshake (clock ms). */
+  private establishedAtMs = 0;
   private redial: TimerHandle | undefined;
   /** Frames accepted while not connected; sent in order once the hello is out. */
   private backlog: Buffer[] = [];
@@ -133,7 +137,7 @@ export class PeerLink {
       if (socket.destroyed) return;
       this.connected = true;
       this.established = true;
-      this.failedDials = 0;
+      this.establishedAtMs = this.options.clock.nowMs();
       socket.write(encodeFrame(encodePeerFrame(this.options.hello)));
       for (const frame of this.backlog) socket.write(frame);
       this.backlog = [];
@@ -160,6 +164,9 @@ export class PeerLink {
     socket.once('end', () => { this.connected = false; });
     socket.once('close', () => {
       const wasEstablished = this.established;
+      // A handshake alone proves nothing: a peer refuses a connection at its hello (another cluster, a
+      // removed member). Only a connection that lasted counts, or such a peer is redialed at once forever.
+      if (wasEstablished && this.options.clock.nowMs() - this.establishedAtMs >= peerConnectionStableMs) this.failedDials = 0;
       this.connected = false;
       this.established = false;
       this.socket = undefined;

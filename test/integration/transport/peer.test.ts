@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { connect } from 'node:tls';
-import { realClock, seededRandom } from '../../../src/base/index.ts';
+import { type Clock, realClock, seededRandom } from '../../../src/base/index.ts';
+import { peerConnectionStableMs, peerDialBackoffMaxMs, peerDialBackoffMinMs } from '../../../src/config/index.ts';
 import { acceptPeer, bootstrapCa, caLayout, clientTlsOptions, loadTlsMaterial, serverTlsOptions } from '../../../src/pki/index.ts';
 import type { TlsMaterial } from '../../../src/pki/index.ts';
 import type { Message } from '../../../src/raft/index.ts';
@@ -49,13 +50,13 @@ interface Harness {
   next(count: number): Promise<Message[]>;
 }
 
-async function startListener(name: string, port = 0, removed: Set<number> = new Set()): Promise<Harness> {
+async function startListener(name: string, port = 0, removed: Set<number> = new Set(), clusterId = 'cluster-a'): Promise<Harness> {
   const received: Message[] = [];
   const refused: string[] = [];
   const hellos: number[] = [];
   const waiters: Array<() => void> = [];
   const listener = new PeerListener({
-    clusterId: 'cluster-a',
+    clusterId,
     tlsOptions: serverTlsOptions(mustGet(material.get(name), name)),
     acceptPeer,
     knowsMember: (id, name) => ids[name] === id,
@@ -78,7 +79,7 @@ async function refusal(harness: Harness): Promise<string> {
   return mustGet(harness.refused[0], 'refusal');
 }
 
-interface LinkOptions { claim?: string; cert?: string; drops?: Message[]; onStateChange?: (connected: boolean) => void; onRemoved?: () => void }
+interface LinkOptions { claim?: string; cert?: string; drops?: Message[]; onStateChange?: (connected: boolean) => void; onRemoved?: () => void; clock?: Clock }
 
 function link(from: string, to: string, port: number, options: LinkOptions = {}): PeerLink {
   const own = mustGet(material.get(options.cert ?? from), from);
@@ -86,7 +87,7 @@ function link(from: string, to: string, port: number, options: LinkOptions = {})
     peer: { id: mustGet(ids[to], to), name: to, url: `https://127.0.0.1:${port}` },
     hello: { kind: 'hello', clusterId: 'cluster-a', member: options.claim ?? from, memberId: mustGet(ids[options.claim ?? from], from) },
     tlsOptions: (expected) => clientTlsOptions(own, { expectedMember: expected }),
-    clock: realClock,
+    clock: options.clock ?? realClock,
     random: seededRandom(1),
     onDrop: (m) => options.drops?.push(m),
     ...(options.onStateChange ? { onStateChange: options.onStateChange } : {}),
@@ -189,6 +190,74 @@ test('a link redials after the peer restarts', async () => {
   assert.equal(message?.term, 2);
   m2.close();
   await restarted.listener.close();
+});
+
+/**
+ * A clock for the link's redial waits: its time moves only when the test says, and each redial is
+ * run at once, its requested wait recorded (`waits`, in order); `nextWait` resolves on the next one.
+ */
+class RedialClock implements Clock {
+  readonly waits: number[] = [];
+  private now = 0;
+  private waiter: (() => void) | undefined;
+  nowMs(): number {
+    return this.now;
+  }
+  advance(ms: number): void {
+    this.now += ms;
+  }
+  setTimer(delayMs: number, callback: () => void) {
+    this.waits.push(delayMs);
+    const timer = setImmediate(callback);
+    this.waiter?.();
+    return { cancel: () => clearImmediate(timer) };
+  }
+  defer(callback: () => void): void {
+    setImmediate(callback);
+  }
+  async nextWait(): Promise<void> {
+    await new Promise<void>((resolve) => { this.waiter = resolve; });
+  }
+}
+
+test('a peer that refuses every connection after its handshake (another cluster) is redialed with backoff, not at once', async () => {
+  const server = await startListener('m1', 0, new Set(), 'cluster-b');
+  const clock = new RedialClock();
+  const m2 = link('m2', 'm1', server.port, { clock });
+  // Each connection completes its mutual-TLS handshake and is refused at its hello; none lasts.
+  const dialsToReachCeiling = Math.ceil(Math.log2(peerDialBackoffMaxMs / peerDialBackoffMinMs)) + 1;
+  while (clock.waits.length < dialsToReachCeiling + 2) await clock.nextWait();
+  m2.close();
+  await server.listener.close();
+  assert.ok(server.refused.length >= dialsToReachCeiling, `the listener refused ${server.refused.length} connections`);
+  assert.ok(server.refused.every((reason) => /cluster-a, not cluster-b/.test(reason)), server.refused.join('; '));
+  // Full jitter: each wait lies in [ceiling/2, ceiling], the ceiling doubling per refused connection.
+  for (const [i, wait] of clock.waits.entries()) {
+    const ceiling = Math.min(peerDialBackoffMaxMs, peerDialBackoffMinMs * 2 ** i);
+    assert.ok(wait >= Math.floor(ceiling / 2) && wait <= ceiling, `wait ${i} was ${wait} ms, not within [${ceiling / 2}, ${ceiling}]: ${clock.waits.join(', ')}`);
+  }
+  assert.ok(clock.waits.at(-1)! >= peerDialBackoffMaxMs / 2);
+});
+
+test('a connection that lasted peerConnectionStableMs proved the peer: its loss is redialed after the shortest wait again', async () => {
+  const refusing = await startListener('m1', 0, new Set(), 'cluster-b');
+  const clock = new RedialClock();
+  let connected = () => undefined as void;
+  const m2 = link('m2', 'm1', refusing.port, { clock, onStateChange: (up) => { if (up) connected(); } });
+  while (clock.waits.length < 4) await clock.nextWait();
+  // The peer is now the right cluster's member: the next dial is accepted and stays up.
+  await refusing.listener.close();
+  const accepting = await startListener('m1', refusing.port);
+  const up = new Promise<void>((resolve) => { connected = resolve; });
+  await up;
+  m2.send(heartbeat(2, 1, 1));
+  await accepting.next(1);
+  clock.advance(peerConnectionStableMs);
+  const before = clock.waits.length;
+  await accepting.listener.close();
+  while (clock.waits.length === before) await clock.nextWait();
+  m2.close();
+  assert.ok(clock.waits[before]! <= peerDialBackoffMinMs, `after a stable connection the link waited ${clock.waits[before]} ms (waits: ${clock.waits.join(', ')})`);
 });
 
 test('frames beyond the queue limit are dropped and reported, never sent later', () => {
