@@ -18,13 +18,17 @@
  * members run (one was stopped, or crashed), the script starts only the others, so a stopped member
  * comes back and catches up. Then each member it started is reported ready (its /readyz, which the
  * audit policy does not record, so waiting leaves no trace in the audit log), or the first that fails
- * is named with the last lines of its log, and the others it started are stopped. Ctrl-C (or SIGTERM)
+ * is named with the last lines of its log, and the others it started are stopped; so are they when the
+ * members, each ready, answer for more than one cluster (a data dir left by a run with other members
+ * keeps its own cluster), the script naming the dirs that hold another cluster. Ctrl-C (or SIGTERM)
  * stops every member it started; running it again reuses the CA, the keys and the data.
  */
 import { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { KvClient } from '../src/client/index.ts';
+import { statusRequestTimeoutMs } from '../src/config/index.ts';
 import { createKeyFile, KeyFileError, ownKeyFileExists } from '../src/crypto/index.ts';
 import { bootstrapCa, bootstrapDefaults, caLayout, issueMember, loadCa } from '../src/pki/index.ts';
 import { backendNamed, certsIn, delay, MemberProcess, repoRoot } from '../test/support/cluster/index.ts';
@@ -114,7 +118,7 @@ for (const [at, i] of toStart.entries()) {
   (members[at] as MemberProcess).start(backend.command(spec));
 }
 
-const failure = await waitReady();
+const failure = await waitReady() ?? await splitAcrossClusters();
 if (failure !== undefined) {
   stopping = true;
   process.stderr.write(failure);
@@ -206,6 +210,35 @@ async function waitReady(): Promise<string | undefined> {
     if (ready.size < members.length) await delay(readyPollMs);
   }
   return undefined;
+}
+
+/**
+ * Undefined when every member answers for one cluster; otherwise what to print. A data dir keeps the
+ * cluster it was first started in, whatever --initial-cluster says later: a dir left by a run with other
+ * members (`--members 1`, then 3) makes its member a cluster of its own beside the others, each ready.
+ */
+async function splitAcrossClusters(): Promise<string | undefined> {
+  const tls = { cert: await readFile(certs.clientCert, 'utf8'), key: await readFile(certs.clientKey, 'utf8'), ca: await readFile(certs.ca, 'utf8') };
+  const byCluster = new Map<string, string[]>();
+  await Promise.all(names.map(async (name, i) => {
+    const client = new KvClient({ endpoints: [endpoints[i] ?? ''], tls });
+    try {
+      const { clusterId } = (await client.status({ timeoutMs: statusRequestTimeoutMs })).header;
+      byCluster.set(clusterId, [...(byCluster.get(clusterId) ?? []), name].sort());
+    } catch {
+      // Ready a moment ago: a member that does not answer now is not a sign of a second cluster.
+    } finally {
+      client.close();
+    }
+  }));
+  if (byCluster.size < 2) return undefined;
+  const groups = [...byCluster].sort(([, a], [, b]) => b.length - a.length);
+  const [, largest] = groups[0] as [string, string[]];
+  const others = groups.slice(1).flatMap(([, group]) => group);
+  const answers = groups.map(([id, group]) => `${group.join(', ')} for cluster ${id}`).join('; ');
+  return `cluster: the members do not form one cluster (${answers}): ${others.map((n) => join(dataDir, n)).join(', ')} `
+    + `holds another cluster's data than ${largest.join(', ')} (left by a run with other members?); `
+    + `remove ${dataDir}/ (its data is lost) or pass --data <another dir>, and run again\n`;
 }
 
 async function logTail(member: MemberProcess): Promise<string> {

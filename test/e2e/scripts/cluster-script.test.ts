@@ -2,7 +2,8 @@
 // are fixed: 7443, 7444, 7453…): it refuses a taken port in one line naming the holder, reports each
 // member ready without leaving audit records of its polling, and names a member that fails with its log.
 // With it running, `coffer status` is shown an endpoint of another cluster and names it as a problem;
-// run again while one member is down, it starts only that one (the README's member restart).
+// run again while one member is down, it starts only that one (the README's member restart); over a
+// data dir left by a run with other members, it names the dir instead of reporting a split cluster ready.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
@@ -112,6 +113,17 @@ test('Ctrl-C stops every member', async () => {
   // npm reports Ctrl-C as 128 + SIGINT whatever its script did; the script's own line says it stopped its members.
   assert.equal(stopped.code, 130, stopped.output);
   assert.match(stopped.output, /^cluster: SIGINT: stopping m1, m2, m3$/m);
+  assert.equal(await membersRunning(), '', 'no member left running');
+});
+
+test('a data dir left by a run with other members is named, and the members are stopped, though each was ready', async () => {
+  // A one-member cluster first: m1's data dir is then a cluster of its own, which a later start keeps.
+  const one = await shell.start('npm run -s cluster -- --members 1 --data data-split', /cluster: ready/, startMs);
+  assert.equal((await shell.interrupt(one, 60_000)).code, 130);
+  const split = await shell.run('npm run -s cluster -- --members 3 --data data-split', startMs);
+  assert.equal(split.code, 1, split.output);
+  assert.match(split.output, /^cluster: the members do not form one cluster \(m2, m3 for cluster \w+; m1 for cluster \w+\): \S+\/data-split\/m1 holds another cluster's data than m2, m3 \(left by a run with other members\?\); remove \S+\/data-split\/ \(its data is lost\) or pass --data <another dir>, and run again$/m);
+  assert.doesNotMatch(split.output, /cluster: ready/);
   assert.equal(await membersRunning(), '', 'no member left running');
 });
 
