@@ -20,8 +20,10 @@
  * audit policy does not record, so waiting leaves no trace in the audit log), or the first that fails
  * is named with the last lines of its log, and the others it started are stopped; so are they when the
  * members, each ready, answer for more than one cluster (a data dir left by a run with other members
- * keeps its own cluster), the script naming the dirs that hold another cluster. Ctrl-C (or SIGTERM)
- * stops every member it started; running it again reuses the CA, the keys and the data.
+ * keeps its own cluster), the script naming the dirs that hold another cluster, and at once when a
+ * member's data dir names more voters than the run starts, too many to elect a leader without them.
+ * Ctrl-C (or SIGTERM) stops every member it started; running it again reuses the CA, the keys and the
+ * data.
  */
 import { Command } from 'commander';
 import { existsSync } from 'node:fs';
@@ -201,15 +203,44 @@ async function waitReady(): Promise<string | undefined> {
       const tails = await Promise.all(late.map((m) => logTail(m)));
       return `cluster: ${late.map((m) => m.name).join(', ')} not ready within ${readyTimeoutMs / 1000} s; ${tails.join('')}`;
     }
+    let outOfReach: string | undefined;
     await Promise.all(members.map(async (member, at) => {
       const endpoint = endpoints[toStart[at] as number] ?? '';
-      if (ready.has(at) || !(await answersOk(`${endpoint}${path}`, tls))) return;
+      if (ready.has(at)) return;
+      if (!(await answersOk(`${endpoint}${path}`, tls))) {
+        if (backend.name === 'coffer') outOfReach ??= await quorumOutOfReach(member.name, endpoint, tls);
+        return;
+      }
       ready.add(at);
       process.stdout.write(`cluster: ${member.name} ready on ${endpoint}\n`);
     }));
+    if (outOfReach !== undefined) return outOfReach;
     if (ready.size < members.length) await delay(readyPollMs);
   }
   return undefined;
+}
+
+/**
+ * What to print when member `name` (not ready) belongs to a cluster whose voters this run cannot bring
+ * to a quorum — its data dir was left by a run with more members (3, then `--members 1`), so it would
+ * wait for a leader forever; undefined while that is not known (it does not answer yet) or not so.
+ */
+async function quorumOutOfReach(name: string, endpoint: string, tls: { cert: string; key: string; ca: string }): Promise<string | undefined> {
+  const client = new KvClient({ endpoints: [endpoint], tls });
+  try {
+    const voters = (await client.memberList({ serializable: true, timeoutMs: statusRequestTimeoutMs })).members.filter((m) => !m.isLearner);
+    const started = voters.filter((m) => names.includes(m.name));
+    // A member that has not applied its first entries yet lists no one.
+    if (voters.length === 0 || started.length > voters.length / 2) return undefined;
+    const others = voters.filter((m) => !names.includes(m.name)).map((m) => m.name || m.id);
+    return `cluster: ${join(dataDir, name)} belongs to a cluster of ${voters.length} voters (${voters.map((m) => m.name || m.id).join(', ')}), `
+      + `and this run starts ${started.length} of them, too few to elect a leader without ${others.join(', ')}: run with --members `
+      + `${voters.length}, or remove ${dataDir}/ (its data is lost) or pass --data <another dir>\n`;
+  } catch {
+    return undefined;
+  } finally {
+    client.close();
+  }
 }
 
 /**

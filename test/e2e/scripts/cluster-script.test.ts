@@ -3,7 +3,8 @@
 // member ready without leaving audit records of its polling, and names a member that fails with its log.
 // With it running, `coffer status` is shown an endpoint of another cluster and names it as a problem;
 // run again while one member is down, it starts only that one (the README's member restart); over a
-// data dir left by a run with other members, it names the dir instead of reporting a split cluster ready.
+// data dir left by a run with other members, it names the dir instead of reporting a split cluster ready,
+// or waiting for a leader that too few members cannot elect.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
@@ -113,6 +114,15 @@ test('Ctrl-C stops every member', async () => {
   // npm reports Ctrl-C as 128 + SIGINT whatever its script did; the script's own line says it stopped its members.
   assert.equal(stopped.code, 130, stopped.output);
   assert.match(stopped.output, /^cluster: SIGINT: stopping m1, m2, m3$/m);
+  assert.equal(await membersRunning(), '', 'no member left running');
+});
+
+test('a run with fewer members than the data dirs\' cluster needs for a leader says so at once instead of waiting', async () => {
+  // data/ holds the three-member cluster of the tests above; one member of three cannot elect a leader.
+  const fewer = await shell.run('npm run -s cluster -- --members 1', startMs);
+  assert.equal(fewer.code, 1, fewer.output);
+  assert.match(fewer.output, /^cluster: \S+\/data\/m1 belongs to a cluster of 3 voters \(m1, m2, m3\), and this run starts 1 of them, too few to elect a leader without m2, m3: run with --members 3, or remove \S+\/data\/ \(its data is lost\) or pass --data <another dir>$/m);
+  assert.doesNotMatch(fewer.output, /ready|not ready within/);
   assert.equal(await membersRunning(), '', 'no member left running');
 });
 
