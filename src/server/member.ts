@@ -110,7 +110,7 @@ interface Observers {
 async function compose(config: ServerConfig, prepared: Prepared, teardown: Teardown): Promise<RunningMember> {
   const { barrier, tls } = prepared;
   const observers = observe(config, tls, teardown);
-  const { identity } = await openStorage(config, barrier);
+  const { identity, created } = await openStorage(config, barrier);
   const random = seededRandom(randomInt(2 ** 31));
   const peers = new PeerMesh({
     config, identity, tls, random, log: observers.log, guard: (server) => guardListener(server, 'peer', { connectionsMax: peerConnectionsMax, connectionsPerCertificateMax: peerConnectionsPerCertificateMax }, observers.metrics),
@@ -119,6 +119,8 @@ async function compose(config: ServerConfig, prepared: Prepared, teardown: Teard
   const replica = await startReplica(config, { barrier, identity, peers, random }, observers, teardown);
   await startTransport({ tls, peers, replica, log: observers.log }, teardown);
   const apis = await startApis(config, { ...prepared, identity, replica }, observers, teardown);
+  // After the APIs stage: the member's log drops lines until then (member-log.ts).
+  if (!created) warnIfInitialClusterIgnored(config, replica, observers.log);
   startBackgroundJobs({ config, replica, ...apis, log: observers.log, storeBytes: () => replica.mvcc().pageBytes() }, teardown);
   return {
     identity,
@@ -144,9 +146,24 @@ function observe(config: ServerConfig, tls: TlsReloader, teardown: Teardown): Ob
 }
 
 /** Open storage: the member's identity (sealed in the data dir); the replica opens the WAL and the store. */
-async function openStorage(config: ServerConfig, barrier: Barrier): Promise<{ identity: MemberIdentity }> {
-  const { identity } = await loadOrCreateIdentity(config, barrier.handle(sealedAreas.identity));
-  return { identity };
+async function openStorage(config: ServerConfig, barrier: Barrier): Promise<{ identity: MemberIdentity; created: boolean }> {
+  return loadOrCreateIdentity(config, barrier.handle(sealedAreas.identity));
+}
+
+/**
+ * `--initial-cluster` only starts a new cluster: a data dir keeps the cluster of its first start. Said
+ * once at start when the flag names other members than that cluster has — a data dir left by a cluster
+ * of other members (which then runs beside the one the flag describes), or flags not updated after a
+ * membership change.
+ */
+function warnIfInitialClusterIgnored(config: ServerConfig, replica: Replica, log: MemberLog): void {
+  if (config.join) return;
+  const named = config.initialCluster.map((m) => m.name).sort();
+  const members = replica.memberList().filter((m) => !m.removed).map((m) => m.name || `(unnamed ${m.id})`).sort();
+  // A member stopped before it applied its first entries lists no one yet.
+  if (members.length === 0 || named.join(',') === members.join(',')) return;
+  log.warn({ member: config.name, initialCluster: named, members },
+    '--initial-cluster names other members than this data dir\'s cluster has; it only starts a new cluster and is ignored here (the data dir keeps the cluster of its first start)');
 }
 
 /** The replica: WAL, store and Raft, sending through the peer mesh, its membership kept in the mesh and the member's end. */

@@ -135,6 +135,10 @@ test('a data dir left by a run with other members is named, and the members are 
   assert.match(split.output, /^cluster: the members do not form one cluster \(m2, m3 for cluster \w+; m1 for cluster \w+\): \S+\/data-split\/m1 holds another cluster's data than m2, m3 \(left by a run with other members\?\); remove \S+\/data-split\/ \(its data is lost\) or pass --data <another dir>, and run again$/m);
   assert.doesNotMatch(split.output, /cluster: ready/);
   assert.equal(await membersRunning(), '', 'no member left running');
+  // The member itself says so in its log, for whoever starts it without the script.
+  const warnings = (await readFile(join(dir, 'data-split', 'logs', 'm1.log'), 'utf8')).split('\n').filter((line) => line.includes('--initial-cluster names other members'));
+  assert.equal(warnings.length, 1, 'said once, at the start over the old data dir');
+  assert.deepEqual(JSON.parse(warnings[0]!), { ...JSON.parse(warnings[0]!), initialCluster: ['m1', 'm2', 'm3'], members: ['m1'] });
 });
 
 test('a member that fails to start is named with the last lines of its log, and the others are stopped', async () => {
