@@ -191,7 +191,7 @@ async function ensureCertificates(): Promise<void> {
  * member that exited, or those not ready by the deadline, each with the last lines of its log.
  */
 async function waitReady(): Promise<string | undefined> {
-  const tls = { cert: await readFile(certs.clientCert, 'utf8'), key: await readFile(certs.clientKey, 'utf8'), ca: await readFile(certs.ca, 'utf8') };
+  const tls = await adminTls();
   const path = backend.name === 'coffer' ? '/readyz' : '/health';
   const ready = new Set<number>();
   const deadline = Date.now() + readyTimeoutMs;
@@ -225,7 +225,7 @@ async function waitReady(): Promise<string | undefined> {
  * to a quorum — its data dir was left by a run with more members (3, then `--members 1`), so it would
  * wait for a leader forever; undefined while that is not known (it does not answer yet) or not so.
  */
-async function quorumOutOfReach(name: string, endpoint: string, tls: { cert: string; key: string; ca: string }): Promise<string | undefined> {
+async function quorumOutOfReach(name: string, endpoint: string, tls: AdminTls): Promise<string | undefined> {
   const client = new KvClient({ endpoints: [endpoint], tls });
   try {
     const voters = (await client.memberList({ serializable: true, timeoutMs: statusRequestTimeoutMs })).members.filter((m) => !m.isLearner);
@@ -249,7 +249,7 @@ async function quorumOutOfReach(name: string, endpoint: string, tls: { cert: str
  * members (`--members 1`, then 3) makes its member a cluster of its own beside the others, each ready.
  */
 async function splitAcrossClusters(): Promise<string | undefined> {
-  const tls = { cert: await readFile(certs.clientCert, 'utf8'), key: await readFile(certs.clientKey, 'utf8'), ca: await readFile(certs.ca, 'utf8') };
+  const tls = await adminTls();
   const byCluster = new Map<string, string[]>();
   await Promise.all(names.map(async (name, i) => {
     const client = new KvClient({ endpoints: [endpoints[i] ?? ''], tls });
@@ -270,6 +270,13 @@ async function splitAcrossClusters(): Promise<string | undefined> {
   return `cluster: the members do not form one cluster (${answers}): ${others.map((n) => join(dataDir, n)).join(', ')} `
     + `holds another cluster's data than ${largest.join(', ')} (left by a run with other members?); `
     + `remove ${dataDir}/ (its data is lost) or pass --data <another dir>, and run again\n`;
+}
+
+type AdminTls = { cert: string; key: string; ca: string };
+
+/** The admin client's certificate, key and CA, as the script asks the members with them. */
+async function adminTls(): Promise<AdminTls> {
+  return { cert: await readFile(certs.clientCert, 'utf8'), key: await readFile(certs.clientKey, 'utf8'), ca: await readFile(certs.ca, 'utf8') };
 }
 
 async function logTail(member: MemberProcess): Promise<string> {
