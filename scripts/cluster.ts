@@ -194,6 +194,8 @@ async function waitReady(): Promise<string | undefined> {
   const tls = await adminTls();
   const path = backend.name === 'coffer' ? '/readyz' : '/health';
   const ready = new Set<number>();
+  // Members whose table said this run starts a majority of their voters: not asked again.
+  const quorumInReach = new Set<number>();
   const deadline = Date.now() + readyTimeoutMs;
   while (ready.size < members.length) {
     const exited = members.find((m) => !m.running);
@@ -208,7 +210,13 @@ async function waitReady(): Promise<string | undefined> {
       const endpoint = endpoints[toStart[at] as number] ?? '';
       if (ready.has(at)) return;
       if (!(await answersOk(`${endpoint}${path}`, tls))) {
-        if (backend.name === 'coffer') outOfReach ??= await quorumOutOfReach(member.name, endpoint, tls);
+        if (backend.name !== 'coffer' || quorumInReach.has(at)) return;
+        const verdict = await quorumOutOfReach(member.name, endpoint, tls);
+        if (verdict?.problem === undefined) {
+          if (verdict !== undefined) quorumInReach.add(at);
+        } else {
+          outOfReach ??= verdict.problem;
+        }
         return;
       }
       ready.add(at);
@@ -221,21 +229,25 @@ async function waitReady(): Promise<string | undefined> {
 }
 
 /**
- * What to print when member `name` (not ready) belongs to a cluster whose voters this run cannot bring
- * to a quorum — its data dir was left by a run with more members (3, then `--members 1`), so it would
- * wait for a leader forever; undefined while that is not known (it does not answer yet) or not so.
+ * Whether member `name` (not ready) belongs to a cluster whose voters this run cannot bring to a quorum
+ * — its data dir was left by a run with more members (3, then `--members 1`), so it would wait for a
+ * leader forever — and then what to print (`problem`); undefined while its member table is not known
+ * (it does not answer yet, or has not applied its first entries).
  */
-async function quorumOutOfReach(name: string, endpoint: string, tls: AdminTls): Promise<string | undefined> {
+async function quorumOutOfReach(name: string, endpoint: string, tls: AdminTls): Promise<{ problem?: string } | undefined> {
   const client = new KvClient({ endpoints: [endpoint], tls });
   try {
     const voters = (await client.memberList({ serializable: true, timeoutMs: statusRequestTimeoutMs })).members.filter((m) => !m.isLearner);
     const started = voters.filter((m) => names.includes(m.name));
     // A member that has not applied its first entries yet lists no one.
-    if (voters.length === 0 || started.length > voters.length / 2) return undefined;
+    if (voters.length === 0) return undefined;
+    if (started.length > voters.length / 2) return {};
     const others = voters.filter((m) => !names.includes(m.name)).map((m) => m.name || m.id);
-    return `cluster: ${join(dataDir, name)} belongs to a cluster of ${voters.length} voters (${voters.map((m) => m.name || m.id).join(', ')}), `
-      + `and this run starts ${started.length} of them, too few to elect a leader without ${others.join(', ')}: run with --members `
-      + `${voters.length}, or remove ${dataDir}/ (its data is lost) or pass --data <another dir>\n`;
+    return {
+      problem: `cluster: ${join(dataDir, name)} belongs to a cluster of ${voters.length} voters (${voters.map((m) => m.name || m.id).join(', ')}), `
+        + `and this run starts ${started.length} of them, too few to elect a leader without ${others.join(', ')}: run with --members `
+        + `${voters.length}, or remove ${dataDir}/ (its data is lost) or pass --data <another dir>\n`,
+    };
   } catch {
     return undefined;
   } finally {

@@ -54,15 +54,13 @@ export class PeerLink {
   private socket: TLSSocket | undefined;
   /** Frames may be written to `socket`: its handshake is done and neither side has ended it. */
   private connected = false;
-  /** `socket` completed its handshake (so its close is reported through onStateChange). */
-  private established = false;
+  /** When `socket` completed its handshake (clock ms; its close is then reported through onStateChange); undefined before. */
+  private establishedAtMs: number | undefined;
   /** refresh() ended `socket`: the next connection is dialed as soon as it has closed. */
   private replacing = false;
   private closed = false;
   /** Dials since a connection last proved itself (lasted peerConnectionStableMs): the backoff's exponent. */
   private failedDials = 0;
-  /** When `socket` completed its handshake (clock ms). */
-  private establishedAtMs = 0;
   private redial: TimerHandle | undefined;
   /** Frames accepted while not connected; sent in order once the hello is out. */
   private backlog: Buffer[] = [];
@@ -136,7 +134,6 @@ export class PeerLink {
       this.options.guard?.(socket);
       if (socket.destroyed) return;
       this.connected = true;
-      this.established = true;
       this.establishedAtMs = this.options.clock.nowMs();
       socket.write(encodeFrame(encodePeerFrame(this.options.hello)));
       for (const frame of this.backlog) socket.write(frame);
@@ -163,14 +160,14 @@ export class PeerLink {
     // yet written is lost (see the file header), and new frames wait in the backlog for the next one.
     socket.once('end', () => { this.connected = false; });
     socket.once('close', () => {
-      const wasEstablished = this.established;
+      const establishedAtMs = this.establishedAtMs;
       // A handshake alone proves nothing: a peer refuses a connection at its hello (another cluster, a
       // removed member). Only a connection that lasted counts, or such a peer is redialed at once forever.
-      if (wasEstablished && this.options.clock.nowMs() - this.establishedAtMs >= peerConnectionStableMs) this.failedDials = 0;
+      if (establishedAtMs !== undefined && this.options.clock.nowMs() - establishedAtMs >= peerConnectionStableMs) this.failedDials = 0;
       this.connected = false;
-      this.established = false;
+      this.establishedAtMs = undefined;
       this.socket = undefined;
-      if (wasEstablished) this.options.onStateChange?.(false);
+      if (establishedAtMs !== undefined) this.options.onStateChange?.(false);
       if (this.closed) return;
       if (this.replacing) {
         this.replacing = false;
